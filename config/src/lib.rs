@@ -1,0 +1,25 @@
+//! `modtag-config`: everything modtag reads from files an administrator writes.
+//!
+//! - [`model`]: the typed main configuration (`modtag.toml`): listeners, mailboxes, relay,
+//!   triage policy, and the paths of the two policy files.
+//! - [`directory`]: people and team mailboxes with their roles and OpenPGP certificates, and
+//!   the institutions (`directory.toml`).
+//! - [`tree`]: the beslutningstræ, the kommune's routing rules (`beslutningstrae.toml`).
+//! - [`load`]: reading all three from disk or from the embedded demo default, and the
+//!   cross-file validation that stops start-up with file, line and what to fix.
+//!
+//! This crate does no network IO and holds no secrets: certificates here are public keys.
+
+pub mod directory;
+pub mod embedded;
+pub mod error;
+pub mod load;
+pub mod model;
+pub mod roles;
+pub mod tree;
+
+pub use directory::{Directory, Institution, Person};
+pub use error::ConfigError;
+pub use load::{load, load_embedded, Loaded};
+pub use model::{Channel, Config};
+pub use tree::{Rule, Tree};

@@ -1,0 +1,378 @@
+//! Loading and validating the three files together.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sequoia_openpgp as openpgp;
+use openpgp::parse::Parse;
+use sha2::{Digest, Sha256};
+
+use crate::directory::{check_cert, Directory, DirectoryFile, Person};
+use crate::error::{line_of, ConfigError};
+use crate::model::Config;
+use crate::tree::{Tree, TreeFile, ACTIONS, KINDS};
+use crate::{embedded, roles};
+
+/// A configuration with its directory and tree, checked against each other.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub directory: Directory,
+    pub tree: Tree,
+    /// Where the configuration came from, for messages (`embedded default` or a path).
+    pub origin: String,
+}
+
+/// Where relative file names are read from: a directory on disk, or the embedded demo.
+enum Source {
+    Disk(PathBuf),
+    Embedded,
+}
+
+impl Source {
+    fn read(&self, rel: &str) -> Result<(PathBuf, String), ConfigError> {
+        match self {
+            Source::Disk(dir) => {
+                let path = dir.join(rel);
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    file: path.clone(),
+                    source,
+                })?;
+                Ok((path, text))
+            }
+            Source::Embedded => {
+                let path = PathBuf::from(format!("<embedded>/{rel}"));
+                match embedded::file(rel) {
+                    Some(text) => Ok((path, text.to_string())),
+                    None => Err(ConfigError::Read {
+                        file: path,
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "not part of the embedded default",
+                        ),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// The source that files named inside `file` are relative to.
+    fn beside(&self, file: &Path) -> Source {
+        match self {
+            Source::Disk(_) => Source::Disk(
+                file.parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from(".")),
+            ),
+            // Embedded names are all relative to deploy/demo/.
+            Source::Embedded => Source::Embedded,
+        }
+    }
+}
+
+/// Loads the embedded demo configuration.
+pub fn load_embedded() -> Result<Loaded, ConfigError> {
+    let source = Source::Embedded;
+    let (path, text) = source.read("modtag.toml")?;
+    load_from(&source, &path, &text, "embedded default".into())
+}
+
+/// Loads `path` and the directory and tree it names.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let source = Source::Disk(PathBuf::new());
+    let origin = path.display().to_string();
+    load_from(&source.beside(path), path, &text, origin)
+}
+
+fn load_from(
+    source: &Source,
+    path: &Path,
+    text: &str,
+    origin: String,
+) -> Result<Loaded, ConfigError> {
+    let config: Config =
+        toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, e))?;
+    let mut errors = Vec::new();
+    validate_main(&config, path, text, &mut errors);
+
+    let (dir_path, dir_text) = source.read(&config.policy.directory)?;
+    let directory = parse_directory(&source.beside(&dir_path), &dir_path, &dir_text, &mut errors)?;
+    let (tree_path, tree_text) = source.read(&config.policy.beslutningstrae)?;
+    let tree = parse_tree(&tree_path, &tree_text, &directory, &mut errors)?;
+
+    if !errors.is_empty() {
+        return Err(if errors.len() == 1 {
+            errors.remove(0)
+        } else {
+            ConfigError::Many(errors)
+        });
+    }
+    Ok(Loaded {
+        config,
+        directory,
+        tree,
+        origin,
+    })
+}
+
+fn invalid(file: &Path, line: usize, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        file: file.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+fn validate_main(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    if config.mailboxes.is_empty() {
+        errors.push(invalid(
+            path,
+            1,
+            "no [[mailbox]] is configured: add at least one, e.g. address = \"underretning@localhost\", channel = \"underretning\"".into(),
+        ));
+    }
+    let mut seen = BTreeMap::new();
+    for m in &config.mailboxes {
+        let line = line_of(text, "address", &m.address);
+        if !m.address.contains('@') || m.address.starts_with('@') || m.address.ends_with('@') {
+            errors.push(invalid(
+                path,
+                line,
+                format!("mailbox address {:?} is not an e-mail address", m.address),
+            ));
+        }
+        if seen.insert(m.address.to_ascii_lowercase(), ()).is_some() {
+            errors.push(invalid(
+                path,
+                line,
+                format!("mailbox {:?} is listed twice: keep one", m.address),
+            ));
+        }
+    }
+    if config.smtp.max_message_size < 1024 {
+        errors.push(invalid(
+            path,
+            line_of(text, "max_message_size", &config.smtp.max_message_size.to_string()),
+            "smtp.max_message_size must be at least 1024 bytes".into(),
+        ));
+    }
+    if config.triage.assessment_hours <= 0 {
+        errors.push(invalid(
+            path,
+            line_of(text, "assessment_hours", &config.triage.assessment_hours.to_string()),
+            "triage.assessment_hours must be positive".into(),
+        ));
+    }
+    if config.relay.retry_initial_secs == 0 || config.relay.retry_max_secs < config.relay.retry_initial_secs {
+        errors.push(invalid(
+            path,
+            line_of(text, "retry_initial_secs", &config.relay.retry_initial_secs.to_string()),
+            "relay.retry_initial_secs must be at least 1 and no more than relay.retry_max_secs".into(),
+        ));
+    }
+}
+
+fn parse_directory(
+    source: &Source,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Result<Directory, ConfigError> {
+    let file: DirectoryFile =
+        toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, e))?;
+    let mut directory = Directory::default();
+    for entry in file.people {
+        let line = line_of(text, "id", &entry.id);
+        for role in &entry.roles {
+            if !roles::is_role(role) {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!(
+                        "person {:?} has unknown role {role:?}: use one of {}",
+                        entry.id,
+                        roles::ROLE_IDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let armored = match (&entry.cert, &entry.cert_file) {
+            (Some(inline), None) => inline.clone(),
+            (None, Some(file)) => match source.read(file) {
+                Ok((_, t)) => t,
+                Err(e) => {
+                    errors.push(invalid(
+                        path,
+                        line,
+                        format!("person {:?}: certificate file: {e}", entry.id),
+                    ));
+                    continue;
+                }
+            },
+            _ => {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!(
+                        "person {:?} needs exactly one of cert_file or cert (an armored OpenPGP certificate)",
+                        entry.id
+                    ),
+                ));
+                continue;
+            }
+        };
+        let cert = match openpgp::Cert::from_bytes(armored.as_bytes()) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!("person {:?}: certificate does not parse: {e}", entry.id),
+                ));
+                continue;
+            }
+        };
+        if cert.is_tsk() {
+            errors.push(invalid(
+                path,
+                line,
+                format!(
+                    "person {:?}: the certificate contains secret key material; give the public certificate only",
+                    entry.id
+                ),
+            ));
+            continue;
+        }
+        if let Err(why) = check_cert(&cert) {
+            errors.push(invalid(path, line, format!("person {:?}: {why}", entry.id)));
+            continue;
+        }
+        if directory.people.contains_key(&entry.id) {
+            errors.push(invalid(path, line, format!("person id {:?} is used twice", entry.id)));
+            continue;
+        }
+        directory.people.insert(
+            entry.id.clone(),
+            Person {
+                id: entry.id,
+                name: entry.name,
+                email: entry.email,
+                roles: entry.roles,
+                cert,
+            },
+        );
+    }
+    for inst in file.institutions {
+        let line = line_of(text, "id", &inst.id);
+        if !roles::is_area(&inst.area) {
+            errors.push(invalid(
+                path,
+                line,
+                format!(
+                    "institution {:?} has unknown area {:?}: use one of {}",
+                    inst.id,
+                    inst.area,
+                    roles::AREAS.join(", ")
+                ),
+            ));
+        }
+        if !directory.people.contains_key(&inst.leader) {
+            errors.push(invalid(
+                path,
+                line,
+                format!(
+                    "institution {:?} names leader {:?}, who is not in the directory",
+                    inst.id, inst.leader
+                ),
+            ));
+        }
+        directory.institutions.insert(inst.id.clone(), inst);
+    }
+    Ok(directory)
+}
+
+fn parse_tree(
+    path: &Path,
+    text: &str,
+    directory: &Directory,
+    errors: &mut Vec<ConfigError>,
+) -> Result<Tree, ConfigError> {
+    let file: TreeFile =
+        toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, e))?;
+    let mut ids = BTreeMap::new();
+    for rule in &file.rules {
+        let line = line_of(text, "id", &rule.id);
+        if ids.insert(rule.id.clone(), ()).is_some() {
+            errors.push(invalid(path, line, format!("rule id {:?} is used twice", rule.id)));
+        }
+        for role in &rule.to {
+            if !roles::is_role(role) {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!("rule {:?} sends to unknown role {role:?}", rule.id),
+                ));
+            } else if !roles::CONTEXT_ROLES.contains(&role.as_str())
+                && directory.with_role(role).is_empty()
+            {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!(
+                        "rule {:?} sends to role {role:?}, which no one in the directory holds: add a person with that role",
+                        rule.id
+                    ),
+                ));
+            }
+        }
+        for action in &rule.actions {
+            if !ACTIONS.contains(&action.as_str()) {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!(
+                        "rule {:?} names unknown action {action:?}: use one of {}",
+                        rule.id,
+                        ACTIONS.join(", ")
+                    ),
+                ));
+            }
+        }
+        for kind in rule.when.kind.iter().flatten() {
+            if !KINDS.contains(&kind.as_str()) {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!("rule {:?} names unknown kind {kind:?}: use one of {}", rule.id, KINDS.join(", ")),
+                ));
+            }
+        }
+        for area in rule.when.area.iter().flatten() {
+            if !roles::is_area(area) {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!("rule {:?} names unknown area {area:?}", rule.id),
+                ));
+            }
+        }
+        if rule.when.trin.iter().flatten().any(|t| *t > 4) {
+            errors.push(invalid(path, line, format!("rule {:?}: trin goes from 0 to 4", rule.id)));
+        }
+        if rule.to.is_empty() && rule.actions.is_empty() {
+            errors.push(invalid(
+                path,
+                line,
+                format!("rule {:?} has neither recipients (to) nor actions: it would do nothing", rule.id),
+            ));
+        }
+    }
+    Ok(Tree {
+        rules: file.rules,
+        hash: hex::encode(Sha256::digest(text.as_bytes())),
+    })
+}

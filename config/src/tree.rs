@@ -1,0 +1,65 @@
+//! The beslutningstræ as data: rules from facts to recipients (by role id) and actions.
+//!
+//! Every rule whose `when` matches contributes its recipients and actions; the router
+//! (`modtag-router`) evaluates them and applies the consent gate. A condition left out
+//! matches anything.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TreeFile {
+    #[serde(rename = "rule", default)]
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    /// Where in the kommune's workflow this rule comes from (shown in explanations).
+    #[serde(default)]
+    pub cite: String,
+    /// Plain-language reason shown to staff and recorded with each decision.
+    pub reason: String,
+    #[serde(default)]
+    pub when: When,
+    #[serde(default)]
+    pub to: Vec<String>,
+    #[serde(default)]
+    pub actions: Vec<String>,
+}
+
+/// Conditions on the facts of a decision. Lists mean "any of these".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    pub kind: Option<Vec<String>>,
+    pub trin: Option<Vec<u8>>,
+    pub area: Option<Vec<String>>,
+    pub existing_case: Option<bool>,
+    pub consent: Option<bool>,
+    pub akut: Option<bool>,
+    pub out_of_hours: Option<bool>,
+    pub udskoling: Option<bool>,
+}
+
+/// The actions a rule may name.
+pub const ACTIONS: &[&str] = &[
+    "forward",
+    "invite_underretningsmoede",
+    "recommend_trivselplus",
+    "require_consent",
+    "call_first_meeting",
+    "summon_statusmoede",
+];
+
+/// Kinds of decision the tree speaks about.
+pub const KINDS: &[&str] = &["underretning", "trivselplus", "statusmoede", "overgang"];
+
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    pub rules: Vec<Rule>,
+    /// SHA-256 of the file's bytes, hex: recorded with every decision the tree makes.
+    pub hash: String,
+}

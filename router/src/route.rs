@@ -1,0 +1,201 @@
+//! The routing decision: which people receive a copy, and why.
+
+use modtag_config::tree::When;
+use modtag_config::{Directory, Tree};
+
+/// The facts a person (or the mechanical auto-link rule) has established about an intake.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// `underretning`, `trivselplus`, `statusmoede` or `overgang`.
+    pub kind: String,
+    pub trin: Option<u8>,
+    pub area: Option<String>,
+    pub udskoling: bool,
+    pub existing_case: bool,
+    pub consent: bool,
+    pub akut: bool,
+    pub out_of_hours: bool,
+    /// Directory id of the child's institution, to resolve `lokal_leder` / `privat_leder`.
+    pub institution: Option<String>,
+    /// Directory id of the case's responsible rådgiver, to resolve `raadgiver`.
+    pub raadgiver: Option<String>,
+}
+
+/// One person who receives a copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipient {
+    pub role: String,
+    /// Directory id.
+    pub person: String,
+    pub email: String,
+    pub rule: String,
+    pub reason: String,
+}
+
+/// A recipient a rule named but the consent gate or the directory held back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Withheld {
+    pub role: String,
+    pub rule: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Decision {
+    pub recipients: Vec<Recipient>,
+    /// `(action, rule id)`.
+    pub actions: Vec<(String, String)>,
+    pub withheld: Vec<Withheld>,
+    /// Why nothing (or not everything) was sent, in plain words; `None` when all went out.
+    pub refused: Option<String>,
+    /// Rules that matched, in tree order.
+    pub matched: Vec<String>,
+    /// Hash of the rule set that made the decision.
+    pub tree_hash: String,
+}
+
+/// Roles that may only be contacted with recorded consent (DOMAIN.md Flow 1.5, Flow 4).
+const CONSENT_ROLES: &[&str] = &["lokal_leder", "boerneskoleraadgiver"];
+
+fn matches(when: &When, f: &Facts) -> bool {
+    fn any<T: PartialEq>(list: &Option<Vec<T>>, v: Option<&T>) -> bool {
+        match (list, v) {
+            (None, _) => true,
+            (Some(l), Some(v)) => l.contains(v),
+            (Some(_), None) => false,
+        }
+    }
+    fn is(cond: Option<bool>, v: bool) -> bool {
+        cond.is_none_or(|c| c == v)
+    }
+    any(&when.kind, Some(&f.kind))
+        && any(&when.trin, f.trin.as_ref())
+        && any(&when.area, f.area.as_ref())
+        && is(when.existing_case, f.existing_case)
+        && is(when.consent, f.consent)
+        && is(when.akut, f.akut)
+        && is(when.out_of_hours, f.out_of_hours)
+        && is(when.udskoling, f.udskoling)
+}
+
+/// Decides who receives what. Pure: same facts, tree and directory, same decision.
+pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
+    let mut d = Decision {
+        tree_hash: tree.hash.clone(),
+        ..Decision::default()
+    };
+    for rule in tree.rules.iter().filter(|r| matches(&r.when, facts)) {
+        d.matched.push(rule.id.clone());
+        let gated = rule.actions.iter().any(|a| a == "require_consent");
+        for action in &rule.actions {
+            d.actions.push((action.clone(), rule.id.clone()));
+        }
+        for role in &rule.to {
+            if (gated || CONSENT_ROLES.contains(&role.as_str())) && !facts.consent {
+                d.withheld.push(Withheld {
+                    role: role.clone(),
+                    rule: rule.id.clone(),
+                    why: "samtykke mangler: intet sendes uden forældrenes (eller den unges) samtykke".into(),
+                });
+                continue;
+            }
+            let people = resolve(role, facts, directory);
+            if people.is_empty() {
+                d.withheld.push(Withheld {
+                    role: role.clone(),
+                    rule: rule.id.clone(),
+                    why: unresolved_reason(role),
+                });
+                continue;
+            }
+            for person in people {
+                if d.recipients.iter().any(|r| r.person == person.id) {
+                    continue;
+                }
+                d.recipients.push(Recipient {
+                    role: role.clone(),
+                    person: person.id.clone(),
+                    email: person.email.clone(),
+                    rule: rule.id.clone(),
+                    reason: rule.reason.clone(),
+                });
+            }
+        }
+    }
+    // Nothing is dropped: what could not be resolved from the case or institution goes to
+    // Modtagelsen for a person to place.
+    let unresolved: Vec<&Withheld> = d
+        .withheld
+        .iter()
+        .filter(|w| !w.why.starts_with("samtykke"))
+        .collect();
+    if !unresolved.is_empty() {
+        let roles: Vec<&str> = unresolved.iter().map(|w| w.role.as_str()).collect();
+        for person in directory.with_role("modtagelsen") {
+            if !d.recipients.iter().any(|r| r.person == person.id) {
+                d.recipients.push(Recipient {
+                    role: "modtagelsen".into(),
+                    person: person.id.clone(),
+                    email: person.email.clone(),
+                    rule: "fallback-unresolved".into(),
+                    reason: format!(
+                        "Kunne ikke finde modtager for {}: Modtagelsen placerer den.",
+                        roles.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    let mut why = Vec::new();
+    if d.withheld.iter().any(|w| w.why.starts_with("samtykke")) {
+        why.push("samtykke mangler: lokal leder / Børneskolerådgivere får intet".to_string());
+    }
+    if !unresolved.is_empty() {
+        why.push(
+            unresolved
+                .iter()
+                .map(|w| w.why.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+    }
+    if d.matched.is_empty() {
+        why.push("ingen regel i beslutningstræet passer på disse fakta".into());
+    }
+    d.refused = (!why.is_empty()).then(|| why.join("; "));
+    d
+}
+
+fn unresolved_reason(role: &str) -> String {
+    match role {
+        "raadgiver" => "sagens rådgiver er ukendt (ingen sag eller rådgiver ikke i kataloget)".into(),
+        "lokal_leder" | "privat_leder" => {
+            "institutionen er ukendt eller har ingen leder i kataloget".into()
+        }
+        other => format!("ingen i kataloget har rollen {other}"),
+    }
+}
+
+fn resolve<'a>(
+    role: &str,
+    facts: &Facts,
+    directory: &'a Directory,
+) -> Vec<&'a modtag_config::Person> {
+    match role {
+        "raadgiver" => facts
+            .raadgiver
+            .as_deref()
+            .and_then(|id| directory.person(id))
+            .into_iter()
+            .collect(),
+        "lokal_leder" | "privat_leder" => facts
+            .institution
+            .as_deref()
+            .and_then(|id| directory.institution(id))
+            .filter(|inst| inst.area.starts_with("privat_") == (role == "privat_leder"))
+            .and_then(|inst| directory.person(&inst.leader))
+            .into_iter()
+            .collect(),
+        other => directory.with_role(other),
+    }
+}

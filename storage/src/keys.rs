@@ -1,0 +1,248 @@
+//! The key files of a data directory.
+//!
+//! | file | what | who needs it |
+//! |---|---|---|
+//! | `store.key` | OpenPGP key that encrypts messages and records at rest | the daemon |
+//! | `audit.cert` | the auditors' public certificate; audit payloads are encrypted to it | the daemon |
+//! | `audit-secret.key` | written once, on first start, for the auditors to take away | auditors only |
+//! | `checkpoint.key` | Ed25519 seed that signs audit checkpoints | the daemon |
+//! | `blind-index.key` | HMAC key for CPR lookups, separate from the store key | the daemon |
+//! | `api-token` | bearer token of the admin API | the CLI |
+//!
+//! Secret files are created 0600 and refused at load when group or others can read them.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use sequoia_openpgp as openpgp;
+use openpgp::cert::{CertBuilder, CipherSuite};
+use openpgp::serialize::SerializeInto;
+use openpgp::types::Features;
+use openpgp::Cert;
+
+use crate::crypto::parse_cert;
+use crate::StoreError;
+
+pub const STORE_KEY: &str = "store.key";
+pub const AUDIT_CERT: &str = "audit.cert";
+pub const AUDIT_SECRET: &str = "audit-secret.key";
+pub const CHECKPOINT_KEY: &str = "checkpoint.key";
+pub const CHECKPOINT_PUB: &str = "checkpoint.pub";
+pub const BLIND_KEY: &str = "blind-index.key";
+pub const API_TOKEN: &str = "api-token";
+
+/// Generates a v4 Cv25519 key for `userid` that advertises SEIPDv1 only (GnuPG 2.2 interop)
+/// and does not expire. Returns the key with its secret parts.
+pub fn generate_key(userid: &str) -> Result<Cert, StoreError> {
+    let (cert, _rev) = CertBuilder::general_purpose([userid])
+        .set_cipher_suite(CipherSuite::Cv25519)
+        .set_profile(openpgp::Profile::RFC4880)
+        .and_then(|b| b.set_features(Features::empty().set_seipdv1()))
+        .map_err(|e| StoreError::Key(e.to_string()))?
+        .set_validity_period(None)
+        .generate()
+        .map_err(|e| StoreError::Key(e.to_string()))?;
+    Ok(cert)
+}
+
+/// Armored transferable secret key.
+pub fn armor_secret(cert: &Cert) -> Result<Vec<u8>, StoreError> {
+    cert.as_tsk()
+        .armored()
+        .to_vec()
+        .map_err(|e| StoreError::Key(e.to_string()))
+}
+
+/// Armored public certificate.
+pub fn armor_public(cert: &Cert) -> Result<Vec<u8>, StoreError> {
+    cert.armored()
+        .to_vec()
+        .map_err(|e| StoreError::Key(e.to_string()))
+}
+
+/// Writes a new secret file with mode 0600. Refuses to overwrite: a key that exists is
+/// never silently replaced.
+pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    Ok(())
+}
+
+fn write_public(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Reads a secret file, refusing one that group or others may read.
+pub fn read_secret(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(io)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(StoreError::Key(format!(
+            "{}: secret file is readable by others (mode {:o}); run chmod 600 on it",
+            path.display(),
+            meta.permissions().mode() & 0o777
+        )));
+    }
+    fs::read(path).map_err(io)
+}
+
+/// The keys a running daemon holds.
+pub struct DataKeys {
+    /// The store key with its secret parts: encrypts and decrypts records at rest.
+    pub store: Cert,
+    /// The auditors' certificate (public only).
+    pub audit: Cert,
+    pub checkpoint: ed25519_dalek::SigningKey,
+    pub blind: [u8; 32],
+    pub api_token: String,
+}
+
+/// A key file that `init_or_load` created, for telling the operator.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub path: PathBuf,
+    pub what: &'static str,
+}
+
+impl DataKeys {
+    /// Loads the keys of `dir`, creating any that are missing (first start). The audit key
+    /// pair is only ever created together with `audit.cert`, so an existing log keeps the
+    /// auditors' certificate it was written to.
+    pub fn init_or_load(dir: &Path) -> Result<(DataKeys, Vec<Created>), StoreError> {
+        let mut created = Vec::new();
+        let p = |name: &str| dir.join(name);
+
+        if !p(STORE_KEY).exists() {
+            let key = generate_key("modtag store key")?;
+            write_secret(&p(STORE_KEY), &armor_secret(&key)?)?;
+            created.push(Created {
+                path: p(STORE_KEY),
+                what: "store key (encrypts messages at rest)",
+            });
+        }
+        if !p(AUDIT_CERT).exists() {
+            let key = generate_key("modtag auditors")?;
+            write_secret(&p(AUDIT_SECRET), &armor_secret(&key)?)?;
+            write_public(&p(AUDIT_CERT), &armor_public(&key)?)?;
+            created.push(Created {
+                path: p(AUDIT_CERT),
+                what: "audit certificate (the daemon encrypts audit entries to it)",
+            });
+            created.push(Created {
+                path: p(AUDIT_SECRET),
+                what: "audit SECRET key: move it to the auditors and delete it here; the daemon never needs it",
+            });
+        }
+        if !p(CHECKPOINT_KEY).exists() {
+            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            write_secret(&p(CHECKPOINT_KEY), hex::encode(key.to_bytes()).as_bytes())?;
+            let _ = fs::remove_file(p(CHECKPOINT_PUB));
+            write_public(
+                &p(CHECKPOINT_PUB),
+                hex::encode(key.verifying_key().to_bytes()).as_bytes(),
+            )?;
+            created.push(Created {
+                path: p(CHECKPOINT_KEY),
+                what: "checkpoint signing key (Ed25519)",
+            });
+        }
+        if !p(BLIND_KEY).exists() {
+            write_secret(&p(BLIND_KEY), hex::encode(random32()).as_bytes())?;
+            created.push(Created {
+                path: p(BLIND_KEY),
+                what: "blind-index key (CPR lookups)",
+            });
+        }
+        if !p(API_TOKEN).exists() {
+            write_secret(&p(API_TOKEN), hex::encode(random32()).as_bytes())?;
+            created.push(Created {
+                path: p(API_TOKEN),
+                what: "admin API token",
+            });
+        }
+        let keys = DataKeys::load(dir)?;
+        Ok((keys, created))
+    }
+
+    /// Loads existing keys without creating any.
+    pub fn load(dir: &Path) -> Result<DataKeys, StoreError> {
+        let p = |name: &str| dir.join(name);
+        let store = parse_cert(&read_secret(&p(STORE_KEY))?)?;
+        if !store.is_tsk() {
+            return Err(StoreError::Key(format!(
+                "{}: holds no secret key",
+                p(STORE_KEY).display()
+            )));
+        }
+        let audit_bytes = fs::read(p(AUDIT_CERT)).map_err(|source| StoreError::Io {
+            path: p(AUDIT_CERT),
+            source,
+        })?;
+        // The daemon must not be able to read the audit log back: keep only the public half
+        // even if someone put a secret key in audit.cert.
+        let audit = parse_cert(&audit_bytes)?.strip_secret_key_material();
+        let checkpoint = ed25519_dalek::SigningKey::from_bytes(&hex32(
+            &read_secret(&p(CHECKPOINT_KEY))?,
+            &p(CHECKPOINT_KEY),
+        )?);
+        let blind = hex32(&read_secret(&p(BLIND_KEY))?, &p(BLIND_KEY))?;
+        let api_token = String::from_utf8_lossy(&read_secret(&p(API_TOKEN))?)
+            .trim()
+            .to_string();
+        Ok(DataKeys {
+            store,
+            audit,
+            checkpoint,
+            blind,
+            api_token,
+        })
+    }
+}
+
+fn random32() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b
+}
+
+fn hex32(bytes: &[u8], path: &Path) -> Result<[u8; 32], StoreError> {
+    let text = String::from_utf8_lossy(bytes);
+    let v = hex::decode(text.trim())
+        .map_err(|_| StoreError::Key(format!("{}: not a hex key", path.display())))?;
+    v.try_into()
+        .map_err(|_| StoreError::Key(format!("{}: key must be 32 bytes", path.display())))
+}
+
+/// Reads the API token of a data directory (for the CLI).
+pub fn read_api_token(dir: &Path) -> Result<String, StoreError> {
+    Ok(String::from_utf8_lossy(&read_secret(&dir.join(API_TOKEN))?)
+        .trim()
+        .to_string())
+}

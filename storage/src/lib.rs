@@ -1,0 +1,21 @@
+//! `modtag-storage`: the only place where modtag's data touches disk.
+//!
+//! - [`crypto`]: OpenPGP encryption and decryption (sequoia, pure-Rust backend). Everything
+//!   written to disk goes through [`crypto::encrypt`] first.
+//! - [`keys`]: the data directory's key files (store key, audit certificate, checkpoint key,
+//!   blind-index key, API token), created on first start with 0600 permissions.
+//! - [`records`]: the stored record types (triage items, cases, outbox entries).
+//! - [`audit`]: the hash-chained, encrypted audit log and its offline verifier.
+//! - [`store`]: the sled database and its atomic, durable operations.
+//!
+//! Invariant: no plaintext message, item, case or audit payload is ever handed to sled.
+
+pub mod audit;
+pub mod crypto;
+pub mod error;
+pub mod keys;
+pub mod records;
+pub mod store;
+
+pub use error::StoreError;
+pub use store::Store;
