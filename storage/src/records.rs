@@ -1,0 +1,159 @@
+//! The records modtag stores. Each is serialized to JSON and encrypted to the store key
+//! before it reaches sled; these types are the stored format, so fields are only ever added
+//! with defaults.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Where an intake is in its life. Each change is recorded in [`Item::history`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemState {
+    /// Waiting for a person's 24-hour assessment.
+    AwaitingAssessment,
+    /// Forwarded to the one matching case's rådgiver by the mechanical rule; Modtagelsen
+    /// still owes the assessment.
+    AutoLinked,
+    Assessed,
+    Routed,
+    Closed,
+}
+
+impl ItemState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemState::AwaitingAssessment => "awaiting_assessment",
+            ItemState::AutoLinked => "auto_linked",
+            ItemState::Assessed => "assessed",
+            ItemState::Routed => "routed",
+            ItemState::Closed => "closed",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        !matches!(self, ItemState::Closed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transition {
+    pub at: Timestamp,
+    pub actor: String,
+    pub to: ItemState,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub size: usize,
+}
+
+/// Transport facts recorded with a message.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Transport {
+    pub peer: String,
+    pub helo: String,
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    /// `none`, or the TLS version and cipher suite.
+    pub tls: String,
+    pub size: usize,
+}
+
+/// What a person decided about an intake, and what the router made of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub at: Timestamp,
+    pub actor: String,
+    pub existing_case: bool,
+    pub case_number: Option<String>,
+    pub trin: Option<u8>,
+    pub consent: bool,
+    pub area: Option<String>,
+    pub institution: Option<String>,
+    pub akut: bool,
+    pub out_of_hours: bool,
+    pub udskoling: bool,
+    pub note: String,
+    pub tree_hash: String,
+    pub recipients: Vec<RoutedTo>,
+    pub actions: Vec<String>,
+    pub refused: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoutedTo {
+    pub role: String,
+    pub person: String,
+    pub rule: String,
+}
+
+/// One intake: a message and the triage item made from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Item {
+    pub reference: String,
+    pub channel: String,
+    pub kind: String,
+    pub received_at: Timestamp,
+    pub deadline: Timestamp,
+    pub state: ItemState,
+    pub transport: Transport,
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    /// Valid CPR numbers found, formatted `DDMMYY-SSSS`.
+    pub cprs: Vec<String>,
+    pub attachments: Vec<Attachment>,
+    /// Set when the message could not be parsed; the raw message is kept regardless.
+    pub parse_error: Option<String>,
+    pub case_number: Option<String>,
+    /// Cases a person should consider (several matches): never linked automatically.
+    pub suggestions: Vec<String>,
+    pub decision: Option<DecisionRecord>,
+    pub history: Vec<Transition>,
+}
+
+impl Item {
+    /// Moves the item to `to`, recording who and when.
+    pub fn transition(&mut self, to: ItemState, actor: &str, at: Timestamp, note: &str) {
+        self.state = to;
+        self.history.push(Transition {
+            at,
+            actor: actor.to_string(),
+            to,
+            note: note.to_string(),
+        });
+    }
+}
+
+/// A case from the kommune's case system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub case_number: String,
+    /// `DDMMYY-SSSS`.
+    pub cpr: String,
+    pub child_name: String,
+    /// Directory id of the responsible børne- og ungerådgiver.
+    pub raadgiver: String,
+    pub area: Option<String>,
+    pub institution: Option<String>,
+    pub open: bool,
+}
+
+/// A copy waiting to be delivered: already encrypted to its recipient.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: u64,
+    pub reference: String,
+    pub role: String,
+    pub person: String,
+    pub email: String,
+    /// The complete RFC 5322 message (PGP/MIME), CRLF line endings, 7-bit.
+    pub message: String,
+    pub created: Timestamp,
+    pub attempts: u32,
+    pub next_attempt: Timestamp,
+    pub last_error: Option<String>,
+}

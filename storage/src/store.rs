@@ -1,1 +1,489 @@
-pub struct Store;
+//! The sled database and its operations.
+//!
+//! Every change is a [`Batch`]: records are encrypted to the store key, audit payloads to
+//! the auditors' certificate, then one sled transaction writes them all, with the audit
+//! chain extended inside that transaction. Nothing from a batch is visible until all of it
+//! is; nothing is acknowledged until [`Store::flush`] returns. After a failed flush the store
+//! is poisoned and refuses further work until restarted (we never retry an fsync).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use jiff::Timestamp;
+use sha2::Sha256;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use crate::audit::{self, Entry, Event};
+use crate::crypto;
+use crate::keys::DataKeys;
+use crate::records::{Case, Item, OutboxEntry};
+use crate::StoreError;
+
+const T_MESSAGES: &str = "messages";
+const T_ITEMS: &str = "items";
+const T_CASES: &str = "cases";
+const T_CASE_INDEX: &str = "case_index";
+const T_OUTBOX: &str = "outbox";
+const T_AUDIT: &str = "audit";
+const T_META: &str = "meta";
+
+const AUDIT_HEAD: &[u8] = b"audit_head";
+
+/// Names of the trees, for tools and tests that inspect a data directory.
+pub const TREES: &[&str] = &[T_MESSAGES, T_ITEMS, T_CASES, T_CASE_INDEX, T_OUTBOX, T_AUDIT, T_META];
+
+/// The directory inside a data directory that holds the sled database.
+pub const DB_DIR: &str = "db";
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    messages: sled::Tree,
+    items: sled::Tree,
+    cases: sled::Tree,
+    case_index: sled::Tree,
+    outbox: sled::Tree,
+    audit: sled::Tree,
+    meta: sled::Tree,
+    keys: DataKeys,
+    poisoned: AtomicBool,
+}
+
+/// Changes that commit together or not at all.
+#[derive(Default)]
+pub struct Batch {
+    messages: Vec<(String, Vec<u8>)>,
+    items: Vec<Item>,
+    cases: Vec<Case>,
+    outbox_put: Vec<OutboxEntry>,
+    outbox_delete: Vec<u64>,
+    events: Vec<Event>,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+    /// Stores a raw message under its reference.
+    pub fn message(&mut self, reference: &str, raw: Vec<u8>) -> &mut Self {
+        self.messages.push((reference.to_string(), raw));
+        self
+    }
+    pub fn item(&mut self, item: Item) -> &mut Self {
+        self.items.push(item);
+        self
+    }
+    pub fn case(&mut self, case: Case) -> &mut Self {
+        self.cases.push(case);
+        self
+    }
+    pub fn outbox(&mut self, entry: OutboxEntry) -> &mut Self {
+        self.outbox_put.push(entry);
+        self
+    }
+    pub fn outbox_done(&mut self, id: u64) -> &mut Self {
+        self.outbox_delete.push(id);
+        self
+    }
+    pub fn audit(&mut self, event: Event) -> &mut Self {
+        self.events.push(event);
+        self
+    }
+}
+
+type Abort = ConflictableTransactionError<StoreError>;
+
+fn is_locked(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+        || io.to_string().contains("lock"))
+}
+
+impl Store {
+    /// Opens (or creates) the database in `data_dir/db`.
+    pub fn open(data_dir: &Path, keys: DataKeys) -> Result<Store, StoreError> {
+        let db = open_db(data_dir)?;
+        let t = |name: &str| db.open_tree(name);
+        let inner = Inner {
+            messages: t(T_MESSAGES)?,
+            items: t(T_ITEMS)?,
+            cases: t(T_CASES)?,
+            case_index: t(T_CASE_INDEX)?,
+            outbox: t(T_OUTBOX)?,
+            audit: t(T_AUDIT)?,
+            meta: t(T_META)?,
+            db,
+            keys,
+            poisoned: AtomicBool::new(false),
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    pub fn keys(&self) -> &DataKeys {
+        &self.inner.keys
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.poisoned.load(Ordering::SeqCst)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.is_poisoned() {
+            Err(StoreError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Allocates the next reference of the year of `now`: `MT-2026-000123`. The counter
+    /// update is ordered before any record that uses it in sled's log, so a crash can at
+    /// most skip a number, never reuse one that was acknowledged.
+    pub fn next_reference(&self, now: Timestamp) -> Result<String, StoreError> {
+        self.check()?;
+        let year = now.to_zoned(jiff::tz::TimeZone::UTC).year();
+        let key = format!("refseq/{year}");
+        let next = self
+            .inner
+            .meta
+            .update_and_fetch(key.as_bytes(), |old| {
+                let n = old
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                Some((n + 1).to_be_bytes().to_vec())
+            })?
+            .and_then(|b| b.as_ref().try_into().ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(1);
+        Ok(format!("MT-{year}-{next:06}"))
+    }
+
+    /// A new id for an outbox entry.
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.db.generate_id()?)
+    }
+
+    fn seal<T: serde::Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_vec(value).map_err(|e| StoreError::Crypto(e.to_string()))?;
+        crypto::encrypt(&[&self.inner.keys.store], &json)
+    }
+
+    fn open_sealed<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &'static str,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> Result<T, StoreError> {
+        let corrupt = |why: String| StoreError::Corrupt {
+            tree,
+            key: String::from_utf8_lossy(key).into_owned(),
+            why,
+        };
+        let plain = crypto::decrypt(&self.inner.keys.store, bytes).map_err(|e| corrupt(e.to_string()))?;
+        serde_json::from_slice(&plain).map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// The keyed hash of a CPR (ten digits) under the blind-index key: lets us find a child's
+    /// cases without any plaintext CPR in a key.
+    pub fn blind(&self, cpr_digits: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.inner.keys.blind)
+            .expect("HMAC takes any key length");
+        mac.update(b"cpr:");
+        mac.update(cpr_digits.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Writes a batch atomically. Not yet durable: call [`Store::flush`] before telling
+    /// anyone it happened.
+    pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<(), StoreError> {
+        self.check()?;
+        // Encrypt outside the transaction: it is the expensive part, and a transaction
+        // closure may run more than once.
+        let mut messages = Vec::new();
+        for (r, raw) in &batch.messages {
+            messages.push((r.clone(), crypto::encrypt(&[&self.inner.keys.store], raw)?));
+        }
+        let mut items = Vec::new();
+        for item in &batch.items {
+            items.push((item.reference.clone(), self.seal(item)?));
+        }
+        let mut cases = Vec::new();
+        for case in &batch.cases {
+            let digits: String = case.cpr.chars().filter(char::is_ascii_digit).collect();
+            let mut key = self.blind(&digits).to_vec();
+            key.extend_from_slice(case.case_number.as_bytes());
+            cases.push((case.case_number.clone(), key, self.seal(case)?));
+        }
+        let mut outbox = Vec::new();
+        for entry in &batch.outbox_put {
+            outbox.push((entry.id, self.seal(entry)?));
+        }
+        let mut sealed_events = Vec::new();
+        for event in &batch.events {
+            let json = serde_json::to_vec(event).map_err(|e| StoreError::Crypto(e.to_string()))?;
+            sealed_events.push((event.kind, crypto::encrypt(&[&self.inner.keys.audit], &json)?));
+        }
+
+        let i = &self.inner;
+        let result = (
+            &i.messages,
+            &i.items,
+            &i.cases,
+            &i.case_index,
+            &i.outbox,
+            &i.audit,
+            &i.meta,
+        )
+            .transaction(|(tm, ti, tc, tci, to, ta, tmeta)| {
+                for (r, c) in &messages {
+                    tm.insert(r.as_bytes(), c.as_slice())?;
+                }
+                for (r, c) in &items {
+                    ti.insert(r.as_bytes(), c.as_slice())?;
+                }
+                for (number, key, c) in &cases {
+                    // A case whose CPR changed must not stay findable under the old one.
+                    if let Some(old) = tci.get(number.as_bytes())? {
+                        if old.as_ref() != key.as_slice() {
+                            tc.remove(old)?;
+                        }
+                    }
+                    tci.insert(number.as_bytes(), key.as_slice())?;
+                    tc.insert(key.as_slice(), c.as_slice())?;
+                }
+                for (id, c) in &outbox {
+                    to.insert(&id.to_be_bytes(), c.as_slice())?;
+                }
+                for id in &batch.outbox_delete {
+                    to.remove(&id.to_be_bytes())?;
+                }
+                append_audit(ta, tmeta, &sealed_events, now)?;
+                Ok(())
+            });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(self.storage_failed(e)),
+        }
+    }
+
+    fn storage_failed(&self, e: sled::Error) -> StoreError {
+        // An IO error inside sled may have left its log in an unknown state: stop writing.
+        if matches!(e, sled::Error::Io(_)) {
+            self.inner.poisoned.store(true, Ordering::SeqCst);
+        }
+        let full = matches!(&e, sled::Error::Io(io) if io.raw_os_error() == Some(28));
+        if full {
+            StoreError::Full(e.to_string())
+        } else {
+            StoreError::Sled(e)
+        }
+    }
+
+    /// Makes every committed batch durable. On failure the store is poisoned.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.check()?;
+        match self.inner.db.flush_async().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.inner.poisoned.store(true, Ordering::SeqCst);
+                Err(self.storage_failed(e))
+            }
+        }
+    }
+
+    /// Blocking flush, for commands that run without an async runtime.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.db.flush().map(|_| ()).map_err(|e| {
+            self.inner.poisoned.store(true, Ordering::SeqCst);
+            self.storage_failed(e)
+        })
+    }
+
+    pub fn item(&self, reference: &str) -> Result<Option<Item>, StoreError> {
+        match self.inner.items.get(reference.as_bytes())? {
+            Some(v) => Ok(Some(self.open_sealed(T_ITEMS, reference.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every item, in reference order.
+    pub fn items(&self) -> Result<Vec<Item>, StoreError> {
+        self.inner
+            .items
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.open_sealed(T_ITEMS, &k, &v)
+            })
+            .collect()
+    }
+
+    /// The raw message of `reference`, decrypted in memory.
+    pub fn message(&self, reference: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.inner.messages.get(reference.as_bytes())? {
+            Some(v) => Ok(Some(crypto::decrypt(&self.inner.keys.store, &v).map_err(|e| {
+                StoreError::Corrupt {
+                    tree: T_MESSAGES,
+                    key: reference.to_string(),
+                    why: e.to_string(),
+                }
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Cases of the child with this CPR (ten digits), open or not.
+    pub fn cases_for_cpr(&self, cpr_digits: &str) -> Result<Vec<Case>, StoreError> {
+        let prefix = self.blind(cpr_digits);
+        self.inner
+            .cases
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.open_sealed(T_CASES, &k, &v)
+            })
+            .collect()
+    }
+
+    pub fn case(&self, case_number: &str) -> Result<Option<Case>, StoreError> {
+        let Some(key) = self.inner.case_index.get(case_number.as_bytes())? else {
+            return Ok(None);
+        };
+        match self.inner.cases.get(&key)? {
+            Some(v) => Ok(Some(self.open_sealed(T_CASES, case_number.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn case_count(&self) -> usize {
+        self.inner.case_index.len()
+    }
+
+    /// Every outbox entry, in id order.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.inner
+            .outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.open_sealed(T_OUTBOX, &k, &v)
+            })
+            .collect()
+    }
+
+    /// Number of audit entries.
+    pub fn audit_len(&self) -> u64 {
+        read_head(&self.inner.meta).map_or(0, |h| h.0)
+    }
+
+    /// Verifies the audit chain of this open store.
+    pub fn verify_audit(&self) -> Result<audit::Report, audit::Broken> {
+        verify_trees(&self.inner.audit, &self.inner.meta)
+    }
+}
+
+fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(data_dir.join(DB_DIR))
+        .open()
+        .map_err(|e| if is_locked(&e) { StoreError::Locked } else { StoreError::Sled(e) })
+}
+
+fn read_head(meta: &sled::Tree) -> Option<(u64, [u8; 32])> {
+    let v = meta.get(AUDIT_HEAD).ok()??;
+    decode_head(&v)
+}
+
+fn decode_head(v: &[u8]) -> Option<(u64, [u8; 32])> {
+    if v.len() != 40 {
+        return None;
+    }
+    Some((u64::from_be_bytes(v[..8].try_into().ok()?), v[8..].try_into().ok()?))
+}
+
+fn append_audit(
+    audit: &TransactionalTree,
+    meta: &TransactionalTree,
+    events: &[(&'static str, Vec<u8>)],
+    now: Timestamp,
+) -> Result<(), Abort> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let (mut seq, mut prev) = match meta.get(AUDIT_HEAD)? {
+        Some(v) => decode_head(&v).ok_or_else(|| {
+            Abort::Abort(StoreError::Corrupt {
+                tree: T_META,
+                key: "audit_head".into(),
+                why: "malformed".into(),
+            })
+        })?,
+        None => (0, [0u8; 32]),
+    };
+    for (kind, payload) in events {
+        seq += 1;
+        let entry = Entry::new(seq, now, kind, payload.clone(), prev);
+        audit.insert(&seq.to_be_bytes(), entry.encode())?;
+        prev = entry.hash;
+    }
+    let mut head = seq.to_be_bytes().to_vec();
+    head.extend_from_slice(&prev);
+    meta.insert(AUDIT_HEAD, head)?;
+    Ok(())
+}
+
+fn verify_trees(audit: &sled::Tree, meta: &sled::Tree) -> Result<audit::Report, audit::Broken> {
+    let head = match meta.get(AUDIT_HEAD) {
+        Ok(Some(v)) => Some(decode_head(&v).ok_or(audit::Broken {
+            seq: 0,
+            what: "the recorded head is malformed".into(),
+        })?),
+        Ok(None) => None,
+        Err(e) => {
+            return Err(audit::Broken {
+                seq: 0,
+                what: e.to_string(),
+            })
+        }
+    };
+    audit::verify(
+        audit
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from)),
+        head,
+    )
+}
+
+/// Verifies the audit log of a data directory whose daemon is stopped (or a copy of it).
+/// Needs no key.
+pub fn verify_offline(data_dir: &Path) -> Result<audit::Report, VerifyError> {
+    if !data_dir.join(DB_DIR).exists() {
+        return Err(VerifyError::Open(format!(
+            "{}: no modtag database here (expected {}/)",
+            data_dir.display(),
+            DB_DIR
+        )));
+    }
+    let db = open_db(data_dir).map_err(|e| VerifyError::Open(e.to_string()))?;
+    let audit = db.open_tree(T_AUDIT).map_err(|e| VerifyError::Open(e.to_string()))?;
+    let meta = db.open_tree(T_META).map_err(|e| VerifyError::Open(e.to_string()))?;
+    verify_trees(&audit, &meta).map_err(VerifyError::Broken)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot open the data directory: {0}")]
+    Open(String),
+    #[error(transparent)]
+    Broken(audit::Broken),
+}

@@ -1,0 +1,124 @@
+//! The store on a real sled directory: what is committed and flushed survives a reopen,
+//! nothing readable reaches disk, and the audit chain detects a changed byte.
+
+use jiff::Timestamp;
+use modtag_storage::audit::Event;
+use modtag_storage::keys::DataKeys;
+use modtag_storage::records::{Case, Item, ItemState, Transport};
+use modtag_storage::store::{verify_offline, Batch};
+use modtag_storage::Store;
+
+fn item(reference: &str, now: Timestamp) -> Item {
+    Item {
+        reference: reference.into(),
+        channel: "underretning".into(),
+        kind: "underretning".into(),
+        received_at: now,
+        deadline: now,
+        state: ItemState::AwaitingAssessment,
+        transport: Transport::default(),
+        subject: Some("Bekymring for Emil".into()),
+        from: None,
+        cprs: vec!["120315-4321".into()],
+        attachments: vec![],
+        parse_error: None,
+        case_number: None,
+        suggestions: vec![],
+        decision: None,
+        history: vec![],
+    }
+}
+
+fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in walk(dir) {
+        out.extend(std::fs::read(entry).unwrap());
+    }
+    out
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files.extend(walk(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn committed_batches_survive_reopen_encrypted_and_chained() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let marker = b"MARKER-7f3a9c-plaintext";
+    {
+        let (keys, created) = DataKeys::init_or_load(dir.path()).unwrap();
+        assert_eq!(created.len(), 6, "every key file is created on first start");
+        let store = Store::open(dir.path(), keys).unwrap();
+        let r1 = store.next_reference(now).unwrap();
+        let r2 = store.next_reference(now).unwrap();
+        assert!(r1.starts_with("MT-") && r1.ends_with("000001"), "{r1}");
+        assert!(r2.ends_with("000002"), "{r2}");
+        let mut b = Batch::new();
+        b.message(&r1, [b"Subject: x\r\n\r\n".as_slice(), marker].concat())
+            .item(item(&r1, now))
+            .case(Case {
+                case_number: "SAG-1".into(),
+                cpr: "120315-4321".into(),
+                child_name: "Emil Hansen".into(),
+                raadgiver: "anna.kristensen".into(),
+                area: None,
+                institution: None,
+                open: true,
+            })
+            .audit(Event::new("received", "system", "intake").reference(&r1));
+        store.commit(b, now).unwrap();
+        store.flush_blocking().unwrap();
+    }
+    let raw = all_bytes(dir.path());
+    for secret in [&marker[..], b"Bekymring for Emil", b"120315-4321", b"1203154321", b"Emil Hansen", b"SAG-1\"", b"received\",\"actor"] {
+        assert!(!contains(&raw, secret), "plaintext {:?} found on disk", String::from_utf8_lossy(secret));
+    }
+    {
+        let store = Store::open(dir.path(), DataKeys::load(dir.path()).unwrap()).unwrap();
+        let items = store.items().unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].cprs, ["120315-4321"]);
+        assert!(contains(&store.message(&items[0].reference).unwrap().unwrap(), marker));
+        let cases = store.cases_for_cpr("1203154321").unwrap();
+        assert_eq!(cases.len(), 1);
+        assert_eq!(cases[0].raadgiver, "anna.kristensen");
+        assert!(store.cases_for_cpr("1203154322").unwrap().is_empty());
+        assert_eq!(store.verify_audit().unwrap().entries, 1);
+    }
+    assert_eq!(verify_offline(dir.path()).unwrap().entries, 1);
+}
+
+#[test]
+fn a_second_open_of_a_live_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let _store = Store::open(dir.path(), keys).unwrap();
+    let err = verify_offline(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("in use"), "{err}");
+}
+
+#[test]
+fn secret_files_readable_by_others_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    DataKeys::init_or_load(dir.path()).unwrap();
+    let token = dir.path().join("api-token");
+    assert_eq!(std::fs::metadata(&token).unwrap().permissions().mode() & 0o777, 0o600);
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = DataKeys::load(dir.path()).err().expect("refused");
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+}
