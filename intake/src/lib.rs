@@ -1,1 +1,22 @@
+//! `modtag-intake`: everything that talks to the outside world, and the `modtag` binary.
+//!
+//! - [`smtp`]: the SMTP listener; its protocol core is a sans-IO state machine.
+//! - [`parse`]: reading a message for triage (mail-parser).
+//! - [`intake`]: turning a received message into a stored, audited intake (one batch).
+//! - [`triage`]: a person's decision, routed by `modtag-router`, queued for delivery.
+//! - [`delivery`]: composing PGP/MIME copies and the outbox worker that sends them.
+//! - [`http`]: the versioned JSON API (axum).
+//! - [`cases`]: the case registry CSV import.
+//! - [`daemon`]: `modtag serve`, wiring it all with ordered shutdown.
+//! - [`client`]: the CLI's client for a running daemon.
 
+pub mod cases;
+pub mod client;
+pub mod daemon;
+pub mod explain;
+pub mod delivery;
+pub mod http;
+pub mod intake;
+pub mod parse;
+pub mod smtp;
+pub mod triage;

@@ -1,1 +1,407 @@
-fn main(){}
+//! The `modtag` command. Exit codes: 0 success; 1 failure (the message says what to fix);
+//! 2 usage error; 3 the audit log failed verification.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use modtag_intake::client::Api;
+use modtag_intake::daemon;
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(name = "modtag", version, about = "Secure intake and routing of underretninger and Send sikkert mail")]
+#[command(after_help = "Examples:\n  modtag serve\n  modtag triage list\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag audit verify --data ./modtag-data")]
+struct Cli {
+    /// Data directory of the daemon (keys, database).
+    #[arg(long, global = true, env = "MODTAG_DATA", default_value = "./modtag-data")]
+    data: PathBuf,
+    /// API address of a running daemon; found through the data directory when left out.
+    #[arg(long, global = true, env = "MODTAG_API")]
+    api: Option<String>,
+    /// Who is acting, for the audit log.
+    #[arg(long, global = true, env = "MODTAG_ACTOR")]
+    actor: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (SMTP and HTTP listeners, outbox).
+    #[command(after_help = "Examples:\n  modtag serve                       # embedded demo configuration\n  modtag serve --config /etc/modtag/modtag.toml --data /var/lib/modtag")]
+    Serve {
+        /// Configuration file; the embedded demo default when left out.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check or print configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// The triage queue of a running daemon.
+    Triage {
+        #[command(subcommand)]
+        command: TriageCommand,
+    },
+    /// The case registry of a running daemon.
+    Cases {
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Routing decisions of the beslutningstræ.
+    Route {
+        #[command(subcommand)]
+        command: RouteCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration with its directory and beslutningstræ.
+    #[command(after_help = "Examples:\n  modtag config check                # the embedded default\n  modtag config check modtag.toml")]
+    Check { file: Option<PathBuf> },
+    /// Print the embedded default configuration, to start your own from.
+    #[command(after_help = "Example:\n  modtag config template > modtag.toml")]
+    Template,
+}
+
+#[derive(Subcommand)]
+enum TriageCommand {
+    /// List open intakes (CPR masked).
+    #[command(after_help = "Examples:\n  modtag triage list\n  modtag triage list --channel trivselplus --json")]
+    List {
+        /// Only this channel: underretning, trivselplus or postfordeling.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Include closed intakes.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one intake in full (audited as a view).
+    Show {
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record an assessment and route the intake.
+    #[command(after_help = "Examples:\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag triage decide MT-2026-000002 --actor 'Lene Holm' --trin 2 --consent --area dagtilbud --institution solsikken")]
+    Decide {
+        reference: String,
+        #[command(flatten)]
+        decision: DecisionArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct DecisionArgs {
+    /// The child has an open case (give --case, or rely on the auto-link).
+    #[arg(long)]
+    existing_case: bool,
+    /// Case number of the existing case.
+    #[arg(long = "case")]
+    case_number: Option<String>,
+    /// Trin on the TRIVSEL+ ladder, 0 to 4.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
+    trin: Option<u8>,
+    /// Parental (or the young person's) consent is recorded.
+    #[arg(long)]
+    consent: bool,
+    /// dagpleje, dagtilbud, skole, privat_dagtilbud or privat_skole.
+    #[arg(long)]
+    area: Option<String>,
+    /// Directory id of the child's institution.
+    #[arg(long)]
+    institution: Option<String>,
+    #[arg(long)]
+    akut: bool,
+    #[arg(long)]
+    out_of_hours: bool,
+    #[arg(long)]
+    udskoling: bool,
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+#[derive(Subcommand)]
+enum CasesCommand {
+    /// Load or refresh open cases from a CSV file (header: case_number,cpr,child_name,raadgiver,area,institution,status).
+    #[command(after_help = "Example:\n  modtag cases import sager.csv")]
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the audit chain of a stopped daemon's data directory (or a copy). Needs no key.
+    #[command(after_help = "Example:\n  modtag audit verify --data /backup/modtag-data")]
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RouteCommand {
+    /// Show whom the beslutningstræ would route a set of facts to, and why.
+    #[command(after_help = "Example:\n  echo '{\"kind\":\"underretning\",\"trin\":2,\"area\":\"skole\",\"consent\":true}' > facts.json\n  modtag route explain facts.json")]
+    Explain {
+        facts: PathBuf,
+        /// Configuration whose tree and directory to use; the embedded default when left out.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failed audit verification, which has its own exit code.
+#[derive(Debug)]
+struct IntegrityFailure(String);
+impl std::fmt::Display for IntegrityFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for IntegrityFailure {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MODTAG_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("modtag: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("modtag: {e:#}");
+            if e.downcast_ref::<IntegrityFailure>().is_some() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn actor(cli: &Cli) -> String {
+    cli.actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".into())
+}
+
+fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let who = actor(&cli);
+    let api = || Api::connect(&cli.data, cli.api.as_deref(), &who);
+    match &cli.command {
+        Command::Serve { config } => daemon::serve(config.clone(), cli.data.clone()).await,
+        Command::Config { command: ConfigCommand::Check { file } } => {
+            let loaded = daemon::load_config(file.as_deref())?;
+            println!(
+                "{}: ok ({} people, {} institutions, {} rules, tree {})",
+                loaded.origin,
+                loaded.directory.people.len(),
+                loaded.directory.institutions.len(),
+                loaded.tree.rules.len(),
+                &loaded.tree.hash[..12]
+            );
+            Ok(())
+        }
+        Command::Config { command: ConfigCommand::Template } => {
+            print!("{}", modtag_config::embedded::main_config());
+            Ok(())
+        }
+        Command::Triage { command: TriageCommand::List { channel, all, json } } => {
+            let mut path = format!("/api/v1/triage?all={all}");
+            if let Some(c) = channel {
+                path.push_str(&format!("&channel={c}"));
+            }
+            let v = api()?.call("GET", &path, None).await?;
+            if *json {
+                print_json(&v);
+            } else {
+                print_list(&v);
+            }
+            Ok(())
+        }
+        Command::Triage { command: TriageCommand::Show { reference, json } } => {
+            let v = api()?.call("GET", &format!("/api/v1/triage/{reference}"), None).await?;
+            if *json {
+                print_json(&v);
+            } else {
+                for (k, val) in v.as_object().into_iter().flatten() {
+                    println!("{k:>16}: {}", compact(val));
+                }
+            }
+            Ok(())
+        }
+        Command::Triage { command: TriageCommand::Decide { reference, decision: d, json } } => {
+            let body = json!({
+                "actor": who, "existing_case": d.existing_case, "case_number": d.case_number,
+                "trin": d.trin, "consent": d.consent, "area": d.area, "institution": d.institution,
+                "akut": d.akut, "out_of_hours": d.out_of_hours, "udskoling": d.udskoling, "note": d.note,
+            });
+            let v = api()?
+                .call(
+                    "POST",
+                    &format!("/api/v1/triage/{reference}/decision"),
+                    Some((serde_json::to_vec(&body)?, "application/json")),
+                )
+                .await?;
+            if *json {
+                print_json(&v);
+            } else {
+                print_decision(&v);
+            }
+            Ok(())
+        }
+        Command::Cases { command: CasesCommand::Import { file, json } } => {
+            let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let v = api()?
+                .call("POST", "/api/v1/cases/import", Some((text, "text/csv")))
+                .await
+                .with_context(|| format!("{}: import refused", file.display()))?;
+            if *json {
+                print_json(&v);
+            } else {
+                println!(
+                    "{}: {} added, {} updated, {} unchanged",
+                    file.display(),
+                    v["added"],
+                    v["updated"],
+                    v["unchanged"]
+                );
+            }
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Verify { json } } => {
+            match modtag_storage::store::verify_offline(&cli.data) {
+                Ok(report) => {
+                    if *json {
+                        print_json(&json!({ "ok": true, "entries": report.entries, "head": report.head,
+                            "first": report.first, "last": report.last }));
+                    } else {
+                        println!(
+                            "audit log ok: {} entries, head {}{}",
+                            report.entries,
+                            &report.head[..16],
+                            report.last.map(|l| format!(", last entry {l}")).unwrap_or_default()
+                        );
+                    }
+                    Ok(())
+                }
+                Err(modtag_storage::store::VerifyError::Broken(b)) => {
+                    if *json {
+                        print_json(&json!({ "ok": false, "seq": b.seq, "error": b.what }));
+                    }
+                    Err(IntegrityFailure(format!("{}: {b}", cli.data.display())).into())
+                }
+                Err(e) => Err(anyhow::anyhow!("{e}")),
+            }
+        }
+        Command::Route { command: RouteCommand::Explain { facts, config, json } } => {
+            let loaded = daemon::load_config(config.as_deref())?;
+            let f = modtag_intake::explain::read_facts(facts)?;
+            let d = modtag_router::route(&f, &loaded.tree, &loaded.directory);
+            let v = modtag_intake::explain::to_json(&d);
+            if *json {
+                print_json(&v);
+            } else {
+                print_decision(&v);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn compact(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn print_list(v: &Value) {
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no open intakes");
+        return;
+    }
+    println!(
+        "{:<16} {:<14} {:<13} {:<22} {:<22} {:<20} CPR",
+        "REFERENCE", "CHANNEL", "KIND", "RECEIVED (UTC)", "DEADLINE (local)", "STATE"
+    );
+    for i in items {
+        let cpr: Vec<String> = i["cpr"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(compact)
+            .collect();
+        println!(
+            "{:<16} {:<14} {:<13} {:<22} {:<22} {:<20} {}",
+            compact(&i["reference"]),
+            compact(&i["channel"]),
+            compact(&i["kind"]),
+            compact(&i["received_at"]),
+            compact(&i["deadline_local"]),
+            compact(&i["state"]),
+            if cpr.is_empty() { "-".into() } else { cpr.join(" ") }
+        );
+    }
+}
+
+fn print_decision(v: &Value) {
+    let recipients = v["recipients"].as_array().cloned().unwrap_or_default();
+    if recipients.is_empty() {
+        println!("No one receives a copy.");
+    }
+    for r in recipients {
+        println!(
+            "→ {} ({}) as {}: rule {}: {}",
+            compact(&r["person"]),
+            compact(&r["email"]),
+            compact(&r["role"]),
+            compact(&r["rule"]),
+            compact(&r["reason"])
+        );
+    }
+    for w in v["withheld"].as_array().into_iter().flatten() {
+        println!("✗ {} withheld (rule {}): {}", compact(&w["role"]), compact(&w["rule"]), compact(&w["why"]));
+    }
+    for a in v["actions"].as_array().into_iter().flatten() {
+        println!("• action {} (rule {})", compact(&a["action"]), compact(&a["rule"]));
+    }
+    if let Some(r) = v["refused"].as_str() {
+        println!("Not everything was sent: {r}");
+    }
+}

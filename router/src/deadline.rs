@@ -10,6 +10,11 @@ pub fn assessment_deadline(received: Timestamp, hours: i64) -> Timestamp {
         .unwrap_or(Timestamp::MAX)
 }
 
+/// An instant as RFC 3339 in UTC, to the second: what the API and `--json` print.
+pub fn rfc3339(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// An instant as staff see it: Europe/Copenhagen local time with its offset.
 pub fn local(ts: Timestamp) -> String {
     match jiff::tz::TimeZone::get("Europe/Copenhagen") {

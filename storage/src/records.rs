@@ -113,6 +113,9 @@ pub struct Item {
     pub suggestions: Vec<String>,
     pub decision: Option<DecisionRecord>,
     pub history: Vec<Transition>,
+    /// Directory ids of everyone a copy was queued for, so no one gets it twice.
+    #[serde(default)]
+    pub sent_to: Vec<String>,
 }
 
 impl Item {

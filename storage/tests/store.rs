@@ -26,6 +26,7 @@ fn item(reference: &str, now: Timestamp) -> Item {
         suggestions: vec![],
         decision: None,
         history: vec![],
+        sent_to: vec![],
     }
 }
 

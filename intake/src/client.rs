@@ -1,0 +1,84 @@
+//! The CLI's client for a running daemon's API. It finds the daemon through the data
+//! directory (`daemon.json` for the address, `api-token` for the token) unless given `--api`.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+use crate::daemon::DAEMON_FILE;
+
+pub struct Api {
+    base: String,
+    token: String,
+    actor: String,
+}
+
+impl Api {
+    pub fn connect(data: &Path, api: Option<&str>, actor: &str) -> Result<Api> {
+        let base = match api {
+            Some(a) => a.trim_end_matches('/').to_string(),
+            None => {
+                let path = data.join(DAEMON_FILE);
+                let text = std::fs::read_to_string(&path).with_context(|| {
+                    format!(
+                        "no running modtag found: {} is missing (start `modtag serve --data {}`, or give --api URL)",
+                        path.display(),
+                        data.display()
+                    )
+                })?;
+                let v: Value = serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
+                v["api"].as_str().ok_or_else(|| anyhow!("{} names no api", path.display()))?.to_string()
+            }
+        };
+        let token = modtag_storage::keys::read_api_token(data)
+            .map_err(|e| anyhow!("{e}"))
+            .context("cannot read the API token")?;
+        Ok(Api {
+            base,
+            token,
+            actor: actor.to_string(),
+        })
+    }
+
+    /// Sends a request; returns the JSON body of a 2xx answer, or the API's error message.
+    pub async fn call(&self, method: &str, path: &str, body: Option<(Vec<u8>, &str)>) -> Result<Value> {
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("x-modtag-actor", &self.actor);
+        let payload = match body {
+            Some((bytes, content_type)) => {
+                req = req.header("content-type", content_type);
+                bytes
+            }
+            None => Vec::new(),
+        };
+        let req = req.body(Full::new(Bytes::from(payload)))?;
+        let resp = client
+            .request(req)
+            .await
+            .with_context(|| format!("cannot reach modtag at {}", self.base))?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        if !status.is_success() {
+            let msg = v["error"].as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            if let Some(errors) = v["errors"].as_array() {
+                let lines: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("  line {}: {}", e["line"], e["message"].as_str().unwrap_or("")))
+                    .collect();
+                bail!("{msg} ({status})\n{}", lines.join("\n"));
+            }
+            bail!("{msg} ({status})");
+        }
+        Ok(v)
+    }
+}

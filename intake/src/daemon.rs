@@ -1,0 +1,147 @@
+//! `modtag serve`: loads the configuration, opens the data directory, starts the SMTP and
+//! HTTP listeners and the outbox worker, and shuts them down in order on SIGTERM/SIGINT.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use modtag_config::Loaded;
+use modtag_storage::keys::{DataKeys, AUDIT_SECRET};
+use modtag_storage::Store;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+use crate::delivery::outbox::Worker;
+use crate::http::{self, AppState};
+use crate::smtp::{server, session::SessionConfig};
+
+/// Written into the data directory while the daemon runs, so the CLI can find its API.
+pub const DAEMON_FILE: &str = "daemon.json";
+
+pub fn load_config(path: Option<&Path>) -> Result<Loaded> {
+    match path {
+        Some(p) => modtag_config::load(p).map_err(|e| anyhow::anyhow!("{e}")),
+        None => modtag_config::load_embedded().map_err(|e| anyhow::anyhow!("{e}")),
+    }
+    .context("the configuration is not valid; fix it and start again (check with `modtag config check FILE`)")
+}
+
+/// Creates the data directory (0700) if needed.
+pub fn prepare_data_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
+    let loaded = load_config(config.as_deref())?;
+    prepare_data_dir(&data)?;
+    let (keys, created) = DataKeys::init_or_load(&data)
+        .with_context(|| format!("cannot set up the keys in {}", data.display()))?;
+    for c in &created {
+        println!("created {}: {}", c.path.display(), c.what);
+    }
+    if data.join(AUDIT_SECRET).exists() {
+        println!(
+            "note: {} is still here; give it to the auditors and delete it: the daemon never needs it",
+            data.join(AUDIT_SECRET).display()
+        );
+    }
+    let store = Store::open(&data, keys).with_context(|| format!("cannot open the store in {}", data.display()))?;
+
+    let c = loaded.config.clone();
+    let smtp = TcpListener::bind(c.smtp.listen)
+        .await
+        .with_context(|| format!("cannot listen for SMTP on {}", c.smtp.listen))?;
+    let web = TcpListener::bind(c.http.listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", c.http.listen))?;
+    let smtp_addr = smtp.local_addr()?;
+    let http_addr = web.local_addr()?;
+    let daemon_file = data.join(DAEMON_FILE);
+    std::fs::write(
+        &daemon_file,
+        serde_json::to_vec_pretty(&serde_json::json!({
+            "api": format!("http://{http_addr}"),
+            "smtp": smtp_addr.to_string(),
+            "pid": std::process::id(),
+        }))?,
+    )?;
+    println!("modtag: configuration: {}", loaded.origin);
+    println!("modtag: data directory: {}", data.display());
+    println!("modtag: SMTP on {smtp_addr}, HTTP API on http://{http_addr}/api/v1/");
+    println!("modtag: API token in {}", data.join(modtag_storage::keys::API_TOKEN).display());
+    tracing::info!(smtp = %smtp_addr, http = %http_addr, "modtag started");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let cfg = Arc::new(loaded);
+    let app = Arc::new(AppState {
+        store: store.clone(),
+        cfg: cfg.clone(),
+        wake: wake.clone(),
+    });
+    let session_cfg = Arc::new(SessionConfig {
+        hostname: c.smtp.hostname.clone(),
+        max_message_size: c.smtp.max_message_size,
+        max_recipients: c.smtp.max_recipients,
+        max_errors: c.smtp.max_errors,
+        mailboxes: c
+            .mailboxes
+            .iter()
+            .map(|m| (m.address.to_ascii_lowercase(), m.channel))
+            .collect(),
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(server::serve(
+        smtp,
+        app.clone(),
+        session_cfg,
+        Duration::from_secs(c.smtp.idle_timeout_secs),
+        stop_rx.clone(),
+    ));
+    let mut http_stop = stop_rx.clone();
+    let router = http::router(app.clone());
+    tasks.spawn(async move {
+        let graceful = async move {
+            let _ = http_stop.changed().await;
+        };
+        if let Err(e) = axum::serve(web, router).with_graceful_shutdown(graceful).await {
+            tracing::error!(error = %e, "HTTP listener failed");
+        }
+    });
+    tasks.spawn(
+        Worker {
+            store: store.clone(),
+            relay: c.relay.clone(),
+            wake,
+            shutdown: stop_rx.clone(),
+        }
+        .run(),
+    );
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    let flushed = store.flush().await;
+    let _ = std::fs::remove_file(&daemon_file);
+    flushed.context("final flush failed")?;
+    println!("modtag: stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,139 @@
+//! One PGP/MIME message (RFC 3156) per recipient, encrypted to that recipient's certificate.
+//!
+//! The outer headers carry only the reference: no subject, no name, no CPR. Everything a
+//! recipient needs is inside the encrypted part: a short routing note and the original
+//! message as an attachment.
+
+use jiff::Timestamp;
+use modtag_config::Loaded;
+use modtag_router::{deadline, Decision};
+use modtag_storage::audit::Event;
+use modtag_storage::crypto;
+use modtag_storage::records::{Item, OutboxEntry};
+use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
+use serde_json::json;
+
+/// Adds an outbox entry per recipient of `decision`, and a `routed` audit event, to `batch`.
+#[allow(clippy::too_many_arguments)]
+pub fn enqueue(
+    store: &Store,
+    cfg: &Loaded,
+    item: &mut Item,
+    raw: &[u8],
+    decision: &Decision,
+    actor: &str,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for r in &decision.recipients {
+        if item.sent_to.contains(&r.person) {
+            continue;
+        }
+        item.sent_to.push(r.person.clone());
+        let person = cfg.directory.person(&r.person).ok_or_else(|| {
+            StoreError::Key(format!("recipient {} is no longer in the directory", r.person))
+        })?;
+        let inner = inner_part(item, raw, &r.role, &r.reason, actor);
+        let armored = crypto::encrypt_armored(&[&person.cert], &inner)?;
+        let id = store.next_id()?;
+        let message = outer_message(cfg, &item.reference, id, &person.email, &armored, now);
+        batch.outbox(OutboxEntry {
+            id,
+            reference: item.reference.clone(),
+            role: r.role.clone(),
+            person: r.person.clone(),
+            email: person.email.clone(),
+            message,
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            last_error: None,
+        });
+    }
+    batch.audit(
+        Event::new("routed", actor, "routing")
+            .reference(&item.reference)
+            .details(json!({
+                "tree_hash": decision.tree_hash,
+                "recipients": decision.recipients.iter().map(|r| json!({
+                    "role": r.role, "person": r.person, "rule": r.rule,
+                })).collect::<Vec<_>>(),
+                "withheld": decision.withheld.iter().map(|w| json!({
+                    "role": w.role, "rule": w.rule, "why": w.why,
+                })).collect::<Vec<_>>(),
+                "actions": decision.actions.iter().map(|(a, _)| a).collect::<Vec<_>>(),
+            })),
+    );
+    Ok(())
+}
+
+fn boundary(tag: &str, id: u64) -> String {
+    format!("=_modtag_{tag}_{id:016x}")
+}
+
+/// The plaintext MIME entity that gets encrypted: a routing note and the original message.
+fn inner_part(item: &Item, raw: &[u8], role: &str, reason: &str, actor: &str) -> Vec<u8> {
+    let b = boundary("inner", item.received_at.as_second() as u64);
+    let note = format!(
+        "modtag har sendt dig denne henvendelse.\r\n\r\n\
+         Reference: {}\r\n\
+         Modtaget: {}\r\n\
+         Vurderes senest: {}\r\n\
+         Din rolle: {}\r\n\
+         Begrundelse: {}\r\n\
+         Besluttet af: {}\r\n\r\n\
+         Den oprindelige henvendelse er vedhæftet.\r\n",
+        item.reference,
+        deadline::local(item.received_at),
+        deadline::local(item.deadline),
+        role,
+        reason,
+        actor,
+    );
+    let mut out = format!(
+        "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n\
+         --{b}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\
+         {note}\r\n\
+         --{b}\r\n\
+         Content-Type: message/rfc822\r\n\
+         Content-Disposition: attachment; filename=\"{}.eml\"\r\n\r\n",
+        item.reference
+    )
+    .into_bytes();
+    out.extend_from_slice(raw);
+    if !raw.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+    out
+}
+
+fn outer_message(cfg: &Loaded, reference: &str, id: u64, to: &str, armored: &[u8], now: Timestamp) -> String {
+    let b = boundary("outer", id);
+    let date = jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
+    let armored = String::from_utf8_lossy(armored).replace("\r\n", "\n").replace('\n', "\r\n");
+    format!(
+        "From: modtag <{from}>\r\n\
+         To: <{to}>\r\n\
+         Subject: Sikker post {reference}\r\n\
+         Date: {date}\r\n\
+         Message-ID: <{reference}.{id:x}@{host}>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"{b}\"\r\n\r\n\
+         This is an OpenPGP/MIME encrypted message (RFC 3156).\r\n\
+         --{b}\r\n\
+         Content-Type: application/pgp-encrypted\r\n\
+         Content-Description: PGP/MIME version identification\r\n\r\n\
+         Version: 1\r\n\r\n\
+         --{b}\r\n\
+         Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\
+         Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n\
+         {armored}\r\n\
+         --{b}--\r\n",
+        from = cfg.config.relay.from,
+        host = cfg.config.smtp.hostname,
+    )
+}

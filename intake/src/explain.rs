@@ -1,0 +1,70 @@
+//! `modtag route explain`: facts from a JSON file, decisions as JSON.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use modtag_router::{Decision, Facts};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FactsFile {
+    kind: String,
+    trin: Option<u8>,
+    area: Option<String>,
+    #[serde(default)]
+    udskoling: bool,
+    #[serde(default)]
+    existing_case: bool,
+    #[serde(default)]
+    consent: bool,
+    #[serde(default)]
+    akut: bool,
+    #[serde(default)]
+    out_of_hours: bool,
+    institution: Option<String>,
+    raadgiver: Option<String>,
+    #[serde(default)]
+    names: Vec<String>,
+}
+
+pub fn read_facts(path: &Path) -> Result<Facts> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let f: FactsFile = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line(), e.column(), e))?;
+    if !modtag_config::tree::KINDS.contains(&f.kind.as_str()) {
+        anyhow::bail!(
+            "{}: kind {:?} is not one of {}",
+            path.display(),
+            f.kind,
+            modtag_config::tree::KINDS.join(", ")
+        );
+    }
+    let _ = f.names; // Matching Trivsel+ names against the directory is not routed yet.
+    Ok(Facts {
+        kind: f.kind,
+        trin: f.trin,
+        area: f.area,
+        udskoling: f.udskoling,
+        existing_case: f.existing_case,
+        consent: f.consent,
+        akut: f.akut,
+        out_of_hours: f.out_of_hours,
+        institution: f.institution,
+        raadgiver: f.raadgiver,
+    })
+}
+
+pub fn to_json(d: &Decision) -> Value {
+    json!({
+        "recipients": d.recipients.iter().map(|r| json!({
+            "role": r.role, "person": r.person, "email": r.email, "rule": r.rule, "reason": r.reason,
+        })).collect::<Vec<_>>(),
+        "withheld": d.withheld.iter().map(|w| json!({ "role": w.role, "rule": w.rule, "why": w.why })).collect::<Vec<_>>(),
+        "actions": d.actions.iter().map(|(a, r)| json!({ "action": a, "rule": r })).collect::<Vec<_>>(),
+        "matched": d.matched,
+        "refused": d.refused,
+        "tree_hash": d.tree_hash,
+    })
+}

@@ -1,0 +1,289 @@
+//! The HTTP API: versioned JSON under `/api/v1/`, bearer-token authenticated; `/healthz`
+//! needs no token. Every read of personal data is audited with actor and purpose, taken
+//! from the `X-Modtag-Actor` and `X-Modtag-Purpose` headers.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use modtag_config::Loaded;
+use modtag_router::cpr::Cpr;
+use modtag_router::deadline;
+use modtag_storage::audit::Event;
+use modtag_storage::records::Item;
+use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+use crate::triage::{self, DecideError, DecisionInput};
+
+pub struct AppState {
+    pub store: Store,
+    pub cfg: Arc<Loaded>,
+    /// Wakes the outbox worker after new copies are queued.
+    pub wake: Arc<Notify>,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/triage", get(list))
+        .route("/api/v1/triage/{reference}", get(show))
+        .route("/api/v1/triage/{reference}/decision", post(decide))
+        .route("/api/v1/cases/import", post(import_cases))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; the API lives under /api/v1/") })
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn store_error(e: StoreError) -> Response {
+    tracing::error!(error = %e, "storage error in API");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage is unavailable; nothing was changed, try again later",
+    )
+}
+
+/// Who is calling, established from the token and the actor headers.
+pub struct Caller {
+    pub actor: String,
+    pub purpose: Option<String>,
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Response> {
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let expected = state.store.keys().api_token.as_bytes();
+        if !token.is_some_and(|t| constant_time_eq(t.as_bytes(), expected)) {
+            tracing::warn!(path = %parts.uri.path(), "API request with a missing or wrong token");
+            return Err(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (see the api-token file in the data directory)"));
+        }
+        let header = |h: &HeaderMap, name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().filter(|c| !c.is_control()).take(100).collect::<String>())
+                .filter(|s| !s.trim().is_empty())
+        };
+        Ok(Caller {
+            actor: header(&parts.headers, "x-modtag-actor").unwrap_or_else(|| "admin-token".into()),
+            purpose: header(&parts.headers, "x-modtag-purpose"),
+        })
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task panicked")
+}
+
+/// Commits an audit-only batch and makes it durable before the caller sees data.
+async fn audit(store: &Store, event: Event) -> Result<(), Response> {
+    let s = store.clone();
+    let now = Timestamp::now();
+    blocking(move || {
+        let mut b = Batch::new();
+        b.audit(event);
+        s.commit(b, now)
+    })
+    .await
+    .map_err(store_error)?;
+    store.flush().await.map_err(store_error)
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    if state.store.is_poisoned() {
+        error(StatusCode::SERVICE_UNAVAILABLE, "storage failed; restart modtag after checking the disk")
+    } else {
+        (StatusCode::OK, "ok\n").into_response()
+    }
+}
+
+fn masked(cprs: &[String]) -> Vec<String> {
+    cprs.iter().filter_map(|c| Cpr::parse(c)).map(|c| c.masked()).collect()
+}
+
+/// The list view: no subject, no names, CPR masked.
+fn summary(item: &Item) -> Value {
+    json!({
+        "reference": item.reference,
+        "channel": item.channel,
+        "kind": item.kind,
+        "received_at": deadline::rfc3339(item.received_at),
+        "deadline": deadline::rfc3339(item.deadline),
+        "deadline_local": deadline::local(item.deadline),
+        "state": item.state.as_str(),
+        "cpr": masked(&item.cprs),
+        "case_number": item.case_number,
+        "suggestions": item.suggestions,
+        "attachments": item.attachments.len(),
+        "parse_error": item.parse_error.is_some(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    channel: Option<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+async fn list(State(state): State<Arc<AppState>>, caller: Caller, Query(q): Query<ListQuery>) -> Response {
+    if let Some(c) = &q.channel {
+        if modtag_config::Channel::parse(c).is_none() {
+            return error(StatusCode::BAD_REQUEST, "channel must be underretning, trivselplus or postfordeling");
+        }
+    }
+    let event = Event::new("listed", &caller.actor, caller.purpose.as_deref().unwrap_or("triage"))
+        .details(json!({ "channel": q.channel, "all": q.all }));
+    if let Err(r) = audit(&state.store, event).await {
+        return r;
+    }
+    let store = state.store.clone();
+    let items = match blocking(move || store.items()).await {
+        Ok(i) => i,
+        Err(e) => return store_error(e),
+    };
+    let items: Vec<Value> = items
+        .iter()
+        .filter(|i| q.all || i.state.is_open())
+        .filter(|i| q.channel.as_ref().is_none_or(|c| &i.channel == c))
+        .map(summary)
+        .collect();
+    Json(json!({ "items": items })).into_response()
+}
+
+async fn show(State(state): State<Arc<AppState>>, caller: Caller, Path(reference): Path<String>) -> Response {
+    let store = state.store.clone();
+    let r = reference.clone();
+    let item = match blocking(move || store.item(&r)).await {
+        Ok(Some(i)) => i,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no intake with reference {reference}")),
+        Err(e) => return store_error(e),
+    };
+    let event = Event::new("viewed", &caller.actor, caller.purpose.as_deref().unwrap_or("assessment"))
+        .reference(&reference);
+    if let Err(r) = audit(&state.store, event).await {
+        return r;
+    }
+    let mut v = summary(&item);
+    v["cpr_full"] = json!(item.cprs);
+    v["subject"] = json!(item.subject);
+    v["from"] = json!(item.from);
+    v["transport"] = json!(item.transport);
+    v["attachment_list"] = json!(item.attachments);
+    v["parse_error"] = json!(item.parse_error);
+    v["decision"] = json!(item.decision);
+    v["history"] = json!(item.history);
+    v["sent_to"] = json!(item.sent_to);
+    Json(v).into_response()
+}
+
+async fn decide(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut input: DecisionInput = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("decision body is not valid: {e}")),
+    };
+    if input.actor.trim().is_empty() {
+        input.actor = caller.actor.clone();
+    }
+    let store = state.store.clone();
+    let cfg = state.cfg.clone();
+    let r = reference.clone();
+    let inp = input.clone();
+    let result = blocking(move || triage::decide(&store, &cfg, &r, &inp, Timestamp::now())).await;
+    let (decision, item_state) = match result {
+        Ok(d) => d,
+        Err(DecideError::NotFound(r)) => return error(StatusCode::NOT_FOUND, format!("no intake with reference {r}")),
+        Err(e @ DecideError::Invalid(_)) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(e @ DecideError::AlreadyDecided(_)) => return error(StatusCode::CONFLICT, e.to_string()),
+        Err(DecideError::Store(e)) => return store_error(e),
+    };
+    if let Err(e) = state.store.flush().await {
+        return store_error(e);
+    }
+    state.wake.notify_one();
+    Json(json!({
+        "reference": reference,
+        "state": item_state.as_str(),
+        "recipients": decision.recipients.iter().map(|r| json!({
+            "role": r.role, "person": r.person, "email": r.email, "rule": r.rule, "reason": r.reason,
+        })).collect::<Vec<_>>(),
+        "withheld": decision.withheld.iter().map(|w| json!({
+            "role": w.role, "rule": w.rule, "why": w.why,
+        })).collect::<Vec<_>>(),
+        "actions": decision.actions.iter().map(|(a, r)| json!({ "action": a, "rule": r })).collect::<Vec<_>>(),
+        "refused": decision.refused,
+        "tree_hash": decision.tree_hash,
+    }))
+    .into_response()
+}
+
+async fn import_cases(State(state): State<Arc<AppState>>, caller: Caller, body: axum::body::Bytes) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error(StatusCode::BAD_REQUEST, "the case file must be UTF-8 CSV");
+    };
+    let cases = match crate::cases::parse_csv(text, &state.cfg) {
+        Ok(c) => c,
+        Err(errors) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "error": "the case file has errors; nothing was imported", "errors": errors })),
+            )
+                .into_response()
+        }
+    };
+    let store = state.store.clone();
+    let actor = caller.actor.clone();
+    let purpose = caller.purpose.clone().unwrap_or_else(|| "case registry import".into());
+    let result = blocking(move || -> Result<Value, StoreError> {
+        let (mut added, mut updated, mut unchanged) = (0, 0, 0);
+        let mut batch = Batch::new();
+        for case in cases {
+            match store.case(&case.case_number)? {
+                None => added += 1,
+                Some(old) if old == case => {
+                    unchanged += 1;
+                    continue;
+                }
+                Some(_) => updated += 1,
+            }
+            batch.case(case);
+        }
+        let counts = json!({ "added": added, "updated": updated, "unchanged": unchanged });
+        batch.audit(Event::new("cases_imported", &actor, &purpose).details(counts.clone()));
+        store.commit(batch, Timestamp::now())?;
+        Ok(counts)
+    })
+    .await;
+    match result {
+        Ok(counts) => match state.store.flush().await {
+            Ok(()) => Json(counts).into_response(),
+            Err(e) => store_error(e),
+        },
+        Err(e) => store_error(e),
+    }
+}

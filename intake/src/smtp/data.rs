@@ -1,0 +1,195 @@
+//! The DATA phase: dot-unstuffing, end-of-data detection and the size limit, fed bytes.
+//!
+//! End of data is only `<CR><LF>.<CR><LF>`. A bare `<LF>` or bare `<CR>` anywhere in the
+//! message marks it for refusal (`550 5.5.2`) once it ends: accepting them is what makes
+//! SMTP smuggling possible, where two servers disagree on where a message stops. The
+//! message is never cut short by them, so the session stays in step with the client.
+
+/// Outcome of feeding bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// More bytes needed.
+    More,
+    /// The message ended; this many input bytes were consumed.
+    Done(usize),
+}
+
+#[derive(Debug)]
+pub struct DataReceiver {
+    pub message: Vec<u8>,
+    limit: usize,
+    /// Bytes of the message seen, including any beyond the limit.
+    pub size: usize,
+    pub bare_newline: bool,
+    /// True at the start of a line (after CRLF, or at the start of the data).
+    line_start: bool,
+    /// The previous byte was a CR not yet known to be followed by LF.
+    pending_cr: bool,
+    /// Saw `.` at a line start; waiting to know whether `CRLF` follows.
+    dot: DotState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum DotState {
+    None,
+    Dot,
+    DotCr,
+}
+
+impl DataReceiver {
+    pub fn new(limit: usize) -> DataReceiver {
+        DataReceiver {
+            message: Vec::new(),
+            limit,
+            size: 0,
+            bare_newline: false,
+            line_start: true,
+            pending_cr: false,
+            dot: DotState::None,
+        }
+    }
+
+    pub fn too_big(&self) -> bool {
+        self.size > self.limit
+    }
+
+    fn push(&mut self, b: u8) {
+        self.size += 1;
+        // Past the limit we keep reading (to stay in step with the client) but stop
+        // storing, so a huge message costs no memory.
+        if self.size <= self.limit {
+            self.message.push(b);
+        }
+    }
+
+    /// Feeds `input`; returns how far it got.
+    pub fn feed(&mut self, input: &[u8]) -> Progress {
+        for (i, &b) in input.iter().enumerate() {
+            match self.dot {
+                DotState::Dot => {
+                    if b == b'\r' {
+                        self.dot = DotState::DotCr;
+                        continue;
+                    }
+                    // A stuffed dot: drop it, and treat this byte normally.
+                    self.dot = DotState::None;
+                }
+                DotState::DotCr => {
+                    if b == b'\n' {
+                        return Progress::Done(i + 1);
+                    }
+                    // `.<CR>` then something else: the dot was stuffing, the CR is bare.
+                    self.dot = DotState::None;
+                    self.bare_newline = true;
+                    self.push(b'\r');
+                }
+                DotState::None => {}
+            }
+            if self.line_start && b == b'.' && !self.pending_cr {
+                self.dot = DotState::Dot;
+                self.line_start = false;
+                continue;
+            }
+            if self.pending_cr {
+                self.pending_cr = false;
+                if b == b'\n' {
+                    self.push(b'\r');
+                    self.push(b'\n');
+                    self.line_start = true;
+                    continue;
+                }
+                self.bare_newline = true;
+                self.push(b'\r');
+            }
+            match b {
+                b'\r' => {
+                    self.pending_cr = true;
+                    self.line_start = false;
+                }
+                b'\n' => {
+                    // A bare LF: never a line start, so `<LF>.<LF>` or `<LF>.<CR><LF>`
+                    // cannot end the message.
+                    self.bare_newline = true;
+                    self.line_start = false;
+                    self.push(b);
+                }
+                _ => {
+                    self.line_start = false;
+                    self.push(b);
+                }
+            }
+        }
+        Progress::More
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(input: &[u8]) -> (Progress, DataReceiver) {
+        let mut d = DataReceiver::new(1 << 20);
+        let p = d.feed(input);
+        (p, d)
+    }
+
+    #[test]
+    fn ends_only_at_crlf_dot_crlf_and_unstuffs() {
+        let (p, d) = run(b"a\r\n..b\r\n.\r\nNEXT");
+        assert_eq!(p, Progress::Done(13));
+        assert_eq!(d.message, b"a\r\n.b\r\n");
+        assert!(!d.bare_newline);
+    }
+
+    #[test]
+    fn empty_message() {
+        let (p, d) = run(b".\r\n");
+        assert_eq!(p, Progress::Done(3));
+        assert!(d.message.is_empty());
+    }
+
+    #[test]
+    fn byte_at_a_time_gives_the_same_result() {
+        let input = b"Subject: x\r\n\r\n.hidden\r\nline\r\n.\r\n";
+        let mut d = DataReceiver::new(1 << 20);
+        let mut done = false;
+        for (i, b) in input.iter().enumerate() {
+            if let Progress::Done(n) = d.feed(std::slice::from_ref(b)) {
+                assert_eq!(n, 1);
+                assert_eq!(i, input.len() - 1);
+                done = true;
+            }
+        }
+        assert!(done);
+        assert_eq!(d.message, b"Subject: x\r\n\r\nhidden\r\nline\r\n");
+    }
+
+    #[test]
+    fn smuggling_variants_do_not_end_the_message_and_are_flagged() {
+        for variant in [
+            &b"\n.\n"[..],
+            b"\r.\r",
+            b"\n.\r\n",
+            b"\r\n.\n",
+            b"\r\n.\r",
+        ] {
+            let mut input = b"x".to_vec();
+            input.extend_from_slice(variant);
+            input.extend_from_slice(b"MAIL FROM:<evil@x>\r\n");
+            let (p, d) = run(&input);
+            assert_eq!(p, Progress::More, "{variant:?} ended the message");
+            assert!(d.bare_newline, "{variant:?} not flagged");
+            let mut d = d;
+            assert!(matches!(d.feed(b"\r\n.\r\n"), Progress::Done(_)));
+        }
+    }
+
+    #[test]
+    fn size_limit_keeps_reading_but_stops_storing() {
+        let mut d = DataReceiver::new(10);
+        assert_eq!(d.feed(&[b'x'; 1000]), Progress::More);
+        assert!(d.too_big());
+        assert_eq!(d.message.len(), 10);
+        assert!(matches!(d.feed(b"\r\n.\r\n"), Progress::Done(_)));
+    }
+}

@@ -1,0 +1,6 @@
+//! SMTP intake: [`session`] is the protocol (sans IO), [`data`] the DATA phase, [`server`]
+//! the tokio listener around them.
+
+pub mod data;
+pub mod server;
+pub mod session;

@@ -1,0 +1,170 @@
+//! A person's triage decision: record it, route it, queue the encrypted copies.
+
+use jiff::Timestamp;
+use modtag_config::Loaded;
+use modtag_router::{route, Decision, Facts};
+use modtag_storage::audit::Event;
+use modtag_storage::records::{DecisionRecord, ItemState, RoutedTo};
+use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::delivery::compose;
+
+/// What a person decides at assessment (the HTTP API's request body).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    pub actor: String,
+    #[serde(default)]
+    pub existing_case: bool,
+    pub case_number: Option<String>,
+    pub trin: Option<u8>,
+    #[serde(default)]
+    pub consent: bool,
+    pub area: Option<String>,
+    pub institution: Option<String>,
+    #[serde(default)]
+    pub akut: bool,
+    #[serde(default)]
+    pub out_of_hours: bool,
+    #[serde(default)]
+    pub udskoling: bool,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Why a decision was not taken, mapped to HTTP statuses by the API.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("no intake with reference {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("intake {0} has already been decided; a new assessment is not supported yet")]
+    AlreadyDecided(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn validate(input: &DecisionInput) -> Result<(), DecideError> {
+    if input.actor.trim().is_empty() {
+        return Err(DecideError::Invalid("actor is required: the person who decides".into()));
+    }
+    if input.trin.is_some_and(|t| t > 4) {
+        return Err(DecideError::Invalid("trin goes from 0 to 4".into()));
+    }
+    if let Some(area) = &input.area {
+        if !modtag_config::roles::is_area(area) {
+            return Err(DecideError::Invalid(format!(
+                "unknown area {area:?}: use one of {}",
+                modtag_config::roles::AREAS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Records and routes a decision. Blocking; the caller flushes before answering.
+pub fn decide(
+    store: &Store,
+    cfg: &Loaded,
+    reference: &str,
+    input: &DecisionInput,
+    now: Timestamp,
+) -> Result<(Decision, ItemState), DecideError> {
+    validate(input)?;
+    let mut item = store
+        .item(reference)?
+        .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
+    if item.decision.is_some() {
+        return Err(DecideError::AlreadyDecided(reference.to_string()));
+    }
+    let case_number = input.case_number.clone().or_else(|| {
+        input.existing_case.then(|| item.case_number.clone()).flatten()
+    });
+    let case = match &case_number {
+        Some(n) => Some(
+            store
+                .case(n)?
+                .ok_or_else(|| DecideError::Invalid(format!("case {n} is not in the case registry")))?,
+        ),
+        None => None,
+    };
+    if let Some(inst) = &input.institution {
+        if cfg.directory.institution(inst).is_none() {
+            return Err(DecideError::Invalid(format!("institution {inst:?} is not in the directory")));
+        }
+    }
+    let facts = Facts {
+        kind: item.kind.clone(),
+        trin: input.trin,
+        area: input.area.clone().or_else(|| case.as_ref().and_then(|c| c.area.clone())),
+        udskoling: input.udskoling,
+        existing_case: input.existing_case || case.is_some(),
+        consent: input.consent,
+        akut: input.akut,
+        out_of_hours: input.out_of_hours,
+        institution: input
+            .institution
+            .clone()
+            .or_else(|| case.as_ref().and_then(|c| c.institution.clone())),
+        raadgiver: case.as_ref().map(|c| c.raadgiver.clone()),
+    };
+    let decision = route(&facts, &cfg.tree, &cfg.directory);
+    let raw = store
+        .message(reference)?
+        .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
+
+    item.case_number = case_number.clone();
+    item.decision = Some(DecisionRecord {
+        at: now,
+        actor: input.actor.clone(),
+        existing_case: facts.existing_case,
+        case_number,
+        trin: input.trin,
+        consent: input.consent,
+        area: facts.area.clone(),
+        institution: facts.institution.clone(),
+        akut: input.akut,
+        out_of_hours: input.out_of_hours,
+        udskoling: input.udskoling,
+        note: input.note.clone(),
+        tree_hash: decision.tree_hash.clone(),
+        recipients: decision
+            .recipients
+            .iter()
+            .map(|r| RoutedTo {
+                role: r.role.clone(),
+                person: r.person.clone(),
+                rule: r.rule.clone(),
+            })
+            .collect(),
+        actions: decision.actions.iter().map(|(a, _)| a.clone()).collect(),
+        refused: decision.refused.clone(),
+    });
+    item.transition(ItemState::Assessed, &input.actor, now, "assessed");
+    let mut batch = Batch::new();
+    batch.audit(
+        Event::new("decided", &input.actor, "assessment")
+            .reference(reference)
+            .details(json!({
+                "existing_case": facts.existing_case,
+                "case": item.case_number,
+                "trin": input.trin,
+                "consent": input.consent,
+                "area": facts.area,
+                "akut": input.akut,
+                "out_of_hours": input.out_of_hours,
+            })),
+    );
+    compose::enqueue(store, cfg, &mut item, &raw, &decision, &input.actor, &mut batch, now)?;
+    if !decision.recipients.is_empty() {
+        item.transition(ItemState::Routed, &input.actor, now, "routed");
+    }
+    let state = item.state;
+    batch.item(item);
+    store.commit(batch, now)?;
+    Ok((decision, state))
+}
