@@ -1,1 +1,429 @@
+//! `modtag-tests`: the harness for end-to-end tests that drive the real `modtag` binary.
+//!
+//! - [`Daemon`]: `modtag serve` in a temporary directory on free loopback ports, with a
+//!   config generated from the demo, and the CLI run against it.
+//! - [`Sink`]: Debian's `smtp-sink` as the outbound relay, dumping each message to a file.
+//! - [`Gpg`]: Debian's `gpg` with a demo recipient's secret key, to decrypt what arrives.
+//! - [`Smtp`]: a raw SMTP client for transcript-style checks.
+//!
+//! The binary is found beside the test executable (`target/debug/modtag`), which
+//! `cargo test --workspace` builds because `modtag-intake` has integration tests; set
+//! `MODTAG_BIN` to test another build.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn modtag_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("MODTAG_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("modtag");
+    assert!(
+        bin.exists(),
+        "{} not found: run the tests with `cargo test --workspace`, or set MODTAG_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `f` until it returns `Some`, for at most `limit`. For waiting on another process
+/// (a daemon starting, a relay receiving), never for our own work.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every file below `dir`.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_below(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+}
+
+/// Settings for a test daemon's generated configuration.
+#[derive(Clone)]
+pub struct Options {
+    pub relay_port: u16,
+    pub max_message_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            relay_port: free_port(),
+            max_message_size: 52428800,
+        }
+    }
+}
+
+/// The demo configuration with free ports, short retries and absolute policy paths.
+pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf {
+    let demo = root().join("deploy/demo");
+    let text = std::fs::read_to_string(demo.join("modtag.toml")).unwrap();
+    let text = text
+        .replace("127.0.0.1:2525", &format!("127.0.0.1:{smtp}"))
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{http}"))
+        .replace("port = 2526", &format!("port = {}", opts.relay_port))
+        .replace("retry_initial_secs = 30", "retry_initial_secs = 1")
+        .replace("retry_max_secs = 3600", "retry_max_secs = 2")
+        .replace("max_message_size = 52428800", &format!("max_message_size = {}", opts.max_message_size))
+        .replace("\"directory.toml\"", &format!("{:?}", demo.join("directory.toml")))
+        .replace("\"beslutningstrae.toml\"", &format!("{:?}", demo.join("beslutningstrae.toml")));
+    let path = dir.join("modtag.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub config: PathBuf,
+    pub smtp: SocketAddr,
+    pub http: SocketAddr,
+    pub opts: Options,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    pub fn start(opts: Options) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let (smtp, http) = (free_port(), free_port());
+        let config = write_config(dir.path(), smtp, http, &opts);
+        let mut d = Daemon {
+            data: dir.path().join("data"),
+            dir,
+            config,
+            smtp: format!("127.0.0.1:{smtp}").parse().unwrap(),
+            http: format!("127.0.0.1:{http}").parse().unwrap(),
+            opts,
+            child: None,
+        };
+        d.spawn();
+        d
+    }
+
+    /// Starts (again) on the same data directory and configuration.
+    pub fn spawn(&mut self) {
+        let log = |name: &str| std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join(name)).unwrap();
+        let child = Command::new(modtag_bin())
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .arg("--data")
+            .arg(&self.data)
+            .env("MODTAG_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log("stdout.log"))
+            .stderr(log("stderr.log"))
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let http = self.http;
+        wait_for("the daemon to answer /healthz", Duration::from_secs(60), || {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("modtag serve exited with {status} at start-up:\n{}", self.stderr());
+            }
+            http_get(http, "/healthz").filter(|(code, _)| *code == 200)
+        });
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("modtag did not stop within 60 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: the crash case.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Runs `modtag --data DATA ARGS...`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(modtag_bin())
+            .arg("--data")
+            .arg(&self.data)
+            .args(args)
+            .env("MODTAG_ACTOR", "test-runner")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the CLI, asserts success, parses stdout as JSON.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "modtag {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("modtag {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Sends a message with swaks (a real SMTP client); returns swaks' transcript.
+    pub fn swaks(&self, to: &str, subject: &str, body: &str) -> String {
+        let out = Command::new("swaks")
+            .args(["--server", &self.smtp.to_string(), "--to", to, "--from", "kontor@bakkeskolen.dk"])
+            .args(["--header", &format!("Subject: {subject}"), "--body", body])
+            .output()
+            .expect("swaks is installed (apt-get install swaks)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Sends with swaks and returns the reference from the `250 ... queued as` reply.
+    pub fn send(&self, subject: &str, body: &str) -> String {
+        let t = self.swaks("underretning@localhost", subject, body);
+        queued_as(&t).unwrap_or_else(|| panic!("no 'queued as' in swaks transcript:\n{t}"))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The reference in a `250 2.0.0 Ok: queued as MT-...` line.
+pub fn queued_as(transcript: &str) -> Option<String> {
+    transcript
+        .lines()
+        .find_map(|l| l.split("queued as ").nth(1))
+        .map(|r| r.trim().to_string())
+}
+
+/// A minimal HTTP GET: `(status, body)`, or `None` if nothing answers.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((code, body))
+}
+
+/// Debian's `smtp-sink` as the relay: every message lands in a file of its own.
+pub struct Sink {
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Sink {
+    pub fn start(port: u16) -> Sink {
+        let dir = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut cmd = Command::new("smtp-sink");
+        if is_root() {
+            cmd.args(["-u", "nobody"]);
+        }
+        let child = cmd
+            .arg("-d")
+            .arg(format!("{}/%M.", dir.path().display()))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("100")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("smtp-sink is installed (apt-get install postfix)");
+        wait_for("smtp-sink to listen", Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Sink { dir, child }
+    }
+
+    /// Waits until `n` complete messages have arrived; returns them. smtp-sink writes a
+    /// dump as the message streams in, so a file counts once it holds the closing
+    /// boundary of modtag's PGP/MIME message.
+    pub fn wait(&self, n: usize) -> Vec<String> {
+        wait_for(&format!("{n} messages at smtp-sink"), Duration::from_secs(60), || {
+            let dumps: Vec<String> = files_below(self.dir.path())
+                .iter()
+                .filter_map(|f| std::fs::read_to_string(f).ok())
+                .filter(|d| is_complete(d))
+                .collect();
+            (dumps.len() >= n).then_some(dumps)
+        })
+    }
+
+    pub fn count(&self) -> usize {
+        files_below(self.dir.path()).len()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_complete(dump: &str) -> bool {
+    dump.contains("-----END PGP MESSAGE-----") && dump.trim_end().ends_with("--")
+}
+
+/// The envelope recipient smtp-sink recorded.
+pub fn rcpt_of(dump: &str) -> String {
+    dump.lines()
+        .find_map(|l| l.strip_prefix("X-Rcpt-Args: <"))
+        .map(|l| l.trim_end_matches('>').to_string())
+        .unwrap_or_default()
+}
+
+/// The armored OpenPGP block of a PGP/MIME message.
+pub fn armored_block(dump: &str) -> String {
+    let start = dump.find("-----BEGIN PGP MESSAGE-----").expect("an OpenPGP block");
+    let end = dump.find("-----END PGP MESSAGE-----").expect("end of the OpenPGP block");
+    dump[start..end + "-----END PGP MESSAGE-----".len()].to_string() + "\n"
+}
+
+/// Debian's gpg with one or more demo secret keys imported.
+pub struct Gpg {
+    home: tempfile::TempDir,
+}
+
+impl Gpg {
+    /// `keys` are demo key names, as in `deploy/demo/keys/NAME.key.asc`.
+    pub fn with_demo_keys(keys: &[&str]) -> Gpg {
+        let home = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        for k in keys {
+            let status = Command::new("gpg")
+                .arg("--homedir")
+                .arg(home.path())
+                .args(["--batch", "--quiet", "--import"])
+                .arg(root().join(format!("deploy/demo/keys/{k}.key.asc")))
+                .stderr(Stdio::null())
+                .status()
+                .expect("gpg is installed");
+            assert!(status.success(), "gpg could not import {k}");
+        }
+        Gpg { home }
+    }
+
+    /// Decrypts an armored message; `Err` carries gpg's complaint.
+    pub fn decrypt(&self, armored: &str) -> Result<String, String> {
+        let mut child = Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--batch", "--quiet", "--decrypt"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(armored.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+/// A raw SMTP client for transcripts: send a line, read the whole reply.
+pub struct Smtp {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    pub greeting: String,
+}
+
+impl Smtp {
+    pub fn connect(addr: SocketAddr) -> Smtp {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut c = Smtp {
+            reader: BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+            greeting: String::new(),
+        };
+        c.greeting = c.reply();
+        c
+    }
+
+    /// Reads one (possibly multi-line) reply.
+    pub fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    /// Sends a command line and returns the reply.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+}

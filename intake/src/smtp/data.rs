@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn ends_only_at_crlf_dot_crlf_and_unstuffs() {
         let (p, d) = run(b"a\r\n..b\r\n.\r\nNEXT");
-        assert_eq!(p, Progress::Done(13));
+        assert_eq!(p, Progress::Done(11));
         assert_eq!(d.message, b"a\r\n.b\r\n");
         assert!(!d.bare_newline);
     }

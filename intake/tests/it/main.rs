@@ -1,0 +1,3 @@
+//! Integration tests of `modtag-intake`'s public pieces without the network.
+
+mod session;

@@ -1,0 +1,69 @@
+//! The case registry: import with line-precise errors, and the auto-link that forwards an
+//! underretning to the rådgiver of the one open case matching its CPR.
+
+use modtag_tests::*;
+
+const CSV: &str = "case_number,cpr,child_name,raadgiver,area,institution,status\n\
+SAG-100,120315-4321,Emil Hansen,anna.kristensen,dagtilbud,solsikken,open\n\
+SAG-101,010120-4003,Ida Jensen,bo.nielsen,skole,bakkeskolen,open\n\
+SAG-102,010120-4003,Ida Jensen,bo.nielsen,skole,bakkeskolen,open\n";
+
+#[test]
+fn import_then_auto_link_to_the_one_open_case() {
+    let opts = Options::default();
+    let sink = Sink::start(opts.relay_port);
+    let d = Daemon::start(opts);
+    let csv = d.dir.path().join("sager.csv");
+    std::fs::write(&csv, CSV).unwrap();
+    let report = d.cli_json(&["cases", "import", csv.to_str().unwrap(), "--json"]);
+    assert_eq!(report["added"], 3);
+    // Idempotent: the same file again changes nothing.
+    let again = d.cli_json(&["cases", "import", csv.to_str().unwrap(), "--json"]);
+    assert_eq!((again["added"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(3)));
+
+    // One open case for this CPR: linked and forwarded to its rådgiver at once.
+    let linked = d.send("Bekymring", "Emil 120315-4321 kom sulten i skole");
+    // Two open cases for this CPR: only a suggestion for a person.
+    let ambiguous = d.send("Bekymring", "Ida 010120-4003 har fravær");
+
+    let list = d.cli_json(&["triage", "list", "--json"]);
+    let find = |r: &str| list["items"].as_array().unwrap().iter().find(|i| i["reference"] == r).unwrap().clone();
+    let a = find(&linked);
+    assert_eq!(a["state"], "auto_linked");
+    assert_eq!(a["case_number"], "SAG-100");
+    let b = find(&ambiguous);
+    assert_eq!(b["state"], "awaiting_assessment");
+    assert_eq!(b["case_number"], serde_json::Value::Null);
+    assert_eq!(b["suggestions"], serde_json::json!(["SAG-101", "SAG-102"]));
+
+    let dumps = sink.wait(1);
+    assert_eq!(rcpt_of(&dumps[0]), "anna.kristensen@kommune.localhost");
+    let plain = Gpg::with_demo_keys(&["raadgiver-anna"]).decrypt(&armored_block(&dumps[0])).unwrap();
+    assert!(plain.contains("kom sulten i skole"));
+    assert_eq!(sink.count(), 1, "only the auto-linked intake is forwarded");
+}
+
+#[test]
+fn a_bad_case_file_is_refused_whole_with_line_numbers_and_no_values() {
+    let d = Daemon::start(Options::default());
+    let csv = d.dir.path().join("sager.csv");
+    std::fs::write(
+        &csv,
+        "case_number,cpr,child_name,raadgiver,area,institution,status\n\
+         SAG-1,120315-4321,Emil Hansen,anna.kristensen,dagtilbud,solsikken,open\n\
+         SAG-2,310415-4321,Ida Jensen,anna.kristensen,,,open\n\
+         SAG-3,120315-4321,Emil Hansen,nobody,,,open\n",
+    )
+    .unwrap();
+    let out = d.cli(&["cases", "import", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3: cpr is not a valid CPR number"), "{err}");
+    assert!(err.contains("line 4: raadgiver \"nobody\" is not in the directory"), "{err}");
+    assert!(!err.contains("310415"), "error messages must not echo CPR numbers: {err}");
+    // Nothing was imported: a message with SAG-1's CPR is not linked.
+    let r = d.send("Bekymring", "Emil 120315-4321");
+    let list = d.cli_json(&["triage", "list", "--json"]);
+    let item = list["items"].as_array().unwrap().iter().find(|i| i["reference"] == r.as_str()).unwrap().clone();
+    assert_eq!(item["state"], "awaiting_assessment");
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `modtag` binary, real SMTP peers (swaks, smtp-sink), real gpg,
+//! a real sled directory. One binary with a module per concern.
+
+mod cases;
+mod config;
+mod path;
+mod relay;
+mod restart;
+mod smtp;

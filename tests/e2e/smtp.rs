@@ -1,0 +1,77 @@
+//! The SMTP listener on the wire: never a relay, smuggling refused, transcripts as a
+//! mail-server engineer would read them.
+
+use modtag_tests::*;
+
+#[test]
+fn unknown_mailboxes_are_refused_whatever_the_domain() {
+    let d = Daemon::start(Options::default());
+    let mut c = Smtp::connect(d.smtp);
+    assert!(c.greeting.starts_with("220 "), "{}", c.greeting);
+    let ehlo = c.cmd("EHLO client.example");
+    assert!(ehlo.contains("250-PIPELINING") && ehlo.contains("250-SIZE 52428800"), "{ehlo}");
+    assert!(c.cmd("MAIL FROM:<a@b.example>").starts_with("250 "));
+    for rcpt in ["nobody@localhost", "someone@example.com", "underretning@elsewhere.example"] {
+        let r = c.cmd(&format!("RCPT TO:<{rcpt}>"));
+        assert!(r.starts_with("550 5.1.1 "), "{rcpt}: {r}");
+    }
+    assert!(c.cmd("DATA").starts_with("554 5.5.1"), "no valid recipients, no DATA");
+    assert!(c.cmd("RCPT TO:<Underretning@LOCALHOST>").starts_with("250 2.1.5"));
+    assert!(c.cmd("VRFY underretning").starts_with("252 "));
+    assert!(c.cmd("QUIT").starts_with("221 "));
+}
+
+#[test]
+fn a_smuggled_message_is_refused_and_nothing_is_stored() {
+    let d = Daemon::start(Options::default());
+    let mut c = Smtp::connect(d.smtp);
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<a@b.example>");
+    c.cmd("RCPT TO:<underretning@localhost>");
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send_raw(b"Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@x>\r\nRCPT TO:<underretning@localhost>\r\nDATA\r\nsmuggled\r\n.\r\n");
+    let r = c.reply();
+    assert!(r.starts_with("550 5.5.2"), "{r}");
+    // The session is still in step: the smuggled commands were message text.
+    assert!(c.cmd("NOOP").starts_with("250"));
+    let list = d.cli_json(&["triage", "list", "--json"]);
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn pipelined_transactions_get_their_replies_in_order() {
+    let d = Daemon::start(Options::default());
+    let mut c = Smtp::connect(d.smtp);
+    c.cmd("EHLO client.example");
+    c.send_raw(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<underretning@localhost>\r\nDATA\r\n");
+    assert!(c.reply().starts_with("250"));
+    assert!(c.reply().starts_with("250"));
+    assert!(c.reply().starts_with("354"));
+    c.send_raw(b"Subject: 1\r\n\r\none\r\n.\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<trivselplus@localhost>\r\nDATA\r\n");
+    let first = c.reply();
+    assert!(first.starts_with("250 2.0.0 Ok: queued as MT-"), "{first}");
+    assert!(c.reply().starts_with("250"));
+    assert!(c.reply().starts_with("250"));
+    assert!(c.reply().starts_with("354"));
+    c.send_raw(b"Subject: Trivsel+ Karen Poulsen\r\n\r\ntwo\r\n.\r\n");
+    assert!(c.reply().starts_with("250 2.0.0 Ok: queued as MT-"));
+    let list = d.cli_json(&["triage", "list", "--channel", "trivselplus", "--json"]);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "trivselplus");
+}
+
+#[test]
+fn oversized_messages_get_552() {
+    let d = Daemon::start(Options { max_message_size: 4096, ..Options::default() });
+    let mut c = Smtp::connect(d.smtp);
+    c.cmd("EHLO client.example");
+    assert!(c.cmd("MAIL FROM:<a@b.example> SIZE=100000").starts_with("552 5.3.4"));
+    c.cmd("MAIL FROM:<a@b.example>");
+    c.cmd("RCPT TO:<underretning@localhost>");
+    c.cmd("DATA");
+    c.send_raw(&vec![b'x'; 10_000]);
+    c.send_raw(b"\r\n.\r\n");
+    assert!(c.reply().starts_with("552 5.3.4"));
+    assert!(c.cmd("NOOP").starts_with("250"));
+}
