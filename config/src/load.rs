@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sequoia_openpgp as openpgp;
 use openpgp::parse::Parse;
+use sequoia_openpgp as openpgp;
 use sha2::{Digest, Sha256};
 
 use crate::directory::{check_cert, Directory, DirectoryFile, Person};
@@ -94,8 +94,7 @@ fn load_from(
     text: &str,
     origin: String,
 ) -> Result<Loaded, ConfigError> {
-    let config: Config =
-        toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, e))?;
+    let config: Config = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, e))?;
     let mut errors = Vec::new();
     validate_main(&config, path, text, &mut errors);
 
@@ -156,22 +155,37 @@ fn validate_main(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
     if config.smtp.max_message_size < 1024 {
         errors.push(invalid(
             path,
-            line_of(text, "max_message_size", &config.smtp.max_message_size.to_string()),
+            line_of(
+                text,
+                "max_message_size",
+                &config.smtp.max_message_size.to_string(),
+            ),
             "smtp.max_message_size must be at least 1024 bytes".into(),
         ));
     }
     if config.triage.assessment_hours <= 0 {
         errors.push(invalid(
             path,
-            line_of(text, "assessment_hours", &config.triage.assessment_hours.to_string()),
+            line_of(
+                text,
+                "assessment_hours",
+                &config.triage.assessment_hours.to_string(),
+            ),
             "triage.assessment_hours must be positive".into(),
         ));
     }
-    if config.relay.retry_initial_secs == 0 || config.relay.retry_max_secs < config.relay.retry_initial_secs {
+    if config.relay.retry_initial_secs == 0
+        || config.relay.retry_max_secs < config.relay.retry_initial_secs
+    {
         errors.push(invalid(
             path,
-            line_of(text, "retry_initial_secs", &config.relay.retry_initial_secs.to_string()),
-            "relay.retry_initial_secs must be at least 1 and no more than relay.retry_max_secs".into(),
+            line_of(
+                text,
+                "retry_initial_secs",
+                &config.relay.retry_initial_secs.to_string(),
+            ),
+            "relay.retry_initial_secs must be at least 1 and no more than relay.retry_max_secs"
+                .into(),
         ));
     }
 }
@@ -252,7 +266,11 @@ fn parse_directory(
             continue;
         }
         if directory.people.contains_key(&entry.id) {
-            errors.push(invalid(path, line, format!("person id {:?} is used twice", entry.id)));
+            errors.push(invalid(
+                path,
+                line,
+                format!("person id {:?} is used twice", entry.id),
+            ));
             continue;
         }
         directory.people.insert(
@@ -301,13 +319,16 @@ fn parse_tree(
     directory: &Directory,
     errors: &mut Vec<ConfigError>,
 ) -> Result<Tree, ConfigError> {
-    let file: TreeFile =
-        toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, e))?;
+    let file: TreeFile = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, e))?;
     let mut ids = BTreeMap::new();
     for rule in &file.rules {
         let line = line_of(text, "id", &rule.id);
         if ids.insert(rule.id.clone(), ()).is_some() {
-            errors.push(invalid(path, line, format!("rule id {:?} is used twice", rule.id)));
+            errors.push(invalid(
+                path,
+                line,
+                format!("rule id {:?} is used twice", rule.id),
+            ));
         }
         for role in &rule.to {
             if !roles::is_role(role) {
@@ -347,7 +368,11 @@ fn parse_tree(
                 errors.push(invalid(
                     path,
                     line,
-                    format!("rule {:?} names unknown kind {kind:?}: use one of {}", rule.id, KINDS.join(", ")),
+                    format!(
+                        "rule {:?} names unknown kind {kind:?}: use one of {}",
+                        rule.id,
+                        KINDS.join(", ")
+                    ),
                 ));
             }
         }
@@ -361,13 +386,20 @@ fn parse_tree(
             }
         }
         if rule.when.trin.iter().flatten().any(|t| *t > 4) {
-            errors.push(invalid(path, line, format!("rule {:?}: trin goes from 0 to 4", rule.id)));
+            errors.push(invalid(
+                path,
+                line,
+                format!("rule {:?}: trin goes from 0 to 4", rule.id),
+            ));
         }
         if rule.to.is_empty() && rule.actions.is_empty() {
             errors.push(invalid(
                 path,
                 line,
-                format!("rule {:?} has neither recipients (to) nor actions: it would do nothing", rule.id),
+                format!(
+                    "rule {:?} has neither recipients (to) nor actions: it would do nothing",
+                    rule.id
+                ),
             ));
         }
     }

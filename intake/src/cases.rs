@@ -24,12 +24,17 @@ pub const HEADER: &[&str] = &[
 
 /// Parses and checks a CSV file of cases. All or nothing: any error, and no case is taken.
 pub fn parse_csv(text: &str, cfg: &Loaded) -> Result<Vec<Case>, Vec<LineError>> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let mut errors = Vec::new();
     let header: Vec<String> = match rdr.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
         Err(e) => {
-            return Err(vec![LineError { line: 1, message: format!("cannot read the header: {e}") }]);
+            return Err(vec![LineError {
+                line: 1,
+                message: format!("cannot read the header: {e}"),
+            }]);
         }
     };
     if header != HEADER {
@@ -44,14 +49,21 @@ pub fn parse_csv(text: &str, cfg: &Loaded) -> Result<Vec<Case>, Vec<LineError>> 
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                errors.push(LineError { line, message: "malformed CSV line".into() });
+                errors.push(LineError {
+                    line,
+                    message: "malformed CSV line".into(),
+                });
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line());
         let mut err = |message: String| errors.push(LineError { line, message });
         if record.len() != HEADER.len() {
-            err(format!("expected {} columns, found {}", HEADER.len(), record.len()));
+            err(format!(
+                "expected {} columns, found {}",
+                HEADER.len(),
+                record.len()
+            ));
             continue;
         }
         let f = |i: usize| record.get(i).unwrap_or("").trim().to_string();
@@ -68,7 +80,9 @@ pub fn parse_csv(text: &str, cfg: &Loaded) -> Result<Vec<Case>, Vec<LineError>> 
         match cfg.directory.person(&raadgiver) {
             Some(p) if p.roles.iter().any(|r| r == "raadgiver") => {}
             Some(_) => {
-                err(format!("raadgiver {raadgiver:?} does not have the role raadgiver in the directory"));
+                err(format!(
+                    "raadgiver {raadgiver:?} does not have the role raadgiver in the directory"
+                ));
                 continue;
             }
             None => {
@@ -79,7 +93,10 @@ pub fn parse_csv(text: &str, cfg: &Loaded) -> Result<Vec<Case>, Vec<LineError>> 
         let area = Some(f(4)).filter(|s| !s.is_empty());
         if let Some(a) = &area {
             if !modtag_config::roles::is_area(a) {
-                err(format!("unknown area {a:?}: use one of {}", modtag_config::roles::AREAS.join(", ")));
+                err(format!(
+                    "unknown area {a:?}: use one of {}",
+                    modtag_config::roles::AREAS.join(", ")
+                ));
                 continue;
             }
         }

@@ -31,8 +31,12 @@ impl Api {
                         data.display()
                     )
                 })?;
-                let v: Value = serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
-                v["api"].as_str().ok_or_else(|| anyhow!("{} names no api", path.display()))?.to_string()
+                let v: Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is damaged", path.display()))?;
+                v["api"]
+                    .as_str()
+                    .ok_or_else(|| anyhow!("{} names no api", path.display()))?
+                    .to_string()
             }
         };
         let token = modtag_storage::keys::read_api_token(data)
@@ -46,7 +50,12 @@ impl Api {
     }
 
     /// Sends a request; returns the JSON body of a 2xx answer, or the API's error message.
-    pub async fn call(&self, method: &str, path: &str, body: Option<(Vec<u8>, &str)>) -> Result<Value> {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+    ) -> Result<Value> {
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let mut req = hyper::Request::builder()
             .method(method)
@@ -67,13 +76,23 @@ impl Api {
             .with_context(|| format!("cannot reach modtag at {}", self.base))?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
-        let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let v: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         if !status.is_success() {
-            let msg = v["error"].as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            let msg = v["error"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
             if let Some(errors) = v["errors"].as_array() {
                 let lines: Vec<String> = errors
                     .iter()
-                    .map(|e| format!("  line {}: {}", e["line"], e["message"].as_str().unwrap_or("")))
+                    .map(|e| {
+                        format!(
+                            "  line {}: {}",
+                            e["line"],
+                            e["message"].as_str().unwrap_or("")
+                        )
+                    })
                     .collect();
                 bail!("{msg} ({status})\n{}", lines.join("\n"));
             }

@@ -31,7 +31,8 @@ pub fn load_config(path: Option<&Path>) -> Result<Loaded> {
 /// Creates the data directory (0700) if needed.
 pub fn prepare_data_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
@@ -51,7 +52,8 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
             data.join(AUDIT_SECRET).display()
         );
     }
-    let store = Store::open(&data, keys).with_context(|| format!("cannot open the store in {}", data.display()))?;
+    let store = Store::open(&data, keys)
+        .with_context(|| format!("cannot open the store in {}", data.display()))?;
 
     let c = loaded.config.clone();
     let smtp = TcpListener::bind(c.smtp.listen)
@@ -74,7 +76,10 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     println!("modtag: configuration: {}", loaded.origin);
     println!("modtag: data directory: {}", data.display());
     println!("modtag: SMTP on {smtp_addr}, HTTP API on http://{http_addr}/api/v1/");
-    println!("modtag: API token in {}", data.join(modtag_storage::keys::API_TOKEN).display());
+    println!(
+        "modtag: API token in {}",
+        data.join(modtag_storage::keys::API_TOKEN).display()
+    );
     tracing::info!(smtp = %smtp_addr, http = %http_addr, "modtag started");
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -111,7 +116,10 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         let graceful = async move {
             let _ = http_stop.changed().await;
         };
-        if let Err(e) = axum::serve(web, router).with_graceful_shutdown(graceful).await {
+        if let Err(e) = axum::serve(web, router)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
             tracing::error!(error = %e, "HTTP listener failed");
         }
     });

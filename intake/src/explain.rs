@@ -30,7 +30,8 @@ struct FactsFile {
 }
 
 pub fn read_facts(path: &Path) -> Result<Facts> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let f: FactsFile = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line(), e.column(), e))?;
     if !modtag_config::tree::KINDS.contains(&f.kind.as_str()) {

@@ -38,7 +38,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/triage/{reference}", get(show))
         .route("/api/v1/triage/{reference}/decision", post(decide))
         .route("/api/v1/cases/import", post(import_cases))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; the API lives under /api/v1/") })
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "no such endpoint; the API lives under /api/v1/",
+            )
+        })
         .with_state(state)
 }
 
@@ -67,7 +72,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Response> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
         let token = parts
             .headers
             .get("authorization")
@@ -76,12 +84,20 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let expected = state.store.keys().api_token.as_bytes();
         if !token.is_some_and(|t| constant_time_eq(t.as_bytes(), expected)) {
             tracing::warn!(path = %parts.uri.path(), "API request with a missing or wrong token");
-            return Err(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (see the api-token file in the data directory)"));
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong bearer token (see the api-token file in the data directory)",
+            ));
         }
         let header = |h: &HeaderMap, name: &str| {
             h.get(name)
                 .and_then(|v| v.to_str().ok())
-                .map(|s| s.chars().filter(|c| !c.is_control()).take(100).collect::<String>())
+                .map(|s| {
+                    s.chars()
+                        .filter(|c| !c.is_control())
+                        .take(100)
+                        .collect::<String>()
+                })
                 .filter(|s| !s.trim().is_empty())
         };
         Ok(Caller {
@@ -92,7 +108,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("blocking task panicked")
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("blocking task panicked")
 }
 
 /// Commits an audit-only batch and makes it durable before the caller sees data.
@@ -111,14 +129,20 @@ async fn audit(store: &Store, event: Event) -> Result<(), Response> {
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     if state.store.is_poisoned() {
-        error(StatusCode::SERVICE_UNAVAILABLE, "storage failed; restart modtag after checking the disk")
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage failed; restart modtag after checking the disk",
+        )
     } else {
         (StatusCode::OK, "ok\n").into_response()
     }
 }
 
 fn masked(cprs: &[String]) -> Vec<String> {
-    cprs.iter().filter_map(|c| Cpr::parse(c)).map(|c| c.masked()).collect()
+    cprs.iter()
+        .filter_map(|c| Cpr::parse(c))
+        .map(|c| c.masked())
+        .collect()
 }
 
 /// The list view: no subject, no names, CPR masked.
@@ -146,14 +170,25 @@ struct ListQuery {
     all: bool,
 }
 
-async fn list(State(state): State<Arc<AppState>>, caller: Caller, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Response {
     if let Some(c) = &q.channel {
         if modtag_config::Channel::parse(c).is_none() {
-            return error(StatusCode::BAD_REQUEST, "channel must be underretning, trivselplus or postfordeling");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "channel must be underretning, trivselplus or postfordeling",
+            );
         }
     }
-    let event = Event::new("listed", &caller.actor, caller.purpose.as_deref().unwrap_or("triage"))
-        .details(json!({ "channel": q.channel, "all": q.all }));
+    let event = Event::new(
+        "listed",
+        &caller.actor,
+        caller.purpose.as_deref().unwrap_or("triage"),
+    )
+    .details(json!({ "channel": q.channel, "all": q.all }));
     if let Err(r) = audit(&state.store, event).await {
         return r;
     }
@@ -171,16 +206,29 @@ async fn list(State(state): State<Arc<AppState>>, caller: Caller, Query(q): Quer
     Json(json!({ "items": items })).into_response()
 }
 
-async fn show(State(state): State<Arc<AppState>>, caller: Caller, Path(reference): Path<String>) -> Response {
+async fn show(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+) -> Response {
     let store = state.store.clone();
     let r = reference.clone();
     let item = match blocking(move || store.item(&r)).await {
         Ok(Some(i)) => i,
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no intake with reference {reference}")),
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no intake with reference {reference}"),
+            )
+        }
         Err(e) => return store_error(e),
     };
-    let event = Event::new("viewed", &caller.actor, caller.purpose.as_deref().unwrap_or("assessment"))
-        .reference(&reference);
+    let event = Event::new(
+        "viewed",
+        &caller.actor,
+        caller.purpose.as_deref().unwrap_or("assessment"),
+    )
+    .reference(&reference);
     if let Err(r) = audit(&state.store, event).await {
         return r;
     }
@@ -205,7 +253,12 @@ async fn decide(
 ) -> Response {
     let mut input: DecisionInput = match serde_json::from_slice(&body) {
         Ok(i) => i,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("decision body is not valid: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("decision body is not valid: {e}"),
+            )
+        }
     };
     if input.actor.trim().is_empty() {
         input.actor = caller.actor.clone();
@@ -217,9 +270,18 @@ async fn decide(
     let result = blocking(move || triage::decide(&store, &cfg, &r, &inp, Timestamp::now())).await;
     let (decision, item_state) = match result {
         Ok(d) => d,
-        Err(DecideError::NotFound(r)) => return error(StatusCode::NOT_FOUND, format!("no intake with reference {r}")),
-        Err(e @ DecideError::Invalid(_)) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        Err(e @ DecideError::AlreadyDecided(_)) => return error(StatusCode::CONFLICT, e.to_string()),
+        Err(DecideError::NotFound(r)) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no intake with reference {r}"),
+            )
+        }
+        Err(e @ DecideError::Invalid(_)) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        Err(e @ DecideError::AlreadyDecided(_)) => {
+            return error(StatusCode::CONFLICT, e.to_string())
+        }
         Err(DecideError::Store(e)) => return store_error(e),
     };
     if let Err(e) = state.store.flush().await {
@@ -242,7 +304,11 @@ async fn decide(
     .into_response()
 }
 
-async fn import_cases(State(state): State<Arc<AppState>>, caller: Caller, body: axum::body::Bytes) -> Response {
+async fn import_cases(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "the case file must be UTF-8 CSV");
     };
@@ -258,7 +324,10 @@ async fn import_cases(State(state): State<Arc<AppState>>, caller: Caller, body: 
     };
     let store = state.store.clone();
     let actor = caller.actor.clone();
-    let purpose = caller.purpose.clone().unwrap_or_else(|| "case registry import".into());
+    let purpose = caller
+        .purpose
+        .clone()
+        .unwrap_or_else(|| "case registry import".into());
     let result = blocking(move || -> Result<Value, StoreError> {
         let (mut added, mut updated, mut unchanged) = (0, 0, 0);
         let mut batch = Batch::new();

@@ -24,15 +24,28 @@ pub struct Received {
 
 /// Stores one message and its triage item; returns the reference. Blocking (encryption
 /// and sled): call from `spawn_blocking`. The caller flushes before acknowledging.
-pub fn accept(store: &Store, cfg: &Loaded, rx: Received, now: Timestamp) -> Result<String, StoreError> {
+pub fn accept(
+    store: &Store,
+    cfg: &Loaded,
+    rx: Received,
+    now: Timestamp,
+) -> Result<String, StoreError> {
     let reference = store.next_reference(now)?;
     let received_header = format!(
         "Received: from {} ([{}]) by {} (modtag) with ESMTP id {} for <{}>; {}\r\n",
-        if rx.envelope.helo.is_empty() { "unknown" } else { &rx.envelope.helo },
+        if rx.envelope.helo.is_empty() {
+            "unknown"
+        } else {
+            &rx.envelope.helo
+        },
         rx.peer,
         cfg.config.smtp.hostname,
         reference,
-        rx.envelope.rcpt_to.first().map(String::as_str).unwrap_or(""),
+        rx.envelope
+            .rcpt_to
+            .first()
+            .map(String::as_str)
+            .unwrap_or(""),
         jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default(),
     );
     let mut raw = received_header.into_bytes();
@@ -140,7 +153,12 @@ fn auto_link(
                 return Ok(());
             }
             item.case_number = Some(case.case_number.clone());
-            item.transition(ItemState::AutoLinked, "system", now, "one open case matches a valid CPR");
+            item.transition(
+                ItemState::AutoLinked,
+                "system",
+                now,
+                "one open case matches a valid CPR",
+            );
             batch.audit(
                 Event::new("case_linked", "system", "auto-link")
                     .reference(&item.reference)

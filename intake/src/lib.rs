@@ -13,8 +13,8 @@
 pub mod cases;
 pub mod client;
 pub mod daemon;
-pub mod explain;
 pub mod delivery;
+pub mod explain;
 pub mod http;
 pub mod intake;
 pub mod parse;

@@ -11,11 +11,22 @@ use modtag_intake::daemon;
 use serde_json::{json, Value};
 
 #[derive(Parser)]
-#[command(name = "modtag", version, about = "Secure intake and routing of underretninger and Send sikkert mail")]
-#[command(after_help = "Examples:\n  modtag serve\n  modtag triage list\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag audit verify --data ./modtag-data")]
+#[command(
+    name = "modtag",
+    version,
+    about = "Secure intake and routing of underretninger and Send sikkert mail"
+)]
+#[command(
+    after_help = "Examples:\n  modtag serve\n  modtag triage list\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag audit verify --data ./modtag-data"
+)]
 struct Cli {
     /// Data directory of the daemon (keys, database).
-    #[arg(long, global = true, env = "MODTAG_DATA", default_value = "./modtag-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "MODTAG_DATA",
+        default_value = "./modtag-data"
+    )]
     data: PathBuf,
     /// API address of a running daemon; found through the data directory when left out.
     #[arg(long, global = true, env = "MODTAG_API")]
@@ -30,7 +41,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon (SMTP and HTTP listeners, outbox).
-    #[command(after_help = "Examples:\n  modtag serve                       # embedded demo configuration\n  modtag serve --config /etc/modtag/modtag.toml --data /var/lib/modtag")]
+    #[command(
+        after_help = "Examples:\n  modtag serve                       # embedded demo configuration\n  modtag serve --config /etc/modtag/modtag.toml --data /var/lib/modtag"
+    )]
     Serve {
         /// Configuration file; the embedded demo default when left out.
         #[arg(long)]
@@ -66,7 +79,9 @@ enum Command {
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Check a configuration with its directory and beslutningstræ.
-    #[command(after_help = "Examples:\n  modtag config check                # the embedded default\n  modtag config check modtag.toml")]
+    #[command(
+        after_help = "Examples:\n  modtag config check                # the embedded default\n  modtag config check modtag.toml"
+    )]
     Check { file: Option<PathBuf> },
     /// Print the embedded default configuration, to start your own from.
     #[command(after_help = "Example:\n  modtag config template > modtag.toml")]
@@ -76,7 +91,9 @@ enum ConfigCommand {
 #[derive(Subcommand)]
 enum TriageCommand {
     /// List open intakes (CPR masked).
-    #[command(after_help = "Examples:\n  modtag triage list\n  modtag triage list --channel trivselplus --json")]
+    #[command(
+        after_help = "Examples:\n  modtag triage list\n  modtag triage list --channel trivselplus --json"
+    )]
     List {
         /// Only this channel: underretning, trivselplus or postfordeling.
         #[arg(long)]
@@ -94,7 +111,9 @@ enum TriageCommand {
         json: bool,
     },
     /// Record an assessment and route the intake.
-    #[command(after_help = "Examples:\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag triage decide MT-2026-000002 --actor 'Lene Holm' --trin 2 --consent --area dagtilbud --institution solsikken")]
+    #[command(
+        after_help = "Examples:\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag triage decide MT-2026-000002 --actor 'Lene Holm' --trin 2 --consent --area dagtilbud --institution solsikken"
+    )]
     Decide {
         reference: String,
         #[command(flatten)]
@@ -158,7 +177,9 @@ enum AuditCommand {
 #[derive(Subcommand)]
 enum RouteCommand {
     /// Show whom the beslutningstræ would route a set of facts to, and why.
-    #[command(after_help = "Example:\n  echo '{\"kind\":\"underretning\",\"trin\":2,\"area\":\"skole\",\"consent\":true}' > facts.json\n  modtag route explain facts.json")]
+    #[command(
+        after_help = "Example:\n  echo '{\"kind\":\"underretning\",\"trin\":2,\"area\":\"skole\",\"consent\":true}' > facts.json\n  modtag route explain facts.json"
+    )]
     Explain {
         facts: PathBuf,
         /// Configuration whose tree and directory to use; the embedded default when left out.
@@ -183,11 +204,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MODTAG_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("MODTAG_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("modtag: cannot start the runtime: {e}");
@@ -223,7 +248,9 @@ async fn run(cli: Cli) -> Result<()> {
     let api = || Api::connect(&cli.data, cli.api.as_deref(), &who);
     match &cli.command {
         Command::Serve { config } => daemon::serve(config.clone(), cli.data.clone()).await,
-        Command::Config { command: ConfigCommand::Check { file } } => {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
             let loaded = daemon::load_config(file.as_deref())?;
             println!(
                 "{}: ok ({} people, {} institutions, {} rules, tree {})",
@@ -235,11 +262,15 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Config { command: ConfigCommand::Template } => {
+        Command::Config {
+            command: ConfigCommand::Template,
+        } => {
             print!("{}", modtag_config::embedded::main_config());
             Ok(())
         }
-        Command::Triage { command: TriageCommand::List { channel, all, json } } => {
+        Command::Triage {
+            command: TriageCommand::List { channel, all, json },
+        } => {
             let mut path = format!("/api/v1/triage?all={all}");
             if let Some(c) = channel {
                 path.push_str(&format!("&channel={c}"));
@@ -252,8 +283,12 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Triage { command: TriageCommand::Show { reference, json } } => {
-            let v = api()?.call("GET", &format!("/api/v1/triage/{reference}"), None).await?;
+        Command::Triage {
+            command: TriageCommand::Show { reference, json },
+        } => {
+            let v = api()?
+                .call("GET", &format!("/api/v1/triage/{reference}"), None)
+                .await?;
             if *json {
                 print_json(&v);
             } else {
@@ -263,7 +298,14 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Triage { command: TriageCommand::Decide { reference, decision: d, json } } => {
+        Command::Triage {
+            command:
+                TriageCommand::Decide {
+                    reference,
+                    decision: d,
+                    json,
+                },
+        } => {
             let body = json!({
                 "actor": who, "existing_case": d.existing_case, "case_number": d.case_number,
                 "trin": d.trin, "consent": d.consent, "area": d.area, "institution": d.institution,
@@ -283,8 +325,11 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Cases { command: CasesCommand::Import { file, json } } => {
-            let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        Command::Cases {
+            command: CasesCommand::Import { file, json },
+        } => {
+            let text =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             let v = api()?
                 .call("POST", "/api/v1/cases/import", Some((text, "text/csv")))
                 .await
@@ -302,32 +347,44 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Audit { command: AuditCommand::Verify { json } } => {
-            match modtag_storage::store::verify_offline(&cli.data) {
-                Ok(report) => {
-                    if *json {
-                        print_json(&json!({ "ok": true, "entries": report.entries, "head": report.head,
-                            "first": report.first, "last": report.last }));
-                    } else {
-                        println!(
-                            "audit log ok: {} entries, head {}{}",
-                            report.entries,
-                            &report.head[..16],
-                            report.last.map(|l| format!(", last entry {l}")).unwrap_or_default()
-                        );
-                    }
-                    Ok(())
+        Command::Audit {
+            command: AuditCommand::Verify { json },
+        } => match modtag_storage::store::verify_offline(&cli.data) {
+            Ok(report) => {
+                if *json {
+                    print_json(
+                        &json!({ "ok": true, "entries": report.entries, "head": report.head,
+                            "first": report.first, "last": report.last }),
+                    );
+                } else {
+                    println!(
+                        "audit log ok: {} entries, head {}{}",
+                        report.entries,
+                        &report.head[..16],
+                        report
+                            .last
+                            .map(|l| format!(", last entry {l}"))
+                            .unwrap_or_default()
+                    );
                 }
-                Err(modtag_storage::store::VerifyError::Broken(b)) => {
-                    if *json {
-                        print_json(&json!({ "ok": false, "seq": b.seq, "error": b.what }));
-                    }
-                    Err(IntegrityFailure(format!("{}: {b}", cli.data.display())).into())
-                }
-                Err(e) => Err(anyhow::anyhow!("{e}")),
+                Ok(())
             }
-        }
-        Command::Route { command: RouteCommand::Explain { facts, config, json } } => {
+            Err(modtag_storage::store::VerifyError::Broken(b)) => {
+                if *json {
+                    print_json(&json!({ "ok": false, "seq": b.seq, "error": b.what }));
+                }
+                Err(IntegrityFailure(format!("{}: {b}", cli.data.display())).into())
+            }
+            Err(e) => Err(anyhow::anyhow!("{e}")),
+        },
+        Command::Route {
+            command:
+                RouteCommand::Explain {
+                    facts,
+                    config,
+                    json,
+                },
+        } => {
             let loaded = daemon::load_config(config.as_deref())?;
             let f = modtag_intake::explain::read_facts(facts)?;
             let d = modtag_router::route(&f, &loaded.tree, &loaded.directory);
@@ -375,7 +432,11 @@ fn print_list(v: &Value) {
             compact(&i["received_at"]),
             compact(&i["deadline_local"]),
             compact(&i["state"]),
-            if cpr.is_empty() { "-".into() } else { cpr.join(" ") }
+            if cpr.is_empty() {
+                "-".into()
+            } else {
+                cpr.join(" ")
+            }
         );
     }
 }
@@ -396,10 +457,19 @@ fn print_decision(v: &Value) {
         );
     }
     for w in v["withheld"].as_array().into_iter().flatten() {
-        println!("✗ {} withheld (rule {}): {}", compact(&w["role"]), compact(&w["rule"]), compact(&w["why"]));
+        println!(
+            "✗ {} withheld (rule {}): {}",
+            compact(&w["role"]),
+            compact(&w["rule"]),
+            compact(&w["why"])
+        );
     }
     for a in v["actions"].as_array().into_iter().flatten() {
-        println!("• action {} (rule {})", compact(&a["action"]), compact(&a["rule"]));
+        println!(
+            "• action {} (rule {})",
+            compact(&a["action"]),
+            compact(&a["rule"])
+        );
     }
     if let Some(r) = v["refused"].as_str() {
         println!("Not everything was sent: {r}");

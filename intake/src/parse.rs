@@ -49,12 +49,15 @@ fn parse_inner(raw: &[u8]) -> Parsed {
         };
     };
     let subject = msg.subject().map(str::to_string);
-    let from = msg.from().and_then(|a| a.first()).map(|a| match (a.name(), a.address()) {
-        (Some(n), Some(addr)) => format!("{n} <{addr}>"),
-        (None, Some(addr)) => addr.to_string(),
-        (Some(n), None) => n.to_string(),
-        (None, None) => String::new(),
-    });
+    let from = msg
+        .from()
+        .and_then(|a| a.first())
+        .map(|a| match (a.name(), a.address()) {
+            (Some(n), Some(addr)) => format!("{n} <{addr}>"),
+            (None, Some(addr)) => addr.to_string(),
+            (Some(n), None) => n.to_string(),
+            (None, None) => String::new(),
+        });
     let mut text = subject.clone().unwrap_or_default();
     for i in 0..msg.text_body_count() {
         if let Some(t) = msg.body_text(i) {

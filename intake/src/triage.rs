@@ -50,7 +50,9 @@ pub enum DecideError {
 
 pub fn validate(input: &DecisionInput) -> Result<(), DecideError> {
     if input.actor.trim().is_empty() {
-        return Err(DecideError::Invalid("actor is required: the person who decides".into()));
+        return Err(DecideError::Invalid(
+            "actor is required: the person who decides".into(),
+        ));
     }
     if input.trin.is_some_and(|t| t > 4) {
         return Err(DecideError::Invalid("trin goes from 0 to 4".into()));
@@ -82,25 +84,31 @@ pub fn decide(
         return Err(DecideError::AlreadyDecided(reference.to_string()));
     }
     let case_number = input.case_number.clone().or_else(|| {
-        input.existing_case.then(|| item.case_number.clone()).flatten()
+        input
+            .existing_case
+            .then(|| item.case_number.clone())
+            .flatten()
     });
     let case = match &case_number {
-        Some(n) => Some(
-            store
-                .case(n)?
-                .ok_or_else(|| DecideError::Invalid(format!("case {n} is not in the case registry")))?,
-        ),
+        Some(n) => Some(store.case(n)?.ok_or_else(|| {
+            DecideError::Invalid(format!("case {n} is not in the case registry"))
+        })?),
         None => None,
     };
     if let Some(inst) = &input.institution {
         if cfg.directory.institution(inst).is_none() {
-            return Err(DecideError::Invalid(format!("institution {inst:?} is not in the directory")));
+            return Err(DecideError::Invalid(format!(
+                "institution {inst:?} is not in the directory"
+            )));
         }
     }
     let facts = Facts {
         kind: item.kind.clone(),
         trin: input.trin,
-        area: input.area.clone().or_else(|| case.as_ref().and_then(|c| c.area.clone())),
+        area: input
+            .area
+            .clone()
+            .or_else(|| case.as_ref().and_then(|c| c.area.clone())),
         udskoling: input.udskoling,
         existing_case: input.existing_case || case.is_some(),
         consent: input.consent,
@@ -159,7 +167,16 @@ pub fn decide(
                 "out_of_hours": input.out_of_hours,
             })),
     );
-    compose::enqueue(store, cfg, &mut item, &raw, &decision, &input.actor, &mut batch, now)?;
+    compose::enqueue(
+        store,
+        cfg,
+        &mut item,
+        &raw,
+        &decision,
+        &input.actor,
+        &mut batch,
+        now,
+    )?;
     if !decision.recipients.is_empty() {
         item.transition(ItemState::Routed, &input.actor, now, "routed");
     }

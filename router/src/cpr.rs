@@ -54,7 +54,7 @@ impl Cpr {
         Some(Cpr {
             digits,
             birth_year: year,
-            mod11: sum % 11 == 0,
+            mod11: sum.is_multiple_of(11),
         })
     }
 
@@ -78,7 +78,9 @@ fn days_in_month(year: u16, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         _ => 28,
     }
 }
@@ -127,7 +129,7 @@ mod tests {
             ("070761-4286", true, 1961, false), // fails mod 11: still valid
             ("010115-4000", true, 2015, false), // digit 7 = 4, YY <= 36
             ("010150-4000", true, 1950, false), // digit 7 = 4, YY > 36
-            ("010160-5000", true, 1860, true), // digit 7 = 5, YY > 57
+            ("010160-5000", true, 1860, true),  // digit 7 = 5, YY > 57
             ("010120-5000", true, 2020, false),
             ("290200-4000", true, 2000, false), // 2000 was a leap year
             ("290201-4000", false, 0, false),

@@ -40,6 +40,9 @@ mod tests {
         // Last Sunday of October: clocks go back, the wall clock shows 11:00 again.
         let received: Timestamp = "2026-10-24T10:00:00Z".parse().unwrap();
         assert_eq!(local(received), "2026-10-24 12:00 CEST");
-        assert_eq!(local(assessment_deadline(received, 24)), "2026-10-25 11:00 CET");
+        assert_eq!(
+            local(assessment_deadline(received, 24)),
+            "2026-10-25 11:00 CET"
+        );
     }
 }

@@ -95,7 +95,9 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
                 d.withheld.push(Withheld {
                     role: role.clone(),
                     rule: rule.id.clone(),
-                    why: "samtykke mangler: intet sendes uden forældrenes (eller den unges) samtykke".into(),
+                    why:
+                        "samtykke mangler: intet sendes uden forældrenes (eller den unges) samtykke"
+                            .into(),
                 });
                 continue;
             }
@@ -168,7 +170,9 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
 
 fn unresolved_reason(role: &str) -> String {
     match role {
-        "raadgiver" => "sagens rådgiver er ukendt (ingen sag eller rådgiver ikke i kataloget)".into(),
+        "raadgiver" => {
+            "sagens rådgiver er ukendt (ingen sag eller rådgiver ikke i kataloget)".into()
+        }
         "lokal_leder" | "privat_leder" => {
             "institutionen er ukendt eller har ingen leder i kataloget".into()
         }

@@ -33,13 +33,21 @@ fn demo_tree_routes_the_flows() {
         },
         Row {
             name: "new case on trin 4 goes to Modtagelsen for an underretningsmøde",
-            facts: Facts { trin: Some(4), ..facts("underretning") },
+            facts: Facts {
+                trin: Some(4),
+                ..facts("underretning")
+            },
             to: &["modtagelsen"],
             withheld: &[],
         },
         Row {
             name: "akut out of hours adds the leader and døgnvagt",
-            facts: Facts { trin: Some(4), akut: true, out_of_hours: true, ..facts("underretning") },
+            facts: Facts {
+                trin: Some(4),
+                akut: true,
+                out_of_hours: true,
+                ..facts("underretning")
+            },
             to: &["modtagelsen", "lene.holm", "doegnvagten"],
             withheld: &[],
         },
@@ -80,7 +88,10 @@ fn demo_tree_routes_the_flows() {
         },
         Row {
             name: "an existing case with an unknown rådgiver falls back to Modtagelsen",
-            facts: Facts { existing_case: true, ..facts("underretning") },
+            facts: Facts {
+                existing_case: true,
+                ..facts("underretning")
+            },
             to: &["modtagelsen"],
             withheld: &["raadgiver"],
         },
@@ -98,7 +109,13 @@ fn demo_tree_routes_the_flows() {
                 udskoling: true,
                 ..facts("statusmoede")
             },
-            to: &["martin.olsen", "sofie.thomsen", "susanne.moeller", "henrik.soerensen", "birgitte.hansen"],
+            to: &[
+                "martin.olsen",
+                "sofie.thomsen",
+                "susanne.moeller",
+                "henrik.soerensen",
+                "birgitte.hansen",
+            ],
             withheld: &[],
         },
     ];
@@ -109,6 +126,11 @@ fn demo_tree_routes_the_flows() {
         let withheld: Vec<&str> = d.withheld.iter().map(|w| w.role.as_str()).collect();
         assert_eq!(withheld, row.withheld, "{}", row.name);
         assert_eq!(d.tree_hash, loaded.tree.hash, "{}", row.name);
-        assert_eq!(d.refused.is_some(), !row.withheld.is_empty(), "{}", row.name);
+        assert_eq!(
+            d.refused.is_some(),
+            !row.withheld.is_empty(),
+            "{}",
+            row.name
+        );
     }
 }

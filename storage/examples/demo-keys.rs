@@ -13,8 +13,16 @@ fn main() {
         };
         let key = generate_key(userid).expect("generate key");
         let dir = std::path::Path::new("deploy/demo/keys");
-        std::fs::write(dir.join(format!("{id}.cert.asc")), armor_public(&key).unwrap()).unwrap();
-        std::fs::write(dir.join(format!("{id}.key.asc")), armor_secret(&key).unwrap()).unwrap();
+        std::fs::write(
+            dir.join(format!("{id}.cert.asc")),
+            armor_public(&key).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{id}.key.asc")),
+            armor_secret(&key).unwrap(),
+        )
+        .unwrap();
         println!("{id}: {}", key.fingerprint());
     }
 }

@@ -59,7 +59,13 @@ pub struct Entry {
     pub payload: Vec<u8>,
 }
 
-pub(crate) fn entry_hash(seq: u64, time_us: i64, kind: &str, payload: &[u8], prev: &[u8; 32]) -> [u8; 32] {
+pub(crate) fn entry_hash(
+    seq: u64,
+    time_us: i64,
+    kind: &str,
+    payload: &[u8],
+    prev: &[u8; 32],
+) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(DOMAIN);
     h.update(seq.to_be_bytes());
@@ -72,7 +78,13 @@ pub(crate) fn entry_hash(seq: u64, time_us: i64, kind: &str, payload: &[u8], pre
 }
 
 impl Entry {
-    pub(crate) fn new(seq: u64, time: Timestamp, kind: &str, payload: Vec<u8>, prev: [u8; 32]) -> Entry {
+    pub(crate) fn new(
+        seq: u64,
+        time: Timestamp,
+        kind: &str,
+        payload: Vec<u8>,
+        prev: [u8; 32],
+    ) -> Entry {
         let time_us = time.as_microsecond();
         let hash = entry_hash(seq, time_us, kind, &payload, &prev);
         Entry {
@@ -222,7 +234,13 @@ mod tests {
 
     #[test]
     fn entry_round_trips() {
-        let e = Entry::new(7, Timestamp::from_second(1_700_000_000).unwrap(), "received", vec![1, 2, 3], [9; 32]);
+        let e = Entry::new(
+            7,
+            Timestamp::from_second(1_700_000_000).unwrap(),
+            "received",
+            vec![1, 2, 3],
+            [9; 32],
+        );
         assert_eq!(Entry::decode(&e.encode()).unwrap(), e);
         assert!(Entry::decode(&e.encode()[..20]).is_err());
     }

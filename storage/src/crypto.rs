@@ -7,7 +7,6 @@
 
 use std::io::{Read, Write};
 
-use sequoia_openpgp as openpgp;
 use openpgp::crypto::SessionKey;
 use openpgp::packet::{PKESK, SKESK};
 use openpgp::parse::stream::{
@@ -18,6 +17,7 @@ use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message};
 use openpgp::types::SymmetricAlgorithm;
 use openpgp::{Cert, Fingerprint, KeyHandle};
+use sequoia_openpgp as openpgp;
 
 use crate::StoreError;
 
@@ -65,9 +65,7 @@ fn encrypt_inner(certs: &[&Cert], plaintext: &[u8], armor: bool) -> Result<Vec<u
         let message = Encryptor::for_recipients(message, recipients)
             .build()
             .map_err(crypto_err)?;
-        let mut w = LiteralWriter::new(message)
-            .build()
-            .map_err(crypto_err)?;
+        let mut w = LiteralWriter::new(message).build().map_err(crypto_err)?;
         w.write_all(plaintext)
             .map_err(|e| StoreError::Crypto(e.to_string()))?;
         w.finalize().map_err(crypto_err)?;
@@ -137,10 +135,10 @@ impl DecryptionHelper for Helper<'_> {
                 }
             }
         }
-        Err(openpgp::Error::MissingSessionKey(
-            "no secret key here decrypts this message".into(),
+        Err(
+            openpgp::Error::MissingSessionKey("no secret key here decrypts this message".into())
+                .into(),
         )
-        .into())
     }
 }
 

@@ -16,12 +16,12 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use rand::RngCore;
-use sequoia_openpgp as openpgp;
 use openpgp::cert::{CertBuilder, CipherSuite};
 use openpgp::serialize::SerializeInto;
 use openpgp::types::Features;
 use openpgp::Cert;
+use rand::RngCore;
+use sequoia_openpgp as openpgp;
 
 use crate::crypto::parse_cert;
 use crate::StoreError;

@@ -33,7 +33,15 @@ const T_META: &str = "meta";
 const AUDIT_HEAD: &[u8] = b"audit_head";
 
 /// Names of the trees, for tools and tests that inspect a data directory.
-pub const TREES: &[&str] = &[T_MESSAGES, T_ITEMS, T_CASES, T_CASE_INDEX, T_OUTBOX, T_AUDIT, T_META];
+pub const TREES: &[&str] = &[
+    T_MESSAGES,
+    T_ITEMS,
+    T_CASES,
+    T_CASE_INDEX,
+    T_OUTBOX,
+    T_AUDIT,
+    T_META,
+];
 
 /// The directory inside a data directory that holds the sled database.
 pub const DB_DIR: &str = "db";
@@ -187,7 +195,8 @@ impl Store {
             key: String::from_utf8_lossy(key).into_owned(),
             why,
         };
-        let plain = crypto::decrypt(&self.inner.keys.store, bytes).map_err(|e| corrupt(e.to_string()))?;
+        let plain =
+            crypto::decrypt(&self.inner.keys.store, bytes).map_err(|e| corrupt(e.to_string()))?;
         serde_json::from_slice(&plain).map_err(|e| corrupt(e.to_string()))
     }
 
@@ -229,7 +238,10 @@ impl Store {
         let mut sealed_events = Vec::new();
         for event in &batch.events {
             let json = serde_json::to_vec(event).map_err(|e| StoreError::Crypto(e.to_string()))?;
-            sealed_events.push((event.kind, crypto::encrypt(&[&self.inner.keys.audit], &json)?));
+            sealed_events.push((
+                event.kind,
+                crypto::encrypt(&[&self.inner.keys.audit], &json)?,
+            ));
         }
 
         let i = &self.inner;
@@ -331,13 +343,13 @@ impl Store {
     /// The raw message of `reference`, decrypted in memory.
     pub fn message(&self, reference: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self.inner.messages.get(reference.as_bytes())? {
-            Some(v) => Ok(Some(crypto::decrypt(&self.inner.keys.store, &v).map_err(|e| {
-                StoreError::Corrupt {
+            Some(v) => Ok(Some(crypto::decrypt(&self.inner.keys.store, &v).map_err(
+                |e| StoreError::Corrupt {
                     tree: T_MESSAGES,
                     key: reference.to_string(),
                     why: e.to_string(),
-                }
-            })?)),
+                },
+            )?)),
             None => Ok(None),
         }
     }
@@ -360,7 +372,11 @@ impl Store {
             return Ok(None);
         };
         match self.inner.cases.get(&key)? {
-            Some(v) => Ok(Some(self.open_sealed(T_CASES, case_number.as_bytes(), &v)?)),
+            Some(v) => Ok(Some(self.open_sealed(
+                T_CASES,
+                case_number.as_bytes(),
+                &v,
+            )?)),
             None => Ok(None),
         }
     }
@@ -396,7 +412,13 @@ fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
     sled::Config::new()
         .path(data_dir.join(DB_DIR))
         .open()
-        .map_err(|e| if is_locked(&e) { StoreError::Locked } else { StoreError::Sled(e) })
+        .map_err(|e| {
+            if is_locked(&e) {
+                StoreError::Locked
+            } else {
+                StoreError::Sled(e)
+            }
+        })
 }
 
 fn read_head(meta: &sled::Tree) -> Option<(u64, [u8; 32])> {
@@ -408,7 +430,10 @@ fn decode_head(v: &[u8]) -> Option<(u64, [u8; 32])> {
     if v.len() != 40 {
         return None;
     }
-    Some((u64::from_be_bytes(v[..8].try_into().ok()?), v[8..].try_into().ok()?))
+    Some((
+        u64::from_be_bytes(v[..8].try_into().ok()?),
+        v[8..].try_into().ok()?,
+    ))
 }
 
 fn append_audit(
@@ -457,9 +482,10 @@ fn verify_trees(audit: &sled::Tree, meta: &sled::Tree) -> Result<audit::Report, 
         }
     };
     audit::verify(
-        audit
-            .iter()
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from)),
+        audit.iter().map(|kv| {
+            kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(StoreError::from)
+        }),
         head,
     )
 }
@@ -475,8 +501,12 @@ pub fn verify_offline(data_dir: &Path) -> Result<audit::Report, VerifyError> {
         )));
     }
     let db = open_db(data_dir).map_err(|e| VerifyError::Open(e.to_string()))?;
-    let audit = db.open_tree(T_AUDIT).map_err(|e| VerifyError::Open(e.to_string()))?;
-    let meta = db.open_tree(T_META).map_err(|e| VerifyError::Open(e.to_string()))?;
+    let audit = db
+        .open_tree(T_AUDIT)
+        .map_err(|e| VerifyError::Open(e.to_string()))?;
+    let meta = db
+        .open_tree(T_META)
+        .map_err(|e| VerifyError::Open(e.to_string()))?;
     verify_trees(&audit, &meta).map_err(VerifyError::Broken)
 }
 

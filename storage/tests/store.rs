@@ -85,15 +85,30 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
         store.flush_blocking().unwrap();
     }
     let raw = all_bytes(dir.path());
-    for secret in [&marker[..], b"Bekymring for Emil", b"120315-4321", b"1203154321", b"Emil Hansen", b"SAG-1\"", b"received\",\"actor"] {
-        assert!(!contains(&raw, secret), "plaintext {:?} found on disk", String::from_utf8_lossy(secret));
+    for secret in [
+        &marker[..],
+        b"Bekymring for Emil",
+        b"120315-4321",
+        b"1203154321",
+        b"Emil Hansen",
+        b"SAG-1\"",
+        b"received\",\"actor",
+    ] {
+        assert!(
+            !contains(&raw, secret),
+            "plaintext {:?} found on disk",
+            String::from_utf8_lossy(secret)
+        );
     }
     {
         let store = Store::open(dir.path(), DataKeys::load(dir.path()).unwrap()).unwrap();
         let items = store.items().unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].cprs, ["120315-4321"]);
-        assert!(contains(&store.message(&items[0].reference).unwrap().unwrap(), marker));
+        assert!(contains(
+            &store.message(&items[0].reference).unwrap().unwrap(),
+            marker
+        ));
         let cases = store.cases_for_cpr("1203154321").unwrap();
         assert_eq!(cases.len(), 1);
         assert_eq!(cases[0].raadgiver, "anna.kristensen");
@@ -118,7 +133,10 @@ fn secret_files_readable_by_others_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     DataKeys::init_or_load(dir.path()).unwrap();
     let token = dir.path().join("api-token");
-    assert_eq!(std::fs::metadata(&token).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&token).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = DataKeys::load(dir.path()).err().expect("refused");
     assert!(err.to_string().contains("chmod 600"), "{err}");

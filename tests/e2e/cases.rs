@@ -19,7 +19,10 @@ fn import_then_auto_link_to_the_one_open_case() {
     assert_eq!(report["added"], 3);
     // Idempotent: the same file again changes nothing.
     let again = d.cli_json(&["cases", "import", csv.to_str().unwrap(), "--json"]);
-    assert_eq!((again["added"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(
+        (again["added"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
 
     // One open case for this CPR: linked and forwarded to its rådgiver at once.
     let linked = d.send("Bekymring", "Emil 120315-4321 kom sulten i skole");
@@ -27,7 +30,15 @@ fn import_then_auto_link_to_the_one_open_case() {
     let ambiguous = d.send("Bekymring", "Ida 010120-4003 har fravær");
 
     let list = d.cli_json(&["triage", "list", "--json"]);
-    let find = |r: &str| list["items"].as_array().unwrap().iter().find(|i| i["reference"] == r).unwrap().clone();
+    let find = |r: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["reference"] == r)
+            .unwrap()
+            .clone()
+    };
     let a = find(&linked);
     assert_eq!(a["state"], "auto_linked");
     assert_eq!(a["case_number"], "SAG-100");
@@ -38,7 +49,9 @@ fn import_then_auto_link_to_the_one_open_case() {
 
     let dumps = sink.wait(1);
     assert_eq!(rcpt_of(&dumps[0]), "anna.kristensen@kommune.localhost");
-    let plain = Gpg::with_demo_keys(&["raadgiver-anna"]).decrypt(&armored_block(&dumps[0])).unwrap();
+    let plain = Gpg::with_demo_keys(&["raadgiver-anna"])
+        .decrypt(&armored_block(&dumps[0]))
+        .unwrap();
     assert!(plain.contains("kom sulten i skole"));
     assert_eq!(sink.count(), 1, "only the auto-linked intake is forwarded");
 }
@@ -58,12 +71,27 @@ fn a_bad_case_file_is_refused_whole_with_line_numbers_and_no_values() {
     let out = d.cli(&["cases", "import", csv.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 3: cpr is not a valid CPR number"), "{err}");
-    assert!(err.contains("line 4: raadgiver \"nobody\" is not in the directory"), "{err}");
-    assert!(!err.contains("310415"), "error messages must not echo CPR numbers: {err}");
+    assert!(
+        err.contains("line 3: cpr is not a valid CPR number"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 4: raadgiver \"nobody\" is not in the directory"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("310415"),
+        "error messages must not echo CPR numbers: {err}"
+    );
     // Nothing was imported: a message with SAG-1's CPR is not linked.
     let r = d.send("Bekymring", "Emil 120315-4321");
     let list = d.cli_json(&["triage", "list", "--json"]);
-    let item = list["items"].as_array().unwrap().iter().find(|i| i["reference"] == r.as_str()).unwrap().clone();
+    let item = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["reference"] == r.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(item["state"], "awaiting_assessment");
 }

@@ -11,7 +11,10 @@ fn serve_with(config: &std::path::Path, data: &std::path::Path) -> (Option<i32>,
         .arg(data)
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -23,22 +26,44 @@ fn invalid_config_stops_start_up_with_file_and_line() {
     // A misspelt key: toml's own error, placed.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, text.replace("hostname = ", "hostnme = ")).unwrap();
-    let line = text.lines().position(|l| l.starts_with("hostname")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("hostname"))
+        .unwrap()
+        + 1;
     let (code, err) = serve_with(&bad, &dir.path().join("data"));
     assert_eq!(code, Some(1));
     assert!(err.contains(&format!("bad.toml:{line}:")), "{err}");
     assert!(err.contains("hostnme"), "{err}");
-    assert!(!dir.path().join("data").exists(), "no data directory for a config that fails");
+    assert!(
+        !dir.path().join("data").exists(),
+        "no data directory for a config that fails"
+    );
 
     // A bad value: a channel that does not exist.
-    std::fs::write(&bad, text.replace("channel = \"trivselplus\"", "channel = \"trivsel\"")).unwrap();
-    let line = text.lines().position(|l| l.contains("channel = \"trivselplus\"")).unwrap() + 1;
+    std::fs::write(
+        &bad,
+        text.replace("channel = \"trivselplus\"", "channel = \"trivsel\""),
+    )
+    .unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("channel = \"trivselplus\""))
+        .unwrap()
+        + 1;
     let (code, err) = serve_with(&bad, &dir.path().join("data"));
     assert_eq!(code, Some(1));
-    assert!(err.contains(&format!("bad.toml:{line}:")) && err.contains("trivsel"), "{err}");
+    assert!(
+        err.contains(&format!("bad.toml:{line}:")) && err.contains("trivsel"),
+        "{err}"
+    );
 
     // `config check` says the same without starting anything.
-    let out = Command::new(modtag_bin()).args(["config", "check"]).arg(&bad).output().unwrap();
+    let out = Command::new(modtag_bin())
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("bad.toml:{line}:")));
 }
@@ -52,9 +77,16 @@ fn a_tree_naming_an_unknown_role_is_refused_with_its_line() {
     std::fs::write(dir.path().join("tree.toml"), &bad_tree).unwrap();
     let config = write_config(dir.path(), free_port(), free_port(), &Options::default());
     let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replace(&format!("{:?}", demo.join("beslutningstrae.toml")), "\"tree.toml\"");
+    let text = text.replace(
+        &format!("{:?}", demo.join("beslutningstrae.toml")),
+        "\"tree.toml\"",
+    );
     std::fs::write(&config, text).unwrap();
-    let rule_line = bad_tree.lines().position(|l| l.contains("id = \"underretning-eksisterende-sag\"")).unwrap() + 1;
+    let rule_line = bad_tree
+        .lines()
+        .position(|l| l.contains("id = \"underretning-eksisterende-sag\""))
+        .unwrap()
+        + 1;
     let (code, err) = serve_with(&config, &dir.path().join("data"));
     assert_eq!(code, Some(1));
     assert!(err.contains(&format!("tree.toml:{rule_line}:")), "{err}");
@@ -63,10 +95,20 @@ fn a_tree_naming_an_unknown_role_is_refused_with_its_line() {
 
 #[test]
 fn embedded_default_checks_clean_and_template_round_trips() {
-    let out = Command::new(modtag_bin()).args(["config", "check"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(modtag_bin())
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("embedded default: ok"));
-    let tpl = Command::new(modtag_bin()).args(["config", "template"]).output().unwrap();
+    let tpl = Command::new(modtag_bin())
+        .args(["config", "template"])
+        .output()
+        .unwrap();
     let demo = std::fs::read_to_string(root().join("deploy/demo/modtag.toml")).unwrap();
     assert_eq!(String::from_utf8_lossy(&tpl.stdout), demo);
 }

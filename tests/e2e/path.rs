@@ -17,34 +17,64 @@ fn smtp_to_encrypted_delivery_end_to_end() {
         "Bekymring for en elev",
         &format!("{MARKER}: Vi er bekymrede for barnet, cpr {CPR}. Hun virker trist."),
     );
-    assert!(transcript.contains("<-  250 2.0.0 Ok: queued as MT-"), "{transcript}");
+    assert!(
+        transcript.contains("<-  250 2.0.0 Ok: queued as MT-"),
+        "{transcript}"
+    );
     let reference = queued_as(&transcript).unwrap();
 
     // No plaintext at rest: neither the marker nor the CPR, in either form.
     for file in files_below(&d.data) {
         let bytes = std::fs::read(&file).unwrap();
         for needle in [MARKER, CPR, "1203154321", "Bekymring for en elev"] {
-            assert!(!contains(&bytes, needle.as_bytes()), "{needle} in plaintext in {}", file.display());
+            assert!(
+                !contains(&bytes, needle.as_bytes()),
+                "{needle} in plaintext in {}",
+                file.display()
+            );
         }
     }
 
     // The item is listed with a deadline 24 hours after receipt, CPR masked.
     let list = d.cli_json(&["triage", "list", "--json"]);
     let items = list["items"].as_array().unwrap();
-    let item = items.iter().find(|i| i["reference"] == reference.as_str()).expect("item listed");
+    let item = items
+        .iter()
+        .find(|i| i["reference"] == reference.as_str())
+        .expect("item listed");
     assert_eq!(item["channel"], "underretning");
     assert_eq!(item["state"], "awaiting_assessment");
     assert_eq!(item["cpr"][0], "120315-XXXX");
     let received: jiff::Timestamp = item["received_at"].as_str().unwrap().parse().unwrap();
     let deadline: jiff::Timestamp = item["deadline"].as_str().unwrap().parse().unwrap();
-    assert_eq!(deadline.as_second() - received.as_second(), 24 * 3600, "deadline is 24 h after receipt");
-    assert!(!list.to_string().contains(CPR), "list view shows the CPR unmasked");
+    assert_eq!(
+        deadline.as_second() - received.as_second(),
+        24 * 3600,
+        "deadline is 24 h after receipt"
+    );
+    assert!(
+        !list.to_string().contains(CPR),
+        "list view shows the CPR unmasked"
+    );
 
     // A decision routes it: new case on trin 4, akut → Modtagelsen and its leader.
     let decision = d.cli_json(&[
-        "triage", "decide", &reference, "--actor", "Lene Holm", "--trin", "4", "--akut", "--json",
+        "triage",
+        "decide",
+        &reference,
+        "--actor",
+        "Lene Holm",
+        "--trin",
+        "4",
+        "--akut",
+        "--json",
     ]);
-    let roles: Vec<&str> = decision["recipients"].as_array().unwrap().iter().map(|r| r["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = decision["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["modtagelsen", "modtagelsen_leder"]);
 
     // The relay receives one encrypted copy per recipient, which gpg decrypts to the original.
@@ -56,29 +86,67 @@ fn smtp_to_encrypted_delivery_end_to_end() {
     let mut got: Vec<String> = Vec::new();
     for dump in &dumps {
         let rcpt = rcpt_of(dump);
-        let (_, key) = keys.iter().find(|(addr, _)| *addr == rcpt).unwrap_or_else(|| panic!("unexpected recipient {rcpt}"));
-        let headers = dump.split("\r\n\r\n").next().unwrap_or(dump).split("\n\n").next().unwrap();
+        let (_, key) = keys
+            .iter()
+            .find(|(addr, _)| *addr == rcpt)
+            .unwrap_or_else(|| panic!("unexpected recipient {rcpt}"));
+        let headers = dump
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or(dump)
+            .split("\n\n")
+            .next()
+            .unwrap();
         for needle in [MARKER, CPR, "Bekymring"] {
             assert!(!headers.contains(needle), "outer headers leak {needle}");
         }
-        assert!(!dump.contains(MARKER), "the copy to {rcpt} is not encrypted");
+        assert!(
+            !dump.contains(MARKER),
+            "the copy to {rcpt} is not encrypted"
+        );
         let armored = armored_block(dump);
         // Only the recipient's own key opens it.
-        let other = if *key == "modtagelsen" { "modtagelsen-leder" } else { "modtagelsen" };
-        assert!(Gpg::with_demo_keys(&[other]).decrypt(&armored).is_err(), "{other} could read {rcpt}'s copy");
-        let plain = Gpg::with_demo_keys(&[key]).decrypt(&armored).expect("gpg decrypts");
-        assert!(plain.contains(MARKER), "decrypted copy lacks the original text");
+        let other = if *key == "modtagelsen" {
+            "modtagelsen-leder"
+        } else {
+            "modtagelsen"
+        };
+        assert!(
+            Gpg::with_demo_keys(&[other]).decrypt(&armored).is_err(),
+            "{other} could read {rcpt}'s copy"
+        );
+        let plain = Gpg::with_demo_keys(&[key])
+            .decrypt(&armored)
+            .expect("gpg decrypts");
+        assert!(
+            plain.contains(MARKER),
+            "decrypted copy lacks the original text"
+        );
         assert!(plain.contains(CPR));
         assert!(plain.contains(&reference));
         got.push(rcpt);
     }
     got.sort();
-    assert_eq!(got, ["lene.holm@kommune.localhost", "modtagelsen@kommune.localhost"]);
+    assert_eq!(
+        got,
+        [
+            "lene.holm@kommune.localhost",
+            "modtagelsen@kommune.localhost"
+        ]
+    );
 
     // Stopped cleanly, the audit log verifies offline...
-    assert!(d.stop().success(), "SIGTERM should stop modtag with exit 0:\n{}", d.stderr());
+    assert!(
+        d.stop().success(),
+        "SIGTERM should stop modtag with exit 0:\n{}",
+        d.stderr()
+    );
     let ok = d.cli(&["audit", "verify", "--json"]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     // received, parsed, listed, decided, routed, delivered ×2 at the least.
     assert!(report["entries"].as_u64().unwrap() >= 7, "{report}");
@@ -95,7 +163,12 @@ fn smtp_to_encrypted_delivery_end_to_end() {
         db.flush().unwrap();
     }
     let bad = d.cli(&["audit", "verify"]);
-    assert_eq!(bad.status.code(), Some(3), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert_eq!(
+        bad.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     let msg = String::from_utf8_lossy(&bad.stderr);
     assert!(msg.contains("entry 3") && msg.contains("changed"), "{msg}");
 }

@@ -8,13 +8,26 @@ fn copies_wait_for_a_relay_that_is_down() {
     let relay_port = opts.relay_port;
     let d = Daemon::start(opts);
     let reference = d.send("Bekymring", "Tekst til Modtagelsen");
-    d.cli_json(&["triage", "decide", &reference, "--actor", "Lene Holm", "--trin", "3", "--json"]);
-    wait_for("a deferred delivery", std::time::Duration::from_secs(30), || {
-        d.stderr().contains("delivery deferred").then_some(())
-    });
+    d.cli_json(&[
+        "triage",
+        "decide",
+        &reference,
+        "--actor",
+        "Lene Holm",
+        "--trin",
+        "3",
+        "--json",
+    ]);
+    wait_for(
+        "a deferred delivery",
+        std::time::Duration::from_secs(30),
+        || d.stderr().contains("delivery deferred").then_some(()),
+    );
     let sink = Sink::start(relay_port);
     let dumps = sink.wait(1);
     assert_eq!(rcpt_of(&dumps[0]), "modtagelsen@kommune.localhost");
-    let plain = Gpg::with_demo_keys(&["modtagelsen"]).decrypt(&armored_block(&dumps[0])).unwrap();
+    let plain = Gpg::with_demo_keys(&["modtagelsen"])
+        .decrypt(&armored_block(&dumps[0]))
+        .unwrap();
     assert!(plain.contains("Tekst til Modtagelsen"));
 }

@@ -10,7 +10,12 @@ fn restart_keeps_every_intake() {
     assert!(d.stop().success());
     d.spawn();
     let list = d.cli_json(&["triage", "list", "--json"]);
-    let refs: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["reference"].as_str().unwrap()).collect();
+    let refs: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap())
+        .collect();
     assert_eq!(refs, [r1.as_str(), r2.as_str()]);
     // The counter continues: no reference is reused.
     let r3 = d.send("Tredje", "Bekymring 3");
@@ -20,11 +25,18 @@ fn restart_keeps_every_intake() {
 #[test]
 fn acknowledged_messages_survive_sigkill() {
     let mut d = Daemon::start(Options::default());
-    let refs: Vec<String> = (0..5).map(|i| d.send("Bekymring", &format!("nr {i}"))).collect();
+    let refs: Vec<String> = (0..5)
+        .map(|i| d.send("Bekymring", &format!("nr {i}")))
+        .collect();
     d.kill();
     d.spawn();
     let list = d.cli_json(&["triage", "list", "--json"]);
-    let listed: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["reference"].as_str().unwrap()).collect();
+    let listed: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap())
+        .collect();
     assert_eq!(listed, refs.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(d.stop().success());
     assert!(d.cli(&["audit", "verify"]).status.success());

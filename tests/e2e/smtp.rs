@@ -9,14 +9,26 @@ fn unknown_mailboxes_are_refused_whatever_the_domain() {
     let mut c = Smtp::connect(d.smtp);
     assert!(c.greeting.starts_with("220 "), "{}", c.greeting);
     let ehlo = c.cmd("EHLO client.example");
-    assert!(ehlo.contains("250-PIPELINING") && ehlo.contains("250-SIZE 52428800"), "{ehlo}");
+    assert!(
+        ehlo.contains("250-PIPELINING") && ehlo.contains("250-SIZE 52428800"),
+        "{ehlo}"
+    );
     assert!(c.cmd("MAIL FROM:<a@b.example>").starts_with("250 "));
-    for rcpt in ["nobody@localhost", "someone@example.com", "underretning@elsewhere.example"] {
+    for rcpt in [
+        "nobody@localhost",
+        "someone@example.com",
+        "underretning@elsewhere.example",
+    ] {
         let r = c.cmd(&format!("RCPT TO:<{rcpt}>"));
         assert!(r.starts_with("550 5.1.1 "), "{rcpt}: {r}");
     }
-    assert!(c.cmd("DATA").starts_with("554 5.5.1"), "no valid recipients, no DATA");
-    assert!(c.cmd("RCPT TO:<Underretning@LOCALHOST>").starts_with("250 2.1.5"));
+    assert!(
+        c.cmd("DATA").starts_with("554 5.5.1"),
+        "no valid recipients, no DATA"
+    );
+    assert!(c
+        .cmd("RCPT TO:<Underretning@LOCALHOST>")
+        .starts_with("250 2.1.5"));
     assert!(c.cmd("VRFY underretning").starts_with("252 "));
     assert!(c.cmd("QUIT").starts_with("221 "));
 }
@@ -63,10 +75,15 @@ fn pipelined_transactions_get_their_replies_in_order() {
 
 #[test]
 fn oversized_messages_get_552() {
-    let d = Daemon::start(Options { max_message_size: 4096, ..Options::default() });
+    let d = Daemon::start(Options {
+        max_message_size: 4096,
+        ..Options::default()
+    });
     let mut c = Smtp::connect(d.smtp);
     c.cmd("EHLO client.example");
-    assert!(c.cmd("MAIL FROM:<a@b.example> SIZE=100000").starts_with("552 5.3.4"));
+    assert!(c
+        .cmd("MAIL FROM:<a@b.example> SIZE=100000")
+        .starts_with("552 5.3.4"));
     c.cmd("MAIL FROM:<a@b.example>");
     c.cmd("RCPT TO:<underretning@localhost>");
     c.cmd("DATA");

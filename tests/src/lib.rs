@@ -20,7 +20,10 @@ use serde_json::Value;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn modtag_bin() -> PathBuf {
@@ -40,7 +43,11 @@ pub fn modtag_bin() -> PathBuf {
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `f` until it returns `Some`, for at most `limit`. For waiting on another process
@@ -51,7 +58,10 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -77,7 +87,11 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
 }
 
 /// Settings for a test daemon's generated configuration.
@@ -106,9 +120,18 @@ pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf
         .replace("port = 2526", &format!("port = {}", opts.relay_port))
         .replace("retry_initial_secs = 30", "retry_initial_secs = 1")
         .replace("retry_max_secs = 3600", "retry_max_secs = 2")
-        .replace("max_message_size = 52428800", &format!("max_message_size = {}", opts.max_message_size))
-        .replace("\"directory.toml\"", &format!("{:?}", demo.join("directory.toml")))
-        .replace("\"beslutningstrae.toml\"", &format!("{:?}", demo.join("beslutningstrae.toml")));
+        .replace(
+            "max_message_size = 52428800",
+            &format!("max_message_size = {}", opts.max_message_size),
+        )
+        .replace(
+            "\"directory.toml\"",
+            &format!("{:?}", demo.join("directory.toml")),
+        )
+        .replace(
+            "\"beslutningstrae.toml\"",
+            &format!("{:?}", demo.join("beslutningstrae.toml")),
+        );
     let path = dir.join("modtag.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -144,7 +167,13 @@ impl Daemon {
 
     /// Starts (again) on the same data directory and configuration.
     pub fn spawn(&mut self) {
-        let log = |name: &str| std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join(name)).unwrap();
+        let log = |name: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.path().join(name))
+                .unwrap()
+        };
         let child = Command::new(modtag_bin())
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -158,12 +187,19 @@ impl Daemon {
             .unwrap();
         self.child = Some(child);
         let http = self.http;
-        wait_for("the daemon to answer /healthz", Duration::from_secs(60), || {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("modtag serve exited with {status} at start-up:\n{}", self.stderr());
-            }
-            http_get(http, "/healthz").filter(|(code, _)| *code == 200)
-        });
+        wait_for(
+            "the daemon to answer /healthz",
+            Duration::from_secs(60),
+            || {
+                if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                    panic!(
+                        "modtag serve exited with {status} at start-up:\n{}",
+                        self.stderr()
+                    );
+                }
+                http_get(http, "/healthz").filter(|(code, _)| *code == 200)
+            },
+        );
     }
 
     pub fn stderr(&self) -> String {
@@ -173,7 +209,10 @@ impl Daemon {
     /// SIGTERM, then waits for the exit.
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("daemon running");
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         let start = Instant::now();
         loop {
             if let Some(s) = child.try_wait().unwrap() {
@@ -215,13 +254,25 @@ impl Daemon {
             String::from_utf8_lossy(&out.stderr),
             String::from_utf8_lossy(&out.stdout)
         );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("modtag {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "modtag {args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
     }
 
     /// Sends a message with swaks (a real SMTP client); returns swaks' transcript.
     pub fn swaks(&self, to: &str, subject: &str, body: &str) -> String {
         let out = Command::new("swaks")
-            .args(["--server", &self.smtp.to_string(), "--to", to, "--from", "kontor@bakkeskolen.dk"])
+            .args([
+                "--server",
+                &self.smtp.to_string(),
+                "--to",
+                to,
+                "--from",
+                "kontor@bakkeskolen.dk",
+            ])
             .args(["--header", &format!("Subject: {subject}"), "--body", body])
             .output()
             .expect("swaks is installed (apt-get install swaks)");
@@ -253,11 +304,18 @@ pub fn queued_as(transcript: &str) -> Option<String> {
 pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((code, body))
 }
 
@@ -295,14 +353,18 @@ impl Sink {
     /// dump as the message streams in, so a file counts once it holds the closing
     /// boundary of modtag's PGP/MIME message.
     pub fn wait(&self, n: usize) -> Vec<String> {
-        wait_for(&format!("{n} messages at smtp-sink"), Duration::from_secs(60), || {
-            let dumps: Vec<String> = files_below(self.dir.path())
-                .iter()
-                .filter_map(|f| std::fs::read_to_string(f).ok())
-                .filter(|d| is_complete(d))
-                .collect();
-            (dumps.len() >= n).then_some(dumps)
-        })
+        wait_for(
+            &format!("{n} messages at smtp-sink"),
+            Duration::from_secs(60),
+            || {
+                let dumps: Vec<String> = files_below(self.dir.path())
+                    .iter()
+                    .filter_map(|f| std::fs::read_to_string(f).ok())
+                    .filter(|d| is_complete(d))
+                    .collect();
+                (dumps.len() >= n).then_some(dumps)
+            },
+        )
     }
 
     pub fn count(&self) -> usize {
@@ -331,8 +393,12 @@ pub fn rcpt_of(dump: &str) -> String {
 
 /// The armored OpenPGP block of a PGP/MIME message.
 pub fn armored_block(dump: &str) -> String {
-    let start = dump.find("-----BEGIN PGP MESSAGE-----").expect("an OpenPGP block");
-    let end = dump.find("-----END PGP MESSAGE-----").expect("end of the OpenPGP block");
+    let start = dump
+        .find("-----BEGIN PGP MESSAGE-----")
+        .expect("an OpenPGP block");
+    let end = dump
+        .find("-----END PGP MESSAGE-----")
+        .expect("end of the OpenPGP block");
     dump[start..end + "-----END PGP MESSAGE-----".len()].to_string() + "\n"
 }
 
@@ -372,7 +438,12 @@ impl Gpg {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(armored.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(armored.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())

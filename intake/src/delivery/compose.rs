@@ -32,7 +32,10 @@ pub fn enqueue(
         }
         item.sent_to.push(r.person.clone());
         let person = cfg.directory.person(&r.person).ok_or_else(|| {
-            StoreError::Key(format!("recipient {} is no longer in the directory", r.person))
+            StoreError::Key(format!(
+                "recipient {} is no longer in the directory",
+                r.person
+            ))
         })?;
         let inner = inner_part(item, raw, &r.role, &r.reason, actor);
         let armored = crypto::encrypt_armored(&[&person.cert], &inner)?;
@@ -111,10 +114,20 @@ fn inner_part(item: &Item, raw: &[u8], role: &str, reason: &str, actor: &str) ->
     out
 }
 
-fn outer_message(cfg: &Loaded, reference: &str, id: u64, to: &str, armored: &[u8], now: Timestamp) -> String {
+fn outer_message(
+    cfg: &Loaded,
+    reference: &str,
+    id: u64,
+    to: &str,
+    armored: &[u8],
+    now: Timestamp,
+) -> String {
     let b = boundary("outer", id);
-    let date = jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
-    let armored = String::from_utf8_lossy(armored).replace("\r\n", "\n").replace('\n', "\r\n");
+    let date =
+        jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
+    let armored = String::from_utf8_lossy(armored)
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n");
     format!(
         "From: modtag <{from}>\r\n\
          To: <{to}>\r\n\

@@ -27,18 +27,20 @@ pub struct Worker {
 fn transport(relay: &Relay) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let tls = match relay.tls {
         RelayTls::None => Tls::None,
-        RelayTls::Starttls => Tls::Required(
-            TlsParameters::new(relay.host.clone()).map_err(|e| e.to_string())?,
-        ),
+        RelayTls::Starttls => {
+            Tls::Required(TlsParameters::new(relay.host.clone()).map_err(|e| e.to_string())?)
+        }
         RelayTls::Tls => {
             Tls::Wrapper(TlsParameters::new(relay.host.clone()).map_err(|e| e.to_string())?)
         }
     };
-    Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.clone())
-        .port(relay.port)
-        .tls(tls)
-        .timeout(Some(Duration::from_secs(60)))
-        .build())
+    Ok(
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.clone())
+            .port(relay.port)
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(60)))
+            .build(),
+    )
 }
 
 fn backoff(relay: &Relay, attempts: u32) -> SignedDuration {

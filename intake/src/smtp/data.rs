@@ -166,13 +166,7 @@ mod tests {
 
     #[test]
     fn smuggling_variants_do_not_end_the_message_and_are_flagged() {
-        for variant in [
-            &b"\n.\n"[..],
-            b"\r.\r",
-            b"\n.\r\n",
-            b"\r\n.\n",
-            b"\r\n.\r",
-        ] {
+        for variant in [&b"\n.\n"[..], b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r\n.\r"] {
             let mut input = b"x".to_vec();
             input.extend_from_slice(variant);
             input.extend_from_slice(b"MAIL FROM:<evil@x>\r\n");

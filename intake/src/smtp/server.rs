@@ -52,7 +52,10 @@ pub async fn serve(
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(left = sessions.len(), "smtp sessions still open after the drain time; closing them");
+        tracing::warn!(
+            left = sessions.len(),
+            "smtp sessions still open after the drain time; closing them"
+        );
         sessions.abort_all();
     }
 }
@@ -130,13 +133,21 @@ async fn commit(
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::error!(%peer, error = %e, "could not store a message; answered with a temporary failure");
-            return if e.is_full() { Committed::Full } else { Committed::TempFail };
+            return if e.is_full() {
+                Committed::Full
+            } else {
+                Committed::TempFail
+            };
         }
         Err(_) => return Committed::TempFail,
     };
     if let Err(e) = app.store.flush().await {
         tracing::error!(%peer, error = %e, "flush failed; answered with a temporary failure");
-        return if e.is_full() { Committed::Full } else { Committed::TempFail };
+        return if e.is_full() {
+            Committed::Full
+        } else {
+            Committed::TempFail
+        };
     }
     tracing::info!(%reference, %peer, size, "message accepted");
     // Auto-linked intakes queue copies: let the outbox know.

@@ -30,7 +30,10 @@ pub struct SessionConfig {
 impl SessionConfig {
     fn channel(&self, address: &str) -> Option<Channel> {
         let a = address.to_ascii_lowercase();
-        self.mailboxes.iter().find(|(m, _)| *m == a).map(|(_, c)| *c)
+        self.mailboxes
+            .iter()
+            .find(|(m, _)| *m == a)
+            .map(|(_, c)| *c)
     }
 }
 
@@ -118,12 +121,18 @@ impl Session {
 
     /// The reply for a session cut short by shutdown.
     pub fn shutdown_reply(&self) -> String {
-        format!("421 4.3.2 {} Service shutting down, try again later\r\n", self.cfg.hostname)
+        format!(
+            "421 4.3.2 {} Service shutting down, try again later\r\n",
+            self.cfg.hostname
+        )
     }
 
     /// The reply for a session that was idle too long.
     pub fn timeout_reply(&self) -> String {
-        format!("421 4.4.2 {} Error: timeout exceeded\r\n", self.cfg.hostname)
+        format!(
+            "421 4.4.2 {} Error: timeout exceeded\r\n",
+            self.cfg.hostname
+        )
     }
 
     pub fn is_closed(&self) -> bool {
@@ -283,7 +292,8 @@ impl Session {
                 }
                 let Some(channel) = self.cfg.channel(&to.address) else {
                     // Say nothing about which mailboxes exist.
-                    return self.error("550 5.1.1 Recipient address rejected: no such mailbox here");
+                    return self
+                        .error("550 5.1.1 Recipient address rejected: no such mailbox here");
                 };
                 if self.rcpts.len() >= self.cfg.max_recipients {
                     return reply("452 4.5.3 Error: too many recipients");
@@ -291,10 +301,16 @@ impl Session {
                 if self.channel.is_some_and(|c| c != channel) {
                     // One intake belongs to one desk. 452 makes the client send the rest
                     // in a new transaction, so nothing is lost.
-                    return reply("452 4.5.3 One desk per message: send again separately for this recipient");
+                    return reply(
+                        "452 4.5.3 One desk per message: send again separately for this recipient",
+                    );
                 }
                 self.channel = Some(channel);
-                if !self.rcpts.iter().any(|r| r.eq_ignore_ascii_case(&to.address)) {
+                if !self
+                    .rcpts
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&to.address))
+                {
                     self.rcpts.push(to.address.to_string());
                 }
                 reply("250 2.1.5 Ok")
@@ -314,9 +330,13 @@ impl Session {
                 reply("250 2.0.0 Ok")
             }
             Request::Noop { .. } => reply("250 2.0.0 Ok"),
-            Request::Vrfy { .. } => reply("252 2.5.0 Cannot VRFY user, but will accept message for our mailboxes"),
+            Request::Vrfy { .. } => {
+                reply("252 2.5.0 Cannot VRFY user, but will accept message for our mailboxes")
+            }
             Request::Expn { .. } => self.error("502 5.5.1 EXPN not available"),
-            Request::Help { .. } => reply("214 2.0.0 modtag accepts mail for its configured mailboxes; see RFC 5321"),
+            Request::Help { .. } => {
+                reply("214 2.0.0 modtag accepts mail for its configured mailboxes; see RFC 5321")
+            }
             Request::Quit => {
                 self.state = State::Closed;
                 self.pending.push_back(Action::Close);
@@ -336,8 +356,12 @@ impl Session {
         match e {
             ProtoError::UnknownCommand => self.error("500 5.5.2 Error: command not recognized"),
             ProtoError::InvalidSenderAddress => self.error("501 5.1.7 Bad sender address syntax"),
-            ProtoError::InvalidRecipientAddress => self.error("501 5.1.3 Bad recipient address syntax"),
-            ProtoError::SyntaxError { syntax } => self.error(&format!("501 5.5.4 Syntax: {syntax}")),
+            ProtoError::InvalidRecipientAddress => {
+                self.error("501 5.1.3 Bad recipient address syntax")
+            }
+            ProtoError::SyntaxError { syntax } => {
+                self.error(&format!("501 5.5.4 Syntax: {syntax}"))
+            }
             ProtoError::InvalidParameter { param } => {
                 self.error(&format!("501 5.5.4 Invalid parameter {}", echo(param)))
             }

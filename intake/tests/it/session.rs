@@ -26,7 +26,11 @@ fn run(s: &mut Session, input: &str) -> Vec<String> {
     while let Some(a) = s.next_action() {
         match a {
             Action::Reply(r) => out.extend(r.lines().map(str::to_string)),
-            Action::Deliver(_, _) => out.push(s.delivered(Committed::Queued("MT-TEST".into())).trim_end().to_string()),
+            Action::Deliver(_, _) => out.push(
+                s.delivered(Committed::Queued("MT-TEST".into()))
+                    .trim_end()
+                    .to_string(),
+            ),
             Action::Close => out.push("<close>".into()),
         }
     }
@@ -38,8 +42,16 @@ fn transcript(steps: &[(&str, &str)]) {
     let mut s = session();
     for (send, expect) in steps {
         let replies = run(&mut s, &format!("{send}\r\n"));
-        let last = replies.iter().rev().find(|r| *r != "<close>").cloned().unwrap_or_default();
-        assert!(last.starts_with(expect), "{send:?} → {replies:?}, expected {expect:?}");
+        let last = replies
+            .iter()
+            .rev()
+            .find(|r| *r != "<close>")
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            last.starts_with(expect),
+            "{send:?} → {replies:?}, expected {expect:?}"
+        );
     }
 }
 
@@ -50,7 +62,10 @@ fn a_whole_transaction() {
         ("MAIL FROM:<a@b.dk>", "250 2.1.0"),
         ("RCPT TO:<underretning@localhost>", "250 2.1.5"),
         ("DATA", "354 "),
-        ("Subject: hej\r\n\r\ntekst\r\n.", "250 2.0.0 Ok: queued as MT-TEST"),
+        (
+            "Subject: hej\r\n\r\ntekst\r\n.",
+            "250 2.0.0 Ok: queued as MT-TEST",
+        ),
         ("QUIT", "221 2.0.0"),
     ]);
 }
@@ -74,7 +89,10 @@ fn recipients_unknown_mixed_and_too_many() {
         ("MAIL FROM:<a@b.dk>", "250"),
         ("RCPT TO:<postmaster@example.com>", "550 5.1.1"),
         ("RCPT TO:<underretning@localhost>", "250 2.1.5"),
-        ("RCPT TO:<trivselplus@localhost>", "452 4.5.3 One desk per message"),
+        (
+            "RCPT TO:<trivselplus@localhost>",
+            "452 4.5.3 One desk per message",
+        ),
         ("RCPT TO:<UNDERRETNING@localhost>", "250 2.1.5"),
         ("RSET", "250 2.0.0"),
         ("RCPT TO:<underretning@localhost>", "503 5.5.1"),
