@@ -85,7 +85,14 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     })?;
     let source = Source::Disk(PathBuf::new());
     let origin = path.display().to_string();
-    load_from(&source.beside(path), path, &text, origin)
+    let mut loaded = load_from(&source.beside(path), path, &text, origin)?;
+    loaded.config.base_dir = Some(
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    );
+    Ok(loaded)
 }
 
 fn load_from(

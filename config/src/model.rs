@@ -1,7 +1,7 @@
 //! The main configuration file, `modtag.toml`.
 
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Which desk a mailbox feeds: Modtagelsen's underretninger, Journalen's TRIVSEL+
 /// postfordeling case, or journal staff forwarding mail on.
@@ -43,6 +43,10 @@ pub struct Config {
     #[serde(default)]
     pub triage: Triage,
     pub policy: PolicyFiles,
+    /// Directory of the configuration file, for resolving relative paths (`None` for the
+    /// embedded default).
+    #[serde(skip)]
+    pub base_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +64,115 @@ pub struct Smtp {
     pub idle_timeout_secs: u64,
     #[serde(default = "default_max_errors")]
     pub max_errors: u32,
+    /// RFC 5321 §4.5.3.2 gives 3 minutes per data block and 10 for the final dot; we allow
+    /// this much between reads while a message streams in.
+    #[serde(default = "default_data_timeout")]
+    pub data_timeout_secs: u64,
+    /// Concurrent sessions, in all and from one client address; beyond: `421 4.7.0`.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+    #[serde(default = "default_max_sessions_per_client")]
+    pub max_sessions_per_client: usize,
+    /// Messages one client address may start per minute; beyond: `450 4.7.1`.
+    #[serde(default = "default_rate")]
+    pub max_messages_per_minute_per_client: u32,
+    /// Refuse `MAIL FROM` without TLS from everyone (`530 5.7.0`).
+    #[serde(default)]
+    pub require_tls: bool,
+    /// Partner sender domains (and their subdomains) whose mail must arrive over TLS.
+    #[serde(default)]
+    pub require_tls_domains: Vec<String>,
+    /// Partner networks (CIDR) whose mail must arrive over TLS.
+    #[serde(default)]
+    pub require_tls_networks: Vec<Cidr>,
+    /// Certificate and key for STARTTLS; a self-signed pair is made in the data directory
+    /// when left out.
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// PEM certificate chain, relative to the configuration file.
+    pub cert_file: String,
+    /// PEM private key, relative to the configuration file; must be 0600.
+    pub key_file: String,
+}
+
+fn default_data_timeout() -> u64 {
+    180
+}
+fn default_max_sessions() -> usize {
+    200
+}
+fn default_max_sessions_per_client() -> usize {
+    20
+}
+fn default_rate() -> u32 {
+    120
+}
+
+/// An IP network in CIDR notation (`192.0.2.0/24`, `2001:db8::/32`), or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+            if prefix == 0 {
+                0
+            } else {
+                bits >> (width - prefix)
+            }
+        }
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net) as u128, self.prefix, 32)
+                    == masked(u32::from(ip) as u128, self.prefix, 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), self.prefix, 128)
+                    == masked(u128::from(ip), self.prefix, 128)
+            }
+            (IpAddr::V6(_), IpAddr::V4(v4)) => self.contains(IpAddr::V6(v4.to_ipv6_mapped())),
+            (IpAddr::V4(_), IpAddr::V6(v6)) => v6
+                .to_ipv4_mapped()
+                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
+        }
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP network (e.g. 192.0.2.0/24)"))?;
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(|| format!("{s:?}: prefix length must be 0 to {width}"))?,
+            None => width,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cidr, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 fn default_max_message_size() -> usize {
@@ -163,5 +276,30 @@ impl Config {
             .iter()
             .find(|m| m.address.eq_ignore_ascii_case(address))
             .map(|m| m.channel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cidr;
+
+    #[test]
+    fn cidr_by_table() {
+        let table = [
+            ("10.0.0.0/8", "10.200.1.1", true),
+            ("10.0.0.0/8", "11.0.0.1", false),
+            ("192.0.2.7", "192.0.2.7", true),
+            ("192.0.2.7", "192.0.2.8", false),
+            ("0.0.0.0/0", "203.0.113.9", true),
+            ("2001:db8::/32", "2001:db8:1::1", true),
+            ("2001:db8::/32", "2001:db9::1", false),
+            ("127.0.0.0/8", "::ffff:127.0.0.1", true),
+        ];
+        for (net, ip, inside) in table {
+            let c: Cidr = net.parse().unwrap();
+            assert_eq!(c.contains(ip.parse().unwrap()), inside, "{net} ∋ {ip}");
+        }
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("skole.dk".parse::<Cidr>().is_err());
     }
 }

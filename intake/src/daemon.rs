@@ -15,6 +15,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::delivery::outbox::Worker;
 use crate::http::{self, AppState};
+use crate::smtp::limits::{RateLimiter, Sessions};
 use crate::smtp::{server, session::SessionConfig};
 
 /// Written into the data directory while the daemon runs, so the CLI can find its API.
@@ -90,6 +91,8 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         cfg: cfg.clone(),
         wake: wake.clone(),
     });
+    let (acceptor, cert) = crate::smtp::tls::acceptor(&c, &data)?;
+    println!("modtag: STARTTLS with {}", cert.display());
     let session_cfg = Arc::new(SessionConfig {
         hostname: c.smtp.hostname.clone(),
         max_message_size: c.smtp.max_message_size,
@@ -100,16 +103,25 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
             .iter()
             .map(|m| (m.address.to_ascii_lowercase(), m.channel))
             .collect(),
+        tls_available: true,
+        require_tls: c.smtp.require_tls,
+        require_tls_domains: c.smtp.require_tls_domains.clone(),
+        require_tls_networks: c.smtp.require_tls_networks.clone(),
+        limiter: Some(Arc::new(RateLimiter::new(
+            c.smtp.max_messages_per_minute_per_client,
+        ))),
+    });
+    let listener = Arc::new(server::Listener {
+        app: app.clone(),
+        cfg: session_cfg,
+        tls: Some(acceptor),
+        sessions: Sessions::new(c.smtp.max_sessions, c.smtp.max_sessions_per_client),
+        idle: Duration::from_secs(c.smtp.idle_timeout_secs),
+        data_timeout: Duration::from_secs(c.smtp.data_timeout_secs),
     });
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(server::serve(
-        smtp,
-        app.clone(),
-        session_cfg,
-        Duration::from_secs(c.smtp.idle_timeout_secs),
-        stop_rx.clone(),
-    ));
+    tasks.spawn(server::serve(smtp, listener, stop_rx.clone()));
     let mut http_stop = stop_rx.clone();
     let router = http::router(app.clone());
     tasks.spawn(async move {

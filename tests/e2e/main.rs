@@ -6,4 +6,6 @@ mod config;
 mod path;
 mod relay;
 mod restart;
+mod shutdown;
 mod smtp;
+mod tls;

@@ -99,6 +99,8 @@ fn is_root() -> bool {
 pub struct Options {
     pub relay_port: u16,
     pub max_message_size: usize,
+    /// Extra lines for the `[smtp]` section.
+    pub smtp_extra: String,
 }
 
 impl Default for Options {
@@ -106,6 +108,7 @@ impl Default for Options {
         Options {
             relay_port: free_port(),
             max_message_size: 52428800,
+            smtp_extra: String::new(),
         }
     }
 }
@@ -131,7 +134,8 @@ pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf
         .replace(
             "\"beslutningstrae.toml\"",
             &format!("{:?}", demo.join("beslutningstrae.toml")),
-        );
+        )
+        .replace("[smtp]\n", &format!("[smtp]\n{}\n", opts.smtp_extra));
     let path = dir.join("modtag.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -206,21 +210,30 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
     /// SIGTERM, then waits for the exit.
     pub fn stop(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("daemon running");
         Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &self.pid().to_string()])
             .status()
             .unwrap();
+        self.wait_exit(Duration::from_secs(60))
+    }
+
+    /// Waits for the daemon to exit by itself.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
         let start = Instant::now();
         loop {
             if let Some(s) = child.try_wait().unwrap() {
                 return s;
             }
-            if start.elapsed() > Duration::from_secs(60) {
+            if start.elapsed() > limit {
                 let _ = child.kill();
-                panic!("modtag did not stop within 60 s of SIGTERM");
+                panic!("modtag did not stop within {limit:?}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -274,6 +287,16 @@ impl Daemon {
                 "kontor@bakkeskolen.dk",
             ])
             .args(["--header", &format!("Subject: {subject}"), "--body", body])
+            .output()
+            .expect("swaks is installed (apt-get install swaks)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs swaks against the daemon with extra arguments; returns its transcript.
+    pub fn swaks_args(&self, args: &[&str]) -> String {
+        let out = Command::new("swaks")
+            .args(["--server", &self.smtp.to_string()])
+            .args(args)
             .output()
             .expect("swaks is installed (apt-get install swaks)");
         String::from_utf8_lossy(&out.stdout).into_owned()

@@ -187,3 +187,76 @@ mod tests {
         assert!(matches!(d.feed(b"\r\n.\r\n"), Progress::Done(_)));
     }
 }
+
+/// The BDAT (CHUNKING, RFC 3030) side: chunks are taken as they are, with no dot-stuffing,
+/// but the same bare CR / LF rule and size limit apply across chunk boundaries.
+#[derive(Debug)]
+pub struct ChunkReceiver {
+    pub message: Vec<u8>,
+    limit: usize,
+    pub size: usize,
+    pub bare_newline: bool,
+    last_cr: bool,
+}
+
+impl ChunkReceiver {
+    pub fn new(limit: usize) -> ChunkReceiver {
+        ChunkReceiver {
+            message: Vec::new(),
+            limit,
+            size: 0,
+            bare_newline: false,
+            last_cr: false,
+        }
+    }
+
+    pub fn too_big(&self) -> bool {
+        self.size > self.limit
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) {
+        for &b in chunk {
+            match (self.last_cr, b) {
+                (true, b'\n') => {}
+                (true, _) => self.bare_newline = true,
+                (false, b'\n') => self.bare_newline = true,
+                _ => {}
+            }
+            self.last_cr = b == b'\r';
+        }
+        self.size += chunk.len();
+        if self.size <= self.limit {
+            self.message.extend_from_slice(chunk);
+        }
+    }
+
+    /// Called after the last chunk: a CR at the very end is bare too.
+    pub fn finish(&mut self) {
+        if self.last_cr {
+            self.bare_newline = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    #[test]
+    fn bare_newlines_across_chunks() {
+        let mut c = ChunkReceiver::new(100);
+        c.push(b"a\r");
+        c.push(b"\nb\r\n");
+        c.finish();
+        assert!(!c.bare_newline);
+        assert_eq!(c.message, b"a\r\nb\r\n");
+        for bad in [&[&b"a\n"[..]][..], &[b"a\r", b"b"], &[b"a\r"]] {
+            let mut c = ChunkReceiver::new(100);
+            for chunk in bad {
+                c.push(chunk);
+            }
+            c.finish();
+            assert!(c.bare_newline, "{bad:?}");
+        }
+    }
+}

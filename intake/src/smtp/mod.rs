@@ -2,5 +2,7 @@
 //! the tokio listener around them.
 
 pub mod data;
+pub mod limits;
 pub mod server;
 pub mod session;
+pub mod tls;

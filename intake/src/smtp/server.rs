@@ -6,33 +6,53 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
-use super::session::{Action, Committed, Session, SessionConfig};
+use super::limits::Sessions;
+use super::session::{Action, Committed, Envelope, Session, SessionConfig};
 use crate::http::AppState;
 use crate::intake::{self, Received};
 
 /// How long sessions in DATA may take to finish after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(30);
+/// How long a TLS handshake may take.
+const HANDSHAKE: Duration = Duration::from_secs(30);
 
-pub async fn serve(
-    listener: TcpListener,
-    app: Arc<AppState>,
-    cfg: Arc<SessionConfig>,
-    idle: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// A connection before or after STARTTLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// What a listener needs beyond the session configuration.
+pub struct Listener {
+    pub app: Arc<AppState>,
+    pub cfg: Arc<SessionConfig>,
+    pub tls: Option<TlsAcceptor>,
+    pub sessions: Arc<Sessions>,
+    pub idle: Duration,
+    pub data_timeout: Duration,
+}
+
+pub async fn serve(listener: TcpListener, l: Arc<Listener>, mut shutdown: watch::Receiver<bool>) {
     let mut sessions = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let (app, cfg, sd) = (app.clone(), cfg.clone(), shutdown.clone());
+                Ok((mut stream, peer)) => {
+                    let Some(slot) = l.sessions.admit(peer.ip()) else {
+                        // Answer without a task of its own: a flood must not cost us tasks.
+                        tracing::warn!(%peer, "session limit reached; connection refused with 421");
+                        let msg = format!("421 4.7.0 {} Error: too many connections; try again later\r\n", l.cfg.hostname);
+                        let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes())).await;
+                        continue;
+                    };
+                    let (l, sd) = (l.clone(), shutdown.clone());
                     sessions.spawn(async move {
-                        if let Err(e) = session(stream, peer, app, cfg, idle, sd).await {
+                        let _slot = slot;
+                        if let Err(e) = session(Box::new(stream), peer, l, sd).await {
                             tracing::debug!(%peer, error = %e, "smtp session ended with an error");
                         }
                     });
@@ -61,14 +81,12 @@ pub async fn serve(
 }
 
 async fn session(
-    mut stream: TcpStream,
+    mut stream: Box<dyn Io>,
     peer: SocketAddr,
-    app: Arc<AppState>,
-    cfg: Arc<SessionConfig>,
-    idle: Duration,
+    l: Arc<Listener>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let mut s = Session::new(cfg);
+    let mut s = Session::new(l.cfg.clone(), peer.ip());
     stream.write_all(s.greeting().as_bytes()).await?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut stopping = *shutdown.borrow();
@@ -80,8 +98,34 @@ async fn session(
                 Action::Deliver(envelope, message) => {
                     stream.write_all(out.as_bytes()).await?;
                     out.clear();
-                    let result = commit(&app, envelope, message, peer).await;
+                    let result = commit(&l.app, envelope, message, peer).await;
                     out.push_str(&s.delivered(result));
+                }
+                Action::StartTls => {
+                    stream.write_all(out.as_bytes()).await?;
+                    out.clear();
+                    let acceptor = l
+                        .tls
+                        .clone()
+                        .expect("STARTTLS is offered only with a certificate");
+                    let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => {
+                            tracing::info!(%peer, error = %e, "TLS handshake failed");
+                            return Ok(());
+                        }
+                        Err(_) => return Ok(()),
+                    };
+                    let conn = tls.get_ref().1;
+                    let description = format!(
+                        "{} {}",
+                        conn.protocol_version()
+                            .map_or("TLS?".into(), |v| format!("{v:?}")),
+                        conn.negotiated_cipher_suite()
+                            .map_or("?".into(), |c| format!("{:?}", c.suite())),
+                    );
+                    s.tls_established(description);
+                    stream = Box::new(tls);
                 }
                 Action::Close => {
                     stream.write_all(out.as_bytes()).await?;
@@ -97,8 +141,13 @@ async fn session(
         if !out.is_empty() {
             stream.write_all(out.as_bytes()).await?;
         }
+        let limit = if s.receiving_message() {
+            l.data_timeout
+        } else {
+            l.idle
+        };
         tokio::select! {
-            read = tokio::time::timeout(idle, stream.read(&mut buf)) => match read {
+            read = tokio::time::timeout(limit, stream.read(&mut buf)) => match read {
                 Ok(Ok(0)) => return Ok(()),
                 Ok(Ok(n)) => s.feed(&buf[..n]),
                 Ok(Err(e)) => return Err(e),
@@ -114,7 +163,7 @@ async fn session(
 
 async fn commit(
     app: &Arc<AppState>,
-    envelope: super::session::Envelope,
+    envelope: Envelope,
     raw: Vec<u8>,
     peer: SocketAddr,
 ) -> Committed {
@@ -122,9 +171,9 @@ async fn commit(
     let cfg = app.cfg.clone();
     let size = raw.len();
     let rx = Received {
+        tls: envelope.tls.clone().unwrap_or_else(|| "none".into()),
         envelope,
         peer: peer.ip().to_string(),
-        tls: "none".into(),
         raw,
     };
     let now = Timestamp::now();

@@ -7,17 +7,21 @@
 //! `250` is never sent before the message is durable.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
+use modtag_config::model::Cidr;
 use modtag_config::Channel;
 use smtp_proto::{Error as ProtoError, Request};
 
-use super::data::{DataReceiver, Progress};
+use super::data::{ChunkReceiver, DataReceiver, Progress};
+use super::limits::RateLimiter;
 
 /// Longest command line we read (RFC 5321 allows 512; extensions make lines longer).
 pub const MAX_LINE: usize = 4096;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionConfig {
     pub hostname: String,
     pub max_message_size: usize,
@@ -25,9 +29,47 @@ pub struct SessionConfig {
     pub max_errors: u32,
     /// `(lowercased address, channel)`.
     pub mailboxes: Vec<(String, Channel)>,
+    /// STARTTLS is offered (a certificate is loaded).
+    pub tls_available: bool,
+    /// Forced TLS: for everyone, for these sender domains, or for these client networks.
+    pub require_tls: bool,
+    pub require_tls_domains: Vec<String>,
+    pub require_tls_networks: Vec<Cidr>,
+    pub limiter: Option<Arc<RateLimiter>>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            hostname: "localhost".into(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 10,
+            mailboxes: Vec::new(),
+            tls_available: false,
+            require_tls: false,
+            require_tls_domains: Vec::new(),
+            require_tls_networks: Vec::new(),
+            limiter: None,
+        }
+    }
 }
 
 impl SessionConfig {
+    /// Whether mail from `sender` at `peer` must arrive over TLS.
+    fn tls_required(&self, sender: &str, peer: IpAddr) -> bool {
+        let domain = sender
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
+        self.require_tls
+            || self.require_tls_networks.iter().any(|n| n.contains(peer))
+            || self.require_tls_domains.iter().any(|d| {
+                let d = d.to_ascii_lowercase();
+                domain == d || domain.ends_with(&format!(".{d}"))
+            })
+    }
+
     fn channel(&self, address: &str) -> Option<Channel> {
         let a = address.to_ascii_lowercase();
         self.mailboxes
@@ -43,6 +85,8 @@ pub struct Envelope {
     pub mail_from: String,
     pub rcpt_to: Vec<String>,
     pub channel: Channel,
+    /// TLS version and cipher suite, or `None` for plaintext.
+    pub tls: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -51,6 +95,9 @@ pub enum Action {
     Reply(String),
     /// Commit this message durably, then call [`Session::delivered`].
     Deliver(Envelope, Vec<u8>),
+    /// Send what came before, then run the TLS handshake and call
+    /// [`Session::tls_established`].
+    StartTls,
     /// Close the connection (after sending what came before).
     Close,
 }
@@ -69,12 +116,23 @@ pub enum Committed {
 enum State {
     Command,
     Data(Box<DataReceiver>),
+    /// Reading `remaining` bytes of a BDAT chunk; `refused` holds the reply when the chunk
+    /// is read only to be thrown away.
+    Bdat {
+        remaining: usize,
+        last: bool,
+        refused: Option<String>,
+    },
+    AwaitingTls,
     AwaitingCommit,
     Closed,
 }
 
 pub struct Session {
     cfg: Arc<SessionConfig>,
+    peer: IpAddr,
+    tls: Option<String>,
+    chunks: Option<ChunkReceiver>,
     state: State,
     input: Vec<u8>,
     /// Discarding an over-long line up to its newline.
@@ -100,9 +158,12 @@ fn echo(s: &str) -> String {
 }
 
 impl Session {
-    pub fn new(cfg: Arc<SessionConfig>) -> Session {
+    pub fn new(cfg: Arc<SessionConfig>, peer: IpAddr) -> Session {
         Session {
             cfg,
+            peer,
+            tls: None,
+            chunks: None,
             state: State::Command,
             input: Vec::new(),
             discarding: false,
@@ -141,19 +202,43 @@ impl Session {
 
     /// True while a message is being received (shutdown lets these finish).
     pub fn in_data(&self) -> bool {
-        matches!(self.state, State::Data(_) | State::AwaitingCommit)
+        matches!(
+            self.state,
+            State::Data(_) | State::Bdat { .. } | State::AwaitingCommit
+        ) || self.chunks.is_some()
+    }
+
+    /// While a message streams in, the longer data timeout applies.
+    pub fn receiving_message(&self) -> bool {
+        matches!(self.state, State::Data(_) | State::Bdat { .. })
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
-        if !self.is_closed() {
+        if !matches!(self.state, State::Closed | State::AwaitingTls) {
             self.input.extend_from_slice(bytes);
         }
+    }
+
+    /// The TLS handshake succeeded: the session starts over, as RFC 3207 §4.2 requires, and
+    /// nothing sent in plaintext before the handshake is acted on.
+    pub fn tls_established(&mut self, description: String) {
+        self.input.clear();
+        self.discarding = false;
+        self.helo = None;
+        self.reset_transaction();
+        self.tls = Some(description);
+        self.state = State::Command;
+    }
+
+    pub fn tls(&self) -> Option<&str> {
+        self.tls.as_deref()
     }
 
     fn reset_transaction(&mut self) {
         self.mail_from = None;
         self.rcpts.clear();
         self.channel = None;
+        self.chunks = None;
     }
 
     /// The next thing to do, or `None` when more input is needed (or a commit is awaited).
@@ -163,7 +248,36 @@ impl Session {
                 return Some(a);
             }
             match &mut self.state {
-                State::Closed | State::AwaitingCommit => return None,
+                State::Closed | State::AwaitingCommit | State::AwaitingTls => return None,
+                State::Bdat {
+                    remaining,
+                    last,
+                    refused,
+                } => {
+                    let n = (*remaining).min(self.input.len());
+                    let chunk: Vec<u8> = self.input.drain(..n).collect();
+                    *remaining -= n;
+                    if refused.is_none() {
+                        if let Some(c) = self.chunks.as_mut() {
+                            c.push(&chunk);
+                        }
+                    }
+                    if *remaining > 0 {
+                        return None;
+                    }
+                    let (last, refused) = (*last, refused.take());
+                    self.state = State::Command;
+                    if let Some(text) = refused {
+                        return Some(self.error(&text));
+                    }
+                    if !last {
+                        let size = self.chunks.as_ref().map_or(0, |c| c.size);
+                        return Some(reply(format!("250 2.0.0 Ok: {size} octets received")));
+                    }
+                    let mut c = self.chunks.take().expect("a BDAT transaction");
+                    c.finish();
+                    return Some(self.end_of_message(c.too_big(), c.bare_newline, c.message));
+                }
                 State::Data(rx) => {
                     let Progress::Done(used) = rx.feed(&self.input) else {
                         self.input.clear();
@@ -173,7 +287,7 @@ impl Session {
                     let State::Data(rx) = std::mem::replace(&mut self.state, State::Command) else {
                         unreachable!()
                     };
-                    return Some(self.end_of_data(*rx));
+                    return Some(self.end_of_message(rx.too_big(), rx.bare_newline, rx.message));
                 }
                 State::Command => {
                     let Some(nl) = self.input.iter().position(|&b| b == b'\n') else {
@@ -191,7 +305,10 @@ impl Session {
                     if line.len() > MAX_LINE {
                         return Some(self.error("500 5.5.6 Line too long"));
                     }
-                    return Some(self.command(&line));
+                    match self.command(&line) {
+                        Action::Reply(r) if r.is_empty() => continue,
+                        action => return Some(action),
+                    }
                 }
             }
         }
@@ -224,15 +341,15 @@ impl Session {
         reply(text)
     }
 
-    fn end_of_data(&mut self, rx: DataReceiver) -> Action {
-        if rx.too_big() {
+    fn end_of_message(&mut self, too_big: bool, bare_newline: bool, message: Vec<u8>) -> Action {
+        if too_big {
             self.reset_transaction();
             return reply(format!(
                 "552 5.3.4 Message too big for system (limit {} bytes)",
                 self.cfg.max_message_size
             ));
         }
-        if rx.bare_newline {
+        if bare_newline {
             self.reset_transaction();
             return self.error(
                 "550 5.5.2 Message refused: it contains a bare CR or LF; lines must end with CRLF (RFC 5321 2.3.8)",
@@ -245,8 +362,9 @@ impl Session {
                 mail_from: self.mail_from.clone().unwrap_or_default(),
                 rcpt_to: self.rcpts.clone(),
                 channel: self.channel.unwrap_or(Channel::Underretning),
+                tls: self.tls.clone(),
             },
-            rx.message,
+            message,
         )
     }
 
@@ -260,8 +378,13 @@ impl Session {
                 self.reset_transaction();
                 self.helo = Some(echo(&host));
                 let c = &self.cfg;
+                let starttls = if c.tls_available && self.tls.is_none() {
+                    "250-STARTTLS\r\n"
+                } else {
+                    ""
+                };
                 reply(format!(
-                    "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES",
+                    "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n{starttls}250 ENHANCEDSTATUSCODES",
                     c.hostname, c.max_message_size
                 ))
             }
@@ -276,6 +399,16 @@ impl Session {
                 }
                 if self.mail_from.is_some() {
                     return self.error("503 5.5.1 Error: nested MAIL command");
+                }
+                if self.tls.is_none() && self.cfg.tls_required(&from.address, self.peer) {
+                    return self.error("530 5.7.0 Must issue a STARTTLS command first");
+                }
+                if let Some(limiter) = &self.cfg.limiter {
+                    if !limiter.allow(self.peer, Instant::now()) {
+                        return reply(
+                            "450 4.7.1 Error: too many messages from your address; try again later",
+                        );
+                    }
                 }
                 if from.size > self.cfg.max_message_size {
                     return reply(format!(
@@ -316,6 +449,9 @@ impl Session {
                 reply("250 2.1.5 Ok")
             }
             Request::Data => {
+                if self.chunks.is_some() {
+                    return self.error("503 5.5.1 Error: DATA after BDAT in one transaction");
+                }
                 if self.mail_from.is_none() {
                     return self.error("503 5.5.1 Error: need MAIL command");
                 }
@@ -342,9 +478,49 @@ impl Session {
                 self.pending.push_back(Action::Close);
                 reply("221 2.0.0 Bye")
             }
-            Request::StartTls
-            | Request::Auth { .. }
-            | Request::Bdat { .. }
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => {
+                // The chunk follows whatever we answer: read it, then reply.
+                let refused = if self.mail_from.is_none() {
+                    Some("503 5.5.1 Error: need MAIL command".to_string())
+                } else if self.rcpts.is_empty() {
+                    Some("554 5.5.1 Error: no valid recipients".to_string())
+                } else {
+                    None
+                };
+                if refused.is_some() {
+                    self.reset_transaction();
+                } else if self.chunks.is_none() {
+                    self.chunks = Some(ChunkReceiver::new(self.cfg.max_message_size));
+                }
+                self.state = State::Bdat {
+                    remaining: chunk_size,
+                    last: is_last,
+                    refused,
+                };
+                // Nothing to say yet: the reply comes once the chunk is read.
+                Action::Reply(String::new())
+            }
+            Request::StartTls => {
+                if self.tls.is_some() {
+                    return self.error("554 5.5.1 Error: TLS already active");
+                }
+                if !self.cfg.tls_available {
+                    return self.error("502 5.5.1 Error: command not implemented");
+                }
+                if self.helo.is_none() {
+                    return self.error("503 5.5.1 Error: send EHLO first");
+                }
+                // Anything the client pipelined after STARTTLS arrived in plaintext: drop it
+                // (the STARTTLS command-injection class of bugs, CVE-2011-0411).
+                self.input.clear();
+                self.state = State::AwaitingTls;
+                self.pending.push_back(Action::StartTls);
+                reply("220 2.0.0 Ready to start TLS")
+            }
+            Request::Auth { .. }
             | Request::Etrn { .. }
             | Request::Atrn { .. }
             | Request::Burl { .. }

@@ -1,0 +1,56 @@
+//! Graceful shutdown: a message in DATA is finished and acknowledged, idle sessions get
+//! `421 4.3.2`, and the daemon exits 0.
+
+use modtag_tests::*;
+use std::time::Duration;
+
+#[test]
+fn sigterm_lets_a_message_in_data_finish() {
+    let mut d = Daemon::start(Options::default());
+    let mut idle = Smtp::connect(d.smtp);
+    idle.cmd("EHLO idle.example");
+    let mut busy = Smtp::connect(d.smtp);
+    busy.cmd("EHLO busy.example");
+    busy.cmd("MAIL FROM:<a@b.example>");
+    busy.cmd("RCPT TO:<underretning@localhost>");
+    assert!(busy.cmd("DATA").starts_with("354"));
+    busy.send_raw(b"Subject: halvvejs\r\n\r\nfoerste halvdel\r\n");
+
+    // SIGTERM without waiting for the exit.
+    std::process::Command::new("kill")
+        .args(["-TERM", &d.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        idle.reply().starts_with("421 4.3.2"),
+        "idle sessions are told to come back"
+    );
+
+    busy.send_raw(b"anden halvdel\r\n.\r\n");
+    let r = busy.reply();
+    assert!(r.starts_with("250 2.0.0 Ok: queued as MT-"), "{r}");
+    let reference = queued_as(&r).unwrap();
+    assert!(busy.reply().starts_with("421 4.3.2"));
+
+    assert!(d.wait_exit(Duration::from_secs(60)).success());
+    d.spawn();
+    let item = d.cli_json(&["triage", "show", &reference, "--json"]);
+    assert_eq!(item["reference"], reference.as_str());
+}
+
+#[test]
+fn connections_beyond_the_per_client_limit_get_421() {
+    let d = Daemon::start(Options {
+        smtp_extra: "max_sessions_per_client = 2".into(),
+        ..Options::default()
+    });
+    let a = Smtp::connect(d.smtp);
+    let b = Smtp::connect(d.smtp);
+    assert!(a.greeting.starts_with("220") && b.greeting.starts_with("220"));
+    let c = Smtp::connect(d.smtp);
+    assert!(c.greeting.starts_with("421 4.7.0"), "{}", c.greeting);
+    drop(a);
+    wait_for("a freed session slot", Duration::from_secs(10), || {
+        Some(Smtp::connect(d.smtp)).filter(|s| s.greeting.starts_with("220"))
+    });
+}
