@@ -3,6 +3,7 @@
 
 mod cases;
 mod config;
+mod crash;
 mod path;
 mod relay;
 mod restart;
