@@ -149,7 +149,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
-    let flushed = store.flush().await;
+    let flushed = crate::flush(&store).await;
     let _ = std::fs::remove_file(&daemon_file);
     flushed.context("final flush failed")?;
     println!("modtag: stopped");

@@ -124,7 +124,7 @@ async fn audit(store: &Store, event: Event) -> Result<(), Response> {
     })
     .await
     .map_err(store_error)?;
-    store.flush().await.map_err(store_error)
+    crate::flush(store).await.map_err(store_error)
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
@@ -284,7 +284,7 @@ async fn decide(
         }
         Err(DecideError::Store(e)) => return store_error(e),
     };
-    if let Err(e) = state.store.flush().await {
+    if let Err(e) = crate::flush(&state.store).await {
         return store_error(e);
     }
     state.wake.notify_one();
@@ -349,7 +349,7 @@ async fn import_cases(
     })
     .await;
     match result {
-        Ok(counts) => match state.store.flush().await {
+        Ok(counts) => match crate::flush(&state.store).await {
             Ok(()) => Json(counts).into_response(),
             Err(e) => store_error(e),
         },

@@ -20,3 +20,12 @@ pub mod intake;
 pub mod parse;
 pub mod smtp;
 pub mod triage;
+
+/// Makes committed batches durable without blocking the async runtime (the store's group
+/// commit waits on a condition variable).
+pub(crate) async fn flush(store: &modtag_storage::Store) -> Result<(), modtag_storage::StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.flush())
+        .await
+        .unwrap_or(Err(modtag_storage::StoreError::Poisoned))
+}

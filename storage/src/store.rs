@@ -62,6 +62,24 @@ struct Inner {
     meta: sled::Tree,
     keys: DataKeys,
     poisoned: AtomicBool,
+    /// Last reference number handed out, per year.
+    refseq: std::sync::Mutex<std::collections::HashMap<i16, u64>>,
+    flusher: Flusher,
+}
+
+/// Group-commit state: see [`Store::flush`].
+#[derive(Default)]
+struct Flusher {
+    state: std::sync::Mutex<FlushState>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct FlushState {
+    requested: u64,
+    completed: u64,
+    running: bool,
+    failed: bool,
 }
 
 /// Changes that commit together or not at all.
@@ -129,6 +147,8 @@ impl Store {
             db,
             keys,
             poisoned: AtomicBool::new(false),
+            refseq: Default::default(),
+            flusher: Flusher::default(),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -151,26 +171,21 @@ impl Store {
         }
     }
 
-    /// Allocates the next reference of the year of `now`: `MT-2026-000123`. The counter
-    /// update is ordered before any record that uses it in sled's log, so a crash can at
-    /// most skip a number, never reuse one that was acknowledged.
+    /// Allocates the next reference of the year of `now`: `MT-2026-000123`.
+    ///
+    /// The counter lives in memory, seeded from disk, and each commit that stores an item
+    /// records its number inside the commit's own transaction. So an acknowledged
+    /// reference is never reused after a crash; at most an unused one is skipped, and no
+    /// separate disk write is needed per message.
     pub fn next_reference(&self, now: Timestamp) -> Result<String, StoreError> {
         self.check()?;
         let year = now.to_zoned(jiff::tz::TimeZone::UTC).year();
-        let key = format!("refseq/{year}");
-        let next = self
-            .inner
-            .meta
-            .update_and_fetch(key.as_bytes(), |old| {
-                let n = old
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                Some((n + 1).to_be_bytes().to_vec())
-            })?
-            .and_then(|b| b.as_ref().try_into().ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(1);
+        let mut counters = self.inner.refseq.lock().expect("reference counter lock");
+        let next = match counters.get(&year) {
+            Some(n) => n + 1,
+            None => read_u64(&self.inner.meta, &refseq_key(year))? + 1,
+        };
+        counters.insert(year, next);
         Ok(format!("MT-{year}-{next:06}"))
     }
 
@@ -260,6 +275,16 @@ impl Store {
                 }
                 for (r, c) in &items {
                     ti.insert(r.as_bytes(), c.as_slice())?;
+                    if let Some((year, n)) = parse_reference(r) {
+                        let key = refseq_key(year);
+                        let stored = tmeta
+                            .get(key.as_bytes())?
+                            .and_then(|v| v.as_ref().try_into().ok())
+                            .map(u64::from_be_bytes);
+                        if stored.is_none_or(|s| s < n) {
+                            tmeta.insert(key.as_bytes(), &n.to_be_bytes())?;
+                        }
+                    }
                 }
                 for (number, key, c) in &cases {
                     // A case whose CPR changed must not stay findable under the old one.
@@ -300,25 +325,45 @@ impl Store {
         }
     }
 
-    /// Makes every committed batch durable. On failure the store is poisoned.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.check()?;
-        match self.inner.db.flush_async().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                self.inner.poisoned.store(true, Ordering::SeqCst);
-                Err(self.storage_failed(e))
+    /// Makes every batch committed before the call durable (group commit). Blocking: from
+    /// async code call it through `spawn_blocking`. On failure the store is poisoned.
+    ///
+    /// Only one `Db::flush` runs at a time: concurrent flushes in sled 0.34 can deadlock
+    /// (sled issue #1308, seen here under load in release builds). Callers take a ticket; a
+    /// leader flushes for every ticket issued before it started, the others wait for it.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let f = &self.inner.flusher;
+        let mut st = f.state.lock().expect("flusher lock");
+        st.requested += 1;
+        let ticket = st.requested;
+        loop {
+            if st.failed || self.is_poisoned() {
+                return Err(StoreError::Poisoned);
             }
+            if st.completed >= ticket {
+                return Ok(());
+            }
+            if st.running {
+                st = f.done.wait(st).expect("flusher lock");
+                continue;
+            }
+            st.running = true;
+            let target = st.requested;
+            drop(st);
+            let result = self.inner.db.flush();
+            st = f.state.lock().expect("flusher lock");
+            st.running = false;
+            match result {
+                Ok(_) => st.completed = target,
+                Err(e) => {
+                    st.failed = true;
+                    self.inner.poisoned.store(true, Ordering::SeqCst);
+                    f.done.notify_all();
+                    return Err(self.storage_failed(e));
+                }
+            }
+            f.done.notify_all();
         }
-    }
-
-    /// Blocking flush, for commands that run without an async runtime.
-    pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.db.flush().map(|_| ()).map_err(|e| {
-            self.inner.poisoned.store(true, Ordering::SeqCst);
-            self.storage_failed(e)
-        })
     }
 
     pub fn item(&self, reference: &str) -> Result<Option<Item>, StoreError> {
@@ -406,6 +451,25 @@ impl Store {
     pub fn verify_audit(&self) -> Result<audit::Report, audit::Broken> {
         verify_trees(&self.inner.audit, &self.inner.meta)
     }
+}
+
+fn refseq_key(year: i16) -> String {
+    format!("refseq/{year}")
+}
+
+/// `MT-2026-000123` → `(2026, 123)`.
+fn parse_reference(r: &str) -> Option<(i16, u64)> {
+    let rest = r.strip_prefix("MT-")?;
+    let (year, n) = rest.split_once('-')?;
+    Some((year.parse().ok()?, n.parse().ok()?))
+}
+
+fn read_u64(tree: &sled::Tree, key: &str) -> Result<u64, StoreError> {
+    Ok(tree
+        .get(key.as_bytes())?
+        .and_then(|v| v.as_ref().try_into().ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
 }
 
 fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {

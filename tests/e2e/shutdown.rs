@@ -54,3 +54,22 @@ fn connections_beyond_the_per_client_limit_get_421() {
         Some(Smtp::connect(d.smtp)).filter(|s| s.greeting.starts_with("220"))
     });
 }
+
+#[test]
+fn a_slow_client_does_not_hold_up_others() {
+    let d = Daemon::start(Options::default());
+    // A slow-loris: connects, starts a message, and then says nothing more.
+    let mut slow: Vec<Smtp> = (0..5).map(|_| Smtp::connect(d.smtp)).collect();
+    for s in &mut slow {
+        s.cmd("EHLO slow.example");
+        s.cmd("MAIL FROM:<a@b.example>");
+        s.cmd("RCPT TO:<underretning@localhost>");
+        assert!(s.cmd("DATA").starts_with("354"));
+        s.send_raw(b"Subject: langsom\r\n");
+    }
+    // Others deliver meanwhile.
+    for i in 0..3 {
+        let r = d.send("Bekymring", &format!("hurtig {i}"));
+        assert!(r.starts_with("MT-"));
+    }
+}

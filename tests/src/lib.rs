@@ -8,7 +8,8 @@
 //!
 //! The binary is found beside the test executable (`target/debug/modtag`), which
 //! `cargo test --workspace` builds because `modtag-intake` has integration tests; set
-//! `MODTAG_BIN` to test another build.
+//! `MODTAG_BIN` to test another build. `cargo test -p modtag-tests` alone does not rebuild
+//! the binary: after changing the daemon, run with `--workspace`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -134,8 +135,19 @@ pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf
         .replace(
             "\"beslutningstrae.toml\"",
             &format!("{:?}", demo.join("beslutningstrae.toml")),
-        )
-        .replace("[smtp]\n", &format!("[smtp]\n{}\n", opts.smtp_extra));
+        );
+    // Each extra `key = value` replaces the demo's line for that key, or is added.
+    let mut text = text;
+    for extra in opts.smtp_extra.lines().filter(|l| l.contains('=')) {
+        let key = extra.split('=').next().unwrap().trim();
+        text = text
+            .lines()
+            .filter(|l| l.split('=').next().map(str::trim) != Some(key))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n";
+        text = text.replacen("[smtp]\n", &format!("[smtp]\n{extra}\n"), 1);
+    }
     let path = dir.join("modtag.toml");
     std::fs::write(&path, text).unwrap();
     path

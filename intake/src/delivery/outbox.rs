@@ -163,7 +163,7 @@ impl Worker {
         let committed = tokio::task::spawn_blocking(move || store.commit(batch, now)).await;
         match committed {
             Ok(Ok(())) => {
-                if let Err(e) = self.store.flush().await {
+                if let Err(e) = crate::flush(&self.store).await {
                     tracing::error!(error = %e, "storage flush failed after delivery");
                 }
             }

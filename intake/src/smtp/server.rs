@@ -190,7 +190,7 @@ async fn commit(
         }
         Err(_) => return Committed::TempFail,
     };
-    if let Err(e) = app.store.flush().await {
+    if let Err(e) = crate::flush(&app.store).await {
         tracing::error!(%peer, error = %e, "flush failed; answered with a temporary failure");
         return if e.is_full() {
             Committed::Full
