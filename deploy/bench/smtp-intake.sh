@@ -15,6 +15,7 @@ N=${1:-2000}
 SESSIONS=20
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/modtag-bench.XXXXXX)
+chmod 755 "$work"   # Postfix's unprivileged processes must reach its queue below it
 MP=2625 HP=8180 PP=2725
 cd "$root"
 cargo build --release --quiet -p modtag-intake --bin modtag -p modtag-tests --bin smtp-load
@@ -39,7 +40,12 @@ start_modtag() {
   rm -rf "$work/data"
   "$M" serve --config "$work/modtag.toml" --data "$work/data" > "$work/modtag.log" 2>&1 &
   mpid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HP/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
+  for _ in $(seq 100); do
+    # Our own daemon must be the one answering (not one left over on the same port).
+    kill -0 "$mpid" 2>/dev/null || { echo "modtag exited:"; cat "$work/modtag.log"; exit 1; }
+    curl -sf "http://127.0.0.1:$HP/healthz" >/dev/null 2>&1 && return
+    sleep 0.1
+  done
   echo "modtag did not start"; cat "$work/modtag.log"; exit 1
 }
 stop_modtag() { kill "$mpid"; wait "$mpid" || true; mpid=; }
@@ -79,11 +85,13 @@ postconf -e "alternate_config_directories = $pf/etc"
 postfix -c "$pf/etc" start-fg > "$work/postfix.log" 2>&1 &
 ppid_=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PP) 2>/dev/null && break; sleep 0.1; done
+(exec 3<>/dev/tcp/127.0.0.1/$PP) 2>/dev/null || { echo "Postfix did not start:"; cat "$work/postfix.log"; exit 1; }
 
 source_run() { # port size
   local t0 t1
   t0=$(date +%s.%N)
-  smtp-source -d -s $SESSIONS -m "$N" -l "$2" -f bench@example.org -t underretning@localhost "127.0.0.1:$1" >/dev/null
+  smtp-source -d -s $SESSIONS -m "$N" -l "$2" -f bench@example.org -t underretning@localhost "127.0.0.1:$1" >/dev/null \
+    || { echo "smtp-source failed against port $1" >&2; exit 1; }
   t1=$(date +%s.%N)
   echo "$N / ($t1 - $t0)" | bc -l | xargs printf "%.0f"
 }
@@ -93,6 +101,7 @@ for size in 20480 512000; do
   start_modtag
   m_src=$(source_run $MP $size)
   m_load=$("$L" "127.0.0.1:$MP" $SESSIONS "$N" $size)
+  m_count=$(ls "$work/data" >/dev/null && curl -sf -H "Authorization: Bearer $(cat "$work/data/api-token")" "http://127.0.0.1:$HP/api/v1/triage" | grep -o '"reference"' | wc -l)
   m_hwm=$(hwm)
   stop_modtag
   p_src=$(source_run $PP $size)
@@ -100,7 +109,7 @@ for size in 20480 512000; do
   echo "size $size: smtp-source msg/s modtag $m_src, postfix $p_src, ratio $(echo "$m_src / $p_src" | bc -l | xargs printf "%.2f")"
   echo "  smtp-load modtag:  $m_load"
   echo "  smtp-load postfix: $p_load"
-  echo "  modtag peak RSS: $((m_hwm / 1024)) MiB"
+  echo "  modtag peak RSS: $((m_hwm / 1024)) MiB; intakes stored: $m_count (expected $((2 * N)))"
 done
 
 # Memory: one 50 MiB message, and 200 idle sessions.

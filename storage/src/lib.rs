@@ -6,15 +6,18 @@
 //!   blind-index key, API token), created on first start with 0600 permissions.
 //! - [`records`]: the stored record types (triage items, cases, outbox entries).
 //! - [`audit`]: the hash-chained, encrypted audit log and its offline verifier.
+//! - [`spool`]: encrypted message files, kept out of sled (see the module for why).
 //! - [`store`]: the sled database and its atomic, durable operations.
 //!
-//! Invariant: no plaintext message, item, case or audit payload is ever handed to sled.
+//! Invariant: no plaintext message, item, case or audit payload is ever handed to sled or
+//! written to a file.
 
 pub mod audit;
 pub mod crypto;
 pub mod error;
 pub mod keys;
 pub mod records;
+pub mod spool;
 pub mod store;
 
 pub use error::StoreError;

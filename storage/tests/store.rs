@@ -220,3 +220,54 @@ fn concurrent_commit_and_flush_all_complete() {
     }
     assert_eq!(n, 500, "commit + flush threads deadlocked");
 }
+
+#[test]
+fn message_files_are_checked_and_orphans_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let (r1, r2);
+    {
+        let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+        let store = Store::open(dir.path(), keys).unwrap();
+        r1 = store.next_reference(now).unwrap();
+        r2 = store.next_reference(now).unwrap();
+        for r in [&r1, &r2] {
+            let mut b = Batch::new();
+            b.message(r, format!("Subject: {r}\r\n\r\nbody").into_bytes())
+                .item(item(r, now));
+            store.commit(b, now).unwrap();
+        }
+        store.flush().unwrap();
+    }
+    let spool = dir.path().join("spool");
+    // A file left by a crash before its transaction committed, and a half-written one.
+    std::fs::write(spool.join("MT-2026-999999.pgp"), b"orphan").unwrap();
+    std::fs::write(spool.join("MT-2026-999998.pgp.tmp"), b"half").unwrap();
+    // Someone swaps one message file for another.
+    std::fs::copy(
+        spool.join(format!("{r1}.pgp")),
+        spool.join(format!("{r2}.pgp")),
+    )
+    .unwrap();
+
+    let store = Store::open(dir.path(), DataKeys::load(dir.path()).unwrap()).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [format!("{r1}.pgp"), format!("{r2}.pgp")],
+        "orphans are removed at open"
+    );
+    assert!(contains(
+        &store.message(&r1).unwrap().unwrap(),
+        r1.as_bytes()
+    ));
+    let err = store.message(&r2).unwrap_err();
+    assert!(
+        err.to_string().contains("does not match its recorded hash"),
+        "{err}"
+    );
+}
