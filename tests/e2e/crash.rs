@@ -4,7 +4,7 @@
 
 use modtag_tests::*;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,19 +20,7 @@ fn sender(addr: SocketAddr, tag: String, stop: Arc<AtomicBool>) -> (Vec<String>,
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         let mut r = BufReader::new(s.try_clone()?);
         let mut w = s;
-        let reply = |r: &mut BufReader<TcpStream>| -> std::io::Result<String> {
-            let mut all = String::new();
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line)? == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-                all.push_str(&line);
-                if line.as_bytes().get(3) != Some(&b'-') {
-                    return Ok(all);
-                }
-            }
-        };
+        let reply = read_reply;
         reply(&mut r)?;
         w.write_all(b"EHLO crash.example\r\n")?;
         reply(&mut r)?;

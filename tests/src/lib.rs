@@ -488,6 +488,21 @@ impl Gpg {
     }
 }
 
+/// Reads one SMTP reply, all of its lines (`250-...` continues, `250 ...` ends it).
+pub fn read_reply(r: &mut impl BufRead) -> std::io::Result<String> {
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        all.push_str(&line);
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok(all);
+        }
+    }
+}
+
 /// A raw SMTP client for transcripts: send a line, read the whole reply.
 pub struct Smtp {
     reader: BufReader<TcpStream>,

@@ -5,25 +5,13 @@
 //! `smtp-load ADDR SESSIONS MESSAGES SIZE [RCPT]`, e.g.
 //! `smtp-load 127.0.0.1:2525 20 2000 20480 underretning@localhost`
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
+
+use modtag_tests::read_reply as reply;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn reply(r: &mut BufReader<TcpStream>) -> std::io::Result<String> {
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        all.push_str(&line);
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return Ok(all);
-        }
-    }
-}
 
 fn session(
     addr: &str,
