@@ -42,6 +42,8 @@ pub struct Config {
     pub relay: Relay,
     #[serde(default)]
     pub triage: Triage,
+    #[serde(default)]
+    pub sender_auth: SenderAuth,
     pub policy: PolicyFiles,
     /// Directory of the configuration file, for resolving relative paths (`None` for the
     /// embedded default).
@@ -257,6 +259,34 @@ fn default_assessment_hours() -> i64 {
 }
 fn default_true() -> bool {
     true
+}
+
+/// SPF, DKIM and DMARC: computed for every message and shown to staff, never used to refuse
+/// mail (any concern counts, whoever sends it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderAuth {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The DNS server to ask (`ip:port`); the system's resolvers when left out.
+    pub nameserver: Option<SocketAddr>,
+    /// How long all lookups for one message may take; then the verdict is `temperror`.
+    #[serde(default = "default_auth_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl Default for SenderAuth {
+    fn default() -> Self {
+        SenderAuth {
+            enabled: false,
+            nameserver: None,
+            timeout_secs: default_auth_timeout(),
+        }
+    }
+}
+
+fn default_auth_timeout() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]

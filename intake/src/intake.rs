@@ -20,6 +20,7 @@ pub struct Received {
     pub peer: String,
     pub tls: String,
     pub raw: Vec<u8>,
+    pub sender_auth: Option<modtag_storage::records::SenderVerdicts>,
 }
 
 /// Stores one message and its triage item; returns the reference. Blocking (encryption
@@ -73,6 +74,7 @@ pub fn accept(
             rcpt_to: rx.envelope.rcpt_to.clone(),
             tls: rx.tls.clone(),
             size: rx.raw.len(),
+            sender_auth: rx.sender_auth.clone(),
         },
         subject: parsed.subject.clone(),
         from: parsed.from.clone(),
@@ -96,6 +98,7 @@ pub fn accept(
                 "peer": rx.peer,
                 "tls": rx.tls,
                 "size": rx.raw.len(),
+                "sender_auth": rx.sender_auth,
             })),
     );
     batch.audit(

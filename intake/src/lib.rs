@@ -18,6 +18,7 @@ pub mod explain;
 pub mod http;
 pub mod intake;
 pub mod parse;
+pub mod sender_auth;
 pub mod smtp;
 pub mod triage;
 

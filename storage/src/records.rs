@@ -61,6 +61,16 @@ pub struct Transport {
     /// `none`, or the TLS version and cipher suite.
     pub tls: String,
     pub size: usize,
+    /// SPF, DKIM and DMARC verdicts, when sender authentication is on.
+    #[serde(default)]
+    pub sender_auth: Option<SenderVerdicts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SenderVerdicts {
+    pub spf: String,
+    pub dkim: String,
+    pub dmarc: String,
 }
 
 /// What a person decided about an intake, and what the router made of it.

@@ -8,6 +8,7 @@ mod crash;
 mod path;
 mod relay;
 mod restart;
+mod sender_auth;
 mod shutdown;
 mod smtp;
 mod tls;

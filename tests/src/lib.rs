@@ -102,6 +102,8 @@ pub struct Options {
     pub max_message_size: usize,
     /// Extra lines for the `[smtp]` section.
     pub smtp_extra: String,
+    /// Plain text replacements in the demo configuration, applied last.
+    pub edits: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -110,6 +112,7 @@ impl Default for Options {
             relay_port: free_port(),
             max_message_size: 52428800,
             smtp_extra: String::new(),
+            edits: Vec::new(),
         }
     }
 }
@@ -147,6 +150,13 @@ pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf
             .join("\n")
             + "\n";
         text = text.replacen("[smtp]\n", &format!("[smtp]\n{extra}\n"), 1);
+    }
+    for (from, to) in &opts.edits {
+        assert!(
+            text.contains(from.as_str()),
+            "the demo configuration has no {from:?}"
+        );
+        text = text.replace(from.as_str(), to);
     }
     let path = dir.join("modtag.toml");
     std::fs::write(&path, text).unwrap();

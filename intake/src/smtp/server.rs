@@ -34,6 +34,8 @@ pub struct Listener {
     pub sessions: Arc<Sessions>,
     pub idle: Duration,
     pub data_timeout: Duration,
+    /// SPF/DKIM/DMARC, when turned on.
+    pub verifier: Option<crate::sender_auth::Verifier>,
 }
 
 pub async fn serve(listener: TcpListener, l: Arc<Listener>, mut shutdown: watch::Receiver<bool>) {
@@ -98,7 +100,7 @@ async fn session(
                 Action::Deliver(envelope, message) => {
                     stream.write_all(out.as_bytes()).await?;
                     out.clear();
-                    let result = commit(&l.app, envelope, message, peer).await;
+                    let result = commit(&l, envelope, message, peer).await;
                     out.push_str(&s.delivered(result));
                 }
                 Action::StartTls => {
@@ -161,12 +163,16 @@ async fn session(
     }
 }
 
-async fn commit(
-    app: &Arc<AppState>,
-    envelope: Envelope,
-    raw: Vec<u8>,
-    peer: SocketAddr,
-) -> Committed {
+async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr) -> Committed {
+    let app = &l.app;
+    // Verdicts only: they are recorded, never used to refuse (any concern counts).
+    let sender_auth = match &l.verifier {
+        Some(v) => Some(
+            v.verify(&raw, peer.ip(), &envelope.helo, &envelope.mail_from)
+                .await,
+        ),
+        None => None,
+    };
     let store = app.store.clone();
     let cfg = app.cfg.clone();
     let size = raw.len();
@@ -175,6 +181,7 @@ async fn commit(
         envelope,
         peer: peer.ip().to_string(),
         raw,
+        sender_auth,
     };
     let now = Timestamp::now();
     let result = tokio::task::spawn_blocking(move || intake::accept(&store, &cfg, rx, now)).await;
