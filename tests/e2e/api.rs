@@ -1,7 +1,6 @@
 //! The API and CLI at their edges: authentication, bad input, and `route explain`.
 
 use modtag_tests::*;
-use std::process::Command;
 
 #[test]
 fn the_api_needs_the_token_but_healthz_does_not() {
@@ -17,47 +16,31 @@ fn the_api_needs_the_token_but_healthz_does_not() {
 fn bad_decisions_are_refused_with_what_to_fix() {
     let d = Daemon::start(Options::default());
     let r = d.send("Bekymring", "tekst");
-    let out = d.cli(&[
-        "triage",
-        "decide",
-        &r,
-        "--actor",
-        "Lene Holm",
-        "--area",
-        "skolen",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown area \"skolen\""));
-    let out = d.cli(&[
-        "triage",
-        "decide",
-        &r,
-        "--actor",
-        "Lene Holm",
-        "--case",
-        "SAG-404",
-    ]);
+    // `modtag triage decide REF --actor 'Lene Holm' ARGS...`: exit code and error text.
+    let decide = |reference: &str, args: &[&str]| {
+        let mut all = vec!["triage", "decide", reference, "--actor", "Lene Holm"];
+        all.extend_from_slice(args);
+        let out = d.cli(&all);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = decide(&r, &["--area", "skolen"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("unknown area \"skolen\""), "{err}");
+    let (_, err) = decide(&r, &["--case", "SAG-404"]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("case SAG-404 is not in the case registry")
+        err.contains("case SAG-404 is not in the case registry"),
+        "{err}"
     );
-    let out = d.cli(&["triage", "decide", "MT-2026-999999", "--actor", "Lene Holm"]);
+    let (_, err) = decide("MT-2026-999999", &[]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no intake with reference MT-2026-999999")
+        err.contains("no intake with reference MT-2026-999999"),
+        "{err}"
     );
-    let out = d.cli(&[
-        "triage",
-        "decide",
-        &r,
-        "--actor",
-        "Lene Holm",
-        "--trin",
-        "9",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "clap refuses trin 9 as a usage error"
-    );
+    let (code, _) = decide(&r, &["--trin", "9"]);
+    assert_eq!(code, Some(2), "clap refuses trin 9 as a usage error");
 
     // Decided once; a second decision is a conflict, not a silent overwrite.
     d.cli_json(&[
@@ -70,16 +53,8 @@ fn bad_decisions_are_refused_with_what_to_fix() {
         "3",
         "--json",
     ]);
-    let again = d.cli(&[
-        "triage",
-        "decide",
-        &r,
-        "--actor",
-        "Lene Holm",
-        "--trin",
-        "1",
-    ]);
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already been decided"));
+    let (_, again) = decide(&r, &["--trin", "1"]);
+    assert!(again.contains("already been decided"), "{again}");
     let item = d.cli_json(&["triage", "show", &r, "--json"]);
     assert_eq!(item["decision"]["trin"], 3);
     assert_eq!(item["decision"]["actor"], "Lene Holm");
@@ -96,11 +71,7 @@ fn route_explain_gives_reasons_and_json() {
         r#"{"kind":"underretning","trin":2,"area":"skole","consent":true}"#,
     )
     .unwrap();
-    let out = Command::new(modtag_bin())
-        .args(["route", "explain", "--json"])
-        .arg(&facts)
-        .output()
-        .unwrap();
+    let out = modtag(&["route", "explain", "--json", facts.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
@@ -120,11 +91,7 @@ fn route_explain_gives_reasons_and_json() {
 
     // Without consent the human output says what was withheld and why.
     std::fs::write(&facts, r#"{"kind":"underretning","trin":2,"area":"skole"}"#).unwrap();
-    let out = Command::new(modtag_bin())
-        .args(["route", "explain"])
-        .arg(&facts)
-        .output()
-        .unwrap();
+    let out = modtag(&["route", "explain", facts.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("boerneskoleraadgiver withheld") && text.contains("samtykke mangler"),
@@ -133,11 +100,7 @@ fn route_explain_gives_reasons_and_json() {
 
     // A broken facts file names the file and the place.
     std::fs::write(&facts, "{\"kind\": \"underretning\",\n \"trin\": \"to\"}").unwrap();
-    let out = Command::new(modtag_bin())
-        .args(["route", "explain"])
-        .arg(&facts)
-        .output()
-        .unwrap();
+    let out = modtag(&["route", "explain", facts.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("facts.json:2:"), "{err}");

@@ -95,20 +95,14 @@ fn a_tree_naming_an_unknown_role_is_refused_with_its_line() {
 
 #[test]
 fn embedded_default_checks_clean_and_template_round_trips() {
-    let out = Command::new(modtag_bin())
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let out = modtag(&["config", "check"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("embedded default: ok"));
-    let tpl = Command::new(modtag_bin())
-        .args(["config", "template"])
-        .output()
-        .unwrap();
+    let tpl = modtag(&["config", "template"]);
     let demo = std::fs::read_to_string(root().join("deploy/demo/modtag.toml")).unwrap();
     assert_eq!(String::from_utf8_lossy(&tpl.stdout), demo);
 }

@@ -42,6 +42,11 @@ pub fn modtag_bin() -> PathBuf {
     bin
 }
 
+/// Runs `modtag ARGS...` with no daemon (configuration, routing, offline audit).
+pub fn modtag(args: &[&str]) -> Output {
+    Command::new(modtag_bin()).args(args).output().unwrap()
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
