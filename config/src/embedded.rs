@@ -11,9 +11,6 @@ macro_rules! embedded_files {
                 _ => None,
             }
         }
-
-        /// Every embedded file name.
-        pub const FILES: &[&str] = &[$($name),*];
     };
 }
 

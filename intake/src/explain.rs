@@ -57,6 +57,7 @@ pub fn read_facts(path: &Path) -> Result<Facts> {
     })
 }
 
+/// A decision as `route explain --json` and the decision API give it.
 pub fn to_json(d: &Decision) -> Value {
     json!({
         "recipients": d.recipients.iter().map(|r| json!({

@@ -288,20 +288,10 @@ async fn decide(
         return store_error(e);
     }
     state.wake.notify_one();
-    Json(json!({
-        "reference": reference,
-        "state": item_state.as_str(),
-        "recipients": decision.recipients.iter().map(|r| json!({
-            "role": r.role, "person": r.person, "email": r.email, "rule": r.rule, "reason": r.reason,
-        })).collect::<Vec<_>>(),
-        "withheld": decision.withheld.iter().map(|w| json!({
-            "role": w.role, "rule": w.rule, "why": w.why,
-        })).collect::<Vec<_>>(),
-        "actions": decision.actions.iter().map(|(a, r)| json!({ "action": a, "rule": r })).collect::<Vec<_>>(),
-        "refused": decision.refused,
-        "tree_hash": decision.tree_hash,
-    }))
-    .into_response()
+    let mut v = crate::explain::to_json(&decision);
+    v["reference"] = json!(reference);
+    v["state"] = json!(item_state.as_str());
+    Json(v).into_response()
 }
 
 async fn import_cases(

@@ -16,7 +16,7 @@ use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message};
 use openpgp::types::SymmetricAlgorithm;
-use openpgp::{Cert, Fingerprint, KeyHandle};
+use openpgp::{Cert, KeyHandle};
 use sequoia_openpgp as openpgp;
 
 use crate::StoreError;
@@ -140,11 +140,6 @@ impl DecryptionHelper for Helper<'_> {
                 .into(),
         )
     }
-}
-
-/// The fingerprint of a certificate, as shown to operators.
-pub fn fingerprint(cert: &Cert) -> Fingerprint {
-    cert.fingerprint()
 }
 
 /// Parses an armored or binary certificate or key.

@@ -33,17 +33,6 @@ const T_META: &str = "meta";
 
 const AUDIT_HEAD: &[u8] = b"audit_head";
 
-/// Names of the trees, for tools and tests that inspect a data directory.
-pub const TREES: &[&str] = &[
-    T_MESSAGES,
-    T_ITEMS,
-    T_CASES,
-    T_CASE_INDEX,
-    T_OUTBOX,
-    T_AUDIT,
-    T_META,
-];
-
 /// The directory inside a data directory that holds the sled database.
 pub const DB_DIR: &str = "db";
 
@@ -242,12 +231,9 @@ impl Store {
     /// anyone it happened.
     pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<(), StoreError> {
         self.check()?;
-        // Encrypt outside the transaction: it is the expensive part, and a transaction
-        // closure may run more than once.
         // Message files are written (and fsynced) first; the transaction records their
         // hashes. If anything after that fails, the files are removed again.
         let mut messages = Vec::new();
-        let written: Vec<String> = batch.messages.iter().map(|(r, _)| r.clone()).collect();
         let result = (|| {
             for (r, raw) in &batch.messages {
                 let ciphertext = crypto::encrypt(&[&self.inner.keys.store], raw)?;
@@ -257,7 +243,7 @@ impl Store {
             self.commit_sealed(&batch, &messages, now)
         })();
         if result.is_err() {
-            for r in &written {
+            for (r, _) in &batch.messages {
                 self.inner.spool.remove(r);
             }
         }
@@ -270,6 +256,8 @@ impl Store {
         messages: &[(String, Vec<u8>)],
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        // Encrypt outside the transaction: it is the expensive part, and a transaction
+        // closure may run more than once.
         let mut items = Vec::new();
         for item in &batch.items {
             items.push((item.reference.clone(), self.seal(item)?));
@@ -472,10 +460,6 @@ impl Store {
         }
     }
 
-    pub fn case_count(&self) -> usize {
-        self.inner.case_index.len()
-    }
-
     /// Every outbox entry, in id order.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         self.inner
@@ -486,11 +470,6 @@ impl Store {
                 self.open_sealed(T_OUTBOX, &k, &v)
             })
             .collect()
-    }
-
-    /// Number of audit entries.
-    pub fn audit_len(&self) -> u64 {
-        read_head(&self.inner.meta).map_or(0, |h| h.0)
     }
 
     /// Verifies the audit chain of this open store.
@@ -535,11 +514,6 @@ fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
                 StoreError::Sled(e)
             }
         })
-}
-
-fn read_head(meta: &sled::Tree) -> Option<(u64, [u8; 32])> {
-    let v = meta.get(AUDIT_HEAD).ok()??;
-    decode_head(&v)
 }
 
 fn decode_head(v: &[u8]) -> Option<(u64, [u8; 32])> {

@@ -43,16 +43,7 @@ fn bad_decisions_are_refused_with_what_to_fix() {
     assert_eq!(code, Some(2), "clap refuses trin 9 as a usage error");
 
     // Decided once; a second decision is a conflict, not a silent overwrite.
-    d.cli_json(&[
-        "triage",
-        "decide",
-        &r,
-        "--actor",
-        "Lene Holm",
-        "--trin",
-        "3",
-        "--json",
-    ]);
+    d.decide(&r, &["--trin", "3"]);
     let (_, again) = decide(&r, &["--trin", "1"]);
     assert!(again.contains("already been decided"), "{again}");
     let item = d.cli_json(&["triage", "show", &r, "--json"]);

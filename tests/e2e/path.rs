@@ -58,17 +58,7 @@ fn smtp_to_encrypted_delivery_end_to_end() {
     );
 
     // A decision routes it: new case on trin 4, akut → Modtagelsen and its leader.
-    let decision = d.cli_json(&[
-        "triage",
-        "decide",
-        &reference,
-        "--actor",
-        "Lene Holm",
-        "--trin",
-        "4",
-        "--akut",
-        "--json",
-    ]);
+    let decision = d.decide(&reference, &["--trin", "4", "--akut"]);
     let roles: Vec<&str> = decision["recipients"]
         .as_array()
         .unwrap()

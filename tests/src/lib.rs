@@ -285,6 +285,20 @@ impl Daemon {
             .unwrap()
     }
 
+    /// `modtag triage decide REF --actor "Lene Holm" ARGS... --json`, asserting success.
+    pub fn decide(&self, reference: &str, args: &[&str]) -> Value {
+        let mut all = vec![
+            "triage",
+            "decide",
+            reference,
+            "--actor",
+            "Lene Holm",
+            "--json",
+        ];
+        all.extend_from_slice(args);
+        self.cli_json(&all)
+    }
+
     /// Runs the CLI, asserts success, parses stdout as JSON.
     pub fn cli_json(&self, args: &[&str]) -> Value {
         let out = self.cli(args);
