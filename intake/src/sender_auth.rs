@@ -135,6 +135,11 @@ fn spf_word(r: SpfResult) -> &'static str {
 fn dkim_word(r: &DkimResult) -> &'static str {
     match r {
         DkimResult::Pass => "pass",
+        // RFC 6376 §6.1.3 makes a body-hash mismatch a PERMFAIL, which RFC 8601 reports as
+        // `fail`; mail-auth calls it neutral. Staff must see that the text was changed.
+        DkimResult::Neutral(mail_auth::Error::Dkim(
+            mail_auth::dkim::DkimError::FailedBodyHashMatch,
+        )) => "fail",
         DkimResult::Neutral(_) => "neutral",
         DkimResult::Fail(_) => "fail",
         DkimResult::PermError(_) => "permerror",

@@ -54,15 +54,21 @@ impl Spool {
     /// Writes `ciphertext` durably under `reference`; returns its SHA-256.
     pub fn write(&self, reference: &str, ciphertext: &[u8]) -> Result<[u8; 32], StoreError> {
         let tmp = self.dir.join(format!("{reference}.pgp.tmp"));
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(ciphertext).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
+        let written = (|| {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(ciphertext)?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            // A partial file on a full disk must not hold on to the space it took.
+            let _ = fs::remove_file(&tmp);
+            return Err(io(&tmp)(e));
+        }
         let path = self.path(reference);
         fs::rename(&tmp, &path).map_err(io(&path))?;
         Ok(Sha256::digest(ciphertext).into())

@@ -5,6 +5,7 @@ mod api;
 mod cases;
 mod config;
 mod crash;
+mod disk_full;
 mod path;
 mod relay;
 mod restart;

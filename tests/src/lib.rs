@@ -180,10 +180,17 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(opts: Options) -> Daemon {
+        let mut d = Daemon::new(opts);
+        d.spawn();
+        d
+    }
+
+    /// A configured daemon that is not running yet (to prepare its data directory first).
+    pub fn new(opts: Options) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let (smtp, http) = (free_port(), free_port());
         let config = write_config(dir.path(), smtp, http, &opts);
-        let mut d = Daemon {
+        Daemon {
             data: dir.path().join("data"),
             dir,
             config,
@@ -191,9 +198,7 @@ impl Daemon {
             http: format!("127.0.0.1:{http}").parse().unwrap(),
             opts,
             child: None,
-        };
-        d.spawn();
-        d
+        }
     }
 
     /// Starts (again) on the same data directory and configuration.
