@@ -92,3 +92,42 @@ fn oversized_messages_get_552() {
     assert!(c.reply().starts_with("552 5.3.4"));
     assert!(c.cmd("NOOP").starts_with("250"));
 }
+
+#[test]
+fn bdat_chunks_over_the_wire_make_one_message() {
+    let d = Daemon::start(Options::default());
+    let mut c = Smtp::connect(d.smtp);
+    assert!(c.cmd("EHLO client.example").contains("250-CHUNKING"));
+    c.cmd("MAIL FROM:<a@b.example>");
+    c.cmd("RCPT TO:<underretning@localhost>");
+    // A chunk boundary in the middle of a header and of a CPR number; a line starting with
+    // a dot is not stuffed in BDAT and must arrive as it was sent.
+    let message = b"Subject: Bekymring via BDAT\r\n\r\nBarnet har CPR 120315-4321.\r\n.punktum\r\n";
+    let (a, rest) = message.split_at(12);
+    let (b, last) = rest.split_at(31);
+    for chunk in [a, b] {
+        c.send_raw(format!("BDAT {}\r\n", chunk.len()).as_bytes());
+        c.send_raw(chunk);
+        let r = c.reply();
+        assert!(r.starts_with("250 2.0.0"), "{r}");
+    }
+    c.send_raw(format!("BDAT {} LAST\r\n", last.len()).as_bytes());
+    c.send_raw(last);
+    let r = c.reply();
+    let reference = queued_as(&r).unwrap_or_else(|| panic!("{r}"));
+    let item = d.cli_json(&["triage", "show", &reference, "--json"]);
+    assert_eq!(item["subject"], "Bekymring via BDAT", "{item}");
+    assert_eq!(item["cpr_full"][0], "120315-4321", "{item}");
+    assert_eq!(item["transport"]["size"], message.len(), "nothing added or removed");
+
+    // The smuggling rules hold in BDAT too, and the session stays usable.
+    c.cmd("MAIL FROM:<a@b.example>");
+    c.cmd("RCPT TO:<underretning@localhost>");
+    let evil = b"Subject: x\r\n\r\nhej\n.\nMAIL FROM:<evil@x>\r\n";
+    c.send_raw(format!("BDAT {} LAST\r\n", evil.len()).as_bytes());
+    c.send_raw(evil);
+    assert!(c.reply().starts_with("550 5.5.2"));
+    assert!(c.cmd("NOOP").starts_with("250"));
+    let list = d.cli_json(&["triage", "list", "--json"]);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
