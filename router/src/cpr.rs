@@ -89,29 +89,36 @@ fn days_in_month(year: u16, month: u32) -> u32 {
 /// an optional dash or space, and four digits, not inside a longer run of digits.
 pub fn find_all(text: &str) -> Vec<Cpr> {
     let b = text.as_bytes();
+    // Runs of digits: a CPR is a run of exactly ten, or of six, then `-` or a space, then a
+    // run of exactly four. Looking at runs rather than every position keeps this linear
+    // with a small constant on digit-heavy text.
+    let run_end = |from: usize| {
+        b[from..]
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .map_or(b.len(), |n| from + n)
+    };
     let mut found: Vec<Cpr> = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        let boundary_before = i == 0 || !b[i - 1].is_ascii_digit();
-        if boundary_before && b.len() - i >= 10 && b[i..i + 6].iter().all(u8::is_ascii_digit) {
-            let sep = matches!(b.get(i + 6), Some(b'-') | Some(b' '));
-            let start2 = if sep { i + 7 } else { i + 6 };
-            let end = start2 + 4;
-            if end <= b.len()
-                && b[start2..end].iter().all(u8::is_ascii_digit)
-                && b.get(end).is_none_or(|c| !c.is_ascii_digit())
+    while let Some(start) = b[i..].iter().position(u8::is_ascii_digit).map(|n| i + n) {
+        let end = run_end(start);
+        i = end;
+        let candidate = match end - start {
+            10 => text[start..end].to_string(),
+            6 if matches!(b.get(end), Some(b'-' | b' '))
+                && b.get(end + 1).is_some_and(u8::is_ascii_digit)
+                && run_end(end + 1) - (end + 1) == 4 =>
             {
-                let candidate = format!("{}{}", &text[i..i + 6], &text[start2..end]);
-                if let Some(cpr) = Cpr::parse(&candidate) {
-                    if !found.contains(&cpr) {
-                        found.push(cpr);
-                    }
-                    i = end;
-                    continue;
-                }
+                i = end + 5;
+                format!("{}{}", &text[start..end], &text[end + 1..end + 5])
+            }
+            _ => continue,
+        };
+        if let Some(cpr) = Cpr::parse(&candidate) {
+            if !found.contains(&cpr) {
+                found.push(cpr);
             }
         }
-        i += 1;
     }
     found
 }
@@ -156,5 +163,10 @@ mod tests {
         assert_eq!(masked, ["120315-XXXX", "010120-XXXX"]);
         assert_eq!(found[0].formatted(), "120315-4321");
         assert!(find_all("ordrenr 99999999999").is_empty());
+        let edges = |t: &str| -> Vec<String> { find_all(t).iter().map(Cpr::formatted).collect() };
+        assert_eq!(edges("1203154321"), ["120315-4321"]);
+        assert_eq!(edges("x120315 4321y, 120315-4321 igen"), ["120315-4321"]);
+        assert!(edges("120315-43210 og 9120315-4321 og 120315-").is_empty());
+        assert!(edges("120315-432").is_empty());
     }
 }

@@ -118,7 +118,11 @@ fn bdat_chunks_over_the_wire_make_one_message() {
     let item = d.cli_json(&["triage", "show", &reference, "--json"]);
     assert_eq!(item["subject"], "Bekymring via BDAT", "{item}");
     assert_eq!(item["cpr_full"][0], "120315-4321", "{item}");
-    assert_eq!(item["transport"]["size"], message.len(), "nothing added or removed");
+    assert_eq!(
+        item["transport"]["size"],
+        message.len(),
+        "nothing added or removed"
+    );
 
     // The smuggling rules hold in BDAT too, and the session stays usable.
     c.cmd("MAIL FROM:<a@b.example>");

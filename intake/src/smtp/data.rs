@@ -62,21 +62,50 @@ impl DataReceiver {
         }
     }
 
+    fn push_slice(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.size);
+        self.message
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.size += bytes.len();
+    }
+
     /// Feeds `input`; returns how far it got.
     pub fn feed(&mut self, input: &[u8]) -> Progress {
-        for (i, &b) in input.iter().enumerate() {
+        let mut i = 0;
+        while i < input.len() {
+            // Inside a line nothing but CR and LF matters: copy up to the next one in bulk
+            // (byte by byte this loop was a fifth of the daemon's CPU time at 500 KB).
+            if self.dot == DotState::None && !self.pending_cr && !self.line_start {
+                let run = memchr::memchr2(b'\r', b'\n', &input[i..]).unwrap_or(input.len() - i);
+                if run > 0 {
+                    self.push_slice(&input[i..i + run]);
+                    i += run;
+                    continue;
+                }
+            }
+            if self.step(input[i]) {
+                return Progress::Done(i + 1);
+            }
+            i += 1;
+        }
+        Progress::More
+    }
+
+    /// One byte through the state machine; true when it ended the message.
+    fn step(&mut self, b: u8) -> bool {
+        {
             match self.dot {
                 DotState::Dot => {
                     if b == b'\r' {
                         self.dot = DotState::DotCr;
-                        continue;
+                        return false;
                     }
                     // A stuffed dot: drop it, and treat this byte normally.
                     self.dot = DotState::None;
                 }
                 DotState::DotCr => {
                     if b == b'\n' {
-                        return Progress::Done(i + 1);
+                        return true;
                     }
                     // `.<CR>` then something else: the dot was stuffing, the CR is bare.
                     self.dot = DotState::None;
@@ -88,7 +117,7 @@ impl DataReceiver {
             if self.line_start && b == b'.' && !self.pending_cr {
                 self.dot = DotState::Dot;
                 self.line_start = false;
-                continue;
+                return false;
             }
             if self.pending_cr {
                 self.pending_cr = false;
@@ -96,7 +125,7 @@ impl DataReceiver {
                     self.push(b'\r');
                     self.push(b'\n');
                     self.line_start = true;
-                    continue;
+                    return false;
                 }
                 self.bare_newline = true;
                 self.push(b'\r');
@@ -119,7 +148,7 @@ impl DataReceiver {
                 }
             }
         }
-        Progress::More
+        false
     }
 }
 
@@ -162,6 +191,38 @@ mod tests {
         }
         assert!(done);
         assert_eq!(d.message, b"Subject: x\r\n\r\nhidden\r\nline\r\n");
+    }
+
+    /// The bulk copy inside lines must not change anything: random inputs rich in CR, LF
+    /// and dots give the same message, flags and end, whether fed whole or byte by byte.
+    #[test]
+    fn bulk_and_bytewise_feeding_agree() {
+        let mut x: u64 = 0x5eed;
+        for _ in 0..2000 {
+            let len = (x % 64) as usize;
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    b"ab.\r\n\r\n."[(x >> 33) as usize % 8]
+                })
+                .collect();
+            let mut whole = DataReceiver::new(40);
+            let p = whole.feed(&input);
+            let mut bytewise = DataReceiver::new(40);
+            let mut q = Progress::More;
+            for (i, b) in input.iter().enumerate() {
+                if let Progress::Done(_) = bytewise.feed(std::slice::from_ref(b)) {
+                    q = Progress::Done(i + 1);
+                    break;
+                }
+            }
+            assert_eq!(p, q, "{input:?}");
+            assert_eq!(whole.message, bytewise.message, "{input:?}");
+            assert_eq!(whole.size, bytewise.size, "{input:?}");
+            assert_eq!(whole.bare_newline, bytewise.bare_newline, "{input:?}");
+        }
     }
 
     #[test]
