@@ -14,8 +14,8 @@ use openpgp::parse::stream::{
 };
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
-use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message};
-use openpgp::types::SymmetricAlgorithm;
+use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient};
+use openpgp::types::{AEADAlgorithm, Features, SymmetricAlgorithm};
 use openpgp::{Cert, KeyHandle};
 use sequoia_openpgp as openpgp;
 
@@ -25,17 +25,31 @@ fn policy() -> StandardPolicy<'static> {
     StandardPolicy::new()
 }
 
-/// Encrypts `plaintext` to every certificate in `certs`, as binary OpenPGP.
+/// Encrypts `plaintext` to every certificate in `certs`, as binary OpenPGP that GnuPG 2.2
+/// can read (SEIPDv1 unless every recipient advertises SEIPDv2).
 pub fn encrypt(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-    encrypt_inner(certs, plaintext, false)
+    encrypt_inner(certs, plaintext, false, None)
+}
+
+/// Encrypts data that only modtag itself reads back (the store key's records and message
+/// files): SEIPDv2 with AES-256-OCB. The v1 format's SHA-1 MDC (with collision detection)
+/// was the largest single cost of durable intake at 500 KB; AEAD also authenticates each
+/// chunk. Older v1 records still decrypt.
+pub fn encrypt_at_rest(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+    encrypt_inner(certs, plaintext, false, Some(AEADAlgorithm::OCB))
 }
 
 /// Encrypts `plaintext` to `certs`, ASCII-armored (for e-mail).
 pub fn encrypt_armored(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-    encrypt_inner(certs, plaintext, true)
+    encrypt_inner(certs, plaintext, true, None)
 }
 
-fn encrypt_inner(certs: &[&Cert], plaintext: &[u8], armor: bool) -> Result<Vec<u8>, StoreError> {
+fn encrypt_inner(
+    certs: &[&Cert],
+    plaintext: &[u8],
+    armor: bool,
+    aead: Option<AEADAlgorithm>,
+) -> Result<Vec<u8>, StoreError> {
     let p = policy();
     let mut recipients = Vec::new();
     for cert in certs {
@@ -54,7 +68,19 @@ fn encrypt_inner(certs: &[&Cert], plaintext: &[u8], armor: bool) -> Result<Vec<u
                 cert.fingerprint()
             )));
         }
-        recipients.extend(keys);
+        recipients.extend(keys.into_iter().map(|ka| {
+            if aead.is_some() {
+                // SEIPDv2 names recipients by fingerprint (v6 PKESK), whatever the
+                // certificate's advertised features.
+                Recipient::new(
+                    Features::sequoia(),
+                    KeyHandle::from(ka.key().fingerprint()),
+                    ka.key(),
+                )
+            } else {
+                Recipient::from(ka)
+            }
+        }));
     }
     let mut sink = Vec::with_capacity(plaintext.len() / 2 + 512);
     {
@@ -62,9 +88,11 @@ fn encrypt_inner(certs: &[&Cert], plaintext: &[u8], armor: bool) -> Result<Vec<u
         if armor {
             message = Armorer::new(message).build().map_err(crypto_err)?;
         }
-        let message = Encryptor::for_recipients(message, recipients)
-            .build()
-            .map_err(crypto_err)?;
+        let mut encryptor = Encryptor::for_recipients(message, recipients);
+        if let Some(algo) = aead {
+            encryptor = encryptor.aead_algo(algo);
+        }
+        let message = encryptor.build().map_err(crypto_err)?;
         let mut w = LiteralWriter::new(message).build().map_err(crypto_err)?;
         w.write_all(plaintext)
             .map_err(|e| StoreError::Crypto(e.to_string()))?;
@@ -149,4 +177,39 @@ pub fn parse_cert(bytes: &[u8]) -> Result<Cert, StoreError> {
 
 fn crypto_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Crypto(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openpgp::Packet;
+    use openpgp::PacketPile;
+
+    /// At rest we write SEIPDv2 (AEAD), but records written earlier as SEIPDv1 must still
+    /// open, and e-mail copies stay v1 for GnuPG 2.2.
+    #[test]
+    fn at_rest_is_aead_and_old_records_still_open() {
+        let key = crate::keys::generate_key("test <t@localhost>").unwrap();
+        let plain = b"Bekymring for barnet".repeat(500);
+        let seip_version = |bytes: &[u8]| {
+            PacketPile::from_bytes(bytes)
+                .unwrap()
+                .descendants()
+                .find_map(|p| match p {
+                    Packet::SEIP(s) => Some(s.version()),
+                    _ => None,
+                })
+        };
+        let v2 = encrypt_at_rest(&[&key], &plain).unwrap();
+        assert_eq!(seip_version(&v2), Some(2));
+        assert_eq!(decrypt(&key, &v2).unwrap(), plain);
+        let v1 = encrypt(&[&key], &plain).unwrap();
+        assert_eq!(seip_version(&v1), Some(1));
+        assert_eq!(decrypt(&key, &v1).unwrap(), plain);
+        // A flipped byte in an AEAD chunk is refused, not returned.
+        let mut bad = v2.clone();
+        let n = bad.len() - 100;
+        bad[n] ^= 1;
+        assert!(decrypt(&key, &bad).is_err());
+    }
 }

@@ -198,7 +198,7 @@ impl Store {
 
     fn seal<T: serde::Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
         let json = serde_json::to_vec(value).map_err(|e| StoreError::Crypto(e.to_string()))?;
-        crypto::encrypt(&[&self.inner.keys.store], &json)
+        crypto::encrypt_at_rest(&[&self.inner.keys.store], &json)
     }
 
     fn open_sealed<T: serde::de::DeserializeOwned>(
@@ -236,7 +236,7 @@ impl Store {
         let mut messages = Vec::new();
         let result = (|| {
             for (r, raw) in &batch.messages {
-                let ciphertext = crypto::encrypt(&[&self.inner.keys.store], raw)?;
+                let ciphertext = crypto::encrypt_at_rest(&[&self.inner.keys.store], raw)?;
                 let hash = self.inner.spool.write(r, &ciphertext)?;
                 messages.push((r.clone(), hash.to_vec()));
             }
