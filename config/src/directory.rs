@@ -51,6 +51,9 @@ pub struct Institution {
     pub leader: String,
     #[serde(default)]
     pub udskoling: bool,
+    /// The institution's e-mail domains: mail from them is from a professional reporter.
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]

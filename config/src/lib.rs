@@ -21,5 +21,5 @@ pub mod tree;
 pub use directory::{Directory, Institution, Person};
 pub use error::ConfigError;
 pub use load::{load, load_embedded, Loaded};
-pub use model::{Channel, Config};
+pub use model::{Channel, Classify, Config};
 pub use tree::{Rule, Tree};

@@ -85,10 +85,14 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake = Arc::new(Notify::new());
+    // A decryption key that cannot be read stops start-up: mail encrypted to it would
+    // otherwise be taken without anyone able to read it.
+    let reader = Arc::new(crate::understand::Reader::new(&loaded)?);
     let cfg = Arc::new(loaded);
     let app = Arc::new(AppState {
         store: store.clone(),
         cfg: cfg.clone(),
+        reader,
         wake: wake.clone(),
     });
     let (acceptor, cert) = crate::smtp::tls::acceptor(&c, &data)?;

@@ -27,6 +27,8 @@ use crate::triage::{self, DecideError, DecisionInput};
 pub struct AppState {
     pub store: Store,
     pub cfg: Arc<Loaded>,
+    /// Reads messages (with the kommune's decryption key, if configured).
+    pub reader: Arc<crate::understand::Reader>,
     /// Wakes the outbox worker after new copies are queued.
     pub wake: Arc<Notify>,
 }
@@ -37,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/triage", get(list))
         .route("/api/v1/triage/{reference}", get(show))
         .route("/api/v1/triage/{reference}/decision", post(decide))
+        .route("/api/v1/triage/{reference}/kind", post(correct_kind))
         .route("/api/v1/cases/import", post(import_cases))
         .fallback(|| async {
             error(
@@ -159,6 +162,9 @@ fn summary(item: &Item) -> Value {
         "case_number": item.case_number,
         "suggestions": item.suggestions,
         "attachments": item.attachments.len(),
+        "flagged_attachments": item.attachments.iter().filter(|a| a.flagged.is_some()).count(),
+        "akut": !item.understanding.akut.is_empty(),
+        "reporter": item.understanding.reporter.kind,
         "parse_error": item.parse_error.is_some(),
     })
 }
@@ -239,10 +245,110 @@ async fn show(
     v["transport"] = json!(item.transport);
     v["attachment_list"] = json!(item.attachments);
     v["parse_error"] = json!(item.parse_error);
+    v["understanding"] = json!(item.understanding);
+    // The text is read again from the encrypted message: it is never stored twice.
+    let (store, reader, r) = (state.store.clone(), state.reader.clone(), reference.clone());
+    let channel = modtag_config::Channel::parse(&item.channel)
+        .unwrap_or(modtag_config::Channel::Underretning);
+    match blocking(move || {
+        store
+            .message(&r)
+            .map(|m| m.map(|raw| reader.read(&raw, channel).text))
+    })
+    .await
+    {
+        Ok(text) => v["text"] = json!(text),
+        Err(e) => return store_error(e),
+    }
     v["decision"] = json!(item.decision);
     v["history"] = json!(item.history);
     v["sent_to"] = json!(item.sent_to);
     Json(v).into_response()
+}
+
+#[derive(Deserialize)]
+struct KindCorrection {
+    kind: String,
+    reason: String,
+}
+
+/// A person corrects the kind that reading gave an intake; audited with both kinds.
+async fn correct_kind(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let input: KindCorrection = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body must be JSON {{\"kind\": ..., \"reason\": ...}}: {e}"),
+            )
+        }
+    };
+    const KINDS: [&str; 4] = ["underretning", "trivselplus", "postfordeling", "lae165"];
+    if !KINDS.contains(&input.kind.as_str()) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "unknown kind {:?}; use one of {}",
+                input.kind,
+                KINDS.join(", ")
+            ),
+        );
+    }
+    if input.reason.trim().is_empty() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a correction needs a reason",
+        );
+    }
+    let store = state.store.clone();
+    let actor = caller.actor.clone();
+    let purpose = caller
+        .purpose
+        .clone()
+        .unwrap_or_else(|| "assessment".into());
+    let r = reference.clone();
+    let result = blocking(move || -> Result<Option<(String, String)>, StoreError> {
+        let Some(mut item) = store.item(&r)? else {
+            return Ok(None);
+        };
+        let now = Timestamp::now();
+        let from = std::mem::replace(&mut item.kind, input.kind.clone());
+        let state = item.state;
+        item.transition(
+            state,
+            &actor,
+            now,
+            &format!("kind {from} → {}: {}", input.kind, input.reason),
+        );
+        let mut b = Batch::new();
+        b.audit(
+            Event::new("kind_corrected", &actor, &purpose)
+                .reference(&r)
+                .details(json!({ "from": from, "to": input.kind })),
+        );
+        b.item(item);
+        store.commit(b, now)?;
+        Ok(Some((from, input.kind)))
+    })
+    .await;
+    match result {
+        Ok(Some((from, to))) => {
+            if let Err(e) = crate::flush(&state.store).await {
+                return store_error(e);
+            }
+            Json(json!({ "reference": reference, "from": from, "kind": to })).into_response()
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no intake with reference {reference}"),
+        ),
+        Err(e) => store_error(e),
+    }
 }
 
 async fn decide(

@@ -11,8 +11,8 @@ use modtag_storage::{Store, StoreError};
 use serde_json::json;
 
 use crate::delivery::compose;
-use crate::parse;
 use crate::smtp::session::Envelope;
+use crate::understand::Reader;
 
 /// Transport facts the listener knows.
 pub struct Received {
@@ -28,6 +28,7 @@ pub struct Received {
 pub fn accept(
     store: &Store,
     cfg: &Loaded,
+    reader: &Reader,
     rx: Received,
     now: Timestamp,
 ) -> Result<String, StoreError> {
@@ -52,14 +53,9 @@ pub fn accept(
     let mut raw = received_header.into_bytes();
     raw.extend_from_slice(&rx.raw);
 
-    let parsed = parse::parse(&rx.raw);
+    let reading = reader.read(&rx.raw, rx.envelope.channel);
     let channel = rx.envelope.channel;
-    let kind = match channel {
-        Channel::Trivselplus => "trivselplus",
-        // Any concern counts: until a person or a later classifier says otherwise, mail to
-        // Modtagelsen or forwarded by journal staff is a possible underretning.
-        Channel::Underretning | Channel::Postfordeling => "underretning",
-    };
+    let kind = reading.kind;
     let mut item = Item {
         reference: reference.clone(),
         channel: channel.as_str().into(),
@@ -76,11 +72,12 @@ pub fn accept(
             size: rx.raw.len(),
             sender_auth: rx.sender_auth.clone(),
         },
-        subject: parsed.subject.clone(),
-        from: parsed.from.clone(),
-        cprs: parsed.cprs.iter().map(|c| c.formatted()).collect(),
-        attachments: parsed.attachments.clone(),
-        parse_error: parsed.error.clone(),
+        subject: reading.subject.clone(),
+        from: reading.from.clone(),
+        cprs: reading.cprs.iter().map(|c| c.formatted()).collect(),
+        attachments: reading.attachments.clone(),
+        parse_error: reading.error.clone(),
+        understanding: reading.understanding.clone(),
         case_number: None,
         suggestions: Vec::new(),
         decision: None,
@@ -108,6 +105,10 @@ pub fn accept(
                 "kind": kind,
                 "cpr_count": item.cprs.len(),
                 "attachments": item.attachments.len(),
+                "flagged_attachments": item.attachments.iter().filter(|a| a.flagged.is_some()).count(),
+                "akut_signals": item.understanding.akut.len(),
+                "reporter": item.understanding.reporter.kind,
+                "encrypted": item.understanding.openpgp.as_ref().map(|o| o.decrypted),
                 "parse_error": item.parse_error.is_some(),
             })),
     );

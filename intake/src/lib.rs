@@ -1,7 +1,8 @@
 //! `modtag-intake`: everything that talks to the outside world, and the `modtag` binary.
 //!
 //! - [`smtp`]: the SMTP listener; its protocol core is a sans-IO state machine.
-//! - [`parse`]: reading a message for triage (mail-parser).
+//! - [`understand`]: reading a message for triage: kind, reporter, CPR/CVR, attachments,
+//!   forwards, encrypted mail (mail-parser, sequoia).
 //! - [`intake`]: turning a received message into a stored, audited intake (one batch).
 //! - [`triage`]: a person's decision, routed by `modtag-router`, queued for delivery.
 //! - [`delivery`]: composing PGP/MIME copies and the outbox worker that sends them.
@@ -17,10 +18,10 @@ pub mod delivery;
 pub mod explain;
 pub mod http;
 pub mod intake;
-pub mod parse;
 pub mod sender_auth;
 pub mod smtp;
 pub mod triage;
+pub mod understand;
 
 /// Makes committed batches durable without blocking the async runtime (the store's group
 /// commit waits on a condition variable).

@@ -110,6 +110,20 @@ enum TriageCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Correct the kind reading gave an intake (audited, with the reason).
+    #[command(
+        after_help = "Example:\n  modtag triage kind MT-2026-000003 lae165 --reason 'Lægens brev er en LÆ 165'"
+    )]
+    Kind {
+        reference: String,
+        /// underretning, trivselplus, postfordeling or lae165.
+        kind: String,
+        /// Why, for the audit log and the item's history.
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Record an assessment and route the intake.
     #[command(
         after_help = "Examples:\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag triage decide MT-2026-000002 --actor 'Lene Holm' --trin 2 --consent --area dagtilbud --institution solsikken"
@@ -292,9 +306,35 @@ async fn run(cli: Cli) -> Result<()> {
             if *json {
                 print_json(&v);
             } else {
-                for (k, val) in v.as_object().into_iter().flatten() {
-                    println!("{k:>16}: {}", compact(val));
-                }
+                print_item(&v);
+            }
+            Ok(())
+        }
+        Command::Triage {
+            command:
+                TriageCommand::Kind {
+                    reference,
+                    kind,
+                    reason,
+                    json,
+                },
+        } => {
+            let body = json!({ "kind": kind, "reason": reason });
+            let v = api()?
+                .call(
+                    "POST",
+                    &format!("/api/v1/triage/{reference}/kind"),
+                    Some((serde_json::to_vec(&body)?, "application/json")),
+                )
+                .await?;
+            if *json {
+                print_json(&v);
+            } else {
+                println!(
+                    "{reference}: kind {} → {}",
+                    compact(&v["from"]),
+                    compact(&v["kind"])
+                );
             }
             Ok(())
         }
@@ -407,6 +447,176 @@ fn compact(v: &Value) -> String {
     }
 }
 
+/// The item page: what staff see first, then the message's text, then the transport.
+fn print_item(v: &Value) {
+    let u = &v["understanding"];
+    let line = |k: &str, val: String| println!("{k:>14}: {val}");
+    line("reference", compact(&v["reference"]));
+    line(
+        "kind",
+        format!("{} ({})", compact(&v["kind"]), compact(&u["kind_reason"])),
+    );
+    line("state", compact(&v["state"]));
+    line("deadline", compact(&v["deadline_local"]));
+    if u["akut"].as_array().is_some_and(|a| !a.is_empty()) {
+        line(
+            "AKUT signals",
+            u["akut"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(compact)
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    line("subject", compact(&v["subject"]));
+    line("from", compact(&v["from"]));
+    if !u["original"].is_null() {
+        let o = &u["original"];
+        line("original from", compact(&o["from"]));
+        line("original date", compact(&o["date"]));
+        line("orig. subject", compact(&o["subject"]));
+        line(
+            "forwarded by",
+            format!(
+                "{} (found as {})",
+                compact(&o["forwarded_by"]),
+                compact(&o["style"])
+            ),
+        );
+    }
+    let r = &u["reporter"];
+    line(
+        "reporter",
+        format!(
+            "{}: {} ({})",
+            compact(&r["kind"]),
+            [&r["name"], &r["role"], &r["organisation"], &r["email"]]
+                .iter()
+                .filter(|x| !x.is_null())
+                .map(|x| compact(x))
+                .collect::<Vec<_>>()
+                .join(", "),
+            compact(&r["reason"])
+        ),
+    );
+    line(
+        "CPR",
+        v["cpr_full"]
+            .as_array()
+            .map(|a| a.iter().map(compact).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default(),
+    );
+    for c in u["cvrs"].as_array().into_iter().flatten() {
+        line(
+            "CVR",
+            format!(
+                "{} ({}{})",
+                compact(&c["number"]),
+                if c["valid"] == true {
+                    "valid"
+                } else {
+                    "INVALID"
+                },
+                c["institution"]
+                    .as_str()
+                    .map(|i| format!(", {i}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if let Some(t) = u["trivsel"].as_object() {
+        for m in t["matched"].as_array().into_iter().flatten() {
+            line(
+                "Trivsel+ name",
+                format!("{} → {}", compact(&m["written"]), compact(&m["name"])),
+            );
+        }
+        for m in t["unmatched"].as_array().into_iter().flatten() {
+            line(
+                "NOT MATCHED",
+                format!(
+                    "{} (for Journalen{})",
+                    compact(&m["written"]),
+                    m["suggestion"]
+                        .as_str()
+                        .map(|s| format!("; perhaps {s}?"))
+                        .unwrap_or_default()
+                ),
+            );
+        }
+    }
+    if let Some(p) = u["openpgp"].as_object() {
+        line(
+            "OpenPGP",
+            format!(
+                "{}, signature {}{}",
+                if p["decrypted"] == true {
+                    "decrypted"
+                } else {
+                    "NOT decrypted"
+                },
+                compact(&p["signature"]),
+                p["signer"]
+                    .as_str()
+                    .map(|s| format!(" by {s}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    for a in v["attachment_list"].as_array().into_iter().flatten() {
+        line(
+            "attachment",
+            format!(
+                "{} ({}, {} bytes{}{})",
+                compact(&a["name"]),
+                compact(&a["sniffed_type"]),
+                a["size"],
+                a["inside"]
+                    .as_str()
+                    .map(|i| format!(", inside {i}"))
+                    .unwrap_or_default(),
+                a["flagged"]
+                    .as_str()
+                    .map(|f| format!("; FLAGGED: {f}, not shown inline"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    for n in u["notes"].as_array().into_iter().flatten() {
+        line("note", compact(n));
+    }
+    if v["parse_error"].is_string() {
+        line("could not read", compact(&v["parse_error"]));
+    }
+    line("case", compact(&v["case_number"]));
+    let t = &v["transport"];
+    line(
+        "transport",
+        format!(
+            "from {} (HELO {}), TLS {}, {} bytes",
+            compact(&t["peer"]),
+            compact(&t["helo"]),
+            compact(&t["tls"]),
+            t["size"]
+        ),
+    );
+    if let Some(a) = t["sender_auth"].as_object() {
+        line(
+            "sender auth",
+            format!(
+                "SPF {}, DKIM {}, DMARC {}",
+                compact(&a["spf"]),
+                compact(&a["dkim"]),
+                compact(&a["dmarc"])
+            ),
+        );
+    }
+    println!();
+    println!("{}", v["text"].as_str().unwrap_or("(no text)"));
+}
+
 fn print_list(v: &Value) {
     let items = v["items"].as_array().cloned().unwrap_or_default();
     if items.is_empty() {
@@ -414,8 +624,8 @@ fn print_list(v: &Value) {
         return;
     }
     println!(
-        "{:<16} {:<14} {:<13} {:<22} {:<22} {:<20} CPR",
-        "REFERENCE", "CHANNEL", "KIND", "RECEIVED (UTC)", "DEADLINE (local)", "STATE"
+        "{:<5} {:<16} {:<14} {:<13} {:<22} {:<22} {:<20} CPR",
+        "", "REFERENCE", "CHANNEL", "KIND", "RECEIVED (UTC)", "DEADLINE (local)", "STATE"
     );
     for i in items {
         let cpr: Vec<String> = i["cpr"]
@@ -424,8 +634,19 @@ fn print_list(v: &Value) {
             .flatten()
             .map(compact)
             .collect();
+        // Akut signals and flagged attachments are highlighted, never decided on.
+        let marks = format!(
+            "{}{}",
+            if i["akut"] == true { "AKUT" } else { "" },
+            if i["flagged_attachments"].as_u64().unwrap_or(0) > 0 {
+                "!"
+            } else {
+                ""
+            }
+        );
         println!(
-            "{:<16} {:<14} {:<13} {:<22} {:<22} {:<20} {}",
+            "{:<5} {:<16} {:<14} {:<13} {:<22} {:<22} {:<20} {}",
+            marks,
             compact(&i["reference"]),
             compact(&i["channel"]),
             compact(&i["kind"]),

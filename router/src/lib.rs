@@ -3,13 +3,16 @@
 //! - [`route`]: (facts, beslutningstræ, directory) → recipients, actions and refusals, each
 //!   with the rule and reason that produced it. The consent gate lives here.
 //! - [`deadline`]: the 24-hour assessment deadline (and, later, the hverdage calendar).
-//! - [`cpr`]: CPR number validation and masking by DOMAIN.md's rules.
+//! - [`cpr`]: CPR number validation and masking by DOMAIN.md's rules; [`cvr`]: CVR numbers.
+//! - [`names`]: Trivsel+ subjects and the tolerant matching of their names to the directory.
 //!
 //! Callers pass `now` and the configuration in; the same inputs always give the same output,
 //! which is what makes `route explain` and replays trustworthy.
 
 pub mod cpr;
+pub mod cvr;
 pub mod deadline;
+pub mod names;
 pub mod route;
 
 pub use route::{route, Decision, Facts, Recipient, Withheld};

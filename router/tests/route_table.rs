@@ -134,3 +134,48 @@ fn demo_tree_routes_the_flows() {
         );
     }
 }
+
+#[test]
+fn trivsel_names_match_the_directory_tolerantly() {
+    use modtag_router::names::{match_names, trivsel_subject, NameResult};
+    let loaded = modtag_config::load_embedded().expect("embedded default loads");
+    let run = |subject: &str| -> Vec<String> {
+        let names = trivsel_subject(subject).expect("a Trivsel+ subject");
+        match_names(names, &loaded.directory)
+            .into_iter()
+            .map(|r| match r {
+                NameResult::Matched(_, id, _) => id,
+                NameResult::Unmatched(w, Some(s)) => format!("?{w} (~{s})"),
+                NameResult::Unmatched(w, None) => format!("?{w}"),
+            })
+            .collect()
+    };
+    let table: &[(&str, &[&str])] = &[
+        (
+            "Trivsel+ Karen Poulsen Henrik Sørensen",
+            &["karen.poulsen", "henrik.soerensen"],
+        ),
+        ("TRIVSEL + poulsen karen", &["karen.poulsen"]),
+        (
+            "SV: Trivsel+: Henrik Sorensen, Camilla  Berg",
+            &["henrik.soerensen", "camilla.berg"],
+        ),
+        (
+            "Trivsel plus Karen Poulsen og Ukendt Person",
+            &["karen.poulsen", "?Ukendt Person"],
+        ),
+        (
+            "Trivsel+ Karin Poulsen",
+            &["?Karin Poulsen (~Karen Poulsen)"],
+        ),
+        (
+            "Trivsel+ Birgitte Hansen Jens Pedersen Louise Rasmussen",
+            &["birgitte.hansen", "jens.pedersen", "louise.rasmussen"],
+        ),
+        ("Trivsel+ Karen", &["?Karen"]),
+        ("Trivsel+ Børneskolerådgiverne", &["boerneskoleraadgiverne"]),
+    ];
+    for (subject, want) in table {
+        assert_eq!(&run(subject), want, "{subject}");
+    }
+}

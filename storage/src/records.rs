@@ -44,11 +44,115 @@ pub struct Transition {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Attachment {
+    /// Sanitised: no path, no control characters.
     pub name: String,
+    /// As declared by the sender.
     pub content_type: String,
     pub size: usize,
+    /// As recognised from the content itself.
+    #[serde(default)]
+    pub sniffed_type: String,
+    /// SHA-256 of the decoded content, hex.
+    #[serde(default)]
+    pub sha256: String,
+    /// Why it is not offered for inline display (type outside the allow-list, declared and
+    /// real type disagree); `None` when it may be shown.
+    #[serde(default)]
+    pub flagged: Option<String>,
+    /// Where it came from when not a plain MIME part: `winmail.dat`, `message/rfc822`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub inside: String,
+}
+
+/// What reading a message found out, for staff to see at once. Stored with the item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Understanding {
+    /// Why the item has its kind, in plain words.
+    pub kind_reason: String,
+    /// For a forwarded message: the original's sender, date and subject, and the forwarder.
+    pub original: Option<Original>,
+    pub cvrs: Vec<CvrFound>,
+    pub reporter: Reporter,
+    /// Akut words and phrases found (highlight only).
+    pub akut: Vec<String>,
+    /// Names in a Trivsel+ subject, matched against the directory or left for Journalen.
+    pub trivsel: Option<TrivselNames>,
+    /// Set when the message arrived OpenPGP-encrypted.
+    pub openpgp: Option<OpenPgpInfo>,
+    /// What could not be read, or is worth knowing (modulus-11, limits reached, ...).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Original {
+    pub from: Option<String>,
+    pub date: Option<String>,
+    pub subject: Option<String>,
+    /// The forwarding staff member (the outer message's sender).
+    pub forwarded_by: Option<String>,
+    /// How the original was found: `message/rfc822`, `outlook-da`, `outlook-en`,
+    /// `videresendt`, `forwarded`, `original-message`.
+    pub style: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CvrFound {
+    pub number: String,
+    pub valid: bool,
+    /// The directory institution with this CVR.
+    pub institution: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Reporter {
+    /// `professional`, `citizen` or `anonymous`.
+    pub kind: String,
+    pub name: Option<String>,
+    pub organisation: Option<String>,
+    pub role: Option<String>,
+    pub email: Option<String>,
+    /// Why this kind, in plain words.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrivselNames {
+    pub matched: Vec<NameMatch>,
+    pub unmatched: Vec<NameMiss>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NameMatch {
+    /// As written in the subject.
+    pub written: String,
+    /// Directory id and name.
+    pub person: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NameMiss {
+    pub written: String,
+    /// A close directory name, for Journalen to confirm (never used by itself).
+    #[serde(default)]
+    pub suggestion: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OpenPgpInfo {
+    pub decrypted: bool,
+    /// `none`, `good`, `bad`, `unknown-key`.
+    pub signature: String,
+    /// Who signed (directory name, or the key's fingerprint).
+    pub signer: Option<String>,
 }
 
 /// Transport facts recorded with a message.
@@ -118,6 +222,8 @@ pub struct Item {
     pub attachments: Vec<Attachment>,
     /// Set when the message could not be parsed; the raw message is kept regardless.
     pub parse_error: Option<String>,
+    #[serde(default)]
+    pub understanding: Understanding,
     pub case_number: Option<String>,
     /// Cases a person should consider (several matches): never linked automatically.
     pub suggestions: Vec<String>,

@@ -22,6 +22,7 @@ fn item(reference: &str, now: Timestamp) -> Item {
         cprs: vec!["120315-4321".into()],
         attachments: vec![],
         parse_error: None,
+        understanding: Default::default(),
         case_number: None,
         suggestions: vec![],
         decision: None,

@@ -13,3 +13,4 @@ mod sender_auth;
 mod shutdown;
 mod smtp;
 mod tls;
+mod understand;

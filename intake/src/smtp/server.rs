@@ -175,6 +175,7 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
     };
     let store = app.store.clone();
     let cfg = app.cfg.clone();
+    let reader = app.reader.clone();
     let size = raw.len();
     let rx = Received {
         tls: envelope.tls.clone().unwrap_or_else(|| "none".into()),
@@ -184,7 +185,8 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
         sender_auth,
     };
     let now = Timestamp::now();
-    let result = tokio::task::spawn_blocking(move || intake::accept(&store, &cfg, rx, now)).await;
+    let result =
+        tokio::task::spawn_blocking(move || intake::accept(&store, &cfg, &reader, rx, now)).await;
     let reference = match result {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {

@@ -1,3 +1,4 @@
 //! Integration tests of `modtag-intake`'s public pieces without the network.
 
+mod corpus;
 mod session;

@@ -1,0 +1,39 @@
+//! The whole classify path (MIME, forwards, TNEF, OpenPGP detection, kind, reporter,
+//! signals) on arbitrary bytes, through each channel: never panics or hangs (the raw message
+//! is kept whatever happens), every CPR it reports is valid, every attachment name is clean,
+//! and the kind is one of the four.
+
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use modtag_config::Channel;
+use modtag_intake::understand::Reader;
+use modtag_router::cpr::Cpr;
+
+fn reader() -> &'static Reader {
+    static READER: OnceLock<Reader> = OnceLock::new();
+    READER.get_or_init(|| {
+        let cfg = modtag_config::load_embedded().expect("embedded default");
+        Reader::with_key(&cfg, None)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let channel = match data.first().map(|b| b % 3) {
+        Some(0) => Channel::Underretning,
+        Some(1) => Channel::Trivselplus,
+        _ => Channel::Postfordeling,
+    };
+    let r = reader().read(data, channel);
+    assert!(["underretning", "trivselplus", "postfordeling", "lae165"].contains(&r.kind));
+    assert!(!r.understanding.kind_reason.is_empty());
+    for cpr in &r.cprs {
+        assert!(Cpr::parse(&cpr.formatted()).is_some());
+    }
+    for a in &r.attachments {
+        assert!(!a.name.is_empty());
+        assert!(!a.name.contains('/') && !a.name.contains('\\') && !a.name.chars().any(char::is_control));
+    }
+});

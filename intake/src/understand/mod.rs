@@ -1,0 +1,730 @@
+//! Reading a message for triage: what it is (its kind, and why), who sent it, which child
+//! it concerns, what is attached, and what could not be read.
+//!
+//! Reading never decides whether a message is kept: the raw message is stored whatever
+//! happens here. The work per message is bounded (header size, MIME parts, nesting depth,
+//! from `[classify]`), and a bug in a parser cannot take the intake down with it.
+//!
+//! - `attach.rs`: attachment names, sniffed types, the allow-list, winmail.dat.
+//! - `forward.rs`: inline forward blocks (Outlook, Thunderbird, Gmail).
+//! - `openpgp.rs`: mail encrypted to the kommune's key.
+//! - `kind.rs`: the kind and its reason; `reporter.rs`: who reported, and how.
+
+pub mod attach;
+pub mod forward;
+mod kind;
+pub mod openpgp;
+mod reporter;
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use mail_parser::{Encoding, Message, MessageParser, MimeHeaders, PartType};
+use modtag_config::{Channel, Classify, Directory, Loaded};
+use modtag_router::{cpr, cvr, names};
+use modtag_storage::records::{
+    Attachment, CvrFound, NameMatch, NameMiss, OpenPgpInfo, Original, TrivselNames, Understanding,
+};
+use sequoia_openpgp::Cert;
+
+/// What a message turned out to be. Personal data: lives only in memory and in the
+/// encrypted item.
+#[derive(Debug, Default, Clone)]
+pub struct Reading {
+    pub kind: &'static str,
+    /// The message's own subject and sender (for a forward: the forwarder's).
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub cprs: Vec<cpr::Cpr>,
+    pub attachments: Vec<Attachment>,
+    /// The text for display: `text/plain` preferred, HTML turned into text, never rendered.
+    pub text: String,
+    pub understanding: Understanding,
+    /// Set when the message could not be read at all; the raw message is kept regardless.
+    pub error: Option<String>,
+}
+
+/// Reads messages with the kommune's settings, directory and (optional) decryption key.
+#[derive(Clone)]
+pub struct Reader {
+    classify: Classify,
+    directory: Directory,
+    key: Option<Cert>,
+}
+
+impl Reader {
+    /// From the loaded configuration; reads the decryption key file if one is configured
+    /// (it must be 0600, like every secret).
+    pub fn new(cfg: &Loaded) -> anyhow::Result<Reader> {
+        let key = match &cfg.config.classify.decryption_key_file {
+            None => None,
+            Some(file) => {
+                let path = cfg
+                    .config
+                    .base_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join(file);
+                let bytes = modtag_storage::keys::read_secret(&path)
+                    .map_err(|e| anyhow::anyhow!("[classify] decryption_key_file: {e}"))?;
+                let cert = modtag_storage::crypto::parse_cert(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                if !cert.is_tsk() {
+                    anyhow::bail!(
+                        "{}: holds no secret key; [classify] decryption_key_file must be the kommune's secret key",
+                        path.display()
+                    );
+                }
+                Some(cert)
+            }
+        };
+        Ok(Reader::with_key(cfg, key))
+    }
+
+    pub fn with_key(cfg: &Loaded, key: Option<Cert>) -> Reader {
+        Reader {
+            classify: cfg.config.classify.clone(),
+            directory: cfg.directory.clone(),
+            key,
+        }
+    }
+
+    /// Reads `raw`, which arrived through `channel`.
+    pub fn read(&self, raw: &[u8], channel: Channel) -> Reading {
+        match std::panic::catch_unwind(|| self.read_inner(raw, channel)) {
+            Ok(r) => r,
+            Err(_) => Reading {
+                kind: kind::fallback(channel),
+                error: Some(
+                    "the MIME parser failed on this message; the raw message is kept".into(),
+                ),
+                understanding: Understanding {
+                    kind_reason: "could not be read: treated as a possible underretning".into(),
+                    reporter: no_sender(),
+                    ..Understanding::default()
+                },
+                ..Reading::default()
+            },
+        }
+    }
+
+    fn read_inner(&self, raw: &[u8], channel: Channel) -> Reading {
+        let mut notes = Vec::new();
+        let raw = self.bound_header(raw, &mut notes);
+        let Some(msg) = MessageParser::default().parse(raw.as_ref()) else {
+            // No headers at all: if it is text, show it and look for CPR in it.
+            let text = if attach::sniff(&raw) == "text/plain" {
+                match std::str::from_utf8(&raw) {
+                    Ok(t) => t.to_string(),
+                    Err(_) => windows_1252(&raw),
+                }
+            } else {
+                String::new()
+            };
+            return Reading {
+                kind: kind::fallback(channel),
+                cprs: cpr::find_all(&text),
+                text,
+                error: Some(
+                    "not a readable e-mail message (no headers); the raw message is kept".into(),
+                ),
+                understanding: Understanding {
+                    kind_reason:
+                        "not a readable e-mail message: treated as a possible underretning".into(),
+                    reporter: no_sender(),
+                    notes,
+                    ..Understanding::default()
+                },
+                ..Reading::default()
+            };
+        };
+        // Encrypted to us: read the decrypted message instead, with the outer headers.
+        if let Some((inner, info)) = self.decrypt(&msg, &mut notes) {
+            if let Some(inner_msg) = MessageParser::default().parse(&inner) {
+                let mut r = self.read_message(&inner_msg, channel, notes);
+                r.understanding.openpgp = Some(info);
+                return r;
+            }
+            notes.push("the decrypted content is not a readable message".into());
+        }
+        let encrypted = is_encrypted(&msg);
+        let mut r = self.read_message(&msg, channel, notes);
+        if encrypted && r.understanding.openpgp.is_none() {
+            r.understanding.openpgp = Some(OpenPgpInfo {
+                decrypted: false,
+                signature: "none".into(),
+                signer: None,
+            });
+        }
+        r
+    }
+
+    /// Cuts a header block beyond `max_header_bytes` (at a line break), keeping the body.
+    fn bound_header<'a>(&self, raw: &'a [u8], notes: &mut Vec<String>) -> Cow<'a, [u8]> {
+        let limit = self.classify.max_header_bytes;
+        let end = memchr::memmem::find(raw, b"\r\n\r\n")
+            .map(|p| p + 2)
+            .or_else(|| memchr::memmem::find(raw, b"\n\n").map(|p| p + 1))
+            .unwrap_or(raw.len());
+        if end <= limit {
+            return Cow::Borrowed(raw);
+        }
+        notes.push(format!(
+            "the header block is larger than {limit} bytes; only the first were read (limit max_header_bytes)"
+        ));
+        let cut = raw[..limit]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        let mut bounded = raw[..cut].to_vec();
+        bounded.extend_from_slice(&raw[end..]);
+        Cow::Owned(bounded)
+    }
+
+    /// The decrypted inner message (with the outer headers put back), if `msg` is
+    /// encrypted to a key we hold.
+    fn decrypt(&self, msg: &Message, notes: &mut Vec<String>) -> Option<(Vec<u8>, OpenPgpInfo)> {
+        let (ciphertext, inline) = encrypted_payload(msg)?;
+        let Some(key) = &self.key else {
+            notes.push("encrypted with OpenPGP; no decryption key is configured ([classify] decryption_key_file): kept encrypted".into());
+            return None;
+        };
+        match openpgp::decrypt(key, &self.directory, &ciphertext) {
+            Ok((plain, info)) => {
+                // Outer headers that describe the message, then the decrypted entity.
+                let mut inner = Vec::new();
+                for (name, value) in msg.headers_raw() {
+                    let lower = name.to_ascii_lowercase();
+                    if !lower.starts_with("content-") && lower != "mime-version" {
+                        inner.extend_from_slice(name.as_bytes());
+                        inner.extend_from_slice(b":");
+                        inner.extend_from_slice(value.as_bytes());
+                    }
+                }
+                inner.extend_from_slice(b"MIME-Version: 1.0\r\n");
+                if inline {
+                    inner.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n\r\n");
+                }
+                inner.extend_from_slice(&plain);
+                Some((inner, info))
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "encrypted with OpenPGP and could not be decrypted: {e}"
+                ));
+                None
+            }
+        }
+    }
+
+    fn read_message(&self, msg: &Message, channel: Channel, mut notes: Vec<String>) -> Reading {
+        let subject = header_text(msg, "Subject");
+        let from = address(msg);
+        let mut scan = Scan::default();
+        self.walk(msg, 0, "", &mut scan, &mut notes);
+        if scan.body.trim().is_empty() && !scan.all_text.trim().is_empty() {
+            // Broken structure (a multipart without a usable boundary, say): show the text
+            // that was found rather than nothing.
+            notes.push(
+                "no body text: the text found in the message's parts is shown instead".into(),
+            );
+            scan.body = scan.all_text.trim_start().to_string();
+        }
+        let text = scan.body.clone();
+
+        // The original of a forward: an attached message, or an inline block.
+        let forward = find_original(msg, &text, &scan);
+        let outer_from_journal = from.as_deref().is_some_and(|f| self.is_journal(f));
+        let original = forward.as_ref().map(|o| Original {
+            forwarded_by: from.clone(),
+            ..o.clone()
+        });
+
+        let mut all_text = subject.clone().unwrap_or_default();
+        all_text.push('\n');
+        all_text.push_str(&scan.all_text);
+        let cprs = cpr::find_all(&all_text);
+        for c in &cprs {
+            if !c.mod11 {
+                notes.push(format!(
+                    "CPR {} fails the modulus-11 check: valid all the same (issued without it since 2007)",
+                    c.masked()
+                ));
+            }
+        }
+        let cvrs: Vec<CvrFound> = cvr::find_all(&all_text)
+            .into_iter()
+            .map(|number| CvrFound {
+                valid: cvr::valid(&number),
+                institution: self
+                    .directory
+                    .institutions
+                    .values()
+                    .find(|i| i.cvr.as_deref() == Some(number.as_str()))
+                    .map(|i| i.name.clone()),
+                number,
+            })
+            .collect();
+        for c in cvrs.iter().filter(|c| !c.valid) {
+            notes.push(format!("CVR {} fails its check digits", c.number));
+        }
+
+        let folded_text = names::fold(&all_text)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let akut: Vec<String> = self
+            .classify
+            .akut_words
+            .iter()
+            .filter(|w| contains_phrase(&folded_text, &names::fold(w)))
+            .cloned()
+            .collect();
+
+        let subject_for_kind = original
+            .as_ref()
+            .and_then(|o| o.subject.clone())
+            .or_else(|| subject.clone())
+            .unwrap_or_default();
+        let trivsel = names::trivsel_subject(subject.as_deref().unwrap_or(""))
+            .or_else(|| names::trivsel_subject(&subject_for_kind))
+            .map(|n| self.trivsel_names(n));
+        let (kind, kind_reason) = kind::decide(&kind::Signals {
+            channel,
+            forwarded: original.as_ref(),
+            from_journal: outer_from_journal,
+            trivsel: trivsel.as_ref(),
+            subject: &subject_for_kind,
+            attachment_names: &scan
+                .attachments
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>(),
+            folded_text: &folded_text,
+        });
+        // Who reported: the original's sender for a forward.
+        let reporter_from = original
+            .as_ref()
+            .and_then(|o| o.from.clone())
+            .or_else(|| from.clone());
+        let reporter = reporter::classify(
+            kind,
+            reporter_from.as_deref(),
+            &text,
+            &folded_text,
+            &cvrs,
+            &self.directory,
+            &self.classify.professional_domains,
+        );
+
+        if channel == Channel::Postfordeling && original.is_none() {
+            notes.push(
+                "no forwarded original found: the message itself is read as the original".into(),
+            );
+        }
+        Reading {
+            kind,
+            subject,
+            from,
+            cprs,
+            attachments: scan.attachments,
+            text,
+            understanding: Understanding {
+                kind_reason,
+                original,
+                cvrs,
+                reporter,
+                akut,
+                trivsel,
+                openpgp: None,
+                notes: {
+                    notes.extend(scan.notes);
+                    notes
+                },
+            },
+            error: None,
+        }
+    }
+
+    fn is_journal(&self, from: &str) -> bool {
+        let addr = from
+            .rsplit_once('<')
+            .map_or(from, |(_, a)| a.trim_end_matches('>'))
+            .to_ascii_lowercase();
+        self.directory.people.values().any(|p| {
+            p.email.eq_ignore_ascii_case(&addr) && p.roles.iter().any(|r| r == "journalen")
+        })
+    }
+
+    fn trivsel_names(&self, text: &str) -> TrivselNames {
+        let mut t = TrivselNames::default();
+        for r in names::match_names(text, &self.directory) {
+            match r {
+                names::NameResult::Matched(written, person, name) => t.matched.push(NameMatch {
+                    written,
+                    person,
+                    name,
+                }),
+                names::NameResult::Unmatched(written, suggestion) => t.unmatched.push(NameMiss {
+                    written,
+                    suggestion,
+                }),
+            }
+        }
+        t
+    }
+
+    /// Collects text, attachments and nested messages, within the part and depth limits.
+    fn walk(
+        &self,
+        msg: &Message,
+        depth: usize,
+        inside: &str,
+        scan: &mut Scan,
+        notes: &mut Vec<String>,
+    ) {
+        if depth > self.classify.max_depth {
+            notes.push(format!(
+                "messages nested deeper than {} were not opened (limit max_depth)",
+                self.classify.max_depth
+            ));
+            return;
+        }
+        let parts = msg.parts.len();
+        if scan.parts + parts > self.classify.max_parts {
+            notes.push(format!(
+                "the message has more than {} MIME parts; only the first were read (limit max_parts)",
+                self.classify.max_parts
+            ));
+        }
+        let room = self.classify.max_parts.saturating_sub(scan.parts);
+        scan.parts += parts.min(room);
+        let depths = part_depths(msg);
+        if depths.iter().any(|d| *d > self.classify.max_depth) {
+            notes.push(format!(
+                "MIME parts nested deeper than {} were not read (limit max_depth)",
+                self.classify.max_depth
+            ));
+        }
+        let usable = |id: usize| {
+            id < room
+                && depths
+                    .get(id)
+                    .is_some_and(|d| depth + d <= self.classify.max_depth)
+        };
+
+        // Structure problems worth showing.
+        for (id, part) in msg.parts.iter().enumerate().take(room) {
+            if part.is_encoding_problem {
+                notes.push(format!(
+                    "part {id} could not be fully decoded (damaged or truncated encoding)"
+                ));
+            }
+            if let Some(ct) = part.content_type() {
+                if ct.ctype().eq_ignore_ascii_case("multipart") {
+                    if ct.attribute("boundary").is_none() {
+                        notes.push(format!(
+                            "part {id} is multipart without a boundary: read as text"
+                        ));
+                    } else if matches!(&part.body, PartType::Multipart(subs) if subs.is_empty()) {
+                        notes.push(format!(
+                            "part {id} is multipart but no part was found (wrong boundary?)"
+                        ));
+                    }
+                }
+            }
+        }
+
+        // Body text: text/plain preferred; HTML only as text.
+        for (i, id) in msg.text_body.iter().enumerate() {
+            if !usable(*id as usize) {
+                continue;
+            }
+            if let Some(t) = body_text(msg, i, *id as usize) {
+                if depth == 0 && inside.is_empty() {
+                    if !scan.body.is_empty() {
+                        scan.body.push('\n');
+                    }
+                    scan.body.push_str(&t);
+                }
+                scan.all_text.push('\n');
+                scan.all_text.push_str(&t);
+            }
+        }
+        for id in &msg.attachments {
+            let id = *id as usize;
+            if !usable(id) {
+                continue;
+            }
+            let part = &msg.parts[id];
+            let name = part.attachment_name().map(str::to_string);
+            if let PartType::Message(nested) = &part.body {
+                let subject = header_text(nested, "Subject");
+                let label = name.clone().unwrap_or_else(|| "message.eml".into());
+                let mut a = attach::describe(
+                    &label,
+                    "message/rfc822",
+                    part.contents(),
+                    &self.classify.attachment_types,
+                    inside,
+                );
+                // Opened and read here, its own parts listed: not a file to flag.
+                a.sniffed_type = "message/rfc822".into();
+                a.flagged = None;
+                scan.attachments.push(a);
+                if scan.nested.is_none() {
+                    scan.nested = Some(Original {
+                        from: address(nested),
+                        date: nested.date().map(|d| d.to_rfc3339()),
+                        subject,
+                        forwarded_by: None,
+                        style: "message/rfc822".into(),
+                    });
+                    // A forward of a forward: the innermost original counts.
+                    let mut inner = nested;
+                    while let Some(deeper) = inner.attachments().find_map(|p| p.message()) {
+                        scan.nested = Some(Original {
+                            from: address(deeper),
+                            date: deeper.date().map(|d| d.to_rfc3339()),
+                            subject: header_text(deeper, "Subject"),
+                            forwarded_by: None,
+                            style: "message/rfc822".into(),
+                        });
+                        inner = deeper;
+                    }
+                }
+                self.walk(nested, depth + 1, "message/rfc822", scan, notes);
+                continue;
+            }
+            let declared = content_type(part);
+            let bytes = part.contents();
+            let label = name.unwrap_or_else(|| "unnamed".into());
+            let a = attach::describe(
+                &label,
+                &declared,
+                bytes,
+                &self.classify.attachment_types,
+                inside,
+            );
+            if a.sniffed_type.starts_with("text/plain") || declared.starts_with("text/") {
+                if let Some(t) = part.text_contents() {
+                    scan.all_text.push('\n');
+                    scan.all_text.push_str(t);
+                }
+            }
+            let tnef = a.sniffed_type == "application/ms-tnef";
+            scan.attachments.push(a);
+            if tnef {
+                match attach::tnef_files(bytes) {
+                    Ok(files) => {
+                        for (n, data) in files {
+                            let guess = attach::sniff(&data);
+                            scan.attachments.push(attach::describe(
+                                &n,
+                                guess,
+                                &data,
+                                &self.classify.attachment_types,
+                                "winmail.dat",
+                            ));
+                        }
+                    }
+                    Err(e) => notes.push(format!("winmail.dat could not be opened: {e}")),
+                }
+            }
+        }
+    }
+}
+
+fn no_sender() -> modtag_storage::records::Reporter {
+    modtag_storage::records::Reporter {
+        kind: "anonymous".into(),
+        reason: "no sender could be read: no kvittering".into(),
+        ..Default::default()
+    }
+}
+
+#[derive(Default)]
+struct Scan {
+    parts: usize,
+    /// The message's own text, for display.
+    body: String,
+    /// All text searched for CPR, CVR and signals: bodies, text attachments, nested mail.
+    all_text: String,
+    attachments: Vec<Attachment>,
+    nested: Option<Original>,
+    notes: Vec<String>,
+}
+
+fn find_original(msg: &Message, text: &str, scan: &Scan) -> Option<Original> {
+    if let Some(n) = &scan.nested {
+        return Some(n.clone());
+    }
+    let _ = msg;
+    forward::find_inline(text).map(|f| Original {
+        from: f.from,
+        date: f.date,
+        subject: f.subject,
+        forwarded_by: None,
+        style: f.style.into(),
+    })
+}
+
+/// Depth of each part below the root (multipart nesting).
+fn part_depths(msg: &Message) -> Vec<usize> {
+    let mut depth = vec![0usize; msg.parts.len()];
+    // Parts are stored parent before child, so one pass in order suffices.
+    for id in 0..msg.parts.len() {
+        if let PartType::Multipart(subs) = &msg.parts[id].body {
+            let below = depth[id] + 1;
+            for s in subs {
+                if let Some(d) = depth.get_mut(*s as usize) {
+                    *d = below;
+                }
+            }
+        }
+    }
+    depth
+}
+
+fn content_type(part: &mail_parser::MessagePart) -> String {
+    part.content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".into())
+        .to_ascii_lowercase()
+}
+
+/// A body text, with undeclared 8-bit text read as Windows-1252 (what Danish mail without a
+/// charset almost always is) rather than as replacement characters.
+fn body_text(msg: &Message, i: usize, id: usize) -> Option<String> {
+    let t = msg.body_text(i)?;
+    let part = &msg.parts[id];
+    let declared = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .is_some();
+    if declared || !t.contains('\u{fffd}') {
+        return Some(t.into_owned());
+    }
+    let raw = msg
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)?;
+    let bytes = match part.encoding {
+        Encoding::QuotedPrintable => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)?
+        }
+        Encoding::Base64 => mail_parser::decoders::base64::base64_decode(raw)?,
+        Encoding::None => raw.to_vec(),
+    };
+    if std::str::from_utf8(&bytes).is_ok() {
+        return Some(t.into_owned());
+    }
+    let text = windows_1252(&bytes);
+    Some(if matches!(part.body, PartType::Html(_)) {
+        mail_parser::decoders::html::html_to_text(&text)
+    } else {
+        text
+    })
+}
+
+fn windows_1252(bytes: &[u8]) -> String {
+    mail_parser::decoders::charsets::map::charset_decoder(b"windows-1252")
+        .map(|d| d(bytes))
+        .unwrap_or_else(|| bytes.iter().map(|&b| char::from(b)).collect())
+}
+
+/// A header as text; raw 8-bit (undeclared) headers read as Windows-1252.
+fn header_text(msg: &Message, name: &str) -> Option<String> {
+    let parsed = match name {
+        "Subject" => msg.subject().map(str::to_string),
+        _ => msg.header_raw(name).map(|s| s.trim().to_string()),
+    };
+    match parsed {
+        Some(s) if s.contains('\u{fffd}') => raw_header(msg, name).or(Some(s)),
+        other => other,
+    }
+}
+
+fn raw_header(msg: &Message, name: &str) -> Option<String> {
+    let h = msg
+        .root_part()
+        .headers
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case(name))?;
+    let raw = msg
+        .raw_message
+        .get(h.offset_start() as usize..h.offset_end() as usize)?;
+    Some(
+        windows_1252(raw)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+fn address(msg: &Message) -> Option<String> {
+    msg.from()
+        .and_then(|a| a.first())
+        .map(|a| match (a.name(), a.address()) {
+            (Some(n), Some(addr)) => format!("{n} <{addr}>"),
+            (None, Some(addr)) => addr.to_string(),
+            (Some(n), None) => n.to_string(),
+            (None, None) => String::new(),
+        })
+}
+
+fn is_encrypted(msg: &Message) -> bool {
+    encrypted_payload(msg).is_some()
+}
+
+/// The OpenPGP ciphertext of a PGP/MIME message, or of an inline armored block (`true`).
+fn encrypted_payload(msg: &Message) -> Option<(Vec<u8>, bool)> {
+    let root = msg.root_part();
+    if let Some(ct) = root.content_type() {
+        let is_pgp_mime = ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("encrypted"))
+            && ct
+                .attribute("protocol")
+                .is_some_and(|p| p.eq_ignore_ascii_case("application/pgp-encrypted"));
+        if is_pgp_mime {
+            // RFC 3156 §4: the second part holds the ciphertext.
+            if let PartType::Multipart(subs) = &root.body {
+                if let Some(id) = subs.get(1) {
+                    return Some((msg.parts.get(*id as usize)?.contents().to_vec(), false));
+                }
+            }
+        }
+    }
+    let first = msg.body_text(0)?;
+    openpgp::inline_block(&first).map(|b| (b.as_bytes().to_vec(), true))
+}
+
+/// `phrase` in `text` as whole words (both already folded).
+fn contains_phrase(text: &str, phrase: &str) -> bool {
+    let phrase = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
+    if phrase.is_empty() {
+        return false;
+    }
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(&phrase) {
+        let start = from + pos;
+        let end = start + phrase.len();
+        let before = text[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after = text[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if before && after {
+            return true;
+        }
+        from = start + phrase.chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}

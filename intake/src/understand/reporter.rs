@@ -1,0 +1,179 @@
+//! Who reported: a professional (by sender domain, a known institution or CVR, or what a
+//! form states), a citizen, or someone anonymous. Named reporters are owed a kvittering;
+//! anonymous ones get nothing back, so nothing about them is copied into the item.
+
+use modtag_config::Directory;
+use modtag_storage::records::{CvrFound, Reporter};
+
+/// Form fields such as `Navn: ...`, `Stilling: ...`, `Arbejdssted: ...`, `Anonym: ja`.
+fn form_field(text: &str, keys: &[&str]) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        let k = k.trim().to_lowercase();
+        let v = v.trim();
+        (keys.contains(&k.as_str()) && !v.is_empty() && v.len() < 200).then(|| v.to_string())
+    })
+}
+
+fn domain_of(from: &str) -> Option<String> {
+    let addr = from
+        .rsplit_once('<')
+        .map_or(from, |(_, a)| a.trim_end_matches('>'));
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.trim().to_ascii_lowercase())
+}
+
+fn under(domain: &str, base: &str) -> bool {
+    let base = base.to_ascii_lowercase();
+    domain == base || domain.ends_with(&format!(".{base}"))
+}
+
+pub fn classify(
+    kind: &str,
+    from: Option<&str>,
+    text: &str,
+    folded: &str,
+    cvrs: &[CvrFound],
+    directory: &Directory,
+    professional_domains: &[String],
+) -> Reporter {
+    let anonymous_field = form_field(text, &["anonym", "anonymous", "ønsker anonymitet"])
+        .map(|v| v.to_lowercase())
+        .is_some_and(|v| v.starts_with("ja") || v.starts_with("yes"));
+    let anonymous_words = [
+        "onsker at vaere anonym",
+        "vil vaere anonym",
+        "vil gerne vaere anonym",
+        "anonym henvendelse",
+        "anonym underretning",
+        "jeg er anonym",
+    ]
+    .iter()
+    .find(|w| folded.contains(*w));
+    if anonymous_field || anonymous_words.is_some() || from.is_none_or(str::is_empty) {
+        let reason = if anonymous_field {
+            "the form says anonymous"
+        } else if anonymous_words.is_some() {
+            "the reporter asks to be anonymous"
+        } else {
+            "no sender"
+        };
+        return Reporter {
+            kind: "anonymous".into(),
+            reason: format!("{reason}: no kvittering, nothing kept about the reporter"),
+            ..Reporter::default()
+        };
+    }
+    let from = from.unwrap_or_default();
+    let email = from
+        .rsplit_once('<')
+        .map_or(from, |(_, a)| a.trim_end_matches('>'))
+        .trim()
+        .to_string();
+    let display = from
+        .rsplit_once('<')
+        .map(|(n, _)| n.trim().trim_matches('"').to_string())
+        .filter(|n| !n.is_empty());
+    let name = form_field(
+        text,
+        &["navn", "name", "underretters navn", "afsenders navn"],
+    )
+    .or(display);
+    let role = form_field(text, &["stilling", "rolle", "funktion", "titel", "role"]);
+    let stated_org = form_field(
+        text,
+        &[
+            "arbejdssted",
+            "institution",
+            "organisation",
+            "skole",
+            "firma",
+            "afdeling",
+        ],
+    );
+    let domain = domain_of(from).unwrap_or_default();
+
+    let institution = directory
+        .institutions
+        .values()
+        .find(|i| i.domains.iter().any(|d| under(&domain, d)));
+    let staff = directory
+        .people
+        .values()
+        .find(|p| p.email.eq_ignore_ascii_case(&email));
+    let (professional, reason, organisation) = if let Some(p) = staff {
+        (
+            true,
+            format!("sent by the kommune's own {}", p.name),
+            Some("kommunen".to_string()),
+        )
+    } else if let Some(i) = institution {
+        (
+            true,
+            format!("sender domain {domain} belongs to {}", i.name),
+            Some(i.name.clone()),
+        )
+    } else if let Some(d) = professional_domains.iter().find(|d| under(&domain, d)) {
+        (
+            true,
+            format!("sender domain {domain} is a professional domain ({d})"),
+            stated_org.clone().or(Some(domain.clone())),
+        )
+    } else if let Some(c) = cvrs.iter().find(|c| c.institution.is_some()) {
+        (
+            true,
+            format!(
+                "CVR {} is {}",
+                c.number,
+                c.institution.clone().unwrap_or_default()
+            ),
+            c.institution.clone(),
+        )
+    } else if let Some(c) = cvrs.first() {
+        (
+            true,
+            format!("the message gives CVR {}", c.number),
+            stated_org.clone(),
+        )
+    } else if kind == "lae165" {
+        (true, "an LÆ 165 comes from a GP".into(), stated_org.clone())
+    } else if role.is_some() || stated_org.is_some() {
+        (
+            true,
+            "the reporter states a position or workplace".into(),
+            stated_org.clone(),
+        )
+    } else if [
+        "skaerpet underretningspligt",
+        "som fagperson",
+        "praktiserende laege",
+    ]
+    .iter()
+    .any(|w| folded.contains(w))
+    {
+        (
+            true,
+            "the text says it comes from a professional".into(),
+            stated_org.clone(),
+        )
+    } else {
+        (
+            false,
+            "no professional sign: a citizen with a name".into(),
+            stated_org.clone(),
+        )
+    };
+    Reporter {
+        kind: if professional {
+            "professional"
+        } else {
+            "citizen"
+        }
+        .into(),
+        name,
+        organisation,
+        role,
+        email: Some(email).filter(|e| !e.is_empty()),
+        reason,
+    }
+}

@@ -1,0 +1,130 @@
+//! The classification corpus (`tests/data/corpus/*.eml`, made by `generate.py` there): each
+//! message's expected reading is the `.json` beside it. Every message is read as written
+//! (CRLF) and again with bare LF line endings, and must give the same answer. Refresh the
+//! expectations with `UPDATE_EXPECT=1` and review the diff.
+
+use std::path::{Path, PathBuf};
+
+use modtag_config::Channel;
+use modtag_intake::understand::{Reader, Reading};
+use serde_json::{json, Value};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/corpus")
+}
+
+fn reader() -> Reader {
+    let cfg = modtag_config::load_embedded().expect("embedded default");
+    let key = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo/keys/modtagelsen.key.asc"),
+    )
+    .unwrap();
+    let key = modtag_storage::crypto::parse_cert(&key).unwrap();
+    Reader::with_key(&cfg, Some(key))
+}
+
+/// The mailbox a corpus message was sent to decides its channel.
+fn channel(raw: &[u8]) -> Channel {
+    let head = String::from_utf8_lossy(&raw[..raw.len().min(4096)]).to_lowercase();
+    if head.contains("to: postfordeling@") {
+        Channel::Postfordeling
+    } else if head.contains("to: trivselplus@") {
+        Channel::Trivselplus
+    } else {
+        Channel::Underretning
+    }
+}
+
+/// What staff would see, as JSON. Line endings inside text are normalised; sizes and hashes
+/// of parts whose content is text depend on them and are left out of the LF comparison.
+fn view(r: &Reading, lf: bool) -> Value {
+    let attachments: Vec<Value> = r
+        .attachments
+        .iter()
+        .map(|a| {
+            let mut v = serde_json::to_value(a).unwrap();
+            let textual = a.sniffed_type.starts_with("text/")
+                || a.sniffed_type == "application/pgp-encrypted"
+                || a.content_type == "message/rfc822";
+            if lf && textual {
+                v.as_object_mut().unwrap().remove("size");
+                v.as_object_mut().unwrap().remove("sha256");
+            }
+            v
+        })
+        .collect();
+    json!({
+        "kind": r.kind,
+        "subject": r.subject,
+        "from": r.from,
+        "cpr": r.cprs.iter().map(|c| c.formatted()).collect::<Vec<_>>(),
+        "attachments": attachments,
+        "understanding": r.understanding,
+        "error": r.error,
+        "text": r.text.replace("\r\n", "\n"),
+    })
+}
+
+#[test]
+fn corpus_reads_as_expected_with_crlf_and_lf() {
+    let reader = reader();
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 60, "the corpus has {} messages", files.len());
+    let mut failures = Vec::new();
+    for path in &files {
+        let raw = std::fs::read(path).unwrap();
+        let ch = channel(&raw);
+        let got = view(&reader.read(&raw, ch), false);
+        let expect_path = path.with_extension("json");
+        if update {
+            let text = serde_json::to_string_pretty(&got).unwrap() + "\n";
+            std::fs::write(&expect_path, text).unwrap();
+            continue;
+        }
+        let expected: Value = match std::fs::read(&expect_path) {
+            Ok(b) => serde_json::from_slice(&b).unwrap(),
+            Err(_) => {
+                failures.push(format!(
+                    "{}: no .json (run with UPDATE_EXPECT=1)",
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        if got != expected {
+            failures.push(format!(
+                "{}: got\n{}",
+                path.display(),
+                serde_json::to_string_pretty(&got).unwrap()
+            ));
+        }
+        // The same message with bare LF line endings reads the same.
+        let lf: Vec<u8> = raw
+            .windows(2)
+            .filter(|w| w != b"\r\n")
+            .map(|w| w[0])
+            .chain(raw.last().copied())
+            .collect();
+        let lf = if raw.is_empty() { Vec::new() } else { lf };
+        let got_lf = view(&reader.read(&lf, ch), true);
+        let mut expected_lf = view(&reader.read(&raw, ch), true);
+        if raw.windows(2).any(|w| w == b"\r\n") {
+            expected_lf["text"] = expected["text"].clone();
+        }
+        if got_lf != expected_lf {
+            failures.push(format!(
+                "{} with LF line endings differs:\n{}\nvs CRLF\n{}",
+                path.display(),
+                serde_json::to_string_pretty(&got_lf).unwrap(),
+                serde_json::to_string_pretty(&expected_lf).unwrap()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

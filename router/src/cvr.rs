@@ -1,0 +1,76 @@
+//! CVR numbers (Danish company numbers) by DOMAIN.md: eight digits, the first not 0, weights
+//! 2,7,6,5,4,3,2,1, the sum divisible by 11.
+
+/// True when `digits` (exactly eight ASCII digits) is a valid CVR.
+pub fn valid(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) || b[0] == b'0' {
+        return false;
+    }
+    let sum: u32 = b
+        .iter()
+        .zip([2, 7, 6, 5, 4, 3, 2, 1])
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    sum.is_multiple_of(11)
+}
+
+/// CVR numbers written after the word "CVR" (`CVR 13585628`, `CVR-nr.: 13 58 56 28`), valid
+/// or not, in order of appearance and without repeats.
+pub fn find_all(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let mut found: Vec<String> = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find("cvr") {
+        let start = from + pos + 3;
+        from = start;
+        // Up to a few characters of punctuation ("-nr.:", "nummer") before the digits.
+        let rest = &lower[start..];
+        let skip = rest
+            .char_indices()
+            .take(12)
+            .find(|(_, c)| c.is_ascii_digit())
+            .map(|(i, _)| i);
+        let Some(skip) = skip else { continue };
+        if rest[..skip]
+            .chars()
+            .any(|c| c.is_ascii_digit() || c == '\n')
+        {
+            continue;
+        }
+        let digits: String = rest[skip..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ' ')
+            .filter(char::is_ascii_digit)
+            .take(9)
+            .collect();
+        if digits.len() == 8 && !found.contains(&digits) {
+            found.push(digits);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_domain_md() {
+        assert!(valid("13585628"));
+        assert!(!valid("13585627"));
+        assert!(!valid("03585628"), "first digit 0");
+        assert!(!valid("1358562"));
+        assert!(!valid("1358562a"));
+    }
+
+    #[test]
+    fn found_after_the_word() {
+        assert_eq!(
+            find_all("Friskolen, CVR-nr.: 13 58 56 28. Tlf 12345678. cvr 13585627"),
+            ["13585628", "13585627"]
+        );
+        assert!(find_all("ordre 13585628").is_empty());
+        assert!(find_all("CVR 123456789").is_empty(), "nine digits");
+    }
+}

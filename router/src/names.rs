@@ -1,0 +1,203 @@
+//! Names in a Trivsel+ subject, matched against the directory.
+//!
+//! Subjects are typed by hand: `Trivsel+ Karen Poulsen Henrik Sørensen`, `TRIVSEL + poulsen
+//! karen, Henrik Sorensen`. Matching is tolerant of case, accents and Danish letters (æ ø å
+//! and their transliterations), word order and spacing. What does not match is returned
+//! as written, with a close directory name as a suggestion for Journalen, never dropped
+//! and never matched on a guess.
+
+use modtag_config::Directory;
+
+/// A Trivsel+ subject after its prefixes: the text that names people, or `None` when the
+/// subject is not a Trivsel+ subject. Tolerates `SV:`, `VS:`, `Re:`, `Fwd:` (repeated),
+/// `TRIVSEL +`, `Trivsel plus`, `Trivsel+:`.
+pub fn trivsel_subject(subject: &str) -> Option<&str> {
+    let mut s = subject.trim_start();
+    loop {
+        let lower = s.to_ascii_lowercase();
+        let prefix = ["sv:", "vs:", "re:", "fwd:", "fw:", "aw:", "wg:", "tr:"]
+            .iter()
+            .find(|p| lower.starts_with(*p));
+        match prefix {
+            Some(p) => s = s[p.len()..].trim_start(),
+            None => break,
+        }
+    }
+    let lower = s.to_ascii_lowercase();
+    if !lower.starts_with("trivsel") {
+        return None;
+    }
+    let rest = s["trivsel".len()..].trim_start();
+    let lower = rest.to_ascii_lowercase();
+    let rest = if lower.starts_with('+') {
+        &rest[1..]
+    } else if lower.starts_with("plus") && !lower[4..].starts_with(char::is_alphanumeric) {
+        &rest[4..]
+    } else {
+        return None;
+    };
+    Some(rest.trim_start_matches([':', ' ', '\t', '-']).trim())
+}
+
+/// A name folded for comparison: lower case, accents removed, æ/ø/å and their
+/// transliterations (`ae`, `oe`/`o`, `aa`/`a`) made equal.
+pub fn fold(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        match c {
+            'æ' | 'ä' => out.push_str("ae"),
+            'ø' | 'ö' | 'ó' | 'ò' | 'ô' => out.push('o'),
+            'å' | 'á' | 'à' | 'â' => out.push('a'),
+            'é' | 'è' | 'ê' | 'ë' => out.push('e'),
+            'ü' | 'ú' | 'ù' | 'û' => out.push('u'),
+            'í' | 'ì' | 'î' | 'ï' => out.push('i'),
+            c if c.is_alphanumeric() => out.push(c),
+            _ => out.push(' '),
+        }
+    }
+    out.replace("oe", "o").replace("aa", "a")
+}
+
+fn words(folded: &str) -> Vec<String> {
+    let mut w: Vec<String> = folded.split_whitespace().map(str::to_string).collect();
+    w.sort();
+    w
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameResult {
+    /// `(written, directory id, directory name)`
+    Matched(String, String, String),
+    /// `(written, suggestion)`
+    Unmatched(String, Option<String>),
+}
+
+/// Splits the names part of a Trivsel+ subject and matches each against the directory.
+pub fn match_names(text: &str, directory: &Directory) -> Vec<NameResult> {
+    let people: Vec<(Vec<String>, &str, &str)> = directory
+        .people
+        .values()
+        .map(|p| (words(&fold(&p.name)), p.id.as_str(), p.name.as_str()))
+        .collect();
+    let longest = people.iter().map(|p| p.0.len()).max().unwrap_or(1);
+    let mut results = Vec::new();
+    // Explicit separators first; within a chunk, names are found by their words.
+    let normalized = text
+        .replace([',', ';', '/', '&', '+', '\n'], " , ")
+        .replace(" og ", " , ")
+        .replace(" and ", " , ");
+    for chunk in normalized.split(" , ") {
+        let written: Vec<&str> = chunk.split_whitespace().collect();
+        let mut unmatched: Vec<&str> = Vec::new();
+        let mut i = 0;
+        while i < written.len() {
+            let found = (1..=longest.min(written.len() - i)).rev().find_map(|n| {
+                let key = words(&fold(&written[i..i + n].join(" ")));
+                people
+                    .iter()
+                    .find(|p| p.0 == key && !key.is_empty())
+                    .map(|p| (n, p))
+            });
+            match found {
+                // A single word matches only a one-word directory name (a team mailbox),
+                // never half of a person's name.
+                Some((n, p)) => {
+                    flush_unmatched(&mut unmatched, &people, &mut results);
+                    results.push(NameResult::Matched(
+                        written[i..i + n].join(" "),
+                        p.1.to_string(),
+                        p.2.to_string(),
+                    ));
+                    i += n;
+                }
+                None => {
+                    unmatched.push(written[i]);
+                    i += 1;
+                }
+            }
+        }
+        flush_unmatched(&mut unmatched, &people, &mut results);
+    }
+    results
+}
+
+fn flush_unmatched(
+    unmatched: &mut Vec<&str>,
+    people: &[(Vec<String>, &str, &str)],
+    results: &mut Vec<NameResult>,
+) {
+    if unmatched.is_empty() {
+        return;
+    }
+    let written = unmatched.join(" ");
+    unmatched.clear();
+    let key = words(&fold(&written)).join(" ");
+    // A close name (a typo or two) is offered, never used.
+    let suggestion = people
+        .iter()
+        .map(|p| (edit_distance(&key, &p.0.join(" ")), p.2))
+        .filter(|(d, _)| *d > 0 && *d <= 2.max(key.len() / 6) && *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name.to_string());
+    results.push(NameResult::Unmatched(written, suggestion));
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trivsel_subjects_by_table() {
+        let table = [
+            ("Trivsel+ Karen Poulsen", Some("Karen Poulsen")),
+            ("TRIVSEL + Karen Poulsen", Some("Karen Poulsen")),
+            ("Trivsel plus Karen Poulsen", Some("Karen Poulsen")),
+            ("Trivsel+: Karen Poulsen", Some("Karen Poulsen")),
+            ("SV: VS: Re: Fwd: trivsel+ Karen", Some("Karen")),
+            ("Trivsel+", Some("")),
+            ("Trivselsmåling for 3.b", None),
+            ("Trivsel plusser", None),
+            ("Bekymring for Trivsel+", None),
+        ];
+        for (subject, want) in table {
+            assert_eq!(trivsel_subject(subject), want, "{subject}");
+        }
+    }
+
+    #[test]
+    fn folding_makes_danish_spellings_equal() {
+        for (a, b) in [
+            ("Henrik Sørensen", "henrik sorensen"),
+            ("Henrik Sørensen", "HENRIK SOERENSEN"),
+            ("Mette Jørgensen", "mette jorgensen"),
+            ("Børneskolerådgiverne", "Boerneskoleraadgiverne"),
+            ("Åse Æbelø", "aase aebeloe"),
+            ("José", "jose"),
+        ] {
+            assert_eq!(fold(a), fold(b), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn distance() {
+        assert_eq!(edit_distance("karen", "karin"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("poulsen", "poulsen"), 0);
+    }
+}

@@ -1,0 +1,169 @@
+//! Reading messages as staff see them (issue 4), through the real listener: encrypted mail
+//! decrypted with the kommune's key, Trivsel+ names, forwards by Journalen, akut signals,
+//! and a person's correction of the kind, audited.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use modtag_tests::*;
+
+fn corpus(name: &str) -> PathBuf {
+    root().join("tests/data/corpus").join(name)
+}
+
+/// The demo's Modtagelsen key as the kommune's decryption key, in a 0600 file.
+fn key_file(dir: &Path, mode: u32) -> PathBuf {
+    let path = dir.join("kommune.key.asc");
+    std::fs::copy(root().join("deploy/demo/keys/modtagelsen.key.asc"), &path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+fn with_key(path: &Path) -> Options {
+    Options {
+        edits: vec![(
+            "# decryption_key_file = \"keys/modtagelsen.key.asc\"".into(),
+            format!("decryption_key_file = {:?}", path.display().to_string()),
+        )],
+        ..Options::default()
+    }
+}
+
+fn send_file(d: &Daemon, to: &str, file: &Path) -> String {
+    let t = d.swaks_args(&[
+        "--to",
+        to,
+        "--from",
+        "afsender@example.org",
+        "--data",
+        &format!("@{}", file.display()),
+    ]);
+    queued_as(&t).unwrap_or_else(|| panic!("{}: not accepted:\n{t}", file.display()))
+}
+
+#[test]
+fn staff_see_kind_reporter_names_and_decrypted_text() {
+    let keys = tempfile::tempdir().unwrap();
+    let d = Daemon::start(with_key(&key_file(keys.path(), 0o600)));
+
+    // PGP/MIME, signed by a directory person, encrypted to the kommune's key.
+    let r = send_file(
+        &d,
+        "underretning@localhost",
+        &corpus("66-pgp-mime-signed-known.eml"),
+    );
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    let pgp = &item["understanding"]["openpgp"];
+    assert_eq!(pgp["decrypted"], true, "{item}");
+    assert_eq!(pgp["signature"], "good", "{item}");
+    assert_eq!(pgp["signer"], "Susanne Møller", "{item}");
+    assert_eq!(item["cpr_full"][0], "120315-4321");
+    assert!(
+        item["text"].as_str().unwrap().contains("Vi er bekymrede"),
+        "{item}"
+    );
+    assert_eq!(
+        item["attachment_list"][0]["sniffed_type"],
+        "application/pdf"
+    );
+
+    // Trivsel+ through Send sikkert: names matched, the misspelled one left for Journalen.
+    let r = send_file(
+        &d,
+        "trivselplus@localhost",
+        &corpus("33-trivsel-unmatched.eml"),
+    );
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert_eq!(item["kind"], "trivselplus");
+    let t = &item["understanding"]["trivsel"];
+    assert_eq!(t["matched"][0]["person"], "karen.poulsen", "{t}");
+    assert_eq!(t["unmatched"][0]["written"], "Ukendt Person", "{t}");
+
+    // A forward by Journalen: the original's sender counts, the forwarder is recorded.
+    let fwd = send_file(
+        &d,
+        "postfordeling@localhost",
+        &corpus("45-fwd-outlook-da.eml"),
+    );
+    let item = d.cli_json(&["triage", "show", &fwd, "--json"]);
+    assert_eq!(item["kind"], "postfordeling");
+    let o = &item["understanding"]["original"];
+    assert_eq!(
+        o["from"], "Hanne Lærer <hanne.laerer@bakkeskolen.dk>",
+        "{o}"
+    );
+    assert_eq!(
+        o["forwarded_by"], "Journalen <journalen@kommune.localhost>",
+        "{o}"
+    );
+    assert_eq!(
+        item["understanding"]["reporter"]["organisation"],
+        "Bakkeskolen"
+    );
+
+    // Akut signals highlight the item in the list and on the page.
+    let akut = send_file(&d, "underretning@localhost", &corpus("04-akut-signals.eml"));
+    let list = d.cli_json(&["triage", "list", "--json"]);
+    let row = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["reference"] == akut.as_str())
+        .unwrap();
+    assert_eq!(row["akut"], true);
+    assert_eq!(row["cpr"][0], "120315-XXXX", "masked in the list");
+    let page = d.cli(&["triage", "show", &akut]);
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        page.contains("AKUT signals: haster, slået, tør ikke gå hjem"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Eleven Emil 120315-4321 fortæller"),
+        "the text: {page}"
+    );
+
+    // A person corrects a kind; the correction is in the history and the audit log.
+    let out = d.cli(&["triage", "kind", &fwd, "lae165", "--reason", "Lægens brev"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let item = d.cli_json(&["triage", "show", &fwd, "--json"]);
+    assert_eq!(item["kind"], "lae165");
+    let last = item["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["actor"], "test-runner");
+    assert!(
+        last["note"]
+            .as_str()
+            .unwrap()
+            .contains("postfordeling → lae165"),
+        "{last}"
+    );
+    let bad = d.cli(&["triage", "kind", &fwd, "spam", "--reason", "x"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown kind"));
+    assert!(!d.stderr().contains("Emil"), "no message text in the log");
+}
+
+#[test]
+fn a_readable_decryption_key_is_refused_at_start_up() {
+    let keys = tempfile::tempdir().unwrap();
+    let path = key_file(keys.path(), 0o644);
+    let d = Daemon::new(with_key(&path));
+    let out = Command::new(modtag_bin())
+        .args(["serve", "--config"])
+        .arg(&d.config)
+        .arg("--data")
+        .arg(&d.data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("decryption_key_file") && err.contains("kommune.key.asc"),
+        "{err}"
+    );
+}
