@@ -195,6 +195,47 @@ fn validate_main(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
                 .into(),
         ));
     }
+    validate_classify(&config.classify, path, text, errors);
+}
+
+fn validate_classify(
+    c: &crate::model::Classify,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    for t in &c.attachment_types {
+        let ok = t
+            .split_once('/')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !t.contains(' '));
+        if !ok {
+            errors.push(invalid(
+                path,
+                line_of(text, "attachment_types", t),
+                format!("classify.attachment_types: {t:?} is not a type/subtype (e.g. \"application/pdf\" or \"image/*\")"),
+            ));
+        }
+    }
+    if c.akut_words.iter().any(|w| w.trim().is_empty()) {
+        errors.push(invalid(
+            path,
+            line_of(text, "akut_words", ""),
+            "classify.akut_words has an empty entry: remove it".into(),
+        ));
+    }
+    for (name, value, min) in [
+        ("max_parts", c.max_parts, 10),
+        ("max_depth", c.max_depth, 2),
+        ("max_header_bytes", c.max_header_bytes, 4096),
+    ] {
+        if value < min {
+            errors.push(invalid(
+                path,
+                line_of(text, name, &value.to_string()),
+                format!("classify.{name} must be at least {min}: a smaller limit would leave ordinary mail unread"),
+            ));
+        }
+    }
 }
 
 fn parse_directory(

@@ -41,6 +41,9 @@ pub fn prepare_data_dir(dir: &Path) -> Result<()> {
 
 pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let loaded = load_config(config.as_deref())?;
+    // A decryption key that cannot be read stops start-up, before anything is created:
+    // mail encrypted to it would otherwise be taken without anyone able to read it.
+    let reader = Arc::new(crate::understand::Reader::new(&loaded)?);
     prepare_data_dir(&data)?;
     let (keys, created) = DataKeys::init_or_load(&data)
         .with_context(|| format!("cannot set up the keys in {}", data.display()))?;
@@ -85,9 +88,6 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake = Arc::new(Notify::new());
-    // A decryption key that cannot be read stops start-up: mail encrypted to it would
-    // otherwise be taken without anyone able to read it.
-    let reader = Arc::new(crate::understand::Reader::new(&loaded)?);
     let cfg = Arc::new(loaded);
     let app = Arc::new(AppState {
         store: store.clone(),

@@ -266,6 +266,8 @@ async fn run(cli: Cli) -> Result<()> {
             command: ConfigCommand::Check { file },
         } => {
             let loaded = daemon::load_config(file.as_deref())?;
+            // The decryption key is a secret the config crate never reads: check it here.
+            modtag_intake::understand::Reader::new(&loaded)?;
             println!(
                 "{}: ok ({} people, {} institutions, {} rules, tree {})",
                 loaded.origin,

@@ -18,14 +18,23 @@ pub fn valid(digits: &str) -> bool {
 /// CVR numbers written after the word "CVR" (`CVR 13585628`, `CVR-nr.: 13 58 56 28`), valid
 /// or not, in order of appearance and without repeats.
 pub fn find_all(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase();
+    let b = text.as_bytes();
     let mut found: Vec<String> = Vec::new();
     let mut from = 0;
-    while let Some(pos) = lower[from..].find("cvr") {
-        let start = from + pos + 3;
+    // "CVR" in any case; the bytes after it are ASCII, so slicing stays on char boundaries.
+    while let Some(pos) = memchr::memchr2(b'c', b'C', &b[from..]) {
+        let at = from + pos;
+        from = at + 1;
+        if !b
+            .get(at..at + 3)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"cvr"))
+        {
+            continue;
+        }
+        let start = at + 3;
         from = start;
         // Up to a few characters of punctuation ("-nr.:", "nummer") before the digits.
-        let rest = &lower[start..];
+        let rest = &text[start..];
         let skip = rest
             .char_indices()
             .take(12)

@@ -39,23 +39,48 @@ pub fn trivsel_subject(subject: &str) -> Option<&str> {
     Some(rest.trim_start_matches([':', ' ', '\t', '-']).trim())
 }
 
-/// A name folded for comparison: lower case, accents removed, æ/ø/å and their
-/// transliterations (`ae`, `oe`/`o`, `aa`/`a`) made equal.
-pub fn fold(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars().flat_map(char::to_lowercase) {
-        match c {
-            'æ' | 'ä' => out.push_str("ae"),
-            'ø' | 'ö' | 'ó' | 'ò' | 'ô' => out.push('o'),
-            'å' | 'á' | 'à' | 'â' => out.push('a'),
-            'é' | 'è' | 'ê' | 'ë' => out.push('e'),
-            'ü' | 'ú' | 'ù' | 'û' => out.push('u'),
-            'í' | 'ì' | 'î' | 'ï' => out.push('i'),
-            c if c.is_alphanumeric() => out.push(c),
-            _ => out.push(' '),
+/// A name (or any text) folded for comparison: lower case, accents removed, æ/ø/å and their
+/// transliterations (`ae`, `oe`/`o`, `aa`/`a`) made equal, everything that is not a letter
+/// or digit turned into single spaces. One pass: it runs over whole messages.
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut push = |out: &mut String, c: char| {
+        let last = out.as_bytes().last().copied();
+        match (last, c) {
+            // `oe` → `o`, `aa` → `a`; a run of separators → one space.
+            (Some(b'o'), 'e') | (Some(b'a'), 'a') | (Some(b' ') | None, ' ') => {}
+            _ => out.push(c),
+        }
+    };
+    for c in text.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                push(&mut out, c.to_ascii_lowercase());
+            } else {
+                push(&mut out, ' ');
+            }
+            continue;
+        }
+        for c in c.to_lowercase() {
+            match c {
+                'æ' | 'ä' => {
+                    push(&mut out, 'a');
+                    push(&mut out, 'e');
+                }
+                'ø' | 'ö' | 'ó' | 'ò' | 'ô' => push(&mut out, 'o'),
+                'å' | 'á' | 'à' | 'â' => push(&mut out, 'a'),
+                'é' | 'è' | 'ê' | 'ë' => push(&mut out, 'e'),
+                'ü' | 'ú' | 'ù' | 'û' => push(&mut out, 'u'),
+                'í' | 'ì' | 'î' | 'ï' => push(&mut out, 'i'),
+                c if c.is_alphanumeric() => push(&mut out, c),
+                _ => push(&mut out, ' '),
+            }
         }
     }
-    out.replace("oe", "o").replace("aa", "a")
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
 }
 
 fn words(folded: &str) -> Vec<String> {

@@ -106,3 +106,44 @@ fn embedded_default_checks_clean_and_template_round_trips() {
     let demo = std::fs::read_to_string(root().join("deploy/demo/modtag.toml")).unwrap();
     assert_eq!(String::from_utf8_lossy(&tpl.stdout), demo);
 }
+
+#[test]
+fn classify_settings_are_checked_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(dir.path(), free_port(), free_port(), &Options::default());
+    let text = std::fs::read_to_string(&good).unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replace("max_parts = 1000", "max_parts = 1").replace(
+            "# attachment_types = [\"application/pdf\", \"image/*\", \"text/plain\"]",
+            "attachment_types = [\"pdf\"]",
+        ),
+    )
+    .unwrap();
+    let line_of = |needle: &str| {
+        std::fs::read_to_string(&bad)
+            .unwrap()
+            .lines()
+            .position(|l| l.starts_with(needle))
+            .unwrap()
+            + 1
+    };
+    let out = Command::new(modtag_bin())
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("bad.toml:{}:", line_of("max_parts")))
+            && err.contains("classify.max_parts must be at least 10"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("bad.toml:{}:", line_of("attachment_types")))
+            && err.contains("\"pdf\" is not a type/subtype"),
+        "{err}"
+    );
+}

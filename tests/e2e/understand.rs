@@ -166,4 +166,8 @@ fn a_readable_decryption_key_is_refused_at_start_up() {
         err.contains("decryption_key_file") && err.contains("kommune.key.asc"),
         "{err}"
     );
+    assert!(
+        !d.data.exists(),
+        "nothing is created before the key is readable"
+    );
 }

@@ -14,6 +14,10 @@ pub struct Inline {
 }
 
 fn separator_style(line: &str) -> Option<&'static str> {
+    // Separator lines start with dashes or underscores; most lines are not one.
+    if !line.starts_with(['-', '_']) {
+        return None;
+    }
     let l = line.trim().trim_matches(['-', '_', ' ']).to_lowercase();
     match l.as_str() {
         "videresendt meddelelse" | "videresendt besked" | "videresendt e-mail" => {
@@ -30,6 +34,9 @@ fn separator_style(line: &str) -> Option<&'static str> {
 /// `Key: value` with a known forward-header key, as (field, value).
 fn field(line: &str) -> Option<(&'static str, String)> {
     let (key, value) = line.split_once(':')?;
+    if key.len() > 12 {
+        return None;
+    }
     let key = key.trim().trim_matches('*').trim().to_lowercase();
     let field = match key.as_str() {
         "fra" | "from" | "afsender" => "from",

@@ -38,12 +38,7 @@ fn lae165(s: &Signals) -> Option<&'static str> {
         .iter()
         .any(|m| folded.contains(m))
     };
-    let fold = |t: &str| {
-        modtag_router::names::fold(t)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let fold = modtag_router::names::fold;
     if mentions(&fold(s.subject)) {
         Some("the subject names the form LÆ 165")
     } else if s.attachment_names.iter().any(|n| mentions(&fold(n))) {

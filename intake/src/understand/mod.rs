@@ -50,6 +50,8 @@ pub struct Reader {
     classify: Classify,
     directory: Directory,
     key: Option<Cert>,
+    /// The akut phrases, folded once, with their configured spelling.
+    akut: Vec<(memchr::memmem::Finder<'static>, String)>,
 }
 
 impl Reader {
@@ -82,10 +84,21 @@ impl Reader {
     }
 
     pub fn with_key(cfg: &Loaded, key: Option<Cert>) -> Reader {
+        let akut = cfg
+            .config
+            .classify
+            .akut_words
+            .iter()
+            .map(|w| names::fold(w))
+            .filter(|f| !f.is_empty())
+            .map(|f| memchr::memmem::Finder::new(f.as_bytes()).into_owned())
+            .zip(cfg.config.classify.akut_words.iter().cloned())
+            .collect();
         Reader {
             classify: cfg.config.classify.clone(),
             directory: cfg.directory.clone(),
             key,
+            akut,
         }
     }
 
@@ -269,16 +282,12 @@ impl Reader {
             notes.push(format!("CVR {} fails its check digits", c.number));
         }
 
-        let folded_text = names::fold(&all_text)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let folded_text = names::fold(&all_text);
         let akut: Vec<String> = self
-            .classify
-            .akut_words
+            .akut
             .iter()
-            .filter(|w| contains_phrase(&folded_text, &names::fold(w)))
-            .cloned()
+            .filter(|(finder, _)| contains_phrase(&folded_text, finder))
+            .map(|(_, word)| word.clone())
             .collect();
 
         let subject_for_kind = original
@@ -703,28 +712,13 @@ fn encrypted_payload(msg: &Message) -> Option<(Vec<u8>, bool)> {
     openpgp::inline_block(&first).map(|b| (b.as_bytes().to_vec(), true))
 }
 
-/// `phrase` in `text` as whole words (both already folded).
-fn contains_phrase(text: &str, phrase: &str) -> bool {
-    let phrase = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
-    if phrase.is_empty() {
-        return false;
-    }
-    let mut from = 0;
-    while let Some(pos) = text[from..].find(&phrase) {
-        let start = from + pos;
-        let end = start + phrase.len();
-        let before = text[..start]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let after = text[end..]
-            .chars()
-            .next()
-            .is_none_or(|c| !c.is_alphanumeric());
-        if before && after {
-            return true;
-        }
-        from = start + phrase.chars().next().map_or(1, char::len_utf8);
-    }
-    false
+/// A folded phrase in folded text, as whole words.
+fn contains_phrase(text: &str, finder: &memchr::memmem::Finder) -> bool {
+    let t = text.as_bytes();
+    let n = finder.needle().len();
+    finder.find_iter(t).any(|start| {
+        let end = start + n;
+        // Folded text separates words by single spaces.
+        (start == 0 || t[start - 1] == b' ') && (end == t.len() || t[end] == b' ')
+    })
 }

@@ -5,14 +5,23 @@
 use modtag_config::Directory;
 use modtag_storage::records::{CvrFound, Reporter};
 
-/// Form fields such as `Navn: ...`, `Stilling: ...`, `Arbejdssted: ...`, `Anonym: ja`.
-fn form_field(text: &str, keys: &[&str]) -> Option<String> {
-    text.lines().find_map(|line| {
-        let (k, v) = line.split_once(':')?;
-        let k = k.trim().to_lowercase();
-        let v = v.trim();
-        (keys.contains(&k.as_str()) && !v.is_empty() && v.len() < 200).then(|| v.to_string())
-    })
+/// Form fields such as `Navn: ...`, `Stilling: ...`, `Arbejdssted: ...`, `Anonym: ja`, as
+/// (lower-case key, value), read in one pass.
+fn form_fields(text: &str) -> Vec<(String, &str)> {
+    text.lines()
+        .filter_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            let v = v.trim();
+            (k.len() <= 24 && !v.is_empty() && v.len() < 200).then(|| (k.trim().to_lowercase(), v))
+        })
+        .collect()
+}
+
+fn form_field(fields: &[(String, &str)], keys: &[&str]) -> Option<String> {
+    fields
+        .iter()
+        .find(|(k, _)| keys.contains(&k.as_str()))
+        .map(|(_, v)| v.to_string())
 }
 
 fn domain_of(from: &str) -> Option<String> {
@@ -37,7 +46,8 @@ pub fn classify(
     directory: &Directory,
     professional_domains: &[String],
 ) -> Reporter {
-    let anonymous_field = form_field(text, &["anonym", "anonymous", "ønsker anonymitet"])
+    let fields = form_fields(text);
+    let anonymous_field = form_field(&fields, &["anonym", "anonymous", "ønsker anonymitet"])
         .map(|v| v.to_lowercase())
         .is_some_and(|v| v.starts_with("ja") || v.starts_with("yes"));
     let anonymous_words = [
@@ -75,13 +85,13 @@ pub fn classify(
         .map(|(n, _)| n.trim().trim_matches('"').to_string())
         .filter(|n| !n.is_empty());
     let name = form_field(
-        text,
+        &fields,
         &["navn", "name", "underretters navn", "afsenders navn"],
     )
     .or(display);
-    let role = form_field(text, &["stilling", "rolle", "funktion", "titel", "role"]);
+    let role = form_field(&fields, &["stilling", "rolle", "funktion", "titel", "role"]);
     let stated_org = form_field(
-        text,
+        &fields,
         &[
             "arbejdssted",
             "institution",

@@ -128,3 +128,53 @@ fn corpus_reads_as_expected_with_crlf_and_lf() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The configured limits bound the work and say so; nothing is dropped silently.
+#[test]
+fn limits_are_reported_not_silent() {
+    let mut cfg = modtag_config::load_embedded().unwrap();
+    cfg.config.classify.max_parts = 10;
+    cfg.config.classify.max_depth = 2;
+    cfg.config.classify.max_header_bytes = 4096;
+    let reader = Reader::with_key(&cfg, None);
+    let read = |name: &str| {
+        let raw = std::fs::read(corpus().join(name)).unwrap();
+        reader.read(&raw, Channel::Underretning)
+    };
+    let has = |r: &Reading, what: &str| r.understanding.notes.iter().any(|n| n.contains(what));
+
+    let parts = read("59-ten-thousand-parts.eml");
+    assert!(
+        has(&parts, "limit max_parts"),
+        "{:?}",
+        parts.understanding.notes
+    );
+    assert!(parts.text.lines().count() <= 10);
+
+    let deep = read("60-deep-nesting.eml");
+    assert!(
+        has(&deep, "limit max_depth"),
+        "{:?}",
+        deep.understanding.notes
+    );
+
+    let header = read("58-huge-header.eml");
+    assert!(
+        has(&header, "limit max_header_bytes"),
+        "{:?}",
+        header.understanding.notes
+    );
+    // The headers before the cut and the body are still read.
+    assert_eq!(header.subject.as_deref(), Some("Bekymring"));
+    assert_eq!(header.cprs.len(), 1);
+
+    // With the default limits the same messages are read in full.
+    let reader = Reader::with_key(&modtag_config::load_embedded().unwrap(), None);
+    let raw = std::fs::read(corpus().join("58-huge-header.eml")).unwrap();
+    assert!(reader
+        .read(&raw, Channel::Underretning)
+        .understanding
+        .notes
+        .iter()
+        .all(|n| !n.contains("limit")));
+}
