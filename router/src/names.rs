@@ -44,7 +44,7 @@ pub fn trivsel_subject(subject: &str) -> Option<&str> {
 /// or digit turned into single spaces. One pass: it runs over whole messages.
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut push = |out: &mut String, c: char| {
+    let push = |out: &mut String, c: char| {
         let last = out.as_bytes().last().copied();
         match (last, c) {
             // `oe` → `o`, `aa` → `a`; a run of separators → one space.
