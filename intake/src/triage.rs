@@ -103,7 +103,12 @@ pub fn decide(
         }
     }
     let facts = Facts {
-        kind: item.kind.clone(),
+        // DOMAIN.md flow 1: an LÆ 165 and whatever Journalen forwards are assessed and
+        // routed as underretninger; the beslutningstræ speaks of those.
+        kind: match item.kind.as_str() {
+            "lae165" | "postfordeling" => "underretning".into(),
+            other => other.to_string(),
+        },
         trin: input.trin,
         area: input
             .area

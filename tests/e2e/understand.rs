@@ -142,6 +142,15 @@ fn staff_see_kind_reporter_names_and_decrypted_text() {
             .contains("postfordeling → lae165"),
         "{last}"
     );
+    // An LÆ 165 is assessed and routed as an underretning.
+    let decision = d.decide(&fwd, &["--trin", "4"]);
+    let roles: Vec<&str> = decision["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["modtagelsen"], "{decision}");
     let bad = d.cli(&["triage", "kind", &fwd, "spam", "--reason", "x"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown kind"));
