@@ -25,6 +25,14 @@ pub fn fallback(channel: Channel) -> &'static str {
     }
 }
 
+/// The reason given with [`fallback`].
+pub fn unreadable_reason(channel: Channel) -> String {
+    format!(
+        "could not be read; sent to the {} mailbox, so a possible underretning for a person to read (the raw message is kept)",
+        channel.as_str()
+    )
+}
+
 /// Where an LÆ 165 shows: `None` if nowhere.
 fn lae165(s: &Signals) -> Option<&'static str> {
     let mentions = |folded: &str| {

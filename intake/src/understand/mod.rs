@@ -112,7 +112,7 @@ impl Reader {
                     "the MIME parser failed on this message; the raw message is kept".into(),
                 ),
                 understanding: Understanding {
-                    kind_reason: "could not be read: treated as a possible underretning".into(),
+                    kind_reason: kind::unreadable_reason(channel),
                     reporter: no_sender(),
                     ..Understanding::default()
                 },
@@ -142,8 +142,7 @@ impl Reader {
                     "not a readable e-mail message (no headers); the raw message is kept".into(),
                 ),
                 understanding: Understanding {
-                    kind_reason:
-                        "not a readable e-mail message: treated as a possible underretning".into(),
+                    kind_reason: kind::unreadable_reason(channel),
                     reporter: no_sender(),
                     notes,
                     ..Understanding::default()
