@@ -37,6 +37,8 @@ embedded_files![
     "keys/leder-boerneskoleraadgivere.cert.asc",
     "keys/leder-uu.cert.asc",
     "keys/leder-fritid.cert.asc",
+    "keys/leder-dagplejen-nord.cert.asc",
+    "keys/leder-mariehoenen.cert.asc",
 ];
 
 /// The embedded main configuration.

@@ -25,8 +25,18 @@ struct FactsFile {
     out_of_hours: bool,
     institution: Option<String>,
     raadgiver: Option<String>,
+    /// Trivsel+ names: a list, or one string as written in a subject.
     #[serde(default)]
-    names: Vec<String>,
+    names: Names,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Names {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
 }
 
 pub fn read_facts(path: &Path) -> Result<Facts> {
@@ -42,7 +52,6 @@ pub fn read_facts(path: &Path) -> Result<Facts> {
             modtag_config::tree::KINDS.join(", ")
         );
     }
-    let _ = f.names; // Matching Trivsel+ names against the directory is not routed yet.
     Ok(Facts {
         kind: f.kind,
         trin: f.trin,
@@ -54,6 +63,11 @@ pub fn read_facts(path: &Path) -> Result<Facts> {
         out_of_hours: f.out_of_hours,
         institution: f.institution,
         raadgiver: f.raadgiver,
+        names: match f.names {
+            Names::None => Vec::new(),
+            Names::One(s) => vec![s],
+            Names::Many(v) => v,
+        },
     })
 }
 

@@ -124,6 +124,20 @@ pub fn decide(
             .clone()
             .or_else(|| case.as_ref().and_then(|c| c.institution.clone())),
         raadgiver: case.as_ref().map(|c| c.raadgiver.clone()),
+        // Every name the subject gave, matched or not: the router matches them again
+        // against the directory the decision is made with.
+        names: item
+            .understanding
+            .trivsel
+            .as_ref()
+            .map(|t| {
+                t.matched
+                    .iter()
+                    .map(|m| m.written.clone())
+                    .chain(t.unmatched.iter().map(|m| m.written.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let decision = route(&facts, &cfg.tree, &cfg.directory);
     let raw = store

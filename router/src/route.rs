@@ -19,6 +19,8 @@ pub struct Facts {
     pub institution: Option<String>,
     /// Directory id of the case's responsible rådgiver, to resolve `raadgiver`.
     pub raadgiver: Option<String>,
+    /// For `trivselplus`: the names written in the subject (each entry may hold several).
+    pub names: Vec<String>,
 }
 
 /// One person who receives a copy.
@@ -80,6 +82,24 @@ fn matches(when: &When, f: &Facts) -> bool {
 
 /// Decides who receives what. Pure: same facts, tree and directory, same decision.
 pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
+    // The area follows from the institution when a person gave only the institution.
+    let derived;
+    let facts = match (
+        &facts.area,
+        facts
+            .institution
+            .as_deref()
+            .and_then(|i| directory.institution(i)),
+    ) {
+        (None, Some(inst)) => {
+            derived = Facts {
+                area: Some(inst.area.clone()),
+                ..facts.clone()
+            };
+            &derived
+        }
+        _ => facts,
+    };
     let mut d = Decision {
         tree_hash: tree.hash.clone(),
         ..Decision::default()
@@ -124,12 +144,15 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
             }
         }
     }
+    if facts.kind == "trivselplus" && !facts.names.is_empty() {
+        route_names(facts, tree, directory, &mut d);
+    }
     // Nothing is dropped: what could not be resolved from the case or institution goes to
-    // Modtagelsen for a person to place.
+    // Modtagelsen for a person to place. (Names Journalen resolves are not for Modtagelsen.)
     let unresolved: Vec<&Withheld> = d
         .withheld
         .iter()
-        .filter(|w| !w.why.starts_with("samtykke"))
+        .filter(|w| !w.why.starts_with("samtykke") && w.rule != NAMES_RULE)
         .collect();
     if !unresolved.is_empty() {
         let roles: Vec<&str> = unresolved.iter().map(|w| w.role.as_str()).collect();
@@ -161,11 +184,134 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
                 .join("; "),
         );
     }
+    let names_left: Vec<&str> = d
+        .withheld
+        .iter()
+        .filter(|w| w.rule == NAMES_RULE)
+        .map(|w| w.role.as_str())
+        .collect();
+    if !names_left.is_empty() {
+        why.push(format!(
+            "Journalen afgør {} navn(e) fra emnet",
+            names_left.len()
+        ));
+    }
     if d.matched.is_empty() {
         why.push("ingen regel i beslutningstræet passer på disse fakta".into());
     }
     d.refused = (!why.is_empty()).then(|| why.join("; "));
     d
+}
+
+/// The pseudo-rule under which Trivsel+ names are routed.
+pub const NAMES_RULE: &str = "trivselplus-navne";
+
+/// The leaders a Trivsel+ submission may name for the child's area: those Flow 3 summons
+/// to a status meeting there (the tree's `statusmoede` rules), plus the leader of PPR.
+pub fn allowed_leader_roles(facts: &Facts, tree: &Tree) -> Vec<String> {
+    let mut roles = vec!["leder_ppr".to_string()];
+    let probe = Facts {
+        kind: "statusmoede".into(),
+        names: Vec::new(),
+        ..facts.clone()
+    };
+    for rule in &tree.rules {
+        let is_status = rule
+            .when
+            .kind
+            .as_ref()
+            .is_some_and(|k| k.iter().any(|k| k == "statusmoede"));
+        // Without an area, any area's leaders may be named.
+        let fits = if facts.area.is_some() {
+            matches(&rule.when, &probe)
+        } else {
+            matches(
+                &When {
+                    area: None,
+                    udskoling: None,
+                    ..rule.when.clone()
+                },
+                &probe,
+            )
+        };
+        if is_status && fits {
+            for role in &rule.to {
+                if !roles.contains(role)
+                    && !modtag_config::roles::CONTEXT_ROLES.contains(&role.as_str())
+                {
+                    roles.push(role.clone());
+                }
+            }
+        }
+    }
+    roles
+}
+
+/// DOMAIN.md: each name is matched against the directory and the leaders the tree allows for
+/// the area; matches receive the submission, the rest is Journalen's to resolve.
+fn route_names(facts: &Facts, tree: &Tree, directory: &Directory, d: &mut Decision) {
+    let allowed = allowed_leader_roles(facts, tree);
+    let text = facts.names.join(", ");
+    let mut left = false;
+    for result in crate::names::match_names(&text, directory) {
+        match result {
+            crate::names::NameResult::Matched(written, id, name) => {
+                let Some(person) = directory.person(&id) else {
+                    continue;
+                };
+                match person.roles.iter().find(|r| allowed.contains(r)) {
+                    Some(role) => {
+                        if !d.recipients.iter().any(|r| r.person == id) {
+                            d.recipients.push(Recipient {
+                                role: role.clone(),
+                                person: id.clone(),
+                                email: person.email.clone(),
+                                rule: NAMES_RULE.into(),
+                                reason: format!("«{written}» i emnet er {name} ({role})."),
+                            });
+                        }
+                    }
+                    None => {
+                        left = true;
+                        d.withheld.push(Withheld {
+                            role: written,
+                            rule: NAMES_RULE.into(),
+                            why: format!(
+                                "{name} er ikke en leder, beslutningstræet tillader for området ({}); Journalen afgør",
+                                allowed.join(", ")
+                            ),
+                        });
+                    }
+                }
+            }
+            crate::names::NameResult::Unmatched(written, suggestion) => {
+                left = true;
+                d.withheld.push(Withheld {
+                    role: written.clone(),
+                    rule: NAMES_RULE.into(),
+                    why: match suggestion {
+                        Some(s) => format!(
+                            "«{written}» findes ikke i kataloget (måske {s}?); Journalen afgør"
+                        ),
+                        None => format!("«{written}» findes ikke i kataloget; Journalen afgør"),
+                    },
+                });
+            }
+        }
+    }
+    if left {
+        for person in directory.with_role("journalen") {
+            if !d.recipients.iter().any(|r| r.person == person.id) {
+                d.recipients.push(Recipient {
+                    role: "journalen".into(),
+                    person: person.id.clone(),
+                    email: person.email.clone(),
+                    rule: NAMES_RULE.into(),
+                    reason: "Navne i emnet, der ikke kunne matches, afgøres af Journalen.".into(),
+                });
+            }
+        }
+    }
 }
 
 fn unresolved_reason(role: &str) -> String {
@@ -192,11 +338,13 @@ fn resolve<'a>(
             .and_then(|id| directory.person(id))
             .into_iter()
             .collect(),
+        // The lokal leder is the leader of the child's institution, private or not; a
+        // privat_leder exists only for a private institution.
         "lokal_leder" | "privat_leder" => facts
             .institution
             .as_deref()
             .and_then(|id| directory.institution(id))
-            .filter(|inst| inst.area.starts_with("privat_") == (role == "privat_leder"))
+            .filter(|inst| role == "lokal_leder" || inst.area.starts_with("privat_"))
             .and_then(|inst| directory.person(&inst.leader))
             .into_iter()
             .collect(),
