@@ -55,13 +55,20 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// 1-based line of the first line that defines `key = "value"` (or `key = value`), used to
 /// point validation errors (which toml cannot place) at the right line.
 pub(crate) fn line_of(text: &str, key: &str, value: &str) -> usize {
+    line_of_nth(text, key, value, 0)
+}
+
+/// The line of the `n`-th (from 0) `key = value`, for reporting a repeat where it is.
+pub(crate) fn line_of_nth(text: &str, key: &str, value: &str, n: usize) -> usize {
     let quoted = format!("\"{value}\"");
     text.lines()
-        .position(|l| {
+        .enumerate()
+        .filter(|(_, l)| {
             let l = l.trim_start();
             l.starts_with(key)
                 && l[key.len()..].trim_start().starts_with('=')
                 && (l.contains(&quoted) || l.trim_end().ends_with(value))
         })
-        .map_or(1, |i| i + 1)
+        .nth(n)
+        .map_or(1, |(i, _)| i + 1)
 }

@@ -361,6 +361,56 @@ fn parse_directory(
     Ok(directory)
 }
 
+/// Rules that can never match, and pairs that match exactly the same facts: with every
+/// matching rule contributing, two rules on the same conditions are one rule written twice
+/// (the same results) or a contradiction the administrator must settle (different results).
+fn check_rule_logic(
+    rules: &[crate::tree::Rule],
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    for rule in rules {
+        if let Some(why) = rule.when.never_matches() {
+            errors.push(invalid(
+                path,
+                line_of(text, "id", &rule.id),
+                format!("rule {:?} can never match: {why}", rule.id),
+            ));
+        }
+    }
+    for (i, a) in rules.iter().enumerate() {
+        for b in &rules[i + 1..] {
+            if a.when.normalized() != b.when.normalized() {
+                continue;
+            }
+            let same = {
+                let (mut ta, mut tb) = (a.to.clone(), b.to.clone());
+                let (mut aa, mut ab) = (a.actions.clone(), b.actions.clone());
+                ta.sort();
+                tb.sort();
+                aa.sort();
+                ab.sort();
+                ta == tb && aa == ab
+            };
+            let message = if same {
+                format!(
+                    "rules {:?} and {:?} match the same facts with the same result: remove one",
+                    a.id, b.id
+                )
+            } else {
+                format!(
+                    "rules {:?} (line {}) and {:?} match exactly the same facts with different results: merge them into one rule, or make their `when` differ",
+                    a.id,
+                    line_of(text, "id", &a.id),
+                    b.id
+                )
+            };
+            errors.push(invalid(path, line_of(text, "id", &b.id), message));
+        }
+    }
+}
+
 fn parse_tree(
     path: &Path,
     text: &str,
@@ -371,10 +421,12 @@ fn parse_tree(
     let mut ids = BTreeMap::new();
     for rule in &file.rules {
         let line = line_of(text, "id", &rule.id);
-        if ids.insert(rule.id.clone(), ()).is_some() {
+        let seen = ids.entry(rule.id.clone()).or_insert(0usize);
+        *seen += 1;
+        if *seen > 1 {
             errors.push(invalid(
                 path,
-                line,
+                crate::error::line_of_nth(text, "id", &rule.id, *seen - 1),
                 format!("rule id {:?} is used twice", rule.id),
             ));
         }
@@ -451,6 +503,7 @@ fn parse_tree(
             ));
         }
     }
+    check_rule_logic(&file.rules, path, text, errors);
     Ok(Tree {
         rules: file.rules,
         hash: hex::encode(Sha256::digest(text.as_bytes())),

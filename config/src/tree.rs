@@ -31,7 +31,7 @@ pub struct Rule {
 }
 
 /// Conditions on the facts of a decision. Lists mean "any of these".
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct When {
     pub kind: Option<Vec<String>>,
@@ -42,6 +42,61 @@ pub struct When {
     pub akut: Option<bool>,
     pub out_of_hours: Option<bool>,
     pub udskoling: Option<bool>,
+}
+
+impl When {
+    /// The same conditions with lists sorted and de-duplicated, to compare rules.
+    pub fn normalized(&self) -> When {
+        fn norm<T: Ord + Clone>(v: &Option<Vec<T>>) -> Option<Vec<T>> {
+            v.as_ref().map(|l| {
+                let mut l = l.clone();
+                l.sort();
+                l.dedup();
+                l
+            })
+        }
+        When {
+            kind: norm(&self.kind),
+            trin: norm(&self.trin),
+            area: norm(&self.area),
+            ..self.clone()
+        }
+    }
+
+    /// Why no facts can ever satisfy these conditions, if that is so.
+    pub fn never_matches(&self) -> Option<String> {
+        for (name, empty) in [
+            ("kind", self.kind.as_ref().is_some_and(Vec::is_empty)),
+            ("trin", self.trin.as_ref().is_some_and(Vec::is_empty)),
+            ("area", self.area.as_ref().is_some_and(Vec::is_empty)),
+        ] {
+            if empty {
+                return Some(format!(
+                    "`{name} = []` matches nothing: leave {name} out to match any {name}"
+                ));
+            }
+        }
+        let schools = ["skole", "privat_skole"];
+        if self.udskoling == Some(true)
+            && self
+                .area
+                .as_ref()
+                .is_some_and(|a| !a.iter().any(|a| schools.contains(&a.as_str())))
+        {
+            return Some(
+                "udskoling = true with no school area: only pupils in a skole or privat_skole are in udskoling".into(),
+            );
+        }
+        if let Some(kinds) = &self.kind {
+            let only_meetings = kinds.iter().all(|k| k == "statusmoede");
+            if only_meetings && (self.existing_case.is_some() || self.akut.is_some()) {
+                return Some(
+                    "a statusmoede is about an area, not a case: existing_case and akut never apply to it".into(),
+                );
+            }
+        }
+        None
+    }
 }
 
 /// The actions a rule may name.

@@ -1,0 +1,195 @@
+//! Every check of the configuration files, by table: a change to the demo files, and the
+//! message (with file and line) an administrator gets for it.
+
+use std::path::{Path, PathBuf};
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo")
+}
+
+/// The demo configuration in a temporary directory, with `edit` applied to one of its files;
+/// returns the error text of loading it (empty if it loads).
+fn load_with(file: &str, from: &str, to: &str) -> (String, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(demo().join("keys"), dir.path().join("keys")).unwrap();
+    for name in ["modtag.toml", "directory.toml", "beslutningstrae.toml"] {
+        let mut text = std::fs::read_to_string(demo().join(name)).unwrap();
+        if name == file {
+            assert!(text.contains(from), "{name} has no {from:?}");
+            text = text.replacen(from, to, 1);
+        }
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let path = dir.path().join(file);
+    let err = match modtag_config::load(&dir.path().join("modtag.toml")) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    };
+    (err, path, dir)
+}
+
+/// The line holding `needle` (`2nd:needle` for its second occurrence).
+fn line_in(path: &Path, needle: &str) -> usize {
+    let (skip, needle) = match needle.strip_prefix("2nd:") {
+        Some(n) => (1, n),
+        None => (0, needle),
+    };
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .nth(skip)
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("{needle:?} not in {}", path.display()))
+        + 1
+}
+
+#[test]
+fn each_problem_is_reported_with_file_line_and_what_to_do() {
+    const TREE: &str = "beslutningstrae.toml";
+    const DIR: &str = "directory.toml";
+    // (file, replace, with, a line that the error must point at (in the tree when it starts
+    // with `tree:`), what the message says)
+    let table: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            TREE,
+            "to = [\"raadgiver\"]",
+            "to = [\"sagsbehandler\"]",
+            "id = \"underretning-eksisterende-sag\"",
+            "sends to unknown role \"sagsbehandler\"",
+        ),
+        (
+            TREE,
+            "actions = [\"invite_underretningsmoede\"]",
+            "actions = [\"ring_til_mor\"]",
+            "id = \"underretning-ny-sag-trin-3-4\"",
+            "names unknown action \"ring_til_mor\"",
+        ),
+        (
+            TREE,
+            "when = { kind = [\"trivselplus\"] }",
+            "when = { kind = [\"trivsel\"] }",
+            "id = \"trivselplus-journalen\"",
+            "names unknown kind \"trivsel\"",
+        ),
+        (
+            TREE,
+            "area = [\"dagpleje\"] }",
+            "area = [\"vuggestue\"] }",
+            "id = \"statusmoede-dagpleje\"",
+            "names unknown area \"vuggestue\"",
+        ),
+        (
+            TREE,
+            "trin = [3, 4] }",
+            "trin = [3, 5] }",
+            "id = \"underretning-ny-sag-trin-3-4\"",
+            "trin goes from 0 to 4",
+        ),
+        (
+            TREE,
+            "id = \"underretning-akut\"\n",
+            "id = \"underretning-ny-sag-trin-3-4\"\n",
+            "2nd:id = \"underretning-ny-sag-trin-3-4\"",
+            "is used twice",
+        ),
+        // A role no one holds: the leader of fritid removed from the directory's roles.
+        (
+            DIR,
+            "roles = [\"leder_fritid\"]",
+            "roles = [\"leder_uu\"]",
+            "tree:id = \"statusmoede-udskoling\"",
+            "which no one in the directory holds",
+        ),
+        // Rules that can never match.
+        (
+            TREE,
+            "when = { kind = [\"trivselplus\"] }",
+            "when = { kind = [\"trivselplus\"], area = [] }",
+            "id = \"trivselplus-journalen\"",
+            "can never match: `area = []` matches nothing",
+        ),
+        (
+            TREE,
+            "area = [\"skole\", \"privat_skole\"], udskoling = true",
+            "area = [\"dagtilbud\"], udskoling = true",
+            "id = \"statusmoede-udskoling\"",
+            "can never match: udskoling = true with no school area",
+        ),
+        (
+            TREE,
+            "when = { kind = [\"statusmoede\"], area = [\"dagpleje\"] }",
+            "when = { kind = [\"statusmoede\"], area = [\"dagpleje\"], akut = true }",
+            "id = \"statusmoede-dagpleje\"",
+            "existing_case and akut never apply",
+        ),
+        // Two rules on the same facts with different results.
+        (
+            TREE,
+            "when = { kind = [\"underretning\"], akut = true, out_of_hours = true }",
+            "when = { akut = true, kind = [\"underretning\"] }",
+            "id = \"underretning-akut-udenfor-aabningstid\"",
+            "match exactly the same facts with different results",
+        ),
+        // A syntax error, placed.
+        (
+            TREE,
+            "reason = \"Akut underretning: lederen",
+            "reason = Akut underretning: lederen",
+            "reason = Akut underretning: lederen",
+            "invalid",
+        ),
+        // Directory: unknown role, missing certificate, leader not in the directory, bad area.
+        (
+            DIR,
+            "roles = [\"leder_uu\"]",
+            "roles = [\"leder_uuu\"]",
+            "id = \"martin.olsen\"",
+            "has unknown role \"leder_uuu\"",
+        ),
+        (
+            DIR,
+            "cert_file = \"keys/leder-uu.cert.asc\"",
+            "cert_file = \"keys/ingen.cert.asc\"",
+            "id = \"martin.olsen\"",
+            "certificate file",
+        ),
+        (
+            DIR,
+            "leader = \"peter.larsen\"",
+            "leader = \"peter.jensen\"",
+            "id = \"bakkeskolen\"",
+            "names leader \"peter.jensen\", who is not in the directory",
+        ),
+        (
+            DIR,
+            "area = \"skole\"",
+            "area = \"folkeskole\"",
+            "id = \"bakkeskolen\"",
+            "has unknown area \"folkeskole\"",
+        ),
+        (
+            DIR,
+            "cert_file = \"keys/leder-uu.cert.asc\"",
+            "cert_file = \"keys/leder-uu.key.asc\"",
+            "id = \"martin.olsen\"",
+            "contains secret key material",
+        ),
+    ];
+    for (file, from, to, at, says) in table {
+        let (err, path, _dir) = load_with(file, from, to);
+        let (path, at) = match at.strip_prefix("tree:") {
+            Some(at) => (path.with_file_name(TREE), at),
+            None => (path, *at),
+        };
+        let line = line_in(&path, at);
+        let place = format!("{}:{line}:", path.display());
+        assert!(
+            err.lines().any(|l| l.contains(&place) && l.contains(says)),
+            "{file}: {from:?} → {to:?}\nwanted {place} … {says}\ngot:\n{err}"
+        );
+    }
+    let (err, _, _dir) = load_with(TREE, "", "");
+    assert!(err.is_empty(), "the demo itself loads: {err}");
+}
