@@ -86,12 +86,14 @@ impl Api {
             if let Some(errors) = v["errors"].as_array() {
                 let lines: Vec<String> = errors
                     .iter()
-                    .map(|e| {
-                        format!(
+                    .map(|e| match e.as_str() {
+                        // Already placed (`file:line: message`).
+                        Some(text) => format!("  {text}"),
+                        None => format!(
                             "  line {}: {}",
                             e["line"],
                             e["message"].as_str().unwrap_or("")
-                        )
+                        ),
                     })
                     .collect();
                 bail!("{msg} ({status})\n{}", lines.join("\n"));

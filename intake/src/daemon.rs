@@ -43,7 +43,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let loaded = load_config(config.as_deref())?;
     // A decryption key that cannot be read stops start-up, before anything is created:
     // mail encrypted to it would otherwise be taken without anyone able to read it.
-    let reader = Arc::new(crate::understand::Reader::new(&loaded)?);
+    let reader = crate::understand::Reader::new(&loaded)?;
     prepare_data_dir(&data)?;
     let (keys, created) = DataKeys::init_or_load(&data)
         .with_context(|| format!("cannot set up the keys in {}", data.display()))?;
@@ -88,11 +88,9 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake = Arc::new(Notify::new());
-    let cfg = Arc::new(loaded);
     let app = Arc::new(AppState {
         store: store.clone(),
-        cfg: cfg.clone(),
-        reader,
+        policy: crate::policy::Policy::new(loaded, reader, config.clone()),
         wake: wake.clone(),
     });
     let (acceptor, cert) = crate::smtp::tls::acceptor(&c, &data)?;
@@ -150,7 +148,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         .run(),
     );
 
-    wait_for_signal().await;
+    wait_for_stop(&app).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
@@ -161,12 +159,32 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or SIGINT; on SIGHUP reloads the policy files and goes on waiting.
+async fn wait_for_stop(app: &Arc<AppState>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).expect("install SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => {
+                let a = app.clone();
+                let result = tokio::task::spawn_blocking(move || a.policy.reload(&a.store, "system (SIGHUP)")).await;
+                let flushed = crate::flush(&app.store).await;
+                match (result, flushed) {
+                    (Ok(Ok(r)), Ok(())) => {
+                        tracing::info!(tree_hash = %r.tree_hash, previous = %r.previous_hash, restart_needed = ?r.restart_needed, "configuration reloaded");
+                    }
+                    (Ok(Err(e)), _) => {
+                        // The reasons name files and lines, never personal data.
+                        tracing::error!(error = %e, "configuration reload refused; the running configuration is kept");
+                    }
+                    (_, Err(e)) => tracing::error!(error = %e, "could not record the reload"),
+                    (Err(e), _) => tracing::error!(error = %e, "reload task failed"),
+                }
+            }
+        }
     }
 }

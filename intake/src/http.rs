@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::Timestamp;
-use modtag_config::Loaded;
 use modtag_router::cpr::Cpr;
 use modtag_router::deadline;
 use modtag_storage::audit::Event;
@@ -26,9 +25,8 @@ use crate::triage::{self, DecideError, DecisionInput};
 
 pub struct AppState {
     pub store: Store,
-    pub cfg: Arc<Loaded>,
-    /// Reads messages (with the kommune's decryption key, if configured).
-    pub reader: Arc<crate::understand::Reader>,
+    /// Configuration, directory, beslutningstræ and reader, swapped as one on reload.
+    pub policy: crate::policy::Policy,
     /// Wakes the outbox worker after new copies are queued.
     pub wake: Arc<Notify>,
 }
@@ -41,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/triage/{reference}/decision", post(decide))
         .route("/api/v1/triage/{reference}/kind", post(correct_kind))
         .route("/api/v1/cases/import", post(import_cases))
+        .route("/api/v1/config/reload", post(reload))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -247,7 +246,11 @@ async fn show(
     v["parse_error"] = json!(item.parse_error);
     v["understanding"] = json!(item.understanding);
     // The text is read again from the encrypted message: it is never stored twice.
-    let (store, reader, r) = (state.store.clone(), state.reader.clone(), reference.clone());
+    let (store, reader, r) = (
+        state.store.clone(),
+        state.policy.current().reader.clone(),
+        reference.clone(),
+    );
     let channel = modtag_config::Channel::parse(&item.channel)
         .unwrap_or(modtag_config::Channel::Underretning);
     match blocking(move || {
@@ -370,7 +373,7 @@ async fn decide(
         input.actor = caller.actor.clone();
     }
     let store = state.store.clone();
-    let cfg = state.cfg.clone();
+    let cfg = state.policy.cfg();
     let r = reference.clone();
     let inp = input.clone();
     let result = blocking(move || triage::decide(&store, &cfg, &r, &inp, Timestamp::now())).await;
@@ -400,6 +403,41 @@ async fn decide(
     Json(v).into_response()
 }
 
+/// Reloads the configuration files; a set that fails the check is refused (422) and the
+/// running one kept.
+async fn reload(State(state): State<Arc<AppState>>, caller: Caller) -> Response {
+    let s = state.clone();
+    let actor = caller.actor.clone();
+    match blocking(move || s.policy.reload(&s.store, &actor)).await {
+        Ok(r) => {
+            if let Err(e) = crate::flush(&state.store).await {
+                return store_error(e);
+            }
+            Json(json!({
+                "tree_hash": r.tree_hash,
+                "previous_tree_hash": r.previous_hash,
+                "people": r.people,
+                "institutions": r.institutions,
+                "rules": r.rules,
+                "restart_needed": r.restart_needed,
+            }))
+            .into_response()
+        }
+        Err(crate::policy::ReloadError::Invalid(text)) => {
+            let _ = crate::flush(&state.store).await;
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({
+                    "error": "the new configuration fails the check; the running one is kept",
+                    "errors": text.lines().collect::<Vec<_>>(),
+                })),
+            )
+                .into_response()
+        }
+        Err(crate::policy::ReloadError::Store(e)) => store_error(e),
+    }
+}
+
 async fn import_cases(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -408,7 +446,7 @@ async fn import_cases(
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "the case file must be UTF-8 CSV");
     };
-    let cases = match crate::cases::parse_csv(text, &state.cfg) {
+    let cases = match crate::cases::parse_csv(text, &state.policy.cfg()) {
         Ok(c) => c,
         Err(errors) => {
             return (

@@ -8,6 +8,7 @@
 //! - [`delivery`]: composing PGP/MIME copies and the outbox worker that sends them.
 //! - [`http`]: the versioned JSON API (axum).
 //! - [`cases`]: the case registry CSV import.
+//! - [`policy`]: the running configuration, directory and beslutningstræ, reloaded atomically.
 //! - [`daemon`]: `modtag serve`, wiring it all with ordered shutdown.
 //! - [`client`]: the CLI's client for a running daemon.
 
@@ -18,6 +19,7 @@ pub mod delivery;
 pub mod explain;
 pub mod http;
 pub mod intake;
+pub mod policy;
 pub mod sender_auth;
 pub mod smtp;
 pub mod triage;

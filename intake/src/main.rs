@@ -86,6 +86,12 @@ enum ConfigCommand {
     /// Print the embedded default configuration, to start your own from.
     #[command(after_help = "Example:\n  modtag config template > modtag.toml")]
     Template,
+    /// Make the running daemon read its configuration files again (as SIGHUP does). A set
+    /// that fails the check is refused and the running one kept.
+    Reload {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -276,6 +282,30 @@ async fn run(cli: Cli) -> Result<()> {
                 loaded.tree.rules.len(),
                 &loaded.tree.hash[..12]
             );
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Reload { json },
+        } => {
+            let v = api()?.call("POST", "/api/v1/config/reload", None).await?;
+            if *json {
+                print_json(&v);
+            } else {
+                println!(
+                    "reloaded: tree {} (was {}), {} people, {} institutions, {} rules",
+                    &compact(&v["tree_hash"])[..12],
+                    &compact(&v["previous_tree_hash"])[..12],
+                    v["people"],
+                    v["institutions"],
+                    v["rules"]
+                );
+                if let Some(r) = v["restart_needed"].as_array().filter(|r| !r.is_empty()) {
+                    println!(
+                        "restart modtag for changes to {} to take effect",
+                        r.iter().map(compact).collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
             Ok(())
         }
         Command::Config {

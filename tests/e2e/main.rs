@@ -8,6 +8,7 @@ mod crash;
 mod disk_full;
 mod path;
 mod relay;
+mod reload;
 mod restart;
 mod sender_auth;
 mod shutdown;

@@ -174,8 +174,8 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
         None => None,
     };
     let store = app.store.clone();
-    let cfg = app.cfg.clone();
-    let reader = app.reader.clone();
+    let policy = app.policy.current();
+    let (cfg, reader) = (policy.cfg.clone(), policy.reader.clone());
     let size = raw.len();
     let rx = Received {
         tls: envelope.tls.clone().unwrap_or_else(|| "none".into()),

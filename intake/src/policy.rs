@@ -1,0 +1,136 @@
+//! The running policy (configuration, directory, beslutningstræ, and the reader built from
+//! them), replaced atomically on reload.
+//!
+//! A reload reads the same files again and checks them as start-up does; a set that fails
+//! the check never replaces the running one. Each attempt is audited with the rule set's
+//! hash. Listener addresses, mailboxes, SMTP limits and the relay are fixed at start-up: a
+//! reload that changes them says a restart is needed and keeps the running values.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use jiff::Timestamp;
+use modtag_config::Loaded;
+use modtag_storage::audit::Event;
+use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
+use serde_json::json;
+
+use crate::understand::Reader;
+
+/// One consistent set: decisions and readings see either the old set or the new one.
+pub struct Current {
+    pub cfg: Arc<Loaded>,
+    pub reader: Arc<Reader>,
+}
+
+pub struct Policy {
+    current: RwLock<Arc<Current>>,
+    /// The configuration file (`None`: the embedded default).
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct Reloaded {
+    pub previous_hash: String,
+    pub tree_hash: String,
+    pub people: usize,
+    pub institutions: usize,
+    pub rules: usize,
+    /// Sections that changed but only take effect after a restart.
+    pub restart_needed: Vec<&'static str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new files fail the check; the running policy is kept.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Policy {
+    pub fn new(cfg: Loaded, reader: Reader, path: Option<PathBuf>) -> Policy {
+        Policy {
+            current: RwLock::new(Arc::new(Current {
+                cfg: Arc::new(cfg),
+                reader: Arc::new(reader),
+            })),
+            path,
+        }
+    }
+
+    pub fn current(&self) -> Arc<Current> {
+        self.current.read().expect("policy lock").clone()
+    }
+
+    pub fn cfg(&self) -> Arc<Loaded> {
+        self.current().cfg.clone()
+    }
+
+    /// Loads and checks the files again; swaps them in if they pass. Audited either way.
+    /// Blocking (reads files, commits): call from `spawn_blocking`.
+    pub fn reload(&self, store: &Store, actor: &str) -> Result<Reloaded, ReloadError> {
+        let now = Timestamp::now();
+        let old = self.cfg();
+        let loaded = crate::daemon::load_config(self.path.as_deref())
+            .and_then(|l| Reader::new(&l).map(|r| (l, r)));
+        let (loaded, reader) = match loaded {
+            Ok(x) => x,
+            Err(e) => {
+                let text = format!("{e:#}");
+                let mut b = Batch::new();
+                b.audit(
+                    Event::new("config_reload_refused", actor, "administration").details(json!({
+                        "running_tree_hash": old.tree.hash,
+                        "problems": text.lines().count(),
+                    })),
+                );
+                store.commit(b, now)?;
+                return Err(ReloadError::Invalid(text));
+            }
+        };
+        let (o, n) = (&old.config, &loaded.config);
+        let mut restart_needed = Vec::new();
+        let differs =
+            |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+        if differs(&o.smtp, &n.smtp) || differs(&o.sender_auth, &n.sender_auth) {
+            restart_needed.push("[smtp]");
+        }
+        if differs(&o.mailboxes, &n.mailboxes) {
+            restart_needed.push("[[mailbox]]");
+        }
+        if differs(&o.http, &n.http) {
+            restart_needed.push("[http]");
+        }
+        if differs(&o.relay, &n.relay) {
+            restart_needed.push("[relay]");
+        }
+        let report = Reloaded {
+            previous_hash: old.tree.hash.clone(),
+            tree_hash: loaded.tree.hash.clone(),
+            people: loaded.directory.people.len(),
+            institutions: loaded.directory.institutions.len(),
+            rules: loaded.tree.rules.len(),
+            restart_needed,
+        };
+        let mut b = Batch::new();
+        b.audit(
+            Event::new("config_reloaded", actor, "administration").details(json!({
+                "previous_tree_hash": report.previous_hash,
+                "tree_hash": report.tree_hash,
+                "people": report.people,
+                "institutions": report.institutions,
+                "rules": report.rules,
+                "restart_needed": report.restart_needed,
+            })),
+        );
+        store.commit(b, now)?;
+        *self.current.write().expect("policy lock") = Arc::new(Current {
+            cfg: Arc::new(loaded),
+            reader: Arc::new(reader),
+        });
+        Ok(report)
+    }
+}
