@@ -20,6 +20,6 @@ pub mod tree;
 
 pub use directory::{Directory, Institution, Person};
 pub use error::ConfigError;
-pub use load::{load, load_embedded, Loaded};
+pub use load::{check_tree, load, load_embedded, Loaded};
 pub use model::{Channel, Classify, Config};
 pub use tree::{Rule, Tree};

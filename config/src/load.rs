@@ -95,6 +95,18 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     Ok(loaded)
 }
 
+/// Checks a candidate beslutningstræ (`text`, named `path` in messages) against a directory,
+/// as start-up would: for `route simulate`, before anyone deploys it.
+pub fn check_tree(path: &Path, text: &str, directory: &Directory) -> Result<Tree, ConfigError> {
+    let mut errors = Vec::new();
+    let tree = parse_tree(path, text, directory, &mut errors)?;
+    match errors.len() {
+        0 => Ok(tree),
+        1 => Err(errors.remove(0)),
+        _ => Err(ConfigError::Many(errors)),
+    }
+}
+
 fn load_from(
     source: &Source,
     path: &Path,

@@ -40,6 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/triage/{reference}/kind", post(correct_kind))
         .route("/api/v1/cases/import", post(import_cases))
         .route("/api/v1/config/reload", post(reload))
+        .route("/api/v1/route/simulate", post(simulate))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -400,6 +401,79 @@ async fn decide(
     let mut v = crate::explain::to_json(&decision);
     v["reference"] = json!(reference);
     v["state"] = json!(item_state.as_str());
+    Json(v).into_response()
+}
+
+#[derive(Deserialize)]
+struct SimulateQuery {
+    /// Only decisions from this day on (`YYYY-MM-DD`, Europe/Copenhagen).
+    from: Option<String>,
+    /// The candidate file's name, for messages.
+    name: Option<String>,
+}
+
+/// Replays stored decisions against a candidate tree (the body, TOML) checked against the
+/// running directory. Audited as a read of the decisions.
+async fn simulate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<SimulateQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the candidate tree must be UTF-8 TOML",
+        );
+    };
+    let from = match q.from.as_deref().map(|d| {
+        d.parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.in_tz("Europe/Copenhagen").ok())
+            .map(|z| z.timestamp())
+            .ok_or_else(|| format!("from={d:?} is not a date (YYYY-MM-DD)"))
+    }) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let cfg = state.policy.cfg();
+    let name = q.name.unwrap_or_else(|| "candidate.toml".into());
+    let candidate =
+        match modtag_config::check_tree(std::path::Path::new(&name), text, &cfg.directory) {
+            Ok(t) => t,
+            Err(e) => {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({
+                        "error": "the candidate tree fails the check",
+                        "errors": e.to_string().lines().collect::<Vec<_>>(),
+                    })),
+                )
+                    .into_response()
+            }
+        };
+    let store = state.store.clone();
+    let sim =
+        match blocking(move || crate::simulate::simulate(&store, &cfg, &candidate, from)).await {
+            Ok(s) => s,
+            Err(e) => return store_error(e),
+        };
+    let event = Event::new(
+        "simulated",
+        &caller.actor,
+        caller.purpose.as_deref().unwrap_or("policy simulation"),
+    )
+    .details(json!({
+        "candidate_tree_hash": sim.candidate_tree_hash,
+        "replayed": sim.replayed,
+        "changed": sim.changes.len(),
+    }));
+    if let Err(r) = audit(&state.store, event).await {
+        return r;
+    }
+    let mut v = json!(sim);
+    v["current_tree_hash"] = json!(state.policy.cfg().tree.hash);
     Json(v).into_response()
 }
 

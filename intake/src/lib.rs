@@ -21,6 +21,7 @@ pub mod http;
 pub mod intake;
 pub mod policy;
 pub mod sender_auth;
+pub mod simulate;
 pub mod smtp;
 pub mod triage;
 pub mod understand;

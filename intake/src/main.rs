@@ -208,6 +208,21 @@ enum RouteCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Replay the running daemon's stored decisions against a candidate tree and list every
+    /// intake whose recipients would change.
+    #[command(
+        after_help = "Example:\n  modtag route simulate --tree ny-beslutningstrae.toml --from 2026-11-01"
+    )]
+    Simulate {
+        /// The candidate beslutningstræ (checked against the running directory).
+        #[arg(long)]
+        tree: PathBuf,
+        /// Only decisions from this day on (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A failed audit verification, which has its own exit code.
@@ -449,6 +464,49 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Err(e) => Err(anyhow::anyhow!("{e}")),
         },
+        Command::Route {
+            command: RouteCommand::Simulate { tree, from, json },
+        } => {
+            let text =
+                std::fs::read(tree).with_context(|| format!("cannot read {}", tree.display()))?;
+            let mut path = format!(
+                "/api/v1/route/simulate?name={}",
+                urlencode(&tree.display().to_string())
+            );
+            if let Some(f) = from {
+                path.push_str(&format!("&from={}", urlencode(f)));
+            }
+            let v = api()?
+                .call("POST", &path, Some((text, "application/toml")))
+                .await?;
+            if *json {
+                print_json(&v);
+            } else {
+                let changes = v["changes"].as_array().cloned().unwrap_or_default();
+                println!(
+                    "{} decisions replayed with {} (running: {}); {} would change",
+                    v["replayed"],
+                    &compact(&v["candidate_tree_hash"])[..12],
+                    &compact(&v["current_tree_hash"])[..12],
+                    changes.len()
+                );
+                for c in changes {
+                    let list = |k: &str| {
+                        c[k].as_array()
+                            .map(|a| a.iter().map(compact).collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default()
+                    };
+                    println!(
+                        "{} (decided {})",
+                        compact(&c["reference"]),
+                        compact(&c["decided_at"])
+                    );
+                    println!("    now:       {}", list("before"));
+                    println!("    candidate: {}", list("after"));
+                }
+            }
+            Ok(())
+        }
         Command::Route {
             command:
                 RouteCommand::Explain {
@@ -727,4 +785,16 @@ fn print_decision(v: &Value) {
     if let Some(r) = v["refused"].as_str() {
         println!("Not everything was sent: {r}");
     }
+}
+
+/// Percent-encodes a query value (file names, dates).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -105,10 +105,7 @@ pub fn decide(
     let facts = Facts {
         // DOMAIN.md flow 1: an LÆ 165 and whatever Journalen forwards are assessed and
         // routed as underretninger; the beslutningstræ speaks of those.
-        kind: match item.kind.as_str() {
-            "lae165" | "postfordeling" => "underretning".into(),
-            other => other.to_string(),
-        },
+        kind: routing_kind(&item.kind).to_string(),
         trin: input.trin,
         area: input
             .area
@@ -126,18 +123,7 @@ pub fn decide(
         raadgiver: case.as_ref().map(|c| c.raadgiver.clone()),
         // Every name the subject gave, matched or not: the router matches them again
         // against the directory the decision is made with.
-        names: item
-            .understanding
-            .trivsel
-            .as_ref()
-            .map(|t| {
-                t.matched
-                    .iter()
-                    .map(|m| m.written.clone())
-                    .chain(t.unmatched.iter().map(|m| m.written.clone()))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        names: trivsel_names(&item),
     };
     let decision = route(&facts, &cfg.tree, &cfg.directory);
     let raw = store
@@ -203,4 +189,29 @@ pub fn decide(
     batch.item(item);
     store.commit(batch, now)?;
     Ok((decision, state))
+}
+
+/// The kind the beslutningstræ routes by. DOMAIN.md flow 1: an LÆ 165 and whatever Journalen
+/// forwards are assessed and routed as underretninger.
+pub fn routing_kind(kind: &str) -> &str {
+    match kind {
+        "lae165" | "postfordeling" => "underretning",
+        other => other,
+    }
+}
+
+/// Every name a Trivsel+ subject gave, matched or not: the router matches them again
+/// against the directory the decision is made with.
+pub fn trivsel_names(item: &modtag_storage::records::Item) -> Vec<String> {
+    item.understanding
+        .trivsel
+        .as_ref()
+        .map(|t| {
+            t.matched
+                .iter()
+                .map(|m| m.written.clone())
+                .chain(t.unmatched.iter().map(|m| m.written.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -147,3 +147,35 @@ fn classify_settings_are_checked_with_their_line() {
         "{err}"
     );
 }
+
+/// The `route explain` examples in README.md print exactly what the README shows.
+#[test]
+fn readme_explain_examples_are_true() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut checked = 0;
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let Some(file) = line.strip_prefix("$ modtag route explain ") else {
+            continue;
+        };
+        let shown: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+        let out = Command::new(modtag_bin())
+            .args(["route", "explain", file])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            printed.lines().collect::<Vec<_>>(),
+            shown,
+            "README example {file}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "the README shows {checked} explain examples");
+}

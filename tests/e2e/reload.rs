@@ -102,3 +102,71 @@ fn reload_swaps_a_checked_tree_and_refuses_a_broken_one() {
     assert!(d.stop().success());
     assert!(d.cli(&["audit", "verify"]).status.success());
 }
+
+#[test]
+fn simulate_lists_the_intakes_a_candidate_tree_would_route_differently() {
+    let d = Daemon::start(Options::default());
+    let four = d.send("Bekymring", "trin 4");
+    d.decide(&four, &["--trin", "4"]);
+    let existing = d.send("Bekymring", "eksisterende sag");
+    d.decide(&existing, &["--existing-case", "--trin", "3"]);
+    let _undecided = d.send("Bekymring", "ikke vurderet");
+
+    let demo = std::fs::read_to_string(root().join("deploy/demo/beslutningstrae.toml")).unwrap();
+    let candidate = d.dir.path().join("ny.toml");
+    std::fs::write(
+        &candidate,
+        demo.replace(
+            "to = [\"modtagelsen\"]\nactions = [\"invite_underretningsmoede\"]",
+            "to = [\"modtagelsen\", \"modtagelsen_leder\"]\nactions = [\"invite_underretningsmoede\"]",
+        ),
+    )
+    .unwrap();
+    let tree = candidate.display().to_string();
+    let sim = d.cli_json(&["route", "simulate", "--tree", &tree, "--json"]);
+    assert_eq!(sim["replayed"], 2, "{sim}");
+    let changes = sim["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{sim}");
+    assert_eq!(changes[0]["reference"], four.as_str());
+    assert_eq!(
+        changes[0]["before"],
+        serde_json::json!(["modtagelsen:modtagelsen"])
+    );
+    assert_eq!(
+        changes[0]["after"],
+        serde_json::json!(["modtagelsen:modtagelsen", "modtagelsen_leder:lene.holm"])
+    );
+    let human = d.cli(&["route", "simulate", "--tree", &tree]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("2 decisions replayed") && human.contains("1 would change"),
+        "{human}"
+    );
+
+    // From tomorrow on nothing is replayed; the running tree itself changes nothing.
+    let tomorrow = jiff::Zoned::now().date().tomorrow().unwrap().to_string();
+    let later = d.cli_json(&[
+        "route", "simulate", "--tree", &tree, "--from", &tomorrow, "--json",
+    ]);
+    assert_eq!(later["replayed"], 0, "{later}");
+    let same = root()
+        .join("deploy/demo/beslutningstrae.toml")
+        .display()
+        .to_string();
+    let same = d.cli_json(&["route", "simulate", "--tree", &same, "--json"]);
+    assert_eq!(same["changes"], serde_json::json!([]), "{same}");
+
+    // A candidate that fails the check is refused with its line.
+    std::fs::write(
+        &candidate,
+        demo.replace("to = [\"journalen\"]", "to = [\"journal\"]"),
+    )
+    .unwrap();
+    let out = d.cli(&["route", "simulate", "--tree", &tree]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ny.toml:") && err.contains("unknown role \"journal\""),
+        "{err}"
+    );
+}
