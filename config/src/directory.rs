@@ -13,6 +13,81 @@ pub(crate) struct DirectoryFile {
     pub people: Vec<PersonEntry>,
     #[serde(rename = "institution", default)]
     pub institutions: Vec<Institution>,
+    #[serde(default)]
+    pub calendar: Calendar,
+}
+
+/// The office calendar: when Modtagelsen is open, and which days count as hverdage. Danish
+/// public holidays (DOMAIN.md) are built in; the days that are often closed without being
+/// public holidays are settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calendar {
+    /// Opening hours per weekday, `"08:00-15:30"`; a day left out is closed.
+    #[serde(default = "default_office_hours")]
+    pub office_hours: BTreeMap<String, String>,
+    /// Grundlovsdag (5 June), juleaftensdag (24 Dec), nytårsaftensdag (31 Dec): closed?
+    #[serde(default = "yes")]
+    pub closed_5_june: bool,
+    #[serde(default = "yes")]
+    pub closed_24_december: bool,
+    #[serde(default = "yes")]
+    pub closed_31_december: bool,
+    /// Whether Saturday counts as a hverdag for the kvittering's 6 days (DOMAIN.md: no).
+    #[serde(default)]
+    pub saturday_is_hverdag: bool,
+    /// Further closed days (`YYYY-MM-DD`), such as a kommune's own closing days.
+    #[serde(default)]
+    pub closed_days: Vec<jiff::civil::Date>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_office_hours() -> BTreeMap<String, String> {
+    [
+        ("monday", "08:00-15:30"),
+        ("tuesday", "08:00-15:30"),
+        ("wednesday", "08:00-15:30"),
+        ("thursday", "08:00-17:00"),
+        ("friday", "08:00-13:00"),
+    ]
+    .into_iter()
+    .map(|(d, h)| (d.to_string(), h.to_string()))
+    .collect()
+}
+
+impl Default for Calendar {
+    fn default() -> Self {
+        Calendar {
+            office_hours: default_office_hours(),
+            closed_5_june: true,
+            closed_24_december: true,
+            closed_31_december: true,
+            saturday_is_hverdag: false,
+            closed_days: Vec::new(),
+        }
+    }
+}
+
+impl Calendar {
+    /// Opening hours of a weekday (`monday`...), as minutes after midnight.
+    pub fn hours(&self, weekday: &str) -> Option<(u16, u16)> {
+        parse_hours(self.office_hours.get(weekday)?)
+    }
+}
+
+/// `"08:00-15:30"` → (480, 930).
+pub fn parse_hours(text: &str) -> Option<(u16, u16)> {
+    let (a, b) = text.split_once('-')?;
+    let minutes = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (a, b) = (minutes(a)?, minutes(b)?);
+    (a < b).then_some((a, b))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +135,7 @@ pub struct Institution {
 pub struct Directory {
     pub people: BTreeMap<String, Person>,
     pub institutions: BTreeMap<String, Institution>,
+    pub calendar: Calendar,
 }
 
 impl Directory {

@@ -370,6 +370,31 @@ fn parse_directory(
         }
         directory.institutions.insert(inst.id.clone(), inst);
     }
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    for (day, hours) in &file.calendar.office_hours {
+        if !DAYS.contains(&day.as_str()) {
+            errors.push(invalid(
+                path,
+                line_of(text, day, hours),
+                format!("calendar.office_hours: {day:?} is not a weekday: use monday ... sunday"),
+            ));
+        } else if crate::directory::parse_hours(hours).is_none() {
+            errors.push(invalid(
+                path,
+                line_of(text, day, hours),
+                format!("calendar.office_hours.{day} = {hours:?}: write opening hours as \"08:00-15:30\""),
+            ));
+        }
+    }
+    directory.calendar = file.calendar;
     Ok(directory)
 }
 

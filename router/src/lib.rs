@@ -2,13 +2,15 @@
 //!
 //! - [`route`]: (facts, beslutningstræ, directory) → recipients, actions and refusals, each
 //!   with the rule and reason that produced it. The consent gate lives here.
-//! - [`deadline`]: the 24-hour assessment deadline (and, later, the hverdage calendar).
+//! - [`deadline`]: the 24-hour assessment deadline; [`calendar`]: Danish holidays, hverdage,
+//!   office hours.
 //! - [`cpr`]: CPR number validation and masking by DOMAIN.md's rules; [`cvr`]: CVR numbers.
 //! - [`names`]: Trivsel+ subjects and the tolerant matching of their names to the directory.
 //!
 //! Callers pass `now` and the configuration in; the same inputs always give the same output,
 //! which is what makes `route explain` and replays trustworthy.
 
+pub mod calendar;
 pub mod cpr;
 pub mod cvr;
 pub mod deadline;
