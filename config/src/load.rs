@@ -208,6 +208,40 @@ fn validate_main(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
         ));
     }
     validate_classify(&config.classify, path, text, errors);
+    let t = &config.triage;
+    if !["professional", "any"].contains(&t.auto_link_senders.as_str()) {
+        errors.push(invalid(
+            path,
+            line_of(text, "auto_link_senders", &t.auto_link_senders),
+            format!(
+                "triage.auto_link_senders = {:?}: use \"professional\" or \"any\"",
+                t.auto_link_senders
+            ),
+        ));
+    }
+    let ascending = t.escalate_after_hours.windows(2).all(|w| w[0] < w[1]);
+    if !ascending
+        || t.escalate_after_hours.len() > 3
+        || t.escalate_after_hours
+            .iter()
+            .any(|h| *h <= 0 || *h >= t.assessment_hours)
+    {
+        errors.push(invalid(
+            path,
+            line_of(text, "escalate_after_hours", ""),
+            format!(
+                "triage.escalate_after_hours must be up to three rising hours before the {}-hour deadline, e.g. [12, 18, 22]",
+                t.assessment_hours
+            ),
+        ));
+    }
+    if t.repeat_threshold < 2 || t.repeat_window_days < 1 {
+        errors.push(invalid(
+            path,
+            line_of(text, "repeat_threshold", &t.repeat_threshold.to_string()),
+            "triage.repeat_threshold must be at least 2 and repeat_window_days at least 1".into(),
+        ));
+    }
 }
 
 fn validate_classify(

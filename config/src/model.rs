@@ -46,6 +46,8 @@ pub struct Config {
     pub sender_auth: SenderAuth,
     #[serde(default)]
     pub classify: Classify,
+    #[serde(default)]
+    pub kvittering: KvitteringSettings,
     pub policy: PolicyFiles,
     /// Directory of the configuration file, for resolving relative paths (`None` for the
     /// embedded default).
@@ -245,6 +247,20 @@ pub struct Triage {
     /// DOMAIN.md: a valid CPR matching exactly one open case forwards at once (on by default).
     #[serde(default = "default_true")]
     pub auto_link: bool,
+    /// Whose messages the auto-link trusts: `professional` (a professional reporter writing
+    /// in their own name, the default) or `any`. Others' matches are suggestions.
+    #[serde(default = "default_auto_link_senders")]
+    pub auto_link_senders: String,
+    /// Hours after receipt at which an unassessed item is escalated: to Modtagelsen, then
+    /// its leader, then (outside office hours) the døgnvagt.
+    #[serde(default = "default_escalate")]
+    pub escalate_after_hours: Vec<i64>,
+    /// "Gentagne underretninger": this many intakes about one child (this one included)
+    /// within `repeat_window_days` flag the item.
+    #[serde(default = "default_repeat_threshold")]
+    pub repeat_threshold: usize,
+    #[serde(default = "default_repeat_window")]
+    pub repeat_window_days: i64,
 }
 
 impl Default for Triage {
@@ -252,8 +268,62 @@ impl Default for Triage {
         Triage {
             assessment_hours: default_assessment_hours(),
             auto_link: true,
+            auto_link_senders: default_auto_link_senders(),
+            escalate_after_hours: default_escalate(),
+            repeat_threshold: default_repeat_threshold(),
+            repeat_window_days: default_repeat_window(),
         }
     }
+}
+
+fn default_auto_link_senders() -> String {
+    "professional".into()
+}
+fn default_escalate() -> Vec<i64> {
+    vec![12, 18, 22]
+}
+fn default_repeat_threshold() -> usize {
+    3
+}
+fn default_repeat_window() -> i64 {
+    365
+}
+
+/// The automatic receipt to named reporters (barnets lov: within 6 hverdage). It carries
+/// the reference and nothing about the case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KvitteringSettings {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `{reference}` and `{received}` are filled in.
+    #[serde(default = "default_kvittering_subject")]
+    pub subject: String,
+    #[serde(default = "default_kvittering_body")]
+    pub body: String,
+}
+
+impl Default for KvitteringSettings {
+    fn default() -> Self {
+        KvitteringSettings {
+            enabled: true,
+            subject: default_kvittering_subject(),
+            body: default_kvittering_body(),
+        }
+    }
+}
+
+fn default_kvittering_subject() -> String {
+    "Kvittering for modtagelse ({reference})".into()
+}
+fn default_kvittering_body() -> String {
+    "Kære underretter\n\n\
+     Tak for din henvendelse. Vi bekræfter, at kommunen har modtaget den {received}.\n\
+     Den har referencen {reference}; oplys den, hvis du kontakter os om sagen.\n\n\
+     Børne- og familieafdelingen vurderer alle underretninger inden for 24 timer. Af hensyn\n\
+     til barnet og familien kan vi ikke oplyse noget om sagen i denne kvittering.\n\n\
+     Med venlig hilsen\nModtagelsen\n"
+        .into()
 }
 
 fn default_assessment_hours() -> i64 {

@@ -139,6 +139,15 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         }
     });
     tasks.spawn(
+        crate::escalation::Worker {
+            store: store.clone(),
+            policy: app.clone(),
+            wake_outbox: wake.clone(),
+            shutdown: stop_rx.clone(),
+        }
+        .run(),
+    );
+    tasks.spawn(
         Worker {
             store: store.clone(),
             relay: c.relay.clone(),

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use modtag_router::cpr::Cpr;
 use modtag_router::deadline;
 use modtag_storage::audit::Event;
-use modtag_storage::records::Item;
+use modtag_storage::records::{Item, ItemState};
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use serde::Deserialize;
@@ -38,9 +38,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/triage/{reference}", get(show))
         .route("/api/v1/triage/{reference}/decision", post(decide))
         .route("/api/v1/triage/{reference}/kind", post(correct_kind))
+        .route("/api/v1/triage/{reference}/close", post(close))
+        .route("/api/v1/triage/{reference}/task", post(task))
         .route("/api/v1/cases/import", post(import_cases))
         .route("/api/v1/config/reload", post(reload))
         .route("/api/v1/route/simulate", post(simulate))
+        .route("/api/v1/report/sla", get(report_sla))
+        .route("/metrics", get(metrics))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -166,6 +170,10 @@ fn summary(item: &Item) -> Value {
         "akut": !item.understanding.akut.is_empty(),
         "reporter": item.understanding.reporter.kind,
         "parse_error": item.parse_error.is_some(),
+        "overdue": crate::escalation::overdue(item, Timestamp::now()),
+        "repeated": item.repeated,
+        "earlier": item.earlier.len(),
+        "open_tasks": item.tasks.iter().filter(|t| t.done_at.is_none()).count(),
     })
 }
 
@@ -265,6 +273,10 @@ async fn show(
         Err(e) => return store_error(e),
     }
     v["decision"] = json!(item.decision);
+    v["earlier_intakes"] = json!(item.earlier);
+    v["kvittering"] = json!(item.kvittering);
+    v["escalations"] = json!(item.escalations);
+    v["tasks"] = json!(item.tasks);
     v["history"] = json!(item.history);
     v["sent_to"] = json!(item.sent_to);
     Json(v).into_response()
@@ -309,49 +321,218 @@ async fn correct_kind(
             "a correction needs a reason",
         );
     }
+    let result = modify(
+        &state,
+        &caller,
+        &reference,
+        "kind_corrected",
+        move |item, actor, now| {
+            let from = std::mem::replace(&mut item.kind, input.kind.clone());
+            let st = item.state;
+            item.transition(
+                st,
+                actor,
+                now,
+                &format!("kind {from} → {}: {}", input.kind, input.reason),
+            );
+            Ok(json!({ "from": from, "kind": input.kind }))
+        },
+    )
+    .await;
+    match result {
+        Ok(mut v) => {
+            v["reference"] = json!(reference);
+            Json(v).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// Loads an item, lets `change` modify it (or refuse with a status and message), and
+/// commits it with an audit event whose details `change` returns. Answers with those
+/// details; errors are already responses.
+async fn modify(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    reference: &str,
+    event: &'static str,
+    change: impl FnOnce(&mut Item, &str, Timestamp) -> Result<Value, (StatusCode, String)>
+        + Send
+        + 'static,
+) -> Result<Value, Response> {
     let store = state.store.clone();
     let actor = caller.actor.clone();
     let purpose = caller
         .purpose
         .clone()
         .unwrap_or_else(|| "assessment".into());
-    let r = reference.clone();
-    let result = blocking(move || -> Result<Option<(String, String)>, StoreError> {
+    let r = reference.to_string();
+    type Outcome = Result<Result<Value, (StatusCode, String)>, StoreError>;
+    let result = blocking(move || -> Outcome {
         let Some(mut item) = store.item(&r)? else {
-            return Ok(None);
+            return Ok(Err((
+                StatusCode::NOT_FOUND,
+                format!("no intake with reference {r}"),
+            )));
         };
         let now = Timestamp::now();
-        let from = std::mem::replace(&mut item.kind, input.kind.clone());
-        let state = item.state;
-        item.transition(
-            state,
-            &actor,
-            now,
-            &format!("kind {from} → {}: {}", input.kind, input.reason),
-        );
+        let details = match change(&mut item, &actor, now) {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
         let mut b = Batch::new();
         b.audit(
-            Event::new("kind_corrected", &actor, &purpose)
+            Event::new(event, &actor, &purpose)
                 .reference(&r)
-                .details(json!({ "from": from, "to": input.kind })),
+                .details(details.clone()),
         );
         b.item(item);
         store.commit(b, now)?;
-        Ok(Some((from, input.kind)))
+        Ok(Ok(details))
     })
     .await;
     match result {
-        Ok(Some((from, to))) => {
-            if let Err(e) = crate::flush(&state.store).await {
-                return store_error(e);
-            }
-            Json(json!({ "reference": reference, "from": from, "kind": to })).into_response()
+        Ok(Ok(details)) => {
+            crate::flush(&state.store).await.map_err(store_error)?;
+            Ok(details)
         }
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            format!("no intake with reference {reference}"),
-        ),
-        Err(e) => store_error(e),
+        Ok(Err((status, message))) => Err(error(status, message)),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct CloseInput {
+    reason: String,
+}
+
+/// Closes an assessed intake, with a reason.
+async fn close(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let input: CloseInput = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body must be JSON {{\"reason\": ...}}: {e}"),
+            )
+        }
+    };
+    if input.reason.trim().is_empty() {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "closing needs a reason");
+    }
+    let result = modify(
+        &state,
+        &caller,
+        &reference,
+        "closed",
+        move |item, actor, now| {
+            if !item.state.can_become(ItemState::Closed) {
+                return Err((
+                    StatusCode::CONFLICT,
+                    format!(
+                        "{} is {}: only an assessed intake can be closed",
+                        item.reference,
+                        item.state.as_str()
+                    ),
+                ));
+            }
+            let from = item.state.as_str();
+            item.transition(ItemState::Closed, actor, now, &input.reason);
+            Ok(json!({ "from": from, "state": "closed" }))
+        },
+    )
+    .await;
+    match result {
+        Ok(mut v) => {
+            v["reference"] = json!(reference);
+            Json(v).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct TaskInput {
+    kind: String,
+    outcome: String,
+    reason: Option<String>,
+}
+
+/// Marks an open task done (or, for feedback, withheld with a reason).
+async fn task(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let input: TaskInput = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body must be JSON {{\"kind\", \"outcome\", \"reason\"}}: {e}"),
+            )
+        }
+    };
+    if !["done", "withheld"].contains(&input.outcome.as_str()) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outcome is done or withheld",
+        );
+    }
+    let reason_given = input
+        .reason
+        .as_deref()
+        .is_some_and(|r| !r.trim().is_empty());
+    if input.outcome == "withheld" && (input.kind != "tilbagemelding" || !reason_given) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "only feedback (tilbagemelding) can be withheld, and only with a reason: that it would harm the child",
+        );
+    }
+    let result = modify(
+        &state,
+        &caller,
+        &reference,
+        "task_done",
+        move |item, actor, now| {
+            let Some(t) = item
+                .tasks
+                .iter_mut()
+                .find(|t| t.kind == input.kind && t.done_at.is_none())
+            else {
+                return Err((
+                    StatusCode::CONFLICT,
+                    format!("{} has no open task {:?}", item.reference, input.kind),
+                ));
+            };
+            t.done_at = Some(now);
+            t.done_by = Some(actor.to_string());
+            t.outcome = Some(input.outcome.clone());
+            if reason_given {
+                t.reason = input.reason.clone();
+            }
+            if input.kind == "kvittering" {
+                if let Some(k) = item.kvittering.as_mut() {
+                    k.sent_at = Some(now);
+                    k.sent_by = Some(actor.to_string());
+                }
+            }
+            Ok(json!({ "task": input.kind, "outcome": input.outcome }))
+        },
+    )
+    .await;
+    match result {
+        Ok(mut v) => {
+            v["reference"] = json!(reference);
+            Json(v).into_response()
+        }
+        Err(r) => r,
     }
 }
 
@@ -405,6 +586,67 @@ async fn decide(
 }
 
 #[derive(Deserialize)]
+struct SlaQuery {
+    from: String,
+    to: String,
+}
+
+/// `YYYY-MM-DD` as the start of that day in Europe/Copenhagen.
+fn local_day(d: &str) -> Result<Timestamp, String> {
+    d.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.in_tz("Europe/Copenhagen").ok())
+        .map(|z| z.timestamp())
+        .ok_or_else(|| format!("{d:?} is not a date (YYYY-MM-DD)"))
+}
+
+/// SLA figures for intakes received from `from` up to and including `to` (local days).
+async fn report_sla(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<SlaQuery>,
+) -> Response {
+    let (from, to) = match (local_day(&q.from), local_day(&q.to)) {
+        (Ok(f), Ok(t)) if f <= t => (f, t + jiff::SignedDuration::from_hours(24)),
+        (Ok(_), Ok(_)) => return error(StatusCode::BAD_REQUEST, "from must not be after to"),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let store = state.store.clone();
+    let items = match blocking(move || store.items()).await {
+        Ok(i) => i,
+        Err(e) => return store_error(e),
+    };
+    let report = crate::report::sla(&items, from, to, Timestamp::now());
+    let event = Event::new(
+        "report",
+        &caller.actor,
+        caller.purpose.as_deref().unwrap_or("sla report"),
+    )
+    .details(json!({ "report": "sla", "from": q.from, "to": q.to }));
+    if let Err(r) = audit(&state.store, event).await {
+        return r;
+    }
+    Json(json!(report)).into_response()
+}
+
+/// Prometheus metrics: counts and ratios only, no personal data, so no token is asked for
+/// (the HTTP listener is on loopback unless configured otherwise).
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let store = state.store.clone();
+    match blocking(move || Ok::<_, StoreError>((store.items()?, store.outbox()?.len()))).await {
+        Ok((items, pending)) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4",
+            )],
+            crate::report::metrics(&items, pending, Timestamp::now()),
+        )
+            .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(Deserialize)]
 struct SimulateQuery {
     /// Only decisions from this day on (`YYYY-MM-DD`, Europe/Copenhagen).
     from: Option<String>,
@@ -426,16 +668,10 @@ async fn simulate(
             "the candidate tree must be UTF-8 TOML",
         );
     };
-    let from = match q.from.as_deref().map(|d| {
-        d.parse::<jiff::civil::Date>()
-            .ok()
-            .and_then(|d| d.in_tz("Europe/Copenhagen").ok())
-            .map(|z| z.timestamp())
-            .ok_or_else(|| format!("from={d:?} is not a date (YYYY-MM-DD)"))
-    }) {
+    let from = match q.from.as_deref().map(local_day) {
         None => None,
         Some(Ok(t)) => Some(t),
-        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("from={e}")),
     };
     let cfg = state.policy.cfg();
     let name = q.name.unwrap_or_else(|| "candidate.toml".into());

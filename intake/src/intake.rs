@@ -50,10 +50,19 @@ pub fn accept(
             .unwrap_or(""),
         jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default(),
     );
+    // One copy of the message with our Received: header; the received bytes are freed at
+    // once (a 50 MiB message must not be held twice while it is read).
+    let size = rx.raw.len();
+    let header_len = received_header.len();
     let mut raw = received_header.into_bytes();
+    raw.reserve_exact(size);
     raw.extend_from_slice(&rx.raw);
+    let rx = Received {
+        raw: Vec::new(),
+        ..rx
+    };
 
-    let reading = reader.read(&rx.raw, rx.envelope.channel);
+    let reading = reader.read(&raw[header_len..], rx.envelope.channel);
     let channel = rx.envelope.channel;
     let kind = reading.kind;
     let mut item = Item {
@@ -69,7 +78,7 @@ pub fn accept(
             mail_from: rx.envelope.mail_from.clone(),
             rcpt_to: rx.envelope.rcpt_to.clone(),
             tls: rx.tls.clone(),
-            size: rx.raw.len(),
+            size,
             sender_auth: rx.sender_auth.clone(),
         },
         subject: reading.subject.clone(),
@@ -83,8 +92,14 @@ pub fn accept(
         decision: None,
         history: Vec::new(),
         sent_to: Vec::new(),
+        earlier: Vec::new(),
+        repeated: false,
+        kvittering: None,
+        escalations: Vec::new(),
+        tasks: Vec::new(),
     };
     item.transition(ItemState::AwaitingAssessment, "system", now, "received");
+    child_history(store, cfg, &mut item, now)?;
 
     let mut batch = Batch::new();
     batch.audit(
@@ -94,7 +109,7 @@ pub fn accept(
                 "channel": channel.as_str(),
                 "peer": rx.peer,
                 "tls": rx.tls,
-                "size": rx.raw.len(),
+                "size": size,
                 "sender_auth": rx.sender_auth,
             })),
     );
@@ -113,8 +128,22 @@ pub fn accept(
             })),
     );
 
+    // Auto-link only what a trusted sender wrote in their own name: a CPR in a forward is
+    // another sender's reference, and is a suggestion (DOMAIN.md flow 1.2).
+    let trusted = match cfg.config.triage.auto_link_senders.as_str() {
+        "any" => true,
+        _ => {
+            item.understanding.reporter.kind == "professional"
+                && item.understanding.original.is_none()
+        }
+    };
     if cfg.config.triage.auto_link && channel == Channel::Underretning {
-        auto_link(store, cfg, &mut item, &raw, &mut batch, now)?;
+        auto_link(store, cfg, &mut item, &raw, &mut batch, now, trusted)?;
+    }
+    kvittering(store, cfg, &mut item, &mut batch, now)?;
+    if !item.understanding.akut.is_empty() {
+        // Akut signals never decide anything, but the people who do are told at once.
+        crate::escalation::notify(store, cfg, &mut item, 0, &mut batch, now)?;
     }
     batch.message(&reference, raw).item(item);
     store.commit(batch, now)?;
@@ -130,6 +159,7 @@ fn auto_link(
     raw: &[u8],
     batch: &mut Batch,
     now: Timestamp,
+    trusted: bool,
 ) -> Result<(), StoreError> {
     let mut open = Vec::new();
     for cpr in &item.cprs {
@@ -139,6 +169,10 @@ fn auto_link(
     open.dedup_by(|a, b| a.case_number == b.case_number);
     match open.as_slice() {
         [] => Ok(()),
+        [case] if !trusted => {
+            item.suggestions.push(case.case_number.clone());
+            Ok(())
+        }
         [case] => {
             let facts = Facts {
                 kind: "underretning".into(),
@@ -176,4 +210,141 @@ fn auto_link(
             Ok(())
         }
     }
+}
+
+/// Earlier intakes about the same child (by blind index, never by plaintext CPR), and the
+/// "gentagne underretninger" flag.
+fn child_history(
+    store: &Store,
+    cfg: &Loaded,
+    item: &mut Item,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let mut refs: Vec<String> = Vec::new();
+    for cpr in &item.cprs {
+        let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
+        for r in store.items_for_cpr(&digits)? {
+            if r != item.reference && !refs.contains(&r) {
+                refs.push(r);
+            }
+        }
+    }
+    for r in refs {
+        if let Some(earlier) = store.item(&r)? {
+            item.earlier.push(modtag_storage::records::EarlierIntake {
+                reference: earlier.reference,
+                received_at: earlier.received_at,
+                kind: earlier.kind,
+            });
+        }
+    }
+    item.earlier.sort_by_key(|e| e.received_at);
+    let t = &cfg.config.triage;
+    let window = now - jiff::SignedDuration::from_hours(t.repeat_window_days * 24);
+    let recent = item
+        .earlier
+        .iter()
+        .filter(|e| e.received_at >= window)
+        .count();
+    item.repeated = recent + 1 >= t.repeat_threshold;
+    Ok(())
+}
+
+/// An address that cannot receive a reply (a form's sender, say).
+fn no_reply(email: &str) -> bool {
+    let local = email.split('@').next().unwrap_or("").to_ascii_lowercase();
+    [
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "mailer-daemon",
+        "postmaster",
+    ]
+    .iter()
+    .any(|n| local.starts_with(n))
+}
+
+/// Barnets lov: a named reporter gets a kvittering within 6 hverdage. modtag sends it at once
+/// when it has an address to send to; otherwise a person must, by the due date.
+fn kvittering(
+    store: &Store,
+    cfg: &Loaded,
+    item: &mut Item,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let k = &cfg.config.kvittering;
+    let reporter = &item.understanding.reporter;
+    let owed = matches!(
+        item.kind.as_str(),
+        "underretning" | "lae165" | "postfordeling"
+    ) && reporter.kind != "anonymous"
+        && !reporter.reason.starts_with("sent by the kommune's own");
+    if !k.enabled || !owed {
+        return Ok(());
+    }
+    let due = modtag_router::calendar::kvittering_due(now, &cfg.directory.calendar);
+    let email = reporter
+        .email
+        .clone()
+        .filter(|e| e.contains('@') && !no_reply(e));
+    let Some(email) = email else {
+        item.kvittering = Some(modtag_storage::records::Kvittering {
+            due: due.to_string(),
+            sent_at: None,
+            sent_by: None,
+            manual: true,
+        });
+        item.tasks.push(modtag_storage::records::Task {
+            kind: "kvittering".into(),
+            created: now,
+            due: Some(modtag_router::calendar::end_of_day(due)),
+            done_at: None,
+            done_by: None,
+            outcome: None,
+            reason: Some(
+                "named reporter without a reply address: send the kvittering by hand".into(),
+            ),
+        });
+        return Ok(());
+    };
+    let received = deadline::local(item.received_at);
+    let fill = |t: &str| {
+        t.replace("{reference}", &item.reference)
+            .replace("{received}", &received)
+    };
+    let id = store.next_id()?;
+    batch.outbox(modtag_storage::records::OutboxEntry {
+        id,
+        reference: item.reference.clone(),
+        role: "reporter".into(),
+        person: "reporter".into(),
+        email: email.clone(),
+        message: crate::delivery::compose::plain(
+            cfg,
+            &item.reference,
+            id,
+            &email,
+            &fill(&k.subject),
+            &fill(&k.body),
+            now,
+        ),
+        created: now,
+        attempts: 0,
+        next_attempt: now,
+        last_error: None,
+    });
+    batch.audit(
+        Event::new("kvittering", "system", "kvittering")
+            .reference(&item.reference)
+            .details(json!({ "due": due.to_string(), "reporter": reporter.kind })),
+    );
+    item.kvittering = Some(modtag_storage::records::Kvittering {
+        due: due.to_string(),
+        sent_at: Some(now),
+        sent_by: Some("system".into()),
+        manual: false,
+    });
+    Ok(())
 }

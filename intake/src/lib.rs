@@ -5,10 +5,12 @@
 //!   forwards, encrypted mail (mail-parser, sequoia).
 //! - [`intake`]: turning a received message into a stored, audited intake (one batch).
 //! - [`triage`]: a person's decision, routed by `modtag-router`, queued for delivery.
+//! - [`escalation`]: deadline notices for unassessed items, from the store (restart-safe).
 //! - [`delivery`]: composing PGP/MIME copies and the outbox worker that sends them.
 //! - [`http`]: the versioned JSON API (axum).
 //! - [`cases`]: the case registry CSV import.
 //! - [`policy`]: the running configuration, directory and beslutningstræ, reloaded atomically.
+//! - [`report`]: `report sla` and the Prometheus metrics (aggregates only).
 //! - [`daemon`]: `modtag serve`, wiring it all with ordered shutdown.
 //! - [`client`]: the CLI's client for a running daemon.
 
@@ -16,10 +18,12 @@ pub mod cases;
 pub mod client;
 pub mod daemon;
 pub mod delivery;
+pub mod escalation;
 pub mod explain;
 pub mod http;
 pub mod intake;
 pub mod policy;
+pub mod report;
 pub mod sender_auth;
 pub mod simulate;
 pub mod smtp;

@@ -74,6 +74,25 @@ enum Command {
         #[command(subcommand)]
         command: RouteCommand,
     },
+    /// Reports from the running daemon.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Were the 24 hours and the 6 hverdage kept? Intakes received FROM..TO (local days).
+    #[command(after_help = "Example:\n  modtag report sla --from 2026-11-01 --to 2026-11-30")]
+    Sla {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,6 +135,33 @@ enum TriageCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Close an assessed intake (audited, with the reason).
+    Close {
+        reference: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that a task on an intake is done: kvittering (sent by hand), tilbagemelding
+    /// (feedback to a professional reporter, or --withhold with a reason if it would harm the
+    /// child) or indkald_underretningsmoede.
+    #[command(
+        after_help = "Examples:\n  modtag triage task MT-2026-000001 kvittering --done\n  modtag triage task MT-2026-000001 tilbagemelding --withhold --reason 'Vil skade barnet'"
+    )]
+    Task {
+        reference: String,
+        kind: String,
+        #[arg(long, conflicts_with = "withhold")]
+        done: bool,
+        /// Feedback only: not given, because it would harm the child (needs --reason).
+        #[arg(long)]
+        withhold: bool,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Correct the kind reading gave an intake (audited, with the reason).
     #[command(
         after_help = "Example:\n  modtag triage kind MT-2026-000003 lae165 --reason 'Lægens brev er en LÆ 165'"
@@ -132,7 +178,7 @@ enum TriageCommand {
     },
     /// Record an assessment and route the intake.
     #[command(
-        after_help = "Examples:\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag triage decide MT-2026-000002 --actor 'Lene Holm' --trin 2 --consent --area dagtilbud --institution solsikken"
+        after_help = "Examples:\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag triage decide MT-2026-000002 --actor 'Lene Holm' --trin 2 --consent --consent-by forældre --consent-how mundtligt --area dagtilbud --institution solsikken\n\nTrivselsbarometeret (--trin):\n  0  børn i trivsel: positiv udvikling\n  1  moderat trivsel: perioder med faldende trivsel, begyndende bekymring\n  2  faldende trivsel: tydelige tegn på faldende trivsel\n  3  udsatte trivselspositioner: tydelige tegn på mistrivsel, bekymrende vanskeligheder\n  4  truede trivselspositioner: alvorlig mistrivsel og/eller omsorgssvigt\nTrin 3 og 4 er underretninger til Modtagelsen; trin 0-2 håndteres lokalt med samtykke."
     )]
     Decide {
         reference: String,
@@ -171,6 +217,18 @@ struct DecisionArgs {
     udskoling: bool,
     #[arg(long, default_value = "")]
     note: String,
+    /// With --consent: who gave it (forældre, mor, far, den unge ...).
+    #[arg(long)]
+    consent_by: Option<String>,
+    /// With --consent: how (skriftligt, mundtligt, digitalt ...).
+    #[arg(long)]
+    consent_how: Option<String>,
+    /// With --consent: when it was given (RFC 3339); now when left out.
+    #[arg(long)]
+    consent_at: Option<String>,
+    /// With --consent: to what (default: contact with the lokal leder / Børneskolerådgivere).
+    #[arg(long)]
+    consent_scope: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -359,6 +417,64 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Triage {
             command:
+                TriageCommand::Close {
+                    reference,
+                    reason,
+                    json,
+                },
+        } => {
+            let body = json!({ "reason": reason });
+            let v = api()?
+                .call(
+                    "POST",
+                    &format!("/api/v1/triage/{reference}/close"),
+                    Some((serde_json::to_vec(&body)?, "application/json")),
+                )
+                .await?;
+            if *json {
+                print_json(&v);
+            } else {
+                println!("{reference}: closed");
+            }
+            Ok(())
+        }
+        Command::Triage {
+            command:
+                TriageCommand::Task {
+                    reference,
+                    kind,
+                    done,
+                    withhold,
+                    reason,
+                    json,
+                },
+        } => {
+            if !done && !withhold {
+                anyhow::bail!(
+                    "say --done, or --withhold --reason R for feedback that would harm the child"
+                );
+            }
+            let body = json!({
+                "kind": kind,
+                "outcome": if *withhold { "withheld" } else { "done" },
+                "reason": reason,
+            });
+            let v = api()?
+                .call(
+                    "POST",
+                    &format!("/api/v1/triage/{reference}/task"),
+                    Some((serde_json::to_vec(&body)?, "application/json")),
+                )
+                .await?;
+            if *json {
+                print_json(&v);
+            } else {
+                println!("{reference}: {kind} {}", compact(&v["outcome"]));
+            }
+            Ok(())
+        }
+        Command::Triage {
+            command:
                 TriageCommand::Kind {
                     reference,
                     kind,
@@ -397,6 +513,8 @@ async fn run(cli: Cli) -> Result<()> {
                 "actor": who, "existing_case": d.existing_case, "case_number": d.case_number,
                 "trin": d.trin, "consent": d.consent, "area": d.area, "institution": d.institution,
                 "akut": d.akut, "out_of_hours": d.out_of_hours, "udskoling": d.udskoling, "note": d.note,
+                "consent_by": d.consent_by, "consent_how": d.consent_how, "consent_at": d.consent_at,
+                "consent_scope": d.consent_scope,
             });
             let v = api()?
                 .call(
@@ -464,6 +582,46 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Err(e) => Err(anyhow::anyhow!("{e}")),
         },
+        Command::Report {
+            command: ReportCommand::Sla { from, to, json },
+        } => {
+            let v = api()?
+                .call(
+                    "GET",
+                    &format!(
+                        "/api/v1/report/sla?from={}&to={}",
+                        urlencode(from),
+                        urlencode(to)
+                    ),
+                    None,
+                )
+                .await?;
+            if *json {
+                print_json(&v);
+            } else {
+                println!("intakes received {from} to {to}: {}", v["intakes"]);
+                for (kind, n) in v["by_kind"].as_object().into_iter().flatten() {
+                    println!("  {kind:<14} {n}");
+                }
+                let share = v["share_within_deadline"]
+                    .as_f64()
+                    .map(|s| format!("{:.1} %", s * 100.0))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "assessed: {} ({} within the deadline: {share}); median {} min, p95 {} min",
+                    v["assessed"],
+                    v["assessed_within_deadline"],
+                    compact(&v["median_minutes_to_assessment"]),
+                    compact(&v["p95_minutes_to_assessment"])
+                );
+                println!("overdue now (not assessed): {}", v["overdue_now"]);
+                println!(
+                    "kvitteringer: {} owed, {} on time, {} pending",
+                    v["kvitteringer_owed"], v["kvitteringer_on_time"], v["kvitteringer_pending"]
+                );
+            }
+            Ok(())
+        }
         Command::Route {
             command: RouteCommand::Simulate { tree, from, json },
         } => {
@@ -547,7 +705,69 @@ fn print_item(v: &Value) {
         format!("{} ({})", compact(&v["kind"]), compact(&u["kind_reason"])),
     );
     line("state", compact(&v["state"]));
-    line("deadline", compact(&v["deadline_local"]));
+    line(
+        "deadline",
+        format!(
+            "{}{}",
+            compact(&v["deadline_local"]),
+            if v["overdue"] == true {
+                "  OVERDUE: not assessed within the deadline"
+            } else {
+                ""
+            }
+        ),
+    );
+    if v["repeated"] == true {
+        line("GENTAGNE", "gentagne underretninger om samme barn".into());
+    }
+    for e in v["earlier_intakes"].as_array().into_iter().flatten() {
+        line(
+            "earlier intake",
+            format!(
+                "{} {} ({})",
+                compact(&e["reference"]),
+                compact(&e["received_at"]),
+                compact(&e["kind"])
+            ),
+        );
+    }
+    if let Some(k) = v["kvittering"].as_object() {
+        line(
+            "kvittering",
+            match k["sent_at"].as_str() {
+                Some(at) => format!(
+                    "sent {at} by {} (due {})",
+                    compact(&k["sent_by"]),
+                    compact(&k["due"])
+                ),
+                None => format!("TO SEND BY HAND by {}", compact(&k["due"])),
+            },
+        );
+    }
+    for e in v["escalations"].as_array().into_iter().flatten() {
+        line(
+            "notified",
+            format!(
+                "stage {} at {} to {}",
+                e["stage"],
+                compact(&e["at"]),
+                compact(&e["to"])
+            ),
+        );
+    }
+    for t in v["tasks"].as_array().into_iter().flatten() {
+        line(
+            "task",
+            format!(
+                "{} {}",
+                compact(&t["kind"]),
+                match t["outcome"].as_str() {
+                    Some(o) => format!("{o} by {}", compact(&t["done_by"])),
+                    None => "open".into(),
+                }
+            ),
+        );
+    }
     if u["akut"].as_array().is_some_and(|a| !a.is_empty()) {
         line(
             "AKUT signals",
@@ -714,7 +934,7 @@ fn print_list(v: &Value) {
         return;
     }
     println!(
-        "{:<5} {:<16} {:<14} {:<13} {:<22} {:<22} {:<20} CPR",
+        "{:<9} {:<16} {:<14} {:<13} {:<22} {:<22} {:<20} CPR",
         "", "REFERENCE", "CHANNEL", "KIND", "RECEIVED (UTC)", "DEADLINE (local)", "STATE"
     );
     for i in items {
@@ -726,7 +946,8 @@ fn print_list(v: &Value) {
             .collect();
         // Akut signals and flagged attachments are highlighted, never decided on.
         let marks = format!(
-            "{}{}",
+            "{}{}{}",
+            if i["overdue"] == true { "LATE" } else { "" },
             if i["akut"] == true { "AKUT" } else { "" },
             if i["flagged_attachments"].as_u64().unwrap_or(0) > 0 {
                 "!"
@@ -735,7 +956,7 @@ fn print_list(v: &Value) {
             }
         );
         println!(
-            "{:<5} {:<16} {:<14} {:<13} {:<22} {:<22} {:<20} {}",
+            "{:<9} {:<16} {:<14} {:<13} {:<22} {:<22} {:<20} {}",
             marks,
             compact(&i["reference"]),
             compact(&i["channel"]),

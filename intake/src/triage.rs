@@ -33,6 +33,11 @@ pub struct DecisionInput {
     pub udskoling: bool,
     #[serde(default)]
     pub note: String,
+    /// Who consented, how, when and to what; who and how are required with `consent`.
+    pub consent_by: Option<String>,
+    pub consent_how: Option<String>,
+    pub consent_at: Option<Timestamp>,
+    pub consent_scope: Option<String>,
 }
 
 /// Why a decision was not taken, mapped to HTTP statuses by the API.
@@ -57,6 +62,20 @@ pub fn validate(input: &DecisionInput) -> Result<(), DecideError> {
     if input.trin.is_some_and(|t| t > 4) {
         return Err(DecideError::Invalid("trin goes from 0 to 4".into()));
     }
+    if input.consent
+        && (input
+            .consent_by
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+            || input
+                .consent_how
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty()))
+    {
+        return Err(DecideError::Invalid(
+            "consent must be recorded with who gave it and how (--consent-by forældre --consent-how mundtligt): nothing goes to a lokal leder without recorded consent".into(),
+        ));
+    }
     if let Some(area) = &input.area {
         if !modtag_config::roles::is_area(area) {
             return Err(DecideError::Invalid(format!(
@@ -80,7 +99,7 @@ pub fn decide(
     let mut item = store
         .item(reference)?
         .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
-    if item.decision.is_some() {
+    if item.decision.is_some() || !item.state.can_become(ItemState::Assessed) {
         return Err(DecideError::AlreadyDecided(reference.to_string()));
     }
     let case_number = input.case_number.clone().or_else(|| {
@@ -131,7 +150,17 @@ pub fn decide(
         .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
 
     item.case_number = case_number.clone();
+    let consent_record = input.consent.then(|| modtag_storage::records::Consent {
+        given_by: input.consent_by.clone().unwrap_or_default(),
+        how: input.consent_how.clone().unwrap_or_default(),
+        at: input.consent_at.unwrap_or(now),
+        scope: input
+            .consent_scope
+            .clone()
+            .unwrap_or_else(|| "kontakt til lokal leder / Børneskolerådgivere".into()),
+    });
     item.decision = Some(DecisionRecord {
+        consent_record,
         at: now,
         actor: input.actor.clone(),
         existing_case: facts.existing_case,
@@ -158,6 +187,30 @@ pub fn decide(
         refused: decision.refused.clone(),
     });
     item.transition(ItemState::Assessed, &input.actor, now, "assessed");
+    // What the assessment leaves a person to do.
+    let task = |kind: &str, reason: &str| modtag_storage::records::Task {
+        kind: kind.into(),
+        created: now,
+        due: None,
+        done_at: None,
+        done_by: None,
+        outcome: None,
+        reason: Some(reason.into()),
+    };
+    if !facts.existing_case && routing_kind(&item.kind) == "underretning" {
+        item.tasks.push(task(
+            "indkald_underretningsmoede",
+            "ny sag: indkald familie, barn og evt. underretter til underretningsmøde",
+        ));
+    }
+    if item.understanding.reporter.kind == "professional"
+        && routing_kind(&item.kind) == "underretning"
+    {
+        item.tasks.push(task(
+            "tilbagemelding",
+            "fagperson: giv besked om, hvorvidt der er iværksat undersøgelse eller indsats",
+        ));
+    }
     let mut batch = Batch::new();
     batch.audit(
         Event::new("decided", &input.actor, "assessment")
@@ -167,6 +220,8 @@ pub fn decide(
                 "case": item.case_number,
                 "trin": input.trin,
                 "consent": input.consent,
+                "consent_by": input.consent_by,
+                "consent_how": input.consent_how,
                 "area": facts.area,
                 "akut": input.akut,
                 "out_of_hours": input.out_of_hours,

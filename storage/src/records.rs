@@ -33,6 +33,19 @@ impl ItemState {
     pub fn is_open(self) -> bool {
         !matches!(self, ItemState::Closed)
     }
+
+    /// The triage state machine: received → awaiting assessment (or auto-linked) →
+    /// assessed → routed → closed. A decision that routes nothing closes from assessed.
+    pub fn can_become(self, to: ItemState) -> bool {
+        use ItemState::*;
+        matches!(
+            (self, to),
+            (AwaitingAssessment, AutoLinked)
+                | (AwaitingAssessment | AutoLinked, Assessed)
+                | (Assessed, Routed)
+                | (Assessed | Routed, Closed)
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,10 +205,25 @@ pub struct DecisionRecord {
     pub out_of_hours: bool,
     pub udskoling: bool,
     pub note: String,
+    /// Who consented, how, when and to what (required when `consent`).
+    #[serde(default)]
+    pub consent_record: Option<Consent>,
     pub tree_hash: String,
     pub recipients: Vec<RoutedTo>,
     pub actions: Vec<String>,
     pub refused: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Consent {
+    /// Who gave it: `forældre`, `mor`, `far`, `den unge` ...
+    pub given_by: String,
+    /// How: `skriftligt`, `mundtligt`, `digitalt` ...
+    pub how: String,
+    /// When (as recorded by the person; may be before the decision).
+    pub at: Timestamp,
+    /// To what: e.g. `kontakt til lokal leder`, `deling af journal`.
+    pub scope: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -232,6 +260,62 @@ pub struct Item {
     /// Directory ids of everyone a copy was queued for, so no one gets it twice.
     #[serde(default)]
     pub sent_to: Vec<String>,
+    /// Earlier intakes about the same child (by blind index), oldest first.
+    #[serde(default)]
+    pub earlier: Vec<EarlierIntake>,
+    /// "Gentagne underretninger": enough reports about the child within the window.
+    #[serde(default)]
+    pub repeated: bool,
+    #[serde(default)]
+    pub kvittering: Option<Kvittering>,
+    /// Deadline notifications sent, by stage; stored so a restart never sends one twice.
+    #[serde(default)]
+    pub escalations: Vec<Escalation>,
+    #[serde(default)]
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlierIntake {
+    pub reference: String,
+    pub received_at: Timestamp,
+    pub kind: String,
+}
+
+/// The receipt a named reporter is owed within 6 hverdage (barnets lov).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kvittering {
+    /// Local date by which it must be sent (`YYYY-MM-DD`).
+    pub due: String,
+    /// When modtag queued it (automatic), or when a person recorded sending it.
+    pub sent_at: Option<Timestamp>,
+    /// Who sent it: `system` for the automatic one.
+    pub sent_by: Option<String>,
+    /// True when it must be sent by hand (a named reporter without an address we can use).
+    pub manual: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// 1, 2, 3 by the configured thresholds; 0 for an akut item's immediate notice.
+    pub stage: u8,
+    pub at: Timestamp,
+    /// Directory ids notified.
+    pub to: Vec<String>,
+}
+
+/// Work a person owes on an intake: `indkald_underretningsmoede`, `tilbagemelding`
+/// (feedback to a professional reporter), `kvittering` (sent by hand).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub kind: String,
+    pub created: Timestamp,
+    pub due: Option<Timestamp>,
+    pub done_at: Option<Timestamp>,
+    pub done_by: Option<String>,
+    /// `sent`, `done`, or `withheld` (feedback that would harm the child).
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
 }
 
 impl Item {
@@ -275,4 +359,33 @@ pub struct OutboxEntry {
     pub attempts: u32,
     pub next_attempt: Timestamp,
     pub last_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ItemState::{self, *};
+
+    #[test]
+    fn state_machine_by_table() {
+        let all = [AwaitingAssessment, AutoLinked, Assessed, Routed, Closed];
+        let allowed = [
+            (AwaitingAssessment, AutoLinked),
+            (AwaitingAssessment, Assessed),
+            (AutoLinked, Assessed),
+            (Assessed, Routed),
+            (Assessed, Closed),
+            (Routed, Closed),
+        ];
+        for from in all {
+            for to in all {
+                let want = allowed.contains(&(from, to));
+                assert_eq!(from.can_become(to), want, "{from:?} → {to:?}");
+            }
+        }
+        // Nothing leaves Closed, and nothing goes back to awaiting assessment.
+        assert!(all
+            .iter()
+            .all(|s| !Closed.can_become(*s) && !s.can_become(AwaitingAssessment)));
+        let _: ItemState = Closed;
+    }
 }

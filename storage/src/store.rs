@@ -27,6 +27,8 @@ const T_MESSAGES: &str = "messages";
 const T_ITEMS: &str = "items";
 const T_CASES: &str = "cases";
 const T_CASE_INDEX: &str = "case_index";
+/// Blind index of intakes by child: HMAC(CPR) ‖ reference → nothing.
+const T_ITEM_INDEX: &str = "item_index";
 const T_OUTBOX: &str = "outbox";
 const T_AUDIT: &str = "audit";
 const T_META: &str = "meta";
@@ -47,6 +49,7 @@ struct Inner {
     items: sled::Tree,
     cases: sled::Tree,
     case_index: sled::Tree,
+    item_index: sled::Tree,
     outbox: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
@@ -143,6 +146,7 @@ impl Store {
             items: t(T_ITEMS)?,
             cases: t(T_CASES)?,
             case_index: t(T_CASE_INDEX)?,
+            item_index: t(T_ITEM_INDEX)?,
             outbox: t(T_OUTBOX)?,
             audit: t(T_AUDIT)?,
             meta: t(T_META)?,
@@ -259,8 +263,15 @@ impl Store {
         // Encrypt outside the transaction: it is the expensive part, and a transaction
         // closure may run more than once.
         let mut items = Vec::new();
+        let mut item_keys = Vec::new();
         for item in &batch.items {
             items.push((item.reference.clone(), self.seal(item)?));
+            for cpr in &item.cprs {
+                let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
+                let mut key = self.blind(&digits).to_vec();
+                key.extend_from_slice(item.reference.as_bytes());
+                item_keys.push(key);
+            }
         }
         let mut cases = Vec::new();
         for case in &batch.cases {
@@ -291,8 +302,12 @@ impl Store {
             &i.outbox,
             &i.audit,
             &i.meta,
+            &i.item_index,
         )
-            .transaction(|(tm, ti, tc, tci, to, ta, tmeta)| {
+            .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii)| {
+                for key in &item_keys {
+                    tii.insert(key.as_slice(), &[])?;
+                }
                 for (r, c) in messages {
                     tm.insert(r.as_bytes(), c.as_slice())?;
                 }
@@ -442,6 +457,19 @@ impl Store {
             .map(|kv| {
                 let (k, v) = kv?;
                 self.open_sealed(T_CASES, &k, &v)
+            })
+            .collect()
+    }
+
+    /// References of every intake that named this CPR (ten digits), in reference order.
+    pub fn items_for_cpr(&self, cpr_digits: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = self.blind(cpr_digits);
+        self.inner
+            .item_index
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, _) = kv?;
+                Ok(String::from_utf8_lossy(&k[32..]).into_owned())
             })
             .collect()
     }

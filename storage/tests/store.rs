@@ -28,6 +28,11 @@ fn item(reference: &str, now: Timestamp) -> Item {
         decision: None,
         history: vec![],
         sent_to: vec![],
+        earlier: vec![],
+        repeated: false,
+        kvittering: None,
+        escalations: vec![],
+        tasks: vec![],
     }
 }
 

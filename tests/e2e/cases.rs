@@ -47,13 +47,23 @@ fn import_then_auto_link_to_the_one_open_case() {
     assert_eq!(b["case_number"], serde_json::Value::Null);
     assert_eq!(b["suggestions"], serde_json::json!(["SAG-101", "SAG-102"]));
 
-    let dumps = sink.wait(1);
-    assert_eq!(rcpt_of(&dumps[0]), "anna.kristensen@kommune.localhost");
+    // The school (a named, professional reporter) gets a kvittering for each message.
+    let dumps = sink.wait(3);
+    let to_anna: Vec<&String> = dumps
+        .iter()
+        .filter(|d| rcpt_of(d) == "anna.kristensen@kommune.localhost")
+        .collect();
+    assert_eq!(to_anna.len(), 1, "only the auto-linked intake is forwarded");
     let plain = Gpg::with_demo_keys(&["raadgiver-anna"])
-        .decrypt(&armored_block(&dumps[0]))
+        .decrypt(&armored_block(to_anna[0]))
         .unwrap();
     assert!(plain.contains("kom sulten i skole"));
-    assert_eq!(sink.count(), 1, "only the auto-linked intake is forwarded");
+    let receipts = dumps
+        .iter()
+        .filter(|d| rcpt_of(d) == "kontor@bakkeskolen.dk")
+        .count();
+    assert_eq!(receipts, 2, "a kvittering per message");
+    assert_eq!(sink.count(), 3);
 }
 
 #[test]

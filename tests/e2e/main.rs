@@ -14,4 +14,5 @@ mod sender_auth;
 mod shutdown;
 mod smtp;
 mod tls;
+mod triage;
 mod understand;

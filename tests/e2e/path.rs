@@ -68,7 +68,7 @@ fn smtp_to_encrypted_delivery_end_to_end() {
     assert_eq!(roles, ["modtagelsen", "modtagelsen_leder"]);
 
     // The relay receives one encrypted copy per recipient, which gpg decrypts to the original.
-    let dumps = sink.wait(2);
+    let dumps = sink.wait_kommune(2);
     let keys = [
         ("modtagelsen@kommune.localhost", "modtagelsen"),
         ("lene.holm@kommune.localhost", "modtagelsen-leder"),

@@ -15,7 +15,7 @@ fn copies_wait_for_a_relay_that_is_down() {
         || d.stderr().contains("delivery deferred").then_some(()),
     );
     let sink = Sink::start(relay_port);
-    let dumps = sink.wait(1);
+    let dumps = sink.wait_kommune(1);
     assert_eq!(rcpt_of(&dumps[0]), "modtagelsen@kommune.localhost");
     let plain = Gpg::with_demo_keys(&["modtagelsen"])
         .decrypt(&armored_block(&dumps[0]))

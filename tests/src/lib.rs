@@ -436,6 +436,23 @@ impl Sink {
         )
     }
 
+    /// Waits for `n` complete messages to the kommune's own people (`@kommune.localhost`),
+    /// leaving out kvitteringer to reporters; returns those.
+    pub fn wait_kommune(&self, n: usize) -> Vec<String> {
+        wait_for(
+            &format!("{n} messages to the kommune at smtp-sink"),
+            Duration::from_secs(60),
+            || {
+                let dumps: Vec<String> = self
+                    .wait(1)
+                    .into_iter()
+                    .filter(|d| rcpt_of(d).ends_with("@kommune.localhost"))
+                    .collect();
+                (dumps.len() >= n).then_some(dumps)
+            },
+        )
+    }
+
     pub fn count(&self) -> usize {
         files_below(self.dir.path()).len()
     }
@@ -449,7 +466,35 @@ impl Drop for Sink {
 }
 
 fn is_complete(dump: &str) -> bool {
-    dump.contains("-----END PGP MESSAGE-----") && dump.trim_end().ends_with("--")
+    let pgp = dump.contains("-----END PGP MESSAGE-----") && dump.trim_end().ends_with("--");
+    // Kvitteringer and deadline notices are short plain messages, written in one piece.
+    let plain = dump.contains("Auto-Submitted: auto-generated") && body_of(dump).ends_with('\n');
+    pgp || plain
+}
+
+/// The decoded text of a plain (base64) message from modtag, as smtp-sink dumped it.
+pub fn plain_body(dump: &str) -> String {
+    let joined: String = body_of(dump).split_whitespace().collect();
+    let bytes = base64_decode(&joined);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// What follows the header block (smtp-sink dumps with CRLF or LF line ends).
+fn body_of(dump: &str) -> &str {
+    let crlf = dump.find("\r\n\r\n").map(|p| p + 4);
+    let lf = dump.find("\n\n").map(|p| p + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => &dump[a.min(b)..],
+        (Some(a), None) | (None, Some(a)) => &dump[a..],
+        (None, None) => "",
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .unwrap_or_default()
 }
 
 /// The envelope recipient smtp-sink recorded.

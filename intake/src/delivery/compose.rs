@@ -150,3 +150,47 @@ fn outer_message(
         host = cfg.config.smtp.hostname,
     )
 }
+
+/// A plain-text message that carries no personal data (a kvittering, a deadline notice):
+/// base64 body, RFC 2047 subject when it is not ASCII.
+pub fn plain(
+    cfg: &Loaded,
+    reference: &str,
+    id: u64,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: Timestamp,
+) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let date =
+        jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
+    let subject = if subject.is_ascii() {
+        subject.replace(['\r', '\n'], " ")
+    } else {
+        format!("=?utf-8?b?{}?=", b64.encode(subject))
+    };
+    let body = body.replace("\r\n", "\n").replace('\n', "\r\n");
+    let encoded: Vec<String> = b64
+        .encode(body.as_bytes())
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        "From: modtag <{from}>\r\n\
+         To: <{to}>\r\n\
+         Subject: {subject}\r\n\
+         Date: {date}\r\n\
+         Message-ID: <{reference}.{id:x}@{host}>\r\n\
+         Auto-Submitted: auto-generated\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n\
+         {}\r\n",
+        encoded.join("\r\n"),
+        from = cfg.config.relay.from,
+        host = cfg.config.smtp.hostname,
+    )
+}

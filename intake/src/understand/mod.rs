@@ -234,28 +234,45 @@ impl Reader {
         let from = address(msg);
         let mut scan = Scan::default();
         self.walk(msg, 0, "", &mut scan, &mut notes);
-        if scan.body.trim().is_empty() && !scan.all_text.trim().is_empty() {
+        if scan.body.trim().is_empty() && !scan.extra.trim().is_empty() {
             // Broken structure (a multipart without a usable boundary, say): show the text
             // that was found rather than nothing.
             notes.push(
                 "no body text: the text found in the message's parts is shown instead".into(),
             );
-            scan.body = scan.all_text.trim_start().to_string();
+            scan.body = std::mem::take(&mut scan.extra).trim_start().to_string();
         }
-        let text = scan.body.clone();
+        let text = &scan.body;
 
         // The original of a forward: an attached message, or an inline block.
-        let forward = find_original(msg, &text, &scan);
+        let forward = find_original(msg, text, &scan);
         let outer_from_journal = from.as_deref().is_some_and(|f| self.is_journal(f));
         let original = forward.as_ref().map(|o| Original {
             forwarded_by: from.clone(),
             ..o.clone()
         });
 
-        let mut all_text = subject.clone().unwrap_or_default();
-        all_text.push('\n');
-        all_text.push_str(&scan.all_text);
-        let cprs = cpr::find_all(&all_text);
+        // Subject, body and the text of attachments and nested mail, searched piece by
+        // piece: a 50 MiB message is not copied again to be searched.
+        let pieces = [
+            subject.as_deref().unwrap_or(""),
+            text.as_str(),
+            scan.extra.as_str(),
+        ];
+        let mut cprs: Vec<cpr::Cpr> = Vec::new();
+        let mut cvr_numbers: Vec<String> = Vec::new();
+        for piece in pieces {
+            for c in cpr::find_all(piece) {
+                if !cprs.contains(&c) {
+                    cprs.push(c);
+                }
+            }
+            for c in cvr::find_all(piece) {
+                if !cvr_numbers.contains(&c) {
+                    cvr_numbers.push(c);
+                }
+            }
+        }
         for c in &cprs {
             if !c.mod11 {
                 notes.push(format!(
@@ -264,7 +281,7 @@ impl Reader {
                 ));
             }
         }
-        let cvrs: Vec<CvrFound> = cvr::find_all(&all_text)
+        let cvrs: Vec<CvrFound> = cvr_numbers
             .into_iter()
             .map(|number| CvrFound {
                 valid: cvr::valid(&number),
@@ -281,7 +298,9 @@ impl Reader {
             notes.push(format!("CVR {} fails its check digits", c.number));
         }
 
-        let folded_text = names::fold(&all_text);
+        // Words and phrases (akut signals, LÆ 165, anonymity) are looked for in the first
+        // FOLD_LIMIT bytes: that is where a person writes them, and the work stays bounded.
+        let folded_text = names::fold(&bounded_join(&pieces, FOLD_LIMIT));
         let akut: Vec<String> = self
             .akut
             .iter()
@@ -318,7 +337,7 @@ impl Reader {
         let reporter = reporter::classify(
             kind,
             reporter_from.as_deref(),
-            &text,
+            text,
             &folded_text,
             &cvrs,
             &self.directory,
@@ -335,8 +354,8 @@ impl Reader {
             subject,
             from,
             cprs,
+            text: std::mem::take(&mut scan.body),
             attachments: scan.attachments,
-            text,
             understanding: Understanding {
                 kind_reason,
                 original,
@@ -454,9 +473,10 @@ impl Reader {
                         scan.body.push('\n');
                     }
                     scan.body.push_str(&t);
+                } else {
+                    scan.extra.push('\n');
+                    scan.extra.push_str(&t);
                 }
-                scan.all_text.push('\n');
-                scan.all_text.push_str(&t);
             }
         }
         for id in &msg.attachments {
@@ -516,8 +536,8 @@ impl Reader {
             );
             if a.sniffed_type.starts_with("text/plain") || declared.starts_with("text/") {
                 if let Some(t) = part.text_contents() {
-                    scan.all_text.push('\n');
-                    scan.all_text.push_str(t);
+                    scan.extra.push('\n');
+                    scan.extra.push_str(t);
                 }
             }
             let tnef = a.sniffed_type == "application/ms-tnef";
@@ -556,11 +576,32 @@ struct Scan {
     parts: usize,
     /// The message's own text, for display.
     body: String,
-    /// All text searched for CPR, CVR and signals: bodies, text attachments, nested mail.
-    all_text: String,
+    /// Further text searched for CPR, CVR and signals: text attachments, nested mail.
+    extra: String,
     attachments: Vec<Attachment>,
     nested: Option<Original>,
     notes: Vec<String>,
+}
+
+/// How much text (bytes) is folded and searched for words and phrases.
+const FOLD_LIMIT: usize = 64 * 1024;
+
+/// The pieces joined by newlines, cut at `limit` bytes (on a character boundary).
+fn bounded_join(pieces: &[&str], limit: usize) -> String {
+    let mut out = String::with_capacity(limit.min(pieces.iter().map(|p| p.len() + 1).sum()));
+    for piece in pieces {
+        let room = limit.saturating_sub(out.len());
+        if room == 0 {
+            break;
+        }
+        let mut cut = piece.len().min(room);
+        while !piece.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.push_str(&piece[..cut]);
+        out.push('\n');
+    }
+    out
 }
 
 fn find_original(msg: &Message, text: &str, scan: &Scan) -> Option<Original> {

@@ -8,7 +8,13 @@ use modtag_storage::records::{CvrFound, Reporter};
 /// Form fields such as `Navn: ...`, `Stilling: ...`, `Arbejdssted: ...`, `Anonym: ja`, as
 /// (lower-case key, value), read in one pass.
 fn form_fields(text: &str) -> Vec<(String, &str)> {
-    text.lines()
+    // A form's fields come first; the rest of a long message is not scanned.
+    let mut end = text.len().min(64 * 1024);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end]
+        .lines()
         .filter_map(|line| {
             let (k, v) = line.split_once(':')?;
             let v = v.trim();

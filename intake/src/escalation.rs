@@ -1,0 +1,223 @@
+//! The 24-hour deadline, enforced: unassessed items are escalated at the configured hours
+//! (Modtagelsen, then its leader, then outside office hours the døgnvagt), akut items at
+//! once. Notices carry the reference and the deadline only.
+//!
+//! Escalation runs from the store: each notice sent is recorded on the item in the same
+//! batch as its outbox entries, so after a restart a notice that fell due while modtag was
+//! down goes out once, and none goes out twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{Timestamp, ToSpan};
+use modtag_config::Loaded;
+use modtag_router::{calendar, deadline};
+use modtag_storage::audit::Event;
+use modtag_storage::records::{Escalation, Item, ItemState, OutboxEntry};
+use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
+use serde_json::json;
+use tokio::sync::{watch, Notify};
+
+use crate::delivery::compose;
+
+/// True while the 24-hour assessment is still owed.
+pub fn unassessed(item: &Item) -> bool {
+    matches!(
+        item.state,
+        ItemState::AwaitingAssessment | ItemState::AutoLinked
+    )
+}
+
+/// Past its deadline and still not assessed: flagged until a person assesses it.
+pub fn overdue(item: &Item, now: Timestamp) -> bool {
+    unassessed(item) && now > item.deadline
+}
+
+/// The roles a stage notifies, given whether the office is open now.
+pub fn stage_roles(stage: u8, office_open: bool) -> Vec<&'static str> {
+    match (stage, office_open) {
+        (0, true) | (1, _) => vec!["modtagelsen"],
+        (0, false) => vec!["modtagelsen", "doegnvagt"],
+        (2, _) => vec!["modtagelsen_leder"],
+        (_, true) => vec!["modtagelsen", "modtagelsen_leder"],
+        (_, false) => vec!["modtagelsen_leder", "doegnvagt"],
+    }
+}
+
+/// Stages that are due at `now` and not yet sent. Pure.
+pub fn due_stages(item: &Item, hours: &[i64], now: Timestamp) -> Vec<u8> {
+    if !unassessed(item) {
+        return Vec::new();
+    }
+    hours
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (i as u8 + 1, *h))
+        .filter(|(stage, h)| {
+            now >= item.received_at + h.hours()
+                && !item.escalations.iter().any(|e| e.stage == *stage)
+        })
+        .map(|(stage, _)| stage)
+        .collect()
+}
+
+/// The next instant at which some stage of an open item falls due (to sleep until then).
+pub fn next_due(items: &[Item], hours: &[i64], now: Timestamp) -> Option<Timestamp> {
+    items
+        .iter()
+        .filter(|i| unassessed(i))
+        .flat_map(|i| {
+            hours
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| !i.escalations.iter().any(|e| e.stage == *n as u8 + 1))
+                .map(|(_, h)| i.received_at + h.hours())
+        })
+        .filter(|t| *t > now)
+        .min()
+}
+
+/// Queues the notices of `stage` for `item` in `batch` and records them on the item.
+pub fn notify(
+    store: &Store,
+    cfg: &Loaded,
+    item: &mut Item,
+    stage: u8,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let open = calendar::office_open(now, &cfg.directory.calendar);
+    let mut to = Vec::new();
+    for role in stage_roles(stage, open) {
+        for person in cfg.directory.with_role(role) {
+            if to.contains(&person.id) {
+                continue;
+            }
+            to.push(person.id.clone());
+            let (subject, body) = notice(item, stage);
+            let id = store.next_id()?;
+            batch.outbox(OutboxEntry {
+                id,
+                reference: item.reference.clone(),
+                role: role.to_string(),
+                person: person.id.clone(),
+                email: person.email.clone(),
+                message: compose::plain(
+                    cfg,
+                    &item.reference,
+                    id,
+                    &person.email,
+                    &subject,
+                    &body,
+                    now,
+                ),
+                created: now,
+                attempts: 0,
+                next_attempt: now,
+                last_error: None,
+            });
+        }
+    }
+    batch.audit(
+        Event::new("escalated", "system", "deadline")
+            .reference(&item.reference)
+            .details(json!({ "stage": stage, "to": to, "office_open": open })),
+    );
+    item.escalations.push(Escalation { stage, at: now, to });
+    Ok(())
+}
+
+/// Subject and text of a notice: the reference and the deadline, nothing about the case.
+fn notice(item: &Item, stage: u8) -> (String, String) {
+    let due = deadline::local(item.deadline);
+    if stage == 0 {
+        (
+            format!("Akut: {} skal vurderes nu", item.reference),
+            format!(
+                "Henvendelse {} er modtaget med tegn på, at den haster.\n\
+                 Den skal vurderes straks og senest {due}.\n\nSe den i modtag: modtag triage show {}\n",
+                item.reference, item.reference
+            ),
+        )
+    } else {
+        (
+            format!("Frist: {} skal vurderes senest {due}", item.reference),
+            format!(
+                "Henvendelse {} er endnu ikke vurderet (påmindelse {stage}).\n\
+                 Fristen på 24 timer udløber {due}.\n\nSe den i modtag: modtag triage show {}\n",
+                item.reference, item.reference
+            ),
+        )
+    }
+}
+
+/// One pass over the open items: every stage that is due goes out, once. Blocking.
+pub fn tick(store: &Store, cfg: &Loaded, now: Timestamp) -> Result<usize, StoreError> {
+    let hours = &cfg.config.triage.escalate_after_hours;
+    let mut sent = 0;
+    for mut item in store.items()? {
+        let stages = due_stages(&item, hours, now);
+        if stages.is_empty() {
+            continue;
+        }
+        let mut batch = Batch::new();
+        for stage in stages {
+            notify(store, cfg, &mut item, stage, &mut batch, now)?;
+            sent += 1;
+        }
+        batch.item(item);
+        store.commit(batch, now)?;
+    }
+    if sent > 0 {
+        store.flush()?;
+    }
+    Ok(sent)
+}
+
+/// The escalation loop: ticks at least every minute and when a stage falls due.
+pub struct Worker {
+    pub store: Store,
+    pub policy: Arc<crate::http::AppState>,
+    pub wake_outbox: Arc<Notify>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Worker {
+    pub async fn run(mut self) {
+        loop {
+            let cfg = self.policy.policy.cfg();
+            let store = self.store.clone();
+            let c = cfg.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let now = Timestamp::now();
+                let sent = tick(&store, &c, now)?;
+                let items = store.items()?;
+                Ok::<_, StoreError>((
+                    sent,
+                    next_due(&items, &c.config.triage.escalate_after_hours, now),
+                ))
+            })
+            .await;
+            let wait = match result {
+                Ok(Ok((sent, next))) => {
+                    if sent > 0 {
+                        tracing::info!(notices = sent, "deadline notices queued");
+                        self.wake_outbox.notify_one();
+                    }
+                    next.map(|t| (t - Timestamp::now()).get_seconds().clamp(1, 60) as u64)
+                        .unwrap_or(60)
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "escalation pass failed; retrying in a minute");
+                    60
+                }
+                Err(_) => 60,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+                _ = self.shutdown.changed() => return,
+            }
+        }
+    }
+}

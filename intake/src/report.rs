@@ -1,0 +1,180 @@
+//! `modtag report sla` and the Prometheus metrics: were the 24 hours and the 6 hverdage
+//! kept? Aggregates only; nothing in a report identifies a child or a reporter.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use modtag_storage::records::Item;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Sla {
+    pub from: String,
+    pub to: String,
+    pub intakes: usize,
+    pub by_kind: BTreeMap<String, usize>,
+    pub assessed: usize,
+    pub assessed_within_deadline: usize,
+    /// Of the assessed, the share assessed within the deadline (0..1); `None` if none.
+    pub share_within_deadline: Option<f64>,
+    pub median_minutes_to_assessment: Option<i64>,
+    pub p95_minutes_to_assessment: Option<i64>,
+    /// Not assessed and past the deadline now.
+    pub overdue_now: usize,
+    pub kvitteringer_owed: usize,
+    pub kvitteringer_on_time: usize,
+    /// Owed, not sent, and not yet due.
+    pub kvitteringer_pending: usize,
+}
+
+/// The value at quantile `q` of sorted `v` (nearest rank).
+fn quantile(v: &[i64], q: f64) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some(v[rank - 1])
+}
+
+/// The figures for intakes received in `[from, to)`, as of `now`.
+pub fn sla(items: &[Item], from: Timestamp, to: Timestamp, now: Timestamp) -> Sla {
+    let mut s = Sla {
+        from: from.to_string(),
+        to: to.to_string(),
+        ..Sla::default()
+    };
+    let mut minutes = Vec::new();
+    for item in items
+        .iter()
+        .filter(|i| i.received_at >= from && i.received_at < to)
+    {
+        s.intakes += 1;
+        *s.by_kind.entry(item.kind.clone()).or_default() += 1;
+        if let Some(d) = &item.decision {
+            s.assessed += 1;
+            if d.at <= item.deadline {
+                s.assessed_within_deadline += 1;
+            }
+            minutes.push((d.at - item.received_at).get_seconds() / 60);
+        } else if crate::escalation::overdue(item, now) {
+            s.overdue_now += 1;
+        }
+        if let Some(k) = &item.kvittering {
+            s.kvitteringer_owed += 1;
+            let due = k.due.parse::<jiff::civil::Date>().ok();
+            let due_end = due.map(modtag_router::calendar::end_of_day);
+            match (k.sent_at, due_end) {
+                (Some(sent), Some(end)) if sent <= end => s.kvitteringer_on_time += 1,
+                (None, Some(end)) if now <= end => s.kvitteringer_pending += 1,
+                _ => {}
+            }
+        }
+    }
+    minutes.sort_unstable();
+    s.median_minutes_to_assessment = quantile(&minutes, 0.5);
+    s.p95_minutes_to_assessment = quantile(&minutes, 0.95);
+    s.share_within_deadline =
+        (s.assessed > 0).then(|| s.assessed_within_deadline as f64 / s.assessed as f64);
+    s
+}
+
+/// The same figures over all stored intakes, as Prometheus text (format 0.0.4).
+pub fn metrics(items: &[Item], outbox_pending: usize, now: Timestamp) -> String {
+    let s = sla(items, Timestamp::MIN, Timestamp::MAX, now);
+    let open = items.iter().filter(|i| i.state.is_open()).count();
+    let unassessed = items
+        .iter()
+        .filter(|i| crate::escalation::unassessed(i))
+        .count();
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, lines: Vec<(String, String)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, value) in lines {
+            out.push_str(&format!("{name}{labels} {value}\n"));
+        }
+    };
+    gauge(
+        "modtag_intakes_total",
+        "Intakes received, by kind.",
+        "counter",
+        s.by_kind
+            .iter()
+            .map(|(k, n)| (format!("{{kind=\"{k}\"}}"), n.to_string()))
+            .collect(),
+    );
+    gauge(
+        "modtag_items_open",
+        "Intakes not closed.",
+        "gauge",
+        vec![(String::new(), open.to_string())],
+    );
+    gauge(
+        "modtag_items_unassessed",
+        "Intakes still owed their 24-hour assessment.",
+        "gauge",
+        vec![(String::new(), unassessed.to_string())],
+    );
+    gauge(
+        "modtag_items_overdue",
+        "Unassessed intakes past their deadline.",
+        "gauge",
+        vec![(String::new(), s.overdue_now.to_string())],
+    );
+    gauge(
+        "modtag_assessed_total",
+        "Intakes assessed.",
+        "counter",
+        vec![(String::new(), s.assessed.to_string())],
+    );
+    gauge(
+        "modtag_assessed_within_deadline_total",
+        "Intakes assessed within their deadline.",
+        "counter",
+        vec![(String::new(), s.assessed_within_deadline.to_string())],
+    );
+    gauge(
+        "modtag_assessment_minutes",
+        "Minutes from receipt to assessment.",
+        "summary",
+        [
+            ("0.5", s.median_minutes_to_assessment),
+            ("0.95", s.p95_minutes_to_assessment),
+        ]
+        .into_iter()
+        .filter_map(|(q, v)| v.map(|v| (format!("{{quantile=\"{q}\"}}"), v.to_string())))
+        .collect(),
+    );
+    gauge(
+        "modtag_kvitteringer_owed_total",
+        "Kvitteringer owed to named reporters.",
+        "counter",
+        vec![(String::new(), s.kvitteringer_owed.to_string())],
+    );
+    gauge(
+        "modtag_kvitteringer_on_time_total",
+        "Kvitteringer sent within 6 hverdage.",
+        "counter",
+        vec![(String::new(), s.kvitteringer_on_time.to_string())],
+    );
+    gauge(
+        "modtag_outbox_pending",
+        "Copies and notices waiting for the relay.",
+        "gauge",
+        vec![(String::new(), outbox_pending.to_string())],
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile;
+
+    #[test]
+    fn nearest_rank() {
+        let v: Vec<i64> = (1..=100).collect();
+        assert_eq!(quantile(&v, 0.5), Some(50));
+        assert_eq!(quantile(&v, 0.95), Some(95));
+        assert_eq!(quantile(&[7], 0.95), Some(7));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+}

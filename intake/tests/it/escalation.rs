@@ -1,0 +1,122 @@
+//! Escalation from the store with an injected clock: each stage goes out once, at its hour,
+//! to the right people for the time of day; a restart in the middle sends nothing twice,
+//! and stages that fell due while modtag was down go out when it is back.
+
+use jiff::{Timestamp, ToSpan};
+use modtag_intake::escalation::{due_stages, tick};
+use modtag_storage::keys::DataKeys;
+use modtag_storage::records::{Item, ItemState, Transport};
+use modtag_storage::store::Batch;
+use modtag_storage::Store;
+
+fn item(reference: &str, received: Timestamp) -> Item {
+    Item {
+        reference: reference.into(),
+        channel: "underretning".into(),
+        kind: "underretning".into(),
+        received_at: received,
+        deadline: received + 24.hours(),
+        state: ItemState::AwaitingAssessment,
+        transport: Transport::default(),
+        subject: Some("Bekymring for Emil".into()),
+        from: None,
+        cprs: vec!["120315-4321".into()],
+        attachments: vec![],
+        parse_error: None,
+        understanding: Default::default(),
+        case_number: None,
+        suggestions: vec![],
+        decision: None,
+        history: vec![],
+        sent_to: vec![],
+        earlier: vec![],
+        repeated: false,
+        kvittering: None,
+        escalations: vec![],
+        tasks: vec![],
+    }
+}
+
+fn open(dir: &std::path::Path) -> Store {
+    let (keys, _) = DataKeys::init_or_load(dir).unwrap();
+    Store::open(dir, keys).unwrap()
+}
+
+fn recipients(store: &Store) -> Vec<String> {
+    let mut v: Vec<String> = store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.email)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn stages_go_out_once_across_a_restart() {
+    let cfg = modtag_config::load_embedded().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Monday 23 November 2026, 21:00 in Copenhagen: the office is closed.
+    let t0: Timestamp = "2026-11-23T20:00:00Z".parse().unwrap();
+    let store = open(dir.path());
+    let mut b = Batch::new();
+    b.item(item("MT-2026-000001", t0));
+    store.commit(b, t0).unwrap();
+    store.flush().unwrap();
+
+    assert_eq!(tick(&store, &cfg, t0 + 11.hours()).unwrap(), 0);
+    // 12 h: Tuesday 09:00 local, open: Modtagelsen's mailbox.
+    assert_eq!(tick(&store, &cfg, t0 + 12.hours()).unwrap(), 1);
+    assert_eq!(recipients(&store), ["modtagelsen@kommune.localhost"]);
+    assert_eq!(
+        tick(&store, &cfg, t0 + 12.hours() + 5.minutes()).unwrap(),
+        0
+    );
+
+    // A restart: the sent stage is remembered.
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(tick(&store, &cfg, t0 + 13.hours()).unwrap(), 0);
+
+    // Down over 18 h and 22 h; back at 23 h (Tuesday 20:00 local, closed): both go out
+    // once, the last to the leader and the døgnvagt.
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(tick(&store, &cfg, t0 + 23.hours()).unwrap(), 2);
+    assert_eq!(tick(&store, &cfg, t0 + 23.hours()).unwrap(), 0);
+    let it = store.item("MT-2026-000001").unwrap().unwrap();
+    let stages: Vec<u8> = it.escalations.iter().map(|e| e.stage).collect();
+    assert_eq!(stages, [1, 2, 3]);
+    assert_eq!(
+        recipients(&store),
+        [
+            "doegnvagt@kommune.localhost",
+            "lene.holm@kommune.localhost",
+            "lene.holm@kommune.localhost",
+            "modtagelsen@kommune.localhost",
+        ]
+    );
+    // Notices carry the reference and the deadline, nothing about the case.
+    for e in store.outbox().unwrap() {
+        assert!(e.message.contains("MT-2026-000001"));
+        assert!(!e.message.contains("Emil") && !e.message.contains("120315"));
+    }
+    assert!(modtag_intake::escalation::overdue(&it, t0 + 25.hours()));
+    assert!(!modtag_intake::escalation::overdue(&it, t0 + 23.hours()));
+}
+
+#[test]
+fn assessed_items_are_not_escalated_and_stages_follow_the_office_hours() {
+    let t0: Timestamp = "2026-11-23T08:00:00Z".parse().unwrap();
+    let hours = [12, 18, 22];
+    let mut it = item("MT-2026-000002", t0);
+    assert_eq!(due_stages(&it, &hours, t0 + 19.hours()), [1, 2]);
+    it.state = ItemState::Assessed;
+    assert!(due_stages(&it, &hours, t0 + 30.hours()).is_empty());
+    use modtag_intake::escalation::stage_roles;
+    assert_eq!(stage_roles(0, true), ["modtagelsen"]);
+    assert_eq!(stage_roles(0, false), ["modtagelsen", "doegnvagt"]);
+    assert_eq!(stage_roles(3, true), ["modtagelsen", "modtagelsen_leder"]);
+    assert_eq!(stage_roles(3, false), ["modtagelsen_leder", "doegnvagt"]);
+}

@@ -1,0 +1,263 @@
+//! The triage duties through the real daemon and a real SMTP server (smtp-sink): the
+//! kvittering to named reporters and never to anonymous ones, akut notices at once, the
+//! history of a child, recorded consent, tasks, closing, and the SLA report and metrics.
+
+use std::path::PathBuf;
+
+use modtag_tests::*;
+
+fn corpus(name: &str) -> PathBuf {
+    root().join("tests/data/corpus").join(name)
+}
+
+fn send_file(d: &Daemon, to: &str, file: &std::path::Path) -> String {
+    let t = d.swaks_args(&[
+        "--to",
+        to,
+        "--from",
+        "afsender@example.org",
+        "--data",
+        &format!("@{}", file.display()),
+    ]);
+    queued_as(&t).unwrap_or_else(|| panic!("{t}"))
+}
+
+#[test]
+fn kvittering_to_named_reporters_only_and_akut_notices_at_once() {
+    let opts = Options::default();
+    let sink = Sink::start(opts.relay_port);
+    let d = Daemon::start(opts);
+
+    // An anonymous citizen first, then a named professional, then an akut message.
+    let anonymous = send_file(
+        &d,
+        "underretning@localhost",
+        &corpus("03-citizen-anonymous.eml"),
+    );
+    let named = d.send("Bekymring for Emil", "Emil 120315-4321 er ked af det");
+    let akut = send_file(&d, "underretning@localhost", &corpus("04-akut-signals.eml"));
+
+    // The named ones (the school, the teacher) get a kvittering; both messages with akut
+    // signals (the anonymous one speaks of bruises) notify Modtagelsen at once. Nothing
+    // goes to the anonymous citizen.
+    // Outside office hours the døgnvagt is told too: the items say whom they notified.
+    let doegnvagt = [&anonymous, &akut]
+        .iter()
+        .filter(|r| {
+            d.cli_json(&["triage", "show", r, "--json"])["escalations"][0]["to"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "doegnvagten")
+        })
+        .count();
+    let count = |dumps: &[String], addr: &str| dumps.iter().filter(|d| rcpt_of(d) == addr).count();
+    let dumps = wait_for(
+        "kvitteringer and akut notices",
+        std::time::Duration::from_secs(60),
+        || {
+            let dumps = sink.wait(1);
+            (count(&dumps, "modtagelsen@kommune.localhost") == 2
+                && count(&dumps, "kontor@bakkeskolen.dk") == 1
+                && count(&dumps, "hanne.laerer@bakkeskolen.dk") == 1
+                && count(&dumps, "doegnvagt@kommune.localhost") == doegnvagt)
+                .then_some(dumps)
+        },
+    );
+    let to = |addr: &str| -> Vec<&String> { dumps.iter().filter(|d| rcpt_of(d) == addr).collect() };
+    let kvittering = to("kontor@bakkeskolen.dk");
+    assert_eq!(kvittering.len(), 1, "{dumps:?}");
+    let text = plain_body(kvittering[0]);
+    assert!(text.contains(&named) && text.contains("modtaget"), "{text}");
+    assert!(
+        !text.contains("Emil") && !text.contains("120315"),
+        "no case data: {text}"
+    );
+    assert!(kvittering[0].contains(&format!("Subject: Kvittering for modtagelse ({named})")));
+    assert_eq!(to("hanne.laerer@bakkeskolen.dk").len(), 1);
+    let notices: Vec<String> = to("modtagelsen@kommune.localhost")
+        .iter()
+        .map(|d| plain_body(d))
+        .collect();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(
+        notices.iter().any(|n| n.contains(&akut)) && notices.iter().any(|n| n.contains(&anonymous))
+    );
+    assert!(
+        notices
+            .iter()
+            .all(|n| !n.contains("slået") && !n.contains("120315")),
+        "{notices:?}"
+    );
+    assert!(dumps.iter().all(|d| !rcpt_of(d).contains("bekymret")));
+
+    let item = d.cli_json(&["triage", "show", &anonymous, "--json"]);
+    assert_eq!(item["kvittering"], serde_json::Value::Null, "{item}");
+    let item = d.cli_json(&["triage", "show", &named, "--json"]);
+    assert_eq!(item["kvittering"]["sent_by"], "system");
+    assert!(item["kvittering"]["due"]
+        .as_str()
+        .unwrap()
+        .starts_with("20"));
+    let item = d.cli_json(&["triage", "show", &akut, "--json"]);
+    assert_eq!(item["escalations"][0]["stage"], 0);
+
+    // A named reporter without a reply address: a kvittering to send by hand, by its date.
+    let form = send_file(&d, "underretning@localhost", &corpus("26-form-fields.eml"));
+    let item = d.cli_json(&["triage", "show", &form, "--json"]);
+    assert_eq!(item["kvittering"]["manual"], true, "{item}");
+    assert_eq!(item["tasks"][0]["kind"], "kvittering");
+    let done = d.cli(&["triage", "task", &form, "kvittering", "--done"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let item = d.cli_json(&["triage", "show", &form, "--json"]);
+    assert_eq!(item["kvittering"]["sent_by"], "test-runner");
+}
+
+#[test]
+fn history_consent_tasks_closing_and_the_sla_report() {
+    let d = Daemon::start(Options::default());
+    // Three reports about the same child: the third is "gentagne underretninger".
+    let refs: Vec<String> = (1..=3)
+        .map(|i| d.send("Bekymring", &format!("Sofie 010120-1234, gang {i}")))
+        .collect();
+    let third = d.cli_json(&["triage", "show", &refs[2], "--json"]);
+    assert_eq!(third["repeated"], true, "{third}");
+    let earlier: Vec<&str> = third["earlier_intakes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(earlier, [refs[0].as_str(), refs[1].as_str()]);
+    let first = d.cli_json(&["triage", "show", &refs[0], "--json"]);
+    assert_eq!(first["repeated"], false);
+    let page = String::from_utf8_lossy(&d.cli(&["triage", "show", &refs[2]]).stdout).into_owned();
+    assert!(
+        page.contains("GENTAGNE") && page.contains(&refs[0]),
+        "{page}"
+    );
+
+    // Consent must say who and how.
+    let bare = d.cli(&[
+        "triage",
+        "decide",
+        &refs[2],
+        "--actor",
+        "Lene Holm",
+        "--trin",
+        "2",
+        "--consent",
+        "--area",
+        "dagtilbud",
+        "--institution",
+        "solsikken",
+    ]);
+    assert!(!bare.status.success());
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("--consent-by"));
+    d.decide(
+        &refs[2],
+        &[
+            "--trin",
+            "2",
+            "--consent",
+            "--consent-by",
+            "forældre",
+            "--consent-how",
+            "mundtligt",
+            "--area",
+            "dagtilbud",
+            "--institution",
+            "solsikken",
+        ],
+    );
+    let item = d.cli_json(&["triage", "show", &refs[2], "--json"]);
+    let c = &item["decision"]["consent_record"];
+    assert_eq!(
+        (c["given_by"].as_str(), c["how"].as_str()),
+        (Some("forældre"), Some("mundtligt"))
+    );
+    let tasks: Vec<&str> = item["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(tasks, ["indkald_underretningsmoede", "tilbagemelding"]);
+
+    // Feedback may be withheld only with a reason.
+    let no_reason = d.cli(&["triage", "task", &refs[2], "tilbagemelding", "--withhold"]);
+    assert!(!no_reason.status.success());
+    let withheld = d.cli(&[
+        "triage",
+        "task",
+        &refs[2],
+        "tilbagemelding",
+        "--withhold",
+        "--reason",
+        "Oplysningen vil skade barnet",
+    ]);
+    assert!(
+        withheld.status.success(),
+        "{}",
+        String::from_utf8_lossy(&withheld.stderr)
+    );
+
+    // Closing: only after assessment, and once.
+    let early = d.cli(&["triage", "close", &refs[0], "--reason", "dublet"]);
+    assert!(!early.status.success());
+    assert!(String::from_utf8_lossy(&early.stderr).contains("only an assessed intake"));
+    assert!(d
+        .cli(&["triage", "close", &refs[2], "--reason", "overdraget"])
+        .status
+        .success());
+    assert!(!d
+        .cli(&["triage", "close", &refs[2], "--reason", "igen"])
+        .status
+        .success());
+    let states: Vec<String> = d.cli_json(&["triage", "show", &refs[2], "--json"])["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!(
+                "{}:{}",
+                h["to"].as_str().unwrap(),
+                h["actor"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "awaiting_assessment:system",
+            "assessed:Lene Holm",
+            "routed:Lene Holm",
+            "closed:test-runner"
+        ]
+    );
+
+    // The SLA report and the metrics agree.
+    let today = jiff::Zoned::now().date().to_string();
+    let sla = d.cli_json(&["report", "sla", "--from", &today, "--to", &today, "--json"]);
+    assert_eq!(sla["intakes"], 3, "{sla}");
+    assert_eq!(sla["assessed"], 1);
+    assert_eq!(sla["assessed_within_deadline"], 1);
+    assert_eq!(sla["share_within_deadline"], 1.0);
+    assert_eq!(sla["overdue_now"], 0);
+    assert_eq!(sla["kvitteringer_owed"], 3);
+    let (code, metrics) = http_get(d.http, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("modtag_intakes_total{kind=\"underretning\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("modtag_assessed_within_deadline_total 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("010120"), "no personal data in metrics");
+}
