@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/triage/{reference}/close", post(close))
         .route("/api/v1/triage/{reference}/task", post(task))
         .route("/api/v1/cases/import", post(import_cases))
+        .route("/api/v1/cases/export", get(export_cases))
         .route("/api/v1/config/reload", post(reload))
         .route("/api/v1/route/simulate", post(simulate))
         .route("/api/v1/report/sla", get(report_sla))
@@ -751,12 +752,25 @@ async fn reload(State(state): State<Arc<AppState>>, caller: Caller) -> Response 
 async fn import_cases(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
-        return error(StatusCode::BAD_REQUEST, "the case file must be UTF-8 CSV");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the case file must be UTF-8 CSV or JSON",
+        );
     };
-    let cases = match crate::cases::parse_csv(text, &state.policy.cfg()) {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let parsed = if json {
+        crate::cases::parse_json(text, &state.policy.cfg())
+    } else {
+        crate::cases::parse_csv(text, &state.policy.cfg())
+    };
+    let cases = match parsed {
         Ok(c) => c,
         Err(errors) => {
             return (
@@ -799,4 +813,54 @@ async fn import_cases(
         },
         Err(e) => store_error(e),
     }
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The whole case registry (CPR and names included): audited as an export.
+async fn export_cases(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<ExportQuery>,
+) -> Response {
+    let format = q.format.unwrap_or_else(|| "csv".into());
+    if !["csv", "json"].contains(&format.as_str()) {
+        return error(StatusCode::BAD_REQUEST, "format is csv or json");
+    }
+    let store = state.store.clone();
+    let cases = match blocking(move || store.cases()).await {
+        Ok(c) => c,
+        Err(e) => return store_error(e),
+    };
+    let event = Event::new(
+        "cases_exported",
+        &caller.actor,
+        caller.purpose.as_deref().unwrap_or("case registry export"),
+    )
+    .details(json!({ "cases": cases.len(), "format": format }));
+    if let Err(r) = audit(&state.store, event).await {
+        return r;
+    }
+    if format == "json" {
+        let rows: Vec<Value> = cases
+            .iter()
+            .map(|c| {
+                json!({
+                    "case_number": c.case_number, "cpr": c.cpr, "child_name": c.child_name,
+                    "raadgiver": c.raadgiver, "area": c.area, "institution": c.institution,
+                    "status": if c.open { "open" } else { "closed" },
+                })
+            })
+            .collect();
+        return Json(json!(rows)).into_response();
+    }
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        crate::cases::to_csv(&cases),
+    )
+        .into_response()
 }

@@ -233,12 +233,22 @@ struct DecisionArgs {
 
 #[derive(Subcommand)]
 enum CasesCommand {
-    /// Load or refresh open cases from a CSV file (header: case_number,cpr,child_name,raadgiver,area,institution,status).
-    #[command(after_help = "Example:\n  modtag cases import sager.csv")]
+    /// Load or refresh cases from a CSV file (header: case_number,cpr,child_name,raadgiver,area,institution,status)
+    /// or a JSON array of objects with those keys (a file ending in .json). All or nothing.
+    #[command(
+        after_help = "Examples:\n  modtag cases import sager.csv\n  modtag cases import sager.json"
+    )]
     Import {
         file: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// Write the case registry to stdout (CPR and names included; audited as an export).
+    #[command(after_help = "Example:\n  modtag cases export --format csv > sager.csv")]
+    Export {
+        /// csv (the import's format) or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
     },
 }
 
@@ -531,12 +541,33 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Cases {
+            command: CasesCommand::Export { format },
+        } => {
+            let v = api()?
+                .call(
+                    "GET",
+                    &format!("/api/v1/cases/export?format={}", urlencode(format)),
+                    None,
+                )
+                .await?;
+            match v {
+                Value::String(csv) => print!("{csv}"),
+                other => print_json(&other),
+            }
+            Ok(())
+        }
+        Command::Cases {
             command: CasesCommand::Import { file, json },
         } => {
             let text =
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let content_type = if file.extension().is_some_and(|e| e == "json") {
+                "application/json"
+            } else {
+                "text/csv"
+            };
             let v = api()?
-                .call("POST", "/api/v1/cases/import", Some((text, "text/csv")))
+                .call("POST", "/api/v1/cases/import", Some((text, content_type)))
                 .await
                 .with_context(|| format!("{}: import refused", file.display()))?;
             if *json {

@@ -488,6 +488,18 @@ impl Store {
         }
     }
 
+    /// Every case in the registry, in case-number order.
+    pub fn cases(&self) -> Result<Vec<Case>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.inner.case_index.iter() {
+            let (number, _) = kv?;
+            if let Some(c) = self.case(&String::from_utf8_lossy(&number))? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every outbox entry, in id order.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         self.inner

@@ -105,3 +105,62 @@ fn a_bad_case_file_is_refused_whole_with_line_numbers_and_no_values() {
         .clone();
     assert_eq!(item["state"], "awaiting_assessment");
 }
+
+#[test]
+fn json_import_is_idempotent_and_export_round_trips() {
+    let d = Daemon::start(Options::default());
+    let json = d.dir.path().join("sager.json");
+    std::fs::write(
+        &json,
+        r#"[
+  {"case_number": "SAG-7", "cpr": "120315-4321", "child_name": "Emil Hansen",
+   "raadgiver": "anna.kristensen", "area": "skole", "institution": "bakkeskolen",
+   "status": "open"},
+  {"case_number": "SAG-8", "cpr": "010120-1234", "child_name": "Sofie Jensen",
+   "raadgiver": "bo.nielsen", "status": "closed"}
+]"#,
+    )
+    .unwrap();
+    let path = json.to_str().unwrap();
+    let first = d.cli_json(&["cases", "import", path, "--json"]);
+    assert_eq!(
+        (first["added"].as_u64(), first["unchanged"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let again = d.cli_json(&["cases", "import", path, "--json"]);
+    assert_eq!(
+        (again["added"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(2))
+    );
+
+    // The export is the import's CSV; importing it changes nothing.
+    let out = d.cli(&["cases", "export"]);
+    assert!(out.status.success());
+    let csv = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(csv.starts_with("case_number,cpr,child_name,raadgiver,area,institution,status"));
+    assert!(
+        csv.contains("SAG-8,010120-1234,Sofie Jensen,bo.nielsen,,,closed"),
+        "{csv}"
+    );
+    let exported = d.dir.path().join("eksport.csv");
+    std::fs::write(&exported, &csv).unwrap();
+    let back = d.cli_json(&["cases", "import", exported.to_str().unwrap(), "--json"]);
+    assert_eq!(back["unchanged"], 2, "{back}");
+
+    // A bad JSON case names the line where it starts, and nothing is imported.
+    std::fs::write(
+        &json,
+        "[\n  {\"case_number\": \"SAG-9\", \"cpr\": \"120315-4321\", \"child_name\": \"X\",\n   \"raadgiver\": \"anna.kristensen\", \"status\": \"open\"},\n  {\"case_number\": \"SAG-10\", \"cpr\": \"999999-9999\", \"child_name\": \"Y\",\n   \"raadgiver\": \"anna.kristensen\", \"status\": \"open\"}\n]",
+    )
+    .unwrap();
+    let bad = d.cli(&["cases", "import", path]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("line 4: cpr is not a valid CPR number"),
+        "{err}"
+    );
+    assert!(!err.contains("999999"), "{err}");
+    let csv_after = String::from_utf8_lossy(&d.cli(&["cases", "export"]).stdout).into_owned();
+    assert!(!csv_after.contains("SAG-9"));
+}
