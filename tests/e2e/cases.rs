@@ -29,6 +29,25 @@ fn import_then_auto_link_to_the_one_open_case() {
     // Two open cases for this CPR: only a suggestion for a person.
     let ambiguous = d.send("Bekymring", "Ida 010120-4003 har fravær");
 
+    // The same CPR from a citizen, or in a message someone forwarded: only a suggestion.
+    let citizen = d.swaks_args(&[
+        "--to",
+        "underretning@localhost",
+        "--from",
+        "nabo@gmail.example",
+        "--header",
+        "Subject: Bekymring",
+        "--body",
+        "Emil 120315-4321 virker trist",
+    ]);
+    let citizen = queued_as(&citizen).unwrap();
+    let forwarded = d.swaks_args(&[
+        "--to", "underretning@localhost", "--from", "kontor@bakkeskolen.dk",
+        "--header", "Subject: VS: Bekymring",
+        "--body", "Se nedenfor.\n\nFra: Nabo [mailto:nabo@gmail.example]\nSendt: 18. november 2026\nTil: Skolen\nEmne: Emil\n\nEmil 120315-4321 virker trist.",
+    ]);
+    let forwarded = queued_as(&forwarded).unwrap();
+
     let list = d.cli_json(&["triage", "list", "--json"]);
     let find = |r: &str| {
         list["items"]
@@ -42,13 +61,18 @@ fn import_then_auto_link_to_the_one_open_case() {
     let a = find(&linked);
     assert_eq!(a["state"], "auto_linked");
     assert_eq!(a["case_number"], "SAG-100");
+    for other in [&citizen, &forwarded] {
+        let i = find(other);
+        assert_eq!(i["state"], "awaiting_assessment", "{i}");
+        assert_eq!(i["suggestions"], serde_json::json!(["SAG-100"]), "{i}");
+    }
     let b = find(&ambiguous);
     assert_eq!(b["state"], "awaiting_assessment");
     assert_eq!(b["case_number"], serde_json::Value::Null);
     assert_eq!(b["suggestions"], serde_json::json!(["SAG-101", "SAG-102"]));
 
     // The school (a named, professional reporter) gets a kvittering for each message.
-    let dumps = sink.wait(3);
+    let dumps = sink.wait(5);
     let to_anna: Vec<&String> = dumps
         .iter()
         .filter(|d| rcpt_of(d) == "anna.kristensen@kommune.localhost")
@@ -63,7 +87,16 @@ fn import_then_auto_link_to_the_one_open_case() {
         .filter(|d| rcpt_of(d) == "kontor@bakkeskolen.dk")
         .count();
     assert_eq!(receipts, 2, "a kvittering per message");
-    assert_eq!(sink.count(), 3);
+    assert_eq!(
+        dumps
+            .iter()
+            .filter(|d| rcpt_of(d) == "nabo@gmail.example")
+            .count(),
+        2,
+        "the citizen is the reporter of both: {:?}",
+        dumps.iter().map(|d| rcpt_of(d)).collect::<Vec<_>>()
+    );
+    assert_eq!(sink.count(), 5);
 }
 
 #[test]
