@@ -154,10 +154,23 @@ fn notice(item: &Item, stage: u8) -> (String, String) {
 
 /// One pass over the open items: every stage that is due goes out, once. Blocking.
 pub fn tick(store: &Store, cfg: &Loaded, now: Timestamp) -> Result<usize, StoreError> {
+    pass(store, cfg, now).map(|(sent, _)| sent)
+}
+
+/// A pass, and when the next stage of any item falls due.
+fn pass(
+    store: &Store,
+    cfg: &Loaded,
+    now: Timestamp,
+) -> Result<(usize, Option<Timestamp>), StoreError> {
     let hours = &cfg.config.triage.escalate_after_hours;
     let mut sent = 0;
+    let mut next: Option<Timestamp> = None;
     for mut item in store.items()? {
         let stages = due_stages(&item, hours, now);
+        if let Some(t) = next_due(std::slice::from_ref(&item), hours, now) {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
         if stages.is_empty() {
             continue;
         }
@@ -172,7 +185,7 @@ pub fn tick(store: &Store, cfg: &Loaded, now: Timestamp) -> Result<usize, StoreE
     if sent > 0 {
         store.flush()?;
     }
-    Ok(sent)
+    Ok((sent, next))
 }
 
 /// The escalation loop: ticks at least every minute and when a stage falls due.
@@ -189,16 +202,8 @@ impl Worker {
             let cfg = self.policy.policy.cfg();
             let store = self.store.clone();
             let c = cfg.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                let now = Timestamp::now();
-                let sent = tick(&store, &c, now)?;
-                let items = store.items()?;
-                Ok::<_, StoreError>((
-                    sent,
-                    next_due(&items, &c.config.triage.escalate_after_hours, now),
-                ))
-            })
-            .await;
+            let result =
+                tokio::task::spawn_blocking(move || pass(&store, &c, Timestamp::now())).await;
             let wait = match result {
                 Ok(Ok((sent, next))) => {
                     if sent > 0 {

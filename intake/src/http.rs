@@ -634,7 +634,7 @@ async fn report_sla(
 /// (the HTTP listener is on loopback unless configured otherwise).
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let store = state.store.clone();
-    match blocking(move || Ok::<_, StoreError>((store.items()?, store.outbox()?.len()))).await {
+    match blocking(move || Ok::<_, StoreError>((store.items()?, store.outbox_len()))).await {
         Ok((items, pending)) => (
             [(
                 axum::http::header::CONTENT_TYPE,

@@ -30,6 +30,10 @@ const T_CASE_INDEX: &str = "case_index";
 /// Blind index of intakes by child: HMAC(CPR) ‖ reference → nothing.
 const T_ITEM_INDEX: &str = "item_index";
 const T_OUTBOX: &str = "outbox";
+/// The outbox's schedule, in clear but without personal data: `d` ‖ due time ‖ id → nothing
+/// (what is due, in order) and `i` ‖ id → due time (to move an entry). Lets the outbox
+/// worker decrypt only what is due instead of every entry on every round.
+const T_OUTBOX_SCHED: &str = "outbox_sched";
 const T_AUDIT: &str = "audit";
 const T_META: &str = "meta";
 
@@ -51,6 +55,7 @@ struct Inner {
     case_index: sled::Tree,
     item_index: sled::Tree,
     outbox: sled::Tree,
+    outbox_sched: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
     keys: DataKeys,
@@ -148,6 +153,7 @@ impl Store {
             case_index: t(T_CASE_INDEX)?,
             item_index: t(T_ITEM_INDEX)?,
             outbox: t(T_OUTBOX)?,
+            outbox_sched: t(T_OUTBOX_SCHED)?,
             audit: t(T_AUDIT)?,
             meta: t(T_META)?,
             db,
@@ -156,9 +162,26 @@ impl Store {
             refseq: Default::default(),
             flusher: Flusher::default(),
         };
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(inner),
-        })
+        };
+        store.schedule_unscheduled()?;
+        Ok(store)
+    }
+
+    /// Puts outbox entries written before the schedule existed into it (once, at open).
+    fn schedule_unscheduled(&self) -> Result<(), StoreError> {
+        let i = &self.inner;
+        if i.outbox.is_empty() || !i.outbox_sched.is_empty() {
+            return Ok(());
+        }
+        for entry in self.outbox()? {
+            let due = time_key(entry.next_attempt);
+            i.outbox_sched.insert(sched_due_key(&due, entry.id), &[])?;
+            i.outbox_sched.insert(sched_id_key(entry.id), &due)?;
+        }
+        i.db.flush()?;
+        Ok(())
     }
 
     pub fn keys(&self) -> &DataKeys {
@@ -282,7 +305,7 @@ impl Store {
         }
         let mut outbox = Vec::new();
         for entry in &batch.outbox_put {
-            outbox.push((entry.id, self.seal(entry)?));
+            outbox.push((entry.id, time_key(entry.next_attempt), self.seal(entry)?));
         }
         let mut sealed_events = Vec::new();
         for event in &batch.events {
@@ -303,8 +326,9 @@ impl Store {
             &i.audit,
             &i.meta,
             &i.item_index,
+            &i.outbox_sched,
         )
-            .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii)| {
+            .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii, tos)| {
                 for key in &item_keys {
                     tii.insert(key.as_slice(), &[])?;
                 }
@@ -334,11 +358,15 @@ impl Store {
                     tci.insert(number.as_bytes(), key.as_slice())?;
                     tc.insert(key.as_slice(), c.as_slice())?;
                 }
-                for (id, c) in &outbox {
+                for (id, due, c) in &outbox {
                     to.insert(&id.to_be_bytes(), c.as_slice())?;
+                    unschedule(tos, *id)?;
+                    tos.insert(sched_due_key(due, *id).as_slice(), &[])?;
+                    tos.insert(sched_id_key(*id).as_slice(), due.as_slice())?;
                 }
                 for id in &batch.outbox_delete {
                     to.remove(&id.to_be_bytes())?;
+                    unschedule(tos, *id)?;
                 }
                 append_audit(ta, tmeta, &sealed_events, now)?;
                 Ok(())
@@ -500,6 +528,47 @@ impl Store {
         Ok(out)
     }
 
+    /// Outbox entries due at `now` (at most `limit`), earliest first: only these are
+    /// decrypted.
+    pub fn outbox_due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut upper = vec![b'd'];
+        upper.extend_from_slice(&time_key(now));
+        upper.extend_from_slice(&u64::MAX.to_be_bytes());
+        let mut out = Vec::new();
+        for kv in self
+            .inner
+            .outbox_sched
+            .range(b"d".to_vec()..=upper)
+            .take(limit)
+        {
+            let (k, _) = kv?;
+            let id: [u8; 8] = k[17..25].try_into().unwrap_or_default();
+            if let Some(v) = self.inner.outbox.get(id)? {
+                out.push(self.open_sealed(T_OUTBOX, &id, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the next outbox entry falls due, if any is waiting.
+    pub fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let Some((k, _)) = self
+            .inner
+            .outbox_sched
+            .scan_prefix(b"d")
+            .next()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        Ok(from_time_key(&k[1..17]))
+    }
+
+    /// How many entries wait in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.inner.outbox.len()
+    }
+
     /// Every outbox entry, in id order.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         self.inner
@@ -646,4 +715,42 @@ pub enum VerifyError {
     Open(String),
     #[error(transparent)]
     Broken(audit::Broken),
+}
+
+/// A timestamp as 16 bytes that sort like the time (i128 nanoseconds, sign bit flipped).
+fn time_key(t: Timestamp) -> [u8; 16] {
+    ((t.as_nanosecond() as u128) ^ (1u128 << 127)).to_be_bytes()
+}
+
+fn from_time_key(b: &[u8]) -> Option<Timestamp> {
+    let raw: [u8; 16] = b.try_into().ok()?;
+    let n = (u128::from_be_bytes(raw) ^ (1u128 << 127)) as i128;
+    Timestamp::from_nanosecond(n).ok()
+}
+
+fn sched_due_key(due: &[u8; 16], id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(25);
+    k.push(b'd');
+    k.extend_from_slice(due);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn sched_id_key(id: u64) -> Vec<u8> {
+    let mut k = vec![b'i'];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// Removes an outbox entry's place in the schedule, if it has one.
+fn unschedule(
+    tos: &TransactionalTree,
+    id: u64,
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    if let Some(old) = tos.remove(sched_id_key(id).as_slice())? {
+        if let Ok(due) = <[u8; 16]>::try_from(old.as_ref()) {
+            tos.remove(sched_due_key(&due, id).as_slice())?;
+        }
+    }
+    Ok(())
 }

@@ -277,3 +277,55 @@ fn message_files_are_checked_and_orphans_removed() {
         "{err}"
     );
 }
+
+/// The outbox schedule: only what is due is read, in order; a retry moves an entry, a
+/// delivery removes it, and the schedule survives a reopen.
+#[test]
+fn outbox_schedule_reads_only_what_is_due() {
+    use modtag_storage::records::OutboxEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let store = Store::open(dir.path(), keys).unwrap();
+    let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+    let entry = |id: u64, due: Timestamp| OutboxEntry {
+        id,
+        reference: "MT-2026-000001".into(),
+        role: "modtagelsen".into(),
+        person: "modtagelsen".into(),
+        email: "modtagelsen@kommune.localhost".into(),
+        message: "x".into(),
+        created: now,
+        attempts: 0,
+        next_attempt: due,
+        last_error: None,
+    };
+    let mut b = Batch::new();
+    b.outbox(entry(1, now + jiff::SignedDuration::from_secs(60)))
+        .outbox(entry(2, now - jiff::SignedDuration::from_secs(60)))
+        .outbox(entry(3, now));
+    store.commit(b, now).unwrap();
+    let ids = |s: &Store, at: Timestamp| -> Vec<u64> {
+        s.outbox_due(at, 10).unwrap().iter().map(|e| e.id).collect()
+    };
+    assert_eq!(ids(&store, now), [2, 3]);
+    assert_eq!(
+        store.outbox_next_due().unwrap(),
+        Some(now - jiff::SignedDuration::from_secs(60))
+    );
+    // A failed attempt moves entry 2 an hour on; a delivery removes entry 3.
+    let mut b = Batch::new();
+    b.outbox(entry(2, now + jiff::SignedDuration::from_secs(3600)))
+        .outbox_done(3);
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    assert!(ids(&store, now).is_empty());
+    assert_eq!(ids(&store, now + jiff::SignedDuration::from_secs(120)), [1]);
+    drop(store);
+    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let store = Store::open(dir.path(), keys).unwrap();
+    assert_eq!(
+        ids(&store, now + jiff::SignedDuration::from_secs(7200)),
+        [1, 2]
+    );
+    assert_eq!(store.outbox_len(), 2);
+}

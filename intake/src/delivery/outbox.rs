@@ -81,32 +81,40 @@ impl Worker {
         }
     }
 
-    /// Sends what is due; returns when the next entry falls due.
+    /// Sends what is due; returns when the next entry falls due. Only due entries are read
+    /// (and decrypted), through the store's schedule.
     async fn round(&mut self, mailer: &AsyncSmtpTransport<Tokio1Executor>) -> Option<Timestamp> {
-        let store = self.store.clone();
-        let entries = match tokio::task::spawn_blocking(move || store.outbox()).await {
-            Ok(Ok(e)) => e,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                return Some(Timestamp::now() + SignedDuration::from_secs(30));
-            }
-            Err(_) => return None,
-        };
-        let mut next: Option<Timestamp> = None;
-        for entry in entries {
-            if *self.shutdown.borrow() {
-                return None;
-            }
+        // An entry whose outcome could not be stored stays due: try it once per round only.
+        let mut tried = std::collections::HashSet::new();
+        loop {
+            let store = self.store.clone();
             let now = Timestamp::now();
-            if entry.next_attempt > now {
-                next = Some(next.map_or(entry.next_attempt, |n| n.min(entry.next_attempt)));
-                continue;
+            let due = tokio::task::spawn_blocking(move || store.outbox_due(now, 64)).await;
+            let entries = match due {
+                Ok(Ok(e)) => e,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "cannot read the outbox");
+                    return Some(Timestamp::now() + SignedDuration::from_secs(30));
+                }
+                Err(_) => return None,
+            };
+            let entries: Vec<OutboxEntry> =
+                entries.into_iter().filter(|e| tried.insert(e.id)).collect();
+            if entries.is_empty() {
+                break;
             }
-            if let Some(retry_at) = self.send(mailer, entry).await {
-                next = Some(next.map_or(retry_at, |n| n.min(retry_at)));
+            for entry in entries {
+                if *self.shutdown.borrow() {
+                    return None;
+                }
+                self.send(mailer, entry).await;
             }
         }
-        next
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.outbox_next_due()).await {
+            Ok(Ok(next)) => next,
+            _ => Some(Timestamp::now() + SignedDuration::from_secs(30)),
+        }
     }
 
     /// Tries one entry; returns when to retry it if it did not go out.
