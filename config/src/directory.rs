@@ -186,3 +186,17 @@ pub fn check_cert(cert: &openpgp::Cert) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A valid CVR number (DOMAIN.md): eight digits, the first not 0, weights 2,7,6,5,4,3,2,1,
+/// the sum divisible by 11.
+pub fn cvr_valid(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    b.len() == 8
+        && b.iter().all(u8::is_ascii_digit)
+        && b[0] != b'0'
+        && b.iter()
+            .zip([2u32, 7, 6, 5, 4, 3, 2, 1])
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum::<u32>()
+            .is_multiple_of(11)
+}

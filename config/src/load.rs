@@ -392,6 +392,20 @@ fn parse_directory(
                 ),
             ));
         }
+        let private = inst.area.starts_with("privat_");
+        match (&inst.cvr, private) {
+            (None, true) => errors.push(invalid(
+                path,
+                line,
+                format!("private institution {:?} needs its cvr: it is answered through it (Flow 2)", inst.id),
+            )),
+            (Some(cvr), _) if !crate::directory::cvr_valid(cvr) => errors.push(invalid(
+                path,
+                line,
+                format!("institution {:?}: cvr {cvr:?} is not a valid CVR number (8 digits, check digits by weights 2765 4321)", inst.id),
+            )),
+            _ => {}
+        }
         if !directory.people.contains_key(&inst.leader) {
             errors.push(invalid(
                 path,
