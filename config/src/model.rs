@@ -48,6 +48,8 @@ pub struct Config {
     pub classify: Classify,
     #[serde(default)]
     pub kvittering: KvitteringSettings,
+    #[serde(default)]
+    pub audit: AuditSettings,
     pub policy: PolicyFiles,
     /// Directory of the configuration file, for resolving relative paths (`None` for the
     /// embedded default).
@@ -287,6 +289,38 @@ fn default_repeat_threshold() -> usize {
 }
 fn default_repeat_window() -> i64 {
     365
+}
+
+/// Signed checkpoints of the audit log: how often, and where a copy goes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// A checkpoint after this many entries, or this many seconds, whichever comes first
+    /// (and at shutdown).
+    #[serde(default = "default_checkpoint_entries")]
+    pub checkpoint_every_entries: u64,
+    #[serde(default = "default_checkpoint_secs")]
+    pub checkpoint_every_secs: u64,
+    /// The auditors' address: each checkpoint is mailed there, so that a copy lives outside
+    /// the server. Left out, checkpoints stay in the data directory only.
+    pub auditor_email: Option<String>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            checkpoint_every_entries: default_checkpoint_entries(),
+            checkpoint_every_secs: default_checkpoint_secs(),
+            auditor_email: None,
+        }
+    }
+}
+
+fn default_checkpoint_entries() -> u64 {
+    1000
+}
+fn default_checkpoint_secs() -> u64 {
+    300
 }
 
 /// The automatic receipt to named reporters (barnets lov: within 6 hverdage). It carries

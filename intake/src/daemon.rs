@@ -139,6 +139,14 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         }
     });
     tasks.spawn(
+        crate::checkpoints::Worker {
+            app: app.clone(),
+            wake_outbox: wake.clone(),
+            shutdown: stop_rx.clone(),
+        }
+        .run(),
+    );
+    tasks.spawn(
         crate::escalation::Worker {
             store: store.clone(),
             policy: app.clone(),
@@ -161,6 +169,13 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    // A last checkpoint covers everything logged, the shutdown included.
+    let (s, cfg) = (store.clone(), app.policy.cfg());
+    match tokio::task::spawn_blocking(move || crate::checkpoints::write(&s, &cfg)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "could not write the shutdown checkpoint"),
+        Err(_) => {}
+    }
     let flushed = crate::flush(&store).await;
     let _ = std::fs::remove_file(&daemon_file);
     flushed.context("final flush failed")?;

@@ -46,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/route/simulate", post(simulate))
         .route("/api/v1/report/sla", get(report_sla))
         .route("/metrics", get(metrics))
+        .route("/api/v1/audit/checkpoint", get(latest_checkpoint))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -628,6 +629,23 @@ async fn report_sla(
         return r;
     }
     Json(json!(report)).into_response()
+}
+
+/// The latest signed checkpoint of the audit log (no personal data).
+async fn latest_checkpoint(State(state): State<Arc<AppState>>, _caller: Caller) -> Response {
+    let store = state.store.clone();
+    match blocking(move || store.latest_checkpoint()).await {
+        Ok(Some(note)) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            note,
+        )
+            .into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no checkpoint has been written yet"),
+        Err(e) => store_error(e),
+    }
 }
 
 /// Prometheus metrics: counts and ratios only, no personal data, so no token is asked for

@@ -14,7 +14,9 @@
 //! - [`daemon`]: `modtag serve`, wiring it all with ordered shutdown.
 //! - [`client`]: the CLI's client for a running daemon.
 
+pub mod audit_cli;
 pub mod cases;
+pub mod checkpoints;
 pub mod client;
 pub mod daemon;
 pub mod delivery;

@@ -254,11 +254,59 @@ enum CasesCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the audit chain of a stopped daemon's data directory (or a copy). Needs no key.
-    #[command(after_help = "Example:\n  modtag audit verify --data /backup/modtag-data")]
+    /// Verify the audit log of a stopped daemon's data directory (or a copy): the chain, the
+    /// Merkle tree, every stored checkpoint, and checkpoints kept elsewhere (which today's
+    /// log must extend: a truncated or rolled-back log fails). Needs no secret key.
+    #[command(
+        after_help = "Examples:\n  modtag audit verify --data /backup/modtag-data\n  modtag audit verify --checkpoint kept-by-the-auditors.txt --key checkpoint.pub"
+    )]
     Verify {
+        /// A signed checkpoint kept outside the server (repeatable).
+        #[arg(long)]
+        checkpoint: Vec<PathBuf>,
+        /// The checkpoint public key (hex); the data directory's checkpoint.pub by default.
+        #[arg(long)]
+        key: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+    /// Print the latest signed checkpoint (C2SP tlog-checkpoint).
+    Checkpoint,
+    /// An RFC 9162 inclusion proof that entry SEQ is in the log.
+    Prove {
+        seq: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decrypt and list entries, for auditors (needs the auditors' secret key).
+    #[command(
+        after_help = "Example:\n  modtag audit read --key auditor.key.asc --from 2026-11-01 --kind viewed --reference MT-2026-000001"
+    )]
+    Read {
+        /// The auditors' armored secret key (a 0600 file).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        reference: Option<String>,
+        /// Only entries about intakes naming this CPR (found through the blind index).
+        #[arg(long)]
+        cpr: Option<String>,
+    },
+    /// The dates and purposes of every use of one person's data (a data subject's access
+    /// request); employees are named only with --with-employees.
+    SubjectAccess {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        cpr: String,
+        #[arg(long)]
+        with_employees: bool,
     },
 }
 
@@ -584,35 +632,137 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Verify { json },
-        } => match modtag_storage::store::verify_offline(&cli.data) {
-            Ok(report) => {
-                if *json {
-                    print_json(
-                        &json!({ "ok": true, "entries": report.entries, "head": report.head,
+            command:
+                AuditCommand::Verify {
+                    checkpoint,
+                    key,
+                    json,
+                },
+        } => {
+            let mut notes = Vec::new();
+            for f in checkpoint {
+                notes.push(
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("cannot read {}", f.display()))?,
+                );
+            }
+            let key = match key {
+                Some(k) => Some(
+                    std::fs::read_to_string(k)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|t| {
+                            modtag_storage::checkpoint::parse_public(&t)
+                                .map_err(|e| anyhow::anyhow!(e))
+                        })
+                        .with_context(|| format!("{}: not a checkpoint public key", k.display()))?,
+                ),
+                None => None,
+            };
+            match modtag_storage::store::verify_offline(&cli.data, &notes, key) {
+                Ok(report) => {
+                    if *json {
+                        print_json(
+                            &json!({ "ok": true, "entries": report.entries, "head": report.head,
+                            "root": report.root, "checkpoints": report.checkpoints,
                             "first": report.first, "last": report.last }),
-                    );
-                } else {
-                    println!(
-                        "audit log ok: {} entries, head {}{}",
-                        report.entries,
-                        &report.head[..16],
-                        report
-                            .last
-                            .map(|l| format!(", last entry {l}"))
-                            .unwrap_or_default()
-                    );
+                        );
+                    } else {
+                        println!(
+                            "audit log ok: {} entries, head {}, tree root {}, {} checkpoint(s) verified{}",
+                            report.entries,
+                            &report.head[..16],
+                            &report.root[..16],
+                            report.checkpoints,
+                            report.last.map(|l| format!(", last entry {l}")).unwrap_or_default()
+                        );
+                    }
+                    Ok(())
                 }
+                Err(modtag_storage::store::VerifyError::Broken(b)) => {
+                    if *json {
+                        print_json(&json!({ "ok": false, "seq": b.seq, "error": b.what }));
+                    }
+                    Err(IntegrityFailure(format!("{}: {b}", cli.data.display())).into())
+                }
+                Err(e) => Err(anyhow::anyhow!("{e}")),
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Checkpoint,
+        } => match modtag_storage::store::checkpoint_offline(&cli.data) {
+            Ok(Some(note)) => {
+                print!("{note}");
                 Ok(())
             }
-            Err(modtag_storage::store::VerifyError::Broken(b)) => {
-                if *json {
-                    print_json(&json!({ "ok": false, "seq": b.seq, "error": b.what }));
-                }
-                Err(IntegrityFailure(format!("{}: {b}", cli.data.display())).into())
-            }
+            Ok(None) => anyhow::bail!("{}: no checkpoint has been written yet", cli.data.display()),
             Err(e) => Err(anyhow::anyhow!("{e}")),
         },
+        Command::Audit {
+            command: AuditCommand::Prove { seq, json },
+        } => {
+            let p = modtag_storage::store::prove_offline(&cli.data, *seq)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if *json {
+                print_json(&json!(p));
+            } else {
+                println!(
+                    "entry {} is leaf {} of a tree of {}",
+                    p.seq, p.leaf_index, p.tree_size
+                );
+                println!("leaf hash  {}", p.leaf_hash);
+                println!("root hash  {}", p.root_hash);
+                for (i, h) in p.inclusion_path.iter().enumerate() {
+                    println!("path[{i:>2}]   {h}");
+                }
+                if let Some(c) = p.checkpoint {
+                    println!("\n{c}");
+                }
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Read {
+                    key,
+                    from,
+                    to,
+                    kind,
+                    reference,
+                    cpr,
+                },
+        } => {
+            use modtag_intake::audit_cli as a;
+            let reads = a::read_all(&cli.data, key)?;
+            let mut references = reference.as_ref().map(|r| vec![r.clone()]);
+            if let Some(c) = cpr {
+                references = Some(a::references_for_cpr(&cli.data, c)?);
+            }
+            let filter = a::Filter {
+                from: from.as_deref().map(a::instant).transpose()?,
+                to: to.as_deref().map(a::instant).transpose()?,
+                kind: kind.clone(),
+                references,
+            };
+            for r in reads.iter().filter(|r| filter.keeps(r)) {
+                println!("{}", a::as_json(r));
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::SubjectAccess {
+                    key,
+                    cpr,
+                    with_employees,
+                },
+        } => {
+            use modtag_intake::audit_cli as a;
+            let reads = a::read_all(&cli.data, key)?;
+            let refs = a::references_for_cpr(&cli.data, cpr)?;
+            let uses = a::subject_access(&reads, &refs, *with_employees);
+            print_json(&json!({ "intakes": refs.len(), "uses": uses }));
+            Ok(())
+        }
         Command::Report {
             command: ReportCommand::Sla { from, to, json },
         } => {

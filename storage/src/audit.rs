@@ -77,7 +77,25 @@ pub(crate) fn entry_hash(
     h.finalize().into()
 }
 
+/// What the Merkle tree's leaf for an entry covers: sequence number, time, kind and the
+/// ciphertext's hash (so a payload deleted under retention keeps its leaf).
+pub fn leaf_data(seq: u64, time_us: i64, kind: &str, payload_digest: &[u8; 32]) -> Vec<u8> {
+    let mut d = Vec::with_capacity(49 + kind.len());
+    d.extend_from_slice(&seq.to_be_bytes());
+    d.extend_from_slice(&time_us.to_be_bytes());
+    d.push(kind.len() as u8);
+    d.extend_from_slice(kind.as_bytes());
+    d.extend_from_slice(payload_digest);
+    d
+}
+
 impl Entry {
+    /// This entry's leaf hash in the audit tree.
+    pub fn leaf_hash(&self) -> crate::merkle::Hash {
+        let digest: [u8; 32] = Sha256::digest(&self.payload).into();
+        crate::merkle::leaf_hash(&leaf_data(self.seq, self.time_us, &self.kind, &digest))
+    }
+
     pub(crate) fn new(
         seq: u64,
         time: Timestamp,
@@ -143,6 +161,10 @@ impl Entry {
 pub struct Report {
     pub entries: u64,
     pub head: String,
+    /// The Merkle tree's root over all entries (hex).
+    pub root: String,
+    /// Signed checkpoints checked: those stored with the log and those given.
+    pub checkpoints: usize,
     pub first: Option<String>,
     pub last: Option<String>,
 }
@@ -160,6 +182,7 @@ pub struct Broken {
 pub fn verify(
     entries: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>>,
     head: Option<(u64, [u8; 32])>,
+    leaves: &mut Vec<crate::merkle::Hash>,
 ) -> Result<Report, Broken> {
     let mut prev = [0u8; 32];
     let mut expected = 1u64;
@@ -200,6 +223,7 @@ pub fn verify(
                 what: "content does not match its hash: the entry was changed".into(),
             });
         }
+        leaves.push(e.leaf_hash());
         if first.is_none() {
             first = Some(e.time().to_string());
         }
@@ -222,6 +246,8 @@ pub fn verify(
         _ => Ok(Report {
             entries: count,
             head: hex::encode(prev),
+            root: String::new(),
+            checkpoints: 0,
             first,
             last: last_time,
         }),

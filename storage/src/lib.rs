@@ -13,9 +13,11 @@
 //! written to a file.
 
 pub mod audit;
+pub mod checkpoint;
 pub mod crypto;
 pub mod error;
 pub mod keys;
+pub mod merkle;
 pub mod records;
 pub mod spool;
 pub mod store;

@@ -38,6 +38,10 @@ const T_AUDIT: &str = "audit";
 const T_META: &str = "meta";
 
 const AUDIT_HEAD: &[u8] = b"audit_head";
+/// The audit Merkle tree's right edge (size and perfect-subtree roots), kept with the head.
+const AUDIT_FRONTIER: &[u8] = b"audit_frontier";
+/// Signed checkpoints of the audit tree: tree size (u64 BE) → signed note.
+const T_CHECKPOINTS: &str = "checkpoints";
 
 /// The directory inside a data directory that holds the sled database.
 pub const DB_DIR: &str = "db";
@@ -58,6 +62,7 @@ struct Inner {
     outbox_sched: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
+    checkpoints: sled::Tree,
     keys: DataKeys,
     spool: Spool,
     poisoned: AtomicBool,
@@ -156,6 +161,7 @@ impl Store {
             outbox_sched: t(T_OUTBOX_SCHED)?,
             audit: t(T_AUDIT)?,
             meta: t(T_META)?,
+            checkpoints: t(T_CHECKPOINTS)?,
             db,
             keys,
             poisoned: AtomicBool::new(false),
@@ -247,11 +253,7 @@ impl Store {
     /// The keyed hash of a CPR (ten digits) under the blind-index key: lets us find a child's
     /// cases without any plaintext CPR in a key.
     pub fn blind(&self, cpr_digits: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.inner.keys.blind)
-            .expect("HMAC takes any key length");
-        mac.update(b"cpr:");
-        mac.update(cpr_digits.as_bytes());
-        mac.finalize().into_bytes().into()
+        blind_hash(&self.inner.keys.blind, cpr_digits)
     }
 
     /// Writes a batch atomically. Not yet durable: call [`Store::flush`] before telling
@@ -583,7 +585,57 @@ impl Store {
 
     /// Verifies the audit chain of this open store.
     pub fn verify_audit(&self) -> Result<audit::Report, audit::Broken> {
-        verify_trees(&self.inner.audit, &self.inner.meta)
+        let key = self.inner.keys.checkpoint.verifying_key();
+        verify_trees(
+            &self.inner.audit,
+            &self.inner.meta,
+            &self.inner.checkpoints,
+            &key,
+            &[],
+        )
+        .map(|(r, _)| r)
+    }
+
+    /// Size and root of the audit tree now.
+    pub fn audit_tree(&self) -> Result<crate::merkle::Frontier, StoreError> {
+        Ok(match self.inner.meta.get(AUDIT_FRONTIER)? {
+            Some(v) => crate::merkle::Frontier::decode(&v).ok_or(StoreError::Corrupt {
+                tree: T_META,
+                key: "audit_frontier".into(),
+                why: "malformed".into(),
+            })?,
+            None => crate::merkle::Frontier::default(),
+        })
+    }
+
+    /// Signs and stores a checkpoint of the audit tree as it is, unless one of this size
+    /// exists or the tree is empty; returns the signed note if one was written. Call
+    /// [`Store::flush`] before sending it anywhere.
+    pub fn write_checkpoint(&self, origin: &str) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        let f = self.audit_tree()?;
+        if f.size == 0 || self.inner.checkpoints.contains_key(f.size.to_be_bytes())? {
+            return Ok(None);
+        }
+        let note = crate::checkpoint::Checkpoint {
+            origin: origin.to_string(),
+            size: f.size,
+            root: f.root(),
+        }
+        .sign(&self.inner.keys.checkpoint);
+        self.inner
+            .checkpoints
+            .insert(f.size.to_be_bytes(), note.as_bytes())?;
+        Ok(Some(note))
+    }
+
+    /// The latest signed checkpoint, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .inner
+            .checkpoints
+            .last()?
+            .map(|(_, v)| String::from_utf8_lossy(&v).into_owned()))
     }
 }
 
@@ -654,44 +706,144 @@ fn append_audit(
         })?,
         None => (0, [0u8; 32]),
     };
+    let mut frontier = match meta.get(AUDIT_FRONTIER)? {
+        Some(v) => crate::merkle::Frontier::decode(&v).ok_or_else(|| {
+            Abort::Abort(StoreError::Corrupt {
+                tree: T_META,
+                key: "audit_frontier".into(),
+                why: "malformed".into(),
+            })
+        })?,
+        None => crate::merkle::Frontier::default(),
+    };
     for (kind, payload) in events {
         seq += 1;
         let entry = Entry::new(seq, now, kind, payload.clone(), prev);
         audit.insert(&seq.to_be_bytes(), entry.encode())?;
+        frontier.push(entry.leaf_hash());
         prev = entry.hash;
     }
     let mut head = seq.to_be_bytes().to_vec();
     head.extend_from_slice(&prev);
     meta.insert(AUDIT_HEAD, head)?;
+    meta.insert(AUDIT_FRONTIER, frontier.encode())?;
     Ok(())
 }
 
-fn verify_trees(audit: &sled::Tree, meta: &sled::Tree) -> Result<audit::Report, audit::Broken> {
+/// Verifies the chain, the Merkle tree and every checkpoint: those stored with the log and
+/// `external` ones kept elsewhere (each must be signed by `key` and be extended by today's
+/// log, shown with an RFC 9162 consistency proof). Returns the leaves too.
+fn verify_trees(
+    audit: &sled::Tree,
+    meta: &sled::Tree,
+    stored: &sled::Tree,
+    key: &ed25519_dalek::VerifyingKey,
+    external: &[String],
+) -> Result<(audit::Report, Vec<crate::merkle::Hash>), audit::Broken> {
+    let broken = |seq: u64, what: String| audit::Broken { seq, what };
     let head = match meta.get(AUDIT_HEAD) {
-        Ok(Some(v)) => Some(decode_head(&v).ok_or(audit::Broken {
-            seq: 0,
-            what: "the recorded head is malformed".into(),
-        })?),
-        Ok(None) => None,
-        Err(e) => {
-            return Err(audit::Broken {
-                seq: 0,
-                what: e.to_string(),
-            })
+        Ok(Some(v)) => {
+            Some(decode_head(&v).ok_or(broken(0, "the recorded head is malformed".into()))?)
         }
+        Ok(None) => None,
+        Err(e) => return Err(broken(0, e.to_string())),
     };
-    audit::verify(
+    let mut leaves = Vec::new();
+    let mut report = audit::verify(
         audit.iter().map(|kv| {
             kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(StoreError::from)
         }),
         head,
-    )
+        &mut leaves,
+    )?;
+    let n = leaves.len() as u64;
+    let root = crate::merkle::root(&leaves);
+    report.root = hex::encode(root);
+    // The recorded right edge must describe the same tree.
+    if let Ok(Some(v)) = meta.get(AUDIT_FRONTIER) {
+        let f = crate::merkle::Frontier::decode(&v)
+            .ok_or(broken(0, "the recorded tree edge is malformed".into()))?;
+        if f.size != n || f.root() != root {
+            return Err(broken(n, format!(
+                "the recorded tree (size {}) does not match the entries (size {n}): entries were changed or removed",
+                f.size
+            )));
+        }
+    }
+    // Stored checkpoints, then the ones kept elsewhere.
+    let mut notes: Vec<(String, String)> = Vec::new();
+    for kv in stored.iter() {
+        let (k, v) = kv.map_err(|e| broken(0, e.to_string()))?;
+        let size = k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+        notes.push((
+            format!("stored checkpoint {size}"),
+            String::from_utf8_lossy(&v).into_owned(),
+        ));
+    }
+    for (i, note) in external.iter().enumerate() {
+        notes.push((format!("checkpoint file {}", i + 1), note.clone()));
+    }
+    for (what, note) in &notes {
+        let cp = crate::checkpoint::Checkpoint::verify(note, key)
+            .map_err(|e| broken(0, format!("{what}: {e}")))?;
+        if cp.size > n {
+            return Err(broken(n + 1, format!(
+                "{what} is of a log with {} entries, but this log has {n}: entries were removed (truncated or rolled back)",
+                cp.size
+            )));
+        }
+        let old_root = crate::merkle::root(&leaves[..cp.size as usize]);
+        let proof = crate::merkle::consistency_proof(&leaves, cp.size as usize);
+        if old_root != cp.root
+            || !crate::merkle::verify_consistency(cp.size, n, &cp.root, &root, &proof)
+        {
+            return Err(broken(
+                cp.size,
+                format!(
+                    "{what} (size {}) is not extended by this log: entries up to {} were changed",
+                    cp.size, cp.size
+                ),
+            ));
+        }
+        report.checkpoints += 1;
+    }
+    Ok((report, leaves))
 }
 
-/// Verifies the audit log of a data directory whose daemon is stopped (or a copy of it).
-/// Needs no key.
-pub fn verify_offline(data_dir: &Path) -> Result<audit::Report, VerifyError> {
+/// Verifies the audit trees of an open sled database (for tests that tamper with it as
+/// someone with root could).
+pub fn verify_db(
+    db: &sled::Db,
+    key: &ed25519_dalek::VerifyingKey,
+    external: &[String],
+) -> Result<audit::Report, audit::Broken> {
+    let t = |name: &str| {
+        db.open_tree(name).map_err(|e| audit::Broken {
+            seq: 0,
+            what: e.to_string(),
+        })
+    };
+    verify_trees(&t(T_AUDIT)?, &t(T_META)?, &t(T_CHECKPOINTS)?, key, external).map(|(r, _)| r)
+}
+
+/// The checkpoint key of a data directory (`checkpoint.pub`), for offline verification.
+pub fn checkpoint_key(data_dir: &Path) -> Result<ed25519_dalek::VerifyingKey, VerifyError> {
+    let path = data_dir.join(crate::keys::CHECKPOINT_PUB);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| VerifyError::Open(format!("{}: {e}", path.display())))?;
+    crate::checkpoint::parse_public(&text)
+        .map_err(|e| VerifyError::Open(format!("{}: {e}", path.display())))
+}
+
+/// The audit trees of a stopped daemon's data directory (or a copy).
+struct OfflineAudit {
+    audit: sled::Tree,
+    meta: sled::Tree,
+    checkpoints: sled::Tree,
+}
+
+fn open_offline(data_dir: &Path) -> Result<OfflineAudit, VerifyError> {
     if !data_dir.join(DB_DIR).exists() {
         return Err(VerifyError::Open(format!(
             "{}: no modtag database here (expected {}/)",
@@ -700,13 +852,101 @@ pub fn verify_offline(data_dir: &Path) -> Result<audit::Report, VerifyError> {
         )));
     }
     let db = open_db(data_dir).map_err(|e| VerifyError::Open(e.to_string()))?;
-    let audit = db
-        .open_tree(T_AUDIT)
-        .map_err(|e| VerifyError::Open(e.to_string()))?;
-    let meta = db
-        .open_tree(T_META)
-        .map_err(|e| VerifyError::Open(e.to_string()))?;
-    verify_trees(&audit, &meta).map_err(VerifyError::Broken)
+    let t = |name: &str| {
+        db.open_tree(name)
+            .map_err(|e| VerifyError::Open(e.to_string()))
+    };
+    Ok(OfflineAudit {
+        audit: t(T_AUDIT)?,
+        meta: t(T_META)?,
+        checkpoints: t(T_CHECKPOINTS)?,
+    })
+}
+
+/// Verifies the audit log of a data directory whose daemon is stopped (or a copy of it):
+/// chain, tree, stored checkpoints, and checkpoints kept elsewhere. Needs no secret key; the
+/// checkpoint key is `key`, or the data directory's `checkpoint.pub`.
+pub fn verify_offline(
+    data_dir: &Path,
+    external: &[String],
+    key: Option<ed25519_dalek::VerifyingKey>,
+) -> Result<audit::Report, VerifyError> {
+    let key = match key {
+        Some(k) => k,
+        None => checkpoint_key(data_dir)?,
+    };
+    let o = open_offline(data_dir)?;
+    verify_trees(&o.audit, &o.meta, &o.checkpoints, &key, external)
+        .map(|(r, _)| r)
+        .map_err(VerifyError::Broken)
+}
+
+/// An RFC 9162 inclusion proof for entry `seq` in the tree of the whole log, with the latest
+/// signed checkpoint when it is of that tree.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InclusionProof {
+    pub seq: u64,
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    /// Hex.
+    pub leaf_hash: String,
+    pub root_hash: String,
+    pub inclusion_path: Vec<String>,
+    pub checkpoint: Option<String>,
+}
+
+pub fn prove_offline(data_dir: &Path, seq: u64) -> Result<InclusionProof, VerifyError> {
+    let key = checkpoint_key(data_dir)?;
+    let o = open_offline(data_dir)?;
+    let (_, leaves) =
+        verify_trees(&o.audit, &o.meta, &o.checkpoints, &key, &[]).map_err(VerifyError::Broken)?;
+    let n = leaves.len() as u64;
+    if seq == 0 || seq > n {
+        return Err(VerifyError::Open(format!(
+            "the log has entries 1 to {n}; there is no entry {seq}"
+        )));
+    }
+    let latest = o
+        .checkpoints
+        .last()
+        .ok()
+        .flatten()
+        .filter(|(k, _)| k.as_ref() == n.to_be_bytes())
+        .map(|(_, v)| String::from_utf8_lossy(&v).into_owned());
+    let i = (seq - 1) as usize;
+    Ok(InclusionProof {
+        seq,
+        leaf_index: seq - 1,
+        tree_size: n,
+        leaf_hash: hex::encode(leaves[i]),
+        root_hash: hex::encode(crate::merkle::root(&leaves)),
+        inclusion_path: crate::merkle::inclusion_proof(&leaves, i)
+            .iter()
+            .map(hex::encode)
+            .collect(),
+        checkpoint: latest,
+    })
+}
+
+/// The latest stored checkpoint of a stopped daemon's data directory.
+pub fn checkpoint_offline(data_dir: &Path) -> Result<Option<String>, VerifyError> {
+    let o = open_offline(data_dir)?;
+    Ok(o.checkpoints
+        .last()
+        .map_err(|e| VerifyError::Open(e.to_string()))?
+        .map(|(_, v)| String::from_utf8_lossy(&v).into_owned()))
+}
+
+/// Every audit entry of a stopped daemon's data directory, in order (payloads encrypted).
+pub fn entries_offline(data_dir: &Path) -> Result<Vec<Entry>, VerifyError> {
+    let o = open_offline(data_dir)?;
+    o.audit
+        .iter()
+        .map(|kv| {
+            let (_, v) = kv.map_err(|e| VerifyError::Open(e.to_string()))?;
+            Entry::decode(&v).map_err(VerifyError::Open)
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -753,4 +993,35 @@ fn unschedule(
         }
     }
     Ok(())
+}
+
+/// HMAC-SHA-256 of a CPR under the blind-index key.
+fn blind_hash(key: &[u8], cpr_digits: &str) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"cpr:");
+    mac.update(cpr_digits.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// References of the intakes about a CPR (ten digits), from a stopped daemon's data
+/// directory: through the blind index, with the directory's blind-index key.
+pub fn references_for_cpr_offline(
+    data_dir: &Path,
+    cpr_digits: &str,
+) -> Result<Vec<String>, VerifyError> {
+    let path = data_dir.join(crate::keys::BLIND_KEY);
+    let text = crate::keys::read_secret(&path).map_err(|e| VerifyError::Open(e.to_string()))?;
+    let key = hex::decode(String::from_utf8_lossy(&text).trim())
+        .map_err(|_| VerifyError::Open(format!("{}: not a hex key", path.display())))?;
+    let db = open_db(data_dir).map_err(|e| VerifyError::Open(e.to_string()))?;
+    let index = db
+        .open_tree(T_ITEM_INDEX)
+        .map_err(|e| VerifyError::Open(e.to_string()))?;
+    index
+        .scan_prefix(blind_hash(&key, cpr_digits))
+        .map(|kv| {
+            let (k, _) = kv.map_err(|e| VerifyError::Open(e.to_string()))?;
+            Ok(String::from_utf8_lossy(&k[32..]).into_owned())
+        })
+        .collect()
 }

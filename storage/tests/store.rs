@@ -121,7 +121,7 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
         assert!(store.cases_for_cpr("1203154322").unwrap().is_empty());
         assert_eq!(store.verify_audit().unwrap().entries, 1);
     }
-    assert_eq!(verify_offline(dir.path()).unwrap().entries, 1);
+    assert_eq!(verify_offline(dir.path(), &[], None).unwrap().entries, 1);
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn a_second_open_of_a_live_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
     let _store = Store::open(dir.path(), keys).unwrap();
-    let err = verify_offline(dir.path()).unwrap_err();
+    let err = verify_offline(dir.path(), &[], None).unwrap_err();
     assert!(err.to_string().contains("in use"), "{err}");
 }
 
@@ -328,4 +328,125 @@ fn outbox_schedule_reads_only_what_is_due() {
         [1, 2]
     );
     assert_eq!(store.outbox_len(), 2);
+}
+
+/// A thousand tamperings with the audit log, as someone with root could do them directly in
+/// sled: single-byte changes, deleted entries, swapped entries, and truncations or rollbacks
+/// with the head, the tree edge and the stored checkpoints made to match. Every one is
+/// detected; the truncations and rollbacks by the checkpoint kept elsewhere.
+#[test]
+fn a_thousand_tamperings_are_all_detected() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let key = keys.checkpoint.verifying_key();
+    let store = Store::open(dir.path(), keys).unwrap();
+    let now = Timestamp::now();
+    // 60 entries in 20 commits, checkpoints along the way; the last one is "kept elsewhere".
+    let mut kept = String::new();
+    for i in 0..20 {
+        let mut b = Batch::new();
+        for k in 0..3 {
+            b.audit(
+                Event::new("viewed", "tester", "test")
+                    .reference(&format!("MT-2026-{:06}", i * 3 + k)),
+            );
+        }
+        store.commit(b, now).unwrap();
+        if i % 5 == 4 {
+            kept = store.write_checkpoint("test/audit").unwrap().unwrap();
+        }
+    }
+    store.flush().unwrap();
+    drop(store);
+
+    let db = sled::open(dir.path().join("db")).unwrap();
+    let audit = db.open_tree("audit").unwrap();
+    let meta = db.open_tree("meta").unwrap();
+    let cps = db.open_tree("checkpoints").unwrap();
+    let external = [kept];
+    let ok = modtag_storage::store::verify_db(&db, &key, &external).unwrap();
+    assert_eq!((ok.entries, ok.checkpoints), (60, 5));
+
+    let snapshot = |t: &sled::Tree| -> Vec<(sled::IVec, sled::IVec)> {
+        t.iter().map(Result::unwrap).collect()
+    };
+    let restore = |t: &sled::Tree, s: &[(sled::IVec, sled::IVec)]| {
+        t.clear().unwrap();
+        for (k, v) in s {
+            t.insert(k, v).unwrap();
+        }
+    };
+    let (a0, m0, c0) = (snapshot(&audit), snapshot(&meta), snapshot(&cps));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(6962);
+    let mut kinds = [0usize; 4];
+    for round in 0..1000 {
+        let kind = round % 4;
+        kinds[kind] += 1;
+        match kind {
+            0 => {
+                // One byte of one entry.
+                let (k, v) = &a0[rng.gen_range(0..a0.len())];
+                let mut v = v.to_vec();
+                let at = rng.gen_range(0..v.len());
+                v[at] ^= 1 << rng.gen_range(0..8);
+                audit.insert(k, v).unwrap();
+            }
+            1 => {
+                // An entry removed.
+                let (k, _) = &a0[rng.gen_range(0..a0.len())];
+                audit.remove(k).unwrap();
+            }
+            2 => {
+                // Two entries swapped.
+                let i = rng.gen_range(0..a0.len());
+                let j = (i + rng.gen_range(1..a0.len())) % a0.len();
+                audit.insert(&a0[i].0, a0[j].1.clone()).unwrap();
+                audit.insert(&a0[j].0, a0[i].1.clone()).unwrap();
+            }
+            _ => {
+                // Truncated or rolled back to an earlier size, made self-consistent: the
+                // head, the tree edge and the stored checkpoints of that size.
+                let keep = rng.gen_range(0..a0.len() - 1);
+                let mut frontier = modtag_storage::merkle::Frontier::default();
+                let mut last = None;
+                for (k, v) in &a0[keep..] {
+                    audit.remove(k).unwrap();
+                    let _ = v;
+                }
+                for (_, v) in &a0[..keep] {
+                    let e = modtag_storage::audit::Entry::decode(v).unwrap();
+                    frontier.push(e.leaf_hash());
+                    last = Some(e);
+                }
+                let mut head = (keep as u64).to_be_bytes().to_vec();
+                head.extend_from_slice(&last.map_or([0u8; 32], |e| e.hash));
+                meta.insert("audit_head", head).unwrap();
+                meta.insert("audit_frontier", frontier.encode()).unwrap();
+                for (k, _) in &c0 {
+                    if u64::from_be_bytes(k.as_ref().try_into().unwrap()) > keep as u64 {
+                        cps.remove(k).unwrap();
+                    }
+                }
+            }
+        }
+        let result = modtag_storage::store::verify_db(&db, &key, &external);
+        assert!(
+            result.is_err(),
+            "round {round} (kind {kind}) was not detected"
+        );
+        if kind == 3 {
+            // Without the checkpoint kept elsewhere such a log looks whole: that is why a
+            // copy is mailed to the auditors.
+            let alone = modtag_storage::store::verify_db(&db, &key, &[]);
+            let err = result.unwrap_err().what;
+            assert!(alone.is_ok(), "{err}");
+            assert!(err.contains("truncated or rolled back"), "{err}");
+        }
+        restore(&audit, &a0);
+        restore(&meta, &m0);
+        restore(&cps, &c0);
+    }
+    assert!(kinds.iter().all(|k| *k == 250));
+    assert!(modtag_storage::store::verify_db(&db, &key, &external).is_ok());
 }

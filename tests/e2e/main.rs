@@ -2,6 +2,7 @@
 //! a real sled directory. One binary with a module per concern.
 
 mod api;
+mod audit;
 mod cases;
 mod config;
 mod crash;

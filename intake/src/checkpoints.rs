@@ -1,0 +1,103 @@
+//! Writes signed checkpoints of the audit log every N entries or T seconds and at shutdown,
+//! and mails each to the auditors' address, so that a copy lives outside the server.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use modtag_config::Loaded;
+use modtag_storage::records::OutboxEntry;
+use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
+use tokio::sync::{watch, Notify};
+
+/// The log's name in its checkpoints.
+pub fn origin(cfg: &Loaded) -> String {
+    format!("{}/audit", cfg.config.smtp.hostname)
+}
+
+/// Writes a checkpoint of the log as it is (if it grew) and queues it for the auditors.
+/// Blocking.
+pub fn write(store: &Store, cfg: &Loaded) -> Result<Option<String>, StoreError> {
+    let Some(note) = store.write_checkpoint(&origin(cfg))? else {
+        return Ok(None);
+    };
+    if let Some(to) = &cfg.config.audit.auditor_email {
+        let now = Timestamp::now();
+        let id = store.next_id()?;
+        let size = note.lines().nth(1).unwrap_or("?").to_string();
+        let body = format!(
+            "Signed checkpoint of modtag's audit log (C2SP tlog-checkpoint). Keep it: with it,\n\
+             `modtag audit verify --checkpoint FILE` proves later that the log was neither\n\
+             truncated nor changed.\n\n{note}"
+        );
+        let mut b = Batch::new();
+        b.outbox(OutboxEntry {
+            id,
+            reference: format!("audit-{size}"),
+            role: "auditor".into(),
+            person: "auditor".into(),
+            email: to.clone(),
+            message: crate::delivery::compose::plain(
+                cfg,
+                &format!("audit-{size}"),
+                id,
+                to,
+                &format!("modtag audit checkpoint {size}"),
+                &body,
+                now,
+            ),
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            last_error: None,
+        });
+        store.commit(b, now)?;
+    }
+    store.flush()?;
+    Ok(Some(note))
+}
+
+pub struct Worker {
+    pub app: Arc<crate::http::AppState>,
+    pub wake_outbox: Arc<Notify>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Worker {
+    pub async fn run(mut self) {
+        let mut last_size = self.app.store.audit_tree().map(|f| f.size).unwrap_or(0);
+        let mut last_at = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = self.shutdown.changed() => return,
+            }
+            let cfg = self.app.policy.cfg();
+            let a = &cfg.config.audit;
+            let size = self
+                .app
+                .store
+                .audit_tree()
+                .map(|f| f.size)
+                .unwrap_or(last_size);
+            let due = size >= last_size + a.checkpoint_every_entries
+                || (size > last_size && last_at.elapsed().as_secs() >= a.checkpoint_every_secs);
+            if !due {
+                continue;
+            }
+            let store = self.app.store.clone();
+            match tokio::task::spawn_blocking(move || write(&store, &cfg)).await {
+                Ok(Ok(Some(_))) => {
+                    tracing::info!(size, "audit checkpoint written");
+                    self.wake_outbox.notify_one();
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "could not write an audit checkpoint"),
+                Err(_) => {}
+            }
+            last_size = size;
+            last_at = Instant::now();
+        }
+    }
+}
