@@ -96,7 +96,8 @@ impl Entry {
         crate::merkle::leaf_hash(&leaf_data(self.seq, self.time_us, &self.kind, &digest))
     }
 
-    pub(crate) fn new(
+    /// An entry that follows `prev` (the previous entry's hash).
+    pub fn new(
         seq: u64,
         time: Timestamp,
         kind: &str,
