@@ -27,7 +27,10 @@ fn du(path: &std::path::Path) -> u64 {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let append_n = args.first().copied().unwrap_or(20_000);
     let verify_n = args.get(1).copied().unwrap_or(1_000_000);
 

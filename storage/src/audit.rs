@@ -97,13 +97,7 @@ impl Entry {
     }
 
     /// An entry that follows `prev` (the previous entry's hash).
-    pub fn new(
-        seq: u64,
-        time: Timestamp,
-        kind: &str,
-        payload: Vec<u8>,
-        prev: [u8; 32],
-    ) -> Entry {
+    pub fn new(seq: u64, time: Timestamp, kind: &str, payload: Vec<u8>, prev: [u8; 32]) -> Entry {
         let time_us = time.as_microsecond();
         let hash = entry_hash(seq, time_us, kind, &payload, &prev);
         Entry {

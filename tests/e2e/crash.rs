@@ -139,6 +139,35 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         "audit log after crashes: {}",
         String::from_utf8_lossy(&verify.stderr)
     );
+    // Every acknowledged message has its `received` entry (read with the auditors' key).
+    let read = d.cli(&[
+        "audit",
+        "read",
+        "--key",
+        d.data.join("audit-secret.key").to_str().unwrap(),
+        "--kind",
+        "received",
+    ]);
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let received: BTreeSet<String> = String::from_utf8_lossy(&read.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["reference"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for r in &acked {
+        assert!(
+            received.contains(r),
+            "{r} was acknowledged but has no received entry"
+        );
+    }
     eprintln!(
         "{} acknowledged of {attempts} sent over {rounds} SIGKILLs",
         acked.len()
