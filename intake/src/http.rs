@@ -93,6 +93,15 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let expected = state.store.keys().api_token.as_bytes();
         if !token.is_some_and(|t| constant_time_eq(t.as_bytes(), expected)) {
             tracing::warn!(path = %parts.uri.path(), "API request with a missing or wrong token");
+            // A failed login is an audit event (the path only: a URL carries no personal data).
+            let event = Event::new("login_failed", "unknown", "authentication").details(json!({
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "token_given": token.is_some(),
+            }));
+            if let Err(r) = audit(&state.store, event).await {
+                return Err(r);
+            }
             return Err(error(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong bearer token (see the api-token file in the data directory)",

@@ -10,6 +10,16 @@ fn the_api_needs_the_token_but_healthz_does_not() {
     assert_eq!(code, 401);
     assert!(body.contains("bearer token"), "{body}");
     assert_eq!(http_get(d.http, "/api/v2/triage").unwrap().0, 404);
+    // The failed login is in the audit log, with the path and without any token.
+    let mut d = d;
+    assert!(d.stop().success());
+    let read = d.cli(&[
+        "audit", "read", "--key", d.data.join("audit-secret.key").to_str().unwrap(),
+        "--kind", "login_failed",
+    ]);
+    let text = String::from_utf8_lossy(&read.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("\"path\":\"/api/v1/triage\"") && text.contains("\"token_given\":false"), "{text}");
 }
 
 #[test]
