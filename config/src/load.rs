@@ -235,6 +235,14 @@ fn validate_main(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
             ),
         ));
     }
+    let a = &config.audit;
+    if a.checkpoint_every_entries == 0 || a.checkpoint_every_secs == 0 || a.retention_days < 1 {
+        errors.push(invalid(
+            path,
+            line_of(text, "checkpoint_every_entries", &a.checkpoint_every_entries.to_string()),
+            "audit.checkpoint_every_entries, checkpoint_every_secs and retention_days must each be at least 1".into(),
+        ));
+    }
     if t.repeat_threshold < 2 || t.repeat_window_days < 1 {
         errors.push(invalid(
             path,

@@ -304,6 +304,15 @@ pub struct AuditSettings {
     /// The auditors' address: each checkpoint is mailed there, so that a copy lives outside
     /// the server. Left out, checkpoints stay in the data directory only.
     pub auditor_email: Option<String>,
+    /// Entries' contents are deleted after this many days; their hashes stay, so the log
+    /// still verifies, and the deletion is itself logged.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: i64,
+}
+
+fn default_retention_days() -> i64 {
+    // Five years: the kommune sets its own period with its data protection officer.
+    1826
 }
 
 impl Default for AuditSettings {
@@ -312,6 +321,7 @@ impl Default for AuditSettings {
             checkpoint_every_entries: default_checkpoint_entries(),
             checkpoint_every_secs: default_checkpoint_secs(),
             auditor_email: None,
+            retention_days: default_retention_days(),
         }
     }
 }

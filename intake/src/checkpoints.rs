@@ -68,7 +68,25 @@ impl Worker {
     pub async fn run(mut self) {
         let mut last_size = self.app.store.audit_tree().map(|f| f.size).unwrap_or(0);
         let mut last_at = Instant::now();
+        let mut retention_at: Option<Instant> = None;
         loop {
+            // Retention once at start and then daily.
+            if retention_at.is_none_or(|t| t.elapsed().as_secs() >= 24 * 3600) {
+                retention_at = Some(Instant::now());
+                let days = self.app.policy.cfg().config.audit.retention_days;
+                let store = self.app.store.clone();
+                let now = Timestamp::now();
+                let cutoff = now - jiff::SignedDuration::from_hours(days * 24);
+                match tokio::task::spawn_blocking(move || store.apply_audit_retention(cutoff, now))
+                    .await
+                {
+                    Ok(Ok(n)) if n > 0 => {
+                        tracing::info!(deleted = n, "audit entries past retention emptied")
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "audit retention failed"),
+                    _ => {}
+                }
+            }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                 _ = self.shutdown.changed() => return,

@@ -99,9 +99,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 "path": parts.uri.path(),
                 "token_given": token.is_some(),
             }));
-            if let Err(r) = audit(&state.store, event).await {
-                return Err(r);
-            }
+            audit(&state.store, event).await?;
             return Err(error(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong bearer token (see the api-token file in the data directory)",

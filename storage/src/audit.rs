@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::StoreError;
 
 const FORMAT: u8 = 1;
+/// An entry whose payload was deleted under retention: its SHA-256 stays in its place, so
+/// the chain and the tree still verify.
+const FORMAT_SHREDDED: u8 = 2;
 const DOMAIN: &[u8] = b"modtag-audit-v1";
 
 /// An event to be logged. The payload is serialized and encrypted when the batch commits.
@@ -56,14 +59,17 @@ pub struct Entry {
     pub kind: String,
     pub prev: [u8; 32],
     pub hash: [u8; 32],
+    /// The encrypted payload; empty once deleted under retention.
     pub payload: Vec<u8>,
+    /// Set when the payload was deleted: its SHA-256, which the hashes still cover.
+    pub shredded: Option<[u8; 32]>,
 }
 
 pub(crate) fn entry_hash(
     seq: u64,
     time_us: i64,
     kind: &str,
-    payload: &[u8],
+    payload_digest: &[u8; 32],
     prev: &[u8; 32],
 ) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -72,7 +78,7 @@ pub(crate) fn entry_hash(
     h.update(time_us.to_be_bytes());
     h.update((kind.len() as u32).to_be_bytes());
     h.update(kind.as_bytes());
-    h.update(Sha256::digest(payload));
+    h.update(payload_digest);
     h.update(prev);
     h.finalize().into()
 }
@@ -90,16 +96,36 @@ pub fn leaf_data(seq: u64, time_us: i64, kind: &str, payload_digest: &[u8; 32]) 
 }
 
 impl Entry {
+    /// SHA-256 of the payload (kept after the payload itself is deleted).
+    pub fn payload_digest(&self) -> [u8; 32] {
+        self.shredded
+            .unwrap_or_else(|| Sha256::digest(&self.payload).into())
+    }
+
     /// This entry's leaf hash in the audit tree.
     pub fn leaf_hash(&self) -> crate::merkle::Hash {
-        let digest: [u8; 32] = Sha256::digest(&self.payload).into();
-        crate::merkle::leaf_hash(&leaf_data(self.seq, self.time_us, &self.kind, &digest))
+        crate::merkle::leaf_hash(&leaf_data(
+            self.seq,
+            self.time_us,
+            &self.kind,
+            &self.payload_digest(),
+        ))
+    }
+
+    /// The same entry with its payload deleted (retention): hashes and leaf unchanged.
+    pub fn shred(&self) -> Entry {
+        Entry {
+            payload: Vec::new(),
+            shredded: Some(self.payload_digest()),
+            ..self.clone()
+        }
     }
 
     /// An entry that follows `prev` (the previous entry's hash).
     pub fn new(seq: u64, time: Timestamp, kind: &str, payload: Vec<u8>, prev: [u8; 32]) -> Entry {
         let time_us = time.as_microsecond();
-        let hash = entry_hash(seq, time_us, kind, &payload, &prev);
+        let digest: [u8; 32] = Sha256::digest(&payload).into();
+        let hash = entry_hash(seq, time_us, kind, &digest, &prev);
         Entry {
             seq,
             time_us,
@@ -107,26 +133,35 @@ impl Entry {
             prev,
             hash,
             payload,
+            shredded: None,
         }
     }
 
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(90 + self.kind.len() + self.payload.len());
-        out.push(FORMAT);
+        out.push(if self.shredded.is_some() {
+            FORMAT_SHREDDED
+        } else {
+            FORMAT
+        });
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&self.time_us.to_be_bytes());
         out.push(self.kind.len() as u8);
         out.extend_from_slice(self.kind.as_bytes());
         out.extend_from_slice(&self.prev);
         out.extend_from_slice(&self.hash);
-        out.extend_from_slice(&self.payload);
+        match &self.shredded {
+            Some(digest) => out.extend_from_slice(digest),
+            None => out.extend_from_slice(&self.payload),
+        }
         out
     }
 
     pub fn decode(b: &[u8]) -> Result<Entry, String> {
         let take = |at: usize, n: usize| b.get(at..at + n).ok_or("entry is truncated");
-        if take(0, 1)?[0] != FORMAT {
-            return Err(format!("unknown entry format {}", b[0]));
+        let format = take(0, 1)?[0];
+        if format != FORMAT && format != FORMAT_SHREDDED {
+            return Err(format!("unknown entry format {format}"));
         }
         let seq = u64::from_be_bytes(take(1, 8)?.try_into().unwrap());
         let time_us = i64::from_be_bytes(take(9, 8)?.try_into().unwrap());
@@ -135,7 +170,15 @@ impl Entry {
         let at = 18 + klen;
         let prev: [u8; 32] = take(at, 32)?.try_into().unwrap();
         let hash: [u8; 32] = take(at + 32, 32)?.try_into().unwrap();
-        let payload = b[at + 64..].to_vec();
+        let rest = &b[at + 64..];
+        let (payload, shredded) = if format == FORMAT_SHREDDED {
+            let digest: [u8; 32] = rest
+                .try_into()
+                .map_err(|_| "a deleted entry keeps a 32-byte digest")?;
+            (Vec::new(), Some(digest))
+        } else {
+            (rest.to_vec(), None)
+        };
         Ok(Entry {
             seq,
             time_us,
@@ -143,6 +186,7 @@ impl Entry {
             prev,
             hash,
             payload,
+            shredded,
         })
     }
 
@@ -212,7 +256,7 @@ pub fn verify(
                 what: "does not follow the entry before it (previous-hash mismatch)".into(),
             });
         }
-        if entry_hash(e.seq, e.time_us, &e.kind, &e.payload, &e.prev) != e.hash {
+        if entry_hash(e.seq, e.time_us, &e.kind, &e.payload_digest(), &e.prev) != e.hash {
             return Err(Broken {
                 seq: e.seq,
                 what: "content does not match its hash: the entry was changed".into(),

@@ -629,6 +629,49 @@ impl Store {
         Ok(Some(note))
     }
 
+    /// Retention: deletes the payloads of audit entries older than `cutoff` (their hashes
+    /// stay, so the chain, the tree and every checkpoint still verify) and records the
+    /// deletion as an entry of its own. Returns how many payloads were deleted.
+    pub fn apply_audit_retention(
+        &self,
+        cutoff: Timestamp,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.check()?;
+        let mut shredded = 0;
+        for kv in self.inner.audit.iter() {
+            let (k, v) = kv?;
+            let e = Entry::decode(&v).map_err(|why| StoreError::Corrupt {
+                tree: T_AUDIT,
+                key: format!("{:?}", k.as_ref()),
+                why,
+            })?;
+            if e.time() >= cutoff {
+                break;
+            }
+            if e.shredded.is_none() {
+                // Compare-and-swap: an entry is never changed in any other way.
+                let _ =
+                    self.inner
+                        .audit
+                        .compare_and_swap(&k, Some(&v), Some(e.shred().encode()))?;
+                shredded += 1;
+            }
+        }
+        if shredded > 0 {
+            let mut b = Batch::new();
+            b.audit(
+                Event::new("retention", "system", "retention").details(serde_json::json!({
+                    "payloads_deleted": shredded,
+                    "older_than": cutoff.to_string(),
+                })),
+            );
+            self.commit(b, now)?;
+            self.flush()?;
+        }
+        Ok(shredded)
+    }
+
     /// The latest signed checkpoint, if any.
     pub fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
         Ok(self

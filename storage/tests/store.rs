@@ -36,6 +36,32 @@ fn item(reference: &str, now: Timestamp) -> Item {
     }
 }
 
+/// Opens a store again after dropping it in the same process: sled's background flusher
+/// may hold the directory lock for a moment after the drop.
+fn reopen(dir: &std::path::Path) -> Store {
+    for _ in 0..100 {
+        match Store::open(dir, DataKeys::load(dir).unwrap()) {
+            Ok(s) => return s,
+            Err(modtag_storage::StoreError::Locked) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("the store stayed locked after it was dropped");
+}
+
+/// The raw sled database, as someone with root would open it (same lock caveat as above).
+fn open_sled(dir: &std::path::Path) -> sled::Db {
+    for _ in 0..100 {
+        if let Ok(db) = sled::open(dir.join("db")) {
+            return db;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the database stayed locked");
+}
+
 fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
     let mut out = Vec::new();
     for entry in walk(dir) {
@@ -107,7 +133,7 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
         );
     }
     {
-        let store = Store::open(dir.path(), DataKeys::load(dir.path()).unwrap()).unwrap();
+        let store = reopen(dir.path());
         let items = store.items().unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].cprs, ["120315-4321"]);
@@ -321,8 +347,7 @@ fn outbox_schedule_reads_only_what_is_due() {
     assert!(ids(&store, now).is_empty());
     assert_eq!(ids(&store, now + jiff::SignedDuration::from_secs(120)), [1]);
     drop(store);
-    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = reopen(dir.path());
     assert_eq!(
         ids(&store, now + jiff::SignedDuration::from_secs(7200)),
         [1, 2]
@@ -360,7 +385,7 @@ fn a_thousand_tamperings_are_all_detected() {
     store.flush().unwrap();
     drop(store);
 
-    let db = sled::open(dir.path().join("db")).unwrap();
+    let db = open_sled(dir.path());
     let audit = db.open_tree("audit").unwrap();
     let meta = db.open_tree("meta").unwrap();
     let cps = db.open_tree("checkpoints").unwrap();
@@ -449,4 +474,41 @@ fn a_thousand_tamperings_are_all_detected() {
     }
     assert!(kinds.iter().all(|k| *k == 250));
     assert!(modtag_storage::store::verify_db(&db, &key, &external).is_ok());
+}
+
+/// Retention deletes old payloads but keeps their hashes: the log, its tree and a checkpoint
+/// from before still verify, and the deletion is itself an entry.
+#[test]
+fn retention_deletes_payloads_and_the_log_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let key = keys.checkpoint.verifying_key();
+    let store = Store::open(dir.path(), keys).unwrap();
+    let old: Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();
+    let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+    for (t, n) in [(old, 3), (now, 2)] {
+        let mut b = Batch::new();
+        for i in 0..n {
+            b.audit(Event::new("viewed", "tester", "test").reference(&format!("MT-{i}")));
+        }
+        store.commit(b, t).unwrap();
+    }
+    let kept = store.write_checkpoint("test/audit").unwrap().unwrap();
+    let cutoff: Timestamp = "2021-01-01T00:00:00Z".parse().unwrap();
+    assert_eq!(store.apply_audit_retention(cutoff, now).unwrap(), 3);
+    assert_eq!(store.apply_audit_retention(cutoff, now).unwrap(), 0, "once");
+    drop(store);
+
+    let db = open_sled(dir.path());
+    let report = modtag_storage::store::verify_db(&db, &key, &[kept]).unwrap();
+    assert_eq!(report.entries, 6, "five events and the retention entry");
+    let entries: Vec<modtag_storage::audit::Entry> = db
+        .open_tree("audit")
+        .unwrap()
+        .iter()
+        .map(|kv| modtag_storage::audit::Entry::decode(&kv.unwrap().1).unwrap())
+        .collect();
+    let shredded: Vec<bool> = entries.iter().map(|e| e.payload.is_empty()).collect();
+    assert_eq!(shredded, [true, true, true, false, false, false]);
+    assert_eq!(entries[5].kind, "retention");
 }

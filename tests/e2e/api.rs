@@ -14,12 +14,19 @@ fn the_api_needs_the_token_but_healthz_does_not() {
     let mut d = d;
     assert!(d.stop().success());
     let read = d.cli(&[
-        "audit", "read", "--key", d.data.join("audit-secret.key").to_str().unwrap(),
-        "--kind", "login_failed",
+        "audit",
+        "read",
+        "--key",
+        d.data.join("audit-secret.key").to_str().unwrap(),
+        "--kind",
+        "login_failed",
     ]);
     let text = String::from_utf8_lossy(&read.stdout);
     assert_eq!(text.lines().count(), 1, "{text}");
-    assert!(text.contains("\"path\":\"/api/v1/triage\"") && text.contains("\"token_given\":false"), "{text}");
+    assert!(
+        text.contains("\"path\":\"/api/v1/triage\"") && text.contains("\"token_given\":false"),
+        "{text}"
+    );
 }
 
 #[test]
