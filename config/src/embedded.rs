@@ -38,6 +38,7 @@ embedded_files![
     "keys/leder-uu.cert.asc",
     "keys/leder-fritid.cert.asc",
     "keys/leder-dagplejen-nord.cert.asc",
+    "keys/auditor.cert.asc",
     "keys/leder-mariehoenen.cert.asc",
 ];
 

@@ -19,6 +19,8 @@ pub struct Loaded {
     pub config: Config,
     pub directory: Directory,
     pub tree: Tree,
+    /// The auditors' certificates from `[audit] auditor_certs`.
+    pub auditors: Vec<openpgp::Cert>,
     /// Where the configuration came from, for messages (`embedded default` or a path).
     pub origin: String,
 }
@@ -121,6 +123,7 @@ fn load_from(
     let directory = parse_directory(&source.beside(&dir_path), &dir_path, &dir_text, &mut errors)?;
     let (tree_path, tree_text) = source.read(&config.policy.beslutningstrae)?;
     let tree = parse_tree(&tree_path, &tree_text, &directory, &mut errors)?;
+    let auditors = parse_auditors(source, &config, path, text, &mut errors);
 
     if !errors.is_empty() {
         return Err(if errors.len() == 1 {
@@ -133,8 +136,52 @@ fn load_from(
         config,
         directory,
         tree,
+        auditors,
         origin,
     })
+}
+
+/// The auditors' certificates: public only, usable for encryption. Audit payloads are
+/// encrypted to them, and only the auditors' secret keys (never on the server) read them.
+fn parse_auditors(
+    source: &Source,
+    config: &Config,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<openpgp::Cert> {
+    let files = &config.audit.auditor_certs;
+    if files.is_empty() {
+        errors.push(invalid(
+            path,
+            line_of(text, "auditor_certs", ""),
+            "[audit] auditor_certs is empty: give the auditors' OpenPGP certificate(s); their secret keys stay with the auditors".into(),
+        ));
+    }
+    let mut certs = Vec::new();
+    for file in files {
+        let line = line_of(text, "auditor_certs", file);
+        let cert = source
+            .read(file)
+            .map_err(|e| e.to_string())
+            .and_then(|(_, t)| {
+                openpgp::Cert::from_bytes(t.as_bytes())
+                    .map_err(|e| format!("{file}: not an OpenPGP certificate: {e}"))
+            });
+        match cert {
+            Ok(c) if c.is_tsk() => errors.push(invalid(
+                path,
+                line,
+                format!("audit.auditor_certs: {file} holds a secret key: give the public certificate only, and keep the key with the auditors"),
+            )),
+            Ok(c) => match check_cert(&c) {
+                Ok(()) => certs.push(c),
+                Err(why) => errors.push(invalid(path, line, format!("audit.auditor_certs: {file}: {why}"))),
+            },
+            Err(e) => errors.push(invalid(path, line, format!("audit.auditor_certs: {e}"))),
+        }
+    }
+    certs
 }
 
 fn invalid(file: &Path, line: usize, message: String) -> ConfigError {

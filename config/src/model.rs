@@ -304,6 +304,10 @@ pub struct AuditSettings {
     /// The auditors' address: each checkpoint is mailed there, so that a copy lives outside
     /// the server. Left out, checkpoints stay in the data directory only.
     pub auditor_email: Option<String>,
+    /// The auditors' OpenPGP certificates (public), relative to this file: audit payloads
+    /// are encrypted to them. Their secret keys stay with the auditors, never on the server.
+    #[serde(default)]
+    pub auditor_certs: Vec<String>,
     /// Entries' contents are deleted after this many days; their hashes stay, so the log
     /// still verifies, and the deletion is itself logged.
     #[serde(default = "default_retention_days")]
@@ -321,6 +325,7 @@ impl Default for AuditSettings {
             checkpoint_every_entries: default_checkpoint_entries(),
             checkpoint_every_secs: default_checkpoint_secs(),
             auditor_email: None,
+            auditor_certs: Vec::new(),
             retention_days: default_retention_days(),
         }
     }

@@ -35,6 +35,7 @@ trap cleanup EXIT
 sed -e "s/127.0.0.1:2525/127.0.0.1:$MP/; s/127.0.0.1:8080/127.0.0.1:$HP/" \
     -e "s#\"directory.toml\"#\"$root/deploy/demo/directory.toml\"#" \
     -e "s#\"beslutningstrae.toml\"#\"$root/deploy/demo/beslutningstrae.toml\"#" \
+    -e "s#\"keys/auditor.cert.asc\"#\"$root/deploy/demo/keys/auditor.cert.asc\"#" \
     -e "s/^max_messages_per_minute_per_client = .*/max_messages_per_minute_per_client = 100000000/" \
     -e "s/^max_sessions_per_client = .*/max_sessions_per_client = 1000/" \
     -e "/^\[kvittering\]/,/^enabled/ s/^enabled = true/enabled = false/" \

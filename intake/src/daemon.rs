@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use modtag_config::Loaded;
-use modtag_storage::keys::{DataKeys, AUDIT_SECRET};
+use modtag_storage::keys::DataKeys;
 use modtag_storage::Store;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -50,14 +50,27 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     for c in &created {
         println!("created {}: {}", c.path.display(), c.what);
     }
-    if data.join(AUDIT_SECRET).exists() {
-        println!(
-            "note: {} is still here; give it to the auditors and delete it: the daemon never needs it",
-            data.join(AUDIT_SECRET).display()
-        );
-    }
+    // The audit log is encrypted to the auditors' certificates from the configuration.
+    let keys = keys.with_auditors(loaded.auditors.clone());
     let store = Store::open(&data, keys)
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    // Key changes are audit events: the first start creates the data directory's keys.
+    if !created.is_empty() {
+        let names: Vec<String> = created
+            .iter()
+            .filter_map(|c| c.path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        let mut b = modtag_storage::store::Batch::new();
+        b.audit(
+            modtag_storage::audit::Event::new("keys_created", "system", "key management").details(
+                serde_json::json!({ "files": names, "auditors": store.auditor_fingerprints() }),
+            ),
+        );
+        store
+            .commit(b, jiff::Timestamp::now())
+            .and_then(|_| store.flush())
+            .context("cannot record the new keys in the audit log")?;
+    }
 
     let c = loaded.config.clone();
     let smtp = TcpListener::bind(c.smtp.listen)

@@ -116,6 +116,19 @@ impl Policy {
             restart_needed,
         };
         let mut b = Batch::new();
+        let before = store.auditor_fingerprints();
+        let after: Vec<String> = loaded
+            .auditors
+            .iter()
+            .map(|c| c.fingerprint().to_hex())
+            .collect();
+        if before != after {
+            // A key change: logged to the old auditors, then the new ones receive the rest.
+            b.audit(
+                Event::new("auditor_certs_changed", actor, "administration")
+                    .details(json!({ "before": before, "after": after })),
+            );
+        }
         b.audit(
             Event::new("config_reloaded", actor, "administration").details(json!({
                 "previous_tree_hash": report.previous_hash,
@@ -127,6 +140,7 @@ impl Policy {
             })),
         );
         store.commit(b, now)?;
+        store.set_auditors(loaded.auditors.clone());
         *self.current.write().expect("policy lock") = Arc::new(Current {
             cfg: Arc::new(loaded),
             reader: Arc::new(reader),

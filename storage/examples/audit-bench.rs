@@ -37,6 +37,9 @@ fn main() {
     // 1. Append rate, durable, 100 events per commit.
     let dir = tempfile::tempdir().unwrap();
     let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let keys = keys.with_auditors(vec![
+        modtag_storage::keys::generate_key("bench auditors").unwrap()
+    ]);
     let store = Store::open(dir.path(), keys).unwrap();
     let start = Instant::now();
     let mut done = 0;
@@ -65,6 +68,9 @@ fn main() {
     // 2. Verification of VERIFY_N entries.
     let dir = tempfile::tempdir().unwrap();
     let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let keys = keys.with_auditors(vec![
+        modtag_storage::keys::generate_key("bench auditors").unwrap()
+    ]);
     let key = keys.checkpoint.clone();
     drop(Store::open(dir.path(), keys).unwrap());
     let db = sled::open(dir.path().join("db")).unwrap();

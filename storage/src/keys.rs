@@ -3,8 +3,7 @@
 //! | file | what | who needs it |
 //! |---|---|---|
 //! | `store.key` | OpenPGP key that encrypts messages and records at rest | the daemon |
-//! | `audit.cert` | the auditors' public certificate; audit payloads are encrypted to it | the daemon |
-//! | `audit-secret.key` | written once, on first start, for the auditors to take away | auditors only |
+//! | `audit.cert` | only in data directories from before the auditors' certificates came from the configuration (`[audit] auditor_certs`): still honoured | the daemon |
 //! | `checkpoint.key` | Ed25519 seed that signs audit checkpoints | the daemon |
 //! | `blind-index.key` | HMAC key for CPR lookups, separate from the store key | the daemon |
 //! | `api-token` | bearer token of the admin API | the CLI |
@@ -28,7 +27,6 @@ use crate::StoreError;
 
 pub const STORE_KEY: &str = "store.key";
 pub const AUDIT_CERT: &str = "audit.cert";
-pub const AUDIT_SECRET: &str = "audit-secret.key";
 pub const CHECKPOINT_KEY: &str = "checkpoint.key";
 pub const CHECKPOINT_PUB: &str = "checkpoint.pub";
 pub const BLIND_KEY: &str = "blind-index.key";
@@ -117,8 +115,8 @@ pub fn read_secret(path: &Path) -> Result<Vec<u8>, StoreError> {
 pub struct DataKeys {
     /// The store key with its secret parts: encrypts and decrypts records at rest.
     pub store: Cert,
-    /// The auditors' certificate (public only).
-    pub audit: Cert,
+    /// The auditors' certificates (public only): audit payloads are encrypted to them.
+    pub audit: Vec<Cert>,
     pub checkpoint: ed25519_dalek::SigningKey,
     pub blind: [u8; 32],
     pub api_token: String,
@@ -132,9 +130,9 @@ pub struct Created {
 }
 
 impl DataKeys {
-    /// Loads the keys of `dir`, creating any that are missing (first start). The audit key
-    /// pair is only ever created together with `audit.cert`, so an existing log keeps the
-    /// auditors' certificate it was written to.
+    /// Loads the keys of `dir`, creating any that are missing (first start). The auditors'
+    /// certificates are not among them: they come from the configuration
+    /// ([`DataKeys::with_auditors`]), so no key that reads the audit log is ever here.
     pub fn init_or_load(dir: &Path) -> Result<(DataKeys, Vec<Created>), StoreError> {
         let mut created = Vec::new();
         let p = |name: &str| dir.join(name);
@@ -145,19 +143,6 @@ impl DataKeys {
             created.push(Created {
                 path: p(STORE_KEY),
                 what: "store key (encrypts messages at rest)",
-            });
-        }
-        if !p(AUDIT_CERT).exists() {
-            let key = generate_key("modtag auditors")?;
-            write_secret(&p(AUDIT_SECRET), &armor_secret(&key)?)?;
-            write_public(&p(AUDIT_CERT), &armor_public(&key)?)?;
-            created.push(Created {
-                path: p(AUDIT_CERT),
-                what: "audit certificate (the daemon encrypts audit entries to it)",
-            });
-            created.push(Created {
-                path: p(AUDIT_SECRET),
-                what: "audit SECRET key: move it to the auditors and delete it here; the daemon never needs it",
             });
         }
         if !p(CHECKPOINT_KEY).exists() {
@@ -201,13 +186,18 @@ impl DataKeys {
                 p(STORE_KEY).display()
             )));
         }
-        let audit_bytes = fs::read(p(AUDIT_CERT)).map_err(|source| StoreError::Io {
-            path: p(AUDIT_CERT),
-            source,
-        })?;
-        // The daemon must not be able to read the audit log back: keep only the public half
-        // even if someone put a secret key in audit.cert.
-        let audit = parse_cert(&audit_bytes)?.strip_secret_key_material();
+        // A data directory from before keeps the certificate its log was written to. The
+        // daemon must not be able to read the log back: only the public half is kept.
+        let audit = match fs::read(p(AUDIT_CERT)) {
+            Ok(bytes) => vec![parse_cert(&bytes)?.strip_secret_key_material()],
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: p(AUDIT_CERT),
+                    source,
+                })
+            }
+        };
         let checkpoint = ed25519_dalek::SigningKey::from_bytes(&hex32(
             &read_secret(&p(CHECKPOINT_KEY))?,
             &p(CHECKPOINT_KEY),
@@ -223,6 +213,20 @@ impl DataKeys {
             blind,
             api_token,
         })
+    }
+}
+
+impl DataKeys {
+    /// Encrypt audit payloads to these certificates (the configuration's `[audit]
+    /// auditor_certs`), in place of any older `audit.cert`. Secret parts are dropped.
+    pub fn with_auditors(mut self, certs: Vec<Cert>) -> DataKeys {
+        if !certs.is_empty() {
+            self.audit = certs
+                .into_iter()
+                .map(|c| c.strip_secret_key_material())
+                .collect();
+        }
+        self
     }
 }
 

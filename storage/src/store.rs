@@ -22,6 +22,7 @@ use crate::keys::DataKeys;
 use crate::records::{Case, Item, OutboxEntry};
 use crate::spool::Spool;
 use crate::StoreError;
+use sequoia_openpgp as openpgp;
 
 const T_MESSAGES: &str = "messages";
 const T_ITEMS: &str = "items";
@@ -64,6 +65,8 @@ struct Inner {
     meta: sled::Tree,
     checkpoints: sled::Tree,
     keys: DataKeys,
+    /// The auditors' certificates; replaced when the configuration is reloaded.
+    auditors: std::sync::RwLock<Vec<openpgp::Cert>>,
     spool: Spool,
     poisoned: AtomicBool,
     /// Last reference number handed out, per year.
@@ -163,6 +166,7 @@ impl Store {
             meta: t(T_META)?,
             checkpoints: t(T_CHECKPOINTS)?,
             db,
+            auditors: std::sync::RwLock::new(keys.audit.clone()),
             keys,
             poisoned: AtomicBool::new(false),
             refseq: Default::default(),
@@ -188,6 +192,26 @@ impl Store {
         }
         i.db.flush()?;
         Ok(())
+    }
+
+    /// Encrypts audit payloads from now on to `certs` (public parts only).
+    pub fn set_auditors(&self, certs: Vec<openpgp::Cert>) {
+        *self.auditors_lock() = certs
+            .into_iter()
+            .map(|c| c.strip_secret_key_material())
+            .collect();
+    }
+
+    /// Fingerprints of the auditors' certificates in use.
+    pub fn auditor_fingerprints(&self) -> Vec<String> {
+        self.auditors_lock()
+            .iter()
+            .map(|c| c.fingerprint().to_hex())
+            .collect()
+    }
+
+    fn auditors_lock(&self) -> std::sync::RwLockWriteGuard<'_, Vec<openpgp::Cert>> {
+        self.inner.auditors.write().expect("auditors lock")
     }
 
     pub fn keys(&self) -> &DataKeys {
@@ -312,10 +336,14 @@ impl Store {
         let mut sealed_events = Vec::new();
         for event in &batch.events {
             let json = serde_json::to_vec(event).map_err(|e| StoreError::Crypto(e.to_string()))?;
-            sealed_events.push((
-                event.kind,
-                crypto::encrypt(&[&self.inner.keys.audit], &json)?,
-            ));
+            let auditors = self.inner.auditors.read().expect("auditors lock").clone();
+            if auditors.is_empty() {
+                return Err(StoreError::Key(
+                    "no auditors' certificate to encrypt the audit log to: set [audit] auditor_certs".into(),
+                ));
+            }
+            let refs: Vec<&openpgp::Cert> = auditors.iter().collect();
+            sealed_events.push((event.kind, crypto::encrypt(&refs, &json)?));
         }
 
         let i = &self.inner;

@@ -36,11 +36,26 @@ fn item(reference: &str, now: Timestamp) -> Item {
     }
 }
 
+/// The auditors' certificate the tests encrypt the log to (its secret stays here).
+fn auditor() -> sequoia_openpgp::Cert {
+    static KEY: std::sync::OnceLock<sequoia_openpgp::Cert> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| modtag_storage::keys::generate_key("test auditors").unwrap())
+        .clone()
+}
+
+fn test_keys(dir: &std::path::Path) -> DataKeys {
+    let (keys, _) = DataKeys::init_or_load(dir).unwrap();
+    keys.with_auditors(vec![auditor()])
+}
+
 /// Opens a store again after dropping it in the same process: sled's background flusher
 /// may hold the directory lock for a moment after the drop.
 fn reopen(dir: &std::path::Path) -> Store {
     for _ in 0..100 {
-        match Store::open(dir, DataKeys::load(dir).unwrap()) {
+        match Store::open(
+            dir,
+            DataKeys::load(dir).unwrap().with_auditors(vec![auditor()]),
+        ) {
             Ok(s) => return s,
             Err(modtag_storage::StoreError::Locked) => {
                 std::thread::sleep(std::time::Duration::from_millis(50))
@@ -94,7 +109,8 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
     let marker = b"MARKER-7f3a9c-plaintext";
     {
         let (keys, created) = DataKeys::init_or_load(dir.path()).unwrap();
-        assert_eq!(created.len(), 6, "every key file is created on first start");
+        let keys = keys.with_auditors(vec![auditor()]);
+        assert_eq!(created.len(), 4, "every key file is created on first start (no audit key: that comes from the configuration)");
         let store = Store::open(dir.path(), keys).unwrap();
         let r1 = store.next_reference(now).unwrap();
         let r2 = store.next_reference(now).unwrap();
@@ -153,7 +169,7 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
 #[test]
 fn a_second_open_of_a_live_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let keys = test_keys(dir.path());
     let _store = Store::open(dir.path(), keys).unwrap();
     let err = verify_offline(dir.path(), &[], None).unwrap_err();
     assert!(err.to_string().contains("in use"), "{err}");
@@ -179,7 +195,7 @@ fn secret_files_readable_by_others_are_refused() {
 #[test]
 fn reference_allocation_racing_transactions_is_unique() {
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let keys = test_keys(dir.path());
     let store = Store::open(dir.path(), keys).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     for t in 0..8 {
@@ -218,7 +234,13 @@ fn reference_allocation_racing_transactions_is_unique() {
     store.commit(b, now).unwrap();
     store.flush().unwrap();
     drop(store);
-    let store = Store::open(dir.path(), DataKeys::load(dir.path()).unwrap()).unwrap();
+    let store = Store::open(
+        dir.path(),
+        DataKeys::load(dir.path())
+            .unwrap()
+            .with_auditors(vec![auditor()]),
+    )
+    .unwrap();
     assert!(store.next_reference(Timestamp::now()).unwrap() > r);
 }
 
@@ -228,7 +250,7 @@ fn reference_allocation_racing_transactions_is_unique() {
 #[test]
 fn concurrent_commit_and_flush_all_complete() {
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let keys = test_keys(dir.path());
     let store = Store::open(dir.path(), keys).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     for _ in 0..20 {
@@ -259,7 +281,7 @@ fn message_files_are_checked_and_orphans_removed() {
     let now = Timestamp::now();
     let (r1, r2);
     {
-        let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+        let keys = test_keys(dir.path());
         let store = Store::open(dir.path(), keys).unwrap();
         r1 = store.next_reference(now).unwrap();
         r2 = store.next_reference(now).unwrap();
@@ -282,7 +304,13 @@ fn message_files_are_checked_and_orphans_removed() {
     )
     .unwrap();
 
-    let store = Store::open(dir.path(), DataKeys::load(dir.path()).unwrap()).unwrap();
+    let store = Store::open(
+        dir.path(),
+        DataKeys::load(dir.path())
+            .unwrap()
+            .with_auditors(vec![auditor()]),
+    )
+    .unwrap();
     let mut names: Vec<String> = std::fs::read_dir(&spool)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -310,7 +338,7 @@ fn message_files_are_checked_and_orphans_removed() {
 fn outbox_schedule_reads_only_what_is_due() {
     use modtag_storage::records::OutboxEntry;
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let keys = test_keys(dir.path());
     let store = Store::open(dir.path(), keys).unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     let entry = |id: u64, due: Timestamp| OutboxEntry {
@@ -363,7 +391,7 @@ fn outbox_schedule_reads_only_what_is_due() {
 fn a_thousand_tamperings_are_all_detected() {
     use rand::{Rng, SeedableRng};
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let keys = test_keys(dir.path());
     let key = keys.checkpoint.verifying_key();
     let store = Store::open(dir.path(), keys).unwrap();
     let now = Timestamp::now();
@@ -481,7 +509,7 @@ fn a_thousand_tamperings_are_all_detected() {
 #[test]
 fn retention_deletes_payloads_and_the_log_still_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let keys = test_keys(dir.path());
     let key = keys.checkpoint.verifying_key();
     let store = Store::open(dir.path(), keys).unwrap();
     let old: Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();

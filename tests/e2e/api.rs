@@ -17,7 +17,7 @@ fn the_api_needs_the_token_but_healthz_does_not() {
         "audit",
         "read",
         "--key",
-        d.data.join("audit-secret.key").to_str().unwrap(),
+        auditor_key(d.dir.path()).to_str().unwrap(),
         "--kind",
         "login_failed",
     ]);

@@ -138,10 +138,9 @@ fn checkpoints_proofs_reading_and_subject_access() {
     );
     assert!(!rfc9162_verify_inclusion(2, n, &leaf, &path, &tree_root));
 
-    // Reading needs the auditors' key; no other key opens the log.
-    let auditor = d.data.join("audit-secret.key");
-    let outside = d.dir.path().join("auditor.key");
-    std::fs::rename(&auditor, &outside).unwrap();
+    // Reading needs the auditors' key, which is not in the data directory: no file there is
+    // a secret key except the store's own, and that one does not open the log.
+    let outside = auditor_key(d.dir.path());
     for f in walk(&d.data) {
         let bytes = std::fs::read(&f).unwrap_or_default();
         assert!(
@@ -149,6 +148,12 @@ fn checkpoints_proofs_reading_and_subject_access() {
             "{f:?}"
         );
     }
+    let store_key = d.dir.path().join("store-key-copy.asc");
+    std::fs::copy(d.data.join("store.key"), &store_key).unwrap();
+    std::fs::set_permissions(&store_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let with_store_key = d.cli(&["audit", "read", "--key", store_key.to_str().unwrap()]);
+    assert!(!with_store_key.status.success());
+    assert!(String::from_utf8_lossy(&with_store_key.stderr).contains("not the auditors' key"));
     let read = d.cli(&[
         "audit",
         "read",

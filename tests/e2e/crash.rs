@@ -144,7 +144,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         "audit",
         "read",
         "--key",
-        d.data.join("audit-secret.key").to_str().unwrap(),
+        auditor_key(d.dir.path()).to_str().unwrap(),
         "--kind",
         "received",
     ]);

@@ -143,6 +143,10 @@ pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf
         .replace(
             "\"beslutningstrae.toml\"",
             &format!("{:?}", demo.join("beslutningstrae.toml")),
+        )
+        .replace(
+            "\"keys/auditor.cert.asc\"",
+            &format!("{:?}", demo.join("keys/auditor.cert.asc")),
         );
     // Each extra `key = value` replaces the demo's line for that key, or is added.
     let mut text = text;
@@ -359,6 +363,16 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The demo auditors' secret key, copied to a 0600 file in `dir` (the key that reads the
+/// audit log is never in a data directory).
+pub fn auditor_key(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("auditor.key.asc");
+    std::fs::copy(root().join("deploy/demo/keys/auditor.key.asc"), &path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
 }
 
 /// The reference in a `250 2.0.0 Ok: queued as MT-...` line.

@@ -39,6 +39,7 @@ fn item(reference: &str, received: Timestamp) -> Item {
 
 fn open(dir: &std::path::Path) -> Store {
     let (keys, _) = DataKeys::init_or_load(dir).unwrap();
+    let keys = keys.with_auditors(modtag_config::load_embedded().unwrap().auditors);
     Store::open(dir, keys).unwrap()
 }
 
