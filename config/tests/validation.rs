@@ -193,3 +193,48 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
     let (err, _, _dir) = load_with(TREE, "", "");
     assert!(err.is_empty(), "the demo itself loads: {err}");
 }
+
+/// A person whose certificate has expired or was revoked cannot receive mail: refused with
+/// the person and the reason, at the person's line.
+#[test]
+fn expired_and_revoked_certificates_are_refused() {
+    use openpgp::cert::CertBuilder;
+    use openpgp::serialize::SerializeInto;
+    use sequoia_openpgp as openpgp;
+    use std::time::{Duration, SystemTime};
+
+    let dir = tempfile::tempdir().unwrap();
+    let two_years_ago = SystemTime::now() - Duration::from_secs(2 * 365 * 86400);
+    let (expired, _) = CertBuilder::general_purpose(Some("Udløbet <x@kommune.localhost>"))
+        .set_creation_time(two_years_ago)
+        .set_validity_period(Duration::from_secs(86400))
+        .generate()
+        .unwrap();
+    let (live, revocation) =
+        CertBuilder::general_purpose(Some("Tilbagekaldt <y@kommune.localhost>"))
+            .generate()
+            .unwrap();
+    let (revoked, _) = live.insert_packets(revocation).unwrap();
+    for (name, cert, says) in [
+        ("expired", expired, "has expired"),
+        ("revoked", revoked, "is revoked"),
+    ] {
+        let file = dir.path().join(format!("{name}.asc"));
+        std::fs::write(&file, cert.armored().to_vec().unwrap()).unwrap();
+        let (err, path, _d) = load_with(
+            "directory.toml",
+            "cert_file = \"keys/leder-uu.cert.asc\"",
+            &format!("cert_file = {:?}", file.display().to_string()),
+        );
+        let place = format!(
+            "{}:{}:",
+            path.display(),
+            line_in(&path, "id = \"martin.olsen\"")
+        );
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&place) && l.contains("martin.olsen") && l.contains(says)),
+            "{name}: {err}"
+        );
+    }
+}
