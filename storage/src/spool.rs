@@ -2,10 +2,9 @@
 //!
 //! Raw messages are kept out of sled because sled 0.34 holds written values in memory
 //! whatever its cache setting (measured: 1,000 × 500 KB values kept 500 MB resident). A file
-//! is written, fsynced and renamed into place before the sled transaction that records its
-//! SHA-256; the directory is fsynced by the group commit before sled's flush, so a `250`
-//! covers both. A file whose record never committed (a crash in between) is removed when
-//! the store opens.
+//! is written and fsynced before the sled transaction that records its SHA-256; the
+//! directory is fsynced by the group commit before sled's flush, so a `250` covers both. A
+//! file whose record never committed (a crash in between) is removed when the store opens.
 
 use std::fs;
 use std::io::Write;
@@ -52,29 +51,33 @@ impl Spool {
     }
 
     /// Writes `ciphertext` durably under `reference`; returns its SHA-256.
+    ///
+    /// Written in place, not through a temporary and a rename: a file only counts once the
+    /// transaction that records its hash has committed, after this fsync, and a file without
+    /// a record (a crash in between) is removed at the next open. That saves a rename per
+    /// message. `create_new` keeps an existing file from being overwritten.
     pub fn write(&self, reference: &str, ciphertext: &[u8]) -> Result<[u8; 32], StoreError> {
-        let tmp = self.dir.join(format!("{reference}.pgp.tmp"));
+        let path = self.path(reference);
         let written = (|| {
             let mut f = fs::OpenOptions::new()
                 .write(true)
-                .create(true)
-                .truncate(true)
+                .create_new(true)
                 .mode(0o600)
-                .open(&tmp)?;
+                .open(&path)?;
             f.write_all(ciphertext)?;
-            f.sync_all()
+            f.sync_data()
         })();
         if let Err(e) = written {
             // A partial file on a full disk must not hold on to the space it took.
-            let _ = fs::remove_file(&tmp);
-            return Err(io(&tmp)(e));
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                let _ = fs::remove_file(&path);
+            }
+            return Err(io(&path)(e));
         }
-        let path = self.path(reference);
-        fs::rename(&tmp, &path).map_err(io(&path))?;
         Ok(Sha256::digest(ciphertext).into())
     }
 
-    /// Makes renames in the spool durable (called by the group commit before sled's flush).
+    /// Makes new names in the spool durable (called by the group commit before sled's flush).
     pub fn sync_dir(&self) -> Result<(), StoreError> {
         fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
