@@ -56,6 +56,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// A JSON request body, or what to tell the caller (a 400) with the shape expected.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("the body must be JSON {shape}: {e}"))
+}
+
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
@@ -304,14 +309,9 @@ async fn correct_kind(
     Path(reference): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let input: KindCorrection = match serde_json::from_slice(&body) {
+    let input: KindCorrection = match json_body(&body, "{\"kind\": ..., \"reason\": ...}") {
         Ok(i) => i,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body must be JSON {{\"kind\": ..., \"reason\": ...}}: {e}"),
-            )
-        }
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     const KINDS: [&str; 4] = ["underretning", "trivselplus", "postfordeling", "lae165"];
     if !KINDS.contains(&input.kind.as_str()) {
@@ -422,14 +422,9 @@ async fn close(
     Path(reference): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let input: CloseInput = match serde_json::from_slice(&body) {
+    let input: CloseInput = match json_body(&body, "{\"reason\": ...}") {
         Ok(i) => i,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body must be JSON {{\"reason\": ...}}: {e}"),
-            )
-        }
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     if input.reason.trim().is_empty() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "closing needs a reason");
@@ -479,14 +474,9 @@ async fn task(
     Path(reference): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let input: TaskInput = match serde_json::from_slice(&body) {
+    let input: TaskInput = match json_body(&body, "{\"kind\", \"outcome\", \"reason\"}") {
         Ok(i) => i,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body must be JSON {{\"kind\", \"outcome\", \"reason\"}}: {e}"),
-            )
-        }
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     if !["done", "withheld"].contains(&input.outcome.as_str()) {
         return error(

@@ -65,14 +65,13 @@ pub fn accept(
     let reading = reader.read(&raw[header_len..], rx.envelope.channel);
     let channel = rx.envelope.channel;
     let kind = reading.kind;
-    let mut item = Item {
-        reference: reference.clone(),
-        channel: channel.as_str().into(),
-        kind: kind.into(),
-        received_at: now,
-        deadline: deadline::assessment_deadline(now, cfg.config.triage.assessment_hours),
-        state: ItemState::AwaitingAssessment,
-        transport: Transport {
+    let mut item = Item::received(
+        &reference,
+        channel.as_str(),
+        kind,
+        now,
+        deadline::assessment_deadline(now, cfg.config.triage.assessment_hours),
+        Transport {
             peer: rx.peer.clone(),
             helo: rx.envelope.helo.clone(),
             mail_from: rx.envelope.mail_from.clone(),
@@ -81,23 +80,14 @@ pub fn accept(
             size,
             sender_auth: rx.sender_auth.clone(),
         },
-        subject: reading.subject.clone(),
-        from: reading.from.clone(),
-        cprs: reading.cprs.iter().map(|c| c.formatted()).collect(),
-        attachments: reading.attachments.clone(),
-        parse_error: reading.error.clone(),
-        understanding: reading.understanding.clone(),
-        case_number: None,
-        suggestions: Vec::new(),
-        decision: None,
-        history: Vec::new(),
-        sent_to: Vec::new(),
-        earlier: Vec::new(),
-        repeated: false,
-        kvittering: None,
-        escalations: Vec::new(),
-        tasks: Vec::new(),
-    };
+    );
+    // What reading found moves into the item (the text is not kept: it is read again).
+    item.subject = reading.subject;
+    item.from = reading.from;
+    item.cprs = reading.cprs.iter().map(|c| c.formatted()).collect();
+    item.attachments = reading.attachments;
+    item.parse_error = reading.error;
+    item.understanding = reading.understanding;
     item.transition(ItemState::AwaitingAssessment, "system", now, "received");
     child_history(store, cfg, &mut item, now)?;
 

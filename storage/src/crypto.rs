@@ -140,34 +140,45 @@ impl DecryptionHelper for Helper<'_> {
         sym_algo: Option<SymmetricAlgorithm>,
         decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
     ) -> openpgp::Result<Option<Cert>> {
-        for ka in self
-            .key
-            .keys()
-            .unencrypted_secret()
-            .with_policy(self.policy, None)
-            .for_transport_encryption()
-            .chain(
-                self.key
-                    .keys()
-                    .unencrypted_secret()
-                    .with_policy(self.policy, None)
-                    .for_storage_encryption(),
-            )
-        {
-            let mut pair = ka.key().clone().into_keypair()?;
-            for pkesk in pkesks {
-                if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo) {
-                    if decrypt(algo, &sk) {
-                        return Ok(Some(self.key.clone()));
-                    }
-                }
-            }
+        if open_session_key(self.key, self.policy, pkesks, sym_algo, decrypt)? {
+            return Ok(Some(self.key.clone()));
         }
         Err(
             openpgp::Error::MissingSessionKey("no secret key here decrypts this message".into())
                 .into(),
         )
     }
+}
+
+/// Tries every unencrypted secret encryption key of `key` on `pkesks`; true when one of them
+/// yielded the session key that `decrypt` accepted. Shared by every decryption helper.
+pub fn open_session_key(
+    key: &Cert,
+    policy: &StandardPolicy<'_>,
+    pkesks: &[PKESK],
+    sym_algo: Option<SymmetricAlgorithm>,
+    decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+) -> openpgp::Result<bool> {
+    let secret = || {
+        key.keys()
+            .unencrypted_secret()
+            .with_policy(policy, None)
+            .supported()
+    };
+    for ka in secret()
+        .for_transport_encryption()
+        .chain(secret().for_storage_encryption())
+    {
+        let mut pair = ka.key().clone().into_keypair()?;
+        for pkesk in pkesks {
+            if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo) {
+                if decrypt(algo, &sk) {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Parses an armored or binary certificate or key.

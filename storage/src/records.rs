@@ -319,6 +319,42 @@ pub struct Task {
 }
 
 impl Item {
+    /// A new intake awaiting assessment, with nothing read, decided or sent yet.
+    pub fn received(
+        reference: &str,
+        channel: &str,
+        kind: &str,
+        received_at: Timestamp,
+        deadline: Timestamp,
+        transport: Transport,
+    ) -> Item {
+        Item {
+            reference: reference.to_string(),
+            channel: channel.to_string(),
+            kind: kind.to_string(),
+            received_at,
+            deadline,
+            state: ItemState::AwaitingAssessment,
+            transport,
+            subject: None,
+            from: None,
+            cprs: Vec::new(),
+            attachments: Vec::new(),
+            parse_error: None,
+            understanding: Understanding::default(),
+            case_number: None,
+            suggestions: Vec::new(),
+            decision: None,
+            history: Vec::new(),
+            sent_to: Vec::new(),
+            earlier: Vec::new(),
+            repeated: false,
+            kvittering: None,
+            escalations: Vec::new(),
+            tasks: Vec::new(),
+        }
+    }
+
     /// Moves the item to `to`, recording who and when.
     pub fn transition(&mut self, to: ItemState, actor: &str, at: Timestamp, note: &str) {
         self.state = to;

@@ -4,36 +4,22 @@
 use jiff::Timestamp;
 use modtag_storage::audit::Event;
 use modtag_storage::keys::DataKeys;
-use modtag_storage::records::{Case, Item, ItemState, Transport};
+use modtag_storage::records::{Case, Item, Transport};
 use modtag_storage::store::{verify_offline, Batch};
 use modtag_storage::Store;
 
 fn item(reference: &str, now: Timestamp) -> Item {
-    Item {
-        reference: reference.into(),
-        channel: "underretning".into(),
-        kind: "underretning".into(),
-        received_at: now,
-        deadline: now,
-        state: ItemState::AwaitingAssessment,
-        transport: Transport::default(),
-        subject: Some("Bekymring for Emil".into()),
-        from: None,
-        cprs: vec!["120315-4321".into()],
-        attachments: vec![],
-        parse_error: None,
-        understanding: Default::default(),
-        case_number: None,
-        suggestions: vec![],
-        decision: None,
-        history: vec![],
-        sent_to: vec![],
-        earlier: vec![],
-        repeated: false,
-        kvittering: None,
-        escalations: vec![],
-        tasks: vec![],
-    }
+    let mut it = Item::received(
+        reference,
+        "underretning",
+        "underretning",
+        now,
+        now,
+        Transport::default(),
+    );
+    it.subject = Some("Bekymring for Emil".into());
+    it.cprs = vec!["120315-4321".into()];
+    it
 }
 
 /// The auditors' certificate the tests encrypt the log to (its secret stays here).

@@ -110,30 +110,14 @@ impl DecryptionHelper for Helper<'_> {
         sym_algo: Option<SymmetricAlgorithm>,
         decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
     ) -> openpgp::Result<Option<Cert>> {
-        for ka in self
-            .key
-            .keys()
-            .unencrypted_secret()
-            .with_policy(self.policy, None)
-            .supported()
-            .for_transport_encryption()
-            .chain(
-                self.key
-                    .keys()
-                    .unencrypted_secret()
-                    .with_policy(self.policy, None)
-                    .supported()
-                    .for_storage_encryption(),
-            )
-        {
-            let mut pair = ka.key().clone().into_keypair()?;
-            for pkesk in pkesks {
-                if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo) {
-                    if decrypt(algo, &sk) {
-                        return Ok(None);
-                    }
-                }
-            }
+        if modtag_storage::crypto::open_session_key(
+            self.key,
+            self.policy,
+            pkesks,
+            sym_algo,
+            decrypt,
+        )? {
+            return Ok(None);
         }
         Err(openpgp::Error::MissingSessionKey(
             "the message is not encrypted to the kommune's key".into(),

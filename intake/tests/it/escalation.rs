@@ -10,31 +10,17 @@ use modtag_storage::store::Batch;
 use modtag_storage::Store;
 
 fn item(reference: &str, received: Timestamp) -> Item {
-    Item {
-        reference: reference.into(),
-        channel: "underretning".into(),
-        kind: "underretning".into(),
-        received_at: received,
-        deadline: received + 24.hours(),
-        state: ItemState::AwaitingAssessment,
-        transport: Transport::default(),
-        subject: Some("Bekymring for Emil".into()),
-        from: None,
-        cprs: vec!["120315-4321".into()],
-        attachments: vec![],
-        parse_error: None,
-        understanding: Default::default(),
-        case_number: None,
-        suggestions: vec![],
-        decision: None,
-        history: vec![],
-        sent_to: vec![],
-        earlier: vec![],
-        repeated: false,
-        kvittering: None,
-        escalations: vec![],
-        tasks: vec![],
-    }
+    let mut it = Item::received(
+        reference,
+        "underretning",
+        "underretning",
+        received,
+        received + 24.hours(),
+        Transport::default(),
+    );
+    it.subject = Some("Bekymring for Emil".into());
+    it.cprs = vec!["120315-4321".into()];
+    it
 }
 
 fn open(dir: &std::path::Path) -> Store {
