@@ -330,7 +330,7 @@ async fn correct_kind(
             "a correction needs a reason",
         );
     }
-    let result = modify(
+    modify(
         &state,
         &caller,
         &reference,
@@ -347,19 +347,12 @@ async fn correct_kind(
             Ok(json!({ "from": from, "kind": input.kind }))
         },
     )
-    .await;
-    match result {
-        Ok(mut v) => {
-            v["reference"] = json!(reference);
-            Json(v).into_response()
-        }
-        Err(r) => r,
-    }
+    .await
 }
 
 /// Loads an item, lets `change` modify it (or refuse with a status and message), and
 /// commits it with an audit event whose details `change` returns. Answers with those
-/// details; errors are already responses.
+/// details and the reference.
 async fn modify(
     state: &Arc<AppState>,
     caller: &Caller,
@@ -368,7 +361,7 @@ async fn modify(
     change: impl FnOnce(&mut Item, &str, Timestamp) -> Result<Value, (StatusCode, String)>
         + Send
         + 'static,
-) -> Result<Value, Response> {
+) -> Response {
     let store = state.store.clone();
     let actor = caller.actor.clone();
     let purpose = caller
@@ -401,12 +394,15 @@ async fn modify(
     })
     .await;
     match result {
-        Ok(Ok(details)) => {
-            crate::flush(&state.store).await.map_err(store_error)?;
-            Ok(details)
-        }
-        Ok(Err((status, message))) => Err(error(status, message)),
-        Err(e) => Err(store_error(e)),
+        Ok(Ok(mut details)) => match crate::flush(&state.store).await {
+            Ok(()) => {
+                details["reference"] = json!(reference);
+                Json(details).into_response()
+            }
+            Err(e) => store_error(e),
+        },
+        Ok(Err((status, message))) => error(status, message),
+        Err(e) => store_error(e),
     }
 }
 
@@ -429,7 +425,7 @@ async fn close(
     if input.reason.trim().is_empty() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "closing needs a reason");
     }
-    let result = modify(
+    modify(
         &state,
         &caller,
         &reference,
@@ -450,14 +446,7 @@ async fn close(
             Ok(json!({ "from": from, "state": "closed" }))
         },
     )
-    .await;
-    match result {
-        Ok(mut v) => {
-            v["reference"] = json!(reference);
-            Json(v).into_response()
-        }
-        Err(r) => r,
-    }
+    .await
 }
 
 #[derive(Deserialize)]
@@ -494,7 +483,7 @@ async fn task(
             "only feedback (tilbagemelding) can be withheld, and only with a reason: that it would harm the child",
         );
     }
-    let result = modify(
+    modify(
         &state,
         &caller,
         &reference,
@@ -525,14 +514,7 @@ async fn task(
             Ok(json!({ "task": input.kind, "outcome": input.outcome }))
         },
     )
-    .await;
-    match result {
-        Ok(mut v) => {
-            v["reference"] = json!(reference);
-            Json(v).into_response()
-        }
-        Err(r) => r,
-    }
+    .await
 }
 
 async fn decide(
