@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use modtag_config::Loaded;
-use modtag_storage::records::OutboxEntry;
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use tokio::sync::{watch, Notify};
@@ -24,34 +23,23 @@ pub fn write(store: &Store, cfg: &Loaded) -> Result<Option<String>, StoreError> 
     };
     if let Some(to) = &cfg.config.audit.auditor_email {
         let now = Timestamp::now();
-        let id = store.next_id()?;
         let size = note.lines().nth(1).unwrap_or("?").to_string();
         let body = format!(
             "Signed checkpoint of modtag's audit log (C2SP tlog-checkpoint). Keep it: with it,\n\
              `modtag audit verify --checkpoint FILE` proves later that the log was neither\n\
              truncated nor changed.\n\n{note}"
         );
+        let to = crate::delivery::compose::PlainTo {
+            role: "auditor",
+            person: "auditor",
+            email: to,
+        };
+        let reference = format!("audit-{size}");
+        let subject = format!("modtag audit checkpoint {size}");
         let mut b = Batch::new();
-        b.outbox(OutboxEntry {
-            id,
-            reference: format!("audit-{size}"),
-            role: "auditor".into(),
-            person: "auditor".into(),
-            email: to.clone(),
-            message: crate::delivery::compose::plain(
-                cfg,
-                &format!("audit-{size}"),
-                id,
-                to,
-                &format!("modtag audit checkpoint {size}"),
-                &body,
-                now,
-            ),
-            created: now,
-            attempts: 0,
-            next_attempt: now,
-            last_error: None,
-        });
+        b.outbox(crate::delivery::compose::plain_entry(
+            store, cfg, &reference, to, &subject, &body, now,
+        )?);
         store.commit(b, now)?;
     }
     store.flush()?;

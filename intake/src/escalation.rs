@@ -13,7 +13,7 @@ use jiff::{Timestamp, ToSpan};
 use modtag_config::Loaded;
 use modtag_router::{calendar, deadline};
 use modtag_storage::audit::Event;
-use modtag_storage::records::{Escalation, Item, ItemState, OutboxEntry};
+use modtag_storage::records::{Escalation, Item, ItemState};
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
@@ -96,27 +96,20 @@ pub fn notify(
             }
             to.push(person.id.clone());
             let (subject, body) = notice(item, stage);
-            let id = store.next_id()?;
-            batch.outbox(OutboxEntry {
-                id,
-                reference: item.reference.clone(),
-                role: role.to_string(),
-                person: person.id.clone(),
-                email: person.email.clone(),
-                message: compose::plain(
-                    cfg,
-                    &item.reference,
-                    id,
-                    &person.email,
-                    &subject,
-                    &body,
-                    now,
-                ),
-                created: now,
-                attempts: 0,
-                next_attempt: now,
-                last_error: None,
-            });
+            let to_person = compose::PlainTo {
+                role,
+                person: &person.id,
+                email: &person.email,
+            };
+            batch.outbox(compose::plain_entry(
+                store,
+                cfg,
+                &item.reference,
+                to_person,
+                &subject,
+                &body,
+                now,
+            )?);
         }
     }
     batch.audit(

@@ -304,27 +304,20 @@ fn kvittering(
         t.replace("{reference}", &item.reference)
             .replace("{received}", &received)
     };
-    let id = store.next_id()?;
-    batch.outbox(modtag_storage::records::OutboxEntry {
-        id,
-        reference: item.reference.clone(),
-        role: "reporter".into(),
-        person: "reporter".into(),
-        email: email.clone(),
-        message: crate::delivery::compose::plain(
-            cfg,
-            &item.reference,
-            id,
-            &email,
-            &fill(&k.subject),
-            &fill(&k.body),
-            now,
-        ),
-        created: now,
-        attempts: 0,
-        next_attempt: now,
-        last_error: None,
-    });
+    let to = crate::delivery::compose::PlainTo {
+        role: "reporter",
+        person: "reporter",
+        email: &email,
+    };
+    batch.outbox(crate::delivery::compose::plain_entry(
+        store,
+        cfg,
+        &item.reference,
+        to,
+        &fill(&k.subject),
+        &fill(&k.body),
+        now,
+    )?);
     batch.audit(
         Event::new("kvittering", "system", "kvittering")
             .reference(&item.reference)

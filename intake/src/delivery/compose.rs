@@ -194,3 +194,36 @@ pub fn plain(
         host = cfg.config.smtp.hostname,
     )
 }
+
+/// Who a plain message goes to: the outbox entry's role, person (a directory id, or what
+/// the recipient is: `reporter`, `auditor`) and address.
+pub struct PlainTo<'a> {
+    pub role: &'a str,
+    pub person: &'a str,
+    pub email: &'a str,
+}
+
+/// An outbox entry carrying a [`plain`] message, due at once.
+pub fn plain_entry(
+    store: &Store,
+    cfg: &Loaded,
+    reference: &str,
+    to: PlainTo,
+    subject: &str,
+    body: &str,
+    now: Timestamp,
+) -> Result<OutboxEntry, StoreError> {
+    let id = store.next_id()?;
+    Ok(OutboxEntry {
+        id,
+        reference: reference.to_string(),
+        role: to.role.to_string(),
+        person: to.person.to_string(),
+        email: to.email.to_string(),
+        message: plain(cfg, reference, id, to.email, subject, body, now),
+        created: now,
+        attempts: 0,
+        next_attempt: now,
+        last_error: None,
+    })
+}
