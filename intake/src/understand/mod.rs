@@ -150,8 +150,13 @@ impl Reader {
                 ..Reading::default()
             };
         };
-        // Encrypted to us: read the decrypted message instead, with the outer headers.
-        if let Some((inner, info)) = self.decrypt(&msg, &mut notes) {
+        // Encrypted to us: read the decrypted message instead, with the outer headers. The
+        // payload is found once (finding an inline block reads the whole text).
+        let payload = encrypted_payload(&msg);
+        let decrypted = payload
+            .as_ref()
+            .and_then(|(ciphertext, inline)| self.decrypt(&msg, ciphertext, *inline, &mut notes));
+        if let Some((inner, info)) = decrypted {
             if let Some(inner_msg) = MessageParser::default().parse(&inner) {
                 let mut r = self.read_message(&inner_msg, channel, notes);
                 r.understanding.openpgp = Some(info);
@@ -159,7 +164,7 @@ impl Reader {
             }
             notes.push("the decrypted content is not a readable message".into());
         }
-        let encrypted = is_encrypted(&msg);
+        let encrypted = payload.is_some();
         let mut r = self.read_message(&msg, channel, notes);
         if encrypted && r.understanding.openpgp.is_none() {
             r.understanding.openpgp = Some(OpenPgpInfo {
@@ -193,15 +198,20 @@ impl Reader {
         Cow::Owned(bounded)
     }
 
-    /// The decrypted inner message (with the outer headers put back), if `msg` is
-    /// encrypted to a key we hold.
-    fn decrypt(&self, msg: &Message, notes: &mut Vec<String>) -> Option<(Vec<u8>, OpenPgpInfo)> {
-        let (ciphertext, inline) = encrypted_payload(msg)?;
+    /// The decrypted inner message (with the outer headers put back), if `ciphertext` (the
+    /// payload of `msg`) is encrypted to a key we hold.
+    fn decrypt(
+        &self,
+        msg: &Message,
+        ciphertext: &[u8],
+        inline: bool,
+        notes: &mut Vec<String>,
+    ) -> Option<(Vec<u8>, OpenPgpInfo)> {
         let Some(key) = &self.key else {
             notes.push("encrypted with OpenPGP; no decryption key is configured ([classify] decryption_key_file): kept encrypted".into());
             return None;
         };
-        match openpgp::decrypt(key, &self.directory, &ciphertext) {
+        match openpgp::decrypt(key, &self.directory, ciphertext) {
             Ok((plain, info)) => {
                 // Outer headers that describe the message, then the decrypted entity.
                 let mut inner = Vec::new();
@@ -245,7 +255,7 @@ impl Reader {
         let text = &scan.body;
 
         // The original of a forward: an attached message, or an inline block.
-        let forward = find_original(msg, text, &scan);
+        let forward = find_original(text, &scan);
         let outer_from_journal = from.as_deref().is_some_and(|f| self.is_journal(f));
         let original = forward.as_ref().map(|o| Original {
             forwarded_by: from.clone(),
@@ -604,11 +614,10 @@ fn bounded_join(pieces: &[&str], limit: usize) -> String {
     out
 }
 
-fn find_original(msg: &Message, text: &str, scan: &Scan) -> Option<Original> {
+fn find_original(text: &str, scan: &Scan) -> Option<Original> {
     if let Some(n) = &scan.nested {
         return Some(n.clone());
     }
-    let _ = msg;
     forward::find_inline(text).map(|f| Original {
         from: f.from,
         date: f.date,
@@ -722,10 +731,6 @@ fn address(msg: &Message) -> Option<String> {
             (Some(n), None) => n.to_string(),
             (None, None) => String::new(),
         })
-}
-
-fn is_encrypted(msg: &Message) -> bool {
-    encrypted_payload(msg).is_some()
 }
 
 /// The OpenPGP ciphertext of a PGP/MIME message, or of an inline armored block (`true`).
