@@ -2,25 +2,7 @@
 //! kvittering to named reporters and never to anonymous ones, akut notices at once, the
 //! history of a child, recorded consent, tasks, closing, and the SLA report and metrics.
 
-use std::path::PathBuf;
-
 use modtag_tests::*;
-
-fn corpus(name: &str) -> PathBuf {
-    root().join("tests/data/corpus").join(name)
-}
-
-fn send_file(d: &Daemon, to: &str, file: &std::path::Path) -> String {
-    let t = d.swaks_args(&[
-        "--to",
-        to,
-        "--from",
-        "afsender@example.org",
-        "--data",
-        &format!("@{}", file.display()),
-    ]);
-    queued_as(&t).unwrap_or_else(|| panic!("{t}"))
-}
 
 #[test]
 fn kvittering_to_named_reporters_only_and_akut_notices_at_once() {
@@ -29,13 +11,12 @@ fn kvittering_to_named_reporters_only_and_akut_notices_at_once() {
     let d = Daemon::start(opts);
 
     // An anonymous citizen first, then a named professional, then an akut message.
-    let anonymous = send_file(
-        &d,
+    let anonymous = d.send_file(
         "underretning@localhost",
         &corpus("03-citizen-anonymous.eml"),
     );
     let named = d.send("Bekymring for Emil", "Emil 120315-4321 er ked af det");
-    let akut = send_file(&d, "underretning@localhost", &corpus("04-akut-signals.eml"));
+    let akut = d.send_file("underretning@localhost", &corpus("04-akut-signals.eml"));
 
     // The named ones (the school, the teacher) get a kvittering; both messages with akut
     // signals (the anonymous one speaks of bruises) notify Modtagelsen at once. Nothing
@@ -103,7 +84,7 @@ fn kvittering_to_named_reporters_only_and_akut_notices_at_once() {
     assert_eq!(item["escalations"][0]["stage"], 0);
 
     // A named reporter without a reply address: a kvittering to send by hand, by its date.
-    let form = send_file(&d, "underretning@localhost", &corpus("26-form-fields.eml"));
+    let form = d.send_file("underretning@localhost", &corpus("26-form-fields.eml"));
     let item = d.cli_json(&["triage", "show", &form, "--json"]);
     assert_eq!(item["kvittering"]["manual"], true, "{item}");
     assert_eq!(item["tasks"][0]["kind"], "kvittering");

@@ -8,10 +8,6 @@ use std::process::Command;
 
 use modtag_tests::*;
 
-fn corpus(name: &str) -> PathBuf {
-    root().join("tests/data/corpus").join(name)
-}
-
 /// The demo's Modtagelsen key as the kommune's decryption key, in a 0600 file.
 fn key_file(dir: &Path, mode: u32) -> PathBuf {
     let path = dir.join("kommune.key.asc");
@@ -30,26 +26,13 @@ fn with_key(path: &Path) -> Options {
     }
 }
 
-fn send_file(d: &Daemon, to: &str, file: &Path) -> String {
-    let t = d.swaks_args(&[
-        "--to",
-        to,
-        "--from",
-        "afsender@example.org",
-        "--data",
-        &format!("@{}", file.display()),
-    ]);
-    queued_as(&t).unwrap_or_else(|| panic!("{}: not accepted:\n{t}", file.display()))
-}
-
 #[test]
 fn staff_see_kind_reporter_names_and_decrypted_text() {
     let keys = tempfile::tempdir().unwrap();
     let d = Daemon::start(with_key(&key_file(keys.path(), 0o600)));
 
     // PGP/MIME, signed by a directory person, encrypted to the kommune's key.
-    let r = send_file(
-        &d,
+    let r = d.send_file(
         "underretning@localhost",
         &corpus("66-pgp-mime-signed-known.eml"),
     );
@@ -69,11 +52,7 @@ fn staff_see_kind_reporter_names_and_decrypted_text() {
     );
 
     // Trivsel+ through Send sikkert: names matched, the misspelled one left for Journalen.
-    let r = send_file(
-        &d,
-        "trivselplus@localhost",
-        &corpus("33-trivsel-unmatched.eml"),
-    );
+    let r = d.send_file("trivselplus@localhost", &corpus("33-trivsel-unmatched.eml"));
     let item = d.cli_json(&["triage", "show", &r, "--json"]);
     assert_eq!(item["kind"], "trivselplus");
     let t = &item["understanding"]["trivsel"];
@@ -81,11 +60,7 @@ fn staff_see_kind_reporter_names_and_decrypted_text() {
     assert_eq!(t["unmatched"][0]["written"], "Ukendt Person", "{t}");
 
     // A forward by Journalen: the original's sender counts, the forwarder is recorded.
-    let fwd = send_file(
-        &d,
-        "postfordeling@localhost",
-        &corpus("45-fwd-outlook-da.eml"),
-    );
+    let fwd = d.send_file("postfordeling@localhost", &corpus("45-fwd-outlook-da.eml"));
     let item = d.cli_json(&["triage", "show", &fwd, "--json"]);
     assert_eq!(item["kind"], "postfordeling");
     let o = &item["understanding"]["original"];
@@ -103,7 +78,7 @@ fn staff_see_kind_reporter_names_and_decrypted_text() {
     );
 
     // Akut signals highlight the item in the list and on the page.
-    let akut = send_file(&d, "underretning@localhost", &corpus("04-akut-signals.eml"));
+    let akut = d.send_file("underretning@localhost", &corpus("04-akut-signals.eml"));
     let list = d.cli_json(&["triage", "list", "--json"]);
     let row = list["items"]
         .as_array()

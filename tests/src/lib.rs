@@ -352,6 +352,20 @@ impl Daemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Sends a whole message file (headers and all) to `to` with swaks; returns its
+    /// reference.
+    pub fn send_file(&self, to: &str, file: &Path) -> String {
+        let t = self.swaks_args(&[
+            "--to",
+            to,
+            "--from",
+            "afsender@example.org",
+            "--data",
+            &format!("@{}", file.display()),
+        ]);
+        queued_as(&t).unwrap_or_else(|| panic!("{}: not accepted:\n{t}", file.display()))
+    }
+
     /// Sends with swaks and returns the reference from the `250 ... queued as` reply.
     pub fn send(&self, subject: &str, body: &str) -> String {
         let t = self.swaks("underretning@localhost", subject, body);
@@ -363,6 +377,11 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A message of the classification corpus (`tests/data/corpus`).
+pub fn corpus(name: &str) -> PathBuf {
+    root().join("tests/data/corpus").join(name)
 }
 
 /// The demo auditors' secret key, copied to a 0600 file in `dir` (the key that reads the
