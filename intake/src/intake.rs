@@ -50,19 +50,19 @@ pub fn accept(
             .unwrap_or(""),
         jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default(),
     );
-    // One copy of the message with our Received: header; the received bytes are freed at
-    // once (a 50 MiB message must not be held twice while it is read).
+    // Our Received: header is stored in front of the message without copying the message
+    // (a 50 MiB message must not be held twice while it is read).
     let size = rx.raw.len();
-    let header_len = received_header.len();
-    let mut raw = received_header.into_bytes();
-    raw.reserve_exact(size);
-    raw.extend_from_slice(&rx.raw);
-    let rx = Received {
-        raw: Vec::new(),
-        ..rx
-    };
+    let header = received_header.into_bytes();
+    let (body, rx) = (
+        rx.raw,
+        Received {
+            raw: Vec::new(),
+            ..rx
+        },
+    );
 
-    let reading = reader.read(&raw[header_len..], rx.envelope.channel);
+    let reading = reader.read(&body, rx.envelope.channel);
     let channel = rx.envelope.channel;
     let kind = reading.kind;
     let mut item = Item::received(
@@ -128,14 +128,24 @@ pub fn accept(
         }
     };
     if cfg.config.triage.auto_link && channel == Channel::Underretning {
-        auto_link(store, cfg, &mut item, &raw, &mut batch, now, trusted)?;
+        auto_link(
+            store,
+            cfg,
+            &mut item,
+            (&header, &body),
+            &mut batch,
+            now,
+            trusted,
+        )?;
     }
     kvittering(store, cfg, &mut item, &mut batch, now)?;
     if !item.understanding.akut.is_empty() {
         // Akut signals never decide anything, but the people who do are told at once.
         crate::escalation::notify(store, cfg, &mut item, 0, &mut batch, now)?;
     }
-    batch.message(&reference, raw).item(item);
+    batch
+        .message_with_header(&reference, header, body)
+        .item(item);
     store.commit(batch, now)?;
     Ok(reference)
 }
@@ -146,7 +156,7 @@ fn auto_link(
     store: &Store,
     cfg: &Loaded,
     item: &mut Item,
-    raw: &[u8],
+    (header, body): (&[u8], &[u8]),
     batch: &mut Batch,
     now: Timestamp,
     trusted: bool,
@@ -192,7 +202,9 @@ fn auto_link(
                     .reference(&item.reference)
                     .details(json!({ "case": case.case_number, "rule": "exactly-one-open-case" })),
             );
-            compose::enqueue(store, cfg, item, raw, &decision, "system", batch, now)?;
+            // The copy goes out as it is stored: with our Received: header.
+            let raw = [header, body].concat();
+            compose::enqueue(store, cfg, item, &raw, &decision, "system", batch, now)?;
             Ok(())
         }
         several => {

@@ -100,7 +100,7 @@ pub fn find_all(text: &str) -> Vec<Cpr> {
     };
     let mut found: Vec<Cpr> = Vec::new();
     let mut i = 0;
-    while let Some(start) = b[i..].iter().position(u8::is_ascii_digit).map(|n| i + n) {
+    while let Some(start) = next_digit(b, i) {
         let end = run_end(start);
         i = end;
         let candidate = match end - start {
@@ -121,6 +121,24 @@ pub fn find_all(text: &str) -> Vec<Cpr> {
         }
     }
     found
+}
+
+/// The first ASCII digit at or after `from`. Most text has none for long stretches: test
+/// 16 bytes at a time (a fold without early exit, which the compiler turns into vector
+/// compares), then find the digit inside the block. Byte by byte this was 5 % of intake's
+/// CPU time at 500 KB.
+fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(block) = b.get(i..i + 16) {
+        if block.iter().fold(false, |any, c| any | c.is_ascii_digit()) {
+            break;
+        }
+        i += 16;
+    }
+    b.get(i..)?
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|n| i + n)
 }
 
 #[cfg(test)]
@@ -168,5 +186,14 @@ mod tests {
         assert_eq!(edges("x120315 4321y, 120315-4321 igen"), ["120315-4321"]);
         assert!(edges("120315-43210 og 9120315-4321 og 120315-").is_empty());
         assert!(edges("120315-432").is_empty());
+        // Wherever the number falls against the 16-byte blocks of the digit search.
+        for pad in 0..40 {
+            let t = format!(
+                "{}120315-4321{}",
+                "æ".repeat(pad / 2) + &"x".repeat(pad % 2),
+                "y".repeat(pad % 7)
+            );
+            assert_eq!(edges(&t), ["120315-4321"], "pad {pad}");
+        }
     }
 }

@@ -43,44 +43,61 @@ pub fn trivsel_subject(subject: &str) -> Option<&str> {
 /// transliterations (`ae`, `oe`/`o`, `aa`/`a`) made equal, everything that is not a letter
 /// or digit turned into single spaces. One pass: it runs over whole messages.
 pub fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let push = |out: &mut String, c: char| {
-        let last = out.as_bytes().last().copied();
-        match (last, c) {
+    // Built as bytes: text is mostly ASCII, and this runs over the first 64 KB of every
+    // message (char by char into a String it was 3 % of intake's CPU time at 500 KB).
+    let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    let push = |out: &mut Vec<u8>, c: u8| {
+        match (out.last(), c) {
             // `oe` → `o`, `aa` → `a`; a run of separators → one space.
-            (Some(b'o'), 'e') | (Some(b'a'), 'a') | (Some(b' ') | None, ' ') => {}
+            (Some(b'o'), b'e') | (Some(b'a'), b'a') | (Some(b' ') | None, b' ') => {}
             _ => out.push(c),
         }
     };
-    for c in text.chars() {
-        if c.is_ascii() {
-            if c.is_ascii_alphanumeric() {
-                push(&mut out, c.to_ascii_lowercase());
-            } else {
-                push(&mut out, ' ');
+    let mut rest = text;
+    while let Some(first) = rest.as_bytes().first() {
+        if first.is_ascii() {
+            let ascii = rest
+                .bytes()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(rest.len());
+            for &b in &rest.as_bytes()[..ascii] {
+                let c = if b.is_ascii_alphanumeric() {
+                    b.to_ascii_lowercase()
+                } else {
+                    b' '
+                };
+                push(&mut out, c);
             }
+            rest = &rest[ascii..];
             continue;
         }
+        let Some(c) = rest.chars().next() else { break };
+        rest = &rest[c.len_utf8()..];
         for c in c.to_lowercase() {
             match c {
                 'æ' | 'ä' => {
-                    push(&mut out, 'a');
-                    push(&mut out, 'e');
+                    push(&mut out, b'a');
+                    push(&mut out, b'e');
                 }
-                'ø' | 'ö' | 'ó' | 'ò' | 'ô' => push(&mut out, 'o'),
-                'å' | 'á' | 'à' | 'â' => push(&mut out, 'a'),
-                'é' | 'è' | 'ê' | 'ë' => push(&mut out, 'e'),
-                'ü' | 'ú' | 'ù' | 'û' => push(&mut out, 'u'),
-                'í' | 'ì' | 'î' | 'ï' => push(&mut out, 'i'),
-                c if c.is_alphanumeric() => push(&mut out, c),
-                _ => push(&mut out, ' '),
+                'ø' | 'ö' | 'ó' | 'ò' | 'ô' => push(&mut out, b'o'),
+                'å' | 'á' | 'à' | 'â' => push(&mut out, b'a'),
+                'é' | 'è' | 'ê' | 'ë' => push(&mut out, b'e'),
+                'ü' | 'ú' | 'ù' | 'û' => push(&mut out, b'u'),
+                'í' | 'ì' | 'î' | 'ï' => push(&mut out, b'i'),
+                // Other letters and digits are kept whole (their UTF-8 bytes are all over
+                // 0x7f, so none of them is taken for `o`, `a` or a space above).
+                c if c.is_alphanumeric() => {
+                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes())
+                }
+                _ => push(&mut out, b' '),
             }
         }
     }
-    if out.ends_with(' ') {
+    if out.last() == Some(&b' ') {
         out.pop();
     }
-    out
+    // Only ASCII bytes and whole characters were pushed.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn words(folded: &str) -> Vec<String> {
@@ -214,6 +231,8 @@ mod tests {
             ("Børneskolerådgiverne", "Boerneskoleraadgiverne"),
             ("Åse Æbelø", "aase aebeloe"),
             ("José", "jose"),
+            ("  Ñandú  Straße—42 ", "ñandu straße 42"),
+            ("ÆØÅ-æøå", "aeoa aeoa"),
         ] {
             assert_eq!(fold(a), fold(b), "{a} / {b}");
         }

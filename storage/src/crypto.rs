@@ -28,25 +28,30 @@ fn policy() -> StandardPolicy<'static> {
 /// Encrypts `plaintext` to every certificate in `certs`, as binary OpenPGP that GnuPG 2.2
 /// can read (SEIPDv1 unless every recipient advertises SEIPDv2).
 pub fn encrypt(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-    encrypt_inner(certs, plaintext, false, None)
+    encrypt_inner(certs, &[plaintext], false, None)
 }
 
 /// Encrypts data that only modtag itself reads back (the store key's records and message
-/// files): SEIPDv2 with AES-256-OCB. The v1 format's SHA-1 MDC (with collision detection)
+/// files): SEIPDv2 with AES-256-GCM. The v1 format's SHA-1 MDC (with collision detection)
 /// was the largest single cost of durable intake at 500 KB; AEAD also authenticates each
-/// chunk. Older v1 records still decrypt.
-pub fn encrypt_at_rest(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-    encrypt_inner(certs, plaintext, false, Some(AEADAlgorithm::OCB))
+/// chunk. GCM rather than OCB because the pure-Rust OCB runs AES one block at a time, while
+/// GCM's counter mode runs eight in parallel: 500 KB cost 1.1 ms with OCB and 0.5 ms with
+/// GCM here. Older SEIPDv1 and OCB records still decrypt.
+///
+/// The plaintext is the concatenation of `parts`, so a message and the trace header we put
+/// in front of it are not copied into one buffer first.
+pub fn encrypt_at_rest(certs: &[&Cert], parts: &[&[u8]]) -> Result<Vec<u8>, StoreError> {
+    encrypt_inner(certs, parts, false, Some(AEADAlgorithm::GCM))
 }
 
 /// Encrypts `plaintext` to `certs`, ASCII-armored (for e-mail).
 pub fn encrypt_armored(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-    encrypt_inner(certs, plaintext, true, None)
+    encrypt_inner(certs, &[plaintext], true, None)
 }
 
 fn encrypt_inner(
     certs: &[&Cert],
-    plaintext: &[u8],
+    parts: &[&[u8]],
     armor: bool,
     aead: Option<AEADAlgorithm>,
 ) -> Result<Vec<u8>, StoreError> {
@@ -82,7 +87,10 @@ fn encrypt_inner(
             }
         }));
     }
-    let mut sink = Vec::with_capacity(plaintext.len() / 2 + 512);
+    // Room for the whole ciphertext (a tag per chunk and the headers on top of the
+    // plaintext): growing a 500 KB vector copies it and faults in fresh pages.
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut sink = Vec::with_capacity(len + len / 256 + 2048);
     {
         let mut message = Message::new(&mut sink);
         if armor {
@@ -94,8 +102,10 @@ fn encrypt_inner(
         }
         let message = encryptor.build().map_err(crypto_err)?;
         let mut w = LiteralWriter::new(message).build().map_err(crypto_err)?;
-        w.write_all(plaintext)
-            .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        for part in parts {
+            w.write_all(part)
+                .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        }
         w.finalize().map_err(crypto_err)?;
     }
     Ok(sink)
@@ -211,9 +221,19 @@ mod tests {
                     _ => None,
                 })
         };
-        let v2 = encrypt_at_rest(&[&key], &plain).unwrap();
+        let v2 = encrypt_at_rest(&[&key], &[&plain]).unwrap();
+        // Parts are one plaintext, in order.
+        let (a, b) = plain.split_at(7);
+        assert_eq!(
+            decrypt(&key, &encrypt_at_rest(&[&key], &[a, b]).unwrap()).unwrap(),
+            plain
+        );
         assert_eq!(seip_version(&v2), Some(2));
         assert_eq!(decrypt(&key, &v2).unwrap(), plain);
+        // Records written as SEIPDv2 with OCB (before GCM) still open.
+        let ocb = encrypt_inner(&[&key], &[&plain], false, Some(AEADAlgorithm::OCB)).unwrap();
+        assert_eq!(seip_version(&ocb), Some(2));
+        assert_eq!(decrypt(&key, &ocb).unwrap(), plain);
         let v1 = encrypt(&[&key], &plain).unwrap();
         assert_eq!(seip_version(&v1), Some(1));
         assert_eq!(decrypt(&key, &v1).unwrap(), plain);

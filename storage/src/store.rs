@@ -92,7 +92,8 @@ struct FlushState {
 /// Changes that commit together or not at all.
 #[derive(Default)]
 pub struct Batch {
-    messages: Vec<(String, Vec<u8>)>,
+    /// A message as parts whose concatenation is the stored message.
+    messages: Vec<(String, Vec<Vec<u8>>)>,
     items: Vec<Item>,
     cases: Vec<Case>,
     outbox_put: Vec<OutboxEntry>,
@@ -106,7 +107,19 @@ impl Batch {
     }
     /// Stores a raw message under its reference.
     pub fn message(&mut self, reference: &str, raw: Vec<u8>) -> &mut Self {
-        self.messages.push((reference.to_string(), raw));
+        self.messages.push((reference.to_string(), vec![raw]));
+        self
+    }
+    /// Stores `header` followed by `raw` (our trace header in front of a received message)
+    /// without copying them into one buffer.
+    pub fn message_with_header(
+        &mut self,
+        reference: &str,
+        header: Vec<u8>,
+        raw: Vec<u8>,
+    ) -> &mut Self {
+        self.messages
+            .push((reference.to_string(), vec![header, raw]));
         self
     }
     pub fn item(&mut self, item: Item) -> &mut Self {
@@ -255,7 +268,7 @@ impl Store {
 
     fn seal<T: serde::Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
         let json = serde_json::to_vec(value).map_err(|e| StoreError::Crypto(e.to_string()))?;
-        crypto::encrypt_at_rest(&[&self.inner.keys.store], &json)
+        crypto::encrypt_at_rest(&[&self.inner.keys.store], &[&json])
     }
 
     fn open_sealed<T: serde::de::DeserializeOwned>(
@@ -288,8 +301,9 @@ impl Store {
         // hashes. If anything after that fails, the files are removed again.
         let mut messages = Vec::new();
         let result = (|| {
-            for (r, raw) in &batch.messages {
-                let ciphertext = crypto::encrypt_at_rest(&[&self.inner.keys.store], raw)?;
+            for (r, parts) in &batch.messages {
+                let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+                let ciphertext = crypto::encrypt_at_rest(&[&self.inner.keys.store], &parts)?;
                 let hash = self.inner.spool.write(r, &ciphertext)?;
                 messages.push((r.clone(), hash.to_vec()));
             }

@@ -33,10 +33,9 @@ fn separator_style(line: &str) -> Option<&'static str> {
 
 /// `Key: value` with a known forward-header key, as (field, value).
 fn field(line: &str) -> Option<(&'static str, String)> {
-    let (key, value) = line.split_once(':')?;
-    if key.len() > 12 {
-        return None;
-    }
+    // The key is short: look for its colon in the first 13 bytes only, not along the line.
+    let colon = line.bytes().take(13).position(|b| b == b':')?;
+    let (key, value) = (&line[..colon], &line[colon + 1..]);
     let key = key.trim().trim_matches('*').trim().to_lowercase();
     let field = match key.as_str() {
         "fra" | "from" | "afsender" => "from",
@@ -59,20 +58,27 @@ fn tidy_from(v: &str) -> String {
 
 /// The last (innermost) forward block in `text`: the one whose sender is the original's.
 pub fn find_inline(text: &str) -> Option<Inline> {
-    let lines: Vec<(usize, &str)> = text
-        .split_inclusive('\n')
-        .scan(0, |pos, l| {
-            let start = *pos;
-            *pos += l.len();
-            Some((start, l))
-        })
-        .collect();
+    // (start, line) for every line; memchr finds the newlines (this runs over whole bodies).
+    let mut lines: Vec<(usize, &str)> = Vec::with_capacity(text.len() / 64 + 1);
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        lines.push((start, &text[start..=nl]));
+        start = nl + 1;
+    }
+    if start < text.len() {
+        lines.push((start, &text[start..]));
+    }
     let mut found = None;
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i].1.trim_start_matches('>').trim();
         let (style, first) = match separator_style(line) {
             Some(style) if line.contains("--") => (Some(style), i + 1),
+            // Most lines are neither a separator nor a header field: on to the next.
+            None if field(line).is_none() => {
+                i += 1;
+                continue;
+            }
             _ => (None, i),
         };
         // The header block: known fields, perhaps after blank lines following a separator.
@@ -93,13 +99,13 @@ pub fn find_inline(text: &str) -> Option<Inline> {
             k += 1;
         }
         let has = |f: &str| fields.iter().any(|(n, _)| *n == f);
-        let first_key = lines
-            .get(j)
-            .map(|l| l.1.trim_start_matches('>').trim().to_lowercase())
-            .unwrap_or_default();
         let style = style.or_else(|| {
             // Outlook without a separator: Fra/Sendt/Til/Emne or From/Sent/To/Subject.
             if has("from") && has("subject") && (has("date") || has("to")) {
+                let first_key = lines
+                    .get(j)
+                    .map(|l| l.1.trim_start_matches('>').trim().to_lowercase())
+                    .unwrap_or_default();
                 Some(
                     if first_key.starts_with("fra") || first_key.starts_with("emne") {
                         "outlook-da"

@@ -479,10 +479,13 @@ impl Reader {
             }
             if let Some(t) = body_text(msg, i, *id as usize) {
                 if depth == 0 && inside.is_empty() {
-                    if !scan.body.is_empty() {
+                    if scan.body.is_empty() {
+                        // Usually the only body: taken as it is, not copied again.
+                        scan.body = t;
+                    } else {
                         scan.body.push('\n');
+                        scan.body.push_str(&t);
                     }
-                    scan.body.push_str(&t);
                 } else {
                     scan.extra.push('\n');
                     scan.extra.push_str(&t);
