@@ -60,13 +60,18 @@ pub fn fold(text: &str) -> String {
                 .bytes()
                 .position(|b| !b.is_ascii())
                 .unwrap_or(rest.len());
+            // The rules of `push`, with the last byte kept in a register.
+            let mut last = out.last().copied().unwrap_or(b' ');
             for &b in &rest.as_bytes()[..ascii] {
                 let c = if b.is_ascii_alphanumeric() {
                     b.to_ascii_lowercase()
                 } else {
                     b' '
                 };
-                push(&mut out, c);
+                if !matches!((last, c), (b'o', b'e') | (b'a', b'a') | (b' ', b' ')) {
+                    out.push(c);
+                    last = c;
+                }
             }
             rest = &rest[ascii..];
             continue;

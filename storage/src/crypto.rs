@@ -7,15 +7,19 @@
 
 use std::io::{Read, Write};
 
+use openpgp::cert::amalgamation::key::ValidErasedKeyAmalgamation;
 use openpgp::crypto::SessionKey;
-use openpgp::packet::{PKESK, SKESK};
+use openpgp::packet::key::PublicParts;
+use openpgp::packet::pkesk::PKESK6;
+use openpgp::packet::{Packet, PKESK, SKESK};
 use openpgp::parse::stream::{
     DecryptionHelper, DecryptorBuilder, MessageStructure, VerificationHelper,
 };
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient};
-use openpgp::types::{AEADAlgorithm, Features, SymmetricAlgorithm};
+use openpgp::serialize::Serialize;
+use openpgp::types::{AEADAlgorithm, SymmetricAlgorithm};
 use openpgp::{Cert, KeyHandle};
 use sequoia_openpgp as openpgp;
 
@@ -28,7 +32,7 @@ fn policy() -> StandardPolicy<'static> {
 /// Encrypts `plaintext` to every certificate in `certs`, as binary OpenPGP that GnuPG 2.2
 /// can read (SEIPDv1 unless every recipient advertises SEIPDv2).
 pub fn encrypt(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-    encrypt_inner(certs, &[plaintext], false, None)
+    encrypt_inner(certs, &[plaintext], false)
 }
 
 /// Encrypts data that only modtag itself reads back (the store key's records and message
@@ -41,26 +45,24 @@ pub fn encrypt(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError>
 /// The plaintext is the concatenation of `parts`, so a message and the trace header we put
 /// in front of it are not copied into one buffer first.
 pub fn encrypt_at_rest(certs: &[&Cert], parts: &[&[u8]]) -> Result<Vec<u8>, StoreError> {
-    encrypt_inner(certs, parts, false, Some(AEADAlgorithm::GCM))
+    Sealer::new(certs)?.seal(parts)
 }
 
 /// Encrypts `plaintext` to `certs`, ASCII-armored (for e-mail).
 pub fn encrypt_armored(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-    encrypt_inner(certs, &[plaintext], true, None)
+    encrypt_inner(certs, &[plaintext], true)
 }
 
-fn encrypt_inner(
-    certs: &[&Cert],
-    parts: &[&[u8]],
-    armor: bool,
-    aead: Option<AEADAlgorithm>,
-) -> Result<Vec<u8>, StoreError> {
-    let p = policy();
-    let mut recipients = Vec::new();
+/// The encryption keys of `certs` usable now; an error names a certificate without one.
+fn encryption_keys<'a>(
+    certs: &[&'a Cert],
+    p: &'a StandardPolicy<'a>,
+) -> Result<Vec<ValidErasedKeyAmalgamation<'a, PublicParts>>, StoreError> {
+    let mut all = Vec::new();
     for cert in certs {
         let keys: Vec<_> = cert
             .keys()
-            .with_policy(&p, None)
+            .with_policy(p, None)
             .supported()
             .alive()
             .revoked(false)
@@ -73,42 +75,107 @@ fn encrypt_inner(
                 cert.fingerprint()
             )));
         }
-        recipients.extend(keys.into_iter().map(|ka| {
-            if aead.is_some() {
-                // SEIPDv2 names recipients by fingerprint (v6 PKESK), whatever the
-                // certificate's advertised features.
-                Recipient::new(
-                    Features::sequoia(),
-                    KeyHandle::from(ka.key().fingerprint()),
-                    ka.key(),
-                )
-            } else {
-                Recipient::from(ka)
-            }
-        }));
+        all.extend(keys);
     }
-    // Room for the whole ciphertext (a tag per chunk and the headers on top of the
-    // plaintext): growing a 500 KB vector copies it and faults in fresh pages.
-    let len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut sink = Vec::with_capacity(len + len / 256 + 2048);
+    Ok(all)
+}
+
+fn encrypt_inner(certs: &[&Cert], parts: &[&[u8]], armor: bool) -> Result<Vec<u8>, StoreError> {
+    let p = policy();
+    let recipients: Vec<Recipient> = encryption_keys(certs, &p)?
+        .into_iter()
+        .map(Recipient::from)
+        .collect();
+    let mut sink = sink_for(parts, &[]);
     {
         let mut message = Message::new(&mut sink);
         if armor {
             message = Armorer::new(message).build().map_err(crypto_err)?;
         }
-        let mut encryptor = Encryptor::for_recipients(message, recipients);
-        if let Some(algo) = aead {
-            encryptor = encryptor.aead_algo(algo);
-        }
-        let message = encryptor.build().map_err(crypto_err)?;
-        let mut w = LiteralWriter::new(message).build().map_err(crypto_err)?;
-        for part in parts {
-            w.write_all(part)
-                .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        }
-        w.finalize().map_err(crypto_err)?;
+        write_literal(Encryptor::for_recipients(message, recipients), parts)?;
     }
     Ok(sink)
+}
+
+/// A buffer for the ciphertext of `parts`, starting with `head`. Room for all of it (a tag
+/// per chunk and the headers on top of the plaintext): growing a 500 KB vector copies it
+/// and faults in fresh pages.
+fn sink_for(parts: &[&[u8]], head: &[u8]) -> Vec<u8> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut sink = Vec::with_capacity(head.len() + len + len / 256 + 2048);
+    sink.extend_from_slice(head);
+    sink
+}
+
+fn write_literal(encryptor: Encryptor, parts: &[&[u8]]) -> Result<(), StoreError> {
+    let message = encryptor.build().map_err(crypto_err)?;
+    let mut w = LiteralWriter::new(message).build().map_err(crypto_err)?;
+    for part in parts {
+        w.write_all(part)
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
+    }
+    w.finalize().map_err(crypto_err)
+}
+
+/// Seals records at rest (SEIPDv2, AES-256-GCM) under one session key whose PKESKs to the
+/// store key are computed once, not once per record: the X25519 key agreement behind a
+/// PKESK was the costliest part of sealing a small record, and intake seals several per
+/// message. SEIPDv2 derives each record's message key and nonce from the session key and a
+/// fresh random salt (RFC 9580 5.13.2), so records under one session key are as separate as
+/// records under several; each record carries the PKESKs and opens on its own.
+pub struct Sealer {
+    session_key: SessionKey,
+    pkesks: Vec<u8>,
+    born: std::time::Instant,
+}
+
+impl Sealer {
+    /// Session keys are replaced after this long, so no key seals an unbounded amount.
+    pub const LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+
+    pub fn new(certs: &[&Cert]) -> Result<Sealer, StoreError> {
+        let p = policy();
+        let session_key =
+            SessionKey::new(SymmetricAlgorithm::AES256.key_size().map_err(crypto_err)?)
+                .map_err(crypto_err)?;
+        let mut pkesks = Vec::new();
+        for ka in encryption_keys(certs, &p)? {
+            let mut pkesk = PKESK6::for_recipient(&session_key, ka.key()).map_err(crypto_err)?;
+            pkesk.set_recipient(Some(ka.key().fingerprint()));
+            Packet::from(pkesk)
+                .serialize(&mut pkesks)
+                .map_err(crypto_err)?;
+        }
+        Ok(Sealer {
+            session_key,
+            pkesks,
+            born: std::time::Instant::now(),
+        })
+    }
+
+    pub fn is_stale(&self) -> bool {
+        self.born.elapsed() > Self::LIFETIME
+    }
+
+    /// Encrypts the concatenation of `parts`.
+    pub fn seal(&self, parts: &[&[u8]]) -> Result<Vec<u8>, StoreError> {
+        self.seal_with(parts, AEADAlgorithm::GCM)
+    }
+
+    fn seal_with(&self, parts: &[&[u8]], aead: AEADAlgorithm) -> Result<Vec<u8>, StoreError> {
+        let mut sink = sink_for(parts, &self.pkesks);
+        {
+            let encryptor = Encryptor::with_session_key(
+                Message::new(&mut sink),
+                SymmetricAlgorithm::AES256,
+                self.session_key.clone(),
+            )
+            .map_err(crypto_err)?
+            .aead_algo(aead);
+            write_literal(encryptor, parts)?;
+        }
+        Ok(sink)
+    }
 }
 
 /// Decrypts a message encrypted to `key` (a certificate with unencrypted secret keys).
@@ -231,9 +298,21 @@ mod tests {
         assert_eq!(seip_version(&v2), Some(2));
         assert_eq!(decrypt(&key, &v2).unwrap(), plain);
         // Records written as SEIPDv2 with OCB (before GCM) still open.
-        let ocb = encrypt_inner(&[&key], &[&plain], false, Some(AEADAlgorithm::OCB)).unwrap();
+        let sealer = Sealer::new(&[&key]).unwrap();
+        let ocb = sealer.seal_with(&[&plain], AEADAlgorithm::OCB).unwrap();
         assert_eq!(seip_version(&ocb), Some(2));
         assert_eq!(decrypt(&key, &ocb).unwrap(), plain);
+        // Records sealed under one session key each open on their own, and differ (a fresh
+        // salt each) even for the same plaintext.
+        let (one, two) = (
+            sealer.seal(&[&plain]).unwrap(),
+            sealer.seal(&[&plain]).unwrap(),
+        );
+        assert_ne!(one, two);
+        assert_eq!(decrypt(&key, &one).unwrap(), plain);
+        assert_eq!(decrypt(&key, &two).unwrap(), plain);
+        let other = crate::keys::generate_key("other <o@localhost>").unwrap();
+        assert!(decrypt(&other, &one).is_err());
         let v1 = encrypt(&[&key], &plain).unwrap();
         assert_eq!(seip_version(&v1), Some(1));
         assert_eq!(decrypt(&key, &v1).unwrap(), plain);

@@ -72,6 +72,8 @@ struct Inner {
     /// Last reference number handed out, per year.
     refseq: std::sync::Mutex<std::collections::HashMap<i16, u64>>,
     flusher: Flusher,
+    /// The session key that records at rest are sealed under now (see [`crypto::Sealer`]).
+    sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
 }
 
 /// Group-commit state: see [`Store::flush`].
@@ -184,6 +186,7 @@ impl Store {
             poisoned: AtomicBool::new(false),
             refseq: Default::default(),
             flusher: Flusher::default(),
+            sealer: Default::default(),
         };
         let store = Store {
             inner: Arc::new(inner),
@@ -268,7 +271,20 @@ impl Store {
 
     fn seal<T: serde::Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
         let json = serde_json::to_vec(value).map_err(|e| StoreError::Crypto(e.to_string()))?;
-        crypto::encrypt_at_rest(&[&self.inner.keys.store], &[&json])
+        self.sealer()?.seal(&[&json])
+    }
+
+    /// The current sealer, replaced once it has lived its time.
+    fn sealer(&self) -> Result<Arc<crypto::Sealer>, StoreError> {
+        let mut current = self.inner.sealer.lock().expect("sealer lock");
+        match current.as_ref() {
+            Some(s) if !s.is_stale() => Ok(s.clone()),
+            _ => {
+                let fresh = Arc::new(crypto::Sealer::new(&[&self.inner.keys.store])?);
+                *current = Some(fresh.clone());
+                Ok(fresh)
+            }
+        }
     }
 
     fn open_sealed<T: serde::de::DeserializeOwned>(
@@ -303,7 +319,7 @@ impl Store {
         let result = (|| {
             for (r, parts) in &batch.messages {
                 let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-                let ciphertext = crypto::encrypt_at_rest(&[&self.inner.keys.store], &parts)?;
+                let ciphertext = self.sealer()?.seal(&parts)?;
                 let hash = self.inner.spool.write(r, &ciphertext)?;
                 messages.push((r.clone(), hash.to_vec()));
             }

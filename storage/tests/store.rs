@@ -184,9 +184,10 @@ fn reference_allocation_racing_transactions_is_unique() {
     let keys = test_keys(dir.path());
     let store = Store::open(dir.path(), keys).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let mut threads = Vec::new();
     for t in 0..8 {
         let (store, tx) = (store.clone(), tx.clone());
-        std::thread::spawn(move || {
+        threads.push(std::thread::spawn(move || {
             let now = Timestamp::now();
             for _ in 0..3000 {
                 if t % 2 == 0 {
@@ -197,7 +198,7 @@ fn reference_allocation_racing_transactions_is_unique() {
                     tx.send(None).unwrap();
                 }
             }
-        });
+        }));
     }
     drop(tx);
     let mut refs = Vec::new();
@@ -207,6 +208,11 @@ fn reference_allocation_racing_transactions_is_unique() {
         refs.extend(r);
     }
     assert_eq!(done, 8 * 3000, "threads deadlocked");
+    // Each thread's clone of the store must be gone before it is opened again (the channel
+    // can close before a finished thread has dropped its clone).
+    for t in threads {
+        t.join().unwrap();
+    }
     let n = refs.len();
     refs.sort();
     refs.dedup();
