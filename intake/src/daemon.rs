@@ -105,6 +105,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         store: store.clone(),
         policy: crate::policy::Policy::new(loaded, reader, config.clone()),
         wake: wake.clone(),
+        logins: Default::default(),
     });
     let (acceptor, cert) = crate::smtp::tls::acceptor(&c, &data)?;
     println!("modtag: STARTTLS with {}", cert.display());
@@ -144,7 +145,9 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         let graceful = async move {
             let _ = http_stop.changed().await;
         };
-        if let Err(e) = axum::serve(web, router)
+        // The peer address is what failed logins are counted by (http::LoginGuard).
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(e) = axum::serve(web, service)
             .with_graceful_shutdown(graceful)
             .await
         {

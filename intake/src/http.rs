@@ -2,9 +2,11 @@
 //! needs no token. Every read of personal data is audited with actor and purpose, taken
 //! from the `X-Modtag-Actor` and `X-Modtag-Purpose` headers.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +31,73 @@ pub struct AppState {
     pub policy: crate::policy::Policy,
     /// Wakes the outbox worker after new copies are queued.
     pub wake: Arc<Notify>,
+    pub logins: LoginGuard,
+}
+
+/// Failed logins per client address, like Postfix's anvil: after [`LoginGuard::MAX_FAILURES`]
+/// wrong or missing tokens within [`LoginGuard::WINDOW`], the address gets `429` until that
+/// window has passed, without its token being checked or each refusal audited. Guessing the
+/// token stays slow, and a client cannot grow the audit log without bound (one
+/// `login_throttled` entry per lockout).
+#[derive(Default)]
+pub struct LoginGuard {
+    by_addr: std::sync::Mutex<std::collections::HashMap<IpAddr, Failures>>,
+}
+
+struct Failures {
+    first: Instant,
+    count: u32,
+}
+
+impl LoginGuard {
+    pub const MAX_FAILURES: u32 = 10;
+    pub const WINDOW: Duration = Duration::from_secs(60);
+    /// Addresses remembered at most; expired ones are forgotten first.
+    const MAX_TRACKED: usize = 10_000;
+
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<IpAddr, Failures>> {
+        self.by_addr.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Seconds `addr` must wait while it is locked out.
+    pub fn locked(&self, addr: IpAddr, now: Instant) -> Option<u64> {
+        let map = self.map();
+        let f = map.get(&addr)?;
+        let left = Self::WINDOW
+            .checked_sub(now.duration_since(f.first))
+            .filter(|left| !left.is_zero())?;
+        (f.count >= Self::MAX_FAILURES).then(|| left.as_secs().max(1))
+    }
+
+    /// Counts a failure; true when it is the one that locks `addr` out.
+    pub fn failed(&self, addr: IpAddr, now: Instant) -> bool {
+        let mut map = self.map();
+        if map.len() >= Self::MAX_TRACKED {
+            map.retain(|_, f| now.duration_since(f.first) < Self::WINDOW);
+        }
+        if map.len() >= Self::MAX_TRACKED && !map.contains_key(&addr) {
+            // Still full of live entries (a spread-out attack): forget the oldest.
+            if let Some(oldest) = map.iter().min_by_key(|(_, f)| f.first).map(|(a, _)| *a) {
+                map.remove(&oldest);
+            }
+        }
+        let f = map.entry(addr).or_insert(Failures {
+            first: now,
+            count: 0,
+        });
+        if now.duration_since(f.first) >= Self::WINDOW {
+            *f = Failures {
+                first: now,
+                count: 0,
+            };
+        }
+        f.count += 1;
+        f.count == Self::MAX_FAILURES
+    }
+
+    pub fn succeeded(&self, addr: IpAddr) {
+        self.map().remove(&addr);
+    }
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -90,6 +159,21 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Response> {
+        // Without a peer address (never, when served by the daemon) all callers share one.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        if let Some(wait) = state.logins.locked(peer, Instant::now()) {
+            let mut refused = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed logins from this address; try again in {wait} seconds"),
+            );
+            refused
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, wait.into());
+            return Err(refused);
+        }
         let token = parts
             .headers
             .get("authorization")
@@ -105,11 +189,22 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 "token_given": token.is_some(),
             }));
             audit(&state.store, event).await?;
+            if state.logins.failed(peer, Instant::now()) {
+                tracing::warn!(%peer, "API logins from this address throttled");
+                let event =
+                    Event::new("login_throttled", "unknown", "authentication").details(json!({
+                        "peer": peer.to_string(),
+                        "failures": LoginGuard::MAX_FAILURES,
+                        "seconds": LoginGuard::WINDOW.as_secs(),
+                    }));
+                audit(&state.store, event).await?;
+            }
             return Err(error(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong bearer token (see the api-token file in the data directory)",
             ));
         }
+        state.logins.succeeded(peer);
         let header = |h: &HeaderMap, name: &str| {
             h.get(name)
                 .and_then(|v| v.to_str().ok())
@@ -860,4 +955,38 @@ async fn export_cases(
         crate::cases::to_csv(&cases),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_logins_lock_out_one_address_for_a_window() {
+        let g = LoginGuard::default();
+        let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let t0 = Instant::now();
+        for _ in 1..LoginGuard::MAX_FAILURES {
+            assert!(!g.failed(a, t0));
+            assert_eq!(g.locked(a, t0), None);
+        }
+        assert!(g.failed(a, t0), "the tenth failure locks the address out");
+        assert_eq!(g.locked(a, t0 + Duration::from_secs(15)), Some(45));
+        assert_eq!(g.locked(b, t0), None, "other addresses are not affected");
+        assert_eq!(
+            g.locked(a, t0 + LoginGuard::WINDOW),
+            None,
+            "over after the window"
+        );
+        // After the window, counting starts afresh.
+        assert!(!g.failed(a, t0 + LoginGuard::WINDOW));
+        assert_eq!(g.locked(a, t0 + LoginGuard::WINDOW), None);
+        // A successful login forgets the failures before it.
+        for _ in 1..LoginGuard::MAX_FAILURES {
+            g.failed(b, t0);
+        }
+        g.succeeded(b);
+        assert!(!g.failed(b, t0));
+        assert_eq!(g.locked(b, t0), None);
+    }
 }

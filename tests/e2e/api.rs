@@ -30,6 +30,60 @@ fn the_api_needs_the_token_but_healthz_does_not() {
 }
 
 #[test]
+fn failed_logins_are_throttled_per_address() {
+    let mut d = Daemon::start(Options::default());
+    let token = std::fs::read_to_string(d.data.join("api-token")).unwrap();
+    let token = token.trim();
+    assert_eq!(
+        http_get_with(d.http, "/api/v1/triage", Some(token))
+            .unwrap()
+            .0,
+        200
+    );
+    for n in 1..=10 {
+        let (code, _, _) = http_get_with(d.http, "/api/v1/triage", Some("wrong-token")).unwrap();
+        assert_eq!(code, 401, "failure {n}");
+    }
+    // Locked out now, the right token included, with how long to wait.
+    let (code, head, body) = http_get_with(d.http, "/api/v1/triage", Some(token)).unwrap();
+    assert_eq!(code, 429, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: "),
+        "{head}"
+    );
+    assert!(body.contains("too many failed logins"), "{body}");
+    assert_eq!(
+        http_get(d.http, "/healthz").unwrap().0,
+        200,
+        "health is not locked out"
+    );
+    for _ in 0..20 {
+        assert_eq!(
+            http_get_with(d.http, "/api/v1/triage", Some("x"))
+                .unwrap()
+                .0,
+            429
+        );
+    }
+    // Ten failures and one lockout are audited; the refusals during it are not.
+    assert!(d.stop().success());
+    let key = auditor_key(d.dir.path());
+    let count = |kind: &str| {
+        let out = d.cli(&[
+            "audit",
+            "read",
+            "--key",
+            key.to_str().unwrap(),
+            "--kind",
+            kind,
+        ]);
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(count("login_failed"), 10);
+    assert_eq!(count("login_throttled"), 1);
+}
+
+#[test]
 fn bad_decisions_are_refused_with_what_to_fix() {
     let d = Daemon::start(Options::default());
     let r = d.send("Bekymring", "tekst");

@@ -404,21 +404,28 @@ pub fn queued_as(transcript: &str) -> Option<String> {
 
 /// A minimal HTTP GET: `(status, body)`, or `None` if nothing answers.
 pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    http_get_with(addr, path, None).map(|(code, _, body)| (code, body))
+}
+
+/// An HTTP GET with an optional bearer token: `(status, header block, body)`.
+pub fn http_get_with(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((code, body))
+    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
+    Some((code, head.to_string(), body.to_string()))
 }
 
 /// Debian's `smtp-sink` as the relay: every message lands in a file of its own.
