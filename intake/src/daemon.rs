@@ -175,6 +175,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         Worker {
             store: store.clone(),
             relay: c.relay.clone(),
+            app: app.clone(),
             wake,
             shutdown: stop_rx.clone(),
         }

@@ -116,6 +116,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/report/sla", get(report_sla))
         .route("/metrics", get(metrics))
         .route("/api/v1/audit/checkpoint", get(latest_checkpoint))
+        .route("/api/v1/outbox/failed", get(outbox_failed))
+        .route("/api/v1/outbox/{id}/retry", post(outbox_retry))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -722,11 +724,105 @@ async fn latest_checkpoint(State(state): State<Arc<AppState>>, _caller: Caller) 
     }
 }
 
+/// Deliveries the relay refused for good: which intake, to whom (role and directory id), and
+/// the relay's answer. The copy itself is not shown. Audited.
+async fn outbox_failed(State(state): State<Arc<AppState>>, caller: Caller) -> Response {
+    let store = state.store.clone();
+    let entries = match blocking(move || store.outbox_failed_entries()).await {
+        Ok(e) => e,
+        Err(e) => return store_error(e),
+    };
+    let event = Event::new(
+        "outbox_listed",
+        &caller.actor,
+        caller.purpose.as_deref().unwrap_or("delivery"),
+    )
+    .details(json!({ "failed": entries.len() }));
+    if let Err(r) = audit(&state.store, event).await {
+        return r;
+    }
+    let list: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id, "reference": e.reference, "role": e.role, "person": e.person,
+                "attempts": e.attempts, "failed": e.failed, "error": e.last_error,
+            })
+        })
+        .collect();
+    Json(json!(list)).into_response()
+}
+
+/// Puts a failed delivery back in the queue (after the address or the relay was put right).
+async fn outbox_retry(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("{id:?} is not an outbox id (see GET /api/v1/outbox/failed)"),
+        );
+    };
+    let store = state.store.clone();
+    let actor = caller.actor.clone();
+    let purpose = caller.purpose.clone();
+    let outcome = blocking(move || {
+        let Some(mut entry) = store.outbox_entry(id)? else {
+            return Ok(Err((
+                StatusCode::NOT_FOUND,
+                format!("no outbox entry {id} (it may have been delivered)"),
+            )));
+        };
+        if entry.failed.is_none() {
+            return Ok(Err((
+                StatusCode::CONFLICT,
+                format!("outbox entry {id} has not failed: it is still being tried"),
+            )));
+        }
+        let now = Timestamp::now();
+        entry.failed = None;
+        entry.next_attempt = now;
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(
+                "delivery_retried",
+                &actor,
+                purpose.as_deref().unwrap_or("delivery"),
+            )
+            .reference(&entry.reference)
+            .details(json!({ "id": id, "role": entry.role, "person": entry.person })),
+        );
+        let reference = entry.reference.clone();
+        b.outbox(entry);
+        store.commit(b, now)?;
+        Ok(Ok(reference))
+    })
+    .await;
+    match outcome {
+        Ok(Ok(reference)) => {
+            if let Err(e) = crate::flush(&state.store).await {
+                return store_error(e);
+            }
+            state.wake.notify_one();
+            Json(json!({ "id": id, "reference": reference, "queued": true })).into_response()
+        }
+        Ok(Err((status, message))) => error(status, message),
+        Err(e) => store_error(e),
+    }
+}
+
 /// Prometheus metrics: counts and ratios only, no personal data, so no token is asked for
 /// (the HTTP listener is on loopback unless configured otherwise).
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let store = state.store.clone();
-    match blocking(move || Ok::<_, StoreError>((store.items()?, store.outbox_len()))).await {
+    let counts = move || {
+        let failed = store.outbox_failed();
+        let pending = store.outbox_len().saturating_sub(failed);
+        Ok::<_, StoreError>((store.items()?, (pending, failed)))
+    };
+    match blocking(counts).await {
         Ok((items, pending)) => (
             [(
                 axum::http::header::CONTENT_TYPE,

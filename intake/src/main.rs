@@ -79,6 +79,30 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// Copies and notices that the relay refused for good.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List deliveries the relay refused for good (kept, not tried again), with its answer.
+    Failed {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue failed deliveries again, once the address or the relay has been put right.
+    #[command(after_help = "Examples:\n  modtag outbox retry 17 18\n  modtag outbox retry --all")]
+    Retry {
+        /// Outbox ids, as `outbox failed` lists them.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<u64>,
+        /// Every failed delivery.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -781,6 +805,57 @@ async fn run(cli: Cli) -> Result<()> {
             let refs = a::references_for_cpr(&cli.data, cpr)?;
             let uses = a::subject_access(&reads, &refs, *with_employees);
             print_json(&json!({ "intakes": refs.len(), "uses": uses }));
+            Ok(())
+        }
+        Command::Outbox {
+            command: OutboxCommand::Failed { json },
+        } => {
+            let v = api()?.call("GET", "/api/v1/outbox/failed", None).await?;
+            if *json {
+                print_json(&v);
+            } else {
+                let list = v.as_array().cloned().unwrap_or_default();
+                if list.is_empty() {
+                    println!("no failed deliveries");
+                }
+                for e in list {
+                    println!(
+                        "{:>6}  {}  {} ({})  {} attempt(s), failed {}\n        {}",
+                        e["id"],
+                        e["reference"].as_str().unwrap_or(""),
+                        e["role"].as_str().unwrap_or(""),
+                        e["person"].as_str().unwrap_or(""),
+                        e["attempts"],
+                        e["failed"].as_str().unwrap_or(""),
+                        e["error"].as_str().unwrap_or(""),
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Outbox {
+            command: OutboxCommand::Retry { ids, all },
+        } => {
+            let client = api()?;
+            let mut ids = ids.clone();
+            if *all {
+                let v = client.call("GET", "/api/v1/outbox/failed", None).await?;
+                ids = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e["id"].as_u64())
+                    .collect();
+            }
+            for id in ids {
+                let v = client
+                    .call("POST", &format!("/api/v1/outbox/{id}/retry"), None)
+                    .await?;
+                println!(
+                    "{id}: queued again ({})",
+                    v["reference"].as_str().unwrap_or("")
+                );
+            }
             Ok(())
         }
         Command::Report {

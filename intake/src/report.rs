@@ -79,7 +79,8 @@ pub fn sla(items: &[Item], from: Timestamp, to: Timestamp, now: Timestamp) -> Sl
 }
 
 /// The same figures over all stored intakes, as Prometheus text (format 0.0.4).
-pub fn metrics(items: &[Item], outbox_pending: usize, now: Timestamp) -> String {
+pub fn metrics(items: &[Item], outbox: (usize, usize), now: Timestamp) -> String {
+    let (outbox_pending, outbox_failed) = outbox;
     let s = sla(items, Timestamp::MIN, Timestamp::MAX, now);
     let open = items.iter().filter(|i| i.state.is_open()).count();
     let unassessed = items
@@ -161,6 +162,12 @@ pub fn metrics(items: &[Item], outbox_pending: usize, now: Timestamp) -> String 
         "Copies and notices waiting for the relay.",
         "gauge",
         vec![(String::new(), outbox_pending.to_string())],
+    );
+    gauge(
+        "modtag_outbox_failed",
+        "Copies and notices the relay refused for good: kept, not tried again.",
+        "gauge",
+        vec![(String::new(), outbox_failed.to_string())],
     );
     out
 }

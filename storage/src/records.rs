@@ -395,6 +395,14 @@ pub struct OutboxEntry {
     pub attempts: u32,
     pub next_attempt: Timestamp,
     pub last_error: Option<String>,
+    /// Set when the relay refused it for good (a 5xx) or its address is unusable: it is
+    /// kept, but no longer tried.
+    #[serde(default)]
+    pub failed: Option<Timestamp>,
+    /// This entry tells Modtagelsen that another delivery failed: its own failure is
+    /// recorded, but starts no further notice.
+    #[serde(default)]
+    pub failure_notice: bool,
 }
 
 #[cfg(test)]

@@ -32,8 +32,9 @@ const T_CASE_INDEX: &str = "case_index";
 const T_ITEM_INDEX: &str = "item_index";
 const T_OUTBOX: &str = "outbox";
 /// The outbox's schedule, in clear but without personal data: `d` ‖ due time ‖ id → nothing
-/// (what is due, in order) and `i` ‖ id → due time (to move an entry). Lets the outbox
-/// worker decrypt only what is due instead of every entry on every round.
+/// (what is due, in order), `i` ‖ id → due time (to move an entry), and `f` ‖ id → failure
+/// time for entries that failed for good. Lets the outbox worker decrypt only what is due
+/// instead of every entry on every round, and counts failures without decrypting.
 const T_OUTBOX_SCHED: &str = "outbox_sched";
 const T_AUDIT: &str = "audit";
 const T_META: &str = "meta";
@@ -201,7 +202,7 @@ impl Store {
         if i.outbox.is_empty() || !i.outbox_sched.is_empty() {
             return Ok(());
         }
-        for entry in self.outbox()? {
+        for entry in self.outbox()?.into_iter().filter(|e| e.failed.is_none()) {
             let due = time_key(entry.next_attempt);
             i.outbox_sched.insert(sched_due_key(&due, entry.id), &[])?;
             i.outbox_sched.insert(sched_id_key(entry.id), &due)?;
@@ -361,7 +362,12 @@ impl Store {
         }
         let mut outbox = Vec::new();
         for entry in &batch.outbox_put {
-            outbox.push((entry.id, time_key(entry.next_attempt), self.seal(entry)?));
+            // A failed entry is kept but leaves the schedule.
+            let due = match entry.failed {
+                None => Ok(time_key(entry.next_attempt)),
+                Some(at) => Err(time_key(at)),
+            };
+            outbox.push((entry.id, due, self.seal(entry)?));
         }
         let mut sealed_events = Vec::new();
         for event in &batch.events {
@@ -421,8 +427,15 @@ impl Store {
                 for (id, due, c) in &outbox {
                     to.insert(&id.to_be_bytes(), c.as_slice())?;
                     unschedule(tos, *id)?;
-                    tos.insert(sched_due_key(due, *id).as_slice(), &[])?;
-                    tos.insert(sched_id_key(*id).as_slice(), due.as_slice())?;
+                    match due {
+                        Ok(due) => {
+                            tos.insert(sched_due_key(due, *id).as_slice(), &[])?;
+                            tos.insert(sched_id_key(*id).as_slice(), due.as_slice())?;
+                        }
+                        Err(failed) => {
+                            tos.insert(sched_failed_key(*id).as_slice(), failed.as_slice())?;
+                        }
+                    }
                 }
                 for id in &batch.outbox_delete {
                     to.remove(&id.to_be_bytes())?;
@@ -624,9 +637,34 @@ impl Store {
         Ok(from_time_key(&k[1..17]))
     }
 
-    /// How many entries wait in the outbox.
+    /// How many entries are in the outbox, failed ones included.
     pub fn outbox_len(&self) -> usize {
         self.inner.outbox.len()
+    }
+
+    /// How many outbox entries failed for good (kept, no longer tried).
+    pub fn outbox_failed(&self) -> usize {
+        self.inner.outbox_sched.scan_prefix(b"f").count()
+    }
+
+    /// The entries that failed for good, in id order: only these are decrypted.
+    pub fn outbox_failed_entries(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.inner.outbox_sched.scan_prefix(b"f") {
+            let (k, _) = kv?;
+            let id = u64::from_be_bytes(k[1..9].try_into().unwrap_or_default());
+            out.extend(self.outbox_entry(id)?);
+        }
+        Ok(out)
+    }
+
+    /// One outbox entry by id.
+    pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
+        let key = id.to_be_bytes();
+        match self.inner.outbox.get(key)? {
+            Some(v) => Ok(Some(self.open_sealed(T_OUTBOX, &key, &v)?)),
+            None => Ok(None),
+        }
     }
 
     /// Every outbox entry, in id order.
@@ -1083,11 +1121,18 @@ fn sched_id_key(id: u64) -> Vec<u8> {
     k
 }
 
-/// Removes an outbox entry's place in the schedule, if it has one.
+fn sched_failed_key(id: u64) -> Vec<u8> {
+    let mut k = vec![b'f'];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// Removes an outbox entry's place in the schedule (or its failure mark), if it has one.
 fn unschedule(
     tos: &TransactionalTree,
     id: u64,
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
+    tos.remove(sched_failed_key(id).as_slice())?;
     if let Some(old) = tos.remove(sched_id_key(id).as_slice())? {
         if let Ok(due) = <[u8; 16]>::try_from(old.as_ref()) {
             tos.remove(sched_due_key(&due, id).as_slice())?;

@@ -344,6 +344,8 @@ fn outbox_schedule_reads_only_what_is_due() {
         attempts: 0,
         next_attempt: due,
         last_error: None,
+        failed: None,
+        failure_notice: false,
     };
     let mut b = Batch::new();
     b.outbox(entry(1, now + jiff::SignedDuration::from_secs(60)))
@@ -373,6 +375,28 @@ fn outbox_schedule_reads_only_what_is_due() {
         [1, 2]
     );
     assert_eq!(store.outbox_len(), 2);
+
+    // Entry 1 fails for good: kept and counted, never due again, also after a reopen.
+    let mut failed = entry(1, now);
+    failed.failed = Some(now);
+    let mut b = Batch::new();
+    b.outbox(failed);
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    let later = now + jiff::SignedDuration::from_secs(7200);
+    assert_eq!(ids(&store, later), [2]);
+    assert_eq!((store.outbox_len(), store.outbox_failed()), (2, 1));
+    drop(store);
+    let store = reopen(dir.path());
+    assert_eq!(ids(&store, later), [2]);
+    assert_eq!(store.outbox_failed(), 1);
+    let kept = store.outbox().unwrap();
+    assert_eq!(kept.iter().find(|e| e.id == 1).unwrap().failed, Some(now));
+    // Removing it clears its failure mark.
+    let mut b = Batch::new();
+    b.outbox_done(1);
+    store.commit(b, now).unwrap();
+    assert_eq!((store.outbox_len(), store.outbox_failed()), (1, 0));
 }
 
 /// A thousand tamperings with the audit log, as someone with root could do them directly in

@@ -1,4 +1,6 @@
-//! A relay that is down: copies wait in the durable outbox and go out when it comes back.
+//! A relay that is down: copies wait in the durable outbox and go out when it comes back. A
+//! relay that refuses for good: nothing is retried, Modtagelsen is told, and a person can
+//! queue the copies again.
 
 use modtag_tests::*;
 
@@ -21,4 +23,90 @@ fn copies_wait_for_a_relay_that_is_down() {
         .decrypt(&armored_block(&dumps[0]))
         .unwrap();
     assert!(plain.contains("Tekst til Modtagelsen"));
+}
+
+#[test]
+fn a_permanent_refusal_is_kept_reported_and_can_be_retried() {
+    let opts = Options::default();
+    let relay_port = opts.relay_port;
+    let refusing = Sink::start_with(
+        relay_port,
+        &[
+            "-f",
+            "RCPT",
+            "-B",
+            "550 5.1.1 <x@y>: Recipient address rejected: User unknown",
+        ],
+    );
+    let d = Daemon::start(opts);
+    let reference = d.send("Bekymring", "Tekst til Modtagelsen");
+    d.decide(&reference, &["--trin", "3"]);
+
+    // Every delivery fails (the notices to Modtagelsen too, through the same relay), and
+    // then nothing more happens: a refusal for good is not retried, and a failed notice
+    // starts no notice of its own.
+    let failed = || d.cli_json(&["outbox", "failed", "--json"]);
+    let settled = wait_for(
+        "failed deliveries to settle",
+        std::time::Duration::from_secs(60),
+        || {
+            let n = failed().as_array().unwrap().len();
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            (n >= 2 && failed().as_array().unwrap().len() == n).then_some(n)
+        },
+    );
+    let list = failed();
+    let list = list.as_array().unwrap();
+    assert!(
+        list.iter().all(|e| e["reference"] == reference.as_str()
+            && e["error"].as_str().unwrap().contains("550")),
+        "{list:?}"
+    );
+    let metrics = http_get(d.http, "/metrics").unwrap().1;
+    assert!(
+        metrics.contains(&format!("modtag_outbox_failed {settled}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("modtag_outbox_pending 0"), "{metrics}");
+    let log = d.stderr();
+    assert!(log.contains("delivery failed for good") && log.contains("relay replied 550"));
+    assert!(
+        !log.contains("delivery deferred"),
+        "a 5xx is not a deferral"
+    );
+    assert!(
+        !log.contains("Recipient address rejected"),
+        "the relay's reply text (it can quote an address) stays out of the log"
+    );
+
+    // The relay is put right; a person queues everything again and it goes out, including
+    // the notices that tell Modtagelsen which copy did not arrive.
+    drop(refusing);
+    let sink = Sink::start(relay_port);
+    let out = d.cli(&["outbox", "retry", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dumps = sink.wait(settled);
+    let notice = dumps
+        .iter()
+        .find(|m| m.contains(&format!("Subject: Levering mislykkedes: {reference}")))
+        .expect("a failure notice to Modtagelsen");
+    assert!(rcpt_of(notice).starts_with("modtagelsen"), "{notice}");
+    let text = plain_body(notice);
+    assert!(
+        text.contains(&reference) && text.contains("550") && text.contains("modtag outbox retry"),
+        "{text}"
+    );
+    wait_for(
+        "the outbox to empty",
+        std::time::Duration::from_secs(30),
+        || failed().as_array().unwrap().is_empty().then_some(()),
+    );
+    // Retrying something that has not failed is refused with a reason.
+    let again = d.cli(&["outbox", "retry", "999999"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no outbox entry 999999"));
 }

@@ -436,6 +436,11 @@ pub struct Sink {
 
 impl Sink {
     pub fn start(port: u16) -> Sink {
+        Sink::start_with(port, &[])
+    }
+
+    /// With extra smtp-sink options, e.g. `["-f", "RCPT"]` to refuse every recipient.
+    pub fn start_with(port: u16, options: &[&str]) -> Sink {
         let dir = tempfile::tempdir().unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -444,6 +449,7 @@ impl Sink {
             cmd.args(["-u", "nobody"]);
         }
         let child = cmd
+            .args(options)
             .arg("-d")
             .arg(format!("{}/%M.", dir.path().display()))
             .arg(format!("127.0.0.1:{port}"))

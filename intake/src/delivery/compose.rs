@@ -52,6 +52,8 @@ pub fn enqueue(
             attempts: 0,
             next_attempt: now,
             last_error: None,
+            failed: None,
+            failure_notice: false,
         });
     }
     batch.audit(
@@ -225,5 +227,7 @@ pub fn plain_entry(
         attempts: 0,
         next_attempt: now,
         last_error: None,
+        failed: None,
+        failure_notice: false,
     })
 }

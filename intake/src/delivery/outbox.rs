@@ -1,5 +1,10 @@
 //! The outbox worker: sends due entries to the relay, retries with backoff, and removes an
 //! entry only in the same commit that audits its delivery.
+//!
+//! A permanent refusal (a 5xx from the relay, or an address that cannot be used) is not
+//! retried: the entry is kept, marked failed and audited, and Modtagelsen is told by mail so
+//! that a person gets the copy to its recipient another way. Logs carry the reply code only:
+//! a relay's reply text can quote the address.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +18,16 @@ use modtag_storage::audit::Event;
 use modtag_storage::records::OutboxEntry;
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
+
+use super::compose;
 use serde_json::json;
 use tokio::sync::{watch, Notify};
 
 pub struct Worker {
     pub store: Store,
     pub relay: Relay,
+    /// The running configuration, for the directory and the failure notice's sender.
+    pub app: Arc<crate::http::AppState>,
     /// Woken when new entries are committed.
     pub wake: Arc<Notify>,
     pub shutdown: watch::Receiver<bool>,
@@ -132,13 +141,23 @@ impl Worker {
                 .send_raw(&env, entry.message.as_bytes())
                 .await
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
-            None => Err("invalid sender or recipient address".to_string()),
+                .map_err(|e| Refusal {
+                    permanent: e.is_permanent(),
+                    summary: e
+                        .status()
+                        .map_or_else(|| e.to_string(), |code| format!("relay replied {code}")),
+                    error: e.to_string(),
+                }),
+            None => Err(Refusal {
+                permanent: true,
+                summary: "invalid sender or recipient address".into(),
+                error: "invalid sender or recipient address".into(),
+            }),
         };
         let now = Timestamp::now();
         entry.attempts += 1;
         let mut batch = Batch::new();
-        let retry_at = match &result {
+        let retry_at = match result {
             Ok(()) => {
                 batch.outbox_done(entry.id).audit(
                     Event::new("delivered", "system", "delivery")
@@ -150,20 +169,38 @@ impl Worker {
                 tracing::info!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, "delivered");
                 None
             }
-            Err(e) => {
+            Err(r) if r.permanent => {
+                tracing::error!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery failed for good; Modtagelsen is told");
+                batch.audit(
+                    Event::new("delivery_failed", "system", "delivery")
+                        .reference(&entry.reference)
+                        .details(json!({
+                            "role": entry.role, "person": entry.person,
+                            "attempts": entry.attempts, "error": r.error,
+                        })),
+                );
+                if !entry.failure_notice {
+                    self.tell_modtagelsen(&entry, &r.summary, &mut batch, now);
+                }
+                entry.failed = Some(now);
+                entry.last_error = Some(r.error);
+                batch.outbox(entry);
+                None
+            }
+            Err(r) => {
                 let at = now + backoff(&self.relay, entry.attempts - 1);
-                tracing::warn!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %e, "delivery deferred");
+                tracing::warn!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery deferred");
                 entry.next_attempt = at;
-                entry.last_error = Some(e.clone());
                 batch.audit(
                     Event::new("delivery_deferred", "system", "delivery")
                         .reference(&entry.reference)
                         .details(json!({
                             "role": entry.role, "person": entry.person,
-                            "attempts": entry.attempts, "error": e,
+                            "attempts": entry.attempts, "error": r.error,
                         })),
                 );
-                batch.outbox(entry.clone());
+                entry.last_error = Some(r.error);
+                batch.outbox(entry);
                 Some(at)
             }
         };
@@ -179,5 +216,126 @@ impl Worker {
             Err(_) => {}
         }
         retry_at
+    }
+
+    /// Queues a notice to everyone with the Modtagelsen role that `failed` will not arrive.
+    /// The notice names the intake, the recipient's role and id and the reply code; nothing
+    /// about the case.
+    fn tell_modtagelsen(&self, failed: &OutboxEntry, why: &str, batch: &mut Batch, now: Timestamp) {
+        let cfg = self.app.policy.cfg();
+        let subject = format!("Levering mislykkedes: {}", failed.reference);
+        let body = failure_notice_text(failed, why);
+        let mut told = 0;
+        for person in cfg.directory.with_role("modtagelsen") {
+            let to = compose::PlainTo {
+                role: "modtagelsen",
+                person: &person.id,
+                email: &person.email,
+            };
+            match compose::plain_entry(
+                &self.store,
+                &cfg,
+                &failed.reference,
+                to,
+                &subject,
+                &body,
+                now,
+            ) {
+                Ok(mut notice) => {
+                    notice.failure_notice = true;
+                    batch.outbox(notice);
+                    told += 1;
+                }
+                Err(e) => tracing::error!(error = %e, "cannot queue the failure notice"),
+            }
+        }
+        if told == 0 {
+            tracing::error!(reference = %failed.reference, "no one has the modtagelsen role to tell of a failed delivery");
+        }
+    }
+}
+
+/// The text of a failure notice: what did not arrive, to whom by role, and what to do.
+fn failure_notice_text(failed: &OutboxEntry, why: &str) -> String {
+    let reference = &failed.reference;
+    let (what, todo) = match failed.role.as_str() {
+        "reporter" => (
+            "Kvitteringen til indberetteren".to_string(),
+            format!(
+                "Send kvitteringen på anden vis, og registrér den med\n  \
+                 modtag triage task {reference} kvittering --done"
+            ),
+        ),
+        "auditor" => (
+            "Checkpointet af auditloggen til revisor".to_string(),
+            "Giv IT-driften besked; checkpointet kan hentes med modtag audit checkpoint."
+                .to_string(),
+        ),
+        role => (
+            format!("Kopien til {role} ({})", failed.person),
+            "Sørg for, at modtageren får henvendelsen på anden vis, og ret adressen i \
+             kataloget, hvis den er forkert."
+                .to_string(),
+        ),
+    };
+    format!(
+        "{what} om henvendelse {reference} kunne ikke leveres: mailserveren afviste den \
+         permanent ({why}). Den bliver ikke forsøgt igen.\n{todo}\n\n\
+         Når fejlen er rettet, kan den sendes igen: modtag outbox retry {id}\n\
+         Se henvendelsen i modtag: modtag triage show {reference}\n",
+        id = failed.id,
+    )
+}
+
+/// Why the relay did not take an entry.
+struct Refusal {
+    /// A 5xx, or an address that cannot be used: trying again will not help.
+    permanent: bool,
+    /// For the log: the reply code, or what went wrong on the way (never the reply text).
+    summary: String,
+    /// For the audit log (encrypted): the whole error with the relay's text.
+    error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(role: &str, person: &str) -> OutboxEntry {
+        let now = Timestamp::now();
+        OutboxEntry {
+            id: 42,
+            reference: "MT-2026-000007".into(),
+            role: role.into(),
+            person: person.into(),
+            email: "someone@example.org".into(),
+            message: String::new(),
+            created: now,
+            attempts: 1,
+            next_attempt: now,
+            last_error: None,
+            failed: Some(now),
+            failure_notice: false,
+        }
+    }
+
+    #[test]
+    fn failure_notices_say_what_did_not_arrive_and_what_to_do() {
+        let t = failure_notice_text(&entry("reporter", "reporter"), "relay replied 550");
+        assert!(
+            t.starts_with("Kvitteringen til indberetteren om henvendelse MT-2026-000007"),
+            "{t}"
+        );
+        assert!(
+            t.contains("modtag triage task MT-2026-000007 kvittering --done"),
+            "{t}"
+        );
+        assert!(t.contains("(relay replied 550)") && t.contains("modtag outbox retry 42"));
+        let t = failure_notice_text(&entry("raadgiver", "lene.holm"), "relay replied 550");
+        assert!(
+            t.starts_with("Kopien til raadgiver (lene.holm) om henvendelse"),
+            "{t}"
+        );
+        assert!(!t.contains('@'), "no address in the notice: {t}");
     }
 }
