@@ -16,10 +16,16 @@ pub struct Api {
     base: String,
     token: String,
     actor: String,
+    purpose: Option<String>,
 }
 
 impl Api {
-    pub fn connect(data: &Path, api: Option<&str>, actor: &str) -> Result<Api> {
+    pub fn connect(
+        data: &Path,
+        api: Option<&str>,
+        actor: &str,
+        purpose: Option<&str>,
+    ) -> Result<Api> {
         let base = match api {
             Some(a) => a.trim_end_matches('/').to_string(),
             None => {
@@ -46,6 +52,7 @@ impl Api {
             base,
             token,
             actor: actor.to_string(),
+            purpose: purpose.map(str::to_string),
         })
     }
 
@@ -56,12 +63,28 @@ impl Api {
         path: &str,
         body: Option<(Vec<u8>, &str)>,
     ) -> Result<Value> {
+        let bytes = self.call_raw(method, path, body).await?;
+        Ok(serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())))
+    }
+
+    /// Sends a request; returns the body of a 2xx answer as it is (a file, say), or the
+    /// API's error message.
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+    ) -> Result<Bytes> {
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let mut req = hyper::Request::builder()
             .method(method)
             .uri(format!("{}{}", self.base, path))
             .header("authorization", format!("Bearer {}", self.token))
             .header("x-modtag-actor", &self.actor);
+        if let Some(purpose) = &self.purpose {
+            req = req.header("x-modtag-purpose", purpose);
+        }
         let payload = match body {
             Some((bytes, content_type)) => {
                 req = req.header("content-type", content_type);
@@ -76,9 +99,9 @@ impl Api {
             .with_context(|| format!("cannot reach modtag at {}", self.base))?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
-        let v: Value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         if !status.is_success() {
+            let v: Value = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
             let msg = v["error"]
                 .as_str()
                 .map(str::to_string)
@@ -100,6 +123,6 @@ impl Api {
             }
             bail!("{msg} ({status})");
         }
-        Ok(v)
+        Ok(bytes)
     }
 }

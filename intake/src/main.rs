@@ -34,6 +34,10 @@ struct Cli {
     /// Who is acting, for the audit log.
     #[arg(long, global = true, env = "MODTAG_ACTOR")]
     actor: Option<String>,
+    /// Why personal data is used, for the audit log (e.g. vurdering, journalisering); the
+    /// daemon records a default per action when left out.
+    #[arg(long, global = true, env = "MODTAG_PURPOSE")]
+    purpose: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -158,6 +162,21 @@ enum TriageCommand {
         reference: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Save one attachment of an intake to a new file (0600), checked against the hash
+    /// recorded at intake. Audited. `triage show` lists them, numbered from 0.
+    #[command(
+        after_help = "Example:\n  modtag triage attachment MT-2026-000001 0 --out bilag.pdf --purpose vurdering"
+    )]
+    Attachment {
+        reference: String,
+        index: usize,
+        /// A new file to write (an existing one is not overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also a flagged attachment (outside the allow-list, or not what it claims to be).
+        #[arg(long)]
+        allow_flagged: bool,
     },
     /// Close an assessed intake (audited, with the reason).
     Close {
@@ -440,7 +459,7 @@ fn print_json(v: &Value) {
 
 async fn run(cli: Cli) -> Result<()> {
     let who = actor(&cli);
-    let api = || Api::connect(&cli.data, cli.api.as_deref(), &who);
+    let api = || Api::connect(&cli.data, cli.api.as_deref(), &who, cli.purpose.as_deref());
     match &cli.command {
         Command::Serve { config } => daemon::serve(config.clone(), cli.data.clone()).await,
         Command::Config {
@@ -514,6 +533,54 @@ async fn run(cli: Cli) -> Result<()> {
                 print_json(&v);
             } else {
                 print_item(&v);
+            }
+            Ok(())
+        }
+        Command::Triage {
+            command:
+                TriageCommand::Attachment {
+                    reference,
+                    index,
+                    out,
+                    allow_flagged,
+                },
+        } => {
+            // The file first: nothing is read (and audited) for a file that cannot be made.
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let query = if *allow_flagged {
+                "?allow_flagged=true"
+            } else {
+                ""
+            };
+            let fetched = api()?
+                .call_raw(
+                    "GET",
+                    &format!("/api/v1/triage/{reference}/attachments/{index}{query}"),
+                    None,
+                )
+                .await;
+            let written = fetched.and_then(|bytes| {
+                file.write_all(&bytes)
+                    .and_then(|()| file.sync_all())
+                    .with_context(|| format!("cannot write {}", out.display()))
+                    .map(|()| bytes.len())
+            });
+            match written {
+                Ok(n) => println!(
+                    "{reference}: attachment {index} saved to {} ({n} bytes)",
+                    out.display()
+                ),
+                Err(e) => {
+                    let _ = std::fs::remove_file(out);
+                    return Err(e);
+                }
             }
             Ok(())
         }

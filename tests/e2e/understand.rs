@@ -155,3 +155,83 @@ fn a_readable_decryption_key_is_refused_at_start_up() {
         "nothing is created before the key is readable"
     );
 }
+
+/// Staff save an attachment (here from inside a winmail.dat) to a file: the bytes are the
+/// ones described at intake, the file is 0600, the read is audited with who and why, and a
+/// flagged attachment needs saying so.
+#[test]
+fn attachments_are_saved_checked_and_audited() {
+    let mut d = Daemon::start(Options::default());
+    let r = d.send_file("underretning@localhost", &corpus("21-winmail-dat.eml"));
+    let shown = d.cli_json(&["triage", "show", &r, "--json"]);
+    let listed = shown["attachment_list"].as_array().unwrap().clone();
+    assert_eq!(listed[1]["name"], "Notat om Emil.pdf");
+    let out = d.dir.path().join("notat.pdf");
+    let save = |index: &str, out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "triage",
+            "attachment",
+            &r,
+            index,
+            "--out",
+            out.to_str().unwrap(),
+            "--actor",
+            "Søren Ørsted",
+            "--purpose",
+            "vurdering",
+        ];
+        args.extend_from_slice(extra);
+        d.cli(&args)
+    };
+    let ok = save("1", &out, &[]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"%PDF"));
+    assert_eq!(
+        sha256_hex(&bytes),
+        listed[1]["sha256"].as_str().unwrap(),
+        "the bytes described at intake"
+    );
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // An existing file is not overwritten; a wrong number says how many there are.
+    let again = save("1", &out, &[]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("cannot create"));
+    let beyond = save("9", &d.dir.path().join("x"), &[]);
+    assert!(
+        String::from_utf8_lossy(&beyond.stderr).contains("has 3 attachment(s)"),
+        "{}",
+        String::from_utf8_lossy(&beyond.stderr)
+    );
+    // The winmail.dat itself is flagged: only when asked for explicitly.
+    let dat = d.dir.path().join("winmail.dat");
+    let refused = save("0", &dat, &[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is flagged"));
+    assert!(!dat.exists());
+    assert!(save("0", &dat, &["--allow-flagged"]).status.success());
+
+    assert!(d.stop().success());
+    let read = d.cli(&[
+        "audit",
+        "read",
+        "--key",
+        auditor_key(d.dir.path()).to_str().unwrap(),
+        "--kind",
+        "attachment_viewed",
+    ]);
+    let text = String::from_utf8_lossy(&read.stdout);
+    // The first save and the flagged one: a refused request reads nothing.
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains("Søren Ørsted") && text.contains("vurdering"),
+        "{text}"
+    );
+}

@@ -394,6 +394,15 @@ pub fn auditor_key(dir: &Path) -> PathBuf {
     path
 }
 
+/// SHA-256 of `bytes`, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The reference in a `250 2.0.0 Ok: queued as MT-...` line.
 pub fn queued_as(transcript: &str) -> Option<String> {
     transcript

@@ -42,6 +42,8 @@ pub struct Reading {
     pub understanding: Understanding,
     /// Set when the message could not be read at all; the raw message is kept regardless.
     pub error: Option<String>,
+    /// The bytes of the attachment asked for by [`Reader::attachment`] (never otherwise).
+    pub attachment_bytes: Option<Vec<u8>>,
 }
 
 /// Reads messages with the kommune's settings, directory and (optional) decryption key.
@@ -104,7 +106,25 @@ impl Reader {
 
     /// Reads `raw`, which arrived through `channel`.
     pub fn read(&self, raw: &[u8], channel: Channel) -> Reading {
-        match std::panic::catch_unwind(|| self.read_inner(raw, channel)) {
+        self.read_wanting(raw, channel, None)
+    }
+
+    /// The `index`th attachment of `raw` as [`Reader::read`] lists it (mail inside mail,
+    /// files from a winmail.dat and from decrypted content included): its description and
+    /// its bytes.
+    pub fn attachment(
+        &self,
+        raw: &[u8],
+        channel: Channel,
+        index: usize,
+    ) -> Option<(Attachment, Vec<u8>)> {
+        let mut r = self.read_wanting(raw, channel, Some(index));
+        let bytes = r.attachment_bytes.take()?;
+        (index < r.attachments.len()).then(|| (r.attachments.swap_remove(index), bytes))
+    }
+
+    fn read_wanting(&self, raw: &[u8], channel: Channel, want: Option<usize>) -> Reading {
+        match std::panic::catch_unwind(|| self.read_inner(raw, channel, want)) {
             Ok(r) => r,
             Err(_) => Reading {
                 kind: kind::fallback(channel),
@@ -121,7 +141,7 @@ impl Reader {
         }
     }
 
-    fn read_inner(&self, raw: &[u8], channel: Channel) -> Reading {
+    fn read_inner(&self, raw: &[u8], channel: Channel, want: Option<usize>) -> Reading {
         let mut notes = Vec::new();
         let raw = self.bound_header(raw, &mut notes);
         let Some(msg) = MessageParser::default().parse(raw.as_ref()) else {
@@ -158,14 +178,14 @@ impl Reader {
             .and_then(|(ciphertext, inline)| self.decrypt(&msg, ciphertext, *inline, &mut notes));
         if let Some((inner, info)) = decrypted {
             if let Some(inner_msg) = MessageParser::default().parse(&inner) {
-                let mut r = self.read_message(&inner_msg, channel, notes);
+                let mut r = self.read_message(&inner_msg, channel, notes, want);
                 r.understanding.openpgp = Some(info);
                 return r;
             }
             notes.push("the decrypted content is not a readable message".into());
         }
         let encrypted = payload.is_some();
-        let mut r = self.read_message(&msg, channel, notes);
+        let mut r = self.read_message(&msg, channel, notes, want);
         if encrypted && r.understanding.openpgp.is_none() {
             r.understanding.openpgp = Some(OpenPgpInfo {
                 decrypted: false,
@@ -239,10 +259,19 @@ impl Reader {
         }
     }
 
-    fn read_message(&self, msg: &Message, channel: Channel, mut notes: Vec<String>) -> Reading {
+    fn read_message(
+        &self,
+        msg: &Message,
+        channel: Channel,
+        mut notes: Vec<String>,
+        want: Option<usize>,
+    ) -> Reading {
         let subject = header_text(msg, "Subject");
         let from = address(msg);
-        let mut scan = Scan::default();
+        let mut scan = Scan {
+            want,
+            ..Scan::default()
+        };
         self.walk(msg, 0, "", &mut scan, &mut notes);
         if scan.body.trim().is_empty() && !scan.extra.trim().is_empty() {
             // Broken structure (a multipart without a usable boundary, say): show the text
@@ -366,6 +395,7 @@ impl Reader {
             cprs,
             text: std::mem::take(&mut scan.body),
             attachments: scan.attachments,
+            attachment_bytes: scan.captured,
             understanding: Understanding {
                 kind_reason,
                 original,
@@ -512,7 +542,7 @@ impl Reader {
                 // Opened and read here, its own parts listed: not a file to flag.
                 a.sniffed_type = "message/rfc822".into();
                 a.flagged = None;
-                scan.attachments.push(a);
+                scan.attachment(a, part.contents());
                 if scan.nested.is_none() {
                     scan.nested = Some(Original {
                         from: address(nested),
@@ -554,19 +584,20 @@ impl Reader {
                 }
             }
             let tnef = a.sniffed_type == "application/ms-tnef";
-            scan.attachments.push(a);
+            scan.attachment(a, bytes);
             if tnef {
                 match attach::tnef_files(bytes) {
                     Ok(files) => {
                         for (n, data) in files {
                             let guess = attach::sniff(&data);
-                            scan.attachments.push(attach::describe(
+                            let a = attach::describe(
                                 &n,
                                 guess,
                                 &data,
                                 &self.classify.attachment_types,
                                 "winmail.dat",
-                            ));
+                            );
+                            scan.attachment(a, &data);
                         }
                     }
                     Err(e) => notes.push(format!("winmail.dat could not be opened: {e}")),
@@ -594,6 +625,18 @@ struct Scan {
     attachments: Vec<Attachment>,
     nested: Option<Original>,
     notes: Vec<String>,
+    /// The attachment whose bytes are wanted, by its place in `attachments`.
+    want: Option<usize>,
+    captured: Option<Vec<u8>>,
+}
+
+impl Scan {
+    fn attachment(&mut self, a: Attachment, bytes: &[u8]) {
+        if self.want == Some(self.attachments.len()) {
+            self.captured = Some(bytes.to_vec());
+        }
+        self.attachments.push(a);
+    }
 }
 
 /// How much text (bytes) is folded and searched for words and phrases.

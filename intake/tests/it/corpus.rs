@@ -130,6 +130,45 @@ fn corpus_reads_as_expected_with_crlf_and_lf() {
 }
 
 /// The configured limits bound the work and say so; nothing is dropped silently.
+/// Every attachment that reading lists, in every corpus message (nested mail, winmail.dat
+/// contents and attachments inside decrypted mail among them), can be had as bytes whose
+/// SHA-256 is the one listed: what staff download is what was described.
+#[test]
+fn every_listed_attachment_can_be_had_with_its_hash() {
+    use sha2::{Digest, Sha256};
+    let reader = reader();
+    let (mut checked, mut kinds) = (0, std::collections::BTreeSet::new());
+    for entry in std::fs::read_dir(corpus()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "eml") {
+            continue;
+        }
+        let raw = std::fs::read(&path).unwrap();
+        let ch = channel(&raw);
+        let listed = reader.read(&raw, ch).attachments;
+        for (i, a) in listed.iter().enumerate() {
+            let (got, bytes) = reader
+                .attachment(&raw, ch, i)
+                .unwrap_or_else(|| panic!("{}: attachment {i} missing", path.display()));
+            assert_eq!(&got, a, "{}: attachment {i}", path.display());
+            assert_eq!(
+                hex::encode(Sha256::digest(&bytes)),
+                a.sha256,
+                "{}: attachment {i}",
+                path.display()
+            );
+            kinds.insert(a.inside.clone());
+            checked += 1;
+        }
+        assert!(reader.attachment(&raw, ch, listed.len()).is_none());
+    }
+    assert!(checked >= 20, "only {checked} attachments in the corpus");
+    assert!(
+        kinds.contains("winmail.dat") && kinds.contains("message/rfc822"),
+        "{kinds:?}"
+    );
+}
+
 #[test]
 fn limits_are_reported_not_silent() {
     let mut cfg = modtag_config::load_embedded().unwrap();
