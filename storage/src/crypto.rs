@@ -18,7 +18,7 @@ use openpgp::parse::stream::{
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient};
-use openpgp::serialize::Serialize;
+use openpgp::serialize::{MarshalInto, Serialize};
 use openpgp::types::{AEADAlgorithm, SymmetricAlgorithm};
 use openpgp::{Cert, KeyHandle};
 use sequoia_openpgp as openpgp;
@@ -180,8 +180,21 @@ impl Sealer {
 
 /// Decrypts a message encrypted to `key` (a certificate with unencrypted secret keys).
 pub fn decrypt(key: &Cert, ciphertext: &[u8]) -> Result<Vec<u8>, StoreError> {
+    decrypt_cached(key, ciphertext, None)
+}
+
+/// Like [`decrypt`], remembering session keys in `cache` by the PKESKs that carried them.
+pub fn decrypt_cached(
+    key: &Cert,
+    ciphertext: &[u8],
+    cache: Option<&SessionKeyCache>,
+) -> Result<Vec<u8>, StoreError> {
     let p = policy();
-    let helper = Helper { key, policy: &p };
+    let helper = Helper {
+        key,
+        policy: &p,
+        cache,
+    };
     let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)
         .map_err(|e| StoreError::Crypto(e.to_string()))?
         .with_policy(&p, None, helper)
@@ -193,9 +206,50 @@ pub fn decrypt(key: &Cert, ciphertext: &[u8]) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
+/// Session keys already recovered, by the PKESK packets that carried them. Records sealed by
+/// one [`Sealer`] share their PKESKs, so reading many records (a listing, the escalation
+/// pass) does one X25519 agreement per session key instead of one per record. The cache
+/// holds nothing the store's secret key, which is in memory anyway, could not recover; it is
+/// bounded and simply emptied when full.
+#[derive(Default)]
+pub struct SessionKeyCache {
+    keys: std::sync::Mutex<
+        std::collections::HashMap<Vec<u8>, (Option<SymmetricAlgorithm>, SessionKey)>,
+    >,
+}
+
+impl SessionKeyCache {
+    const MAX: usize = 4096;
+
+    fn key(pkesks: &[PKESK]) -> Option<Vec<u8>> {
+        let mut k = Vec::new();
+        for p in pkesks {
+            k.extend(Packet::from(p.clone()).to_vec().ok()?);
+        }
+        Some(k)
+    }
+
+    fn get(&self, k: &[u8]) -> Option<(Option<SymmetricAlgorithm>, SessionKey)> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(k)
+            .cloned()
+    }
+
+    fn put(&self, k: Vec<u8>, v: (Option<SymmetricAlgorithm>, SessionKey)) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= Self::MAX {
+            keys.clear();
+        }
+        keys.insert(k, v);
+    }
+}
+
 struct Helper<'a> {
     key: &'a Cert,
     policy: &'a StandardPolicy<'a>,
+    cache: Option<&'a SessionKeyCache>,
 }
 
 impl VerificationHelper for Helper<'_> {
@@ -217,7 +271,26 @@ impl DecryptionHelper for Helper<'_> {
         sym_algo: Option<SymmetricAlgorithm>,
         decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
     ) -> openpgp::Result<Option<Cert>> {
-        if open_session_key(self.key, self.policy, pkesks, sym_algo, decrypt)? {
+        let cached = self.cache.zip(SessionKeyCache::key(pkesks));
+        if let Some((cache, k)) = &cached {
+            if let Some((algo, sk)) = cache.get(k) {
+                if decrypt(algo, &sk) {
+                    return Ok(Some(self.key.clone()));
+                }
+            }
+        }
+        let mut opened = None;
+        let mut remember = |algo: Option<SymmetricAlgorithm>, sk: &SessionKey| {
+            let ok = decrypt(algo, sk);
+            if ok {
+                opened = Some((algo, sk.clone()));
+            }
+            ok
+        };
+        if open_session_key(self.key, self.policy, pkesks, sym_algo, &mut remember)? {
+            if let (Some((cache, k)), Some(v)) = (cached, opened) {
+                cache.put(k, v);
+            }
             return Ok(Some(self.key.clone()));
         }
         Err(
@@ -313,6 +386,17 @@ mod tests {
         assert_eq!(decrypt(&key, &two).unwrap(), plain);
         let other = crate::keys::generate_key("other <o@localhost>").unwrap();
         assert!(decrypt(&other, &one).is_err());
+        // Reading them through a session-key cache: one entry for the shared PKESK, the
+        // second record opened from it, a damaged record still refused.
+        let cache = SessionKeyCache::default();
+        assert_eq!(decrypt_cached(&key, &one, Some(&cache)).unwrap(), plain);
+        assert_eq!(decrypt_cached(&key, &two, Some(&cache)).unwrap(), plain);
+        assert_eq!(cache.keys.lock().unwrap().len(), 1);
+        let mut damaged = two.clone();
+        let n = damaged.len() - 40;
+        damaged[n] ^= 1;
+        assert!(decrypt_cached(&key, &damaged, Some(&cache)).is_err());
+        assert!(decrypt_cached(&other, &one, Some(&SessionKeyCache::default())).is_err());
         let v1 = encrypt(&[&key], &plain).unwrap();
         assert_eq!(seip_version(&v1), Some(1));
         assert_eq!(decrypt(&key, &v1).unwrap(), plain);

@@ -75,6 +75,8 @@ struct Inner {
     flusher: Flusher,
     /// The session key that records at rest are sealed under now (see [`crypto::Sealer`]).
     sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
+    /// Session keys recovered when reading records (see [`crypto::SessionKeyCache`]).
+    opened: crypto::SessionKeyCache,
 }
 
 /// Group-commit state: see [`Store::flush`].
@@ -188,6 +190,7 @@ impl Store {
             refseq: Default::default(),
             flusher: Flusher::default(),
             sealer: Default::default(),
+            opened: Default::default(),
         };
         let store = Store {
             inner: Arc::new(inner),
@@ -299,8 +302,8 @@ impl Store {
             key: String::from_utf8_lossy(key).into_owned(),
             why,
         };
-        let plain =
-            crypto::decrypt(&self.inner.keys.store, bytes).map_err(|e| corrupt(e.to_string()))?;
+        let plain = crypto::decrypt_cached(&self.inner.keys.store, bytes, Some(&self.inner.opened))
+            .map_err(|e| corrupt(e.to_string()))?;
         serde_json::from_slice(&plain).map_err(|e| corrupt(e.to_string()))
     }
 
@@ -536,13 +539,13 @@ impl Store {
         match self.inner.messages.get(reference.as_bytes())? {
             Some(hash) => {
                 let v = self.inner.spool.read(reference, &hash)?;
-                let plain = crypto::decrypt(&self.inner.keys.store, &v).map_err(|e| {
-                    StoreError::Corrupt {
+                let store_key = &self.inner.keys.store;
+                let plain = crypto::decrypt_cached(store_key, &v, Some(&self.inner.opened))
+                    .map_err(|e| StoreError::Corrupt {
                         tree: T_MESSAGES,
                         key: reference.to_string(),
                         why: e.to_string(),
-                    }
-                })?;
+                    })?;
                 Ok(Some(plain))
             }
             None => Ok(None),
