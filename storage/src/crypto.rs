@@ -213,10 +213,11 @@ pub fn decrypt_cached(
 /// bounded and simply emptied when full.
 #[derive(Default)]
 pub struct SessionKeyCache {
-    keys: std::sync::Mutex<
-        std::collections::HashMap<Vec<u8>, (Option<SymmetricAlgorithm>, SessionKey)>,
-    >,
+    keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Opened>>,
 }
+
+/// A recovered session key and the algorithm its PKESK named (v3 PKESKs name one).
+type Opened = (Option<SymmetricAlgorithm>, SessionKey);
 
 impl SessionKeyCache {
     const MAX: usize = 4096;
@@ -229,7 +230,7 @@ impl SessionKeyCache {
         Some(k)
     }
 
-    fn get(&self, k: &[u8]) -> Option<(Option<SymmetricAlgorithm>, SessionKey)> {
+    fn get(&self, k: &[u8]) -> Option<Opened> {
         self.keys
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -237,7 +238,7 @@ impl SessionKeyCache {
             .cloned()
     }
 
-    fn put(&self, k: Vec<u8>, v: (Option<SymmetricAlgorithm>, SessionKey)) {
+    fn put(&self, k: Vec<u8>, v: Opened) {
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         if keys.len() >= Self::MAX {
             keys.clear();
