@@ -231,6 +231,42 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     }
 }
 
+/// The stored item of `reference`, or the answer to give (404, or 503 on storage failure).
+async fn load_item(state: &AppState, reference: &str) -> Result<Item, Response> {
+    let store = state.store.clone();
+    let r = reference.to_string();
+    match blocking(move || store.item(&r)).await {
+        Ok(Some(i)) => Ok(i),
+        Ok(None) => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no intake with reference {reference}"),
+        )),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// Reads the stored message of `item` again with the running reader (text and attachments
+/// are never stored apart from the encrypted message); `None` when there is no message.
+async fn reread<T: Send + 'static>(
+    state: &AppState,
+    item: &Item,
+    read: impl FnOnce(&crate::understand::Reader, &[u8], modtag_config::Channel) -> T + Send + 'static,
+) -> Result<Option<T>, StoreError> {
+    let (store, reader, r) = (
+        state.store.clone(),
+        state.policy.current().reader.clone(),
+        item.reference.clone(),
+    );
+    let channel = modtag_config::Channel::parse(&item.channel)
+        .unwrap_or(modtag_config::Channel::Underretning);
+    blocking(move || {
+        store
+            .message(&r)
+            .map(|m| m.map(|raw| read(&reader, &raw, channel)))
+    })
+    .await
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f)
         .await
@@ -342,17 +378,9 @@ async fn show(
     caller: Caller,
     Path(reference): Path<String>,
 ) -> Response {
-    let store = state.store.clone();
-    let r = reference.clone();
-    let item = match blocking(move || store.item(&r)).await {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("no intake with reference {reference}"),
-            )
-        }
-        Err(e) => return store_error(e),
+    let item = match load_item(&state, &reference).await {
+        Ok(i) => i,
+        Err(r) => return r,
     };
     let event = Event::new(
         "viewed",
@@ -372,17 +400,8 @@ async fn show(
     v["parse_error"] = json!(item.parse_error);
     v["understanding"] = json!(item.understanding);
     // The text is read again from the encrypted message: it is never stored twice.
-    let (store, reader, r) = (
-        state.store.clone(),
-        state.policy.current().reader.clone(),
-        reference.clone(),
-    );
-    let channel = modtag_config::Channel::parse(&item.channel)
-        .unwrap_or(modtag_config::Channel::Underretning);
-    match blocking(move || {
-        store
-            .message(&r)
-            .map(|m| m.map(|raw| reader.read(&raw, channel).text))
+    match reread(&state, &item, |reader, raw, channel| {
+        reader.read(raw, channel).text
     })
     .await
     {
@@ -421,17 +440,9 @@ async fn attachment(
             format!("{index:?} is not an attachment number (they count from 0)"),
         );
     };
-    let store = state.store.clone();
-    let r = reference.clone();
-    let item = match blocking(move || store.item(&r)).await {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("no intake with reference {reference}"),
-            )
-        }
-        Err(e) => return store_error(e),
+    let item = match load_item(&state, &reference).await {
+        Ok(i) => i,
+        Err(r) => return r,
     };
     let Some(listed) = item.attachments.get(index).cloned() else {
         return error(
@@ -463,22 +474,15 @@ async fn attachment(
     if let Err(r) = audit(&state.store, event).await {
         return r;
     }
-    let (store, reader, r) = (
-        state.store.clone(),
-        state.policy.current().reader.clone(),
-        reference.clone(),
-    );
-    let channel = modtag_config::Channel::parse(&item.channel)
-        .unwrap_or(modtag_config::Channel::Underretning);
-    let found = blocking(move || {
-        store
-            .message(&r)
-            .map(|m| m.and_then(|raw| reader.attachment(&raw, channel, index)))
+    let found = reread(&state, &item, move |reader, raw, channel| {
+        reader.attachment(raw, channel, index)
     })
     .await;
     use sha2::Digest as _;
     match found {
-        Ok(Some((_, bytes))) if hex::encode(sha2::Sha256::digest(&bytes)) == listed.sha256 => {
+        Ok(Some(Some((_, bytes))))
+            if hex::encode(sha2::Sha256::digest(&bytes)) == listed.sha256 =>
+        {
             let headers = [
                 (
                     axum::http::header::CONTENT_TYPE,
