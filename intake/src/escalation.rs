@@ -159,7 +159,8 @@ fn pass(
     let hours = &cfg.config.triage.escalate_after_hours;
     let mut sent = 0;
     let mut next: Option<Timestamp> = None;
-    for mut item in store.items()? {
+    // Only unassessed items can be escalated: the state index spares decrypting the rest.
+    for mut item in store.items_in(&[ItemState::AwaitingAssessment, ItemState::AutoLinked])? {
         let stages = due_stages(&item, hours, now);
         if let Some(t) = next_due(std::slice::from_ref(&item), hours, now) {
             next = Some(next.map_or(t, |n| n.min(t)));

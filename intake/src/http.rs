@@ -360,7 +360,17 @@ async fn list(
         return r;
     }
     let store = state.store.clone();
-    let items = match blocking(move || store.items()).await {
+    let all = q.all;
+    let read = move || {
+        if all {
+            store.items()
+        } else {
+            // Open items only, found through the state index: closed ones are not decrypted.
+            use ItemState::*;
+            store.items_in(&[AwaitingAssessment, AutoLinked, Assessed, Routed])
+        }
+    };
+    let items = match blocking(read).await {
         Ok(i) => i,
         Err(e) => return store_error(e),
     };

@@ -19,7 +19,7 @@ use sled::Transactional;
 use crate::audit::{self, Entry, Event};
 use crate::crypto;
 use crate::keys::DataKeys;
-use crate::records::{Case, Item, OutboxEntry};
+use crate::records::{Case, Item, ItemState, OutboxEntry};
 use crate::spool::Spool;
 use crate::StoreError;
 use sequoia_openpgp as openpgp;
@@ -30,6 +30,10 @@ const T_CASES: &str = "cases";
 const T_CASE_INDEX: &str = "case_index";
 /// Blind index of intakes by child: HMAC(CPR) ‖ reference → nothing.
 const T_ITEM_INDEX: &str = "item_index";
+/// Each intake's state in clear, reference → state name: no personal data, and it lets the
+/// escalation pass and the triage list decrypt only the items in the states they show
+/// instead of every item ever received.
+const T_ITEM_STATE: &str = "item_state";
 const T_OUTBOX: &str = "outbox";
 /// The outbox's schedule, in clear but without personal data: `d` ‖ due time ‖ id → nothing
 /// (what is due, in order), `i` ‖ id → due time (to move an entry), and `f` ‖ id → failure
@@ -60,6 +64,7 @@ struct Inner {
     cases: sled::Tree,
     case_index: sled::Tree,
     item_index: sled::Tree,
+    item_state: sled::Tree,
     outbox: sled::Tree,
     outbox_sched: sled::Tree,
     audit: sled::Tree,
@@ -178,6 +183,7 @@ impl Store {
             cases: t(T_CASES)?,
             case_index: t(T_CASE_INDEX)?,
             item_index: t(T_ITEM_INDEX)?,
+            item_state: t(T_ITEM_STATE)?,
             outbox: t(T_OUTBOX)?,
             outbox_sched: t(T_OUTBOX_SCHED)?,
             audit: t(T_AUDIT)?,
@@ -196,7 +202,22 @@ impl Store {
             inner: Arc::new(inner),
         };
         store.schedule_unscheduled()?;
+        store.index_unindexed_states()?;
         Ok(store)
+    }
+
+    /// Builds the state index for items written before it existed (once, at open).
+    fn index_unindexed_states(&self) -> Result<(), StoreError> {
+        let i = &self.inner;
+        if i.items.is_empty() || !i.item_state.is_empty() {
+            return Ok(());
+        }
+        for item in self.items()? {
+            i.item_state
+                .insert(item.reference.as_bytes(), item.state.as_str().as_bytes())?;
+        }
+        i.db.flush()?;
+        Ok(())
     }
 
     /// Puts outbox entries written before the schedule existed into it (once, at open).
@@ -348,7 +369,7 @@ impl Store {
         let mut items = Vec::new();
         let mut item_keys = Vec::new();
         for item in &batch.items {
-            items.push((item.reference.clone(), self.seal(item)?));
+            items.push((item.reference.clone(), item.state, self.seal(item)?));
             for cpr in &item.cprs {
                 let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
                 let mut key = self.blind(&digits).to_vec();
@@ -396,16 +417,18 @@ impl Store {
             &i.meta,
             &i.item_index,
             &i.outbox_sched,
+            &i.item_state,
         )
-            .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii, tos)| {
+            .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis)| {
                 for key in &item_keys {
                     tii.insert(key.as_slice(), &[])?;
                 }
                 for (r, c) in messages {
                     tm.insert(r.as_bytes(), c.as_slice())?;
                 }
-                for (r, c) in &items {
+                for (r, state, c) in &items {
                     ti.insert(r.as_bytes(), c.as_slice())?;
+                    tis.insert(r.as_bytes(), state.as_str().as_bytes())?;
                     if let Some((year, n)) = parse_reference(r) {
                         let key = refseq_key(year);
                         let stored = tmeta
@@ -532,6 +555,24 @@ impl Store {
                 self.open_sealed(T_ITEMS, &k, &v)
             })
             .collect()
+    }
+
+    /// The items in one of `states`, by reference: only those are decrypted.
+    pub fn items_in(&self, states: &[ItemState]) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.inner.item_state.iter() {
+            let (k, state) = kv?;
+            if !states
+                .iter()
+                .any(|s| s.as_str().as_bytes() == state.as_ref())
+            {
+                continue;
+            }
+            if let Some(v) = self.inner.items.get(&k)? {
+                out.push(self.open_sealed(T_ITEMS, &k, &v)?);
+            }
+        }
+        Ok(out)
     }
 
     /// The raw message of `reference`, decrypted in memory.

@@ -556,3 +556,53 @@ fn retention_deletes_payloads_and_the_log_still_verifies() {
     assert_eq!(shredded, [true, true, true, false, false, false]);
     assert_eq!(entries[5].kind, "retention");
 }
+
+/// Items are found by state without decrypting the others, and a store written before the
+/// state index existed gets it built when it opens.
+#[test]
+fn items_by_state_and_the_index_built_for_older_stores() {
+    use modtag_storage::records::ItemState::*;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = test_keys(dir.path());
+    let store = Store::open(dir.path(), keys).unwrap();
+    let now = Timestamp::now();
+    let mut refs = Vec::new();
+    for state in [AwaitingAssessment, Closed, Routed, AwaitingAssessment] {
+        let r = store.next_reference(now).unwrap();
+        let mut it = item(&r, now);
+        it.state = state;
+        let mut b = Batch::new();
+        b.item(it);
+        store.commit(b, now).unwrap();
+        refs.push(r);
+    }
+    // A later change of state moves the item in the index.
+    let mut moved = store.item(&refs[3]).unwrap().unwrap();
+    moved.state = Assessed;
+    let mut b = Batch::new();
+    b.item(moved);
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    let found = |s: &Store, states: &[modtag_storage::records::ItemState]| -> Vec<String> {
+        s.items_in(states)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.reference)
+            .collect()
+    };
+    assert_eq!(found(&store, &[AwaitingAssessment]), [refs[0].clone()]);
+    assert_eq!(found(&store, &[Closed]), [refs[1].clone()]);
+    assert_eq!(
+        found(&store, &[Routed, Assessed]),
+        [refs[2].clone(), refs[3].clone()]
+    );
+    drop(store);
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        assert!(db.drop_tree("item_state").unwrap());
+        db.flush().unwrap();
+    }
+    let store = reopen(dir.path());
+    assert_eq!(found(&store, &[AwaitingAssessment]), [refs[0].clone()]);
+    assert_eq!(found(&store, &[Assessed]), [refs[3].clone()]);
+}
