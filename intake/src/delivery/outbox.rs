@@ -2,9 +2,9 @@
 //! entry only in the same commit that audits its delivery.
 //!
 //! A permanent refusal (a 5xx from the relay, or an address that cannot be used) is not
-//! retried: the entry is kept, marked failed and audited, and Modtagelsen is told by mail so
-//! that a person gets the copy to its recipient another way. Logs carry the reply code only:
-//! a relay's reply text can quote the address.
+//! retried: the entry is kept, marked failed and audited, and Modtagelsen and its leader are
+//! told by mail so that a person gets the copy to its recipient another way. Logs carry the
+//! reply code only: a relay's reply text can quote the address.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -218,17 +218,30 @@ impl Worker {
         retry_at
     }
 
-    /// Queues a notice to everyone with the Modtagelsen role that `failed` will not arrive.
+    /// Queues a notice to Modtagelsen and its leader that `failed` will not arrive.
     /// The notice names the intake, the recipient's role and id and the reply code; nothing
     /// about the case.
     fn tell_modtagelsen(&self, failed: &OutboxEntry, why: &str, batch: &mut Batch, now: Timestamp) {
         let cfg = self.app.policy.cfg();
         let subject = format!("Levering mislykkedes: {}", failed.reference);
         let body = failure_notice_text(failed, why);
-        let mut told = 0;
-        for person in cfg.directory.with_role("modtagelsen") {
+        // Modtagelsen and its leader: when the copy that failed was Modtagelsen's own, its
+        // address may be the wrong one, and the leader still hears of it.
+        let mut told: Vec<&str> = Vec::new();
+        let people = ["modtagelsen", "modtagelsen_leder"]
+            .into_iter()
+            .flat_map(|role| {
+                cfg.directory
+                    .with_role(role)
+                    .into_iter()
+                    .map(move |p| (role, p))
+            });
+        for (role, person) in people {
+            if told.contains(&person.id.as_str()) {
+                continue;
+            }
             let to = compose::PlainTo {
-                role: "modtagelsen",
+                role,
                 person: &person.id,
                 email: &person.email,
             };
@@ -244,12 +257,12 @@ impl Worker {
                 Ok(mut notice) => {
                     notice.failure_notice = true;
                     batch.outbox(notice);
-                    told += 1;
+                    told.push(&person.id);
                 }
                 Err(e) => tracing::error!(error = %e, "cannot queue the failure notice"),
             }
         }
-        if told == 0 {
+        if told.is_empty() {
             tracing::error!(reference = %failed.reference, "no one has the modtagelsen role to tell of a failed delivery");
         }
     }
