@@ -160,11 +160,20 @@ fn pass(
     let mut sent = 0;
     let mut next: Option<Timestamp> = None;
     // Only unassessed items can be escalated: the state index spares decrypting the rest.
-    for mut item in store.items_in(&[ItemState::AwaitingAssessment, ItemState::AutoLinked])? {
-        let stages = due_stages(&item, hours, now);
+    for item in store.items_in(&[ItemState::AwaitingAssessment, ItemState::AutoLinked])? {
         if let Some(t) = next_due(std::slice::from_ref(&item), hours, now) {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
+        if due_stages(&item, hours, now).is_empty() {
+            continue;
+        }
+        // Read again under the item's lock: a person may have decided since the list was
+        // read, and writing back the older copy would undo that.
+        let _held = store.lock_item(&item.reference);
+        let Some(mut item) = store.item(&item.reference)? else {
+            continue;
+        };
+        let stages = due_stages(&item, hours, now);
         if stages.is_empty() {
             continue;
         }

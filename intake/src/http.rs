@@ -598,6 +598,7 @@ async fn modify(
     let r = reference.to_string();
     type Outcome = Result<Result<Value, (StatusCode, String)>, StoreError>;
     let result = blocking(move || -> Outcome {
+        let _held = store.lock_item(&r);
         let Some(mut item) = store.item(&r)? else {
             return Ok(Err((
                 StatusCode::NOT_FOUND,

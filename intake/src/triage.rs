@@ -96,6 +96,8 @@ pub fn decide(
     now: Timestamp,
 ) -> Result<(Decision, ItemState), DecideError> {
     validate(input)?;
+    // Two decisions at once must not both pass the check below.
+    let _held = store.lock_item(reference);
     let mut item = store
         .item(reference)?
         .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;

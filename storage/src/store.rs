@@ -82,6 +82,17 @@ struct Inner {
     sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
     /// Session keys recovered when reading records (see [`crypto::SessionKeyCache`]).
     opened: crypto::SessionKeyCache,
+    /// Striped locks for reading, changing and writing back one item (see
+    /// [`Store::lock_item`]).
+    item_locks: [std::sync::Mutex<()>; ITEM_LOCK_STRIPES],
+}
+
+const ITEM_LOCK_STRIPES: usize = 64;
+
+/// Holds one item (and the others of its stripe) against concurrent read-modify-write
+/// until it is dropped.
+pub struct ItemGuard<'a> {
+    _held: std::sync::MutexGuard<'a, ()>,
 }
 
 /// Group-commit state: see [`Store::flush`].
@@ -197,6 +208,7 @@ impl Store {
             flusher: Flusher::default(),
             sealer: Default::default(),
             opened: Default::default(),
+            item_locks: std::array::from_fn(|_| std::sync::Mutex::new(())),
         };
         let store = Store {
             inner: Arc::new(inner),
@@ -535,6 +547,23 @@ impl Store {
                 }
             }
             f.done.notify_all();
+        }
+    }
+
+    /// Locks `reference` for a read-modify-write: hold the guard from reading the item until
+    /// its batch is committed. Without it a person's decision and the escalation pass (or
+    /// two decisions at once) could each read the item and the later write undo the earlier
+    /// one. One daemon owns the database (sled's file lock), so a lock in memory suffices.
+    pub fn lock_item(&self, reference: &str) -> ItemGuard<'_> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        reference.hash(&mut h);
+        let stripe = (h.finish() % ITEM_LOCK_STRIPES as u64) as usize;
+        // A panic while holding it leaves no half-written item (the batch commits or not).
+        ItemGuard {
+            _held: self.inner.item_locks[stripe]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
         }
     }
 

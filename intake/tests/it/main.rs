@@ -1,5 +1,6 @@
 //! Integration tests of `modtag-intake`'s public pieces without the network.
 
 mod corpus;
+mod decide;
 mod escalation;
 mod session;
