@@ -62,6 +62,22 @@ fn a_permanent_refusal_is_kept_reported_and_can_be_retried() {
             && e["error"].as_str().unwrap().contains("550")),
         "{list:?}"
     );
+    // The refused kvittering is owed by hand now, with a task that says so.
+    let shown = d.cli_json(&["triage", "show", &reference, "--json"]);
+    assert_eq!(
+        shown["kvittering"]["manual"], true,
+        "{}",
+        shown["kvittering"]
+    );
+    assert!(shown["kvittering"]["sent_at"].is_null());
+    let open_task = |v: &serde_json::Value| {
+        v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["kind"] == "kvittering" && t["done_at"].is_null())
+    };
+    assert!(open_task(&shown), "{}", shown["tasks"]);
     let metrics = http_get(d.http, "/metrics").unwrap().1;
     assert!(
         metrics.contains(&format!("modtag_outbox_failed {settled}")),
@@ -111,6 +127,14 @@ fn a_permanent_refusal_is_kept_reported_and_can_be_retried() {
         std::time::Duration::from_secs(30),
         || failed().as_array().unwrap().is_empty().then_some(()),
     );
+    // The kvittering went out after all: sent by the system, the task done.
+    let shown = d.cli_json(&["triage", "show", &reference, "--json"]);
+    assert_eq!(
+        shown["kvittering"]["sent_by"], "system",
+        "{}",
+        shown["kvittering"]
+    );
+    assert!(!open_task(&shown), "{}", shown["tasks"]);
     // Retrying something that has not failed is refused with a reason.
     let again = d.cli(&["outbox", "retry", "999999"]);
     assert!(!again.status.success());

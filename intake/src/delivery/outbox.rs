@@ -15,7 +15,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use modtag_config::model::{Relay, RelayTls};
 use modtag_storage::audit::Event;
-use modtag_storage::records::OutboxEntry;
+use modtag_storage::records::{Item, OutboxEntry, Task};
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
 
@@ -157,6 +157,17 @@ impl Worker {
         let now = Timestamp::now();
         entry.attempts += 1;
         let mut batch = Batch::new();
+        // A kvittering's fate is also the intake's: sent, or owed by hand.
+        let kvittering = (entry.role == "reporter").then(|| {
+            (
+                entry.reference.clone(),
+                match &result {
+                    Ok(()) => Some(true),
+                    Err(r) if r.permanent => Some(false),
+                    Err(_) => None,
+                },
+            )
+        });
         let retry_at = match result {
             Ok(()) => {
                 batch.outbox_done(entry.id).audit(
@@ -205,7 +216,19 @@ impl Worker {
             }
         };
         let store = self.store.clone();
-        let committed = tokio::task::spawn_blocking(move || store.commit(batch, now)).await;
+        let committed = tokio::task::spawn_blocking(move || {
+            if let Some((reference, Some(delivered))) = kvittering {
+                let _held = store.lock_item(&reference);
+                if let Some(mut item) = store.item(&reference)? {
+                    if kvittering_outcome(&mut item, delivered, now) {
+                        batch.item(item);
+                    }
+                }
+                return store.commit(batch, now);
+            }
+            store.commit(batch, now)
+        })
+        .await;
         match committed {
             Ok(Ok(())) => {
                 if let Err(e) = crate::flush(&self.store).await {
@@ -265,6 +288,50 @@ impl Worker {
         if told.is_empty() {
             tracing::error!(reference = %failed.reference, "no one has the modtagelsen role to tell of a failed delivery");
         }
+    }
+}
+
+/// Records on the intake what became of its kvittering; true when the item changed. Refused
+/// for good, it is owed by hand (a task with the kvittering's due date, as for a reporter
+/// without an address); delivered later (after `outbox retry`), that task is done.
+fn kvittering_outcome(item: &mut Item, delivered: bool, now: Timestamp) -> bool {
+    let Some(k) = item.kvittering.as_mut() else {
+        return false;
+    };
+    let open_task = item
+        .tasks
+        .iter_mut()
+        .find(|t| t.kind == "kvittering" && t.done_at.is_none());
+    match (delivered, open_task) {
+        (false, Some(_)) => false,
+        (false, None) => {
+            k.sent_at = None;
+            k.sent_by = None;
+            k.manual = true;
+            let due = k.due.parse::<jiff::civil::Date>().ok();
+            item.tasks.push(Task {
+                kind: "kvittering".into(),
+                created: now,
+                due: due.map(modtag_router::calendar::end_of_day),
+                done_at: None,
+                done_by: None,
+                outcome: None,
+                reason: Some(
+                    "the reporter's address refused the kvittering for good: send it by hand"
+                        .into(),
+                ),
+            });
+            true
+        }
+        (true, Some(task)) if k.manual && k.sent_at.is_none() => {
+            k.sent_at = Some(now);
+            k.sent_by = Some("system".into());
+            task.done_at = Some(now);
+            task.done_by = Some("system".into());
+            task.outcome = Some("sent".into());
+            true
+        }
+        (true, _) => false,
     }
 }
 
@@ -330,6 +397,46 @@ mod tests {
             failed: Some(now),
             failure_notice: false,
         }
+    }
+
+    #[test]
+    fn a_refused_kvittering_is_owed_by_hand_until_it_goes_out() {
+        let now = Timestamp::now();
+        let mut item = Item::received(
+            "MT-2026-000007",
+            "underretning",
+            "underretning",
+            now,
+            now,
+            Default::default(),
+        );
+        item.kvittering = Some(modtag_storage::records::Kvittering {
+            due: "2026-12-01".into(),
+            sent_at: Some(now),
+            sent_by: Some("system".into()),
+            manual: false,
+        });
+        assert!(kvittering_outcome(&mut item, false, now));
+        let k = item.kvittering.clone().unwrap();
+        assert!(k.manual && k.sent_at.is_none());
+        let task = &item.tasks[0];
+        assert_eq!(task.kind, "kvittering");
+        assert_eq!(
+            task.due.unwrap().to_string(),
+            "2026-12-01T22:59:59Z",
+            "end of the local day"
+        );
+        // Refused again after a retry: still one task.
+        assert!(!kvittering_outcome(&mut item, false, now));
+        assert_eq!(item.tasks.len(), 1);
+        // Delivered after all: sent, and the task done by the system.
+        assert!(kvittering_outcome(&mut item, true, now));
+        assert_eq!(
+            item.kvittering.as_ref().unwrap().sent_by.as_deref(),
+            Some("system")
+        );
+        assert_eq!(item.tasks[0].outcome.as_deref(), Some("sent"));
+        assert!(!kvittering_outcome(&mut item, true, now));
     }
 
     #[test]
