@@ -950,8 +950,14 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let store = state.store.clone();
     let counts = move || {
         let failed = store.outbox_failed();
-        let pending = store.outbox_len().saturating_sub(failed);
-        Ok::<_, StoreError>((store.items()?, (pending, failed)))
+        let (deferred, oldest_deferred) = store.outbox_deferred()?;
+        let outbox = crate::report::OutboxCounts {
+            pending: store.outbox_len().saturating_sub(failed),
+            failed,
+            deferred,
+            oldest_deferred,
+        };
+        Ok::<_, StoreError>((store.items()?, outbox))
     };
     match blocking(counts).await {
         Ok((items, pending)) => (

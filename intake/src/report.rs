@@ -79,8 +79,18 @@ pub fn sla(items: &[Item], from: Timestamp, to: Timestamp, now: Timestamp) -> Sl
 }
 
 /// The same figures over all stored intakes, as Prometheus text (format 0.0.4).
-pub fn metrics(items: &[Item], outbox: (usize, usize), now: Timestamp) -> String {
-    let (outbox_pending, outbox_failed) = outbox;
+/// The outbox's state for monitoring, read without decrypting any entry.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OutboxCounts {
+    pub pending: usize,
+    pub failed: usize,
+    /// Tried at least once and waiting to be tried again.
+    pub deferred: usize,
+    /// When the oldest of those was queued.
+    pub oldest_deferred: Option<Timestamp>,
+}
+
+pub fn metrics(items: &[Item], outbox: OutboxCounts, now: Timestamp) -> String {
     let s = sla(items, Timestamp::MIN, Timestamp::MAX, now);
     let open = items.iter().filter(|i| i.state.is_open()).count();
     let unassessed = items
@@ -161,13 +171,28 @@ pub fn metrics(items: &[Item], outbox: (usize, usize), now: Timestamp) -> String
         "modtag_outbox_pending",
         "Copies and notices waiting for the relay.",
         "gauge",
-        vec![(String::new(), outbox_pending.to_string())],
+        vec![(String::new(), outbox.pending.to_string())],
+    );
+    gauge(
+        "modtag_outbox_deferred",
+        "Copies and notices tried and waiting to be tried again (a relay down, say).",
+        "gauge",
+        vec![(String::new(), outbox.deferred.to_string())],
+    );
+    let age = outbox
+        .oldest_deferred
+        .map_or(0, |t| now.duration_since(t).as_secs().max(0));
+    gauge(
+        "modtag_outbox_oldest_deferred_seconds",
+        "Age of the oldest copy or notice still waiting after a failed try (0 when none).",
+        "gauge",
+        vec![(String::new(), age.to_string())],
     );
     gauge(
         "modtag_outbox_failed",
         "Copies and notices the relay refused for good: kept, not tried again.",
         "gauge",
-        vec![(String::new(), outbox_failed.to_string())],
+        vec![(String::new(), outbox.failed.to_string())],
     );
     out
 }

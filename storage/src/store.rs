@@ -36,8 +36,9 @@ const T_ITEM_INDEX: &str = "item_index";
 const T_ITEM_STATE: &str = "item_state";
 const T_OUTBOX: &str = "outbox";
 /// The outbox's schedule, in clear but without personal data: `d` ‖ due time ‖ id → nothing
-/// (what is due, in order), `i` ‖ id → due time (to move an entry), and `f` ‖ id → failure
-/// time for entries that failed for good. Lets the outbox worker decrypt only what is due
+/// (what is due, in order), `i` ‖ id → due time (to move an entry), `f` ‖ id → failure
+/// time for entries that failed for good, and `a` ‖ id → time queued for entries that were
+/// tried and are waiting to be tried again. Lets the outbox worker decrypt only what is due
 /// instead of every entry on every round, and counts failures without decrypting.
 const T_OUTBOX_SCHED: &str = "outbox_sched";
 const T_AUDIT: &str = "audit";
@@ -403,7 +404,10 @@ impl Store {
                 None => Ok(time_key(entry.next_attempt)),
                 Some(at) => Err(time_key(at)),
             };
-            outbox.push((entry.id, due, self.seal(entry)?));
+            // Tried and not yet delivered: when it was queued, for the age of the oldest.
+            let deferred =
+                (entry.attempts > 0 && entry.failed.is_none()).then(|| time_key(entry.created));
+            outbox.push((entry.id, due, deferred, self.seal(entry)?));
         }
         let mut sealed_events = Vec::new();
         for event in &batch.events {
@@ -462,9 +466,12 @@ impl Store {
                     tci.insert(number.as_bytes(), key.as_slice())?;
                     tc.insert(key.as_slice(), c.as_slice())?;
                 }
-                for (id, due, c) in &outbox {
+                for (id, due, deferred, c) in &outbox {
                     to.insert(&id.to_be_bytes(), c.as_slice())?;
                     unschedule(tos, *id)?;
+                    if let Some(queued) = deferred {
+                        tos.insert(sched_deferred_key(*id).as_slice(), queued.as_slice())?;
+                    }
                     match due {
                         Ok(due) => {
                             tos.insert(sched_due_key(due, *id).as_slice(), &[])?;
@@ -718,6 +725,21 @@ impl Store {
     /// How many outbox entries failed for good (kept, no longer tried).
     pub fn outbox_failed(&self) -> usize {
         self.inner.outbox_sched.scan_prefix(b"f").count()
+    }
+
+    /// Entries tried at least once and still waiting (temporary failures), and when the
+    /// oldest of them was queued: for monitoring a relay that is down, without decrypting.
+    pub fn outbox_deferred(&self) -> Result<(usize, Option<Timestamp>), StoreError> {
+        let mut n = 0;
+        let mut oldest: Option<Timestamp> = None;
+        for kv in self.inner.outbox_sched.scan_prefix(b"a") {
+            let (_, queued) = kv?;
+            n += 1;
+            if let Some(t) = from_time_key(&queued) {
+                oldest = Some(oldest.map_or(t, |o| o.min(t)));
+            }
+        }
+        Ok((n, oldest))
     }
 
     /// The entries that failed for good, in id order: only these are decrypted.
@@ -1194,6 +1216,12 @@ fn sched_id_key(id: u64) -> Vec<u8> {
     k
 }
 
+fn sched_deferred_key(id: u64) -> Vec<u8> {
+    let mut k = vec![b'a'];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
 fn sched_failed_key(id: u64) -> Vec<u8> {
     let mut k = vec![b'f'];
     k.extend_from_slice(&id.to_be_bytes());
@@ -1206,6 +1234,7 @@ fn unschedule(
     id: u64,
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
     tos.remove(sched_failed_key(id).as_slice())?;
+    tos.remove(sched_deferred_key(id).as_slice())?;
     if let Some(old) = tos.remove(sched_id_key(id).as_slice())? {
         if let Ok(due) = <[u8; 16]>::try_from(old.as_ref()) {
             tos.remove(sched_due_key(&due, id).as_slice())?;

@@ -376,6 +376,14 @@ fn outbox_schedule_reads_only_what_is_due() {
     );
     assert_eq!(store.outbox_len(), 2);
 
+    // Entry 2 was tried once and waits: counted as deferred since it was queued.
+    let mut tried = entry(2, now + jiff::SignedDuration::from_secs(3600));
+    tried.attempts = 1;
+    let mut b = Batch::new();
+    b.outbox(tried);
+    store.commit(b, now).unwrap();
+    assert_eq!(store.outbox_deferred().unwrap(), (1, Some(now)));
+
     // Entry 1 fails for good: kept and counted, never due again, also after a reopen.
     let mut failed = entry(1, now);
     failed.failed = Some(now);
@@ -392,11 +400,12 @@ fn outbox_schedule_reads_only_what_is_due() {
     assert_eq!(store.outbox_failed(), 1);
     let kept = store.outbox().unwrap();
     assert_eq!(kept.iter().find(|e| e.id == 1).unwrap().failed, Some(now));
-    // Removing it clears its failure mark.
+    // Removing it clears its failure mark; delivering entry 2 its deferral.
     let mut b = Batch::new();
-    b.outbox_done(1);
+    b.outbox_done(1).outbox_done(2);
     store.commit(b, now).unwrap();
-    assert_eq!((store.outbox_len(), store.outbox_failed()), (1, 0));
+    assert_eq!((store.outbox_len(), store.outbox_failed()), (0, 0));
+    assert_eq!(store.outbox_deferred().unwrap(), (0, None));
 }
 
 /// A thousand tamperings with the audit log, as someone with root could do them directly in

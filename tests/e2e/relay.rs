@@ -16,9 +16,33 @@ fn copies_wait_for_a_relay_that_is_down() {
         std::time::Duration::from_secs(30),
         || d.stderr().contains("delivery deferred").then_some(()),
     );
+    // IT operations see it without reading anything: how many wait, and for how long.
+    let gauge = |name: &str| -> i64 {
+        let m = http_get(d.http, "/metrics").unwrap().1;
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {m}"))
+    };
+    // (The log line comes just before the deferral is committed.)
+    wait_for(
+        "the deferral to age",
+        std::time::Duration::from_secs(10),
+        || {
+            (gauge("modtag_outbox_deferred") >= 1
+                && gauge("modtag_outbox_oldest_deferred_seconds") >= 1)
+                .then_some(())
+        },
+    );
     let sink = Sink::start(relay_port);
     let dumps = sink.wait_kommune(1);
     assert_eq!(rcpt_of(&dumps[0]), "modtagelsen@kommune.localhost");
+    wait_for(
+        "the outbox to drain",
+        std::time::Duration::from_secs(30),
+        || (gauge("modtag_outbox_deferred") == 0).then_some(()),
+    );
+    assert_eq!(gauge("modtag_outbox_oldest_deferred_seconds"), 0);
     let plain = Gpg::with_demo_keys(&["modtagelsen"])
         .decrypt(&armored_block(&dumps[0]))
         .unwrap();
