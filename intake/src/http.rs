@@ -419,6 +419,7 @@ async fn show(
         Err(e) => return store_error(e),
     }
     v["decision"] = json!(item.decision);
+    v["earlier_decisions"] = json!(item.earlier_decisions);
     v["earlier_intakes"] = json!(item.earlier);
     v["kvittering"] = json!(item.kvittering);
     v["escalations"] = json!(item.escalations);

@@ -227,6 +227,10 @@ enum TriageCommand {
         reference: String,
         #[command(flatten)]
         decision: DecisionArgs,
+        /// Assess an intake that was already decided again, saying why. The earlier decision
+        /// is kept; only people the new one adds get a copy.
+        #[arg(long, value_name = "REASON")]
+        revise: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -675,6 +679,7 @@ async fn run(cli: Cli) -> Result<()> {
                 TriageCommand::Decide {
                     reference,
                     decision: d,
+                    revise,
                     json,
                 },
         } => {
@@ -683,7 +688,7 @@ async fn run(cli: Cli) -> Result<()> {
                 "trin": d.trin, "consent": d.consent, "area": d.area, "institution": d.institution,
                 "akut": d.akut, "out_of_hours": d.out_of_hours, "udskoling": d.udskoling, "note": d.note,
                 "consent_by": d.consent_by, "consent_how": d.consent_how, "consent_at": d.consent_at,
-                "consent_scope": d.consent_scope,
+                "consent_scope": d.consent_scope, "revise": revise,
             });
             let v = api()?
                 .call(
@@ -1085,6 +1090,20 @@ fn print_item(v: &Value) {
                 ),
                 None => format!("TO SEND BY HAND by {}", compact(&k["due"])),
             },
+        );
+    }
+    for e in v["earlier_decisions"].as_array().into_iter().flatten() {
+        line(
+            "replaced",
+            format!(
+                "trin {} by {} at {}, replaced by {} at {}: {}",
+                compact(&e["decision"]["trin"]),
+                compact(&e["decision"]["actor"]),
+                compact(&e["decision"]["at"]),
+                compact(&e["replaced_by"]),
+                compact(&e["replaced_at"]),
+                compact(&e["reason"])
+            ),
         );
     }
     for e in v["escalations"].as_array().into_iter().flatten() {

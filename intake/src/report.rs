@@ -50,7 +50,13 @@ pub fn sla(items: &[Item], from: Timestamp, to: Timestamp, now: Timestamp) -> Sl
     {
         s.intakes += 1;
         *s.by_kind.entry(item.kind.clone()).or_default() += 1;
-        if let Some(d) = &item.decision {
+        // The first assessment is the one the 24 hours are about, not a later one.
+        let first = item
+            .earlier_decisions
+            .first()
+            .map(|e| &e.decision)
+            .or(item.decision.as_ref());
+        if let Some(d) = first {
             s.assessed += 1;
             if d.at <= item.deadline {
                 s.assessed_within_deadline += 1;

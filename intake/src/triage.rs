@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_router::{route, Decision, Facts};
 use modtag_storage::audit::Event;
-use modtag_storage::records::{DecisionRecord, ItemState, RoutedTo};
+use modtag_storage::records::{DecisionRecord, Item, ItemState, RevisedDecision, RoutedTo};
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use serde::Deserialize;
@@ -38,6 +38,9 @@ pub struct DecisionInput {
     pub consent_how: Option<String>,
     pub consent_at: Option<Timestamp>,
     pub consent_scope: Option<String>,
+    /// Why an intake already decided is assessed again (required to replace a decision).
+    #[serde(default)]
+    pub revise: Option<String>,
 }
 
 /// Why a decision was not taken, mapped to HTTP statuses by the API.
@@ -47,7 +50,7 @@ pub enum DecideError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
-    #[error("intake {0} has already been decided; a new assessment is not supported yet")]
+    #[error("intake {0} has already been decided; to assess it again, say why (--revise REASON)")]
     AlreadyDecided(String),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -101,8 +104,28 @@ pub fn decide(
     let mut item = store
         .item(reference)?
         .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
-    if item.decision.is_some() || !item.state.can_become(ItemState::Assessed) {
-        return Err(DecideError::AlreadyDecided(reference.to_string()));
+    // A new assessment replaces the decision (kept, with its reason); what was sent stays
+    // sent, and only people the new decision adds get a copy.
+    let revise = input
+        .revise
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    match (&item.decision, revise) {
+        (None, None) if item.state.can_become(ItemState::Assessed) => {}
+        (None, None) => return Err(DecideError::AlreadyDecided(reference.to_string())),
+        (None, Some(_)) => {
+            return Err(DecideError::Invalid(format!(
+                "{reference} has not been decided yet: there is nothing to revise"
+            )))
+        }
+        (Some(_), None) => return Err(DecideError::AlreadyDecided(reference.to_string())),
+        (Some(_), Some(_)) if item.state == ItemState::Closed => {
+            return Err(DecideError::Invalid(format!(
+                "{reference} is closed: a closed intake is not assessed again"
+            )))
+        }
+        (Some(_), Some(_)) => {}
     }
     let case_number = input.case_number.clone().or_else(|| {
         input
@@ -152,6 +175,7 @@ pub fn decide(
         .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
 
     item.case_number = case_number.clone();
+    let previous = item.decision.take();
     let consent_record = input.consent.then(|| modtag_storage::records::Consent {
         given_by: input.consent_by.clone().unwrap_or_default(),
         how: input.consent_how.clone().unwrap_or_default(),
@@ -188,7 +212,28 @@ pub fn decide(
         actions: decision.actions.iter().map(|(a, _)| a.clone()).collect(),
         refused: decision.refused.clone(),
     });
-    item.transition(ItemState::Assessed, &input.actor, now, "assessed");
+    let previous_summary = previous
+        .as_ref()
+        .map(|d| json!({ "trin": d.trin, "area": d.area, "consent": d.consent, "at": d.at }));
+    match (previous, revise) {
+        (Some(decision), Some(reason)) => {
+            item.earlier_decisions.push(RevisedDecision {
+                decision,
+                replaced_at: now,
+                replaced_by: input.actor.clone(),
+                reason: reason.to_string(),
+            });
+            // The state stays (assessed or routed); the history says what happened.
+            let state = item.state;
+            item.transition(
+                state,
+                &input.actor,
+                now,
+                &format!("assessed again: {reason}"),
+            );
+        }
+        _ => item.transition(ItemState::Assessed, &input.actor, now, "assessed"),
+    }
     // What the assessment leaves a person to do.
     let task = |kind: &str, reason: &str| modtag_storage::records::Task {
         kind: kind.into(),
@@ -199,7 +244,11 @@ pub fn decide(
         outcome: None,
         reason: Some(reason.into()),
     };
-    if !facts.existing_case && routing_kind(&item.kind) == "underretning" {
+    let has_task = |item: &Item, kind: &str| item.tasks.iter().any(|t| t.kind == kind);
+    if !facts.existing_case
+        && routing_kind(&item.kind) == "underretning"
+        && !has_task(&item, "indkald_underretningsmoede")
+    {
         item.tasks.push(task(
             "indkald_underretningsmoede",
             "ny sag: indkald familie, barn og evt. underretter til underretningsmøde",
@@ -207,6 +256,7 @@ pub fn decide(
     }
     if item.understanding.reporter.kind == "professional"
         && routing_kind(&item.kind) == "underretning"
+        && !has_task(&item, "tilbagemelding")
     {
         item.tasks.push(task(
             "tilbagemelding",
@@ -215,19 +265,29 @@ pub fn decide(
     }
     let mut batch = Batch::new();
     batch.audit(
-        Event::new("decided", &input.actor, "assessment")
-            .reference(reference)
-            .details(json!({
-                "existing_case": facts.existing_case,
-                "case": item.case_number,
-                "trin": input.trin,
-                "consent": input.consent,
-                "consent_by": input.consent_by,
-                "consent_how": input.consent_how,
-                "area": facts.area,
-                "akut": input.akut,
-                "out_of_hours": input.out_of_hours,
-            })),
+        Event::new(
+            if revise.is_some() {
+                "reassessed"
+            } else {
+                "decided"
+            },
+            &input.actor,
+            "assessment",
+        )
+        .reference(reference)
+        .details(json!({
+            "reason": revise,
+            "previous": previous_summary,
+            "existing_case": facts.existing_case,
+            "case": item.case_number,
+            "trin": input.trin,
+            "consent": input.consent,
+            "consent_by": input.consent_by,
+            "consent_how": input.consent_how,
+            "area": facts.area,
+            "akut": input.akut,
+            "out_of_hours": input.out_of_hours,
+        })),
     );
     compose::enqueue(
         store,
@@ -239,7 +299,7 @@ pub fn decide(
         &mut batch,
         now,
     )?;
-    if !decision.recipients.is_empty() {
+    if !decision.recipients.is_empty() && item.state.can_become(ItemState::Routed) {
         item.transition(ItemState::Routed, &input.actor, now, "routed");
     }
     let state = item.state;

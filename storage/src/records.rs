@@ -256,6 +256,9 @@ pub struct Item {
     /// Cases a person should consider (several matches): never linked automatically.
     pub suggestions: Vec<String>,
     pub decision: Option<DecisionRecord>,
+    /// Decisions replaced by a new assessment, oldest first, each with why it was replaced.
+    #[serde(default)]
+    pub earlier_decisions: Vec<RevisedDecision>,
     pub history: Vec<Transition>,
     /// Directory ids of everyone a copy was queued for, so no one gets it twice.
     #[serde(default)]
@@ -293,6 +296,15 @@ pub struct Kvittering {
     pub sent_by: Option<String>,
     /// True when it must be sent by hand (a named reporter without an address we can use).
     pub manual: bool,
+}
+
+/// A decision as it stood before a new assessment replaced it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevisedDecision {
+    pub decision: DecisionRecord,
+    pub replaced_at: Timestamp,
+    pub replaced_by: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -345,6 +357,7 @@ impl Item {
             case_number: None,
             suggestions: Vec::new(),
             decision: None,
+            earlier_decisions: Vec::new(),
             history: Vec::new(),
             sent_to: Vec::new(),
             earlier: Vec::new(),

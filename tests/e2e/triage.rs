@@ -242,3 +242,122 @@ fn history_consent_tasks_closing_and_the_sla_report() {
     );
     assert!(!metrics.contains("010120"), "no personal data in metrics");
 }
+
+/// A decided intake is assessed again with a reason: the earlier decision is kept beside the
+/// new one, only people the new decision adds get a copy, the SLA counts the first
+/// assessment, and a closed intake is not reopened this way.
+#[test]
+fn a_decision_is_revised_with_a_reason() {
+    let opts = Options::default();
+    let sink = Sink::start(opts.relay_port);
+    let mut d = Daemon::start(opts);
+    let r = d.send("Bekymring", "Tekst til Modtagelsen");
+    d.decide(&r, &["--trin", "3"]);
+    let first = d.cli_json(&["triage", "show", &r, "--json"]);
+    let first_sent = first["sent_to"].as_array().unwrap().len();
+    assert!(first_sent >= 1, "{first}");
+
+    let plain = d.cli(&[
+        "triage",
+        "decide",
+        &r,
+        "--actor",
+        "Lene Holm",
+        "--trin",
+        "2",
+    ]);
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("--revise REASON"));
+
+    d.decide(
+        &r,
+        &[
+            "--trin",
+            "2",
+            "--area",
+            "skole",
+            "--consent",
+            "--consent-by",
+            "forældre",
+            "--consent-how",
+            "mundtligt",
+            "--revise",
+            "Ny viden fra skolen",
+        ],
+    );
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert_eq!(item["decision"]["trin"], 2);
+    let earlier = &item["earlier_decisions"][0];
+    assert_eq!(earlier["decision"]["trin"], 3);
+    assert_eq!(earlier["reason"], "Ny viden fra skolen");
+    assert_eq!(earlier["replaced_by"], "Lene Holm");
+    let sent: Vec<String> = item["sent_to"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        sent.len() > first_sent,
+        "the new decision adds people: {sent:?}"
+    );
+    // Each person once: the first decision's recipients get no second copy.
+    let dumps = sink.wait_kommune(sent.len());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let rcpts: Vec<String> = sink
+        .wait_kommune(sent.len())
+        .iter()
+        .map(|m| rcpt_of(m))
+        .collect();
+    assert_eq!(rcpts.len(), dumps.len(), "{rcpts:?}");
+    let mut unique = rcpts.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), rcpts.len(), "{rcpts:?}");
+    let sla = d.cli_json(&[
+        "report",
+        "sla",
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2099-12-31",
+        "--json",
+    ]);
+    assert_eq!(sla["assessed"], 1);
+
+    d.cli_json(&[
+        "triage",
+        "close",
+        &r,
+        "--reason",
+        "Overgået til trin 2-forløb",
+        "--json",
+    ]);
+    let closed = d.cli(&[
+        "triage",
+        "decide",
+        &r,
+        "--actor",
+        "Lene Holm",
+        "--trin",
+        "1",
+        "--revise",
+        "igen",
+    ]);
+    assert!(String::from_utf8_lossy(&closed.stderr).contains("is closed"));
+
+    assert!(d.stop().success());
+    let read = d.cli(&[
+        "audit",
+        "read",
+        "--key",
+        auditor_key(d.dir.path()).to_str().unwrap(),
+        "--kind",
+        "reassessed",
+    ]);
+    let text = String::from_utf8_lossy(&read.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("Ny viden fra skolen") && text.contains("\"trin\":3"),
+        "{text}"
+    );
+}
