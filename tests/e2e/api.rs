@@ -13,15 +13,7 @@ fn the_api_needs_the_token_but_healthz_does_not() {
     // The failed login is in the audit log, with the path and without any token.
     let mut d = d;
     assert!(d.stop().success());
-    let read = d.cli(&[
-        "audit",
-        "read",
-        "--key",
-        auditor_key(d.dir.path()).to_str().unwrap(),
-        "--kind",
-        "login_failed",
-    ]);
-    let text = String::from_utf8_lossy(&read.stdout);
+    let text = d.audit_text("login_failed");
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(
         text.contains("\"path\":\"/api/v1/triage\"") && text.contains("\"token_given\":false"),
@@ -67,20 +59,8 @@ fn failed_logins_are_throttled_per_address() {
     }
     // Ten failures and one lockout are audited; the refusals during it are not.
     assert!(d.stop().success());
-    let key = auditor_key(d.dir.path());
-    let count = |kind: &str| {
-        let out = d.cli(&[
-            "audit",
-            "read",
-            "--key",
-            key.to_str().unwrap(),
-            "--kind",
-            kind,
-        ]);
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    };
-    assert_eq!(count("login_failed"), 10);
-    assert_eq!(count("login_throttled"), 1);
+    assert_eq!(d.audit_text("login_failed").lines().count(), 10);
+    assert_eq!(d.audit_text("login_throttled").lines().count(), 1);
 }
 
 #[test]

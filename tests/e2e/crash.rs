@@ -140,20 +140,8 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         String::from_utf8_lossy(&verify.stderr)
     );
     // Every acknowledged message has its `received` entry (read with the auditors' key).
-    let read = d.cli(&[
-        "audit",
-        "read",
-        "--key",
-        auditor_key(d.dir.path()).to_str().unwrap(),
-        "--kind",
-        "received",
-    ]);
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
-    );
-    let received: BTreeSet<String> = String::from_utf8_lossy(&read.stdout)
+    let received: BTreeSet<String> = d
+        .audit_text("received")
         .lines()
         .map(|l| {
             serde_json::from_str::<serde_json::Value>(l).unwrap()["reference"]

@@ -346,15 +346,7 @@ fn a_decision_is_revised_with_a_reason() {
     assert!(String::from_utf8_lossy(&closed.stderr).contains("is closed"));
 
     assert!(d.stop().success());
-    let read = d.cli(&[
-        "audit",
-        "read",
-        "--key",
-        auditor_key(d.dir.path()).to_str().unwrap(),
-        "--kind",
-        "reassessed",
-    ]);
-    let text = String::from_utf8_lossy(&read.stdout);
+    let text = d.audit_text("reassessed");
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(
         text.contains("Ny viden fra skolen") && text.contains("\"trin\":3"),

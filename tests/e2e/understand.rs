@@ -219,15 +219,7 @@ fn attachments_are_saved_checked_and_audited() {
     assert!(save("0", &dat, &["--allow-flagged"]).status.success());
 
     assert!(d.stop().success());
-    let read = d.cli(&[
-        "audit",
-        "read",
-        "--key",
-        auditor_key(d.dir.path()).to_str().unwrap(),
-        "--kind",
-        "attachment_viewed",
-    ]);
-    let text = String::from_utf8_lossy(&read.stdout);
+    let text = d.audit_text("attachment_viewed");
     // The first save and the flagged one: a refused request reads nothing.
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(

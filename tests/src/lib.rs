@@ -294,6 +294,26 @@ impl Daemon {
             .unwrap()
     }
 
+    /// The audit log's entries of one kind, one JSON object per line as `modtag audit read`
+    /// prints them, read with the demo auditors' key. Stop the daemon first.
+    pub fn audit_text(&self, kind: &str) -> String {
+        let key = auditor_key(self.dir.path());
+        let out = self.cli(&[
+            "audit",
+            "read",
+            "--key",
+            key.to_str().unwrap(),
+            "--kind",
+            kind,
+        ]);
+        assert!(
+            out.status.success(),
+            "audit read: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `modtag triage decide REF --actor "Lene Holm" ARGS... --json`, asserting success.
     pub fn decide(&self, reference: &str, args: &[&str]) -> Value {
         let mut all = vec![
