@@ -822,7 +822,7 @@ async fn report_sla(
         (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
     };
     let store = state.store.clone();
-    let items = match blocking(move || store.items()).await {
+    let items = match blocking(move || store.summaries()).await {
         Ok(i) => i,
         Err(e) => return store_error(e),
     };
@@ -958,7 +958,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             deferred,
             oldest_deferred,
         };
-        Ok::<_, StoreError>((store.items()?, outbox))
+        Ok::<_, StoreError>((store.summaries()?, outbox))
     };
     match blocking(counts).await {
         Ok((items, pending)) => (

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use modtag_storage::records::Item;
+use modtag_storage::records::{ItemState, ItemSummary};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -36,8 +36,17 @@ fn quantile(v: &[i64], q: f64) -> Option<i64> {
     Some(v[rank - 1])
 }
 
-/// The figures for intakes received in `[from, to)`, as of `now`.
-pub fn sla(items: &[Item], from: Timestamp, to: Timestamp, now: Timestamp) -> Sla {
+/// Not yet assessed (the 24 hours run).
+fn unassessed(s: &ItemSummary) -> bool {
+    matches!(
+        s.state,
+        ItemState::AwaitingAssessment | ItemState::AutoLinked
+    )
+}
+
+/// The figures for intakes received in `[from, to)`, as of `now`, from the items' summaries
+/// (nothing is decrypted).
+pub fn sla(items: &[ItemSummary], from: Timestamp, to: Timestamp, now: Timestamp) -> Sla {
     let mut s = Sla {
         from: from.to_string(),
         to: to.to_string(),
@@ -51,25 +60,20 @@ pub fn sla(items: &[Item], from: Timestamp, to: Timestamp, now: Timestamp) -> Sl
         s.intakes += 1;
         *s.by_kind.entry(item.kind.clone()).or_default() += 1;
         // The first assessment is the one the 24 hours are about, not a later one.
-        let first = item
-            .earlier_decisions
-            .first()
-            .map(|e| &e.decision)
-            .or(item.decision.as_ref());
-        if let Some(d) = first {
+        if let Some(at) = item.first_assessed_at {
             s.assessed += 1;
-            if d.at <= item.deadline {
+            if at <= item.deadline {
                 s.assessed_within_deadline += 1;
             }
-            minutes.push((d.at - item.received_at).get_seconds() / 60);
-        } else if crate::escalation::overdue(item, now) {
+            minutes.push((at - item.received_at).get_seconds() / 60);
+        } else if unassessed(item) && now > item.deadline {
             s.overdue_now += 1;
         }
-        if let Some(k) = &item.kvittering {
+        if let Some(due) = &item.kvittering_due {
             s.kvitteringer_owed += 1;
-            let due = k.due.parse::<jiff::civil::Date>().ok();
+            let due = due.parse::<jiff::civil::Date>().ok();
             let due_end = due.map(modtag_router::calendar::end_of_day);
-            match (k.sent_at, due_end) {
+            match (item.kvittering_sent_at, due_end) {
                 (Some(sent), Some(end)) if sent <= end => s.kvitteringer_on_time += 1,
                 (None, Some(end)) if now <= end => s.kvitteringer_pending += 1,
                 _ => {}
@@ -84,7 +88,6 @@ pub fn sla(items: &[Item], from: Timestamp, to: Timestamp, now: Timestamp) -> Sl
     s
 }
 
-/// The same figures over all stored intakes, as Prometheus text (format 0.0.4).
 /// The outbox's state for monitoring, read without decrypting any entry.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OutboxCounts {
@@ -96,13 +99,12 @@ pub struct OutboxCounts {
     pub oldest_deferred: Option<Timestamp>,
 }
 
-pub fn metrics(items: &[Item], outbox: OutboxCounts, now: Timestamp) -> String {
+/// The same figures over all stored intakes, and the outbox's, as Prometheus text (format
+/// 0.0.4).
+pub fn metrics(items: &[ItemSummary], outbox: OutboxCounts, now: Timestamp) -> String {
     let s = sla(items, Timestamp::MIN, Timestamp::MAX, now);
     let open = items.iter().filter(|i| i.state.is_open()).count();
-    let unassessed = items
-        .iter()
-        .filter(|i| crate::escalation::unassessed(i))
-        .count();
+    let unassessed = items.iter().filter(|i| unassessed(i)).count();
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, kind: &str, lines: Vec<(String, String)>| {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));

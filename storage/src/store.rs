@@ -19,7 +19,7 @@ use sled::Transactional;
 use crate::audit::{self, Entry, Event};
 use crate::crypto;
 use crate::keys::DataKeys;
-use crate::records::{Case, Item, ItemState, OutboxEntry};
+use crate::records::{Case, Item, ItemState, ItemSummary, OutboxEntry};
 use crate::spool::Spool;
 use crate::StoreError;
 use sequoia_openpgp as openpgp;
@@ -30,9 +30,9 @@ const T_CASES: &str = "cases";
 const T_CASE_INDEX: &str = "case_index";
 /// Blind index of intakes by child: HMAC(CPR) ‖ reference → nothing.
 const T_ITEM_INDEX: &str = "item_index";
-/// Each intake's state in clear, reference → state name: no personal data, and it lets the
-/// escalation pass and the triage list decrypt only the items in the states they show
-/// instead of every item ever received.
+/// Each intake's [`ItemSummary`] in clear (JSON), reference → summary: no personal data. The
+/// escalation pass and the triage list decrypt only the items in the states they show, and
+/// the SLA report and `/metrics` decrypt nothing.
 const T_ITEM_STATE: &str = "item_state";
 const T_OUTBOX: &str = "outbox";
 /// The outbox's schedule, in clear but without personal data: `d` ‖ due time ‖ id → nothing
@@ -227,7 +227,7 @@ impl Store {
         }
         for item in self.items()? {
             i.item_state
-                .insert(item.reference.as_bytes(), item.state.as_str().as_bytes())?;
+                .insert(item.reference.as_bytes(), summary_json(&item)?)?;
         }
         i.db.flush()?;
         Ok(())
@@ -382,7 +382,11 @@ impl Store {
         let mut items = Vec::new();
         let mut item_keys = Vec::new();
         for item in &batch.items {
-            items.push((item.reference.clone(), item.state, self.seal(item)?));
+            items.push((
+                item.reference.clone(),
+                summary_json(item)?,
+                self.seal(item)?,
+            ));
             for cpr in &item.cprs {
                 let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
                 let mut key = self.blind(&digits).to_vec();
@@ -442,9 +446,9 @@ impl Store {
                 for (r, c) in messages {
                     tm.insert(r.as_bytes(), c.as_slice())?;
                 }
-                for (r, state, c) in &items {
+                for (r, summary, c) in &items {
                     ti.insert(r.as_bytes(), c.as_slice())?;
-                    tis.insert(r.as_bytes(), state.as_str().as_bytes())?;
+                    tis.insert(r.as_bytes(), summary.as_slice())?;
                     if let Some((year, n)) = parse_reference(r) {
                         let key = refseq_key(year);
                         let stored = tmeta
@@ -597,11 +601,8 @@ impl Store {
     pub fn items_in(&self, states: &[ItemState]) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         for kv in self.inner.item_state.iter() {
-            let (k, state) = kv?;
-            if !states
-                .iter()
-                .any(|s| s.as_str().as_bytes() == state.as_ref())
-            {
+            let (k, v) = kv?;
+            if !states.contains(&parse_summary(&k, &v)?.state) {
                 continue;
             }
             if let Some(v) = self.inner.items.get(&k)? {
@@ -609,6 +610,18 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Every intake's summary, by reference, without decrypting anything.
+    pub fn summaries(&self) -> Result<Vec<ItemSummary>, StoreError> {
+        self.inner
+            .item_state
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                parse_summary(&k, &v)
+            })
+            .collect()
     }
 
     /// The raw message of `reference`, decrypted in memory.
@@ -1214,6 +1227,18 @@ fn sched_id_key(id: u64) -> Vec<u8> {
     let mut k = vec![b'i'];
     k.extend_from_slice(&id.to_be_bytes());
     k
+}
+
+fn summary_json(item: &Item) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(&ItemSummary::of(item)).map_err(|e| StoreError::Crypto(e.to_string()))
+}
+
+fn parse_summary(key: &[u8], v: &[u8]) -> Result<ItemSummary, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
+        tree: T_ITEM_STATE,
+        key: String::from_utf8_lossy(key).into_owned(),
+        why: e.to_string(),
+    })
 }
 
 fn sched_deferred_key(id: u64) -> Vec<u8> {

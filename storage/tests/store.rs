@@ -614,4 +614,14 @@ fn items_by_state_and_the_index_built_for_older_stores() {
     let store = reopen(dir.path());
     assert_eq!(found(&store, &[AwaitingAssessment]), [refs[0].clone()]);
     assert_eq!(found(&store, &[Assessed]), [refs[3].clone()]);
+    // The summaries (what reports count) come without decrypting, and carry no personal
+    // data: not the subject, not the CPR.
+    let summaries = store.summaries().unwrap();
+    let states: Vec<_> = summaries.iter().map(|s| s.state).collect();
+    assert_eq!(states, [AwaitingAssessment, Closed, Routed, Assessed]);
+    assert!(summaries
+        .iter()
+        .all(|s| s.kind == "underretning" && s.received_at == now));
+    let raw = serde_json::to_string(&summaries).unwrap();
+    assert!(!raw.contains("Emil") && !raw.contains("120315"), "{raw}");
 }
