@@ -23,10 +23,7 @@ use crate::delivery::compose;
 
 /// True while the 24-hour assessment is still owed.
 pub fn unassessed(item: &Item) -> bool {
-    matches!(
-        item.state,
-        ItemState::AwaitingAssessment | ItemState::AutoLinked
-    )
+    item.state.awaits_assessment()
 }
 
 /// Past its deadline and still not assessed: flagged until a person assesses it.
@@ -160,7 +157,7 @@ fn pass(
     let mut sent = 0;
     let mut next: Option<Timestamp> = None;
     // Only unassessed items can be escalated: the state index spares decrypting the rest.
-    for item in store.items_in(&[ItemState::AwaitingAssessment, ItemState::AutoLinked])? {
+    for item in store.items_where(ItemState::awaits_assessment)? {
         if let Some(t) = next_due(std::slice::from_ref(&item), hours, now) {
             next = Some(next.map_or(t, |n| n.min(t)));
         }

@@ -366,8 +366,7 @@ async fn list(
             store.items()
         } else {
             // Open items only, found through the state index: closed ones are not decrypted.
-            use ItemState::*;
-            store.items_in(&[AwaitingAssessment, AutoLinked, Assessed, Routed])
+            store.items_where(ItemState::is_open)
         }
     };
     let items = match blocking(read).await {

@@ -29,7 +29,7 @@ pub fn accept(
     store: &Store,
     cfg: &Loaded,
     reader: &Reader,
-    rx: Received,
+    mut rx: Received,
     now: Timestamp,
 ) -> Result<String, StoreError> {
     let reference = store.next_reference(now)?;
@@ -52,15 +52,9 @@ pub fn accept(
     );
     // Our Received: header is stored in front of the message without copying the message
     // (a 50 MiB message must not be held twice while it is read).
-    let size = rx.raw.len();
+    let body = std::mem::take(&mut rx.raw);
+    let size = body.len();
     let header = received_header.into_bytes();
-    let (body, rx) = (
-        rx.raw,
-        Received {
-            raw: Vec::new(),
-            ..rx
-        },
-    );
 
     let reading = reader.read(&body, rx.envelope.channel);
     let channel = rx.envelope.channel;

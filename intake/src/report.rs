@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use modtag_storage::records::{ItemState, ItemSummary};
+use modtag_storage::records::ItemSummary;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -36,14 +36,6 @@ fn quantile(v: &[i64], q: f64) -> Option<i64> {
     Some(v[rank - 1])
 }
 
-/// Not yet assessed (the 24 hours run).
-fn unassessed(s: &ItemSummary) -> bool {
-    matches!(
-        s.state,
-        ItemState::AwaitingAssessment | ItemState::AutoLinked
-    )
-}
-
 /// The figures for intakes received in `[from, to)`, as of `now`, from the items' summaries
 /// (nothing is decrypted).
 pub fn sla(items: &[ItemSummary], from: Timestamp, to: Timestamp, now: Timestamp) -> Sla {
@@ -66,7 +58,7 @@ pub fn sla(items: &[ItemSummary], from: Timestamp, to: Timestamp, now: Timestamp
                 s.assessed_within_deadline += 1;
             }
             minutes.push((at - item.received_at).get_seconds() / 60);
-        } else if unassessed(item) && now > item.deadline {
+        } else if item.state.awaits_assessment() && now > item.deadline {
             s.overdue_now += 1;
         }
         if let Some(due) = &item.kvittering_due {
@@ -104,7 +96,7 @@ pub struct OutboxCounts {
 pub fn metrics(items: &[ItemSummary], outbox: OutboxCounts, now: Timestamp) -> String {
     let s = sla(items, Timestamp::MIN, Timestamp::MAX, now);
     let open = items.iter().filter(|i| i.state.is_open()).count();
-    let unassessed = items.iter().filter(|i| unassessed(i)).count();
+    let unassessed = items.iter().filter(|i| i.state.awaits_assessment()).count();
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, kind: &str, lines: Vec<(String, String)>| {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));

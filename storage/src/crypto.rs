@@ -35,19 +35,6 @@ pub fn encrypt(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError>
     encrypt_inner(certs, &[plaintext], false)
 }
 
-/// Encrypts data that only modtag itself reads back (the store key's records and message
-/// files): SEIPDv2 with AES-256-GCM. The v1 format's SHA-1 MDC (with collision detection)
-/// was the largest single cost of durable intake at 500 KB; AEAD also authenticates each
-/// chunk. GCM rather than OCB because the pure-Rust OCB runs AES one block at a time, while
-/// GCM's counter mode runs eight in parallel: 500 KB cost 1.1 ms with OCB and 0.5 ms with
-/// GCM here. Older SEIPDv1 and OCB records still decrypt.
-///
-/// The plaintext is the concatenation of `parts`, so a message and the trace header we put
-/// in front of it are not copied into one buffer first.
-pub fn encrypt_at_rest(certs: &[&Cert], parts: &[&[u8]]) -> Result<Vec<u8>, StoreError> {
-    Sealer::new(certs)?.seal(parts)
-}
-
 /// Encrypts `plaintext` to `certs`, ASCII-armored (for e-mail).
 pub fn encrypt_armored(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
     encrypt_inner(certs, &[plaintext], true)
@@ -117,12 +104,19 @@ fn write_literal(encryptor: Encryptor, parts: &[&[u8]]) -> Result<(), StoreError
     w.finalize().map_err(crypto_err)
 }
 
-/// Seals records at rest (SEIPDv2, AES-256-GCM) under one session key whose PKESKs to the
-/// store key are computed once, not once per record: the X25519 key agreement behind a
-/// PKESK was the costliest part of sealing a small record, and intake seals several per
-/// message. SEIPDv2 derives each record's message key and nonce from the session key and a
-/// fresh random salt (RFC 9580 5.13.2), so records under one session key are as separate as
-/// records under several; each record carries the PKESKs and opens on its own.
+/// Seals data that only modtag itself reads back (the store key's records and message
+/// files): SEIPDv2 with AES-256-GCM. The v1 format's SHA-1 MDC (with collision detection)
+/// was the largest single cost of durable intake at 500 KB; AEAD also authenticates each
+/// chunk. GCM rather than OCB because the pure-Rust OCB runs AES one block at a time, while
+/// GCM's counter mode runs eight in parallel: 500 KB cost 1.1 ms with OCB and 0.5 ms with
+/// GCM here. Older SEIPDv1 and OCB records still decrypt.
+///
+/// One session key, whose PKESKs to the store key are computed once, not once per record:
+/// the X25519 key agreement behind a PKESK was the costliest part of sealing a small record,
+/// and intake seals several per message. SEIPDv2 derives each record's message key and nonce
+/// from the session key and a fresh random salt (RFC 9580 5.13.2), so records under one
+/// session key are as separate as records under several; each record carries the PKESKs and
+/// opens on its own.
 pub struct Sealer {
     session_key: SessionKey,
     pkesks: Vec<u8>,
@@ -157,7 +151,8 @@ impl Sealer {
         self.born.elapsed() > Self::LIFETIME
     }
 
-    /// Encrypts the concatenation of `parts`.
+    /// Encrypts the concatenation of `parts`, so a message and the trace header in front of
+    /// it are not copied into one buffer first.
     pub fn seal(&self, parts: &[&[u8]]) -> Result<Vec<u8>, StoreError> {
         self.seal_with(parts, AEADAlgorithm::GCM)
     }
@@ -225,7 +220,7 @@ impl SessionKeyCache {
     fn key(pkesks: &[PKESK]) -> Option<Vec<u8>> {
         let mut k = Vec::new();
         for p in pkesks {
-            k.extend(Packet::from(p.clone()).to_vec().ok()?);
+            k.extend(p.to_vec().ok()?);
         }
         Some(k)
     }
@@ -362,17 +357,17 @@ mod tests {
                     _ => None,
                 })
         };
-        let v2 = encrypt_at_rest(&[&key], &[&plain]).unwrap();
+        let sealer = Sealer::new(&[&key]).unwrap();
+        let v2 = sealer.seal(&[&plain]).unwrap();
         // Parts are one plaintext, in order.
         let (a, b) = plain.split_at(7);
         assert_eq!(
-            decrypt(&key, &encrypt_at_rest(&[&key], &[a, b]).unwrap()).unwrap(),
+            decrypt(&key, &sealer.seal(&[a, b]).unwrap()).unwrap(),
             plain
         );
         assert_eq!(seip_version(&v2), Some(2));
         assert_eq!(decrypt(&key, &v2).unwrap(), plain);
         // Records written as SEIPDv2 with OCB (before GCM) still open.
-        let sealer = Sealer::new(&[&key]).unwrap();
         let ocb = sealer.seal_with(&[&plain], AEADAlgorithm::OCB).unwrap();
         assert_eq!(seip_version(&ocb), Some(2));
         assert_eq!(decrypt(&key, &ocb).unwrap(), plain);

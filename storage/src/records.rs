@@ -34,6 +34,11 @@ impl ItemState {
         !matches!(self, ItemState::Closed)
     }
 
+    /// Still owed its 24-hour assessment.
+    pub fn awaits_assessment(self) -> bool {
+        matches!(self, ItemState::AwaitingAssessment | ItemState::AutoLinked)
+    }
+
     /// The triage state machine: received → awaiting assessment (or auto-linked) →
     /// assessed → routed → closed. A decision that routes nothing closes from assessed.
     pub fn can_become(self, to: ItemState) -> bool {
@@ -451,6 +456,33 @@ pub struct OutboxEntry {
     /// recorded, but starts no further notice.
     #[serde(default)]
     pub failure_notice: bool,
+}
+
+impl OutboxEntry {
+    /// A new entry for `to` (role, directory id, address), due at once, not yet tried.
+    pub fn new(
+        id: u64,
+        reference: &str,
+        to: (&str, &str, &str),
+        message: String,
+        now: Timestamp,
+    ) -> OutboxEntry {
+        let (role, person, email) = to;
+        OutboxEntry {
+            id,
+            reference: reference.to_string(),
+            role: role.to_string(),
+            person: person.to_string(),
+            email: email.to_string(),
+            message,
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            last_error: None,
+            failed: None,
+            failure_notice: false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -215,12 +215,12 @@ impl Store {
             inner: Arc::new(inner),
         };
         store.schedule_unscheduled()?;
-        store.index_unindexed_states()?;
+        store.summarise_unindexed_items()?;
         Ok(store)
     }
 
-    /// Builds the state index for items written before it existed (once, at open).
-    fn index_unindexed_states(&self) -> Result<(), StoreError> {
+    /// Writes the summaries of items stored before the index existed (once, at open).
+    fn summarise_unindexed_items(&self) -> Result<(), StoreError> {
         let i = &self.inner;
         if i.items.is_empty() || !i.item_state.is_empty() {
             return Ok(());
@@ -597,12 +597,12 @@ impl Store {
             .collect()
     }
 
-    /// The items in one of `states`, by reference: only those are decrypted.
-    pub fn items_in(&self, states: &[ItemState]) -> Result<Vec<Item>, StoreError> {
+    /// The items whose state `keep` accepts, by reference: only those are decrypted.
+    pub fn items_where(&self, keep: impl Fn(ItemState) -> bool) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         for kv in self.inner.item_state.iter() {
             let (k, v) = kv?;
-            if !states.contains(&parse_summary(&k, &v)?.state) {
+            if !keep(parse_summary(&k, &v)?.state) {
                 continue;
             }
             if let Some(v) = self.inner.items.get(&k)? {

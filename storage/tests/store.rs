@@ -334,18 +334,18 @@ fn outbox_schedule_reads_only_what_is_due() {
     let store = Store::open(dir.path(), keys).unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     let entry = |id: u64, due: Timestamp| OutboxEntry {
-        id,
-        reference: "MT-2026-000001".into(),
-        role: "modtagelsen".into(),
-        person: "modtagelsen".into(),
-        email: "modtagelsen@kommune.localhost".into(),
-        message: "x".into(),
-        created: now,
-        attempts: 0,
         next_attempt: due,
-        last_error: None,
-        failed: None,
-        failure_notice: false,
+        ..OutboxEntry::new(
+            id,
+            "MT-2026-000001",
+            (
+                "modtagelsen",
+                "modtagelsen",
+                "modtagelsen@kommune.localhost",
+            ),
+            "x".into(),
+            now,
+        )
     };
     let mut b = Batch::new();
     b.outbox(entry(1, now + jiff::SignedDuration::from_secs(60)))
@@ -593,7 +593,7 @@ fn items_by_state_and_the_index_built_for_older_stores() {
     store.commit(b, now).unwrap();
     store.flush().unwrap();
     let found = |s: &Store, states: &[modtag_storage::records::ItemState]| -> Vec<String> {
-        s.items_in(states)
+        s.items_where(|state| states.contains(&state))
             .unwrap()
             .into_iter()
             .map(|i| i.reference)

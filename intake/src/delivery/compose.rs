@@ -41,20 +41,13 @@ pub fn enqueue(
         let armored = crypto::encrypt_armored(&[&person.cert], &inner)?;
         let id = store.next_id()?;
         let message = outer_message(cfg, &item.reference, id, &person.email, &armored, now);
-        batch.outbox(OutboxEntry {
+        batch.outbox(OutboxEntry::new(
             id,
-            reference: item.reference.clone(),
-            role: r.role.clone(),
-            person: r.person.clone(),
-            email: person.email.clone(),
+            &item.reference,
+            (&r.role, &r.person, &person.email),
             message,
-            created: now,
-            attempts: 0,
-            next_attempt: now,
-            last_error: None,
-            failed: None,
-            failure_notice: false,
-        });
+            now,
+        ));
     }
     batch.audit(
         Event::new("routed", actor, "routing")
@@ -216,18 +209,12 @@ pub fn plain_entry(
     now: Timestamp,
 ) -> Result<OutboxEntry, StoreError> {
     let id = store.next_id()?;
-    Ok(OutboxEntry {
+    let message = plain(cfg, reference, id, to.email, subject, body, now);
+    Ok(OutboxEntry::new(
         id,
-        reference: reference.to_string(),
-        role: to.role.to_string(),
-        person: to.person.to_string(),
-        email: to.email.to_string(),
-        message: plain(cfg, reference, id, to.email, subject, body, now),
-        created: now,
-        attempts: 0,
-        next_attempt: now,
-        last_error: None,
-        failed: None,
-        failure_notice: false,
-    })
+        reference,
+        (to.role, to.person, to.email),
+        message,
+        now,
+    ))
 }

@@ -157,39 +157,36 @@ impl Worker {
         let now = Timestamp::now();
         entry.attempts += 1;
         let mut batch = Batch::new();
-        // A kvittering's fate is also the intake's: sent, or owed by hand.
-        let kvittering = (entry.role == "reporter").then(|| {
-            (
-                entry.reference.clone(),
-                match &result {
-                    Ok(()) => Some(true),
-                    Err(r) if r.permanent => Some(false),
-                    Err(_) => None,
-                },
-            )
-        });
+        // A kvittering's fate is also the intake's: sent, or owed by hand (true: delivered).
+        let kvittering = match &result {
+            _ if entry.role != "reporter" => None,
+            Ok(()) => Some((entry.reference.clone(), true)),
+            Err(r) if r.permanent => Some((entry.reference.clone(), false)),
+            Err(_) => None,
+        };
+        // The audit entry of the outcome, with the relay's whole answer (encrypted).
+        let outcome = |kind: &'static str, entry: &OutboxEntry, error: Option<&str>| {
+            let mut details = json!({
+                "role": entry.role, "person": entry.person, "attempts": entry.attempts,
+            });
+            if let Some(e) = error {
+                details["error"] = json!(e);
+            }
+            Event::new(kind, "system", "delivery")
+                .reference(&entry.reference)
+                .details(details)
+        };
         let retry_at = match result {
             Ok(()) => {
-                batch.outbox_done(entry.id).audit(
-                    Event::new("delivered", "system", "delivery")
-                        .reference(&entry.reference)
-                        .details(json!({
-                            "role": entry.role, "person": entry.person, "attempts": entry.attempts,
-                        })),
-                );
+                batch
+                    .outbox_done(entry.id)
+                    .audit(outcome("delivered", &entry, None));
                 tracing::info!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, "delivered");
                 None
             }
             Err(r) if r.permanent => {
                 tracing::error!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery failed for good; Modtagelsen is told");
-                batch.audit(
-                    Event::new("delivery_failed", "system", "delivery")
-                        .reference(&entry.reference)
-                        .details(json!({
-                            "role": entry.role, "person": entry.person,
-                            "attempts": entry.attempts, "error": r.error,
-                        })),
-                );
+                batch.audit(outcome("delivery_failed", &entry, Some(&r.error)));
                 if !entry.failure_notice {
                     self.tell_modtagelsen(&entry, &r.summary, &mut batch, now);
                 }
@@ -202,14 +199,7 @@ impl Worker {
                 let at = now + backoff(&self.relay, entry.attempts - 1);
                 tracing::warn!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery deferred");
                 entry.next_attempt = at;
-                batch.audit(
-                    Event::new("delivery_deferred", "system", "delivery")
-                        .reference(&entry.reference)
-                        .details(json!({
-                            "role": entry.role, "person": entry.person,
-                            "attempts": entry.attempts, "error": r.error,
-                        })),
-                );
+                batch.audit(outcome("delivery_deferred", &entry, Some(&r.error)));
                 entry.last_error = Some(r.error);
                 batch.outbox(entry);
                 Some(at)
@@ -217,14 +207,14 @@ impl Worker {
         };
         let store = self.store.clone();
         let committed = tokio::task::spawn_blocking(move || {
-            if let Some((reference, Some(delivered))) = kvittering {
-                let _held = store.lock_item(&reference);
-                if let Some(mut item) = store.item(&reference)? {
-                    if kvittering_outcome(&mut item, delivered, now) {
+            // The intake is changed under its lock, in the same batch as the outcome.
+            let _held = kvittering.as_ref().map(|(r, _)| store.lock_item(r));
+            if let Some((reference, delivered)) = &kvittering {
+                if let Some(mut item) = store.item(reference)? {
+                    if kvittering_outcome(&mut item, *delivered, now) {
                         batch.item(item);
                     }
                 }
-                return store.commit(batch, now);
             }
             store.commit(batch, now)
         })
@@ -384,18 +374,15 @@ mod tests {
     fn entry(role: &str, person: &str) -> OutboxEntry {
         let now = Timestamp::now();
         OutboxEntry {
-            id: 42,
-            reference: "MT-2026-000007".into(),
-            role: role.into(),
-            person: person.into(),
-            email: "someone@example.org".into(),
-            message: String::new(),
-            created: now,
             attempts: 1,
-            next_attempt: now,
-            last_error: None,
             failed: Some(now),
-            failure_notice: false,
+            ..OutboxEntry::new(
+                42,
+                "MT-2026-000007",
+                (role, person, "someone@example.org"),
+                String::new(),
+                now,
+            )
         }
     }
 
