@@ -226,13 +226,7 @@ fn reference_allocation_racing_transactions_is_unique() {
     store.commit(b, now).unwrap();
     store.flush().unwrap();
     drop(store);
-    let store = Store::open(
-        dir.path(),
-        DataKeys::load(dir.path())
-            .unwrap()
-            .with_auditors(vec![auditor()]),
-    )
-    .unwrap();
+    let store = reopen(dir.path());
     assert!(store.next_reference(Timestamp::now()).unwrap() > r);
 }
 
@@ -296,13 +290,7 @@ fn message_files_are_checked_and_orphans_removed() {
     )
     .unwrap();
 
-    let store = Store::open(
-        dir.path(),
-        DataKeys::load(dir.path())
-            .unwrap()
-            .with_auditors(vec![auditor()]),
-    )
-    .unwrap();
+    let store = reopen(dir.path());
     let mut names: Vec<String> = std::fs::read_dir(&spool)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -607,7 +595,7 @@ fn items_by_state_and_the_index_built_for_older_stores() {
     );
     drop(store);
     {
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = open_sled(dir.path());
         assert!(db.drop_tree("item_state").unwrap());
         db.flush().unwrap();
     }

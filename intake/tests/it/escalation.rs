@@ -23,10 +23,21 @@ fn item(reference: &str, received: Timestamp) -> Item {
     it
 }
 
+/// Opens the store, also again after a drop in this process: sled's background threads
+/// may hold the directory lock for a moment after the last handle is dropped.
 fn open(dir: &std::path::Path) -> Store {
-    let (keys, _) = DataKeys::init_or_load(dir).unwrap();
-    let keys = keys.with_auditors(modtag_config::load_embedded().unwrap().auditors);
-    Store::open(dir, keys).unwrap()
+    for _ in 0..100 {
+        let (keys, _) = DataKeys::init_or_load(dir).unwrap();
+        let keys = keys.with_auditors(modtag_config::load_embedded().unwrap().auditors);
+        match Store::open(dir, keys) {
+            Ok(store) => return store,
+            Err(modtag_storage::StoreError::Locked) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("the store stayed locked after it was dropped");
 }
 
 fn recipients(store: &Store) -> Vec<String> {
