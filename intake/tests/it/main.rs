@@ -4,3 +4,4 @@ mod corpus;
 mod decide;
 mod escalation;
 mod session;
+mod transcripts;
