@@ -106,6 +106,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         policy: crate::policy::Policy::new(loaded, reader, config.clone()),
         wake: wake.clone(),
         logins: Default::default(),
+        smtp: Default::default(),
     });
     let (acceptor, cert) = crate::smtp::tls::acceptor(&c, &data)?;
     println!("modtag: STARTTLS with {}", cert.display());

@@ -32,6 +32,8 @@ pub struct AppState {
     /// Wakes the outbox worker after new copies are queued.
     pub wake: Arc<Notify>,
     pub logins: LoginGuard,
+    /// The SMTP listener's counters, shown in `/metrics`.
+    pub smtp: Arc<crate::smtp::stats::SmtpStats>,
 }
 
 /// Failed logins per client address, like Postfix's anvil: after [`LoginGuard::MAX_FAILURES`]
@@ -965,7 +967,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
                 axum::http::header::CONTENT_TYPE,
                 "text/plain; version=0.0.4",
             )],
-            crate::report::metrics(&items, pending, Timestamp::now()),
+            crate::report::metrics(&items, pending, Timestamp::now()) + &state.smtp.render(),
         )
             .into_response(),
         Err(e) => store_error(e),

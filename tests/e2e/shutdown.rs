@@ -49,6 +49,13 @@ fn connections_beyond_the_per_client_limit_get_421() {
     assert!(a.greeting.starts_with("220") && b.greeting.starts_with("220"));
     let c = Smtp::connect(d.smtp);
     assert!(c.greeting.starts_with("421 4.7.0"), "{}", c.greeting);
+    // Operations see the refusal and the open sessions.
+    let m = http_get(d.http, "/metrics").unwrap().1;
+    assert!(
+        m.contains("\nmodtag_smtp_connections_refused_total 1\n"),
+        "{m}"
+    );
+    assert!(m.contains("\nmodtag_smtp_sessions_open 2\n"), "{m}");
     drop(a);
     wait_for("a freed session slot", Duration::from_secs(10), || {
         Some(Smtp::connect(d.smtp)).filter(|s| s.greeting.starts_with("220"))

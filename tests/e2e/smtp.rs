@@ -135,3 +135,44 @@ fn bdat_chunks_over_the_wire_make_one_message() {
     let list = d.cli_json(&["triage", "list", "--json"]);
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
+
+/// IT operations see what the listener does in `/metrics`: sessions, messages accepted, and
+/// every refusal by its reply code; never an address or a client IP.
+#[test]
+fn metrics_count_sessions_messages_and_refusals_by_code() {
+    let d = Daemon::start(Options::default());
+    d.send("Bekymring", "tekst");
+    let mut c = Smtp::connect(d.smtp);
+    c.cmd("EHLO client.example");
+    c.cmd("MAIL FROM:<lærer@skole.example>");
+    for rcpt in ["nobody@localhost", "someone@example.com"] {
+        assert!(c.cmd(&format!("RCPT TO:<{rcpt}>")).starts_with("550 5.1.1"));
+    }
+    assert!(c.cmd("RCPT TO:<underretning@localhost>").starts_with("250"));
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send_raw(b"Subject: x\r\n\r\nhello\nworld\r\n.\r\n");
+    assert!(c.reply().starts_with("550 5.5.2"));
+    assert!(c.cmd("QUIT").starts_with("221"));
+    drop(c);
+    let m = wait_for(
+        "the sessions to close",
+        std::time::Duration::from_secs(10),
+        || {
+            let m = http_get(d.http, "/metrics").unwrap().1;
+            m.contains("\nmodtag_smtp_sessions_open 0\n").then_some(m)
+        },
+    );
+    for line in [
+        "modtag_smtp_sessions_total 2",
+        "modtag_smtp_messages_accepted_total 1",
+        "modtag_smtp_refusals_total{code=\"550\",enhanced=\"5.1.1\"} 2",
+        "modtag_smtp_refusals_total{code=\"550\",enhanced=\"5.5.2\"} 1",
+        "modtag_smtp_connections_refused_total 0",
+    ] {
+        assert!(m.contains(&format!("\n{line}\n")), "{line} missing:\n{m}");
+    }
+    assert!(
+        !m.contains("127.0.0.1") && !m.contains("skole") && !m.contains("example"),
+        "{m}"
+    );
+}

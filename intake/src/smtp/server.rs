@@ -47,13 +47,16 @@ pub async fn serve(listener: TcpListener, l: Arc<Listener>, mut shutdown: watch:
                     let Some(slot) = l.sessions.admit(peer.ip()) else {
                         // Answer without a task of its own: a flood must not cost us tasks.
                         tracing::warn!(%peer, "session limit reached; connection refused with 421");
+                        l.app.smtp.connection_refused();
                         let msg = format!("421 4.7.0 {} Error: too many connections; try again later\r\n", l.cfg.hostname);
+                        l.app.smtp.replies(&msg);
                         let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes())).await;
                         continue;
                     };
                     let (l, sd) = (l.clone(), shutdown.clone());
                     sessions.spawn(async move {
                         let _slot = slot;
+                        let _open = l.app.smtp.session();
                         if let Err(e) = session(Box::new(stream), peer, l, sd).await {
                             tracing::debug!(%peer, error = %e, "smtp session ended with an error");
                         }
@@ -98,12 +101,14 @@ async fn session(
             match action {
                 Action::Reply(r) => out.push_str(&r),
                 Action::Deliver(envelope, message) => {
+                    l.app.smtp.replies(&out);
                     stream.write_all(out.as_bytes()).await?;
                     out.clear();
                     let result = commit(&l, envelope, message, peer).await;
                     out.push_str(&s.delivered(result));
                 }
                 Action::StartTls => {
+                    l.app.smtp.replies(&out);
                     stream.write_all(out.as_bytes()).await?;
                     out.clear();
                     let acceptor = l
@@ -114,10 +119,15 @@ async fn session(
                         Ok(Ok(tls)) => tls,
                         Ok(Err(e)) => {
                             tracing::info!(%peer, error = %e, "TLS handshake failed");
+                            l.app.smtp.tls(false);
                             return Ok(());
                         }
-                        Err(_) => return Ok(()),
+                        Err(_) => {
+                            l.app.smtp.tls(false);
+                            return Ok(());
+                        }
                     };
+                    l.app.smtp.tls(true);
                     let conn = tls.get_ref().1;
                     let description = format!(
                         "{} {}",
@@ -130,6 +140,7 @@ async fn session(
                     stream = Box::new(tls);
                 }
                 Action::Close => {
+                    l.app.smtp.replies(&out);
                     stream.write_all(out.as_bytes()).await?;
                     return Ok(());
                 }
@@ -137,10 +148,12 @@ async fn session(
         }
         if stopping && !s.in_data() {
             out.push_str(&s.shutdown_reply());
+            l.app.smtp.replies(&out);
             stream.write_all(out.as_bytes()).await?;
             return Ok(());
         }
         if !out.is_empty() {
+            l.app.smtp.replies(&out);
             stream.write_all(out.as_bytes()).await?;
         }
         let limit = if s.receiving_message() {
@@ -154,7 +167,9 @@ async fn session(
                 Ok(Ok(n)) => s.feed(&buf[..n]),
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {
-                    stream.write_all(s.timeout_reply().as_bytes()).await?;
+                    let reply = s.timeout_reply();
+                    l.app.smtp.replies(&reply);
+                    stream.write_all(reply.as_bytes()).await?;
                     return Ok(());
                 }
             },
@@ -208,6 +223,7 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
         };
     }
     tracing::info!(%reference, %peer, size, "message accepted");
+    app.smtp.accepted(size);
     // Auto-linked intakes queue copies: let the outbox know.
     app.wake.notify_one();
     Committed::Queued(reference)
