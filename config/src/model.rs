@@ -200,6 +200,11 @@ fn default_max_errors() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct Http {
     pub listen: SocketAddr,
+    /// Reverse proxies in front of the API. A request from one of these is counted (for the
+    /// failed-login lockout) by the client address the proxy puts in `X-Forwarded-For`;
+    /// from anyone else that header is ignored, so it cannot be used to dodge the lockout.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

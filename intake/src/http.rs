@@ -160,6 +160,36 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The address a request is counted under for the login lockout: the peer itself, or, for a
+/// request from a trusted reverse proxy, the nearest address in `X-Forwarded-For` that is
+/// not a trusted proxy too (proxies append, so everything left of that came from the client
+/// and is not believed).
+pub fn client_address(
+    peer: IpAddr,
+    forwarded_for: &str,
+    trusted: &[modtag_config::model::Cidr],
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let mut client = peer;
+    if !is_trusted(peer) {
+        return client;
+    }
+    for hop in forwarded_for
+        .rsplit(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = Response;
 
@@ -172,6 +202,17 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let peer = client_address(
+            peer,
+            &forwarded.join(","),
+            &state.policy.current().cfg.config.http.trusted_proxies,
+        );
         if let Some(wait) = state.logins.locked(peer, Instant::now()) {
             let mut refused = error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -1195,6 +1236,44 @@ async fn export_cases(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_nearest_untrusted_hop() {
+        let trusted: Vec<modtag_config::model::Cidr> = vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxy = ip("127.0.0.1");
+        // Without trusted proxies, or from anyone else, the header is ignored.
+        assert_eq!(client_address(proxy, "203.0.113.7", &[]), proxy);
+        assert_eq!(
+            client_address(ip("198.51.100.1"), "203.0.113.7", &trusted),
+            ip("198.51.100.1")
+        );
+        // Through the proxy: the address it appended.
+        assert_eq!(
+            client_address(proxy, "203.0.113.7", &trusted),
+            ip("203.0.113.7")
+        );
+        // A client that sends its own header cannot choose: the proxy's hop is the last one.
+        assert_eq!(
+            client_address(proxy, "1.2.3.4, 203.0.113.7", &trusted),
+            ip("203.0.113.7")
+        );
+        // Through two trusted proxies.
+        assert_eq!(
+            client_address(proxy, "203.0.113.7, 10.1.2.3", &trusted),
+            ip("203.0.113.7")
+        );
+        // No header, or garbage from the proxy: the nearest trusted address counts.
+        assert_eq!(client_address(proxy, "", &trusted), proxy);
+        assert_eq!(client_address(proxy, "unknown", &trusted), proxy);
+        assert_eq!(
+            client_address(proxy, "2001:db8::1", &trusted),
+            ip("2001:db8::1")
+        );
+    }
 
     #[test]
     fn failed_logins_lock_out_one_address_for_a_window() {

@@ -63,6 +63,62 @@ fn failed_logins_are_throttled_per_address() {
     assert_eq!(d.audit_text("login_throttled").lines().count(), 1);
 }
 
+/// Behind a reverse proxy every caller has the proxy's address: with the proxy trusted, the
+/// lockout counts the client it names; without, a forged `X-Forwarded-For` changes nothing.
+#[test]
+fn the_lockout_counts_the_client_behind_a_trusted_proxy() {
+    let d = Daemon::start(Options {
+        edits: vec![(
+            "[http]\n".into(),
+            "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n".into(),
+        )],
+        ..Options::default()
+    });
+    let token = std::fs::read_to_string(d.data.join("api-token")).unwrap();
+    let bearer = format!("Bearer {}", token.trim());
+    let get = |client: &str, auth: &str| {
+        http_get_headers(
+            d.http,
+            "/api/v1/triage",
+            &[("Authorization", auth), ("X-Forwarded-For", client)],
+        )
+        .unwrap()
+        .0
+    };
+    for _ in 0..10 {
+        assert_eq!(get("203.0.113.7", "Bearer wrong"), 401);
+    }
+    assert_eq!(
+        get("203.0.113.7", &bearer),
+        429,
+        "the guesser is locked out"
+    );
+    assert_eq!(
+        get("203.0.113.8", &bearer),
+        200,
+        "a colleague behind the same proxy is not"
+    );
+    // The guesser cannot pick another address: the proxy appends the real one last.
+    assert_eq!(get("198.51.100.1, 203.0.113.7", &bearer), 429);
+
+    // Without trusted proxies the header is not believed: ten failures under ten forged
+    // addresses lock out the one real address.
+    let d = Daemon::start(Options::default());
+    let get = |client: &str, auth: &str| {
+        http_get_headers(
+            d.http,
+            "/api/v1/triage",
+            &[("Authorization", auth), ("X-Forwarded-For", client)],
+        )
+        .unwrap()
+        .0
+    };
+    for n in 0..10 {
+        assert_eq!(get(&format!("203.0.113.{n}"), "Bearer wrong"), 401);
+    }
+    assert_eq!(get("203.0.113.99", "Bearer wrong"), 429);
+}
+
 #[test]
 fn bad_decisions_are_refused_with_what_to_fix() {
     let d = Daemon::start(Options::default());
