@@ -210,10 +210,19 @@ fn validate_main(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
                 format!("mailbox address {:?} is not an e-mail address", m.address),
             ));
         }
-        if seen.insert(m.address.to_ascii_lowercase(), ()).is_some() {
+        let earlier = seen.entry(m.address.to_ascii_lowercase()).or_insert(0);
+        *earlier += 1;
+        if *earlier > 1 {
+            // Point at the repeat, not at the first listing.
+            let repeats = config
+                .mailboxes
+                .iter()
+                .take_while(|other| !std::ptr::eq(*other, m))
+                .filter(|other| other.address == m.address)
+                .count();
             errors.push(invalid(
                 path,
-                line,
+                crate::error::line_of_nth(text, "address", &m.address, repeats),
                 format!("mailbox {:?} is listed twice: keep one", m.address),
             ));
         }
@@ -227,6 +236,42 @@ fn validate_main(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
                 &config.smtp.max_message_size.to_string(),
             ),
             "smtp.max_message_size must be at least 1024 bytes".into(),
+        ));
+    }
+    let s = &config.smtp;
+    for (key, value) in [
+        ("max_recipients", s.max_recipients as u64),
+        ("idle_timeout_secs", s.idle_timeout_secs),
+        ("max_errors", s.max_errors as u64),
+        ("data_timeout_secs", s.data_timeout_secs),
+        ("min_data_rate", s.min_data_rate),
+        ("max_sessions", s.max_sessions as u64),
+        ("max_sessions_per_client", s.max_sessions_per_client as u64),
+        (
+            "max_messages_per_minute_per_client",
+            s.max_messages_per_minute_per_client as u64,
+        ),
+    ] {
+        if value == 0 {
+            errors.push(invalid(
+                path,
+                line_of(text, key, "0"),
+                format!("smtp.{key} = 0 would refuse all mail: it must be at least 1"),
+            ));
+        }
+    }
+    if s.max_sessions_per_client > s.max_sessions {
+        errors.push(invalid(
+            path,
+            line_of(
+                text,
+                "max_sessions_per_client",
+                &s.max_sessions_per_client.to_string(),
+            ),
+            format!(
+                "smtp.max_sessions_per_client ({}) is more than smtp.max_sessions ({}): lower it",
+                s.max_sessions_per_client, s.max_sessions
+            ),
         ));
     }
     if config.triage.assessment_hours <= 0 {

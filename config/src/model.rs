@@ -67,15 +67,22 @@ pub struct Smtp {
     pub max_message_size: usize,
     #[serde(default = "default_max_recipients")]
     pub max_recipients: usize,
-    /// RFC 5321 §4.5.3.2 allows 5 minutes for a command; we use the same for idle time.
+    /// RFC 5321 §4.5.3.2 allows 5 minutes for a command: the whole command line must
+    /// arrive within this time of the previous reply (not each read, or a client sending a
+    /// byte a minute could hold a session for ever).
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_secs: u64,
     #[serde(default = "default_max_errors")]
     pub max_errors: u32,
-    /// RFC 5321 §4.5.3.2 gives 3 minutes per data block and 10 for the final dot; we allow
-    /// this much between reads while a message streams in.
+    /// RFC 5321 §4.5.3.2 gives 3 minutes per data block and 10 for the final dot. A message
+    /// (or BDAT chunk) must arrive within this time plus one second per `min_data_rate`
+    /// bytes received, like Postfix's `smtpd_per_request_deadline` with
+    /// `smtpd_min_data_rate`: a slow-loris sender is cut off, a slow link is not.
     #[serde(default = "default_data_timeout")]
     pub data_timeout_secs: u64,
+    /// Bytes per second a message must at least arrive at, beyond `data_timeout_secs`.
+    #[serde(default = "default_min_data_rate")]
+    pub min_data_rate: u64,
     /// Concurrent sessions, in all and from one client address; beyond: `421 4.7.0`.
     #[serde(default = "default_max_sessions")]
     pub max_sessions: usize,
@@ -109,6 +116,9 @@ pub struct TlsFiles {
 
 fn default_data_timeout() -> u64 {
     180
+}
+fn default_min_data_rate() -> u64 {
+    500
 }
 fn default_max_sessions() -> usize {
     200

@@ -49,6 +49,7 @@ fn line_in(path: &Path, needle: &str) -> usize {
 fn each_problem_is_reported_with_file_line_and_what_to_do() {
     const TREE: &str = "beslutningstrae.toml";
     const DIR: &str = "directory.toml";
+    const MAIN: &str = "modtag.toml";
     // (file, replace, with, a line that the error must point at (in the tree when it starts
     // with `tree:`), what the message says)
     let table: &[(&str, &str, &str, &str, &str)] = &[
@@ -175,6 +176,104 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
             "cert_file = \"keys/leder-uu.key.asc\"",
             "id = \"martin.olsen\"",
             "contains secret key material",
+        ),
+        (
+            MAIN,
+            "address = \"trivselplus@localhost\"",
+            "address = \"underretning@localhost\"",
+            "2nd:address = \"underretning@localhost\"",
+            "mailbox \"underretning@localhost\" is listed twice",
+        ),
+        (
+            MAIN,
+            "address = \"trivselplus@localhost\"",
+            "address = \"trivselplus\"",
+            "address = \"trivselplus\"",
+            "mailbox address \"trivselplus\" is not an e-mail address",
+        ),
+        (
+            MAIN,
+            "max_message_size = 52428800",
+            "max_message_size = 100",
+            "max_message_size = 100",
+            "smtp.max_message_size must be at least 1024 bytes",
+        ),
+        (
+            MAIN,
+            "max_sessions = 200",
+            "max_sessions = 0",
+            "max_sessions = 0",
+            "smtp.max_sessions = 0 would refuse all mail",
+        ),
+        (
+            MAIN,
+            "min_data_rate = 500",
+            "min_data_rate = 0",
+            "min_data_rate = 0",
+            "smtp.min_data_rate = 0 would refuse all mail",
+        ),
+        (
+            MAIN,
+            "idle_timeout_secs = 300",
+            "idle_timeout_secs = 0",
+            "idle_timeout_secs = 0",
+            "smtp.idle_timeout_secs = 0 would refuse all mail",
+        ),
+        (
+            MAIN,
+            "max_sessions_per_client = 20",
+            "max_sessions_per_client = 500",
+            "max_sessions_per_client = 500",
+            "smtp.max_sessions_per_client (500) is more than smtp.max_sessions (200)",
+        ),
+        (
+            MAIN,
+            "retry_initial_secs = 30",
+            "retry_initial_secs = 0",
+            "retry_initial_secs = 0",
+            "relay.retry_initial_secs must be at least 1",
+        ),
+        (
+            MAIN,
+            "assessment_hours = 24",
+            "assessment_hours = 0",
+            "assessment_hours = 0",
+            "triage.assessment_hours must be positive",
+        ),
+        (
+            MAIN,
+            "auto_link_senders = \"professional\"",
+            "auto_link_senders = \"alle\"",
+            "auto_link_senders = \"alle\"",
+            "use \"professional\" or \"any\"",
+        ),
+        (
+            MAIN,
+            "escalate_after_hours = [12, 18, 22]",
+            "escalate_after_hours = [12, 30]",
+            "escalate_after_hours = [12, 30]",
+            "triage.escalate_after_hours must be up to three rising hours",
+        ),
+        (
+            MAIN,
+            "checkpoint_every_entries = 1000",
+            "checkpoint_every_entries = 0",
+            "checkpoint_every_entries = 0",
+            "audit.checkpoint_every_entries, checkpoint_every_secs and retention_days",
+        ),
+        (
+            MAIN,
+            "repeat_threshold = 3",
+            "repeat_threshold = 1",
+            "repeat_threshold = 1",
+            "triage.repeat_threshold must be at least 2",
+        ),
+        (
+            MAIN,
+            "max_sessions = 200",
+            "max_session = 200",
+            "max_session = 200",
+            "unknown field `max_session`",
         ),
     ];
     for (file, from, to, at, says) in table {

@@ -135,6 +135,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         sessions: Sessions::new(c.smtp.max_sessions, c.smtp.max_sessions_per_client),
         idle: Duration::from_secs(c.smtp.idle_timeout_secs),
         data_timeout: Duration::from_secs(c.smtp.data_timeout_secs),
+        min_data_rate: c.smtp.min_data_rate,
         verifier: crate::sender_auth::Verifier::new(&c.sender_auth, &c.smtp.hostname)?,
     });
 

@@ -38,6 +38,54 @@ fn sigterm_lets_a_message_in_data_finish() {
     assert_eq!(item["reference"], reference.as_str());
 }
 
+/// Timeouts are per request, not per read: a client sending a byte now and then is cut off
+/// once its command or message is overdue (421 4.4.2), in DATA and in a command line; a
+/// message arriving at a steady rate is not.
+#[test]
+fn a_client_trickling_bytes_is_cut_off_at_the_request_deadline() {
+    let d = Daemon::start(Options {
+        smtp_extra: "idle_timeout_secs = 2\ndata_timeout_secs = 2\nmin_data_rate = 500".into(),
+        ..Options::default()
+    });
+    let every = Duration::from_millis(200);
+    // Before the fix each byte restarted the clock: 150 bytes at 5 a second held the
+    // session for 30 seconds, and a thousand such clients hold every slot.
+    let body = [b'x'; 150];
+
+    let mut c = Smtp::connect(d.smtp);
+    c.cmd("EHLO slow.example");
+    c.cmd("MAIL FROM:<a@b.example>");
+    c.cmd("RCPT TO:<underretning@localhost>");
+    assert!(c.cmd("DATA").starts_with("354"));
+    let writer = c.trickle(&body, every);
+    let r = c.reply();
+    assert!(r.starts_with("421 4.4.2"), "in DATA: {r:?}");
+    assert!(
+        writer.join().unwrap() < body.len(),
+        "the connection was closed"
+    );
+
+    let mut c = Smtp::connect(d.smtp);
+    let writer = c.trickle(&body, every);
+    let r = c.reply();
+    assert!(r.starts_with("421 4.4.2"), "in a command: {r:?}");
+    assert!(writer.join().unwrap() < body.len());
+
+    // A message at a steady rate may take longer than data_timeout_secs: 3 KB at 1 KB/s.
+    let mut c = Smtp::connect(d.smtp);
+    c.cmd("EHLO steady.example");
+    c.cmd("MAIL FROM:<a@b.example>");
+    c.cmd("RCPT TO:<underretning@localhost>");
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send_raw(b"Subject: jaevnt\r\n\r\n");
+    for _ in 0..30 {
+        c.send_raw(&[b'y'; 100]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = c.cmd("\r\n.");
+    assert!(r.starts_with("250 2.0.0 Ok: queued as"), "{r:?}");
+}
+
 #[test]
 fn connections_beyond_the_per_client_limit_get_421() {
     let d = Daemon::start(Options {

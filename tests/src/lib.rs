@@ -710,6 +710,22 @@ impl Smtp {
         self.writer.write_all(bytes).unwrap();
     }
 
+    /// Sends `bytes` one at a time, `every` apart, from a thread of its own (a slow-loris
+    /// client); it stops at the end or when the connection is closed.
+    pub fn trickle(&self, bytes: &[u8], every: Duration) -> std::thread::JoinHandle<usize> {
+        let mut w = self.writer.try_clone().unwrap();
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            for (sent, b) in bytes.iter().enumerate() {
+                if w.write_all(&[*b]).is_err() {
+                    return sent;
+                }
+                std::thread::sleep(every);
+            }
+            bytes.len()
+        })
+    }
+
     /// Sends a command line and returns the reply.
     pub fn cmd(&mut self, line: &str) -> String {
         self.send_raw(format!("{line}\r\n").as_bytes());

@@ -32,8 +32,11 @@ pub struct Listener {
     pub cfg: Arc<SessionConfig>,
     pub tls: Option<TlsAcceptor>,
     pub sessions: Arc<Sessions>,
+    /// Time for a whole command line, from the previous reply.
     pub idle: Duration,
+    /// Time for a whole message or chunk, plus one second per `min_data_rate` bytes.
     pub data_timeout: Duration,
+    pub min_data_rate: u64,
     /// SPF/DKIM/DMARC, when turned on.
     pub verifier: Option<crate::sender_auth::Verifier>,
 }
@@ -95,9 +98,16 @@ async fn session(
     stream.write_all(s.greeting().as_bytes()).await?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut stopping = *shutdown.borrow();
+    // Deadlines are per request (a command line, a message), not per read: a client that
+    // sends a byte now and then must not hold its session for ever (Postfix's
+    // smtpd_per_request_deadline and smtpd_min_data_rate).
+    let mut request_start = tokio::time::Instant::now();
+    let mut request_bytes: u64 = 0;
     loop {
         let mut out = String::new();
+        let mut answered = false;
         while let Some(action) = s.next_action() {
+            answered = true;
             match action {
                 Action::Reply(r) => out.push_str(&r),
                 Action::Deliver(envelope, message) => {
@@ -156,15 +166,22 @@ async fn session(
             l.app.smtp.replies(&out);
             stream.write_all(out.as_bytes()).await?;
         }
+        if answered {
+            request_start = tokio::time::Instant::now();
+            request_bytes = 0;
+        }
         let limit = if s.receiving_message() {
-            l.data_timeout
+            l.data_timeout + Duration::from_secs(request_bytes / l.min_data_rate.max(1))
         } else {
             l.idle
         };
         tokio::select! {
-            read = tokio::time::timeout(limit, stream.read(&mut buf)) => match read {
+            read = tokio::time::timeout_at(request_start + limit, stream.read(&mut buf)) => match read {
                 Ok(Ok(0)) => return Ok(()),
-                Ok(Ok(n)) => s.feed(&buf[..n]),
+                Ok(Ok(n)) => {
+                    request_bytes += n as u64;
+                    s.feed(&buf[..n]);
+                }
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {
                     let reply = s.timeout_reply();
