@@ -83,6 +83,10 @@ pub struct Smtp {
     /// Bytes per second a message must at least arrive at, beyond `data_timeout_secs`.
     #[serde(default = "default_min_data_rate")]
     pub min_data_rate: u64,
+    /// Free space the data directory must keep: below it (plus the client's `SIZE=`), `MAIL
+    /// FROM` gets `452 4.3.1` before any message is sent. Default: one and a half times
+    /// `max_message_size`, as Postfix's smtpd does; 0 turns the check off.
+    pub min_free_bytes: Option<u64>,
     /// Concurrent sessions, in all and from one client address; beyond: `421 4.7.0`.
     #[serde(default = "default_max_sessions")]
     pub max_sessions: usize,

@@ -127,6 +127,14 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         limiter: Some(Arc::new(RateLimiter::new(
             c.smtp.max_messages_per_minute_per_client,
         ))),
+        storage: Some(Arc::new(crate::smtp::limits::DiskGate {
+            store: store.clone(),
+            dir: data.clone(),
+            min_free: c
+                .smtp
+                .min_free_bytes
+                .unwrap_or(c.smtp.max_message_size as u64 / 2 * 3),
+        })),
     });
     let listener = Arc::new(server::Listener {
         app: app.clone(),

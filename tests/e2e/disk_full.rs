@@ -67,7 +67,11 @@ fn body(kib: usize) -> String {
 
 #[test]
 fn full_disk_is_a_temporary_failure_and_loses_nothing() {
-    let mut d = Daemon::new(Options::default());
+    // The check at MAIL FROM is off here: this is the disk filling while a message is written.
+    let mut d = Daemon::new(Options {
+        smtp_extra: "min_free_bytes = 0".into(),
+        ..Options::default()
+    });
     let Some(_mount) = Mount::tmpfs(&d.data, "24m") else {
         assert!(
             std::env::var_os("MODTAG_SLOW_TESTS").is_none(),
@@ -117,4 +121,47 @@ fn full_disk_is_a_temporary_failure_and_loses_nothing() {
     assert!(d.stop().success());
     assert!(d.cli(&["audit", "verify"]).status.success());
     assert!(!d.stderr().contains("Fuld disk"), "no subject in the log");
+}
+
+/// Short of space, modtag says so at MAIL FROM (`452 4.3.1`, before the client sends the
+/// message), counting the client's SIZE=; with room again it takes mail.
+#[test]
+fn short_of_space_mail_is_refused_before_the_message_is_sent() {
+    let mut d = Daemon::new(Options {
+        max_message_size: 4 << 20,
+        ..Options::default()
+    });
+    let Some(_mount) = Mount::tmpfs(&d.data, "24m") else {
+        assert!(
+            std::env::var_os("MODTAG_SLOW_TESTS").is_none(),
+            "CI runs as root and must be able to mount a tmpfs for this test"
+        );
+        eprintln!("skipped: cannot mount a tmpfs (not root)");
+        return;
+    };
+    d.spawn();
+    // The default keeps 1.5 x max_message_size (6 MiB) free.
+    let weight = ballast(&d.data, 3 << 20);
+    let mut c = Smtp::connect(d.smtp);
+    c.cmd("EHLO client.example");
+    let r = c.cmd("MAIL FROM:<a@skole.example>");
+    assert!(r.starts_with("452 4.3.1"), "{r}");
+    std::fs::remove_file(&weight).unwrap();
+
+    // 8 MiB free: enough for an unsized message, not for one announced at 3 MB.
+    let weight = ballast(&d.data, 8 << 20);
+    let r = c.cmd("MAIL FROM:<a@skole.example> SIZE=3000000");
+    assert!(r.starts_with("452 4.3.1"), "{r}");
+    assert!(c
+        .cmd("MAIL FROM:<a@skole.example> SIZE=1000")
+        .starts_with("250"));
+    assert!(c.cmd("QUIT").starts_with("221"));
+    std::fs::remove_file(&weight).unwrap();
+    let r = d.send("Plads", "igen");
+    assert!(r.starts_with("MT-"));
+    let m = http_get(d.http, "/metrics").unwrap().1;
+    assert!(
+        m.contains("modtag_smtp_refusals_total{code=\"452\",enhanced=\"4.3.1\"} 2\n"),
+        "{m}"
+    );
 }

@@ -36,6 +36,17 @@ pub struct SessionConfig {
     pub require_tls_domains: Vec<String>,
     pub require_tls_networks: Vec<Cidr>,
     pub limiter: Option<Arc<RateLimiter>>,
+    /// Asked at `MAIL FROM` whether a message could be stored now.
+    pub storage: Option<Arc<dyn StorageGate>>,
+}
+
+/// Whether storage can take a message now. Asked at `MAIL FROM`, so that a client is not made
+/// to send a message only to hear at the end that it cannot be stored (Postfix refuses MAIL
+/// the same way when its queue file system is short of space).
+pub trait StorageGate: Send + Sync {
+    /// `Err(Committed::Full)` when there is not room for a message of `size_hint` bytes (the
+    /// client's `SIZE=`, or 0); `Err(Committed::TempFail)` when storage is out of order.
+    fn check(&self, size_hint: usize) -> Result<(), Committed>;
 }
 
 impl Default for SessionConfig {
@@ -51,6 +62,7 @@ impl Default for SessionConfig {
             require_tls_domains: Vec::new(),
             require_tls_networks: Vec::new(),
             limiter: None,
+            storage: None,
         }
     }
 }
@@ -415,6 +427,15 @@ impl Session {
                         "552 5.3.4 Message size exceeds fixed limit of {} bytes",
                         self.cfg.max_message_size
                     ));
+                }
+                match self.cfg.storage.as_ref().map(|g| g.check(from.size)) {
+                    Some(Err(Committed::Full)) => {
+                        return reply("452 4.3.1 Insufficient system storage; try again later")
+                    }
+                    Some(Err(_)) => {
+                        return reply("451 4.3.0 Error: storage is unavailable; try again later")
+                    }
+                    _ => {}
                 }
                 self.mail_from = Some(from.address.to_string());
                 reply("250 2.1.0 Ok")

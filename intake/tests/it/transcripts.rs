@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use modtag_config::Channel;
 use modtag_intake::smtp::limits::RateLimiter;
-use modtag_intake::smtp::session::{Action, Committed, Envelope, Session, SessionConfig};
+use modtag_intake::smtp::session::{
+    Action, Committed, Envelope, Session, SessionConfig, StorageGate,
+};
 
 /// The verbs of RFC 5321 and its extensions that modtag answers; each has its file.
 const VERBS: [&str; 13] = [
@@ -149,9 +151,26 @@ fn set(
                 .parse()
                 .map_err(|_| format!("{value}: not an address"))?
         }
+        "storage" => {
+            let answer = match value {
+                "full" => Committed::Full,
+                "unavailable" => Committed::TempFail,
+                _ => return Err("storage is full or unavailable".into()),
+            };
+            cfg.storage = Some(Arc::new(Storage(answer)));
+        }
         _ => return Err(format!("unknown setting {key}")),
     }
     Ok(())
+}
+
+/// Storage in the state a transcript sets (`set storage full`).
+struct Storage(Committed);
+
+impl StorageGate for Storage {
+    fn check(&self, _: usize) -> Result<(), Committed> {
+        Err(self.0.clone())
+    }
 }
 
 fn parse(path: &Path) -> Vec<Scenario> {
