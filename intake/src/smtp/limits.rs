@@ -97,44 +97,6 @@ impl RateLimiter {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn sessions_per_client_and_in_all() {
-        let s = Sessions::new(3, 2);
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let a1 = s.admit(a).unwrap();
-        let _a2 = s.admit(a).unwrap();
-        assert!(s.admit(a).is_none(), "third from one client");
-        let _b1 = s.admit(b).unwrap();
-        assert!(s.admit(b).is_none(), "fourth in all");
-        drop(a1);
-        assert!(s.admit(b).is_some(), "a freed place is reused");
-    }
-
-    #[test]
-    fn rate_refills_over_time() {
-        let r = RateLimiter::new(60);
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let t0 = Instant::now();
-        assert!((0..60).all(|_| r.allow(ip, t0)));
-        assert!(!r.allow(ip, t0));
-        assert!(!r.allow(
-            "192.0.2.1".parse().unwrap(),
-            t0 + Duration::from_millis(500)
-        ));
-        assert!(r.allow(ip, t0 + Duration::from_secs(2)));
-        assert!(
-            r.allow("192.0.2.9".parse().unwrap(), t0),
-            "other clients are not affected"
-        );
-    }
-}
-
 /// The storage check at `MAIL FROM` (see [`StorageGate`]): a store that failed a flush takes
 /// nothing until restarted, and the data directory's file system must keep `min_free` bytes
 /// plus the announced size free.
@@ -176,5 +138,43 @@ pub fn free_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
     }
     // SAFETY: statvfs returned 0, so `st` is initialised.
     let st = unsafe { st.assume_init() };
-    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn sessions_per_client_and_in_all() {
+        let s = Sessions::new(3, 2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let a1 = s.admit(a).unwrap();
+        let _a2 = s.admit(a).unwrap();
+        assert!(s.admit(a).is_none(), "third from one client");
+        let _b1 = s.admit(b).unwrap();
+        assert!(s.admit(b).is_none(), "fourth in all");
+        drop(a1);
+        assert!(s.admit(b).is_some(), "a freed place is reused");
+    }
+
+    #[test]
+    fn rate_refills_over_time() {
+        let r = RateLimiter::new(60);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t0 = Instant::now();
+        assert!((0..60).all(|_| r.allow(ip, t0)));
+        assert!(!r.allow(ip, t0));
+        assert!(!r.allow(
+            "192.0.2.1".parse().unwrap(),
+            t0 + Duration::from_millis(500)
+        ));
+        assert!(r.allow(ip, t0 + Duration::from_secs(2)));
+        assert!(
+            r.allow("192.0.2.9".parse().unwrap(), t0),
+            "other clients are not affected"
+        );
+    }
 }
