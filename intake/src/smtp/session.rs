@@ -381,6 +381,9 @@ impl Session {
     }
 
     fn command(&mut self, line: &[u8]) -> Action {
+        if let Some(verb) = oversized_number(line) {
+            return self.oversized(verb);
+        }
         let request = match Request::parse(&mut line.iter()) {
             Ok(r) => r,
             Err(e) => return self.parse_error(e),
@@ -549,6 +552,21 @@ impl Session {
         }
     }
 
+    /// A `SIZE=` or BDAT size too large for any count: the message is too big, and a BDAT
+    /// chunk that size can never be read to its end, so the session cannot stay in step with
+    /// the client and is closed.
+    fn oversized(&mut self, verb: Verb) -> Action {
+        let text = format!(
+            "552 5.3.4 Message size exceeds fixed limit of {} bytes",
+            self.cfg.max_message_size
+        );
+        if verb == Verb::Bdat {
+            self.state = State::Closed;
+            self.pending.push_back(Action::Close);
+        }
+        reply(text)
+    }
+
     fn parse_error(&mut self, e: ProtoError) -> Action {
         match e {
             ProtoError::UnknownCommand => self.error("500 5.5.2 Error: command not recognized"),
@@ -568,4 +586,33 @@ impl Session {
             _ => self.error("501 5.5.4 Syntax error"),
         }
     }
+}
+
+#[derive(Debug, PartialEq)]
+enum Verb {
+    Mail,
+    Bdat,
+}
+
+/// smtp-proto 0.2 reads a number too long for `usize` by saturating and then starting over,
+/// so `SIZE=99999999999999999999999` came out as a small size. Look at the digits first: a
+/// `MAIL ... SIZE=` or `BDAT` size that does not fit a `u64` is answered as too big.
+fn oversized_number(line: &[u8]) -> Option<Verb> {
+    let upper = line.to_ascii_uppercase();
+    let (verb, digits) = if upper.starts_with(b"MAIL ") {
+        let at = upper.windows(6).position(|w| w == b" SIZE=")?;
+        (Verb::Mail, &upper[at + 6..])
+    } else if upper.starts_with(b"BDAT ") {
+        let rest = &upper[5..];
+        let start = rest.iter().position(|b| *b != b' ')?;
+        (Verb::Bdat, &rest[start..])
+    } else {
+        return None;
+    };
+    let n = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    let fits = std::str::from_utf8(&digits[..n])
+        .ok()
+        .and_then(|d| d.parse::<u64>().ok())
+        .is_some_and(|v| usize::try_from(v).is_ok());
+    (n > 0 && !fits).then_some(verb)
 }
