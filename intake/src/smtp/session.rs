@@ -415,6 +415,9 @@ impl Session {
                 if self.mail_from.is_some() {
                     return self.error("503 5.5.1 Error: nested MAIL command");
                 }
+                if let Some(param) = unoffered_mail_parameter(&from) {
+                    return self.error(&format!("555 5.5.4 Unsupported option: {param}"));
+                }
                 if self.tls.is_none() && self.cfg.tls_required(&from.address, self.peer) {
                     return self.error("530 5.7.0 Must issue a STARTTLS command first");
                 }
@@ -446,6 +449,10 @@ impl Session {
             Request::Rcpt { to } => {
                 if self.mail_from.is_none() {
                     return self.error("503 5.5.1 Error: need MAIL command");
+                }
+                if to.orcpt.is_some() || to.rrvs != 0 || to.flags != 0 {
+                    // DSN's NOTIFY/ORCPT, RRVS, CONNEG: none is offered (RFC 5321 4.1.1.11).
+                    return self.error("555 5.5.4 Unsupported option: only the address is taken");
                 }
                 let Some(channel) = self.cfg.channel(&to.address) else {
                     // Say nothing about which mailboxes exist.
@@ -615,4 +622,38 @@ fn oversized_number(line: &[u8]) -> Option<Verb> {
         .and_then(|d| d.parse::<u64>().ok())
         .is_some_and(|v| usize::try_from(v).is_ok());
     (n > 0 && !fits).then_some(verb)
+}
+
+/// A `MAIL FROM` parameter of an extension modtag does not offer, which RFC 5321 4.1.1.11
+/// answers with 555 (as Postfix does): the client must not believe it was honoured, e.g.
+/// REQUIRETLS for the onward delivery or a DSN it will never get.
+fn unoffered_mail_parameter(
+    from: &smtp_proto::MailFrom<std::borrow::Cow<'_, str>>,
+) -> Option<&'static str> {
+    use smtp_proto::*;
+    let flags = [
+        (MAIL_BODY_BINARYMIME, "BODY=BINARYMIME"),
+        (MAIL_RET_FULL | MAIL_RET_HDRS, "RET"),
+        (MAIL_REQUIRETLS, "REQUIRETLS"),
+        (MAIL_CONPERM, "CONPERM"),
+        (MAIL_BY_NOTIFY | MAIL_BY_RETURN | MAIL_BY_TRACE, "BY"),
+    ];
+    if let Some((_, name)) = flags.iter().find(|(bit, _)| from.flags & bit != 0) {
+        return Some(name);
+    }
+    [
+        (from.env_id.is_some(), "ENVID"),
+        (from.auth.is_some(), "AUTH"),
+        (from.by != 0, "BY"),
+        (from.trans_id.is_some(), "TRANSID"),
+        (from.solicit.is_some(), "SOLICIT"),
+        (from.mtrk.is_some(), "MTRK"),
+        (
+            from.hold_for != 0 || from.hold_until != 0,
+            "HOLDFOR/HOLDUNTIL",
+        ),
+        (from.mt_priority != 0, "MT-PRIORITY"),
+    ]
+    .into_iter()
+    .find_map(|(set, name)| set.then_some(name))
 }
