@@ -34,6 +34,31 @@ fn only_tls_1_2_and_1_3_are_accepted() {
     }
     assert!(handshake(&d, "tls1_2").contains("New, TLSv1.2, Cipher is"));
     assert!(handshake(&d, "tls1_3").contains("New, TLSv1.3, Cipher is"));
+
+    // Garbage instead of a ClientHello ends that connection only.
+    let mut c = Smtp::connect(d.smtp);
+    c.cmd("EHLO client.example");
+    assert!(c.cmd("STARTTLS").starts_with("220"));
+    c.send_raw(b"GET / HTTP/1.0\r\n\r\n");
+    // A TLS alert record (content type 21), then the connection is closed.
+    assert!(c.reply().starts_with('\u{15}'));
+    assert_eq!(c.reply(), "", "the connection is closed");
+    assert!(d.send("Efter", "TLS-fejl").starts_with("MT-"));
+
+    // Operations see the refused handshakes (the two old versions and the garbage).
+    let m = wait_for(
+        "the handshakes counted",
+        std::time::Duration::from_secs(10),
+        || {
+            let m = http_get(d.http, "/metrics").unwrap().1;
+            m.contains("modtag_smtp_tls_handshakes_total{result=\"failed\"} 3\n")
+                .then_some(m)
+        },
+    );
+    assert!(
+        m.contains("modtag_smtp_tls_handshakes_total{result=\"ok\"} 2\n"),
+        "{m}"
+    );
 }
 
 #[test]
