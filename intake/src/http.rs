@@ -130,7 +130,40 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "no such endpoint; the API lives under /api/v1/",
             )
         })
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// axum's own refusals (a body over the limit, a path that is not UTF-8, a wrong method) come
+/// as plain text or nothing; every API error is `{"error": ...}`, so clients read one shape.
+/// Their headers (`Allow`, `Retry-After`) are kept.
+async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    let json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_lowercase()
+    } else {
+        text
+    };
+    let fresh = error(status, message);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, fresh.into_body())
 }
 
 /// A JSON request body, or what to tell the caller (a 400) with the shape expected.

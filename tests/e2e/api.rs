@@ -119,6 +119,60 @@ fn the_lockout_counts_the_client_behind_a_trusted_proxy() {
     assert_eq!(get("203.0.113.99", "Bearer wrong"), 429);
 }
 
+/// Refusals that come from the HTTP layer itself are JSON like every other API error.
+#[test]
+fn every_refusal_is_json_with_a_message() {
+    let d = Daemon::start(Options::default());
+    let token = std::fs::read_to_string(d.data.join("api-token")).unwrap();
+    let bearer = format!("Bearer {}", token.trim());
+    let auth = [
+        ("Authorization", bearer.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let r = d.send("Bekymring", "tekst");
+    let cases: [(&str, String, Vec<u8>, u16, &str); 4] = [
+        (
+            "POST",
+            format!("/api/v1/triage/{r}/decision"),
+            vec![b' '; 5 << 20],
+            413,
+            "length limit exceeded",
+        ),
+        (
+            "GET",
+            format!("/api/v1/triage/{r}/decision"),
+            vec![],
+            405,
+            "method not allowed",
+        ),
+        (
+            "GET",
+            "/api/v1/triage/%FF%FE".into(),
+            vec![],
+            400,
+            "Invalid UTF-8",
+        ),
+        (
+            "POST",
+            format!("/api/v1/triage/{r}/decision"),
+            b"{\"trin\": ".to_vec(),
+            400,
+            "decision body is not valid",
+        ),
+    ];
+    for (method, path, body, status, says) in cases {
+        let (code, head, text) = http_request(d.http, method, &path, &auth, &body).unwrap();
+        assert_eq!(code, status, "{method} {path}: {head}\n{text}");
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text:?}"));
+        let message = v["error"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{method} {path}: {message:?}");
+        if status == 405 {
+            assert!(head.to_ascii_lowercase().contains("allow: post"), "{head}");
+        }
+    }
+}
+
 #[test]
 fn bad_decisions_are_refused_with_what_to_fix() {
     let d = Daemon::start(Options::default());

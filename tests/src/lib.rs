@@ -453,17 +453,36 @@ pub fn http_get_headers(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Option<(u16, String, String)> {
+    http_request(addr, "GET", path, headers, b"")
+}
+
+/// Any HTTP request, raw: `(status, header block, body)`. The path is sent as given (so a
+/// test can send bytes a client library would refuse).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
+    let length = if body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}{length}Connection: close\r\n\r\n"
     )
     .ok()?;
+    // The server may answer before reading a refused body; a failed write is not an error.
+    let _ = s.write_all(body);
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
