@@ -260,20 +260,6 @@ fn validate_main(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
             ));
         }
     }
-    if s.max_sessions_per_client > s.max_sessions {
-        errors.push(invalid(
-            path,
-            line_of(
-                text,
-                "max_sessions_per_client",
-                &s.max_sessions_per_client.to_string(),
-            ),
-            format!(
-                "smtp.max_sessions_per_client ({}) is more than smtp.max_sessions ({}): lower it",
-                s.max_sessions_per_client, s.max_sessions
-            ),
-        ));
-    }
     if config.triage.assessment_hours <= 0 {
         errors.push(invalid(
             path,

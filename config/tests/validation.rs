@@ -221,13 +221,6 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
         ),
         (
             MAIN,
-            "max_sessions_per_client = 20",
-            "max_sessions_per_client = 500",
-            "max_sessions_per_client = 500",
-            "smtp.max_sessions_per_client (500) is more than smtp.max_sessions (200)",
-        ),
-        (
-            MAIN,
             "retry_initial_secs = 30",
             "retry_initial_secs = 0",
             "retry_initial_secs = 0",
