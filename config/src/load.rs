@@ -260,6 +260,18 @@ fn validate_main(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
             ));
         }
     }
+    for (key, value) in [
+        ("max_connections", config.http.max_connections as u64),
+        ("request_timeout_secs", config.http.request_timeout_secs),
+    ] {
+        if value == 0 {
+            errors.push(invalid(
+                path,
+                line_of(text, key, "0"),
+                format!("http.{key} = 0 would refuse every request: it must be at least 1"),
+            ));
+        }
+    }
     if config.triage.assessment_hours <= 0 {
         errors.push(invalid(
             path,

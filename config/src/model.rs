@@ -219,6 +219,20 @@ pub struct Http {
     /// from anyone else that header is ignored, so it cannot be used to dodge the lockout.
     #[serde(default)]
     pub trusted_proxies: Vec<Cidr>,
+    /// Open connections at most; beyond, `503` with `Retry-After`.
+    #[serde(default = "default_http_connections")]
+    pub max_connections: usize,
+    /// Seconds a request's header may take to arrive (the connection is closed beyond), and
+    /// its body again as long (`408` beyond).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+fn default_http_connections() -> usize {
+    256
+}
+fn default_request_timeout() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Deserialize)]

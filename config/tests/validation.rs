@@ -221,6 +221,13 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
         ),
         (
             MAIN,
+            "max_connections = 256",
+            "max_connections = 0",
+            "max_connections = 0",
+            "http.max_connections = 0 would refuse every request",
+        ),
+        (
+            MAIN,
             "retry_initial_secs = 30",
             "retry_initial_secs = 0",
             "retry_initial_secs = 0",

@@ -149,21 +149,16 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(server::serve(smtp, listener, stop_rx.clone()));
-    let mut http_stop = stop_rx.clone();
-    let router = http::router(app.clone());
-    tasks.spawn(async move {
-        let graceful = async move {
-            let _ = http_stop.changed().await;
-        };
-        // The peer address is what failed logins are counted by (http::LoginGuard).
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        if let Err(e) = axum::serve(web, service)
-            .with_graceful_shutdown(graceful)
-            .await
-        {
-            tracing::error!(error = %e, "HTTP listener failed");
-        }
-    });
+    let http_limits = crate::http_server::Limits {
+        max_connections: c.http.max_connections,
+        request_timeout: Duration::from_secs(c.http.request_timeout_secs),
+    };
+    tasks.spawn(crate::http_server::serve(
+        web,
+        http::router(app.clone()),
+        http_limits,
+        stop_rx.clone(),
+    ));
     tasks.spawn(
         crate::checkpoints::Worker {
             app: app.clone(),

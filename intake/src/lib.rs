@@ -23,6 +23,7 @@ pub mod delivery;
 pub mod escalation;
 pub mod explain;
 pub mod http;
+pub mod http_server;
 pub mod intake;
 pub mod policy;
 pub mod report;

@@ -119,6 +119,64 @@ fn the_lockout_counts_the_client_behind_a_trusted_proxy() {
     assert_eq!(get("203.0.113.99", "Bearer wrong"), 429);
 }
 
+/// A client cannot hold the API: a header that never ends closes its connection, a body that
+/// never ends gets 408, and connections beyond the cap get 503 while the rest work.
+#[test]
+fn slow_or_many_http_clients_cannot_hold_the_api() {
+    use std::io::{Read, Write};
+    let d = Daemon::start(Options {
+        edits: vec![
+            ("max_connections = 256".into(), "max_connections = 3".into()),
+            (
+                "request_timeout_secs = 30".into(),
+                "request_timeout_secs = 2".into(),
+            ),
+        ],
+        ..Options::default()
+    });
+    let token = std::fs::read_to_string(d.data.join("api-token")).unwrap();
+    let open = |head: &str| {
+        let mut s = std::net::TcpStream::connect(d.http).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        s
+    };
+    let answer = |s: &mut std::net::TcpStream| {
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text
+    };
+
+    // Three connections that never finish their header fill the cap.
+    let mut held: Vec<_> = (0..3)
+        .map(|_| open("GET /healthz HTTP/1.1\r\nHost: x\r\n"))
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut over = open("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let text = answer(&mut over);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("Retry-After: 1") && text.contains("too many connections"));
+    // After the header deadline they are closed, and the API answers again.
+    for s in &mut held {
+        assert_eq!(answer(s), "", "closed without a reply");
+    }
+    wait_for(
+        "a free connection slot",
+        std::time::Duration::from_secs(10),
+        || (http_get(d.http, "/healthz")?.0 == 200).then_some(()),
+    );
+
+    // A body that never arrives in full.
+    let mut slow = open(&format!(
+        "POST /api/v1/cases/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: 100\r\nConnection: close\r\n\r\nsag",
+        token.trim()
+    ));
+    let text = answer(&mut slow);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("did not arrive within 2 seconds"), "{text}");
+}
+
 /// Refusals that come from the HTTP layer itself are JSON like every other API error.
 #[test]
 fn every_refusal_is_json_with_a_message() {
@@ -136,7 +194,7 @@ fn every_refusal_is_json_with_a_message() {
             format!("/api/v1/triage/{r}/decision"),
             vec![b' '; 5 << 20],
             413,
-            "length limit exceeded",
+            "over the 2 MiB limit",
         ),
         (
             "GET",

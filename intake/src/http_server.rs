@@ -1,0 +1,160 @@
+//! The HTTP listener around the API's router. `axum::serve` gives no header deadline and no
+//! connection cap, so a client that opens connections and never finishes a request holds
+//! them for ever (tested: still open after 45 s). Here, as for SMTP:
+//! - at most `max_connections` at once; beyond, `503` with `Retry-After` and close;
+//! - a request's header must arrive within `request_timeout` (also between keep-alive
+//!   requests; then the connection is closed), and its body within as long again (`408`);
+//! - on shutdown, no new connections; open ones finish their request and close.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// How long open connections may take to finish after shutdown begins.
+const DRAIN: Duration = Duration::from_secs(10);
+
+pub struct Limits {
+    pub max_connections: usize,
+    pub request_timeout: Duration,
+}
+
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let limits = Arc::new(limits);
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        limits.request_timeout,
+        request_deadline,
+    ));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!(%peer, "HTTP connection limit reached; answered 503");
+                        conns.spawn(refuse(stream));
+                        continue;
+                    };
+                    let service = router
+                        .clone()
+                        .layer(axum::Extension(ConnectInfo(peer)));
+                    let (stop, limits) = (shutdown.clone(), limits.clone());
+                    conns.spawn(async move {
+                        let _slot = slot;
+                        connection(stream, peer, service, limits.request_timeout, stop).await;
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait rather than spin.
+                    tracing::warn!(error = %e, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    let drained =
+        tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        conns.abort_all();
+    }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    service: Router,
+    header_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // hyper applies a header deadline only when it has a timer.
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    tokio::pin!(conn);
+    let mut stopping = *shutdown.borrow();
+    if stopping {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+                }
+                return;
+            }
+            _ = shutdown.changed(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// Over the connection cap: a short answer without reading the request, then close.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    let body = r#"{"error":"too many connections; try again shortly"}"#;
+    let reply = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(reply.as_bytes())).await;
+}
+
+/// The request body is read within the deadline (`408` otherwise) and up to axum's 2 MiB
+/// limit (`413`), before the handler runs. Only the reading is timed: a handler that was
+/// cancelled half-way could leave its work half-done.
+async fn request_deadline(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    const BODY_LIMIT: usize = 2 * 1024 * 1024;
+    let refuse = |status: axum::http::StatusCode, message: String| {
+        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return refuse(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is over the 2 MiB limit".into(),
+            )
+        }
+        Err(_) => {
+            return refuse(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} seconds",
+                    limit.as_secs()
+                ),
+            )
+        }
+    };
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
