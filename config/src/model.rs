@@ -114,7 +114,8 @@ pub struct Smtp {
 pub struct TlsFiles {
     /// PEM certificate chain, relative to the configuration file.
     pub cert_file: String,
-    /// PEM private key, relative to the configuration file; must be 0600.
+    /// PEM private key, relative to the configuration file; must be 0600. Either may be
+    /// `credential:NAME`, a systemd credential (see [`Config::secret_path`]).
     pub key_file: String,
 }
 
@@ -468,7 +469,7 @@ pub struct Classify {
     pub max_header_bytes: usize,
     /// The kommune's OpenPGP secret key (armored, 0600, relative to this file): mail
     /// encrypted to it is decrypted in memory for reading. Left out, such mail is kept and
-    /// shown as encrypted.
+    /// shown as encrypted. `credential:NAME` reads a systemd credential instead.
     pub decryption_key_file: Option<String>,
 }
 
@@ -579,11 +580,58 @@ impl Config {
             .find(|m| m.address.eq_ignore_ascii_case(address))
             .map(|m| m.channel)
     }
+
+    /// Where a secret file named in the configuration is: relative to the configuration
+    /// file, or, written `credential:NAME`, the systemd credential NAME
+    /// (`LoadCredential=NAME:/path` in the unit; systemd puts it in `$CREDENTIALS_DIRECTORY`,
+    /// readable by the service only, and never on the command line).
+    pub fn secret_path(&self, file: &str) -> Result<std::path::PathBuf, String> {
+        let Some(name) = file.strip_prefix("credential:") else {
+            return Ok(self
+                .base_dir
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("."))
+                .join(file));
+        };
+        credential_path(name, std::env::var_os("CREDENTIALS_DIRECTORY"))
+    }
+}
+
+fn credential_path(
+    name: &str,
+    dir: Option<std::ffi::OsString>,
+) -> Result<std::path::PathBuf, String> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(format!(
+            "{name:?} is not a credential name: use credential:NAME as in LoadCredential=NAME:/path"
+        ));
+    }
+    match dir {
+        Some(dir) if !dir.is_empty() => Ok(std::path::PathBuf::from(dir).join(name)),
+        _ => Err(format!(
+            "credential:{name} needs a systemd credential: run under systemd with LoadCredential={name}:/path/to/file, or set CREDENTIALS_DIRECTORY to a directory holding {name} (mode 0600)"
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::Cidr;
+
+    #[test]
+    fn credentials_by_name_only_and_only_with_a_directory() {
+        let dir = Some(std::ffi::OsString::from("/run/credentials/modtag.service"));
+        assert_eq!(
+            super::credential_path("tls.key", dir.clone()).unwrap(),
+            std::path::Path::new("/run/credentials/modtag.service/tls.key")
+        );
+        for bad in ["", "../etc/shadow", "a/b", ".."] {
+            let err = super::credential_path(bad, dir.clone()).unwrap_err();
+            assert!(err.contains("is not a credential name"), "{bad}: {err}");
+        }
+        let err = super::credential_path("tls.key", None).unwrap_err();
+        assert!(err.contains("LoadCredential=tls.key:"), "{err}");
+    }
 
     #[test]
     fn cidr_by_table() {

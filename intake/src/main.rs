@@ -417,7 +417,33 @@ fn tune_malloc() {
     }
 }
 
+/// Plaintext of messages exists only in memory, so memory must not reach the disk: no core
+/// dump (systemd-coredump or `core_pattern` would write one on a crash), and not dumpable
+/// (which also keeps other processes of the same user from attaching a debugger or reading
+/// `/proc/PID/mem`). Swap is the operator's part: see README.
+fn no_core_dumps() {
+    #[cfg(target_os = "linux")]
+    {
+        let zero = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain system calls on this process with valid arguments; no memory is
+        // shared with them beyond `zero`, which outlives the call.
+        let (limit, dumpable) = unsafe {
+            (
+                libc::setrlimit(libc::RLIMIT_CORE, &zero),
+                libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0),
+            )
+        };
+        if limit != 0 || dumpable != 0 {
+            eprintln!("modtag: warning: could not turn off core dumps");
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    no_core_dumps();
     tune_malloc();
     let cli = Cli::parse();
     tracing_subscriber::fmt()

@@ -6,6 +6,7 @@ mod audit;
 mod cases;
 mod config;
 mod crash;
+mod deploy;
 mod disk_full;
 mod path;
 mod relay;

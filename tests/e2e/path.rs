@@ -180,3 +180,16 @@ fn audit_verify_detects_a_removed_entry() {
     assert_eq!(bad.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("missing or reordered"));
 }
+
+/// Plaintext lives only in memory, so the daemon allows no core dump of that memory.
+#[test]
+fn the_daemon_never_dumps_core() {
+    let d = Daemon::start(Options::default());
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.pid())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+}

@@ -114,3 +114,80 @@ fn forced_tls_partners_must_use_starttls() {
     let other = d.swaks_args(&["--to", "underretning@localhost", "--from", "a@andet.dk"]);
     assert!(queued_as(&other).is_some(), "{other}");
 }
+
+/// Under systemd the TLS key can be a credential (`LoadCredential=`): `credential:NAME` in the
+/// configuration reads `$CREDENTIALS_DIRECTORY/NAME`, and without that directory start-up
+/// stops saying what to do.
+#[test]
+fn the_tls_key_can_be_a_systemd_credential() {
+    use std::os::unix::fs::PermissionsExt;
+    let creds = tempfile::tempdir().unwrap();
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=modtag-credential-test",
+        ])
+        .arg("-keyout")
+        .arg(creds.path().join("modtag-tls.key"))
+        .arg("-out")
+        .arg(creds.path().join("modtag-tls.crt"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    // As systemd leaves them: readable by the service only.
+    for f in ["modtag-tls.key", "modtag-tls.crt"] {
+        std::fs::set_permissions(creds.path().join(f), std::fs::Permissions::from_mode(0o400))
+            .unwrap();
+    }
+    let edits = vec![(
+        "# [smtp.tls]\n# cert_file = \"tls/cert.pem\"\n# key_file = \"tls/key.pem\"".to_string(),
+        "[smtp.tls]\ncert_file = \"credential:modtag-tls.crt\"\nkey_file = \"credential:modtag-tls.key\"".to_string(),
+    )];
+    let d = Daemon::start(Options {
+        edits: edits.clone(),
+        env: vec![(
+            "CREDENTIALS_DIRECTORY".into(),
+            creds.path().display().to_string(),
+        )],
+        ..Options::default()
+    });
+    let out = handshake(&d, "tls1_3");
+    assert!(
+        out.contains("CN=modtag-credential-test") || out.contains("CN = modtag-credential-test"),
+        "{out}"
+    );
+    drop(d);
+
+    // Without systemd's directory: a clear refusal.
+    let mut d = Daemon::new(Options {
+        edits,
+        ..Options::default()
+    });
+    let out = Command::new(modtag_bin())
+        .args(["serve", "--config"])
+        .arg(&d.config)
+        .arg("--data")
+        .arg(&d.data)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("credential:modtag-tls.crt needs a systemd credential")
+            && err.contains("LoadCredential=modtag-tls.crt:"),
+        "{err}"
+    );
+    d.kill();
+}

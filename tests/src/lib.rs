@@ -109,6 +109,8 @@ pub struct Options {
     pub smtp_extra: String,
     /// Plain text replacements in the demo configuration, applied last.
     pub edits: Vec<(String, String)>,
+    /// Extra environment for the daemon.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -118,6 +120,7 @@ impl Default for Options {
             max_message_size: 52428800,
             smtp_extra: String::new(),
             edits: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -220,6 +223,7 @@ impl Daemon {
             .arg("--data")
             .arg(&self.data)
             .env("MODTAG_LOG", "info")
+            .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log("stdout.log"))
             .stderr(log("stderr.log"))

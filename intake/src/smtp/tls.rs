@@ -17,11 +17,12 @@ pub const SELF_SIGNED_KEY: &str = "tls-key.pem";
 pub fn acceptor(config: &Config, data: &Path) -> Result<(TlsAcceptor, PathBuf)> {
     let (cert_path, key_path) = match &config.smtp.tls {
         Some(files) => {
-            let base = config
-                .base_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("."));
-            (base.join(&files.cert_file), base.join(&files.key_file))
+            let path = |file: &str| {
+                config
+                    .secret_path(file)
+                    .map_err(|e| anyhow::anyhow!("[smtp.tls]: {e}"))
+            };
+            (path(&files.cert_file)?, path(&files.key_file)?)
         }
         None => {
             let (c, k) = (data.join(SELF_SIGNED_CERT), data.join(SELF_SIGNED_KEY));

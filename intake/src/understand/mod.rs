@@ -17,7 +17,6 @@ pub mod openpgp;
 mod reporter;
 
 use std::borrow::Cow;
-use std::path::PathBuf;
 
 use mail_parser::{Encoding, Message, MessageParser, MimeHeaders, PartType};
 use modtag_config::{Channel, Classify, Directory, Loaded};
@@ -65,10 +64,8 @@ impl Reader {
             Some(file) => {
                 let path = cfg
                     .config
-                    .base_dir
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("."))
-                    .join(file);
+                    .secret_path(file)
+                    .map_err(|e| anyhow::anyhow!("[classify] decryption_key_file: {e}"))?;
                 let bytes = modtag_storage::keys::read_secret(&path)
                     .map_err(|e| anyhow::anyhow!("[classify] decryption_key_file: {e}"))?;
                 let cert = modtag_storage::crypto::parse_cert(&bytes)
