@@ -63,6 +63,17 @@ fn failed_logins_are_throttled_per_address() {
     assert_eq!(d.audit_text("login_throttled").lines().count(), 1);
 }
 
+/// `GET /api/v1/triage` as a proxy would forward it for `client`: the status.
+fn list_as(d: &Daemon, client: &str, auth: &str) -> u16 {
+    http_get_headers(
+        d.http,
+        "/api/v1/triage",
+        &[("Authorization", auth), ("X-Forwarded-For", client)],
+    )
+    .unwrap()
+    .0
+}
+
 /// Behind a reverse proxy every caller has the proxy's address: with the proxy trusted, the
 /// lockout counts the client it names; without, a forged `X-Forwarded-For` changes nothing.
 #[test]
@@ -76,15 +87,7 @@ fn the_lockout_counts_the_client_behind_a_trusted_proxy() {
     });
     let token = std::fs::read_to_string(d.data.join("api-token")).unwrap();
     let bearer = format!("Bearer {}", token.trim());
-    let get = |client: &str, auth: &str| {
-        http_get_headers(
-            d.http,
-            "/api/v1/triage",
-            &[("Authorization", auth), ("X-Forwarded-For", client)],
-        )
-        .unwrap()
-        .0
-    };
+    let get = |client: &str, auth: &str| list_as(&d, client, auth);
     for _ in 0..10 {
         assert_eq!(get("203.0.113.7", "Bearer wrong"), 401);
     }
@@ -104,15 +107,7 @@ fn the_lockout_counts_the_client_behind_a_trusted_proxy() {
     // Without trusted proxies the header is not believed: ten failures under ten forged
     // addresses lock out the one real address.
     let d = Daemon::start(Options::default());
-    let get = |client: &str, auth: &str| {
-        http_get_headers(
-            d.http,
-            "/api/v1/triage",
-            &[("Authorization", auth), ("X-Forwarded-For", client)],
-        )
-        .unwrap()
-        .0
-    };
+    let get = |client: &str, auth: &str| list_as(&d, client, auth);
     for n in 0..10 {
         assert_eq!(get(&format!("203.0.113.{n}"), "Bearer wrong"), 401);
     }

@@ -46,6 +46,21 @@ fn free_bytes(dir: &Path) -> u64 {
         .unwrap()
 }
 
+/// Starts `d` on a 24 MiB tmpfs as its data directory; `None` (the test skips) where no
+/// tmpfs can be mounted, which CI (root) must be able to do.
+fn start_on_tmpfs(d: &mut Daemon) -> Option<Mount> {
+    let Some(mount) = Mount::tmpfs(&d.data, "24m") else {
+        assert!(
+            std::env::var_os("MODTAG_SLOW_TESTS").is_none(),
+            "CI runs as root and must be able to mount a tmpfs for this test"
+        );
+        eprintln!("skipped: cannot mount a tmpfs (not root)");
+        return None;
+    };
+    d.spawn();
+    Some(mount)
+}
+
 /// Fills `dir` until about `leave` bytes are free.
 fn ballast(dir: &Path, leave: u64) -> PathBuf {
     let path = dir.join("ballast");
@@ -72,15 +87,9 @@ fn full_disk_is_a_temporary_failure_and_loses_nothing() {
         smtp_extra: "min_free_bytes = 0".into(),
         ..Options::default()
     });
-    let Some(_mount) = Mount::tmpfs(&d.data, "24m") else {
-        assert!(
-            std::env::var_os("MODTAG_SLOW_TESTS").is_none(),
-            "CI runs as root and must be able to mount a tmpfs for this test"
-        );
-        eprintln!("skipped: cannot mount a tmpfs (not root)");
+    let Some(_mount) = start_on_tmpfs(&mut d) else {
         return;
     };
-    d.spawn();
     let before: Vec<String> = (0..3).map(|i| d.send("Før", &format!("nr {i}"))).collect();
 
     let weight = ballast(&d.data, 64 * 1024);
@@ -131,15 +140,9 @@ fn short_of_space_mail_is_refused_before_the_message_is_sent() {
         max_message_size: 4 << 20,
         ..Options::default()
     });
-    let Some(_mount) = Mount::tmpfs(&d.data, "24m") else {
-        assert!(
-            std::env::var_os("MODTAG_SLOW_TESTS").is_none(),
-            "CI runs as root and must be able to mount a tmpfs for this test"
-        );
-        eprintln!("skipped: cannot mount a tmpfs (not root)");
+    let Some(_mount) = start_on_tmpfs(&mut d) else {
         return;
     };
-    d.spawn();
     // The default keeps 1.5 x max_message_size (6 MiB) free.
     let weight = ballast(&d.data, 3 << 20);
     let mut c = Smtp::connect(d.smtp);

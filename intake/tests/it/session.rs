@@ -4,28 +4,15 @@
 
 use std::sync::Arc;
 
-use modtag_config::Channel;
-use modtag_intake::smtp::session::{Action, Committed, Session, SessionConfig};
-
-fn config() -> SessionConfig {
-    SessionConfig {
-        hostname: "modtag.test".into(),
-        max_message_size: 1000,
-        max_recipients: 2,
-        max_errors: 5,
-        mailboxes: vec![
-            ("underretning@localhost".into(), Channel::Underretning),
-            ("trivselplus@localhost".into(), Channel::Trivselplus),
-        ],
-        tls_available: true,
-        ..SessionConfig::default()
-    }
-}
+use modtag_intake::smtp::session::{Action, Committed, Session};
 
 const PEER: &str = "192.0.2.10";
 
 fn session() -> Session {
-    Session::new(Arc::new(config()), PEER.parse().unwrap())
+    Session::new(
+        Arc::new(crate::transcripts::base_config()),
+        PEER.parse().unwrap(),
+    )
 }
 
 /// Feeds `input` and collects replies until the session needs more input. A delivered

@@ -64,7 +64,8 @@ struct Scenario {
     steps: Vec<(usize, Step)>,
 }
 
-fn base_config() -> SessionConfig {
+/// The configuration every transcript session starts from (also `session.rs`'s).
+pub(crate) fn base_config() -> SessionConfig {
     SessionConfig {
         hostname: "modtag.test".into(),
         max_message_size: 1000,
