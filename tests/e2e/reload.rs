@@ -143,8 +143,9 @@ fn simulate_lists_the_intakes_a_candidate_tree_would_route_differently() {
         "{human}"
     );
 
-    // From tomorrow on nothing is replayed; the running tree itself changes nothing.
-    let tomorrow = jiff::Zoned::now().date().tomorrow().unwrap().to_string();
+    // From the day after tomorrow (Danish dates; two days, so that a run across midnight
+    // holds) nothing is replayed; the running tree itself changes nothing.
+    let tomorrow = (today_in_denmark() + jiff::ToSpan::days(2)).to_string();
     let later = d.cli_json(&[
         "route", "simulate", "--tree", &tree, "--from", &tomorrow, "--json",
     ]);

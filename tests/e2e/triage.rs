@@ -222,8 +222,13 @@ fn history_consent_tasks_closing_and_the_sla_report() {
     );
 
     // The SLA report and the metrics agree.
-    let today = jiff::Zoned::now().date().to_string();
-    let sla = d.cli_json(&["report", "sla", "--from", &today, "--to", &today, "--json"]);
+    // Yesterday to tomorrow, so that a run across midnight still holds all three.
+    let today = today_in_denmark();
+    let (from, to) = (
+        today.yesterday().unwrap().to_string(),
+        today.tomorrow().unwrap().to_string(),
+    );
+    let sla = d.cli_json(&["report", "sla", "--from", &from, "--to", &to, "--json"]);
     assert_eq!(sla["intakes"], 3, "{sla}");
     assert_eq!(sla["assessed"], 1);
     assert_eq!(sla["assessed_within_deadline"], 1);

@@ -435,6 +435,15 @@ pub fn queued_as(transcript: &str) -> Option<String> {
         .map(|r| r.trim().to_string())
 }
 
+/// Today as modtag reckons dates: in Europe/Copenhagen, not in the machine's zone (a test at
+/// 00:15 Danish time on a UTC machine would otherwise ask about yesterday).
+pub fn today_in_denmark() -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .in_tz("Europe/Copenhagen")
+        .expect("jiff bundles Europe/Copenhagen")
+        .date()
+}
+
 /// A minimal HTTP GET: `(status, body)`, or `None` if nothing answers.
 pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     http_get_with(addr, path, None).map(|(code, _, body)| (code, body))
