@@ -9,11 +9,7 @@ fn sigterm_lets_a_message_in_data_finish() {
     let mut d = Daemon::start(Options::default());
     let mut idle = Smtp::connect(d.smtp);
     idle.cmd("EHLO idle.example");
-    let mut busy = Smtp::connect(d.smtp);
-    busy.cmd("EHLO busy.example");
-    busy.cmd("MAIL FROM:<a@b.example>");
-    busy.cmd("RCPT TO:<underretning@localhost>");
-    assert!(busy.cmd("DATA").starts_with("354"));
+    let mut busy = Smtp::in_data(d.smtp, "busy.example");
     busy.send_raw(b"Subject: halvvejs\r\n\r\nfoerste halvdel\r\n");
 
     // SIGTERM without waiting for the exit.
@@ -52,11 +48,7 @@ fn a_client_trickling_bytes_is_cut_off_at_the_request_deadline() {
     // session for 30 seconds, and a thousand such clients hold every slot.
     let body = [b'x'; 150];
 
-    let mut c = Smtp::connect(d.smtp);
-    c.cmd("EHLO slow.example");
-    c.cmd("MAIL FROM:<a@b.example>");
-    c.cmd("RCPT TO:<underretning@localhost>");
-    assert!(c.cmd("DATA").starts_with("354"));
+    let mut c = Smtp::in_data(d.smtp, "slow.example");
     let writer = c.trickle(&body, every);
     let r = c.reply();
     assert!(r.starts_with("421 4.4.2"), "in DATA: {r:?}");
@@ -72,11 +64,7 @@ fn a_client_trickling_bytes_is_cut_off_at_the_request_deadline() {
     assert!(writer.join().unwrap() < body.len());
 
     // A message at a steady rate may take longer than data_timeout_secs: 3 KB at 1 KB/s.
-    let mut c = Smtp::connect(d.smtp);
-    c.cmd("EHLO steady.example");
-    c.cmd("MAIL FROM:<a@b.example>");
-    c.cmd("RCPT TO:<underretning@localhost>");
-    assert!(c.cmd("DATA").starts_with("354"));
+    let mut c = Smtp::in_data(d.smtp, "steady.example");
     c.send_raw(b"Subject: jaevnt\r\n\r\n");
     for _ in 0..30 {
         c.send_raw(&[b'y'; 100]);
@@ -117,9 +105,7 @@ fn a_slow_client_does_not_hold_up_others() {
     let mut slow: Vec<Smtp> = (0..5).map(|_| Smtp::connect(d.smtp)).collect();
     for s in &mut slow {
         s.cmd("EHLO slow.example");
-        s.cmd("MAIL FROM:<a@b.example>");
-        s.cmd("RCPT TO:<underretning@localhost>");
-        assert!(s.cmd("DATA").starts_with("354"));
+        s.start_message();
         s.send_raw(b"Subject: langsom\r\n");
     }
     // Others deliver meanwhile.

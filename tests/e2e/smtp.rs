@@ -36,11 +36,7 @@ fn unknown_mailboxes_are_refused_whatever_the_domain() {
 #[test]
 fn a_smuggled_message_is_refused_and_nothing_is_stored() {
     let d = Daemon::start(Options::default());
-    let mut c = Smtp::connect(d.smtp);
-    c.cmd("EHLO client.example");
-    c.cmd("MAIL FROM:<a@b.example>");
-    c.cmd("RCPT TO:<underretning@localhost>");
-    assert!(c.cmd("DATA").starts_with("354"));
+    let mut c = Smtp::in_data(d.smtp, "client.example");
     c.send_raw(b"Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@x>\r\nRCPT TO:<underretning@localhost>\r\nDATA\r\nsmuggled\r\n.\r\n");
     let r = c.reply();
     assert!(r.starts_with("550 5.5.2"), "{r}");

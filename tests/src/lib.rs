@@ -723,6 +723,24 @@ impl Smtp {
         c
     }
 
+    /// A session from `helo` that has started a message to Modtagelsen (after `354`).
+    pub fn in_data(addr: SocketAddr, helo: &str) -> Smtp {
+        let mut c = Smtp::connect(addr);
+        c.cmd(&format!("EHLO {helo}"));
+        c.start_message();
+        c
+    }
+
+    /// MAIL, RCPT to Modtagelsen and DATA, checked up to `354`.
+    pub fn start_message(&mut self) {
+        assert!(self.cmd("MAIL FROM:<a@b.example>").starts_with("250"));
+        assert!(self
+            .cmd("RCPT TO:<underretning@localhost>")
+            .starts_with("250"));
+        let r = self.cmd("DATA");
+        assert!(r.starts_with("354"), "{r}");
+    }
+
     /// Reads one (possibly multi-line) reply.
     pub fn reply(&mut self) -> String {
         let mut all = String::new();
