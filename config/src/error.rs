@@ -72,3 +72,11 @@ pub(crate) fn line_of_nth(text: &str, key: &str, value: &str, n: usize) -> usize
         .nth(n)
         .map_or(1, |(i, _)| i + 1)
 }
+
+pub(crate) fn invalid(file: &std::path::Path, line: usize, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        file: file.to_path_buf(),
+        line,
+        message,
+    }
+}

@@ -10,6 +10,9 @@
 //!
 //! This crate does no network IO and holds no secrets: certificates here are public keys.
 
+mod check;
+pub mod cidr;
+pub mod classify;
 pub mod directory;
 pub mod embedded;
 pub mod error;
@@ -17,9 +20,11 @@ pub mod load;
 pub mod model;
 pub mod roles;
 pub mod tree;
+pub mod vocab;
 
 pub use directory::{Directory, Institution, Person};
 pub use error::ConfigError;
 pub use load::{check_tree, load, load_embedded, Loaded};
-pub use model::{Channel, Classify, Config};
+pub use model::{Classify, Config};
 pub use tree::{Rule, Tree};
+pub use vocab::{Channel, Kind};

@@ -1,38 +1,13 @@
 //! The main configuration file, `modtag.toml`.
 
 use serde::Deserialize;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-/// Which desk a mailbox feeds: Modtagelsen's underretninger, Journalen's TRIVSEL+
-/// postfordeling case, or journal staff forwarding mail on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Underretning,
-    Trivselplus,
-    Postfordeling,
-}
+pub use crate::cidr::Cidr;
+pub use crate::classify::Classify;
+pub use crate::vocab::Channel;
 
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Underretning => "underretning",
-            Channel::Trivselplus => "trivselplus",
-            Channel::Postfordeling => "postfordeling",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        match s {
-            "underretning" => Some(Channel::Underretning),
-            "trivselplus" => Some(Channel::Trivselplus),
-            "postfordeling" => Some(Channel::Postfordeling),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub smtp: Smtp,
@@ -57,7 +32,7 @@ pub struct Config {
     pub base_dir: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Smtp {
     pub listen: SocketAddr,
@@ -109,7 +84,7 @@ pub struct Smtp {
     pub tls: Option<TlsFiles>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
     /// PEM certificate chain, relative to the configuration file.
@@ -135,69 +110,6 @@ fn default_rate() -> u32 {
     120
 }
 
-/// An IP network in CIDR notation (`192.0.2.0/24`, `2001:db8::/32`), or one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    pub addr: IpAddr,
-    pub prefix: u8,
-}
-
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
-            if prefix == 0 {
-                0
-            } else {
-                bits >> (width - prefix)
-            }
-        }
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net) as u128, self.prefix, 32)
-                    == masked(u32::from(ip) as u128, self.prefix, 32)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), self.prefix, 128)
-                    == masked(u128::from(ip), self.prefix, 128)
-            }
-            (IpAddr::V6(_), IpAddr::V4(v4)) => self.contains(IpAddr::V6(v4.to_ipv6_mapped())),
-            (IpAddr::V4(_), IpAddr::V6(v6)) => v6
-                .to_ipv4_mapped()
-                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
-        }
-    }
-}
-
-impl std::str::FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Cidr, String> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP network (e.g. 192.0.2.0/24)"))?;
-        let width = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= width)
-                .ok_or_else(|| format!("{s:?}: prefix length must be 0 to {width}"))?,
-            None => width,
-        };
-        Ok(Cidr { addr, prefix })
-    }
-}
-
-impl<'de> Deserialize<'de> for Cidr {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cidr, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 fn default_max_message_size() -> usize {
     50 * 1024 * 1024
 }
@@ -211,7 +123,7 @@ fn default_max_errors() -> u32 {
     10
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Http {
     pub listen: SocketAddr,
@@ -236,7 +148,7 @@ fn default_request_timeout() -> u64 {
     30
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mailbox {
     pub address: String,
@@ -253,7 +165,7 @@ pub enum RelayTls {
     Tls,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Relay {
     pub host: String,
@@ -274,7 +186,7 @@ fn default_retry_max() -> u64 {
     3600
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Triage {
     /// Barnets lov § 133: every underretning is assessed within 24 hours of receipt.
@@ -326,7 +238,7 @@ fn default_repeat_window() -> i64 {
 }
 
 /// Signed checkpoints of the audit log: how often, and where a copy goes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditSettings {
     /// A checkpoint after this many entries, or this many seconds, whichever comes first
@@ -374,7 +286,7 @@ fn default_checkpoint_secs() -> u64 {
 
 /// The automatic receipt to named reporters (barnets lov: within 6 hverdage). It carries
 /// the reference and nothing about the case.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KvitteringSettings {
     #[serde(default = "default_true")]
@@ -418,7 +330,7 @@ fn default_true() -> bool {
 
 /// SPF, DKIM and DMARC: computed for every message and shown to staff, never used to refuse
 /// mail (any concern counts, whoever sends it).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SenderAuth {
     #[serde(default)]
@@ -444,125 +356,7 @@ fn default_auth_timeout() -> u64 {
     5
 }
 
-/// How messages are read and classified (issue 4): signals, attachment types, limits.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Classify {
-    /// Words and phrases that highlight an item for priority (case-insensitive, whole
-    /// words). They never decide anything.
-    #[serde(default = "default_akut_words")]
-    pub akut_words: Vec<String>,
-    /// Attachment types offered for inline display (`type/subtype`, or `type/*`); others are
-    /// kept encrypted like everything else but flagged.
-    #[serde(default = "default_attachment_types")]
-    pub attachment_types: Vec<String>,
-    /// Sender domains of professional reporters beyond the institutions in the directory
-    /// (police, hospitals, regions); subdomains count.
-    #[serde(default = "default_professional_domains")]
-    pub professional_domains: Vec<String>,
-    /// Bounded work per message: MIME parts examined, nesting depth, header block size.
-    #[serde(default = "default_max_parts")]
-    pub max_parts: usize,
-    #[serde(default = "default_max_depth")]
-    pub max_depth: usize,
-    #[serde(default = "default_max_header_bytes")]
-    pub max_header_bytes: usize,
-    /// The kommune's OpenPGP secret key (armored, 0600, relative to this file): mail
-    /// encrypted to it is decrypted in memory for reading. Left out, such mail is kept and
-    /// shown as encrypted. `credential:NAME` reads a systemd credential instead.
-    pub decryption_key_file: Option<String>,
-}
-
-impl Default for Classify {
-    fn default() -> Self {
-        Classify {
-            akut_words: default_akut_words(),
-            attachment_types: default_attachment_types(),
-            professional_domains: default_professional_domains(),
-            max_parts: default_max_parts(),
-            max_depth: default_max_depth(),
-            max_header_bytes: default_max_header_bytes(),
-            decryption_key_file: None,
-        }
-    }
-}
-
-fn strings(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| w.to_string()).collect()
-}
-
-fn default_akut_words() -> Vec<String> {
-    strings(&[
-        "akut",
-        "haster",
-        "straks",
-        "vold",
-        "slået",
-        "slår",
-        "blå mærker",
-        "seksuelle overgreb",
-        "overgreb",
-        "misbrug",
-        "selvmord",
-        "selvmordstanker",
-        "selvskade",
-        "livsfare",
-        "truet",
-        "kniv",
-        "tør ikke gå hjem",
-        "vil ikke hjem",
-        "efterladt alene",
-        "alene hjemme",
-        "politi",
-        "skadestue",
-    ])
-}
-
-fn default_attachment_types() -> Vec<String> {
-    strings(&[
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/tiff",
-        "image/heic",
-        "text/plain",
-        "text/csv",
-        "application/rtf",
-        "application/msword",
-        "application/vnd.ms-excel",
-        "application/vnd.ms-powerpoint",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.oasis.opendocument.spreadsheet",
-    ])
-}
-
-fn default_professional_domains() -> Vec<String> {
-    strings(&[
-        "politi.dk",
-        "regionh.dk",
-        "regionsjaelland.dk",
-        "rsyd.dk",
-        "rm.dk",
-        "rn.dk",
-        "sundhed.dk",
-    ])
-}
-
-fn default_max_parts() -> usize {
-    1000
-}
-fn default_max_depth() -> usize {
-    20
-}
-fn default_max_header_bytes() -> usize {
-    256 * 1024
-}
-
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFiles {
     /// Path of the directory file, relative to this file.

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use jiff::Timestamp;
+use modtag_storage::audit::offline;
 use modtag_storage::audit::Entry;
-use modtag_storage::store;
 use serde_json::{json, Value};
 
 /// One decrypted entry.
@@ -27,7 +27,7 @@ pub fn read_all(data: &Path, key_file: &Path) -> Result<Vec<Read>> {
             key_file.display()
         );
     }
-    let entries = store::entries_offline(data).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let entries = offline::entries_offline(data).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
         if entry.payload.is_empty() {
@@ -89,7 +89,7 @@ pub fn references_for_cpr(data: &Path, cpr: &str) -> Result<Vec<String>> {
     let c = modtag_router::cpr::Cpr::parse(cpr)
         .context("--cpr is not a valid CPR number (DDMMYY-SSSS)")?;
     let digits: String = c.formatted().chars().filter(char::is_ascii_digit).collect();
-    store::references_for_cpr_offline(data, &digits).map_err(|e| anyhow::anyhow!("{e}"))
+    offline::references_for_cpr_offline(data, &digits).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 pub fn as_json(r: &Read) -> Value {

@@ -8,7 +8,9 @@ use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
+
+use crate::app::App;
 
 /// The log's name in its checkpoints.
 pub fn origin(cfg: &Loaded) -> String {
@@ -17,12 +19,11 @@ pub fn origin(cfg: &Loaded) -> String {
 
 /// Writes a checkpoint of the log as it is (if it grew) and queues it for the auditors.
 /// Blocking.
-pub fn write(store: &Store, cfg: &Loaded) -> Result<Option<String>, StoreError> {
+pub fn write(store: &Store, cfg: &Loaded, now: Timestamp) -> Result<Option<String>, StoreError> {
     let Some(note) = store.write_checkpoint(&origin(cfg))? else {
         return Ok(None);
     };
     if let Some(to) = &cfg.config.audit.auditor_email {
-        let now = Timestamp::now();
         let size = note.lines().nth(1).unwrap_or("?").to_string();
         let body = format!(
             "Signed checkpoint of modtag's audit log (C2SP tlog-checkpoint). Keep it: with it,\n\
@@ -47,8 +48,7 @@ pub fn write(store: &Store, cfg: &Loaded) -> Result<Option<String>, StoreError> 
 }
 
 pub struct Worker {
-    pub app: Arc<crate::http::AppState>,
-    pub wake_outbox: Arc<Notify>,
+    pub app: Arc<App>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -63,7 +63,7 @@ impl Worker {
                 retention_at = Some(Instant::now());
                 let days = self.app.policy.cfg().config.audit.retention_days;
                 let store = self.app.store.clone();
-                let now = Timestamp::now();
+                let now = self.app.clock.now();
                 let cutoff = now - jiff::SignedDuration::from_hours(days * 24);
                 match tokio::task::spawn_blocking(move || store.apply_audit_retention(cutoff, now))
                     .await
@@ -93,10 +93,11 @@ impl Worker {
                 continue;
             }
             let store = self.app.store.clone();
-            match tokio::task::spawn_blocking(move || write(&store, &cfg)).await {
+            let now = self.app.clock.now();
+            match tokio::task::spawn_blocking(move || write(&store, &cfg, now)).await {
                 Ok(Ok(Some(_))) => {
                     tracing::info!(size, "audit checkpoint written");
-                    self.wake_outbox.notify_one();
+                    self.app.wake.notify_one();
                 }
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "could not write an audit checkpoint"),

@@ -7,27 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use modtag_config::Loaded;
 use modtag_storage::keys::DataKeys;
 use modtag_storage::Store;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
+use crate::api::state::ApiState;
+use crate::app::{flush, App};
+use crate::clock::Clock;
 use crate::delivery::outbox::Worker;
-use crate::http::{self, AppState};
-use crate::smtp::limits::{RateLimiter, Sessions};
+use crate::policy::{load_config, Policy};
+use crate::smtp::limits::{DiskGate, RateLimiter, Sessions};
+use crate::smtp::stats::SmtpStats;
 use crate::smtp::{server, session::SessionConfig};
 
 /// Written into the data directory while the daemon runs, so the CLI can find its API.
 pub const DAEMON_FILE: &str = "daemon.json";
-
-pub fn load_config(path: Option<&Path>) -> Result<Loaded> {
-    match path {
-        Some(p) => modtag_config::load(p).map_err(|e| anyhow::anyhow!("{e}")),
-        None => modtag_config::load_embedded().map_err(|e| anyhow::anyhow!("{e}")),
-    }
-    .context("the configuration is not valid; fix it and start again (check with `modtag config check FILE`)")
-}
 
 /// Creates the data directory (0700) if needed.
 pub fn prepare_data_dir(dir: &Path) -> Result<()> {
@@ -52,6 +47,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     }
     // The audit log is encrypted to the auditors' certificates from the configuration.
     let keys = keys.with_auditors(loaded.auditors.clone());
+    let clock = Clock::system();
     let store = Store::open(&data, keys)
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
     // Key changes are audit events: the first start creates the data directory's keys.
@@ -62,12 +58,17 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
             .collect();
         let mut b = modtag_storage::store::Batch::new();
         b.audit(
-            modtag_storage::audit::Event::new("keys_created", "system", "key management").details(
+            modtag_storage::audit::Event::new(
+                modtag_storage::audit::EventKind::KeysCreated,
+                "system",
+                "key management",
+            )
+            .details(
                 serde_json::json!({ "files": names, "auditors": store.auditor_fingerprints() }),
             ),
         );
         store
-            .commit(b, jiff::Timestamp::now())
+            .commit(b, clock.now())
             .and_then(|_| store.flush())
             .context("cannot record the new keys in the audit log")?;
     }
@@ -101,13 +102,13 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake = Arc::new(Notify::new());
-    let app = Arc::new(AppState {
+    let app = Arc::new(App {
         store: store.clone(),
-        policy: crate::policy::Policy::new(loaded, reader, config.clone()),
-        wake: wake.clone(),
-        logins: Default::default(),
-        smtp: Default::default(),
+        policy: Policy::new(loaded, reader, config.clone()),
+        clock,
+        wake,
     });
+    let smtp_stats = Arc::new(SmtpStats::default());
     let (acceptor, cert) = crate::smtp::tls::acceptor(&c, &data)?;
     println!("modtag: STARTTLS with {}", cert.display());
     let session_cfg = Arc::new(SessionConfig {
@@ -124,21 +125,20 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         require_tls: c.smtp.require_tls,
         require_tls_domains: c.smtp.require_tls_domains.clone(),
         require_tls_networks: c.smtp.require_tls_networks.clone(),
-        limiter: Some(Arc::new(RateLimiter::new(
-            c.smtp.max_messages_per_minute_per_client,
-        ))),
-        storage: Some(Arc::new(crate::smtp::limits::DiskGate {
+    });
+    let listener = Arc::new(server::Listener {
+        app: app.clone(),
+        stats: smtp_stats.clone(),
+        cfg: session_cfg,
+        limiter: RateLimiter::new(c.smtp.max_messages_per_minute_per_client),
+        gate: DiskGate {
             store: store.clone(),
             dir: data.clone(),
             min_free: c
                 .smtp
                 .min_free_bytes
                 .unwrap_or(c.smtp.max_message_size as u64 / 2 * 3),
-        })),
-    });
-    let listener = Arc::new(server::Listener {
-        app: app.clone(),
-        cfg: session_cfg,
+        },
         tls: Some(acceptor),
         sessions: Sessions::new(c.smtp.max_sessions, c.smtp.max_sessions_per_client),
         idle: Duration::from_secs(c.smtp.idle_timeout_secs),
@@ -149,39 +149,34 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(server::serve(smtp, listener, stop_rx.clone()));
-    let http_limits = crate::http_server::Limits {
+    let http_limits = crate::api::server::Limits {
         max_connections: c.http.max_connections,
         request_timeout: Duration::from_secs(c.http.request_timeout_secs),
     };
-    tasks.spawn(crate::http_server::serve(
+    tasks.spawn(crate::api::server::serve(
         web,
-        http::router(app.clone()),
+        crate::api::router(Arc::new(ApiState::new(app.clone(), smtp_stats))),
         http_limits,
         stop_rx.clone(),
     ));
     tasks.spawn(
         crate::checkpoints::Worker {
             app: app.clone(),
-            wake_outbox: wake.clone(),
             shutdown: stop_rx.clone(),
         }
         .run(),
     );
     tasks.spawn(
-        crate::escalation::Worker {
-            store: store.clone(),
-            policy: app.clone(),
-            wake_outbox: wake.clone(),
+        crate::workflow::escalation::Worker {
+            app: app.clone(),
             shutdown: stop_rx.clone(),
         }
         .run(),
     );
     tasks.spawn(
         Worker {
-            store: store.clone(),
             relay: c.relay.clone(),
             app: app.clone(),
-            wake,
             shutdown: stop_rx.clone(),
         }
         .run(),
@@ -193,12 +188,13 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     while tasks.join_next().await.is_some() {}
     // A last checkpoint covers everything logged, the shutdown included.
     let (s, cfg) = (store.clone(), app.policy.cfg());
-    match tokio::task::spawn_blocking(move || crate::checkpoints::write(&s, &cfg)).await {
+    let now = app.clock.now();
+    match tokio::task::spawn_blocking(move || crate::checkpoints::write(&s, &cfg, now)).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "could not write the shutdown checkpoint"),
         Err(_) => {}
     }
-    let flushed = crate::flush(&store).await;
+    let flushed = flush(&store).await;
     let _ = std::fs::remove_file(&daemon_file);
     flushed.context("final flush failed")?;
     println!("modtag: stopped");
@@ -206,7 +202,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 }
 
 /// Waits for SIGTERM or SIGINT; on SIGHUP reloads the policy files and goes on waiting.
-async fn wait_for_stop(app: &Arc<AppState>) {
+async fn wait_for_stop(app: &Arc<App>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
@@ -217,8 +213,9 @@ async fn wait_for_stop(app: &Arc<AppState>) {
             _ = int.recv() => return,
             _ = hup.recv() => {
                 let a = app.clone();
-                let result = tokio::task::spawn_blocking(move || a.policy.reload(&a.store, "system (SIGHUP)")).await;
-                let flushed = crate::flush(&app.store).await;
+                let now = app.clock.now();
+                let result = tokio::task::spawn_blocking(move || a.policy.reload(&a.store, "system (SIGHUP)", now)).await;
+                let flushed = flush(&app.store).await;
                 match (result, flushed) {
                     (Ok(Ok(r)), Ok(())) => {
                         tracing::info!(tree_hash = %r.tree_hash, previous = %r.previous_hash, restart_needed = ?r.restart_needed, "configuration reloaded");

@@ -3,9 +3,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use modtag_router::{Decision, Facts};
+use modtag_router::Facts;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,19 +67,5 @@ pub fn read_facts(path: &Path) -> Result<Facts> {
             Names::One(s) => vec![s],
             Names::Many(v) => v,
         },
-    })
-}
-
-/// A decision as `route explain --json` and the decision API give it.
-pub fn to_json(d: &Decision) -> Value {
-    json!({
-        "recipients": d.recipients.iter().map(|r| json!({
-            "role": r.role, "person": r.person, "email": r.email, "rule": r.rule, "reason": r.reason,
-        })).collect::<Vec<_>>(),
-        "withheld": d.withheld.iter().map(|w| json!({ "role": w.role, "rule": w.rule, "why": w.why })).collect::<Vec<_>>(),
-        "actions": d.actions.iter().map(|(a, r)| json!({ "action": a, "rule": r })).collect::<Vec<_>>(),
-        "matched": d.matched,
-        "refused": d.refused,
-        "tree_hash": d.tree_hash,
     })
 }

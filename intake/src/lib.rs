@@ -1,43 +1,34 @@
 //! `modtag-intake`: everything that talks to the outside world, and the `modtag` binary.
 //!
+//! The folders are the architecture (see `ARCHITECTURE.md`):
+//! - [`app`] and [`clock`] at the bottom: what the running daemon shares, and its one clock.
 //! - [`smtp`]: the SMTP listener; its protocol core is a sans-IO state machine.
 //! - [`understand`]: reading a message for triage: kind, reporter, CPR/CVR, attachments,
 //!   forwards, encrypted mail (mail-parser, sequoia).
-//! - [`intake`]: turning a received message into a stored, audited intake (one batch).
-//! - [`triage`]: a person's decision, routed by `modtag-router`, queued for delivery.
-//! - [`escalation`]: deadline notices for unassessed items, from the store (restart-safe).
+//! - [`workflow`]: accepting a message, a person's decision, escalation: each reads what it
+//!   needs, computes one batch of effects, and has it committed.
 //! - [`delivery`]: composing PGP/MIME copies and the outbox worker that sends them.
-//! - [`http`]: the versioned JSON API (axum).
-//! - [`cases`]: the case registry CSV import.
+//! - [`api`]: the versioned JSON API (axum), one file per resource, and its listener.
 //! - [`policy`]: the running configuration, directory and beslutningstræ, reloaded atomically.
-//! - [`report`]: `report sla` and the Prometheus metrics (aggregates only).
+//! - [`cases`], [`report`], [`simulate`], [`explain`], [`checkpoints`], [`sender_auth`],
+//!   [`audit_cli`]: one job each.
 //! - [`daemon`]: `modtag serve`, wiring it all with ordered shutdown.
-//! - [`client`]: the CLI's client for a running daemon.
+//!
+//! The CLI (`cli/`, `commands/`, `render/`) belongs to the binary (`main.rs`).
 
+pub mod api;
+pub mod app;
 pub mod audit_cli;
 pub mod cases;
 pub mod checkpoints;
-pub mod client;
+pub mod clock;
 pub mod daemon;
 pub mod delivery;
-pub mod escalation;
 pub mod explain;
-pub mod http;
-pub mod http_server;
-pub mod intake;
 pub mod policy;
 pub mod report;
 pub mod sender_auth;
 pub mod simulate;
 pub mod smtp;
-pub mod triage;
 pub mod understand;
-
-/// Makes committed batches durable without blocking the async runtime (the store's group
-/// commit waits on a condition variable).
-pub(crate) async fn flush(store: &modtag_storage::Store) -> Result<(), modtag_storage::StoreError> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || store.flush())
-        .await
-        .unwrap_or(Err(modtag_storage::StoreError::Poisoned))
-}
+pub mod workflow;

@@ -6,17 +6,28 @@
 //! hash. Listener addresses, mailboxes, SMTP limits and the relay are fixed at start-up: a
 //! reload that changes them says a restart is needed and keeps the running values.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use jiff::Timestamp;
 use modtag_config::Loaded;
-use modtag_storage::audit::Event;
+use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
 
 use crate::understand::Reader;
+
+/// The configuration at `path`, or the embedded default, checked as a whole.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<Loaded> {
+    use anyhow::Context as _;
+    match path {
+        Some(p) => modtag_config::load(p),
+        None => modtag_config::load_embedded(),
+    }
+    .map_err(anyhow::Error::new)
+    .context("the configuration is not valid; fix it and start again (check with `modtag config check FILE`)")
+}
 
 /// One consistent set: decisions and readings see either the old set or the new one.
 pub struct Current {
@@ -71,21 +82,27 @@ impl Policy {
 
     /// Loads and checks the files again; swaps them in if they pass. Audited either way.
     /// Blocking (reads files, commits): call from `spawn_blocking`.
-    pub fn reload(&self, store: &Store, actor: &str) -> Result<Reloaded, ReloadError> {
-        let now = Timestamp::now();
+    pub fn reload(
+        &self,
+        store: &Store,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Reloaded, ReloadError> {
         let old = self.cfg();
-        let loaded = crate::daemon::load_config(self.path.as_deref())
-            .and_then(|l| Reader::new(&l).map(|r| (l, r)));
+        let loaded =
+            load_config(self.path.as_deref()).and_then(|l| Reader::new(&l).map(|r| (l, r)));
         let (loaded, reader) = match loaded {
             Ok(x) => x,
             Err(e) => {
                 let text = format!("{e:#}");
                 let mut b = Batch::new();
                 b.audit(
-                    Event::new("config_reload_refused", actor, "administration").details(json!({
-                        "running_tree_hash": old.tree.hash,
-                        "problems": text.lines().count(),
-                    })),
+                    Event::new(EventKind::ConfigReloadRefused, actor, "administration").details(
+                        json!({
+                            "running_tree_hash": old.tree.hash,
+                            "problems": text.lines().count(),
+                        }),
+                    ),
                 );
                 store.commit(b, now)?;
                 return Err(ReloadError::Invalid(text));
@@ -93,18 +110,16 @@ impl Policy {
         };
         let (o, n) = (&old.config, &loaded.config);
         let mut restart_needed = Vec::new();
-        let differs =
-            |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        if differs(&o.smtp, &n.smtp) || differs(&o.sender_auth, &n.sender_auth) {
+        if o.smtp != n.smtp || o.sender_auth != n.sender_auth {
             restart_needed.push("[smtp]");
         }
-        if differs(&o.mailboxes, &n.mailboxes) {
+        if o.mailboxes != n.mailboxes {
             restart_needed.push("[[mailbox]]");
         }
-        if differs(&o.http, &n.http) {
+        if o.http != n.http {
             restart_needed.push("[http]");
         }
-        if differs(&o.relay, &n.relay) {
+        if o.relay != n.relay {
             restart_needed.push("[relay]");
         }
         let report = Reloaded {
@@ -125,12 +140,12 @@ impl Policy {
         if before != after {
             // A key change: logged to the old auditors, then the new ones receive the rest.
             b.audit(
-                Event::new("auditor_certs_changed", actor, "administration")
+                Event::new(EventKind::AuditorCertsChanged, actor, "administration")
                     .details(json!({ "before": before, "after": after })),
             );
         }
         b.audit(
-            Event::new("config_reloaded", actor, "administration").details(json!({
+            Event::new(EventKind::ConfigReloaded, actor, "administration").details(json!({
                 "previous_tree_hash": report.previous_hash,
                 "tree_hash": report.tree_hash,
                 "people": report.people,

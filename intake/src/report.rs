@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use modtag_storage::records::ItemSummary;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Sla {
     pub from: String,
     pub to: String,
@@ -50,7 +50,7 @@ pub fn sla(items: &[ItemSummary], from: Timestamp, to: Timestamp, now: Timestamp
         .filter(|i| i.received_at >= from && i.received_at < to)
     {
         s.intakes += 1;
-        *s.by_kind.entry(item.kind.clone()).or_default() += 1;
+        *s.by_kind.entry(item.kind.as_str().to_string()).or_default() += 1;
         // The first assessment is the one the 24 hours are about, not a later one.
         if let Some(at) = item.first_assessed_at {
             s.assessed += 1;

@@ -11,7 +11,7 @@ use modtag_config::{Loaded, Tree};
 use modtag_router::{route, Facts};
 use modtag_storage::{Store, StoreError};
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Change {
     pub reference: String,
     pub decided_at: Timestamp,
@@ -20,7 +20,7 @@ pub struct Change {
     pub after: Vec<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Simulation {
     pub candidate_tree_hash: String,
     pub replayed: usize,
@@ -52,7 +52,7 @@ pub fn simulate(
             None => None,
         };
         let facts = Facts {
-            kind: crate::triage::routing_kind(&item.kind).to_string(),
+            kind: item.kind.routing().to_string(),
             trin: decision.trin,
             area: decision.area.clone(),
             udskoling: decision.udskoling,
@@ -62,7 +62,7 @@ pub fn simulate(
             out_of_hours: decision.out_of_hours,
             institution: decision.institution.clone(),
             raadgiver: case.map(|c| c.raadgiver),
-            names: crate::triage::trivsel_names(&item),
+            names: crate::workflow::decide::trivsel_names(&item),
         };
         let after: BTreeSet<String> = route(&facts, candidate, &cfg.directory)
             .recipients

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use jiff::Timestamp;
-use modtag_storage::audit::{Entry, Event};
+use modtag_storage::audit::{Entry, Event, EventKind};
 use modtag_storage::keys::DataKeys;
 use modtag_storage::merkle::Frontier;
 use modtag_storage::store::Batch;
@@ -47,7 +47,7 @@ fn main() {
         let mut b = Batch::new();
         for i in 0..100 {
             b.audit(
-                Event::new("viewed", "Lene Holm", "assessment")
+                Event::new(EventKind::Viewed, "Lene Holm", "assessment")
                     .reference(&format!("MT-2026-{:06}", done + i))
                     .details(serde_json::json!({ "via": "api" })),
             );
@@ -103,7 +103,8 @@ fn main() {
     .sign(&key);
     db.flush().unwrap();
     let start = Instant::now();
-    let report = modtag_storage::store::verify_db(&db, &key.verifying_key(), &[note]).unwrap();
+    let report =
+        modtag_storage::audit::offline::verify_db(&db, &key.verifying_key(), &[note]).unwrap();
     let secs = start.elapsed().as_secs_f64();
     println!(
         "verify: {} entries and 1 checkpoint in {secs:.2} s ({:.0} entries/s)",

@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod crypto;
 pub mod error;
 pub mod keys;
+mod keyspace;
 pub mod merkle;
 pub mod records;
 pub mod spool;

@@ -3,6 +3,7 @@
 //! with defaults.
 
 use jiff::Timestamp;
+pub use modtag_config::{Channel, Kind};
 use serde::{Deserialize, Serialize};
 
 /// Where an intake is in its life. Each change is recorded in [`Item::history`].
@@ -242,8 +243,8 @@ pub struct RoutedTo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Item {
     pub reference: String,
-    pub channel: String,
-    pub kind: String,
+    pub channel: Channel,
+    pub kind: Kind,
     pub received_at: Timestamp,
     pub deadline: Timestamp,
     pub state: ItemState,
@@ -287,7 +288,7 @@ pub struct Item {
 pub struct EarlierIntake {
     pub reference: String,
     pub received_at: Timestamp,
-    pub kind: String,
+    pub kind: Kind,
 }
 
 /// The receipt a named reporter is owed within 6 hverdage (barnets lov).
@@ -309,7 +310,7 @@ pub struct Kvittering {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemSummary {
     pub state: ItemState,
-    pub kind: String,
+    pub kind: Kind,
     pub received_at: Timestamp,
     pub deadline: Timestamp,
     /// The first assessment (a later one does not change when the 24 hours were met).
@@ -328,7 +329,7 @@ impl ItemSummary {
             .or(item.decision.as_ref());
         ItemSummary {
             state: item.state,
-            kind: item.kind.clone(),
+            kind: item.kind,
             received_at: item.received_at,
             deadline: item.deadline,
             first_assessed_at: first.map(|d| d.at),
@@ -356,34 +357,101 @@ pub struct Escalation {
     pub to: Vec<String>,
 }
 
-/// Work a person owes on an intake: `indkald_underretningsmoede`, `tilbagemelding`
-/// (feedback to a professional reporter), `kvittering` (sent by hand).
+/// Work a person owes on an intake.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
-    pub kind: String,
+    pub kind: TaskKind,
     pub created: Timestamp,
     pub due: Option<Timestamp>,
     pub done_at: Option<Timestamp>,
     pub done_by: Option<String>,
-    /// `sent`, `done`, or `withheld` (feedback that would harm the child).
-    pub outcome: Option<String>,
+    pub outcome: Option<TaskOutcome>,
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Call an underretningsmøde (trin 3-4 on an existing case).
+    IndkaldUnderretningsmoede,
+    /// Feedback to a professional reporter (barnets lov § 137).
+    Tilbagemelding,
+    /// A kvittering to send by hand.
+    Kvittering,
+}
+
+impl TaskKind {
+    pub const ALL: [TaskKind; 3] = [
+        TaskKind::IndkaldUnderretningsmoede,
+        TaskKind::Tilbagemelding,
+        TaskKind::Kvittering,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::IndkaldUnderretningsmoede => "indkald_underretningsmoede",
+            TaskKind::Tilbagemelding => "tilbagemelding",
+            TaskKind::Kvittering => "kvittering",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskKind> {
+        TaskKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskOutcome {
+    /// A kvittering that a retry got out after all.
+    Sent,
+    Done,
+    /// Feedback not given because it would harm the child (with a reason).
+    Withheld,
+}
+
+impl TaskOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskOutcome::Sent => "sent",
+            TaskOutcome::Done => "done",
+            TaskOutcome::Withheld => "withheld",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskOutcome> {
+        [TaskOutcome::Sent, TaskOutcome::Done, TaskOutcome::Withheld]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for TaskOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Item {
     /// A new intake awaiting assessment, with nothing read, decided or sent yet.
     pub fn received(
         reference: &str,
-        channel: &str,
-        kind: &str,
+        channel: Channel,
+        kind: Kind,
         received_at: Timestamp,
         deadline: Timestamp,
         transport: Transport,
     ) -> Item {
         Item {
             reference: reference.to_string(),
-            channel: channel.to_string(),
-            kind: kind.to_string(),
+            channel,
+            kind,
             received_at,
             deadline,
             state: ItemState::AwaitingAssessment,

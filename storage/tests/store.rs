@@ -2,17 +2,18 @@
 //! nothing readable reaches disk, and the audit chain detects a changed byte.
 
 use jiff::Timestamp;
-use modtag_storage::audit::Event;
+use modtag_storage::audit::offline::verify_offline;
+use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::keys::DataKeys;
-use modtag_storage::records::{Case, Item, Transport};
-use modtag_storage::store::{verify_offline, Batch};
+use modtag_storage::records::{Case, Channel, Item, Kind, Transport};
+use modtag_storage::store::Batch;
 use modtag_storage::Store;
 
 fn item(reference: &str, now: Timestamp) -> Item {
     let mut it = Item::received(
         reference,
-        "underretning",
-        "underretning",
+        Channel::Underretning,
+        Kind::Underretning,
         now,
         now,
         Transport::default(),
@@ -114,7 +115,7 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
                 institution: None,
                 open: true,
             })
-            .audit(Event::new("received", "system", "intake").reference(&r1));
+            .audit(Event::new(EventKind::Received, "system", "intake").reference(&r1));
         store.commit(b, now).unwrap();
         store.flush().unwrap();
     }
@@ -414,7 +415,7 @@ fn a_thousand_tamperings_are_all_detected() {
         let mut b = Batch::new();
         for k in 0..3 {
             b.audit(
-                Event::new("viewed", "tester", "test")
+                Event::new(EventKind::Viewed, "tester", "test")
                     .reference(&format!("MT-2026-{:06}", i * 3 + k)),
             );
         }
@@ -431,7 +432,7 @@ fn a_thousand_tamperings_are_all_detected() {
     let meta = db.open_tree("meta").unwrap();
     let cps = db.open_tree("checkpoints").unwrap();
     let external = [kept];
-    let ok = modtag_storage::store::verify_db(&db, &key, &external).unwrap();
+    let ok = modtag_storage::audit::offline::verify_db(&db, &key, &external).unwrap();
     assert_eq!((ok.entries, ok.checkpoints), (60, 5));
 
     let snapshot = |t: &sled::Tree| -> Vec<(sled::IVec, sled::IVec)> {
@@ -496,7 +497,7 @@ fn a_thousand_tamperings_are_all_detected() {
                 }
             }
         }
-        let result = modtag_storage::store::verify_db(&db, &key, &external);
+        let result = modtag_storage::audit::offline::verify_db(&db, &key, &external);
         assert!(
             result.is_err(),
             "round {round} (kind {kind}) was not detected"
@@ -504,7 +505,7 @@ fn a_thousand_tamperings_are_all_detected() {
         if kind == 3 {
             // Without the checkpoint kept elsewhere such a log looks whole: that is why a
             // copy is mailed to the auditors.
-            let alone = modtag_storage::store::verify_db(&db, &key, &[]);
+            let alone = modtag_storage::audit::offline::verify_db(&db, &key, &[]);
             let err = result.unwrap_err().what;
             assert!(alone.is_ok(), "{err}");
             assert!(err.contains("truncated or rolled back"), "{err}");
@@ -514,7 +515,7 @@ fn a_thousand_tamperings_are_all_detected() {
         restore(&cps, &c0);
     }
     assert!(kinds.iter().all(|k| *k == 250));
-    assert!(modtag_storage::store::verify_db(&db, &key, &external).is_ok());
+    assert!(modtag_storage::audit::offline::verify_db(&db, &key, &external).is_ok());
 }
 
 /// Retention deletes old payloads but keeps their hashes: the log, its tree and a checkpoint
@@ -530,7 +531,7 @@ fn retention_deletes_payloads_and_the_log_still_verifies() {
     for (t, n) in [(old, 3), (now, 2)] {
         let mut b = Batch::new();
         for i in 0..n {
-            b.audit(Event::new("viewed", "tester", "test").reference(&format!("MT-{i}")));
+            b.audit(Event::new(EventKind::Viewed, "tester", "test").reference(&format!("MT-{i}")));
         }
         store.commit(b, t).unwrap();
     }
@@ -541,7 +542,7 @@ fn retention_deletes_payloads_and_the_log_still_verifies() {
     drop(store);
 
     let db = open_sled(dir.path());
-    let report = modtag_storage::store::verify_db(&db, &key, &[kept]).unwrap();
+    let report = modtag_storage::audit::offline::verify_db(&db, &key, &[kept]).unwrap();
     assert_eq!(report.entries, 6, "five events and the retention entry");
     let entries: Vec<modtag_storage::audit::Entry> = db
         .open_tree("audit")
@@ -609,7 +610,7 @@ fn items_by_state_and_the_index_built_for_older_stores() {
     assert_eq!(states, [AwaitingAssessment, Closed, Routed, Assessed]);
     assert!(summaries
         .iter()
-        .all(|s| s.kind == "underretning" && s.received_at == now));
+        .all(|s| s.kind == modtag_storage::records::Kind::Underretning && s.received_at == now));
     let raw = serde_json::to_string(&summaries).unwrap();
     assert!(!raw.contains("Emil") && !raw.contains("120315"), "{raw}");
 }

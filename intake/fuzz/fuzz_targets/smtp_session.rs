@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use modtag_config::Channel;
-use modtag_intake::smtp::session::{Action, Committed, Session, SessionConfig};
+use modtag_intake::smtp::session::{Action, Committed, MailCheck, Session, SessionConfig};
 
 fn config() -> Arc<SessionConfig> {
     Arc::new(SessionConfig {
@@ -55,6 +55,7 @@ fn run(input: &[u8], split: &mut dyn FnMut() -> usize) -> Vec<String> {
                     return out;
                 }
                 Action::Close => out.push("<close>".into()),
+                Action::CheckMail { .. } => out.push(s.mail_checked(MailCheck::Ok)),
             }
         }
     }

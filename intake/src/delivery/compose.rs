@@ -7,17 +7,17 @@
 use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_router::{deadline, Decision};
-use modtag_storage::audit::Event;
+use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::crypto;
 use modtag_storage::records::{Item, OutboxEntry};
-use modtag_storage::store::Batch;
-use modtag_storage::{Store, StoreError};
+use modtag_storage::store::{Batch, IdSource};
+use modtag_storage::StoreError;
 use serde_json::json;
 
 /// Adds an outbox entry per recipient of `decision`, and a `routed` audit event, to `batch`.
 #[allow(clippy::too_many_arguments)]
 pub fn enqueue(
-    store: &Store,
+    ids: &dyn IdSource,
     cfg: &Loaded,
     item: &mut Item,
     raw: &[u8],
@@ -39,7 +39,7 @@ pub fn enqueue(
         })?;
         let inner = inner_part(item, raw, &r.role, &r.reason, actor);
         let armored = crypto::encrypt_armored(&[&person.cert], &inner)?;
-        let id = store.next_id()?;
+        let id = ids.next_id()?;
         let message = outer_message(cfg, &item.reference, id, &person.email, &armored, now);
         batch.outbox(OutboxEntry::new(
             id,
@@ -50,7 +50,7 @@ pub fn enqueue(
         ));
     }
     batch.audit(
-        Event::new("routed", actor, "routing")
+        Event::new(EventKind::Routed, actor, "routing")
             .reference(&item.reference)
             .details(json!({
                 "tree_hash": decision.tree_hash,
@@ -200,7 +200,7 @@ pub struct PlainTo<'a> {
 
 /// An outbox entry carrying a [`plain`] message, due at once.
 pub fn plain_entry(
-    store: &Store,
+    ids: &dyn IdSource,
     cfg: &Loaded,
     reference: &str,
     to: PlainTo,
@@ -208,7 +208,7 @@ pub fn plain_entry(
     body: &str,
     now: Timestamp,
 ) -> Result<OutboxEntry, StoreError> {
-    let id = store.next_id()?;
+    let id = ids.next_id()?;
     let message = plain(cfg, reference, id, to.email, subject, body, now);
     Ok(OutboxEntry::new(
         id,

@@ -14,22 +14,21 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use modtag_config::model::{Relay, RelayTls};
-use modtag_storage::audit::Event;
-use modtag_storage::records::{Item, OutboxEntry, Task};
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::{Item, OutboxEntry, Task, TaskKind, TaskOutcome};
 use modtag_storage::store::Batch;
-use modtag_storage::Store;
 
 use super::compose;
 use serde_json::json;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
+
+use crate::app::{flush, App};
 
 pub struct Worker {
-    pub store: Store,
     pub relay: Relay,
-    /// The running configuration, for the directory and the failure notice's sender.
-    pub app: Arc<crate::http::AppState>,
-    /// Woken when new entries are committed.
-    pub wake: Arc<Notify>,
+    /// The store, the running configuration (for the directory and the failure notice's
+    /// sender), the clock, and the signal that new entries were committed.
+    pub app: Arc<App>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -74,13 +73,13 @@ impl Worker {
             let next = self.round(&mailer).await;
             let sleep = match next {
                 Some(at) => {
-                    let d = at.duration_since(Timestamp::now());
+                    let d = at.duration_since(self.app.clock.now());
                     Duration::from_millis(d.as_millis().clamp(0, 3_600_000) as u64)
                 }
                 None => Duration::from_secs(3600),
             };
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.app.wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.shutdown.changed() => return,
             }
@@ -96,14 +95,14 @@ impl Worker {
         // An entry whose outcome could not be stored stays due: try it once per round only.
         let mut tried = std::collections::HashSet::new();
         loop {
-            let store = self.store.clone();
-            let now = Timestamp::now();
+            let store = self.app.store.clone();
+            let now = self.app.clock.now();
             let due = tokio::task::spawn_blocking(move || store.outbox_due(now, 64)).await;
             let entries = match due {
                 Ok(Ok(e)) => e,
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "cannot read the outbox");
-                    return Some(Timestamp::now() + SignedDuration::from_secs(30));
+                    return Some(self.app.clock.now() + SignedDuration::from_secs(30));
                 }
                 Err(_) => return None,
             };
@@ -119,10 +118,10 @@ impl Worker {
                 self.send(mailer, entry).await;
             }
         }
-        let store = self.store.clone();
+        let store = self.app.store.clone();
         match tokio::task::spawn_blocking(move || store.outbox_next_due()).await {
             Ok(Ok(next)) => next,
-            _ => Some(Timestamp::now() + SignedDuration::from_secs(30)),
+            _ => Some(self.app.clock.now() + SignedDuration::from_secs(30)),
         }
     }
 
@@ -154,7 +153,7 @@ impl Worker {
                 error: "invalid sender or recipient address".into(),
             }),
         };
-        let now = Timestamp::now();
+        let now = self.app.clock.now();
         entry.attempts += 1;
         let mut batch = Batch::new();
         // A kvittering's fate is also the intake's: sent, or owed by hand (true: delivered).
@@ -165,7 +164,7 @@ impl Worker {
             Err(_) => None,
         };
         // The audit entry of the outcome, with the relay's whole answer (encrypted).
-        let outcome = |kind: &'static str, entry: &OutboxEntry, error: Option<&str>| {
+        let outcome = |kind: EventKind, entry: &OutboxEntry, error: Option<&str>| {
             let mut details = json!({
                 "role": entry.role, "person": entry.person, "attempts": entry.attempts,
             });
@@ -180,13 +179,13 @@ impl Worker {
             Ok(()) => {
                 batch
                     .outbox_done(entry.id)
-                    .audit(outcome("delivered", &entry, None));
+                    .audit(outcome(EventKind::Delivered, &entry, None));
                 tracing::info!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, "delivered");
                 None
             }
             Err(r) if r.permanent => {
                 tracing::error!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery failed for good; Modtagelsen is told");
-                batch.audit(outcome("delivery_failed", &entry, Some(&r.error)));
+                batch.audit(outcome(EventKind::DeliveryFailed, &entry, Some(&r.error)));
                 if !entry.failure_notice {
                     self.tell_modtagelsen(&entry, &r.summary, &mut batch, now);
                 }
@@ -199,13 +198,13 @@ impl Worker {
                 let at = now + backoff(&self.relay, entry.attempts - 1);
                 tracing::warn!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery deferred");
                 entry.next_attempt = at;
-                batch.audit(outcome("delivery_deferred", &entry, Some(&r.error)));
+                batch.audit(outcome(EventKind::DeliveryDeferred, &entry, Some(&r.error)));
                 entry.last_error = Some(r.error);
                 batch.outbox(entry);
                 Some(at)
             }
         };
-        let store = self.store.clone();
+        let store = self.app.store.clone();
         let committed = tokio::task::spawn_blocking(move || {
             // The intake is changed under its lock, in the same batch as the outcome.
             let _held = kvittering.as_ref().map(|(r, _)| store.lock_item(r));
@@ -221,7 +220,7 @@ impl Worker {
         .await;
         match committed {
             Ok(Ok(())) => {
-                if let Err(e) = crate::flush(&self.store).await {
+                if let Err(e) = flush(&self.app.store).await {
                     tracing::error!(error = %e, "storage flush failed after delivery");
                 }
             }
@@ -259,7 +258,7 @@ impl Worker {
                 email: &person.email,
             };
             match compose::plain_entry(
-                &self.store,
+                &self.app.store,
                 &cfg,
                 &failed.reference,
                 to,
@@ -291,7 +290,7 @@ fn kvittering_outcome(item: &mut Item, delivered: bool, now: Timestamp) -> bool 
     let open_task = item
         .tasks
         .iter_mut()
-        .find(|t| t.kind == "kvittering" && t.done_at.is_none());
+        .find(|t| t.kind == TaskKind::Kvittering && t.done_at.is_none());
     match (delivered, open_task) {
         (false, Some(_)) => false,
         (false, None) => {
@@ -300,7 +299,7 @@ fn kvittering_outcome(item: &mut Item, delivered: bool, now: Timestamp) -> bool 
             k.manual = true;
             let due = k.due.parse::<jiff::civil::Date>().ok();
             item.tasks.push(Task {
-                kind: "kvittering".into(),
+                kind: TaskKind::Kvittering,
                 created: now,
                 due: due.map(modtag_router::calendar::end_of_day),
                 done_at: None,
@@ -318,7 +317,7 @@ fn kvittering_outcome(item: &mut Item, delivered: bool, now: Timestamp) -> bool 
             k.sent_by = Some("system".into());
             task.done_at = Some(now);
             task.done_by = Some("system".into());
-            task.outcome = Some("sent".into());
+            task.outcome = Some(TaskOutcome::Sent);
             true
         }
         (true, _) => false,
@@ -391,8 +390,8 @@ mod tests {
         let now = Timestamp::now();
         let mut item = Item::received(
             "MT-2026-000007",
-            "underretning",
-            "underretning",
+            modtag_config::Channel::Underretning,
+            modtag_config::Kind::Underretning,
             now,
             now,
             Default::default(),
@@ -407,7 +406,7 @@ mod tests {
         let k = item.kvittering.clone().unwrap();
         assert!(k.manual && k.sent_at.is_none());
         let task = &item.tasks[0];
-        assert_eq!(task.kind, "kvittering");
+        assert_eq!(task.kind, TaskKind::Kvittering);
         assert_eq!(
             task.due.unwrap().to_string(),
             "2026-12-01T22:59:59Z",
@@ -422,7 +421,7 @@ mod tests {
             item.kvittering.as_ref().unwrap().sent_by.as_deref(),
             Some("system")
         );
-        assert_eq!(item.tasks[0].outcome.as_deref(), Some("sent"));
+        assert_eq!(item.tasks[0].outcome, Some(TaskOutcome::Sent));
         assert!(!kvittering_outcome(&mut item, true, now));
     }
 

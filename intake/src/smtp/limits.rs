@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::session::{Committed, StorageGate};
+use super::session::MailCheck;
 
 /// Counts open sessions; a [`Slot`] frees its place when dropped.
 pub struct Sessions {
@@ -97,7 +97,7 @@ impl RateLimiter {
     }
 }
 
-/// The storage check at `MAIL FROM` (see [`StorageGate`]): a store that failed a flush takes
+/// The storage check at `MAIL FROM` (the session's `CheckMail`): a store that failed a flush takes
 /// nothing until restarted, and the data directory's file system must keep `min_free` bytes
 /// plus the announced size free.
 pub struct DiskGate {
@@ -106,20 +106,18 @@ pub struct DiskGate {
     pub min_free: u64,
 }
 
-impl StorageGate for DiskGate {
-    fn check(&self, size_hint: usize) -> Result<(), Committed> {
+impl DiskGate {
+    pub fn check(&self, size_hint: usize) -> MailCheck {
         if self.store.is_poisoned() {
-            return Err(Committed::TempFail);
+            return MailCheck::Unavailable;
         }
         if self.min_free == 0 {
-            return Ok(());
+            return MailCheck::Ok;
         }
         match free_bytes(&self.dir) {
-            Ok(free) if free < self.min_free.saturating_add(size_hint as u64) => {
-                Err(Committed::Full)
-            }
+            Ok(free) if free < self.min_free.saturating_add(size_hint as u64) => MailCheck::Full,
             // Not knowing is not a reason to refuse: the write itself still answers 452.
-            _ => Ok(()),
+            _ => MailCheck::Ok,
         }
     }
 }

@@ -5,17 +5,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use super::limits::Sessions;
-use super::session::{Action, Committed, Envelope, Session, SessionConfig};
-use crate::http::AppState;
-use crate::intake::{self, Received};
+use super::limits::{DiskGate, RateLimiter, Sessions};
+use super::session::{Action, Committed, Envelope, MailCheck, Session, SessionConfig};
+use super::stats::SmtpStats;
+use crate::app::{flush, App};
+use crate::workflow::accept::{self, Received};
 
 /// How long sessions in DATA may take to finish after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -28,8 +28,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// What a listener needs beyond the session configuration.
 pub struct Listener {
-    pub app: Arc<AppState>,
+    pub app: Arc<App>,
+    pub stats: Arc<SmtpStats>,
     pub cfg: Arc<SessionConfig>,
+    /// Messages per minute per client, asked at `MAIL FROM`.
+    pub limiter: RateLimiter,
+    /// Whether storage can take a message, asked at `MAIL FROM`.
+    pub gate: DiskGate,
     pub tls: Option<TlsAcceptor>,
     pub sessions: Arc<Sessions>,
     /// Time for a whole command line, from the previous reply.
@@ -50,16 +55,16 @@ pub async fn serve(listener: TcpListener, l: Arc<Listener>, mut shutdown: watch:
                     let Some(slot) = l.sessions.admit(peer.ip()) else {
                         // Answer without a task of its own: a flood must not cost us tasks.
                         tracing::warn!(%peer, "session limit reached; connection refused with 421");
-                        l.app.smtp.connection_refused();
+                        l.stats.connection_refused();
                         let msg = format!("421 4.7.0 {} Error: too many connections; try again later\r\n", l.cfg.hostname);
-                        l.app.smtp.replies(&msg);
+                        l.stats.replies(&msg);
                         let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes())).await;
                         continue;
                     };
                     let (l, sd) = (l.clone(), shutdown.clone());
                     sessions.spawn(async move {
                         let _slot = slot;
-                        let _open = l.app.smtp.session();
+                        let _open = l.stats.session();
                         if let Err(e) = session(Box::new(stream), peer, l, sd).await {
                             tracing::debug!(%peer, error = %e, "smtp session ended with an error");
                         }
@@ -111,14 +116,14 @@ async fn session(
             match action {
                 Action::Reply(r) => out.push_str(&r),
                 Action::Deliver(envelope, message) => {
-                    l.app.smtp.replies(&out);
+                    l.stats.replies(&out);
                     stream.write_all(out.as_bytes()).await?;
                     out.clear();
                     let result = commit(&l, envelope, message, peer).await;
                     out.push_str(&s.delivered(result));
                 }
                 Action::StartTls => {
-                    l.app.smtp.replies(&out);
+                    l.stats.replies(&out);
                     stream.write_all(out.as_bytes()).await?;
                     out.clear();
                     let acceptor = l
@@ -129,15 +134,15 @@ async fn session(
                         Ok(Ok(tls)) => tls,
                         Ok(Err(e)) => {
                             tracing::info!(%peer, error = %e, "TLS handshake failed");
-                            l.app.smtp.tls(false);
+                            l.stats.tls(false);
                             return Ok(());
                         }
                         Err(_) => {
-                            l.app.smtp.tls(false);
+                            l.stats.tls(false);
                             return Ok(());
                         }
                     };
-                    l.app.smtp.tls(true);
+                    l.stats.tls(true);
                     let conn = tls.get_ref().1;
                     let description = format!(
                         "{} {}",
@@ -149,8 +154,16 @@ async fn session(
                     s.tls_established(description);
                     stream = Box::new(tls);
                 }
+                Action::CheckMail { size_hint } => {
+                    let check = if !l.limiter.allow(peer.ip(), std::time::Instant::now()) {
+                        MailCheck::RateLimited
+                    } else {
+                        l.gate.check(size_hint)
+                    };
+                    out.push_str(&s.mail_checked(check));
+                }
                 Action::Close => {
-                    l.app.smtp.replies(&out);
+                    l.stats.replies(&out);
                     stream.write_all(out.as_bytes()).await?;
                     return Ok(());
                 }
@@ -158,12 +171,12 @@ async fn session(
         }
         if stopping && !s.in_data() {
             out.push_str(&s.shutdown_reply());
-            l.app.smtp.replies(&out);
+            l.stats.replies(&out);
             stream.write_all(out.as_bytes()).await?;
             return Ok(());
         }
         if !out.is_empty() {
-            l.app.smtp.replies(&out);
+            l.stats.replies(&out);
             stream.write_all(out.as_bytes()).await?;
         }
         if answered {
@@ -185,7 +198,7 @@ async fn session(
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {
                     let reply = s.timeout_reply();
-                    l.app.smtp.replies(&reply);
+                    l.stats.replies(&reply);
                     stream.write_all(reply.as_bytes()).await?;
                     return Ok(());
                 }
@@ -216,9 +229,9 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
         raw,
         sender_auth,
     };
-    let now = Timestamp::now();
+    let now = app.clock.now();
     let result =
-        tokio::task::spawn_blocking(move || intake::accept(&store, &cfg, &reader, rx, now)).await;
+        tokio::task::spawn_blocking(move || accept::accept(&store, &cfg, &reader, rx, now)).await;
     let reference = match result {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -231,7 +244,7 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
         }
         Err(_) => return Committed::TempFail,
     };
-    if let Err(e) = crate::flush(&app.store).await {
+    if let Err(e) = flush(&app.store).await {
         tracing::error!(%peer, error = %e, "flush failed; answered with a temporary failure");
         return if e.is_full() {
             Committed::Full
@@ -240,7 +253,7 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
         };
     }
     tracing::info!(%reference, %peer, size, "message accepted");
-    app.smtp.accepted(size);
+    l.stats.accepted(size);
     // Auto-linked intakes queue copies: let the outbox know.
     app.wake.notify_one();
     Committed::Queued(reference)

@@ -5,91 +5,24 @@
 //! comes out as [`Action::Deliver`]; the session then waits, holding any pipelined input,
 //! until the loop reports the commit with [`Session::delivered`]: replies stay in order and
 //! `250` is never sent before the message is durable.
+//!
+//! The session reads no clock and touches no storage: whether the client may send another
+//! message now (its rate) and whether storage can take one (disk, a poisoned store) it asks
+//! the loop with [`Action::CheckMail`], and waits for [`Session::mail_checked`].
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use modtag_config::model::Cidr;
 use modtag_config::Channel;
 use smtp_proto::{Error as ProtoError, Request};
 
+pub use super::config::SessionConfig;
 use super::data::{ChunkReceiver, DataReceiver, Progress};
-use super::limits::RateLimiter;
+use super::params::{oversized_number, unoffered_mail_parameter, Verb};
 
 /// Longest command line we read (RFC 5321 allows 512; extensions make lines longer).
 pub const MAX_LINE: usize = 4096;
-
-#[derive(Clone)]
-pub struct SessionConfig {
-    pub hostname: String,
-    pub max_message_size: usize,
-    pub max_recipients: usize,
-    pub max_errors: u32,
-    /// `(lowercased address, channel)`.
-    pub mailboxes: Vec<(String, Channel)>,
-    /// STARTTLS is offered (a certificate is loaded).
-    pub tls_available: bool,
-    /// Forced TLS: for everyone, for these sender domains, or for these client networks.
-    pub require_tls: bool,
-    pub require_tls_domains: Vec<String>,
-    pub require_tls_networks: Vec<Cidr>,
-    pub limiter: Option<Arc<RateLimiter>>,
-    /// Asked at `MAIL FROM` whether a message could be stored now.
-    pub storage: Option<Arc<dyn StorageGate>>,
-}
-
-/// Whether storage can take a message now. Asked at `MAIL FROM`, so that a client is not made
-/// to send a message only to hear at the end that it cannot be stored (Postfix refuses MAIL
-/// the same way when its queue file system is short of space).
-pub trait StorageGate: Send + Sync {
-    /// `Err(Committed::Full)` when there is not room for a message of `size_hint` bytes (the
-    /// client's `SIZE=`, or 0); `Err(Committed::TempFail)` when storage is out of order.
-    fn check(&self, size_hint: usize) -> Result<(), Committed>;
-}
-
-impl Default for SessionConfig {
-    fn default() -> Self {
-        SessionConfig {
-            hostname: "localhost".into(),
-            max_message_size: 50 * 1024 * 1024,
-            max_recipients: 100,
-            max_errors: 10,
-            mailboxes: Vec::new(),
-            tls_available: false,
-            require_tls: false,
-            require_tls_domains: Vec::new(),
-            require_tls_networks: Vec::new(),
-            limiter: None,
-            storage: None,
-        }
-    }
-}
-
-impl SessionConfig {
-    /// Whether mail from `sender` at `peer` must arrive over TLS.
-    fn tls_required(&self, sender: &str, peer: IpAddr) -> bool {
-        let domain = sender
-            .rsplit_once('@')
-            .map(|(_, d)| d.to_ascii_lowercase())
-            .unwrap_or_default();
-        self.require_tls
-            || self.require_tls_networks.iter().any(|n| n.contains(peer))
-            || self.require_tls_domains.iter().any(|d| {
-                let d = d.to_ascii_lowercase();
-                domain == d || domain.ends_with(&format!(".{d}"))
-            })
-    }
-
-    fn channel(&self, address: &str) -> Option<Channel> {
-        let a = address.to_ascii_lowercase();
-        self.mailboxes
-            .iter()
-            .find(|(m, _)| *m == a)
-            .map(|(_, c)| *c)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
@@ -112,6 +45,24 @@ pub enum Action {
     StartTls,
     /// Close the connection (after sending what came before).
     Close,
+    /// A client at `MAIL FROM` announced a message of `size_hint` bytes (`SIZE=`, or 0): is
+    /// it within its message rate, and can storage take a message now? Answer with
+    /// [`Session::mail_checked`]. Asked before the client sends the message, so that it is not
+    /// made to send it only to hear at the end that it cannot be stored (Postfix refuses MAIL
+    /// the same way when its queue file system is short of space).
+    CheckMail { size_hint: usize },
+}
+
+/// The loop's answer to [`Action::CheckMail`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MailCheck {
+    Ok,
+    /// The client has sent too many messages lately.
+    RateLimited,
+    /// Too little free space for the message.
+    Full,
+    /// Storage is out of order.
+    Unavailable,
 }
 
 /// How a commit went, as far as the client is concerned.
@@ -136,6 +87,11 @@ enum State {
         refused: Option<String>,
     },
     AwaitingTls,
+    /// `MAIL FROM` asked [`Action::CheckMail`]; this is the sender, if the answer allows.
+    AwaitingMailCheck {
+        from: String,
+        size: usize,
+    },
     AwaitingCommit,
     Closed,
 }
@@ -260,7 +216,10 @@ impl Session {
                 return Some(a);
             }
             match &mut self.state {
-                State::Closed | State::AwaitingCommit | State::AwaitingTls => return None,
+                State::Closed
+                | State::AwaitingCommit
+                | State::AwaitingTls
+                | State::AwaitingMailCheck { .. } => return None,
                 State::Bdat {
                     remaining,
                     last,
@@ -324,6 +283,35 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Answers [`Action::CheckMail`]: the reply to `MAIL FROM`. A rate that is used up is
+    /// said first (as before the size is looked at), then a message too large for the limit,
+    /// then what storage says.
+    pub fn mail_checked(&mut self, check: MailCheck) -> String {
+        let State::AwaitingMailCheck { from, size } =
+            std::mem::replace(&mut self.state, State::Command)
+        else {
+            return String::new();
+        };
+        let text = match check {
+            MailCheck::RateLimited => {
+                "450 4.7.1 Error: too many messages from your address; try again later".into()
+            }
+            _ if size > self.cfg.max_message_size => format!(
+                "552 5.3.4 Message size exceeds fixed limit of {} bytes",
+                self.cfg.max_message_size
+            ),
+            MailCheck::Full => "452 4.3.1 Insufficient system storage; try again later".into(),
+            MailCheck::Unavailable => {
+                "451 4.3.0 Error: storage is unavailable; try again later".into()
+            }
+            MailCheck::Ok => {
+                self.mail_from = Some(from);
+                "250 2.1.0 Ok".into()
+            }
+        };
+        format!("{text}\r\n")
     }
 
     /// Reports the commit of the message handed out by [`Action::Deliver`].
@@ -421,30 +409,13 @@ impl Session {
                 if self.tls.is_none() && self.cfg.tls_required(&from.address, self.peer) {
                     return self.error("530 5.7.0 Must issue a STARTTLS command first");
                 }
-                if let Some(limiter) = &self.cfg.limiter {
-                    if !limiter.allow(self.peer, Instant::now()) {
-                        return reply(
-                            "450 4.7.1 Error: too many messages from your address; try again later",
-                        );
-                    }
+                self.state = State::AwaitingMailCheck {
+                    from: from.address.to_string(),
+                    size: from.size,
+                };
+                Action::CheckMail {
+                    size_hint: from.size,
                 }
-                if from.size > self.cfg.max_message_size {
-                    return reply(format!(
-                        "552 5.3.4 Message size exceeds fixed limit of {} bytes",
-                        self.cfg.max_message_size
-                    ));
-                }
-                match self.cfg.storage.as_ref().map(|g| g.check(from.size)) {
-                    Some(Err(Committed::Full)) => {
-                        return reply("452 4.3.1 Insufficient system storage; try again later")
-                    }
-                    Some(Err(_)) => {
-                        return reply("451 4.3.0 Error: storage is unavailable; try again later")
-                    }
-                    _ => {}
-                }
-                self.mail_from = Some(from.address.to_string());
-                reply("250 2.1.0 Ok")
             }
             Request::Rcpt { to } => {
                 if self.mail_from.is_none() {
@@ -593,67 +564,4 @@ impl Session {
             _ => self.error("501 5.5.4 Syntax error"),
         }
     }
-}
-
-#[derive(Debug, PartialEq)]
-enum Verb {
-    Mail,
-    Bdat,
-}
-
-/// smtp-proto 0.2 reads a number too long for `usize` by saturating and then starting over,
-/// so `SIZE=99999999999999999999999` came out as a small size. Look at the digits first: a
-/// `MAIL ... SIZE=` or `BDAT` size that does not fit a `u64` is answered as too big.
-fn oversized_number(line: &[u8]) -> Option<Verb> {
-    let upper = line.to_ascii_uppercase();
-    let (verb, digits) = if upper.starts_with(b"MAIL ") {
-        let at = upper.windows(6).position(|w| w == b" SIZE=")?;
-        (Verb::Mail, &upper[at + 6..])
-    } else if upper.starts_with(b"BDAT ") {
-        let rest = &upper[5..];
-        let start = rest.iter().position(|b| *b != b' ')?;
-        (Verb::Bdat, &rest[start..])
-    } else {
-        return None;
-    };
-    let n = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-    let fits = std::str::from_utf8(&digits[..n])
-        .ok()
-        .and_then(|d| d.parse::<u64>().ok())
-        .is_some_and(|v| usize::try_from(v).is_ok());
-    (n > 0 && !fits).then_some(verb)
-}
-
-/// A `MAIL FROM` parameter of an extension modtag does not offer, which RFC 5321 4.1.1.11
-/// answers with 555 (as Postfix does): the client must not believe it was honoured, e.g.
-/// REQUIRETLS for the onward delivery or a DSN it will never get.
-fn unoffered_mail_parameter(
-    from: &smtp_proto::MailFrom<std::borrow::Cow<'_, str>>,
-) -> Option<&'static str> {
-    use smtp_proto::*;
-    let flags = [
-        (MAIL_BODY_BINARYMIME, "BODY=BINARYMIME"),
-        (MAIL_RET_FULL | MAIL_RET_HDRS, "RET"),
-        (MAIL_REQUIRETLS, "REQUIRETLS"),
-        (MAIL_CONPERM, "CONPERM"),
-        (MAIL_BY_NOTIFY | MAIL_BY_RETURN | MAIL_BY_TRACE, "BY"),
-    ];
-    if let Some((_, name)) = flags.iter().find(|(bit, _)| from.flags & bit != 0) {
-        return Some(name);
-    }
-    [
-        (from.env_id.is_some(), "ENVID"),
-        (from.auth.is_some(), "AUTH"),
-        (from.by != 0, "BY"),
-        (from.trans_id.is_some(), "TRANSID"),
-        (from.solicit.is_some(), "SOLICIT"),
-        (from.mtrk.is_some(), "MTRK"),
-        (
-            from.hold_for != 0 || from.hold_until != 0,
-            "HOLDFOR/HOLDUNTIL",
-        ),
-        (from.mt_priority != 0, "MT-PRIORITY"),
-    ]
-    .into_iter()
-    .find_map(|(set, name)| set.then_some(name))
 }

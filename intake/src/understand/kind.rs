@@ -1,7 +1,7 @@
 //! The kind of an intake, and the reason in plain words. Any concern counts: when nothing
 //! else fits, an intake is a possible underretning, never dropped.
 
-use modtag_config::Channel;
+use modtag_config::{Channel, Kind};
 use modtag_storage::records::{Original, TrivselNames};
 
 pub struct Signals<'a> {
@@ -18,10 +18,10 @@ pub struct Signals<'a> {
 }
 
 /// The kind when a message cannot be read at all.
-pub fn fallback(channel: Channel) -> &'static str {
+pub fn fallback(channel: Channel) -> Kind {
     match channel {
-        Channel::Postfordeling => "postfordeling",
-        _ => "underretning",
+        Channel::Postfordeling => Kind::Postfordeling,
+        _ => Kind::Underretning,
     }
 }
 
@@ -58,7 +58,7 @@ fn lae165(s: &Signals) -> Option<&'static str> {
     }
 }
 
-pub fn decide(s: &Signals) -> (&'static str, String) {
+pub fn decide(s: &Signals) -> (Kind, String) {
     let lae = lae165(s);
     let inner = match (s.trivsel.is_some(), lae) {
         (true, _) => "; the original is a Trivsel+ submission",
@@ -78,7 +78,7 @@ pub fn decide(s: &Signals) -> (&'static str, String) {
             ),
             None => "sent to the postfordeling mailbox (no forwarded original found)".into(),
         };
-        return ("postfordeling", format!("{how}{inner}"));
+        return (Kind::Postfordeling, format!("{how}{inner}"));
     }
     if let Some(t) = s.trivsel {
         let names = if t.unmatched.is_empty() {
@@ -91,13 +91,13 @@ pub fn decide(s: &Signals) -> (&'static str, String) {
             )
         };
         return (
-            "trivselplus",
+            Kind::Trivselplus,
             format!("the subject starts with Trivsel+; {names}"),
         );
     }
     if let Some(where_) = lae {
         return (
-            "lae165",
+            Kind::Lae165,
             format!("{where_}: a GP's proposal for social-medical help, not proof of a case"),
         );
     }
@@ -107,5 +107,5 @@ pub fn decide(s: &Signals) -> (&'static str, String) {
         }
         _ => "sent to Modtagelsen's mailbox",
     };
-    ("underretning", reason.into())
+    (Kind::Underretning, reason.into())
 }

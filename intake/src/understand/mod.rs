@@ -15,22 +15,24 @@ pub mod forward;
 mod kind;
 pub mod openpgp;
 mod reporter;
+mod walk;
 
 use std::borrow::Cow;
 
-use mail_parser::{Encoding, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use modtag_config::{Channel, Classify, Directory, Loaded};
 use modtag_router::{cpr, cvr, names};
 use modtag_storage::records::{
     Attachment, CvrFound, NameMatch, NameMiss, OpenPgpInfo, Original, TrivselNames, Understanding,
 };
 use sequoia_openpgp::Cert;
+use walk::{address, header_text, walk, windows_1252, Scan};
 
 /// What a message turned out to be. Personal data: lives only in memory and in the
 /// encrypted item.
 #[derive(Debug, Default, Clone)]
 pub struct Reading {
-    pub kind: &'static str,
+    pub kind: modtag_config::Kind,
     /// The message's own subject and sender (for a forward: the forwarder's).
     pub subject: Option<String>,
     pub from: Option<String>,
@@ -269,7 +271,7 @@ impl Reader {
             want,
             ..Scan::default()
         };
-        self.walk(msg, 0, "", &mut scan, &mut notes);
+        walk(&self.classify, msg, 0, "", &mut scan, &mut notes);
         if scan.body.trim().is_empty() && !scan.extra.trim().is_empty() {
             // Broken structure (a multipart without a usable boundary, say): show the text
             // that was found rather than nothing.
@@ -371,7 +373,7 @@ impl Reader {
             .and_then(|o| o.from.clone())
             .or_else(|| from.clone());
         let reporter = reporter::classify(
-            kind,
+            kind.as_str(),
             reporter_from.as_deref(),
             text,
             &folded_text,
@@ -437,171 +439,6 @@ impl Reader {
         }
         t
     }
-
-    /// Collects text, attachments and nested messages, within the part and depth limits.
-    fn walk(
-        &self,
-        msg: &Message,
-        depth: usize,
-        inside: &str,
-        scan: &mut Scan,
-        notes: &mut Vec<String>,
-    ) {
-        if depth > self.classify.max_depth {
-            notes.push(format!(
-                "messages nested deeper than {} were not opened (limit max_depth)",
-                self.classify.max_depth
-            ));
-            return;
-        }
-        let parts = msg.parts.len();
-        if scan.parts + parts > self.classify.max_parts {
-            notes.push(format!(
-                "the message has more than {} MIME parts; only the first were read (limit max_parts)",
-                self.classify.max_parts
-            ));
-        }
-        let room = self.classify.max_parts.saturating_sub(scan.parts);
-        scan.parts += parts.min(room);
-        let depths = part_depths(msg);
-        if depths.iter().any(|d| *d > self.classify.max_depth) {
-            notes.push(format!(
-                "MIME parts nested deeper than {} were not read (limit max_depth)",
-                self.classify.max_depth
-            ));
-        }
-        let usable = |id: usize| {
-            id < room
-                && depths
-                    .get(id)
-                    .is_some_and(|d| depth + d <= self.classify.max_depth)
-        };
-
-        // Structure problems worth showing.
-        for (id, part) in msg.parts.iter().enumerate().take(room) {
-            if part.is_encoding_problem {
-                notes.push(format!(
-                    "part {id} could not be fully decoded (damaged or truncated encoding)"
-                ));
-            }
-            if let Some(ct) = part.content_type() {
-                if ct.ctype().eq_ignore_ascii_case("multipart") {
-                    if ct.attribute("boundary").is_none() {
-                        notes.push(format!(
-                            "part {id} is multipart without a boundary: read as text"
-                        ));
-                    } else if matches!(&part.body, PartType::Multipart(subs) if subs.is_empty()) {
-                        notes.push(format!(
-                            "part {id} is multipart but no part was found (wrong boundary?)"
-                        ));
-                    }
-                }
-            }
-        }
-
-        // Body text: text/plain preferred; HTML only as text.
-        for (i, id) in msg.text_body.iter().enumerate() {
-            if !usable(*id as usize) {
-                continue;
-            }
-            if let Some(t) = body_text(msg, i, *id as usize) {
-                if depth == 0 && inside.is_empty() {
-                    if scan.body.is_empty() {
-                        // Usually the only body: taken as it is, not copied again.
-                        scan.body = t;
-                    } else {
-                        scan.body.push('\n');
-                        scan.body.push_str(&t);
-                    }
-                } else {
-                    scan.extra.push('\n');
-                    scan.extra.push_str(&t);
-                }
-            }
-        }
-        for id in &msg.attachments {
-            let id = *id as usize;
-            if !usable(id) {
-                continue;
-            }
-            let part = &msg.parts[id];
-            let name = part.attachment_name().map(str::to_string);
-            if let PartType::Message(nested) = &part.body {
-                let subject = header_text(nested, "Subject");
-                let label = name.clone().unwrap_or_else(|| "message.eml".into());
-                let mut a = attach::describe(
-                    &label,
-                    "message/rfc822",
-                    part.contents(),
-                    &self.classify.attachment_types,
-                    inside,
-                );
-                // Opened and read here, its own parts listed: not a file to flag.
-                a.sniffed_type = "message/rfc822".into();
-                a.flagged = None;
-                scan.attachment(a, part.contents());
-                if scan.nested.is_none() {
-                    scan.nested = Some(Original {
-                        from: address(nested),
-                        date: nested.date().map(|d| d.to_rfc3339()),
-                        subject,
-                        forwarded_by: None,
-                        style: "message/rfc822".into(),
-                    });
-                    // A forward of a forward: the innermost original counts.
-                    let mut inner = nested;
-                    while let Some(deeper) = inner.attachments().find_map(|p| p.message()) {
-                        scan.nested = Some(Original {
-                            from: address(deeper),
-                            date: deeper.date().map(|d| d.to_rfc3339()),
-                            subject: header_text(deeper, "Subject"),
-                            forwarded_by: None,
-                            style: "message/rfc822".into(),
-                        });
-                        inner = deeper;
-                    }
-                }
-                self.walk(nested, depth + 1, "message/rfc822", scan, notes);
-                continue;
-            }
-            let declared = content_type(part);
-            let bytes = part.contents();
-            let label = name.unwrap_or_else(|| "unnamed".into());
-            let a = attach::describe(
-                &label,
-                &declared,
-                bytes,
-                &self.classify.attachment_types,
-                inside,
-            );
-            if a.sniffed_type.starts_with("text/plain") || declared.starts_with("text/") {
-                if let Some(t) = part.text_contents() {
-                    scan.extra.push('\n');
-                    scan.extra.push_str(t);
-                }
-            }
-            let tnef = a.sniffed_type == "application/ms-tnef";
-            scan.attachment(a, bytes);
-            if tnef {
-                match attach::tnef_files(bytes) {
-                    Ok(files) => {
-                        for (n, data) in files {
-                            let guess = attach::sniff(&data);
-                            let a = attach::describe(
-                                &n,
-                                guess,
-                                &data,
-                                &self.classify.attachment_types,
-                                "winmail.dat",
-                            );
-                            scan.attachment(a, &data);
-                        }
-                    }
-                    Err(e) => notes.push(format!("winmail.dat could not be opened: {e}")),
-                }
-            }
-        }
-    }
 }
 
 fn no_sender() -> modtag_storage::records::Reporter {
@@ -609,30 +446,6 @@ fn no_sender() -> modtag_storage::records::Reporter {
         kind: "anonymous".into(),
         reason: "no sender could be read: no kvittering".into(),
         ..Default::default()
-    }
-}
-
-#[derive(Default)]
-struct Scan {
-    parts: usize,
-    /// The message's own text, for display.
-    body: String,
-    /// Further text searched for CPR, CVR and signals: text attachments, nested mail.
-    extra: String,
-    attachments: Vec<Attachment>,
-    nested: Option<Original>,
-    notes: Vec<String>,
-    /// The attachment whose bytes are wanted, by its place in `attachments`.
-    want: Option<usize>,
-    captured: Option<Vec<u8>>,
-}
-
-impl Scan {
-    fn attachment(&mut self, a: Attachment, bytes: &[u8]) {
-        if self.want == Some(self.attachments.len()) {
-            self.captured = Some(bytes.to_vec());
-        }
-        self.attachments.push(a);
     }
 }
 
@@ -668,112 +481,6 @@ fn find_original(text: &str, scan: &Scan) -> Option<Original> {
         forwarded_by: None,
         style: f.style.into(),
     })
-}
-
-/// Depth of each part below the root (multipart nesting).
-fn part_depths(msg: &Message) -> Vec<usize> {
-    let mut depth = vec![0usize; msg.parts.len()];
-    // Parts are stored parent before child, so one pass in order suffices.
-    for id in 0..msg.parts.len() {
-        if let PartType::Multipart(subs) = &msg.parts[id].body {
-            let below = depth[id] + 1;
-            for s in subs {
-                if let Some(d) = depth.get_mut(*s as usize) {
-                    *d = below;
-                }
-            }
-        }
-    }
-    depth
-}
-
-fn content_type(part: &mail_parser::MessagePart) -> String {
-    part.content_type()
-        .map(|ct| match ct.subtype() {
-            Some(sub) => format!("{}/{}", ct.ctype(), sub),
-            None => ct.ctype().to_string(),
-        })
-        .unwrap_or_else(|| "application/octet-stream".into())
-        .to_ascii_lowercase()
-}
-
-/// A body text, with undeclared 8-bit text read as Windows-1252 (what Danish mail without a
-/// charset almost always is) rather than as replacement characters.
-fn body_text(msg: &Message, i: usize, id: usize) -> Option<String> {
-    let t = msg.body_text(i)?;
-    let part = &msg.parts[id];
-    let declared = part
-        .content_type()
-        .and_then(|ct| ct.attribute("charset"))
-        .is_some();
-    if declared || !t.contains('\u{fffd}') {
-        return Some(t.into_owned());
-    }
-    let raw = msg
-        .raw_message
-        .get(part.offset_body as usize..part.offset_end as usize)?;
-    let bytes = match part.encoding {
-        Encoding::QuotedPrintable => {
-            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)?
-        }
-        Encoding::Base64 => mail_parser::decoders::base64::base64_decode(raw)?,
-        Encoding::None => raw.to_vec(),
-    };
-    if std::str::from_utf8(&bytes).is_ok() {
-        return Some(t.into_owned());
-    }
-    let text = windows_1252(&bytes);
-    Some(if matches!(part.body, PartType::Html(_)) {
-        mail_parser::decoders::html::html_to_text(&text)
-    } else {
-        text
-    })
-}
-
-fn windows_1252(bytes: &[u8]) -> String {
-    mail_parser::decoders::charsets::map::charset_decoder(b"windows-1252")
-        .map(|d| d(bytes))
-        .unwrap_or_else(|| bytes.iter().map(|&b| char::from(b)).collect())
-}
-
-/// A header as text; raw 8-bit (undeclared) headers read as Windows-1252.
-fn header_text(msg: &Message, name: &str) -> Option<String> {
-    let parsed = match name {
-        "Subject" => msg.subject().map(str::to_string),
-        _ => msg.header_raw(name).map(|s| s.trim().to_string()),
-    };
-    match parsed {
-        Some(s) if s.contains('\u{fffd}') => raw_header(msg, name).or(Some(s)),
-        other => other,
-    }
-}
-
-fn raw_header(msg: &Message, name: &str) -> Option<String> {
-    let h = msg
-        .root_part()
-        .headers
-        .iter()
-        .find(|h| h.name().eq_ignore_ascii_case(name))?;
-    let raw = msg
-        .raw_message
-        .get(h.offset_start() as usize..h.offset_end() as usize)?;
-    Some(
-        windows_1252(raw)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
-}
-
-fn address(msg: &Message) -> Option<String> {
-    msg.from()
-        .and_then(|a| a.first())
-        .map(|a| match (a.name(), a.address()) {
-            (Some(n), Some(addr)) => format!("{n} <{addr}>"),
-            (None, Some(addr)) => addr.to_string(),
-            (Some(n), None) => n.to_string(),
-            (None, None) => String::new(),
-        })
 }
 
 /// The OpenPGP ciphertext of a PGP/MIME message, or of an inline armored block (`true`).

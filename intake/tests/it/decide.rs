@@ -4,7 +4,7 @@
 use std::sync::{Arc, Barrier};
 
 use jiff::{Timestamp, ToSpan};
-use modtag_intake::triage::{decide, DecideError, DecisionInput};
+use modtag_intake::workflow::decide::{decide, DecideError, DecisionInput};
 use modtag_storage::keys::DataKeys;
 use modtag_storage::records::{Item, ItemState, Transport};
 use modtag_storage::store::Batch;
@@ -16,8 +16,8 @@ fn store_with_item(dir: &std::path::Path, received: Timestamp) -> Store {
     let store = Store::open(dir, keys).unwrap();
     let item = Item::received(
         "MT-2026-000001",
-        "underretning",
-        "underretning",
+        modtag_config::Channel::Underretning,
+        modtag_config::Kind::Underretning,
         received,
         received + 24.hours(),
         Transport::default(),
@@ -60,7 +60,7 @@ fn racing_decisions_and_escalation_leave_one_decision() {
         }
         // The escalation pass (12 h are past) runs in the middle of them.
         start.wait();
-        modtag_intake::escalation::tick(&store, &cfg, Timestamp::now()).unwrap();
+        modtag_intake::workflow::escalation::tick(&store, &cfg, Timestamp::now()).unwrap();
         let results: Vec<_> = deciders.into_iter().map(|h| h.join().unwrap()).collect();
         let won = results.iter().filter(|r| r.is_ok()).count();
         let errs: Vec<String> = results

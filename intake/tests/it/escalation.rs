@@ -3,7 +3,7 @@
 //! and stages that fell due while modtag was down go out when it is back.
 
 use jiff::{Timestamp, ToSpan};
-use modtag_intake::escalation::{due_stages, tick};
+use modtag_intake::workflow::escalation::{due_stages, tick};
 use modtag_storage::keys::DataKeys;
 use modtag_storage::records::{Item, ItemState, Transport};
 use modtag_storage::store::Batch;
@@ -12,8 +12,8 @@ use modtag_storage::Store;
 fn item(reference: &str, received: Timestamp) -> Item {
     let mut it = Item::received(
         reference,
-        "underretning",
-        "underretning",
+        modtag_config::Channel::Underretning,
+        modtag_config::Kind::Underretning,
         received,
         received + 24.hours(),
         Transport::default(),
@@ -100,8 +100,14 @@ fn stages_go_out_once_across_a_restart() {
         assert!(e.message.contains("MT-2026-000001"));
         assert!(!e.message.contains("Emil") && !e.message.contains("120315"));
     }
-    assert!(modtag_intake::escalation::overdue(&it, t0 + 25.hours()));
-    assert!(!modtag_intake::escalation::overdue(&it, t0 + 23.hours()));
+    assert!(modtag_intake::workflow::escalation::overdue(
+        &it,
+        t0 + 25.hours()
+    ));
+    assert!(!modtag_intake::workflow::escalation::overdue(
+        &it,
+        t0 + 23.hours()
+    ));
 }
 
 #[test]
@@ -112,7 +118,7 @@ fn assessed_items_are_not_escalated_and_stages_follow_the_office_hours() {
     assert_eq!(due_stages(&it, &hours, t0 + 19.hours()), [1, 2]);
     it.state = ItemState::Assessed;
     assert!(due_stages(&it, &hours, t0 + 30.hours()).is_empty());
-    use modtag_intake::escalation::stage_roles;
+    use modtag_intake::workflow::escalation::stage_roles;
     assert_eq!(stage_roles(0, true), ["modtagelsen"]);
     assert_eq!(stage_roles(0, false), ["modtagelsen", "doegnvagt"]);
     assert_eq!(stage_roles(3, true), ["modtagelsen", "modtagelsen_leder"]);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use modtag_intake::smtp::session::{Action, Committed, Session};
+use modtag_intake::smtp::session::{Action, Committed, MailCheck, Session};
 
 const PEER: &str = "192.0.2.10";
 
@@ -32,6 +32,9 @@ fn run(s: &mut Session, input: &str) -> Vec<String> {
             Action::StartTls => {
                 out.push("<tls>".into());
                 s.tls_established("TLSv1_3 TEST".into());
+            }
+            Action::CheckMail { .. } => {
+                out.push(s.mail_checked(MailCheck::Ok).trim_end().to_string())
             }
         }
     }
@@ -64,6 +67,7 @@ fn pipelined_commands_wait_for_the_commit() {
                 assert!(s.next_action().is_none());
                 replies.push(s.delivered(Committed::TempFail));
             }
+            Some(Action::CheckMail { .. }) => replies.push(s.mail_checked(MailCheck::Ok)),
             Some(Action::Close | Action::StartTls) => unreachable!(),
             None => break,
         }
@@ -71,4 +75,27 @@ fn pipelined_commands_wait_for_the_commit() {
     assert_eq!(replies.len(), 5, "{replies:?}");
     assert!(replies[3].starts_with("451 4.3.0"));
     assert!(replies[4].starts_with("250 2.0.0 Ok"));
+}
+
+/// The session asks the loop about the client's rate and storage at `MAIL FROM` (it does no
+/// IO itself) and answers nothing after it until the loop has answered, however much the
+/// client pipelined; a refusal leaves no transaction open.
+#[test]
+fn mail_from_waits_for_the_loops_check() {
+    let mut s = session();
+    run(&mut s, "EHLO c\r\n");
+    s.feed(b"MAIL FROM:<a@b> SIZE=300\r\nRCPT TO:<underretning@localhost>\r\n");
+    assert_eq!(s.next_action(), Some(Action::CheckMail { size_hint: 300 }));
+    assert_eq!(s.next_action(), None, "RCPT waits for the answer");
+    assert_eq!(
+        s.mail_checked(MailCheck::Full),
+        "452 4.3.1 Insufficient system storage; try again later\r\n"
+    );
+    // No sender was taken, so the pipelined RCPT is out of order.
+    let Some(Action::Reply(r)) = s.next_action() else {
+        panic!("RCPT is answered once the check is")
+    };
+    assert!(r.starts_with("503 5.5.1"), "{r}");
+    let r = run(&mut s, "MAIL FROM:<a@b>\r\n");
+    assert_eq!(r, ["250 2.1.0 Ok"]);
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use modtag_config::Channel;
 use modtag_intake::smtp::limits::RateLimiter;
 use modtag_intake::smtp::session::{
-    Action, Committed, Envelope, Session, SessionConfig, StorageGate,
+    Action, Committed, Envelope, MailCheck, Session, SessionConfig,
 };
 
 /// The verbs of RFC 5321 and its extensions that modtag answers; each has its file.
@@ -60,6 +60,10 @@ struct Scenario {
     title: String,
     config: SessionConfig,
     peer: std::net::IpAddr,
+    /// What the server loop answers at `MAIL FROM`: the client's rate (`set rate_per_minute`)
+    /// and storage's state (`set storage`).
+    limiter: Option<Arc<RateLimiter>>,
+    storage: MailCheck,
     /// Each step with the line it came from.
     steps: Vec<(usize, Step)>,
 }
@@ -111,12 +115,8 @@ fn unescape(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn set(
-    cfg: &mut SessionConfig,
-    peer: &mut std::net::IpAddr,
-    key: &str,
-    value: &str,
-) -> Result<(), String> {
+fn set(sc: &mut Scenario, key: &str, value: &str) -> Result<(), String> {
+    let (cfg, peer) = (&mut sc.config, &mut sc.peer);
     let list = || {
         value
             .split(',')
@@ -146,32 +146,22 @@ fn set(
                 .map(|c| c.parse().map_err(|e| format!("{c}: {e}")))
                 .collect::<Result<_, _>>()?
         }
-        "rate_per_minute" => cfg.limiter = Some(Arc::new(RateLimiter::new(number()? as u32))),
+        "rate_per_minute" => sc.limiter = Some(Arc::new(RateLimiter::new(number()? as u32))),
         "peer" => {
             *peer = value
                 .parse()
                 .map_err(|_| format!("{value}: not an address"))?
         }
         "storage" => {
-            let answer = match value {
-                "full" => Committed::Full,
-                "unavailable" => Committed::TempFail,
+            sc.storage = match value {
+                "full" => MailCheck::Full,
+                "unavailable" => MailCheck::Unavailable,
                 _ => return Err("storage is full or unavailable".into()),
             };
-            cfg.storage = Some(Arc::new(Storage(answer)));
         }
         _ => return Err(format!("unknown setting {key}")),
     }
     Ok(())
-}
-
-/// Storage in the state a transcript sets (`set storage full`).
-struct Storage(Committed);
-
-impl StorageGate for Storage {
-    fn check(&self, _: usize) -> Result<(), Committed> {
-        Err(self.0.clone())
-    }
 }
 
 fn parse(path: &Path) -> Vec<Scenario> {
@@ -189,6 +179,8 @@ fn parse(path: &Path) -> Vec<Scenario> {
                 title: title.trim().to_string(),
                 config: base_config(),
                 peer: "192.0.2.10".parse().unwrap(),
+                limiter: None,
+                storage: MailCheck::Ok,
                 steps: Vec::new(),
             });
             continue;
@@ -223,7 +215,7 @@ fn parse(path: &Path) -> Vec<Scenario> {
                         fail("settings come before the session's first line".into());
                     }
                     let (k, v) = setting.split_once(' ').unwrap_or((setting, ""));
-                    set(&mut sc.config, &mut sc.peer, k, v.trim()).unwrap_or_else(|e| fail(e));
+                    set(sc, k, v.trim()).unwrap_or_else(|e| fail(e));
                     continue;
                 }
                 if let Some(outcome) = line.strip_prefix("commit ") {
@@ -302,6 +294,19 @@ fn play(file: &str, sc: &Scenario) -> Result<Vec<String>, String> {
                             Action::StartTls => {
                                 replies.push("<tls>".into());
                                 s.tls_established("TLSv1_3 TLS13_AES_256_GCM_SHA384".into());
+                            }
+                            // As the server loop answers: the rate first, then storage.
+                            Action::CheckMail { .. } => {
+                                let limited = sc
+                                    .limiter
+                                    .as_ref()
+                                    .is_some_and(|l| !l.allow(sc.peer, std::time::Instant::now()));
+                                let check = if limited {
+                                    MailCheck::RateLimited
+                                } else {
+                                    sc.storage
+                                };
+                                replies.push(s.mail_checked(check).trim_end().to_string());
                             }
                         }
                     }

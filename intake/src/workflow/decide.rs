@@ -3,17 +3,19 @@
 use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_router::{route, Decision, Facts};
-use modtag_storage::audit::Event;
-use modtag_storage::records::{DecisionRecord, Item, ItemState, RevisedDecision, RoutedTo};
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::{
+    DecisionRecord, Item, ItemState, RevisedDecision, RoutedTo, Task, TaskKind,
+};
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::delivery::compose;
 
 /// What a person decides at assessment (the HTTP API's request body).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     pub actor: String,
@@ -149,7 +151,7 @@ pub fn decide(
     let facts = Facts {
         // DOMAIN.md flow 1: an LÆ 165 and whatever Journalen forwards are assessed and
         // routed as underretninger; the beslutningstræ speaks of those.
-        kind: routing_kind(&item.kind).to_string(),
+        kind: item.kind.routing().to_string(),
         trin: input.trin,
         area: input
             .area
@@ -235,8 +237,8 @@ pub fn decide(
         _ => item.transition(ItemState::Assessed, &input.actor, now, "assessed"),
     }
     // What the assessment leaves a person to do.
-    let task = |kind: &str, reason: &str| modtag_storage::records::Task {
-        kind: kind.into(),
+    let task = |kind: TaskKind, reason: &str| Task {
+        kind,
         created: now,
         due: None,
         done_at: None,
@@ -244,22 +246,22 @@ pub fn decide(
         outcome: None,
         reason: Some(reason.into()),
     };
-    let has_task = |item: &Item, kind: &str| item.tasks.iter().any(|t| t.kind == kind);
+    let has_task = |item: &Item, kind: TaskKind| item.tasks.iter().any(|t| t.kind == kind);
     if !facts.existing_case
-        && routing_kind(&item.kind) == "underretning"
-        && !has_task(&item, "indkald_underretningsmoede")
+        && item.kind.routing() == "underretning"
+        && !has_task(&item, TaskKind::IndkaldUnderretningsmoede)
     {
         item.tasks.push(task(
-            "indkald_underretningsmoede",
+            TaskKind::IndkaldUnderretningsmoede,
             "ny sag: indkald familie, barn og evt. underretter til underretningsmøde",
         ));
     }
     if item.understanding.reporter.kind == "professional"
-        && routing_kind(&item.kind) == "underretning"
-        && !has_task(&item, "tilbagemelding")
+        && item.kind.routing() == "underretning"
+        && !has_task(&item, TaskKind::Tilbagemelding)
     {
         item.tasks.push(task(
-            "tilbagemelding",
+            TaskKind::Tilbagemelding,
             "fagperson: giv besked om, hvorvidt der er iværksat undersøgelse eller indsats",
         ));
     }
@@ -267,9 +269,9 @@ pub fn decide(
     batch.audit(
         Event::new(
             if revise.is_some() {
-                "reassessed"
+                EventKind::Reassessed
             } else {
-                "decided"
+                EventKind::Decided
             },
             &input.actor,
             "assessment",
@@ -306,15 +308,6 @@ pub fn decide(
     batch.item(item);
     store.commit(batch, now)?;
     Ok((decision, state))
-}
-
-/// The kind the beslutningstræ routes by. DOMAIN.md flow 1: an LÆ 165 and whatever Journalen
-/// forwards are assessed and routed as underretninger.
-pub fn routing_kind(kind: &str) -> &str {
-    match kind {
-        "lae165" | "postfordeling" => "underretning",
-        other => other,
-    }
 }
 
 /// Every name a Trivsel+ subject gave, matched or not: the router matches them again

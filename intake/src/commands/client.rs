@@ -1,5 +1,7 @@
 //! The CLI's client for a running daemon's API. It finds the daemon through the data
 //! directory (`daemon.json` for the address, `api-token` for the token) unless given `--api`.
+//! Answers are read into the API's own types (`modtag_intake::api::types`), so a field the
+//! daemon does not send is an error that says so, never a silent blank.
 
 use std::path::Path;
 
@@ -10,7 +12,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use crate::daemon::DAEMON_FILE;
+use modtag_intake::daemon::DAEMON_FILE;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 pub struct Api {
     base: String,
@@ -56,16 +60,29 @@ impl Api {
         })
     }
 
-    /// Sends a request; returns the JSON body of a 2xx answer, or the API's error message.
-    pub async fn call(
+    /// `GET path`, its JSON answer read as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let bytes = self.call_raw("GET", path, None).await?;
+        read(path, &bytes)
+    }
+
+    /// `POST path` with a JSON body, its JSON answer read as `T`.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let bytes = serde_json::to_vec(body)?;
+        let answer = self
+            .call_raw("POST", path, Some((bytes, "application/json")))
+            .await?;
+        read(path, &answer)
+    }
+
+    /// `POST path` with a file as it is (a tree, a case list), or nothing.
+    pub async fn post_file<T: DeserializeOwned>(
         &self,
-        method: &str,
         path: &str,
         body: Option<(Vec<u8>, &str)>,
-    ) -> Result<Value> {
-        let bytes = self.call_raw(method, path, body).await?;
-        Ok(serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())))
+    ) -> Result<T> {
+        let answer = self.call_raw("POST", path, body).await?;
+        read(path, &answer)
     }
 
     /// Sends a request; returns the body of a 2xx answer as it is (a file, say), or the
@@ -125,4 +142,27 @@ impl Api {
         }
         Ok(bytes)
     }
+}
+
+/// Reads an answer as the type this CLI expects; a mismatch names the endpoint.
+fn read<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).with_context(|| {
+        let endpoint = path.split('?').next().unwrap_or(path);
+        format!(
+            "the daemon's answer to {endpoint} is not what this modtag expects; are the daemon \
+             and the command the same version?"
+        )
+    })
+}
+
+/// Percent-encodes a query value (file names, dates).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

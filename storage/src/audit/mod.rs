@@ -12,16 +12,170 @@ use sha2::{Digest, Sha256};
 
 use crate::StoreError;
 
+pub mod offline;
+
 const FORMAT: u8 = 1;
 /// An entry whose payload was deleted under retention: its SHA-256 stays in its place, so
 /// the chain and the tree still verify.
 const FORMAT_SHREDDED: u8 = 2;
 const DOMAIN: &[u8] = b"modtag-audit-v1";
 
+/// What happened. The name (`as_str`) is stored in clear with each entry and covered by its
+/// hash, so a name is never changed; new kinds are added at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// The data directory's keys were created.
+    KeysCreated,
+    /// The auditors' certificates changed.
+    AuditorCertsChanged,
+    /// A message was received and stored.
+    Received,
+    /// Reading found the kind, reporter, CPR count and attachments.
+    Parsed,
+    /// The mechanical rule linked an intake to its one open case.
+    CaseLinked,
+    /// A kvittering was queued for the reporter.
+    Kvittering,
+    /// A deadline notice was queued.
+    Escalated,
+    /// Someone listed the triage queue.
+    Listed,
+    /// Someone opened an intake.
+    Viewed,
+    /// Someone fetched an attachment.
+    AttachmentViewed,
+    /// An intake was assessed and routed.
+    Decided,
+    /// An assessed intake was assessed again, with a reason.
+    Reassessed,
+    /// A copy was queued for a recipient.
+    Routed,
+    /// A person corrected an intake's kind.
+    KindCorrected,
+    /// An intake was closed.
+    Closed,
+    /// A task on an intake was done (or feedback withheld).
+    TaskDone,
+    /// The relay took a copy.
+    Delivered,
+    /// The relay refused a copy for now.
+    DeliveryDeferred,
+    /// The relay refused a copy for good.
+    DeliveryFailed,
+    /// A person queued a failed copy again.
+    DeliveryRetried,
+    /// Someone listed the failed deliveries.
+    OutboxListed,
+    /// The case registry was loaded or refreshed.
+    CasesImported,
+    /// The case registry was exported.
+    CasesExported,
+    /// A new configuration was taken into use.
+    ConfigReloaded,
+    /// A new configuration failed the check.
+    ConfigReloadRefused,
+    /// Stored decisions were replayed against a candidate tree.
+    Simulated,
+    /// A report was made.
+    Report,
+    /// An API request had a missing or wrong token.
+    LoginFailed,
+    /// An address was locked out after failed logins.
+    LoginThrottled,
+    /// Audit payloads past retention were emptied.
+    Retention,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 30] = [
+        EventKind::KeysCreated,
+        EventKind::AuditorCertsChanged,
+        EventKind::Received,
+        EventKind::Parsed,
+        EventKind::CaseLinked,
+        EventKind::Kvittering,
+        EventKind::Escalated,
+        EventKind::Listed,
+        EventKind::Viewed,
+        EventKind::AttachmentViewed,
+        EventKind::Decided,
+        EventKind::Reassessed,
+        EventKind::Routed,
+        EventKind::KindCorrected,
+        EventKind::Closed,
+        EventKind::TaskDone,
+        EventKind::Delivered,
+        EventKind::DeliveryDeferred,
+        EventKind::DeliveryFailed,
+        EventKind::DeliveryRetried,
+        EventKind::OutboxListed,
+        EventKind::CasesImported,
+        EventKind::CasesExported,
+        EventKind::ConfigReloaded,
+        EventKind::ConfigReloadRefused,
+        EventKind::Simulated,
+        EventKind::Report,
+        EventKind::LoginFailed,
+        EventKind::LoginThrottled,
+        EventKind::Retention,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::KeysCreated => "keys_created",
+            EventKind::AuditorCertsChanged => "auditor_certs_changed",
+            EventKind::Received => "received",
+            EventKind::Parsed => "parsed",
+            EventKind::CaseLinked => "case_linked",
+            EventKind::Kvittering => "kvittering",
+            EventKind::Escalated => "escalated",
+            EventKind::Listed => "listed",
+            EventKind::Viewed => "viewed",
+            EventKind::AttachmentViewed => "attachment_viewed",
+            EventKind::Decided => "decided",
+            EventKind::Reassessed => "reassessed",
+            EventKind::Routed => "routed",
+            EventKind::KindCorrected => "kind_corrected",
+            EventKind::Closed => "closed",
+            EventKind::TaskDone => "task_done",
+            EventKind::Delivered => "delivered",
+            EventKind::DeliveryDeferred => "delivery_deferred",
+            EventKind::DeliveryFailed => "delivery_failed",
+            EventKind::DeliveryRetried => "delivery_retried",
+            EventKind::OutboxListed => "outbox_listed",
+            EventKind::CasesImported => "cases_imported",
+            EventKind::CasesExported => "cases_exported",
+            EventKind::ConfigReloaded => "config_reloaded",
+            EventKind::ConfigReloadRefused => "config_reload_refused",
+            EventKind::Simulated => "simulated",
+            EventKind::Report => "report",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::LoginThrottled => "login_throttled",
+            EventKind::Retention => "retention",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// An event to be logged. The payload is serialized and encrypted when the batch commits.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub actor: String,
     pub purpose: String,
     pub reference: Option<String>,
@@ -29,7 +183,7 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(kind: &'static str, actor: &str, purpose: &str) -> Event {
+    pub fn new(kind: EventKind, actor: &str, purpose: &str) -> Event {
         Event {
             kind,
             actor: actor.to_string(),

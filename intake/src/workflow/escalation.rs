@@ -12,13 +12,14 @@ use std::time::Duration;
 use jiff::{Timestamp, ToSpan};
 use modtag_config::Loaded;
 use modtag_router::{calendar, deadline};
-use modtag_storage::audit::Event;
+use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Escalation, Item, ItemState};
-use modtag_storage::store::Batch;
+use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
+use crate::app::App;
 use crate::delivery::compose;
 
 /// True while the 24-hour assessment is still owed.
@@ -77,7 +78,7 @@ pub fn next_due(items: &[Item], hours: &[i64], now: Timestamp) -> Option<Timesta
 
 /// Queues the notices of `stage` for `item` in `batch` and records them on the item.
 pub fn notify(
-    store: &Store,
+    ids: &dyn IdSource,
     cfg: &Loaded,
     item: &mut Item,
     stage: u8,
@@ -99,7 +100,7 @@ pub fn notify(
                 email: &person.email,
             };
             batch.outbox(compose::plain_entry(
-                store,
+                ids,
                 cfg,
                 &item.reference,
                 to_person,
@@ -110,7 +111,7 @@ pub fn notify(
         }
     }
     batch.audit(
-        Event::new("escalated", "system", "deadline")
+        Event::new(EventKind::Escalated, "system", "deadline")
             .reference(&item.reference)
             .details(json!({ "stage": stage, "to": to, "office_open": open })),
     );
@@ -190,27 +191,24 @@ fn pass(
 
 /// The escalation loop: ticks at least every minute and when a stage falls due.
 pub struct Worker {
-    pub store: Store,
-    pub policy: Arc<crate::http::AppState>,
-    pub wake_outbox: Arc<Notify>,
+    pub app: Arc<App>,
     pub shutdown: watch::Receiver<bool>,
 }
 
 impl Worker {
     pub async fn run(mut self) {
         loop {
-            let cfg = self.policy.policy.cfg();
-            let store = self.store.clone();
-            let c = cfg.clone();
-            let result =
-                tokio::task::spawn_blocking(move || pass(&store, &c, Timestamp::now())).await;
+            let cfg = self.app.policy.cfg();
+            let store = self.app.store.clone();
+            let now = self.app.clock.now();
+            let result = tokio::task::spawn_blocking(move || pass(&store, &cfg, now)).await;
             let wait = match result {
                 Ok(Ok((sent, next))) => {
                     if sent > 0 {
                         tracing::info!(notices = sent, "deadline notices queued");
-                        self.wake_outbox.notify_one();
+                        self.app.wake.notify_one();
                     }
-                    next.map(|t| (t - Timestamp::now()).get_seconds().clamp(1, 60) as u64)
+                    next.map(|t| (t - self.app.clock.now()).get_seconds().clamp(1, 60) as u64)
                         .unwrap_or(60)
                 }
                 Ok(Err(e)) => {

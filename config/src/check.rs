@@ -1,0 +1,253 @@
+//! The checks that need more than a file's syntax: the main configuration's values, and
+//! the beslutningstræ's rules against each other. Each problem names file and line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{invalid, line_of, ConfigError};
+use crate::model::Config;
+
+pub(crate) fn validate_main(
+    config: &Config,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    if config.mailboxes.is_empty() {
+        errors.push(invalid(
+            path,
+            1,
+            "no [[mailbox]] is configured: add at least one, e.g. address = \"underretning@localhost\", channel = \"underretning\"".into(),
+        ));
+    }
+    let mut seen = BTreeMap::new();
+    for m in &config.mailboxes {
+        let line = line_of(text, "address", &m.address);
+        if !m.address.contains('@') || m.address.starts_with('@') || m.address.ends_with('@') {
+            errors.push(invalid(
+                path,
+                line,
+                format!("mailbox address {:?} is not an e-mail address", m.address),
+            ));
+        }
+        let earlier = seen.entry(m.address.to_ascii_lowercase()).or_insert(0);
+        *earlier += 1;
+        if *earlier > 1 {
+            // Point at the repeat, not at the first listing.
+            let repeats = config
+                .mailboxes
+                .iter()
+                .take_while(|other| !std::ptr::eq(*other, m))
+                .filter(|other| other.address == m.address)
+                .count();
+            errors.push(invalid(
+                path,
+                crate::error::line_of_nth(text, "address", &m.address, repeats),
+                format!("mailbox {:?} is listed twice: keep one", m.address),
+            ));
+        }
+    }
+    if config.smtp.max_message_size < 1024 {
+        errors.push(invalid(
+            path,
+            line_of(
+                text,
+                "max_message_size",
+                &config.smtp.max_message_size.to_string(),
+            ),
+            "smtp.max_message_size must be at least 1024 bytes".into(),
+        ));
+    }
+    let s = &config.smtp;
+    for (key, value) in [
+        ("max_recipients", s.max_recipients as u64),
+        ("idle_timeout_secs", s.idle_timeout_secs),
+        ("max_errors", s.max_errors as u64),
+        ("data_timeout_secs", s.data_timeout_secs),
+        ("min_data_rate", s.min_data_rate),
+        ("max_sessions", s.max_sessions as u64),
+        ("max_sessions_per_client", s.max_sessions_per_client as u64),
+        (
+            "max_messages_per_minute_per_client",
+            s.max_messages_per_minute_per_client as u64,
+        ),
+    ] {
+        if value == 0 {
+            errors.push(invalid(
+                path,
+                line_of(text, key, "0"),
+                format!("smtp.{key} = 0 would refuse all mail: it must be at least 1"),
+            ));
+        }
+    }
+    for (key, value) in [
+        ("max_connections", config.http.max_connections as u64),
+        ("request_timeout_secs", config.http.request_timeout_secs),
+    ] {
+        if value == 0 {
+            errors.push(invalid(
+                path,
+                line_of(text, key, "0"),
+                format!("http.{key} = 0 would refuse every request: it must be at least 1"),
+            ));
+        }
+    }
+    if config.triage.assessment_hours <= 0 {
+        errors.push(invalid(
+            path,
+            line_of(
+                text,
+                "assessment_hours",
+                &config.triage.assessment_hours.to_string(),
+            ),
+            "triage.assessment_hours must be positive".into(),
+        ));
+    }
+    if config.relay.retry_initial_secs == 0
+        || config.relay.retry_max_secs < config.relay.retry_initial_secs
+    {
+        errors.push(invalid(
+            path,
+            line_of(
+                text,
+                "retry_initial_secs",
+                &config.relay.retry_initial_secs.to_string(),
+            ),
+            "relay.retry_initial_secs must be at least 1 and no more than relay.retry_max_secs"
+                .into(),
+        ));
+    }
+    validate_classify(&config.classify, path, text, errors);
+    let t = &config.triage;
+    if !["professional", "any"].contains(&t.auto_link_senders.as_str()) {
+        errors.push(invalid(
+            path,
+            line_of(text, "auto_link_senders", &t.auto_link_senders),
+            format!(
+                "triage.auto_link_senders = {:?}: use \"professional\" or \"any\"",
+                t.auto_link_senders
+            ),
+        ));
+    }
+    let ascending = t.escalate_after_hours.windows(2).all(|w| w[0] < w[1]);
+    if !ascending
+        || t.escalate_after_hours.len() > 3
+        || t.escalate_after_hours
+            .iter()
+            .any(|h| *h <= 0 || *h >= t.assessment_hours)
+    {
+        errors.push(invalid(
+            path,
+            line_of(text, "escalate_after_hours", ""),
+            format!(
+                "triage.escalate_after_hours must be up to three rising hours before the {}-hour deadline, e.g. [12, 18, 22]",
+                t.assessment_hours
+            ),
+        ));
+    }
+    let a = &config.audit;
+    if a.checkpoint_every_entries == 0 || a.checkpoint_every_secs == 0 || a.retention_days < 1 {
+        errors.push(invalid(
+            path,
+            line_of(text, "checkpoint_every_entries", &a.checkpoint_every_entries.to_string()),
+            "audit.checkpoint_every_entries, checkpoint_every_secs and retention_days must each be at least 1".into(),
+        ));
+    }
+    if t.repeat_threshold < 2 || t.repeat_window_days < 1 {
+        errors.push(invalid(
+            path,
+            line_of(text, "repeat_threshold", &t.repeat_threshold.to_string()),
+            "triage.repeat_threshold must be at least 2 and repeat_window_days at least 1".into(),
+        ));
+    }
+}
+
+fn validate_classify(
+    c: &crate::model::Classify,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    for t in &c.attachment_types {
+        let ok = t
+            .split_once('/')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !t.contains(' '));
+        if !ok {
+            errors.push(invalid(
+                path,
+                line_of(text, "attachment_types", t),
+                format!("classify.attachment_types: {t:?} is not a type/subtype (e.g. \"application/pdf\" or \"image/*\")"),
+            ));
+        }
+    }
+    if c.akut_words.iter().any(|w| w.trim().is_empty()) {
+        errors.push(invalid(
+            path,
+            line_of(text, "akut_words", ""),
+            "classify.akut_words has an empty entry: remove it".into(),
+        ));
+    }
+    for (name, value, min) in [
+        ("max_parts", c.max_parts, 10),
+        ("max_depth", c.max_depth, 2),
+        ("max_header_bytes", c.max_header_bytes, 4096),
+    ] {
+        if value < min {
+            errors.push(invalid(
+                path,
+                line_of(text, name, &value.to_string()),
+                format!("classify.{name} must be at least {min}: a smaller limit would leave ordinary mail unread"),
+            ));
+        }
+    }
+}
+
+/// Rules that can never match, and pairs that match exactly the same facts: with every
+/// matching rule contributing, two rules on the same conditions are one rule written twice
+/// (the same results) or a contradiction the administrator must settle (different results).
+pub(crate) fn check_rule_logic(
+    rules: &[crate::tree::Rule],
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    for rule in rules {
+        if let Some(why) = rule.when.never_matches() {
+            errors.push(invalid(
+                path,
+                line_of(text, "id", &rule.id),
+                format!("rule {:?} can never match: {why}", rule.id),
+            ));
+        }
+    }
+    for (i, a) in rules.iter().enumerate() {
+        for b in &rules[i + 1..] {
+            if a.when.normalized() != b.when.normalized() {
+                continue;
+            }
+            let same = {
+                let (mut ta, mut tb) = (a.to.clone(), b.to.clone());
+                let (mut aa, mut ab) = (a.actions.clone(), b.actions.clone());
+                ta.sort();
+                tb.sort();
+                aa.sort();
+                ab.sort();
+                ta == tb && aa == ab
+            };
+            let message = if same {
+                format!(
+                    "rules {:?} and {:?} match the same facts with the same result: remove one",
+                    a.id, b.id
+                )
+            } else {
+                format!(
+                    "rules {:?} (line {}) and {:?} match exactly the same facts with different results: merge them into one rule, or make their `when` differ",
+                    a.id,
+                    line_of(text, "id", &a.id),
+                    b.id
+                )
+            };
+            errors.push(invalid(path, line_of(text, "id", &b.id), message));
+        }
+    }
+}

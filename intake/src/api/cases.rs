@@ -1,0 +1,119 @@
+//! The case registry: import (all or nothing) and export (audited).
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::store::Batch;
+use modtag_storage::StoreError;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::{audit, durable, ApiState};
+use super::types::{CaseRow, ImportCounts};
+use crate::app::blocking;
+
+pub async fn import(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<ImportCounts>, ApiError> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the case file must be UTF-8 CSV or JSON"))?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let cfg = state.app.policy.cfg();
+    let parsed = if json {
+        crate::cases::parse_json(text, &cfg)
+    } else {
+        crate::cases::parse_csv(text, &cfg)
+    };
+    let cases = parsed.map_err(|errors| ApiError::Invalid {
+        message: "the case file has errors; nothing was imported",
+        errors: json!(errors),
+    })?;
+    let store = state.app.store.clone();
+    let actor = caller.actor.clone();
+    let purpose = caller.purpose_or("case registry import").to_string();
+    let now = state.now();
+    let counts = blocking(move || -> Result<ImportCounts, StoreError> {
+        let mut counts = ImportCounts {
+            added: 0,
+            updated: 0,
+            unchanged: 0,
+        };
+        let mut batch = Batch::new();
+        for case in cases {
+            match store.case(&case.case_number)? {
+                None => counts.added += 1,
+                Some(old) if old == case => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                Some(_) => counts.updated += 1,
+            }
+            batch.case(case);
+        }
+        batch.audit(Event::new(EventKind::CasesImported, &actor, &purpose).details(json!(counts)));
+        store.commit(batch, now)?;
+        Ok(counts)
+    })
+    .await?;
+    durable(&state).await?;
+    Ok(Json(counts))
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The whole case registry (CPR and names included): audited as an export.
+pub async fn export(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let format = q.format.unwrap_or_else(|| "csv".into());
+    if !["csv", "json"].contains(&format.as_str()) {
+        return Err(ApiError::bad_request("format is csv or json"));
+    }
+    let store = state.app.store.clone();
+    let cases = blocking(move || store.cases()).await?;
+    let event = Event::new(
+        EventKind::CasesExported,
+        &caller.actor,
+        caller.purpose_or("case registry export"),
+    )
+    .details(json!({ "cases": cases.len(), "format": format }));
+    audit(&state, event).await?;
+    if format == "json" {
+        let rows: Vec<CaseRow> = cases
+            .into_iter()
+            .map(|c| CaseRow {
+                case_number: c.case_number,
+                cpr: c.cpr,
+                child_name: c.child_name,
+                raadgiver: c.raadgiver,
+                area: c.area,
+                institution: c.institution,
+                status: if c.open { "open" } else { "closed" }.into(),
+            })
+            .collect();
+        return Ok(Json(rows).into_response());
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        crate::cases::to_csv(&cases),
+    )
+        .into_response())
+}

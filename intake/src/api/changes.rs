@@ -1,0 +1,238 @@
+//! Changing an intake: the decision, a corrected kind, a task done, closing. Each change
+//! locks the item, commits it with its audit entry in one batch, and is durable before the
+//! answer.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use jiff::Timestamp;
+use modtag_config::Kind;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::{Item, ItemState, TaskKind, TaskOutcome};
+use modtag_storage::store::Batch;
+use serde::Serialize;
+
+use super::auth::Caller;
+use super::error::{json_body, ApiError};
+use super::state::{durable, ApiState};
+use super::types::{
+    CloseBody, Closed, DecisionBody, DecisionView, KindBody, KindCorrected, TaskBody, TaskDone,
+};
+use crate::app::blocking;
+use crate::workflow::decide::{self, DecideError};
+
+/// Loads an item under its lock, lets `change` modify it (or refuse), and commits it with an
+/// audit entry whose details are what `change` returns; that is also the answer.
+async fn modify<T: Serialize + Send + 'static>(
+    state: &ApiState,
+    caller: &Caller,
+    reference: &str,
+    event: EventKind,
+    change: impl FnOnce(&mut Item, &str, Timestamp) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.app.store.clone();
+    let clock = state.app.clock.clone();
+    let actor = caller.actor.clone();
+    let purpose = caller.purpose_or("assessment").to_string();
+    let r = reference.to_string();
+    let done = blocking(move || -> Result<T, ApiError> {
+        let _held = store.lock_item(&r);
+        let mut item = store.item(&r)?.ok_or_else(|| ApiError::no_intake(&r))?;
+        let now = clock.now();
+        let outcome = change(&mut item, &actor, now)?;
+        let details = serde_json::to_value(&outcome).unwrap_or_default();
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(event, &actor, &purpose)
+                .reference(&r)
+                .details(details),
+        );
+        b.item(item);
+        store.commit(b, now)?;
+        Ok(outcome)
+    })
+    .await?;
+    durable(state).await?;
+    Ok(done)
+}
+
+/// A person corrects the kind that reading gave an intake; audited with both kinds.
+pub async fn correct_kind(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<KindCorrected>, ApiError> {
+    let input: KindBody = json_body(&body, "{\"kind\": ..., \"reason\": ...}")?;
+    let Some(kind) = Kind::parse(&input.kind) else {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        return Err(ApiError::unprocessable(format!(
+            "unknown kind {:?}; use one of {}",
+            input.kind,
+            names.join(", ")
+        )));
+    };
+    if input.reason.trim().is_empty() {
+        return Err(ApiError::unprocessable("a correction needs a reason"));
+    }
+    let r = reference.clone();
+    let done = modify(
+        &state,
+        &caller,
+        &reference,
+        EventKind::KindCorrected,
+        move |item, actor, now| {
+            let from = std::mem::replace(&mut item.kind, kind);
+            let st = item.state;
+            item.transition(
+                st,
+                actor,
+                now,
+                &format!("kind {from} → {kind}: {}", input.reason),
+            );
+            Ok(KindCorrected {
+                reference: r,
+                from,
+                kind,
+            })
+        },
+    )
+    .await?;
+    Ok(Json(done))
+}
+
+/// Closes an assessed intake, with a reason.
+pub async fn close(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Closed>, ApiError> {
+    let input: CloseBody = json_body(&body, "{\"reason\": ...}")?;
+    if input.reason.trim().is_empty() {
+        return Err(ApiError::unprocessable("closing needs a reason"));
+    }
+    let r = reference.clone();
+    let done = modify(
+        &state,
+        &caller,
+        &reference,
+        EventKind::Closed,
+        move |item, actor, now| {
+            if !item.state.can_become(ItemState::Closed) {
+                return Err(ApiError::conflict(format!(
+                    "{} is {}: only an assessed intake can be closed",
+                    item.reference,
+                    item.state.as_str()
+                )));
+            }
+            let from = item.state.as_str();
+            item.transition(ItemState::Closed, actor, now, &input.reason);
+            Ok(Closed {
+                reference: r,
+                from: from.into(),
+                state: "closed".into(),
+            })
+        },
+    )
+    .await?;
+    Ok(Json(done))
+}
+
+/// Marks an open task done (or, for feedback, withheld with a reason).
+pub async fn task(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<TaskDone>, ApiError> {
+    let input: TaskBody = json_body(&body, "{\"kind\", \"outcome\", \"reason\"}")?;
+    let outcome = match input.outcome.as_str() {
+        "done" => TaskOutcome::Done,
+        "withheld" => TaskOutcome::Withheld,
+        _ => return Err(ApiError::unprocessable("outcome is done or withheld")),
+    };
+    let reason_given = input
+        .reason
+        .as_deref()
+        .is_some_and(|r| !r.trim().is_empty());
+    let kind = TaskKind::parse(&input.kind);
+    if outcome == TaskOutcome::Withheld && (kind != Some(TaskKind::Tilbagemelding) || !reason_given)
+    {
+        return Err(ApiError::unprocessable(
+            "only feedback (tilbagemelding) can be withheld, and only with a reason: that it would harm the child",
+        ));
+    }
+    let r = reference.clone();
+    let done = modify(
+        &state,
+        &caller,
+        &reference,
+        EventKind::TaskDone,
+        move |item, actor, now| {
+            let open = kind.and_then(|k| {
+                item.tasks
+                    .iter_mut()
+                    .find(|t| t.kind == k && t.done_at.is_none())
+            });
+            let (Some(t), Some(kind)) = (open, kind) else {
+                return Err(ApiError::conflict(format!(
+                    "{} has no open task {:?}",
+                    item.reference, input.kind
+                )));
+            };
+            t.done_at = Some(now);
+            t.done_by = Some(actor.to_string());
+            t.outcome = Some(outcome);
+            if reason_given {
+                t.reason = input.reason.clone();
+            }
+            if kind == TaskKind::Kvittering {
+                if let Some(k) = item.kvittering.as_mut() {
+                    k.sent_at = Some(now);
+                    k.sent_by = Some(actor.to_string());
+                }
+            }
+            Ok(TaskDone {
+                reference: r,
+                task: kind,
+                outcome,
+            })
+        },
+    )
+    .await?;
+    Ok(Json(done))
+}
+
+/// Records a person's assessment and routes it; answers with whom it went to and why.
+pub async fn decide(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<DecisionView>, ApiError> {
+    let mut input: DecisionBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("decision body is not valid: {e}")))?;
+    if input.actor.trim().is_empty() {
+        input.actor = caller.actor.clone();
+    }
+    let store = state.app.store.clone();
+    let cfg = state.app.policy.cfg();
+    let now = state.now();
+    let r = reference.clone();
+    let (decision, item_state) = blocking(move || decide::decide(&store, &cfg, &r, &input, now))
+        .await
+        .map_err(|e| match e {
+            DecideError::NotFound(r) => ApiError::no_intake(&r),
+            e @ DecideError::Invalid(_) => ApiError::unprocessable(e.to_string()),
+            e @ DecideError::AlreadyDecided(_) => ApiError::conflict(e.to_string()),
+            DecideError::Store(e) => ApiError::Store(e),
+        })?;
+    durable(&state).await?;
+    state.app.wake.notify_one();
+    let mut v = DecisionView::of(&decision);
+    v.reference = Some(reference);
+    v.state = Some(item_state.as_str().into());
+    Ok(Json(v))
+}

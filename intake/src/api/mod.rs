@@ -1,0 +1,59 @@
+//! The HTTP API: versioned JSON under `/api/v1/`, bearer-token authenticated; `/healthz` and
+//! `/metrics` need no token. Every read of personal data is audited with actor and purpose.
+//!
+//! One file per resource (`items`, `changes`, `cases`, `outbox`, `policy`, `report`); `auth`
+//! says who is calling; `state` holds what handlers share; `error` is how they refuse
+//! (`ApiError`, so handlers use `?`); `types` are the bodies, which the CLI's client reads
+//! too; `server` is the listener (deadlines, connection cap).
+
+pub mod auth;
+mod cases;
+mod changes;
+pub mod error;
+mod items;
+mod outbox;
+mod policy;
+mod report;
+pub mod server;
+pub mod state;
+pub mod types;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use error::{json_errors, ApiError};
+use state::ApiState;
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/healthz", get(report::healthz))
+        .route("/api/v1/triage", get(items::list))
+        .route("/api/v1/triage/{reference}", get(items::show))
+        .route("/api/v1/triage/{reference}/decision", post(changes::decide))
+        .route(
+            "/api/v1/triage/{reference}/kind",
+            post(changes::correct_kind),
+        )
+        .route("/api/v1/triage/{reference}/close", post(changes::close))
+        .route("/api/v1/triage/{reference}/task", post(changes::task))
+        .route(
+            "/api/v1/triage/{reference}/attachments/{index}",
+            get(items::attachment),
+        )
+        .route("/api/v1/cases/import", post(cases::import))
+        .route("/api/v1/cases/export", get(cases::export))
+        .route("/api/v1/config/reload", post(policy::reload))
+        .route("/api/v1/route/simulate", post(policy::simulate))
+        .route("/api/v1/report/sla", get(report::sla))
+        .route("/metrics", get(report::metrics))
+        .route("/api/v1/audit/checkpoint", get(report::latest_checkpoint))
+        .route("/api/v1/outbox/failed", get(outbox::failed))
+        .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
+        .fallback(|| async {
+            ApiError::not_found("no such endpoint; the API lives under /api/v1/")
+        })
+        .layer(axum::middleware::map_response(json_errors))
+        .with_state(state)
+}

@@ -1,0 +1,95 @@
+//! Deliveries the relay refused for good, and queueing them again.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::store::Batch;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::{audit, durable, ApiState};
+use super::types::{FailedDelivery, Requeued};
+use crate::app::blocking;
+
+/// Which intake, to whom (role and directory id), and the relay's answer; the copy itself is
+/// not shown. Audited.
+pub async fn failed(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+) -> Result<Json<Vec<FailedDelivery>>, ApiError> {
+    let store = state.app.store.clone();
+    let entries = blocking(move || store.outbox_failed_entries()).await?;
+    let event = Event::new(
+        EventKind::OutboxListed,
+        &caller.actor,
+        caller.purpose_or("delivery"),
+    )
+    .details(json!({ "failed": entries.len() }));
+    audit(&state, event).await?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|e| FailedDelivery {
+                id: e.id,
+                reference: e.reference,
+                role: e.role,
+                person: e.person,
+                attempts: e.attempts,
+                failed: e.failed,
+                error: e.last_error,
+            })
+            .collect(),
+    ))
+}
+
+/// Puts a failed delivery back in the queue (after the address or the relay was put right).
+pub async fn retry(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Requeued>, ApiError> {
+    let Ok(id) = id.parse::<u64>() else {
+        return Err(ApiError::bad_request(format!(
+            "{id:?} is not an outbox id (see GET /api/v1/outbox/failed)"
+        )));
+    };
+    let store = state.app.store.clone();
+    let actor = caller.actor.clone();
+    let purpose = caller.purpose_or("delivery").to_string();
+    let now = state.now();
+    let reference = blocking(move || -> Result<String, ApiError> {
+        let Some(mut entry) = store.outbox_entry(id)? else {
+            return Err(ApiError::not_found(format!(
+                "no outbox entry {id} (it may have been delivered)"
+            )));
+        };
+        if entry.failed.is_none() {
+            return Err(ApiError::conflict(format!(
+                "outbox entry {id} has not failed: it is still being tried"
+            )));
+        }
+        entry.failed = None;
+        entry.next_attempt = now;
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(EventKind::DeliveryRetried, &actor, &purpose)
+                .reference(&entry.reference)
+                .details(json!({ "id": id, "role": entry.role, "person": entry.person })),
+        );
+        let reference = entry.reference.clone();
+        b.outbox(entry);
+        store.commit(b, now)?;
+        Ok(reference)
+    })
+    .await?;
+    durable(&state).await?;
+    state.app.wake.notify_one();
+    Ok(Json(Requeued {
+        id,
+        reference,
+        queued: true,
+    }))
+}

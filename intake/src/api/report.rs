@@ -1,0 +1,107 @@
+//! Figures without personal data: liveness, the SLA report, Prometheus metrics, and the
+//! audit log's latest signed checkpoint.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jiff::Timestamp;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::StoreError;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::{audit, ApiState};
+use super::types::Sla;
+use crate::app::blocking;
+use crate::report::OutboxCounts;
+
+pub async fn healthz(State(state): State<Arc<ApiState>>) -> Result<Response, ApiError> {
+    if state.app.store.is_poisoned() {
+        return Err(ApiError::Refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage failed; restart modtag after checking the disk".into(),
+        ));
+    }
+    Ok((StatusCode::OK, "ok\n").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SlaQuery {
+    from: String,
+    to: String,
+}
+
+/// `YYYY-MM-DD` as the start of that day in Europe/Copenhagen.
+pub fn local_day(d: &str) -> Result<Timestamp, String> {
+    d.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.in_tz("Europe/Copenhagen").ok())
+        .map(|z| z.timestamp())
+        .ok_or_else(|| format!("{d:?} is not a date (YYYY-MM-DD)"))
+}
+
+/// SLA figures for intakes received from `from` up to and including `to` (local days).
+pub async fn sla(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(q): Query<SlaQuery>,
+) -> Result<Json<Sla>, ApiError> {
+    let (from, to) = match (local_day(&q.from), local_day(&q.to)) {
+        (Ok(f), Ok(t)) if f <= t => (f, t + jiff::SignedDuration::from_hours(24)),
+        (Ok(_), Ok(_)) => return Err(ApiError::bad_request("from must not be after to")),
+        (Err(e), _) | (_, Err(e)) => return Err(ApiError::bad_request(e)),
+    };
+    let store = state.app.store.clone();
+    let items = blocking(move || store.summaries()).await?;
+    let report = crate::report::sla(&items, from, to, state.now());
+    let event = Event::new(
+        EventKind::Report,
+        &caller.actor,
+        caller.purpose_or("sla report"),
+    )
+    .details(json!({ "report": "sla", "from": q.from, "to": q.to }));
+    audit(&state, event).await?;
+    Ok(Json(report))
+}
+
+/// The latest signed checkpoint of the audit log (no personal data).
+pub async fn latest_checkpoint(
+    State(state): State<Arc<ApiState>>,
+    _caller: Caller,
+) -> Result<Response, ApiError> {
+    let store = state.app.store.clone();
+    match blocking(move || store.latest_checkpoint()).await? {
+        Some(note) => {
+            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+        }
+        None => Err(ApiError::not_found("no checkpoint has been written yet")),
+    }
+}
+
+/// Prometheus metrics: counts and ratios only, no personal data, so no token is asked for
+/// (the HTTP listener is on loopback unless configured otherwise).
+pub async fn metrics(State(state): State<Arc<ApiState>>) -> Result<Response, ApiError> {
+    let store = state.app.store.clone();
+    let (items, outbox) = blocking(move || {
+        let failed = store.outbox_failed();
+        let (deferred, oldest_deferred) = store.outbox_deferred()?;
+        let outbox = OutboxCounts {
+            pending: store.outbox_len().saturating_sub(failed),
+            failed,
+            deferred,
+            oldest_deferred,
+        };
+        Ok::<_, StoreError>((store.summaries()?, outbox))
+    })
+    .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::report::metrics(&items, outbox, state.now()) + &state.smtp.render(),
+    )
+        .into_response())
+}

@@ -1,0 +1,87 @@
+//! What every handler works with: the daemon's [`App`], the login lockout, the SMTP
+//! listener's counters for `/metrics`; and the steps handlers share (load an item, read its
+//! message again, write an audit entry durably before answering).
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use modtag_config::Channel;
+use modtag_storage::audit::Event;
+use modtag_storage::records::Item;
+use modtag_storage::store::Batch;
+use modtag_storage::StoreError;
+
+use super::auth::LoginGuard;
+use super::error::ApiError;
+use crate::app::{blocking, flush, App};
+use crate::smtp::stats::SmtpStats;
+use crate::understand::Reader;
+
+pub struct ApiState {
+    pub app: Arc<App>,
+    pub logins: LoginGuard,
+    /// The SMTP listener's counters, shown in `/metrics`.
+    pub smtp: Arc<SmtpStats>,
+}
+
+impl ApiState {
+    pub fn new(app: Arc<App>, smtp: Arc<SmtpStats>) -> ApiState {
+        ApiState {
+            app,
+            logins: LoginGuard::default(),
+            smtp,
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.app.clock.now()
+    }
+}
+
+/// The stored item of `reference`, or 404 (503 on storage failure).
+pub async fn load_item(state: &ApiState, reference: &str) -> Result<Item, ApiError> {
+    let store = state.app.store.clone();
+    let r = reference.to_string();
+    blocking(move || store.item(&r))
+        .await?
+        .ok_or_else(|| ApiError::no_intake(reference))
+}
+
+/// Reads the stored message of `item` again with the running reader (text and attachments
+/// are never stored apart from the encrypted message); `None` when there is no message.
+pub async fn reread<T: Send + 'static>(
+    state: &ApiState,
+    item: &Item,
+    read: impl FnOnce(&Reader, &[u8], Channel) -> T + Send + 'static,
+) -> Result<Option<T>, StoreError> {
+    let (store, reader, r) = (
+        state.app.store.clone(),
+        state.app.policy.current().reader.clone(),
+        item.reference.clone(),
+    );
+    let channel = item.channel;
+    blocking(move || {
+        store
+            .message(&r)
+            .map(|m| m.map(|raw| read(&reader, &raw, channel)))
+    })
+    .await
+}
+
+/// Commits an audit-only batch and makes it durable before the caller sees data.
+pub async fn audit(state: &ApiState, event: Event) -> Result<(), ApiError> {
+    let s = state.app.store.clone();
+    let now = state.now();
+    blocking(move || {
+        let mut b = Batch::new();
+        b.audit(event);
+        s.commit(b, now)
+    })
+    .await?;
+    Ok(flush(&state.app.store).await?)
+}
+
+/// Makes what a handler committed durable before it answers.
+pub async fn durable(state: &ApiState) -> Result<(), ApiError> {
+    Ok(flush(&state.app.store).await?)
+}

@@ -1,0 +1,273 @@
+//! The API's request and response bodies. The daemon's handlers produce them and the CLI's
+//! client reads them, so the two cannot drift apart: a field renamed here is renamed for
+//! both, and a field the CLI expects but the daemon no longer sends fails to deserialize
+//! with a message instead of printing nothing (or panicking).
+
+use jiff::Timestamp;
+use modtag_config::{Channel, Kind};
+use modtag_router::Decision;
+use modtag_storage::records::{
+    Attachment, DecisionRecord, EarlierIntake, Escalation, Kvittering, RevisedDecision, Task,
+    TaskKind, TaskOutcome, Transition, Transport, Understanding,
+};
+use serde::{Deserialize, Serialize};
+
+pub use crate::report::Sla;
+pub use crate::simulate::{Change, Simulation};
+pub use crate::workflow::decide::DecisionInput as DecisionBody;
+
+/// `GET /api/v1/triage`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ItemList {
+    pub items: Vec<ItemSummaryView>,
+}
+
+/// One intake in the list: no subject, no names, CPR masked.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ItemSummaryView {
+    pub reference: String,
+    pub channel: Channel,
+    pub kind: Kind,
+    /// RFC 3339, UTC.
+    pub received_at: String,
+    pub deadline: String,
+    /// The deadline in Europe/Copenhagen, for people.
+    pub deadline_local: String,
+    pub state: String,
+    pub cpr: Vec<String>,
+    pub case_number: Option<String>,
+    pub suggestions: Vec<String>,
+    pub attachments: usize,
+    pub flagged_attachments: usize,
+    pub akut: bool,
+    pub reporter: String,
+    pub parse_error: bool,
+    pub overdue: bool,
+    pub repeated: bool,
+    pub earlier: usize,
+    pub open_tasks: usize,
+}
+
+/// `GET /api/v1/triage/{reference}`: the whole intake, audited as a view.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ItemView {
+    pub reference: String,
+    pub channel: Channel,
+    pub kind: Kind,
+    pub received_at: String,
+    pub deadline: String,
+    pub deadline_local: String,
+    pub state: String,
+    /// Masked, as in the list.
+    pub cpr: Vec<String>,
+    pub cpr_full: Vec<String>,
+    pub case_number: Option<String>,
+    pub suggestions: Vec<String>,
+    pub attachments: usize,
+    pub flagged_attachments: usize,
+    pub akut: bool,
+    pub reporter: String,
+    /// Why the message could not be read, if it could not.
+    pub parse_error: Option<String>,
+    pub overdue: bool,
+    pub repeated: bool,
+    pub earlier: usize,
+    pub open_tasks: usize,
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub transport: Transport,
+    pub attachment_list: Vec<Attachment>,
+    pub understanding: Understanding,
+    /// The message's text, read again from the encrypted message (never stored twice).
+    pub text: Option<String>,
+    pub decision: Option<DecisionRecord>,
+    pub earlier_decisions: Vec<RevisedDecision>,
+    pub earlier_intakes: Vec<EarlierIntake>,
+    pub kvittering: Option<Kvittering>,
+    pub escalations: Vec<Escalation>,
+    pub tasks: Vec<Task>,
+    pub history: Vec<Transition>,
+    pub sent_to: Vec<String>,
+}
+
+/// `POST .../kind`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KindBody {
+    pub kind: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KindCorrected {
+    pub reference: String,
+    pub from: Kind,
+    pub kind: Kind,
+}
+
+/// `POST .../close`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CloseBody {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Closed {
+    pub reference: String,
+    pub from: String,
+    pub state: String,
+}
+
+/// `POST .../task`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskBody {
+    pub kind: String,
+    /// `done`, or `withheld` (feedback only, with a reason).
+    pub outcome: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskDone {
+    pub reference: String,
+    pub task: TaskKind,
+    pub outcome: TaskOutcome,
+}
+
+/// A routing decision, as `route explain --json` and the decision API give it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionView {
+    pub recipients: Vec<RecipientView>,
+    pub withheld: Vec<WithheldView>,
+    pub actions: Vec<ActionView>,
+    pub matched: Vec<String>,
+    pub refused: Option<String>,
+    pub tree_hash: String,
+    /// With `POST .../decision`: the intake and the state it is in now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecipientView {
+    pub role: String,
+    pub person: String,
+    pub email: String,
+    pub rule: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WithheldView {
+    pub role: String,
+    pub rule: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionView {
+    pub action: String,
+    pub rule: String,
+}
+
+impl DecisionView {
+    pub fn of(d: &Decision) -> DecisionView {
+        DecisionView {
+            recipients: d
+                .recipients
+                .iter()
+                .map(|r| RecipientView {
+                    role: r.role.clone(),
+                    person: r.person.clone(),
+                    email: r.email.clone(),
+                    rule: r.rule.clone(),
+                    reason: r.reason.clone(),
+                })
+                .collect(),
+            withheld: d
+                .withheld
+                .iter()
+                .map(|w| WithheldView {
+                    role: w.role.clone(),
+                    rule: w.rule.clone(),
+                    why: w.why.clone(),
+                })
+                .collect(),
+            actions: d
+                .actions
+                .iter()
+                .map(|(a, r)| ActionView {
+                    action: a.clone(),
+                    rule: r.clone(),
+                })
+                .collect(),
+            matched: d.matched.clone(),
+            refused: d.refused.clone(),
+            tree_hash: d.tree_hash.clone(),
+            reference: None,
+            state: None,
+        }
+    }
+}
+
+/// `POST /api/v1/cases/import`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImportCounts {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// One row of `GET /api/v1/cases/export?format=json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CaseRow {
+    pub case_number: String,
+    pub cpr: String,
+    pub child_name: String,
+    pub raadgiver: String,
+    pub area: Option<String>,
+    pub institution: Option<String>,
+    /// `open` or `closed`.
+    pub status: String,
+}
+
+/// `POST /api/v1/config/reload`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Reloaded {
+    pub tree_hash: String,
+    pub previous_tree_hash: String,
+    pub people: usize,
+    pub institutions: usize,
+    pub rules: usize,
+    /// Sections that changed but take effect only after a restart.
+    pub restart_needed: Vec<String>,
+}
+
+/// `POST /api/v1/route/simulate`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SimulationView {
+    #[serde(flatten)]
+    pub simulation: Simulation,
+    pub current_tree_hash: String,
+}
+
+/// One entry of `GET /api/v1/outbox/failed`: which intake, to whom, the relay's answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FailedDelivery {
+    pub id: u64,
+    pub reference: String,
+    pub role: String,
+    pub person: String,
+    pub attempts: u32,
+    pub failed: Option<Timestamp>,
+    pub error: Option<String>,
+}
+
+/// `POST /api/v1/outbox/{id}/retry`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Requeued {
+    pub id: u64,
+    pub reference: String,
+    pub queued: bool,
+}

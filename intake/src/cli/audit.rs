@@ -1,0 +1,63 @@
+//! `modtag audit ...`: verifying and reading the audit log.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Verify the audit log of a stopped daemon's data directory (or a copy): the chain, the
+    /// Merkle tree, every stored checkpoint, and checkpoints kept elsewhere (which today's
+    /// log must extend: a truncated or rolled-back log fails). Needs no secret key.
+    #[command(
+        after_help = "Examples:\n  modtag audit verify --data /backup/modtag-data\n  modtag audit verify --checkpoint kept-by-the-auditors.txt --key checkpoint.pub"
+    )]
+    Verify {
+        /// A signed checkpoint kept outside the server (repeatable).
+        #[arg(long)]
+        checkpoint: Vec<PathBuf>,
+        /// The checkpoint public key (hex); the data directory's checkpoint.pub by default.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the latest signed checkpoint (C2SP tlog-checkpoint).
+    Checkpoint,
+    /// An RFC 9162 inclusion proof that entry SEQ is in the log.
+    Prove {
+        seq: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decrypt and list entries, for auditors (needs the auditors' secret key).
+    #[command(
+        after_help = "Example:\n  modtag audit read --key auditor.key.asc --from 2026-11-01 --kind viewed --reference MT-2026-000001"
+    )]
+    Read {
+        /// The auditors' armored secret key (a 0600 file).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        reference: Option<String>,
+        /// Only entries about intakes naming this CPR (found through the blind index).
+        #[arg(long)]
+        cpr: Option<String>,
+    },
+    /// The dates and purposes of every use of one person's data (a data subject's access
+    /// request); employees are named only with --with-employees.
+    SubjectAccess {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        cpr: String,
+        #[arg(long)]
+        with_employees: bool,
+    },
+}

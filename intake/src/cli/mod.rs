@@ -1,0 +1,195 @@
+//! The command line, as clap types: noun then verb (`modtag triage decide`). What each
+//! verb does is in `commands/`, how its answer is printed in `render/`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod audit;
+mod triage;
+
+pub use audit::AuditCommand;
+pub use triage::{DecisionArgs, TriageCommand};
+
+#[derive(Parser)]
+#[command(
+    name = "modtag",
+    version,
+    about = "Secure intake and routing of underretninger and Send sikkert mail"
+)]
+#[command(
+    after_help = "Examples:\n  modtag serve\n  modtag triage list\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag audit verify --data ./modtag-data"
+)]
+pub struct Cli {
+    /// Data directory of the daemon (keys, database).
+    #[arg(
+        long,
+        global = true,
+        env = "MODTAG_DATA",
+        default_value = "./modtag-data"
+    )]
+    pub data: PathBuf,
+    /// API address of a running daemon; found through the data directory when left out.
+    #[arg(long, global = true, env = "MODTAG_API")]
+    pub api: Option<String>,
+    /// Who is acting, for the audit log.
+    #[arg(long, global = true, env = "MODTAG_ACTOR")]
+    pub actor: Option<String>,
+    /// Why personal data is used, for the audit log (e.g. vurdering, journalisering); the
+    /// daemon records a default per action when left out.
+    #[arg(long, global = true, env = "MODTAG_PURPOSE")]
+    pub purpose: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the daemon (SMTP and HTTP listeners, outbox).
+    #[command(
+        after_help = "Examples:\n  modtag serve                       # embedded demo configuration\n  modtag serve --config /etc/modtag/modtag.toml --data /var/lib/modtag"
+    )]
+    Serve {
+        /// Configuration file; the embedded demo default when left out.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check or print configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// The triage queue of a running daemon.
+    Triage {
+        #[command(subcommand)]
+        command: TriageCommand,
+    },
+    /// The case registry of a running daemon.
+    Cases {
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Routing decisions of the beslutningstræ.
+    Route {
+        #[command(subcommand)]
+        command: RouteCommand,
+    },
+    /// Reports from the running daemon.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Copies and notices that the relay refused for good.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration with its directory and beslutningstræ.
+    #[command(
+        after_help = "Examples:\n  modtag config check                # the embedded default\n  modtag config check modtag.toml"
+    )]
+    Check { file: Option<PathBuf> },
+    /// Print the embedded default configuration, to start your own from.
+    #[command(after_help = "Example:\n  modtag config template > modtag.toml")]
+    Template,
+    /// Make the running daemon read its configuration files again (as SIGHUP does). A set
+    /// that fails the check is refused and the running one kept.
+    Reload {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CasesCommand {
+    /// Load or refresh cases from a CSV file (header: case_number,cpr,child_name,raadgiver,area,institution,status)
+    /// or a JSON array of objects with those keys (a file ending in .json). All or nothing.
+    #[command(
+        after_help = "Examples:\n  modtag cases import sager.csv\n  modtag cases import sager.json"
+    )]
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the case registry to stdout (CPR and names included; audited as an export).
+    #[command(after_help = "Example:\n  modtag cases export --format csv > sager.csv")]
+    Export {
+        /// csv (the import's format) or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RouteCommand {
+    /// Show whom the beslutningstræ would route a set of facts to, and why.
+    #[command(
+        after_help = "Example:\n  echo '{\"kind\":\"underretning\",\"trin\":2,\"area\":\"skole\",\"consent\":true}' > facts.json\n  modtag route explain facts.json"
+    )]
+    Explain {
+        facts: PathBuf,
+        /// Configuration whose tree and directory to use; the embedded default when left out.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay the running daemon's stored decisions against a candidate tree and list every
+    /// intake whose recipients would change.
+    #[command(
+        after_help = "Example:\n  modtag route simulate --tree ny-beslutningstrae.toml --from 2026-11-01"
+    )]
+    Simulate {
+        /// The candidate beslutningstræ (checked against the running directory).
+        #[arg(long)]
+        tree: PathBuf,
+        /// Only decisions from this day on (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReportCommand {
+    /// Were the 24 hours and the 6 hverdage kept? Intakes received FROM..TO (local days).
+    #[command(after_help = "Example:\n  modtag report sla --from 2026-11-01 --to 2026-11-30")]
+    Sla {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OutboxCommand {
+    /// List deliveries the relay refused for good (kept, not tried again), with its answer.
+    Failed {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue failed deliveries again, once the address or the relay has been put right.
+    #[command(after_help = "Examples:\n  modtag outbox retry 17 18\n  modtag outbox retry --all")]
+    Retry {
+        /// Outbox ids, as `outbox failed` lists them.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<u64>,
+        /// Every failed delivery.
+        #[arg(long)]
+        all: bool,
+    },
+}

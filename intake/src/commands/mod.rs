@@ -1,0 +1,73 @@
+//! What each verb does: the daemon's API for a running modtag (through [`client::Api`]),
+//! the data directory itself for the offline audit commands, the configuration files for
+//! `config` and `route explain`. Output goes through `render/`.
+
+mod audit;
+mod cases;
+pub mod client;
+mod config;
+mod outbox;
+mod report;
+mod route;
+mod triage;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use client::Api;
+
+/// A failed audit verification, which has its own exit code (3).
+#[derive(Debug)]
+pub struct IntegrityFailure(pub String);
+
+impl std::fmt::Display for IntegrityFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for IntegrityFailure {}
+
+/// Who is acting, for the audit log.
+fn actor(cli: &Cli) -> String {
+    cli.actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".into())
+}
+
+/// How a command reaches the running daemon, made only when it needs to.
+pub struct Ctx<'a> {
+    pub cli: &'a Cli,
+    pub who: String,
+}
+
+impl Ctx<'_> {
+    pub fn api(&self) -> Result<Api> {
+        Api::connect(
+            &self.cli.data,
+            self.cli.api.as_deref(),
+            &self.who,
+            self.cli.purpose.as_deref(),
+        )
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx {
+        who: actor(&cli),
+        cli: &cli,
+    };
+    match &cli.command {
+        Command::Serve { config } => {
+            modtag_intake::daemon::serve(config.clone(), cli.data.clone()).await
+        }
+        Command::Config { command } => config::run(&ctx, command).await,
+        Command::Triage { command } => triage::run(&ctx, command).await,
+        Command::Cases { command } => cases::run(&ctx, command).await,
+        Command::Audit { command } => audit::run(&ctx, command),
+        Command::Route { command } => route::run(&ctx, command).await,
+        Command::Report { command } => report::run(&ctx, command).await,
+        Command::Outbox { command } => outbox::run(&ctx, command).await,
+    }
+}

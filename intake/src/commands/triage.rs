@@ -1,0 +1,213 @@
+//! `modtag triage ...`: the queue of a running daemon.
+
+use anyhow::{Context, Result};
+use modtag_intake::api::types::{
+    CloseBody, Closed, DecisionBody, DecisionView, ItemList, ItemView, KindBody, KindCorrected,
+    TaskBody, TaskDone,
+};
+
+use super::Ctx;
+use crate::cli::{DecisionArgs, TriageCommand};
+use crate::render;
+
+pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
+    match command {
+        TriageCommand::List { channel, all, json } => {
+            let mut path = format!("/api/v1/triage?all={all}");
+            if let Some(c) = channel {
+                path.push_str(&format!("&channel={}", super::client::urlencode(c)));
+            }
+            let list: ItemList = ctx.api()?.get(&path).await?;
+            if *json {
+                render::json(&list);
+            } else {
+                render::item_list(&list);
+            }
+        }
+        TriageCommand::Show { reference, json } => {
+            let item: ItemView = ctx
+                .api()?
+                .get(&format!("/api/v1/triage/{reference}"))
+                .await?;
+            if *json {
+                render::json(&item);
+            } else {
+                render::item(&item);
+            }
+        }
+        TriageCommand::Attachment {
+            reference,
+            index,
+            out,
+            allow_flagged,
+        } => attachment(ctx, reference, *index, out, *allow_flagged).await?,
+        TriageCommand::Close {
+            reference,
+            reason,
+            json,
+        } => {
+            let body = CloseBody {
+                reason: reason.clone(),
+            };
+            let closed: Closed = ctx
+                .api()?
+                .post(&format!("/api/v1/triage/{reference}/close"), &body)
+                .await?;
+            if *json {
+                render::json(&closed);
+            } else {
+                println!("{reference}: closed");
+            }
+        }
+        TriageCommand::Task {
+            reference,
+            kind,
+            done,
+            withhold,
+            reason,
+            json,
+        } => {
+            if !done && !withhold {
+                anyhow::bail!(
+                    "say --done, or --withhold --reason R for feedback that would harm the child"
+                );
+            }
+            let body = TaskBody {
+                kind: kind.clone(),
+                outcome: if *withhold { "withheld" } else { "done" }.into(),
+                reason: reason.clone(),
+            };
+            let done: TaskDone = ctx
+                .api()?
+                .post(&format!("/api/v1/triage/{reference}/task"), &body)
+                .await?;
+            if *json {
+                render::json(&done);
+            } else {
+                println!("{reference}: {kind} {}", done.outcome);
+            }
+        }
+        TriageCommand::Kind {
+            reference,
+            kind,
+            reason,
+            json,
+        } => {
+            let body = KindBody {
+                kind: kind.clone(),
+                reason: reason.clone(),
+            };
+            let corrected: KindCorrected = ctx
+                .api()?
+                .post(&format!("/api/v1/triage/{reference}/kind"), &body)
+                .await?;
+            if *json {
+                render::json(&corrected);
+            } else {
+                println!("{reference}: kind {} → {}", corrected.from, corrected.kind);
+            }
+        }
+        TriageCommand::Decide {
+            reference,
+            decision,
+            revise,
+            json,
+        } => {
+            let body = decision_body(&ctx.who, decision, revise.clone())?;
+            let d: DecisionView = ctx
+                .api()?
+                .post(&format!("/api/v1/triage/{reference}/decision"), &body)
+                .await?;
+            if *json {
+                render::json(&d);
+            } else {
+                render::decision(&d);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The decision's request body, from the command line.
+fn decision_body(who: &str, d: &DecisionArgs, revise: Option<String>) -> Result<DecisionBody> {
+    let consent_at = d
+        .consent_at
+        .as_deref()
+        .map(|t| {
+            t.parse::<jiff::Timestamp>()
+                .with_context(|| format!("--consent-at {t:?} is not a time (RFC 3339)"))
+        })
+        .transpose()?;
+    Ok(DecisionBody {
+        actor: who.to_string(),
+        existing_case: d.existing_case,
+        case_number: d.case_number.clone(),
+        trin: d.trin,
+        consent: d.consent,
+        area: d.area.clone(),
+        institution: d.institution.clone(),
+        akut: d.akut,
+        out_of_hours: d.out_of_hours,
+        udskoling: d.udskoling,
+        note: d.note.clone(),
+        consent_by: d.consent_by.clone(),
+        consent_how: d.consent_how.clone(),
+        consent_at,
+        consent_scope: d.consent_scope.clone(),
+        revise,
+    })
+}
+
+/// Saves one attachment to a new 0600 file. The file first: nothing is read (and audited)
+/// for a file that cannot be made.
+async fn attachment(
+    ctx: &Ctx<'_>,
+    reference: &str,
+    index: usize,
+    out: &std::path::Path,
+    allow_flagged: bool,
+) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    let query = if allow_flagged {
+        "?allow_flagged=true"
+    } else {
+        ""
+    };
+    let fetched = match ctx.api() {
+        Ok(api) => {
+            api.call_raw(
+                "GET",
+                &format!("/api/v1/triage/{reference}/attachments/{index}{query}"),
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let written = fetched.and_then(|bytes| {
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("cannot write {}", out.display()))
+            .map(|()| bytes.len())
+    });
+    match written {
+        Ok(n) => {
+            println!(
+                "{reference}: attachment {index} saved to {} ({n} bytes)",
+                out.display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(out);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! From a received message to a stored intake, as a functional core with a thin shell:
+//! [`accept`] reads the message, makes one trip to storage for everything the decision needs
+//! ([`Known`]: the reference, the child's earlier intakes, the open cases), lets [`plan`]
+//! compute the whole [`Batch`] (item, audit entries, auto-link copies, kvittering, akut
+//! notices) without reading anything more, and commits it.
+
+use jiff::Timestamp;
+use modtag_config::{Channel, Kind, Loaded};
+use modtag_router::deadline;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::{Case, EarlierIntake, Item, ItemState, SenderVerdicts, Transport};
+use modtag_storage::store::{Batch, IdSource};
+use modtag_storage::{Store, StoreError};
+use serde_json::json;
+
+use super::{autolink, escalation, kvittering};
+use crate::smtp::session::Envelope;
+use crate::understand::{Reader, Reading};
+
+/// Transport facts the listener knows.
+pub struct Received {
+    pub envelope: Envelope,
+    pub peer: String,
+    pub tls: String,
+    pub raw: Vec<u8>,
+    pub sender_auth: Option<SenderVerdicts>,
+}
+
+/// What storage knows that the decisions about a new intake depend on, read in one go.
+#[derive(Debug, Default)]
+pub struct Known {
+    pub reference: String,
+    /// Earlier intakes about the same child (by blind index, never by plaintext CPR).
+    pub earlier: Vec<EarlierIntake>,
+    /// Open cases of the children named, without repeats.
+    pub open_cases: Vec<Case>,
+}
+
+impl Known {
+    /// Reads it all from the store for the CPR numbers (`DDMMYY-SSSS`) a message names.
+    pub fn look_up(store: &Store, cprs: &[String], now: Timestamp) -> Result<Known, StoreError> {
+        let reference = store.next_reference(now)?;
+        let mut refs: Vec<String> = Vec::new();
+        let mut open_cases: Vec<Case> = Vec::new();
+        for cpr in cprs {
+            let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
+            for r in store.items_for_cpr(&digits)? {
+                if r != reference && !refs.contains(&r) {
+                    refs.push(r);
+                }
+            }
+            open_cases.extend(store.cases_for_cpr(&digits)?.into_iter().filter(|c| c.open));
+        }
+        open_cases.dedup_by(|a, b| a.case_number == b.case_number);
+        let mut earlier = Vec::new();
+        for r in refs {
+            if let Some(e) = store.item(&r)? {
+                earlier.push(EarlierIntake {
+                    reference: e.reference,
+                    received_at: e.received_at,
+                    kind: e.kind,
+                });
+            }
+        }
+        earlier.sort_by_key(|e| e.received_at);
+        Ok(Known {
+            reference,
+            earlier,
+            open_cases,
+        })
+    }
+}
+
+/// Stores one message and its triage item; returns the reference. Blocking (encryption
+/// and sled): call from `spawn_blocking`. The caller flushes before acknowledging.
+pub fn accept(
+    store: &Store,
+    cfg: &Loaded,
+    reader: &Reader,
+    mut rx: Received,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    // The message is moved, never copied: a 50 MiB message must not be held twice.
+    let body = std::mem::take(&mut rx.raw);
+    let reading = reader.read(&body, rx.envelope.channel);
+    let cprs: Vec<String> = reading.cprs.iter().map(|c| c.formatted()).collect();
+    let known = Known::look_up(store, &cprs, now)?;
+    let reference = known.reference.clone();
+    let batch = plan(cfg, known, rx, body, reading, store, now)?;
+    store.commit(batch, now)?;
+    Ok(reference)
+}
+
+/// Our trace header, stored in front of the message.
+fn received_header(cfg: &Loaded, rx: &Received, reference: &str, now: Timestamp) -> Vec<u8> {
+    format!(
+        "Received: from {} ([{}]) by {} (modtag) with ESMTP id {} for <{}>; {}\r\n",
+        if rx.envelope.helo.is_empty() {
+            "unknown"
+        } else {
+            &rx.envelope.helo
+        },
+        rx.peer,
+        cfg.config.smtp.hostname,
+        reference,
+        rx.envelope
+            .rcpt_to
+            .first()
+            .map(String::as_str)
+            .unwrap_or(""),
+        jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default(),
+    )
+    .into_bytes()
+}
+
+/// Everything that receiving the message means, as one batch. Reads nothing from storage:
+/// what it needs is in `known`; `ids` numbers the copies it queues.
+pub fn plan(
+    cfg: &Loaded,
+    known: Known,
+    rx: Received,
+    body: Vec<u8>,
+    reading: Reading,
+    ids: &dyn IdSource,
+    now: Timestamp,
+) -> Result<Batch, StoreError> {
+    let reference = known.reference.clone();
+    let header = received_header(cfg, &rx, &reference, now);
+    let size = body.len();
+    let channel = rx.envelope.channel;
+    let kind = reading.kind;
+    let mut item = Item::received(
+        &reference,
+        channel,
+        kind,
+        now,
+        deadline::assessment_deadline(now, cfg.config.triage.assessment_hours),
+        Transport {
+            peer: rx.peer.clone(),
+            helo: rx.envelope.helo.clone(),
+            mail_from: rx.envelope.mail_from.clone(),
+            rcpt_to: rx.envelope.rcpt_to.clone(),
+            tls: rx.tls.clone(),
+            size,
+            sender_auth: rx.sender_auth.clone(),
+        },
+    );
+    // What reading found moves into the item (the text is not kept: it is read again).
+    item.subject = reading.subject;
+    item.from = reading.from;
+    item.cprs = reading.cprs.iter().map(|c| c.formatted()).collect();
+    item.attachments = reading.attachments;
+    item.parse_error = reading.error;
+    item.understanding = reading.understanding;
+    item.transition(ItemState::AwaitingAssessment, "system", now, "received");
+    item.earlier = known.earlier;
+    item.repeated = repeated(cfg, &item.earlier, now);
+
+    let mut batch = Batch::new();
+    batch.audit(
+        Event::new(EventKind::Received, "system", "intake")
+            .reference(&reference)
+            .details(json!({
+                "channel": channel.as_str(),
+                "peer": rx.peer,
+                "tls": rx.tls,
+                "size": size,
+                "sender_auth": rx.sender_auth,
+            })),
+    );
+    batch.audit(
+        Event::new(EventKind::Parsed, "system", "intake")
+            .reference(&reference)
+            .details(json!({
+                "kind": kind,
+                "cpr_count": item.cprs.len(),
+                "attachments": item.attachments.len(),
+                "flagged_attachments": item.attachments.iter().filter(|a| a.flagged.is_some()).count(),
+                "akut_signals": item.understanding.akut.len(),
+                "reporter": item.understanding.reporter.kind,
+                "encrypted": item.understanding.openpgp.as_ref().map(|o| o.decrypted),
+                "parse_error": item.parse_error.is_some(),
+            })),
+    );
+    if cfg.config.triage.auto_link && channel == Channel::Underretning {
+        autolink::link(
+            cfg,
+            &mut item,
+            &known.open_cases,
+            (&header, &body),
+            ids,
+            &mut batch,
+            now,
+        )?;
+    }
+    kvittering::owe(cfg, &mut item, ids, &mut batch, now)?;
+    if !item.understanding.akut.is_empty() {
+        // Akut signals never decide anything, but the people who do are told at once.
+        escalation::notify(ids, cfg, &mut item, 0, &mut batch, now)?;
+    }
+    batch
+        .message_with_header(&reference, header, body)
+        .item(item);
+    Ok(batch)
+}
+
+/// "Gentagne underretninger": enough intakes about the child within the window, this one
+/// included.
+fn repeated(cfg: &Loaded, earlier: &[EarlierIntake], now: Timestamp) -> bool {
+    let t = &cfg.config.triage;
+    let window = now - jiff::SignedDuration::from_hours(t.repeat_window_days * 24);
+    let recent = earlier.iter().filter(|e| e.received_at >= window).count();
+    recent + 1 >= t.repeat_threshold
+}
+
+/// Kinds that are assessed as underretninger (and so owe a kvittering).
+pub(super) fn assessed_as_underretning(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Underretning | Kind::Lae165 | Kind::Postfordeling
+    )
+}

@@ -1,0 +1,103 @@
+//! Barnets lov: a named reporter gets a kvittering within 6 hverdage. modtag sends it at once
+//! when it has an address to send to; otherwise a person must, by the due date. Pure.
+
+use jiff::Timestamp;
+use modtag_config::Loaded;
+use modtag_router::{calendar, deadline};
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::{Item, Kvittering, Task, TaskKind};
+use modtag_storage::store::{Batch, IdSource};
+use modtag_storage::StoreError;
+use serde_json::json;
+
+use super::accept::assessed_as_underretning;
+use crate::delivery::compose;
+
+/// An address that cannot receive a reply (a form's sender, say).
+fn no_reply(email: &str) -> bool {
+    let local = email.split('@').next().unwrap_or("").to_ascii_lowercase();
+    [
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "mailer-daemon",
+        "postmaster",
+    ]
+    .iter()
+    .any(|n| local.starts_with(n))
+}
+
+/// Queues the kvittering `item` is owed, or a task to send it by hand.
+pub fn owe(
+    cfg: &Loaded,
+    item: &mut Item,
+    ids: &dyn IdSource,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let k = &cfg.config.kvittering;
+    let reporter = &item.understanding.reporter;
+    let owed = assessed_as_underretning(item.kind)
+        && reporter.kind != "anonymous"
+        && !reporter.reason.starts_with("sent by the kommune's own");
+    if !k.enabled || !owed {
+        return Ok(());
+    }
+    let due = calendar::kvittering_due(now, &cfg.directory.calendar);
+    let email = reporter
+        .email
+        .clone()
+        .filter(|e| e.contains('@') && !no_reply(e));
+    let Some(email) = email else {
+        item.kvittering = Some(Kvittering {
+            due: due.to_string(),
+            sent_at: None,
+            sent_by: None,
+            manual: true,
+        });
+        item.tasks.push(Task {
+            kind: TaskKind::Kvittering,
+            created: now,
+            due: Some(calendar::end_of_day(due)),
+            done_at: None,
+            done_by: None,
+            outcome: None,
+            reason: Some(
+                "named reporter without a reply address: send the kvittering by hand".into(),
+            ),
+        });
+        return Ok(());
+    };
+    let received = deadline::local(item.received_at);
+    let fill = |t: &str| {
+        t.replace("{reference}", &item.reference)
+            .replace("{received}", &received)
+    };
+    let to = compose::PlainTo {
+        role: "reporter",
+        person: "reporter",
+        email: &email,
+    };
+    batch.outbox(compose::plain_entry(
+        ids,
+        cfg,
+        &item.reference,
+        to,
+        &fill(&k.subject),
+        &fill(&k.body),
+        now,
+    )?);
+    batch.audit(
+        Event::new(EventKind::Kvittering, "system", "kvittering")
+            .reference(&item.reference)
+            .details(json!({ "due": due.to_string(), "reporter": reporter.kind })),
+    );
+    item.kvittering = Some(Kvittering {
+        due: due.to_string(),
+        sent_at: Some(now),
+        sent_by: Some("system".into()),
+        manual: false,
+    });
+    Ok(())
+}

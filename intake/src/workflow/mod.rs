@@ -1,0 +1,14 @@
+//! The workflow: what receiving, assessing and waiting mean for an intake. Each step reads
+//! what it needs from storage first, computes one `Batch` of effects, and hands it back to
+//! be committed; none of them talks to the network, and the time is always given.
+//!
+//! - [`accept`]: a received message becomes an item (with [`autolink`], [`kvittering`] and
+//!   the akut notice).
+//! - [`decide`]: a person's assessment, routed by the beslutningstræ.
+//! - [`escalation`]: the 12/18/22-hour notices for what is not yet assessed.
+
+pub mod accept;
+pub mod autolink;
+pub mod decide;
+pub mod escalation;
+pub mod kvittering;

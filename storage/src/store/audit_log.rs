@@ -1,0 +1,112 @@
+//! The audit log of the open store: verification, the tree's size, checkpoints, retention.
+
+use jiff::Timestamp;
+
+use super::batch::Batch;
+use super::Store;
+use crate::audit::offline::verify_trees;
+use crate::audit::{self, Entry, Event, EventKind};
+use crate::keyspace::*;
+use crate::StoreError;
+
+impl Store {
+    /// Verifies the audit chain of this open store.
+    pub fn verify_audit(&self) -> Result<audit::Report, audit::Broken> {
+        let key = self.inner.keys.checkpoint.verifying_key();
+        verify_trees(
+            &self.inner.audit,
+            &self.inner.meta,
+            &self.inner.checkpoints,
+            &key,
+            &[],
+        )
+        .map(|(r, _)| r)
+    }
+
+    /// Size and root of the audit tree now.
+    pub fn audit_tree(&self) -> Result<crate::merkle::Frontier, StoreError> {
+        Ok(match self.inner.meta.get(AUDIT_FRONTIER)? {
+            Some(v) => crate::merkle::Frontier::decode(&v).ok_or(StoreError::Corrupt {
+                tree: T_META,
+                key: "audit_frontier".into(),
+                why: "malformed".into(),
+            })?,
+            None => crate::merkle::Frontier::default(),
+        })
+    }
+
+    /// Signs and stores a checkpoint of the audit tree as it is, unless one of this size
+    /// exists or the tree is empty; returns the signed note if one was written. Call
+    /// [`Store::flush`] before sending it anywhere.
+    pub fn write_checkpoint(&self, origin: &str) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        let f = self.audit_tree()?;
+        if f.size == 0 || self.inner.checkpoints.contains_key(f.size.to_be_bytes())? {
+            return Ok(None);
+        }
+        let note = crate::checkpoint::Checkpoint {
+            origin: origin.to_string(),
+            size: f.size,
+            root: f.root(),
+        }
+        .sign(&self.inner.keys.checkpoint);
+        self.inner
+            .checkpoints
+            .insert(f.size.to_be_bytes(), note.as_bytes())?;
+        Ok(Some(note))
+    }
+
+    /// Retention: deletes the payloads of audit entries older than `cutoff` (their hashes
+    /// stay, so the chain, the tree and every checkpoint still verify) and records the
+    /// deletion as an entry of its own. Returns how many payloads were deleted.
+    pub fn apply_audit_retention(
+        &self,
+        cutoff: Timestamp,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.check()?;
+        let mut shredded = 0;
+        for kv in self.inner.audit.iter() {
+            let (k, v) = kv?;
+            let e = Entry::decode(&v).map_err(|why| StoreError::Corrupt {
+                tree: T_AUDIT,
+                key: format!("{:?}", k.as_ref()),
+                why,
+            })?;
+            if e.time() >= cutoff {
+                break;
+            }
+            if e.shredded.is_none() {
+                // Compare-and-swap: an entry is never changed in any other way.
+                let _ =
+                    self.inner
+                        .audit
+                        .compare_and_swap(&k, Some(&v), Some(e.shred().encode()))?;
+                shredded += 1;
+            }
+        }
+        if shredded > 0 {
+            let mut b = Batch::new();
+            b.audit(
+                Event::new(EventKind::Retention, "system", "retention").details(
+                    serde_json::json!({
+                        "payloads_deleted": shredded,
+                        "older_than": cutoff.to_string(),
+                    }),
+                ),
+            );
+            self.commit(b, now)?;
+            self.flush()?;
+        }
+        Ok(shredded)
+    }
+
+    /// The latest signed checkpoint, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .inner
+            .checkpoints
+            .last()?
+            .map(|(_, v)| String::from_utf8_lossy(&v).into_owned()))
+    }
+}

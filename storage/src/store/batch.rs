@@ -1,0 +1,59 @@
+//! What commits together or not at all.
+
+use crate::audit::Event;
+use crate::records::{Case, Item, OutboxEntry};
+
+/// Changes that commit together or not at all.
+#[derive(Default)]
+pub struct Batch {
+    /// A message as parts whose concatenation is the stored message.
+    pub(super) messages: Vec<(String, Vec<Vec<u8>>)>,
+    pub(super) items: Vec<Item>,
+    pub(super) cases: Vec<Case>,
+    pub(super) outbox_put: Vec<OutboxEntry>,
+    pub(super) outbox_delete: Vec<u64>,
+    pub(super) events: Vec<Event>,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+    /// Stores a raw message under its reference.
+    pub fn message(&mut self, reference: &str, raw: Vec<u8>) -> &mut Self {
+        self.messages.push((reference.to_string(), vec![raw]));
+        self
+    }
+    /// Stores `header` followed by `raw` (our trace header in front of a received message)
+    /// without copying them into one buffer.
+    pub fn message_with_header(
+        &mut self,
+        reference: &str,
+        header: Vec<u8>,
+        raw: Vec<u8>,
+    ) -> &mut Self {
+        self.messages
+            .push((reference.to_string(), vec![header, raw]));
+        self
+    }
+    pub fn item(&mut self, item: Item) -> &mut Self {
+        self.items.push(item);
+        self
+    }
+    pub fn case(&mut self, case: Case) -> &mut Self {
+        self.cases.push(case);
+        self
+    }
+    pub fn outbox(&mut self, entry: OutboxEntry) -> &mut Self {
+        self.outbox_put.push(entry);
+        self
+    }
+    pub fn outbox_done(&mut self, id: u64) -> &mut Self {
+        self.outbox_delete.push(id);
+        self
+    }
+    pub fn audit(&mut self, event: Event) -> &mut Self {
+        self.events.push(event);
+        self
+    }
+}

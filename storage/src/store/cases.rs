@@ -1,0 +1,47 @@
+//! Reading the case registry.
+
+use super::Store;
+use crate::keyspace::*;
+use crate::records::Case;
+use crate::StoreError;
+
+impl Store {
+    /// Cases of the child with this CPR (ten digits), open or not.
+    pub fn cases_for_cpr(&self, cpr_digits: &str) -> Result<Vec<Case>, StoreError> {
+        let prefix = self.blind(cpr_digits);
+        self.inner
+            .cases
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.open_sealed(T_CASES, &k, &v)
+            })
+            .collect()
+    }
+
+    pub fn case(&self, case_number: &str) -> Result<Option<Case>, StoreError> {
+        let Some(key) = self.inner.case_index.get(case_number.as_bytes())? else {
+            return Ok(None);
+        };
+        match self.inner.cases.get(&key)? {
+            Some(v) => Ok(Some(self.open_sealed(
+                T_CASES,
+                case_number.as_bytes(),
+                &v,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every case in the registry, in case-number order.
+    pub fn cases(&self) -> Result<Vec<Case>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.inner.case_index.iter() {
+            let (number, _) = kv?;
+            if let Some(c) = self.case(&String::from_utf8_lossy(&number))? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+}

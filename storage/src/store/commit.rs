@@ -1,0 +1,229 @@
+//! Writing a [`Batch`]: message files first, then one sled transaction across the trees,
+//! with the audit chain and the Merkle tree's edge extended inside it.
+
+use std::sync::atomic::Ordering;
+
+use jiff::Timestamp;
+use sequoia_openpgp as openpgp;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use super::batch::Batch;
+use super::Store;
+use crate::audit::Entry;
+use crate::crypto;
+use crate::keyspace::*;
+use crate::StoreError;
+
+type Abort = ConflictableTransactionError<StoreError>;
+
+impl Store {
+    /// Writes a batch atomically. Not yet durable: call [`Store::flush`] before telling
+    /// anyone it happened.
+    pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<(), StoreError> {
+        self.check()?;
+        // Message files are written (and fsynced) first; the transaction records their
+        // hashes. If anything after that fails, the files are removed again.
+        let mut messages = Vec::new();
+        let result = (|| {
+            for (r, parts) in &batch.messages {
+                let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+                let ciphertext = self.sealer()?.seal(&parts)?;
+                let hash = self.inner.spool.write(r, &ciphertext)?;
+                messages.push((r.clone(), hash.to_vec()));
+            }
+            self.commit_sealed(&batch, &messages, now)
+        })();
+        if result.is_err() {
+            for (r, _) in &batch.messages {
+                self.inner.spool.remove(r);
+            }
+        }
+        result
+    }
+
+    fn commit_sealed(
+        &self,
+        batch: &Batch,
+        messages: &[(String, Vec<u8>)],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        // Encrypt outside the transaction: it is the expensive part, and a transaction
+        // closure may run more than once.
+        let mut items = Vec::new();
+        let mut item_keys = Vec::new();
+        for item in &batch.items {
+            items.push((
+                item.reference.clone(),
+                summary_json(item)?,
+                self.seal(item)?,
+            ));
+            for cpr in &item.cprs {
+                let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
+                let mut key = self.blind(&digits).to_vec();
+                key.extend_from_slice(item.reference.as_bytes());
+                item_keys.push(key);
+            }
+        }
+        let mut cases = Vec::new();
+        for case in &batch.cases {
+            let digits: String = case.cpr.chars().filter(char::is_ascii_digit).collect();
+            let mut key = self.blind(&digits).to_vec();
+            key.extend_from_slice(case.case_number.as_bytes());
+            cases.push((case.case_number.clone(), key, self.seal(case)?));
+        }
+        let mut outbox = Vec::new();
+        for entry in &batch.outbox_put {
+            // A failed entry is kept but leaves the schedule.
+            let due = match entry.failed {
+                None => Ok(time_key(entry.next_attempt)),
+                Some(at) => Err(time_key(at)),
+            };
+            // Tried and not yet delivered: when it was queued, for the age of the oldest.
+            let deferred =
+                (entry.attempts > 0 && entry.failed.is_none()).then(|| time_key(entry.created));
+            outbox.push((entry.id, due, deferred, self.seal(entry)?));
+        }
+        let mut sealed_events = Vec::new();
+        for event in &batch.events {
+            let json = serde_json::to_vec(event).map_err(|e| StoreError::Crypto(e.to_string()))?;
+            let auditors = self.inner.auditors.read().expect("auditors lock").clone();
+            if auditors.is_empty() {
+                return Err(StoreError::Key(
+                    "no auditors' certificate to encrypt the audit log to: set [audit] auditor_certs".into(),
+                ));
+            }
+            let refs: Vec<&openpgp::Cert> = auditors.iter().collect();
+            sealed_events.push((event.kind.as_str(), crypto::encrypt(&refs, &json)?));
+        }
+
+        let i = &self.inner;
+        let result = (
+            &i.messages,
+            &i.items,
+            &i.cases,
+            &i.case_index,
+            &i.outbox,
+            &i.audit,
+            &i.meta,
+            &i.item_index,
+            &i.outbox_sched,
+            &i.item_state,
+        )
+            .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis)| {
+                for key in &item_keys {
+                    tii.insert(key.as_slice(), &[])?;
+                }
+                for (r, c) in messages {
+                    tm.insert(r.as_bytes(), c.as_slice())?;
+                }
+                for (r, summary, c) in &items {
+                    ti.insert(r.as_bytes(), c.as_slice())?;
+                    tis.insert(r.as_bytes(), summary.as_slice())?;
+                    if let Some((year, n)) = parse_reference(r) {
+                        let key = refseq_key(year);
+                        let stored = tmeta
+                            .get(key.as_bytes())?
+                            .and_then(|v| v.as_ref().try_into().ok())
+                            .map(u64::from_be_bytes);
+                        if stored.is_none_or(|s| s < n) {
+                            tmeta.insert(key.as_bytes(), &n.to_be_bytes())?;
+                        }
+                    }
+                }
+                for (number, key, c) in &cases {
+                    // A case whose CPR changed must not stay findable under the old one.
+                    if let Some(old) = tci.get(number.as_bytes())? {
+                        if old.as_ref() != key.as_slice() {
+                            tc.remove(old)?;
+                        }
+                    }
+                    tci.insert(number.as_bytes(), key.as_slice())?;
+                    tc.insert(key.as_slice(), c.as_slice())?;
+                }
+                for (id, due, deferred, c) in &outbox {
+                    to.insert(&id.to_be_bytes(), c.as_slice())?;
+                    unschedule(tos, *id)?;
+                    if let Some(queued) = deferred {
+                        tos.insert(sched_deferred_key(*id).as_slice(), queued.as_slice())?;
+                    }
+                    match due {
+                        Ok(due) => {
+                            tos.insert(sched_due_key(due, *id).as_slice(), &[])?;
+                            tos.insert(sched_id_key(*id).as_slice(), due.as_slice())?;
+                        }
+                        Err(failed) => {
+                            tos.insert(sched_failed_key(*id).as_slice(), failed.as_slice())?;
+                        }
+                    }
+                }
+                for id in &batch.outbox_delete {
+                    to.remove(&id.to_be_bytes())?;
+                    unschedule(tos, *id)?;
+                }
+                append_audit(ta, tmeta, &sealed_events, now)?;
+                Ok(())
+            });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(self.storage_failed(e)),
+        }
+    }
+
+    pub(super) fn storage_failed(&self, e: sled::Error) -> StoreError {
+        // An IO error inside sled may have left its log in an unknown state: stop writing.
+        if matches!(e, sled::Error::Io(_)) {
+            self.inner.poisoned.store(true, Ordering::SeqCst);
+        }
+        let full = matches!(&e, sled::Error::Io(io) if io.raw_os_error() == Some(28));
+        if full {
+            StoreError::Full(e.to_string())
+        } else {
+            StoreError::Sled(e)
+        }
+    }
+}
+
+fn append_audit(
+    audit: &TransactionalTree,
+    meta: &TransactionalTree,
+    events: &[(&'static str, Vec<u8>)],
+    now: Timestamp,
+) -> Result<(), Abort> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let (mut seq, mut prev) = match meta.get(AUDIT_HEAD)? {
+        Some(v) => decode_head(&v).ok_or_else(|| {
+            Abort::Abort(StoreError::Corrupt {
+                tree: T_META,
+                key: "audit_head".into(),
+                why: "malformed".into(),
+            })
+        })?,
+        None => (0, [0u8; 32]),
+    };
+    let mut frontier = match meta.get(AUDIT_FRONTIER)? {
+        Some(v) => crate::merkle::Frontier::decode(&v).ok_or_else(|| {
+            Abort::Abort(StoreError::Corrupt {
+                tree: T_META,
+                key: "audit_frontier".into(),
+                why: "malformed".into(),
+            })
+        })?,
+        None => crate::merkle::Frontier::default(),
+    };
+    for (kind, payload) in events {
+        seq += 1;
+        let entry = Entry::new(seq, now, kind, payload.clone(), prev);
+        audit.insert(&seq.to_be_bytes(), entry.encode())?;
+        frontier.push(entry.leaf_hash());
+        prev = entry.hash;
+    }
+    let mut head = seq.to_be_bytes().to_vec();
+    head.extend_from_slice(&prev);
+    meta.insert(AUDIT_HEAD, head)?;
+    meta.insert(AUDIT_FRONTIER, frontier.encode())?;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Reading intakes: items, their summaries, their messages, a child's earlier intakes.
+
+use super::Store;
+use crate::crypto;
+use crate::keyspace::*;
+use crate::records::{Item, ItemState, ItemSummary};
+use crate::StoreError;
+
+impl Store {
+    pub fn item(&self, reference: &str) -> Result<Option<Item>, StoreError> {
+        match self.inner.items.get(reference.as_bytes())? {
+            Some(v) => Ok(Some(self.open_sealed(T_ITEMS, reference.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every item, in reference order.
+    pub fn items(&self) -> Result<Vec<Item>, StoreError> {
+        self.inner
+            .items
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.open_sealed(T_ITEMS, &k, &v)
+            })
+            .collect()
+    }
+
+    /// The items whose state `keep` accepts, by reference: only those are decrypted.
+    pub fn items_where(&self, keep: impl Fn(ItemState) -> bool) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.inner.item_state.iter() {
+            let (k, v) = kv?;
+            if !keep(parse_summary(&k, &v)?.state) {
+                continue;
+            }
+            if let Some(v) = self.inner.items.get(&k)? {
+                out.push(self.open_sealed(T_ITEMS, &k, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every intake's summary, by reference, without decrypting anything.
+    pub fn summaries(&self) -> Result<Vec<ItemSummary>, StoreError> {
+        self.inner
+            .item_state
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                parse_summary(&k, &v)
+            })
+            .collect()
+    }
+
+    /// The raw message of `reference`, decrypted in memory.
+    pub fn message(&self, reference: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.inner.messages.get(reference.as_bytes())? {
+            Some(hash) => {
+                let v = self.inner.spool.read(reference, &hash)?;
+                let store_key = &self.inner.keys.store;
+                let plain = crypto::decrypt_cached(store_key, &v, Some(&self.inner.opened))
+                    .map_err(|e| StoreError::Corrupt {
+                        tree: T_MESSAGES,
+                        key: reference.to_string(),
+                        why: e.to_string(),
+                    })?;
+                Ok(Some(plain))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// References of every intake that named this CPR (ten digits), in reference order.
+    pub fn items_for_cpr(&self, cpr_digits: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = self.blind(cpr_digits);
+        self.inner
+            .item_index
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, _) = kv?;
+                Ok(String::from_utf8_lossy(&k[32..]).into_owned())
+            })
+            .collect()
+    }
+}

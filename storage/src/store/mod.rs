@@ -1,0 +1,300 @@
+//! The sled database and its operations, one concern per file: [`batch`] (what commits
+//! together), `commit` (writing a batch atomically, the audit chain with it), `flush` (the
+//! group commit), and the reads per tree (`items`, `cases`, `outbox`, `audit_log`).
+//!
+//! Every change is a [`Batch`]: records are encrypted to the store key, audit payloads to
+//! the auditors' certificate, then one sled transaction writes them all, with the audit
+//! chain extended inside that transaction. Nothing from a batch is visible until all of it
+//! is; nothing is acknowledged until [`Store::flush`] returns. After a failed flush the store
+//! is poisoned and refuses further work until restarted (we never retry an fsync).
+//!
+//! The types live here; the other files only add methods, so that none of them imports
+//! another's and this file imports none of them but [`batch`].
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use sequoia_openpgp as openpgp;
+
+use crate::crypto;
+use crate::keys::DataKeys;
+use crate::keyspace::*;
+use crate::spool::Spool;
+use crate::StoreError;
+
+mod audit_log;
+pub mod batch;
+mod cases;
+mod commit;
+mod flush;
+mod items;
+mod outbox;
+
+pub use crate::keyspace::DB_DIR;
+pub use batch::Batch;
+
+/// Hands out outbox ids. The workflow computes a batch of effects without touching the
+/// store, but a queued copy needs its id while it is composed (its MIME boundary carries
+/// it); this is the one thing it asks for. The [`Store`] hands out sled's monotonic ids;
+/// a test can count.
+pub trait IdSource {
+    fn next_id(&self) -> Result<u64, StoreError>;
+}
+
+impl IdSource for Store {
+    fn next_id(&self) -> Result<u64, StoreError> {
+        Store::next_id(self)
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    messages: sled::Tree,
+    items: sled::Tree,
+    cases: sled::Tree,
+    case_index: sled::Tree,
+    item_index: sled::Tree,
+    item_state: sled::Tree,
+    outbox: sled::Tree,
+    outbox_sched: sled::Tree,
+    audit: sled::Tree,
+    meta: sled::Tree,
+    checkpoints: sled::Tree,
+    keys: DataKeys,
+    /// The auditors' certificates; replaced when the configuration is reloaded.
+    auditors: std::sync::RwLock<Vec<openpgp::Cert>>,
+    spool: Spool,
+    poisoned: AtomicBool,
+    /// Last reference number handed out, per year.
+    refseq: std::sync::Mutex<std::collections::HashMap<i16, u64>>,
+    flusher: Flusher,
+    /// The session key that records at rest are sealed under now (see [`crypto::Sealer`]).
+    sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
+    /// Session keys recovered when reading records (see [`crypto::SessionKeyCache`]).
+    opened: crypto::SessionKeyCache,
+    /// Striped locks for reading, changing and writing back one item (see
+    /// [`Store::lock_item`]).
+    item_locks: [std::sync::Mutex<()>; ITEM_LOCK_STRIPES],
+}
+
+const ITEM_LOCK_STRIPES: usize = 64;
+
+/// Holds one item (and the others of its stripe) against concurrent read-modify-write
+/// until it is dropped.
+pub struct ItemGuard<'a> {
+    _held: std::sync::MutexGuard<'a, ()>,
+}
+
+/// Group-commit state: see [`Store::flush`].
+#[derive(Default)]
+struct Flusher {
+    state: std::sync::Mutex<FlushState>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct FlushState {
+    requested: u64,
+    completed: u64,
+    running: bool,
+    failed: bool,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `data_dir/db`.
+    pub fn open(data_dir: &Path, keys: DataKeys) -> Result<Store, StoreError> {
+        let db = open_db(data_dir)?;
+        let t = |name: &str| db.open_tree(name);
+        let spool = Spool::open(data_dir)?;
+        let messages = t(T_MESSAGES)?;
+        // Files whose record never committed (a crash between file and transaction).
+        let orphans = spool.clean(|r| messages.contains_key(r.as_bytes()).unwrap_or(true))?;
+        if orphans > 0 {
+            tracing::info!(
+                orphans,
+                "removed message files of intakes that never committed"
+            );
+        }
+        let inner = Inner {
+            spool,
+            messages,
+            items: t(T_ITEMS)?,
+            cases: t(T_CASES)?,
+            case_index: t(T_CASE_INDEX)?,
+            item_index: t(T_ITEM_INDEX)?,
+            item_state: t(T_ITEM_STATE)?,
+            outbox: t(T_OUTBOX)?,
+            outbox_sched: t(T_OUTBOX_SCHED)?,
+            audit: t(T_AUDIT)?,
+            meta: t(T_META)?,
+            checkpoints: t(T_CHECKPOINTS)?,
+            db,
+            auditors: std::sync::RwLock::new(keys.audit.clone()),
+            keys,
+            poisoned: AtomicBool::new(false),
+            refseq: Default::default(),
+            flusher: Flusher::default(),
+            sealer: Default::default(),
+            opened: Default::default(),
+            item_locks: std::array::from_fn(|_| std::sync::Mutex::new(())),
+        };
+        let store = Store {
+            inner: Arc::new(inner),
+        };
+        store.schedule_unscheduled()?;
+        store.summarise_unindexed_items()?;
+        Ok(store)
+    }
+
+    /// Writes the summaries of items stored before the index existed (once, at open).
+    fn summarise_unindexed_items(&self) -> Result<(), StoreError> {
+        let i = &self.inner;
+        if i.items.is_empty() || !i.item_state.is_empty() {
+            return Ok(());
+        }
+        for item in self.items()? {
+            i.item_state
+                .insert(item.reference.as_bytes(), summary_json(&item)?)?;
+        }
+        i.db.flush()?;
+        Ok(())
+    }
+
+    /// Puts outbox entries written before the schedule existed into it (once, at open).
+    fn schedule_unscheduled(&self) -> Result<(), StoreError> {
+        let i = &self.inner;
+        if i.outbox.is_empty() || !i.outbox_sched.is_empty() {
+            return Ok(());
+        }
+        for entry in self.outbox()?.into_iter().filter(|e| e.failed.is_none()) {
+            let due = time_key(entry.next_attempt);
+            i.outbox_sched.insert(sched_due_key(&due, entry.id), &[])?;
+            i.outbox_sched.insert(sched_id_key(entry.id), &due)?;
+        }
+        i.db.flush()?;
+        Ok(())
+    }
+
+    /// Encrypts audit payloads from now on to `certs` (public parts only).
+    pub fn set_auditors(&self, certs: Vec<openpgp::Cert>) {
+        *self.auditors_lock() = certs
+            .into_iter()
+            .map(|c| c.strip_secret_key_material())
+            .collect();
+    }
+
+    /// Fingerprints of the auditors' certificates in use.
+    pub fn auditor_fingerprints(&self) -> Vec<String> {
+        self.auditors_lock()
+            .iter()
+            .map(|c| c.fingerprint().to_hex())
+            .collect()
+    }
+
+    fn auditors_lock(&self) -> std::sync::RwLockWriteGuard<'_, Vec<openpgp::Cert>> {
+        self.inner.auditors.write().expect("auditors lock")
+    }
+
+    pub fn keys(&self) -> &DataKeys {
+        &self.inner.keys
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.poisoned.load(Ordering::SeqCst)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.is_poisoned() {
+            Err(StoreError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Allocates the next reference of the year of `now`: `MT-2026-000123`.
+    ///
+    /// The counter lives in memory, seeded from disk, and each commit that stores an item
+    /// records its number inside the commit's own transaction. So an acknowledged
+    /// reference is never reused after a crash; at most an unused one is skipped, and no
+    /// separate disk write is needed per message.
+    pub fn next_reference(&self, now: Timestamp) -> Result<String, StoreError> {
+        self.check()?;
+        let year = now.to_zoned(jiff::tz::TimeZone::UTC).year();
+        let mut counters = self.inner.refseq.lock().expect("reference counter lock");
+        let next = match counters.get(&year) {
+            Some(n) => n + 1,
+            None => read_u64(&self.inner.meta, &refseq_key(year))? + 1,
+        };
+        counters.insert(year, next);
+        Ok(format!("MT-{year}-{next:06}"))
+    }
+
+    /// A new id for an outbox entry.
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.db.generate_id()?)
+    }
+
+    fn seal<T: serde::Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_vec(value).map_err(|e| StoreError::Crypto(e.to_string()))?;
+        self.sealer()?.seal(&[&json])
+    }
+
+    /// The current sealer, replaced once it has lived its time.
+    fn sealer(&self) -> Result<Arc<crypto::Sealer>, StoreError> {
+        let mut current = self.inner.sealer.lock().expect("sealer lock");
+        match current.as_ref() {
+            Some(s) if !s.is_stale() => Ok(s.clone()),
+            _ => {
+                let fresh = Arc::new(crypto::Sealer::new(&[&self.inner.keys.store])?);
+                *current = Some(fresh.clone());
+                Ok(fresh)
+            }
+        }
+    }
+
+    fn open_sealed<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &'static str,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> Result<T, StoreError> {
+        let corrupt = |why: String| StoreError::Corrupt {
+            tree,
+            key: String::from_utf8_lossy(key).into_owned(),
+            why,
+        };
+        let plain = crypto::decrypt_cached(&self.inner.keys.store, bytes, Some(&self.inner.opened))
+            .map_err(|e| corrupt(e.to_string()))?;
+        serde_json::from_slice(&plain).map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// The keyed hash of a CPR (ten digits) under the blind-index key: lets us find a child's
+    /// cases without any plaintext CPR in a key.
+    pub fn blind(&self, cpr_digits: &str) -> [u8; 32] {
+        blind_hash(&self.inner.keys.blind, cpr_digits)
+    }
+
+    /// Locks `reference` for a read-modify-write: hold the guard from reading the item until
+    /// its batch is committed. Without it a person's decision and the escalation pass (or
+    /// two decisions at once) could each read the item and the later write undo the earlier
+    /// one. One daemon owns the database (sled's file lock), so a lock in memory suffices.
+    pub fn lock_item(&self, reference: &str) -> ItemGuard<'_> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        reference.hash(&mut h);
+        let stripe = (h.finish() % ITEM_LOCK_STRIPES as u64) as usize;
+        // A panic while holding it leaves no half-written item (the batch commits or not).
+        ItemGuard {
+            _held: self.inner.item_locks[stripe]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Reading the outbox through its clear schedule, so only what is due is decrypted.
+
+use jiff::Timestamp;
+
+use super::Store;
+use crate::keyspace::*;
+use crate::records::OutboxEntry;
+use crate::StoreError;
+
+impl Store {
+    /// Outbox entries due at `now` (at most `limit`), earliest first: only these are
+    /// decrypted.
+    pub fn outbox_due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut upper = vec![b'd'];
+        upper.extend_from_slice(&time_key(now));
+        upper.extend_from_slice(&u64::MAX.to_be_bytes());
+        let mut out = Vec::new();
+        for kv in self
+            .inner
+            .outbox_sched
+            .range(b"d".to_vec()..=upper)
+            .take(limit)
+        {
+            let (k, _) = kv?;
+            let id: [u8; 8] = k[17..25].try_into().unwrap_or_default();
+            if let Some(v) = self.inner.outbox.get(id)? {
+                out.push(self.open_sealed(T_OUTBOX, &id, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the next outbox entry falls due, if any is waiting.
+    pub fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let Some((k, _)) = self
+            .inner
+            .outbox_sched
+            .scan_prefix(b"d")
+            .next()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        Ok(from_time_key(&k[1..17]))
+    }
+
+    /// How many entries are in the outbox, failed ones included.
+    pub fn outbox_len(&self) -> usize {
+        self.inner.outbox.len()
+    }
+
+    /// How many outbox entries failed for good (kept, no longer tried).
+    pub fn outbox_failed(&self) -> usize {
+        self.inner.outbox_sched.scan_prefix(b"f").count()
+    }
+
+    /// Entries tried at least once and still waiting (temporary failures), and when the
+    /// oldest of them was queued: for monitoring a relay that is down, without decrypting.
+    pub fn outbox_deferred(&self) -> Result<(usize, Option<Timestamp>), StoreError> {
+        let mut n = 0;
+        let mut oldest: Option<Timestamp> = None;
+        for kv in self.inner.outbox_sched.scan_prefix(b"a") {
+            let (_, queued) = kv?;
+            n += 1;
+            if let Some(t) = from_time_key(&queued) {
+                oldest = Some(oldest.map_or(t, |o| o.min(t)));
+            }
+        }
+        Ok((n, oldest))
+    }
+
+    /// The entries that failed for good, in id order: only these are decrypted.
+    pub fn outbox_failed_entries(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.inner.outbox_sched.scan_prefix(b"f") {
+            let (k, _) = kv?;
+            let id = u64::from_be_bytes(k[1..9].try_into().unwrap_or_default());
+            out.extend(self.outbox_entry(id)?);
+        }
+        Ok(out)
+    }
+
+    /// One outbox entry by id.
+    pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
+        let key = id.to_be_bytes();
+        match self.inner.outbox.get(key)? {
+            Some(v) => Ok(Some(self.open_sealed(T_OUTBOX, &key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every outbox entry, in id order.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.inner
+            .outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.open_sealed(T_OUTBOX, &k, &v)
+            })
+            .collect()
+    }
+}
