@@ -8,6 +8,7 @@ mod config;
 mod crash;
 mod deploy;
 mod disk_full;
+mod layout;
 mod path;
 mod relay;
 mod reload;

@@ -2,7 +2,7 @@
 //! `/metrics` need no token. Every read of personal data is audited with actor and purpose.
 //!
 //! One file per resource (`items`, `changes`, `cases`, `outbox`, `policy`, `report`); `auth`
-//! says who is calling; `state` holds what handlers share; `error` is how they refuse
+//! says who is calling, `lockout` holds back who failed too often; `state` holds what handlers share; `error` is how they refuse
 //! (`ApiError`, so handlers use `?`); `types` are the bodies, which the CLI's client reads
 //! too; `server` is the listener (deadlines, connection cap).
 
@@ -11,6 +11,7 @@ mod cases;
 mod changes;
 pub mod error;
 mod items;
+pub mod lockout;
 mod outbox;
 mod policy;
 mod report;

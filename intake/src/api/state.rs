@@ -11,8 +11,8 @@ use modtag_storage::records::Item;
 use modtag_storage::store::Batch;
 use modtag_storage::StoreError;
 
-use super::auth::LoginGuard;
 use super::error::ApiError;
+use super::lockout::LoginGuard;
 use crate::app::{blocking, flush, App};
 use crate::smtp::stats::SmtpStats;
 use crate::understand::Reader;

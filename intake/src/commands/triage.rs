@@ -21,7 +21,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             if *json {
                 render::json(&list);
             } else {
-                render::item_list(&list);
+                render::item::item_list(&list);
             }
         }
         TriageCommand::Show { reference, json } => {
@@ -32,7 +32,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             if *json {
                 render::json(&item);
             } else {
-                render::item(&item);
+                render::item::item(&item);
             }
         }
         TriageCommand::Attachment {

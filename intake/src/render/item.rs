@@ -4,7 +4,7 @@
 
 use modtag_intake::api::types::{ItemList, ItemView};
 
-use super::or_dash;
+use super::text::or_dash;
 
 /// `Some` values joined, the rest left out.
 fn present(parts: &[&Option<String>]) -> String {

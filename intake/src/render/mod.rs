@@ -1,9 +1,10 @@
 //! How answers are printed for a person at a terminal (`--json` prints them as they are).
-//! The item page is in [`item`]; the short answers are here.
+//! The item page and the queue are in [`item`]; the short answers are here.
 
-mod item;
+pub mod item;
+mod text;
 
-pub use item::{item, item_list};
+use text::or_dash;
 
 use modtag_intake::api::types::{DecisionView, FailedDelivery, Reloaded, SimulationView, Sla};
 use serde::Serialize;
@@ -15,11 +16,6 @@ pub fn json<T: Serialize + ?Sized>(v: &T) {
 /// The first 12 hex digits of a tree hash, as people compare them.
 pub fn short_hash(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
-}
-
-/// An optional value, `-` when absent.
-fn or_dash<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map_or_else(|| "-".into(), |v| v.to_string())
 }
 
 pub fn decision(v: &DecisionView) {

@@ -5,7 +5,7 @@
 //! notices) without reading anything more, and commits it.
 
 use jiff::Timestamp;
-use modtag_config::{Channel, Kind, Loaded};
+use modtag_config::{Channel, Loaded};
 use modtag_router::deadline;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Case, EarlierIntake, Item, ItemState, SenderVerdicts, Transport};
@@ -211,12 +211,4 @@ fn repeated(cfg: &Loaded, earlier: &[EarlierIntake], now: Timestamp) -> bool {
     let window = now - jiff::SignedDuration::from_hours(t.repeat_window_days * 24);
     let recent = earlier.iter().filter(|e| e.received_at >= window).count();
     recent + 1 >= t.repeat_threshold
-}
-
-/// Kinds that are assessed as underretninger (and so owe a kvittering).
-pub(super) fn assessed_as_underretning(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Underretning | Kind::Lae165 | Kind::Postfordeling
-    )
 }

@@ -2,7 +2,7 @@
 //! when it has an address to send to; otherwise a person must, by the due date. Pure.
 
 use jiff::Timestamp;
-use modtag_config::Loaded;
+use modtag_config::{Kind, Loaded};
 use modtag_router::{calendar, deadline};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Item, Kvittering, Task, TaskKind};
@@ -10,8 +10,15 @@ use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde_json::json;
 
-use super::accept::assessed_as_underretning;
 use crate::delivery::compose;
+
+/// Kinds that are assessed as underretninger, and so owe a kvittering.
+fn assessed_as_underretning(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Underretning | Kind::Lae165 | Kind::Postfordeling
+    )
+}
 
 /// An address that cannot receive a reply (a form's sender, say).
 fn no_reply(email: &str) -> bool {
