@@ -19,3 +19,4 @@ mod smtp;
 mod tls;
 mod triage;
 mod understand;
+mod upgrade;
