@@ -18,7 +18,7 @@ pub struct Read {
 
 /// Decrypts every entry with the auditors' key (a 0600 armored secret key file).
 pub fn read_all(data: &Path, key_file: &Path) -> Result<Vec<Read>> {
-    let bytes = modtag_storage::keys::read_secret(key_file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bytes = modtag_storage::keys::read_secret(key_file)?;
     let key = modtag_storage::crypto::parse_cert(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?;
     if !key.is_tsk() {
@@ -27,7 +27,7 @@ pub fn read_all(data: &Path, key_file: &Path) -> Result<Vec<Read>> {
             key_file.display()
         );
     }
-    let entries = offline::entries_offline(data).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let entries = offline::entries_offline(data)?;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
         if entry.payload.is_empty() {
@@ -89,7 +89,7 @@ pub fn references_for_cpr(data: &Path, cpr: &str) -> Result<Vec<String>> {
     let c = modtag_router::cpr::Cpr::parse(cpr)
         .context("--cpr is not a valid CPR number (DDMMYY-SSSS)")?;
     let digits: String = c.formatted().chars().filter(char::is_ascii_digit).collect();
-    offline::references_for_cpr_offline(data, &digits).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(offline::references_for_cpr_offline(data, &digits)?)
 }
 
 pub fn as_json(r: &Read) -> Value {

@@ -12,6 +12,9 @@ pub enum StoreError {
     Full(String),
     #[error("encryption failed: {0}")]
     Crypto(String),
+    /// A record could not be written as JSON (a bug, never the data's fault).
+    #[error("cannot encode a record")]
+    Encode(#[from] serde_json::Error),
     #[error("record {0} not found")]
     NotFound(String),
     #[error("record {key} in tree {tree} is damaged: {why}")]

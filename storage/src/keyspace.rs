@@ -65,18 +65,40 @@ pub(crate) fn read_u64(tree: &sled::Tree, key: &str) -> Result<u64, StoreError> 
 /// costs little.
 pub(crate) const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
-pub(crate) fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
-    sled::Config::new()
-        .path(data_dir.join(DB_DIR))
+/// A data directory's database, and the lock that says this process holds it.
+pub(crate) struct Opened {
+    pub db: sled::Db,
+    /// An exclusive `flock` on `db/`, held as long as the database is open: a second modtag
+    /// (or an offline command while the daemon runs) is told [`StoreError::Locked`] by the
+    /// lock itself, not by reading sled's error text.
+    pub lock: std::fs::File,
+}
+
+pub(crate) fn open_db(data_dir: &Path) -> Result<Opened, StoreError> {
+    let dir = data_dir.join(DB_DIR);
+    let io = |source| StoreError::Io {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let lock = std::fs::File::open(&dir).map_err(io)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked),
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    let db = sled::Config::new()
+        .path(&dir)
         .cache_capacity(CACHE_BYTES)
         .open()
         .map_err(|e| {
-            if is_locked(&e) {
+            if sled_still_closing(&e) {
                 StoreError::Locked
             } else {
                 StoreError::Sled(e)
             }
-        })
+        })?;
+    Ok(Opened { db, lock })
 }
 
 pub(crate) fn decode_head(v: &[u8]) -> Option<(u64, [u8; 32])> {
@@ -115,7 +137,7 @@ pub(crate) fn sched_id_key(id: u64) -> Vec<u8> {
 }
 
 pub(crate) fn summary_json(item: &Item) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(&ItemSummary::of(item)).map_err(|e| StoreError::Crypto(e.to_string()))
+    Ok(serde_json::to_vec(&ItemSummary::of(item))?)
 }
 
 pub(crate) fn parse_summary(key: &[u8], v: &[u8]) -> Result<ItemSummary, StoreError> {
@@ -161,7 +183,11 @@ pub(crate) fn blind_hash(key: &[u8], cpr_digits: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-pub(crate) fn is_locked(e: &sled::Error) -> bool {
-    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
-        || io.to_string().contains("lock"))
+/// Our lock is free, yet sled's own lock on its files is held: only sled's background
+/// threads of a database this process just closed can hold it, for a moment (a restart is a
+/// new process, and another process would hold our lock too). sled 0.34 reports that only
+/// as text (`could not acquire lock on ...`, kind `Other`), so the text is all there is.
+fn sled_still_closing(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::Other
+        && io.to_string().starts_with("could not acquire lock"))
 }

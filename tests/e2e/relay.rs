@@ -70,15 +70,9 @@ fn a_permanent_refusal_is_kept_reported_and_can_be_retried() {
     // then nothing more happens: a refusal for good is not retried, and a failed notice
     // starts no notice of its own.
     let failed = || d.cli_json(&["outbox", "failed", "--json"]);
-    let settled = wait_for(
-        "failed deliveries to settle",
-        std::time::Duration::from_secs(60),
-        || {
-            let n = failed().as_array().unwrap().len();
-            std::thread::sleep(std::time::Duration::from_secs(3));
-            (n >= 2 && failed().as_array().unwrap().len() == n).then_some(n)
-        },
-    );
+    d.wait_outbox_idle();
+    let settled = failed().as_array().unwrap().len();
+    assert!(settled >= 2, "the copy and its notices failed: {settled}");
     let list = failed();
     let list = list.as_array().unwrap();
     assert!(

@@ -305,9 +305,10 @@ fn a_decision_is_revised_with_a_reason() {
         sent.len() > first_sent,
         "the new decision adds people: {sent:?}"
     );
-    // Each person once: the first decision's recipients get no second copy.
+    // Each person once: the first decision's recipients get no second copy. Once the outbox
+    // is empty nothing more can arrive.
     let dumps = sink.wait_kommune(sent.len());
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    d.wait_outbox_idle();
     let rcpts: Vec<String> = sink
         .wait_kommune(sent.len())
         .iter()

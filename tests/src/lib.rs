@@ -332,6 +332,23 @@ impl Daemon {
         self.cli_json(&all)
     }
 
+    /// One figure of `/metrics` (no personal data, no token).
+    pub fn metric(&self, name: &str) -> i64 {
+        let m = http_get(self.http, "/metrics").unwrap().1;
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{m}"))
+    }
+
+    /// Waits until the outbox has nothing left to try: every copy and notice queued so far
+    /// was delivered or refused for good, so no more will reach the relay.
+    pub fn wait_outbox_idle(&self) {
+        wait_for("the outbox to empty", Duration::from_secs(60), || {
+            (self.metric("modtag_outbox_pending") == 0).then_some(())
+        });
+    }
+
     /// Runs the CLI, asserts success, parses stdout as JSON.
     pub fn cli_json(&self, args: &[&str]) -> Value {
         let out = self.cli(args);

@@ -49,9 +49,8 @@ impl Api {
                     .to_string()
             }
         };
-        let token = modtag_storage::keys::read_api_token(data)
-            .map_err(|e| anyhow!("{e}"))
-            .context("cannot read the API token")?;
+        let token =
+            modtag_storage::keys::read_api_token(data).context("cannot read the API token")?;
         Ok(Api {
             base,
             token,

@@ -35,8 +35,7 @@ pub fn acceptor(config: &Config, data: &Path) -> Result<(TlsAcceptor, PathBuf)> 
                 modtag_storage::keys::write_secret(
                     &k,
                     generated.key_pair.serialize_pem().as_bytes(),
-                )
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                )?;
                 std::fs::write(&c, generated.cert.pem())
                     .with_context(|| format!("cannot write {}", c.display()))?;
             }
@@ -52,8 +51,7 @@ pub fn acceptor(config: &Config, data: &Path) -> Result<(TlsAcceptor, PathBuf)> 
         anyhow::bail!("{}: holds no certificate", cert_path.display());
     }
     // The key file must be private, like every other secret.
-    let key_pem =
-        modtag_storage::keys::read_secret(&key_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key_pem = modtag_storage::keys::read_secret(&key_path)?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|e| anyhow::anyhow!("{}: not a PEM private key: {e}", key_path.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());

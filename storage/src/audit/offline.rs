@@ -116,6 +116,8 @@ pub fn checkpoint_key(data_dir: &Path) -> Result<ed25519_dalek::VerifyingKey, Ve
 
 /// The audit trees of a stopped daemon's data directory (or a copy).
 struct OfflineAudit {
+    /// Held while the trees are read: a daemon cannot start on them meanwhile.
+    _db: Opened,
     audit: sled::Tree,
     meta: sled::Tree,
     checkpoints: sled::Tree,
@@ -129,15 +131,13 @@ fn open_offline(data_dir: &Path) -> Result<OfflineAudit, VerifyError> {
             DB_DIR
         )));
     }
-    let db = open_db(data_dir).map_err(|e| VerifyError::Open(e.to_string()))?;
-    let t = |name: &str| {
-        db.open_tree(name)
-            .map_err(|e| VerifyError::Open(e.to_string()))
-    };
+    let opened = open_db(data_dir)?;
+    let t = |name: &str| opened.db.open_tree(name).map_err(StoreError::from);
     Ok(OfflineAudit {
         audit: t(T_AUDIT)?,
         meta: t(T_META)?,
         checkpoints: t(T_CHECKPOINTS)?,
+        _db: opened,
     })
 }
 
@@ -211,7 +211,7 @@ pub fn checkpoint_offline(data_dir: &Path) -> Result<Option<String>, VerifyError
     let o = open_offline(data_dir)?;
     Ok(o.checkpoints
         .last()
-        .map_err(|e| VerifyError::Open(e.to_string()))?
+        .map_err(StoreError::from)?
         .map(|(_, v)| String::from_utf8_lossy(&v).into_owned()))
 }
 
@@ -221,7 +221,7 @@ pub fn entries_offline(data_dir: &Path) -> Result<Vec<Entry>, VerifyError> {
     o.audit
         .iter()
         .map(|kv| {
-            let (_, v) = kv.map_err(|e| VerifyError::Open(e.to_string()))?;
+            let (_, v) = kv.map_err(StoreError::from)?;
             Entry::decode(&v).map_err(VerifyError::Open)
         })
         .collect()
@@ -231,6 +231,9 @@ pub fn entries_offline(data_dir: &Path) -> Result<Vec<Entry>, VerifyError> {
 pub enum VerifyError {
     #[error("cannot open the data directory: {0}")]
     Open(String),
+    /// Opening the database failed (it is in use, or damaged).
+    #[error("cannot open the data directory")]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Broken(Broken),
 }
@@ -242,17 +245,18 @@ pub fn references_for_cpr_offline(
     cpr_digits: &str,
 ) -> Result<Vec<String>, VerifyError> {
     let path = data_dir.join(crate::keys::BLIND_KEY);
-    let text = crate::keys::read_secret(&path).map_err(|e| VerifyError::Open(e.to_string()))?;
+    let text = crate::keys::read_secret(&path)?;
     let key = hex::decode(String::from_utf8_lossy(&text).trim())
         .map_err(|_| VerifyError::Open(format!("{}: not a hex key", path.display())))?;
-    let db = open_db(data_dir).map_err(|e| VerifyError::Open(e.to_string()))?;
-    let index = db
+    let opened = open_db(data_dir)?;
+    let index = opened
+        .db
         .open_tree(T_ITEM_INDEX)
-        .map_err(|e| VerifyError::Open(e.to_string()))?;
+        .map_err(StoreError::from)?;
     index
         .scan_prefix(blind_hash(&key, cpr_digits))
         .map(|kv| {
-            let (k, _) = kv.map_err(|e| VerifyError::Open(e.to_string()))?;
+            let (k, _) = kv.map_err(StoreError::from)?;
             Ok(String::from_utf8_lossy(&k[32..]).into_owned())
         })
         .collect()

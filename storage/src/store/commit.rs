@@ -86,7 +86,7 @@ impl Store {
         }
         let mut sealed_events = Vec::new();
         for event in &batch.events {
-            let json = serde_json::to_vec(event).map_err(|e| StoreError::Crypto(e.to_string()))?;
+            let json = serde_json::to_vec(event)?;
             let auditors = self.inner.auditors.read().expect("auditors lock").clone();
             if auditors.is_empty() {
                 return Err(StoreError::Key(

@@ -56,6 +56,8 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    /// Held while the store is open (see `keyspace::Opened`).
+    _lock: std::fs::File,
     messages: sled::Tree,
     items: sled::Tree,
     cases: sled::Tree,
@@ -110,7 +112,7 @@ struct FlushState {
 impl Store {
     /// Opens (or creates) the database in `data_dir/db`.
     pub fn open(data_dir: &Path, keys: DataKeys) -> Result<Store, StoreError> {
-        let db = open_db(data_dir)?;
+        let Opened { db, lock } = open_db(data_dir)?;
         let t = |name: &str| db.open_tree(name);
         let spool = Spool::open(data_dir)?;
         let messages = t(T_MESSAGES)?;
@@ -136,6 +138,7 @@ impl Store {
             meta: t(T_META)?,
             checkpoints: t(T_CHECKPOINTS)?,
             db,
+            _lock: lock,
             auditors: std::sync::RwLock::new(keys.audit.clone()),
             keys,
             poisoned: AtomicBool::new(false),
@@ -242,7 +245,7 @@ impl Store {
     }
 
     fn seal<T: serde::Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
-        let json = serde_json::to_vec(value).map_err(|e| StoreError::Crypto(e.to_string()))?;
+        let json = serde_json::to_vec(value)?;
         self.sealer()?.seal(&[&json])
     }
 
