@@ -5,9 +5,9 @@ use modtag_config::Loaded;
 use modtag_router::{route, Decision, Facts};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{
-    DecisionRecord, Item, ItemState, RevisedDecision, RoutedTo, Task, TaskKind,
+    Case, DecisionRecord, Item, ItemState, RevisedDecision, RoutedTo, Task, TaskKind,
 };
-use modtag_storage::store::Batch;
+use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -92,7 +92,18 @@ pub fn validate(input: &DecisionInput) -> Result<(), DecideError> {
     Ok(())
 }
 
-/// Records and routes a decision. Blocking; the caller flushes before answering.
+/// What a decision needs from storage, read before anything is decided.
+pub struct Known {
+    pub item: Item,
+    /// The case the decision names (or the one the intake was linked to).
+    pub case: Option<Case>,
+    /// The stored message, for the recipients' copies.
+    pub raw: Vec<u8>,
+}
+
+/// Records and routes a decision: reads the intake, its case and its message under the
+/// item's lock, lets [`plan`] decide, and commits the batch. Blocking; the caller flushes
+/// before answering.
 pub fn decide(
     store: &Store,
     cfg: &Loaded,
@@ -101,46 +112,80 @@ pub fn decide(
     now: Timestamp,
 ) -> Result<(Decision, ItemState), DecideError> {
     validate(input)?;
-    // Two decisions at once must not both pass the check below.
+    // Two decisions at once must not both pass the checks in `plan`.
     let _held = store.lock_item(reference);
-    let mut item = store
+    let item = store
         .item(reference)?
         .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
-    // A new assessment replaces the decision (kept, with its reason); what was sent stays
-    // sent, and only people the new decision adds get a copy.
+    // Refused before anything else is read, as `plan` would refuse it.
+    revision(&item, input)?;
+    let case = match case_number(&item, input) {
+        Some(n) => Some(store.case(&n)?.ok_or_else(|| {
+            DecideError::Invalid(format!("case {n} is not in the case registry"))
+        })?),
+        None => None,
+    };
+    let raw = store
+        .message(reference)?
+        .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
+    let (batch, decision, state) = plan(cfg, Known { item, case, raw }, input, store, now)?;
+    store.commit(batch, now)?;
+    Ok((decision, state))
+}
+
+/// Whether `input` may decide `item`: a first assessment, or a new one with its reason (the
+/// reason, trimmed). A new assessment replaces the decision (kept, with its reason); what
+/// was sent stays sent, and only people the new decision adds get a copy.
+fn revision<'a>(item: &Item, input: &'a DecisionInput) -> Result<Option<&'a str>, DecideError> {
+    let reference = &item.reference;
     let revise = input
         .revise
         .as_deref()
         .map(str::trim)
         .filter(|r| !r.is_empty());
     match (&item.decision, revise) {
-        (None, None) if item.state.can_become(ItemState::Assessed) => {}
-        (None, None) => return Err(DecideError::AlreadyDecided(reference.to_string())),
-        (None, Some(_)) => {
-            return Err(DecideError::Invalid(format!(
-                "{reference} has not been decided yet: there is nothing to revise"
-            )))
-        }
-        (Some(_), None) => return Err(DecideError::AlreadyDecided(reference.to_string())),
-        (Some(_), Some(_)) if item.state == ItemState::Closed => {
-            return Err(DecideError::Invalid(format!(
-                "{reference} is closed: a closed intake is not assessed again"
-            )))
-        }
-        (Some(_), Some(_)) => {}
+        (None, None) if item.state.can_become(ItemState::Assessed) => Ok(None),
+        (None, None) | (Some(_), None) => Err(DecideError::AlreadyDecided(reference.clone())),
+        (None, Some(_)) => Err(DecideError::Invalid(format!(
+            "{reference} has not been decided yet: there is nothing to revise"
+        ))),
+        (Some(_), Some(_)) if item.state == ItemState::Closed => Err(DecideError::Invalid(
+            format!("{reference} is closed: a closed intake is not assessed again"),
+        )),
+        (Some(_), Some(_)) => Ok(revise),
     }
-    let case_number = input.case_number.clone().or_else(|| {
+}
+
+/// The case a decision is about: the one it names, or, for an existing case, the one the
+/// intake was linked to.
+fn case_number(item: &Item, input: &DecisionInput) -> Option<String> {
+    input.case_number.clone().or_else(|| {
         input
             .existing_case
             .then(|| item.case_number.clone())
             .flatten()
-    });
-    let case = match &case_number {
-        Some(n) => Some(store.case(n)?.ok_or_else(|| {
-            DecideError::Invalid(format!("case {n} is not in the case registry"))
-        })?),
-        None => None,
-    };
+    })
+}
+
+/// Everything a decision means, as one batch: the decision on the item (an earlier one kept
+/// with its reason), the tasks it leaves, the audit entry, and a copy for each recipient
+/// not sent one yet. Reads nothing from storage; `ids` numbers the copies.
+pub fn plan(
+    cfg: &Loaded,
+    known: Known,
+    input: &DecisionInput,
+    ids: &dyn IdSource,
+    now: Timestamp,
+) -> Result<(Batch, Decision, ItemState), DecideError> {
+    let Known {
+        mut item,
+        case,
+        raw,
+    } = known;
+    let reference = item.reference.clone();
+    let reference = reference.as_str();
+    let revise = revision(&item, input)?;
+    let case_number = case_number(&item, input);
     if let Some(inst) = &input.institution {
         if cfg.directory.institution(inst).is_none() {
             return Err(DecideError::Invalid(format!(
@@ -172,9 +217,6 @@ pub fn decide(
         names: trivsel_names(&item),
     };
     let decision = route(&facts, &cfg.tree, &cfg.directory);
-    let raw = store
-        .message(reference)?
-        .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
 
     item.case_number = case_number.clone();
     let previous = item.decision.take();
@@ -292,7 +334,7 @@ pub fn decide(
         })),
     );
     compose::enqueue(
-        store,
+        ids,
         cfg,
         &mut item,
         &raw,
@@ -306,8 +348,7 @@ pub fn decide(
     }
     let state = item.state;
     batch.item(item);
-    store.commit(batch, now)?;
-    Ok((decision, state))
+    Ok((batch, decision, state))
 }
 
 /// Every name a Trivsel+ subject gave, matched or not: the router matches them again

@@ -3,5 +3,6 @@
 mod corpus;
 mod decide;
 mod escalation;
+mod plan;
 mod session;
 mod transcripts;

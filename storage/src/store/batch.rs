@@ -56,4 +56,18 @@ impl Batch {
         self.events.push(event);
         self
     }
+
+    /// The items the batch writes, for reading what a plan decided (tests of the workflow
+    /// check a batch without a store).
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+    /// The outbox entries the batch queues.
+    pub fn outbox_entries(&self) -> &[OutboxEntry] {
+        &self.outbox_put
+    }
+    /// The audit events the batch appends.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
 }

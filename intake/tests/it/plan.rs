@@ -1,0 +1,167 @@
+//! The workflow's functional core without a store: what receiving and deciding an intake
+//! mean, computed at a fixed time from what storage would have said (`Known`), checked in the
+//! batch they return.
+
+use std::cell::Cell;
+
+use jiff::{Timestamp, ToSpan};
+use modtag_config::{Channel, Kind};
+use modtag_intake::smtp::session::Envelope;
+use modtag_intake::understand::Reader;
+use modtag_intake::workflow::{accept, decide};
+use modtag_storage::audit::EventKind;
+use modtag_storage::records::{Case, EarlierIntake, ItemState, TaskKind};
+use modtag_storage::store::IdSource;
+use modtag_storage::StoreError;
+
+/// Outbox ids counted from 1, as a store would hand them out.
+#[derive(Default)]
+struct Counter(Cell<u64>);
+
+impl IdSource for Counter {
+    fn next_id(&self) -> Result<u64, StoreError> {
+        self.0.set(self.0.get() + 1);
+        Ok(self.0.get())
+    }
+}
+
+const MESSAGE: &[u8] = b"From: Peter Larsen <kontor@bakkeskolen.dk>\r\n\
+Subject: Bekymring for Emil\r\n\r\n\
+Emil 120315-4321 kom sulten i skole igen i dag.\r\n\r\nMvh Peter Larsen, skoleleder\r\n";
+
+fn received() -> accept::Received {
+    accept::Received {
+        envelope: Envelope {
+            helo: "mail.bakkeskolen.dk".into(),
+            mail_from: "kontor@bakkeskolen.dk".into(),
+            rcpt_to: vec!["underretning@localhost".into()],
+            channel: Channel::Underretning,
+            tls: None,
+        },
+        peer: "192.0.2.7".into(),
+        tls: "none".into(),
+        raw: Vec::new(),
+        sender_auth: None,
+    }
+}
+
+fn kinds(batch: &modtag_storage::store::Batch) -> Vec<EventKind> {
+    batch.events().iter().map(|e| e.kind).collect()
+}
+
+#[test]
+fn a_professionals_report_on_a_child_with_one_open_case_is_linked_at_a_fixed_time() {
+    let cfg = modtag_config::load_embedded().unwrap();
+    let reader = Reader::with_key(&cfg, None);
+    let now: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+    let known = accept::Known {
+        reference: "MT-2026-000042".into(),
+        earlier: vec![EarlierIntake {
+            reference: "MT-2026-000007".into(),
+            received_at: now - 72.hours(),
+            kind: Kind::Underretning,
+        }],
+        open_cases: vec![Case {
+            case_number: "SAG-100".into(),
+            cpr: "120315-4321".into(),
+            child_name: "Emil Hansen".into(),
+            raadgiver: "anna.kristensen".into(),
+            area: Some("skole".into()),
+            institution: Some("bakkeskolen".into()),
+            open: true,
+        }],
+    };
+    let ids = Counter::default();
+    let reading = reader.read(MESSAGE, Channel::Underretning);
+    let batch = accept::plan(
+        &cfg,
+        known,
+        received(),
+        MESSAGE.to_vec(),
+        reading,
+        &ids,
+        now,
+    )
+    .unwrap();
+
+    let item = &batch.items()[0];
+    assert_eq!(item.reference, "MT-2026-000042");
+    assert_eq!(item.deadline, now + 24.hours(), "24 hours from receipt");
+    assert_eq!(item.state, ItemState::AutoLinked);
+    assert_eq!(item.case_number.as_deref(), Some("SAG-100"));
+    assert_eq!(item.earlier.len(), 1, "the child's earlier intake");
+    assert_eq!(item.sent_to, ["anna.kristensen"]);
+    assert!(
+        kinds(&batch).starts_with(&[
+            EventKind::Received,
+            EventKind::Parsed,
+            EventKind::CaseLinked
+        ]),
+        "{:?}",
+        kinds(&batch)
+    );
+    // The rådgiver's copy and the kvittering, numbered by the id source, not the store.
+    let to: Vec<(&str, u64)> = batch
+        .outbox_entries()
+        .iter()
+        .map(|e| (e.role.as_str(), e.id))
+        .collect();
+    assert_eq!(to, [("raadgiver", 1), ("reporter", 2)], "{to:?}");
+    assert!(batch.outbox_entries().iter().all(|e| e.created == now));
+}
+
+#[test]
+fn a_decision_is_planned_from_what_was_read() {
+    let cfg = modtag_config::load_embedded().unwrap();
+    let reader = Reader::with_key(&cfg, None);
+    let now: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+    let reading = reader.read(MESSAGE, Channel::Underretning);
+    let known = accept::Known {
+        reference: "MT-2026-000043".into(),
+        ..Default::default()
+    };
+    let ids = Counter::default();
+    let batch = accept::plan(
+        &cfg,
+        known,
+        received(),
+        MESSAGE.to_vec(),
+        reading,
+        &ids,
+        now,
+    )
+    .unwrap();
+    let item = batch.items()[0].clone();
+    assert_eq!(item.state, ItemState::AwaitingAssessment);
+
+    let later = now + 3.hours();
+    let input: decide::DecisionInput =
+        serde_json::from_value(serde_json::json!({ "actor": "Lene Holm", "trin": 4 })).unwrap();
+    let known = decide::Known {
+        item: item.clone(),
+        case: None,
+        raw: MESSAGE.to_vec(),
+    };
+    let (batch, decision, state) = decide::plan(&cfg, known, &input, &ids, later).unwrap();
+    assert_eq!(state, ItemState::Routed);
+    assert!(!decision.recipients.is_empty());
+    let decided = &batch.items()[0];
+    assert_eq!(decided.decision.as_ref().unwrap().at, later);
+    assert!(decided
+        .tasks
+        .iter()
+        .any(|t| t.kind == TaskKind::IndkaldUnderretningsmoede));
+    assert_eq!(kinds(&batch)[0], EventKind::Decided);
+    assert_eq!(batch.outbox_entries().len(), decision.recipients.len());
+
+    // The same plan refuses a second decision without a reason, as the store-backed one does.
+    let known = decide::Known {
+        item: decided.clone(),
+        case: None,
+        raw: MESSAGE.to_vec(),
+    };
+    assert!(matches!(
+        decide::plan(&cfg, known, &input, &ids, later),
+        Err(decide::DecideError::AlreadyDecided(_))
+    ));
+}
