@@ -4,6 +4,34 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The names of a closed vocabulary, once: `as_str`, `parse`, `ALL` and `Display` for a
+/// fieldless enum, from `Variant => "stored name"` pairs. The stored names must match the
+/// enum's serde names (a test in each crate reads them back).
+#[macro_export]
+macro_rules! closed_names {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$ty> {
+                Self::ALL.iter().copied().find(|k| k.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// Which desk a mailbox feeds: Modtagelsen's underretninger, Journalen's TRIVSEL+
 /// postfordeling case, or journal staff forwarding mail on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,31 +42,11 @@ pub enum Channel {
     Postfordeling,
 }
 
-impl Channel {
-    pub const ALL: [Channel; 3] = [
-        Channel::Underretning,
-        Channel::Trivselplus,
-        Channel::Postfordeling,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Underretning => "underretning",
-            Channel::Trivselplus => "trivselplus",
-            Channel::Postfordeling => "postfordeling",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Channel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+closed_names!(Channel {
+    Underretning => "underretning",
+    Trivselplus => "trivselplus",
+    Postfordeling => "postfordeling",
+});
 
 /// What an intake is, as reading found it or a person corrected it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -56,27 +64,14 @@ pub enum Kind {
     Lae165,
 }
 
+closed_names!(Kind {
+    Underretning => "underretning",
+    Trivselplus => "trivselplus",
+    Postfordeling => "postfordeling",
+    Lae165 => "lae165",
+});
+
 impl Kind {
-    pub const ALL: [Kind; 4] = [
-        Kind::Underretning,
-        Kind::Trivselplus,
-        Kind::Postfordeling,
-        Kind::Lae165,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Underretning => "underretning",
-            Kind::Trivselplus => "trivselplus",
-            Kind::Postfordeling => "postfordeling",
-            Kind::Lae165 => "lae165",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
     /// The kind the beslutningstræ routes by: a LÆ 165, and mail Journalen passes on to
     /// Modtagelsen, are assessed as underretninger.
     pub fn routing(self) -> &'static str {
@@ -87,8 +82,18 @@ impl Kind {
     }
 }
 
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_are_the_serde_names() {
+        for c in Channel::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+        for k in Kind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(Kind::parse(k.as_str()), Some(*k));
+        }
     }
 }

@@ -380,31 +380,11 @@ pub enum TaskKind {
     Kvittering,
 }
 
-impl TaskKind {
-    pub const ALL: [TaskKind; 3] = [
-        TaskKind::IndkaldUnderretningsmoede,
-        TaskKind::Tilbagemelding,
-        TaskKind::Kvittering,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskKind::IndkaldUnderretningsmoede => "indkald_underretningsmoede",
-            TaskKind::Tilbagemelding => "tilbagemelding",
-            TaskKind::Kvittering => "kvittering",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TaskKind> {
-        TaskKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for TaskKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+modtag_config::closed_names!(TaskKind {
+    IndkaldUnderretningsmoede => "indkald_underretningsmoede",
+    Tilbagemelding => "tilbagemelding",
+    Kvittering => "kvittering",
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -416,27 +396,11 @@ pub enum TaskOutcome {
     Withheld,
 }
 
-impl TaskOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskOutcome::Sent => "sent",
-            TaskOutcome::Done => "done",
-            TaskOutcome::Withheld => "withheld",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TaskOutcome> {
-        [TaskOutcome::Sent, TaskOutcome::Done, TaskOutcome::Withheld]
-            .into_iter()
-            .find(|o| o.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for TaskOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+modtag_config::closed_names!(TaskOutcome {
+    Sent => "sent",
+    Done => "done",
+    Withheld => "withheld",
+});
 
 impl Item {
     /// A new intake awaiting assessment, with nothing read, decided or sent yet.

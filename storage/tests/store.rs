@@ -614,3 +614,26 @@ fn items_by_state_and_the_index_built_for_older_stores() {
     let raw = serde_json::to_string(&summaries).unwrap();
     assert!(!raw.contains("Emil") && !raw.contains("120315"), "{raw}");
 }
+
+/// The closed vocabularies are stored by name: each name is the serde name, reads back, and
+/// no two audit event kinds share one.
+#[test]
+fn vocabularies_are_stored_by_their_names() {
+    use modtag_storage::records::{TaskKind, TaskOutcome};
+    for k in TaskKind::ALL {
+        assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        assert_eq!(
+            serde_json::from_value::<TaskKind>(k.as_str().into()).unwrap(),
+            *k
+        );
+    }
+    for o in TaskOutcome::ALL {
+        assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+    }
+    let mut names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert!(names.contains(&"received") && names.contains(&"delivery_failed"));
+    names.sort();
+    let n = names.len();
+    names.dedup();
+    assert_eq!(names.len(), n, "two event kinds share a name");
+}

@@ -70,17 +70,14 @@ fn code(text: &str) -> String {
         .join("\n")
 }
 
-/// Every path a file names: `a::b::{c, d::e}` expands to `a::b::c` and `a::b::d::e`.
-fn paths(text: &str) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
-    // `use` statements (they start a line in formatted code), braces expanded.
+/// The `use` statements that start with one of `prefixes` (they start a line in formatted
+/// code), each without its keyword and up to its `;`.
+fn use_statements(text: &str, prefixes: &[&str]) -> Vec<String> {
     let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let l = line.trim_start();
-        let Some(at) = ["use ", "pub use ", "pub(crate) use ", "pub(super) use "]
-            .iter()
-            .find_map(|p| l.strip_prefix(p))
-        else {
+        let Some(at) = prefixes.iter().find_map(|p| l.strip_prefix(p)) else {
             continue;
         };
         let statement: String = std::iter::once(at)
@@ -88,8 +85,21 @@ fn paths(text: &str) -> Vec<Vec<String>> {
             .collect::<Vec<_>>()
             .join(" ");
         let end = statement.find(';').unwrap_or(statement.len());
+        out.push(statement[..end].to_string());
+    }
+    out
+}
+
+/// Every path a file names: `a::b::{c, d::e}` expands to `a::b::c` and `a::b::d::e`.
+fn paths(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    // `use` statements, braces expanded.
+    for statement in use_statements(
+        text,
+        &["use ", "pub use ", "pub(crate) use ", "pub(super) use "],
+    ) {
         let mut found = Vec::new();
-        expand(&statement[..end], &mut found);
+        expand(&statement, &mut found);
         // `X as Y` names X.
         out.extend(found.into_iter().map(|mut p| {
             if let Some(last) = p.last_mut() {
@@ -157,18 +167,9 @@ fn expand(tree: &str, out: &mut Vec<Vec<String>>) {
 /// What a module re-exports (`pub use x::Name` or `pub use x::{A, B as C}`): name → path.
 fn reexports(text: &str) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        let Some(at) = line.trim_start().strip_prefix("pub use ") else {
-            continue;
-        };
-        let statement: String = std::iter::once(at)
-            .chain(lines[i + 1..].iter().copied())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let end = statement.find(';').unwrap_or(statement.len());
+    for statement in use_statements(text, &["pub use "]) {
         let mut paths = Vec::new();
-        expand(&statement[..end], &mut paths);
+        expand(&statement, &mut paths);
         for p in paths {
             let joined = p.join("::");
             let (path, alias) = match joined.split_once(" as ") {

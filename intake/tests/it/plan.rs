@@ -11,7 +11,7 @@ use modtag_intake::understand::Reader;
 use modtag_intake::workflow::{accept, decide};
 use modtag_storage::audit::EventKind;
 use modtag_storage::records::{Case, EarlierIntake, ItemState, TaskKind};
-use modtag_storage::store::IdSource;
+use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 
 /// Outbox ids counted from 1, as a store would hand them out.
@@ -45,15 +45,36 @@ fn received() -> accept::Received {
     }
 }
 
-fn kinds(batch: &modtag_storage::store::Batch) -> Vec<EventKind> {
+/// The time every plan here is made at.
+fn now() -> Timestamp {
+    "2026-03-02T09:00:00Z".parse().unwrap()
+}
+
+/// `MESSAGE` received at `now()` with what storage would know, planned with the embedded
+/// configuration.
+fn accepted(known: accept::Known, ids: &Counter) -> (modtag_config::Loaded, Batch) {
+    let cfg = modtag_config::load_embedded().unwrap();
+    let reading = Reader::with_key(&cfg, None).read(MESSAGE, Channel::Underretning);
+    let batch = accept::plan(
+        &cfg,
+        known,
+        received(),
+        MESSAGE.to_vec(),
+        reading,
+        ids,
+        now(),
+    )
+    .unwrap();
+    (cfg, batch)
+}
+
+fn kinds(batch: &Batch) -> Vec<EventKind> {
     batch.events().iter().map(|e| e.kind).collect()
 }
 
 #[test]
 fn a_professionals_report_on_a_child_with_one_open_case_is_linked_at_a_fixed_time() {
-    let cfg = modtag_config::load_embedded().unwrap();
-    let reader = Reader::with_key(&cfg, None);
-    let now: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+    let now = now();
     let known = accept::Known {
         reference: "MT-2026-000042".into(),
         earlier: vec![EarlierIntake {
@@ -72,17 +93,7 @@ fn a_professionals_report_on_a_child_with_one_open_case_is_linked_at_a_fixed_tim
         }],
     };
     let ids = Counter::default();
-    let reading = reader.read(MESSAGE, Channel::Underretning);
-    let batch = accept::plan(
-        &cfg,
-        known,
-        received(),
-        MESSAGE.to_vec(),
-        reading,
-        &ids,
-        now,
-    )
-    .unwrap();
+    let (_, batch) = accepted(known, &ids);
 
     let item = &batch.items()[0];
     assert_eq!(item.reference, "MT-2026-000042");
@@ -112,29 +123,16 @@ fn a_professionals_report_on_a_child_with_one_open_case_is_linked_at_a_fixed_tim
 
 #[test]
 fn a_decision_is_planned_from_what_was_read() {
-    let cfg = modtag_config::load_embedded().unwrap();
-    let reader = Reader::with_key(&cfg, None);
-    let now: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
-    let reading = reader.read(MESSAGE, Channel::Underretning);
     let known = accept::Known {
         reference: "MT-2026-000043".into(),
         ..Default::default()
     };
     let ids = Counter::default();
-    let batch = accept::plan(
-        &cfg,
-        known,
-        received(),
-        MESSAGE.to_vec(),
-        reading,
-        &ids,
-        now,
-    )
-    .unwrap();
+    let (cfg, batch) = accepted(known, &ids);
     let item = batch.items()[0].clone();
     assert_eq!(item.state, ItemState::AwaitingAssessment);
 
-    let later = now + 3.hours();
+    let later = now() + 3.hours();
     let input: decide::DecisionInput =
         serde_json::from_value(serde_json::json!({ "actor": "Lene Holm", "trin": 4 })).unwrap();
     let known = decide::Known {

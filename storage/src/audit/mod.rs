@@ -86,85 +86,38 @@ pub enum EventKind {
     Retention,
 }
 
-impl EventKind {
-    pub const ALL: [EventKind; 30] = [
-        EventKind::KeysCreated,
-        EventKind::AuditorCertsChanged,
-        EventKind::Received,
-        EventKind::Parsed,
-        EventKind::CaseLinked,
-        EventKind::Kvittering,
-        EventKind::Escalated,
-        EventKind::Listed,
-        EventKind::Viewed,
-        EventKind::AttachmentViewed,
-        EventKind::Decided,
-        EventKind::Reassessed,
-        EventKind::Routed,
-        EventKind::KindCorrected,
-        EventKind::Closed,
-        EventKind::TaskDone,
-        EventKind::Delivered,
-        EventKind::DeliveryDeferred,
-        EventKind::DeliveryFailed,
-        EventKind::DeliveryRetried,
-        EventKind::OutboxListed,
-        EventKind::CasesImported,
-        EventKind::CasesExported,
-        EventKind::ConfigReloaded,
-        EventKind::ConfigReloadRefused,
-        EventKind::Simulated,
-        EventKind::Report,
-        EventKind::LoginFailed,
-        EventKind::LoginThrottled,
-        EventKind::Retention,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::KeysCreated => "keys_created",
-            EventKind::AuditorCertsChanged => "auditor_certs_changed",
-            EventKind::Received => "received",
-            EventKind::Parsed => "parsed",
-            EventKind::CaseLinked => "case_linked",
-            EventKind::Kvittering => "kvittering",
-            EventKind::Escalated => "escalated",
-            EventKind::Listed => "listed",
-            EventKind::Viewed => "viewed",
-            EventKind::AttachmentViewed => "attachment_viewed",
-            EventKind::Decided => "decided",
-            EventKind::Reassessed => "reassessed",
-            EventKind::Routed => "routed",
-            EventKind::KindCorrected => "kind_corrected",
-            EventKind::Closed => "closed",
-            EventKind::TaskDone => "task_done",
-            EventKind::Delivered => "delivered",
-            EventKind::DeliveryDeferred => "delivery_deferred",
-            EventKind::DeliveryFailed => "delivery_failed",
-            EventKind::DeliveryRetried => "delivery_retried",
-            EventKind::OutboxListed => "outbox_listed",
-            EventKind::CasesImported => "cases_imported",
-            EventKind::CasesExported => "cases_exported",
-            EventKind::ConfigReloaded => "config_reloaded",
-            EventKind::ConfigReloadRefused => "config_reload_refused",
-            EventKind::Simulated => "simulated",
-            EventKind::Report => "report",
-            EventKind::LoginFailed => "login_failed",
-            EventKind::LoginThrottled => "login_throttled",
-            EventKind::Retention => "retention",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for EventKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+modtag_config::closed_names!(EventKind {
+    KeysCreated => "keys_created",
+    AuditorCertsChanged => "auditor_certs_changed",
+    Received => "received",
+    Parsed => "parsed",
+    CaseLinked => "case_linked",
+    Kvittering => "kvittering",
+    Escalated => "escalated",
+    Listed => "listed",
+    Viewed => "viewed",
+    AttachmentViewed => "attachment_viewed",
+    Decided => "decided",
+    Reassessed => "reassessed",
+    Routed => "routed",
+    KindCorrected => "kind_corrected",
+    Closed => "closed",
+    TaskDone => "task_done",
+    Delivered => "delivered",
+    DeliveryDeferred => "delivery_deferred",
+    DeliveryFailed => "delivery_failed",
+    DeliveryRetried => "delivery_retried",
+    OutboxListed => "outbox_listed",
+    CasesImported => "cases_imported",
+    CasesExported => "cases_exported",
+    ConfigReloaded => "config_reloaded",
+    ConfigReloadRefused => "config_reload_refused",
+    Simulated => "simulated",
+    Report => "report",
+    LoginFailed => "login_failed",
+    LoginThrottled => "login_throttled",
+    Retention => "retention",
+});
 
 impl Serialize for EventKind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -227,13 +227,20 @@ pub fn entries_offline(data_dir: &Path) -> Result<Vec<Entry>, VerifyError> {
         .collect()
 }
 
+impl From<StoreError> for VerifyError {
+    fn from(e: StoreError) -> VerifyError {
+        VerifyError::Store(e)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("cannot open the data directory: {0}")]
     Open(String),
-    /// Opening the database failed (it is in use, or damaged).
-    #[error("cannot open the data directory")]
-    Store(#[from] StoreError),
+    /// Opening the database failed (it is in use, or damaged). The store's error is kept,
+    /// and said in the message (not also as a source, or it would be printed twice).
+    #[error("cannot open the data directory: {0}")]
+    Store(StoreError),
     #[error(transparent)]
     Broken(Broken),
 }
