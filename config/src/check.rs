@@ -83,6 +83,8 @@ pub(crate) fn validate_main(
     for (key, value) in [
         ("max_connections", config.http.max_connections as u64),
         ("request_timeout_secs", config.http.request_timeout_secs),
+        ("session_idle_secs", config.http.session_idle_secs),
+        ("session_max_secs", config.http.session_max_secs),
     ] {
         if value == 0 {
             errors.push(invalid(
@@ -91,6 +93,31 @@ pub(crate) fn validate_main(
                 format!("http.{key} = 0 would refuse every request: it must be at least 1"),
             ));
         }
+    }
+    if !config.http.listen.ip().is_loopback() && config.http.trusted_proxies.is_empty() {
+        errors.push(invalid(
+            path,
+            line_of(text, "listen", &config.http.listen.to_string()),
+            format!(
+                "http.listen = {}: modtag would serve sign-in and personal data as plain HTTP on \
+                 a non-loopback address; listen on 127.0.0.1 behind a reverse proxy that \
+                 terminates TLS, and name it in trusted_proxies",
+                config.http.listen
+            ),
+        ));
+    }
+    if config.http.session_idle_secs > config.http.session_max_secs {
+        errors.push(invalid(
+            path,
+            line_of(
+                text,
+                "session_idle_secs",
+                &config.http.session_idle_secs.to_string(),
+            ),
+            "http.session_idle_secs is longer than session_max_secs: a session ends at the \
+             shorter of the two, so make the idle time the shorter"
+                .into(),
+        ));
     }
     if config.triage.assessment_hours <= 0 {
         errors.push(invalid(

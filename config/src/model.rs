@@ -139,6 +139,19 @@ pub struct Http {
     /// its body again as long (`408` beyond).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_secs: u64,
+    /// A signed-in session ends after this many seconds without a request...
+    #[serde(default = "default_session_idle")]
+    pub session_idle_secs: u64,
+    /// ...and this many after sign-in, however busy.
+    #[serde(default = "default_session_max")]
+    pub session_max_secs: u64,
+}
+
+fn default_session_idle() -> u64 {
+    30 * 60
+}
+fn default_session_max() -> u64 {
+    10 * 3600
 }
 
 fn default_http_connections() -> usize {

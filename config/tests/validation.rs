@@ -228,6 +228,20 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
         ),
         (
             MAIN,
+            "session_idle_secs = 1800",
+            "session_idle_secs = 40000",
+            "session_idle_secs = 40000",
+            "http.session_idle_secs is longer than session_max_secs",
+        ),
+        (
+            MAIN,
+            "listen = \"127.0.0.1:8080\"",
+            "listen = \"0.0.0.0:8080\"",
+            "listen = \"0.0.0.0:8080\"",
+            "plain HTTP on a non-loopback address",
+        ),
+        (
+            MAIN,
             "retry_initial_secs = 30",
             "retry_initial_secs = 0",
             "retry_initial_secs = 0",

@@ -155,7 +155,10 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     };
     tasks.spawn(crate::api::server::serve(
         web,
-        crate::api::router(Arc::new(ApiState::new(app.clone(), smtp_stats))),
+        {
+            let state = Arc::new(ApiState::new(app.clone(), smtp_stats));
+            crate::api::router(state.clone()).merge(crate::web::router(state))
+        },
         http_limits,
         stop_rx.clone(),
     ));

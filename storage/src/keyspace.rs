@@ -30,6 +30,8 @@ pub(crate) const T_OUTBOX: &str = "outbox";
 /// instead of every entry on every round, and counts failures without decrypting.
 pub(crate) const T_OUTBOX_SCHED: &str = "outbox_sched";
 pub(crate) const T_AUDIT: &str = "audit";
+/// Built-in accounts, id → `User` (encrypted).
+pub(crate) const T_USERS: &str = "users";
 pub(crate) const T_META: &str = "meta";
 
 pub(crate) const AUDIT_HEAD: &[u8] = b"audit_head";

@@ -545,3 +545,30 @@ mod tests {
         let _: ItemState = Closed;
     }
 }
+
+/// A person who signs in to modtag with a built-in account (the kommune's identity provider
+/// is the other way). Stored encrypted like every record: the password hash and the TOTP
+/// secret never reach the disk in clear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// The sign-in name, e.g. `lene.holm`.
+    pub id: String,
+    /// Matched against the directory's people.
+    pub email: String,
+    /// Role ids (DOMAIN.md) and the system roles `admin` and `auditor`.
+    pub roles: Vec<String>,
+    /// The password as an Argon2id PHC string.
+    pub password: String,
+    /// The TOTP secret, base32 (RFC 6238, SHA-1, 6 digits, 30 s).
+    pub totp_secret: String,
+    /// The time step of the last code accepted: a code is never taken twice.
+    #[serde(default)]
+    pub totp_last_step: Option<u64>,
+    #[serde(default)]
+    pub disabled: bool,
+    pub created: Timestamp,
+    /// Raised whenever the account's access changes (disabled, roles, TOTP reset): sessions
+    /// made under an earlier number are no longer valid.
+    #[serde(default)]
+    pub epoch: u64,
+}

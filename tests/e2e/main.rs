@@ -15,6 +15,7 @@ mod reload;
 mod restart;
 mod sender_auth;
 mod shutdown;
+mod signin;
 mod smtp;
 mod tls;
 mod triage;

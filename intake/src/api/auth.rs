@@ -7,18 +7,23 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use modtag_storage::audit::{Event, EventKind};
 use serde_json::json;
 
 use super::error::ApiError;
 use super::lockout::{client_address, LoginGuard};
 use super::state::{audit, ApiState};
+use crate::identity::sessions::Session;
 
-/// Who is calling, established from the token and the actor headers.
+/// Who is calling: a person signed in (a session cookie), or the holder of the data
+/// directory's API token, who names themselves with `X-Modtag-Actor` (the token goes away
+/// when the CLI signs in as a person; see issue 13).
 pub struct Caller {
     pub actor: String,
     pub purpose: Option<String>,
+    /// The signed-in person's session; `None` for the token holder.
+    pub session: Option<Session>,
 }
 
 impl Caller {
@@ -32,6 +37,53 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "modtag_session";
+
+/// The value of cookie `name` in a request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The address a request is counted under for lockouts (see [`client_address`]).
+pub fn client_of(parts: &Parts, state: &ApiState) -> IpAddr {
+    // Without a peer address (never, when served by the daemon) all callers share one.
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    client_address(
+        peer,
+        &forwarded.join(","),
+        &state.app.policy.current().cfg.config.http.trusted_proxies,
+    )
+}
+
+/// A header as UTF-8 text without control characters (names and purposes are Danish:
+/// `to_str` takes ASCII only, and every "Søren" became the default).
+fn header_text(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+        .map(|s| {
+            s.chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect::<String>()
+        })
+        .filter(|s| !s.trim().is_empty())
+}
+
 impl FromRequestParts<Arc<ApiState>> for Caller {
     type Rejection = ApiError;
 
@@ -39,24 +91,32 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         parts: &mut Parts,
         state: &Arc<ApiState>,
     ) -> Result<Self, ApiError> {
-        // Without a peer address (never, when served by the daemon) all callers share one.
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        let forwarded: Vec<&str> = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let peer = client_address(
-            peer,
-            &forwarded.join(","),
-            &state.app.policy.current().cfg.config.http.trusted_proxies,
-        );
+        let peer = client_of(parts, state);
         if let Some(wait_secs) = state.logins.locked(peer, Instant::now()) {
             return Err(ApiError::Throttled { wait_secs });
+        }
+        let purpose = header_text(&parts.headers, "x-modtag-purpose");
+        // A signed-in person. Anything but reading must carry the session's CSRF token.
+        if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
+            let Some(session) = state.sessions.touch(token, state.now()) else {
+                return Err(ApiError::Refused(
+                    StatusCode::UNAUTHORIZED,
+                    "the session has ended; sign in again at /login".into(),
+                ));
+            };
+            let reading = matches!(parts.method, Method::GET | Method::HEAD);
+            let csrf = parts.headers.get("x-csrf-token").map(|v| v.as_bytes());
+            if !reading && !csrf.is_some_and(|c| constant_time_eq(c, session.csrf.as_bytes())) {
+                return Err(ApiError::Refused(
+                    StatusCode::FORBIDDEN,
+                    "a change needs the session's CSRF token in X-CSRF-Token".into(),
+                ));
+            }
+            return Ok(Caller {
+                actor: session.user.clone(),
+                purpose,
+                session: Some(session),
+            });
         }
         let token = parts
             .headers
@@ -75,14 +135,7 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
                 }));
             audit(state, event).await?;
             if state.logins.failed(peer, Instant::now()) {
-                tracing::warn!(%peer, "API logins from this address throttled");
-                let event = Event::new(EventKind::LoginThrottled, "unknown", "authentication")
-                    .details(json!({
-                        "peer": peer.to_string(),
-                        "failures": LoginGuard::MAX_FAILURES,
-                        "seconds": LoginGuard::WINDOW.as_secs(),
-                    }));
-                audit(state, event).await?;
+                audit(state, throttled(peer)).await?;
             }
             return Err(ApiError::Refused(
                 StatusCode::UNAUTHORIZED,
@@ -91,22 +144,21 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             ));
         }
         state.logins.succeeded(peer);
-        // Names and purposes are Danish: read the header as UTF-8 (`to_str` takes ASCII
-        // only, and every "Søren" became the token's default actor).
-        let header = |h: &HeaderMap, name: &str| {
-            h.get(name)
-                .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
-                .map(|s| {
-                    s.chars()
-                        .filter(|c| !c.is_control())
-                        .take(100)
-                        .collect::<String>()
-                })
-                .filter(|s| !s.trim().is_empty())
-        };
         Ok(Caller {
-            actor: header(&parts.headers, "x-modtag-actor").unwrap_or_else(|| "admin-token".into()),
-            purpose: header(&parts.headers, "x-modtag-purpose"),
+            actor: header_text(&parts.headers, "x-modtag-actor")
+                .unwrap_or_else(|| "admin-token".into()),
+            purpose,
+            session: None,
         })
     }
+}
+
+/// The audit entry for an address that is now locked out.
+pub fn throttled(peer: IpAddr) -> Event {
+    tracing::warn!(%peer, "logins from this address throttled");
+    Event::new(EventKind::LoginThrottled, "unknown", "authentication").details(json!({
+        "peer": peer.to_string(),
+        "failures": LoginGuard::MAX_FAILURES,
+        "seconds": LoginGuard::WINDOW.as_secs(),
+    }))
 }

@@ -18,6 +18,7 @@ mod report;
 pub mod server;
 pub mod state;
 pub mod types;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -52,6 +53,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/audit/checkpoint", get(report::latest_checkpoint))
         .route("/api/v1/outbox/failed", get(outbox::failed))
         .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
+        .route("/api/v1/users", get(users::list).post(users::add))
+        .route("/api/v1/users/{id}/disable", post(users::disable))
+        .route("/api/v1/users/{id}/reset-totp", post(users::reset_totp))
+        .route("/api/v1/users/{id}/roles", post(users::set_roles))
         .fallback(|| async {
             ApiError::not_found("no such endpoint; the API lives under /api/v1/")
         })

@@ -14,21 +14,31 @@ use modtag_storage::StoreError;
 use super::error::ApiError;
 use super::lockout::LoginGuard;
 use crate::app::{blocking, flush, App};
+use crate::identity::attempts::Attempts;
+use crate::identity::sessions::Sessions;
 use crate::smtp::stats::SmtpStats;
 use crate::understand::Reader;
 
 pub struct ApiState {
     pub app: Arc<App>,
+    /// Addresses that failed to authenticate too often (any account, the token).
     pub logins: LoginGuard,
+    /// Signed-in people.
+    pub sessions: Sessions,
+    /// Failed sign-ins per account and address.
+    pub attempts: Attempts,
     /// The SMTP listener's counters, shown in `/metrics`.
     pub smtp: Arc<SmtpStats>,
 }
 
 impl ApiState {
     pub fn new(app: Arc<App>, smtp: Arc<SmtpStats>) -> ApiState {
+        let http = app.policy.cfg().config.http.clone();
         ApiState {
             app,
             logins: LoginGuard::default(),
+            sessions: Sessions::new(http.session_idle_secs, http.session_max_secs),
+            attempts: Attempts::default(),
             smtp,
         }
     }

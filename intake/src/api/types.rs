@@ -271,3 +271,35 @@ pub struct Requeued {
     pub reference: String,
     pub queued: bool,
 }
+
+/// `POST /api/v1/users`: a built-in account.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewUser {
+    pub id: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub password: String,
+}
+
+/// The TOTP enrolment of a new or reset account: shown once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Enrolment {
+    pub id: String,
+    pub otpauth_uri: String,
+}
+
+/// `POST /api/v1/users/{id}/roles`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Roles {
+    pub roles: Vec<String>,
+}
+
+/// An account as listed: never its password hash or TOTP secret.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub disabled: bool,
+    pub created: Timestamp,
+}

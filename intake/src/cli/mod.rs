@@ -7,9 +7,11 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod triage;
+mod users;
 
 pub use audit::AuditCommand;
 pub use triage::{DecisionArgs, TriageCommand};
+pub use users::UsersCommand;
 
 #[derive(Parser)]
 #[command(
@@ -83,6 +85,11 @@ pub enum Command {
     Report {
         #[command(subcommand)]
         command: ReportCommand,
+    },
+    /// Built-in accounts (for an administrator of a running daemon).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
     },
     /// Copies and notices that the relay refused for good.
     Outbox {

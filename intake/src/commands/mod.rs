@@ -10,6 +10,7 @@ mod outbox;
 mod report;
 mod route;
 mod triage;
+mod users;
 
 use anyhow::Result;
 
@@ -69,5 +70,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Route { command } => route::run(&ctx, command).await,
         Command::Report { command } => report::run(&ctx, command).await,
         Command::Outbox { command } => outbox::run(&ctx, command).await,
+        Command::Users { command } => users::run(&ctx, command).await,
     }
 }

@@ -84,6 +84,14 @@ pub enum EventKind {
     LoginThrottled,
     /// Audit payloads past retention were emptied.
     Retention,
+    /// A built-in account was made.
+    UserAdded,
+    /// An account was disabled, given other roles, or its TOTP reset.
+    UserChanged,
+    /// Someone signed in (password and TOTP, or the identity provider).
+    SignedIn,
+    /// Someone signed out.
+    SignedOut,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -117,6 +125,10 @@ modtag_config::closed_names!(EventKind {
     LoginFailed => "login_failed",
     LoginThrottled => "login_throttled",
     Retention => "retention",
+    UserAdded => "user_added",
+    UserChanged => "user_changed",
+    SignedIn => "signed_in",
+    SignedOut => "signed_out",
 });
 
 impl Serialize for EventKind {

@@ -1,7 +1,7 @@
 //! What commits together or not at all.
 
 use crate::audit::Event;
-use crate::records::{Case, Item, OutboxEntry};
+use crate::records::{Case, Item, OutboxEntry, User};
 
 /// Changes that commit together or not at all.
 #[derive(Default)]
@@ -13,6 +13,7 @@ pub struct Batch {
     pub(super) outbox_put: Vec<OutboxEntry>,
     pub(super) outbox_delete: Vec<u64>,
     pub(super) events: Vec<Event>,
+    pub(super) users: Vec<User>,
 }
 
 impl Batch {
@@ -54,6 +55,11 @@ impl Batch {
     }
     pub fn audit(&mut self, event: Event) -> &mut Self {
         self.events.push(event);
+        self
+    }
+    /// Writes a built-in account (new or changed).
+    pub fn user(&mut self, user: User) -> &mut Self {
+        self.users.push(user);
         self
     }
 

@@ -84,6 +84,10 @@ impl Store {
                 (entry.attempts > 0 && entry.failed.is_none()).then(|| time_key(entry.created));
             outbox.push((entry.id, due, deferred, self.seal(entry)?));
         }
+        let mut users = Vec::new();
+        for user in &batch.users {
+            users.push((user.id.clone(), self.seal(user)?));
+        }
         let mut sealed_events = Vec::new();
         for event in &batch.events {
             let json = serde_json::to_vec(event)?;
@@ -109,8 +113,12 @@ impl Store {
             &i.item_index,
             &i.outbox_sched,
             &i.item_state,
+            &i.users,
         )
-            .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis)| {
+            .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis, tu)| {
+                for (id, c) in &users {
+                    tu.insert(id.as_bytes(), c.as_slice())?;
+                }
                 for key in &item_keys {
                     tii.insert(key.as_slice(), &[])?;
                 }

@@ -31,6 +31,7 @@ mod commit;
 mod flush;
 mod items;
 mod outbox;
+mod users;
 
 pub use crate::keyspace::DB_DIR;
 pub use batch::Batch;
@@ -66,6 +67,7 @@ struct Inner {
     item_state: sled::Tree,
     outbox: sled::Tree,
     outbox_sched: sled::Tree,
+    users: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
     checkpoints: sled::Tree,
@@ -134,6 +136,7 @@ impl Store {
             item_state: t(T_ITEM_STATE)?,
             outbox: t(T_OUTBOX)?,
             outbox_sched: t(T_OUTBOX_SCHED)?,
+            users: t(T_USERS)?,
             audit: t(T_AUDIT)?,
             meta: t(T_META)?,
             checkpoints: t(T_CHECKPOINTS)?,

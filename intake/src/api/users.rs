@@ -1,0 +1,217 @@
+//! Built-in accounts, for an administrator: add (with the TOTP enrolment), list, disable,
+//! reset the TOTP secret, set the roles. Every change is audited and ends the account's
+//! sessions. Passwords and TOTP secrets are never listed.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::User;
+use modtag_storage::store::Batch;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{json_body, ApiError};
+use super::state::{durable, ApiState};
+use super::types::{Enrolment, NewUser, Roles, UserView};
+use crate::app::blocking;
+use crate::identity::{password, totp};
+
+/// The system roles, given in the configuration's sense rather than by the directory.
+pub const SYSTEM_ROLES: [&str; 2] = ["admin", "auditor"];
+
+fn view(u: &User) -> UserView {
+    UserView {
+        id: u.id.clone(),
+        email: u.email.clone(),
+        roles: u.roles.clone(),
+        disabled: u.disabled,
+        created: u.created,
+    }
+}
+
+/// Only an administrator manages accounts: someone signed in with the `admin` role, or (until
+/// the CLI signs in as a person) the holder of the API token.
+async fn require_admin(state: &ApiState, caller: &Caller) -> Result<(), ApiError> {
+    let Some(session) = &caller.session else {
+        return Ok(());
+    };
+    let store = state.app.store.clone();
+    let id = session.user.clone();
+    let user = blocking(move || store.user(&id)).await?;
+    if user.is_some_and(|u| !u.disabled && u.roles.iter().any(|r| r == "admin")) {
+        Ok(())
+    } else {
+        Err(ApiError::Refused(
+            StatusCode::FORBIDDEN,
+            "managing accounts needs the admin role".into(),
+        ))
+    }
+}
+
+fn check_roles(roles: &[String]) -> Result<(), ApiError> {
+    if roles.is_empty() {
+        return Err(ApiError::unprocessable("give at least one role"));
+    }
+    for r in roles {
+        if !modtag_config::roles::is_role(r) && !SYSTEM_ROLES.contains(&r.as_str()) {
+            return Err(ApiError::unprocessable(format!(
+                "unknown role {r:?}: use a role id of the directory ({}) or {}",
+                modtag_config::roles::ROLE_IDS.join(", "),
+                SYSTEM_ROLES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn enrolment(u: &User) -> Result<Enrolment, ApiError> {
+    let uri = totp::uri(&u.totp_secret, &u.id)
+        .ok_or_else(|| ApiError::unprocessable("the TOTP secret could not be made into a URI"))?;
+    Ok(Enrolment {
+        id: u.id.clone(),
+        otpauth_uri: uri,
+    })
+}
+
+pub async fn add(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Enrolment>, ApiError> {
+    require_admin(&state, &caller).await?;
+    let input: NewUser = json_body(&body, "{\"id\", \"email\", \"roles\": [...], \"password\"}")?;
+    let id_ok = (2..=64).contains(&input.id.len())
+        && input
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if !id_ok {
+        return Err(ApiError::unprocessable(
+            "an account id is 2 to 64 of a-z, 0-9, '.', '_' and '-' (e.g. lene.holm)",
+        ));
+    }
+    if !input.email.contains('@') {
+        return Err(ApiError::unprocessable("email must be an e-mail address"));
+    }
+    check_roles(&input.roles)?;
+    if input.password.chars().count() < password::MIN_LENGTH {
+        return Err(ApiError::unprocessable(format!(
+            "the password must be at least {} characters",
+            password::MIN_LENGTH
+        )));
+    }
+    let now = state.now();
+    let store = state.app.store.clone();
+    let actor = caller.actor.clone();
+    let user = blocking(move || -> Result<User, ApiError> {
+        if store.user(&input.id)?.is_some() {
+            return Err(ApiError::conflict(format!(
+                "there is already an account {}",
+                input.id
+            )));
+        }
+        let user = User {
+            password: password::hash(&input.password),
+            totp_secret: totp::new_secret(),
+            totp_last_step: None,
+            disabled: false,
+            created: now,
+            epoch: 0,
+            id: input.id,
+            email: input.email,
+            roles: input.roles,
+        };
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(EventKind::UserAdded, &actor, "administration")
+                .details(json!({ "user": user.id, "roles": user.roles })),
+        );
+        b.user(user.clone());
+        store.commit(b, now)?;
+        Ok(user)
+    })
+    .await?;
+    durable(&state).await?;
+    Ok(Json(enrolment(&user)?))
+}
+
+pub async fn list(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    require_admin(&state, &caller).await?;
+    let store = state.app.store.clone();
+    let users = blocking(move || store.users()).await?;
+    Ok(Json(users.iter().map(view).collect()))
+}
+
+/// Changes an account with `change`, audits it, and ends its sessions.
+async fn change(
+    state: &ApiState,
+    caller: &Caller,
+    id: String,
+    what: &'static str,
+    change: impl FnOnce(&mut User) + Send + 'static,
+) -> Result<User, ApiError> {
+    require_admin(state, caller).await?;
+    let now = state.now();
+    let store = state.app.store.clone();
+    let actor = caller.actor.clone();
+    let user = blocking(move || -> Result<User, ApiError> {
+        let mut user = store
+            .user(&id)?
+            .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+        change(&mut user);
+        user.epoch += 1;
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(EventKind::UserChanged, &actor, "administration")
+                .details(json!({ "user": user.id, "change": what, "roles": user.roles })),
+        );
+        b.user(user.clone());
+        store.commit(b, now)?;
+        Ok(user)
+    })
+    .await?;
+    durable(state).await?;
+    state.sessions.end_all(&user.id);
+    Ok(user)
+}
+
+pub async fn disable(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = change(&state, &caller, id, "disabled", |u| u.disabled = true).await?;
+    Ok(Json(view(&user)))
+}
+
+pub async fn reset_totp(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Enrolment>, ApiError> {
+    let secret = totp::new_secret();
+    let user = change(&state, &caller, id, "totp reset", move |u| {
+        u.totp_secret = secret;
+        u.totp_last_step = None;
+    })
+    .await?;
+    Ok(Json(enrolment(&user)?))
+}
+
+pub async fn set_roles(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<UserView>, ApiError> {
+    let input: Roles = json_body(&body, "{\"roles\": [...]}")?;
+    check_roles(&input.roles)?;
+    let user = change(&state, &caller, id, "roles", move |u| u.roles = input.roles).await?;
+    Ok(Json(view(&user)))
+}

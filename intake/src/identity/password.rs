@@ -1,0 +1,50 @@
+//! Passwords as Argon2id hashes (PHC strings), with the parameters of OWASP's Password
+//! Storage Cheat Sheet (its first Argon2id configuration: 46 MiB of memory, one pass, one
+//! lane). A hash records its own parameters, so stronger ones later still verify old hashes.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+/// Memory in KiB, passes, lanes.
+const MEMORY_KIB: u32 = 47_104;
+const PASSES: u32 = 1;
+const LANES: u32 = 1;
+
+/// The shortest password taken: NIST SP 800-63B's minimum for a password that is one factor
+/// of two.
+pub const MIN_LENGTH: usize = 8;
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid Argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// A new hash of `password`, with a fresh salt.
+pub fn hash(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("Argon2 hashes any password")
+        .to_string()
+}
+
+/// Whether `password` is the one `phc` was made from. A damaged hash verifies nothing.
+pub fn verify(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_is_argon2id_salted_and_verifies_only_its_password() {
+        let h = hash("korrekt hest batteri");
+        assert!(h.starts_with("$argon2id$v=19$m=47104,t=1,p=1$"), "{h}");
+        assert!(verify("korrekt hest batteri", &h));
+        assert!(!verify("korrekt hest batteri!", &h));
+        assert_ne!(hash("korrekt hest batteri"), h, "a fresh salt each time");
+        assert!(!verify("x", "not a hash"));
+    }
+}

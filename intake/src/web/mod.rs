@@ -1,0 +1,60 @@
+//! The pages people use in a browser: server-rendered HTML in Danish, templates checked at
+//! compile time (askama, `intake/templates/`), one stylesheet of our own, no script. So far
+//! the sign-in ([`signin`]); the desk follows (issue 14). Every response carries strict
+//! security headers; nothing with personal data is cached.
+
+mod signin;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::api::state::ApiState;
+
+const CSS: &str = include_str!("../../static/modtag.css");
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/", get(signin::home))
+        .route("/login", get(signin::form).post(signin::sign_in))
+        .route("/logout", axum::routing::post(signin::sign_out))
+        .route("/static/modtag.css", get(stylesheet))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+/// No script at all, styles and images only from us, forms only to us, never in a frame;
+/// no referrer leaves; pages are never stored (they may hold personal data).
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    res
+}

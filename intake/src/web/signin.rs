@@ -1,0 +1,342 @@
+//! Signing in with a built-in account (password and TOTP code), signing out, and the page
+//! a signed-in person lands on.
+//!
+//! The form carries a CSRF token that must match a cookie set with it (the person has no
+//! session yet); a session's own token guards sign-out. Every failure gets the same words
+//! (which of name, password and code was wrong is not said), is counted per account and
+//! address ([`Attempts`](crate::identity::attempts::Attempts)) and per address
+//! (`api::lockout`), and is audited once per burst.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::User;
+use modtag_storage::store::Batch;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::auth::{client_of, cookie, throttled, SESSION_COOKIE};
+use crate::api::state::{audit, durable, ApiState};
+use crate::app::blocking;
+use crate::identity::sessions::{token, Session};
+use crate::identity::{password, totp};
+
+/// The cookie that pairs the sign-in form with the browser that asked for it.
+const FORM_COOKIE: &str = "modtag_login";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    csrf: &'a str,
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    user: &'a str,
+    roles: String,
+    csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    text: &'a str,
+}
+
+fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
+    match html {
+        Ok(h) => (status, Html(h)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page could not be rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, "siden kunne ikke vises").into_response()
+        }
+    }
+}
+
+/// A cookie's attributes: never readable by script, never sent from another site, and
+/// `Secure` except on plain HTTP on loopback (behind a TLS proxy it is always set).
+fn cookie_header(
+    state: &ApiState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<u64>,
+) -> HeaderValue {
+    let http = &state.app.policy.cfg().config.http;
+    let plain_loopback = http.listen.ip().is_loopback() && http.trusted_proxies.is_empty();
+    let mut c = format!("{name}={value}; HttpOnly; SameSite=Strict; Path={path}");
+    if !plain_loopback {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    HeaderValue::from_str(&c).expect("cookie values are URL-safe base64")
+}
+
+/// The form, with a fresh CSRF token (in the page and in a cookie).
+fn login_page(
+    state: &ApiState,
+    status: StatusCode,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let csrf = token();
+    let mut res = page(
+        status,
+        LoginPage {
+            csrf: &csrf,
+            username,
+            error,
+        }
+        .render(),
+    );
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(state, FORM_COOKIE, &csrf, "/login", None),
+    );
+    res
+}
+
+fn live_session(state: &ApiState, parts: &Parts) -> Option<(String, Session)> {
+    let t = cookie(&parts.headers, SESSION_COOKIE)?;
+    let s = state.sessions.touch(t, state.now())?;
+    Some((t.to_string(), s))
+}
+
+pub async fn form(State(state): State<Arc<ApiState>>, parts: Parts) -> Response {
+    if live_session(&state, &parts).is_some() {
+        return Redirect::to("/").into_response();
+    }
+    login_page(&state, StatusCode::OK, "", None)
+}
+
+#[derive(Deserialize)]
+pub struct SignIn {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    totp: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+const WRONG: &str = "Brugernavn, adgangskode eller engangskode er forkert. Prøv igen.";
+
+pub async fn sign_in(
+    State(state): State<Arc<ApiState>>,
+    parts: Parts,
+    Form(input): Form<SignIn>,
+) -> Response {
+    let username = input.username.trim().to_lowercase();
+    let shown: String = username
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    let paired = cookie(&parts.headers, FORM_COOKIE)
+        .is_some_and(|c| !input.csrf.is_empty() && c.as_bytes() == input.csrf.as_bytes());
+    if !paired {
+        return login_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            &shown,
+            Some("Formularen var udløbet eller kom ikke fra denne side. Prøv igen."),
+        );
+    }
+    let client = client_of(&parts, &state);
+    let now = state.now();
+    let wait = state
+        .logins
+        .locked(client, std::time::Instant::now())
+        .or_else(|| state.attempts.wait(&username, client, now));
+    if let Some(secs) = wait {
+        let mut res = login_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &shown,
+            Some(&format!(
+                "For mange forsøg. Vent {secs} sekunder, og prøv så igen."
+            )),
+        );
+        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        return res;
+    }
+    let store = state.app.store.clone();
+    let (id, pw, code) = (username.clone(), input.password, input.totp);
+    let unix = u64::try_from(now.as_second()).unwrap_or(0);
+    // Argon2 takes tens of milliseconds of one core: off the async runtime.
+    let checked = blocking(
+        move || -> Result<Option<User>, modtag_storage::StoreError> {
+            let Some(mut user) = store.user(&id)? else {
+                // Hash anyway, so a name that does not exist takes as long as a wrong password.
+                password::verify(&pw, &password::hash("-"));
+                return Ok(None);
+            };
+            if user.disabled || !password::verify(&pw, &user.password) {
+                return Ok(None);
+            }
+            match totp::accept(&user.totp_secret, &code, unix, user.totp_last_step) {
+                Some(step) => {
+                    user.totp_last_step = Some(step);
+                    Ok(Some(user))
+                }
+                None => Ok(None),
+            }
+        },
+    )
+    .await;
+    let user = match checked {
+        Ok(u) => u,
+        Err(e) => return storage_trouble(&state, e),
+    };
+    let Some(user) = user else {
+        let failure = state.attempts.failed(&username, client, now);
+        if failure.audit {
+            let event = Event::new(EventKind::LoginFailed, "unknown", "authentication")
+                .details(json!({ "account": username, "failures": failure.count }));
+            let _ = audit(&state, event).await;
+        }
+        if state.logins.failed(client, std::time::Instant::now()) {
+            let _ = audit(&state, throttled(client)).await;
+        }
+        return login_page(&state, StatusCode::UNAUTHORIZED, &shown, Some(WRONG));
+    };
+    // Only people the kommune's directory knows get in; the system roles come from the
+    // configuration instead.
+    let cfg = state.app.policy.cfg();
+    let known = cfg
+        .directory
+        .people
+        .iter()
+        .any(|(_, p)| p.email.eq_ignore_ascii_case(&user.email));
+    let system_only = user
+        .roles
+        .iter()
+        .all(|r| crate::api::users::SYSTEM_ROLES.contains(&r.as_str()));
+    if !known && !system_only {
+        return page(
+            StatusCode::FORBIDDEN,
+            MessagePage {
+                title: "Ingen adgang",
+                text: "Din konto er ikke knyttet til en person i kommunens katalog. \
+                       Kontakt IT-afdelingen.",
+            }
+            .render(),
+        );
+    }
+    // The code just used is recorded with the sign-in, so it cannot be used again.
+    let store = state.app.store.clone();
+    let (who, epoch) = (user.id.clone(), user.epoch);
+    let recorded = blocking(move || {
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(EventKind::SignedIn, &user.id, "authentication")
+                .details(json!({ "method": "password+totp", "client": client.to_string() })),
+        );
+        b.user(user);
+        store.commit(b, now)
+    })
+    .await;
+    if let Err(e) = recorded {
+        return storage_trouble(&state, e);
+    }
+    if let Err(e) = durable(&state).await {
+        return e.into_response();
+    }
+    state.attempts.succeeded(&username, client);
+    state.logins.succeeded(client);
+    let (t, _) = state.sessions.begin(&who, epoch, now);
+    let mut res = Redirect::to("/").into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, &t, "/", None),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, FORM_COOKIE, "", "/login", Some(0)),
+    );
+    res
+}
+
+fn storage_trouble(state: &ApiState, e: modtag_storage::StoreError) -> Response {
+    tracing::error!(error = %e, "storage error at sign-in");
+    let _ = state;
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        MessagePage {
+            title: "Prøv igen om lidt",
+            text: "modtag kan ikke læse sine data lige nu. Intet er ændret.",
+        }
+        .render(),
+    )
+}
+
+pub async fn home(State(state): State<Arc<ApiState>>, parts: Parts) -> Response {
+    let Some((_, session)) = live_session(&state, &parts) else {
+        return Redirect::to("/login").into_response();
+    };
+    let store = state.app.store.clone();
+    let id = session.user.clone();
+    let roles = match blocking(move || store.user(&id)).await {
+        Ok(u) => u.map(|u| u.roles.join(", ")).unwrap_or_default(),
+        Err(e) => return storage_trouble(&state, e),
+    };
+    page(
+        StatusCode::OK,
+        HomePage {
+            user: &session.user,
+            roles,
+            csrf: &session.csrf,
+        }
+        .render(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SignOut {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn sign_out(
+    State(state): State<Arc<ApiState>>,
+    parts: Parts,
+    Form(input): Form<SignOut>,
+) -> Response {
+    let Some((t, session)) = live_session(&state, &parts) else {
+        return Redirect::to("/login").into_response();
+    };
+    if input.csrf.as_bytes() != session.csrf.as_bytes() {
+        return page(
+            StatusCode::FORBIDDEN,
+            MessagePage {
+                title: "Du blev ikke logget ud",
+                text: "Anmodningen kom ikke fra modtags egen side.",
+            }
+            .render(),
+        );
+    }
+    state.sessions.end(&t);
+    let event = Event::new(EventKind::SignedOut, &session.user, "authentication");
+    let _ = audit(&state, event).await;
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, "", "/", Some(0)),
+    );
+    res
+}
