@@ -16,6 +16,7 @@
 //!
 //! The CLI (`cli/`, `commands/`, `render/`) belongs to the binary (`main.rs`).
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod audit_cli;

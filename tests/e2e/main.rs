@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `modtag` binary, real SMTP peers (swaks, smtp-sink), real gpg,
 //! a real sled directory. One binary with a module per concern.
 
+mod access;
 mod api;
 mod audit;
 mod cases;

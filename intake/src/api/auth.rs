@@ -14,7 +14,9 @@ use serde_json::json;
 use super::error::ApiError;
 use super::lockout::{client_address, LoginGuard};
 use super::state::{audit, ApiState};
+use crate::access::{self, Action, Person};
 use crate::identity::sessions::Session;
+use modtag_storage::records::Item;
 
 /// Who is calling: a person signed in (a session cookie), or the holder of the data
 /// directory's API token, who names themselves with `X-Modtag-Actor` (the token goes away
@@ -24,12 +26,70 @@ pub struct Caller {
     pub purpose: Option<String>,
     /// The signed-in person's session; `None` for the token holder.
     pub session: Option<Session>,
+    /// Who the signed-in person is for need-to-know; `None` for the token holder, who (until
+    /// the CLI signs in as a person) may do everything, as the administrator.
+    pub person: Option<Person>,
 }
 
 impl Caller {
     /// The purpose the caller gave, or the action's default, for the audit log.
     pub fn purpose_or<'a>(&'a self, default: &'a str) -> &'a str {
         self.purpose.as_deref().unwrap_or(default)
+    }
+
+    /// Refuses (403) unless the caller's roles allow `action`.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        match &self.person {
+            Some(p) if !access::may(p, action) => Err(ApiError::Refused(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this needs one of the roles {}",
+                    access::roles_for(action).join(", ")
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the caller has a reason to see `item` (its desk, or it was sent to them).
+    pub fn sees(&self, item: &Item) -> bool {
+        self.person
+            .as_ref()
+            .is_none_or(|p| access::sees_item(p, item.kind, &item.sent_to))
+    }
+
+    /// Refuses (403) unless the caller may see `item`.
+    pub fn require_sight(&self, item: &Item) -> Result<(), ApiError> {
+        if self.sees(item) {
+            Ok(())
+        } else {
+            Err(ApiError::Refused(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{} is not for you: it is neither your desk's nor sent to you",
+                    item.reference
+                ),
+            ))
+        }
+    }
+
+    /// Refuses (403) unless the caller works `item`'s desk (decides, corrects, closes).
+    pub fn require_work(&self, item: &Item) -> Result<(), ApiError> {
+        require_work(self.person.as_ref(), item)
+    }
+}
+
+/// Refuses (403) unless `person` (none: the token holder) works `item`'s desk.
+pub fn require_work(person: Option<&Person>, item: &Item) -> Result<(), ApiError> {
+    match person {
+        Some(p) if !access::works_item(p, item.kind) => Err(ApiError::Refused(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} is worked by another desk; you may read what was sent to you",
+                item.reference
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -92,9 +152,6 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         state: &Arc<ApiState>,
     ) -> Result<Self, ApiError> {
         let peer = client_of(parts, state);
-        if let Some(wait_secs) = state.logins.locked(peer, Instant::now()) {
-            return Err(ApiError::Throttled { wait_secs });
-        }
         let purpose = header_text(&parts.headers, "x-modtag-purpose");
         // A signed-in person. Anything but reading must carry the session's CSRF token.
         if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
@@ -112,11 +169,33 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
                     "a change needs the session's CSRF token in X-CSRF-Token".into(),
                 ));
             }
+            let store = state.app.store.clone();
+            let id = session.user.clone();
+            let user = crate::app::blocking(move || store.user(&id)).await?;
+            let Some(user) = user.filter(|u| !u.disabled && u.epoch == session.epoch) else {
+                state.sessions.end(token);
+                return Err(ApiError::Refused(
+                    StatusCode::UNAUTHORIZED,
+                    "the session has ended; sign in again at /login".into(),
+                ));
+            };
+            let person = Person::of(
+                &user.id,
+                &user.email,
+                &user.roles,
+                &state.app.policy.cfg().directory,
+            );
             return Ok(Caller {
                 actor: session.user.clone(),
                 purpose,
                 session: Some(session),
+                person: Some(person),
             });
+        }
+        // The lockout holds back those who try to authenticate, not people already signed
+        // in: staff behind one proxy share an address with whoever guesses.
+        if let Some(wait_secs) = state.logins.locked(peer, Instant::now()) {
+            return Err(ApiError::Throttled { wait_secs });
         }
         let token = parts
             .headers
@@ -149,6 +228,7 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
                 .unwrap_or_else(|| "admin-token".into()),
             purpose,
             session: None,
+            person: None,
         })
     }
 }

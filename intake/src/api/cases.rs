@@ -16,6 +16,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::state::{audit, durable, ApiState};
 use super::types::{CaseRow, ImportCounts};
+use crate::access::Action;
 use crate::app::blocking;
 
 pub async fn import(
@@ -24,6 +25,7 @@ pub async fn import(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<ImportCounts>, ApiError> {
+    caller.require(Action::CasesImport)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the case file must be UTF-8 CSV or JSON"))?;
     let json = headers
@@ -83,6 +85,7 @@ pub async fn export(
     caller: Caller,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
+    caller.require(Action::CasesExport)?;
     let format = q.format.unwrap_or_else(|| "csv".into());
     if !["csv", "json"].contains(&format.as_str()) {
         return Err(ApiError::bad_request("format is csv or json"));

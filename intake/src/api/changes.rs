@@ -13,7 +13,7 @@ use modtag_storage::records::{Item, ItemState, TaskKind, TaskOutcome};
 use modtag_storage::store::Batch;
 use serde::Serialize;
 
-use super::auth::Caller;
+use super::auth::{require_work, Caller};
 use super::error::{json_body, ApiError};
 use super::state::{durable, ApiState};
 use super::types::{
@@ -36,9 +36,11 @@ async fn modify<T: Serialize + Send + 'static>(
     let actor = caller.actor.clone();
     let purpose = caller.purpose_or("assessment").to_string();
     let r = reference.to_string();
+    let person = caller.person.clone();
     let done = blocking(move || -> Result<T, ApiError> {
         let _held = store.lock_item(&r);
         let mut item = store.item(&r)?.ok_or_else(|| ApiError::no_intake(&r))?;
+        require_work(person.as_ref(), &item)?;
         let now = clock.now();
         let outcome = change(&mut item, &actor, now)?;
         let details = serde_json::to_value(&outcome).unwrap_or_default();
@@ -214,9 +216,11 @@ pub async fn decide(
 ) -> Result<Json<DecisionView>, ApiError> {
     let mut input: DecisionBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("decision body is not valid: {e}")))?;
-    if input.actor.trim().is_empty() {
+    // A signed-in person decides in their own name; only the token holder names someone.
+    if input.actor.trim().is_empty() || caller.person.is_some() {
         input.actor = caller.actor.clone();
     }
+    caller.require_work(&super::state::load_item(&state, &reference).await?)?;
     let store = state.app.store.clone();
     let cfg = state.app.policy.cfg();
     let now = state.now();

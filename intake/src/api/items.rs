@@ -100,6 +100,8 @@ pub async fn list(
         .iter()
         .filter(|i| all || i.state.is_open())
         .filter(|i| channel.is_none_or(|c| i.channel == c))
+        // Need-to-know: only the caller's desk and what was sent to them.
+        .filter(|i| caller.sees(i))
         .map(|i| summary(i, now))
         .collect();
     Ok(Json(ItemList { items }))
@@ -111,6 +113,7 @@ pub async fn show(
     Path(reference): Path<String>,
 ) -> Result<Json<ItemView>, ApiError> {
     let item = load_item(&state, &reference).await?;
+    caller.require_sight(&item)?;
     let event = Event::new(
         EventKind::Viewed,
         &caller.actor,
@@ -184,6 +187,7 @@ pub async fn attachment(
         )));
     };
     let item = load_item(&state, &reference).await?;
+    caller.require_sight(&item)?;
     let Some(listed) = item.attachments.get(index).cloned() else {
         return Err(ApiError::not_found(format!(
             "{reference} has {} attachment(s), numbered from 0",

@@ -12,6 +12,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::state::{audit, durable, ApiState};
 use super::types::{FailedDelivery, Requeued};
+use crate::access::Action;
 use crate::app::blocking;
 
 /// Which intake, to whom (role and directory id), and the relay's answer; the copy itself is
@@ -20,6 +21,7 @@ pub async fn failed(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<Vec<FailedDelivery>>, ApiError> {
+    caller.require(Action::OutboxFailed)?;
     let store = state.app.store.clone();
     let entries = blocking(move || store.outbox_failed_entries()).await?;
     let event = Event::new(
@@ -51,6 +53,7 @@ pub async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Requeued>, ApiError> {
+    caller.require(Action::OutboxRetry)?;
     let Ok(id) = id.parse::<u64>() else {
         return Err(ApiError::bad_request(format!(
             "{id:?} is not an outbox id (see GET /api/v1/outbox/failed)"

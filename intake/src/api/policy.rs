@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::report::local_day;
 use super::state::{audit, durable, ApiState};
 use super::types::{Reloaded, SimulationView};
+use crate::access::Action;
 use crate::app::{blocking, flush};
 use crate::policy::ReloadError;
 
@@ -23,6 +24,7 @@ pub async fn reload(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<Reloaded>, ApiError> {
+    caller.require(Action::ConfigReload)?;
     let app = state.app.clone();
     let actor = caller.actor.clone();
     let now = state.now();
@@ -66,6 +68,7 @@ pub async fn simulate(
     Query(q): Query<SimulateQuery>,
     body: axum::body::Bytes,
 ) -> Result<Json<SimulationView>, ApiError> {
+    caller.require(Action::RouteSimulate)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the candidate tree must be UTF-8 TOML"))?;
     let from = match q.from.as_deref().map(local_day) {

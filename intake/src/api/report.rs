@@ -17,6 +17,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::state::{audit, ApiState};
 use super::types::Sla;
+use crate::access::Action;
 use crate::app::blocking;
 use crate::report::OutboxCounts;
 
@@ -51,6 +52,7 @@ pub async fn sla(
     caller: Caller,
     Query(q): Query<SlaQuery>,
 ) -> Result<Json<Sla>, ApiError> {
+    caller.require(Action::ReportSla)?;
     let (from, to) = match (local_day(&q.from), local_day(&q.to)) {
         (Ok(f), Ok(t)) if f <= t => (f, t + jiff::SignedDuration::from_hours(24)),
         (Ok(_), Ok(_)) => return Err(ApiError::bad_request("from must not be after to")),
@@ -72,8 +74,9 @@ pub async fn sla(
 /// The latest signed checkpoint of the audit log (no personal data).
 pub async fn latest_checkpoint(
     State(state): State<Arc<ApiState>>,
-    _caller: Caller,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
+    caller.require(Action::AuditCheckpoint)?;
     let store = state.app.store.clone();
     match blocking(move || store.latest_checkpoint()).await? {
         Some(note) => {

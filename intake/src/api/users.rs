@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::User;
@@ -16,11 +15,11 @@ use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use super::state::{durable, ApiState};
 use super::types::{Enrolment, NewUser, Roles, UserView};
+use crate::access::Action;
 use crate::app::blocking;
 use crate::identity::{password, totp};
 
-/// The system roles, given in the configuration's sense rather than by the directory.
-pub const SYSTEM_ROLES: [&str; 2] = ["admin", "auditor"];
+pub use crate::access::SYSTEM_ROLES;
 
 fn view(u: &User) -> UserView {
     UserView {
@@ -29,25 +28,6 @@ fn view(u: &User) -> UserView {
         roles: u.roles.clone(),
         disabled: u.disabled,
         created: u.created,
-    }
-}
-
-/// Only an administrator manages accounts: someone signed in with the `admin` role, or (until
-/// the CLI signs in as a person) the holder of the API token.
-async fn require_admin(state: &ApiState, caller: &Caller) -> Result<(), ApiError> {
-    let Some(session) = &caller.session else {
-        return Ok(());
-    };
-    let store = state.app.store.clone();
-    let id = session.user.clone();
-    let user = blocking(move || store.user(&id)).await?;
-    if user.is_some_and(|u| !u.disabled && u.roles.iter().any(|r| r == "admin")) {
-        Ok(())
-    } else {
-        Err(ApiError::Refused(
-            StatusCode::FORBIDDEN,
-            "managing accounts needs the admin role".into(),
-        ))
     }
 }
 
@@ -81,7 +61,7 @@ pub async fn add(
     caller: Caller,
     body: axum::body::Bytes,
 ) -> Result<Json<Enrolment>, ApiError> {
-    require_admin(&state, &caller).await?;
+    caller.require(Action::ManageUsers)?;
     let input: NewUser = json_body(&body, "{\"id\", \"email\", \"roles\": [...], \"password\"}")?;
     let id_ok = (2..=64).contains(&input.id.len())
         && input
@@ -142,7 +122,7 @@ pub async fn list(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    require_admin(&state, &caller).await?;
+    caller.require(Action::ManageUsers)?;
     let store = state.app.store.clone();
     let users = blocking(move || store.users()).await?;
     Ok(Json(users.iter().map(view).collect()))
@@ -156,7 +136,7 @@ async fn change(
     what: &'static str,
     change: impl FnOnce(&mut User) + Send + 'static,
 ) -> Result<User, ApiError> {
-    require_admin(state, caller).await?;
+    caller.require(Action::ManageUsers)?;
     let now = state.now();
     let store = state.app.store.clone();
     let actor = caller.actor.clone();

@@ -1,0 +1,186 @@
+//! Need-to-know: what each person may see and do, as a pure function of who they are. The
+//! API asks these rules for every request from a signed-in person; a refusal is a 403 that
+//! says which role would be needed, and reading what one may not see is never audited as
+//! read (it never happens).
+//!
+//! - Modtagelsen, its leader and the døgnvagt work the underretning queue (underretninger
+//!   and LÆ 165); Journalen works postfordeling and TRIVSEL+.
+//! - Anyone sees the intakes routed to them (the directory person a copy went to).
+//! - Modtagelsen's leader (and an admin) sees failed deliveries and may queue them again;
+//!   leaders see the SLA figures; Modtagelsen keeps the case registry.
+//! - An admin manages accounts and the configuration and sees no message content; an
+//!   auditor reads the audit views.
+//!
+//! Roles: a person's roles are those of their account that the directory also gives the
+//! directory person with the account's e-mail (the directory is authoritative; an account can
+//! only narrow it), plus the system roles `admin` and `auditor` from the account.
+
+use modtag_config::{Directory, Kind};
+
+pub const SYSTEM_ROLES: [&str; 2] = ["admin", "auditor"];
+
+/// Who is asking, as far as the rules care.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub user: String,
+    /// The directory person with the account's e-mail, if any.
+    pub directory_id: Option<String>,
+    pub roles: Vec<String>,
+}
+
+impl Person {
+    /// The person behind an account: its roles narrowed to what the directory gives.
+    pub fn of(user: &str, email: &str, account_roles: &[String], directory: &Directory) -> Person {
+        let entry = directory
+            .people
+            .values()
+            .find(|p| p.email.eq_ignore_ascii_case(email));
+        let roles = account_roles
+            .iter()
+            .filter(|r| {
+                SYSTEM_ROLES.contains(&r.as_str())
+                    || entry.is_some_and(|p| p.roles.iter().any(|d| d == *r))
+            })
+            .cloned()
+            .collect();
+        Person {
+            user: user.to_string(),
+            directory_id: entry.map(|p| p.id.clone()),
+            roles,
+        }
+    }
+
+    pub fn has(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    fn any(&self, roles: &[&str]) -> bool {
+        roles.iter().any(|r| self.has(r))
+    }
+}
+
+const UNDERRETNING_DESK: [&str; 3] = ["modtagelsen", "modtagelsen_leder", "doegnvagt"];
+const JOURNAL_DESK: [&str; 1] = ["journalen"];
+
+/// The kinds whose queue `p` works.
+pub fn desk_kinds(p: &Person) -> Vec<Kind> {
+    let mut kinds = Vec::new();
+    if p.any(&UNDERRETNING_DESK) {
+        kinds.extend([Kind::Underretning, Kind::Lae165]);
+    }
+    if p.any(&JOURNAL_DESK) {
+        kinds.extend([Kind::Postfordeling, Kind::Trivselplus]);
+    }
+    kinds
+}
+
+/// Whether `p` may see (and so work) an intake of `kind` that was sent to `sent_to`.
+pub fn sees_item(p: &Person, kind: Kind, sent_to: &[String]) -> bool {
+    desk_kinds(p).contains(&kind)
+        || p.directory_id
+            .as_ref()
+            .is_some_and(|id| sent_to.iter().any(|s| s == id))
+}
+
+/// Whether `p` may change an intake of `kind` (decide, correct, close, tasks): only its desk.
+pub fn works_item(p: &Person, kind: Kind) -> bool {
+    desk_kinds(p).contains(&kind)
+}
+
+/// What a request does, beyond one intake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    CasesImport,
+    CasesExport,
+    ConfigReload,
+    RouteSimulate,
+    ReportSla,
+    OutboxFailed,
+    OutboxRetry,
+    ManageUsers,
+    AuditCheckpoint,
+}
+
+/// The roles that allow `action`, for the refusal's message too.
+pub fn roles_for(action: Action) -> &'static [&'static str] {
+    match action {
+        Action::CasesImport | Action::CasesExport => &["modtagelsen", "modtagelsen_leder"],
+        Action::ConfigReload | Action::RouteSimulate | Action::ManageUsers => &["admin"],
+        Action::ReportSla => &["modtagelsen_leder", "admin", "auditor"],
+        Action::OutboxFailed | Action::OutboxRetry => &["modtagelsen_leder", "admin"],
+        Action::AuditCheckpoint => &["auditor", "admin"],
+    }
+}
+
+pub fn may(p: &Person, action: Action) -> bool {
+    p.any(roles_for(action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(roles: &[&str], id: Option<&str>) -> Person {
+        Person {
+            user: "x".into(),
+            directory_id: id.map(str::to_string),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn each_role_sees_its_share() {
+        let modt = person(&["modtagelsen"], Some("modtagelsen"));
+        let journal = person(&["journalen"], Some("journalen"));
+        let anna = person(&["raadgiver"], Some("anna.kristensen"));
+        let admin = person(&["admin"], None);
+        let sent = vec!["anna.kristensen".to_string()];
+        // (person, kind, sent to, sees)
+        let rows = [
+            (&modt, Kind::Underretning, &vec![], true),
+            (&modt, Kind::Lae165, &vec![], true),
+            (&modt, Kind::Trivselplus, &vec![], false),
+            (&journal, Kind::Trivselplus, &vec![], true),
+            (&journal, Kind::Postfordeling, &vec![], true),
+            (&journal, Kind::Underretning, &vec![], false),
+            (&anna, Kind::Underretning, &vec![], false),
+            (&anna, Kind::Underretning, &sent, true),
+            (&admin, Kind::Underretning, &sent, false),
+        ];
+        for (p, kind, to, sees) in rows {
+            assert_eq!(sees_item(p, kind, to), sees, "{p:?} {kind:?} {to:?}");
+        }
+        assert!(
+            !works_item(&anna, Kind::Underretning),
+            "a recipient reads, Modtagelsen decides"
+        );
+        assert!(may(&admin, Action::ManageUsers) && !may(&modt, Action::ManageUsers));
+        assert!(may(
+            &person(&["modtagelsen_leder"], None),
+            Action::OutboxRetry
+        ));
+        assert!(!may(&modt, Action::OutboxRetry));
+    }
+
+    #[test]
+    fn the_directory_is_authoritative_for_roles() {
+        let cfg = modtag_config::load_embedded().unwrap();
+        let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // The directory makes Lene Holm Modtagelsen's leader; an account cannot add more.
+        let lene = Person::of(
+            "lene",
+            "LENE.HOLM@kommune.localhost",
+            &roles(&["modtagelsen_leder", "journalen", "admin"]),
+            &cfg.directory,
+        );
+        assert_eq!(lene.directory_id.as_deref(), Some("lene.holm"));
+        assert_eq!(lene.roles, ["modtagelsen_leder", "admin"]);
+        let stranger = Person::of(
+            "x",
+            "x@example.org",
+            &roles(&["modtagelsen"]),
+            &cfg.directory,
+        );
+        assert!(stranger.roles.is_empty() && stranger.directory_id.is_none());
+    }
+}

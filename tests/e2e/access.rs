@@ -1,0 +1,303 @@
+//! Need-to-know (issue 13): every API endpoint walked by a person of every role and by a
+//! signed-out client. Each sees its share of the queue and nothing else; an admin manages
+//! and sees no message content; a recipient reads what was sent to them; the audit log
+//! names the signed-in person who looked.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use modtag_tests::*;
+
+const PASSWORD: &str = "korrekt hest batteri";
+
+fn add_user(d: &Daemon, id: &str, email: &str, role: &str) -> String {
+    let mut child = Command::new(modtag_bin())
+        .arg("--data")
+        .arg(&d.data)
+        .args([
+            "users", "add", id, "--email", email, "--role", role, "--json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["otpauth_uri"].as_str().unwrap().to_string()
+}
+
+/// A signed-in person: the session cookie and its CSRF token.
+struct Signed {
+    cookie: String,
+    csrf: String,
+}
+
+fn sign_in(d: &Daemon, user: &str, uri: &str) -> Signed {
+    let (_, head, body) = http_get_headers(d.http, "/login", &[]).unwrap();
+    let field = |body: &str| {
+        body.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string()
+    };
+    let cookie_of = |head: &str, name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                let v = v.trim();
+                (k.eq_ignore_ascii_case("set-cookie") && v.starts_with(name))
+                    .then(|| v.split(';').next().unwrap().to_string())
+            })
+            .unwrap()
+    };
+    let code = totp_rs::TOTP::from_url(uri)
+        .unwrap()
+        .generate(jiff::Timestamp::now().as_second() as u64);
+    let form = format!(
+        "username={user}&password={}&totp={code}&csrf={}",
+        PASSWORD.replace(' ', "+"),
+        field(&body)
+    );
+    let (status, head, body) = http_request(
+        d.http,
+        "POST",
+        "/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &cookie_of(&head, "modtag_login")),
+        ],
+        form.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(status, 303, "{user}: {body}");
+    let cookie = cookie_of(&head, "modtag_session");
+    let (_, _, home) = http_get_headers(d.http, "/", &[("Cookie", &cookie)]).unwrap();
+    Signed {
+        csrf: field(&home),
+        cookie,
+    }
+}
+
+/// The status of a request, as `who` (or signed out).
+fn status(d: &Daemon, who: Option<&Signed>, method: &str, path: &str, body: &str) -> u16 {
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(s) = who {
+        headers.push(("Cookie", s.cookie.as_str()));
+        headers.push(("X-CSRF-Token", s.csrf.as_str()));
+    }
+    http_request(d.http, method, path, &headers, body.as_bytes())
+        .unwrap()
+        .0
+}
+
+fn references(d: &Daemon, who: &Signed) -> Vec<String> {
+    let (_, _, body) =
+        http_get_headers(d.http, "/api/v1/triage", &[("Cookie", &who.cookie)]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut refs: Vec<String> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap().to_string())
+        .collect();
+    refs.sort();
+    refs
+}
+
+#[test]
+fn every_endpoint_with_every_role_and_signed_out() {
+    let d = Daemon::start(Options::default());
+    // Intakes: an underretning on Emil, whose case is Anna's, routed to her; a Trivsel+.
+    let csv = d.dir.path().join("sager.csv");
+    std::fs::write(
+        &csv,
+        "case_number,cpr,child_name,raadgiver,area,institution,status\n\
+         SAG-100,120315-4321,Emil Hansen,anna.kristensen,dagtilbud,solsikken,open\n",
+    )
+    .unwrap();
+    assert!(d
+        .cli(&["cases", "import", csv.to_str().unwrap()])
+        .status
+        .success());
+    let u = d.send("Bekymring", "Emil 120315-4321 kom sulten i skole");
+    let t = queued_as(&d.swaks(
+        "trivselplus@localhost",
+        "Trivsel+ Karen Poulsen",
+        "CVR 13585628",
+    ))
+    .unwrap();
+    d.decide(&u, &["--existing-case", "--case", "SAG-100", "--trin", "3"]);
+
+    let people = [
+        ("modt", "modtagelsen@kommune.localhost", "modtagelsen"),
+        ("journal", "journalen@kommune.localhost", "journalen"),
+        ("anna", "anna.kristensen@kommune.localhost", "raadgiver"),
+        ("it", "it@kommune.example", "admin"),
+        ("revisor", "revisor@kommune.example", "auditor"),
+    ];
+    let signed: Vec<(&str, Signed)> = people
+        .iter()
+        .map(|(id, email, role)| (*id, sign_in(&d, id, &add_user(&d, id, email, role))))
+        .collect();
+    let who = |id: &str| &signed.iter().find(|(i, _)| *i == id).unwrap().1;
+
+    // Each sees its share of the queue.
+    let mut both = vec![u.clone(), t.clone()];
+    both.sort();
+    assert_eq!(references(&d, who("modt")), [u.clone()]);
+    assert_eq!(references(&d, who("journal")), [t.clone()]);
+    assert_eq!(
+        references(&d, who("anna")),
+        [u.clone()],
+        "what was sent to her"
+    );
+    assert!(
+        references(&d, who("it")).is_empty(),
+        "an admin sees no intake"
+    );
+    assert!(references(&d, who("revisor")).is_empty());
+
+    let tree = std::fs::read_to_string(root().join("deploy/demo/beslutningstrae.toml")).unwrap();
+    let csv_text = std::fs::read_to_string(&csv).unwrap();
+    let today = today_in_denmark().to_string();
+    let sla = format!("/api/v1/report/sla?from={today}&to={today}");
+    // (method, path, body, the people allowed; everyone else signed in gets 403)
+    let all = ["modt", "journal", "anna", "it", "revisor"];
+    let table: Vec<(&str, String, String, Vec<&str>)> = vec![
+        ("GET", "/api/v1/triage".into(), String::new(), all.to_vec()),
+        (
+            "GET",
+            format!("/api/v1/triage/{u}"),
+            String::new(),
+            vec!["modt", "anna"],
+        ),
+        (
+            "GET",
+            format!("/api/v1/triage/{t}"),
+            String::new(),
+            vec!["journal"],
+        ),
+        (
+            "GET",
+            format!("/api/v1/triage/{u}/attachments/0"),
+            String::new(),
+            vec!["modt", "anna"],
+        ),
+        (
+            "POST",
+            format!("/api/v1/triage/{t}/kind"),
+            r#"{"kind":"trivselplus","reason":"rettet"}"#.into(),
+            vec!["journal"],
+        ),
+        (
+            "POST",
+            format!("/api/v1/triage/{u}/decision"),
+            r#"{"actor":"","trin":3}"#.into(),
+            vec!["modt"],
+        ),
+        (
+            "POST",
+            format!("/api/v1/triage/{u}/task"),
+            r#"{"kind":"tilbagemelding","outcome":"done"}"#.into(),
+            vec!["modt"],
+        ),
+        (
+            "POST",
+            "/api/v1/cases/import".into(),
+            csv_text,
+            vec!["modt"],
+        ),
+        (
+            "GET",
+            "/api/v1/cases/export".into(),
+            String::new(),
+            vec!["modt"],
+        ),
+        (
+            "POST",
+            "/api/v1/config/reload".into(),
+            String::new(),
+            vec!["it"],
+        ),
+        ("POST", "/api/v1/route/simulate".into(), tree, vec!["it"]),
+        ("GET", sla, String::new(), vec!["it", "revisor"]),
+        (
+            "GET",
+            "/api/v1/audit/checkpoint".into(),
+            String::new(),
+            vec!["it", "revisor"],
+        ),
+        (
+            "GET",
+            "/api/v1/outbox/failed".into(),
+            String::new(),
+            vec!["it"],
+        ),
+        (
+            "POST",
+            "/api/v1/outbox/999/retry".into(),
+            String::new(),
+            vec!["it"],
+        ),
+        ("GET", "/api/v1/users".into(), String::new(), vec!["it"]),
+        (
+            "POST",
+            "/api/v1/users/nobody/disable".into(),
+            String::new(),
+            vec!["it"],
+        ),
+        (
+            "POST",
+            format!("/api/v1/triage/{u}/close"),
+            r#"{"reason":"videre til rådgiveren"}"#.into(),
+            vec!["modt"],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, body, allowed) in &table {
+        // Signed out: refused (after ten tries a minute from one address, with 429).
+        let anon = status(&d, None, method, path, body);
+        if anon != 401 && anon != 429 {
+            wrong.push(format!(
+                "signed out: {method} {path} → {anon}, expected 401"
+            ));
+        }
+        for id in all {
+            let got = status(&d, Some(who(id)), method, path, body);
+            let ok = if allowed.contains(&id) {
+                got != 401 && got != 403
+            } else {
+                got == 403
+            };
+            if !ok {
+                let want = if allowed.contains(&id) {
+                    "allowed"
+                } else {
+                    "403"
+                };
+                wrong.push(format!("{id}: {method} {path} → {got}, expected {want}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // What carries no personal data needs no one.
+    for path in ["/healthz", "/metrics"] {
+        assert_eq!(status(&d, None, "GET", path, ""), 200, "{path}");
+    }
+
+    let mut d = d;
+    d.stop();
+    let viewed = d.audit_text("viewed");
+    assert!(viewed.contains("\"actor\":\"anna\""), "{viewed}");
+    assert!(!viewed.contains("\"actor\":\"it\""), "{viewed}");
+    let closed = d.audit_text("closed");
+    assert!(closed.contains("\"actor\":\"modt\""), "{closed}");
+}
