@@ -571,4 +571,16 @@ pub struct User {
     /// made under an earlier number are no longer valid.
     #[serde(default)]
     pub epoch: u64,
+    /// Personal API tokens (for the CLI and scripts), by their SHA-256 only.
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
+}
+
+/// A personal API token: only its hash is kept; the token itself is shown once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// SHA-256 of the token, hex.
+    pub sha256: String,
+    pub created: Timestamp,
+    pub expires: Timestamp,
 }

@@ -299,3 +299,71 @@ fn every_endpoint_with_every_role_and_signed_out() {
     let closed = d.audit_text("closed");
     assert!(closed.contains("\"actor\":\"modt\""), "{closed}");
 }
+
+/// A personal API token acts as its person, with their share: the CLI with `--token-file`.
+#[test]
+fn a_personal_token_acts_as_its_person() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Daemon::start(Options::default());
+    let u = d.send("Bekymring", "Tekst");
+    let t = queued_as(&d.swaks(
+        "trivselplus@localhost",
+        "Trivsel+ Karen Poulsen",
+        "CVR 13585628",
+    ))
+    .unwrap();
+    add_user(&d, "journal", "journalen@kommune.localhost", "journalen");
+    let out = d.cli(&["users", "token", "journal", "--days", "7"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert!(token.starts_with("mt_"), "{token}");
+    let file = d.dir.path().join("token");
+    std::fs::write(&file, &token).unwrap();
+
+    // Readable by others: refused, like every secret file.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let as_journal = |args: &[&str]| {
+        let mut all = vec!["--token-file", file.to_str().unwrap()];
+        all.extend_from_slice(args);
+        d.cli(&all)
+    };
+    assert!(!as_journal(&["triage", "list"]).status.success());
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let list = as_journal(&["triage", "list", "--json"]);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let refs: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, [t.as_str()], "Journalen's share only, not {u}");
+    let reload = as_journal(&["config", "reload"]);
+    assert!(!reload.status.success());
+    assert!(
+        String::from_utf8_lossy(&reload.stderr).contains("admin"),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    // A token that is not one: refused as any wrong token.
+    let (status, _, _) = http_get_headers(
+        d.http,
+        "/api/v1/triage",
+        &[("Authorization", "Bearer mt_not-a-token")],
+    )
+    .unwrap();
+    assert_eq!(status, 401);
+    // Disabled: the token stops working.
+    assert!(d.cli(&["users", "disable", "journal"]).status.success());
+    assert!(!as_journal(&["triage", "list"]).status.success());
+}

@@ -203,6 +203,18 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         let expected = state.app.store.keys().api_token.as_bytes();
+        // A personal token names its person, with their roles.
+        if let Some(t) = token.filter(|t| t.starts_with("mt_")) {
+            if let Some(person) = personal_token(state, t).await? {
+                state.logins.succeeded(peer);
+                return Ok(Caller {
+                    actor: person.user.clone(),
+                    purpose,
+                    session: None,
+                    person: Some(person),
+                });
+            }
+        }
         if !token.is_some_and(|t| constant_time_eq(t.as_bytes(), expected)) {
             tracing::warn!(path = %parts.uri.path(), "API request with a missing or wrong token");
             // A failed login is an audit event (the path only: a URL carries no personal data).
@@ -241,4 +253,21 @@ pub fn throttled(peer: IpAddr) -> Event {
         "failures": LoginGuard::MAX_FAILURES,
         "seconds": LoginGuard::WINDOW.as_secs(),
     }))
+}
+
+/// The person whose live personal token `token` is (not expired, account not disabled).
+async fn personal_token(state: &ApiState, token: &str) -> Result<Option<Person>, ApiError> {
+    let digest = crate::identity::sessions::digest(token);
+    let now = state.now();
+    let store = state.app.store.clone();
+    let user = crate::app::blocking(move || store.users())
+        .await?
+        .into_iter()
+        .find(|u| {
+            !u.disabled
+                && u.tokens.iter().any(|t| {
+                    t.expires > now && constant_time_eq(t.sha256.as_bytes(), digest.as_bytes())
+                })
+        });
+    Ok(user.map(|u| Person::of(&u.id, &u.email, &u.roles, &state.app.policy.cfg().directory)))
 }

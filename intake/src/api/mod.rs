@@ -57,6 +57,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/users/{id}/disable", post(users::disable))
         .route("/api/v1/users/{id}/reset-totp", post(users::reset_totp))
         .route("/api/v1/users/{id}/roles", post(users::set_roles))
+        .route("/api/v1/users/{id}/token", post(users::token))
         .fallback(|| async {
             ApiError::not_found("no such endpoint; the API lives under /api/v1/")
         })

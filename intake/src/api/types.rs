@@ -303,3 +303,16 @@ pub struct UserView {
     pub disabled: bool,
     pub created: Timestamp,
 }
+
+/// `POST /api/v1/users/{id}/token`: how long the token lives (90 days when left out).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenRequest {
+    pub days: Option<u32>,
+}
+
+/// A personal API token, shown once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewToken {
+    pub token: String,
+    pub expires: Timestamp,
+}

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::Json;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::User;
+use modtag_storage::records::{ApiToken, User};
 use modtag_storage::store::Batch;
 use serde_json::json;
 
 use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use super::state::{durable, ApiState};
-use super::types::{Enrolment, NewUser, Roles, UserView};
+use super::types::{Enrolment, NewToken, NewUser, Roles, TokenRequest, UserView};
 use crate::access::Action;
 use crate::app::blocking;
 use crate::identity::{password, totp};
@@ -100,6 +100,7 @@ pub async fn add(
             disabled: false,
             created: now,
             epoch: 0,
+            tokens: Vec::new(),
             id: input.id,
             email: input.email,
             roles: input.roles,
@@ -194,4 +195,64 @@ pub async fn set_roles(
     check_roles(&input.roles)?;
     let user = change(&state, &caller, id, "roles", move |u| u.roles = input.roles).await?;
     Ok(Json(view(&user)))
+}
+
+/// The longest a personal token may live.
+const MAX_TOKEN_DAYS: u32 = 365;
+
+/// A new personal API token for `id`, shown once: for an administrator, or the person
+/// themself. It stops working when it expires, or when the account is disabled.
+pub async fn token(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<NewToken>, ApiError> {
+    let own = caller.session.as_ref().is_some_and(|s| s.user == id);
+    if !own {
+        caller.require(Action::ManageUsers)?;
+    }
+    let input: TokenRequest = if body.is_empty() {
+        TokenRequest { days: None }
+    } else {
+        json_body(&body, "{\"days\": N}")?
+    };
+    let days = input.days.unwrap_or(90);
+    if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+        return Err(ApiError::unprocessable(format!(
+            "a token lives 1 to {MAX_TOKEN_DAYS} days"
+        )));
+    }
+    let secret = format!("mt_{}", crate::identity::sessions::token());
+    let now = state.now();
+    let expires = now + jiff::SignedDuration::from_hours(24 * i64::from(days));
+    let record = ApiToken {
+        sha256: crate::identity::sessions::digest(&secret),
+        created: now,
+        expires,
+    };
+    let store = state.app.store.clone();
+    let actor = caller.actor.clone();
+    blocking(move || -> Result<(), ApiError> {
+        let mut user = store
+            .user(&id)?
+            .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+        // Expired tokens are dropped whenever a new one is made.
+        user.tokens.retain(|t| t.expires > now);
+        user.tokens.push(record);
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(EventKind::UserChanged, &actor, "administration")
+                .details(json!({ "user": user.id, "change": "api token", "expires": expires })),
+        );
+        b.user(user);
+        store.commit(b, now)?;
+        Ok(())
+    })
+    .await?;
+    durable(&state).await?;
+    Ok(Json(NewToken {
+        token: secret,
+        expires,
+    }))
 }

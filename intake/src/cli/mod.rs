@@ -34,6 +34,10 @@ pub struct Cli {
     /// API address of a running daemon; found through the data directory when left out.
     #[arg(long, global = true, env = "MODTAG_API")]
     pub api: Option<String>,
+    /// A personal API token (a 0600 file; `modtag users token` makes one): act as that
+    /// person instead of with the data directory's token.
+    #[arg(long, global = true, env = "MODTAG_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     /// Who is acting, for the audit log.
     #[arg(long, global = true, env = "MODTAG_ACTOR")]
     pub actor: Option<String>,

@@ -32,6 +32,17 @@ pub enum UsersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Make a personal API token for an account (yourself, or anyone as an administrator),
+    /// printed once. Keep it in a 0600 file and give it with --token-file.
+    #[command(
+        after_help = "Example:\n  modtag users token lene.holm --days 30 > ~/.modtag-token && chmod 600 ~/.modtag-token"
+    )]
+    Token {
+        id: String,
+        /// How long it works (1 to 365 days).
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
     /// Replace an account's roles; its sessions end at once.
     SetRoles {
         id: String,

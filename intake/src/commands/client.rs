@@ -27,6 +27,7 @@ impl Api {
     pub fn connect(
         data: &Path,
         api: Option<&str>,
+        token_file: Option<&Path>,
         actor: &str,
         purpose: Option<&str>,
     ) -> Result<Api> {
@@ -49,8 +50,15 @@ impl Api {
                     .to_string()
             }
         };
-        let token =
-            modtag_storage::keys::read_api_token(data).context("cannot read the API token")?;
+        let token = match token_file {
+            // A secret file like the others: refused when others may read it.
+            Some(f) => String::from_utf8_lossy(&modtag_storage::keys::read_secret(f)?)
+                .trim()
+                .to_string(),
+            None => {
+                modtag_storage::keys::read_api_token(data).context("cannot read the API token")?
+            }
+        };
         Ok(Api {
             base,
             token,

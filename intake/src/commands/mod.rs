@@ -48,6 +48,7 @@ impl Ctx<'_> {
         Api::connect(
             &self.cli.data,
             self.cli.api.as_deref(),
+            self.cli.token_file.as_deref(),
             &self.who,
             self.cli.purpose.as_deref(),
         )

@@ -3,7 +3,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::{bail, Context, Result};
-use modtag_intake::api::types::{Enrolment, NewUser, Roles, UserView};
+use modtag_intake::api::types::{Enrolment, NewToken, NewUser, Roles, TokenRequest, UserView};
 
 use super::Ctx;
 use crate::cli::UsersCommand;
@@ -55,6 +55,19 @@ pub async fn run(ctx: &Ctx<'_>, command: &UsersCommand) -> Result<()> {
                 .post_file(&format!("/api/v1/users/{id}/reset-totp"), None)
                 .await?;
             enrolment(&e, *json);
+        }
+        UsersCommand::Token { id, days } => {
+            let t: NewToken = api
+                .post(
+                    &format!("/api/v1/users/{id}/token"),
+                    &TokenRequest { days: Some(*days) },
+                )
+                .await?;
+            eprintln!(
+                "{id}: a token that works until {} (shown only now):",
+                t.expires
+            );
+            println!("{}", t.token);
         }
         UsersCommand::SetRoles { id, roles } => {
             let body = Roles {

@@ -40,6 +40,11 @@ fn key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// The SHA-256 of a token, hex: what is kept of a personal API token.
+pub fn digest(token: &str) -> String {
+    hex::encode(key(token))
+}
+
 impl Sessions {
     pub fn new(idle_secs: u64, max_secs: u64) -> Sessions {
         let secs = |s: u64| SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
