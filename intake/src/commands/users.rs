@@ -93,6 +93,17 @@ fn enrolment(e: &Enrolment, json: bool) {
             "{}: scan this into an authenticator app (it is shown only now):",
             e.id
         );
+        if std::io::stdout().is_terminal() {
+            if let Ok(code) = qrcode::QrCode::new(e.otpauth_uri.as_bytes()) {
+                use qrcode::render::unicode::Dense1x2;
+                let image = code
+                    .render::<Dense1x2>()
+                    .dark_color(Dense1x2::Light)
+                    .light_color(Dense1x2::Dark)
+                    .build();
+                println!("{image}");
+            }
+        }
         println!("{}", e.otpauth_uri);
     }
 }
