@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         _ => Channel::Postfordeling,
     };
     let r = reader().read(data, channel);
-    assert!(["underretning", "trivselplus", "postfordeling", "lae165"].contains(&r.kind));
+    // The kind is one of the closed vocabulary by its type; reading must still say why.
     assert!(!r.understanding.kind_reason.is_empty());
     for cpr in &r.cprs {
         assert!(Cpr::parse(&cpr.formatted()).is_some());
