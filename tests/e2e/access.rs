@@ -3,35 +3,7 @@
 //! and sees no message content; a recipient reads what was sent to them; the audit log
 //! names the signed-in person who looked.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
 use modtag_tests::*;
-
-const PASSWORD: &str = "korrekt hest batteri";
-
-fn add_user(d: &Daemon, id: &str, email: &str, role: &str) -> String {
-    let mut child = Command::new(modtag_bin())
-        .arg("--data")
-        .arg(&d.data)
-        .args([
-            "users", "add", id, "--email", email, "--role", role, "--json",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["otpauth_uri"].as_str().unwrap().to_string()
-}
 
 /// A signed-in person: the session cookie and its CSRF token.
 struct Signed {
@@ -41,29 +13,19 @@ struct Signed {
 
 fn sign_in(d: &Daemon, user: &str, uri: &str) -> Signed {
     let (_, head, body) = http_get_headers(d.http, "/login", &[]).unwrap();
-    let field = |body: &str| {
-        body.split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
+    let field = |body: &str| csrf_field(body).unwrap();
+    let cookie_of = |head: &str, name: &str| {
+        set_cookie(head, name)
+            .unwrap()
+            .split(';')
+            .next()
             .unwrap()
             .to_string()
     };
-    let cookie_of = |head: &str, name: &str| {
-        head.lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                let v = v.trim();
-                (k.eq_ignore_ascii_case("set-cookie") && v.starts_with(name))
-                    .then(|| v.split(';').next().unwrap().to_string())
-            })
-            .unwrap()
-    };
-    let code = totp_rs::TOTP::from_url(uri)
-        .unwrap()
-        .generate(jiff::Timestamp::now().as_second() as u64);
     let form = format!(
-        "username={user}&password={}&totp={code}&csrf={}",
-        PASSWORD.replace(' ', "+"),
+        "username={user}&password={}&totp={}&csrf={}",
+        TEST_PASSWORD.replace(' ', "+"),
+        totp_code(uri, 0),
         field(&body)
     );
     let (status, head, body) = http_request(
@@ -145,7 +107,7 @@ fn every_endpoint_with_every_role_and_signed_out() {
     ];
     let signed: Vec<(&str, Signed)> = people
         .iter()
-        .map(|(id, email, role)| (*id, sign_in(&d, id, &add_user(&d, id, email, role))))
+        .map(|(id, email, role)| (*id, sign_in(&d, id, &d.add_user(id, email, role))))
         .collect();
     let who = |id: &str| &signed.iter().find(|(i, _)| *i == id).unwrap().1;
 
@@ -312,7 +274,7 @@ fn a_personal_token_acts_as_its_person() {
         "CVR 13585628",
     ))
     .unwrap();
-    add_user(&d, "journal", "journalen@kommune.localhost", "journalen");
+    d.add_user("journal", "journalen@kommune.localhost", "journalen");
     let out = d.cli(&["users", "token", "journal", "--days", "7"]);
     assert!(
         out.status.success(),

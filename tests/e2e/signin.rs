@@ -4,53 +4,9 @@
 //! failures, sessions that end on sign-out, on disable and when idle, and the audit log
 //! naming the person who signed in.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use modtag_tests::*;
-
-const PASSWORD: &str = "korrekt hest batteri";
-
-/// `modtag users add ...` with the password on standard input; the otpauth URI.
-fn add_user(d: &Daemon, id: &str, email: &str, role: &str) -> String {
-    let mut child = Command::new(modtag_bin())
-        .arg("--data")
-        .arg(&d.data)
-        .args([
-            "users", "add", id, "--email", email, "--role", role, "--json",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["otpauth_uri"].as_str().unwrap().to_string()
-}
-
-/// The code an authenticator app shows `steps` periods from now.
-fn code(uri: &str, steps: i64) -> String {
-    let t = totp_rs::TOTP::from_url(uri).unwrap();
-    let now = jiff::Timestamp::now().as_second() + steps * 30;
-    t.generate(now as u64)
-}
-
-fn set_cookie<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines()
-        .filter_map(|l| {
-            l.strip_prefix("set-cookie: ")
-                .or_else(|| l.strip_prefix("Set-Cookie: "))
-        })
-        .find(|c| c.starts_with(&format!("{name}=")))
-}
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().find_map(|l| {
@@ -63,12 +19,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 fn form(d: &Daemon) -> (String, String) {
     let (code, head, body) = http_get_headers(d.http, "/login", &[]).unwrap();
     assert_eq!(code, 200, "{body}");
-    let csrf = body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = csrf_field(&body).unwrap();
     let cookie = set_cookie(&head, "modtag_login")
         .unwrap()
         .split(';')
@@ -100,7 +51,7 @@ fn sign_in(d: &Daemon, user: &str, password: &str, totp: &str) -> (u16, String, 
 
 /// Signs in and returns the session cookie (`modtag_session=...`).
 fn session(d: &Daemon, user: &str, totp: &str) -> String {
-    let (status, head, body) = sign_in(d, user, PASSWORD, totp);
+    let (status, head, body) = sign_in(d, user, TEST_PASSWORD, totp);
     assert_eq!(status, 303, "{head}\n{body}");
     assert_eq!(header(&head, "location"), Some("/"));
     let c = set_cookie(&head, "modtag_session").unwrap();
@@ -121,8 +72,7 @@ fn api(d: &Daemon, cookie: &str) -> u16 {
 #[test]
 fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
     let d = Daemon::start(Options::default());
-    let uri = add_user(
-        &d,
+    let uri = d.add_user(
         "lene.holm",
         "lene.holm@kommune.localhost",
         "modtagelsen_leder",
@@ -155,16 +105,16 @@ fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
     assert_eq!(status, 403);
 
     // A wrong code, a wrong password: the same words, no session.
-    let (status, head, body) = sign_in(&d, "lene.holm", PASSWORD, "000000");
+    let (status, head, body) = sign_in(&d, "lene.holm", TEST_PASSWORD, "000000");
     assert_eq!(status, 401);
     assert!(set_cookie(&head, "modtag_session").is_none());
     assert!(body.contains("forkert"), "{body}");
 
-    let now = code(&uri, 0);
+    let now = totp_code(&uri, 0);
     let cookie = session(&d, "lene.holm", &now);
     assert_eq!(api(&d, &cookie), 200);
     // The same code again is refused, even with the right password.
-    assert_eq!(sign_in(&d, "lene.holm", PASSWORD, &now).0, 401);
+    assert_eq!(sign_in(&d, "lene.holm", TEST_PASSWORD, &now).0, 401);
 
     // A change through the API needs the session's CSRF token.
     let (status, _, body) = http_request(
@@ -181,11 +131,7 @@ fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
     let (status, _, page) = http_get_headers(d.http, "/", &[("Cookie", &cookie)]).unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("lene.holm"), "{page}");
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap();
+    let csrf = csrf_field(&page).unwrap();
     let (status, _, _) = http_request(
         d.http,
         "POST",
@@ -201,7 +147,7 @@ fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
     assert_eq!(api(&d, &cookie), 401, "signed out");
 
     // Signed in again (the next code); disabling the account ends that session at once.
-    let cookie = session(&d, "lene.holm", &code(&uri, 1));
+    let cookie = session(&d, "lene.holm", &totp_code(&uri, 1));
     assert_eq!(api(&d, &cookie), 200);
     let out = d.cli(&["users", "disable", "lene.holm"]);
     assert!(
@@ -210,7 +156,10 @@ fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(api(&d, &cookie), 401, "disabled");
-    assert_eq!(sign_in(&d, "lene.holm", PASSWORD, &code(&uri, -1)).0, 401);
+    assert_eq!(
+        sign_in(&d, "lene.holm", TEST_PASSWORD, &totp_code(&uri, -1)).0,
+        401
+    );
 
     let mut d = d;
     d.stop();
@@ -227,19 +176,19 @@ fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
 #[test]
 fn failures_make_one_address_wait_and_strangers_to_the_directory_get_no_access() {
     let d = Daemon::start(Options::default());
-    let uri = add_user(&d, "bo", "bo@nowhere.example", "raadgiver");
+    let uri = d.add_user("bo", "bo@nowhere.example", "raadgiver");
     // Three failures, then the address must wait before trying this account again.
     for _ in 0..3 {
         assert_eq!(sign_in(&d, "bo", "forkert", "123456").0, 401);
     }
-    let (status, head, body) = sign_in(&d, "bo", PASSWORD, &code(&uri, 0));
+    let (status, head, body) = sign_in(&d, "bo", TEST_PASSWORD, &totp_code(&uri, 0));
     assert_eq!(status, 429, "{body}");
     assert!(header(&head, "retry-after").is_some());
     assert!(body.contains("Vent"), "{body}");
     // Once the wait is over, the right password and code get through, but this account's
     // e-mail is no one in the directory: a clear page, no session.
     let (status, head, body) = wait_for("the wait to pass", Duration::from_secs(10), || {
-        let r = sign_in(&d, "bo", PASSWORD, &code(&uri, 0));
+        let r = sign_in(&d, "bo", TEST_PASSWORD, &totp_code(&uri, 0));
         (r.0 != 429).then_some(r)
     });
     assert_eq!(status, 403, "{body}");
@@ -257,8 +206,8 @@ fn an_idle_session_ends() {
         ..Options::default()
     };
     let d = Daemon::start(opts);
-    let uri = add_user(&d, "anna", "anna.kristensen@kommune.localhost", "raadgiver");
-    let cookie = session(&d, "anna", &code(&uri, 0));
+    let uri = d.add_user("anna", "anna.kristensen@kommune.localhost", "raadgiver");
+    let cookie = session(&d, "anna", &totp_code(&uri, 0));
     assert_eq!(api(&d, &cookie), 200);
     // Idleness cannot be polled for (each look is a request that keeps the session alive):
     // this waits for the clock, not for work.

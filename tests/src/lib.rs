@@ -332,6 +332,31 @@ impl Daemon {
         self.cli_json(&all)
     }
 
+    /// `modtag users add ID --email E --role R --json` with [`TEST_PASSWORD`] on standard
+    /// input; the account's `otpauth://` URI.
+    pub fn add_user(&self, id: &str, email: &str, role: &str) -> String {
+        let mut child = Command::new(modtag_bin())
+            .arg("--data")
+            .arg(&self.data)
+            .args([
+                "users", "add", id, "--email", email, "--role", role, "--json",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{TEST_PASSWORD}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "users add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["otpauth_uri"].as_str().unwrap().to_string()
+    }
+
     /// One figure of `/metrics` (no personal data, no token).
     pub fn metric(&self, name: &str) -> i64 {
         let m = http_get(self.http, "/metrics").unwrap().1;
@@ -798,4 +823,31 @@ impl Smtp {
         self.send_raw(format!("{line}\r\n").as_bytes());
         self.reply()
     }
+}
+
+/// The password of every account the tests make.
+pub const TEST_PASSWORD: &str = "korrekt hest batteri";
+
+/// The code an authenticator app enrolled with `uri` shows `steps` periods (30 s) from now.
+pub fn totp_code(uri: &str, steps: i64) -> String {
+    let t = totp_rs::TOTP::from_url(uri).unwrap();
+    let at = jiff::Timestamp::now().as_second() + steps * 30;
+    t.generate(u64::try_from(at).unwrap())
+}
+
+/// The whole `Set-Cookie` value for cookie `name` in a response's header block.
+pub fn set_cookie<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        let v = v.trim();
+        (k.eq_ignore_ascii_case("set-cookie") && v.starts_with(&format!("{name}="))).then_some(v)
+    })
+}
+
+/// The value of a page's hidden `csrf` field.
+pub fn csrf_field(page: &str) -> Option<String> {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map(str::to_string)
 }
