@@ -263,11 +263,51 @@ async fn personal_token(state: &ApiState, token: &str) -> Result<Option<Person>,
     let user = crate::app::blocking(move || store.users())
         .await?
         .into_iter()
-        .find(|u| {
-            !u.disabled
-                && u.tokens.iter().any(|t| {
-                    t.expires > now && constant_time_eq(t.sha256.as_bytes(), digest.as_bytes())
-                })
-        });
+        .find(|u| holds_token(u, &digest, now));
     Ok(user.map(|u| Person::of(&u.id, &u.email, &u.roles, &state.app.policy.cfg().directory)))
+}
+
+/// Whether `user` may act with the token whose SHA-256 is `digest` at `now`: it is theirs,
+/// not expired, and the account is not disabled.
+fn holds_token(user: &modtag_storage::records::User, digest: &str, now: jiff::Timestamp) -> bool {
+    !user.disabled
+        && user
+            .tokens
+            .iter()
+            .any(|t| t.expires > now && constant_time_eq(t.sha256.as_bytes(), digest.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use modtag_storage::records::{ApiToken, User};
+
+    #[test]
+    fn a_personal_token_works_until_it_expires_or_its_account_is_disabled() {
+        let t0: jiff::Timestamp = "2026-11-30T08:00:00Z".parse().unwrap();
+        let digest = crate::identity::sessions::digest("mt_abc");
+        let mut user = User {
+            id: "lene.holm".into(),
+            email: "lene.holm@kommune.localhost".into(),
+            roles: vec!["modtagelsen_leder".into()],
+            password: String::new(),
+            totp_secret: String::new(),
+            totp_last_step: None,
+            disabled: false,
+            created: t0,
+            epoch: 0,
+            tokens: vec![ApiToken {
+                sha256: digest.clone(),
+                created: t0,
+                expires: t0 + jiff::SignedDuration::from_hours(24),
+            }],
+        };
+        assert!(holds_token(&user, &digest, t0));
+        let other = crate::identity::sessions::digest("mt_abd");
+        assert!(!holds_token(&user, &other, t0), "another token");
+        let later = t0 + jiff::SignedDuration::from_hours(25);
+        assert!(!holds_token(&user, &digest, later), "expired");
+        user.disabled = true;
+        assert!(!holds_token(&user, &digest, t0), "disabled");
+    }
 }
