@@ -177,6 +177,10 @@ fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
 fn failures_make_one_address_wait_and_strangers_to_the_directory_get_no_access() {
     let d = Daemon::start(Options::default());
     let uri = d.add_user("bo", "bo@nowhere.example", "raadgiver");
+    // A huge name or password is just wrong: nothing grows with it.
+    let huge = "x".repeat(200_000);
+    assert_eq!(sign_in(&d, &huge, TEST_PASSWORD, "123456").0, 401);
+    assert_eq!(sign_in(&d, "bo", &huge, "123456").0, 401);
     // Three failures, then the address must wait before trying this account again.
     for _ in 0..3 {
         assert_eq!(sign_in(&d, "bo", "forkert", "123456").0, 401);

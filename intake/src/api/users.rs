@@ -77,6 +77,9 @@ pub async fn add(
         return Err(ApiError::unprocessable("email must be an e-mail address"));
     }
     check_roles(&input.roles)?;
+    if input.password.len() > 1024 {
+        return Err(ApiError::unprocessable("a password is at most 1024 bytes"));
+    }
     if input.password.chars().count() < password::MIN_LENGTH {
         return Err(ApiError::unprocessable(format!(
             "the password must be at least {} characters",

@@ -133,6 +133,9 @@ pub struct SignIn {
     csrf: String,
 }
 
+/// No password is longer; a longer one is wrong without being hashed.
+const MAX_PASSWORD_BYTES: usize = 1024;
+
 const WRONG: &str = "Brugernavn, adgangskode eller engangskode er forkert. Prøv igen.";
 
 pub async fn sign_in(
@@ -140,7 +143,16 @@ pub async fn sign_in(
     parts: Parts,
     Form(input): Form<SignIn>,
 ) -> Response {
-    let username = input.username.trim().to_lowercase();
+    // An account id is at most 64 characters: anything longer is cut before it is used as a
+    // key of the failure counts or written to the audit log (a flood of huge names must not
+    // grow either).
+    let username: String = input
+        .username
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(64)
+        .collect();
     let shown: String = username
         .chars()
         .filter(|c| !c.is_control())
@@ -174,6 +186,9 @@ pub async fn sign_in(
         res.headers_mut().insert(header::RETRY_AFTER, secs.into());
         return res;
     }
+    if input.password.len() > MAX_PASSWORD_BYTES {
+        return login_page(&state, StatusCode::UNAUTHORIZED, &shown, Some(WRONG));
+    }
     let store = state.app.store.clone();
     let (id, pw, code) = (username.clone(), input.password, input.totp);
     let unix = u64::try_from(now.as_second()).unwrap_or(0);
@@ -185,7 +200,8 @@ pub async fn sign_in(
                 password::verify(&pw, &password::hash("-"));
                 return Ok(None);
             };
-            if user.disabled || !password::verify(&pw, &user.password) {
+            // The hash is checked first, so a disabled account answers as slowly as any.
+            if !password::verify(&pw, &user.password) || user.disabled {
                 return Ok(None);
             }
             match totp::accept(&user.totp_secret, &code, unix, user.totp_last_step) {
