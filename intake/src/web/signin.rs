@@ -216,7 +216,7 @@ pub async fn sign_in(
     .await;
     let user = match checked {
         Ok(u) => u,
-        Err(e) => return storage_trouble(&state, e),
+        Err(e) => return storage_trouble(e),
     };
     let Some(user) = user else {
         let failure = state.attempts.failed(&username, client, now);
@@ -267,7 +267,7 @@ pub async fn sign_in(
     })
     .await;
     if let Err(e) = recorded {
-        return storage_trouble(&state, e);
+        return storage_trouble(e);
     }
     if let Err(e) = durable(&state).await {
         return e.into_response();
@@ -288,9 +288,8 @@ pub async fn sign_in(
     res
 }
 
-fn storage_trouble(state: &ApiState, e: modtag_storage::StoreError) -> Response {
+fn storage_trouble(e: modtag_storage::StoreError) -> Response {
     tracing::error!(error = %e, "storage error at sign-in");
-    let _ = state;
     page(
         StatusCode::SERVICE_UNAVAILABLE,
         MessagePage {
@@ -309,7 +308,7 @@ pub async fn home(State(state): State<Arc<ApiState>>, parts: Parts) -> Response 
     let id = session.user.clone();
     let roles = match blocking(move || store.user(&id)).await {
         Ok(u) => u.map(|u| u.roles.join(", ")).unwrap_or_default(),
-        Err(e) => return storage_trouble(&state, e),
+        Err(e) => return storage_trouble(e),
     };
     page(
         StatusCode::OK,
