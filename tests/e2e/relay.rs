@@ -17,13 +17,7 @@ fn copies_wait_for_a_relay_that_is_down() {
         || d.stderr().contains("delivery deferred").then_some(()),
     );
     // IT operations see it without reading anything: how many wait, and for how long.
-    let gauge = |name: &str| -> i64 {
-        let m = http_get(d.http, "/metrics").unwrap().1;
-        m.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {m}"))
-    };
+    let gauge = |name: &str| d.metric(name);
     // (The log line comes just before the deferral is committed.)
     wait_for(
         "the deferral to age",

@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::lockout::{client_address, LoginGuard};
 use super::state::{audit, ApiState};
 use crate::access::{self, Action, Person};
+use crate::identity::constant_time_eq;
 use crate::identity::sessions::Session;
 use modtag_storage::records::Item;
 
@@ -91,10 +92,6 @@ pub fn require_work(person: Option<&Person>, item: &Item) -> Result<(), ApiError
         )),
         _ => Ok(()),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The name of the session cookie.

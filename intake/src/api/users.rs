@@ -15,11 +15,9 @@ use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use super::state::{durable, ApiState};
 use super::types::{Enrolment, NewToken, NewUser, Roles, TokenRequest, UserView};
-use crate::access::Action;
+use crate::access::{Action, SYSTEM_ROLES};
 use crate::app::blocking;
 use crate::identity::{password, totp};
-
-pub use crate::access::SYSTEM_ROLES;
 
 fn view(u: &User) -> UserView {
     UserView {

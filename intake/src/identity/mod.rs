@@ -6,3 +6,8 @@ pub mod attempts;
 pub mod password;
 pub mod sessions;
 pub mod totp;
+
+/// Compares secrets (tokens, codes) in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

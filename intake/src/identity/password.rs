@@ -29,6 +29,13 @@ pub fn hash(password: &str) -> String {
         .to_string()
 }
 
+/// Takes as long as [`verify`] and verifies nothing: for a name that has no account, so that
+/// the answer does not come sooner than for a wrong password (one Argon2 run, as there).
+pub fn verify_nothing(password: &str) {
+    static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash("-"));
+    verify(password, &DUMMY);
+}
+
 /// Whether `password` is the one `phc` was made from. A damaged hash verifies nothing.
 pub fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())

@@ -5,6 +5,8 @@
 
 use totp_rs::{Algorithm, Secret, TOTP};
 
+use super::constant_time_eq;
+
 const DIGITS: usize = 6;
 const STEP: u64 = 30;
 const ISSUER: &str = "modtag";
@@ -49,10 +51,6 @@ pub fn accept(secret: &str, code: &str, unix_secs: u64, last_step: Option<u64>) 
         .into_iter()
         .filter(|step| last_step.is_none_or(|last| *step > last))
         .find(|step| constant_time_eq(t.generate(step * STEP).as_bytes(), code.as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use modtag_storage::store::Batch;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::{Person, SYSTEM_ROLES};
 use crate::api::auth::{client_of, cookie, throttled, SESSION_COOKIE};
 use crate::api::state::{audit, durable, ApiState};
 use crate::app::blocking;
@@ -153,11 +154,7 @@ pub async fn sign_in(
         .chars()
         .take(64)
         .collect();
-    let shown: String = username
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(64)
-        .collect();
+    let shown: String = username.chars().filter(|c| !c.is_control()).collect();
     let paired = cookie(&parts.headers, FORM_COOKIE)
         .is_some_and(|c| !input.csrf.is_empty() && c.as_bytes() == input.csrf.as_bytes());
     if !paired {
@@ -196,8 +193,9 @@ pub async fn sign_in(
     let checked = blocking(
         move || -> Result<Option<User>, modtag_storage::StoreError> {
             let Some(mut user) = store.user(&id)? else {
-                // Hash anyway, so a name that does not exist takes as long as a wrong password.
-                password::verify(&pw, &password::hash("-"));
+                // Verify anyway, so a name that does not exist takes as long as a wrong
+                // password.
+                password::verify_nothing(&pw);
                 return Ok(None);
             };
             // The hash is checked first, so a disabled account answers as slowly as any.
@@ -232,17 +230,17 @@ pub async fn sign_in(
     };
     // Only people the kommune's directory knows get in; the system roles come from the
     // configuration instead.
-    let cfg = state.app.policy.cfg();
-    let known = cfg
-        .directory
-        .people
-        .iter()
-        .any(|(_, p)| p.email.eq_ignore_ascii_case(&user.email));
+    let person = Person::of(
+        &user.id,
+        &user.email,
+        &user.roles,
+        &state.app.policy.cfg().directory,
+    );
     let system_only = user
         .roles
         .iter()
-        .all(|r| crate::api::users::SYSTEM_ROLES.contains(&r.as_str()));
-    if !known && !system_only {
+        .all(|r| SYSTEM_ROLES.contains(&r.as_str()));
+    if person.directory_id.is_none() && !system_only {
         return page(
             StatusCode::FORBIDDEN,
             MessagePage {
