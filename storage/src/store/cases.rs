@@ -9,14 +9,7 @@ impl Store {
     /// Cases of the child with this CPR (ten digits), open or not.
     pub fn cases_for_cpr(&self, cpr_digits: &str) -> Result<Vec<Case>, StoreError> {
         let prefix = self.blind(cpr_digits);
-        self.inner
-            .cases
-            .scan_prefix(prefix)
-            .map(|kv| {
-                let (k, v) = kv?;
-                self.open_sealed(T_CASES, &k, &v)
-            })
-            .collect()
+        self.all_sealed(self.inner.cases.scan_prefix(prefix), T_CASES)
     }
 
     pub fn case(&self, case_number: &str) -> Result<Option<Case>, StoreError> {

@@ -8,22 +8,12 @@ use crate::StoreError;
 
 impl Store {
     pub fn item(&self, reference: &str) -> Result<Option<Item>, StoreError> {
-        match self.inner.items.get(reference.as_bytes())? {
-            Some(v) => Ok(Some(self.open_sealed(T_ITEMS, reference.as_bytes(), &v)?)),
-            None => Ok(None),
-        }
+        self.sealed_at(&self.inner.items, T_ITEMS, reference.as_bytes())
     }
 
     /// Every item, in reference order.
     pub fn items(&self) -> Result<Vec<Item>, StoreError> {
-        self.inner
-            .items
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                self.open_sealed(T_ITEMS, &k, &v)
-            })
-            .collect()
+        self.all_sealed(self.inner.items.iter(), T_ITEMS)
     }
 
     /// The items whose state `keep` accepts, by reference: only those are decrypted.

@@ -281,6 +281,34 @@ impl Store {
         serde_json::from_slice(&plain).map_err(|e| corrupt(e.to_string()))
     }
 
+    /// The record under `key` in `tree` (named `name` in errors), decrypted.
+    fn sealed_at<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        name: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match tree.get(key)? {
+            Some(v) => Ok(Some(self.open_sealed(name, key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every record `entries` gives (a whole tree, or a prefix of one), decrypted, in key
+    /// order.
+    fn all_sealed<T: serde::de::DeserializeOwned>(
+        &self,
+        entries: sled::Iter,
+        name: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        entries
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.open_sealed(name, &k, &v)
+            })
+            .collect()
+    }
+
     /// The keyed hash of a CPR (ten digits) under the blind-index key: lets us find a child's
     /// cases without any plaintext CPR in a key.
     pub fn blind(&self, cpr_digits: &str) -> [u8; 32] {

@@ -82,22 +82,11 @@ impl Store {
 
     /// One outbox entry by id.
     pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
-        let key = id.to_be_bytes();
-        match self.inner.outbox.get(key)? {
-            Some(v) => Ok(Some(self.open_sealed(T_OUTBOX, &key, &v)?)),
-            None => Ok(None),
-        }
+        self.sealed_at(&self.inner.outbox, T_OUTBOX, &id.to_be_bytes())
     }
 
     /// Every outbox entry, in id order.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.inner
-            .outbox
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                self.open_sealed(T_OUTBOX, &k, &v)
-            })
-            .collect()
+        self.all_sealed(self.inner.outbox.iter(), T_OUTBOX)
     }
 }
