@@ -13,6 +13,8 @@ pub(crate) struct DirectoryFile {
     pub people: Vec<PersonEntry>,
     #[serde(rename = "institution", default)]
     pub institutions: Vec<Institution>,
+    #[serde(rename = "staff", default)]
+    pub staff: Vec<Staff>,
     #[serde(default)]
     pub calendar: Calendar,
 }
@@ -113,6 +115,18 @@ pub struct Person {
     pub cert: openpgp::Cert,
 }
 
+/// A member of staff who signs in to work a desk (Modtagelsen's, Journalen's) that the
+/// directory's team person receives the mail of. Staff hold roles for need-to-know only:
+/// routing never sends to them, so they need no certificate.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staff {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub roles: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Institution {
@@ -135,6 +149,8 @@ pub struct Institution {
 pub struct Directory {
     pub people: BTreeMap<String, Person>,
     pub institutions: BTreeMap<String, Institution>,
+    /// Members of staff by id (see [`Staff`]); never recipients.
+    pub staff: BTreeMap<String, Staff>,
     pub calendar: Calendar,
 }
 
@@ -145,6 +161,22 @@ impl Directory {
 
     pub fn institution(&self, id: &str) -> Option<&Institution> {
         self.institutions.get(id)
+    }
+
+    /// The roles the directory gives whoever has `email`: a person (the one recipient with
+    /// that address) or a member of staff. `None` when the directory does not know it.
+    pub fn roles_of_email(&self, email: &str) -> Option<(&str, &[String])> {
+        let person = self
+            .people
+            .values()
+            .find(|p| p.email.eq_ignore_ascii_case(email))
+            .map(|p| (p.id.as_str(), p.roles.as_slice()));
+        person.or_else(|| {
+            self.staff
+                .values()
+                .find(|s| s.email.eq_ignore_ascii_case(email))
+                .map(|s| (s.id.as_str(), s.roles.as_slice()))
+        })
     }
 
     /// Everyone who holds `role` directly in the directory, in id order.

@@ -125,6 +125,7 @@ fn load_from(
     let (tree_path, tree_text) = source.read(&config.policy.beslutningstrae)?;
     let tree = parse_tree(&tree_path, &tree_text, &directory, &mut errors)?;
     let auditors = parse_auditors(source, &config, path, text, &mut errors);
+    check_cli(&config, &directory, path, text, &mut errors);
 
     if !errors.is_empty() {
         return Err(if errors.len() == 1 {
@@ -140,6 +141,56 @@ fn load_from(
         auditors,
         origin,
     })
+}
+
+/// `[cli]`: every mapped account is named, and each demo account has roles modtag knows
+/// and an e-mail the directory knows (its roles are narrowed to the directory's).
+fn check_cli(
+    config: &Config,
+    directory: &Directory,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (os_user, account) in &config.cli.accounts {
+        if os_user.trim().is_empty() || account.trim().is_empty() {
+            errors.push(invalid(
+                path,
+                line_of(text, "accounts", ""),
+                "cli.accounts: each entry maps an operating-system user to a modtag account id; \
+                 neither may be empty"
+                    .into(),
+            ));
+        }
+    }
+    for demo in &config.cli.demo_accounts {
+        let line = line_of(text, "id", &demo.id);
+        for role in &demo.roles {
+            if !roles::is_role(role) && !roles::SYSTEM_ROLES.contains(&role.as_str()) {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!(
+                        "cli.demo_account {:?} has unknown role {role:?}: use one of {}, {}",
+                        demo.id,
+                        roles::SYSTEM_ROLES.join(", "),
+                        roles::ROLE_IDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        if directory.roles_of_email(&demo.email).is_none() {
+            errors.push(invalid(
+                path,
+                line,
+                format!(
+                    "cli.demo_account {:?}: the directory knows no one with its e-mail, so it \
+                     would have no roles; add a [[staff]] entry with that e-mail",
+                    demo.id
+                ),
+            ));
+        }
+    }
 }
 
 /// The auditors' certificates: public only, usable for encryption. Audit payloads are
@@ -278,6 +329,39 @@ fn parse_directory(
                 cert,
             },
         );
+    }
+    for member in file.staff {
+        let line = line_of(text, "id", &member.id);
+        for role in &member.roles {
+            if !roles::is_role(role) {
+                errors.push(invalid(
+                    path,
+                    line,
+                    format!(
+                        "staff {:?} has unknown role {role:?}: use one of {}",
+                        member.id,
+                        roles::ROLE_IDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let taken =
+            directory.people.contains_key(&member.id) || directory.staff.contains_key(&member.id);
+        let email_taken = directory.roles_of_email(&member.email).is_some();
+        if taken || email_taken {
+            errors.push(invalid(
+                path,
+                line,
+                format!(
+                    "staff {:?}: the {} is already in the directory; each id and e-mail names one \
+                     person",
+                    member.id,
+                    if taken { "id" } else { "e-mail" }
+                ),
+            ));
+            continue;
+        }
+        directory.staff.insert(member.id.clone(), member);
     }
     for inst in file.institutions {
         let line = line_of(text, "id", &inst.id);

@@ -25,6 +25,8 @@ pub struct Config {
     pub kvittering: KvitteringSettings,
     #[serde(default)]
     pub audit: AuditSettings,
+    #[serde(default)]
+    pub cli: Cli,
     pub policy: PolicyFiles,
     /// Directory of the configuration file, for resolving relative paths (`None` for the
     /// embedded default).
@@ -248,6 +250,34 @@ fn default_repeat_threshold() -> usize {
 }
 fn default_repeat_window() -> i64 {
     365
+}
+
+/// Who may use the `modtag` command on the server. The command talks to the daemon over the
+/// Unix socket `DATA/modtag.sock`; the kernel tells the daemon which operating-system user
+/// is at the other end (`SO_PEERCRED`), and `accounts` says which modtag account that user
+/// acts as. Anyone else is refused. Nobody is mapped unless the configuration says so.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cli {
+    /// Operating-system user name -> modtag account id. [`SERVING_USER`] stands for the
+    /// user who runs `modtag serve`.
+    #[serde(default)]
+    pub accounts: std::collections::BTreeMap<String, String>,
+    /// For the demo only: accounts made at start when missing, without a password (they
+    /// act through the socket; `modtag users add` makes accounts that sign in on the web).
+    #[serde(default, rename = "demo_account")]
+    pub demo_accounts: Vec<DemoAccount>,
+}
+
+/// In [`Cli::accounts`]: the operating-system user who runs `modtag serve`.
+pub const SERVING_USER: &str = "@serve";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoAccount {
+    pub id: String,
+    pub email: String,
+    pub roles: Vec<String>,
 }
 
 /// Signed checkpoints of the audit log: how often, and where a copy goes.

@@ -22,6 +22,10 @@ pub const ROLE_IDS: &[&str] = &[
     "leder_fritid",
 ];
 
+/// Roles the configuration gives, not the directory: `admin` manages accounts and the
+/// configuration (and sees no message content); `auditor` reads the audit views.
+pub const SYSTEM_ROLES: &[&str] = &["admin", "auditor"];
+
 /// Roles resolved from the case or the institution rather than by looking the role up in
 /// the directory.
 pub const CONTEXT_ROLES: &[&str] = &["raadgiver", "lokal_leder", "privat_leder"];

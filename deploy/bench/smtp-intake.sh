@@ -110,7 +110,7 @@ for size in 20480 512000; do
   m_src=$(source_run $MP $size)
   m_load=$("$L" "127.0.0.1:$MP" $SESSIONS "$N" $size)
   m_cpu=$(cpu_ms)   # before the count below, which decrypts every item
-  m_count=$(ls "$work/data" >/dev/null && curl -sf -H "Authorization: Bearer $(cat "$work/data/api-token")" "http://127.0.0.1:$HP/api/v1/triage" | grep -o '"reference"' | wc -l)
+  m_count=$(curl -sf --unix-socket "$work/data/modtag.sock" "http://localhost/api/v1/triage" | grep -o '"reference"' | wc -l)
   m_hwm=$(hwm)
   stop_modtag
   p_src=$(source_run $PP $size)

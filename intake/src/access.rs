@@ -17,7 +17,7 @@
 
 use modtag_config::{Directory, Kind};
 
-pub const SYSTEM_ROLES: [&str; 2] = ["admin", "auditor"];
+pub use modtag_config::roles::SYSTEM_ROLES;
 
 /// Who is asking, as far as the rules care.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,23 +29,21 @@ pub struct Person {
 }
 
 impl Person {
-    /// The person behind an account: its roles narrowed to what the directory gives.
+    /// The person behind an account: its roles narrowed to what the directory gives the
+    /// person or member of staff with the account's e-mail.
     pub fn of(user: &str, email: &str, account_roles: &[String], directory: &Directory) -> Person {
-        let entry = directory
-            .people
-            .values()
-            .find(|p| p.email.eq_ignore_ascii_case(email));
+        let entry = directory.roles_of_email(email);
         let roles = account_roles
             .iter()
             .filter(|r| {
                 SYSTEM_ROLES.contains(&r.as_str())
-                    || entry.is_some_and(|p| p.roles.iter().any(|d| d == *r))
+                    || entry.is_some_and(|(_, given)| given.iter().any(|d| d == *r))
             })
             .cloned()
             .collect();
         Person {
             user: user.to_string(),
-            directory_id: entry.map(|p| p.id.clone()),
+            directory_id: entry.map(|(id, _)| id.to_string()),
             roles,
         }
     }

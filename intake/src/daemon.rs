@@ -24,6 +24,10 @@ use crate::smtp::{server, session::SessionConfig};
 /// Written into the data directory while the daemon runs, so the CLI can find its API.
 pub const DAEMON_FILE: &str = "daemon.json";
 
+/// The CLI's socket in the data directory: the kernel names the operating-system user who
+/// connects, and `[cli] accounts` the account that user acts as.
+pub const SOCKET_FILE: &str = "modtag.sock";
+
 /// Creates the data directory (0700) if needed.
 pub fn prepare_data_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
@@ -50,6 +54,13 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let clock = Clock::system();
     let store = Store::open(&data, keys)
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    if modtag_storage::keys::remove_legacy_api_token(&data)? {
+        println!(
+            "modtag: removed the shared API token {}: the CLI now acts as a person (see [cli] in the configuration)",
+            data.join(modtag_storage::keys::LEGACY_API_TOKEN).display()
+        );
+    }
+    make_demo_accounts(&store, &loaded.config.cli.demo_accounts, clock.now())?;
     // Key changes are audit events: the first start creates the data directory's keys.
     if !created.is_empty() {
         let names: Vec<String> = created
@@ -80,6 +91,8 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let web = TcpListener::bind(c.http.listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", c.http.listen))?;
+    let socket_path = data.join(SOCKET_FILE);
+    let socket = bind_socket(&socket_path)?;
     let smtp_addr = smtp.local_addr()?;
     let http_addr = web.local_addr()?;
     let daemon_file = data.join(DAEMON_FILE);
@@ -88,15 +101,27 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         serde_json::to_vec_pretty(&serde_json::json!({
             "api": format!("http://{http_addr}"),
             "smtp": smtp_addr.to_string(),
+            "socket": socket_path,
             "pid": std::process::id(),
         }))?,
     )?;
     println!("modtag: configuration: {}", loaded.origin);
     println!("modtag: data directory: {}", data.display());
     println!("modtag: SMTP on {smtp_addr}, HTTP API on http://{http_addr}/api/v1/");
+    let mapped: Vec<String> = c
+        .cli
+        .accounts
+        .iter()
+        .map(|(os, account)| format!("{os} as {account}"))
+        .collect();
     println!(
-        "modtag: API token in {}",
-        data.join(modtag_storage::keys::API_TOKEN).display()
+        "modtag: the CLI on {}: {}",
+        socket_path.display(),
+        if mapped.is_empty() {
+            "nobody is mapped in [cli] accounts; use personal tokens".to_string()
+        } else {
+            mapped.join(", ")
+        }
     );
     tracing::info!(smtp = %smtp_addr, http = %http_addr, "modtag started");
 
@@ -153,12 +178,17 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         max_connections: c.http.max_connections,
         request_timeout: Duration::from_secs(c.http.request_timeout_secs),
     };
+    let state = Arc::new(ApiState::new(app.clone(), smtp_stats));
     tasks.spawn(crate::api::server::serve(
         web,
-        {
-            let state = Arc::new(ApiState::new(app.clone(), smtp_stats));
-            crate::api::router(state.clone()).merge(crate::web::router(state))
-        },
+        crate::api::router(state.clone()).merge(crate::web::router(state.clone())),
+        http_limits.clone(),
+        stop_rx.clone(),
+    ));
+    // The socket serves the API only: the CLI has no use for the pages.
+    tasks.spawn(crate::api::server::serve(
+        socket,
+        crate::api::router(state),
         http_limits,
         stop_rx.clone(),
     ));
@@ -199,8 +229,71 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     }
     let flushed = flush(&store).await;
     let _ = std::fs::remove_file(&daemon_file);
+    let _ = std::fs::remove_file(&socket_path);
     flushed.context("final flush failed")?;
     println!("modtag: stopped");
+    Ok(())
+}
+
+/// Listens on the CLI's socket. A socket left by a daemon that crashed is replaced: the
+/// store's lock, already held, says no other daemon runs on this directory. Anyone who can
+/// reach the directory may connect; what they may do is the account `[cli] accounts` maps
+/// them to (unmapped users are refused and audited).
+fn bind_socket(path: &Path) -> Result<tokio::net::UnixListener> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot replace {}", path.display())),
+    }
+    let listener = tokio::net::UnixListener::bind(path).with_context(|| {
+        format!(
+            "cannot listen on {} (a socket path is at most 107 bytes: use a shorter --data path)",
+            path.display()
+        )
+    })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    Ok(listener)
+}
+
+/// The demo's accounts (`[[cli.demo_account]]`), made at start when missing, without a
+/// password: they act through the socket only.
+fn make_demo_accounts(
+    store: &Store,
+    demos: &[modtag_config::model::DemoAccount],
+    now: jiff::Timestamp,
+) -> Result<()> {
+    use modtag_storage::audit::{Event, EventKind};
+    let mut b = modtag_storage::store::Batch::new();
+    let mut any = false;
+    for demo in demos {
+        if store.user(&demo.id)?.is_some() {
+            continue;
+        }
+        b.audit(
+            Event::new(EventKind::UserAdded, "system", "administration")
+                .details(serde_json::json!({ "user": demo.id, "roles": demo.roles, "demo": true })),
+        );
+        b.user(modtag_storage::records::User {
+            id: demo.id.clone(),
+            email: demo.email.clone(),
+            roles: demo.roles.clone(),
+            // No password verifies against an empty hash.
+            password: String::new(),
+            totp_secret: crate::identity::totp::new_secret(),
+            totp_last_step: None,
+            disabled: false,
+            created: now,
+            epoch: 0,
+            tokens: Vec::new(),
+        });
+        any = true;
+    }
+    if any {
+        store
+            .commit(b, now)
+            .and_then(|_| store.flush())
+            .context("cannot make the demo accounts")?;
+    }
     Ok(())
 }
 

@@ -6,7 +6,9 @@
 //! | `audit.cert` | only in data directories from before the auditors' certificates came from the configuration (`[audit] auditor_certs`): still honoured | the daemon |
 //! | `checkpoint.key` | Ed25519 seed that signs audit checkpoints | the daemon |
 //! | `blind-index.key` | HMAC key for CPR lookups, separate from the store key | the daemon |
-//! | `api-token` | bearer token of the admin API | the CLI |
+//!
+//! An `api-token` file from before people signed in (a shared admin token) is removed at
+//! start: nobody acts without being someone.
 //!
 //! Secret files are created 0600 and refused at load when group or others can read them.
 
@@ -30,7 +32,8 @@ pub const AUDIT_CERT: &str = "audit.cert";
 pub const CHECKPOINT_KEY: &str = "checkpoint.key";
 pub const CHECKPOINT_PUB: &str = "checkpoint.pub";
 pub const BLIND_KEY: &str = "blind-index.key";
-pub const API_TOKEN: &str = "api-token";
+/// The shared admin token of data directories from before people signed in.
+pub const LEGACY_API_TOKEN: &str = "api-token";
 
 /// Generates a v4 Cv25519 key for `userid` that advertises SEIPDv1 only (GnuPG 2.2 interop)
 /// and does not expire. Returns the key with its secret parts.
@@ -119,7 +122,6 @@ pub struct DataKeys {
     pub audit: Vec<Cert>,
     pub checkpoint: ed25519_dalek::SigningKey,
     pub blind: [u8; 32],
-    pub api_token: String,
 }
 
 /// A key file that `init_or_load` created, for telling the operator.
@@ -165,13 +167,6 @@ impl DataKeys {
                 what: "blind-index key (CPR lookups)",
             });
         }
-        if !p(API_TOKEN).exists() {
-            write_secret(&p(API_TOKEN), hex::encode(random32()).as_bytes())?;
-            created.push(Created {
-                path: p(API_TOKEN),
-                what: "admin API token",
-            });
-        }
         let keys = DataKeys::load(dir)?;
         Ok((keys, created))
     }
@@ -203,15 +198,11 @@ impl DataKeys {
             &p(CHECKPOINT_KEY),
         )?);
         let blind = hex32(&read_secret(&p(BLIND_KEY))?, &p(BLIND_KEY))?;
-        let api_token = String::from_utf8_lossy(&read_secret(&p(API_TOKEN))?)
-            .trim()
-            .to_string();
         Ok(DataKeys {
             store,
             audit,
             checkpoint,
             blind,
-            api_token,
         })
     }
 }
@@ -244,9 +235,12 @@ fn hex32(bytes: &[u8], path: &Path) -> Result<[u8; 32], StoreError> {
         .map_err(|_| StoreError::Key(format!("{}: key must be 32 bytes", path.display())))
 }
 
-/// Reads the API token of a data directory (for the CLI).
-pub fn read_api_token(dir: &Path) -> Result<String, StoreError> {
-    Ok(String::from_utf8_lossy(&read_secret(&dir.join(API_TOKEN))?)
-        .trim()
-        .to_string())
+/// Removes the shared admin token of an older data directory; whether there was one.
+pub fn remove_legacy_api_token(dir: &Path) -> Result<bool, StoreError> {
+    let path = dir.join(LEGACY_API_TOKEN);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(StoreError::Io { path, source }),
+    }
 }

@@ -97,7 +97,7 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
     {
         let (keys, created) = DataKeys::init_or_load(dir.path()).unwrap();
         let keys = keys.with_auditors(vec![auditor()]);
-        assert_eq!(created.len(), 4, "every key file is created on first start (no audit key: that comes from the configuration)");
+        assert_eq!(created.len(), 3, "store, checkpoint and blind-index keys are created on first start (no audit key: that comes from the configuration; no shared API token)");
         let store = Store::open(dir.path(), keys).unwrap();
         let r1 = store.next_reference(now).unwrap();
         let r2 = store.next_reference(now).unwrap();
@@ -167,7 +167,7 @@ fn secret_files_readable_by_others_are_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     DataKeys::init_or_load(dir.path()).unwrap();
-    let token = dir.path().join("api-token");
+    let token = dir.path().join("blind-index.key");
     assert_eq!(
         std::fs::metadata(&token).unwrap().permissions().mode() & 0o777,
         0o600

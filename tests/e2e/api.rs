@@ -8,7 +8,7 @@ fn the_api_needs_the_token_but_healthz_does_not() {
     assert_eq!(http_get(d.http, "/healthz").unwrap().0, 200);
     let (code, body) = http_get(d.http, "/api/v1/triage").unwrap();
     assert_eq!(code, 401);
-    assert!(body.contains("bearer token"), "{body}");
+    assert!(body.contains("personal API token"), "{body}");
     assert_eq!(http_get(d.http, "/api/v2/triage").unwrap().0, 404);
     // The failed login is in the audit log, with the path and without any token.
     let mut d = d;
@@ -24,8 +24,8 @@ fn the_api_needs_the_token_but_healthz_does_not() {
 #[test]
 fn failed_logins_are_throttled_per_address() {
     let mut d = Daemon::start(Options::default());
-    let token = std::fs::read_to_string(d.data.join("api-token")).unwrap();
-    let token = token.trim();
+    let token = d.personal_token();
+    let token = token.as_str();
     assert_eq!(
         http_get_with(d.http, "/api/v1/triage", Some(token))
             .unwrap()
@@ -85,8 +85,7 @@ fn the_lockout_counts_the_client_behind_a_trusted_proxy() {
         )],
         ..Options::default()
     });
-    let token = std::fs::read_to_string(d.data.join("api-token")).unwrap();
-    let bearer = format!("Bearer {}", token.trim());
+    let bearer = format!("Bearer {}", d.personal_token());
     let get = |client: &str, auth: &str| list_as(&d, client, auth);
     for _ in 0..10 {
         assert_eq!(get("203.0.113.7", "Bearer wrong"), 401);
@@ -129,7 +128,7 @@ fn slow_or_many_http_clients_cannot_hold_the_api() {
         ],
         ..Options::default()
     });
-    let token = std::fs::read_to_string(d.data.join("api-token")).unwrap();
+    let token = d.personal_token();
     let open = |head: &str| {
         let mut s = std::net::TcpStream::connect(d.http).unwrap();
         s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
@@ -165,7 +164,7 @@ fn slow_or_many_http_clients_cannot_hold_the_api() {
     // A body that never arrives in full.
     let mut slow = open(&format!(
         "POST /api/v1/cases/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: 100\r\nConnection: close\r\n\r\nsag",
-        token.trim()
+        token
     ));
     let text = answer(&mut slow);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
@@ -176,8 +175,7 @@ fn slow_or_many_http_clients_cannot_hold_the_api() {
 #[test]
 fn every_refusal_is_json_with_a_message() {
     let d = Daemon::start(Options::default());
-    let token = std::fs::read_to_string(d.data.join("api-token")).unwrap();
-    let bearer = format!("Bearer {}", token.trim());
+    let bearer = format!("Bearer {}", d.personal_token());
     let auth = [
         ("Authorization", bearer.as_str()),
         ("Content-Type", "application/json"),
@@ -230,9 +228,9 @@ fn every_refusal_is_json_with_a_message() {
 fn bad_decisions_are_refused_with_what_to_fix() {
     let d = Daemon::start(Options::default());
     let r = d.send("Bekymring", "tekst");
-    // `modtag triage decide REF --actor 'Lene Holm' ARGS...`: exit code and error text.
+    // `modtag triage decide REF ARGS...`: exit code and error text.
     let decide = |reference: &str, args: &[&str]| {
-        let mut all = vec!["triage", "decide", reference, "--actor", "Lene Holm"];
+        let mut all = vec!["triage", "decide", reference];
         all.extend_from_slice(args);
         let out = d.cli(&all);
         (
@@ -262,7 +260,10 @@ fn bad_decisions_are_refused_with_what_to_fix() {
     assert!(again.contains("already been decided"), "{again}");
     let item = d.cli_json(&["triage", "show", &r, "--json"]);
     assert_eq!(item["decision"]["trin"], 3);
-    assert_eq!(item["decision"]["actor"], "Lene Holm");
+    assert_eq!(
+        item["decision"]["actor"], DEMO_ACCOUNT,
+        "the account, not a claimed name"
+    );
     assert_eq!(item["state"], "routed");
 }
 

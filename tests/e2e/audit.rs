@@ -218,7 +218,7 @@ fn checkpoints_proofs_reading_and_subject_access() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|u| u["by"] == "test-runner"),
+            .any(|u| u["by"] == DEMO_ACCOUNT),
         "{named}"
     );
 }

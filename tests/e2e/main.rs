@@ -18,6 +18,7 @@ mod sender_auth;
 mod shutdown;
 mod signin;
 mod smtp;
+mod socket;
 mod tls;
 mod triage;
 mod understand;

@@ -95,7 +95,7 @@ fn kvittering_to_named_reporters_only_and_akut_notices_at_once() {
         String::from_utf8_lossy(&done.stderr)
     );
     let item = d.cli_json(&["triage", "show", &form, "--json"]);
-    assert_eq!(item["kvittering"]["sent_by"], "test-runner");
+    assert_eq!(item["kvittering"]["sent_by"], DEMO_ACCOUNT);
 }
 
 #[test]
@@ -127,8 +127,6 @@ fn history_consent_tasks_closing_and_the_sla_report() {
         "triage",
         "decide",
         &refs[2],
-        "--actor",
-        "Lene Holm",
         "--trin",
         "2",
         "--consent",
@@ -215,9 +213,9 @@ fn history_consent_tasks_closing_and_the_sla_report() {
         states,
         [
             "awaiting_assessment:system",
-            "assessed:Lene Holm",
-            "routed:Lene Holm",
-            "closed:test-runner"
+            "assessed:demo",
+            "routed:demo",
+            "closed:demo"
         ]
     );
 
@@ -262,15 +260,7 @@ fn a_decision_is_revised_with_a_reason() {
     let first_sent = first["sent_to"].as_array().unwrap().len();
     assert!(first_sent >= 1, "{first}");
 
-    let plain = d.cli(&[
-        "triage",
-        "decide",
-        &r,
-        "--actor",
-        "Lene Holm",
-        "--trin",
-        "2",
-    ]);
+    let plain = d.cli(&["triage", "decide", &r, "--trin", "2"]);
     assert!(String::from_utf8_lossy(&plain.stderr).contains("--revise REASON"));
 
     d.decide(
@@ -294,7 +284,7 @@ fn a_decision_is_revised_with_a_reason() {
     let earlier = &item["earlier_decisions"][0];
     assert_eq!(earlier["decision"]["trin"], 3);
     assert_eq!(earlier["reason"], "Ny viden fra skolen");
-    assert_eq!(earlier["replaced_by"], "Lene Holm");
+    assert_eq!(earlier["replaced_by"], DEMO_ACCOUNT);
     let sent: Vec<String> = item["sent_to"]
         .as_array()
         .unwrap()
@@ -338,17 +328,7 @@ fn a_decision_is_revised_with_a_reason() {
         "Overgået til trin 2-forløb",
         "--json",
     ]);
-    let closed = d.cli(&[
-        "triage",
-        "decide",
-        &r,
-        "--actor",
-        "Lene Holm",
-        "--trin",
-        "1",
-        "--revise",
-        "igen",
-    ]);
+    let closed = d.cli(&["triage", "decide", &r, "--trin", "1", "--revise", "igen"]);
     assert!(String::from_utf8_lossy(&closed.stderr).contains("is closed"));
 
     assert!(d.stop().success());

@@ -1,5 +1,6 @@
-//! Who is calling: the bearer token, the caller's address behind trusted proxies, and the
-//! lockout after repeated failed logins. Every failure is audited.
+//! Who is calling: a session, the socket's operating-system user or a personal token; the
+//! caller's address behind trusted proxies, and the lockout after repeated failed logins.
+//! Every failure is audited.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,23 +14,33 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::lockout::{client_address, LoginGuard};
+use super::server::LocalPeer;
 use super::state::{audit, ApiState};
 use crate::access::{self, Action, Person};
-use crate::identity::constant_time_eq;
 use crate::identity::sessions::Session;
+use crate::identity::{constant_time_eq, local};
 use modtag_storage::records::Item;
 
-/// Who is calling: a person signed in (a session cookie), or the holder of the data
-/// directory's API token, who names themselves with `X-Modtag-Actor` (the token goes away
-/// when the CLI signs in as a person; see issue 13).
+/// Who is calling: always a person, known one of three ways (a session cookie from the
+/// sign-in, the operating-system user on the data directory's socket, or a personal API
+/// token). The audit log's actor is that person's account, never a name the caller gives.
 pub struct Caller {
     pub actor: String,
     pub purpose: Option<String>,
-    /// The signed-in person's session; `None` for the token holder.
+    /// The signed-in person's session (the browser); `None` for the socket and tokens.
     pub session: Option<Session>,
-    /// Who the signed-in person is for need-to-know; `None` for the token holder, who (until
-    /// the CLI signs in as a person) may do everything, as the administrator.
-    pub person: Option<Person>,
+    /// Who the person is for need-to-know.
+    pub person: Person,
+    /// How the person was known.
+    pub via: Via,
+}
+
+/// How a caller was known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Session,
+    Socket,
+    Token,
 }
 
 impl Caller {
@@ -40,23 +51,21 @@ impl Caller {
 
     /// Refuses (403) unless the caller's roles allow `action`.
     pub fn require(&self, action: Action) -> Result<(), ApiError> {
-        match &self.person {
-            Some(p) if !access::may(p, action) => Err(ApiError::Refused(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "this needs one of the roles {}",
-                    access::roles_for(action).join(", ")
-                ),
-            )),
-            _ => Ok(()),
+        if access::may(&self.person, action) {
+            return Ok(());
         }
+        Err(ApiError::Refused(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this needs one of the roles {}",
+                access::roles_for(action).join(", ")
+            ),
+        ))
     }
 
     /// Whether the caller has a reason to see `item` (its desk, or it was sent to them).
     pub fn sees(&self, item: &Item) -> bool {
-        self.person
-            .as_ref()
-            .is_none_or(|p| access::sees_item(p, item.kind, &item.sent_to))
+        access::sees_item(&self.person, item.kind, &item.sent_to)
     }
 
     /// Refuses (403) unless the caller may see `item`.
@@ -76,22 +85,22 @@ impl Caller {
 
     /// Refuses (403) unless the caller works `item`'s desk (decides, corrects, closes).
     pub fn require_work(&self, item: &Item) -> Result<(), ApiError> {
-        require_work(self.person.as_ref(), item)
+        require_work(&self.person, item)
     }
 }
 
-/// Refuses (403) unless `person` (none: the token holder) works `item`'s desk.
-pub fn require_work(person: Option<&Person>, item: &Item) -> Result<(), ApiError> {
-    match person {
-        Some(p) if !access::works_item(p, item.kind) => Err(ApiError::Refused(
-            StatusCode::FORBIDDEN,
-            format!(
-                "{} is worked by another desk; you may read what was sent to you",
-                item.reference
-            ),
-        )),
-        _ => Ok(()),
+/// Refuses (403) unless `person` works `item`'s desk.
+pub fn require_work(person: &Person, item: &Item) -> Result<(), ApiError> {
+    if access::works_item(person, item.kind) {
+        return Ok(());
     }
+    Err(ApiError::Refused(
+        StatusCode::FORBIDDEN,
+        format!(
+            "{} is worked by another desk; you may read what was sent to you",
+            item.reference
+        ),
+    ))
 }
 
 /// The name of the session cookie.
@@ -148,47 +157,14 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         parts: &mut Parts,
         state: &Arc<ApiState>,
     ) -> Result<Self, ApiError> {
-        let peer = client_of(parts, state);
         let purpose = header_text(&parts.headers, "x-modtag-purpose");
-        // A signed-in person. Anything but reading must carry the session's CSRF token.
         if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
-            let Some(session) = state.sessions.touch(token, state.now()) else {
-                return Err(ApiError::Refused(
-                    StatusCode::UNAUTHORIZED,
-                    "the session has ended; sign in again at /login".into(),
-                ));
-            };
-            let reading = matches!(parts.method, Method::GET | Method::HEAD);
-            let csrf = parts.headers.get("x-csrf-token").map(|v| v.as_bytes());
-            if !reading && !csrf.is_some_and(|c| constant_time_eq(c, session.csrf.as_bytes())) {
-                return Err(ApiError::Refused(
-                    StatusCode::FORBIDDEN,
-                    "a change needs the session's CSRF token in X-CSRF-Token".into(),
-                ));
-            }
-            let store = state.app.store.clone();
-            let id = session.user.clone();
-            let user = crate::app::blocking(move || store.user(&id)).await?;
-            let Some(user) = user.filter(|u| !u.disabled && u.epoch == session.epoch) else {
-                state.sessions.end(token);
-                return Err(ApiError::Refused(
-                    StatusCode::UNAUTHORIZED,
-                    "the session has ended; sign in again at /login".into(),
-                ));
-            };
-            let person = Person::of(
-                &user.id,
-                &user.email,
-                &user.roles,
-                &state.app.policy.cfg().directory,
-            );
-            return Ok(Caller {
-                actor: session.user.clone(),
-                purpose,
-                session: Some(session),
-                person: Some(person),
-            });
+            return signed_in(parts, state, token, purpose).await;
         }
+        if let Some(local) = parts.extensions.get::<LocalPeer>().copied() {
+            return on_socket(parts, state, local, purpose).await;
+        }
+        let peer = client_of(parts, state);
         // The lockout holds back those who try to authenticate, not people already signed
         // in: staff behind one proxy share an address with whoever guesses.
         if let Some(wait_secs) = state.logins.locked(peer, Instant::now()) {
@@ -199,8 +175,6 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let expected = state.app.store.keys().api_token.as_bytes();
-        // A personal token names its person, with their roles.
         if let Some(t) = token.filter(|t| t.starts_with("mt_")) {
             if let Some(person) = personal_token(state, t).await? {
                 state.logins.succeeded(peer);
@@ -208,38 +182,130 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
                     actor: person.user.clone(),
                     purpose,
                     session: None,
-                    person: Some(person),
+                    person,
+                    via: Via::Token,
                 });
             }
         }
-        if !token.is_some_and(|t| constant_time_eq(t.as_bytes(), expected)) {
-            tracing::warn!(path = %parts.uri.path(), "API request with a missing or wrong token");
-            // A failed login is an audit event (the path only: a URL carries no personal data).
-            let event =
-                Event::new(EventKind::LoginFailed, "unknown", "authentication").details(json!({
-                    "method": parts.method.as_str(),
-                    "path": parts.uri.path(),
-                    "token_given": token.is_some(),
-                }));
-            audit(state, event).await?;
-            if state.logins.failed(peer, Instant::now()) {
-                audit(state, throttled(peer)).await?;
-            }
-            return Err(ApiError::Refused(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong bearer token (see the api-token file in the data directory)"
-                    .into(),
-            ));
+        tracing::warn!(path = %parts.uri.path(), "API request with a missing or wrong token");
+        // A failed login is an audit event (the path only: a URL carries no personal data).
+        let event =
+            Event::new(EventKind::LoginFailed, "unknown", "authentication").details(json!({
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "token_given": token.is_some(),
+            }));
+        audit(state, event).await?;
+        if state.logins.failed(peer, Instant::now()) {
+            audit(state, throttled(peer)).await?;
         }
-        state.logins.succeeded(peer);
-        Ok(Caller {
-            actor: header_text(&parts.headers, "x-modtag-actor")
-                .unwrap_or_else(|| "admin-token".into()),
+        Err(ApiError::Refused(
+            StatusCode::UNAUTHORIZED,
+            "sign in at /login, or send a personal API token (`modtag users token`) as \
+             Authorization: Bearer"
+                .into(),
+        ))
+    }
+}
+
+/// A person signed in in the browser. Anything but reading must carry the session's CSRF
+/// token.
+async fn signed_in(
+    parts: &Parts,
+    state: &ApiState,
+    token: &str,
+    purpose: Option<String>,
+) -> Result<Caller, ApiError> {
+    let ended = || {
+        ApiError::Refused(
+            StatusCode::UNAUTHORIZED,
+            "the session has ended; sign in again at /login".into(),
+        )
+    };
+    let Some(session) = state.sessions.touch(token, state.now()) else {
+        return Err(ended());
+    };
+    let reading = matches!(parts.method, Method::GET | Method::HEAD);
+    let csrf = parts.headers.get("x-csrf-token").map(|v| v.as_bytes());
+    if !reading && !csrf.is_some_and(|c| constant_time_eq(c, session.csrf.as_bytes())) {
+        return Err(ApiError::Refused(
+            StatusCode::FORBIDDEN,
+            "a change needs the session's CSRF token in X-CSRF-Token".into(),
+        ));
+    }
+    let Some(person) = live_person(state, &session.user, Some(session.epoch)).await? else {
+        state.sessions.end(token);
+        return Err(ended());
+    };
+    Ok(Caller {
+        actor: session.user.clone(),
+        purpose,
+        session: Some(session),
+        person,
+        via: Via::Session,
+    })
+}
+
+/// The CLI on the server: the operating-system user the kernel names, as the account
+/// `[cli] accounts` maps it to. No browser reaches the socket, so no CSRF token is needed.
+async fn on_socket(
+    parts: &Parts,
+    state: &ApiState,
+    local: LocalPeer,
+    purpose: Option<String>,
+) -> Result<Caller, ApiError> {
+    let name = local::os_user_name(local.uid);
+    let accounts = state.app.policy.cfg().config.cli.accounts.clone();
+    let account = local::account_for(local.uid, name.as_deref(), local::serving_uid(), &accounts);
+    let person = match account {
+        Some(id) => live_person(state, id, None).await?,
+        None => None,
+    };
+    if let Some(person) = person {
+        return Ok(Caller {
+            actor: person.user.clone(),
             purpose,
             session: None,
-            person: None,
-        })
+            person,
+            via: Via::Socket,
+        });
     }
+    let who = name.unwrap_or_else(|| format!("uid {}", local.uid));
+    let event = Event::new(EventKind::LoginFailed, "unknown", "authentication").details(json!({
+        "method": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "os_user": who,
+        "account": account,
+    }));
+    audit(state, event).await?;
+    Err(ApiError::Refused(
+        StatusCode::FORBIDDEN,
+        match account {
+            None => format!(
+                "the operating-system user {who} may not use modtag here: map it to an account \
+                 in the configuration's [cli] accounts, or use a personal token"
+            ),
+            Some(id) => format!(
+                "the operating-system user {who} acts as account {id:?}, which does not exist \
+                 or is disabled"
+            ),
+        },
+    ))
+}
+
+/// The person of account `id` if it exists, is not disabled and (for a session) has not
+/// changed since the session began.
+async fn live_person(
+    state: &ApiState,
+    id: &str,
+    epoch: Option<u64>,
+) -> Result<Option<Person>, ApiError> {
+    let store = state.app.store.clone();
+    let key = id.to_string();
+    let user = crate::app::blocking(move || store.user(&key)).await?;
+    Ok(user
+        .filter(|u| !u.disabled && epoch.is_none_or(|e| e == u.epoch))
+        .map(|u| Person::of(&u.id, &u.email, &u.roles, &state.app.policy.cfg().directory)))
 }
 
 /// The audit entry for an address that is now locked out.

@@ -40,7 +40,7 @@ async fn modify<T: Serialize + Send + 'static>(
     let done = blocking(move || -> Result<T, ApiError> {
         let _held = store.lock_item(&r);
         let mut item = store.item(&r)?.ok_or_else(|| ApiError::no_intake(&r))?;
-        require_work(person.as_ref(), &item)?;
+        require_work(&person, &item)?;
         let now = clock.now();
         let outcome = change(&mut item, &actor, now)?;
         let details = serde_json::to_value(&outcome).unwrap_or_default();
@@ -216,10 +216,8 @@ pub async fn decide(
 ) -> Result<Json<DecisionView>, ApiError> {
     let mut input: DecisionBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("decision body is not valid: {e}")))?;
-    // A signed-in person decides in their own name; only the token holder names someone.
-    if input.actor.trim().is_empty() || caller.person.is_some() {
-        input.actor = caller.actor.clone();
-    }
+    // Everyone decides in their own name: the body's actor, if any, is not believed.
+    input.actor = caller.actor.clone();
     caller.require_work(&super::state::load_item(&state, &reference).await?)?;
     let store = state.app.store.clone();
     let cfg = state.app.policy.cfg();

@@ -5,7 +5,12 @@
 //! - a request's header must arrive within `request_timeout` (also between keep-alive
 //!   requests; then the connection is closed), and its body within as long again (`408`);
 //! - on shutdown, no new connections; open ones finish their request and close.
+//!
+//! The same loop serves the TCP listener and the CLI's Unix socket in the data directory;
+//! a socket connection carries its peer's operating-system user ([`LocalPeer`]), which the
+//! kernel vouches for, in place of an address.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,21 +19,67 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 /// How long open connections may take to finish after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(10);
 
+#[derive(Clone)]
 pub struct Limits {
     pub max_connections: usize,
     pub request_timeout: Duration,
 }
 
-pub async fn serve(
-    listener: TcpListener,
+/// The operating-system user at the other end of a Unix socket connection, as the kernel
+/// reported it when the connection was accepted (`SO_PEERCRED`).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalPeer {
+    pub uid: u32,
+}
+
+/// Who is at the other end of an accepted connection.
+pub enum Peer {
+    Tcp(SocketAddr),
+    Local(LocalPeer),
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Tcp(a) => a.fmt(f),
+            Peer::Local(p) => write!(f, "uid {} on the socket", p.uid),
+        }
+    }
+}
+
+/// A listener the loop can serve: TCP, or the CLI's Unix socket.
+pub trait Accept: Send + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept_peer(&self) -> impl Future<Output = std::io::Result<(Self::Io, Peer)>> + Send;
+}
+
+impl Accept for TcpListener {
+    type Io = tokio::net::TcpStream;
+    async fn accept_peer(&self) -> std::io::Result<(Self::Io, Peer)> {
+        let (stream, addr) = self.accept().await?;
+        Ok((stream, Peer::Tcp(addr)))
+    }
+}
+
+impl Accept for UnixListener {
+    type Io = tokio::net::UnixStream;
+    async fn accept_peer(&self) -> std::io::Result<(Self::Io, Peer)> {
+        let (stream, _) = self.accept().await?;
+        let uid = stream.peer_cred()?.uid();
+        Ok((stream, Peer::Local(LocalPeer { uid })))
+    }
+}
+
+pub async fn serve<L: Accept>(
+    listener: L,
     router: Router,
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
@@ -42,16 +93,17 @@ pub async fn serve(
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept_peer() => match accepted {
                 Ok((stream, peer)) => {
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         tracing::warn!(%peer, "HTTP connection limit reached; answered 503");
                         conns.spawn(refuse(stream));
                         continue;
                     };
-                    let service = router
-                        .clone()
-                        .layer(axum::Extension(ConnectInfo(peer)));
+                    let service = match &peer {
+                        Peer::Tcp(addr) => router.clone().layer(axum::Extension(ConnectInfo(*addr))),
+                        Peer::Local(local) => router.clone().layer(axum::Extension(*local)),
+                    };
                     let (stop, limits) = (shutdown.clone(), limits.clone());
                     conns.spawn(async move {
                         let _slot = slot;
@@ -77,8 +129,8 @@ pub async fn serve(
 }
 
 async fn connection(
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    peer: Peer,
     service: Router,
     header_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -111,7 +163,7 @@ async fn connection(
 }
 
 /// Over the connection cap: a short answer without reading the request, then close.
-async fn refuse(mut stream: tokio::net::TcpStream) {
+async fn refuse(mut stream: impl AsyncWrite + Unpin) {
     let body = r#"{"error":"too many connections; try again shortly"}"#;
     let reply = format!(
         "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -11,7 +11,7 @@ use modtag_storage::records::{ApiToken, User};
 use modtag_storage::store::Batch;
 use serde_json::json;
 
-use super::auth::Caller;
+use super::auth::{Caller, Via};
 use super::error::{json_body, ApiError};
 use super::state::{durable, ApiState};
 use super::types::{Enrolment, NewToken, NewUser, Roles, TokenRequest, UserView};
@@ -202,14 +202,16 @@ pub async fn set_roles(
 const MAX_TOKEN_DAYS: u32 = 365;
 
 /// A new personal API token for `id`, shown once: for an administrator, or the person
-/// themself. It stops working when it expires, or when the account is disabled.
+/// themself (signed in, or on the server's socket; a token does not make tokens, so a
+/// stolen one cannot outlive its expiry). It stops working when it expires, or when the
+/// account is disabled.
 pub async fn token(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<NewToken>, ApiError> {
-    let own = caller.session.as_ref().is_some_and(|s| s.user == id);
+    let own = caller.person.user == id && caller.via != Via::Token;
     if !own {
         caller.require(Action::ManageUsers)?;
     }

@@ -20,7 +20,7 @@ pub use users::UsersCommand;
     about = "Secure intake and routing of underretninger and Send sikkert mail"
 )]
 #[command(
-    after_help = "Examples:\n  modtag serve\n  modtag triage list\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag audit verify --data ./modtag-data"
+    after_help = "Examples:\n  modtag serve\n  modtag triage list\n  modtag triage decide MT-2026-000001 --trin 4\n  modtag audit verify --data ./modtag-data"
 )]
 pub struct Cli {
     /// Data directory of the daemon (keys, database).
@@ -31,16 +31,15 @@ pub struct Cli {
         default_value = "./modtag-data"
     )]
     pub data: PathBuf,
-    /// API address of a running daemon; found through the data directory when left out.
+    /// API address of a running daemon (with --token-file). Left out, the command talks to
+    /// the daemon over the socket in the data directory, as the account that the
+    /// configuration's [cli] accounts maps your operating-system user to.
     #[arg(long, global = true, env = "MODTAG_API")]
     pub api: Option<String>,
     /// A personal API token (a 0600 file; `modtag users token` makes one): act as that
-    /// person instead of with the data directory's token.
+    /// person over HTTP, at --api or the address the data directory names.
     #[arg(long, global = true, env = "MODTAG_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
-    /// Who is acting, for the audit log.
-    #[arg(long, global = true, env = "MODTAG_ACTOR")]
-    pub actor: Option<String>,
     /// Why personal data is used, for the audit log (e.g. vurdering, journalisering); the
     /// daemon records a default per action when left out.
     #[arg(long, global = true, env = "MODTAG_PURPOSE")]

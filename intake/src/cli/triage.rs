@@ -84,7 +84,7 @@ pub enum TriageCommand {
     },
     /// Record an assessment and route the intake.
     #[command(
-        after_help = "Examples:\n  modtag triage decide MT-2026-000001 --actor 'Lene Holm' --trin 4\n  modtag triage decide MT-2026-000002 --actor 'Lene Holm' --trin 2 --consent --consent-by forældre --consent-how mundtligt --area dagtilbud --institution solsikken\n\nTrivselsbarometeret (--trin):\n  0  børn i trivsel: positiv udvikling\n  1  moderat trivsel: perioder med faldende trivsel, begyndende bekymring\n  2  faldende trivsel: tydelige tegn på faldende trivsel\n  3  udsatte trivselspositioner: tydelige tegn på mistrivsel, bekymrende vanskeligheder\n  4  truede trivselspositioner: alvorlig mistrivsel og/eller omsorgssvigt\nTrin 3 og 4 er underretninger til Modtagelsen; trin 0-2 håndteres lokalt med samtykke."
+        after_help = "Examples:\n  modtag triage decide MT-2026-000001 --trin 4\n  modtag triage decide MT-2026-000002 --trin 2 --consent --consent-by forældre --consent-how mundtligt --area dagtilbud --institution solsikken\n\nTrivselsbarometeret (--trin):\n  0  børn i trivsel: positiv udvikling\n  1  moderat trivsel: perioder med faldende trivsel, begyndende bekymring\n  2  faldende trivsel: tydelige tegn på faldende trivsel\n  3  udsatte trivselspositioner: tydelige tegn på mistrivsel, bekymrende vanskeligheder\n  4  truede trivselspositioner: alvorlig mistrivsel og/eller omsorgssvigt\nTrin 3 og 4 er underretninger til Modtagelsen; trin 0-2 håndteres lokalt med samtykke."
     )]
     Decide {
         reference: String,

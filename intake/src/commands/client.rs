@@ -1,25 +1,33 @@
-//! The CLI's client for a running daemon's API. It finds the daemon through the data
-//! directory (`daemon.json` for the address, `api-token` for the token) unless given `--api`.
-//! Answers are read into the API's own types (`modtag_intake::api::types`), so a field the
-//! daemon does not send is an error that says so, never a silent blank.
+//! The CLI's client for a running daemon's API. On the server it talks over the data
+//! directory's socket (`modtag.sock`), where the daemon learns the operating-system user from
+//! the kernel and acts as the account the configuration maps it to; elsewhere (or as another
+//! account) over HTTP with a personal token (`--token-file`), at `--api` or the address in
+//! `daemon.json`. Answers are read into the API's own types (`modtag_intake::api::types`),
+//! so a field the daemon does not send is an error that says so, never a silent blank.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 
-use modtag_intake::daemon::DAEMON_FILE;
+use modtag_intake::daemon::{DAEMON_FILE, SOCKET_FILE};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// How requests reach the daemon.
+enum Transport {
+    /// The data directory's socket: the kernel says who we are.
+    Socket(PathBuf),
+    /// HTTP with a personal token.
+    Http { base: String, token: String },
+}
+
 pub struct Api {
-    base: String,
-    token: String,
-    actor: String,
+    transport: Transport,
     purpose: Option<String>,
 }
 
@@ -28,42 +36,41 @@ impl Api {
         data: &Path,
         api: Option<&str>,
         token_file: Option<&Path>,
-        actor: &str,
         purpose: Option<&str>,
     ) -> Result<Api> {
+        let purpose = purpose.map(str::to_string);
+        let Some(token_file) = token_file else {
+            if api.is_some() {
+                bail!(
+                    "--api needs --token-file: over HTTP you act with a personal token \
+                     (`modtag users token ID` makes one); on the server, leave out --api"
+                );
+            }
+            let socket = data.join(SOCKET_FILE);
+            if !socket.exists() {
+                bail!(
+                    "no running modtag found: {} is missing (start `modtag serve --data {}`, \
+                     or give --api URL --token-file FILE)",
+                    socket.display(),
+                    data.display()
+                );
+            }
+            return Ok(Api {
+                transport: Transport::Socket(socket),
+                purpose,
+            });
+        };
+        // A secret file like the others: refused when others may read it.
+        let token = String::from_utf8_lossy(&modtag_storage::keys::read_secret(token_file)?)
+            .trim()
+            .to_string();
         let base = match api {
             Some(a) => a.trim_end_matches('/').to_string(),
-            None => {
-                let path = data.join(DAEMON_FILE);
-                let text = std::fs::read_to_string(&path).with_context(|| {
-                    format!(
-                        "no running modtag found: {} is missing (start `modtag serve --data {}`, or give --api URL)",
-                        path.display(),
-                        data.display()
-                    )
-                })?;
-                let v: Value = serde_json::from_str(&text)
-                    .with_context(|| format!("{} is damaged", path.display()))?;
-                v["api"]
-                    .as_str()
-                    .ok_or_else(|| anyhow!("{} names no api", path.display()))?
-                    .to_string()
-            }
-        };
-        let token = match token_file {
-            // A secret file like the others: refused when others may read it.
-            Some(f) => String::from_utf8_lossy(&modtag_storage::keys::read_secret(f)?)
-                .trim()
-                .to_string(),
-            None => {
-                modtag_storage::keys::read_api_token(data).context("cannot read the API token")?
-            }
+            None => daemon_address(data)?,
         };
         Ok(Api {
-            base,
-            token,
-            actor: actor.to_string(),
-            purpose: purpose.map(str::to_string),
+            transport: Transport::Http { base, token },
+            purpose,
         })
     }
 
@@ -100,12 +107,13 @@ impl Api {
         path: &str,
         body: Option<(Vec<u8>, &str)>,
     ) -> Result<Bytes> {
-        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let mut req = hyper::Request::builder()
-            .method(method)
-            .uri(format!("{}{}", self.base, path))
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("x-modtag-actor", &self.actor);
+        let mut req = hyper::Request::builder().method(method);
+        req = match &self.transport {
+            Transport::Socket(_) => req.uri(path).header("host", "localhost"),
+            Transport::Http { base, token } => req
+                .uri(format!("{base}{path}"))
+                .header("authorization", format!("Bearer {token}")),
+        };
         if let Some(purpose) = &self.purpose {
             req = req.header("x-modtag-purpose", purpose);
         }
@@ -117,10 +125,17 @@ impl Api {
             None => Vec::new(),
         };
         let req = req.body(Full::new(Bytes::from(payload)))?;
-        let resp = client
-            .request(req)
-            .await
-            .with_context(|| format!("cannot reach modtag at {}", self.base))?;
+        let resp = match &self.transport {
+            Transport::Socket(socket) => over_socket(socket, req).await?,
+            Transport::Http { base, .. } => {
+                let client: Client<_, Full<Bytes>> =
+                    Client::builder(TokioExecutor::new()).build_http();
+                client
+                    .request(req)
+                    .await
+                    .with_context(|| format!("cannot reach modtag at {base}"))?
+            }
+        };
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
         if !status.is_success() {
@@ -149,6 +164,42 @@ impl Api {
         }
         Ok(bytes)
     }
+}
+
+/// One request over the daemon's Unix socket.
+async fn over_socket(
+    socket: &Path,
+    req: hyper::Request<Full<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>> {
+    let stream = tokio::net::UnixStream::connect(socket)
+        .await
+        .with_context(|| format!("cannot reach modtag at {}", socket.display()))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender
+        .send_request(req)
+        .await
+        .with_context(|| format!("modtag at {} did not answer", socket.display()))
+}
+
+/// The HTTP address of the daemon that runs on `data`, from its `daemon.json`.
+fn daemon_address(data: &Path) -> Result<String> {
+    let path = data.join(DAEMON_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no running modtag found: {} is missing (start `modtag serve --data {}`, or give --api URL)",
+            path.display(),
+            data.display()
+        )
+    })?;
+    let v: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
+    Ok(v["api"]
+        .as_str()
+        .ok_or_else(|| anyhow!("{} names no api", path.display()))?
+        .to_string())
 }
 
 /// Reads an answer as the type this CLI expects; a mismatch names the endpoint.

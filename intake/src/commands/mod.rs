@@ -29,18 +29,9 @@ impl std::fmt::Display for IntegrityFailure {
 
 impl std::error::Error for IntegrityFailure {}
 
-/// Who is acting, for the audit log.
-fn actor(cli: &Cli) -> String {
-    cli.actor
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "cli".into())
-}
-
 /// How a command reaches the running daemon, made only when it needs to.
 pub struct Ctx<'a> {
     pub cli: &'a Cli,
-    pub who: String,
 }
 
 impl Ctx<'_> {
@@ -49,17 +40,13 @@ impl Ctx<'_> {
             &self.cli.data,
             self.cli.api.as_deref(),
             self.cli.token_file.as_deref(),
-            &self.who,
             self.cli.purpose.as_deref(),
         )
     }
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    let ctx = Ctx {
-        who: actor(&cli),
-        cli: &cli,
-    };
+    let ctx = Ctx { cli: &cli };
     match &cli.command {
         Command::Serve { config } => {
             modtag_intake::daemon::serve(config.clone(), cli.data.clone()).await

@@ -113,7 +113,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             revise,
             json,
         } => {
-            let body = decision_body(&ctx.who, decision, revise.clone())?;
+            let body = decision_body(decision, revise.clone())?;
             let d: DecisionView = ctx
                 .api()?
                 .post(&format!("/api/v1/triage/{reference}/decision"), &body)
@@ -129,7 +129,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
 }
 
 /// The decision's request body, from the command line.
-fn decision_body(who: &str, d: &DecisionArgs, revise: Option<String>) -> Result<DecisionBody> {
+fn decision_body(d: &DecisionArgs, revise: Option<String>) -> Result<DecisionBody> {
     let consent_at = d
         .consent_at
         .as_deref()
@@ -139,7 +139,8 @@ fn decision_body(who: &str, d: &DecisionArgs, revise: Option<String>) -> Result<
         })
         .transpose()?;
     Ok(DecisionBody {
-        actor: who.to_string(),
+        // The daemon records whoever the socket or token says is acting.
+        actor: String::new(),
         existing_case: d.existing_case,
         case_number: d.case_number.clone(),
         trin: d.trin,

@@ -3,6 +3,7 @@
 //! and the API use these; the accounts themselves are stored encrypted by `storage`.
 
 pub mod attempts;
+pub mod local;
 pub mod password;
 pub mod sessions;
 pub mod totp;

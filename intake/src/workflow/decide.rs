@@ -18,6 +18,8 @@ use crate::delivery::compose;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
+    /// Who decides: the API fills it in with the authenticated caller's account.
+    #[serde(default)]
     pub actor: String,
     #[serde(default)]
     pub existing_case: bool,
