@@ -218,19 +218,24 @@ pub async fn decide(
         .map_err(|e| ApiError::bad_request(format!("decision body is not valid: {e}")))?;
     // Everyone decides in their own name: the body's actor, if any, is not believed.
     input.actor = caller.actor.clone();
-    caller.require_work(&super::state::load_item(&state, &reference).await?)?;
     let store = state.app.store.clone();
     let cfg = state.app.policy.cfg();
     let now = state.now();
     let r = reference.clone();
-    let (decision, item_state) = blocking(move || decide::decide(&store, &cfg, &r, &input, now))
-        .await
-        .map_err(|e| match e {
-            DecideError::NotFound(r) => ApiError::no_intake(&r),
-            e @ DecideError::Invalid(_) => ApiError::unprocessable(e.to_string()),
-            e @ DecideError::AlreadyDecided(_) => ApiError::conflict(e.to_string()),
-            DecideError::Store(e) => ApiError::Store(e),
-        })?;
+    let person = caller.person.clone();
+    let works = move |item: &Item| crate::access::works_item(&person, item.kind);
+    let (decision, item_state) =
+        blocking(move || decide::decide(&store, &cfg, &r, &input, works, now))
+            .await
+            .map_err(|e| match e {
+                DecideError::NotFound(r) => ApiError::no_intake(&r),
+                e @ DecideError::NotYourDesk(_) => {
+                    ApiError::Refused(axum::http::StatusCode::FORBIDDEN, e.to_string())
+                }
+                e @ DecideError::Invalid(_) => ApiError::unprocessable(e.to_string()),
+                e @ DecideError::AlreadyDecided(_) => ApiError::conflict(e.to_string()),
+                DecideError::Store(e) => ApiError::Store(e),
+            })?;
     durable(&state).await?;
     state.app.wake.notify_one();
     let mut v = DecisionView::of(&decision);

@@ -56,6 +56,8 @@ pub enum DecideError {
     Invalid(String),
     #[error("intake {0} has already been decided; to assess it again, say why (--revise REASON)")]
     AlreadyDecided(String),
+    #[error("{0} is worked by another desk; you may read what was sent to you")]
+    NotYourDesk(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -106,11 +108,14 @@ pub struct Known {
 /// Records and routes a decision: reads the intake, its case and its message under the
 /// item's lock, lets [`plan`] decide, and commits the batch. Blocking; the caller flushes
 /// before answering.
+/// Records `input` as the decision on `reference`, if the one deciding works the intake's
+/// desk (`works`, asked under the item's lock so a kind corrected meanwhile counts).
 pub fn decide(
     store: &Store,
     cfg: &Loaded,
     reference: &str,
     input: &DecisionInput,
+    works: impl Fn(&Item) -> bool,
     now: Timestamp,
 ) -> Result<(Decision, ItemState), DecideError> {
     validate(input)?;
@@ -119,6 +124,9 @@ pub fn decide(
     let item = store
         .item(reference)?
         .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
+    if !works(&item) {
+        return Err(DecideError::NotYourDesk(item.reference));
+    }
     // Refused before anything else is read, as `plan` would refuse it.
     revision(&item, input)?;
     let case = match case_number(&item, input) {
