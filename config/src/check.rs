@@ -106,6 +106,9 @@ pub(crate) fn validate_main(
             ),
         ));
     }
+    if let Some(oidc) = &config.oidc {
+        check_oidc(oidc, path, text, errors);
+    }
     if config.http.session_idle_secs > config.http.session_max_secs {
         errors.push(invalid(
             path,
@@ -275,6 +278,85 @@ pub(crate) fn check_rule_logic(
                 )
             };
             errors.push(invalid(path, line_of(text, "id", &b.id), message));
+        }
+    }
+}
+
+/// `[oidc]`: URLs that parse, a secret from exactly one place, a claim and match modtag
+/// knows, and system roles only.
+fn check_oidc(oidc: &crate::model::Oidc, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    let mut bad = |key: &str, value: &str, message: String| {
+        errors.push(invalid(path, line_of(text, key, value), message));
+    };
+    for (key, value) in [
+        ("issuer", &oidc.issuer),
+        ("redirect_url", &oidc.redirect_url),
+    ] {
+        let https = value.starts_with("https://");
+        let loopback_http = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| value.starts_with(p));
+        if !https && !loopback_http {
+            bad(
+                key,
+                value,
+                format!(
+                    "oidc.{key} = {value:?}: give an https:// URL (plain http only on loopback)"
+                ),
+            );
+        }
+    }
+    if !oidc.redirect_url.ends_with("/login/oidc/callback") {
+        bad(
+            "redirect_url",
+            &oidc.redirect_url,
+            "oidc.redirect_url must be modtag's address followed by /login/oidc/callback".into(),
+        );
+    }
+    if oidc.client_id.trim().is_empty() {
+        bad("client_id", "", "oidc.client_id is empty".into());
+    }
+    if oidc.client_secret_file.is_some() == oidc.client_secret_credential.is_some() {
+        bad(
+            "client_id",
+            &oidc.client_id,
+            "[oidc] needs exactly one of client_secret_file (a 0600 file) or \
+             client_secret_credential (a systemd credential's name)"
+                .into(),
+        );
+    }
+    if !crate::model::OIDC_CLAIMS.contains(&oidc.claim.as_str()) {
+        bad(
+            "claim",
+            &oidc.claim,
+            format!(
+                "oidc.claim = {:?}: use one of {}",
+                oidc.claim,
+                crate::model::OIDC_CLAIMS.join(", ")
+            ),
+        );
+    }
+    if !["email", "id"].contains(&oidc.match_by.as_str()) {
+        bad(
+            "match",
+            &oidc.match_by,
+            format!("oidc.match = {:?}: use email or id", oidc.match_by),
+        );
+    }
+    for (id, roles) in &oidc.system_roles {
+        if let Some(r) = roles
+            .iter()
+            .find(|r| !crate::roles::SYSTEM_ROLES.contains(&r.as_str()))
+        {
+            bad(
+                "system_roles",
+                "",
+                format!(
+                    "oidc.system_roles.{id}: {r:?} is not a system role; use {} (the directory \
+                     gives the others)",
+                    crate::roles::SYSTEM_ROLES.join(", ")
+                ),
+            );
         }
     }
 }

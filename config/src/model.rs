@@ -27,6 +27,8 @@ pub struct Config {
     pub audit: AuditSettings,
     #[serde(default)]
     pub cli: Cli,
+    /// The kommune's identity provider; built-in accounts only when left out.
+    pub oidc: Option<Oidc>,
     pub policy: PolicyFiles,
     /// Directory of the configuration file, for resolving relative paths (`None` for the
     /// embedded default).
@@ -268,6 +270,52 @@ pub struct Cli {
     #[serde(default, rename = "demo_account")]
     pub demo_accounts: Vec<DemoAccount>,
 }
+
+/// Signing in with the kommune's identity provider (Entra ID, AD FS ...) by OpenID Connect:
+/// the authorisation code flow with PKCE and a nonce; the ID token's signature, issuer,
+/// audience, nonce and expiry are checked. The person is the directory's person (or member
+/// of staff) whom the chosen claim names; the directory gives the roles.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Oidc {
+    /// The provider's issuer URL; its discovery document is at
+    /// `ISSUER/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// The client secret in a file (0600, relative to this file)...
+    pub client_secret_file: Option<String>,
+    /// ...or a systemd credential of that name (`LoadCredentialEncrypted=`).
+    pub client_secret_credential: Option<String>,
+    /// Where the provider sends the browser back: modtag's own address followed by
+    /// `/login/oidc/callback`, as registered with the provider.
+    pub redirect_url: String,
+    /// The ID token claim that names the person: `email` (default), `preferred_username`
+    /// (Entra ID's UPN) or `sub`.
+    #[serde(default = "default_oidc_claim")]
+    pub claim: String,
+    /// What the claim is matched against in the directory: `email` (default) or `id`.
+    #[serde(default = "default_oidc_match", rename = "match")]
+    pub match_by: String,
+    /// The sign-in page's button.
+    #[serde(default = "default_oidc_label")]
+    pub label: String,
+    /// System roles (`admin`, `auditor`) by the directory id of whoever holds them.
+    #[serde(default)]
+    pub system_roles: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+fn default_oidc_claim() -> String {
+    "email".into()
+}
+fn default_oidc_match() -> String {
+    "email".into()
+}
+fn default_oidc_label() -> String {
+    "Log ind med kommunens login".into()
+}
+
+/// The claims [`Oidc::claim`] may name.
+pub const OIDC_CLAIMS: &[&str] = &["email", "preferred_username", "sub"];
 
 /// In [`Cli::accounts`]: the operating-system user who runs `modtag serve`.
 pub const SERVING_USER: &str = "@serve";

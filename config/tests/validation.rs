@@ -45,6 +45,17 @@ fn line_in(path: &Path, needle: &str) -> usize {
         + 1
 }
 
+/// An `[oidc]` section with something wrong on each line.
+const OIDC: &str = "[oidc]
+issuer = \"http://idp.example.org\"
+client_id = \"modtag\"
+redirect_url = \"https://modtag.example.org/callback\"
+claim = \"upn\"
+system_roles = { \"lene.holm\" = [\"superbruger\"] }
+
+[policy]
+";
+
 #[test]
 fn each_problem_is_reported_with_file_line_and_what_to_do() {
     const TREE: &str = "beslutningstrae.toml";
@@ -281,6 +292,76 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
             "repeat_threshold = 1",
             "repeat_threshold = 1",
             "triage.repeat_threshold must be at least 2",
+        ),
+        (
+            MAIN,
+            "roles = [\"modtagelsen\", \"journalen\", \"admin\"]",
+            "roles = [\"modtagelsen\", \"superbruger\"]",
+            "id = \"demo\"",
+            "cli.demo_account \"demo\" has unknown role \"superbruger\"",
+        ),
+        (
+            MAIN,
+            "email = \"demo@kommune.localhost\"",
+            "email = \"ukendt@kommune.localhost\"",
+            "id = \"demo\"",
+            "the directory knows no one with its e-mail",
+        ),
+        (
+            DIR,
+            "roles = [\"modtagelsen\", \"journalen\"]",
+            "roles = [\"modtagelsen\", \"kok\"]",
+            "id = \"demo\"",
+            "staff \"demo\" has unknown role \"kok\"",
+        ),
+        (
+            DIR,
+            "email = \"demo@kommune.localhost\"",
+            "email = \"journalen@kommune.localhost\"",
+            "id = \"demo\"",
+            "staff \"demo\": the e-mail is already in the directory",
+        ),
+        (
+            MAIN,
+            "accounts = { \"@serve\" = \"demo\" }",
+            "accounts = { \"@serve\" = \"\" }",
+            "accounts = {",
+            "neither may be empty",
+        ),
+        (
+            MAIN,
+            "[policy]\n",
+            OIDC,
+            "issuer = \"http://idp.example.org\"",
+            "give an https:// URL (plain http only on loopback)",
+        ),
+        (
+            MAIN,
+            "[policy]\n",
+            OIDC,
+            "redirect_url = \"https://modtag.example.org/callback\"",
+            "must be modtag's address followed by /login/oidc/callback",
+        ),
+        (
+            MAIN,
+            "[policy]\n",
+            OIDC,
+            "client_id = \"modtag\"",
+            "needs exactly one of client_secret_file",
+        ),
+        (
+            MAIN,
+            "[policy]\n",
+            OIDC,
+            "claim = \"upn\"",
+            "use one of email, preferred_username, sub",
+        ),
+        (
+            MAIN,
+            "[policy]\n",
+            OIDC,
+            "system_roles = { \"lene.holm\"",
+            "\"superbruger\" is not a system role",
         ),
         (
             MAIN,

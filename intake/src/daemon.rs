@@ -43,6 +43,9 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     // A decryption key that cannot be read stops start-up, before anything is created:
     // mail encrypted to it would otherwise be taken without anyone able to read it.
     let reader = crate::understand::Reader::new(&loaded)?;
+    // A client secret that cannot be read stops start-up with what to fix.
+    let oidc =
+        crate::identity::oidc::from_config(&loaded.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     prepare_data_dir(&data)?;
     let (keys, created) = DataKeys::init_or_load(&data)
         .with_context(|| format!("cannot set up the keys in {}", data.display()))?;
@@ -178,7 +181,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         max_connections: c.http.max_connections,
         request_timeout: Duration::from_secs(c.http.request_timeout_secs),
     };
-    let state = Arc::new(ApiState::new(app.clone(), smtp_stats));
+    let state = Arc::new(ApiState::new(app.clone(), smtp_stats).with_oidc(oidc));
     tasks.spawn(crate::api::server::serve(
         web,
         crate::api::router(state.clone()).merge(crate::web::router(state.clone())),

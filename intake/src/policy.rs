@@ -122,6 +122,9 @@ impl Policy {
         if o.relay != n.relay {
             restart_needed.push("[relay]");
         }
+        if o.oidc != n.oidc {
+            restart_needed.push("[oidc]");
+        }
         let report = Reloaded {
             previous_hash: old.tree.hash.clone(),
             tree_hash: loaded.tree.hash.clone(),

@@ -10,6 +10,7 @@ mod crash;
 mod deploy;
 mod disk_full;
 mod layout;
+mod oidc;
 mod path;
 mod relay;
 mod reload;

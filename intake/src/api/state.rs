@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::lockout::LoginGuard;
 use crate::app::{blocking, flush, App};
 use crate::identity::attempts::Attempts;
+use crate::identity::oidc::Provider;
 use crate::identity::sessions::Sessions;
 use crate::smtp::stats::SmtpStats;
 use crate::understand::Reader;
@@ -29,6 +30,8 @@ pub struct ApiState {
     pub attempts: Attempts,
     /// The SMTP listener's counters, shown in `/metrics`.
     pub smtp: Arc<SmtpStats>,
+    /// The kommune's identity provider, when `[oidc]` is configured.
+    pub oidc: Option<Provider>,
 }
 
 impl ApiState {
@@ -40,7 +43,14 @@ impl ApiState {
             sessions: Sessions::new(http.session_idle_secs, http.session_max_secs),
             attempts: Attempts::default(),
             smtp,
+            oidc: None,
         }
+    }
+
+    /// With sign-in through the kommune's identity provider.
+    pub fn with_oidc(mut self, provider: Option<Provider>) -> ApiState {
+        self.oidc = provider;
+        self
     }
 
     pub fn now(&self) -> Timestamp {

@@ -4,6 +4,7 @@
 
 pub mod attempts;
 pub mod local;
+pub mod oidc;
 pub mod password;
 pub mod sessions;
 pub mod totp;

@@ -3,6 +3,7 @@
 //! the sign-in ([`signin`]); the desk follows (issue 14). Every response carries strict
 //! security headers; nothing with personal data is cached.
 
+mod oidc;
 mod signin;
 
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/", get(signin::home))
         .route("/login", get(signin::form).post(signin::sign_in))
         .route("/logout", axum::routing::post(signin::sign_out))
+        .route("/login/oidc", get(oidc::begin))
+        .route("/login/oidc/callback", get(oidc::callback))
         .route("/static/modtag.css", get(stylesheet))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -37,6 +37,8 @@ struct LoginPage<'a> {
     csrf: &'a str,
     username: &'a str,
     error: Option<&'a str>,
+    /// The identity provider's button, when `[oidc]` is configured.
+    oidc: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -49,12 +51,12 @@ struct HomePage<'a> {
 
 #[derive(Template)]
 #[template(path = "message.html")]
-struct MessagePage<'a> {
-    title: &'a str,
-    text: &'a str,
+pub(super) struct MessagePage<'a> {
+    pub title: &'a str,
+    pub text: &'a str,
 }
 
-fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
+pub(super) fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
     match html {
         Ok(h) => (status, Html(h)).into_response(),
         Err(e) => {
@@ -66,16 +68,29 @@ fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
 
 /// A cookie's attributes: never readable by script, never sent from another site, and
 /// `Secure` except on plain HTTP on loopback (behind a TLS proxy it is always set).
-fn cookie_header(
+pub(super) fn cookie_header(
     state: &ApiState,
     name: &str,
     value: &str,
     path: &str,
     max_age: Option<u64>,
 ) -> HeaderValue {
+    cookie_with(state, name, value, path, max_age, "Strict")
+}
+
+/// As [`cookie_header`], with the `SameSite` given (`Lax` only for the cookie that must come
+/// back with the identity provider's redirect).
+pub(super) fn cookie_with(
+    state: &ApiState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<u64>,
+    same_site: &str,
+) -> HeaderValue {
     let http = &state.app.policy.cfg().config.http;
     let plain_loopback = http.listen.ip().is_loopback() && http.trusted_proxies.is_empty();
-    let mut c = format!("{name}={value}; HttpOnly; SameSite=Strict; Path={path}");
+    let mut c = format!("{name}={value}; HttpOnly; SameSite={same_site}; Path={path}");
     if !plain_loopback {
         c.push_str("; Secure");
     }
@@ -93,12 +108,20 @@ fn login_page(
     error: Option<&str>,
 ) -> Response {
     let csrf = token();
+    let cfg = state.app.policy.cfg();
+    let oidc = cfg
+        .config
+        .oidc
+        .as_ref()
+        .filter(|_| state.oidc.is_some())
+        .map(|o| o.label.as_str());
     let mut res = page(
         status,
         LoginPage {
             csrf: &csrf,
             username,
             error,
+            oidc,
         }
         .render(),
     );
@@ -109,7 +132,7 @@ fn login_page(
     res
 }
 
-fn live_session(state: &ApiState, parts: &Parts) -> Option<(String, Session)> {
+pub(super) fn live_session(state: &ApiState, parts: &Parts) -> Option<(String, Session)> {
     let t = cookie(&parts.headers, SESSION_COOKIE)?;
     let s = state.sessions.touch(t, state.now())?;
     Some((t.to_string(), s))
@@ -286,7 +309,7 @@ pub async fn sign_in(
     res
 }
 
-fn storage_trouble(e: modtag_storage::StoreError) -> Response {
+pub(super) fn storage_trouble(e: modtag_storage::StoreError) -> Response {
     tracing::error!(error = %e, "storage error at sign-in");
     page(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -1,0 +1,267 @@
+//! Signing in with the kommune's identity provider (`[oidc]`): `/login/oidc` sends the
+//! browser to the provider, `/login/oidc/callback` takes it back. The person the ID token
+//! names (by the configured claim) must be in the directory; they get an account with the
+//! directory's id the first time (no password: they sign in at the provider), whose roles
+//! follow the directory at every sign-in, plus the system roles `[oidc] system_roles` gives.
+//! An account an administrator disabled stays shut.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use modtag_config::Directory;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::User;
+use modtag_storage::store::Batch;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::signin::{cookie_header, cookie_with, page, storage_trouble, MessagePage};
+use crate::api::auth::{client_of, cookie, SESSION_COOKIE};
+use crate::api::state::{audit, durable, ApiState};
+use crate::app::blocking;
+use crate::identity::oidc::PENDING_TTL;
+
+/// The cookie that ties a sign-in at the provider to the browser that began it. `Lax`: it
+/// must come back with the provider's redirect, a navigation from another site.
+const BROWSER_COOKIE: &str = "modtag_oidc";
+
+#[derive(Template)]
+#[template(path = "signed_in.html")]
+struct SignedInPage;
+
+fn refused(status: StatusCode, title: &str, text: &str) -> Response {
+    page(status, MessagePage { title, text }.render())
+}
+
+pub async fn begin(State(state): State<Arc<ApiState>>) -> Response {
+    let Some(provider) = &state.oidc else {
+        return refused(
+            StatusCode::NOT_FOUND,
+            "Ikke sat op",
+            "Log ind med kommunens login er ikke sat op her. Brug brugernavn og engangskode.",
+        );
+    };
+    match provider.begin().await {
+        Ok(begun) => {
+            let mut res = Redirect::to(&begun.url).into_response();
+            res.headers_mut().append(
+                header::SET_COOKIE,
+                cookie_with(
+                    &state,
+                    BROWSER_COOKIE,
+                    &begun.browser,
+                    "/login/oidc",
+                    Some(PENDING_TTL.as_secs()),
+                    "Lax",
+                ),
+            );
+            res
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in with the identity provider could not begin");
+            refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Kommunens login svarer ikke",
+                "Prøv igen om lidt, eller log ind med brugernavn og engangskode.",
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn callback(
+    State(state): State<Arc<ApiState>>,
+    parts: Parts,
+    Query(back): Query<Callback>,
+) -> Response {
+    let Some(provider) = &state.oidc else {
+        return Redirect::to("/login").into_response();
+    };
+    let client = client_of(&parts, &state);
+    let failed = |reason: String| {
+        let state = state.clone();
+        async move {
+            tracing::warn!(%reason, "sign-in with the identity provider failed");
+            let event = Event::new(EventKind::LoginFailed, "unknown", "authentication").details(
+                json!({ "method": "oidc", "reason": reason, "client": client.to_string() }),
+            );
+            let _ = audit(&state, event).await;
+        }
+    };
+    let (Some(st), Some(code)) = (back.state.as_deref(), back.code.as_deref()) else {
+        // The provider's error code only (its description may quote what the person typed).
+        let why = back.error.unwrap_or_else(|| "no code".into());
+        failed(format!("the provider sent no code: {why}")).await;
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "Du blev ikke logget ind",
+            "Kommunens login gennemførte ikke log ind. Prøv igen.",
+        );
+    };
+    let browser = cookie(&parts.headers, BROWSER_COOKIE);
+    let named = match provider.finish(st, code, browser).await {
+        Ok(v) => v,
+        Err(e) => {
+            failed(e.to_string()).await;
+            return refused(
+                StatusCode::UNAUTHORIZED,
+                "Du blev ikke logget ind",
+                "Log ind kunne ikke bekræftes. Start forfra fra log ind-siden.",
+            );
+        }
+    };
+    let cfg = state.app.policy.cfg();
+    let oidc_cfg = cfg
+        .config
+        .oidc
+        .clone()
+        .expect("a provider comes from [oidc]");
+    let Some(entry) = directory_entry(&cfg.directory, &oidc_cfg.match_by, &named) else {
+        failed(format!(
+            "the directory knows no one by this {}",
+            oidc_cfg.claim
+        ))
+        .await;
+        return refused(
+            StatusCode::FORBIDDEN,
+            "Ingen adgang",
+            "Du er logget ind hos kommunen, men modtag kender dig ikke: du står ikke i \
+             kommunens katalog over medarbejdere. Kontakt IT-afdelingen.",
+        );
+    };
+    let system: Vec<String> = oidc_cfg
+        .system_roles
+        .get(&entry.id)
+        .cloned()
+        .unwrap_or_default();
+    let store = state.app.store.clone();
+    let now = state.now();
+    let synced = blocking(move || sync_account(&store, entry, system, client, now)).await;
+    let user = match synced {
+        Ok(Ok(user)) => user,
+        Ok(Err(why)) => {
+            failed(why.into()).await;
+            return refused(
+                StatusCode::FORBIDDEN,
+                "Ingen adgang",
+                "Din konto i modtag er spærret eller tilhører en anden. Kontakt IT-afdelingen.",
+            );
+        }
+        Err(e) => return storage_trouble(e),
+    };
+    if let Err(e) = durable(&state).await {
+        return e.into_response();
+    }
+    let (t, _) = state.sessions.begin(&user.id, user.epoch, now);
+    // A page rather than a redirect: the session cookie is `SameSite=Strict`, and a redirect
+    // chain that began at the provider would not carry it to `/`.
+    let mut res = page(StatusCode::OK, SignedInPage.render());
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, &t, "/", None),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie_with(&state, BROWSER_COOKIE, "", "/login/oidc", Some(0), "Lax"),
+    );
+    res
+}
+
+/// Whom the directory lists under `value`: a person or member of staff, by e-mail or id.
+struct Entry {
+    id: String,
+    email: String,
+    roles: Vec<String>,
+}
+
+fn directory_entry(directory: &Directory, match_by: &str, value: &str) -> Option<Entry> {
+    let people = directory
+        .people
+        .values()
+        .map(|p| (&p.id, &p.email, &p.roles));
+    let staff = directory
+        .staff
+        .values()
+        .map(|s| (&s.id, &s.email, &s.roles));
+    people
+        .chain(staff)
+        .find(|(id, email, _)| match match_by {
+            "id" => id.as_str() == value,
+            _ => email.eq_ignore_ascii_case(value),
+        })
+        .map(|(id, email, roles)| Entry {
+            id: id.clone(),
+            email: email.clone(),
+            roles: roles.clone(),
+        })
+}
+
+/// The account of a person the provider signed in: made the first time, its roles brought
+/// in line with the directory (a change ends their other sessions), the sign-in audited.
+fn sync_account(
+    store: &modtag_storage::Store,
+    entry: Entry,
+    system: Vec<String>,
+    client: std::net::IpAddr,
+    now: jiff::Timestamp,
+) -> Result<Result<User, &'static str>, modtag_storage::StoreError> {
+    let roles: Vec<String> = entry.roles.into_iter().chain(system).collect();
+    let mut b = Batch::new();
+    let user = match store.user(&entry.id)? {
+        None => {
+            b.audit(
+                Event::new(EventKind::UserAdded, "system", "authentication")
+                    .details(json!({ "user": entry.id, "roles": roles, "via": "oidc" })),
+            );
+            User {
+                id: entry.id,
+                email: entry.email,
+                roles,
+                // No password verifies against an empty hash: they sign in at the provider.
+                password: String::new(),
+                totp_secret: crate::identity::totp::new_secret(),
+                totp_last_step: None,
+                disabled: false,
+                created: now,
+                epoch: 0,
+                tokens: Vec::new(),
+            }
+        }
+        Some(u) if u.disabled => return Ok(Err("the account is disabled")),
+        Some(u) if !u.email.eq_ignore_ascii_case(&entry.email) => {
+            return Ok(Err(
+                "the account id belongs to an account with another e-mail",
+            ))
+        }
+        Some(mut u) => {
+            if u.roles != roles {
+                b.audit(
+                    Event::new(EventKind::UserChanged, "system", "authentication").details(
+                        json!({ "user": u.id, "change": "roles", "roles": roles, "via": "oidc" }),
+                    ),
+                );
+                u.roles = roles;
+                u.epoch += 1;
+            }
+            u
+        }
+    };
+    b.audit(
+        Event::new(EventKind::SignedIn, &user.id, "authentication")
+            .details(json!({ "method": "oidc", "client": client.to_string() })),
+    );
+    b.user(user.clone());
+    store.commit(b, now)?;
+    Ok(Ok(user))
+}
