@@ -94,14 +94,18 @@ pub(crate) fn validate_main(
             ));
         }
     }
-    if !config.http.listen.ip().is_loopback() && config.http.trusted_proxies.is_empty() {
+    if !config.http.listen.ip().is_loopback()
+        && config.http.trusted_proxies.is_empty()
+        && config.http.tls.is_none()
+    {
         errors.push(invalid(
             path,
             line_of(text, "listen", &config.http.listen.to_string()),
             format!(
                 "http.listen = {}: modtag would serve sign-in and personal data as plain HTTP on \
-                 a non-loopback address; listen on 127.0.0.1 behind a reverse proxy that \
-                 terminates TLS, and name it in trusted_proxies",
+                 a non-loopback address; give modtag a certificate ([http.tls] cert_file and \
+                 key_file), or listen on 127.0.0.1 behind a reverse proxy that terminates TLS \
+                 and name it in trusted_proxies",
                 config.http.listen
             ),
         ));

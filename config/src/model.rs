@@ -149,6 +149,17 @@ pub struct Http {
     /// ...and this many after sign-in, however busy.
     #[serde(default = "default_session_max")]
     pub session_max_secs: u64,
+    /// modtag's own certificate for HTTPS. Left out, the listener speaks plain HTTP, which
+    /// is allowed only on loopback or behind a TLS-terminating proxy in `trusted_proxies`.
+    pub tls: Option<TlsFiles>,
+}
+
+impl Http {
+    /// Whether browsers reach modtag over plain HTTP: on loopback without a proxy or a
+    /// certificate (cookies then go without `Secure`, which browsers would not send back).
+    pub fn plain_loopback(&self) -> bool {
+        self.listen.ip().is_loopback() && self.trusted_proxies.is_empty() && self.tls.is_none()
+    }
 }
 
 fn default_session_idle() -> u64 {

@@ -102,7 +102,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     std::fs::write(
         &daemon_file,
         serde_json::to_vec_pretty(&serde_json::json!({
-            "api": format!("http://{http_addr}"),
+            "api": format!("{}://{http_addr}", if c.http.tls.is_some() { "https" } else { "http" }),
             "smtp": smtp_addr.to_string(),
             "socket": socket_path,
             "pid": std::process::id(),
@@ -110,7 +110,12 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     )?;
     println!("modtag: configuration: {}", loaded.origin);
     println!("modtag: data directory: {}", data.display());
-    println!("modtag: SMTP on {smtp_addr}, HTTP API on http://{http_addr}/api/v1/");
+    let scheme = if c.http.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("modtag: SMTP on {smtp_addr}, HTTP API on {scheme}://{http_addr}/api/v1/");
     let mapped: Vec<String> = c
         .cli
         .accounts
@@ -139,6 +144,19 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let smtp_stats = Arc::new(SmtpStats::default());
     let (acceptor, cert) = crate::smtp::tls::acceptor(&c, &data)?;
     println!("modtag: STARTTLS with {}", cert.display());
+    let https = match &c.http.tls {
+        Some(files) => {
+            let path = |file: &str| {
+                c.secret_path(file)
+                    .map_err(|e| anyhow::anyhow!("[http.tls]: {e}"))
+            };
+            let (cert, key) = (path(&files.cert_file)?, path(&files.key_file)?);
+            let server = crate::tls::server_config(&cert, &key, &[b"http/1.1"])?;
+            println!("modtag: HTTPS with {}", cert.display());
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+        }
+        None => None,
+    };
     let session_cfg = Arc::new(SessionConfig {
         hostname: c.smtp.hostname.clone(),
         max_message_size: c.smtp.max_message_size,
@@ -180,6 +198,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let http_limits = crate::api::server::Limits {
         max_connections: c.http.max_connections,
         request_timeout: Duration::from_secs(c.http.request_timeout_secs),
+        tls: https,
     };
     let state = Arc::new(ApiState::new(app.clone(), smtp_stats).with_oidc(oidc));
     tasks.spawn(crate::api::server::serve(
@@ -192,7 +211,10 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     tasks.spawn(crate::api::server::serve(
         socket,
         crate::api::router(state),
-        http_limits,
+        crate::api::server::Limits {
+            tls: None,
+            ..http_limits
+        },
         stop_rx.clone(),
     ));
     tasks.spawn(

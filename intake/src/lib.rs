@@ -11,7 +11,7 @@
 //! - [`api`]: the versioned JSON API (axum), one file per resource, and its listener.
 //! - [`policy`]: the running configuration, directory and beslutningstræ, reloaded atomically.
 //! - [`cases`], [`report`], [`simulate`], [`explain`], [`checkpoints`], [`sender_auth`],
-//!   [`audit_cli`]: one job each.
+//!   [`audit_cli`], [`tls`]: one job each.
 //! - [`daemon`]: `modtag serve`, wiring it all with ordered shutdown.
 //!
 //! The CLI (`cli/`, `commands/`, `render/`) belongs to the binary (`main.rs`).
@@ -32,6 +32,7 @@ pub mod report;
 pub mod sender_auth;
 pub mod simulate;
 pub mod smtp;
+pub mod tls;
 pub mod understand;
 pub mod web;
 pub mod workflow;

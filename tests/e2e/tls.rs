@@ -191,3 +191,133 @@ fn the_tls_key_can_be_a_systemd_credential() {
     );
     d.kill();
 }
+
+/// modtag's own certificate for HTTPS (`[http.tls]`): with it, the staff listener may face
+/// the network; browsers get `Secure` cookies, the CLI reaches it with a personal token and
+/// the kommune's CA, and plain HTTP gets no answer.
+#[test]
+fn the_staff_listener_serves_https_with_its_own_certificate() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut d = Daemon::new(Options::default());
+    // The kommune's own certificate authority, and modtag's certificate from it.
+    let at = |name: &str| d.dir.path().join(name);
+    let openssl = |args: &[&str]| {
+        let made = Command::new("openssl")
+            .args(args)
+            .current_dir(d.dir.path())
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "openssl {args:?}: {made:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-days", "2", "-subj", "/CN=Kommunens CA"],
+            &["-keyout", "ca.key", "-out", "ca.crt"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=modtag.kommune.localhost",
+                "-keyout",
+                "web.key",
+                "-out",
+                "web.csr",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        at("web.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "web.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "web.ext",
+        "-out",
+        "web.crt",
+    ]);
+    std::fs::set_permissions(at("web.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cert = at("ca.crt");
+    // On every address, which plain HTTP may not.
+    let port = d.http.port();
+    let config = std::fs::read_to_string(&d.config).unwrap().replace(
+        &format!("listen = \"127.0.0.1:{port}\""),
+        &format!("listen = \"0.0.0.0:{port}\""),
+    ) + "\n[http.tls]\ncert_file = \"web.crt\"\nkey_file = \"web.key\"\n";
+    std::fs::write(&d.config, config).unwrap();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+    d.spawn_until(|| {
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status() == 200)
+    });
+    let login = client.get(format!("{base}/login")).send().unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(
+        http_get(d.http, "/healthz").is_none(),
+        "plain HTTP on the HTTPS port gets no answer"
+    );
+
+    let token = d.personal_token();
+    let file = d.dir.path().join("token");
+    std::fs::write(&file, &token).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cli = |ca: Option<&std::path::Path>| {
+        let mut c = Command::new(modtag_bin());
+        c.args(["--api", &base, "--token-file"])
+            .arg(&file)
+            .args(["triage", "list", "--json"]);
+        if let Some(ca) = ca {
+            c.env("MODTAG_CA_FILE", ca);
+        }
+        c.output().unwrap()
+    };
+    let out = cli(Some(&cert));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without the kommune's CA the certificate is not trusted, and the CLI says where it
+    // could not go.
+    let out = cli(None);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("cannot reach modtag at {base}")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

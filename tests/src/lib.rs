@@ -214,6 +214,12 @@ impl Daemon {
 
     /// Starts (again) on the same data directory and configuration.
     pub fn spawn(&mut self) {
+        let http = self.http;
+        self.spawn_until(|| http_get(http, "/healthz").is_some_and(|(code, _)| code == 200));
+    }
+
+    /// Starts, and waits until `ready` (for a listener that is not plain HTTP).
+    pub fn spawn_until(&mut self, mut ready: impl FnMut() -> bool) {
         let log = |name: &str| {
             std::fs::OpenOptions::new()
                 .create(true)
@@ -234,20 +240,15 @@ impl Daemon {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let http = self.http;
-        wait_for(
-            "the daemon to answer /healthz",
-            Duration::from_secs(60),
-            || {
-                if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                    panic!(
-                        "modtag serve exited with {status} at start-up:\n{}",
-                        self.stderr()
-                    );
-                }
-                http_get(http, "/healthz").filter(|(code, _)| *code == 200)
-            },
-        );
+        wait_for("the daemon to be ready", Duration::from_secs(60), || {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "modtag serve exited with {status} at start-up:\n{}",
+                    self.stderr()
+                );
+            }
+            ready().then_some(())
+        });
     }
 
     pub fn stderr(&self) -> String {

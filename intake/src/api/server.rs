@@ -31,6 +31,9 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct Limits {
     pub max_connections: usize,
     pub request_timeout: Duration,
+    /// HTTPS with modtag's own certificate (`[http.tls]`); the handshake must finish within
+    /// `request_timeout` too.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// The operating-system user at the other end of a Unix socket connection, as the kernel
@@ -97,7 +100,10 @@ pub async fn serve<L: Accept>(
                 Ok((stream, peer)) => {
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         tracing::warn!(%peer, "HTTP connection limit reached; answered 503");
-                        conns.spawn(refuse(stream));
+                        // Over TLS a plain answer means nothing: the connection just closes.
+                        if limits.tls.is_none() {
+                            conns.spawn(refuse(stream));
+                        }
                         continue;
                     };
                     let service = match &peer {
@@ -107,7 +113,19 @@ pub async fn serve<L: Accept>(
                     let (stop, limits) = (shutdown.clone(), limits.clone());
                     conns.spawn(async move {
                         let _slot = slot;
-                        connection(stream, peer, service, limits.request_timeout, stop).await;
+                        let deadline = limits.request_timeout;
+                        match &limits.tls {
+                            None => connection(stream, peer, service, deadline, stop).await,
+                            Some(acceptor) => {
+                                let accepted =
+                                    tokio::time::timeout(deadline, acceptor.accept(stream)).await;
+                                match accepted {
+                                    Ok(Ok(tls)) => connection(tls, peer, service, deadline, stop).await,
+                                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                }
+                            }
+                        }
                     });
                 }
                 Err(e) => {

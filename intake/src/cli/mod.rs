@@ -37,7 +37,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "MODTAG_API")]
     pub api: Option<String>,
     /// A personal API token (a 0600 file; `modtag users token` makes one): act as that
-    /// person over HTTP, at --api or the address the data directory names.
+    /// person over HTTP(S), at --api or the address the data directory names. A kommune's
+    /// own certificate authority for HTTPS goes in MODTAG_CA_FILE (PEM).
     #[arg(long, global = true, env = "MODTAG_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
     /// Why personal data is used, for the audit log (e.g. vurdering, journalisering); the

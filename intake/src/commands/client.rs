@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 use modtag_intake::daemon::{DAEMON_FILE, SOCKET_FILE};
@@ -124,20 +123,22 @@ impl Api {
             }
             None => Vec::new(),
         };
-        let req = req.body(Full::new(Bytes::from(payload)))?;
-        let resp = match &self.transport {
-            Transport::Socket(socket) => over_socket(socket, req).await?,
+        let req = req.body(Bytes::from(payload))?;
+        let (status, bytes) = match &self.transport {
+            Transport::Socket(socket) => {
+                let resp = over_socket(socket, req.map(Full::new)).await?;
+                let status = resp.status();
+                (status, resp.into_body().collect().await?.to_bytes())
+            }
             Transport::Http { base, .. } => {
-                let client: Client<_, Full<Bytes>> =
-                    Client::builder(TokioExecutor::new()).build_http();
-                client
-                    .request(req)
+                let resp = https_client()?
+                    .execute(reqwest::Request::try_from(req)?)
                     .await
-                    .with_context(|| format!("cannot reach modtag at {base}"))?
+                    .with_context(|| format!("cannot reach modtag at {base}"))?;
+                let status = resp.status();
+                (status, resp.bytes().await?)
             }
         };
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await?.to_bytes();
         if !status.is_success() {
             let v: Value = serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
@@ -164,6 +165,24 @@ impl Api {
         }
         Ok(bytes)
     }
+}
+
+/// The client for HTTP and HTTPS (rustls). A kommune's own certificate authority is added
+/// from `MODTAG_CA_FILE` (PEM) when set.
+fn https_client() -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(300));
+    if let Some(ca) = std::env::var_os("MODTAG_CA_FILE") {
+        let pem = std::fs::read(&ca)
+            .with_context(|| format!("MODTAG_CA_FILE: cannot read {}", Path::new(&ca).display()))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("MODTAG_CA_FILE: {} is not PEM", Path::new(&ca).display()))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder.build()?)
 }
 
 /// One request over the daemon's Unix socket.

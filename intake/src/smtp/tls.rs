@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use modtag_config::Config;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
 pub const SELF_SIGNED_CERT: &str = "tls-cert.pem";
@@ -42,30 +40,6 @@ pub fn acceptor(config: &Config, data: &Path) -> Result<(TlsAcceptor, PathBuf)> 
             (c, k)
         }
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .and_then(|it| it.collect())
-        .map_err(|e| {
-            anyhow::anyhow!("{}: not a PEM certificate chain: {e}", cert_path.display())
-        })?;
-    if certs.is_empty() {
-        anyhow::bail!("{}: holds no certificate", cert_path.display());
-    }
-    // The key file must be private, like every other secret.
-    let key_pem = modtag_storage::keys::read_secret(&key_path)?;
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| anyhow::anyhow!("{}: not a PEM private key: {e}", key_path.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .with_context(|| {
-            format!(
-                "{} and {} do not make a usable TLS identity",
-                cert_path.display(),
-                key_path.display()
-            )
-        })?;
+    let server = crate::tls::server_config(&cert_path, &key_path, &[])?;
     Ok((TlsAcceptor::from(Arc::new(server)), cert_path))
 }

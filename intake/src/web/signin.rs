@@ -88,8 +88,7 @@ pub(super) fn cookie_with(
     max_age: Option<u64>,
     same_site: &str,
 ) -> HeaderValue {
-    let http = &state.app.policy.cfg().config.http;
-    let plain_loopback = http.listen.ip().is_loopback() && http.trusted_proxies.is_empty();
+    let plain_loopback = state.app.policy.cfg().config.http.plain_loopback();
     let mut c = format!("{name}={value}; HttpOnly; SameSite={same_site}; Path={path}");
     if !plain_loopback {
         c.push_str("; Secure");

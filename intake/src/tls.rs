@@ -1,0 +1,44 @@
+//! A TLS server identity from PEM files, for STARTTLS and for the HTTP listener: rustls
+//! with the ring provider, TLS 1.2 and 1.3 only, the key file private (0600) like every
+//! other secret.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The server configuration for the certificate chain in `cert_path` and the key in
+/// `key_path`, offering the ALPN protocols `alpn` (none for SMTP).
+pub fn server_config(
+    cert_path: &Path,
+    key_path: &Path,
+    alpn: &[&[u8]],
+) -> Result<rustls::ServerConfig> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
+        .and_then(|it| it.collect())
+        .map_err(|e| {
+            anyhow::anyhow!("{}: not a PEM certificate chain: {e}", cert_path.display())
+        })?;
+    if certs.is_empty() {
+        anyhow::bail!("{}: holds no certificate", cert_path.display());
+    }
+    let key_pem = modtag_storage::keys::read_secret(key_path)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| anyhow::anyhow!("{}: not a PEM private key: {e}", key_path.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .with_context(|| {
+            format!(
+                "{} and {} do not make a usable TLS identity",
+                cert_path.display(),
+                key_path.display()
+            )
+        })?;
+    server.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(server)
+}
