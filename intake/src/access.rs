@@ -97,6 +97,8 @@ pub enum Action {
     OutboxRetry,
     ManageUsers,
     AuditCheckpoint,
+    /// Copy the (encrypted) audit log from the running daemon, to verify and read it.
+    AuditCopy,
 }
 
 /// The roles that allow `action`, for the refusal's message too.
@@ -107,6 +109,7 @@ pub fn roles_for(action: Action) -> &'static [&'static str] {
         Action::ReportSla => &["modtagelsen_leder", "admin", "auditor"],
         Action::OutboxFailed | Action::OutboxRetry => &["modtagelsen_leder", "admin"],
         Action::AuditCheckpoint => &["auditor", "admin"],
+        Action::AuditCopy => &["auditor"],
     }
 }
 

@@ -1,6 +1,7 @@
-//! The auditors' commands. All work offline on a data directory (or a copy) whose daemon is
-//! stopped, as auditors work on backups: `verify`, `checkpoint` and `prove` need no secret;
-//! `read` and `subject-access` need the auditors' secret key, which modtag never holds.
+//! The auditors' commands. They work offline on a data directory (or a copy) whose daemon
+//! is stopped, as auditors work on backups, or (`--live`) on a copy of the running daemon's
+//! log fetched over the API: `verify`, `checkpoint` and `prove` need no secret; `read` and
+//! `subject-access` need the auditors' secret key, which modtag never holds.
 
 use std::path::Path;
 
@@ -16,8 +17,15 @@ pub struct Read {
     pub event: Value,
 }
 
-/// Decrypts every entry with the auditors' key (a 0600 armored secret key file).
+/// Decrypts every entry of a stopped daemon's data directory with the auditors' key (a
+/// 0600 armored secret key file).
 pub fn read_all(data: &Path, key_file: &Path) -> Result<Vec<Read>> {
+    decrypt_all(offline::entries_offline(data)?, key_file)
+}
+
+/// Decrypts `entries` (from a data directory, or copied from a running daemon) with the
+/// auditors' key.
+pub fn decrypt_all(entries: Vec<Entry>, key_file: &Path) -> Result<Vec<Read>> {
     let bytes = modtag_storage::keys::read_secret(key_file)?;
     let key = modtag_storage::crypto::parse_cert(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?;
@@ -27,7 +35,6 @@ pub fn read_all(data: &Path, key_file: &Path) -> Result<Vec<Read>> {
             key_file.display()
         );
     }
-    let entries = offline::entries_offline(data)?;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
         if entry.payload.is_empty() {

@@ -197,6 +197,12 @@ fn every_endpoint_with_every_role_and_signed_out() {
         ),
         (
             "GET",
+            "/api/v1/audit/log".into(),
+            String::new(),
+            vec!["revisor"],
+        ),
+        (
+            "GET",
             "/api/v1/outbox/failed".into(),
             String::new(),
             vec!["it"],

@@ -233,3 +233,125 @@ fn hex_decode(s: &str) -> Vec<u8> {
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     files_below(dir)
 }
+
+/// An auditor copies the running daemon's log over the API and checks and reads the copy
+/// with their own keys: no stop, no trust in the daemon. A daemon started on a rolled-back
+/// copy of its data is caught against a checkpoint the auditors kept.
+#[test]
+fn an_auditor_verifies_and_reads_the_running_daemons_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut d = Daemon::start(Options::default());
+    let first = d.send("Bekymring", "Emil 120315-4321 er ked af det");
+    d.cli_json(&["triage", "show", &first, "--json"]);
+    d.add_user("revisor", "revisor@kommune.localhost", "auditor");
+    let out = d.cli(&["users", "token", "revisor", "--days", "1"]);
+    assert!(out.status.success());
+    let token = d.dir.path().join("revisor.token");
+    std::fs::write(&token, &out.stdout).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // The checkpoint public key, as the auditors keep it apart from the server.
+    let pubkey = d.dir.path().join("checkpoint.pub");
+    std::fs::copy(d.data.join("checkpoint.pub"), &pubkey).unwrap();
+    assert!(d.stop().success());
+    let kept = d.dir.path().join("kept.txt");
+    std::fs::write(&kept, d.cli(&["audit", "checkpoint"]).stdout).unwrap();
+    let backup = d.dir.path().join("backup");
+    copy_dir(&d.data, &backup);
+
+    d.spawn();
+    let second = d.send("Bekymring", "Sofie 010120-1234 igen");
+    let live = |data: &Path, args: &[&str]| {
+        std::process::Command::new(modtag_bin())
+            .arg("--data")
+            .arg(data)
+            .arg("--token-file")
+            .arg(&token)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (key, kept_arg) = (pubkey.to_str().unwrap(), kept.to_str().unwrap());
+    let out = live(
+        &d.data,
+        &[
+            "audit",
+            "verify",
+            "--live",
+            "--key",
+            key,
+            "--checkpoint",
+            kept_arg,
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert!(report["checkpoints"].as_u64().unwrap() >= 2, "{report}");
+    // Without the key the auditors keep, the daemon's word is not taken.
+    let out = live(&d.data, &["audit", "verify", "--live"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--live needs --key"));
+
+    let auditor = auditor_key(d.dir.path());
+    let out = live(
+        &d.data,
+        &[
+            "audit",
+            "read",
+            "--live",
+            "--key",
+            auditor.to_str().unwrap(),
+            "--kind",
+            "received",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = String::from_utf8_lossy(&out.stdout);
+    assert!(read.contains(&first) && read.contains(&second), "{read}");
+    // Modtagelsen's desk is not an auditor.
+    let out = d.cli(&["audit", "verify", "--live", "--key", key]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs one of the roles auditor"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(d.stop().success());
+    let copied = d.audit_text("audit_copied");
+    assert!(copied.contains("\"actor\":\"revisor\""), "{copied}");
+
+    // The server rolled back to the older copy and started: the kept newer checkpoint
+    // shows that entries are gone.
+    let newer = d.dir.path().join("newer.txt");
+    std::fs::write(&newer, d.cli(&["audit", "checkpoint"]).stdout).unwrap();
+    let mut old = Daemon::new(Options::default());
+    copy_dir(&backup, &old.data);
+    old.spawn();
+    let out = live(
+        &old.data,
+        &[
+            "audit",
+            "verify",
+            "--live",
+            "--key",
+            key,
+            "--checkpoint",
+            newer.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated or rolled back"));
+}

@@ -6,6 +6,7 @@
 //! (`ApiError`, so handlers use `?`); `types` are the bodies, which the CLI's client reads
 //! too; `server` is the listener (deadlines, connection cap).
 
+mod audit;
 pub mod auth;
 mod cases;
 mod changes;
@@ -51,6 +52,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/report/sla", get(report::sla))
         .route("/metrics", get(report::metrics))
         .route("/api/v1/audit/checkpoint", get(report::latest_checkpoint))
+        .route("/api/v1/audit/log", get(audit::log))
         .route("/api/v1/outbox/failed", get(outbox::failed))
         .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
         .route("/api/v1/users", get(users::list).post(users::add))

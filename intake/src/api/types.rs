@@ -316,3 +316,24 @@ pub struct NewToken {
     pub token: String,
     pub expires: Timestamp,
 }
+
+/// `GET /api/v1/audit/log`: a page of the audit log as stored, for an auditor's copy.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// The log's head when the copy began (`until`): the copy ends there.
+    pub until: u64,
+    /// Its hash (hex): the last entry must have it.
+    pub head_hash: String,
+    /// Entries after `after`, each as stored (base64): the auditor checks every hash.
+    pub entries: Vec<AuditEntryView>,
+    /// The checkpoints stored with the log, of trees up to `until` (first page only).
+    pub checkpoints: Vec<String>,
+    /// Whether entries up to `until` remain: ask again with `after` = the last `seq`.
+    pub more: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AuditEntryView {
+    pub seq: u64,
+    pub entry: String,
+}

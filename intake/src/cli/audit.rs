@@ -10,15 +10,20 @@ pub enum AuditCommand {
     /// Merkle tree, every stored checkpoint, and checkpoints kept elsewhere (which today's
     /// log must extend: a truncated or rolled-back log fails). Needs no secret key.
     #[command(
-        after_help = "Examples:\n  modtag audit verify --data /backup/modtag-data\n  modtag audit verify --checkpoint kept-by-the-auditors.txt --key checkpoint.pub"
+        after_help = "Examples:\n  modtag audit verify --data /backup/modtag-data\n  modtag audit verify --checkpoint kept-by-the-auditors.txt --key checkpoint.pub\n  modtag audit verify --live --key checkpoint.pub --checkpoint kept-by-the-auditors.txt"
     )]
     Verify {
         /// A signed checkpoint kept outside the server (repeatable).
         #[arg(long)]
         checkpoint: Vec<PathBuf>,
-        /// The checkpoint public key (hex); the data directory's checkpoint.pub by default.
+        /// The checkpoint public key (hex); the data directory's checkpoint.pub by default
+        /// (with --live, the copy the auditors keep).
         #[arg(long)]
         key: Option<PathBuf>,
+        /// Copy the running daemon's log over the API (as an auditor) and verify the copy
+        /// here, trusting the daemon for nothing but the bytes.
+        #[arg(long)]
+        live: bool,
         #[arg(long)]
         json: bool,
     },
@@ -38,6 +43,9 @@ pub enum AuditCommand {
         /// The auditors' armored secret key (a 0600 file).
         #[arg(long)]
         key: PathBuf,
+        /// Read a copy of the running daemon's log, fetched over the API (as an auditor).
+        #[arg(long, conflicts_with = "cpr")]
+        live: bool,
         #[arg(long)]
         from: Option<String>,
         #[arg(long)]

@@ -1,20 +1,23 @@
-//! `modtag audit ...`: offline, on a stopped daemon's data directory (or a copy); no API.
+//! `modtag audit ...`: offline, on a stopped daemon's data directory (or a copy); or with
+//! `--live`, on a copy of the running daemon's log fetched over the API and checked here.
 
 use anyhow::{anyhow, Context, Result};
 use modtag_intake::audit_cli as a;
 use modtag_storage::audit::offline::{self, VerifyError};
+use modtag_storage::audit::Entry;
 use serde_json::json;
 
 use super::{Ctx, IntegrityFailure};
 use crate::cli::AuditCommand;
 use crate::render;
 
-pub fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
     let data = &ctx.cli.data;
     match command {
         AuditCommand::Verify {
             checkpoint,
             key,
+            live,
             json,
         } => {
             let mut notes = Vec::new();
@@ -35,7 +38,39 @@ pub fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
                 ),
                 None => None,
             };
-            match offline::verify_offline(data, &notes, key) {
+            let verified = if *live {
+                let key = key.ok_or_else(|| {
+                    anyhow!(
+                        "--live needs --key: the checkpoint public key the auditors keep (the \
+                         daemon's own copy proves nothing about the daemon)"
+                    )
+                })?;
+                let copy = fetch_log(ctx).await?;
+                offline::verify_log(
+                    copy.entries
+                        .iter()
+                        .map(|e| Ok((e.seq.to_be_bytes().to_vec(), e.bytes.clone()))),
+                    (copy.until > 0).then_some((copy.until, copy.head_hash)),
+                    None,
+                    copy.checkpoints
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, n)| (format!("the daemon's checkpoint {}", i + 1), n))
+                        .collect(),
+                    &key,
+                    &notes,
+                )
+                .map(|(report, _)| report)
+                .map_err(VerifyError::Broken)
+            } else {
+                offline::verify_offline(data, &notes, key)
+            };
+            let place = if *live {
+                "the running daemon's log".to_string()
+            } else {
+                data.display().to_string()
+            };
+            match verified {
                 Ok(report) => {
                     if *json {
                         render::json(&json!({
@@ -59,7 +94,7 @@ pub fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
                     if *json {
                         render::json(&json!({ "ok": false, "seq": b.seq, "error": b.what }));
                     }
-                    Err(IntegrityFailure(format!("{}: {b}", data.display())).into())
+                    Err(IntegrityFailure(format!("{place}: {b}")).into())
                 }
                 Err(e) => Err(e.into()),
             }
@@ -93,13 +128,27 @@ pub fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
         }
         AuditCommand::Read {
             key,
+            live,
             from,
             to,
             kind,
             reference,
             cpr,
         } => {
-            let reads = a::read_all(data, key)?;
+            let reads = if *live {
+                let copy = fetch_log(ctx).await?;
+                let entries = copy
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        Entry::decode(&e.bytes)
+                            .map_err(|why| anyhow!("entry {} of the copy: {why}", e.seq))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                a::decrypt_all(entries, key)?
+            } else {
+                a::read_all(data, key)?
+            };
             let mut references = reference.as_ref().map(|r| vec![r.clone()]);
             if let Some(c) = cpr {
                 references = Some(a::references_for_cpr(data, c)?);
@@ -127,4 +176,62 @@ pub fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// One stored entry of a copied log.
+struct Copied {
+    seq: u64,
+    bytes: Vec<u8>,
+}
+
+/// A copy of the running daemon's audit log up to its head when the copy began.
+struct LogCopy {
+    entries: Vec<Copied>,
+    until: u64,
+    head_hash: [u8; 32],
+    checkpoints: Vec<String>,
+}
+
+/// Copies the running daemon's audit log over the API, page by page (needs the auditor
+/// role).
+async fn fetch_log(ctx: &Ctx<'_>) -> Result<LogCopy> {
+    use base64::Engine;
+    use modtag_intake::api::types::AuditPage;
+    let api = ctx.api()?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let first: AuditPage = api.get("/api/v1/audit/log").await?;
+    let until = first.until;
+    let head_hash: [u8; 32] = hex::decode(&first.head_hash)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| anyhow!("the daemon sent a malformed head hash"))?;
+    let checkpoints = first.checkpoints.clone();
+    let mut entries = Vec::new();
+    let mut page = first;
+    loop {
+        for e in &page.entries {
+            let bytes = b64
+                .decode(&e.entry)
+                .map_err(|_| anyhow!("entry {} of the copy is not base64", e.seq))?;
+            entries.push(Copied { seq: e.seq, bytes });
+        }
+        let Some(last) = entries.last().map(|e| e.seq) else {
+            break;
+        };
+        if !page.more {
+            break;
+        }
+        page = api
+            .get(&format!("/api/v1/audit/log?after={last}&until={until}"))
+            .await?;
+        if page.entries.is_empty() {
+            break;
+        }
+    }
+    Ok(LogCopy {
+        entries,
+        until,
+        head_hash,
+        checkpoints,
+    })
 }

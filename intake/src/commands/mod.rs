@@ -54,7 +54,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Config { command } => config::run(&ctx, command).await,
         Command::Triage { command } => triage::run(&ctx, command).await,
         Command::Cases { command } => cases::run(&ctx, command).await,
-        Command::Audit { command } => audit::run(&ctx, command),
+        Command::Audit { command } => audit::run(&ctx, command).await,
         Command::Route { command } => route::run(&ctx, command).await,
         Command::Report { command } => report::run(&ctx, command).await,
         Command::Outbox { command } => outbox::run(&ctx, command).await,

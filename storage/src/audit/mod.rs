@@ -92,6 +92,8 @@ pub enum EventKind {
     SignedIn,
     /// Someone signed out.
     SignedOut,
+    /// An auditor copied (still encrypted) entries of the audit log from the running daemon.
+    AuditCopied,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -129,6 +131,7 @@ modtag_config::closed_names!(EventKind {
     UserChanged => "user_changed",
     SignedIn => "signed_in",
     SignedOut => "signed_out",
+    AuditCopied => "audit_copied",
 });
 
 impl Serialize for EventKind {

@@ -26,30 +26,13 @@ pub(crate) fn verify_trees(
         Ok(None) => None,
         Err(e) => return Err(broken(0, e.to_string())),
     };
-    let mut leaves = Vec::new();
-    let mut report = super::verify(
-        audit.iter().map(|kv| {
-            kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(StoreError::from)
-        }),
-        head,
-        &mut leaves,
-    )?;
-    let n = leaves.len() as u64;
-    let root = crate::merkle::root(&leaves);
-    report.root = hex::encode(root);
-    // The recorded right edge must describe the same tree.
-    if let Ok(Some(v)) = meta.get(AUDIT_FRONTIER) {
-        let f = crate::merkle::Frontier::decode(&v)
-            .ok_or(broken(0, "the recorded tree edge is malformed".into()))?;
-        if f.size != n || f.root() != root {
-            return Err(broken(n, format!(
-                "the recorded tree (size {}) does not match the entries (size {n}): entries were changed or removed",
-                f.size
-            )));
-        }
-    }
-    // Stored checkpoints, then the ones kept elsewhere.
+    let frontier = match meta.get(AUDIT_FRONTIER) {
+        Ok(Some(v)) => Some(
+            crate::merkle::Frontier::decode(&v)
+                .ok_or(broken(0, "the recorded tree edge is malformed".into()))?,
+        ),
+        _ => None,
+    };
     let mut notes: Vec<(String, String)> = Vec::new();
     for kv in stored.iter() {
         let (k, v) = kv.map_err(|e| broken(0, e.to_string()))?;
@@ -59,6 +42,41 @@ pub(crate) fn verify_trees(
             String::from_utf8_lossy(&v).into_owned(),
         ));
     }
+    let entries = audit.iter().map(|kv| {
+        kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .map_err(StoreError::from)
+    });
+    verify_log(entries, head, frontier, notes, key, external)
+}
+
+/// Verifies a log given as its entries (key and stored value, in order), its recorded head
+/// and tree edge, and its stored checkpoints (`(what, note)`): for a data directory, or for
+/// a copy an auditor fetched from a running daemon (`modtag audit verify --live`), which
+/// trusts the daemon for nothing but the bytes.
+pub fn verify_log(
+    entries: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>>,
+    head: Option<(u64, [u8; 32])>,
+    frontier: Option<crate::merkle::Frontier>,
+    mut notes: Vec<(String, String)>,
+    key: &ed25519_dalek::VerifyingKey,
+    external: &[String],
+) -> Result<(Report, Vec<crate::merkle::Hash>), Broken> {
+    let broken = |seq: u64, what: String| Broken { seq, what };
+    let mut leaves = Vec::new();
+    let mut report = super::verify(entries, head, &mut leaves)?;
+    let n = leaves.len() as u64;
+    let root = crate::merkle::root(&leaves);
+    report.root = hex::encode(root);
+    // The recorded right edge must describe the same tree.
+    if let Some(f) = frontier {
+        if f.size != n || f.root() != root {
+            return Err(broken(n, format!(
+                "the recorded tree (size {}) does not match the entries (size {n}): entries were changed or removed",
+                f.size
+            )));
+        }
+    }
+    // Stored checkpoints, then the ones kept elsewhere.
     for (i, note) in external.iter().enumerate() {
         notes.push((format!("checkpoint file {}", i + 1), note.clone()));
     }

@@ -23,6 +23,50 @@ impl Store {
         .map(|(r, _)| r)
     }
 
+    /// The audit log's recorded head (last sequence number and its hash), if any.
+    pub fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        match self.inner.meta.get(AUDIT_HEAD)? {
+            Some(v) => Ok(Some(decode_head(&v).ok_or(StoreError::Corrupt {
+                tree: T_META,
+                key: "audit_head".into(),
+                why: "malformed".into(),
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` stored audit entries after sequence number `after` and up to `until`,
+    /// as they are stored (payloads encrypted to the auditors), for an auditor's copy.
+    pub fn audit_page(
+        &self,
+        after: u64,
+        until: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let from = after.saturating_add(1).to_be_bytes();
+        let mut out = Vec::new();
+        for kv in self.inner.audit.range(from..).take(limit) {
+            let (k, v) = kv?;
+            let seq = k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            if seq > until {
+                break;
+            }
+            out.push((seq, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The signed checkpoints stored with the log, of trees up to `max_size` entries.
+    pub fn stored_checkpoints(&self, max_size: u64) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.inner.checkpoints.range(..=max_size.to_be_bytes()) {
+            let (k, v) = kv?;
+            let size = k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            out.push((size, String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(out)
+    }
+
     /// Size and root of the audit tree now.
     pub fn audit_tree(&self) -> Result<crate::merkle::Frontier, StoreError> {
         Ok(match self.inner.meta.get(AUDIT_FRONTIER)? {
