@@ -63,7 +63,6 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
             data.join(modtag_storage::keys::LEGACY_API_TOKEN).display()
         );
     }
-    make_demo_accounts(&store, &loaded.config.cli.demo_accounts, clock.now())?;
     // Key changes are audit events: the first start creates the data directory's keys.
     if !created.is_empty() {
         let names: Vec<String> = created
@@ -86,6 +85,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
             .and_then(|_| store.flush())
             .context("cannot record the new keys in the audit log")?;
     }
+    make_demo_accounts(&store, &loaded.config.cli.demo_accounts, clock.now())?;
 
     let c = loaded.config.clone();
     let smtp = TcpListener::bind(c.smtp.listen)
