@@ -11,6 +11,7 @@ mod deploy;
 mod disk_full;
 mod layout;
 mod oidc;
+mod pages;
 mod path;
 mod relay;
 mod reload;

@@ -100,6 +100,8 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+pub mod browser;
+
 /// Settings for a test daemon's generated configuration.
 #[derive(Clone)]
 pub struct Options {

@@ -1,0 +1,193 @@
+//! A real headless Chromium for the pages, driven over WebDriver: Debian's `chromium` and
+//! `chromium-driver` (`.ci/run` installs them), `fantoccini` as the client, and axe-core
+//! (`tests/browser/`, `npm ci`) injected into pages to check accessibility.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+
+use crate::{free_port, root, wait_for};
+
+/// A chromedriver with one headless Chromium session, and the runtime that drives it.
+pub struct Browser {
+    pub rt: tokio::runtime::Runtime,
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub fn start() -> Browser {
+        // Another test may have installed it already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (Debian's chromium-driver; .ci/run installs it)");
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        // It keeps connections open whatever the request says: a connection is the sign.
+        wait_for("chromedriver", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(addr).ok()
+        });
+        let profile = tempfile::tempdir().unwrap();
+        // The flags the machine needs: no sandbox as root, and nothing that reaches for the
+        // closed network (Chromium's background connections would be refused at every start).
+        let args = [
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": "/usr/bin/chromium", "args": args }),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = rt
+            .block_on(
+                ClientBuilder::rustls()
+                    .unwrap()
+                    .capabilities(caps)
+                    .connect(&format!("http://127.0.0.1:{port}")),
+            )
+            .expect("a Chromium session");
+        Browser {
+            rt,
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    pub fn goto(&self, url: &str) {
+        self.rt.block_on(self.client.goto(url)).unwrap();
+    }
+
+    /// Types `text` into the field with id `id`.
+    pub fn fill(&self, id: &str, text: &str) {
+        self.rt.block_on(async {
+            let field = self
+                .client
+                .find(fantoccini::Locator::Id(id))
+                .await
+                .unwrap_or_else(|e| panic!("no field #{id}: {e}"));
+            field.send_keys(text).await.unwrap();
+        });
+    }
+
+    /// Clicks the first element `css` selects, and waits for the page it leads to.
+    pub fn click(&self, css: &str) {
+        self.rt.block_on(async {
+            let e = self
+                .client
+                .find(fantoccini::Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("nothing matches {css}: {e}"));
+            e.click().await.unwrap();
+        });
+    }
+
+    /// The page's visible text.
+    pub fn text(&self) -> String {
+        self.rt.block_on(async {
+            let body = self
+                .client
+                .find(fantoccini::Locator::Css("body"))
+                .await
+                .unwrap();
+            body.text().await.unwrap()
+        })
+    }
+
+    pub fn url(&self) -> String {
+        self.rt
+            .block_on(self.client.current_url())
+            .unwrap()
+            .to_string()
+    }
+
+    /// Runs axe-core on the page (WCAG 2.0/2.1 A and AA rules) and returns the violations
+    /// whose impact is serious or critical, as `rule: what (where)` lines.
+    pub fn accessibility_violations(&self) -> Vec<String> {
+        let axe = root().join("tests/browser/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&axe).unwrap_or_else(|_| {
+            panic!(
+                "axe-core is not installed: run `npm ci` in {}",
+                root().join("tests/browser").display()
+            )
+        });
+        self.rt.block_on(async {
+            self.client.execute(&source, vec![]).await.unwrap();
+            let result = self
+                .client
+                .execute_async(
+                    "const done = arguments[arguments.length - 1];
+                     axe.run(document, { runOnly: { type: 'tag',
+                         values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                       .then(r => done(r.violations), e => done([{ id: 'axe-error',
+                         impact: 'critical', help: String(e), nodes: [] }]));",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            result
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+                .map(|v| {
+                    let targets: Vec<String> = v["nodes"]
+                        .as_array()
+                        .map(|n| n.iter().map(|n| n["target"].to_string()).collect())
+                        .unwrap_or_default();
+                    format!("{}: {} ({})", v["id"], v["help"], targets.join(", "))
+                })
+                .collect()
+        })
+    }
+
+    /// Saves a screenshot of the page as `target/screenshots/NAME.png` (a test artifact to
+    /// look at), and returns where.
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.rt.block_on(self.client.screenshot()).unwrap();
+        let dir = root().join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Evaluates `script` (which must `return` a value) in the page.
+    pub fn eval(&self, script: &str) -> Value {
+        self.rt
+            .block_on(self.client.execute(script, vec![]))
+            .unwrap()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        let _ = self.rt.block_on(client.close());
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
