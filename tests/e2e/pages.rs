@@ -61,3 +61,68 @@ fn signing_in_and_out_in_a_real_browser_is_accessible() {
     b.goto(&format!("{base}/"));
     assert!(b.url().ends_with("/login"), "signed out: {}", b.url());
 }
+
+/// Signs `id` in with the form, in the browser.
+fn sign_in(b: &Browser, d: &Daemon, id: &str, uri: &str) {
+    b.goto(&format!("http://{}/login", d.http));
+    b.fill("username", id);
+    b.fill("password", TEST_PASSWORD);
+    b.fill("totp", &totp_code(uri, 0));
+    b.click("button[type=submit]");
+    assert!(b.text().contains("Logget ind som"), "{}", b.text());
+}
+
+#[test]
+fn modtagelsens_queue_puts_the_nearest_deadline_first() {
+    let d = Daemon::start(Options::default());
+    let first = d.send("Bekymring", "Vi er bekymrede for barnet, cpr 120315-4321.");
+    let akut = d.send("Akut bekymring", "Det haster: barnet tør ikke gå hjem.");
+    let trivsel = queued_as(&d.swaks(
+        "trivselplus@localhost",
+        "Trivsel+ Karen Poulsen",
+        "CVR 13585628",
+    ))
+    .unwrap();
+    let uri = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let b = Browser::start();
+    sign_in(&b, &d, "modt", &uri);
+    b.goto(&format!("http://{}/koe", d.http));
+    let text = b.text();
+    assert!(text.contains("Kø: Modtagelsen"), "{text}");
+    assert!(text.contains(&first) && text.contains(&akut), "{text}");
+    assert!(
+        !text.contains(&trivsel),
+        "Journalen's TRIVSEL+ is not on this desk: {text}"
+    );
+    // The nearest deadline first, its time left in words, CPR masked, the akut one marked.
+    let refs = b.eval(
+        "return [...document.querySelectorAll('table.queue tbody tr td:nth-child(2)')]
+                 .map(td => td.textContent.trim());",
+    );
+    assert_eq!(refs, serde_json::json!([first, akut]));
+    assert!(
+        text.contains("tilbage") && text.contains("120315-XXXX"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("120315-4321"),
+        "the full CPR stays off the queue"
+    );
+    assert!(text.contains("Akut"), "{text}");
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new(), "/koe");
+    b.screenshot("queue");
+
+    // Searched by reference: only that one.
+    b.fill("q", &akut);
+    b.click("form.filters button");
+    let refs = b.eval(
+        "return [...document.querySelectorAll('table.queue tbody tr td:nth-child(2)')]
+                 .map(td => td.textContent.trim());",
+    );
+    assert_eq!(refs, serde_json::json!([akut]));
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "/koe searched"
+    );
+}

@@ -4,6 +4,7 @@
 //! security headers; nothing with personal data is cached.
 
 mod oidc;
+mod queue;
 mod signin;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/", get(signin::home))
         .route("/login", get(signin::form).post(signin::sign_in))
         .route("/logout", axum::routing::post(signin::sign_out))
+        .route("/koe", get(queue::queue))
         .route("/login/oidc", get(oidc::begin))
         .route("/login/oidc/callback", get(oidc::callback))
         .route("/static/modtag.css", get(stylesheet))
