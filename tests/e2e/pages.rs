@@ -126,3 +126,88 @@ fn modtagelsens_queue_puts_the_nearest_deadline_first() {
         "/koe searched"
     );
 }
+
+/// A message that tries every way into a page: script, event handlers, `javascript:` and SVG
+/// in the sender's name, the subject, the text and an attachment's file name.
+const HOSTILE: &str = "From: \"<script>window.pwned=1</script>\" <kontor@bakkeskolen.dk>\r
+To: underretning@localhost\r
+Subject: <img src=x onerror=\"window.pwned=2\"> Bekymring\r
+MIME-Version: 1.0\r
+Content-Type: multipart/mixed; boundary=\"b1\"\r
+\r
+--b1\r
+Content-Type: text/plain; charset=utf-8\r
+\r
+Vi er bekymrede for barnet, cpr 120315-4321.\r
+<script>window.pwned=3</script> <a href=\"javascript:window.pwned=4\">klik</a>\r
+<svg onload=\"window.pwned=5\"><circle r=\"9\"/></svg>\r
+--b1\r
+Content-Type: application/pdf; name=\"\\\"><img src=x onerror=window.pwned=6>.pdf\"\r
+Content-Disposition: attachment; filename=\"\\\"><img src=x onerror=window.pwned=6>.pdf\"\r
+Content-Transfer-Encoding: base64\r
+\r
+JVBERi0xLjQKJSBtb2R0YWcgdGVzdAo=\r
+--b1--\r
+";
+
+#[test]
+fn the_item_page_shows_hostile_content_as_text_and_only_to_its_desk() {
+    let d = Daemon::start(Options::default());
+    let eml = d.dir.path().join("hostile.eml");
+    std::fs::write(&eml, HOSTILE).unwrap();
+    let r = d.send_file("underretning@localhost", &eml);
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
+
+    let b = Browser::start();
+    sign_in(&b, &d, "modt", &modt);
+    b.goto(&format!("http://{}/koe", d.http));
+    b.click(&format!("a[href='/koe/{r}']"));
+    let text = b.text();
+    assert!(text.contains(&format!("{r}: Underretning")), "{text}");
+    assert!(
+        text.contains("120315-4321"),
+        "the full CPR on the item page: {text}"
+    );
+    // Every payload is there as text, and none became an element, a handler or a link.
+    for shown in [
+        "<script>window.pwned=1</script>",
+        "<img src=x onerror=\"window.pwned=2\">",
+        "<script>window.pwned=3</script>",
+        "<svg onload=\"window.pwned=5\">",
+    ] {
+        assert!(text.contains(shown), "{shown} not shown as text:\n{text}");
+    }
+    let injected = b.eval(
+        "return {
+           elements: document.querySelectorAll('main script, main img, main svg, main iframe').length,
+           handlers: [...document.querySelectorAll('*')].filter(e =>
+             [...e.attributes].some(a => a.name.startsWith('on'))).length,
+           links: document.querySelectorAll('a[href^=\"javascript\"]').length,
+           pwned: window.pwned === undefined ? null : window.pwned };",
+    );
+    assert_eq!(
+        injected,
+        serde_json::json!({ "elements": 0, "handlers": 0, "links": 0, "pwned": null })
+    );
+    // The attachment is a download, its odd name only text.
+    let href = b
+        .eval("return document.querySelector('a[href*=\"/attachments/0\"]').getAttribute('href');");
+    assert_eq!(
+        href,
+        serde_json::json!(format!("/api/v1/triage/{r}/attachments/0"))
+    );
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "/koe/{r}"
+    );
+    b.screenshot("item");
+
+    // Journalen has no reason to see an underretning: the same answer as for none at all.
+    let other = Browser::start();
+    sign_in(&other, &d, "journal", &journal);
+    other.goto(&format!("http://{}/koe/{r}", d.http));
+    assert!(other.text().contains("Ikke fundet"), "{}", other.text());
+    assert!(!other.text().contains("120315"));
+}

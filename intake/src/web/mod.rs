@@ -3,6 +3,7 @@
 //! the sign-in ([`signin`]); the desk follows (issue 14). Every response carries strict
 //! security headers; nothing with personal data is cached.
 
+mod item;
 mod oidc;
 mod queue;
 mod signin;
@@ -24,6 +25,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/login", get(signin::form).post(signin::sign_in))
         .route("/logout", axum::routing::post(signin::sign_out))
         .route("/koe", get(queue::queue))
+        .route("/koe/{reference}", get(item::item))
         .route("/login/oidc", get(oidc::begin))
         .route("/login/oidc/callback", get(oidc::callback))
         .route("/static/modtag.css", get(stylesheet))

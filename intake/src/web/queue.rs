@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use modtag_config::Kind;
 use modtag_router::cpr::Cpr;
@@ -23,7 +23,6 @@ use serde_json::json;
 
 use super::signin::{page, storage_trouble};
 use crate::access;
-use crate::api::auth::{cookie, Caller, SESSION_COOKIE};
 use crate::api::state::{audit, ApiState};
 use crate::app::blocking;
 
@@ -33,19 +32,19 @@ const PER_PAGE: usize = 50;
 const SHORT: SignedDuration = SignedDuration::from_hours(6);
 
 /// One row, all of it safe to show on the desk: no subject, no names, CPR masked.
-struct Row {
-    reference: String,
-    kind: &'static str,
+pub(super) struct Row {
+    pub reference: String,
+    pub kind: &'static str,
     /// `rigelig`, `kort` or `overskredet`: the class and the tag's words.
-    urgency: &'static str,
-    left: String,
-    deadline: String,
-    akut: bool,
-    repeated: bool,
-    kvittering: &'static str,
-    cpr: String,
-    sender_check: &'static str,
-    state: &'static str,
+    pub urgency: &'static str,
+    pub left: String,
+    pub deadline: String,
+    pub akut: bool,
+    pub repeated: bool,
+    pub kvittering: &'static str,
+    pub cpr: String,
+    pub sender_check: &'static str,
+    pub state: &'static str,
 }
 
 #[derive(Template)]
@@ -75,7 +74,7 @@ pub struct Filters {
 }
 
 /// The kind's name on the desk.
-fn kind_name(kind: Kind) -> &'static str {
+pub(super) fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Underretning => "Underretning",
         Kind::Lae165 => "LÆ 165",
@@ -100,7 +99,7 @@ fn time_left(left: SignedDuration) -> String {
     }
 }
 
-fn row(item: &Item, now: Timestamp) -> Row {
+pub(super) fn row(item: &Item, now: Timestamp) -> Row {
     let left = item.deadline.duration_since(now);
     let urgency = if left.is_negative() {
         "overskredet"
@@ -153,13 +152,9 @@ pub async fn queue(
     mut parts: Parts,
     Query(f): Query<Filters>,
 ) -> Response {
-    // Only a signed-in person: without a session cookie there is nothing to try.
-    if cookie(&parts.headers, SESSION_COOKIE).is_none() {
-        return Redirect::to("/login").into_response();
-    }
-    let caller = match Caller::from_request_parts(&mut parts, &state).await {
+    let caller = match super::item::signed_in(&mut parts, &state).await {
         Ok(c) => c,
-        Err(_) => return Redirect::to("/login").into_response(),
+        Err(to_login) => return to_login,
     };
     let desk = access::desk_kinds(&caller.person);
     let desk_name = match (

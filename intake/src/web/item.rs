@@ -1,0 +1,203 @@
+//! The item page (`/koe/{reference}`): the text as escaped plain text (HTML mail shown as
+//! its text), the reading (kind and why, reporter, CPR and CVR, akut signals, notes), the
+//! sender and its checks, the attachments with type and size as downloads only (a flagged
+//! one behind a warning), the child's earlier intakes and the suggested case. Only for a
+//! person whose desk it is or to whom it was sent; opening it is audited before anything
+//! is read, as the API's view is.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::Item;
+
+use super::queue::{row, Row};
+use super::signin::{page, storage_trouble, MessagePage};
+use crate::api::auth::{cookie, Caller, SESSION_COOKIE};
+use crate::api::state::{audit, load_item, reread, ApiState};
+
+struct AttachmentRow {
+    index: usize,
+    name: String,
+    content_type: String,
+    size: String,
+    flagged: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "item.html")]
+struct ItemPage<'a> {
+    user: &'a str,
+    csrf: &'a str,
+    summary: Row,
+    kind_reason: &'a str,
+    subject: &'a str,
+    from: &'a str,
+    reporter: String,
+    cprs: Vec<String>,
+    cvrs: Vec<String>,
+    akut: &'a [String],
+    notes: &'a [String],
+    original: Option<String>,
+    tls: &'a str,
+    attachments: Vec<AttachmentRow>,
+    earlier: Vec<String>,
+    suggestions: &'a [String],
+    case_number: Option<&'a str>,
+    text: &'a str,
+}
+
+/// Bytes as a person reads a size.
+fn size(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.0} kB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// The person behind a session, or the way to the sign-in.
+pub(super) async fn signed_in(
+    parts: &mut Parts,
+    state: &Arc<ApiState>,
+) -> Result<Caller, Response> {
+    if cookie(&parts.headers, SESSION_COOKIE).is_none() {
+        return Err(Redirect::to("/login").into_response());
+    }
+    Caller::from_request_parts(parts, state)
+        .await
+        .map_err(|_| Redirect::to("/login").into_response())
+}
+
+pub async fn item(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+) -> Response {
+    let caller = match signed_in(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(to_login) => return to_login,
+    };
+    let not_for_you = || {
+        page(
+            StatusCode::NOT_FOUND,
+            MessagePage {
+                title: "Ikke fundet",
+                text: "Der er ingen henvendelse med den reference, som du har adgang til.",
+            }
+            .render(),
+        )
+    };
+    // One answer for "no such intake" and "not yours": a reference is not a way to learn
+    // which intakes exist.
+    let item = match load_item(&state, &reference).await {
+        Ok(item) if caller.sees(&item) => item,
+        Ok(_) | Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
+            return not_for_you()
+        }
+        Err(e) => return e.into_response(),
+    };
+    let event = Event::new(
+        EventKind::Viewed,
+        &caller.actor,
+        caller.purpose_or("assessment"),
+    )
+    .reference(&item.reference);
+    if let Err(e) = audit(&state, event).await {
+        return e.into_response();
+    }
+    let text = match reread(&state, &item, |reader, raw, channel| {
+        reader.read(raw, channel).text
+    })
+    .await
+    {
+        Ok(t) => t.unwrap_or_default(),
+        Err(e) => return storage_trouble(e),
+    };
+    render(&caller, &item, &text, state.now())
+}
+
+fn render(caller: &Caller, item: &Item, text: &str, now: jiff::Timestamp) -> Response {
+    let u = &item.understanding;
+    let r = &u.reporter;
+    let reporter = [
+        Some(
+            match r.kind.as_str() {
+                "professional" => "fagperson",
+                "citizen" => "borger",
+                "anonymous" => "anonym",
+                other => other,
+            }
+            .to_string(),
+        ),
+        r.name.clone(),
+        r.organisation.clone(),
+        r.email.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    let original = u.original.as_ref().map(|o| {
+        [
+            o.from.as_deref().map(|f| format!("oprindeligt fra {f}")),
+            o.date.as_deref().map(|d| format!("dateret {d}")),
+            o.forwarded_by
+                .as_deref()
+                .map(|f| format!("videresendt af {f}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+    });
+    let attachments = item
+        .attachments
+        .iter()
+        .enumerate()
+        .map(|(index, a)| AttachmentRow {
+            index,
+            name: a.name.clone(),
+            content_type: a.sniffed_type.clone(),
+            size: size(a.size),
+            flagged: a.flagged.clone(),
+        })
+        .collect();
+    let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
+    page(
+        StatusCode::OK,
+        ItemPage {
+            user: &caller.actor,
+            csrf,
+            summary: row(item, now),
+            kind_reason: &u.kind_reason,
+            subject: item.subject.as_deref().unwrap_or("(intet emne)"),
+            from: item.from.as_deref().unwrap_or("(ukendt)"),
+            reporter,
+            cprs: item.cprs.clone(),
+            cvrs: u
+                .cvrs
+                .iter()
+                .map(|c| match (&c.institution, c.valid) {
+                    (Some(i), _) => format!("{} ({i})", c.number),
+                    (None, true) => c.number.clone(),
+                    (None, false) => format!("{} (ugyldigt)", c.number),
+                })
+                .collect(),
+            akut: &u.akut,
+            notes: &u.notes,
+            original,
+            tls: &item.transport.tls,
+            attachments,
+            earlier: item.earlier.iter().map(|e| e.reference.clone()).collect(),
+            suggestions: &item.suggestions,
+            case_number: item.case_number.as_deref(),
+            text,
+        }
+        .render(),
+    )
+}
