@@ -211,3 +211,84 @@ fn the_item_page_shows_hostile_content_as_text_and_only_to_its_desk() {
     assert!(other.text().contains("Ikke fundet"), "{}", other.text());
     assert!(!other.text().contains("120315"));
 }
+
+/// Modtagelsen's whole assessment in the browser: the new underretning at the top of the
+/// queue, opened, decided (trin 4, akut), the route preview read, confirmed; the copies
+/// reach the relay and the item leaves the queue of those awaiting assessment.
+#[test]
+fn modtagelsen_decides_in_the_browser_with_a_route_preview() {
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let r = d.send(
+        "Bekymring for en elev",
+        "Vi er bekymrede for barnet, cpr 120315-4321.",
+    );
+    d.wait_outbox_idle();
+    let before = sink.count();
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let b = Browser::start();
+    sign_in(&b, &d, "modt", &modt);
+    b.goto(&format!("http://{}/koe", d.http));
+    b.click(&format!("a[href='/koe/{r}']"));
+    b.click(&format!("a[href='/koe/{r}/vurdering']"));
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "the decision form"
+    );
+    b.screenshot("decide-form");
+
+    // Nothing chosen: the error summary says what to fix, and links to the field.
+    b.click("button[value=preview]");
+    assert!(
+        b.text().contains("Vælg et trin på trivselsbarometeret"),
+        "{}",
+        b.text()
+    );
+    assert_eq!(
+        b.eval("return document.querySelector('#fejl a').getAttribute('href');"),
+        "#trin-0"
+    );
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "the form with errors"
+    );
+
+    b.click("#trin-4");
+    b.click("#akut");
+    b.fill("screening", "Alvorlig bekymring; underretningsmøde.");
+    b.click("button[value=preview]");
+    let preview = b.text();
+    assert!(preview.contains("Modtagere for"), "{preview}");
+    assert!(
+        preview.contains("modtagelsen@kommune.localhost")
+            && preview.contains("lene.holm@kommune.localhost")
+            && preview.contains("underretning-akut"),
+        "each recipient with the rule: {preview}"
+    );
+    assert_eq!(sink.count(), before, "a preview sends nothing");
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "the route preview"
+    );
+    b.screenshot("decide-preview");
+
+    b.click("button[value=confirm]");
+    assert!(b.url().ends_with(&format!("/koe/{r}")), "{}", b.url());
+    assert!(b.text().contains("Trin 4, akut af modt"), "{}", b.text());
+    d.wait_outbox_idle();
+    assert_eq!(
+        sink.count(),
+        before + 2,
+        "Modtagelsen's and its leader's copies"
+    );
+    b.goto(&format!("http://{}/koe", d.http));
+    assert!(
+        !b.text().contains(&r),
+        "decided: not awaiting assessment any more"
+    );
+    b.goto(&format!("http://{}/koe?tilstand=alle", d.http));
+    assert!(b.text().contains(&r), "still open");
+}

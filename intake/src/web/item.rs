@@ -49,6 +49,15 @@ struct ItemPage<'a> {
     suggestions: &'a [String],
     case_number: Option<&'a str>,
     text: &'a str,
+    /// The person works this intake's desk and it awaits a decision: the form's link.
+    may_decide: bool,
+    decision: Option<DecisionLines>,
+}
+
+/// A decision as the item page shows it.
+struct DecisionLines {
+    summary: String,
+    recipients: Vec<String>,
 }
 
 /// Bytes as a person reads a size.
@@ -197,6 +206,23 @@ fn render(caller: &Caller, item: &Item, text: &str, now: jiff::Timestamp) -> Res
             suggestions: &item.suggestions,
             case_number: item.case_number.as_deref(),
             text,
+            may_decide: item.decision.is_none()
+                && crate::access::works_item(&caller.person, item.kind),
+            decision: item.decision.as_ref().map(|d| DecisionLines {
+                summary: format!(
+                    "{}{} af {}, {}",
+                    d.trin
+                        .map_or("Uden trin".to_string(), |t| format!("Trin {t}")),
+                    if d.akut { ", akut" } else { "" },
+                    d.actor,
+                    modtag_router::deadline::local(d.at)
+                ),
+                recipients: d
+                    .recipients
+                    .iter()
+                    .map(|r| format!("{} ({}), regel {}", r.person, r.role, r.rule))
+                    .collect(),
+            }),
         }
         .render(),
     )

@@ -3,6 +3,7 @@
 //! the sign-in ([`signin`]); the desk follows (issue 14). Every response carries strict
 //! security headers; nothing with personal data is cached.
 
+mod decide;
 mod item;
 mod oidc;
 mod queue;
@@ -26,6 +27,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/logout", axum::routing::post(signin::sign_out))
         .route("/koe", get(queue::queue))
         .route("/koe/{reference}", get(item::item))
+        .route(
+            "/koe/{reference}/vurdering",
+            get(decide::form).post(decide::submit),
+        )
         .route("/login/oidc", get(oidc::begin))
         .route("/login/oidc/callback", get(oidc::callback))
         .route("/static/modtag.css", get(stylesheet))

@@ -1,4 +1,5 @@
-//! Køen (the queue): a desk's open intakes, the nearest deadline first, with the time left
+//! Køen (the queue): a desk's intakes awaiting assessment (or all open ones), the nearest
+//! deadline first, with the time left
 //! as words and a colour (plenty, under 6 hours, overdue), kind, akut, repeated reports,
 //! the kvittering, masked CPR and the sender check. Filtered by kind, searched by
 //! reference, 50 to a page. Only the signed-in person's desk (Modtagelsen's underretninger
@@ -60,6 +61,7 @@ struct QueuePage<'a> {
     kinds: Vec<(&'static str, &'static str, bool)>,
     q: &'a str,
     kind: &'a str,
+    all_open: bool,
     updated: String,
 }
 
@@ -71,6 +73,14 @@ pub struct Filters {
     q: String,
     #[serde(default)]
     side: Option<usize>,
+    /// `alle` for every open intake; by default those still awaiting assessment.
+    #[serde(default)]
+    tilstand: String,
+}
+
+/// Still owes its assessment (the queue's default): new, or forwarded by the auto-link.
+fn awaiting(state: ItemState) -> bool {
+    matches!(state, ItemState::AwaitingAssessment | ItemState::AutoLinked)
 }
 
 /// The kind's name on the desk.
@@ -168,12 +178,13 @@ pub async fn queue(
     };
     let kind = Kind::parse(&f.art).filter(|k| desk.contains(k));
     let q = f.q.trim().to_ascii_uppercase();
+    let all_open = f.tilstand == "alle";
     let event = Event::new(
         EventKind::Listed,
         &caller.actor,
         caller.purpose_or("triage"),
     )
-    .details(json!({ "page": "koe", "kind": kind.map(|k| k.as_str()), "search": !q.is_empty() }));
+    .details(json!({ "page": "koe", "kind": kind.map(|k| k.as_str()), "search": !q.is_empty(), "all_open": all_open }));
     if let Err(e) = audit(&state, event).await {
         return e.into_response();
     }
@@ -186,6 +197,7 @@ pub async fn queue(
     let mut mine: Vec<&Item> = items
         .iter()
         .filter(|i| i.state.is_open() && desk.contains(&i.kind))
+        .filter(|i| all_open || awaiting(i.state))
         .filter(|i| kind.is_none_or(|k| i.kind == k))
         .filter(|i| q.is_empty() || i.reference.contains(&q))
         .collect();
@@ -217,6 +229,7 @@ pub async fn queue(
             kinds,
             q: &q,
             kind: kind.map_or("", |k| k.as_str()),
+            all_open,
             updated: deadline::local(now),
         }
         .render(),

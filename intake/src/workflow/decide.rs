@@ -127,7 +127,39 @@ pub fn decide(
     if !works(&item) {
         return Err(DecideError::NotYourDesk(item.reference));
     }
-    // Refused before anything else is read, as `plan` would refuse it.
+    let known = known(store, item, input)?;
+    let (batch, decision, state) = plan(cfg, known, input, store, now)?;
+    store.commit(batch, now)?;
+    Ok((decision, state))
+}
+
+/// What `input` would do to `reference` (whom it routes to, and why; what the consent gate
+/// holds back), computed as `decide` would and then thrown away: the decision form's route
+/// preview. Nothing is written and no id is taken.
+pub fn preview(
+    store: &Store,
+    cfg: &Loaded,
+    reference: &str,
+    input: &DecisionInput,
+    now: Timestamp,
+) -> Result<Decision, DecideError> {
+    struct NoIds;
+    impl modtag_storage::store::IdSource for NoIds {
+        fn next_id(&self) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+    }
+    validate(input)?;
+    let item = store
+        .item(reference)?
+        .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
+    let (_, decision, _) = plan(cfg, known(store, item, input)?, input, &NoIds, now)?;
+    Ok(decision)
+}
+
+/// What a decision on `item` reads besides it: the case it names and the stored message.
+/// Refuses first what `plan` would refuse, before anything else is read.
+fn known(store: &Store, item: Item, input: &DecisionInput) -> Result<Known, DecideError> {
     revision(&item, input)?;
     let case = match case_number(&item, input) {
         Some(n) => Some(store.case(&n)?.ok_or_else(|| {
@@ -136,11 +168,9 @@ pub fn decide(
         None => None,
     };
     let raw = store
-        .message(reference)?
-        .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
-    let (batch, decision, state) = plan(cfg, Known { item, case, raw }, input, store, now)?;
-    store.commit(batch, now)?;
-    Ok((decision, state))
+        .message(&item.reference)?
+        .ok_or_else(|| DecideError::NotFound(item.reference.clone()))?;
+    Ok(Known { item, case, raw })
 }
 
 /// Whether `input` may decide `item`: a first assessment, or a new one with its reason (the

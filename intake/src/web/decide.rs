@@ -1,0 +1,372 @@
+//! The decision form (`/koe/{reference}/vurdering`): existing or new case, trin 0-4 in the
+//! barometer's own words, akut, consent (by whom, how, to what), area and institution, the
+//! written screening; then a route preview that names each recipient, the rule and the
+//! reason, and what the consent gate holds back, computed exactly as the decision would be
+//! and thrown away; then a confirm that decides. Only the intake's own desk may; every post
+//! carries the session's CSRF token.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::item::signed_in;
+use super::signin::{page, MessagePage};
+use crate::access;
+use crate::api::auth::Caller;
+use crate::api::state::{durable, load_item, ApiState};
+use crate::app::blocking;
+use crate::workflow::decide::{self, DecideError, DecisionInput};
+
+/// The trivselsbarometer's words for each trin (from the kommune's own documents).
+pub const TRIN: [(u8, &str, &str); 5] = [
+    (0, "Børn i trivsel", "positiv udvikling"),
+    (
+        1,
+        "Moderat trivsel",
+        "perioder med faldende trivsel, begyndende bekymring",
+    ),
+    (2, "Faldende trivsel", "tydelige tegn på faldende trivsel"),
+    (
+        3,
+        "Udsatte trivselspositioner",
+        "tydelige tegn på mistrivsel, bekymrende vanskeligheder",
+    ),
+    (
+        4,
+        "Truede trivselspositioner",
+        "alvorlig mistrivsel og/eller omsorgssvigt",
+    ),
+];
+
+/// The form as posted; every field text, checked when it becomes a [`DecisionInput`].
+#[derive(Deserialize, Default, Clone)]
+pub struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    /// `ny` or `eksisterende`.
+    #[serde(default)]
+    sag: String,
+    #[serde(default)]
+    sagsnummer: String,
+    #[serde(default)]
+    trin: String,
+    #[serde(default)]
+    akut: Option<String>,
+    #[serde(default)]
+    uden_for_aabningstid: Option<String>,
+    #[serde(default)]
+    samtykke: Option<String>,
+    #[serde(default)]
+    samtykke_fra: String,
+    #[serde(default)]
+    samtykke_hvordan: String,
+    #[serde(default)]
+    samtykke_omfang: String,
+    #[serde(default)]
+    omraade: String,
+    #[serde(default)]
+    institution: String,
+    #[serde(default)]
+    screening: String,
+    /// `preview`, `confirm` or `edit`.
+    #[serde(default)]
+    step: String,
+}
+
+fn some(text: &str) -> Option<String> {
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+impl DecisionForm {
+    /// The decision's input, or what to fix, in Danish, field by field.
+    fn input(&self) -> Result<DecisionInput, Vec<(&'static str, String)>> {
+        let mut errors = Vec::new();
+        let trin = match self.trin.parse::<u8>() {
+            Ok(t) if t <= 4 => Some(t),
+            _ => {
+                errors.push(("trin-0", "Vælg et trin på trivselsbarometeret.".to_string()));
+                None
+            }
+        };
+        let existing = self.sag == "eksisterende";
+        if existing && some(&self.sagsnummer).is_none() {
+            errors.push((
+                "sagsnummer",
+                "Skriv sagsnummeret på den eksisterende sag.".into(),
+            ));
+        }
+        let consent = self.samtykke.is_some();
+        if consent && (some(&self.samtykke_fra).is_none() || some(&self.samtykke_hvordan).is_none())
+        {
+            errors.push((
+                "samtykke_fra",
+                "Skriv, hvem der gav samtykke, og hvordan.".into(),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(DecisionInput {
+            actor: String::new(),
+            existing_case: existing,
+            case_number: some(&self.sagsnummer).filter(|_| existing),
+            trin,
+            consent,
+            area: some(&self.omraade),
+            institution: some(&self.institution),
+            akut: self.akut.is_some(),
+            out_of_hours: self.uden_for_aabningstid.is_some(),
+            udskoling: false,
+            note: self.screening.trim().to_string(),
+            consent_by: some(&self.samtykke_fra).filter(|_| consent),
+            consent_how: some(&self.samtykke_hvordan).filter(|_| consent),
+            consent_at: None,
+            consent_scope: some(&self.samtykke_omfang).filter(|_| consent),
+            revise: None,
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "decide.html")]
+struct FormPage<'a> {
+    reference: &'a str,
+    csrf: &'a str,
+    f: &'a DecisionForm,
+    errors: Vec<(&'static str, String)>,
+    trin: &'a [(u8, &'static str, &'static str)],
+    areas: &'a [&'static str],
+    institutions: Vec<(String, String)>,
+}
+
+struct Line {
+    who: String,
+    rule: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "preview.html")]
+struct PreviewPage<'a> {
+    reference: &'a str,
+    csrf: &'a str,
+    f: &'a DecisionForm,
+    recipients: Vec<Line>,
+    withheld: Vec<Line>,
+    refused: Option<String>,
+}
+
+fn form_page(
+    state: &ApiState,
+    status: StatusCode,
+    reference: &str,
+    csrf: &str,
+    f: &DecisionForm,
+    errors: Vec<(&'static str, String)>,
+) -> Response {
+    let cfg = state.app.policy.cfg();
+    let institutions = cfg
+        .directory
+        .institutions
+        .values()
+        .map(|i| (i.id.clone(), i.name.clone()))
+        .collect();
+    page(
+        status,
+        FormPage {
+            reference,
+            csrf,
+            f,
+            errors,
+            trin: &TRIN,
+            areas: modtag_config::roles::AREAS,
+            institutions,
+        }
+        .render(),
+    )
+}
+
+fn refused(status: StatusCode, title: &str, text: &str) -> Response {
+    page(status, MessagePage { title, text }.render())
+}
+
+/// The caller, if they may decide `reference` (its desk, not yet decided); else the page
+/// that says why.
+async fn decider(state: &Arc<ApiState>, caller: &Caller, reference: &str) -> Result<(), Response> {
+    match load_item(state, reference).await {
+        Ok(item) if access::works_item(&caller.person, item.kind) => {
+            if item.decision.is_some() {
+                return Err(refused(
+                    StatusCode::CONFLICT,
+                    "Allerede vurderet",
+                    "Henvendelsen er allerede vurderet. En ny vurdering med begrundelse kommer \
+                     på denne side senere; brug indtil da modtag triage decide --revise.",
+                ));
+            }
+            Ok(())
+        }
+        Ok(_) | Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
+            Err(refused(
+                StatusCode::NOT_FOUND,
+                "Ikke fundet",
+                "Der er ingen henvendelse med den reference, som du kan vurdere.",
+            ))
+        }
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+pub async fn form(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+) -> Response {
+    let caller = match signed_in(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(to_login) => return to_login,
+    };
+    if let Err(page) = decider(&state, &caller, &reference).await {
+        return page;
+    }
+    let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
+    let f = DecisionForm {
+        sag: "ny".into(),
+        ..DecisionForm::default()
+    };
+    form_page(&state, StatusCode::OK, &reference, csrf, &f, Vec::new())
+}
+
+pub async fn submit(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+    Form(f): Form<DecisionForm>,
+) -> Response {
+    // The session's CSRF token comes in the form rather than a header; the caller check is
+    // the API's, constant-time compare included.
+    if let Ok(token) = HeaderValue::from_str(&f.csrf) {
+        parts.headers.insert("x-csrf-token", token);
+    }
+    let caller = match signed_in(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(_)
+            if crate::api::auth::cookie(&parts.headers, crate::api::auth::SESSION_COOKIE)
+                .is_some() =>
+        {
+            return refused(
+                StatusCode::FORBIDDEN,
+                "Formularen var udløbet",
+                "Vurderingen blev ikke gemt. Åbn henvendelsen igen, og prøv på ny.",
+            )
+        }
+        Err(to_login) => return to_login,
+    };
+    if let Err(page) = decider(&state, &caller, &reference).await {
+        return page;
+    }
+    let csrf = caller
+        .session
+        .as_ref()
+        .map_or("", |s| s.csrf.as_str())
+        .to_string();
+    let mut input = match f.input() {
+        Ok(i) => i,
+        Err(errors) => {
+            return form_page(
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &reference,
+                &csrf,
+                &f,
+                errors,
+            )
+        }
+    };
+    if f.step == "edit" {
+        return form_page(&state, StatusCode::OK, &reference, &csrf, &f, Vec::new());
+    }
+    input.actor = caller.actor.clone();
+    let store = state.app.store.clone();
+    let cfg = state.app.policy.cfg();
+    let now = state.now();
+    let r = reference.clone();
+    if f.step != "confirm" {
+        let previewed = blocking(move || decide::preview(&store, &cfg, &r, &input, now)).await;
+        return match previewed {
+            Ok(d) => {
+                let dir = &state.app.policy.cfg().directory;
+                let name = |id: &str| dir.person(id).map_or(id.to_string(), |p| p.name.clone());
+                page(
+                    StatusCode::OK,
+                    PreviewPage {
+                        reference: &reference,
+                        csrf: &csrf,
+                        f: &f,
+                        recipients: d
+                            .recipients
+                            .iter()
+                            .map(|r| Line {
+                                who: format!("{} ({}, {})", name(&r.person), r.role, r.email),
+                                rule: r.rule.clone(),
+                                reason: r.reason.clone(),
+                            })
+                            .collect(),
+                        withheld: d
+                            .withheld
+                            .iter()
+                            .map(|w| Line {
+                                who: w.role.clone(),
+                                rule: w.rule.clone(),
+                                reason: w.why.clone(),
+                            })
+                            .collect(),
+                        refused: d.refused,
+                    }
+                    .render(),
+                )
+            }
+            Err(e) => decide_error(&state, &reference, &csrf, &f, e),
+        };
+    }
+    let person = caller.person.clone();
+    let works = move |item: &modtag_storage::records::Item| access::works_item(&person, item.kind);
+    let decided = blocking(move || decide::decide(&store, &cfg, &r, &input, works, now)).await;
+    match decided {
+        Ok(_) => {
+            if let Err(e) = durable(&state).await {
+                return e.into_response();
+            }
+            state.app.wake.notify_one();
+            // After a post, a get: a reload does not decide twice.
+            Redirect::to(&format!("/koe/{reference}")).into_response()
+        }
+        Err(e) => decide_error(&state, &reference, &csrf, &f, e),
+    }
+}
+
+/// A refused decision as the form again, with what to fix at the top.
+fn decide_error(
+    state: &ApiState,
+    reference: &str,
+    csrf: &str,
+    f: &DecisionForm,
+    e: DecideError,
+) -> Response {
+    match e {
+        DecideError::Store(e) => super::signin::storage_trouble(e),
+        e => form_page(
+            state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            reference,
+            csrf,
+            f,
+            vec![("sagsnummer", e.to_string())],
+        ),
+    }
+}
