@@ -282,6 +282,18 @@ pub struct Item {
     pub escalations: Vec<Escalation>,
     #[serde(default)]
     pub tasks: Vec<Task>,
+    /// Recipients who marked their copy as taken over ("modtaget"), so Modtagelsen sees who
+    /// has it.
+    #[serde(default)]
+    pub taken_over: Vec<TakenOver>,
+}
+
+/// A recipient's "modtaget": who (directory id and account) and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TakenOver {
+    pub person: String,
+    pub user: String,
+    pub at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -437,6 +449,7 @@ impl Item {
             kvittering: None,
             escalations: Vec::new(),
             tasks: Vec::new(),
+            taken_over: Vec::new(),
         }
     }
 

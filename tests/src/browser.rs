@@ -92,7 +92,32 @@ impl Browser {
         });
     }
 
-    /// Clicks the first element `css` selects, and waits for the page it leads to.
+    /// Clicks a link or submit button and waits for the next page: the old document is
+    /// marked first, so the wait ends only when a new one has loaded.
+    pub fn follow(&self, css: &str) {
+        self.eval("window.__modtagOld = true; return null;");
+        self.click(css);
+        self.rt.block_on(async {
+            for _ in 0..100 {
+                let settled = self
+                    .client
+                    .execute(
+                        "return window.__modtagOld === undefined && document.readyState === 'complete';",
+                        vec![],
+                    )
+                    .await
+                    .is_ok_and(|v| v == true);
+                if settled {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("clicking {css} led to no new page within 10 s");
+        });
+    }
+
+    /// Clicks the first element `css` selects (a checkbox, a radio button; for what leads
+    /// to another page, [`Browser::follow`]).
     pub fn click(&self, css: &str) {
         self.rt.block_on(async {
             let e = self
@@ -104,15 +129,27 @@ impl Browser {
         });
     }
 
-    /// The page's visible text.
+    /// The page's visible text, once the page has loaded (a click that submits a form may
+    /// return while the next page is still on its way: the old body then goes stale).
     pub fn text(&self) -> String {
         self.rt.block_on(async {
-            let body = self
-                .client
-                .find(fantoccini::Locator::Css("body"))
-                .await
-                .unwrap();
-            body.text().await.unwrap()
+            let mut tries = 0;
+            loop {
+                let loaded = self
+                    .client
+                    .execute("return document.readyState;", vec![])
+                    .await
+                    .is_ok_and(|s| s == "complete");
+                let body = self.client.find(fantoccini::Locator::Css("body")).await;
+                if let (true, Ok(body)) = (loaded, body) {
+                    if let Ok(text) = body.text().await {
+                        return text;
+                    }
+                }
+                tries += 1;
+                assert!(tries < 100, "the page did not settle within 10 s");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         })
     }
 

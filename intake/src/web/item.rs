@@ -52,6 +52,9 @@ struct ItemPage<'a> {
     /// The person works this intake's desk and it awaits a decision: the form's link.
     may_decide: bool,
     decision: Option<DecisionLines>,
+    /// Who has taken it over ("modtaget"), and whether the person may still say so.
+    taken_over: Vec<String>,
+    may_take_over: bool,
 }
 
 /// A decision as the item page shows it.
@@ -206,6 +209,21 @@ fn render(caller: &Caller, item: &Item, text: &str, now: jiff::Timestamp) -> Res
             suggestions: &item.suggestions,
             case_number: item.case_number.as_deref(),
             text,
+            taken_over: item
+                .taken_over
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} ({}), {}",
+                        t.person,
+                        t.user,
+                        modtag_router::deadline::local(t.at)
+                    )
+                })
+                .collect(),
+            may_take_over: caller.person.directory_id.as_ref().is_some_and(|me| {
+                item.sent_to.contains(me) && !item.taken_over.iter().any(|t| &t.person == me)
+            }),
             may_decide: item.decision.is_none()
                 && crate::access::works_item(&caller.person, item.kind),
             decision: item.decision.as_ref().map(|d| DecisionLines {

@@ -5,6 +5,7 @@
 
 mod decide;
 mod item;
+mod mine;
 mod oidc;
 mod queue;
 mod signin;
@@ -27,6 +28,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/logout", axum::routing::post(signin::sign_out))
         .route("/koe", get(queue::queue))
         .route("/koe/{reference}", get(item::item))
+        .route(
+            "/koe/{reference}/modtaget",
+            axum::routing::post(mine::taken_over),
+        )
+        .route("/sendt-til-mig", get(mine::mine))
         .route(
             "/koe/{reference}/vurdering",
             get(decide::form).post(decide::submit),

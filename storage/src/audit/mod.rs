@@ -94,6 +94,8 @@ pub enum EventKind {
     SignedOut,
     /// An auditor copied (still encrypted) entries of the audit log from the running daemon.
     AuditCopied,
+    /// A recipient marked their copy as taken over ("modtaget").
+    TakenOver,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -132,6 +134,7 @@ modtag_config::closed_names!(EventKind {
     SignedIn => "signed_in",
     SignedOut => "signed_out",
     AuditCopied => "audit_copied",
+    TakenOver => "taken_over",
 });
 
 impl Serialize for EventKind {

@@ -1,0 +1,176 @@
+//! "Sendt til mig": the intakes routed to the signed-in person (a leader, a rådgiver, the
+//! Børneskolerådgivere), read in the desk with the same item page, no OpenPGP needed; and
+//! the "modtaget" button that tells Modtagelsen who has taken it over. Listing is audited
+//! as the queue's is; marking is audited as a change.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::{Item, TakenOver};
+use modtag_storage::store::Batch;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::item::signed_in;
+use super::queue::{row, Row};
+use super::signin::{page, storage_trouble, MessagePage};
+use crate::api::state::{audit, durable, ApiState};
+use crate::app::blocking;
+
+struct MineRow {
+    summary: Row,
+    received: String,
+    taken: bool,
+}
+
+#[derive(Template)]
+#[template(path = "mine.html")]
+struct MinePage<'a> {
+    user: &'a str,
+    csrf: &'a str,
+    rows: Vec<MineRow>,
+    known: bool,
+}
+
+/// Whether `person` (a directory id) was sent `item`.
+fn sent_to(item: &Item, person: &str) -> bool {
+    item.sent_to.iter().any(|s| s == person)
+}
+
+pub async fn mine(State(state): State<Arc<ApiState>>, mut parts: Parts) -> Response {
+    let caller = match signed_in(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(to_login) => return to_login,
+    };
+    let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
+    let Some(me) = caller.person.directory_id.clone() else {
+        let page_ = MinePage {
+            user: &caller.actor,
+            csrf,
+            rows: Vec::new(),
+            known: false,
+        };
+        return page(StatusCode::OK, page_.render());
+    };
+    let event = Event::new(
+        EventKind::Listed,
+        &caller.actor,
+        caller.purpose_or("follow-up"),
+    )
+    .details(json!({ "page": "sendt-til-mig" }));
+    if let Err(e) = audit(&state, event).await {
+        return e.into_response();
+    }
+    let store = state.app.store.clone();
+    let items = match blocking(move || store.items()).await {
+        Ok(items) => items,
+        Err(e) => return storage_trouble(e),
+    };
+    let now = state.now();
+    let mut mine: Vec<&Item> = items.iter().filter(|i| sent_to(i, &me)).collect();
+    // The newest first: what came last is what needs reading.
+    mine.sort_by_key(|i| std::cmp::Reverse(i.received_at));
+    let rows = mine
+        .into_iter()
+        .map(|i| MineRow {
+            summary: row(i, now),
+            received: modtag_router::deadline::local(i.received_at),
+            taken: i.taken_over.iter().any(|t| t.person == me),
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        MinePage {
+            user: &caller.actor,
+            csrf,
+            rows,
+            known: true,
+        }
+        .render(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct Csrf {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// "Modtaget": the signed-in recipient has taken the intake over.
+pub async fn taken_over(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+    Form(form): Form<Csrf>,
+) -> Response {
+    if let Ok(token) = HeaderValue::from_str(&form.csrf) {
+        parts.headers.insert("x-csrf-token", token);
+    }
+    let caller = match signed_in(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(to_login) => return to_login,
+    };
+    let not_yours = || {
+        page(
+            StatusCode::NOT_FOUND,
+            MessagePage {
+                title: "Ikke fundet",
+                text: "Der er ingen henvendelse med den reference, som er sendt til dig.",
+            }
+            .render(),
+        )
+    };
+    let Some(me) = caller.person.directory_id.clone() else {
+        return not_yours();
+    };
+    let store = state.app.store.clone();
+    let now = state.now();
+    let (actor, purpose) = (
+        caller.actor.clone(),
+        caller.purpose_or("follow-up").to_string(),
+    );
+    let r = reference.clone();
+    let marked = blocking(move || -> Result<bool, modtag_storage::StoreError> {
+        let _held = store.lock_item(&r);
+        let Some(mut item) = store.item(&r)? else {
+            return Ok(false);
+        };
+        if !sent_to(&item, &me) {
+            return Ok(false);
+        }
+        // Marked once: a second press changes nothing.
+        if !item.taken_over.iter().any(|t| t.person == me) {
+            item.taken_over.push(TakenOver {
+                person: me.clone(),
+                user: actor.clone(),
+                at: now,
+            });
+            let mut b = Batch::new();
+            b.audit(
+                Event::new(EventKind::TakenOver, &actor, &purpose)
+                    .reference(&r)
+                    .details(json!({ "person": me })),
+            );
+            b.item(item);
+            store.commit(b, now)?;
+        }
+        Ok(true)
+    })
+    .await;
+    match marked {
+        Ok(true) => {
+            if let Err(e) = durable(&state).await {
+                return e.into_response();
+            }
+            Redirect::to(&format!("/koe/{reference}")).into_response()
+        }
+        Ok(false) => not_yours(),
+        Err(e) => storage_trouble(e),
+    }
+}
