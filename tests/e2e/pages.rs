@@ -69,7 +69,7 @@ fn sign_in(b: &Browser, d: &Daemon, id: &str, uri: &str) {
 
 #[test]
 fn modtagelsens_queue_puts_the_nearest_deadline_first() {
-    let d = Daemon::start(Options::default());
+    let mut d = Daemon::start(Options::default());
     let first = d.send("Bekymring", "Vi er bekymrede for barnet, cpr 120315-4321.");
     let akut = d.send("Akut bekymring", "Det haster: barnet tør ikke gå hjem.");
     let trivsel = queued_as(&d.swaks(
@@ -108,17 +108,35 @@ fn modtagelsens_queue_puts_the_nearest_deadline_first() {
     b.screenshot("queue");
 
     // Searched by reference: only that one.
+    let listed = |b: &Browser| {
+        b.eval(
+            "return [...document.querySelectorAll('table.queue tbody tr td:nth-child(2)')]
+                     .map(td => td.textContent.trim());",
+        )
+    };
     b.fill("q", &akut);
     b.follow("form.filters button");
-    let refs = b.eval(
-        "return [...document.querySelectorAll('table.queue tbody tr td:nth-child(2)')]
-                 .map(td => td.textContent.trim());",
-    );
-    assert_eq!(refs, serde_json::json!([akut]));
+    assert_eq!(listed(&b), serde_json::json!([akut]));
     assert_eq!(
         b.accessibility_violations(),
         Vec::<String>::new(),
         "/koe searched"
+    );
+    // By CPR, through the blind index: the number travels in the form's body, never in the
+    // address, and is not echoed back into the page.
+    b.goto(&format!("http://{}/koe", d.http));
+    b.fill("q", "120315-4321");
+    b.follow("form.filters button");
+    assert_eq!(listed(&b), serde_json::json!([first]));
+    assert!(!b.url().contains("120315"), "{}", b.url());
+    assert!(b.text().contains("Søgt på CPR-nummer"), "{}", b.text());
+    assert!(!b.text().contains("120315-4321"), "{}", b.text());
+    drop(b);
+    assert!(d.stop().success());
+    let searches = d.audit_text("listed");
+    assert!(
+        searches.contains("\"cpr\":\"120315-4321\"") && searches.contains("\"actor\":\"modt\""),
+        "the search is audited with its criteria: {searches}"
     );
 }
 

@@ -26,7 +26,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/", get(signin::home))
         .route("/login", get(signin::form).post(signin::sign_in))
         .route("/logout", axum::routing::post(signin::sign_out))
-        .route("/koe", get(queue::queue))
+        .route("/koe", get(queue::queue).post(queue::search))
         .route("/koe/{reference}", get(item::item))
         .route(
             "/koe/{reference}/modtaget",

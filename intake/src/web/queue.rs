@@ -1,8 +1,8 @@
 //! Køen (the queue): a desk's intakes awaiting assessment (or all open ones), the nearest
 //! deadline first, with the time left
 //! as words and a colour (plenty, under 6 hours, overdue), kind, akut, repeated reports,
-//! the kvittering, masked CPR and the sender check. Filtered by kind, searched by
-//! reference, 50 to a page. Only the signed-in person's desk (Modtagelsen's underretninger
+//! the kvittering, masked CPR and the sender check. Filtered by kind and state, searched by
+//! reference or CPR (posted, never in a URL), 50 to a page. Only the signed-in person's desk (Modtagelsen's underretninger
 //! and LÆ 165; Journalen's postfordeling and TRIVSEL+); every showing is audited with its
 //! criteria, as the API's list is.
 
@@ -11,8 +11,10 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Form;
 use jiff::{SignedDuration, Timestamp};
 use modtag_config::Kind;
 use modtag_router::cpr::Cpr;
@@ -24,6 +26,7 @@ use serde_json::json;
 
 use super::signin::{page, storage_trouble};
 use crate::access;
+use crate::api::auth::Caller;
 use crate::api::state::{audit, ApiState};
 use crate::app::blocking;
 
@@ -60,6 +63,8 @@ struct QueuePage<'a> {
     pages: usize,
     kinds: Vec<(&'static str, &'static str, bool)>,
     q: &'a str,
+    /// A CPR search: shown as such, the number never echoed into the page's form.
+    searched_cpr: bool,
     kind: &'a str,
     all_open: bool,
     updated: String,
@@ -71,6 +76,8 @@ pub struct Filters {
     art: String,
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    csrf: String,
     #[serde(default)]
     side: Option<usize>,
     /// `alle` for every open intake; by default those still awaiting assessment.
@@ -157,15 +164,38 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
     }
 }
 
+/// `GET /koe`: kind, state and page in the address; no search (a CPR must never be in a URL).
 pub async fn queue(
     State(state): State<Arc<ApiState>>,
     mut parts: Parts,
-    Query(f): Query<Filters>,
+    Query(mut f): Query<Filters>,
 ) -> Response {
     let caller = match super::item::signed_in(&mut parts, &state).await {
         Ok(c) => c,
         Err(to_login) => return to_login,
     };
+    f.q.clear();
+    render(&state, &caller, &f).await
+}
+
+/// `POST /koe`: the filter form, with a search by reference or CPR in the body (a CPR is
+/// found through the blind index; the search is audited with its criteria).
+pub async fn search(
+    State(state): State<Arc<ApiState>>,
+    mut parts: Parts,
+    Form(f): Form<Filters>,
+) -> Response {
+    if let Ok(token) = HeaderValue::from_str(&f.csrf) {
+        parts.headers.insert("x-csrf-token", token);
+    }
+    let caller = match super::item::signed_in(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(to_login) => return to_login,
+    };
+    render(&state, &caller, &f).await
+}
+
+async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let desk = access::desk_kinds(&caller.person);
     let desk_name = match (
         desk.contains(&Kind::Underretning),
@@ -178,19 +208,28 @@ pub async fn queue(
     };
     let kind = Kind::parse(&f.art).filter(|k| desk.contains(k));
     let q = f.q.trim().to_ascii_uppercase();
+    let cpr = Cpr::parse(&q);
     let all_open = f.tilstand == "alle";
-    let event = Event::new(
-        EventKind::Listed,
-        &caller.actor,
-        caller.purpose_or("triage"),
-    )
-    .details(json!({ "page": "koe", "kind": kind.map(|k| k.as_str()), "search": !q.is_empty(), "all_open": all_open }));
-    if let Err(e) = audit(&state, event).await {
+    // The criteria go into the audit entry (encrypted to the auditors), never into a URL.
+    let search = match (&cpr, q.is_empty()) {
+        (Some(c), _) => json!({ "cpr": c.formatted() }),
+        (None, false) => json!({ "reference": q }),
+        (None, true) => serde_json::Value::Null,
+    };
+    let event = Event::new(EventKind::Listed, &caller.actor, caller.purpose_or("triage"))
+        .details(json!({ "page": "koe", "kind": kind.map(|k| k.as_str()), "search": search, "all_open": all_open }));
+    if let Err(e) = audit(state, event).await {
         return e.into_response();
     }
     let store = state.app.store.clone();
-    let items = match blocking(move || store.items_where(ItemState::is_open)).await {
-        Ok(items) => items,
+    let digits = cpr.as_ref().map(|c| c.digits().to_string());
+    let found = blocking(move || {
+        let refs = digits.map(|d| store.items_for_cpr(&d)).transpose()?;
+        Ok::<_, modtag_storage::StoreError>((store.items_where(ItemState::is_open)?, refs))
+    })
+    .await;
+    let (items, cpr_refs) = match found {
+        Ok(found) => found,
         Err(e) => return storage_trouble(e),
     };
     let now = state.now();
@@ -199,7 +238,10 @@ pub async fn queue(
         .filter(|i| i.state.is_open() && desk.contains(&i.kind))
         .filter(|i| all_open || awaiting(i.state))
         .filter(|i| kind.is_none_or(|k| i.kind == k))
-        .filter(|i| q.is_empty() || i.reference.contains(&q))
+        .filter(|i| match &cpr_refs {
+            Some(refs) => refs.contains(&i.reference),
+            None => q.is_empty() || i.reference.contains(&q),
+        })
         .collect();
     mine.sort_by_key(|i| (i.deadline, i.reference.clone()));
     let total = mine.len();
@@ -227,7 +269,8 @@ pub async fn queue(
             page: page_no,
             pages,
             kinds,
-            q: &q,
+            q: if cpr.is_some() { "" } else { &q },
+            searched_cpr: cpr.is_some(),
             kind: kind.map_or("", |k| k.as_str()),
             all_open,
             updated: deadline::local(now),
