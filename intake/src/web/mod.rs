@@ -21,6 +21,11 @@ use crate::api::state::ApiState;
 
 const CSS: &str = include_str!("../../static/modtag.css");
 
+/// Det Fælles Designsystem, vendored in `intake/static/dkfds/` and embedded by `build.rs`.
+mod dkfds {
+    include!(concat!(env!("OUT_DIR"), "/dkfds.rs"));
+}
+
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/", get(signin::home))
@@ -40,6 +45,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/login/oidc", get(oidc::begin))
         .route("/login/oidc/callback", get(oidc::callback))
         .route("/static/modtag.css", get(stylesheet))
+        .route("/static/dkfds/{*path}", get(design_system))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -51,6 +57,28 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         CSS,
+    )
+        .into_response()
+}
+
+/// A file of the design system: its stylesheet, fonts and icons (no personal data, so they
+/// may be cached).
+async fn design_system(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    let Some((_, bytes)) = dkfds::FILES.iter().find(|(p, _)| *p == path) else {
+        return (axum::http::StatusCode::NOT_FOUND, "findes ikke").into_response();
+    };
+    let kind = match path.rsplit('.').next() {
+        Some("css") => "text/css; charset=utf-8",
+        Some("woff2") => "font/woff2",
+        Some("svg") => "image/svg+xml",
+        _ => "text/plain; charset=utf-8",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        *bytes,
     )
         .into_response()
 }
