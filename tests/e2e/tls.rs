@@ -286,6 +286,11 @@ fn the_staff_listener_serves_https_with_its_own_certificate() {
     let login = client.get(format!("{base}/login")).send().unwrap();
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("; Secure"), "{cookie}");
+    assert_eq!(
+        login.headers()["strict-transport-security"],
+        "max-age=31536000",
+        "browsers keep to HTTPS"
+    );
     assert!(
         http_get(d.http, "/healthz").is_none(),
         "plain HTTP on the HTTPS port gets no answer"

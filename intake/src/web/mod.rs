@@ -46,7 +46,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/login/oidc/callback", get(oidc::callback))
         .route("/static/modtag.css", get(stylesheet))
         .route("/static/dkfds/{*path}", get(design_system))
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .with_state(state)
 }
 
@@ -85,8 +88,23 @@ async fn design_system(axum::extract::Path(path): axum::extract::Path<String>) -
 
 /// No script at all, styles and images only from us, forms only to us, never in a frame;
 /// no referrer leaves; pages are never stored (they may hold personal data).
-async fn security_headers(mut res: Response) -> Response {
+async fn security_headers(
+    axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
+    mut res: Response,
+) -> Response {
+    // Over TLS (modtag's own certificate, or a proxy that terminates it), browsers are told
+    // never to come back over plain HTTP.
+    let tls = {
+        let cfg = state.app.policy.cfg();
+        cfg.config.http.tls.is_some() || !cfg.config.http.trusted_proxies.is_empty()
+    };
     let h = res.headers_mut();
+    if tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
