@@ -28,8 +28,17 @@ fn main() {
     let mut table = String::from("pub static FILES: &[(&str, &[u8])] = &[\n");
     for path in &found {
         println!("cargo:rerun-if-changed={}", path.display());
-        let rel = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
-        writeln!(table, "    ({rel:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        writeln!(
+            table,
+            "    ({rel:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     table.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("dkfds.rs");

@@ -251,6 +251,13 @@ fn modtagelsen_decides_in_the_browser_with_a_route_preview() {
     );
     b.screenshot("decide-form");
 
+    // A post without the session's CSRF token (as another site's form would send) does
+    // nothing and says so.
+    b.eval("document.querySelector('input[name=csrf]').value = 'forfalsket'; return null;");
+    b.follow("button[value=preview]");
+    assert!(b.text().contains("Formularen var udløbet"), "{}", b.text());
+    b.goto(&format!("http://{}/koe/{r}/vurdering", d.http));
+
     // Nothing chosen: the error summary says what to fix, and links to the field.
     b.follow("button[value=preview]");
     assert!(

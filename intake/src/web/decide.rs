@@ -10,12 +10,12 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::item::signed_in;
+use super::session::{posting, signed_in};
 use super::signin::{page, MessagePage};
 use crate::access;
 use crate::api::auth::Caller;
@@ -248,24 +248,9 @@ pub async fn submit(
     mut parts: Parts,
     Form(f): Form<DecisionForm>,
 ) -> Response {
-    // The session's CSRF token comes in the form rather than a header; the caller check is
-    // the API's, constant-time compare included.
-    if let Ok(token) = HeaderValue::from_str(&f.csrf) {
-        parts.headers.insert("x-csrf-token", token);
-    }
-    let caller = match signed_in(&mut parts, &state).await {
+    let caller = match posting(&mut parts, &state, &f.csrf).await {
         Ok(c) => c,
-        Err(_)
-            if crate::api::auth::cookie(&parts.headers, crate::api::auth::SESSION_COOKIE)
-                .is_some() =>
-        {
-            return refused(
-                StatusCode::FORBIDDEN,
-                "Formularen var udløbet",
-                "Vurderingen blev ikke gemt. Åbn henvendelsen igen, og prøv på ny.",
-            )
-        }
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
     if let Err(page) = decider(&state, &caller, &reference).await {
         return page;

@@ -8,16 +8,16 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::Item;
 
 use super::queue::{row, Row};
 use super::signin::{page, storage_trouble, MessagePage};
-use crate::api::auth::{cookie, Caller, SESSION_COOKIE};
+use crate::api::auth::Caller;
 use crate::api::state::{audit, load_item, reread, ApiState};
 
 struct AttachmentRow {
@@ -72,25 +72,12 @@ fn size(bytes: usize) -> String {
     }
 }
 
-/// The person behind a session, or the way to the sign-in.
-pub(super) async fn signed_in(
-    parts: &mut Parts,
-    state: &Arc<ApiState>,
-) -> Result<Caller, Response> {
-    if cookie(&parts.headers, SESSION_COOKIE).is_none() {
-        return Err(Redirect::to("/login").into_response());
-    }
-    Caller::from_request_parts(parts, state)
-        .await
-        .map_err(|_| Redirect::to("/login").into_response())
-}
-
 pub async fn item(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
     mut parts: Parts,
 ) -> Response {
-    let caller = match signed_in(&mut parts, &state).await {
+    let caller = match super::session::signed_in(&mut parts, &state).await {
         Ok(c) => c,
         Err(to_login) => return to_login,
     };

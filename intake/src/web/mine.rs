@@ -8,7 +8,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use modtag_storage::audit::{Event, EventKind};
@@ -17,8 +17,8 @@ use modtag_storage::store::Batch;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::item::signed_in;
 use super::queue::{row, Row};
+use super::session::{posting, signed_in};
 use super::signin::{page, storage_trouble, MessagePage};
 use crate::api::state::{audit, durable, ApiState};
 use crate::app::blocking;
@@ -109,12 +109,9 @@ pub async fn taken_over(
     mut parts: Parts,
     Form(form): Form<Csrf>,
 ) -> Response {
-    if let Ok(token) = HeaderValue::from_str(&form.csrf) {
-        parts.headers.insert("x-csrf-token", token);
-    }
-    let caller = match signed_in(&mut parts, &state).await {
+    let caller = match posting(&mut parts, &state, &form.csrf).await {
         Ok(c) => c,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
     let not_yours = || {
         page(

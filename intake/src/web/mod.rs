@@ -8,6 +8,7 @@ mod item;
 mod mine;
 mod oidc;
 mod queue;
+mod session;
 mod signin;
 
 use std::sync::Arc;

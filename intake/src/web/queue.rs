@@ -11,7 +11,6 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
-use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
@@ -170,7 +169,7 @@ pub async fn queue(
     mut parts: Parts,
     Query(mut f): Query<Filters>,
 ) -> Response {
-    let caller = match super::item::signed_in(&mut parts, &state).await {
+    let caller = match super::session::signed_in(&mut parts, &state).await {
         Ok(c) => c,
         Err(to_login) => return to_login,
     };
@@ -185,12 +184,9 @@ pub async fn search(
     mut parts: Parts,
     Form(f): Form<Filters>,
 ) -> Response {
-    if let Ok(token) = HeaderValue::from_str(&f.csrf) {
-        parts.headers.insert("x-csrf-token", token);
-    }
-    let caller = match super::item::signed_in(&mut parts, &state).await {
+    let caller = match super::session::posting(&mut parts, &state, &f.csrf).await {
         Ok(c) => c,
-        Err(to_login) => return to_login,
+        Err(page) => return page,
     };
     render(&state, &caller, &f).await
 }
