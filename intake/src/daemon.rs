@@ -298,19 +298,13 @@ fn make_demo_accounts(
             Event::new(EventKind::UserAdded, "system", "administration")
                 .details(serde_json::json!({ "user": demo.id, "roles": demo.roles, "demo": true })),
         );
-        b.user(modtag_storage::records::User {
-            id: demo.id.clone(),
-            email: demo.email.clone(),
-            roles: demo.roles.clone(),
-            // No password verifies against an empty hash.
-            password: String::new(),
-            totp_secret: crate::identity::totp::new_secret(),
-            totp_last_step: None,
-            disabled: false,
-            created: now,
-            epoch: 0,
-            tokens: Vec::new(),
-        });
+        b.user(crate::identity::new_account(
+            demo.id.clone(),
+            demo.email.clone(),
+            demo.roles.clone(),
+            String::new(),
+            now,
+        ));
         any = true;
     }
     if any {

@@ -17,7 +17,7 @@ use super::state::{durable, ApiState};
 use super::types::{Enrolment, NewToken, NewUser, Roles, TokenRequest, UserView};
 use crate::access::{Action, SYSTEM_ROLES};
 use crate::app::blocking;
-use crate::identity::{password, totp};
+use crate::identity::{new_account, password, totp};
 
 fn view(u: &User) -> UserView {
     UserView {
@@ -94,18 +94,8 @@ pub async fn add(
                 input.id
             )));
         }
-        let user = User {
-            password: password::hash(&input.password),
-            totp_secret: totp::new_secret(),
-            totp_last_step: None,
-            disabled: false,
-            created: now,
-            epoch: 0,
-            tokens: Vec::new(),
-            id: input.id,
-            email: input.email,
-            roles: input.roles,
-        };
+        let phc = password::hash(&input.password);
+        let user = new_account(input.id, input.email, input.roles, phc, now);
         let mut b = Batch::new();
         b.audit(
             Event::new(EventKind::UserAdded, &actor, "administration")

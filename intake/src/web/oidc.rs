@@ -224,19 +224,8 @@ fn sync_account(
                 Event::new(EventKind::UserAdded, "system", "authentication")
                     .details(json!({ "user": entry.id, "roles": roles, "via": "oidc" })),
             );
-            User {
-                id: entry.id,
-                email: entry.email,
-                roles,
-                // No password verifies against an empty hash: they sign in at the provider.
-                password: String::new(),
-                totp_secret: crate::identity::totp::new_secret(),
-                totp_last_step: None,
-                disabled: false,
-                created: now,
-                epoch: 0,
-                tokens: Vec::new(),
-            }
+            // No password: they sign in at the provider.
+            crate::identity::new_account(entry.id, entry.email, roles, String::new(), now)
         }
         Some(u) if u.disabled => return Ok(Err("the account is disabled")),
         Some(u) if !u.email.eq_ignore_ascii_case(&entry.email) => {
