@@ -15,12 +15,24 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
 };
 
 use super::constant_time_eq;
 use super::sessions::{digest, token};
+
+/// A client from the provider's discovery document: authorisation endpoint set, token and
+/// user-info endpoints as the document gives them.
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
 
 /// How long a begun sign-in may take at the provider.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
@@ -108,15 +120,21 @@ impl Provider {
         Ok(m)
     }
 
-    /// Begins a sign-in: where to send the browser, and the cookie that ties it to it.
-    pub async fn begin(&self) -> Result<Begun, OidcError> {
-        let metadata = self.metadata(false).await?;
-        let client = CoreClient::from_provider_metadata(
+    /// The client for the provider's metadata (fetched again when `fresh`), with modtag's
+    /// registration and redirect URL.
+    async fn client(&self, fresh: bool) -> Result<Client, OidcError> {
+        let metadata = self.metadata(fresh).await?;
+        Ok(CoreClient::from_provider_metadata(
             metadata,
             self.client_id.clone(),
             Some(self.secret.clone()),
         )
-        .set_redirect_uri(self.redirect.clone());
+        .set_redirect_uri(self.redirect.clone()))
+    }
+
+    /// Begins a sign-in: where to send the browser, and the cookie that ties it to it.
+    pub async fn begin(&self) -> Result<Begun, OidcError> {
+        let client = self.client(false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
             .authorize_url(
@@ -176,13 +194,7 @@ impl Provider {
         if !same_browser || pending.begun.elapsed() >= PENDING_TTL {
             return Err(OidcError::UnknownState);
         }
-        let metadata = self.metadata(false).await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            self.client_id.clone(),
-            Some(self.secret.clone()),
-        )
-        .set_redirect_uri(self.redirect.clone());
+        let client = self.client(false).await?;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| OidcError::Provider(e.to_string()))?
@@ -197,12 +209,7 @@ impl Provider {
             Ok(c) => c.clone(),
             // Signed with a key published since the keys were fetched: fetch them again once.
             Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) => {
-                let metadata = self.metadata(true).await?;
-                let client = CoreClient::from_provider_metadata(
-                    metadata,
-                    self.client_id.clone(),
-                    Some(self.secret.clone()),
-                );
+                let client = self.client(true).await?;
                 let verifier = client.id_token_verifier();
                 let claims = id_token
                     .claims(&verifier, &pending.nonce)
