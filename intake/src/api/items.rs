@@ -114,18 +114,7 @@ pub async fn show(
 ) -> Result<Json<ItemView>, ApiError> {
     let item = load_item(&state, &reference).await?;
     caller.require_sight(&item)?;
-    let event = Event::new(
-        EventKind::Viewed,
-        &caller.actor,
-        caller.purpose_or("assessment"),
-    )
-    .reference(&reference);
-    audit(&state, event).await?;
-    // The text is read again from the encrypted message: it is never stored twice.
-    let text = reread(&state, &item, |reader, raw, channel| {
-        reader.read(raw, channel).text
-    })
-    .await?;
+    let text = open(&state, &caller, &item).await?;
     let s = summary(&item, state.now());
     Ok(Json(ItemView {
         reference: s.reference,
@@ -163,6 +152,28 @@ pub async fn show(
         history: item.history,
         sent_to: item.sent_to,
     }))
+}
+
+/// Opens `item` for `caller` (who may see it): the view is audited, durably, before its
+/// text is read again from the encrypted message (it is never stored twice). The API's
+/// view and the desk's item page both open an intake this way.
+pub async fn open(
+    state: &ApiState,
+    caller: &Caller,
+    item: &Item,
+) -> Result<Option<String>, ApiError> {
+    let event = Event::new(
+        EventKind::Viewed,
+        &caller.actor,
+        caller.purpose_or("assessment"),
+    )
+    .reference(&item.reference);
+    audit(state, event).await?;
+    let text = reread(state, item, |reader, raw, channel| {
+        reader.read(raw, channel).text
+    })
+    .await?;
+    Ok(text)
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ pub mod auth;
 mod cases;
 mod changes;
 pub mod error;
-mod items;
+pub(crate) mod items;
 pub mod lockout;
 mod outbox;
 mod policy;

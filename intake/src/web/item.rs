@@ -12,13 +12,12 @@ use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::Item;
 
 use super::queue::{row, Row};
 use super::signin::{page, storage_trouble, MessagePage};
 use crate::api::auth::Caller;
-use crate::api::state::{audit, load_item, reread, ApiState};
+use crate::api::state::{load_item, ApiState};
 
 struct AttachmentRow {
     index: usize,
@@ -100,22 +99,10 @@ pub async fn item(
         }
         Err(e) => return e.into_response(),
     };
-    let event = Event::new(
-        EventKind::Viewed,
-        &caller.actor,
-        caller.purpose_or("assessment"),
-    )
-    .reference(&item.reference);
-    if let Err(e) = audit(&state, event).await {
-        return e.into_response();
-    }
-    let text = match reread(&state, &item, |reader, raw, channel| {
-        reader.read(raw, channel).text
-    })
-    .await
-    {
-        Ok(t) => t.unwrap_or_default(),
-        Err(e) => return storage_trouble(e),
+    let text = match crate::api::items::open(&state, &caller, &item).await {
+        Ok(text) => text.unwrap_or_default(),
+        Err(crate::api::error::ApiError::Store(e)) => return storage_trouble(e),
+        Err(e) => return e.into_response(),
     };
     render(&caller, &item, &text, state.now())
 }
