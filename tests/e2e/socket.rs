@@ -16,11 +16,12 @@ fn running_as_root() -> bool {
     String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
 
-/// Runs `modtag --data DATA ARGS...` as the operating-system user `nobody`, with a copy of
-/// the binary that user may execute (the build directory may be closed to it).
+/// Runs `modtag --data DATA ARGS...` as the operating-system user `nobody`, through a link
+/// to the binary in a directory that user may pass (the build directory may be closed to
+/// it). A hard link costs no disk; a copy (hundreds of MB) only across file systems.
 fn cli_as_nobody(d: &Daemon, args: &[&str]) -> std::process::Output {
-    let bin = d.dir.path().join("modtag-copy");
-    if !bin.exists() {
+    let bin = d.dir.path().join("modtag-link");
+    if !bin.exists() && std::fs::hard_link(modtag_bin(), &bin).is_err() {
         std::fs::copy(modtag_bin(), &bin).unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
