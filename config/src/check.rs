@@ -110,6 +110,19 @@ pub(crate) fn validate_main(
             ),
         ));
     }
+    if let Some(url) = &config.http.url {
+        let plain_ok = config.http.plain_loopback() && url.starts_with("http://");
+        if !(url.starts_with("https://") || plain_ok) || url.contains(char::is_whitespace) {
+            errors.push(invalid(
+                path,
+                line_of(text, "url", url),
+                format!(
+                    "http.url = {url:?}: give the address staff open the desk at, beginning \
+                     with https:// (http:// only for plain HTTP on loopback)"
+                ),
+            ));
+        }
+    }
     if let Some(oidc) = &config.oidc {
         check_oidc(oidc, path, text, errors);
     }

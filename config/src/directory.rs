@@ -106,13 +106,15 @@ pub(crate) struct PersonEntry {
 }
 
 /// A person or team mailbox, with a certificate already checked to be usable for encryption.
+/// Without one, a person is sent a notification that carries the reference and a link to
+/// the desk, where they read what was sent to them.
 #[derive(Debug, Clone)]
 pub struct Person {
     pub id: String,
     pub name: String,
     pub email: String,
     pub roles: Vec<String>,
-    pub cert: openpgp::Cert,
+    pub cert: Option<openpgp::Cert>,
 }
 
 /// A member of staff who signs in to work a desk (Modtagelsen's, Journalen's) that the

@@ -260,10 +260,12 @@ fn parse_directory(
                 ));
             }
         }
+        // Without a certificate a person is sent a notification (the reference and a link
+        // to the desk) in place of the encrypted copy.
         let armored = match (&entry.cert, &entry.cert_file) {
-            (Some(inline), None) => inline.clone(),
+            (Some(inline), None) => Some(inline.clone()),
             (None, Some(file)) => match source.read(file) {
-                Ok((_, t)) => t,
+                Ok((_, t)) => Some(t),
                 Err(e) => {
                     errors.push(invalid(
                         path,
@@ -273,44 +275,26 @@ fn parse_directory(
                     continue;
                 }
             },
-            _ => {
+            (None, None) => None,
+            (Some(_), Some(_)) => {
                 errors.push(invalid(
                     path,
                     line,
                     format!(
-                        "person {:?} needs exactly one of cert_file or cert (an armored OpenPGP certificate)",
+                        "person {:?} has both cert_file and cert: give one (or neither, and the person is sent a link to the desk)",
                         entry.id
                     ),
                 ));
                 continue;
             }
         };
-        let cert = match openpgp::Cert::from_bytes(armored.as_bytes()) {
+        let cert = match armored.map(|a| checked_cert(&entry.id, &a)).transpose() {
             Ok(c) => c,
-            Err(e) => {
-                errors.push(invalid(
-                    path,
-                    line,
-                    format!("person {:?}: certificate does not parse: {e}", entry.id),
-                ));
+            Err(why) => {
+                errors.push(invalid(path, line, why));
                 continue;
             }
         };
-        if cert.is_tsk() {
-            errors.push(invalid(
-                path,
-                line,
-                format!(
-                    "person {:?}: the certificate contains secret key material; give the public certificate only",
-                    entry.id
-                ),
-            ));
-            continue;
-        }
-        if let Err(why) = check_cert(&cert) {
-            errors.push(invalid(path, line, format!("person {:?}: {why}", entry.id)));
-            continue;
-        }
         if directory.people.contains_key(&entry.id) {
             errors.push(invalid(
                 path,
@@ -528,4 +512,18 @@ fn parse_tree(
         rules: file.rules,
         hash: hex::encode(Sha256::digest(text.as_bytes())),
     })
+}
+
+/// A person's armored certificate, parsed and checked to be public and usable for
+/// encryption today.
+fn checked_cert(id: &str, armored: &str) -> Result<openpgp::Cert, String> {
+    let cert = openpgp::Cert::from_bytes(armored.as_bytes())
+        .map_err(|e| format!("person {id:?}: certificate does not parse: {e}"))?;
+    if cert.is_tsk() {
+        return Err(format!(
+            "person {id:?}: the certificate contains secret key material; give the public certificate only"
+        ));
+    }
+    check_cert(&cert).map_err(|why| format!("person {id:?}: {why}"))?;
+    Ok(cert)
 }

@@ -152,9 +152,21 @@ pub struct Http {
     /// modtag's own certificate for HTTPS. Left out, the listener speaks plain HTTP, which
     /// is allowed only on loopback or behind a TLS-terminating proxy in `trusted_proxies`.
     pub tls: Option<TlsFiles>,
+    /// The address staff reach the desk at (behind a proxy, the proxy's), for the link in
+    /// the notification a person without a certificate is sent. Left out: the listener's.
+    pub url: Option<String>,
 }
 
 impl Http {
+    /// The desk's address without a trailing slash: `url`, or the listener's own.
+    pub fn desk_url(&self) -> String {
+        match &self.url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None if self.tls.is_some() => format!("https://{}", self.listen),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     /// Whether browsers reach modtag over plain HTTP: on loopback without a proxy or a
     /// certificate (cookies then go without `Secure`, which browsers would not send back).
     pub fn plain_loopback(&self) -> bool {

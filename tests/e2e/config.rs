@@ -66,6 +66,32 @@ fn invalid_config_stops_start_up_with_file_and_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("bad.toml:{line}:")));
+
+    // The desk's address for notification links must be one a browser opens.
+    std::fs::write(
+        &bad,
+        text.replace(
+            "# url = \"https://modtag.kommune.dk\"",
+            "url = \"modtag.kommune.dk\"",
+        ),
+    )
+    .unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("# url = \"https://modtag.kommune.dk\""))
+        .unwrap()
+        + 1;
+    let out = Command::new(modtag_bin())
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("bad.toml:{line}:")) && err.contains("https://"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod cases;
 mod config;
 mod crash;
 mod deploy;
+mod desk;
 mod disk_full;
 mod layout;
 mod oidc;

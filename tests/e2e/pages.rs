@@ -57,16 +57,6 @@ fn signing_in_and_out_in_a_real_browser_is_accessible() {
     assert!(b.url().ends_with("/login"), "signed out: {}", b.url());
 }
 
-/// Signs `id` in with the form, in the browser.
-fn sign_in(b: &Browser, d: &Daemon, id: &str, uri: &str) {
-    b.goto(&format!("http://{}/login", d.http));
-    b.fill("username", id);
-    b.fill("password", TEST_PASSWORD);
-    b.fill("totp", &totp_code(uri, 0));
-    b.follow("button[type=submit]");
-    assert!(b.text().contains("Logget ind som"), "{}", b.text());
-}
-
 #[test]
 fn modtagelsens_queue_puts_the_nearest_deadline_first() {
     let mut d = Daemon::start(Options::default());
@@ -80,7 +70,7 @@ fn modtagelsens_queue_puts_the_nearest_deadline_first() {
     .unwrap();
     let uri = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
     let b = Browser::start();
-    sign_in(&b, &d, "modt", &uri);
+    b.sign_in(d.http, "modt", &uri);
     b.goto(&format!("http://{}/koe", d.http));
     let text = b.text();
     assert!(text.contains("Kø: Modtagelsen"), "{text}");
@@ -173,7 +163,7 @@ fn the_item_page_shows_hostile_content_as_text_and_only_to_its_desk() {
     let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
 
     let b = Browser::start();
-    sign_in(&b, &d, "modt", &modt);
+    b.sign_in(d.http, "modt", &modt);
     b.goto(&format!("http://{}/koe", d.http));
     b.follow(&format!("a[href='/koe/{r}']"));
     let text = b.text();
@@ -219,7 +209,7 @@ fn the_item_page_shows_hostile_content_as_text_and_only_to_its_desk() {
 
     // Journalen has no reason to see an underretning: the same answer as for none at all.
     let other = Browser::start();
-    sign_in(&other, &d, "journal", &journal);
+    other.sign_in(d.http, "journal", &journal);
     other.goto(&format!("http://{}/koe/{r}", d.http));
     assert!(other.text().contains("Ikke fundet"), "{}", other.text());
     assert!(!other.text().contains("120315"));
@@ -240,7 +230,7 @@ fn modtagelsen_decides_in_the_browser_with_a_route_preview() {
     let before = sink.count();
     let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
     let b = Browser::start();
-    sign_in(&b, &d, "modt", &modt);
+    b.sign_in(d.http, "modt", &modt);
     b.goto(&format!("http://{}/koe", d.http));
     b.follow(&format!("a[href='/koe/{r}']"));
     b.follow(&format!("a[href='/koe/{r}/vurdering']"));
@@ -313,12 +303,22 @@ fn modtagelsen_decides_in_the_browser_with_a_route_preview() {
     assert!(b.text().contains(&r), "still open");
 }
 
-/// A local leader reads under "Sendt til mig" what was routed to her (no OpenPGP), marks it
-/// "modtaget", and Modtagelsen sees who took it over.
+/// A local leader without an OpenPGP certificate is sent a notification that carries the
+/// reference and a link only; the link takes her through the sign-in to the item, she reads
+/// it in the desk, marks it "modtaget", and Modtagelsen sees who took it over.
 #[test]
-fn a_leader_reads_what_was_sent_to_her_and_marks_it_taken_over() {
-    let mut d = Daemon::start(Options::default());
+fn a_leader_without_a_certificate_is_notified_reads_in_the_desk_and_takes_it_over() {
+    let mut d = Daemon::start(Options {
+        directory_edits: vec![(
+            "cert_file = \"keys/leder-solsikken.cert.asc\"\n".into(),
+            String::new(),
+        )],
+        ..Options::default()
+    });
+    let sink = Sink::start(d.opts.relay_port);
     let r = d.send("Bekymring", "Vi er bekymrede for barnet, cpr 120315-4321.");
+    d.wait_outbox_idle();
+    let before = sink.count();
     let routed = d.decide(
         &r,
         &[
@@ -336,11 +336,49 @@ fn a_leader_reads_what_was_sent_to_her_and_marks_it_taken_over() {
         ],
     );
     assert!(routed.to_string().contains("mette.joergensen"), "{routed}");
+    d.wait_outbox_idle();
+    let sent = sink.wait(before + 1);
+    let to_mette: Vec<&String> = sent
+        .iter()
+        .filter(|m| rcpt_of(m) == "leder.solsikken@kommune.localhost")
+        .collect();
+    assert_eq!(to_mette.len(), 1, "one mail to her");
+    let mail = to_mette[0];
+    assert!(
+        !mail.contains("BEGIN PGP"),
+        "no certificate, no encrypted copy"
+    );
+    assert!(
+        mail.contains(&format!("Subject: Ny henvendelse til dig i modtag: {r}")),
+        "{mail}"
+    );
+    let body = plain_body(mail);
+    let link = format!("http://{}/koe/{r}", d.http);
+    assert!(body.contains(&link), "the reference and a link: {body}");
+    for secret in ["120315", "bekymrede", "Bekymring"] {
+        assert!(
+            !mail.contains(secret) && !body.contains(secret),
+            "{secret} in {mail}\n{body}"
+        );
+    }
+
     let mette = d.add_user("mette", "leder.solsikken@kommune.localhost", "lokal_leder");
     let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
 
+    // The link from the mail: first the sign-in, then the item itself.
     let b = Browser::start();
-    sign_in(&b, &d, "mette", &mette);
+    b.goto(&link);
+    assert!(b.url().ends_with("/login"), "{}", b.url());
+    b.fill("username", "mette");
+    b.fill("password", TEST_PASSWORD);
+    b.fill("totp", &totp_code(&mette, 0));
+    b.follow("button[type=submit]");
+    assert_eq!(b.url(), link, "the sign-in ends at the item");
+    assert!(
+        b.text().contains("Vi er bekymrede for barnet"),
+        "she reads it: {}",
+        b.text()
+    );
     b.goto(&format!("http://{}/sendt-til-mig", d.http));
     let text = b.text();
     assert!(text.contains(&r) && text.contains("Nej"), "{text}");
@@ -351,11 +389,6 @@ fn a_leader_reads_what_was_sent_to_her_and_marks_it_taken_over() {
     );
     b.screenshot("sent-to-me");
     b.follow(&format!("a[href='/koe/{r}']"));
-    assert!(
-        b.text().contains("Vi er bekymrede for barnet"),
-        "she reads it: {}",
-        b.text()
-    );
     b.follow("form[action$='/modtaget'] button");
     assert!(
         b.text().contains("Modtaget af: mette.joergensen (mette)"),
@@ -374,7 +407,7 @@ fn a_leader_reads_what_was_sent_to_her_and_marks_it_taken_over() {
     assert!(b.text().contains("Du har ingen kø"), "{}", b.text());
 
     let m = Browser::start();
-    sign_in(&m, &d, "modt", &modt);
+    m.sign_in(d.http, "modt", &modt);
     m.goto(&format!("http://{}/koe/{r}", d.http));
     assert!(
         m.text().contains("Modtaget af: mette.joergensen"),

@@ -213,6 +213,17 @@ impl Browser {
     }
 
     /// Evaluates `script` (which must `return` a value) in the page.
+    /// Signs `id` in with the sign-in form of the daemon at `http` (password and the TOTP
+    /// code from the enrolment `uri`).
+    pub fn sign_in(&self, http: std::net::SocketAddr, id: &str, uri: &str) {
+        self.goto(&format!("http://{http}/login"));
+        self.fill("username", id);
+        self.fill("password", crate::TEST_PASSWORD);
+        self.fill("totp", &crate::totp_code(uri, 0));
+        self.follow("button[type=submit]");
+        assert!(self.text().contains("Logget ind som"), "{}", self.text());
+    }
+
     pub fn eval(&self, script: &str) -> Value {
         self.rt
             .block_on(self.client.execute(script, vec![]))

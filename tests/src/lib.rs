@@ -111,6 +111,8 @@ pub struct Options {
     pub smtp_extra: String,
     /// Plain text replacements in the demo configuration, applied last.
     pub edits: Vec<(String, String)>,
+    /// Plain text replacements in the demo directory (then written beside the configuration).
+    pub directory_edits: Vec<(String, String)>,
     /// Extra environment for the daemon.
     pub env: Vec<(String, String)>,
 }
@@ -122,6 +124,7 @@ impl Default for Options {
             max_message_size: 52428800,
             smtp_extra: String::new(),
             edits: Vec::new(),
+            directory_edits: Vec::new(),
             env: Vec::new(),
         }
     }
@@ -143,7 +146,7 @@ pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf
         )
         .replace(
             "\"directory.toml\"",
-            &format!("{:?}", demo.join("directory.toml")),
+            &format!("{:?}", directory_file(dir, &demo, opts)),
         )
         .replace(
             "\"beslutningstrae.toml\"",
@@ -174,6 +177,25 @@ pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf
     }
     let path = dir.join("modtag.toml");
     std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The demo directory, or an edited copy of it in `dir` (its certificates still the demo's).
+fn directory_file(dir: &Path, demo: &Path, opts: &Options) -> PathBuf {
+    if opts.directory_edits.is_empty() {
+        return demo.join("directory.toml");
+    }
+    let mut text = std::fs::read_to_string(demo.join("directory.toml")).unwrap();
+    for (from, to) in &opts.directory_edits {
+        assert!(
+            text.contains(from.as_str()),
+            "the demo directory has no {from:?}"
+        );
+        text = text.replace(from.as_str(), to);
+    }
+    let keys = format!("cert_file = \"{}/keys/", demo.display());
+    let path = dir.join("directory.toml");
+    std::fs::write(&path, text.replace("cert_file = \"keys/", &keys)).unwrap();
     path
 }
 

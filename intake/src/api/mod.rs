@@ -13,7 +13,7 @@ mod changes;
 pub mod error;
 pub(crate) mod items;
 pub mod lockout;
-mod outbox;
+pub(crate) mod outbox;
 mod policy;
 mod report;
 pub mod server;

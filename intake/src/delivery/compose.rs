@@ -1,4 +1,5 @@
-//! One PGP/MIME message (RFC 3156) per recipient, encrypted to that recipient's certificate.
+//! One PGP/MIME message (RFC 3156) per recipient, encrypted to that recipient's certificate;
+//! a recipient without one gets a notification with a link to the desk instead.
 //!
 //! The outer headers carry only the reference: no subject, no name, no CPR. Everything a
 //! recipient needs is inside the encrypted part: a short routing note and the original
@@ -37,10 +38,24 @@ pub fn enqueue(
                 r.person
             ))
         })?;
-        let inner = inner_part(item, raw, &r.role, &r.reason, actor);
-        let armored = crypto::encrypt_armored(&[&person.cert], &inner)?;
         let id = ids.next_id()?;
-        let message = outer_message(cfg, &item.reference, id, &person.email, &armored, now);
+        let message = match &person.cert {
+            Some(cert) => {
+                let inner = inner_part(item, raw, &r.role, &r.reason, actor);
+                let armored = crypto::encrypt_armored(&[cert], &inner)?;
+                outer_message(cfg, &item.reference, id, &person.email, &armored, now)
+            }
+            // No certificate: the content stays in modtag; the mail says where to read it.
+            None => plain(
+                cfg,
+                &item.reference,
+                id,
+                &person.email,
+                &format!("Ny henvendelse til dig i modtag: {}", item.reference),
+                &notification(cfg, item, &r.role),
+                now,
+            ),
+        };
         batch.outbox(OutboxEntry::new(
             id,
             &item.reference,
@@ -64,6 +79,26 @@ pub fn enqueue(
             })),
     );
     Ok(())
+}
+
+/// The notification a recipient without a certificate gets: the reference, the dates and
+/// a link to the item in the desk; nothing of the content.
+fn notification(cfg: &Loaded, item: &Item, role: &str) -> String {
+    format!(
+        "modtag har sendt dig en henvendelse. Du læser den i modtag, når du er logget ind:\n\n\
+         {url}/koe/{reference}\n\n\
+         Reference: {reference}\n\
+         Modtaget: {received}\n\
+         Vurderes senest: {deadline}\n\
+         Din rolle: {role}\n\n\
+         Når du har læst den, trykker du \"Marker som modtaget\", så Modtagelsen ved, at du har overtaget \
+         den.\n\n\
+         Mailen indeholder ikke henvendelsens indhold. Svar ikke på den.\n",
+        url = cfg.config.http.desk_url(),
+        reference = item.reference,
+        received = deadline::local(item.received_at),
+        deadline = deadline::local(item.deadline),
+    )
 }
 
 fn boundary(tag: &str, id: u64) -> String {

@@ -65,7 +65,7 @@ impl VerificationHelper for Helper<'_> {
             .directory
             .people
             .values()
-            .map(|p| p.cert.clone())
+            .filter_map(|p| p.cert.clone())
             .collect())
     }
 
@@ -81,7 +81,7 @@ impl VerificationHelper for Helper<'_> {
                                 .directory
                                 .people
                                 .values()
-                                .find(|p| p.cert.fingerprint() == fpr)
+                                .find(|p| p.cert.as_ref().is_some_and(|c| c.fingerprint() == fpr))
                                 .map(|p| p.name.clone())
                                 .unwrap_or_else(|| fpr.to_hex());
                             ("good".into(), Some(who))

@@ -99,7 +99,7 @@ pub async fn mine(State(state): State<Arc<ApiState>>, mut parts: Parts) -> Respo
 #[derive(Deserialize)]
 pub struct Csrf {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// "Modtaget": the signed-in recipient has taken the intake over.

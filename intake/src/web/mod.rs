@@ -1,9 +1,11 @@
 //! The pages people use in a browser: server-rendered HTML in Danish, templates checked at
-//! compile time (askama, `intake/templates/`), one stylesheet of our own, no script. So far
-//! the sign-in ([`signin`]); the desk follows (issue 14). Every response carries strict
-//! security headers; nothing with personal data is cached.
+//! compile time (askama, `intake/templates/`), one stylesheet of our own, no script: the
+//! sign-in, the queue, the item page and its decision, "Sendt til mig", the failed
+//! deliveries. Every response carries strict security headers; nothing with personal data
+//! is cached.
 
 mod decide;
+mod deliveries;
 mod item;
 mod mine;
 mod oidc;
@@ -42,6 +44,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/koe/{reference}/vurdering",
             get(decide::form).post(decide::submit),
+        )
+        .route("/fejlede-leverancer", get(deliveries::list))
+        .route(
+            "/fejlede-leverancer/{id}/igen",
+            axum::routing::post(deliveries::retry),
         )
         .route("/login/oidc", get(oidc::begin))
         .route("/login/oidc/callback", get(oidc::callback))

@@ -19,7 +19,9 @@ use modtag_storage::store::Batch;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::signin::{cookie_header, cookie_with, page, storage_trouble, MessagePage};
+use super::signin::{
+    cookie_header, cookie_with, forget_next, next_page, page, storage_trouble, MessagePage,
+};
 use crate::api::auth::{client_of, cookie, SESSION_COOKIE};
 use crate::api::state::{audit, durable, ApiState};
 use crate::app::blocking;
@@ -31,7 +33,10 @@ const BROWSER_COOKIE: &str = "modtag_oidc";
 
 #[derive(Template)]
 #[template(path = "signed_in.html")]
-struct SignedInPage;
+struct SignedInPage<'a> {
+    /// Where the person was going (a checked local path of the desk), or home.
+    next: &'a str,
+}
 
 fn refused(status: StatusCode, title: &str, text: &str) -> Response {
     page(status, MessagePage { title, text }.render())
@@ -165,8 +170,10 @@ pub async fn callback(
     let (t, _) = state.sessions.begin(&user.id, user.epoch, now);
     // A page rather than a redirect: the session cookie is `SameSite=Strict`, and a redirect
     // chain that began at the provider would not carry it to `/`.
-    let mut res = page(StatusCode::OK, SignedInPage.render());
+    let next = next_page(&parts.headers);
+    let mut res = page(StatusCode::OK, SignedInPage { next: &next }.render());
     let h = res.headers_mut();
+    h.append(header::SET_COOKIE, forget_next(&state));
     h.append(
         header::SET_COOKIE,
         cookie_header(&state, SESSION_COOKIE, &t, "/", None),

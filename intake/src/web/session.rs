@@ -8,20 +8,20 @@ use askama::Template;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 
-use super::signin::{page, MessagePage};
+use super::signin::{page, to_sign_in, MessagePage};
 use crate::api::auth::{cookie, Caller, SESSION_COOKIE};
 use crate::api::state::ApiState;
 
-/// The person behind a session, or the way to the sign-in.
+/// The person behind a session, or the way to the sign-in (which ends at the page asked for).
 pub async fn signed_in(parts: &mut Parts, state: &Arc<ApiState>) -> Result<Caller, Response> {
-    if cookie(&parts.headers, SESSION_COOKIE).is_none() {
-        return Err(Redirect::to("/login").into_response());
+    if cookie(&parts.headers, SESSION_COOKIE).is_some() {
+        if let Ok(caller) = Caller::from_request_parts(parts, state).await {
+            return Ok(caller);
+        }
     }
-    Caller::from_request_parts(parts, state)
-        .await
-        .map_err(|_| Redirect::to("/login").into_response())
+    Err(to_sign_in(state, parts))
 }
 
 /// For a form's post: the session's CSRF token comes in the form's `csrf` field rather than

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::State;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use modtag_storage::audit::{Event, EventKind};
@@ -21,7 +21,7 @@ use modtag_storage::store::Batch;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::access::{Person, SYSTEM_ROLES};
+use crate::access::{roles_for, Action, Person, SYSTEM_ROLES};
 use crate::api::auth::{client_of, cookie, throttled, SESSION_COOKIE};
 use crate::api::state::{audit, durable, ApiState};
 use crate::app::blocking;
@@ -47,6 +47,8 @@ struct HomePage<'a> {
     user: &'a str,
     roles: String,
     csrf: &'a str,
+    /// Whether to offer the failed deliveries (the page itself checks again).
+    deliveries: bool,
 }
 
 #[derive(Template)]
@@ -99,6 +101,54 @@ pub(super) fn cookie_with(
     HeaderValue::from_str(&c).expect("cookie values are URL-safe base64")
 }
 
+/// The cookie that remembers which desk page a person was on the way to when they were sent
+/// to sign in (a notification's link), so the sign-in ends there. `Lax`: the way in is often
+/// a link in a mail program, another site.
+const NEXT_COOKIE: &str = "modtag_til";
+
+/// The way to the sign-in from a desk page, remembering the page.
+pub(super) fn to_sign_in(state: &ApiState, parts: &Parts) -> Response {
+    let mut res = Redirect::to("/login").into_response();
+    if parts.method == Method::GET && desk_page(parts.uri.path()) {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            cookie_with(
+                state,
+                NEXT_COOKIE,
+                parts.uri.path(),
+                "/login",
+                Some(900),
+                "Lax",
+            ),
+        );
+    }
+    res
+}
+
+/// A page of the desk a sign-in may end at: a local path of the desk's own, in characters
+/// a reference is made of (nothing that could lead off the site).
+fn desk_page(path: &str) -> bool {
+    (path == "/koe" || path.starts_with("/koe/") || path == "/sendt-til-mig")
+        && path.len() <= 100
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b))
+        && !path.contains("//")
+}
+
+/// Where a person goes once signed in: the desk page they were on the way to, or home.
+pub(super) fn next_page(headers: &HeaderMap) -> String {
+    cookie(headers, NEXT_COOKIE)
+        .filter(|p| desk_page(p))
+        .unwrap_or("/")
+        .to_string()
+}
+
+/// Forgets the page a sign-in was to end at.
+pub(super) fn forget_next(state: &ApiState) -> HeaderValue {
+    cookie_with(state, NEXT_COOKIE, "", "/login", Some(0), "Lax")
+}
+
 /// The form, with a fresh CSRF token (in the page and in a cookie).
 fn login_page(
     state: &ApiState,
@@ -139,7 +189,10 @@ pub(super) fn live_session(state: &ApiState, parts: &Parts) -> Option<(String, S
 
 pub async fn form(State(state): State<Arc<ApiState>>, parts: Parts) -> Response {
     if live_session(&state, &parts).is_some() {
-        return Redirect::to("/").into_response();
+        let mut res = Redirect::to(&next_page(&parts.headers)).into_response();
+        res.headers_mut()
+            .append(header::SET_COOKIE, forget_next(&state));
+        return res;
     }
     login_page(&state, StatusCode::OK, "", None)
 }
@@ -295,8 +348,9 @@ pub async fn sign_in(
     state.attempts.succeeded(&username, client);
     state.logins.succeeded(client);
     let (t, _) = state.sessions.begin(&who, epoch, now);
-    let mut res = Redirect::to("/").into_response();
+    let mut res = Redirect::to(&next_page(&parts.headers)).into_response();
     let h = res.headers_mut();
+    h.append(header::SET_COOKIE, forget_next(&state));
     h.append(
         header::SET_COOKIE,
         cookie_header(&state, SESSION_COOKIE, &t, "/", None),
@@ -327,14 +381,17 @@ pub async fn home(State(state): State<Arc<ApiState>>, parts: Parts) -> Response 
     let store = state.app.store.clone();
     let id = session.user.clone();
     let roles = match blocking(move || store.user(&id)).await {
-        Ok(u) => u.map(|u| u.roles.join(", ")).unwrap_or_default(),
+        Ok(u) => u.map(|u| u.roles).unwrap_or_default(),
         Err(e) => return storage_trouble(e),
     };
     page(
         StatusCode::OK,
         HomePage {
             user: &session.user,
-            roles,
+            deliveries: roles
+                .iter()
+                .any(|r| roles_for(Action::OutboxFailed).contains(&r.as_str())),
+            roles: roles.join(", "),
             csrf: &session.csrf,
         }
         .render(),
@@ -374,4 +431,28 @@ pub async fn sign_out(
         cookie_header(&state, SESSION_COOKIE, "", "/", Some(0)),
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::desk_page;
+
+    #[test]
+    fn a_sign_in_ends_only_at_a_page_of_the_desk() {
+        for ok in ["/koe", "/koe/MT-2026-000123", "/sendt-til-mig"] {
+            assert!(desk_page(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example/koe",
+            "/koe/../logout",
+            "https://evil.example/koe",
+            "/koe\\evil",
+            "/koe/a?b",
+            "/logout",
+            "/api/v1/items",
+            "",
+        ] {
+            assert!(!desk_page(bad), "{bad}");
+        }
+    }
 }

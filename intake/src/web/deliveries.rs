@@ -1,0 +1,147 @@
+//! "Fejlede leverancer": the copies and notices the relay refused for good, for
+//! Modtagelsen's leader and administrators, with a button that queues one again once the
+//! address or the relay is put right. The API's own handlers do the work, so the page and
+//! `modtag outbox failed|retry` list, refuse and audit alike.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use modtag_router::deadline;
+use serde::Deserialize;
+
+use super::mine::Csrf;
+use super::session::{posting, signed_in};
+use super::signin::{page, storage_trouble, MessagePage};
+use crate::access::Action;
+use crate::api::error::ApiError;
+use crate::api::outbox;
+use crate::api::state::ApiState;
+use crate::api::types::FailedDelivery;
+
+struct Failed {
+    entry: FailedDelivery,
+    /// Whom it was for, in words.
+    to: String,
+    failed: String,
+}
+
+/// Whom a delivery was for: a directory id with its role, or what the recipient is.
+fn recipient(e: &FailedDelivery) -> String {
+    match e.person.as_str() {
+        "reporter" => "Indberetteren (kvittering)".into(),
+        "auditor" => "Revisorerne (checkpoint)".into(),
+        p if p == e.role => p.to_string(),
+        p => format!("{p} ({})", e.role),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "deliveries.html")]
+struct DeliveriesPage<'a> {
+    user: &'a str,
+    csrf: &'a str,
+    rows: Vec<Failed>,
+    /// The delivery just queued again, to say so.
+    requeued: Option<u64>,
+}
+
+#[derive(Deserialize)]
+pub struct Shown {
+    igen: Option<u64>,
+}
+
+/// An API refusal as a page: its status, and its message (which names no person).
+fn refusal(e: ApiError) -> Response {
+    match e {
+        ApiError::Store(e) => storage_trouble(e),
+        ApiError::Refused(status, text) => page(
+            status,
+            MessagePage {
+                title: "Det kunne ikke lade sig gøre",
+                text: &text,
+            }
+            .render(),
+        ),
+        other => other.into_response(),
+    }
+}
+
+fn not_allowed() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        MessagePage {
+            title: "Ingen adgang",
+            text: "Fejlede leverancer ses af Modtagelsens leder og af administratorer.",
+        }
+        .render(),
+    )
+}
+
+pub async fn list(
+    State(state): State<Arc<ApiState>>,
+    Query(shown): Query<Shown>,
+    mut parts: Parts,
+) -> Response {
+    let caller = match signed_in(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(to_login) => return to_login,
+    };
+    if caller.require(Action::OutboxFailed).is_err() {
+        return not_allowed();
+    }
+    let (user, csrf) = (
+        caller.actor.clone(),
+        caller
+            .session
+            .as_ref()
+            .map_or(String::new(), |s| s.csrf.clone()),
+    );
+    let entries = match outbox::failed(State(state.clone()), caller).await {
+        Ok(axum::Json(entries)) => entries,
+        Err(e) => return refusal(e),
+    };
+    let rows = entries
+        .into_iter()
+        .map(|entry| Failed {
+            to: recipient(&entry),
+            failed: entry.failed.map(deadline::local).unwrap_or_default(),
+            entry,
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        DeliveriesPage {
+            user: &user,
+            csrf: &csrf,
+            rows,
+            requeued: shown.igen,
+        }
+        .render(),
+    )
+}
+
+pub async fn retry(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    mut parts: Parts,
+    Form(form): Form<Csrf>,
+) -> Response {
+    let caller = match posting(&mut parts, &state, &form.csrf).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    if caller.require(Action::OutboxRetry).is_err() {
+        return not_allowed();
+    }
+    match outbox::retry(State(state), caller, Path(id)).await {
+        Ok(axum::Json(done)) => {
+            Redirect::to(&format!("/fejlede-leverancer?igen={}", done.id)).into_response()
+        }
+        Err(e) => refusal(e),
+    }
+}
