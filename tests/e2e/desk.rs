@@ -71,3 +71,89 @@ fn modtagelsens_leader_sees_failed_deliveries_and_sends_one_again() {
     let retried = d.audit_text("delivery_retried");
     assert!(retried.contains("\"actor\":\"lene\""), "{retried}");
 }
+
+/// Overblik: the leader's figures and charts agree with `modtag report sla` for the same
+/// weeks; the charts are SVG drawn by the server (no script), with their numbers as a table;
+/// staff without a leader's or auditor's role are refused.
+#[test]
+fn the_leaders_overview_draws_the_sla_figures_week_by_week() {
+    let mut d = Daemon::start(Options::default());
+    let decided = d.send("Bekymring", "Tekst, cpr 120315-4321.");
+    let _waiting = d.send("Bekymring igen", "Mere tekst.");
+    d.decide(&decided, &["--trin", "3"]);
+    let lene = d.add_user("lene", "lene.holm@kommune.localhost", "modtagelsen_leder");
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+
+    let m = Browser::start();
+    m.sign_in(d.http, "modt", &modt);
+    assert!(!m.text().contains("Overblik"), "not offered to her");
+    m.goto(&format!("http://{}/overblik", d.http));
+    assert!(m.text().contains("Ingen adgang"), "{}", m.text());
+
+    let b = Browser::start();
+    b.sign_in(d.http, "lene", &lene);
+    b.follow("a[href='/overblik']");
+    let text = b.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    // This week: two received, one assessed within the 24 hours, none overdue.
+    assert!(
+        text.contains("100 % vurderet inden for 24 timer (1 af 1)"),
+        "{text}"
+    );
+    assert!(text.contains("0 over fristen nu"), "{text}");
+    assert!(
+        text.contains("2 henvendelser modtaget i perioden"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("120315") && !text.contains("Bekymring"),
+        "{text}"
+    );
+    // Two charts of twelve weeks, each an image with a title, and the weeks as a table.
+    assert_eq!(
+        b.eval("return document.querySelectorAll('svg.chart[role=img]').length;"),
+        2
+    );
+    assert_eq!(
+        b.eval("return document.querySelectorAll('svg.chart')[0].querySelectorAll('rect').length;"),
+        12
+    );
+    assert_eq!(
+        b.eval("return document.querySelectorAll('tbody tr').length;"),
+        12
+    );
+    assert_eq!(b.eval("return document.scripts.length;"), 0);
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "/overblik"
+    );
+    b.screenshot("overview");
+    b.eval("document.querySelector('#tid').scrollIntoView(); return null;");
+    b.screenshot("overview-charts");
+
+    // The same week in `modtag report sla`.
+    let monday =
+        b.eval("return document.querySelector('tbody tr:last-child th .small').textContent;");
+    let monday = monday.as_str().unwrap().trim_matches(['(', ')']);
+    let (dd, rest) = monday.split_once('.').unwrap();
+    let (mm, yyyy) = rest.split_once('.').unwrap();
+    let from = format!("{yyyy}-{mm}-{dd}");
+    let to = today_in_denmark().to_string();
+    let sla = d.cli_json(&["report", "sla", "--from", &from, "--to", &to, "--json"]);
+    assert_eq!(sla["intakes"], 2, "{sla}");
+    assert_eq!(sla["assessed_within_deadline"], 1, "{sla}");
+
+    // A longer period: 26 weeks, chosen with the form.
+    b.eval("document.querySelector('#uger').value = '26'; return null;");
+    b.follow("form[action='/overblik'] button");
+    assert_eq!(
+        b.eval("return document.querySelectorAll('tbody tr').length;"),
+        26
+    );
+    assert!(d.stop().success());
+    let shown = d.audit_text("report");
+    assert!(
+        shown.contains("\"report\":\"overblik\"") && shown.contains("\"actor\":\"lene\""),
+        "{shown}"
+    );
+}

@@ -1,7 +1,7 @@
 //! The pages people use in a browser: server-rendered HTML in Danish, templates checked at
 //! compile time (askama, `intake/templates/`), one stylesheet of our own, no script: the
-//! sign-in, the queue, the item page and its decision, "Sendt til mig", the failed
-//! deliveries. Every response carries strict security headers; nothing with personal data
+//! sign-in, the queue, the item page and its decision, "Sendt til mig", the leaders'
+//! overview and the failed deliveries. Every response carries strict security headers; nothing with personal data
 //! is cached.
 
 mod decide;
@@ -9,6 +9,7 @@ mod deliveries;
 mod item;
 mod mine;
 mod oidc;
+mod overview;
 mod queue;
 mod session;
 mod signin;
@@ -45,6 +46,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/koe/{reference}/vurdering",
             get(decide::form).post(decide::submit),
         )
+        .route("/overblik", get(overview::overview))
         .route("/fejlede-leverancer", get(deliveries::list))
         .route(
             "/fejlede-leverancer/{id}/igen",

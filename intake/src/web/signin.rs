@@ -47,8 +47,9 @@ struct HomePage<'a> {
     user: &'a str,
     roles: String,
     csrf: &'a str,
-    /// Whether to offer the failed deliveries (the page itself checks again).
+    /// Whether to offer the failed deliveries and the overview (the pages check again).
     deliveries: bool,
+    overview: bool,
 }
 
 #[derive(Template)]
@@ -388,14 +389,20 @@ pub async fn home(State(state): State<Arc<ApiState>>, parts: Parts) -> Response 
         StatusCode::OK,
         HomePage {
             user: &session.user,
-            deliveries: roles
-                .iter()
-                .any(|r| roles_for(Action::OutboxFailed).contains(&r.as_str())),
+            deliveries: allows(&roles, Action::OutboxFailed),
+            overview: allows(&roles, Action::ReportSla),
             roles: roles.join(", "),
             csrf: &session.csrf,
         }
         .render(),
     )
+}
+
+/// Whether an account's roles allow `action` (for the links home offers).
+fn allows(roles: &[String], action: Action) -> bool {
+    roles
+        .iter()
+        .any(|r| roles_for(action).contains(&r.as_str()))
 }
 
 #[derive(Deserialize)]
