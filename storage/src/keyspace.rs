@@ -9,14 +9,16 @@ use jiff::Timestamp;
 use sha2::Sha256;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use crate::records::{Item, ItemSummary};
+use crate::records::Item;
+use crate::summary::ItemSummary;
 use crate::StoreError;
 
 pub(crate) const T_MESSAGES: &str = "messages";
 pub(crate) const T_ITEMS: &str = "items";
 pub(crate) const T_CASES: &str = "cases";
 pub(crate) const T_CASE_INDEX: &str = "case_index";
-/// Blind index of intakes by child: HMAC(CPR) ‖ reference → nothing.
+/// Blind index of intakes by child, HMAC("cpr:" CPR) ‖ reference → nothing, and by the
+/// directory person they were sent to, HMAC("sent:" id) ‖ reference → nothing.
 pub(crate) const T_ITEM_INDEX: &str = "item_index";
 /// Each intake's [`ItemSummary`] in clear (JSON), reference → summary: no personal data. The
 /// escalation pass and the triage list decrypt only the items in the states they show, and
@@ -138,6 +140,11 @@ pub(crate) fn sched_id_key(id: u64) -> Vec<u8> {
     k
 }
 
+/// `meta` key: which summaries and blind-index keys every stored item has. Raised when they
+/// gain something, so that the store fills it in for older items once, at open.
+pub(crate) const SUMMARIES_VERSION: &str = "summaries_version";
+pub(crate) const SUMMARIES_CURRENT: &[u8] = b"2";
+
 pub(crate) fn summary_json(item: &Item) -> Result<Vec<u8>, StoreError> {
     Ok(serde_json::to_vec(&ItemSummary::of(item))?)
 }
@@ -183,6 +190,31 @@ pub(crate) fn blind_hash(key: &[u8], cpr_digits: &str) -> [u8; 32] {
     mac.update(b"cpr:");
     mac.update(cpr_digits.as_bytes());
     mac.finalize().into_bytes().into()
+}
+
+/// The blind index's key part for the intakes sent to a directory person ("Sendt til mig"):
+/// domain-separated from a CPR's, so the two never meet, and no staff id lies in clear.
+pub(crate) fn sent_hash(key: &[u8], person: &str) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"sent:");
+    mac.update(person.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// An intake's keys in the blind index: one per CPR it names, one per person it was sent to.
+pub(crate) fn item_index_keys(blind_key: &[u8], item: &Item) -> Vec<Vec<u8>> {
+    let cprs = item.cprs.iter().map(|cpr| {
+        let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
+        blind_hash(blind_key, &digits)
+    });
+    let people = item.sent_to.iter().map(|p| sent_hash(blind_key, p));
+    cprs.chain(people)
+        .map(|h| {
+            let mut key = h.to_vec();
+            key.extend_from_slice(item.reference.as_bytes());
+            key
+        })
+        .collect()
 }
 
 /// Our lock is free, yet sled's own lock on its files is held: only sled's background

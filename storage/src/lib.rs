@@ -22,6 +22,7 @@ pub mod merkle;
 pub mod records;
 pub mod spool;
 pub mod store;
+pub mod summary;
 
 pub use error::StoreError;
 pub use store::Store;

@@ -316,41 +316,6 @@ pub struct Kvittering {
     pub manual: bool,
 }
 
-/// What reports and the triage queue need of an intake, without personal data: kept in
-/// clear beside the encrypted item (the store's `item_state` tree), so that counting, the
-/// SLA report and finding open intakes decrypt nothing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ItemSummary {
-    pub state: ItemState,
-    pub kind: Kind,
-    pub received_at: Timestamp,
-    pub deadline: Timestamp,
-    /// The first assessment (a later one does not change when the 24 hours were met).
-    pub first_assessed_at: Option<Timestamp>,
-    /// The kvittering's local due date (`YYYY-MM-DD`) and when it was sent, if one is owed.
-    pub kvittering_due: Option<String>,
-    pub kvittering_sent_at: Option<Timestamp>,
-}
-
-impl ItemSummary {
-    pub fn of(item: &Item) -> ItemSummary {
-        let first = item
-            .earlier_decisions
-            .first()
-            .map(|e| &e.decision)
-            .or(item.decision.as_ref());
-        ItemSummary {
-            state: item.state,
-            kind: item.kind,
-            received_at: item.received_at,
-            deadline: item.deadline,
-            first_assessed_at: first.map(|d| d.at),
-            kvittering_due: item.kvittering.as_ref().map(|k| k.due.clone()),
-            kvittering_sent_at: item.kvittering.as_ref().and_then(|k| k.sent_at),
-        }
-    }
-}
-
 /// A decision as it stood before a new assessment replaced it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevisedDecision {

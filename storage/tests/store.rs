@@ -637,3 +637,64 @@ fn vocabularies_are_stored_by_their_names() {
     names.dedup();
     assert_eq!(names.len(), n, "two event kinds share a name");
 }
+
+/// The desk's lists read the clear summaries and the blind index: the intakes sent to a
+/// person are found without decrypting others, and no staff id lies in clear. A store
+/// written before the summaries held the channel and the index held "sent to" is filled in
+/// once, at open.
+#[test]
+fn summaries_and_the_sent_to_index_serve_the_desk_and_are_filled_in_for_older_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let mut sent = item("MT-2026-000001", now);
+    sent.channel = Channel::Trivselplus;
+    sent.sent_to = vec!["mette.joergensen".into()];
+    let mut b = Batch::new();
+    b.item(sent);
+    b.item(item("MT-2026-000002", now));
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    let check = |store: &Store| {
+        assert_eq!(
+            store.items_sent_to("mette.joergensen").unwrap(),
+            vec!["MT-2026-000001".to_string()]
+        );
+        assert!(store.items_sent_to("bo.nielsen").unwrap().is_empty());
+        let summaries = store.summaries_by_reference().unwrap();
+        assert_eq!(summaries.len(), 2);
+        assert_eq!(summaries[0].0, "MT-2026-000001");
+        assert_eq!(summaries[0].1.channel, Some(Channel::Trivselplus));
+        let items = store
+            .items_by_reference(&["MT-2026-000002".into(), "MT-2026-999999".into()])
+            .unwrap();
+        assert_eq!(items.len(), 1, "a reference with no item is left out");
+    };
+    check(&store);
+    drop(store);
+    assert!(!contains(&all_bytes(dir.path()), b"mette.joergensen"));
+
+    // As an older modtag left it: summaries without the channel, no "sent to" keys.
+    {
+        let db = open_sled(dir.path());
+        db.open_tree("meta")
+            .unwrap()
+            .remove("summaries_version")
+            .unwrap();
+        let state = db.open_tree("item_state").unwrap();
+        for kv in state.iter() {
+            let (k, v) = kv.unwrap();
+            let mut summary: serde_json::Value = serde_json::from_slice(&v).unwrap();
+            summary.as_object_mut().unwrap().remove("channel");
+            state
+                .insert(k, serde_json::to_vec(&summary).unwrap())
+                .unwrap();
+        }
+        let index = db.open_tree("item_index").unwrap();
+        let cpr_keys = index.len();
+        index.clear().unwrap();
+        db.flush().unwrap();
+        assert_eq!(cpr_keys, 3, "two CPR keys and one 'sent to' key");
+    }
+    check(&reopen(dir.path()));
+}

@@ -121,6 +121,45 @@ fn modtagelsens_queue_puts_the_nearest_deadline_first() {
     assert!(!b.url().contains("120315"), "{}", b.url());
     assert!(b.text().contains("Søgt på CPR-nummer"), "{}", b.text());
     assert!(!b.text().contains("120315-4321"), "{}", b.text());
+
+    // Filtered by channel and by the day received (the filters may be in the address: no
+    // personal data in them).
+    let today = today_in_denmark();
+    let koe = |query: &str| {
+        b.goto(&format!("http://{}/koe?{query}", d.http));
+        listed(&b)
+    };
+    let both = serde_json::json!([first, akut]);
+    assert_eq!(
+        koe(&format!("kanal=underretning&fra={today}&til={today}")),
+        both
+    );
+    assert_eq!(koe("kanal=postfordeling"), serde_json::json!([]));
+    assert!(
+        b.text().contains("Ingen henvendelser med de valg"),
+        "{}",
+        b.text()
+    );
+    assert_eq!(
+        koe(&format!("fra={}", today.tomorrow().unwrap())),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        koe(&format!("til={}", today.yesterday().unwrap())),
+        serde_json::json!([])
+    );
+    // A date that is not one is said so, and not used.
+    assert_eq!(koe("fra=i+går"), both);
+    assert!(
+        b.text().contains("En dato skal skrives som"),
+        "{}",
+        b.text()
+    );
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "/koe filtered, with a date error"
+    );
     drop(b);
     assert!(d.stop().success());
     let searches = d.audit_text("listed");

@@ -67,8 +67,14 @@ pub async fn mine(State(state): State<Arc<ApiState>>, mut parts: Parts) -> Respo
     if let Err(e) = audit(&state, event).await {
         return e.into_response();
     }
+    // The blind index names the intakes sent to her; only those are decrypted.
     let store = state.app.store.clone();
-    let items = match blocking(move || store.items()).await {
+    let person = me.clone();
+    let found = blocking(move || {
+        let refs = store.items_sent_to(&person)?;
+        store.items_by_reference(&refs)
+    });
+    let items = match found.await {
         Ok(items) => items,
         Err(e) => return storage_trouble(e),
     };

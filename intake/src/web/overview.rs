@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::ItemSummary;
+use modtag_storage::summary::ItemSummary;
 use modtag_storage::StoreError;
 use serde::Deserialize;
 use serde_json::json;

@@ -15,11 +15,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use jiff::{SignedDuration, Timestamp};
-use modtag_config::Kind;
+use modtag_config::{Channel, Kind};
 use modtag_router::cpr::Cpr;
 use modtag_router::deadline;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Item, ItemState};
+use modtag_storage::summary::ItemSummary;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -66,6 +67,14 @@ struct QueuePage<'a> {
     searched_cpr: bool,
     kind: &'a str,
     all_open: bool,
+    /// The channel filter's choices (id, name, chosen), and the received-date range.
+    channels: Vec<(&'static str, &'static str, bool)>,
+    from: &'a str,
+    to: &'a str,
+    /// A date that could not be read, to say so.
+    date_error: Option<&'static str>,
+    /// The filters (never a search) as a query string for the paging links.
+    filter_query: String,
     updated: String,
 }
 
@@ -82,6 +91,42 @@ pub struct Filters {
     /// `alle` for every open intake; by default those still awaiting assessment.
     #[serde(default)]
     tilstand: String,
+    /// The mailbox it came in on.
+    #[serde(default)]
+    kanal: String,
+    /// Received on or after this local day, and on or before that (`YYYY-MM-DD`).
+    #[serde(default)]
+    fra: String,
+    #[serde(default)]
+    til: String,
+}
+
+/// The channel's name on the desk.
+fn channel_name(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Underretning => "Underretninger",
+        Channel::Trivselplus => "TRIVSEL+",
+        Channel::Postfordeling => "Postfordeling",
+    }
+}
+
+const CHANNELS: [Channel; 3] = [
+    Channel::Underretning,
+    Channel::Trivselplus,
+    Channel::Postfordeling,
+];
+
+/// A local day's start, or `None` for an empty field; `Err` for one that is not a date.
+fn day(field: &str) -> Result<Option<jiff::civil::Date>, ()> {
+    let field = field.trim();
+    if field.is_empty() {
+        return Ok(None);
+    }
+    field.parse().map(Some).map_err(|_| ())
+}
+
+fn start_of(d: jiff::civil::Date) -> Option<Timestamp> {
+    d.in_tz("Europe/Copenhagen").ok().map(|z| z.timestamp())
 }
 
 /// Still owes its assessment (the queue's default): new, or forwarded by the auto-link.
@@ -203,6 +248,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         (false, false) => "",
     };
     let kind = Kind::parse(&f.art).filter(|k| desk.contains(k));
+    let channel = Channel::parse(&f.kanal);
     let q = f.q.trim().to_ascii_uppercase();
     let cpr = Cpr::parse(&q);
     let all_open = f.tilstand == "alle";
@@ -212,43 +258,71 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         (None, false) => json!({ "reference": q }),
         (None, true) => serde_json::Value::Null,
     };
-    let event = Event::new(EventKind::Listed, &caller.actor, caller.purpose_or("triage"))
-        .details(json!({ "page": "koe", "kind": kind.map(|k| k.as_str()), "search": search, "all_open": all_open }));
+    let event = Event::new(
+        EventKind::Listed,
+        &caller.actor,
+        caller.purpose_or("triage"),
+    )
+    .details(json!({
+        "page": "koe", "kind": kind.map(|k| k.as_str()), "search": search,
+        "all_open": all_open, "channel": channel.map(|c| c.as_str()),
+        "from": f.fra.trim(), "to": f.til.trim(),
+    }));
     if let Err(e) = audit(state, event).await {
         return e.into_response();
     }
+    let (from_day, to_day) = (day(&f.fra), day(&f.til));
+    let date_error = (from_day.is_err() || to_day.is_err())
+        .then_some("En dato skal skrives som åååå-mm-dd. Den blev ikke brugt.");
+    let from = from_day.ok().flatten().and_then(start_of);
+    let to = to_day
+        .ok()
+        .flatten()
+        .and_then(|d| d.tomorrow().ok())
+        .and_then(start_of);
+
+    // Filter, sort and page on the summaries in clear; decrypt only the page's rows.
     let store = state.app.store.clone();
     let digits = cpr.as_ref().map(|c| c.digits().to_string());
     let found = blocking(move || {
         let refs = digits.map(|d| store.items_for_cpr(&d)).transpose()?;
-        Ok::<_, modtag_storage::StoreError>((store.items_where(ItemState::is_open)?, refs))
+        Ok::<_, modtag_storage::StoreError>((store.summaries_by_reference()?, refs))
     })
     .await;
-    let (items, cpr_refs) = match found {
+    let (summaries, cpr_refs) = match found {
         Ok(found) => found,
         Err(e) => return storage_trouble(e),
     };
-    let now = state.now();
-    let mut mine: Vec<&Item> = items
-        .iter()
-        .filter(|i| i.state.is_open() && desk.contains(&i.kind))
-        .filter(|i| all_open || awaiting(i.state))
-        .filter(|i| kind.is_none_or(|k| i.kind == k))
-        .filter(|i| match &cpr_refs {
-            Some(refs) => refs.contains(&i.reference),
-            None => q.is_empty() || i.reference.contains(&q),
+    let mut mine: Vec<(String, ItemSummary)> = summaries
+        .into_iter()
+        .filter(|(_, s)| s.state.is_open() && desk.contains(&s.kind))
+        .filter(|(_, s)| all_open || awaiting(s.state))
+        .filter(|(_, s)| kind.is_none_or(|k| s.kind == k))
+        .filter(|(_, s)| channel.is_none_or(|c| s.channel == Some(c)))
+        .filter(|(_, s)| from.is_none_or(|t| s.received_at >= t))
+        .filter(|(_, s)| to.is_none_or(|t| s.received_at < t))
+        .filter(|(r, _)| match &cpr_refs {
+            Some(refs) => refs.contains(r),
+            None => q.is_empty() || r.contains(&q),
         })
         .collect();
-    mine.sort_by_key(|i| (i.deadline, i.reference.clone()));
+    mine.sort_by(|a, b| (a.1.deadline, &a.0).cmp(&(b.1.deadline, &b.0)));
     let total = mine.len();
     let pages = total.div_ceil(PER_PAGE).max(1);
     let page_no = f.side.unwrap_or(1).clamp(1, pages);
-    let rows = mine
-        .iter()
+    let shown: Vec<String> = mine
+        .into_iter()
         .skip((page_no - 1) * PER_PAGE)
         .take(PER_PAGE)
-        .map(|i| row(i, now))
+        .map(|(r, _)| r)
         .collect();
+    let store = state.app.store.clone();
+    let items = match blocking(move || store.items_by_reference(&shown)).await {
+        Ok(items) => items,
+        Err(e) => return storage_trouble(e),
+    };
+    let now = state.now();
+    let rows = items.iter().map(|i| row(i, now)).collect();
     let kinds = desk
         .iter()
         .map(|k| (k.as_str(), kind_name(*k), Some(*k) == kind))
@@ -269,9 +343,38 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
             searched_cpr: cpr.is_some(),
             kind: kind.map_or("", |k| k.as_str()),
             all_open,
+            channels: CHANNELS
+                .iter()
+                .map(|c| (c.as_str(), channel_name(*c), Some(*c) == channel))
+                .collect(),
+            from: if from.is_some() { f.fra.trim() } else { "" },
+            to: if to.is_some() { f.til.trim() } else { "" },
+            date_error,
+            filter_query: filter_query(kind, all_open, channel, &f.fra, &f.til, from, to),
             updated: deadline::local(now),
         }
         .render(),
+    )
+}
+
+/// The filters as a query string for the paging links: kind, state, channel and the dates
+/// that were read (values from closed lists and digits only; never a search).
+fn filter_query(
+    kind: Option<Kind>,
+    all_open: bool,
+    channel: Option<Channel>,
+    fra: &str,
+    til: &str,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> String {
+    format!(
+        "art={}&tilstand={}&kanal={}&fra={}&til={}",
+        kind.map_or("", |k| k.as_str()),
+        if all_open { "alle" } else { "" },
+        channel.map_or("", |c| c.as_str()),
+        if from.is_some() { fra.trim() } else { "" },
+        if to.is_some() { til.trim() } else { "" },
     )
 }
 

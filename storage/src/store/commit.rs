@@ -58,12 +58,7 @@ impl Store {
                 summary_json(item)?,
                 self.seal(item)?,
             ));
-            for cpr in &item.cprs {
-                let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
-                let mut key = self.blind(&digits).to_vec();
-                key.extend_from_slice(item.reference.as_bytes());
-                item_keys.push(key);
-            }
+            item_keys.extend(item_index_keys(&self.inner.keys.blind, item));
         }
         let mut cases = Vec::new();
         for case in &batch.cases {

@@ -3,7 +3,8 @@
 use super::Store;
 use crate::crypto;
 use crate::keyspace::*;
-use crate::records::{Item, ItemState, ItemSummary};
+use crate::records::{Item, ItemState};
+use crate::summary::ItemSummary;
 use crate::StoreError;
 
 impl Store {
@@ -39,6 +40,47 @@ impl Store {
             .map(|kv| {
                 let (k, v) = kv?;
                 parse_summary(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Every intake's reference and summary, in reference order, decrypting nothing: what
+    /// the queue filters, sorts and pages before it opens the rows it shows.
+    pub fn summaries_by_reference(&self) -> Result<Vec<(String, ItemSummary)>, StoreError> {
+        self.inner
+            .item_state
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    parse_summary(&k, &v)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The items of `references`, in that order (a reference with no item is left out).
+    pub fn items_by_reference(&self, references: &[String]) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::with_capacity(references.len());
+        for r in references {
+            if let Some(item) = self.item(r)? {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The references of the intakes sent to the directory person `person`, from the blind
+    /// index (nothing is decrypted).
+    pub fn items_sent_to(&self, person: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = sent_hash(&self.inner.keys.blind, person);
+        self.inner
+            .item_index
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, _) = kv?;
+                Ok(String::from_utf8_lossy(&k[32..]).into_owned())
             })
             .collect()
     }

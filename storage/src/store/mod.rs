@@ -159,16 +159,22 @@ impl Store {
         Ok(store)
     }
 
-    /// Writes the summaries of items stored before the index existed (once, at open).
+    /// Writes the summaries and blind-index keys of items stored before they held what they
+    /// hold now (the summary's channel, the "sent to" keys): once, at open, recorded in
+    /// `meta` so that later opens decrypt nothing.
     fn summarise_unindexed_items(&self) -> Result<(), StoreError> {
         let i = &self.inner;
-        if i.items.is_empty() || !i.item_state.is_empty() {
+        if i.meta.get(SUMMARIES_VERSION)?.as_deref() == Some(SUMMARIES_CURRENT) {
             return Ok(());
         }
         for item in self.items()? {
             i.item_state
                 .insert(item.reference.as_bytes(), summary_json(&item)?)?;
+            for key in item_index_keys(&i.keys.blind, &item) {
+                i.item_index.insert(key, &[])?;
+            }
         }
+        i.meta.insert(SUMMARIES_VERSION, SUMMARIES_CURRENT)?;
         i.db.flush()?;
         Ok(())
     }
