@@ -157,3 +157,117 @@ fn the_leaders_overview_draws_the_sla_figures_week_by_week() {
         "{shown}"
     );
 }
+
+/// Everything after the first decision, in the browser: the tasks it makes (the
+/// underretningsmøde called, feedback withheld with a reason), a new assessment that keeps
+/// the earlier one with its reason, closing, and a kind corrected, which moves an intake to
+/// Journalen's desk. Each is audited under the person's name.
+#[test]
+fn modtagelsen_works_tasks_revises_closes_and_corrects_the_kind_in_the_browser() {
+    let mut d = Daemon::start(Options::default());
+    let _sink = Sink::start(d.opts.relay_port);
+    let r = d.send("Bekymring", "Sofie 010120-1234 kommer sulten i skole.");
+    let other = d.send("Mødeindkaldelse", "Referat af forældremødet.");
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let base = format!("http://{}", d.http);
+    let b = Browser::start();
+    b.sign_in(d.http, "modt", &modt);
+
+    // The first decision: trin 2 with consent, given on a day of its own.
+    b.goto(&format!("{base}/koe/{r}/vurdering"));
+    b.click("#trin-2");
+    b.click("#samtykke");
+    b.fill("samtykke_fra", "forældre");
+    b.fill("samtykke_hvordan", "mundtligt");
+    b.eval(
+        "document.querySelector('#samtykke_dato').value = '2026-11-27';
+         document.querySelector('#omraade').value = 'dagtilbud';
+         document.querySelector('#institution').value = 'solsikken'; return null;",
+    );
+    b.follow("button[value=preview]");
+    b.follow("button[value=confirm]");
+    let page = b.text();
+    assert!(
+        page.contains("Indkald til underretningsmøde") && page.contains("Tilbagemelding"),
+        "{page}"
+    );
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "the item page with its tasks and forms"
+    );
+    b.screenshot("item-tasks");
+    let shown = d.cli_json(&["triage", "show", &r, "--json"]);
+    let consent = &shown["decision"]["consent_record"];
+    assert!(
+        consent["at"].as_str().unwrap().starts_with("2026-11-2"),
+        "the consent's own day: {consent}"
+    );
+
+    // The meeting called; feedback withheld, which needs a reason.
+    b.follow("input[value=indkald_underretningsmoede] ~ .actions button[value=udfoert]");
+    assert!(b.text().contains("udført"), "{}", b.text());
+    b.follow("input[value=tilbagemelding] ~ .actions button[value=undladt]");
+    assert!(b.text().contains("Intet blev ændret"), "{}", b.text());
+    b.goto(&format!("{base}/koe/{r}"));
+    b.fill("begrundelse-tilbagemelding", "Oplysningen vil skade barnet");
+    b.follow("input[value=tilbagemelding] ~ .actions button[value=undladt]");
+    assert!(
+        b.text().contains("undladt") && b.text().contains("Oplysningen vil skade barnet"),
+        "{}",
+        b.text()
+    );
+
+    // A new assessment must say why; the earlier one stays, with the reason.
+    b.follow(&format!("a[href='/koe/{r}/vurdering']"));
+    b.click("#trin-3");
+    b.follow("button[value=preview]");
+    assert!(
+        b.text()
+            .contains("Skriv, hvorfor henvendelsen vurderes igen"),
+        "{}",
+        b.text()
+    );
+    b.fill("begrundelse", "Nye oplysninger fra skolen");
+    b.click("#trin-3");
+    b.follow("button[value=preview]");
+    b.follow("button[value=confirm]");
+    let page = b.text();
+    assert!(
+        page.contains("Tidligere vurderinger")
+            && page.contains("Trin 2 af modt")
+            && page.contains("Nye oplysninger fra skolen")
+            && page.contains("Trin 3 af modt"),
+        "{page}"
+    );
+
+    // Closed, with a reason: no new assessment after that.
+    b.fill("luk-begrundelse", "Journaliseret på sagen");
+    b.follow("form[action$='/luk'] button");
+    assert!(b.text().contains("lukket"), "{}", b.text());
+    assert_eq!(
+        b.eval(&format!(
+            "return document.querySelector(\"a[href='/koe/{r}/vurdering']\") === null;"
+        )),
+        true
+    );
+
+    // A meeting notice is not an underretning: corrected to postfordeling, it leaves
+    // Modtagelsen's queue for Journalen's.
+    b.goto(&format!("{base}/koe/{other}"));
+    b.eval("document.querySelector('#ny-art').value = 'postfordeling'; return null;");
+    b.fill("art-begrundelse", "Referat, ikke en bekymring");
+    b.follow("form[action$='/art'] button");
+    assert!(b.url().ends_with("/koe"), "{}", b.url());
+    assert!(!b.text().contains(&other), "{}", b.text());
+    assert_eq!(
+        d.cli_json(&["triage", "show", &other, "--json"])["kind"],
+        "postfordeling"
+    );
+
+    assert!(d.stop().success());
+    for kind in ["task_done", "closed", "kind_corrected", "decided"] {
+        let entries = d.audit_text(kind);
+        assert!(entries.contains("\"actor\":\"modt\""), "{kind}: {entries}");
+    }
+}

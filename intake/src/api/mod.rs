@@ -9,7 +9,7 @@
 mod audit;
 pub mod auth;
 mod cases;
-mod changes;
+pub(crate) mod changes;
 pub mod error;
 pub(crate) mod items;
 pub mod lockout;

@@ -74,6 +74,12 @@ pub struct DecisionForm {
     institution: String,
     #[serde(default)]
     screening: String,
+    /// When consent was given (`YYYY-MM-DD`).
+    #[serde(default)]
+    samtykke_dato: String,
+    /// Why an intake already assessed is assessed again (required then).
+    #[serde(default)]
+    begrundelse: String,
     /// `preview`, `confirm` or `edit`.
     #[serde(default)]
     step: String,
@@ -84,9 +90,16 @@ fn some(text: &str) -> Option<String> {
 }
 
 impl DecisionForm {
-    /// The decision's input, or what to fix, in Danish, field by field.
-    fn input(&self) -> Result<DecisionInput, Vec<(&'static str, String)>> {
+    /// The decision's input, or what to fix, in Danish, field by field. `revising`: the
+    /// intake has a decision, which this one replaces.
+    fn input(&self, revising: bool) -> Result<DecisionInput, Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
+        if revising && some(&self.begrundelse).is_none() {
+            errors.push((
+                "begrundelse",
+                "Skriv, hvorfor henvendelsen vurderes igen.".to_string(),
+            ));
+        }
         let trin = match self.trin.parse::<u8>() {
             Ok(t) if t <= 4 => Some(t),
             _ => {
@@ -109,6 +122,23 @@ impl DecisionForm {
                 "Skriv, hvem der gav samtykke, og hvordan.".into(),
             ));
         }
+        let consent_at = match some(&self.samtykke_dato).filter(|_| consent) {
+            None => None,
+            Some(d) => match d
+                .parse::<jiff::civil::Date>()
+                .ok()
+                .and_then(|d| d.in_tz("Europe/Copenhagen").ok())
+            {
+                Some(z) => Some(z.timestamp()),
+                None => {
+                    errors.push((
+                        "samtykke_dato",
+                        "Skriv datoen for samtykket som åååå-mm-dd.".into(),
+                    ));
+                    None
+                }
+            },
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -126,9 +156,9 @@ impl DecisionForm {
             note: self.screening.trim().to_string(),
             consent_by: some(&self.samtykke_fra).filter(|_| consent),
             consent_how: some(&self.samtykke_hvordan).filter(|_| consent),
-            consent_at: None,
+            consent_at,
             consent_scope: some(&self.samtykke_omfang).filter(|_| consent),
-            revise: None,
+            revise: some(&self.begrundelse).filter(|_| revising),
         })
     }
 }
@@ -137,6 +167,8 @@ impl DecisionForm {
 #[template(path = "decide.html")]
 struct FormPage<'a> {
     reference: &'a str,
+    /// It has a decision already: this one replaces it, with a reason.
+    revising: bool,
     csrf: &'a str,
     f: &'a DecisionForm,
     errors: Vec<(&'static str, String)>,
@@ -155,6 +187,7 @@ struct Line {
 #[template(path = "preview.html")]
 struct PreviewPage<'a> {
     reference: &'a str,
+    revising: bool,
     csrf: &'a str,
     f: &'a DecisionForm,
     recipients: Vec<Line>,
@@ -162,10 +195,12 @@ struct PreviewPage<'a> {
     refused: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn form_page(
     state: &ApiState,
     status: StatusCode,
     reference: &str,
+    revising: bool,
     csrf: &str,
     f: &DecisionForm,
     errors: Vec<(&'static str, String)>,
@@ -181,6 +216,7 @@ fn form_page(
         status,
         FormPage {
             reference,
+            revising,
             csrf,
             f,
             errors,
@@ -196,20 +232,23 @@ fn refused(status: StatusCode, title: &str, text: &str) -> Response {
     page(status, MessagePage { title, text }.render())
 }
 
-/// The caller, if they may decide `reference` (its desk, not yet decided); else the page
-/// that says why.
-async fn decider(state: &Arc<ApiState>, caller: &Caller, reference: &str) -> Result<(), Response> {
+/// Whether `reference` has a decision already (a new one replaces it, with a reason), if
+/// the caller may decide it (its desk, not closed); else the page that says why.
+async fn decider(
+    state: &Arc<ApiState>,
+    caller: &Caller,
+    reference: &str,
+) -> Result<bool, Response> {
     match load_item(state, reference).await {
         Ok(item) if access::works_item(&caller.person, item.kind) => {
-            if item.decision.is_some() {
+            if item.state == modtag_storage::records::ItemState::Closed {
                 return Err(refused(
                     StatusCode::CONFLICT,
-                    "Allerede vurderet",
-                    "Henvendelsen er allerede vurderet. En ny vurdering med begrundelse kommer \
-                     på denne side senere; brug indtil da modtag triage decide --revise.",
+                    "Henvendelsen er lukket",
+                    "En lukket henvendelse vurderes ikke igen.",
                 ));
             }
-            Ok(())
+            Ok(item.decision.is_some())
         }
         Ok(_) | Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
             Err(refused(
@@ -231,15 +270,24 @@ pub async fn form(
         Ok(c) => c,
         Err(to_login) => return to_login,
     };
-    if let Err(page) = decider(&state, &caller, &reference).await {
-        return page;
-    }
+    let revising = match decider(&state, &caller, &reference).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
     let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
     let f = DecisionForm {
         sag: "ny".into(),
         ..DecisionForm::default()
     };
-    form_page(&state, StatusCode::OK, &reference, csrf, &f, Vec::new())
+    form_page(
+        &state,
+        StatusCode::OK,
+        &reference,
+        revising,
+        csrf,
+        &f,
+        Vec::new(),
+    )
 }
 
 pub async fn submit(
@@ -252,21 +300,23 @@ pub async fn submit(
         Ok(c) => c,
         Err(page) => return page,
     };
-    if let Err(page) = decider(&state, &caller, &reference).await {
-        return page;
-    }
+    let revising = match decider(&state, &caller, &reference).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
     let csrf = caller
         .session
         .as_ref()
         .map_or("", |s| s.csrf.as_str())
         .to_string();
-    let mut input = match f.input() {
+    let mut input = match f.input(revising) {
         Ok(i) => i,
         Err(errors) => {
             return form_page(
                 &state,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &reference,
+                revising,
                 &csrf,
                 &f,
                 errors,
@@ -274,7 +324,15 @@ pub async fn submit(
         }
     };
     if f.step == "edit" {
-        return form_page(&state, StatusCode::OK, &reference, &csrf, &f, Vec::new());
+        return form_page(
+            &state,
+            StatusCode::OK,
+            &reference,
+            revising,
+            &csrf,
+            &f,
+            Vec::new(),
+        );
     }
     input.actor = caller.actor.clone();
     let store = state.app.store.clone();
@@ -291,6 +349,7 @@ pub async fn submit(
                     StatusCode::OK,
                     PreviewPage {
                         reference: &reference,
+                        revising,
                         csrf: &csrf,
                         f: &f,
                         recipients: d
@@ -316,7 +375,7 @@ pub async fn submit(
                     .render(),
                 )
             }
-            Err(e) => decide_error(&state, &reference, &csrf, &f, e),
+            Err(e) => decide_error(&state, &reference, revising, &csrf, &f, e),
         };
     }
     let person = caller.person.clone();
@@ -331,7 +390,7 @@ pub async fn submit(
             // After a post, a get: a reload does not decide twice.
             Redirect::to(&format!("/koe/{reference}")).into_response()
         }
-        Err(e) => decide_error(&state, &reference, &csrf, &f, e),
+        Err(e) => decide_error(&state, &reference, revising, &csrf, &f, e),
     }
 }
 
@@ -339,6 +398,7 @@ pub async fn submit(
 fn decide_error(
     state: &ApiState,
     reference: &str,
+    revising: bool,
     csrf: &str,
     f: &DecisionForm,
     e: DecideError,
@@ -349,6 +409,7 @@ fn decide_error(
             state,
             StatusCode::UNPROCESSABLE_ENTITY,
             reference,
+            revising,
             csrf,
             f,
             vec![("sagsnummer", e.to_string())],

@@ -16,9 +16,8 @@ use serde::Deserialize;
 
 use super::mine::Csrf;
 use super::session::{posting, signed_in};
-use super::signin::{page, storage_trouble, MessagePage};
+use super::signin::{api_refusal, page, MessagePage};
 use crate::access::Action;
-use crate::api::error::ApiError;
 use crate::api::outbox;
 use crate::api::state::ApiState;
 use crate::api::types::FailedDelivery;
@@ -55,22 +54,6 @@ pub struct Shown {
     igen: Option<u64>,
 }
 
-/// An API refusal as a page: its status, and its message (which names no person).
-fn refusal(e: ApiError) -> Response {
-    match e {
-        ApiError::Store(e) => storage_trouble(e),
-        ApiError::Refused(status, text) => page(
-            status,
-            MessagePage {
-                title: "Det kunne ikke lade sig gøre",
-                text: &text,
-            }
-            .render(),
-        ),
-        other => other.into_response(),
-    }
-}
-
 fn not_allowed() -> Response {
     page(
         StatusCode::FORBIDDEN,
@@ -103,7 +86,7 @@ pub async fn list(
     );
     let entries = match outbox::failed(State(state.clone()), caller).await {
         Ok(axum::Json(entries)) => entries,
-        Err(e) => return refusal(e),
+        Err(e) => return api_refusal(e),
     };
     let rows = entries
         .into_iter()
@@ -142,6 +125,6 @@ pub async fn retry(
         Ok(axum::Json(done)) => {
             Redirect::to(&format!("/fejlede-leverancer?igen={}", done.id)).into_response()
         }
-        Err(e) => refusal(e),
+        Err(e) => api_refusal(e),
     }
 }

@@ -12,9 +12,11 @@ use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use modtag_storage::records::Item;
+use modtag_config::Kind;
+use modtag_router::deadline;
+use modtag_storage::records::{DecisionRecord, Item, ItemState, TaskKind, TaskOutcome};
 
-use super::queue::{row, Row};
+use super::queue::{kind_name, row, Row};
 use super::signin::{page, storage_trouble, MessagePage};
 use crate::api::auth::Caller;
 use crate::api::state::{load_item, ApiState};
@@ -48,12 +50,50 @@ struct ItemPage<'a> {
     suggestions: &'a [String],
     case_number: Option<&'a str>,
     text: &'a str,
-    /// The person works this intake's desk and it awaits a decision: the form's link.
-    may_decide: bool,
+    /// The person works this intake's desk: the decision (or a new one), the kind, the tasks
+    /// and closing are theirs.
+    works: bool,
     decision: Option<DecisionLines>,
+    /// Decisions a later one replaced, with why.
+    earlier_decisions: Vec<String>,
+    tasks: Vec<TaskLine>,
+    /// The kinds to correct to (id, name, the current one).
+    kinds: Vec<(&'static str, &'static str, bool)>,
+    may_close: bool,
+    closed: bool,
     /// Who has taken it over ("modtaget"), and whether the person may still say so.
     taken_over: Vec<String>,
     may_take_over: bool,
+}
+
+/// A task as the item page shows it: open with its form, or done by whom and when.
+struct TaskLine {
+    kind: &'static str,
+    name: &'static str,
+    due: Option<String>,
+    done: Option<String>,
+    /// Feedback may be withheld (with a reason: it would harm the child).
+    may_withhold: bool,
+}
+
+fn task_name(kind: TaskKind) -> &'static str {
+    match kind {
+        TaskKind::IndkaldUnderretningsmoede => "Indkald til underretningsmøde",
+        TaskKind::Tilbagemelding => "Tilbagemelding til fagpersonen (§ 137)",
+        TaskKind::Kvittering => "Kvittering sendes manuelt",
+    }
+}
+
+/// "Trin 3, akut af modt, 2026-12-01 10:00 CET"
+fn decision_line(d: &DecisionRecord) -> String {
+    format!(
+        "{}{} af {}, {}",
+        d.trin
+            .map_or("Uden trin".to_string(), |t| format!("Trin {t}")),
+        if d.akut { ", akut" } else { "" },
+        d.actor,
+        deadline::local(d.at)
+    )
 }
 
 /// A decision as the item page shows it.
@@ -186,29 +226,59 @@ fn render(caller: &Caller, item: &Item, text: &str, now: jiff::Timestamp) -> Res
             taken_over: item
                 .taken_over
                 .iter()
-                .map(|t| {
-                    format!(
-                        "{} ({}), {}",
-                        t.person,
-                        t.user,
-                        modtag_router::deadline::local(t.at)
-                    )
-                })
+                .map(|t| format!("{} ({}), {}", t.person, t.user, deadline::local(t.at)))
                 .collect(),
             may_take_over: caller.person.directory_id.as_ref().is_some_and(|me| {
                 item.sent_to.contains(me) && !item.taken_over.iter().any(|t| &t.person == me)
             }),
-            may_decide: item.decision.is_none()
-                && crate::access::works_item(&caller.person, item.kind),
+            works: crate::access::works_item(&caller.person, item.kind),
+            earlier_decisions: item
+                .earlier_decisions
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}; erstattet {} af {}: {}",
+                        decision_line(&e.decision),
+                        deadline::local(e.replaced_at),
+                        e.replaced_by,
+                        e.reason
+                    )
+                })
+                .collect(),
+            tasks: item
+                .tasks
+                .iter()
+                .map(|t| TaskLine {
+                    kind: t.kind.as_str(),
+                    name: task_name(t.kind),
+                    due: t.due.map(deadline::local),
+                    done: t.done_at.map(|at| {
+                        let how = match t.outcome {
+                            Some(TaskOutcome::Withheld) => "undladt",
+                            Some(TaskOutcome::Sent) => "sendt",
+                            _ => "udført",
+                        };
+                        format!(
+                            "{how} {} af {}{}",
+                            deadline::local(at),
+                            t.done_by.as_deref().unwrap_or("?"),
+                            t.reason
+                                .as_deref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
+                        )
+                    }),
+                    may_withhold: t.kind == TaskKind::Tilbagemelding,
+                })
+                .collect(),
+            kinds: Kind::ALL
+                .iter()
+                .map(|k| (k.as_str(), kind_name(*k), *k == item.kind))
+                .collect(),
+            may_close: item.state.can_become(ItemState::Closed),
+            closed: item.state == ItemState::Closed,
             decision: item.decision.as_ref().map(|d| DecisionLines {
-                summary: format!(
-                    "{}{} af {}, {}",
-                    d.trin
-                        .map_or("Uden trin".to_string(), |t| format!("Trin {t}")),
-                    if d.akut { ", akut" } else { "" },
-                    d.actor,
-                    modtag_router::deadline::local(d.at)
-                ),
+                summary: decision_line(d),
                 recipients: d
                     .recipients
                     .iter()

@@ -4,6 +4,7 @@
 //! overview and the failed deliveries. Every response carries strict security headers; nothing with personal data
 //! is cached.
 
+mod changes;
 mod decide;
 mod deliveries;
 mod item;
@@ -42,6 +43,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
             axum::routing::post(mine::taken_over),
         )
         .route("/sendt-til-mig", get(mine::mine))
+        .route("/koe/{reference}/art", axum::routing::post(changes::kind))
+        .route(
+            "/koe/{reference}/opgave",
+            axum::routing::post(changes::task),
+        )
+        .route("/koe/{reference}/luk", axum::routing::post(changes::close))
         .route(
             "/koe/{reference}/vurdering",
             get(decide::form).post(decide::submit),

@@ -363,6 +363,23 @@ pub async fn sign_in(
     res
 }
 
+/// An API handler's refusal as a page: its status and its message (which names no person).
+pub(super) fn api_refusal(e: crate::api::error::ApiError) -> Response {
+    use crate::api::error::ApiError;
+    match e {
+        ApiError::Store(e) => storage_trouble(e),
+        ApiError::Refused(status, text) => page(
+            status,
+            MessagePage {
+                title: "Det kunne ikke lade sig gøre",
+                text: &text,
+            }
+            .render(),
+        ),
+        other => other.into_response(),
+    }
+}
+
 pub(super) fn storage_trouble(e: modtag_storage::StoreError) -> Response {
     tracing::error!(error = %e, "storage error at sign-in");
     page(

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmark of the desk's pages at 10,000 open intakes (issue 14), reported in BENCHMARKS.md.
+#
+# modtag (release build, embedded demo policy, fresh data directory, kvittering off) takes N
+# underretninger over SMTP (smtp-load, 20 sessions); then a member of Modtagelsen signs in
+# and desk-load (tests/src/bin/desk-load.rs) times R sequential requests of each page: the
+# queue's first and a late page, filtered, searched by reference and by CPR, "Sendt til mig"
+# and the overview. Each request is one loopback connection, so its time is the server's
+# plus a loopback round trip.
+#
+# Usage: deploy/bench/desk-queue.sh [N] [R]    (default N=10000, R=50; needs curl)
+set -euo pipefail
+N=${1:-10000}
+R=${2:-50}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/modtag-bench.XXXXXX)
+MP=2635 HP=8190
+cd "$root"
+cargo build --release --quiet -p modtag-intake --bin modtag \
+  -p modtag-tests --bin smtp-load --bin desk-load
+M=$root/target/release/modtag
+
+cleanup() {
+  [[ -n ${mpid:-} ]] && kill "$mpid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+sed -e "s/127.0.0.1:2525/127.0.0.1:$MP/; s/127.0.0.1:8080/127.0.0.1:$HP/" \
+    -e "s#\"directory.toml\"#\"$root/deploy/demo/directory.toml\"#" \
+    -e "s#\"beslutningstrae.toml\"#\"$root/deploy/demo/beslutningstrae.toml\"#" \
+    -e "s#\"keys/auditor.cert.asc\"#\"$root/deploy/demo/keys/auditor.cert.asc\"#" \
+    -e "s/^max_messages_per_minute_per_client = .*/max_messages_per_minute_per_client = 100000000/" \
+    -e "s/^max_sessions_per_client = .*/max_sessions_per_client = 1000/" \
+    -e "/^\[kvittering\]/,/^enabled/ s/^enabled = true/enabled = false/" \
+    deploy/demo/modtag.toml > "$work/modtag.toml"
+"$M" serve --config "$work/modtag.toml" --data "$work/data" > "$work/modtag.log" 2>&1 &
+mpid=$!
+for _ in $(seq 100); do
+  kill -0 "$mpid" 2>/dev/null || { echo "modtag exited:"; cat "$work/modtag.log"; exit 1; }
+  curl -sf "http://127.0.0.1:$HP/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "loading $N underretninger:"
+"$root/target/release/smtp-load" "127.0.0.1:$MP" 20 "$N" 2048 underretning@localhost
+open=$(curl -sf "http://127.0.0.1:$HP/metrics" | awk '/^modtag_items_open / {print $2}')
+echo "open intakes: $open"
+
+password="bench $RANDOM $RANDOM korrekt hest"
+uri=$(printf '%s\n' "$password" | "$M" --data "$work/data" users add bench \
+  --email modtagelsen@kommune.localhost --role modtagelsen --json |
+  sed -n 's/.*"\(otpauth:[^"]*\)".*/\1/p')
+[[ -n $uri ]] || { echo "no TOTP enrolment"; exit 1; }
+printf '%s\n%s\n' "$password" "$uri" |
+  "$root/target/release/desk-load" "127.0.0.1:$HP" bench "$R"
+echo "modtag's peak RSS: $(awk '/^VmHWM/ {print $2, $3}' "/proc/$mpid/status")"
