@@ -122,22 +122,22 @@ pub fn describe(
     }
     let generic = ["application/octet-stream", "text/plain", "application/zip"];
     let flagged = if bytes.is_empty() {
-        Some("empty".to_string())
+        Some("tom".to_string())
     } else if !allowed(allow, sniffed) {
-        Some(format!("{sniffed} is not a type shown inline"))
+        Some(format!("{sniffed} er ikke en type, der vises direkte"))
     } else if !(generic.contains(&declared.as_str())
         || generic.contains(&sniffed)
         || declared == sniffed
         || declared.starts_with("text/") && sniffed.starts_with("text/"))
     {
         Some(format!(
-            "declared as {declared}, but the content is {sniffed}"
+            "angivet som {declared}, men indholdet er {sniffed}"
         ))
     } else if declared != sniffed
         && !allowed(allow, &declared)
         && declared != "application/octet-stream"
     {
-        Some(format!("{declared} is not a type shown inline"))
+        Some(format!("{declared} er ikke en type, der vises direkte"))
     } else {
         None
     };

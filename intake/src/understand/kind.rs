@@ -28,7 +28,7 @@ pub fn fallback(channel: Channel) -> Kind {
 /// The reason given with [`fallback`].
 pub fn unreadable_reason(channel: Channel) -> String {
     format!(
-        "could not be read; sent to the {} mailbox, so a possible underretning for a person to read (the raw message is kept)",
+        "kunne ikke læses; sendt til postkassen {}, så en mulig underretning, som en person skal læse (den oprindelige besked er gemt)",
         channel.as_str()
     )
 }
@@ -48,11 +48,11 @@ fn lae165(s: &Signals) -> Option<&'static str> {
     };
     let fold = modtag_router::names::fold;
     if mentions(&fold(s.subject)) {
-        Some("the subject names the form LÆ 165")
+        Some("emnet nævner blanketten LÆ 165")
     } else if s.attachment_names.iter().any(|n| mentions(&fold(n))) {
-        Some("an attachment is named as the form LÆ 165")
+        Some("et bilag hedder som blanketten LÆ 165")
     } else if mentions(s.folded_text) {
-        Some("the text is the form LÆ 165")
+        Some("teksten er blanketten LÆ 165")
     } else {
         None
     }
@@ -61,51 +61,51 @@ fn lae165(s: &Signals) -> Option<&'static str> {
 pub fn decide(s: &Signals) -> (Kind, String) {
     let lae = lae165(s);
     let inner = match (s.trivsel.is_some(), lae) {
-        (true, _) => "; the original is a Trivsel+ submission",
-        (false, Some(_)) => "; the original is a GP's LÆ 165",
+        (true, _) => "; originalen er en Trivsel+-henvendelse",
+        (false, Some(_)) => "; originalen er en læges LÆ 165",
         _ => "",
     };
     if s.channel == Channel::Postfordeling || (s.from_journal && s.forwarded.is_some()) {
         let how = match s.forwarded {
             Some(o) => format!(
-                "forwarded by journal staff; original from {} found as {}",
+                "videresendt af Journalen; originalen fra {} fundet som {}",
                 if o.from.is_some() {
-                    "its sender"
+                    "dens afsender"
                 } else {
-                    "an unknown sender"
+                    "en ukendt afsender"
                 },
                 o.style
             ),
-            None => "sent to the postfordeling mailbox (no forwarded original found)".into(),
+            None => "sendt til postkassen postfordeling (ingen videresendt original fundet)".into(),
         };
         return (Kind::Postfordeling, format!("{how}{inner}"));
     }
     if let Some(t) = s.trivsel {
         let names = if t.unmatched.is_empty() {
-            format!("{} name(s) matched", t.matched.len())
+            format!("{} navn(e) genkendt", t.matched.len())
         } else {
             format!(
-                "{} name(s) matched, {} left for Journalen",
+                "{} navn(e) genkendt, {} overladt til Journalen",
                 t.matched.len(),
                 t.unmatched.len()
             )
         };
         return (
             Kind::Trivselplus,
-            format!("the subject starts with Trivsel+; {names}"),
+            format!("emnet begynder med Trivsel+; {names}"),
         );
     }
     if let Some(where_) = lae {
         return (
             Kind::Lae165,
-            format!("{where_}: a GP's proposal for social-medical help, not proof of a case"),
+            format!("{where_}: en læges forslag om social-medicinsk hjælp, ikke bevis for en sag"),
         );
     }
     let reason = match s.channel {
         Channel::Trivselplus => {
-            "came through Send sikkert without a Trivsel+ subject: a possible underretning (any concern counts)"
+            "kom gennem Send sikkert uden et Trivsel+-emne: en mulig underretning (enhver bekymring tæller)"
         }
-        _ => "sent to Modtagelsen's mailbox",
+        _ => "sendt til Modtagelsens postkasse",
     };
     (Kind::Underretning, reason.into())
 }

@@ -181,7 +181,7 @@ impl Reader {
                 r.understanding.openpgp = Some(info);
                 return r;
             }
-            notes.push("the decrypted content is not a readable message".into());
+            notes.push("det dekrypterede indhold er ikke en læsbar besked".into());
         }
         let encrypted = payload.is_some();
         let mut r = self.read_message(&msg, channel, notes, want);
@@ -206,7 +206,7 @@ impl Reader {
             return Cow::Borrowed(raw);
         }
         notes.push(format!(
-            "the header block is larger than {limit} bytes; only the first were read (limit max_header_bytes)"
+            "brevhovedet er større end {limit} bytes; kun de første blev læst (grænsen max_header_bytes)"
         ));
         let cut = raw[..limit]
             .iter()
@@ -227,7 +227,7 @@ impl Reader {
         notes: &mut Vec<String>,
     ) -> Option<(Vec<u8>, OpenPgpInfo)> {
         let Some(key) = &self.key else {
-            notes.push("encrypted with OpenPGP; no decryption key is configured ([classify] decryption_key_file): kept encrypted".into());
+            notes.push("krypteret med OpenPGP; ingen dekrypteringsnøgle er sat op ([classify] decryption_key_file): gemt krypteret".into());
             return None;
         };
         match openpgp::decrypt(key, &self.directory, ciphertext) {
@@ -251,7 +251,7 @@ impl Reader {
             }
             Err(e) => {
                 notes.push(format!(
-                    "encrypted with OpenPGP and could not be decrypted: {e}"
+                    "krypteret med OpenPGP og kunne ikke dekrypteres: {e}"
                 ));
                 None
             }
@@ -276,7 +276,7 @@ impl Reader {
             // Broken structure (a multipart without a usable boundary, say): show the text
             // that was found rather than nothing.
             notes.push(
-                "no body text: the text found in the message's parts is shown instead".into(),
+                "ingen brødtekst: teksten fra beskedens dele vises i stedet".into(),
             );
             scan.body = std::mem::take(&mut scan.extra).trim_start().to_string();
         }
@@ -314,7 +314,7 @@ impl Reader {
         for c in &cprs {
             if !c.mod11 {
                 notes.push(format!(
-                    "CPR {} fails the modulus-11 check: valid all the same (issued without it since 2007)",
+                    "CPR {} består ikke modulus 11-kontrollen: gyldigt alligevel (udstedes uden siden 2007)",
                     c.masked()
                 ));
             }
@@ -333,7 +333,7 @@ impl Reader {
             })
             .collect();
         for c in cvrs.iter().filter(|c| !c.valid) {
-            notes.push(format!("CVR {} fails its check digits", c.number));
+            notes.push(format!("CVR {} har forkerte kontrolcifre", c.number));
         }
 
         // Words and phrases (akut signals, LÆ 165, anonymity) are looked for in the first
@@ -384,7 +384,7 @@ impl Reader {
 
         if channel == Channel::Postfordeling && original.is_none() {
             notes.push(
-                "no forwarded original found: the message itself is read as the original".into(),
+                "ingen videresendt original fundet: beskeden selv læses som originalen".into(),
             );
         }
         Reading {

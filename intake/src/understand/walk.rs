@@ -18,7 +18,7 @@ pub(super) fn walk(
 ) {
     if depth > classify.max_depth {
         notes.push(format!(
-            "messages nested deeper than {} were not opened (limit max_depth)",
+            "beskeder indlejret dybere end {} blev ikke åbnet (grænsen max_depth)",
             classify.max_depth
         ));
         return;
@@ -26,7 +26,7 @@ pub(super) fn walk(
     let parts = msg.parts.len();
     if scan.parts + parts > classify.max_parts {
         notes.push(format!(
-            "the message has more than {} MIME parts; only the first were read (limit max_parts)",
+            "beskeden har mere end {} MIME-dele; kun de første blev læst (grænsen max_parts)",
             classify.max_parts
         ));
     }
@@ -35,7 +35,7 @@ pub(super) fn walk(
     let depths = part_depths(msg);
     if depths.iter().any(|d| *d > classify.max_depth) {
         notes.push(format!(
-            "MIME parts nested deeper than {} were not read (limit max_depth)",
+            "MIME-dele indlejret dybere end {} blev ikke læst (grænsen max_depth)",
             classify.max_depth
         ));
     }
@@ -50,18 +50,18 @@ pub(super) fn walk(
     for (id, part) in msg.parts.iter().enumerate().take(room) {
         if part.is_encoding_problem {
             notes.push(format!(
-                "part {id} could not be fully decoded (damaged or truncated encoding)"
+                "del {id} kunne ikke afkodes helt (beskadiget eller afkortet kodning)"
             ));
         }
         if let Some(ct) = part.content_type() {
             if ct.ctype().eq_ignore_ascii_case("multipart") {
                 if ct.attribute("boundary").is_none() {
                     notes.push(format!(
-                        "part {id} is multipart without a boundary: read as text"
+                        "del {id} er multipart uden boundary: læst som tekst"
                     ));
                 } else if matches!(&part.body, PartType::Multipart(subs) if subs.is_empty()) {
                     notes.push(format!(
-                        "part {id} is multipart but no part was found (wrong boundary?)"
+                        "del {id} er multipart, men ingen dele blev fundet (forkert boundary?)"
                     ));
                 }
             }
@@ -160,7 +160,7 @@ pub(super) fn walk(
                         scan.attachment(a, &data);
                     }
                 }
-                Err(e) => notes.push(format!("winmail.dat could not be opened: {e}")),
+                Err(e) => notes.push(format!("winmail.dat kunne ikke åbnes: {e}")),
             }
         }
     }

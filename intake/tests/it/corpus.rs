@@ -184,7 +184,7 @@ fn limits_are_reported_not_silent() {
 
     let parts = read("59-ten-thousand-parts.eml");
     assert!(
-        has(&parts, "limit max_parts"),
+        has(&parts, "grænsen max_parts"),
         "{:?}",
         parts.understanding.notes
     );
@@ -192,14 +192,14 @@ fn limits_are_reported_not_silent() {
 
     let deep = read("60-deep-nesting.eml");
     assert!(
-        has(&deep, "limit max_depth"),
+        has(&deep, "grænsen max_depth"),
         "{:?}",
         deep.understanding.notes
     );
 
     let header = read("58-huge-header.eml");
     assert!(
-        has(&header, "limit max_header_bytes"),
+        has(&header, "grænsen max_header_bytes"),
         "{:?}",
         header.understanding.notes
     );
