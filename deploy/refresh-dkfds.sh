@@ -13,12 +13,16 @@ src=$work/package/dist
 dst=intake/static/dkfds
 rm -rf "$dst"
 mkdir -p "$dst/css" "$dst/fonts/IBMPlexSans/complete/woff2" "$dst/img/svg-icons"
-cp "$src/css/dkfds.min.css" "$dst/css/"
+# The base for the desk; the virk.dk theme for Send sikkert (a business's channel) and the
+# borger.dk theme for the underretning form (the public forms, issue 15).
+for css in dkfds dkfds-virkdk dkfds-borgerdk; do
+  cp "$src/css/$css.min.css" "$dst/css/"
+done
 for face in Regular Italic Medium SemiBold Bold; do
   cp "$src/fonts/IBMPlexSans/complete/woff2/IBMPlexSans-$face.woff2" "$dst/fonts/IBMPlexSans/complete/woff2/"
 done
 cp "$src/fonts/IBMPlexSans/complete/woff2/license.txt" "$dst/fonts/IBMPlexSans/"
-grep -o 'svg-icons/[A-Za-z0-9_-]*\.svg' "$dst/css/dkfds.min.css" | sort -u | while read -r icon; do
+cat "$dst"/css/*.min.css | grep -o 'svg-icons/[A-Za-z0-9_-]*\.svg' | sort -u | while read -r icon; do
   cp "$src/img/$icon" "$dst/img/$icon"
 done
 cp "$src/LICENSE.md" "$dst/LICENSE.md"

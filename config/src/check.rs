@@ -110,6 +110,59 @@ pub(crate) fn validate_main(
             ),
         ));
     }
+    if let Some(public) = &config.public {
+        if !public.listen.ip().is_loopback()
+            && public.trusted_proxies.is_empty()
+            && public.tls.is_none()
+        {
+            errors.push(invalid(
+                path,
+                line_of(text, "listen", &public.listen.to_string()),
+                format!(
+                    "public.listen = {}: the forms would take reports about children as plain \
+                     HTTP on a non-loopback address; give [public.tls] cert_file and key_file, \
+                     or listen on 127.0.0.1 behind a TLS-terminating proxy named in \
+                     public.trusted_proxies",
+                    public.listen
+                ),
+            ));
+        }
+        if public.listen == config.http.listen || public.listen == config.smtp.listen {
+            errors.push(invalid(
+                path,
+                line_of(text, "listen", &public.listen.to_string()),
+                format!(
+                    "public.listen = {}: the public forms need an address of their own, apart \
+                     from the staff's [http] and from SMTP",
+                    public.listen
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("max_request_bytes", public.max_request_bytes as u64),
+            ("max_attachment_bytes", public.max_attachment_bytes as u64),
+            (
+                "submissions_per_minute_per_client",
+                public.submissions_per_minute_per_client as u64,
+            ),
+            (
+                "submissions_per_minute",
+                public.submissions_per_minute as u64,
+            ),
+            ("max_connections", public.max_connections as u64),
+            ("request_timeout_secs", public.request_timeout_secs),
+        ] {
+            if value == 0 {
+                errors.push(invalid(
+                    path,
+                    line_of(text, key, "0"),
+                    format!(
+                        "public.{key} = 0 would refuse every submission: it must be at least 1"
+                    ),
+                ));
+            }
+        }
+    }
     if let Some(url) = &config.http.url {
         let plain_ok = config.http.plain_loopback() && url.starts_with("http://");
         if !(url.starts_with("https://") || plain_ok) || url.contains(char::is_whitespace) {

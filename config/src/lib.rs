@@ -18,7 +18,9 @@ pub mod embedded;
 pub mod error;
 pub mod load;
 pub mod model;
+pub mod public;
 pub mod roles;
+pub mod tls_files;
 pub mod tree;
 pub mod vocab;
 

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 pub use crate::cidr::Cidr;
 pub use crate::classify::Classify;
+pub use crate::tls_files::TlsFiles;
 pub use crate::vocab::Channel;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -29,6 +30,8 @@ pub struct Config {
     pub cli: Cli,
     /// The kommune's identity provider; built-in accounts only when left out.
     pub oidc: Option<Oidc>,
+    /// The public web forms' own listener; none when left out.
+    pub public: Option<crate::public::Public>,
     pub policy: PolicyFiles,
     /// Directory of the configuration file, for resolving relative paths (`None` for the
     /// embedded default).
@@ -86,16 +89,6 @@ pub struct Smtp {
     /// Certificate and key for STARTTLS; a self-signed pair is made in the data directory
     /// when left out.
     pub tls: Option<TlsFiles>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsFiles {
-    /// PEM certificate chain, relative to the configuration file.
-    pub cert_file: String,
-    /// PEM private key, relative to the configuration file; must be 0600. Either may be
-    /// `credential:NAME`, a systemd credential (see [`Config::secret_path`]).
-    pub key_file: String,
 }
 
 fn default_data_timeout() -> u64 {

@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- modtag -------------------------------------------------------------------------------
-sed -e "s/127.0.0.1:2525/127.0.0.1:$MP/; s/127.0.0.1:8080/127.0.0.1:$HP/" \
+sed -e "s/127.0.0.1:2525/127.0.0.1:$MP/; s/127.0.0.1:8080/127.0.0.1:$HP/; s/127.0.0.1:8081/127.0.0.1:$((HP + 1))/" \
     -e "s#\"directory.toml\"#\"$root/deploy/demo/directory.toml\"#" \
     -e "s#\"beslutningstrae.toml\"#\"$root/deploy/demo/beslutningstrae.toml\"#" \
     -e "s#\"keys/auditor.cert.asc\"#\"$root/deploy/demo/keys/auditor.cert.asc\"#" \

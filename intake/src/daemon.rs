@@ -94,6 +94,14 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let web = TcpListener::bind(c.http.listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", c.http.listen))?;
+    let public = match &c.public {
+        Some(p) => Some(
+            TcpListener::bind(p.listen)
+                .await
+                .with_context(|| format!("cannot listen for the public forms on {}", p.listen))?,
+        ),
+        None => None,
+    };
     let socket_path = data.join(SOCKET_FILE);
     let socket = bind_socket(&socket_path)?;
     let smtp_addr = smtp.local_addr()?;
@@ -198,6 +206,8 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let http_limits = crate::api::server::Limits {
         max_connections: c.http.max_connections,
         request_timeout: Duration::from_secs(c.http.request_timeout_secs),
+        body_limit: crate::api::server::API_BODY_LIMIT,
+        pages: false,
         tls: https,
     };
     let state = Arc::new(ApiState::new(app.clone(), smtp_stats).with_oidc(oidc));
@@ -207,6 +217,40 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         http_limits.clone(),
         stop_rx.clone(),
     ));
+    if let (Some(listener), Some(public)) = (public, &c.public) {
+        let tls = match &public.tls {
+            Some(files) => {
+                let path = |file: &str| {
+                    c.secret_path(file)
+                        .map_err(|e| anyhow::anyhow!("[public.tls]: {e}"))
+                };
+                let (cert, key) = (path(&files.cert_file)?, path(&files.key_file)?);
+                let server = crate::tls::server_config(&cert, &key, &[b"http/1.1"])?;
+                Some(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+            }
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!(
+            "modtag: public forms on {scheme}://{}/sendsikkert and /underretning",
+            listener.local_addr()?
+        );
+        if let Some(state) = crate::public::PublicState::new(app.clone()) {
+            tasks.spawn(crate::api::server::serve(
+                listener,
+                crate::public::router(Arc::new(state)),
+                crate::api::server::Limits {
+                    max_connections: public.max_connections,
+                    request_timeout: Duration::from_secs(public.request_timeout_secs),
+                    // The form's parts and their encoding come on top of what it carries.
+                    body_limit: public.max_request_bytes + 64 * 1024,
+                    pages: true,
+                    tls,
+                },
+                stop_rx.clone(),
+            ));
+        }
+    }
     // The socket serves the API only: the CLI has no use for the pages.
     tasks.spawn(crate::api::server::serve(
         socket,

@@ -28,6 +28,7 @@ pub mod delivery;
 pub mod explain;
 pub mod identity;
 pub mod policy;
+pub mod public;
 pub mod report;
 pub mod sender_auth;
 pub mod simulate;

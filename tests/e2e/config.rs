@@ -67,6 +67,31 @@ fn invalid_config_stops_start_up_with_file_and_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("bad.toml:{line}:")));
 
+    // The public forms on a non-loopback address without TLS: refused, saying what to do.
+    let public = text.lines().position(|l| l == "[public]").unwrap();
+    let (line, listen) = text
+        .lines()
+        .enumerate()
+        .skip(public)
+        .find(|(_, l)| l.starts_with("listen = "))
+        .unwrap();
+    std::fs::write(
+        &bad,
+        text.replace(listen, &listen.replace("127.0.0.1", "0.0.0.0")),
+    )
+    .unwrap();
+    let out = Command::new(modtag_bin())
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("bad.toml:{}:", line + 1)) && err.contains("[public.tls]"),
+        "{err}"
+    );
+
     // The desk's address for notification links must be one a browser opens.
     std::fs::write(
         &bad,

@@ -106,6 +106,8 @@ pub mod browser;
 #[derive(Clone)]
 pub struct Options {
     pub relay_port: u16,
+    /// The public forms' listener (`[public] listen`).
+    pub public_port: u16,
     pub max_message_size: usize,
     /// Extra lines for the `[smtp]` section.
     pub smtp_extra: String,
@@ -121,6 +123,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             relay_port: free_port(),
+            public_port: free_port(),
             max_message_size: 52428800,
             smtp_extra: String::new(),
             edits: Vec::new(),
@@ -137,6 +140,7 @@ pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf
     let text = text
         .replace("127.0.0.1:2525", &format!("127.0.0.1:{smtp}"))
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{http}"))
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{}", opts.public_port))
         .replace("port = 2526", &format!("port = {}", opts.relay_port))
         .replace("retry_initial_secs = 30", "retry_initial_secs = 1")
         .replace("retry_max_secs = 3600", "retry_max_secs = 2")
@@ -209,6 +213,8 @@ pub struct Daemon {
     pub config: PathBuf,
     pub smtp: SocketAddr,
     pub http: SocketAddr,
+    /// The public forms (`[public]`).
+    pub public: SocketAddr,
     pub opts: Options,
     child: Option<Child>,
 }
@@ -231,6 +237,7 @@ impl Daemon {
             config,
             smtp: format!("127.0.0.1:{smtp}").parse().unwrap(),
             http: format!("127.0.0.1:{http}").parse().unwrap(),
+            public: format!("127.0.0.1:{}", opts.public_port).parse().unwrap(),
             opts,
             child: None,
         }

@@ -31,6 +31,10 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct Limits {
     pub max_connections: usize,
     pub request_timeout: Duration,
+    /// Bytes a request body may be ([`API_BODY_LIMIT`] for the API and the desk).
+    pub body_limit: usize,
+    /// Refusals as a page in Danish (the public forms) rather than the API's JSON.
+    pub pages: bool,
     /// HTTPS with modtag's own certificate (`[http.tls]`); the handshake must finish within
     /// `request_timeout` too.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
@@ -89,7 +93,7 @@ pub async fn serve<L: Accept>(
 ) {
     let limits = Arc::new(limits);
     let router = router.layer(axum::middleware::from_fn_with_state(
-        limits.request_timeout,
+        (limits.request_timeout, limits.body_limit, limits.pages),
         request_deadline,
     ));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -190,35 +194,51 @@ async fn refuse(mut stream: impl AsyncWrite + Unpin) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(reply.as_bytes())).await;
 }
 
-/// The request body is read within the deadline (`408` otherwise) and up to axum's 2 MiB
-/// limit (`413`), before the handler runs. Only the reading is timed: a handler that was
+/// What the API and the desk take in a request body.
+pub const API_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The request body is read within the deadline (`408` otherwise) and up to the body limit
+/// (`413`), before the handler runs. Only the reading is timed: a handler that was
 /// cancelled half-way could leave its work half-done.
 async fn request_deadline(
-    axum::extract::State(limit): axum::extract::State<Duration>,
+    axum::extract::State((limit, body_limit, pages)): axum::extract::State<(Duration, usize, bool)>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    const BODY_LIMIT: usize = 2 * 1024 * 1024;
-    let refuse = |status: axum::http::StatusCode, message: String| {
-        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+    let refuse = |status: StatusCode, message: String, side: &str| {
+        if pages {
+            let html = format!(
+                "<!DOCTYPE html><html lang=\"da\"><head><meta charset=\"utf-8\"><title>{side}</title></head>\
+                 <body><main><h1>{side}</h1><p>Intet blev gemt. Åbn formularen igen, og send på ny.</p></main></body></html>"
+            );
+            (status, axum::response::Html(html)).into_response()
+        } else {
+            (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+        }
     };
     let (parts, body) = req.into_parts();
-    let bytes = match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
+    let bytes = match tokio::time::timeout(limit, axum::body::to_bytes(body, body_limit)).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(_)) => {
             return refuse(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is over the 2 MiB limit".into(),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body is over the {} MiB limit",
+                    body_limit / (1024 * 1024)
+                ),
+                "Indsendelsen er for stor",
             )
         }
         Err(_) => {
             return refuse(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
+                StatusCode::REQUEST_TIMEOUT,
                 format!(
                     "the request body did not arrive within {} seconds",
                     limit.as_secs()
                 ),
+                "Indsendelsen kom ikke frem i tide",
             )
         }
     };

@@ -275,9 +275,7 @@ impl Reader {
         if scan.body.trim().is_empty() && !scan.extra.trim().is_empty() {
             // Broken structure (a multipart without a usable boundary, say): show the text
             // that was found rather than nothing.
-            notes.push(
-                "ingen brødtekst: teksten fra beskedens dele vises i stedet".into(),
-            );
+            notes.push("ingen brødtekst: teksten fra beskedens dele vises i stedet".into());
             scan.body = std::mem::take(&mut scan.extra).trim_start().to_string();
         }
         let text = &scan.body;

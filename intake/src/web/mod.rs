@@ -70,7 +70,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .with_state(state)
 }
 
-async fn stylesheet() -> Response {
+pub(crate) async fn stylesheet() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -83,7 +83,9 @@ async fn stylesheet() -> Response {
 
 /// A file of the design system: its stylesheet, fonts and icons (no personal data, so they
 /// may be cached).
-async fn design_system(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+pub(crate) async fn design_system(
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Response {
     let Some((_, bytes)) = dkfds::FILES.iter().find(|(p, _)| *p == path) else {
         return (axum::http::StatusCode::NOT_FOUND, "findes ikke").into_response();
     };
@@ -115,7 +117,12 @@ async fn security_headers(
         let cfg = state.app.policy.cfg();
         cfg.config.http.tls.is_some() || !cfg.config.http.trusted_proxies.is_empty()
     };
-    let h = res.headers_mut();
+    protect(res.headers_mut(), tls);
+    res
+}
+
+/// The headers every page gets, the desk's and the public forms' alike.
+pub(crate) fn protect(h: &mut axum::http::HeaderMap, tls: bool) {
     if tls {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
@@ -137,5 +144,4 @@ async fn security_headers(
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, header::CACHE_CONTROL, "no-store");
     }
-    res
 }

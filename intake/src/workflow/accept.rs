@@ -77,12 +77,26 @@ pub fn accept(
     store: &Store,
     cfg: &Loaded,
     reader: &Reader,
+    rx: Received,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    accept_with(store, cfg, reader, rx, now, |_| {})
+}
+
+/// As [`accept`], with facts the sender stated outright (a web form's fields) put into the
+/// reading by `stated` before anything is decided from it.
+pub fn accept_with(
+    store: &Store,
+    cfg: &Loaded,
+    reader: &Reader,
     mut rx: Received,
     now: Timestamp,
+    stated: impl FnOnce(&mut Reading),
 ) -> Result<String, StoreError> {
     // The message is moved, never copied: a 50 MiB message must not be held twice.
     let body = std::mem::take(&mut rx.raw);
-    let reading = reader.read(&body, rx.envelope.channel);
+    let mut reading = reader.read(&body, rx.envelope.channel);
+    stated(&mut reading);
     let cprs: Vec<String> = reading.cprs.iter().map(|c| c.formatted()).collect();
     let known = Known::look_up(store, &cprs, now)?;
     let reference = known.reference.clone();

@@ -1,0 +1,329 @@
+//! What both public forms share: the rate limits, the body read with its CSRF token, the
+//! attachment check, and the submission taken through the SMTP path to its receipt.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Multipart};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use modtag_config::{Channel, Loaded};
+
+use super::compose::{self, From};
+use super::upload::{self, Refused, Submission};
+use crate::app::{flush, App};
+use crate::smtp::limits::RateLimiter;
+use crate::smtp::session::Envelope;
+use crate::understand::attach;
+use crate::workflow::accept::{self, Received};
+
+/// The cookie the form's CSRF token is paired with.
+pub(super) const FORM_COOKIE: &str = "modtag_formular";
+
+pub struct PublicState {
+    pub(super) app: Arc<App>,
+    per_client: RateLimiter,
+    everyone: RateLimiter,
+}
+
+impl PublicState {
+    pub fn new(app: Arc<App>) -> Option<PublicState> {
+        let p = app.policy.cfg().config.public.clone()?;
+        Some(PublicState {
+            app,
+            per_client: RateLimiter::new(p.submissions_per_minute_per_client),
+            everyone: RateLimiter::new(p.submissions_per_minute),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "public/message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    text: &'a str,
+    theme: &'a str,
+}
+
+pub(super) fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
+    match html {
+        Ok(h) => (status, Html(h)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a public page could not be rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, "siden kunne ikke vises").into_response()
+        }
+    }
+}
+
+pub(super) fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    page(
+        status,
+        MessagePage {
+            title,
+            text,
+            theme: "borgerdk",
+        }
+        .render(),
+    )
+}
+
+pub(super) async fn not_found() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Siden findes ikke",
+        "Her er kun formularerne til Send sikkert og til underretninger.",
+    )
+}
+
+fn client(parts: &Parts, cfg: &Loaded) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let trusted = cfg
+        .config
+        .public
+        .as_ref()
+        .map(|p| p.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    crate::api::lockout::client_address(peer, &forwarded.join(","), trusted)
+}
+
+/// A fresh CSRF token and the cookie that pairs it with this browser.
+pub(super) fn pair(cfg: &Loaded) -> (String, HeaderValue) {
+    let token = crate::identity::sessions::token();
+    let secure = cfg
+        .config
+        .public
+        .as_ref()
+        .is_some_and(|p| !p.plain_loopback());
+    let cookie = format!(
+        "{FORM_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{}",
+        if secure { "; Secure" } else { "" }
+    );
+    let value = HeaderValue::from_str(&cookie).expect("the token is URL-safe base64");
+    (token, value)
+}
+
+pub(super) fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    res
+}
+
+/// One error in a form's summary: the field's id and what to do.
+pub(super) type Problems = Vec<(&'static str, String)>;
+
+/// The rate limits, then the body within its limits and with its CSRF token.
+pub(super) async fn receive(
+    state: &PublicState,
+    parts: &Parts,
+    body: Multipart,
+) -> Result<Submission, Response> {
+    let cfg = state.app.policy.cfg();
+    let Some(public) = cfg.config.public.clone() else {
+        return Err(not_found().await);
+    };
+    let who = client(parts, &cfg);
+    let now = Instant::now();
+    if !state.per_client.allow(who, now) || !state.everyone.allow(IpAddr::from([0; 4]), now) {
+        tracing::warn!(client = %who, "public form: rate limit reached; answered 429");
+        let mut res = message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "For mange indsendelser lige nu",
+            "Intet blev gemt. Vent et minut, og send igen.",
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return Err(res);
+    }
+    let csrf = crate::api::auth::cookie(&parts.headers, FORM_COOKIE);
+    let limits = upload::Limits {
+        max_request_bytes: public.max_request_bytes,
+        max_attachment_bytes: public.max_attachment_bytes,
+        max_attachments: public.max_attachments,
+    };
+    upload::read(body, csrf, &limits).await.map_err(|why| {
+        tracing::info!(client = %who, refused = ?why, "public form: submission refused");
+        let mb = |b: usize| b / (1024 * 1024);
+        let (status, title, text) = match why {
+            Refused::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Formularen var udløbet",
+                "Intet blev gemt. Åbn formularen igen, og send på ny.".to_string(),
+            ),
+            Refused::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Indsendelsen er for stor",
+                format!(
+                    "Intet blev gemt. Alt i alt højst {} MB.",
+                    mb(public.max_request_bytes)
+                ),
+            ),
+            Refused::AttachmentTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Et bilag er for stort",
+                format!(
+                    "Intet blev gemt. Hvert bilag må højst være {} MB.",
+                    mb(public.max_attachment_bytes)
+                ),
+            ),
+            Refused::TooManyAttachments => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "For mange bilag",
+                format!("Intet blev gemt. Højst {} bilag.", public.max_attachments),
+            ),
+            Refused::Malformed => (
+                StatusCode::BAD_REQUEST,
+                "Indsendelsen kunne ikke læses",
+                "Intet blev gemt. Åbn formularen igen, og send på ny.".to_string(),
+            ),
+        };
+        message(status, title, &text)
+    })
+}
+
+/// Each upload of a type `[classify] attachment_types` allows, its content what it says.
+pub(super) fn check_uploads(cfg: &Loaded, s: &Submission) -> Problems {
+    s.uploads
+        .iter()
+        .filter_map(|u| {
+            let a = attach::describe(
+                &u.name,
+                &u.declared,
+                &u.bytes,
+                &cfg.config.classify.attachment_types,
+                "",
+            );
+            a.flagged.map(|why| {
+                (
+                    "attachment",
+                    format!(
+                        "Bilaget «{}» kan ikke modtages ({why}). Send det som PDF eller et andet tilladt format.",
+                        attach::sanitize_name(&u.name)
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "public/receipt.html")]
+struct ReceiptPage<'a> {
+    reference: &'a str,
+    /// What happens next, for this form.
+    next: &'a str,
+    theme: &'a str,
+}
+
+/// The submission as a message, through the SMTP path; the receipt once it is durable.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn submit(
+    state: &PublicState,
+    parts: &Parts,
+    channel: Channel,
+    from: From<'_>,
+    subject: &str,
+    text: &str,
+    s: &Submission,
+    stated: impl FnOnce(&mut crate::understand::Reading) + Send + 'static,
+) -> Response {
+    let policy = state.app.policy.current();
+    let (cfg, reader) = (policy.cfg.clone(), policy.reader.clone());
+    let Some(to) = cfg
+        .config
+        .mailboxes
+        .iter()
+        .find(|m| m.channel == channel)
+        .map(|m| m.address.clone())
+    else {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Formularen er ikke sat op",
+            "Intet blev gemt. Kommunen har ingen postkasse til denne formular; ring til kommunen.",
+        );
+    };
+    let now = state.app.clock.now();
+    let host = cfg.config.smtp.hostname.clone();
+    let raw = compose::message(from, &to, subject, text, &s.uploads, &host, now);
+    let peer = client(parts, &cfg);
+    let tls = if cfg
+        .config
+        .public
+        .as_ref()
+        .is_some_and(|p| p.plain_loopback())
+    {
+        "none".to_string()
+    } else {
+        "HTTPS (webformular)".to_string()
+    };
+    let rx = Received {
+        envelope: Envelope {
+            helo: "webformular".into(),
+            mail_from: String::new(),
+            rcpt_to: vec![to],
+            channel,
+            tls: Some(tls.clone()),
+        },
+        peer: peer.to_string(),
+        tls,
+        raw,
+        sender_auth: None,
+    };
+    let store = state.app.store.clone();
+    let accepted = tokio::task::spawn_blocking(move || {
+        accept::accept_with(&store, &cfg, &reader, rx, now, stated)
+    })
+    .await;
+    let reference = match accepted {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return storage_failed(&e.to_string()),
+        Err(_) => return storage_failed("the accepting task failed"),
+    };
+    if let Err(e) = flush(&state.app.store).await {
+        return storage_failed(&e.to_string());
+    }
+    tracing::info!(%reference, client = %peer, channel = channel.as_str(), "web form accepted");
+    state.app.wake.notify_one();
+    let next = match channel {
+        Channel::Trivselplus => {
+            "Journalen sender din henvendelse videre til de ledere, den er til. Svaret kommer til institutionens adresse."
+        }
+        _ => "Modtagelsen vurderer din underretning inden for 24 timer. Har du skrevet din e-mailadresse, får du en kvittering.",
+    };
+    page(
+        StatusCode::OK,
+        ReceiptPage {
+            reference: &reference,
+            next,
+            theme: if channel == Channel::Trivselplus {
+                "virkdk"
+            } else {
+                "borgerdk"
+            },
+        }
+        .render(),
+    )
+}
+
+/// Nothing was kept: say so, and to try again (503, as SMTP's `451`).
+fn storage_failed(why: &str) -> Response {
+    tracing::error!(error = %why, "public form: could not store a submission; answered 503");
+    let mut res = message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Indsendelsen kunne ikke gemmes",
+        "Intet blev gemt. Prøv igen om lidt.",
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    res
+}

@@ -1,0 +1,364 @@
+//! The two forms: Send sikkert (a private institution's TRIVSEL+, in the virk.dk theme)
+//! and the underretning (the kommune's template, in the borger.dk theme). Each checks its
+//! fields in Danish, with an error summary that links to each, and hands a submission to
+//! [`door::submit`](super::door::submit).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Multipart, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::Response;
+use modtag_config::{Channel, Loaded};
+use modtag_router::cpr::Cpr;
+use modtag_storage::records::Reporter;
+
+use super::compose::{self, From};
+use super::door::{check_uploads, page, pair, receive, submit, with_cookie, Problems, PublicState};
+use super::upload::Submission;
+
+#[derive(Template)]
+#[template(path = "public/sendsikkert.html")]
+struct SendSikkertPage<'a> {
+    csrf: &'a str,
+    errors: Problems,
+    s: &'a Submission,
+    /// The leaders a Trivsel+ may name: (directory id, "name, role").
+    leaders: Vec<(String, String)>,
+    types: String,
+    theme: &'a str,
+}
+
+fn leaders(cfg: &Loaded) -> Vec<(String, String)> {
+    let facts = modtag_router::Facts {
+        kind: "trivselplus".into(),
+        ..Default::default()
+    };
+    let allowed = modtag_router::route::allowed_leader_roles(&facts, &cfg.tree);
+    cfg.directory
+        .people
+        .values()
+        .filter_map(|p| {
+            let role = p.roles.iter().find(|r| allowed.contains(r))?;
+            Some((
+                p.id.clone(),
+                format!("{}, {}", p.name, role.replace('_', " ")),
+            ))
+        })
+        .collect()
+}
+
+/// The attachment types a person is told they may send.
+fn types(cfg: &Loaded) -> String {
+    cfg.config
+        .classify
+        .attachment_types
+        .iter()
+        .filter_map(|t| t.rsplit('/').next())
+        .map(|t| t.rsplit('.').next().unwrap_or(t).to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn send_sikkert_page(
+    state: &PublicState,
+    status: StatusCode,
+    s: &Submission,
+    errors: Problems,
+) -> Response {
+    let cfg = state.app.policy.cfg();
+    let (csrf, cookie) = pair(&cfg);
+    let html = SendSikkertPage {
+        csrf: &csrf,
+        errors,
+        s,
+        leaders: leaders(&cfg),
+        types: types(&cfg),
+        theme: "virkdk",
+    }
+    .render();
+    with_cookie(page(status, html), cookie)
+}
+
+pub(super) async fn send_sikkert_form(State(state): State<Arc<PublicState>>) -> Response {
+    send_sikkert_page(&state, StatusCode::OK, &Submission::default(), Vec::new())
+}
+
+pub(super) async fn send_sikkert(
+    State(state): State<Arc<PublicState>>,
+    parts: Parts,
+    body: Multipart,
+) -> Response {
+    let s = match receive(&state, &parts, body).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let cfg = state.app.policy.cfg();
+    let mut errors = Problems::new();
+    let cvr: String = s
+        .field("cvr")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    if cvr.len() != 8 || !modtag_router::cvr::valid(&cvr) {
+        errors.push(("cvr", "Skriv institutionens CVR-nummer: 8 cifre.".into()));
+    }
+    if s.field("name").is_empty() {
+        errors.push(("name", "Skriv dit navn.".into()));
+    }
+    let email = compose::address(s.field("email"));
+    if email.is_none() {
+        errors.push((
+            "email",
+            "Skriv din e-mailadresse, så vi kan svare dig.".into(),
+        ));
+    }
+    let people = leaders(&cfg);
+    let picked: Vec<&str> = s
+        .values("leder")
+        .into_iter()
+        .filter_map(|id| people.iter().find(|(p, _)| p == id))
+        .filter_map(|(id, _)| cfg.directory.person(id).map(|p| p.name.as_str()))
+        .collect();
+    if picked.is_empty() && s.field("subject").is_empty() {
+        errors.push((
+            "leder-0",
+            "Vælg de ledere, henvendelsen er til, eller skriv navnene.".into(),
+        ));
+    }
+    if s.field("text").is_empty() && s.uploads.is_empty() {
+        errors.push(("text", "Skriv en besked, eller vedhæft et dokument.".into()));
+    }
+    errors.extend(check_uploads(&cfg, &s));
+    if !errors.is_empty() {
+        return send_sikkert_page(&state, StatusCode::UNPROCESSABLE_ENTITY, &s, errors);
+    }
+    let names = picked
+        .into_iter()
+        .chain(Some(s.field("subject")).filter(|t| !t.is_empty()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let subject = format!("Trivsel+ {names}");
+    let text = format!("CVR: {cvr}\n\n{}", s.field("text"));
+    let email = email.unwrap_or_default();
+    let known = cfg
+        .directory
+        .institutions
+        .values()
+        .any(|i| i.cvr.as_deref() == Some(cvr.as_str()));
+    let stated = move |r: &mut crate::understand::Reading| {
+        if !known {
+            r.understanding.notes.push(format!(
+                "CVR {cvr} er ikke en af kommunens private institutioner i kataloget: \
+                 Journalen tjekker afsenderen"
+            ));
+        }
+    };
+    let from = From {
+        name: s.field("name"),
+        email: &email,
+    };
+    submit(
+        &state,
+        &parts,
+        Channel::Trivselplus,
+        from,
+        &subject,
+        &text,
+        &s,
+        stated,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "public/underretning.html")]
+struct UnderretningPage<'a> {
+    csrf: &'a str,
+    errors: Problems,
+    s: &'a Submission,
+    types: String,
+    theme: &'a str,
+}
+
+fn underretning_page(
+    state: &PublicState,
+    status: StatusCode,
+    s: &Submission,
+    errors: Problems,
+) -> Response {
+    let cfg = state.app.policy.cfg();
+    let (csrf, cookie) = pair(&cfg);
+    let html = UnderretningPage {
+        csrf: &csrf,
+        errors,
+        s,
+        types: types(&cfg),
+        theme: "borgerdk",
+    }
+    .render();
+    with_cookie(page(status, html), cookie)
+}
+
+pub(super) async fn underretning_form(State(state): State<Arc<PublicState>>) -> Response {
+    underretning_page(&state, StatusCode::OK, &Submission::default(), Vec::new())
+}
+
+pub(super) async fn underretning(
+    State(state): State<Arc<PublicState>>,
+    parts: Parts,
+    body: Multipart,
+) -> Response {
+    let s = match receive(&state, &parts, body).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let cfg = state.app.policy.cfg();
+    let mut errors = Problems::new();
+    if s.field("barn_navn").is_empty() {
+        errors.push(("barn_navn", "Skriv barnets navn.".into()));
+    }
+    let cpr = match s.field("barn_cpr") {
+        "" => None,
+        typed => {
+            let c = Cpr::parse(typed);
+            if c.is_none() {
+                errors.push((
+                    "barn_cpr",
+                    "CPR-nummeret skal skrives som ddmmåå-xxxx. Kender du det ikke, så lad feltet stå tomt."
+                        .into(),
+                ));
+            }
+            c
+        }
+    };
+    if s.field("bekymring").is_empty() {
+        errors.push(("bekymring", "Skriv, hvad der bekymrer dig.".into()));
+    }
+    let professional = match s.field("indberetter") {
+        "fagperson" => Some(true),
+        "borger" => Some(false),
+        _ => {
+            errors.push((
+                "indberetter-fagperson",
+                "Vælg, om du underretter som fagperson eller som borger.".into(),
+            ));
+            None
+        }
+    };
+    let anonymous = professional == Some(false) && s.ticked("anonym");
+    if professional == Some(true) && s.ticked("anonym") {
+        errors.push((
+            "anonym",
+            "Fagpersoner kan ikke underrette anonymt. Fjern fluebenet, og skriv dit navn.".into(),
+        ));
+    }
+    if !anonymous && s.field("navn").is_empty() {
+        errors.push((
+            "navn",
+            "Skriv dit navn (eller underret anonymt som borger).".into(),
+        ));
+    }
+    if professional == Some(true) && s.field("arbejdsplads").is_empty() {
+        errors.push(("arbejdsplads", "Skriv din arbejdsplads.".into()));
+    }
+    let email = match s.field("email") {
+        "" => None,
+        typed => {
+            let e = compose::address(typed);
+            if e.is_none() {
+                errors.push((
+                    "email",
+                    "Skriv en gyldig e-mailadresse, eller lad feltet stå tomt.".into(),
+                ));
+            }
+            e
+        }
+    };
+    errors.extend(check_uploads(&cfg, &s));
+    if !errors.is_empty() {
+        return underretning_page(&state, StatusCode::UNPROCESSABLE_ENTITY, &s, errors);
+    }
+    let parents_know = match s.field("foraeldre_ved") {
+        "ja" => "ja",
+        "nej" => "nej",
+        _ => "ved ikke",
+    };
+    let who = match (professional, anonymous) {
+        (Some(true), _) => "fagperson",
+        (_, true) => "borger, anonym",
+        _ => "borger",
+    };
+    let text = format!(
+        "Underretning fra modtags formular\n\n\
+         Barnets navn: {}\n\
+         Barnets CPR-nummer: {}\n\
+         Forældre: {}\n\n\
+         Hvad bekymrer dig?\n{}\n\n\
+         Hvad er der gjort?\n{}\n\n\
+         Ved forældrene, at du underretter? {parents_know}\n\n\
+         Indberetter: {who}\n{}",
+        s.field("barn_navn"),
+        cpr.as_ref().map_or("ikke oplyst".into(), |c| c.formatted()),
+        s.field("foraeldre"),
+        s.field("bekymring"),
+        s.field("gjort"),
+        if anonymous {
+            String::new()
+        } else {
+            format!(
+                "Navn: {}\nArbejdsplads: {}\nE-mail: {}\n",
+                s.field("navn"),
+                s.field("arbejdsplads"),
+                email.as_deref().unwrap_or("ikke oplyst")
+            )
+        },
+    );
+    // The template's fields are the reading: who reports, about which child; nothing is
+    // guessed from the text.
+    let reporter = Reporter {
+        kind: match (professional, anonymous) {
+            (Some(true), _) => "professional",
+            (_, true) => "anonymous",
+            _ => "citizen",
+        }
+        .into(),
+        name: Some(s.field("navn").to_string()).filter(|n| !anonymous && !n.is_empty()),
+        organisation: Some(s.field("arbejdsplads").to_string()).filter(|o| !o.is_empty()),
+        role: None,
+        email: email.clone().filter(|_| !anonymous),
+        reason: "oplyst i underretningsformularen".into(),
+    };
+    let form_cpr = cpr.clone();
+    let stated = move |r: &mut crate::understand::Reading| {
+        r.understanding.reporter = reporter;
+        r.cprs = form_cpr.into_iter().collect();
+        r.understanding.kind_reason = "indsendt med underretningsformularen".into();
+        // A CPR the reading found in the text but not in the CPR field stays a note.
+        r.understanding.notes.retain(|n| !n.starts_with("CPR "));
+    };
+    let no_reply = format!("formular@{}", cfg.config.smtp.hostname);
+    let from = match (&email, anonymous) {
+        (Some(e), false) => From {
+            name: s.field("navn"),
+            email: e,
+        },
+        _ => From {
+            name: "Underretningsformularen",
+            email: &no_reply,
+        },
+    };
+    let subject = "Underretning fra formularen";
+    submit(
+        &state,
+        &parts,
+        Channel::Underretning,
+        from,
+        subject,
+        &text,
+        &s,
+        stated,
+    )
+    .await
+}

@@ -1,0 +1,165 @@
+//! Reading a form's `multipart/form-data` body within limits, as it streams in: the CSRF
+//! token must come first (the form puts it there), each field and attachment is counted
+//! chunk by chunk, and the first limit crossed ends the reading. Everything stays in
+//! memory (bounded by `[public] max_request_bytes`): nothing of a submission is written
+//! anywhere until the accepted message is encrypted into the spool, so a refused upload
+//! leaves nothing behind.
+
+use std::collections::HashMap;
+
+use axum::extract::Multipart;
+
+/// One uploaded file, as the browser named and typed it.
+pub struct Upload {
+    pub name: String,
+    pub declared: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The fields of a form (each name's values in order) and its files.
+#[derive(Default)]
+pub struct Submission {
+    pub fields: HashMap<String, Vec<String>>,
+    pub uploads: Vec<Upload>,
+}
+
+impl Submission {
+    /// A field's first value, trimmed; "" when absent.
+    pub fn field(&self, name: &str) -> &str {
+        self.fields
+            .get(name)
+            .and_then(|v| v.first())
+            .map_or("", |s| s.trim())
+    }
+
+    /// Every value of a repeated field (checkboxes), trimmed, without empty ones.
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        self.fields
+            .get(name)
+            .map(|v| {
+                v.iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether a checkbox was ticked.
+    pub fn ticked(&self, name: &str) -> bool {
+        !self.field(name).is_empty()
+    }
+}
+
+/// Why a body was refused, for the person (in Danish) and the status it gets.
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// No token first, or not the one the form was given with (403).
+    Csrf,
+    /// The whole submission is over `max_request_bytes` (413).
+    TooLarge,
+    /// One attachment is over `max_attachment_bytes` (413).
+    AttachmentTooLarge(String),
+    /// More files than `max_attachments` (413).
+    TooManyAttachments,
+    /// Not a form body, or broken (400).
+    Malformed,
+}
+
+/// What may be read.
+pub struct Limits {
+    pub max_request_bytes: usize,
+    pub max_attachment_bytes: usize,
+    pub max_attachments: usize,
+}
+
+/// Text fields are short: a field over this is refused as malformed (the text of a report
+/// fits many times over).
+const MAX_FIELD_BYTES: usize = 200 * 1024;
+
+/// Reads the body; `csrf` is the token the form was given with (from its cookie).
+pub async fn read(
+    mut body: Multipart,
+    csrf: Option<&str>,
+    limits: &Limits,
+) -> Result<Submission, Refused> {
+    let mut out = Submission::default();
+    let mut total = 0usize;
+    let mut first = true;
+    while let Some(mut field) = body.next_field().await.map_err(|e| map(&e))? {
+        let name = field.name().unwrap_or("").to_string();
+        if first {
+            first = false;
+            // The token is checked before anything else is read.
+            let token = field.text().await.map_err(|e| map(&e))?;
+            let ok = name == "csrf"
+                && csrf.is_some_and(|c| !c.is_empty() && constant_time_eq(c, token.trim()));
+            if !ok {
+                return Err(Refused::Csrf);
+            }
+            continue;
+        }
+        let file = field.file_name().map(str::to_string);
+        let declared = field
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let cap = if file.is_some() {
+            limits.max_attachment_bytes
+        } else {
+            MAX_FIELD_BYTES
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| map(&e))? {
+            total += chunk.len();
+            if total > limits.max_request_bytes {
+                return Err(Refused::TooLarge);
+            }
+            if bytes.len() + chunk.len() > cap {
+                return Err(match &file {
+                    Some(f) => Refused::AttachmentTooLarge(f.clone()),
+                    None => Refused::Malformed,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match file {
+            // A file input left empty sends a part with no name and no bytes.
+            Some(f) if f.is_empty() && bytes.is_empty() => {}
+            Some(f) => {
+                if out.uploads.len() == limits.max_attachments {
+                    return Err(Refused::TooManyAttachments);
+                }
+                out.uploads.push(Upload {
+                    name: f,
+                    declared,
+                    bytes,
+                });
+            }
+            None => {
+                let text = String::from_utf8(bytes).map_err(|_| Refused::Malformed)?;
+                out.fields.entry(name).or_default().push(text);
+            }
+        }
+    }
+    if first {
+        return Err(Refused::Csrf);
+    }
+    Ok(out)
+}
+
+fn map(e: &axum::extract::multipart::MultipartError) -> Refused {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        Refused::TooLarge
+    } else {
+        Refused::Malformed
+    }
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
