@@ -3,68 +3,12 @@
 //! one, an attachment too large, a forbidden type, a flood, a trickle. Each gets a clear
 //! answer and leaves nothing stored.
 
-use std::net::SocketAddr;
-
 use modtag_tests::browser::Browser;
+use modtag_tests::forms::{form, multipart, post};
 use modtag_tests::*;
 
 /// A small real PDF, as a private institution would attach.
 const PDF: &[u8] = b"%PDF-1.4\n% modtag test\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
-
-/// The form page's CSRF token and the cookie it is paired with.
-fn form(public: SocketAddr, path: &str) -> (String, String) {
-    let (code, head, body) = http_request(public, "GET", path, &[], b"").unwrap();
-    assert_eq!(code, 200, "{head}");
-    let cookie = set_cookie(&head, "modtag_formular")
-        .expect("the form's cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    (csrf_field(&body).expect("the form's token"), cookie)
-}
-
-/// A `multipart/form-data` body: fields in order, then files (name, type, bytes).
-fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
-    let b = "----modtagtestgrænse".replace('æ', "ae");
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    }
-    for (file, kind, bytes) in files {
-        body.extend_from_slice(
-            format!(
-                "--{b}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{file}\"\r\nContent-Type: {kind}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={b}"), body)
-}
-
-fn post(
-    public: SocketAddr,
-    path: &str,
-    cookie: &str,
-    fields: &[(&str, &str)],
-    files: &[(&str, &str, &[u8])],
-) -> (u16, String, String) {
-    let (kind, body) = multipart(fields, files);
-    http_request(
-        public,
-        "POST",
-        path,
-        &[("Content-Type", &kind), ("Cookie", cookie)],
-        &body,
-    )
-    .expect("the public listener answers")
-}
 
 /// Send sikkert's fields from Friskolen (a private school in the demo directory).
 fn send_sikkert_fields<'a>(csrf: &'a str, text: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -429,6 +373,32 @@ fn an_anonymous_citizen_is_taken_and_owed_no_kvittering() {
     );
     assert!(
         !item["text"].as_str().unwrap().contains("Skal ikke bruges"),
+        "{item}"
+    );
+}
+
+/// An institution the directory does not know is taken, never refused, and flagged for
+/// Journalen.
+#[test]
+fn an_unknown_cvr_is_taken_and_flagged_for_journalen() {
+    let d = Daemon::start(Options::default());
+    let (csrf, cookie) = form(d.public, "/sendsikkert");
+    let mut fields = send_sikkert_fields(&csrf, "Fra en ny privat institution.");
+    fields[1] = ("cvr", "12345674");
+    let (code, _, body) = post(d.public, "/sendsikkert", &cookie, &fields, &[]);
+    assert_eq!(code, 200, "{body}");
+    let r = body
+        .split("class=\"reference\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert_eq!(item["kind"], "trivselplus", "{item}");
+    assert!(
+        item["understanding"]["notes"]
+            .to_string()
+            .contains("CVR 12345674 er ikke en af kommunens private institutioner"),
         "{item}"
     );
 }

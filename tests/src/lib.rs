@@ -101,6 +101,7 @@ fn is_root() -> bool {
 }
 
 pub mod browser;
+pub mod forms;
 
 /// Settings for a test daemon's generated configuration.
 #[derive(Clone)]
