@@ -23,6 +23,16 @@ fn send_sikkert_fields<'a>(csrf: &'a str, text: &'a str) -> Vec<(&'a str, &'a st
     ]
 }
 
+/// The reference a receipt page shows.
+fn reference_on(receipt: &str) -> String {
+    receipt
+        .split("class=\"reference\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .expect("a receipt with a reference")
+        .to_string()
+}
+
 fn intakes(d: &Daemon) -> usize {
     d.cli_json(&["triage", "list", "--all", "--json"])
         .as_array()
@@ -199,7 +209,7 @@ fn hostile_submissions_are_refused_and_leave_nothing_behind() {
             ("barn_navn", "Sofie"),
             ("bekymring", "Bekymring"),
             ("indberetter", "fagperson"),
-            ("anonym", "ja"),
+            ("anonymous", "ja"),
         ],
         &[],
     );
@@ -344,18 +354,13 @@ fn an_anonymous_citizen_is_taken_and_owed_no_kvittering() {
             ("barn_cpr", "010120-1234"),
             ("bekymring", "Der er råb og skrig hver aften."),
             ("indberetter", "borger"),
-            ("anonym", "ja"),
+            ("anonymous", "ja"),
             ("navn", "Skal ikke bruges"),
         ],
         &[],
     );
     assert_eq!(code, 200, "{body}");
-    let r = body
-        .split("class=\"reference\">")
-        .nth(1)
-        .and_then(|t| t.split('<').next())
-        .unwrap()
-        .to_string();
+    let r = reference_on(&body);
     let item = d.cli_json(&["triage", "show", &r, "--json"]);
     assert_eq!(
         item["understanding"]["reporter"]["kind"], "anonymous",
@@ -387,12 +392,7 @@ fn an_unknown_cvr_is_taken_and_flagged_for_journalen() {
     fields[1] = ("cvr", "12345674");
     let (code, _, body) = post(d.public, "/sendsikkert", &cookie, &fields, &[]);
     assert_eq!(code, 200, "{body}");
-    let r = body
-        .split("class=\"reference\">")
-        .nth(1)
-        .and_then(|t| t.split('<').next())
-        .unwrap()
-        .to_string();
+    let r = reference_on(&body);
     let item = d.cli_json(&["triage", "show", &r, "--json"]);
     assert_eq!(item["kind"], "trivselplus", "{item}");
     assert!(
@@ -401,4 +401,26 @@ fn an_unknown_cvr_is_taken_and_flagged_for_journalen() {
             .contains("CVR 12345674 er ikke en af kommunens private institutioner"),
         "{item}"
     );
+}
+
+/// The receipt page comes after the same durable commit as SMTP's `250`: killed at once
+/// after it, modtag still has the submission when it starts again.
+#[test]
+fn a_receipt_survives_a_kill_at_once_after_it() {
+    let mut d = Daemon::start(Options::default());
+    let (csrf, cookie) = form(d.public, "/sendsikkert");
+    let (code, _, body) = post(
+        d.public,
+        "/sendsikkert",
+        &cookie,
+        &send_sikkert_fields(&csrf, "Lige før strømmen gik."),
+        &[("plan.pdf", "application/pdf", PDF)],
+    );
+    d.kill();
+    assert_eq!(code, 200, "{body}");
+    let r = reference_on(&body);
+    d.spawn();
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert_eq!(item["kind"], "trivselplus", "{item}");
+    assert_eq!(item["attachments"], 1, "{item}");
 }

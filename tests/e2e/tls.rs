@@ -265,11 +265,21 @@ fn the_staff_listener_serves_https_with_its_own_certificate() {
     std::fs::set_permissions(at("web.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let cert = at("ca.crt");
     // On every address, which plain HTTP may not.
+    // The public forms' listener too, with the same certificate.
     let port = d.http.port();
-    let config = std::fs::read_to_string(&d.config).unwrap().replace(
-        &format!("listen = \"127.0.0.1:{port}\""),
-        &format!("listen = \"0.0.0.0:{port}\""),
-    ) + "\n[http.tls]\ncert_file = \"web.crt\"\nkey_file = \"web.key\"\n";
+    let public = d.public.port();
+    let config = std::fs::read_to_string(&d.config)
+        .unwrap()
+        .replace(
+            &format!("listen = \"127.0.0.1:{port}\""),
+            &format!("listen = \"0.0.0.0:{port}\""),
+        )
+        .replace(
+            &format!("listen = \"127.0.0.1:{public}\""),
+            &format!("listen = \"0.0.0.0:{public}\""),
+        )
+        + "\n[http.tls]\ncert_file = \"web.crt\"\nkey_file = \"web.key\"\n"
+        + "\n[public.tls]\ncert_file = \"web.crt\"\nkey_file = \"web.key\"\n";
     std::fs::write(&d.config, config).unwrap();
     let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
     let client = reqwest::blocking::Client::builder()
@@ -294,6 +304,21 @@ fn the_staff_listener_serves_https_with_its_own_certificate() {
     assert!(
         http_get(d.http, "/healthz").is_none(),
         "plain HTTP on the HTTPS port gets no answer"
+    );
+    let form = client
+        .get(format!("https://127.0.0.1:{public}/sendsikkert"))
+        .send()
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let cookie = form.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert_eq!(
+        form.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    assert!(
+        http_get(d.public, "/sendsikkert").is_none(),
+        "no plain HTTP there either"
     );
 
     let token = d.personal_token();

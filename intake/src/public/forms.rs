@@ -247,10 +247,10 @@ pub(super) async fn underretning(
             None
         }
     };
-    let anonymous = professional == Some(false) && s.ticked("anonym");
-    if professional == Some(true) && s.ticked("anonym") {
+    let anonymous = professional == Some(false) && s.ticked("anonymous");
+    if professional == Some(true) && s.ticked("anonymous") {
         errors.push((
-            "anonym",
+            "anonymous",
             "Fagpersoner kan ikke underrette anonymt. Fjern fluebenet, og skriv dit navn.".into(),
         ));
     }
