@@ -1,6 +1,7 @@
 //! The 24-hour deadline, enforced: unassessed items are escalated at the configured hours
-//! (Modtagelsen, then its leader, then outside office hours the døgnvagt), akut items at
-//! once. Notices carry the reference and the deadline only.
+//! (Modtagelsen, then its leader, then outside office hours the døgnvagt; Journalen for its
+//! own TRIVSEL+ and postfordeling), akut items at once. Notices carry the reference, the
+//! deadline and the item's link in the desk only.
 //!
 //! Escalation runs from the store: each notice sent is recorded on the item in the same
 //! batch as its outbox entries, so after a restart a notice that fell due while modtag was
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{Timestamp, ToSpan};
-use modtag_config::Loaded;
+use modtag_config::{Kind, Loaded};
 use modtag_router::{calendar, deadline};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Escalation, Item, ItemState};
@@ -32,8 +33,14 @@ pub fn overdue(item: &Item, now: Timestamp) -> bool {
     unassessed(item) && now > item.deadline
 }
 
-/// The roles a stage notifies, given whether the office is open now.
-pub fn stage_roles(stage: u8, office_open: bool) -> Vec<&'static str> {
+/// The roles a stage notifies for an intake of `kind`, given whether the office is open
+/// now. Modtagelsen's intakes go to Modtagelsen, its leader and outside office hours the
+/// døgnvagt; Journalen's own (a TRIVSEL+ from Send sikkert, postfordeling) go to Journalen,
+/// whose deadline they are (issue 16), never to Modtagelsen.
+pub fn stage_roles(kind: Kind, stage: u8, office_open: bool) -> Vec<&'static str> {
+    if matches!(kind, Kind::Trivselplus | Kind::Postfordeling) {
+        return vec!["journalen"];
+    }
     match (stage, office_open) {
         (0, true) | (1, _) => vec!["modtagelsen"],
         (0, false) => vec!["modtagelsen", "doegnvagt"],
@@ -87,13 +94,13 @@ pub fn notify(
 ) -> Result<(), StoreError> {
     let open = calendar::office_open(now, &cfg.directory.calendar);
     let mut to = Vec::new();
-    for role in stage_roles(stage, open) {
+    for role in stage_roles(item.kind, stage, open) {
         for person in cfg.directory.with_role(role) {
             if to.contains(&person.id) {
                 continue;
             }
             to.push(person.id.clone());
-            let (subject, body) = notice(item, stage);
+            let (subject, body) = notice(cfg, item, stage);
             let to_person = compose::PlainTo {
                 role,
                 person: &person.id,
@@ -119,15 +126,17 @@ pub fn notify(
     Ok(())
 }
 
-/// Subject and text of a notice: the reference and the deadline, nothing about the case.
-fn notice(item: &Item, stage: u8) -> (String, String) {
+/// Subject and text of a notice: the reference, the deadline and where to read it in the
+/// desk; nothing about the case.
+fn notice(cfg: &Loaded, item: &Item, stage: u8) -> (String, String) {
     let due = deadline::local(item.deadline);
+    let url = cfg.config.http.desk_url();
     if stage == 0 {
         (
             format!("Akut: {} skal vurderes nu", item.reference),
             format!(
                 "Henvendelse {} er modtaget med tegn på, at den haster.\n\
-                 Den skal vurderes straks og senest {due}.\n\nSe den i modtag: modtag triage show {}\n",
+                 Den skal vurderes straks og senest {due}.\n\nSe den i modtag: {url}/koe/{}\n",
                 item.reference, item.reference
             ),
         )
@@ -136,7 +145,7 @@ fn notice(item: &Item, stage: u8) -> (String, String) {
             format!("Frist: {} skal vurderes senest {due}", item.reference),
             format!(
                 "Henvendelse {} er endnu ikke vurderet (påmindelse {stage}).\n\
-                 Fristen på 24 timer udløber {due}.\n\nSe den i modtag: modtag triage show {}\n",
+                 Fristen på 24 timer udløber {due}.\n\nSe den i modtag: {url}/koe/{}\n",
                 item.reference, item.reference
             ),
         )

@@ -5,7 +5,7 @@
 use jiff::{Timestamp, ToSpan};
 use modtag_intake::workflow::escalation::{due_stages, tick};
 use modtag_storage::keys::DataKeys;
-use modtag_storage::records::{Item, ItemState, Transport};
+use modtag_storage::records::{Item, ItemState, Kind, Transport};
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
 
@@ -119,8 +119,56 @@ fn assessed_items_are_not_escalated_and_stages_follow_the_office_hours() {
     it.state = ItemState::Assessed;
     assert!(due_stages(&it, &hours, t0 + 30.hours()).is_empty());
     use modtag_intake::workflow::escalation::stage_roles;
-    assert_eq!(stage_roles(0, true), ["modtagelsen"]);
-    assert_eq!(stage_roles(0, false), ["modtagelsen", "doegnvagt"]);
-    assert_eq!(stage_roles(3, true), ["modtagelsen", "modtagelsen_leder"]);
-    assert_eq!(stage_roles(3, false), ["modtagelsen_leder", "doegnvagt"]);
+    let u = Kind::Underretning;
+    assert_eq!(stage_roles(u, 0, true), ["modtagelsen"]);
+    assert_eq!(stage_roles(u, 0, false), ["modtagelsen", "doegnvagt"]);
+    assert_eq!(
+        stage_roles(u, 3, true),
+        ["modtagelsen", "modtagelsen_leder"]
+    );
+    assert_eq!(stage_roles(u, 3, false), ["modtagelsen_leder", "doegnvagt"]);
+    // Journalen's own intakes remind Journalen, at every stage and hour.
+    for stage in 0..=3 {
+        for open in [true, false] {
+            assert_eq!(stage_roles(Kind::Trivselplus, stage, open), ["journalen"]);
+            assert_eq!(stage_roles(Kind::Postfordeling, stage, open), ["journalen"]);
+        }
+    }
+}
+
+/// A TRIVSEL+ from Send sikkert is Journalen's to pass on: its reminders go to Journalen,
+/// day and night, never to Modtagelsen or the døgnvagt, and link to the item in the desk.
+#[test]
+fn journalens_own_intakes_remind_journalen() {
+    let cfg = modtag_config::load_embedded().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let t0: Timestamp = "2026-11-23T20:00:00Z".parse().unwrap();
+    let store = open(dir.path());
+    let mut trivsel = item("MT-2026-000003", t0);
+    trivsel.channel = modtag_config::Channel::Trivselplus;
+    trivsel.kind = Kind::Trivselplus;
+    let mut b = Batch::new();
+    b.item(trivsel);
+    store.commit(b, t0).unwrap();
+    assert_eq!(tick(&store, &cfg, t0 + 23.hours()).unwrap(), 3);
+    assert_eq!(
+        recipients(&store),
+        ["journalen@kommune.localhost"; 3],
+        "every stage, also at night"
+    );
+    let link = format!("{}/koe/MT-2026-000003", cfg.config.http.desk_url());
+    for e in store.outbox().unwrap() {
+        let body = String::from_utf8_lossy(&base64_body(&e.message)).into_owned();
+        assert!(body.contains(&link), "{body}");
+    }
+}
+
+/// The decoded body of a plain notice (base64 after the header block).
+fn base64_body(message: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let body = message.split("\r\n\r\n").nth(1).unwrap_or("");
+    let joined: String = body.split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(joined)
+        .unwrap()
 }
