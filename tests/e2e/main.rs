@@ -25,5 +25,6 @@ mod smtp;
 mod socket;
 mod tls;
 mod triage;
+mod trivsel;
 mod understand;
 mod upgrade;

@@ -61,6 +61,8 @@ struct ItemPage<'a> {
     kinds: Vec<(&'static str, &'static str, bool)>,
     may_close: bool,
     closed: bool,
+    /// A TRIVSEL+: Journalen passes it on to the leaders rather than assessing it.
+    trivsel: bool,
     /// Who has taken it over ("modtaget"), and whether the person may still say so.
     taken_over: Vec<String>,
     may_take_over: bool,
@@ -277,6 +279,7 @@ fn render(caller: &Caller, item: &Item, text: &str, now: jiff::Timestamp) -> Res
                 .collect(),
             may_close: item.state.can_become(ItemState::Closed),
             closed: item.state == ItemState::Closed,
+            trivsel: item.kind == Kind::Trivselplus,
             decision: item.decision.as_ref().map(|d| DecisionLines {
                 summary: decision_line(d),
                 recipients: d

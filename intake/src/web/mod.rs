@@ -7,6 +7,7 @@
 mod changes;
 mod decide;
 mod deliveries;
+mod forward;
 mod item;
 mod mine;
 mod oidc;
@@ -49,6 +50,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             axum::routing::post(changes::task),
         )
         .route("/koe/{reference}/luk", axum::routing::post(changes::close))
+        .route(
+            "/koe/{reference}/videresend",
+            get(forward::preview).post(forward::forward),
+        )
         .route(
             "/koe/{reference}/vurdering",
             get(decide::form).post(decide::submit),

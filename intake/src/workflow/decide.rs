@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::delivery::compose;
 
 /// What a person decides at assessment (the HTTP API's request body).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     /// Who decides: the API fills it in with the authenticated caller's account.

@@ -1,0 +1,202 @@
+//! Journalen passes a TRIVSEL+ on with one action (issue 16, flow 2 step 2): the page shows
+//! whom the names in the subject and the beslutningstræ give (the private institution's
+//! area from its CVR), and what is left for Journalen to resolve; one button forwards. The
+//! same decision as any other (`workflow::decide`), so it is routed, delivered and audited
+//! the same way.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use modtag_config::Kind;
+use modtag_storage::records::{Item, ItemState};
+
+use super::mine::Csrf;
+use super::session::{posting, signed_in};
+use super::signin::{page, storage_trouble, MessagePage};
+use crate::access;
+use crate::api::auth::Caller;
+use crate::api::state::{durable, load_item, ApiState};
+use crate::app::blocking;
+use crate::workflow::decide::{self, DecideError, DecisionInput};
+
+struct Line {
+    who: String,
+    why: String,
+}
+
+#[derive(Template)]
+#[template(path = "forward.html")]
+struct ForwardPage<'a> {
+    reference: &'a str,
+    csrf: &'a str,
+    institution: Option<String>,
+    recipients: Vec<Line>,
+    withheld: Vec<Line>,
+}
+
+fn refused(status: StatusCode, title: &str, text: &str) -> Response {
+    page(status, MessagePage { title, text }.render())
+}
+
+/// The TRIVSEL+ `reference`, if the caller works it and it is still to be passed on.
+async fn forwardable(
+    state: &Arc<ApiState>,
+    caller: &Caller,
+    reference: &str,
+) -> Result<Item, Response> {
+    match load_item(state, reference).await {
+        Ok(item) if access::works_item(&caller.person, item.kind) => {
+            if item.kind != Kind::Trivselplus {
+                return Err(refused(
+                    StatusCode::CONFLICT,
+                    "Ikke en TRIVSEL+",
+                    "Kun en TRIVSEL+ videresendes til lederne her; vurdér andre henvendelser.",
+                ));
+            }
+            if item.decision.is_some() || item.state == ItemState::Closed {
+                return Err(refused(
+                    StatusCode::CONFLICT,
+                    "Allerede videresendt",
+                    "Henvendelsen er allerede sendt videre eller lukket.",
+                ));
+            }
+            Ok(item)
+        }
+        Ok(_) | Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
+            Err(refused(
+                StatusCode::NOT_FOUND,
+                "Ikke fundet",
+                "Der er ingen henvendelse med den reference, som du kan videresende.",
+            ))
+        }
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+/// The decision that passes it on: the names from the subject, within the area of the
+/// institution whose CVR it gives (a private dagtilbud or school).
+fn input(state: &ApiState, item: &Item, actor: &str) -> (DecisionInput, Option<String>) {
+    let cfg = state.app.policy.cfg();
+    let institution = item.understanding.cvrs.iter().find_map(|c| {
+        cfg.directory
+            .institutions
+            .values()
+            .find(|i| i.cvr.as_deref() == Some(c.number.as_str()))
+    });
+    (
+        DecisionInput {
+            actor: actor.to_string(),
+            area: institution.map(|i| i.area.clone()),
+            institution: institution.map(|i| i.id.clone()),
+            note: "Videresendt af Journalen til de navngivne ledere".into(),
+            ..DecisionInput::default()
+        },
+        institution.map(|i| format!("{} ({})", i.name, i.area.replace('_', " "))),
+    )
+}
+
+pub async fn preview(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+) -> Response {
+    let caller = match signed_in(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(to_login) => return to_login,
+    };
+    let item = match forwardable(&state, &caller, &reference).await {
+        Ok(item) => item,
+        Err(page) => return page,
+    };
+    let (input, institution) = input(&state, &item, &caller.actor);
+    let (store, cfg, now, r) = (
+        state.app.store.clone(),
+        state.app.policy.cfg(),
+        state.now(),
+        reference.clone(),
+    );
+    let d = match blocking(move || decide::preview(&store, &cfg, &r, &input, now)).await {
+        Ok(d) => d,
+        Err(DecideError::Store(e)) => return storage_trouble(e),
+        Err(e) => {
+            return refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Kan ikke videresendes",
+                &e.to_string(),
+            )
+        }
+    };
+    let dir = &state.app.policy.cfg().directory;
+    let name = |id: &str| dir.person(id).map_or(id.to_string(), |p| p.name.clone());
+    let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
+    page(
+        StatusCode::OK,
+        ForwardPage {
+            reference: &reference,
+            csrf,
+            institution,
+            recipients: d
+                .recipients
+                .iter()
+                .map(|r| Line {
+                    who: format!("{} ({}, {})", name(&r.person), r.role, r.email),
+                    why: r.reason.clone(),
+                })
+                .collect(),
+            withheld: d
+                .withheld
+                .iter()
+                .map(|w| Line {
+                    who: w.role.clone(),
+                    why: w.why.clone(),
+                })
+                .collect(),
+        }
+        .render(),
+    )
+}
+
+pub async fn forward(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+    Form(form): Form<Csrf>,
+) -> Response {
+    let caller = match posting(&mut parts, &state, &form.csrf).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let item = match forwardable(&state, &caller, &reference).await {
+        Ok(item) => item,
+        Err(page) => return page,
+    };
+    let (input, _) = input(&state, &item, &caller.actor);
+    let (store, cfg, now, r) = (
+        state.app.store.clone(),
+        state.app.policy.cfg(),
+        state.now(),
+        reference.clone(),
+    );
+    let person = caller.person.clone();
+    let works = move |item: &Item| access::works_item(&person, item.kind);
+    match blocking(move || decide::decide(&store, &cfg, &r, &input, works, now)).await {
+        Ok(_) => {
+            if let Err(e) = durable(&state).await {
+                return e.into_response();
+            }
+            state.app.wake.notify_one();
+            Redirect::to(&format!("/koe/{reference}")).into_response()
+        }
+        Err(DecideError::Store(e)) => storage_trouble(e),
+        Err(e) => refused(
+            StatusCode::CONFLICT,
+            "Kan ikke videresendes",
+            &e.to_string(),
+        ),
+    }
+}
