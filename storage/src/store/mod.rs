@@ -164,7 +164,9 @@ impl Store {
     /// `meta` so that later opens decrypt nothing.
     fn summarise_unindexed_items(&self) -> Result<(), StoreError> {
         let i = &self.inner;
-        if i.meta.get(SUMMARIES_VERSION)?.as_deref() == Some(SUMMARIES_CURRENT) {
+        let current = i.meta.get(SUMMARIES_VERSION)?.as_deref() == Some(SUMMARIES_CURRENT);
+        // A store from before the summaries existed at all has items and no summaries.
+        if current && (i.items.is_empty() || !i.item_state.is_empty()) {
             return Ok(());
         }
         for item in self.items()? {
