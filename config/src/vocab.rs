@@ -82,6 +82,22 @@ impl Kind {
     }
 }
 
+/// What a screening can conclude (issue 16), with the words the desk shows.
+pub const SCREENING_OUTCOMES: [(&str, &str); 4] = [
+    ("afdaekning", "Afdækning"),
+    ("boernefaglig_undersoegelse", "Børnefaglig undersøgelse"),
+    ("ingen_yderligere", "Ingen yderligere handling"),
+    ("trivselplus_anbefalet", "TRIVSEL+ anbefales"),
+];
+
+/// The desk's words for a screening outcome.
+pub fn outcome_words(id: &str) -> &str {
+    SCREENING_OUTCOMES
+        .iter()
+        .find(|(o, _)| *o == id)
+        .map_or(id, |(_, words)| words)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

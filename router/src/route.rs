@@ -171,6 +171,24 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
             }
         }
     }
+    // A decision never leaves a mailbox's intake with no one (issue 16): when nothing goes
+    // anywhere (no rule fits, or consent holds everything back), it stays with the team
+    // that owns the mailbox, and the refusal below says why.
+    if d.recipients.is_empty() {
+        if let Some((owner, team)) = owner_of(&facts.kind) {
+            for person in directory.with_role(owner) {
+                d.recipients.push(Recipient {
+                    role: owner.into(),
+                    person: person.id.clone(),
+                    email: person.email.clone(),
+                    rule: "fallback-ingen-modtager".into(),
+                    reason: format!(
+                        "Ingen anden får den efter beslutningstræet: den bliver hos {team}."
+                    ),
+                });
+            }
+        }
+    }
     let mut why = Vec::new();
     if d.withheld.iter().any(|w| w.why.starts_with("samtykke")) {
         why.push("samtykke mangler: lokal leder / Børneskolerådgivere får intet".to_string());
@@ -201,6 +219,15 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
     }
     d.refused = (!why.is_empty()).then(|| why.join("; "));
     d
+}
+
+/// The team that owns the mailbox an intake of this routing kind came to, and its name.
+fn owner_of(kind: &str) -> Option<(&'static str, &'static str)> {
+    match kind {
+        "underretning" => Some(("modtagelsen", "Modtagelsen")),
+        "trivselplus" => Some(("journalen", "Journalen")),
+        _ => None,
+    }
 }
 
 /// The pseudo-rule under which Trivsel+ names are routed.

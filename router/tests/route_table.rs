@@ -81,7 +81,8 @@ fn demo_tree_routes_every_branch_of_the_flows() {
         ("underretning trin=4 akut", &["modtagelsen", "lene.holm"], &[], false),
         ("underretning trin=4 akut ooh", &["modtagelsen", "lene.holm", "doegnvagten"], &[], false),
         ("underretning existing raadgiver=anna.kristensen akut ooh", &["anna.kristensen", "lene.holm", "doegnvagten"], &[], false),
-        ("underretning", &[], &[], true),
+        // No rule fits: it stays with Modtagelsen, saying why.
+        ("underretning", &["modtagelsen"], &[], true),
         // An existing case on trin 2 also has a local effort, with consent only.
         ("underretning existing raadgiver=anna.kristensen trin=2 area=dagtilbud inst=solsikken consent", &["anna.kristensen", "mette.joergensen"], &[], false),
         ("underretning existing raadgiver=anna.kristensen trin=2 area=dagtilbud inst=solsikken", &["anna.kristensen"], &["lokal_leder"], true),
@@ -131,9 +132,10 @@ fn demo_tree_routes_every_branch_of_the_flows() {
                 vec![],
                 false,
             ));
+            // Without consent nothing reaches the institution; it stays with Modtagelsen.
             rows.push((
                 format!("underretning trin={trin} area={area} inst={inst}"),
-                vec![],
+                vec!["modtagelsen"],
                 vec![role],
                 true,
             ));

@@ -218,6 +218,15 @@ pub struct DecisionRecord {
     pub recipients: Vec<RoutedTo>,
     pub actions: Vec<String>,
     pub refused: Option<String>,
+    /// The screening's outcome (issue 16): `afdaekning`, `boernefaglig_undersoegelse`,
+    /// `ingen_yderligere` or `trivselplus_anbefalet`. (Left out when none, as in records
+    /// written before it existed.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screening_outcome: Option<String>,
+    /// Whether a lokal leder or the Børneskolerådgivere get the original too; otherwise the
+    /// screening and its recommendation only (never a citizen reporter's identity).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attach_original: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

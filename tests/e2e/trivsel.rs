@@ -1,6 +1,8 @@
-//! TRIVSEL+ from Send sikkert on (issue 16): Journalen's own reminders are tested in
-//! `intake/tests/it/escalation.rs`; here Journalen passes one on to the leaders with one
-//! action in the desk, and the leader reads the copy with Debian's gpg.
+//! TRIVSEL+ and the duties after a decision (issue 16). Journalen's own reminders are tested
+//! in `intake/tests/it/escalation.rs`; here Journalen passes a Send sikkert on to the
+//! leaders with one action in the desk, and on trin 0-2 the institution's side gets the
+//! screening, the original only when chosen and never a citizen's identity, each read with
+//! Debian's gpg.
 
 use modtag_tests::browser::Browser;
 use modtag_tests::forms::{form, post};
@@ -85,4 +87,131 @@ fn journalen_forwards_a_send_sikkert_to_the_named_leaders_with_one_action() {
     assert!(d.stop().success());
     let decided = d.audit_text("decided");
     assert!(decided.contains("\"actor\":\"journal\""), "{decided}");
+}
+
+/// What the lokal leder's copy holds, decrypted with her key.
+fn leaders_copy(d: &Daemon, sink: &Sink, reference: &str) -> String {
+    d.wait_outbox_idle();
+    let copy = sink
+        .wait(1)
+        .into_iter()
+        .filter(|m| rcpt_of(m) == "leder.solsikken@kommune.localhost")
+        .find(|m| m.contains(reference))
+        .expect("a copy to the lokal leder");
+    Gpg::with_demo_keys(&["leder-solsikken"])
+        .decrypt(&armored_block(&copy))
+        .unwrap()
+}
+
+fn trin_2(d: &Daemon, reference: &str, more: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "--trin",
+        "2",
+        "--consent",
+        "--consent-by",
+        "forældre",
+        "--consent-how",
+        "mundtligt",
+        "--area",
+        "dagtilbud",
+        "--institution",
+        "solsikken",
+        "--outcome",
+        "trivselplus_anbefalet",
+        "--note",
+        "Anbefaler et TRIVSEL+-forløb med pædagogen.",
+    ];
+    args.extend_from_slice(more);
+    d.decide(reference, &args)
+}
+
+#[test]
+fn the_institution_gets_the_screening_and_the_original_only_when_chosen() {
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+
+    // A professional's report, the original not chosen: the screening only.
+    let r1 = d.send("Bekymring", "Barnet kommer sulten, cpr 120315-4321.");
+    trin_2(&d, &r1, &[]);
+    let copy = leaders_copy(&d, &sink, &r1);
+    assert!(
+        copy.contains("Udfald af screeningen: TRIVSEL+ anbefales")
+            && copy.contains("Anbefaler et TRIVSEL+-forløb med pædagogen."),
+        "{copy}"
+    );
+    assert!(
+        !copy.contains("sulten") && !copy.contains("message/rfc822") && !copy.contains("120315"),
+        "no original: {copy}"
+    );
+
+    // Chosen, for a professional: attached.
+    let r2 = d.send("Bekymring", "Barnet er ofte trist, cpr 120315-4321.");
+    trin_2(&d, &r2, &["--attach-original"]);
+    let copy = leaders_copy(&d, &sink, &r2);
+    assert!(
+        copy.contains("message/rfc822") && copy.contains("ofte trist"),
+        "{copy}"
+    );
+
+    // Chosen, for a citizen: never, so the institution cannot learn who reported.
+    let t = d.swaks_args(&[
+        "--to",
+        "underretning@localhost",
+        "--from",
+        "nabo@example.net",
+        "--header",
+        "From: Nabo Nielsen <nabo@example.net>",
+        "--header",
+        "Subject: Bekymring",
+        "--body",
+        "Jeg hører råb fra naboens lejlighed. Venlig hilsen Nabo Nielsen",
+    ]);
+    let r3 = queued_as(&t).unwrap();
+    assert_eq!(
+        d.cli_json(&["triage", "show", &r3, "--json"])["understanding"]["reporter"]["kind"],
+        "citizen"
+    );
+    trin_2(&d, &r3, &["--attach-original"]);
+    let copy = leaders_copy(&d, &sink, &r3);
+    assert!(
+        !copy.contains("Nabo") && !copy.contains("nabo@example.net") && !copy.contains("råb"),
+        "a citizen's identity never reaches the institution: {copy}"
+    );
+}
+
+/// Without consent nothing reaches the institution, and the intake is not left with no
+/// one: it stays with Modtagelsen, which the decision says.
+#[test]
+fn a_decision_that_sends_nowhere_leaves_the_intake_with_modtagelsen() {
+    let d = Daemon::start(Options::default());
+    let r = d.send("Bekymring", "Barnet er ked af det.");
+    let routed = d.decide(
+        &r,
+        &[
+            "--trin",
+            "1",
+            "--area",
+            "dagtilbud",
+            "--institution",
+            "solsikken",
+        ],
+    );
+    let to: Vec<&str> = routed["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["person"].as_str().unwrap())
+        .collect();
+    assert_eq!(to, ["modtagelsen"], "{routed}");
+    assert!(
+        routed.to_string().contains("fallback-ingen-modtager"),
+        "{routed}"
+    );
+    assert!(
+        routed["refused"]
+            .as_str()
+            .unwrap()
+            .contains("samtykke mangler"),
+        "{routed}"
+    );
 }

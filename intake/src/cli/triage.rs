@@ -139,4 +139,12 @@ pub struct DecisionArgs {
     /// With --consent: to what (default: contact with the lokal leder / Børneskolerådgivere).
     #[arg(long)]
     pub consent_scope: Option<String>,
+    /// The screening's outcome: afdaekning, boernefaglig_undersoegelse, ingen_yderligere or
+    /// trivselplus_anbefalet.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Send the original to a lokal leder or the Børneskolerådgivere too (trin 0-2; never
+    /// when the reporter is a citizen). Without it they get the screening only.
+    #[arg(long)]
+    pub attach_original: bool,
 }

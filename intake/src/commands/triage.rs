@@ -156,6 +156,8 @@ fn decision_body(d: &DecisionArgs, revise: Option<String>) -> Result<DecisionBod
         consent_at,
         consent_scope: d.consent_scope.clone(),
         revise,
+        screening_outcome: d.outcome.clone(),
+        attach_original: d.attach_original,
     })
 }
 

@@ -105,9 +105,34 @@ fn boundary(tag: &str, id: u64) -> String {
     format!("=_modtag_{tag}_{id:016x}")
 }
 
-/// The plaintext MIME entity that gets encrypted: a routing note and the original message.
+/// Roles on the institution's side (trin 0-2): they get the screening and its
+/// recommendation, and the original only when the person deciding chose so and the
+/// reporter is a professional (a citizen's identity never reaches the institution).
+const INSTITUTION_ROLES: [&str; 2] = ["lokal_leder", "boerneskoleraadgiver"];
+
+/// The plaintext MIME entity that gets encrypted: a routing note and the original message
+/// (for the institution's side: the screening, and the original only as said above).
 fn inner_part(item: &Item, raw: &[u8], role: &str, reason: &str, actor: &str) -> Vec<u8> {
     let b = boundary("inner", item.received_at.as_second() as u64);
+    let decision = item.decision.as_ref();
+    let institution = INSTITUTION_ROLES.contains(&role);
+    let original = !institution
+        || (decision.is_some_and(|d| d.attach_original)
+            && item.understanding.reporter.kind == "professional");
+    let screening = match decision.filter(|_| institution) {
+        Some(d) => format!(
+            "\r\nUdfald af screeningen: {}\r\nScreening og anbefaling:\r\n{}\r\n",
+            d.screening_outcome
+                .as_deref()
+                .map_or("ikke angivet", modtag_config::vocab::outcome_words),
+            if d.note.trim().is_empty() {
+                "(ingen skrevet)"
+            } else {
+                d.note.trim()
+            }
+        ),
+        None => String::new(),
+    };
     let note = format!(
         "modtag har sendt dig denne henvendelse.\r\n\r\n\
          Reference: {}\r\n\
@@ -115,30 +140,42 @@ fn inner_part(item: &Item, raw: &[u8], role: &str, reason: &str, actor: &str) ->
          Vurderes senest: {}\r\n\
          Din rolle: {}\r\n\
          Begrundelse: {}\r\n\
-         Besluttet af: {}\r\n\r\n\
-         Den oprindelige henvendelse er vedhæftet.\r\n",
+         Besluttet af: {}\r\n{screening}\r\n\
+         {}\r\n",
         item.reference,
         deadline::local(item.received_at),
         deadline::local(item.deadline),
         role,
         reason,
         actor,
+        if original {
+            "Den oprindelige henvendelse er vedhæftet."
+        } else {
+            "Den oprindelige henvendelse er ikke vedhæftet: du får screeningen og anbefalingen."
+        },
     );
     let mut out = format!(
         "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n\
          --{b}\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
          Content-Transfer-Encoding: 8bit\r\n\r\n\
-         {note}\r\n\
-         --{b}\r\n\
-         Content-Type: message/rfc822\r\n\
-         Content-Disposition: attachment; filename=\"{}.eml\"\r\n\r\n",
-        item.reference
+         {note}\r\n"
     )
     .into_bytes();
-    out.extend_from_slice(raw);
-    if !raw.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
+    if original {
+        out.extend_from_slice(
+            format!(
+                "--{b}\r\n\
+                 Content-Type: message/rfc822\r\n\
+                 Content-Disposition: attachment; filename=\"{}.eml\"\r\n\r\n",
+                item.reference
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(raw);
+        if !raw.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
     }
     out.extend_from_slice(format!("--{b}--\r\n").as_bytes());
     out

@@ -22,6 +22,7 @@ use crate::api::auth::Caller;
 use crate::api::state::{durable, load_item, ApiState};
 use crate::app::blocking;
 use crate::workflow::decide::{self, DecideError, DecisionInput};
+use modtag_config::vocab::SCREENING_OUTCOMES;
 
 /// The trivselsbarometer's words for each trin (from the kommune's own documents).
 pub const TRIN: [(u8, &str, &str); 5] = [
@@ -74,6 +75,12 @@ pub struct DecisionForm {
     institution: String,
     #[serde(default)]
     screening: String,
+    /// The screening's outcome (one of `SCREENING_OUTCOMES`).
+    #[serde(default)]
+    udfald: String,
+    /// Send the original to the institution's side too.
+    #[serde(default)]
+    vedhaeft_original: Option<String>,
     /// When consent was given (`YYYY-MM-DD`).
     #[serde(default)]
     samtykke_dato: String,
@@ -159,6 +166,9 @@ impl DecisionForm {
             consent_at,
             consent_scope: some(&self.samtykke_omfang).filter(|_| consent),
             revise: some(&self.begrundelse).filter(|_| revising),
+            screening_outcome: some(&self.udfald)
+                .filter(|o| SCREENING_OUTCOMES.iter().any(|(id, _)| id == o)),
+            attach_original: self.vedhaeft_original.is_some(),
         })
     }
 }
@@ -173,6 +183,7 @@ struct FormPage<'a> {
     f: &'a DecisionForm,
     errors: Vec<(&'static str, String)>,
     trin: &'a [(u8, &'static str, &'static str)],
+    outcomes: &'a [(&'static str, &'static str)],
     areas: &'a [&'static str],
     institutions: Vec<(String, String)>,
 }
@@ -221,6 +232,7 @@ fn form_page(
             f,
             errors,
             trin: &TRIN,
+            outcomes: &SCREENING_OUTCOMES,
             areas: modtag_config::roles::AREAS,
             institutions,
         }

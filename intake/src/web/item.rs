@@ -86,15 +86,19 @@ fn task_name(kind: TaskKind) -> &'static str {
     }
 }
 
-/// "Trin 3, akut af modt, 2026-12-01 10:00 CET"
+/// "Trin 3, akut af modt, 2026-12-01 10:00 CET; Børnefaglig undersøgelse"
 fn decision_line(d: &DecisionRecord) -> String {
     format!(
-        "{}{} af {}, {}",
+        "{}{} af {}, {}{}",
         d.trin
             .map_or("Uden trin".to_string(), |t| format!("Trin {t}")),
         if d.akut { ", akut" } else { "" },
         d.actor,
-        deadline::local(d.at)
+        deadline::local(d.at),
+        d.screening_outcome
+            .as_deref()
+            .map(|o| format!("; {}", modtag_config::vocab::outcome_words(o)))
+            .unwrap_or_default()
     )
 }
 

@@ -1,6 +1,7 @@
 //! A person's triage decision: record it, route it, queue the encrypted copies.
 
 use jiff::Timestamp;
+use modtag_config::vocab::SCREENING_OUTCOMES;
 use modtag_config::Loaded;
 use modtag_router::{route, Decision, Facts};
 use modtag_storage::audit::{Event, EventKind};
@@ -45,6 +46,13 @@ pub struct DecisionInput {
     /// Why an intake already decided is assessed again (required to replace a decision).
     #[serde(default)]
     pub revise: Option<String>,
+    /// The screening's outcome, one of [`SCREENING_OUTCOMES`].
+    #[serde(default)]
+    pub screening_outcome: Option<String>,
+    /// Send the original to a lokal leder or the Børneskolerådgivere too (trin 0-2); never
+    /// when the reporter is a citizen.
+    #[serde(default)]
+    pub attach_original: bool,
 }
 
 /// Why a decision was not taken, mapped to HTTP statuses by the API.
@@ -84,6 +92,15 @@ pub fn validate(input: &DecisionInput) -> Result<(), DecideError> {
         return Err(DecideError::Invalid(
             "consent must be recorded with who gave it and how (--consent-by forældre --consent-how mundtligt): nothing goes to a lokal leder without recorded consent".into(),
         ));
+    }
+    if let Some(o) = &input.screening_outcome {
+        if !SCREENING_OUTCOMES.iter().any(|(id, _)| id == o) {
+            let ids: Vec<&str> = SCREENING_OUTCOMES.iter().map(|(id, _)| *id).collect();
+            return Err(DecideError::Invalid(format!(
+                "unknown screening outcome {o:?}: use one of {}",
+                ids.join(", ")
+            )));
+        }
     }
     if let Some(area) = &input.area {
         if !modtag_config::roles::is_area(area) {
@@ -295,6 +312,8 @@ pub fn plan(
             .collect(),
         actions: decision.actions.iter().map(|(a, _)| a.clone()).collect(),
         refused: decision.refused.clone(),
+        screening_outcome: input.screening_outcome.clone(),
+        attach_original: input.attach_original,
     });
     let previous_summary = previous
         .as_ref()
@@ -371,6 +390,8 @@ pub fn plan(
             "area": facts.area,
             "akut": input.akut,
             "out_of_hours": input.out_of_hours,
+            "screening_outcome": input.screening_outcome,
+            "attach_original": input.attach_original,
         })),
     );
     compose::enqueue(
