@@ -203,6 +203,17 @@ pub(crate) fn validate_main(
             "triage.assessment_hours must be positive".into(),
         ));
     }
+    if !(1..=12).contains(&config.triage.tilbagemelding_months) {
+        errors.push(invalid(
+            path,
+            line_of(
+                text,
+                "tilbagemelding_months",
+                &config.triage.tilbagemelding_months.to_string(),
+            ),
+            "triage.tilbagemelding_months must be from 1 to 12 (the law asks for 3)".into(),
+        ));
+    }
     if config.relay.retry_initial_secs == 0
         || config.relay.retry_max_secs < config.relay.retry_initial_secs
     {

@@ -242,6 +242,14 @@ pub struct Triage {
     pub repeat_threshold: usize,
     #[serde(default = "default_repeat_window")]
     pub repeat_window_days: i64,
+    /// Months after receipt by which a professional reporter is told whether an
+    /// investigation or measures were begun (the tilbagemelding's due date).
+    #[serde(default = "default_tilbagemelding_months")]
+    pub tilbagemelding_months: i64,
+}
+
+fn default_tilbagemelding_months() -> i64 {
+    3
 }
 
 impl Default for Triage {
@@ -252,6 +260,7 @@ impl Default for Triage {
             auto_link_senders: default_auto_link_senders(),
             escalate_after_hours: default_escalate(),
             repeat_threshold: default_repeat_threshold(),
+            tilbagemelding_months: default_tilbagemelding_months(),
             repeat_window_days: default_repeat_window(),
         }
     }

@@ -215,3 +215,69 @@ fn a_decision_that_sends_nowhere_leaves_the_intake_with_modtagelsen() {
         "{routed}"
     );
 }
+
+/// The tilbagemelding to a professional: due three months after receipt, drafted by modtag
+/// from the screening's outcome, approved in the desk, and sent to the reporter's address.
+#[test]
+fn modtagelsen_approves_the_drafted_tilbagemelding_and_it_reaches_the_reporter() {
+    let mut d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let r = d.send("Bekymring", "Eleven har mange fravær, cpr 120315-4321.");
+    d.decide(
+        &r,
+        &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
+    );
+    let shown = d.cli_json(&["triage", "show", &r, "--json"]);
+    let task = shown["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "tilbagemelding")
+        .cloned()
+        .expect("a tilbagemelding task for the professional");
+    let due: jiff::Timestamp = task["due"].as_str().unwrap().parse().unwrap();
+    let received: jiff::Timestamp = shown["received_at"].as_str().unwrap().parse().unwrap();
+    let days = (due - received).get_seconds() / 86400;
+    assert!((89..=92).contains(&days), "three months: {days} days");
+    d.wait_outbox_idle();
+    let before = sink.count();
+
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let b = Browser::start();
+    b.sign_in(d.http, "modt", &modt);
+    b.goto(&format!("http://{}/koe/{r}", d.http));
+    let draft = b.eval("return document.querySelector('#brev').value;");
+    let draft = draft.as_str().unwrap();
+    assert!(
+        draft.contains("børnefaglig undersøgelse")
+            && draft.contains(&r)
+            && !draft.contains("120315"),
+        "{draft}"
+    );
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "the item page with the drafted letter"
+    );
+    b.screenshot("tilbagemelding");
+    b.fill("brev", "\nPS: Ring gerne, hvis I har spørgsmål.");
+    b.follow("form[action$='/tilbagemelding'] button");
+    assert!(b.text().contains("sendt"), "{}", b.text());
+    d.wait_outbox_idle();
+    let letter = sink
+        .wait(before + 1)
+        .into_iter()
+        .find(|m| rcpt_of(m) == "kontor@bakkeskolen.dk" && plain_body(m).contains("PS: Ring gerne"))
+        .expect("the letter to the reporter");
+    let body = plain_body(&letter);
+    assert!(
+        body.contains("børnefaglig undersøgelse") && body.contains("PS: Ring gerne"),
+        "{body}"
+    );
+    assert!(d.stop().success());
+    let done = d.audit_text("task_done");
+    assert!(
+        done.contains("\"actor\":\"modt\"") && done.contains("tilbagemelding"),
+        "{done}"
+    );
+}

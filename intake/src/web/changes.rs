@@ -19,7 +19,9 @@ use serde_json::json;
 use super::session::posting;
 use super::signin::{api_refusal, page, MessagePage};
 use crate::api::changes;
-use crate::api::state::ApiState;
+use crate::api::state::{durable, ApiState};
+use crate::app::blocking;
+use crate::workflow::tilbagemelding::{self, NotSent};
 
 #[derive(Deserialize)]
 pub struct Change {
@@ -33,6 +35,9 @@ pub struct Change {
     udfald: String,
     #[serde(default)]
     begrundelse: String,
+    /// The tilbagemelding's letter, as the person approved it.
+    #[serde(default)]
+    brev: String,
 }
 
 /// What to fix, as a page that leads back to the item.
@@ -128,6 +133,47 @@ pub async fn task(
         async |s, c, r, b| changes::task(State(s), c, Path(r), b).await,
     )
     .await
+}
+
+/// `POST /koe/{reference}/tilbagemelding`: the letter, approved, to the reporter.
+pub async fn feedback(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+    Form(f): Form<Change>,
+) -> Response {
+    let caller = match posting(&mut parts, &state, &f.csrf).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let (store, cfg, now) = (state.app.store.clone(), state.app.policy.cfg(), state.now());
+    let (r, actor, person) = (
+        reference.clone(),
+        caller.actor.clone(),
+        caller.person.clone(),
+    );
+    let works =
+        move |item: &modtag_storage::records::Item| crate::access::works_item(&person, item.kind);
+    let sent =
+        blocking(move || tilbagemelding::send(&store, &cfg, &r, &f.brev, &actor, works, now)).await;
+    match sent {
+        Ok(Ok(())) => {
+            if let Err(e) = durable(&state).await {
+                return e.into_response();
+            }
+            state.app.wake.notify_one();
+            Redirect::to(&format!("/koe/{reference}")).into_response()
+        }
+        Ok(Err(why)) => missing(match why {
+            NotSent::Empty => "Brevet er tomt.",
+            NotSent::NoAddress => {
+                "Underretteren har ingen e-mailadresse: send brevet på anden vis, og marker opgaven udført."
+            }
+            NotSent::NoTask => "Der er ingen åben tilbagemelding på henvendelsen.",
+            NotSent::NotFound => "Der er ingen henvendelse med den reference, som du arbejder med.",
+        }),
+        Err(e) => super::signin::storage_trouble(e),
+    }
 }
 
 /// `POST /koe/{reference}/luk`: closed, with a reason.

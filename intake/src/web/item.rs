@@ -76,6 +76,8 @@ struct TaskLine {
     done: Option<String>,
     /// Feedback may be withheld (with a reason: it would harm the child).
     may_withhold: bool,
+    /// The tilbagemelding's letter as modtag drafts it, when it can go by e-mail.
+    draft: Option<String>,
 }
 
 fn task_name(kind: TaskKind) -> &'static str {
@@ -234,9 +236,11 @@ fn render(caller: &Caller, item: &Item, text: &str, now: jiff::Timestamp) -> Res
                 .iter()
                 .map(|t| format!("{} ({}), {}", t.person, t.user, deadline::local(t.at)))
                 .collect(),
-            may_take_over: caller.person.directory_id.as_ref().is_some_and(|me| {
-                item.sent_to.contains(me) && !item.taken_over.iter().any(|t| &t.person == me)
-            }),
+            // Modtagelsen (or Journalen) does not take over from itself.
+            may_take_over: !crate::access::works_item(&caller.person, item.kind)
+                && caller.person.directory_id.as_ref().is_some_and(|me| {
+                    item.sent_to.contains(me) && !item.taken_over.iter().any(|t| &t.person == me)
+                }),
             works: crate::access::works_item(&caller.person, item.kind),
             earlier_decisions: item
                 .earlier_decisions
@@ -275,6 +279,10 @@ fn render(caller: &Caller, item: &Item, text: &str, now: jiff::Timestamp) -> Res
                         )
                     }),
                     may_withhold: t.kind == TaskKind::Tilbagemelding,
+                    draft: (t.kind == TaskKind::Tilbagemelding
+                        && t.done_at.is_none()
+                        && item.understanding.reporter.email.is_some())
+                    .then(|| crate::workflow::tilbagemelding::draft(item)),
                 })
                 .collect(),
             kinds: Kind::ALL

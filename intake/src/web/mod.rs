@@ -51,6 +51,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/koe/{reference}/luk", axum::routing::post(changes::close))
         .route(
+            "/koe/{reference}/tilbagemelding",
+            axum::routing::post(changes::feedback),
+        )
+        .route(
             "/koe/{reference}/videresend",
             get(forward::preview).post(forward::forward),
         )

@@ -39,7 +39,7 @@ const SHORT: SignedDuration = SignedDuration::from_hours(6);
 pub(super) struct Row {
     pub reference: String,
     pub kind: &'static str,
-    /// `rigelig`, `kort` or `overskredet`: the class and the tag's words.
+    /// `rigelig`, `kort`, `overskredet` or (once assessed) `vurderet`: the tag's class.
     pub urgency: &'static str,
     pub left: String,
     pub deadline: String,
@@ -162,7 +162,11 @@ fn time_left(left: SignedDuration) -> String {
 
 pub(super) fn row(item: &Item, now: Timestamp) -> Row {
     let left = item.deadline.duration_since(now);
-    let urgency = if left.is_negative() {
+    // Once assessed, the 24 hours are met (or missed) for good: no countdown.
+    let assessed = !item.state.awaits_assessment();
+    let urgency = if assessed {
+        "vurderet"
+    } else if left.is_negative() {
         "overskredet"
     } else if left < SHORT {
         "kort"
@@ -191,7 +195,11 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
         reference: item.reference.clone(),
         kind: kind_name(item.kind),
         urgency,
-        left: time_left(left),
+        left: if assessed {
+            "vurderet".into()
+        } else {
+            time_left(left)
+        },
         deadline: deadline::local(item.deadline),
         akut: !item.understanding.akut.is_empty(),
         repeated: item.repeated,

@@ -361,10 +361,15 @@ pub fn plan(
         && item.kind.routing() == "underretning"
         && !has_task(&item, TaskKind::Tilbagemelding)
     {
-        item.tasks.push(task(
+        let mut t = task(
             TaskKind::Tilbagemelding,
             "fagperson: giv besked om, hvorvidt der er iværksat undersøgelse eller indsats",
+        );
+        t.due = Some(super::tilbagemelding::due(
+            item.received_at,
+            cfg.config.triage.tilbagemelding_months,
         ));
+        item.tasks.push(t);
     }
     let mut batch = Batch::new();
     batch.audit(
