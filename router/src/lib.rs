@@ -6,6 +6,7 @@
 //!   office hours.
 //! - [`cpr`]: CPR number validation and masking by DOMAIN.md's rules; [`cvr`]: CVR numbers.
 //! - [`names`]: Trivsel+ subjects and the tolerant matching of their names to the directory.
+//! - [`meetings`]: the school year's statusmøder for each lederteam, from the tree.
 //!
 //! Callers pass `now` and the configuration in; the same inputs always give the same output,
 //! which is what makes `route explain` and replays trustworthy.
@@ -14,6 +15,7 @@ pub mod calendar;
 pub mod cpr;
 pub mod cvr;
 pub mod deadline;
+pub mod meetings;
 pub mod names;
 pub mod route;
 

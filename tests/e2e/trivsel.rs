@@ -281,3 +281,40 @@ fn modtagelsen_approves_the_drafted_tilbagemelding_and_it_reaches_the_reporter()
         "{done}"
     );
 }
+
+/// `modtag route statusmoeder`: the school year's series from the embedded tree, and one
+/// invitation per meeting for the leader of PPR to send.
+#[test]
+fn the_statusmoede_series_is_planned_and_written_as_invitations() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = modtag(&[
+        "route",
+        "statusmoeder",
+        "--school-year",
+        "2027",
+        "--json",
+        "--ics",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let series: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let series = series.as_array().unwrap();
+    assert_eq!(series.len(), 6 * 4, "six dates for four lederteams");
+    assert_eq!(series[0]["start"], "2027-08-17T08:00:00");
+    assert_eq!(series[4]["start"], "2027-10-12T08:00:00", "eight weeks on");
+    let files = files_below(dir.path());
+    assert_eq!(files.len(), series.len());
+    let first =
+        std::fs::read_to_string(dir.path().join("statusmoede-skoler-2027-08-17.ics")).unwrap();
+    assert!(
+        first.contains("METHOD:REQUEST\r\n")
+            && first.contains("UID:statusmoede-skoler-20270817@")
+            && first.contains("ORGANIZER;CN=Karen Poulsen:mailto:leder.ppr@kommune.localhost")
+            && first.contains("mailto:leder.uu@kommune.localhost"),
+        "{first}"
+    );
+}

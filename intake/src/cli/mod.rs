@@ -170,6 +170,25 @@ pub enum RouteCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The school year's statusmøder (trin 2): every 8th week for each lederteam, whom the
+    /// beslutningstræ summons, none on a holiday; optionally as iCalendar invitations.
+    #[command(
+        after_help = "Example:\n  modtag route statusmoeder --school-year 2027 --ics invitationer/"
+    )]
+    Statusmoeder {
+        /// The school year that begins in August of this year.
+        #[arg(long)]
+        school_year: i16,
+        /// Configuration whose tree, directory and calendar to use; the embedded default
+        /// when left out.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write one invitation (.ics, METHOD:REQUEST) per meeting into this directory.
+        #[arg(long, value_name = "DIR")]
+        ics: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,0 +1,146 @@
+//! Statusmøder (trin 2, DOMAIN.md flow 3): the leader of PPR summons each lederteam every
+//! 8th week for 2 hours, planned each August for the school year. Each team's members are
+//! whom the beslutningstræ's `statusmoede` rules summon for its area, so a change to the
+//! tree changes the invitations. No meeting falls on a Danish public holiday or another
+//! closed day of the calendar: such a date moves to the next open day, and the rhythm goes
+//! on from the planned dates. Pure: (year, tree, directory, calendar) → meetings.
+
+use jiff::civil::{Date, DateTime, Weekday};
+use jiff::ToSpan;
+use modtag_config::directory::{Calendar, Directory};
+use modtag_config::tree::Tree;
+
+use crate::calendar;
+use crate::route::{route, Facts};
+
+/// Someone invited: a directory person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+}
+
+/// A lederteam and whom it summons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Team {
+    pub name: &'static str,
+    /// For identifiers: `dagplejen`, `dagtilbud`, `skoler`, `private-skoler`.
+    pub slug: &'static str,
+    pub members: Vec<Member>,
+}
+
+/// One meeting of the series, in Danish local time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meeting {
+    pub team: Team,
+    pub start: DateTime,
+    pub end: DateTime,
+}
+
+/// The teams (DOMAIN.md): Dagplejen, Dagtilbud, Skoler with udskoling, and the private
+/// schools (each one's own leader; the tree leaves out the leader of the
+/// Børneskolerådgivere there).
+const TEAMS: [(&str, &str, &str, bool); 4] = [
+    ("Dagplejen", "dagplejen", "dagpleje", false),
+    ("Dagtilbud", "dagtilbud", "dagtilbud", false),
+    ("Skoler", "skoler", "skole", true),
+    ("Private skoler", "private-skoler", "privat_skole", false),
+];
+
+/// Weeks between two meetings of a team, and its length in hours.
+pub const EVERY_WEEKS: i64 = 8;
+pub const HOURS: i8 = 2;
+
+/// Each team with the people the tree summons for its area (a team that summons no one
+/// is left out).
+pub fn teams(tree: &Tree, directory: &Directory) -> Vec<Team> {
+    TEAMS
+        .iter()
+        .filter_map(|(name, slug, area, udskoling)| {
+            let facts = |institution: Option<String>| Facts {
+                kind: "statusmoede".into(),
+                area: Some(area.to_string()),
+                udskoling: *udskoling,
+                institution,
+                ..Facts::default()
+            };
+            // A private school's own leader is found by its institution.
+            let probes: Vec<Facts> = if *area == "privat_skole" {
+                directory
+                    .institutions
+                    .values()
+                    .filter(|i| i.area == *area)
+                    .map(|i| facts(Some(i.id.clone())))
+                    .collect()
+            } else {
+                vec![facts(None)]
+            };
+            let mut members: Vec<Member> = Vec::new();
+            for f in probes {
+                for r in route(&f, tree, directory).recipients {
+                    if r.rule.starts_with("fallback") || members.iter().any(|m| m.id == r.person) {
+                        continue;
+                    }
+                    let name = directory
+                        .person(&r.person)
+                        .map_or(r.person.clone(), |p| p.name.clone());
+                    members.push(Member {
+                        id: r.person,
+                        name,
+                        email: r.email,
+                        role: r.role,
+                    });
+                }
+            }
+            (!members.is_empty()).then_some(Team {
+                name,
+                slug,
+                members,
+            })
+        })
+        .collect()
+}
+
+/// The first meeting day of the school year that begins in August of `year`: the first
+/// Tuesday on or after 15 August (after the summer holiday's first school week).
+pub fn first_day(year: i16) -> Date {
+    let mut d = Date::new(year, 8, 15).expect("15 August exists");
+    while d.weekday() != Weekday::Tuesday {
+        d = d.tomorrow().expect("within the year");
+    }
+    d
+}
+
+/// The open day on or after `d` (where a planned meeting on a closed day goes).
+pub fn open_from(mut d: Date, cal: &Calendar) -> Date {
+    while calendar::closed(d, cal) {
+        d = d.tomorrow().expect("within the calendar");
+    }
+    d
+}
+
+/// The school year's series for every team: from [`first_day`] every [`EVERY_WEEKS`]
+/// weeks until the summer holiday (1 July), each team for [`HOURS`] hours after the one
+/// before it from 08:00, so the leader of PPR, who summons them all, is at each.
+pub fn school_year(year: i16, teams: &[Team], cal: &Calendar) -> Vec<Meeting> {
+    let summer = Date::new(year + 1, 7, 1).expect("1 July exists");
+    let mut out = Vec::new();
+    let mut planned = first_day(year);
+    while planned < summer {
+        let day = open_from(planned, cal);
+        for (i, team) in teams.iter().enumerate() {
+            let start = day.at(8 + HOURS * i as i8, 0, 0, 0);
+            out.push(Meeting {
+                team: team.clone(),
+                start,
+                end: start + (HOURS as i64).hours(),
+            });
+        }
+        planned = planned
+            .checked_add((EVERY_WEEKS * 7).days())
+            .expect("within the calendar");
+    }
+    out
+}
