@@ -99,6 +99,8 @@ pub enum Action {
     AuditCheckpoint,
     /// Copy the (encrypted) audit log from the running daemon, to verify and read it.
     AuditCopy,
+    /// Mail the school year's statusmøde invitations (the leader of PPR summons them).
+    SendInvitations,
 }
 
 /// The roles that allow `action`, for the refusal's message too.
@@ -110,6 +112,7 @@ pub fn roles_for(action: Action) -> &'static [&'static str] {
         Action::OutboxFailed | Action::OutboxRetry => &["modtagelsen_leder", "admin"],
         Action::AuditCheckpoint => &["auditor", "admin"],
         Action::AuditCopy => &["auditor"],
+        Action::SendInvitations => &["leder_ppr", "admin"],
     }
 }
 
@@ -161,6 +164,12 @@ mod tests {
             Action::OutboxRetry
         ));
         assert!(!may(&modt, Action::OutboxRetry));
+        // The leader of PPR summons the statusmøder; Modtagelsen does not.
+        assert!(may(
+            &person(&["leder_ppr"], Some("karen.poulsen")),
+            Action::SendInvitations
+        ));
+        assert!(!may(&modt, Action::SendInvitations));
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod explain;
 pub mod identity;
+pub mod meetings;
 pub mod policy;
 pub mod public;
 pub mod report;

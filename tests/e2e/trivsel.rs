@@ -318,3 +318,61 @@ fn the_statusmoede_series_is_planned_and_written_as_invitations() {
         "{first}"
     );
 }
+
+/// `--send`: the running daemon mails every invitation (the leader of PPR to herself as
+/// organizer, each member once per meeting) as a calendar request, and audits it.
+#[test]
+fn the_statusmoede_invitations_are_mailed_as_calendar_requests() {
+    let mut d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let sent = d.cli_json(&[
+        "route",
+        "statusmoeder",
+        "--school-year",
+        "2027",
+        "--send",
+        "--json",
+    ]);
+    assert_eq!(sent["meetings"], 24, "{sent}");
+    // Per day: Dagplejen 3, Dagtilbud 4, Skoler 6, the private schools 3 and the organizer.
+    assert_eq!(sent["invitations"], 6 * (3 + 4 + 6 + 4), "{sent}");
+    d.wait_outbox_idle();
+    let mails = sink.wait(102);
+    let to_uu: Vec<&String> = mails
+        .iter()
+        .filter(|m| rcpt_of(m) == "leder.uu@kommune.localhost")
+        .collect();
+    assert_eq!(
+        to_uu.len(),
+        6,
+        "the leader of UU is in the Skoler team only"
+    );
+    let m = to_uu[0];
+    assert!(
+        m.contains("Content-Type: text/calendar; charset=utf-8; method=REQUEST"),
+        "{m}"
+    );
+    let b64: String = m
+        .split("method=REQUEST")
+        .nth(1)
+        .and_then(|rest| rest.split("\r\n\r\n").nth(1).or(rest.split("\n\n").nth(1)))
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.starts_with("--"))
+        .collect();
+    use base64::Engine as _;
+    let ics = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        ics.contains("UID:statusmoede-skoler-")
+            && ics.contains("ORGANIZER;CN=Karen Poulsen:mailto:leder.ppr@kommune.localhost"),
+        "{ics}"
+    );
+    assert!(d.stop().success());
+    let audited = d.audit_text("invitations_sent");
+    assert!(audited.contains("\"invitations\":102"), "{audited}");
+}

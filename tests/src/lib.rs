@@ -678,7 +678,9 @@ fn is_complete(dump: &str) -> bool {
     let pgp = dump.contains("-----END PGP MESSAGE-----") && dump.trim_end().ends_with("--");
     // Kvitteringer and deadline notices are short plain messages, written in one piece.
     let plain = dump.contains("Auto-Submitted: auto-generated") && body_of(dump).ends_with('\n');
-    pgp || plain
+    // Calendar invitations: complete once the closing boundary is there.
+    let invitation = dump.contains("text/calendar") && dump.trim_end().ends_with("--");
+    pgp || plain || invitation
 }
 
 /// The decoded text of a plain (base64) message from modtag, as smtp-sink dumped it.

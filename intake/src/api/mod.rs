@@ -13,6 +13,7 @@ pub(crate) mod changes;
 pub mod error;
 pub(crate) mod items;
 pub mod lockout;
+mod meetings;
 pub(crate) mod outbox;
 mod policy;
 mod report;
@@ -49,6 +50,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/cases/export", get(cases::export))
         .route("/api/v1/config/reload", post(policy::reload))
         .route("/api/v1/route/simulate", post(policy::simulate))
+        .route(
+            "/api/v1/meetings/statusmoeder",
+            post(meetings::statusmoeder),
+        )
         .route("/api/v1/report/sla", get(report::sla))
         .route("/metrics", get(report::metrics))
         .route("/api/v1/audit/checkpoint", get(report::latest_checkpoint))

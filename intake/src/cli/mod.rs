@@ -173,7 +173,7 @@ pub enum RouteCommand {
     /// The school year's statusmøder (trin 2): every 8th week for each lederteam, whom the
     /// beslutningstræ summons, none on a holiday; optionally as iCalendar invitations.
     #[command(
-        after_help = "Example:\n  modtag route statusmoeder --school-year 2027 --ics invitationer/"
+        after_help = "Examples:\n  modtag route statusmoeder --school-year 2027 --ics invitationer/\n  modtag route statusmoeder --school-year 2027 --send"
     )]
     Statusmoeder {
         /// The school year that begins in August of this year.
@@ -186,6 +186,10 @@ pub enum RouteCommand {
         /// Write one invitation (.ics, METHOD:REQUEST) per meeting into this directory.
         #[arg(long, value_name = "DIR")]
         ics: Option<PathBuf>,
+        /// Have the running daemon mail the invitations (as the leader of PPR or an
+        /// administrator), with its configuration.
+        #[arg(long, conflicts_with_all = ["ics", "config"])]
+        send: bool,
         #[arg(long)]
         json: bool,
     },

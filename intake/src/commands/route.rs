@@ -49,96 +49,83 @@ pub async fn run(ctx: &Ctx<'_>, command: &RouteCommand) -> Result<()> {
             school_year,
             config,
             ics,
+            send,
             json,
-        } => statusmoeder(*school_year, config.as_deref(), ics.as_deref(), *json)?,
+        } => {
+            statusmoeder(
+                ctx,
+                *school_year,
+                config.as_deref(),
+                ics.as_deref(),
+                *send,
+                *json,
+            )
+            .await?
+        }
     }
     Ok(())
 }
 
-/// The series, printed or as JSON, and written as invitations when asked.
-fn statusmoeder(
+/// The series, printed or as JSON, written as invitations or sent through the daemon.
+async fn statusmoeder(
+    ctx: &Ctx<'_>,
     year: i16,
     config: Option<&std::path::Path>,
     ics: Option<&std::path::Path>,
+    send: bool,
     json: bool,
 ) -> Result<()> {
-    use modtag_intake::delivery::ical::{calendar, Invitation, Person};
-    use modtag_router::meetings::{school_year, teams};
+    if send {
+        let sent: serde_json::Value = ctx
+            .api()?
+            .post(
+                &format!("/api/v1/meetings/statusmoeder?school_year={year}"),
+                &serde_json::json!({}),
+            )
+            .await?;
+        if json {
+            render::json(&sent);
+        } else {
+            println!(
+                "{} invitations queued for {} statusmøder in the school year {year}/{}",
+                sent["invitations"],
+                sent["meetings"],
+                year + 1
+            );
+        }
+        return Ok(());
+    }
     let loaded = load_config(config)?;
-    let teams = teams(&loaded.tree, &loaded.directory);
-    let series = school_year(year, &teams, &loaded.directory.calendar);
-    let organizer = loaded
-        .directory
-        .with_role("leder_ppr")
-        .into_iter()
-        .next()
-        .context("the directory has no leader of PPR (leder_ppr) to summon the statusmøder")?;
+    let invites = modtag_intake::meetings::statusmoeder(&loaded, year, jiff::Timestamp::now())
+        .map_err(|e| anyhow::anyhow!(e))?;
     if let Some(dir) = ics {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
-    }
-    let mut rows = Vec::new();
-    for m in &series {
-        let day = m.start.date();
-        let uid = format!(
-            "statusmoede-{}-{}@{}",
-            m.team.slug,
-            day.strftime("%Y%m%d"),
-            loaded.config.smtp.hostname
-        );
-        let attendees: Vec<Person> = m
-            .team
-            .members
-            .iter()
-            .filter(|p| p.id != organizer.id)
-            .map(|p| Person {
-                name: &p.name,
-                email: &p.email,
-            })
-            .collect();
-        if let Some(dir) = ics {
-            let text = calendar(&Invitation {
-                uid: &uid,
-                sequence: 0,
-                cancel: false,
-                summary: &format!("Statusmøde: {}", m.team.name),
-                description: "Status- og mulighedsmøde (trin 2), indkaldt af lederen af PPR.",
-                start: m.start,
-                end: m.end,
-                organizer: Person {
-                    name: &organizer.name,
-                    email: &organizer.email,
-                },
-                attendees: &attendees,
-                stamp: jiff::Timestamp::now(),
-            });
-            let file = dir.join(format!("statusmoede-{}-{}.ics", m.team.slug, day));
-            std::fs::write(&file, text)
+        for i in &invites {
+            let file = dir.join(format!("statusmoede-{}-{}.ics", i.slug, i.start.date()));
+            std::fs::write(&file, &i.ics)
                 .with_context(|| format!("cannot write {}", file.display()))?;
         }
-        rows.push(serde_json::json!({
-            "team": m.team.name,
-            "start": m.start.to_string(),
-            "end": m.end.to_string(),
-            "uid": uid,
-            "attendees": m.team.members.iter().map(|p| &p.id).collect::<Vec<_>>(),
-        }));
     }
     if json {
+        let rows: Vec<serde_json::Value> = invites
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "team": i.team, "start": i.start.to_string(), "end": i.end.to_string(),
+                    "uid": i.uid, "attendees": i.members,
+                })
+            })
+            .collect();
         render::json(&rows);
     } else {
-        for m in &series {
+        for i in &invites {
             println!(
                 "{} {}-{} {}: {}",
-                m.start.date(),
-                m.start.strftime("%H:%M"),
-                m.end.strftime("%H:%M"),
-                m.team.name,
-                m.team
-                    .members
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                i.start.date(),
+                i.start.strftime("%H:%M"),
+                i.end.strftime("%H:%M"),
+                i.team,
+                i.members.join(", ")
             );
         }
     }

@@ -262,6 +262,61 @@ pub fn plain(
     )
 }
 
+/// A calendar invitation by mail: a plain text part and the `text/calendar` part Outlook
+/// and Thunderbird act on (iTIP's `method` in the content type, as RFC 6047 asks).
+#[allow(clippy::too_many_arguments)]
+pub fn invitation(
+    cfg: &Loaded,
+    uid: &str,
+    id: u64,
+    to: &str,
+    subject: &str,
+    text: &str,
+    ics: &str,
+    now: Timestamp,
+) -> String {
+    use base64::Engine as _;
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::STANDARD
+            .encode(s.as_bytes())
+            .as_bytes()
+            .chunks(76)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    };
+    let b = boundary("invite", id);
+    let date =
+        jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
+    let method = if ics.contains("METHOD:CANCEL") {
+        "CANCEL"
+    } else {
+        "REQUEST"
+    };
+    format!(
+        "From: modtag <{from}>\r\n\
+         To: <{to}>\r\n\
+         Subject: =?utf-8?b?{subject}?=\r\n\
+         Date: {date}\r\n\
+         Message-ID: <{id:x}.{uid}>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=\"{b}\"\r\n\r\n\
+         --{b}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n\
+         {text}\r\n\
+         --{b}\r\n\
+         Content-Type: text/calendar; charset=utf-8; method={method}\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n\
+         {ics}\r\n\
+         --{b}--\r\n",
+        from = cfg.config.relay.from,
+        subject = base64::engine::general_purpose::STANDARD.encode(subject),
+        text = b64(text),
+        ics = b64(ics),
+    )
+}
+
 /// Who a plain message goes to: the outbox entry's role, person (a directory id, or what
 /// the recipient is: `reporter`, `auditor`) and address.
 pub struct PlainTo<'a> {

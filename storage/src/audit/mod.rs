@@ -96,6 +96,8 @@ pub enum EventKind {
     AuditCopied,
     /// A recipient marked their copy as taken over ("modtaget").
     TakenOver,
+    /// A series of meeting invitations was queued (the statusmøder).
+    InvitationsSent,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -135,6 +137,7 @@ modtag_config::closed_names!(EventKind {
     SignedOut => "signed_out",
     AuditCopied => "audit_copied",
     TakenOver => "taken_over",
+    InvitationsSent => "invitations_sent",
 });
 
 impl Serialize for EventKind {
