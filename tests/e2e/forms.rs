@@ -4,7 +4,7 @@
 //! answer and leaves nothing stored.
 
 use modtag_tests::browser::Browser;
-use modtag_tests::forms::{form, multipart, post};
+use modtag_tests::forms::{form, multipart, post, reference_on};
 use modtag_tests::*;
 
 /// A small real PDF, as a private institution would attach.
@@ -21,16 +21,6 @@ fn send_sikkert_fields<'a>(csrf: &'a str, text: &'a str) -> Vec<(&'a str, &'a st
         ("subject", ""),
         ("text", text),
     ]
-}
-
-/// The reference a receipt page shows.
-fn reference_on(receipt: &str) -> String {
-    receipt
-        .split("class=\"reference\">")
-        .nth(1)
-        .and_then(|t| t.split('<').next())
-        .expect("a receipt with a reference")
-        .to_string()
 }
 
 fn intakes(d: &Daemon) -> usize {

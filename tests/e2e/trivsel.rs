@@ -5,7 +5,7 @@
 //! Debian's gpg.
 
 use modtag_tests::browser::Browser;
-use modtag_tests::forms::{form, post};
+use modtag_tests::forms::{form, post, reference_on};
 use modtag_tests::*;
 
 #[test]
@@ -33,12 +33,7 @@ fn journalen_forwards_a_send_sikkert_to_the_named_leaders_with_one_action() {
         &[],
     );
     assert_eq!(code, 200, "{body}");
-    let r = body
-        .split("class=\"reference\">")
-        .nth(1)
-        .and_then(|t| t.split('<').next())
-        .unwrap()
-        .to_string();
+    let r = reference_on(&body);
     d.wait_outbox_idle();
     let before = sink.count();
     let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
@@ -375,4 +370,53 @@ fn the_statusmoede_invitations_are_mailed_as_calendar_requests() {
     assert!(d.stop().success());
     let audited = d.audit_text("invitations_sent");
     assert!(audited.contains("\"invitations\":102"), "{audited}");
+}
+
+/// "Børn på vej i skole": a private dagtilbud's TRIVSEL+ about a child starting school is
+/// recognised, and when Journalen passes it on the institution is told to contact the
+/// coming school's leader itself.
+#[test]
+fn a_child_on_its_way_to_school_sends_the_institution_to_the_school_leader() {
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let (csrf, cookie) = form(d.public, "/sendsikkert");
+    let (code, _, body) = post(
+        d.public,
+        "/sendsikkert",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("cvr", "29345600"),
+            ("name", "Ole Krog"),
+            ("email", "leder@mariehoenen.dk"),
+            ("leder", "karen.poulsen"),
+            (
+                "text",
+                "Børn på vej i skole: en dreng begynder i 0. klasse til august.",
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let r = reference_on(&body);
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert!(
+        item["understanding"]["notes"]
+            .to_string()
+            .contains("Børn på vej i skole"),
+        "{item}"
+    );
+    d.decide(&r, &[]);
+    d.wait_outbox_idle();
+    let told = sink
+        .wait(1)
+        .into_iter()
+        .find(|m| rcpt_of(m) == "leder@mariehoenen.dk")
+        .expect("a notice to the private institution");
+    let text = plain_body(&told);
+    assert!(
+        text.contains("kontakter I selv lederen af den skole") && text.contains(&r),
+        "{text}"
+    );
+    assert!(!text.contains("dreng"), "nothing of the content: {text}");
 }

@@ -59,3 +59,13 @@ pub fn post(
     )
     .expect("the public listener answers")
 }
+
+/// The reference a receipt page shows.
+pub fn reference_on(receipt: &str) -> String {
+    receipt
+        .split("class=\"reference\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .expect("a receipt with a reference")
+        .to_string()
+}

@@ -47,6 +47,10 @@ pub struct Reading {
     pub attachment_bytes: Option<Vec<u8>>,
 }
 
+/// The note on a TRIVSEL+ about a child on its way to school ("Børn på vej i skole").
+pub const SCHOOL_STARTER: &str =
+    "Børn på vej i skole: den private institution kontakter selv lederen af den kommende skole";
+
 /// Reads messages with the kommune's settings, directory and (optional) decryption key.
 #[derive(Clone)]
 pub struct Reader {
@@ -380,6 +384,13 @@ impl Reader {
             &self.classify.professional_domains,
         );
 
+        // DOMAIN.md flow 2: for a child moving from a private dagtilbud to school, the
+        // private institution contacts the coming school's leader itself.
+        if kind == modtag_config::Kind::Trivselplus
+            && folded_text.contains(&names::fold("på vej i skole"))
+        {
+            notes.push(SCHOOL_STARTER.into());
+        }
         if channel == Channel::Postfordeling && original.is_none() {
             notes.push(
                 "ingen videresendt original fundet: beskeden selv læses som originalen".into(),

@@ -372,6 +372,35 @@ pub fn plan(
         item.tasks.push(t);
     }
     let mut batch = Batch::new();
+    // "Børn på vej i skole": the private institution is told, once, to contact the coming
+    // school's leader itself (the reference only; no child).
+    let school_starter = item
+        .understanding
+        .notes
+        .iter()
+        .any(|n| n == crate::understand::SCHOOL_STARTER);
+    if school_starter && revise.is_none() {
+        if let Some(email) = item.understanding.reporter.email.clone() {
+            batch.outbox(compose::plain_entry(
+                ids,
+                cfg,
+                reference,
+                compose::PlainTo {
+                    role: "reporter",
+                    person: "reporter",
+                    email: &email,
+                },
+                &format!("Børn på vej i skole: {reference}"),
+                &format!(
+                    "Jeres henvendelse {reference} handler om et barn på vej i skole.\n\n\
+                     Efter kommunens arbejdsgang kontakter I selv lederen af den skole, barnet \
+                     skal begynde i. Journalen har sendt henvendelsen videre til de ledere, I \
+                     nævnte.\n"
+                ),
+                now,
+            )?);
+        }
+    }
     batch.audit(
         Event::new(
             if revise.is_some() {
