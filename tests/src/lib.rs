@@ -1,18 +1,21 @@
 //! `modtag-tests`: the harness for end-to-end tests that drive the real `modtag` binary.
 //!
-//! - [`Daemon`]: `modtag serve` in a temporary directory on free loopback ports, with a
-//!   config generated from the demo, and the CLI run against it.
-//! - [`Sink`]: Debian's `smtp-sink` as the outbound relay, dumping each message to a file.
-//! - [`Gpg`]: Debian's `gpg` with a demo recipient's secret key, to decrypt what arrives.
-//! - [`Smtp`]: a raw SMTP client for transcript-style checks.
+//! - [`Daemon`] (here): `modtag serve` in a temporary directory on free loopback ports,
+//!   with a config generated from the demo, and the CLI run against it.
+//! - `relay.rs`: [`Sink`], Debian's `smtp-sink` as the outbound relay, dumping each message
+//!   to a file, and [`Gpg`], Debian's `gpg` with a demo recipient's key, to decrypt it.
+//! - `smtp.rs`: [`Smtp`], a raw SMTP client for transcript-style checks.
+//! - `http.rs`: raw HTTP requests, cookies and CSRF fields; `forms.rs` the public forms'
+//!   bodies; `browser.rs` headless Chromium over WebDriver; `oidc.rs` a real OpenID
+//!   provider.
 //!
 //! The binary is found beside the test executable (`target/debug/modtag`), which
 //! `cargo test --workspace` builds because `modtag-intake` has integration tests; set
 //! `MODTAG_BIN` to test another build. `cargo test -p modtag-tests` alone does not rebuild
 //! the binary: after changing the daemon, run with `--workspace`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -112,6 +115,15 @@ fn is_root() -> bool {
 
 pub mod browser;
 pub mod forms;
+mod http;
+mod oidc;
+mod relay;
+mod smtp;
+
+pub use http::*;
+pub use oidc::*;
+pub use relay::*;
+pub use smtp::*;
 
 /// Settings for a test daemon's generated configuration.
 #[derive(Clone)]
@@ -542,347 +554,6 @@ pub fn today_in_denmark() -> jiff::civil::Date {
         .date()
 }
 
-/// A minimal HTTP GET: `(status, body)`, or `None` if nothing answers.
-pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    http_get_with(addr, path, None).map(|(code, _, body)| (code, body))
-}
-
-/// An HTTP GET with an optional bearer token: `(status, header block, body)`.
-pub fn http_get_with(
-    addr: SocketAddr,
-    path: &str,
-    token: Option<&str>,
-) -> Option<(u16, String, String)> {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
-    http_get_headers(addr, path, &headers)
-}
-
-/// An HTTP GET with these request headers: `(status, header block, body)`.
-pub fn http_get_headers(
-    addr: SocketAddr,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> Option<(u16, String, String)> {
-    http_request(addr, "GET", path, headers, b"")
-}
-
-/// Any HTTP request, raw: `(status, header block, body)`. The path is sent as given (so a
-/// test can send bytes a client library would refuse).
-pub fn http_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Option<(u16, String, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let extra: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-    let length = if body.is_empty() {
-        String::new()
-    } else {
-        format!("Content-Length: {}\r\n", body.len())
-    };
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}{length}Connection: close\r\n\r\n"
-    )
-    .ok()?;
-    // The server may answer before reading a refused body; a failed write is not an error.
-    let _ = s.write_all(body);
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
-    Some((code, head.to_string(), body.to_string()))
-}
-
-/// Debian's `smtp-sink` as the relay: every message lands in a file of its own.
-pub struct Sink {
-    pub dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Sink {
-    pub fn start(port: u16) -> Sink {
-        Sink::start_with(port, &[])
-    }
-
-    /// With extra smtp-sink options, e.g. `["-f", "RCPT"]` to refuse every recipient.
-    pub fn start_with(port: u16, options: &[&str]) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let mut cmd = Command::new("smtp-sink");
-        if is_root() {
-            cmd.args(["-u", "nobody"]);
-        }
-        let child = cmd
-            .args(options)
-            .arg("-d")
-            .arg(format!("{}/%M.", dir.path().display()))
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("100")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("smtp-sink is installed (apt-get install postfix)");
-        wait_for("smtp-sink to listen", Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        Sink { dir, child }
-    }
-
-    /// Waits until `n` complete messages have arrived; returns them. smtp-sink writes a
-    /// dump as the message streams in, so a file counts once it holds the closing
-    /// boundary of modtag's PGP/MIME message.
-    pub fn wait(&self, n: usize) -> Vec<String> {
-        wait_for(
-            &format!("{n} messages at smtp-sink"),
-            Duration::from_secs(60),
-            || {
-                let dumps: Vec<String> = files_below(self.dir.path())
-                    .iter()
-                    .filter_map(|f| std::fs::read_to_string(f).ok())
-                    .filter(|d| is_complete(d))
-                    .collect();
-                (dumps.len() >= n).then_some(dumps)
-            },
-        )
-    }
-
-    /// Waits for `n` complete messages to the kommune's own people (`@kommune.localhost`),
-    /// leaving out kvitteringer to reporters; returns those.
-    pub fn wait_kommune(&self, n: usize) -> Vec<String> {
-        wait_for(
-            &format!("{n} messages to the kommune at smtp-sink"),
-            Duration::from_secs(60),
-            || {
-                let dumps: Vec<String> = self
-                    .wait(1)
-                    .into_iter()
-                    .filter(|d| rcpt_of(d).ends_with("@kommune.localhost"))
-                    .collect();
-                (dumps.len() >= n).then_some(dumps)
-            },
-        )
-    }
-
-    pub fn count(&self) -> usize {
-        files_below(self.dir.path()).len()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn is_complete(dump: &str) -> bool {
-    let pgp = dump.contains("-----END PGP MESSAGE-----") && dump.trim_end().ends_with("--");
-    // Kvitteringer and deadline notices are short plain messages, written in one piece.
-    let plain = dump.contains("Auto-Submitted: auto-generated") && body_of(dump).ends_with('\n');
-    // Calendar invitations: complete once the closing boundary is there.
-    let invitation = dump.contains("text/calendar") && dump.trim_end().ends_with("--");
-    pgp || plain || invitation
-}
-
-/// The decoded text of a plain (base64) message from modtag, as smtp-sink dumped it.
-pub fn plain_body(dump: &str) -> String {
-    let joined: String = body_of(dump).split_whitespace().collect();
-    let bytes = base64_decode(&joined);
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// What follows the header block (smtp-sink dumps with CRLF or LF line ends).
-fn body_of(dump: &str) -> &str {
-    let crlf = dump.find("\r\n\r\n").map(|p| p + 4);
-    let lf = dump.find("\n\n").map(|p| p + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => &dump[a.min(b)..],
-        (Some(a), None) | (None, Some(a)) => &dump[a..],
-        (None, None) => "",
-    }
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .unwrap_or_default()
-}
-
-/// The envelope recipient smtp-sink recorded.
-pub fn rcpt_of(dump: &str) -> String {
-    dump.lines()
-        .find_map(|l| l.strip_prefix("X-Rcpt-Args: <"))
-        .map(|l| l.trim_end_matches('>').to_string())
-        .unwrap_or_default()
-}
-
-/// The armored OpenPGP block of a PGP/MIME message.
-pub fn armored_block(dump: &str) -> String {
-    let start = dump
-        .find("-----BEGIN PGP MESSAGE-----")
-        .expect("an OpenPGP block");
-    let end = dump
-        .find("-----END PGP MESSAGE-----")
-        .expect("end of the OpenPGP block");
-    dump[start..end + "-----END PGP MESSAGE-----".len()].to_string() + "\n"
-}
-
-/// Debian's gpg with one or more demo secret keys imported.
-pub struct Gpg {
-    home: tempfile::TempDir,
-}
-
-impl Gpg {
-    /// `keys` are demo key names, as in `deploy/demo/keys/NAME.key.asc`.
-    pub fn with_demo_keys(keys: &[&str]) -> Gpg {
-        let home = tempfile::tempdir().unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        for k in keys {
-            let status = Command::new("gpg")
-                .arg("--homedir")
-                .arg(home.path())
-                .args(["--batch", "--quiet", "--import"])
-                .arg(root().join(format!("deploy/demo/keys/{k}.key.asc")))
-                .stderr(Stdio::null())
-                .status()
-                .expect("gpg is installed");
-            assert!(status.success(), "gpg could not import {k}");
-        }
-        Gpg { home }
-    }
-
-    /// Decrypts an armored message; `Err` carries gpg's complaint.
-    pub fn decrypt(&self, armored: &str) -> Result<String, String> {
-        let mut child = Command::new("gpg")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(["--batch", "--quiet", "--decrypt"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(armored.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-}
-
-/// Reads one SMTP reply, all of its lines (`250-...` continues, `250 ...` ends it).
-pub fn read_reply(r: &mut impl BufRead) -> std::io::Result<String> {
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        all.push_str(&line);
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return Ok(all);
-        }
-    }
-}
-
-/// A raw SMTP client for transcripts: send a line, read the whole reply.
-pub struct Smtp {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    pub greeting: String,
-}
-
-impl Smtp {
-    pub fn connect(addr: SocketAddr) -> Smtp {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut c = Smtp {
-            reader: BufReader::new(s.try_clone().unwrap()),
-            writer: s,
-            greeting: String::new(),
-        };
-        c.greeting = c.reply();
-        c
-    }
-
-    /// A session from `helo` that has started a message to Modtagelsen (after `354`).
-    pub fn in_data(addr: SocketAddr, helo: &str) -> Smtp {
-        let mut c = Smtp::connect(addr);
-        c.cmd(&format!("EHLO {helo}"));
-        c.start_message();
-        c
-    }
-
-    /// MAIL, RCPT to Modtagelsen and DATA, checked up to `354`.
-    pub fn start_message(&mut self) {
-        assert!(self.cmd("MAIL FROM:<a@b.example>").starts_with("250"));
-        assert!(self
-            .cmd("RCPT TO:<underretning@localhost>")
-            .starts_with("250"));
-        let r = self.cmd("DATA");
-        assert!(r.starts_with("354"), "{r}");
-    }
-
-    /// Reads one (possibly multi-line) reply.
-    pub fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return all;
-            }
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                return all;
-            }
-        }
-    }
-
-    pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).unwrap();
-    }
-
-    /// Sends `bytes` one at a time, `every` apart, from a thread of its own (a slow-loris
-    /// client); it stops at the end or when the connection is closed.
-    pub fn trickle(&self, bytes: &[u8], every: Duration) -> std::thread::JoinHandle<usize> {
-        let mut w = self.writer.try_clone().unwrap();
-        let bytes = bytes.to_vec();
-        std::thread::spawn(move || {
-            for (sent, b) in bytes.iter().enumerate() {
-                if w.write_all(&[*b]).is_err() {
-                    return sent;
-                }
-                std::thread::sleep(every);
-            }
-            bytes.len()
-        })
-    }
-
-    /// Sends a command line and returns the reply.
-    pub fn cmd(&mut self, line: &str) -> String {
-        self.send_raw(format!("{line}\r\n").as_bytes());
-        self.reply()
-    }
-}
-
 /// The password of every account the tests make.
 pub const TEST_PASSWORD: &str = "korrekt hest batteri";
 
@@ -891,70 +562,4 @@ pub fn totp_code(uri: &str, steps: i64) -> String {
     let t = totp_rs::TOTP::from_url(uri).unwrap();
     let at = jiff::Timestamp::now().as_second() + steps * 30;
     t.generate(u64::try_from(at).unwrap())
-}
-
-/// The whole `Set-Cookie` value for cookie `name` in a response's header block.
-pub fn set_cookie<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        let v = v.trim();
-        (k.eq_ignore_ascii_case("set-cookie") && v.starts_with(&format!("{name}="))).then_some(v)
-    })
-}
-
-/// The value of a page's hidden `csrf` field.
-pub fn csrf_field(page: &str) -> Option<String> {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .map(str::to_string)
-}
-
-/// panva's `oidc-provider` on loopback (`tests/oidc/provider.mjs`, installed there by
-/// `npm ci`), with one client registered.
-pub struct OpenIdProvider {
-    pub issuer: String,
-    child: Child,
-}
-
-impl OpenIdProvider {
-    pub fn start(client_id: &str, secret: &str, redirect_uri: &str) -> OpenIdProvider {
-        let dir = root().join("tests/oidc");
-        assert!(
-            dir.join("node_modules/oidc-provider").exists(),
-            "the OpenID provider is not installed: run `npm ci` in {}",
-            dir.display()
-        );
-        let port = free_port();
-        // Its output (warnings about running as a test fixture, and any server error with
-        // its stack) goes to a file in the temporary directory, for when a test fails.
-        let log = std::env::temp_dir().join(format!("modtag-oidc-provider-{port}.log"));
-        let child = Command::new("node")
-            .arg(dir.join("provider.mjs"))
-            .args([&port.to_string(), client_id, secret, redirect_uri])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("node runs");
-        let issuer = format!("http://127.0.0.1:{port}");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        wait_for("the OpenID provider", Duration::from_secs(30), || {
-            http_get(addr, "/.well-known/openid-configuration").filter(|(c, _)| *c == 200)
-        });
-        OpenIdProvider { issuer, child }
-    }
-
-    /// What the token endpoint hands out next (see `provider.mjs`).
-    pub fn set_mode(&self, mode: &str) {
-        let addr: SocketAddr = self.issuer.trim_start_matches("http://").parse().unwrap();
-        let (code, _) = http_get(addr, &format!("/__mode/{mode}")).unwrap();
-        assert_eq!(code, 200);
-    }
-}
-
-impl Drop for OpenIdProvider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
