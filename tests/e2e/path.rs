@@ -57,7 +57,8 @@ fn smtp_to_encrypted_delivery_end_to_end() {
         "list view shows the CPR unmasked"
     );
 
-    // A decision routes it: new case on trin 4, akut → Modtagelsen and its leader.
+    // A decision routes it: new case on trin 4, akut → Modtagelsen and its leader, and
+    // outside office hours (the directory's calendar says when) the døgnvagt.
     let decision = d.decide(&reference, &["--trin", "4", "--akut"]);
     let roles: Vec<&str> = decision["recipients"]
         .as_array()
@@ -65,13 +66,20 @@ fn smtp_to_encrypted_delivery_end_to_end() {
         .iter()
         .map(|r| r["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["modtagelsen", "modtagelsen_leder"]);
+    let ooh =
+        d.cli_json(&["triage", "show", &reference, "--json"])["decision"]["out_of_hours"] == true;
+    let mut expected = vec!["modtagelsen", "modtagelsen_leder"];
+    if ooh {
+        expected.push("doegnvagt");
+    }
+    assert_eq!(roles, expected);
 
     // The relay receives one encrypted copy per recipient, which gpg decrypts to the original.
-    let dumps = sink.wait_kommune(2);
+    let dumps = sink.wait_kommune(expected.len());
     let keys = [
         ("modtagelsen@kommune.localhost", "modtagelsen"),
         ("lene.holm@kommune.localhost", "modtagelsen-leder"),
+        ("doegnvagt@kommune.localhost", "doegnvagt"),
     ];
     let mut got: Vec<String> = Vec::new();
     for dump in &dumps {
@@ -117,13 +125,14 @@ fn smtp_to_encrypted_delivery_end_to_end() {
         got.push(rcpt);
     }
     got.sort();
-    assert_eq!(
-        got,
-        [
-            "lene.holm@kommune.localhost",
-            "modtagelsen@kommune.localhost"
-        ]
-    );
+    let mut want = vec![
+        "lene.holm@kommune.localhost",
+        "modtagelsen@kommune.localhost",
+    ];
+    if ooh {
+        want.insert(0, "doegnvagt@kommune.localhost");
+    }
+    assert_eq!(got, want);
 
     // Stopped cleanly, the audit log verifies offline...
     assert!(

@@ -263,7 +263,10 @@ pub fn plan(
         existing_case: input.existing_case || case.is_some(),
         consent: input.consent,
         akut: input.akut,
-        out_of_hours: input.out_of_hours,
+        // Issue 16: outside office hours is the directory's calendar's to say, not a flag
+        // the person must remember (they may still set it, e.g. for a call at 15:25).
+        out_of_hours: input.out_of_hours
+            || !modtag_router::calendar::office_open(now, &cfg.directory.calendar),
         institution: input
             .institution
             .clone()
@@ -297,7 +300,7 @@ pub fn plan(
         area: facts.area.clone(),
         institution: facts.institution.clone(),
         akut: input.akut,
-        out_of_hours: input.out_of_hours,
+        out_of_hours: facts.out_of_hours,
         udskoling: input.udskoling,
         note: input.note.clone(),
         tree_hash: decision.tree_hash.clone(),
@@ -423,7 +426,7 @@ pub fn plan(
             "consent_how": input.consent_how,
             "area": facts.area,
             "akut": input.akut,
-            "out_of_hours": input.out_of_hours,
+            "out_of_hours": facts.out_of_hours,
             "screening_outcome": input.screening_outcome,
             "attach_original": input.attach_original,
         })),

@@ -163,3 +163,48 @@ fn a_decision_is_planned_from_what_was_read() {
         Err(decide::DecideError::AlreadyDecided(_))
     ));
 }
+
+/// Whether a decision falls outside office hours comes from the directory's calendar: an
+/// akut decision at night reaches the døgnvagt without anyone ticking a box; by day not.
+#[test]
+fn the_calendar_says_when_the_doegnvagt_is_told() {
+    let ids = Counter::default();
+    let known = accept::Known {
+        reference: "MT-2026-000044".into(),
+        ..Default::default()
+    };
+    let (cfg, batch) = accepted(known, &ids);
+    let item = batch.items()[0].clone();
+    let input: decide::DecisionInput = serde_json::from_value(
+        serde_json::json!({ "actor": "Lene Holm", "trin": 4, "akut": true }),
+    )
+    .unwrap();
+    let routed_at = |at: Timestamp| {
+        let known = decide::Known {
+            item: item.clone(),
+            case: None,
+            raw: MESSAGE.to_vec(),
+        };
+        let (batch, decision, _) = decide::plan(&cfg, known, &input, &ids, at).unwrap();
+        let people: Vec<String> = decision
+            .recipients
+            .iter()
+            .map(|r| r.person.clone())
+            .collect();
+        (
+            people,
+            batch.items()[0].decision.as_ref().unwrap().out_of_hours,
+        )
+    };
+    // Monday 2 March 2026: 10:00 and 23:00 in Copenhagen.
+    let (by_day, ooh) = routed_at("2026-03-02T09:00:00Z".parse().unwrap());
+    assert!(
+        !ooh && !by_day.contains(&"doegnvagten".to_string()),
+        "{by_day:?}"
+    );
+    let (at_night, ooh) = routed_at("2026-03-02T22:00:00Z".parse().unwrap());
+    assert!(
+        ooh && at_night.contains(&"doegnvagten".to_string()),
+        "{at_night:?}"
+    );
+}
