@@ -18,6 +18,9 @@ struct FactsFile {
     existing_case: bool,
     #[serde(default)]
     consent: bool,
+    /// For an overgang: consent to share the current forløb's information too.
+    #[serde(default)]
+    consent_share: bool,
     #[serde(default)]
     akut: bool,
     #[serde(default)]
@@ -58,6 +61,7 @@ pub fn read_facts(path: &Path) -> Result<Facts> {
         udskoling: f.udskoling,
         existing_case: f.existing_case,
         consent: f.consent,
+        consent_share: f.consent_share,
         akut: f.akut,
         out_of_hours: f.out_of_hours,
         institution: f.institution,

@@ -58,6 +58,8 @@ pub fn simulate(
             udskoling: decision.udskoling,
             existing_case: decision.existing_case,
             consent: decision.consent,
+            // An intake is never an overgang: its second consent does not apply.
+            consent_share: false,
             akut: decision.akut,
             out_of_hours: decision.out_of_hours,
             institution: decision.institution.clone(),

@@ -13,6 +13,9 @@ pub struct Facts {
     pub udskoling: bool,
     pub existing_case: bool,
     pub consent: bool,
+    /// For an `overgang` (issue 16): the second consent, to share the current forløb's
+    /// information; without both, nothing goes out.
+    pub consent_share: bool,
     pub akut: bool,
     pub out_of_hours: bool,
     /// Directory id of the child's institution, to resolve `lokal_leder` / `privat_leder`.
@@ -111,6 +114,16 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
             d.actions.push((action.clone(), rule.id.clone()));
         }
         for role in &rule.to {
+            if facts.kind == "overgang" && facts.consent && !facts.consent_share {
+                d.withheld.push(Withheld {
+                    role: role.clone(),
+                    rule: rule.id.clone(),
+                    why: "samtykke til at dele forløbets oplysninger mangler: en overgang kræver \
+                          både samtykke til at aktivere beslutningstræet og til at dele"
+                        .into(),
+                });
+                continue;
+            }
             if (gated || CONSENT_ROLES.contains(&role.as_str())) && !facts.consent {
                 d.withheld.push(Withheld {
                     role: role.clone(),
@@ -190,7 +203,15 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
         }
     }
     let mut why = Vec::new();
-    if d.withheld.iter().any(|w| w.why.starts_with("samtykke")) {
+    if d.withheld
+        .iter()
+        .any(|w| w.why.starts_with("samtykke til at dele"))
+    {
+        why.push(
+            "samtykke til at dele forløbets oplysninger mangler: intet sendes ved overgangen"
+                .to_string(),
+        );
+    } else if d.withheld.iter().any(|w| w.why.starts_with("samtykke")) {
         why.push("samtykke mangler: lokal leder / Børneskolerådgivere får intet".to_string());
     }
     if !unresolved.is_empty() {

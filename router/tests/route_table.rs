@@ -4,7 +4,7 @@
 use modtag_router::{route, Facts};
 
 /// Facts in a line: `KIND [trin=N] [area=A] [inst=ID] [raadgiver=ID] [existing] [consent]
-/// [akut] [ooh] [udskoling] [names=Name One|Name Two]` (names last).
+/// [share] [akut] [ooh] [udskoling] [names=Name One|Name Two]` (names last).
 fn facts(line: &str) -> Facts {
     let (line, names) = match line.split_once(" names=") {
         Some((l, n)) => (l, n.split('|').map(str::to_string).collect()),
@@ -24,6 +24,7 @@ fn facts(line: &str) -> Facts {
             Some(("raadgiver", r)) => f.raadgiver = Some(r.into()),
             None if w == "existing" => f.existing_case = true,
             None if w == "consent" => f.consent = true,
+            None if w == "share" => f.consent_share = true,
             None if w == "akut" => f.akut = true,
             None if w == "ooh" => f.out_of_hours = true,
             None if w == "udskoling" => f.udskoling = true,
@@ -110,7 +111,10 @@ fn demo_tree_routes_every_branch_of_the_flows() {
         // DOMAIN.md's table has no row for private dagtilbud: nothing is invented.
         ("statusmoede area=privat_dagtilbud", &[], &[], true),
         // Flow 4: back to trin 2 only with consent.
-        ("overgang trin=2 raadgiver=anna.kristensen inst=solsikken consent", &["anna.kristensen", "mette.joergensen"], &[], false),
+        // Both consents (to activate the tree, to share the forløb's information): sent.
+        ("overgang trin=2 raadgiver=anna.kristensen inst=solsikken consent share", &["anna.kristensen", "mette.joergensen"], &[], false),
+        // Only the first: refused until the second is recorded.
+        ("overgang trin=2 raadgiver=anna.kristensen inst=solsikken consent", &[], &["raadgiver", "lokal_leder"], true),
         ("overgang trin=2 raadgiver=anna.kristensen inst=solsikken", &[], &["raadgiver", "lokal_leder"], true),
         ("overgang trin=3 raadgiver=anna.kristensen consent", &[], &[], true),
     ];

@@ -262,6 +262,8 @@ pub fn plan(
         udskoling: input.udskoling,
         existing_case: input.existing_case || case.is_some(),
         consent: input.consent,
+        // An intake is never an overgang: its second consent does not apply.
+        consent_share: false,
         akut: input.akut,
         // Issue 16: outside office hours is the directory's calendar's to say, not a flag
         // the person must remember (they may still set it, e.g. for a call at 15:25).
