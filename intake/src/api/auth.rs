@@ -118,6 +118,15 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The address a request is counted under for lockouts (see [`client_address`]).
 pub fn client_of(parts: &Parts, state: &ApiState) -> IpAddr {
+    client_behind(
+        parts,
+        &state.app.policy.current().cfg.config.http.trusted_proxies,
+    )
+}
+
+/// The client of a request: its peer, or the address a proxy in `trusted` names in
+/// `X-Forwarded-For` (for the desk's lockout and the public forms' rate limits alike).
+pub fn client_behind(parts: &Parts, trusted: &[modtag_config::model::Cidr]) -> IpAddr {
     // Without a peer address (never, when served by the daemon) all callers share one.
     let peer = parts
         .extensions
@@ -129,11 +138,7 @@ pub fn client_of(parts: &Parts, state: &ApiState) -> IpAddr {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    client_address(
-        peer,
-        &forwarded.join(","),
-        &state.app.policy.current().cfg.config.http.trusted_proxies,
-    )
+    client_address(peer, &forwarded.join(","), trusted)
 }
 
 /// A header as UTF-8 text without control characters (names and purposes are Danish:

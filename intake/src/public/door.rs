@@ -1,12 +1,12 @@
 //! What both public forms share: the rate limits, the body read with its CSRF token, the
 //! attachment check, and the submission taken through the SMTP path to its receipt.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Multipart};
+use axum::extract::Multipart;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -79,23 +79,13 @@ pub(super) async fn not_found() -> Response {
 }
 
 fn client(parts: &Parts, cfg: &Loaded) -> IpAddr {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    let forwarded: Vec<&str> = parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
     let trusted = cfg
         .config
         .public
         .as_ref()
         .map(|p| p.trusted_proxies.as_slice())
         .unwrap_or_default();
-    crate::api::lockout::client_address(peer, &forwarded.join(","), trusted)
+    crate::api::auth::client_behind(parts, trusted)
 }
 
 /// A fresh CSRF token and the cookie that pairs it with this browser.

@@ -16,7 +16,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::session::{posting, signed_in};
-use super::signin::{page, MessagePage};
+use super::signin::{page, refused};
 use crate::access;
 use crate::api::auth::Caller;
 use crate::api::state::{durable, load_item, ApiState};
@@ -238,10 +238,6 @@ fn form_page(
         }
         .render(),
     )
-}
-
-fn refused(status: StatusCode, title: &str, text: &str) -> Response {
-    page(status, MessagePage { title, text }.render())
 }
 
 /// Whether `reference` has a decision already (a new one replaces it, with a reason), if

@@ -17,7 +17,7 @@ use modtag_storage::records::{Item, ItemState};
 
 use super::mine::Csrf;
 use super::session::{posting, signed_in};
-use super::signin::{page, storage_trouble, MessagePage};
+use super::signin::{page, refused, storage_trouble};
 use crate::access;
 use crate::api::auth::Caller;
 use crate::api::state::{durable, load_item, ApiState};
@@ -37,10 +37,6 @@ struct ForwardPage<'a> {
     institution: Option<String>,
     recipients: Vec<Line>,
     withheld: Vec<Line>,
-}
-
-fn refused(status: StatusCode, title: &str, text: &str) -> Response {
-    page(status, MessagePage { title, text }.render())
 }
 
 /// The TRIVSEL+ `reference`, if the caller works it and it is still to be passed on.

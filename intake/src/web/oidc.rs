@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::signin::{
-    cookie_header, cookie_with, forget_next, next_page, page, storage_trouble, MessagePage,
+    cookie_header, cookie_with, forget_next, next_page, page, refused, storage_trouble,
 };
 use crate::api::auth::{client_of, cookie, SESSION_COOKIE};
 use crate::api::state::{audit, durable, ApiState};
@@ -36,10 +36,6 @@ const BROWSER_COOKIE: &str = "modtag_oidc";
 struct SignedInPage<'a> {
     /// Where the person was going (a checked local path of the desk), or home.
     next: &'a str,
-}
-
-fn refused(status: StatusCode, title: &str, text: &str) -> Response {
-    page(status, MessagePage { title, text }.render())
 }
 
 pub async fn begin(State(state): State<Arc<ApiState>>) -> Response {

@@ -59,6 +59,11 @@ pub(super) struct MessagePage<'a> {
     pub text: &'a str,
 }
 
+/// A page that says one thing: a refusal, what to fix, or that nothing was done.
+pub(super) fn refused(status: StatusCode, title: &str, text: &str) -> Response {
+    page(status, MessagePage { title, text }.render())
+}
+
 pub(super) fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
     match html {
         Ok(h) => (status, Html(h)).into_response(),
