@@ -264,6 +264,18 @@ pub(crate) fn validate_main(
             "audit.checkpoint_every_entries, checkpoint_every_secs and retention_days must each be at least 1".into(),
         ));
     }
+    let tr = &config.trivsel;
+    if tr.slots.is_empty()
+        || tr.notice_days < 0
+        || tr.remind_after_days < 1
+        || tr.first_meeting_days <= tr.notice_days
+    {
+        errors.push(invalid(
+            path,
+            line_of(text, "first_meeting_days", &tr.first_meeting_days.to_string()),
+            "trivsel: give at least one slot, remind_after_days of at least 1, and first_meeting_days more than notice_days (e.g. 14 and 5), or no slot could ever be booked".into(),
+        ));
+    }
     if t.repeat_threshold < 2 || t.repeat_window_days < 1 {
         errors.push(invalid(
             path,

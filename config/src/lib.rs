@@ -22,6 +22,7 @@ pub mod public;
 pub mod roles;
 pub mod tls_files;
 pub mod tree;
+pub mod trivsel;
 pub mod vocab;
 
 pub use directory::{Directory, Institution, Person};

@@ -32,6 +32,9 @@ pub struct Config {
     pub oidc: Option<Oidc>,
     /// The public web forms' own listener; none when left out.
     pub public: Option<crate::public::Public>,
+    /// The TRIVSEL+ forløb's start-meeting slots, rules and reminders.
+    #[serde(default)]
+    pub trivsel: crate::trivsel::Trivsel,
     pub policy: PolicyFiles,
     /// Directory of the configuration file, for resolving relative paths (`None` for the
     /// embedded default).

@@ -33,19 +33,23 @@ macro_rules! closed_names {
 }
 
 /// Which desk a mailbox feeds: Modtagelsen's underretninger, Journalen's TRIVSEL+
-/// postfordeling case, or journal staff forwarding mail on.
+/// postfordeling case, journal staff forwarding mail on, or the participant lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Underretning,
     Trivselplus,
     Postfordeling,
+    /// A private leader's list of participants for a TRIVSEL+ forløb's first meeting
+    /// (`bornogunge@`), linked to its forløb for Journalen to book.
+    Deltagerliste,
 }
 
 closed_names!(Channel {
     Underretning => "underretning",
     Trivselplus => "trivselplus",
     Postfordeling => "postfordeling",
+    Deltagerliste => "deltagerliste",
 });
 
 /// What an intake is, as reading found it or a person corrected it.

@@ -75,7 +75,7 @@ pub fn add_hverdage(from: Date, n: u32, cal: &Calendar) -> Date {
     day
 }
 
-fn weekday_name(w: Weekday) -> &'static str {
+pub fn weekday_name(w: Weekday) -> &'static str {
     match w {
         Weekday::Monday => "monday",
         Weekday::Tuesday => "tuesday",

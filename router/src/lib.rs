@@ -6,7 +6,8 @@
 //!   office hours.
 //! - [`cpr`]: CPR number validation and masking by DOMAIN.md's rules; [`cvr`]: CVR numbers.
 //! - [`names`]: Trivsel+ subjects and the tolerant matching of their names to the directory.
-//! - [`meetings`]: the school year's statusmøder for each lederteam, from the tree.
+//! - [`meetings`]: the school year's statusmøder for each lederteam, from the tree;
+//!   [`startmoede`]: a TRIVSEL+ forløb's first meeting in the allotted slots.
 //!
 //! Callers pass `now` and the configuration in; the same inputs always give the same output,
 //! which is what makes `route explain` and replays trustworthy.
@@ -18,5 +19,6 @@ pub mod deadline;
 pub mod meetings;
 pub mod names;
 pub mod route;
+pub mod startmoede;
 
 pub use route::{route, Decision, Facts, Recipient, Withheld};

@@ -4,7 +4,8 @@
 //!   written to disk goes through [`crypto::encrypt`] first.
 //! - [`keys`]: the data directory's key files (store key, audit certificate, checkpoint key,
 //!   blind-index key, API token), created on first start with 0600 permissions.
-//! - [`records`]: the stored record types (triage items, cases, outbox entries).
+//! - [`records`]: the stored record types (triage items, cases, outbox entries);
+//!   [`forloeb`] a TRIVSEL+ forløb's steps on its item.
 //! - [`audit`]: the hash-chained, encrypted audit log and its offline verifier.
 //! - [`spool`]: encrypted message files, kept out of sled (see the module for why).
 //! - [`store`]: the sled database and its atomic, durable operations.
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod crypto;
 pub mod error;
+pub mod forloeb;
 pub mod keys;
 mod keyspace;
 pub mod merkle;

@@ -295,6 +295,9 @@ pub struct Item {
     /// has it.
     #[serde(default)]
     pub taken_over: Vec<TakenOver>,
+    /// A private institution's TRIVSEL+ forløb, once Journalen has passed it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forloeb: Option<crate::forloeb::Forloeb>,
 }
 
 /// A recipient's "modtaget": who (directory id and account) and when.
@@ -424,6 +427,7 @@ impl Item {
             escalations: Vec::new(),
             tasks: Vec::new(),
             taken_over: Vec::new(),
+            forloeb: None,
         }
     }
 
@@ -475,6 +479,10 @@ pub struct OutboxEntry {
     /// recorded, but starts no further notice.
     #[serde(default)]
     pub failure_notice: bool,
+    /// Sent in clear to someone without a certificate (a private institution's answer):
+    /// it may leave only over TLS, whatever the relay's setting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_tls: bool,
 }
 
 impl OutboxEntry {
@@ -500,6 +508,7 @@ impl OutboxEntry {
             last_error: None,
             failed: None,
             failure_notice: false,
+            require_tls: false,
         }
     }
 }

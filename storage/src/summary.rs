@@ -23,6 +23,9 @@ pub struct ItemSummary {
     /// store re-summarises them at open.
     #[serde(default)]
     pub channel: Option<Channel>,
+    /// When a TRIVSEL+ forløb's open step reminds its owner next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_due: Option<Timestamp>,
 }
 
 impl ItemSummary {
@@ -41,6 +44,7 @@ impl ItemSummary {
             kvittering_due: item.kvittering.as_ref().map(|k| k.due.clone()),
             kvittering_sent_at: item.kvittering.as_ref().and_then(|k| k.sent_at),
             channel: Some(item.channel),
+            step_due: item.forloeb.as_ref().and_then(|f| f.step_due),
         }
     }
 }

@@ -345,3 +345,41 @@ pub fn plain_entry(
         now,
     ))
 }
+
+/// An outbox entry of `text` for someone outside the kommune (a private institution's
+/// leader): OpenPGP-encrypted when they have a certificate; otherwise in clear, and then it
+/// may leave only over TLS (`require_tls`), never over plain SMTP. The subject carries the
+/// reference only.
+#[allow(clippy::too_many_arguments)]
+pub fn private_entry(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    reference: &str,
+    to: PlainTo,
+    cert: Option<&sequoia_openpgp::Cert>,
+    subject: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<OutboxEntry, StoreError> {
+    let Some(cert) = cert else {
+        let mut entry = plain_entry(ids, cfg, reference, to, subject, text, now)?;
+        entry.require_tls = true;
+        return Ok(entry);
+    };
+    let id = ids.next_id()?;
+    let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let inner = format!(
+        "Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\
+         {text}\r\n"
+    );
+    let armored = crypto::encrypt_armored(&[cert], inner.as_bytes())?;
+    let message = outer_message(cfg, reference, id, to.email, &armored, now);
+    Ok(OutboxEntry::new(
+        id,
+        reference,
+        (to.role, to.person, to.email),
+        message,
+        now,
+    ))
+}

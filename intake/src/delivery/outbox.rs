@@ -32,15 +32,23 @@ pub struct Worker {
     pub shutdown: watch::Receiver<bool>,
 }
 
-fn transport(relay: &Relay) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+type Mailer = AsyncSmtpTransport<Tokio1Executor>;
+
+/// The relay as configured, and the same relay with TLS required: an entry sent in clear
+/// to someone without a certificate (`require_tls`) never leaves over plain SMTP, even
+/// where the relay is a loopback one without TLS.
+struct Mailers {
+    configured: Mailer,
+    forced: Mailer,
+}
+
+fn transport(relay: &Relay, forced: bool) -> Result<Mailer, String> {
+    let params = || TlsParameters::new(relay.host.clone()).map_err(|e| e.to_string());
     let tls = match relay.tls {
+        RelayTls::None if forced => Tls::Required(params()?),
         RelayTls::None => Tls::None,
-        RelayTls::Starttls => {
-            Tls::Required(TlsParameters::new(relay.host.clone()).map_err(|e| e.to_string())?)
-        }
-        RelayTls::Tls => {
-            Tls::Wrapper(TlsParameters::new(relay.host.clone()).map_err(|e| e.to_string())?)
-        }
+        RelayTls::Starttls => Tls::Required(params()?),
+        RelayTls::Tls => Tls::Wrapper(params()?),
     };
     Ok(
         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.clone())
@@ -61,7 +69,13 @@ fn backoff(relay: &Relay, attempts: u32) -> SignedDuration {
 
 impl Worker {
     pub async fn run(mut self) {
-        let mailer = match transport(&self.relay) {
+        let both = transport(&self.relay, false).and_then(|configured| {
+            Ok(Mailers {
+                configured,
+                forced: transport(&self.relay, true)?,
+            })
+        });
+        let mailer = match both {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "relay configuration unusable; outbox not sent");
@@ -91,7 +105,7 @@ impl Worker {
 
     /// Sends what is due; returns when the next entry falls due. Only due entries are read
     /// (and decrypted), through the store's schedule.
-    async fn round(&mut self, mailer: &AsyncSmtpTransport<Tokio1Executor>) -> Option<Timestamp> {
+    async fn round(&mut self, mailer: &Mailers) -> Option<Timestamp> {
         // An entry whose outcome could not be stored stays due: try it once per round only.
         let mut tried = std::collections::HashSet::new();
         loop {
@@ -126,11 +140,12 @@ impl Worker {
     }
 
     /// Tries one entry; returns when to retry it if it did not go out.
-    async fn send(
-        &self,
-        mailer: &AsyncSmtpTransport<Tokio1Executor>,
-        mut entry: OutboxEntry,
-    ) -> Option<Timestamp> {
+    async fn send(&self, mailers: &Mailers, mut entry: OutboxEntry) -> Option<Timestamp> {
+        let mailer = if entry.require_tls {
+            &mailers.forced
+        } else {
+            &mailers.configured
+        };
         let envelope = match (self.relay.from.parse(), entry.email.parse()) {
             (Ok(from), Ok(to)) => Envelope::new(Some(from), vec![to]).ok(),
             _ => None,

@@ -20,7 +20,7 @@ pub struct Signals<'a> {
 /// The kind when a message cannot be read at all.
 pub fn fallback(channel: Channel) -> Kind {
     match channel {
-        Channel::Postfordeling => Kind::Postfordeling,
+        Channel::Postfordeling | Channel::Deltagerliste => Kind::Postfordeling,
         _ => Kind::Underretning,
     }
 }
@@ -65,6 +65,12 @@ pub fn decide(s: &Signals) -> (Kind, String) {
         (false, Some(_)) => "; originalen er en læges LÆ 165",
         _ => "",
     };
+    if s.channel == Channel::Deltagerliste {
+        return (
+            Kind::Postfordeling,
+            "sendt til postkassen for deltagerlister (TRIVSEL+-forløb): Journalen knytter den til forløbet".into(),
+        );
+    }
     if s.channel == Channel::Postfordeling || (s.from_journal && s.forwarded.is_some()) {
         let how = match s.forwarded {
             Some(o) => format!(

@@ -66,6 +66,8 @@ struct ItemPage<'a> {
     /// Who has taken it over ("modtaget"), and whether the person may still say so.
     taken_over: Vec<String>,
     may_take_over: bool,
+    /// A private institution's TRIVSEL+ forløb: its steps and what the person may do.
+    forloeb: Option<super::forloeb::View>,
 }
 
 /// A task as the item page shows it: open with its form, or done by whom and when.
@@ -152,10 +154,17 @@ pub async fn item(
         Err(crate::api::error::ApiError::Store(e)) => return storage_trouble(e),
         Err(e) => return e.into_response(),
     };
-    render(&caller, &item, &text, state.now())
+    let forloeb = super::forloeb::view(&state.app.policy.cfg(), &caller, &item, state.now());
+    render(&caller, &item, &text, forloeb, state.now())
 }
 
-fn render(caller: &Caller, item: &Item, text: &str, now: jiff::Timestamp) -> Response {
+fn render(
+    caller: &Caller,
+    item: &Item,
+    text: &str,
+    forloeb: Option<super::forloeb::View>,
+    now: jiff::Timestamp,
+) -> Response {
     let u = &item.understanding;
     let r = &u.reporter;
     let reporter = [
@@ -231,6 +240,7 @@ fn render(caller: &Caller, item: &Item, text: &str, now: jiff::Timestamp) -> Res
             suggestions: &item.suggestions,
             case_number: item.case_number.as_deref(),
             text,
+            forloeb,
             taken_over: item
                 .taken_over
                 .iter()

@@ -7,6 +7,7 @@
 mod changes;
 mod decide;
 mod deliveries;
+mod forloeb;
 mod forward;
 mod item;
 mod mine;
@@ -61,6 +62,18 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/koe/{reference}/vurdering",
             get(decide::form).post(decide::submit),
+        )
+        .route(
+            "/koe/{reference}/svar",
+            axum::routing::post(forloeb::answer),
+        )
+        .route(
+            "/koe/{reference}/moede",
+            get(forloeb::booking).post(forloeb::book),
+        )
+        .route(
+            "/koe/{reference}/moede/aflys",
+            axum::routing::post(forloeb::cancel),
         )
         .route("/overblik", get(overview::overview))
         .route("/fejlede-leverancer", get(deliveries::list))

@@ -107,13 +107,15 @@ fn channel_name(channel: Channel) -> &'static str {
         Channel::Underretning => "Underretninger",
         Channel::Trivselplus => "TRIVSEL+",
         Channel::Postfordeling => "Postfordeling",
+        Channel::Deltagerliste => "Deltagerlister",
     }
 }
 
-const CHANNELS: [Channel; 3] = [
+const CHANNELS: [Channel; 4] = [
     Channel::Underretning,
     Channel::Trivselplus,
     Channel::Postfordeling,
+    Channel::Deltagerliste,
 ];
 
 /// A local day's start, or `None` for an empty field; `Err` for one that is not a date.

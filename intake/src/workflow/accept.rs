@@ -13,7 +13,7 @@ use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
 
-use super::{autolink, escalation, kvittering};
+use super::{autolink, escalation, forloeb, kvittering};
 use crate::smtp::session::Envelope;
 use crate::understand::{Reader, Reading};
 
@@ -34,6 +34,8 @@ pub struct Known {
     pub earlier: Vec<EarlierIntake>,
     /// Open cases of the children named, without repeats.
     pub open_cases: Vec<Case>,
+    /// For a participant list: the TRIVSEL+ forløb it belongs to, and how that was found.
+    pub forloeb: Option<(String, &'static str)>,
 }
 
 impl Known {
@@ -67,6 +69,7 @@ impl Known {
             reference,
             earlier,
             open_cases,
+            forloeb: None,
         })
     }
 }
@@ -98,9 +101,27 @@ pub fn accept_with(
     let mut reading = reader.read(&body, rx.envelope.channel);
     stated(&mut reading);
     let cprs: Vec<String> = reading.cprs.iter().map(|c| c.formatted()).collect();
-    let known = Known::look_up(store, &cprs, now)?;
+    let mut known = Known::look_up(store, &cprs, now)?;
     let reference = known.reference.clone();
-    let batch = plan(cfg, known, rx, body, reading, store, now)?;
+    // A participant list joins its forløb in the same batch, under the forløb's lock.
+    let mut list = None;
+    if rx.envelope.channel == Channel::Deltagerliste {
+        let found = forloeb::find_forloeb(store, cfg, &reading)?;
+        if let Some((forloeb_ref, how)) = found {
+            let held = store.lock_item(&forloeb_ref);
+            if let Some(item) = store.item(&forloeb_ref)? {
+                let people = forloeb::find_participants(&reading.text);
+                known.forloeb = Some((forloeb_ref, how));
+                list = Some((held, item, how, people));
+            }
+        }
+    }
+    let mut batch = plan(cfg, known, rx, body, reading, store, now)?;
+    let _held = list.map(|(held, mut item, how, people)| {
+        forloeb::link_list(cfg, &mut item, &reference, how, people, &mut batch, now);
+        batch.item(item);
+        held
+    });
     store.commit(batch, now)?;
     Ok(reference)
 }
@@ -169,6 +190,12 @@ pub fn plan(
     item.transition(ItemState::AwaitingAssessment, "system", now, "received");
     item.earlier = known.earlier;
     item.repeated = repeated(cfg, &item.earlier, now);
+    if let Some((forloeb, how)) = &known.forloeb {
+        // Its place is the forløb: Journalen books from there, and nothing waits here.
+        let note = format!("deltagerliste knyttet til TRIVSEL+ {forloeb} (fundet ved {how})");
+        item.transition(ItemState::Assessed, "system", now, &note);
+        item.transition(ItemState::Closed, "system", now, &note);
+    }
 
     let mut batch = Batch::new();
     batch.audit(

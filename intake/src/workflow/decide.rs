@@ -446,6 +446,9 @@ pub fn plan(
     if !decision.recipients.is_empty() && item.state.can_become(ItemState::Routed) {
         item.transition(ItemState::Routed, &input.actor, now, "routed");
     }
+    if item.kind == modtag_config::Kind::Trivselplus {
+        super::forloeb::begin(cfg, &mut item, now);
+    }
     let state = item.state;
     batch.item(item);
     Ok((batch, decision, state))

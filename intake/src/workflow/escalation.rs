@@ -1,6 +1,7 @@
 //! The 24-hour deadline, enforced: unassessed items are escalated at the configured hours
 //! (Modtagelsen, then its leader, then outside office hours the døgnvagt; Journalen for its
-//! own TRIVSEL+ and postfordeling), akut items at once. Notices carry the reference, the
+//! own TRIVSEL+ and postfordeling), akut items at once. The same pass reminds the owner of
+//! a TRIVSEL+ forløb's step left too long (`forloeb::remind`). Notices carry the reference, the
 //! deadline and the item's link in the desk only.
 //!
 //! Escalation runs from the store: each notice sent is recorded on the item in the same
@@ -20,6 +21,7 @@ use modtag_storage::{Store, StoreError};
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::forloeb;
 use crate::app::App;
 use crate::delivery::compose;
 
@@ -191,6 +193,26 @@ fn pass(
         }
         batch.item(item);
         store.commit(batch, now)?;
+    }
+    // A TRIVSEL+ forløb's step left too long: the clear summaries say which are due.
+    for (reference, summary) in store.summaries_by_reference()? {
+        let Some(due) = summary.step_due else {
+            continue;
+        };
+        if due > now {
+            next = Some(next.map_or(due, |n| n.min(due)));
+            continue;
+        }
+        let _held = store.lock_item(&reference);
+        let Some(mut item) = store.item(&reference)? else {
+            continue;
+        };
+        let mut batch = Batch::new();
+        if forloeb::remind(store, cfg, &mut item, &mut batch, now)? {
+            batch.item(item);
+            store.commit(batch, now)?;
+            sent += 1;
+        }
     }
     if sent > 0 {
         store.flush()?;

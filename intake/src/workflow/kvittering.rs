@@ -45,7 +45,9 @@ pub fn owe(
 ) -> Result<(), StoreError> {
     let k = &cfg.config.kvittering;
     let reporter = &item.understanding.reporter;
+    // A participant list is no report of concern: its sender is owed no kvittering.
     let owed = assessed_as_underretning(item.kind)
+        && item.channel != modtag_config::Channel::Deltagerliste
         && reporter.kind != "anonymous"
         && !reporter.reason.starts_with("sent by the kommune's own");
     if !k.enabled || !owed {

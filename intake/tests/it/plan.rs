@@ -91,6 +91,7 @@ fn a_professionals_report_on_a_child_with_one_open_case_is_linked_at_a_fixed_tim
             institution: Some("bakkeskolen".into()),
             open: true,
         }],
+        forloeb: None,
     };
     let ids = Counter::default();
     let (_, batch) = accepted(known, &ids);

@@ -98,6 +98,16 @@ pub enum EventKind {
     TakenOver,
     /// A series of meeting invitations was queued (the statusmøder).
     InvitationsSent,
+    /// A leader answered a TRIVSEL+ forløb with the staff who join, sent to the institution.
+    LeaderAnswered,
+    /// A participant list was linked to its TRIVSEL+ forløb.
+    ParticipantsLinked,
+    /// A forløb's first meeting was booked (or moved) and the invitations queued.
+    MeetingBooked,
+    /// A forløb's first meeting was cancelled and the cancellations queued.
+    MeetingCancelled,
+    /// The owner of a forløb's step left too long was reminded.
+    StepReminded,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -138,6 +148,11 @@ modtag_config::closed_names!(EventKind {
     AuditCopied => "audit_copied",
     TakenOver => "taken_over",
     InvitationsSent => "invitations_sent",
+    LeaderAnswered => "leader_answered",
+    ParticipantsLinked => "participants_linked",
+    MeetingBooked => "meeting_booked",
+    MeetingCancelled => "meeting_cancelled",
+    StepReminded => "step_reminded",
 });
 
 impl Serialize for EventKind {

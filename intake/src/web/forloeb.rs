@@ -1,0 +1,560 @@
+//! A private institution's TRIVSEL+ forløb in the desk (issue 16, flow 2, steps 3-5): its
+//! steps on the item page with who did each and when; the leader's answer with the staff
+//! who join (sent on to the institution); and the administration's booking of the first
+//! meeting in an allotted slot (`/koe/{reference}/moede`), moved or cancelled there too.
+//! Each change is `workflow::forloeb`'s plan, committed with its audit entry under the
+//! item's lock, durable before the answer.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use jiff::Timestamp;
+use modtag_config::Loaded;
+use modtag_router::{deadline, startmoede};
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::forloeb::{Forloeb, Participant};
+use modtag_storage::records::Item;
+use modtag_storage::store::{Batch, IdSource};
+use modtag_storage::StoreError;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::session::{posting, signed_in};
+use super::signin::{page, refused, storage_trouble};
+use crate::access;
+use crate::api::auth::Caller;
+use crate::api::state::{audit, durable, load_item, ApiState};
+use crate::app::blocking;
+use crate::workflow::forloeb::{self, Step};
+
+/// One step of the forløb as the item page lists it.
+pub struct StepLine {
+    pub name: &'static str,
+    pub status: String,
+    pub done: bool,
+}
+
+/// The forløb on the item page.
+pub struct View {
+    pub steps: Vec<StepLine>,
+    pub reminders: Vec<String>,
+    /// The signed-in person is a leader it waits for (or who may answer again).
+    pub may_answer: bool,
+    /// Their earlier answer, to change it.
+    pub my_staff: String,
+    /// The signed-in person works Journalen's desk: the booking is theirs.
+    pub may_book: bool,
+}
+
+fn lines(people: &[Participant]) -> String {
+    people
+        .iter()
+        .map(|p| format!("{} <{}>", p.name, p.email))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn day(date: jiff::civil::Date) -> String {
+    date.strftime("%d.%m.%Y").to_string()
+}
+
+/// "2026-12-08T09:00" → "08.12.2026 kl. 09:00".
+fn when(local: &str) -> String {
+    local
+        .parse::<jiff::civil::DateTime>()
+        .map_or(local.to_string(), |t| {
+            t.strftime("%d.%m.%Y kl. %H:%M").to_string()
+        })
+}
+
+pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Option<View> {
+    let f = item.forloeb.as_ref()?;
+    let d = item.decision.as_ref()?;
+    let name = |id: &str| {
+        cfg.directory
+            .person(id)
+            .map_or(id.to_string(), |p| p.name.clone())
+    };
+    let leaders = forloeb::leaders(item);
+    let answers: Vec<String> = leaders
+        .iter()
+        .map(|l| match f.answers.iter().find(|a| &a.person == l) {
+            Some(a) => format!(
+                "{} svarede {} ({}): {} medarbejder(e), sendt til institutionen {}",
+                name(l),
+                deadline::local(a.at),
+                a.user,
+                a.staff.len(),
+                if a.encrypted {
+                    "krypteret"
+                } else {
+                    "kun over TLS"
+                }
+            ),
+            None => format!("venter på {}", name(l)),
+        })
+        .collect();
+    let latest = startmoede::window(&cfg.config.trivsel, item.received_at, now).1;
+    let list = match f.lists.last() {
+        Some(l) => format!(
+            "modtaget {} som {} ({} deltager(e); knyttet ved {})",
+            deadline::local(l.at),
+            l.reference,
+            l.participants.len(),
+            l.linked_by
+        ),
+        None => "venter på den private leders liste".into(),
+    };
+    let meeting = match &f.meeting {
+        Some(m) if m.cancelled.is_none() => format!(
+            "{}-{}, {}; booket af {} {}; {} deltager(e) og den private leder inviteret",
+            when(&m.start),
+            &m.end[11..],
+            m.place,
+            m.booked_by,
+            deadline::local(m.booked_at),
+            m.participants.len()
+        ),
+        Some(m) => format!(
+            "mødet {} er aflyst{}; skal bookes igen senest {}",
+            when(&m.start),
+            m.cancelled
+                .as_ref()
+                .map(|c| format!(" af {} {}: {}", c.by, deadline::local(c.at), c.reason))
+                .unwrap_or_default(),
+            day(latest)
+        ),
+        None => format!("skal holdes senest {}", day(latest)),
+    };
+    let step = forloeb::step(item, f);
+    let me = caller.person.directory_id.as_deref();
+    Some(View {
+        steps: vec![
+            StepLine {
+                name: "Modtaget af Journalen",
+                status: deadline::local(item.received_at),
+                done: true,
+            },
+            StepLine {
+                name: "Videresendt til lederne",
+                status: format!(
+                    "{} af {}: {}",
+                    deadline::local(d.at),
+                    d.actor,
+                    leaders
+                        .iter()
+                        .map(|l| name(l))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                done: true,
+            },
+            StepLine {
+                name: "Ledernes svar med medarbejdere",
+                status: answers.join("; "),
+                done: step != Step::Answers,
+            },
+            StepLine {
+                name: "Deltagerliste fra den private leder",
+                status: list,
+                done: !f.lists.is_empty(),
+            },
+            StepLine {
+                name: "Første møde",
+                status: meeting,
+                done: step == Step::Booked,
+            },
+        ],
+        reminders: f
+            .reminders
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {} påmindet {}",
+                    r.step,
+                    r.to.join(", "),
+                    deadline::local(r.at)
+                )
+            })
+            .collect(),
+        may_answer: me.is_some_and(|me| leaders.iter().any(|l| l == me)),
+        my_staff: me
+            .and_then(|me| f.answers.iter().find(|a| a.person == me))
+            .map(|a| lines(&a.staff))
+            .unwrap_or_default(),
+        may_book: access::works_item(&caller.person, item.kind),
+    })
+}
+
+/// Who may make a change: a leader the forløb waits for, or Journalen.
+#[derive(Clone, Copy)]
+enum Who {
+    Leader,
+    Journalen,
+}
+
+fn allowed(who: Who, person: &access::Person, item: &Item) -> bool {
+    item.forloeb.is_some()
+        && match who {
+            Who::Leader => person
+                .directory_id
+                .as_ref()
+                .is_some_and(|me| forloeb::leaders(item).contains(me)),
+            Who::Journalen => access::works_item(person, item.kind),
+        }
+}
+
+fn not_found() -> Response {
+    refused(
+        StatusCode::NOT_FOUND,
+        "Ikke fundet",
+        "Der er intet TRIVSEL+-forløb med den reference, som du kan arbejde med.",
+    )
+}
+
+type Plan = Box<
+    dyn FnOnce(
+            &dyn IdSource,
+            &Loaded,
+            &mut Item,
+            &mut Batch,
+            Timestamp,
+        ) -> Result<Result<(), String>, StoreError>
+        + Send,
+>;
+
+/// Loads the item under its lock, checks who may, lets `plan` change it, and commits it
+/// with what `plan` queued and audited; `Ok(Err(why))` when the plan refused (nothing is
+/// changed), `Err(page)` for no access or storage trouble.
+async fn change(
+    state: &Arc<ApiState>,
+    caller: &Caller,
+    reference: &str,
+    who: Who,
+    plan: Plan,
+) -> Result<Result<(), String>, Response> {
+    let (store, cfg, now) = (state.app.store.clone(), state.app.policy.cfg(), state.now());
+    let r = reference.to_string();
+    let person = caller.person.clone();
+    let done = blocking(move || -> Result<Option<Result<(), String>>, StoreError> {
+        let _held = store.lock_item(&r);
+        let Some(mut item) = store.item(&r)? else {
+            return Ok(None);
+        };
+        if !allowed(who, &person, &item) {
+            return Ok(None);
+        }
+        let mut batch = Batch::new();
+        let outcome = plan(&store, &cfg, &mut item, &mut batch, now)?;
+        if outcome.is_ok() {
+            batch.item(item);
+            store.commit(batch, now)?;
+        }
+        Ok(Some(outcome))
+    })
+    .await;
+    match done {
+        Ok(Some(Ok(()))) => {
+            if let Err(e) = durable(state).await {
+                return Err(e.into_response());
+            }
+            state.app.wake.notify_one();
+            Ok(Ok(()))
+        }
+        Ok(Some(Err(why))) => Ok(Err(why)),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(storage_trouble(e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    deltagere: String,
+    #[serde(default)]
+    besked: String,
+}
+
+/// A leader's answer with the staff who join (step 3).
+pub async fn answer(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+    Form(form): Form<AnswerForm>,
+) -> Response {
+    let caller = match posting(&mut parts, &state, &form.csrf).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let staff = match forloeb::parse_participants(&form.deltagere) {
+        Ok(s) => s,
+        Err(why) => {
+            return refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Svaret blev ikke sendt",
+                &why,
+            )
+        }
+    };
+    let Some(me) = caller.person.directory_id.clone() else {
+        return not_found();
+    };
+    let user = caller.actor.clone();
+    let note = form.besked.chars().take(4000).collect::<String>();
+    let plan: Plan = Box::new(move |ids, cfg, item, batch, now| {
+        forloeb::answer(ids, cfg, item, &me, &user, staff, &note, batch, now)
+    });
+    match change(&state, &caller, &reference, Who::Leader, plan).await {
+        Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}#forloeb")).into_response(),
+        Ok(Err(why)) => refused(StatusCode::CONFLICT, "Svaret blev ikke sendt", &why),
+        Err(page) => page,
+    }
+}
+
+struct OfferRow {
+    value: String,
+    label: String,
+    refusal: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "moede.html")]
+struct BookingPage<'a> {
+    user: &'a str,
+    csrf: &'a str,
+    reference: &'a str,
+    received: String,
+    latest: String,
+    earliest: String,
+    notice_days: i64,
+    first_meeting_days: i64,
+    place: &'a str,
+    bookable: Vec<OfferRow>,
+    unbookable: Vec<OfferRow>,
+    participants: String,
+    booked: Option<String>,
+    error: Option<String>,
+}
+
+fn booking_page(
+    cfg: &Loaded,
+    caller: &Caller,
+    item: &Item,
+    f: &Forloeb,
+    now: Timestamp,
+    error: Option<(String, String)>,
+) -> Response {
+    let rules = &cfg.config.trivsel;
+    let (earliest, latest) = startmoede::window(rules, item.received_at, now);
+    let (bookable, unbookable): (Vec<_>, Vec<_>) =
+        startmoede::offers(rules, item.received_at, now, &cfg.directory.calendar)
+            .into_iter()
+            .map(|o| OfferRow {
+                value: o.start.strftime("%Y-%m-%dT%H:%M").to_string(),
+                label: format!(
+                    "{} kl. {}-{}",
+                    o.start.strftime("%A %d.%m.%Y"),
+                    o.start.strftime("%H:%M"),
+                    o.end.strftime("%H:%M")
+                ),
+                refusal: o.refusal,
+            })
+            .partition(|o| o.refusal.is_none());
+    let booked = f
+        .meeting
+        .as_ref()
+        .filter(|m| m.cancelled.is_none())
+        .map(|m| format!("{}-{}, {}", when(&m.start), &m.end[11..], m.place));
+    let participants = match (&error, &f.meeting) {
+        (Some((_, typed)), _) => typed.clone(),
+        (None, Some(m)) if m.cancelled.is_none() => lines(&m.participants),
+        _ => lines(&forloeb::known_participants(f)),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
+    page(
+        status,
+        BookingPage {
+            user: &caller.actor,
+            csrf,
+            reference: &item.reference,
+            received: deadline::local(item.received_at),
+            latest: day(latest),
+            earliest: day(earliest),
+            notice_days: rules.notice_days,
+            first_meeting_days: rules.first_meeting_days,
+            place: &rules.place,
+            bookable: danish_days(bookable),
+            unbookable: danish_days(unbookable),
+            participants,
+            booked,
+            error: error.map(|(why, _)| why),
+        }
+        .render(),
+    )
+}
+
+/// jiff writes English weekday names; the desk speaks Danish.
+fn danish_days(rows: Vec<OfferRow>) -> Vec<OfferRow> {
+    const DAYS: [(&str, &str); 7] = [
+        ("Monday", "mandag"),
+        ("Tuesday", "tirsdag"),
+        ("Wednesday", "onsdag"),
+        ("Thursday", "torsdag"),
+        ("Friday", "fredag"),
+        ("Saturday", "lørdag"),
+        ("Sunday", "søndag"),
+    ];
+    rows.into_iter()
+        .map(|mut r| {
+            for (en, da) in DAYS {
+                r.label = r.label.replace(en, da);
+            }
+            r
+        })
+        .collect()
+}
+
+/// The booking page, for Journalen (viewing it is audited: it names the participants).
+pub async fn booking(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+) -> Response {
+    let caller = match signed_in(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(to_login) => return to_login,
+    };
+    let item = match load_item(&state, &reference).await {
+        Ok(item) if allowed(Who::Journalen, &caller.person, &item) => item,
+        Ok(_) | Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
+            return not_found()
+        }
+        Err(e) => return e.into_response(),
+    };
+    let event = Event::new(
+        EventKind::Viewed,
+        &caller.actor,
+        caller.purpose_or("booking"),
+    )
+    .reference(&reference)
+    .details(json!({ "page": "moede" }));
+    if let Err(e) = audit(&state, event).await {
+        return e.into_response();
+    }
+    let f = item.forloeb.clone().unwrap_or_default();
+    booking_page(
+        &state.app.policy.cfg(),
+        &caller,
+        &item,
+        &f,
+        state.now(),
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct BookForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    tid: String,
+    #[serde(default)]
+    deltagere: String,
+}
+
+/// Books (or moves) the first meeting; a slot that breaks a rule, or a list that cannot
+/// be read, gives the page again saying why, with what was typed.
+pub async fn book(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+    Form(form): Form<BookForm>,
+) -> Response {
+    let caller = match posting(&mut parts, &state, &form.csrf).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let checked = match form.tid.parse::<jiff::civil::DateTime>() {
+        Err(_) => Err("Vælg en af de udleverede tider.".to_string()),
+        Ok(start) => forloeb::parse_participants(&form.deltagere).map(|p| (start, p)),
+    };
+    let outcome = match checked {
+        Ok((start, people)) => {
+            let actor = caller.actor.clone();
+            let plan: Plan = Box::new(move |ids, cfg, item, batch, now| {
+                forloeb::book(ids, cfg, item, start, people, &actor, batch, now)
+            });
+            change(&state, &caller, &reference, Who::Journalen, plan).await
+        }
+        Err(why) => Ok(Err(why)),
+    };
+    match outcome {
+        Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}#forloeb")).into_response(),
+        Ok(Err(why)) => {
+            let item = match load_item(&state, &reference).await {
+                Ok(item) if allowed(Who::Journalen, &caller.person, &item) => item,
+                _ => return not_found(),
+            };
+            let f = item.forloeb.clone().unwrap_or_default();
+            let cfg = state.app.policy.cfg();
+            booking_page(
+                &cfg,
+                &caller,
+                &item,
+                &f,
+                state.now(),
+                Some((why, form.deltagere)),
+            )
+        }
+        Err(page) => page,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    begrundelse: String,
+}
+
+pub async fn cancel(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    mut parts: Parts,
+    Form(form): Form<CancelForm>,
+) -> Response {
+    let caller = match posting(&mut parts, &state, &form.csrf).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let reason = form.begrundelse.trim().to_string();
+    if reason.is_empty() {
+        return refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Mødet blev ikke aflyst",
+            "Skriv hvorfor mødet aflyses; deltagerne får besked.",
+        );
+    }
+    let actor = caller.actor.clone();
+    let plan: Plan = Box::new(move |ids, cfg, item, batch, now| {
+        forloeb::cancel(ids, cfg, item, &actor, &reason, batch, now)
+    });
+    match change(&state, &caller, &reference, Who::Journalen, plan).await {
+        Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}#forloeb")).into_response(),
+        Ok(Err(why)) => refused(StatusCode::CONFLICT, "Mødet blev ikke aflyst", &why),
+        Err(page) => page,
+    }
+}
