@@ -216,10 +216,20 @@ impl Browser {
     /// Signs `id` in with the sign-in form of the daemon at `http` (password and the TOTP
     /// code from the enrolment `uri`).
     pub fn sign_in(&self, http: std::net::SocketAddr, id: &str, uri: &str) {
+        self.sign_in_with_step(http, id, uri, 0);
+    }
+
+    /// Signs in a second time: a code is taken only once, so the next step's (within the
+    /// one step of clock skew the server allows).
+    pub fn sign_in_again(&self, http: std::net::SocketAddr, id: &str, uri: &str) {
+        self.sign_in_with_step(http, id, uri, 1);
+    }
+
+    fn sign_in_with_step(&self, http: std::net::SocketAddr, id: &str, uri: &str, steps: i64) {
         self.goto(&format!("http://{http}/login"));
         self.fill("username", id);
         self.fill("password", crate::TEST_PASSWORD);
-        self.fill("totp", &crate::totp_code(uri, 0));
+        self.fill("totp", &crate::totp_code(uri, steps));
         self.follow("button[type=submit]");
         assert!(self.text().contains("Logget ind som"), "{}", self.text());
     }

@@ -125,6 +125,23 @@ fn base64_decode(s: &str) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// The `text/calendar` part of an invitation from modtag, decoded, and its iTIP method
+/// (`REQUEST`, `CANCEL`) from the part's content type.
+pub fn calendar_part(dump: &str) -> (String, String) {
+    let (_, rest) = dump
+        .split_once("Content-Type: text/calendar; charset=utf-8; method=")
+        .expect("a text/calendar part");
+    let method: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+    let b64: String = body_of(rest)
+        .lines()
+        .take_while(|l| !l.starts_with("--"))
+        .collect::<String>()
+        .split_whitespace()
+        .collect();
+    let ics = String::from_utf8(base64_decode(&b64)).expect("UTF-8 calendar text");
+    (method, ics)
+}
+
 /// The envelope recipient smtp-sink recorded.
 pub fn rcpt_of(dump: &str) -> String {
     dump.lines()

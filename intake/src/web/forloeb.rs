@@ -31,6 +31,7 @@ use crate::api::auth::Caller;
 use crate::api::state::{audit, durable, load_item, ApiState};
 use crate::app::blocking;
 use crate::workflow::forloeb::{self, Step};
+use crate::workflow::{booking, participants};
 
 /// One step of the forløb as the item page lists it.
 pub struct StepLine {
@@ -49,6 +50,7 @@ pub struct View {
     pub my_staff: String,
     /// The signed-in person works Journalen's desk: the booking is theirs.
     pub may_book: bool,
+    pub booked: bool,
 }
 
 fn lines(people: &[Participant]) -> String {
@@ -188,6 +190,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
             .map(|a| lines(&a.staff))
             .unwrap_or_default(),
         may_book: access::works_item(&caller.person, item.kind),
+        booked: step == Step::Booked,
     })
 }
 
@@ -293,7 +296,7 @@ pub async fn answer(
         Ok(c) => c,
         Err(page) => return page,
     };
-    let staff = match forloeb::parse_participants(&form.deltagere) {
+    let staff = match participants::parse_participants(&form.deltagere) {
         Ok(s) => s,
         Err(why) => {
             return refused(
@@ -488,13 +491,13 @@ pub async fn book(
     };
     let checked = match form.tid.parse::<jiff::civil::DateTime>() {
         Err(_) => Err("Vælg en af de udleverede tider.".to_string()),
-        Ok(start) => forloeb::parse_participants(&form.deltagere).map(|p| (start, p)),
+        Ok(start) => participants::parse_participants(&form.deltagere).map(|p| (start, p)),
     };
     let outcome = match checked {
         Ok((start, people)) => {
             let actor = caller.actor.clone();
             let plan: Plan = Box::new(move |ids, cfg, item, batch, now| {
-                forloeb::book(ids, cfg, item, start, people, &actor, batch, now)
+                booking::book(ids, cfg, item, start, people, &actor, batch, now)
             });
             change(&state, &caller, &reference, Who::Journalen, plan).await
         }
@@ -550,7 +553,7 @@ pub async fn cancel(
     }
     let actor = caller.actor.clone();
     let plan: Plan = Box::new(move |ids, cfg, item, batch, now| {
-        forloeb::cancel(ids, cfg, item, &actor, &reason, batch, now)
+        booking::cancel(ids, cfg, item, &actor, &reason, batch, now)
     });
     match change(&state, &caller, &reference, Who::Journalen, plan).await {
         Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}#forloeb")).into_response(),

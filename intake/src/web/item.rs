@@ -61,6 +61,8 @@ struct ItemPage<'a> {
     kinds: Vec<(&'static str, &'static str, bool)>,
     may_close: bool,
     closed: bool,
+    /// Who closed it, when and why.
+    closed_note: Option<String>,
     /// A TRIVSEL+: Journalen passes it on to the leaders rather than assessing it.
     trivsel: bool,
     /// Who has taken it over ("modtaget"), and whether the person may still say so.
@@ -301,6 +303,19 @@ fn render(
                 .collect(),
             may_close: item.state.can_become(ItemState::Closed),
             closed: item.state == ItemState::Closed,
+            closed_note: item
+                .history
+                .iter()
+                .rev()
+                .find(|t| t.to == ItemState::Closed)
+                .map(|t| {
+                    format!(
+                        "Lukket {} af {}: {}",
+                        deadline::local(t.at),
+                        t.actor,
+                        t.note
+                    )
+                }),
             trivsel: item.kind == Kind::Trivselplus,
             decision: item.decision.as_ref().map(|d| DecisionLines {
                 summary: decision_line(d),

@@ -13,7 +13,7 @@ use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
 
-use super::{autolink, escalation, forloeb, kvittering};
+use super::{autolink, escalation, forloeb, kvittering, participants};
 use crate::smtp::session::Envelope;
 use crate::understand::{Reader, Reading};
 
@@ -106,11 +106,11 @@ pub fn accept_with(
     // A participant list joins its forløb in the same batch, under the forløb's lock.
     let mut list = None;
     if rx.envelope.channel == Channel::Deltagerliste {
-        let found = forloeb::find_forloeb(store, cfg, &reading)?;
+        let found = participants::find_forloeb(store, cfg, &reading)?;
         if let Some((forloeb_ref, how)) = found {
             let held = store.lock_item(&forloeb_ref);
             if let Some(item) = store.item(&forloeb_ref)? {
-                let people = forloeb::find_participants(&reading.text);
+                let people = participants::find_participants(&reading.text);
                 known.forloeb = Some((forloeb_ref, how));
                 list = Some((held, item, how, people));
             }

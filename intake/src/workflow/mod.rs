@@ -7,13 +7,16 @@
 //! - [`decide`]: a person's assessment, routed by the beslutningstræ.
 //! - [`escalation`]: the 12/18/22-hour notices for what is not yet assessed.
 //! - [`forloeb`]: a private institution's TRIVSEL+ forløb from the leaders' answers to the
-//!   first meeting, with reminders.
+//!   first meeting, with reminders; [`participants`] the list and the forløb it joins;
+//!   [`booking`] the first meeting and its invitations.
 //! - [`tilbagemelding`]: the letter to a professional reporter, drafted and approved.
 
 pub mod accept;
 pub mod autolink;
+pub mod booking;
 pub mod decide;
 pub mod escalation;
 pub mod forloeb;
 pub mod kvittering;
+pub mod participants;
 pub mod tilbagemelding;

@@ -3,6 +3,7 @@
 mod corpus;
 mod decide;
 mod escalation;
+mod forloeb;
 mod plan;
 mod session;
 mod transcripts;

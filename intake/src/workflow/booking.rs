@@ -1,0 +1,208 @@
+//! A TRIVSEL+ forløb's first meeting (issue 16, flow 2 step 5): booked by the
+//! administration in an allotted slot within the 14-day and 5-day rules
+//! (`router::startmoede`), moved (SEQUENCE one on) or cancelled (`METHOD:CANCEL`), with an
+//! iCalendar invitation to every participant and the private leader. Plans only, like every
+//! workflow step.
+
+use jiff::civil::DateTime;
+use jiff::Timestamp;
+use modtag_config::Loaded;
+use modtag_router::startmoede;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::forloeb::{Cancelled, Meeting, Participant};
+use modtag_storage::records::{Item, OutboxEntry};
+use modtag_storage::store::{Batch, IdSource};
+use modtag_storage::StoreError;
+use serde_json::json;
+
+use super::forloeb::{advanced, institution_leader};
+use crate::delivery::compose;
+use crate::delivery::ical::{self, Invitation};
+
+/// Books (or moves) the first meeting (step 5) in the slot starting at `start`, and queues
+/// an invitation to every participant and the private leader. `Err` says, in Danish, why
+/// the slot or the list cannot be used; nothing is then changed.
+#[allow(clippy::too_many_arguments)]
+pub fn book(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    item: &mut Item,
+    start: DateTime,
+    participants: Vec<Participant>,
+    actor: &str,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<Result<(), String>, StoreError> {
+    let Some(f) = item.forloeb.as_ref() else {
+        return Ok(Err(
+            "Der er intet TRIVSEL+-forløb at booke et møde til.".into()
+        ));
+    };
+    let rules = &cfg.config.trivsel;
+    let end = match startmoede::check(rules, start, item.received_at, now, &cfg.directory.calendar)
+    {
+        Ok(end) => end,
+        Err(why) => return Ok(Err(why)),
+    };
+    let Some(private) = institution_leader(cfg, item) else {
+        return Ok(Err(
+            "Institutionens leder er ikke i kataloget, så den private leder kan ikke indkaldes."
+                .into(),
+        ));
+    };
+    let sequence = f.meeting.as_ref().map_or(0, |m| m.sequence + 1);
+    let uid = format!(
+        "trivselplus-{}@{}",
+        item.reference.to_ascii_lowercase(),
+        cfg.config.smtp.hostname
+    );
+    let meeting = Meeting {
+        start: start.strftime("%Y-%m-%dT%H:%M").to_string(),
+        end: end.strftime("%Y-%m-%dT%H:%M").to_string(),
+        place: rules.place.clone(),
+        participants,
+        booked_by: actor.to_string(),
+        booked_at: now,
+        uid,
+        sequence,
+        cancelled: None,
+    };
+    let count = invite(ids, cfg, item, &meeting, private, false, batch, now)?;
+    batch.audit(
+        Event::new(EventKind::MeetingBooked, actor, "trivselplus")
+            .reference(&item.reference)
+            .details(json!({
+                "start": meeting.start, "end": meeting.end, "sequence": sequence,
+                "participants": meeting.participants.len(), "invitations": count,
+            })),
+    );
+    item.forloeb.as_mut().expect("checked above").meeting = Some(meeting);
+    advanced(cfg, item, now);
+    Ok(Ok(()))
+}
+
+/// Cancels the booked meeting: everyone invited gets the cancellation (`METHOD:CANCEL`, the
+/// same UID, the next SEQUENCE); the forløb waits for a new booking.
+#[allow(clippy::too_many_arguments)]
+pub fn cancel(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    item: &mut Item,
+    actor: &str,
+    reason: &str,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<Result<(), String>, StoreError> {
+    let Some(mut meeting) = item
+        .forloeb
+        .as_ref()
+        .and_then(|f| f.meeting.clone())
+        .filter(|m| m.cancelled.is_none())
+    else {
+        return Ok(Err("Der er intet booket møde at aflyse.".into()));
+    };
+    let Some(private) = institution_leader(cfg, item) else {
+        return Ok(Err("Institutionens leder er ikke i kataloget.".into()));
+    };
+    meeting.sequence += 1;
+    meeting.cancelled = Some(Cancelled {
+        by: actor.to_string(),
+        at: now,
+        reason: reason.to_string(),
+    });
+    let count = invite(ids, cfg, item, &meeting, private, true, batch, now)?;
+    batch.audit(
+        Event::new(EventKind::MeetingCancelled, actor, "trivselplus")
+            .reference(&item.reference)
+            .details(
+                json!({ "start": meeting.start, "sequence": meeting.sequence,
+                "cancellations": count, "reason": reason }),
+            ),
+    );
+    item.forloeb.as_mut().expect("checked above").meeting = Some(meeting);
+    advanced(cfg, item, now);
+    Ok(Ok(()))
+}
+
+/// One mail per attendee (and the organizer, Journalen, for its calendar), each with the
+/// whole invitation. It names the meeting by the reference only: no child.
+#[allow(clippy::too_many_arguments)]
+fn invite(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    item: &Item,
+    meeting: &Meeting,
+    private: &modtag_config::Person,
+    cancel: bool,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let organizer = cfg.directory.with_role("journalen").into_iter().next();
+    let (org_name, org_email) = organizer
+        .map_or(("Journalen", cfg.config.relay.from.as_str()), |p| {
+            (p.name.as_str(), p.email.as_str())
+        });
+    let mut people: Vec<(&str, &str)> = meeting
+        .participants
+        .iter()
+        .map(|p| (p.name.as_str(), p.email.as_str()))
+        .collect();
+    if !people
+        .iter()
+        .any(|(_, e)| e.eq_ignore_ascii_case(&private.email))
+    {
+        people.push((&private.name, &private.email));
+    }
+    let attendees: Vec<ical::Person> = people
+        .iter()
+        .map(|(name, email)| ical::Person { name, email })
+        .collect();
+    let summary = format!("TRIVSEL+ opstartsmøde ({})", item.reference);
+    let description = format!(
+        "Første møde i det tværfaglige udførerteam for TRIVSEL+ {}. Sted: {}.",
+        item.reference, meeting.place
+    );
+    let parse = |s: &str| s.parse::<DateTime>().expect("stored as a civil time");
+    let ics = ical::calendar(&Invitation {
+        uid: &meeting.uid,
+        sequence: meeting.sequence,
+        cancel,
+        summary: &summary,
+        description: &description,
+        start: parse(&meeting.start),
+        end: parse(&meeting.end),
+        organizer: ical::Person {
+            name: org_name,
+            email: org_email,
+        },
+        attendees: &attendees,
+        stamp: now,
+    });
+    let text = format!(
+        "{}{summary}\n{} {}-{}\n{}\n\nInvitationen er vedhæftet som kalenderaftale.\n",
+        if cancel { "AFLYST: " } else { "" },
+        &meeting.start[..10],
+        &meeting.start[11..],
+        &meeting.end[11..],
+        meeting.place,
+    );
+    let subject = if cancel {
+        format!("Aflyst: {summary}")
+    } else {
+        summary.clone()
+    };
+    let mut to: Vec<(&str, &str)> = people;
+    to.push((org_name, org_email));
+    for (_, email) in &to {
+        let id = ids.next_id()?;
+        let message = compose::invitation(cfg, &meeting.uid, id, email, &subject, &text, &ics, now);
+        batch.outbox(OutboxEntry::new(
+            id,
+            &item.reference,
+            ("opstartsmoede", "deltager", email),
+            message,
+            now,
+        ));
+    }
+    Ok(to.len())
+}

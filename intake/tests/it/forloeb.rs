@@ -1,0 +1,187 @@
+//! A TRIVSEL+ forløb at fixed times (issue 16, flow 2): each step left too long reminds its
+//! owner once per period (the leader who has not answered, the private leader for the list,
+//! Journalen for the booking), from the same pass as the 24-hour escalation; a list mailed
+//! without the reference finds its forløb by the sender's institution; the booking keeps
+//! the 14-day and 5-day rules; once booked nothing more is reminded.
+
+use jiff::{Timestamp, ToSpan};
+use modtag_config::Channel;
+use modtag_intake::understand::Reader;
+use modtag_intake::workflow::escalation::tick;
+use modtag_intake::workflow::{booking, forloeb, participants};
+use modtag_storage::forloeb::Participant;
+use modtag_storage::keys::DataKeys;
+use modtag_storage::records::{DecisionRecord, Item, ItemState, Kind, RoutedTo, Transport};
+use modtag_storage::store::Batch;
+use modtag_storage::Store;
+
+const R: &str = "MT-2026-000010";
+
+/// Friskolen's TRIVSEL+, forwarded by Journalen to the leader of PPR at `at`.
+fn forwarded(cfg: &modtag_config::Loaded, at: Timestamp) -> Item {
+    let mut item = Item::received(
+        R,
+        Channel::Trivselplus,
+        Kind::Trivselplus,
+        at,
+        at + 24.hours(),
+        Transport::default(),
+    );
+    item.decision = Some(DecisionRecord {
+        at,
+        actor: "journal".into(),
+        existing_case: false,
+        case_number: None,
+        trin: None,
+        consent: false,
+        area: Some("privat_skole".into()),
+        institution: Some("friskolen".into()),
+        akut: false,
+        out_of_hours: false,
+        udskoling: false,
+        note: String::new(),
+        consent_record: None,
+        tree_hash: String::new(),
+        recipients: vec![RoutedTo {
+            role: "leder_ppr".into(),
+            person: "karen.poulsen".into(),
+            rule: modtag_router::route::NAMES_RULE.into(),
+        }],
+        actions: Vec::new(),
+        refused: None,
+        screening_outcome: None,
+        attach_original: false,
+    });
+    item.transition(ItemState::Assessed, "journal", at, "");
+    item.transition(ItemState::Routed, "journal", at, "routed");
+    forloeb::begin(cfg, &mut item, at);
+    item
+}
+
+/// Reminders in the outbox: (role, address), in the order queued.
+fn reminders(store: &Store) -> Vec<(String, String)> {
+    let mut out: Vec<_> = store.outbox().unwrap();
+    out.sort_by_key(|e| e.id);
+    out.into_iter()
+        .filter(|e| ["svar", "deltagerliste", "booking"].contains(&e.role.as_str()))
+        .map(|e| (e.role, e.email))
+        .collect()
+}
+
+fn change(store: &Store, at: Timestamp, f: impl FnOnce(&mut Item, &mut Batch)) {
+    let mut item = store.item(R).unwrap().unwrap();
+    let mut b = Batch::new();
+    f(&mut item, &mut b);
+    b.item(item);
+    store.commit(b, at).unwrap();
+}
+
+#[test]
+fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
+    let mut cfg = modtag_config::load_embedded().unwrap();
+    cfg.config.trivsel.remind_after_days = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let store = Store::open(dir.path(), keys.with_auditors(cfg.auditors.clone())).unwrap();
+    // Tuesday 1 December 2026, 10:00 in Copenhagen.
+    let t0: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    let mut b = Batch::new();
+    b.item(forwarded(&cfg, t0));
+    store.commit(b, t0).unwrap();
+
+    // The leader has not answered within two days: she is reminded, once.
+    assert_eq!(tick(&store, &cfg, t0 + 47.hours()).unwrap(), 0);
+    assert_eq!(tick(&store, &cfg, t0 + 48.hours()).unwrap(), 1);
+    assert_eq!(tick(&store, &cfg, t0 + 49.hours()).unwrap(), 0);
+    let staff = vec![Participant {
+        name: "Anne Jensen".into(),
+        email: "anne.jensen@kommune.localhost".into(),
+    }];
+    let t1 = t0 + 50.hours();
+    change(&store, t1, |item, b| {
+        forloeb::answer(
+            &store,
+            &cfg,
+            item,
+            "karen.poulsen",
+            "karen",
+            staff,
+            "",
+            b,
+            t1,
+        )
+        .unwrap()
+        .unwrap();
+    });
+    // Now the private leader owes the list: her reminder says where to send it.
+    assert_eq!(tick(&store, &cfg, t1 + 47.hours()).unwrap(), 0);
+    assert_eq!(tick(&store, &cfg, t1 + 48.hours()).unwrap(), 1);
+    let institution = store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.role == "deltagerliste")
+        .expect("the reminder to the private leader");
+    assert!(
+        !institution.message.contains("Anne"),
+        "a reference and dates only"
+    );
+
+    // The list comes without the reference: the sender's institution finds the forløb.
+    let raw = "From: Susanne =?utf-8?q?M=C3=B8ller?= <leder@friskolen.dk>\r\n\
+               To: bornogunge@localhost\r\nSubject: Deltagere\r\n\r\n\
+               Anne Jensen <anne.jensen@kommune.localhost>\r\nLise Holm <lise.holm@friskolen.dk>\r\n";
+    let reading = Reader::with_key(&cfg, None).read(raw.as_bytes(), Channel::Deltagerliste);
+    let found = participants::find_forloeb(&store, &cfg, &reading).unwrap();
+    assert_eq!(found, Some((R.to_string(), "cvr")));
+    let people = participants::find_participants(&reading.text);
+    assert_eq!(people.len(), 2, "{people:?}");
+    let t2 = t1 + 49.hours(); // Sunday 6 December
+    change(&store, t2, |item, b| {
+        forloeb::link_list(&cfg, item, "MT-2026-000011", "cvr", people.clone(), b, t2)
+    });
+
+    // Journalen owes the booking: reminded; the booking keeps both rules.
+    assert_eq!(tick(&store, &cfg, t2 + 48.hours()).unwrap(), 1);
+    let t3 = t2 + 49.hours(); // Tuesday 8 December
+    change(&store, t3, |item, b| {
+        let early = booking::book(
+            &store,
+            &cfg,
+            item,
+            "2026-12-10T13:00".parse().unwrap(),
+            people.clone(),
+            "journal",
+            b,
+            t3,
+        )
+        .unwrap();
+        assert!(early.unwrap_err().contains("varsel"));
+        booking::book(
+            &store,
+            &cfg,
+            item,
+            "2026-12-15T09:00".parse().unwrap(),
+            people.clone(),
+            "journal",
+            b,
+            t3,
+        )
+        .unwrap()
+        .unwrap();
+    });
+    assert_eq!(tick(&store, &cfg, t3 + 720.hours()).unwrap(), 0, "booked");
+    assert_eq!(
+        reminders(&store),
+        [
+            ("svar".into(), "leder.ppr@kommune.localhost".into()),
+            ("deltagerliste".into(), "leder@friskolen.localhost".into()),
+            ("booking".into(), "journalen@kommune.localhost".into()),
+        ]
+    );
+    let item = store.item(R).unwrap().unwrap();
+    let f = item.forloeb.unwrap();
+    assert_eq!(f.reminders.len(), 3);
+    assert_eq!(f.step_due, None);
+    assert_eq!(f.meeting.unwrap().start, "2026-12-15T09:00");
+}
