@@ -101,6 +101,8 @@ pub enum Action {
     AuditCopy,
     /// Mail the school year's statusmøde invitations (the leader of PPR summons them).
     SendInvitations,
+    /// Move a case back to a trin-2 forløb (flow 4); the case's own rådgiver may too.
+    Overgang,
 }
 
 /// The roles that allow `action`, for the refusal's message too.
@@ -113,6 +115,7 @@ pub fn roles_for(action: Action) -> &'static [&'static str] {
         Action::AuditCheckpoint => &["auditor", "admin"],
         Action::AuditCopy => &["auditor"],
         Action::SendInvitations => &["leder_ppr", "admin"],
+        Action::Overgang => &["modtagelsen", "modtagelsen_leder"],
     }
 }
 

@@ -62,10 +62,18 @@ pub fn check(
             start.strftime("%d.%m.%Y kl. %H:%M")
         )
     })?;
-    let (earliest, latest) = window(rules, received, now);
+    within(rules, start.date(), received, now)?;
+    Ok(end)
+}
+
+/// Whether a first meeting on `date` keeps both rules: within `first_meeting_days` of
+/// `from` (the receipt, or an overgang's activation) and `notice_days` after today.
+pub fn within(rules: &Trivsel, date: Date, from: Timestamp, now: Timestamp) -> Result<(), String> {
+    let (earliest, latest) = window(rules, from, now);
+    let start = date.at(0, 0, 0, 0);
     if start.date() > latest {
         return Err(format!(
-            "Det første møde skal holdes inden for {} dage efter modtagelsen, senest {}; {} er for sent.",
+            "Det første møde skal holdes inden for {} dage, senest {}; {} er for sent.",
             rules.first_meeting_days,
             latest.strftime("%d.%m.%Y"),
             start.date().strftime("%d.%m.%Y")
@@ -79,7 +87,7 @@ pub fn check(
             start.date().strftime("%d.%m.%Y")
         ));
     }
-    Ok(end)
+    Ok(())
 }
 
 /// Every allotted slot from today until a week past the latest allowed day, each with why

@@ -327,3 +327,130 @@ fn an_answer_to_an_institution_without_a_certificate_never_leaves_in_clear() {
     );
     assert!(d.stop().success());
 }
+
+/// A weekday (not a holiday or closed day) `days` or more from today, at 09:00 local.
+fn open_day_from(days: i64) -> String {
+    let cal = modtag_config::directory::Calendar::default();
+    let mut d = today_in_denmark()
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap();
+    while modtag_router::calendar::closed(d, &cal) {
+        d = d.tomorrow().unwrap();
+    }
+    format!("{d}T09:00")
+}
+
+/// Flow 4: a case moves back to trin 2 only with both consents, the measures ended and the
+/// first meeting within 14 days with 5 days' notice; then the rådgiver and the lokal leder
+/// get the hand-over (gpg reads it) and the invitation.
+#[test]
+fn an_overgang_to_trin_2_is_refused_until_its_conditions_hold() {
+    let mut d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let csv = d.dir.path().join("sager.csv");
+    std::fs::write(
+        &csv,
+        "case_number,cpr,child_name,raadgiver,area,institution,status\n\
+         SAG-200,120315-4321,Emil Hansen,anna.kristensen,dagtilbud,solsikken,open\n",
+    )
+    .unwrap();
+    d.cli_json(&["cases", "import", csv.to_str().unwrap(), "--json"]);
+    let yesterday = today_in_denmark().yesterday().unwrap().to_string();
+    let meeting = open_day_from(6);
+
+    let out = d.cli(&[
+        "cases",
+        "overgang",
+        "SAG-200",
+        "--consent-by",
+        "forældre",
+        "--consent-how",
+        "skriftligt",
+        "--first-meeting",
+        &meeting,
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("dele det nuværende forløbs oplysninger mangler")
+            && said.contains("Foranstaltningerne skal være afsluttet"),
+        "both reasons at once: {said}"
+    );
+    let too_late = open_day_from(20);
+    let out = d.cli(&[
+        "cases",
+        "overgang",
+        "SAG-200",
+        "--consent-by",
+        "forældre",
+        "--consent-how",
+        "skriftligt",
+        "--share-by",
+        "forældre",
+        "--share-how",
+        "skriftligt",
+        "--measures-ended",
+        &yesterday,
+        "--first-meeting",
+        &too_late,
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("inden for 14 dage"),
+        "{said}"
+    );
+    d.wait_outbox_idle();
+    assert_eq!(sink.count(), 0, "a refused overgang sends nothing");
+
+    let done = d.cli_json(&[
+        "cases",
+        "overgang",
+        "SAG-200",
+        "--consent-by",
+        "forældre",
+        "--consent-how",
+        "skriftligt",
+        "--share-by",
+        "forældre",
+        "--share-how",
+        "skriftligt",
+        "--measures-ended",
+        &yesterday,
+        "--first-meeting",
+        &meeting,
+        "--json",
+    ]);
+    assert_eq!(done["invitations"], 2, "{done}");
+    d.wait_outbox_idle();
+    let mails = sink.wait(4);
+    let handover = mails
+        .iter()
+        .find(|m| rcpt_of(m) == "leder.solsikken@kommune.localhost" && m.contains("BEGIN PGP"))
+        .expect("the hand-over to the lokal leder");
+    let plain = Gpg::with_demo_keys(&["leder-solsikken"])
+        .decrypt(&armored_block(handover))
+        .unwrap();
+    assert!(
+        plain.contains("Emil Hansen (120315-4321)") && plain.contains("Sag: SAG-200"),
+        "{plain}"
+    );
+    let invitation = mails
+        .iter()
+        .find(|m| rcpt_of(m) == "leder.solsikken@kommune.localhost" && m.contains("text/calendar"))
+        .expect("the invitation to the lokal leder");
+    assert!(!invitation.contains("Emil"), "no child in an invitation");
+    let (method, ics) = calendar_part(invitation);
+    assert_eq!(method, "REQUEST");
+    let e = event(&ics);
+    assert_eq!(
+        e.property_value("ORGANIZER"),
+        Some("mailto:anna.kristensen@kommune.localhost")
+    );
+    assert_eq!(e.multi_properties().get("ATTENDEE").map(Vec::len), Some(2));
+    assert!(d.stop().success());
+    let audited = d.audit_text("overgang_activated");
+    assert!(
+        audited.contains("\"actor\":\"demo\"") && audited.contains("SAG-200"),
+        "{audited}"
+    );
+}

@@ -120,3 +120,49 @@ pub async fn export(
     )
         .into_response())
 }
+
+/// Flow 4: the case moves back to a trin-2 TRIVSEL+ forløb. For the case's rådgiver or
+/// Modtagelsen; refused (422, every reason) until both consents, the measures' end and a
+/// first meeting within the rules are given.
+pub async fn overgang(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    axum::extract::Path(case_number): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::workflow::overgang::Activated>, ApiError> {
+    let input: crate::workflow::overgang::OvergangInput = super::error::json_body(
+        &body,
+        "{\"consent\": {\"given_by\", \"how\"}, \"consent_share\": {...}, \"measures_ended\": \"YYYY-MM-DD\", \"first_meeting\": \"YYYY-MM-DDTHH:MM\"}",
+    )?;
+    let (store, cfg, now) = (state.app.store.clone(), state.app.policy.cfg(), state.now());
+    let actor = caller.actor.clone();
+    let person = caller.person.clone();
+    let done = blocking(move || -> Result<_, ApiError> {
+        // One answer for "no such case" and "not yours": a case number is not a way to
+        // learn which cases exist.
+        let not_yours = || {
+            ApiError::not_found(format!(
+                "no case {case_number} that you may move (its rådgiver or Modtagelsen may)"
+            ))
+        };
+        let case = store.case(&case_number)?.ok_or_else(not_yours)?;
+        let own = person.directory_id.as_deref() == Some(case.raadgiver.as_str());
+        if !own && !crate::access::may(&person, Action::Overgang) {
+            return Err(not_yours());
+        }
+        match crate::workflow::overgang::plan(&store, &cfg, &case, &input, &actor, now)? {
+            Ok((batch, activated)) => {
+                store.commit(batch, now)?;
+                Ok(activated)
+            }
+            Err(reasons) => Err(ApiError::Invalid {
+                message: "the overgang is refused; nothing was sent",
+                errors: json!(reasons),
+            }),
+        }
+    })
+    .await?;
+    durable(&state).await?;
+    state.app.wake.notify_one();
+    Ok(Json(done))
+}

@@ -48,6 +48,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/api/v1/cases/import", post(cases::import))
         .route("/api/v1/cases/export", get(cases::export))
+        .route(
+            "/api/v1/cases/{case_number}/overgang",
+            post(cases::overgang),
+        )
         .route("/api/v1/config/reload", post(policy::reload))
         .route("/api/v1/route/simulate", post(policy::simulate))
         .route(

@@ -139,6 +139,47 @@ pub enum CasesCommand {
         #[arg(long, default_value = "csv")]
         format: String,
     },
+    /// Move a case back to a trin-2 TRIVSEL+ forløb (flow 4): refused until both consents
+    /// are recorded, the measures have ended and the first meeting keeps the 14-day and
+    /// 5-day rules; then the rådgiver and the lokal leder get the hand-over (encrypted) and
+    /// an invitation to the first meeting.
+    #[command(
+        after_help = "Example:\n  modtag cases overgang SAG-100 --consent-by forældre --consent-how skriftligt \\\n    --share-by forældre --share-how skriftligt --measures-ended 2026-11-27 \\\n    --first-meeting 2026-12-10T09:00"
+    )]
+    Overgang(OvergangArgs),
+}
+
+#[derive(clap::Args)]
+pub struct OvergangArgs {
+    pub case_number: String,
+    /// Consent to activate the beslutningstræ: who gave it (forældre, den unge ...).
+    #[arg(long)]
+    pub consent_by: Option<String>,
+    /// ... and how (skriftligt, mundtligt, digitalt ...).
+    #[arg(long)]
+    pub consent_how: Option<String>,
+    /// Consent to share the current forløb's information: who gave it.
+    #[arg(long)]
+    pub share_by: Option<String>,
+    /// ... and how.
+    #[arg(long)]
+    pub share_how: Option<String>,
+    /// The day the measures on trin 3/4 ended (YYYY-MM-DD).
+    #[arg(long)]
+    pub measures_ended: Option<String>,
+    /// The first TRIVSEL+ meeting, Danish local time (YYYY-MM-DDTHH:MM).
+    #[arg(long)]
+    pub first_meeting: Option<String>,
+    /// Its length in minutes (default 90).
+    #[arg(long)]
+    pub minutes: Option<u16>,
+    /// Where it is held (default: [trivsel] place).
+    #[arg(long)]
+    pub place: Option<String>,
+    #[arg(long, default_value = "")]
+    pub note: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]

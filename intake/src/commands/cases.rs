@@ -1,4 +1,4 @@
-//! `modtag cases import|export`.
+//! `modtag cases import|export|overgang`.
 
 use anyhow::{Context, Result};
 use modtag_intake::api::types::{CaseRow, ImportCounts};
@@ -47,6 +47,57 @@ pub async fn run(ctx: &Ctx<'_>, command: &CasesCommand) -> Result<()> {
                 );
             }
         }
+        CasesCommand::Overgang(a) => overgang(ctx, a).await?,
+    }
+    Ok(())
+}
+
+async fn overgang(ctx: &Ctx<'_>, a: &crate::cli::OvergangArgs) -> Result<()> {
+    use modtag_intake::workflow::overgang::{Activated, ConsentInput, OvergangInput};
+    let consent = |by: &Option<String>, how: &Option<String>| {
+        by.as_ref().map(|by| ConsentInput {
+            given_by: by.clone(),
+            how: how.clone().unwrap_or_default(),
+            at: None,
+        })
+    };
+    let measures_ended = match &a.measures_ended {
+        Some(d) => Some(
+            d.parse()
+                .with_context(|| format!("--measures-ended {d:?} is not a date (YYYY-MM-DD)"))?,
+        ),
+        None => None,
+    };
+    let first_meeting = match &a.first_meeting {
+        Some(t) => Some(t.parse().with_context(|| {
+            format!("--first-meeting {t:?} is not a local time (YYYY-MM-DDTHH:MM)")
+        })?),
+        None => None,
+    };
+    let input = OvergangInput {
+        consent: consent(&a.consent_by, &a.consent_how),
+        consent_share: consent(&a.share_by, &a.share_how),
+        measures_ended,
+        first_meeting,
+        minutes: a.minutes,
+        place: a.place.clone(),
+        note: a.note.clone(),
+    };
+    let path = format!("/api/v1/cases/{}/overgang", urlencode(&a.case_number));
+    let done: Activated = ctx.api()?.post(&path, &input).await?;
+    if a.json {
+        render::json(&done);
+    } else {
+        println!(
+            "{}: overgang to trin 2; first meeting {}; told and invited: {}",
+            done.case_number,
+            done.first_meeting,
+            done.recipients
+                .iter()
+                .map(|(p, r)| format!("{p} ({r})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! - [`forloeb`]: a private institution's TRIVSEL+ forløb from the leaders' answers to the
 //!   first meeting, with reminders; [`participants`] the list and the forløb it joins;
 //!   [`booking`] the first meeting and its invitations.
+//! - [`overgang`]: a case moving back to a trin-2 TRIVSEL+ forløb (flow 4).
 //! - [`tilbagemelding`]: the letter to a professional reporter, drafted and approved.
 
 pub mod accept;
@@ -18,5 +19,6 @@ pub mod decide;
 pub mod escalation;
 pub mod forloeb;
 pub mod kvittering;
+pub mod overgang;
 pub mod participants;
 pub mod tilbagemelding;

@@ -108,6 +108,8 @@ pub enum EventKind {
     MeetingCancelled,
     /// The owner of a forløb's step left too long was reminded.
     StepReminded,
+    /// A case moved back to a trin-2 TRIVSEL+ forløb (flow 4), with both consents.
+    OvergangActivated,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -153,6 +155,7 @@ modtag_config::closed_names!(EventKind {
     MeetingBooked => "meeting_booked",
     MeetingCancelled => "meeting_cancelled",
     StepReminded => "step_reminded",
+    OvergangActivated => "overgang_activated",
 });
 
 impl Serialize for EventKind {

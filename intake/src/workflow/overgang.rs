@@ -1,0 +1,335 @@
+//! Flow 4 (issue 16): a child's case in Familieafdelingen moves back to a trin-2 TRIVSEL+
+//! forløb. Refused, with every reason at once, until both consents are recorded (to
+//! activate the beslutningstræ; to share the current forløb's information), the measures
+//! have ended, and the first TRIVSEL+ meeting falls within `first_meeting_days` with
+//! `notice_days`' notice. Then the tree's `overgang` rules route it (the rådgiver, who
+//! attends to hand over, and the lokal leder), each gets the hand-over encrypted to their
+//! certificate, and both are invited to the first meeting by calendar, organized by the
+//! rådgiver. A plan like every workflow step: the effects go into a `Batch`.
+
+use jiff::civil::{Date, DateTime};
+use jiff::Timestamp;
+use modtag_config::Loaded;
+use modtag_router::{calendar, route, startmoede, Facts};
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::{Case, Consent, OutboxEntry};
+use modtag_storage::store::{Batch, IdSource};
+use modtag_storage::StoreError;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::delivery::compose::{self, PlainTo};
+use crate::delivery::ical::{self, Invitation};
+
+/// What the person records for the overgang (the API's body).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OvergangInput {
+    /// Consent to activate the beslutningstræ on trin 2.
+    pub consent: Option<ConsentInput>,
+    /// Consent to share the current forløb's information.
+    pub consent_share: Option<ConsentInput>,
+    /// The day the measures on trin 3/4 ended.
+    pub measures_ended: Option<Date>,
+    /// The first TRIVSEL+ meeting, local time (`2026-12-10T09:00`), and how long it is.
+    pub first_meeting: Option<DateTime>,
+    pub minutes: Option<u16>,
+    pub place: Option<String>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsentInput {
+    /// Who gave it (`forældre`, `den unge` ...) and how (`skriftligt`, `mundtligt` ...).
+    pub given_by: String,
+    pub how: String,
+    /// When; now when left out.
+    pub at: Option<Timestamp>,
+}
+
+/// What the overgang did, for the answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Activated {
+    pub case_number: String,
+    pub first_meeting: String,
+    /// Directory ids told and invited, with their roles.
+    pub recipients: Vec<(String, String)>,
+    pub invitations: usize,
+}
+
+fn consent(c: &Option<ConsentInput>, scope: &str, now: Timestamp) -> Option<Consent> {
+    c.as_ref()
+        .filter(|c| !c.given_by.trim().is_empty() && !c.how.trim().is_empty())
+        .map(|c| Consent {
+            given_by: c.given_by.trim().to_string(),
+            how: c.how.trim().to_string(),
+            at: c.at.unwrap_or(now),
+            scope: scope.to_string(),
+        })
+}
+
+/// The overgang of `case` as a batch, or every reason it is refused (in Danish).
+pub fn plan(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    case: &Case,
+    input: &OvergangInput,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Result<(Batch, Activated), Vec<String>>, StoreError> {
+    let mut refused = Vec::new();
+    let activate = consent(
+        &input.consent,
+        "aktivering af beslutningstræet på trin 2",
+        now,
+    );
+    let share = consent(&input.consent_share, "deling af forløbets oplysninger", now);
+    if activate.is_none() {
+        refused.push(
+            "Samtykket til at aktivere beslutningstræet mangler (hvem gav det, og hvordan).".into(),
+        );
+    }
+    if share.is_none() {
+        refused.push("Samtykket til at dele det nuværende forløbs oplysninger mangler (hvem gav det, og hvordan).".into());
+    }
+    let today = now.to_zoned(calendar::tz()).date();
+    match input.measures_ended {
+        None => refused.push(
+            "Foranstaltningerne skal være afsluttet først: angiv den dag, de sluttede.".into(),
+        ),
+        Some(d) if d > today => refused.push(format!(
+            "Foranstaltningerne slutter {}: overgangen kan først ske derefter.",
+            d.strftime("%d.%m.%Y")
+        )),
+        Some(_) => {}
+    }
+    let rules = &cfg.config.trivsel;
+    match input.first_meeting {
+        None => refused.push(format!(
+            "Angiv det første TRIVSEL+-møde: inden for {} dage, med mindst {} dages varsel.",
+            rules.first_meeting_days, rules.notice_days
+        )),
+        Some(start) => {
+            if let Err(why) = startmoede::within(rules, start.date(), now, now) {
+                refused.push(why);
+            }
+            if calendar::closed(start.date(), &cfg.directory.calendar) {
+                refused.push(format!(
+                    "{} er en lukkedag: vælg en hverdag.",
+                    start.date().strftime("%d.%m.%Y")
+                ));
+            }
+        }
+    }
+    let facts = Facts {
+        kind: "overgang".into(),
+        trin: Some(2),
+        area: case.area.clone(),
+        institution: case.institution.clone(),
+        raadgiver: Some(case.raadgiver.clone()),
+        existing_case: true,
+        consent: activate.is_some(),
+        consent_share: share.is_some(),
+        ..Facts::default()
+    };
+    let decision = route(&facts, &cfg.tree, &cfg.directory);
+    if refused.is_empty() && !decision.recipients.iter().any(|r| r.role == "lokal_leder") {
+        refused.push(format!(
+            "Sagen har ingen institution med en lokal leder i kataloget: {}",
+            decision
+                .refused
+                .as_deref()
+                .unwrap_or("ret sagens institution i sagssystemet, og indlæs sagerne igen.")
+        ));
+    }
+    if !refused.is_empty() {
+        return Ok(Err(refused));
+    }
+    let start = input.first_meeting.expect("checked above");
+    let end =
+        start + jiff::Span::new().minutes(i64::from(input.minutes.unwrap_or(90).clamp(15, 480)));
+    let place = input.place.clone().unwrap_or_else(|| rules.place.clone());
+    let organizer = cfg.directory.person(&case.raadgiver);
+    let mut batch = Batch::new();
+    let when = start.strftime("%d.%m.%Y kl. %H:%M").to_string();
+    for r in &decision.recipients {
+        let Some(person) = cfg.directory.person(&r.person) else {
+            continue;
+        };
+        let to = PlainTo {
+            role: &r.role,
+            person: &person.id,
+            email: &person.email,
+        };
+        let subject = format!("Overgang til trin 2: sag {}", case.case_number);
+        let entry = match &person.cert {
+            // The hand-over itself, with the child, only encrypted.
+            Some(cert) => compose::private_entry(
+                ids,
+                cfg,
+                &case.case_number,
+                to,
+                Some(cert),
+                &subject,
+                &handover(
+                    case,
+                    organizer.map_or(&case.raadgiver, |p| &p.name),
+                    &when,
+                    &place,
+                    input,
+                ),
+                now,
+            )?,
+            None => compose::plain_entry(
+                ids,
+                cfg,
+                &case.case_number,
+                to,
+                &subject,
+                &format!(
+                    "Sag {} overgår til et TRIVSEL+-forløb på trin 2. Første møde {when}, {place}. \
+                     Oplysningerne om barnet får du af rådgiveren.\n",
+                    case.case_number
+                ),
+                now,
+            )?,
+        };
+        batch.outbox(entry);
+    }
+    let invitations = invite(
+        ids,
+        cfg,
+        case,
+        &decision.recipients,
+        (start, end),
+        &place,
+        &mut batch,
+        now,
+    )?;
+    let recipients: Vec<(String, String)> = decision
+        .recipients
+        .iter()
+        .map(|r| (r.person.clone(), r.role.clone()))
+        .collect();
+    batch.audit(
+        Event::new(EventKind::OvergangActivated, actor, "overgang").details(json!({
+            "case_number": case.case_number,
+            "consent": activate,
+            "consent_share": share,
+            "measures_ended": input.measures_ended,
+            "first_meeting": start.to_string(),
+            "recipients": recipients,
+            "tree_hash": decision.tree_hash,
+            "note": input.note,
+        })),
+    );
+    Ok(Ok((
+        batch,
+        Activated {
+            case_number: case.case_number.clone(),
+            first_meeting: start.strftime("%Y-%m-%dT%H:%M").to_string(),
+            recipients,
+            invitations,
+        },
+    )))
+}
+
+/// The hand-over the rådgiver and the lokal leder get (encrypted): the child, the case, the
+/// consents and the first meeting.
+fn handover(
+    case: &Case,
+    raadgiver: &str,
+    when: &str,
+    place: &str,
+    input: &OvergangInput,
+) -> String {
+    let c = |c: &Option<ConsentInput>| {
+        c.as_ref()
+            .map_or(String::new(), |c| format!("{}, {}", c.given_by, c.how))
+    };
+    format!(
+        "Overgang fra Familieafdelingen til et TRIVSEL+-forløb på trin 2.\n\n\
+         Barn: {} ({})\nSag: {}\nRådgiver: {raadgiver} (deltager i det første møde og overdrager)\n\
+         Samtykke til at aktivere beslutningstræet: {}\n\
+         Samtykke til at dele forløbets oplysninger: {}\n\
+         Foranstaltningerne sluttede: {}\n\
+         Første TRIVSEL+-møde: {when}, {place}\n{}",
+        case.child_name,
+        case.cpr,
+        case.case_number,
+        c(&input.consent),
+        c(&input.consent_share),
+        input
+            .measures_ended
+            .map_or(String::new(), |d| d.strftime("%d.%m.%Y").to_string()),
+        if input.note.trim().is_empty() {
+            String::new()
+        } else {
+            format!("\nBemærkning: {}\n", input.note.trim())
+        },
+    )
+}
+
+/// The first meeting's invitation, organized by the rådgiver, to everyone routed; it names
+/// the case number only.
+#[allow(clippy::too_many_arguments)]
+fn invite(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    case: &Case,
+    to: &[modtag_router::Recipient],
+    (start, end): (DateTime, DateTime),
+    place: &str,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let organizer = cfg.directory.person(&case.raadgiver);
+    let people: Vec<ical::Person> = to
+        .iter()
+        .filter_map(|r| cfg.directory.person(&r.person))
+        .map(|p| ical::Person {
+            name: &p.name,
+            email: &p.email,
+        })
+        .collect();
+    let uid = format!(
+        "overgang-{}-{}@{}",
+        case.case_number.to_ascii_lowercase(),
+        start.strftime("%Y%m%d"),
+        cfg.config.smtp.hostname
+    );
+    let summary = format!("TRIVSEL+ første møde (sag {})", case.case_number);
+    let description = format!("Overgang til trin 2. Sted: {place}.");
+    let ics = ical::calendar(&Invitation {
+        uid: &uid,
+        sequence: 0,
+        cancel: false,
+        summary: &summary,
+        description: &description,
+        start,
+        end,
+        organizer: ical::Person {
+            name: organizer.map_or("Rådgiveren", |p| &p.name),
+            email: organizer.map_or(cfg.config.relay.from.as_str(), |p| &p.email),
+        },
+        attendees: &people,
+        stamp: now,
+    });
+    let text = format!(
+        "{summary}\n{}\n{place}\n\nInvitationen er vedhæftet som kalenderaftale.\n",
+        start.strftime("%d.%m.%Y kl. %H:%M")
+    );
+    for p in &people {
+        let id = ids.next_id()?;
+        let message = compose::invitation(cfg, &uid, id, p.email, &summary, &text, &ics, now);
+        batch.outbox(OutboxEntry::new(
+            id,
+            &case.case_number,
+            ("overgang", "deltager", p.email),
+            message,
+            now,
+        ));
+    }
+    Ok(people.len())
+}
