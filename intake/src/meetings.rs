@@ -1,15 +1,28 @@
 //! The statusmøder's invitations (issue 16): `router::meetings` plans the school year,
 //! `delivery::ical` writes each meeting as an invitation; here the two meet, for the CLI's
-//! files and for the mail the API queues. An invitation names staff only: no child.
+//! files and for the mail the API queues. Sending a year again mails only what changed
+//! against what was sent (`storage::series`): a new meeting, a moved one or one whose team
+//! changed (SEQUENCE one on; someone no longer on the team gets a cancellation), one no
+//! longer planned or cancelled by hand (`METHOD:CANCEL`). An invitation names staff only:
+//! no child.
 
-use jiff::civil::DateTime;
+use jiff::civil::{Date, DateTime};
 use jiff::Timestamp;
-use modtag_config::Loaded;
+use modtag_config::{Directory, Loaded};
 use modtag_router::meetings::{school_year, teams};
+use modtag_storage::series::{SentMeeting, SentSeries};
 
 use crate::delivery::ical::{calendar, Invitation, Person};
 
-/// One meeting's invitation and whom it goes to (the organizer too).
+/// Someone invited, or the organizer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// One meeting as planned now.
 pub struct Invite {
     pub uid: String,
     pub team: &'static str,
@@ -17,16 +30,74 @@ pub struct Invite {
     pub start: DateTime,
     pub end: DateTime,
     pub summary: String,
-    /// The `VCALENDAR` text (`METHOD:REQUEST`).
-    pub ics: String,
-    /// (directory id, e-mail address) of each person it goes to, the organizer first.
-    pub to: Vec<(String, String)>,
+    pub organizer: Member,
+    /// Everyone else invited.
+    pub attendees: Vec<Member>,
+    /// Directory ids of the whole team (the organizer too), in the tree's order.
     pub members: Vec<String>,
+}
+
+const DESCRIPTION: &str = "Status- og mulighedsmøde (trin 2), indkaldt af lederen af PPR.";
+
+fn ics(
+    uid: &str,
+    summary: &str,
+    (start, end): (DateTime, DateTime),
+    organizer: &Member,
+    attendees: &[Member],
+    (sequence, cancel): (u32, bool),
+    stamp: Timestamp,
+) -> String {
+    let people: Vec<Person> = attendees
+        .iter()
+        .map(|m| Person {
+            name: &m.name,
+            email: &m.email,
+        })
+        .collect();
+    calendar(&Invitation {
+        uid,
+        sequence,
+        cancel,
+        summary,
+        description: DESCRIPTION,
+        start,
+        end,
+        organizer: Person {
+            name: &organizer.name,
+            email: &organizer.email,
+        },
+        attendees: &people,
+        stamp,
+    })
+}
+
+impl Invite {
+    /// The invitation (`METHOD:REQUEST`), or its cancellation, at `sequence`.
+    pub fn ics(&self, sequence: u32, cancel: bool, stamp: Timestamp) -> String {
+        ics(
+            &self.uid,
+            &self.summary,
+            (self.start, self.end),
+            &self.organizer,
+            &self.attendees,
+            (sequence, cancel),
+            stamp,
+        )
+    }
+
+    /// (directory id, address) of everyone it goes to, the organizer first.
+    pub fn to(&self) -> Vec<(String, String)> {
+        std::iter::once(&self.organizer)
+            .chain(&self.attendees)
+            .map(|m| (m.id.clone(), m.email.clone()))
+            .collect()
+    }
 }
 
 /// The school year's invitations, organized by the leader of PPR; an error says what the
 /// directory lacks.
-pub fn statusmoeder(loaded: &Loaded, year: i16, stamp: Timestamp) -> Result<Vec<Invite>, String> {
+pub fn statusmoeder(loaded: &Loaded, year: i16) -> Result<Vec<Invite>, String> {
     let organizer = loaded
         .directory
         .with_role("leder_ppr")
@@ -36,56 +107,324 @@ pub fn statusmoeder(loaded: &Loaded, year: i16, stamp: Timestamp) -> Result<Vec<
     let teams = teams(&loaded.tree, &loaded.directory);
     Ok(school_year(year, &teams, &loaded.directory.calendar)
         .into_iter()
-        .map(|m| {
-            let uid = format!(
+        .map(|m| Invite {
+            uid: format!(
                 "statusmoede-{}-{}@{}",
                 m.team.slug,
-                m.start.date().strftime("%Y%m%d"),
+                m.planned.strftime("%Y%m%d"),
                 loaded.config.smtp.hostname
-            );
-            let others: Vec<_> = m
+            ),
+            team: m.team.name,
+            slug: m.team.slug,
+            start: m.start,
+            end: m.end,
+            summary: format!("Statusmøde: {}", m.team.name),
+            organizer: Member {
+                id: organizer.id.clone(),
+                name: organizer.name.clone(),
+                email: organizer.email.clone(),
+            },
+            attendees: m
                 .team
                 .members
                 .iter()
                 .filter(|p| p.id != organizer.id)
-                .collect();
-            let attendees: Vec<Person> = others
-                .iter()
-                .map(|p| Person {
-                    name: &p.name,
-                    email: &p.email,
+                .map(|p| Member {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    email: p.email.clone(),
                 })
-                .collect();
-            let summary = format!("Statusmøde: {}", m.team.name);
-            let ics = calendar(&Invitation {
-                uid: &uid,
-                sequence: 0,
-                cancel: false,
-                summary: &summary,
-                description: "Status- og mulighedsmøde (trin 2), indkaldt af lederen af PPR.",
-                start: m.start,
-                end: m.end,
-                organizer: Person {
-                    name: &organizer.name,
-                    email: &organizer.email,
-                },
-                attendees: &attendees,
-                stamp,
-            });
-            let to = std::iter::once((organizer.id.clone(), organizer.email.clone()))
-                .chain(others.iter().map(|p| (p.id.clone(), p.email.clone())))
-                .collect();
-            Invite {
-                uid,
-                team: m.team.name,
-                slug: m.team.slug,
-                start: m.start,
-                end: m.end,
-                summary,
-                ics,
-                to,
-                members: m.team.members.iter().map(|p| p.id.clone()).collect(),
-            }
+                .collect(),
+            members: m.team.members.iter().map(|p| p.id.clone()).collect(),
         })
         .collect())
+}
+
+/// One mail to queue: the same invitation to each of `to`.
+pub struct Mail {
+    pub uid: String,
+    pub subject: String,
+    pub text: String,
+    pub ics: String,
+    pub to: Vec<(String, String)>,
+}
+
+/// What sending the year again does, and what is then kept as sent.
+#[derive(Default)]
+pub struct Sending {
+    pub mails: Vec<Mail>,
+    pub series: SentSeries,
+    pub new: usize,
+    pub updated: usize,
+    pub cancelled: usize,
+    pub unchanged: usize,
+}
+
+fn member(dir: &Directory, id: &str) -> Option<Member> {
+    dir.person(id).map(|p| Member {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        email: p.email.clone(),
+    })
+}
+
+fn text(what: &str, summary: &str, start: DateTime, end: DateTime) -> String {
+    format!(
+        "{what}{summary}\n{} {}-{}\n\nInvitationen er vedhæftet som kalenderaftale.\n",
+        start.date(),
+        start.strftime("%H:%M"),
+        end.strftime("%H:%M"),
+    )
+}
+
+/// The cancellation of a meeting as it was sent, to everyone it was sent to who is still
+/// in the directory.
+fn cancellation(
+    dir: &Directory,
+    sent: &SentMeeting,
+    sequence: u32,
+    stamp: Timestamp,
+) -> Option<Mail> {
+    let start: DateTime = sent.start.parse().ok()?;
+    let end: DateTime = sent.end.parse().ok()?;
+    let organizer = member(dir, &sent.organizer)?;
+    let attendees: Vec<Member> = sent
+        .members
+        .iter()
+        .filter(|id| **id != sent.organizer)
+        .filter_map(|id| member(dir, id))
+        .collect();
+    let summary = format!("Statusmøde: {}", sent.team);
+    let to = std::iter::once(&organizer)
+        .chain(&attendees)
+        .map(|m| (m.id.clone(), m.email.clone()))
+        .collect();
+    Some(Mail {
+        uid: sent.uid.clone(),
+        subject: format!("Aflyst: {summary}"),
+        text: text("AFLYST: ", &summary, start, end),
+        ics: ics(
+            &sent.uid,
+            &summary,
+            (start, end),
+            &organizer,
+            &attendees,
+            (sequence, true),
+            stamp,
+        ),
+        to,
+    })
+}
+
+fn record(i: &Invite, sequence: u32, cancelled: bool) -> SentMeeting {
+    SentMeeting {
+        uid: i.uid.clone(),
+        team: i.team.to_string(),
+        start: i.start.to_string(),
+        end: i.end.to_string(),
+        organizer: i.organizer.id.clone(),
+        members: i.members.clone(),
+        sequence,
+        cancelled,
+    }
+}
+
+/// What to mail for `invites` given what was sent before, with the meetings on
+/// `cancel_day` cancelled; `Err` when no meeting falls on that day.
+pub fn sending(
+    dir: &Directory,
+    year: i16,
+    invites: &[Invite],
+    previous: Option<SentSeries>,
+    cancel_day: Option<Date>,
+    stamp: Timestamp,
+) -> Result<Sending, String> {
+    if let Some(day) = cancel_day {
+        if !invites.iter().any(|i| i.start.date() == day) {
+            return Err(format!(
+                "no statusmøde of the school year {year}/{} falls on {day}",
+                year + 1
+            ));
+        }
+    }
+    let mut before = previous.map(|s| s.meetings).unwrap_or_default();
+    let mut out = Sending {
+        series: SentSeries {
+            school_year: year,
+            meetings: Vec::new(),
+        },
+        ..Sending::default()
+    };
+    for i in invites {
+        let old = before
+            .iter()
+            .position(|m| m.uid == i.uid)
+            .map(|at| before.remove(at));
+        let cancel_now = cancel_day == Some(i.start.date());
+        let meeting = match old {
+            Some(o) if o.cancelled => {
+                out.unchanged += 1;
+                o
+            }
+            Some(o) if cancel_now => {
+                out.mails
+                    .extend(cancellation(dir, &o, o.sequence + 1, stamp));
+                out.cancelled += 1;
+                SentMeeting {
+                    sequence: o.sequence + 1,
+                    cancelled: true,
+                    ..o
+                }
+            }
+            Some(o) if o == record(i, o.sequence, false) => {
+                out.unchanged += 1;
+                o
+            }
+            Some(o) => {
+                let sequence = o.sequence + 1;
+                out.mails.push(Mail {
+                    uid: i.uid.clone(),
+                    subject: format!("Ændret: {}", i.summary),
+                    text: text("ÆNDRET: ", &i.summary, i.start, i.end),
+                    ics: i.ics(sequence, false, stamp),
+                    to: i.to(),
+                });
+                // Who is no longer on the team has the meeting taken out of the calendar.
+                let gone: Vec<String> = o
+                    .members
+                    .iter()
+                    .filter(|m| !i.members.contains(m))
+                    .cloned()
+                    .collect();
+                if !gone.is_empty() {
+                    let left = SentMeeting {
+                        members: std::iter::once(o.organizer.clone()).chain(gone).collect(),
+                        ..o.clone()
+                    };
+                    if let Some(mut m) = cancellation(dir, &left, sequence, stamp) {
+                        m.to.retain(|(id, _)| *id != o.organizer);
+                        out.mails.push(m);
+                    }
+                }
+                out.updated += 1;
+                record(i, sequence, false)
+            }
+            // Cancelled before it was ever sent: it is simply never sent.
+            None if cancel_now => record(i, 0, true),
+            None => {
+                out.mails.push(Mail {
+                    uid: i.uid.clone(),
+                    subject: i.summary.clone(),
+                    text: text("", &i.summary, i.start, i.end),
+                    ics: i.ics(0, false, stamp),
+                    to: i.to(),
+                });
+                out.new += 1;
+                record(i, 0, false)
+            }
+        };
+        out.series.meetings.push(meeting);
+    }
+    // Sent once, no longer planned (the tree or the calendar changed): cancelled.
+    for o in before {
+        if o.cancelled {
+            out.series.meetings.push(o);
+            continue;
+        }
+        out.mails
+            .extend(cancellation(dir, &o, o.sequence + 1, stamp));
+        out.cancelled += 1;
+        out.series.meetings.push(SentMeeting {
+            sequence: o.sequence + 1,
+            cancelled: true,
+            ..o
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp() -> Timestamp {
+        "2027-08-01T08:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn sent_again_only_what_changed_goes_out() {
+        let mut cfg = modtag_config::load_embedded().unwrap();
+        let invites = statusmoeder(&cfg, 2027).unwrap();
+        let first = sending(&cfg.directory, 2027, &invites, None, None, stamp()).unwrap();
+        assert_eq!((first.new, first.mails.len()), (24, 24));
+        // Again: nothing.
+        let again = sending(
+            &cfg.directory,
+            2027,
+            &invites,
+            Some(first.series.clone()),
+            None,
+            stamp(),
+        )
+        .unwrap();
+        assert_eq!((again.unchanged, again.mails.len()), (24, 0));
+
+        // The first day becomes a closed day: its four meetings move to the next open day
+        // as updates of the same meetings (same UID, SEQUENCE 1).
+        let first_day = invites[0].start.date();
+        cfg.directory.calendar.closed_days.push(first_day);
+        let moved_plan = statusmoeder(&cfg, 2027).unwrap();
+        let moved = sending(
+            &cfg.directory,
+            2027,
+            &moved_plan,
+            Some(first.series.clone()),
+            None,
+            stamp(),
+        )
+        .unwrap();
+        assert_eq!(
+            (moved.updated, moved.unchanged, moved.cancelled),
+            (4, 20, 0)
+        );
+        assert!(moved.mails.iter().all(|m| m.ics.contains("SEQUENCE:1\r\n")));
+        assert_eq!(moved.mails[0].uid, invites[0].uid);
+
+        // Cancelled by hand: a CANCEL to everyone, and never sent again.
+        let day = moved_plan[4].start.date();
+        let cancelled = sending(
+            &cfg.directory,
+            2027,
+            &moved_plan,
+            Some(moved.series.clone()),
+            Some(day),
+            stamp(),
+        )
+        .unwrap();
+        assert_eq!(cancelled.cancelled, 4);
+        assert!(cancelled
+            .mails
+            .iter()
+            .all(|m| m.ics.contains("METHOD:CANCEL\r\n")));
+        let after = sending(
+            &cfg.directory,
+            2027,
+            &moved_plan,
+            Some(cancelled.series),
+            None,
+            stamp(),
+        )
+        .unwrap();
+        assert_eq!(after.mails.len(), 0, "a cancelled meeting stays cancelled");
+
+        assert!(sending(
+            &cfg.directory,
+            2027,
+            &moved_plan,
+            None,
+            Some(first_day),
+            stamp()
+        )
+        .is_err());
+    }
 }

@@ -35,6 +35,9 @@ pub struct Team {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Meeting {
     pub team: Team,
+    /// The day the 8-week rhythm planned it, before a closed day moved it: what names the
+    /// meeting across changes.
+    pub planned: Date,
     pub start: DateTime,
     pub end: DateTime,
 }
@@ -134,6 +137,7 @@ pub fn school_year(year: i16, teams: &[Team], cal: &Calendar) -> Vec<Meeting> {
             let start = day.at(8 + HOURS * i as i8, 0, 0, 0);
             out.push(Meeting {
                 team: team.clone(),
+                planned,
                 start,
                 end: start + (HOURS as i64).hours(),
             });

@@ -22,6 +22,7 @@ pub mod keys;
 mod keyspace;
 pub mod merkle;
 pub mod records;
+pub mod series;
 pub mod spool;
 pub mod store;
 pub mod summary;

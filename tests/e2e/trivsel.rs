@@ -349,6 +349,60 @@ fn the_statusmoede_invitations_are_mailed_as_calendar_requests() {
             && ics.contains("ORGANIZER;CN=Karen Poulsen:mailto:leder.ppr@kommune.localhost"),
         "{ics}"
     );
+
+    // Sent again: nothing has changed, so nothing goes out.
+    let again = d.cli_json(&[
+        "route",
+        "statusmoeder",
+        "--school-year",
+        "2027",
+        "--send",
+        "--json",
+    ]);
+    assert_eq!(
+        (again["invitations"].as_i64(), again["unchanged"].as_i64()),
+        (Some(0), Some(24)),
+        "{again}"
+    );
+    // The first day cancelled: everyone invited that day gets METHOD:CANCEL, SEQUENCE 1.
+    let cancelled = d.cli_json(&[
+        "route",
+        "statusmoeder",
+        "--school-year",
+        "2027",
+        "--send",
+        "--cancel",
+        "2027-08-17",
+        "--json",
+    ]);
+    assert_eq!(cancelled["cancelled"], 4, "{cancelled}");
+    assert_eq!(cancelled["invitations"], 17, "{cancelled}");
+    d.wait_outbox_idle();
+    let cancels: Vec<String> = sink
+        .wait(102 + 17)
+        .into_iter()
+        .filter(|m| m.contains("method=CANCEL"))
+        .collect();
+    assert_eq!(cancels.len(), 17);
+    let (_, ics) = calendar_part(&cancels[0]);
+    assert!(
+        ics.contains("METHOD:CANCEL") && ics.contains("SEQUENCE:1") && ics.contains("20270817@"),
+        "{ics}"
+    );
+    let out = d.cli(&[
+        "route",
+        "statusmoeder",
+        "--school-year",
+        "2027",
+        "--send",
+        "--cancel",
+        "2027-08-18",
+    ]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no statusmøde"),
+        "a day without a meeting: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(d.stop().success());
     let audited = d.audit_text("invitations_sent");
     assert!(audited.contains("\"invitations\":102"), "{audited}");

@@ -1,7 +1,8 @@
 //! Mailing the school year's statusmøde invitations, for the leader of PPR (who summons
 //! them) or an administrator: one mail per person per meeting, queued in the outbox in one
-//! batch with its audit entry, under the meeting's stable UID (sent again, a calendar
-//! updates the same meeting rather than adding one).
+//! batch with its audit entry and the record of what was sent, under the meeting's stable
+//! UID. Sent again, only what changed goes out (`meetings::sending`); `cancel=DATE`
+//! cancels that day's meetings.
 
 use std::sync::Arc;
 
@@ -23,6 +24,9 @@ use crate::delivery::compose;
 #[derive(Deserialize)]
 pub struct Year {
     school_year: i16,
+    /// Cancel the meetings on this day (`YYYY-MM-DD`).
+    #[serde(default)]
+    cancel: Option<jiff::civil::Date>,
 }
 
 pub async fn statusmoeder(
@@ -37,29 +41,27 @@ pub async fn statusmoeder(
     let cfg = state.app.policy.cfg();
     let now = state.now();
     let invites =
-        crate::meetings::statusmoeder(&cfg, q.school_year, now).map_err(ApiError::unprocessable)?;
+        crate::meetings::statusmoeder(&cfg, q.school_year).map_err(ApiError::unprocessable)?;
     let store = state.app.store.clone();
     let (actor, purpose) = (
         caller.actor.clone(),
         caller.purpose_or("statusmoeder").to_string(),
     );
-    let year = q.school_year;
+    let (year, cancel) = (q.school_year, q.cancel);
     let sent = blocking(move || -> Result<Value, ApiError> {
-        let mut b = Batch::new();
         let reference = format!("STATUSMOEDER-{year}");
+        // One sending of a year at a time: each compares with what the last one kept.
+        let _held = store.lock_item(&reference);
+        let previous = store.series(year)?;
+        let plan = crate::meetings::sending(&cfg.directory, year, &invites, previous, cancel, now)
+            .map_err(ApiError::unprocessable)?;
+        let mut b = Batch::new();
         let mut count = 0;
-        for i in &invites {
-            let text = format!(
-                "{}\n{} {}-{}\n\nInvitationen er vedhæftet som kalenderaftale.\n",
-                i.summary,
-                i.start.date(),
-                i.start.strftime("%H:%M"),
-                i.end.strftime("%H:%M"),
-            );
-            for (person, email) in &i.to {
+        for m in &plan.mails {
+            for (person, email) in &m.to {
                 let id = store.next_id()?;
                 let message =
-                    compose::invitation(&cfg, &i.uid, id, email, &i.summary, &text, &i.ics, now);
+                    compose::invitation(&cfg, &m.uid, id, email, &m.subject, &m.text, &m.ics, now);
                 b.outbox(OutboxEntry::new(
                     id,
                     &reference,
@@ -70,13 +72,15 @@ pub async fn statusmoeder(
                 count += 1;
             }
         }
-        b.audit(
-            Event::new(EventKind::InvitationsSent, &actor, &purpose).details(
-                json!({ "school_year": year, "meetings": invites.len(), "invitations": count }),
-            ),
-        );
+        let answer = json!({
+            "school_year": year, "meetings": invites.len(), "invitations": count,
+            "new": plan.new, "updated": plan.updated, "cancelled": plan.cancelled,
+            "unchanged": plan.unchanged,
+        });
+        b.audit(Event::new(EventKind::InvitationsSent, &actor, &purpose).details(answer.clone()));
+        b.series(plan.series);
         store.commit(b, now)?;
-        Ok(json!({ "school_year": year, "meetings": invites.len(), "invitations": count }))
+        Ok(answer)
     })
     .await?;
     durable(&state).await?;

@@ -214,7 +214,7 @@ pub enum RouteCommand {
     /// The school year's statusmøder (trin 2): every 8th week for each lederteam, whom the
     /// beslutningstræ summons, none on a holiday; optionally as iCalendar invitations.
     #[command(
-        after_help = "Examples:\n  modtag route statusmoeder --school-year 2027 --ics invitationer/\n  modtag route statusmoeder --school-year 2027 --send"
+        after_help = "Examples:\n  modtag route statusmoeder --school-year 2027 --ics invitationer/\n  modtag route statusmoeder --school-year 2027 --send\n  modtag route statusmoeder --school-year 2027 --send --cancel 2027-10-12"
     )]
     Statusmoeder {
         /// The school year that begins in August of this year.
@@ -229,8 +229,14 @@ pub enum RouteCommand {
         ics: Option<PathBuf>,
         /// Have the running daemon mail the invitations (as the leader of PPR or an
         /// administrator), with its configuration.
+        /// Sent again, only what changed goes out: new meetings, moved ones or ones whose
+        /// team changed (as updates), and cancellations of those no longer planned.
         #[arg(long, conflicts_with_all = ["ics", "config"])]
         send: bool,
+        /// With --send: cancel the meetings on this day (YYYY-MM-DD); everyone invited gets
+        /// the cancellation, and they are not sent again.
+        #[arg(long, value_name = "DATE", requires = "send")]
+        cancel: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -50,59 +50,66 @@ pub async fn run(ctx: &Ctx<'_>, command: &RouteCommand) -> Result<()> {
             config,
             ics,
             send,
+            cancel,
             json,
         } => {
-            statusmoeder(
-                ctx,
-                *school_year,
-                config.as_deref(),
-                ics.as_deref(),
-                *send,
-                *json,
-            )
-            .await?
+            if *send {
+                send_statusmoeder(ctx, *school_year, cancel.as_deref(), *json).await?
+            } else {
+                statusmoeder(*school_year, config.as_deref(), ics.as_deref(), *json)?
+            }
         }
     }
     Ok(())
 }
 
-/// The series, printed or as JSON, written as invitations or sent through the daemon.
-async fn statusmoeder(
+/// The daemon mails the series (only what changed since it last did), or cancels a day.
+async fn send_statusmoeder(
     ctx: &Ctx<'_>,
+    year: i16,
+    cancel: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let mut path = format!("/api/v1/meetings/statusmoeder?school_year={year}");
+    if let Some(day) = cancel {
+        let day: jiff::civil::Date = day
+            .parse()
+            .with_context(|| format!("--cancel {day:?} is not a date (YYYY-MM-DD)"))?;
+        path.push_str(&format!("&cancel={day}"));
+    }
+    let sent: serde_json::Value = ctx.api()?.post(&path, &serde_json::json!({})).await?;
+    if json {
+        render::json(&sent);
+    } else {
+        println!(
+            "{} invitations queued for the school year {year}/{}: {} new, {} changed, {} cancelled, {} unchanged",
+            sent["invitations"],
+            year + 1,
+            sent["new"],
+            sent["updated"],
+            sent["cancelled"],
+            sent["unchanged"],
+        );
+    }
+    Ok(())
+}
+
+/// The series, printed or as JSON, or written as invitations.
+fn statusmoeder(
     year: i16,
     config: Option<&std::path::Path>,
     ics: Option<&std::path::Path>,
-    send: bool,
     json: bool,
 ) -> Result<()> {
-    if send {
-        let sent: serde_json::Value = ctx
-            .api()?
-            .post(
-                &format!("/api/v1/meetings/statusmoeder?school_year={year}"),
-                &serde_json::json!({}),
-            )
-            .await?;
-        if json {
-            render::json(&sent);
-        } else {
-            println!(
-                "{} invitations queued for {} statusmøder in the school year {year}/{}",
-                sent["invitations"],
-                sent["meetings"],
-                year + 1
-            );
-        }
-        return Ok(());
-    }
     let loaded = load_config(config)?;
-    let invites = modtag_intake::meetings::statusmoeder(&loaded, year, jiff::Timestamp::now())
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let invites =
+        modtag_intake::meetings::statusmoeder(&loaded, year).map_err(|e| anyhow::anyhow!(e))?;
+    let now = jiff::Timestamp::now();
     if let Some(dir) = ics {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
         for i in &invites {
             let file = dir.join(format!("statusmoede-{}-{}.ics", i.slug, i.start.date()));
-            std::fs::write(&file, &i.ics)
+            std::fs::write(&file, i.ics(0, false, now))
                 .with_context(|| format!("cannot write {}", file.display()))?;
         }
     }

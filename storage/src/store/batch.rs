@@ -14,6 +14,7 @@ pub struct Batch {
     pub(super) outbox_delete: Vec<u64>,
     pub(super) events: Vec<Event>,
     pub(super) users: Vec<User>,
+    pub(super) series: Vec<crate::series::SentSeries>,
 }
 
 impl Batch {
@@ -35,6 +36,11 @@ impl Batch {
     ) -> &mut Self {
         self.messages
             .push((reference.to_string(), vec![header, raw]));
+        self
+    }
+    /// The statusmøde invitations sent for a school year, replacing what was kept.
+    pub fn series(&mut self, series: crate::series::SentSeries) -> &mut Self {
+        self.series.push(series);
         self
     }
     pub fn item(&mut self, item: Item) -> &mut Self {

@@ -83,6 +83,10 @@ impl Store {
         for user in &batch.users {
             users.push((user.id.clone(), self.seal(user)?));
         }
+        let mut series = Vec::new();
+        for s in &batch.series {
+            series.push((crate::series::key(s.school_year), self.seal(s)?));
+        }
         let mut sealed_events = Vec::new();
         for event in &batch.events {
             let json = serde_json::to_vec(event)?;
@@ -113,6 +117,9 @@ impl Store {
             .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis, tu)| {
                 for (id, c) in &users {
                     tu.insert(id.as_bytes(), c.as_slice())?;
+                }
+                for (key, c) in &series {
+                    tmeta.insert(key.as_bytes(), c.as_slice())?;
                 }
                 for key in &item_keys {
                     tii.insert(key.as_slice(), &[])?;

@@ -1,4 +1,5 @@
-//! Reading the built-in accounts.
+//! Reading the built-in accounts, and the statusmøde series sent (both sealed records
+//! outside the intake trees).
 
 use super::Store;
 use crate::keyspace::*;
@@ -13,5 +14,14 @@ impl Store {
     /// Every account, by id.
     pub fn users(&self) -> Result<Vec<User>, StoreError> {
         self.all_sealed(self.inner.users.iter(), T_USERS)
+    }
+
+    /// The statusmøde invitations sent for a school year, if any.
+    pub fn series(
+        &self,
+        school_year: i16,
+    ) -> Result<Option<crate::series::SentSeries>, StoreError> {
+        let key = crate::series::key(school_year);
+        self.sealed_at(&self.inner.meta, T_META, key.as_bytes())
     }
 }
