@@ -258,11 +258,26 @@ pub const NAMES_RULE: &str = "trivselplus-navne";
 /// to a status meeting there (the tree's `statusmoede` rules), plus the leader of PPR.
 pub fn allowed_leader_roles(facts: &Facts, tree: &Tree) -> Vec<String> {
     let mut roles = vec!["leder_ppr".to_string()];
-    let probe = Facts {
+    let mut probe = Facts {
         kind: "statusmoede".into(),
         names: Vec::new(),
         ..facts.clone()
     };
+    // DOMAIN.md's lists have no row for a private dagtilbud: its children's team is the
+    // district's dagtilbud team, so its Send sikkert may name those leaders (issue 16).
+    let own_list = tree.rules.iter().any(|r| {
+        r.when
+            .kind
+            .as_ref()
+            .is_some_and(|k| k.iter().any(|k| k == "statusmoede"))
+            && r.when
+                .area
+                .as_ref()
+                .is_some_and(|a| facts.area.as_ref().is_some_and(|f| a.contains(f)))
+    });
+    if facts.area.as_deref() == Some("privat_dagtilbud") && !own_list {
+        probe.area = Some("dagtilbud".into());
+    }
     for rule in &tree.rules {
         let is_status = rule
             .when

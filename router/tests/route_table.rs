@@ -100,6 +100,9 @@ fn demo_tree_routes_every_branch_of_the_flows() {
         ("trivselplus area=skole udskoling names=Martin Olsen", &["journalen", "martin.olsen"], &[], false),
         ("trivselplus area=skole names=Martin Olsen", &["journalen"], &["Martin Olsen"], true),
         ("trivselplus names=Martin Olsen|Hanne Andersen", &["journalen", "martin.olsen", "hanne.andersen"], &[], false),
+        // A private dagtilbud names the district's dagtilbud leaders (it has no list of its own).
+        ("trivselplus area=privat_dagtilbud names=Jens Pedersen|Birgitte Hansen|Louise Rasmussen|Karen Poulsen", &["journalen", "jens.pedersen", "birgitte.hansen", "louise.rasmussen", "karen.poulsen"], &[], false),
+        ("trivselplus area=privat_dagtilbud names=Henrik Sørensen", &["journalen"], &["Henrik Sørensen"], true),
         // Flow 3: who the leader of PPR summons, by area.
         ("statusmoede area=dagpleje", &["karen.poulsen", "hanne.andersen", "birgitte.hansen"], &[], false),
         ("statusmoede area=dagtilbud", &["karen.poulsen", "jens.pedersen", "birgitte.hansen", "louise.rasmussen"], &[], false),
