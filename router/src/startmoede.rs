@@ -48,13 +48,14 @@ pub fn window(rules: &Trivsel, received: Timestamp, now: Timestamp) -> (Date, Da
     (earliest, latest)
 }
 
-/// Whether the slot starting at `start` may be booked now; `Err` says why not, in Danish.
+/// Whether the slot starting at `start` may be booked now (`taken`: the slots other forløb
+/// hold); `Err` says why not, in Danish.
 pub fn check(
     rules: &Trivsel,
     start: DateTime,
-    received: Timestamp,
-    now: Timestamp,
+    (received, now): (Timestamp, Timestamp),
     cal: &Calendar,
+    taken: &[DateTime],
 ) -> Result<DateTime, String> {
     let end = slot_at(rules, start, cal).ok_or_else(|| {
         format!(
@@ -63,6 +64,12 @@ pub fn check(
         )
     })?;
     within(rules, start.date(), received, now)?;
+    if taken.contains(&start) {
+        return Err(format!(
+            "{} er allerede booket til et andet TRIVSEL+-forløb: vælg en anden tid.",
+            start.strftime("%d.%m.%Y kl. %H:%M")
+        ));
+    }
     Ok(end)
 }
 
@@ -92,7 +99,12 @@ pub fn within(rules: &Trivsel, date: Date, from: Timestamp, now: Timestamp) -> R
 
 /// Every allotted slot from today until a week past the latest allowed day, each with why
 /// it cannot be booked where it cannot: the administration sees the whole picture.
-pub fn offers(rules: &Trivsel, received: Timestamp, now: Timestamp, cal: &Calendar) -> Vec<Offer> {
+pub fn offers(
+    rules: &Trivsel,
+    (received, now): (Timestamp, Timestamp),
+    cal: &Calendar,
+    taken: &[DateTime],
+) -> Vec<Offer> {
     let (_, latest) = window(rules, received, now);
     let mut out = Vec::new();
     let mut d = day(now);
@@ -110,7 +122,7 @@ pub fn offers(rules: &Trivsel, received: Timestamp, now: Timestamp, cal: &Calend
             if calendar::closed(d, cal) {
                 continue;
             }
-            let refusal = check(rules, start, received, now, cal).err();
+            let refusal = check(rules, start, (received, now), cal, taken).err();
             out.push(Offer {
                 start,
                 end: start + (i64::from(s.end) - i64::from(s.start)).minutes(),
@@ -148,23 +160,18 @@ mod tests {
             ("2026-12-09T09:00", false, "udleverede"), // a Wednesday
         ];
         for (start, ok, words) in table {
-            let r = check(&rules, start.parse().unwrap(), received, now, &cal);
+            let r = check(&rules, start.parse().unwrap(), (received, now), &cal, &[]);
             assert_eq!(r.is_ok(), ok, "{start}: {r:?}");
             if let Err(why) = r {
                 assert!(why.contains(words), "{start}: {why}");
             }
         }
-        assert_eq!(
-            check(
-                &rules,
-                "2026-12-08T09:00".parse().unwrap(),
-                received,
-                now,
-                &cal
-            )
-            .unwrap(),
-            "2026-12-08T10:30".parse::<DateTime>().unwrap()
-        );
+        let tuesday: DateTime = "2026-12-08T09:00".parse().unwrap();
+        let end = check(&rules, tuesday, (received, now), &cal, &[]).unwrap();
+        assert_eq!(end, "2026-12-08T10:30".parse::<DateTime>().unwrap());
+        // Held by another forløb: refused, and said so.
+        let why = check(&rules, tuesday, (received, now), &cal, &[tuesday]).unwrap_err();
+        assert!(why.contains("allerede booket"), "{why}");
     }
 
     #[test]
@@ -173,20 +180,14 @@ mod tests {
         let cal = Calendar::default();
         // Received 10 December: Thursday 24 December is closed (juleaftensdag).
         let received = at("2026-12-10T10:00:00+01:00");
-        let offers = offers(&rules, received, received, &cal);
+        let offers = offers(&rules, (received, received), &cal, &[]);
         assert!(
             offers.iter().all(|o| o.start.date().day() != 24),
             "{offers:?}"
         );
         assert!(offers.iter().any(|o| o.refusal.is_none()));
-        assert!(check(
-            &rules,
-            "2026-12-24T13:00".parse().unwrap(),
-            received,
-            received,
-            &cal
-        )
-        .is_err());
+        let christmas_eve: DateTime = "2026-12-24T13:00".parse().unwrap();
+        assert!(check(&rules, christmas_eve, (received, received), &cal, &[]).is_err());
         // The first offer is today's or later, and the list reaches past the latest day.
         assert!(offers
             .iter()

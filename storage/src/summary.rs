@@ -26,6 +26,10 @@ pub struct ItemSummary {
     /// When a TRIVSEL+ forløb's open step reminds its owner next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_due: Option<Timestamp>,
+    /// The start-meeting slot a forløb holds (local `YYYY-MM-DDTHH:MM`), so no other is
+    /// booked into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
 }
 
 impl ItemSummary {
@@ -45,6 +49,12 @@ impl ItemSummary {
             kvittering_sent_at: item.kvittering.as_ref().and_then(|k| k.sent_at),
             channel: Some(item.channel),
             step_due: item.forloeb.as_ref().and_then(|f| f.step_due),
+            slot: item
+                .forloeb
+                .as_ref()
+                .and_then(|f| f.meeting.as_ref())
+                .filter(|m| m.cancelled.is_none())
+                .map(|m| m.start.clone()),
         }
     }
 }

@@ -17,10 +17,10 @@ use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_router::{deadline, startmoede};
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::forloeb::{Forloeb, Participant};
+use modtag_storage::forloeb::Participant;
 use modtag_storage::records::Item;
-use modtag_storage::store::{Batch, IdSource};
-use modtag_storage::StoreError;
+use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -222,7 +222,7 @@ fn not_found() -> Response {
 
 type Plan = Box<
     dyn FnOnce(
-            &dyn IdSource,
+            &Store,
             &Loaded,
             &mut Item,
             &mut Batch,
@@ -230,6 +230,20 @@ type Plan = Box<
         ) -> Result<Result<(), String>, StoreError>
         + Send,
 >;
+
+/// Bookings and cancellations one at a time: a slot another forløb holds is read and
+/// refused under this lock, so two people cannot book the same slot at once.
+static BOOKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The slots other forløb hold (from the clear summaries; nothing is decrypted).
+fn taken_slots(store: &Store, except: &str) -> Result<Vec<jiff::civil::DateTime>, StoreError> {
+    Ok(store
+        .summaries_by_reference()?
+        .into_iter()
+        .filter(|(r, _)| r != except)
+        .filter_map(|(_, s)| s.slot?.parse().ok())
+        .collect())
+}
 
 /// Loads the item under its lock, checks who may, lets `plan` change it, and commits it
 /// with what `plan` queued and audited; `Ok(Err(why))` when the plan refused (nothing is
@@ -245,6 +259,8 @@ async fn change(
     let r = reference.to_string();
     let person = caller.person.clone();
     let done = blocking(move || -> Result<Option<Result<(), String>>, StoreError> {
+        let _one = matches!(who, Who::Journalen)
+            .then(|| BOOKING.lock().unwrap_or_else(|e| e.into_inner()));
         let _held = store.lock_item(&r);
         let Some(mut item) = store.item(&r)? else {
             return Ok(None);
@@ -311,8 +327,8 @@ pub async fn answer(
     };
     let user = caller.actor.clone();
     let note = form.besked.chars().take(4000).collect::<String>();
-    let plan: Plan = Box::new(move |ids, cfg, item, batch, now| {
-        forloeb::answer(ids, cfg, item, &me, &user, staff, &note, batch, now)
+    let plan: Plan = Box::new(move |store, cfg, item, batch, now| {
+        forloeb::answer(store, cfg, item, &me, &user, staff, &note, batch, now)
     });
     match change(&state, &caller, &reference, Who::Leader, plan).await {
         Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}#forloeb")).into_response(),
@@ -346,30 +362,39 @@ struct BookingPage<'a> {
     error: Option<String>,
 }
 
-fn booking_page(
-    cfg: &Loaded,
+async fn booking_page(
+    state: &Arc<ApiState>,
     caller: &Caller,
     item: &Item,
-    f: &Forloeb,
-    now: Timestamp,
     error: Option<(String, String)>,
 ) -> Response {
+    let (store, r) = (state.app.store.clone(), item.reference.clone());
+    let taken = match blocking(move || taken_slots(&store, &r)).await {
+        Ok(t) => t,
+        Err(e) => return storage_trouble(e),
+    };
+    let (cfg, now) = (state.app.policy.cfg(), state.now());
+    let f = &item.forloeb.clone().unwrap_or_default();
     let rules = &cfg.config.trivsel;
     let (earliest, latest) = startmoede::window(rules, item.received_at, now);
-    let (bookable, unbookable): (Vec<_>, Vec<_>) =
-        startmoede::offers(rules, item.received_at, now, &cfg.directory.calendar)
-            .into_iter()
-            .map(|o| OfferRow {
-                value: o.start.strftime("%Y-%m-%dT%H:%M").to_string(),
-                label: format!(
-                    "{} kl. {}-{}",
-                    o.start.strftime("%A %d.%m.%Y"),
-                    o.start.strftime("%H:%M"),
-                    o.end.strftime("%H:%M")
-                ),
-                refusal: o.refusal,
-            })
-            .partition(|o| o.refusal.is_none());
+    let (bookable, unbookable): (Vec<_>, Vec<_>) = startmoede::offers(
+        rules,
+        (item.received_at, now),
+        &cfg.directory.calendar,
+        &taken,
+    )
+    .into_iter()
+    .map(|o| OfferRow {
+        value: o.start.strftime("%Y-%m-%dT%H:%M").to_string(),
+        label: format!(
+            "{} kl. {}-{}",
+            o.start.strftime("%A %d.%m.%Y"),
+            o.start.strftime("%H:%M"),
+            o.end.strftime("%H:%M")
+        ),
+        refusal: o.refusal,
+    })
+    .partition(|o| o.refusal.is_none());
     let booked = f
         .meeting
         .as_ref()
@@ -456,15 +481,7 @@ pub async fn booking(
     if let Err(e) = audit(&state, event).await {
         return e.into_response();
     }
-    let f = item.forloeb.clone().unwrap_or_default();
-    booking_page(
-        &state.app.policy.cfg(),
-        &caller,
-        &item,
-        &f,
-        state.now(),
-        None,
-    )
+    booking_page(&state, &caller, &item, None).await
 }
 
 #[derive(Deserialize)]
@@ -496,8 +513,18 @@ pub async fn book(
     let outcome = match checked {
         Ok((start, people)) => {
             let actor = caller.actor.clone();
-            let plan: Plan = Box::new(move |ids, cfg, item, batch, now| {
-                booking::book(ids, cfg, item, start, people, &actor, batch, now)
+            let plan: Plan = Box::new(move |store, cfg, item, batch, now| {
+                let taken = taken_slots(store, &item.reference)?;
+                booking::book(
+                    store,
+                    cfg,
+                    item,
+                    (start, &taken),
+                    people,
+                    &actor,
+                    batch,
+                    now,
+                )
             });
             change(&state, &caller, &reference, Who::Journalen, plan).await
         }
@@ -510,16 +537,7 @@ pub async fn book(
                 Ok(item) if allowed(Who::Journalen, &caller.person, &item) => item,
                 _ => return not_found(),
             };
-            let f = item.forloeb.clone().unwrap_or_default();
-            let cfg = state.app.policy.cfg();
-            booking_page(
-                &cfg,
-                &caller,
-                &item,
-                &f,
-                state.now(),
-                Some((why, form.deltagere)),
-            )
+            booking_page(&state, &caller, &item, Some((why, form.deltagere))).await
         }
         Err(page) => page,
     }
@@ -552,8 +570,8 @@ pub async fn cancel(
         );
     }
     let actor = caller.actor.clone();
-    let plan: Plan = Box::new(move |ids, cfg, item, batch, now| {
-        booking::cancel(ids, cfg, item, &actor, &reason, batch, now)
+    let plan: Plan = Box::new(move |store, cfg, item, batch, now| {
+        booking::cancel(store, cfg, item, &actor, &reason, batch, now)
     });
     match change(&state, &caller, &reference, Who::Journalen, plan).await {
         Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}#forloeb")).into_response(),

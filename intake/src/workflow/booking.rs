@@ -19,7 +19,8 @@ use super::forloeb::{advanced, institution_leader};
 use crate::delivery::compose;
 use crate::delivery::ical::{self, Invitation};
 
-/// Books (or moves) the first meeting (step 5) in the slot starting at `start`, and queues
+/// Books (or moves) the first meeting (step 5) in the slot starting at `start` (unless
+/// another forløb holds it: `taken`), and queues
 /// an invitation to every participant and the private leader. `Err` says, in Danish, why
 /// the slot or the list cannot be used; nothing is then changed.
 #[allow(clippy::too_many_arguments)]
@@ -27,7 +28,7 @@ pub fn book(
     ids: &dyn IdSource,
     cfg: &Loaded,
     item: &mut Item,
-    start: DateTime,
+    (start, taken): (DateTime, &[DateTime]),
     participants: Vec<Participant>,
     actor: &str,
     batch: &mut Batch,
@@ -39,8 +40,13 @@ pub fn book(
         ));
     };
     let rules = &cfg.config.trivsel;
-    let end = match startmoede::check(rules, start, item.received_at, now, &cfg.directory.calendar)
-    {
+    let end = match startmoede::check(
+        rules,
+        start,
+        (item.received_at, now),
+        &cfg.directory.calendar,
+        taken,
+    ) {
         Ok(end) => end,
         Err(why) => return Ok(Err(why)),
     };

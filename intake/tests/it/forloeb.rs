@@ -149,7 +149,7 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
             &store,
             &cfg,
             item,
-            "2026-12-10T13:00".parse().unwrap(),
+            ("2026-12-10T13:00".parse().unwrap(), &[]),
             people.clone(),
             "journal",
             b,
@@ -161,7 +161,7 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
             &store,
             &cfg,
             item,
-            "2026-12-15T09:00".parse().unwrap(),
+            ("2026-12-15T09:00".parse().unwrap(), &[]),
             people.clone(),
             "journal",
             b,
@@ -171,6 +171,9 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
         .unwrap();
     });
     assert_eq!(tick(&store, &cfg, t3 + 720.hours()).unwrap(), 0, "booked");
+    // The slot it holds is in the clear summary, so no other forløb is booked into it.
+    let summaries = store.summaries_by_reference().unwrap();
+    assert_eq!(summaries[0].1.slot.as_deref(), Some("2026-12-15T09:00"));
     assert_eq!(
         reminders(&store),
         [
