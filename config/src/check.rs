@@ -264,6 +264,26 @@ pub(crate) fn validate_main(
             "audit.checkpoint_every_entries, checkpoint_every_secs and retention_days must each be at least 1".into(),
         ));
     }
+    // Datatilsynet: personal data by e-mail only over forced TLS 1.2+. Plain SMTP is for a
+    // relay on this machine, where nothing crosses a network.
+    let relay = &config.relay;
+    let loopback = relay.host.eq_ignore_ascii_case("localhost")
+        || relay
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if relay.tls == crate::model::RelayTls::None && !loopback {
+        errors.push(invalid(
+            path,
+            line_of(text, "tls", "none"),
+            format!(
+                "relay.tls = \"none\" would send copies in clear to {}: only a relay on loopback may go without TLS; use tls = \"starttls\" (or \"tls\")",
+                relay.host
+            ),
+        ));
+    }
     let tr = &config.trivsel;
     if tr.slots.is_empty()
         || tr.notice_days < 0

@@ -46,3 +46,14 @@ embedded_files![
 pub fn main_config() -> &'static str {
     file("modtag.toml").expect("modtag.toml is embedded")
 }
+
+/// What the relay line of the embedded default says, and what a template says instead.
+const DEMO_RELAY_TLS: &str = "tls = \"none\"\n";
+const TEMPLATE_RELAY_TLS: &str =
+    "tls = \"starttls\"   # required for any relay off this machine (the embedded demo's loopback relay uses \"none\")\n";
+
+/// The starting point for an administrator's own configuration (`modtag config template`):
+/// the embedded default, with STARTTLS required of the relay.
+pub fn template() -> String {
+    main_config().replacen(DEMO_RELAY_TLS, TEMPLATE_RELAY_TLS, 1)
+}

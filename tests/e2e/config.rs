@@ -154,8 +154,71 @@ fn embedded_default_checks_clean_and_template_round_trips() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("embedded default: ok"));
     let tpl = modtag(&["config", "template"]);
+    let tpl = String::from_utf8_lossy(&tpl.stdout).into_owned();
     let demo = std::fs::read_to_string(root().join("deploy/demo/modtag.toml")).unwrap();
-    assert_eq!(String::from_utf8_lossy(&tpl.stdout), demo);
+    // The template is the demo with STARTTLS required of the relay (issue 17).
+    let differs: Vec<(&str, &str)> = tpl
+        .lines()
+        .zip(demo.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(differs.len(), 1, "{differs:?}");
+    assert!(differs[0].0.starts_with("tls = \"starttls\"") && differs[0].1 == "tls = \"none\"");
+    assert_eq!(tpl.lines().count(), demo.lines().count());
+    // Written beside the demo's policy files, it checks clean.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("modtag.toml");
+    std::fs::write(
+        &copy,
+        tpl.replace(
+            "\"directory.toml\"",
+            &format!("{:?}", root().join("deploy/demo/directory.toml")),
+        )
+        .replace(
+            "\"beslutningstrae.toml\"",
+            &format!("{:?}", root().join("deploy/demo/beslutningstrae.toml")),
+        )
+        .replace(
+            "\"keys/",
+            &format!("\"{}/", root().join("deploy/demo/keys").display()),
+        ),
+    )
+    .unwrap();
+    let out = modtag(&["config", "check", copy.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Plain SMTP to a relay off this machine is refused, with the file and line (issue 17).
+#[test]
+fn a_plaintext_relay_off_this_machine_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(dir.path(), free_port(), free_port(), &Options::default());
+    let text = std::fs::read_to_string(&good).unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replace("host = \"127.0.0.1\"", "host = \"relay.kommune.dk\""),
+    )
+    .unwrap();
+    let line = std::fs::read_to_string(&bad)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("tls = \"none\""))
+        .unwrap()
+        + 1;
+    let out = modtag(&["config", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("bad.toml:{line}:"))
+            && err.contains("relay.kommune.dk")
+            && err.contains("starttls"),
+        "{err}"
+    );
 }
 
 #[test]

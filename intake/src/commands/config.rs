@@ -23,7 +23,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &ConfigCommand) -> Result<()> {
                 render::short_hash(&loaded.tree.hash)
             );
         }
-        ConfigCommand::Template => print!("{}", modtag_config::embedded::main_config()),
+        ConfigCommand::Template => print!("{}", modtag_config::embedded::template()),
         ConfigCommand::Reload { json } => {
             let r: Reloaded = ctx.api()?.post_file("/api/v1/config/reload", None).await?;
             if *json {
