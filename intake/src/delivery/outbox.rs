@@ -355,10 +355,12 @@ fn failure_notice_text(failed: &OutboxEntry, why: &str) -> String {
             "Giv IT-driften besked; checkpointet kan hentes med modtag audit checkpoint."
                 .to_string(),
         ),
+        // The role only: who the recipient is stays in modtag (under Fejlede leverancer),
+        // since a plain notice must not tie a person to a case.
         role => (
-            format!("Kopien til {role} ({})", failed.person),
-            "Sørg for, at modtageren får henvendelsen på anden vis, og ret adressen i \
-             kataloget, hvis den er forkert."
+            format!("Kopien til en modtager med rollen {role}"),
+            "Se under Fejlede leverancer i modtag, hvem den var til; sørg for, at modtageren \
+             får henvendelsen på anden vis, og ret adressen i kataloget, hvis den er forkert."
                 .to_string(),
         ),
     };
@@ -454,9 +456,13 @@ mod tests {
         assert!(t.contains("(relay replied 550)") && t.contains("modtag outbox retry 42"));
         let t = failure_notice_text(&entry("raadgiver", "lene.holm"), "relay replied 550");
         assert!(
-            t.starts_with("Kopien til raadgiver (lene.holm) om henvendelse"),
+            t.starts_with("Kopien til en modtager med rollen raadgiver om henvendelse"),
             "{t}"
         );
         assert!(!t.contains('@'), "no address in the notice: {t}");
+        assert!(
+            !t.contains("lene.holm"),
+            "no person named in the notice: {t}"
+        );
     }
 }

@@ -129,29 +129,22 @@ pub fn notify(
 }
 
 /// Subject and text of a notice: the reference, the deadline and where to read it in the
-/// desk; nothing about the case.
+/// desk; nothing about the case, not even that it seemed urgent (a plain mail says only
+/// what a stranger may read). The immediate notice comes at receipt: that it comes at once
+/// is what says to look now.
 fn notice(cfg: &Loaded, item: &Item, stage: u8) -> (String, String) {
     let due = deadline::local(item.deadline);
     let url = cfg.config.http.desk_url();
-    if stage == 0 {
-        (
-            format!("Akut: {} skal vurderes nu", item.reference),
-            format!(
-                "Henvendelse {} er modtaget med tegn på, at den haster.\n\
-                 Den skal vurderes straks og senest {due}.\n\nSe den i modtag: {url}/koe/{}\n",
-                item.reference, item.reference
-            ),
-        )
+    let reference = &item.reference;
+    let first = if stage == 0 {
+        format!("Henvendelse {reference} er modtaget og skal vurderes senest {due}.")
     } else {
-        (
-            format!("Frist: {} skal vurderes senest {due}", item.reference),
-            format!(
-                "Henvendelse {} er endnu ikke vurderet (påmindelse {stage}).\n\
-                 Fristen på 24 timer udløber {due}.\n\nSe den i modtag: {url}/koe/{}\n",
-                item.reference, item.reference
-            ),
-        )
-    }
+        format!("Henvendelse {reference} er endnu ikke vurderet (påmindelse {stage}). Fristen udløber {due}.")
+    };
+    (
+        format!("Frist: {reference} skal vurderes senest {due}"),
+        format!("{first}\n\nSe den i modtag: {url}/koe/{reference}\n"),
+    )
 }
 
 /// One pass over the open items: every stage that is due goes out, once. Blocking.
