@@ -1,10 +1,11 @@
 //! The item page and the queue, for a terminal: what staff see first, then the message's
-//! text, then the transport. Message text is printed as it was written; everything else is
-//! modtag's own reading.
+//! text, then the transport. Message text is printed as it was written, except that no
+//! control or bidi character a sender wrote reaches the terminal (`text::safe`); everything
+//! else is modtag's own reading.
 
 use modtag_intake::api::types::{ItemList, ItemView};
 
-use super::text::or_dash;
+use super::text::{or_dash, safe, safe_line};
 
 /// `Some` values joined, the rest left out.
 fn present(parts: &[&Option<String>]) -> String {
@@ -17,7 +18,7 @@ fn present(parts: &[&Option<String>]) -> String {
 
 pub fn item(v: &ItemView) {
     let u = &v.understanding;
-    let line = |k: &str, val: String| println!("{k:>14}: {val}");
+    let line = |k: &str, val: String| println!("{k:>14}: {}", safe_line(&val));
     line("reference", v.reference.clone());
     line("kind", format!("{} ({})", v.kind, u.kind_reason));
     line("state", v.state.clone());
@@ -206,7 +207,7 @@ pub fn item(v: &ItemView) {
         );
     }
     println!();
-    println!("{}", v.text.as_deref().unwrap_or("(no text)"));
+    println!("{}", safe(v.text.as_deref().unwrap_or("(no text)")));
 }
 
 pub fn item_list(list: &ItemList) {
