@@ -71,7 +71,7 @@ fn import_then_auto_link_to_the_one_open_case() {
     assert_eq!(b["case_number"], serde_json::Value::Null);
     assert_eq!(b["suggestions"], serde_json::json!(["SAG-101", "SAG-102"]));
 
-    // The school (a named, professional reporter) gets a kvittering for each message.
+    // Each sender gets a kvittering for each message it sent.
     let dumps = sink.wait(5);
     let to_anna: Vec<&String> = dumps
         .iter()
@@ -86,14 +86,16 @@ fn import_then_auto_link_to_the_one_open_case() {
         .iter()
         .filter(|d| rcpt_of(d) == "kontor@bakkeskolen.dk")
         .count();
-    assert_eq!(receipts, 2, "a kvittering per message");
+    // The school's two, and the one it forwarded: the kvittering goes to who sent the mail
+    // to modtag, never to the original's sender of a forward (issue 17).
+    assert_eq!(receipts, 3, "a kvittering per message the school sent");
     assert_eq!(
         dumps
             .iter()
             .filter(|d| rcpt_of(d) == "nabo@gmail.example")
             .count(),
-        2,
-        "the citizen is the reporter of both: {:?}",
+        1,
+        "the citizen's own mail only: {:?}",
         dumps.iter().map(|d| rcpt_of(d)).collect::<Vec<_>>()
     );
     assert_eq!(sink.count(), 5);

@@ -97,7 +97,7 @@ fn spf_dkim_and_dmarc_are_recorded_not_enforced() {
         ],
         ..Options::default()
     });
-    let verdicts = |from: &str| {
+    let shown = |from: &str| {
         let t = d.swaks_args(&[
             "--to",
             "underretning@localhost",
@@ -109,8 +109,9 @@ fn spf_dkim_and_dmarc_are_recorded_not_enforced() {
         let reference = queued_as(&t).unwrap_or_else(|| {
             panic!("mail from {from} must be accepted whatever its verdicts:\n{t}")
         });
-        d.cli_json(&["triage", "show", &reference, "--json"])["transport"]["sender_auth"].clone()
+        d.cli_json(&["triage", "show", &reference, "--json"])
     };
+    let verdicts = |from: &str| shown(from)["transport"]["sender_auth"].clone();
     let good = verdicts("kontor@partner.example");
     assert_eq!(
         (
@@ -129,6 +130,30 @@ fn spf_dkim_and_dmarc_are_recorded_not_enforced() {
     );
     let unknown = verdicts("kontor@nowhere.example");
     assert_eq!(unknown["spf"], "none", "{unknown}");
+
+    // The kvittering goes by mail only to a From: that DMARC authenticates; a forged one
+    // cannot make modtag write to any address: a person sends it (issue 17).
+    let authentic = shown("kontor@partner.example");
+    assert_eq!(
+        authentic["kvittering"]["sent_by"], "system",
+        "{}",
+        authentic["kvittering"]
+    );
+    let forged = shown("kontor@spoof.example");
+    assert_eq!(
+        forged["kvittering"]["manual"], true,
+        "{}",
+        forged["kvittering"]
+    );
+    assert!(
+        forged["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["kind"] == "kvittering"),
+        "{}",
+        forged["tasks"]
+    );
 
     // A message signed by the partner's key passes DKIM; the same signature over a body
     // changed on the way fails, and the mail is still taken.

@@ -35,6 +35,39 @@ fn no_reply(email: &str) -> bool {
     .any(|n| local.starts_with(n))
 }
 
+/// The address in a `From:` value (`Name <a@b>` or `a@b`).
+fn address(from: &str) -> String {
+    from.rsplit_once('<')
+        .map_or(from, |(_, a)| a.trim_end_matches('>'))
+        .trim()
+        .to_string()
+}
+
+/// Who the kvittering may go to by mail, if anyone (issue 17): the message's own sender,
+/// authenticated (DMARC pass: SPF or DKIM aligned with `From:`) when sender authentication
+/// is on; the forwarded original's sender only when Journalen (the kommune's own
+/// postfordeling) forwarded it. A school that forwards a parent's mail gets the kvittering,
+/// not the parent; a sender whose `From:` is not authenticated gets none by mail (a person
+/// sends it). A web form's stated address is what the form was submitted with.
+fn receiver(cfg: &Loaded, item: &Item) -> Option<String> {
+    let outer = item.from.as_deref().map(address)?;
+    let forwarded = item.understanding.original.is_some();
+    let by_journalen = item.channel == modtag_config::Channel::Postfordeling
+        || cfg
+            .directory
+            .roles_of_email(&outer)
+            .is_some_and(|(_, roles)| roles.iter().any(|r| r == "journalen"));
+    if forwarded && by_journalen {
+        return item.understanding.reporter.email.clone();
+    }
+    let authenticated = match &item.transport.sender_auth {
+        Some(v) => v.dmarc == "pass",
+        // Sender authentication is off (or this came through a form): nothing to go by.
+        None => !cfg.config.sender_auth.enabled || item.transport.helo == "webformular",
+    };
+    authenticated.then_some(outer)
+}
+
 /// Queues the kvittering `item` is owed, or a task to send it by hand.
 pub fn owe(
     cfg: &Loaded,
@@ -54,10 +87,7 @@ pub fn owe(
         return Ok(());
     }
     let due = calendar::kvittering_due(now, &cfg.directory.calendar);
-    let email = reporter
-        .email
-        .clone()
-        .filter(|e| e.contains('@') && !no_reply(e));
+    let email = receiver(cfg, item).filter(|e| e.contains('@') && !no_reply(e));
     let Some(email) = email else {
         item.kvittering = Some(Kvittering {
             due: due.to_string(),
@@ -73,7 +103,7 @@ pub fn owe(
             done_by: None,
             outcome: None,
             reason: Some(
-                "named reporter without a reply address: send the kvittering by hand".into(),
+                "no address modtag may send the kvittering to (none given, not authenticated, or a forward by someone else than Journalen to the original's sender): send it by hand".into(),
             ),
         });
         return Ok(());
