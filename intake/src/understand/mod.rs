@@ -57,6 +57,8 @@ pub struct Reader {
     classify: Classify,
     directory: Directory,
     key: Option<Cert>,
+    /// The most a decrypted message may unpack to: the largest message modtag takes.
+    max_plain: usize,
     /// The akut phrases, folded once, with their configured spelling.
     akut: Vec<(memchr::memmem::Finder<'static>, String)>,
 }
@@ -103,6 +105,7 @@ impl Reader {
             classify: cfg.config.classify.clone(),
             directory: cfg.directory.clone(),
             key,
+            max_plain: cfg.config.smtp.max_message_size,
             akut,
         }
     }
@@ -234,7 +237,7 @@ impl Reader {
             notes.push("krypteret med OpenPGP; ingen dekrypteringsnøgle er sat op ([classify] decryption_key_file): gemt krypteret".into());
             return None;
         };
-        match openpgp::decrypt(key, &self.directory, ciphertext) {
+        match openpgp::decrypt(key, &self.directory, ciphertext, self.max_plain) {
             Ok((plain, info)) => {
                 // Outer headers that describe the message, then the decrypted entity.
                 let mut inner = Vec::new();

@@ -20,10 +20,14 @@ use openpgp::types::SymmetricAlgorithm;
 use openpgp::{Cert, KeyHandle};
 
 /// Decrypts `ciphertext` with `key`; returns the plaintext and what the signature says.
+/// The plaintext may be at most `limit` bytes (the largest message modtag takes): a small
+/// message whose compressed payload unpacks to gigabytes is refused after `limit`, not
+/// unpacked into memory.
 pub fn decrypt(
     key: &Cert,
     directory: &Directory,
     ciphertext: &[u8],
+    limit: usize,
 ) -> Result<(Vec<u8>, OpenPgpInfo), String> {
     let policy = StandardPolicy::new();
     let helper = Helper {
@@ -32,14 +36,23 @@ pub fn decrypt(
         policy: &policy,
         signature: ("none".into(), None),
     };
+    // Sequoia holds back up to its buffer to check the signature before releasing data;
+    // that buffer is kept within the limit too.
     let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)
         .map_err(|e| e.to_string())?
+        .buffer_size(limit.min(25 << 20))
         .with_policy(&policy, None, helper)
         .map_err(|e| e.to_string())?;
     let mut plain = Vec::new();
-    decryptor
+    (&mut decryptor)
+        .take(limit as u64 + 1)
         .read_to_end(&mut plain)
         .map_err(|e| e.to_string())?;
+    if plain.len() > limit {
+        return Err(format!(
+            "the decrypted message is larger than {limit} bytes (the largest message modtag takes): kept encrypted, not read"
+        ));
+    }
     let helper = decryptor.into_helper();
     Ok((
         plain,
@@ -131,4 +144,51 @@ pub fn inline_block(text: &str) -> Option<&str> {
     let start = text.find("-----BEGIN PGP MESSAGE-----")?;
     let end = text[start..].find("-----END PGP MESSAGE-----")? + start;
     Some(&text[start..end + "-----END PGP MESSAGE-----".len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openpgp::serialize::stream::{Compressor, Encryptor, LiteralWriter, Message, Recipient};
+    use openpgp::types::CompressionAlgorithm;
+    use std::io::Write;
+
+    /// A few kilobytes that unpack to 16 MiB, encrypted to `cert`.
+    fn bomb(cert: &Cert) -> Vec<u8> {
+        let p = StandardPolicy::new();
+        let recipients: Vec<Recipient> = cert
+            .keys()
+            .with_policy(&p, None)
+            .for_transport_encryption()
+            .map(Recipient::from)
+            .collect();
+        let mut out = Vec::new();
+        let message = Message::new(&mut out);
+        let message = Encryptor::for_recipients(message, recipients)
+            .build()
+            .unwrap();
+        let message = Compressor::new(message)
+            .algo(CompressionAlgorithm::Zip)
+            .build()
+            .unwrap();
+        let mut w = LiteralWriter::new(message).build().unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..16 {
+            w.write_all(&zeros).unwrap();
+        }
+        w.finalize().unwrap();
+        out
+    }
+
+    #[test]
+    fn a_compressed_payload_is_not_unpacked_past_the_limit() {
+        let key = modtag_storage::keys::generate_key("kommunen").unwrap();
+        let ct = bomb(&key);
+        assert!(ct.len() < 256 * 1024, "{} bytes", ct.len());
+        let dir = Directory::default();
+        let e = decrypt(&key, &dir, &ct, 1 << 20).unwrap_err();
+        assert!(e.contains("larger than 1048576 bytes"), "{e}");
+        let (plain, _) = decrypt(&key, &dir, &ct, 32 << 20).unwrap();
+        assert_eq!(plain.len(), 16 << 20, "within the limit it is read whole");
+    }
 }
