@@ -16,6 +16,7 @@ pub mod classify;
 pub mod directory;
 pub mod embedded;
 pub mod error;
+pub mod key_files;
 pub mod load;
 pub mod model;
 pub mod public;

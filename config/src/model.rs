@@ -35,6 +35,8 @@ pub struct Config {
     /// The TRIVSEL+ forløb's start-meeting slots, rules and reminders.
     #[serde(default)]
     pub trivsel: crate::trivsel::Trivsel,
+    /// The store and blind-index keys apart from the data directory; in it when left out.
+    pub keys: Option<crate::key_files::KeyFiles>,
     pub policy: PolicyFiles,
     /// Directory of the configuration file, for resolving relative paths (`None` for the
     /// embedded default).

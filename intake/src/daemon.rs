@@ -28,14 +28,87 @@ pub const DAEMON_FILE: &str = "daemon.json";
 /// connects, and `[cli] accounts` the account that user acts as.
 pub const SOCKET_FILE: &str = "modtag.sock";
 
-/// Creates the data directory (0700) if needed.
-pub fn prepare_data_dir(dir: &Path) -> Result<()> {
+/// Where `[keys]` says the store and blind-index keys are (a credential or another mount).
+pub fn keys_apart(config: &modtag_config::Config) -> Result<Option<modtag_storage::keys::Apart>> {
+    let Some(k) = &config.keys else {
+        return Ok(None);
+    };
+    let path = |what: &str, file: &str| {
+        config
+            .secret_path(file)
+            .map_err(|e| anyhow::anyhow!("[keys] {what}: {e}"))
+    };
+    Ok(Some(modtag_storage::keys::Apart {
+        store: path("store_key", &k.store_key)?,
+        blind: path("blind_index_key", &k.blind_index_key)?,
+    }))
+}
+
+/// Creates the data directory (0700) if needed, and refuses one that others may list or
+/// write (search permission alone, 0711, is allowed: it lets staff reach the CLI's socket).
+/// A file that looks like a key and that this version does not use is reported (with the
+/// keys kept apart, a store or blind-index key left in the data directory too).
+pub fn prepare_data_dir(dir: &Path, keys_apart: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     if !dir.exists() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create data directory {}", dir.display()))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("cannot read data directory {}", dir.display()))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o066 != 0 {
+        anyhow::bail!(
+            "data directory {} is mode {mode:o}: others may list or change it; run chmod 700 on it (711 if staff use the CLI's socket)",
+            dir.display()
+        );
+    }
+    for name in unused_key_files(dir, keys_apart) {
+        println!(
+            "modtag: {} is not used by this version; if it holds a secret, move it off the server or shred it",
+            dir.join(name).display()
+        );
+    }
     Ok(())
+}
+
+/// Files in the data directory that look like keys or tokens and that this version does
+/// not use.
+fn unused_key_files(dir: &Path, keys_apart: bool) -> Vec<String> {
+    use modtag_storage::keys::*;
+    const TLS: [&str; 2] = ["tls-cert.pem", "tls-key.pem"];
+    // The legacy token is removed just after, and says so.
+    let known = [
+        STORE_KEY,
+        AUDIT_CERT,
+        CHECKPOINT_KEY,
+        CHECKPOINT_PUB,
+        BLIND_KEY,
+        SIGNING_KEY,
+        SIGNING_CERT,
+        LEGACY_API_TOKEN,
+    ];
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            let keyish = n.contains("key")
+                || n.contains("token")
+                || [".pem", ".asc", ".gpg", ".pgp"]
+                    .iter()
+                    .any(|x| n.ends_with(x));
+            let apart_now = keys_apart && (n == STORE_KEY || n == BLIND_KEY);
+            keyish && (apart_now || !known.contains(&n.as_str())) && !TLS.contains(&n.as_str())
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
@@ -46,8 +119,15 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     // A client secret that cannot be read stops start-up with what to fix.
     let oidc =
         crate::identity::oidc::from_config(&loaded.config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    prepare_data_dir(&data)?;
-    let (keys, created) = DataKeys::init_or_load(&data)
+    let apart = keys_apart(&loaded.config)?;
+    prepare_data_dir(&data, apart.is_some())?;
+    if apart.is_none() {
+        println!(
+            "modtag: the store and blind-index keys are in the data directory {}: a copy of it is a copy of every report. In production keep them apart ([keys] in the configuration, `modtag keys init`).",
+            data.display()
+        );
+    }
+    let (keys, created) = DataKeys::init_or_load(&data, apart.as_ref())
         .with_context(|| format!("cannot set up the keys in {}", data.display()))?;
     for c in &created {
         println!("created {}: {}", c.path.display(), c.what);

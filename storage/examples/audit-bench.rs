@@ -36,7 +36,7 @@ fn main() {
 
     // 1. Append rate, durable, 100 events per commit.
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir.path(), None).unwrap();
     let keys = keys.with_auditors(vec![
         modtag_storage::keys::generate_key("bench auditors").unwrap()
     ]);
@@ -67,7 +67,7 @@ fn main() {
 
     // 2. Verification of VERIFY_N entries.
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = DataKeys::init_or_load(dir.path()).unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir.path(), None).unwrap();
     let keys = keys.with_auditors(vec![
         modtag_storage::keys::generate_key("bench auditors").unwrap()
     ]);

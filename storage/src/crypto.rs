@@ -40,6 +40,53 @@ pub fn encrypt_armored(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, Sto
     encrypt_inner(certs, &[plaintext], true)
 }
 
+/// Signs `plaintext` with `signer`'s signing key and encrypts it to `certs`, armored: a
+/// copy its recipient can tell from a forgery encrypted to their public certificate.
+/// GnuPG 2.2 reads it (a v4 Ed25519 signature inside SEIPDv1).
+pub fn sign_encrypt_armored(
+    certs: &[&Cert],
+    signer: &Cert,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    let p = policy();
+    let keypair = signer
+        .keys()
+        .secret()
+        .with_policy(&p, None)
+        .supported()
+        .alive()
+        .revoked(false)
+        .for_signing()
+        .next()
+        .ok_or_else(|| StoreError::Key(format!("{}: no usable signing key", signer.fingerprint())))?
+        .key()
+        .clone()
+        .into_keypair()
+        .map_err(crypto_err)?;
+    let recipients: Vec<Recipient> = encryption_keys(certs, &p)?
+        .into_iter()
+        .map(Recipient::from)
+        .collect();
+    let mut sink = sink_for(&[plaintext], &[]);
+    {
+        let message = Armorer::new(Message::new(&mut sink))
+            .build()
+            .map_err(crypto_err)?;
+        let message = Encryptor::for_recipients(message, recipients)
+            .build()
+            .map_err(crypto_err)?;
+        let message = openpgp::serialize::stream::Signer::new(message, keypair)
+            .map_err(crypto_err)?
+            .build()
+            .map_err(crypto_err)?;
+        let mut w = LiteralWriter::new(message).build().map_err(crypto_err)?;
+        w.write_all(plaintext)
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        w.finalize().map_err(crypto_err)?;
+    }
+    Ok(sink)
+}
+
 /// The encryption keys of `certs` usable now; an error names a certificate without one.
 fn encryption_keys<'a>(
     certs: &[&'a Cert],

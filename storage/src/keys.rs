@@ -6,6 +6,7 @@
 //! | `audit.cert` | only in data directories from before the auditors' certificates came from the configuration (`[audit] auditor_certs`): still honoured | the daemon |
 //! | `checkpoint.key` | Ed25519 seed that signs audit checkpoints | the daemon |
 //! | `blind-index.key` | HMAC key for CPR lookups, separate from the store key | the daemon |
+//! | `signing.key` | OpenPGP key that signs every delivered copy; `signing.cert.asc` is its public certificate, published with the directory | the daemon |
 //!
 //! An `api-token` file from before people signed in (a shared admin token) is removed at
 //! start: nobody acts without being someone.
@@ -32,6 +33,8 @@ pub const AUDIT_CERT: &str = "audit.cert";
 pub const CHECKPOINT_KEY: &str = "checkpoint.key";
 pub const CHECKPOINT_PUB: &str = "checkpoint.pub";
 pub const BLIND_KEY: &str = "blind-index.key";
+pub const SIGNING_KEY: &str = "signing.key";
+pub const SIGNING_CERT: &str = "signing.cert.asc";
 /// The shared admin token of data directories from before people signed in.
 pub const LEGACY_API_TOKEN: &str = "api-token";
 
@@ -122,6 +125,32 @@ pub struct DataKeys {
     pub audit: Vec<Cert>,
     pub checkpoint: ed25519_dalek::SigningKey,
     pub blind: [u8; 32],
+    /// Signs delivered copies. `None` only when read offline from a data directory made
+    /// before it existed (the daemon makes it at its next start).
+    pub signing: Option<Cert>,
+}
+
+/// Where the store and blind-index keys are read from when they are kept apart from the
+/// data directory (`[keys]`: systemd credentials or files on another mount).
+#[derive(Debug, Clone)]
+pub struct Apart {
+    pub store: PathBuf,
+    pub blind: PathBuf,
+}
+
+/// Makes a new store key and blind-index key in `dir` (0600 files, never overwriting), to
+/// be kept apart from the data directory; returns their paths.
+pub fn make_apart(dir: &Path) -> Result<Apart, StoreError> {
+    let apart = Apart {
+        store: dir.join(STORE_KEY),
+        blind: dir.join(BLIND_KEY),
+    };
+    write_secret(
+        &apart.store,
+        &armor_secret(&generate_key("modtag store key")?)?,
+    )?;
+    write_secret(&apart.blind, hex::encode(random32()).as_bytes())?;
+    Ok(apart)
 }
 
 /// A key file that `init_or_load` created, for telling the operator.
@@ -135,11 +164,34 @@ impl DataKeys {
     /// Loads the keys of `dir`, creating any that are missing (first start). The auditors'
     /// certificates are not among them: they come from the configuration
     /// ([`DataKeys::with_auditors`]), so no key that reads the audit log is ever here.
-    pub fn init_or_load(dir: &Path) -> Result<(DataKeys, Vec<Created>), StoreError> {
+    ///
+    /// With `apart`, the store and blind-index keys are read from there and never made: they
+    /// are provisioned (`modtag keys init`) and kept off this disk. Without it they live in
+    /// the data directory; a data directory that has a store but lost its store key is
+    /// refused rather than given a new key that could not read it.
+    pub fn init_or_load(
+        dir: &Path,
+        apart: Option<&Apart>,
+    ) -> Result<(DataKeys, Vec<Created>), StoreError> {
         let mut created = Vec::new();
         let p = |name: &str| dir.join(name);
+        if let Some(a) = apart {
+            for (path, what) in [(&a.store, "store key"), (&a.blind, "blind-index key")] {
+                if !path.exists() {
+                    return Err(StoreError::Key(format!(
+                        "the {what} {} ([keys]) does not exist: make the keys with `modtag keys init DIR` and give them to modtag as systemd credentials or files on another mount",
+                        path.display()
+                    )));
+                }
+            }
+        } else if p("db").exists() && !(p(STORE_KEY).exists() && p(BLIND_KEY).exists()) {
+            return Err(StoreError::Key(format!(
+                "{} holds a store but not its store and blind-index keys: a new key could not read it. If the keys are kept apart, name them under [keys] in the configuration",
+                dir.display()
+            )));
+        }
 
-        if !p(STORE_KEY).exists() {
+        if apart.is_none() && !p(STORE_KEY).exists() {
             let key = generate_key("modtag store key")?;
             write_secret(&p(STORE_KEY), &armor_secret(&key)?)?;
             created.push(Created {
@@ -160,25 +212,39 @@ impl DataKeys {
                 what: "checkpoint signing key (Ed25519)",
             });
         }
-        if !p(BLIND_KEY).exists() {
+        if apart.is_none() && !p(BLIND_KEY).exists() {
             write_secret(&p(BLIND_KEY), hex::encode(random32()).as_bytes())?;
             created.push(Created {
                 path: p(BLIND_KEY),
                 what: "blind-index key (CPR lookups)",
             });
         }
-        let keys = DataKeys::load(dir)?;
+        if !p(SIGNING_KEY).exists() {
+            let key = generate_key("modtag (signs every copy it delivers)")?;
+            write_secret(&p(SIGNING_KEY), &armor_secret(&key)?)?;
+            let _ = fs::remove_file(p(SIGNING_CERT));
+            write_public(&p(SIGNING_CERT), &armor_public(&key)?)?;
+            created.push(Created {
+                path: p(SIGNING_KEY),
+                what: "signing key (signs delivered copies; publish signing.cert.asc)",
+            });
+        }
+        let keys = DataKeys::load(dir, apart)?;
         Ok((keys, created))
     }
 
     /// Loads existing keys without creating any.
-    pub fn load(dir: &Path) -> Result<DataKeys, StoreError> {
+    pub fn load(dir: &Path, apart: Option<&Apart>) -> Result<DataKeys, StoreError> {
         let p = |name: &str| dir.join(name);
-        let store = parse_cert(&read_secret(&p(STORE_KEY))?)?;
+        let (store_path, blind_path) = match apart {
+            Some(a) => (a.store.clone(), a.blind.clone()),
+            None => (p(STORE_KEY), p(BLIND_KEY)),
+        };
+        let store = parse_cert(&read_secret(&store_path)?)?;
         if !store.is_tsk() {
             return Err(StoreError::Key(format!(
                 "{}: holds no secret key",
-                p(STORE_KEY).display()
+                store_path.display()
             )));
         }
         // A data directory from before keeps the certificate its log was written to. The
@@ -197,12 +263,17 @@ impl DataKeys {
             &read_secret(&p(CHECKPOINT_KEY))?,
             &p(CHECKPOINT_KEY),
         )?);
-        let blind = hex32(&read_secret(&p(BLIND_KEY))?, &p(BLIND_KEY))?;
+        let blind = hex32(&read_secret(&blind_path)?, &blind_path)?;
+        let signing = match p(SIGNING_KEY).exists() {
+            true => Some(parse_cert(&read_secret(&p(SIGNING_KEY))?)?),
+            false => None,
+        };
         Ok(DataKeys {
             store,
             audit,
             checkpoint,
             blind,
+            signing,
         })
     }
 }

@@ -31,7 +31,7 @@ fn auditor() -> sequoia_openpgp::Cert {
 }
 
 fn test_keys(dir: &std::path::Path) -> DataKeys {
-    let (keys, _) = DataKeys::init_or_load(dir).unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir, None).unwrap();
     keys.with_auditors(vec![auditor()])
 }
 
@@ -41,7 +41,9 @@ fn reopen(dir: &std::path::Path) -> Store {
     for _ in 0..100 {
         match Store::open(
             dir,
-            DataKeys::load(dir).unwrap().with_auditors(vec![auditor()]),
+            DataKeys::load(dir, None)
+                .unwrap()
+                .with_auditors(vec![auditor()]),
         ) {
             Ok(s) => return s,
             Err(modtag_storage::StoreError::Locked) => {
@@ -95,9 +97,9 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
     let now = Timestamp::now();
     let marker = b"MARKER-7f3a9c-plaintext";
     {
-        let (keys, created) = DataKeys::init_or_load(dir.path()).unwrap();
+        let (keys, created) = DataKeys::init_or_load(dir.path(), None).unwrap();
         let keys = keys.with_auditors(vec![auditor()]);
-        assert_eq!(created.len(), 3, "store, checkpoint and blind-index keys are created on first start (no audit key: that comes from the configuration; no shared API token)");
+        assert_eq!(created.len(), 4, "store, checkpoint, blind-index and signing keys are created on first start (no audit key: that comes from the configuration; no shared API token)");
         let store = Store::open(dir.path(), keys).unwrap();
         let r1 = store.next_reference(now).unwrap();
         let r2 = store.next_reference(now).unwrap();
@@ -166,14 +168,14 @@ fn a_second_open_of_a_live_directory_is_refused() {
 fn secret_files_readable_by_others_are_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    DataKeys::init_or_load(dir.path()).unwrap();
+    DataKeys::init_or_load(dir.path(), None).unwrap();
     let token = dir.path().join("blind-index.key");
     assert_eq!(
         std::fs::metadata(&token).unwrap().permissions().mode() & 0o777,
         0o600
     );
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let err = DataKeys::load(dir.path()).err().expect("refused");
+    let err = DataKeys::load(dir.path(), None).err().expect("refused");
     assert!(err.to_string().contains("chmod 600"), "{err}");
 }
 

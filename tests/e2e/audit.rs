@@ -139,12 +139,15 @@ fn checkpoints_proofs_reading_and_subject_access() {
     assert!(!rfc9162_verify_inclusion(2, n, &leaf, &path, &tree_root));
 
     // Reading needs the auditors' key, which is not in the data directory: no file there is
-    // a secret key except the store's own, and that one does not open the log.
+    // a secret key except the store's own and the one that signs copies, and neither opens
+    // the log.
     let outside = auditor_key(d.dir.path());
     for f in walk(&d.data) {
         let bytes = std::fs::read(&f).unwrap_or_default();
         assert!(
-            !contains(&bytes, b"PRIVATE KEY BLOCK") || f.ends_with("store.key"),
+            !contains(&bytes, b"PRIVATE KEY BLOCK")
+                || f.ends_with("store.key")
+                || f.ends_with("signing.key"),
             "{f:?}"
         );
     }

@@ -10,6 +10,7 @@ mod crash;
 mod deploy;
 mod desk;
 mod disk_full;
+mod dpo;
 mod forloeb;
 mod forms;
 mod layout;

@@ -100,6 +100,21 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// The keys that open the store, kept apart from the data directory.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Make a store key and a blind-index key in DIR (0600 files) to keep apart from the
+    /// data directory, and print how to give them to modtag as systemd credentials. For a
+    /// new installation: an existing store keeps the keys it was written with (move those
+    /// out of the data directory instead).
+    #[command(after_help = "Example:\n  modtag keys init /root/modtag-keys")]
+    Init { dir: PathBuf },
 }
 
 #[derive(Subcommand)]

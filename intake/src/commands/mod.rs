@@ -6,6 +6,7 @@ mod audit;
 mod cases;
 pub mod client;
 mod config;
+mod keys;
 mod outbox;
 mod report;
 mod route;
@@ -59,5 +60,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Report { command } => report::run(&ctx, command).await,
         Command::Outbox { command } => outbox::run(&ctx, command).await,
         Command::Users { command } => users::run(&ctx, command).await,
+        Command::Keys { command } => keys::run(command),
     }
 }

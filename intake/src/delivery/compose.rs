@@ -9,7 +9,6 @@ use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_router::{deadline, Decision};
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::crypto;
 use modtag_storage::records::{Item, OutboxEntry};
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
@@ -42,7 +41,7 @@ pub fn enqueue(
         let message = match &person.cert {
             Some(cert) => {
                 let inner = inner_part(item, raw, &r.role, &r.reason, actor);
-                let armored = crypto::encrypt_armored(&[cert], &inner)?;
+                let armored = ids.encrypt_copy(&[cert], &inner)?;
                 outer_message(cfg, &item.reference, id, &person.email, &armored, now)
             }
             // No certificate: the content stays in modtag; the mail says where to read it.
@@ -373,7 +372,7 @@ pub fn private_entry(
          Content-Transfer-Encoding: 8bit\r\n\r\n\
          {text}\r\n"
     );
-    let armored = crypto::encrypt_armored(&[cert], inner.as_bytes())?;
+    let armored = ids.encrypt_copy(&[cert], inner.as_bytes())?;
     let message = outer_message(cfg, reference, id, to.email, &armored, now);
     Ok(OutboxEntry::new(
         id,

@@ -11,7 +11,7 @@ use modtag_storage::store::Batch;
 use modtag_storage::Store;
 
 fn store_with_item(dir: &std::path::Path, received: Timestamp) -> Store {
-    let (keys, _) = DataKeys::init_or_load(dir).unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir, None).unwrap();
     let keys = keys.with_auditors(modtag_config::load_embedded().unwrap().auditors);
     let store = Store::open(dir, keys).unwrap();
     let item = Item::received(

@@ -27,7 +27,7 @@ fn item(reference: &str, received: Timestamp) -> Item {
 /// may hold the directory lock for a moment after the last handle is dropped.
 fn open(dir: &std::path::Path) -> Store {
     for _ in 0..100 {
-        let (keys, _) = DataKeys::init_or_load(dir).unwrap();
+        let (keys, _) = DataKeys::init_or_load(dir, None).unwrap();
         let keys = keys.with_auditors(modtag_config::load_embedded().unwrap().auditors);
         match Store::open(dir, keys) {
             Ok(store) => return store,

@@ -40,13 +40,35 @@ pub use batch::Batch;
 /// store, but a queued copy needs its id while it is composed (its MIME boundary carries
 /// it); this is the one thing it asks for. The [`Store`] hands out sled's monotonic ids;
 /// a test can count.
+/// What planning takes from the store: outbox ids, and the signature on a copy.
 pub trait IdSource {
     fn next_id(&self) -> Result<u64, StoreError>;
+
+    /// `plaintext` encrypted to `certs` (armored, for mail), signed with the data
+    /// directory's signing key where there is one.
+    fn encrypt_copy(
+        &self,
+        certs: &[&openpgp::Cert],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        crypto::encrypt_armored(certs, plaintext)
+    }
 }
 
 impl IdSource for Store {
     fn next_id(&self) -> Result<u64, StoreError> {
         Store::next_id(self)
+    }
+
+    fn encrypt_copy(
+        &self,
+        certs: &[&openpgp::Cert],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        match &self.inner.keys.signing {
+            Some(signer) => crypto::sign_encrypt_armored(certs, signer, plaintext),
+            None => crypto::encrypt_armored(certs, plaintext),
+        }
     }
 }
 

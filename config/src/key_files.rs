@@ -1,0 +1,18 @@
+//! `[keys]`: where the store and blind-index keys come from, apart from the data directory
+//! (issue 17). With them beside `db/` and `spool/`, any copy of the data directory (a
+//! backup, a stolen disk) opens every report offline, with no audit entry. In production
+//! they are systemd credentials (`credential:NAME`, from `LoadCredentialEncrypted=`, sealed
+//! by `systemd-creds` to the TPM2 or the host key) or files on another mount; only the
+//! embedded default keeps them in the data directory, and says so at start.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFiles {
+    /// The store key (OpenPGP, secret): `credential:NAME` or a path (relative to the
+    /// configuration file), 0600.
+    pub store_key: String,
+    /// The blind-index key (hex HMAC key), likewise.
+    pub blind_index_key: String,
+}

@@ -1,0 +1,45 @@
+//! `modtag keys init`: the store and blind-index keys made apart from the data directory
+//! (issue 17), with how to seal them as systemd credentials.
+
+use std::os::unix::fs::PermissionsExt;
+
+use anyhow::{Context, Result};
+
+use crate::cli::KeysCommand;
+
+pub fn run(command: &KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Init { dir } => {
+            if !dir.exists() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            }
+            let apart = modtag_storage::keys::make_apart(dir)
+                .with_context(|| format!("cannot make the keys in {}", dir.display()))?;
+            println!(
+                "made {} and {} (0600). Seal them for this host (TPM2 where present) and remove\n\
+                 the clear files:\n\n  \
+                 systemd-creds encrypt --name=modtag-store-key {} /etc/credstore.encrypted/modtag-store-key\n  \
+                 systemd-creds encrypt --name=modtag-blind-index-key {} /etc/credstore.encrypted/modtag-blind-index-key\n  \
+                 shred -u {} {}\n\n\
+                 In the unit (deploy/systemd/modtag.service):\n\n  \
+                 LoadCredentialEncrypted=modtag-store-key\n  \
+                 LoadCredentialEncrypted=modtag-blind-index-key\n\n\
+                 In modtag.toml:\n\n  \
+                 [keys]\n  \
+                 store_key = \"credential:modtag-store-key\"\n  \
+                 blind_index_key = \"credential:modtag-blind-index-key\"\n\n\
+                 Keep a copy of both where the backups are not (the kommune's key escrow): a\n\
+                 backup of the data directory alone opens nothing, and neither does it without them.",
+                apart.store.display(),
+                apart.blind.display(),
+                apart.store.display(),
+                apart.blind.display(),
+                apart.store.display(),
+                apart.blind.display(),
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! What a databeskyttelsesrådgiver asks of modtag (issue 17), each against the real
+//! binary: the data directory's mode checked at every start, a leftover key reported,
+//! plain notices that say the reference and dates only, and no control or bidi character
+//! from a sender reaching an operator's terminal. (The plaintext relay refused off this
+//! machine is in `config.rs`.)
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+use modtag_tests::*;
+
+#[test]
+fn a_data_directory_others_may_read_stops_the_start_and_a_leftover_key_is_reported() {
+    let mut d = Daemon::new(Options::default());
+    std::fs::create_dir_all(&d.data).unwrap();
+    std::fs::set_permissions(&d.data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(modtag_bin())
+        .args(["serve", "--config"])
+        .arg(&d.config)
+        .arg("--data")
+        .arg(&d.data)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is mode 755") && err.contains("chmod 700"),
+        "{err}"
+    );
+    assert!(
+        !d.data.join("store.key").exists(),
+        "nothing is made in a directory others can read"
+    );
+
+    std::fs::set_permissions(&d.data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(
+        d.data.join("old-store.key"),
+        b"-----BEGIN PGP PRIVATE KEY BLOCK-----",
+    )
+    .unwrap();
+    d.spawn();
+    assert!(d.stop().success());
+    let said = std::fs::read_to_string(d.dir.path().join("stdout.log")).unwrap();
+    assert!(
+        said.contains("old-store.key is not used by this version"),
+        "{said}"
+    );
+    assert!(!said.contains("/store.key is not used"), "{said}");
+}
+
+#[test]
+fn an_akut_notice_says_the_reference_and_the_deadline_only() {
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let r = d.send("Akut bekymring", "Det haster: barnet tør ikke gå hjem.");
+    d.wait_outbox_idle();
+    let notices: Vec<String> = sink
+        .wait(1)
+        .into_iter()
+        .filter(|m| m.contains("Auto-Submitted") && rcpt_of(m).ends_with("@kommune.localhost"))
+        .collect();
+    assert!(!notices.is_empty());
+    for n in &notices {
+        let subject = n
+            .lines()
+            .find(|l| l.starts_with("Subject:"))
+            .unwrap_or_default();
+        assert!(
+            subject.starts_with(&format!("Subject: Frist: {r} skal vurderes senest ")),
+            "{subject}"
+        );
+        let body = plain_body(n);
+        assert!(
+            !subject.to_lowercase().contains("akut")
+                && !body.to_lowercase().contains("akut")
+                && !body.contains("haster"),
+            "{subject}\n{body}"
+        );
+        assert!(body.contains(&r), "{body}");
+    }
+}
+
+#[test]
+fn nothing_a_sender_writes_acts_on_an_operators_terminal() {
+    let d = Daemon::start(Options::default());
+    let r = d.send(
+        "Bekymring \u{202E}fdp.exe",
+        "Hej\x1b]0;ejet\x07 og \x1b[2J ryddet skærm\nlinje 2",
+    );
+    let out = d.cli(&["triage", "show", &r]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !shown.contains('\x1b') && !shown.contains('\x07'),
+        "{shown:?}"
+    );
+    assert!(!shown.contains('\u{202E}'), "{shown:?}");
+    assert!(
+        shown.contains("linje 2") && shown.contains("ryddet skærm"),
+        "{shown}"
+    );
+}
+
+/// A school forwards a parent's mail to Modtagelsen: the kvittering goes to the school that
+/// sent it, never to the parent (only Journalen's own forwards answer the original sender).
+#[test]
+fn a_forwarded_parents_mail_gets_its_kvittering_at_the_school() {
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let mail = d.dir.path().join("fwd.eml");
+    std::fs::write(
+        &mail,
+        "From: Kontoret <kontor@bakkeskolen.dk>\r\nTo: underretning@localhost\r\n\
+         Subject: Fwd: Bekymring\r\nDate: Mon, 30 Nov 2026 09:15:00 +0100\r\n\
+         Message-ID: <fwd-parent@bakkeskolen.dk>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Til orientering.\r\n\r\n-------- Videresendt meddelelse --------\r\n\
+         Emne: \tBekymring for Sofie\r\nDato: \tSun, 29 Nov 2026 20:02:11 +0100\r\n\
+         Fra: \tSofies mor <mor@familie.example>\r\nTil: \tkontor@bakkeskolen.dk\r\n\r\n\
+         Sofie 010120-1234 har det svært derhjemme.\r\n",
+    )
+    .unwrap();
+    let t = d.swaks_args(&[
+        "--to",
+        "underretning@localhost",
+        "--from",
+        "kontor@bakkeskolen.dk",
+        "--data",
+        &format!("@{}", mail.display()),
+    ]);
+    let r = queued_as(&t).unwrap_or_else(|| panic!("{t}"));
+    d.wait_outbox_idle();
+    let kvitteringer: Vec<String> = sink
+        .wait(1)
+        .into_iter()
+        .filter(|m| m.contains("Kvittering for modtagelse") && m.contains(&r))
+        .collect();
+    let to: Vec<String> = kvitteringer.iter().map(|m| rcpt_of(m)).collect();
+    assert_eq!(
+        to,
+        ["kontor@bakkeskolen.dk"],
+        "to the school, not the parent"
+    );
+}
+
+/// Every copy is signed with the data directory's signing key: with its published
+/// certificate, Debian's gpg reports a good signature (a forgery encrypted to the same
+/// recipient could not have one).
+#[test]
+fn a_delivered_copy_carries_a_signature_gpg_calls_good() {
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let r = d.send("Bekymring for Emil", "Emil 120315-4321 er ofte sulten.");
+    d.decide(&r, &["--trin", "4"]);
+    d.wait_outbox_idle();
+    let copy = sink
+        .wait(1)
+        .into_iter()
+        .find(|m| rcpt_of(m) == "modtagelsen@kommune.localhost" && m.contains("BEGIN PGP MESSAGE"))
+        .expect("Modtagelsen's copy");
+    let gpg = Gpg::with_demo_keys(&["modtagelsen"]);
+    let (_, unknown) = gpg.decrypt_verified(&armored_block(&copy));
+    assert!(
+        unknown.contains("NO_PUBKEY") || unknown.contains("ERRSIG"),
+        "signed, by a key gpg does not know yet: {unknown}"
+    );
+    gpg.import(&d.data.join("signing.cert.asc"));
+    let (plain, status) = gpg.decrypt_verified(&armored_block(&copy));
+    assert!(status.contains("[GNUPG:] GOODSIG"), "{status}");
+    assert!(status.contains("[GNUPG:] VALIDSIG"), "{status}");
+    assert!(plain.contains(&format!("Reference: {r}")), "{plain}");
+}
+
+/// With `[keys]`, the store and blind-index keys live apart from the data directory: a copy
+/// of the data directory alone (a backup, a stolen disk) gives no key, and modtag refuses
+/// to start on it rather than make new keys that could not read it.
+#[test]
+fn with_the_keys_apart_a_copy_of_the_data_directory_opens_nothing() {
+    let keys = tempfile::tempdir().unwrap();
+    let made = modtag(&["keys", "init", keys.path().join("k").to_str().unwrap()]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&made.stdout).contains("LoadCredentialEncrypted=modtag-store-key")
+    );
+    let section = format!(
+        "[keys]\nstore_key = \"{}\"\nblind_index_key = \"{}\"\n\n[kvittering]",
+        keys.path().join("k/store.key").display(),
+        keys.path().join("k/blind-index.key").display()
+    );
+    let mut d = Daemon::start(Options {
+        edits: vec![("[kvittering]".into(), section)],
+        ..Options::default()
+    });
+    let r = d.send(
+        "Bekymring",
+        "MARKER-apart-41 Emil 120315-4321 er ofte sulten.",
+    );
+    d.cli_json(&["triage", "show", &r, "--json"]);
+    assert!(d.stop().success());
+    let said = std::fs::read_to_string(d.dir.path().join("stdout.log")).unwrap();
+    assert!(
+        !said.contains("a copy of it is a copy of every report"),
+        "{said}"
+    );
+    for name in ["store.key", "blind-index.key"] {
+        assert!(
+            !d.data.join(name).exists(),
+            "{name} is not in the data directory"
+        );
+    }
+
+    // The data directory copied alone, started with a configuration that lacks [keys].
+    let copy = d.dir.path().join("copy");
+    let status = Command::new("cp")
+        .args(["-a"])
+        .arg(&d.data)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    let start = text.find("[keys]").unwrap();
+    let end = start + text[start..].find("[kvittering]").unwrap();
+    let without = d.dir.path().join("without-keys.toml");
+    std::fs::write(&without, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let out = Command::new(modtag_bin())
+        .args(["serve", "--config"])
+        .arg(&without)
+        .arg("--data")
+        .arg(&copy)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("holds a store but not its store and blind-index keys"),
+        "{err}"
+    );
+    assert!(!copy.join("store.key").exists(), "no new key was made");
+    // And nothing in the copy holds the marker in clear.
+    for f in files_below(&copy) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(!contains(&bytes, b"MARKER-apart-41"), "{f:?}");
+    }
+}
