@@ -100,6 +100,15 @@ fn notification(cfg: &Loaded, item: &Item, role: &str) -> String {
     )
 }
 
+/// A value for a line of the routing note: no control character (a CR or LF would start
+/// a header or a MIME part of its own), like any header value.
+fn one_line(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 fn boundary(tag: &str, id: u64) -> String {
     format!("=_modtag_{tag}_{id:016x}")
 }
@@ -145,8 +154,8 @@ fn inner_part(item: &Item, raw: &[u8], role: &str, reason: &str, actor: &str) ->
         deadline::local(item.received_at),
         deadline::local(item.deadline),
         role,
-        reason,
-        actor,
+        one_line(reason),
+        one_line(actor),
         if original {
             "Den oprindelige henvendelse er vedhæftet."
         } else {
@@ -381,4 +390,37 @@ pub fn private_entry(
         message,
         now,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decisions_actor_cannot_start_a_part_of_its_own() {
+        let now = Timestamp::now();
+        let item = Item::received(
+            "MT-2026-000009",
+            modtag_config::Channel::Underretning,
+            modtag_config::Kind::Underretning,
+            now,
+            now,
+            Default::default(),
+        );
+        let actor = "lene\r\nContent-Type: text/html\r\n\r\n<script>";
+        let inner = inner_part(
+            &item,
+            b"Subject: x\r\n\r\ntekst\r\n",
+            "raadgiver",
+            "fordi\r\nX: y",
+            actor,
+        );
+        let text = String::from_utf8_lossy(&inner);
+        assert!(
+            text.contains("Besluttet af: lene  Content-Type: text/html    <script>"),
+            "{text}"
+        );
+        assert!(!text.contains("\r\nContent-Type: text/html"), "{text}");
+        assert!(!text.contains("\r\nX: y"), "{text}");
+    }
 }
