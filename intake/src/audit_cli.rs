@@ -92,11 +92,15 @@ impl Filter {
 }
 
 /// The references about a CPR, through the data directory's blind index.
-pub fn references_for_cpr(data: &Path, cpr: &str) -> Result<Vec<String>> {
+/// The intakes naming `cpr`, by the blind index; `blind_key` where the keys are kept apart
+/// (the data directory's own otherwise).
+pub fn references_for_cpr(data: &Path, blind_key: Option<&Path>, cpr: &str) -> Result<Vec<String>> {
     let c = modtag_router::cpr::Cpr::parse(cpr)
         .context("--cpr is not a valid CPR number (DDMMYY-SSSS)")?;
     let digits: String = c.formatted().chars().filter(char::is_ascii_digit).collect();
-    Ok(offline::references_for_cpr_offline(data, &digits)?)
+    Ok(offline::references_for_cpr_offline(
+        data, blind_key, &digits,
+    )?)
 }
 
 pub fn as_json(r: &Read) -> Value {

@@ -216,6 +216,32 @@ fn with_the_keys_apart_a_copy_of_the_data_directory_opens_nothing() {
             "{name} is not in the data directory"
         );
     }
+    // The auditors find a child's intakes with the blind-index key they are given.
+    let auditor = auditor_key(d.dir.path());
+    let access = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "subject-access",
+            "--key",
+            auditor.to_str().unwrap(),
+            "--cpr",
+            "120315-4321",
+        ];
+        args.extend_from_slice(extra);
+        d.cli(&args)
+    };
+    let without = access(&[]);
+    assert!(!without.status.success());
+    assert!(String::from_utf8_lossy(&without.stderr).contains("--blind-index-key"));
+    let blind = keys.path().join("k/blind-index.key");
+    let with = access(&["--blind-index-key", blind.to_str().unwrap()]);
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&with.stdout).unwrap();
+    assert_eq!(v["intakes"], 1, "{v}");
 
     // The data directory copied alone, started with a configuration that lacks [keys].
     let copy = d.dir.path().join("copy");

@@ -57,6 +57,9 @@ pub enum AuditCommand {
         /// Only entries about intakes naming this CPR (found through the blind index).
         #[arg(long)]
         cpr: Option<String>,
+        /// With --cpr, where the keys are kept apart ([keys]): the blind-index key's file.
+        #[arg(long, value_name = "FILE", requires = "cpr")]
+        blind_index_key: Option<PathBuf>,
     },
     /// The dates and purposes of every use of one person's data (a data subject's access
     /// request); employees are named only with --with-employees.
@@ -67,5 +70,8 @@ pub enum AuditCommand {
         cpr: String,
         #[arg(long)]
         with_employees: bool,
+        /// Where the keys are kept apart ([keys]): the blind-index key's file.
+        #[arg(long, value_name = "FILE")]
+        blind_index_key: Option<PathBuf>,
     },
 }

@@ -134,6 +134,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
             kind,
             reference,
             cpr,
+            blind_index_key,
         } => {
             let reads = if *live {
                 let copy = fetch_log(ctx).await?;
@@ -151,7 +152,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
             };
             let mut references = reference.as_ref().map(|r| vec![r.clone()]);
             if let Some(c) = cpr {
-                references = Some(a::references_for_cpr(data, c)?);
+                references = Some(a::references_for_cpr(data, blind_index_key.as_deref(), c)?);
             }
             let filter = a::Filter {
                 from: from.as_deref().map(a::instant).transpose()?,
@@ -168,9 +169,10 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
             key,
             cpr,
             with_employees,
+            blind_index_key,
         } => {
             let reads = a::read_all(data, key)?;
-            let refs = a::references_for_cpr(data, cpr)?;
+            let refs = a::references_for_cpr(data, blind_index_key.as_deref(), cpr)?;
             let uses = a::subject_access(&reads, &refs, *with_employees);
             render::json(&json!({ "intakes": refs.len(), "uses": uses }));
             Ok(())

@@ -267,9 +267,16 @@ pub enum VerifyError {
 /// directory: through the blind index, with the directory's blind-index key.
 pub fn references_for_cpr_offline(
     data_dir: &Path,
+    blind_key: Option<&Path>,
     cpr_digits: &str,
 ) -> Result<Vec<String>, VerifyError> {
-    let path = data_dir.join(crate::keys::BLIND_KEY);
+    let path = blind_key.map_or_else(|| data_dir.join(crate::keys::BLIND_KEY), Path::to_path_buf);
+    if !path.exists() {
+        return Err(VerifyError::Open(format!(
+            "{}: no blind-index key; where the keys are kept apart ([keys]), give its file with --blind-index-key",
+            path.display()
+        )));
+    }
     let text = crate::keys::read_secret(&path)?;
     let key = hex::decode(String::from_utf8_lossy(&text).trim())
         .map_err(|_| VerifyError::Open(format!("{}: not a hex key", path.display())))?;
