@@ -14,7 +14,8 @@
 //! the log was neither truncated nor rolled back.
 
 use base64::Engine as _;
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+pub use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::{Signer, SigningKey, Verifier};
 use sha2::{Digest, Sha256};
 
 use crate::merkle::Hash;

@@ -278,3 +278,94 @@ fn with_the_keys_apart_a_copy_of_the_data_directory_opens_nothing() {
         assert!(!contains(&bytes, b"MARKER-apart-41"), "{f:?}");
     }
 }
+
+/// The auditors' bundle: the log as stored, its checkpoints and public keys, and no key that
+/// opens a message; it verifies and reads anywhere, and a changed entry fails the check.
+#[test]
+fn an_audit_export_verifies_and_reads_elsewhere_and_holds_no_key() {
+    let mut d = Daemon::start(Options::default());
+    let r = d.send("Bekymring", "Emil 120315-4321 er ofte sulten.");
+    d.cli_json(&["triage", "show", &r, "--json"]);
+    assert!(d.stop().success());
+    let bundle = d.dir.path().join("revision.json");
+    let out = d.cli(&["audit", "export", bundle.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = d.cli(&["audit", "export", bundle.to_str().unwrap()]);
+    assert!(!again.status.success(), "an export never overwrites");
+    let bytes = std::fs::read(&bundle).unwrap();
+    assert!(
+        !contains(&bytes, b"PRIVATE KEY"),
+        "no secret key in the bundle"
+    );
+    assert!(!contains(&bytes, b"120315"), "no CPR in clear");
+    assert_eq!(
+        std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Elsewhere: no data directory at all.
+    let elsewhere = d.dir.path().join("nowhere");
+    let verify = |file: &std::path::Path| {
+        Command::new(modtag_bin())
+            .args([
+                "--data",
+                elsewhere.to_str().unwrap(),
+                "audit",
+                "verify",
+                "--bundle",
+            ])
+            .arg(file)
+            .arg("--key")
+            .arg(d.data.join("checkpoint.pub"))
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&bundle);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("audit log ok"));
+    let read = Command::new(modtag_bin())
+        .args([
+            "--data",
+            elsewhere.to_str().unwrap(),
+            "audit",
+            "read",
+            "--bundle",
+        ])
+        .arg(&bundle)
+        .arg("--key")
+        .arg(auditor_key(d.dir.path()))
+        .args(["--kind", "viewed"])
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert!(String::from_utf8_lossy(&read.stdout).contains(&r));
+
+    // One entry changed on the way: the check fails (exit 3).
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let e = v["entries"][1]["entry"].as_str().unwrap().to_string();
+    let mut chars: Vec<char> = e.chars().collect();
+    chars[0] = if chars[0] == 'A' { 'B' } else { 'A' };
+    let flipped: String = chars.into_iter().collect();
+    v["entries"][1]["entry"] = serde_json::json!(flipped);
+    let tampered = d.dir.path().join("tampered.json");
+    std::fs::write(&tampered, serde_json::to_vec(&v).unwrap()).unwrap();
+    let bad = verify(&tampered);
+    assert_eq!(
+        bad.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

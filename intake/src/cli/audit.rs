@@ -24,8 +24,24 @@ pub enum AuditCommand {
         /// here, trusting the daemon for nothing but the bytes.
         #[arg(long)]
         live: bool,
+        /// Verify an auditors' bundle (`audit export`) instead of a data directory.
+        #[arg(long, value_name = "FILE", conflicts_with = "live")]
+        bundle: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+    /// Write an auditors' bundle: the log as stored (payloads still encrypted to the
+    /// auditors), its head, the signed checkpoints and the public keys to check them. It
+    /// holds no key that opens a message, so it can leave the server; `audit verify
+    /// --bundle` and `audit read --bundle` work on it anywhere.
+    #[command(
+        after_help = "Examples:\n  modtag audit export revision-2026-12.json --data /var/lib/modtag   # stopped daemon or a copy\n  modtag audit export revision-2026-12.json --live                   # as an auditor, from the running daemon"
+    )]
+    Export {
+        file: PathBuf,
+        /// From the running daemon over the API (as an auditor).
+        #[arg(long)]
+        live: bool,
     },
     /// Print the latest signed checkpoint (C2SP tlog-checkpoint).
     Checkpoint,
@@ -46,6 +62,9 @@ pub enum AuditCommand {
         /// Read a copy of the running daemon's log, fetched over the API (as an auditor).
         #[arg(long, conflicts_with = "cpr")]
         live: bool,
+        /// Read an auditors' bundle (`audit export`).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["live", "cpr"])]
+        bundle: Option<PathBuf>,
         #[arg(long)]
         from: Option<String>,
         #[arg(long)]

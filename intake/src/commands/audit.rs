@@ -14,10 +14,12 @@ use crate::render;
 pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
     let data = &ctx.cli.data;
     match command {
+        AuditCommand::Export { file, live } => export(ctx, file, *live).await,
         AuditCommand::Verify {
             checkpoint,
             key,
             live,
+            bundle,
             json,
         } => {
             let mut notes = Vec::new();
@@ -38,14 +40,25 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
                 ),
                 None => None,
             };
-            let verified = if *live {
-                let key = key.ok_or_else(|| {
-                    anyhow!(
+            let verified = if *live || bundle.is_some() {
+                let (copy, own_key) = match bundle {
+                    Some(f) => read_bundle(f)?,
+                    None => (fetch_log(ctx).await?, None),
+                };
+                let key = match (key, own_key) {
+                    (Some(k), _) => k,
+                    (None, Some(k)) => {
+                        eprintln!(
+                            "modtag: checking with the bundle's own checkpoint key; give --key \
+                             (the copy the auditors keep) for a check that trusts nothing in it"
+                        );
+                        k
+                    }
+                    (None, None) => anyhow::bail!(
                         "--live needs --key: the checkpoint public key the auditors keep (the \
                          daemon's own copy proves nothing about the daemon)"
-                    )
-                })?;
-                let copy = fetch_log(ctx).await?;
+                    ),
+                };
                 offline::verify_log(
                     copy.entries
                         .iter()
@@ -65,7 +78,9 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
             } else {
                 offline::verify_offline(data, &notes, key)
             };
-            let place = if *live {
+            let place = if let Some(f) = bundle {
+                f.display().to_string()
+            } else if *live {
                 "the running daemon's log".to_string()
             } else {
                 data.display().to_string()
@@ -129,6 +144,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
         AuditCommand::Read {
             key,
             live,
+            bundle,
             from,
             to,
             kind,
@@ -136,8 +152,11 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
             cpr,
             blind_index_key,
         } => {
-            let reads = if *live {
-                let copy = fetch_log(ctx).await?;
+            let reads = if *live || bundle.is_some() {
+                let copy = match bundle {
+                    Some(f) => read_bundle(f)?.0,
+                    None => fetch_log(ctx).await?,
+                };
                 let entries = copy
                     .entries
                     .iter()
@@ -178,6 +197,144 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// An auditors' bundle as written to a file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Bundle {
+    format: String,
+    until: u64,
+    head_hash: String,
+    entries: Vec<BundleEntry>,
+    checkpoints: Vec<String>,
+    /// The checkpoint public key (hex), when exported from the data directory.
+    checkpoint_pub: Option<String>,
+    /// The certificate that signs delivered copies (armored), likewise.
+    signing_cert: Option<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BundleEntry {
+    seq: u64,
+    /// The stored entry, base64.
+    entry: String,
+}
+
+const BUNDLE_FORMAT: &str = "modtag-audit-bundle/1";
+
+/// `audit export`: the log as stored (from the stopped data directory, or the running
+/// daemon as an auditor) with what checks it, in a new 0600 file. No key that opens a
+/// message goes in it.
+async fn export(ctx: &Ctx<'_>, file: &std::path::Path, live: bool) -> Result<()> {
+    use base64::Engine;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let data = &ctx.cli.data;
+    let copy = if live {
+        fetch_log(ctx).await?
+    } else {
+        let stored = offline::stored_offline(data)?;
+        let (until, head_hash) = stored.head.unwrap_or((0, [0; 32]));
+        LogCopy {
+            entries: stored
+                .entries
+                .into_iter()
+                .map(|(seq, bytes)| Copied { seq, bytes })
+                .collect(),
+            until,
+            head_hash,
+            checkpoints: stored.checkpoints,
+        }
+    };
+    let public = |name: &str| {
+        (!live)
+            .then(|| std::fs::read_to_string(data.join(name)).ok())
+            .flatten()
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bundle = Bundle {
+        format: BUNDLE_FORMAT.into(),
+        until: copy.until,
+        head_hash: hex::encode(copy.head_hash),
+        entries: copy
+            .entries
+            .iter()
+            .map(|e| BundleEntry {
+                seq: e.seq,
+                entry: b64.encode(&e.bytes),
+            })
+            .collect(),
+        checkpoints: copy.checkpoints,
+        checkpoint_pub: public(modtag_storage::keys::CHECKPOINT_PUB).map(|k| k.trim().to_string()),
+        signing_cert: public(modtag_storage::keys::SIGNING_CERT),
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", file.display()))?;
+    f.write_all(&serde_json::to_vec(&bundle)?)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    println!(
+        "{}: {} audit entries up to {}, {} checkpoint(s); no key that opens a message",
+        file.display(),
+        bundle.entries.len(),
+        bundle.until,
+        bundle.checkpoints.len()
+    );
+    Ok(())
+}
+
+/// A bundle read back, and the checkpoint key it carries (if any).
+fn read_bundle(
+    file: &std::path::Path,
+) -> Result<(LogCopy, Option<modtag_storage::checkpoint::VerifyingKey>)> {
+    use base64::Engine;
+    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let b: Bundle = serde_json::from_slice(&text)
+        .with_context(|| format!("{}: not an audit bundle", file.display()))?;
+    if b.format != BUNDLE_FORMAT {
+        anyhow::bail!(
+            "{}: an audit bundle of format {:?}, not {BUNDLE_FORMAT}",
+            file.display(),
+            b.format
+        );
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let entries = b
+        .entries
+        .iter()
+        .map(|e| {
+            Ok(Copied {
+                seq: e.seq,
+                bytes: b64
+                    .decode(&e.entry)
+                    .map_err(|_| anyhow!("{}: entry {} is not base64", file.display(), e.seq))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let head_hash: [u8; 32] = hex::decode(&b.head_hash)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| anyhow!("{}: a malformed head hash", file.display()))?;
+    let key = match &b.checkpoint_pub {
+        Some(k) => Some(
+            modtag_storage::checkpoint::parse_public(k)
+                .map_err(|e| anyhow!("{}: checkpoint key: {e}", file.display()))?,
+        ),
+        None => None,
+    };
+    Ok((
+        LogCopy {
+            entries,
+            until: b.until,
+            head_hash,
+            checkpoints: b.checkpoints,
+        },
+        key,
+    ))
 }
 
 /// One stored entry of a copied log.

@@ -245,6 +245,49 @@ pub fn entries_offline(data_dir: &Path) -> Result<Vec<Entry>, VerifyError> {
         .collect()
 }
 
+/// The audit log of a stopped daemon's data directory as stored: each entry's bytes by
+/// sequence (payloads still encrypted to the auditors), the head, and the stored
+/// checkpoints: what an auditors' bundle holds (`modtag audit export`).
+pub struct StoredLog {
+    pub entries: Vec<(u64, Vec<u8>)>,
+    pub head: Option<(u64, [u8; 32])>,
+    pub checkpoints: Vec<String>,
+}
+
+pub fn stored_offline(data_dir: &Path) -> Result<StoredLog, VerifyError> {
+    let o = open_offline(data_dir)?;
+    let entries =
+        o.audit
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.map_err(StoreError::from)?;
+                let seq =
+                    k.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| {
+                        VerifyError::Open("an audit entry with a malformed key".into())
+                    })?;
+                Ok((seq, v.to_vec()))
+            })
+            .collect::<Result<Vec<_>, VerifyError>>()?;
+    let head = o
+        .meta
+        .get(AUDIT_HEAD)
+        .map_err(StoreError::from)?
+        .and_then(|v| decode_head(&v));
+    let checkpoints = o
+        .checkpoints
+        .iter()
+        .map(|kv| {
+            let (_, v) = kv.map_err(StoreError::from)?;
+            Ok(String::from_utf8_lossy(&v).into_owned())
+        })
+        .collect::<Result<Vec<_>, VerifyError>>()?;
+    Ok(StoredLog {
+        entries,
+        head,
+        checkpoints,
+    })
+}
+
 impl From<StoreError> for VerifyError {
     fn from(e: StoreError) -> VerifyError {
         VerifyError::Store(e)
