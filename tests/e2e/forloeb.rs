@@ -154,7 +154,10 @@ fn a_private_institutions_trivselplus_runs_from_send_sikkert_to_the_first_meetin
         "{}",
         b.text()
     );
-    b.goto(&format!("http://{}/koe/{r}", d.http));
+    // Journalen finds the forløb that waits for it in the queue.
+    b.goto(&format!("http://{}/koe?tilstand=forloeb", d.http));
+    assert!(b.text().contains(&r), "{}", b.text());
+    b.follow(&format!("a[href='/koe/{r}']"));
     let page = b.text();
     assert!(
         page.contains(&format!(
@@ -204,6 +207,12 @@ fn a_private_institutions_trivselplus_runs_from_send_sikkert_to_the_first_meetin
     let page = b.text();
     assert!(page.contains("booket af journal"), "{page}");
     b.screenshot("forloeb-booked");
+    b.goto(&format!("http://{}/koe?tilstand=forloeb", d.http));
+    assert!(
+        !b.text().contains(&r),
+        "booked: nothing waits: {}",
+        b.text()
+    );
 
     // Each participant and the private leader get the invitation, and Journalen a copy.
     d.wait_outbox_idle();

@@ -67,6 +67,8 @@ struct QueuePage<'a> {
     searched_cpr: bool,
     kind: &'a str,
     all_open: bool,
+    /// TRIVSEL+ forløb with a step still to take (the answers, the list, the booking).
+    in_forloeb: bool,
     /// The channel filter's choices (id, name, chosen), and the received-date range.
     channels: Vec<(&'static str, &'static str, bool)>,
     from: &'a str,
@@ -262,6 +264,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let q = f.q.trim().to_ascii_uppercase();
     let cpr = Cpr::parse(&q);
     let all_open = f.tilstand == "alle";
+    let in_forloeb = f.tilstand == "forloeb";
     // The criteria go into the audit entry (encrypted to the auditors), never into a URL.
     let search = match (&cpr, q.is_empty()) {
         (Some(c), _) => json!({ "cpr": c.formatted() }),
@@ -275,7 +278,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     )
     .details(json!({
         "page": "koe", "kind": kind.map(|k| k.as_str()), "search": search,
-        "all_open": all_open, "channel": channel.map(|c| c.as_str()),
+        "all_open": all_open, "forloeb": in_forloeb, "channel": channel.map(|c| c.as_str()),
         "from": f.fra.trim(), "to": f.til.trim(),
     }));
     if let Err(e) = audit(state, event).await {
@@ -306,7 +309,10 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let mut mine: Vec<(String, ItemSummary)> = summaries
         .into_iter()
         .filter(|(_, s)| s.state.is_open() && desk.contains(&s.kind))
-        .filter(|(_, s)| all_open || awaiting(s.state))
+        .filter(|(_, s)| match in_forloeb {
+            true => s.step_due.is_some(),
+            false => all_open || awaiting(s.state),
+        })
         .filter(|(_, s)| kind.is_none_or(|k| s.kind == k))
         .filter(|(_, s)| channel.is_none_or(|c| s.channel == Some(c)))
         .filter(|(_, s)| from.is_none_or(|t| s.received_at >= t))
@@ -353,6 +359,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
             searched_cpr: cpr.is_some(),
             kind: kind.map_or("", |k| k.as_str()),
             all_open,
+            in_forloeb,
             channels: CHANNELS
                 .iter()
                 .map(|c| (c.as_str(), channel_name(*c), Some(*c) == channel))
@@ -360,7 +367,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
             from: if from.is_some() { f.fra.trim() } else { "" },
             to: if to.is_some() { f.til.trim() } else { "" },
             date_error,
-            filter_query: filter_query(kind, all_open, channel, &f.fra, &f.til, from, to),
+            filter_query: filter_query(kind, &f.tilstand, channel, &f.fra, &f.til, from, to),
             updated: deadline::local(now),
         }
         .render(),
@@ -371,7 +378,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
 /// that were read (values from closed lists and digits only; never a search).
 fn filter_query(
     kind: Option<Kind>,
-    all_open: bool,
+    tilstand: &str,
     channel: Option<Channel>,
     fra: &str,
     til: &str,
@@ -381,7 +388,11 @@ fn filter_query(
     format!(
         "art={}&tilstand={}&kanal={}&fra={}&til={}",
         kind.map_or("", |k| k.as_str()),
-        if all_open { "alle" } else { "" },
+        match tilstand {
+            "alle" => "alle",
+            "forloeb" => "forloeb",
+            _ => "",
+        },
         channel.map_or("", |c| c.as_str()),
         if from.is_some() { fra.trim() } else { "" },
         if to.is_some() { til.trim() } else { "" },
