@@ -47,6 +47,30 @@ pub(crate) fn validate_main(
             ));
         }
     }
+    if config.smtp.max_memory_bytes < config.smtp.max_message_size {
+        errors.push(invalid(
+            path,
+            line_of(text, "max_memory_bytes", &config.smtp.max_memory_bytes.to_string()),
+            format!(
+                "smtp.max_memory_bytes ({}) must be at least smtp.max_message_size ({}), or no message of the largest size could be taken",
+                config.smtp.max_memory_bytes, config.smtp.max_message_size
+            ),
+        ));
+    }
+    if let Some(p) = config
+        .public
+        .as_ref()
+        .filter(|p| config.smtp.max_memory_bytes < p.max_request_bytes)
+    {
+        errors.push(invalid(
+            path,
+            line_of(text, "max_memory_bytes", &config.smtp.max_memory_bytes.to_string()),
+            format!(
+                "smtp.max_memory_bytes ({}) must be at least public.max_request_bytes ({}), or no submission of the largest size could be taken",
+                config.smtp.max_memory_bytes, p.max_request_bytes
+            ),
+        ));
+    }
     if config.smtp.max_message_size < 1024 {
         errors.push(invalid(
             path,

@@ -74,6 +74,11 @@ pub struct Smtp {
     /// FROM` gets `452 4.3.1` before any message is sent. Default: one and a half times
     /// `max_message_size`, as Postfix's smtpd does; 0 turns the check off.
     pub min_free_bytes: Option<u64>,
+    /// Bytes of messages held in memory across all sessions at once; past it a new message
+    /// gets "452 4.3.1" (at MAIL FROM, or at the end of one that outgrew its place) rather
+    /// than the process running out of memory. At least max_message_size.
+    #[serde(default = "default_memory_budget")]
+    pub max_memory_bytes: usize,
     /// Concurrent sessions, in all and from one client address; beyond: `421 4.7.0`.
     #[serde(default = "default_max_sessions")]
     pub max_sessions: usize,
@@ -115,6 +120,10 @@ fn default_rate() -> u32 {
 fn default_max_message_size() -> usize {
     50 * 1024 * 1024
 }
+fn default_memory_budget() -> usize {
+    1 << 30
+}
+
 fn default_max_recipients() -> usize {
     100
 }

@@ -15,6 +15,8 @@ pub struct App {
     /// Configuration, directory, beslutningstræ and reader, swapped as one on reload.
     pub policy: Policy,
     pub clock: Clock,
+    /// Message bytes in memory across the listeners (`[smtp] max_memory_bytes`).
+    pub memory: Arc<crate::memory::MemoryBudget>,
     /// Wakes the outbox worker after new copies are queued.
     pub wake: Arc<Notify>,
 }

@@ -223,10 +223,12 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake = Arc::new(Notify::new());
+    let memory = crate::memory::MemoryBudget::new(loaded.config.smtp.max_memory_bytes);
     let app = Arc::new(App {
         store: store.clone(),
         policy: Policy::new(loaded, reader, config.clone()),
         clock,
+        memory,
         wake,
     });
     let smtp_stats = Arc::new(SmtpStats::default());

@@ -28,6 +28,7 @@ pub mod delivery;
 pub mod explain;
 pub mod identity;
 pub mod meetings;
+pub mod memory;
 pub mod policy;
 pub mod public;
 pub mod report;

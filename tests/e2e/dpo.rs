@@ -369,3 +369,141 @@ fn an_audit_export_verifies_and_reads_elsewhere_and_holds_no_key() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// Messages held in memory across all sessions have a budget (`[smtp] max_memory_bytes`):
+/// past it, a new message gets `452 4.3.1` at MAIL FROM, and one that outgrows its place is
+/// dropped and refused at its end; nothing is lost that was acknowledged, the process is not
+/// killed, and once the others are done the same message is taken.
+#[test]
+fn past_the_memory_budget_new_messages_are_told_to_come_back() {
+    let d = Daemon::start(Options {
+        max_message_size: 2 << 20,
+        edits: vec![
+            (
+                "max_memory_bytes = 1073741824".into(),
+                format!("max_memory_bytes = {}", 3 << 20),
+            ),
+            (
+                "max_request_bytes = 27262976".into(),
+                format!("max_request_bytes = {}", 2 << 20),
+            ),
+            (
+                "max_attachment_bytes = 10485760".into(),
+                format!("max_attachment_bytes = {}", 1 << 20),
+            ),
+        ],
+        ..Options::default()
+    });
+    let started = |name: &str| {
+        let mut c = Smtp::connect(d.smtp);
+        c.cmd(&format!("EHLO {name}"));
+        let r = c.cmd("MAIL FROM:<a@b.example>");
+        (c, r)
+    };
+    // Three sessions hold their first megabyte each: the budget of three is used.
+    let (mut a, ra) = started("a");
+    let (mut b, rb) = started("b");
+    let (mut c, rc) = started("c");
+    assert!(ra.starts_with("250") && rb.starts_with("250") && rc.starts_with("250"));
+    let (mut e, re) = started("e");
+    assert!(re.starts_with("452 4.3.1"), "{re}");
+    e.cmd("QUIT");
+
+    // c's message outgrows its megabyte with no room left: read to its end, then refused.
+    assert!(c.cmd("RCPT TO:<underretning@localhost>").starts_with("250"));
+    assert!(c.cmd("DATA").starts_with("354"));
+    let line = format!("{}\r\n", "x".repeat(998));
+    let body: String = std::iter::once("Subject: stor\r\n\r\n".to_string())
+        .chain(std::iter::repeat_n(line, 1500))
+        .collect();
+    c.send_raw(body.as_bytes());
+    let r = c.cmd(".");
+    assert!(r.starts_with("452 4.3.1"), "{r}");
+
+    // The others finish; now the same message is taken.
+    a.cmd("QUIT");
+    b.cmd("QUIT");
+    // (Their leases are given back as their sessions end, just after the reply.)
+    wait_for(
+        "the budget to be given back",
+        std::time::Duration::from_secs(10),
+        || {
+            c.cmd("MAIL FROM:<a@b.example>")
+                .starts_with("250")
+                .then_some(())
+        },
+    );
+    assert!(c.cmd("RCPT TO:<underretning@localhost>").starts_with("250"));
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send_raw(body.as_bytes());
+    let r = c.cmd(".");
+    assert!(r.starts_with("250 2.0.0 Ok: queued as"), "{r}");
+}
+
+/// The public forms share the budget: with it used up by SMTP sessions, a submission gets
+/// `503` with `Retry-After` and nothing is stored; once they are done, it is taken.
+#[test]
+fn a_form_submission_past_the_memory_budget_is_asked_to_come_back() {
+    let d = Daemon::start(Options {
+        max_message_size: 1 << 20,
+        edits: vec![
+            (
+                "max_memory_bytes = 1073741824".into(),
+                format!("max_memory_bytes = {}", 2 << 20),
+            ),
+            (
+                "max_request_bytes = 27262976".into(),
+                format!("max_request_bytes = {}", 1 << 20),
+            ),
+            (
+                "max_attachment_bytes = 10485760".into(),
+                format!("max_attachment_bytes = {}", 512 << 10),
+            ),
+        ],
+        ..Options::default()
+    });
+    let mut held = Vec::new();
+    for name in ["a", "b"] {
+        let mut c = Smtp::connect(d.smtp);
+        c.cmd(&format!("EHLO {name}"));
+        assert!(c.cmd("MAIL FROM:<a@b.example>").starts_with("250"));
+        held.push(c);
+    }
+    let submit = || {
+        let (csrf, cookie) = modtag_tests::forms::form(d.public, "/sendsikkert");
+        modtag_tests::forms::post(
+            d.public,
+            "/sendsikkert",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("cvr", "13585628"),
+                ("name", "Susanne Møller"),
+                ("email", "leder@friskolen.dk"),
+                ("leder", "karen.poulsen"),
+                ("subject", ""),
+                ("text", "Vi ønsker et TRIVSEL+-forløb."),
+            ],
+            &[],
+        )
+    };
+    let (code, headers, body) = submit();
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        headers.to_lowercase().contains("retry-after: 30"),
+        "{headers}"
+    );
+    assert!(body.contains("Intet blev gemt"), "{body}");
+    for mut c in held.drain(..) {
+        c.cmd("QUIT");
+    }
+    let taken = wait_for(
+        "the budget to be given back",
+        std::time::Duration::from_secs(10),
+        || {
+            let (code, _, body) = submit();
+            (code == 200).then_some(body)
+        },
+    );
+    assert!(taken.contains("MT-"), "{taken}");
+}

@@ -112,12 +112,13 @@ pub(super) fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
 /// One error in a form's summary: the field's id and what to do.
 pub(super) type Problems = Vec<(&'static str, String)>;
 
-/// The rate limits, then the body within its limits and with its CSRF token.
+/// The rate limits, a place in the memory budget, then the body within its limits and with
+/// its CSRF token. The lease is the submission's place: hold it until it is stored.
 pub(super) async fn receive(
     state: &PublicState,
     parts: &Parts,
     body: Multipart,
-) -> Result<Submission, Response> {
+) -> Result<(Submission, crate::memory::Lease), Response> {
     let cfg = state.app.policy.cfg();
     let Some(public) = cfg.config.public.clone() else {
         return Err(not_found().await);
@@ -135,50 +136,72 @@ pub(super) async fn receive(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return Err(res);
     }
+    // As much as the body says it is (never more than the limit), before it is read.
+    let size = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .unwrap_or(public.max_request_bytes)
+        .min(public.max_request_bytes);
+    let mut lease = crate::memory::Lease::new(state.app.memory.clone());
+    if !lease.grow_to(size) {
+        tracing::warn!(client = %who, "public form: message memory budget used up; answered 503");
+        let mut res = message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Der er travlt lige nu",
+            "Intet blev gemt. Vent et øjeblik, og send igen.",
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        return Err(res);
+    }
     let csrf = crate::api::auth::cookie(&parts.headers, FORM_COOKIE);
     let limits = upload::Limits {
         max_request_bytes: public.max_request_bytes,
         max_attachment_bytes: public.max_attachment_bytes,
         max_attachments: public.max_attachments,
     };
-    upload::read(body, csrf, &limits).await.map_err(|why| {
-        tracing::info!(client = %who, refused = ?why, "public form: submission refused");
-        let mb = |b: usize| b / (1024 * 1024);
-        let (status, title, text) = match why {
-            Refused::Csrf => (
-                StatusCode::FORBIDDEN,
-                "Formularen var udløbet",
-                "Intet blev gemt. Åbn formularen igen, og send på ny.".to_string(),
-            ),
-            Refused::TooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Indsendelsen er for stor",
-                format!(
-                    "Intet blev gemt. Alt i alt højst {} MB.",
-                    mb(public.max_request_bytes)
+    upload::read(body, csrf, &limits)
+        .await
+        .map_err(|why| {
+            tracing::info!(client = %who, refused = ?why, "public form: submission refused");
+            let mb = |b: usize| b / (1024 * 1024);
+            let (status, title, text) = match why {
+                Refused::Csrf => (
+                    StatusCode::FORBIDDEN,
+                    "Formularen var udløbet",
+                    "Intet blev gemt. Åbn formularen igen, og send på ny.".to_string(),
                 ),
-            ),
-            Refused::AttachmentTooLarge(_) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Et bilag er for stort",
-                format!(
-                    "Intet blev gemt. Hvert bilag må højst være {} MB.",
-                    mb(public.max_attachment_bytes)
+                Refused::TooLarge => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Indsendelsen er for stor",
+                    format!(
+                        "Intet blev gemt. Alt i alt højst {} MB.",
+                        mb(public.max_request_bytes)
+                    ),
                 ),
-            ),
-            Refused::TooManyAttachments => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "For mange bilag",
-                format!("Intet blev gemt. Højst {} bilag.", public.max_attachments),
-            ),
-            Refused::Malformed => (
-                StatusCode::BAD_REQUEST,
-                "Indsendelsen kunne ikke læses",
-                "Intet blev gemt. Åbn formularen igen, og send på ny.".to_string(),
-            ),
-        };
-        message(status, title, &text)
-    })
+                Refused::AttachmentTooLarge(_) => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Et bilag er for stort",
+                    format!(
+                        "Intet blev gemt. Hvert bilag må højst være {} MB.",
+                        mb(public.max_attachment_bytes)
+                    ),
+                ),
+                Refused::TooManyAttachments => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "For mange bilag",
+                    format!("Intet blev gemt. Højst {} bilag.", public.max_attachments),
+                ),
+                Refused::Malformed => (
+                    StatusCode::BAD_REQUEST,
+                    "Indsendelsen kunne ikke læses",
+                    "Intet blev gemt. Åbn formularen igen, og send på ny.".to_string(),
+                ),
+            };
+            message(status, title, &text)
+        })
+        .map(|submission| (submission, lease))
 }
 
 /// Each upload of a type `[classify] attachment_types` allows, its content what it says.

@@ -90,7 +90,8 @@ pub(super) async fn send_sikkert(
     parts: Parts,
     body: Multipart,
 ) -> Response {
-    let s = match receive(&state, &parts, body).await {
+    // The submission's place in the memory budget is held until it is stored.
+    let (s, _held) = match receive(&state, &parts, body).await {
         Ok(s) => s,
         Err(res) => return res,
     };
@@ -210,7 +211,8 @@ pub(super) async fn underretning(
     parts: Parts,
     body: Multipart,
 ) -> Response {
-    let s = match receive(&state, &parts, body).await {
+    // The submission's place in the memory budget is held until it is stored.
+    let (s, _held) = match receive(&state, &parts, body).await {
         Ok(s) => s,
         Err(res) => return res,
     };

@@ -53,6 +53,13 @@ impl DataReceiver {
         self.size > self.limit
     }
 
+    /// Stops holding the message (the memory budget ran out): it is read to its end to
+    /// stay in step with the client, and refused there.
+    pub fn shed(&mut self) {
+        self.message = Vec::new();
+        self.limit = 0;
+    }
+
     fn push(&mut self, b: u8) {
         self.size += 1;
         // Past the limit we keep reading (to stay in step with the client) but stop
@@ -273,6 +280,12 @@ impl ChunkReceiver {
 
     pub fn too_big(&self) -> bool {
         self.size > self.limit
+    }
+
+    /// As [`DataReceiver::shed`].
+    pub fn shed(&mut self) {
+        self.message = Vec::new();
+        self.limit = 0;
     }
 
     pub fn push(&mut self, chunk: &[u8]) {

@@ -21,6 +21,8 @@ use crate::workflow::accept::{self, Received};
 const DRAIN: Duration = Duration::from_secs(30);
 /// How long a TLS handshake may take.
 const HANDSHAKE: Duration = Duration::from_secs(30);
+/// What a session must find room for in the memory budget at `MAIL FROM`.
+const RESERVE: usize = 1 << 20;
 
 /// A connection before or after STARTTLS.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -108,6 +110,8 @@ async fn session(
     // smtpd_per_request_deadline and smtpd_min_data_rate).
     let mut request_start = tokio::time::Instant::now();
     let mut request_bytes: u64 = 0;
+    // This session's share of the memory budget: what it holds of a message.
+    let mut lease = crate::memory::Lease::new(l.app.memory.clone());
     loop {
         let mut out = String::new();
         let mut answered = false;
@@ -121,6 +125,7 @@ async fn session(
                     out.clear();
                     let result = commit(&l, envelope, message, peer).await;
                     out.push_str(&s.delivered(result));
+                    lease.shrink_to(s.held());
                 }
                 Action::StartTls => {
                     l.stats.replies(&out);
@@ -155,8 +160,13 @@ async fn session(
                     stream = Box::new(tls);
                 }
                 Action::CheckMail { size_hint } => {
+                    // A first part of the message must fit in the budget before the client
+                    // is asked to send it. Not the announced size: a client claiming SIZE=
+                    // of the limit in many sessions would hold the budget without sending.
                     let check = if !l.limiter.allow(peer.ip(), std::time::Instant::now()) {
                         MailCheck::RateLimited
+                    } else if !lease.grow_to(s.held() + RESERVE) {
+                        MailCheck::Busy
                     } else {
                         l.gate.check(size_hint)
                     };
@@ -194,6 +204,15 @@ async fn session(
                 Ok(Ok(n)) => {
                     request_bytes += n as u64;
                     s.feed(&buf[..n]);
+                    // A message that outgrows its place and finds no more is dropped and
+                    // refused at its end; the session reads on to stay in step.
+                    if !lease.grow_to(s.held()) {
+                        s.shed_message();
+                        if s.receiving_message() {
+                            tracing::warn!(%peer, "message memory budget used up; refusing a message with 452");
+                        }
+                        lease.shrink_to(s.held());
+                    }
                 }
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {

@@ -63,6 +63,8 @@ pub enum MailCheck {
     Full,
     /// Storage is out of order.
     Unavailable,
+    /// The memory budget for messages is used up by other sessions.
+    Busy,
 }
 
 /// How a commit went, as far as the client is concerned.
@@ -111,6 +113,9 @@ pub struct Session {
     channel: Option<Channel>,
     errors: u32,
     pending: VecDeque<Action>,
+    /// The message being received was dropped (the memory budget ran out): refused at its
+    /// end with a temporary error.
+    shed: bool,
 }
 
 fn reply(s: impl AsRef<str>) -> Action {
@@ -138,6 +143,7 @@ impl Session {
             helo: None,
             mail_from: None,
             rcpts: Vec::new(),
+            shed: false,
             channel: None,
             errors: 0,
             pending: VecDeque::new(),
@@ -181,6 +187,29 @@ impl Session {
         matches!(self.state, State::Data(_) | State::Bdat { .. })
     }
 
+    /// Bytes of the client's input and of the message being received that the session
+    /// holds (for the memory budget).
+    pub fn held(&self) -> usize {
+        let message = match &self.state {
+            State::Data(rx) => rx.message.len(),
+            _ => self.chunks.as_ref().map_or(0, |c| c.message.len()),
+        };
+        self.input.len() + message
+    }
+
+    /// The memory budget ran out: drop the message being received; it is refused at its end
+    /// with `452 4.3.1`, and the client's server tries again later.
+    pub fn shed_message(&mut self) {
+        if let State::Data(rx) = &mut self.state {
+            rx.shed();
+            self.shed = true;
+        }
+        if let Some(c) = self.chunks.as_mut() {
+            c.shed();
+            self.shed = true;
+        }
+    }
+
     pub fn feed(&mut self, bytes: &[u8]) {
         if !matches!(self.state, State::Closed | State::AwaitingTls) {
             self.input.extend_from_slice(bytes);
@@ -203,6 +232,7 @@ impl Session {
     }
 
     fn reset_transaction(&mut self) {
+        self.shed = false;
         self.mail_from = None;
         self.rcpts.clear();
         self.channel = None;
@@ -303,6 +333,9 @@ impl Session {
                 self.cfg.max_message_size
             ),
             MailCheck::Full => "452 4.3.1 Insufficient system storage; try again later".into(),
+            MailCheck::Busy => {
+                "452 4.3.1 Insufficient system resources: too many messages at once; try again later".into()
+            }
             MailCheck::Unavailable => {
                 "451 4.3.0 Error: storage is unavailable; try again later".into()
             }
@@ -342,6 +375,12 @@ impl Session {
     }
 
     fn end_of_message(&mut self, too_big: bool, bare_newline: bool, message: Vec<u8>) -> Action {
+        if std::mem::take(&mut self.shed) {
+            self.reset_transaction();
+            return reply(
+                "452 4.3.1 Insufficient system resources: too many messages at once; try again later",
+            );
+        }
         if too_big {
             self.reset_transaction();
             return reply(format!(

@@ -99,3 +99,39 @@ fn mail_from_waits_for_the_loops_check() {
     let r = run(&mut s, "MAIL FROM:<a@b>\r\n");
     assert_eq!(r, ["250 2.1.0 Ok"]);
 }
+
+/// A message dropped for the memory budget is read to its end, refused there with a
+/// temporary error, and the next one in the same session is taken (DATA and BDAT alike).
+#[test]
+fn a_shed_message_is_refused_at_its_end_and_the_next_is_taken() {
+    let mut s = session();
+    run(
+        &mut s,
+        "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<underretning@localhost>\r\nDATA\r\n",
+    );
+    run(&mut s, "Subject: x\r\n\r\nfirst part\r\n");
+    assert!(s.held() > 0);
+    s.shed_message();
+    assert_eq!(s.held(), 0, "nothing of it is held any more");
+    let r = run(&mut s, "second part\r\n.\r\n");
+    assert!(r[0].starts_with("452 4.3.1"), "{r:?}");
+    let r = run(
+        &mut s,
+        "MAIL FROM:<a@b>\r\nRCPT TO:<underretning@localhost>\r\nBDAT 5\r\nab\r\nc",
+    );
+    assert_eq!(
+        r.last().map(String::as_str),
+        Some("250 2.0.0 Ok: 5 octets received")
+    );
+    s.shed_message();
+    let r = run(&mut s, "BDAT 3 LAST\r\nxyz");
+    assert!(r[0].starts_with("452 4.3.1"), "{r:?}");
+    let r = run(
+        &mut s,
+        "MAIL FROM:<a@b>\r\nRCPT TO:<underretning@localhost>\r\nDATA\r\nSubject: y\r\n\r\nok\r\n.\r\n",
+    );
+    assert_eq!(
+        r.last().map(String::as_str),
+        Some("250 2.0.0 Ok: queued as MT-TEST")
+    );
+}
