@@ -17,6 +17,7 @@ use std::sync::Arc;
 use modtag_config::Channel;
 use smtp_proto::{Error as ProtoError, Request};
 
+pub use super::answers::{Committed, MailCheck};
 pub use super::config::SessionConfig;
 use super::data::{ChunkReceiver, DataReceiver, Progress};
 use super::params::{oversized_number, unoffered_mail_parameter, Verb};
@@ -51,30 +52,6 @@ pub enum Action {
     /// made to send it only to hear at the end that it cannot be stored (Postfix refuses MAIL
     /// the same way when its queue file system is short of space).
     CheckMail { size_hint: usize },
-}
-
-/// The loop's answer to [`Action::CheckMail`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum MailCheck {
-    Ok,
-    /// The client has sent too many messages lately.
-    RateLimited,
-    /// Too little free space for the message.
-    Full,
-    /// Storage is out of order.
-    Unavailable,
-    /// The memory budget for messages is used up by other sessions.
-    Busy,
-}
-
-/// How a commit went, as far as the client is concerned.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Committed {
-    Queued(String),
-    /// Storage failed; the client should try again later.
-    TempFail,
-    /// The disk is full.
-    Full,
 }
 
 #[derive(Debug)]
