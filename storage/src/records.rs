@@ -465,8 +465,14 @@ pub struct OutboxEntry {
     pub role: String,
     pub person: String,
     pub email: String,
-    /// The complete RFC 5322 message (PGP/MIME), CRLF line endings, 7-bit.
+    /// The complete RFC 5322 message (PGP/MIME), CRLF line endings, 7-bit. Kept in the
+    /// spool (`message_sha256`), not in sled: empty in the stored record, filled in when
+    /// the entry is read.
     pub message: String,
+    /// SHA-256 (hex) of the spool file `outbox-<id>` that holds the message; `None` for an
+    /// entry from before, whose message is in the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_sha256: Option<String>,
     pub created: Timestamp,
     pub attempts: u32,
     pub next_attempt: Timestamp,
@@ -509,6 +515,7 @@ impl OutboxEntry {
             failed: None,
             failure_notice: false,
             require_tls: false,
+            message_sha256: None,
         }
     }
 }

@@ -98,6 +98,11 @@ impl Spool {
         Ok(bytes)
     }
 
+    /// The spool name of outbox entry `id`'s message.
+    pub fn outbox_name(id: u64) -> String {
+        format!("outbox-{id:016x}")
+    }
+
     pub fn remove(&self, reference: &str) {
         let _ = fs::remove_file(self.path(reference));
     }

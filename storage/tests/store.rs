@@ -351,10 +351,19 @@ fn outbox_schedule_reads_only_what_is_due() {
         store.outbox_next_due().unwrap(),
         Some(now - jiff::SignedDuration::from_secs(60))
     );
-    // A failed attempt moves entry 2 an hour on; a delivery removes entry 3.
+    // A failed attempt moves entry 2 an hour on (as the worker does: the entry it read,
+    // put back); a delivery removes entry 3, and its message file with it.
+    let mut two = store.outbox_entry(2).unwrap().unwrap();
+    assert_eq!(two.message, "x", "the message is read back from the spool");
+    two.next_attempt = now + jiff::SignedDuration::from_secs(3600);
+    let spooled = |id: u64| {
+        dir.path()
+            .join(format!("spool/outbox-{id:016x}.pgp"))
+            .exists()
+    };
+    assert!(spooled(2) && spooled(3));
     let mut b = Batch::new();
-    b.outbox(entry(2, now + jiff::SignedDuration::from_secs(3600)))
-        .outbox_done(3);
+    b.outbox(two).outbox_done(3);
     store.commit(b, now).unwrap();
     store.flush().unwrap();
     assert!(ids(&store, now).is_empty());
@@ -699,4 +708,59 @@ fn summaries_and_the_sent_to_index_serve_the_desk_and_are_filled_in_for_older_st
         assert_eq!(cpr_keys, 3, "two CPR keys and one 'sent to' key");
     }
     check(&reopen(dir.path()));
+}
+
+/// An outbox entry's message lives in the spool, not in sled (sled 0.34 keeps written values
+/// resident): the record stays small, the message reads back whole, a delivery removes the
+/// file, and a file whose entry never committed is removed at the next open.
+#[test]
+fn outbox_messages_live_in_the_spool_not_in_sled() {
+    use modtag_storage::records::OutboxEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+    let message = "X".repeat(200_000);
+    let mut b = Batch::new();
+    b.outbox(OutboxEntry::new(
+        7,
+        "MT-2026-000001",
+        (
+            "raadgiver",
+            "anna.kristensen",
+            "anna.kristensen@kommune.localhost",
+        ),
+        message.clone(),
+        now,
+    ));
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.outbox_entry(7).unwrap().unwrap().message, message);
+    drop(store);
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let record = db
+            .open_tree("outbox")
+            .unwrap()
+            .get(7u64.to_be_bytes())
+            .unwrap()
+            .unwrap();
+        assert!(
+            record.len() < 10_000,
+            "the record holds no message: {} bytes",
+            record.len()
+        );
+    }
+    let orphan = dir.path().join(format!("spool/outbox-{:016x}.pgp", 99u64));
+    std::fs::write(&orphan, b"left by a crash").unwrap();
+    let store = reopen(dir.path());
+    assert!(
+        !orphan.exists(),
+        "a file without an entry is removed at open"
+    );
+    let file = dir.path().join(format!("spool/outbox-{:016x}.pgp", 7u64));
+    assert!(file.exists());
+    let mut b = Batch::new();
+    b.outbox_done(7);
+    store.commit(b, now).unwrap();
+    assert!(!file.exists(), "delivered: its message file goes with it");
 }

@@ -24,19 +24,57 @@ impl Store {
         self.check()?;
         // Message files are written (and fsynced) first; the transaction records their
         // hashes. If anything after that fails, the files are removed again.
+        // So are the outbox's messages (sled would keep them resident): a new entry's goes
+        // to `spool/outbox-<id>.pgp`, and the record keeps its hash.
+        let mut batch = batch;
         let mut messages = Vec::new();
+        let mut new_files = Vec::new();
         let result = (|| {
             for (r, parts) in &batch.messages {
                 let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
                 let ciphertext = self.sealer()?.seal(&parts)?;
                 let hash = self.inner.spool.write(r, &ciphertext)?;
+                new_files.push(r.clone());
                 messages.push((r.clone(), hash.to_vec()));
+            }
+            for entry in &mut batch.outbox_put {
+                let message = std::mem::take(&mut entry.message);
+                if entry.message_sha256.is_none() {
+                    // An entry's message never changes once queued: one put back without
+                    // its hash keeps the file it has.
+                    entry.message_sha256 = self
+                        .sealed_at::<crate::records::OutboxEntry>(
+                            &self.inner.outbox,
+                            T_OUTBOX,
+                            &entry.id.to_be_bytes(),
+                        )?
+                        .and_then(|stored| stored.message_sha256);
+                }
+                if entry.message_sha256.is_some() {
+                    continue;
+                }
+                let name = crate::spool::Spool::outbox_name(entry.id);
+                let ciphertext = self.sealer()?.seal(&[message.as_bytes()])?;
+                let hash = self.inner.spool.write(&name, &ciphertext)?;
+                new_files.push(name);
+                entry.message_sha256 = Some(hex::encode(hash));
             }
             self.commit_sealed(&batch, &messages, now)
         })();
-        if result.is_err() {
-            for (r, _) in &batch.messages {
-                self.inner.spool.remove(r);
+        match &result {
+            Err(_) => {
+                for name in &new_files {
+                    self.inner.spool.remove(name);
+                }
+            }
+            // A delivered entry's message goes with it (a crash first leaves a file that
+            // the next open removes).
+            Ok(()) => {
+                for id in &batch.outbox_delete {
+                    self.inner
+                        .spool
+                        .remove(&crate::spool::Spool::outbox_name(*id));
+                }
             }
         }
         result

@@ -141,7 +141,13 @@ impl Store {
         let spool = Spool::open(data_dir)?;
         let messages = t(T_MESSAGES)?;
         // Files whose record never committed (a crash between file and transaction).
-        let orphans = spool.clean(|r| messages.contains_key(r.as_bytes()).unwrap_or(true))?;
+        let outbox_tree = db.open_tree(T_OUTBOX)?;
+        let orphans = spool.clean(|r| match r.strip_prefix("outbox-") {
+            Some(id) => u64::from_str_radix(id, 16)
+                .map(|id| outbox_tree.contains_key(id.to_be_bytes()).unwrap_or(true))
+                .unwrap_or(false),
+            None => messages.contains_key(r.as_bytes()).unwrap_or(true),
+        })?;
         if orphans > 0 {
             tracing::info!(
                 orphans,

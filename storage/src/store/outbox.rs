@@ -3,11 +3,32 @@
 use jiff::Timestamp;
 
 use super::Store;
+use crate::crypto;
 use crate::keyspace::*;
 use crate::records::OutboxEntry;
 use crate::StoreError;
 
 impl Store {
+    /// An entry as stored, with its message read back from the spool.
+    fn outbox_open(&self, key: &[u8], bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
+        let mut entry: OutboxEntry = self.open_sealed(T_OUTBOX, key, bytes)?;
+        if let Some(hash) = &entry.message_sha256 {
+            let name = crate::spool::Spool::outbox_name(entry.id);
+            let corrupt = |why: String| StoreError::Corrupt {
+                tree: T_OUTBOX,
+                key: name.clone(),
+                why,
+            };
+            let hash = hex::decode(hash).map_err(|e| corrupt(e.to_string()))?;
+            let sealed = self.inner.spool.read(&name, &hash)?;
+            let plain =
+                crypto::decrypt_cached(&self.inner.keys.store, &sealed, Some(&self.inner.opened))
+                    .map_err(|e| corrupt(e.to_string()))?;
+            entry.message = String::from_utf8(plain).map_err(|e| corrupt(e.to_string()))?;
+        }
+        Ok(entry)
+    }
+
     /// Outbox entries due at `now` (at most `limit`), earliest first: only these are
     /// decrypted.
     pub fn outbox_due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -24,7 +45,7 @@ impl Store {
             let (k, _) = kv?;
             let id: [u8; 8] = k[17..25].try_into().unwrap_or_default();
             if let Some(v) = self.inner.outbox.get(id)? {
-                out.push(self.open_sealed(T_OUTBOX, &id, &v)?);
+                out.push(self.outbox_open(&id, &v)?);
             }
         }
         Ok(out)
@@ -82,11 +103,22 @@ impl Store {
 
     /// One outbox entry by id.
     pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
-        self.sealed_at(&self.inner.outbox, T_OUTBOX, &id.to_be_bytes())
+        let key = id.to_be_bytes();
+        match self.inner.outbox.get(key)? {
+            Some(v) => Ok(Some(self.outbox_open(&key, &v)?)),
+            None => Ok(None),
+        }
     }
 
     /// Every outbox entry, in id order.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.all_sealed(self.inner.outbox.iter(), T_OUTBOX)
+        self.inner
+            .outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.outbox_open(&k, &v)
+            })
+            .collect()
     }
 }
