@@ -162,6 +162,14 @@ pub struct Http {
     /// The address staff reach the desk at (behind a proxy, the proxy's), for the link in
     /// the notification a person without a certificate is sent. Left out: the listener's.
     pub url: Option<String>,
+    /// `/readyz` answers 503 when a copy has been due, or waiting on the relay, longer than
+    /// this many seconds.
+    #[serde(default = "default_ready_outbox_max_age")]
+    pub ready_outbox_max_age_secs: u64,
+}
+
+fn default_ready_outbox_max_age() -> u64 {
+    900
 }
 
 impl Http {

@@ -17,6 +17,7 @@ mod layout;
 mod oidc;
 mod pages;
 mod path;
+mod ready;
 mod relay;
 mod reload;
 mod restart;

@@ -33,6 +33,7 @@ use state::ApiState;
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/healthz", get(report::healthz))
+        .route("/readyz", get(report::readyz))
         .route("/api/v1/triage", get(items::list))
         .route("/api/v1/triage/{reference}", get(items::show))
         .route("/api/v1/triage/{reference}/decision", post(changes::decide))

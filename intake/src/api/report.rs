@@ -31,6 +31,68 @@ pub async fn healthz(State(state): State<Arc<ApiState>>) -> Result<Response, Api
     Ok((StatusCode::OK, "ok\n").into_response())
 }
 
+/// Readiness for a load balancer or an orchestrator: 200 only when the store takes writes
+/// (not poisoned, the disk has its free space), the SMTP listener accepts, and the outbox
+/// is not stuck (no copy due or waiting on the relay for longer than `[http]
+/// ready_outbox_max_age_secs`); otherwise 503 with every reason. `/healthz` stays the
+/// liveness probe.
+pub async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
+    let cfg = state.app.policy.cfg();
+    let now = state.now();
+    let store = state.app.store.clone();
+    let max_age = cfg.config.http.ready_outbox_max_age_secs;
+    let mut reasons: Vec<String> = Vec::new();
+    if store.is_poisoned() {
+        reasons.push("storage failed: restart modtag after checking the disk".into());
+    }
+    if !state.smtp.listening() {
+        reasons.push("the SMTP listener is not accepting connections".into());
+    }
+    let data = store.data_dir().to_path_buf();
+    let min_free = cfg
+        .config
+        .smtp
+        .min_free_bytes
+        .unwrap_or(cfg.config.smtp.max_message_size as u64 / 2 * 3);
+    match crate::smtp::limits::free_bytes(&data) {
+        Ok(free) if min_free > 0 && free < min_free => reasons.push(format!(
+            "the data directory's disk has {free} bytes free, below the {min_free} it keeps"
+        )),
+        _ => {}
+    }
+    let outbox = blocking(move || -> Result<_, modtag_storage::StoreError> {
+        Ok((store.outbox_next_due()?, store.outbox_deferred()?.1))
+    })
+    .await;
+    match outbox {
+        Ok((due, waiting)) => {
+            let age = |t: jiff::Timestamp| (now - t).get_seconds();
+            if let Some(t) = due.filter(|t| age(*t) > max_age as i64) {
+                reasons.push(format!(
+                    "the outbox has a copy due for {} s: is the outbox worker running?",
+                    age(t)
+                ));
+            }
+            if let Some(t) = waiting.filter(|t| age(*t) > max_age as i64) {
+                reasons.push(format!(
+                    "a copy has waited {} s for the relay: is the relay reachable?",
+                    age(t)
+                ));
+            }
+        }
+        Err(_) => reasons.push("the outbox cannot be read".into()),
+    }
+    if reasons.is_empty() {
+        (StatusCode::OK, Json(serde_json::json!({ "ready": true }))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "ready": false, "reasons": reasons })),
+        )
+            .into_response()
+    }
+}
+
 #[derive(Deserialize)]
 pub struct SlaQuery {
     from: String,

@@ -49,6 +49,15 @@ pub struct Listener {
 }
 
 pub async fn serve(listener: TcpListener, l: Arc<Listener>, mut shutdown: watch::Receiver<bool>) {
+    l.stats.set_listening(true);
+    // Whichever way the loop ends, /readyz says so.
+    struct Down(Arc<SmtpStats>);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            self.0.set_listening(false);
+        }
+    }
+    let _down = Down(l.stats.clone());
     let mut sessions = JoinSet::new();
     loop {
         tokio::select! {

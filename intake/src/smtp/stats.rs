@@ -19,6 +19,8 @@ pub struct SmtpStats {
     accepted_bytes: AtomicU64,
     /// Temporary and permanent refusals, by `(code, enhanced code)`.
     refusals: Mutex<BTreeMap<(u16, String), u64>>,
+    /// The accept loop is running (for `/readyz`).
+    listening: std::sync::atomic::AtomicBool,
 }
 
 /// At most this many distinct reply codes are counted (ours are a fixed set; the bound only
@@ -35,6 +37,15 @@ impl Drop for OpenSession {
 }
 
 impl SmtpStats {
+    /// The accept loop started (true) or ended (false).
+    pub fn set_listening(&self, up: bool) {
+        self.listening.store(up, Relaxed);
+    }
+
+    pub fn listening(&self) -> bool {
+        self.listening.load(Relaxed)
+    }
+
     /// A session was admitted; it counts as open while the guard lives.
     pub fn session(self: &Arc<Self>) -> OpenSession {
         self.sessions.fetch_add(1, Relaxed);

@@ -97,6 +97,8 @@ struct Inner {
     /// The auditors' certificates; replaced when the configuration is reloaded.
     auditors: std::sync::RwLock<Vec<openpgp::Cert>>,
     spool: Spool,
+    /// The data directory (for its free space).
+    dir: std::path::PathBuf,
     poisoned: AtomicBool,
     /// Last reference number handed out, per year.
     refseq: std::sync::Mutex<std::collections::HashMap<i16, u64>>,
@@ -134,6 +136,11 @@ struct FlushState {
 }
 
 impl Store {
+    /// The data directory the store lives in.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
     /// Opens (or creates) the database in `data_dir/db`.
     pub fn open(data_dir: &Path, keys: DataKeys) -> Result<Store, StoreError> {
         let Opened { db, lock } = open_db(data_dir)?;
@@ -156,6 +163,7 @@ impl Store {
         }
         let inner = Inner {
             spool,
+            dir: data_dir.to_path_buf(),
             messages,
             items: t(T_ITEMS)?,
             cases: t(T_CASES)?,
