@@ -48,3 +48,47 @@ fn readyz_says_when_a_copy_has_waited_too_long_for_the_relay() {
         || (http_get(d.http, "/readyz").unwrap().0 == 200).then_some(()),
     );
 }
+
+/// `--log-format json` (MODTAG_LOG_FORMAT): one JSON object per line for the kommune's log
+/// collector, at debug level too, and no CPR, name, subject or text of a message in any.
+#[test]
+fn json_logs_are_one_object_a_line_and_carry_no_personal_data() {
+    let mut d = Daemon::start(Options {
+        env: vec![
+            ("MODTAG_LOG_FORMAT".into(), "json".into()),
+            ("MODTAG_LOG".into(), "debug".into()),
+        ],
+        ..Options::default()
+    });
+    let sink = Sink::start(d.opts.relay_port);
+    let r = d.send(
+        "Bekymring for Ellen Vinther-Kjær",
+        "Ellen Vinther-Kjær 110418-4420 MARKERTEKST-93 sover i skolen.",
+    );
+    d.decide(&r, &["--trin", "4"]);
+    d.wait_outbox_idle();
+    sink.wait(1);
+    assert!(d.stop().success());
+    let log = d.stderr();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() > 5, "{log}");
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+        for secret in [
+            "110418",
+            "4420",
+            "Vinther",
+            "Ellen",
+            "MARKERTEKST-93",
+            "Bekymring for",
+        ] {
+            assert!(!line.contains(secret), "{secret} in the log: {line}");
+        }
+    }
+    assert!(log.contains(&r), "references are logged: {log}");
+}

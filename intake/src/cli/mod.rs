@@ -45,8 +45,24 @@ pub struct Cli {
     /// daemon records a default per action when left out.
     #[arg(long, global = true, env = "MODTAG_PURPOSE")]
     pub purpose: Option<String>,
+    /// How log lines are written to standard error: `human`, or `json` (one object per
+    /// line, for a log collector). Logs never carry personal data either way.
+    #[arg(
+        long,
+        global = true,
+        env = "MODTAG_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Subcommand)]
