@@ -50,3 +50,53 @@ fn the_systemd_unit_verifies_and_is_locked_down() {
         .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
     assert!(level <= 2.0, "exposure {level}:\n{text}");
 }
+
+/// Shell completions and man pages come from the same CLI definition as the command itself
+/// (issue 18): bash reads the completion script, and there is a page per command.
+#[test]
+fn completions_and_man_pages_are_generated_from_the_cli() {
+    let out = modtag(&["completions", "bash"]);
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("overgang") && script.contains("statusmoeder"),
+        "every verb completes"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("modtag.bash");
+    std::fs::write(&file, script.as_bytes()).unwrap();
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for shell in ["zsh", "fish"] {
+        assert!(modtag(&["completions", shell]).status.success(), "{shell}");
+    }
+    let pages = dir.path().join("man1");
+    let out = modtag(&["man", pages.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for page in [
+        "modtag.1",
+        "modtag-triage-decide.1",
+        "modtag-keys-init.1",
+        "modtag-audit-export.1",
+    ] {
+        let text =
+            std::fs::read_to_string(pages.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page} is roff: {}",
+            &text[..80.min(text.len())]
+        );
+    }
+}

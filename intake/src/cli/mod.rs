@@ -121,6 +121,14 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to standard output.
+    #[command(
+        after_help = "Example:\n  modtag completions bash | sudo tee /usr/share/bash-completion/completions/modtag"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Write man pages for modtag and each of its commands into DIR.
+    #[command(after_help = "Example:\n  sudo modtag man /usr/local/share/man/man1")]
+    Man { dir: PathBuf },
 }
 
 #[derive(Subcommand)]

@@ -13,7 +13,7 @@ mod route;
 mod triage;
 mod users;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command};
 use client::Api;
@@ -61,5 +61,27 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Outbox { command } => outbox::run(&ctx, command).await,
         Command::Users { command } => users::run(&ctx, command).await,
         Command::Keys { command } => keys::run(command),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write as _;
+            let mut cmd = crate::cli::Cli::command();
+            // Into a buffer first: clap_complete panics on a write error, and a reader that
+            // stops early (`| head`) is no error.
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "modtag", &mut out);
+            match std::io::stdout().write_all(&out) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
+        Command::Man { dir } => {
+            use clap::CommandFactory;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            clap_mangen::generate_to(crate::cli::Cli::command(), dir)
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+            println!("man pages written to {}", dir.display());
+            Ok(())
+        }
     }
 }
