@@ -386,23 +386,31 @@ fn an_overgang_to_trin_2_is_refused_until_its_conditions_hold() {
         "both reasons at once: {said}"
     );
     let too_late = open_day_from(20);
-    let out = d.cli(&[
-        "cases",
-        "overgang",
-        "SAG-200",
-        "--consent-by",
-        "forældre",
-        "--consent-how",
-        "skriftligt",
-        "--share-by",
-        "forældre",
-        "--share-how",
-        "skriftligt",
-        "--measures-ended",
-        &yesterday,
-        "--first-meeting",
-        &too_late,
-    ]);
+    // Both consents and the measures' end, and the first meeting at `at`.
+    let complete = |at: &str, json: bool| {
+        let mut args = vec![
+            "cases",
+            "overgang",
+            "SAG-200",
+            "--consent-by",
+            "forældre",
+            "--consent-how",
+            "skriftligt",
+            "--share-by",
+            "forældre",
+            "--share-how",
+            "skriftligt",
+            "--measures-ended",
+            &yesterday,
+            "--first-meeting",
+        ];
+        args.push(at);
+        if json {
+            args.push("--json");
+        }
+        d.cli(&args)
+    };
+    let out = complete(&too_late, false);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && said.contains("inden for 14 dage"),
@@ -411,24 +419,13 @@ fn an_overgang_to_trin_2_is_refused_until_its_conditions_hold() {
     d.wait_outbox_idle();
     assert_eq!(sink.count(), 0, "a refused overgang sends nothing");
 
-    let done = d.cli_json(&[
-        "cases",
-        "overgang",
-        "SAG-200",
-        "--consent-by",
-        "forældre",
-        "--consent-how",
-        "skriftligt",
-        "--share-by",
-        "forældre",
-        "--share-how",
-        "skriftligt",
-        "--measures-ended",
-        &yesterday,
-        "--first-meeting",
-        &meeting,
-        "--json",
-    ]);
+    let out = complete(&meeting, true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(done["invitations"], 2, "{done}");
     d.wait_outbox_idle();
     let mails = sink.wait(4);
