@@ -9,7 +9,7 @@
 
 use icalendar::{Calendar, CalendarComponent, Component};
 use modtag_tests::browser::Browser;
-use modtag_tests::forms::{form, post, reference_on};
+use modtag_tests::forms::reference_on;
 use modtag_tests::*;
 
 /// A start-meeting slot every weekday, so that on any day some slot is too early, some
@@ -26,24 +26,10 @@ fn every_weekday() -> Options {
 
 /// Friskolen's Send sikkert naming the leader of PPR; returns its reference.
 fn send_sikkert(d: &Daemon) -> String {
-    let (csrf, cookie) = form(d.public, "/sendsikkert");
-    let (code, _, body) = post(
+    let (code, _, body) = modtag_tests::forms::friskolen_send_sikkert(
         d.public,
-        "/sendsikkert",
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("cvr", "13585628"),
-            ("name", "Susanne Møller"),
-            ("email", "leder@friskolen.dk"),
-            ("leder", "karen.poulsen"),
-            ("subject", ""),
-            (
-                "text",
-                "Vi ønsker et TRIVSEL+-forløb for en elev i 2. klasse.",
-            ),
-        ],
-        &[],
+        "",
+        "Vi ønsker et TRIVSEL+-forløb for en elev i 2. klasse.",
     );
     assert_eq!(code, 200, "{body}");
     reference_on(&body)

@@ -13,24 +13,10 @@ fn journalen_forwards_a_send_sikkert_to_the_named_leaders_with_one_action() {
     let mut d = Daemon::start(Options::default());
     let sink = Sink::start(d.opts.relay_port);
     // Friskolen (a private school) names the leader of PPR and someone the directory lacks.
-    let (csrf, cookie) = form(d.public, "/sendsikkert");
-    let (code, _, body) = post(
+    let (code, _, body) = modtag_tests::forms::friskolen_send_sikkert(
         d.public,
-        "/sendsikkert",
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("cvr", "13585628"),
-            ("name", "Susanne Møller"),
-            ("email", "leder@friskolen.dk"),
-            ("leder", "karen.poulsen"),
-            ("subject", "Ukendt Person"),
-            (
-                "text",
-                "Vi ønsker et TRIVSEL+-forløb for en elev i 4. klasse.",
-            ),
-        ],
-        &[],
+        "Ukendt Person",
+        "Vi ønsker et TRIVSEL+-forløb for en elev i 4. klasse.",
     );
     assert_eq!(code, 200, "{body}");
     let r = reference_on(&body);

@@ -69,3 +69,29 @@ pub fn reference_on(receipt: &str) -> String {
         .expect("a receipt with a reference")
         .to_string()
 }
+
+/// Friskolen's Send sikkert (CVR 13585628, its leader Susanne Møller) naming the leader of
+/// PPR, with `subject` and `text`: the form fetched for its token, then posted.
+/// `(status, headers, body)`.
+pub fn friskolen_send_sikkert(
+    public: SocketAddr,
+    subject: &str,
+    text: &str,
+) -> (u16, String, String) {
+    let (csrf, cookie) = form(public, "/sendsikkert");
+    post(
+        public,
+        "/sendsikkert",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("cvr", "13585628"),
+            ("name", "Susanne Møller"),
+            ("email", "leder@friskolen.dk"),
+            ("leder", "karen.poulsen"),
+            ("subject", subject),
+            ("text", text),
+        ],
+        &[],
+    )
+}

@@ -199,14 +199,12 @@ impl Gpg {
         assert!(status.success(), "gpg could not import {}", cert.display());
     }
 
-    /// Decrypts an armored message and reports what gpg made of its signature: the
-    /// plaintext (empty if none) and gpg's status lines (`[GNUPG:] GOODSIG ...`,
-    /// `NO_PUBKEY`, `DECRYPTION_FAILED` ...).
-    pub fn decrypt_verified(&self, armored: &str) -> (String, String) {
+    /// gpg with `args` on this keyring, `input` on its standard input.
+    fn gpg(&self, args: &[&str], input: &str) -> std::process::Output {
         let mut child = Command::new("gpg")
             .arg("--homedir")
             .arg(self.home.path())
-            .args(["--batch", "--status-fd", "2", "--decrypt"])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -216,9 +214,16 @@ impl Gpg {
             .stdin
             .take()
             .unwrap()
-            .write_all(armored.as_bytes())
+            .write_all(input.as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Decrypts an armored message and reports what gpg made of its signature: the
+    /// plaintext (empty if none) and gpg's status lines (`[GNUPG:] GOODSIG ...`,
+    /// `NO_PUBKEY`, `DECRYPTION_FAILED` ...).
+    pub fn decrypt_verified(&self, armored: &str) -> (String, String) {
+        let out = self.gpg(&["--batch", "--status-fd", "2", "--decrypt"], armored);
         (
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -230,22 +235,7 @@ impl Gpg {
     /// readable, as for a recipient who has not imported it: gpg then exits 2 with the
     /// plaintext written, which is taken as read here (`decrypt_verified` checks signatures).
     pub fn decrypt(&self, armored: &str) -> Result<String, String> {
-        let mut child = Command::new("gpg")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(["--batch", "--quiet", "--decrypt"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(armored.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = self.gpg(&["--batch", "--quiet", "--decrypt"], armored);
         let err = String::from_utf8_lossy(&out.stderr);
         let unknown_signer = err.contains("Can't check signature: No public key")
             && !err.contains("decryption failed")
@@ -253,7 +243,7 @@ impl Gpg {
         if out.status.success() || unknown_signer {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+            Err(err.into_owned())
         }
     }
 }
