@@ -492,3 +492,93 @@ fn a_form_submission_past_the_memory_budget_is_asked_to_come_back() {
     );
     assert!(taken.contains("MT-"), "{taken}");
 }
+
+/// The daemon's peak memory (VmHWM, bytes) from /proc.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM in /proc/PID/status")
+        * 1024
+}
+
+/// Fifty clients at once, each with a 50 MB message, against a 256 MiB budget: every one
+/// is answered (250, or 452 to come back), each acknowledged one is stored, and the process
+/// peaks far below the 2.5 GB the messages would take held at once. Slow (2.5 GB over
+/// loopback): with MODTAG_SLOW_TESTS=1, as in CI.
+#[test]
+fn fifty_clients_with_fifty_megabytes_each_stay_within_the_budget() {
+    if std::env::var_os("MODTAG_SLOW_TESTS").is_none() {
+        eprintln!("skipped: set MODTAG_SLOW_TESTS=1 to send 2.5 GB");
+        return;
+    }
+    let d = Daemon::start(Options {
+        edits: vec![
+            (
+                "max_memory_bytes = 1073741824".into(),
+                format!("max_memory_bytes = {}", 256 << 20),
+            ),
+            (
+                "max_sessions_per_client = 20".into(),
+                "max_sessions_per_client = 60".into(),
+            ),
+            (
+                "max_messages_per_minute_per_client = 120".into(),
+                "max_messages_per_minute_per_client = 600".into(),
+            ),
+        ],
+        ..Options::default()
+    });
+    let smtp = d.smtp;
+    let clients: Vec<_> = (0..50)
+        .map(|n| {
+            std::thread::spawn(move || {
+                let mut c = Smtp::connect(smtp);
+                c.cmd(&format!("EHLO client{n}"));
+                let r = c.cmd("MAIL FROM:<a@b.example> SIZE=52000000");
+                if !r.starts_with("250") {
+                    return r;
+                }
+                assert!(c.cmd("RCPT TO:<underretning@localhost>").starts_with("250"));
+                assert!(c.cmd("DATA").starts_with("354"));
+                c.send_raw(format!("Subject: stor {n}\r\n\r\n").as_bytes());
+                let line = format!("{}\r\n", "y".repeat(998));
+                let chunk = line.repeat(1000); // 1 MB
+                for _ in 0..50 {
+                    c.send_raw(chunk.as_bytes());
+                }
+                c.cmd(".")
+            })
+        })
+        .collect();
+    let replies: Vec<String> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    let taken: Vec<String> = replies.iter().filter_map(|r| queued_as(r)).collect();
+    let told_to_come_back = replies
+        .iter()
+        .filter(|r| r.starts_with("452 4.3.1"))
+        .count();
+    assert_eq!(
+        taken.len() + told_to_come_back,
+        50,
+        "every client is answered: {replies:?}"
+    );
+    assert!(!taken.is_empty() && told_to_come_back > 0, "{replies:?}");
+    let peak = peak_rss(d.pid());
+    assert!(
+        peak < 1536 << 20,
+        "peak {} MiB with a 256 MiB budget (held at once, the messages are 2,500 MB)",
+        peak >> 20
+    );
+    // Every message acknowledged is there.
+    for r in &taken {
+        let shown = d.cli_json(&["triage", "show", r, "--json"]);
+        assert_eq!(shown["reference"], r.as_str());
+    }
+    eprintln!(
+        "{} taken, {told_to_come_back} told to come back, peak {} MiB",
+        taken.len(),
+        peak >> 20
+    );
+}
