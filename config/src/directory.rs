@@ -80,6 +80,17 @@ impl Calendar {
     }
 }
 
+/// The weekdays as the calendar's office hours and the start-meeting slots name them.
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
 /// `"08:00-15:30"` → (480, 930).
 pub fn parse_hours(text: &str) -> Option<(u16, u16)> {
     let (a, b) = text.split_once('-')?;

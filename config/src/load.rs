@@ -387,17 +387,8 @@ fn parse_directory(
         }
         directory.institutions.insert(inst.id.clone(), inst);
     }
-    const DAYS: [&str; 7] = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
     for (day, hours) in &file.calendar.office_hours {
-        if !DAYS.contains(&day.as_str()) {
+        if !crate::directory::WEEKDAYS.contains(&day.as_str()) {
             errors.push(invalid(
                 path,
                 line_of(text, day, hours),

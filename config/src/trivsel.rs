@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::directory::parse_hours;
+use crate::directory::{parse_hours, WEEKDAYS};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,16 +50,6 @@ pub struct Slot {
     pub start: u16,
     pub end: u16,
 }
-
-pub const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 
 impl TryFrom<String> for Slot {
     type Error = String;
