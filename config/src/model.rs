@@ -172,6 +172,15 @@ fn default_ready_outbox_max_age() -> u64 {
     900
 }
 
+impl Smtp {
+    /// The free space the data directory keeps: `min_free_bytes`, or one and a half times
+    /// the largest message; 0 turns the check off.
+    pub fn min_free(&self) -> u64 {
+        self.min_free_bytes
+            .unwrap_or(self.max_message_size as u64 / 2 * 3)
+    }
+}
+
 impl Http {
     /// The desk's address without a trailing slash: `url`, or the listener's own.
     pub fn desk_url(&self) -> String {

@@ -270,10 +270,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         gate: DiskGate {
             store: store.clone(),
             dir: data.clone(),
-            min_free: c
-                .smtp
-                .min_free_bytes
-                .unwrap_or(c.smtp.max_message_size as u64 / 2 * 3),
+            min_free: c.smtp.min_free(),
         },
         tls: Some(acceptor),
         sessions: Sessions::new(c.smtp.max_sessions, c.smtp.max_sessions_per_client),
