@@ -15,6 +15,7 @@ pub mod forward;
 mod kind;
 pub mod openpgp;
 mod reporter;
+pub use reporter::address_of;
 mod walk;
 
 use std::borrow::Cow;
@@ -425,10 +426,7 @@ impl Reader {
     }
 
     fn is_journal(&self, from: &str) -> bool {
-        let addr = from
-            .rsplit_once('<')
-            .map_or(from, |(_, a)| a.trim_end_matches('>'))
-            .to_ascii_lowercase();
+        let addr = reporter::address_of(from).to_ascii_lowercase();
         self.directory.people.values().any(|p| {
             p.email.eq_ignore_ascii_case(&addr) && p.roles.iter().any(|r| r == "journalen")
         })

@@ -30,11 +30,16 @@ fn form_field(fields: &[(String, &str)], keys: &[&str]) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// The address in a `From:` value (`Name <a@b>` or `a@b`).
+pub fn address_of(from: &str) -> &str {
+    from.rsplit_once('<')
+        .map_or(from, |(_, a)| a.trim_end_matches('>'))
+        .trim()
+}
+
 fn domain_of(from: &str) -> Option<String> {
-    let addr = from
-        .rsplit_once('<')
-        .map_or(from, |(_, a)| a.trim_end_matches('>'));
-    addr.rsplit_once('@')
+    address_of(from)
+        .rsplit_once('@')
         .map(|(_, d)| d.trim().to_ascii_lowercase())
 }
 
@@ -81,11 +86,7 @@ pub fn classify(
         };
     }
     let from = from.unwrap_or_default();
-    let email = from
-        .rsplit_once('<')
-        .map_or(from, |(_, a)| a.trim_end_matches('>'))
-        .trim()
-        .to_string();
+    let email = address_of(from).to_string();
     let display = from
         .rsplit_once('<')
         .map(|(n, _)| n.trim().trim_matches('"').to_string())

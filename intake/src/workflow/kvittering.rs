@@ -35,14 +35,6 @@ fn no_reply(email: &str) -> bool {
     .any(|n| local.starts_with(n))
 }
 
-/// The address in a `From:` value (`Name <a@b>` or `a@b`).
-fn address(from: &str) -> String {
-    from.rsplit_once('<')
-        .map_or(from, |(_, a)| a.trim_end_matches('>'))
-        .trim()
-        .to_string()
-}
-
 /// Who the kvittering may go to by mail, if anyone (issue 17): the message's own sender,
 /// authenticated (DMARC pass: SPF or DKIM aligned with `From:`) when sender authentication
 /// is on; the forwarded original's sender only when Journalen (the kommune's own
@@ -50,7 +42,10 @@ fn address(from: &str) -> String {
 /// not the parent; a sender whose `From:` is not authenticated gets none by mail (a person
 /// sends it). A web form's stated address is what the form was submitted with.
 fn receiver(cfg: &Loaded, item: &Item) -> Option<String> {
-    let outer = item.from.as_deref().map(address)?;
+    let outer = item
+        .from
+        .as_deref()
+        .map(|f| crate::understand::address_of(f).to_string())?;
     let forwarded = item.understanding.original.is_some();
     let by_journalen = item.channel == modtag_config::Channel::Postfordeling
         || cfg
