@@ -22,6 +22,14 @@ pub struct Member {
     pub email: String,
 }
 
+/// (directory id, address) of the organizer, then of each attendee.
+fn everyone(organizer: &Member, attendees: &[Member]) -> Vec<(String, String)> {
+    std::iter::once(organizer)
+        .chain(attendees)
+        .map(|m| (m.id.clone(), m.email.clone()))
+        .collect()
+}
+
 /// One meeting as planned now.
 pub struct Invite {
     pub uid: String,
@@ -88,10 +96,7 @@ impl Invite {
 
     /// (directory id, address) of everyone it goes to, the organizer first.
     pub fn to(&self) -> Vec<(String, String)> {
-        std::iter::once(&self.organizer)
-            .chain(&self.attendees)
-            .map(|m| (m.id.clone(), m.email.clone()))
-            .collect()
+        everyone(&self.organizer, &self.attendees)
     }
 }
 
@@ -195,10 +200,7 @@ fn cancellation(
         .filter_map(|id| member(dir, id))
         .collect();
     let summary = format!("Statusmøde: {}", sent.team);
-    let to = std::iter::once(&organizer)
-        .chain(&attendees)
-        .map(|m| (m.id.clone(), m.email.clone()))
-        .collect();
+    let to = everyone(&organizer, &attendees);
     Some(Mail {
         uid: sent.uid.clone(),
         subject: format!("Aflyst: {summary}"),

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::Json;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::OutboxEntry;
 use modtag_storage::store::Batch;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -58,17 +57,21 @@ pub async fn statusmoeder(
         let mut b = Batch::new();
         let mut count = 0;
         for m in &plan.mails {
+            let mail = compose::InvitationMail {
+                uid: &m.uid,
+                subject: &m.subject,
+                text: &m.text,
+                ics: &m.ics,
+            };
             for (person, email) in &m.to {
-                let id = store.next_id()?;
-                let message =
-                    compose::invitation(&cfg, &m.uid, id, email, &m.subject, &m.text, &m.ics, now);
-                b.outbox(OutboxEntry::new(
-                    id,
-                    &reference,
-                    ("statusmoede", person, email),
-                    message,
-                    now,
-                ));
+                let to = compose::PlainTo {
+                    role: "statusmoede",
+                    person,
+                    email,
+                };
+                b.outbox(compose::invitation_entry(
+                    &store, &cfg, &reference, to, &mail, now,
+                )?);
                 count += 1;
             }
         }

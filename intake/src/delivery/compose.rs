@@ -270,19 +270,44 @@ pub fn plain(
     )
 }
 
+/// A calendar invitation to mail: the meeting's UID, the mail's subject and text, and the
+/// `VCALENDAR` (`delivery::ical`).
+pub struct InvitationMail<'a> {
+    pub uid: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub ics: &'a str,
+}
+
+/// An outbox entry carrying `mail` to `to`, due at once (as [`plain_entry`] for a notice).
+pub fn invitation_entry(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    reference: &str,
+    to: PlainTo,
+    mail: &InvitationMail,
+    now: Timestamp,
+) -> Result<OutboxEntry, StoreError> {
+    let id = ids.next_id()?;
+    let message = invitation(cfg, id, to.email, mail, now);
+    Ok(OutboxEntry::new(
+        id,
+        reference,
+        (to.role, to.person, to.email),
+        message,
+        now,
+    ))
+}
+
 /// A calendar invitation by mail: a plain text part and the `text/calendar` part Outlook
 /// and Thunderbird act on (iTIP's `method` in the content type, as RFC 6047 asks).
-#[allow(clippy::too_many_arguments)]
-pub fn invitation(
-    cfg: &Loaded,
-    uid: &str,
-    id: u64,
-    to: &str,
-    subject: &str,
-    text: &str,
-    ics: &str,
-    now: Timestamp,
-) -> String {
+fn invitation(cfg: &Loaded, id: u64, to: &str, mail: &InvitationMail, now: Timestamp) -> String {
+    let InvitationMail {
+        uid,
+        subject,
+        text,
+        ics,
+    } = *mail;
     use base64::Engine as _;
     let b64 = |s: &str| {
         base64::engine::general_purpose::STANDARD

@@ -10,7 +10,7 @@ use modtag_config::Loaded;
 use modtag_router::startmoede;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::forloeb::{Cancelled, Meeting, Participant};
-use modtag_storage::records::{Item, OutboxEntry};
+use modtag_storage::records::Item;
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde_json::json;
@@ -199,16 +199,26 @@ fn invite(
     };
     let mut to: Vec<(&str, &str)> = people;
     to.push((org_name, org_email));
+    let mail = compose::InvitationMail {
+        uid: &meeting.uid,
+        subject: &subject,
+        text: &text,
+        ics: &ics,
+    };
     for (_, email) in &to {
-        let id = ids.next_id()?;
-        let message = compose::invitation(cfg, &meeting.uid, id, email, &subject, &text, &ics, now);
-        batch.outbox(OutboxEntry::new(
-            id,
+        let to = compose::PlainTo {
+            role: "opstartsmoede",
+            person: "deltager",
+            email,
+        };
+        batch.outbox(compose::invitation_entry(
+            ids,
+            cfg,
             &item.reference,
-            ("opstartsmoede", "deltager", email),
-            message,
+            to,
+            &mail,
             now,
-        ));
+        )?);
     }
     Ok(to.len())
 }

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_router::{calendar, route, startmoede, Facts};
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{Case, Consent, OutboxEntry};
+use modtag_storage::records::{Case, Consent};
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde::{Deserialize, Serialize};
@@ -320,16 +320,26 @@ fn invite(
         "{summary}\n{}\n{place}\n\nInvitationen er vedhæftet som kalenderaftale.\n",
         start.strftime("%d.%m.%Y kl. %H:%M")
     );
+    let mail = compose::InvitationMail {
+        uid: &uid,
+        subject: &summary,
+        text: &text,
+        ics: &ics,
+    };
     for p in &people {
-        let id = ids.next_id()?;
-        let message = compose::invitation(cfg, &uid, id, p.email, &summary, &text, &ics, now);
-        batch.outbox(OutboxEntry::new(
-            id,
+        let to = PlainTo {
+            role: "overgang",
+            person: "deltager",
+            email: p.email,
+        };
+        batch.outbox(compose::invitation_entry(
+            ids,
+            cfg,
             &case.case_number,
-            ("overgang", "deltager", p.email),
-            message,
+            to,
+            &mail,
             now,
-        ));
+        )?);
     }
     Ok(people.len())
 }
