@@ -291,7 +291,6 @@ async fn export(ctx: &Ctx<'_>, file: &std::path::Path, live: bool) -> Result<()>
 fn read_bundle(
     file: &std::path::Path,
 ) -> Result<(LogCopy, Option<modtag_storage::checkpoint::VerifyingKey>)> {
-    use base64::Engine;
     let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let b: Bundle = serde_json::from_slice(&text)
         .with_context(|| format!("{}: not an audit bundle", file.display()))?;
@@ -302,23 +301,16 @@ fn read_bundle(
             b.format
         );
     }
-    let b64 = base64::engine::general_purpose::STANDARD;
     let entries = b
         .entries
         .iter()
         .map(|e| {
-            Ok(Copied {
-                seq: e.seq,
-                bytes: b64
-                    .decode(&e.entry)
-                    .map_err(|_| anyhow!("{}: entry {} is not base64", file.display(), e.seq))?,
-            })
+            Copied::decode(e.seq, &e.entry)
+                .ok_or_else(|| anyhow!("{}: entry {} is not base64", file.display(), e.seq))
         })
         .collect::<Result<Vec<_>>>()?;
-    let head_hash: [u8; 32] = hex::decode(&b.head_hash)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| anyhow!("{}: a malformed head hash", file.display()))?;
+    let head_hash =
+        hash32(&b.head_hash).ok_or_else(|| anyhow!("{}: a malformed head hash", file.display()))?;
     let key = match &b.checkpoint_pub {
         Some(k) => Some(
             modtag_storage::checkpoint::parse_public(k)
@@ -343,6 +335,22 @@ struct Copied {
     bytes: Vec<u8>,
 }
 
+impl Copied {
+    /// From the base64 an API page or a bundle carries it in.
+    fn decode(seq: u64, entry: &str) -> Option<Copied> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(entry)
+            .ok()?;
+        Some(Copied { seq, bytes })
+    }
+}
+
+/// A SHA-256 in hex.
+fn hash32(hex: &str) -> Option<[u8; 32]> {
+    hex::decode(hex).ok()?.try_into().ok()
+}
+
 /// A copy of the running daemon's audit log up to its head when the copy began.
 struct LogCopy {
     entries: Vec<Copied>,
@@ -354,25 +362,21 @@ struct LogCopy {
 /// Copies the running daemon's audit log over the API, page by page (needs the auditor
 /// role).
 async fn fetch_log(ctx: &Ctx<'_>) -> Result<LogCopy> {
-    use base64::Engine;
     use modtag_intake::api::types::AuditPage;
     let api = ctx.api()?;
-    let b64 = base64::engine::general_purpose::STANDARD;
     let first: AuditPage = api.get("/api/v1/audit/log").await?;
     let until = first.until;
-    let head_hash: [u8; 32] = hex::decode(&first.head_hash)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| anyhow!("the daemon sent a malformed head hash"))?;
+    let head_hash =
+        hash32(&first.head_hash).ok_or_else(|| anyhow!("the daemon sent a malformed head hash"))?;
     let checkpoints = first.checkpoints.clone();
     let mut entries = Vec::new();
     let mut page = first;
     loop {
         for e in &page.entries {
-            let bytes = b64
-                .decode(&e.entry)
-                .map_err(|_| anyhow!("entry {} of the copy is not base64", e.seq))?;
-            entries.push(Copied { seq: e.seq, bytes });
+            entries.push(
+                Copied::decode(e.seq, &e.entry)
+                    .ok_or_else(|| anyhow!("entry {} of the copy is not base64", e.seq))?,
+            );
         }
         let Some(last) = entries.last().map(|e| e.seq) else {
             break;
