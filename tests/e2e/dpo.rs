@@ -370,6 +370,25 @@ fn an_audit_export_verifies_and_reads_elsewhere_and_holds_no_key() {
     );
 }
 
+/// Edits for a memory budget of `budget` bytes and form submissions of at most `request`
+/// (attachments half that), which the configuration check requires to fit.
+fn small_budget(budget: usize, request: usize) -> Vec<(String, String)> {
+    vec![
+        (
+            "max_memory_bytes = 1073741824".into(),
+            format!("max_memory_bytes = {budget}"),
+        ),
+        (
+            "max_request_bytes = 27262976".into(),
+            format!("max_request_bytes = {request}"),
+        ),
+        (
+            "max_attachment_bytes = 10485760".into(),
+            format!("max_attachment_bytes = {}", request / 2),
+        ),
+    ]
+}
+
 /// Messages held in memory across all sessions have a budget (`[smtp] max_memory_bytes`):
 /// past it, a new message gets `452 4.3.1` at MAIL FROM, and one that outgrows its place is
 /// dropped and refused at its end; nothing is lost that was acknowledged, the process is not
@@ -378,20 +397,7 @@ fn an_audit_export_verifies_and_reads_elsewhere_and_holds_no_key() {
 fn past_the_memory_budget_new_messages_are_told_to_come_back() {
     let d = Daemon::start(Options {
         max_message_size: 2 << 20,
-        edits: vec![
-            (
-                "max_memory_bytes = 1073741824".into(),
-                format!("max_memory_bytes = {}", 3 << 20),
-            ),
-            (
-                "max_request_bytes = 27262976".into(),
-                format!("max_request_bytes = {}", 2 << 20),
-            ),
-            (
-                "max_attachment_bytes = 10485760".into(),
-                format!("max_attachment_bytes = {}", 1 << 20),
-            ),
-        ],
+        edits: small_budget(3 << 20, 2 << 20),
         ..Options::default()
     });
     let started = |name: &str| {
@@ -446,20 +452,7 @@ fn past_the_memory_budget_new_messages_are_told_to_come_back() {
 fn a_form_submission_past_the_memory_budget_is_asked_to_come_back() {
     let d = Daemon::start(Options {
         max_message_size: 1 << 20,
-        edits: vec![
-            (
-                "max_memory_bytes = 1073741824".into(),
-                format!("max_memory_bytes = {}", 2 << 20),
-            ),
-            (
-                "max_request_bytes = 27262976".into(),
-                format!("max_request_bytes = {}", 1 << 20),
-            ),
-            (
-                "max_attachment_bytes = 10485760".into(),
-                format!("max_attachment_bytes = {}", 512 << 10),
-            ),
-        ],
+        edits: small_budget(2 << 20, 1 << 20),
         ..Options::default()
     });
     let mut held = Vec::new();

@@ -52,6 +52,27 @@ fn sign_out(b: &Browser) {
     b.follow("form[action='/logout'] button");
 }
 
+/// Journalen (the account `journal`, enrolled at `uri`) passes `r` on with one action, and
+/// signs out; the item page it was left on.
+fn forward_as_journalen(b: &Browser, d: &Daemon, r: &str, uri: &str) -> String {
+    b.sign_in(d.http, "journal", uri);
+    b.goto(&format!("http://{}/koe/{r}/videresend", d.http));
+    b.follow("form[action$='/videresend'] button");
+    let page = b.text();
+    sign_out(b);
+    page
+}
+
+/// The leader of PPR (the account `karen`) answers `r` with `staff` in the desk; the page
+/// she is left on (still signed in).
+fn answer_as_karen(b: &Browser, d: &Daemon, r: &str, uri: &str, staff: &str) -> String {
+    b.sign_in(d.http, "karen", uri);
+    b.goto(&format!("http://{}/koe/{r}", d.http));
+    b.fill("svar-deltagere", staff);
+    b.follow("form[action$='/svar'] button");
+    b.text()
+}
+
 #[test]
 fn a_private_institutions_trivselplus_runs_from_send_sikkert_to_the_first_meeting() {
     let mut d = Daemon::start(every_weekday());
@@ -62,26 +83,21 @@ fn a_private_institutions_trivselplus_runs_from_send_sikkert_to_the_first_meetin
 
     // Step 2: Journalen passes it on with one action.
     let b = Browser::start();
-    b.sign_in(d.http, "journal", &journal);
-    b.goto(&format!("http://{}/koe/{r}/videresend", d.http));
-    b.follow("form[action$='/videresend'] button");
-    let page = b.text();
+    let page = forward_as_journalen(&b, &d, &r, &journal);
     assert!(
         page.contains("TRIVSEL+-forløbet") && page.contains("venter på Karen Poulsen"),
         "{page}"
     );
-    sign_out(&b);
 
     // Step 3: the leader of PPR answers with her staff; it goes to Friskolen's leader,
     // encrypted to her certificate.
-    b.sign_in(d.http, "karen", &karen);
-    b.goto(&format!("http://{}/koe/{r}", d.http));
-    b.fill(
-        "svar-deltagere",
+    let page = answer_as_karen(
+        &b,
+        &d,
+        &r,
+        &karen,
         "Anne Jensen <anne.jensen@kommune.localhost>\nBo Berg, bo.berg@kommune.localhost",
     );
-    b.follow("form[action$='/svar'] button");
-    let page = b.text();
     assert!(
         page.contains("Karen Poulsen svarede")
             && page.contains("2 medarbejder(e), sendt til institutionen krypteret"),
@@ -293,21 +309,17 @@ fn an_answer_to_an_institution_without_a_certificate_never_leaves_in_clear() {
     let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
     let karen = d.add_user("karen", "leder.ppr@kommune.localhost", "leder_ppr");
     let b = Browser::start();
-    b.sign_in(d.http, "journal", &journal);
-    b.goto(&format!("http://{}/koe/{r}/videresend", d.http));
-    b.follow("form[action$='/videresend'] button");
-    sign_out(&b);
-    b.sign_in(d.http, "karen", &karen);
-    b.goto(&format!("http://{}/koe/{r}", d.http));
-    b.fill(
-        "svar-deltagere",
+    forward_as_journalen(&b, &d, &r, &journal);
+    let page = answer_as_karen(
+        &b,
+        &d,
+        &r,
+        &karen,
         "Anne Jensen <anne.jensen@kommune.localhost>",
     );
-    b.follow("form[action$='/svar'] button");
     assert!(
-        b.text().contains("sendt til institutionen kun over TLS"),
-        "{}",
-        b.text()
+        page.contains("sendt til institutionen kun over TLS"),
+        "{page}"
     );
     wait_for(
         "the answer to be tried",

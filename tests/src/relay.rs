@@ -172,21 +172,14 @@ impl Gpg {
         let home = tempfile::tempdir().unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let gpg = Gpg { home };
         for k in keys {
-            let status = Command::new("gpg")
-                .arg("--homedir")
-                .arg(home.path())
-                .args(["--batch", "--quiet", "--import"])
-                .arg(root().join(format!("deploy/demo/keys/{k}.key.asc")))
-                .stderr(Stdio::null())
-                .status()
-                .expect("gpg is installed");
-            assert!(status.success(), "gpg could not import {k}");
+            gpg.import(&root().join(format!("deploy/demo/keys/{k}.key.asc")));
         }
-        Gpg { home }
+        gpg
     }
 
-    /// Imports a public certificate (modtag's signing certificate, say).
+    /// Imports a key or a certificate (a demo secret key, modtag's signing certificate).
     pub fn import(&self, cert: &std::path::Path) {
         let status = Command::new("gpg")
             .arg("--homedir")
