@@ -104,7 +104,10 @@ fn unused_key_files(dir: &Path, keys_apart: bool) -> Vec<String> {
                     .iter()
                     .any(|x| n.ends_with(x));
             let apart_now = keys_apart && (n == STORE_KEY || n == BLIND_KEY);
-            keyish && (apart_now || !known.contains(&n.as_str())) && !TLS.contains(&n.as_str())
+            keyish
+                && (apart_now || !known.contains(&n.as_str()))
+                && !TLS.contains(&n.as_str())
+                && !modtag_storage::ring::is_ring_file(n)
         })
         .collect();
     out.sort();

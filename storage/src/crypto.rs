@@ -194,6 +194,16 @@ impl Sealer {
         })
     }
 
+    /// Seals under `session_key` alone, with no PKESK: only who holds that key (an item's
+    /// own key, see `ring`) opens what it seals. Destroying the key destroys the data.
+    pub fn with_key(session_key: SessionKey) -> Sealer {
+        Sealer {
+            session_key,
+            pkesks: Vec::new(),
+            born: std::time::Instant::now(),
+        }
+    }
+
     pub fn is_stale(&self) -> bool {
         self.born.elapsed() > Self::LIFETIME
     }
@@ -231,9 +241,30 @@ pub fn decrypt_cached(
     ciphertext: &[u8],
     cache: Option<&SessionKeyCache>,
 ) -> Result<Vec<u8>, StoreError> {
+    decrypt_inner(key, None, ciphertext, cache)
+}
+
+/// Decrypts what a [`Sealer::with_key`] sealed under `session_key`; what was sealed to
+/// `key` (records from before items had keys of their own) still opens.
+pub fn decrypt_with(
+    key: &Cert,
+    session_key: &SessionKey,
+    ciphertext: &[u8],
+    cache: Option<&SessionKeyCache>,
+) -> Result<Vec<u8>, StoreError> {
+    decrypt_inner(key, Some(session_key), ciphertext, cache)
+}
+
+fn decrypt_inner(
+    key: &Cert,
+    session_key: Option<&SessionKey>,
+    ciphertext: &[u8],
+    cache: Option<&SessionKeyCache>,
+) -> Result<Vec<u8>, StoreError> {
     let p = policy();
     let helper = Helper {
         key,
+        session_key,
         policy: &p,
         cache,
     };
@@ -291,6 +322,7 @@ impl SessionKeyCache {
 
 struct Helper<'a> {
     key: &'a Cert,
+    session_key: Option<&'a SessionKey>,
     policy: &'a StandardPolicy<'a>,
     cache: Option<&'a SessionKeyCache>,
 }
@@ -314,6 +346,11 @@ impl DecryptionHelper for Helper<'_> {
         sym_algo: Option<SymmetricAlgorithm>,
         decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
     ) -> openpgp::Result<Option<Cert>> {
+        if let Some(sk) = self.session_key {
+            if pkesks.is_empty() && decrypt(None, sk) {
+                return Ok(None);
+            }
+        }
         let cached = self.cache.zip(SessionKeyCache::key(pkesks));
         if let Some((cache, k)) = &cached {
             if let Some((algo, sk)) = cache.get(k) {

@@ -24,6 +24,8 @@ pub(crate) const T_ITEM_INDEX: &str = "item_index";
 /// escalation pass and the triage list decrypt only the items in the states they show, and
 /// the SLA report and `/metrics` decrypt nothing.
 pub(crate) const T_ITEM_STATE: &str = "item_state";
+/// Each intake's own key, reference → key wrapped under the ring key (see `ring`).
+pub(crate) const T_ITEM_KEYS: &str = "item_keys";
 pub(crate) const T_OUTBOX: &str = "outbox";
 /// The outbox's schedule, in clear but without personal data: `d` ‖ due time ‖ id → nothing
 /// (what is due, in order), `i` ‖ id → due time (to move an entry), `f` ‖ id → failure

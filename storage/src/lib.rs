@@ -7,6 +7,8 @@
 //! - [`records`]: the stored record types (triage items, cases, outbox entries);
 //!   [`forloeb`] a TRIVSEL+ forløb's steps on its item.
 //! - [`audit`]: the hash-chained, encrypted audit log and its offline verifier.
+//! - [`ring`]: each intake's own key and the ring key that wraps them (erasure is
+//!   crypto-shredding).
 //! - [`spool`]: encrypted message files, kept out of sled (see the module for why).
 //! - [`store`]: the sled database and its atomic, durable operations.
 //!
@@ -22,6 +24,7 @@ pub mod keys;
 mod keyspace;
 pub mod merkle;
 pub mod records;
+pub mod ring;
 pub mod series;
 pub mod spool;
 pub mod store;

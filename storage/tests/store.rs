@@ -5,91 +5,12 @@ use jiff::Timestamp;
 use modtag_storage::audit::offline::verify_offline;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::keys::DataKeys;
-use modtag_storage::records::{Case, Channel, Item, Kind, Transport};
+use modtag_storage::records::{Case, Channel};
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
 
-fn item(reference: &str, now: Timestamp) -> Item {
-    let mut it = Item::received(
-        reference,
-        Channel::Underretning,
-        Kind::Underretning,
-        now,
-        now,
-        Transport::default(),
-    );
-    it.subject = Some("Bekymring for Emil".into());
-    it.cprs = vec!["120315-4321".into()];
-    it
-}
-
-/// The auditors' certificate the tests encrypt the log to (its secret stays here).
-fn auditor() -> sequoia_openpgp::Cert {
-    static KEY: std::sync::OnceLock<sequoia_openpgp::Cert> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| modtag_storage::keys::generate_key("test auditors").unwrap())
-        .clone()
-}
-
-fn test_keys(dir: &std::path::Path) -> DataKeys {
-    let (keys, _) = DataKeys::init_or_load(dir, None).unwrap();
-    keys.with_auditors(vec![auditor()])
-}
-
-/// Opens a store again after dropping it in the same process: sled's background flusher
-/// may hold the directory lock for a moment after the drop.
-fn reopen(dir: &std::path::Path) -> Store {
-    for _ in 0..100 {
-        match Store::open(
-            dir,
-            DataKeys::load(dir, None)
-                .unwrap()
-                .with_auditors(vec![auditor()]),
-        ) {
-            Ok(s) => return s,
-            Err(modtag_storage::StoreError::Locked) => {
-                std::thread::sleep(std::time::Duration::from_millis(50))
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-    panic!("the store stayed locked after it was dropped");
-}
-
-/// The raw sled database, as someone with root would open it (same lock caveat as above).
-fn open_sled(dir: &std::path::Path) -> sled::Db {
-    for _ in 0..100 {
-        if let Ok(db) = sled::open(dir.join("db")) {
-            return db;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("the database stayed locked");
-}
-
-fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for entry in walk(dir) {
-        out.extend(std::fs::read(entry).unwrap());
-    }
-    out
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files.extend(walk(&p));
-        } else {
-            files.push(p);
-        }
-    }
-    files
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
+mod common;
+use common::*;
 
 #[test]
 fn committed_batches_survive_reopen_encrypted_and_chained() {

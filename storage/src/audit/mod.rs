@@ -110,6 +110,13 @@ pub enum EventKind {
     StepReminded,
     /// A case moved back to a trin-2 TRIVSEL+ forløb (flow 4), with both consents.
     OvergangActivated,
+    /// An intake was erased (its key destroyed), by a retention rule or a person's reason.
+    Erased,
+    /// The ring key was replaced and every remaining intake's key wrapped under the new one;
+    /// the old ring key was destroyed.
+    RingRotated,
+    /// A failed delivery past its retention was removed from the outbox.
+    DeliveryRemoved,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -156,6 +163,9 @@ modtag_config::closed_names!(EventKind {
     MeetingCancelled => "meeting_cancelled",
     StepReminded => "step_reminded",
     OvergangActivated => "overgang_activated",
+    Erased => "erased",
+    RingRotated => "ring_rotated",
+    DeliveryRemoved => "delivery_removed",
 });
 
 impl Serialize for EventKind {

@@ -15,6 +15,14 @@ pub struct Batch {
     pub(super) events: Vec<Event>,
     pub(super) users: Vec<User>,
     pub(super) series: Vec<crate::series::SentSeries>,
+    pub(super) erased: Vec<Erased>,
+}
+
+/// An intake to erase: its reference and its blind-index keys (computed from the item
+/// before it goes).
+pub(super) struct Erased {
+    pub reference: String,
+    pub index_keys: Vec<Vec<u8>>,
 }
 
 impl Batch {

@@ -29,10 +29,15 @@ impl Store {
         let mut batch = batch;
         let mut messages = Vec::new();
         let mut new_files = Vec::new();
+        // Held until the transaction is applied (see `Inner::ring`).
+        let mut sealers = self.item_sealers();
         let result = (|| {
+            for item in &batch.items {
+                sealers.ensure(&item.reference)?;
+            }
             for (r, parts) in &batch.messages {
                 let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-                let ciphertext = self.sealer()?.seal(&parts)?;
+                let ciphertext = sealers.seal(r, &parts)?;
                 let hash = self.inner.spool.write(r, &ciphertext)?;
                 new_files.push(r.clone());
                 messages.push((r.clone(), hash.to_vec()));
@@ -54,13 +59,14 @@ impl Store {
                     continue;
                 }
                 let name = crate::spool::Spool::outbox_name(entry.id);
-                let ciphertext = self.sealer()?.seal(&[message.as_bytes()])?;
+                let ciphertext = sealers.seal_if_keyed(&entry.reference, &[message.as_bytes()])?;
                 let hash = self.inner.spool.write(&name, &ciphertext)?;
                 new_files.push(name);
                 entry.message_sha256 = Some(hex::encode(hash));
             }
-            self.commit_sealed(&batch, &messages, now)
+            self.commit_sealed(&batch, &messages, &mut sealers, now)
         })();
+        drop(sealers);
         match &result {
             Err(_) => {
                 for name in &new_files {
@@ -84,6 +90,7 @@ impl Store {
         &self,
         batch: &Batch,
         messages: &[(String, Vec<u8>)],
+        sealers: &mut super::ItemSealers<'_>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         // Encrypt outside the transaction: it is the expensive part, and a transaction
@@ -94,7 +101,7 @@ impl Store {
             items.push((
                 item.reference.clone(),
                 summary_json(item)?,
-                self.seal(item)?,
+                sealers.seal(&item.reference, &[&serde_json::to_vec(item)?])?,
             ));
             item_keys.extend(item_index_keys(&self.inner.keys.blind, item));
         }
@@ -138,8 +145,11 @@ impl Store {
             sealed_events.push((event.kind.as_str(), crypto::encrypt(&refs, &json)?));
         }
 
+        let new_keys = sealers.new_keys();
+        let erased = &batch.erased;
         let i = &self.inner;
         let result = (
+            &i.item_keys,
             &i.messages,
             &i.items,
             &i.cases,
@@ -152,7 +162,21 @@ impl Store {
             &i.item_state,
             &i.users,
         )
-            .transaction(|(tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis, tu)| {
+            .transaction(|(tk, tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis, tu)| {
+                for (r, wrapped) in new_keys {
+                    tk.insert(r.as_bytes(), wrapped.as_slice())?;
+                }
+                // Erased: the intake's key goes, and with it every copy of its data.
+                for e in erased {
+                    let r = e.reference.as_bytes();
+                    tk.remove(r)?;
+                    tm.remove(r)?;
+                    ti.remove(r)?;
+                    tis.remove(r)?;
+                    for key in &e.index_keys {
+                        tii.remove(key.as_slice())?;
+                    }
+                }
                 for (id, c) in &users {
                     tu.insert(id.as_bytes(), c.as_slice())?;
                 }

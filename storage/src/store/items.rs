@@ -1,7 +1,6 @@
 //! Reading intakes: items, their summaries, their messages, a child's earlier intakes.
 
 use super::Store;
-use crate::crypto;
 use crate::keyspace::*;
 use crate::records::{Item, ItemState};
 use crate::summary::ItemSummary;
@@ -9,12 +8,22 @@ use crate::StoreError;
 
 impl Store {
     pub fn item(&self, reference: &str) -> Result<Option<Item>, StoreError> {
-        self.sealed_at(&self.inner.items, T_ITEMS, reference.as_bytes())
+        match self.inner.items.get(reference.as_bytes())? {
+            Some(v) => Ok(Some(self.open_item(reference.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
     }
 
     /// Every item, in reference order.
     pub fn items(&self) -> Result<Vec<Item>, StoreError> {
-        self.all_sealed(self.inner.items.iter(), T_ITEMS)
+        self.inner
+            .items
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                self.open_item(&k, &v)
+            })
+            .collect()
     }
 
     /// The items whose state `keep` accepts, by reference: only those are decrypted.
@@ -26,7 +35,7 @@ impl Store {
                 continue;
             }
             if let Some(v) = self.inner.items.get(&k)? {
-                out.push(self.open_sealed(T_ITEMS, &k, &v)?);
+                out.push(self.open_item(&k, &v)?);
             }
         }
         Ok(out)
@@ -90,8 +99,8 @@ impl Store {
         match self.inner.messages.get(reference.as_bytes())? {
             Some(hash) => {
                 let v = self.inner.spool.read(reference, &hash)?;
-                let store_key = &self.inner.keys.store;
-                let plain = crypto::decrypt_cached(store_key, &v, Some(&self.inner.opened))
+                let plain = self
+                    .open_for(reference, &v)
                     .map_err(|e| StoreError::Corrupt {
                         tree: T_MESSAGES,
                         key: reference.to_string(),

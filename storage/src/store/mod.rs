@@ -28,7 +28,9 @@ mod audit_log;
 pub mod batch;
 mod cases;
 mod commit;
+mod erase;
 mod flush;
+mod item_keys;
 mod items;
 mod outbox;
 mod users;
@@ -72,6 +74,38 @@ impl IdSource for Store {
     }
 }
 
+/// The data directory's ring. The first is made for a store with no item keys yet; a store
+/// whose item keys are under a ring key it lacks (a copy restored without the keyring) is
+/// refused: giving it a new ring would hide that nothing in it opens.
+fn open_ring(
+    dir: &Path,
+    store_key: &openpgp::Cert,
+    item_keys: &sled::Tree,
+) -> Result<crate::ring::Ring, StoreError> {
+    let mut ring = crate::ring::Ring::open(dir, store_key)?;
+    let mut missing = std::collections::BTreeSet::new();
+    let mut count = 0usize;
+    for kv in item_keys.iter() {
+        let (_, v) = kv?;
+        let epoch = crate::ring::Ring::epoch_of(&v);
+        if epoch.is_none_or(|e| !ring.has(e)) {
+            missing.insert(epoch.unwrap_or(0));
+            count += 1;
+        }
+    }
+    if !missing.is_empty() {
+        return Err(StoreError::Key(format!(
+            "{count} intakes' keys are wrapped under ring key(s) {} that {} does not hold: restore a backup with `modtag backup restore --keyring-from`, or put the ring-N.key files back",
+            missing.iter().map(|e| crate::ring::file_name(*e)).collect::<Vec<_>>().join(", "),
+            dir.display()
+        )));
+    }
+    if ring.is_empty() {
+        ring.add(store_key)?;
+    }
+    Ok(ring)
+}
+
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -87,6 +121,11 @@ struct Inner {
     case_index: sled::Tree,
     item_index: sled::Tree,
     item_state: sled::Tree,
+    /// Each intake's own key, wrapped under the ring key (see `ring`).
+    item_keys: sled::Tree,
+    /// The ring keys; read-locked by a commit from wrapping a new item key until its
+    /// transaction is applied, so a rotation never misses a key wrapped under the old one.
+    ring: std::sync::RwLock<crate::ring::Ring>,
     outbox: sled::Tree,
     outbox_sched: sled::Tree,
     users: sled::Tree,
@@ -118,6 +157,17 @@ const ITEM_LOCK_STRIPES: usize = 64;
 /// until it is dropped.
 pub struct ItemGuard<'a> {
     _held: std::sync::MutexGuard<'a, ()>,
+}
+
+/// What a commit seals intakes' data with: each reference's own key, read from
+/// `item_keys` or made new (then written by the commit's transaction), while the ring is
+/// held for reading (see `Inner::ring`). Methods in `item_keys`.
+pub(super) struct ItemSealers<'a> {
+    store: &'a Store,
+    ring: std::sync::RwLockReadGuard<'a, crate::ring::Ring>,
+    known: std::collections::HashMap<String, openpgp::crypto::SessionKey>,
+    /// Keys made by this commit: reference → wrapped key.
+    new: Vec<(String, Vec<u8>)>,
 }
 
 /// Group-commit state: see [`Store::flush`].
@@ -161,7 +211,11 @@ impl Store {
                 "removed message files of intakes that never committed"
             );
         }
+        let item_keys = t(T_ITEM_KEYS)?;
+        let ring = open_ring(data_dir, &keys.store, &item_keys)?;
         let inner = Inner {
+            item_keys,
+            ring: std::sync::RwLock::new(ring),
             spool,
             dir: data_dir.to_path_buf(),
             messages,
@@ -192,6 +246,7 @@ impl Store {
         };
         store.schedule_unscheduled()?;
         store.summarise_unindexed_items()?;
+        store.finish_rotation()?;
         Ok(store)
     }
 

@@ -3,7 +3,6 @@
 use jiff::Timestamp;
 
 use super::Store;
-use crate::crypto;
 use crate::keyspace::*;
 use crate::records::OutboxEntry;
 use crate::StoreError;
@@ -21,9 +20,9 @@ impl Store {
             };
             let hash = hex::decode(hash).map_err(|e| corrupt(e.to_string()))?;
             let sealed = self.inner.spool.read(&name, &hash)?;
-            let plain =
-                crypto::decrypt_cached(&self.inner.keys.store, &sealed, Some(&self.inner.opened))
-                    .map_err(|e| corrupt(e.to_string()))?;
+            let plain = self
+                .open_for(&entry.reference, &sealed)
+                .map_err(|e| corrupt(e.to_string()))?;
             entry.message = String::from_utf8(plain).map_err(|e| corrupt(e.to_string()))?;
         }
         Ok(entry)

@@ -1,0 +1,126 @@
+//! Erasure by crypto-shredding (see `ring`): an intake's key, record, summary, index
+//! entries and message file go in one commit, its queued copies with them; then the ring
+//! rotates, so the wrapped key that an old log segment or backup may still hold opens
+//! nothing either.
+
+use jiff::Timestamp;
+
+use super::batch::{Batch, Erased};
+use super::Store;
+use crate::audit::{Event, EventKind};
+use crate::keyspace::*;
+use crate::ring::Ring;
+use crate::StoreError;
+
+impl Store {
+    /// Erases `reference`, recording `event` (which names the rule or the person's reason)
+    /// in the same commit. False when there is no such intake. Durable when it returns;
+    /// call [`Store::rotate_ring`] after one or many erasures to make old copies unreadable.
+    pub fn erase(&self, reference: &str, event: Event, now: Timestamp) -> Result<bool, StoreError> {
+        self.check()?;
+        let _guard = self.lock_item(reference);
+        let Some(item) = self.item(reference)? else {
+            return Ok(false);
+        };
+        let mut batch = Batch::new();
+        for entry in self.outbox()? {
+            if entry.reference == reference {
+                batch.outbox_done(entry.id);
+            }
+        }
+        batch.erased.push(Erased {
+            reference: reference.to_string(),
+            index_keys: item_index_keys(&self.inner.keys.blind, &item),
+        });
+        batch.audit(event.reference(reference));
+        self.commit(batch, now)?;
+        self.flush()?;
+        // The file after the commit: a crash between leaves a file with no record, which
+        // the next open removes.
+        self.inner.spool.remove(reference);
+        Ok(true)
+    }
+
+    /// Replaces the ring key: a new one is made durable, every intake's key is wrapped
+    /// under it, and the old one is deleted. Intake goes on meanwhile (new keys are
+    /// wrapped under the new ring key). Returns how many keys were wrapped again.
+    pub fn rotate_ring(&self, actor: &str, now: Timestamp) -> Result<usize, StoreError> {
+        self.check()?;
+        let epoch = {
+            let mut ring = self.inner.ring.write().unwrap_or_else(|e| e.into_inner());
+            ring.add(&self.inner.keys.store)?
+        };
+        let n = self.finish_rotation()?;
+        let mut batch = Batch::new();
+        batch.audit(
+            Event::new(EventKind::RingRotated, actor, "sletning").details(serde_json::json!({
+                "ring": epoch,
+                "keys_rewrapped": n,
+            })),
+        );
+        self.commit(batch, now)?;
+        self.flush()?;
+        Ok(n)
+    }
+
+    /// Wraps every key that is not under the current ring key again, makes that durable,
+    /// and deletes the older ring keys (also what finishes a rotation a crash interrupted).
+    pub(super) fn finish_rotation(&self) -> Result<usize, StoreError> {
+        let (current, retiring) = {
+            let ring = self.inner.ring.read().unwrap_or_else(|e| e.into_inner());
+            (ring.current(), ring.retiring())
+        };
+        if retiring.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for kv in self.inner.item_keys.iter() {
+            let (k, v) = kv?;
+            if Ring::epoch_of(&v) == current {
+                continue;
+            }
+            let reference = String::from_utf8_lossy(&k).into_owned();
+            let rewrapped = {
+                let ring = self.inner.ring.read().unwrap_or_else(|e| e.into_inner());
+                match ring.unwrap(&reference, &v)? {
+                    Some(key) => ring.wrap(&reference, &key)?,
+                    None => {
+                        return Err(StoreError::Corrupt {
+                            tree: T_ITEM_KEYS,
+                            key: reference,
+                            why: "its ring key is gone".into(),
+                        })
+                    }
+                }
+            };
+            // Erased meanwhile: the swap fails, and nothing is put back.
+            if self
+                .inner
+                .item_keys
+                .compare_and_swap(&k, Some(&v), Some(rewrapped))?
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
+        self.flush()?;
+        let mut ring = self.inner.ring.write().unwrap_or_else(|e| e.into_inner());
+        for epoch in retiring {
+            ring.retire(epoch)?;
+        }
+        Ok(n)
+    }
+
+    /// Removes a delivery that failed for good, recording `event`.
+    pub fn remove_failed_delivery(
+        &self,
+        id: u64,
+        event: Event,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
+        batch.outbox_done(id).audit(event);
+        self.commit(batch, now)?;
+        self.flush()
+    }
+}

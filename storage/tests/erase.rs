@@ -1,0 +1,154 @@
+//! Erasure by crypto-shredding on a real sled directory: an erased intake's record, message
+//! and queued copies are gone, and the copies an older snapshot holds open with nothing the
+//! data directory has left; the audit log still verifies.
+
+use jiff::Timestamp;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::OutboxEntry;
+use modtag_storage::ring::Ring;
+use modtag_storage::store::Batch;
+use modtag_storage::Store;
+
+mod common;
+use common::*;
+
+const A: &str = "MT-2026-000001";
+const B: &str = "MT-2026-000002";
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_erased_intake_opens_nowhere_and_the_log_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = test_keys(dir.path());
+    let checkpoint_key = keys.checkpoint.verifying_key();
+    let store_key = keys.store.clone();
+    let store = Store::open(dir.path(), keys).unwrap();
+    let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+    for r in [A, B] {
+        let mut b = Batch::new();
+        b.message(r, format!("Subject: Bekymring {r}\r\n\r\nEmil\r\n").into_bytes())
+            .item(item(r, now))
+            .outbox(OutboxEntry::new(
+                store.next_id().unwrap(),
+                r,
+                ("raadgiver", "ra", "ra@localhost"),
+                format!("copy of {r}"),
+                now,
+            ))
+            .audit(Event::new(EventKind::Received, "smtp", "modtagelse").reference(r));
+        store.commit(b, now).unwrap();
+    }
+    store.flush().unwrap();
+    let cpr = "1203154321";
+    assert_eq!(store.items_for_cpr(cpr).unwrap(), [A, B]);
+
+    // What a snapshot taken now holds (a backup holds no ring key: see `ring`).
+    let snapshot = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("db"), &snapshot.path().join("db"));
+    copy_dir(&dir.path().join("spool"), &snapshot.path().join("spool"));
+
+    let erased = Event::new(EventKind::Erased, "tester", "fejlsendt").details(
+        serde_json::json!({"reason": "sendt til forkert kommune"}),
+    );
+    assert!(store.erase(A, erased.clone(), now).unwrap());
+    assert!(!store.erase(A, erased, now).unwrap(), "once");
+    assert_eq!(store.rotate_ring("tester", now).unwrap(), 1, "B's key wrapped again");
+
+    // Gone from every reading, with its copy; the other intake is whole.
+    assert!(store.item(A).unwrap().is_none());
+    assert!(store.message(A).unwrap().is_none());
+    assert_eq!(store.items_for_cpr(cpr).unwrap(), [B]);
+    assert!(store.outbox().unwrap().iter().all(|e| e.reference == B));
+    assert!(!dir.path().join(format!("spool/{A}.pgp")).exists());
+    assert_eq!(store.item(B).unwrap().unwrap().reference, B);
+    assert!(contains(&store.message(B).unwrap().unwrap(), b"Emil"));
+    assert!(!dir.path().join("ring-1.key").exists());
+    assert!(dir.path().join("ring-2.key").exists());
+
+    // The snapshot's copy of A: sealed to no certificate, so the store key alone cannot
+    // open it, and its wrapped key is under a ring key that no longer exists.
+    let old_file = std::fs::read(snapshot.path().join(format!("spool/{A}.pgp"))).unwrap();
+    assert!(modtag_storage::crypto::decrypt(&store_key, &old_file).is_err());
+    let live_ring = Ring::open(dir.path(), &store_key).unwrap();
+    let old_db = sled::open(snapshot.path().join("db")).unwrap();
+    let old_keys = old_db.open_tree("item_keys").unwrap();
+    for r in [A, B] {
+        let wrapped = old_keys.get(r).unwrap().expect("the snapshot holds its wrapped key");
+        assert_eq!(Ring::epoch_of(&wrapped), Some(1));
+        assert!(live_ring.unwrap(r, &wrapped).unwrap().is_none());
+    }
+    drop(old_db);
+    drop(store);
+
+    // The log verifies with the erasure in it, and the store opens again.
+    let db = open_sled(dir.path());
+    let report = modtag_storage::audit::offline::verify_db(&db, &checkpoint_key, &[]).unwrap();
+    let kinds: Vec<String> = db
+        .open_tree("audit")
+        .unwrap()
+        .iter()
+        .map(|kv| modtag_storage::audit::Entry::decode(&kv.unwrap().1).unwrap().kind)
+        .collect();
+    assert_eq!(report.entries, kinds.len() as u64);
+    assert_eq!(
+        kinds,
+        ["received", "received", "erased", "ring_rotated"].map(String::from)
+    );
+    drop(db);
+    let store = reopen(dir.path());
+    assert!(store.item(A).unwrap().is_none());
+    assert!(store.item(B).unwrap().is_some());
+}
+
+/// A rotation that a crash interrupted (two ring keys on disk) is finished at open, and the
+/// old ring key deleted only then.
+#[test]
+fn an_interrupted_rotation_is_finished_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_key = {
+        let keys = test_keys(dir.path());
+        let store_key = keys.store.clone();
+        let store = Store::open(dir.path(), keys).unwrap();
+        let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+        let mut b = Batch::new();
+        b.message(A, b"Subject: x\r\n\r\nEmil\r\n".to_vec())
+            .item(item(A, now));
+        store.commit(b, now).unwrap();
+        store.flush().unwrap();
+        store_key
+    };
+    // The new ring key was written; nothing was wrapped under it yet.
+    let mut ring = Ring::open(dir.path(), &store_key).unwrap();
+    assert_eq!(ring.add(&store_key).unwrap(), 2);
+    let store = reopen(dir.path());
+    assert!(!dir.path().join("ring-1.key").exists());
+    assert!(contains(&store.message(A).unwrap().unwrap(), b"Emil"));
+    drop(store);
+    // And a data directory that lost its ring key is refused, not given a new one.
+    std::fs::remove_file(dir.path().join("ring-2.key")).unwrap();
+    let err = loop {
+        let keys = modtag_storage::keys::DataKeys::load(dir.path(), None)
+            .unwrap()
+            .with_auditors(vec![auditor()]);
+        match Store::open(dir.path(), keys) {
+            Err(modtag_storage::StoreError::Locked) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => break e.to_string(),
+            Ok(_) => panic!("opened without its ring key"),
+        }
+    };
+    assert!(err.contains("ring-2.key"), "{err}");
+}
