@@ -320,6 +320,26 @@ pub(crate) fn validate_main(
             "trivsel: give at least one slot, remind_after_days of at least 1, and first_meeting_days more than notice_days (e.g. 14 and 5), or no slot could ever be booked".into(),
         ));
     }
+    let retention = &config.retention;
+    for rule in &retention.rules {
+        if rule.after_days < 1 || rule.states.is_empty() {
+            errors.push(invalid(
+                path,
+                line_of(text, "name", &rule.name),
+                format!(
+                    "retention rule {:?}: give after_days of at least 1 and at least one state",
+                    rule.name
+                ),
+            ));
+        }
+    }
+    if retention.failed_deliveries_days.is_some_and(|d| d < 1) {
+        errors.push(invalid(
+            path,
+            line_of(text, "failed_deliveries_days", ""),
+            "retention.failed_deliveries_days must be at least 1".into(),
+        ));
+    }
     if t.repeat_threshold < 2 || t.repeat_window_days < 1 {
         errors.push(invalid(
             path,

@@ -20,6 +20,7 @@ pub mod key_files;
 pub mod load;
 pub mod model;
 pub mod public;
+pub mod retention;
 pub mod roles;
 pub mod tls_files;
 pub mod tree;

@@ -35,6 +35,9 @@ pub struct Config {
     /// The TRIVSEL+ forløb's start-meeting slots, rules and reminders.
     #[serde(default)]
     pub trivsel: crate::trivsel::Trivsel,
+    /// How long intakes and failed deliveries are kept; nothing is erased when left out.
+    #[serde(default)]
+    pub retention: crate::retention::Retention,
     /// The store and blind-index keys apart from the data directory; in it when left out.
     pub keys: Option<crate::key_files::KeyFiles>,
     pub policy: PolicyFiles,

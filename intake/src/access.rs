@@ -103,6 +103,10 @@ pub enum Action {
     SendInvitations,
     /// Move a case back to a trin-2 forløb (flow 4); the case's own rådgiver may too.
     Overgang,
+    /// Run the `[retention]` rules now (or see what they would erase).
+    Retention,
+    /// Erase one intake, with a reason (a mistaken intake, a data subject's request).
+    Erase,
 }
 
 /// The roles that allow `action`, for the refusal's message too.
@@ -116,6 +120,8 @@ pub fn roles_for(action: Action) -> &'static [&'static str] {
         Action::AuditCopy => &["auditor"],
         Action::SendInvitations => &["leder_ppr", "admin"],
         Action::Overgang => &["modtagelsen", "modtagelsen_leder"],
+        Action::Retention => &["modtagelsen_leder", "admin"],
+        Action::Erase => &["modtagelsen_leder"],
     }
 }
 

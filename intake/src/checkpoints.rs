@@ -58,7 +58,7 @@ impl Worker {
         let mut last_at = Instant::now();
         let mut retention_at: Option<Instant> = None;
         loop {
-            // Retention once at start and then daily.
+            // Retention (the audit log's payloads, then `[retention]`) once at start and then daily.
             if retention_at.is_none_or(|t| t.elapsed().as_secs() >= 24 * 3600) {
                 retention_at = Some(Instant::now());
                 let days = self.app.policy.cfg().config.audit.retention_days;
@@ -72,6 +72,22 @@ impl Worker {
                         tracing::info!(deleted = n, "audit entries past retention emptied")
                     }
                     Ok(Err(e)) => tracing::error!(error = %e, "audit retention failed"),
+                    _ => {}
+                }
+                // And the `[retention]` rules: erasure of intakes done with.
+                let rules = self.app.policy.cfg().config.retention.clone();
+                let store = self.app.store.clone();
+                let run =
+                    move || crate::workflow::retention::run(&store, &rules, "system", now, false);
+                match tokio::task::spawn_blocking(run).await {
+                    Ok(Ok(r)) if !r.erased.is_empty() || !r.deliveries_removed.is_empty() => {
+                        tracing::info!(
+                            erased = r.erased.len(),
+                            deliveries_removed = r.deliveries_removed.len(),
+                            "retention: intakes erased and the ring key replaced"
+                        )
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
                     _ => {}
                 }
             }

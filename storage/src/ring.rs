@@ -56,7 +56,10 @@ pub fn is_ring_file(name: &str) -> bool {
 }
 
 fn epoch_of_name(name: &str) -> Option<u32> {
-    name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?.parse().ok()
+    name.strip_prefix(PREFIX)?
+        .strip_suffix(SUFFIX)?
+        .parse()
+        .ok()
 }
 
 /// A fresh random item key.
@@ -83,11 +86,15 @@ impl Ring {
             };
             let sealed = crate::keys::read_secret(&entry.path())?;
             let plain = crate::crypto::decrypt(store_key, &sealed).map_err(|e| {
-                StoreError::Key(format!("{}: cannot be opened with the store key: {e}", name))
+                StoreError::Key(format!(
+                    "{}: cannot be opened with the store key: {e}",
+                    name
+                ))
             })?;
-            let key: [u8; 32] = plain.as_slice().try_into().map_err(|_| {
-                StoreError::Key(format!("{name}: not a ring key (wrong length)"))
-            })?;
+            let key: [u8; 32] = plain
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Key(format!("{name}: not a ring key (wrong length)")))?;
             keys.insert(epoch, key);
         }
         Ok(Ring {
@@ -184,7 +191,11 @@ impl Ring {
 
     /// The item key of `reference`; `None` when its ring key is gone (the intake was erased
     /// after this copy was taken).
-    pub fn unwrap(&self, reference: &str, wrapped: &[u8]) -> Result<Option<SessionKey>, StoreError> {
+    pub fn unwrap(
+        &self,
+        reference: &str,
+        wrapped: &[u8],
+    ) -> Result<Option<SessionKey>, StoreError> {
         let bad = || StoreError::Corrupt {
             tree: "item_keys",
             key: reference.to_string(),

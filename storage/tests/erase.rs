@@ -38,16 +38,19 @@ fn an_erased_intake_opens_nowhere_and_the_log_still_verifies() {
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     for r in [A, B] {
         let mut b = Batch::new();
-        b.message(r, format!("Subject: Bekymring {r}\r\n\r\nEmil\r\n").into_bytes())
-            .item(item(r, now))
-            .outbox(OutboxEntry::new(
-                store.next_id().unwrap(),
-                r,
-                ("raadgiver", "ra", "ra@localhost"),
-                format!("copy of {r}"),
-                now,
-            ))
-            .audit(Event::new(EventKind::Received, "smtp", "modtagelse").reference(r));
+        b.message(
+            r,
+            format!("Subject: Bekymring {r}\r\n\r\nEmil\r\n").into_bytes(),
+        )
+        .item(item(r, now))
+        .outbox(OutboxEntry::new(
+            store.next_id().unwrap(),
+            r,
+            ("raadgiver", "ra", "ra@localhost"),
+            format!("copy of {r}"),
+            now,
+        ))
+        .audit(Event::new(EventKind::Received, "smtp", "modtagelse").reference(r));
         store.commit(b, now).unwrap();
     }
     store.flush().unwrap();
@@ -59,12 +62,15 @@ fn an_erased_intake_opens_nowhere_and_the_log_still_verifies() {
     copy_dir(&dir.path().join("db"), &snapshot.path().join("db"));
     copy_dir(&dir.path().join("spool"), &snapshot.path().join("spool"));
 
-    let erased = Event::new(EventKind::Erased, "tester", "fejlsendt").details(
-        serde_json::json!({"reason": "sendt til forkert kommune"}),
-    );
+    let erased = Event::new(EventKind::Erased, "tester", "fejlsendt")
+        .details(serde_json::json!({"reason": "sendt til forkert kommune"}));
     assert!(store.erase(A, erased.clone(), now).unwrap());
     assert!(!store.erase(A, erased, now).unwrap(), "once");
-    assert_eq!(store.rotate_ring("tester", now).unwrap(), 1, "B's key wrapped again");
+    assert_eq!(
+        store.rotate_ring("tester", now).unwrap(),
+        1,
+        "B's key wrapped again"
+    );
 
     // Gone from every reading, with its copy; the other intake is whole.
     assert!(store.item(A).unwrap().is_none());
@@ -85,7 +91,10 @@ fn an_erased_intake_opens_nowhere_and_the_log_still_verifies() {
     let old_db = sled::open(snapshot.path().join("db")).unwrap();
     let old_keys = old_db.open_tree("item_keys").unwrap();
     for r in [A, B] {
-        let wrapped = old_keys.get(r).unwrap().expect("the snapshot holds its wrapped key");
+        let wrapped = old_keys
+            .get(r)
+            .unwrap()
+            .expect("the snapshot holds its wrapped key");
         assert_eq!(Ring::epoch_of(&wrapped), Some(1));
         assert!(live_ring.unwrap(r, &wrapped).unwrap().is_none());
     }
@@ -99,7 +108,11 @@ fn an_erased_intake_opens_nowhere_and_the_log_still_verifies() {
         .open_tree("audit")
         .unwrap()
         .iter()
-        .map(|kv| modtag_storage::audit::Entry::decode(&kv.unwrap().1).unwrap().kind)
+        .map(|kv| {
+            modtag_storage::audit::Entry::decode(&kv.unwrap().1)
+                .unwrap()
+                .kind
+        })
         .collect();
     assert_eq!(report.entries, kinds.len() as u64);
     assert_eq!(

@@ -11,6 +11,7 @@ mod deploy;
 mod desk;
 mod disk_full;
 mod dpo;
+mod erasure;
 mod forloeb;
 mod forms;
 mod layout;

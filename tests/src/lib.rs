@@ -373,6 +373,34 @@ impl Daemon {
             .to_string()
     }
 
+    /// A personal API token of account `id` (`modtag users token`) in a 0600 file, for
+    /// [`Daemon::cli_as`].
+    pub fn token_file(&self, id: &str) -> PathBuf {
+        use std::os::unix::fs::OpenOptionsExt;
+        let out = self.cli(&["users", "token", id, "--days", "1"]);
+        assert!(
+            out.status.success(),
+            "users token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = self.dir.path().join(format!("token-{id}"));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .unwrap();
+        f.write_all(&out.stdout).unwrap();
+        file
+    }
+
+    /// Runs the CLI as the account whose token is in `token_file`.
+    pub fn cli_as(&self, token_file: &Path, args: &[&str]) -> Output {
+        let mut all = vec!["--token-file", token_file.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.cli(&all)
+    }
+
     /// The audit log's entries of one kind, one JSON object per line as `modtag audit read`
     /// prints them, read with the demo auditors' key. Stop the daemon first.
     pub fn audit_text(&self, kind: &str) -> String {

@@ -17,6 +17,7 @@ mod meetings;
 pub(crate) mod outbox;
 mod policy;
 mod report;
+mod retention;
 pub mod server;
 pub mod state;
 pub mod types;
@@ -42,6 +43,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(changes::correct_kind),
         )
         .route("/api/v1/triage/{reference}/close", post(changes::close))
+        .route("/api/v1/triage/{reference}/erase", post(retention::erase))
+        .route("/api/v1/retention/run", post(retention::run))
         .route("/api/v1/triage/{reference}/task", post(changes::task))
         .route(
             "/api/v1/triage/{reference}/attachments/{index}",

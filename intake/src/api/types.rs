@@ -264,6 +264,25 @@ pub struct FailedDelivery {
     pub error: Option<String>,
 }
 
+/// `POST /api/v1/retention/run`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RetentionRun {
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `POST /api/v1/triage/{reference}/erase`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EraseBody {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Erased {
+    pub reference: String,
+    pub erased: bool,
+}
+
 /// `POST /api/v1/outbox/{id}/retry`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Requeued {

@@ -116,6 +116,11 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Retention: erasing intakes and failed deliveries by the `[retention]` rules.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// The keys that open the store, kept apart from the data directory.
     Keys {
         #[command(subcommand)]
@@ -129,6 +134,19 @@ pub enum Command {
     /// Write man pages for modtag and each of its commands into DIR.
     #[command(after_help = "Example:\n  sudo modtag man /usr/local/share/man/man1")]
     Man { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Run the `[retention]` rules now (the daemon runs them daily): erase every intake a
+    /// rule says is due and remove old failed deliveries; `--dry-run` only lists them.
+    #[command(after_help = "Examples:\n  modtag retention run --dry-run\n  modtag retention run")]
+    Run {
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -49,6 +49,19 @@ pub enum TriageCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Erase an intake for good (crypto-shredding: its key is destroyed, so no copy opens
+    /// again, in any backup either), with the reason the audit log keeps. For a mistaken
+    /// intake or a data subject's request; the `[retention]` rules erase the rest.
+    #[command(
+        after_help = "Example:\n  modtag triage erase MT-2026-000001 --reason 'Sendt til forkert kommune'"
+    )]
+    Erase {
+        reference: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Record that a task on an intake is done: kvittering (sent by hand), tilbagemelding
     /// (feedback to a professional reporter, or --withhold with a reason if it would harm the
     /// child) or indkald_underretningsmoede.

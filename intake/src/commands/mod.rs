@@ -9,6 +9,7 @@ mod config;
 mod keys;
 mod outbox;
 mod report;
+mod retention;
 mod route;
 mod triage;
 mod users;
@@ -60,6 +61,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Report { command } => report::run(&ctx, command).await,
         Command::Outbox { command } => outbox::run(&ctx, command).await,
         Command::Users { command } => users::run(&ctx, command).await,
+        Command::Retention { command } => retention::run(&ctx, command).await,
         Command::Keys { command } => keys::run(command),
         Command::Completions { shell } => {
             use clap::CommandFactory;

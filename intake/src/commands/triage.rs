@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 use modtag_intake::api::types::{
-    CloseBody, Closed, DecisionBody, DecisionView, ItemList, ItemView, KindBody, KindCorrected,
-    TaskBody, TaskDone,
+    CloseBody, Closed, DecisionBody, DecisionView, EraseBody, Erased, ItemList, ItemView, KindBody,
+    KindCorrected, TaskBody, TaskDone,
 };
 
 use super::Ctx;
@@ -57,6 +57,24 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
                 render::json(&closed);
             } else {
                 println!("{reference}: closed");
+            }
+        }
+        TriageCommand::Erase {
+            reference,
+            reason,
+            json,
+        } => {
+            let body = EraseBody {
+                reason: reason.clone(),
+            };
+            let erased: Erased = ctx
+                .api()?
+                .post(&format!("/api/v1/triage/{reference}/erase"), &body)
+                .await?;
+            if *json {
+                render::json(&erased);
+            } else {
+                println!("{reference}: erased (its key is destroyed; no copy opens again)");
             }
         }
         TriageCommand::Task {

@@ -10,6 +10,8 @@
 //!   first meeting, with reminders; [`participants`] the list and the forløb it joins;
 //!   [`booking`] the first meeting and its invitations.
 //! - [`overgang`]: a case moving back to a trin-2 TRIVSEL+ forløb (flow 4).
+//! - [`retention`]: erasing what `[retention]` says is due, and one intake on a person's
+//!   reason (crypto-shredding).
 //! - [`tilbagemelding`]: the letter to a professional reporter, drafted and approved.
 
 pub mod accept;
@@ -21,4 +23,5 @@ pub mod forloeb;
 pub mod kvittering;
 pub mod overgang;
 pub mod participants;
+pub mod retention;
 pub mod tilbagemelding;

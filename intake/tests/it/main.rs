@@ -5,5 +5,6 @@ mod decide;
 mod escalation;
 mod forloeb;
 mod plan;
+mod retention;
 mod session;
 mod transcripts;

@@ -88,4 +88,3 @@ pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
-

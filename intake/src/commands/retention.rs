@@ -1,0 +1,51 @@
+//! `modtag retention run [--dry-run]`.
+
+use anyhow::Result;
+use modtag_intake::api::types::RetentionRun;
+use modtag_intake::workflow::retention::RetentionReport;
+
+use super::Ctx;
+use crate::cli::RetentionCommand;
+use crate::render;
+
+pub async fn run(ctx: &Ctx<'_>, command: &RetentionCommand) -> Result<()> {
+    let RetentionCommand::Run { dry_run, json } = command;
+    let report: RetentionReport = ctx
+        .api()?
+        .post("/api/v1/retention/run", &RetentionRun { dry_run: *dry_run })
+        .await?;
+    if *json {
+        render::json(&report);
+        return Ok(());
+    }
+    let verb = if report.dry_run {
+        "would erase"
+    } else {
+        "erased"
+    };
+    for e in &report.erased {
+        println!(
+            "{}: {verb} by rule {} (unchanged since {})",
+            e.reference, e.rule, e.since
+        );
+    }
+    let removed = if report.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for id in &report.deliveries_removed {
+        println!("outbox {id}: failed delivery {removed}");
+    }
+    println!(
+        "{} intake(s) {verb}, {} failed deliveries {removed}{}",
+        report.erased.len(),
+        report.deliveries_removed.len(),
+        if report.ring_rotated {
+            "; ring key replaced, so no older copy opens"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Retention and erasure (issue 17): which intakes `[retention]` says are due, erasing them
+//! (crypto-shredding: `modtag_storage::ring`), and a person's erasure of one intake with a
+//! reason. Each erasure is an audit entry with the reference and the rule or reason; after
+//! a run that erased anything the ring key rotates, so no older copy opens again.
+
+use jiff::{SignedDuration, Timestamp};
+use modtag_config::retention::Retention;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::ItemState;
+use modtag_storage::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// What a run erased (or, dry, would erase): references and rule names, no personal data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RetentionReport {
+    pub dry_run: bool,
+    pub erased: Vec<ErasedItem>,
+    /// Outbox ids of failed deliveries removed.
+    pub deliveries_removed: Vec<u64>,
+    /// Whether the ring key was replaced (after anything was erased).
+    pub ring_rotated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErasedItem {
+    pub reference: String,
+    pub rule: String,
+    /// When the intake last changed state (the rule's days count from then).
+    pub since: Timestamp,
+}
+
+fn days(n: i64) -> SignedDuration {
+    SignedDuration::from_hours(n * 24)
+}
+
+/// The intakes `retention` says are due at `now`, oldest reference first. Only routed and
+/// closed intakes are read.
+pub fn due(
+    store: &Store,
+    retention: &Retention,
+    now: Timestamp,
+) -> Result<Vec<ErasedItem>, StoreError> {
+    if retention.rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let done = store.items_where(|s| matches!(s, ItemState::Routed | ItemState::Closed))?;
+    Ok(done
+        .into_iter()
+        .filter_map(|item| {
+            let rule =
+                retention.rule_for(item.kind, item.state.as_str(), item.case_number.is_some())?;
+            let since = item.history.last().map_or(item.received_at, |t| t.at);
+            (since + days(rule.after_days) <= now).then(|| ErasedItem {
+                reference: item.reference,
+                rule: rule.name.clone(),
+                since,
+            })
+        })
+        .collect())
+}
+
+/// Erases what is due (or only reports it, `dry_run`), removes failed deliveries past
+/// `failed_deliveries_days`, and rotates the ring key after any erasure.
+pub fn run(
+    store: &Store,
+    retention: &Retention,
+    actor: &str,
+    now: Timestamp,
+    dry_run: bool,
+) -> Result<RetentionReport, StoreError> {
+    let mut report = RetentionReport {
+        dry_run,
+        erased: due(store, retention, now)?,
+        ..Default::default()
+    };
+    if let Some(d) = retention.failed_deliveries_days {
+        report.deliveries_removed = store
+            .outbox_failed_entries()?
+            .into_iter()
+            .filter(|e| e.failed.is_some_and(|at| at + days(d) <= now))
+            .map(|e| e.id)
+            .collect();
+    }
+    if dry_run {
+        return Ok(report);
+    }
+    let mut erased = Vec::new();
+    for item in std::mem::take(&mut report.erased) {
+        let event = Event::new(EventKind::Erased, actor, "sletning").details(serde_json::json!({
+            "rule": item.rule,
+            "since": item.since.to_string(),
+        }));
+        // Gone meanwhile (a person erased it): nothing to report.
+        if store.erase(&item.reference, event, now)? {
+            erased.push(item);
+        }
+    }
+    report.erased = erased;
+    for id in &report.deliveries_removed {
+        let event = Event::new(EventKind::DeliveryRemoved, actor, "sletning")
+            .details(serde_json::json!({ "id": id, "rule": "failed_deliveries_days" }));
+        store.remove_failed_delivery(*id, event, now)?;
+    }
+    if !report.erased.is_empty() {
+        store.rotate_ring(actor, now)?;
+        report.ring_rotated = true;
+    }
+    Ok(report)
+}
+
+/// A person's erasure of one intake, with their reason; the ring rotates at once. False
+/// when there is no such intake.
+pub fn erase_one(
+    store: &Store,
+    reference: &str,
+    reason: &str,
+    actor: &str,
+    purpose: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let event = Event::new(EventKind::Erased, actor, purpose)
+        .details(serde_json::json!({ "reason": reason }));
+    if !store.erase(reference, event, now)? {
+        return Ok(false);
+    }
+    store.rotate_ring(actor, now)?;
+    Ok(true)
+}

@@ -1,0 +1,121 @@
+//! `[retention]` at fixed times, on the embedded demo's rules (journalised intakes 180 days
+//! after they last changed, postfordeling and TRIVSEL+ 90 days after closing, failed
+//! deliveries 30 days): a dry run only lists, a run erases what is due and nothing else,
+//! rotates the ring key, and an intake still awaiting its assessment is never erased.
+
+use jiff::{Timestamp, ToSpan};
+use modtag_config::Channel;
+use modtag_intake::workflow::retention;
+use modtag_storage::keys::DataKeys;
+use modtag_storage::records::{Item, ItemState, Kind, OutboxEntry, Transport};
+use modtag_storage::store::Batch;
+use modtag_storage::Store;
+
+fn intake(reference: &str, kind: Kind, at: Timestamp, to: &[ItemState]) -> Item {
+    let mut item = Item::received(
+        reference,
+        Channel::Underretning,
+        kind,
+        at,
+        at + 24.hours(),
+        Transport::default(),
+    );
+    for state in to {
+        item.transition(*state, "modtagelsen", at, "test");
+    }
+    item
+}
+
+#[test]
+fn due_intakes_and_failed_deliveries_go_and_the_rest_stays() {
+    let cfg = modtag_config::load_embedded().unwrap();
+    let rules = &cfg.config.retention;
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir.path(), None).unwrap();
+    let store = Store::open(dir.path(), keys.with_auditors(cfg.auditors.clone())).unwrap();
+    let t0: Timestamp = "2026-01-05T09:00:00Z".parse().unwrap();
+    use ItemState::*;
+    let mut journalised = intake(
+        "MT-2026-000001",
+        Kind::Underretning,
+        t0,
+        &[Assessed, Routed],
+    );
+    journalised.case_number = Some("S-2026-0001".into());
+    let post = intake(
+        "MT-2026-000002",
+        Kind::Postfordeling,
+        t0,
+        &[Assessed, Closed],
+    );
+    let unlinked = intake(
+        "MT-2026-000003",
+        Kind::Underretning,
+        t0,
+        &[Assessed, Routed],
+    );
+    let waiting = intake("MT-2026-000004", Kind::Postfordeling, t0, &[]);
+    let mut b = Batch::new();
+    for item in [journalised, post, unlinked, waiting] {
+        b.message(&item.reference, b"Subject: x\r\n\r\nEmil\r\n".to_vec())
+            .item(item);
+    }
+    let mut failed = OutboxEntry::new(
+        store.next_id().unwrap(),
+        "MT-2026-000003",
+        ("raadgiver", "ra", "ra@localhost"),
+        "copy".into(),
+        t0,
+    );
+    failed.failed = Some(t0);
+    b.outbox(failed.clone());
+    store.commit(b, t0).unwrap();
+    store.flush().unwrap();
+
+    let refs = |r: &retention::RetentionReport| {
+        r.erased
+            .iter()
+            .map(|e| (e.reference.clone(), e.rule.clone()))
+            .collect::<Vec<_>>()
+    };
+    // After 31 days: only the failed delivery is due.
+    let r = retention::run(&store, rules, "system", t0 + (31 * 24).hours(), false).unwrap();
+    assert!(r.erased.is_empty() && !r.ring_rotated);
+    assert_eq!(r.deliveries_removed, [failed.id]);
+    assert!(store.outbox_entry(failed.id).unwrap().is_none());
+
+    // After 91 days the closed postfordeling; a dry run says so and erases nothing.
+    let at = t0 + (91 * 24).hours();
+    let dry = retention::run(&store, rules, "system", at, true).unwrap();
+    assert_eq!(
+        refs(&dry),
+        [("MT-2026-000002".into(), "postfordeling".into())]
+    );
+    assert!(store.item("MT-2026-000002").unwrap().is_some());
+    let r = retention::run(&store, rules, "system", at, false).unwrap();
+    assert_eq!(refs(&r), refs(&dry));
+    assert!(r.ring_rotated);
+    assert!(store.item("MT-2026-000002").unwrap().is_none());
+    assert!(store.message("MT-2026-000002").unwrap().is_none());
+
+    // After 181 days the journalised one; the routed one without a case, and the one that
+    // still awaits its assessment, stay whatever the time.
+    let r = retention::run(&store, rules, "system", t0 + (181 * 24).hours(), false).unwrap();
+    assert_eq!(
+        refs(&r),
+        [("MT-2026-000001".into(), "journaliseret".into())]
+    );
+    let r = retention::run(&store, rules, "system", t0 + (3650 * 24).hours(), false).unwrap();
+    assert!(r.erased.is_empty());
+    for kept in ["MT-2026-000003", "MT-2026-000004"] {
+        assert!(store.item(kept).unwrap().is_some(), "{kept}");
+        assert!(store.message(kept).unwrap().is_some(), "{kept}");
+    }
+    // One ring key remains: the one the kept intakes are wrapped under.
+    let rings: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ring-"))
+        .collect();
+    assert_eq!(rings, ["ring-3.key"]);
+}
