@@ -204,6 +204,25 @@ impl Sealer {
         }
     }
 
+    /// A writer that seals everything written to it into `out`, streaming (a backup): the
+    /// PKESKs, then SEIPDv2 chunks; call `finalize` on it at the end.
+    pub fn writer<'a, W: Write + Send + Sync + 'a>(
+        &self,
+        mut out: W,
+    ) -> Result<openpgp::serialize::stream::Message<'a>, StoreError> {
+        out.write_all(&self.pkesks).map_err(crypto_err)?;
+        let encryptor = Encryptor::with_session_key(
+            Message::new(out),
+            SymmetricAlgorithm::AES256,
+            self.session_key.clone(),
+        )
+        .map_err(crypto_err)?
+        .aead_algo(AEADAlgorithm::GCM)
+        .build()
+        .map_err(crypto_err)?;
+        LiteralWriter::new(encryptor).build().map_err(crypto_err)
+    }
+
     pub fn is_stale(&self) -> bool {
         self.born.elapsed() > Self::LIFETIME
     }
@@ -277,6 +296,49 @@ fn decrypt_inner(
         .read_to_end(&mut out)
         .map_err(|e| StoreError::Crypto(e.to_string()))?;
     Ok(out)
+}
+
+/// A reader of what `Sealer::writer` (or any encryption to `key`) wrote into `input`,
+/// decrypting as it reads: each AEAD chunk is authenticated before it is handed out.
+pub fn decrypting_reader<'a, R: Read + Send + Sync + 'a>(
+    key: &Cert,
+    input: R,
+) -> Result<impl Read + 'a, StoreError> {
+    static POLICY: std::sync::OnceLock<StandardPolicy<'static>> = std::sync::OnceLock::new();
+    let p = POLICY.get_or_init(StandardPolicy::new);
+    DecryptorBuilder::from_reader(input)
+        .map_err(crypto_err)?
+        .with_policy(p, None, OwnedHelper { key: key.clone() })
+        .map_err(|e| StoreError::Crypto(format!("cannot be opened with the store key: {e}")))
+}
+
+struct OwnedHelper {
+    key: Cert,
+}
+
+impl VerificationHelper for OwnedHelper {
+    fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(Vec::new())
+    }
+    fn check(&mut self, _structure: MessageStructure) -> openpgp::Result<()> {
+        Ok(())
+    }
+}
+
+impl DecryptionHelper for OwnedHelper {
+    fn decrypt(
+        &mut self,
+        pkesks: &[PKESK],
+        _skesks: &[SKESK],
+        sym_algo: Option<SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        let p = policy();
+        if open_session_key(&self.key, &p, pkesks, sym_algo, decrypt)? {
+            return Ok(Some(self.key.clone()));
+        }
+        Err(openpgp::Error::MissingSessionKey("not encrypted to this store key".into()).into())
+    }
 }
 
 /// Session keys already recovered, by the PKESK packets that carried them. Records sealed by

@@ -10,12 +10,14 @@
 //! - [`ring`]: each intake's own key and the ring key that wraps them (erasure is
 //!   crypto-shredding).
 //! - [`spool`]: encrypted message files, kept out of sled (see the module for why).
+//! - [`backup`]: the backup file's format; [`restore`] checking and restoring one offline.
 //! - [`store`]: the sled database and its atomic, durable operations.
 //!
 //! Invariant: no plaintext message, item, case or audit payload is ever handed to sled or
 //! written to a file.
 
 pub mod audit;
+pub mod backup;
 pub mod checkpoint;
 pub mod crypto;
 pub mod error;
@@ -24,6 +26,7 @@ pub mod keys;
 mod keyspace;
 pub mod merkle;
 pub mod records;
+pub mod restore;
 pub mod ring;
 pub mod series;
 pub mod spool;

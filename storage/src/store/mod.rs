@@ -25,6 +25,7 @@ use crate::spool::Spool;
 use crate::StoreError;
 
 mod audit_log;
+mod backup;
 pub mod batch;
 mod cases;
 mod commit;

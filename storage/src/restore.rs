@@ -1,0 +1,327 @@
+//! Checking and restoring a backup (see `backup` and `store::backup`), offline: neither
+//! needs a running daemon, both need the store key the backup is encrypted to.
+//!
+//! A restore writes a new data directory from the backup. The intakes' keys come from the
+//! backup when no intake was erased since (its ring key is in it, `--include-keys`, or in
+//! the data directory it is restored into), and otherwise from a **keyring** exported
+//! after the backup (`Store::export_keyring`, from the running daemon or the standby): an
+//! intake the keyring has no key for was erased after the backup was taken, and is left out
+//! of the restored directory, record, message and queued copies alike.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use openpgp::Cert;
+use sequoia_openpgp as openpgp;
+
+use crate::backup::{Manifest, Part, Reader};
+use crate::keyspace::*;
+use crate::records::OutboxEntry;
+use crate::ring::Ring;
+use crate::StoreError;
+
+/// The trees a backup may carry (what `Store::backup` writes).
+const TREES: [&str; 10] = [
+    T_ITEMS,
+    T_MESSAGES,
+    T_ITEM_KEYS,
+    T_CASES,
+    T_CASE_INDEX,
+    T_OUTBOX,
+    T_USERS,
+    T_META,
+    T_AUDIT,
+    T_CHECKPOINTS,
+];
+
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub manifest: Manifest,
+    pub items: u64,
+    pub messages: u64,
+    pub outbox: u64,
+    pub audit: crate::audit::Report,
+}
+
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub manifest: Manifest,
+    pub items: usize,
+    /// Intakes erased after the backup was taken (no key in the keyring): left out.
+    pub erased_since: Vec<String>,
+}
+
+fn broken(why: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        tree: "backup",
+        key: String::new(),
+        why: why.into(),
+    }
+}
+
+/// Reads a whole backup: every frame against the manifest, every message file against the
+/// hash its record keeps, and the audit log (chain, Merkle tree, its checkpoints under the
+/// backup's checkpoint key). Writes only the audit trees, to a temporary database.
+pub fn check(store_key: &Cert, backup: impl Read + Send + Sync) -> Result<Checked, StoreError> {
+    let mut reader = Reader::new(crate::crypto::decrypting_reader(store_key, backup)?)?;
+    let scratch = tempdir()?;
+    let db = sled::Config::new()
+        .temporary(true)
+        .path(scratch.join("audit"))
+        .open()?;
+    let mut messages = BTreeMap::new();
+    let (mut items, mut outbox) = (0, 0);
+    let mut checkpoint_pub = None;
+    let manifest = loop {
+        match reader.part()? {
+            Ok(Part::Entry { tree, key, value }) => match tree.as_str() {
+                T_AUDIT | T_META | T_CHECKPOINTS => {
+                    db.open_tree(&tree)?.insert(key, value)?;
+                }
+                T_MESSAGES => {
+                    messages.insert(String::from_utf8_lossy(&key).into_owned(), value);
+                }
+                T_ITEMS => items += 1,
+                T_OUTBOX => outbox += 1,
+                _ => {}
+            },
+            Ok(Part::KeyFile { name, bytes }) if name == crate::keys::CHECKPOINT_PUB => {
+                checkpoint_pub = Some(String::from_utf8_lossy(&bytes).trim().to_string());
+            }
+            Ok(_) => {}
+            Err(m) => break m,
+        }
+    };
+    let _ = std::fs::remove_dir_all(&scratch);
+    if manifest.kind != "backup" {
+        return Err(broken(format!("this is a {}, not a backup", manifest.kind)));
+    }
+    for (reference, hash) in &messages {
+        let file = manifest.files.get(&format!("{reference}.pgp"));
+        if file.map(String::as_str) != Some(hex::encode(hash).as_str()) {
+            return Err(broken(format!(
+                "the message file of {reference} is missing or does not match its record"
+            )));
+        }
+    }
+    let key = crate::checkpoint::parse_public(
+        checkpoint_pub
+            .as_deref()
+            .ok_or_else(|| broken("the backup holds no checkpoint.pub"))?,
+    )
+    .map_err(broken)?;
+    let audit = crate::audit::offline::verify_db(&db, &key, &[]).map_err(|b| {
+        broken(format!(
+            "the audit log does not verify at entry {}: {}",
+            b.seq, b.what
+        ))
+    })?;
+    Ok(Checked {
+        manifest,
+        items,
+        messages: messages.len() as u64,
+        outbox,
+        audit,
+    })
+}
+
+fn tempdir() -> Result<std::path::PathBuf, StoreError> {
+    let dir = std::env::temp_dir().join(format!(
+        "modtag-check-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+    Ok(dir)
+}
+
+/// The item keys and ring key of a keyring export.
+struct Keyring {
+    manifest: Manifest,
+    keys: Vec<(Vec<u8>, Vec<u8>)>,
+    ring_file: Option<(String, Vec<u8>)>,
+}
+
+fn read_keyring(store_key: &Cert, input: impl Read + Send + Sync) -> Result<Keyring, StoreError> {
+    let mut reader = Reader::new(crate::crypto::decrypting_reader(store_key, input)?)?;
+    let mut keys = Vec::new();
+    let mut ring_file = None;
+    let manifest = loop {
+        match reader.part()? {
+            Ok(Part::Entry { tree, key, value }) if tree == T_ITEM_KEYS => keys.push((key, value)),
+            Ok(Part::KeyFile { name, bytes }) if crate::ring::is_ring_file(&name) => {
+                ring_file = Some((name, bytes))
+            }
+            Ok(_) => return Err(broken("a keyring holds item keys and a ring key only")),
+            Err(m) => break m,
+        }
+    };
+    if manifest.kind != "keyring" {
+        return Err(broken(format!(
+            "this is a {}, not a keyring",
+            manifest.kind
+        )));
+    }
+    Ok(Keyring {
+        manifest,
+        keys,
+        ring_file,
+    })
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Restores `backup` into `dir` (which must not exist, or be empty), with the intakes' keys
+/// from `keyring` when one is given (see the module).
+pub fn restore(
+    store_key: &Cert,
+    backup: impl Read + Send + Sync,
+    keyring: Option<impl Read + Send + Sync>,
+    dir: &Path,
+) -> Result<Restored, StoreError> {
+    let keyring = keyring.map(|k| read_keyring(store_key, k)).transpose()?;
+    let io = |source| StoreError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+        return Err(StoreError::Key(format!(
+            "{} is not empty: restore into a new directory",
+            dir.display()
+        )));
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io)?;
+    let opened = open_db(dir)?;
+    let db = &opened.db;
+    crate::spool::Spool::open(dir)?;
+    let spool_dir = dir.join(crate::spool::SPOOL_DIR);
+    let mut reader = Reader::new(crate::crypto::decrypting_reader(store_key, backup)?)?;
+    let manifest = loop {
+        match reader.part()? {
+            Ok(Part::Entry { tree, key, value }) => {
+                if !TREES.contains(&tree.as_str()) {
+                    return Err(broken(format!("unknown tree {tree:?}")));
+                }
+                // The keyring's keys replace the backup's (never both in the new log).
+                if tree == T_ITEM_KEYS && keyring.is_some() {
+                    continue;
+                }
+                db.open_tree(&tree)?.insert(key, value)?;
+            }
+            Ok(Part::File { name, bytes }) => write_new(&spool_dir.join(name), &bytes)?,
+            Ok(Part::KeyFile { name, bytes }) => {
+                if crate::ring::is_ring_file(&name) && keyring.is_some() {
+                    continue;
+                }
+                write_new(&dir.join(name), &bytes)?;
+            }
+            Err(m) => break m,
+        }
+    };
+    if manifest.kind != "backup" {
+        return Err(broken(format!("this is a {}, not a backup", manifest.kind)));
+    }
+    let item_keys = db.open_tree(T_ITEM_KEYS)?;
+    if let Some(k) = &keyring {
+        if k.manifest.audit_size < manifest.audit_size {
+            return Err(StoreError::Key(
+                "the keyring is older than the backup: export it again from the running daemon or the standby (`modtag backup keyring`)".into(),
+            ));
+        }
+        for (key, value) in &k.keys {
+            item_keys.insert(key.as_slice(), value.as_slice())?;
+        }
+        if let Some((name, bytes)) = &k.ring_file {
+            write_new(&dir.join(name), bytes)?;
+        }
+    }
+    let ring = Ring::open(dir, store_key)?;
+    let items = db.open_tree(T_ITEMS)?;
+    let mut erased_since = Vec::new();
+    for kv in items.iter() {
+        let (k, v) = kv?;
+        let reference = String::from_utf8_lossy(&k).into_owned();
+        let has_key = match item_keys.get(&k)? {
+            Some(wrapped) => match ring.unwrap(&reference, &wrapped)? {
+                Some(_) => true,
+                None if keyring.is_none() => {
+                    return Err(StoreError::Key(format!(
+                        "the backup's intakes are under {}, which is not in it: an intake was erased since, so restore with --keyring (from `modtag backup keyring` on the running daemon or the standby)",
+                        Ring::epoch_of(&wrapped).map_or("a ring key".into(), crate::ring::file_name)
+                    )))
+                }
+                None => false,
+            },
+            None => false,
+        };
+        // Without a key of its own an intake is either from before such keys (sealed to
+        // the store key, and kept) or erased since (and left out).
+        if !has_key && crate::crypto::decrypt(store_key, &v).is_err() {
+            erased_since.push(reference);
+        }
+    }
+    if !erased_since.is_empty() {
+        drop_erased(db, store_key, &spool_dir, &erased_since)?;
+    }
+    db.flush()?;
+    Ok(Restored {
+        manifest,
+        items: items.len(),
+        erased_since,
+    })
+}
+
+/// Leaves the intakes erased since the backup out of the restored directory.
+fn drop_erased(
+    db: &sled::Db,
+    store_key: &Cert,
+    spool_dir: &Path,
+    erased: &[String],
+) -> Result<(), StoreError> {
+    let (items, messages, outbox) = (
+        db.open_tree(T_ITEMS)?,
+        db.open_tree(T_MESSAGES)?,
+        db.open_tree(T_OUTBOX)?,
+    );
+    for r in erased {
+        items.remove(r.as_bytes())?;
+        messages.remove(r.as_bytes())?;
+        let _ = std::fs::remove_file(spool_dir.join(format!("{r}.pgp")));
+    }
+    for kv in outbox.iter() {
+        let (k, v) = kv?;
+        let plain = crate::crypto::decrypt(store_key, &v)?;
+        let entry: OutboxEntry = serde_json::from_slice(&plain)?;
+        if erased.contains(&entry.reference) {
+            outbox.remove(&k)?;
+            let name = crate::spool::Spool::outbox_name(entry.id);
+            let _ = std::fs::remove_file(spool_dir.join(format!("{name}.pgp")));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! Taking a backup of the running store (see `backup` for the format): a snapshot in which
+//! every intake acknowledged before it began is whole, taken while intake goes on.
+//!
+//! The trees are copied one after the other, in an order that keeps each reference
+//! consistent without stopping commits: items before their message files (an intake is
+//! committed with its message, so an item in the backup has its message), item keys after
+//! the items (a key is made in the item's own commit), each outbox entry with its file (one
+//! delivered meanwhile is left out whole), `meta` after everything that counts references
+//! (its counters only grow), and the audit log last, up to the head read in one transaction
+//! with its Merkle edge, so every change copied has its audit entry and the log verifies;
+//! checkpoints up to that size. The clear summaries, the blind index and the outbox
+//! schedule are not copied: the restored store rebuilds them at its first open.
+
+use std::io::Write;
+
+use jiff::Timestamp;
+
+use super::Store;
+use crate::backup::{Manifest, Writer};
+use crate::keyspace::*;
+use crate::records::OutboxEntry;
+use crate::StoreError;
+
+/// Key files a backup always holds (none opens an intake): the checkpoint key, so the
+/// restored log goes on under the key the auditors know, the signing key, and the public
+/// halves. The store key never (the backup is encrypted to it).
+const ALWAYS: [&str; 4] = [
+    crate::keys::CHECKPOINT_KEY,
+    crate::keys::CHECKPOINT_PUB,
+    crate::keys::SIGNING_KEY,
+    crate::keys::SIGNING_CERT,
+];
+
+impl Store {
+    /// Writes a backup into `out` (encrypted to the store key). With `include_keys`, the
+    /// blind-index key (when it lives in the data directory) and the ring key are in it too:
+    /// such a backup opens erased intakes with the store key, so it is kept as the keys are.
+    pub fn backup<W: Write + Send + Sync>(
+        &self,
+        out: W,
+        include_keys: bool,
+        now: Timestamp,
+    ) -> Result<Manifest, StoreError> {
+        self.check()?;
+        self.flush()?;
+        let sealer = crypto_sealer(self)?;
+        let mut w = Writer::new(sealer.writer(out)?)?;
+        let i = &self.inner;
+        copy(&mut w, &i.items, T_ITEMS)?;
+        for kv in i.messages.iter() {
+            let (k, hash) = kv?;
+            let name = String::from_utf8_lossy(&k).into_owned();
+            // Erased meanwhile: neither goes in.
+            let Some(bytes) = spool_bytes(self, &name, &hash)? else {
+                continue;
+            };
+            w.entry(T_MESSAGES, &k, &hash)?;
+            w.file(&format!("{name}.pgp"), &bytes)?;
+        }
+        copy(&mut w, &i.item_keys, T_ITEM_KEYS)?;
+        copy(&mut w, &i.cases, T_CASES)?;
+        copy(&mut w, &i.case_index, T_CASE_INDEX)?;
+        for kv in i.outbox.iter() {
+            let (k, v) = kv?;
+            let entry: OutboxEntry = self.open_sealed(T_OUTBOX, &k, &v)?;
+            if let Some(hash) = &entry.message_sha256 {
+                let name = crate::spool::Spool::outbox_name(entry.id);
+                let hash = hex::decode(hash).map_err(|e| StoreError::Corrupt {
+                    tree: T_OUTBOX,
+                    key: name.clone(),
+                    why: e.to_string(),
+                })?;
+                // Delivered meanwhile: the entry goes out with its file.
+                let Some(bytes) = spool_bytes(self, &name, &hash)? else {
+                    continue;
+                };
+                w.file(&format!("{name}.pgp"), &bytes)?;
+            }
+            w.entry(T_OUTBOX, &k, &v)?;
+        }
+        copy(&mut w, &i.users, T_USERS)?;
+        for kv in i.meta.iter() {
+            let (k, v) = kv?;
+            let derived = [AUDIT_HEAD, AUDIT_FRONTIER, SUMMARIES_VERSION.as_bytes()];
+            if !derived.contains(&k.as_ref()) {
+                w.entry(T_META, &k, &v)?;
+            }
+        }
+        let (head, frontier) = i
+            .meta
+            .transaction(|t| Ok((t.get(AUDIT_HEAD)?, t.get(AUDIT_FRONTIER)?)))
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+                sled::transaction::TransactionError::Abort(()) => unreachable!(),
+            })?;
+        let (size, head_hash) = head
+            .as_deref()
+            .and_then(decode_head)
+            .unwrap_or((0, [0; 32]));
+        if let (Some(h), Some(f)) = (&head, &frontier) {
+            w.entry(T_META, AUDIT_HEAD, h)?;
+            w.entry(T_META, AUDIT_FRONTIER, f)?;
+        }
+        for kv in i.audit.range(..=size.to_be_bytes()) {
+            let (k, v) = kv?;
+            w.entry(T_AUDIT, &k, &v)?;
+        }
+        for kv in i.checkpoints.range(..=size.to_be_bytes()) {
+            let (k, v) = kv?;
+            w.entry(T_CHECKPOINTS, &k, &v)?;
+        }
+        let ring = self
+            .inner
+            .ring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .current();
+        let mut names: Vec<String> = ALWAYS.iter().map(|s| s.to_string()).collect();
+        if include_keys {
+            names.push(crate::keys::BLIND_KEY.into());
+            names.extend(ring.map(crate::ring::file_name));
+        }
+        for name in names {
+            match std::fs::read(i.dir.join(&name)) {
+                Ok(bytes) => w.key_file(&name, &bytes)?,
+                // Kept apart ([keys]) or not made yet.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        path: i.dir.join(&name),
+                        source,
+                    })
+                }
+            }
+        }
+        let manifest = manifest("backup", now, size, head_hash, ring, include_keys);
+        let (sealed, manifest) = w.finish(manifest)?;
+        sealed
+            .finalize()
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        Ok(manifest)
+    }
+
+    /// Writes the keyring into `out` (encrypted to the store key): every intake's key,
+    /// wrapped under the current ring key, and that ring key. What a restore of a backup
+    /// taken before the latest erasure needs: it opens every intake that is still here and
+    /// none that was erased. Only the latest is worth keeping (an older one still opens what
+    /// was erased since).
+    pub fn export_keyring<W: Write + Send + Sync>(
+        &self,
+        out: W,
+        now: Timestamp,
+    ) -> Result<Manifest, StoreError> {
+        self.check()?;
+        // Held for reading: no rotation replaces the ring key while the keys are copied.
+        let ring = self.inner.ring.read().unwrap_or_else(|e| e.into_inner());
+        let epoch = ring.current();
+        let sealer = crypto_sealer(self)?;
+        let mut w = Writer::new(sealer.writer(out)?)?;
+        copy(&mut w, &self.inner.item_keys, T_ITEM_KEYS)?;
+        if let Some(e) = epoch {
+            let name = crate::ring::file_name(e);
+            let path = self.inner.dir.join(&name);
+            let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path, source })?;
+            w.key_file(&name, &bytes)?;
+        }
+        drop(ring);
+        let head = self.audit_head()?.unwrap_or((0, [0; 32]));
+        let manifest = manifest("keyring", now, head.0, head.1, epoch, true);
+        let (sealed, manifest) = w.finish(manifest)?;
+        sealed
+            .finalize()
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        Ok(manifest)
+    }
+}
+
+fn crypto_sealer(store: &Store) -> Result<crate::crypto::Sealer, StoreError> {
+    crate::crypto::Sealer::new(&[&store.inner.keys.store])
+}
+
+fn copy<W: Write>(w: &mut Writer<W>, tree: &sled::Tree, name: &str) -> Result<(), StoreError> {
+    for kv in tree.iter() {
+        let (k, v) = kv?;
+        w.entry(name, &k, &v)?;
+    }
+    Ok(())
+}
+
+/// A spool file checked against its hash; `None` when it is gone (removed since the entry
+/// was read).
+fn spool_bytes(store: &Store, name: &str, hash: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    match store.inner.spool.read(name, hash) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn manifest(
+    kind: &str,
+    now: Timestamp,
+    audit_size: u64,
+    head: [u8; 32],
+    ring_epoch: Option<u32>,
+    includes_keys: bool,
+) -> Manifest {
+    Manifest {
+        kind: kind.into(),
+        modtag_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: now,
+        audit_size,
+        audit_head: hex::encode(head),
+        ring_epoch,
+        includes_keys,
+        trees: Default::default(),
+        files: Default::default(),
+        key_files: Default::default(),
+    }
+}
