@@ -107,6 +107,9 @@ pub enum Action {
     Retention,
     /// Erase one intake, with a reason (a mistaken intake, a data subject's request).
     Erase,
+    /// Take a backup or export the keyring (encrypted to the store key: nothing in it is
+    /// readable without that key).
+    Backup,
 }
 
 /// The roles that allow `action`, for the refusal's message too.
@@ -122,6 +125,7 @@ pub fn roles_for(action: Action) -> &'static [&'static str] {
         Action::Overgang => &["modtagelsen", "modtagelsen_leder"],
         Action::Retention => &["modtagelsen_leder", "admin"],
         Action::Erase => &["modtagelsen_leder"],
+        Action::Backup => &["admin"],
     }
 }
 

@@ -288,12 +288,39 @@ pub fn restore(
     if !erased_since.is_empty() {
         drop_erased(db, store_key, &spool_dir, &erased_since)?;
     }
+    skip_references(db, jiff::Timestamp::now())?;
     db.flush()?;
     Ok(Restored {
         manifest,
         items: items.len(),
         erased_since,
     })
+}
+
+/// How far a restored store's references jump past the backup's last: the daemon that
+/// was lost went on giving references after the backup, and a kvittering may have told a
+/// reporter one of them; none may be given again to another message. (A kommune receives
+/// far fewer than this many intakes between two backups.)
+pub const REFERENCE_GAP: u64 = 10_000;
+
+/// Moves every year's reference counter (this year's too) `REFERENCE_GAP` on.
+fn skip_references(db: &sled::Db, now: jiff::Timestamp) -> Result<(), StoreError> {
+    let meta = db.open_tree(T_META)?;
+    let this_year = now.to_zoned(jiff::tz::TimeZone::UTC).year();
+    let mut years: Vec<i16> = meta
+        .scan_prefix("refseq/")
+        .keys()
+        .filter_map(|k| k.ok())
+        .filter_map(|k| String::from_utf8_lossy(&k)["refseq/".len()..].parse().ok())
+        .collect();
+    years.push(this_year);
+    years.dedup();
+    for year in years {
+        let key = refseq_key(year);
+        let next = read_u64(&meta, &key)? + REFERENCE_GAP;
+        meta.insert(key.as_bytes(), &next.to_be_bytes())?;
+    }
+    Ok(())
 }
 
 /// Leaves the intakes erased since the backup out of the restored directory.

@@ -8,6 +8,7 @@
 
 mod audit;
 pub mod auth;
+mod backup;
 mod cases;
 pub(crate) mod changes;
 pub mod error;
@@ -45,6 +46,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/triage/{reference}/close", post(changes::close))
         .route("/api/v1/triage/{reference}/erase", post(retention::erase))
         .route("/api/v1/retention/run", post(retention::run))
+        .route("/api/v1/backup", get(backup::create))
+        .route("/api/v1/backup/keyring", get(backup::keyring))
         .route("/api/v1/triage/{reference}/task", post(changes::task))
         .route(
             "/api/v1/triage/{reference}/attachments/{index}",

@@ -116,6 +116,11 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Backups of the running daemon, checked and restored offline.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// Retention: erasing intakes and failed deliveries by the `[retention]` rules.
     Retention {
         #[command(subcommand)]
@@ -134,6 +139,57 @@ pub enum Command {
     /// Write man pages for modtag and each of its commands into DIR.
     #[command(after_help = "Example:\n  sudo modtag man /usr/local/share/man/man1")]
     Man { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum BackupCommand {
+    /// Take a backup of the running daemon into FILE (a new file, 0600) while it takes
+    /// mail: every intake acknowledged before it began, the cases, the outbox and the audit
+    /// log, encrypted to the store key, with a manifest of hashes. No key that opens an
+    /// intake unless --include-keys (then keep the file as you keep the keys).
+    #[command(
+        after_help = "Examples:\n  modtag backup create /srv/backup/modtag-$(date +%F).mtb\n  modtag backup keyring /srv/keys/modtag.keyring   # after it; keep only the latest"
+    )]
+    Create {
+        file: PathBuf,
+        #[arg(long)]
+        include_keys: bool,
+    },
+    /// Export the keyring into FILE: every intake's key, wrapped under the current ring key,
+    /// and that key (encrypted to the store key). A restore of a backup taken before the
+    /// latest erasure needs it. Keep only the latest: an older one still opens what was
+    /// erased since.
+    Keyring { file: PathBuf },
+    /// Check a backup offline: every frame against its manifest, every message file against
+    /// its record, and the audit log (chain, Merkle tree, checkpoints). Exit 3 when it fails.
+    #[command(
+        after_help = "Example:\n  modtag backup verify modtag-2026-12-01.mtb --store-key /root/escrow/store.key"
+    )]
+    Verify {
+        file: PathBuf,
+        /// The store key the backup is encrypted to (the escrowed copy); the data
+        /// directory's store.key when left out.
+        #[arg(long)]
+        store_key: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into DIR (new or empty), with the intakes' keys from KEYRING when
+    /// an intake was erased since the backup (then it stays erased). Then give DIR its store
+    /// and blind-index keys and start `modtag serve --data DIR`.
+    #[command(
+        after_help = "Example:\n  modtag backup restore modtag-2026-12-01.mtb /var/lib/modtag --keyring modtag.keyring --store-key /root/escrow/store.key"
+    )]
+    Restore {
+        file: PathBuf,
+        dir: PathBuf,
+        #[arg(long)]
+        keyring: Option<PathBuf>,
+        #[arg(long)]
+        store_key: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

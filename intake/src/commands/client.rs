@@ -106,6 +106,91 @@ impl Api {
         path: &str,
         body: Option<(Vec<u8>, &str)>,
     ) -> Result<Bytes> {
+        let (status, bytes) = match self.send(method, path, body, true).await? {
+            Answer::Socket(resp) => {
+                let status = resp.status();
+                (status, resp.into_body().collect().await?.to_bytes())
+            }
+            Answer::Http(resp) => {
+                let status = resp.status();
+                (status, resp.bytes().await?)
+            }
+        };
+        if !status.is_success() {
+            return Err(refusal(status, &bytes));
+        }
+        Ok(bytes)
+    }
+
+    /// `GET path` written to `out` as it arrives (a backup of any size): into a new file
+    /// (0600, never over an existing one) that gets its name only once the whole answer
+    /// is in; an answer cut short leaves nothing behind. Returns the bytes written.
+    pub async fn download(&self, path: &str, out: &Path) -> Result<u64> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt;
+        if out.exists() {
+            bail!("{} exists: give a new file name", out.display());
+        }
+        let partial = out.with_extension("partial");
+        let mut answer = self.send("GET", path, None, false).await?;
+        let status = match &answer {
+            Answer::Socket(r) => r.status(),
+            Answer::Http(r) => r.status(),
+        };
+        if !status.is_success() {
+            let bytes = match answer {
+                Answer::Socket(r) => r.into_body().collect().await?.to_bytes(),
+                Answer::Http(r) => r.bytes().await?,
+            };
+            return Err(refusal(status, &bytes));
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        let copied: Result<u64> = async {
+            let mut n = 0u64;
+            loop {
+                let chunk = match &mut answer {
+                    Answer::Socket(r) => match r.body_mut().frame().await {
+                        Some(frame) => frame?.into_data().ok(),
+                        None => break,
+                    },
+                    Answer::Http(r) => match r.chunk().await? {
+                        Some(c) => Some(c),
+                        None => break,
+                    },
+                };
+                if let Some(chunk) = chunk {
+                    file.write_all(&chunk)?;
+                    n += chunk.len() as u64;
+                }
+            }
+            file.sync_all()?;
+            Ok(n)
+        }
+        .await;
+        match copied {
+            Ok(n) => {
+                std::fs::rename(&partial, out)?;
+                Ok(n)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e.context("the daemon's answer was cut short; nothing was kept"))
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+        time_limit: bool,
+    ) -> Result<Answer> {
         let mut req = hyper::Request::builder().method(method);
         req = match &self.transport {
             Transport::Socket(_) => req.uri(path).header("host", "localhost"),
@@ -124,55 +209,63 @@ impl Api {
             None => Vec::new(),
         };
         let req = req.body(Bytes::from(payload))?;
-        let (status, bytes) = match &self.transport {
+        Ok(match &self.transport {
             Transport::Socket(socket) => {
-                let resp = over_socket(socket, req.map(Full::new)).await?;
-                let status = resp.status();
-                (status, resp.into_body().collect().await?.to_bytes())
+                Answer::Socket(over_socket(socket, req.map(Full::new)).await?)
             }
-            Transport::Http { base, .. } => {
-                let resp = https_client()?
+            Transport::Http { base, .. } => Answer::Http(
+                https_client(time_limit)?
                     .execute(reqwest::Request::try_from(req)?)
                     .await
-                    .with_context(|| format!("cannot reach modtag at {base}"))?;
-                let status = resp.status();
-                (status, resp.bytes().await?)
-            }
-        };
-        if !status.is_success() {
-            let v: Value = serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-            let msg = v["error"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string());
-            if let Some(errors) = v["errors"].as_array() {
-                let lines: Vec<String> = errors
-                    .iter()
-                    .map(|e| match e.as_str() {
-                        // Already placed (`file:line: message`).
-                        Some(text) => format!("  {text}"),
-                        None => format!(
-                            "  line {}: {}",
-                            e["line"],
-                            e["message"].as_str().unwrap_or("")
-                        ),
-                    })
-                    .collect();
-                bail!("{msg} ({status})\n{}", lines.join("\n"));
-            }
-            bail!("{msg} ({status})");
-        }
-        Ok(bytes)
+                    .with_context(|| format!("cannot reach modtag at {base}"))?,
+            ),
+        })
     }
+}
+
+/// A response, read whole or as it arrives.
+enum Answer {
+    Socket(hyper::Response<hyper::body::Incoming>),
+    Http(reqwest::Response),
+}
+
+/// The API's refusal as an error: its message, and each placed error on a line of its own.
+fn refusal(status: hyper::StatusCode, bytes: &[u8]) -> anyhow::Error {
+    let v: Value = serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into()));
+    let msg = v["error"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string());
+    if let Some(errors) = v["errors"].as_array() {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| match e.as_str() {
+                // Already placed (`file:line: message`).
+                Some(text) => format!("  {text}"),
+                None => format!(
+                    "  line {}: {}",
+                    e["line"],
+                    e["message"].as_str().unwrap_or("")
+                ),
+            })
+            .collect();
+        return anyhow!("{msg} ({status})\n{}", lines.join("\n"));
+    }
+    anyhow!("{msg} ({status})")
 }
 
 /// The client for HTTP and HTTPS (rustls). A kommune's own certificate authority is added
 /// from `MODTAG_CA_FILE` (PEM) when set.
-fn https_client() -> Result<reqwest::Client> {
+/// `time_limit`: a whole answer within five minutes (a download has none: a backup takes
+/// as long as it takes; the connection still has to be made within 30 seconds).
+fn https_client(time_limit: bool) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(300));
+        .connect_timeout(std::time::Duration::from_secs(30));
+    if time_limit {
+        builder = builder.timeout(std::time::Duration::from_secs(300));
+    }
     if let Some(ca) = std::env::var_os("MODTAG_CA_FILE") {
         let pem = std::fs::read(&ca)
             .with_context(|| format!("MODTAG_CA_FILE: cannot read {}", Path::new(&ca).display()))?;

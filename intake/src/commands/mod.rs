@@ -3,6 +3,7 @@
 //! `config` and `route explain`. Output goes through `render/`.
 
 mod audit;
+mod backup;
 mod cases;
 pub mod client;
 mod config;
@@ -61,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Report { command } => report::run(&ctx, command).await,
         Command::Outbox { command } => outbox::run(&ctx, command).await,
         Command::Users { command } => users::run(&ctx, command).await,
+        Command::Backup { command } => backup::run(&ctx, command).await,
         Command::Retention { command } => retention::run(&ctx, command).await,
         Command::Keys { command } => keys::run(command),
         Command::Completions { shell } => {

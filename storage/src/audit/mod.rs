@@ -117,6 +117,10 @@ pub enum EventKind {
     RingRotated,
     /// A failed delivery past its retention was removed from the outbox.
     DeliveryRemoved,
+    /// A backup was taken (written before its first byte leaves).
+    BackupCreated,
+    /// The keyring (every intake's key, wrapped under the ring key) was exported.
+    KeyringExported,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -166,6 +170,8 @@ modtag_config::closed_names!(EventKind {
     Erased => "erased",
     RingRotated => "ring_rotated",
     DeliveryRemoved => "delivery_removed",
+    BackupCreated => "backup_created",
+    KeyringExported => "keyring_exported",
 });
 
 impl Serialize for EventKind {
