@@ -19,6 +19,7 @@ pub mod error;
 pub mod key_files;
 pub mod load;
 pub mod model;
+pub mod operations;
 pub mod public;
 pub mod retention;
 pub mod roles;

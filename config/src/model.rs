@@ -26,6 +26,9 @@ pub struct Config {
     pub kvittering: KvitteringSettings,
     #[serde(default)]
     pub audit: AuditSettings,
+    /// How the daemon writes its log lines (`--log-format` and `MODTAG_LOG_FORMAT` win).
+    #[serde(default)]
+    pub log: Log,
     #[serde(default)]
     pub cli: Cli,
     /// The kommune's identity provider; built-in accounts only when left out.
@@ -387,52 +390,7 @@ pub struct DemoAccount {
     pub roles: Vec<String>,
 }
 
-/// Signed checkpoints of the audit log: how often, and where a copy goes.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditSettings {
-    /// A checkpoint after this many entries, or this many seconds, whichever comes first
-    /// (and at shutdown).
-    #[serde(default = "default_checkpoint_entries")]
-    pub checkpoint_every_entries: u64,
-    #[serde(default = "default_checkpoint_secs")]
-    pub checkpoint_every_secs: u64,
-    /// The auditors' address: each checkpoint is mailed there, so that a copy lives outside
-    /// the server. Left out, checkpoints stay in the data directory only.
-    pub auditor_email: Option<String>,
-    /// The auditors' OpenPGP certificates (public), relative to this file: audit payloads
-    /// are encrypted to them. Their secret keys stay with the auditors, never on the server.
-    #[serde(default)]
-    pub auditor_certs: Vec<String>,
-    /// Entries' contents are deleted after this many days; their hashes stay, so the log
-    /// still verifies, and the deletion is itself logged.
-    #[serde(default = "default_retention_days")]
-    pub retention_days: i64,
-}
-
-fn default_retention_days() -> i64 {
-    // Five years: the kommune sets its own period with its data protection officer.
-    1826
-}
-
-impl Default for AuditSettings {
-    fn default() -> Self {
-        AuditSettings {
-            checkpoint_every_entries: default_checkpoint_entries(),
-            checkpoint_every_secs: default_checkpoint_secs(),
-            auditor_email: None,
-            auditor_certs: Vec::new(),
-            retention_days: default_retention_days(),
-        }
-    }
-}
-
-fn default_checkpoint_entries() -> u64 {
-    1000
-}
-fn default_checkpoint_secs() -> u64 {
-    300
-}
+pub use crate::operations::{AuditSettings, Log, LogFormat};
 
 /// The automatic receipt to named reporters (barnets lov: within 6 hverdage). It carries
 /// the reference and nothing about the case.

@@ -25,9 +25,19 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     // One JSON object per line for the kommune's log collector; the human format otherwise.
-    match cli.log_format {
-        cli::LogFormat::Json => logs.json().flatten_event(true).init(),
-        cli::LogFormat::Human => logs.init(),
+    // The command line (or MODTAG_LOG_FORMAT) first, then the configuration `serve` reads.
+    let json = match (cli.log_format, &cli.command) {
+        (Some(f), _) => matches!(f, cli::LogFormat::Json),
+        (None, cli::Command::Serve { config: Some(path) }) => {
+            modtag_config::operations::peek_log_format(path)
+                == Some(modtag_config::operations::LogFormat::Json)
+        }
+        (None, _) => false,
+    };
+    if json {
+        logs.json().flatten_event(true).init()
+    } else {
+        logs.init()
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

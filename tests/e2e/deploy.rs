@@ -100,3 +100,52 @@ fn completions_and_man_pages_are_generated_from_the_cli() {
         );
     }
 }
+
+/// The container file's shape (no container runtime runs here to build it): the binary
+/// built from the lock file, a final stage with no shell running as a non-root user, the
+/// data directory a volume, nothing secret copied in, and the same `serve` the unit runs.
+#[test]
+fn the_container_file_runs_modtag_as_a_non_root_user_on_a_volume() {
+    let text = std::fs::read_to_string(root().join("deploy/Containerfile")).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let stages: Vec<usize> = (0..lines.len())
+        .filter(|i| lines[*i].starts_with("FROM "))
+        .collect();
+    assert_eq!(stages.len(), 2, "a build stage and a runtime stage");
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("RUN cargo build --release --locked")));
+    let runtime = &lines[stages[1]..];
+    assert!(runtime[0].contains("distroless"), "{}", runtime[0]);
+    let user = runtime
+        .iter()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("a USER");
+    assert!(
+        !user.starts_with('0') && !user.starts_with("root"),
+        "not root: {user}"
+    );
+    assert!(runtime.contains(&"VOLUME [\"/var/lib/modtag\"]"));
+    for l in &lines {
+        let copies_secret = l.starts_with("COPY")
+            && [".key", ".pem", "credstore", "keys/"]
+                .iter()
+                .any(|k| l.contains(k));
+        assert!(!copies_secret, "{l}");
+    }
+    let cmd = runtime
+        .iter()
+        .find(|l| l.starts_with("CMD"))
+        .expect("a CMD");
+    assert!(
+        cmd.contains("\"serve\"") && cmd.contains("\"/var/lib/modtag\""),
+        "{cmd}"
+    );
+    // The unit runs the same command line.
+    let unit = std::fs::read_to_string(root().join("deploy/systemd/modtag.service")).unwrap();
+    assert!(unit.contains("modtag serve --config /etc/modtag/modtag.toml --data /var/lib/modtag"));
+}

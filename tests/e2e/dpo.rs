@@ -486,17 +486,6 @@ fn a_form_submission_past_the_memory_budget_is_asked_to_come_back() {
     assert!(taken.contains("MT-"), "{taken}");
 }
 
-/// The daemon's peak memory (VmHWM, bytes) from /proc.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmHWM in /proc/PID/status")
-        * 1024
-}
-
 /// Fifty clients at once, each with a 50 MB message, against a 256 MiB budget: every one
 /// is answered (250, or 452 to come back), each acknowledged one is stored, and the process
 /// peaks far below the 2.5 GB the messages would take held at once. Slow (2.5 GB over

@@ -49,15 +49,14 @@ fn readyz_says_when_a_copy_has_waited_too_long_for_the_relay() {
     );
 }
 
-/// `--log-format json` (MODTAG_LOG_FORMAT): one JSON object per line for the kommune's log
-/// collector, at debug level too, and no CPR, name, subject or text of a message in any.
+/// `[log] format = "json"` (or `--log-format json`, MODTAG_LOG_FORMAT): one JSON object
+/// per line for the kommune's log collector, at debug level too, and no CPR, name, subject
+/// or text of a message in any.
 #[test]
 fn json_logs_are_one_object_a_line_and_carry_no_personal_data() {
     let mut d = Daemon::start(Options {
-        env: vec![
-            ("MODTAG_LOG_FORMAT".into(), "json".into()),
-            ("MODTAG_LOG".into(), "debug".into()),
-        ],
+        edits: vec![("format = \"human\"".into(), "format = \"json\"".into())],
+        env: vec![("MODTAG_LOG".into(), "debug".into())],
         ..Options::default()
     });
     let sink = Sink::start(d.opts.relay_port);

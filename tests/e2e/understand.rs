@@ -226,3 +226,52 @@ fn attachments_are_saved_checked_and_audited() {
         "{text}"
     );
 }
+
+/// A compression bomb encrypted to the kommune's key (600 MB of zeros that gpg packs into
+/// well under a megabyte) is kept and read no further than the message size cap: the
+/// process's peak memory stays far below what unpacking it would take, at intake and when
+/// staff open it.
+#[test]
+fn a_compression_bomb_is_read_no_further_than_the_size_cap() {
+    let keys = tempfile::tempdir().unwrap();
+    let mut opts = with_key(&key_file(keys.path(), 0o600));
+    opts.max_message_size = 20 * 1024 * 1024;
+    let d = Daemon::start(opts);
+    let home = tempfile::tempdir().unwrap();
+    let bomb =
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+            "head -c 600000000 /dev/zero | gpg --homedir {} --batch --quiet --trust-model always \
+             --compress-algo zlib -z 9 --armor --encrypt --recipient-file {}",
+            home.path().display(),
+            root().join("deploy/demo/keys/modtagelsen.cert.asc").display()
+        ))
+            .output()
+            .unwrap();
+    assert!(
+        bomb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bomb.stderr)
+    );
+    assert!(bomb.stdout.len() < 2_000_000, "{} bytes", bomb.stdout.len());
+    let file = keys.path().join("bomb.eml");
+    let mut message =
+        b"From: nabo@example.org\r\nTo: underretning@localhost\r\nSubject: Til kommunen\r\n\r\n"
+            .to_vec();
+    message.extend(
+        String::from_utf8_lossy(&bomb.stdout)
+            .replace('\n', "\r\n")
+            .as_bytes(),
+    );
+    std::fs::write(&file, &message).unwrap();
+    let r = d.send_file("underretning@localhost", &file);
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert_eq!(item["reference"], r.as_str(), "kept and shown");
+    let peak = peak_rss(d.pid());
+    eprintln!(
+        "peak RSS with a 600 MB bomb and a 20 MiB cap: {} MiB",
+        peak >> 20
+    );
+    assert!(peak < 300 << 20, "peak RSS {} MiB", peak >> 20);
+}

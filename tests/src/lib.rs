@@ -286,7 +286,9 @@ impl Daemon {
             .arg(&self.config)
             .arg("--data")
             .arg(&self.data)
-            .env("MODTAG_LOG", "info")
+            // Debug logging for every daemon of the suite: its logs are searched for the
+            // personal data the tests use when it is dropped (see `PERSONAL_DATA`).
+            .env("MODTAG_LOG", "debug")
             .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log("stdout.log"))
@@ -535,9 +537,54 @@ impl Daemon {
     }
 }
 
+/// The CPR numbers, children's names, subjects and texts the suite sends: none may appear
+/// in any line a daemon logs (issue 18). Each daemon's logs are searched when it is dropped,
+/// so the whole end-to-end suite is the test.
+pub const PERSONAL_DATA: &[&str] = &[
+    "120315-4321",
+    "1203154321",
+    "010120-1234",
+    "0101201234",
+    "010120-4003",
+    "310415-4321",
+    "110418-4420",
+    "Emil",
+    "Sofie",
+    "Ellen Vinther",
+    "Ida 0",
+    "MARKER",
+    "sulten",
+    "ked af det",
+    "Bekymring for",
+];
+
+impl Daemon {
+    /// Lines of the daemon's logs that hold any of [`PERSONAL_DATA`].
+    pub fn personal_data_in_logs(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for name in ["stdout.log", "stderr.log"] {
+            let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+            for line in text.lines() {
+                if let Some(s) = PERSONAL_DATA.iter().find(|s| line.contains(*s)) {
+                    found.push(format!("{name}: {s:?} in: {line}"));
+                }
+            }
+        }
+        found
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+        if !std::thread::panicking() {
+            let found = self.personal_data_in_logs();
+            assert!(
+                found.is_empty(),
+                "personal data in the daemon's log:\n{}",
+                found.join("\n")
+            );
+        }
     }
 }
 
@@ -554,6 +601,17 @@ pub fn auditor_key(dir: &Path) -> PathBuf {
     std::fs::copy(root().join("deploy/demo/keys/auditor.key.asc"), &path).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path
+}
+
+/// The daemon's peak memory (VmHWM, bytes) from /proc.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM in /proc/PID/status")
+        * 1024
 }
 
 /// SHA-256 of `bytes`, hex.

@@ -46,15 +46,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "MODTAG_PURPOSE")]
     pub purpose: Option<String>,
     /// How log lines are written to standard error: `human`, or `json` (one object per
-    /// line, for a log collector). Logs never carry personal data either way.
-    #[arg(
-        long,
-        global = true,
-        env = "MODTAG_LOG_FORMAT",
-        value_enum,
-        default_value = "human"
-    )]
-    pub log_format: LogFormat,
+    /// line, for a log collector). Logs never carry personal data either way. Left out,
+    /// `serve` takes `[log] format` from its configuration, and `human` otherwise.
+    #[arg(long, global = true, env = "MODTAG_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
