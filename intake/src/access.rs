@@ -110,6 +110,8 @@ pub enum Action {
     /// Take a backup or export the keyring (encrypted to the store key: nothing in it is
     /// readable without that key).
     Backup,
+    /// Replace one of the daemon's keys.
+    RotateKeys,
 }
 
 /// The roles that allow `action`, for the refusal's message too.
@@ -125,7 +127,7 @@ pub fn roles_for(action: Action) -> &'static [&'static str] {
         Action::Overgang => &["modtagelsen", "modtagelsen_leder"],
         Action::Retention => &["modtagelsen_leder", "admin"],
         Action::Erase => &["modtagelsen_leder"],
-        Action::Backup => &["admin"],
+        Action::Backup | Action::RotateKeys => &["admin"],
     }
 }
 

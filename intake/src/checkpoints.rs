@@ -23,6 +23,26 @@ pub fn write(store: &Store, cfg: &Loaded, now: Timestamp) -> Result<Option<Strin
     let Some(note) = store.write_checkpoint(&origin(cfg))? else {
         return Ok(None);
     };
+    mail(store, cfg, &note, now)?;
+    Ok(Some(note))
+}
+
+/// Replaces the checkpoint key (see `Store::rotate_checkpoint_key`) and mails the
+/// hand-over checkpoint to the auditors: with it, the key they keep verifies the new one.
+/// Blocking.
+pub fn rotate(
+    store: &Store,
+    cfg: &Loaded,
+    actor: &str,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    let note = store.rotate_checkpoint_key(&origin(cfg), actor, now)?;
+    mail(store, cfg, &note, now)?;
+    Ok(note)
+}
+
+/// Queues `note` for the auditors' address (if there is one) and makes it durable.
+fn mail(store: &Store, cfg: &Loaded, note: &str, now: Timestamp) -> Result<(), StoreError> {
     if let Some(to) = &cfg.config.audit.auditor_email {
         let size = note.lines().nth(1).unwrap_or("?").to_string();
         let body = format!(
@@ -43,8 +63,7 @@ pub fn write(store: &Store, cfg: &Loaded, now: Timestamp) -> Result<Option<Strin
         )?);
         store.commit(b, now)?;
     }
-    store.flush()?;
-    Ok(Some(note))
+    store.flush()
 }
 
 pub struct Worker {

@@ -99,12 +99,13 @@ fn main() {
         origin: "bench/audit".into(),
         size: verify_n,
         root: frontier.root(),
+        next_key: None,
     }
     .sign(&key);
     db.flush().unwrap();
     let start = Instant::now();
     let report =
-        modtag_storage::audit::offline::verify_db(&db, &key.verifying_key(), &[note]).unwrap();
+        modtag_storage::audit::offline::verify_db(&db, &[key.verifying_key()], &[note]).unwrap();
     let secs = start.elapsed().as_secs_f64();
     println!(
         "verify: {} entries and 1 checkpoint in {secs:.2} s ({:.0} entries/s)",

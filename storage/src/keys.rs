@@ -32,6 +32,8 @@ pub const STORE_KEY: &str = "store.key";
 pub const AUDIT_CERT: &str = "audit.cert";
 pub const CHECKPOINT_KEY: &str = "checkpoint.key";
 pub const CHECKPOINT_PUB: &str = "checkpoint.pub";
+/// The checkpoint keys `checkpoint.pub` replaced, one hex key a line, oldest first.
+pub const CHECKPOINT_RETIRED: &str = "checkpoint-retired.pub";
 pub const BLIND_KEY: &str = "blind-index.key";
 pub const SIGNING_KEY: &str = "signing.key";
 pub const SIGNING_CERT: &str = "signing.cert.asc";
@@ -98,6 +100,52 @@ fn write_public(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)
+}
+
+/// Replaces the checkpoint key files: `old`'s public key is appended to
+/// `checkpoint-retired.pub` first, then `checkpoint.key` and `checkpoint.pub` are each
+/// written beside and renamed over (so a crash leaves one whole key or the other).
+pub fn replace_checkpoint_key(
+    dir: &Path,
+    old: &ed25519_dalek::SigningKey,
+    new: &ed25519_dalek::SigningKey,
+) -> Result<(), StoreError> {
+    let io = |path: PathBuf| {
+        move |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        }
+    };
+    let retired = dir.join(CHECKPOINT_RETIRED);
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .open(&retired)
+        .map_err(io(retired.clone()))?;
+    writeln!(f, "{}", hex::encode(old.verifying_key().as_bytes())).map_err(io(retired.clone()))?;
+    f.sync_all().map_err(io(retired))?;
+    for (name, bytes, secret) in [
+        (CHECKPOINT_KEY, hex::encode(new.to_bytes()), true),
+        (
+            CHECKPOINT_PUB,
+            hex::encode(new.verifying_key().as_bytes()),
+            false,
+        ),
+    ] {
+        let path = dir.join(name);
+        let next = dir.join(format!("{name}.next"));
+        let _ = fs::remove_file(&next);
+        if secret {
+            write_secret(&next, bytes.as_bytes())?;
+        } else {
+            write_public(&next, bytes.as_bytes())?;
+        }
+        fs::rename(&next, &path).map_err(io(path.clone()))?;
+    }
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir.to_path_buf()))
 }
 
 /// Reads a secret file, refusing one that group or others may read.

@@ -74,6 +74,7 @@ pub fn check(store_key: &Cert, backup: impl Read + Send + Sync) -> Result<Checke
     let mut messages = BTreeMap::new();
     let (mut items, mut outbox) = (0, 0);
     let mut checkpoint_pub = None;
+    let mut retired = String::new();
     let manifest = loop {
         match reader.part()? {
             Ok(Part::Entry { tree, key, value }) => match tree.as_str() {
@@ -89,6 +90,9 @@ pub fn check(store_key: &Cert, backup: impl Read + Send + Sync) -> Result<Checke
             },
             Ok(Part::KeyFile { name, bytes }) if name == crate::keys::CHECKPOINT_PUB => {
                 checkpoint_pub = Some(String::from_utf8_lossy(&bytes).trim().to_string());
+            }
+            Ok(Part::KeyFile { name, bytes }) if name == crate::keys::CHECKPOINT_RETIRED => {
+                retired = String::from_utf8_lossy(&bytes).into_owned();
             }
             Ok(_) => {}
             Err(m) => break m,
@@ -106,13 +110,20 @@ pub fn check(store_key: &Cert, backup: impl Read + Send + Sync) -> Result<Checke
             )));
         }
     }
-    let key = crate::checkpoint::parse_public(
-        checkpoint_pub
-            .as_deref()
-            .ok_or_else(|| broken("the backup holds no checkpoint.pub"))?,
-    )
-    .map_err(broken)?;
-    let audit = crate::audit::offline::verify_db(&db, &key, &[]).map_err(|b| {
+    // The keys the log's checkpoints were signed with: those retired, then the one in use.
+    let mut keys = Vec::new();
+    for line in retired.lines().filter(|l| !l.trim().is_empty()) {
+        keys.push(crate::checkpoint::parse_public(line).map_err(broken)?);
+    }
+    keys.push(
+        crate::checkpoint::parse_public(
+            checkpoint_pub
+                .as_deref()
+                .ok_or_else(|| broken("the backup holds no checkpoint.pub"))?,
+        )
+        .map_err(broken)?,
+    );
+    let audit = crate::audit::offline::verify_db(&db, &keys, &[]).map_err(|b| {
         broken(format!(
             "the audit log does not verify at entry {}: {}",
             b.seq, b.what

@@ -130,5 +130,5 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
     drop(back);
     let db = open_sled(&restored_dir);
     let key = modtag_storage::audit::offline::checkpoint_key(&restored_dir).unwrap();
-    modtag_storage::audit::offline::verify_db(&db, &key, &[]).unwrap();
+    modtag_storage::audit::offline::verify_db(&db, &[key], &[]).unwrap();
 }

@@ -103,7 +103,7 @@ fn an_erased_intake_opens_nowhere_and_the_log_still_verifies() {
 
     // The log verifies with the erasure in it, and the store opens again.
     let db = open_sled(dir.path());
-    let report = modtag_storage::audit::offline::verify_db(&db, &checkpoint_key, &[]).unwrap();
+    let report = modtag_storage::audit::offline::verify_db(&db, &[checkpoint_key], &[]).unwrap();
     let kinds: Vec<String> = db
         .open_tree("audit")
         .unwrap()

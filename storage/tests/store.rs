@@ -364,7 +364,7 @@ fn a_thousand_tamperings_are_all_detected() {
     let meta = db.open_tree("meta").unwrap();
     let cps = db.open_tree("checkpoints").unwrap();
     let external = [kept];
-    let ok = modtag_storage::audit::offline::verify_db(&db, &key, &external).unwrap();
+    let ok = modtag_storage::audit::offline::verify_db(&db, &[key], &external).unwrap();
     assert_eq!((ok.entries, ok.checkpoints), (60, 5));
 
     let snapshot = |t: &sled::Tree| -> Vec<(sled::IVec, sled::IVec)> {
@@ -429,7 +429,7 @@ fn a_thousand_tamperings_are_all_detected() {
                 }
             }
         }
-        let result = modtag_storage::audit::offline::verify_db(&db, &key, &external);
+        let result = modtag_storage::audit::offline::verify_db(&db, &[key], &external);
         assert!(
             result.is_err(),
             "round {round} (kind {kind}) was not detected"
@@ -437,7 +437,7 @@ fn a_thousand_tamperings_are_all_detected() {
         if kind == 3 {
             // Without the checkpoint kept elsewhere such a log looks whole: that is why a
             // copy is mailed to the auditors.
-            let alone = modtag_storage::audit::offline::verify_db(&db, &key, &[]);
+            let alone = modtag_storage::audit::offline::verify_db(&db, &[key], &[]);
             let err = result.unwrap_err().what;
             assert!(alone.is_ok(), "{err}");
             assert!(err.contains("truncated or rolled back"), "{err}");
@@ -447,7 +447,7 @@ fn a_thousand_tamperings_are_all_detected() {
         restore(&cps, &c0);
     }
     assert!(kinds.iter().all(|k| *k == 250));
-    assert!(modtag_storage::audit::offline::verify_db(&db, &key, &external).is_ok());
+    assert!(modtag_storage::audit::offline::verify_db(&db, &[key], &external).is_ok());
 }
 
 /// Retention deletes old payloads but keeps their hashes: the log, its tree and a checkpoint
@@ -474,7 +474,7 @@ fn retention_deletes_payloads_and_the_log_still_verifies() {
     drop(store);
 
     let db = open_sled(dir.path());
-    let report = modtag_storage::audit::offline::verify_db(&db, &key, &[kept]).unwrap();
+    let report = modtag_storage::audit::offline::verify_db(&db, &[key], &[kept]).unwrap();
     assert_eq!(report.entries, 6, "five events and the retention entry");
     let entries: Vec<modtag_storage::audit::Entry> = db
         .open_tree("audit")

@@ -15,6 +15,7 @@ mod dpo;
 mod erasure;
 mod forloeb;
 mod forms;
+mod keys;
 mod layout;
 mod oidc;
 mod pages;

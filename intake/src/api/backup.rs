@@ -1,6 +1,7 @@
 //! `GET /api/v1/backup` and `GET /api/v1/backup/keyring`: a backup of the running store, or
 //! its keyring, streamed as it is written (see `modtag_storage::store::backup`). Both are
-//! encrypted to the store key; each is audited before its first byte leaves.
+//! encrypted to the store key; each is audited before its first byte leaves. And the
+//! administrator's other key work: replacing the checkpoint key.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -62,6 +63,22 @@ pub async fn keyring(
     Ok(stream(move |out| {
         store.export_keyring(out, now).map(|_| ())
     }))
+}
+
+/// `POST /api/v1/keys/rotate/checkpoint`: a new checkpoint key, handed over from the old
+/// one in the log itself (see `Store::rotate_checkpoint_key`); answers the hand-over note.
+pub async fn rotate_checkpoint_key(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    caller.require(Action::RotateKeys)?;
+    let store = state.app.store.clone();
+    let cfg = state.app.policy.cfg();
+    let actor = caller.actor.clone();
+    let now = state.now();
+    let note =
+        crate::app::blocking(move || crate::checkpoints::rotate(&store, &cfg, &actor, now)).await?;
+    Ok(axum::Json(serde_json::json!({ "checkpoint": note })))
 }
 
 /// A response whose body `write` produces on a blocking thread. A failure part-way ends the

@@ -48,6 +48,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/retention/run", post(retention::run))
         .route("/api/v1/backup", get(backup::create))
         .route("/api/v1/backup/keyring", get(backup::keyring))
+        .route(
+            "/api/v1/keys/rotate/checkpoint",
+            post(backup::rotate_checkpoint_key),
+        )
         .route("/api/v1/triage/{reference}/task", post(changes::task))
         .route(
             "/api/v1/triage/{reference}/attachments/{index}",

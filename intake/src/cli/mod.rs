@@ -208,6 +208,18 @@ pub enum KeysCommand {
     /// out of the data directory instead).
     #[command(after_help = "Example:\n  modtag keys init /root/modtag-keys")]
     Init { dir: PathBuf },
+    /// Replace a key of the running daemon without stopping it. `checkpoint`: a new key signs
+    /// the audit checkpoints from now on; the checkpoint written at the change carries the
+    /// new public key and is signed by the old and the new, so the auditors' key verifies
+    /// across it (it is mailed to them like every checkpoint).
+    #[command(after_help = "Example:\n  modtag keys rotate checkpoint")]
+    Rotate { key: RotatedKey },
+}
+
+/// The keys `modtag keys rotate` replaces.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum RotatedKey {
+    Checkpoint,
 }
 
 #[derive(Subcommand)]

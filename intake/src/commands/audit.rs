@@ -41,20 +41,20 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
                 None => None,
             };
             let verified = if *live || bundle.is_some() {
-                let (copy, own_key) = match bundle {
+                let (copy, own_keys) = match bundle {
                     Some(f) => read_bundle(f)?,
-                    None => (fetch_log(ctx).await?, None),
+                    None => (fetch_log(ctx).await?, Vec::new()),
                 };
-                let key = match (key, own_key) {
-                    (Some(k), _) => k,
-                    (None, Some(k)) => {
+                let keys = match (key, own_keys.is_empty()) {
+                    (Some(k), _) => vec![k],
+                    (None, false) => {
                         eprintln!(
                             "modtag: checking with the bundle's own checkpoint key; give --key \
                              (the copy the auditors keep) for a check that trusts nothing in it"
                         );
-                        k
+                        own_keys
                     }
-                    (None, None) => anyhow::bail!(
+                    (None, true) => anyhow::bail!(
                         "--live needs --key: the checkpoint public key the auditors keep (the \
                          daemon's own copy proves nothing about the daemon)"
                     ),
@@ -70,7 +70,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
                         .enumerate()
                         .map(|(i, n)| (format!("the daemon's checkpoint {}", i + 1), n))
                         .collect(),
-                    &key,
+                    &keys,
                     &notes,
                 )
                 .map(|(report, _)| report)
@@ -209,6 +209,9 @@ struct Bundle {
     checkpoints: Vec<String>,
     /// The checkpoint public key (hex), when exported from the data directory.
     checkpoint_pub: Option<String>,
+    /// The checkpoint keys it replaced (hex, oldest first), likewise.
+    #[serde(default)]
+    checkpoint_retired: Vec<String>,
     /// The certificate that signs delivered copies (armored), likewise.
     signing_cert: Option<String>,
 }
@@ -266,6 +269,14 @@ async fn export(ctx: &Ctx<'_>, file: &std::path::Path, live: bool) -> Result<()>
             .collect(),
         checkpoints: copy.checkpoints,
         checkpoint_pub: public(modtag_storage::keys::CHECKPOINT_PUB).map(|k| k.trim().to_string()),
+        checkpoint_retired: public(modtag_storage::keys::CHECKPOINT_RETIRED)
+            .map(|t| {
+                t.lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
         signing_cert: public(modtag_storage::keys::SIGNING_CERT),
     };
     let mut f = std::fs::OpenOptions::new()
@@ -290,7 +301,7 @@ async fn export(ctx: &Ctx<'_>, file: &std::path::Path, live: bool) -> Result<()>
 /// A bundle read back, and the checkpoint key it carries (if any).
 fn read_bundle(
     file: &std::path::Path,
-) -> Result<(LogCopy, Option<modtag_storage::checkpoint::VerifyingKey>)> {
+) -> Result<(LogCopy, Vec<modtag_storage::checkpoint::VerifyingKey>)> {
     let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let b: Bundle = serde_json::from_slice(&text)
         .with_context(|| format!("{}: not an audit bundle", file.display()))?;
@@ -311,13 +322,16 @@ fn read_bundle(
         .collect::<Result<Vec<_>>>()?;
     let head_hash =
         hash32(&b.head_hash).ok_or_else(|| anyhow!("{}: a malformed head hash", file.display()))?;
-    let key = match &b.checkpoint_pub {
-        Some(k) => Some(
+    // Those retired first, then the one in use.
+    let key = b
+        .checkpoint_retired
+        .iter()
+        .chain(&b.checkpoint_pub)
+        .map(|k| {
             modtag_storage::checkpoint::parse_public(k)
-                .map_err(|e| anyhow!("{}: checkpoint key: {e}", file.display()))?,
-        ),
-        None => None,
-    };
+                .map_err(|e| anyhow!("{}: checkpoint key: {e}", file.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok((
         LogCopy {
             entries,

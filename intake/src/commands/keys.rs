@@ -1,5 +1,5 @@
 //! `modtag keys init`: the store and blind-index keys made apart from the data directory
-//! (issue 17), with how to seal them as systemd credentials.
+//! (issue 17), with how to seal them as systemd credentials; `modtag keys rotate`.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -7,8 +7,21 @@ use anyhow::{Context, Result};
 
 use crate::cli::KeysCommand;
 
-pub fn run(command: &KeysCommand) -> Result<()> {
+pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
     match command {
+        KeysCommand::Rotate {
+            key: crate::cli::RotatedKey::Checkpoint,
+        } => {
+            let v: serde_json::Value = ctx
+                .api()?
+                .post("/api/v1/keys/rotate/checkpoint", &serde_json::json!({}))
+                .await?;
+            println!(
+                "checkpoint key replaced; the hand-over checkpoint (signed by the old key and the new, mailed to the auditors):\n\n{}",
+                v["checkpoint"].as_str().unwrap_or_default()
+            );
+            Ok(())
+        }
         KeysCommand::Init { dir } => {
             if !dir.exists() {
                 std::fs::create_dir_all(dir)

@@ -64,7 +64,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Users { command } => users::run(&ctx, command).await,
         Command::Backup { command } => backup::run(&ctx, command).await,
         Command::Retention { command } => retention::run(&ctx, command).await,
-        Command::Keys { command } => keys::run(command),
+        Command::Keys { command } => keys::run(&ctx, command).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             use std::io::Write as _;

@@ -121,6 +121,8 @@ pub enum EventKind {
     BackupCreated,
     /// The keyring (every intake's key, wrapped under the ring key) was exported.
     KeyringExported,
+    /// A key was replaced (which, and the old and new public keys where they are public).
+    KeyRotated,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -172,6 +174,7 @@ modtag_config::closed_names!(EventKind {
     DeliveryRemoved => "delivery_removed",
     BackupCreated => "backup_created",
     KeyringExported => "keyring_exported",
+    KeyRotated => "key_rotated",
 });
 
 impl Serialize for EventKind {

@@ -15,7 +15,7 @@ pub(crate) fn verify_trees(
     audit: &sled::Tree,
     meta: &sled::Tree,
     stored: &sled::Tree,
-    key: &ed25519_dalek::VerifyingKey,
+    keys: &[ed25519_dalek::VerifyingKey],
     external: &[String],
 ) -> Result<(Report, Vec<crate::merkle::Hash>), Broken> {
     let broken = |seq: u64, what: String| Broken { seq, what };
@@ -46,7 +46,7 @@ pub(crate) fn verify_trees(
         kv.map(|(k, v)| (k.to_vec(), v.to_vec()))
             .map_err(StoreError::from)
     });
-    verify_log(entries, head, frontier, notes, key, external)
+    verify_log(entries, head, frontier, notes, keys, external)
 }
 
 /// Verifies a log given as its entries (key and stored value, in order), its recorded head
@@ -58,7 +58,7 @@ pub fn verify_log(
     head: Option<(u64, [u8; 32])>,
     frontier: Option<crate::merkle::Frontier>,
     mut notes: Vec<(String, String)>,
-    key: &ed25519_dalek::VerifyingKey,
+    keys: &[ed25519_dalek::VerifyingKey],
     external: &[String],
 ) -> Result<(Report, Vec<crate::merkle::Hash>), Broken> {
     let broken = |seq: u64, what: String| Broken { seq, what };
@@ -80,8 +80,12 @@ pub fn verify_log(
     for (i, note) in external.iter().enumerate() {
         notes.push((format!("checkpoint file {}", i + 1), note.clone()));
     }
+    // In order of size, stored ones first: a hand-over makes its new key trusted for the
+    // notes after it.
+    let mut trusted = crate::checkpoint::Trusted::new(keys);
     for (what, note) in &notes {
-        let cp = crate::checkpoint::Checkpoint::verify(note, key)
+        let cp = trusted
+            .verify(note)
             .map_err(|e| broken(0, format!("{what}: {e}")))?;
         if cp.size > n {
             return Err(broken(n + 1, format!(
@@ -111,7 +115,7 @@ pub fn verify_log(
 /// someone with root could).
 pub fn verify_db(
     db: &sled::Db,
-    key: &ed25519_dalek::VerifyingKey,
+    keys: &[ed25519_dalek::VerifyingKey],
     external: &[String],
 ) -> Result<Report, Broken> {
     let t = |name: &str| {
@@ -120,7 +124,14 @@ pub fn verify_db(
             what: e.to_string(),
         })
     };
-    verify_trees(&t(T_AUDIT)?, &t(T_META)?, &t(T_CHECKPOINTS)?, key, external).map(|(r, _)| r)
+    verify_trees(
+        &t(T_AUDIT)?,
+        &t(T_META)?,
+        &t(T_CHECKPOINTS)?,
+        keys,
+        external,
+    )
+    .map(|(r, _)| r)
 }
 
 /// The checkpoint key of a data directory (`checkpoint.pub`), for offline verification.
@@ -130,6 +141,23 @@ pub fn checkpoint_key(data_dir: &Path) -> Result<ed25519_dalek::VerifyingKey, Ve
         .map_err(|e| VerifyError::Open(format!("{}: {e}", path.display())))?;
     crate::checkpoint::parse_public(&text)
         .map_err(|e| VerifyError::Open(format!("{}: {e}", path.display())))
+}
+
+/// The data directory's checkpoint keys: the one in use and those it replaced
+/// (`checkpoint-retired.pub`, one hex key a line), oldest first.
+pub fn checkpoint_keys(data_dir: &Path) -> Result<Vec<ed25519_dalek::VerifyingKey>, VerifyError> {
+    let path = data_dir.join(crate::keys::CHECKPOINT_RETIRED);
+    let mut keys = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            keys.push(
+                crate::checkpoint::parse_public(line)
+                    .map_err(|e| VerifyError::Open(format!("{}: {e}", path.display())))?,
+            );
+        }
+    }
+    keys.push(checkpoint_key(data_dir)?);
+    Ok(keys)
 }
 
 /// The audit trees of a stopped daemon's data directory (or a copy).
@@ -167,12 +195,12 @@ pub fn verify_offline(
     external: &[String],
     key: Option<ed25519_dalek::VerifyingKey>,
 ) -> Result<Report, VerifyError> {
-    let key = match key {
-        Some(k) => k,
-        None => checkpoint_key(data_dir)?,
+    let keys = match key {
+        Some(k) => vec![k],
+        None => checkpoint_keys(data_dir)?,
     };
     let o = open_offline(data_dir)?;
-    verify_trees(&o.audit, &o.meta, &o.checkpoints, &key, external)
+    verify_trees(&o.audit, &o.meta, &o.checkpoints, &keys, external)
         .map(|(r, _)| r)
         .map_err(VerifyError::Broken)
 }
@@ -192,10 +220,10 @@ pub struct InclusionProof {
 }
 
 pub fn prove_offline(data_dir: &Path, seq: u64) -> Result<InclusionProof, VerifyError> {
-    let key = checkpoint_key(data_dir)?;
+    let keys = checkpoint_keys(data_dir)?;
     let o = open_offline(data_dir)?;
     let (_, leaves) =
-        verify_trees(&o.audit, &o.meta, &o.checkpoints, &key, &[]).map_err(VerifyError::Broken)?;
+        verify_trees(&o.audit, &o.meta, &o.checkpoints, &keys, &[]).map_err(VerifyError::Broken)?;
     let n = leaves.len() as u64;
     if seq == 0 || seq > n {
         return Err(VerifyError::Open(format!(

@@ -12,12 +12,13 @@ use crate::StoreError;
 impl Store {
     /// Verifies the audit chain of this open store.
     pub fn verify_audit(&self) -> Result<audit::Report, audit::Broken> {
-        let key = self.inner.keys.checkpoint.verifying_key();
+        let keys = crate::audit::offline::checkpoint_keys(&self.inner.dir)
+            .unwrap_or_else(|_| vec![self.checkpoint_signer().verifying_key()]);
         verify_trees(
             &self.inner.audit,
             &self.inner.meta,
             &self.inner.checkpoints,
-            &key,
+            &keys,
             &[],
         )
         .map(|(r, _)| r)
@@ -92,8 +93,9 @@ impl Store {
             origin: origin.to_string(),
             size: f.size,
             root: f.root(),
+            next_key: None,
         }
-        .sign(&self.inner.keys.checkpoint);
+        .sign(&self.checkpoint_signer());
         self.inner
             .checkpoints
             .insert(f.size.to_be_bytes(), note.as_bytes())?;
@@ -143,6 +145,61 @@ impl Store {
             self.flush()?;
         }
         Ok(shredded)
+    }
+
+    fn checkpoint_signer(&self) -> ed25519_dalek::SigningKey {
+        self.inner
+            .checkpoint_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the checkpoint key while the daemon runs: the rotation is an audit entry,
+    /// and the checkpoint of the log with it hands over to the new key (an extension line
+    /// with the new public key, signed by the old key and the new: see `checkpoint`), so
+    /// the auditors' original key still verifies everything after. Then `checkpoint.key`
+    /// and `checkpoint.pub` are replaced and the old public key is kept in
+    /// `checkpoint-retired.pub`. Returns the hand-over note (for the auditors). A crash
+    /// part-way leaves the old key in use and the log verifying.
+    pub fn rotate_checkpoint_key(
+        &self,
+        origin: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        self.check()?;
+        let old = self.checkpoint_signer();
+        let new = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(EventKind::KeyRotated, actor, "nøgleskift").details(serde_json::json!({
+                "key": "checkpoint",
+                "old": hex::encode(old.verifying_key().as_bytes()),
+                "new": hex::encode(new.verifying_key().as_bytes()),
+            })),
+        );
+        self.commit(b, now)?;
+        self.flush()?;
+        let f = self.audit_tree()?;
+        let note = crate::checkpoint::Checkpoint {
+            origin: origin.to_string(),
+            size: f.size,
+            root: f.root(),
+            next_key: Some(new.verifying_key()),
+        }
+        .sign_by(&[&old, &new]);
+        self.inner
+            .checkpoints
+            .insert(f.size.to_be_bytes(), note.as_bytes())?;
+        self.flush()?;
+        crate::keys::replace_checkpoint_key(&self.inner.dir, &old, &new)?;
+        *self
+            .inner
+            .checkpoint_key
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = new;
+        Ok(note)
     }
 
     /// The latest signed checkpoint, if any.

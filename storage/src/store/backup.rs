@@ -24,9 +24,10 @@ use crate::StoreError;
 /// Key files a backup always holds (none opens an intake): the checkpoint key, so the
 /// restored log goes on under the key the auditors know, the signing key, and the public
 /// halves. The store key never (the backup is encrypted to it).
-const ALWAYS: [&str; 4] = [
+const ALWAYS: [&str; 5] = [
     crate::keys::CHECKPOINT_KEY,
     crate::keys::CHECKPOINT_PUB,
+    crate::keys::CHECKPOINT_RETIRED,
     crate::keys::SIGNING_KEY,
     crate::keys::SIGNING_CERT,
 ];

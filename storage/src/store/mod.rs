@@ -134,6 +134,8 @@ struct Inner {
     meta: sled::Tree,
     checkpoints: sled::Tree,
     keys: DataKeys,
+    /// The key that signs checkpoints now (replaced by `Store::rotate_checkpoint_key`).
+    checkpoint_key: std::sync::RwLock<ed25519_dalek::SigningKey>,
     /// The auditors' certificates; replaced when the configuration is reloaded.
     auditors: std::sync::RwLock<Vec<openpgp::Cert>>,
     spool: Spool,
@@ -234,6 +236,7 @@ impl Store {
             db,
             _lock: lock,
             auditors: std::sync::RwLock::new(keys.audit.clone()),
+            checkpoint_key: std::sync::RwLock::new(keys.checkpoint.clone()),
             keys,
             poisoned: AtomicBool::new(false),
             refseq: Default::default(),
