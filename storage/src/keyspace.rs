@@ -203,6 +203,26 @@ pub(crate) fn sent_hash(key: &[u8], person: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// A case's key in the `cases` tree: the blind hash of its child's CPR, then its number
+/// (so a child's cases are found by prefix without a CPR in clear).
+pub(crate) fn case_key(blind_key: &[u8], case: &crate::records::Case) -> Vec<u8> {
+    let digits: String = case.cpr.chars().filter(char::is_ascii_digit).collect();
+    let mut key = blind_hash(blind_key, &digits).to_vec();
+    key.extend_from_slice(case.case_number.as_bytes());
+    key
+}
+
+/// Names the blind-index key the index is written under, without revealing it: kept in
+/// `meta`, so a store opened with another key (a rotation whose new key was not put in
+/// place) is refused instead of finding nothing.
+pub(crate) const BLIND_KEY_ID: &[u8] = b"blind_key_id";
+
+pub(crate) fn blind_key_id(key: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"modtag blind-index key id");
+    mac.finalize().into_bytes().into()
+}
+
 /// An intake's keys in the blind index: one per CPR it names, one per person it was sent to.
 pub(crate) fn item_index_keys(blind_key: &[u8], item: &Item) -> Vec<Vec<u8>> {
     let cprs = item.cprs.iter().map(|cpr| {

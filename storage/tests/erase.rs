@@ -165,3 +165,94 @@ fn an_interrupted_rotation_is_finished_at_open() {
     };
     assert!(err.contains("ring-2.key"), "{err}");
 }
+
+/// The blind-index key replaced while the store is open: a child's intakes and cases are
+/// found as before, no index entry is under the old key, and a store opened with the old
+/// key (the new one not put in place) is refused; one that finds the rotation's next key
+/// beside it puts it in place.
+#[test]
+fn a_rotated_blind_index_key_finds_the_same_and_the_old_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+    let mut b = Batch::new();
+    for r in [A, B] {
+        b.message(r, b"Subject: x\r\n\r\nEmil\r\n".to_vec())
+            .item(item(r, now));
+    }
+    b.case(modtag_storage::records::Case {
+        case_number: "S-1".into(),
+        cpr: "120315-4321".into(),
+        child_name: "Emil".into(),
+        raadgiver: "ra".into(),
+        area: None,
+        institution: None,
+        open: true,
+    });
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let old_key = std::fs::read(dir.path().join("blind-index.key")).unwrap();
+    let old_index = raw_keys(dir.path(), &["item_index", "cases"]);
+    assert_eq!(old_index.len(), 3, "two index entries and a case");
+
+    let store = reopen(dir.path());
+    assert_eq!(store.rotate_blind_key(None, "tester", now).unwrap(), 3);
+    assert_eq!(store.items_for_cpr("1203154321").unwrap(), [A, B]);
+    assert_eq!(
+        store.cases_for_cpr("1203154321").unwrap()[0].case_number,
+        "S-1"
+    );
+    assert_eq!(store.case("S-1").unwrap().unwrap().child_name, "Emil");
+    // New intakes are indexed under the new key too.
+    let c = "MT-2026-000003";
+    let mut b = Batch::new();
+    b.message(c, b"Subject: y\r\n\r\nEmil\r\n".to_vec())
+        .item(item(c, now));
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.items_for_cpr("1203154321").unwrap(), [A, B, c]);
+    drop(store);
+    let new_index = raw_keys(dir.path(), &["item_index", "cases"]);
+    assert_eq!(new_index.len(), 4);
+    assert!(old_index.iter().all(|k| !new_index.contains(k)));
+    let current = std::fs::read(dir.path().join("blind-index.key")).unwrap();
+    assert_ne!(current, old_key);
+
+    // Opened with the old key (as with [keys] before the new credential is sealed).
+    std::fs::remove_file(dir.path().join("blind-index.key")).unwrap();
+    modtag_storage::keys::write_secret(&dir.path().join("blind-index.key"), &old_key).unwrap();
+    let err = loop {
+        let keys = modtag_storage::keys::DataKeys::load(dir.path(), None)
+            .unwrap()
+            .with_auditors(vec![auditor()]);
+        match Store::open(dir.path(), keys) {
+            Err(modtag_storage::StoreError::Locked) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => break e.to_string(),
+            Ok(_) => panic!("opened with the old blind-index key"),
+        }
+    };
+    assert!(err.contains("--new-key"), "{err}");
+    // The rotation's next key beside it (a crash before the rename): put in place.
+    modtag_storage::keys::write_secret(&dir.path().join("blind-index.key.next"), &current).unwrap();
+    let store = reopen(dir.path());
+    assert_eq!(store.items_for_cpr("1203154321").unwrap().len(), 3);
+    assert_eq!(
+        std::fs::read(dir.path().join("blind-index.key")).unwrap(),
+        current
+    );
+}
+
+/// The keys of `trees` in a closed store, raw.
+fn raw_keys(dir: &std::path::Path, trees: &[&str]) -> Vec<Vec<u8>> {
+    let db = open_sled(dir);
+    let mut out = Vec::new();
+    for t in trees {
+        for k in db.open_tree(t).unwrap().iter().keys() {
+            out.push(k.unwrap().to_vec());
+        }
+    }
+    out
+}

@@ -81,3 +81,45 @@ fn the_auditors_first_key_verifies_the_log_across_a_checkpoint_key_rotation() {
         "{rotated}"
     );
 }
+
+/// The blind-index key replaced while the daemon runs: a child's earlier intake is still
+/// found when the next report about the child arrives, and the auditors' subject access
+/// finds both with the new key.
+#[test]
+fn a_childs_history_is_found_across_a_blind_index_key_rotation() {
+    let mut d = Daemon::start(Options::default());
+    d.send("Bekymring", "Emil 120315-4321 er ked af det");
+    let old = std::fs::read(d.data.join("blind-index.key")).unwrap();
+    let out = d.cli(&["keys", "rotate", "blind-index"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("written again"));
+    assert_ne!(std::fs::read(d.data.join("blind-index.key")).unwrap(), old);
+    assert!(!d.data.join("blind-index.key.next").exists());
+
+    let second = d.send("Bekymring", "Emil 120315-4321 igen");
+    let v = d.cli_json(&["triage", "show", &second, "--json"]);
+    assert_eq!(v["earlier"], 1, "{v}");
+    assert!(d.stop().success());
+    let auditor = auditor_key(d.dir.path());
+    let sa = d.cli_json(&[
+        "audit",
+        "subject-access",
+        "--key",
+        auditor.to_str().unwrap(),
+        "--cpr",
+        "120315-4321",
+    ]);
+    assert_eq!(sa["intakes"], 2, "{sa}");
+    assert!(d.audit_text("key_rotated").contains("blind-index"));
+    // It starts again on the new key.
+    d.spawn();
+    let third = d.send("Bekymring", "Emil 120315-4321 en tredje gang");
+    assert_eq!(
+        d.cli_json(&["triage", "show", &third, "--json"])["earlier"],
+        2
+    );
+}

@@ -52,6 +52,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/v1/keys/rotate/checkpoint",
             post(backup::rotate_checkpoint_key),
         )
+        .route(
+            "/api/v1/keys/rotate/blind-index",
+            post(backup::rotate_blind_key),
+        )
         .route("/api/v1/triage/{reference}/task", post(changes::task))
         .route(
             "/api/v1/triage/{reference}/attachments/{index}",

@@ -211,15 +211,26 @@ pub enum KeysCommand {
     /// Replace a key of the running daemon without stopping it. `checkpoint`: a new key signs
     /// the audit checkpoints from now on; the checkpoint written at the change carries the
     /// new public key and is signed by the old and the new, so the auditors' key verifies
-    /// across it (it is mailed to them like every checkpoint).
-    #[command(after_help = "Example:\n  modtag keys rotate checkpoint")]
-    Rotate { key: RotatedKey },
+    /// across it (it is mailed to them like every checkpoint). `blind-index`: the CPR and
+    /// "sent to" index and the cases are written again under a new key (intake waits a few
+    /// seconds meanwhile); with [keys] give the new key (`modtag keys init DIR` makes one)
+    /// and then seal it as the blind-index credential.
+    #[command(
+        after_help = "Examples:\n  modtag keys rotate checkpoint\n  modtag keys rotate blind-index --new-key /root/new-keys/blind-index.key"
+    )]
+    Rotate {
+        key: RotatedKey,
+        /// The new blind-index key (a 0600 file), when the keys are kept apart ([keys]).
+        #[arg(long)]
+        new_key: Option<PathBuf>,
+    },
 }
 
 /// The keys `modtag keys rotate` replaces.
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
 pub enum RotatedKey {
     Checkpoint,
+    BlindIndex,
 }
 
 #[derive(Subcommand)]

@@ -10,8 +10,40 @@ use crate::cli::KeysCommand;
 pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
     match command {
         KeysCommand::Rotate {
-            key: crate::cli::RotatedKey::Checkpoint,
+            key: crate::cli::RotatedKey::BlindIndex,
+            new_key,
         } => {
+            // The key travels in the request body, never on a command line.
+            let body = match new_key {
+                Some(path) => {
+                    let text = modtag_storage::keys::read_secret(path)
+                        .with_context(|| format!("the new key {}", path.display()))?;
+                    serde_json::json!({ "key": String::from_utf8_lossy(&text).trim() })
+                }
+                None => serde_json::json!({}),
+            };
+            let v: serde_json::Value = ctx
+                .api()?
+                .post("/api/v1/keys/rotate/blind-index", &body)
+                .await?;
+            println!(
+                "blind-index key replaced: {} index entries and cases written again under it{}",
+                v["entries_rewritten"],
+                if new_key.is_some() {
+                    "; now seal the new key as the blind-index credential ([keys]) and give the auditors a copy for `audit subject-access`"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        KeysCommand::Rotate {
+            key: crate::cli::RotatedKey::Checkpoint,
+            new_key,
+        } => {
+            if new_key.is_some() {
+                anyhow::bail!("--new-key is for the blind-index key: the daemon makes the new checkpoint key itself");
+            }
             let v: serde_json::Value = ctx
                 .api()?
                 .post("/api/v1/keys/rotate/checkpoint", &serde_json::json!({}))

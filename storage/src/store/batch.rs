@@ -18,11 +18,10 @@ pub struct Batch {
     pub(super) erased: Vec<Erased>,
 }
 
-/// An intake to erase: its reference and its blind-index keys (computed from the item
-/// before it goes).
+/// An intake to erase, as it was (its blind-index keys are computed from it under the key
+/// the commit holds).
 pub(super) struct Erased {
-    pub reference: String,
-    pub index_keys: Vec<Vec<u8>>,
+    pub item: Item,
 }
 
 impl Batch {

@@ -29,7 +29,9 @@ impl Store {
         let mut batch = batch;
         let mut messages = Vec::new();
         let mut new_files = Vec::new();
-        // Held until the transaction is applied (see `Inner::ring`).
+        // Held until the transaction is applied: the blind-index key first (see
+        // `Inner::blind`), then the ring (see `Inner::ring`).
+        let blind = self.blind_key();
         let mut sealers = self.item_sealers();
         let result = (|| {
             for item in &batch.items {
@@ -64,9 +66,10 @@ impl Store {
                 new_files.push(name);
                 entry.message_sha256 = Some(hex::encode(hash));
             }
-            self.commit_sealed(&batch, &messages, &mut sealers, now)
+            self.commit_sealed(&batch, &messages, &mut sealers, &blind, now)
         })();
         drop(sealers);
+        drop(blind);
         match &result {
             Err(_) => {
                 for name in &new_files {
@@ -91,6 +94,7 @@ impl Store {
         batch: &Batch,
         messages: &[(String, Vec<u8>)],
         sealers: &mut super::ItemSealers<'_>,
+        blind: &[u8; 32],
         now: Timestamp,
     ) -> Result<(), StoreError> {
         // Encrypt outside the transaction: it is the expensive part, and a transaction
@@ -103,14 +107,15 @@ impl Store {
                 summary_json(item)?,
                 sealers.seal(&item.reference, &[&serde_json::to_vec(item)?])?,
             ));
-            item_keys.extend(item_index_keys(&self.inner.keys.blind, item));
+            item_keys.extend(item_index_keys(blind, item));
         }
         let mut cases = Vec::new();
         for case in &batch.cases {
-            let digits: String = case.cpr.chars().filter(char::is_ascii_digit).collect();
-            let mut key = self.blind(&digits).to_vec();
-            key.extend_from_slice(case.case_number.as_bytes());
-            cases.push((case.case_number.clone(), key, self.seal(case)?));
+            cases.push((
+                case.case_number.clone(),
+                case_key(blind, case),
+                self.seal(case)?,
+            ));
         }
         let mut outbox = Vec::new();
         for entry in &batch.outbox_put {
@@ -146,7 +151,11 @@ impl Store {
         }
 
         let new_keys = sealers.new_keys();
-        let erased = &batch.erased;
+        let erased: Vec<(&str, Vec<Vec<u8>>)> = batch
+            .erased
+            .iter()
+            .map(|e| (e.item.reference.as_str(), item_index_keys(blind, &e.item)))
+            .collect();
         let i = &self.inner;
         let result = (
             &i.item_keys,
@@ -167,13 +176,13 @@ impl Store {
                     tk.insert(r.as_bytes(), wrapped.as_slice())?;
                 }
                 // Erased: the intake's key goes, and with it every copy of its data.
-                for e in erased {
-                    let r = e.reference.as_bytes();
+                for (reference, index_keys) in &erased {
+                    let r = reference.as_bytes();
                     tk.remove(r)?;
                     tm.remove(r)?;
                     ti.remove(r)?;
                     tis.remove(r)?;
-                    for key in &e.index_keys {
+                    for key in index_keys {
                         tii.remove(key.as_slice())?;
                     }
                 }

@@ -28,10 +28,7 @@ impl Store {
                 batch.outbox_done(entry.id);
             }
         }
-        batch.erased.push(Erased {
-            reference: reference.to_string(),
-            index_keys: item_index_keys(&self.inner.keys.blind, &item),
-        });
+        batch.erased.push(Erased { item });
         batch.audit(event.reference(reference));
         self.commit(batch, now)?;
         self.flush()?;

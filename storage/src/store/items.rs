@@ -83,7 +83,7 @@ impl Store {
     /// The references of the intakes sent to the directory person `person`, from the blind
     /// index (nothing is decrypted).
     pub fn items_sent_to(&self, person: &str) -> Result<Vec<String>, StoreError> {
-        let prefix = sent_hash(&self.inner.keys.blind, person);
+        let prefix = sent_hash(&*self.blind_key(), person);
         self.inner
             .item_index
             .scan_prefix(prefix)

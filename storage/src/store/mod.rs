@@ -27,6 +27,7 @@ use crate::StoreError;
 mod audit_log;
 mod backup;
 pub mod batch;
+mod blind;
 mod cases;
 mod commit;
 mod erase;
@@ -134,6 +135,10 @@ struct Inner {
     meta: sled::Tree,
     checkpoints: sled::Tree,
     keys: DataKeys,
+    /// The blind-index key (replaced by `Store::rotate_blind_key`). A commit holds it for
+    /// reading from computing its index keys until its transaction is applied, taken before
+    /// the ring, so a rotation sees every entry written under the old key.
+    blind: std::sync::RwLock<[u8; 32]>,
     /// The key that signs checkpoints now (replaced by `Store::rotate_checkpoint_key`).
     checkpoint_key: std::sync::RwLock<ed25519_dalek::SigningKey>,
     /// The auditors' certificates; replaced when the configuration is reloaded.
@@ -216,6 +221,7 @@ impl Store {
         }
         let item_keys = t(T_ITEM_KEYS)?;
         let ring = open_ring(data_dir, &keys.store, &item_keys)?;
+        let blind = blind::settle_key(data_dir, &t(T_META)?, keys.blind)?;
         let inner = Inner {
             item_keys,
             ring: std::sync::RwLock::new(ring),
@@ -237,6 +243,7 @@ impl Store {
             _lock: lock,
             auditors: std::sync::RwLock::new(keys.audit.clone()),
             checkpoint_key: std::sync::RwLock::new(keys.checkpoint.clone()),
+            blind: std::sync::RwLock::new(blind),
             keys,
             poisoned: AtomicBool::new(false),
             refseq: Default::default(),
@@ -267,7 +274,7 @@ impl Store {
         for item in self.items()? {
             i.item_state
                 .insert(item.reference.as_bytes(), summary_json(&item)?)?;
-            for key in item_index_keys(&i.keys.blind, &item) {
+            for key in item_index_keys(&*self.blind_key(), &item) {
                 i.item_index.insert(key, &[])?;
             }
         }
@@ -415,7 +422,7 @@ impl Store {
     /// The keyed hash of a CPR (ten digits) under the blind-index key: lets us find a child's
     /// cases without any plaintext CPR in a key.
     pub fn blind(&self, cpr_digits: &str) -> [u8; 32] {
-        blind_hash(&self.inner.keys.blind, cpr_digits)
+        blind_hash(&*self.blind_key(), cpr_digits)
     }
 
     /// Locks `reference` for a read-modify-write: hold the guard from reading the item until

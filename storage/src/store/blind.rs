@@ -1,0 +1,170 @@
+//! The blind-index key in use, and replacing it while the daemon runs: every "cpr:" and
+//! "sent:" entry of the intakes' index and every case's key are written again under the new
+//! key in one transaction, with the key's id in `meta`.
+//!
+//! With the keys in the data directory, the new key is written beside the old
+//! (`blind-index.key.next`) before the transaction and renamed over it after, and an open
+//! that finds the index under the next key finishes the rename. With `[keys]` apart the new
+//! key comes from the administrator, who then seals it as the blind-index credential; a
+//! store opened with the old key after that is refused with that message, never searched
+//! with the wrong key.
+
+use jiff::Timestamp;
+
+use super::batch::Batch;
+use super::Store;
+use crate::audit::{Event, EventKind};
+use crate::keys::{read_secret, write_secret, BLIND_KEY};
+use crate::keyspace::*;
+use crate::StoreError;
+
+const BLIND_NEXT: &str = "blind-index.key.next";
+
+/// The key the index is under: `given`, or the next key a rotation left (then put in
+/// place). Refuses a key the index is not under.
+pub(super) fn settle_key(
+    dir: &std::path::Path,
+    meta: &sled::Tree,
+    given: [u8; 32],
+) -> Result<[u8; 32], StoreError> {
+    let next = dir.join(BLIND_NEXT);
+    let stored = match meta.get(BLIND_KEY_ID)? {
+        // A store from before the id was kept is under the key it was always opened with.
+        None => {
+            meta.insert(BLIND_KEY_ID, &blind_key_id(&given))?;
+            return Ok(given);
+        }
+        Some(id) => id,
+    };
+    if stored.as_ref() == blind_key_id(&given) {
+        let _ = std::fs::remove_file(&next);
+        return Ok(given);
+    }
+    if let Ok(text) = read_secret(&next) {
+        let key: Option<[u8; 32]> = hex::decode(String::from_utf8_lossy(&text).trim())
+            .ok()
+            .and_then(|b| b.try_into().ok());
+        if let Some(key) = key.filter(|k| stored.as_ref() == blind_key_id(k)) {
+            let current = dir.join(BLIND_KEY);
+            std::fs::rename(&next, &current).map_err(|source| StoreError::Io {
+                path: current,
+                source,
+            })?;
+            sync_dir(dir)?;
+            return Ok(key);
+        }
+    }
+    Err(StoreError::Key(
+        "the blind index is written under another blind-index key than the one given: a rotation's new key was not put in place. With [keys], seal the key given to `modtag keys rotate blind-index --new-key` as the blind-index credential".into(),
+    ))
+}
+
+fn sync_dir(dir: &std::path::Path) -> Result<(), StoreError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+impl Store {
+    /// The blind-index key, held for reading while the guard lives.
+    pub(super) fn blind_key(&self) -> std::sync::RwLockReadGuard<'_, [u8; 32]> {
+        self.inner.blind.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the blind-index key: `new`, or (with the keys in the data directory) a
+    /// fresh one. Commits wait meanwhile (a few seconds for 100,000 intakes); lookups then
+    /// find under the new key. Returns how many index entries and cases were written again.
+    pub fn rotate_blind_key(
+        &self,
+        new: Option<[u8; 32]>,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.check()?;
+        let i = &self.inner;
+        let in_dir = i.dir.join(BLIND_KEY).exists();
+        let new = match (new, in_dir) {
+            (Some(k), _) => k,
+            (None, true) => rand::random(),
+            (None, false) => {
+                return Err(StoreError::Key(
+                    "with [keys] the new blind-index key comes from you: make one with `modtag keys init DIR` and give it with --new-key".into(),
+                ))
+            }
+        };
+        let next = i.dir.join(BLIND_NEXT);
+        if in_dir {
+            let _ = std::fs::remove_file(&next);
+            write_secret(&next, hex::encode(new).as_bytes())?;
+            sync_dir(&i.dir)?;
+        }
+        let mut key = i.blind.write().unwrap_or_else(|e| e.into_inner());
+        let old_index: Vec<sled::IVec> = i.item_index.iter().keys().collect::<Result<_, _>>()?;
+        let mut new_index = Vec::new();
+        for item in self.items()? {
+            new_index.extend(item_index_keys(&new, &item));
+        }
+        let mut cases = Vec::new();
+        for case in self.cases()? {
+            let Some(old_key) = i.case_index.get(case.case_number.as_bytes())? else {
+                continue;
+            };
+            let Some(sealed) = i.cases.get(&old_key)? else {
+                continue;
+            };
+            cases.push((
+                case.case_number.clone(),
+                old_key,
+                case_key(&new, &case),
+                sealed,
+            ));
+        }
+        let id = blind_key_id(&new);
+        use sled::Transactional;
+        (&i.item_index, &i.cases, &i.case_index, &i.meta)
+            .transaction(|(tii, tc, tci, tm)| {
+                for k in &old_index {
+                    tii.remove(k)?;
+                }
+                for k in &new_index {
+                    tii.insert(k.as_slice(), &[])?;
+                }
+                for (number, old_key, new_key, sealed) in &cases {
+                    tc.remove(old_key)?;
+                    tc.insert(new_key.as_slice(), sealed)?;
+                    tci.insert(number.as_bytes(), new_key.as_slice())?;
+                }
+                tm.insert(BLIND_KEY_ID, &id)?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Abort(e) => e,
+                sled::transaction::TransactionError::Storage(e) => self.storage_failed(e),
+            })?;
+        self.flush()?;
+        *key = new;
+        drop(key);
+        if in_dir {
+            let current = i.dir.join(BLIND_KEY);
+            std::fs::rename(&next, &current).map_err(|source| StoreError::Io {
+                path: current,
+                source,
+            })?;
+            sync_dir(&i.dir)?;
+        }
+        let n = new_index.len() + cases.len();
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(EventKind::KeyRotated, actor, "nøgleskift").details(serde_json::json!({
+                "key": "blind-index",
+                "entries_rewritten": n,
+            })),
+        );
+        self.commit(b, now)?;
+        self.flush()?;
+        Ok(n)
+    }
+}
