@@ -110,6 +110,16 @@ impl Worker {
                     _ => {}
                 }
             }
+            // Intakes from before keys of their own get one, a hundred at a time.
+            let store = self.app.store.clone();
+            let now = self.app.clock.now();
+            match tokio::task::spawn_blocking(move || store.rekey_legacy(100, now)).await {
+                Ok(Ok(n)) if n > 0 => {
+                    tracing::info!(intakes = n, "earlier intakes given keys of their own")
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "giving earlier intakes keys failed"),
+                _ => {}
+            }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                 _ = self.shutdown.changed() => return,

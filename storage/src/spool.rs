@@ -34,6 +34,30 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// Writes `bytes` to `path` (0600) and syncs it; `new_only` refuses an existing file,
+/// otherwise it is replaced. Returns the SHA-256 of `bytes`.
+fn write_synced(path: &Path, bytes: &[u8], new_only: bool) -> Result<[u8; 32], StoreError> {
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(new_only)
+            .create(!new_only)
+            .truncate(!new_only)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(bytes)?;
+        f.sync_data()
+    })();
+    if let Err(e) = written {
+        // A partial file on a full disk must not hold on to the space it took.
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            let _ = fs::remove_file(path);
+        }
+        return Err(io(path)(e));
+    }
+    Ok(Sha256::digest(bytes).into())
+}
+
 impl Spool {
     pub fn open(data_dir: &Path) -> Result<Spool, StoreError> {
         let dir = data_dir.join(SPOOL_DIR);
@@ -57,24 +81,57 @@ impl Spool {
     /// a record (a crash in between) is removed at the next open. That saves a rename per
     /// message. `create_new` keeps an existing file from being overwritten.
     pub fn write(&self, reference: &str, ciphertext: &[u8]) -> Result<[u8; 32], StoreError> {
+        write_synced(&self.path(reference), ciphertext, true)
+    }
+
+    fn replacement(&self, reference: &str) -> PathBuf {
+        self.dir.join(format!("{reference}.pgp.new"))
+    }
+
+    /// Writes `ciphertext` durably as the replacement of `reference`'s file (an intake's
+    /// message sealed again under its own key); returns its SHA-256. It takes the file's
+    /// place with [`Spool::replace`] once the record holds its hash; an open between the two
+    /// finishes the replacement when the record holds its hash and drops it otherwise
+    /// ([`Spool::settle_replacements`]).
+    pub fn write_replacement(
+        &self,
+        reference: &str,
+        ciphertext: &[u8],
+    ) -> Result<[u8; 32], StoreError> {
+        write_synced(&self.replacement(reference), ciphertext, false)
+    }
+
+    /// Puts the replacement of `reference` in its place.
+    pub fn replace(&self, reference: &str) -> Result<(), StoreError> {
         let path = self.path(reference);
-        let written = (|| {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)?;
-            f.write_all(ciphertext)?;
-            f.sync_data()
-        })();
-        if let Err(e) = written {
-            // A partial file on a full disk must not hold on to the space it took.
-            if e.kind() != std::io::ErrorKind::AlreadyExists {
-                let _ = fs::remove_file(&path);
+        fs::rename(self.replacement(reference), &path).map_err(io(&path))
+    }
+
+    /// Drops the replacement of `reference` (its record did not commit).
+    pub fn drop_replacement(&self, reference: &str) {
+        let _ = fs::remove_file(self.replacement(reference));
+    }
+
+    /// At open: each replacement whose hash the record holds (`recorded`) takes its file's
+    /// place; any other is dropped.
+    pub fn settle_replacements(
+        &self,
+        recorded: impl Fn(&str) -> Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        for entry in fs::read_dir(&self.dir).map_err(io(&self.dir))? {
+            let entry = entry.map_err(io(&self.dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(reference) = name.strip_suffix(".pgp.new") else {
+                continue;
+            };
+            let bytes = fs::read(entry.path()).map_err(io(&entry.path()))?;
+            if recorded(reference).as_deref() == Some(Sha256::digest(&bytes).as_slice()) {
+                self.replace(reference)?;
+            } else {
+                self.drop_replacement(reference);
             }
-            return Err(io(&path)(e));
         }
-        Ok(Sha256::digest(ciphertext).into())
+        self.sync_dir()
     }
 
     /// Makes new names in the spool durable (called by the group commit before sled's flush).
@@ -89,6 +146,12 @@ impl Spool {
         let path = self.path(reference);
         let bytes = fs::read(&path).map_err(io(&path))?;
         if Sha256::digest(&bytes).as_slice() != hash {
+            // Sealed again and recorded, not yet in its place (a moment in `rekey`).
+            if let Ok(replacement) = fs::read(self.replacement(reference)) {
+                if Sha256::digest(&replacement).as_slice() == hash {
+                    return Ok(replacement);
+                }
+            }
             return Err(StoreError::Corrupt {
                 tree: "spool",
                 key: reference.to_string(),

@@ -256,3 +256,85 @@ fn raw_keys(dir: &std::path::Path, trees: &[&str]) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// Intakes written by an earlier version (sealed to the store key) are given keys of their
+/// own: they read back the same, their message files no longer open with the store key,
+/// and erasing one is crypto-shredding like any other.
+#[test]
+fn intakes_of_an_earlier_version_get_keys_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/store-v1/data"),
+        dir.path(),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for f in [
+        "store.key",
+        "blind-index.key",
+        "checkpoint.key",
+        "signing.key",
+    ] {
+        let p = dir.path().join(f);
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    let keys = modtag_storage::keys::DataKeys::load(dir.path(), None)
+        .unwrap()
+        .with_auditors(vec![auditor()]);
+    let store_key = keys.store.clone();
+    let store = Store::open(dir.path(), keys).unwrap();
+    let before: Vec<(String, String, Vec<u8>)> = store
+        .items()
+        .unwrap()
+        .into_iter()
+        .map(|i| {
+            let m = store.message(&i.reference).unwrap().unwrap();
+            (i.reference.clone(), serde_json::to_string(&i).unwrap(), m)
+        })
+        .collect();
+    assert_eq!(before.len(), 5);
+    let file = |r: &str| std::fs::read(dir.path().join(format!("spool/{r}.pgp"))).unwrap();
+    assert!(modtag_storage::crypto::decrypt(&store_key, &file(&before[0].0)).is_ok());
+
+    let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+    assert_eq!(store.rekey_legacy(2, now).unwrap(), 2, "a few at a time");
+    assert_eq!(store.rekey_legacy(100, now).unwrap(), 3);
+    assert_eq!(store.rekey_legacy(100, now).unwrap(), 0, "once");
+    for (r, item, message) in &before {
+        let again = store.item(r).unwrap().unwrap();
+        assert_eq!(&serde_json::to_string(&again).unwrap(), item);
+        assert_eq!(&store.message(r).unwrap().unwrap(), message);
+        assert!(
+            modtag_storage::crypto::decrypt(&store_key, &file(r)).is_err(),
+            "{r}"
+        );
+        assert!(!dir.path().join(format!("spool/{r}.pgp.new")).exists());
+    }
+    let gone = &before[0].0;
+    assert!(store
+        .erase(gone, Event::new(EventKind::Erased, "tester", "test"), now)
+        .unwrap());
+    store.rotate_ring("tester", now).unwrap();
+    drop(store);
+    // A crash after the new file's hash was committed but before it took its place: the
+    // open puts it there. A replacement whose record never committed is dropped.
+    let (kept, _, message) = &before[1];
+    let path = dir.path().join(format!("spool/{kept}.pgp"));
+    let resealed = std::fs::read(&path).unwrap();
+    std::fs::write(dir.path().join(format!("spool/{kept}.pgp.new")), &resealed).unwrap();
+    std::fs::write(&path, b"the file as it was before").unwrap();
+    let (other, _, _) = &before[2];
+    std::fs::write(
+        dir.path().join(format!("spool/{other}.pgp.new")),
+        b"never committed",
+    )
+    .unwrap();
+    let store = reopen(dir.path());
+    assert_eq!(&store.message(kept).unwrap().unwrap(), message);
+    assert_eq!(std::fs::read(&path).unwrap(), resealed);
+    assert!(!dir.path().join(format!("spool/{other}.pgp.new")).exists());
+    assert!(store.message(other).unwrap().is_some());
+    assert!(store.item(gone).unwrap().is_none());
+    assert_eq!(store.items().unwrap().len(), 4);
+}

@@ -76,6 +76,17 @@ fn a_data_directory_of_the_previous_version_reads_back_unchanged() {
     assert_eq!(entries, earlier, "the audit entries read back differently");
 
     d.spawn();
+    // In the background, its intakes are sealed again under keys of their own (so that
+    // erasing one is crypto-shredding); they read back the same.
+    wait_for(
+        "the earlier intakes to get keys of their own",
+        std::time::Duration::from_secs(30),
+        || {
+            d.stderr()
+                .contains("earlier intakes given keys of their own")
+                .then_some(())
+        },
+    );
     let list = d.cli_json(&["triage", "list", "--all", "--json"]);
     let was = expected("list.json");
     let items = |v: &Value| -> Vec<Value> {

@@ -16,6 +16,8 @@ pub struct Batch {
     pub(super) users: Vec<User>,
     pub(super) series: Vec<crate::series::SentSeries>,
     pub(super) erased: Vec<Erased>,
+    /// Messages sealed again (under their intake's own key), replacing their files.
+    pub(super) resealed: Vec<(String, Vec<u8>)>,
 }
 
 /// An intake to erase, as it was (its blind-index keys are computed from it under the key

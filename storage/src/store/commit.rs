@@ -29,6 +29,7 @@ impl Store {
         let mut batch = batch;
         let mut messages = Vec::new();
         let mut new_files = Vec::new();
+        let mut replacements = Vec::new();
         // Held until the transaction is applied: the blind-index key first (see
         // `Inner::blind`), then the ring (see `Inner::ring`).
         let blind = self.blind_key();
@@ -42,6 +43,12 @@ impl Store {
                 let ciphertext = sealers.seal(r, &parts)?;
                 let hash = self.inner.spool.write(r, &ciphertext)?;
                 new_files.push(r.clone());
+                messages.push((r.clone(), hash.to_vec()));
+            }
+            for (r, plain) in &batch.resealed {
+                let ciphertext = sealers.seal(r, &[plain])?;
+                let hash = self.inner.spool.write_replacement(r, &ciphertext)?;
+                replacements.push(r.clone());
                 messages.push((r.clone(), hash.to_vec()));
             }
             for entry in &mut batch.outbox_put {
@@ -74,6 +81,9 @@ impl Store {
             Err(_) => {
                 for name in &new_files {
                     self.inner.spool.remove(name);
+                }
+                for name in &replacements {
+                    self.inner.spool.drop_replacement(name);
                 }
             }
             // A delivered entry's message goes with it (a crash first leaves a file that

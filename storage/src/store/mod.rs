@@ -35,6 +35,7 @@ mod flush;
 mod item_keys;
 mod items;
 mod outbox;
+mod rekey;
 mod users;
 
 pub use crate::keyspace::DB_DIR;
@@ -205,6 +206,14 @@ impl Store {
         let t = |name: &str| db.open_tree(name);
         let spool = Spool::open(data_dir)?;
         let messages = t(T_MESSAGES)?;
+        // An intake's message sealed again under its own key, interrupted (see `rekey`).
+        spool.settle_replacements(|r| {
+            messages
+                .get(r.as_bytes())
+                .ok()
+                .flatten()
+                .map(|h| h.to_vec())
+        })?;
         // Files whose record never committed (a crash between file and transaction).
         let outbox_tree = db.open_tree(T_OUTBOX)?;
         let orphans = spool.clean(|r| match r.strip_prefix("outbox-") {
