@@ -9,8 +9,8 @@
 //! of the restored directory, record, message and queued copies alike.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use openpgp::Cert;
@@ -188,21 +188,6 @@ fn read_keyring(store_key: &Cert, input: impl Read + Send + Sync) -> Result<Keyr
     })
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let io = |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)
-}
-
 /// Restores `backup` into `dir` (which must not exist, or be empty), with the intakes' keys
 /// from `keyring` when one is given (see the module).
 pub fn restore(
@@ -244,12 +229,14 @@ pub fn restore(
                 }
                 db.open_tree(&tree)?.insert(key, value)?;
             }
-            Ok(Part::File { name, bytes }) => write_new(&spool_dir.join(name), &bytes)?,
+            Ok(Part::File { name, bytes }) => {
+                crate::keys::write_secret(&spool_dir.join(name), &bytes)?
+            }
             Ok(Part::KeyFile { name, bytes }) => {
                 if crate::ring::is_ring_file(&name) && keyring.is_some() {
                     continue;
                 }
-                write_new(&dir.join(name), &bytes)?;
+                crate::keys::write_secret(&dir.join(name), &bytes)?;
             }
             Err(m) => break m,
         }
@@ -268,7 +255,7 @@ pub fn restore(
             item_keys.insert(key.as_slice(), value.as_slice())?;
         }
         if let Some((name, bytes)) = &k.ring_file {
-            write_new(&dir.join(name), bytes)?;
+            crate::keys::write_secret(&dir.join(name), bytes)?;
         }
     }
     let ring = Ring::open(dir, store_key)?;
