@@ -301,44 +301,21 @@ fn decrypt_inner(
 /// A reader of what `Sealer::writer` (or any encryption to `key`) wrote into `input`,
 /// decrypting as it reads: each AEAD chunk is authenticated before it is handed out.
 pub fn decrypting_reader<'a, R: Read + Send + Sync + 'a>(
-    key: &Cert,
+    key: &'a Cert,
     input: R,
 ) -> Result<impl Read + 'a, StoreError> {
     static POLICY: std::sync::OnceLock<StandardPolicy<'static>> = std::sync::OnceLock::new();
-    let p = POLICY.get_or_init(StandardPolicy::new);
+    let policy = POLICY.get_or_init(StandardPolicy::new);
+    let helper = Helper {
+        key,
+        session_key: None,
+        policy,
+        cache: None,
+    };
     DecryptorBuilder::from_reader(input)
         .map_err(crypto_err)?
-        .with_policy(p, None, OwnedHelper { key: key.clone() })
+        .with_policy(policy, None, helper)
         .map_err(|e| StoreError::Crypto(format!("cannot be opened with the store key: {e}")))
-}
-
-struct OwnedHelper {
-    key: Cert,
-}
-
-impl VerificationHelper for OwnedHelper {
-    fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
-        Ok(Vec::new())
-    }
-    fn check(&mut self, _structure: MessageStructure) -> openpgp::Result<()> {
-        Ok(())
-    }
-}
-
-impl DecryptionHelper for OwnedHelper {
-    fn decrypt(
-        &mut self,
-        pkesks: &[PKESK],
-        _skesks: &[SKESK],
-        sym_algo: Option<SymmetricAlgorithm>,
-        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
-    ) -> openpgp::Result<Option<Cert>> {
-        let p = policy();
-        if open_session_key(&self.key, &p, pkesks, sym_algo, decrypt)? {
-            return Ok(Some(self.key.clone()));
-        }
-        Err(openpgp::Error::MissingSessionKey("not encrypted to this store key".into()).into())
-    }
 }
 
 /// Session keys already recovered, by the PKESK packets that carried them. Records sealed by
