@@ -23,7 +23,10 @@ impl Store {
             return Ok(false);
         };
         let mut batch = Batch::new();
-        for entry in self.outbox()? {
+        // The records alone (each copy's file is not needed to find them).
+        let entries: Vec<crate::records::OutboxEntry> =
+            self.all_sealed(self.inner.outbox.iter(), T_OUTBOX)?;
+        for entry in entries {
             if entry.reference == reference {
                 batch.outbox_done(entry.id);
             }
