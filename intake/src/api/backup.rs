@@ -1,7 +1,6 @@
 //! `GET /api/v1/backup` and `GET /api/v1/backup/keyring`: a backup of the running store, or
 //! its keyring, streamed as it is written (see `modtag_storage::store::backup`). Both are
-//! encrypted to the store key; each is audited before its first byte leaves. And the
-//! administrator's other key work: replacing the checkpoint and blind-index keys.
+//! encrypted to the store key; each is audited before its first byte leaves.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -63,59 +62,6 @@ pub async fn keyring(
     Ok(stream(move |out| {
         store.export_keyring(out, now).map(|_| ())
     }))
-}
-
-/// `POST /api/v1/keys/rotate/checkpoint`: a new checkpoint key, handed over from the old
-/// one in the log itself (see `Store::rotate_checkpoint_key`); answers the hand-over note.
-pub async fn rotate_checkpoint_key(
-    State(state): State<Arc<ApiState>>,
-    caller: Caller,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    caller.require(Action::RotateKeys)?;
-    let store = state.app.store.clone();
-    let cfg = state.app.policy.cfg();
-    let actor = caller.actor.clone();
-    let now = state.now();
-    let note =
-        crate::app::blocking(move || crate::checkpoints::rotate(&store, &cfg, &actor, now)).await?;
-    Ok(axum::Json(serde_json::json!({ "checkpoint": note })))
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct NewBlindKey {
-    /// The new key (hex), when the keys are kept apart ([keys]); made here otherwise.
-    key: Option<String>,
-}
-
-/// `POST /api/v1/keys/rotate/blind-index`: the blind index and the cases' keys written
-/// again under a new key (see `Store::rotate_blind_key`).
-pub async fn rotate_blind_key(
-    State(state): State<Arc<ApiState>>,
-    caller: Caller,
-    body: axum::body::Bytes,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    caller.require(Action::RotateKeys)?;
-    let input: NewBlindKey = if body.is_empty() {
-        NewBlindKey::default()
-    } else {
-        super::error::json_body(&body, "{\"key\": \"64 hex digits\"}")?
-    };
-    let key = match input.key {
-        Some(hex_key) => Some(
-            hex::decode(hex_key.trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| {
-                    ApiError::bad_request("the new blind-index key is not 64 hex digits")
-                })?,
-        ),
-        None => None,
-    };
-    let store = state.app.store.clone();
-    let actor = caller.actor.clone();
-    let now = state.now();
-    let n = crate::app::blocking(move || store.rotate_blind_key(key, &actor, now)).await?;
-    Ok(axum::Json(serde_json::json!({ "entries_rewritten": n })))
 }
 
 /// A response whose body `write` produces on a blocking thread. A failure part-way ends the

@@ -13,6 +13,7 @@ mod cases;
 pub(crate) mod changes;
 pub mod error;
 pub(crate) mod items;
+mod keys;
 pub mod lockout;
 mod meetings;
 pub(crate) mod outbox;
@@ -50,11 +51,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/backup/keyring", get(backup::keyring))
         .route(
             "/api/v1/keys/rotate/checkpoint",
-            post(backup::rotate_checkpoint_key),
+            post(keys::rotate_checkpoint_key),
         )
         .route(
             "/api/v1/keys/rotate/blind-index",
-            post(backup::rotate_blind_key),
+            post(keys::rotate_blind_key),
         )
         .route("/api/v1/triage/{reference}/task", post(changes::task))
         .route(
