@@ -151,17 +151,9 @@ fn an_interrupted_rotation_is_finished_at_open() {
     drop(store);
     // And a data directory that lost its ring key is refused, not given a new one.
     std::fs::remove_file(dir.path().join("ring-2.key")).unwrap();
-    let err = loop {
-        let keys = modtag_storage::keys::DataKeys::load(dir.path(), None)
-            .unwrap()
-            .with_auditors(vec![auditor()]);
-        match Store::open(dir.path(), keys) {
-            Err(modtag_storage::StoreError::Locked) => {
-                std::thread::sleep(std::time::Duration::from_millis(50))
-            }
-            Err(e) => break e.to_string(),
-            Ok(_) => panic!("opened without its ring key"),
-        }
+    let err = match try_reopen(dir.path()) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened without its ring key"),
     };
     assert!(err.contains("ring-2.key"), "{err}");
 }
@@ -222,17 +214,9 @@ fn a_rotated_blind_index_key_finds_the_same_and_the_old_key_is_refused() {
     // Opened with the old key (as with [keys] before the new credential is sealed).
     std::fs::remove_file(dir.path().join("blind-index.key")).unwrap();
     modtag_storage::keys::write_secret(&dir.path().join("blind-index.key"), &old_key).unwrap();
-    let err = loop {
-        let keys = modtag_storage::keys::DataKeys::load(dir.path(), None)
-            .unwrap()
-            .with_auditors(vec![auditor()]);
-        match Store::open(dir.path(), keys) {
-            Err(modtag_storage::StoreError::Locked) => {
-                std::thread::sleep(std::time::Duration::from_millis(50))
-            }
-            Err(e) => break e.to_string(),
-            Ok(_) => panic!("opened with the old blind-index key"),
-        }
+    let err = match try_reopen(dir.path()) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened with the old blind-index key"),
     };
     assert!(err.contains("--new-key"), "{err}");
     // The rotation's next key beside it (a crash before the rename): put in place.

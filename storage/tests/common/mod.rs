@@ -36,18 +36,18 @@ pub fn test_keys(dir: &std::path::Path) -> DataKeys {
 /// Opens a store again after dropping it in the same process: sled's background flusher
 /// may hold the directory lock for a moment after the drop.
 pub fn reopen(dir: &std::path::Path) -> Store {
+    try_reopen(dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Opens a store again as [`reopen`] does, with what the open answers (for a refusal).
+pub fn try_reopen(dir: &std::path::Path) -> Result<Store, modtag_storage::StoreError> {
     for _ in 0..100 {
-        match Store::open(
-            dir,
-            DataKeys::load(dir, None)
-                .unwrap()
-                .with_auditors(vec![auditor()]),
-        ) {
-            Ok(s) => return s,
+        let keys = DataKeys::load(dir, None)?.with_auditors(vec![auditor()]);
+        match Store::open(dir, keys) {
             Err(modtag_storage::StoreError::Locked) => {
                 std::thread::sleep(std::time::Duration::from_millis(50))
             }
-            Err(e) => panic!("{e}"),
+            other => return other,
         }
     }
     panic!("the store stayed locked after it was dropped");
