@@ -117,13 +117,7 @@ fn full_disk_is_a_temporary_failure_and_loses_nothing() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     d.spawn();
-    let list = d.cli_json(&["triage", "list", "--json"]);
-    let listed: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["reference"].as_str().unwrap())
-        .collect();
+    let listed = d.queue();
     let mut expected: Vec<&str> = before.iter().map(String::as_str).collect();
     expected.push(&after);
     assert_eq!(listed, expected);

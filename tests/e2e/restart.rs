@@ -9,13 +9,7 @@ fn restart_keeps_every_intake() {
     let r2 = d.send("Anden", "Bekymring 2");
     assert!(d.stop().success());
     d.spawn();
-    let list = d.cli_json(&["triage", "list", "--json"]);
-    let refs: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["reference"].as_str().unwrap())
-        .collect();
+    let refs = d.queue();
     assert_eq!(refs, [r1.as_str(), r2.as_str()]);
     // The counter continues: no reference is reused.
     let r3 = d.send("Tredje", "Bekymring 3");
@@ -30,13 +24,7 @@ fn acknowledged_messages_survive_sigkill() {
         .collect();
     d.kill();
     d.spawn();
-    let list = d.cli_json(&["triage", "list", "--json"]);
-    let listed: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["reference"].as_str().unwrap())
-        .collect();
+    let listed = d.queue();
     assert_eq!(listed, refs.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(d.stop().success());
     assert!(d.cli(&["audit", "verify"]).status.success());

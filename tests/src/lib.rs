@@ -472,6 +472,17 @@ impl Daemon {
         });
     }
 
+    /// The references of the triage queue (`modtag triage list --json`), in its order.
+    pub fn queue(&self) -> Vec<String> {
+        let list = self.cli_json(&["triage", "list", "--json"]);
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["reference"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// Runs the CLI, asserts success, parses stdout as JSON.
     pub fn cli_json(&self, args: &[&str]) -> Value {
         let out = self.cli(args);
