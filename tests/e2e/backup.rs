@@ -4,8 +4,6 @@
 //! an erasure, a daemon starts on it with those intakes, the erased one left out, and the
 //! audit log verifies against the checkpoint the auditors kept.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use modtag_tests::*;
@@ -29,29 +27,7 @@ fn a_backup_under_load_restores_on_another_daemon_and_keeps_an_erasure() {
     d.spawn();
 
     // A client that keeps sending, noting when each message was acknowledged.
-    let acked: Arc<Mutex<Vec<(String, Instant)>>> = Default::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (acked, stop, addr) = (acked.clone(), stop.clone(), d.smtp);
-        std::thread::spawn(move || {
-            let mut c = Smtp::connect(addr);
-            c.cmd("EHLO load.example");
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) {
-                c.start_message();
-                c.send_raw(format!("Subject: Last {n}\r\n\r\nEmil {n}\r\n.\r\n").as_bytes());
-                let reply = c.reply();
-                let r = queued_as(&reply).unwrap_or_else(|| panic!("{reply}"));
-                acked.lock().unwrap().push((r, Instant::now()));
-                n += 1;
-            }
-        })
-    };
-    wait_for(
-        "the load to run",
-        std::time::Duration::from_secs(30),
-        || (acked.lock().unwrap().len() >= 5).then_some(()),
-    );
+    let load = Load::start(d.smtp, 5);
     let began = Instant::now();
     let file = d.dir.path().join("modtag.mtb");
     let out = d.cli(&["backup", "create", file.to_str().unwrap()]);
@@ -60,27 +36,19 @@ fn a_backup_under_load_restores_on_another_daemon_and_keeps_an_erasure() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    stop.store(true, Ordering::SeqCst);
-    load.join().unwrap();
+    let acked = load.finish();
     let before_backup: Vec<String> = first
         .iter()
         .cloned()
         .chain(
             acked
-                .lock()
-                .unwrap()
                 .iter()
                 .filter(|(_, at)| *at < began)
                 .map(|(r, _)| r.clone()),
         )
         .collect();
     assert!(before_backup.len() >= 8);
-    let during = acked
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, at)| *at >= began)
-        .count();
+    let during = acked.iter().filter(|(_, at)| *at >= began).count();
     eprintln!(
         "{} acknowledged before the backup, {during} while it ran",
         before_backup.len()
@@ -193,13 +161,7 @@ fn a_backup_under_load_restores_on_another_daemon_and_keeps_an_erasure() {
     // the backup.
     let newest = standby.send("Bekymring", "Efter genskabelsen");
     let number = |r: &str| r.rsplit('-').next().unwrap().parse::<u64>().unwrap();
-    let last_given = acked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(r, _)| number(r))
-        .max()
-        .unwrap();
+    let last_given = acked.iter().map(|(r, _)| number(r)).max().unwrap();
     assert!(
         number(&newest) > last_given + 9_000,
         "{newest} after {last_given}"

@@ -4,7 +4,8 @@
 //!   with a config generated from the demo, and the CLI run against it.
 //! - `relay.rs`: [`Sink`], Debian's `smtp-sink` as the outbound relay, dumping each message
 //!   to a file, and [`Gpg`], Debian's `gpg` with a demo recipient's key, to decrypt it.
-//! - `smtp.rs`: [`Smtp`], a raw SMTP client for transcript-style checks.
+//! - `smtp.rs`: [`Smtp`], a raw SMTP client for transcript-style checks; `load.rs`
+//!   [`Load`], a client that keeps sending while a test does something else.
 //! - `http.rs`: raw HTTP requests, cookies and CSRF fields; `forms.rs` the public forms'
 //!   bodies; `browser.rs` headless Chromium over WebDriver; `oidc.rs` a real OpenID
 //!   provider.
@@ -116,11 +117,13 @@ fn is_root() -> bool {
 pub mod browser;
 pub mod forms;
 mod http;
+mod load;
 mod oidc;
 mod relay;
 mod smtp;
 
 pub use http::*;
+pub use load::Load;
 pub use oidc::*;
 pub use relay::*;
 pub use smtp::*;
@@ -305,6 +308,31 @@ impl Daemon {
             }
             ready().then_some(())
         });
+    }
+
+    /// `modtag serve` on this daemon's configuration and data, expected to refuse to start:
+    /// what it answered. One that is still running after a minute is killed, and the test
+    /// fails.
+    pub fn serve_refused(&self) -> Output {
+        let mut child = Command::new(modtag_bin())
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .arg("--data")
+            .arg(&self.data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("modtag serve started where it should have refused");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        child.wait_with_output().unwrap()
     }
 
     pub fn stderr(&self) -> String {
