@@ -15,4 +15,8 @@ pub struct KeyFiles {
     pub store_key: String,
     /// The blind-index key (hex HMAC key), likewise.
     pub blind_index_key: String,
+    /// The store key that `modtag keys rotate store` moves the store to, likewise; named
+    /// only while a rotation is prepared or under way, and replaced by `store_key` after.
+    #[serde(default)]
+    pub next_store_key: Option<String>,
 }

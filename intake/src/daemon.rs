@@ -41,6 +41,11 @@ pub fn keys_apart(config: &modtag_config::Config) -> Result<Option<modtag_storag
     Ok(Some(modtag_storage::keys::Apart {
         store: path("store_key", &k.store_key)?,
         blind: path("blind_index_key", &k.blind_index_key)?,
+        store_next: k
+            .next_store_key
+            .as_deref()
+            .map(|f| path("next_store_key", f))
+            .transpose()?,
     }))
 }
 
@@ -83,6 +88,7 @@ fn unused_key_files(dir: &Path, keys_apart: bool) -> Vec<String> {
     // The legacy token is removed just after, and says so.
     let known = [
         STORE_KEY,
+        STORE_KEY_NEXT,
         AUDIT_CERT,
         CHECKPOINT_KEY,
         CHECKPOINT_PUB,
@@ -103,7 +109,8 @@ fn unused_key_files(dir: &Path, keys_apart: bool) -> Vec<String> {
                 || [".pem", ".asc", ".gpg", ".pgp"]
                     .iter()
                     .any(|x| n.ends_with(x));
-            let apart_now = keys_apart && (n == STORE_KEY || n == BLIND_KEY);
+            let apart_now =
+                keys_apart && [STORE_KEY, STORE_KEY_NEXT, BLIND_KEY].contains(&n.as_str());
             keyish
                 && (apart_now || !known.contains(&n.as_str()))
                 && !TLS.contains(&n.as_str())

@@ -450,6 +450,32 @@ pub fn open_session_key(
     Ok(false)
 }
 
+/// Whether `bytes` is an OpenPGP message whose session key is encrypted to one of `key`'s
+/// (sub)keys: what a store key rotation still has to seal again. Reads the PKESK headers
+/// only; anything else (a record under an intake's own key, a value that is no OpenPGP
+/// message) is not.
+pub fn sealed_to(key: &Cert, bytes: &[u8]) -> bool {
+    use openpgp::parse::{PacketParser, PacketParserResult};
+    let Ok(mut ppr) = PacketParser::from_bytes(bytes) else {
+        return false;
+    };
+    while let PacketParserResult::Some(pp) = ppr {
+        let Packet::PKESK(pkesk) = &pp.packet else {
+            return false;
+        };
+        if let Some(recipient) = pkesk.recipient() {
+            if key.keys().any(|k| k.key().key_handle().aliases(&recipient)) {
+                return true;
+            }
+        }
+        ppr = match pp.next() {
+            Ok((_, next)) => next,
+            Err(_) => return false,
+        };
+    }
+    false
+}
+
 /// Parses an armored or binary certificate or key.
 pub fn parse_cert(bytes: &[u8]) -> Result<Cert, StoreError> {
     Cert::from_bytes(bytes).map_err(|e| StoreError::Key(format!("not an OpenPGP key: {e}")))

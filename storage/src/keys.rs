@@ -3,6 +3,7 @@
 //! | file | what | who needs it |
 //! |---|---|---|
 //! | `store.key` | OpenPGP key that encrypts messages and records at rest | the daemon |
+//! | `store.key.next` | the store key a rotation is moving the store to (`modtag keys rotate store`); renamed over `store.key` when it is done | the daemon |
 //! | `audit.cert` | only in data directories from before the auditors' certificates came from the configuration (`[audit] auditor_certs`): still honoured | the daemon |
 //! | `checkpoint.key` | Ed25519 seed that signs audit checkpoints | the daemon |
 //! | `blind-index.key` | HMAC key for CPR lookups, separate from the store key | the daemon |
@@ -29,6 +30,8 @@ use crate::crypto::parse_cert;
 use crate::StoreError;
 
 pub const STORE_KEY: &str = "store.key";
+/// The store key a rotation moves to, beside the current one until it is done.
+pub const STORE_KEY_NEXT: &str = "store.key.next";
 pub const AUDIT_CERT: &str = "audit.cert";
 pub const CHECKPOINT_KEY: &str = "checkpoint.key";
 pub const CHECKPOINT_PUB: &str = "checkpoint.pub";
@@ -148,6 +151,18 @@ pub fn replace_checkpoint_key(
         .map_err(io(dir.to_path_buf()))
 }
 
+/// Reads a store key (an OpenPGP key with its secret parts) from a secret file.
+pub fn read_store_key(path: &Path) -> Result<Cert, StoreError> {
+    let key = parse_cert(&read_secret(path)?)?;
+    if !key.is_tsk() {
+        return Err(StoreError::Key(format!(
+            "{}: holds no secret key",
+            path.display()
+        )));
+    }
+    Ok(key)
+}
+
 /// Reads a secret file, refusing one that group or others may read.
 pub fn read_secret(path: &Path) -> Result<Vec<u8>, StoreError> {
     let io = |source| StoreError::Io {
@@ -169,6 +184,9 @@ pub fn read_secret(path: &Path) -> Result<Vec<u8>, StoreError> {
 pub struct DataKeys {
     /// The store key with its secret parts: encrypts and decrypts records at rest.
     pub store: Cert,
+    /// The store key a rotation moves to (`store.key.next`, or `[keys] next_store_key`),
+    /// while there is one (see `Store::rotate_store_key`).
+    pub store_next: Option<Cert>,
     /// The auditors' certificates (public only): audit payloads are encrypted to them.
     pub audit: Vec<Cert>,
     pub checkpoint: ed25519_dalek::SigningKey,
@@ -184,6 +202,8 @@ pub struct DataKeys {
 pub struct Apart {
     pub store: PathBuf,
     pub blind: PathBuf,
+    /// The store key a rotation moves to (`[keys] next_store_key`), while one is named.
+    pub store_next: Option<PathBuf>,
 }
 
 /// Makes a new store key and blind-index key in `dir` (0600 files, never overwriting), to
@@ -192,6 +212,7 @@ pub fn make_apart(dir: &Path) -> Result<Apart, StoreError> {
     let apart = Apart {
         store: dir.join(STORE_KEY),
         blind: dir.join(BLIND_KEY),
+        store_next: None,
     };
     write_secret(
         &apart.store,
@@ -284,17 +305,16 @@ impl DataKeys {
     /// Loads existing keys without creating any.
     pub fn load(dir: &Path, apart: Option<&Apart>) -> Result<DataKeys, StoreError> {
         let p = |name: &str| dir.join(name);
-        let (store_path, blind_path) = match apart {
-            Some(a) => (a.store.clone(), a.blind.clone()),
-            None => (p(STORE_KEY), p(BLIND_KEY)),
+        let (store_path, blind_path, next_path) = match apart {
+            Some(a) => (a.store.clone(), a.blind.clone(), a.store_next.clone()),
+            None => (
+                p(STORE_KEY),
+                p(BLIND_KEY),
+                Some(p(STORE_KEY_NEXT)).filter(|p| p.exists()),
+            ),
         };
-        let store = parse_cert(&read_secret(&store_path)?)?;
-        if !store.is_tsk() {
-            return Err(StoreError::Key(format!(
-                "{}: holds no secret key",
-                store_path.display()
-            )));
-        }
+        let store = read_store_key(&store_path)?;
+        let store_next = next_path.map(|p| read_store_key(&p)).transpose()?;
         // A data directory from before keeps the certificate its log was written to. The
         // daemon must not be able to read the log back: only the public half is kept.
         let audit = match fs::read(p(AUDIT_CERT)) {
@@ -318,6 +338,7 @@ impl DataKeys {
         };
         Ok(DataKeys {
             store,
+            store_next,
             audit,
             checkpoint,
             blind,

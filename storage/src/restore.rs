@@ -258,7 +258,7 @@ pub fn restore(
             crate::keys::write_secret(&dir.join(name), bytes)?;
         }
     }
-    let ring = Ring::open(dir, store_key)?;
+    let ring = Ring::open(dir, &[store_key])?;
     let items = db.open_tree(T_ITEMS)?;
     let mut erased_since = Vec::new();
     for kv in items.iter() {

@@ -38,6 +38,8 @@ use crate::StoreError;
 const PREFIX: &str = "ring-";
 const SUFFIX: &str = ".key";
 const NONCE: usize = 12;
+/// A ring key file sealed again to a new store key, before it takes the file's place.
+const RESEALED: &str = ".new";
 
 /// The ring keys a data directory holds, by epoch.
 pub struct Ring {
@@ -70,9 +72,10 @@ pub fn new_item_key() -> SessionKey {
 }
 
 impl Ring {
-    /// Reads every ring key in `dir` (each opened with `store_key`). None yet is an empty
-    /// ring: [`Ring::ensure`] makes the first.
-    pub fn open(dir: &Path, store_key: &Cert) -> Result<Ring, StoreError> {
+    /// Reads every ring key in `dir`, each opened with the first of `store_keys` it is
+    /// encrypted to (two while a store key rotation runs). None yet is an empty ring: the
+    /// store adds the first.
+    pub fn open(dir: &Path, store_keys: &[&Cert]) -> Result<Ring, StoreError> {
         let mut keys = BTreeMap::new();
         let io = |source| StoreError::Io {
             path: dir.to_path_buf(),
@@ -81,11 +84,23 @@ impl Ring {
         for entry in fs::read_dir(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            // Sealed again to a new store key, not yet in place: the file itself is whole.
+            if name
+                .strip_suffix(RESEALED)
+                .is_some_and(|n| epoch_of_name(n).is_some())
+            {
+                let _ = fs::remove_file(entry.path());
+                continue;
+            }
             let Some(epoch) = epoch_of_name(&name) else {
                 continue;
             };
             let sealed = crate::keys::read_secret(&entry.path())?;
-            let plain = crate::crypto::decrypt(store_key, &sealed).map_err(|e| {
+            let key = store_keys
+                .iter()
+                .find(|k| crate::crypto::sealed_to(k, &sealed))
+                .unwrap_or(&store_keys[0]);
+            let plain = crate::crypto::decrypt(key, &sealed).map_err(|e| {
                 StoreError::Key(format!(
                     "{}: cannot be opened with the store key: {e}",
                     name
@@ -136,6 +151,21 @@ impl Ring {
         self.sync_dir()?;
         self.keys.insert(epoch, key);
         Ok(epoch)
+    }
+
+    /// Encrypts every ring key file again to `store_key` (a store key rotation): each is
+    /// written beside and renamed over, so a crash leaves a whole file under one key or the
+    /// other. Returns how many.
+    pub fn reseal(&self, store_key: &Cert) -> Result<usize, StoreError> {
+        for (epoch, key) in &self.keys {
+            let path = self.dir.join(file_name(*epoch));
+            let next = self.dir.join(format!("{}{RESEALED}", file_name(*epoch)));
+            let _ = fs::remove_file(&next);
+            crate::keys::write_secret(&next, &crate::crypto::encrypt(&[store_key], key)?)?;
+            fs::rename(&next, &path).map_err(|source| StoreError::Io { path, source })?;
+        }
+        self.sync_dir()?;
+        Ok(self.keys.len())
     }
 
     /// Deletes the ring key of `epoch` for good (once nothing is wrapped under it).
@@ -230,7 +260,7 @@ mod tests {
     fn a_retired_ring_key_opens_nothing_it_wrapped() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::keys::generate_key("store <s@localhost>").unwrap();
-        let mut ring = Ring::open(dir.path(), &store).unwrap();
+        let mut ring = Ring::open(dir.path(), &[&store]).unwrap();
         assert!(ring.is_empty());
         assert_eq!(ring.add(&store).unwrap(), 1);
         let key = new_item_key();
@@ -242,14 +272,14 @@ mod tests {
         // Bound to its reference: moved to another, it does not open.
         assert!(ring.unwrap("MT-2026-000002", &wrapped).is_err());
         // The ring is read back from its file.
-        let again = Ring::open(dir.path(), &store).unwrap();
+        let again = Ring::open(dir.path(), &[&store]).unwrap();
         assert!(again.unwrap("MT-2026-000001", &wrapped).unwrap().is_some());
         // Rotated and retired: what was wrapped under epoch 1 has no key.
         assert_eq!(ring.add(&store).unwrap(), 2);
         assert_eq!(ring.retiring(), vec![1]);
         ring.retire(1).unwrap();
         assert!(ring.unwrap("MT-2026-000001", &wrapped).unwrap().is_none());
-        let reopened = Ring::open(dir.path(), &store).unwrap();
+        let reopened = Ring::open(dir.path(), &[&store]).unwrap();
         assert_eq!(reopened.current(), Some(2));
         assert!(reopened
             .unwrap("MT-2026-000001", &wrapped)
@@ -257,6 +287,6 @@ mod tests {
             .is_none());
         // Another store key cannot open the ring file.
         let other = crate::keys::generate_key("other <o@localhost>").unwrap();
-        assert!(Ring::open(dir.path(), &other).is_err());
+        assert!(Ring::open(dir.path(), &[&other]).is_err());
     }
 }

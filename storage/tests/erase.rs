@@ -87,7 +87,7 @@ fn an_erased_intake_opens_nowhere_and_the_log_still_verifies() {
     // open it, and its wrapped key is under a ring key that no longer exists.
     let old_file = std::fs::read(snapshot.path().join(format!("spool/{A}.pgp"))).unwrap();
     assert!(modtag_storage::crypto::decrypt(&store_key, &old_file).is_err());
-    let live_ring = Ring::open(dir.path(), &store_key).unwrap();
+    let live_ring = Ring::open(dir.path(), &[&store_key]).unwrap();
     let old_db = sled::open(snapshot.path().join("db")).unwrap();
     let old_keys = old_db.open_tree("item_keys").unwrap();
     for r in [A, B] {
@@ -104,16 +104,7 @@ fn an_erased_intake_opens_nowhere_and_the_log_still_verifies() {
     // The log verifies with the erasure in it, and the store opens again.
     let db = open_sled(dir.path());
     let report = modtag_storage::audit::offline::verify_db(&db, &[checkpoint_key], &[]).unwrap();
-    let kinds: Vec<String> = db
-        .open_tree("audit")
-        .unwrap()
-        .iter()
-        .map(|kv| {
-            modtag_storage::audit::Entry::decode(&kv.unwrap().1)
-                .unwrap()
-                .kind
-        })
-        .collect();
+    let kinds = audit_kinds(&db);
     assert_eq!(report.entries, kinds.len() as u64);
     assert_eq!(
         kinds,
@@ -143,7 +134,7 @@ fn an_interrupted_rotation_is_finished_at_open() {
         store_key
     };
     // The new ring key was written; nothing was wrapped under it yet.
-    let mut ring = Ring::open(dir.path(), &store_key).unwrap();
+    let mut ring = Ring::open(dir.path(), &[&store_key]).unwrap();
     assert_eq!(ring.add(&store_key).unwrap(), 2);
     let store = reopen(dir.path());
     assert!(!dir.path().join("ring-1.key").exists());

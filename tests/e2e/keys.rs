@@ -123,3 +123,129 @@ fn a_childs_history_is_found_across_a_blind_index_key_rotation() {
         2
     );
 }
+
+/// The store key replaced while a client keeps sending: every message acknowledged before,
+/// during and after reads back, the CLI says what was sealed again, the old key is gone
+/// from the data directory, the daemon starts again on the new key and refuses the old.
+#[test]
+fn the_store_key_is_replaced_under_load_and_nothing_is_lost() {
+    let mut d = Daemon::start(Options::default());
+    let first = d.send("Bekymring", "Emil 120315-4321 er ked af det");
+    let old = std::fs::read(d.data.join("store.key")).unwrap();
+    let load = Load::start(d.smtp, 3);
+    let out = d.cli(&["keys", "rotate", "store"]);
+    let acked = load.finish();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{} acknowledged around the rotation: {said}", acked.len());
+    assert!(
+        said.contains("sealed again") && said.contains("escrow"),
+        "{said}"
+    );
+    assert_ne!(std::fs::read(d.data.join("store.key")).unwrap(), old);
+    assert!(!d.data.join("store.key.next").exists());
+    let shows = |d: &Daemon, r: &str| {
+        let out = d.cli(&["triage", "show", r]);
+        assert!(
+            out.status.success(),
+            "{r}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    shows(&d, &first);
+    for (r, _) in &acked {
+        shows(&d, r);
+    }
+    assert!(d.stop().success());
+    assert!(d.audit_text("key_rotated").contains("\"store\""));
+
+    // It starts again on the new key and reads everything.
+    d.spawn();
+    shows(&d, &first);
+    shows(&d, &acked.last().unwrap().0);
+    let after = d.send("Bekymring", "Efter nøgleskiftet");
+    shows(&d, &after);
+    assert!(d.stop().success());
+    // The old key given back is refused, saying which key the store is sealed to.
+    let key = d.data.join("store.key");
+    std::fs::remove_file(&key).unwrap();
+    std::fs::write(&key, &old).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = d.serve_refused();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not to the one given"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// With `[keys]` the new store key comes from the administrator: without one the rotation
+/// is refused saying so; with one, the daemon goes on under it, a start with the old
+/// credential is refused, and a start with the new one reads everything.
+#[test]
+fn with_the_keys_apart_the_store_key_comes_from_the_administrator() {
+    let keys = tempfile::tempdir().unwrap();
+    for set in ["old", "new"] {
+        let made = modtag(&["keys", "init", keys.path().join(set).to_str().unwrap()]);
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let key = |set: &str, name: &str| keys.path().join(set).join(name).display().to_string();
+    let section = format!(
+        "[keys]\nstore_key = \"{}\"\nblind_index_key = \"{}\"\n\n[kvittering]",
+        key("old", "store.key"),
+        key("old", "blind-index.key")
+    );
+    let mut d = Daemon::start(Options {
+        edits: vec![("[kvittering]".into(), section)],
+        ..Options::default()
+    });
+    let r = d.send("Bekymring", "Emil 120315-4321 er ofte sulten.");
+    let refused = d.cli(&["keys", "rotate", "store"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--new-key"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let out = d.cli(&[
+        "keys",
+        "rotate",
+        "store",
+        "--new-key",
+        &key("new", "store.key"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seal the new key"));
+    d.cli_json(&["triage", "show", &r, "--json"]);
+    assert!(d.stop().success());
+    assert!(!d.data.join("store.key").exists() && !d.data.join("store.key.next").exists());
+
+    let out = d.serve_refused();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not to the one given"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(
+        &d.config,
+        text.replace(&key("old", "store.key"), &key("new", "store.key")),
+    )
+    .unwrap();
+    d.spawn();
+    let v = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert_eq!(v["reference"], r.as_str(), "{v}");
+}

@@ -1,6 +1,6 @@
-//! `POST /api/v1/keys/rotate/checkpoint` and `/blind-index`: an administrator replaces a
-//! key while the daemon runs (see `Store::rotate_checkpoint_key` and
-//! `Store::rotate_blind_key`).
+//! `POST /api/v1/keys/rotate/checkpoint`, `/blind-index` and `/store`: an administrator
+//! replaces a key while the daemon runs (see `Store::rotate_checkpoint_key`,
+//! `Store::rotate_blind_key` and `Store::rotate_store_key`).
 
 use std::sync::Arc;
 
@@ -61,6 +61,60 @@ pub async fn rotate_blind_key(
     let store = state.app.store.clone();
     let actor = caller.actor.clone();
     let now = state.now();
-    let n = crate::app::blocking(move || store.rotate_blind_key(key, &actor, now)).await?;
+    let n = crate::app::blocking(move || store.rotate_blind_key(key, &actor, now))
+        .await
+        .map_err(refused_key)?;
     Ok(axum::Json(serde_json::json!({ "entries_rewritten": n })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewStoreKey {
+    /// The new store key (an armored OpenPGP secret key), when the keys are kept apart
+    /// ([keys]) and it is not named as `next_store_key`; made here otherwise.
+    key: Option<String>,
+}
+
+/// `POST /api/v1/keys/rotate/store`: everything sealed to the store key sealed again to a
+/// new one (see `Store::rotate_store_key`); answers what was sealed again.
+pub async fn rotate_store_key(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    caller.require(Action::RotateKeys)?;
+    let input: NewStoreKey = if body.is_empty() {
+        NewStoreKey::default()
+    } else {
+        super::error::json_body(
+            &body,
+            "{\"key\": \"-----BEGIN PGP PRIVATE KEY BLOCK-----...\"}",
+        )?
+    };
+    let key = match input.key {
+        Some(armored) => Some(
+            modtag_storage::crypto::parse_cert(armored.as_bytes())
+                .ok()
+                .filter(|k| k.is_tsk())
+                .ok_or_else(|| {
+                    ApiError::bad_request("the new store key is not an OpenPGP secret key")
+                })?,
+        ),
+        None => None,
+    };
+    let store = state.app.store.clone();
+    let actor = caller.actor.clone();
+    let now = state.now();
+    let done = crate::app::blocking(move || store.rotate_store_key(key, &actor, now))
+        .await
+        .map_err(refused_key)?;
+    Ok(axum::Json(serde_json::json!(done)))
+}
+
+/// A key the rotation cannot use is the administrator's to fix, so it is said as it is (it
+/// names files and fingerprints, never personal data); other storage errors stay a 503.
+fn refused_key(e: modtag_storage::StoreError) -> ApiError {
+    match e {
+        modtag_storage::StoreError::Key(m) => ApiError::unprocessable(m),
+        e => e.into(),
+    }
 }

@@ -57,6 +57,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/v1/keys/rotate/blind-index",
             post(keys::rotate_blind_key),
         )
+        .route("/api/v1/keys/rotate/store", post(keys::rotate_store_key))
         .route("/api/v1/triage/{reference}/task", post(changes::task))
         .route(
             "/api/v1/triage/{reference}/attachments/{index}",

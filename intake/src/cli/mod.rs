@@ -214,13 +214,18 @@ pub enum KeysCommand {
     /// across it (it is mailed to them like every checkpoint). `blind-index`: the CPR and
     /// "sent to" index and the cases are written again under a new key (intake waits a few
     /// seconds meanwhile); with [keys] give the new key (`modtag keys init DIR` makes one)
-    /// and then seal it as the blind-index credential.
+    /// and then seal it as the blind-index credential. `store`: everything sealed to the
+    /// store key (ring keys, cases, outbox, accounts) is sealed again to a new one while
+    /// intake goes on; with [keys] give the new key, or name it as `next_store_key`, and
+    /// then seal it as the store key credential. Backups taken before still need the old
+    /// store key: keep it in escrow as long as they are kept.
     #[command(
-        after_help = "Examples:\n  modtag keys rotate checkpoint\n  modtag keys rotate blind-index --new-key /root/new-keys/blind-index.key"
+        after_help = "Examples:\n  modtag keys rotate checkpoint\n  modtag keys rotate blind-index --new-key /root/new-keys/blind-index.key\n  modtag keys rotate store --new-key /root/new-keys/store.key"
     )]
     Rotate {
         key: RotatedKey,
-        /// The new blind-index key (a 0600 file), when the keys are kept apart ([keys]).
+        /// The new blind-index or store key (a 0600 file), when the keys are kept apart
+        /// ([keys]).
         #[arg(long)]
         new_key: Option<PathBuf>,
     },
@@ -231,6 +236,7 @@ pub enum KeysCommand {
 pub enum RotatedKey {
     Checkpoint,
     BlindIndex,
+    Store,
 }
 
 #[derive(Subcommand)]

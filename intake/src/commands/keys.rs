@@ -38,6 +38,33 @@ pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
             Ok(())
         }
         KeysCommand::Rotate {
+            key: crate::cli::RotatedKey::Store,
+            new_key,
+        } => {
+            // The key travels in the request body, never on a command line.
+            let body = match new_key {
+                Some(path) => {
+                    let text = modtag_storage::keys::read_secret(path)
+                        .with_context(|| format!("the new key {}", path.display()))?;
+                    serde_json::json!({ "key": String::from_utf8_lossy(&text) })
+                }
+                None => serde_json::json!({}),
+            };
+            let v: serde_json::Value = ctx.api()?.post("/api/v1/keys/rotate/store", &body).await?;
+            println!(
+                "store key replaced: {} records, {} outbox files and {} ring keys sealed again to it.{}\nBackups taken before need the old store key: keep it in escrow as long as they are kept.",
+                v["records"],
+                v["files"],
+                v["ring_keys"],
+                if new_key.is_some() {
+                    " Now seal the new key as the store key credential ([keys] store_key) and remove next_store_key if you named it."
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        KeysCommand::Rotate {
             key: crate::cli::RotatedKey::Checkpoint,
             new_key,
         } => {

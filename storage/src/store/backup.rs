@@ -177,7 +177,7 @@ impl Store {
 }
 
 fn crypto_sealer(store: &Store) -> Result<crate::crypto::Sealer, StoreError> {
-    crate::crypto::Sealer::new(&[&store.inner.keys.store])
+    crate::crypto::Sealer::new(&[&store.store_keys().current])
 }
 
 fn copy<W: Write>(w: &mut Writer<W>, tree: &sled::Tree, name: &str) -> Result<(), StoreError> {

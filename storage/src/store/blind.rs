@@ -59,7 +59,7 @@ pub(super) fn settle_key(
     ))
 }
 
-fn sync_dir(dir: &std::path::Path) -> Result<(), StoreError> {
+pub(super) fn sync_dir(dir: &std::path::Path) -> Result<(), StoreError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|source| StoreError::Io {
@@ -84,6 +84,11 @@ impl Store {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         self.check()?;
+        let _one = self
+            .inner
+            .key_rotation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let i = &self.inner;
         let in_dir = i.dir.join(BLIND_KEY).exists();
         let new = match (new, in_dir) {

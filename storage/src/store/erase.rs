@@ -48,7 +48,7 @@ impl Store {
         self.check()?;
         let epoch = {
             let mut ring = self.inner.ring.write().unwrap_or_else(|e| e.into_inner());
-            ring.add(&self.inner.keys.store)?
+            ring.add(&self.store_keys().current)?
         };
         let n = self.finish_rotation()?;
         let mut batch = Batch::new();

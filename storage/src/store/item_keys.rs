@@ -29,7 +29,8 @@ impl Store {
 
     /// `bytes`, sealed under `reference`'s key or (older) to the store key, opened.
     pub(super) fn open_for(&self, reference: &str, bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let store_key = &self.inner.keys.store;
+        let keys = self.store_keys();
+        let store_key = keys.for_bytes(bytes);
         match self.item_key(reference)? {
             Some(k) => crypto::decrypt_with(store_key, &k, bytes, Some(&self.inner.opened)),
             None => crypto::decrypt_cached(store_key, bytes, Some(&self.inner.opened)),

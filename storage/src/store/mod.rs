@@ -36,10 +36,12 @@ mod item_keys;
 mod items;
 mod outbox;
 mod rekey;
+mod store_key;
 mod users;
 
 pub use crate::keyspace::DB_DIR;
 pub use batch::Batch;
+pub use store_key::StoreRotation;
 
 /// Hands out outbox ids. The workflow computes a batch of effects without touching the
 /// store, but a queued copy needs its id while it is composed (its MIME boundary carries
@@ -82,10 +84,10 @@ impl IdSource for Store {
 /// refused: giving it a new ring would hide that nothing in it opens.
 fn open_ring(
     dir: &Path,
-    store_key: &openpgp::Cert,
+    store_keys: &store_key::StoreKeys,
     item_keys: &sled::Tree,
 ) -> Result<crate::ring::Ring, StoreError> {
-    let mut ring = crate::ring::Ring::open(dir, store_key)?;
+    let mut ring = crate::ring::Ring::open(dir, &store_keys.all())?;
     let mut missing = std::collections::BTreeSet::new();
     let mut count = 0usize;
     for kv in item_keys.iter() {
@@ -104,7 +106,7 @@ fn open_ring(
         )));
     }
     if ring.is_empty() {
-        ring.add(store_key)?;
+        ring.add(&store_keys.current)?;
     }
     Ok(ring)
 }
@@ -135,7 +137,13 @@ struct Inner {
     audit: sled::Tree,
     meta: sled::Tree,
     checkpoints: sled::Tree,
+    /// The keys as given at open; the store keys in use are `store_keys`.
     keys: DataKeys,
+    /// The store key records are sealed to, and while a rotation runs the one it replaces
+    /// (see `store_key`).
+    store_keys: std::sync::RwLock<Arc<store_key::StoreKeys>>,
+    /// One key rotation at a time (store, blind-index: both rewrite the cases).
+    key_rotation: std::sync::Mutex<()>,
     /// The blind-index key (replaced by `Store::rotate_blind_key`). A commit holds it for
     /// reading from computing its index keys until its transaction is applied, taken before
     /// the ring, so a rotation sees every entry written under the old key.
@@ -206,12 +214,16 @@ impl Store {
         let t = |name: &str| db.open_tree(name);
         let spool = Spool::open(data_dir)?;
         let messages = t(T_MESSAGES)?;
-        // An intake's message sealed again under its own key, interrupted (see `rekey`).
+        let meta = t(T_META)?;
+        // An intake's message sealed again under its own key (see `rekey`), or an outbox
+        // copy's to a new store key (see `store_key`), interrupted.
         spool.settle_replacements(|r| {
+            let outbox = store_key::reseal_key(r);
             messages
                 .get(r.as_bytes())
                 .ok()
                 .flatten()
+                .or_else(|| meta.get(outbox.as_bytes()).ok().flatten())
                 .map(|h| h.to_vec())
         })?;
         // Files whose record never committed (a crash between file and transaction).
@@ -229,8 +241,10 @@ impl Store {
             );
         }
         let item_keys = t(T_ITEM_KEYS)?;
-        let ring = open_ring(data_dir, &keys.store, &item_keys)?;
-        let blind = blind::settle_key(data_dir, &t(T_META)?, keys.blind)?;
+        let (store_keys, resume) =
+            store_key::settle(data_dir, &meta, &keys.store, keys.store_next.as_ref())?;
+        let ring = open_ring(data_dir, &store_keys, &item_keys)?;
+        let blind = blind::settle_key(data_dir, &meta, keys.blind)?;
         let inner = Inner {
             item_keys,
             ring: std::sync::RwLock::new(ring),
@@ -246,8 +260,10 @@ impl Store {
             outbox_sched: t(T_OUTBOX_SCHED)?,
             users: t(T_USERS)?,
             audit: t(T_AUDIT)?,
-            meta: t(T_META)?,
+            meta,
             checkpoints: t(T_CHECKPOINTS)?,
+            store_keys: std::sync::RwLock::new(Arc::new(store_keys)),
+            key_rotation: Default::default(),
             db,
             _lock: lock,
             auditors: std::sync::RwLock::new(keys.audit.clone()),
@@ -267,6 +283,9 @@ impl Store {
         store.schedule_unscheduled()?;
         store.summarise_unindexed_items()?;
         store.finish_rotation()?;
+        if resume {
+            store.finish_store_rotation("system", Timestamp::now())?;
+        }
         Ok(store)
     }
 
@@ -327,10 +346,6 @@ impl Store {
         self.inner.auditors.write().expect("auditors lock")
     }
 
-    pub fn keys(&self) -> &DataKeys {
-        &self.inner.keys
-    }
-
     pub fn is_poisoned(&self) -> bool {
         self.inner.poisoned.load(Ordering::SeqCst)
     }
@@ -377,7 +392,7 @@ impl Store {
         match current.as_ref() {
             Some(s) if !s.is_stale() => Ok(s.clone()),
             _ => {
-                let fresh = Arc::new(crypto::Sealer::new(&[&self.inner.keys.store])?);
+                let fresh = Arc::new(crypto::Sealer::new(&[&self.store_keys().current])?);
                 *current = Some(fresh.clone());
                 Ok(fresh)
             }
@@ -395,7 +410,8 @@ impl Store {
             key: String::from_utf8_lossy(key).into_owned(),
             why,
         };
-        let plain = crypto::decrypt_cached(&self.inner.keys.store, bytes, Some(&self.inner.opened))
+        let keys = self.store_keys();
+        let plain = crypto::decrypt_cached(keys.for_bytes(bytes), bytes, Some(&self.inner.opened))
             .map_err(|e| corrupt(e.to_string()))?;
         serde_json::from_slice(&plain).map_err(|e| corrupt(e.to_string()))
     }

@@ -88,3 +88,16 @@ pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The kinds of the audit entries in `db`, in order (kinds are stored in clear).
+pub fn audit_kinds(db: &sled::Db) -> Vec<String> {
+    db.open_tree("audit")
+        .unwrap()
+        .iter()
+        .map(|kv| {
+            modtag_storage::audit::Entry::decode(&kv.unwrap().1)
+                .unwrap()
+                .kind
+        })
+        .collect()
+}
