@@ -11,6 +11,9 @@
 //! | `K` | a key file of the data directory: as `F` |
 //! | `M` | the manifest, last: u32 length, JSON |
 //!
+//! An increment (`kind: "increment"`) has the same frames; its tree entries replace the
+//! standby's, and the pseudo-tree `gone` names intakes erased since (see `standby`).
+//!
 //! Each tree's entries, and each file, are hashed as they are written; the reader hashes them
 //! again and refuses a stream whose manifest disagrees, or that ends before its manifest (a
 //! backup cut short is never taken for a whole one).
@@ -40,6 +43,14 @@ pub struct Manifest {
     pub ring_epoch: Option<u32>,
     /// Whether the key files that open intakes are in it (`--include-keys`).
     pub includes_keys: bool,
+    /// Where a standby that holds this goes on from: the audit log's size read before
+    /// anything was copied; the next increment is taken `--since` it (see
+    /// `store::backup`). Absent in backups from before increments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+    /// An increment's: the position of the standby it follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
     pub trees: BTreeMap<String, Tally>,
     /// Spool files by name: SHA-256 (hex).
     pub files: BTreeMap<String, String>,
@@ -322,6 +333,8 @@ mod tests {
             audit_head: String::new(),
             ring_epoch: Some(1),
             includes_keys: false,
+            position: None,
+            since: None,
             trees: Default::default(),
             files: Default::default(),
             key_files: Default::default(),

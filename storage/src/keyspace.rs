@@ -37,6 +37,10 @@ pub(crate) const T_AUDIT: &str = "audit";
 /// Built-in accounts, id → `User` (encrypted).
 pub(crate) const T_USERS: &str = "users";
 pub(crate) const T_META: &str = "meta";
+/// When each intake last changed (or was erased), reference → stamp (u64 BE): the audit
+/// log's size when the commit began, plus one. A standby's increment ships the intakes
+/// stamped after the position it holds (see `store::backup`). No personal data.
+pub(crate) const T_CHANGES: &str = "changes";
 
 pub(crate) const AUDIT_HEAD: &[u8] = b"audit_head";
 /// The audit Merkle tree's right edge (size and perfect-subtree roots), kept with the head.

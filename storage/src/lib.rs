@@ -10,7 +10,8 @@
 //! - [`ring`]: each intake's own key and the ring key that wraps them (erasure is
 //!   crypto-shredding).
 //! - [`spool`]: encrypted message files, kept out of sled (see the module for why).
-//! - [`backup`]: the backup file's format; [`restore`] checking and restoring one offline.
+//! - [`backup`]: the backup file's format; [`restore`] checking and restoring one offline;
+//!   [`standby`] applying an increment to a standby.
 //! - [`store`]: the sled database and its atomic, durable operations.
 //!
 //! Invariant: no plaintext message, item, case or audit payload is ever handed to sled or
@@ -30,6 +31,7 @@ pub mod restore;
 pub mod ring;
 pub mod series;
 pub mod spool;
+pub mod standby;
 pub mod store;
 pub mod summary;
 

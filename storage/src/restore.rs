@@ -23,7 +23,7 @@ use crate::ring::Ring;
 use crate::StoreError;
 
 /// The trees a backup may carry (what `Store::backup` writes).
-const TREES: [&str; 10] = [
+pub(crate) const TREES: [&str; 10] = [
     T_ITEMS,
     T_MESSAGES,
     T_ITEM_KEYS,
@@ -53,7 +53,7 @@ pub struct Restored {
     pub erased_since: Vec<String>,
 }
 
-fn broken(why: impl Into<String>) -> StoreError {
+pub(crate) fn broken(why: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
         tree: "backup",
         key: String::new(),
@@ -287,6 +287,11 @@ pub fn restore(
         drop_erased(db, store_key, &spool_dir, &erased_since)?;
     }
     skip_references(db, jiff::Timestamp::now())?;
+    // Where increments for a standby go on from (see `standby`).
+    if let Some(position) = manifest.position {
+        db.open_tree(T_META)?
+            .insert(crate::standby::POSITION, &position.to_be_bytes())?;
+    }
     db.flush()?;
     Ok(Restored {
         manifest,
@@ -302,7 +307,7 @@ pub fn restore(
 pub const REFERENCE_GAP: u64 = 10_000;
 
 /// Moves every year's reference counter (this year's too) `REFERENCE_GAP` on.
-fn skip_references(db: &sled::Db, now: jiff::Timestamp) -> Result<(), StoreError> {
+pub(crate) fn skip_references(db: &sled::Db, now: jiff::Timestamp) -> Result<(), StoreError> {
     let meta = db.open_tree(T_META)?;
     let this_year = now.to_zoned(jiff::tz::TimeZone::UTC).year();
     let mut years: Vec<i16> = meta

@@ -10,22 +10,10 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::restore::{check, restore};
-use modtag_storage::store::Batch;
 use modtag_storage::Store;
 
 mod common;
 use common::*;
-
-fn commit_intake(store: &Store, n: u64, now: Timestamp) -> String {
-    let r = format!("MT-2026-{n:06}");
-    let mut b = Batch::new();
-    b.message(&r, format!("Subject: {r}\r\n\r\nEmil {n}\r\n").into_bytes())
-        .item(item(&r, now))
-        .audit(Event::new(EventKind::Received, "smtp", "modtagelse").reference(&r));
-    store.commit(b, now).unwrap();
-    store.flush().unwrap();
-    r
-}
 
 #[test]
 fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {

@@ -29,6 +29,7 @@ mod shutdown;
 mod signin;
 mod smtp;
 mod socket;
+mod standby;
 mod tls;
 mod triage;
 mod trivsel;

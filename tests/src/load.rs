@@ -23,16 +23,32 @@ impl Load {
         let thread = {
             let (acked, stop) = (acked.clone(), stop.clone());
             std::thread::spawn(move || {
-                let mut c = Smtp::connect(smtp);
-                c.cmd("EHLO load.example");
+                let mut session: Option<Smtp> = None;
                 let mut n = 0;
                 while !stop.load(Ordering::SeqCst) {
-                    c.start_message();
+                    let c = session.get_or_insert_with(|| {
+                        let mut c = Smtp::connect(smtp);
+                        c.cmd("EHLO load.example");
+                        c
+                    });
+                    // A temporary refusal (a rate limit, a session's end) is what a real
+                    // sending server meets too: it comes back a moment later.
+                    let mail = c.cmd("MAIL FROM:<a@b.example>");
+                    if !mail.starts_with("250") {
+                        eprintln!("load: {mail}");
+                        session = None;
+                        std::thread::sleep(Duration::from_millis(200));
+                        continue;
+                    }
+                    assert!(c.cmd("RCPT TO:<underretning@localhost>").starts_with("250"));
+                    assert!(c.cmd("DATA").starts_with("354"));
                     c.send_raw(format!("Subject: Last {n}\r\n\r\nEmil {n}\r\n.\r\n").as_bytes());
                     let reply = c.reply();
                     let r = queued_as(&reply).unwrap_or_else(|| panic!("{reply}"));
                     acked.lock().unwrap().push((r, Instant::now()));
                     n += 1;
+                    // A steady stream, not a flood.
+                    std::thread::sleep(Duration::from_millis(10));
                 }
             })
         };

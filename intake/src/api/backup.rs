@@ -22,26 +22,39 @@ use crate::access::Action;
 pub struct BackupQuery {
     #[serde(default)]
     include_keys: bool,
+    /// A standby's position: an increment from it (see `Store::increment`).
+    since: Option<u64>,
 }
 
-/// A backup (with `include_keys`, the ring and blind-index keys too).
+/// A backup (with `include_keys`, the ring and blind-index keys too), or with `since` an
+/// increment for a standby.
 pub async fn create(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(q): Query<BackupQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::Backup)?;
+    if let Some(since) = q.since {
+        // Said before the stream starts, not as a stream cut short.
+        let size = state.app.store.audit_head()?.map_or(0, |(size, _)| size);
+        if since > size {
+            return Err(ApiError::unprocessable(format!(
+                "--since {since} is past this daemon's audit log ({size} entries): the standby does not follow this daemon"
+            )));
+        }
+    }
     let event = Event::new(
         EventKind::BackupCreated,
         &caller.actor,
         caller.purpose_or("backup"),
     )
-    .details(serde_json::json!({ "include_keys": q.include_keys }));
+    .details(serde_json::json!({ "include_keys": q.include_keys, "since": q.since }));
     audit(&state, event).await?;
     let store = state.app.store.clone();
     let now = state.now();
-    Ok(stream(move |out| {
-        store.backup(out, q.include_keys, now).map(|_| ())
+    Ok(stream(move |out| match q.since {
+        Some(since) => store.increment(out, since, now).map(|_| ()),
+        None => store.backup(out, q.include_keys, now).map(|_| ()),
     }))
 }
 

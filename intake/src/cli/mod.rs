@@ -142,13 +142,21 @@ pub enum BackupCommand {
     /// mail: every intake acknowledged before it began, the cases, the outbox and the audit
     /// log, encrypted to the store key, with a manifest of hashes. No key that opens an
     /// intake unless --include-keys (then keep the file as you keep the keys).
+    ///
+    /// With --since POSITION, an increment for a standby instead: what changed since the
+    /// position the standby holds (`backup restore` and `backup apply` print it), to apply
+    /// there with `backup apply`. It holds the current ring key: keep it only until it is
+    /// applied.
     #[command(
-        after_help = "Examples:\n  modtag backup create /srv/backup/modtag-$(date +%F).mtb\n  modtag backup keyring /srv/keys/modtag.keyring   # after it; keep only the latest"
+        after_help = "Examples:\n  modtag backup create /srv/backup/modtag-$(date +%F).mtb\n  modtag backup keyring /srv/keys/modtag.keyring   # after it; keep only the latest\n  modtag backup create /srv/ship/next.mti --since 1234   # for the standby"
     )]
     Create {
         file: PathBuf,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "since")]
         include_keys: bool,
+        /// The standby's position: make an increment from it.
+        #[arg(long)]
+        since: Option<u64>,
     },
     /// Export the keyring into FILE: every intake's key, wrapped under the current ring key,
     /// and that key (encrypted to the store key). A restore of a backup taken before the
@@ -180,6 +188,21 @@ pub enum BackupCommand {
         dir: PathBuf,
         #[arg(long)]
         keyring: Option<PathBuf>,
+        #[arg(long)]
+        store_key: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply an increment (`backup create --since`) to the stopped standby in --data: it
+    /// must follow the position the standby holds (one missed or applied twice is refused,
+    /// saying which --since to take). Prints the position the next increment starts from.
+    #[command(
+        after_help = "Example:\n  modtag --data /var/lib/modtag-standby backup apply /srv/ship/next.mti"
+    )]
+    Apply {
+        file: PathBuf,
+        /// The store key the increment is encrypted to; the standby's store.key when left
+        /// out.
         #[arg(long)]
         store_key: Option<PathBuf>,
         #[arg(long)]

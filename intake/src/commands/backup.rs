@@ -12,7 +12,22 @@ use crate::render;
 
 pub async fn run(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
     match command {
-        BackupCommand::Create { file, include_keys } => {
+        BackupCommand::Create {
+            file,
+            since: Some(since),
+            ..
+        } => {
+            let path = format!("/api/v1/backup?since={since}");
+            let n = ctx.api()?.download(&path, file).await?;
+            println!(
+                "{}: increment since position {since} written ({n} bytes, encrypted to the store key; it holds the ring key: keep it only until it is applied). On the standby: modtag --data STANDBY backup apply {}",
+                file.display(),
+                file.display()
+            );
+        }
+        BackupCommand::Create {
+            file, include_keys, ..
+        } => {
             let path = format!("/api/v1/backup?include_keys={include_keys}");
             let n = ctx.api()?.download(&path, file).await?;
             println!(
@@ -85,6 +100,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
             if *json {
                 render::json(&serde_json::json!({
                     "dir": dir,
+                    "position": restored.manifest.position,
                     "items": restored.items,
                     "erased_since": restored.erased_since,
                     "audit_entries": restored.manifest.audit_size,
@@ -101,6 +117,9 @@ pub async fn run(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
             for r in &restored.erased_since {
                 println!("{r}: erased after the backup was taken; left out");
             }
+            if let Some(p) = restored.manifest.position {
+                println!("as a standby: the next increment is `modtag backup create FILE --since {p}` on the running daemon");
+            }
             let missing: Vec<&str> = [
                 modtag_storage::keys::STORE_KEY,
                 modtag_storage::keys::BLIND_KEY,
@@ -115,6 +134,36 @@ pub async fn run(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
                     missing.join(" and ")
                 );
             }
+        }
+        BackupCommand::Apply {
+            file,
+            store_key,
+            json,
+        } => {
+            let key = store_key_of(ctx, store_key.as_deref())?;
+            let dir = &ctx.cli.data;
+            let applied = modtag_storage::standby::apply(&key, file, dir)
+                .with_context(|| format!("cannot apply {} to {}", file.display(), dir.display()))?;
+            let position = applied.manifest.position;
+            if *json {
+                render::json(&serde_json::json!({
+                    "position": position,
+                    "intakes": applied.intakes,
+                    "gone": applied.gone,
+                    "audit_entries": applied.audit_entries,
+                    "audit_size": applied.manifest.audit_size,
+                }));
+                return Ok(());
+            }
+            println!(
+                "{}: applied ({} intakes written, {} erased, {} audit entries appended; the log holds {}). The next increment: modtag backup create FILE --since {}",
+                dir.display(),
+                applied.intakes,
+                applied.gone.len(),
+                applied.audit_entries,
+                applied.manifest.audit_size,
+                position.unwrap_or(applied.manifest.audit_size)
+            );
         }
     }
     Ok(())

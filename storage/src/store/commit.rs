@@ -180,81 +180,97 @@ impl Store {
             &i.outbox_sched,
             &i.item_state,
             &i.users,
+            &i.changes,
         )
-            .transaction(|(tk, tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis, tu)| {
-                for (r, wrapped) in new_keys {
-                    tk.insert(r.as_bytes(), wrapped.as_slice())?;
-                }
-                // Erased: the intake's key goes, and with it every copy of its data.
-                for (reference, index_keys) in &erased {
-                    let r = reference.as_bytes();
-                    tk.remove(r)?;
-                    tm.remove(r)?;
-                    ti.remove(r)?;
-                    tis.remove(r)?;
-                    for key in index_keys {
-                        tii.remove(key.as_slice())?;
+            .transaction(
+                |(tk, tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis, tu, tch)| {
+                    // What a standby's increment goes by (see `T_CHANGES`): a commit applied
+                    // after an increment read the log's size is stamped past it.
+                    let stamp = match tmeta.get(AUDIT_HEAD)? {
+                        Some(v) => decode_head(&v).map_or(0, |(seq, _)| seq),
+                        None => 0,
+                    } + 1;
+                    let stamp = stamp.to_be_bytes();
+                    let changed = (items.iter().map(|(r, _, _)| r.as_str()))
+                        .chain(messages.iter().map(|(r, _)| r.as_str()))
+                        .chain(erased.iter().map(|(r, _)| *r));
+                    for r in changed {
+                        tch.insert(r.as_bytes(), &stamp)?;
                     }
-                }
-                for (id, c) in &users {
-                    tu.insert(id.as_bytes(), c.as_slice())?;
-                }
-                for (key, c) in &series {
-                    tmeta.insert(key.as_bytes(), c.as_slice())?;
-                }
-                for key in &item_keys {
-                    tii.insert(key.as_slice(), &[])?;
-                }
-                for (r, c) in messages {
-                    tm.insert(r.as_bytes(), c.as_slice())?;
-                }
-                for (r, summary, c) in &items {
-                    ti.insert(r.as_bytes(), c.as_slice())?;
-                    tis.insert(r.as_bytes(), summary.as_slice())?;
-                    if let Some((year, n)) = parse_reference(r) {
-                        let key = refseq_key(year);
-                        let stored = tmeta
-                            .get(key.as_bytes())?
-                            .and_then(|v| v.as_ref().try_into().ok())
-                            .map(u64::from_be_bytes);
-                        if stored.is_none_or(|s| s < n) {
-                            tmeta.insert(key.as_bytes(), &n.to_be_bytes())?;
+                    for (r, wrapped) in new_keys {
+                        tk.insert(r.as_bytes(), wrapped.as_slice())?;
+                    }
+                    // Erased: the intake's key goes, and with it every copy of its data.
+                    for (reference, index_keys) in &erased {
+                        let r = reference.as_bytes();
+                        tk.remove(r)?;
+                        tm.remove(r)?;
+                        ti.remove(r)?;
+                        tis.remove(r)?;
+                        for key in index_keys {
+                            tii.remove(key.as_slice())?;
                         }
                     }
-                }
-                for (number, key, c) in &cases {
-                    // A case whose CPR changed must not stay findable under the old one.
-                    if let Some(old) = tci.get(number.as_bytes())? {
-                        if old.as_ref() != key.as_slice() {
-                            tc.remove(old)?;
+                    for (id, c) in &users {
+                        tu.insert(id.as_bytes(), c.as_slice())?;
+                    }
+                    for (key, c) in &series {
+                        tmeta.insert(key.as_bytes(), c.as_slice())?;
+                    }
+                    for key in &item_keys {
+                        tii.insert(key.as_slice(), &[])?;
+                    }
+                    for (r, c) in messages {
+                        tm.insert(r.as_bytes(), c.as_slice())?;
+                    }
+                    for (r, summary, c) in &items {
+                        ti.insert(r.as_bytes(), c.as_slice())?;
+                        tis.insert(r.as_bytes(), summary.as_slice())?;
+                        if let Some((year, n)) = parse_reference(r) {
+                            let key = refseq_key(year);
+                            let stored = tmeta
+                                .get(key.as_bytes())?
+                                .and_then(|v| v.as_ref().try_into().ok())
+                                .map(u64::from_be_bytes);
+                            if stored.is_none_or(|s| s < n) {
+                                tmeta.insert(key.as_bytes(), &n.to_be_bytes())?;
+                            }
                         }
                     }
-                    tci.insert(number.as_bytes(), key.as_slice())?;
-                    tc.insert(key.as_slice(), c.as_slice())?;
-                }
-                for (id, due, deferred, c) in &outbox {
-                    to.insert(&id.to_be_bytes(), c.as_slice())?;
-                    unschedule(tos, *id)?;
-                    if let Some(queued) = deferred {
-                        tos.insert(sched_deferred_key(*id).as_slice(), queued.as_slice())?;
-                    }
-                    match due {
-                        Ok(due) => {
-                            tos.insert(sched_due_key(due, *id).as_slice(), &[])?;
-                            tos.insert(sched_id_key(*id).as_slice(), due.as_slice())?;
+                    for (number, key, c) in &cases {
+                        // A case whose CPR changed must not stay findable under the old one.
+                        if let Some(old) = tci.get(number.as_bytes())? {
+                            if old.as_ref() != key.as_slice() {
+                                tc.remove(old)?;
+                            }
                         }
-                        Err(failed) => {
-                            tos.insert(sched_failed_key(*id).as_slice(), failed.as_slice())?;
+                        tci.insert(number.as_bytes(), key.as_slice())?;
+                        tc.insert(key.as_slice(), c.as_slice())?;
+                    }
+                    for (id, due, deferred, c) in &outbox {
+                        to.insert(&id.to_be_bytes(), c.as_slice())?;
+                        unschedule(tos, *id)?;
+                        if let Some(queued) = deferred {
+                            tos.insert(sched_deferred_key(*id).as_slice(), queued.as_slice())?;
+                        }
+                        match due {
+                            Ok(due) => {
+                                tos.insert(sched_due_key(due, *id).as_slice(), &[])?;
+                                tos.insert(sched_id_key(*id).as_slice(), due.as_slice())?;
+                            }
+                            Err(failed) => {
+                                tos.insert(sched_failed_key(*id).as_slice(), failed.as_slice())?;
+                            }
                         }
                     }
-                }
-                for id in &batch.outbox_delete {
-                    to.remove(&id.to_be_bytes())?;
-                    unschedule(tos, *id)?;
-                }
-                append_audit(ta, tmeta, &sealed_events, now)?;
-                Ok(())
-            });
+                    for id in &batch.outbox_delete {
+                        to.remove(&id.to_be_bytes())?;
+                        unschedule(tos, *id)?;
+                    }
+                    append_audit(ta, tmeta, &sealed_events, now)?;
+                    Ok(())
+                },
+            );
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(e)) => Err(e),

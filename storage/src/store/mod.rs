@@ -25,7 +25,7 @@ use crate::spool::Spool;
 use crate::StoreError;
 
 mod audit_log;
-mod backup;
+pub(crate) mod backup;
 pub mod batch;
 mod blind;
 mod cases;
@@ -134,6 +134,7 @@ struct Inner {
     outbox: sled::Tree,
     outbox_sched: sled::Tree,
     users: sled::Tree,
+    changes: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
     checkpoints: sled::Tree,
@@ -259,6 +260,7 @@ impl Store {
             outbox: t(T_OUTBOX)?,
             outbox_sched: t(T_OUTBOX_SCHED)?,
             users: t(T_USERS)?,
+            changes: t(T_CHANGES)?,
             audit: t(T_AUDIT)?,
             meta,
             checkpoints: t(T_CHECKPOINTS)?,

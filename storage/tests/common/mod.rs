@@ -101,3 +101,16 @@ pub fn audit_kinds(db: &sled::Db) -> Vec<String> {
         })
         .collect()
 }
+
+/// Commits intake number `n` with its message and audit entry; its reference.
+pub fn commit_intake(store: &Store, n: u64, now: Timestamp) -> String {
+    use modtag_storage::audit::{Event, EventKind};
+    let r = format!("MT-2026-{n:06}");
+    let mut b = modtag_storage::store::Batch::new();
+    b.message(&r, format!("Subject: {r}\r\n\r\nEmil {n}\r\n").into_bytes())
+        .item(item(&r, now))
+        .audit(Event::new(EventKind::Received, "smtp", "modtagelse").reference(&r));
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    r
+}
