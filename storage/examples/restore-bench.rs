@@ -4,8 +4,11 @@
 //! 2. `keyring`: the keyring export;
 //! 3. `verify`: the offline check (frames, message hashes, audit log);
 //! 4. `restore`: the restore into a new data directory, with the keyring;
-//! 5. `first open`: the restored store's first open, which rebuilds the summaries, the blind
-//!    index and the outbox schedule (it decrypts every intake once).
+//! 5. `increment` and `apply`: after 1,000 more intakes and one erasure (the ring rotated),
+//!    the increment since the backup, and applying it to the restored directory (a standby);
+//! 6. `first open`: the restored store's first open, which rebuilds the summaries, the blind
+//!    index and the outbox schedule (it decrypts every intake once);
+//! 7. `rotate store key`: `keys rotate store` on the live store.
 //!
 //!     cargo run --release -p modtag-storage --example restore-bench [N] [M]
 
@@ -27,24 +30,11 @@ fn du(path: &std::path::Path) -> u64 {
     total
 }
 
-fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let n = args.first().copied().unwrap_or(100_000);
-    let size = args.get(1).copied().unwrap_or(16 * 1024);
-    let work = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or("/tmp".into())).unwrap();
-    let live = work.path().join("live");
-    std::fs::create_dir(&live).unwrap();
-    let auditor = modtag_storage::keys::generate_key("auditors").unwrap();
-    let (keys, _) = DataKeys::init_or_load(&live, None).unwrap();
-    let store_key = keys.store.clone();
-    let store = Store::open(&live, keys.with_auditors(vec![auditor.clone()])).unwrap();
-    let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+/// Intakes `range` (numbered from one), a hundred to a commit, each with a message of `size`
+/// bytes and three audit entries.
+fn add_intakes(store: &Store, range: std::ops::Range<usize>, size: usize, now: Timestamp) {
     let text = "Emil 120315-4321 kommer ofte sulten i skole. ".repeat(size / 40 + 1);
-    let t = Instant::now();
-    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+    for chunk in range.collect::<Vec<_>>().chunks(100) {
         let mut b = Batch::new();
         for i in chunk {
             let r = format!("MT-2026-{:06}", i + 1);
@@ -67,6 +57,25 @@ fn main() {
         store.commit(b, now).unwrap();
         store.flush().unwrap();
     }
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let n = args.first().copied().unwrap_or(100_000);
+    let size = args.get(1).copied().unwrap_or(16 * 1024);
+    let work = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or("/tmp".into())).unwrap();
+    let live = work.path().join("live");
+    std::fs::create_dir(&live).unwrap();
+    let auditor = modtag_storage::keys::generate_key("auditors").unwrap();
+    let (keys, _) = DataKeys::init_or_load(&live, None).unwrap();
+    let store_key = keys.store.clone();
+    let store = Store::open(&live, keys.with_auditors(vec![auditor.clone()])).unwrap();
+    let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+    let t = Instant::now();
+    add_intakes(&store, 0..n, size, now);
     store.write_checkpoint("bench/audit").unwrap();
     println!(
         "store: {n} intakes of {size} bytes, {} audit entries, {:.0} MB on disk, made in {:.1} s",
@@ -77,7 +86,7 @@ fn main() {
 
     let file = work.path().join("backup.mtb");
     let t = Instant::now();
-    store
+    let manifest = store
         .backup(
             std::io::BufWriter::new(std::fs::File::create(&file).unwrap()),
             false,
@@ -97,6 +106,31 @@ fn main() {
         .export_keyring(std::fs::File::create(&keyring).unwrap(), now)
         .unwrap();
     println!("keyring:    {:7.1} s", t.elapsed().as_secs_f64());
+
+    // A standby's increment: what a busy week adds, and an erasure.
+    add_intakes(&store, n..n + 1000, size, now);
+    store
+        .erase(
+            "MT-2026-000001",
+            Event::new(EventKind::Erased, "bench", "sletning"),
+            now,
+        )
+        .unwrap();
+    store.rotate_ring("bench", now).unwrap();
+    let increment = work.path().join("increment.mti");
+    let t = Instant::now();
+    store
+        .increment(
+            std::io::BufWriter::new(std::fs::File::create(&increment).unwrap()),
+            manifest.position.unwrap(),
+            now,
+        )
+        .unwrap();
+    println!(
+        "increment:  {:7.1} s  ({:.0} MB: 1,000 new intakes, one erased)",
+        t.elapsed().as_secs_f64(),
+        std::fs::metadata(&increment).unwrap().len() as f64 / 1e6
+    );
     drop(store);
 
     let open = |p: &std::path::Path| std::io::BufReader::new(std::fs::File::open(p).unwrap());
@@ -123,10 +157,16 @@ fn main() {
         std::fs::copy(live.join(name), target.join(name)).unwrap();
     }
     let t = Instant::now();
-    let keys = DataKeys::load(&target, None)
-        .unwrap()
-        .with_auditors(vec![auditor]);
-    let back = Store::open(&target, keys).unwrap();
+    let applied = modtag_storage::standby::apply(&store_key, &increment, &target).unwrap();
+    let apply_s = t.elapsed().as_secs_f64();
+    println!(
+        "apply:      {apply_s:7.1} s  ({} intakes written, {} erased)",
+        applied.intakes,
+        applied.gone.len()
+    );
+    let t = Instant::now();
+    let keys = DataKeys::load(&target, None).unwrap();
+    let back = Store::open(&target, keys.with_auditors(vec![auditor.clone()])).unwrap();
     let open_s = t.elapsed().as_secs_f64();
     println!(
         "first open: {open_s:7.1} s  ({} summaries rebuilt)",
@@ -135,5 +175,17 @@ fn main() {
     println!(
         "restore to a running daemon: {:.1} s (restore + first open)",
         restore_s + open_s
+    );
+    drop(back);
+
+    let keys = DataKeys::load(&live, None).unwrap();
+    let store = Store::open(&live, keys.with_auditors(vec![auditor])).unwrap();
+    let t = Instant::now();
+    let done = store.rotate_store_key(None, "bench", now).unwrap();
+    println!(
+        "rotate store key: {:.1} s ({} records, {} ring keys sealed again)",
+        t.elapsed().as_secs_f64(),
+        done.records,
+        done.ring_keys
     );
 }

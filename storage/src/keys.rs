@@ -105,6 +105,32 @@ fn write_public(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     f.sync_all().map_err(io)
 }
 
+/// Writes a key a rotation moves to beside the one in use (`name`, replacing a leftover
+/// from an interrupted one), durably, before anything depends on it.
+pub fn write_next(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let next = dir.join(name);
+    let _ = fs::remove_file(&next);
+    write_secret(&next, bytes)?;
+    sync_dir(dir)
+}
+
+/// Renames the key file `next` over `current` in `dir`, durably: the end of a rotation.
+pub fn put_in_place(dir: &Path, next: &str, current: &str) -> Result<(), StoreError> {
+    let path = dir.join(current);
+    fs::rename(dir.join(next), &path).map_err(|source| StoreError::Io { path, source })?;
+    sync_dir(dir)
+}
+
+/// Makes new names in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
 /// Replaces the checkpoint key files: `old`'s public key is appended to
 /// `checkpoint-retired.pub` first, then `checkpoint.key` and `checkpoint.pub` are each
 /// written beside and renamed over (so a crash leaves one whole key or the other).
@@ -146,9 +172,7 @@ pub fn replace_checkpoint_key(
         }
         fs::rename(&next, &path).map_err(io(path.clone()))?;
     }
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir.to_path_buf()))
+    sync_dir(dir)
 }
 
 /// Reads a store key (an OpenPGP key with its secret parts) from a secret file.

@@ -182,12 +182,7 @@ impl Ring {
     }
 
     fn sync_dir(&self) -> Result<(), StoreError> {
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| StoreError::Io {
-                path: self.dir.clone(),
-                source,
-            })
+        crate::keys::sync_dir(&self.dir)
     }
 
     /// `item_key` of `reference` wrapped under the current ring key: epoch (u32 BE) ‖ nonce ‖

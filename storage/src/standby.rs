@@ -137,12 +137,7 @@ pub fn apply(store_key: &Cert, file: &Path, dir: &Path) -> Result<Applied, Store
     crate::restore::skip_references(db, jiff::Timestamp::now())?;
     db.flush()?;
     spool.sync_dir()?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| StoreError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+    crate::keys::sync_dir(dir)?;
     let position = manifest.position.unwrap_or(manifest.audit_size);
     meta.insert(POSITION, &position.to_be_bytes())?;
     db.flush()?;

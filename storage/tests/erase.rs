@@ -163,15 +163,7 @@ fn a_rotated_blind_index_key_finds_the_same_and_the_old_key_is_refused() {
         b.message(r, b"Subject: x\r\n\r\nEmil\r\n".to_vec())
             .item(item(r, now));
     }
-    b.case(modtag_storage::records::Case {
-        case_number: "S-1".into(),
-        cpr: "120315-4321".into(),
-        child_name: "Emil".into(),
-        raadgiver: "ra".into(),
-        area: None,
-        institution: None,
-        open: true,
-    });
+    b.case(case("S-1", "120315-4321", "Emil"));
     store.commit(b, now).unwrap();
     store.flush().unwrap();
     drop(store);

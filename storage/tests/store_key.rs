@@ -7,7 +7,7 @@ use common::*;
 use jiff::Timestamp;
 use modtag_storage::crypto::sealed_to;
 use modtag_storage::keys::{read_store_key, STORE_KEY, STORE_KEY_NEXT};
-use modtag_storage::records::{Case, OutboxEntry};
+use modtag_storage::records::OutboxEntry;
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
 
@@ -35,15 +35,7 @@ fn fill(store: &Store) {
     let mut b = Batch::new();
     b.message(A, b"Subject: x\r\n\r\nEmil\r\n".to_vec())
         .item(item(A, now))
-        .case(Case {
-            case_number: "S-1".into(),
-            cpr: "120315-4321".into(),
-            child_name: "Emil".into(),
-            raadgiver: "ra".into(),
-            area: None,
-            institution: None,
-            open: true,
-        })
+        .case(case("S-1", "120315-4321", "Emil"))
         .outbox(copy(1, A, "kopi af underretningen"))
         .outbox(copy(2, MEETING, "indkaldelse til statusmøde"));
     store.commit(b, now).unwrap();
@@ -123,15 +115,7 @@ fn a_rotated_store_key_reads_the_same_and_nothing_is_left_under_the_old() {
     assert_reads(&store);
     // New records are sealed to the new key.
     let mut b = Batch::new();
-    b.case(Case {
-        case_number: "S-2".into(),
-        cpr: "010101-1234".into(),
-        child_name: "Ida".into(),
-        raadgiver: "ra".into(),
-        area: None,
-        institution: None,
-        open: true,
-    });
+    b.case(case("S-2", "010101-1234", "Ida"));
     store.commit(b, now()).unwrap();
     store.flush().unwrap();
     drop(store);

@@ -15,16 +15,7 @@ fn a_backup_under_load_restores_on_another_daemon_and_keeps_an_erasure() {
         .map(|i| d.send("Bekymring", &format!("MARKER-backup-{i} Emil 120315-4321")))
         .collect();
     // The auditors keep the checkpoint written at a shutdown (of the log so far).
-    assert!(d.stop().success());
-    let kept_checkpoint = d.dir.path().join("kept-checkpoint");
-    let out = d.cli(&["audit", "checkpoint"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&kept_checkpoint, &out.stdout).unwrap();
-    d.spawn();
+    let kept_checkpoint = d.keep_checkpoint();
 
     // A client that keeps sending, noting when each message was acknowledged.
     let load = Load::start(d.smtp, 5);

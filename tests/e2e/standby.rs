@@ -15,16 +15,7 @@ fn a_standby_kept_by_increments_under_load_takes_over() {
         .map(|i| d.send("Bekymring", &format!("MARKER-standby-{i} Emil 120315-4321")))
         .collect();
     // The auditors keep the checkpoint written at a shutdown.
-    assert!(d.stop().success());
-    let kept = d.dir.path().join("kept-checkpoint");
-    let out = d.cli(&["audit", "checkpoint"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&kept, &out.stdout).unwrap();
-    d.spawn();
+    let kept = d.keep_checkpoint();
 
     // Seeded from a backup that holds the keys; the store key comes from its escrow.
     let seed = d.dir.path().join("seed.mtb");
@@ -98,14 +89,12 @@ fn a_standby_kept_by_increments_under_load_takes_over() {
 
     // The first server dies; the standby's log extends the auditors' checkpoint.
     d.kill();
-    let verify = standby.cli_json(&[
-        "audit",
-        "verify",
-        "--checkpoint",
-        kept.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(verify["ok"], true, "{verify}");
+    let verifies = |standby: &Daemon| {
+        let kept = kept.to_str().unwrap();
+        let v = standby.cli_json(&["audit", "verify", "--checkpoint", kept, "--json"]);
+        assert_eq!(v["ok"], true, "{v}");
+    };
+    verifies(&standby);
     standby.spawn();
     let shipped: Vec<&String> = first[1..]
         .iter()
@@ -130,12 +119,5 @@ fn a_standby_kept_by_increments_under_load_takes_over() {
         "{newest} after {last_given}"
     );
     assert!(standby.stop().success());
-    let verify = standby.cli_json(&[
-        "audit",
-        "verify",
-        "--checkpoint",
-        kept.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(verify["ok"], true, "{verify}");
+    verifies(&standby);
 }

@@ -310,6 +310,22 @@ impl Daemon {
         });
     }
 
+    /// Stops the daemon, writes the checkpoint of its log (signed at the shutdown) to the
+    /// file the auditors keep, and starts it again; the file.
+    pub fn keep_checkpoint(&mut self) -> PathBuf {
+        assert!(self.stop().success());
+        let kept = self.dir.path().join("kept-checkpoint");
+        let out = self.cli(&["audit", "checkpoint"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&kept, &out.stdout).unwrap();
+        self.spawn();
+        kept
+    }
+
     /// `modtag serve` on this daemon's configuration and data, expected to refuse to start:
     /// what it answered. One that is still running after a minute is killed, and the test
     /// fails.

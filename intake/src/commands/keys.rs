@@ -7,21 +7,26 @@ use anyhow::{Context, Result};
 
 use crate::cli::KeysCommand;
 
+/// The request body of a rotation: the new key from its file, if one is given. The key
+/// travels in the body, never on a command line.
+fn new_key_body(new_key: Option<&std::path::Path>) -> Result<serde_json::Value> {
+    Ok(match new_key {
+        Some(path) => {
+            let text = modtag_storage::keys::read_secret(path)
+                .with_context(|| format!("the new key {}", path.display()))?;
+            serde_json::json!({ "key": String::from_utf8_lossy(&text).trim() })
+        }
+        None => serde_json::json!({}),
+    })
+}
+
 pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
     match command {
         KeysCommand::Rotate {
             key: crate::cli::RotatedKey::BlindIndex,
             new_key,
         } => {
-            // The key travels in the request body, never on a command line.
-            let body = match new_key {
-                Some(path) => {
-                    let text = modtag_storage::keys::read_secret(path)
-                        .with_context(|| format!("the new key {}", path.display()))?;
-                    serde_json::json!({ "key": String::from_utf8_lossy(&text).trim() })
-                }
-                None => serde_json::json!({}),
-            };
+            let body = new_key_body(new_key.as_deref())?;
             let v: serde_json::Value = ctx
                 .api()?
                 .post("/api/v1/keys/rotate/blind-index", &body)
@@ -41,15 +46,7 @@ pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
             key: crate::cli::RotatedKey::Store,
             new_key,
         } => {
-            // The key travels in the request body, never on a command line.
-            let body = match new_key {
-                Some(path) => {
-                    let text = modtag_storage::keys::read_secret(path)
-                        .with_context(|| format!("the new key {}", path.display()))?;
-                    serde_json::json!({ "key": String::from_utf8_lossy(&text) })
-                }
-                None => serde_json::json!({}),
-            };
+            let body = new_key_body(new_key.as_deref())?;
             let v: serde_json::Value = ctx.api()?.post("/api/v1/keys/rotate/store", &body).await?;
             println!(
                 "store key replaced: {} records, {} outbox files and {} ring keys sealed again to it.{}\nBackups taken before need the old store key: keep it in escrow as long as they are kept.",

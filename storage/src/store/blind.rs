@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use super::batch::Batch;
 use super::Store;
 use crate::audit::{Event, EventKind};
-use crate::keys::{read_secret, write_secret, BLIND_KEY};
+use crate::keys::{put_in_place, read_secret, write_next, BLIND_KEY};
 use crate::keyspace::*;
 use crate::StoreError;
 
@@ -45,27 +45,13 @@ pub(super) fn settle_key(
             .ok()
             .and_then(|b| b.try_into().ok());
         if let Some(key) = key.filter(|k| stored.as_ref() == blind_key_id(k)) {
-            let current = dir.join(BLIND_KEY);
-            std::fs::rename(&next, &current).map_err(|source| StoreError::Io {
-                path: current,
-                source,
-            })?;
-            sync_dir(dir)?;
+            put_in_place(dir, BLIND_NEXT, BLIND_KEY)?;
             return Ok(key);
         }
     }
     Err(StoreError::Key(
         "the blind index is written under another blind-index key than the one given: a rotation's new key was not put in place. With [keys], seal the key given to `modtag keys rotate blind-index --new-key` as the blind-index credential".into(),
     ))
-}
-
-pub(super) fn sync_dir(dir: &std::path::Path) -> Result<(), StoreError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| StoreError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })
 }
 
 impl Store {
@@ -100,11 +86,8 @@ impl Store {
                 ))
             }
         };
-        let next = i.dir.join(BLIND_NEXT);
         if in_dir {
-            let _ = std::fs::remove_file(&next);
-            write_secret(&next, hex::encode(new).as_bytes())?;
-            sync_dir(&i.dir)?;
+            write_next(&i.dir, BLIND_NEXT, hex::encode(new).as_bytes())?;
         }
         let mut key = i.blind.write().unwrap_or_else(|e| e.into_inner());
         let old_index: Vec<sled::IVec> = i.item_index.iter().keys().collect::<Result<_, _>>()?;
@@ -153,12 +136,7 @@ impl Store {
         *key = new;
         drop(key);
         if in_dir {
-            let current = i.dir.join(BLIND_KEY);
-            std::fs::rename(&next, &current).map_err(|source| StoreError::Io {
-                path: current,
-                source,
-            })?;
-            sync_dir(&i.dir)?;
+            put_in_place(&i.dir, BLIND_NEXT, BLIND_KEY)?;
         }
         let n = new_index.len() + cases.len();
         let mut b = Batch::new();

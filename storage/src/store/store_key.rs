@@ -27,7 +27,7 @@ use sequoia_openpgp as openpgp;
 use super::batch::Batch;
 use super::Store;
 use crate::audit::{Event, EventKind};
-use crate::keys::{armor_secret, write_secret, STORE_KEY, STORE_KEY_NEXT};
+use crate::keys::{armor_secret, put_in_place, write_next, STORE_KEY, STORE_KEY_NEXT};
 use crate::keyspace::*;
 use crate::StoreError;
 
@@ -112,14 +112,7 @@ pub(super) fn settle(
     match next.filter(|n| stored.as_ref() == id(n)) {
         // Done, but the new key not yet in the old one's place.
         Some(n) if in_dir => {
-            let current = dir.join(STORE_KEY);
-            std::fs::rename(dir.join(STORE_KEY_NEXT), &current).map_err(|source| {
-                StoreError::Io {
-                    path: current,
-                    source,
-                }
-            })?;
-            super::blind::sync_dir(dir)?;
+            put_in_place(dir, STORE_KEY_NEXT, STORE_KEY)?;
             Ok((only(n), false))
         }
         Some(n) => {
@@ -184,7 +177,10 @@ impl Store {
             ));
         }
         let in_dir = i.dir.join(STORE_KEY).exists();
-        let new = match (new, i.keys.store_next.clone(), in_dir) {
+        // The next key named at start, unless a rotation since has put it in use.
+        let named =
+            (i.keys.store_next.clone()).filter(|k| k.fingerprint() != old.current.fingerprint());
+        let new = match (new, named, in_dir) {
             (Some(k), _, _) | (None, Some(k), _) => k,
             (None, None, true) => crate::keys::generate_key("modtag store key")?,
             (None, None, false) => {
@@ -204,10 +200,7 @@ impl Store {
             ));
         }
         if in_dir {
-            let next = i.dir.join(STORE_KEY_NEXT);
-            let _ = std::fs::remove_file(&next);
-            write_secret(&next, &armor_secret(&new)?)?;
-            super::blind::sync_dir(&i.dir)?;
+            write_next(&i.dir, STORE_KEY_NEXT, &armor_secret(&new)?)?;
         }
         // Durable before anything is sealed to the new key: an open after a crash knows it
         // needs both.
@@ -266,14 +259,7 @@ impl Store {
         i.meta.remove(STORE_KEY_ROTATING)?;
         self.flush()?;
         if i.dir.join(STORE_KEY_NEXT).exists() {
-            let current = i.dir.join(STORE_KEY);
-            std::fs::rename(i.dir.join(STORE_KEY_NEXT), &current).map_err(|source| {
-                StoreError::Io {
-                    path: current,
-                    source,
-                }
-            })?;
-            super::blind::sync_dir(&i.dir)?;
+            put_in_place(&i.dir, STORE_KEY_NEXT, STORE_KEY)?;
         }
         self.set_store_keys(StoreKeys {
             current: keys.current.clone(),

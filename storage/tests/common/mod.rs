@@ -114,3 +114,16 @@ pub fn commit_intake(store: &Store, n: u64, now: Timestamp) -> String {
     store.flush().unwrap();
     r
 }
+
+/// An open case of the child with `cpr`.
+pub fn case(number: &str, cpr: &str, child_name: &str) -> modtag_storage::records::Case {
+    modtag_storage::records::Case {
+        case_number: number.into(),
+        cpr: cpr.into(),
+        child_name: child_name.into(),
+        raadgiver: "ra".into(),
+        area: None,
+        institution: None,
+        open: true,
+    }
+}
