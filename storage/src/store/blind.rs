@@ -70,11 +70,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         self.check()?;
-        let _one = self
-            .inner
-            .key_rotation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _one = self.one_key_rotation();
         let i = &self.inner;
         let in_dir = i.dir.join(BLIND_KEY).exists();
         let new = match (new, in_dir) {

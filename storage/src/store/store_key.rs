@@ -144,6 +144,15 @@ impl Store {
             .clone()
     }
 
+    /// Held by a key rotation (store, blind-index) from start to end: both rewrite the
+    /// cases.
+    pub(super) fn one_key_rotation(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .key_rotation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     fn set_store_keys(&self, keys: StoreKeys) {
         *self
             .inner
@@ -164,11 +173,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<StoreRotation, StoreError> {
         self.check()?;
-        let _one = self
-            .inner
-            .key_rotation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _one = self.one_key_rotation();
         let i = &self.inner;
         let old = self.store_keys();
         if old.previous.is_some() {
