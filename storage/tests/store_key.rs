@@ -111,6 +111,11 @@ fn a_rotated_store_key_reads_the_same_and_nothing_is_left_under_the_old() {
     let store = reopen(dir.path());
     let done = store.rotate_store_key(None, "tester", now()).unwrap();
     assert_eq!((done.files, done.ring_keys), (1, 1), "{done:?}");
+    // The old key left beside for the escrow (backups taken before need it).
+    let retired = dir
+        .path()
+        .join(done.retired.as_deref().expect("the old key's file"));
+    assert_eq!(std::fs::read(&retired).unwrap(), old_bytes);
     assert!(done.records >= 3, "{done:?}");
     assert_reads(&store);
     // New records are sealed to the new key.

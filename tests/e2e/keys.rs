@@ -143,7 +143,7 @@ fn the_store_key_is_replaced_under_load_and_nothing_is_lost() {
     let said = String::from_utf8_lossy(&out.stdout);
     eprintln!("{} acknowledged around the rotation: {said}", acked.len());
     assert!(
-        said.contains("sealed again") && said.contains("escrow"),
+        said.contains("sealed again") && said.contains("store.key.retired-"),
         "{said}"
     );
     assert_ne!(std::fs::read(d.data.join("store.key")).unwrap(), old);
@@ -163,8 +163,16 @@ fn the_store_key_is_replaced_under_load_and_nothing_is_lost() {
     assert!(d.stop().success());
     assert!(d.audit_text("key_rotated").contains("\"store\""));
 
-    // It starts again on the new key and reads everything.
+    // It starts again on the new key and reads everything, and reminds the administrator
+    // that the old key is still here.
     d.spawn();
+    let started = std::fs::read_to_string(d.dir.path().join("stdout.log")).unwrap();
+    assert!(
+        started
+            .lines()
+            .any(|l| l.contains("store.key.retired-") && l.contains("not used")),
+        "{started}"
+    );
     shows(&d, &first);
     shows(&d, &acked.last().unwrap().0);
     let after = d.send("Bekymring", "Efter nøgleskiftet");

@@ -48,8 +48,15 @@ pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
         } => {
             let body = new_key_body(new_key.as_deref())?;
             let v: serde_json::Value = ctx.api()?.post("/api/v1/keys/rotate/store", &body).await?;
+            let old = match v["retired"].as_str() {
+                Some(name) => format!(
+                    "the old key is {}: take it to the escrow and delete it here",
+                    ctx.cli.data.join(name).display()
+                ),
+                None => "keep the old key in escrow".into(),
+            };
             println!(
-                "store key replaced: {} records, {} outbox files and {} ring keys sealed again to it.{}\nBackups taken before need the old store key: keep it in escrow as long as they are kept.",
+                "store key replaced: {} records, {} outbox files and {} ring keys sealed again to it.{}\nBackups taken before need the old store key: {old}, as long as they are kept.",
                 v["records"],
                 v["files"],
                 v["ring_keys"],

@@ -127,11 +127,14 @@ pub(super) fn settle(
 }
 
 /// What a store key rotation sealed again.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct StoreRotation {
     pub records: usize,
     pub files: usize,
     pub ring_keys: usize,
+    /// In the data directory: the old key's file, left for the administrator to take to
+    /// the escrow.
+    pub retired: Option<String>,
 }
 
 impl Store {
@@ -264,7 +267,21 @@ impl Store {
         i.meta.remove(STORE_KEY_ROTATING)?;
         self.flush()?;
         if i.dir.join(STORE_KEY_NEXT).exists() {
+            // The old key stays beside, linked before the new one takes its name, for the
+            // backups taken before: the administrator takes it to the escrow (every start
+            // reports it until then).
+            let name = format!("{STORE_KEY}.retired-{}", old.fingerprint().to_hex());
+            let retired = i.dir.join(&name);
+            if !retired.exists() {
+                std::fs::hard_link(i.dir.join(STORE_KEY), &retired).map_err(|source| {
+                    StoreError::Io {
+                        path: retired,
+                        source,
+                    }
+                })?;
+            }
             put_in_place(&i.dir, STORE_KEY_NEXT, STORE_KEY)?;
+            done.retired = Some(name);
         }
         self.set_store_keys(StoreKeys {
             current: keys.current.clone(),
