@@ -213,6 +213,18 @@ impl Store {
         // Durable before anything is sealed to the new key: an open after a crash knows it
         // needs both.
         i.meta.insert(STORE_KEY_ROTATING, id(&new))?;
+        // Begun and done are each an audit entry: one that is begun and never done is a
+        // rotation to finish (the next start does).
+        let mut b = Batch::new();
+        b.audit(
+            Event::new(EventKind::KeyRotated, actor, "nøgleskift").details(serde_json::json!({
+                "key": "store",
+                "step": "begun",
+                "from": old.current.fingerprint().to_hex(),
+                "to": new.fingerprint().to_hex(),
+            })),
+        );
+        self.commit(b, now)?;
         self.flush()?;
         self.set_store_keys(StoreKeys {
             current: new,
@@ -291,6 +303,7 @@ impl Store {
         b.audit(
             Event::new(EventKind::KeyRotated, actor, "nøgleskift").details(serde_json::json!({
                 "key": "store",
+                "step": "done",
                 "from": old.fingerprint().to_hex(),
                 "to": keys.current.fingerprint().to_hex(),
                 "records_resealed": done.records,
