@@ -220,6 +220,8 @@ pub(crate) fn case_key(blind_key: &[u8], case: &crate::records::Case) -> Vec<u8>
 /// `meta`, so a store opened with another key (a rotation whose new key was not put in
 /// place) is refused instead of finding nothing.
 pub(crate) const BLIND_KEY_ID: &[u8] = b"blind_key_id";
+/// A standby's position (u64 BE): see `standby`.
+pub(crate) const STANDBY_POSITION: &[u8] = b"standby_position";
 
 pub(crate) fn blind_key_id(key: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");

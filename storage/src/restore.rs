@@ -290,7 +290,7 @@ pub fn restore(
     // Where increments for a standby go on from (see `standby`).
     if let Some(position) = manifest.position {
         db.open_tree(T_META)?
-            .insert(crate::standby::POSITION, &position.to_be_bytes())?;
+            .insert(STANDBY_POSITION, &position.to_be_bytes())?;
     }
     db.flush()?;
     Ok(Restored {

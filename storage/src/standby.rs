@@ -28,7 +28,7 @@ use crate::store::backup::GONE;
 use crate::StoreError;
 
 /// In `meta`: the position of what the standby holds (u64 BE).
-pub const POSITION: &[u8] = b"standby_position";
+pub const POSITION: &[u8] = STANDBY_POSITION;
 
 /// The trees an increment replaces whole (and `meta` key by key, see `apply`).
 const WHOLE: [&str; 5] = [T_ITEM_KEYS, T_CASES, T_CASE_INDEX, T_OUTBOX, T_USERS];

@@ -41,7 +41,6 @@ mod users;
 
 pub use crate::keyspace::DB_DIR;
 pub use batch::Batch;
-pub use store_key::StoreRotation;
 
 /// Hands out outbox ids. The workflow computes a batch of effects without touching the
 /// store, but a queued copy needs its id while it is composed (its MIME boundary carries
@@ -84,7 +83,7 @@ impl IdSource for Store {
 /// refused: giving it a new ring would hide that nothing in it opens.
 fn open_ring(
     dir: &Path,
-    store_keys: &store_key::StoreKeys,
+    store_keys: &StoreKeys,
     item_keys: &sled::Tree,
 ) -> Result<crate::ring::Ring, StoreError> {
     let mut ring = crate::ring::Ring::open(dir, &store_keys.all())?;
@@ -142,7 +141,7 @@ struct Inner {
     keys: DataKeys,
     /// The store key records are sealed to, and while a rotation runs the one it replaces
     /// (see `store_key`).
-    store_keys: std::sync::RwLock<Arc<store_key::StoreKeys>>,
+    store_keys: std::sync::RwLock<Arc<StoreKeys>>,
     /// One key rotation at a time (store, blind-index: both rewrite the cases).
     key_rotation: std::sync::Mutex<()>,
     /// The blind-index key (replaced by `Store::rotate_blind_key`). A commit holds it for
@@ -186,6 +185,24 @@ pub(super) struct ItemSealers<'a> {
     known: std::collections::HashMap<String, openpgp::crypto::SessionKey>,
     /// Keys made by this commit: reference → wrapped key.
     new: Vec<(String, Vec<u8>)>,
+}
+
+/// The store keys a store holds: records are sealed to `current`; while a rotation runs
+/// `previous` still opens what is not sealed again yet (see `store_key`).
+pub(super) struct StoreKeys {
+    pub current: openpgp::Cert,
+    pub previous: Option<openpgp::Cert>,
+}
+
+/// What a store key rotation sealed again.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StoreRotation {
+    pub records: usize,
+    pub files: usize,
+    pub ring_keys: usize,
+    /// In the data directory: the old key's file, left for the administrator to take to
+    /// the escrow.
+    pub retired: Option<String>,
 }
 
 /// Group-commit state: see [`Store::flush`].

@@ -25,7 +25,7 @@ use openpgp::Cert;
 use sequoia_openpgp as openpgp;
 
 use super::batch::Batch;
-use super::Store;
+use super::{Store, StoreKeys, StoreRotation};
 use crate::audit::{Event, EventKind};
 use crate::keys::{armor_secret, put_in_place, write_next, STORE_KEY, STORE_KEY_NEXT};
 use crate::keyspace::*;
@@ -38,13 +38,6 @@ const STORE_KEY_ROTATING: &[u8] = b"store_key_rotating";
 /// `reseal:<spool name>` → the hash of an outbox copy's file sealed again, until the new
 /// file is in place (an open finishes the replacement, see `Spool::settle_replacements`).
 const RESEAL_PREFIX: &str = "reseal:";
-
-/// The store keys a store holds: records are sealed to `current`; while a rotation runs
-/// `previous` still opens what is not sealed again yet.
-pub(super) struct StoreKeys {
-    pub current: Cert,
-    pub previous: Option<Cert>,
-}
 
 impl StoreKeys {
     /// The key that opens `bytes`.
@@ -124,17 +117,6 @@ pub(super) fn settle(
             String::from_utf8_lossy(&stored)
         ))),
     }
-}
-
-/// What a store key rotation sealed again.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct StoreRotation {
-    pub records: usize,
-    pub files: usize,
-    pub ring_keys: usize,
-    /// In the data directory: the old key's file, left for the administrator to take to
-    /// the escrow.
-    pub retired: Option<String>,
 }
 
 impl Store {
