@@ -43,9 +43,7 @@ impl Store {
         {
             let (k, _) = kv?;
             let id: [u8; 8] = k[17..25].try_into().unwrap_or_default();
-            if let Some(v) = self.inner.outbox.get(id)? {
-                out.push(self.outbox_open(&id, &v)?);
-            }
+            out.extend(self.outbox_entry(u64::from_be_bytes(id))?);
         }
         Ok(out)
     }
@@ -103,9 +101,20 @@ impl Store {
     /// One outbox entry by id.
     pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
         let key = id.to_be_bytes();
-        match self.inner.outbox.get(key)? {
-            Some(v) => Ok(Some(self.outbox_open(&key, &v)?)),
-            None => Ok(None),
+        let Some(v) = self.inner.outbox.get(key)? else {
+            return Ok(None);
+        };
+        match self.outbox_open(&key, &v) {
+            Ok(entry) => Ok(Some(entry)),
+            // Its copy's file sealed again meanwhile (a store key rotation, see
+            // `store_key`): the record read first named the old file. Read both again.
+            Err(_) if self.inner.outbox.get(key)?.as_ref() != Some(&v) => {
+                match self.inner.outbox.get(key)? {
+                    Some(v) => Ok(Some(self.outbox_open(&key, &v)?)),
+                    None => Ok(None),
+                }
+            }
+            Err(e) => Err(e),
         }
     }
 
