@@ -100,7 +100,7 @@ pub fn check(store_key: &Cert, backup: impl Read + Send + Sync) -> Result<Checke
     };
     let _ = std::fs::remove_dir_all(&scratch);
     if manifest.kind != "backup" {
-        return Err(broken(format!("this is a {}, not a backup", manifest.kind)));
+        return Err(not_a("backup", &manifest.kind));
     }
     for (reference, hash) in &messages {
         let file = manifest.files.get(&format!("{reference}.pgp"));
@@ -136,6 +136,25 @@ pub fn check(store_key: &Cert, backup: impl Read + Send + Sync) -> Result<Checke
         outbox,
         audit,
     })
+}
+
+/// A file of another kind than the command takes, saying which command takes it.
+pub(crate) fn not_a(expected: &str, kind: &str) -> StoreError {
+    let takes = match kind {
+        "backup" => "`backup verify` and `backup restore` take it",
+        "keyring" => "give it to `backup restore --keyring`",
+        "increment" => "`backup apply` checks and applies it on the standby",
+        _ => "it is no modtag file",
+    };
+    let a = |w: &str| match w.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        true => format!("an {w}"),
+        false => format!("a {w}"),
+    };
+    StoreError::Key(format!(
+        "this file is {}, not {}: {takes}",
+        a(kind),
+        a(expected)
+    ))
 }
 
 fn tempdir() -> Result<std::path::PathBuf, StoreError> {
@@ -176,10 +195,7 @@ fn read_keyring(store_key: &Cert, input: impl Read + Send + Sync) -> Result<Keyr
         }
     };
     if manifest.kind != "keyring" {
-        return Err(broken(format!(
-            "this is a {}, not a keyring",
-            manifest.kind
-        )));
+        return Err(not_a("keyring", &manifest.kind));
     }
     Ok(Keyring {
         manifest,
@@ -240,7 +256,7 @@ pub fn restore(
         }
     };
     if manifest.kind != "backup" {
-        return Err(broken(format!("this is a {}, not a backup", manifest.kind)));
+        return Err(not_a("backup", &manifest.kind));
     }
     let item_keys = db.open_tree(T_ITEM_KEYS)?;
     if let Some(k) = &keyring {

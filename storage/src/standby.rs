@@ -206,10 +206,7 @@ fn check(store_key: &Cert, file: &Path, db: &sled::Db) -> Result<Checked, StoreE
         }
     };
     if manifest.kind != "increment" {
-        return Err(broken(format!(
-            "this is a {}, not an increment: restore a backup with `modtag backup restore`",
-            manifest.kind
-        )));
+        return Err(crate::restore::not_a("increment", &manifest.kind));
     }
     if size != manifest.audit_size {
         return Err(broken(format!(

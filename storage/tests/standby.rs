@@ -100,6 +100,22 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     assert_eq!(again.manifest.position, Some(next));
     check("applied again");
 
+    // Files of the other kind are refused, saying which command takes them.
+    let seed_file = work.path().join("seed.mtb");
+    std::fs::write(&seed_file, &seed).unwrap();
+    let err = apply(&store_key, &seed_file, &standby)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not an increment") && err.contains("backup restore"),
+        "{err}"
+    );
+    let inc_bytes = std::fs::read(&inc).unwrap();
+    let err = modtag_storage::restore::check(&store_key, inc_bytes.as_slice())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("backup apply"), "{err}");
+
     // The same one once more (the position has moved): refused, saying what to take.
     let err = apply(&store_key, &inc, &standby).unwrap_err().to_string();
     assert!(err.contains(&format!("--since {next}")), "{err}");
