@@ -4,6 +4,8 @@
 //!   with a config generated from the demo, and the CLI run against it.
 //! - `relay.rs`: [`Sink`], Debian's `smtp-sink` as the outbound relay, dumping each message
 //!   to a file, and [`Gpg`], Debian's `gpg` with a demo recipient's key, to decrypt it.
+//! - `scan.rs`: what the tests look for in a daemon: [`PERSONAL_DATA`] in its logs (every
+//!   daemon's, when it is dropped) and its peak memory.
 //! - `smtp.rs`: [`Smtp`], a raw SMTP client for transcript-style checks; `load.rs`
 //!   [`Load`], a client that keeps sending while a test does something else.
 //! - `http.rs`: raw HTTP requests, cookies and CSRF fields; `forms.rs` the public forms'
@@ -120,12 +122,14 @@ mod http;
 mod load;
 mod oidc;
 mod relay;
+mod scan;
 mod smtp;
 
 pub use http::*;
 pub use load::Load;
 pub use oidc::*;
 pub use relay::*;
+pub use scan::{peak_rss, PERSONAL_DATA};
 pub use smtp::*;
 
 /// Settings for a test daemon's generated configuration.
@@ -592,43 +596,6 @@ impl Daemon {
     }
 }
 
-/// The CPR numbers, children's names, subjects and texts the suite sends: none may appear
-/// in any line a daemon logs (issue 18). Each daemon's logs are searched when it is dropped,
-/// so the whole end-to-end suite is the test.
-pub const PERSONAL_DATA: &[&str] = &[
-    "120315-4321",
-    "1203154321",
-    "010120-1234",
-    "0101201234",
-    "010120-4003",
-    "310415-4321",
-    "110418-4420",
-    "Emil",
-    "Sofie",
-    "Ellen Vinther",
-    "Ida 0",
-    "MARKER",
-    "sulten",
-    "ked af det",
-    "Bekymring for",
-];
-
-impl Daemon {
-    /// Lines of the daemon's logs that hold any of [`PERSONAL_DATA`].
-    pub fn personal_data_in_logs(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        for name in ["stdout.log", "stderr.log"] {
-            let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-            for line in text.lines() {
-                if let Some(s) = PERSONAL_DATA.iter().find(|s| line.contains(*s)) {
-                    found.push(format!("{name}: {s:?} in: {line}"));
-                }
-            }
-        }
-        found
-    }
-}
-
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
@@ -656,17 +623,6 @@ pub fn auditor_key(dir: &Path) -> PathBuf {
     std::fs::copy(root().join("deploy/demo/keys/auditor.key.asc"), &path).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path
-}
-
-/// The daemon's peak memory (VmHWM, bytes) from /proc.
-pub fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmHWM in /proc/PID/status")
-        * 1024
 }
 
 /// SHA-256 of `bytes`, hex.

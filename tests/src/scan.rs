@@ -1,0 +1,51 @@
+//! What the tests look for in a daemon: personal data in its logs, and its peak memory.
+
+use crate::Daemon;
+
+/// The CPR numbers, children's names, subjects and texts the suite sends: none may appear
+/// in any line a daemon logs (issue 18). Each daemon's logs are searched when it is dropped,
+/// so the whole end-to-end suite is the test.
+pub const PERSONAL_DATA: &[&str] = &[
+    "120315-4321",
+    "1203154321",
+    "010120-1234",
+    "0101201234",
+    "010120-4003",
+    "310415-4321",
+    "110418-4420",
+    "Emil",
+    "Sofie",
+    "Ellen Vinther",
+    "Ida 0",
+    "MARKER",
+    "sulten",
+    "ked af det",
+    "Bekymring for",
+];
+
+impl Daemon {
+    /// Lines of the daemon's logs that hold any of [`PERSONAL_DATA`].
+    pub fn personal_data_in_logs(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for name in ["stdout.log", "stderr.log"] {
+            let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+            for line in text.lines() {
+                if let Some(s) = PERSONAL_DATA.iter().find(|s| line.contains(*s)) {
+                    found.push(format!("{name}: {s:?} in: {line}"));
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The daemon's peak memory (VmHWM, bytes) from /proc.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM in /proc/PID/status")
+        * 1024
+}
