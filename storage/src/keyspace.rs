@@ -220,6 +220,9 @@ pub(crate) fn case_key(blind_key: &[u8], case: &crate::records::Case) -> Vec<u8>
 /// `meta`, so a store opened with another key (a rotation whose new key was not put in
 /// place) is refused instead of finding nothing.
 pub(crate) const BLIND_KEY_ID: &[u8] = b"blind_key_id";
+/// The last audit entry whose payload retention deleted (u64 BE): a standby deletes its
+/// copies' payloads up to it too (see `standby`).
+pub(crate) const AUDIT_SHREDDED_UPTO: &[u8] = b"audit_shredded_upto";
 /// A standby's position (u64 BE): see `standby`.
 pub(crate) const STANDBY_POSITION: &[u8] = b"standby_position";
 

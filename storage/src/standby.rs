@@ -12,7 +12,8 @@
 //!
 //! Applying writes the intakes it carries over the standby's and removes those it names
 //! `gone`; replaces the small trees, the outbox's files and the ring key files with its own;
-//! and appends the audit entries. The clear summaries, the blind index and the outbox
+//! appends the audit entries, and deletes the payloads of those the running daemon's
+//! retention deleted. The clear summaries, the blind index and the outbox
 //! schedule are emptied: the standby's first start rebuilds them, as after a restore.
 
 use std::collections::BTreeSet;
@@ -44,6 +45,8 @@ pub struct Applied {
     pub gone: Vec<String>,
     /// Audit entries appended.
     pub audit_entries: u64,
+    /// Payloads of audit entries the running daemon's retention deleted, deleted here too.
+    pub audit_payloads_deleted: u64,
 }
 
 /// The standby's position: `None` for a data directory that holds no backup taken by a
@@ -134,6 +137,7 @@ pub fn apply(store_key: &Cert, file: &Path, dir: &Path) -> Result<Applied, Store
             let _ = std::fs::remove_file(dir.join(&name));
         }
     }
+    let shredded = shred_as_the_primary(db)?;
     crate::restore::skip_references(db, jiff::Timestamp::now())?;
     db.flush()?;
     spool.sync_dir()?;
@@ -146,6 +150,7 @@ pub fn apply(store_key: &Cert, file: &Path, dir: &Path) -> Result<Applied, Store
         intakes,
         gone,
         audit_entries: checked.new_entries,
+        audit_payloads_deleted: shredded,
     })
 }
 
@@ -179,7 +184,13 @@ fn check(store_key: &Cert, file: &Path, db: &sled::Db) -> Result<Checked, StoreE
                         .map(u64::from_be_bytes)
                         .unwrap_or(0);
                     if seq <= size {
-                        if audit.get(&key)?.as_deref() != Some(&value[..]) {
+                        // By hash: retention may have deleted the payload on one side.
+                        let same = audit.get(&key)?.is_some_and(|ours| {
+                            let hash =
+                                |b: &[u8]| crate::audit::Entry::decode(b).map(|e| e.hash).ok();
+                            hash(&ours).is_some() && hash(&ours) == hash(&value)
+                        });
+                        if !same {
                             return Err(broken(format!(
                                 "audit entry {seq} differs from the standby's: this increment is from another log"
                             )));
@@ -219,6 +230,31 @@ fn check(store_key: &Cert, file: &Path, db: &sled::Db) -> Result<Checked, StoreE
         meta_keys,
         new_entries,
     })
+}
+
+/// Deletes the payloads of the standby's audit entries up to the last one the running
+/// daemon's retention deleted (its `meta`, just applied): the standby keeps no payload the
+/// running daemon no longer has. The hashes stay, so the log verifies as before.
+fn shred_as_the_primary(db: &sled::Db) -> Result<u64, StoreError> {
+    let meta = db.open_tree(T_META)?;
+    let Some(upto) = meta
+        .get(AUDIT_SHREDDED_UPTO)?
+        .and_then(|v| v.as_ref().try_into().ok())
+        .map(u64::from_be_bytes)
+    else {
+        return Ok(0);
+    };
+    let audit = db.open_tree(T_AUDIT)?;
+    let mut n = 0;
+    for kv in audit.range(..=upto.to_be_bytes()) {
+        let (k, v) = kv?;
+        let e = crate::audit::Entry::decode(&v).map_err(broken)?;
+        if e.shredded.is_none() {
+            audit.insert(k, e.shred().encode())?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 fn open(file: &Path) -> Result<std::io::BufReader<std::fs::File>, StoreError> {

@@ -1,6 +1,7 @@
 //! A standby kept by increments, on real sled directories: an increment brings the intakes
 //! committed and erased since the standby's position, and its audit log verifies; one
-//! applied again after a crash before the position moved gives the same standby; one that
+//! applied again after a crash before the position moved gives the same standby; the
+//! primary's audit retention reaches the standby's copies; one that
 //! does not follow the position, or comes from a log the standby no longer shares, is
 //! refused.
 
@@ -120,12 +121,37 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     let err = apply(&store_key, &inc, &standby).unwrap_err().to_string();
     assert!(err.contains(&format!("--since {next}")), "{err}");
 
+    // The primary's audit retention deletes old payloads: the standby's copies go too, and
+    // its log still verifies.
+    let later = now() + jiff::SignedDuration::from_hours(1);
+    assert!(primary.apply_audit_retention(later, later).unwrap() > 0);
+    let inc = increment(&primary, next, work.path(), "2.mti");
+    let applied = apply(&store_key, &inc, &standby).unwrap();
+    assert!(applied.audit_payloads_deleted > 0, "{applied:?}");
+    let next = applied.manifest.position.unwrap();
+    let db = open_sled(&standby);
+    modtag_storage::audit::offline::verify_db(&db, &[checkpoint_key], &[]).unwrap();
+    let kept: Vec<String> = db
+        .open_tree("audit")
+        .unwrap()
+        .iter()
+        .map(|kv| modtag_storage::audit::Entry::decode(&kv.unwrap().1).unwrap())
+        .filter(|e| e.shredded.is_none())
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kept,
+        ["retention"],
+        "only the retention run's own entry keeps its payload"
+    );
+    drop(db);
+
     // A standby that took mail of its own no longer shares the primary's log.
     let s = reopen(&standby);
     commit_intake(&s, 50_000, now());
     drop(s);
     commit_intake(&primary, 5, now());
-    let inc = increment(&primary, next, work.path(), "2.mti");
+    let inc = increment(&primary, next, work.path(), "3.mti");
     let err = apply(&store_key, &inc, &standby).unwrap_err().to_string();
     assert!(err.contains("another log"), "{err}");
 }

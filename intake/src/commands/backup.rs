@@ -151,16 +151,18 @@ pub async fn run(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
                     "intakes": applied.intakes,
                     "gone": applied.gone,
                     "audit_entries": applied.audit_entries,
+                    "audit_payloads_deleted": applied.audit_payloads_deleted,
                     "audit_size": applied.manifest.audit_size,
                 }));
                 return Ok(());
             }
             println!(
-                "{}: applied ({} intakes written, {} erased, {} audit entries appended; the log holds {}). The next increment: modtag backup create FILE --since {}",
+                "{}: applied ({} intakes written, {} erased, {} audit entries appended, {} audit payloads deleted as on the running daemon; the log holds {}). The next increment: modtag backup create FILE --since {}",
                 dir.display(),
                 applied.intakes,
                 applied.gone.len(),
                 applied.audit_entries,
+                applied.audit_payloads_deleted,
                 applied.manifest.audit_size,
                 position.unwrap_or(applied.manifest.audit_size)
             );

@@ -112,6 +112,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         self.check()?;
         let mut shredded = 0;
+        let mut upto = None;
         for kv in self.inner.audit.iter() {
             let (k, v) = kv?;
             let e = Entry::decode(&v).map_err(|why| StoreError::Corrupt {
@@ -122,6 +123,7 @@ impl Store {
             if e.time() >= cutoff {
                 break;
             }
+            upto = Some(e.seq);
             if e.shredded.is_none() {
                 // Compare-and-swap: an entry is never changed in any other way.
                 let _ =
@@ -132,6 +134,12 @@ impl Store {
             }
         }
         if shredded > 0 {
+            // For a standby, which deletes its copies' payloads up to here too.
+            if let Some(seq) = upto {
+                self.inner
+                    .meta
+                    .insert(AUDIT_SHREDDED_UPTO, &seq.to_be_bytes())?;
+            }
             let mut b = Batch::new();
             b.audit(
                 Event::new(EventKind::Retention, "system", "retention").details(
