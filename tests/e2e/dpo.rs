@@ -217,19 +217,7 @@ fn with_the_keys_apart_a_copy_of_the_data_directory_opens_nothing() {
         );
     }
     // The auditors find a child's intakes with the blind-index key they are given.
-    let auditor = auditor_key(d.dir.path());
-    let access = |extra: &[&str]| {
-        let mut args = vec![
-            "audit",
-            "subject-access",
-            "--key",
-            auditor.to_str().unwrap(),
-            "--cpr",
-            "120315-4321",
-        ];
-        args.extend_from_slice(extra);
-        d.cli(&args)
-    };
+    let access = |extra: &[&str]| d.subject_access("120315-4321", extra);
     let without = access(&[]);
     assert!(!without.status.success());
     assert!(String::from_utf8_lossy(&without.stderr).contains("--blind-index-key"));

@@ -104,15 +104,13 @@ fn a_childs_history_is_found_across_a_blind_index_key_rotation() {
     let v = d.cli_json(&["triage", "show", &second, "--json"]);
     assert_eq!(v["earlier"], 1, "{v}");
     assert!(d.stop().success());
-    let auditor = auditor_key(d.dir.path());
-    let sa = d.cli_json(&[
-        "audit",
-        "subject-access",
-        "--key",
-        auditor.to_str().unwrap(),
-        "--cpr",
-        "120315-4321",
-    ]);
+    let out = d.subject_access("120315-4321", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sa: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(sa["intakes"], 2, "{sa}");
     assert!(d.audit_text("key_rotated").contains("blind-index"));
     // It starts again on the new key.

@@ -314,6 +314,22 @@ impl Daemon {
         });
     }
 
+    /// `modtag audit subject-access --cpr CPR` with the demo auditors' key (on a stopped
+    /// daemon's data), and `extra` arguments.
+    pub fn subject_access(&self, cpr: &str, extra: &[&str]) -> Output {
+        let auditor = auditor_key(self.dir.path());
+        let mut args = vec![
+            "audit",
+            "subject-access",
+            "--key",
+            auditor.to_str().unwrap(),
+            "--cpr",
+            cpr,
+        ];
+        args.extend_from_slice(extra);
+        self.cli(&args)
+    }
+
     /// Stops the daemon, writes the checkpoint of its log (signed at the shutdown) to the
     /// file the auditors keep, and starts it again; the file.
     pub fn keep_checkpoint(&mut self) -> PathBuf {
