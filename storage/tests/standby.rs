@@ -44,6 +44,28 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     let checkpoint_key = keys.checkpoint.verifying_key();
     let primary = Store::open(primary_dir.path(), keys).unwrap();
     let first: Vec<String> = (1..=3).map(|n| commit_intake(&primary, n, now())).collect();
+    // Copies of the second intake: one tried and waiting, one failed for good.
+    let copy = |id: u64| {
+        modtag_storage::records::OutboxEntry::new(
+            id,
+            &first[1],
+            ("leder", "leder", "leder@kommune.localhost"),
+            "kopi".into(),
+            now(),
+        )
+    };
+    let mut b = modtag_storage::store::Batch::new();
+    b.outbox(modtag_storage::records::OutboxEntry {
+        attempts: 1,
+        ..copy(1)
+    })
+    .outbox(modtag_storage::records::OutboxEntry {
+        attempts: 3,
+        failed: Some(now()),
+        ..copy(2)
+    });
+    primary.commit(b, now()).unwrap();
+    primary.flush().unwrap();
 
     // Seeded from a backup with its keys.
     let mut seed = Vec::new();
@@ -81,6 +103,11 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
         assert_eq!(report.entries, applied.manifest.audit_size, "{label}");
         drop(db);
         let s = reopen(&standby);
+        // The outbox's schedule is rebuilt: Modtagelsen sees the failed copy, monitoring
+        // the waiting one.
+        assert_eq!(s.outbox_failed(), 1, "{label}");
+        assert_eq!(s.outbox_failed_entries().unwrap()[0].id, 2, "{label}");
+        assert_eq!(s.outbox_deferred().unwrap().0, 1, "{label}");
         assert!(s.item(&first[0]).unwrap().is_none(), "{label}");
         assert!(!standby
             .join("spool")

@@ -330,13 +330,25 @@ impl Store {
         Ok(())
     }
 
-    /// Puts outbox entries written before the schedule existed into it (once, at open).
+    /// Puts the outbox's entries into its schedule when it has none: entries written
+    /// before the schedule existed, and a restored store or a standby, whose schedule is
+    /// not copied (once, at open). As a commit schedules them: due, tried and waiting, or
+    /// failed for good.
     fn schedule_unscheduled(&self) -> Result<(), StoreError> {
         let i = &self.inner;
         if i.outbox.is_empty() || !i.outbox_sched.is_empty() {
             return Ok(());
         }
-        for entry in self.outbox()?.into_iter().filter(|e| e.failed.is_none()) {
+        for entry in self.outbox()? {
+            if let Some(at) = entry.failed {
+                i.outbox_sched
+                    .insert(sched_failed_key(entry.id), &time_key(at))?;
+                continue;
+            }
+            if entry.attempts > 0 {
+                i.outbox_sched
+                    .insert(sched_deferred_key(entry.id), &time_key(entry.created))?;
+            }
             let due = time_key(entry.next_attempt);
             i.outbox_sched.insert(sched_due_key(&due, entry.id), &[])?;
             i.outbox_sched.insert(sched_id_key(entry.id), &due)?;
