@@ -28,10 +28,20 @@ pub async fn rotate_checkpoint_key(
     Ok(axum::Json(serde_json::json!({ "checkpoint": note })))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct NewBlindKey {
-    /// The new key (hex), when the keys are kept apart ([keys]); made here otherwise.
+#[derive(Deserialize)]
+struct NewKey {
+    /// The new key, when the keys are kept apart ([keys]); made here otherwise.
     key: Option<String>,
+}
+
+/// The new key a rotation's body gives, if any (an empty body gives none); `shape` shows
+/// what is expected in the refusal of a body that is no such JSON.
+fn given_key(body: &[u8], shape: &str) -> Result<Option<String>, ApiError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let input: NewKey = super::error::json_body(body, shape)?;
+    Ok(input.key)
 }
 
 /// `POST /api/v1/keys/rotate/blind-index`: the blind index and the cases' keys written
@@ -42,12 +52,7 @@ pub async fn rotate_blind_key(
     body: axum::body::Bytes,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     caller.require(Action::RotateKeys)?;
-    let input: NewBlindKey = if body.is_empty() {
-        NewBlindKey::default()
-    } else {
-        super::error::json_body(&body, "{\"key\": \"64 hex digits\"}")?
-    };
-    let key = match input.key {
+    let key = match given_key(&body, "{\"key\": \"64 hex digits\"}")? {
         Some(hex_key) => Some(
             hex::decode(hex_key.trim())
                 .ok()
@@ -67,13 +72,6 @@ pub async fn rotate_blind_key(
     Ok(axum::Json(serde_json::json!({ "entries_rewritten": n })))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct NewStoreKey {
-    /// The new store key (an armored OpenPGP secret key), when the keys are kept apart
-    /// ([keys]) and it is not named as `next_store_key`; made here otherwise.
-    key: Option<String>,
-}
-
 /// `POST /api/v1/keys/rotate/store`: everything sealed to the store key sealed again to a
 /// new one (see `Store::rotate_store_key`); answers what was sealed again.
 pub async fn rotate_store_key(
@@ -82,15 +80,8 @@ pub async fn rotate_store_key(
     body: axum::body::Bytes,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     caller.require(Action::RotateKeys)?;
-    let input: NewStoreKey = if body.is_empty() {
-        NewStoreKey::default()
-    } else {
-        super::error::json_body(
-            &body,
-            "{\"key\": \"-----BEGIN PGP PRIVATE KEY BLOCK-----...\"}",
-        )?
-    };
-    let key = match input.key {
+    let shape = "{\"key\": \"-----BEGIN PGP PRIVATE KEY BLOCK-----...\"}";
+    let key = match given_key(&body, shape)? {
         Some(armored) => Some(
             modtag_storage::crypto::parse_cert(armored.as_bytes())
                 .ok()

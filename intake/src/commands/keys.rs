@@ -73,7 +73,7 @@ pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
             new_key,
         } => {
             if new_key.is_some() {
-                anyhow::bail!("--new-key is for the blind-index key: the daemon makes the new checkpoint key itself");
+                anyhow::bail!("--new-key is for the blind-index and store keys: the daemon makes the new checkpoint key itself");
             }
             let v: serde_json::Value = ctx
                 .api()?
