@@ -162,17 +162,16 @@ pub fn replace_checkpoint_key(
             false,
         ),
     ] {
-        let path = dir.join(name);
-        let next = dir.join(format!("{name}.next"));
-        let _ = fs::remove_file(&next);
+        let next = format!("{name}.next");
+        let _ = fs::remove_file(dir.join(&next));
         if secret {
-            write_secret(&next, bytes.as_bytes())?;
+            write_secret(&dir.join(&next), bytes.as_bytes())?;
         } else {
-            write_public(&next, bytes.as_bytes())?;
+            write_public(&dir.join(&next), bytes.as_bytes())?;
         }
-        fs::rename(&next, &path).map_err(io(path.clone()))?;
+        put_in_place(dir, &next, name)?;
     }
-    sync_dir(dir)
+    Ok(())
 }
 
 /// Reads a store key (an OpenPGP key with its secret parts) from a secret file.

@@ -63,11 +63,15 @@ pub(crate) fn parse_reference(r: &str) -> Option<(i16, u64)> {
 }
 
 pub(crate) fn read_u64(tree: &sled::Tree, key: &str) -> Result<u64, StoreError> {
+    Ok(get_u64(tree, key)?.unwrap_or(0))
+}
+
+/// The u64 (BE) under `key`, if there is one.
+pub(crate) fn get_u64(tree: &sled::Tree, key: impl AsRef<[u8]>) -> Result<Option<u64>, StoreError> {
     Ok(tree
-        .get(key.as_bytes())?
+        .get(key)?
         .and_then(|v| v.as_ref().try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0))
+        .map(u64::from_be_bytes))
 }
 
 /// sled's page cache. Its default (1 GiB) let the daemon grow to 2 GiB under a load of

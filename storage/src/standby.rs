@@ -52,10 +52,7 @@ pub struct Applied {
 /// The standby's position: `None` for a data directory that holds no backup taken by a
 /// version that ships increments.
 pub fn position(meta: &sled::Tree) -> Result<Option<u64>, StoreError> {
-    Ok(meta
-        .get(POSITION)?
-        .and_then(|v| v.as_ref().try_into().ok())
-        .map(u64::from_be_bytes))
+    get_u64(meta, POSITION)
 }
 
 /// Applies the increment in `file` to the stopped standby in `dir` (see the module).
@@ -108,11 +105,9 @@ pub fn apply(store_key: &Cert, file: &Path, dir: &Path) -> Result<Applied, Store
                 files.insert(name);
             }
             Ok(Part::KeyFile { name, bytes }) => {
-                let path = dir.join(&name);
-                let next = dir.join(format!("{name}.new"));
-                let _ = std::fs::remove_file(&next);
-                crate::keys::write_secret(&next, &bytes)?;
-                std::fs::rename(&next, &path).map_err(|source| StoreError::Io { path, source })?;
+                let next = format!("{name}.new");
+                crate::keys::write_next(dir, &next, &bytes)?;
+                crate::keys::put_in_place(dir, &next, &name)?;
                 key_files.insert(name);
             }
             Err(_) => break,
@@ -237,11 +232,7 @@ fn check(store_key: &Cert, file: &Path, db: &sled::Db) -> Result<Checked, StoreE
 /// running daemon no longer has. The hashes stay, so the log verifies as before.
 fn shred_as_the_primary(db: &sled::Db) -> Result<u64, StoreError> {
     let meta = db.open_tree(T_META)?;
-    let Some(upto) = meta
-        .get(AUDIT_SHREDDED_UPTO)?
-        .and_then(|v| v.as_ref().try_into().ok())
-        .map(u64::from_be_bytes)
-    else {
+    let Some(upto) = get_u64(&meta, AUDIT_SHREDDED_UPTO)? else {
         return Ok(0);
     };
     let audit = db.open_tree(T_AUDIT)?;

@@ -259,8 +259,7 @@ impl Store {
             );
         }
         let item_keys = t(T_ITEM_KEYS)?;
-        let (store_keys, resume) =
-            store_key::settle(data_dir, &meta, &keys.store, keys.store_next.as_ref())?;
+        let store_keys = store_key::settle(data_dir, &meta, &keys.store, keys.store_next.as_ref())?;
         let ring = open_ring(data_dir, &store_keys, &item_keys)?;
         let blind = blind::settle_key(data_dir, &meta, keys.blind)?;
         let inner = Inner {
@@ -302,9 +301,8 @@ impl Store {
         store.schedule_unscheduled()?;
         store.summarise_unindexed_items()?;
         store.finish_rotation()?;
-        if resume {
-            store.finish_store_rotation("system", Timestamp::now())?;
-        }
+        // A rotation a crash interrupted (nothing to do otherwise).
+        store.finish_store_rotation("system", Timestamp::now())?;
         Ok(store)
     }
 

@@ -65,14 +65,14 @@ pub(super) fn reseal_key(spool_name: &str) -> String {
     format!("{RESEAL_PREFIX}{spool_name}")
 }
 
-/// The keys the store is under, from the key given and the next one (if any), and whether a
+/// The keys the store is under, from the key given and the next one (if any): both while a
 /// rotation is to be finished. Refuses a key the store is not under.
 pub(super) fn settle(
     dir: &std::path::Path,
     meta: &sled::Tree,
     given: &Cert,
     next: Option<&Cert>,
-) -> Result<(StoreKeys, bool), StoreError> {
+) -> Result<StoreKeys, StoreError> {
     let in_dir = dir.join(STORE_KEY).exists();
     let only = |k: &Cert| StoreKeys {
         current: k.clone(),
@@ -80,13 +80,10 @@ pub(super) fn settle(
     };
     if let Some(rotating) = meta.get(STORE_KEY_ROTATING)? {
         return match next.filter(|n| id(n) == rotating.as_ref()) {
-            Some(n) => Ok((
-                StoreKeys {
-                    current: n.clone(),
-                    previous: Some(given.clone()),
-                },
-                true,
-            )),
+            Some(n) => Ok(StoreKeys {
+                current: n.clone(),
+                previous: Some(given.clone()),
+            }),
             None => Err(StoreError::Key(format!(
                 "a store key rotation to {} was interrupted and that key is not given: put it back as {} in the data directory, or name it as [keys] next_store_key",
                 String::from_utf8_lossy(&rotating),
@@ -97,20 +94,20 @@ pub(super) fn settle(
     let Some(stored) = meta.get(STORE_KEY_ID)? else {
         // A store from before the id was kept is under the key it was always opened with.
         meta.insert(STORE_KEY_ID, id(given))?;
-        return Ok((only(given), false));
+        return Ok(only(given));
     };
     if stored.as_ref() == id(given) {
-        return Ok((only(given), false));
+        return Ok(only(given));
     }
     match next.filter(|n| stored.as_ref() == id(n)) {
         // Done, but the new key not yet in the old one's place.
         Some(n) if in_dir => {
             put_in_place(dir, STORE_KEY_NEXT, STORE_KEY)?;
-            Ok((only(n), false))
+            Ok(only(n))
         }
         Some(n) => {
-            tracing::warn!("the store is under [keys] next_store_key: name that key as store_key and remove next_store_key");
-            Ok((only(n), false))
+            tracing::warn!("the store is under [keys] next_store_key: make that key store_key and remove next_store_key");
+            Ok(only(n))
         }
         None => Err(StoreError::Key(format!(
             "the store is sealed to store key {}, not to the one given: a rotation's new key was not put in place. With [keys], seal the key the rotation moved to as the store key credential",
