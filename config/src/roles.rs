@@ -39,10 +39,44 @@ pub const AREAS: &[&str] = &[
     "privat_skole",
 ];
 
+/// How a person reads role `id` in Danish ("den lokale leder"); the id itself if unknown.
+pub fn role_words(id: &str) -> &str {
+    match id {
+        "modtagelsen" => "Modtagelsen",
+        "modtagelsen_leder" => "lederen af Modtagelsen",
+        "doegnvagt" => "døgnvagten",
+        "journalen" => "Journalen",
+        "raadgiver" => "sagens børne- og ungerådgiver",
+        "lokal_leder" => "den lokale leder",
+        "privat_leder" => "den private institutions leder",
+        "boerneskoleraadgiver" => "Børneskolerådgiverne",
+        "leder_ppr" => "lederen af PPR",
+        "leder_dagpleje" => "lederen af dagplejen",
+        "leder_sundhedspleje" => "lederen af Sundhedsplejen",
+        "distriktsinstitutionsleder" => "distriktsinstitutionslederen",
+        "leder_paedagogiske_vejledere" => "lederen af de pædagogiske vejledere",
+        "distriktsskoleleder" => "distriktsskolelederen",
+        "leder_boerneskoleraadgivere" => "lederen af Børneskolerådgiverne",
+        "leder_uu" => "lederen af UU",
+        "leder_fritid" => "lederen af fritid",
+        other => other,
+    }
+}
+
 pub fn is_role(id: &str) -> bool {
     ROLE_IDS.contains(&id)
 }
 
 pub fn is_area(id: &str) -> bool {
     AREAS.contains(&id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_role_has_danish_words() {
+        for id in super::ROLE_IDS {
+            assert_ne!(super::role_words(id), *id, "{id} has no words");
+        }
+    }
 }

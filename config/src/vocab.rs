@@ -86,6 +86,34 @@ impl Kind {
     }
 }
 
+/// The trivselsbarometer's words for each trin (from the kommune's own `barometer.txt`): trin, name, signs.
+pub const TRIN: [(u8, &str, &str); 5] = [
+    (0, "Børn i trivsel", "positiv udvikling"),
+    (
+        1,
+        "Moderat trivsel",
+        "perioder med faldende trivsel, begyndende bekymring",
+    ),
+    (2, "Faldende trivsel", "tydelige tegn på faldende trivsel"),
+    (
+        3,
+        "Udsatte trivselspositioner",
+        "tydelige tegn på mistrivsel, bekymrende vanskeligheder",
+    ),
+    (
+        4,
+        "Truede trivselspositioner",
+        "alvorlig mistrivsel og/eller omsorgssvigt",
+    ),
+];
+
+/// The barometer's name of `trin` ("Faldende trivsel"), for what a recipient reads.
+pub fn trin_words(trin: u8) -> Option<&'static str> {
+    TRIN.iter()
+        .find(|(t, _, _)| *t == trin)
+        .map(|(_, name, _)| *name)
+}
+
 /// What a screening can conclude (issue 16), with the words the desk shows.
 pub const SCREENING_OUTCOMES: [(&str, &str); 4] = [
     ("afdaekning", "Afdækning"),

@@ -21,6 +21,7 @@ mod oidc;
 mod pages;
 mod path;
 mod ready;
+mod recipients;
 mod relay;
 mod reload;
 mod restart;

@@ -117,6 +117,7 @@ fn is_root() -> bool {
 }
 
 pub mod browser;
+mod desk;
 pub mod forms;
 mod http;
 mod load;
@@ -125,6 +126,7 @@ mod relay;
 mod scan;
 mod smtp;
 
+pub use desk::*;
 pub use http::*;
 pub use load::Load;
 pub use oidc::*;

@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::lockout::{client_address, LoginGuard};
 use super::server::LocalPeer;
 use super::state::{audit, ApiState};
+use crate::access::view::View;
 use crate::access::{self, Action, Person};
 use crate::identity::sessions::Session;
 use crate::identity::{constant_time_eq, local};
@@ -63,24 +64,16 @@ impl Caller {
         ))
     }
 
-    /// Whether the caller has a reason to see `item` (its desk, or it was sent to them).
-    pub fn sees(&self, item: &Item) -> bool {
-        access::sees_item(&self.person, item.kind, &item.sent_to)
+    /// What the caller may see of `item` ([`access::view::view`]), if anything.
+    pub fn view(&self, item: &Item) -> Option<View> {
+        access::view::view(&self.person, item)
     }
 
-    /// Refuses (403) unless the caller may see `item`.
-    pub fn require_sight(&self, item: &Item) -> Result<(), ApiError> {
-        if self.sees(item) {
-            Ok(())
-        } else {
-            Err(ApiError::Refused(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "{} is not for you: it is neither your desk's nor sent to you",
-                    item.reference
-                ),
-            ))
-        }
+    /// What the caller may see of `item`, or 404 with the same answer as for no such intake:
+    /// a reference is not a way to learn which intakes exist.
+    pub fn require_view(&self, item: Item) -> Result<View, ApiError> {
+        self.view(&item)
+            .ok_or_else(|| ApiError::no_intake(&item.reference))
     }
 
     /// Refuses (403) unless the caller works `item`'s desk (decides, corrects, closes).
@@ -89,10 +82,15 @@ impl Caller {
     }
 }
 
-/// Refuses (403) unless `person` works `item`'s desk.
+/// Refuses unless `person` works `item`'s desk: 404, as for no such intake, to someone with
+/// no reason to see it at all (a reference is not a way to learn which intakes exist); 403
+/// to a recipient, who may read what was sent to them.
 pub fn require_work(person: &Person, item: &Item) -> Result<(), ApiError> {
-    if access::works_item(person, item.kind) {
+    if access::view::works(person, item) {
         return Ok(());
+    }
+    if access::view::sight(person, item).is_none() {
+        return Err(ApiError::no_intake(&item.reference));
     }
     Err(ApiError::Refused(
         StatusCode::FORBIDDEN,

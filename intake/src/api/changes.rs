@@ -222,8 +222,7 @@ pub async fn decide(
     let cfg = state.app.policy.cfg();
     let now = state.now();
     let r = reference.clone();
-    let person = caller.person.clone();
-    let works = move |item: &Item| crate::access::works_item(&person, item.kind);
+    let works = decide::worked_by(caller.person.clone());
     let (decision, item_state) =
         blocking(move || decide::decide(&store, &cfg, &r, &input, works, now))
             .await

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jiff::Timestamp;
 use modtag_config::Channel;
-use modtag_router::cpr::Cpr;
 use modtag_router::deadline;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Item, ItemState};
@@ -20,15 +19,9 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::state::{audit, load_item, reread, ApiState};
 use super::types::{ItemList, ItemSummaryView, ItemView};
+use crate::access::view::{masked, Sight, View};
 use crate::app::blocking;
 use crate::workflow::escalation::overdue;
-
-fn masked(cprs: &[String]) -> Vec<String> {
-    cprs.iter()
-        .filter_map(|c| Cpr::parse(c))
-        .map(|c| c.masked())
-        .collect()
-}
 
 /// The list view: no subject, no names, CPR masked.
 fn summary(item: &Item, now: Timestamp) -> ItemSummaryView {
@@ -49,7 +42,7 @@ fn summary(item: &Item, now: Timestamp) -> ItemSummaryView {
             .iter()
             .filter(|a| a.flagged.is_some())
             .count(),
-        akut: !item.understanding.akut.is_empty(),
+        akut: !item.understanding.akut.is_empty() || item.decision.as_ref().is_some_and(|d| d.akut),
         reporter: item.understanding.reporter.kind.clone(),
         parse_error: item.parse_error.is_some(),
         overdue: overdue(item, now),
@@ -100,9 +93,11 @@ pub async fn list(
         .iter()
         .filter(|i| all || i.state.is_open())
         .filter(|i| channel.is_none_or(|c| i.channel == c))
-        // Need-to-know: only the caller's desk and what was sent to them.
-        .filter(|i| caller.sees(i))
-        .map(|i| summary(i, now))
+        // Need-to-know: the caller's desk, and of what was sent to them what it said (an
+        // intake a new assessment no longer sends them is not theirs to list).
+        .filter_map(|i| caller.view(i))
+        .filter(|v| !matches!(v.sight, Sight::Ended { .. }))
+        .map(|v| summary(&v.item, now))
         .collect();
     Ok(Json(ItemList { items }))
 }
@@ -112,11 +107,24 @@ pub async fn show(
     caller: Caller,
     Path(reference): Path<String>,
 ) -> Result<Json<ItemView>, ApiError> {
-    let item = load_item(&state, &reference).await?;
-    caller.require_sight(&item)?;
-    let text = open(&state, &caller, &item).await?;
-    let s = summary(&item, state.now());
-    Ok(Json(ItemView {
+    let view = caller.require_view(load_item(&state, &reference).await?)?;
+    let text = open(&state, &caller, &view).await?;
+    Ok(Json(item_view(view, text, state.now())))
+}
+
+/// The API's body for what `view` lets its person see (everything it leaves out is empty).
+fn item_view(view: View, text: Option<String>, now: Timestamp) -> ItemView {
+    let s = summary(&view.item, now);
+    let (access, role, ended_at) = match &view.sight {
+        Sight::Full => ("full", None, None),
+        Sight::Sent { role, .. } => ("sent", Some(role.clone()), None),
+        Sight::Ended { at } => ("ended", None, Some(deadline::rfc3339(*at))),
+    };
+    let item = view.item;
+    ItemView {
+        access: access.into(),
+        role,
+        ended_at,
         reference: s.reference,
         channel: s.channel,
         kind: s.kind,
@@ -151,25 +159,35 @@ pub async fn show(
         tasks: item.tasks,
         history: item.history,
         sent_to: item.sent_to,
-    }))
+    }
 }
 
-/// Opens `item` for `caller` (who may see it): the view is audited, durably, before its
-/// text is read again from the encrypted message (it is never stored twice). The API's
-/// view and the desk's item page both open an intake this way.
+/// Opens what `view` shows its person: the view is audited, durably, before the message's
+/// text is read again from the encrypted message (it is never stored twice), and the text
+/// only when the view includes the original. The API's view and the desk's item page both
+/// open an intake this way.
 pub async fn open(
     state: &ApiState,
     caller: &Caller,
-    item: &Item,
+    view: &View,
 ) -> Result<Option<String>, ApiError> {
+    let access = match view.sight {
+        Sight::Full => "full",
+        Sight::Sent { .. } => "sent",
+        Sight::Ended { .. } => "ended",
+    };
     let event = Event::new(
         EventKind::Viewed,
         &caller.actor,
         caller.purpose_or("assessment"),
     )
-    .reference(&item.reference);
+    .reference(&view.item.reference)
+    .details(json!({ "access": access, "original": view.reads_original() }));
     audit(state, event).await?;
-    let text = reread(state, item, |reader, raw, channel| {
+    if !view.reads_original() {
+        return Ok(None);
+    }
+    let text = reread(state, &view.item, |reader, raw, channel| {
         reader.read(raw, channel).text
     })
     .await?;
@@ -197,8 +215,12 @@ pub async fn attachment(
             "{index:?} is not an attachment number (they count from 0)"
         )));
     };
-    let item = load_item(&state, &reference).await?;
-    caller.require_sight(&item)?;
+    let view = caller.require_view(load_item(&state, &reference).await?)?;
+    // An attachment is part of the original: only for those whose view carries it.
+    let item = match view.reads_original() {
+        true => view.item,
+        false => return Err(ApiError::no_intake(&reference)),
+    };
     let Some(listed) = item.attachments.get(index).cloned() else {
         return Err(ApiError::not_found(format!(
             "{reference} has {} attachment(s), numbered from 0",

@@ -48,9 +48,17 @@ pub struct ItemSummaryView {
     pub open_tasks: usize,
 }
 
-/// `GET /api/v1/triage/{reference}`: the whole intake, audited as a view.
+/// `GET /api/v1/triage/{reference}`: the intake as the caller may see it
+/// (`access::view`), audited as a view. What their access leaves out is empty.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ItemView {
+    /// `full` (the desk, the case's rådgiver), `sent` (what the decision sent a recipient),
+    /// or `ended` (a new assessment no longer sends it to them: nothing but the dates).
+    pub access: String,
+    /// The recipient's role, for `sent`.
+    pub role: Option<String>,
+    /// When a new assessment stopped sending it to them, for `ended`.
+    pub ended_at: Option<String>,
     pub reference: String,
     pub channel: Channel,
     pub kind: Kind,

@@ -14,6 +14,8 @@ use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde_json::json;
 
+use crate::access::view;
+
 /// Adds an outbox entry per recipient of `decision`, and a `routed` audit event, to `batch`.
 #[allow(clippy::too_many_arguments)]
 pub fn enqueue(
@@ -113,21 +115,14 @@ fn boundary(tag: &str, id: u64) -> String {
     format!("=_modtag_{tag}_{id:016x}")
 }
 
-/// Roles on the institution's side (trin 0-2): they get the screening and its
-/// recommendation, and the original only when the person deciding chose so and the
-/// reporter is a professional (a citizen's identity never reaches the institution).
-const INSTITUTION_ROLES: [&str; 2] = ["lokal_leder", "boerneskoleraadgiver"];
-
 /// The plaintext MIME entity that gets encrypted: a routing note and the original message
-/// (for the institution's side: the screening, and the original only as said above).
+/// for the desks and the case's rådgiver; for everyone else the screening, and the original
+/// only as `access::view` allows (the same rule the desk shows them by).
 fn inner_part(item: &Item, raw: &[u8], role: &str, reason: &str, actor: &str) -> Vec<u8> {
     let b = boundary("inner", item.received_at.as_second() as u64);
     let decision = item.decision.as_ref();
-    let institution = INSTITUTION_ROLES.contains(&role);
-    let original = !institution
-        || (decision.is_some_and(|d| d.attach_original)
-            && item.understanding.reporter.kind == "professional");
-    let screening = match decision.filter(|_| institution) {
+    let original = view::gets_original(role, item);
+    let screening = match decision.filter(|_| !view::gets_whole(role)) {
         Some(d) => format!(
             "\r\nUdfald af screeningen: {}\r\nScreening og anbefaling:\r\n{}\r\n",
             d.screening_outcome

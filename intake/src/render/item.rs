@@ -16,9 +16,70 @@ fn present(parts: &[&Option<String>]) -> String {
         .join(", ")
 }
 
+fn line(k: &str, val: String) {
+    println!("{k:>14}: {}", safe_line(&val));
+}
+
+/// What a recipient who is not the desk was sent (`access` "sent"), or that a new assessment
+/// no longer sends it to them ("ended").
+fn as_recipient(v: &ItemView) {
+    line("reference", v.reference.clone());
+    if v.access == "ended" {
+        line(
+            "access",
+            format!(
+                "no longer sent to you: a new assessment at {} did not send it to you again",
+                or_dash(&v.ended_at)
+            ),
+        );
+        return;
+    }
+    line("sent to you as", or_dash(&v.role));
+    line("received", v.received_at.clone());
+    if let Some(d) = &v.decision {
+        line("assessed", format!("{} by {}", d.at, d.actor));
+        if let Some(t) = d.trin {
+            let words = modtag_config::vocab::trin_words(t).unwrap_or_default();
+            line("trin", format!("{t} ({words})"));
+        }
+        if let Some(o) = &d.screening_outcome {
+            line(
+                "outcome",
+                modtag_config::vocab::outcome_words(o).to_string(),
+            );
+        }
+        if d.actions.iter().any(|a| a == "recommend_trivselplus") {
+            line("recommended", "a TRIVSEL+ forløb".into());
+        }
+        if let Some(c) = &d.consent_record {
+            line(
+                "consent",
+                format!("{}, {}, {}, to {}", c.given_by, c.how, c.at, c.scope),
+            );
+        }
+        let others: Vec<&str> = d.recipients.iter().map(|r| r.role.as_str()).collect();
+        line("routed to", others.join(", "));
+        println!("\nScreening:\n{}", safe(d.note.trim()));
+    }
+    line("CPR", v.cpr.join(", "));
+    match &v.text {
+        Some(text) => {
+            line("subject", or_dash(&v.subject));
+            line("from", or_dash(&v.from));
+            for a in &v.attachment_list {
+                line("attachment", format!("{} ({} bytes)", a.name, a.size));
+            }
+            println!("\n{}", safe(text));
+        }
+        None => println!("\n(the original was not sent to you: you have the screening)"),
+    }
+}
+
 pub fn item(v: &ItemView) {
+    if v.access != "full" {
+        return as_recipient(v);
+    }
     let u = &v.understanding;
-    let line = |k: &str, val: String| println!("{k:>14}: {}", safe_line(&val));
     line("reference", v.reference.clone());
     line("kind", format!("{} ({})", v.kind, u.kind_reason));
     line("state", v.state.clone());

@@ -153,7 +153,7 @@ pub async fn feedback(
         caller.person.clone(),
     );
     let works =
-        move |item: &modtag_storage::records::Item| crate::access::works_item(&person, item.kind);
+        move |item: &modtag_storage::records::Item| crate::access::view::works(&person, item);
     let sent =
         blocking(move || tilbagemelding::send(&store, &cfg, &r, &f.brev, &actor, works, now)).await;
     match sent {

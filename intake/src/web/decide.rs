@@ -22,28 +22,7 @@ use crate::api::auth::Caller;
 use crate::api::state::{durable, load_item, ApiState};
 use crate::app::blocking;
 use crate::workflow::decide::{self, DecideError, DecisionInput};
-use modtag_config::vocab::SCREENING_OUTCOMES;
-
-/// The trivselsbarometer's words for each trin (from the kommune's own documents).
-pub const TRIN: [(u8, &str, &str); 5] = [
-    (0, "Børn i trivsel", "positiv udvikling"),
-    (
-        1,
-        "Moderat trivsel",
-        "perioder med faldende trivsel, begyndende bekymring",
-    ),
-    (2, "Faldende trivsel", "tydelige tegn på faldende trivsel"),
-    (
-        3,
-        "Udsatte trivselspositioner",
-        "tydelige tegn på mistrivsel, bekymrende vanskeligheder",
-    ),
-    (
-        4,
-        "Truede trivselspositioner",
-        "alvorlig mistrivsel og/eller omsorgssvigt",
-    ),
-];
+use modtag_config::vocab::{SCREENING_OUTCOMES, TRIN};
 
 /// The form as posted; every field text, checked when it becomes a [`DecisionInput`].
 #[derive(Deserialize, Default, Clone)]
@@ -248,7 +227,7 @@ async fn decider(
     reference: &str,
 ) -> Result<bool, Response> {
     match load_item(state, reference).await {
-        Ok(item) if access::works_item(&caller.person, item.kind) => {
+        Ok(item) if access::view::works(&caller.person, &item) => {
             if item.state == modtag_storage::records::ItemState::Closed {
                 return Err(refused(
                     StatusCode::CONFLICT,
@@ -259,14 +238,18 @@ async fn decider(
             Ok(item.decision.is_some())
         }
         Ok(_) | Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
-            Err(refused(
-                StatusCode::NOT_FOUND,
-                "Ikke fundet",
-                "Der er ingen henvendelse med den reference, som du kan vurdere.",
-            ))
+            Err(not_found())
         }
         Err(e) => Err(e.into_response()),
     }
+}
+
+fn not_found() -> Response {
+    refused(
+        StatusCode::NOT_FOUND,
+        "Ikke fundet",
+        "Der er ingen henvendelse med den reference, som du kan vurdere.",
+    )
 }
 
 pub async fn form(
@@ -386,8 +369,7 @@ pub async fn submit(
             Err(e) => decide_error(&state, &reference, revising, &csrf, &f, e),
         };
     }
-    let person = caller.person.clone();
-    let works = move |item: &modtag_storage::records::Item| access::works_item(&person, item.kind);
+    let works = decide::worked_by(caller.person.clone());
     let decided = blocking(move || decide::decide(&store, &cfg, &r, &input, works, now)).await;
     match decided {
         Ok(_) => {
@@ -413,6 +395,7 @@ fn decide_error(
 ) -> Response {
     match e {
         DecideError::Store(e) => super::signin::storage_trouble(e),
+        DecideError::NotFound(_) => not_found(),
         e => form_page(
             state,
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -189,7 +189,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
             .and_then(|me| f.answers.iter().find(|a| a.person == me))
             .map(|a| lines(&a.staff))
             .unwrap_or_default(),
-        may_book: access::works_item(&caller.person, item.kind),
+        may_book: access::view::works(&caller.person, item),
         booked: step == Step::Booked,
     })
 }
@@ -208,7 +208,7 @@ fn allowed(who: Who, person: &access::Person, item: &Item) -> bool {
                 .directory_id
                 .as_ref()
                 .is_some_and(|me| forloeb::leaders(item).contains(me)),
-            Who::Journalen => access::works_item(person, item.kind),
+            Who::Journalen => access::view::works(person, item),
         }
 }
 

@@ -46,7 +46,7 @@ async fn forwardable(
     reference: &str,
 ) -> Result<Item, Response> {
     match load_item(state, reference).await {
-        Ok(item) if access::works_item(&caller.person, item.kind) => {
+        Ok(item) if access::view::works(&caller.person, &item) => {
             if item.kind != Kind::Trivselplus {
                 return Err(refused(
                     StatusCode::CONFLICT,
@@ -178,8 +178,7 @@ pub async fn forward(
         state.now(),
         reference.clone(),
     );
-    let person = caller.person.clone();
-    let works = move |item: &Item| access::works_item(&person, item.kind);
+    let works = decide::worked_by(caller.person.clone());
     match blocking(move || decide::decide(&store, &cfg, &r, &input, works, now)).await {
         Ok(_) => {
             if let Err(e) = durable(&state).await {
@@ -189,6 +188,11 @@ pub async fn forward(
             Redirect::to(&format!("/koe/{reference}")).into_response()
         }
         Err(DecideError::Store(e)) => storage_trouble(e),
+        Err(DecideError::NotFound(_)) => refused(
+            StatusCode::NOT_FOUND,
+            "Ikke fundet",
+            "Der er ingen henvendelse med den reference, som du arbejder med.",
+        ),
         Err(e) => refused(
             StatusCode::CONFLICT,
             "Kan ikke videresendes",

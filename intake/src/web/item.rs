@@ -18,16 +18,9 @@ use modtag_storage::records::{DecisionRecord, Item, ItemState, TaskKind, TaskOut
 
 use super::queue::{kind_name, row, Row};
 use super::signin::{page, storage_trouble, MessagePage};
+use crate::access::view::Sight;
 use crate::api::auth::Caller;
 use crate::api::state::{load_item, ApiState};
-
-struct AttachmentRow {
-    index: usize,
-    name: String,
-    content_type: String,
-    size: String,
-    flagged: Option<String>,
-}
 
 #[derive(Template)]
 #[template(path = "item.html")]
@@ -45,7 +38,7 @@ struct ItemPage<'a> {
     notes: &'a [String],
     original: Option<String>,
     tls: &'a str,
-    attachments: Vec<AttachmentRow>,
+    attachments: Vec<super::sent::AttachmentRow>,
     earlier: Vec<String>,
     suggestions: &'a [String],
     case_number: Option<&'a str>,
@@ -114,15 +107,6 @@ struct DecisionLines {
     recipients: Vec<String>,
 }
 
-/// Bytes as a person reads a size.
-fn size(bytes: usize) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.0} kB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
-    }
-}
-
 pub async fn item(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
@@ -144,20 +128,55 @@ pub async fn item(
     };
     // One answer for "no such intake" and "not yours": a reference is not a way to learn
     // which intakes exist.
-    let item = match load_item(&state, &reference).await {
-        Ok(item) if caller.sees(&item) => item,
-        Ok(_) | Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
+    let (item, view) = match load_item(&state, &reference).await {
+        Ok(item) => match caller.view(&item) {
+            Some(view) => (item, view),
+            None => return not_for_you(),
+        },
+        Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
             return not_for_you()
         }
         Err(e) => return e.into_response(),
     };
-    let text = match crate::api::items::open(&state, &caller, &item).await {
-        Ok(text) => text.unwrap_or_default(),
+    let text = match crate::api::items::open(&state, &caller, &view).await {
+        Ok(text) => text,
         Err(crate::api::error::ApiError::Store(e)) => return storage_trouble(e),
         Err(e) => return e.into_response(),
     };
-    let forloeb = super::forloeb::view(&state.app.policy.cfg(), &caller, &item, state.now());
-    render(&caller, &item, &text, forloeb, state.now())
+    let now = state.now();
+    // The forløb's steps come from the whole item (the leaders it waits for are in its
+    // decision); they name staff, never the reporter.
+    let forloeb = || super::forloeb::view(&state.app.policy.cfg(), &caller, &item, now);
+    match &view.sight {
+        Sight::Full => render(
+            &caller,
+            &item,
+            text.as_deref().unwrap_or_default(),
+            forloeb(),
+            now,
+        ),
+        Sight::Sent { role, .. } => super::sent::render(
+            &caller.actor,
+            caller.session.as_ref().map_or("", |s| s.csrf.as_str()),
+            &view.item,
+            role,
+            text.as_deref(),
+            forloeb(),
+            now,
+        ),
+        Sight::Ended { at } => page(
+            StatusCode::OK,
+            MessagePage {
+                title: "Ikke længere sendt til dig",
+                text: &format!(
+                    "{reference} er ikke længere sendt til dig: en ny vurdering {} sendte den \
+                     ikke til dig igen.",
+                    deadline::local(*at)
+                ),
+            }
+            .render(),
+        ),
+    }
 }
 
 fn render(
@@ -200,18 +219,7 @@ fn render(
         .collect::<Vec<_>>()
         .join(", ")
     });
-    let attachments = item
-        .attachments
-        .iter()
-        .enumerate()
-        .map(|(index, a)| AttachmentRow {
-            index,
-            name: a.name.clone(),
-            content_type: a.sniffed_type.clone(),
-            size: size(a.size),
-            flagged: a.flagged.clone(),
-        })
-        .collect();
+    let attachments = super::sent::attachment_rows(&item.attachments);
     let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
     page(
         StatusCode::OK,
@@ -249,11 +257,11 @@ fn render(
                 .map(|t| format!("{} ({}), {}", t.person, t.user, deadline::local(t.at)))
                 .collect(),
             // Modtagelsen (or Journalen) does not take over from itself.
-            may_take_over: !crate::access::works_item(&caller.person, item.kind)
+            may_take_over: !crate::access::view::works(&caller.person, item)
                 && caller.person.directory_id.as_ref().is_some_and(|me| {
                     item.sent_to.contains(me) && !item.taken_over.iter().any(|t| &t.person == me)
                 }),
-            works: crate::access::works_item(&caller.person, item.kind),
+            works: crate::access::view::works(&caller.person, item),
             earlier_decisions: item
                 .earlier_decisions
                 .iter()

@@ -38,9 +38,10 @@ struct MinePage<'a> {
     known: bool,
 }
 
-/// Whether `person` (a directory id) was sent `item`.
+/// Whether `person` (a directory id) is sent `item` by its routing now: one a new assessment
+/// no longer sends them is not theirs any more.
 fn sent_to(item: &Item, person: &str) -> bool {
-    item.sent_to.iter().any(|s| s == person)
+    crate::access::view::routed_to(item, person)
 }
 
 pub async fn mine(State(state): State<Arc<ApiState>>, mut parts: Parts) -> Response {
@@ -84,10 +85,11 @@ pub async fn mine(State(state): State<Arc<ApiState>>, mut parts: Parts) -> Respo
     mine.sort_by_key(|i| std::cmp::Reverse(i.received_at));
     let rows = mine
         .into_iter()
-        .map(|i| MineRow {
-            summary: row(i, now),
-            received: modtag_router::deadline::local(i.received_at),
-            taken: i.taken_over.iter().any(|t| t.person == me),
+        .filter_map(|i| crate::access::view::view(&caller.person, i))
+        .map(|v| MineRow {
+            summary: row(&v.item, now),
+            received: modtag_router::deadline::local(v.item.received_at),
+            taken: v.item.taken_over.iter().any(|t| t.person == me),
         })
         .collect();
     page(

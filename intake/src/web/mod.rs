@@ -14,6 +14,7 @@ mod mine;
 mod oidc;
 mod overview;
 mod queue;
+mod sent;
 mod session;
 mod signin;
 

@@ -189,12 +189,7 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
         Some(v) if v.dmarc == "fail" => "DMARC fejlet",
         Some(_) => "uafklaret",
     };
-    let cpr: Vec<String> = item
-        .cprs
-        .iter()
-        .filter_map(|c| Cpr::parse(c))
-        .map(|c| c.masked())
-        .collect();
+    let cpr = crate::access::view::masked(&item.cprs);
     Row {
         reference: item.reference.clone(),
         kind: kind_name(item.kind),
@@ -205,7 +200,8 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
             time_left(left)
         },
         deadline: deadline::local(item.deadline),
-        akut: !item.understanding.akut.is_empty(),
+        // Akut signals in the text, or a person decided it akut.
+        akut: !item.understanding.akut.is_empty() || item.decision.as_ref().is_some_and(|d| d.akut),
         repeated: item.repeated,
         kvittering,
         cpr: cpr.join(", "),

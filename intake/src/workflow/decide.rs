@@ -13,6 +13,8 @@ use modtag_storage::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::access::view;
+use crate::access::Person;
 use crate::delivery::compose;
 
 /// What a person decides at assessment (the HTTP API's request body).
@@ -132,7 +134,7 @@ pub fn decide(
     cfg: &Loaded,
     reference: &str,
     input: &DecisionInput,
-    works: impl Fn(&Item) -> bool,
+    works: impl Fn(&Item) -> Result<(), DecideError>,
     now: Timestamp,
 ) -> Result<(Decision, ItemState), DecideError> {
     validate(input)?;
@@ -141,13 +143,26 @@ pub fn decide(
     let item = store
         .item(reference)?
         .ok_or_else(|| DecideError::NotFound(reference.to_string()))?;
-    if !works(&item) {
-        return Err(DecideError::NotYourDesk(item.reference));
-    }
+    works(&item)?;
     let known = known(store, item, input)?;
     let (batch, decision, state) = plan(cfg, known, input, store, now)?;
     store.commit(batch, now)?;
     Ok((decision, state))
+}
+
+/// The check [`decide`] makes under the item's lock: that `person` works the intake (so a
+/// kind corrected meanwhile counts). Someone with no reason to see it at all is told it is
+/// not there, as for no such intake.
+pub fn worked_by(person: Person) -> impl Fn(&Item) -> Result<(), DecideError> {
+    move |item| {
+        if view::works(&person, item) {
+            Ok(())
+        } else if view::sight(&person, item).is_none() {
+            Err(DecideError::NotFound(item.reference.clone()))
+        } else {
+            Err(DecideError::NotYourDesk(item.reference.clone()))
+        }
+    }
 }
 
 /// What `input` would do to `reference` (whom it routes to, and why; what the consent gate
@@ -242,6 +257,14 @@ pub fn plan(
     let reference = item.reference.clone();
     let reference = reference.as_str();
     let revise = revision(&item, input)?;
+    // Whom the routing sends it to before this decision: anyone the new one leaves out
+    // loses their access to it (issue 25), which the audit entry records.
+    let routed_before: Vec<String> = item
+        .sent_to
+        .iter()
+        .filter(|p| view::routed_to(&item, p))
+        .cloned()
+        .collect();
     let case_number = case_number(&item, input);
     if let Some(inst) = &input.institution {
         if cfg.directory.institution(inst).is_none() {
@@ -320,6 +343,10 @@ pub fn plan(
         screening_outcome: input.screening_outcome.clone(),
         attach_original: input.attach_original,
     });
+    let access_ended: Vec<&String> = routed_before
+        .iter()
+        .filter(|p| !decision.recipients.iter().any(|r| &&r.person == p))
+        .collect();
     let previous_summary = previous
         .as_ref()
         .map(|d| json!({ "trin": d.trin, "area": d.area, "consent": d.consent, "at": d.at }));
@@ -431,6 +458,7 @@ pub fn plan(
             "out_of_hours": facts.out_of_hours,
             "screening_outcome": input.screening_outcome,
             "attach_original": input.attach_original,
+            "access_ended": access_ended,
         })),
     );
     compose::enqueue(

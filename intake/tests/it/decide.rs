@@ -54,7 +54,7 @@ fn racing_decisions_and_escalation_leave_one_decision() {
                     &cfg,
                     "MT-2026-000001",
                     &input(&format!("r{n}")),
-                    |_| true,
+                    |_| Ok(()),
                     Timestamp::now(),
                 )
             }));
