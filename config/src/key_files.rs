@@ -19,4 +19,9 @@ pub struct KeyFiles {
     /// only while a rotation is prepared or under way, and replaced by `store_key` after.
     #[serde(default)]
     pub next_store_key: Option<String>,
+    /// The blind-index key that `modtag keys rotate blind-index` moves to, likewise. A new
+    /// key is never sent to modtag over its API (issue 25): it is a file that only root on
+    /// the server places, named here.
+    #[serde(default)]
+    pub next_blind_index_key: Option<String>,
 }

@@ -172,6 +172,10 @@ pub struct Http {
     /// this many seconds.
     #[serde(default = "default_ready_outbox_max_age")]
     pub ready_outbox_max_age_secs: u64,
+    /// `/metrics` answers only on loopback unless a scraper sends this bearer token: a file
+    /// (relative to this one, 0600) or `credential:NAME` holding it, never the token itself.
+    #[serde(default)]
+    pub metrics_token: Option<String>,
 }
 
 fn default_ready_outbox_max_age() -> u64 {

@@ -206,6 +206,9 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
             "pid": std::process::id(),
         }))?,
     )?;
+    // Addresses only, for the CLI of every user who may reach the directory (the process's
+    // umask keeps everything else its own).
+    std::fs::set_permissions(&daemon_file, std::fs::Permissions::from_mode(0o644))?;
     println!("modtag: configuration: {}", loaded.origin);
     println!("modtag: data directory: {}", data.display());
     let scheme = if c.http.tls.is_some() {
@@ -302,7 +305,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let state = Arc::new(ApiState::new(app.clone(), smtp_stats).with_oidc(oidc));
     tasks.spawn(crate::api::server::serve(
         web,
-        crate::api::router(state.clone()).merge(crate::web::router(state.clone())),
+        crate::web::desk(state.clone()),
         http_limits.clone(),
         stop_rx.clone(),
     ));

@@ -44,3 +44,14 @@ pub fn no_core_dumps() {
         }
     }
 }
+
+/// Everything a modtag process creates is its owner's only (0600 files, 0700 directories):
+/// the database's own files included, whatever umask the service or shell started it with
+/// (issue 25). Files meant for others (the CLI's socket, published certificates) are given
+/// their mode explicitly.
+pub fn private_umask() {
+    // SAFETY: umask only sets this process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}

@@ -17,6 +17,7 @@ use commands::IntegrityFailure;
 
 fn main() -> ExitCode {
     hardening::no_core_dumps();
+    hardening::private_umask();
     hardening::tune_malloc();
     let cli = cli::Cli::parse();
     let filter =

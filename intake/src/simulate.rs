@@ -27,13 +27,15 @@ pub struct Simulation {
     pub changes: Vec<Change>,
 }
 
-/// Replays every decision made at or after `from` with `candidate`. Blocking (decrypts
-/// every item).
+/// Replays every decision made at or after `from` with `candidate`, of the intakes `works`
+/// allows (the decision's facts are the intake's: only its desk replays them). Blocking
+/// (decrypts every item).
 pub fn simulate(
     store: &Store,
     cfg: &Loaded,
     candidate: &Tree,
     from: Option<Timestamp>,
+    works: impl Fn(&modtag_storage::records::Item) -> bool,
 ) -> Result<Simulation, StoreError> {
     let mut sim = Simulation {
         candidate_tree_hash: candidate.hash.clone(),
@@ -41,6 +43,9 @@ pub fn simulate(
         changes: Vec::new(),
     };
     for item in store.items()? {
+        if !works(&item) {
+            continue;
+        }
         let Some(decision) = &item.decision else {
             continue;
         };

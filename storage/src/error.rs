@@ -32,6 +32,10 @@ pub enum StoreError {
     Key(String),
     #[error("the data directory is in use by a running modtag (sled lock held): stop it, or use the API")]
     Locked,
+    /// A record written by compare-and-swap was changed by someone else since it was read
+    /// (the writer reads it again and redoes its change).
+    #[error("{0} was changed meanwhile; try again")]
+    Changed(String),
 }
 
 impl StoreError {
@@ -43,4 +47,13 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// Why a new account was not added (`Store::add_user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// Another account has this id.
+    Id,
+    /// Another account has this e-mail (case is not told apart).
+    Email,
 }

@@ -101,6 +101,9 @@ fn write_public(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .mode(0o644)
         .open(path)
         .map_err(io)?;
+    // Meant to be read by others, whatever the process's umask (0077 in modtag's own).
+    f.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)
 }

@@ -95,6 +95,7 @@ pub(crate) fn open_db(data_dir: &Path) -> Result<Opened, StoreError> {
         source,
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
+    private(&dir)?;
     let lock = std::fs::File::open(&dir).map_err(io)?;
     match lock.try_lock() {
         Ok(()) => {}
@@ -113,6 +114,31 @@ pub(crate) fn open_db(data_dir: &Path) -> Result<Opened, StoreError> {
             }
         })?;
     Ok(Opened { db, lock })
+}
+
+/// Makes `dir` and everything under it the owner's only (directories 0700, files 0600),
+/// whatever the umask they were made under: the database files hold only ciphertext, but
+/// which references exist and when they changed is no one else's to read (issue 25; with
+/// the documented `chmod 711` on the data directory, `nobody` could read them).
+pub(crate) fn private(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io(&path))?;
+        if kind.is_dir() {
+            private(&path)?;
+        } else if kind.is_file() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(io(&path))?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn decode_head(v: &[u8]) -> Option<(u64, [u8; 32])> {

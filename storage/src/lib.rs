@@ -35,5 +35,5 @@ pub mod standby;
 pub mod store;
 pub mod summary;
 
-pub use error::StoreError;
+pub use error::{StoreError, Taken};
 pub use store::Store;

@@ -577,6 +577,23 @@ pub struct User {
     /// Personal API tokens (for the CLI and scripts), by their SHA-256 only.
     #[serde(default)]
     pub tokens: Vec<ApiToken>,
+    /// An enrolment the person has not finished (a new account, or one an administrator
+    /// reset): until they choose their password and confirm the TOTP secret with a code,
+    /// the account has neither and cannot sign in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolment: Option<Enrolment>,
+}
+
+/// A one-time enrolment link's state: only the token's hash is kept; the link is shown
+/// once, to the administrator who gives it to the person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// SHA-256 of the link's token, hex.
+    pub token_sha256: String,
+    pub expires: Timestamp,
+    /// The password the person chose (an Argon2id PHC string), until they confirm a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
 }
 
 /// A personal API token: only its hash is kept; the token itself is shown once.

@@ -685,3 +685,75 @@ fn outbox_messages_live_in_the_spool_not_in_sled() {
     store.commit(b, now).unwrap();
     assert!(!file.exists(), "delivered: its message file goes with it");
 }
+
+fn account(id: &str, email: &str, now: Timestamp) -> modtag_storage::records::User {
+    modtag_storage::records::User {
+        id: id.into(),
+        email: email.into(),
+        roles: vec!["modtagelsen".into()],
+        password: String::new(),
+        totp_secret: String::new(),
+        totp_last_step: None,
+        disabled: false,
+        created: now,
+        epoch: 0,
+        tokens: Vec::new(),
+        enrolment: None,
+    }
+}
+
+/// Accounts change by compare-and-swap (issue 25): a change racing another is redone on the
+/// account as the other left it, so none is undone; an id and an e-mail (in any case) make
+/// one account only.
+#[test]
+fn account_changes_are_compared_and_swapped_and_an_email_is_one_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let add = |u| store.add_user(u, Batch::new(), now).unwrap();
+    assert_eq!(add(account("lene", "lene@x", now)), Ok(()));
+    assert_eq!(
+        add(account("lene", "other@x", now)),
+        Err(modtag_storage::Taken::Id)
+    );
+    assert_eq!(
+        add(account("lene2", "LENE@X", now)),
+        Err(modtag_storage::Taken::Email)
+    );
+
+    // Sixteen threads each take "their" step while one disables: every step taken is one
+    // more than the last (none lost), and the disable stays.
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                store
+                    .change_user("lene", now, |u, b| {
+                        let mut u = u.unwrap();
+                        u.totp_last_step = Some(u.totp_last_step.unwrap_or(0) + 1);
+                        b.user(u);
+                        Ok::<_, modtag_storage::StoreError>(())
+                    })
+                    .unwrap()
+            });
+        }
+        s.spawn(|| {
+            store
+                .change_user("lene", now, |u, b| {
+                    let mut u = u.unwrap();
+                    u.disabled = true;
+                    b.user(u);
+                    Ok::<_, modtag_storage::StoreError>(())
+                })
+                .unwrap()
+        });
+    });
+    let lene = store.user("lene").unwrap().unwrap();
+    assert_eq!(lene.totp_last_step, Some(16), "no change undone by another");
+    assert!(lene.disabled, "the disable stays");
+    // A change that writes nothing commits nothing.
+    let before = store.audit_tree().unwrap().size;
+    store
+        .change_user("lene", now, |_, _| Ok::<_, modtag_storage::StoreError>(()))
+        .unwrap();
+    assert_eq!(store.audit_tree().unwrap().size, before);
+}

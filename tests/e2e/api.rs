@@ -311,3 +311,55 @@ fn route_explain_gives_reasons_and_json() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("facts.json:2:"), "{err}");
 }
+
+/// The API's answers carry the pages' security headers (never stored, never framed, no
+/// script), and `/metrics` answers on loopback only, or to a scraper with the metrics token
+/// (issue 25).
+#[test]
+fn api_answers_are_never_stored_and_metrics_stay_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("metrics.token");
+    std::fs::write(&token_file, "prometheus-hemmelighed\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let d = Daemon::start(Options {
+        edits: vec![
+            (
+                "# trusted_proxies = [\"127.0.0.1/32\"]\n# The address".into(),
+                "trusted_proxies = [\"127.0.0.1/32\"]\n# The address".into(),
+            ),
+            (
+                "# metrics_token = \"metrics.token\"".into(),
+                format!("metrics_token = {:?}", token_file.display().to_string()),
+            ),
+        ],
+        ..Options::default()
+    });
+    let token = d.personal_token();
+    let (status, head, _) = http_get_with(d.http, "/api/v1/triage", Some(&token)).unwrap();
+    assert_eq!(status, 200);
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("cache-control: no-store"), "{head}");
+    assert!(
+        lower.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    assert!(lower.contains("x-frame-options: deny"), "{head}");
+
+    // On loopback, as before; from elsewhere (behind the proxy), only with the token.
+    assert_eq!(http_get(d.http, "/metrics").unwrap().0, 200);
+    let from = |auth: Option<&str>| {
+        let mut h = vec![("X-Forwarded-For", "203.0.113.9")];
+        if let Some(a) = auth {
+            h.push(("Authorization", a));
+        }
+        http_get_headers(d.http, "/metrics", &h).unwrap()
+    };
+    let (status, _, body) = from(None);
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.contains("modtag_outbox_pending"), "{body}");
+    assert_eq!(from(Some("Bearer forkert")).0, 403);
+    let (status, _, body) = from(Some("Bearer prometheus-hemmelighed"));
+    assert_eq!(status, 200);
+    assert!(body.contains("modtag_outbox_pending"), "{body}");
+}

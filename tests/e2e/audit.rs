@@ -242,16 +242,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 /// copy of its data is caught against a checkpoint the auditors kept.
 #[test]
 fn an_auditor_verifies_and_reads_the_running_daemons_log() {
-    use std::os::unix::fs::PermissionsExt;
     let mut d = Daemon::start(Options::default());
     let first = d.send("Bekymring", "Emil 120315-4321 er ked af det");
     d.cli_json(&["triage", "show", &first, "--json"]);
     d.add_user("revisor", "revisor@kommune.localhost", "auditor");
-    let out = d.cli(&["users", "token", "revisor", "--days", "1"]);
-    assert!(out.status.success());
-    let token = d.dir.path().join("revisor.token");
-    std::fs::write(&token, &out.stdout).unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let token = d.token_file("revisor");
     // The checkpoint public key, as the auditors keep it apart from the server.
     let pubkey = d.dir.path().join("checkpoint.pub");
     std::fs::copy(d.data.join("checkpoint.pub"), &pubkey).unwrap();

@@ -190,8 +190,9 @@ fn the_store_key_is_replaced_under_load_and_nothing_is_lost() {
     );
 }
 
-/// With `[keys]` the new store key comes from the administrator: without one the rotation
-/// is refused saying so; with one, the daemon goes on under it, a start with the old
+/// With `[keys]` the new store key is a file the administrator places on the server and
+/// names as `next_store_key`: without one the rotation is refused saying so, and one sent
+/// over the API is refused; with one, the daemon goes on under it, a start with the old
 /// credential is refused, and a start with the new one reads everything.
 #[test]
 fn with_the_keys_apart_the_store_key_comes_from_the_administrator() {
@@ -218,17 +219,47 @@ fn with_the_keys_apart_the_store_key_comes_from_the_administrator() {
     let refused = d.cli(&["keys", "rotate", "store"]);
     assert!(!refused.status.success());
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("--new-key"),
+        String::from_utf8_lossy(&refused.stderr).contains("next_store_key"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
-    let out = d.cli(&[
-        "keys",
-        "rotate",
-        "store",
-        "--new-key",
-        &key("new", "store.key"),
-    ]);
+    // A key never travels over the API, not even from an administrator (issue 25).
+    let token = d.personal_token();
+    let armored = std::fs::read_to_string(key("new", "store.key")).unwrap();
+    let body = serde_json::json!({ "key": armored }).to_string();
+    let (status, _, answer) = http_request(
+        d.http,
+        "POST",
+        "/api/v1/keys/rotate/store",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.contains("never sent to modtag"), "{answer}");
+    // Named in the configuration, as a file only root placed: taken from there.
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(
+        &d.config,
+        text.replace(
+            "[kvittering]",
+            &format!(
+                "next_store_key = \"{}\"\n\n[kvittering]",
+                key("new", "store.key")
+            ),
+        ),
+    )
+    .unwrap();
+    let reload = d.cli(&["config", "reload"]);
+    assert!(
+        reload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    let out = d.cli(&["keys", "rotate", "store"]);
     assert!(
         out.status.success(),
         "{}",
@@ -239,6 +270,14 @@ fn with_the_keys_apart_the_store_key_comes_from_the_administrator() {
     assert!(d.stop().success());
     assert!(!d.data.join("store.key").exists() && !d.data.join("store.key.next").exists());
 
+    // As the CLI said: next_store_key goes; the old credential alone is refused.
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("next_store_key"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&d.config, text).unwrap();
     let out = d.serve_refused();
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not to the one given"),

@@ -2,6 +2,7 @@
 //! a real sled directory. One binary with a module per concern.
 
 mod access;
+mod accounts;
 mod api;
 mod audit;
 mod backup;

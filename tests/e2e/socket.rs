@@ -116,6 +116,15 @@ fn the_cli_acts_as_the_account_its_operating_system_user_is_mapped_to() {
             && err.contains("403"),
         "{err}"
     );
+    // A script that keeps trying is one burst in the audit log, not an entry a call.
+    for _ in 0..20 {
+        assert!(!cli_as_nobody(&d, &["triage", "list"]).status.success());
+    }
+    // The database's files are the daemon's alone, whatever passes through the directory.
+    for f in files_below(&d.data.join("db")) {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", f.display());
+    }
 
     assert!(d.stop().success());
     assert!(
@@ -127,6 +136,42 @@ fn the_cli_acts_as_the_account_its_operating_system_user_is_mapped_to() {
     assert!(viewed.contains("\"actor\":\"demo\""), "{viewed}");
     let failed = d.audit_text("login_failed");
     assert!(failed.contains("\"os_user\":\"nobody\""), "{failed}");
+    let bursts = failed.matches("\"os_user\":\"nobody\"").count();
+    assert!(bursts <= 3, "{bursts} entries for 22 refusals:\n{failed}");
+}
+
+/// The CLI uses only a socket a daemon made in the data directory it is given (issue 25): a
+/// stranger's socket (another user's directory) or a link to one elsewhere is refused, so a
+/// command and its caller's identity never go to someone else's process.
+#[test]
+fn the_cli_refuses_a_socket_a_stranger_left() {
+    assert!(
+        running_as_root(),
+        "this test makes files of another user, which needs root"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    let sock = theirs.join("modtag.sock");
+    let _listening = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::os::unix::fs::chown(&sock, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = modtag(&["--data", theirs.to_str().unwrap(), "triage", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("refusing") && err.contains("uid 65534"),
+        "{err}"
+    );
+
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::os::unix::fs::symlink(&sock, mine.join("modtag.sock")).unwrap();
+    let out = modtag(&["--data", mine.to_str().unwrap(), "triage", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("it is a link"), "{err}");
 }
 
 #[test]

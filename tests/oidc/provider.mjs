@@ -11,6 +11,7 @@
 //   audience re-signed for another client (`aud` is not modtag)
 //   expired  re-signed with `exp` an hour ago
 //   replay   the ID token of the previous sign-in again (its nonce belongs to that one)
+//   unverified  re-signed with `email_verified: false`
 import Provider from 'oidc-provider';
 import { generateKeyPair, exportJWK, SignJWT, decodeJwt } from 'jose';
 
@@ -68,6 +69,7 @@ provider.use(async (ctx, next) => {
     ctx.body.id_token = await resign(issued, { exp: hourAgo, iat: hourAgo - 600 });
   }
   if (mode === 'replay' && previous) ctx.body.id_token = previous;
+  if (mode === 'unverified') ctx.body.id_token = await resign(issued, { email_verified: false });
   previous = issued;
 });
 

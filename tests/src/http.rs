@@ -39,8 +39,21 @@ pub fn http_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Option<(u16, String, String)> {
+    http_request_within(addr, method, path, headers, body, Duration::from_secs(5))
+}
+
+/// [`http_request`], waiting up to `wait` for the answer (for requests that queue on purpose,
+/// as a flood of sign-ins does for Argon2).
+pub fn http_request_within(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    wait: Duration,
+) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.set_read_timeout(Some(wait)).ok()?;
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))

@@ -17,7 +17,6 @@
 //! `MODTAG_BIN` to test another build. `cargo test -p modtag-tests` alone does not rebuild
 //! the binary: after changing the daemon, run with `--workspace`.
 
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -249,6 +248,9 @@ pub struct Daemon {
     pub public: SocketAddr,
     pub opts: Options,
     child: Option<Child>,
+    /// Each account [`Daemon::add_user`] enrolled: its `otpauth://` URI, and how many sign-ins
+    /// the harness made for it (each takes the next step's code).
+    accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Daemon {
@@ -272,6 +274,7 @@ impl Daemon {
             public: format!("127.0.0.1:{}", opts.public_port).parse().unwrap(),
             opts,
             child: None,
+            accounts: Default::default(),
         }
     }
 
@@ -441,25 +444,19 @@ impl Daemon {
             .to_string()
     }
 
-    /// A personal API token of account `id` (`modtag users token`) in a 0600 file, for
-    /// [`Daemon::cli_as`].
+    /// A personal API token that account `id` (enrolled by [`Daemon::add_user`]) made for
+    /// itself, signed in with the next step's code, in a 0600 file for [`Daemon::cli_as`]:
+    /// no one makes a token for another account.
     pub fn token_file(&self, id: &str) -> PathBuf {
-        use std::os::unix::fs::OpenOptionsExt;
-        let out = self.cli(&["users", "token", id, "--days", "1"]);
-        assert!(
-            out.status.success(),
-            "users token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let file = self.dir.path().join(format!("token-{id}"));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&file)
-            .unwrap();
-        f.write_all(&out.stdout).unwrap();
-        file
+        let uri = self
+            .accounts
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} was not enrolled with add_user"));
+        let signed = self.sign_in_at(id, &uri, 1);
+        self.token_file_of(&signed)
     }
 
     /// Runs the CLI as the account whose token is in `token_file`.
@@ -496,29 +493,67 @@ impl Daemon {
         self.cli_json(&all)
     }
 
-    /// `modtag users add ID --email E --role R --json` with [`TEST_PASSWORD`] on standard
-    /// input; the account's `otpauth://` URI.
+    /// `modtag users add ID --email E --role R --json`, then the enrolment as the person
+    /// does it at the link the administrator gave them: [`TEST_PASSWORD`] chosen twice, the
+    /// authenticator's URI read off the page, a code confirmed (the previous step's, so that
+    /// a sign-in right after may take this step's). Returns the `otpauth://` URI.
     pub fn add_user(&self, id: &str, email: &str, role: &str) -> String {
-        let mut child = Command::new(modtag_bin())
-            .arg("--data")
-            .arg(&self.data)
-            .args([
-                "users", "add", id, "--email", email, "--role", role, "--json",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        writeln!(child.stdin.take().unwrap(), "{TEST_PASSWORD}").unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "users add: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let v = self.cli_json(&[
+            "users", "add", id, "--email", email, "--role", role, "--json",
+        ]);
+        let url = v["enrolment_url"].as_str().expect("an enrolment link");
+        let uri = self.enrol(url, TEST_PASSWORD);
+        self.accounts
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), uri.clone());
+        uri
+    }
+
+    /// Enrols at `url` (an enrolment link) with `password`; the `otpauth://` URI.
+    pub fn enrol(&self, url: &str, password: &str) -> String {
+        let path = &url[url.find("/tilmeld/").expect("a /tilmeld/ link")..];
+        let (status, head, page) = http_get_headers(self.http, path, &[]).unwrap();
+        assert_eq!(status, 200, "{page}");
+        let cookie = cookie_of(&head, "modtag_tilmeld").expect("the form's cookie");
+        let post = |cookie: &str, fields: &str, csrf: &str| {
+            let body = format!("csrf={csrf}&{fields}");
+            http_request(
+                self.http,
+                "POST",
+                path,
+                &[
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    ("Cookie", cookie),
+                ],
+                body.as_bytes(),
+            )
+            .unwrap()
+        };
+        let pw = form_encode(password);
+        let (status, head, page) = post(
+            &cookie,
+            &format!("password={pw}&password2={pw}"),
+            &csrf_field(&page).unwrap(),
         );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["otpauth_uri"].as_str().unwrap().to_string()
+        assert_eq!(status, 200, "{page}");
+        let uri = page
+            .split("<code class=\"secret\">")
+            .map(|p| p.split("</code>").next().unwrap())
+            .find(|c| c.starts_with("otpauth://"))
+            .expect("the authenticator's URI on the page")
+            .replace("&amp;", "&")
+            .replace("&#x2f;", "/")
+            .replace("&#x3d;", "=");
+        let cookie = cookie_of(&head, "modtag_tilmeld").unwrap();
+        let (status, _, done) = post(
+            &cookie,
+            &format!("totp={}", totp_code(&uri, -1)),
+            &csrf_field(&page).unwrap(),
+        );
+        assert_eq!(status, 200, "{done}");
+        assert!(done.contains("Din konto er klar"), "{done}");
+        uri
     }
 
     /// One figure of `/metrics` (no personal data, no token).

@@ -108,7 +108,10 @@ pub enum Action {
 pub fn roles_for(action: Action) -> &'static [&'static str] {
     match action {
         Action::CasesImport | Action::CasesExport => &["modtagelsen", "modtagelsen_leder"],
-        Action::ConfigReload | Action::RouteSimulate | Action::ManageUsers => &["admin"],
+        Action::ConfigReload | Action::ManageUsers => &["admin"],
+        // A simulation replays past intakes' decisions: their desks', not an administrator's
+        // (issue 25).
+        Action::RouteSimulate => &["modtagelsen", "modtagelsen_leder", "journalen"],
         Action::ReportSla => &["modtagelsen_leder", "admin", "auditor"],
         Action::OutboxFailed | Action::OutboxRetry => &["modtagelsen_leder", "admin"],
         Action::AuditCheckpoint => &["auditor", "admin"],

@@ -31,6 +31,7 @@ impl LoginGuard {
 
     /// Seconds `addr` must wait while it is locked out.
     pub fn locked(&self, addr: IpAddr, now: Instant) -> Option<u64> {
+        let addr = bucket(addr);
         let map = self.map();
         let f = map.get(&addr)?;
         let left = Self::WINDOW
@@ -39,8 +40,20 @@ impl LoginGuard {
         (f.count >= Self::MAX_FAILURES).then(|| left.as_secs().max(1))
     }
 
+    /// Counts a sign-in attempt before its password is checked, so that many at once cannot
+    /// all get past the limit while none has failed yet: `Err(seconds)` while `addr` is
+    /// locked out (nothing is counted); `Ok(true)` when this attempt is the one that, if it
+    /// fails, locks the address out. A success forgets the count ([`LoginGuard::succeeded`]).
+    pub fn attempt(&self, addr: IpAddr, now: Instant) -> Result<bool, u64> {
+        if let Some(wait) = self.locked(addr, now) {
+            return Err(wait);
+        }
+        Ok(self.failed(addr, now))
+    }
+
     /// Counts a failure; true when it is the one that locks `addr` out.
     pub fn failed(&self, addr: IpAddr, now: Instant) -> bool {
+        let addr = bucket(addr);
         let mut map = self.map();
         if map.len() >= Self::MAX_TRACKED {
             map.retain(|_, f| now.duration_since(f.first) < Self::WINDOW);
@@ -66,7 +79,19 @@ impl LoginGuard {
     }
 
     pub fn succeeded(&self, addr: IpAddr) {
-        self.map().remove(&addr);
+        self.map().remove(&bucket(addr));
+    }
+}
+
+/// What a client is counted as: an IPv4 address, or an IPv6 address's /64, the prefix a
+/// single host or household is given (one client may use any address in it).
+pub fn bucket(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
     }
 }
 /// The address a request is counted under for the login lockout: the peer itself, or, for a
@@ -139,6 +164,22 @@ mod tests {
             client_address(proxy, "2001:db8::1", &trusted),
             ip("2001:db8::1")
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let g = LoginGuard::default();
+        let t0 = Instant::now();
+        for i in 1..=LoginGuard::MAX_FAILURES {
+            let a: IpAddr = format!("2001:db8:1:2::{i:x}").parse().unwrap();
+            assert_eq!(g.attempt(a, t0), Ok(i == LoginGuard::MAX_FAILURES));
+        }
+        let next: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        assert!(g.attempt(next, t0).is_err(), "the same /64 is locked out");
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(g.attempt(other, t0), Ok(false), "another /64 is not");
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(bucket(mapped), IpAddr::from([192, 0, 2, 1]));
     }
 
     #[test]

@@ -83,9 +83,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/outbox/{id}/retry", post(outbox::retry))
         .route("/api/v1/users", get(users::list).post(users::add))
         .route("/api/v1/users/{id}/disable", post(users::disable))
-        .route("/api/v1/users/{id}/reset-totp", post(users::reset_totp))
+        .route("/api/v1/users/{id}/reset", post(users::reset))
+        // The name before enrolment links (issue 25): the same reset.
+        .route("/api/v1/users/{id}/reset-totp", post(users::reset))
         .route("/api/v1/users/{id}/roles", post(users::set_roles))
         .route("/api/v1/users/{id}/token", post(users::token))
+        .route("/api/v1/token", post(users::own_token))
         .fallback(|| async {
             ApiError::not_found("no such endpoint; the API lives under /api/v1/")
         })

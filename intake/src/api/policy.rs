@@ -84,8 +84,11 @@ pub async fn simulate(
         })?;
     let store = state.app.store.clone();
     let current_tree_hash = cfg.tree.hash.clone();
+    let person = caller.person.clone();
+    let works =
+        move |item: &modtag_storage::records::Item| crate::access::view::works(&person, item);
     let simulation =
-        blocking(move || crate::simulate::simulate(&store, &cfg, &candidate, from)).await?;
+        blocking(move || crate::simulate::simulate(&store, &cfg, &candidate, from, works)).await?;
     let event = Event::new(
         EventKind::Simulated,
         &caller.actor,

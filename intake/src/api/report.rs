@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -144,9 +145,50 @@ pub async fn latest_checkpoint(
     }
 }
 
-/// Prometheus metrics: counts and ratios only, no personal data, so no token is asked for
-/// (the HTTP listener is on loopback unless configured otherwise).
-pub async fn metrics(State(state): State<Arc<ApiState>>) -> Result<Response, ApiError> {
+/// The metrics token cannot be read: the operator's to fix (it names a file, no secret).
+fn unreadable(e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::Refused(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("[http] metrics_token: {e}"),
+    )
+}
+
+/// Who may read `/metrics`: a client on loopback (the scraper beside the daemon, the CLI's
+/// socket), or one that sends `[http] metrics_token` as a bearer token. The figures carry no
+/// personal data, but the load and the backlog are no one else's business.
+fn may_scrape(state: &ApiState, parts: &Parts) -> Result<bool, ApiError> {
+    if parts.extensions.get::<super::server::LocalPeer>().is_some()
+        || super::auth::client_of(parts, state).is_loopback()
+    {
+        return Ok(true);
+    }
+    let cfg = state.app.policy.cfg();
+    let Some(file) = &cfg.config.http.metrics_token else {
+        return Ok(false);
+    };
+    let path = cfg.config.secret_path(file).map_err(|e| unreadable(&e))?;
+    let token = modtag_storage::keys::read_secret(&path).map_err(|e| unreadable(&e))?;
+    let given = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+    let token = String::from_utf8_lossy(&token);
+    Ok(given.is_some_and(|g| crate::identity::constant_time_eq(g, token.trim().as_bytes())))
+}
+
+/// Prometheus metrics: counts and ratios only, no personal data; on loopback, or with the
+/// metrics token.
+pub async fn metrics(
+    State(state): State<Arc<ApiState>>,
+    parts: Parts,
+) -> Result<Response, ApiError> {
+    if !may_scrape(&state, &parts)? {
+        return Err(ApiError::Refused(
+            StatusCode::FORBIDDEN,
+            "/metrics answers on loopback, or with the bearer token [http] metrics_token names"
+                .into(),
+        ));
+    }
     let store = state.app.store.clone();
     let (items, outbox) = blocking(move || {
         let failed = store.outbox_failed();

@@ -32,12 +32,15 @@ pub struct ApiState {
     pub smtp: Arc<SmtpStats>,
     /// The kommune's identity provider, when `[oidc]` is configured.
     pub oidc: Option<Provider>,
+    /// Argon2 one run per core, within the memory budget.
+    pub argon: crate::identity::password::Gate,
 }
 
 impl ApiState {
     pub fn new(app: Arc<App>, smtp: Arc<SmtpStats>) -> ApiState {
         let http = app.policy.cfg().config.http.clone();
         ApiState {
+            argon: crate::identity::password::Gate::new(app.memory.clone()),
             app,
             logins: LoginGuard::default(),
             sessions: Sessions::new(http.session_idle_secs, http.session_max_secs),

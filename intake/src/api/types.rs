@@ -299,20 +299,23 @@ pub struct Requeued {
     pub queued: bool,
 }
 
-/// `POST /api/v1/users`: a built-in account.
+/// `POST /api/v1/users`: a built-in account. No password: the person chooses it at the
+/// enrolment link (a body that gives one is refused).
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub id: String,
     pub email: String,
     pub roles: Vec<String>,
-    pub password: String,
 }
 
-/// The TOTP enrolment of a new or reset account: shown once.
+/// The one-time enrolment link of a new or reset account, for the administrator to give the
+/// person: shown once; it works once, until `expires`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Enrolment {
     pub id: String,
-    pub otpauth_uri: String,
+    pub enrolment_url: String,
+    pub expires: Timestamp,
 }
 
 /// `POST /api/v1/users/{id}/roles`.

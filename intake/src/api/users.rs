@@ -1,14 +1,18 @@
-//! Built-in accounts, for an administrator: add (with the TOTP enrolment), list, disable,
-//! reset the TOTP secret, set the roles. Every change is audited and ends the account's
-//! sessions. Passwords and TOTP secrets are never listed.
+//! Built-in accounts, for an administrator: add, list, disable, reset, set the roles; and a
+//! person's own API token. An administrator never sets a password or sees a TOTP secret: a
+//! new or reset account gets a one-time enrolment link at which the person chooses their
+//! own (`web::enrol`). Every change is audited, made by compare-and-swap, told to the
+//! account's owner by a neutral notice, and ends the account's sessions.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::Json;
+use jiff::Timestamp;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{ApiToken, User};
 use modtag_storage::store::Batch;
+use modtag_storage::Taken;
 use serde_json::json;
 
 use super::auth::{Caller, Via};
@@ -17,7 +21,7 @@ use super::state::{durable, ApiState};
 use super::types::{Enrolment, NewToken, NewUser, Roles, TokenRequest, UserView};
 use crate::access::{Action, SYSTEM_ROLES};
 use crate::app::blocking;
-use crate::identity::{new_account, password, totp};
+use crate::identity::{enrolment, new_account};
 
 fn view(u: &User) -> UserView {
     UserView {
@@ -45,13 +49,14 @@ fn check_roles(roles: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn enrolment(u: &User) -> Result<Enrolment, ApiError> {
-    let uri = totp::uri(&u.totp_secret, &u.id)
-        .ok_or_else(|| ApiError::unprocessable("the TOTP secret could not be made into a URI"))?;
-    Ok(Enrolment {
-        id: u.id.clone(),
-        otpauth_uri: uri,
-    })
+/// The enrolment link of `token` for `user`, for the administrator to give the person.
+fn link(state: &ApiState, user: &User, token: &str) -> Enrolment {
+    let desk = state.app.policy.cfg().config.http.desk_url();
+    Enrolment {
+        id: user.id.clone(),
+        enrolment_url: enrolment::url(&desk, token),
+        expires: user.enrolment.as_ref().map_or(state.now(), |e| e.expires),
+    }
 }
 
 pub async fn add(
@@ -60,7 +65,11 @@ pub async fn add(
     body: axum::body::Bytes,
 ) -> Result<Json<Enrolment>, ApiError> {
     caller.require(Action::ManageUsers)?;
-    let input: NewUser = json_body(&body, "{\"id\", \"email\", \"roles\": [...], \"password\"}")?;
+    let input: NewUser = json_body(
+        &body,
+        "{\"id\", \"email\", \"roles\": [...]} (no password: the person chooses it at the \
+         enrolment link)",
+    )?;
     let id_ok = (2..=64).contains(&input.id.len())
         && input
             .id
@@ -71,43 +80,35 @@ pub async fn add(
             "an account id is 2 to 64 of a-z, 0-9, '.', '_' and '-' (e.g. lene.holm)",
         ));
     }
-    if !input.email.contains('@') {
+    if !input.email.contains('@') || input.email.len() > 254 {
         return Err(ApiError::unprocessable("email must be an e-mail address"));
     }
     check_roles(&input.roles)?;
-    if input.password.len() > 1024 {
-        return Err(ApiError::unprocessable("a password is at most 1024 bytes"));
-    }
-    if input.password.chars().count() < password::MIN_LENGTH {
-        return Err(ApiError::unprocessable(format!(
-            "the password must be at least {} characters",
-            password::MIN_LENGTH
-        )));
-    }
     let now = state.now();
     let store = state.app.store.clone();
     let actor = caller.actor.clone();
-    let user = blocking(move || -> Result<User, ApiError> {
-        if store.user(&input.id)?.is_some() {
-            return Err(ApiError::conflict(format!(
-                "there is already an account {}",
-                input.id
-            )));
-        }
-        let phc = password::hash(&input.password);
-        let user = new_account(input.id, input.email, input.roles, phc, now);
+    let (user, token) = blocking(move || -> Result<(User, String), ApiError> {
+        let mut user = new_account(input.id, input.email, input.roles, String::new(), now);
+        let token = enrolment::begin(&mut user, now);
         let mut b = Batch::new();
         b.audit(
             Event::new(EventKind::UserAdded, &actor, "administration")
-                .details(json!({ "user": user.id, "roles": user.roles })),
+                .details(json!({ "user": user.id, "roles": user.roles, "enrolment": true })),
         );
-        b.user(user.clone());
-        store.commit(b, now)?;
-        Ok(user)
+        match store.add_user(user.clone(), b, now)? {
+            Ok(()) => Ok((user, token)),
+            Err(Taken::Id) => Err(ApiError::conflict(format!(
+                "there is already an account {}",
+                user.id
+            ))),
+            Err(Taken::Email) => Err(ApiError::conflict(
+                "another account has that e-mail: an e-mail belongs to one account only",
+            )),
+        }
     })
     .await?;
     durable(&state).await?;
-    Ok(Json(enrolment(&user)?))
+    Ok(Json(link(&state, &user, &token)))
 }
 
 pub async fn list(
@@ -120,37 +121,110 @@ pub async fn list(
     Ok(Json(users.iter().map(view).collect()))
 }
 
-/// Changes an account with `change`, audits it, and ends its sessions.
-async fn change(
+/// An administrator's change to an account: `change` is applied to the account as stored
+/// (compare-and-swap: a change made meanwhile is never undone), audited, its owner told by
+/// a neutral notice, and its sessions ended. `change` returns the answer.
+async fn change<T: Send + 'static>(
     state: &ApiState,
     caller: &Caller,
     id: String,
-    what: &'static str,
-    change: impl FnOnce(&mut User) + Send + 'static,
-) -> Result<User, ApiError> {
+    what: AccountChange,
+    mut change: impl FnMut(&mut User, Timestamp) -> T + Send + 'static,
+) -> Result<(User, T), ApiError> {
     caller.require(Action::ManageUsers)?;
     let now = state.now();
-    let store = state.app.store.clone();
+    let (store, cfg) = (state.app.store.clone(), state.app.policy.cfg());
     let actor = caller.actor.clone();
-    let user = blocking(move || -> Result<User, ApiError> {
-        let mut user = store
-            .user(&id)?
-            .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
-        change(&mut user);
-        user.epoch += 1;
-        let mut b = Batch::new();
-        b.audit(
-            Event::new(EventKind::UserChanged, &actor, "administration")
-                .details(json!({ "user": user.id, "change": what, "roles": user.roles })),
-        );
-        b.user(user.clone());
-        store.commit(b, now)?;
-        Ok(user)
+    let changed = blocking(move || {
+        store.change_user(&id, now, |user, b| -> Result<(User, T), ApiError> {
+            let mut user = user.ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+            let answer = change(&mut user, now);
+            user.epoch += 1;
+            b.audit(
+                Event::new(EventKind::UserChanged, &actor, "administration").details(
+                    json!({ "user": user.id, "change": what.name(), "roles": user.roles }),
+                ),
+            );
+            b.outbox(notice(&store, &cfg, &user, what, now)?);
+            b.user(user.clone());
+            Ok((user, answer))
+        })
     })
     .await?;
     durable(state).await?;
-    state.sessions.end_all(&user.id);
-    Ok(user)
+    state.sessions.end_all(&changed.0.id);
+    state.app.wake.notify_one();
+    Ok(changed)
+}
+
+/// What an administrator (or the person, for a token) changed on an account: its owner is
+/// told which, in words that say nothing else.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountChange {
+    Disabled,
+    Roles,
+    Reset,
+    Token,
+    Password,
+}
+
+impl AccountChange {
+    /// As the audit log names it.
+    fn name(self) -> &'static str {
+        match self {
+            AccountChange::Disabled => "disabled",
+            AccountChange::Roles => "roles",
+            AccountChange::Reset => "reset",
+            AccountChange::Token => "api token",
+            AccountChange::Password => "password",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            AccountChange::Disabled => "Din konto i modtag er deaktiveret.",
+            AccountChange::Roles => "Dine roller i modtag er ændret.",
+            AccountChange::Reset => {
+                "Din konto i modtag er nulstillet: din adgangskode, din engangskode og dine \
+                 API-nøgler virker ikke længere. IT-afdelingen giver dig et nyt \
+                 tilmeldingslink."
+            }
+            AccountChange::Token => {
+                "Der er lavet en ny personlig API-nøgle til din konto i modtag."
+            }
+            AccountChange::Password => "Adgangskoden til din konto i modtag er skiftet.",
+        }
+    }
+}
+
+/// The neutral notice of `what` to the account's owner: what changed and when, nothing
+/// else (it goes as plain mail).
+pub fn notice(
+    store: &modtag_storage::Store,
+    cfg: &modtag_config::Loaded,
+    user: &User,
+    what: AccountChange,
+    now: Timestamp,
+) -> Result<modtag_storage::records::OutboxEntry, modtag_storage::StoreError> {
+    let body = format!(
+        "{}\n\nTidspunkt: {}\n\nVentede du ikke denne ændring, så kontakt straks kommunens \
+         IT-afdeling.\n\nMailen er sendt automatisk af modtag. Svar ikke på den.\n",
+        what.words(),
+        modtag_router::deadline::local(now)
+    );
+    crate::delivery::compose::plain_entry(
+        store,
+        cfg,
+        "konto",
+        crate::delivery::compose::PlainTo {
+            role: "account",
+            person: &user.id,
+            email: &user.email,
+        },
+        "Din konto i modtag er ændret",
+        &body,
+        now,
+    )
 }
 
 pub async fn disable(
@@ -158,22 +232,25 @@ pub async fn disable(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = change(&state, &caller, id, "disabled", |u| u.disabled = true).await?;
+    let (user, ()) = change(&state, &caller, id, AccountChange::Disabled, |u, _| {
+        u.disabled = true
+    })
+    .await?;
     Ok(Json(view(&user)))
 }
 
-pub async fn reset_totp(
+/// A new enrolment for a lost phone or a forgotten password: the password, the TOTP secret
+/// and the tokens stop working at once, and the person chooses new ones at the link.
+pub async fn reset(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Enrolment>, ApiError> {
-    let secret = totp::new_secret();
-    let user = change(&state, &caller, id, "totp reset", move |u| {
-        u.totp_secret = secret;
-        u.totp_last_step = None;
+    let (user, token) = change(&state, &caller, id, AccountChange::Reset, |u, now| {
+        enrolment::begin(u, now)
     })
     .await?;
-    Ok(Json(enrolment(&user)?))
+    Ok(Json(link(&state, &user, &token)))
 }
 
 pub async fn set_roles(
@@ -184,26 +261,52 @@ pub async fn set_roles(
 ) -> Result<Json<UserView>, ApiError> {
     let input: Roles = json_body(&body, "{\"roles\": [...]}")?;
     check_roles(&input.roles)?;
-    let user = change(&state, &caller, id, "roles", move |u| u.roles = input.roles).await?;
+    let (user, ()) = change(&state, &caller, id, AccountChange::Roles, move |u, _| {
+        u.roles = input.roles.clone()
+    })
+    .await?;
     Ok(Json(view(&user)))
 }
 
 /// The longest a personal token may live.
 const MAX_TOKEN_DAYS: u32 = 365;
 
-/// A new personal API token for `id`, shown once: for an administrator, or the person
-/// themself (signed in, or on the server's socket; a token does not make tokens, so a
-/// stolen one cannot outlive its expiry). It stops working when it expires, or when the
-/// account is disabled.
+/// A new personal API token, shown once, for the person themself only (signed in, or on the
+/// server's socket): an administrator cannot make one for someone else, and a token does not
+/// make tokens, so a stolen one cannot outlive its expiry. It stops working when it expires,
+/// or when the account is disabled or reset. Its owner is told.
 pub async fn token(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<NewToken>, ApiError> {
-    let own = caller.person.user == id && caller.via != Via::Token;
-    if !own {
-        caller.require(Action::ManageUsers)?;
+    new_token(state, caller, id, body).await
+}
+
+/// `POST /api/v1/token`: a token for the caller's own account.
+pub async fn own_token(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<NewToken>, ApiError> {
+    let id = caller.person.user.clone();
+    new_token(state, caller, id, body).await
+}
+
+async fn new_token(
+    state: Arc<ApiState>,
+    caller: Caller,
+    id: String,
+    body: axum::body::Bytes,
+) -> Result<Json<NewToken>, ApiError> {
+    if caller.person.user != id || caller.via == Via::Token {
+        return Err(ApiError::Refused(
+            axum::http::StatusCode::FORBIDDEN,
+            "a personal token is made by its own person, signed in or on the server's socket: \
+             no one makes one for another account"
+                .into(),
+        ));
     }
     let input: TokenRequest = if body.is_empty() {
         TokenRequest { days: None }
@@ -224,26 +327,26 @@ pub async fn token(
         created: now,
         expires,
     };
-    let store = state.app.store.clone();
+    let (store, cfg) = (state.app.store.clone(), state.app.policy.cfg());
     let actor = caller.actor.clone();
-    blocking(move || -> Result<(), ApiError> {
-        let mut user = store
-            .user(&id)?
-            .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
-        // Expired tokens are dropped whenever a new one is made.
-        user.tokens.retain(|t| t.expires > now);
-        user.tokens.push(record);
-        let mut b = Batch::new();
-        b.audit(
-            Event::new(EventKind::UserChanged, &actor, "administration")
-                .details(json!({ "user": user.id, "change": "api token", "expires": expires })),
-        );
-        b.user(user);
-        store.commit(b, now)?;
-        Ok(())
+    blocking(move || {
+        store.change_user(&id, now, |user, b| -> Result<(), ApiError> {
+            let mut user = user.ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+            // Expired tokens are dropped whenever a new one is made.
+            user.tokens.retain(|t| t.expires > now);
+            user.tokens.push(record.clone());
+            b.audit(
+                Event::new(EventKind::UserChanged, &actor, "administration")
+                    .details(json!({ "user": user.id, "change": "api token", "expires": expires })),
+            );
+            b.outbox(notice(&store, &cfg, &user, AccountChange::Token, now)?);
+            b.user(user);
+            Ok(())
+        })
     })
     .await?;
     durable(&state).await?;
+    state.app.wake.notify_one();
     Ok(Json(NewToken {
         token: secret,
         expires,

@@ -236,22 +236,17 @@ pub enum KeysCommand {
     /// new public key and is signed by the old and the new, so the auditors' key verifies
     /// across it (it is mailed to them like every checkpoint). `blind-index`: the CPR and
     /// "sent to" index and the cases are written again under a new key (intake waits a few
-    /// seconds meanwhile); with [keys] give the new key (`modtag keys init DIR` makes one)
-    /// and then seal it as the blind-index credential. `store`: everything sealed to the
-    /// store key (ring keys, cases, outbox, accounts) is sealed again to a new one while
-    /// intake goes on; with [keys] give the new key, or name it as `next_store_key`, and
-    /// then seal it as the store key credential. Backups taken before still need the old
-    /// store key: keep it in escrow as long as they are kept.
+    /// seconds meanwhile). `store`: everything sealed to the store key (ring keys, cases,
+    /// outbox, accounts) is sealed again to a new one while intake goes on. With the keys in
+    /// the data directory modtag makes the new key itself; with [keys] it is a file only
+    /// root places on the server (`modtag keys init DIR` makes one), named as [keys]
+    /// next_blind_index_key or next_store_key (then `modtag config reload`), and sealed as
+    /// the credential after. A new key never travels over the API. Backups taken before
+    /// still need the old store key: keep it in escrow as long as they are kept.
     #[command(
-        after_help = "Examples:\n  modtag keys rotate checkpoint\n  modtag keys rotate blind-index --new-key /root/new-keys/blind-index.key\n  modtag keys rotate store --new-key /root/new-keys/store.key"
+        after_help = "Examples:\n  modtag keys rotate checkpoint\n  modtag keys rotate blind-index\n  modtag keys rotate store"
     )]
-    Rotate {
-        key: RotatedKey,
-        /// The new blind-index or store key (a 0600 file), when the keys are kept apart
-        /// ([keys]).
-        #[arg(long)]
-        new_key: Option<PathBuf>,
-    },
+    Rotate { key: RotatedKey },
 }
 
 /// The keys `modtag keys rotate` replaces.

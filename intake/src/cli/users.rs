@@ -4,10 +4,11 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
-    /// Make an account. The password is read from standard input (not echoed at a
-    /// terminal); the TOTP enrolment is printed once, for the person's authenticator app.
+    /// Make an account. It prints a one-time enrolment link (72 hours) to give the person:
+    /// there they choose their own password and set up their authenticator app. No password
+    /// or TOTP secret passes through the administrator.
     #[command(
-        after_help = "Examples:\n  modtag users add lene.holm --email lene.holm@kommune.localhost --role modtagelsen_leder\n  printf '%s\\n' \"$PASSWORD\" | modtag users add it --email it@kommune.dk --role admin"
+        after_help = "Examples:\n  modtag users add lene.holm --email lene.holm@kommune.localhost --role modtagelsen_leder\n  modtag users add it --email it@kommune.dk --role admin --json"
     )]
     Add {
         id: String,
@@ -26,19 +27,22 @@ pub enum UsersCommand {
     },
     /// Disable an account; its sessions end at once.
     Disable { id: String },
-    /// Give an account a new TOTP secret (a lost phone); prints the new enrolment.
-    ResetTotp {
+    /// Reset an account (a lost phone, a forgotten password): its password, TOTP secret and
+    /// tokens stop working at once, its sessions end, and a new enrolment link is printed.
+    #[command(alias = "reset-totp")]
+    Reset {
         id: String,
         #[arg(long)]
         json: bool,
     },
-    /// Make a personal API token for an account (yourself, or anyone as an administrator),
-    /// printed once. Keep it in a 0600 file and give it with --token-file.
+    /// Make a personal API token for your own account, printed once. Keep it in a 0600 file
+    /// and give it with --token-file. No one makes a token for another account.
     #[command(
-        after_help = "Example:\n  modtag users token lene.holm --days 30 > ~/.modtag-token && chmod 600 ~/.modtag-token"
+        after_help = "Example:\n  modtag users token --days 30 > ~/.modtag-token && chmod 600 ~/.modtag-token"
     )]
     Token {
-        id: String,
+        /// Your own account id (the default); any other is refused.
+        id: Option<String>,
         /// How long it works (1 to 365 days).
         #[arg(long, default_value_t = 90)]
         days: u32,

@@ -46,7 +46,7 @@ impl Api {
                 );
             }
             let socket = data.join(SOCKET_FILE);
-            if !socket.exists() {
+            if std::fs::symlink_metadata(&socket).is_err() {
                 bail!(
                     "no running modtag found: {} is missing (start `modtag serve --data {}`, \
                      or give --api URL --token-file FILE)",
@@ -54,6 +54,7 @@ impl Api {
                     data.display()
                 );
             }
+            left_by_daemon(&socket, data)?;
             return Ok(Api {
                 transport: Transport::Socket(socket),
                 purpose,
@@ -299,6 +300,9 @@ async fn over_socket(
 /// The HTTP address of the daemon that runs on `data`, from its `daemon.json`.
 fn daemon_address(data: &Path) -> Result<String> {
     let path = data.join(DAEMON_FILE);
+    if std::fs::symlink_metadata(&path).is_ok() {
+        left_by_daemon(&path, data)?;
+    }
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "no running modtag found: {} is missing (start `modtag serve --data {}`, or give --api URL)",
@@ -312,6 +316,55 @@ fn daemon_address(data: &Path) -> Result<String> {
         .as_str()
         .ok_or_else(|| anyhow!("{} names no api", path.display()))?
         .to_string())
+}
+
+/// Checks a file the running daemon leaves in its data directory (its socket, `daemon.json`)
+/// before the CLI trusts it with a command or a token: it is there itself, not a link to
+/// elsewhere; the directory is not writable by others; and both belong to root or to the
+/// directory's owner, who is root, the user running this command, or a system account (the
+/// daemon's own user). A socket a stranger left would otherwise receive what its caller
+/// does, as that caller (issue 25).
+fn left_by_daemon(path: &Path, data: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let dir = std::fs::metadata(data).with_context(|| format!("cannot read {}", data.display()))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let refuse = |why: String| {
+        anyhow!(
+            "refusing {}: {why}; the CLI uses only the socket a modtag daemon made in the data \
+             directory it is given",
+            path.display()
+        )
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse("it is a link".into()));
+    }
+    if dir.mode() & 0o022 != 0 {
+        return Err(refuse(format!(
+            "{} may be written by others (mode {:o})",
+            data.display(),
+            dir.mode() & 0o777
+        )));
+    }
+    // Debian's system accounts are below 1000 (SYS_UID_MAX 999): modtag's own user is one.
+    let trusted_dir = dir.uid() == 0 || dir.uid() == me || dir.uid() < 1000;
+    if !trusted_dir {
+        return Err(refuse(format!(
+            "{} belongs to uid {}, neither root, you, nor a system account",
+            data.display(),
+            dir.uid()
+        )));
+    }
+    if meta.uid() != 0 && meta.uid() != dir.uid() {
+        return Err(refuse(format!(
+            "it belongs to uid {}, neither root nor the owner of {}",
+            meta.uid(),
+            data.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Reads an answer as the type this CLI expects; a mismatch names the endpoint.

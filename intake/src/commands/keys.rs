@@ -7,35 +7,20 @@ use anyhow::{Context, Result};
 
 use crate::cli::KeysCommand;
 
-/// The request body of a rotation: the new key from its file, if one is given. The key
-/// travels in the body, never on a command line.
-fn new_key_body(new_key: Option<&std::path::Path>) -> Result<serde_json::Value> {
-    Ok(match new_key {
-        Some(path) => {
-            let text = modtag_storage::keys::read_secret(path)
-                .with_context(|| format!("the new key {}", path.display()))?;
-            serde_json::json!({ "key": String::from_utf8_lossy(&text).trim() })
-        }
-        None => serde_json::json!({}),
-    })
-}
-
 pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
     match command {
         KeysCommand::Rotate {
             key: crate::cli::RotatedKey::BlindIndex,
-            new_key,
         } => {
-            let body = new_key_body(new_key.as_deref())?;
             let v: serde_json::Value = ctx
                 .api()?
-                .post("/api/v1/keys/rotate/blind-index", &body)
+                .post("/api/v1/keys/rotate/blind-index", &serde_json::json!({}))
                 .await?;
             println!(
                 "blind-index key replaced: {} index entries and cases written again under it{}",
                 v["entries_rewritten"],
-                if new_key.is_some() {
-                    "; now seal the new key as the blind-index credential ([keys]) and give the auditors a copy for `audit subject-access`"
+                if v["apart"] == true {
+                    "; now seal the new key as the blind-index credential ([keys] blind_index_key), remove next_blind_index_key, and give the auditors a copy for `audit subject-access`"
                 } else {
                     ""
                 }
@@ -44,10 +29,11 @@ pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
         }
         KeysCommand::Rotate {
             key: crate::cli::RotatedKey::Store,
-            new_key,
         } => {
-            let body = new_key_body(new_key.as_deref())?;
-            let v: serde_json::Value = ctx.api()?.post("/api/v1/keys/rotate/store", &body).await?;
+            let v: serde_json::Value = ctx
+                .api()?
+                .post("/api/v1/keys/rotate/store", &serde_json::json!({}))
+                .await?;
             let old = match v["retired"].as_str() {
                 Some(name) => format!(
                     "the old key is {}: take it to the escrow and delete it here",
@@ -60,8 +46,8 @@ pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
                 v["records"],
                 v["files"],
                 v["ring_keys"],
-                if new_key.is_some() {
-                    " Now seal the new key as the store key credential ([keys] store_key) and remove next_store_key if you named it."
+                if v["apart"] == true {
+                    " Now seal the new key as the store key credential ([keys] store_key) and remove next_store_key."
                 } else {
                     ""
                 }
@@ -70,11 +56,7 @@ pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
         }
         KeysCommand::Rotate {
             key: crate::cli::RotatedKey::Checkpoint,
-            new_key,
         } => {
-            if new_key.is_some() {
-                anyhow::bail!("--new-key is for the blind-index and store keys: the daemon makes the new checkpoint key itself");
-            }
             let v: serde_json::Value = ctx
                 .api()?
                 .post("/api/v1/keys/rotate/checkpoint", &serde_json::json!({}))

@@ -11,6 +11,8 @@ use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::api::lockout::bucket;
+
 const FREE: u32 = 3;
 const LONGEST: i64 = 15 * 60;
 /// Failures older than this are forgotten.
@@ -52,13 +54,42 @@ impl Attempts {
     /// Seconds `client` must still wait before trying `account` again.
     pub fn wait(&self, account: &str, client: IpAddr, now: Timestamp) -> Option<u64> {
         let map = self.map();
-        let f = map.get(&(account.to_string(), client))?;
+        Self::wait_in(&map, account, client, now)
+    }
+
+    fn wait_in(
+        map: &HashMap<(String, IpAddr), Failed>,
+        account: &str,
+        client: IpAddr,
+        now: Timestamp,
+    ) -> Option<u64> {
+        let f = map.get(&(account.to_string(), bucket(client)))?;
         let until = f.last + SignedDuration::from_secs(Self::wait_after(f.count));
         (until > now).then(|| until.duration_since(now).as_secs().max(1) as u64)
     }
 
-    pub fn failed(&self, account: &str, client: IpAddr, now: Timestamp) -> Failure {
+    /// Counts a try before its password is checked, so that many at once cannot all get in
+    /// before the first has failed: `Err(seconds)` while `client` must wait (nothing is
+    /// counted); otherwise what to do should it fail. A success forgets the count.
+    pub fn attempt(&self, account: &str, client: IpAddr, now: Timestamp) -> Result<Failure, u64> {
         let mut map = self.map();
+        if let Some(wait) = Self::wait_in(&map, account, client, now) {
+            return Err(wait);
+        }
+        Ok(Self::count(&mut map, account, client, now))
+    }
+
+    pub fn failed(&self, account: &str, client: IpAddr, now: Timestamp) -> Failure {
+        Self::count(&mut self.map(), account, client, now)
+    }
+
+    fn count(
+        map: &mut HashMap<(String, IpAddr), Failed>,
+        account: &str,
+        client: IpAddr,
+        now: Timestamp,
+    ) -> Failure {
+        let client = bucket(client);
         if map.len() >= MAX_TRACKED {
             map.retain(|_, f| now.duration_since(f.last).as_secs() < MEMORY);
         }
@@ -78,7 +109,7 @@ impl Attempts {
     }
 
     pub fn succeeded(&self, account: &str, client: IpAddr) {
-        self.map().remove(&(account.to_string(), client));
+        self.map().remove(&(account.to_string(), bucket(client)));
     }
 }
 
@@ -117,5 +148,19 @@ mod tests {
         assert_eq!(a.wait("lene", me, t0), Some(15 * 60), "at most 15 minutes");
         a.succeeded("lene", me);
         assert_eq!(a.wait("lene", me, t0), None);
+    }
+
+    #[test]
+    fn tries_are_counted_before_they_are_checked() {
+        let a = Attempts::default();
+        let t0: Timestamp = "2026-11-30T08:00:00Z".parse().unwrap();
+        let me = IpAddr::from([10, 0, 0, 1]);
+        // Many at once: only the free tries get through before anyone failed.
+        let through = (0..100)
+            .filter(|_| a.attempt("lene", me, t0).is_ok())
+            .count();
+        assert_eq!(through, FREE as usize);
+        a.succeeded("lene", me);
+        assert!(a.attempt("lene", me, t0).is_ok(), "a success forgets");
     }
 }

@@ -3,6 +3,7 @@
 //! and the API use these; the accounts themselves are stored encrypted by `storage`.
 
 pub mod attempts;
+pub mod enrolment;
 pub mod local;
 pub mod oidc;
 pub mod password;
@@ -30,6 +31,7 @@ pub fn new_account(
         created: now,
         epoch: 0,
         tokens: Vec::new(),
+        enrolment: None,
     }
 }
 

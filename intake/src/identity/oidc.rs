@@ -55,6 +55,8 @@ pub enum OidcError {
     Token(String),
     #[error("the ID token has no {0} claim")]
     NoClaim(String),
+    #[error("the identity provider does not vouch for the e-mail (email_verified is not true)")]
+    Unverified,
 }
 
 struct Pending {
@@ -220,6 +222,8 @@ impl Provider {
             Err(e) => return Err(OidcError::Token(e.to_string())),
         };
         let value = match self.claim.as_str() {
+            // An address the provider has not checked is anyone's to type (issue 25).
+            "email" if claims.email_verified() != Some(true) => return Err(OidcError::Unverified),
             "email" => claims.email().map(|e| e.as_str().to_string()),
             "preferred_username" => claims.preferred_username().map(|u| u.as_str().to_string()),
             _ => Some(claims.subject().as_str().to_string()),

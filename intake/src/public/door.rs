@@ -136,16 +136,25 @@ pub(super) async fn receive(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return Err(res);
     }
-    // As much as the body says it is (never more than the limit), before it is read.
+    // No form cookie, no reading: the CSRF pair is checked before a byte of the body.
+    let Some(csrf) = crate::api::auth::cookie(&parts.headers, FORM_COOKIE) else {
+        tracing::info!(client = %who, "public form: no form cookie; answered 403");
+        return Err(message(
+            StatusCode::FORBIDDEN,
+            "Formularen var udløbet",
+            "Intet blev gemt. Åbn formularen igen, og send på ny.",
+        ));
+    };
+    // As much as the body says it is (never more than the limit), before it is read; then
+    // the lease grows with what arrives (a body without a length is counted as it comes).
     let size = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .unwrap_or(public.max_request_bytes)
+        .unwrap_or(0)
         .min(public.max_request_bytes);
     let mut lease = crate::memory::Lease::new(state.app.memory.clone());
-    if !lease.grow_to(size) {
-        tracing::warn!(client = %who, "public form: message memory budget used up; answered 503");
+    let busy = || {
         let mut res = message(
             StatusCode::SERVICE_UNAVAILABLE,
             "Der er travlt lige nu",
@@ -153,17 +162,24 @@ pub(super) async fn receive(
         );
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-        return Err(res);
+        res
+    };
+    if !lease.grow_to(size) {
+        tracing::warn!(client = %who, "public form: message memory budget used up; answered 503");
+        return Err(busy());
     }
-    let csrf = crate::api::auth::cookie(&parts.headers, FORM_COOKIE);
     let limits = upload::Limits {
         max_request_bytes: public.max_request_bytes,
         max_attachment_bytes: public.max_attachment_bytes,
         max_attachments: public.max_attachments,
     };
-    upload::read(body, csrf, &limits)
+    upload::read(body, Some(csrf), &limits, &mut lease)
         .await
         .map_err(|why| {
+            if why == Refused::Busy {
+                tracing::warn!(client = %who, "public form: message memory budget used up; answered 503");
+                return busy();
+            }
             tracing::info!(client = %who, refused = ?why, "public form: submission refused");
             let mb = |b: usize| b / (1024 * 1024);
             let (status, title, text) = match why {
@@ -193,10 +209,15 @@ pub(super) async fn receive(
                     "For mange bilag",
                     format!("Intet blev gemt. Højst {} bilag.", public.max_attachments),
                 ),
-                Refused::Malformed => (
+                Refused::Malformed | Refused::Busy => (
                     StatusCode::BAD_REQUEST,
                     "Indsendelsen kunne ikke læses",
                     "Intet blev gemt. Åbn formularen igen, og send på ny.".to_string(),
+                ),
+                Refused::Late => (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Indsendelsen kom ikke frem i tide",
+                    "Intet blev gemt. Send igen, gerne med mindre bilag.".to_string(),
                 ),
             };
             message(status, title, &text)

@@ -1,9 +1,9 @@
 //! Reading a form's `multipart/form-data` body within limits, as it streams in: the CSRF
 //! token must come first (the form puts it there), each field and attachment is counted
-//! chunk by chunk, and the first limit crossed ends the reading. Everything stays in
-//! memory (bounded by `[public] max_request_bytes`): nothing of a submission is written
-//! anywhere until the accepted message is encrypted into the spool, so a refused upload
-//! leaves nothing behind.
+//! chunk by chunk against the form's limits and the daemon's memory budget (`[smtp]
+//! max_memory_bytes`), and the first limit crossed ends the reading. Everything stays in
+//! memory: nothing of a submission is written anywhere until the accepted message is
+//! encrypted into the spool, so a refused upload leaves nothing behind.
 
 use std::collections::HashMap;
 
@@ -64,6 +64,10 @@ pub enum Refused {
     TooManyAttachments,
     /// Not a form body, or broken (400).
     Malformed,
+    /// Not all there by the request's deadline (408).
+    Late,
+    /// The memory budget has no room for more now (503: try again shortly).
+    Busy,
 }
 
 /// What may be read.
@@ -77,11 +81,13 @@ pub struct Limits {
 /// fits many times over).
 const MAX_FIELD_BYTES: usize = 200 * 1024;
 
-/// Reads the body; `csrf` is the token the form was given with (from its cookie).
+/// Reads the body; `csrf` is the token the form was given with (from its cookie); `lease`
+/// grows with what is read, and the reading stops when the budget has no more room.
 pub async fn read(
     mut body: Multipart,
     csrf: Option<&str>,
     limits: &Limits,
+    lease: &mut crate::memory::Lease,
 ) -> Result<Submission, Refused> {
     let mut out = Submission::default();
     let mut total = 0usize;
@@ -114,6 +120,9 @@ pub async fn read(
             total += chunk.len();
             if total > limits.max_request_bytes {
                 return Err(Refused::TooLarge);
+            }
+            if !lease.grow_to(total) {
+                return Err(Refused::Busy);
             }
             if bytes.len() + chunk.len() > cap {
                 return Err(match &file {
@@ -149,6 +158,15 @@ pub async fn read(
 }
 
 fn map(e: &axum::extract::multipart::MultipartError) -> Refused {
+    // The listener cut the body off (its limit, its deadline): said as such.
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        match s.downcast_ref::<crate::api::server::BodyCut>() {
+            Some(crate::api::server::BodyCut::TooLarge) => return Refused::TooLarge,
+            Some(crate::api::server::BodyCut::Late) => return Refused::Late,
+            None => source = s.source(),
+        }
+    }
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         Refused::TooLarge
     } else {

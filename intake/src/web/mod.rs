@@ -4,9 +4,11 @@
 //! overview and the failed deliveries. Every response carries strict security headers; nothing with personal data
 //! is cached.
 
+mod account;
 mod changes;
 mod decide;
 mod deliveries;
+mod enrol;
 mod forloeb;
 mod forward;
 mod item;
@@ -34,11 +36,13 @@ mod dkfds {
     include!(concat!(env!("OUT_DIR"), "/dkfds.rs"));
 }
 
-pub fn router(state: Arc<ApiState>) -> Router {
+fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/", get(signin::home))
         .route("/login", get(signin::form).post(signin::sign_in))
         .route("/logout", axum::routing::post(signin::sign_out))
+        .route("/tilmeld/{token}", get(enrol::show).post(enrol::submit))
+        .route("/konto", get(account::show).post(account::change))
         .route("/koe", get(queue::queue).post(queue::search))
         .route("/koe/{reference}", get(item::item))
         .route(
@@ -86,11 +90,18 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/login/oidc/callback", get(oidc::callback))
         .route("/static/modtag.css", get(stylesheet))
         .route("/static/dkfds/{*path}", get(design_system))
+        .with_state(state)
+}
+
+/// The desk's listener: the API and the pages, every answer with the security headers
+/// (the API's JSON too: never stored, never framed, no script; issue 25).
+pub fn desk(state: Arc<ApiState>) -> Router {
+    crate::api::router(state.clone())
+        .merge(router(state.clone()))
         .layer(axum::middleware::map_response_with_state(
-            state.clone(),
+            state,
             security_headers,
         ))
-        .with_state(state)
 }
 
 pub(crate) async fn stylesheet() -> Response {

@@ -22,7 +22,7 @@ use serde_json::json;
 use super::signin::{
     cookie_header, cookie_with, forget_next, next_page, page, refused, storage_trouble,
 };
-use crate::api::auth::{client_of, cookie, SESSION_COOKIE};
+use crate::api::auth::{client_of, cookie, session_cookie};
 use crate::api::state::{audit, durable, ApiState};
 use crate::app::blocking;
 use crate::identity::oidc::PENDING_TTL;
@@ -89,20 +89,48 @@ pub async fn callback(
         return Redirect::to("/login").into_response();
     };
     let client = client_of(&parts, &state);
-    let failed = |reason: String| {
+    // Anyone can call the callback: a client that keeps failing is held back like one that
+    // keeps failing to sign in, and a burst of refusals is one audit entry, not one each.
+    if let Some(secs) = state.logins.locked(client, std::time::Instant::now()) {
+        let mut res = refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "For mange forsøg",
+            "Vent lidt, og start så forfra fra log ind-siden.",
+        );
+        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        return res;
+    }
+    // `cheap`: a refusal anyone can cause with a request (no code, a state not begun here);
+    // those are audited once per burst. One that got as far as the provider's token is
+    // audited each time, with what was wrong with it.
+    let failed = |reason: String, cheap: bool| {
         let state = state.clone();
         async move {
-            tracing::warn!(%reason, "sign-in with the identity provider failed");
-            let event = Event::new(EventKind::LoginFailed, "unknown", "authentication").details(
-                json!({ "method": "oidc", "reason": reason, "client": client.to_string() }),
-            );
-            let _ = audit(&state, event).await;
+            tracing::warn!(reason = ?reason, "sign-in with the identity provider failed");
+            let burst = state
+                .attempts
+                .failed("(oidc callback)", client, state.now());
+            if burst.audit || !cheap {
+                let event = Event::new(EventKind::LoginFailed, "unknown", "authentication")
+                    .details(json!({
+                        "method": "oidc", "reason": reason, "client": client.to_string(),
+                        "failures": burst.count,
+                    }));
+                let _ = audit(&state, event).await;
+            }
+            if state.logins.failed(client, std::time::Instant::now()) {
+                let _ = audit(&state, crate::api::auth::throttled(client)).await;
+            }
         }
     };
     let (Some(st), Some(code)) = (back.state.as_deref(), back.code.as_deref()) else {
-        // The provider's error code only (its description may quote what the person typed).
-        let why = back.error.unwrap_or_else(|| "no code".into());
-        failed(format!("the provider sent no code: {why}")).await;
+        // The provider's error code only (its description may quote what the person typed),
+        // and only as an OAuth error code is written: anything else is not repeated.
+        let why = back
+            .error
+            .as_deref()
+            .map_or("no code".to_string(), error_code);
+        failed(format!("the provider sent no code: {why}"), true).await;
         return refused(
             StatusCode::UNAUTHORIZED,
             "Du blev ikke logget ind",
@@ -113,7 +141,8 @@ pub async fn callback(
     let named = match provider.finish(st, code, browser).await {
         Ok(v) => v,
         Err(e) => {
-            failed(e.to_string()).await;
+            let cheap = matches!(e, crate::identity::oidc::OidcError::UnknownState);
+            failed(e.to_string(), cheap).await;
             return refused(
                 StatusCode::UNAUTHORIZED,
                 "Du blev ikke logget ind",
@@ -128,10 +157,10 @@ pub async fn callback(
         .clone()
         .expect("a provider comes from [oidc]");
     let Some(entry) = directory_entry(&cfg.directory, &oidc_cfg.match_by, &named) else {
-        failed(format!(
-            "the directory knows no one by this {}",
-            oidc_cfg.claim
-        ))
+        failed(
+            format!("the directory knows no one by this {}", oidc_cfg.claim),
+            false,
+        )
         .await;
         return refused(
             StatusCode::FORBIDDEN,
@@ -149,9 +178,13 @@ pub async fn callback(
     let now = state.now();
     let synced = blocking(move || sync_account(&store, entry, system, client, now)).await;
     let user = match synced {
-        Ok(Ok(user)) => user,
+        Ok(Ok(user)) => {
+            state.attempts.succeeded("(oidc callback)", client);
+            state.logins.succeeded(client);
+            user
+        }
         Ok(Err(why)) => {
-            failed(why.into()).await;
+            failed(why.into(), false).await;
             return refused(
                 StatusCode::FORBIDDEN,
                 "Ingen adgang",
@@ -172,13 +205,29 @@ pub async fn callback(
     h.append(header::SET_COOKIE, forget_next(&state));
     h.append(
         header::SET_COOKIE,
-        cookie_header(&state, SESSION_COOKIE, &t, "/", None),
+        cookie_header(&state, session_cookie(&state), &t, "/", None),
     );
     h.append(
         header::SET_COOKIE,
         cookie_with(&state, BROWSER_COOKIE, "", "/login/oidc", Some(0), "Lax"),
     );
     res
+}
+
+/// An OAuth error code as the callback's `error` gives it (RFC 6749 §4.1.2.1: `access_denied`,
+/// `login_required` ...), or a placeholder for anything that is not one: what a caller put
+/// in the address is never written to the log or the audit log as it came.
+fn error_code(given: &str) -> String {
+    let code = given.len() <= 64
+        && !given.is_empty()
+        && given
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if code {
+        given.to_string()
+    } else {
+        "(not an error code)".into()
+    }
 }
 
 /// Whom the directory lists under `value`: a person or member of staff, by e-mail or id.
@@ -210,8 +259,9 @@ fn directory_entry(directory: &Directory, match_by: &str, value: &str) -> Option
         })
 }
 
-/// The account of a person the provider signed in: made the first time, its roles brought
-/// in line with the directory (a change ends their other sessions), the sign-in audited.
+/// The account of a person the provider signed in: made the first time (unless another
+/// account has their e-mail), its roles brought in line with the directory (a change ends
+/// their other sessions), the sign-in audited. The account changes by compare-and-swap.
 fn sync_account(
     store: &modtag_storage::Store,
     entry: Entry,
@@ -220,40 +270,61 @@ fn sync_account(
     now: jiff::Timestamp,
 ) -> Result<Result<User, &'static str>, modtag_storage::StoreError> {
     let roles: Vec<String> = entry.roles.into_iter().chain(system).collect();
-    let mut b = Batch::new();
-    let user = match store.user(&entry.id)? {
-        None => {
+    let signed_in = |id: &str| {
+        Event::new(EventKind::SignedIn, id, "authentication")
+            .details(json!({ "method": "oidc", "client": client.to_string() }))
+    };
+    // Twice at most: an account another sign-in made meanwhile is then signed in to.
+    for _ in 0..2 {
+        if store.user(&entry.id)?.is_none() {
+            let mut b = Batch::new();
             b.audit(
                 Event::new(EventKind::UserAdded, "system", "authentication")
                     .details(json!({ "user": entry.id, "roles": roles, "via": "oidc" })),
             );
+            b.audit(signed_in(&entry.id));
             // No password: they sign in at the provider.
-            crate::identity::new_account(entry.id, entry.email, roles, String::new(), now)
+            let user = crate::identity::new_account(
+                entry.id.clone(),
+                entry.email.clone(),
+                roles.clone(),
+                String::new(),
+                now,
+            );
+            match store.add_user(user.clone(), b, now)? {
+                Ok(()) => return Ok(Ok(user)),
+                Err(modtag_storage::Taken::Email) => {
+                    return Ok(Err("another account has the person's e-mail"))
+                }
+                Err(modtag_storage::Taken::Id) => continue,
+            }
         }
-        Some(u) if u.disabled => return Ok(Err("the account is disabled")),
-        Some(u) if !u.email.eq_ignore_ascii_case(&entry.email) => {
-            return Ok(Err(
-                "the account id belongs to an account with another e-mail",
-            ))
-        }
-        Some(mut u) => {
+        return store.change_user(&entry.id, now, |user, b| {
+            let mut u = match user {
+                None => return Ok(Err("the account is gone")),
+                Some(u) if u.disabled => return Ok(Err("the account is disabled")),
+                Some(u) if !u.email.eq_ignore_ascii_case(&entry.email) => {
+                    return Ok(Err(
+                        "the account id belongs to an account with another e-mail",
+                    ))
+                }
+                Some(u) => u,
+            };
             if u.roles != roles {
                 b.audit(
                     Event::new(EventKind::UserChanged, "system", "authentication").details(
                         json!({ "user": u.id, "change": "roles", "roles": roles, "via": "oidc" }),
                     ),
                 );
-                u.roles = roles;
+                u.roles = roles.clone();
                 u.epoch += 1;
             }
-            u
-        }
-    };
-    b.audit(
-        Event::new(EventKind::SignedIn, &user.id, "authentication")
-            .details(json!({ "method": "oidc", "client": client.to_string() })),
-    );
-    b.user(user.clone());
-    store.commit(b, now)?;
-    Ok(Ok(user))
+            b.audit(signed_in(&u.id));
+            b.user(u.clone());
+            Ok(Ok(u))
+        });
+    }
+    Ok(Err(
+        "the account is being made by another sign-in; try again",
+    ))
 }

@@ -11,12 +11,12 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 
 use super::signin::{page, to_sign_in, MessagePage};
-use crate::api::auth::{cookie, Caller, SESSION_COOKIE};
+use crate::api::auth::{session_token, Caller};
 use crate::api::state::ApiState;
 
 /// The person behind a session, or the way to the sign-in (which ends at the page asked for).
 pub async fn signed_in(parts: &mut Parts, state: &Arc<ApiState>) -> Result<Caller, Response> {
-    if cookie(&parts.headers, SESSION_COOKIE).is_some() {
+    if session_token(&parts.headers, state).is_ok_and(|t| t.is_some()) {
         if let Ok(caller) = Caller::from_request_parts(parts, state).await {
             return Ok(caller);
         }
@@ -35,7 +35,9 @@ pub async fn posting(
     if let Ok(token) = HeaderValue::from_str(csrf) {
         parts.headers.insert("x-csrf-token", token);
     }
-    let live = cookie(&parts.headers, SESSION_COOKIE)
+    let live = session_token(&parts.headers, state)
+        .ok()
+        .flatten()
         .is_some_and(|t| state.sessions.touch(t, state.now()).is_some());
     signed_in(parts, state).await.map_err(|to_login| {
         if !live {

@@ -17,12 +17,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::User;
-use modtag_storage::store::Batch;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::access::{roles_for, Action, Person, SYSTEM_ROLES};
-use crate::api::auth::{client_of, cookie, throttled, SESSION_COOKIE};
+use crate::api::auth::{client_of, cookie, session_cookie, throttled};
 use crate::api::state::{audit, durable, ApiState};
 use crate::app::blocking;
 use crate::identity::sessions::{token, Session};
@@ -188,7 +187,7 @@ fn login_page(
 }
 
 pub(super) fn live_session(state: &ApiState, parts: &Parts) -> Option<(String, Session)> {
-    let t = cookie(&parts.headers, SESSION_COOKIE)?;
+    let t = crate::api::auth::session_token(&parts.headers, state).ok()??;
     let s = state.sessions.touch(t, state.now())?;
     Some((t.to_string(), s))
 }
@@ -246,68 +245,114 @@ pub async fn sign_in(
             Some("Formularen var udløbet eller kom ikke fra denne side. Prøv igen."),
         );
     }
-    let client = client_of(&parts, &state);
-    let now = state.now();
-    let wait = state
-        .logins
-        .locked(client, std::time::Instant::now())
-        .or_else(|| state.attempts.wait(&username, client, now));
-    if let Some(secs) = wait {
-        let mut res = login_page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            &shown,
-            Some(&format!(
-                "For mange forsøg. Vent {secs} sekunder, og prøv så igen."
-            )),
-        );
-        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
-        return res;
-    }
     if input.password.len() > MAX_PASSWORD_BYTES {
         return login_page(&state, StatusCode::UNAUTHORIZED, &shown, Some(WRONG));
     }
-    let store = state.app.store.clone();
-    let (id, pw, code) = (username.clone(), input.password, input.totp);
-    let unix = u64::try_from(now.as_second()).unwrap_or(0);
-    // Argon2 takes tens of milliseconds of one core: off the async runtime.
-    let checked = blocking(
-        move || -> Result<Option<User>, modtag_storage::StoreError> {
-            let Some(mut user) = store.user(&id)? else {
-                // Verify anyway, so a name that does not exist takes as long as a wrong
-                // password.
-                password::verify_nothing(&pw);
-                return Ok(None);
-            };
-            // The hash is checked first, so a disabled account answers as slowly as any.
-            if !password::verify(&pw, &user.password) || user.disabled {
-                return Ok(None);
-            }
-            match totp::accept(&user.totp_secret, &code, unix, user.totp_last_step) {
-                Some(step) => {
-                    user.totp_last_step = Some(step);
-                    Ok(Some(user))
-                }
-                None => Ok(None),
-            }
-        },
-    )
-    .await;
-    let user = match checked {
-        Ok(u) => u,
-        Err(e) => return storage_trouble(e),
+    let client = client_of(&parts, &state);
+    let now = state.now();
+    // The try is counted before its password is checked, per address and per account and
+    // address: a hundred at once get no further than the first few (issue 25).
+    // The account's own count first: a try refused for it is not one more against the
+    // address (a person waiting out their own wait would otherwise lock their office out).
+    let counted = state
+        .attempts
+        .attempt(&username, client, now)
+        .and_then(|failure| {
+            let locks = state.logins.attempt(client, std::time::Instant::now())?;
+            Ok((locks, failure))
+        });
+    let (locks, failure) = match counted {
+        Ok(c) => c,
+        Err(secs) => {
+            let mut res = login_page(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                &shown,
+                Some(&format!(
+                    "For mange forsøg. Vent {secs} sekunder, og prøv så igen."
+                )),
+            );
+            res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            return res;
+        }
     };
-    let Some(user) = user else {
-        let failure = state.attempts.failed(&username, client, now);
-        if failure.audit {
-            let event = Event::new(EventKind::LoginFailed, "unknown", "authentication")
-                .details(json!({ "account": username, "failures": failure.count }));
-            let _ = audit(&state, event).await;
+    let checked = match check(&state, &username, input.password, &input.totp, client, now).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(None),
+        Err(e) => Err(Some(e)),
+    };
+    let user = match checked {
+        Ok(user) => user,
+        Err(Some(page)) => return page,
+        Err(None) => {
+            if failure.audit {
+                let event = Event::new(EventKind::LoginFailed, "unknown", "authentication")
+                    .details(json!({ "account": username, "failures": failure.count }));
+                let _ = audit(&state, event).await;
+            }
+            if locks {
+                let _ = audit(&state, throttled(client)).await;
+            }
+            return login_page(&state, StatusCode::UNAUTHORIZED, &shown, Some(WRONG));
         }
-        if state.logins.failed(client, std::time::Instant::now()) {
-            let _ = audit(&state, throttled(client)).await;
-        }
-        return login_page(&state, StatusCode::UNAUTHORIZED, &shown, Some(WRONG));
+    };
+    if let Err(e) = durable(&state).await {
+        return e.into_response();
+    }
+    let (who, epoch) = (user.id.clone(), user.epoch);
+    state.attempts.succeeded(&username, client);
+    state.logins.succeeded(client);
+    let (t, _) = state.sessions.begin(&who, epoch, now);
+    let mut res = Redirect::to(&next_page(&parts.headers)).into_response();
+    let h = res.headers_mut();
+    h.append(header::SET_COOKIE, forget_next(&state));
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, session_cookie(&state), &t, "/", None),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, FORM_COOKIE, "", "/login", Some(0)),
+    );
+    res
+}
+
+/// Checks a sign-in: the password (Argon2, within `ApiState::argon`), then, by
+/// compare-and-swap on the account as stored now, that it is still enabled with that
+/// password and that the code is right and not taken, recording the code's step with the
+/// sign-in's audit entry. A code is so taken once however many sign-ins race with it, and a
+/// sign-in never writes back an account that was disabled or reset meanwhile. `Ok(None)`
+/// for a wrong name, password or code (one answer for all); `Err` is the page to show.
+async fn check(
+    state: &ApiState,
+    username: &str,
+    pw: String,
+    code: &str,
+    client: std::net::IpAddr,
+    now: jiff::Timestamp,
+) -> Result<Option<User>, Response> {
+    let store = state.app.store.clone();
+    let id = username.to_string();
+    let verified = state
+        .argon
+        .run(
+            move || -> Result<Option<User>, modtag_storage::StoreError> {
+                let Some(user) = store.user(&id)? else {
+                    // Verify anyway, so a name that does not exist takes as long as a wrong
+                    // password.
+                    password::verify_nothing(&pw);
+                    return Ok(None);
+                };
+                // The hash is checked first, so a disabled account answers as slowly as any.
+                Ok((password::verify(&pw, &user.password) && !user.disabled).then_some(user))
+            },
+        )
+        .await;
+    let user = match verified {
+        None => return Err(busy()),
+        Some(Err(e)) => return Err(storage_trouble(e)),
+        Some(Ok(None)) => return Ok(None),
+        Some(Ok(Some(user))) => user,
     };
     // Only people the kommune's directory knows get in; the system roles come from the
     // configuration instead.
@@ -322,7 +367,7 @@ pub async fn sign_in(
         .iter()
         .all(|r| SYSTEM_ROLES.contains(&r.as_str()));
     if person.directory_id.is_none() && !system_only {
-        return page(
+        return Err(page(
             StatusCode::FORBIDDEN,
             MessagePage {
                 title: "Ingen adgang",
@@ -330,41 +375,49 @@ pub async fn sign_in(
                        Kontakt IT-afdelingen.",
             }
             .render(),
-        );
+        ));
     }
-    // The code just used is recorded with the sign-in, so it cannot be used again.
+    let phc = user.password;
     let store = state.app.store.clone();
-    let (who, epoch) = (user.id.clone(), user.epoch);
-    let recorded = blocking(move || {
-        let mut b = Batch::new();
-        b.audit(
-            Event::new(EventKind::SignedIn, &user.id, "authentication")
-                .details(json!({ "method": "password+totp", "client": client.to_string() })),
-        );
-        b.user(user);
-        store.commit(b, now)
+    let (id, code) = (username.to_string(), code.to_string());
+    let unix = u64::try_from(now.as_second()).unwrap_or(0);
+    let taken = blocking(move || {
+        store.change_user(&id, now, |user, b| {
+            let Some(mut user) = user.filter(|u| !u.disabled && u.password == phc) else {
+                return Ok(None);
+            };
+            let Some(step) = totp::accept(&user.totp_secret, &code, unix, user.totp_last_step)
+            else {
+                return Ok(None);
+            };
+            user.totp_last_step = Some(step);
+            b.audit(
+                Event::new(EventKind::SignedIn, &user.id, "authentication")
+                    .details(json!({ "method": "password+totp", "client": client.to_string() })),
+            );
+            b.user(user.clone());
+            Ok::<_, modtag_storage::StoreError>(Some(user))
+        })
     })
     .await;
-    if let Err(e) = recorded {
-        return storage_trouble(e);
+    match taken {
+        Ok(user) => Ok(user),
+        Err(e) => Err(storage_trouble(e)),
     }
-    if let Err(e) = durable(&state).await {
-        return e.into_response();
-    }
-    state.attempts.succeeded(&username, client);
-    state.logins.succeeded(client);
-    let (t, _) = state.sessions.begin(&who, epoch, now);
-    let mut res = Redirect::to(&next_page(&parts.headers)).into_response();
-    let h = res.headers_mut();
-    h.append(header::SET_COOKIE, forget_next(&state));
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, SESSION_COOKIE, &t, "/", None),
+}
+
+/// Too many Argon2 runs for the memory modtag may use now: come back shortly.
+pub(super) fn busy() -> Response {
+    let mut res = page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        MessagePage {
+            title: "Prøv igen om lidt",
+            text: "modtag har travlt lige nu. Vent et øjeblik, og prøv så igen.",
+        }
+        .render(),
     );
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, FORM_COOKIE, "", "/login", Some(0)),
-    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     res
 }
 
@@ -457,7 +510,7 @@ pub async fn sign_out(
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        cookie_header(&state, SESSION_COOKIE, "", "/", Some(0)),
+        cookie_header(&state, session_cookie(&state), "", "/", Some(0)),
     );
     res
 }

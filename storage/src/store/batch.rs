@@ -14,6 +14,9 @@ pub struct Batch {
     pub(super) outbox_delete: Vec<u64>,
     pub(super) events: Vec<Event>,
     pub(super) users: Vec<User>,
+    /// Accounts that must still be as they were read (the SHA-256 of the stored record, or
+    /// `None` for none) for the batch to commit: compare-and-swap.
+    pub(super) users_seen: Vec<(String, Option<[u8; 32]>)>,
     pub(super) series: Vec<crate::series::SentSeries>,
     pub(super) erased: Vec<Erased>,
     /// Messages sealed again (under their intake's own key), replacing their files.
@@ -72,10 +75,26 @@ impl Batch {
         self.events.push(event);
         self
     }
-    /// Writes a built-in account (new or changed).
+    /// Writes a built-in account. A change to an existing one goes through
+    /// [`Store::change_user`](super::Store::change_user), which makes the write conditional
+    /// on the account being as it was read.
     pub fn user(&mut self, user: User) -> &mut Self {
         self.users.push(user);
         self
+    }
+
+    /// Whether the batch writes or records nothing.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+            && self.items.is_empty()
+            && self.cases.is_empty()
+            && self.outbox_put.is_empty()
+            && self.outbox_delete.is_empty()
+            && self.events.is_empty()
+            && self.users.is_empty()
+            && self.series.is_empty()
+            && self.erased.is_empty()
+            && self.resealed.is_empty()
     }
 
     /// The items the batch writes, for reading what a plan decided (tests of the workflow

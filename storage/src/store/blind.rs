@@ -78,7 +78,7 @@ impl Store {
             (None, true) => rand::random(),
             (None, false) => {
                 return Err(StoreError::Key(
-                    "with [keys] the new blind-index key comes from you: make one with `modtag keys init DIR` and give it with --new-key".into(),
+                    "with [keys] the new blind-index key is a file you place on the server: make one with `modtag keys init DIR`, name it as [keys] next_blind_index_key, run `modtag config reload`, and rotate again".into(),
                 ))
             }
         };

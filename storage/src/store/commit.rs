@@ -211,6 +211,12 @@ impl Store {
                             tii.remove(key.as_slice())?;
                         }
                     }
+                    for (id, seen) in &batch.users_seen {
+                        let now = tu.get(id.as_bytes())?.map(|v| super::users::seen(&v));
+                        if now != *seen {
+                            return Err(Abort::Abort(StoreError::Changed(format!("account {id}"))));
+                        }
+                    }
                     for (id, c) in &users {
                         tu.insert(id.as_bytes(), c.as_slice())?;
                     }

@@ -144,6 +144,8 @@ struct Inner {
     store_keys: std::sync::RwLock<Arc<StoreKeys>>,
     /// One key rotation at a time (store, blind-index: both rewrite the cases).
     key_rotation: std::sync::Mutex<()>,
+    /// New accounts one at a time: an id and an e-mail belong to one account only.
+    new_accounts: std::sync::Mutex<()>,
     /// The blind-index key (replaced by `Store::rotate_blind_key`). A commit holds it for
     /// reading from computing its index keys until its transaction is applied, taken before
     /// the ring, so a rotation sees every entry written under the old key.
@@ -282,6 +284,7 @@ impl Store {
             checkpoints: t(T_CHECKPOINTS)?,
             store_keys: std::sync::RwLock::new(Arc::new(store_keys)),
             key_rotation: Default::default(),
+            new_accounts: Default::default(),
             db,
             _lock: lock,
             auditors: std::sync::RwLock::new(keys.audit.clone()),

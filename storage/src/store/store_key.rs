@@ -172,7 +172,7 @@ impl Store {
             (None, None, true) => crate::keys::generate_key("modtag store key")?,
             (None, None, false) => {
                 return Err(StoreError::Key(
-                    "with [keys] the new store key comes from you: make one with `modtag keys init DIR` and give it with --new-key".into(),
+                    "with [keys] the new store key is a file you place on the server: make one with `modtag keys init DIR`, name it as [keys] next_store_key, run `modtag config reload`, and rotate again".into(),
                 ))
             }
         };

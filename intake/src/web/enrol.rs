@@ -1,0 +1,303 @@
+//! The one-time enrolment link (`/tilmeld/<token>`, issue 25): the person a new or reset
+//! account belongs to chooses their own password (twice), is shown the `otpauth://` URI and
+//! its QR code for their authenticator app, and confirms with a code. Only then does the
+//! account have a password and a TOTP secret; the link is spent, and the enrolment audited. The
+//! form is paired with a cookie like the sign-in's (there is no session yet); every change
+//! is made by compare-and-swap on the account, and the password is hashed within the Argon2
+//! gate.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::User;
+use modtag_storage::StoreError;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::signin::{busy, cookie_header, page, refused, storage_trouble};
+use crate::api::auth::{client_of, cookie, throttled};
+use crate::api::state::{audit, durable, ApiState};
+use crate::app::blocking;
+use crate::identity::{enrolment, password, totp};
+
+/// The cookie that pairs the enrolment form with the browser that opened it.
+const FORM_COOKIE: &str = "modtag_tilmeld";
+
+#[derive(Template)]
+#[template(path = "enrol.html")]
+struct EnrolPage<'a> {
+    csrf: &'a str,
+    token: &'a str,
+    account: &'a str,
+    error: Option<&'a str>,
+    /// After the password: the authenticator app's enrolment.
+    totp: Option<Authenticator>,
+}
+
+/// What the person scans (or types) into their authenticator app.
+struct Authenticator {
+    uri: String,
+    secret: String,
+    /// The QR code as an SVG path in a `size` × `size` box (a quiet zone included).
+    qr_path: String,
+    size: usize,
+}
+
+/// The QR code of `text` as one SVG path of its dark modules, with the 4-module quiet zone:
+/// drawn by the page itself, no script and no image fetched from anywhere.
+fn qr(text: &str) -> Option<(String, usize)> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let width = code.width();
+    let colors = code.to_colors();
+    let mut d = String::new();
+    for (i, c) in colors.iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            d.push_str(&format!("M{} {}h1v1h-1z", i % width + 4, i / width + 4));
+        }
+    }
+    Some((d, width + 8))
+}
+
+fn authenticator(user: &User) -> Option<Authenticator> {
+    let uri = totp::uri(&user.totp_secret, &user.id)?;
+    let (qr_path, size) = qr(&uri)?;
+    Some(Authenticator {
+        uri,
+        secret: user.totp_secret.clone(),
+        qr_path,
+        size,
+    })
+}
+
+/// The account whose live enrolment link `token` is.
+fn enrolling(state: &ApiState, token: &str) -> Result<Option<User>, StoreError> {
+    let now = state.now();
+    Ok(state
+        .app
+        .store
+        .users()?
+        .into_iter()
+        .find(|u| enrolment::holds(u, token, now)))
+}
+
+fn gone() -> Response {
+    refused(
+        StatusCode::NOT_FOUND,
+        "Linket virker ikke",
+        "Linket er brugt, udløbet eller forkert. Bed kommunens IT-afdeling om et nyt.",
+    )
+}
+
+/// The form for `user`'s enrolment, at its step, with a fresh CSRF pair.
+fn form(
+    state: &ApiState,
+    status: StatusCode,
+    token: &str,
+    user: &User,
+    error: Option<&str>,
+) -> Response {
+    let csrf = crate::identity::sessions::token();
+    let chosen = user.enrolment.as_ref().is_some_and(|e| e.chosen.is_some());
+    let mut res = page(
+        status,
+        EnrolPage {
+            csrf: &csrf,
+            token,
+            account: &user.id,
+            error,
+            totp: chosen.then(|| authenticator(user)).flatten(),
+        }
+        .render(),
+    );
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(state, FORM_COOKIE, &csrf, "/tilmeld", None),
+    );
+    res
+}
+
+pub async fn show(State(state): State<Arc<ApiState>>, Path(token): Path<String>) -> Response {
+    let s = state.clone();
+    let t = token.clone();
+    match blocking(move || enrolling(&s, &t)).await {
+        Ok(Some(user)) => form(&state, StatusCode::OK, &token, &user, None),
+        Ok(None) => gone(),
+        Err(e) => storage_trouble(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EnrolForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password2: String,
+    #[serde(default)]
+    totp: String,
+}
+
+/// No password is longer; a longer one is refused before it is hashed.
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// What the person typed, checked: the password step (`password`, `password2`) or the code
+/// step (`totp`).
+pub async fn submit(
+    State(state): State<Arc<ApiState>>,
+    Path(token): Path<String>,
+    parts: Parts,
+    Form(f): Form<EnrolForm>,
+) -> Response {
+    let client = client_of(&parts, &state);
+    // A link is 256 random bits: guessing is hopeless, but a client that keeps trying is
+    // held back like one that keeps failing to sign in.
+    if let Some(secs) = state.logins.locked(client, std::time::Instant::now()) {
+        let mut res = refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "For mange forsøg",
+            &format!("Vent {secs} sekunder, og prøv så igen."),
+        );
+        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        return res;
+    }
+    let s = state.clone();
+    let t = token.clone();
+    let user = match blocking(move || enrolling(&s, &t)).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            if state.logins.failed(client, std::time::Instant::now()) {
+                let _ = audit(&state, throttled(client)).await;
+            }
+            return gone();
+        }
+        Err(e) => return storage_trouble(e),
+    };
+    let paired = cookie(&parts.headers, FORM_COOKIE)
+        .is_some_and(|c| !f.csrf.is_empty() && c.as_bytes() == f.csrf.as_bytes());
+    if !paired {
+        return form(
+            &state,
+            StatusCode::FORBIDDEN,
+            &token,
+            &user,
+            Some("Formularen var udløbet eller kom ikke fra denne side. Prøv igen."),
+        );
+    }
+    if f.totp.trim().is_empty() {
+        choose(&state, &token, user, f.password, f.password2).await
+    } else {
+        confirm(&state, &token, user, &f.totp).await
+    }
+}
+
+/// The password step: two equal passwords of the length NIST SP 800-63B asks, hashed and
+/// kept on the enrolment until a code confirms it.
+async fn choose(
+    state: &ApiState,
+    token: &str,
+    user: User,
+    first: String,
+    again: String,
+) -> Response {
+    let refuse = |why: &str| {
+        form(
+            state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            token,
+            &user,
+            Some(why),
+        )
+    };
+    if first != again {
+        return refuse("De to adgangskoder er ikke ens.");
+    }
+    if first.chars().count() < password::MIN_LENGTH || first.len() > MAX_PASSWORD_BYTES {
+        return refuse(&format!(
+            "Adgangskoden skal være mindst {} tegn.",
+            password::MIN_LENGTH
+        ));
+    }
+    let Some(phc) = state.argon.run(move || password::hash(&first)).await else {
+        return busy();
+    };
+    let (store, now, t) = (state.app.store.clone(), state.now(), token.to_string());
+    let id = user.id.clone();
+    let chosen = blocking(move || {
+        store.change_user(&id, now, |u, b| {
+            let Some(mut u) = u.filter(|u| enrolment::holds(u, &t, now)) else {
+                return Ok::<_, StoreError>(None);
+            };
+            enrolment::choose(&mut u, phc.clone());
+            b.user(u.clone());
+            Ok(Some(u))
+        })
+    })
+    .await;
+    match chosen {
+        Ok(Some(u)) => match durable(state).await {
+            Ok(()) => form(state, StatusCode::OK, token, &u, None),
+            Err(e) => e.into_response(),
+        },
+        Ok(None) => gone(),
+        Err(e) => storage_trouble(e),
+    }
+}
+
+/// The code step: a right code for the account's secret finishes the enrolment.
+async fn confirm(state: &ApiState, token: &str, user: User, code: &str) -> Response {
+    let (store, now) = (state.app.store.clone(), state.now());
+    let (id, t, code) = (user.id.clone(), token.to_string(), code.trim().to_string());
+    let unix = u64::try_from(now.as_second()).unwrap_or(0);
+    let done = blocking(move || {
+        store.change_user(&id, now, |u, b| {
+            let Some(mut u) = u.filter(|u| enrolment::holds(u, &t, now)) else {
+                return Ok::<_, StoreError>(Err(false));
+            };
+            if !enrolment::confirm(&mut u, &code, unix) {
+                return Ok(Err(true));
+            }
+            b.audit(
+                Event::new(EventKind::UserChanged, &u.id, "authentication")
+                    .details(json!({ "user": u.id, "change": "enrolled" })),
+            );
+            b.user(u);
+            Ok(Ok(()))
+        })
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => {
+            if let Err(e) = durable(state).await {
+                return e.into_response();
+            }
+            state.app.wake.notify_one();
+            let mut res = refused(
+                StatusCode::OK,
+                "Din konto er klar",
+                "Du har valgt adgangskode og sat engangskoden op. Log ind på forsiden med dit \
+                 brugernavn, din adgangskode og en engangskode.",
+            );
+            res.headers_mut().append(
+                header::SET_COOKIE,
+                cookie_header(state, FORM_COOKIE, "", "/tilmeld", Some(0)),
+            );
+            res
+        }
+        Ok(Err(true)) => form(
+            state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            token,
+            &user,
+            Some("Engangskoden passede ikke. Tjek, at appen viser koden for modtag, og prøv igen."),
+        ),
+        Ok(Err(false)) => gone(),
+        Err(e) => storage_trouble(e),
+    }
+}
