@@ -13,6 +13,15 @@ pub(crate) fn validate_main(
     text: &str,
     errors: &mut Vec<ConfigError>,
 ) {
+    if let Some(keys) = &config.keys {
+        if keys.ring_dir.is_none() {
+            errors.push(invalid(
+                path,
+                line_of(text, "store_key", ""),
+                "[keys] keeps the store key apart but names no ring_dir: add ring_dir = \"DIR\", a directory modtag may write (0700) apart from the data directory, so that a copy of the data directory cannot open what was erased since".into(),
+            ));
+        }
+    }
     if config.mailboxes.is_empty() {
         errors.push(invalid(
             path,

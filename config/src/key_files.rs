@@ -24,4 +24,11 @@ pub struct KeyFiles {
     /// the server places, named here.
     #[serde(default)]
     pub next_blind_index_key: Option<String>,
+    /// The directory the ring keys live in (relative to this file): writable by modtag,
+    /// 0700, apart from the data directory like the store key (issue 25). An erasure
+    /// destroys an intake's key by rotating the ring; with the ring keys beside `db/`, a
+    /// file copy of the data directory taken before would still open what was erased
+    /// since, once the store key is at hand.
+    #[serde(default)]
+    pub ring_dir: Option<String>,
 }

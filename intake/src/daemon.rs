@@ -46,6 +46,14 @@ pub fn keys_apart(config: &modtag_config::Config) -> Result<Option<modtag_storag
             .as_deref()
             .map(|f| path("next_store_key", f))
             .transpose()?,
+        // A directory modtag writes, so a path (never a credential, which is read-only).
+        ring: k.ring_dir.as_deref().map(|d| {
+            config
+                .base_dir
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("."))
+                .join(d)
+        }),
     }))
 }
 

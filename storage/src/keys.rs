@@ -217,6 +217,8 @@ pub struct DataKeys {
     pub audit: Vec<Cert>,
     pub checkpoint: ed25519_dalek::SigningKey,
     pub blind: [u8; 32],
+    /// Where the ring keys live: `[keys] ring_dir`, or the data directory (`None`).
+    pub ring_dir: Option<PathBuf>,
     /// Signs delivered copies. `None` only when read offline from a data directory made
     /// before it existed (the daemon makes it at its next start).
     pub signing: Option<Cert>,
@@ -230,6 +232,8 @@ pub struct Apart {
     pub blind: PathBuf,
     /// The store key a rotation moves to (`[keys] next_store_key`), while one is named.
     pub store_next: Option<PathBuf>,
+    /// Where the ring keys live (`[keys] ring_dir`), writable, apart from the data directory.
+    pub ring: Option<PathBuf>,
 }
 
 /// Makes a new store key and blind-index key in `dir` (0600 files, never overwriting), to
@@ -239,6 +243,7 @@ pub fn make_apart(dir: &Path) -> Result<Apart, StoreError> {
         store: dir.join(STORE_KEY),
         blind: dir.join(BLIND_KEY),
         store_next: None,
+        ring: None,
     };
     write_secret(
         &apart.store,
@@ -363,6 +368,7 @@ impl DataKeys {
             false => None,
         };
         Ok(DataKeys {
+            ring_dir: apart.and_then(|a| a.ring.clone()),
             store,
             store_next,
             audit,

@@ -118,6 +118,47 @@ impl Ring {
         })
     }
 
+    /// The sealed file of ring key `epoch`, as it is on disk (for a backup or keyring).
+    pub fn file(&self, epoch: u32) -> Result<Vec<u8>, StoreError> {
+        let path = self.dir.join(file_name(epoch));
+        fs::read(&path).map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// Moves the ring key files in `from` (the data directory) to `to` (`[keys] ring_dir`),
+    /// each written and made durable there before it is removed here, so a crash leaves
+    /// every key in one place or both. Returns how many moved.
+    pub fn move_apart(from: &Path, to: &Path) -> Result<usize, StoreError> {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        fs::create_dir_all(to).map_err(io(to))?;
+        fs::set_permissions(to, fs::Permissions::from_mode(0o700)).map_err(io(to))?;
+        let mut moved = Vec::new();
+        for entry in fs::read_dir(from).map_err(io(from))? {
+            let entry = entry.map_err(io(from))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !is_ring_file(&name) {
+                continue;
+            }
+            let target = to.join(&name);
+            if !target.exists() {
+                crate::keys::write_secret(&target, &crate::keys::read_secret(&entry.path())?)?;
+            }
+            moved.push(entry.path());
+        }
+        if moved.is_empty() {
+            return Ok(0);
+        }
+        crate::keys::sync_dir(to)?;
+        for path in &moved {
+            fs::remove_file(path).map_err(io(path))?;
+        }
+        crate::keys::sync_dir(from)?;
+        Ok(moved.len())
+    }
+
     pub fn has(&self, epoch: u32) -> bool {
         self.keys.contains_key(&epoch)
     }

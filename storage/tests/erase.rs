@@ -201,7 +201,7 @@ fn a_rotated_blind_index_key_finds_the_same_and_the_old_key_is_refused() {
         Err(e) => e.to_string(),
         Ok(_) => panic!("opened with the old blind-index key"),
     };
-    assert!(err.contains("--new-key"), "{err}");
+    assert!(err.contains("next_blind_index_key"), "{err}");
     // The rotation's next key beside it (a crash before the rename): put in place.
     modtag_storage::keys::write_secret(&dir.path().join("blind-index.key.next"), &current).unwrap();
     let store = reopen(dir.path());

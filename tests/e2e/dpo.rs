@@ -191,9 +191,10 @@ fn with_the_keys_apart_a_copy_of_the_data_directory_opens_nothing() {
         String::from_utf8_lossy(&made.stdout).contains("LoadCredentialEncrypted=modtag-store-key")
     );
     let section = format!(
-        "[keys]\nstore_key = \"{}\"\nblind_index_key = \"{}\"\n\n[kvittering]",
+        "[keys]\nstore_key = \"{}\"\nblind_index_key = \"{}\"\nring_dir = \"{}\"\n\n[kvittering]",
         keys.path().join("k/store.key").display(),
-        keys.path().join("k/blind-index.key").display()
+        keys.path().join("k/blind-index.key").display(),
+        keys.path().join("ring").display()
     );
     let mut d = Daemon::start(Options {
         edits: vec![("[kvittering]".into(), section)],
@@ -260,11 +261,40 @@ fn with_the_keys_apart_a_copy_of_the_data_directory_opens_nothing() {
         "{err}"
     );
     assert!(!copy.join("store.key").exists(), "no new key was made");
-    // And nothing in the copy holds the marker in clear.
+    // And nothing in the copy holds the marker in clear, nor a ring key.
     for f in files_below(&copy) {
         let bytes = std::fs::read(&f).unwrap_or_default();
         assert!(!contains(&bytes, b"MARKER-apart-41"), "{f:?}");
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.starts_with("ring-"), "a ring key in the copy: {f:?}");
     }
+
+    // Erased after the copy was taken: the copy, started with every key modtag has now,
+    // cannot open it (issue 25; with the ring keys in the data directory it could).
+    d.spawn();
+    d.add_user("lene", "lene.holm@kommune.localhost", "modtagelsen_leder");
+    let lene = d.token_file("lene");
+    let erased = d.cli_as(
+        &lene,
+        &["triage", "erase", &r, "--reason", "Fejlagtig henvendelse"],
+    );
+    assert!(
+        erased.status.success(),
+        "{}",
+        String::from_utf8_lossy(&erased.stderr)
+    );
+    assert!(d.stop().success());
+    let out = Command::new(modtag_bin())
+        .args(["serve", "--config"])
+        .arg(&d.config)
+        .arg("--data")
+        .arg(&copy)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ring key"), "{err}");
 }
 
 /// The auditors' bundle: the log as stored, its checkpoints and public keys, and no key that

@@ -207,9 +207,10 @@ fn with_the_keys_apart_the_store_key_comes_from_the_administrator() {
     }
     let key = |set: &str, name: &str| keys.path().join(set).join(name).display().to_string();
     let section = format!(
-        "[keys]\nstore_key = \"{}\"\nblind_index_key = \"{}\"\n\n[kvittering]",
+        "[keys]\nstore_key = \"{}\"\nblind_index_key = \"{}\"\nring_dir = \"{}\"\n\n[kvittering]",
         key("old", "store.key"),
-        key("old", "blind-index.key")
+        key("old", "blind-index.key"),
+        keys.path().join("ring").display()
     );
     let mut d = Daemon::start(Options {
         edits: vec![("[kvittering]".into(), section)],

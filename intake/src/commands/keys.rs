@@ -87,8 +87,12 @@ pub async fn run(ctx: &super::Ctx<'_>, command: &KeysCommand) -> Result<()> {
                  In modtag.toml:\n\n  \
                  [keys]\n  \
                  store_key = \"credential:modtag-store-key\"\n  \
-                 blind_index_key = \"credential:modtag-blind-index-key\"\n\n\
-                 Keep a copy of both where the backups are not (the kommune's key escrow): a\n\
+                 blind_index_key = \"credential:modtag-blind-index-key\"\n  \
+                 ring_dir = \"/var/lib/modtag-ring\"\n\n\
+                 (ring_dir: where the ring keys live, which erasure rotates; the unit's\n\
+                 StateDirectory=modtag modtag-ring makes it. It is left out of the data directory's\n\
+                 backups, so a copy taken before an erasure cannot open what was erased.)\n\n\
+                 Keep a copy of both keys where the backups are not (the kommune's key escrow): a\n\
                  backup of the data directory alone opens nothing, and neither does it without them.",
                 apart.store.display(),
                 apart.blind.display(),

@@ -174,10 +174,7 @@ impl Store {
         copy(w, &i.item_keys, T_ITEM_KEYS)?;
         let mut ring_files = Vec::new();
         for epoch in ring.retiring().into_iter().chain(ring.current()) {
-            let name = crate::ring::file_name(epoch);
-            let path = i.dir.join(&name);
-            let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path, source })?;
-            ring_files.push((name, bytes));
+            ring_files.push((crate::ring::file_name(epoch), ring.file(epoch)?));
         }
         let current = ring.current();
         drop(ring);
@@ -294,10 +291,7 @@ impl Store {
         let mut w = Writer::new(sealer.writer(out)?)?;
         copy(&mut w, &self.inner.item_keys, T_ITEM_KEYS)?;
         if let Some(e) = epoch {
-            let name = crate::ring::file_name(e);
-            let path = self.inner.dir.join(&name);
-            let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path, source })?;
-            w.key_file(&name, &bytes)?;
+            w.key_file(&crate::ring::file_name(e), &ring.file(e)?)?;
         }
         drop(ring);
         let head = self.audit_head()?.unwrap_or((0, [0; 32]));

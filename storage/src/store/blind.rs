@@ -50,7 +50,7 @@ pub(super) fn settle_key(
         }
     }
     Err(StoreError::Key(
-        "the blind index is written under another blind-index key than the one given: a rotation's new key was not put in place. With [keys], seal the key given to `modtag keys rotate blind-index --new-key` as the blind-index credential".into(),
+        "the blind index is written under another blind-index key than the one given: a rotation's new key was not put in place. With [keys], seal the key [keys] next_blind_index_key names (the one `modtag keys rotate blind-index` took) as the blind-index credential".into(),
     ))
 }
 

@@ -262,7 +262,19 @@ impl Store {
         }
         let item_keys = t(T_ITEM_KEYS)?;
         let store_keys = store_key::settle(data_dir, &meta, &keys.store, keys.store_next.as_ref())?;
-        let ring = open_ring(data_dir, &store_keys, &item_keys)?;
+        // With [keys], the ring keys live apart too (issue 25): any left in the data
+        // directory (from before, or a restore or standby written there) move first.
+        let ring_dir = match &keys.ring_dir {
+            Some(apart) => {
+                let moved = crate::ring::Ring::move_apart(data_dir, apart)?;
+                if moved > 0 {
+                    tracing::info!(moved, "ring keys moved out of the data directory");
+                }
+                apart.clone()
+            }
+            None => data_dir.to_path_buf(),
+        };
+        let ring = open_ring(&ring_dir, &store_keys, &item_keys)?;
         let blind = blind::settle_key(data_dir, &meta, keys.blind)?;
         let inner = Inner {
             item_keys,
