@@ -17,6 +17,7 @@
 //! Invariant: no plaintext message, item, case or audit payload is ever handed to sled or
 //! written to a file.
 
+pub mod account;
 pub mod audit;
 pub mod backup;
 pub mod checkpoint;

@@ -48,7 +48,12 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
 
     // Checked offline: frames, message hashes, audit log.
     let checked = check(&store_key, file.as_slice()).unwrap();
-    assert!(checked.items >= 20 && checked.messages == checked.items);
+    assert!(
+        checked.items >= 20 && checked.messages == checked.items,
+        "{} items, {} messages",
+        checked.items,
+        checked.messages
+    );
     assert_eq!(checked.audit.entries, manifest.audit_size);
     // Damaged or cut short: refused.
     let mut bad = file.clone();

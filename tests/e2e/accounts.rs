@@ -177,6 +177,11 @@ fn an_administrator_gives_a_link_and_never_a_password_or_a_token() {
     assert!(b.text().contains("passede ikke"), "{}", b.text());
     b.fill("totp", &totp_code(&uri, -1));
     b.follow("button[type=submit]");
+    if b.text().contains("passede ikke") {
+        // A 30-second step ended between the code and its check: the next one's previous.
+        b.fill("totp", &totp_code(&uri, -1));
+        b.follow("button[type=submit]");
+    }
     assert!(b.text().contains("Din konto er klar"), "{}", b.text());
     // The link is spent.
     let path = &link[link.find("/tilmeld/").unwrap()..];

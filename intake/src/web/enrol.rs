@@ -122,14 +122,44 @@ fn form(
     res
 }
 
-pub async fn show(State(state): State<Arc<ApiState>>, Path(token): Path<String>) -> Response {
+pub async fn show(
+    State(state): State<Arc<ApiState>>,
+    Path(token): Path<String>,
+    parts: Parts,
+) -> Response {
+    let client = client_of(&parts, &state);
+    if let Some(wait) = held_back(&state, client) {
+        return wait;
+    }
     let s = state.clone();
     let t = token.clone();
     match blocking(move || enrolling(&s, &t)).await {
         Ok(Some(user)) => form(&state, StatusCode::OK, &token, &user, None),
-        Ok(None) => gone(),
+        Ok(None) => no_such_link(&state, client).await,
         Err(e) => storage_trouble(e),
     }
+}
+
+/// A client that keeps trying links that are not: held back like one that keeps failing to
+/// sign in (a link is 256 random bits, so guessing is hopeless; each try costs decrypting
+/// the accounts).
+fn held_back(state: &ApiState, client: std::net::IpAddr) -> Option<Response> {
+    let secs = state.logins.locked(client, std::time::Instant::now())?;
+    let mut res = refused(
+        StatusCode::TOO_MANY_REQUESTS,
+        "For mange forsøg",
+        &format!("Vent {secs} sekunder, og prøv så igen."),
+    );
+    res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    Some(res)
+}
+
+/// A link that is not (used, expired, wrong): counted against the client.
+async fn no_such_link(state: &ApiState, client: std::net::IpAddr) -> Response {
+    if state.logins.failed(client, std::time::Instant::now()) {
+        let _ = audit(state, throttled(client)).await;
+    }
+    gone()
 }
 
 #[derive(Deserialize)]
@@ -156,27 +186,14 @@ pub async fn submit(
     Form(f): Form<EnrolForm>,
 ) -> Response {
     let client = client_of(&parts, &state);
-    // A link is 256 random bits: guessing is hopeless, but a client that keeps trying is
-    // held back like one that keeps failing to sign in.
-    if let Some(secs) = state.logins.locked(client, std::time::Instant::now()) {
-        let mut res = refused(
-            StatusCode::TOO_MANY_REQUESTS,
-            "For mange forsøg",
-            &format!("Vent {secs} sekunder, og prøv så igen."),
-        );
-        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
-        return res;
+    if let Some(wait) = held_back(&state, client) {
+        return wait;
     }
     let s = state.clone();
     let t = token.clone();
     let user = match blocking(move || enrolling(&s, &t)).await {
         Ok(Some(user)) => user,
-        Ok(None) => {
-            if state.logins.failed(client, std::time::Instant::now()) {
-                let _ = audit(&state, throttled(client)).await;
-            }
-            return gone();
-        }
+        Ok(None) => return no_such_link(&state, client).await,
         Err(e) => return storage_trouble(e),
     };
     let paired = cookie(&parts.headers, FORM_COOKIE)

@@ -66,9 +66,19 @@ impl Store {
         let sealer = crypto_sealer(self)?;
         let mut w = Writer::new(sealer.writer(out)?)?;
         let i = &self.inner;
-        copy(&mut w, &i.items, T_ITEMS)?;
+        // The intakes copied, and then only their messages: one committed after its record
+        // was passed would otherwise go in as a message without its intake.
+        let mut copied = std::collections::HashSet::new();
+        for kv in i.items.iter() {
+            let (k, v) = kv?;
+            w.entry(T_ITEMS, &k, &v)?;
+            copied.insert(k);
+        }
         for kv in i.messages.iter() {
             let (k, hash) = kv?;
+            if !copied.contains(&k) {
+                continue;
+            }
             let name = String::from_utf8_lossy(&k).into_owned();
             // Erased meanwhile: neither goes in.
             let Some(bytes) = spool_bytes(self, &name, &hash)? else {
