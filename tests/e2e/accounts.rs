@@ -35,7 +35,8 @@ fn notices(sink: &Sink, n: usize) -> Vec<(String, String)> {
     }
 }
 
-/// Posts the sign-in form: its status and the session cookie it set, if any.
+/// Posts the sign-in form from client address `from` (behind the trusted proxy): its status
+/// and the session cookie it set, if any.
 fn sign_in(
     d: &Daemon,
     user: &str,
@@ -43,26 +44,7 @@ fn sign_in(
     code: &str,
     from: &str,
 ) -> (u16, Option<String>) {
-    let (_, head, body) = http_get_headers(d.http, "/login", &[]).unwrap();
-    let form = format!(
-        "username={user}&password={}&totp={code}&csrf={}",
-        form_encode(password),
-        csrf_field(&body).unwrap()
-    );
-    // Sign-ins at once queue for Argon2 (one per core): wait for the answer.
-    let (status, head, _) = http_request_within(
-        d.http,
-        "POST",
-        "/login",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Cookie", &cookie_of(&head, "modtag_login").unwrap()),
-            ("X-Forwarded-For", from),
-        ],
-        form.as_bytes(),
-        Duration::from_secs(120),
-    )
-    .unwrap();
+    let (status, head) = d.try_sign_in(user, password, code, &[("X-Forwarded-For", from)]);
     // Over HTTPS (here: behind a TLS proxy) the cookie is `__Host-` prefixed.
     let cookie = cookie_of(&head, "__Host-modtag_session").or(cookie_of(&head, "modtag_session"));
     (status, cookie)
@@ -289,25 +271,8 @@ fn sign_ins_that_race_take_a_code_once_and_never_undo_a_disable() {
     assert_eq!(won.iter().filter(|s| **s == 401).count(), 7, "{won:?}");
 
     // Behind a TLS proxy the session cookie is `__Host-`: Secure, the whole site, no domain.
-    let (_, head, body) = http_get_headers(d.http, "/login", &[]).unwrap();
     let anna = d.add_user("anna", "anna.kristensen@kommune.localhost", "raadgiver");
-    let form = format!(
-        "username=anna&password={}&totp={}&csrf={}",
-        form_encode(TEST_PASSWORD),
-        totp_code(&anna, 0),
-        csrf_field(&body).unwrap()
-    );
-    let (status, head, _) = http_request(
-        d.http,
-        "POST",
-        "/login",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Cookie", &cookie_of(&head, "modtag_login").unwrap()),
-        ],
-        form.as_bytes(),
-    )
-    .unwrap();
+    let (status, head) = d.try_sign_in("anna", TEST_PASSWORD, &totp_code(&anna, 0), &[]);
     assert_eq!(status, 303);
     let set = set_cookie(&head, "__Host-modtag_session").expect("a __Host- session cookie");
     assert!(

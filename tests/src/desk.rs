@@ -20,25 +20,9 @@ impl Daemon {
     /// TOTP code of `steps` periods from now from the enrolment `uri` (a code is taken once:
     /// a second sign-in in the same 30 seconds takes the next step's).
     pub fn sign_in_at(&self, user: &str, uri: &str, steps: i64) -> Signed {
-        let (_, head, body) = http_get_headers(self.http, "/login", &[]).unwrap();
-        let form = format!(
-            "username={user}&password={}&totp={}&csrf={}",
-            crate::TEST_PASSWORD.replace(' ', "+"),
-            totp_code(uri, steps),
-            csrf_field(&body).unwrap()
-        );
-        let (status, head, body) = http_request(
-            self.http,
-            "POST",
-            "/login",
-            &[
-                ("Content-Type", "application/x-www-form-urlencoded"),
-                ("Cookie", &cookie_of(&head, "modtag_login").unwrap()),
-            ],
-            form.as_bytes(),
-        )
-        .unwrap();
-        assert_eq!(status, 303, "{user}: {body}");
+        let (status, head) =
+            self.try_sign_in(user, crate::TEST_PASSWORD, &totp_code(uri, steps), &[]);
+        assert_eq!(status, 303, "{user}: {head}");
         let cookie = cookie_of(&head, "modtag_session").expect("a session cookie");
         let (_, _, home) = http_get_headers(self.http, "/", &[("Cookie", &cookie)]).unwrap();
         Signed {
@@ -46,6 +30,40 @@ impl Daemon {
             csrf: csrf_field(&home).expect("the home page's CSRF token"),
             cookie,
         }
+    }
+
+    /// Posts the sign-in form with these values (and extra request headers, such as a
+    /// proxy's `X-Forwarded-For`), waiting as long as sign-ins queued for Argon2 may take:
+    /// the status and the header block.
+    pub fn try_sign_in(
+        &self,
+        user: &str,
+        password: &str,
+        code: &str,
+        extra: &[(&str, &str)],
+    ) -> (u16, String) {
+        let (_, head, body) = http_get_headers(self.http, "/login", &[]).unwrap();
+        let form = format!(
+            "username={user}&password={}&totp={code}&csrf={}",
+            form_encode(password),
+            csrf_field(&body).unwrap()
+        );
+        let cookie = cookie_of(&head, "modtag_login").unwrap();
+        let mut headers = vec![
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", cookie.as_str()),
+        ];
+        headers.extend_from_slice(extra);
+        let (status, head, _) = crate::http_request_within(
+            self.http,
+            "POST",
+            "/login",
+            &headers,
+            form.as_bytes(),
+            std::time::Duration::from_secs(120),
+        )
+        .unwrap();
+        (status, head)
     }
 
     /// [`Daemon::sign_in_at`] with this step's code.

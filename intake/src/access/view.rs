@@ -219,7 +219,9 @@ fn as_sent(item: &Item, me: Option<&str>, original: bool) -> Item {
 }
 
 /// The decision as a recipient reads it: the trin, the screening and recommendation, the
-/// outcome, the consent, and the others it went to by role only.
+/// outcome, the consent, and the others it went to by role only. Every field is named here
+/// on purpose (no `..d.clone()`): a field added to the record later does not reach a
+/// recipient until someone decides it may.
 fn as_sent_decision(d: &DecisionRecord) -> DecisionRecord {
     let mut roles: Vec<RoutedTo> = Vec::new();
     for r in &d.recipients {

@@ -54,6 +54,20 @@ impl Gate {
     }
 }
 
+/// The longest password taken; a longer one is refused before it is hashed.
+pub const MAX_BYTES: usize = 1024;
+
+/// Whether a new password, typed twice, may be taken; the person's words for why not.
+pub fn check_new(first: &str, again: &str) -> Result<(), String> {
+    if first != again {
+        return Err("De to adgangskoder er ikke ens.".into());
+    }
+    if first.chars().count() < MIN_LENGTH || first.len() > MAX_BYTES {
+        return Err(format!("Adgangskoden skal være mindst {MIN_LENGTH} tegn."));
+    }
+    Ok(())
+}
+
 /// A new hash of `password`, with a fresh salt.
 pub fn hash(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);

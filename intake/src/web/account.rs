@@ -93,17 +93,12 @@ pub async fn change(
         let (state, caller) = (state.clone(), &caller);
         async move { render(&state, caller, status, Some(why)).await }
     };
-    if f.password != f.password2 {
-        return refuse(
+    if let Err(why) = password::check_new(&f.password, &f.password2) {
+        return render(
+            &state,
+            &caller,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "De to nye adgangskoder er ikke ens.",
-        )
-        .await;
-    }
-    if f.password.chars().count() < password::MIN_LENGTH || f.password.len() > 1024 {
-        return refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Den nye adgangskode skal være mindst 8 tegn.",
+            Some(&why),
         )
         .await;
     }

@@ -174,9 +174,6 @@ pub struct EnrolForm {
     totp: String,
 }
 
-/// No password is longer; a longer one is refused before it is hashed.
-const MAX_PASSWORD_BYTES: usize = 1024;
-
 /// What the person typed, checked: the password step (`password`, `password2`) or the code
 /// step (`totp`).
 pub async fn submit(
@@ -223,23 +220,14 @@ async fn choose(
     first: String,
     again: String,
 ) -> Response {
-    let refuse = |why: &str| {
-        form(
+    if let Err(why) = password::check_new(&first, &again) {
+        return form(
             state,
             StatusCode::UNPROCESSABLE_ENTITY,
             token,
             &user,
-            Some(why),
-        )
-    };
-    if first != again {
-        return refuse("De to adgangskoder er ikke ens.");
-    }
-    if first.chars().count() < password::MIN_LENGTH || first.len() > MAX_PASSWORD_BYTES {
-        return refuse(&format!(
-            "Adgangskoden skal være mindst {} tegn.",
-            password::MIN_LENGTH
-        ));
+            Some(&why),
+        );
     }
     let Some(phc) = state.argon.run(move || password::hash(&first)).await else {
         return busy();

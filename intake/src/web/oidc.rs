@@ -19,10 +19,8 @@ use modtag_storage::store::Batch;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::signin::{
-    cookie_header, cookie_with, forget_next, next_page, page, refused, storage_trouble,
-};
-use crate::api::auth::{client_of, cookie, session_cookie};
+use super::signin::{begin_session, cookie_with, next_page, page, refused, storage_trouble};
+use crate::api::auth::{client_of, cookie};
 use crate::api::state::{audit, durable, ApiState};
 use crate::app::blocking;
 use crate::identity::oidc::PENDING_TTL;
@@ -196,18 +194,12 @@ pub async fn callback(
     if let Err(e) = durable(&state).await {
         return e.into_response();
     }
-    let (t, _) = state.sessions.begin(&user.id, user.epoch, now);
     // A page rather than a redirect: the session cookie is `SameSite=Strict`, and a redirect
     // chain that began at the provider would not carry it to `/`.
     let next = next_page(&parts.headers);
     let mut res = page(StatusCode::OK, SignedInPage { next: &next }.render());
-    let h = res.headers_mut();
-    h.append(header::SET_COOKIE, forget_next(&state));
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, session_cookie(&state), &t, "/", None),
-    );
-    h.append(
+    begin_session(&state, &mut res, &user.id, user.epoch, now);
+    res.headers_mut().append(
         header::SET_COOKIE,
         cookie_with(&state, BROWSER_COOKIE, "", "/login/oidc", Some(0), "Lax"),
     );

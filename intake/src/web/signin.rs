@@ -214,9 +214,6 @@ pub struct SignIn {
     csrf: String,
 }
 
-/// No password is longer; a longer one is wrong without being hashed.
-const MAX_PASSWORD_BYTES: usize = 1024;
-
 const WRONG: &str = "Brugernavn, adgangskode eller engangskode er forkert. Prøv igen.";
 
 pub async fn sign_in(
@@ -245,7 +242,7 @@ pub async fn sign_in(
             Some("Formularen var udløbet eller kom ikke fra denne side. Prøv igen."),
         );
     }
-    if input.password.len() > MAX_PASSWORD_BYTES {
+    if input.password.len() > password::MAX_BYTES {
         return login_page(&state, StatusCode::UNAUTHORIZED, &shown, Some(WRONG));
     }
     let client = client_of(&parts, &state);
@@ -302,19 +299,31 @@ pub async fn sign_in(
     let (who, epoch) = (user.id.clone(), user.epoch);
     state.attempts.succeeded(&username, client);
     state.logins.succeeded(client);
-    let (t, _) = state.sessions.begin(&who, epoch, now);
     let mut res = Redirect::to(&next_page(&parts.headers)).into_response();
-    let h = res.headers_mut();
-    h.append(header::SET_COOKIE, forget_next(&state));
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, session_cookie(&state), &t, "/", None),
-    );
-    h.append(
+    begin_session(&state, &mut res, &who, epoch, now);
+    res.headers_mut().append(
         header::SET_COOKIE,
         cookie_header(&state, FORM_COOKIE, "", "/login", Some(0)),
     );
     res
+}
+
+/// Begins a session for account `user` (at its `epoch`) with the answer `res`: its cookie
+/// set, the page the sign-in was to end at forgotten.
+pub(super) fn begin_session(
+    state: &ApiState,
+    res: &mut Response,
+    user: &str,
+    epoch: u64,
+    now: jiff::Timestamp,
+) {
+    let (t, _) = state.sessions.begin(user, epoch, now);
+    let h = res.headers_mut();
+    h.append(header::SET_COOKIE, forget_next(state));
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(state, session_cookie(state), &t, "/", None),
+    );
 }
 
 /// Checks a sign-in: the password (Argon2, within `ApiState::argon`), then, by
