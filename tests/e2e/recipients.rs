@@ -137,6 +137,10 @@ fn a_lokal_leder_reads_the_screening_and_nothing_of_the_citizen() {
         "sent page"
     );
     b.screenshot("recipient-lokal-leder");
+    // Her own account: the password change (the old one and a code).
+    b.goto(&format!("http://{}/konto", d.http));
+    assert!(b.text().contains("Skift adgangskode"), "{}", b.text());
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new(), "/konto");
 
     // Someone with no reason, a reference that does not exist: one answer, on the API and
     // on the desk, so references cannot be probed.
