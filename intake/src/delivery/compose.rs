@@ -111,15 +111,22 @@ fn one_line(value: &str) -> String {
         .collect()
 }
 
-fn boundary(tag: &str, id: u64) -> String {
-    format!("=_modtag_{tag}_{id:016x}")
+/// A MIME boundary no sender can guess (128 bits from the operating system's CSPRNG;
+/// issue 26): a message that closed a part with a boundary derived from its receive time
+/// could write a route note of its own inside modtag's signed copy. The `=_` cannot start a
+/// line of base64 or of quoted-printable text either.
+fn boundary(tag: &str) -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("=_modtag_{tag}_{}", hex::encode(bytes))
 }
 
 /// The plaintext MIME entity that gets encrypted: a routing note and the original message
 /// for the desks and the case's rådgiver; for everyone else the screening, and the original
 /// only as `access::view` allows (the same rule the desk shows them by).
 fn inner_part(item: &Item, raw: &[u8], role: &str, reason: &str, actor: &str) -> Vec<u8> {
-    let b = boundary("inner", item.received_at.as_second() as u64);
+    let b = boundary("inner");
     let decision = item.decision.as_ref();
     let original = view::gets_original(role, item);
     let screening = match decision.filter(|_| !view::gets_whole(role)) {
@@ -192,7 +199,7 @@ fn outer_message(
     armored: &[u8],
     now: Timestamp,
 ) -> String {
-    let b = boundary("outer", id);
+    let b = boundary("outer");
     let date =
         jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
     let armored = String::from_utf8_lossy(armored)
@@ -313,7 +320,7 @@ fn invitation(cfg: &Loaded, id: u64, to: &str, mail: &InvitationMail, now: Times
             .collect::<Vec<_>>()
             .join("\r\n")
     };
-    let b = boundary("invite", id);
+    let b = boundary("invite");
     let date =
         jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
     let method = if ics.contains("METHOD:CANCEL") {

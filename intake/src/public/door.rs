@@ -27,6 +27,10 @@ pub struct PublicState {
     pub(super) app: Arc<App>,
     per_client: RateLimiter,
     everyone: RateLimiter,
+    /// Made at start and kept only in memory: a client is counted and logged by a salted
+    /// hash of its address (its /64 for IPv6), never by the address (issue 26: an anonymous
+    /// reporter leaves no trace, in the log least of all).
+    salt: [u8; 32],
 }
 
 impl PublicState {
@@ -36,7 +40,22 @@ impl PublicState {
             app,
             per_client: RateLimiter::new(p.submissions_per_minute_per_client),
             everyone: RateLimiter::new(p.submissions_per_minute),
+            salt: rand::random(),
         })
+    }
+
+    /// What a client is counted and logged as: a salted hash of its address, in the shape
+    /// of an address for the rate limiter, and a short hex for the log.
+    fn pseudonym(&self, client: IpAddr) -> (IpAddr, String) {
+        use sha2::Digest as _;
+        let bucket = crate::api::lockout::bucket(client);
+        let mut h = sha2::Sha256::new();
+        h.update(self.salt);
+        h.update(bucket.to_string().as_bytes());
+        let digest: [u8; 32] = h.finalize().into();
+        let mut v6 = [0u8; 16];
+        v6.copy_from_slice(&digest[..16]);
+        (IpAddr::from(v6), hex::encode(&digest[..6]))
     }
 }
 
@@ -123,9 +142,9 @@ pub(super) async fn receive(
     let Some(public) = cfg.config.public.clone() else {
         return Err(not_found().await);
     };
-    let who = client(parts, &cfg);
+    let (key, who) = state.pseudonym(client(parts, &cfg));
     let now = Instant::now();
-    if !state.per_client.allow(who, now) || !state.everyone.allow(IpAddr::from([0; 4]), now) {
+    if !state.per_client.allow(key, now) || !state.everyone.allow(IpAddr::from([0; 4]), now) {
         tracing::warn!(client = %who, "public form: rate limit reached; answered 429");
         let mut res = message(
             StatusCode::TOO_MANY_REQUESTS,
@@ -263,7 +282,6 @@ struct ReceiptPage<'a> {
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn submit(
     state: &PublicState,
-    parts: &Parts,
     channel: Channel,
     from: From<'_>,
     subject: &str,
@@ -289,7 +307,6 @@ pub(super) async fn submit(
     let now = state.app.clock.now();
     let host = cfg.config.smtp.hostname.clone();
     let raw = compose::message(from, &to, subject, text, &s.uploads, &host, now);
-    let peer = client(parts, &cfg);
     let tls = if cfg
         .config
         .public
@@ -308,7 +325,8 @@ pub(super) async fn submit(
             channel,
             tls: Some(tls.clone()),
         },
-        peer: peer.to_string(),
+        // Never the client's address (issue 26): an anonymous reporter leaves no trace.
+        peer: "webformular".into(),
         tls,
         raw,
         sender_auth: None,
@@ -326,7 +344,7 @@ pub(super) async fn submit(
     if let Err(e) = flush(&state.app.store).await {
         return storage_failed(&e.to_string());
     }
-    tracing::info!(%reference, client = %peer, channel = channel.as_str(), "web form accepted");
+    tracing::info!(%reference, channel = channel.as_str(), "web form accepted");
     state.app.wake.notify_one();
     let next = match channel {
         Channel::Trivselplus => {

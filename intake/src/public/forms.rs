@@ -162,7 +162,6 @@ pub(super) async fn send_sikkert(
     };
     submit(
         &state,
-        &parts,
         Channel::Trivselplus,
         from,
         &subject,
@@ -354,7 +353,6 @@ pub(super) async fn underretning(
     let subject = "Underretning fra formularen";
     submit(
         &state,
-        &parts,
         Channel::Underretning,
         from,
         subject,
