@@ -51,6 +51,10 @@ pub struct Enrolment {
     /// The password the person chose (an Argon2id PHC string), until they confirm a code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen: Option<String>,
+    /// SHA-256 (hex) of the cookie of the browser that chose it: only that browser sees the
+    /// TOTP secret and confirms, so someone else with the link cannot take the enrolment over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
 }
 
 /// A personal API token: only its hash is kept; the token itself is shown once.

@@ -139,10 +139,38 @@ fn an_administrator_gives_a_link_and_never_a_password_or_a_token() {
     b.fill("password2", "noget andet helt");
     b.follow("button[type=submit]");
     assert!(b.text().contains("ikke ens"), "{}", b.text());
+    // Someone else with the link opens it too, while she is still at the first step.
+    let path = &link[link.find("/tilmeld/").unwrap()..];
+    let (status, head, page) = http_get_headers(d.http, path, &[]).unwrap();
+    assert_eq!(status, 200, "{page}");
+    let theirs = cookie_of(&head, "modtag_tilmeld").unwrap();
+    let their_csrf = csrf_field(&page).unwrap();
     b.fill("password", TEST_PASSWORD);
     b.fill("password2", TEST_PASSWORD);
     b.follow("button[type=submit]");
     assert!(b.text().contains("Trin 2 af 2"), "{}", b.text());
+    // Now the enrolment is her browser's: the other is shown no secret, and can neither
+    // choose another password nor confirm one.
+    let (status, _, page) = http_get_headers(d.http, path, &[]).unwrap();
+    assert_eq!(status, 409, "{page}");
+    assert!(
+        !page.contains("otpauth") && !page.contains("class=\"secret\""),
+        "{page}"
+    );
+    assert!(page.contains("taget i brug"), "{page}");
+    let (status, _, page) = http_request(
+        d.http,
+        "POST",
+        path,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &theirs),
+        ],
+        format!("csrf={their_csrf}&password=angriberens+kode&password2=angriberens+kode")
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(status, 409, "{page}");
     assert_eq!(
         b.accessibility_violations(),
         Vec::<String>::new(),
@@ -166,7 +194,6 @@ fn an_administrator_gives_a_link_and_never_a_password_or_a_token() {
     }
     assert!(b.text().contains("Din konto er klar"), "{}", b.text());
     // The link is spent.
-    let path = &link[link.find("/tilmeld/").unwrap()..];
     assert_eq!(http_get(d.http, path).unwrap().0, 404);
     let modt = d.sign_in("modt", &uri);
 
@@ -214,15 +241,17 @@ fn an_administrator_gives_a_link_and_never_a_password_or_a_token() {
         .success());
     assert!(d.cli(&["users", "disable", "modt"]).status.success());
 
-    // What she was told, at her own address, and nothing else: a token, her password, the
-    // reset, roles, disabled.
-    let told = notices(&sink, 5);
+    // What she was told, at her own address, and nothing else: the account made, enrolled,
+    // a token, her password, the reset, enrolled again, roles, disabled.
+    let told = notices(&sink, 8);
     assert!(
         told.iter()
             .all(|(to, _)| to == "modtagelsen@kommune.localhost"),
         "{told:?}"
     );
     for words in [
+        "oprettet en konto til dig",
+        "taget i brug",
         "ny personlig API-nøgle",
         "Adgangskoden til din konto",
         "nulstillet",

@@ -32,6 +32,10 @@ fn failed_logins_are_throttled_per_address() {
             .0,
         200
     );
+    // Requests with no token at all are not guesses: they do not count towards a lockout.
+    for _ in 0..15 {
+        assert_eq!(http_get(d.http, "/api/v1/triage").unwrap().0, 401);
+    }
     for n in 1..=10 {
         let (code, _, _) = http_get_with(d.http, "/api/v1/triage", Some("wrong-token")).unwrap();
         assert_eq!(code, 401, "failure {n}");
@@ -57,9 +61,12 @@ fn failed_logins_are_throttled_per_address() {
             429
         );
     }
-    // Ten failures and one lockout are audited; the refusals during it are not.
+    // A burst of failures is audited once (and again when it starts a wait), the lockout
+    // once; the refusals during it are not (issue 25: a client cannot grow the log a request
+    // at a time).
     assert!(d.stop().success());
-    assert_eq!(d.audit_text("login_failed").lines().count(), 10);
+    let failed = d.audit_text("login_failed");
+    assert!((1..=2).contains(&failed.lines().count()), "{failed}");
     assert_eq!(d.audit_text("login_throttled").lines().count(), 1);
 }
 

@@ -18,13 +18,13 @@ fn modtagelsens_leader_sees_failed_deliveries_and_sends_one_again() {
     let mut d = Daemon::start(opts);
     let r = d.send("Bekymring", "Tekst til Modtagelsen, cpr 120315-4321.");
     d.decide(&r, &["--trin", "3"]);
+    let lene = d.add_user("lene", "lene.holm@kommune.localhost", "modtagelsen_leder");
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    // The copies, and the accounts' notices (made, enrolled), all refused by now.
     d.wait_outbox_idle();
     let failed = d.cli_json(&["outbox", "failed", "--json"]);
     let failed = failed.as_array().unwrap().len();
     assert!(failed >= 2, "the copy and its notices failed: {failed}");
-
-    let lene = d.add_user("lene", "lene.holm@kommune.localhost", "modtagelsen_leder");
-    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
     let base = format!("http://{}", d.http);
 
     let m = Browser::start();

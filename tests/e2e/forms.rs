@@ -456,4 +456,46 @@ fn refused_uploads_are_never_read_into_memory() {
         "memory grew by {} MiB for refused uploads",
         grew >> 20
     );
+
+    // Chunked (no length to count up front), with any cookie, and a first part of 20 MB
+    // named csrf: refused at its first kilobyte, never held.
+    let before = peak_rss(d.pid());
+    std::thread::scope(|s| {
+        for _ in 0..20 {
+            let d = &d;
+            s.spawn(move || {
+                use std::io::{Read, Write};
+                let Ok(mut c) = std::net::TcpStream::connect(d.public) else {
+                    return;
+                };
+                let b = "grnse";
+                let _ = write!(
+                    c,
+                    "POST /underretning HTTP/1.1\r\nHost: x\r\nCookie: modtag_formular=abc\r\n\
+                     Content-Type: multipart/form-data; boundary={b}\r\n\
+                     Transfer-Encoding: chunked\r\n\r\n"
+                );
+                let head =
+                    format!("--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n");
+                let _ = write!(c, "{:x}\r\n{head}\r\n", head.len());
+                let chunk = vec![b'a'; 1 << 20];
+                for _ in 0..20 {
+                    if write!(c, "{:x}\r\n", chunk.len()).is_err()
+                        || c.write_all(&chunk).is_err()
+                        || c.write_all(b"\r\n").is_err()
+                    {
+                        break;
+                    }
+                }
+                let mut answer = String::new();
+                let _ = c.read_to_string(&mut answer);
+            });
+        }
+    });
+    let grew = peak_rss(d.pid()).saturating_sub(before);
+    assert!(
+        grew < 100 << 20,
+        "memory grew by {} MiB for chunked first parts",
+        grew >> 20
+    );
 }

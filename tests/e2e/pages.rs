@@ -265,9 +265,10 @@ fn modtagelsen_decides_in_the_browser_with_a_route_preview() {
         "Bekymring for en elev",
         "Vi er bekymrede for barnet, cpr 120315-4321.",
     );
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    // Counted once the account's notices (made, enrolled) are out too.
     d.wait_outbox_idle();
     let before = sink.count();
-    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
     let b = Browser::start();
     b.sign_in(d.http, "modt", &modt);
     b.goto(&format!("http://{}/koe", d.http));

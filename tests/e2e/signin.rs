@@ -175,8 +175,40 @@ fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
 
 #[test]
 fn failures_make_one_address_wait_and_strangers_to_the_directory_get_no_access() {
-    let d = Daemon::start(Options::default());
-    let uri = d.add_user("bo", "bo@nowhere.example", "raadgiver");
+    // The directory as a file of the test's own, to take Bo out of it later.
+    let d = Daemon::start(Options {
+        directory_edits: vec![("id = \"bo.nielsen\"".into(), "id = \"bo.nielsen\"".into())],
+        ..Options::default()
+    });
+    // An account for the desk must be a person of the directory (issue 25).
+    let out = d.cli(&[
+        "users",
+        "add",
+        "fremmed",
+        "--email",
+        "x@nowhere.example",
+        "--role",
+        "raadgiver",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in the directory"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uri = d.add_user("bo", "bo.nielsen@kommune.localhost", "raadgiver");
+    // Bo leaves the directory: his account no longer opens the desk.
+    let directory = d.dir.path().join("directory.toml");
+    let text = std::fs::read_to_string(&directory).unwrap();
+    std::fs::write(
+        &directory,
+        text.replace(
+            "bo.nielsen@kommune.localhost",
+            "bo.nielsen@andetsted.example",
+        ),
+    )
+    .unwrap();
+    assert!(d.cli(&["config", "reload"]).status.success());
     // A huge name or password is just wrong: nothing grows with it.
     let huge = "x".repeat(200_000);
     assert_eq!(sign_in(&d, &huge, TEST_PASSWORD, "123456").0, 401);

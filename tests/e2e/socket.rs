@@ -150,20 +150,25 @@ fn the_cli_refuses_a_socket_a_stranger_left() {
         "this test makes files of another user, which needs root"
     );
     let dir = tempfile::tempdir().unwrap();
-    let theirs = dir.path().join("theirs");
-    std::fs::create_dir(&theirs).unwrap();
-    let sock = theirs.join("modtag.sock");
-    let _listening = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
-    std::os::unix::fs::chown(&sock, Some(NOBODY), Some(NOBODY)).unwrap();
-    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = modtag(&["--data", theirs.to_str().unwrap(), "triage", "list"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        err.contains("refusing") && err.contains("uid 65534"),
-        "{err}"
-    );
+    // Another user's (nobody), or a system account's that is not modtag's (www-data, 33).
+    let mut listening = Vec::new();
+    for (uid, name) in [(NOBODY, "theirs"), (33, "www-data")] {
+        let theirs = dir.path().join(name);
+        std::fs::create_dir(&theirs).unwrap();
+        let sock = theirs.join("modtag.sock");
+        listening.push(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+        std::os::unix::fs::chown(&theirs, Some(uid), Some(uid)).unwrap();
+        std::os::unix::fs::chown(&sock, Some(uid), Some(uid)).unwrap();
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = modtag(&["--data", theirs.to_str().unwrap(), "triage", "list"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            err.contains("refusing") && err.contains(&format!("uid {uid}")),
+            "{err}"
+        );
+    }
+    let sock = dir.path().join("theirs/modtag.sock");
 
     let mine = dir.path().join("mine");
     std::fs::create_dir(&mine).unwrap();

@@ -20,9 +20,10 @@ fn journalen_forwards_a_send_sikkert_to_the_named_leaders_with_one_action() {
     );
     assert_eq!(code, 200, "{body}");
     let r = reference_on(&body);
+    let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
+    // Counted once the account's notices (made, enrolled) are out too.
     d.wait_outbox_idle();
     let before = sink.count();
-    let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
 
     let b = Browser::start();
     b.sign_in(d.http, "journal", &journal);

@@ -545,12 +545,14 @@ impl Daemon {
             .replace("&amp;", "&")
             .replace("&#x2f;", "/")
             .replace("&#x3d;", "=");
+        // The rest of the enrolment is the browser's that chose the password (its cookie).
+        let browser = cookie_of(&head, "modtag_tilmeld_browser").expect("the browser's cookie");
         // The previous step's code; should a 30-second step end between computing it and
         // the server checking it, the page comes back and the (new) previous step's is sent.
         let (mut cookie, mut page) = (cookie_of(&head, "modtag_tilmeld").unwrap(), page);
         for _ in 0..2 {
             let (status, head, done) = post(
-                &cookie,
+                &format!("{cookie}; {browser}"),
                 &format!("totp={}", totp_code(&uri, -1)),
                 &csrf_field(&page).unwrap(),
             );

@@ -83,14 +83,17 @@ pub fn works(p: &Person, item: &Item) -> bool {
     desk_kinds(p).contains(&item.kind) || handed_to(p, item)
 }
 
-/// An underretning the escalation gave to this member of the døgnvagt (outside office hours,
-/// Modtagelsen's assessment is theirs).
+/// An underretning the escalation gave to this member of the døgnvagt: outside office hours
+/// Modtagelsen's assessment is theirs, until it is made (by them, or by Modtagelsen, after
+/// which what the decision routes decides, as for anyone).
 fn handed_to(p: &Person, item: &Item) -> bool {
-    p.has("doegnvagt")
-        && item.kind.routing() == "underretning"
-        && p.directory_id
-            .as_ref()
-            .is_some_and(|me| item.escalations.iter().any(|e| e.to.contains(me)))
+    let escalated = p
+        .directory_id
+        .as_ref()
+        .is_some_and(|me| item.escalations.iter().any(|e| e.to.contains(me)));
+    let still_theirs =
+        item.state.awaits_assessment() || item.decision.as_ref().is_some_and(|d| d.actor == p.user);
+    p.has("doegnvagt") && item.kind.routing() == "underretning" && escalated && still_theirs
 }
 
 /// Who the intake's routing sends it to now, with their role: the decision's recipients, or
@@ -537,6 +540,15 @@ mod tests {
         assert!(works(&dv, &item));
         // Another member of staff with the role, not notified, still has no reason.
         assert!(view(&person("dv2", &["doegnvagt"]), &item).is_none());
+        // Once Modtagelsen has assessed it and routed it elsewhere, the hand-over is over.
+        let mut assessed = intake("citizen", false);
+        assessed.escalations = item.escalations.clone();
+        assessed.decision.as_mut().unwrap().recipients = vec![routed("modtagelsen", "modtagelsen")];
+        assessed.sent_to = vec!["modtagelsen".into()];
+        assert!(view(&dv, &assessed).is_none() && !works(&dv, &assessed));
+        // One the døgnvagt assessed itself stays its to see and to assess again.
+        assessed.decision.as_mut().unwrap().actor = "dv".into();
+        assert_eq!(view(&dv, &assessed).unwrap().sight, Sight::Full);
     }
 
     #[test]

@@ -221,15 +221,23 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             }
         }
         tracing::warn!(path = %parts.uri.path(), "API request with a missing or wrong token");
-        // A failed login is an audit event (the path only: a URL carries no personal data).
-        let event =
-            Event::new(EventKind::LoginFailed, "unknown", "authentication").details(json!({
-                "method": parts.method.as_str(),
-                "path": parts.uri.path(),
-                "token_given": token.is_some(),
-            }));
-        audit(state, event).await?;
-        if state.logins.failed(peer, Instant::now()) {
+        // A failed login is an audit event (the path only: a URL carries no personal data),
+        // once per burst from an address: a client cannot grow the log a request at a time.
+        let burst = state.attempts.failed("(api token)", peer, state.now());
+        if burst.audit {
+            let event =
+                Event::new(EventKind::LoginFailed, "unknown", "authentication").details(json!({
+                    "method": parts.method.as_str(),
+                    "path": parts.uri.path(),
+                    "token_given": token.is_some(),
+                    "failures": burst.count,
+                }));
+            audit(state, event).await?;
+        }
+        // Only a wrong token is a guess that counts towards the address's lockout: a request
+        // with none (a page's script, a probe) must not lock colleagues behind the same
+        // address out of the sign-in.
+        if token.is_some() && state.logins.failed(peer, Instant::now()) {
             audit(state, throttled(peer)).await?;
         }
         Err(ApiError::Refused(

@@ -43,6 +43,9 @@ pub async fn erase(
     body: axum::body::Bytes,
 ) -> Result<Json<Erased>, ApiError> {
     caller.require(Action::Erase)?;
+    // Only an intake the caller may see: for any other the answer is that of no such
+    // intake, so the right to erase is not a way to learn which references exist.
+    caller.require_view(super::state::load_item(&state, &reference).await?)?;
     let input: EraseBody = json_body(&body, "{\"reason\": ...}")?;
     let reason = input.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {

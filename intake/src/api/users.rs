@@ -80,13 +80,44 @@ pub async fn add(
             "an account id is 2 to 64 of a-z, 0-9, '.', '_' and '-' (e.g. lene.holm)",
         ));
     }
-    if !input.email.contains('@') || input.email.len() > 254 {
-        return Err(ApiError::unprocessable("email must be an e-mail address"));
+    let address = input.email.len() <= 254
+        && input.email.matches('@').count() == 1
+        && !input.email.starts_with('@')
+        && !input.email.ends_with('@')
+        && !input
+            .email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
+    if !address {
+        return Err(ApiError::unprocessable(
+            "email must be one e-mail address, without spaces",
+        ));
     }
     check_roles(&input.roles)?;
+    // A desk's account is a person of the directory (it says who they are and which roles
+    // they may have); only the system roles belong to no one there.
+    let system_only = input
+        .roles
+        .iter()
+        .all(|r| SYSTEM_ROLES.contains(&r.as_str()));
+    let known = state
+        .app
+        .policy
+        .cfg()
+        .directory
+        .roles_of_email(&input.email)
+        .is_some();
+    if !system_only && !known {
+        return Err(ApiError::unprocessable(
+            "no person or member of staff in the directory has that e-mail: an account for the \
+             desk is a person of the directory (add them there first); only admin and auditor \
+             accounts need not be",
+        ));
+    }
     let now = state.now();
     let store = state.app.store.clone();
     let actor = caller.actor.clone();
+    let cfg = state.app.policy.cfg();
     let (user, token) = blocking(move || -> Result<(User, String), ApiError> {
         let mut user = new_account(input.id, input.email, input.roles, String::new(), now);
         let token = enrolment::begin(&mut user, now);
@@ -95,6 +126,7 @@ pub async fn add(
             Event::new(EventKind::UserAdded, &actor, "administration")
                 .details(json!({ "user": user.id, "roles": user.roles, "enrolment": true })),
         );
+        b.outbox(notice(&store, &cfg, &user, AccountChange::Created, now)?);
         match store.add_user(user.clone(), b, now)? {
             Ok(()) => Ok((user, token)),
             Err(Taken::Id) => Err(ApiError::conflict(format!(
@@ -108,6 +140,7 @@ pub async fn add(
     })
     .await?;
     durable(&state).await?;
+    state.app.wake.notify_one();
     Ok(Json(link(&state, &user, &token)))
 }
 
@@ -166,6 +199,10 @@ pub enum AccountChange {
     Reset,
     Token,
     Password,
+    /// Made: the person learns an account exists before anyone can use its link.
+    Created,
+    /// The enrolment link was used: someone else using it does not go unnoticed.
+    Enrolled,
 }
 
 impl AccountChange {
@@ -177,6 +214,8 @@ impl AccountChange {
             AccountChange::Reset => "reset",
             AccountChange::Token => "api token",
             AccountChange::Password => "password",
+            AccountChange::Created => "created",
+            AccountChange::Enrolled => "enrolled",
         }
     }
 
@@ -193,6 +232,15 @@ impl AccountChange {
                 "Der er lavet en ny personlig API-nøgle til din konto i modtag."
             }
             AccountChange::Password => "Adgangskoden til din konto i modtag er skiftet.",
+            AccountChange::Created => {
+                "Der er oprettet en konto til dig i modtag. Kommunens IT-afdeling giver dig et \
+                 tilmeldingslink, som kun du må bruge: du vælger selv din adgangskode og sætter \
+                 engangskoden op."
+            }
+            AccountChange::Enrolled => {
+                "Din konto i modtag er taget i brug: der er valgt adgangskode og sat \
+                 engangskode op. Var det ikke dig, har en anden dit link."
+            }
         }
     }
 }

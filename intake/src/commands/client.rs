@@ -321,8 +321,8 @@ fn daemon_address(data: &Path) -> Result<String> {
 /// Checks a file the running daemon leaves in its data directory (its socket, `daemon.json`)
 /// before the CLI trusts it with a command or a token: it is there itself, not a link to
 /// elsewhere; the directory is not writable by others; and both belong to root or to the
-/// directory's owner, who is root, the user running this command, or a system account (the
-/// daemon's own user). A socket a stranger left would otherwise receive what its caller
+/// directory's owner, who is root, the user running this command, or the daemon's own user
+/// (`modtag`, as the unit runs it; `MODTAG_DAEMON_USER` names another). A socket a stranger left would otherwise receive what its caller
 /// does, as that caller (issue 25).
 fn left_by_daemon(path: &Path, data: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
@@ -348,11 +348,15 @@ fn left_by_daemon(path: &Path, data: &Path) -> Result<()> {
             dir.mode() & 0o777
         )));
     }
-    // Debian's system accounts are below 1000 (SYS_UID_MAX 999): modtag's own user is one.
-    let trusted_dir = dir.uid() == 0 || dir.uid() == me || dir.uid() < 1000;
+    // Not any system account: www-data's directory is not modtag's (issue 25 review).
+    let daemon_user = std::env::var("MODTAG_DAEMON_USER").unwrap_or_else(|_| "modtag".into());
+    let trusted_dir = dir.uid() == 0
+        || dir.uid() == me
+        || modtag_intake::identity::local::os_user_name(dir.uid()).as_deref()
+            == Some(daemon_user.as_str());
     if !trusted_dir {
         return Err(refuse(format!(
-            "{} belongs to uid {}, neither root, you, nor a system account",
+            "{} belongs to uid {}, neither root, you, nor the daemon's user (modtag, or MODTAG_DAEMON_USER)",
             data.display(),
             dir.uid()
         )));

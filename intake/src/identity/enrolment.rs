@@ -27,6 +27,7 @@ pub fn begin(user: &mut User, now: Timestamp) -> String {
         token_sha256: digest(&t),
         expires: now + SignedDuration::from_hours(HOURS),
         chosen: None,
+        browser: None,
     });
     t
 }
@@ -43,10 +44,23 @@ pub fn holds(user: &User, token: &str, now: Timestamp) -> bool {
     })
 }
 
-/// Records the password the person chose (its Argon2id hash).
-pub fn choose(user: &mut User, phc: String) {
+/// Whether the browser holding `cookie` may go on with `user`'s enrolment: any browser
+/// until a password is chosen, then only the one that chose it.
+pub fn bound_to(user: &User, cookie: Option<&str>) -> bool {
+    match user.enrolment.as_ref().and_then(|e| e.browser.as_ref()) {
+        None => true,
+        Some(bound) => {
+            cookie.is_some_and(|c| constant_time_eq(bound.as_bytes(), digest(c).as_bytes()))
+        }
+    }
+}
+
+/// Records the password the person chose (its Argon2id hash), binding the rest of the
+/// enrolment to the browser holding `cookie`.
+pub fn choose(user: &mut User, phc: String, cookie: &str) {
     if let Some(e) = user.enrolment.as_mut() {
         e.chosen = Some(phc);
+        e.browser = Some(digest(cookie));
     }
 }
 
@@ -96,7 +110,10 @@ mod tests {
             .unwrap()
             .generate(unix);
         assert!(!confirm(&mut u, &code, unix), "a password first");
-        choose(&mut u, "phc".into());
+        assert!(bound_to(&u, None), "any browser until a password is chosen");
+        choose(&mut u, "phc".into(), "browser-a");
+        assert!(bound_to(&u, Some("browser-a")));
+        assert!(!bound_to(&u, Some("browser-b")) && !bound_to(&u, None));
         assert!(!confirm(&mut u, "000000", unix) || code == "000000");
         assert!(confirm(&mut u, &code, unix));
         assert_eq!(u.password, "phc");

@@ -23,11 +23,25 @@ use serde_json::json;
 use super::signin::{busy, cookie_header, page, refused, storage_trouble};
 use crate::api::auth::{client_of, cookie, throttled};
 use crate::api::state::{audit, durable, ApiState};
+use crate::api::users::{notice, AccountChange};
 use crate::app::blocking;
 use crate::identity::{enrolment, password, totp};
 
 /// The cookie that pairs the enrolment form with the browser that opened it.
 const FORM_COOKIE: &str = "modtag_tilmeld";
+/// The cookie of the browser that chose the password: the rest of the enrolment is its.
+const BROWSER_COOKIE: &str = "modtag_tilmeld_browser";
+
+/// Someone with the link, in another browser than the one that chose the password: nothing
+/// is shown (not the TOTP secret above all), nothing is changed.
+fn in_use() -> Response {
+    refused(
+        StatusCode::CONFLICT,
+        "Linket er taget i brug",
+        "Tilmeldingen er i gang i en anden browser, og kun den kan gøre den færdig. Var det \
+         ikke dig, så kontakt straks kommunens IT-afdeling og bed om et nyt link.",
+    )
+}
 
 #[derive(Template)]
 #[template(path = "enrol.html")]
@@ -134,6 +148,9 @@ pub async fn show(
     let s = state.clone();
     let t = token.clone();
     match blocking(move || enrolling(&s, &t)).await {
+        Ok(Some(user)) if !enrolment::bound_to(&user, cookie(&parts.headers, BROWSER_COOKIE)) => {
+            in_use()
+        }
         Ok(Some(user)) => form(&state, StatusCode::OK, &token, &user, None),
         Ok(None) => no_such_link(&state, client).await,
         Err(e) => storage_trouble(e),
@@ -204,10 +221,15 @@ pub async fn submit(
             Some("Formularen var udløbet eller kom ikke fra denne side. Prøv igen."),
         );
     }
+    let browser = cookie(&parts.headers, BROWSER_COOKIE);
+    if !enrolment::bound_to(&user, browser) {
+        return in_use();
+    }
     if f.totp.trim().is_empty() {
-        choose(&state, &token, user, f.password, f.password2).await
+        let browser = browser.map_or_else(crate::identity::sessions::token, str::to_string);
+        choose(&state, &token, user, (f.password, f.password2), browser).await
     } else {
-        confirm(&state, &token, user, &f.totp).await
+        confirm(&state, &token, user, &f.totp, browser.unwrap_or_default()).await
     }
 }
 
@@ -217,8 +239,8 @@ async fn choose(
     state: &ApiState,
     token: &str,
     user: User,
-    first: String,
-    again: String,
+    (first, again): (String, String),
+    browser: String,
 ) -> Response {
     if let Err(why) = password::check_new(&first, &again) {
         return form(
@@ -233,45 +255,62 @@ async fn choose(
         return busy();
     };
     let (store, now, t) = (state.app.store.clone(), state.now(), token.to_string());
-    let id = user.id.clone();
+    let (id, cookie_value) = (user.id.clone(), browser.clone());
     let chosen = blocking(move || {
         store.change_user(&id, now, |u, b| {
             let Some(mut u) = u.filter(|u| enrolment::holds(u, &t, now)) else {
-                return Ok::<_, StoreError>(None);
+                return Ok::<_, StoreError>(Err(false));
             };
-            enrolment::choose(&mut u, phc.clone());
+            // Another browser may have chosen first, between the check and this write.
+            if !enrolment::bound_to(&u, Some(&browser)) {
+                return Ok(Err(true));
+            }
+            enrolment::choose(&mut u, phc.clone(), &browser);
             b.user(u.clone());
-            Ok(Some(u))
+            Ok(Ok(u))
         })
     })
     .await;
     match chosen {
-        Ok(Some(u)) => match durable(state).await {
-            Ok(()) => form(state, StatusCode::OK, token, &u, None),
+        Ok(Ok(u)) => match durable(state).await {
+            Ok(()) => {
+                let mut res = form(state, StatusCode::OK, token, &u, None);
+                res.headers_mut().append(
+                    header::SET_COOKIE,
+                    cookie_header(state, BROWSER_COOKIE, &cookie_value, "/tilmeld", None),
+                );
+                res
+            }
             Err(e) => e.into_response(),
         },
-        Ok(None) => gone(),
+        Ok(Err(true)) => in_use(),
+        Ok(Err(false)) => gone(),
         Err(e) => storage_trouble(e),
     }
 }
 
 /// The code step: a right code for the account's secret finishes the enrolment.
-async fn confirm(state: &ApiState, token: &str, user: User, code: &str) -> Response {
-    let (store, now) = (state.app.store.clone(), state.now());
+async fn confirm(state: &ApiState, token: &str, user: User, code: &str, browser: &str) -> Response {
+    let (store, cfg, now) = (state.app.store.clone(), state.app.policy.cfg(), state.now());
     let (id, t, code) = (user.id.clone(), token.to_string(), code.trim().to_string());
+    let browser = browser.to_string();
     let unix = u64::try_from(now.as_second()).unwrap_or(0);
     let done = blocking(move || {
         store.change_user(&id, now, |u, b| {
             let Some(mut u) = u.filter(|u| enrolment::holds(u, &t, now)) else {
                 return Ok::<_, StoreError>(Err(false));
             };
-            if !enrolment::confirm(&mut u, &code, unix) {
+            if !enrolment::bound_to(&u, Some(&browser)) || !enrolment::confirm(&mut u, &code, unix)
+            {
                 return Ok(Err(true));
             }
             b.audit(
                 Event::new(EventKind::UserChanged, &u.id, "authentication")
                     .details(json!({ "user": u.id, "change": "enrolled" })),
             );
+            // Its owner is told: an enrolment someone else made with the link does not go
+            // unnoticed.
+            b.outbox(notice(&store, &cfg, &u, AccountChange::Enrolled, now)?);
             b.user(u);
             Ok(Ok(()))
         })
@@ -289,10 +328,12 @@ async fn confirm(state: &ApiState, token: &str, user: User, code: &str) -> Respo
                 "Du har valgt adgangskode og sat engangskoden op. Log ind på forsiden med dit \
                  brugernavn, din adgangskode og en engangskode.",
             );
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                cookie_header(state, FORM_COOKIE, "", "/tilmeld", Some(0)),
-            );
+            for name in [FORM_COOKIE, BROWSER_COOKIE] {
+                res.headers_mut().append(
+                    header::SET_COOKIE,
+                    cookie_header(state, name, "", "/tilmeld", Some(0)),
+                );
+            }
             res
         }
         Ok(Err(true)) => form(
