@@ -14,6 +14,7 @@ mod desk;
 mod disk_full;
 mod dpo;
 mod erasure;
+mod forged;
 mod forloeb;
 mod forms;
 mod keys;

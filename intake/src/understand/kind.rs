@@ -1,5 +1,12 @@
 //! The kind of an intake, and the reason in plain words. Any concern counts: when nothing
 //! else fits, an intake is a possible underretning, never dropped.
+//!
+//! The mailbox decides whose desk an intake is on (issue 26): Modtagelsen's `underretning@`
+//! gives an underretning (or an LÆ 165), whatever its subject says; Journalen's mailboxes
+//! give a TRIVSEL+ (a Trivsel+ subject, Journalen's own forward of one included) or
+//! postfordeling. What a sender writes in the subject or text only adds to the reading, with
+//! one exception that can only move an intake towards the 24-hour clock: akut signals put it
+//! on Modtagelsen's desk from any mailbox.
 
 use modtag_config::{Channel, Kind};
 use modtag_storage::records::{Original, TrivselNames};
@@ -15,6 +22,8 @@ pub struct Signals<'a> {
     pub attachment_names: &'a [&'a str],
     /// Subject and text, folded (lower case, æøå transliterated, spaces collapsed).
     pub folded_text: &'a str,
+    /// Akut words or phrases were found.
+    pub akut: bool,
 }
 
 /// The kind when a message cannot be read at all.
@@ -60,58 +69,130 @@ fn lae165(s: &Signals) -> Option<&'static str> {
 
 pub fn decide(s: &Signals) -> (Kind, String) {
     let lae = lae165(s);
-    let inner = match (s.trivsel.is_some(), lae) {
-        (true, _) => "; originalen er en Trivsel+-henvendelse",
-        (false, Some(_)) => "; originalen er en læges LÆ 165",
-        _ => "",
-    };
-    if s.channel == Channel::Deltagerliste {
+    let by_journal = s.from_journal && s.forwarded.is_some();
+    if s.akut && s.channel != Channel::Underretning {
         return (
+            Kind::Underretning,
+            format!(
+                "akut-signaler: en akut henvendelse er altid Modtagelsens, også når den kommer \
+                 til postkassen {}",
+                s.channel.as_str()
+            ),
+        );
+    }
+    match s.channel {
+        Channel::Underretning => {
+            let mut reason = match lae {
+                Some(where_) => format!(
+                    "{where_}: en læges forslag om social-medicinsk hjælp, ikke bevis for en sag"
+                ),
+                None => "sendt til Modtagelsens postkasse".into(),
+            };
+            if by_journal {
+                reason.push_str("; videresendt af Journalen");
+            }
+            if s.trivsel.is_some() {
+                reason.push_str(
+                    "; emnet nævner Trivsel+ (det flytter den ikke: postkassen afgør, hvis bord den er på)",
+                );
+            }
+            let kind = if lae.is_some() {
+                Kind::Lae165
+            } else {
+                Kind::Underretning
+            };
+            (kind, reason)
+        }
+        Channel::Deltagerliste => (
             Kind::Postfordeling,
             "sendt til postkassen for deltagerlister (TRIVSEL+-forløb): Journalen knytter den til forløbet".into(),
-        );
-    }
-    if s.channel == Channel::Postfordeling || (s.from_journal && s.forwarded.is_some()) {
-        let how = match s.forwarded {
-            Some(o) => format!(
-                "videresendt af Journalen; originalen fra {} fundet som {}",
-                if o.from.is_some() {
-                    "dens afsender"
+        ),
+        Channel::Trivselplus | Channel::Postfordeling => {
+            if let Some(t) = s.trivsel {
+                let names = if t.unmatched.is_empty() {
+                    format!("{} navn(e) genkendt", t.matched.len())
                 } else {
-                    "en ukendt afsender"
-                },
-                o.style
-            ),
-            None => "sendt til postkassen postfordeling (ingen videresendt original fundet)".into(),
-        };
-        return (Kind::Postfordeling, format!("{how}{inner}"));
-    }
-    if let Some(t) = s.trivsel {
-        let names = if t.unmatched.is_empty() {
-            format!("{} navn(e) genkendt", t.matched.len())
-        } else {
-            format!(
-                "{} navn(e) genkendt, {} overladt til Journalen",
-                t.matched.len(),
-                t.unmatched.len()
-            )
-        };
-        return (
-            Kind::Trivselplus,
-            format!("emnet begynder med Trivsel+; {names}"),
-        );
-    }
-    if let Some(where_) = lae {
-        return (
-            Kind::Lae165,
-            format!("{where_}: en læges forslag om social-medicinsk hjælp, ikke bevis for en sag"),
-        );
-    }
-    let reason = match s.channel {
-        Channel::Trivselplus => {
-            "kom gennem Send sikkert uden et Trivsel+-emne: en mulig underretning (enhver bekymring tæller)"
+                    format!(
+                        "{} navn(e) genkendt, {} overladt til Journalen",
+                        t.matched.len(),
+                        t.unmatched.len()
+                    )
+                };
+                let how = if by_journal || s.channel == Channel::Postfordeling {
+                    "en Trivsel+-henvendelse videresendt til Journalens postkasse"
+                } else {
+                    "emnet begynder med Trivsel+"
+                };
+                return (Kind::Trivselplus, format!("{how}; {names}"));
+            }
+            let lae_note = if lae.is_some() {
+                "; nævner blanketten LÆ 165 (er den en underretning, retter Journalen arten, og den går til Modtagelsen)"
+            } else {
+                ""
+            };
+            let how = match (s.channel, s.forwarded) {
+                (Channel::Trivselplus, _) => {
+                    "kom gennem Send sikkert uden et Trivsel+-emne: Journalen ser den igennem (er den en underretning, retter Journalen arten, og den går til Modtagelsen)".to_string()
+                }
+                (_, Some(o)) => format!(
+                    "videresendt af Journalen; originalen fra {} fundet som {}",
+                    if o.from.is_some() {
+                        "dens afsender"
+                    } else {
+                        "en ukendt afsender"
+                    },
+                    o.style
+                ),
+                (_, None) => {
+                    "sendt til postkassen postfordeling (ingen videresendt original fundet)".into()
+                }
+            };
+            (Kind::Postfordeling, format!("{how}{lae_note}"))
         }
-        _ => "sendt til Modtagelsens postkasse",
-    };
-    (Kind::Underretning, reason.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signals<'a>(channel: Channel, trivsel: Option<&'a TrivselNames>, akut: bool) -> Signals<'a> {
+        Signals {
+            channel,
+            forwarded: None,
+            from_journal: false,
+            trivsel,
+            subject: "",
+            attachment_names: &[],
+            folded_text: "",
+            akut,
+        }
+    }
+
+    /// The mailbox, not the subject, decides the desk (issue 26); akut goes to Modtagelsen.
+    #[test]
+    fn the_mailbox_decides_the_desk() {
+        let t = TrivselNames::default();
+        let rows = [
+            (Channel::Underretning, Some(&t), false, Kind::Underretning),
+            (Channel::Underretning, Some(&t), true, Kind::Underretning),
+            (Channel::Trivselplus, Some(&t), false, Kind::Trivselplus),
+            (Channel::Trivselplus, None, false, Kind::Postfordeling),
+            (Channel::Trivselplus, Some(&t), true, Kind::Underretning),
+            (Channel::Postfordeling, Some(&t), false, Kind::Trivselplus),
+            (Channel::Postfordeling, None, false, Kind::Postfordeling),
+            (Channel::Postfordeling, None, true, Kind::Underretning),
+            (Channel::Deltagerliste, None, false, Kind::Postfordeling),
+            (Channel::Deltagerliste, None, true, Kind::Underretning),
+        ];
+        for (channel, trivsel, akut, want) in rows {
+            let (kind, why) = decide(&signals(channel, trivsel, akut));
+            assert_eq!(
+                kind,
+                want,
+                "{channel:?} trivsel {} akut {akut}: {why}",
+                trivsel.is_some()
+            );
+        }
+    }
 }

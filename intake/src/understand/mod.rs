@@ -372,6 +372,7 @@ impl Reader {
                 .map(|a| a.name.as_str())
                 .collect::<Vec<_>>(),
             folded_text: &folded_text,
+            akut: !akut.is_empty(),
         });
         // Who reported: the original's sender for a forward.
         let reporter_from = original

@@ -105,7 +105,10 @@ pub fn accept_with(
     let reference = known.reference.clone();
     // A participant list joins its forløb in the same batch, under the forløb's lock.
     let mut list = None;
-    if rx.envelope.channel == Channel::Deltagerliste {
+    // (One with akut signals is Modtagelsen's, kind underretning: a person reads it first.)
+    if rx.envelope.channel == Channel::Deltagerliste
+        && reading.kind == modtag_config::Kind::Postfordeling
+    {
         let found = participants::find_forloeb(store, cfg, &reading)?;
         if let Some((forloeb_ref, how)) = found {
             let held = store.lock_item(&forloeb_ref);

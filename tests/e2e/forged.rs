@@ -1,0 +1,57 @@
+//! What a sender can forge must not steer (issue 26): the mailbox, not the subject, decides
+//! the desk; a claim in the text forwards nothing to a caseworker; a participant list joins a
+//! forløb only from its institution, authenticated; no sender writes inside modtag's signed
+//! copy; a letter about a child goes only where it is proven; and no client address of the
+//! public forms stands next to a reference in the log.
+
+use modtag_tests::*;
+
+/// Attack 1: an akut underretning whose subject starts "Trivsel+" stays on Modtagelsen's
+/// desk (it moved to Journalen's); a TRIVSEL+ that Journalen forwards to its own mailbox
+/// stays a TRIVSEL+ on its desk.
+#[test]
+fn the_mailbox_decides_the_desk_not_the_subject() {
+    let d = Daemon::start(Options::default());
+    let r = d.swaks_args(&[
+        "--to",
+        "underretning@localhost",
+        "--from",
+        "nabo@example.org",
+        "--header",
+        "Subject: Trivsel+ Karen Poulsen",
+        "--body",
+        "Drengen blev slaaet i gaar og er bange for at komme hjem. Han er i akut fare.",
+    ]);
+    let r = queued_as(&r).unwrap();
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert_eq!(item["kind"], "underretning", "{item}");
+    assert_eq!(item["akut"], true, "{item}");
+    let why = item["understanding"]["kind_reason"].as_str().unwrap();
+    assert!(
+        why.contains("Modtagelsens postkasse") && why.contains("Trivsel+"),
+        "{why}"
+    );
+
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
+    let modt = d.sign_in("modt", &modt);
+    let journal = d.sign_in("journal", &journal);
+    assert!(modt.get(&d, "/api/v1/triage").1.contains(&r));
+    assert!(!journal.get(&d, "/api/v1/triage").1.contains(&r));
+
+    // Journalen forwards a TRIVSEL+ to its own postfordeling mailbox: still a TRIVSEL+.
+    let fwd = d.swaks_args(&[
+        "--to",
+        "postfordeling@localhost",
+        "--from",
+        "journalen@kommune.localhost",
+        "--header",
+        "Subject: Fwd: Trivsel+ Karen Poulsen",
+        "--body",
+        "Se nedenfor.\n\n-------- Videresendt meddelelse --------\nFra: Susanne Møller <leder@friskolen.dk>\nEmne: Trivsel+ Karen Poulsen\n\nCVR 13585628. Vi ønsker et forløb for en elev.",
+    ]);
+    let fwd = queued_as(&fwd).unwrap();
+    let item = d.cli_json(&["triage", "show", &fwd, "--json"]);
+    assert_eq!(item["kind"], "trivselplus", "{item}");
+    assert!(journal.get(&d, "/api/v1/triage").1.contains(&fwd));
+}
