@@ -176,6 +176,38 @@ pub struct OpenPgpInfo {
     pub signer: Option<String>,
 }
 
+/// How an intake's sender is known (issue 26), from what its transport proved at intake.
+/// Anything that depends on who the sender is (the auto-link to a case's rådgiver, a
+/// professional reporter's rights, joining a participant list) needs a sender known this
+/// way, or one a person confirmed on the item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderTrust {
+    /// DMARC passed: the `From:` domain vouched for the message (SPF or DKIM aligned).
+    Authenticated,
+    /// A known partner's server, over TLS, from a network `[smtp] require_tls_networks`
+    /// names.
+    Partner,
+    /// Anything anyone could have written: a `From:`, a form's fields.
+    #[default]
+    Unverified,
+}
+
+modtag_config::closed_names!(SenderTrust {
+    Authenticated => "authenticated",
+    Partner => "partner",
+    Unverified => "unverified",
+});
+
+/// A person's confirmation of who an unverified sender is ("Afsender bekræftet af ...").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SenderConfirmed {
+    pub by: String,
+    pub at: Timestamp,
+    /// How they know (a phone call, the sender's known address).
+    pub how: String,
+}
+
 /// Transport facts recorded with a message.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Transport {
@@ -300,6 +332,12 @@ pub struct Item {
     /// A private institution's TRIVSEL+ forløb, once Journalen has passed it on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forloeb: Option<crate::forloeb::Forloeb>,
+    /// How the sender is known (intakes from before it are unverified).
+    #[serde(default)]
+    pub sender_trust: SenderTrust,
+    /// A person confirmed who the sender is, when its transport did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_confirmed: Option<SenderConfirmed>,
 }
 
 /// A recipient's "modtaget": who (directory id and account) and when.
@@ -430,7 +468,14 @@ impl Item {
             tasks: Vec::new(),
             taken_over: Vec::new(),
             forloeb: None,
+            sender_trust: SenderTrust::Unverified,
+            sender_confirmed: None,
         }
+    }
+
+    /// Whether the sender is known: proven by the transport, or confirmed by a person.
+    pub fn sender_known(&self) -> bool {
+        self.sender_trust != SenderTrust::Unverified || self.sender_confirmed.is_some()
     }
 
     /// Moves the item to `to`, recording who and when.

@@ -10,7 +10,11 @@ SAG-102,010120-4003,Ida Jensen,bo.nielsen,skole,bakkeskolen,open\n";
 
 #[test]
 fn import_then_auto_link_to_the_one_open_case() {
-    let opts = Options::default();
+    // The school's mail server is a known partner: 127.0.0.2, over TLS (issue 26).
+    let opts = Options {
+        smtp_extra: "require_tls_networks = [\"127.0.0.2/32\"]".into(),
+        ..Options::default()
+    };
     let sink = Sink::start(opts.relay_port);
     let d = Daemon::start(opts);
     let csv = d.dir.path().join("sager.csv");
@@ -24,10 +28,30 @@ fn import_then_auto_link_to_the_one_open_case() {
         (Some(0), Some(3))
     );
 
-    // One open case for this CPR: linked and forwarded to its rådgiver at once.
-    let linked = d.send("Bekymring", "Emil 120315-4321 kom sulten i skole");
+    // One open case for this CPR, from the school's own server over TLS: linked and
+    // forwarded to its rådgiver at once.
+    let linked = d.swaks_args(&[
+        "--local-interface",
+        "127.0.0.2",
+        "--tls",
+        "--to",
+        "underretning@localhost",
+        "--from",
+        "kontor@bakkeskolen.dk",
+        "--header",
+        "Subject: Bekymring",
+        "--body",
+        "Emil 120315-4321 kom sulten i skole",
+    ]);
+    let linked = queued_as(&linked).unwrap_or_else(|| panic!("{linked}"));
     // Two open cases for this CPR: only a suggestion for a person.
     let ambiguous = d.send("Bekymring", "Ida 010120-4003 har fravær");
+    // The same claim from a sender nothing proves ("som fagperson", the school's address
+    // typed by anyone): only a suggestion, nothing to the rådgiver (issue 26, attack 2).
+    let claimed = d.send(
+        "Bekymring",
+        "Jeg skriver som fagperson. Emil 120315-4321 kom sulten i skole",
+    );
 
     // The same CPR from a citizen, or in a message someone forwarded: only a suggestion.
     let citizen = d.swaks_args(&[
@@ -61,7 +85,7 @@ fn import_then_auto_link_to_the_one_open_case() {
     let a = find(&linked);
     assert_eq!(a["state"], "auto_linked");
     assert_eq!(a["case_number"], "SAG-100");
-    for other in [&citizen, &forwarded] {
+    for other in [&citizen, &forwarded, &claimed] {
         let i = find(other);
         assert_eq!(i["state"], "awaiting_assessment", "{i}");
         assert_eq!(i["suggestions"], serde_json::json!(["SAG-100"]), "{i}");
@@ -71,8 +95,15 @@ fn import_then_auto_link_to_the_one_open_case() {
     assert_eq!(b["case_number"], serde_json::Value::Null);
     assert_eq!(b["suggestions"], serde_json::json!(["SAG-101", "SAG-102"]));
 
+    let shown = d.cli_json(&["triage", "show", &claimed, "--json"]);
+    assert_eq!(shown["sender_trust"], "unverified", "{shown}");
+    assert_eq!(
+        d.cli_json(&["triage", "show", &linked, "--json"])["sender_trust"],
+        "partner"
+    );
+
     // Each sender gets a kvittering for each message it sent.
-    let dumps = sink.wait(5);
+    let dumps = sink.wait(6);
     let to_anna: Vec<&String> = dumps
         .iter()
         .filter(|d| rcpt_of(d) == "anna.kristensen@kommune.localhost")
@@ -86,9 +117,9 @@ fn import_then_auto_link_to_the_one_open_case() {
         .iter()
         .filter(|d| rcpt_of(d) == "kontor@bakkeskolen.dk")
         .count();
-    // The school's two, and the one it forwarded: the kvittering goes to who sent the mail
-    // to modtag, never to the original's sender of a forward (issue 17).
-    assert_eq!(receipts, 3, "a kvittering per message the school sent");
+    // The school's three, and the one it forwarded: the kvittering goes to who sent the
+    // mail to modtag, never to the original's sender of a forward (issue 17).
+    assert_eq!(receipts, 4, "a kvittering per message the school sent");
     assert_eq!(
         dumps
             .iter()
@@ -98,7 +129,7 @@ fn import_then_auto_link_to_the_one_open_case() {
         "the citizen's own mail only: {:?}",
         dumps.iter().map(|d| rcpt_of(d)).collect::<Vec<_>>()
     );
-    assert_eq!(sink.count(), 5);
+    assert_eq!(sink.count(), 6);
 }
 
 #[test]

@@ -55,3 +55,35 @@ fn the_mailbox_decides_the_desk_not_the_subject() {
     assert_eq!(item["kind"], "trivselplus", "{item}");
     assert!(journal.get(&d, "/api/v1/triage").1.contains(&fwd));
 }
+
+/// Attack 2 on the desk: the trust of every sender is shown in words, and a person who knows
+/// who an unverified sender is confirms it there, named in the audit log with how they know.
+#[test]
+fn a_person_confirms_an_unverified_sender_on_the_item_page() {
+    let mut d = Daemon::start(Options::default());
+    let r = d.send(
+        "Bekymring",
+        "Som fagperson skriver jeg om Emil 120315-4321, som kom sulten i skole.",
+    );
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let b = modtag_tests::browser::Browser::start();
+    b.sign_in(d.http, "modt", &modt);
+    b.goto(&format!("http://{}/koe/{r}", d.http));
+    assert!(b.text().contains("ikke verificeret"), "{}", b.text());
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new(), "item");
+    b.fill("afsender-hvordan", "ringet tilbage til Bakkeskolens kontor");
+    b.follow("form[action$='/afsender'] button");
+    let page = b.text();
+    assert!(
+        page.contains("bekræftet af modt") && page.contains("ringet tilbage"),
+        "{page}"
+    );
+    assert!(!page.contains("Bekræft afsender"), "once: {page}");
+    b.screenshot("sender-confirmed");
+    assert!(d.stop().success());
+    let confirmed = d.audit_text("sender_confirmed");
+    assert!(
+        confirmed.contains("\"actor\":\"modt\"") && confirmed.contains(&r),
+        "{confirmed}"
+    );
+}

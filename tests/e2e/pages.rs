@@ -362,6 +362,11 @@ fn a_leader_without_a_certificate_is_notified_reads_in_the_desk_and_takes_it_ove
     let r = d.send("Bekymring", "Vi er bekymrede for barnet, cpr 120315-4321.");
     d.wait_outbox_idle();
     let before = sink.count();
+    // The school's address is only typed: a person confirms who sent it (issue 26).
+    assert!(d
+        .cli(&["triage", "confirm-sender", &r, "--how", "ringet til skolen"])
+        .status
+        .success());
     let routed = d.decide(
         &r,
         &[

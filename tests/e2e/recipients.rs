@@ -224,6 +224,17 @@ fn a_professionals_original_reaches_the_lokal_leder_when_attached() {
     )
     .unwrap();
     let r = d.send_file("underretning@localhost", &eml);
+    // Nothing proves the sender: a person confirms it before the original may go (issue 26).
+    assert!(d
+        .cli(&[
+            "triage",
+            "confirm-sender",
+            &r,
+            "--how",
+            "ringet til børnehaven"
+        ])
+        .status
+        .success());
     trin_2(
         &d,
         &r,

@@ -126,8 +126,33 @@ fn the_institution_gets_the_screening_and_the_original_only_when_chosen() {
         "no original: {copy}"
     );
 
-    // Chosen, for a professional: attached.
+    // Chosen, for a professional nothing proves (a typed From, "som fagperson"): not
+    // attached, so a citizen who claims to be one is not sent to the institution (issue 26).
+    let r2 = d.send(
+        "Bekymring",
+        "Som fagperson: barnet er ofte trist, cpr 120315-4321.",
+    );
+    trin_2(&d, &r2, &["--attach-original"]);
+    let copy = leaders_copy(&d, &sink, &r2);
+    assert!(
+        !copy.contains("message/rfc822") && !copy.contains("ofte trist"),
+        "{copy}"
+    );
+
+    // Chosen, for a professional a person confirmed (called the school back): attached.
     let r2 = d.send("Bekymring", "Barnet er ofte trist, cpr 120315-4321.");
+    let confirmed = d.cli(&[
+        "triage",
+        "confirm-sender",
+        &r2,
+        "--how",
+        "ringet tilbage til skolens kontor",
+    ]);
+    assert!(
+        confirmed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&confirmed.stderr)
+    );
     trin_2(&d, &r2, &["--attach-original"]);
     let copy = leaders_copy(&d, &sink, &r2);
     assert!(

@@ -45,8 +45,15 @@ fn settled(mut item: Value) -> Value {
     let written = "2026-12-01T00:00:00Z";
     if let Some(o) = item.as_object_mut() {
         o.remove("overdue");
-        // How the one asking sees it (issue 25), not what was stored.
-        for view in ["access", "role", "ended_at"] {
+        // How the one asking sees it (issue 25), and how its sender is known (issue 26:
+        // unverified for intakes from before), not what was stored.
+        for view in [
+            "access",
+            "role",
+            "ended_at",
+            "sender_trust",
+            "sender_confirmed",
+        ] {
             o.remove(view);
         }
         if let Some(Value::Array(sent)) = o.get_mut("escalations") {

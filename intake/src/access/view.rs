@@ -67,14 +67,19 @@ pub fn gets_whole(role: &str) -> bool {
 
 /// Whether a copy for `role` carries the original message: always for [`gets_whole`] roles;
 /// otherwise only a professional's, and on the institution's side only when the decision
-/// chose to attach it.
+/// chose to attach it and the sender is known (issue 26: "som fagperson" is anyone's to
+/// write, and a citizen's identity must never reach an institution on such a claim).
 pub fn gets_original(role: &str, item: &Item) -> bool {
     if gets_whole(role) {
         return true;
     }
     let professional = item.understanding.reporter.kind == "professional";
     let attached = item.decision.as_ref().is_some_and(|d| d.attach_original);
-    professional && (attached || !INSTITUTION_ROLES.contains(&role))
+    if INSTITUTION_ROLES.contains(&role) {
+        professional && attached && item.sender_known()
+    } else {
+        professional
+    }
 }
 
 /// Whether `p` works `item` (decides, corrects, closes, books): the desk of its kind, or the
@@ -310,6 +315,8 @@ mod tests {
             },
         );
         item.state = ItemState::Routed;
+        // The sender proven (DMARC): what a professional's report may carry depends on it.
+        item.sender_trust = modtag_storage::records::SenderTrust::Authenticated;
         item.subject = Some("Bekymring for Emil".into());
         item.from = Some("Nabo Hansen <nabo@example.org>".into());
         item.cprs = vec!["120315-4321".into()];
@@ -520,6 +527,29 @@ mod tests {
             }
             Sight::Full => unreachable!(),
         }
+    }
+
+    /// Issue 26: a professional's original reaches the institution only from a sender the
+    /// transport proved or a person confirmed.
+    #[test]
+    fn an_unverified_professional_s_original_stays_with_the_kommune() {
+        use modtag_storage::records::{SenderConfirmed, SenderTrust};
+        let mette = person("mette", &["lokal_leder"]);
+        let karen = person("karen", &["leder_ppr"]);
+        let mut item = intake("professional", true);
+        item.sender_trust = SenderTrust::Unverified;
+        let original = |p: &Person, i: &Item| view(p, i).unwrap().reads_original();
+        assert!(
+            !original(&mette, &item),
+            "the institution: the screening only"
+        );
+        assert!(original(&karen, &item), "a kommune leader: as before");
+        item.sender_confirmed = Some(SenderConfirmed {
+            by: "modt".into(),
+            at: t("2026-12-01T10:30:00Z"),
+            how: "ringet til skolen".into(),
+        });
+        assert!(original(&mette, &item), "confirmed by a person");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::Json;
 use jiff::Timestamp;
 use modtag_config::Kind;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{Item, ItemState, TaskKind, TaskOutcome};
+use modtag_storage::records::{Item, ItemState, SenderConfirmed, TaskKind, TaskOutcome};
 use modtag_storage::store::Batch;
 use serde::Serialize;
 
@@ -17,7 +17,8 @@ use super::auth::{require_work, Caller};
 use super::error::{json_body, ApiError};
 use super::state::{durable, ApiState};
 use super::types::{
-    CloseBody, Closed, DecisionBody, DecisionView, KindBody, KindCorrected, TaskBody, TaskDone,
+    CloseBody, Closed, DecisionBody, DecisionView, KindBody, KindCorrected, SenderBody,
+    SenderConfirmedView, TaskBody, TaskDone,
 };
 use crate::app::blocking;
 use crate::workflow::decide::{self, DecideError};
@@ -97,6 +98,51 @@ pub async fn correct_kind(
                 reference: r,
                 from,
                 kind,
+            })
+        },
+    )
+    .await?;
+    Ok(Json(done))
+}
+
+/// A person confirms who an unverified sender is ("Afsender bekræftet af ...", issue 26):
+/// what depends on the sender (a professional's rights, a participant list) then applies as
+/// for one the transport proved. Audited with how they know.
+pub async fn confirm_sender(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<SenderConfirmedView>, ApiError> {
+    let input: SenderBody = json_body(&body, "{\"how\": \"how you know who sent it\"}")?;
+    let how = input.how.trim().to_string();
+    if how.is_empty() || how.chars().count() > 500 || how.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "say in one line how you know who sent it (e.g. called the school back)",
+        ));
+    }
+    let r = reference.clone();
+    let done = modify(
+        &state,
+        &caller,
+        &reference,
+        EventKind::SenderConfirmed,
+        move |item, actor, now| {
+            if item.sender_known() {
+                return Err(ApiError::conflict(format!(
+                    "the sender of {} is known already",
+                    item.reference
+                )));
+            }
+            item.sender_confirmed = Some(SenderConfirmed {
+                by: actor.to_string(),
+                at: now,
+                how: how.clone(),
+            });
+            Ok(SenderConfirmedView {
+                reference: r,
+                by: actor.to_string(),
+                how,
             })
         },
     )

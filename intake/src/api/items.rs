@@ -120,8 +120,11 @@ fn item_view(view: View, text: Option<String>, now: Timestamp) -> ItemView {
         Sight::Sent { role, .. } => ("sent", Some(role.clone()), None),
         Sight::Ended { at } => ("ended", None, Some(deadline::rfc3339(*at))),
     };
+    let full = view.sight == Sight::Full;
     let item = view.item;
     ItemView {
+        sender_trust: full.then(|| item.sender_trust.as_str().to_string()),
+        sender_confirmed: item.sender_confirmed.clone().filter(|_| full),
         access: access.into(),
         role,
         ended_at,

@@ -45,6 +45,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(changes::correct_kind),
         )
         .route("/api/v1/triage/{reference}/close", post(changes::close))
+        .route(
+            "/api/v1/triage/{reference}/sender",
+            post(changes::confirm_sender),
+        )
         .route("/api/v1/triage/{reference}/erase", post(retention::erase))
         .route("/api/v1/retention/run", post(retention::run))
         .route("/api/v1/backup", get(backup::create))

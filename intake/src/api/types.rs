@@ -59,6 +59,12 @@ pub struct ItemView {
     pub role: Option<String>,
     /// When a new assessment stopped sending it to them, for `ended`.
     pub ended_at: Option<String>,
+    /// How the sender is known (`authenticated`, `partner`, `unverified`), for `full`.
+    #[serde(default)]
+    pub sender_trust: Option<String>,
+    /// A person's confirmation of an unverified sender, for `full`.
+    #[serde(default)]
+    pub sender_confirmed: Option<modtag_storage::records::SenderConfirmed>,
     pub reference: String,
     pub channel: Channel,
     pub kind: Kind,
@@ -110,6 +116,19 @@ pub struct KindCorrected {
     pub reference: String,
     pub from: Kind,
     pub kind: Kind,
+}
+
+/// `POST .../sender`: a person confirms who an unverified sender is, and how they know.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SenderBody {
+    pub how: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SenderConfirmedView {
+    pub reference: String,
+    pub by: String,
+    pub how: String,
 }
 
 /// `POST .../close`.

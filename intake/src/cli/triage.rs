@@ -41,6 +41,17 @@ pub enum TriageCommand {
         #[arg(long)]
         allow_flagged: bool,
     },
+    /// Confirm who an unverified sender is (audited, with how you know): what depends on
+    /// the sender (a professional's tilbagemelding and original, a participant list) then
+    /// applies as for one the transport proved.
+    #[command(
+        after_help = "Example:\n  modtag triage confirm-sender MT-2026-000001 --how \"ringet tilbage til skolens kontor\""
+    )]
+    ConfirmSender {
+        reference: String,
+        #[arg(long)]
+        how: String,
+    },
     /// Close an assessed intake (audited, with the reason).
     Close {
         reference: String,

@@ -41,6 +41,14 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             out,
             allow_flagged,
         } => attachment(ctx, reference, *index, out, *allow_flagged).await?,
+        TriageCommand::ConfirmSender { reference, how } => {
+            let body = modtag_intake::api::types::SenderBody { how: how.clone() };
+            let done: modtag_intake::api::types::SenderConfirmedView = ctx
+                .api()?
+                .post(&format!("/api/v1/triage/{reference}/sender"), &body)
+                .await?;
+            println!("{reference}: sender confirmed by {}", done.by);
+        }
         TriageCommand::Close {
             reference,
             reason,

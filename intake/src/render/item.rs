@@ -156,6 +156,15 @@ pub fn item(v: &ItemView) {
     }
     line("subject", or_dash(&v.subject));
     line("from", or_dash(&v.from));
+    line(
+        "sender known",
+        match (&v.sender_confirmed, v.sender_trust.as_deref()) {
+            (_, Some("authenticated")) => "authenticated (DMARC pass)".into(),
+            (_, Some("partner")) => "a known partner, over TLS".into(),
+            (Some(c), _) => format!("confirmed by {} at {}: {}", c.by, c.at, c.how),
+            _ => "UNVERIFIED: anyone could have written this From (triage confirm-sender)".into(),
+        },
+    );
     if let Some(o) = &u.original {
         line("original from", or_dash(&o.from));
         line("original date", or_dash(&o.date));

@@ -104,6 +104,38 @@ pub async fn kind(
     .await
 }
 
+#[derive(Deserialize)]
+pub struct Sender {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    hvordan: String,
+}
+
+/// `POST /koe/{reference}/afsender`: a person confirms who an unverified sender is.
+pub async fn sender(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    parts: Parts,
+    Form(f): Form<Sender>,
+) -> Response {
+    if f.hvordan.trim().is_empty() {
+        return missing("Skriv, hvordan du ved, hvem der sendte henvendelsen.");
+    }
+    let body = json!({ "how": f.hvordan.trim() });
+    let next = format!("/koe/{reference}");
+    apply(
+        state,
+        parts,
+        reference,
+        next,
+        &f.csrf,
+        body,
+        async |s, c, r, b| changes::confirm_sender(State(s), c, Path(r), b).await,
+    )
+    .await
+}
+
 /// `POST /koe/{reference}/opgave`: an open task done, or a tilbagemelding withheld.
 pub async fn task(
     State(state): State<Arc<ApiState>>,

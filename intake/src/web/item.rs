@@ -63,6 +63,31 @@ struct ItemPage<'a> {
     may_take_over: bool,
     /// A private institution's TRIVSEL+ forløb: its steps and what the person may do.
     forloeb: Option<super::forloeb::View>,
+    /// How the sender is known, in words (issue 26).
+    sender_trust: String,
+    /// The sender is unverified, and the person works the desk: they may confirm it.
+    may_confirm_sender: bool,
+}
+
+/// How the sender is known, as the desk says it.
+fn trust_words(item: &Item) -> String {
+    use modtag_storage::records::SenderTrust;
+    match (&item.sender_confirmed, item.sender_trust) {
+        (_, SenderTrust::Authenticated) => {
+            "godkendt: afsenderens domæne står inde for beskeden (DMARC bestået)".into()
+        }
+        (_, SenderTrust::Partner) => {
+            "kendt partner: sendt over TLS fra partnerens egen server".into()
+        }
+        (Some(c), SenderTrust::Unverified) => {
+            format!("bekræftet af {} {}: {}", c.by, deadline::local(c.at), c.how)
+        }
+        (None, SenderTrust::Unverified) => "ikke verificeret: afsenderen kan være hvem som helst. \
+             Det, der afhænger af afsenderen (sagens rådgiver får den ikke automatisk, en \
+             fagpersons tilbagemelding og originalen til institutionen, en deltagerliste), \
+             venter, til en person har bekræftet afsenderen."
+            .into(),
+    }
 }
 
 /// A task as the item page shows it: open with its form, or done by whom and when.
@@ -262,6 +287,9 @@ fn render(
                     item.sent_to.contains(me) && !item.taken_over.iter().any(|t| &t.person == me)
                 }),
             works: crate::access::view::works(&caller.person, item),
+            sender_trust: trust_words(item),
+            may_confirm_sender: crate::access::view::works(&caller.person, item)
+                && !item.sender_known(),
             earlier_decisions: item
                 .earlier_decisions
                 .iter()

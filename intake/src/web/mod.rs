@@ -57,6 +57,10 @@ fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/koe/{reference}/luk", axum::routing::post(changes::close))
         .route(
+            "/koe/{reference}/afsender",
+            axum::routing::post(changes::sender),
+        )
+        .route(
             "/koe/{reference}/tilbagemelding",
             axum::routing::post(changes::feedback),
         )

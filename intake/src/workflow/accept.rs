@@ -8,7 +8,9 @@ use jiff::Timestamp;
 use modtag_config::{Channel, Loaded};
 use modtag_router::deadline;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{Case, EarlierIntake, Item, ItemState, SenderVerdicts, Transport};
+use modtag_storage::records::{
+    Case, EarlierIntake, Item, ItemState, SenderTrust, SenderVerdicts, Transport,
+};
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
@@ -190,6 +192,7 @@ pub fn plan(
     item.attachments = reading.attachments;
     item.parse_error = reading.error;
     item.understanding = reading.understanding;
+    item.sender_trust = sender_trust(cfg, &rx);
     item.transition(ItemState::AwaitingAssessment, "system", now, "received");
     item.earlier = known.earlier;
     item.repeated = repeated(cfg, &item.earlier, now);
@@ -210,6 +213,7 @@ pub fn plan(
                 "tls": rx.tls,
                 "size": size,
                 "sender_auth": rx.sender_auth,
+                "sender_trust": item.sender_trust,
             })),
     );
     batch.audit(
@@ -246,6 +250,29 @@ pub fn plan(
         .message_with_header(&reference, header, body)
         .item(item);
     Ok(batch)
+}
+
+/// How the sender is known from what the transport proved (issue 26): DMARC passed (the
+/// `From:` domain vouched for it), or a known partner's server over TLS from a network
+/// `[smtp] require_tls_networks` names; anything else (a typed `From:`, a form) is
+/// unverified until a person confirms it.
+fn sender_trust(cfg: &Loaded, rx: &Received) -> SenderTrust {
+    if rx.sender_auth.as_ref().is_some_and(|v| v.dmarc == "pass") {
+        return SenderTrust::Authenticated;
+    }
+    let over_tls = !rx.tls.is_empty() && rx.tls != "none" && rx.envelope.helo != "webformular";
+    let partner = rx.peer.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+        cfg.config
+            .smtp
+            .require_tls_networks
+            .iter()
+            .any(|n| n.contains(ip))
+    });
+    if over_tls && partner {
+        SenderTrust::Partner
+    } else {
+        SenderTrust::Unverified
+    }
 }
 
 /// "Gentagne underretninger": enough intakes about the child within the window, this one

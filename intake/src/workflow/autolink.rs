@@ -24,14 +24,18 @@ pub fn link(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     // Auto-link only what a trusted sender wrote in their own name: a CPR in a forward is
-    // another sender's reference, and is a suggestion (DOMAIN.md flow 1.2).
-    let trusted = match cfg.config.triage.auto_link_senders.as_str() {
+    // another sender's reference, and is a suggestion (DOMAIN.md flow 1.2). And only from a
+    // sender the transport proved (issue 26): "som fagperson" is anyone's to write, and a
+    // copy signed by modtag must not go to a caseworker on such a claim before a person
+    // has read it.
+    let claimed = match cfg.config.triage.auto_link_senders.as_str() {
         "any" => true,
         _ => {
             item.understanding.reporter.kind == "professional"
                 && item.understanding.original.is_none()
         }
     };
+    let trusted = claimed && item.sender_known();
     match open_cases {
         [] => Ok(()),
         [case] if !trusted => {

@@ -10,7 +10,9 @@ use modtag_intake::smtp::session::Envelope;
 use modtag_intake::understand::Reader;
 use modtag_intake::workflow::{accept, decide};
 use modtag_storage::audit::EventKind;
-use modtag_storage::records::{Case, EarlierIntake, ItemState, TaskKind};
+use modtag_storage::records::{
+    Case, EarlierIntake, ItemState, SenderTrust, SenderVerdicts, TaskKind,
+};
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 
@@ -29,7 +31,20 @@ const MESSAGE: &[u8] = b"From: Peter Larsen <kontor@bakkeskolen.dk>\r\n\
 Subject: Bekymring for Emil\r\n\r\n\
 Emil 120315-4321 kom sulten i skole igen i dag.\r\n\r\nMvh Peter Larsen, skoleleder\r\n";
 
+/// The message as the SMTP listener hands it over, its sender authenticated (DMARC pass)
+/// as the school's mail server would have it.
 fn received() -> accept::Received {
+    let mut rx = unverified();
+    rx.sender_auth = Some(SenderVerdicts {
+        spf: "pass".into(),
+        dkim: "pass".into(),
+        dmarc: "pass".into(),
+    });
+    rx
+}
+
+/// The same with nothing proven about the sender (no DMARC, no partner over TLS).
+fn unverified() -> accept::Received {
     accept::Received {
         envelope: Envelope {
             helo: "mail.bakkeskolen.dk".into(),
@@ -53,18 +68,17 @@ fn now() -> Timestamp {
 /// `MESSAGE` received at `now()` with what storage would know, planned with the embedded
 /// configuration.
 fn accepted(known: accept::Known, ids: &Counter) -> (modtag_config::Loaded, Batch) {
+    accepted_from(received(), known, ids)
+}
+
+fn accepted_from(
+    rx: accept::Received,
+    known: accept::Known,
+    ids: &Counter,
+) -> (modtag_config::Loaded, Batch) {
     let cfg = modtag_config::load_embedded().unwrap();
     let reading = Reader::with_key(&cfg, None).read(MESSAGE, Channel::Underretning);
-    let batch = accept::plan(
-        &cfg,
-        known,
-        received(),
-        MESSAGE.to_vec(),
-        reading,
-        ids,
-        now(),
-    )
-    .unwrap();
+    let batch = accept::plan(&cfg, known, rx, MESSAGE.to_vec(), reading, ids, now()).unwrap();
     (cfg, batch)
 }
 
@@ -120,6 +134,34 @@ fn a_professionals_report_on_a_child_with_one_open_case_is_linked_at_a_fixed_tim
         .collect();
     assert_eq!(to, [("raadgiver", 1), ("reporter", 2)], "{to:?}");
     assert!(batch.outbox_entries().iter().all(|e| e.created == now));
+    assert_eq!(item.sender_trust, SenderTrust::Authenticated);
+}
+
+/// Issue 26: "som fagperson" and a CPR are anyone's to write. From a sender nothing proves,
+/// the one open case is a suggestion for Modtagelsen, and nothing goes to the rådgiver.
+#[test]
+fn an_unverified_senders_claim_forwards_nothing_to_a_caseworker() {
+    let known = accept::Known {
+        reference: "MT-2026-000044".into(),
+        open_cases: vec![Case {
+            case_number: "SAG-100".into(),
+            cpr: "120315-4321".into(),
+            child_name: "Emil Hansen".into(),
+            raadgiver: "anna.kristensen".into(),
+            area: Some("skole".into()),
+            institution: Some("bakkeskolen".into()),
+            open: true,
+        }],
+        ..Default::default()
+    };
+    let ids = Counter::default();
+    let (_, batch) = accepted_from(unverified(), known, &ids);
+    let item = &batch.items()[0];
+    assert_eq!(item.sender_trust, SenderTrust::Unverified);
+    assert_eq!(item.state, ItemState::AwaitingAssessment);
+    assert_eq!(item.suggestions, ["SAG-100"]);
+    assert!(item.sent_to.is_empty() && item.case_number.is_none());
+    assert!(batch.outbox_entries().iter().all(|e| e.role != "raadgiver"));
 }
 
 #[test]

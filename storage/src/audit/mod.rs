@@ -123,6 +123,8 @@ pub enum EventKind {
     KeyringExported,
     /// A key was replaced (which, and the old and new public keys where they are public).
     KeyRotated,
+    /// A person confirmed who an unverified sender is (issue 26).
+    SenderConfirmed,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -175,6 +177,7 @@ modtag_config::closed_names!(EventKind {
     BackupCreated => "backup_created",
     KeyringExported => "keyring_exported",
     KeyRotated => "key_rotated",
+    SenderConfirmed => "sender_confirmed",
 });
 
 impl Serialize for EventKind {
