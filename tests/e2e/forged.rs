@@ -87,3 +87,70 @@ fn a_person_confirms_an_unverified_sender_on_the_item_page() {
         "{confirmed}"
     );
 }
+
+/// Attack 5: a case outcome went in clear to an address someone typed into the public form
+/// as "fagperson". The letter is not sent to a typed address (the task says why); once a
+/// person confirms the sender it goes, and only over TLS: never in plain SMTP.
+#[test]
+fn an_outcome_goes_only_to_a_proven_address_and_never_in_clear() {
+    use modtag_tests::forms::{form, post, reference_on};
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let (csrf, cookie) = form(d.public, "/underretning");
+    let (code, _, body) = post(
+        d.public,
+        "/underretning",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("barn_navn", "Emil"),
+            ("barn_cpr", "120315-4321"),
+            ("bekymring", "Emil kommer sulten i skole."),
+            ("indberetter", "fagperson"),
+            ("navn", "Angriber"),
+            ("arbejdsplads", "Bakkeskolen"),
+            ("email", "angriber@evil.example"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let r = reference_on(&body);
+    d.decide(
+        &r,
+        &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
+    );
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &modt);
+    let (_, page) = modt.get(&d, &format!("/koe/{r}"));
+    assert!(page.contains("kun er skrevet af nogen"), "{page}");
+    assert!(!page.contains("id=\"brev\""), "no letter offered: {page}");
+    let (status, page) = modt.post_form(
+        &d,
+        &format!("/koe/{r}/tilbagemelding"),
+        &[("brev", "Vi har iværksat en børnefaglig undersøgelse.")],
+    );
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("ikke sendt"), "{page}");
+
+    // Confirmed (Modtagelsen called the school and the address is the teacher's): it goes,
+    // only over TLS. This relay speaks no TLS, so it never arrives in clear.
+    assert!(d
+        .cli(&["triage", "confirm-sender", &r, "--how", "ringet til skolen"])
+        .status
+        .success());
+    let (status, page) = modt.post_form(
+        &d,
+        &format!("/koe/{r}/tilbagemelding"),
+        &[("brev", "Vi har iværksat en børnefaglig undersøgelse.")],
+    );
+    assert_eq!(status, 303, "{page}");
+    wait_for(
+        "the letter to wait for TLS",
+        std::time::Duration::from_secs(30),
+        || (d.metric("modtag_outbox_deferred") >= 1).then_some(()),
+    );
+    let in_clear = sink.wait(0).iter().any(|m| {
+        rcpt_of(m) == "angriber@evil.example" && plain_body(m).contains("undersøgelse")
+    });
+    assert!(!in_clear, "the outcome never goes in plain SMTP");
+}

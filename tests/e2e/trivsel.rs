@@ -229,7 +229,19 @@ fn a_decision_that_sends_nowhere_leaves_the_intake_with_modtagelsen() {
 fn modtagelsen_approves_the_drafted_tilbagemelding_and_it_reaches_the_reporter() {
     let mut d = Daemon::start(Options::default());
     let sink = Sink::start(d.opts.relay_port);
-    let r = d.send("Bekymring", "Eleven har mange fravær, cpr 120315-4321.");
+    // The school's leader, a person of the directory with a certificate: the letter goes
+    // to that address, encrypted (issue 26), whoever typed the From.
+    let r = queued_as(&d.swaks_args(&[
+        "--to",
+        "underretning@localhost",
+        "--from",
+        "leder.bakkeskolen@kommune.localhost",
+        "--header",
+        "Subject: Bekymring",
+        "--body",
+        "Eleven har mange fravær, cpr 120315-4321.",
+    ]))
+    .unwrap();
     d.decide(
         &r,
         &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
@@ -274,9 +286,12 @@ fn modtagelsen_approves_the_drafted_tilbagemelding_and_it_reaches_the_reporter()
     let letter = sink
         .wait(before + 1)
         .into_iter()
-        .find(|m| rcpt_of(m) == "kontor@bakkeskolen.dk" && plain_body(m).contains("PS: Ring gerne"))
+        .find(|m| rcpt_of(m) == "leder.bakkeskolen@kommune.localhost" && m.contains(&r))
         .expect("the letter to the reporter");
-    let body = plain_body(&letter);
+    assert!(!letter.contains("børnefaglig"), "never in clear: {letter}");
+    let body = Gpg::with_demo_keys(&["leder-bakkeskolen"])
+        .decrypt(&armored_block(&letter))
+        .unwrap();
     assert!(
         body.contains("børnefaglig undersøgelse") && body.contains("PS: Ring gerne"),
         "{body}"

@@ -198,6 +198,12 @@ pub async fn feedback(
         }
         Ok(Err(why)) => missing(match why {
             NotSent::Empty => "Brevet er tomt.",
+            NotSent::Unproven => {
+                "Tilbagemeldingen blev ikke sendt: underretterens adresse er kun, hvad nogen har \
+                 skrevet. Bekræft afsenderen på henvendelsen, når du ved, at adressen er \
+                 underretterens, eller giv tilbagemeldingen på anden vis og marker opgaven \
+                 udført."
+            }
             NotSent::NoAddress => {
                 "Underretteren har ingen e-mailadresse: send brevet på anden vis, og marker opgaven udført."
             }

@@ -100,6 +100,8 @@ struct TaskLine {
     may_withhold: bool,
     /// The tilbagemelding's letter as modtag drafts it, when it can go by e-mail.
     draft: Option<String>,
+    /// The reporter gave an address, but it is only what someone typed (issue 26).
+    unproven: bool,
 }
 
 fn task_name(kind: TaskKind) -> &'static str {
@@ -174,6 +176,7 @@ pub async fn item(
     let forloeb = || super::forloeb::view(&state.app.policy.cfg(), &caller, &item, now);
     match &view.sight {
         Sight::Full => render(
+            &state.app.policy.cfg(),
             &caller,
             &item,
             text.as_deref().unwrap_or_default(),
@@ -205,6 +208,7 @@ pub async fn item(
 }
 
 fn render(
+    cfg: &modtag_config::Loaded,
     caller: &Caller,
     item: &Item,
     text: &str,
@@ -212,6 +216,7 @@ fn render(
     now: jiff::Timestamp,
 ) -> Response {
     let u = &item.understanding;
+    let proven = crate::workflow::tilbagemelding::proven_address(cfg, item).is_some();
     let r = &u.reporter;
     let reporter = [
         Some(
@@ -327,10 +332,12 @@ fn render(
                         )
                     }),
                     may_withhold: t.kind == TaskKind::Tilbagemelding,
-                    draft: (t.kind == TaskKind::Tilbagemelding
+                    draft: (t.kind == TaskKind::Tilbagemelding && t.done_at.is_none() && proven)
+                        .then(|| crate::workflow::tilbagemelding::draft(item)),
+                    unproven: t.kind == TaskKind::Tilbagemelding
                         && t.done_at.is_none()
-                        && item.understanding.reporter.email.is_some())
-                    .then(|| crate::workflow::tilbagemelding::draft(item)),
+                        && item.understanding.reporter.email.is_some()
+                        && !proven,
                 })
                 .collect(),
             kinds: Kind::ALL

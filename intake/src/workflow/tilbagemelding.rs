@@ -2,8 +2,9 @@
 //! `[triage] tilbagemelding_months` of receipt the reporter is told whether an
 //! investigation or measures were begun. modtag drafts the letter from the decision's
 //! screening outcome; a person reads it, may change it, and approves it, and it goes to
-//! the reporter's address. (Withholding it, with the reason the law asks for, is a task
-//! outcome of its own.) The letter names the reference, never the child.
+//! the reporter's address, if that address is proven for the reporter, encrypted or only over
+//! TLS (issue 26). (Withholding it, with the reason the law asks for, is a task outcome of
+//! its own.) The letter names the reference, never the child.
 
 use jiff::{Timestamp, ToSpan};
 use modtag_config::Loaded;
@@ -62,6 +63,29 @@ pub fn draft(item: &Item) -> String {
     )
 }
 
+/// Where a letter about a child may go for `item`'s reporter (issue 26): an address proven
+/// for that reporter, with the directory person's certificate when it has one. Proven is a
+/// person of the directory (the letter goes to their own address, whoever typed it), or the
+/// message's own sender when the transport proved it or a person confirmed who sent it.
+/// `None`: the address is only what someone typed.
+pub fn proven_address<'a>(
+    cfg: &'a Loaded,
+    item: &Item,
+) -> Option<(String, Option<&'a sequoia_openpgp::Cert>)> {
+    let email = item.understanding.reporter.email.clone()?;
+    if let Some((id, _)) = cfg.directory.roles_of_email(&email) {
+        let cert = cfg.directory.person(id).and_then(|p| p.cert.as_ref());
+        return Some((email, cert));
+    }
+    let own = item
+        .from
+        .as_deref()
+        .map(crate::understand::address_of)
+        .is_some_and(|from| from.eq_ignore_ascii_case(&email));
+    let vouched = item.sender_confirmed.is_some() || (own && item.sender_known());
+    vouched.then_some((email, None))
+}
+
 /// Why a tilbagemelding could not be sent, in the desk's words.
 #[derive(Debug, PartialEq)]
 pub enum NotSent {
@@ -71,6 +95,9 @@ pub enum NotSent {
     NoTask,
     /// The reporter gave no address: send the letter another way and mark the task done.
     NoAddress,
+    /// The address is only what someone typed: confirm the sender first, or send the letter
+    /// another way.
+    Unproven,
     /// An empty letter.
     Empty,
 }
@@ -93,8 +120,11 @@ pub fn send(
     let Some(mut item) = store.item(reference)?.filter(|i| works(i)) else {
         return Ok(Err(NotSent::NotFound));
     };
-    let Some(email) = item.understanding.reporter.email.clone() else {
+    if item.understanding.reporter.email.is_none() {
         return Ok(Err(NotSent::NoAddress));
+    }
+    let Some((email, cert)) = proven_address(cfg, &item) else {
+        return Ok(Err(NotSent::Unproven));
     };
     let Some(task) = item
         .tasks
@@ -107,7 +137,9 @@ pub fn send(
     task.done_by = Some(actor.to_string());
     task.outcome = Some(TaskOutcome::Sent);
     let mut b = Batch::new();
-    b.outbox(compose::plain_entry(
+    // It tells what the kommune did about a child: encrypted to the reporter's certificate,
+    // or else only over TLS, never in plain SMTP (issue 26).
+    b.outbox(compose::private_entry(
         store,
         cfg,
         reference,
@@ -116,6 +148,7 @@ pub fn send(
             person: "reporter",
             email: &email,
         },
+        cert,
         &format!("Tilbagemelding på din underretning {reference}"),
         letter.trim(),
         now,
@@ -123,7 +156,10 @@ pub fn send(
     b.audit(
         Event::new(EventKind::TaskDone, actor, "tilbagemelding")
             .reference(reference)
-            .details(json!({ "task": "tilbagemelding", "outcome": "sent", "to": "reporter" })),
+            .details(json!({
+                "task": "tilbagemelding", "outcome": "sent", "to": "reporter",
+                "encrypted": cert.is_some(),
+            })),
     );
     b.item(item);
     store.commit(b, now)?;
