@@ -149,8 +149,79 @@ fn an_outcome_goes_only_to_a_proven_address_and_never_in_clear() {
         std::time::Duration::from_secs(30),
         || (d.metric("modtag_outbox_deferred") >= 1).then_some(()),
     );
-    let in_clear = sink.wait(0).iter().any(|m| {
-        rcpt_of(m) == "angriber@evil.example" && plain_body(m).contains("undersøgelse")
-    });
+    let in_clear = sink
+        .wait(0)
+        .iter()
+        .any(|m| rcpt_of(m) == "angriber@evil.example" && plain_body(m).contains("undersøgelse"));
     assert!(!in_clear, "the outcome never goes in plain SMTP");
+}
+
+/// Attack 3: a mail to `bornogunge@` from a stranger with a forløb's reference in its subject
+/// was joined to the forløb and closed, and the invitations went to the stranger's addresses.
+/// Now it waits on Journalen's desk, the forløb stays without a list, and a booking with an
+/// address outside the directory and the institution is refused until Journalen confirms it.
+#[test]
+fn a_strangers_participant_list_joins_nothing_and_invites_no_one() {
+    let d = Daemon::start(Options::default());
+    let (code, _, body) =
+        modtag_tests::forms::friskolen_send_sikkert(d.public, "", "Et forløb for en elev.");
+    assert_eq!(code, 200, "{body}");
+    let r = modtag_tests::forms::reference_on(&body);
+    d.decide(
+        &r,
+        &["--institution", "friskolen", "--area", "privat_skole"],
+    );
+    let t = d.swaks_args(&[
+        "--to",
+        "bornogunge@localhost",
+        "--from",
+        "attacker@evil.example",
+        "--header",
+        &format!("Subject: Deltagere til {r}"),
+        "--body",
+        "Deltagere:\nAngriber Et <a1@evil.example>\nAngriber To <a2@evil.example>",
+    ]);
+    let list = queued_as(&t).unwrap();
+    let held = d.cli_json(&["triage", "show", &list, "--json"]);
+    assert_eq!(held["state"], "awaiting_assessment", "{held}");
+    assert!(
+        held["understanding"]["notes"]
+            .to_string()
+            .contains("afsender ikke bekræftet"),
+        "{held}"
+    );
+    let forloeb = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert!(
+        !forloeb.to_string().contains("evil.example"),
+        "nothing of the stranger in the forløb: {forloeb}"
+    );
+
+    // Journalen books; an address typed in that is neither the directory's nor the
+    // institution's is refused until confirmed.
+    let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
+    let journal = d.sign_in("journal", &journal);
+    let (_, page) = journal.get(&d, &format!("/koe/{r}/moede"));
+    assert!(!page.contains("evil.example"), "{page}");
+    let slot = page
+        .split("name=\"tid\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .expect("a bookable slot")
+        .to_string();
+    let people = "Lise Holm <lise.holm@friskolen.dk>\nAngriber Et <a1@evil.example>";
+    let (status, page) = journal.post_form(
+        &d,
+        &format!("/koe/{r}/moede"),
+        &[("tid", &slot), ("deltagere", people)],
+    );
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("a1@evil.example") && page.contains("bekræftet"),
+        "{page}"
+    );
+    let (_, page) = journal.get(&d, &format!("/koe/{r}"));
+    assert!(
+        page.contains("Første møde") && !page.contains("booket af"),
+        "not booked: {page}"
+    );
 }

@@ -148,23 +148,31 @@ fn a_private_institutions_trivselplus_runs_from_send_sikkert_to_the_first_meetin
     d.wait_outbox_idle();
     assert_eq!(sink.count(), before, "no kvittering for a participant list");
 
-    // Step 5: Journalen books; slots that break a rule are refused with the reason.
+    // Nothing proves who sent it (anyone can type the reference): it waits for Journalen,
+    // who calls the private leader and confirms (issue 26); then it joins the forløb.
     b.sign_in_again(d.http, "journal", &journal);
     b.goto(&format!("http://{}/koe/{list}", d.http));
+    assert!(
+        b.text().contains("Deltagerliste – afsender ikke bekræftet"),
+        "{}",
+        b.text()
+    );
+    b.fill("afsender-hvordan", "ringet til Susanne Møller på Friskolen");
+    b.follow("form[action$='/afsender'] button");
     assert!(
         b.text().contains(&format!("knyttet til TRIVSEL+ {r}")),
         "{}",
         b.text()
     );
+
+    // Step 5: Journalen books; slots that break a rule are refused with the reason.
     // Journalen finds the forløb that waits for it in the queue.
     b.goto(&format!("http://{}/koe?tilstand=forloeb", d.http));
     assert!(b.text().contains(&r), "{}", b.text());
     b.follow(&format!("a[href='/koe/{r}']"));
     let page = b.text();
     assert!(
-        page.contains(&format!(
-            "som {list} (4 deltager(e); knyttet ved reference)"
-        )),
+        page.contains(&format!("som {list} (4 deltager(e); knyttet ved journal)")),
         "{page}"
     );
     b.follow(&format!("a[href='/koe/{r}/moede']"));

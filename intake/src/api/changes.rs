@@ -147,6 +147,17 @@ pub async fn confirm_sender(
         },
     )
     .await?;
+    // A participant list held for its sender joins its forløb now.
+    let (store, cfg) = (state.app.store.clone(), state.app.policy.cfg());
+    let reader = state.app.policy.current().reader.clone();
+    let (r, actor, now) = (reference.clone(), caller.actor.clone(), state.now());
+    let joined = blocking(move || {
+        crate::workflow::participants::join_confirmed(&store, &cfg, &reader, &r, &actor, now)
+    })
+    .await?;
+    if joined.is_some() {
+        durable(&state).await?;
+    }
     Ok(Json(done))
 }
 

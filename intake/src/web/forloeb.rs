@@ -492,6 +492,9 @@ pub struct BookForm {
     tid: String,
     #[serde(default)]
     deltagere: String,
+    /// "Jeg har bekræftet adresserne": addresses outside the directory and the institution.
+    #[serde(default)]
+    bekraeft: String,
 }
 
 /// Books (or moves) the first meeting; a slot that breaks a rule, or a list that cannot
@@ -513,6 +516,7 @@ pub async fn book(
     let outcome = match checked {
         Ok((start, people)) => {
             let actor = caller.actor.clone();
+            let confirmed = !form.bekraeft.is_empty();
             let plan: Plan = Box::new(move |store, cfg, item, batch, now| {
                 let taken = taken_slots(store, &item.reference)?;
                 booking::book(
@@ -520,7 +524,7 @@ pub async fn book(
                     cfg,
                     item,
                     (start, &taken),
-                    people,
+                    (people, confirmed),
                     &actor,
                     batch,
                     now,

@@ -115,9 +115,25 @@ pub fn accept_with(
         if let Some((forloeb_ref, how)) = found {
             let held = store.lock_item(&forloeb_ref);
             if let Some(item) = store.item(&forloeb_ref)? {
-                let people = participants::find_participants(&reading.text);
-                known.forloeb = Some((forloeb_ref, how));
-                list = Some((held, item, how, people));
+                // Only from the institution, its sender proven (issue 26): anyone could put
+                // the reference in a subject. Anything else waits for Journalen.
+                let proven = sender_trust(cfg, &rx) != SenderTrust::Unverified;
+                if proven && participants::from_institution(cfg, &item, &reading) {
+                    let people = participants::find_participants(&reading.text);
+                    known.forloeb = Some((forloeb_ref, how));
+                    list = Some((held, item, how, people));
+                } else {
+                    reading.understanding.notes.push(format!(
+                        "Deltagerliste – afsender ikke bekræftet: den hører til TRIVSEL+ \
+                         {forloeb_ref}, men afsenderen er {}. Den knyttes til forløbet, \
+                         når Journalen har bekræftet afsenderen.",
+                        if proven {
+                            "ikke institutionens"
+                        } else {
+                            "ikke verificeret"
+                        }
+                    ));
+                }
             }
         }
     }

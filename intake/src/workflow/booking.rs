@@ -19,17 +19,51 @@ use super::forloeb::{advanced, institution_leader};
 use crate::delivery::compose;
 use crate::delivery::ical::{self, Invitation};
 
+/// The addresses among `participants` that are neither a person's of the directory, in a
+/// domain of the directory's people (the kommune's own), nor in one of the forløb's
+/// institution's registered domains: invitations go there only when Journalen has confirmed
+/// them (issue 26: a list from anyone offered an attacker's addresses, and the invitations
+/// went to them).
+pub fn unknown_addresses(cfg: &Loaded, item: &Item, participants: &[Participant]) -> Vec<String> {
+    let domain = |e: &str| e.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+    let institution = item
+        .decision
+        .as_ref()
+        .and_then(|d| d.institution.as_deref())
+        .and_then(|i| cfg.directory.institution(i));
+    let known = |email: &str| {
+        let d = domain(email);
+        cfg.directory
+            .people
+            .values()
+            .any(|p| p.email.eq_ignore_ascii_case(email) || domain(&p.email) == d)
+            || institution.is_some_and(|i| {
+                i.domains.iter().any(|own| {
+                    d.as_deref().is_some_and(|d| {
+                        d.eq_ignore_ascii_case(own) || d.ends_with(&format!(".{own}"))
+                    })
+                })
+            })
+    };
+    participants
+        .iter()
+        .filter(|p| !known(&p.email))
+        .map(|p| p.email.clone())
+        .collect()
+}
+
 /// Books (or moves) the first meeting (step 5) in the slot starting at `start` (unless
 /// another forløb holds it: `taken`), and queues
 /// an invitation to every participant and the private leader. `Err` says, in Danish, why
-/// the slot or the list cannot be used; nothing is then changed.
+/// the slot or the list cannot be used; nothing is then changed. An address outside the
+/// directory and the institution's domains is refused unless `confirmed`.
 #[allow(clippy::too_many_arguments)]
 pub fn book(
     ids: &dyn IdSource,
     cfg: &Loaded,
     item: &mut Item,
     (start, taken): (DateTime, &[DateTime]),
-    participants: Vec<Participant>,
+    (participants, confirmed): (Vec<Participant>, bool),
     actor: &str,
     batch: &mut Batch,
     now: Timestamp,
@@ -39,6 +73,14 @@ pub fn book(
             "Der er intet TRIVSEL+-forløb at booke et møde til.".into()
         ));
     };
+    let unknown = unknown_addresses(cfg, item, &participants);
+    if !unknown.is_empty() && !confirmed {
+        return Ok(Err(format!(
+            "Disse adresser er hverken i kataloget eller institutionens: {}. Tjek, at de er \
+             rigtige, og sæt flueben i «Jeg har bekræftet adresserne», eller fjern dem.",
+            unknown.join(", ")
+        )));
+    }
     let rules = &cfg.config.trivsel;
     let end = match startmoede::check(
         rules,
@@ -80,6 +122,7 @@ pub fn book(
             .details(json!({
                 "start": meeting.start, "end": meeting.end, "sequence": sequence,
                 "participants": meeting.participants.len(), "invitations": count,
+                "unknown_addresses_confirmed": unknown.len(),
             })),
     );
     item.forloeb.as_mut().expect("checked above").meeting = Some(meeting);

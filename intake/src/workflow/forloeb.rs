@@ -109,10 +109,7 @@ pub fn list_address(cfg: &Loaded) -> Option<&str> {
 }
 
 /// The private institution's leader: its registered address (directory person).
-pub(super) fn institution_leader<'a>(
-    cfg: &'a Loaded,
-    item: &Item,
-) -> Option<&'a modtag_config::Person> {
+pub fn institution_leader<'a>(cfg: &'a Loaded, item: &Item) -> Option<&'a modtag_config::Person> {
     let id = item.decision.as_ref()?.institution.as_deref()?;
     cfg.directory.person(&cfg.directory.institution(id)?.leader)
 }

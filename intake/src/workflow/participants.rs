@@ -83,6 +83,88 @@ pub fn find_forloeb(
     })
 }
 
+/// Whether a participant list for the forløb on `forloeb` comes from its institution: the
+/// institution leader's address, or one of its registered domains (issue 26; anyone could
+/// put a forløb's reference in a subject).
+pub fn from_institution(cfg: &Loaded, forloeb: &Item, reading: &Reading) -> bool {
+    let Some(sender) = reading.from.as_deref().and_then(participant_address) else {
+        return false;
+    };
+    let domain = sender.rsplit_once('@').map_or("", |(_, d)| d);
+    let Some(institution) = forloeb
+        .decision
+        .as_ref()
+        .and_then(|d| d.institution.as_deref())
+        .and_then(|i| cfg.directory.institution(i))
+    else {
+        return false;
+    };
+    institution.domains.iter().any(|d| {
+        domain.eq_ignore_ascii_case(d) || domain.to_ascii_lowercase().ends_with(&format!(".{d}"))
+    }) || cfg
+        .directory
+        .person(&institution.leader)
+        .is_some_and(|p| p.email.eq_ignore_ascii_case(&sender))
+}
+
+/// A participant list held for Journalen (its sender unproven or not the institution's),
+/// joined to its forløb once a person has confirmed the sender: found and joined as at
+/// intake, in one batch under both intakes' locks. `Ok(None)` when there is no forløb to
+/// join (it stays on Journalen's desk).
+pub fn join_confirmed(
+    store: &Store,
+    cfg: &Loaded,
+    reader: &crate::understand::Reader,
+    reference: &str,
+    actor: &str,
+    now: jiff::Timestamp,
+) -> Result<Option<String>, StoreError> {
+    let _list_lock = store.lock_item(reference);
+    let Some(mut list) = store.item(reference)? else {
+        return Ok(None);
+    };
+    let held = list.channel == modtag_config::Channel::Deltagerliste
+        && list.kind == Kind::Postfordeling
+        && list.state.awaits_assessment()
+        && list.sender_known();
+    if !held {
+        return Ok(None);
+    }
+    let Some(raw) = store.message(reference)? else {
+        return Ok(None);
+    };
+    let reading = reader.read(&raw, list.channel);
+    let Some((forloeb_ref, _)) = find_forloeb(store, cfg, &reading)? else {
+        return Ok(None);
+    };
+    let _forloeb_lock = store.lock_item(&forloeb_ref);
+    let Some(mut forloeb) = store.item(&forloeb_ref)? else {
+        return Ok(None);
+    };
+    let people = find_participants(&reading.text);
+    let mut batch = modtag_storage::store::Batch::new();
+    super::forloeb::link_list(cfg, &mut forloeb, reference, actor, people, &mut batch, now);
+    let note = format!(
+        "deltagerliste knyttet til TRIVSEL+ {forloeb_ref} af {actor}, da afsenderen var bekræftet"
+    );
+    list.transition(
+        modtag_storage::records::ItemState::Assessed,
+        actor,
+        now,
+        &note,
+    );
+    list.transition(
+        modtag_storage::records::ItemState::Closed,
+        actor,
+        now,
+        &note,
+    );
+    batch.item(forloeb);
+    batch.item(list);
+    store.commit(batch, now)?;
+    Ok(Some(forloeb_ref))
+}
+
 /// An intake reference (`MT-2026-000123`) in a subject.
 fn reference_in(subject: &str) -> Option<String> {
     let b = subject.as_bytes();

@@ -150,19 +150,38 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
             &cfg,
             item,
             ("2026-12-10T13:00".parse().unwrap(), &[]),
-            people.clone(),
+            (people.clone(), false),
             "journal",
             b,
             t3,
         )
         .unwrap();
         assert!(early.unwrap_err().contains("varsel"));
+        // An address outside the directory and the institution: only once Journalen
+        // confirms it (issue 26).
+        let mut stranger = people.clone();
+        stranger.push(modtag_storage::forloeb::Participant {
+            name: "Angriber".into(),
+            email: "angriber@evil.example".into(),
+        });
+        let refused = booking::book(
+            &store,
+            &cfg,
+            item,
+            ("2026-12-15T09:00".parse().unwrap(), &[]),
+            (stranger, false),
+            "journal",
+            b,
+            t3,
+        )
+        .unwrap();
+        assert!(refused.unwrap_err().contains("angriber@evil.example"));
         booking::book(
             &store,
             &cfg,
             item,
             ("2026-12-15T09:00".parse().unwrap(), &[]),
-            people.clone(),
+            (people.clone(), false),
             "journal",
             b,
             t3,
