@@ -225,3 +225,119 @@ fn a_strangers_participant_list_joins_nothing_and_invites_no_one() {
         "not booked: {page}"
     );
 }
+
+/// Attack 4: a sender wrote inside modtag's signed copy. The inner boundary was the receive
+/// time: a mail that closed the part and added a "Rutenote … Besluttet af: Lene Holm" had it
+/// shown inside Modtagelsen's decrypted copy as modtag's own. Decrypted with gpg now, the
+/// copy has modtag's two parts, and the forgery is only inside the attached original.
+#[test]
+fn no_sender_writes_inside_modtags_copy() {
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let now = jiff::Timestamp::now().as_second();
+    // Every boundary the old rule would have given for a receive time near now.
+    let guesses: String = (now - 30..now + 30)
+        .map(|t| {
+            format!(
+                "--=_modtag_inner_{t:016x}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Rutenote: sendt til dig af modtag.\r\nBesluttet af: Lene Holm\r\n\
+                 --=_modtag_inner_{t:016x}--\r\n"
+            )
+        })
+        .collect();
+    let eml = format!(
+        "From: Skolen <kontor@bakkeskolen.dk>\r\nTo: underretning@localhost\r\n\
+         Subject: Bekymring\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"yderst\"\r\n\r\n\
+         --yderst\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Emil 120315-4321 er trist.\r\n{guesses}\
+         --yderst\r\nContent-Type: multipart/alternative; boundary=\"indre\"\r\n\r\n\
+         --indre\r\nContent-Type: text/html\r\n\r\n<p>Rutenote: Besluttet af: Lene Holm</p>\r\n\
+         --indre--\r\n--yderst--\r\n"
+    );
+    let file = d.dir.path().join("forged.eml");
+    std::fs::write(&file, eml).unwrap();
+    let r = d.send_file("underretning@localhost", &file);
+    d.decide(&r, &["--trin", "3"]);
+    d.wait_outbox_idle();
+    let copy = sink
+        .wait(1)
+        .into_iter()
+        .find(|m| rcpt_of(m) == "modtagelsen@kommune.localhost" && m.contains(&r))
+        .expect("Modtagelsen's copy");
+    let plain = Gpg::with_demo_keys(&["modtagelsen"])
+        .decrypt(&armored_block(&copy))
+        .unwrap();
+    // modtag's own boundary, from its own header: 128 random bits, no receive time.
+    let boundary = plain
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|b| b.split('"').next())
+        .expect("a multipart copy")
+        .to_string();
+    assert!(
+        boundary.starts_with("=_modtag_inner_") && boundary.len() >= 15 + 32,
+        "{boundary}"
+    );
+    let parts: Vec<&str> = plain
+        .split(&format!("--{boundary}"))
+        .skip(1)
+        .filter(|p| !p.starts_with("--"))
+        .collect();
+    assert_eq!(parts.len(), 2, "the route note and the original: {plain}");
+    assert!(
+        !parts[0].contains("Lene Holm") && parts[0].contains(&format!("Reference: {r}")),
+        "modtag's own note: {}",
+        parts[0]
+    );
+    assert!(
+        parts[1].contains("message/rfc822") && parts[1].contains("Besluttet af: Lene Holm"),
+        "the forgery stays inside the attached original"
+    );
+}
+
+/// Attack 6: an anonymous reporter's client address was logged next to the reference. Now
+/// it is in no log line at any level (the suite's daemons log at debug), nor on the intake;
+/// the rate limit counts a salted hash of it.
+#[test]
+fn an_anonymous_reporter_leaves_no_address() {
+    use modtag_tests::forms::{form, multipart, reference_on};
+    let d = Daemon::start(Options {
+        edits: vec![(
+            "# trusted_proxies = [\"127.0.0.1/32\"]\n# Bytes".into(),
+            "trusted_proxies = [\"127.0.0.1/32\"]\n# Bytes".into(),
+        )],
+        ..Options::default()
+    });
+    let (csrf, cookie) = form(d.public, "/underretning");
+    let (kind, body) = multipart(
+        &[
+            ("csrf", &csrf),
+            ("barn_navn", "Emil"),
+            ("barn_cpr", "010120-1234"),
+            ("bekymring", "Der er råb og skrig hver aften."),
+            ("indberetter", "borger"),
+            ("anonymous", "ja"),
+        ],
+        &[],
+    );
+    let (code, _, page) = http_request(
+        d.public,
+        "POST",
+        "/underretning",
+        &[
+            ("Content-Type", &kind),
+            ("Cookie", &cookie),
+            ("X-Forwarded-For", "198.51.100.77"),
+        ],
+        &body,
+    )
+    .unwrap();
+    assert_eq!(code, 200, "{page}");
+    let r = reference_on(&page);
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert!(!item.to_string().contains("198.51.100.77"), "{item}");
+    let log = d.stderr() + &std::fs::read_to_string(d.dir.path().join("stdout.log")).unwrap();
+    assert!(log.contains(&r), "the reference is logged");
+    assert!(!log.contains("198.51.100.77"), "{log}");
+}
