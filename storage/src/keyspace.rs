@@ -237,6 +237,22 @@ pub(crate) fn sent_hash(key: &[u8], person: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The blind index's key part for the kvitteringer sent to an address on a day (issue 26:
+/// a typed address gets a few a day at most): domain-separated, no address in clear.
+pub(crate) fn kvittering_hash(key: &[u8], address: &str, day: &str) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"kvittering:");
+    mac.update(address.to_ascii_lowercase().as_bytes());
+    mac.update(b"|");
+    mac.update(day.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// The UTC day of `at`, as the kvittering count goes by.
+pub(crate) fn day_of(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%d").to_string()
+}
+
 /// A case's key in the `cases` tree: the blind hash of its child's CPR, then its number
 /// (so a child's cases are found by prefix without a CPR in clear).
 pub(crate) fn case_key(blind_key: &[u8], case: &crate::records::Case) -> Vec<u8> {
@@ -262,14 +278,20 @@ pub(crate) fn blind_key_id(key: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// An intake's keys in the blind index: one per CPR it names, one per person it was sent to.
+/// An intake's keys in the blind index: one per CPR it names, one per person it was sent to,
+/// and one for the address and day its kvittering went to by itself.
 pub(crate) fn item_index_keys(blind_key: &[u8], item: &Item) -> Vec<Vec<u8>> {
     let cprs = item.cprs.iter().map(|cpr| {
         let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
         blind_hash(blind_key, &digits)
     });
     let people = item.sent_to.iter().map(|p| sent_hash(blind_key, p));
+    let kvittering = item.kvittering.as_ref().and_then(|k| {
+        let (to, at) = (k.to.as_deref()?, k.sent_at?);
+        Some(kvittering_hash(blind_key, to, &day_of(at)))
+    });
     cprs.chain(people)
+        .chain(kvittering)
         .map(|h| {
             let mut key = h.to_vec();
             key.extend_from_slice(item.reference.as_bytes());

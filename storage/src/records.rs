@@ -366,6 +366,9 @@ pub struct Kvittering {
     pub sent_by: Option<String>,
     /// True when it must be sent by hand (a named reporter without an address we can use).
     pub manual: bool,
+    /// The address modtag sent it to by itself (counted per address and day: issue 26).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// A decision as it stood before a new assessment replaced it.

@@ -341,3 +341,50 @@ fn an_anonymous_reporter_leaves_no_address() {
     assert!(log.contains(&r), "the reference is logged");
     assert!(!log.contains("198.51.100.77"), "{log}");
 }
+
+/// Issue 26: kvitteringer to an address someone typed are neutral and a few a day at most:
+/// no one can make the kommune flood another's mailbox through the public form.
+#[test]
+fn a_typed_address_gets_a_few_kvitteringer_a_day() {
+    use modtag_tests::forms::{form, post, reference_on};
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let mut refs = Vec::new();
+    for n in 0..4 {
+        let (csrf, cookie) = form(d.public, "/underretning");
+        let text = format!("Bekymring nummer {n}.");
+        let (code, _, body) = post(
+            d.public,
+            "/underretning",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("barn_navn", "Emil"),
+                ("barn_cpr", "010120-1234"),
+                ("bekymring", &text),
+                ("indberetter", "borger"),
+                ("navn", "Offer"),
+                ("email", "offer@example.org"),
+            ],
+            &[],
+        );
+        assert_eq!(code, 200, "{body}");
+        refs.push(reference_on(&body));
+    }
+    d.wait_outbox_idle();
+    let to_victim: Vec<String> = sink
+        .wait(3)
+        .into_iter()
+        .filter(|m| rcpt_of(m) == "offer@example.org")
+        .collect();
+    assert_eq!(to_victim.len(), 3, "three a day");
+    for m in &to_victim {
+        let body = plain_body(m);
+        assert!(
+            !body.contains("Bekymring") && !body.contains("Emil"),
+            "neutral: {body}"
+        );
+    }
+    let last = d.cli_json(&["triage", "show", &refs[3], "--json"]);
+    assert_eq!(last["kvittering"]["manual"], true, "{last}");
+}

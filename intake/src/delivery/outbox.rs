@@ -418,6 +418,7 @@ mod tests {
             sent_at: Some(now),
             sent_by: Some("system".into()),
             manual: false,
+            to: None,
         });
         assert!(kvittering_outcome(&mut item, false, now));
         let k = item.kvittering.clone().unwrap();

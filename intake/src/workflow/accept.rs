@@ -38,6 +38,8 @@ pub struct Known {
     pub open_cases: Vec<Case>,
     /// For a participant list: the TRIVSEL+ forløb it belongs to, and how that was found.
     pub forloeb: Option<(String, &'static str)>,
+    /// Kvitteringer modtag already sent today to the address this one's would go to.
+    pub kvitteringer_today: usize,
 }
 
 impl Known {
@@ -72,6 +74,7 @@ impl Known {
             earlier,
             open_cases,
             forloeb: None,
+            kvitteringer_today: 0,
         })
     }
 }
@@ -105,6 +108,19 @@ pub fn accept_with(
     let cprs: Vec<String> = reading.cprs.iter().map(|c| c.formatted()).collect();
     let mut known = Known::look_up(store, &cprs, now)?;
     let reference = known.reference.clone();
+    let kvittering_to = kvittering::receiver_of(
+        cfg,
+        rx.envelope.channel,
+        reading.from.as_deref(),
+        (
+            reading.understanding.original.is_some(),
+            reading.understanding.reporter.email.as_deref(),
+        ),
+        (rx.sender_auth.as_ref(), &rx.envelope.helo),
+    );
+    if let Some(to) = kvittering_to {
+        known.kvitteringer_today = store.kvitteringer_to(&to, now)?;
+    }
     // A participant list joins its forløb in the same batch, under the forløb's lock.
     let mut list = None;
     // (One with akut signals is Modtagelsen's, kind underretning: a person reads it first.)
@@ -257,7 +273,13 @@ pub fn plan(
             now,
         )?;
     }
-    kvittering::owe(cfg, &mut item, ids, &mut batch, now)?;
+    kvittering::owe(
+        cfg,
+        &mut item,
+        ids,
+        (&mut batch, known.kvitteringer_today),
+        now,
+    )?;
     if !item.understanding.akut.is_empty() {
         // Akut signals never decide anything, but the people who do are told at once.
         escalation::notify(ids, cfg, &mut item, 0, &mut batch, now)?;

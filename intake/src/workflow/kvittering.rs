@@ -41,34 +41,56 @@ fn no_reply(email: &str) -> bool {
 /// postfordeling) forwarded it. A school that forwards a parent's mail gets the kvittering,
 /// not the parent; a sender whose `From:` is not authenticated gets none by mail (a person
 /// sends it). A web form's stated address is what the form was submitted with.
-fn receiver(cfg: &Loaded, item: &Item) -> Option<String> {
-    let outer = item
-        .from
-        .as_deref()
-        .map(|f| crate::understand::address_of(f).to_string())?;
-    let forwarded = item.understanding.original.is_some();
-    let by_journalen = item.channel == modtag_config::Channel::Postfordeling
+pub fn receiver(cfg: &Loaded, item: &Item) -> Option<String> {
+    receiver_of(
+        cfg,
+        item.channel,
+        item.from.as_deref(),
+        (
+            item.understanding.original.is_some(),
+            item.understanding.reporter.email.as_deref(),
+        ),
+        (item.transport.sender_auth.as_ref(), &item.transport.helo),
+    )
+}
+
+/// [`receiver`] from the parts a message gives before it is an item.
+pub fn receiver_of(
+    cfg: &Loaded,
+    channel: modtag_config::Channel,
+    from: Option<&str>,
+    (forwarded, reporter_email): (bool, Option<&str>),
+    (sender_auth, helo): (Option<&modtag_storage::records::SenderVerdicts>, &str),
+) -> Option<String> {
+    let outer = from.map(|f| crate::understand::address_of(f).to_string())?;
+    let by_journalen = channel == modtag_config::Channel::Postfordeling
         || cfg
             .directory
             .roles_of_email(&outer)
             .is_some_and(|(_, roles)| roles.iter().any(|r| r == "journalen"));
     if forwarded && by_journalen {
-        return item.understanding.reporter.email.clone();
+        return reporter_email.map(str::to_string);
     }
-    let authenticated = match &item.transport.sender_auth {
+    let authenticated = match sender_auth {
         Some(v) => v.dmarc == "pass",
         // Sender authentication is off (or this came through a form): nothing to go by.
-        None => !cfg.config.sender_auth.enabled || item.transport.helo == "webformular",
+        None => !cfg.config.sender_auth.enabled || helo == "webformular",
     };
     authenticated.then_some(outer)
 }
 
+/// Kvitteringer a day that modtag sends by itself to one address nothing proves (typed
+/// into a form, or a `From:` no one vouched for): past it a person sends them, so no one
+/// can make the kommune flood someone else's mailbox (issue 26).
+pub const PER_ADDRESS_PER_DAY: usize = 3;
+
 /// Queues the kvittering `item` is owed, or a task to send it by hand.
+/// `sent_today` is how many kvitteringer modtag already sent to the address today.
 pub fn owe(
     cfg: &Loaded,
     item: &mut Item,
     ids: &dyn IdSource,
-    batch: &mut Batch,
+    (batch, sent_today): (&mut Batch, usize),
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let k = &cfg.config.kvittering;
@@ -83,12 +105,15 @@ pub fn owe(
     }
     let due = calendar::kvittering_due(now, &cfg.directory.calendar);
     let email = receiver(cfg, item).filter(|e| e.contains('@') && !no_reply(e));
-    let Some(email) = email else {
+    let flooded = item.sender_trust == modtag_storage::records::SenderTrust::Unverified
+        && sent_today >= PER_ADDRESS_PER_DAY;
+    let Some(email) = email.filter(|_| !flooded) else {
         item.kvittering = Some(Kvittering {
             due: due.to_string(),
             sent_at: None,
             sent_by: None,
             manual: true,
+            to: None,
         });
         item.tasks.push(Task {
             kind: TaskKind::Kvittering,
@@ -97,9 +122,11 @@ pub fn owe(
             done_at: None,
             done_by: None,
             outcome: None,
-            reason: Some(
-                "no address modtag may send the kvittering to (none given, not authenticated, or a forward by someone else than Journalen to the original's sender): send it by hand".into(),
-            ),
+            reason: Some(if flooded {
+                format!("{PER_ADDRESS_PER_DAY} kvitteringer went to this unproven address today already: send it by hand if it is right")
+            } else {
+                "no address modtag may send the kvittering to (none given, not authenticated, or a forward by someone else than Journalen to the original's sender): send it by hand".into()
+            }),
         });
         return Ok(());
     };
@@ -132,6 +159,7 @@ pub fn owe(
         sent_at: Some(now),
         sent_by: Some("system".into()),
         manual: false,
+        to: Some(email.clone()),
     });
     Ok(())
 }

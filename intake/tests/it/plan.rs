@@ -106,6 +106,7 @@ fn a_professionals_report_on_a_child_with_one_open_case_is_linked_at_a_fixed_tim
             open: true,
         }],
         forloeb: None,
+        kvitteringer_today: 0,
     };
     let ids = Counter::default();
     let (_, batch) = accepted(known, &ids);
@@ -250,4 +251,30 @@ fn the_calendar_says_when_the_doegnvagt_is_told() {
         ooh && at_night.contains(&"doegnvagten".to_string()),
         "{at_night:?}"
     );
+}
+
+/// Issue 26: a typed address gets at most a few kvitteringer a day by themselves; past
+/// that a person sends it. An authenticated sender is not limited.
+#[test]
+fn a_typed_address_gets_a_few_kvitteringer_a_day_at_most() {
+    let limit = modtag_intake::workflow::kvittering::PER_ADDRESS_PER_DAY;
+    let known = |n| accept::Known {
+        reference: "MT-2026-000045".into(),
+        kvitteringer_today: n,
+        ..Default::default()
+    };
+    let ids = Counter::default();
+    let (_, batch) = accepted_from(unverified(), known(limit - 1), &ids);
+    let k = batch.items()[0].kvittering.clone().unwrap();
+    assert!(!k.manual && k.to.as_deref() == Some("kontor@bakkeskolen.dk"));
+    let (_, batch) = accepted_from(unverified(), known(limit), &ids);
+    let item = &batch.items()[0];
+    assert!(
+        item.kvittering.as_ref().unwrap().manual,
+        "a person sends it"
+    );
+    assert!(batch.outbox_entries().iter().all(|e| e.role != "reporter"));
+    assert!(item.tasks.iter().any(|t| t.kind == TaskKind::Kvittering));
+    let (_, batch) = accepted_from(received(), known(limit + 10), &ids);
+    assert!(!batch.items()[0].kvittering.as_ref().unwrap().manual);
 }

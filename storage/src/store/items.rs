@@ -82,6 +82,13 @@ impl Store {
 
     /// The references of the intakes sent to the directory person `person`, from the blind
     /// index (nothing is decrypted).
+    /// How many kvitteringer modtag sent to `address` by itself on `at`'s (UTC) day, by the
+    /// blind index (no address in clear).
+    pub fn kvitteringer_to(&self, address: &str, at: jiff::Timestamp) -> Result<usize, StoreError> {
+        let prefix = kvittering_hash(&*self.blind_key(), address, &day_of(at));
+        Ok(self.inner.item_index.scan_prefix(prefix).count())
+    }
+
     pub fn items_sent_to(&self, person: &str) -> Result<Vec<String>, StoreError> {
         let prefix = sent_hash(&*self.blind_key(), person);
         self.inner
