@@ -196,6 +196,20 @@ pub(crate) fn validate_main(
             }
         }
     }
+    if let Some(url) = config.public.as_ref().and_then(|p| p.url.as_ref()) {
+        let plain_ok = config.public.as_ref().is_some_and(|p| p.plain_loopback())
+            && url.starts_with("http://");
+        if !(url.starts_with("https://") || plain_ok) || url.contains(char::is_whitespace) {
+            errors.push(invalid(
+                path,
+                line_of(text, "url", url),
+                format!(
+                    "public.url = {url:?}: give the address citizens open the forms at, \
+                     beginning with https:// (http:// only for plain HTTP on loopback)"
+                ),
+            ));
+        }
+    }
     if let Some(url) = &config.http.url {
         let plain_ok = config.http.plain_loopback() && url.starts_with("http://");
         if !(url.starts_with("https://") || plain_ok) || url.contains(char::is_whitespace) {

@@ -19,6 +19,11 @@ pub struct Public {
     #[serde(default)]
     pub trusted_proxies: Vec<Cidr>,
     pub tls: Option<TlsFiles>,
+    /// The address citizens and institutions reach the forms at (behind a proxy, the
+    /// proxy's), for the one-time link in a kvittering that confirms a reporter's address.
+    /// Left out: the listener's own when it is plain HTTP on loopback; otherwise no link
+    /// (a person then confirms the address).
+    pub url: Option<String>,
     /// Bytes a whole submission may be (fields and attachments); beyond, `413`.
     #[serde(default = "default_max_request_bytes")]
     pub max_request_bytes: usize,
@@ -41,6 +46,15 @@ pub struct Public {
 }
 
 impl Public {
+    /// The forms' address without a trailing slash, when modtag knows it.
+    pub fn forms_url(&self) -> Option<String> {
+        match &self.url {
+            Some(u) => Some(u.trim_end_matches('/').to_string()),
+            None if self.plain_loopback() => Some(format!("http://{}", self.listen)),
+            None => None,
+        }
+    }
+
     /// Plain HTTP on loopback with nothing in front: cookies go without `Secure`.
     pub fn plain_loopback(&self) -> bool {
         self.listen.ip().is_loopback() && self.trusted_proxies.is_empty() && self.tls.is_none()

@@ -330,6 +330,13 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
         ),
         (
             MAIN,
+            "# url = \"https://underret.kommune.dk\"",
+            "url = \"underret.kommune.dk\"",
+            "url = \"underret.kommune.dk\"",
+            "public.url = \"underret.kommune.dk\": give the address citizens open the forms at",
+        ),
+        (
+            MAIN,
             "[policy]\n",
             OIDC,
             "issuer = \"http://idp.example.org\"",

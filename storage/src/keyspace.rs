@@ -248,6 +248,15 @@ pub(crate) fn kvittering_hash(key: &[u8], address: &str, day: &str) -> [u8; 32] 
     mac.finalize().into_bytes().into()
 }
 
+/// The blind index's key part for a reporter's one-time address link, from the SHA-256 of
+/// its token (issue 26): the link finds its intake, and the index holds no token.
+pub(crate) fn address_link_hash(key: &[u8], token_sha256: &str) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"adresse:");
+    mac.update(token_sha256.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
 /// The UTC day of `at`, as the kvittering count goes by.
 pub(crate) fn day_of(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d").to_string()
@@ -279,7 +288,8 @@ pub(crate) fn blind_key_id(key: &[u8]) -> [u8; 32] {
 }
 
 /// An intake's keys in the blind index: one per CPR it names, one per person it was sent to,
-/// and one for the address and day its kvittering went to by itself.
+/// one for the address and day its kvittering went to by itself, and one for its reporter's
+/// address link.
 pub(crate) fn item_index_keys(blind_key: &[u8], item: &Item) -> Vec<Vec<u8>> {
     let cprs = item.cprs.iter().map(|cpr| {
         let digits: String = cpr.chars().filter(char::is_ascii_digit).collect();
@@ -290,8 +300,14 @@ pub(crate) fn item_index_keys(blind_key: &[u8], item: &Item) -> Vec<Vec<u8>> {
         let (to, at) = (k.to.as_deref()?, k.sent_at?);
         Some(kvittering_hash(blind_key, to, &day_of(at)))
     });
+    let link = item
+        .address_proof
+        .as_ref()
+        .and_then(|p| p.token_sha256.as_deref())
+        .map(|t| address_link_hash(blind_key, t));
     cprs.chain(people)
         .chain(kvittering)
+        .chain(link)
         .map(|h| {
             let mut key = h.to_vec();
             key.extend_from_slice(item.reference.as_bytes());

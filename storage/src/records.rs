@@ -338,6 +338,28 @@ pub struct Item {
     /// A person confirmed who the sender is, when its transport did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_confirmed: Option<SenderConfirmed>,
+    /// The reporter's address and the one-time link its kvittering carried to confirm it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_proof: Option<AddressProof>,
+}
+
+/// A reporter's typed address, proven by a one-time link (issue 26): the link goes with the
+/// kvittering to that address; whoever opens it there shows the address is theirs, and a
+/// letter about the child (the tilbagemelding) may then go to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressProof {
+    pub address: String,
+    /// SHA-256 (hex) of the link's token while the link works; `None` once used.
+    pub token_sha256: Option<String>,
+    pub expires: Timestamp,
+    pub confirmed_at: Option<Timestamp>,
+}
+
+impl AddressProof {
+    /// Whether `address` is the one the reporter confirmed.
+    pub fn confirms(&self, address: &str) -> bool {
+        self.confirmed_at.is_some() && self.address.eq_ignore_ascii_case(address)
+    }
 }
 
 /// A recipient's "modtaget": who (directory id and account) and when.
@@ -473,6 +495,7 @@ impl Item {
             forloeb: None,
             sender_trust: SenderTrust::Unverified,
             sender_confirmed: None,
+            address_proof: None,
         }
     }
 

@@ -304,8 +304,8 @@ fn an_anonymous_reporter_leaves_no_address() {
     use modtag_tests::forms::{form, multipart, reference_on};
     let d = Daemon::start(Options {
         edits: vec![(
-            "# trusted_proxies = [\"127.0.0.1/32\"]\n# Bytes".into(),
-            "trusted_proxies = [\"127.0.0.1/32\"]\n# Bytes".into(),
+            "# trusted_proxies = [\"127.0.0.1/32\"]\n# The forms'".into(),
+            "trusted_proxies = [\"127.0.0.1/32\"]\n# The forms'".into(),
         )],
         ..Options::default()
     });
@@ -387,4 +387,104 @@ fn a_typed_address_gets_a_few_kvitteringer_a_day() {
     }
     let last = d.cli_json(&["triage", "show", &refs[3], "--json"]);
     assert_eq!(last["kvittering"]["manual"], true, "{last}");
+}
+
+/// Issue 26: a professional who typed their address into the form proves it by the one-time
+/// link in their kvittering, and the tilbagemelding may then go there (still never in clear).
+/// Opening the link changes nothing (mail scanners open links); the button does, once; a
+/// used or made-up link gets the same answer as any dead one.
+#[test]
+fn a_reporter_proves_their_address_by_the_kvitterings_link() {
+    use modtag_tests::forms::{form, post, reference_on};
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let (csrf, cookie) = form(d.public, "/underretning");
+    let (code, _, body) = post(
+        d.public,
+        "/underretning",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("barn_navn", "Emil"),
+            ("barn_cpr", "120315-4321"),
+            ("bekymring", "Emil kommer sulten i skole."),
+            ("indberetter", "fagperson"),
+            ("navn", "Lærer Hansen"),
+            ("arbejdsplads", "Bakkeskolen"),
+            ("email", "laerer@bakkeskolen.example"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let r = reference_on(&body);
+    let kvittering = plain_body(&sink.wait(1)[0]);
+    assert!(!kvittering.contains("Emil"), "neutral: {kvittering}");
+    let prefix = format!("http://{}/bekraeft/", d.public);
+    let link = kvittering
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("a link in {kvittering}"))
+        .to_string();
+    let path = format!("/bekraeft/{link}");
+
+    d.decide(
+        &r,
+        &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
+    );
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &modt);
+    let letter = [("brev", "Vi har iværksat en børnefaglig undersøgelse.")];
+    let tilbagemelding = format!("/koe/{r}/tilbagemelding");
+    let (_, page) = modt.get(&d, &format!("/koe/{r}"));
+    assert!(page.contains("ikke brugt endnu"), "{page}");
+
+    // A scanner opens the link: a page with a button, nothing proven.
+    let (code, _, shown) = http_request(d.public, "GET", &path, &[], b"").unwrap();
+    assert_eq!(code, 200, "{shown}");
+    assert!(shown.contains("Bekræft min e-mailadresse"), "{shown}");
+    assert!(!shown.contains(&r) && !shown.contains("laerer@"), "{shown}");
+    assert_eq!(modt.post_form(&d, &tilbagemelding, &letter).0, 422);
+
+    // A made-up link, then the reporter's button, then the same link again.
+    let forged = format!("/bekraeft/{}", "A".repeat(43));
+    let (code, _, dead) = http_request(d.public, "POST", &forged, &[], b"").unwrap();
+    assert_eq!(code, 404, "{dead}");
+    let b = modtag_tests::browser::Browser::start();
+    b.goto(&format!("{prefix}{link}"));
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new(), "link");
+    b.screenshot("address-link");
+    b.follow("form[action^='/bekraeft/'] button");
+    assert!(
+        b.text().contains("e-mailadresse er bekræftet"),
+        "{}",
+        b.text()
+    );
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new(), "done");
+    let (code, _, again) = http_request(d.public, "POST", &path, &[], b"").unwrap();
+    assert_eq!(code, 404, "once: {again}");
+    assert_eq!(again.replace(&path, ""), dead.replace(&forged, ""), "alike");
+
+    let (_, page) = modt.get(&d, &format!("/koe/{r}"));
+    assert!(page.contains("bekræftet af underretteren"), "{page}");
+    let (status, page) = modt.post_form(&d, &tilbagemelding, &letter);
+    assert_eq!(status, 303, "{page}");
+    // This relay speaks no TLS: the letter waits for it rather than go in clear.
+    wait_for(
+        "the letter to wait for TLS",
+        std::time::Duration::from_secs(30),
+        || (d.metric("modtag_outbox_deferred") >= 1).then_some(()),
+    );
+    assert!(!sink
+        .wait(1)
+        .iter()
+        .any(|m| plain_body(m).contains("undersøgelse")));
+    let item = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert!(item["address_confirmed_at"].is_string(), "{item}");
+    let mut d = d;
+    assert!(d.stop().success());
+    let audit = d.audit_text("address_confirmed");
+    assert!(
+        audit.contains(&r) && audit.contains("engangslink"),
+        "{audit}"
+    );
 }

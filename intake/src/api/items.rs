@@ -125,6 +125,9 @@ fn item_view(view: View, text: Option<String>, now: Timestamp) -> ItemView {
     ItemView {
         sender_trust: full.then(|| item.sender_trust.as_str().to_string()),
         sender_confirmed: item.sender_confirmed.clone().filter(|_| full),
+        address_confirmed_at: (item.address_proof.as_ref())
+            .and_then(|p| p.confirmed_at)
+            .filter(|_| full),
         access: access.into(),
         role,
         ended_at,

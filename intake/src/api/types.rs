@@ -65,6 +65,10 @@ pub struct ItemView {
     /// A person's confirmation of an unverified sender, for `full`.
     #[serde(default)]
     pub sender_confirmed: Option<modtag_storage::records::SenderConfirmed>,
+    /// When the reporter confirmed their address by the kvittering's one-time link, for
+    /// `full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_confirmed_at: Option<jiff::Timestamp>,
     pub reference: String,
     pub channel: Channel,
     pub kind: Kind,

@@ -131,18 +131,11 @@ pub(super) fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
 /// One error in a form's summary: the field's id and what to do.
 pub(super) type Problems = Vec<(&'static str, String)>;
 
-/// The rate limits, a place in the memory budget, then the body within its limits and with
-/// its CSRF token. The lease is the submission's place: hold it until it is stored.
-pub(super) async fn receive(
-    state: &PublicState,
-    parts: &Parts,
-    body: Multipart,
-) -> Result<(Submission, crate::memory::Lease), Response> {
-    let cfg = state.app.policy.cfg();
-    let Some(public) = cfg.config.public.clone() else {
-        return Err(not_found().await);
-    };
-    let (key, who) = state.pseudonym(client(parts, &cfg));
+/// The rate limits, per client and in all: the client's pseudonym for the log, or `429`.
+// The error is the handler's answer, returned at once: its size costs nothing here.
+#[allow(clippy::result_large_err)]
+pub(super) fn limit(state: &PublicState, parts: &Parts, cfg: &Loaded) -> Result<String, Response> {
+    let (key, who) = state.pseudonym(client(parts, cfg));
     let now = Instant::now();
     if !state.per_client.allow(key, now) || !state.everyone.allow(IpAddr::from([0; 4]), now) {
         tracing::warn!(client = %who, "public form: rate limit reached; answered 429");
@@ -155,6 +148,21 @@ pub(super) async fn receive(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return Err(res);
     }
+    Ok(who)
+}
+
+/// The rate limits, a place in the memory budget, then the body within its limits and with
+/// its CSRF token. The lease is the submission's place: hold it until it is stored.
+pub(super) async fn receive(
+    state: &PublicState,
+    parts: &Parts,
+    body: Multipart,
+) -> Result<(Submission, crate::memory::Lease), Response> {
+    let cfg = state.app.policy.cfg();
+    let Some(public) = cfg.config.public.clone() else {
+        return Err(not_found().await);
+    };
+    let who = limit(state, parts, &cfg)?;
     // No form cookie, no reading: the CSRF pair is checked before a byte of the body.
     let Some(csrf) = crate::api::auth::cookie(&parts.headers, FORM_COOKIE) else {
         tracing::info!(client = %who, "public form: no form cookie; answered 403");
@@ -368,7 +376,7 @@ pub(super) async fn submit(
 }
 
 /// Nothing was kept: say so, and to try again (503, as SMTP's `451`).
-fn storage_failed(why: &str) -> Response {
+pub(super) fn storage_failed(why: &str) -> Response {
     tracing::error!(error = %why, "public form: could not store a submission; answered 503");
     let mut res = message(
         StatusCode::SERVICE_UNAVAILABLE,

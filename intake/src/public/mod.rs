@@ -6,10 +6,12 @@
 //! SMTP's `250`. The forms carry a CSRF token paired with a cookie (the only cookie), and
 //! are rate-limited per client and in all.
 //!
+//! `address.rs` the one-time link in a kvittering that proves a reporter's address,
 //! `door.rs` what both forms share (limits, the token, the submission, the receipt),
 //! `forms.rs` the two forms, `upload.rs` the body read within limits, `compose.rs` the
 //! message a submission stands in for.
 
+mod address;
 mod compose;
 mod door;
 mod forms;
@@ -45,6 +47,10 @@ pub fn router(state: Arc<PublicState>) -> Router {
         .route(
             "/underretning",
             get(forms::underretning_form).post(forms::underretning),
+        )
+        .route(
+            "/bekraeft/{token}",
+            get(address::show).post(address::confirm),
         )
         .route("/static/modtag.css", get(crate::web::stylesheet))
         .route("/static/dkfds/{*path}", get(crate::web::design_system))

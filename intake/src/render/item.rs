@@ -165,6 +165,12 @@ pub fn item(v: &ItemView) {
             _ => "UNVERIFIED: anyone could have written this From (triage confirm-sender)".into(),
         },
     );
+    if let Some(at) = v.address_confirmed_at {
+        line(
+            "reporter addr.",
+            format!("confirmed by the reporter's one-time link at {at}"),
+        );
+    }
     if let Some(o) = &u.original {
         line("original from", or_dash(&o.from));
         line("original date", or_dash(&o.date));

@@ -67,6 +67,25 @@ struct ItemPage<'a> {
     sender_trust: String,
     /// The sender is unverified, and the person works the desk: they may confirm it.
     may_confirm_sender: bool,
+    /// The reporter's one-time address link, in words, when the kvittering carried one.
+    address_link: Option<String>,
+}
+
+/// Where the reporter's one-time address link stands, as the desk says it.
+fn address_link_words(item: &Item, now: jiff::Timestamp) -> Option<String> {
+    let p = item.address_proof.as_ref()?;
+    Some(match (p.confirmed_at, p.token_sha256.is_some()) {
+        (Some(at), _) => format!(
+            "bekræftet af underretteren med engangslinket {}: adressen er underretterens \
+             (at underretteren er fagperson, er kun, hvad underretningen siger)",
+            deadline::local(at)
+        ),
+        (None, true) if p.expires > now => format!(
+            "sendt med kvitteringen, ikke brugt endnu (virker til {})",
+            deadline::local(p.expires)
+        ),
+        (None, _) => "sendt med kvitteringen, udløbet uden at blive brugt".into(),
+    })
 }
 
 /// How the sender is known, as the desk says it.
@@ -293,6 +312,7 @@ fn render(
                 }),
             works: crate::access::view::works(&caller.person, item),
             sender_trust: trust_words(item),
+            address_link: address_link_words(item, now),
             may_confirm_sender: crate::access::view::works(&caller.person, item)
                 && !item.sender_known(),
             earlier_decisions: item

@@ -66,7 +66,8 @@ pub fn draft(item: &Item) -> String {
 /// Where a letter about a child may go for `item`'s reporter (issue 26): an address proven
 /// for that reporter, with the directory person's certificate when it has one. Proven is a
 /// person of the directory (the letter goes to their own address, whoever typed it), or the
-/// message's own sender when the transport proved it or a person confirmed who sent it.
+/// message's own sender when the transport proved it or a person confirmed who sent it, or
+/// the address the reporter confirmed by the one-time link in their kvittering.
 /// `None`: the address is only what someone typed.
 pub fn proven_address<'a>(
     cfg: &'a Loaded,
@@ -82,7 +83,12 @@ pub fn proven_address<'a>(
         .as_deref()
         .map(crate::understand::address_of)
         .is_some_and(|from| from.eq_ignore_ascii_case(&email));
-    let vouched = item.sender_confirmed.is_some() || (own && item.sender_known());
+    let confirmed_by_link = item
+        .address_proof
+        .as_ref()
+        .is_some_and(|p| p.confirms(&email));
+    let vouched =
+        item.sender_confirmed.is_some() || (own && item.sender_known()) || confirmed_by_link;
     vouched.then_some((email, None))
 }
 

@@ -125,6 +125,8 @@ pub enum EventKind {
     KeyRotated,
     /// A person confirmed who an unverified sender is (issue 26).
     SenderConfirmed,
+    /// A reporter confirmed their address by the one-time link in the kvittering (issue 26).
+    AddressConfirmed,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -178,6 +180,7 @@ modtag_config::closed_names!(EventKind {
     KeyringExported => "keyring_exported",
     KeyRotated => "key_rotated",
     SenderConfirmed => "sender_confirmed",
+    AddressConfirmed => "address_confirmed",
 });
 
 impl Serialize for EventKind {

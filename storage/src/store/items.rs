@@ -80,8 +80,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The references of the intakes sent to the directory person `person`, from the blind
-    /// index (nothing is decrypted).
     /// How many kvitteringer modtag sent to `address` by itself on `at`'s (UTC) day, by the
     /// blind index (no address in clear).
     pub fn kvitteringer_to(&self, address: &str, at: jiff::Timestamp) -> Result<usize, StoreError> {
@@ -89,6 +87,18 @@ impl Store {
         Ok(self.inner.item_index.scan_prefix(prefix).count())
     }
 
+    /// The intake whose reporter's address link has a token of this SHA-256 (hex), by the
+    /// blind index. The caller checks the link against the item: the index keeps a used one.
+    pub fn item_for_address_link(&self, token_sha256: &str) -> Result<Option<String>, StoreError> {
+        let prefix = address_link_hash(&*self.blind_key(), token_sha256);
+        match self.inner.item_index.scan_prefix(prefix).next() {
+            Some(kv) => Ok(Some(String::from_utf8_lossy(&kv?.0[32..]).into_owned())),
+            None => Ok(None),
+        }
+    }
+
+    /// The references of the intakes sent to the directory person `person`, from the blind
+    /// index (nothing is decrypted).
     pub fn items_sent_to(&self, person: &str) -> Result<Vec<String>, StoreError> {
         let prefix = sent_hash(&*self.blind_key(), person);
         self.inner
