@@ -5,7 +5,8 @@
 //! - [`keys`]: the data directory's key files (store key, audit certificate, checkpoint key,
 //!   blind-index key, API token), created on first start with 0600 permissions.
 //! - [`records`]: the stored record types (triage items, cases, outbox entries);
-//!   [`forloeb`] a TRIVSEL+ forløb's steps on its item.
+//!   [`forloeb`] a TRIVSEL+ forløb's steps on its item; [`trust`] how its sender and its
+//!   reporter's address are known.
 //! - [`audit`]: the hash-chained, encrypted audit log and its offline verifier.
 //! - [`ring`]: each intake's own key and the ring key that wraps them (erasure is
 //!   crypto-shredding).
@@ -35,6 +36,7 @@ pub mod spool;
 pub mod standby;
 pub mod store;
 pub mod summary;
+pub mod trust;
 
 pub use error::{StoreError, Taken};
 pub use store::Store;

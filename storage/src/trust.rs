@@ -1,0 +1,57 @@
+//! How an intake's sender and its reporter's address are known (issue 26): what the
+//! transport proved, what a person confirmed, and what the reporter proved by the one-time
+//! link in their kvittering. Stored with the item (re-exported from `records`).
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// How an intake's sender is known (issue 26), from what its transport proved at intake.
+/// Anything that depends on who the sender is (the auto-link to a case's rådgiver, a
+/// professional reporter's rights, joining a participant list) needs a sender known this
+/// way, or one a person confirmed on the item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderTrust {
+    /// DMARC passed: the `From:` domain vouched for the message (SPF or DKIM aligned).
+    Authenticated,
+    /// A known partner's server, over TLS, from a network `[smtp] require_tls_networks`
+    /// names.
+    Partner,
+    /// Anything anyone could have written: a `From:`, a form's fields.
+    #[default]
+    Unverified,
+}
+
+modtag_config::closed_names!(SenderTrust {
+    Authenticated => "authenticated",
+    Partner => "partner",
+    Unverified => "unverified",
+});
+
+/// A person's confirmation of who an unverified sender is ("Afsender bekræftet af ...").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SenderConfirmed {
+    pub by: String,
+    pub at: Timestamp,
+    /// How they know (a phone call, the sender's known address).
+    pub how: String,
+}
+
+/// A reporter's typed address, proven by a one-time link (issue 26): the link goes with the
+/// kvittering to that address; whoever opens it there shows the address is theirs, and a
+/// letter about the child (the tilbagemelding) may then go to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressProof {
+    pub address: String,
+    /// SHA-256 (hex) of the link's token while the link works; `None` once used.
+    pub token_sha256: Option<String>,
+    pub expires: Timestamp,
+    pub confirmed_at: Option<Timestamp>,
+}
+
+impl AddressProof {
+    /// Whether `address` is the one the reporter confirmed.
+    pub fn confirms(&self, address: &str) -> bool {
+        self.confirmed_at.is_some() && self.address.eq_ignore_ascii_case(address)
+    }
+}
