@@ -309,6 +309,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         body_limit: crate::api::server::API_BODY_LIMIT,
         pages: false,
         tls: https,
+        anonymous: false,
     };
     let state = Arc::new(ApiState::new(app.clone(), smtp_stats).with_oidc(oidc));
     tasks.spawn(crate::api::server::serve(
@@ -346,6 +347,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
                     body_limit: public.max_request_bytes + 64 * 1024,
                     pages: true,
                     tls,
+                    anonymous: true,
                 },
                 stop_rx.clone(),
             ));

@@ -242,7 +242,7 @@ pub(crate) fn sent_hash(key: &[u8], person: &str) -> [u8; 32] {
 pub(crate) fn kvittering_hash(key: &[u8], address: &str, day: &str) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(b"kvittering:");
-    mac.update(address.to_ascii_lowercase().as_bytes());
+    mac.update(mailbox_of(address).as_bytes());
     mac.update(b"|");
     mac.update(day.as_bytes());
     mac.finalize().into_bytes().into()
@@ -255,6 +255,16 @@ pub(crate) fn address_link_hash(key: &[u8], token_sha256: &str) -> [u8; 32] {
     mac.update(b"adresse:");
     mac.update(token_sha256.as_bytes());
     mac.finalize().into_bytes().into()
+}
+
+/// The mailbox an address reaches, as the kvittering count goes by: case, quotes around the
+/// local part and a `+tag` all reach the same mailbox, so none makes a new count.
+pub(crate) fn mailbox_of(address: &str) -> String {
+    let address = address.trim().to_lowercase();
+    let (local, domain) = address.rsplit_once('@').unwrap_or((&address, ""));
+    let local = local.trim_matches('"');
+    let local = local.split_once('+').map_or(local, |(l, _)| l);
+    format!("{local}@{}", domain.trim_end_matches('.'))
 }
 
 /// The UTC day of `at`, as the kvittering count goes by.

@@ -757,3 +757,31 @@ fn account_changes_are_compared_and_swapped_and_an_email_is_one_account() {
         .unwrap();
     assert_eq!(store.audit_tree().unwrap().size, before);
 }
+
+/// Issue 26: intakes accepted at the same moment each see the kvitteringer the others are
+/// about to send, whatever the spelling of the address; a new day starts a new count.
+#[test]
+fn kvitteringer_to_one_mailbox_are_counted_as_they_are_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let now: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
+    let spellings = ["offer@x.dk", "OFFER@X.DK", "offer+a@x.dk", "\"offer\"@x.dk"];
+    let mut seen: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|n| {
+                let store = &store;
+                s.spawn(move || store.reserve_kvittering(spellings[n % 4], now).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    seen.sort();
+    assert_eq!(
+        seen,
+        (0..16).collect::<Vec<_>>(),
+        "each saw the ones before"
+    );
+    let tomorrow = now + jiff::SignedDuration::from_hours(24);
+    assert_eq!(store.reserve_kvittering("offer@x.dk", tomorrow).unwrap(), 0);
+    assert_eq!(store.reserve_kvittering("other@x.dk", tomorrow).unwrap(), 0);
+}

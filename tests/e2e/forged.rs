@@ -89,8 +89,9 @@ fn a_person_confirms_an_unverified_sender_on_the_item_page() {
 }
 
 /// Attack 5: a case outcome went in clear to an address someone typed into the public form
-/// as "fagperson". The letter is not sent to a typed address (the task says why); once a
-/// person confirms the sender it goes, and only over TLS: never in plain SMTP.
+/// as "fagperson". The letter is not sent to a typed address (the task says why): it needs
+/// the professional's right (a person confirms the sender) and a proven address (the
+/// reporter's one-time link); then it goes, and only over TLS: never in plain SMTP.
 #[test]
 fn an_outcome_goes_only_to_a_proven_address_and_never_in_clear() {
     use modtag_tests::forms::{form, post, reference_on};
@@ -121,28 +122,41 @@ fn an_outcome_goes_only_to_a_proven_address_and_never_in_clear() {
     );
     let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
     let modt = d.sign_in("modt", &modt);
+    let letter = [("brev", "Vi har iværksat en børnefaglig undersøgelse.")];
+    let tilbagemelding = format!("/koe/{r}/tilbagemelding");
     let (_, page) = modt.get(&d, &format!("/koe/{r}"));
-    assert!(page.contains("kun er skrevet af nogen"), "{page}");
+    assert!(page.contains("Afsenderen er ikke verificeret"), "{page}");
     assert!(!page.contains("id=\"brev\""), "no letter offered: {page}");
-    let (status, page) = modt.post_form(
-        &d,
-        &format!("/koe/{r}/tilbagemelding"),
-        &[("brev", "Vi har iværksat en børnefaglig undersøgelse.")],
-    );
+    let (status, page) = modt.post_form(&d, &tilbagemelding, &letter);
     assert_eq!(status, 422, "{page}");
     assert!(page.contains("ikke sendt"), "{page}");
 
-    // Confirmed (Modtagelsen called the school and the address is the teacher's): it goes,
-    // only over TLS. This relay speaks no TLS, so it never arrives in clear.
+    // Confirmed (Modtagelsen called the school: the teacher did report): the right is
+    // there, the typed address is still only typed.
     assert!(d
         .cli(&["triage", "confirm-sender", &r, "--how", "ringet til skolen"])
         .status
         .success());
-    let (status, page) = modt.post_form(
-        &d,
-        &format!("/koe/{r}/tilbagemelding"),
-        &[("brev", "Vi har iværksat en børnefaglig undersøgelse.")],
-    );
+    let (status, page) = modt.post_form(&d, &tilbagemelding, &letter);
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("engangslinket"), "{page}");
+
+    // The teacher proves the address by the kvittering's link: the letter goes, only over
+    // TLS. This relay speaks no TLS, so it never arrives in clear.
+    let kvittering = sink
+        .wait(1)
+        .into_iter()
+        .find(|m| rcpt_of(m) == "angriber@evil.example")
+        .map(|m| plain_body(&m))
+        .expect("a kvittering to the typed address");
+    let path = kvittering
+        .lines()
+        .find_map(|l| l.trim().split_once("/bekraeft/"))
+        .map(|(_, token)| format!("/bekraeft/{token}"))
+        .unwrap_or_else(|| panic!("a link in {kvittering}"));
+    let (code, _, done) = http_request(d.public, "POST", &path, &[], b"").unwrap();
+    assert_eq!(code, 200, "{done}");
+    let (status, page) = modt.post_form(&d, &tilbagemelding, &letter);
     assert_eq!(status, 303, "{page}");
     wait_for(
         "the letter to wait for TLS",
@@ -190,6 +204,17 @@ fn a_strangers_participant_list_joins_nothing_and_invites_no_one() {
             .contains("afsender ikke bekræftet"),
         "{held}"
     );
+    // Confirming who the stranger is does not make them the institution.
+    let confirmed = d.cli(&[
+        "triage",
+        "confirm-sender",
+        &list,
+        "--how",
+        "afsenderen er attacker@evil.example",
+    ]);
+    assert!(confirmed.status.success(), "{confirmed:?}");
+    let held = d.cli_json(&["triage", "show", &list, "--json"]);
+    assert_eq!(held["state"], "awaiting_assessment", "{held}");
     let forloeb = d.cli_json(&["triage", "show", &r, "--json"]);
     assert!(
         !forloeb.to_string().contains("evil.example"),
@@ -219,6 +244,16 @@ fn a_strangers_participant_list_joins_nothing_and_invites_no_one() {
         page.contains("a1@evil.example") && page.contains("bekræftet"),
         "{page}"
     );
+    // Another private institution's leader is in the directory: their domain is not the
+    // kommune's, and not this forløb's institution's.
+    let people = "Lise Holm <lise.holm@friskolen.dk>\nMallory <mallory@mariehoenen.localhost>";
+    let (status, page) = journal.post_form(
+        &d,
+        &format!("/koe/{r}/moede"),
+        &[("tid", &slot), ("deltagere", people)],
+    );
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("mallory@mariehoenen.localhost"), "{page}");
     let (_, page) = journal.get(&d, &format!("/koe/{r}"));
     assert!(
         page.contains("Første møde") && !page.contains("booket af"),
@@ -303,10 +338,16 @@ fn no_sender_writes_inside_modtags_copy() {
 fn an_anonymous_reporter_leaves_no_address() {
     use modtag_tests::forms::{form, multipart, reference_on};
     let d = Daemon::start(Options {
-        edits: vec![(
-            "# trusted_proxies = [\"127.0.0.1/32\"]\n# The forms'".into(),
-            "trusted_proxies = [\"127.0.0.1/32\"]\n# The forms'".into(),
-        )],
+        edits: vec![
+            (
+                "# trusted_proxies = [\"127.0.0.1/32\"]\n# The forms'".into(),
+                "trusted_proxies = [\"127.0.0.1/32\"]\n# The forms'".into(),
+            ),
+            (
+                "max_connections = 256\nrequest_timeout_secs = 60\n# [public.tls]".into(),
+                "max_connections = 1\nrequest_timeout_secs = 60\n# [public.tls]".into(),
+            ),
+        ],
         ..Options::default()
     });
     let (csrf, cookie) = form(d.public, "/underretning");
@@ -337,9 +378,33 @@ fn an_anonymous_reporter_leaves_no_address() {
     let r = reference_on(&page);
     let item = d.cli_json(&["triage", "show", &r, "--json"]);
     assert!(!item.to_string().contains("198.51.100.77"), "{item}");
-    let log = d.stderr() + &std::fs::read_to_string(d.dir.path().join("stdout.log")).unwrap();
+    // Nor by the listener: over the connection cap, and a connection that breaks off.
+    use std::io::Write as _;
+    let idle = std::net::TcpStream::connect(d.public).unwrap();
+    let mut refused = std::net::TcpStream::connect(d.public).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut refused, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    drop(idle);
+    let mut broken = std::net::TcpStream::connect(d.public).unwrap();
+    broken.write_all(b"\x16\x03\x01 not http\r\n\r\n").unwrap();
+    drop(broken);
+    let log = wait_for(
+        "the listener's lines",
+        std::time::Duration::from_secs(10),
+        || {
+            let log =
+                d.stderr() + &std::fs::read_to_string(d.dir.path().join("stdout.log")).unwrap();
+            (log.contains("connection limit reached") && log.contains("ended with an error"))
+                .then_some(log)
+        },
+    );
     assert!(log.contains(&r), "the reference is logged");
     assert!(!log.contains("198.51.100.77"), "{log}");
+    assert!(
+        !log.contains("peer=127.0.0.1") && log.contains("a public client"),
+        "{log}"
+    );
 }
 
 /// Issue 26: kvitteringer to an address someone typed are neutral and a few a day at most:
@@ -350,7 +415,14 @@ fn a_typed_address_gets_a_few_kvitteringer_a_day() {
     let d = Daemon::start(Options::default());
     let sink = Sink::start(d.opts.relay_port);
     let mut refs = Vec::new();
-    for n in 0..4 {
+    // Case and a `+tag` reach the same mailbox: they make no new count.
+    let spellings = [
+        "offer@example.org",
+        "Offer@Example.ORG",
+        "offer+a@example.org",
+        "offer+b@example.org",
+    ];
+    for (n, email) in spellings.into_iter().enumerate() {
         let (csrf, cookie) = form(d.public, "/underretning");
         let text = format!("Bekymring nummer {n}.");
         let (code, _, body) = post(
@@ -364,7 +436,7 @@ fn a_typed_address_gets_a_few_kvitteringer_a_day() {
                 ("bekymring", &text),
                 ("indberetter", "borger"),
                 ("navn", "Offer"),
-                ("email", "offer@example.org"),
+                ("email", email),
             ],
             &[],
         );
@@ -375,7 +447,7 @@ fn a_typed_address_gets_a_few_kvitteringer_a_day() {
     let to_victim: Vec<String> = sink
         .wait(3)
         .into_iter()
-        .filter(|m| rcpt_of(m) == "offer@example.org")
+        .filter(|m| rcpt_of(m).to_lowercase().starts_with("offer"))
         .collect();
     assert_eq!(to_victim.len(), 3, "three a day");
     for m in &to_victim {
@@ -390,9 +462,9 @@ fn a_typed_address_gets_a_few_kvitteringer_a_day() {
 }
 
 /// Issue 26: a professional who typed their address into the form proves it by the one-time
-/// link in their kvittering, and the tilbagemelding may then go there (still never in clear).
-/// Opening the link changes nothing (mail scanners open links); the button does, once; a
-/// used or made-up link gets the same answer as any dead one.
+/// link in their kvittering. Opening the link changes nothing (mail scanners open links); the
+/// button does, once; a used or made-up link gets the same answer as any dead one. The link
+/// proves the address, not the professional: that still takes a person.
 #[test]
 fn a_reporter_proves_their_address_by_the_kvitterings_link() {
     use modtag_tests::forms::{form, post, reference_on};
@@ -464,20 +536,13 @@ fn a_reporter_proves_their_address_by_the_kvitterings_link() {
     assert_eq!(code, 404, "once: {again}");
     assert_eq!(again.replace(&path, ""), dead.replace(&forged, ""), "alike");
 
+    // The address is the reporter's now; that they are a professional is still only what
+    // the form says: no letter until a person confirms the sender.
     let (_, page) = modt.get(&d, &format!("/koe/{r}"));
     assert!(page.contains("bekræftet af underretteren"), "{page}");
     let (status, page) = modt.post_form(&d, &tilbagemelding, &letter);
-    assert_eq!(status, 303, "{page}");
-    // This relay speaks no TLS: the letter waits for it rather than go in clear.
-    wait_for(
-        "the letter to wait for TLS",
-        std::time::Duration::from_secs(30),
-        || (d.metric("modtag_outbox_deferred") >= 1).then_some(()),
-    );
-    assert!(!sink
-        .wait(1)
-        .iter()
-        .any(|m| plain_body(m).contains("undersøgelse")));
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Afsenderen er ikke verificeret"), "{page}");
     let item = d.cli_json(&["triage", "show", &r, "--json"]);
     assert!(item["address_confirmed_at"].is_string(), "{item}");
     let mut d = d;
@@ -487,4 +552,77 @@ fn a_reporter_proves_their_address_by_the_kvitterings_link() {
         audit.contains(&r) && audit.contains("engangslink"),
         "{audit}"
     );
+}
+
+/// Issue 26: confirming the school that forwarded a mail vouches for the school, not for
+/// whoever the forwarded text says wrote it; and a directory address typed into the form
+/// does not make its owner the reporter. Neither gets the outcome by mail.
+#[test]
+fn a_confirmed_forwarder_vouches_for_no_one_inside() {
+    use modtag_tests::forms::{form, post, reference_on};
+    let d = Daemon::start(Options::default());
+    let fwd = d.swaks_args(&[
+        "--to",
+        "underretning@localhost",
+        "--from",
+        "kontor@bakkeskolen.dk",
+        "--header",
+        "Subject: Fwd: Bekymring",
+        "--body",
+        "Se nedenfor.\n\n---------- Forwarded message ---------\nFrom: Politibetjent Jensen <attacker@evil.example>\nSubject: Bekymring\n\nJeg underretter som fagperson om 120315-4321, der kom sulten i skole.",
+    ]);
+    let fwd = queued_as(&fwd).unwrap();
+    let item = d.cli_json(&["triage", "show", &fwd, "--json"]);
+    assert_eq!(
+        item["understanding"]["reporter"]["email"], "attacker@evil.example",
+        "{item}"
+    );
+    assert!(d
+        .cli(&[
+            "triage",
+            "confirm-sender",
+            &fwd,
+            "--how",
+            "ringet til Bakkeskolens kontor"
+        ])
+        .status
+        .success());
+
+    let (csrf, cookie) = form(d.public, "/underretning");
+    let (code, _, body) = post(
+        d.public,
+        "/underretning",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("barn_navn", "Emil"),
+            ("barn_cpr", "120315-4321"),
+            ("bekymring", "Emil kommer sulten i skole."),
+            ("indberetter", "fagperson"),
+            (
+                "navn",
+                "Susanne Møller. Ring straks på https://evil.example/svar",
+            ),
+            ("arbejdsplads", "Friskolen"),
+            ("email", "leder@friskolen.localhost"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let typed = reference_on(&body);
+
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &modt);
+    let letter = [("brev", "Vi har iværksat en børnefaglig undersøgelse.")];
+    for (r, why) in [(&fwd, "videresendt"), (&typed, "ikke verificeret")] {
+        d.decide(
+            r,
+            &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
+        );
+        let (_, page) = modt.get(&d, &format!("/koe/{r}"));
+        assert!(!page.contains("id=\"brev\""), "no letter offered: {page}");
+        assert!(page.contains(why), "{page}");
+        let (status, page) = modt.post_form(&d, &format!("/koe/{r}/tilbagemelding"), &letter);
+        assert_eq!(status, 422, "{r}: {page}");
+    }
 }

@@ -76,7 +76,12 @@ pub fn gets_original(role: &str, item: &Item) -> bool {
     let professional = item.understanding.reporter.kind == "professional";
     let attached = item.decision.as_ref().is_some_and(|d| d.attach_original);
     if INSTITUTION_ROLES.contains(&role) {
-        professional && attached && item.sender_known()
+        // The claim must be the known sender's own: a forward's "fagperson" is only what the
+        // forwarded text says, whoever forwarded it.
+        professional
+            && attached
+            && item.sender_known()
+            && crate::understand::reporter_is_sender(item)
     } else {
         professional
     }

@@ -147,6 +147,29 @@ pub async fn confirm_sender(
         },
     )
     .await?;
+    // A kvittering left to a person for want of a known sender goes now.
+    let (store, cfg) = (state.app.store.clone(), state.app.policy.cfg());
+    let (r, now) = (reference.clone(), state.now());
+    let kvittering = blocking(move || -> Result<bool, ApiError> {
+        let _held = store.lock_item(&r);
+        let Some(mut item) = store.item(&r)? else {
+            return Ok(false);
+        };
+        let mut batch = Batch::new();
+        if !crate::workflow::kvittering::after_confirmation(
+            &cfg, &mut item, &store, &mut batch, now,
+        )? {
+            return Ok(false);
+        }
+        batch.item(item);
+        store.commit(batch, now)?;
+        Ok(true)
+    })
+    .await?;
+    if kvittering {
+        durable(&state).await?;
+        state.app.wake.notify_one();
+    }
     // A participant list held for its sender joins its forløb now.
     let (store, cfg) = (state.app.store.clone(), state.app.policy.cfg());
     let reader = state.app.policy.current().reader.clone();

@@ -38,6 +38,9 @@ pub struct Limits {
     /// HTTPS with modtag's own certificate (`[http.tls]`); the handshake must finish within
     /// `request_timeout` too.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Never log a client's address (the public forms, issue 26: an anonymous reporter
+    /// leaves no trace, not even by the time of a line next to a reference's).
+    pub anonymous: bool,
 }
 
 /// The operating-system user at the other end of a Unix socket connection, as the kernel
@@ -51,6 +54,18 @@ pub struct LocalPeer {
 pub enum Peer {
     Tcp(SocketAddr),
     Local(LocalPeer),
+}
+
+/// A peer as the log may name it: not at all on an anonymous listener.
+struct Shown<'a>(&'a Peer, bool);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shown(_, true) => f.write_str("a public client"),
+            Shown(peer, false) => peer.fmt(f),
+        }
+    }
 }
 
 impl std::fmt::Display for Peer {
@@ -102,7 +117,9 @@ pub async fn serve<L: Accept>(
         tokio::select! {
             accepted = listener.accept_peer() => match accepted {
                 Ok((stream, peer)) => {
+                    let anonymous = limits.anonymous;
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        let peer = Shown(&peer, anonymous);
                         tracing::warn!(%peer, "HTTP connection limit reached; answered 503");
                         // Over TLS a plain answer means nothing: the connection just closes.
                         if limits.tls.is_none() {
@@ -119,14 +136,20 @@ pub async fn serve<L: Accept>(
                         let _slot = slot;
                         let deadline = limits.request_timeout;
                         match &limits.tls {
-                            None => connection(stream, peer, service, deadline, stop).await,
+                            None => connection(stream, (peer, anonymous), service, deadline, stop).await,
                             Some(acceptor) => {
                                 let accepted =
                                     tokio::time::timeout(deadline, acceptor.accept(stream)).await;
                                 match accepted {
-                                    Ok(Ok(tls)) => connection(tls, peer, service, deadline, stop).await,
-                                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                    Ok(Ok(tls)) => connection(tls, (peer, anonymous), service, deadline, stop).await,
+                                    Ok(Err(e)) => {
+                                        let peer = Shown(&peer, anonymous);
+                                        tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                                    }
+                                    Err(_) => {
+                                        let peer = Shown(&peer, anonymous);
+                                        tracing::debug!(%peer, "TLS handshake timed out")
+                                    }
                                 }
                             }
                         }
@@ -152,7 +175,7 @@ pub async fn serve<L: Accept>(
 
 async fn connection(
     stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    peer: Peer,
+    (peer, anonymous): (Peer, bool),
     service: Router,
     header_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -172,6 +195,7 @@ async fn connection(
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
+                    let peer = Shown(&peer, anonymous);
                     tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
                 }
                 return;

@@ -15,7 +15,7 @@ pub mod forward;
 mod kind;
 pub mod openpgp;
 mod reporter;
-pub use reporter::address_of;
+pub use reporter::{address_of, reporter_is_sender};
 mod walk;
 
 use std::borrow::Cow;

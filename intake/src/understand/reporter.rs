@@ -37,6 +37,21 @@ pub fn address_of(from: &str) -> &str {
         .trim()
 }
 
+/// Whether the reporter is the message's own sender: not a forwarded original's (whose
+/// `From:` is only what the forwarded text says), and the address the reading found for
+/// them is the message's `From:`. Only then does knowing the sender vouch for the reporter
+/// (issue 26: confirming the school that forwarded a mail says nothing of who wrote it).
+pub fn reporter_is_sender(item: &modtag_storage::records::Item) -> bool {
+    let reporter = item.understanding.reporter.email.as_deref();
+    item.understanding.original.is_none()
+        && item
+            .from
+            .as_deref()
+            .map(address_of)
+            .zip(reporter)
+            .is_some_and(|(from, reporter)| from.eq_ignore_ascii_case(reporter))
+}
+
 fn domain_of(from: &str) -> Option<String> {
     address_of(from)
         .rsplit_once('@')

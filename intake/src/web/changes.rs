@@ -196,14 +196,12 @@ pub async fn feedback(
             state.app.wake.notify_one();
             Redirect::to(&format!("/koe/{reference}")).into_response()
         }
+        Ok(Err(NotSent::Unproven(why))) => {
+            missing(&format!("Tilbagemeldingen blev ikke sendt. {why}"))
+        }
         Ok(Err(why)) => missing(match why {
             NotSent::Empty => "Brevet er tomt.",
-            NotSent::Unproven => {
-                "Tilbagemeldingen blev ikke sendt: underretterens adresse er kun, hvad nogen har \
-                 skrevet. Bekræft afsenderen på henvendelsen, når du ved, at adressen er \
-                 underretterens, eller giv tilbagemeldingen på anden vis og marker opgaven \
-                 udført."
-            }
+            NotSent::Unproven(why) => why,
             NotSent::NoAddress => {
                 "Underretteren har ingen e-mailadresse: send brevet på anden vis, og marker opgaven udført."
             }

@@ -119,8 +119,9 @@ struct TaskLine {
     may_withhold: bool,
     /// The tilbagemelding's letter as modtag drafts it, when it can go by e-mail.
     draft: Option<String>,
-    /// The reporter gave an address, but it is only what someone typed (issue 26).
-    unproven: bool,
+    /// The reporter gave an address, but the right or the address is not proven: why
+    /// (issue 26).
+    unproven: Option<&'static str>,
 }
 
 fn task_name(kind: TaskKind) -> &'static str {
@@ -354,10 +355,11 @@ fn render(
                     may_withhold: t.kind == TaskKind::Tilbagemelding,
                     draft: (t.kind == TaskKind::Tilbagemelding && t.done_at.is_none() && proven)
                         .then(|| crate::workflow::tilbagemelding::draft(item)),
-                    unproven: t.kind == TaskKind::Tilbagemelding
+                    unproven: (t.kind == TaskKind::Tilbagemelding
                         && t.done_at.is_none()
-                        && item.understanding.reporter.email.is_some()
-                        && !proven,
+                        && item.understanding.reporter.email.is_some())
+                    .then(|| crate::workflow::tilbagemelding::unproven(cfg, item))
+                    .flatten(),
                 })
                 .collect(),
             kinds: Kind::ALL

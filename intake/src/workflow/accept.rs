@@ -118,8 +118,10 @@ pub fn accept_with(
         ),
         (rx.sender_auth.as_ref(), &rx.envelope.helo),
     );
-    if let Some(to) = kvittering_to {
-        known.kvitteringer_today = store.kvitteringer_to(&to, now)?;
+    // Only an unproven address is limited; counted as planned, so that intakes accepted at
+    // the same moment each see the others.
+    if let Some(to) = kvittering_to.filter(|_| sender_trust(cfg, &rx) == SenderTrust::Unverified) {
+        known.kvitteringer_today = store.reserve_kvittering(&to, now)?;
     }
     // A participant list joins its forløb in the same batch, under the forløb's lock.
     let mut list = None;

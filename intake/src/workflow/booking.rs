@@ -19,11 +19,12 @@ use super::forloeb::{advanced, institution_leader};
 use crate::delivery::compose;
 use crate::delivery::ical::{self, Invitation};
 
-/// The addresses among `participants` that are neither a person's of the directory, in a
-/// domain of the directory's people (the kommune's own), nor in one of the forløb's
-/// institution's registered domains: invitations go there only when Journalen has confirmed
-/// them (issue 26: a list from anyone offered an attacker's addresses, and the invitations
-/// went to them).
+/// The addresses among `participants` that are neither a person's of the directory, in the
+/// kommune's own domains (those of its staff: the directory's people who lead no
+/// institution, for a private leader's domain, even gmail.com, is not the kommune's), nor
+/// in one of the forløb's institution's registered domains: invitations go there only when
+/// Journalen has confirmed them (issue 26: a list from anyone offered an attacker's
+/// addresses, and the invitations went to them).
 pub fn unknown_addresses(cfg: &Loaded, item: &Item, participants: &[Participant]) -> Vec<String> {
     let domain = |e: &str| e.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
     let institution = item
@@ -33,17 +34,15 @@ pub fn unknown_addresses(cfg: &Loaded, item: &Item, participants: &[Participant]
         .and_then(|i| cfg.directory.institution(i));
     let known = |email: &str| {
         let d = domain(email);
-        cfg.directory
-            .people
-            .values()
-            .any(|p| p.email.eq_ignore_ascii_case(email) || domain(&p.email) == d)
-            || institution.is_some_and(|i| {
-                i.domains.iter().any(|own| {
-                    d.as_deref().is_some_and(|d| {
-                        d.eq_ignore_ascii_case(own) || d.ends_with(&format!(".{own}"))
-                    })
-                })
+        let leads = |id: &str| cfg.directory.institutions.values().any(|i| i.leader == id);
+        cfg.directory.people.values().any(|p| {
+            p.email.eq_ignore_ascii_case(email) || (!leads(&p.id) && domain(&p.email) == d)
+        }) || institution.is_some_and(|i| {
+            i.domains.iter().any(|own| {
+                d.as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(own) || d.ends_with(&format!(".{own}")))
             })
+        })
     };
     participants
         .iter()

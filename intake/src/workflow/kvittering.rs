@@ -42,7 +42,7 @@ fn no_reply(email: &str) -> bool {
 /// not the parent; a sender whose `From:` is not authenticated gets none by mail (a person
 /// sends it). A web form's stated address is what the form was submitted with.
 pub fn receiver(cfg: &Loaded, item: &Item) -> Option<String> {
-    receiver_of(
+    let by_transport = receiver_of(
         cfg,
         item.channel,
         item.from.as_deref(),
@@ -51,7 +51,25 @@ pub fn receiver(cfg: &Loaded, item: &Item) -> Option<String> {
             item.understanding.reporter.email.as_deref(),
         ),
         (item.transport.sender_auth.as_ref(), &item.transport.helo),
-    )
+    );
+    // A sender a person confirmed is as good as an authenticated one (issue 26).
+    let confirmed = || {
+        item.sender_confirmed.as_ref()?;
+        item.from
+            .as_deref()
+            .map(|f| crate::understand::address_of(f).to_string())
+    };
+    by_transport.or_else(confirmed)
+}
+
+/// An address a kvittering can reach: one mailbox, a domain with a dot and no empty label
+/// (a typed `x@y.dk.` would fail for good at the relay, and tell Modtagelsen each time).
+fn deliverable(email: &str) -> bool {
+    let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+    email.parse::<lettre::Address>().is_ok()
+        && domain.contains('.')
+        && !domain.split('.').any(str::is_empty)
+        && !no_reply(email)
 }
 
 /// [`receiver`] from the parts a message gives before it is an item.
@@ -99,9 +117,14 @@ fn address_link(cfg: &Loaded, item: &mut Item, email: &str, now: Timestamp) -> O
         .email
         .as_deref()
         .is_some_and(|e| e.eq_ignore_ascii_case(email));
+    // Only the message's own sender can ever be owed a tilbagemelding by mail (a forward's
+    // reporter is only what the forwarded text says), and one the transport proved needs
+    // no link.
     if reporter.kind != "professional"
         || !own
-        || super::tilbagemelding::proven_address(cfg, item).is_some()
+        || !crate::understand::reporter_is_sender(item)
+        || item.sender_trust != modtag_storage::records::SenderTrust::Unverified
+        || item.address_proof.is_some()
     {
         return None;
     }
@@ -140,7 +163,7 @@ pub fn owe(
         return Ok(());
     }
     let due = calendar::kvittering_due(now, &cfg.directory.calendar);
-    let email = receiver(cfg, item).filter(|e| e.contains('@') && !no_reply(e));
+    let email = receiver(cfg, item).filter(|e| deliverable(e));
     let flooded = item.sender_trust == modtag_storage::records::SenderTrust::Unverified
         && sent_today >= PER_ADDRESS_PER_DAY;
     let Some(email) = email.filter(|_| !flooded) else {
@@ -166,7 +189,55 @@ pub fn owe(
         });
         return Ok(());
     };
-    let link = address_link(cfg, item, &email, now);
+    mail(cfg, item, ids, batch, (&email, due), now)
+}
+
+/// A kvittering owed by hand whose sender a person has now confirmed: it goes now, as it
+/// would have at once had the transport proved the sender, and its task is done. Whether
+/// one went.
+pub fn after_confirmation(
+    cfg: &Loaded,
+    item: &mut Item,
+    ids: &dyn IdSource,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let waiting = item
+        .kvittering
+        .as_ref()
+        .filter(|k| k.manual && k.sent_at.is_none())
+        .map(|k| k.due.clone());
+    let task = item
+        .tasks
+        .iter()
+        .position(|t| t.kind == TaskKind::Kvittering && t.done_at.is_none());
+    let email = receiver(cfg, item).filter(|e| deliverable(e));
+    let (Some(due), Some(task), Some(email)) = (waiting, task, email) else {
+        return Ok(false);
+    };
+    let Ok(due) = due.parse() else {
+        return Ok(false);
+    };
+    let t = &mut item.tasks[task];
+    t.done_at = Some(now);
+    t.done_by = Some("system".into());
+    t.outcome = Some(modtag_storage::records::TaskOutcome::Sent);
+    mail(cfg, item, ids, batch, (&email, due), now)?;
+    Ok(true)
+}
+
+/// Queues the kvittering to `email` (with the address link when the reporter needs one) and
+/// records it on the item, audited.
+fn mail(
+    cfg: &Loaded,
+    item: &mut Item,
+    ids: &dyn IdSource,
+    batch: &mut Batch,
+    (email, due): (&str, jiff::civil::Date),
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let k = &cfg.config.kvittering;
+    let link = address_link(cfg, item, email, now);
     let received = deadline::local(item.received_at);
     let fill = |t: &str| {
         t.replace("{reference}", &item.reference)
@@ -179,7 +250,7 @@ pub fn owe(
     let to = compose::PlainTo {
         role: "reporter",
         person: "reporter",
-        email: &email,
+        email,
     };
     batch.outbox(compose::plain_entry(
         ids,
@@ -204,7 +275,31 @@ pub fn owe(
         sent_at: Some(now),
         sent_by: Some("system".into()),
         manual: false,
-        to: Some(email.clone()),
+        to: Some(email.to_string()),
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deliverable;
+
+    /// A typed address that would fail for good at the relay gets no kvittering by mail
+    /// (a person sends it), rather than a failed delivery and a notice each time.
+    #[test]
+    fn only_an_address_that_can_be_delivered_to_gets_one() {
+        for ok in ["laerer@bakkeskolen.dk", "a.b+c@sub.example.org"] {
+            assert!(deliverable(ok), "{ok}");
+        }
+        for bad in [
+            "v2@x.dk.",
+            "v2@x..dk",
+            "v2@localhost",
+            "noreply@x.dk",
+            "a b@x.dk",
+            "x.dk",
+        ] {
+            assert!(!deliverable(bad), "{bad}");
+        }
+    }
 }

@@ -141,6 +141,11 @@ pub fn join_confirmed(
     let Some(mut forloeb) = store.item(&forloeb_ref)? else {
         return Ok(None);
     };
+    // Confirming who sent it does not make a stranger the institution: only its own list
+    // joins, as at intake.
+    if !from_institution(cfg, &forloeb, &reading) {
+        return Ok(None);
+    }
     let people = find_participants(&reading.text);
     let mut batch = modtag_storage::store::Batch::new();
     super::forloeb::link_list(cfg, &mut forloeb, reference, actor, people, &mut batch, now);

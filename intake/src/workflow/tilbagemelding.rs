@@ -10,7 +10,7 @@ use jiff::{Timestamp, ToSpan};
 use modtag_config::Loaded;
 use modtag_router::deadline;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{Item, TaskKind, TaskOutcome};
+use modtag_storage::records::{Item, SenderTrust, TaskKind, TaskOutcome};
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
@@ -25,6 +25,20 @@ pub fn due(received: Timestamp, months: i64) -> Timestamp {
         .checked_add(months.months())
         .map(|z| z.timestamp())
         .unwrap_or(received)
+}
+
+/// A reporter's name as the letter may greet them: one line, no controls, no link or
+/// address, and short (issue 26: the name is what anyone typed, and the letter goes out in
+/// the kommune's name). `None` when nothing fit to print is left.
+fn salutation(name: &str) -> Option<String> {
+    let line = name.lines().next().unwrap_or("");
+    let clean: String = line.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim();
+    let lower = clean.to_lowercase();
+    let linky = ["://", "www.", "@", ".dk", ".com"]
+        .iter()
+        .any(|l| lower.contains(l));
+    (!clean.is_empty() && !linky && clean.chars().count() <= 60).then(|| clean.to_string())
 }
 
 /// The letter modtag proposes, from the decision's screening outcome.
@@ -51,7 +65,8 @@ pub fn draft(item: &Item) -> String {
         .reporter
         .name
         .as_deref()
-        .unwrap_or("underretter");
+        .and_then(salutation)
+        .unwrap_or_else(|| "underretter".into());
     format!(
         "Kære {name}\n\n\
          Tak for din underretning, som kommunen modtog {} (reference {}).\n\n\
@@ -63,33 +78,54 @@ pub fn draft(item: &Item) -> String {
     )
 }
 
-/// Where a letter about a child may go for `item`'s reporter (issue 26): an address proven
-/// for that reporter, with the directory person's certificate when it has one. Proven is a
-/// person of the directory (the letter goes to their own address, whoever typed it), or the
-/// message's own sender when the transport proved it or a person confirmed who sent it, or
-/// the address the reporter confirmed by the one-time link in their kvittering.
-/// `None`: the address is only what someone typed.
+/// Where a letter about a child may go for `item`'s reporter (issue 26), with the directory
+/// person's certificate when the address is one of theirs. Two things must hold: the
+/// professional's right, which needs the reporter to be the message's own sender and that
+/// sender known (proven by the transport or confirmed by a person); and the address, which
+/// must be proven: by the transport (DMARC, a partner's TLS), or by the reporter through the
+/// one-time link in their kvittering. A person's confirmation of who sent it does not prove
+/// an address anyone could have typed; an address of the directory typed into a form does
+/// not make its owner the reporter. `None` otherwise ([`unproven`] says why).
 pub fn proven_address<'a>(
     cfg: &'a Loaded,
     item: &Item,
 ) -> Option<(String, Option<&'a sequoia_openpgp::Cert>)> {
     let email = item.understanding.reporter.email.clone()?;
-    if let Some((id, _)) = cfg.directory.roles_of_email(&email) {
-        let cert = cfg.directory.person(id).and_then(|p| p.cert.as_ref());
-        return Some((email, cert));
+    let vouched = crate::understand::reporter_is_sender(item) && item.sender_known();
+    let address = item.sender_trust != SenderTrust::Unverified
+        || item
+            .address_proof
+            .as_ref()
+            .is_some_and(|p| p.confirms(&email));
+    if !(vouched && address) {
+        return None;
     }
-    let own = item
-        .from
-        .as_deref()
-        .map(crate::understand::address_of)
-        .is_some_and(|from| from.eq_ignore_ascii_case(&email));
-    let confirmed_by_link = item
-        .address_proof
-        .as_ref()
-        .is_some_and(|p| p.confirms(&email));
-    let vouched =
-        item.sender_confirmed.is_some() || (own && item.sender_known()) || confirmed_by_link;
-    vouched.then_some((email, None))
+    let cert = cfg
+        .directory
+        .roles_of_email(&email)
+        .and_then(|(id, _)| cfg.directory.person(id))
+        .and_then(|p| p.cert.as_ref());
+    Some((email, cert))
+}
+
+/// Why the reporter's address is not proven, in the desk's words; `None` when it is.
+pub fn unproven(cfg: &Loaded, item: &Item) -> Option<&'static str> {
+    if proven_address(cfg, item).is_some() {
+        return None;
+    }
+    Some(if !crate::understand::reporter_is_sender(item) {
+        "Underretteren er ikke den, der sendte beskeden (den er videresendt, eller adressen er \
+         en anden end afsenderens): tilbagemeldingen kan ikke gå med e-mail herfra. Giv den på \
+         anden vis, og marker opgaven udført."
+    } else if !item.sender_known() {
+        "Afsenderen er ikke verificeret: bekræft afsenderen under Afsender, når du ved, hvem \
+         der sendte den. Adressen skal derefter også være bevist, med underretterens \
+         engangslink fra kvitteringen; ellers giv tilbagemeldingen på anden vis."
+    } else {
+        "Adressen er kun, hvad nogen har skrevet: underretteren beviser den med engangslinket \
+         i kvitteringen (se Underretterens adresse). Ellers giv tilbagemeldingen på anden vis, \
+         og marker opgaven udført."
+    })
 }
 
 /// Why a tilbagemelding could not be sent, in the desk's words.
@@ -101,9 +137,8 @@ pub enum NotSent {
     NoTask,
     /// The reporter gave no address: send the letter another way and mark the task done.
     NoAddress,
-    /// The address is only what someone typed: confirm the sender first, or send the letter
-    /// another way.
-    Unproven,
+    /// The right or the address is not proven: why, in the desk's words ([`unproven`]).
+    Unproven(&'static str),
     /// An empty letter.
     Empty,
 }
@@ -130,7 +165,8 @@ pub fn send(
         return Ok(Err(NotSent::NoAddress));
     }
     let Some((email, cert)) = proven_address(cfg, &item) else {
-        return Ok(Err(NotSent::Unproven));
+        let why = unproven(cfg, &item).unwrap_or_default();
+        return Ok(Err(NotSent::Unproven(why)));
     };
     let Some(task) = item
         .tasks
@@ -170,4 +206,25 @@ pub fn send(
     b.item(item);
     store.commit(b, now)?;
     Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::salutation;
+
+    /// The name is what anyone typed: the letter greets a name, never a link or a message.
+    #[test]
+    fn the_letter_greets_a_name_and_nothing_else() {
+        assert_eq!(salutation(" Lise Holm ").as_deref(), Some("Lise Holm"));
+        assert_eq!(salutation("Lise\nRing 12345678").as_deref(), Some("Lise"));
+        for bad in [
+            "Susanne Møller. Ring straks på https://evil.example/svar",
+            "se www.evil.example",
+            "svar til x@evil.example",
+            "",
+            &"Navn ".repeat(20),
+        ] {
+            assert_eq!(salutation(bad), None, "{bad}");
+        }
+    }
 }

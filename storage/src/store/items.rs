@@ -80,11 +80,32 @@ impl Store {
         Ok(out)
     }
 
-    /// How many kvitteringer modtag sent to `address` by itself on `at`'s (UTC) day, by the
-    /// blind index (no address in clear).
-    pub fn kvitteringer_to(&self, address: &str, at: jiff::Timestamp) -> Result<usize, StoreError> {
-        let prefix = kvittering_hash(&*self.blind_key(), address, &day_of(at));
-        Ok(self.inner.item_index.scan_prefix(prefix).count())
+    /// How many kvitteringer went to `address` on `at`'s day before this one, counting those
+    /// planned and not yet committed: intakes accepted at the same moment each see the
+    /// others (issue 26: fifteen sessions at once must not each see "none yet"). The count
+    /// is taken as the kvittering is planned; one that is then not sent still counts, which
+    /// errs towards a person sending it.
+    pub fn reserve_kvittering(
+        &self,
+        address: &str,
+        at: jiff::Timestamp,
+    ) -> Result<usize, StoreError> {
+        let day = day_of(at);
+        let key = kvittering_hash(&*self.blind_key(), address, &day);
+        let mut counts = self
+            .inner
+            .kvittering_counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if counts.0 != day {
+            *counts = (day, Default::default());
+        }
+        let before = match counts.1.get(&key) {
+            Some(n) => *n,
+            None => self.inner.item_index.scan_prefix(key).count(),
+        };
+        counts.1.insert(key, before + 1);
+        Ok(before)
     }
 
     /// The intake whose reporter's address link has a token of this SHA-256 (hex), by the

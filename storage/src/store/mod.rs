@@ -168,6 +168,9 @@ struct Inner {
     /// Striped locks for reading, changing and writing back one item (see
     /// [`Store::lock_item`]).
     item_locks: [std::sync::Mutex<()>; ITEM_LOCK_STRIPES],
+    /// Kvitteringer to unproven addresses counted as they are planned, by address and UTC
+    /// day (see [`Store::reserve_kvittering`]).
+    kvittering_counts: std::sync::Mutex<(String, std::collections::HashMap<[u8; 32], usize>)>,
 }
 
 const ITEM_LOCK_STRIPES: usize = 64;
@@ -309,6 +312,7 @@ impl Store {
             sealer: Default::default(),
             opened: Default::default(),
             item_locks: std::array::from_fn(|_| std::sync::Mutex::new(())),
+            kvittering_counts: Default::default(),
         };
         let store = Store {
             inner: Arc::new(inner),

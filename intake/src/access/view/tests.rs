@@ -280,6 +280,10 @@ fn an_unverified_professional_s_original_stays_with_the_kommune() {
         how: "ringet til skolen".into(),
     });
     assert!(original(&mette, &item), "confirmed by a person");
+    // A forward: the confirmed sender is the school that forwarded it, and the "fagperson"
+    // is only what the forwarded text says.
+    item.understanding.original = Some(Default::default());
+    assert!(!original(&mette, &item), "a forward's claim stays a claim");
 }
 
 #[test]
