@@ -229,8 +229,9 @@ fn a_decision_that_sends_nowhere_leaves_the_intake_with_modtagelsen() {
 fn modtagelsen_approves_the_drafted_tilbagemelding_and_it_reaches_the_reporter() {
     let mut d = Daemon::start(Options::default());
     let sink = Sink::start(d.opts.relay_port);
-    // The school's leader, a person of the directory with a certificate: the letter goes
-    // to that address, encrypted (issue 26), whoever typed the From.
+    // The school's leader, a person of the directory with a certificate: once a person has
+    // confirmed the sender (this From is not authenticated here), the letter goes to that
+    // address, encrypted (issue 26).
     let r = queued_as(&d.swaks_args(&[
         "--to",
         "underretning@localhost",
@@ -242,6 +243,16 @@ fn modtagelsen_approves_the_drafted_tilbagemelding_and_it_reaches_the_reporter()
         "Eleven har mange fravær, cpr 120315-4321.",
     ]))
     .unwrap();
+    assert!(d
+        .cli(&[
+            "triage",
+            "confirm-sender",
+            &r,
+            "--how",
+            "ringet til lederen"
+        ])
+        .status
+        .success());
     d.decide(
         &r,
         &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],

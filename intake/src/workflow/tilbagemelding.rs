@@ -82,17 +82,20 @@ pub fn draft(item: &Item) -> String {
 /// person's certificate when the address is one of theirs. Two things must hold: the
 /// professional's right, which needs the reporter to be the message's own sender and that
 /// sender known (proven by the transport or confirmed by a person); and the address, which
-/// must be proven: by the transport (DMARC, a partner's TLS), or by the reporter through the
-/// one-time link in their kvittering. A person's confirmation of who sent it does not prove
-/// an address anyone could have typed; an address of the directory typed into a form does
-/// not make its owner the reporter. `None` otherwise ([`unproven`] says why).
+/// must be proven: by the transport (DMARC, a partner's TLS), by the directory (a person of
+/// it), or by the reporter through the one-time link in their kvittering. A person's
+/// confirmation of who sent it does not prove an address anyone could have typed; an
+/// address of the directory typed into a form does not make its owner the reporter until
+/// the sender is known. `None` otherwise ([`unproven`] says why).
 pub fn proven_address<'a>(
     cfg: &'a Loaded,
     item: &Item,
 ) -> Option<(String, Option<&'a sequoia_openpgp::Cert>)> {
     let email = item.understanding.reporter.email.clone()?;
     let vouched = crate::understand::reporter_is_sender(item) && item.sender_known();
+    let directory = cfg.directory.roles_of_email(&email).is_some();
     let address = item.sender_trust != SenderTrust::Unverified
+        || directory
         || item
             .address_proof
             .as_ref()
