@@ -6,6 +6,31 @@
 
 use modtag_tests::*;
 
+/// An underretning through the public form by someone who says they are a professional,
+/// with the address they typed; its reference.
+fn as_fagperson(d: &Daemon, name: &str, workplace: &str, email: &str) -> String {
+    use modtag_tests::forms::{form, post, reference_on};
+    let (csrf, cookie) = form(d.public, "/underretning");
+    let (code, _, body) = post(
+        d.public,
+        "/underretning",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("barn_navn", "Emil"),
+            ("barn_cpr", "120315-4321"),
+            ("bekymring", "Emil kommer sulten i skole."),
+            ("indberetter", "fagperson"),
+            ("navn", name),
+            ("arbejdsplads", workplace),
+            ("email", email),
+        ],
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    reference_on(&body)
+}
+
 /// Attack 1: an akut underretning whose subject starts "Trivsel+" stays on Modtagelsen's
 /// desk (it moved to Journalen's); a TRIVSEL+ that Journalen forwards to its own mailbox
 /// stays a TRIVSEL+ on its desk.
@@ -94,28 +119,9 @@ fn a_person_confirms_an_unverified_sender_on_the_item_page() {
 /// reporter's one-time link); then it goes, and only over TLS: never in plain SMTP.
 #[test]
 fn an_outcome_goes_only_to_a_proven_address_and_never_in_clear() {
-    use modtag_tests::forms::{form, post, reference_on};
     let d = Daemon::start(Options::default());
     let sink = Sink::start(d.opts.relay_port);
-    let (csrf, cookie) = form(d.public, "/underretning");
-    let (code, _, body) = post(
-        d.public,
-        "/underretning",
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("barn_navn", "Emil"),
-            ("barn_cpr", "120315-4321"),
-            ("bekymring", "Emil kommer sulten i skole."),
-            ("indberetter", "fagperson"),
-            ("navn", "Angriber"),
-            ("arbejdsplads", "Bakkeskolen"),
-            ("email", "angriber@evil.example"),
-        ],
-        &[],
-    );
-    assert_eq!(code, 200, "{body}");
-    let r = reference_on(&body);
+    let r = as_fagperson(&d, "Angriber", "Bakkeskolen", "angriber@evil.example");
     d.decide(
         &r,
         &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
@@ -345,7 +351,8 @@ fn an_anonymous_reporter_leaves_no_address() {
             ),
             (
                 "max_connections = 256\nrequest_timeout_secs = 60\n# [public.tls]".into(),
-                "max_connections = 1\nrequest_timeout_secs = 60\n# [public.tls]".into(),
+                // Two: a form's connection may hold its place a moment after it closed.
+                "max_connections = 2\nrequest_timeout_secs = 60\n# [public.tls]".into(),
             ),
         ],
         ..Options::default()
@@ -380,19 +387,21 @@ fn an_anonymous_reporter_leaves_no_address() {
     assert!(!item.to_string().contains("198.51.100.77"), "{item}");
     // Nor by the listener: over the connection cap, and a connection that breaks off.
     use std::io::Write as _;
-    let idle = std::net::TcpStream::connect(d.public).unwrap();
+    let idle = [d.public, d.public].map(|a| std::net::TcpStream::connect(a).unwrap());
     let mut refused = std::net::TcpStream::connect(d.public).unwrap();
     let mut answer = String::new();
     std::io::Read::read_to_string(&mut refused, &mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     drop(idle);
-    let mut broken = std::net::TcpStream::connect(d.public).unwrap();
-    broken.write_all(b"\x16\x03\x01 not http\r\n\r\n").unwrap();
-    drop(broken);
     let log = wait_for(
         "the listener's lines",
         std::time::Duration::from_secs(10),
         || {
+            // Again until one is served (the idle ones' places free a moment after they
+            // close): it breaks off with a request that is not HTTP.
+            let mut broken = std::net::TcpStream::connect(d.public).unwrap();
+            let _ = broken.write_all(b"\x16\x03\x01 not http\r\n\r\n");
+            drop(broken);
             let log =
                 d.stderr() + &std::fs::read_to_string(d.dir.path().join("stdout.log")).unwrap();
             (log.contains("connection limit reached") && log.contains("ended with an error"))
@@ -467,28 +476,14 @@ fn a_typed_address_gets_a_few_kvitteringer_a_day() {
 /// proves the address, not the professional: that still takes a person.
 #[test]
 fn a_reporter_proves_their_address_by_the_kvitterings_link() {
-    use modtag_tests::forms::{form, post, reference_on};
     let d = Daemon::start(Options::default());
     let sink = Sink::start(d.opts.relay_port);
-    let (csrf, cookie) = form(d.public, "/underretning");
-    let (code, _, body) = post(
-        d.public,
-        "/underretning",
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("barn_navn", "Emil"),
-            ("barn_cpr", "120315-4321"),
-            ("bekymring", "Emil kommer sulten i skole."),
-            ("indberetter", "fagperson"),
-            ("navn", "Lærer Hansen"),
-            ("arbejdsplads", "Bakkeskolen"),
-            ("email", "laerer@bakkeskolen.example"),
-        ],
-        &[],
+    let r = as_fagperson(
+        &d,
+        "Lærer Hansen",
+        "Bakkeskolen",
+        "laerer@bakkeskolen.example",
     );
-    assert_eq!(code, 200, "{body}");
-    let r = reference_on(&body);
     let kvittering = plain_body(&sink.wait(1)[0]);
     assert!(!kvittering.contains("Emil"), "neutral: {kvittering}");
     let prefix = format!("http://{}/bekraeft/", d.public);
@@ -559,7 +554,6 @@ fn a_reporter_proves_their_address_by_the_kvitterings_link() {
 /// does not make its owner the reporter. Neither gets the outcome by mail.
 #[test]
 fn a_confirmed_forwarder_vouches_for_no_one_inside() {
-    use modtag_tests::forms::{form, post, reference_on};
     let d = Daemon::start(Options::default());
     let fwd = d.swaks_args(&[
         "--to",
@@ -588,28 +582,12 @@ fn a_confirmed_forwarder_vouches_for_no_one_inside() {
         .status
         .success());
 
-    let (csrf, cookie) = form(d.public, "/underretning");
-    let (code, _, body) = post(
-        d.public,
-        "/underretning",
-        &cookie,
-        &[
-            ("csrf", &csrf),
-            ("barn_navn", "Emil"),
-            ("barn_cpr", "120315-4321"),
-            ("bekymring", "Emil kommer sulten i skole."),
-            ("indberetter", "fagperson"),
-            (
-                "navn",
-                "Susanne Møller. Ring straks på https://evil.example/svar",
-            ),
-            ("arbejdsplads", "Friskolen"),
-            ("email", "leder@friskolen.localhost"),
-        ],
-        &[],
+    let typed = as_fagperson(
+        &d,
+        "Susanne Møller. Ring straks på https://evil.example/svar",
+        "Friskolen",
+        "leder@friskolen.localhost",
     );
-    assert_eq!(code, 200, "{body}");
-    let typed = reference_on(&body);
 
     let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
     let modt = d.sign_in("modt", &modt);
