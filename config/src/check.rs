@@ -239,6 +239,18 @@ pub(crate) fn validate_main(
                 .into(),
         ));
     }
+    let akut = config.triage.akut_hours;
+    if akut <= 0 || akut >= config.triage.assessment_hours {
+        errors.push(invalid(
+            path,
+            line_of(text, "akut_hours", &akut.to_string()),
+            format!(
+                "triage.akut_hours = {akut}: an akut intake's clock must be at least one hour \
+                 and shorter than assessment_hours ({})",
+                config.triage.assessment_hours
+            ),
+        ));
+    }
     if config.triage.assessment_hours <= 0 {
         errors.push(invalid(
             path,

@@ -277,6 +277,10 @@ pub struct Triage {
     /// its leader, then (outside office hours) the døgnvagt.
     #[serde(default = "default_escalate")]
     pub escalate_after_hours: Vec<i64>,
+    /// An intake with akut signals has this short clock instead (issue 27): Modtagelsen
+    /// (and outside office hours the døgnvagt) at once, its leader when it runs out.
+    #[serde(default = "default_akut_hours")]
+    pub akut_hours: i64,
     /// "Gentagne underretninger": this many intakes about one child (this one included)
     /// within `repeat_window_days` flag the item.
     #[serde(default = "default_repeat_threshold")]
@@ -287,6 +291,10 @@ pub struct Triage {
     /// investigation or measures were begun (the tilbagemelding's due date).
     #[serde(default = "default_tilbagemelding_months")]
     pub tilbagemelding_months: i64,
+}
+
+fn default_akut_hours() -> i64 {
+    2
 }
 
 fn default_tilbagemelding_months() -> i64 {
@@ -300,6 +308,7 @@ impl Default for Triage {
             auto_link: true,
             auto_link_senders: default_auto_link_senders(),
             escalate_after_hours: default_escalate(),
+            akut_hours: default_akut_hours(),
             repeat_threshold: default_repeat_threshold(),
             tilbagemelding_months: default_tilbagemelding_months(),
             repeat_window_days: default_repeat_window(),

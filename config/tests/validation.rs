@@ -274,6 +274,13 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
         ),
         (
             MAIN,
+            "akut_hours = 2",
+            "akut_hours = 30",
+            "akut_hours = 30",
+            "triage.akut_hours = 30: an akut intake's clock must be at least one hour",
+        ),
+        (
+            MAIN,
             "escalate_after_hours = [12, 18, 22]",
             "escalate_after_hours = [12, 30]",
             "escalate_after_hours = [12, 30]",

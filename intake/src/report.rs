@@ -14,8 +14,15 @@ pub struct Sla {
     pub intakes: usize,
     pub by_kind: BTreeMap<String, usize>,
     pub assessed: usize,
-    pub assessed_within_deadline: usize,
-    /// Of the assessed, the share assessed within the deadline (0..1); `None` if none.
+    /// Intakes whose deadline passed in the period (and by now), assessed or not: what the
+    /// share is of (issue 27: counting only the assessed flattered it to 100 % while two
+    /// lay overdue).
+    pub due: usize,
+    /// Of those, the ones first assessed within their deadline.
+    pub assessed_on_time: usize,
+    /// Of those, the ones still not assessed.
+    pub overdue_unassessed: usize,
+    /// `assessed_on_time / due` (0..1); `None` when no deadline passed in the period.
     pub share_within_deadline: Option<f64>,
     pub median_minutes_to_assessment: Option<i64>,
     pub p95_minutes_to_assessment: Option<i64>,
@@ -37,13 +44,29 @@ fn quantile(v: &[i64], q: f64) -> Option<i64> {
 }
 
 /// The figures for intakes received in `[from, to)`, as of `now`, from the items' summaries
-/// (nothing is decrypted).
+/// (nothing is decrypted); the share within the deadline is of the intakes whose deadline
+/// passed in `[from, to)` by `now`.
 pub fn sla(items: &[ItemSummary], from: Timestamp, to: Timestamp, now: Timestamp) -> Sla {
     let mut s = Sla {
         from: from.to_string(),
         to: to.to_string(),
         ..Sla::default()
     };
+    // An intake closed without ever being assessed (a participant list joined to its
+    // forløb) owed no assessment: it is not counted either way.
+    for item in items.iter().filter(|i| {
+        i.deadline >= from
+            && i.deadline < to
+            && i.deadline <= now
+            && (i.first_assessed_at.is_some() || i.state.awaits_assessment())
+    }) {
+        s.due += 1;
+        match item.first_assessed_at {
+            Some(at) if at <= item.deadline => s.assessed_on_time += 1,
+            Some(_) => {}
+            None => s.overdue_unassessed += 1,
+        }
+    }
     let mut minutes = Vec::new();
     for item in items
         .iter()
@@ -54,9 +77,6 @@ pub fn sla(items: &[ItemSummary], from: Timestamp, to: Timestamp, now: Timestamp
         // The first assessment is the one the 24 hours are about, not a later one.
         if let Some(at) = item.first_assessed_at {
             s.assessed += 1;
-            if at <= item.deadline {
-                s.assessed_within_deadline += 1;
-            }
             minutes.push((at - item.received_at).get_seconds() / 60);
         } else if item.state.awaits_assessment() && now > item.deadline {
             s.overdue_now += 1;
@@ -75,8 +95,7 @@ pub fn sla(items: &[ItemSummary], from: Timestamp, to: Timestamp, now: Timestamp
     minutes.sort_unstable();
     s.median_minutes_to_assessment = quantile(&minutes, 0.5);
     s.p95_minutes_to_assessment = quantile(&minutes, 0.95);
-    s.share_within_deadline =
-        (s.assessed > 0).then(|| s.assessed_within_deadline as f64 / s.assessed as f64);
+    s.share_within_deadline = (s.due > 0).then(|| s.assessed_on_time as f64 / s.due as f64);
     s
 }
 
@@ -138,10 +157,22 @@ pub fn metrics(items: &[ItemSummary], outbox: OutboxCounts, now: Timestamp) -> S
         vec![(String::new(), s.assessed.to_string())],
     );
     gauge(
-        "modtag_assessed_within_deadline_total",
-        "Intakes assessed within their deadline.",
+        "modtag_deadlines_passed_total",
+        "Intakes whose assessment deadline has passed, assessed or not.",
         "counter",
-        vec![(String::new(), s.assessed_within_deadline.to_string())],
+        vec![(String::new(), s.due.to_string())],
+    );
+    gauge(
+        "modtag_assessed_on_time_total",
+        "Of those, intakes first assessed within their deadline.",
+        "counter",
+        vec![(String::new(), s.assessed_on_time.to_string())],
+    );
+    gauge(
+        "modtag_overdue_unassessed",
+        "Of those, intakes still not assessed.",
+        "gauge",
+        vec![(String::new(), s.overdue_unassessed.to_string())],
     );
     gauge(
         "modtag_assessment_minutes",

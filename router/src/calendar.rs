@@ -87,24 +87,65 @@ pub fn weekday_name(w: Weekday) -> &'static str {
     }
 }
 
-/// Is Modtagelsen open at `at`? Office hours on a day that is not closed, local time.
-pub fn office_open(at: Timestamp, cal: &Calendar) -> bool {
-    let local = at.to_zoned(tz());
-    let date = local.date();
-    // Opening hours are set per weekday; a Saturday with hours still closes on holidays.
+/// Modtagelsen's hours on a local day (minutes after midnight, open and close), if it opens
+/// at all: the weekday's hours, on a day that is no holiday or closed day. (A Saturday with
+/// hours still closes on holidays.)
+fn day_hours(date: Date, cal: &Calendar) -> Option<(u16, u16)> {
     if holiday(date).is_some()
         || cal.closed_days.contains(&date)
         || (cal.closed_5_june && (date.month(), date.day()) == (6, 5))
         || (cal.closed_24_december && (date.month(), date.day()) == (12, 24))
         || (cal.closed_31_december && (date.month(), date.day()) == (12, 31))
     {
-        return false;
+        return None;
     }
-    let Some((open, close)) = cal.hours(weekday_name(date.weekday())) else {
+    cal.hours(weekday_name(date.weekday()))
+}
+
+/// Is Modtagelsen open at `at`? Office hours on a day that is not closed, local time.
+pub fn office_open(at: Timestamp, cal: &Calendar) -> bool {
+    let local = at.to_zoned(tz());
+    let Some((open, close)) = day_hours(local.date(), cal) else {
         return false;
     };
     let minute = local.hour() as u16 * 60 + local.minute() as u16;
     (open..close).contains(&minute)
+}
+
+/// How far ahead the calendar is searched for an opening: beyond it, the office is taken
+/// as never opening (a calendar with no hours at all).
+const HORIZON_DAYS: i32 = 60;
+
+/// The office's open periods, as instants, from `at`'s local day on.
+fn periods(at: Timestamp, cal: &Calendar) -> impl Iterator<Item = (Timestamp, Timestamp)> + '_ {
+    let first = at.to_zoned(tz()).date();
+    let instant = |date: Date, minute: u16| {
+        date.at((minute / 60) as i8, (minute % 60) as i8, 0, 0)
+            .to_zoned(tz())
+            .ok()
+            .map(|z| z.timestamp())
+    };
+    (0..HORIZON_DAYS).filter_map(move |n| {
+        let date = first.checked_add(n.days()).ok()?;
+        let (open, close) = day_hours(date, cal)?;
+        Some((instant(date, open)?, instant(date, close)?))
+    })
+}
+
+/// When Modtagelsen next opens after `at` (the start of its next open period; while it is
+/// open, the one after this). `None`: not within the horizon.
+pub fn next_opening(at: Timestamp, cal: &Calendar) -> Option<Timestamp> {
+    periods(at, cal)
+        .map(|(open, _)| open)
+        .find(|open| *open > at)
+}
+
+/// When Modtagelsen next closes after `at`: the end of the period it is open in, or of the
+/// next one. `None`: not within the horizon.
+pub fn next_closing(at: Timestamp, cal: &Calendar) -> Option<Timestamp> {
+    periods(at, cal)
+        .map(|(_, close)| close)
+        .find(|close| *close > at)
 }
 
 /// The kvittering's due date for something received at `at`: 6 hverdage later (local date).
@@ -126,6 +167,47 @@ pub fn end_of_day(date: Date) -> Timestamp {
 mod tests {
     use super::*;
     use jiff::civil::date;
+
+    fn at(local: &str) -> Timestamp {
+        local
+            .parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned(tz())
+            .unwrap()
+            .timestamp()
+    }
+
+    /// Issue 27: when Modtagelsen closes and opens again, across a Friday's early close, a
+    /// weekend, Christmas and the switch to summer time.
+    #[test]
+    fn openings_and_closings_across_weekends_holidays_and_summer_time() {
+        let cal = Calendar::default();
+        // Friday 11 December 2026, open until 13:00; then Monday 08:00.
+        let friday = at("2026-12-11T10:00");
+        assert!(office_open(friday, &cal));
+        assert_eq!(next_closing(friday, &cal), Some(at("2026-12-11T13:00")));
+        assert_eq!(next_opening(friday, &cal), Some(at("2026-12-14T08:00")));
+        let evening = at("2026-12-11T14:00");
+        assert!(!office_open(evening, &cal));
+        assert_eq!(next_opening(evening, &cal), Some(at("2026-12-14T08:00")));
+        assert_eq!(next_closing(evening, &cal), Some(at("2026-12-14T15:30")));
+        // Wednesday 23 December after closing: the 24th is closed, then Christmas and a
+        // Sunday: Monday the 28th.
+        let christmas = at("2026-12-23T16:00");
+        assert_eq!(next_opening(christmas, &cal), Some(at("2026-12-28T08:00")));
+        // Wednesday 24 March 2027, 15:00 CET, open until 15:30; then Easter (Skærtorsdag to
+        // 2. påskedag, the clocks going forward on Sunday the 28th): Tuesday 30 March 08:00
+        // CEST, 06:00 UTC.
+        let easter = at("2027-03-24T15:00");
+        assert_eq!(
+            next_closing(easter, &cal).map(|t| t.to_string()),
+            Some("2027-03-24T14:30:00Z".to_string())
+        );
+        assert_eq!(
+            next_opening(easter, &cal).map(|t| t.to_string()),
+            Some("2027-03-30T06:00:00Z".to_string())
+        );
+    }
 
     #[test]
     fn easter_2020_to_2035() {

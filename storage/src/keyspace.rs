@@ -179,7 +179,7 @@ pub(crate) fn sched_id_key(id: u64) -> Vec<u8> {
 /// `meta` key: which summaries and blind-index keys every stored item has. Raised when they
 /// gain something, so that the store fills it in for older items once, at open.
 pub(crate) const SUMMARIES_VERSION: &str = "summaries_version";
-pub(crate) const SUMMARIES_CURRENT: &[u8] = b"2";
+pub(crate) const SUMMARIES_CURRENT: &[u8] = b"3";
 
 pub(crate) fn summary_json(item: &Item) -> Result<Vec<u8>, StoreError> {
     Ok(serde_json::to_vec(&ItemSummary::of(item))?)

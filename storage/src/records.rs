@@ -354,11 +354,21 @@ pub struct RevisedDecision {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Escalation {
-    /// 1, 2, 3 by the configured thresholds; 0 for an akut item's immediate notice.
+    /// 1, 2, 3 by the configured thresholds (an akut item's short clock is its 3); 0 for an
+    /// akut item's immediate notice; [`Escalation::HANDOVER`] for the hand-over to the
+    /// døgnvagt when Modtagelsen closes.
     pub stage: u8,
     pub at: Timestamp,
     /// Directory ids notified.
     pub to: Vec<String>,
+    /// The roles notified (older records have none: their `to` says who).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+impl Escalation {
+    /// The stage of the hand-over to the døgnvagt (issue 27).
+    pub const HANDOVER: u8 = 9;
 }
 
 /// Work a person owes on an intake.
@@ -371,6 +381,9 @@ pub struct Task {
     pub done_by: Option<String>,
     pub outcome: Option<TaskOutcome>,
     pub reason: Option<String>,
+    /// A tilbagemelding's letter exactly as it was sent (issue 27).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub letter: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -447,6 +460,19 @@ impl Item {
             sender_confirmed: None,
             address_proof: None,
         }
+    }
+
+    /// Akut: signals in the text, or a person decided it akut (issue 27: it leads every
+    /// queue it is on).
+    pub fn akut(&self) -> bool {
+        !self.understanding.akut.is_empty() || self.decision.as_ref().is_some_and(|d| d.akut)
+    }
+
+    /// Handed over to the døgnvagt when Modtagelsen closed (or received while closed).
+    pub fn handed_over(&self) -> bool {
+        self.escalations
+            .iter()
+            .any(|e| e.stage == Escalation::HANDOVER)
     }
 
     /// Whether the sender is known: proven by the transport, or confirmed by a person.

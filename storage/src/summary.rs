@@ -30,6 +30,12 @@ pub struct ItemSummary {
     /// booked into it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<String>,
+    /// Akut: it leads the queues (issue 27).
+    #[serde(default)]
+    pub akut: bool,
+    /// Handed over to the døgnvagt: on its queue while it awaits assessment.
+    #[serde(default)]
+    pub handed_over: bool,
 }
 
 impl ItemSummary {
@@ -55,6 +61,8 @@ impl ItemSummary {
                 .and_then(|f| f.meeting.as_ref())
                 .filter(|m| m.cancelled.is_none())
                 .map(|m| m.start.clone()),
+            akut: item.akut(),
+            handed_over: item.handed_over(),
         }
     }
 }

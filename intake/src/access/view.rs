@@ -93,14 +93,16 @@ pub fn works(p: &Person, item: &Item) -> bool {
     desk_kinds(p).contains(&item.kind) || handed_to(p, item)
 }
 
-/// An underretning the escalation gave to this member of the døgnvagt: outside office hours
-/// Modtagelsen's assessment is theirs, until it is made (by them, or by Modtagelsen, after
+/// An underretning the escalation gave to the døgnvagt (this member of it, or the døgnvagt as
+/// a role: the hand-over when Modtagelsen closes): outside office hours Modtagelsen's
+/// assessment is theirs, until it is made (by them, or by Modtagelsen, after
 /// which what the decision routes decides, as for anyone).
 fn handed_to(p: &Person, item: &Item) -> bool {
-    let escalated = p
-        .directory_id
-        .as_ref()
-        .is_some_and(|me| item.escalations.iter().any(|e| e.to.contains(me)));
+    // The døgnvagt is a rota: whoever is on it now has what was handed to it.
+    let escalated = item.escalations.iter().any(|e| {
+        e.roles.iter().any(|r| r == "doegnvagt")
+            || p.directory_id.as_ref().is_some_and(|me| e.to.contains(me))
+    });
     let still_theirs =
         item.state.awaits_assessment() || item.decision.as_ref().is_some_and(|d| d.actor == p.user);
     p.has("doegnvagt") && item.kind.routing() == "underretning" && escalated && still_theirs

@@ -42,7 +42,7 @@ fn summary(item: &Item, now: Timestamp) -> ItemSummaryView {
             .iter()
             .filter(|a| a.flagged.is_some())
             .count(),
-        akut: !item.understanding.akut.is_empty() || item.decision.as_ref().is_some_and(|d| d.akut),
+        akut: item.akut(),
         reporter: item.understanding.reporter.kind.clone(),
         parse_error: item.parse_error.is_some(),
         overdue: overdue(item, now),
@@ -89,7 +89,7 @@ pub async fn list(
     })
     .await?;
     let now = state.now();
-    let items = items
+    let mut items: Vec<View> = items
         .iter()
         .filter(|i| all || i.state.is_open())
         .filter(|i| channel.is_none_or(|c| i.channel == c))
@@ -97,8 +97,16 @@ pub async fn list(
         // intake a new assessment no longer sends them is not theirs to list).
         .filter_map(|i| caller.view(i))
         .filter(|v| !matches!(v.sight, Sight::Ended { .. }))
-        .map(|v| summary(&v.item, now))
         .collect();
+    // Akut first, above every deadline (issue 27); then the nearest deadline.
+    items.sort_by(|a, b| {
+        (!a.item.akut(), a.item.deadline, &a.item.reference).cmp(&(
+            !b.item.akut(),
+            b.item.deadline,
+            &b.item.reference,
+        ))
+    });
+    let items = items.iter().map(|v| summary(&v.item, now)).collect();
     Ok(Json(ItemList { items }))
 }
 

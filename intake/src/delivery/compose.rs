@@ -239,6 +239,19 @@ pub fn plain(
     body: &str,
     now: Timestamp,
 ) -> String {
+    plain_as(cfg, (reference, id), to, (subject, body), false, now)
+}
+
+/// [`plain`], marked urgent for mail clients when `urgent` (`Importance: high`,
+/// `X-Priority: 1`): how urgent, never what (issue 27).
+fn plain_as(
+    cfg: &Loaded,
+    (reference, id): (&str, u64),
+    to: &str,
+    (subject, body): (&str, &str),
+    urgent: bool,
+    now: Timestamp,
+) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let date =
@@ -262,11 +275,17 @@ pub fn plain(
          Date: {date}\r\n\
          Message-ID: <{reference}.{id:x}@{host}>\r\n\
          Auto-Submitted: auto-generated\r\n\
+         {priority}\
          MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n\
          {}\r\n",
         encoded.join("\r\n"),
+        priority = if urgent {
+            "Importance: high\r\nX-Priority: 1\r\n"
+        } else {
+            ""
+        },
         from = cfg.config.relay.from,
         host = cfg.config.smtp.hostname,
     )
@@ -360,6 +379,29 @@ pub struct PlainTo<'a> {
     pub email: &'a str,
 }
 
+/// An outbox entry carrying a [`plain`] message, marked urgent when `urgent`, due at once.
+#[allow(clippy::too_many_arguments)]
+pub fn plain_entry_urgent(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    reference: &str,
+    to: PlainTo,
+    subject: &str,
+    body: &str,
+    urgent: bool,
+    now: Timestamp,
+) -> Result<OutboxEntry, StoreError> {
+    let id = ids.next_id()?;
+    let message = plain_as(cfg, (reference, id), to.email, (subject, body), urgent, now);
+    Ok(OutboxEntry::new(
+        id,
+        reference,
+        (to.role, to.person, to.email),
+        message,
+        now,
+    ))
+}
+
 /// An outbox entry carrying a [`plain`] message, due at once.
 pub fn plain_entry(
     ids: &dyn IdSource,
@@ -370,15 +412,7 @@ pub fn plain_entry(
     body: &str,
     now: Timestamp,
 ) -> Result<OutboxEntry, StoreError> {
-    let id = ids.next_id()?;
-    let message = plain(cfg, reference, id, to.email, subject, body, now);
-    Ok(OutboxEntry::new(
-        id,
-        reference,
-        (to.role, to.person, to.email),
-        message,
-        now,
-    ))
+    plain_entry_urgent(ids, cfg, reference, to, subject, body, false, now)
 }
 
 /// An outbox entry of `text` for someone outside the kommune (a private institution's

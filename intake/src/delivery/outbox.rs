@@ -320,6 +320,7 @@ fn kvittering_outcome(item: &mut Item, delivered: bool, now: Timestamp) -> bool 
                 done_at: None,
                 done_by: None,
                 outcome: None,
+                letter: None,
                 reason: Some(
                     "the reporter's address refused the kvittering for good: send it by hand"
                         .into(),

@@ -66,11 +66,15 @@ pub fn sla(s: &Sla) {
         .map(|s| format!("{:.1} %", s * 100.0))
         .unwrap_or_else(|| "-".into());
     println!(
-        "assessed: {} ({} within the deadline: {share}); median {} min, p95 {} min",
+        "assessed: {}; median {} min, p95 {} min",
         s.assessed,
-        s.assessed_within_deadline,
         or_dash(&s.median_minutes_to_assessment),
         or_dash(&s.p95_minutes_to_assessment)
+    );
+    println!(
+        "deadlines passed in the period: {}; assessed within the deadline: {} ({share}); \
+         still not assessed: {}",
+        s.due, s.assessed_on_time, s.overdue_unassessed
     );
     println!("overdue now (not assessed): {}", s.overdue_now);
     println!(

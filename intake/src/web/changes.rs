@@ -201,6 +201,10 @@ pub async fn feedback(
         }
         Ok(Err(why)) => missing(match why {
             NotSent::Empty => "Brevet er tomt.",
+            NotSent::NoOutcome => {
+                "Tilbagemeldingen blev ikke sendt: vurderingen har intet udfald af screeningen. \
+                 Vurder igen, og vælg udfaldet."
+            }
             NotSent::Unproven(why) => why,
             NotSent::NoAddress => {
                 "Underretteren har ingen e-mailadresse: send brevet på anden vis, og marker opgaven udført."

@@ -122,6 +122,12 @@ struct TaskLine {
     /// The reporter gave an address, but the right or the address is not proven: why
     /// (issue 26).
     unproven: Option<&'static str>,
+    /// A tilbagemelding's: the outcome the assessment recorded, in words, which the draft
+    /// is written from; or what is missing for one (issue 27).
+    outcome: Option<String>,
+    missing: Option<&'static str>,
+    /// A tilbagemelding's letter exactly as it was sent.
+    letter: Option<String>,
 }
 
 fn task_name(kind: TaskKind) -> &'static str {
@@ -236,7 +242,9 @@ fn render(
     now: jiff::Timestamp,
 ) -> Response {
     let u = &item.understanding;
-    let proven = crate::workflow::tilbagemelding::proven_address(cfg, item).is_some();
+    use crate::workflow::tilbagemelding;
+    let proven = tilbagemelding::proven_address(cfg, item).is_some();
+    let outcome = tilbagemelding::recorded_outcome(item).map(modtag_config::vocab::outcome_words);
     let r = &u.reporter;
     let reporter = [
         Some(
@@ -354,12 +362,26 @@ fn render(
                     }),
                     may_withhold: t.kind == TaskKind::Tilbagemelding,
                     draft: (t.kind == TaskKind::Tilbagemelding && t.done_at.is_none() && proven)
-                        .then(|| crate::workflow::tilbagemelding::draft(item)),
+                        .then(|| tilbagemelding::draft(item))
+                        .flatten(),
                     unproven: (t.kind == TaskKind::Tilbagemelding
                         && t.done_at.is_none()
+                        && outcome.is_some()
                         && item.understanding.reporter.email.is_some())
-                    .then(|| crate::workflow::tilbagemelding::unproven(cfg, item))
+                    .then(|| tilbagemelding::unproven(cfg, item))
                     .flatten(),
+                    outcome: outcome
+                        .filter(|_| t.kind == TaskKind::Tilbagemelding)
+                        .map(str::to_string),
+                    missing: (t.kind == TaskKind::Tilbagemelding
+                        && t.done_at.is_none()
+                        && outcome.is_none())
+                    .then_some(
+                        "Vurderingen har intet udfald af screeningen, så der er intet at fortælle \
+                         underretteren endnu. Tilbagemeldingen kan skrives, når en vurdering har \
+                         registreret udfaldet (vurder igen, og vælg udfaldet).",
+                    ),
+                    letter: t.letter.clone(),
                 })
                 .collect(),
             kinds: Kind::ALL

@@ -81,8 +81,8 @@ pub async fn mine(State(state): State<Arc<ApiState>>, mut parts: Parts) -> Respo
     };
     let now = state.now();
     let mut mine: Vec<&Item> = items.iter().filter(|i| sent_to(i, &me)).collect();
-    // The newest first: what came last is what needs reading.
-    mine.sort_by_key(|i| std::cmp::Reverse(i.received_at));
+    // Akut first (issue 27); then the newest: what came last is what needs reading.
+    mine.sort_by_key(|i| (!i.akut(), std::cmp::Reverse(i.received_at)));
     let rows = mine
         .into_iter()
         .filter_map(|i| crate::access::view::view(&caller.person, i))

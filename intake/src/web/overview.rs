@@ -45,7 +45,7 @@ struct Week {
 }
 
 impl Week {
-    // A week with nothing assessed has no share and no times: "–".
+    // A week in which no deadline passed has no share, one with nothing assessed no times: "–".
     fn share(&self) -> String {
         or_dash(self.sla.share_within_deadline.map(percent))
     }

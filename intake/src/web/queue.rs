@@ -1,9 +1,11 @@
-//! Køen (the queue): a desk's intakes awaiting assessment (or all open ones), the nearest
-//! deadline first, with the time left
+//! Køen (the queue): a desk's intakes awaiting assessment (or all open ones), akut ones
+//! first (marked in red with the time since receipt, and counted), then the nearest
+//! deadline, with the time left
 //! as words and a colour (plenty, under 6 hours, overdue), kind, akut, repeated reports,
 //! the kvittering, masked CPR and the sender check. Filtered by kind and state, searched by
 //! reference or CPR (posted, never in a URL), 50 to a page. Only the signed-in person's desk (Modtagelsen's underretninger
-//! and LÆ 165; Journalen's postfordeling and TRIVSEL+); every showing is audited with its
+//! and LÆ 165; Journalen's postfordeling and TRIVSEL+; the døgnvagt's, what Modtagelsen's
+//! closing handed it); every showing is audited with its
 //! criteria, as the API's list is.
 
 use std::sync::Arc;
@@ -44,6 +46,8 @@ pub(super) struct Row {
     pub left: String,
     pub deadline: String,
     pub akut: bool,
+    /// How long ago it came, for an akut intake ("modtaget for 35 min siden").
+    pub since: String,
     pub repeated: bool,
     pub kvittering: &'static str,
     pub cpr: String,
@@ -78,6 +82,8 @@ struct QueuePage<'a> {
     /// The filters (never a search) as a query string for the paging links.
     filter_query: String,
     updated: String,
+    /// Akut intakes awaiting assessment on this desk (issue 27: said first).
+    akut_waiting: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -148,15 +154,19 @@ pub(super) fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-/// Time left as a person reads it: "3 t 12 min", "overskredet med 1 t 5 min".
-fn time_left(left: SignedDuration) -> String {
-    let minutes = left.as_secs().unsigned_abs() / 60;
-    let (h, m) = (minutes / 60, minutes % 60);
-    let amount = match (h, m) {
+/// A length of time as a person says it: "3 t 12 min", "45 min", "2 t".
+fn span(d: SignedDuration) -> String {
+    let minutes = d.as_secs().unsigned_abs() / 60;
+    match (minutes / 60, minutes % 60) {
         (0, m) => format!("{m} min"),
         (h, 0) => format!("{h} t"),
         (h, m) => format!("{h} t {m} min"),
-    };
+    }
+}
+
+/// Time left as a person reads it: "3 t 12 min", "overskredet med 1 t 5 min".
+fn time_left(left: SignedDuration) -> String {
+    let amount = span(left);
     if left.is_negative() {
         format!("overskredet med {amount}")
     } else {
@@ -201,7 +211,11 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
         },
         deadline: deadline::local(item.deadline),
         // Akut signals in the text, or a person decided it akut.
-        akut: !item.understanding.akut.is_empty() || item.decision.as_ref().is_some_and(|d| d.akut),
+        akut: item.akut(),
+        since: format!(
+            "modtaget for {} siden",
+            span(now.duration_since(item.received_at))
+        ),
         repeated: item.repeated,
         kvittering,
         cpr: cpr.join(", "),
@@ -245,11 +259,17 @@ pub async fn search(
 }
 
 async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
-    let desk = access::desk_kinds(&caller.person);
+    let mut desk = access::desk_kinds(&caller.person);
+    // The døgnvagt's queue: what Modtagelsen's closing handed it, while it awaits assessment.
+    let doegnvagt = caller.person.has("doegnvagt") && desk.is_empty();
+    if doegnvagt {
+        desk.extend([Kind::Underretning, Kind::Lae165]);
+    }
     let desk_name = match (
         desk.contains(&Kind::Underretning),
         desk.contains(&Kind::Trivselplus),
     ) {
+        _ if doegnvagt => "Døgnvagten",
         (true, true) => "Modtagelsen og Journalen",
         (true, false) => "Modtagelsen",
         (false, true) => "Journalen",
@@ -305,6 +325,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let mut mine: Vec<(String, ItemSummary)> = summaries
         .into_iter()
         .filter(|(_, s)| s.state.is_open() && desk.contains(&s.kind))
+        .filter(|(_, s)| !doegnvagt || (s.handed_over && awaiting(s.state)))
         .filter(|(_, s)| match in_forloeb {
             true => s.step_due.is_some(),
             false => all_open || awaiting(s.state),
@@ -318,7 +339,12 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
             None => q.is_empty() || r.contains(&q),
         })
         .collect();
-    mine.sort_by(|a, b| (a.1.deadline, &a.0).cmp(&(b.1.deadline, &b.0)));
+    // Akut first, above every deadline (issue 27); then the nearest deadline.
+    mine.sort_by(|a, b| (!a.1.akut, a.1.deadline, &a.0).cmp(&(!b.1.akut, b.1.deadline, &b.0)));
+    let akut_waiting = mine
+        .iter()
+        .filter(|(_, s)| s.akut && awaiting(s.state))
+        .count();
     let total = mine.len();
     let pages = total.div_ceil(PER_PAGE).max(1);
     let page_no = f.side.unwrap_or(1).clamp(1, pages);
@@ -365,6 +391,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
             date_error,
             filter_query: filter_query(kind, &f.tilstand, channel, &f.fra, &f.til, from, to),
             updated: deadline::local(now),
+            akut_waiting,
         }
         .render(),
     )

@@ -208,7 +208,10 @@ pub fn plan(
         channel,
         kind,
         now,
-        deadline::assessment_deadline(now, cfg.config.triage.assessment_hours),
+        deadline::assessment_deadline(
+            now,
+            escalation::clock_hours(cfg, !reading.understanding.akut.is_empty(), kind),
+        ),
         Transport {
             peer: rx.peer.clone(),
             helo: rx.envelope.helo.clone(),
@@ -282,9 +285,13 @@ pub fn plan(
         (&mut batch, known.kvitteringer_today),
         now,
     )?;
+    // Received while Modtagelsen is closed, and it cannot wait until it opens: the
+    // døgnvagt's at once (issue 27).
+    let handed = escalation::due_for_handover(cfg, &item, now)
+        && escalation::hand_over(ids, cfg, std::slice::from_mut(&mut item), &mut batch, now)?;
     if !item.understanding.akut.is_empty() {
         // Akut signals never decide anything, but the people who do are told at once.
-        escalation::notify(ids, cfg, &mut item, 0, &mut batch, now)?;
+        escalation::notify(ids, cfg, &mut item, (0, handed), &mut batch, now)?;
     }
     batch
         .message_with_header(&reference, header, body)

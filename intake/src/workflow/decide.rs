@@ -377,6 +377,7 @@ pub fn plan(
         done_at: None,
         done_by: None,
         outcome: None,
+        letter: None,
         reason: Some(reason.into()),
     };
     let has_task = |item: &Item, kind: TaskKind| item.tasks.iter().any(|t| t.kind == kind);

@@ -181,6 +181,7 @@ pub fn owe(
             done_at: None,
             done_by: None,
             outcome: None,
+            letter: None,
             reason: Some(if flooded {
                 format!("{PER_ADDRESS_PER_DAY} kvitteringer went to this unproven address today already: send it by hand if it is right")
             } else {

@@ -119,17 +119,18 @@ pub fn join_confirmed(
     actor: &str,
     now: jiff::Timestamp,
 ) -> Result<Option<String>, StoreError> {
-    let _list_lock = store.lock_item(reference);
-    let Some(mut list) = store.item(reference)? else {
+    let held = |list: &modtag_storage::records::Item| {
+        list.channel == modtag_config::Channel::Deltagerliste
+            && list.kind == Kind::Postfordeling
+            && list.state.awaits_assessment()
+            && list.sender_known()
+    };
+    // Which forløb, read before locking: then both intakes are locked together (two locks
+    // one after the other could wait on each other, or on themselves when they share a
+    // stripe) and read again.
+    let Some(list) = store.item(reference)?.filter(held) else {
         return Ok(None);
     };
-    let held = list.channel == modtag_config::Channel::Deltagerliste
-        && list.kind == Kind::Postfordeling
-        && list.state.awaits_assessment()
-        && list.sender_known();
-    if !held {
-        return Ok(None);
-    }
     let Some(raw) = store.message(reference)? else {
         return Ok(None);
     };
@@ -137,8 +138,11 @@ pub fn join_confirmed(
     let Some((forloeb_ref, _)) = find_forloeb(store, cfg, &reading)? else {
         return Ok(None);
     };
-    let _forloeb_lock = store.lock_item(&forloeb_ref);
-    let Some(mut forloeb) = store.item(&forloeb_ref)? else {
+    let _held = store.lock_items(&[reference, &forloeb_ref]);
+    let (Some(mut list), Some(mut forloeb)) = (
+        store.item(reference)?.filter(held),
+        store.item(&forloeb_ref)?,
+    ) else {
         return Ok(None);
     };
     // Confirming who sent it does not make a stranger the institution: only its own list

@@ -41,24 +41,35 @@ fn salutation(name: &str) -> Option<String> {
     (!clean.is_empty() && !linky && clean.chars().count() <= 60).then(|| clean.to_string())
 }
 
-/// The letter modtag proposes, from the decision's screening outcome.
-pub fn draft(item: &Item) -> String {
-    let outcome = item
-        .decision
+/// The screening outcome the current assessment recorded, if one it can write from.
+pub fn recorded_outcome(item: &Item) -> Option<&str> {
+    item.decision
         .as_ref()
-        .and_then(|d| d.screening_outcome.as_deref());
-    let what = match outcome {
-        Some("boernefaglig_undersoegelse") => {
+        .and_then(|d| d.screening_outcome.as_deref())
+        .filter(|o| {
+            modtag_config::vocab::SCREENING_OUTCOMES
+                .iter()
+                .any(|(id, _)| id == o)
+        })
+}
+
+/// The letter modtag proposes, from the outcome the assessment recorded and nothing else
+/// (issue 27: with no outcome chosen it told a school that nothing was begun, for an akut
+/// case). `None` without a recorded outcome: there is nothing to tell yet.
+pub fn draft(item: &Item) -> Option<String> {
+    let what = match recorded_outcome(item)? {
+        "boernefaglig_undersoegelse" => {
             "Vi kan oplyse, at kommunen har iværksat en børnefaglig undersøgelse."
         }
-        Some("afdaekning") => "Vi kan oplyse, at kommunen afdækker barnets situation nærmere.",
-        Some("trivselplus_anbefalet") => {
+        "afdaekning" => "Vi kan oplyse, at kommunen afdækker barnets situation nærmere.",
+        "trivselplus_anbefalet" => {
             "Vi kan oplyse, at kommunen har anbefalet en indsats i TRIVSEL+."
         }
-        _ => {
+        "ingen_yderligere" => {
             "Vi kan oplyse, at kommunen på baggrund af underretningen ikke har iværksat en \
              undersøgelse eller foranstaltninger."
         }
+        _ => return None,
     };
     let name = item
         .understanding
@@ -67,7 +78,7 @@ pub fn draft(item: &Item) -> String {
         .as_deref()
         .and_then(salutation)
         .unwrap_or_else(|| "underretter".into());
-    format!(
+    Some(format!(
         "Kære {name}\n\n\
          Tak for din underretning, som kommunen modtog {} (reference {}).\n\n\
          {what}\n\n\
@@ -75,7 +86,7 @@ pub fn draft(item: &Item) -> String {
          Med venlig hilsen\nModtagelsen\n",
         deadline::local(item.received_at),
         item.reference,
-    )
+    ))
 }
 
 /// Where a letter about a child may go for `item`'s reporter (issue 26), with the directory
@@ -144,6 +155,8 @@ pub enum NotSent {
     Unproven(&'static str),
     /// An empty letter.
     Empty,
+    /// The assessment recorded no screening outcome: there is nothing to tell yet.
+    NoOutcome,
 }
 
 /// Sends `letter` to the reporter and marks the task done, in one batch with its audit
@@ -164,6 +177,9 @@ pub fn send(
     let Some(mut item) = store.item(reference)?.filter(|i| works(i)) else {
         return Ok(Err(NotSent::NotFound));
     };
+    if recorded_outcome(&item).is_none() {
+        return Ok(Err(NotSent::NoOutcome));
+    }
     if item.understanding.reporter.email.is_none() {
         return Ok(Err(NotSent::NoAddress));
     }
@@ -181,6 +197,7 @@ pub fn send(
     task.done_at = Some(now);
     task.done_by = Some(actor.to_string());
     task.outcome = Some(TaskOutcome::Sent);
+    task.letter = Some(letter.trim().to_string());
     let mut b = Batch::new();
     // It tells what the kommune did about a child: encrypted to the reporter's certificate,
     // or else only over TLS, never in plain SMTP (issue 26).

@@ -5,7 +5,7 @@
 use jiff::{Timestamp, ToSpan};
 use modtag_intake::workflow::escalation::{due_stages, tick};
 use modtag_storage::keys::DataKeys;
-use modtag_storage::records::{Item, ItemState, Kind, Transport};
+use modtag_storage::records::{Escalation, Item, ItemState, Kind, Transport};
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
 
@@ -77,18 +77,20 @@ fn stages_go_out_once_across_a_restart() {
     let store = open(dir.path());
     assert_eq!(tick(&store, &cfg, t0 + 13.hours()).unwrap(), 0);
 
-    // Down over 18 h and 22 h; back at 23 h (Tuesday 20:00 local, closed): both go out
-    // once, the last to the leader and the døgnvagt.
+    // Down over Modtagelsen's closing (15:30), 18 h and 22 h; back at 23 h (Tuesday 20:00
+    // local, closed): its deadline (21:00) falls before Modtagelsen opens, so it is the
+    // døgnvagt's now; and both stages go out once, the last to the leader and the døgnvagt.
     drop(store);
     let store = open(dir.path());
-    assert_eq!(tick(&store, &cfg, t0 + 23.hours()).unwrap(), 2);
+    assert_eq!(tick(&store, &cfg, t0 + 23.hours()).unwrap(), 3);
     assert_eq!(tick(&store, &cfg, t0 + 23.hours()).unwrap(), 0);
     let it = store.item("MT-2026-000001").unwrap().unwrap();
     let stages: Vec<u8> = it.escalations.iter().map(|e| e.stage).collect();
-    assert_eq!(stages, [1, 2, 3]);
+    assert_eq!(stages, [1, Escalation::HANDOVER, 2, 3]);
     assert_eq!(
         recipients(&store),
         [
+            "doegnvagt@kommune.localhost",
             "doegnvagt@kommune.localhost",
             "lene.holm@kommune.localhost",
             "lene.holm@kommune.localhost",
@@ -112,12 +114,16 @@ fn stages_go_out_once_across_a_restart() {
 
 #[test]
 fn assessed_items_are_not_escalated_and_stages_follow_the_office_hours() {
+    let cfg = modtag_config::load_embedded().unwrap();
     let t0: Timestamp = "2026-11-23T08:00:00Z".parse().unwrap();
-    let hours = [12, 18, 22];
     let mut it = item("MT-2026-000002", t0);
-    assert_eq!(due_stages(&it, &hours, t0 + 19.hours()), [1, 2]);
+    assert_eq!(due_stages(&cfg, &it, t0 + 19.hours()), [1, 2]);
+    // Akut: its own short clock, one stage (the leader) when it runs out.
+    it.understanding.akut = vec!["akut".into()];
+    assert!(due_stages(&cfg, &it, t0 + 1.hours()).is_empty());
+    assert_eq!(due_stages(&cfg, &it, t0 + 2.hours()), [3]);
     it.state = ItemState::Assessed;
-    assert!(due_stages(&it, &hours, t0 + 30.hours()).is_empty());
+    assert!(due_stages(&cfg, &it, t0 + 30.hours()).is_empty());
     use modtag_intake::workflow::escalation::stage_roles;
     let u = Kind::Underretning;
     assert_eq!(stage_roles(u, 0, true), ["modtagelsen"]);
@@ -171,4 +177,114 @@ fn base64_body(message: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(joined)
         .unwrap()
+}
+
+/// Local time in Copenhagen as an instant.
+fn local(at: &str) -> Timestamp {
+    at.parse::<jiff::civil::DateTime>()
+        .unwrap()
+        .in_tz("Europe/Copenhagen")
+        .unwrap()
+        .timestamp()
+}
+
+/// The hand-over notices to the døgnvagt (not its reminders), and what each lists.
+fn to_doegnvagt(store: &Store) -> Vec<String> {
+    store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.email == "doegnvagt@kommune.localhost")
+        .map(|e| e.message)
+        .filter(|m| plain_text(m).contains("vurderingen er døgnvagtens"))
+        .collect()
+}
+
+/// Issue 27: when Modtagelsen closes, everything unassessed whose deadline falls before it
+/// opens again goes to the døgnvagt at that moment, in one notice; what can wait stays
+/// Modtagelsen's, Journalen's stays Journalen's; while closed, a new intake goes at once.
+/// Across a Friday's early close, Christmas, and Easter with the change to summer time.
+#[test]
+fn closing_time_hands_what_cannot_wait_to_the_doegnvagt() {
+    let cfg = modtag_config::load_embedded().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let at = |r: &str, received: Timestamp| item(r, received);
+    let mut journalens = at("MT-2026-000013", local("2026-12-11T09:00"));
+    journalens.channel = modtag_config::Channel::Trivselplus;
+    journalens.kind = Kind::Trivselplus;
+    let mut b = Batch::new();
+    // Thursday 14:00 and Friday 10:00: their deadlines fall on Friday afternoon and
+    // Saturday, before Monday 08:00.
+    b.item(at("MT-2026-000011", local("2026-12-10T14:00")));
+    b.item(at("MT-2026-000012", local("2026-12-11T10:00")));
+    b.item(journalens);
+    store.commit(b, local("2026-12-11T10:00")).unwrap();
+
+    // (The Thursday one's reminders go out on the way, to Modtagelsen and its leader.)
+    tick(&store, &cfg, local("2026-12-11T12:59")).unwrap();
+    assert!(to_doegnvagt(&store).is_empty(), "open until 13:00");
+    tick(&store, &cfg, local("2026-12-11T13:00")).unwrap();
+    let notices = to_doegnvagt(&store);
+    assert_eq!(notices.len(), 1, "one notice listing them");
+    let text = plain_text(&notices[0]);
+    assert!(
+        text.contains("MT-2026-000011") && text.contains("MT-2026-000012"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("MT-2026-000013"),
+        "Journalen's stays Journalen's"
+    );
+    assert!(!text.contains("Emil") && !text.contains("120315"), "{text}");
+    for r in ["MT-2026-000011", "MT-2026-000012"] {
+        assert!(store.item(r).unwrap().unwrap().handed_over(), "{r}");
+    }
+    assert!(!store.item("MT-2026-000013").unwrap().unwrap().handed_over());
+    tick(&store, &cfg, local("2026-12-11T13:05")).unwrap();
+    assert_eq!(to_doegnvagt(&store).len(), 1, "once");
+
+    // Received on Saturday: the døgnvagt's at once.
+    let mut b = Batch::new();
+    b.item(at("MT-2026-000014", local("2026-12-12T10:00")));
+    store.commit(b, local("2026-12-12T10:00")).unwrap();
+    tick(&store, &cfg, local("2026-12-12T10:00")).unwrap();
+    assert!(store.item("MT-2026-000014").unwrap().unwrap().handed_over());
+    assert_eq!(to_doegnvagt(&store).len(), 2);
+
+    // Tuesday 14:00: the deadline (Wednesday 14:00) is after Wednesday's opening: it stays
+    // with Modtagelsen at closing time.
+    let mut b = Batch::new();
+    b.item(at("MT-2026-000015", local("2026-12-15T14:00")));
+    store.commit(b, local("2026-12-15T14:00")).unwrap();
+    tick(&store, &cfg, local("2026-12-15T15:30")).unwrap();
+    assert!(!store.item("MT-2026-000015").unwrap().unwrap().handed_over());
+
+    // The 23rd after closing: the 24th is closed, then Christmas and a Sunday.
+    let mut b = Batch::new();
+    b.item(at("MT-2026-000016", local("2026-12-23T16:00")));
+    store.commit(b, local("2026-12-23T16:00")).unwrap();
+    tick(&store, &cfg, local("2026-12-23T16:00")).unwrap();
+    assert!(store.item("MT-2026-000016").unwrap().unwrap().handed_over());
+
+    // Wednesday before Easter 2027, 15:00: at 15:30 Modtagelsen closes until Tuesday 30
+    // March (summer time by then); the deadline, Thursday 15:00, falls before.
+    let mut b = Batch::new();
+    b.item(at("MT-2027-000001", local("2027-03-24T15:00")));
+    store.commit(b, local("2027-03-24T15:00")).unwrap();
+    tick(&store, &cfg, local("2027-03-24T15:29")).unwrap();
+    assert!(!store.item("MT-2027-000001").unwrap().unwrap().handed_over());
+    tick(&store, &cfg, local("2027-03-24T15:30")).unwrap();
+    assert!(store.item("MT-2027-000001").unwrap().unwrap().handed_over());
+}
+
+/// A plain notice's text (its body is base64).
+fn plain_text(message: &str) -> String {
+    use base64::Engine as _;
+    let body = message.split("\r\n\r\n").nth(1).unwrap_or("");
+    let joined: String = body.split_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(joined)
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
 }

@@ -175,6 +175,14 @@ struct Inner {
 
 const ITEM_LOCK_STRIPES: usize = 64;
 
+/// The lock stripe of an item.
+fn stripe_of(reference: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    reference.hash(&mut h);
+    (h.finish() % ITEM_LOCK_STRIPES as u64) as usize
+}
+
 /// Holds one item (and the others of its stripe) against concurrent read-modify-write
 /// until it is dropped.
 pub struct ItemGuard<'a> {
@@ -503,15 +511,29 @@ impl Store {
     /// two decisions at once) could each read the item and the later write undo the earlier
     /// one. One daemon owns the database (sled's file lock), so a lock in memory suffices.
     pub fn lock_item(&self, reference: &str) -> ItemGuard<'_> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        reference.hash(&mut h);
-        let stripe = (h.finish() % ITEM_LOCK_STRIPES as u64) as usize;
         // A panic while holding it leaves no half-written item (the batch commits or not).
         ItemGuard {
-            _held: self.inner.item_locks[stripe]
+            _held: self.inner.item_locks[stripe_of(reference)]
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
         }
+    }
+
+    /// Locks several items at once, for a batch that changes them together: each stripe
+    /// once, in stripe order, so two such batches cannot wait on each other and two
+    /// references sharing a stripe do not wait on themselves. Take it instead of, never on
+    /// top of, [`Store::lock_item`].
+    pub fn lock_items<'a>(&'a self, references: &[&str]) -> Vec<ItemGuard<'a>> {
+        let mut stripes: Vec<usize> = references.iter().map(|r| stripe_of(r)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes
+            .into_iter()
+            .map(|s| ItemGuard {
+                _held: self.inner.item_locks[s]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            })
+            .collect()
     }
 }

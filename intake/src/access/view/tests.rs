@@ -71,6 +71,7 @@ fn intake(kind: &str, attach: bool) -> Item {
         done_at: None,
         done_by: None,
         outcome: None,
+        letter: None,
         reason: None,
     }];
     item.transition(
@@ -299,6 +300,7 @@ fn the_doegnvagt_works_what_an_escalation_handed_it() {
         stage: 3,
         at: t("2026-12-01T07:00:00Z"),
         to: vec!["lene".into(), "dv".into()],
+        roles: Vec::new(),
     });
     assert_eq!(view(&dv, &item).unwrap().sight, Sight::Full);
     assert!(works(&dv, &item));
