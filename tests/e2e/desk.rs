@@ -77,31 +77,45 @@ fn modtagelsens_leader_sees_failed_deliveries_and_sends_one_again() {
 /// staff without a leader's or auditor's role are refused.
 #[test]
 fn the_leaders_overview_draws_the_sla_figures_week_by_week() {
-    let mut d = Daemon::start(Options::default());
-    let decided = d.send("Bekymring", "Tekst, cpr 120315-4321.");
-    let _waiting = d.send("Bekymring igen", "Mere tekst.");
-    d.decide(&decided, &["--trin", "3"]);
+    // Tuesday 8 December 2026, 10:00: four intakes, two assessed at once.
+    let mut d = Daemon::start(Options {
+        faketime: Some("2026-12-08T09:00:00Z".into()),
+        ..Options::default()
+    });
+    let refs: Vec<String> = (0..4)
+        .map(|n| d.send("Bekymring", &format!("Tekst {n}, cpr 120315-4321.")))
+        .collect();
+    for r in &refs[..2] {
+        d.decide(r, &["--trin", "3"]);
+    }
+    // Two days on, the other two lie a day past their deadline: they count against the
+    // share (issue 27: it said 100 % of the assessed).
+    assert!(d.stop().success());
+    d.opts.faketime = Some("2026-12-10T09:00:00Z".into());
+    d.spawn();
     let lene = d.add_user("lene", "lene.holm@kommune.localhost", "modtagelsen_leder");
     let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
 
     let m = Browser::start();
-    m.sign_in(d.http, "modt", &modt);
+    m.sign_in_to(&d, "modt", &modt);
     assert!(!m.text().contains("Overblik"), "not offered to her");
     m.goto(&format!("http://{}/overblik", d.http));
     assert!(m.text().contains("Ingen adgang"), "{}", m.text());
 
     let b = Browser::start();
-    b.sign_in(d.http, "lene", &lene);
+    b.sign_in_to(&d, "lene", &lene);
     b.follow("a[href='/overblik']");
     let text = b.text().split_whitespace().collect::<Vec<_>>().join(" ");
-    // This week: two received, one assessed within the 24 hours, none overdue.
+    // This week: four received and due, two assessed within the deadline, two overdue.
     assert!(
-        text.contains("100 % vurderet inden for 24 timer (1 af 1)"),
+        text.contains(
+            "50 % vurderet inden for fristen (2 af 4, hvis frist er udløbet; 2 ikke vurderet)"
+        ),
         "{text}"
     );
-    assert!(text.contains("0 over fristen nu"), "{text}");
+    assert!(text.contains("2 over fristen nu"), "{text}");
     assert!(
-        text.contains("2 henvendelser modtaget i perioden"),
+        text.contains("4 henvendelser modtaget i perioden"),
         "{text}"
     );
     assert!(
@@ -138,10 +152,29 @@ fn the_leaders_overview_draws_the_sla_figures_week_by_week() {
     let (dd, rest) = monday.split_once('.').unwrap();
     let (mm, yyyy) = rest.split_once('.').unwrap();
     let from = format!("{yyyy}-{mm}-{dd}");
-    let to = today_in_denmark().to_string();
-    let sla = d.cli_json(&["report", "sla", "--from", &from, "--to", &to, "--json"]);
-    assert_eq!(sla["intakes"], 2, "{sla}");
-    assert_eq!(sla["assessed_within_deadline"], 1, "{sla}");
+    assert_eq!(from, "2026-12-07");
+    let sla = d.cli_json(&[
+        "report",
+        "sla",
+        "--from",
+        &from,
+        "--to",
+        "2026-12-11",
+        "--json",
+    ]);
+    assert_eq!(sla["intakes"], 4, "{sla}");
+    assert_eq!(sla["due"], 4, "{sla}");
+    assert_eq!(sla["assessed_on_time"], 2, "{sla}");
+    assert_eq!(sla["overdue_unassessed"], 2, "{sla}");
+    assert_eq!(sla["share_within_deadline"], 0.5, "{sla}");
+    let (_, metrics) = http_get(d.http, "/metrics").unwrap();
+    for line in [
+        "modtag_deadlines_passed_total 4",
+        "modtag_assessed_on_time_total 2",
+        "modtag_overdue_unassessed 2",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
 
     // A longer period: 26 weeks, chosen with the form.
     b.eval("document.querySelector('#uger').value = '26'; return null;");

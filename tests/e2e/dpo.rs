@@ -49,9 +49,15 @@ fn a_data_directory_others_may_read_stops_the_start_and_a_leftover_key_is_report
     assert!(!said.contains("/store.key is not used"), "{said}");
 }
 
+/// An akut notice says how urgent (issue 27: "Haster", `Importance: high`, `X-Priority: 1`)
+/// and never what: the reference, the deadline and the link only. At a fixed time of day,
+/// Modtagelsen open (a Tuesday at 10:00).
 #[test]
-fn an_akut_notice_says_the_reference_and_the_deadline_only() {
-    let d = Daemon::start(Options::default());
+fn an_akut_notice_says_how_urgent_and_never_what() {
+    let d = Daemon::start(Options {
+        faketime: Some("2026-12-08T09:00:00Z".into()),
+        ..Options::default()
+    });
     let sink = Sink::start(d.opts.relay_port);
     let r = d.send("Akut bekymring", "Det haster: barnet tør ikke gå hjem.");
     d.wait_outbox_idle();
@@ -67,17 +73,24 @@ fn an_akut_notice_says_the_reference_and_the_deadline_only() {
             .find(|l| l.starts_with("Subject:"))
             .unwrap_or_default();
         assert!(
-            subject.starts_with(&format!("Subject: Frist: {r} skal vurderes senest ")),
+            subject.starts_with(&format!(
+                "Subject: Haster: Frist: {r} skal vurderes senest "
+            )),
             "{subject}"
+        );
+        assert!(
+            n.contains("\nImportance: high") && n.contains("\nX-Priority: 1"),
+            "{n}"
         );
         let body = plain_body(n);
         assert!(
             !subject.to_lowercase().contains("akut")
                 && !body.to_lowercase().contains("akut")
-                && !body.contains("haster"),
+                && !body.contains("tør ikke")
+                && !body.contains("barnet"),
             "{subject}\n{body}"
         );
-        assert!(body.contains(&r), "{body}");
+        assert!(body.contains(&r) && body.contains("haster"), "{body}");
     }
 }
 

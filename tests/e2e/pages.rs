@@ -58,7 +58,7 @@ fn signing_in_and_out_in_a_real_browser_is_accessible() {
 }
 
 #[test]
-fn modtagelsens_queue_puts_the_nearest_deadline_first() {
+fn modtagelsens_queue_puts_akut_first_then_the_nearest_deadline() {
     let mut d = Daemon::start(Options::default());
     let first = d.send("Bekymring", "Vi er bekymrede for barnet, cpr 120315-4321.");
     let akut = d.send("Akut bekymring", "Det haster: barnet tør ikke gå hjem.");
@@ -79,12 +79,17 @@ fn modtagelsens_queue_puts_the_nearest_deadline_first() {
         !text.contains(&trivsel),
         "Journalen's TRIVSEL+ is not on this desk: {text}"
     );
-    // The nearest deadline first, its time left in words, CPR masked, the akut one marked.
+    // Akut first, above every deadline (issue 27), marked with the time since it came and
+    // counted; then the nearest deadline, its time left in words, CPR masked.
     let refs = b.eval(
         "return [...document.querySelectorAll('table.queue tbody tr td:nth-child(2)')]
                  .map(td => td.textContent.trim());",
     );
-    assert_eq!(refs, serde_json::json!([first, akut]));
+    assert_eq!(refs, serde_json::json!([akut, first]));
+    assert!(
+        text.contains("1 akut henvendelse afventer vurdering") && text.contains("modtaget for"),
+        "{text}"
+    );
     assert!(
         text.contains("tilbage") && text.contains("120315-XXXX"),
         "{text}"
@@ -129,7 +134,7 @@ fn modtagelsens_queue_puts_the_nearest_deadline_first() {
         b.goto(&format!("http://{}/koe?{query}", d.http));
         listed(&b)
     };
-    let both = serde_json::json!([first, akut]);
+    let both = serde_json::json!([akut, first]);
     assert_eq!(
         koe(&format!("kanal=underretning&fra={today}&til={today}")),
         both

@@ -225,11 +225,21 @@ impl Browser {
         self.sign_in_with_step(http, id, uri, 1);
     }
 
+    /// Signs `id` in to `d`, whose clock may be moved (`Options::faketime`): the code is
+    /// its time's.
+    pub fn sign_in_to(&self, d: &crate::Daemon, id: &str, uri: &str) {
+        self.sign_in_code(d.http, id, &d.totp(uri, 0));
+    }
+
     fn sign_in_with_step(&self, http: std::net::SocketAddr, id: &str, uri: &str, steps: i64) {
+        self.sign_in_code(http, id, &crate::totp_code(uri, steps));
+    }
+
+    fn sign_in_code(&self, http: std::net::SocketAddr, id: &str, code: &str) {
         self.goto(&format!("http://{http}/login"));
         self.fill("username", id);
         self.fill("password", crate::TEST_PASSWORD);
-        self.fill("totp", &crate::totp_code(uri, steps));
+        self.fill("totp", code);
         self.follow("button[type=submit]");
         assert!(self.text().contains("Logget ind som"), "{}", self.text());
     }

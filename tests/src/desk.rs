@@ -1,7 +1,7 @@
 //! A person signed in to the desk over plain HTTP (no browser): the session cookie and its
 //! CSRF token, for requests to the API and the pages as that person.
 
-use crate::{csrf_field, http_get_headers, http_request, set_cookie, totp_code, Daemon};
+use crate::{csrf_field, http_get_headers, http_request, set_cookie, Daemon};
 
 /// A signed-in person: the session cookie and its CSRF token.
 pub struct Signed {
@@ -21,7 +21,7 @@ impl Daemon {
     /// a second sign-in in the same 30 seconds takes the next step's).
     pub fn sign_in_at(&self, user: &str, uri: &str, steps: i64) -> Signed {
         let (status, head) =
-            self.try_sign_in(user, crate::TEST_PASSWORD, &totp_code(uri, steps), &[]);
+            self.try_sign_in(user, crate::TEST_PASSWORD, &self.totp(uri, steps), &[]);
         assert_eq!(status, 303, "{user}: {head}");
         let cookie = cookie_of(&head, "modtag_session").expect("a session cookie");
         let (_, _, home) = http_get_headers(self.http, "/", &[("Cookie", &cookie)]).unwrap();

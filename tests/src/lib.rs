@@ -148,6 +148,10 @@ pub struct Options {
     pub directory_edits: Vec<(String, String)>,
     /// Extra environment for the daemon.
     pub env: Vec<(String, String)>,
+    /// Runs the daemon under libfaketime (Debian's `faketime`) from this UTC instant
+    /// (`2026-12-08T09:00:00Z`), its clock going on from there: for what depends on the
+    /// time of day and the calendar. Change it between a stop and a spawn to move the clock.
+    pub faketime: Option<String>,
 }
 
 impl Default for Options {
@@ -160,6 +164,7 @@ impl Default for Options {
             edits: Vec::new(),
             directory_edits: Vec::new(),
             env: Vec::new(),
+            faketime: None,
         }
     }
 }
@@ -251,9 +256,21 @@ pub struct Daemon {
     /// Each account [`Daemon::add_user`] enrolled: its `otpauth://` URI, and how many sign-ins
     /// the harness made for it (each takes the next step's code).
     accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// How far the daemon's clock is ahead of this process's, under `faketime`.
+    clock_offset: jiff::SignedDuration,
 }
 
 impl Daemon {
+    /// The daemon's time now (its `faketime`, or the real time).
+    pub fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now() + self.clock_offset
+    }
+
+    /// The TOTP code of `steps` periods from the daemon's now, for the enrolment `uri`.
+    pub fn totp(&self, uri: &str, steps: i64) -> String {
+        totp_code_at(uri, self.now(), steps)
+    }
+
     pub fn start(opts: Options) -> Daemon {
         let mut d = Daemon::new(opts);
         d.spawn();
@@ -275,6 +292,7 @@ impl Daemon {
             opts,
             child: None,
             accounts: Default::default(),
+            clock_offset: jiff::SignedDuration::ZERO,
         }
     }
 
@@ -293,7 +311,20 @@ impl Daemon {
                 .open(self.dir.path().join(name))
                 .unwrap()
         };
-        let child = Command::new(modtag_bin())
+        let mut command = match &self.opts.faketime {
+            None => Command::new(modtag_bin()),
+            Some(at) => {
+                // The library itself, not the `faketime` wrapper: that forks, and a signal
+                // to it would not reach the daemon.
+                let at: jiff::Timestamp = at.parse().expect("faketime: a UTC instant");
+                let mut c = Command::new(modtag_bin());
+                c.env("LD_PRELOAD", libfaketime())
+                    .env("FAKETIME", at.strftime("@%Y-%m-%d %H:%M:%S").to_string())
+                    .env("TZ", "UTC");
+                c
+            }
+        };
+        let child = command
             .args(["serve", "--config"])
             .arg(&self.config)
             .arg("--data")
@@ -317,6 +348,38 @@ impl Daemon {
             }
             ready().then_some(())
         });
+        if self.opts.faketime.is_some() {
+            self.clock_offset = self.clock_ahead();
+        }
+    }
+
+    /// How far the daemon's clock is ahead of this process's (libfaketime starts it when
+    /// the daemon first asks for the time, not when it was spawned): by the `Date` of its
+    /// answers, at the moment its second turns, so to a few milliseconds and not to the
+    /// second (a TOTP code near a step's end depends on it).
+    fn clock_ahead(&self) -> jiff::SignedDuration {
+        let date = || {
+            let (_, head, _) = http_get_headers(self.http, "/healthz", &[]).expect("healthz");
+            let date = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("date")
+                        .then(|| value.trim().to_string())
+                })
+                .expect("a Date header");
+            jiff::fmt::rfc2822::parse(&date)
+                .expect("an RFC 2822 date")
+                .timestamp()
+        };
+        let first = date();
+        loop {
+            let asked = jiff::Timestamp::now();
+            let theirs = date();
+            if theirs != first {
+                return theirs.duration_since(asked);
+            }
+        }
     }
 
     /// `modtag audit subject-access --cpr CPR` with the demo auditors' key (on a stopped
@@ -553,7 +616,7 @@ impl Daemon {
         for _ in 0..2 {
             let (status, head, done) = post(
                 &format!("{cookie}; {browser}"),
-                &format!("totp={}", totp_code(&uri, -1)),
+                &format!("totp={}", self.totp(&uri, -1)),
                 &csrf_field(&page).unwrap(),
             );
             if status == 200 && done.contains("Din konto er klar") {
@@ -718,7 +781,22 @@ pub const TEST_PASSWORD: &str = "korrekt hest batteri";
 
 /// The code an authenticator app enrolled with `uri` shows `steps` periods (30 s) from now.
 pub fn totp_code(uri: &str, steps: i64) -> String {
+    totp_code_at(uri, jiff::Timestamp::now(), steps)
+}
+
+/// Debian's libfaketime (package `faketime`), wherever the architecture puts it.
+fn libfaketime() -> PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .expect("libfaketime is installed (apt-get install faketime)")
+}
+
+/// The TOTP code of `steps` periods from `now`.
+pub fn totp_code_at(uri: &str, now: jiff::Timestamp, steps: i64) -> String {
     let t = totp_rs::TOTP::from_url(uri).unwrap();
-    let at = jiff::Timestamp::now().as_second() + steps * 30;
+    let at = now.as_second() + steps * 30;
     t.generate(u64::try_from(at).unwrap())
 }
