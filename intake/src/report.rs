@@ -26,7 +26,8 @@ pub struct Sla {
     pub share_within_deadline: Option<f64>,
     pub median_minutes_to_assessment: Option<i64>,
     pub p95_minutes_to_assessment: Option<i64>,
-    /// Not assessed and past the deadline now.
+    /// Not assessed and past the deadline now, whenever received (issue 27 review: one
+    /// received before the period does not stop being overdue by ageing out of it).
     pub overdue_now: usize,
     pub kvitteringer_owed: usize,
     pub kvitteringer_on_time: usize,
@@ -67,6 +68,10 @@ pub fn sla(items: &[ItemSummary], from: Timestamp, to: Timestamp, now: Timestamp
             None => s.overdue_unassessed += 1,
         }
     }
+    s.overdue_now = items
+        .iter()
+        .filter(|i| i.state.awaits_assessment() && now > i.deadline)
+        .count();
     let mut minutes = Vec::new();
     for item in items
         .iter()
@@ -78,8 +83,6 @@ pub fn sla(items: &[ItemSummary], from: Timestamp, to: Timestamp, now: Timestamp
         if let Some(at) = item.first_assessed_at {
             s.assessed += 1;
             minutes.push((at - item.received_at).get_seconds() / 60);
-        } else if item.state.awaits_assessment() && now > item.deadline {
-            s.overdue_now += 1;
         }
         if let Some(due) = &item.kvittering_due {
             s.kvitteringer_owed += 1;

@@ -475,6 +475,14 @@ impl Item {
             .any(|e| e.stage == Escalation::HANDOVER)
     }
 
+    /// The døgnvagt was given it (handed over, or told by a notice outside office hours):
+    /// until it is assessed, it is on the døgnvagt's queue, as the døgnvagt works it.
+    pub fn with_doegnvagt(&self) -> bool {
+        self.escalations
+            .iter()
+            .any(|e| e.roles.iter().any(|r| r == "doegnvagt"))
+    }
+
     /// Whether the sender is known: proven by the transport, or confirmed by a person.
     pub fn sender_known(&self) -> bool {
         self.sender_trust != SenderTrust::Unverified || self.sender_confirmed.is_some()

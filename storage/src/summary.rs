@@ -33,9 +33,10 @@ pub struct ItemSummary {
     /// Akut: it leads the queues (issue 27).
     #[serde(default)]
     pub akut: bool,
-    /// Handed over to the døgnvagt: on its queue while it awaits assessment.
+    /// The døgnvagt was given it (`Item::with_doegnvagt`): on its queue while it awaits
+    /// assessment.
     #[serde(default)]
-    pub handed_over: bool,
+    pub doegnvagt: bool,
 }
 
 impl ItemSummary {
@@ -62,7 +63,7 @@ impl ItemSummary {
                 .filter(|m| m.cancelled.is_none())
                 .map(|m| m.start.clone()),
             akut: item.akut(),
-            handed_over: item.handed_over(),
+            doegnvagt: item.with_doegnvagt(),
         }
     }
 }

@@ -48,6 +48,15 @@ fn akut_leads_the_queue_and_runs_on_a_two_hour_clock() {
     let deadline: jiff::Timestamp = item["deadline"].as_str().unwrap().parse().unwrap();
     assert_eq!(deadline.duration_since(received).as_hours(), 2, "{item}");
 
+    // An akut intake awaiting assessment stays on Modtagelsen's desk: no kind correction
+    // moves it to Journalen's.
+    let moved = d.cli(&["triage", "kind", &urgent, "postfordeling", "--reason", "x"]);
+    assert!(!moved.status.success(), "{moved:?}");
+    assert!(
+        String::from_utf8_lossy(&moved.stderr).contains("stays on Modtagelsen's desk"),
+        "{moved:?}"
+    );
+
     let listed = d.cli_json(&["triage", "list", "--json"]);
     let order: Vec<&str> = listed["items"]
         .as_array()
@@ -182,6 +191,15 @@ fn friday_closing_hands_over_to_the_doegnvagt() {
         page.contains("Vurdér") || page.contains("Vurder"),
         "the døgnvagt works it"
     );
+    // It holds the intake for a night: moving it off Modtagelsen's desk is not its to do.
+    let (status, page) = dv.post_form(
+        &d,
+        &format!("/koe/{before}/art"),
+        &[("art", "postfordeling"), ("begrundelse", "ikke vores")],
+    );
+    assert_ne!(status, 303, "{page}");
+    let item = d.cli_json(&["triage", "show", &before, "--json"]);
+    assert_eq!(item["kind"], "underretning", "{item}");
 }
 
 /// Christmas and Easter: received after closing on 23 December (the 24th closed, then the
@@ -222,6 +240,29 @@ fn christmas_and_easter_hand_over_across_the_holidays_and_summer_time() {
         },
     );
     assert!(handed[0].contains("2027-03-30 08:00 CEST"), "{}", handed[0]);
+
+    // Tuesday 30 March, 07:30 summer time: an akut intake is due at 09:30, after opening,
+    // so it is not handed over; but the døgnvagt is told at once, and so it is on its queue.
+    assert!(d.stop().success());
+    d.opts.faketime = Some("2027-03-30T05:30:00Z".into());
+    d.spawn();
+    let early = akut(&d);
+    let item = d.cli_json(&["triage", "show", &early, "--json"]);
+    let escalations = item["escalations"].as_array().unwrap();
+    assert!(
+        escalations.iter().all(|e| e["stage"] != 9)
+            && escalations
+                .iter()
+                .any(|e| e["roles"].to_string().contains("doegnvagt")),
+        "{item}"
+    );
+    let dv = d.add_user("dv", "doegnvagt@kommune.localhost", "doegnvagt");
+    let dv = d.sign_in("dv", &dv);
+    let (_, queue) = dv.get(&d, "/koe");
+    assert!(
+        queue.contains(&early) && queue.contains("1 akut henvendelse afventer vurdering"),
+        "{queue}"
+    );
 }
 
 /// The tilbagemelding is offered only after an assessment that recorded an outcome (an akut
@@ -234,27 +275,7 @@ fn a_tilbagemelding_is_written_only_from_a_recorded_outcome() {
         ..Options::default()
     });
     let _sink = Sink::start(d.opts.relay_port);
-    let r = queued_as(&d.swaks_args(&[
-        "--to",
-        "underretning@localhost",
-        "--from",
-        "leder.bakkeskolen@kommune.localhost",
-        "--header",
-        "Subject: Bekymring",
-        "--body",
-        "Eleven har mange fravær, cpr 120315-4321.",
-    ]))
-    .unwrap();
-    assert!(d
-        .cli(&[
-            "triage",
-            "confirm-sender",
-            &r,
-            "--how",
-            "ringet til lederen"
-        ])
-        .status
-        .success());
+    let r = d.send_from_school_leader();
     d.decide(&r, &["--trin", "4", "--akut"]);
     let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
     let modt = d.sign_in("modt", &modt);
@@ -268,26 +289,46 @@ fn a_tilbagemelding_is_written_only_from_a_recorded_outcome() {
     let (status, page) = modt.post_form(&d, &format!("/koe/{r}/tilbagemelding"), &letter);
     assert_eq!(status, 422, "{page}");
     assert!(page.contains("intet udfald"), "{page}");
+    let done = d.cli(&["triage", "task", &r, "tilbagemelding", "--done"]);
+    assert!(!done.status.success(), "nothing to have told: {done:?}");
 
-    d.decide(
-        &r,
-        &[
-            "--trin",
-            "4",
-            "--akut",
-            "--outcome",
-            "boernefaglig_undersoegelse",
-            "--revise",
-            "Screeningen er færdig",
-        ],
-    );
+    let revise = |outcome: &str, why: &str| {
+        d.decide(
+            &r,
+            &[
+                "--trin",
+                "4",
+                "--akut",
+                "--outcome",
+                outcome,
+                "--revise",
+                why,
+            ],
+        );
+    };
+    revise("boernefaglig_undersoegelse", "Screeningen er færdig");
     let (_, page) = modt.get(&d, &format!("/koe/{r}"));
     assert!(
         page.contains("id=\"brev\"") && page.contains("<strong>Børnefaglig undersøgelse</strong>"),
         "{page}"
     );
-    let sent = "Kære Peter Larsen\n\nVi kan oplyse, at kommunen har iværksat en børnefaglig undersøgelse.\n\nMed venlig hilsen\nModtagelsen";
-    let (status, page) = modt.post_form(&d, &format!("/koe/{r}/tilbagemelding"), &[("brev", sent)]);
+    let from = page
+        .split("name=\"vurdering\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .unwrap()
+        .to_string();
+    // A new assessment changes the outcome: the letter drafted from the old one is refused.
+    revise("ingen_yderligere", "Undersøgelsen var ikke nødvendig");
+    let stale = [
+        ("brev", "…iværksat en børnefaglig undersøgelse."),
+        ("vurdering", &from),
+    ];
+    let (status, page) = modt.post_form(&d, &format!("/koe/{r}/tilbagemelding"), &stale);
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("vurderingen er ændret"), "{page}");
+    let sent = "Kære Peter Larsen\n\nVi kan oplyse, at kommunen ikke har iværksat en undersøgelse.\n\nMed venlig hilsen\nModtagelsen";
+    let (status, page) = modt.approve_letter(&d, &r, sent);
     assert_eq!(status, 303, "{page}");
     let (_, page) = modt.get(&d, &format!("/koe/{r}"));
     assert!(page.contains("Brevet, som det blev sendt"), "{page}");

@@ -162,7 +162,7 @@ fn an_outcome_goes_only_to_a_proven_address_and_never_in_clear() {
         .unwrap_or_else(|| panic!("a link in {kvittering}"));
     let (code, _, done) = http_request(d.public, "POST", &path, &[], b"").unwrap();
     assert_eq!(code, 200, "{done}");
-    let (status, page) = modt.post_form(&d, &tilbagemelding, &letter);
+    let (status, page) = modt.approve_letter(&d, &r, letter[0].1);
     assert_eq!(status, 303, "{page}");
     wait_for(
         "the letter to wait for TLS",

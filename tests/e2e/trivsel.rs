@@ -232,27 +232,7 @@ fn modtagelsen_approves_the_drafted_tilbagemelding_and_it_reaches_the_reporter()
     // The school's leader, a person of the directory with a certificate: once a person has
     // confirmed the sender (this From is not authenticated here), the letter goes to that
     // address, encrypted (issue 26).
-    let r = queued_as(&d.swaks_args(&[
-        "--to",
-        "underretning@localhost",
-        "--from",
-        "leder.bakkeskolen@kommune.localhost",
-        "--header",
-        "Subject: Bekymring",
-        "--body",
-        "Eleven har mange fravær, cpr 120315-4321.",
-    ]))
-    .unwrap();
-    assert!(d
-        .cli(&[
-            "triage",
-            "confirm-sender",
-            &r,
-            "--how",
-            "ringet til lederen"
-        ])
-        .status
-        .success());
+    let r = d.send_from_school_leader();
     d.decide(
         &r,
         &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],

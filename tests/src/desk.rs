@@ -150,3 +150,23 @@ pub fn form_encode(v: &str) -> String {
         })
         .collect()
 }
+
+impl Signed {
+    /// Approves `letter` as the tilbagemelding of `reference`, with the assessment the item
+    /// page says it is written from (none when the page offers no letter).
+    pub fn approve_letter(&self, d: &Daemon, reference: &str, letter: &str) -> (u16, String) {
+        let (_, page) = self.get(d, &format!("/koe/{reference}"));
+        let from = page
+            .split("name=\"vurdering\" value=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .unwrap_or_default()
+            .replace("&#x7c;", "|")
+            .replace("&#x3a;", ":");
+        self.post_form(
+            d,
+            &format!("/koe/{reference}/tilbagemelding"),
+            &[("brev", letter), ("vurdering", &from)],
+        )
+    }
+}

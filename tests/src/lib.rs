@@ -719,6 +719,32 @@ impl Daemon {
         let t = self.swaks("underretning@localhost", subject, body);
         queued_as(&t).unwrap_or_else(|| panic!("no 'queued as' in swaks transcript:\n{t}"))
     }
+
+    /// An underretning from Bakkeskolen's leader, a professional of the directory with a
+    /// certificate, whose sender a person has confirmed (the From is not authenticated
+    /// here): what a tilbagemelding may go to (issue 26). Its reference.
+    pub fn send_from_school_leader(&self) -> String {
+        let r = queued_as(&self.swaks_args(&[
+            "--to",
+            "underretning@localhost",
+            "--from",
+            "leder.bakkeskolen@kommune.localhost",
+            "--header",
+            "Subject: Bekymring",
+            "--body",
+            "Eleven har mange fravær, cpr 120315-4321.",
+        ]))
+        .unwrap();
+        let confirmed = self.cli(&[
+            "triage",
+            "confirm-sender",
+            &r,
+            "--how",
+            "ringet til lederen",
+        ]);
+        assert!(confirmed.status.success(), "{confirmed:?}");
+        r
+    }
 }
 
 impl Drop for Daemon {

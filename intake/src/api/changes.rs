@@ -80,12 +80,27 @@ pub async fn correct_kind(
         return Err(ApiError::unprocessable("a correction needs a reason"));
     }
     let r = reference.clone();
+    let desk = crate::access::desk_kinds(&caller.person);
     let done = modify(
         &state,
         &caller,
         &reference,
         EventKind::KindCorrected,
         move |item, actor, now| {
+            // The kind decides the desk: only the desk's own people correct it (not the
+            // døgnvagt, which holds an intake for a night), and an akut intake awaiting
+            // assessment stays Modtagelsen's (issue 27 review).
+            if !desk.contains(&item.kind) {
+                return Err(ApiError::forbidden(
+                    "only the desk the intake is on corrects its kind",
+                ));
+            }
+            let to_journalen = matches!(kind, Kind::Trivselplus | Kind::Postfordeling);
+            if to_journalen && item.akut() && item.state.awaits_assessment() {
+                return Err(ApiError::conflict(
+                    "an akut intake awaiting assessment stays on Modtagelsen's desk: assess it first",
+                ));
+            }
             let from = std::mem::replace(&mut item.kind, kind);
             let st = item.state;
             item.transition(
@@ -253,6 +268,15 @@ pub async fn task(
         &reference,
         EventKind::TaskDone,
         move |item, actor, now| {
+            // Given another way is still given from what was decided: with no outcome
+            // recorded there was nothing to tell (issue 27 review). Withholding needs none.
+            let given = kind == Some(TaskKind::Tilbagemelding) && outcome == TaskOutcome::Done;
+            if given && crate::workflow::tilbagemelding::recorded_outcome(item).is_none() {
+                return Err(ApiError::unprocessable(
+                    "the assessment recorded no screening outcome: there is nothing to tell the \
+                     reporter yet; assess again with the outcome first",
+                ));
+            }
             let open = kind.and_then(|k| {
                 item.tasks
                     .iter_mut()

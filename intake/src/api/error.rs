@@ -31,6 +31,9 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::Refused(StatusCode::NOT_FOUND, message.into())
     }
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::Refused(StatusCode::FORBIDDEN, message.into())
+    }
     pub fn conflict(message: impl Into<String>) -> ApiError {
         ApiError::Refused(StatusCode::CONFLICT, message.into())
     }

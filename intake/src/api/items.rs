@@ -98,13 +98,12 @@ pub async fn list(
         .filter_map(|i| caller.view(i))
         .filter(|v| !matches!(v.sight, Sight::Ended { .. }))
         .collect();
-    // Akut first, above every deadline (issue 27); then the nearest deadline.
-    items.sort_by(|a, b| {
-        (!a.item.akut(), a.item.deadline, &a.item.reference).cmp(&(
-            !b.item.akut(),
-            b.item.deadline,
-            &b.item.reference,
-        ))
+    // Akut first, above every deadline (issue 27): awaiting assessment on a desk, or sent
+    // to the caller; then what awaits assessment, by its deadline; then the rest.
+    items.sort_by_key(|v| {
+        let waiting = v.item.state.awaits_assessment();
+        let leads = v.item.akut() && (waiting || matches!(v.sight, Sight::Sent { .. }));
+        (!leads, !waiting, v.item.deadline, v.item.reference.clone())
     });
     let items = items.iter().map(|v| summary(&v.item, now)).collect();
     Ok(Json(ItemList { items }))

@@ -35,9 +35,12 @@ pub struct Change {
     udfald: String,
     #[serde(default)]
     begrundelse: String,
-    /// The tilbagemelding's letter, as the person approved it.
+    /// The tilbagemelding's letter, as the person approved it, and the assessment it was
+    /// written from (`tilbagemelding::written_from`).
     #[serde(default)]
     brev: String,
+    #[serde(default)]
+    vurdering: String,
 }
 
 /// What to fix, as a page that leads back to the item.
@@ -186,8 +189,11 @@ pub async fn feedback(
     );
     let works =
         move |item: &modtag_storage::records::Item| crate::access::view::works(&person, item);
-    let sent =
-        blocking(move || tilbagemelding::send(&store, &cfg, &r, &f.brev, &actor, works, now)).await;
+    let sent = blocking(move || {
+        let letter = (f.brev.as_str(), f.vurdering.as_str());
+        tilbagemelding::send(&store, &cfg, &r, letter, &actor, works, now)
+    })
+    .await;
     match sent {
         Ok(Ok(())) => {
             if let Err(e) = durable(&state).await {
@@ -201,6 +207,10 @@ pub async fn feedback(
         }
         Ok(Err(why)) => missing(match why {
             NotSent::Empty => "Brevet er tomt.",
+            NotSent::Changed => {
+                "Tilbagemeldingen blev ikke sendt: vurderingen er ændret, siden brevet blev \
+                 skrevet. Læs det nye udkast på henvendelsen, og godkend det igen."
+            }
             NotSent::NoOutcome => {
                 "Tilbagemeldingen blev ikke sendt: vurderingen har intet udfald af screeningen. \
                  Vurder igen, og vælg udfaldet."

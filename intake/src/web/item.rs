@@ -117,8 +117,10 @@ struct TaskLine {
     done: Option<String>,
     /// Feedback may be withheld (with a reason: it would harm the child).
     may_withhold: bool,
-    /// The tilbagemelding's letter as modtag drafts it, when it can go by e-mail.
+    /// The tilbagemelding's letter as modtag drafts it, when it can go by e-mail, and the
+    /// assessment it is written from (the form carries it back).
     draft: Option<String>,
+    written_from: String,
     /// The reporter gave an address, but the right or the address is not proven: why
     /// (issue 26).
     unproven: Option<&'static str>,
@@ -370,6 +372,7 @@ fn render(
                         && item.understanding.reporter.email.is_some())
                     .then(|| tilbagemelding::unproven(cfg, item))
                     .flatten(),
+                    written_from: tilbagemelding::written_from(item).unwrap_or_default(),
                     outcome: outcome
                         .filter(|_| t.kind == TaskKind::Tilbagemelding)
                         .map(str::to_string),

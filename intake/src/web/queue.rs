@@ -260,7 +260,8 @@ pub async fn search(
 
 async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let mut desk = access::desk_kinds(&caller.person);
-    // The døgnvagt's queue: what Modtagelsen's closing handed it, while it awaits assessment.
+    // The døgnvagt's queue: what Modtagelsen's closing (or a notice outside office hours)
+    // gave it, while it awaits assessment: what it works (`access::view::works`).
     let doegnvagt = caller.person.has("doegnvagt") && desk.is_empty();
     if doegnvagt {
         desk.extend([Kind::Underretning, Kind::Lae165]);
@@ -325,7 +326,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let mut mine: Vec<(String, ItemSummary)> = summaries
         .into_iter()
         .filter(|(_, s)| s.state.is_open() && desk.contains(&s.kind))
-        .filter(|(_, s)| !doegnvagt || (s.handed_over && awaiting(s.state)))
+        .filter(|(_, s)| !doegnvagt || (s.doegnvagt && awaiting(s.state)))
         .filter(|(_, s)| match in_forloeb {
             true => s.step_due.is_some(),
             false => all_open || awaiting(s.state),
@@ -340,7 +341,13 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         })
         .collect();
     // Akut first, above every deadline (issue 27); then the nearest deadline.
-    mine.sort_by(|a, b| (!a.1.akut, a.1.deadline, &a.0).cmp(&(!b.1.akut, b.1.deadline, &b.0)));
+    // Awaiting akut first, above every deadline (issue 27); then what awaits assessment by
+    // its deadline; then the rest ("Alle åbne").
+    let key = |(r, s): &(String, ItemSummary)| {
+        let waiting = awaiting(s.state);
+        (!(s.akut && waiting), !waiting, s.deadline, r.clone())
+    };
+    mine.sort_by_key(key);
     let akut_waiting = mine
         .iter()
         .filter(|(_, s)| s.akut && awaiting(s.state))

@@ -53,6 +53,14 @@ pub fn recorded_outcome(item: &Item) -> Option<&str> {
         })
 }
 
+/// Which assessment a letter is written from (its time and outcome), for the form to carry:
+/// a letter drafted before a new assessment changed the outcome must not be sent as if it
+/// were written from the new one (issue 27 review).
+pub fn written_from(item: &Item) -> Option<String> {
+    let at = item.decision.as_ref()?.at;
+    Some(format!("{at}|{}", recorded_outcome(item)?))
+}
+
 /// The letter modtag proposes, from the outcome the assessment recorded and nothing else
 /// (issue 27: with no outcome chosen it told a school that nothing was begun, for an akut
 /// case). `None` without a recorded outcome: there is nothing to tell yet.
@@ -157,15 +165,18 @@ pub enum NotSent {
     Empty,
     /// The assessment recorded no screening outcome: there is nothing to tell yet.
     NoOutcome,
+    /// The letter was written from an assessment a newer one has replaced.
+    Changed,
 }
 
 /// Sends `letter` to the reporter and marks the task done, in one batch with its audit
 /// entry. Blocking; the caller flushes.
+#[allow(clippy::too_many_arguments)]
 pub fn send(
     store: &Store,
     cfg: &Loaded,
     reference: &str,
-    letter: &str,
+    (letter, from): (&str, &str),
     actor: &str,
     works: impl Fn(&Item) -> bool,
     now: Timestamp,
@@ -177,9 +188,9 @@ pub fn send(
     let Some(mut item) = store.item(reference)?.filter(|i| works(i)) else {
         return Ok(Err(NotSent::NotFound));
     };
-    if recorded_outcome(&item).is_none() {
+    let Some(current) = written_from(&item) else {
         return Ok(Err(NotSent::NoOutcome));
-    }
+    };
     if item.understanding.reporter.email.is_none() {
         return Ok(Err(NotSent::NoAddress));
     }
@@ -187,6 +198,9 @@ pub fn send(
         let why = unproven(cfg, &item).unwrap_or_default();
         return Ok(Err(NotSent::Unproven(why)));
     };
+    if current != from {
+        return Ok(Err(NotSent::Changed));
+    }
     let Some(task) = item
         .tasks
         .iter_mut()
@@ -220,7 +234,7 @@ pub fn send(
             .reference(reference)
             .details(json!({
                 "task": "tilbagemelding", "outcome": "sent", "to": "reporter",
-                "encrypted": cert.is_some(),
+                "encrypted": cert.is_some(), "written_from": from,
             })),
     );
     b.item(item);
