@@ -28,6 +28,7 @@ pub mod forloeb;
 pub mod keys;
 mod keyspace;
 pub mod merkle;
+pub mod outbox;
 pub mod records;
 pub mod restore;
 pub mod ring;

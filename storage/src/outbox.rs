@@ -1,0 +1,68 @@
+//! A copy waiting in the outbox, as the store keeps it.
+
+use serde::{Deserialize, Serialize};
+
+use jiff::Timestamp;
+
+/// A copy waiting to be delivered: already encrypted to its recipient.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: u64,
+    pub reference: String,
+    pub role: String,
+    pub person: String,
+    pub email: String,
+    /// The complete RFC 5322 message (PGP/MIME), CRLF line endings, 7-bit. Kept in the
+    /// spool (`message_sha256`), not in sled: empty in the stored record, filled in when
+    /// the entry is read.
+    pub message: String,
+    /// SHA-256 (hex) of the spool file `outbox-<id>` that holds the message; `None` for an
+    /// entry from before, whose message is in the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_sha256: Option<String>,
+    pub created: Timestamp,
+    pub attempts: u32,
+    pub next_attempt: Timestamp,
+    pub last_error: Option<String>,
+    /// Set when the relay refused it for good (a 5xx) or its address is unusable: it is
+    /// kept, but no longer tried.
+    #[serde(default)]
+    pub failed: Option<Timestamp>,
+    /// This entry tells Modtagelsen that another delivery failed: its own failure is
+    /// recorded, but starts no further notice.
+    #[serde(default)]
+    pub failure_notice: bool,
+    /// Sent in clear to someone without a certificate (a private institution's answer):
+    /// it may leave only over TLS, whatever the relay's setting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_tls: bool,
+}
+
+impl OutboxEntry {
+    /// A new entry for `to` (role, directory id, address), due at once, not yet tried.
+    pub fn new(
+        id: u64,
+        reference: &str,
+        to: (&str, &str, &str),
+        message: String,
+        now: Timestamp,
+    ) -> OutboxEntry {
+        let (role, person, email) = to;
+        OutboxEntry {
+            id,
+            reference: reference.to_string(),
+            role: role.to_string(),
+            person: person.to_string(),
+            email: email.to_string(),
+            message,
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            last_error: None,
+            failed: None,
+            failure_notice: false,
+            require_tls: false,
+            message_sha256: None,
+        }
+    }
+}
