@@ -54,22 +54,14 @@ fn import_then_auto_link_to_the_one_open_case() {
     );
 
     // The same CPR from a citizen, or in a message someone forwarded: only a suggestion.
-    let citizen = d.swaks_args(&[
-        "--to",
+    let citizen = d.mail(
         "underretning@localhost",
-        "--from",
         "nabo@gmail.example",
-        "--header",
-        "Subject: Bekymring",
-        "--body",
+        "Bekymring",
         "Emil 120315-4321 virker trist",
-    ]);
+    );
     let citizen = queued_as(&citizen).unwrap();
-    let forwarded = d.swaks_args(&[
-        "--to", "underretning@localhost", "--from", "kontor@bakkeskolen.dk",
-        "--header", "Subject: VS: Bekymring",
-        "--body", "Se nedenfor.\n\nFra: Nabo [mailto:nabo@gmail.example]\nSendt: 18. november 2026\nTil: Skolen\nEmne: Emil\n\nEmil 120315-4321 virker trist.",
-    ]);
+    let forwarded = d.mail("underretning@localhost", "kontor@bakkeskolen.dk", "VS: Bekymring", "Se nedenfor.\n\nFra: Nabo [mailto:nabo@gmail.example]\nSendt: 18. november 2026\nTil: Skolen\nEmne: Emil\n\nEmil 120315-4321 virker trist.");
     let forwarded = queued_as(&forwarded).unwrap();
 
     let list = d.cli_json(&["triage", "list", "--json"]);

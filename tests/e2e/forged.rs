@@ -37,16 +37,12 @@ fn as_fagperson(d: &Daemon, name: &str, workplace: &str, email: &str) -> String 
 #[test]
 fn the_mailbox_decides_the_desk_not_the_subject() {
     let d = Daemon::start(Options::default());
-    let r = d.swaks_args(&[
-        "--to",
+    let r = d.mail(
         "underretning@localhost",
-        "--from",
         "nabo@example.org",
-        "--header",
-        "Subject: Trivsel+ Karen Poulsen",
-        "--body",
+        "Trivsel+ Karen Poulsen",
         "Drengen blev slaaet i gaar og er bange for at komme hjem. Han er i akut fare.",
-    ]);
+    );
     let r = queued_as(&r).unwrap();
     let item = d.cli_json(&["triage", "show", &r, "--json"]);
     assert_eq!(item["kind"], "underretning", "{item}");
@@ -65,16 +61,7 @@ fn the_mailbox_decides_the_desk_not_the_subject() {
     assert!(!journal.get(&d, "/api/v1/triage").1.contains(&r));
 
     // Journalen forwards a TRIVSEL+ to its own postfordeling mailbox: still a TRIVSEL+.
-    let fwd = d.swaks_args(&[
-        "--to",
-        "postfordeling@localhost",
-        "--from",
-        "journalen@kommune.localhost",
-        "--header",
-        "Subject: Fwd: Trivsel+ Karen Poulsen",
-        "--body",
-        "Se nedenfor.\n\n-------- Videresendt meddelelse --------\nFra: Susanne Møller <leder@friskolen.dk>\nEmne: Trivsel+ Karen Poulsen\n\nCVR 13585628. Vi ønsker et forløb for en elev.",
-    ]);
+    let fwd = d.mail("postfordeling@localhost", "journalen@kommune.localhost", "Fwd: Trivsel+ Karen Poulsen", "Se nedenfor.\n\n-------- Videresendt meddelelse --------\nFra: Susanne Møller <leder@friskolen.dk>\nEmne: Trivsel+ Karen Poulsen\n\nCVR 13585628. Vi ønsker et forløb for en elev.");
     let fwd = queued_as(&fwd).unwrap();
     let item = d.cli_json(&["triage", "show", &fwd, "--json"]);
     assert_eq!(item["kind"], "trivselplus", "{item}");
@@ -191,16 +178,12 @@ fn a_strangers_participant_list_joins_nothing_and_invites_no_one() {
         &r,
         &["--institution", "friskolen", "--area", "privat_skole"],
     );
-    let t = d.swaks_args(&[
-        "--to",
+    let t = d.mail(
         "bornogunge@localhost",
-        "--from",
         "attacker@evil.example",
-        "--header",
-        &format!("Subject: Deltagere til {r}"),
-        "--body",
+        &format!("Deltagere til {r}"),
         "Deltagere:\nAngriber Et <a1@evil.example>\nAngriber To <a2@evil.example>",
-    ]);
+    );
     let list = queued_as(&t).unwrap();
     let held = d.cli_json(&["triage", "show", &list, "--json"]);
     assert_eq!(held["state"], "awaiting_assessment", "{held}");
@@ -555,16 +538,7 @@ fn a_reporter_proves_their_address_by_the_kvitterings_link() {
 #[test]
 fn a_confirmed_forwarder_vouches_for_no_one_inside() {
     let d = Daemon::start(Options::default());
-    let fwd = d.swaks_args(&[
-        "--to",
-        "underretning@localhost",
-        "--from",
-        "kontor@bakkeskolen.dk",
-        "--header",
-        "Subject: Fwd: Bekymring",
-        "--body",
-        "Se nedenfor.\n\n---------- Forwarded message ---------\nFrom: Politibetjent Jensen <attacker@evil.example>\nSubject: Bekymring\n\nJeg underretter som fagperson om 120315-4321, der kom sulten i skole.",
-    ]);
+    let fwd = d.mail("underretning@localhost", "kontor@bakkeskolen.dk", "Fwd: Bekymring", "Se nedenfor.\n\n---------- Forwarded message ---------\nFrom: Politibetjent Jensen <attacker@evil.example>\nSubject: Bekymring\n\nJeg underretter som fagperson om 120315-4321, der kom sulten i skole.");
     let fwd = queued_as(&fwd).unwrap();
     let item = d.cli_json(&["triage", "show", &fwd, "--json"]);
     assert_eq!(

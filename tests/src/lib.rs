@@ -690,6 +690,20 @@ impl Daemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Sends a one-part message from `from` to `to` with swaks; returns its transcript.
+    pub fn mail(&self, to: &str, from: &str, subject: &str, body: &str) -> String {
+        self.swaks_args(&[
+            "--to",
+            to,
+            "--from",
+            from,
+            "--header",
+            &format!("Subject: {subject}"),
+            "--body",
+            body,
+        ])
+    }
+
     /// Runs swaks against the daemon with extra arguments; returns its transcript.
     pub fn swaks_args(&self, args: &[&str]) -> String {
         let out = Command::new("swaks")
@@ -724,16 +738,12 @@ impl Daemon {
     /// certificate, whose sender a person has confirmed (the From is not authenticated
     /// here): what a tilbagemelding may go to (issue 26). Its reference.
     pub fn send_from_school_leader(&self) -> String {
-        let r = queued_as(&self.swaks_args(&[
-            "--to",
+        let r = queued_as(&self.mail(
             "underretning@localhost",
-            "--from",
             "leder.bakkeskolen@kommune.localhost",
-            "--header",
-            "Subject: Bekymring",
-            "--body",
+            "Bekymring",
             "Eleven har mange fravær, cpr 120315-4321.",
-        ]))
+        ))
         .unwrap();
         let confirmed = self.cli(&[
             "triage",
