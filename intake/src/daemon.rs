@@ -17,7 +17,8 @@ use crate::app::{flush, App};
 use crate::clock::Clock;
 use crate::delivery::outbox::Worker;
 use crate::policy::{load_config, Policy};
-use crate::smtp::limits::{DiskGate, RateLimiter, Sessions};
+use crate::smtp::disk::DiskGate;
+use crate::smtp::limits::{RateLimiter, Sessions};
 use crate::smtp::stats::SmtpStats;
 use crate::smtp::{server, session::SessionConfig};
 

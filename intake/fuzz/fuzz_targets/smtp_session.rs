@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use modtag_config::Channel;
-use modtag_intake::smtp::session::{Action, Committed, MailCheck, Session, SessionConfig};
+use modtag_smtp::session::{Action, Committed, MailCheck, Session, SessionConfig};
 
 fn config() -> Arc<SessionConfig> {
     Arc::new(SessionConfig {

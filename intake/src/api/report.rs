@@ -51,7 +51,7 @@ pub async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
     }
     let data = store.data_dir().to_path_buf();
     let min_free = cfg.config.smtp.min_free();
-    match crate::smtp::limits::free_bytes(&data) {
+    match crate::smtp::disk::free_bytes(&data) {
         Ok(free) if min_free > 0 && free < min_free => reasons.push(format!(
             "the data directory's disk has {free} bytes free, below the {min_free} it keeps"
         )),

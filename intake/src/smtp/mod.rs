@@ -1,15 +1,10 @@
-//! SMTP intake: [`session`] is the protocol (sans IO: no sockets, no clock, no storage),
-//! with [`data`] the DATA phase, [`params`] the parameters smtp-proto misreads, and
-//! [`config`] what it knows of the configuration, `answers` what the loop tells it; [`server`] is the tokio listener around it,
-//! which answers the session's questions with [`limits`] (session caps, message rate, the
-//! storage check); [`stats`] its counters for `/metrics`; [`tls`] the STARTTLS setup.
+//! SMTP intake's IO: [`server`] is the tokio listener around `modtag-smtp`'s sans-IO
+//! session, which answers the session's questions with the crate's limits (session caps,
+//! message rate) and [`disk`] (the storage check); [`tls`] the STARTTLS setup. The protocol
+//! modules are re-exported so the rest of the crate names them in one place.
 
-mod answers;
-pub mod config;
-pub mod data;
-pub mod limits;
-mod params;
+pub mod disk;
 pub mod server;
-pub mod session;
-pub mod stats;
 pub mod tls;
+
+pub use modtag_smtp::{config, data, limits, session, stats};

@@ -11,7 +11,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use super::limits::{DiskGate, RateLimiter, Sessions};
+use super::disk::DiskGate;
+use super::limits::{RateLimiter, Sessions};
 use super::session::{Action, Committed, Envelope, MailCheck, Session, SessionConfig};
 use super::stats::SmtpStats;
 use crate::app::{flush, App};

@@ -6,5 +6,3 @@ mod escalation;
 mod forloeb;
 mod plan;
 mod retention;
-mod session;
-mod transcripts;

@@ -1,4 +1,4 @@
-//! Runs the SMTP transcripts in `intake/tests/transcripts/`: one file per verb, each a set of
+//! Runs the SMTP transcripts in `intake/smtp/tests/transcripts/`: one file per verb, each a set of
 //! sessions written as what the client sends and exactly what modtag answers. The format is
 //! described at the top of `transcripts/README.md`; a malformed file fails with its
 //! file:line, and a transcript that does not match shows the session so far.
@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use modtag_config::Channel;
-use modtag_intake::smtp::limits::RateLimiter;
-use modtag_intake::smtp::session::{
+use modtag_smtp::limits::RateLimiter;
+use modtag_smtp::session::{
     Action, Committed, Envelope, MailCheck, Session, SessionConfig,
 };
 

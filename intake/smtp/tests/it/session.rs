@@ -1,10 +1,10 @@
 //! The SMTP session where a transcript file cannot say it: a line longer than the limit, and
 //! the session holding pipelined input while a commit is outstanding. Everything else is in
-//! the transcripts (`intake/tests/transcripts/`, run by `transcripts.rs`).
+//! the transcripts (`intake/smtp/tests/transcripts/`, run by `transcripts.rs`).
 
 use std::sync::Arc;
 
-use modtag_intake::smtp::session::{Action, Committed, MailCheck, Session};
+use modtag_smtp::session::{Action, Committed, MailCheck, Session};
 
 const PEER: &str = "192.0.2.10";
 
