@@ -372,7 +372,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         .run(),
     );
     tasks.spawn(
-        crate::workflow::escalation::Worker {
+        crate::deadlines::Worker {
             app: app.clone(),
             shutdown: stop_rx.clone(),
         }

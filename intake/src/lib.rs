@@ -16,7 +16,6 @@
 //!
 //! The CLI (`cli/`, `commands/`, `render/`) belongs to the binary (`main.rs`).
 
-pub mod access;
 pub mod api;
 pub mod app;
 pub mod audit_cli;
@@ -24,18 +23,17 @@ pub mod cases;
 pub mod checkpoints;
 pub mod clock;
 pub mod daemon;
+pub mod deadlines;
 pub mod delivery;
 pub mod explain;
 pub mod identity;
-pub mod meetings;
 pub mod memory;
 pub mod policy;
 pub mod public;
-pub mod report;
 pub mod sender_auth;
-pub mod simulate;
 pub mod smtp;
 pub mod tls;
-pub mod understand;
 pub mod web;
 pub mod workflow;
+
+pub use modtag_workflow::{access, meetings, report, simulate, understand};

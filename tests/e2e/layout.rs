@@ -11,7 +11,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CRATES: [&str; 4] = ["config", "router", "storage", "intake"];
+const CRATES: [&str; 6] = [
+    "config",
+    "router",
+    "storage",
+    "intake/smtp",
+    "intake/workflow",
+    "intake",
+];
 const MAX_LINES: usize = 600;
 
 fn workspace() -> PathBuf {

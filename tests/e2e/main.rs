@@ -10,6 +10,7 @@ mod cases;
 mod clocks;
 mod config;
 mod crash;
+mod crates;
 mod deploy;
 mod desk;
 mod disk_full;

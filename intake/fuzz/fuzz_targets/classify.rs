@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use modtag_config::Channel;
-use modtag_intake::understand::Reader;
+use modtag_workflow::understand::Reader;
 use modtag_router::cpr::Cpr;
 
 fn reader() -> &'static Reader {

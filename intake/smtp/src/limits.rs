@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-
 /// Counts open sessions; a [`Slot`] frees its place when dropped.
 pub struct Sessions {
     max: usize,

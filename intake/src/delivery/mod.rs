@@ -1,6 +1,5 @@
-//! Onward delivery: composing encrypted copies ([`compose`]), calendar invitations
-//! ([`ical`]), and sending them from the durable outbox ([`outbox`]).
+//! Onward delivery: the copies and invitations are composed by `modtag-workflow`
+//! ([`compose`], [`ical`]); here the durable outbox sends them ([`outbox`]).
 
-pub mod compose;
-pub mod ical;
+pub use modtag_workflow::{compose, ical};
 pub mod outbox;

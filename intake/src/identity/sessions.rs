@@ -27,22 +27,10 @@ pub struct Sessions {
     max: SignedDuration,
 }
 
-/// A fresh random token (256 bits, URL-safe base64).
-pub fn token() -> String {
-    use base64::Engine as _;
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
+pub use modtag_workflow::token::{digest, token};
 
 fn key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
-}
-
-/// The SHA-256 of a token, hex: what is kept of a personal API token.
-pub fn digest(token: &str) -> String {
-    hex::encode(key(token))
 }
 
 impl Sessions {

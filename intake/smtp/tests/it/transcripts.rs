@@ -9,9 +9,7 @@ use std::sync::Arc;
 
 use modtag_config::Channel;
 use modtag_smtp::limits::RateLimiter;
-use modtag_smtp::session::{
-    Action, Committed, Envelope, MailCheck, Session, SessionConfig,
-};
+use modtag_smtp::session::{Action, Committed, Envelope, MailCheck, Session, SessionConfig};
 
 /// The verbs of RFC 5321 and its extensions that modtag answers; each has its file.
 const VERBS: [&str; 13] = [

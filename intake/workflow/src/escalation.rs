@@ -10,9 +10,6 @@
 //! batch as its outbox entries, so after a restart a notice that fell due while modtag was
 //! down goes out once, and none goes out twice.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use jiff::{SignedDuration, Timestamp};
 use modtag_config::{Kind, Loaded};
 use modtag_router::{calendar, deadline};
@@ -21,11 +18,9 @@ use modtag_storage::records::{Escalation, Item, ItemState};
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
-use tokio::sync::watch;
 
 use super::forloeb;
-use crate::app::App;
-use crate::delivery::compose;
+use crate::compose;
 
 /// True while the 24-hour assessment is still owed.
 pub fn unassessed(item: &Item) -> bool {
@@ -286,7 +281,7 @@ pub fn tick(store: &Store, cfg: &Loaded, now: Timestamp) -> Result<usize, StoreE
 }
 
 /// A pass, and when the next stage of any item (or Modtagelsen's closing) falls due.
-fn pass(
+pub fn pass(
     store: &Store,
     cfg: &Loaded,
     now: Timestamp,
@@ -369,40 +364,4 @@ fn pass(
         store.flush()?;
     }
     Ok((sent, next))
-}
-
-/// The escalation loop: ticks at least every minute and when a stage falls due.
-pub struct Worker {
-    pub app: Arc<App>,
-    pub shutdown: watch::Receiver<bool>,
-}
-
-impl Worker {
-    pub async fn run(mut self) {
-        loop {
-            let cfg = self.app.policy.cfg();
-            let store = self.app.store.clone();
-            let now = self.app.clock.now();
-            let result = tokio::task::spawn_blocking(move || pass(&store, &cfg, now)).await;
-            let wait = match result {
-                Ok(Ok((sent, next))) => {
-                    if sent > 0 {
-                        tracing::info!(notices = sent, "deadline notices queued");
-                        self.app.wake.notify_one();
-                    }
-                    next.map(|t| (t - self.app.clock.now()).get_seconds().clamp(1, 60) as u64)
-                        .unwrap_or(60)
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "escalation pass failed; retrying in a minute");
-                    60
-                }
-                Err(_) => 60,
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
-                _ = self.shutdown.changed() => return,
-            }
-        }
-    }
 }

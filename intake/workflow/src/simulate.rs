@@ -69,7 +69,7 @@ pub fn simulate(
             out_of_hours: decision.out_of_hours,
             institution: decision.institution.clone(),
             raadgiver: case.map(|c| c.raadgiver),
-            names: crate::workflow::decide::trivsel_names(&item),
+            names: crate::decide::trivsel_names(&item),
         };
         let after: BTreeSet<String> = route(&facts, candidate, &cfg.directory)
             .recipients

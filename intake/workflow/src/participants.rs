@@ -189,7 +189,7 @@ fn participant_address(from: &str) -> Option<String> {
     let word = from
         .split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '(' | ')'))
         .find(|w| w.contains('@'))?;
-    Some(word.parse::<lettre::Address>().ok()?.to_string())
+    crate::address::valid(word).then(|| word.to_string())
 }
 
 /// Lines of `Navn <e-post>` (or `Navn, e-post`), one person each, as a person types them in

@@ -6,14 +6,14 @@
 
 use jiff::{Timestamp, ToSpan};
 use modtag_config::Channel;
-use modtag_intake::understand::Reader;
-use modtag_intake::workflow::escalation::tick;
-use modtag_intake::workflow::{booking, forloeb, participants};
 use modtag_storage::forloeb::Participant;
 use modtag_storage::keys::DataKeys;
 use modtag_storage::records::{DecisionRecord, Item, ItemState, Kind, RoutedTo, Transport};
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
+use modtag_workflow::escalation::tick;
+use modtag_workflow::understand::Reader;
+use modtag_workflow::{booking, forloeb, participants};
 
 const R: &str = "MT-2026-000010";
 

@@ -3,11 +3,11 @@
 //! and stages that fell due while modtag was down go out when it is back.
 
 use jiff::{Timestamp, ToSpan};
-use modtag_intake::workflow::escalation::{due_stages, tick};
 use modtag_storage::keys::DataKeys;
 use modtag_storage::records::{Escalation, Item, ItemState, Kind, Transport};
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
+use modtag_workflow::escalation::{due_stages, tick};
 
 fn item(reference: &str, received: Timestamp) -> Item {
     let mut it = Item::received(
@@ -102,14 +102,8 @@ fn stages_go_out_once_across_a_restart() {
         assert!(e.message.contains("MT-2026-000001"));
         assert!(!e.message.contains("Emil") && !e.message.contains("120315"));
     }
-    assert!(modtag_intake::workflow::escalation::overdue(
-        &it,
-        t0 + 25.hours()
-    ));
-    assert!(!modtag_intake::workflow::escalation::overdue(
-        &it,
-        t0 + 23.hours()
-    ));
+    assert!(modtag_workflow::escalation::overdue(&it, t0 + 25.hours()));
+    assert!(!modtag_workflow::escalation::overdue(&it, t0 + 23.hours()));
 }
 
 #[test]
@@ -124,7 +118,7 @@ fn assessed_items_are_not_escalated_and_stages_follow_the_office_hours() {
     assert_eq!(due_stages(&cfg, &it, t0 + 2.hours()), [3]);
     it.state = ItemState::Assessed;
     assert!(due_stages(&cfg, &it, t0 + 30.hours()).is_empty());
-    use modtag_intake::workflow::escalation::stage_roles;
+    use modtag_workflow::escalation::stage_roles;
     let u = Kind::Underretning;
     assert_eq!(stage_roles(u, 0, true), ["modtagelsen"]);
     assert_eq!(stage_roles(u, 0, false), ["modtagelsen", "doegnvagt"]);

@@ -4,11 +4,11 @@
 use std::sync::{Arc, Barrier};
 
 use jiff::{Timestamp, ToSpan};
-use modtag_intake::workflow::decide::{decide, DecideError, DecisionInput};
 use modtag_storage::keys::DataKeys;
 use modtag_storage::records::{Item, ItemState, Transport};
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
+use modtag_workflow::decide::{decide, DecideError, DecisionInput};
 
 fn store_with_item(dir: &std::path::Path, received: Timestamp) -> Store {
     let (keys, _) = DataKeys::init_or_load(dir, None).unwrap();
@@ -61,7 +61,7 @@ fn racing_decisions_and_escalation_leave_one_decision() {
         }
         // The escalation pass (12 h are past) runs in the middle of them.
         start.wait();
-        modtag_intake::workflow::escalation::tick(&store, &cfg, Timestamp::now()).unwrap();
+        modtag_workflow::escalation::tick(&store, &cfg, Timestamp::now()).unwrap();
         let results: Vec<_> = deciders.into_iter().map(|h| h.join().unwrap()).collect();
         let won = results.iter().filter(|r| r.is_ok()).count();
         let errs: Vec<String> = results

@@ -10,7 +10,7 @@ use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde_json::json;
 
-use crate::delivery::compose;
+use crate::compose;
 
 /// Kinds that are assessed as underretninger, and so owe a kvittering.
 fn assessed_as_underretning(kind: Kind) -> bool {
@@ -66,7 +66,7 @@ pub fn receiver(cfg: &Loaded, item: &Item) -> Option<String> {
 /// (a typed `x@y.dk.` would fail for good at the relay, and tell Modtagelsen each time).
 fn deliverable(email: &str) -> bool {
     let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
-    email.parse::<lettre::Address>().is_ok()
+    crate::address::valid(email)
         && domain.contains('.')
         && !domain.split('.').any(str::is_empty)
         && !no_reply(email)
@@ -129,10 +129,10 @@ fn address_link(cfg: &Loaded, item: &mut Item, email: &str, now: Timestamp) -> O
         return None;
     }
     let base = cfg.config.public.as_ref()?.forms_url()?;
-    let token = crate::identity::sessions::token();
+    let token = crate::token::token();
     item.address_proof = Some(modtag_storage::records::AddressProof {
         address: email.to_string(),
-        token_sha256: Some(crate::identity::sessions::digest(&token)),
+        token_sha256: Some(crate::token::digest(&token)),
         expires: now + jiff::SignedDuration::from_hours(24 * ADDRESS_LINK_DAYS),
         confirmed_at: None,
     });

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::access::view;
 use crate::access::Person;
-use crate::delivery::compose;
+use crate::compose;
 
 /// What a person decides at assessment (the HTTP API's request body).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

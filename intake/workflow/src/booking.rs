@@ -16,8 +16,8 @@ use modtag_storage::StoreError;
 use serde_json::json;
 
 use super::forloeb::{advanced, institution_leader};
-use crate::delivery::compose;
-use crate::delivery::ical::{self, Invitation};
+use crate::compose;
+use crate::ical::{self, Invitation};
 
 /// The addresses among `participants` that are neither a person's of the directory, in the
 /// kommune's own domains (those of its staff: the directory's people who lead no

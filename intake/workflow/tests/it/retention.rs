@@ -5,11 +5,11 @@
 
 use jiff::{Timestamp, ToSpan};
 use modtag_config::Channel;
-use modtag_intake::workflow::retention;
 use modtag_storage::keys::DataKeys;
 use modtag_storage::records::{Item, ItemState, Kind, OutboxEntry, Transport};
 use modtag_storage::store::Batch;
 use modtag_storage::Store;
+use modtag_workflow::retention;
 
 fn intake(reference: &str, kind: Kind, at: Timestamp, to: &[ItemState]) -> Item {
     let mut item = Item::received(

@@ -11,7 +11,7 @@ use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde_json::json;
 
-use crate::delivery::compose;
+use crate::compose;
 
 /// Links `item` to its one open case (or records suggestions), queueing the rådgiver's copy.
 pub fn link(

@@ -17,7 +17,7 @@ use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde_json::json;
 
-use crate::delivery::compose::{self, PlainTo};
+use crate::compose::{self, PlainTo};
 
 /// Where a forløb stands: whose move it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,8 +16,8 @@ use modtag_storage::{Store, StoreError};
 use serde_json::json;
 
 use super::{autolink, escalation, forloeb, kvittering, participants};
-use crate::smtp::session::Envelope;
 use crate::understand::{Reader, Reading};
+use modtag_smtp::session::Envelope;
 
 /// Transport facts the listener knows.
 pub struct Received {

@@ -12,7 +12,7 @@ use modtag_config::{Directory, Loaded};
 use modtag_router::meetings::{school_year, teams};
 use modtag_storage::series::{SentMeeting, SentSeries};
 
-use crate::delivery::ical::{calendar, Invitation, Person};
+use crate::ical::{calendar, Invitation, Person};
 
 /// Someone invited, or the organizer.
 #[derive(Debug, Clone, PartialEq)]

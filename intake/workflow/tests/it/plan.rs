@@ -6,15 +6,15 @@ use std::cell::Cell;
 
 use jiff::{Timestamp, ToSpan};
 use modtag_config::{Channel, Kind};
-use modtag_intake::smtp::session::Envelope;
-use modtag_intake::understand::Reader;
-use modtag_intake::workflow::{accept, decide};
+use modtag_smtp::session::Envelope;
 use modtag_storage::audit::EventKind;
 use modtag_storage::records::{
     Case, EarlierIntake, ItemState, SenderTrust, SenderVerdicts, TaskKind,
 };
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
+use modtag_workflow::understand::Reader;
+use modtag_workflow::{accept, decide};
 
 /// Outbox ids counted from 1, as a store would hand them out.
 #[derive(Default)]
@@ -257,7 +257,7 @@ fn the_calendar_says_when_the_doegnvagt_is_told() {
 /// that a person sends it. An authenticated sender is not limited.
 #[test]
 fn a_typed_address_gets_a_few_kvitteringer_a_day_at_most() {
-    let limit = modtag_intake::workflow::kvittering::PER_ADDRESS_PER_DAY;
+    let limit = modtag_workflow::kvittering::PER_ADDRESS_PER_DAY;
     let known = |n| accept::Known {
         reference: "MT-2026-000045".into(),
         kvitteringer_today: n,

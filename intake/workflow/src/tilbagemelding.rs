@@ -15,7 +15,7 @@ use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
 
-use crate::delivery::compose;
+use crate::compose;
 
 /// When the tilbagemelding is due: `months` after receipt, by Danish time.
 pub fn due(received: Timestamp, months: i64) -> Timestamp {

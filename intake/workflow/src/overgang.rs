@@ -18,8 +18,8 @@ use modtag_storage::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::delivery::compose::{self, PlainTo};
-use crate::delivery::ical::{self, Invitation};
+use crate::compose::{self, PlainTo};
+use crate::ical::{self, Invitation};
 
 /// What the person records for the overgang (the API's body).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

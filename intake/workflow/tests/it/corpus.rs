@@ -6,17 +6,17 @@
 use std::path::{Path, PathBuf};
 
 use modtag_config::Channel;
-use modtag_intake::understand::{Reader, Reading};
+use modtag_workflow::understand::{Reader, Reading};
 use serde_json::{json, Value};
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus")
 }
 
 fn reader() -> Reader {
     let cfg = modtag_config::load_embedded().expect("embedded default");
     let key = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo/keys/modtagelsen.key.asc"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/demo/keys/modtagelsen.key.asc"),
     )
     .unwrap();
     let key = modtag_storage::crypto::parse_cert(&key).unwrap();
