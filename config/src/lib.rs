@@ -33,4 +33,4 @@ pub use error::ConfigError;
 pub use load::{check_tree, load, load_embedded, Loaded};
 pub use model::{Classify, Config};
 pub use tree::{Rule, Tree};
-pub use vocab::{Channel, Kind};
+pub use vocab::{Channel, Kind, ReporterKind, RouteKind};

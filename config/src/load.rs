@@ -11,7 +11,8 @@ use crate::check::{check_rule_logic, validate_main};
 use crate::directory::{check_cert, Directory, DirectoryFile, Person};
 use crate::error::{invalid, line_of, ConfigError};
 use crate::model::Config;
-use crate::tree::{Tree, TreeFile, ACTIONS, KINDS};
+use crate::tree::{Tree, TreeFile, ACTIONS};
+use crate::RouteKind;
 use crate::{embedded, roles};
 
 /// A configuration with its directory and tree, checked against each other.
@@ -459,14 +460,18 @@ fn parse_tree(
             }
         }
         for kind in rule.when.kind.iter().flatten() {
-            if !KINDS.contains(&kind.as_str()) {
+            if RouteKind::parse(kind).is_none() {
                 errors.push(invalid(
                     path,
                     line,
                     format!(
                         "rule {:?} names unknown kind {kind:?}: use one of {}",
                         rule.id,
-                        KINDS.join(", ")
+                        RouteKind::ALL
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }

@@ -109,9 +109,6 @@ pub const ACTIONS: &[&str] = &[
     "summon_statusmoede",
 ];
 
-/// Kinds of decision the tree speaks about.
-pub const KINDS: &[&str] = &["underretning", "trivselplus", "statusmoede", "overgang"];
-
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     pub rules: Vec<Rule>,

@@ -78,11 +78,65 @@ closed_names!(Kind {
 impl Kind {
     /// The kind the beslutningstræ routes by: a LÆ 165, and mail Journalen passes on to
     /// Modtagelsen, are assessed as underretninger.
-    pub fn routing(self) -> &'static str {
+    pub fn routing(self) -> RouteKind {
         match self {
-            Kind::Lae165 | Kind::Postfordeling => "underretning",
-            k => k.as_str(),
+            Kind::Underretning | Kind::Lae165 | Kind::Postfordeling => RouteKind::Underretning,
+            Kind::Trivselplus => RouteKind::Trivselplus,
         }
+    }
+}
+
+/// What the beslutningstræ routes: the `kind` of a rule's `when` and of the facts a person
+/// recorded. A rule naming any other kind is a configuration error, not a rule that never
+/// fires.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    /// An underretning (and what is assessed as one), Modtagelsen's.
+    #[default]
+    Underretning,
+    /// A TRIVSEL+ forløb, Journalen's.
+    Trivselplus,
+    /// A school year's status meetings, about an area, not a case.
+    Statusmoede,
+    /// A case going back to a trin-2 TRIVSEL+ forløb (flow 4).
+    Overgang,
+}
+
+closed_names!(RouteKind {
+    Underretning => "underretning",
+    Trivselplus => "trivselplus",
+    Statusmoede => "statusmoede",
+    Overgang => "overgang",
+});
+
+/// Who reported, as reading found it or the form said: what decides whether the reporter's
+/// identity and original may travel (a professional's may, by the rules; a citizen's never
+/// reaches an institution) and whether a kvittering is owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", from = "String")]
+pub enum ReporterKind {
+    /// Someone reporting in their work (a teacher, a doctor, the police).
+    Professional,
+    /// A private person with a name; also what an unreadable stored value means, so that no
+    /// record grants more than a citizen's report.
+    #[default]
+    Citizen,
+    /// Someone who asked not to be named.
+    Anonymous,
+}
+
+closed_names!(ReporterKind {
+    Professional => "professional",
+    Citizen => "citizen",
+    Anonymous => "anonymous",
+});
+
+impl From<String> for ReporterKind {
+    fn from(s: String) -> ReporterKind {
+        ReporterKind::parse(&s).unwrap_or_default()
     }
 }
 
@@ -143,5 +197,20 @@ mod tests {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
+        for k in RouteKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for k in ReporterKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(
+                serde_json::from_value::<ReporterKind>(k.as_str().into()).unwrap(),
+                *k
+            );
+        }
+        // A stored value this version does not know grants no more than a citizen's report.
+        assert_eq!(
+            serde_json::from_value::<ReporterKind>("".into()).unwrap(),
+            ReporterKind::Citizen
+        );
     }
 }

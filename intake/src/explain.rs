@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use modtag_config::RouteKind;
 use modtag_router::Facts;
 use serde::Deserialize;
 
@@ -46,16 +47,17 @@ pub fn read_facts(path: &Path) -> Result<Facts> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let f: FactsFile = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line(), e.column(), e))?;
-    if !modtag_config::tree::KINDS.contains(&f.kind.as_str()) {
+    let Some(kind) = RouteKind::parse(&f.kind) else {
+        let kinds: Vec<&str> = RouteKind::ALL.iter().map(|k| k.as_str()).collect();
         anyhow::bail!(
             "{}: kind {:?} is not one of {}",
             path.display(),
             f.kind,
-            modtag_config::tree::KINDS.join(", ")
+            kinds.join(", ")
         );
-    }
+    };
     Ok(Facts {
-        kind: f.kind,
+        kind,
         trin: f.trin,
         area: f.area,
         udskoling: f.udskoling,

@@ -20,5 +20,7 @@ pub mod meetings;
 pub mod names;
 pub mod route;
 pub mod startmoede;
+pub mod why;
 
 pub use route::{route, Decision, Facts, Recipient, Withheld};
+pub use why::Why;

@@ -63,7 +63,7 @@ pub fn teams(tree: &Tree, directory: &Directory) -> Vec<Team> {
         .iter()
         .filter_map(|(name, slug, area, udskoling)| {
             let facts = |institution: Option<String>| Facts {
-                kind: "statusmoede".into(),
+                kind: modtag_config::RouteKind::Statusmoede,
                 area: Some(area.to_string()),
                 udskoling: *udskoling,
                 institution,

@@ -1,13 +1,14 @@
 //! The routing decision: which people receive a copy, and why.
 
 use modtag_config::tree::When;
-use modtag_config::{Directory, Tree};
+use modtag_config::{Directory, RouteKind, Tree};
+
+pub use crate::why::Why;
 
 /// The facts a person (or the mechanical auto-link rule) has established about an intake.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    /// `underretning`, `trivselplus`, `statusmoede` or `overgang`.
-    pub kind: String,
+    pub kind: RouteKind,
     pub trin: Option<u8>,
     pub area: Option<String>,
     pub udskoling: bool,
@@ -42,7 +43,7 @@ pub struct Recipient {
 pub struct Withheld {
     pub role: String,
     pub rule: String,
-    pub why: String,
+    pub why: Why,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -73,7 +74,8 @@ fn matches(when: &When, f: &Facts) -> bool {
     fn is(cond: Option<bool>, v: bool) -> bool {
         cond.is_none_or(|c| c == v)
     }
-    any(&when.kind, Some(&f.kind))
+    // The tree names kinds as written (checked against `RouteKind` when it is loaded).
+    (when.kind.as_ref()).is_none_or(|l| l.iter().any(|k| k == f.kind.as_str()))
         && any(&when.trin, f.trin.as_ref())
         && any(&when.area, f.area.as_ref())
         && is(when.existing_case, f.existing_case)
@@ -114,13 +116,11 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
             d.actions.push((action.clone(), rule.id.clone()));
         }
         for role in &rule.to {
-            if facts.kind == "overgang" && facts.consent && !facts.consent_share {
+            if facts.kind == RouteKind::Overgang && facts.consent && !facts.consent_share {
                 d.withheld.push(Withheld {
                     role: role.clone(),
                     rule: rule.id.clone(),
-                    why: "samtykke til at dele forløbets oplysninger mangler: en overgang kræver \
-                          både samtykke til at aktivere beslutningstræet og til at dele"
-                        .into(),
+                    why: Why::ConsentToShareMissing,
                 });
                 continue;
             }
@@ -128,9 +128,7 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
                 d.withheld.push(Withheld {
                     role: role.clone(),
                     rule: rule.id.clone(),
-                    why:
-                        "samtykke mangler: intet sendes uden forældrenes (eller den unges) samtykke"
-                            .into(),
+                    why: Why::ConsentMissing,
                 });
                 continue;
             }
@@ -139,7 +137,7 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
                 d.withheld.push(Withheld {
                     role: role.clone(),
                     rule: rule.id.clone(),
-                    why: unresolved_reason(role),
+                    why: Why::unresolved(role),
                 });
                 continue;
             }
@@ -157,7 +155,7 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
             }
         }
     }
-    if facts.kind == "trivselplus" && !facts.names.is_empty() {
+    if facts.kind == RouteKind::Trivselplus && !facts.names.is_empty() {
         route_names(facts, tree, directory, &mut d);
     }
     // Nothing is dropped: what could not be resolved from the case or institution goes to
@@ -165,7 +163,7 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
     let unresolved: Vec<&Withheld> = d
         .withheld
         .iter()
-        .filter(|w| !w.why.starts_with("samtykke") && w.rule != NAMES_RULE)
+        .filter(|w| w.why.is_unresolved())
         .collect();
     if !unresolved.is_empty() {
         let roles: Vec<&str> = unresolved.iter().map(|w| w.role.as_str()).collect();
@@ -188,7 +186,7 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
     // anywhere (no rule fits, or consent holds everything back), it stays with the team
     // that owns the mailbox, and the refusal below says why.
     if d.recipients.is_empty() {
-        if let Some((owner, team)) = owner_of(&facts.kind) {
+        if let Some((owner, team)) = owner_of(facts.kind) {
             for person in directory.with_role(owner) {
                 d.recipients.push(Recipient {
                     role: owner.into(),
@@ -205,20 +203,20 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
     let mut why = Vec::new();
     if d.withheld
         .iter()
-        .any(|w| w.why.starts_with("samtykke til at dele"))
+        .any(|w| w.why == Why::ConsentToShareMissing)
     {
         why.push(
             "samtykke til at dele forløbets oplysninger mangler: intet sendes ved overgangen"
                 .to_string(),
         );
-    } else if d.withheld.iter().any(|w| w.why.starts_with("samtykke")) {
+    } else if d.withheld.iter().any(|w| w.why.is_consent()) {
         why.push("samtykke mangler: lokal leder / Børneskolerådgivere får intet".to_string());
     }
     if !unresolved.is_empty() {
         why.push(
             unresolved
                 .iter()
-                .map(|w| w.why.clone())
+                .map(|w| w.why.to_string())
                 .collect::<Vec<_>>()
                 .join("; "),
         );
@@ -226,7 +224,7 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
     let names_left: Vec<&str> = d
         .withheld
         .iter()
-        .filter(|w| w.rule == NAMES_RULE)
+        .filter(|w| w.why.is_name())
         .map(|w| w.role.as_str())
         .collect();
     if !names_left.is_empty() {
@@ -243,11 +241,11 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
 }
 
 /// The team that owns the mailbox an intake of this routing kind came to, and its name.
-fn owner_of(kind: &str) -> Option<(&'static str, &'static str)> {
+fn owner_of(kind: RouteKind) -> Option<(&'static str, &'static str)> {
     match kind {
-        "underretning" => Some(("modtagelsen", "Modtagelsen")),
-        "trivselplus" => Some(("journalen", "Journalen")),
-        _ => None,
+        RouteKind::Underretning => Some(("modtagelsen", "Modtagelsen")),
+        RouteKind::Trivselplus => Some(("journalen", "Journalen")),
+        RouteKind::Statusmoede | RouteKind::Overgang => None,
     }
 }
 
@@ -259,7 +257,7 @@ pub const NAMES_RULE: &str = "trivselplus-navne";
 pub fn allowed_leader_roles(facts: &Facts, tree: &Tree) -> Vec<String> {
     let mut roles = vec!["leder_ppr".to_string()];
     let mut probe = Facts {
-        kind: "statusmoede".into(),
+        kind: RouteKind::Statusmoede,
         names: Vec::new(),
         ..facts.clone()
     };
@@ -269,7 +267,7 @@ pub fn allowed_leader_roles(facts: &Facts, tree: &Tree) -> Vec<String> {
         r.when
             .kind
             .as_ref()
-            .is_some_and(|k| k.iter().any(|k| k == "statusmoede"))
+            .is_some_and(|k| k.iter().any(|k| k == RouteKind::Statusmoede.as_str()))
             && r.when
                 .area
                 .as_ref()
@@ -283,7 +281,7 @@ pub fn allowed_leader_roles(facts: &Facts, tree: &Tree) -> Vec<String> {
             .when
             .kind
             .as_ref()
-            .is_some_and(|k| k.iter().any(|k| k == "statusmoede"));
+            .is_some_and(|k| k.iter().any(|k| k == RouteKind::Statusmoede.as_str()));
         // Without an area, any area's leaders may be named.
         let fits = if facts.area.is_some() {
             matches(&rule.when, &probe)
@@ -339,10 +337,10 @@ fn route_names(facts: &Facts, tree: &Tree, directory: &Directory, d: &mut Decisi
                         d.withheld.push(Withheld {
                             role: written,
                             rule: NAMES_RULE.into(),
-                            why: format!(
-                                "{name} er ikke en leder, beslutningstræet tillader for området ({}); Journalen afgør",
-                                allowed.join(", ")
-                            ),
+                            why: Why::NotAnAllowedLeader {
+                                name,
+                                allowed: allowed.clone(),
+                            },
                         });
                     }
                 }
@@ -352,11 +350,9 @@ fn route_names(facts: &Facts, tree: &Tree, directory: &Directory, d: &mut Decisi
                 d.withheld.push(Withheld {
                     role: written.clone(),
                     rule: NAMES_RULE.into(),
-                    why: match suggestion {
-                        Some(s) => format!(
-                            "«{written}» findes ikke i kataloget (måske {s}?); Journalen afgør"
-                        ),
-                        None => format!("«{written}» findes ikke i kataloget; Journalen afgør"),
+                    why: Why::NotInDirectory {
+                        written,
+                        suggestion,
                     },
                 });
             }
@@ -374,18 +370,6 @@ fn route_names(facts: &Facts, tree: &Tree, directory: &Directory, d: &mut Decisi
                 });
             }
         }
-    }
-}
-
-fn unresolved_reason(role: &str) -> String {
-    match role {
-        "raadgiver" => {
-            "sagens rådgiver er ukendt (ingen sag eller rådgiver ikke i kataloget)".into()
-        }
-        "lokal_leder" | "privat_leder" => {
-            "institutionen er ukendt eller har ingen leder i kataloget".into()
-        }
-        other => format!("ingen i kataloget har rollen {other}"),
     }
 }
 

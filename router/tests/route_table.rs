@@ -12,7 +12,8 @@ fn facts(line: &str) -> Facts {
     };
     let mut words = line.split_whitespace();
     let mut f = Facts {
-        kind: words.next().unwrap().into(),
+        kind: modtag_config::RouteKind::parse(words.next().unwrap())
+            .expect("a kind the tree routes"),
         names,
         ..Facts::default()
     };

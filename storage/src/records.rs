@@ -3,7 +3,7 @@
 //! with defaults.
 
 use jiff::Timestamp;
-pub use modtag_config::{Channel, Kind};
+pub use modtag_config::{Channel, Kind, ReporterKind};
 use serde::{Deserialize, Serialize};
 
 /// Kept here too: callers name it as a record among the others.
@@ -136,8 +136,7 @@ pub struct CvrFound {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Reporter {
-    /// `professional`, `citizen` or `anonymous`.
-    pub kind: String,
+    pub kind: ReporterKind,
     pub name: Option<String>,
     pub organisation: Option<String>,
     pub role: Option<String>,

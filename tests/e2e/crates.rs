@@ -183,3 +183,60 @@ fn the_checks_find_a_forbidden_library_and_an_upward_import() {
         ]
     );
 }
+
+/// Comparisons of text against a literal that is prose (a space or a Danish letter in it):
+/// `starts_with`, `ends_with`, `contains`, `==` and `!=`. Test modules and comments aside.
+fn prose_comparisons(name: &str, text: &str) -> Vec<String> {
+    let end = text.find("#[cfg(test)]").unwrap_or(text.len());
+    let mut found = Vec::new();
+    for (n, line) in text[..end].lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        for op in [
+            ".starts_with(\"",
+            ".ends_with(\"",
+            ".contains(\"",
+            "== \"",
+            "!= \"",
+        ] {
+            let mut rest = code;
+            while let Some(i) = rest.find(op) {
+                let after = &rest[i + op.len()..];
+                let literal = after.split('"').next().unwrap_or("");
+                if literal.contains(' ') || !literal.is_ascii() {
+                    found.push(format!("{name}:{}: {}", n + 1, code.trim()));
+                }
+                rest = after;
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_rule_decides_on_a_sentence() {
+    let mut found = Vec::new();
+    for folder in ["router", "intake/workflow"] {
+        let mut paths = Vec::new();
+        sources(&workspace().join(folder).join("src"), &mut paths);
+        for p in paths.iter().filter(|p| !p.ends_with("tests.rs")) {
+            let text = std::fs::read_to_string(p).unwrap();
+            found.extend(prose_comparisons(&p.display().to_string(), &text));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "decide on a value, not on its words:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_sentence_check_finds_one() {
+    let text = "fn f(w: &W) -> bool {\n    w.why.starts_with(\"samtykke til\") || w.kind == \"professional\"\n}\n\
+                // w.why == \"a comment\"\n#[cfg(test)]\nmod tests { fn t() { x.contains(\"in a test\"); } }\n";
+    assert_eq!(
+        prose_comparisons("r.rs", text),
+        ["r.rs:2: w.why.starts_with(\"samtykke til\") || w.kind == \"professional\""]
+    );
+    assert!(prose_comparisons("r.rs", "if n.contains(\"måske\") {}").len() == 1);
+}

@@ -43,7 +43,7 @@ fn summary(item: &Item, now: Timestamp) -> ItemSummaryView {
             .filter(|a| a.flagged.is_some())
             .count(),
         akut: item.akut(),
-        reporter: item.understanding.reporter.kind.clone(),
+        reporter: item.understanding.reporter.kind.to_string(),
         parse_error: item.parse_error.is_some(),
         overdue: overdue(item, now),
         repeated: item.repeated,

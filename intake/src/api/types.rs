@@ -222,7 +222,7 @@ impl DecisionView {
                 .map(|w| WithheldView {
                     role: w.role.clone(),
                     rule: w.rule.clone(),
-                    why: w.why.clone(),
+                    why: w.why.to_string(),
                 })
                 .collect(),
             actions: d

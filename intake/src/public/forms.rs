@@ -10,6 +10,7 @@ use axum::extract::{Multipart, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
+use modtag_config::ReporterKind;
 use modtag_config::{Channel, Loaded};
 use modtag_router::cpr::Cpr;
 use modtag_storage::records::Reporter;
@@ -32,7 +33,7 @@ struct SendSikkertPage<'a> {
 
 fn leaders(cfg: &Loaded) -> Vec<(String, String)> {
     let facts = modtag_router::Facts {
-        kind: "trivselplus".into(),
+        kind: modtag_config::RouteKind::Trivselplus,
         ..Default::default()
     };
     let allowed = modtag_router::route::allowed_leader_roles(&facts, &cfg.tree);
@@ -320,11 +321,10 @@ pub(super) async fn underretning(
     // guessed from the text.
     let reporter = Reporter {
         kind: match (professional, anonymous) {
-            (Some(true), _) => "professional",
-            (_, true) => "anonymous",
-            _ => "citizen",
-        }
-        .into(),
+            (Some(true), _) => ReporterKind::Professional,
+            (_, true) => ReporterKind::Anonymous,
+            _ => ReporterKind::Citizen,
+        },
         name: Some(s.field("navn").to_string()).filter(|n| !anonymous && !n.is_empty()),
         organisation: Some(s.field("arbejdsplads").to_string()).filter(|o| !o.is_empty()),
         role: None,

@@ -358,7 +358,7 @@ pub async fn submit(
                             .map(|w| Line {
                                 who: w.role.clone(),
                                 rule: w.rule.clone(),
-                                reason: w.why.clone(),
+                                reason: w.why.to_string(),
                             })
                             .collect(),
                         refused: d.refused,

@@ -149,7 +149,7 @@ pub async fn preview(
                 .iter()
                 .map(|w| Line {
                     who: w.role.clone(),
-                    why: w.why.clone(),
+                    why: w.why.to_string(),
                 })
                 .collect(),
         }

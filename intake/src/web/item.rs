@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use modtag_config::Kind;
+use modtag_config::ReporterKind;
 use modtag_router::deadline;
 use modtag_storage::records::{DecisionRecord, Item, ItemState, TaskKind, TaskOutcome};
 
@@ -250,11 +251,10 @@ fn render(
     let r = &u.reporter;
     let reporter = [
         Some(
-            match r.kind.as_str() {
-                "professional" => "fagperson",
-                "citizen" => "borger",
-                "anonymous" => "anonym",
-                other => other,
+            match r.kind {
+                ReporterKind::Professional => "fagperson",
+                ReporterKind::Citizen => "borger",
+                ReporterKind::Anonymous => "anonym",
             }
             .to_string(),
         ),

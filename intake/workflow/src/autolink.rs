@@ -4,6 +4,8 @@
 
 use jiff::Timestamp;
 use modtag_config::Loaded;
+use modtag_config::ReporterKind;
+use modtag_config::RouteKind;
 use modtag_router::{route, Facts};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Case, Item, ItemState};
@@ -31,7 +33,7 @@ pub fn link(
     let claimed = match cfg.config.triage.auto_link_senders.as_str() {
         "any" => true,
         _ => {
-            item.understanding.reporter.kind == "professional"
+            item.understanding.reporter.kind == ReporterKind::Professional
                 && item.understanding.original.is_none()
         }
     };
@@ -44,7 +46,7 @@ pub fn link(
         }
         [case] => {
             let facts = Facts {
-                kind: "underretning".into(),
+                kind: RouteKind::Underretning,
                 existing_case: true,
                 raadgiver: Some(case.raadgiver.clone()),
                 institution: case.institution.clone(),

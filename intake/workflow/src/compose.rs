@@ -74,7 +74,7 @@ pub fn enqueue(
                     "role": r.role, "person": r.person, "rule": r.rule,
                 })).collect::<Vec<_>>(),
                 "withheld": decision.withheld.iter().map(|w| json!({
-                    "role": w.role, "rule": w.rule, "why": w.why,
+                    "role": w.role, "rule": w.rule, "why": w.why.to_string(),
                 })).collect::<Vec<_>>(),
                 "actions": decision.actions.iter().map(|(a, _)| a).collect::<Vec<_>>(),
             })),

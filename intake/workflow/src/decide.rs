@@ -3,6 +3,8 @@
 use jiff::Timestamp;
 use modtag_config::vocab::SCREENING_OUTCOMES;
 use modtag_config::Loaded;
+use modtag_config::ReporterKind;
+use modtag_config::RouteKind;
 use modtag_router::{route, Decision, Facts};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{
@@ -276,7 +278,7 @@ pub fn plan(
     let facts = Facts {
         // DOMAIN.md flow 1: an LÆ 165 and whatever Journalen forwards are assessed and
         // routed as underretninger; the beslutningstræ speaks of those.
-        kind: item.kind.routing().to_string(),
+        kind: item.kind.routing(),
         trin: input.trin,
         area: input
             .area
@@ -382,7 +384,7 @@ pub fn plan(
     };
     let has_task = |item: &Item, kind: TaskKind| item.tasks.iter().any(|t| t.kind == kind);
     if !facts.existing_case
-        && item.kind.routing() == "underretning"
+        && item.kind.routing() == RouteKind::Underretning
         && !has_task(&item, TaskKind::IndkaldUnderretningsmoede)
     {
         item.tasks.push(task(
@@ -390,8 +392,8 @@ pub fn plan(
             "ny sag: indkald familie, barn og evt. underretter til underretningsmøde",
         ));
     }
-    if item.understanding.reporter.kind == "professional"
-        && item.kind.routing() == "underretning"
+    if item.understanding.reporter.kind == ReporterKind::Professional
+        && item.kind.routing() == RouteKind::Underretning
         && !has_task(&item, TaskKind::Tilbagemelding)
     {
         let mut t = task(

@@ -2,7 +2,7 @@
 //! when it has an address to send to; otherwise a person must, by the due date. Pure.
 
 use jiff::Timestamp;
-use modtag_config::{Kind, Loaded};
+use modtag_config::{Kind, Loaded, ReporterKind};
 use modtag_router::{calendar, deadline};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Item, Kvittering, Task, TaskKind};
@@ -120,7 +120,7 @@ fn address_link(cfg: &Loaded, item: &mut Item, email: &str, now: Timestamp) -> O
     // Only the message's own sender can ever be owed a tilbagemelding by mail (a forward's
     // reporter is only what the forwarded text says), and one the transport proved needs
     // no link.
-    if reporter.kind != "professional"
+    if reporter.kind != ReporterKind::Professional
         || !own
         || !crate::understand::reporter_is_sender(item)
         || item.sender_trust != modtag_storage::records::SenderTrust::Unverified
@@ -143,6 +143,12 @@ fn address_link(cfg: &Loaded, item: &mut Item, email: &str, now: Timestamp) -> O
     ))
 }
 
+/// The reporter is one of the kommune's own people (the directory knows the address): they
+/// are owed no kvittering.
+fn kommunes_own(cfg: &Loaded, email: Option<&str>) -> bool {
+    email.is_some_and(|e| (cfg.directory.people.values()).any(|p| p.email.eq_ignore_ascii_case(e)))
+}
+
 /// Queues the kvittering `item` is owed, or a task to send it by hand.
 /// `sent_today` is how many kvitteringer modtag already sent to the address today.
 pub fn owe(
@@ -157,8 +163,8 @@ pub fn owe(
     // A participant list is no report of concern: its sender is owed no kvittering.
     let owed = assessed_as_underretning(item.kind)
         && item.channel != modtag_config::Channel::Deltagerliste
-        && reporter.kind != "anonymous"
-        && !reporter.reason.starts_with("sent by the kommune's own");
+        && reporter.kind != ReporterKind::Anonymous
+        && !kommunes_own(cfg, reporter.email.as_deref());
     if !k.enabled || !owed {
         return Ok(());
     }

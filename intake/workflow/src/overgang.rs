@@ -10,6 +10,7 @@
 use jiff::civil::{Date, DateTime};
 use jiff::Timestamp;
 use modtag_config::Loaded;
+use modtag_config::RouteKind;
 use modtag_router::{calendar, route, startmoede, Facts};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Case, Consent};
@@ -123,7 +124,7 @@ pub fn plan(
         }
     }
     let facts = Facts {
-        kind: "overgang".into(),
+        kind: RouteKind::Overgang,
         trin: Some(2),
         area: case.area.clone(),
         institution: case.institution.clone(),

@@ -57,7 +57,7 @@ pub fn simulate(
             None => None,
         };
         let facts = Facts {
-            kind: item.kind.routing().to_string(),
+            kind: item.kind.routing(),
             trin: decision.trin,
             area: decision.area.clone(),
             udskoling: decision.udskoling,

@@ -17,6 +17,8 @@
 //! reads in the desk is what their encrypted copy said.
 
 use jiff::Timestamp;
+use modtag_config::ReporterKind;
+use modtag_config::RouteKind;
 use modtag_router::cpr::Cpr;
 use modtag_storage::records::{DecisionRecord, Item, RoutedTo, Transport};
 
@@ -73,7 +75,7 @@ pub fn gets_original(role: &str, item: &Item) -> bool {
     if gets_whole(role) {
         return true;
     }
-    let professional = item.understanding.reporter.kind == "professional";
+    let professional = item.understanding.reporter.kind == ReporterKind::Professional;
     let attached = item.decision.as_ref().is_some_and(|d| d.attach_original);
     if INSTITUTION_ROLES.contains(&role) {
         // The claim must be the known sender's own: a forward's "fagperson" is only what the
@@ -105,7 +107,10 @@ fn handed_to(p: &Person, item: &Item) -> bool {
     });
     let still_theirs =
         item.state.awaits_assessment() || item.decision.as_ref().is_some_and(|d| d.actor == p.user);
-    p.has("doegnvagt") && item.kind.routing() == "underretning" && escalated && still_theirs
+    p.has("doegnvagt")
+        && item.kind.routing() == RouteKind::Underretning
+        && escalated
+        && still_theirs
 }
 
 /// Who the intake's routing sends it to now, with their role: the decision's recipients, or

@@ -454,7 +454,7 @@ impl Reader {
 
 fn no_sender() -> modtag_storage::records::Reporter {
     modtag_storage::records::Reporter {
-        kind: "anonymous".into(),
+        kind: modtag_config::ReporterKind::Anonymous,
         reason: "no sender could be read: no kvittering".into(),
         ..Default::default()
     }

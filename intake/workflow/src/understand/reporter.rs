@@ -3,6 +3,7 @@
 //! anonymous ones get nothing back, so nothing about them is copied into the item.
 
 use modtag_config::Directory;
+use modtag_config::ReporterKind;
 use modtag_storage::records::{CvrFound, Reporter};
 
 /// Form fields such as `Navn: ...`, `Stilling: ...`, `Arbejdssted: ...`, `Anonym: ja`, as
@@ -95,7 +96,7 @@ pub fn classify(
             "no sender"
         };
         return Reporter {
-            kind: "anonymous".into(),
+            kind: ReporterKind::Anonymous,
             reason: format!("{reason}: no kvittering, nothing kept about the reporter"),
             ..Reporter::default()
         };
@@ -197,11 +198,10 @@ pub fn classify(
     };
     Reporter {
         kind: if professional {
-            "professional"
+            ReporterKind::Professional
         } else {
-            "citizen"
-        }
-        .into(),
+            ReporterKind::Citizen
+        },
         name,
         organisation,
         role,

@@ -53,7 +53,7 @@ fn intake(kind: &str, attach: bool) -> Item {
     item.attachments = vec![Default::default()];
     item.case_number = Some("SAG-1".into());
     item.understanding.reporter = Reporter {
-        kind: kind.into(),
+        kind: modtag_config::ReporterKind::parse(kind).expect("a reporter kind"),
         name: Some("Nabo Hansen".into()),
         email: Some("nabo@example.org".into()),
         reason: "why".into(),
