@@ -27,17 +27,25 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
 
     // Intake goes on while the backup is taken.
     let stop = Arc::new(AtomicBool::new(false));
+    let (running, started) = std::sync::mpsc::channel();
     let load = {
         let (store, stop) = (store.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut n = 1000;
-            while !stop.load(Ordering::SeqCst) {
+            loop {
                 commit_intake(&store, n, now);
                 n += 1;
+                let _ = running.send(());
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
             }
             n - 1000
         })
     };
+    // The backup starts only once intake is under way (on a busy machine the thread may
+    // otherwise not have run before the backup ends).
+    started.recv().unwrap();
     let mut file = Vec::new();
     let manifest = store.backup(&mut file, false, now).unwrap();
     stop.store(true, Ordering::SeqCst);
