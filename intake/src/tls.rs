@@ -2,11 +2,13 @@
 //! with the ring provider, TLS 1.2 and 1.3 only, the key file private (0600) like every
 //! other secret.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
 
 /// The server configuration for the certificate chain in `cert_path` and the key in
 /// `key_path`, offering the ALPN protocols `alpn` (none for SMTP).
@@ -41,4 +43,24 @@ pub fn server_config(
         })?;
     server.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(server)
+}
+
+/// The certificate and key files `[section] tls` names (each may be a systemd credential).
+pub fn files(
+    config: &modtag_config::Config,
+    files: &modtag_config::model::TlsFiles,
+    section: &str,
+) -> Result<(PathBuf, PathBuf)> {
+    let path = |file: &str| {
+        config
+            .secret_path(file)
+            .map_err(|e| anyhow::anyhow!("[{section}.tls]: {e}"))
+    };
+    Ok((path(&files.cert_file)?, path(&files.key_file)?))
+}
+
+/// An acceptor for the identity in `cert_path` and `key_path` (see [`server_config`]).
+pub fn acceptor(cert_path: &Path, key_path: &Path, alpn: &[&[u8]]) -> Result<TlsAcceptor> {
+    let server = server_config(cert_path, key_path, alpn)?;
+    Ok(TlsAcceptor::from(Arc::new(server)))
 }

@@ -1,7 +1,6 @@
 //! The STARTTLS server configuration: rustls with the ring provider, TLS 1.2 and 1.3 only.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use modtag_config::Config;
@@ -14,14 +13,7 @@ pub const SELF_SIGNED_KEY: &str = "tls-key.pem";
 /// directory (made on first use). Returns where the certificate came from.
 pub fn acceptor(config: &Config, data: &Path) -> Result<(TlsAcceptor, PathBuf)> {
     let (cert_path, key_path) = match &config.smtp.tls {
-        Some(files) => {
-            let path = |file: &str| {
-                config
-                    .secret_path(file)
-                    .map_err(|e| anyhow::anyhow!("[smtp.tls]: {e}"))
-            };
-            (path(&files.cert_file)?, path(&files.key_file)?)
-        }
+        Some(files) => crate::tls::files(config, files, "smtp")?,
         None => {
             let (c, k) = (data.join(SELF_SIGNED_CERT), data.join(SELF_SIGNED_KEY));
             if !c.exists() || !k.exists() {
@@ -40,6 +32,5 @@ pub fn acceptor(config: &Config, data: &Path) -> Result<(TlsAcceptor, PathBuf)> 
             (c, k)
         }
     };
-    let server = crate::tls::server_config(&cert_path, &key_path, &[])?;
-    Ok((TlsAcceptor::from(Arc::new(server)), cert_path))
+    Ok((crate::tls::acceptor(&cert_path, &key_path, &[])?, cert_path))
 }
