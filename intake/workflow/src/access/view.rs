@@ -215,7 +215,7 @@ fn bare(item: &Item) -> Item {
 fn as_sent(item: &Item, me: Option<&str>, original: bool) -> Item {
     let mut out = bare(item);
     out.cprs = masked(&item.cprs);
-    out.understanding.reporter.kind = item.understanding.reporter.kind.clone();
+    out.understanding.reporter.kind = item.understanding.reporter.kind;
     if original {
         // The original names its (professional) writer, so the item may too.
         out.understanding.reporter = item.understanding.reporter.clone();
