@@ -21,6 +21,28 @@ pub struct App {
     pub wake: Arc<Notify>,
 }
 
+impl App {
+    /// The one way a change reaches the store from a listener or a page: `f` plans and
+    /// commits (under the item's lock, off the async runtime: sled and OpenPGP block), the
+    /// commit is made durable before anyone is answered, and the outbox is woken for what
+    /// the change queued. A handler that changes the store calls this, never `commit`,
+    /// `flush` or the wake by hand.
+    pub async fn change<T, E>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let done = blocking(move || f(&store)).await?;
+        flush(&self.store).await?;
+        self.wake.notify_one();
+        Ok(done)
+    }
+}
+
 /// Makes committed batches durable without blocking the async runtime (the store's group
 /// commit waits on a condition variable).
 pub async fn flush(store: &Store) -> Result<(), StoreError> {

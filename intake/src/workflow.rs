@@ -3,6 +3,6 @@
 //! [`crate::deadlines`].
 
 pub use modtag_workflow::{
-    accept, autolink, booking, decide, escalation, forloeb, kvittering, overgang, participants,
-    retention, tilbagemelding,
+    accept, autolink, booking, change, decide, escalation, forloeb, kvittering, overgang,
+    participants, retention, tilbagemelding,
 };

@@ -134,35 +134,35 @@ pub async fn overgang(
         &body,
         "{\"consent\": {\"given_by\", \"how\"}, \"consent_share\": {...}, \"measures_ended\": \"YYYY-MM-DD\", \"first_meeting\": \"YYYY-MM-DDTHH:MM\"}",
     )?;
-    let (store, cfg, now) = (state.app.store.clone(), state.app.policy.cfg(), state.now());
+    let (cfg, now) = (state.app.policy.cfg(), state.now());
     let actor = caller.actor.clone();
     let person = caller.person.clone();
-    let done = blocking(move || -> Result<_, ApiError> {
-        // One answer for "no such case" and "not yours": a case number is not a way to
-        // learn which cases exist.
-        let not_yours = || {
-            ApiError::not_found(format!(
-                "no case {case_number} that you may move (its rådgiver or Modtagelsen may)"
-            ))
-        };
-        let case = store.case(&case_number)?.ok_or_else(not_yours)?;
-        let own = person.directory_id.as_deref() == Some(case.raadgiver.as_str());
-        if !own && !crate::access::may(&person, Action::Overgang) {
-            return Err(not_yours());
-        }
-        match crate::workflow::overgang::plan(&store, &cfg, &case, &input, &actor, now)? {
-            Ok((batch, activated)) => {
-                store.commit(batch, now)?;
-                Ok(activated)
+    let done = state
+        .app
+        .change(move |store| -> Result<_, ApiError> {
+            // One answer for "no such case" and "not yours": a case number is not a way to
+            // learn which cases exist.
+            let not_yours = || {
+                ApiError::not_found(format!(
+                    "no case {case_number} that you may move (its rådgiver or Modtagelsen may)"
+                ))
+            };
+            let case = store.case(&case_number)?.ok_or_else(not_yours)?;
+            let own = person.directory_id.as_deref() == Some(case.raadgiver.as_str());
+            if !own && !crate::access::may(&person, Action::Overgang) {
+                return Err(not_yours());
             }
-            Err(reasons) => Err(ApiError::Invalid {
-                message: "the overgang is refused; nothing was sent",
-                errors: json!(reasons),
-            }),
-        }
-    })
-    .await?;
-    durable(&state).await?;
-    state.app.wake.notify_one();
+            match crate::workflow::overgang::plan(store, &cfg, &case, &input, &actor, now)? {
+                Ok((batch, activated)) => {
+                    store.commit(batch, now)?;
+                    Ok(activated)
+                }
+                Err(reasons) => Err(ApiError::Invalid {
+                    message: "the overgang is refused; nothing was sent",
+                    errors: json!(reasons),
+                }),
+            }
+        })
+        .await?;
     Ok(Json(done))
 }

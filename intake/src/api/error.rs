@@ -58,6 +58,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<modtag_workflow::change::Refusal> for ApiError {
+    fn from(r: modtag_workflow::change::Refusal) -> ApiError {
+        use modtag_workflow::change::Refusal;
+        match r {
+            Refusal::NoIntake(reference) => ApiError::no_intake(&reference),
+            Refusal::Forbidden(m) => ApiError::forbidden(m),
+            Refusal::Conflict(m) => ApiError::conflict(m),
+            Refusal::Invalid(m) => ApiError::unprocessable(m),
+            Refusal::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
 /// The JSON error body every refusal carries.
 pub fn body(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()

@@ -15,9 +15,8 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::state::{durable, ApiState};
+use super::state::ApiState;
 use crate::access::Action;
-use crate::app::blocking;
 use crate::delivery::compose;
 
 #[derive(Deserialize)]
@@ -41,52 +40,54 @@ pub async fn statusmoeder(
     let now = state.now();
     let invites =
         crate::meetings::statusmoeder(&cfg, q.school_year).map_err(ApiError::unprocessable)?;
-    let store = state.app.store.clone();
     let (actor, purpose) = (
         caller.actor.clone(),
         caller.purpose_or("statusmoeder").to_string(),
     );
     let (year, cancel) = (q.school_year, q.cancel);
-    let sent = blocking(move || -> Result<Value, ApiError> {
-        let reference = format!("STATUSMOEDER-{year}");
-        // One sending of a year at a time: each compares with what the last one kept.
-        let _held = store.lock_item(&reference);
-        let previous = store.series(year)?;
-        let plan = crate::meetings::sending(&cfg.directory, year, &invites, previous, cancel, now)
-            .map_err(ApiError::unprocessable)?;
-        let mut b = Batch::new();
-        let mut count = 0;
-        for m in &plan.mails {
-            let mail = compose::InvitationMail {
-                uid: &m.uid,
-                subject: &m.subject,
-                text: &m.text,
-                ics: &m.ics,
-            };
-            for (person, email) in &m.to {
-                let to = compose::PlainTo {
-                    role: "statusmoede",
-                    person,
-                    email,
+    let sent = state
+        .app
+        .change(move |store| -> Result<Value, ApiError> {
+            let reference = format!("STATUSMOEDER-{year}");
+            // One sending of a year at a time: each compares with what the last one kept.
+            let _held = store.lock_item(&reference);
+            let previous = store.series(year)?;
+            let plan =
+                crate::meetings::sending(&cfg.directory, year, &invites, previous, cancel, now)
+                    .map_err(ApiError::unprocessable)?;
+            let mut b = Batch::new();
+            let mut count = 0;
+            for m in &plan.mails {
+                let mail = compose::InvitationMail {
+                    uid: &m.uid,
+                    subject: &m.subject,
+                    text: &m.text,
+                    ics: &m.ics,
                 };
-                b.outbox(compose::invitation_entry(
-                    &store, &cfg, &reference, to, &mail, now,
-                )?);
-                count += 1;
+                for (person, email) in &m.to {
+                    let to = compose::PlainTo {
+                        role: "statusmoede",
+                        person,
+                        email,
+                    };
+                    b.outbox(compose::invitation_entry(
+                        store, &cfg, &reference, to, &mail, now,
+                    )?);
+                    count += 1;
+                }
             }
-        }
-        let answer = json!({
-            "school_year": year, "meetings": invites.len(), "invitations": count,
-            "new": plan.new, "updated": plan.updated, "cancelled": plan.cancelled,
-            "unchanged": plan.unchanged,
-        });
-        b.audit(Event::new(EventKind::InvitationsSent, &actor, &purpose).details(answer.clone()));
-        b.series(plan.series);
-        store.commit(b, now)?;
-        Ok(answer)
-    })
-    .await?;
-    durable(&state).await?;
-    state.app.wake.notify_one();
+            let answer = json!({
+                "school_year": year, "meetings": invites.len(), "invitations": count,
+                "new": plan.new, "updated": plan.updated, "cancelled": plan.cancelled,
+                "unchanged": plan.unchanged,
+            });
+            b.audit(
+                Event::new(EventKind::InvitationsSent, &actor, &purpose).details(answer.clone()),
+            );
+            b.series(plan.series);
+            store.commit(b, now)?;
+            Ok(answer)
+        })
+        .await?;
     Ok(Json(sent))
 }

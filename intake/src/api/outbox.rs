@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::state::{audit, durable, ApiState};
+use super::state::{audit, ApiState};
 use super::types::{FailedDelivery, Requeued};
 use crate::access::Action;
 use crate::app::blocking;
@@ -21,6 +21,14 @@ pub async fn failed(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<Vec<FailedDelivery>>, ApiError> {
+    failed_deliveries(&state, &caller).await.map(Json)
+}
+
+/// The failed deliveries for `caller` (the API's and the page's), audited.
+pub async fn failed_deliveries(
+    state: &ApiState,
+    caller: &Caller,
+) -> Result<Vec<FailedDelivery>, ApiError> {
     caller.require(Action::OutboxFailed)?;
     let store = state.app.store.clone();
     let entries = blocking(move || store.outbox_failed_entries()).await?;
@@ -30,21 +38,19 @@ pub async fn failed(
         caller.purpose_or("delivery"),
     )
     .details(json!({ "failed": entries.len() }));
-    audit(&state, event).await?;
-    Ok(Json(
-        entries
-            .into_iter()
-            .map(|e| FailedDelivery {
-                id: e.id,
-                reference: e.reference,
-                role: e.role,
-                person: e.person,
-                attempts: e.attempts,
-                failed: e.failed,
-                error: e.last_error,
-            })
-            .collect(),
-    ))
+    audit(state, event).await?;
+    Ok(entries
+        .into_iter()
+        .map(|e| FailedDelivery {
+            id: e.id,
+            reference: e.reference,
+            role: e.role,
+            person: e.person,
+            attempts: e.attempts,
+            failed: e.failed,
+            error: e.last_error,
+        })
+        .collect())
 }
 
 /// Puts a failed delivery back in the queue (after the address or the relay was put right).
@@ -53,46 +59,50 @@ pub async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Requeued>, ApiError> {
+    requeue(&state, &caller, &id).await.map(Json)
+}
+
+/// Queues failed delivery `id` again for `caller` (the API's and the page's), audited.
+pub async fn requeue(state: &ApiState, caller: &Caller, id: &str) -> Result<Requeued, ApiError> {
     caller.require(Action::OutboxRetry)?;
     let Ok(id) = id.parse::<u64>() else {
         return Err(ApiError::bad_request(format!(
             "{id:?} is not an outbox id (see GET /api/v1/outbox/failed)"
         )));
     };
-    let store = state.app.store.clone();
     let actor = caller.actor.clone();
     let purpose = caller.purpose_or("delivery").to_string();
     let now = state.now();
-    let reference = blocking(move || -> Result<String, ApiError> {
-        let Some(mut entry) = store.outbox_entry(id)? else {
-            return Err(ApiError::not_found(format!(
-                "no outbox entry {id} (it may have been delivered)"
-            )));
-        };
-        if entry.failed.is_none() {
-            return Err(ApiError::conflict(format!(
-                "outbox entry {id} has not failed: it is still being tried"
-            )));
-        }
-        entry.failed = None;
-        entry.next_attempt = now;
-        let mut b = Batch::new();
-        b.audit(
-            Event::new(EventKind::DeliveryRetried, &actor, &purpose)
-                .reference(&entry.reference)
-                .details(json!({ "id": id, "role": entry.role, "person": entry.person })),
-        );
-        let reference = entry.reference.clone();
-        b.outbox(entry);
-        store.commit(b, now)?;
-        Ok(reference)
-    })
-    .await?;
-    durable(&state).await?;
-    state.app.wake.notify_one();
-    Ok(Json(Requeued {
+    let reference = state
+        .app
+        .change(move |store| -> Result<String, ApiError> {
+            let Some(mut entry) = store.outbox_entry(id)? else {
+                return Err(ApiError::not_found(format!(
+                    "no outbox entry {id} (it may have been delivered)"
+                )));
+            };
+            if entry.failed.is_none() {
+                return Err(ApiError::conflict(format!(
+                    "outbox entry {id} has not failed: it is still being tried"
+                )));
+            }
+            entry.failed = None;
+            entry.next_attempt = now;
+            let mut b = Batch::new();
+            b.audit(
+                Event::new(EventKind::DeliveryRetried, &actor, &purpose)
+                    .reference(&entry.reference)
+                    .details(json!({ "id": id, "role": entry.role, "person": entry.person })),
+            );
+            let reference = entry.reference.clone();
+            b.outbox(entry);
+            store.commit(b, now)?;
+            Ok(reference)
+        })
+        .await?;
+    Ok(Requeued {
         id,
         reference,
         queued: true,
-    }))
+    })
 }

@@ -3,12 +3,13 @@
 //! both, and a field the CLI expects but the daemon no longer sends fails to deserialize
 //! with a message instead of printing nothing (or panicking).
 
+pub use crate::workflow::change::{Closed, KindCorrected, SenderConfirmedView, TaskDone};
 use jiff::Timestamp;
 use modtag_config::{Channel, Kind};
 use modtag_router::Decision;
 use modtag_storage::records::{
     Attachment, DecisionRecord, EarlierIntake, Escalation, Kvittering, RevisedDecision, Task,
-    TaskKind, TaskOutcome, Transition, Transport, Understanding,
+    Transition, Transport, Understanding,
 };
 use serde::{Deserialize, Serialize};
 
@@ -115,23 +116,9 @@ pub struct KindBody {
     pub reason: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct KindCorrected {
-    pub reference: String,
-    pub from: Kind,
-    pub kind: Kind,
-}
-
 /// `POST .../sender`: a person confirms who an unverified sender is, and how they know.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SenderBody {
-    pub how: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SenderConfirmedView {
-    pub reference: String,
-    pub by: String,
     pub how: String,
 }
 
@@ -141,13 +128,6 @@ pub struct CloseBody {
     pub reason: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Closed {
-    pub reference: String,
-    pub from: String,
-    pub state: String,
-}
-
 /// `POST .../task`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TaskBody {
@@ -155,13 +135,6 @@ pub struct TaskBody {
     /// `done`, or `withheld` (feedback only, with a reason).
     pub outcome: String,
     pub reason: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TaskDone {
-    pub reference: String,
-    pub task: TaskKind,
-    pub outcome: TaskOutcome,
 }
 
 /// A routing decision, as `route explain --json` and the decision API give it.

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::auth::{Caller, Via};
 use super::error::{json_body, ApiError};
-use super::state::{durable, ApiState};
+use super::state::ApiState;
 use super::types::{Enrolment, NewToken, NewUser, Roles, TokenRequest, UserView};
 use crate::access::{Action, SYSTEM_ROLES};
 use crate::app::blocking;
@@ -115,32 +115,31 @@ pub async fn add(
         ));
     }
     let now = state.now();
-    let store = state.app.store.clone();
     let actor = caller.actor.clone();
     let cfg = state.app.policy.cfg();
-    let (user, token) = blocking(move || -> Result<(User, String), ApiError> {
-        let mut user = new_account(input.id, input.email, input.roles, String::new(), now);
-        let token = enrolment::begin(&mut user, now);
-        let mut b = Batch::new();
-        b.audit(
-            Event::new(EventKind::UserAdded, &actor, "administration")
-                .details(json!({ "user": user.id, "roles": user.roles, "enrolment": true })),
-        );
-        b.outbox(notice(&store, &cfg, &user, AccountChange::Created, now)?);
-        match store.add_user(user.clone(), b, now)? {
-            Ok(()) => Ok((user, token)),
-            Err(Taken::Id) => Err(ApiError::conflict(format!(
-                "there is already an account {}",
-                user.id
-            ))),
-            Err(Taken::Email) => Err(ApiError::conflict(
-                "another account has that e-mail: an e-mail belongs to one account only",
-            )),
-        }
-    })
-    .await?;
-    durable(&state).await?;
-    state.app.wake.notify_one();
+    let (user, token) = state
+        .app
+        .change(move |store| -> Result<(User, String), ApiError> {
+            let mut user = new_account(input.id, input.email, input.roles, String::new(), now);
+            let token = enrolment::begin(&mut user, now);
+            let mut b = Batch::new();
+            b.audit(
+                Event::new(EventKind::UserAdded, &actor, "administration")
+                    .details(json!({ "user": user.id, "roles": user.roles, "enrolment": true })),
+            );
+            b.outbox(notice(store, &cfg, &user, AccountChange::Created, now)?);
+            match store.add_user(user.clone(), b, now)? {
+                Ok(()) => Ok((user, token)),
+                Err(Taken::Id) => Err(ApiError::conflict(format!(
+                    "there is already an account {}",
+                    user.id
+                ))),
+                Err(Taken::Email) => Err(ApiError::conflict(
+                    "another account has that e-mail: an e-mail belongs to one account only",
+                )),
+            }
+        })
+        .await?;
     Ok(Json(link(&state, &user, &token)))
 }
 
@@ -166,27 +165,28 @@ async fn change<T: Send + 'static>(
 ) -> Result<(User, T), ApiError> {
     caller.require(Action::ManageUsers)?;
     let now = state.now();
-    let (store, cfg) = (state.app.store.clone(), state.app.policy.cfg());
+    let cfg = state.app.policy.cfg();
     let actor = caller.actor.clone();
-    let changed = blocking(move || {
-        store.change_user(&id, now, |user, b| -> Result<(User, T), ApiError> {
-            let mut user = user.ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
-            let answer = change(&mut user, now);
-            user.epoch += 1;
-            b.audit(
-                Event::new(EventKind::UserChanged, &actor, "administration").details(
-                    json!({ "user": user.id, "change": what.name(), "roles": user.roles }),
-                ),
-            );
-            b.outbox(notice(&store, &cfg, &user, what, now)?);
-            b.user(user.clone());
-            Ok((user, answer))
+    let changed = state
+        .app
+        .change(move |store| {
+            store.change_user(&id, now, |user, b| -> Result<(User, T), ApiError> {
+                let mut user =
+                    user.ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+                let answer = change(&mut user, now);
+                user.epoch += 1;
+                b.audit(
+                    Event::new(EventKind::UserChanged, &actor, "administration").details(
+                        json!({ "user": user.id, "change": what.name(), "roles": user.roles }),
+                    ),
+                );
+                b.outbox(notice(store, &cfg, &user, what, now)?);
+                b.user(user.clone());
+                Ok((user, answer))
+            })
         })
-    })
-    .await?;
-    durable(state).await?;
+        .await?;
     state.sessions.end_all(&changed.0.id);
-    state.app.wake.notify_one();
     Ok(changed)
 }
 
@@ -375,26 +375,28 @@ async fn new_token(
         created: now,
         expires,
     };
-    let (store, cfg) = (state.app.store.clone(), state.app.policy.cfg());
+    let cfg = state.app.policy.cfg();
     let actor = caller.actor.clone();
-    blocking(move || {
-        store.change_user(&id, now, |user, b| -> Result<(), ApiError> {
-            let mut user = user.ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
-            // Expired tokens are dropped whenever a new one is made.
-            user.tokens.retain(|t| t.expires > now);
-            user.tokens.push(record.clone());
-            b.audit(
-                Event::new(EventKind::UserChanged, &actor, "administration")
-                    .details(json!({ "user": user.id, "change": "api token", "expires": expires })),
-            );
-            b.outbox(notice(&store, &cfg, &user, AccountChange::Token, now)?);
-            b.user(user);
-            Ok(())
+    state
+        .app
+        .change(move |store| {
+            store.change_user(&id, now, |user, b| -> Result<(), ApiError> {
+                let mut user =
+                    user.ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+                // Expired tokens are dropped whenever a new one is made.
+                user.tokens.retain(|t| t.expires > now);
+                user.tokens.push(record.clone());
+                b.audit(
+                    Event::new(EventKind::UserChanged, &actor, "administration").details(
+                        json!({ "user": user.id, "change": "api token", "expires": expires }),
+                    ),
+                );
+                b.outbox(notice(store, &cfg, &user, AccountChange::Token, now)?);
+                b.user(user);
+                Ok(())
+            })
         })
-    })
-    .await?;
-    durable(&state).await?;
-    state.app.wake.notify_one();
+        .await?;
     Ok(Json(NewToken {
         token: secret,
         expires,

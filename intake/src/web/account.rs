@@ -9,16 +9,15 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::session::{posting, signed_in};
+use super::session::{Posted, SignedIn};
 use super::signin::{busy, cookie_header, page, storage_trouble};
 use crate::api::auth::{session_cookie, Caller};
-use crate::api::state::{durable, ApiState};
+use crate::api::state::ApiState;
 use crate::api::users::{notice, AccountChange};
 use crate::app::blocking;
 use crate::identity::{password, totp};
@@ -57,11 +56,8 @@ async fn render(
     )
 }
 
-pub async fn show(State(state): State<Arc<ApiState>>, mut parts: Parts) -> Response {
-    match signed_in(&mut parts, &state).await {
-        Ok(caller) => render(&state, &caller, StatusCode::OK, None).await,
-        Err(to_login) => to_login,
-    }
+pub async fn show(State(state): State<Arc<ApiState>>, SignedIn(caller): SignedIn) -> Response {
+    render(&state, &caller, StatusCode::OK, None).await
 }
 
 #[derive(Deserialize)]
@@ -82,13 +78,9 @@ const WRONG: &str = "Den nuværende adgangskode eller engangskoden er forkert.";
 
 pub async fn change(
     State(state): State<Arc<ApiState>>,
-    mut parts: Parts,
-    Form(f): Form<PasswordForm>,
+    parts: Parts,
+    Posted(caller, f): Posted<PasswordForm>,
 ) -> Response {
-    let caller = match posting(&mut parts, &state, &f.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
     let refuse = |status, why: &'static str| {
         let (state, caller) = (state.clone(), &caller);
         async move { render(&state, caller, status, Some(why)).await }
@@ -136,43 +128,40 @@ pub async fn change(
         Some(Ok(None)) => return refuse(StatusCode::UNAUTHORIZED, WRONG).await,
         Some(Ok(Some(p))) => p,
     };
-    let (store, cfg, id, code) = (
-        state.app.store.clone(),
+    let (cfg, id, code) = (
         state.app.policy.cfg(),
         caller.actor.clone(),
         f.totp.trim().to_string(),
     );
     let unix = u64::try_from(now.as_second()).unwrap_or(0);
-    let changed = blocking(move || {
-        store.change_user(&id, now, |u, b| {
-            // Still the password that was checked, and the code right and not taken.
-            let Some(mut u) = u.filter(|u| !u.disabled && u.password == phc) else {
-                return Ok::<_, StoreError>(false);
-            };
-            let Some(step) = totp::accept(&u.totp_secret, &code, unix, u.totp_last_step) else {
-                return Ok(false);
-            };
-            u.totp_last_step = Some(step);
-            u.password = new_phc.clone();
-            u.epoch += 1;
-            b.audit(
-                Event::new(EventKind::UserChanged, &u.id, "authentication")
-                    .details(json!({ "user": u.id, "change": "password" })),
-            );
-            b.outbox(notice(&store, &cfg, &u, AccountChange::Password, now)?);
-            b.user(u);
-            Ok(true)
+    let changed = state
+        .app
+        .change(move |store| {
+            store.change_user(&id, now, |u, b| {
+                // Still the password that was checked, and the code right and not taken.
+                let Some(mut u) = u.filter(|u| !u.disabled && u.password == phc) else {
+                    return Ok::<_, StoreError>(false);
+                };
+                let Some(step) = totp::accept(&u.totp_secret, &code, unix, u.totp_last_step) else {
+                    return Ok(false);
+                };
+                u.totp_last_step = Some(step);
+                u.password = new_phc.clone();
+                u.epoch += 1;
+                b.audit(
+                    Event::new(EventKind::UserChanged, &u.id, "authentication")
+                        .details(json!({ "user": u.id, "change": "password" })),
+                );
+                b.outbox(notice(store, &cfg, &u, AccountChange::Password, now)?);
+                b.user(u);
+                Ok(true)
+            })
         })
-    })
-    .await;
+        .await;
     match changed {
         Ok(true) => {
-            if let Err(e) = durable(&state).await {
-                return e.into_response();
-            }
             state.attempts.succeeded(&caller.actor, client);
             state.sessions.end_all(&caller.actor);
-            state.app.wake.notify_one();
             let mut res = Redirect::to("/login").into_response();
             res.headers_mut().append(
                 header::SET_COOKIE,
@@ -184,3 +173,5 @@ pub async fn change(
         Err(e) => storage_trouble(e),
     }
 }
+
+super::session::csrf_field!(PasswordForm);

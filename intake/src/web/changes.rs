@@ -1,26 +1,28 @@
-//! The changes a desk makes on the item page besides the decision: a corrected kind, a task
-//! done (an underretningsmøde called, a tilbagemelding given or withheld, a kvittering sent
-//! by hand) and closing. Each form is checked here, in Danish, and then handed to the API's
-//! own handler, so the page and `modtag triage` lock, refuse and audit alike. After a post,
-//! back to the item page (a reload does not change anything twice).
+//! The changes a desk makes on the item page besides the decision: a corrected kind, a
+//! confirmed sender, a task done (an underretningsmøde called, a tilbagemelding given or
+//! withheld, a kvittering sent by hand), the tilbagemelding approved, and closing. Each form
+//! is checked here, in Danish, and then changes the intake by the same rule the API uses
+//! (`workflow::change`, through `change_item`), so the page and `modtag triage` lock, refuse
+//! and audit alike. After a post, back to the item page (a reload does not change anything
+//! twice).
 
 use std::sync::Arc;
 
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
+use modtag_config::Kind;
+use modtag_storage::audit::EventKind;
+use modtag_storage::records::TaskOutcome;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::session::posting;
+use super::session::{csrf_field, Posted};
 use super::signin::{api_refusal, page, MessagePage};
-use crate::api::changes;
-use crate::api::state::{durable, ApiState};
-use crate::app::blocking;
+use crate::api::changes::change_item;
+use crate::api::error::ApiError;
+use crate::api::state::ApiState;
+use crate::workflow::change;
 use crate::workflow::tilbagemelding::{self, NotSent};
 
 #[derive(Deserialize)]
@@ -43,6 +45,16 @@ pub struct Change {
     vurdering: String,
 }
 
+#[derive(Deserialize)]
+pub struct Sender {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    hvordan: String,
+}
+
+csrf_field!(Change, Sender);
+
 /// What to fix, as a page that leads back to the item.
 fn missing(text: &str) -> Response {
     page(
@@ -55,30 +67,10 @@ fn missing(text: &str) -> Response {
     )
 }
 
-/// Runs the API's handler for the signed-in person and goes on to `next` (the item page,
-/// or the queue when a new kind moved the item to another desk).
-#[allow(clippy::too_many_arguments)]
-async fn apply<T>(
-    state: Arc<ApiState>,
-    mut parts: Parts,
-    reference: String,
-    next: String,
-    csrf: &str,
-    body: serde_json::Value,
-    handler: impl AsyncFnOnce(
-        Arc<ApiState>,
-        crate::api::auth::Caller,
-        String,
-        Bytes,
-    ) -> Result<T, crate::api::error::ApiError>,
-) -> Response {
-    let caller = match posting(&mut parts, &state, csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
-    let bytes = Bytes::from(body.to_string());
-    match handler(state, caller, reference.clone(), bytes).await {
-        Ok(_) => Redirect::to(&next).into_response(),
+/// After a change: on to `next`, or the refusal as a page.
+fn then<T>(done: Result<T, ApiError>, next: &str) -> Response {
+    match done {
+        Ok(_) => Redirect::to(next).into_response(),
         Err(e) => api_refusal(e),
     }
 }
@@ -87,64 +79,38 @@ async fn apply<T>(
 pub async fn kind(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    parts: Parts,
-    Form(f): Form<Change>,
+    Posted(caller, f): Posted<Change>,
 ) -> Response {
     if f.begrundelse.trim().is_empty() {
         return missing("Skriv, hvorfor arten rettes.");
     }
-    let body = json!({ "kind": f.art, "reason": f.begrundelse.trim() });
+    let Some(kind) = Kind::parse(&f.art) else {
+        return missing("Vælg en af arterne på listen.");
+    };
+    let rule = change::correct_kind(&caller.person, kind, &f.begrundelse);
+    let done = change_item(&state, &caller, &reference, EventKind::KindCorrected, rule).await;
     // Another kind may belong to another desk: back to the queue, where it has left or stays.
-    apply(
-        state,
-        parts,
-        reference,
-        "/koe".into(),
-        &f.csrf,
-        body,
-        async |s, c, r, b| changes::correct_kind(State(s), c, Path(r), b).await,
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-pub struct Sender {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    hvordan: String,
+    then(done, "/koe")
 }
 
 /// `POST /koe/{reference}/afsender`: a person confirms who an unverified sender is.
 pub async fn sender(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    parts: Parts,
-    Form(f): Form<Sender>,
+    Posted(caller, f): Posted<Sender>,
 ) -> Response {
     if f.hvordan.trim().is_empty() {
         return missing("Skriv, hvordan du ved, hvem der sendte henvendelsen.");
     }
-    let body = json!({ "how": f.hvordan.trim() });
-    let next = format!("/koe/{reference}");
-    apply(
-        state,
-        parts,
-        reference,
-        next,
-        &f.csrf,
-        body,
-        async |s, c, r, b| changes::confirm_sender(State(s), c, Path(r), b).await,
-    )
-    .await
+    let done = crate::api::changes::confirmed_sender(&state, &caller, &reference, &f.hvordan).await;
+    then(done, &format!("/koe/{reference}"))
 }
 
 /// `POST /koe/{reference}/opgave`: an open task done, or a tilbagemelding withheld.
 pub async fn task(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    parts: Parts,
-    Form(f): Form<Change>,
+    Posted(caller, f): Posted<Change>,
 ) -> Response {
     let withheld = f.udfald == "undladt";
     if withheld && f.begrundelse.trim().is_empty() {
@@ -152,36 +118,23 @@ pub async fn task(
             "En tilbagemelding undlades kun med en begrundelse: at den ville skade barnet.",
         );
     }
-    let body = json!({
-        "kind": f.art,
-        "outcome": if withheld { "withheld" } else { "done" },
-        "reason": Some(f.begrundelse.trim()).filter(|r| !r.is_empty()),
-    });
-    let next = format!("/koe/{reference}");
-    apply(
-        state,
-        parts,
-        reference,
-        next,
-        &f.csrf,
-        body,
-        async |s, c, r, b| changes::task(State(s), c, Path(r), b).await,
-    )
-    .await
+    let outcome = if withheld {
+        TaskOutcome::Withheld
+    } else {
+        TaskOutcome::Done
+    };
+    let rule = change::task(&f.art, outcome, Some(&f.begrundelse));
+    let done = change_item(&state, &caller, &reference, EventKind::TaskDone, rule).await;
+    then(done, &format!("/koe/{reference}"))
 }
 
 /// `POST /koe/{reference}/tilbagemelding`: the letter, approved, to the reporter.
 pub async fn feedback(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
-    Form(f): Form<Change>,
+    Posted(caller, f): Posted<Change>,
 ) -> Response {
-    let caller = match posting(&mut parts, &state, &f.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
-    let (store, cfg, now) = (state.app.store.clone(), state.app.policy.cfg(), state.now());
+    let (cfg, now) = (state.app.policy.cfg(), state.now());
     let (r, actor, person) = (
         reference.clone(),
         caller.actor.clone(),
@@ -189,19 +142,15 @@ pub async fn feedback(
     );
     let works =
         move |item: &modtag_storage::records::Item| crate::access::view::works(&person, item);
-    let sent = blocking(move || {
-        let letter = (f.brev.as_str(), f.vurdering.as_str());
-        tilbagemelding::send(&store, &cfg, &r, letter, &actor, works, now)
-    })
-    .await;
+    let sent = state
+        .app
+        .change(move |store| {
+            let letter = (f.brev.as_str(), f.vurdering.as_str());
+            tilbagemelding::send(store, &cfg, &r, letter, &actor, works, now)
+        })
+        .await;
     match sent {
-        Ok(Ok(())) => {
-            if let Err(e) = durable(&state).await {
-                return e.into_response();
-            }
-            state.app.wake.notify_one();
-            Redirect::to(&format!("/koe/{reference}")).into_response()
-        }
+        Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}")).into_response(),
         Ok(Err(NotSent::Unproven(why))) => {
             missing(&format!("Tilbagemeldingen blev ikke sendt. {why}"))
         }
@@ -230,22 +179,12 @@ pub async fn feedback(
 pub async fn close(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    parts: Parts,
-    Form(f): Form<Change>,
+    Posted(caller, f): Posted<Change>,
 ) -> Response {
     if f.begrundelse.trim().is_empty() {
         return missing("Skriv, hvorfor henvendelsen lukkes.");
     }
-    let body = json!({ "reason": f.begrundelse.trim() });
-    let next = format!("/koe/{reference}");
-    apply(
-        state,
-        parts,
-        reference,
-        next,
-        &f.csrf,
-        body,
-        async |s, c, r, b| changes::close(State(s), c, Path(r), b).await,
-    )
-    .await
+    let rule = change::close(&f.begrundelse);
+    let done = change_item(&state, &caller, &reference, EventKind::Closed, rule).await;
+    then(done, &format!("/koe/{reference}"))
 }

@@ -9,17 +9,15 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 
-use super::session::{posting, signed_in};
+use super::session::{Posted, SignedIn};
 use super::signin::{page, refused};
 use crate::access;
 use crate::api::auth::Caller;
-use crate::api::state::{durable, load_item, ApiState};
+use crate::api::state::{load_item, ApiState};
 use crate::app::blocking;
 use crate::workflow::decide::{self, DecideError, DecisionInput};
 use modtag_config::vocab::{SCREENING_OUTCOMES, TRIN};
@@ -255,12 +253,8 @@ fn not_found() -> Response {
 pub async fn form(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
+    SignedIn(caller): SignedIn,
 ) -> Response {
-    let caller = match signed_in(&mut parts, &state).await {
-        Ok(c) => c,
-        Err(to_login) => return to_login,
-    };
     let revising = match decider(&state, &caller, &reference).await {
         Ok(r) => r,
         Err(page) => return page,
@@ -284,13 +278,8 @@ pub async fn form(
 pub async fn submit(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
-    Form(f): Form<DecisionForm>,
+    Posted(caller, f): Posted<DecisionForm>,
 ) -> Response {
-    let caller = match posting(&mut parts, &state, &f.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
     let revising = match decider(&state, &caller, &reference).await {
         Ok(r) => r,
         Err(page) => return page,
@@ -370,13 +359,11 @@ pub async fn submit(
         };
     }
     let works = decide::worked_by(caller.person.clone());
-    let decided = blocking(move || decide::decide(&store, &cfg, &r, &input, works, now)).await;
+    let decided = (state.app)
+        .change(move |store| decide::decide(store, &cfg, &r, &input, works, now))
+        .await;
     match decided {
         Ok(_) => {
-            if let Err(e) = durable(&state).await {
-                return e.into_response();
-            }
-            state.app.wake.notify_one();
             // After a post, a get: a reload does not decide twice.
             Redirect::to(&format!("/koe/{reference}")).into_response()
         }
@@ -407,3 +394,5 @@ fn decide_error(
         ),
     }
 }
+
+super::session::csrf_field!(DecisionForm);

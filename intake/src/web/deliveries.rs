@@ -7,15 +7,13 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use modtag_router::deadline;
 use serde::Deserialize;
 
 use super::mine::Csrf;
-use super::session::{posting, signed_in};
+use super::session::{Posted, SignedIn};
 use super::signin::{api_refusal, page, MessagePage};
 use crate::access::Action;
 use crate::api::outbox;
@@ -68,12 +66,8 @@ fn not_allowed() -> Response {
 pub async fn list(
     State(state): State<Arc<ApiState>>,
     Query(shown): Query<Shown>,
-    mut parts: Parts,
+    SignedIn(caller): SignedIn,
 ) -> Response {
-    let caller = match signed_in(&mut parts, &state).await {
-        Ok(c) => c,
-        Err(to_login) => return to_login,
-    };
     if caller.require(Action::OutboxFailed).is_err() {
         return not_allowed();
     }
@@ -84,8 +78,8 @@ pub async fn list(
             .as_ref()
             .map_or(String::new(), |s| s.csrf.clone()),
     );
-    let entries = match outbox::failed(State(state.clone()), caller).await {
-        Ok(axum::Json(entries)) => entries,
+    let entries = match outbox::failed_deliveries(&state, &caller).await {
+        Ok(entries) => entries,
         Err(e) => return api_refusal(e),
     };
     let rows = entries
@@ -111,20 +105,13 @@ pub async fn list(
 pub async fn retry(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
-    mut parts: Parts,
-    Form(form): Form<Csrf>,
+    Posted(caller, _): Posted<Csrf>,
 ) -> Response {
-    let caller = match posting(&mut parts, &state, &form.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
     if caller.require(Action::OutboxRetry).is_err() {
         return not_allowed();
     }
-    match outbox::retry(State(state), caller, Path(id)).await {
-        Ok(axum::Json(done)) => {
-            Redirect::to(&format!("/fejlede-leverancer?igen={}", done.id)).into_response()
-        }
+    match outbox::requeue(&state, &caller, &id).await {
+        Ok(done) => Redirect::to(&format!("/fejlede-leverancer?igen={}", done.id)).into_response(),
         Err(e) => api_refusal(e),
     }
 }

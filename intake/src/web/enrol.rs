@@ -291,37 +291,36 @@ async fn choose(
 
 /// The code step: a right code for the account's secret finishes the enrolment.
 async fn confirm(state: &ApiState, token: &str, user: User, code: &str, browser: &str) -> Response {
-    let (store, cfg, now) = (state.app.store.clone(), state.app.policy.cfg(), state.now());
+    let (cfg, now) = (state.app.policy.cfg(), state.now());
     let (id, t, code) = (user.id.clone(), token.to_string(), code.trim().to_string());
     let browser = browser.to_string();
     let unix = u64::try_from(now.as_second()).unwrap_or(0);
-    let done = blocking(move || {
-        store.change_user(&id, now, |u, b| {
-            let Some(mut u) = u.filter(|u| enrolment::holds(u, &t, now)) else {
-                return Ok::<_, StoreError>(Err(false));
-            };
-            if !enrolment::bound_to(&u, Some(&browser)) || !enrolment::confirm(&mut u, &code, unix)
-            {
-                return Ok(Err(true));
-            }
-            b.audit(
-                Event::new(EventKind::UserChanged, &u.id, "authentication")
-                    .details(json!({ "user": u.id, "change": "enrolled" })),
-            );
-            // Its owner is told: an enrolment someone else made with the link does not go
-            // unnoticed.
-            b.outbox(notice(&store, &cfg, &u, AccountChange::Enrolled, now)?);
-            b.user(u);
-            Ok(Ok(()))
+    let done = state
+        .app
+        .change(move |store| {
+            store.change_user(&id, now, |u, b| {
+                let Some(mut u) = u.filter(|u| enrolment::holds(u, &t, now)) else {
+                    return Ok::<_, StoreError>(Err(false));
+                };
+                if !enrolment::bound_to(&u, Some(&browser))
+                    || !enrolment::confirm(&mut u, &code, unix)
+                {
+                    return Ok(Err(true));
+                }
+                b.audit(
+                    Event::new(EventKind::UserChanged, &u.id, "authentication")
+                        .details(json!({ "user": u.id, "change": "enrolled" })),
+                );
+                // Its owner is told: an enrolment someone else made with the link does not go
+                // unnoticed.
+                b.outbox(notice(store, &cfg, &u, AccountChange::Enrolled, now)?);
+                b.user(u);
+                Ok(Ok(()))
+            })
         })
-    })
-    .await;
+        .await;
     match done {
         Ok(Ok(())) => {
-            if let Err(e) = durable(state).await {
-                return e.into_response();
-            }
-            state.app.wake.notify_one();
             let mut res = refused(
                 StatusCode::OK,
                 "Din konto er klar",

@@ -9,10 +9,8 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_router::{deadline, startmoede};
@@ -24,7 +22,7 @@ use modtag_storage::{Store, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::session::{posting, signed_in};
+use super::session::{Posted, SignedIn};
 use super::signin::{page, refused, storage_trouble};
 use crate::access;
 use crate::api::auth::Caller;
@@ -305,13 +303,8 @@ pub struct AnswerForm {
 pub async fn answer(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
-    Form(form): Form<AnswerForm>,
+    Posted(caller, form): Posted<AnswerForm>,
 ) -> Response {
-    let caller = match posting(&mut parts, &state, &form.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
     let staff = match participants::parse_participants(&form.deltagere) {
         Ok(s) => s,
         Err(why) => {
@@ -458,12 +451,8 @@ fn danish_days(rows: Vec<OfferRow>) -> Vec<OfferRow> {
 pub async fn booking(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
+    SignedIn(caller): SignedIn,
 ) -> Response {
-    let caller = match signed_in(&mut parts, &state).await {
-        Ok(c) => c,
-        Err(to_login) => return to_login,
-    };
     let item = match load_item(&state, &reference).await {
         Ok(item) if allowed(Who::Journalen, &caller.person, &item) => item,
         Ok(_) | Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
@@ -502,13 +491,8 @@ pub struct BookForm {
 pub async fn book(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
-    Form(form): Form<BookForm>,
+    Posted(caller, form): Posted<BookForm>,
 ) -> Response {
-    let caller = match posting(&mut parts, &state, &form.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
     let checked = match form.tid.parse::<jiff::civil::DateTime>() {
         Err(_) => Err("Vælg en af de udleverede tider.".to_string()),
         Ok(start) => participants::parse_participants(&form.deltagere).map(|p| (start, p)),
@@ -558,13 +542,8 @@ pub struct CancelForm {
 pub async fn cancel(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
-    Form(form): Form<CancelForm>,
+    Posted(caller, form): Posted<CancelForm>,
 ) -> Response {
-    let caller = match posting(&mut parts, &state, &form.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
     let reason = form.begrundelse.trim().to_string();
     if reason.is_empty() {
         return refused(
@@ -583,3 +562,5 @@ pub async fn cancel(
         Err(page) => page,
     }
 }
+
+super::session::csrf_field!(CancelForm, AnswerForm, BookForm);

@@ -8,19 +8,17 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use modtag_config::Kind;
 use modtag_storage::records::{Item, ItemState};
 
 use super::mine::Csrf;
-use super::session::{posting, signed_in};
+use super::session::{Posted, SignedIn};
 use super::signin::{page, refused, storage_trouble};
 use crate::access;
 use crate::api::auth::Caller;
-use crate::api::state::{durable, load_item, ApiState};
+use crate::api::state::{load_item, ApiState};
 use crate::app::blocking;
 use crate::workflow::decide::{self, DecideError, DecisionInput};
 
@@ -99,23 +97,15 @@ fn input(state: &ApiState, item: &Item, actor: &str) -> (DecisionInput, Option<S
 pub async fn preview(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
+    SignedIn(caller): SignedIn,
 ) -> Response {
-    let caller = match signed_in(&mut parts, &state).await {
-        Ok(c) => c,
-        Err(to_login) => return to_login,
-    };
     let item = match forwardable(&state, &caller, &reference).await {
         Ok(item) => item,
         Err(page) => return page,
     };
     let (input, institution) = input(&state, &item, &caller.actor);
-    let (store, cfg, now, r) = (
-        state.app.store.clone(),
-        state.app.policy.cfg(),
-        state.now(),
-        reference.clone(),
-    );
+    let (cfg, now, r) = (state.app.policy.cfg(), state.now(), reference.clone());
+    let store = state.app.store.clone();
     let d = match blocking(move || decide::preview(&store, &cfg, &r, &input, now)).await {
         Ok(d) => d,
         Err(DecideError::Store(e)) => return storage_trouble(e),
@@ -160,33 +150,20 @@ pub async fn preview(
 pub async fn forward(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
-    Form(form): Form<Csrf>,
+    Posted(caller, _): Posted<Csrf>,
 ) -> Response {
-    let caller = match posting(&mut parts, &state, &form.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
     let item = match forwardable(&state, &caller, &reference).await {
         Ok(item) => item,
         Err(page) => return page,
     };
     let (input, _) = input(&state, &item, &caller.actor);
-    let (store, cfg, now, r) = (
-        state.app.store.clone(),
-        state.app.policy.cfg(),
-        state.now(),
-        reference.clone(),
-    );
+    let (cfg, now, r) = (state.app.policy.cfg(), state.now(), reference.clone());
     let works = decide::worked_by(caller.person.clone());
-    match blocking(move || decide::decide(&store, &cfg, &r, &input, works, now)).await {
-        Ok(_) => {
-            if let Err(e) = durable(&state).await {
-                return e.into_response();
-            }
-            state.app.wake.notify_one();
-            Redirect::to(&format!("/koe/{reference}")).into_response()
-        }
+    let decided = (state.app)
+        .change(move |store| decide::decide(store, &cfg, &r, &input, works, now))
+        .await;
+    match decided {
+        Ok(_) => Redirect::to(&format!("/koe/{reference}")).into_response(),
         Err(DecideError::Store(e)) => storage_trouble(e),
         Err(DecideError::NotFound(_)) => refused(
             StatusCode::NOT_FOUND,

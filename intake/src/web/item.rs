@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use modtag_config::Kind;
@@ -18,6 +17,7 @@ use modtag_router::deadline;
 use modtag_storage::records::{DecisionRecord, Item, ItemState, TaskKind, TaskOutcome};
 
 use super::queue::{kind_name, row, Row};
+use super::session::SignedIn;
 use super::signin::{page, storage_trouble, MessagePage};
 use crate::access::view::Sight;
 use crate::api::auth::Caller;
@@ -166,12 +166,8 @@ struct DecisionLines {
 pub async fn item(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
+    SignedIn(caller): SignedIn,
 ) -> Response {
-    let caller = match super::session::signed_in(&mut parts, &state).await {
-        Ok(c) => c,
-        Err(to_login) => return to_login,
-    };
     let not_for_you = || {
         page(
             StatusCode::NOT_FOUND,

@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Item, TakenOver};
 use modtag_storage::store::Batch;
@@ -18,9 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::queue::{row, Row};
-use super::session::{posting, signed_in};
+use super::session::{Posted, SignedIn};
 use super::signin::{page, storage_trouble, MessagePage};
-use crate::api::state::{audit, durable, ApiState};
+use crate::api::state::{audit, ApiState};
 use crate::app::blocking;
 
 struct MineRow {
@@ -44,11 +42,7 @@ fn sent_to(item: &Item, person: &str) -> bool {
     crate::access::view::routed_to(item, person)
 }
 
-pub async fn mine(State(state): State<Arc<ApiState>>, mut parts: Parts) -> Response {
-    let caller = match signed_in(&mut parts, &state).await {
-        Ok(c) => c,
-        Err(to_login) => return to_login,
-    };
+pub async fn mine(State(state): State<Arc<ApiState>>, SignedIn(caller): SignedIn) -> Response {
     let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
     let Some(me) = caller.person.directory_id.clone() else {
         let page_ = MinePage {
@@ -110,17 +104,14 @@ pub struct Csrf {
     pub(super) csrf: String,
 }
 
+super::session::csrf_field!(Csrf);
+
 /// "Modtaget": the signed-in recipient has taken the intake over.
 pub async fn taken_over(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
-    mut parts: Parts,
-    Form(form): Form<Csrf>,
+    Posted(caller, _): Posted<Csrf>,
 ) -> Response {
-    let caller = match posting(&mut parts, &state, &form.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
     let not_yours = || {
         page(
             StatusCode::NOT_FOUND,
@@ -134,47 +125,43 @@ pub async fn taken_over(
     let Some(me) = caller.person.directory_id.clone() else {
         return not_yours();
     };
-    let store = state.app.store.clone();
     let now = state.now();
     let (actor, purpose) = (
         caller.actor.clone(),
         caller.purpose_or("follow-up").to_string(),
     );
     let r = reference.clone();
-    let marked = blocking(move || -> Result<bool, modtag_storage::StoreError> {
-        let _held = store.lock_item(&r);
-        let Some(mut item) = store.item(&r)? else {
-            return Ok(false);
-        };
-        if !sent_to(&item, &me) {
-            return Ok(false);
-        }
-        // Marked once: a second press changes nothing.
-        if !item.taken_over.iter().any(|t| t.person == me) {
-            item.taken_over.push(TakenOver {
-                person: me.clone(),
-                user: actor.clone(),
-                at: now,
-            });
-            let mut b = Batch::new();
-            b.audit(
-                Event::new(EventKind::TakenOver, &actor, &purpose)
-                    .reference(&r)
-                    .details(json!({ "person": me })),
-            );
-            b.item(item);
-            store.commit(b, now)?;
-        }
-        Ok(true)
-    })
-    .await;
-    match marked {
-        Ok(true) => {
-            if let Err(e) = durable(&state).await {
-                return e.into_response();
+    let marked = state
+        .app
+        .change(move |store| -> Result<bool, modtag_storage::StoreError> {
+            let _held = store.lock_item(&r);
+            let Some(mut item) = store.item(&r)? else {
+                return Ok(false);
+            };
+            if !sent_to(&item, &me) {
+                return Ok(false);
             }
-            Redirect::to(&format!("/koe/{reference}")).into_response()
-        }
+            // Marked once: a second press changes nothing.
+            if !item.taken_over.iter().any(|t| t.person == me) {
+                item.taken_over.push(TakenOver {
+                    person: me.clone(),
+                    user: actor.clone(),
+                    at: now,
+                });
+                let mut b = Batch::new();
+                b.audit(
+                    Event::new(EventKind::TakenOver, &actor, &purpose)
+                        .reference(&r)
+                        .details(json!({ "person": me })),
+                );
+                b.item(item);
+                store.commit(b, now)?;
+            }
+            Ok(true)
+        })
+        .await;
+    match marked {
+        Ok(true) => Redirect::to(&format!("/koe/{reference}")).into_response(),
         Ok(false) => not_yours(),
         Err(e) => storage_trouble(e),
     }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
@@ -18,7 +17,7 @@ use modtag_storage::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::session::signed_in;
+use super::session::SignedIn;
 use super::signin::{page, storage_trouble, MessagePage};
 use crate::access::Action;
 use crate::api::state::{audit, ApiState};
@@ -224,12 +223,8 @@ fn chart(
 pub async fn overview(
     State(state): State<Arc<ApiState>>,
     Query(period): Query<Period>,
-    mut parts: Parts,
+    SignedIn(caller): SignedIn,
 ) -> Response {
-    let caller = match signed_in(&mut parts, &state).await {
-        Ok(c) => c,
-        Err(to_login) => return to_login,
-    };
     if caller.require(Action::ReportSla).is_err() {
         return page(
             StatusCode::FORBIDDEN,

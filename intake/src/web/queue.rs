@@ -12,10 +12,8 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use jiff::{SignedDuration, Timestamp};
 use modtag_config::{Channel, Kind};
 use modtag_router::cpr::Cpr;
@@ -26,6 +24,7 @@ use modtag_storage::summary::ItemSummary;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::session::{Posted, SignedIn};
 use super::signin::{page, storage_trouble};
 use crate::access;
 use crate::api::auth::Caller;
@@ -233,13 +232,9 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
 /// `GET /koe`: kind, state and page in the address; no search (a CPR must never be in a URL).
 pub async fn queue(
     State(state): State<Arc<ApiState>>,
-    mut parts: Parts,
     Query(mut f): Query<Filters>,
+    SignedIn(caller): SignedIn,
 ) -> Response {
-    let caller = match super::session::signed_in(&mut parts, &state).await {
-        Ok(c) => c,
-        Err(to_login) => return to_login,
-    };
     f.q.clear();
     render(&state, &caller, &f).await
 }
@@ -248,13 +243,8 @@ pub async fn queue(
 /// found through the blind index; the search is audited with its criteria).
 pub async fn search(
     State(state): State<Arc<ApiState>>,
-    mut parts: Parts,
-    Form(f): Form<Filters>,
+    Posted(caller, f): Posted<Filters>,
 ) -> Response {
-    let caller = match super::session::posting(&mut parts, &state, &f.csrf).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
     render(&state, &caller, &f).await
 }
 
@@ -447,3 +437,5 @@ mod tests {
         );
     }
 }
+
+super::session::csrf_field!(Filters);

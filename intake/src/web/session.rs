@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use askama::Template;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
+use axum::Form;
+use serde::de::DeserializeOwned;
 
 use super::signin::{page, to_sign_in, MessagePage};
 use crate::api::auth::{session_token, Caller};
@@ -52,4 +54,63 @@ pub async fn posting(
             .render(),
         )
     })
+}
+
+/// The signed-in person at a page, as an extractor: a handler that takes it is never run
+/// for someone without a session (they get the way to the sign-in instead).
+pub struct SignedIn(pub Caller);
+
+impl FromRequestParts<Arc<ApiState>> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<ApiState>,
+    ) -> Result<SignedIn, Response> {
+        signed_in(parts, state).await.map(SignedIn)
+    }
+}
+
+/// A form that carries the session's CSRF token in its `csrf` field.
+pub trait CsrfField {
+    fn csrf(&self) -> &str;
+}
+
+/// `CsrfField` for forms whose token is the field `csrf`.
+macro_rules! csrf_field {
+    ($($form:ty),+ $(,)?) => {
+        $(impl $crate::web::session::CsrfField for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+pub(crate) use csrf_field;
+
+/// A form posted by a signed-in person, as an extractor: the person and the form, its CSRF
+/// token checked (see [`posting`]). A form that cannot be read changes nothing and says so.
+pub struct Posted<T>(pub Caller, pub T);
+
+impl<T> FromRequest<Arc<ApiState>> for Posted<T>
+where
+    T: CsrfField + DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<ApiState>) -> Result<Posted<T>, Response> {
+        let (mut parts, body) = req.into_parts();
+        let mut form = Request::new(body);
+        *form.method_mut() = parts.method.clone();
+        *form.uri_mut() = parts.uri.clone();
+        *form.headers_mut() = parts.headers.clone();
+        let Form(form) = Form::<T>::from_request(form, state).await.map_err(|e| {
+            let text =
+                "Intet blev gemt: formularen kunne ikke læses. Åbn siden igen, og prøv på ny.";
+            let title = "Formularen kunne ikke læses";
+            page(e.status(), MessagePage { title, text }.render())
+        })?;
+        let caller = posting(&mut parts, state, form.csrf()).await?;
+        Ok(Posted(caller, form))
+    }
 }

@@ -7,6 +7,8 @@
 //!
 //! - [`accept`]: a received message becomes an item (with [`autolink`], [`kvittering`] and
 //!   the akut notice).
+//! - [`change`]: the one way a person's change reaches an intake, and the rules for a
+//!   corrected kind, a confirmed sender, a task and closing.
 //! - [`decide`]: a person's assessment, routed by the beslutningstræ.
 //! - [`escalation`]: the 12/18/22-hour notices, akut's short clock and the hand-over to the
 //!   døgnvagt at closing time.
@@ -30,6 +32,7 @@ pub mod access;
 pub mod address;
 pub mod autolink;
 pub mod booking;
+pub mod change;
 pub mod compose;
 pub mod decide;
 pub mod escalation;

@@ -1,0 +1,264 @@
+//! The one way a person's change reaches an intake: [`item`] takes the intake's lock, reads
+//! it, refuses whoever does not work its desk, lets the rule change it, and commits it with
+//! its audit entry in one batch. The rules themselves ([`correct_kind`], [`confirm_sender`],
+//! [`close`], [`task`]) are here too, so the API, the pages and (through the API) the CLI
+//! refuse alike. The caller makes the commit durable and wakes the outbox
+//! (`modtag_intake::app::App::change`), before it answers anyone.
+
+use jiff::Timestamp;
+use modtag_config::Kind;
+use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::records::{Item, ItemState, SenderConfirmed, TaskKind, TaskOutcome};
+use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{self, Person};
+
+/// Why a change was not made; nothing was written.
+#[derive(Debug)]
+pub enum Refusal {
+    /// No such intake, or none this person has any reason to know of.
+    NoIntake(String),
+    /// Another desk's intake, or a change this person may not make.
+    Forbidden(String),
+    /// The intake is not in a state that allows it.
+    Conflict(String),
+    /// What was asked is not a change that can be made.
+    Invalid(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Refusal {
+        Refusal::Store(e)
+    }
+}
+
+/// Who changes, why (the audit's purpose), and what the audit entry is called.
+pub struct Who<'a> {
+    pub person: &'a Person,
+    pub actor: &'a str,
+    pub purpose: &'a str,
+}
+
+/// Under the intake's lock: reads it, refuses unless `who` works its desk, lets `rule`
+/// change it, and commits it with an audit entry `event` whose details are what `rule`
+/// returns (which is also the answer).
+pub fn item<T: Serialize>(
+    store: &Store,
+    reference: &str,
+    (who, event): (&Who, EventKind),
+    now: Timestamp,
+    rule: impl FnOnce(&mut Item, &str, Timestamp) -> Result<T, Refusal>,
+) -> Result<T, Refusal> {
+    let _held = store.lock_item(reference);
+    let mut item = store
+        .item(reference)?
+        .ok_or_else(|| Refusal::NoIntake(reference.to_string()))?;
+    works(who.person, &item)?;
+    let outcome = rule(&mut item, who.actor, now)?;
+    let details = serde_json::to_value(&outcome).unwrap_or_default();
+    let mut b = Batch::new();
+    b.audit(
+        Event::new(event, who.actor, who.purpose)
+            .reference(reference)
+            .details(details),
+    );
+    b.item(item);
+    store.commit(b, now)?;
+    Ok(outcome)
+}
+
+/// Refuses unless `person` works `item`'s desk: as for no such intake to someone with no
+/// reason to see it at all (a reference is not a way to learn which intakes exist); as
+/// another desk's to a recipient, who may read what was sent to them.
+pub fn works(person: &Person, item: &Item) -> Result<(), Refusal> {
+    if access::view::works(person, item) {
+        return Ok(());
+    }
+    if access::view::sight(person, item).is_none() {
+        return Err(Refusal::NoIntake(item.reference.clone()));
+    }
+    Err(Refusal::Forbidden(format!(
+        "{} is worked by another desk; you may read what was sent to you",
+        item.reference
+    )))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KindCorrected {
+    pub reference: String,
+    pub from: Kind,
+    pub kind: Kind,
+}
+
+/// The kind reading gave is corrected, with a reason. The kind decides the desk: only the
+/// desk's own people correct it (not the døgnvagt, which holds an intake for a night), and
+/// an akut intake awaiting assessment stays Modtagelsen's (issue 27).
+pub fn correct_kind(
+    person: &Person,
+    kind: Kind,
+    reason: &str,
+) -> impl FnOnce(&mut Item, &str, Timestamp) -> Result<KindCorrected, Refusal> {
+    let desk = access::desk_kinds(person);
+    let reason = reason.trim().to_string();
+    move |item, actor, now| {
+        if reason.is_empty() {
+            return Err(Refusal::Invalid("a correction needs a reason".into()));
+        }
+        if !desk.contains(&item.kind) {
+            return Err(Refusal::Forbidden(
+                "only the desk the intake is on corrects its kind".into(),
+            ));
+        }
+        let to_journalen = matches!(kind, Kind::Trivselplus | Kind::Postfordeling);
+        if to_journalen && item.akut() && item.state.awaits_assessment() {
+            return Err(Refusal::Conflict(
+                "an akut intake awaiting assessment stays on Modtagelsen's desk: assess it first"
+                    .into(),
+            ));
+        }
+        let from = std::mem::replace(&mut item.kind, kind);
+        let st = item.state;
+        item.transition(st, actor, now, &format!("kind {from} → {kind}: {reason}"));
+        Ok(KindCorrected {
+            reference: item.reference.clone(),
+            from,
+            kind,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SenderConfirmedView {
+    pub reference: String,
+    pub by: String,
+    pub how: String,
+}
+
+/// A person confirms who an unverified sender is ("Afsender bekræftet af ...", issue 26),
+/// saying in one line how they know.
+pub fn confirm_sender(
+    how: &str,
+) -> impl FnOnce(&mut Item, &str, Timestamp) -> Result<SenderConfirmedView, Refusal> {
+    let how = how.trim().to_string();
+    move |item, actor, now| {
+        if how.is_empty() || how.chars().count() > 500 || how.chars().any(char::is_control) {
+            return Err(Refusal::Invalid(
+                "say in one line how you know who sent it (e.g. called the school back)".into(),
+            ));
+        }
+        if item.sender_known() {
+            return Err(Refusal::Conflict(format!(
+                "the sender of {} is known already",
+                item.reference
+            )));
+        }
+        item.sender_confirmed = Some(SenderConfirmed {
+            by: actor.to_string(),
+            at: now,
+            how: how.clone(),
+        });
+        Ok(SenderConfirmedView {
+            reference: item.reference.clone(),
+            by: actor.to_string(),
+            how,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Closed {
+    pub reference: String,
+    pub from: String,
+    pub state: String,
+}
+
+/// An assessed intake is closed, with a reason.
+pub fn close(reason: &str) -> impl FnOnce(&mut Item, &str, Timestamp) -> Result<Closed, Refusal> {
+    let reason = reason.trim().to_string();
+    move |item, actor, now| {
+        if reason.is_empty() {
+            return Err(Refusal::Invalid("closing needs a reason".into()));
+        }
+        if !item.state.can_become(ItemState::Closed) {
+            return Err(Refusal::Conflict(format!(
+                "{} is {}: only an assessed intake can be closed",
+                item.reference,
+                item.state.as_str()
+            )));
+        }
+        let from = item.state.as_str();
+        item.transition(ItemState::Closed, actor, now, &reason);
+        Ok(Closed {
+            reference: item.reference.clone(),
+            from: from.into(),
+            state: "closed".into(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskDone {
+    pub reference: String,
+    pub task: TaskKind,
+    pub outcome: TaskOutcome,
+}
+
+/// An open task is done, or (only a tilbagemelding, only with a reason: that it would harm
+/// the child) withheld.
+pub fn task(
+    kind: &str,
+    outcome: TaskOutcome,
+    reason: Option<&str>,
+) -> impl FnOnce(&mut Item, &str, Timestamp) -> Result<TaskDone, Refusal> {
+    let (asked, kind) = (kind.to_string(), TaskKind::parse(kind));
+    let reason = reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    move |item, actor, now| {
+        let withheld = outcome == TaskOutcome::Withheld;
+        if withheld && (kind != Some(TaskKind::Tilbagemelding) || reason.is_none()) {
+            return Err(Refusal::Invalid(
+                "only feedback (tilbagemelding) can be withheld, and only with a reason: that it would harm the child".into(),
+            ));
+        }
+        // Given another way is still given from what was decided: with no outcome recorded
+        // there was nothing to tell (issue 27). Withholding needs none.
+        let given = kind == Some(TaskKind::Tilbagemelding) && !withheld;
+        if given && crate::tilbagemelding::recorded_outcome(item).is_none() {
+            return Err(Refusal::Invalid(
+                "the assessment recorded no screening outcome: there is nothing to tell the \
+                 reporter yet; assess again with the outcome first"
+                    .into(),
+            ));
+        }
+        let open =
+            kind.and_then(|k| (item.tasks.iter_mut()).find(|t| t.kind == k && t.done_at.is_none()));
+        let (Some(t), Some(kind)) = (open, kind) else {
+            return Err(Refusal::Conflict(format!(
+                "{} has no open task {asked:?}",
+                item.reference
+            )));
+        };
+        t.done_at = Some(now);
+        t.done_by = Some(actor.to_string());
+        t.outcome = Some(outcome);
+        if reason.is_some() {
+            t.reason = reason;
+        }
+        if kind == TaskKind::Kvittering {
+            if let Some(k) = item.kvittering.as_mut() {
+                k.sent_at = Some(now);
+                k.sent_by = Some(actor.to_string());
+            }
+        }
+        Ok(TaskDone {
+            reference: item.reference.clone(),
+            task: kind,
+            outcome,
+        })
+    }
+}
