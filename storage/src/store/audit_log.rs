@@ -15,9 +15,9 @@ impl Store {
         let keys = crate::audit::offline::checkpoint_keys(&self.inner.dir)
             .unwrap_or_else(|_| vec![self.checkpoint_signer().verifying_key()]);
         verify_trees(
-            &self.inner.audit,
-            &self.inner.meta,
-            &self.inner.checkpoints,
+            &self.inner.trees.audit,
+            &self.inner.trees.meta,
+            &self.inner.trees.checkpoints,
             &keys,
             &[],
         )
@@ -26,7 +26,7 @@ impl Store {
 
     /// The audit log's recorded head (last sequence number and its hash), if any.
     pub fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
-        match self.inner.meta.get(AUDIT_HEAD)? {
+        match self.inner.trees.meta.get(AUDIT_HEAD)? {
             Some(v) => Ok(Some(decode_head(&v).ok_or(StoreError::Corrupt {
                 tree: T_META,
                 key: "audit_head".into(),
@@ -46,7 +46,7 @@ impl Store {
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let from = after.saturating_add(1).to_be_bytes();
         let mut out = Vec::new();
-        for kv in self.inner.audit.range(from..).take(limit) {
+        for kv in self.inner.trees.audit.range(from..).take(limit) {
             let (k, v) = kv?;
             let seq = k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
             if seq > until {
@@ -60,7 +60,12 @@ impl Store {
     /// The signed checkpoints stored with the log, of trees up to `max_size` entries.
     pub fn stored_checkpoints(&self, max_size: u64) -> Result<Vec<(u64, String)>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.inner.checkpoints.range(..=max_size.to_be_bytes()) {
+        for kv in self
+            .inner
+            .trees
+            .checkpoints
+            .range(..=max_size.to_be_bytes())
+        {
             let (k, v) = kv?;
             let size = k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
             out.push((size, String::from_utf8_lossy(&v).into_owned()));
@@ -70,7 +75,7 @@ impl Store {
 
     /// Size and root of the audit tree now.
     pub fn audit_tree(&self) -> Result<crate::merkle::Frontier, StoreError> {
-        Ok(match self.inner.meta.get(AUDIT_FRONTIER)? {
+        Ok(match self.inner.trees.meta.get(AUDIT_FRONTIER)? {
             Some(v) => crate::merkle::Frontier::decode(&v).ok_or(StoreError::Corrupt {
                 tree: T_META,
                 key: "audit_frontier".into(),
@@ -86,7 +91,13 @@ impl Store {
     pub fn write_checkpoint(&self, origin: &str) -> Result<Option<String>, StoreError> {
         self.check()?;
         let f = self.audit_tree()?;
-        if f.size == 0 || self.inner.checkpoints.contains_key(f.size.to_be_bytes())? {
+        if f.size == 0
+            || self
+                .inner
+                .trees
+                .checkpoints
+                .contains_key(f.size.to_be_bytes())?
+        {
             return Ok(None);
         }
         let note = crate::checkpoint::Checkpoint {
@@ -97,6 +108,7 @@ impl Store {
         }
         .sign(&self.checkpoint_signer());
         self.inner
+            .trees
             .checkpoints
             .insert(f.size.to_be_bytes(), note.as_bytes())?;
         Ok(Some(note))
@@ -113,7 +125,7 @@ impl Store {
         self.check()?;
         let mut shredded = 0;
         let mut upto = None;
-        for kv in self.inner.audit.iter() {
+        for kv in self.inner.trees.audit.iter() {
             let (k, v) = kv?;
             let e = Entry::decode(&v).map_err(|why| StoreError::Corrupt {
                 tree: T_AUDIT,
@@ -126,10 +138,11 @@ impl Store {
             upto = Some(e.seq);
             if e.shredded.is_none() {
                 // Compare-and-swap: an entry is never changed in any other way.
-                let _ =
-                    self.inner
-                        .audit
-                        .compare_and_swap(&k, Some(&v), Some(e.shred().encode()))?;
+                let _ = self.inner.trees.audit.compare_and_swap(
+                    &k,
+                    Some(&v),
+                    Some(e.shred().encode()),
+                )?;
                 shredded += 1;
             }
         }
@@ -137,6 +150,7 @@ impl Store {
             // For a standby, which deletes its copies' payloads up to here too.
             if let Some(seq) = upto {
                 self.inner
+                    .trees
                     .meta
                     .insert(AUDIT_SHREDDED_UPTO, &seq.to_be_bytes())?;
             }
@@ -198,6 +212,7 @@ impl Store {
         }
         .sign_by(&[&old, &new]);
         self.inner
+            .trees
             .checkpoints
             .insert(f.size.to_be_bytes(), note.as_bytes())?;
         self.flush()?;
@@ -214,6 +229,7 @@ impl Store {
     pub fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
         Ok(self
             .inner
+            .trees
             .checkpoints
             .last()?
             .map(|(_, v)| String::from_utf8_lossy(&v).into_owned()))

@@ -69,12 +69,12 @@ impl Store {
         // The intakes copied, and then only their messages: one committed after its record
         // was passed would otherwise go in as a message without its intake.
         let mut copied = std::collections::HashSet::new();
-        for kv in i.items.iter() {
+        for kv in i.trees.items.iter() {
             let (k, v) = kv?;
             w.entry(T_ITEMS, &k, &v)?;
             copied.insert(k);
         }
-        for kv in i.messages.iter() {
+        for kv in i.trees.messages.iter() {
             let (k, hash) = kv?;
             if !copied.contains(&k) {
                 continue;
@@ -123,7 +123,7 @@ impl Store {
         let sealer = crypto_sealer(self)?;
         let mut w = Writer::new(sealer.writer(out)?)?;
         let i = &self.inner;
-        for kv in i.changes.iter() {
+        for kv in i.trees.changes.iter() {
             let (reference, stamp) = kv?;
             let stamp = stamp
                 .as_ref()
@@ -153,14 +153,14 @@ impl Store {
     fn copy_intake<W: Write>(&self, w: &mut Writer<W>, reference: &[u8]) -> Result<(), StoreError> {
         let i = &self.inner;
         let name = String::from_utf8_lossy(reference).into_owned();
-        let message = match i.messages.get(reference)? {
+        let message = match i.trees.messages.get(reference)? {
             Some(hash) => match spool_bytes(self, &name, &hash)? {
                 Some(bytes) => Some((hash, bytes)),
                 None => return w.entry(GONE, reference, &[]),
             },
             None => None,
         };
-        let Some(item) = i.items.get(reference)? else {
+        let Some(item) = i.trees.items.get(reference)? else {
             return w.entry(GONE, reference, &[]);
         };
         w.entry(T_ITEMS, reference, &item)?;
@@ -180,17 +180,17 @@ impl Store {
         // Held for reading while the keys are copied: a ring rotation may wrap keys under
         // its new ring key meanwhile, but can neither add one nor delete the old, so the
         // ring files read here open every key copied.
-        let ring = i.ring.read().unwrap_or_else(|e| e.into_inner());
-        copy(w, &i.item_keys, T_ITEM_KEYS)?;
+        let ring = i.locks.ring();
+        copy(w, &i.trees.item_keys, T_ITEM_KEYS)?;
         let mut ring_files = Vec::new();
         for epoch in ring.retiring().into_iter().chain(ring.current()) {
             ring_files.push((crate::ring::file_name(epoch), ring.file(epoch)?));
         }
         let current = ring.current();
         drop(ring);
-        copy(w, &i.cases, T_CASES)?;
-        copy(w, &i.case_index, T_CASE_INDEX)?;
-        for kv in i.outbox.iter() {
+        copy(w, &i.trees.cases, T_CASES)?;
+        copy(w, &i.trees.case_index, T_CASE_INDEX)?;
+        for kv in i.trees.outbox.iter() {
             let (k, v) = kv?;
             let entry: OutboxEntry = self.open_sealed(T_OUTBOX, &k, &v)?;
             if let Some(hash) = &entry.message_sha256 {
@@ -208,8 +208,8 @@ impl Store {
             }
             w.entry(T_OUTBOX, &k, &v)?;
         }
-        copy(w, &i.users, T_USERS)?;
-        for kv in i.meta.iter() {
+        copy(w, &i.trees.users, T_USERS)?;
+        for kv in i.trees.meta.iter() {
             let (k, v) = kv?;
             let derived = [AUDIT_HEAD, AUDIT_FRONTIER, SUMMARIES_VERSION.as_bytes()];
             if !derived.contains(&k.as_ref()) {
@@ -228,6 +228,7 @@ impl Store {
     ) -> Result<(u64, [u8; 32]), StoreError> {
         let i = &self.inner;
         let (head, frontier) = i
+            .trees
             .meta
             .transaction(|t| Ok((t.get(AUDIT_HEAD)?, t.get(AUDIT_FRONTIER)?)))
             .map_err(|e: sled::transaction::TransactionError<()>| match e {
@@ -243,6 +244,7 @@ impl Store {
             w.entry(T_META, AUDIT_FRONTIER, f)?;
         }
         for kv in i
+            .trees
             .audit
             .range((after + 1).to_be_bytes()..=size.to_be_bytes())
         {
@@ -252,6 +254,7 @@ impl Store {
         // A whole log's checkpoints from the first (one may be of the empty log).
         let first = if after == 0 { 0 } else { after + 1 };
         for kv in i
+            .trees
             .checkpoints
             .range(first.to_be_bytes()..=size.to_be_bytes())
         {
@@ -295,11 +298,11 @@ impl Store {
     ) -> Result<Manifest, StoreError> {
         self.check()?;
         // Held for reading: no rotation replaces the ring key while the keys are copied.
-        let ring = self.inner.ring.read().unwrap_or_else(|e| e.into_inner());
+        let ring = self.inner.locks.ring();
         let epoch = ring.current();
         let sealer = crypto_sealer(self)?;
         let mut w = Writer::new(sealer.writer(out)?)?;
-        copy(&mut w, &self.inner.item_keys, T_ITEM_KEYS)?;
+        copy(&mut w, &self.inner.trees.item_keys, T_ITEM_KEYS)?;
         if let Some(e) = epoch {
             w.key_file(&crate::ring::file_name(e), &ring.file(e)?)?;
         }

@@ -57,7 +57,7 @@ pub(super) fn settle_key(
 impl Store {
     /// The blind-index key, held for reading while the guard lives.
     pub(super) fn blind_key(&self) -> std::sync::RwLockReadGuard<'_, [u8; 32]> {
-        self.inner.blind.read().unwrap_or_else(|e| e.into_inner())
+        self.inner.locks.blind()
     }
 
     /// Replaces the blind-index key: `new`, or (with the keys in the data directory) a
@@ -70,7 +70,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         self.check()?;
-        let _one = self.one_key_rotation();
+        let _one = self.inner.locks.key_rotation();
         let i = &self.inner;
         let in_dir = i.dir.join(BLIND_KEY).exists();
         let new = match (new, in_dir) {
@@ -85,18 +85,19 @@ impl Store {
         if in_dir {
             write_next(&i.dir, BLIND_NEXT, hex::encode(new).as_bytes())?;
         }
-        let mut key = i.blind.write().unwrap_or_else(|e| e.into_inner());
-        let old_index: Vec<sled::IVec> = i.item_index.iter().keys().collect::<Result<_, _>>()?;
+        let mut key = i.locks.blind_mut();
+        let old_index: Vec<sled::IVec> =
+            i.trees.item_index.iter().keys().collect::<Result<_, _>>()?;
         let mut new_index = Vec::new();
         for item in self.items()? {
             new_index.extend(item_index_keys(&new, &item));
         }
         let mut cases = Vec::new();
         for case in self.cases()? {
-            let Some(old_key) = i.case_index.get(case.case_number.as_bytes())? else {
+            let Some(old_key) = i.trees.case_index.get(case.case_number.as_bytes())? else {
                 continue;
             };
-            let Some(sealed) = i.cases.get(&old_key)? else {
+            let Some(sealed) = i.trees.cases.get(&old_key)? else {
                 continue;
             };
             cases.push((
@@ -107,27 +108,21 @@ impl Store {
             ));
         }
         let id = blind_key_id(&new);
-        use sled::Transactional;
-        (&i.item_index, &i.cases, &i.case_index, &i.meta)
-            .transaction(|(tii, tc, tci, tm)| {
-                for k in &old_index {
-                    tii.remove(k)?;
-                }
-                for k in &new_index {
-                    tii.insert(k.as_slice(), &[])?;
-                }
-                for (number, old_key, new_key, sealed) in &cases {
-                    tc.remove(old_key)?;
-                    tc.insert(new_key.as_slice(), sealed)?;
-                    tci.insert(number.as_bytes(), new_key.as_slice())?;
-                }
-                tm.insert(BLIND_KEY_ID, &id)?;
-                Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Abort(e) => e,
-                sled::transaction::TransactionError::Storage(e) => self.storage_failed(e),
-            })?;
+        self.transaction(|t| {
+            for k in &old_index {
+                t.item_index.remove(k)?;
+            }
+            for k in &new_index {
+                t.item_index.insert(k.as_slice(), &[])?;
+            }
+            for (number, old_key, new_key, sealed) in &cases {
+                t.cases.remove(old_key)?;
+                t.cases.insert(new_key.as_slice(), sealed)?;
+                t.case_index.insert(number.as_bytes(), new_key.as_slice())?;
+            }
+            t.meta.insert(BLIND_KEY_ID, &id)?;
+            Ok(())
+        })?;
         self.flush()?;
         *key = new;
         drop(key);

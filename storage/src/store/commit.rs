@@ -1,14 +1,16 @@
 //! Writing a [`Batch`]: message files first, then one sled transaction across the trees,
-//! with the audit chain and the Merkle tree's edge extended inside it.
+//! with the audit chain and the Merkle tree's edge extended inside it. Also
+//! [`Store::transaction`], which every transaction that writes goes through (the key
+//! rotations' too).
 
 use std::sync::atomic::Ordering;
 
 use jiff::Timestamp;
 use sequoia_openpgp as openpgp;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::Transactional;
 
 use super::batch::Batch;
+use super::trees::Tx;
 use super::Store;
 use crate::audit::Entry;
 use crate::crypto;
@@ -30,10 +32,9 @@ impl Store {
         let mut messages = Vec::new();
         let mut new_files = Vec::new();
         let mut replacements = Vec::new();
-        // Held until the transaction is applied: the blind-index key first (see
-        // `Inner::blind`), then the ring (see `Inner::ring`).
-        let blind = self.blind_key();
-        let mut sealers = self.item_sealers();
+        // Held until the transaction is applied (see `locks`).
+        let held = self.inner.locks.commit();
+        let mut sealers = self.item_sealers(held.ring());
         let result = (|| {
             for item in &batch.items {
                 sealers.ensure(&item.reference)?;
@@ -58,7 +59,7 @@ impl Store {
                     // its hash keeps the file it has.
                     entry.message_sha256 = self
                         .sealed_at::<crate::records::OutboxEntry>(
-                            &self.inner.outbox,
+                            &self.inner.trees.outbox,
                             T_OUTBOX,
                             &entry.id.to_be_bytes(),
                         )?
@@ -73,10 +74,10 @@ impl Store {
                 new_files.push(name);
                 entry.message_sha256 = Some(hex::encode(hash));
             }
-            self.commit_sealed(&batch, &messages, &mut sealers, &blind, now)
+            self.commit_sealed(&batch, &messages, &mut sealers, held.blind(), now)
         })();
         drop(sealers);
-        drop(blind);
+        drop(held);
         match &result {
             Err(_) => {
                 for name in &new_files {
@@ -166,122 +167,117 @@ impl Store {
             .iter()
             .map(|e| (e.item.reference.as_str(), item_index_keys(blind, &e.item)))
             .collect();
-        let i = &self.inner;
-        let result = (
-            &i.item_keys,
-            &i.messages,
-            &i.items,
-            &i.cases,
-            &i.case_index,
-            &i.outbox,
-            &i.audit,
-            &i.meta,
-            &i.item_index,
-            &i.outbox_sched,
-            &i.item_state,
-            &i.users,
-            &i.changes,
-        )
-            .transaction(
-                |(tk, tm, ti, tc, tci, to, ta, tmeta, tii, tos, tis, tu, tch)| {
-                    // What a standby's increment goes by (see `T_CHANGES`): a commit applied
-                    // after an increment read the log's size is stamped past it.
-                    let stamp = match tmeta.get(AUDIT_HEAD)? {
-                        Some(v) => decode_head(&v).map_or(0, |(seq, _)| seq),
-                        None => 0,
-                    } + 1;
-                    let stamp = stamp.to_be_bytes();
-                    let changed = (items.iter().map(|(r, _, _)| r.as_str()))
-                        .chain(messages.iter().map(|(r, _)| r.as_str()))
-                        .chain(erased.iter().map(|(r, _)| *r));
-                    for r in changed {
-                        tch.insert(r.as_bytes(), &stamp)?;
+        self.transaction(|t| {
+            // What a standby's increment goes by (see `T_CHANGES`): a commit applied after
+            // an increment read the log's size is stamped past it.
+            let stamp = match t.meta.get(AUDIT_HEAD)? {
+                Some(v) => decode_head(&v).map_or(0, |(seq, _)| seq),
+                None => 0,
+            } + 1;
+            let stamp = stamp.to_be_bytes();
+            let changed = (items.iter().map(|(r, _, _)| r.as_str()))
+                .chain(messages.iter().map(|(r, _)| r.as_str()))
+                .chain(erased.iter().map(|(r, _)| *r));
+            for r in changed {
+                t.changes.insert(r.as_bytes(), &stamp)?;
+            }
+            for (r, wrapped) in new_keys {
+                t.item_keys.insert(r.as_bytes(), wrapped.as_slice())?;
+            }
+            // Erased: the intake's key goes, and with it every copy of its data.
+            for (reference, index_keys) in &erased {
+                let r = reference.as_bytes();
+                t.item_keys.remove(r)?;
+                t.messages.remove(r)?;
+                t.items.remove(r)?;
+                t.item_state.remove(r)?;
+                for key in index_keys {
+                    t.item_index.remove(key.as_slice())?;
+                }
+            }
+            for (id, seen) in &batch.users_seen {
+                let now = t.users.get(id.as_bytes())?.map(|v| super::users::seen(&v));
+                if now != *seen {
+                    return Err(Abort::Abort(StoreError::Changed(format!("account {id}"))));
+                }
+            }
+            for (id, c) in &users {
+                t.users.insert(id.as_bytes(), c.as_slice())?;
+            }
+            for (key, c) in &series {
+                t.meta.insert(key.as_bytes(), c.as_slice())?;
+            }
+            for key in &item_keys {
+                t.item_index.insert(key.as_slice(), &[])?;
+            }
+            for (r, c) in messages {
+                t.messages.insert(r.as_bytes(), c.as_slice())?;
+            }
+            for (r, summary, c) in &items {
+                t.items.insert(r.as_bytes(), c.as_slice())?;
+                t.item_state.insert(r.as_bytes(), summary.as_slice())?;
+                if let Some((year, n)) = parse_reference(r) {
+                    let key = refseq_key(year);
+                    let stored = t
+                        .meta
+                        .get(key.as_bytes())?
+                        .and_then(|v| v.as_ref().try_into().ok())
+                        .map(u64::from_be_bytes);
+                    if stored.is_none_or(|s| s < n) {
+                        t.meta.insert(key.as_bytes(), &n.to_be_bytes())?;
                     }
-                    for (r, wrapped) in new_keys {
-                        tk.insert(r.as_bytes(), wrapped.as_slice())?;
+                }
+            }
+            for (number, key, c) in &cases {
+                // A case whose CPR changed must not stay findable under the old one.
+                if let Some(old) = t.case_index.get(number.as_bytes())? {
+                    if old.as_ref() != key.as_slice() {
+                        t.cases.remove(old)?;
                     }
-                    // Erased: the intake's key goes, and with it every copy of its data.
-                    for (reference, index_keys) in &erased {
-                        let r = reference.as_bytes();
-                        tk.remove(r)?;
-                        tm.remove(r)?;
-                        ti.remove(r)?;
-                        tis.remove(r)?;
-                        for key in index_keys {
-                            tii.remove(key.as_slice())?;
-                        }
+                }
+                t.case_index.insert(number.as_bytes(), key.as_slice())?;
+                t.cases.insert(key.as_slice(), c.as_slice())?;
+            }
+            for (id, due, deferred, c) in &outbox {
+                t.outbox.insert(&id.to_be_bytes(), c.as_slice())?;
+                unschedule(t.outbox_sched, *id)?;
+                if let Some(queued) = deferred {
+                    t.outbox_sched
+                        .insert(sched_deferred_key(*id).as_slice(), queued.as_slice())?;
+                }
+                match due {
+                    Ok(due) => {
+                        t.outbox_sched
+                            .insert(sched_due_key(due, *id).as_slice(), &[])?;
+                        t.outbox_sched
+                            .insert(sched_id_key(*id).as_slice(), due.as_slice())?;
                     }
-                    for (id, seen) in &batch.users_seen {
-                        let now = tu.get(id.as_bytes())?.map(|v| super::users::seen(&v));
-                        if now != *seen {
-                            return Err(Abort::Abort(StoreError::Changed(format!("account {id}"))));
-                        }
+                    Err(failed) => {
+                        t.outbox_sched
+                            .insert(sched_failed_key(*id).as_slice(), failed.as_slice())?;
                     }
-                    for (id, c) in &users {
-                        tu.insert(id.as_bytes(), c.as_slice())?;
-                    }
-                    for (key, c) in &series {
-                        tmeta.insert(key.as_bytes(), c.as_slice())?;
-                    }
-                    for key in &item_keys {
-                        tii.insert(key.as_slice(), &[])?;
-                    }
-                    for (r, c) in messages {
-                        tm.insert(r.as_bytes(), c.as_slice())?;
-                    }
-                    for (r, summary, c) in &items {
-                        ti.insert(r.as_bytes(), c.as_slice())?;
-                        tis.insert(r.as_bytes(), summary.as_slice())?;
-                        if let Some((year, n)) = parse_reference(r) {
-                            let key = refseq_key(year);
-                            let stored = tmeta
-                                .get(key.as_bytes())?
-                                .and_then(|v| v.as_ref().try_into().ok())
-                                .map(u64::from_be_bytes);
-                            if stored.is_none_or(|s| s < n) {
-                                tmeta.insert(key.as_bytes(), &n.to_be_bytes())?;
-                            }
-                        }
-                    }
-                    for (number, key, c) in &cases {
-                        // A case whose CPR changed must not stay findable under the old one.
-                        if let Some(old) = tci.get(number.as_bytes())? {
-                            if old.as_ref() != key.as_slice() {
-                                tc.remove(old)?;
-                            }
-                        }
-                        tci.insert(number.as_bytes(), key.as_slice())?;
-                        tc.insert(key.as_slice(), c.as_slice())?;
-                    }
-                    for (id, due, deferred, c) in &outbox {
-                        to.insert(&id.to_be_bytes(), c.as_slice())?;
-                        unschedule(tos, *id)?;
-                        if let Some(queued) = deferred {
-                            tos.insert(sched_deferred_key(*id).as_slice(), queued.as_slice())?;
-                        }
-                        match due {
-                            Ok(due) => {
-                                tos.insert(sched_due_key(due, *id).as_slice(), &[])?;
-                                tos.insert(sched_id_key(*id).as_slice(), due.as_slice())?;
-                            }
-                            Err(failed) => {
-                                tos.insert(sched_failed_key(*id).as_slice(), failed.as_slice())?;
-                            }
-                        }
-                    }
-                    for id in &batch.outbox_delete {
-                        to.remove(&id.to_be_bytes())?;
-                        unschedule(tos, *id)?;
-                    }
-                    append_audit(ta, tmeta, &sealed_events, now)?;
-                    Ok(())
-                },
-            );
-        match result {
-            Ok(()) => Ok(()),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(self.storage_failed(e)),
-        }
+                }
+            }
+            for id in &batch.outbox_delete {
+                t.outbox.remove(&id.to_be_bytes())?;
+                unschedule(t.outbox_sched, *id)?;
+            }
+            append_audit(t.audit, t.meta, &sealed_events, now)?;
+            Ok(())
+        })
+    }
+
+    /// Runs `f` in one sled transaction over every tree, each under its name (see `trees`);
+    /// sled runs it again on a conflict. An abort is `f`'s error; a failure of sled's own
+    /// stops writes if it was an IO error (see [`Store::storage_failed`]).
+    pub(super) fn transaction<A>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> Result<A, Abort>,
+    ) -> Result<A, StoreError> {
+        self.inner.trees.transaction(f).map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.storage_failed(e),
+        })
     }
 
     pub(super) fn storage_failed(&self, e: sled::Error) -> StoreError {

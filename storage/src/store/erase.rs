@@ -25,7 +25,7 @@ impl Store {
         let mut batch = Batch::new();
         // The records alone (each copy's file is not needed to find them).
         let entries: Vec<crate::records::OutboxEntry> =
-            self.all_sealed(self.inner.outbox.iter(), T_OUTBOX)?;
+            self.all_sealed(self.inner.trees.outbox.iter(), T_OUTBOX)?;
         for entry in entries {
             if entry.reference == reference {
                 batch.outbox_done(entry.id);
@@ -47,7 +47,7 @@ impl Store {
     pub fn rotate_ring(&self, actor: &str, now: Timestamp) -> Result<usize, StoreError> {
         self.check()?;
         let epoch = {
-            let mut ring = self.inner.ring.write().unwrap_or_else(|e| e.into_inner());
+            let mut ring = self.inner.locks.ring_mut();
             ring.add(&self.store_keys().current)?
         };
         let n = self.finish_rotation()?;
@@ -67,21 +67,21 @@ impl Store {
     /// and deletes the older ring keys (also what finishes a rotation a crash interrupted).
     pub(super) fn finish_rotation(&self) -> Result<usize, StoreError> {
         let (current, retiring) = {
-            let ring = self.inner.ring.read().unwrap_or_else(|e| e.into_inner());
+            let ring = self.inner.locks.ring();
             (ring.current(), ring.retiring())
         };
         if retiring.is_empty() {
             return Ok(0);
         }
         let mut n = 0;
-        for kv in self.inner.item_keys.iter() {
+        for kv in self.inner.trees.item_keys.iter() {
             let (k, v) = kv?;
             if Ring::epoch_of(&v) == current {
                 continue;
             }
             let reference = String::from_utf8_lossy(&k).into_owned();
             let rewrapped = {
-                let ring = self.inner.ring.read().unwrap_or_else(|e| e.into_inner());
+                let ring = self.inner.locks.ring();
                 match ring.unwrap(&reference, &v)? {
                     Some(key) => ring.wrap(&reference, &key)?,
                     None => {
@@ -96,6 +96,7 @@ impl Store {
             // Erased meanwhile: the swap fails, and nothing is put back.
             if self
                 .inner
+                .trees
                 .item_keys
                 .compare_and_swap(&k, Some(&v), Some(rewrapped))?
                 .is_ok()
@@ -104,7 +105,7 @@ impl Store {
             }
         }
         self.flush()?;
-        let mut ring = self.inner.ring.write().unwrap_or_else(|e| e.into_inner());
+        let mut ring = self.inner.locks.ring_mut();
         for epoch in retiring {
             ring.retire(epoch)?;
         }

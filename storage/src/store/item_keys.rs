@@ -10,11 +10,11 @@ use crate::keyspace::*;
 use crate::StoreError;
 
 impl Store {
-    /// The sealers of one commit; the ring stays read-locked until they are dropped.
-    pub(super) fn item_sealers(&self) -> ItemSealers<'_> {
+    /// The sealers of one commit, with the `ring` its `CommitLocks` hold.
+    pub(super) fn item_sealers<'a>(&'a self, ring: &'a crate::ring::Ring) -> ItemSealers<'a> {
         ItemSealers {
             store: self,
-            ring: self.inner.ring.read().unwrap_or_else(|e| e.into_inner()),
+            ring,
             known: Default::default(),
             new: Vec::new(),
         }
@@ -23,8 +23,8 @@ impl Store {
     /// The key of `reference`, if it has one (intakes from before keys of their own have
     /// none: their data is sealed to the store key).
     pub(super) fn item_key(&self, reference: &str) -> Result<Option<SessionKey>, StoreError> {
-        let ring = self.inner.ring.read().unwrap_or_else(|e| e.into_inner());
-        unwrap_key(&self.inner.item_keys, &ring, reference)
+        let ring = self.inner.locks.ring();
+        unwrap_key(&self.inner.trees.item_keys, &ring, reference)
     }
 
     /// `bytes`, sealed under `reference`'s key or (older) to the store key, opened.
@@ -81,7 +81,7 @@ impl ItemSealers<'_> {
         if let Some(k) = self.known.get(reference) {
             return Ok(Some(k.clone()));
         }
-        let key = match unwrap_key(&self.store.inner.item_keys, &self.ring, reference)? {
+        let key = match unwrap_key(&self.store.inner.trees.item_keys, self.ring, reference)? {
             Some(k) => k,
             None if create => {
                 let k = crate::ring::new_item_key();

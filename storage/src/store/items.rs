@@ -8,7 +8,7 @@ use crate::StoreError;
 
 impl Store {
     pub fn item(&self, reference: &str) -> Result<Option<Item>, StoreError> {
-        match self.inner.items.get(reference.as_bytes())? {
+        match self.inner.trees.items.get(reference.as_bytes())? {
             Some(v) => Ok(Some(self.open_item(reference.as_bytes(), &v)?)),
             None => Ok(None),
         }
@@ -17,6 +17,7 @@ impl Store {
     /// Every item, in reference order.
     pub fn items(&self) -> Result<Vec<Item>, StoreError> {
         self.inner
+            .trees
             .items
             .iter()
             .map(|kv| {
@@ -29,12 +30,12 @@ impl Store {
     /// The items whose state `keep` accepts, by reference: only those are decrypted.
     pub fn items_where(&self, keep: impl Fn(ItemState) -> bool) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.inner.item_state.iter() {
+        for kv in self.inner.trees.item_state.iter() {
             let (k, v) = kv?;
             if !keep(parse_summary(&k, &v)?.state) {
                 continue;
             }
-            if let Some(v) = self.inner.items.get(&k)? {
+            if let Some(v) = self.inner.trees.items.get(&k)? {
                 out.push(self.open_item(&k, &v)?);
             }
         }
@@ -44,6 +45,7 @@ impl Store {
     /// Every intake's summary, by reference, without decrypting anything.
     pub fn summaries(&self) -> Result<Vec<ItemSummary>, StoreError> {
         self.inner
+            .trees
             .item_state
             .iter()
             .map(|kv| {
@@ -57,6 +59,7 @@ impl Store {
     /// the queue filters, sorts and pages before it opens the rows it shows.
     pub fn summaries_by_reference(&self) -> Result<Vec<(String, ItemSummary)>, StoreError> {
         self.inner
+            .trees
             .item_state
             .iter()
             .map(|kv| {
@@ -102,7 +105,7 @@ impl Store {
         }
         let before = match counts.1.get(&key) {
             Some(n) => *n,
-            None => self.inner.item_index.scan_prefix(key).count(),
+            None => self.inner.trees.item_index.scan_prefix(key).count(),
         };
         counts.1.insert(key, before + 1);
         Ok(before)
@@ -112,7 +115,7 @@ impl Store {
     /// blind index. The caller checks the link against the item: the index keeps a used one.
     pub fn item_for_address_link(&self, token_sha256: &str) -> Result<Option<String>, StoreError> {
         let prefix = address_link_hash(&*self.blind_key(), token_sha256);
-        match self.inner.item_index.scan_prefix(prefix).next() {
+        match self.inner.trees.item_index.scan_prefix(prefix).next() {
             Some(kv) => Ok(Some(String::from_utf8_lossy(&kv?.0[32..]).into_owned())),
             None => Ok(None),
         }
@@ -123,6 +126,7 @@ impl Store {
     pub fn items_sent_to(&self, person: &str) -> Result<Vec<String>, StoreError> {
         let prefix = sent_hash(&*self.blind_key(), person);
         self.inner
+            .trees
             .item_index
             .scan_prefix(prefix)
             .map(|kv| {
@@ -134,7 +138,7 @@ impl Store {
 
     /// The raw message of `reference`, decrypted in memory.
     pub fn message(&self, reference: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.inner.messages.get(reference.as_bytes())? {
+        match self.inner.trees.messages.get(reference.as_bytes())? {
             Some(hash) => {
                 let v = self.inner.spool.read(reference, &hash)?;
                 let plain = self
@@ -154,6 +158,7 @@ impl Store {
     pub fn items_for_cpr(&self, cpr_digits: &str) -> Result<Vec<String>, StoreError> {
         let prefix = self.blind(cpr_digits);
         self.inner
+            .trees
             .item_index
             .scan_prefix(prefix)
             .map(|kv| {

@@ -9,7 +9,9 @@
 //! is poisoned and refuses further work until restarted (we never retry an fsync).
 //!
 //! The types live here; the other files only add methods, so that none of them imports
-//! another's and this file imports none of them but [`batch`].
+//! another's and this file imports none of them but [`batch`], `trees` (the trees, each
+//! named once, and the one transaction over them) and `locks` (the locks, in the one order
+//! they are taken), which import nothing from it.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,13 +36,18 @@ mod erase;
 mod flush;
 mod item_keys;
 mod items;
+mod locks;
 mod outbox;
 mod rekey;
 mod store_key;
+mod trees;
 mod users;
 
 pub use crate::keyspace::DB_DIR;
 pub use batch::Batch;
+pub use locks::ItemGuard;
+use locks::Locks;
+use trees::Trees;
 
 /// Hands out outbox ids. The workflow computes a batch of effects without touching the
 /// store, but a queued copy needs its id while it is composed (its MIME boundary carries
@@ -119,37 +126,15 @@ struct Inner {
     db: sled::Db,
     /// Held while the store is open (see `keyspace::Opened`).
     _lock: std::fs::File,
-    messages: sled::Tree,
-    items: sled::Tree,
-    cases: sled::Tree,
-    case_index: sled::Tree,
-    item_index: sled::Tree,
-    item_state: sled::Tree,
-    /// Each intake's own key, wrapped under the ring key (see `ring`).
-    item_keys: sled::Tree,
-    /// The ring keys; read-locked by a commit from wrapping a new item key until its
-    /// transaction is applied, so a rotation never misses a key wrapped under the old one.
-    ring: std::sync::RwLock<crate::ring::Ring>,
-    outbox: sled::Tree,
-    outbox_sched: sled::Tree,
-    users: sled::Tree,
-    changes: sled::Tree,
-    audit: sled::Tree,
-    meta: sled::Tree,
-    checkpoints: sled::Tree,
+    trees: Trees,
+    /// The locks held around others: the key rotation's, new accounts', the items', the
+    /// blind-index key and the ring keys (see `locks` for the order they are taken in).
+    locks: Locks,
     /// The keys as given at open; the store keys in use are `store_keys`.
     keys: DataKeys,
     /// The store key records are sealed to, and while a rotation runs the one it replaces
     /// (see `store_key`).
     store_keys: std::sync::RwLock<Arc<StoreKeys>>,
-    /// One key rotation at a time (store, blind-index: both rewrite the cases).
-    key_rotation: std::sync::Mutex<()>,
-    /// New accounts one at a time: an id and an e-mail belong to one account only.
-    new_accounts: std::sync::Mutex<()>,
-    /// The blind-index key (replaced by `Store::rotate_blind_key`). A commit holds it for
-    /// reading from computing its index keys until its transaction is applied, taken before
-    /// the ring, so a rotation sees every entry written under the old key.
-    blind: std::sync::RwLock<[u8; 32]>,
     /// The key that signs checkpoints now (replaced by `Store::rotate_checkpoint_key`).
     checkpoint_key: std::sync::RwLock<ed25519_dalek::SigningKey>,
     /// The auditors' certificates; replaced when the configuration is reloaded.
@@ -165,36 +150,17 @@ struct Inner {
     sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
     /// Session keys recovered when reading records (see [`crypto::SessionKeyCache`]).
     opened: crypto::SessionKeyCache,
-    /// Striped locks for reading, changing and writing back one item (see
-    /// [`Store::lock_item`]).
-    item_locks: [std::sync::Mutex<()>; ITEM_LOCK_STRIPES],
     /// Kvitteringer to unproven addresses counted as they are planned, by address and UTC
     /// day (see [`Store::reserve_kvittering`]).
     kvittering_counts: std::sync::Mutex<(String, std::collections::HashMap<[u8; 32], usize>)>,
 }
 
-const ITEM_LOCK_STRIPES: usize = 64;
-
-/// The lock stripe of an item.
-fn stripe_of(reference: &str) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    reference.hash(&mut h);
-    (h.finish() % ITEM_LOCK_STRIPES as u64) as usize
-}
-
-/// Holds one item (and the others of its stripe) against concurrent read-modify-write
-/// until it is dropped.
-pub struct ItemGuard<'a> {
-    _held: std::sync::MutexGuard<'a, ()>,
-}
-
 /// What a commit seals intakes' data with: each reference's own key, read from
-/// `item_keys` or made new (then written by the commit's transaction), while the ring is
-/// held for reading (see `Inner::ring`). Methods in `item_keys`.
+/// `item_keys` or made new (then written by the commit's transaction), with the ring its
+/// `CommitLocks` hold. Methods in `item_keys`.
 pub(super) struct ItemSealers<'a> {
     store: &'a Store,
-    ring: std::sync::RwLockReadGuard<'a, crate::ring::Ring>,
+    ring: &'a crate::ring::Ring,
     known: std::collections::HashMap<String, openpgp::crypto::SessionKey>,
     /// Keys made by this commit: reference → wrapped key.
     new: Vec<(String, Vec<u8>)>,
@@ -242,10 +208,9 @@ impl Store {
     /// Opens (or creates) the database in `data_dir/db`.
     pub fn open(data_dir: &Path, keys: DataKeys) -> Result<Store, StoreError> {
         let Opened { db, lock } = open_db(data_dir)?;
-        let t = |name: &str| db.open_tree(name);
         let spool = Spool::open(data_dir)?;
-        let messages = t(T_MESSAGES)?;
-        let meta = t(T_META)?;
+        let trees = Trees::open(&db)?;
+        let (messages, meta) = (&trees.messages, &trees.meta);
         // An intake's message sealed again under its own key (see `rekey`), or an outbox
         // copy's to a new store key (see `store_key`), interrupted.
         spool.settle_replacements(|r| {
@@ -258,10 +223,9 @@ impl Store {
                 .map(|h| h.to_vec())
         })?;
         // Files whose record never committed (a crash between file and transaction).
-        let outbox_tree = db.open_tree(T_OUTBOX)?;
         let orphans = spool.clean(|r| match r.strip_prefix("outbox-") {
             Some(id) => u64::from_str_radix(id, 16)
-                .map(|id| outbox_tree.contains_key(id.to_be_bytes()).unwrap_or(true))
+                .map(|id| trees.outbox.contains_key(id.to_be_bytes()).unwrap_or(true))
                 .unwrap_or(false),
             None => messages.contains_key(r.as_bytes()).unwrap_or(true),
         })?;
@@ -271,8 +235,7 @@ impl Store {
                 "removed message files of intakes that never committed"
             );
         }
-        let item_keys = t(T_ITEM_KEYS)?;
-        let store_keys = store_key::settle(data_dir, &meta, &keys.store, keys.store_next.as_ref())?;
+        let store_keys = store_key::settle(data_dir, meta, &keys.store, keys.store_next.as_ref())?;
         // With [keys], the ring keys live apart too (issue 25): any left in the data
         // directory (from before, or a restore or standby written there) move first.
         let ring_dir = match &keys.ring_dir {
@@ -285,41 +248,24 @@ impl Store {
             }
             None => data_dir.to_path_buf(),
         };
-        let ring = open_ring(&ring_dir, &store_keys, &item_keys)?;
-        let blind = blind::settle_key(data_dir, &meta, keys.blind)?;
+        let ring = open_ring(&ring_dir, &store_keys, &trees.item_keys)?;
+        let blind = blind::settle_key(data_dir, meta, keys.blind)?;
         let inner = Inner {
-            item_keys,
-            ring: std::sync::RwLock::new(ring),
+            trees,
+            locks: Locks::new(blind, ring),
             spool,
             dir: data_dir.to_path_buf(),
-            messages,
-            items: t(T_ITEMS)?,
-            cases: t(T_CASES)?,
-            case_index: t(T_CASE_INDEX)?,
-            item_index: t(T_ITEM_INDEX)?,
-            item_state: t(T_ITEM_STATE)?,
-            outbox: t(T_OUTBOX)?,
-            outbox_sched: t(T_OUTBOX_SCHED)?,
-            users: t(T_USERS)?,
-            changes: t(T_CHANGES)?,
-            audit: t(T_AUDIT)?,
-            meta,
-            checkpoints: t(T_CHECKPOINTS)?,
             store_keys: std::sync::RwLock::new(Arc::new(store_keys)),
-            key_rotation: Default::default(),
-            new_accounts: Default::default(),
             db,
             _lock: lock,
             auditors: std::sync::RwLock::new(keys.audit.clone()),
             checkpoint_key: std::sync::RwLock::new(keys.checkpoint.clone()),
-            blind: std::sync::RwLock::new(blind),
             keys,
             poisoned: AtomicBool::new(false),
             refseq: Default::default(),
             flusher: Flusher::default(),
             sealer: Default::default(),
             opened: Default::default(),
-            item_locks: std::array::from_fn(|_| std::sync::Mutex::new(())),
             kvittering_counts: Default::default(),
         };
         let store = Store {
@@ -338,19 +284,20 @@ impl Store {
     /// `meta` so that later opens decrypt nothing.
     fn summarise_unindexed_items(&self) -> Result<(), StoreError> {
         let i = &self.inner;
-        let current = i.meta.get(SUMMARIES_VERSION)?.as_deref() == Some(SUMMARIES_CURRENT);
+        let current = i.trees.meta.get(SUMMARIES_VERSION)?.as_deref() == Some(SUMMARIES_CURRENT);
         // A store from before the summaries existed at all has items and no summaries.
-        if current && (i.items.is_empty() || !i.item_state.is_empty()) {
+        if current && (i.trees.items.is_empty() || !i.trees.item_state.is_empty()) {
             return Ok(());
         }
         for item in self.items()? {
-            i.item_state
+            i.trees
+                .item_state
                 .insert(item.reference.as_bytes(), summary_json(&item)?)?;
             for key in item_index_keys(&*self.blind_key(), &item) {
-                i.item_index.insert(key, &[])?;
+                i.trees.item_index.insert(key, &[])?;
             }
         }
-        i.meta.insert(SUMMARIES_VERSION, SUMMARIES_CURRENT)?;
+        i.trees.meta.insert(SUMMARIES_VERSION, SUMMARIES_CURRENT)?;
         i.db.flush()?;
         Ok(())
     }
@@ -361,22 +308,26 @@ impl Store {
     /// failed for good.
     fn schedule_unscheduled(&self) -> Result<(), StoreError> {
         let i = &self.inner;
-        if i.outbox.is_empty() || !i.outbox_sched.is_empty() {
+        if i.trees.outbox.is_empty() || !i.trees.outbox_sched.is_empty() {
             return Ok(());
         }
         for entry in self.outbox()? {
             if let Some(at) = entry.failed {
-                i.outbox_sched
+                i.trees
+                    .outbox_sched
                     .insert(sched_failed_key(entry.id), &time_key(at))?;
                 continue;
             }
             if entry.attempts > 0 {
-                i.outbox_sched
+                i.trees
+                    .outbox_sched
                     .insert(sched_deferred_key(entry.id), &time_key(entry.created))?;
             }
             let due = time_key(entry.next_attempt);
-            i.outbox_sched.insert(sched_due_key(&due, entry.id), &[])?;
-            i.outbox_sched.insert(sched_id_key(entry.id), &due)?;
+            i.trees
+                .outbox_sched
+                .insert(sched_due_key(&due, entry.id), &[])?;
+            i.trees.outbox_sched.insert(sched_id_key(entry.id), &due)?;
         }
         i.db.flush()?;
         Ok(())
@@ -426,7 +377,7 @@ impl Store {
         let mut counters = self.inner.refseq.lock().expect("reference counter lock");
         let next = match counters.get(&year) {
             Some(n) => n + 1,
-            None => read_u64(&self.inner.meta, &refseq_key(year))? + 1,
+            None => read_u64(&self.inner.trees.meta, &refseq_key(year))? + 1,
         };
         counters.insert(year, next);
         Ok(format!("MT-{year}-{next:06}"))
@@ -511,12 +462,7 @@ impl Store {
     /// two decisions at once) could each read the item and the later write undo the earlier
     /// one. One daemon owns the database (sled's file lock), so a lock in memory suffices.
     pub fn lock_item(&self, reference: &str) -> ItemGuard<'_> {
-        // A panic while holding it leaves no half-written item (the batch commits or not).
-        ItemGuard {
-            _held: self.inner.item_locks[stripe_of(reference)]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        }
+        self.inner.locks.item(reference)
     }
 
     /// Locks several items at once, for a batch that changes them together: each stripe
@@ -524,16 +470,6 @@ impl Store {
     /// references sharing a stripe do not wait on themselves. Take it instead of, never on
     /// top of, [`Store::lock_item`].
     pub fn lock_items<'a>(&'a self, references: &[&str]) -> Vec<ItemGuard<'a>> {
-        let mut stripes: Vec<usize> = references.iter().map(|r| stripe_of(r)).collect();
-        stripes.sort_unstable();
-        stripes.dedup();
-        stripes
-            .into_iter()
-            .map(|s| ItemGuard {
-                _held: self.inner.item_locks[s]
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()),
-            })
-            .collect()
+        self.inner.locks.items(references)
     }
 }

@@ -37,6 +37,7 @@ impl Store {
         let mut out = Vec::new();
         for kv in self
             .inner
+            .trees
             .outbox_sched
             .range(b"d".to_vec()..=upper)
             .take(limit)
@@ -52,6 +53,7 @@ impl Store {
     pub fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let Some((k, _)) = self
             .inner
+            .trees
             .outbox_sched
             .scan_prefix(b"d")
             .next()
@@ -64,12 +66,12 @@ impl Store {
 
     /// How many entries are in the outbox, failed ones included.
     pub fn outbox_len(&self) -> usize {
-        self.inner.outbox.len()
+        self.inner.trees.outbox.len()
     }
 
     /// How many outbox entries failed for good (kept, no longer tried).
     pub fn outbox_failed(&self) -> usize {
-        self.inner.outbox_sched.scan_prefix(b"f").count()
+        self.inner.trees.outbox_sched.scan_prefix(b"f").count()
     }
 
     /// Entries tried at least once and still waiting (temporary failures), and when the
@@ -77,7 +79,7 @@ impl Store {
     pub fn outbox_deferred(&self) -> Result<(usize, Option<Timestamp>), StoreError> {
         let mut n = 0;
         let mut oldest: Option<Timestamp> = None;
-        for kv in self.inner.outbox_sched.scan_prefix(b"a") {
+        for kv in self.inner.trees.outbox_sched.scan_prefix(b"a") {
             let (_, queued) = kv?;
             n += 1;
             if let Some(t) = from_time_key(&queued) {
@@ -90,7 +92,7 @@ impl Store {
     /// The entries that failed for good, in id order: only these are decrypted.
     pub fn outbox_failed_entries(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.inner.outbox_sched.scan_prefix(b"f") {
+        for kv in self.inner.trees.outbox_sched.scan_prefix(b"f") {
             let (k, _) = kv?;
             let id = u64::from_be_bytes(k[1..9].try_into().unwrap_or_default());
             out.extend(self.outbox_entry(id)?);
@@ -101,15 +103,15 @@ impl Store {
     /// One outbox entry by id.
     pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
         let key = id.to_be_bytes();
-        let Some(v) = self.inner.outbox.get(key)? else {
+        let Some(v) = self.inner.trees.outbox.get(key)? else {
             return Ok(None);
         };
         match self.outbox_open(&key, &v) {
             Ok(entry) => Ok(Some(entry)),
             // Its copy's file sealed again meanwhile (a store key rotation, see
             // `store_key`): the record read first named the old file. Read both again.
-            Err(_) if self.inner.outbox.get(key)?.as_ref() != Some(&v) => {
-                match self.inner.outbox.get(key)? {
+            Err(_) if self.inner.trees.outbox.get(key)?.as_ref() != Some(&v) => {
+                match self.inner.trees.outbox.get(key)? {
                     Some(v) => Ok(Some(self.outbox_open(&key, &v)?)),
                     None => Ok(None),
                 }
@@ -121,6 +123,7 @@ impl Store {
     /// Every outbox entry, in id order.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         self.inner
+            .trees
             .outbox
             .iter()
             .map(|kv| {

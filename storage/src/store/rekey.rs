@@ -21,13 +21,13 @@ impl Store {
     pub fn rekey_legacy(&self, limit: usize, now: Timestamp) -> Result<usize, StoreError> {
         self.check()?;
         let i = &self.inner;
-        if i.meta.contains_key(REKEYED)? {
+        if i.trees.meta.contains_key(REKEYED)? {
             return Ok(0);
         }
         let mut n = 0;
-        for reference in i.items.iter().keys() {
+        for reference in i.trees.items.iter().keys() {
             let reference = String::from_utf8_lossy(&reference?).into_owned();
-            if i.item_keys.contains_key(reference.as_bytes())? {
+            if i.trees.item_keys.contains_key(reference.as_bytes())? {
                 continue;
             }
             if n == limit {
@@ -51,7 +51,7 @@ impl Store {
             n += 1;
         }
         i.spool.sync_dir()?;
-        i.meta.insert(REKEYED, b"1")?;
+        i.trees.meta.insert(REKEYED, b"1")?;
         self.flush()?;
         Ok(n)
     }

@@ -126,15 +126,6 @@ impl Store {
             .clone()
     }
 
-    /// Held by a key rotation (store, blind-index) from start to end: both rewrite the
-    /// cases.
-    pub(super) fn one_key_rotation(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.inner
-            .key_rotation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
     fn set_store_keys(&self, keys: StoreKeys) {
         *self
             .inner
@@ -155,7 +146,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<StoreRotation, StoreError> {
         self.check()?;
-        let _one = self.one_key_rotation();
+        let _one = self.inner.locks.key_rotation();
         let i = &self.inner;
         let old = self.store_keys();
         if old.previous.is_some() {
@@ -191,7 +182,7 @@ impl Store {
         }
         // Durable before anything is sealed to the new key: an open after a crash knows it
         // needs both.
-        i.meta.insert(STORE_KEY_ROTATING, id(&new))?;
+        i.trees.meta.insert(STORE_KEY_ROTATING, id(&new))?;
         // Begun and done are each an audit entry: one that is begun and never done is a
         // rotation to finish (the next start does).
         let mut b = Batch::new();
@@ -211,7 +202,7 @@ impl Store {
         });
         // Commits that took a sealer before the switch hold the blind-index key for
         // reading until they are applied: once it is ours, none is left.
-        drop(i.blind.write().unwrap_or_else(|e| e.into_inner()));
+        drop(i.locks.blind_mut());
         self.finish_store_rotation(actor, now)
     }
 
@@ -231,31 +222,27 @@ impl Store {
         let mut done = StoreRotation::default();
         // Intakes from before their own keys: given one (their data then opens with it).
         while self.rekey_legacy(1000, now)? > 0 {}
-        done.ring_keys = i
-            .ring
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .reseal(&keys.current)?;
+        done.ring_keys = i.locks.ring_mut().reseal(&keys.current)?;
         for (tree, name) in [
-            (&i.cases, T_CASES),
-            (&i.users, T_USERS),
-            (&i.meta, T_META),
-            (&i.items, T_ITEMS),
+            (&i.trees.cases, T_CASES),
+            (&i.trees.users, T_USERS),
+            (&i.trees.meta, T_META),
+            (&i.trees.items, T_ITEMS),
         ] {
             for kv in tree.iter() {
                 let (k, _) = kv?;
                 done.records += self.reseal_record(tree, name, &k, &old)?;
             }
         }
-        for kv in i.outbox.iter() {
+        for kv in i.trees.outbox.iter() {
             let (k, _) = kv?;
             let (records, files) = self.reseal_outbox(&k, &old)?;
             done.records += records;
             done.files += files;
         }
         i.spool.sync_dir()?;
-        i.meta.insert(STORE_KEY_ID, id(&keys.current))?;
-        i.meta.remove(STORE_KEY_ROTATING)?;
+        i.trees.meta.insert(STORE_KEY_ID, id(&keys.current))?;
+        i.trees.meta.remove(STORE_KEY_ROTATING)?;
         self.flush()?;
         if i.dir.join(STORE_KEY_NEXT).exists() {
             // The old key stays beside, linked before the new one takes its name, for the
@@ -339,7 +326,7 @@ impl Store {
     fn reseal_outbox(&self, key: &[u8], old: &Cert) -> Result<(usize, usize), StoreError> {
         let i = &self.inner;
         loop {
-            let Some(value) = i.outbox.get(key)? else {
+            let Some(value) = i.trees.outbox.get(key)? else {
                 return Ok((0, 0));
             };
             if !crate::crypto::sealed_to(old, &value) {
@@ -356,7 +343,7 @@ impl Store {
                 let file = match i.spool.read(&spool_name, &hash) {
                     Ok(file) => file,
                     // Delivered (record and file gone) or changed meanwhile: look again.
-                    Err(_) if i.outbox.get(key)?.as_deref() != Some(&value[..]) => continue,
+                    Err(_) if i.trees.outbox.get(key)?.as_deref() != Some(&value[..]) => continue,
                     Err(e) => return Err(e),
                 };
                 if crate::crypto::sealed_to(old, &file) {
@@ -370,22 +357,17 @@ impl Store {
             }
             let sealed = self.seal(&entry)?;
             let reseal = reseal_key(&spool_name);
-            use sled::Transactional;
-            let applied = (&i.outbox, &i.meta)
-                .transaction(|(to, tm)| {
-                    if to.get(key)?.as_deref() != Some(&value[..]) {
-                        return Ok(false);
-                    }
-                    to.insert(key, sealed.as_slice())?;
-                    if let (true, Some(h)) = (replaced, &entry.message_sha256) {
-                        tm.insert(reseal.as_bytes(), hex::decode(h).unwrap_or_default())?;
-                    }
-                    Ok::<bool, sled::transaction::ConflictableTransactionError<StoreError>>(true)
-                })
-                .map_err(|e| match e {
-                    sled::transaction::TransactionError::Abort(e) => e,
-                    sled::transaction::TransactionError::Storage(e) => self.storage_failed(e),
-                })?;
+            let applied = self.transaction(|t| {
+                if t.outbox.get(key)?.as_deref() != Some(&value[..]) {
+                    return Ok(false);
+                }
+                t.outbox.insert(key, sealed.as_slice())?;
+                if let (true, Some(h)) = (replaced, &entry.message_sha256) {
+                    t.meta
+                        .insert(reseal.as_bytes(), hex::decode(h).unwrap_or_default())?;
+                }
+                Ok(true)
+            })?;
             if !applied {
                 if replaced {
                     i.spool.drop_replacement(&spool_name);
@@ -395,7 +377,7 @@ impl Store {
             if replaced {
                 self.flush()?;
                 i.spool.replace(&spool_name)?;
-                i.meta.remove(reseal.as_bytes())?;
+                i.trees.meta.remove(reseal.as_bytes())?;
             }
             return Ok((1, replaced as usize));
         }

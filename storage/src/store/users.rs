@@ -19,7 +19,7 @@ pub(super) fn seen(stored: &[u8]) -> [u8; 32] {
 
 impl Store {
     pub fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.sealed_at(&self.inner.users, T_USERS, id.as_bytes())
+        self.sealed_at(&self.inner.trees.users, T_USERS, id.as_bytes())
     }
 
     /// Changes account `id` so that no change is ever undone by a copy read before it:
@@ -37,6 +37,7 @@ impl Store {
         for _ in 0..ATTEMPTS {
             let stored = self
                 .inner
+                .trees
                 .users
                 .get(id.as_bytes())
                 .map_err(StoreError::from)?;
@@ -69,11 +70,7 @@ impl Store {
         mut batch: Batch,
         now: Timestamp,
     ) -> Result<Result<(), Taken>, StoreError> {
-        let _one = self
-            .inner
-            .new_accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _one = self.inner.locks.new_account();
         let accounts = self.users()?;
         if accounts.iter().any(|u| u.id == user.id) {
             return Ok(Err(Taken::Id));
@@ -92,7 +89,7 @@ impl Store {
 
     /// Every account, by id.
     pub fn users(&self) -> Result<Vec<User>, StoreError> {
-        self.all_sealed(self.inner.users.iter(), T_USERS)
+        self.all_sealed(self.inner.trees.users.iter(), T_USERS)
     }
 
     /// The statusmøde invitations sent for a school year, if any.
@@ -101,6 +98,6 @@ impl Store {
         school_year: i16,
     ) -> Result<Option<crate::series::SentSeries>, StoreError> {
         let key = crate::series::key(school_year);
-        self.sealed_at(&self.inner.meta, T_META, key.as_bytes())
+        self.sealed_at(&self.inner.trees.meta, T_META, key.as_bytes())
     }
 }
