@@ -40,7 +40,7 @@ fn main() {
     let keys = keys.with_auditors(vec![
         modtag_storage::keys::generate_key("bench auditors").unwrap()
     ]);
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let start = Instant::now();
     let mut done = 0;
     while done < append_n {
@@ -72,7 +72,7 @@ fn main() {
         modtag_storage::keys::generate_key("bench auditors").unwrap()
     ]);
     let key = keys.checkpoint.clone();
-    drop(Store::open(dir.path(), keys).unwrap());
+    drop(Store::open(dir.path(), keys, Timestamp::now()).unwrap());
     let db = sled::open(dir.path().join("db")).unwrap();
     let audit = db.open_tree("audit").unwrap();
     let meta = db.open_tree("meta").unwrap();

@@ -72,7 +72,12 @@ fn main() {
     let auditor = modtag_storage::keys::generate_key("auditors").unwrap();
     let (keys, _) = DataKeys::init_or_load(&live, None).unwrap();
     let store_key = keys.store.clone();
-    let store = Store::open(&live, keys.with_auditors(vec![auditor.clone()])).unwrap();
+    let store = Store::open(
+        &live,
+        keys.with_auditors(vec![auditor.clone()]),
+        Timestamp::now(),
+    )
+    .unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     let t = Instant::now();
     add_intakes(&store, 0..n, size, now);
@@ -145,9 +150,14 @@ fn main() {
 
     let target = work.path().join("restored");
     let t = Instant::now();
-    let restored =
-        modtag_storage::restore::restore(&store_key, open(&file), Some(open(&keyring)), &target)
-            .unwrap();
+    let restored = modtag_storage::restore::restore(
+        &store_key,
+        open(&file),
+        Some(open(&keyring)),
+        &target,
+        Timestamp::now(),
+    )
+    .unwrap();
     let restore_s = t.elapsed().as_secs_f64();
     println!(
         "restore:    {restore_s:7.1} s  ({} intakes)",
@@ -157,7 +167,8 @@ fn main() {
         std::fs::copy(live.join(name), target.join(name)).unwrap();
     }
     let t = Instant::now();
-    let applied = modtag_storage::standby::apply(&store_key, &increment, &target).unwrap();
+    let applied =
+        modtag_storage::standby::apply(&store_key, &increment, &target, Timestamp::now()).unwrap();
     let apply_s = t.elapsed().as_secs_f64();
     println!(
         "apply:      {apply_s:7.1} s  ({} intakes written, {} erased)",
@@ -166,7 +177,12 @@ fn main() {
     );
     let t = Instant::now();
     let keys = DataKeys::load(&target, None).unwrap();
-    let back = Store::open(&target, keys.with_auditors(vec![auditor.clone()])).unwrap();
+    let back = Store::open(
+        &target,
+        keys.with_auditors(vec![auditor.clone()]),
+        Timestamp::now(),
+    )
+    .unwrap();
     let open_s = t.elapsed().as_secs_f64();
     println!(
         "first open: {open_s:7.1} s  ({} summaries rebuilt)",
@@ -179,7 +195,7 @@ fn main() {
     drop(back);
 
     let keys = DataKeys::load(&live, None).unwrap();
-    let store = Store::open(&live, keys.with_auditors(vec![auditor])).unwrap();
+    let store = Store::open(&live, keys.with_auditors(vec![auditor]), Timestamp::now()).unwrap();
     let t = Instant::now();
     let done = store.rotate_store_key(None, "bench", now).unwrap();
     println!(

@@ -205,12 +205,14 @@ fn read_keyring(store_key: &Cert, input: impl Read + Send + Sync) -> Result<Keyr
 }
 
 /// Restores `backup` into `dir` (which must not exist, or be empty), with the intakes' keys
-/// from `keyring` when one is given (see the module).
+/// from `keyring` when one is given (see the module). `now` says which year's reference
+/// counter jumps too (see [`REFERENCE_GAP`]).
 pub fn restore(
     store_key: &Cert,
     backup: impl Read + Send + Sync,
     keyring: Option<impl Read + Send + Sync>,
     dir: &Path,
+    now: jiff::Timestamp,
 ) -> Result<Restored, StoreError> {
     let keyring = keyring.map(|k| read_keyring(store_key, k)).transpose()?;
     let io = |source| StoreError::Io {
@@ -301,7 +303,7 @@ pub fn restore(
         drop_erased(db, store_key, &spool_dir, &erased_since)?;
     }
     sync_filesystem(&spool_dir)?;
-    skip_references(db, jiff::Timestamp::now())?;
+    skip_references(db, now)?;
     // Where increments for a standby go on from (see `standby`).
     if let Some(position) = manifest.position {
         db.open_tree(T_META)?

@@ -55,8 +55,14 @@ pub fn position(meta: &sled::Tree) -> Result<Option<u64>, StoreError> {
     get_u64(meta, POSITION)
 }
 
-/// Applies the increment in `file` to the stopped standby in `dir` (see the module).
-pub fn apply(store_key: &Cert, file: &Path, dir: &Path) -> Result<Applied, StoreError> {
+/// Applies the increment in `file` to the stopped standby in `dir` (see the module). `now`
+/// says which year's reference counter jumps too (see [`crate::restore::REFERENCE_GAP`]).
+pub fn apply(
+    store_key: &Cert,
+    file: &Path,
+    dir: &Path,
+    now: jiff::Timestamp,
+) -> Result<Applied, StoreError> {
     let opened = open_db(dir)?;
     let db = &opened.db;
     let meta = db.open_tree(T_META)?;
@@ -133,7 +139,7 @@ pub fn apply(store_key: &Cert, file: &Path, dir: &Path) -> Result<Applied, Store
         }
     }
     let shredded = shred_as_the_primary(db)?;
-    crate::restore::skip_references(db, jiff::Timestamp::now())?;
+    crate::restore::skip_references(db, now)?;
     db.flush()?;
     spool.sync_dir()?;
     crate::keys::sync_dir(dir)?;

@@ -20,7 +20,7 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
     let dir = tempfile::tempdir().unwrap();
     let keys = test_keys(dir.path());
     let store_key = keys.store.clone();
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     let before: Vec<String> = (1..=20).map(|n| commit_intake(&store, n, now)).collect();
     store.write_checkpoint("test/audit").unwrap();
@@ -93,6 +93,7 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
         file.as_slice(),
         None::<&[u8]>,
         &target.path().join("a"),
+        Timestamp::now(),
     )
     .unwrap_err()
     .to_string();
@@ -104,6 +105,7 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
         file.as_slice(),
         Some(keyring.as_slice()),
         &restored_dir,
+        Timestamp::now(),
     )
     .unwrap();
     assert_eq!(restored.erased_since, std::slice::from_ref(&erased));

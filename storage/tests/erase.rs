@@ -34,7 +34,7 @@ fn an_erased_intake_opens_nowhere_and_the_log_still_verifies() {
     let keys = test_keys(dir.path());
     let checkpoint_key = keys.checkpoint.verifying_key();
     let store_key = keys.store.clone();
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     for r in [A, B] {
         let mut b = Batch::new();
@@ -124,7 +124,7 @@ fn an_interrupted_rotation_is_finished_at_open() {
     let store_key = {
         let keys = test_keys(dir.path());
         let store_key = keys.store.clone();
-        let store = Store::open(dir.path(), keys).unwrap();
+        let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
         let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
         let mut b = Batch::new();
         b.message(A, b"Subject: x\r\n\r\nEmil\r\n".to_vec())
@@ -156,7 +156,7 @@ fn an_interrupted_rotation_is_finished_at_open() {
 #[test]
 fn a_rotated_blind_index_key_finds_the_same_and_the_old_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     let mut b = Batch::new();
     for r in [A, B] {
@@ -250,7 +250,7 @@ fn intakes_of_an_earlier_version_get_keys_of_their_own() {
         .unwrap()
         .with_auditors(vec![auditor()]);
     let store_key = keys.store.clone();
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let before: Vec<(String, String, Vec<u8>)> = store
         .items()
         .unwrap()

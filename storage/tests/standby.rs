@@ -42,7 +42,7 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     let keys = test_keys(primary_dir.path());
     let store_key = keys.store.clone();
     let checkpoint_key = keys.checkpoint.verifying_key();
-    let primary = Store::open(primary_dir.path(), keys).unwrap();
+    let primary = Store::open(primary_dir.path(), keys, Timestamp::now()).unwrap();
     let first: Vec<String> = (1..=3).map(|n| commit_intake(&primary, n, now())).collect();
     // Copies of the second intake: one tried and waiting, one failed for good.
     let copy = |id: u64| {
@@ -72,9 +72,14 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     primary.backup(&mut seed, true, now()).unwrap();
     let work = tempfile::tempdir().unwrap();
     let standby = work.path().join("standby");
-    let restored =
-        modtag_storage::restore::restore(&store_key, seed.as_slice(), None::<&[u8]>, &standby)
-            .unwrap();
+    let restored = modtag_storage::restore::restore(
+        &store_key,
+        seed.as_slice(),
+        None::<&[u8]>,
+        &standby,
+        Timestamp::now(),
+    )
+    .unwrap();
     std::fs::copy(primary_dir.path().join(STORE_KEY), standby.join(STORE_KEY)).unwrap();
     let position = restored.manifest.position.unwrap();
 
@@ -90,7 +95,7 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     primary.rotate_ring("tester", now()).unwrap();
     primary.write_checkpoint("test/audit").unwrap();
     let inc = increment(&primary, position, work.path(), "1.mti");
-    let applied = apply(&store_key, &inc, &standby).unwrap();
+    let applied = apply(&store_key, &inc, &standby, Timestamp::now()).unwrap();
     assert_eq!(applied.gone, [first[0].clone()]);
     assert_eq!(applied.intakes, 1, "only what changed: {applied:?}");
     let next = applied.manifest.position.unwrap();
@@ -124,14 +129,14 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
 
     // A crash after the writes and before the position moved: applied again, the same.
     set_position(&standby, position);
-    let again = apply(&store_key, &inc, &standby).unwrap();
+    let again = apply(&store_key, &inc, &standby, Timestamp::now()).unwrap();
     assert_eq!(again.manifest.position, Some(next));
     check("applied again");
 
     // Files of the other kind are refused, saying which command takes them.
     let seed_file = work.path().join("seed.mtb");
     std::fs::write(&seed_file, &seed).unwrap();
-    let err = apply(&store_key, &seed_file, &standby)
+    let err = apply(&store_key, &seed_file, &standby, Timestamp::now())
         .unwrap_err()
         .to_string();
     assert!(
@@ -145,7 +150,9 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     assert!(err.contains("backup apply"), "{err}");
 
     // The same one once more (the position has moved): refused, saying what to take.
-    let err = apply(&store_key, &inc, &standby).unwrap_err().to_string();
+    let err = apply(&store_key, &inc, &standby, Timestamp::now())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&format!("--since {next}")), "{err}");
 
     // The primary's audit retention deletes old payloads: the standby's copies go too, and
@@ -153,7 +160,7 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     let later = now() + jiff::SignedDuration::from_hours(1);
     assert!(primary.apply_audit_retention(later, later).unwrap() > 0);
     let inc = increment(&primary, next, work.path(), "2.mti");
-    let applied = apply(&store_key, &inc, &standby).unwrap();
+    let applied = apply(&store_key, &inc, &standby, Timestamp::now()).unwrap();
     assert!(applied.audit_payloads_deleted > 0, "{applied:?}");
     let next = applied.manifest.position.unwrap();
     let db = open_sled(&standby);
@@ -179,6 +186,8 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     drop(s);
     commit_intake(&primary, 5, now());
     let inc = increment(&primary, next, work.path(), "3.mti");
-    let err = apply(&store_key, &inc, &standby).unwrap_err().to_string();
+    let err = apply(&store_key, &inc, &standby, Timestamp::now())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("another log"), "{err}");
 }

@@ -21,7 +21,7 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
         let (keys, created) = DataKeys::init_or_load(dir.path(), None).unwrap();
         let keys = keys.with_auditors(vec![auditor()]);
         assert_eq!(created.len(), 4, "store, checkpoint, blind-index and signing keys are created on first start (no audit key: that comes from the configuration; no shared API token)");
-        let store = Store::open(dir.path(), keys).unwrap();
+        let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
         let r1 = store.next_reference(now).unwrap();
         let r2 = store.next_reference(now).unwrap();
         assert!(r1.starts_with("MT-") && r1.ends_with("000001"), "{r1}");
@@ -80,7 +80,7 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
 fn a_second_open_of_a_live_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let keys = test_keys(dir.path());
-    let _store = Store::open(dir.path(), keys).unwrap();
+    let _store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let err = verify_offline(dir.path(), &[], None).unwrap_err();
     assert!(err.to_string().contains("in use"), "{err}");
 }
@@ -106,7 +106,7 @@ fn secret_files_readable_by_others_are_refused() {
 fn reference_allocation_racing_transactions_is_unique() {
     let dir = tempfile::tempdir().unwrap();
     let keys = test_keys(dir.path());
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let mut threads = Vec::new();
     for t in 0..8 {
@@ -161,7 +161,7 @@ fn reference_allocation_racing_transactions_is_unique() {
 fn concurrent_commit_and_flush_all_complete() {
     let dir = tempfile::tempdir().unwrap();
     let keys = test_keys(dir.path());
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     for _ in 0..20 {
         let (store, tx) = (store.clone(), tx.clone());
@@ -192,7 +192,7 @@ fn message_files_are_checked_and_orphans_removed() {
     let (r1, r2);
     {
         let keys = test_keys(dir.path());
-        let store = Store::open(dir.path(), keys).unwrap();
+        let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
         r1 = store.next_reference(now).unwrap();
         r2 = store.next_reference(now).unwrap();
         for r in [&r1, &r2] {
@@ -243,7 +243,7 @@ fn outbox_schedule_reads_only_what_is_due() {
     use modtag_storage::records::OutboxEntry;
     let dir = tempfile::tempdir().unwrap();
     let keys = test_keys(dir.path());
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     let entry = |id: u64, due: Timestamp| OutboxEntry {
         next_attempt: due,
@@ -339,7 +339,7 @@ fn a_thousand_tamperings_are_all_detected() {
     let dir = tempfile::tempdir().unwrap();
     let keys = test_keys(dir.path());
     let key = keys.checkpoint.verifying_key();
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let now = Timestamp::now();
     // 60 entries in 20 commits, checkpoints along the way; the last one is "kept elsewhere".
     let mut kept = String::new();
@@ -457,7 +457,7 @@ fn retention_deletes_payloads_and_the_log_still_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let keys = test_keys(dir.path());
     let key = keys.checkpoint.verifying_key();
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let old: Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     for (t, n) in [(old, 3), (now, 2)] {
@@ -494,7 +494,7 @@ fn items_by_state_and_the_index_built_for_older_stores() {
     use modtag_storage::records::ItemState::*;
     let dir = tempfile::tempdir().unwrap();
     let keys = test_keys(dir.path());
-    let store = Store::open(dir.path(), keys).unwrap();
+    let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let now = Timestamp::now();
     let mut refs = Vec::new();
     for state in [AwaitingAssessment, Closed, Routed, AwaitingAssessment] {
@@ -578,7 +578,7 @@ fn vocabularies_are_stored_by_their_names() {
 fn summaries_and_the_sent_to_index_serve_the_desk_and_are_filled_in_for_older_stores() {
     let dir = tempfile::tempdir().unwrap();
     let now = Timestamp::now();
-    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
     let mut sent = item("MT-2026-000001", now);
     sent.channel = Channel::Trivselplus;
     sent.sent_to = vec!["mette.joergensen".into()];
@@ -638,7 +638,7 @@ fn summaries_and_the_sent_to_index_serve_the_desk_and_are_filled_in_for_older_st
 fn outbox_messages_live_in_the_spool_not_in_sled() {
     use modtag_storage::records::OutboxEntry;
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
     let message = "X".repeat(200_000);
     let mut b = Batch::new();
@@ -709,7 +709,7 @@ fn account(id: &str, email: &str, now: Timestamp) -> modtag_storage::records::Us
 fn account_changes_are_compared_and_swapped_and_an_email_is_one_account() {
     let dir = tempfile::tempdir().unwrap();
     let now = Timestamp::now();
-    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
     let add = |u| store.add_user(u, Batch::new(), now).unwrap();
     assert_eq!(add(account("lene", "lene@x", now)), Ok(()));
     assert_eq!(
@@ -763,7 +763,7 @@ fn account_changes_are_compared_and_swapped_and_an_email_is_one_account() {
 #[test]
 fn kvitteringer_to_one_mailbox_are_counted_as_they_are_planned() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
     let now: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
     let spellings = ["offer@x.dk", "OFFER@X.DK", "offer+a@x.dk", "\"offer\"@x.dk"];
     let mut seen: Vec<usize> = std::thread::scope(|s| {

@@ -94,7 +94,7 @@ fn sealed_to_key(dir: &std::path::Path, key: &sequoia_openpgp::Cert) -> Vec<Stri
 #[test]
 fn a_rotated_store_key_reads_the_same_and_nothing_is_left_under_the_old() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
     fill(&store);
     let old_bytes = std::fs::read(dir.path().join(STORE_KEY)).unwrap();
     let old = read_store_key(&dir.path().join(STORE_KEY)).unwrap();
@@ -153,7 +153,7 @@ fn a_rotated_store_key_reads_the_same_and_nothing_is_left_under_the_old() {
 #[test]
 fn an_interrupted_store_key_rotation_is_finished_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), test_keys(dir.path())).unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
     fill(&store);
     drop(store);
     let old = read_store_key(&dir.path().join(STORE_KEY)).unwrap();

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use modtag_intake::clock::Clock;
 use modtag_storage::restore;
 
 use super::{Ctx, IntegrityFailure};
@@ -93,8 +94,8 @@ pub async fn run(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
         } => {
             let key = store_key_of(ctx, store_key.as_deref())?;
             let keyring = keyring.as_deref().map(open).transpose()?;
-            let restored =
-                restore::restore(&key, open(file)?, keyring, dir).with_context(|| {
+            let restored = restore::restore(&key, open(file)?, keyring, dir, Clock::system().now())
+                .with_context(|| {
                     format!("cannot restore {} into {}", file.display(), dir.display())
                 })?;
             if *json {
@@ -142,7 +143,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
         } => {
             let key = store_key_of(ctx, store_key.as_deref())?;
             let dir = &ctx.cli.data;
-            let applied = modtag_storage::standby::apply(&key, file, dir)
+            let applied = modtag_storage::standby::apply(&key, file, dir, Clock::system().now())
                 .with_context(|| format!("cannot apply {} to {}", file.display(), dir.display()))?;
             let position = applied.manifest.position;
             if *json {

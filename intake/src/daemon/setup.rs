@@ -29,7 +29,7 @@ pub(super) fn open_store(loaded: &Loaded, data: &Path) -> Result<(Store, Clock)>
     // The audit log is encrypted to the auditors' certificates from the configuration.
     let keys = keys.with_auditors(loaded.auditors.clone());
     let clock = Clock::system();
-    let store = Store::open(data, keys)
+    let store = Store::open(data, keys, clock.now())
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
     if modtag_storage::keys::remove_legacy_api_token(data)? {
         println!(

@@ -205,8 +205,9 @@ impl Store {
         &self.inner.dir
     }
 
-    /// Opens (or creates) the database in `data_dir/db`.
-    pub fn open(data_dir: &Path, keys: DataKeys) -> Result<Store, StoreError> {
+    /// Opens (or creates) the database in `data_dir/db`. `now` is the time of the audit
+    /// entry that ends a store key rotation a crash interrupted, if there is one.
+    pub fn open(data_dir: &Path, keys: DataKeys, now: Timestamp) -> Result<Store, StoreError> {
         let Opened { db, lock } = open_db(data_dir)?;
         let spool = Spool::open(data_dir)?;
         let trees = Trees::open(&db)?;
@@ -275,7 +276,7 @@ impl Store {
         store.summarise_unindexed_items()?;
         store.finish_rotation()?;
         // A rotation a crash interrupted (nothing to do otherwise).
-        store.finish_store_rotation("system", Timestamp::now())?;
+        store.finish_store_rotation("system", now)?;
         Ok(store)
     }
 

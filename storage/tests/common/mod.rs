@@ -43,7 +43,7 @@ pub fn reopen(dir: &std::path::Path) -> Store {
 pub fn try_reopen(dir: &std::path::Path) -> Result<Store, modtag_storage::StoreError> {
     for _ in 0..100 {
         let keys = DataKeys::load(dir, None)?.with_auditors(vec![auditor()]);
-        match Store::open(dir, keys) {
+        match Store::open(dir, keys, Timestamp::now()) {
             Err(modtag_storage::StoreError::Locked) => {
                 std::thread::sleep(std::time::Duration::from_millis(50))
             }

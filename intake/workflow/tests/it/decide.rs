@@ -13,7 +13,7 @@ use modtag_workflow::decide::{decide, DecideError, DecisionInput};
 fn store_with_item(dir: &std::path::Path, received: Timestamp) -> Store {
     let (keys, _) = DataKeys::init_or_load(dir, None).unwrap();
     let keys = keys.with_auditors(modtag_config::load_embedded().unwrap().auditors);
-    let store = Store::open(dir, keys).unwrap();
+    let store = Store::open(dir, keys, Timestamp::now()).unwrap();
     let item = Item::received(
         "MT-2026-000001",
         modtag_config::Channel::Underretning,

@@ -29,7 +29,7 @@ fn open(dir: &std::path::Path) -> Store {
     for _ in 0..100 {
         let (keys, _) = DataKeys::init_or_load(dir, None).unwrap();
         let keys = keys.with_auditors(modtag_config::load_embedded().unwrap().auditors);
-        match Store::open(dir, keys) {
+        match Store::open(dir, keys, Timestamp::now()) {
             Ok(store) => return store,
             Err(modtag_storage::StoreError::Locked) => {
                 std::thread::sleep(std::time::Duration::from_millis(50))

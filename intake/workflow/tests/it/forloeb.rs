@@ -82,7 +82,12 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
     cfg.config.trivsel.remind_after_days = 2;
     let dir = tempfile::tempdir().unwrap();
     let (keys, _) = DataKeys::init_or_load(dir.path(), None).unwrap();
-    let store = Store::open(dir.path(), keys.with_auditors(cfg.auditors.clone())).unwrap();
+    let store = Store::open(
+        dir.path(),
+        keys.with_auditors(cfg.auditors.clone()),
+        Timestamp::now(),
+    )
+    .unwrap();
     // Tuesday 1 December 2026, 10:00 in Copenhagen.
     let t0: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
     let mut b = Batch::new();

@@ -32,7 +32,12 @@ fn due_intakes_and_failed_deliveries_go_and_the_rest_stays() {
     let rules = &cfg.config.retention;
     let dir = tempfile::tempdir().unwrap();
     let (keys, _) = DataKeys::init_or_load(dir.path(), None).unwrap();
-    let store = Store::open(dir.path(), keys.with_auditors(cfg.auditors.clone())).unwrap();
+    let store = Store::open(
+        dir.path(),
+        keys.with_auditors(cfg.auditors.clone()),
+        Timestamp::now(),
+    )
+    .unwrap();
     let t0: Timestamp = "2026-01-05T09:00:00Z".parse().unwrap();
     use ItemState::*;
     let mut journalised = intake(
