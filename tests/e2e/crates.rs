@@ -240,3 +240,40 @@ fn the_sentence_check_finds_one() {
     );
     assert!(prose_comparisons("r.rs", "if n.contains(\"måske\") {}").len() == 1);
 }
+
+/// Reads of the wall clock outside tests and comments, by file and line.
+fn clock_reads(name: &str, text: &str) -> Vec<String> {
+    let end = text.find("#[cfg(test)]").unwrap_or(text.len());
+    (text[..end].lines().enumerate())
+        .filter(|(_, l)| {
+            let code = l.split("//").next().unwrap_or("");
+            ["Timestamp::now()", "Zoned::now()", "SystemTime::now()"]
+                .iter()
+                .any(|c| code.contains(c))
+        })
+        .map(|(n, _)| format!("{name}:{}", n + 1))
+        .collect()
+}
+
+/// The time is a value handed in: only the daemon's clock (`intake/src/clock.rs`, which
+/// tests move) reads the wall clock, so every deadline can be tested at a fixed time.
+#[test]
+fn only_the_clock_reads_the_time() {
+    let mut found = Vec::new();
+    for (folder, _) in LAYERS {
+        let mut paths = Vec::new();
+        sources(&workspace().join(folder).join("src"), &mut paths);
+        for p in paths
+            .iter()
+            .filter(|p| !p.ends_with("clock.rs") && !p.ends_with("tests.rs"))
+        {
+            let text = std::fs::read_to_string(p).unwrap();
+            found.extend(clock_reads(&p.display().to_string(), &text));
+        }
+    }
+    assert!(found.is_empty(), "ask the Clock:\n{}", found.join("\n"));
+    let sample =
+        "fn f() {\n    let now = jiff::Timestamp::now();\n}\n// Timestamp::now() in a comment\n\
+                  #[cfg(test)]\nmod tests { fn t() { Timestamp::now(); } }\n";
+    assert_eq!(clock_reads("x.rs", sample), ["x.rs:2"]);
+}
