@@ -466,3 +466,57 @@ fn an_overgang_to_trin_2_is_refused_until_its_conditions_hold() {
         "{audited}"
     );
 }
+
+/// Two forløb booked into the same slot at the same moment by two people at Journalen: one
+/// gets it, the other is told it is taken. Bookings of one slot are taken one after the
+/// other in the store (issue 28), not by a lock in one page's code.
+#[test]
+fn one_slot_is_booked_once_when_two_ask_at_once() {
+    let d = Daemon::start(Options::default());
+    let refs: Vec<String> = (0..2)
+        .map(|i| {
+            let (code, _, body) = modtag_tests::forms::friskolen_send_sikkert(
+                d.public,
+                "",
+                &format!("Forløb nummer {i} for en elev."),
+            );
+            assert_eq!(code, 200, "{body}");
+            let r = reference_on(&body);
+            d.decide(
+                &r,
+                &["--institution", "friskolen", "--area", "privat_skole"],
+            );
+            r
+        })
+        .collect();
+    let uri = d.add_user("journal", "journalen@kommune.localhost", "journalen");
+    let first = d.sign_in("journal", &uri);
+    let second = d.sign_in_at("journal", &uri, 1);
+    let (_, page) = first.get(&d, &format!("/koe/{}/moede", refs[0]));
+    let slot = page
+        .split("name=\"tid\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .expect("a bookable slot")
+        .to_string();
+    let people = "Lise Holm <lise.holm@friskolen.dk>";
+    let barrier = std::sync::Barrier::new(2);
+    let book = |who: &Signed, r: &str| {
+        barrier.wait();
+        let form = [("tid", slot.as_str()), ("deltagere", people)];
+        who.post_form(&d, &format!("/koe/{r}/moede"), &form).0
+    };
+    let codes: Vec<u16> = std::thread::scope(|s| {
+        let a = s.spawn(|| book(&first, &refs[0]));
+        let b = s.spawn(|| book(&second, &refs[1]));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let mut sorted = codes.clone();
+    sorted.sort();
+    assert_eq!(sorted, [303, 422], "one booking, one refusal: {codes:?}");
+    let booked: Vec<bool> = refs
+        .iter()
+        .map(|r| first.get(&d, &format!("/koe/{r}")).1.contains("booket af"))
+        .collect();
+    assert_eq!(booked.iter().filter(|b| **b).count(), 1, "{booked:?}");
+}

@@ -26,7 +26,7 @@ use super::session::{Posted, SignedIn};
 use super::signin::{page, refused, storage_trouble};
 use crate::access;
 use crate::api::auth::Caller;
-use crate::api::state::{audit, durable, load_item, ApiState};
+use crate::api::state::{audit, load_item, ApiState};
 use crate::app::blocking;
 use crate::workflow::forloeb::{self, Step};
 use crate::workflow::{booking, participants};
@@ -229,10 +229,6 @@ type Plan = Box<
         + Send,
 >;
 
-/// Bookings and cancellations one at a time: a slot another forløb holds is read and
-/// refused under this lock, so two people cannot book the same slot at once.
-static BOOKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// The slots other forløb hold (from the clear summaries; nothing is decrypted).
 fn taken_slots(store: &Store, except: &str) -> Result<Vec<jiff::civil::DateTime>, StoreError> {
     Ok(store
@@ -243,46 +239,45 @@ fn taken_slots(store: &Store, except: &str) -> Result<Vec<jiff::civil::DateTime>
         .collect())
 }
 
-/// Loads the item under its lock, checks who may, lets `plan` change it, and commits it
-/// with what `plan` queued and audited; `Ok(Err(why))` when the plan refused (nothing is
-/// changed), `Err(page)` for no access or storage trouble.
+/// Loads the item under its lock (and, for a booking, the slot's: two bookings of one slot
+/// are taken one after the other, so the second sees the first), checks who may, lets
+/// `plan` change it, and commits it with what `plan` queued and audited; `Ok(Err(why))`
+/// when the plan refused (nothing is changed), `Err(page)` for no access or storage trouble.
 async fn change(
     state: &Arc<ApiState>,
     caller: &Caller,
-    reference: &str,
+    (reference, slot): (&str, Option<String>),
     who: Who,
     plan: Plan,
 ) -> Result<Result<(), String>, Response> {
-    let (store, cfg, now) = (state.app.store.clone(), state.app.policy.cfg(), state.now());
+    let (cfg, now) = (state.app.policy.cfg(), state.now());
     let r = reference.to_string();
     let person = caller.person.clone();
-    let done = blocking(move || -> Result<Option<Result<(), String>>, StoreError> {
-        let _one = matches!(who, Who::Journalen)
-            .then(|| BOOKING.lock().unwrap_or_else(|e| e.into_inner()));
-        let _held = store.lock_item(&r);
-        let Some(mut item) = store.item(&r)? else {
-            return Ok(None);
-        };
-        if !allowed(who, &person, &item) {
-            return Ok(None);
-        }
-        let mut batch = Batch::new();
-        let outcome = plan(&store, &cfg, &mut item, &mut batch, now)?;
-        if outcome.is_ok() {
-            batch.item(item);
-            store.commit(batch, now)?;
-        }
-        Ok(Some(outcome))
-    })
-    .await;
+    let done = (state.app)
+        .change(
+            move |store| -> Result<Option<Result<(), String>>, StoreError> {
+                let _held = match &slot {
+                    Some(slot) => store.lock_booking(&r, slot),
+                    None => vec![store.lock_item(&r)],
+                };
+                let Some(mut item) = store.item(&r)? else {
+                    return Ok(None);
+                };
+                if !allowed(who, &person, &item) {
+                    return Ok(None);
+                }
+                let mut batch = Batch::new();
+                let outcome = plan(store, &cfg, &mut item, &mut batch, now)?;
+                if outcome.is_ok() {
+                    batch.item(item);
+                    store.commit(batch, now)?;
+                }
+                Ok(Some(outcome))
+            },
+        )
+        .await;
     match done {
-        Ok(Some(Ok(()))) => {
-            if let Err(e) = durable(state).await {
-                return Err(e.into_response());
-            }
-            state.app.wake.notify_one();
-            Ok(Ok(()))
-        }
+        Ok(Some(Ok(()))) => Ok(Ok(())),
         Ok(Some(Err(why))) => Ok(Err(why)),
         Ok(None) => Err(not_found()),
         Err(e) => Err(storage_trouble(e)),
@@ -323,7 +318,7 @@ pub async fn answer(
     let plan: Plan = Box::new(move |store, cfg, item, batch, now| {
         forloeb::answer(store, cfg, item, &me, &user, staff, &note, batch, now)
     });
-    match change(&state, &caller, &reference, Who::Leader, plan).await {
+    match change(&state, &caller, (&reference, None), Who::Leader, plan).await {
         Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}#forloeb")).into_response(),
         Ok(Err(why)) => refused(StatusCode::CONFLICT, "Svaret blev ikke sendt", &why),
         Err(page) => page,
@@ -514,7 +509,8 @@ pub async fn book(
                     now,
                 )
             });
-            change(&state, &caller, &reference, Who::Journalen, plan).await
+            let slot = Some(start.to_string());
+            change(&state, &caller, (&reference, slot), Who::Journalen, plan).await
         }
         Err(why) => Ok(Err(why)),
     };
@@ -556,7 +552,7 @@ pub async fn cancel(
     let plan: Plan = Box::new(move |store, cfg, item, batch, now| {
         booking::cancel(store, cfg, item, &actor, &reason, batch, now)
     });
-    match change(&state, &caller, &reference, Who::Journalen, plan).await {
+    match change(&state, &caller, (&reference, None), Who::Journalen, plan).await {
         Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}#forloeb")).into_response(),
         Ok(Err(why)) => refused(StatusCode::CONFLICT, "Mødet blev ikke aflyst", &why),
         Err(page) => page,

@@ -473,4 +473,11 @@ impl Store {
     pub fn lock_items<'a>(&'a self, references: &[&str]) -> Vec<ItemGuard<'a>> {
         self.inner.locks.items(references)
     }
+
+    /// A forløb's item and the meeting slot it books (its start, as written), locked
+    /// together: two bookings of one slot are serialised, so the second reads the first's
+    /// summary and is refused; bookings of different slots go on side by side.
+    pub fn lock_booking<'a>(&'a self, reference: &str, slot: &str) -> Vec<ItemGuard<'a>> {
+        self.lock_items(&[reference, &format!("slot {slot}")])
+    }
 }
