@@ -216,12 +216,7 @@ fn a_strangers_participant_list_joins_nothing_and_invites_no_one() {
     let journal = d.sign_in("journal", &journal);
     let (_, page) = journal.get(&d, &format!("/koe/{r}/moede"));
     assert!(!page.contains("evil.example"), "{page}");
-    let slot = page
-        .split("name=\"tid\" value=\"")
-        .nth(1)
-        .and_then(|v| v.split('"').next())
-        .expect("a bookable slot")
-        .to_string();
+    let slot = modtag_tests::forms::first_slot(&page);
     let people = "Lise Holm <lise.holm@friskolen.dk>\nAngriber Et <a1@evil.example>";
     let (status, page) = journal.post_form(
         &d,

@@ -493,12 +493,7 @@ fn one_slot_is_booked_once_when_two_ask_at_once() {
     let first = d.sign_in("journal", &uri);
     let second = d.sign_in_at("journal", &uri, 1);
     let (_, page) = first.get(&d, &format!("/koe/{}/moede", refs[0]));
-    let slot = page
-        .split("name=\"tid\" value=\"")
-        .nth(1)
-        .and_then(|v| v.split('"').next())
-        .expect("a bookable slot")
-        .to_string();
+    let slot = modtag_tests::forms::first_slot(&page);
     let people = "Lise Holm <lise.holm@friskolen.dk>";
     let barrier = std::sync::Barrier::new(2);
     let book = |who: &Signed, r: &str| {

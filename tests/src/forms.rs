@@ -70,6 +70,16 @@ pub fn reference_on(receipt: &str) -> String {
         .to_string()
 }
 
+/// The first slot Journalen's booking page offers (the value of its first `tid` choice).
+pub fn first_slot(booking_page: &str) -> String {
+    booking_page
+        .split("name=\"tid\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .expect("a bookable slot")
+        .to_string()
+}
+
 /// Friskolen's Send sikkert (CVR 13585628, its leader Susanne Møller) naming the leader of
 /// PPR, with `subject` and `text`: the form fetched for its token, then posted.
 /// `(status, headers, body)`.

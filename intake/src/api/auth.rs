@@ -86,19 +86,7 @@ impl Caller {
 /// no reason to see it at all (a reference is not a way to learn which intakes exist); 403
 /// to a recipient, who may read what was sent to them.
 pub fn require_work(person: &Person, item: &Item) -> Result<(), ApiError> {
-    if access::view::works(person, item) {
-        return Ok(());
-    }
-    if access::view::sight(person, item).is_none() {
-        return Err(ApiError::no_intake(&item.reference));
-    }
-    Err(ApiError::Refused(
-        StatusCode::FORBIDDEN,
-        format!(
-            "{} is worked by another desk; you may read what was sent to you",
-            item.reference
-        ),
-    ))
+    Ok(crate::workflow::change::works(person, item)?)
 }
 
 /// The session cookie's name: `__Host-` prefixed whenever browsers reach modtag over HTTPS
