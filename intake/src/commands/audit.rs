@@ -15,105 +15,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
     let data = &ctx.cli.data;
     match command {
         AuditCommand::Export { file, live } => export(ctx, file, *live).await,
-        AuditCommand::Verify {
-            checkpoint,
-            key,
-            live,
-            bundle,
-            json,
-        } => {
-            let mut notes = Vec::new();
-            for f in checkpoint {
-                notes.push(
-                    std::fs::read_to_string(f)
-                        .with_context(|| format!("cannot read {}", f.display()))?,
-                );
-            }
-            let key = match key {
-                Some(k) => Some(
-                    std::fs::read_to_string(k)
-                        .map_err(anyhow::Error::from)
-                        .and_then(|t| {
-                            modtag_storage::checkpoint::parse_public(&t).map_err(|e| anyhow!(e))
-                        })
-                        .with_context(|| format!("{}: not a checkpoint public key", k.display()))?,
-                ),
-                None => None,
-            };
-            let verified = if *live || bundle.is_some() {
-                let (copy, own_keys) = match bundle {
-                    Some(f) => read_bundle(f)?,
-                    None => (fetch_log(ctx).await?, Vec::new()),
-                };
-                let keys = match (key, own_keys.is_empty()) {
-                    (Some(k), _) => vec![k],
-                    (None, false) => {
-                        eprintln!(
-                            "modtag: checking with the bundle's own checkpoint key; give --key \
-                             (the copy the auditors keep) for a check that trusts nothing in it"
-                        );
-                        own_keys
-                    }
-                    (None, true) => anyhow::bail!(
-                        "--live needs --key: the checkpoint public key the auditors keep (the \
-                         daemon's own copy proves nothing about the daemon)"
-                    ),
-                };
-                offline::verify_log(
-                    copy.entries
-                        .iter()
-                        .map(|e| Ok((e.seq.to_be_bytes().to_vec(), e.bytes.clone()))),
-                    (copy.until > 0).then_some((copy.until, copy.head_hash)),
-                    None,
-                    copy.checkpoints
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, n)| (format!("the daemon's checkpoint {}", i + 1), n))
-                        .collect(),
-                    &keys,
-                    &notes,
-                )
-                .map(|(report, _)| report)
-                .map_err(VerifyError::Broken)
-            } else {
-                offline::verify_offline(data, &notes, key)
-            };
-            let place = if let Some(f) = bundle {
-                f.display().to_string()
-            } else if *live {
-                "the running daemon's log".to_string()
-            } else {
-                data.display().to_string()
-            };
-            match verified {
-                Ok(report) => {
-                    if *json {
-                        render::json(&json!({
-                            "ok": true, "entries": report.entries, "head": report.head,
-                            "root": report.root, "checkpoints": report.checkpoints,
-                            "first": report.first, "last": report.last,
-                        }));
-                    } else {
-                        println!(
-                            "audit log ok: {} entries, head {}, tree root {}, {} checkpoint(s) verified{}",
-                            report.entries,
-                            &report.head[..16],
-                            &report.root[..16],
-                            report.checkpoints,
-                            report.last.map(|l| format!(", last entry {l}")).unwrap_or_default()
-                        );
-                    }
-                    Ok(())
-                }
-                Err(VerifyError::Broken(b)) => {
-                    if *json {
-                        render::json(&json!({ "ok": false, "seq": b.seq, "error": b.what }));
-                    }
-                    Err(IntegrityFailure(format!("{place}: {b}")).into())
-                }
-                Err(e) => Err(e.into()),
-            }
-        }
+        AuditCommand::Verify { .. } => verify(ctx, command).await,
         AuditCommand::Checkpoint => match offline::checkpoint_offline(data)? {
             Some(note) => {
                 print!("{note}");
@@ -121,69 +23,8 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
             }
             None => anyhow::bail!("{}: no checkpoint has been written yet", data.display()),
         },
-        AuditCommand::Prove { seq, json } => {
-            let p = offline::prove_offline(data, *seq)?;
-            if *json {
-                render::json(&p);
-            } else {
-                println!(
-                    "entry {} is leaf {} of a tree of {}",
-                    p.seq, p.leaf_index, p.tree_size
-                );
-                println!("leaf hash  {}", p.leaf_hash);
-                println!("root hash  {}", p.root_hash);
-                for (i, h) in p.inclusion_path.iter().enumerate() {
-                    println!("path[{i:>2}]   {h}");
-                }
-                if let Some(c) = p.checkpoint {
-                    println!("\n{c}");
-                }
-            }
-            Ok(())
-        }
-        AuditCommand::Read {
-            key,
-            live,
-            bundle,
-            from,
-            to,
-            kind,
-            reference,
-            cpr,
-            blind_index_key,
-        } => {
-            let reads = if *live || bundle.is_some() {
-                let copy = match bundle {
-                    Some(f) => read_bundle(f)?.0,
-                    None => fetch_log(ctx).await?,
-                };
-                let entries = copy
-                    .entries
-                    .iter()
-                    .map(|e| {
-                        Entry::decode(&e.bytes)
-                            .map_err(|why| anyhow!("entry {} of the copy: {why}", e.seq))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                a::decrypt_all(entries, key)?
-            } else {
-                a::read_all(data, key)?
-            };
-            let mut references = reference.as_ref().map(|r| vec![r.clone()]);
-            if let Some(c) = cpr {
-                references = Some(a::references_for_cpr(data, blind_index_key.as_deref(), c)?);
-            }
-            let filter = a::Filter {
-                from: from.as_deref().map(a::instant).transpose()?,
-                to: to.as_deref().map(a::instant).transpose()?,
-                kind: kind.clone(),
-                references,
-            };
-            for r in reads.iter().filter(|r| filter.keeps(r)) {
-                println!("{}", a::as_json(r));
-            }
-            Ok(())
-        }
+        AuditCommand::Prove { seq, json } => prove(data, *seq, *json),
+        AuditCommand::Read { .. } => read(ctx, command).await,
         AuditCommand::SubjectAccess {
             key,
             cpr,
@@ -197,6 +38,184 @@ pub async fn run(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `audit verify`: the log in the data directory, the running daemon's or an auditors'
+/// bundle, checked against the checkpoints given and the auditors' key.
+async fn verify(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
+    let AuditCommand::Verify {
+        checkpoint,
+        key,
+        live,
+        bundle,
+        json,
+    } = command
+    else {
+        unreachable!("called for `audit verify`");
+    };
+    let data = &ctx.cli.data;
+    let mut notes = Vec::new();
+    for f in checkpoint {
+        notes.push(
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        );
+    }
+    let key = match key {
+        Some(k) => Some(
+            std::fs::read_to_string(k)
+                .map_err(anyhow::Error::from)
+                .and_then(|t| modtag_storage::checkpoint::parse_public(&t).map_err(|e| anyhow!(e)))
+                .with_context(|| format!("{}: not a checkpoint public key", k.display()))?,
+        ),
+        None => None,
+    };
+    let verified = if *live || bundle.is_some() {
+        let (copy, own_keys) = match bundle {
+            Some(f) => read_bundle(f)?,
+            None => (fetch_log(ctx).await?, Vec::new()),
+        };
+        let keys = match (key, own_keys.is_empty()) {
+            (Some(k), _) => vec![k],
+            (None, false) => {
+                eprintln!(
+                    "modtag: checking with the bundle's own checkpoint key; give --key \
+                     (the copy the auditors keep) for a check that trusts nothing in it"
+                );
+                own_keys
+            }
+            (None, true) => anyhow::bail!(
+                "--live needs --key: the checkpoint public key the auditors keep (the \
+                 daemon's own copy proves nothing about the daemon)"
+            ),
+        };
+        offline::verify_log(
+            copy.entries
+                .iter()
+                .map(|e| Ok((e.seq.to_be_bytes().to_vec(), e.bytes.clone()))),
+            (copy.until > 0).then_some((copy.until, copy.head_hash)),
+            None,
+            copy.checkpoints
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| (format!("the daemon's checkpoint {}", i + 1), n))
+                .collect(),
+            &keys,
+            &notes,
+        )
+        .map(|(report, _)| report)
+        .map_err(VerifyError::Broken)
+    } else {
+        offline::verify_offline(data, &notes, key)
+    };
+    let place = if let Some(f) = bundle {
+        f.display().to_string()
+    } else if *live {
+        "the running daemon's log".to_string()
+    } else {
+        data.display().to_string()
+    };
+    match verified {
+        Ok(report) => {
+            if *json {
+                render::json(&json!({
+                    "ok": true, "entries": report.entries, "head": report.head,
+                    "root": report.root, "checkpoints": report.checkpoints,
+                    "first": report.first, "last": report.last,
+                }));
+            } else {
+                println!(
+                    "audit log ok: {} entries, head {}, tree root {}, {} checkpoint(s) verified{}",
+                    report.entries,
+                    &report.head[..16],
+                    &report.root[..16],
+                    report.checkpoints,
+                    report
+                        .last
+                        .map(|l| format!(", last entry {l}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Err(VerifyError::Broken(b)) => {
+            if *json {
+                render::json(&json!({ "ok": false, "seq": b.seq, "error": b.what }));
+            }
+            Err(IntegrityFailure(format!("{place}: {b}")).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `audit prove`: the inclusion proof of one entry.
+fn prove(data: &std::path::Path, seq: u64, json: bool) -> Result<()> {
+    let p = offline::prove_offline(data, seq)?;
+    if json {
+        render::json(&p);
+    } else {
+        println!(
+            "entry {} is leaf {} of a tree of {}",
+            p.seq, p.leaf_index, p.tree_size
+        );
+        println!("leaf hash  {}", p.leaf_hash);
+        println!("root hash  {}", p.root_hash);
+        for (i, h) in p.inclusion_path.iter().enumerate() {
+            println!("path[{i:>2}]   {h}");
+        }
+        if let Some(c) = p.checkpoint {
+            println!("\n{c}");
+        }
+    }
+    Ok(())
+}
+
+/// `audit read`: the decrypted entries that pass the filter, one JSON object a line.
+async fn read(ctx: &Ctx<'_>, command: &AuditCommand) -> Result<()> {
+    let AuditCommand::Read {
+        key,
+        live,
+        bundle,
+        from,
+        to,
+        kind,
+        reference,
+        cpr,
+        blind_index_key,
+    } = command
+    else {
+        unreachable!("called for `audit read`");
+    };
+    let data = &ctx.cli.data;
+    let reads = if *live || bundle.is_some() {
+        let copy = match bundle {
+            Some(f) => read_bundle(f)?.0,
+            None => fetch_log(ctx).await?,
+        };
+        let entries = copy
+            .entries
+            .iter()
+            .map(|e| {
+                Entry::decode(&e.bytes).map_err(|why| anyhow!("entry {} of the copy: {why}", e.seq))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        a::decrypt_all(entries, key)?
+    } else {
+        a::read_all(data, key)?
+    };
+    let mut references = reference.as_ref().map(|r| vec![r.clone()]);
+    if let Some(c) = cpr {
+        references = Some(a::references_for_cpr(data, blind_index_key.as_deref(), c)?);
+    }
+    let filter = a::Filter {
+        from: from.as_deref().map(a::instant).transpose()?,
+        to: to.as_deref().map(a::instant).transpose()?,
+        kind: kind.clone(),
+        references,
+    };
+    for r in reads.iter().filter(|r| filter.keeps(r)) {
+        println!("{}", a::as_json(r));
+    }
+    Ok(())
 }
 
 /// An auditors' bundle as written to a file.

@@ -79,6 +79,16 @@ pub fn item(v: &ItemView) {
     if v.access != "full" {
         return as_recipient(v);
     }
+    history(v);
+    sender(v);
+    reading(v);
+    transport(v);
+    println!();
+    println!("{}", safe(v.text.as_deref().unwrap_or("(no text)")));
+}
+
+/// What happened to it: state, deadline, earlier intakes and decisions, notices, tasks.
+fn history(v: &ItemView) {
     let u = &v.understanding;
     line("reference", v.reference.clone());
     line("kind", format!("{} ({})", v.kind, u.kind_reason));
@@ -151,6 +161,12 @@ pub fn item(v: &ItemView) {
             ),
         );
     }
+}
+
+/// Who sent it and about whom: akut signals, the sender and how it is known, the reporter,
+/// CPR and CVR numbers.
+fn sender(v: &ItemView) {
+    let u = &v.understanding;
     if !u.akut.is_empty() {
         line("AKUT signals", u.akut.join(", "));
     }
@@ -205,6 +221,11 @@ pub fn item(v: &ItemView) {
             ),
         );
     }
+}
+
+/// What reading found: TRIVSEL+ names, OpenPGP, attachments, notes.
+fn reading(v: &ItemView) {
+    let u = &v.understanding;
     if let Some(t) = &u.trivsel {
         for m in &t.matched {
             line("Trivsel+ name", format!("{} → {}", m.written, m.name));
@@ -267,6 +288,10 @@ pub fn item(v: &ItemView) {
     if let Some(e) = &v.parse_error {
         line("could not read", e.clone());
     }
+}
+
+/// The case it is linked to and how it came.
+fn transport(v: &ItemView) {
     line("case", or_dash(&v.case_number));
     let t = &v.transport;
     line(
@@ -282,8 +307,6 @@ pub fn item(v: &ItemView) {
             format!("SPF {}, DKIM {}, DMARC {}", a.spf, a.dkim, a.dmarc),
         );
     }
-    println!();
-    println!("{}", safe(v.text.as_deref().unwrap_or("(no text)")));
 }
 
 pub fn item_list(list: &ItemList) {

@@ -241,40 +241,8 @@ fn render(
     now: jiff::Timestamp,
 ) -> Response {
     let u = &item.understanding;
-    use crate::workflow::tilbagemelding;
-    let proven = tilbagemelding::proven_address(cfg, item).is_some();
-    let outcome = tilbagemelding::recorded_outcome(item).map(modtag_config::vocab::outcome_words);
-    let r = &u.reporter;
-    let reporter = [
-        Some(
-            match r.kind {
-                ReporterKind::Professional => "fagperson",
-                ReporterKind::Citizen => "borger",
-                ReporterKind::Anonymous => "anonym",
-            }
-            .to_string(),
-        ),
-        r.name.clone(),
-        r.organisation.clone(),
-        r.email.clone(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ");
-    let original = u.original.as_ref().map(|o| {
-        [
-            o.from.as_deref().map(|f| format!("oprindeligt fra {f}")),
-            o.date.as_deref().map(|d| format!("dateret {d}")),
-            o.forwarded_by
-                .as_deref()
-                .map(|f| format!("videresendt af {f}")),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ")
-    });
+    let reporter = reporter_words(&u.reporter);
+    let original = u.original.as_ref().map(original_words);
     let attachments = super::sent::attachment_rows(&item.attachments);
     let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
     page(
@@ -335,73 +303,14 @@ fn render(
                     )
                 })
                 .collect(),
-            tasks: item
-                .tasks
-                .iter()
-                .map(|t| TaskLine {
-                    kind: t.kind.as_str(),
-                    name: task_name(t.kind),
-                    due: t.due.map(deadline::local),
-                    done: t.done_at.map(|at| {
-                        let how = match t.outcome {
-                            Some(TaskOutcome::Withheld) => "undladt",
-                            Some(TaskOutcome::Sent) => "sendt",
-                            _ => "udført",
-                        };
-                        format!(
-                            "{how} {} af {}{}",
-                            deadline::local(at),
-                            t.done_by.as_deref().unwrap_or("?"),
-                            t.reason
-                                .as_deref()
-                                .map(|r| format!(": {r}"))
-                                .unwrap_or_default()
-                        )
-                    }),
-                    may_withhold: t.kind == TaskKind::Tilbagemelding,
-                    draft: (t.kind == TaskKind::Tilbagemelding && t.done_at.is_none() && proven)
-                        .then(|| tilbagemelding::draft(item))
-                        .flatten(),
-                    unproven: (t.kind == TaskKind::Tilbagemelding
-                        && t.done_at.is_none()
-                        && outcome.is_some()
-                        && item.understanding.reporter.email.is_some())
-                    .then(|| tilbagemelding::unproven(cfg, item))
-                    .flatten(),
-                    written_from: tilbagemelding::written_from(item).unwrap_or_default(),
-                    outcome: outcome
-                        .filter(|_| t.kind == TaskKind::Tilbagemelding)
-                        .map(str::to_string),
-                    missing: (t.kind == TaskKind::Tilbagemelding
-                        && t.done_at.is_none()
-                        && outcome.is_none())
-                    .then_some(
-                        "Vurderingen har intet udfald af screeningen, så der er intet at fortælle \
-                         underretteren endnu. Tilbagemeldingen kan skrives, når en vurdering har \
-                         registreret udfaldet (vurder igen, og vælg udfaldet).",
-                    ),
-                    letter: t.letter.clone(),
-                })
-                .collect(),
+            tasks: task_lines(cfg, item),
             kinds: Kind::ALL
                 .iter()
                 .map(|k| (k.as_str(), kind_name(*k), *k == item.kind))
                 .collect(),
             may_close: item.state.can_become(ItemState::Closed),
             closed: item.state == ItemState::Closed,
-            closed_note: item
-                .history
-                .iter()
-                .rev()
-                .find(|t| t.to == ItemState::Closed)
-                .map(|t| {
-                    format!(
-                        "Lukket {} af {}: {}",
-                        deadline::local(t.at),
-                        t.actor,
-                        t.note
-                    )
-                }),
+            closed_note: closed_note(item),
             trivsel: item.kind == Kind::Trivselplus,
             decision: item.decision.as_ref().map(|d| DecisionLines {
                 summary: decision_line(d),
@@ -414,4 +323,109 @@ fn render(
         }
         .render(),
     )
+}
+
+/// The reporter in a line: fagperson, borger or anonym, and what is known of them.
+fn reporter_words(r: &modtag_storage::records::Reporter) -> String {
+    [
+        Some(
+            match r.kind {
+                ReporterKind::Professional => "fagperson",
+                ReporterKind::Citizen => "borger",
+                ReporterKind::Anonymous => "anonym",
+            }
+            .to_string(),
+        ),
+        r.name.clone(),
+        r.organisation.clone(),
+        r.email.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Where a forwarded intake first came from, in a line.
+fn original_words(o: &modtag_storage::records::Original) -> String {
+    [
+        o.from.as_deref().map(|f| format!("oprindeligt fra {f}")),
+        o.date.as_deref().map(|d| format!("dateret {d}")),
+        o.forwarded_by
+            .as_deref()
+            .map(|f| format!("videresendt af {f}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Who closed it, when and why.
+fn closed_note(item: &Item) -> Option<String> {
+    (item.history.iter().rev())
+        .find(|t| t.to == ItemState::Closed)
+        .map(|t| {
+            format!(
+                "Lukket {} af {}: {}",
+                deadline::local(t.at),
+                t.actor,
+                t.note
+            )
+        })
+}
+
+/// The tasks a decision made, with the tilbagemelding's draft, what keeps it from going by
+/// mail, or what is missing for one.
+fn task_lines(cfg: &modtag_config::Loaded, item: &Item) -> Vec<TaskLine> {
+    use crate::workflow::tilbagemelding;
+    let proven = tilbagemelding::proven_address(cfg, item).is_some();
+    let outcome = tilbagemelding::recorded_outcome(item).map(modtag_config::vocab::outcome_words);
+    item.tasks
+        .iter()
+        .map(|t| TaskLine {
+            kind: t.kind.as_str(),
+            name: task_name(t.kind),
+            due: t.due.map(deadline::local),
+            done: t.done_at.map(|at| {
+                let how = match t.outcome {
+                    Some(TaskOutcome::Withheld) => "undladt",
+                    Some(TaskOutcome::Sent) => "sendt",
+                    _ => "udført",
+                };
+                format!(
+                    "{how} {} af {}{}",
+                    deadline::local(at),
+                    t.done_by.as_deref().unwrap_or("?"),
+                    t.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                )
+            }),
+            may_withhold: t.kind == TaskKind::Tilbagemelding,
+            draft: (t.kind == TaskKind::Tilbagemelding && t.done_at.is_none() && proven)
+                .then(|| tilbagemelding::draft(item))
+                .flatten(),
+            unproven: (t.kind == TaskKind::Tilbagemelding
+                && t.done_at.is_none()
+                && outcome.is_some()
+                && item.understanding.reporter.email.is_some())
+            .then(|| tilbagemelding::unproven(cfg, item))
+            .flatten(),
+            written_from: tilbagemelding::written_from(item).unwrap_or_default(),
+            outcome: outcome
+                .filter(|_| t.kind == TaskKind::Tilbagemelding)
+                .map(str::to_string),
+            missing: (t.kind == TaskKind::Tilbagemelding
+                && t.done_at.is_none()
+                && outcome.is_none())
+            .then_some(
+                "Vurderingen har intet udfald af screeningen, så der er intet at fortælle \
+             underretteren endnu. Tilbagemeldingen kan skrives, når en vurdering har \
+             registreret udfaldet (vurder igen, og vælg udfaldet).",
+            ),
+            letter: t.letter.clone(),
+        })
+        .collect()
 }
