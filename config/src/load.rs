@@ -8,7 +8,9 @@ use sequoia_openpgp as openpgp;
 use sha2::{Digest, Sha256};
 
 use crate::check::{check_rule_logic, validate_main};
-use crate::directory::{check_cert, Directory, DirectoryFile, Person};
+use crate::directory::{
+    check_cert, Directory, DirectoryFile, Institution, Person, PersonEntry, Staff,
+};
 use crate::error::{invalid, line_of, ConfigError};
 use crate::model::Config;
 use crate::tree::{Tree, TreeFile, ACTIONS};
@@ -237,6 +239,9 @@ fn parse_auditors(
     certs
 }
 
+/// `directory.toml`: people, staff, institutions and the office calendar, each part checked
+/// as it is added. The parts go in this order because the later ones are checked against
+/// the earlier (a staff member's id against the people's, an institution's leader).
 fn parse_directory(
     source: &Source,
     path: &Path,
@@ -246,7 +251,24 @@ fn parse_directory(
     let file: DirectoryFile =
         toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, e))?;
     let mut directory = Directory::default();
-    for entry in file.people {
+    add_people(source, file.people, path, text, &mut directory, errors);
+    add_staff(file.staff, path, text, &mut directory, errors);
+    add_institutions(file.institutions, path, text, &mut directory, errors);
+    check_office_hours(&file.calendar, path, text, errors);
+    directory.calendar = file.calendar;
+    Ok(directory)
+}
+
+/// `[[person]]`: known roles, a usable certificate (or none), and an id used once.
+fn add_people(
+    source: &Source,
+    people: Vec<PersonEntry>,
+    path: &Path,
+    text: &str,
+    directory: &mut Directory,
+    errors: &mut Vec<ConfigError>,
+) {
+    for entry in people {
         let line = line_of(text, "id", &entry.id);
         for role in &entry.roles {
             if !roles::is_role(role) {
@@ -261,35 +283,7 @@ fn parse_directory(
                 ));
             }
         }
-        // Without a certificate a person is sent a notification (the reference and a link
-        // to the desk) in place of the encrypted copy.
-        let armored = match (&entry.cert, &entry.cert_file) {
-            (Some(inline), None) => Some(inline.clone()),
-            (None, Some(file)) => match source.read(file) {
-                Ok((_, t)) => Some(t),
-                Err(e) => {
-                    errors.push(invalid(
-                        path,
-                        line,
-                        format!("person {:?}: certificate file: {e}", entry.id),
-                    ));
-                    continue;
-                }
-            },
-            (None, None) => None,
-            (Some(_), Some(_)) => {
-                errors.push(invalid(
-                    path,
-                    line,
-                    format!(
-                        "person {:?} has both cert_file and cert: give one (or neither, and the person is sent a link to the desk)",
-                        entry.id
-                    ),
-                ));
-                continue;
-            }
-        };
-        let cert = match armored.map(|a| checked_cert(&entry.id, &a)).transpose() {
+        let cert = match person_cert(source, &entry) {
             Ok(c) => c,
             Err(why) => {
                 errors.push(invalid(path, line, why));
@@ -315,7 +309,38 @@ fn parse_directory(
             },
         );
     }
-    for member in file.staff {
+}
+
+/// A person's certificate, inline or from its file and checked; `Err` is what to report.
+/// Without a certificate a person is sent a notification (the reference and a link to the
+/// desk) in place of the encrypted copy.
+fn person_cert(source: &Source, entry: &PersonEntry) -> Result<Option<openpgp::Cert>, String> {
+    let armored = match (&entry.cert, &entry.cert_file) {
+        (Some(inline), None) => Some(inline.clone()),
+        (None, Some(file)) => match source.read(file) {
+            Ok((_, t)) => Some(t),
+            Err(e) => return Err(format!("person {:?}: certificate file: {e}", entry.id)),
+        },
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "person {:?} has both cert_file and cert: give one (or neither, and the person is sent a link to the desk)",
+                entry.id
+            ))
+        }
+    };
+    armored.map(|a| checked_cert(&entry.id, &a)).transpose()
+}
+
+/// `[[staff]]`: known roles, and an id and e-mail no one else in the directory has.
+fn add_staff(
+    staff: Vec<Staff>,
+    path: &Path,
+    text: &str,
+    directory: &mut Directory,
+    errors: &mut Vec<ConfigError>,
+) {
+    for member in staff {
         let line = line_of(text, "id", &member.id);
         for role in &member.roles {
             if !roles::is_role(role) {
@@ -348,7 +373,18 @@ fn parse_directory(
         }
         directory.staff.insert(member.id.clone(), member);
     }
-    for inst in file.institutions {
+}
+
+/// `[[institution]]`: a known area, a valid CVR (required for a private one), and a leader
+/// who is in the directory.
+fn add_institutions(
+    institutions: Vec<Institution>,
+    path: &Path,
+    text: &str,
+    directory: &mut Directory,
+    errors: &mut Vec<ConfigError>,
+) {
+    for inst in institutions {
         let line = line_of(text, "id", &inst.id);
         if !roles::is_area(&inst.area) {
             errors.push(invalid(
@@ -388,7 +424,16 @@ fn parse_directory(
         }
         directory.institutions.insert(inst.id.clone(), inst);
     }
-    for (day, hours) in &file.calendar.office_hours {
+}
+
+/// `[calendar] office_hours`: weekdays only, each with opening hours that parse.
+fn check_office_hours(
+    calendar: &crate::directory::Calendar,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (day, hours) in &calendar.office_hours {
         if !crate::directory::WEEKDAYS.contains(&day.as_str()) {
             errors.push(invalid(
                 path,
@@ -403,8 +448,6 @@ fn parse_directory(
             ));
         }
     }
-    directory.calendar = file.calendar;
-    Ok(directory)
 }
 
 fn parse_tree(

@@ -1,5 +1,6 @@
 //! The checks that need more than a file's syntax: the main configuration's values, and
-//! the beslutningstræ's rules against each other. Each problem names file and line.
+//! the beslutningstræ's rules against each other. Each problem names file and line. The
+//! sections about what modtag serves over HTTP are in `web`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,12 +8,34 @@ use std::path::Path;
 use crate::error::{invalid, line_of, ConfigError};
 use crate::model::Config;
 
+mod web;
+
+/// The main configuration's values, one section at a time. The sections run in a fixed
+/// order because that is the order an administrator is told the problems in.
 pub(crate) fn validate_main(
     config: &Config,
     path: &Path,
     text: &str,
     errors: &mut Vec<ConfigError>,
 ) {
+    check_keys(config, path, text, errors);
+    check_mailboxes(config, path, text, errors);
+    check_smtp(config, path, text, errors);
+    web::check(config, path, text, errors);
+    check_triage_clocks(config, path, text, errors);
+    check_relay_retry(config, path, text, errors);
+    validate_classify(&config.classify, path, text, errors);
+    check_triage_policy(config, path, text, errors);
+    check_audit(config, path, text, errors);
+    check_relay_tls(config, path, text, errors);
+    check_trivsel(config, path, text, errors);
+    check_retention(config, path, text, errors);
+    check_repeats(config, path, text, errors);
+}
+
+/// `[keys]`: a store key kept apart needs a ring directory, or erasing would not hold
+/// against an old copy of the data directory.
+fn check_keys(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
     if let Some(keys) = &config.keys {
         if keys.ring_dir.is_none() {
             errors.push(invalid(
@@ -22,6 +45,10 @@ pub(crate) fn validate_main(
             ));
         }
     }
+}
+
+/// `[[mailbox]]`: at least one, each a real address, none listed twice.
+fn check_mailboxes(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
     if config.mailboxes.is_empty() {
         errors.push(invalid(
             path,
@@ -56,6 +83,11 @@ pub(crate) fn validate_main(
             ));
         }
     }
+}
+
+/// `[smtp]`: the memory budget holds the largest message and form submission, and no limit
+/// is zero (which would refuse all mail).
+fn check_smtp(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
     if config.smtp.max_memory_bytes < config.smtp.max_message_size {
         errors.push(invalid(
             path,
@@ -113,132 +145,10 @@ pub(crate) fn validate_main(
             ));
         }
     }
-    for (key, value) in [
-        ("max_connections", config.http.max_connections as u64),
-        ("request_timeout_secs", config.http.request_timeout_secs),
-        ("session_idle_secs", config.http.session_idle_secs),
-        ("session_max_secs", config.http.session_max_secs),
-    ] {
-        if value == 0 {
-            errors.push(invalid(
-                path,
-                line_of(text, key, "0"),
-                format!("http.{key} = 0 would refuse every request: it must be at least 1"),
-            ));
-        }
-    }
-    if !config.http.listen.ip().is_loopback()
-        && config.http.trusted_proxies.is_empty()
-        && config.http.tls.is_none()
-    {
-        errors.push(invalid(
-            path,
-            line_of(text, "listen", &config.http.listen.to_string()),
-            format!(
-                "http.listen = {}: modtag would serve sign-in and personal data as plain HTTP on \
-                 a non-loopback address; give modtag a certificate ([http.tls] cert_file and \
-                 key_file), or listen on 127.0.0.1 behind a reverse proxy that terminates TLS \
-                 and name it in trusted_proxies",
-                config.http.listen
-            ),
-        ));
-    }
-    if let Some(public) = &config.public {
-        if !public.listen.ip().is_loopback()
-            && public.trusted_proxies.is_empty()
-            && public.tls.is_none()
-        {
-            errors.push(invalid(
-                path,
-                line_of(text, "listen", &public.listen.to_string()),
-                format!(
-                    "public.listen = {}: the forms would take reports about children as plain \
-                     HTTP on a non-loopback address; give [public.tls] cert_file and key_file, \
-                     or listen on 127.0.0.1 behind a TLS-terminating proxy named in \
-                     public.trusted_proxies",
-                    public.listen
-                ),
-            ));
-        }
-        if public.listen == config.http.listen || public.listen == config.smtp.listen {
-            errors.push(invalid(
-                path,
-                line_of(text, "listen", &public.listen.to_string()),
-                format!(
-                    "public.listen = {}: the public forms need an address of their own, apart \
-                     from the staff's [http] and from SMTP",
-                    public.listen
-                ),
-            ));
-        }
-        for (key, value) in [
-            ("max_request_bytes", public.max_request_bytes as u64),
-            ("max_attachment_bytes", public.max_attachment_bytes as u64),
-            (
-                "submissions_per_minute_per_client",
-                public.submissions_per_minute_per_client as u64,
-            ),
-            (
-                "submissions_per_minute",
-                public.submissions_per_minute as u64,
-            ),
-            ("max_connections", public.max_connections as u64),
-            ("request_timeout_secs", public.request_timeout_secs),
-        ] {
-            if value == 0 {
-                errors.push(invalid(
-                    path,
-                    line_of(text, key, "0"),
-                    format!(
-                        "public.{key} = 0 would refuse every submission: it must be at least 1"
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(url) = config.public.as_ref().and_then(|p| p.url.as_ref()) {
-        let plain_ok = config.public.as_ref().is_some_and(|p| p.plain_loopback())
-            && url.starts_with("http://");
-        if !(url.starts_with("https://") || plain_ok) || url.contains(char::is_whitespace) {
-            errors.push(invalid(
-                path,
-                line_of(text, "url", url),
-                format!(
-                    "public.url = {url:?}: give the address citizens open the forms at, \
-                     beginning with https:// (http:// only for plain HTTP on loopback)"
-                ),
-            ));
-        }
-    }
-    if let Some(url) = &config.http.url {
-        let plain_ok = config.http.plain_loopback() && url.starts_with("http://");
-        if !(url.starts_with("https://") || plain_ok) || url.contains(char::is_whitespace) {
-            errors.push(invalid(
-                path,
-                line_of(text, "url", url),
-                format!(
-                    "http.url = {url:?}: give the address staff open the desk at, beginning \
-                     with https:// (http:// only for plain HTTP on loopback)"
-                ),
-            ));
-        }
-    }
-    if let Some(oidc) = &config.oidc {
-        check_oidc(oidc, path, text, errors);
-    }
-    if config.http.session_idle_secs > config.http.session_max_secs {
-        errors.push(invalid(
-            path,
-            line_of(
-                text,
-                "session_idle_secs",
-                &config.http.session_idle_secs.to_string(),
-            ),
-            "http.session_idle_secs is longer than session_max_secs: a session ends at the \
-             shorter of the two, so make the idle time the shorter"
-                .into(),
-        ));
-    }
+}
+
+/// `[triage]`'s clocks: the akut and assessment deadlines and the tilbagemelding period.
+fn check_triage_clocks(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
     let akut = config.triage.akut_hours;
     if akut <= 0 || akut >= config.triage.assessment_hours {
         errors.push(invalid(
@@ -273,6 +183,10 @@ pub(crate) fn validate_main(
             "triage.tilbagemelding_months must be from 1 to 12 (the law asks for 3)".into(),
         ));
     }
+}
+
+/// `[relay]`'s retry schedule: it must start, and not start above its own ceiling.
+fn check_relay_retry(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
     if config.relay.retry_initial_secs == 0
         || config.relay.retry_max_secs < config.relay.retry_initial_secs
     {
@@ -287,103 +201,10 @@ pub(crate) fn validate_main(
                 .into(),
         ));
     }
-    validate_classify(&config.classify, path, text, errors);
-    let t = &config.triage;
-    if !["professional", "any"].contains(&t.auto_link_senders.as_str()) {
-        errors.push(invalid(
-            path,
-            line_of(text, "auto_link_senders", &t.auto_link_senders),
-            format!(
-                "triage.auto_link_senders = {:?}: use \"professional\" or \"any\"",
-                t.auto_link_senders
-            ),
-        ));
-    }
-    let ascending = t.escalate_after_hours.windows(2).all(|w| w[0] < w[1]);
-    if !ascending
-        || t.escalate_after_hours.len() > 3
-        || t.escalate_after_hours
-            .iter()
-            .any(|h| *h <= 0 || *h >= t.assessment_hours)
-    {
-        errors.push(invalid(
-            path,
-            line_of(text, "escalate_after_hours", ""),
-            format!(
-                "triage.escalate_after_hours must be up to three rising hours before the {}-hour deadline, e.g. [12, 18, 22]",
-                t.assessment_hours
-            ),
-        ));
-    }
-    let a = &config.audit;
-    if a.checkpoint_every_entries == 0 || a.checkpoint_every_secs == 0 || a.retention_days < 1 {
-        errors.push(invalid(
-            path,
-            line_of(text, "checkpoint_every_entries", &a.checkpoint_every_entries.to_string()),
-            "audit.checkpoint_every_entries, checkpoint_every_secs and retention_days must each be at least 1".into(),
-        ));
-    }
-    // Datatilsynet: personal data by e-mail only over forced TLS 1.2+. Plain SMTP is for a
-    // relay on this machine, where nothing crosses a network.
-    let relay = &config.relay;
-    let loopback = relay.host.eq_ignore_ascii_case("localhost")
-        || relay
-            .host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if relay.tls == crate::model::RelayTls::None && !loopback {
-        errors.push(invalid(
-            path,
-            line_of(text, "tls", "none"),
-            format!(
-                "relay.tls = \"none\" would send copies in clear to {}: only a relay on loopback may go without TLS; use tls = \"starttls\" (or \"tls\")",
-                relay.host
-            ),
-        ));
-    }
-    let tr = &config.trivsel;
-    if tr.slots.is_empty()
-        || tr.notice_days < 0
-        || tr.remind_after_days < 1
-        || tr.first_meeting_days <= tr.notice_days
-    {
-        errors.push(invalid(
-            path,
-            line_of(text, "first_meeting_days", &tr.first_meeting_days.to_string()),
-            "trivsel: give at least one slot, remind_after_days of at least 1, and first_meeting_days more than notice_days (e.g. 14 and 5), or no slot could ever be booked".into(),
-        ));
-    }
-    let retention = &config.retention;
-    for rule in &retention.rules {
-        if rule.after_days < 1 || rule.states.is_empty() {
-            errors.push(invalid(
-                path,
-                line_of(text, "name", &rule.name),
-                format!(
-                    "retention rule {:?}: give after_days of at least 1 and at least one state",
-                    rule.name
-                ),
-            ));
-        }
-    }
-    if retention.failed_deliveries_days.is_some_and(|d| d < 1) {
-        errors.push(invalid(
-            path,
-            line_of(text, "failed_deliveries_days", ""),
-            "retention.failed_deliveries_days must be at least 1".into(),
-        ));
-    }
-    if t.repeat_threshold < 2 || t.repeat_window_days < 1 {
-        errors.push(invalid(
-            path,
-            line_of(text, "repeat_threshold", &t.repeat_threshold.to_string()),
-            "triage.repeat_threshold must be at least 2 and repeat_window_days at least 1".into(),
-        ));
-    }
 }
 
+/// `[classify]`: attachment types that parse, no empty akut word, and limits high enough
+/// for ordinary mail.
 fn validate_classify(
     c: &crate::model::Classify,
     path: &Path,
@@ -421,6 +242,126 @@ fn validate_classify(
                 format!("classify.{name} must be at least {min}: a smaller limit would leave ordinary mail unread"),
             ));
         }
+    }
+}
+
+/// `[triage]`'s policy: whom to link automatically, and escalations before the deadline.
+fn check_triage_policy(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    let t = &config.triage;
+    if !["professional", "any"].contains(&t.auto_link_senders.as_str()) {
+        errors.push(invalid(
+            path,
+            line_of(text, "auto_link_senders", &t.auto_link_senders),
+            format!(
+                "triage.auto_link_senders = {:?}: use \"professional\" or \"any\"",
+                t.auto_link_senders
+            ),
+        ));
+    }
+    let ascending = t.escalate_after_hours.windows(2).all(|w| w[0] < w[1]);
+    if !ascending
+        || t.escalate_after_hours.len() > 3
+        || t.escalate_after_hours
+            .iter()
+            .any(|h| *h <= 0 || *h >= t.assessment_hours)
+    {
+        errors.push(invalid(
+            path,
+            line_of(text, "escalate_after_hours", ""),
+            format!(
+                "triage.escalate_after_hours must be up to three rising hours before the {}-hour deadline, e.g. [12, 18, 22]",
+                t.assessment_hours
+            ),
+        ));
+    }
+}
+
+/// `[audit]`: checkpoints and retention that actually happen.
+fn check_audit(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    let a = &config.audit;
+    if a.checkpoint_every_entries == 0 || a.checkpoint_every_secs == 0 || a.retention_days < 1 {
+        errors.push(invalid(
+            path,
+            line_of(text, "checkpoint_every_entries", &a.checkpoint_every_entries.to_string()),
+            "audit.checkpoint_every_entries, checkpoint_every_secs and retention_days must each be at least 1".into(),
+        ));
+    }
+}
+
+/// `[relay] tls`: copies leave the machine only over TLS.
+fn check_relay_tls(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    // Datatilsynet: personal data by e-mail only over forced TLS 1.2+. Plain SMTP is for a
+    // relay on this machine, where nothing crosses a network.
+    let relay = &config.relay;
+    let loopback = relay.host.eq_ignore_ascii_case("localhost")
+        || relay
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if relay.tls == crate::model::RelayTls::None && !loopback {
+        errors.push(invalid(
+            path,
+            line_of(text, "tls", "none"),
+            format!(
+                "relay.tls = \"none\" would send copies in clear to {}: only a relay on loopback may go without TLS; use tls = \"starttls\" (or \"tls\")",
+                relay.host
+            ),
+        ));
+    }
+}
+
+/// `[trivsel]`: settings under which a slot can ever be booked.
+fn check_trivsel(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    let tr = &config.trivsel;
+    if tr.slots.is_empty()
+        || tr.notice_days < 0
+        || tr.remind_after_days < 1
+        || tr.first_meeting_days <= tr.notice_days
+    {
+        errors.push(invalid(
+            path,
+            line_of(text, "first_meeting_days", &tr.first_meeting_days.to_string()),
+            "trivsel: give at least one slot, remind_after_days of at least 1, and first_meeting_days more than notice_days (e.g. 14 and 5), or no slot could ever be booked".into(),
+        ));
+    }
+}
+
+/// `[retention]`: every rule waits at least a day and names the states it applies to.
+fn check_retention(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    let retention = &config.retention;
+    for rule in &retention.rules {
+        if rule.after_days < 1 || rule.states.is_empty() {
+            errors.push(invalid(
+                path,
+                line_of(text, "name", &rule.name),
+                format!(
+                    "retention rule {:?}: give after_days of at least 1 and at least one state",
+                    rule.name
+                ),
+            ));
+        }
+    }
+    if retention.failed_deliveries_days.is_some_and(|d| d < 1) {
+        errors.push(invalid(
+            path,
+            line_of(text, "failed_deliveries_days", ""),
+            "retention.failed_deliveries_days must be at least 1".into(),
+        ));
+    }
+}
+
+/// `[triage]`'s repeat detection: a threshold of at least two reports, in a window of at
+/// least a day.
+fn check_repeats(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    let t = &config.triage;
+    if t.repeat_threshold < 2 || t.repeat_window_days < 1 {
+        errors.push(invalid(
+            path,
+            line_of(text, "repeat_threshold", &t.repeat_threshold.to_string()),
+            "triage.repeat_threshold must be at least 2 and repeat_window_days at least 1".into(),
+        ));
     }
 }
 
@@ -470,85 +411,6 @@ pub(crate) fn check_rule_logic(
                 )
             };
             errors.push(invalid(path, line_of(text, "id", &b.id), message));
-        }
-    }
-}
-
-/// `[oidc]`: URLs that parse, a secret from exactly one place, a claim and match modtag
-/// knows, and system roles only.
-fn check_oidc(oidc: &crate::model::Oidc, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
-    let mut bad = |key: &str, value: &str, message: String| {
-        errors.push(invalid(path, line_of(text, key, value), message));
-    };
-    for (key, value) in [
-        ("issuer", &oidc.issuer),
-        ("redirect_url", &oidc.redirect_url),
-    ] {
-        let https = value.starts_with("https://");
-        let loopback_http = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|p| value.starts_with(p));
-        if !https && !loopback_http {
-            bad(
-                key,
-                value,
-                format!(
-                    "oidc.{key} = {value:?}: give an https:// URL (plain http only on loopback)"
-                ),
-            );
-        }
-    }
-    if !oidc.redirect_url.ends_with("/login/oidc/callback") {
-        bad(
-            "redirect_url",
-            &oidc.redirect_url,
-            "oidc.redirect_url must be modtag's address followed by /login/oidc/callback".into(),
-        );
-    }
-    if oidc.client_id.trim().is_empty() {
-        bad("client_id", "", "oidc.client_id is empty".into());
-    }
-    if oidc.client_secret_file.is_some() == oidc.client_secret_credential.is_some() {
-        bad(
-            "client_id",
-            &oidc.client_id,
-            "[oidc] needs exactly one of client_secret_file (a 0600 file) or \
-             client_secret_credential (a systemd credential's name)"
-                .into(),
-        );
-    }
-    if !crate::model::OIDC_CLAIMS.contains(&oidc.claim.as_str()) {
-        bad(
-            "claim",
-            &oidc.claim,
-            format!(
-                "oidc.claim = {:?}: use one of {}",
-                oidc.claim,
-                crate::model::OIDC_CLAIMS.join(", ")
-            ),
-        );
-    }
-    if !["email", "id"].contains(&oidc.match_by.as_str()) {
-        bad(
-            "match",
-            &oidc.match_by,
-            format!("oidc.match = {:?}: use email or id", oidc.match_by),
-        );
-    }
-    for (id, roles) in &oidc.system_roles {
-        if let Some(r) = roles
-            .iter()
-            .find(|r| !crate::roles::SYSTEM_ROLES.contains(&r.as_str()))
-        {
-            bad(
-                "system_roles",
-                "",
-                format!(
-                    "oidc.system_roles.{id}: {r:?} is not a system role; use {} (the directory \
-                     gives the others)",
-                    crate::roles::SYSTEM_ROLES.join(", ")
-                ),
-            );
         }
     }
 }
