@@ -1,7 +1,9 @@
 //! The routing decision: which people receive a copy, and why.
 
+use std::borrow::Cow;
+
 use modtag_config::tree::When;
-use modtag_config::{Directory, RouteKind, Tree};
+use modtag_config::{Directory, RouteKind, Rule, Tree};
 
 pub use crate::why::Why;
 
@@ -87,119 +89,147 @@ fn matches(when: &When, f: &Facts) -> bool {
 
 /// Decides who receives what. Pure: same facts, tree and directory, same decision.
 pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
-    // The area follows from the institution when a person gave only the institution.
-    let derived;
-    let facts = match (
+    let facts = &*with_derived_area(facts, directory);
+    let mut d = Decision {
+        tree_hash: tree.hash.clone(),
+        ..Decision::default()
+    };
+    for rule in tree.rules.iter().filter(|r| matches(&r.when, facts)) {
+        apply_rule(rule, facts, directory, &mut d);
+    }
+    if facts.kind == RouteKind::Trivselplus && !facts.names.is_empty() {
+        route_names(facts, tree, directory, &mut d);
+    }
+    to_modtagelsen_if_unresolved(directory, &mut d);
+    to_owner_if_no_one(facts.kind, directory, &mut d);
+    d.refused = refusal(&d);
+    d
+}
+
+/// The area follows from the institution when a person gave only the institution, so that
+/// rules on the area match as if it had been given.
+fn with_derived_area<'a>(facts: &'a Facts, directory: &Directory) -> Cow<'a, Facts> {
+    match (
         &facts.area,
         facts
             .institution
             .as_deref()
             .and_then(|i| directory.institution(i)),
     ) {
-        (None, Some(inst)) => {
-            derived = Facts {
-                area: Some(inst.area.clone()),
-                ..facts.clone()
-            };
-            &derived
+        (None, Some(inst)) => Cow::Owned(Facts {
+            area: Some(inst.area.clone()),
+            ..facts.clone()
+        }),
+        _ => Cow::Borrowed(facts),
+    }
+}
+
+/// One matching rule: its actions are recorded, and each role it sends to either receives
+/// a copy or is withheld with the reason (consent, or no one to resolve it to).
+fn apply_rule(rule: &Rule, facts: &Facts, directory: &Directory, d: &mut Decision) {
+    d.matched.push(rule.id.clone());
+    let gated = rule.actions.iter().any(|a| a == "require_consent");
+    for action in &rule.actions {
+        d.actions.push((action.clone(), rule.id.clone()));
+    }
+    for role in &rule.to {
+        if facts.kind == RouteKind::Overgang && facts.consent && !facts.consent_share {
+            d.withheld.push(Withheld {
+                role: role.clone(),
+                rule: rule.id.clone(),
+                why: Why::ConsentToShareMissing,
+            });
+            continue;
         }
-        _ => facts,
-    };
-    let mut d = Decision {
-        tree_hash: tree.hash.clone(),
-        ..Decision::default()
-    };
-    for rule in tree.rules.iter().filter(|r| matches(&r.when, facts)) {
-        d.matched.push(rule.id.clone());
-        let gated = rule.actions.iter().any(|a| a == "require_consent");
-        for action in &rule.actions {
-            d.actions.push((action.clone(), rule.id.clone()));
+        if (gated || CONSENT_ROLES.contains(&role.as_str())) && !facts.consent {
+            d.withheld.push(Withheld {
+                role: role.clone(),
+                rule: rule.id.clone(),
+                why: Why::ConsentMissing,
+            });
+            continue;
         }
-        for role in &rule.to {
-            if facts.kind == RouteKind::Overgang && facts.consent && !facts.consent_share {
-                d.withheld.push(Withheld {
-                    role: role.clone(),
-                    rule: rule.id.clone(),
-                    why: Why::ConsentToShareMissing,
-                });
+        let people = resolve(role, facts, directory);
+        if people.is_empty() {
+            d.withheld.push(Withheld {
+                role: role.clone(),
+                rule: rule.id.clone(),
+                why: Why::unresolved(role),
+            });
+            continue;
+        }
+        for person in people {
+            if d.recipients.iter().any(|r| r.person == person.id) {
                 continue;
             }
-            if (gated || CONSENT_ROLES.contains(&role.as_str())) && !facts.consent {
-                d.withheld.push(Withheld {
-                    role: role.clone(),
-                    rule: rule.id.clone(),
-                    why: Why::ConsentMissing,
-                });
-                continue;
-            }
-            let people = resolve(role, facts, directory);
-            if people.is_empty() {
-                d.withheld.push(Withheld {
-                    role: role.clone(),
-                    rule: rule.id.clone(),
-                    why: Why::unresolved(role),
-                });
-                continue;
-            }
-            for person in people {
-                if d.recipients.iter().any(|r| r.person == person.id) {
-                    continue;
-                }
-                d.recipients.push(Recipient {
-                    role: role.clone(),
-                    person: person.id.clone(),
-                    email: person.email.clone(),
-                    rule: rule.id.clone(),
-                    reason: rule.reason.clone(),
-                });
-            }
+            d.recipients.push(Recipient {
+                role: role.clone(),
+                person: person.id.clone(),
+                email: person.email.clone(),
+                rule: rule.id.clone(),
+                reason: rule.reason.clone(),
+            });
         }
     }
-    if facts.kind == RouteKind::Trivselplus && !facts.names.is_empty() {
-        route_names(facts, tree, directory, &mut d);
-    }
-    // Nothing is dropped: what could not be resolved from the case or institution goes to
-    // Modtagelsen for a person to place. (Names Journalen resolves are not for Modtagelsen.)
-    let unresolved: Vec<&Withheld> = d
-        .withheld
+}
+
+/// The roles a rule named that could not be resolved from the case or institution (names
+/// Journalen resolves are not among them).
+fn unresolved(d: &Decision) -> Vec<&Withheld> {
+    d.withheld
         .iter()
         .filter(|w| w.why.is_unresolved())
-        .collect();
-    if !unresolved.is_empty() {
-        let roles: Vec<&str> = unresolved.iter().map(|w| w.role.as_str()).collect();
-        for person in directory.with_role("modtagelsen") {
-            if !d.recipients.iter().any(|r| r.person == person.id) {
-                d.recipients.push(Recipient {
-                    role: "modtagelsen".into(),
-                    person: person.id.clone(),
-                    email: person.email.clone(),
-                    rule: "fallback-unresolved".into(),
-                    reason: format!(
-                        "Kunne ikke finde modtager for {}: Modtagelsen placerer den.",
-                        roles.join(", ")
-                    ),
-                });
-            }
+        .collect()
+}
+
+/// Nothing is dropped: what could not be resolved from the case or institution goes to
+/// Modtagelsen for a person to place.
+fn to_modtagelsen_if_unresolved(directory: &Directory, d: &mut Decision) {
+    let unresolved = unresolved(d);
+    if unresolved.is_empty() {
+        return;
+    }
+    let roles = unresolved
+        .iter()
+        .map(|w| w.role.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    for person in directory.with_role("modtagelsen") {
+        if !d.recipients.iter().any(|r| r.person == person.id) {
+            d.recipients.push(Recipient {
+                role: "modtagelsen".into(),
+                person: person.id.clone(),
+                email: person.email.clone(),
+                rule: "fallback-unresolved".into(),
+                reason: format!("Kunne ikke finde modtager for {roles}: Modtagelsen placerer den."),
+            });
         }
     }
-    // A decision never leaves a mailbox's intake with no one (issue 16): when nothing goes
-    // anywhere (no rule fits, or consent holds everything back), it stays with the team
-    // that owns the mailbox, and the refusal below says why.
-    if d.recipients.is_empty() {
-        if let Some((owner, team)) = owner_of(facts.kind) {
-            for person in directory.with_role(owner) {
-                d.recipients.push(Recipient {
-                    role: owner.into(),
-                    person: person.id.clone(),
-                    email: person.email.clone(),
-                    rule: "fallback-ingen-modtager".into(),
-                    reason: format!(
-                        "Ingen anden får den efter beslutningstræet: den bliver hos {team}."
-                    ),
-                });
-            }
-        }
+}
+
+/// A decision never leaves a mailbox's intake with no one (issue 16): when nothing goes
+/// anywhere (no rule fits, or consent holds everything back), it stays with the team that
+/// owns the mailbox, and the refusal says why.
+fn to_owner_if_no_one(kind: RouteKind, directory: &Directory, d: &mut Decision) {
+    if !d.recipients.is_empty() {
+        return;
     }
+    let Some((owner, team)) = owner_of(kind) else {
+        return;
+    };
+    for person in directory.with_role(owner) {
+        d.recipients.push(Recipient {
+            role: owner.into(),
+            person: person.id.clone(),
+            email: person.email.clone(),
+            rule: "fallback-ingen-modtager".into(),
+            reason: format!("Ingen anden får den efter beslutningstræet: den bliver hos {team}."),
+        });
+    }
+}
+
+/// Why nothing (or not everything) was sent, in plain words; `None` when all went out.
+fn refusal(d: &Decision) -> Option<String> {
     let mut why = Vec::new();
     if d.withheld
         .iter()
@@ -212,6 +242,7 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
     } else if d.withheld.iter().any(|w| w.why.is_consent()) {
         why.push("samtykke mangler: lokal leder / Børneskolerådgivere får intet".to_string());
     }
+    let unresolved = unresolved(d);
     if !unresolved.is_empty() {
         why.push(
             unresolved
@@ -236,8 +267,7 @@ pub fn route(facts: &Facts, tree: &Tree, directory: &Directory) -> Decision {
     if d.matched.is_empty() {
         why.push("ingen regel i beslutningstræet passer på disse fakta".into());
     }
-    d.refused = (!why.is_empty()).then(|| why.join("; "));
-    d
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 /// The team that owns the mailbox an intake of this routing kind came to, and its name.
