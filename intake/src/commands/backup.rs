@@ -49,126 +49,148 @@ pub async fn run(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
                 file.display()
             );
         }
-        BackupCommand::Verify {
-            file,
-            store_key,
-            json,
-        } => {
-            let key = store_key_of(ctx, store_key.as_deref())?;
-            let checked = restore::check(&key, open(file)?)
-                .map_err(|e| IntegrityFailure(format!("{}: {e}", file.display())))?;
-            let m = &checked.manifest;
-            if *json {
-                render::json(&serde_json::json!({
-                    "ok": true,
-                    "created_at": m.created_at,
-                    "modtag_version": m.modtag_version,
-                    "items": checked.items,
-                    "messages": checked.messages,
-                    "outbox": checked.outbox,
-                    "audit_entries": checked.audit.entries,
-                    "audit_head": checked.audit.head,
-                    "includes_keys": m.includes_keys,
-                }));
-            } else {
-                println!(
-                    "{}: whole. Taken {} by modtag {}: {} intakes ({} message files, each matching its record), {} queued copies; the audit log verifies ({} entries, head {}); keys that open intakes: {}",
-                    file.display(),
-                    m.created_at,
-                    m.modtag_version,
-                    checked.items,
-                    checked.messages,
-                    checked.outbox,
-                    checked.audit.entries,
-                    checked.audit.head,
-                    if m.includes_keys { "included" } else { "none" }
-                );
-            }
-        }
-        BackupCommand::Restore {
-            file,
-            dir,
-            keyring,
-            store_key,
-            json,
-        } => {
-            let key = store_key_of(ctx, store_key.as_deref())?;
-            let keyring = keyring.as_deref().map(open).transpose()?;
-            let restored = restore::restore(&key, open(file)?, keyring, dir, Clock::system().now())
-                .with_context(|| {
-                    format!("cannot restore {} into {}", file.display(), dir.display())
-                })?;
-            if *json {
-                render::json(&serde_json::json!({
-                    "dir": dir,
-                    "position": restored.manifest.position,
-                    "items": restored.items,
-                    "erased_since": restored.erased_since,
-                    "audit_entries": restored.manifest.audit_size,
-                }));
-                return Ok(());
-            }
-            println!(
-                "{}: restored, {} intakes; the audit log holds {} entries (check it against the auditors' last checkpoint: modtag --data {} audit verify --checkpoint FILE)",
-                dir.display(),
-                restored.items,
-                restored.manifest.audit_size,
-                dir.display()
-            );
-            for r in &restored.erased_since {
-                println!("{r}: erased after the backup was taken; left out");
-            }
-            if let Some(p) = restored.manifest.position {
-                println!("as a standby: the next increment is `modtag backup create FILE --since {p}` on the running daemon");
-            }
-            let missing: Vec<&str> = [
-                modtag_storage::keys::STORE_KEY,
-                modtag_storage::keys::BLIND_KEY,
-            ]
-            .into_iter()
-            .filter(|k| !dir.join(k).exists())
-            .collect();
-            if !missing.is_empty() {
-                println!(
-                    "before `modtag serve --data {}`: give it {} (as [keys] credentials, or 0600 files in it)",
-                    dir.display(),
-                    missing.join(" and ")
-                );
-            }
-        }
-        BackupCommand::Apply {
-            file,
-            store_key,
-            json,
-        } => {
-            let key = store_key_of(ctx, store_key.as_deref())?;
-            let dir = &ctx.cli.data;
-            let applied = modtag_storage::standby::apply(&key, file, dir, Clock::system().now())
-                .with_context(|| format!("cannot apply {} to {}", file.display(), dir.display()))?;
-            let position = applied.manifest.position;
-            if *json {
-                render::json(&serde_json::json!({
-                    "position": position,
-                    "intakes": applied.intakes,
-                    "gone": applied.gone,
-                    "audit_entries": applied.audit_entries,
-                    "audit_payloads_deleted": applied.audit_payloads_deleted,
-                    "audit_size": applied.manifest.audit_size,
-                }));
-                return Ok(());
-            }
-            println!(
-                "{}: applied ({} intakes written, {} erased, {} audit entries appended, {} audit payloads deleted as on the running daemon; the log holds {}). The next increment: modtag backup create FILE --since {}",
-                dir.display(),
-                applied.intakes,
-                applied.gone.len(),
-                applied.audit_entries,
-                applied.audit_payloads_deleted,
-                applied.manifest.audit_size,
-                position.unwrap_or(applied.manifest.audit_size)
-            );
-        }
+        BackupCommand::Verify { .. } => verify_file(ctx, command)?,
+        BackupCommand::Restore { .. } => restore_into(ctx, command)?,
+        BackupCommand::Apply { .. } => apply_increment(ctx, command)?,
     }
+    Ok(())
+}
+
+/// `backup verify`: the file checked whole with the store key, nothing written.
+fn verify_file(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
+    let BackupCommand::Verify {
+        file,
+        store_key,
+        json,
+    } = command
+    else {
+        unreachable!("called for its own command");
+    };
+    let key = store_key_of(ctx, store_key.as_deref())?;
+    let checked = restore::check(&key, open(file)?)
+        .map_err(|e| IntegrityFailure(format!("{}: {e}", file.display())))?;
+    let m = &checked.manifest;
+    if *json {
+        render::json(&serde_json::json!({
+            "ok": true,
+            "created_at": m.created_at,
+            "modtag_version": m.modtag_version,
+            "items": checked.items,
+            "messages": checked.messages,
+            "outbox": checked.outbox,
+            "audit_entries": checked.audit.entries,
+            "audit_head": checked.audit.head,
+            "includes_keys": m.includes_keys,
+        }));
+    } else {
+        println!(
+            "{}: whole. Taken {} by modtag {}: {} intakes ({} message files, each matching its record), {} queued copies; the audit log verifies ({} entries, head {}); keys that open intakes: {}",
+            file.display(),
+            m.created_at,
+            m.modtag_version,
+            checked.items,
+            checked.messages,
+            checked.outbox,
+            checked.audit.entries,
+            checked.audit.head,
+            if m.includes_keys { "included" } else { "none" }
+        );
+    }
+    Ok(())
+}
+
+/// `backup restore`: the file written into a new data directory, and what it still needs.
+fn restore_into(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
+    let BackupCommand::Restore {
+        file,
+        dir,
+        keyring,
+        store_key,
+        json,
+    } = command
+    else {
+        unreachable!("called for its own command");
+    };
+    let key = store_key_of(ctx, store_key.as_deref())?;
+    let keyring = keyring.as_deref().map(open).transpose()?;
+    let restored = restore::restore(&key, open(file)?, keyring, dir, Clock::system().now())
+        .with_context(|| format!("cannot restore {} into {}", file.display(), dir.display()))?;
+    if *json {
+        render::json(&serde_json::json!({
+            "dir": dir,
+            "position": restored.manifest.position,
+            "items": restored.items,
+            "erased_since": restored.erased_since,
+            "audit_entries": restored.manifest.audit_size,
+        }));
+        return Ok(());
+    }
+    println!(
+        "{}: restored, {} intakes; the audit log holds {} entries (check it against the auditors' last checkpoint: modtag --data {} audit verify --checkpoint FILE)",
+        dir.display(),
+        restored.items,
+        restored.manifest.audit_size,
+        dir.display()
+    );
+    for r in &restored.erased_since {
+        println!("{r}: erased after the backup was taken; left out");
+    }
+    if let Some(p) = restored.manifest.position {
+        println!("as a standby: the next increment is `modtag backup create FILE --since {p}` on the running daemon");
+    }
+    let missing: Vec<&str> = [
+        modtag_storage::keys::STORE_KEY,
+        modtag_storage::keys::BLIND_KEY,
+    ]
+    .into_iter()
+    .filter(|k| !dir.join(k).exists())
+    .collect();
+    if !missing.is_empty() {
+        println!(
+            "before `modtag serve --data {}`: give it {} (as [keys] credentials, or 0600 files in it)",
+            dir.display(),
+            missing.join(" and ")
+        );
+    }
+    Ok(())
+}
+
+/// `backup apply`: an increment applied to a stopped standby.
+fn apply_increment(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
+    let BackupCommand::Apply {
+        file,
+        store_key,
+        json,
+    } = command
+    else {
+        unreachable!("called for its own command");
+    };
+    let key = store_key_of(ctx, store_key.as_deref())?;
+    let dir = &ctx.cli.data;
+    let applied = modtag_storage::standby::apply(&key, file, dir, Clock::system().now())
+        .with_context(|| format!("cannot apply {} to {}", file.display(), dir.display()))?;
+    let position = applied.manifest.position;
+    if *json {
+        render::json(&serde_json::json!({
+            "position": position,
+            "intakes": applied.intakes,
+            "gone": applied.gone,
+            "audit_entries": applied.audit_entries,
+            "audit_payloads_deleted": applied.audit_payloads_deleted,
+            "audit_size": applied.manifest.audit_size,
+        }));
+        return Ok(());
+    }
+    println!(
+        "{}: applied ({} intakes written, {} erased, {} audit entries appended, {} audit payloads deleted as on the running daemon; the log holds {}). The next increment: modtag backup create FILE --since {}",
+        dir.display(),
+        applied.intakes,
+        applied.gone.len(),
+        applied.audit_entries,
+        applied.audit_payloads_deleted,
+        applied.manifest.audit_size,
+        position.unwrap_or(applied.manifest.audit_size)
+    );
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use modtag_intake::api::types::{
-    CloseBody, Closed, DecisionBody, DecisionView, EraseBody, Erased, ItemList, ItemView, KindBody,
+    CloseBody, Closed, DecisionBody, EraseBody, Erased, ItemList, ItemView, KindBody,
     KindCorrected, TaskBody, TaskDone,
 };
 
@@ -57,15 +57,10 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             let body = CloseBody {
                 reason: reason.clone(),
             };
-            let closed: Closed = ctx
-                .api()?
-                .post(&format!("/api/v1/triage/{reference}/close"), &body)
-                .await?;
-            if *json {
-                render::json(&closed);
-            } else {
-                println!("{reference}: closed");
-            }
+            post(ctx, (reference, "close"), &body, *json, |_: &Closed| {
+                println!("{reference}: closed")
+            })
+            .await?;
         }
         TriageCommand::Erase {
             reference,
@@ -75,15 +70,10 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             let body = EraseBody {
                 reason: reason.clone(),
             };
-            let erased: Erased = ctx
-                .api()?
-                .post(&format!("/api/v1/triage/{reference}/erase"), &body)
-                .await?;
-            if *json {
-                render::json(&erased);
-            } else {
-                println!("{reference}: erased (its key is destroyed; no copy opens again)");
-            }
+            post(ctx, (reference, "erase"), &body, *json, |_: &Erased| {
+                println!("{reference}: erased (its key is destroyed; no copy opens again)")
+            })
+            .await?;
         }
         TriageCommand::Task {
             reference,
@@ -103,15 +93,10 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
                 outcome: if *withhold { "withheld" } else { "done" }.into(),
                 reason: reason.clone(),
             };
-            let done: TaskDone = ctx
-                .api()?
-                .post(&format!("/api/v1/triage/{reference}/task"), &body)
-                .await?;
-            if *json {
-                render::json(&done);
-            } else {
-                println!("{reference}: {kind} {}", done.outcome);
-            }
+            post(ctx, (reference, "task"), &body, *json, |done: &TaskDone| {
+                println!("{reference}: {kind} {}", done.outcome)
+            })
+            .await?;
         }
         TriageCommand::Kind {
             reference,
@@ -123,15 +108,14 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
                 kind: kind.clone(),
                 reason: reason.clone(),
             };
-            let corrected: KindCorrected = ctx
-                .api()?
-                .post(&format!("/api/v1/triage/{reference}/kind"), &body)
-                .await?;
-            if *json {
-                render::json(&corrected);
-            } else {
-                println!("{reference}: kind {} → {}", corrected.from, corrected.kind);
-            }
+            post(
+                ctx,
+                (reference, "kind"),
+                &body,
+                *json,
+                |c: &KindCorrected| println!("{reference}: kind {} → {}", c.from, c.kind),
+            )
+            .await?;
         }
         TriageCommand::Decide {
             reference,
@@ -140,16 +124,26 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             json,
         } => {
             let body = decision_body(decision, revise.clone())?;
-            let d: DecisionView = ctx
-                .api()?
-                .post(&format!("/api/v1/triage/{reference}/decision"), &body)
-                .await?;
-            if *json {
-                render::json(&d);
-            } else {
-                render::decision(&d);
-            }
+            post(ctx, (reference, "decision"), &body, *json, render::decision).await?;
         }
+    }
+    Ok(())
+}
+
+/// Posts `body` to the intake's `what` and shows the answer: as JSON, or `say`'s line.
+async fn post<B: serde::Serialize, T: serde::de::DeserializeOwned + serde::Serialize>(
+    ctx: &Ctx<'_>,
+    (reference, what): (&str, &str),
+    body: &B,
+    json: bool,
+    say: impl FnOnce(&T),
+) -> Result<()> {
+    let path = format!("/api/v1/triage/{reference}/{what}");
+    let done: T = ctx.api()?.post(&path, body).await?;
+    if json {
+        render::json(&done);
+    } else {
+        say(&done);
     }
     Ok(())
 }

@@ -206,17 +206,16 @@ pub(super) async fn underretning_form(State(state): State<Arc<PublicState>>) -> 
     underretning_page(&state, StatusCode::OK, &Submission::default(), Vec::new())
 }
 
-pub(super) async fn underretning(
-    State(state): State<Arc<PublicState>>,
-    parts: Parts,
-    body: Multipart,
-) -> Response {
-    // The submission's place in the memory budget is held until it is stored.
-    let (s, _held) = match receive(&state, &parts, body).await {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
-    let cfg = state.app.policy.cfg();
+/// What the underretning form's fields say, once they are all right.
+struct Checked {
+    cpr: Option<Cpr>,
+    professional: bool,
+    anonymous: bool,
+    email: Option<String>,
+}
+
+/// The underretning form's fields checked, each problem with the field it belongs to.
+fn check_underretning(s: &Submission) -> (Option<Checked>, Problems) {
     let mut errors = Problems::new();
     if s.field("barn_navn").is_empty() {
         errors.push(("barn_navn", "Skriv barnets navn.".into()));
@@ -278,10 +277,22 @@ pub(super) async fn underretning(
             e
         }
     };
-    errors.extend(check_uploads(&cfg, &s));
-    if !errors.is_empty() {
-        return underretning_page(&state, StatusCode::UNPROCESSABLE_ENTITY, &s, errors);
-    }
+    let checked = professional.map(|professional| Checked {
+        cpr,
+        professional,
+        anonymous,
+        email,
+    });
+    (checked, errors)
+}
+
+/// The intake's text, from the form's fields (what Modtagelsen reads).
+fn underretning_text(
+    s: &Submission,
+    (professional, anonymous): (Option<bool>, bool),
+    cpr: Option<&Cpr>,
+    email: Option<&str>,
+) -> String {
     let parents_know = match s.field("foraeldre_ved") {
         "ja" => "ja",
         "nej" => "nej",
@@ -302,7 +313,7 @@ pub(super) async fn underretning(
          Ved forældrene, at du underretter? {parents_know}\n\n\
          Indberetter: {who}\n{}",
         s.field("barn_navn"),
-        cpr.as_ref().map_or("ikke oplyst".into(), |c| c.formatted()),
+        cpr.map_or("ikke oplyst".into(), |c| c.formatted()),
         s.field("foraeldre"),
         s.field("bekymring"),
         s.field("gjort"),
@@ -313,9 +324,41 @@ pub(super) async fn underretning(
                 "Navn: {}\nArbejdsplads: {}\nE-mail: {}\n",
                 s.field("navn"),
                 s.field("arbejdsplads"),
-                email.as_deref().unwrap_or("ikke oplyst")
+                email.unwrap_or("ikke oplyst")
             )
         },
+    );
+    text
+}
+
+pub(super) async fn underretning(
+    State(state): State<Arc<PublicState>>,
+    parts: Parts,
+    body: Multipart,
+) -> Response {
+    // The submission's place in the memory budget is held until it is stored.
+    let (s, _held) = match receive(&state, &parts, body).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let cfg = state.app.policy.cfg();
+    let (checked, mut errors) = check_underretning(&s);
+    errors.extend(check_uploads(&cfg, &s));
+    let Some(Checked {
+        cpr,
+        professional,
+        anonymous,
+        email,
+    }) = checked.filter(|_| errors.is_empty())
+    else {
+        return underretning_page(&state, StatusCode::UNPROCESSABLE_ENTITY, &s, errors);
+    };
+    let professional = Some(professional);
+    let text = underretning_text(
+        &s,
+        (professional, anonymous),
+        cpr.as_ref(),
+        email.as_deref(),
     );
     // The template's fields are the reading: who reports, about which child; nothing is
     // guessed from the text.
