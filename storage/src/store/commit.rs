@@ -100,6 +100,8 @@ impl Store {
         result
     }
 
+    /// The batch's records, sealed, written in one transaction with the message hashes
+    /// already on disk, new item keys, erasures, and the audit entries.
     fn commit_sealed(
         &self,
         batch: &Batch,
@@ -108,8 +110,48 @@ impl Store {
         blind: &[u8; 32],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        // Encrypt outside the transaction: it is the expensive part, and a transaction
-        // closure may run more than once.
+        let sealed = self.seal_batch(batch, sealers, blind)?;
+        let new_keys = sealers.new_keys();
+        let erased: Vec<(&str, Vec<Vec<u8>>)> = batch
+            .erased
+            .iter()
+            .map(|e| (e.item.reference.as_str(), item_index_keys(blind, &e.item)))
+            .collect();
+        self.transaction(|t| {
+            stamp_changes(t, &sealed.items, messages, &erased)?;
+            for (r, wrapped) in new_keys {
+                t.item_keys.insert(r.as_bytes(), wrapped.as_slice())?;
+            }
+            erase(t, &erased)?;
+            check_users_unchanged(t, &batch.users_seen)?;
+            for (id, c) in &sealed.users {
+                t.users.insert(id.as_bytes(), c.as_slice())?;
+            }
+            for (key, c) in &sealed.series {
+                t.meta.insert(key.as_bytes(), c.as_slice())?;
+            }
+            for key in &sealed.item_keys {
+                t.item_index.insert(key.as_slice(), &[])?;
+            }
+            for (r, c) in messages {
+                t.messages.insert(r.as_bytes(), c.as_slice())?;
+            }
+            put_items(t, &sealed.items)?;
+            put_cases(t, &sealed.cases)?;
+            put_outbox(t, &sealed.outbox, &batch.outbox_delete)?;
+            append_audit(t.audit, t.meta, &sealed.events, now)?;
+            Ok(())
+        })
+    }
+
+    /// Encrypts the batch's records outside the transaction: it is the expensive part, and
+    /// a transaction closure may run more than once.
+    fn seal_batch(
+        &self,
+        batch: &Batch,
+        sealers: &mut super::ItemSealers<'_>,
+        blind: &[u8; 32],
+    ) -> Result<Sealed, StoreError> {
         let mut items = Vec::new();
         let mut item_keys = Vec::new();
         for item in &batch.items {
@@ -148,6 +190,20 @@ impl Store {
         for s in &batch.series {
             series.push((crate::series::key(s.school_year), self.seal(s)?));
         }
+        Ok(Sealed {
+            items,
+            item_keys,
+            cases,
+            outbox,
+            users,
+            series,
+            events: self.seal_events(batch)?,
+        })
+    }
+
+    /// The batch's audit events, each encrypted to the auditors: only their keys, never on
+    /// the server, read what the log says happened.
+    fn seal_events(&self, batch: &Batch) -> Result<Vec<(&'static str, Vec<u8>)>, StoreError> {
         let mut sealed_events = Vec::new();
         for event in &batch.events {
             let json = serde_json::to_vec(event)?;
@@ -160,111 +216,7 @@ impl Store {
             let refs: Vec<&openpgp::Cert> = auditors.iter().collect();
             sealed_events.push((event.kind.as_str(), crypto::encrypt(&refs, &json)?));
         }
-
-        let new_keys = sealers.new_keys();
-        let erased: Vec<(&str, Vec<Vec<u8>>)> = batch
-            .erased
-            .iter()
-            .map(|e| (e.item.reference.as_str(), item_index_keys(blind, &e.item)))
-            .collect();
-        self.transaction(|t| {
-            // What a standby's increment goes by (see `T_CHANGES`): a commit applied after
-            // an increment read the log's size is stamped past it.
-            let stamp = match t.meta.get(AUDIT_HEAD)? {
-                Some(v) => decode_head(&v).map_or(0, |(seq, _)| seq),
-                None => 0,
-            } + 1;
-            let stamp = stamp.to_be_bytes();
-            let changed = (items.iter().map(|(r, _, _)| r.as_str()))
-                .chain(messages.iter().map(|(r, _)| r.as_str()))
-                .chain(erased.iter().map(|(r, _)| *r));
-            for r in changed {
-                t.changes.insert(r.as_bytes(), &stamp)?;
-            }
-            for (r, wrapped) in new_keys {
-                t.item_keys.insert(r.as_bytes(), wrapped.as_slice())?;
-            }
-            // Erased: the intake's key goes, and with it every copy of its data.
-            for (reference, index_keys) in &erased {
-                let r = reference.as_bytes();
-                t.item_keys.remove(r)?;
-                t.messages.remove(r)?;
-                t.items.remove(r)?;
-                t.item_state.remove(r)?;
-                for key in index_keys {
-                    t.item_index.remove(key.as_slice())?;
-                }
-            }
-            for (id, seen) in &batch.users_seen {
-                let now = t.users.get(id.as_bytes())?.map(|v| super::users::seen(&v));
-                if now != *seen {
-                    return Err(Abort::Abort(StoreError::Changed(format!("account {id}"))));
-                }
-            }
-            for (id, c) in &users {
-                t.users.insert(id.as_bytes(), c.as_slice())?;
-            }
-            for (key, c) in &series {
-                t.meta.insert(key.as_bytes(), c.as_slice())?;
-            }
-            for key in &item_keys {
-                t.item_index.insert(key.as_slice(), &[])?;
-            }
-            for (r, c) in messages {
-                t.messages.insert(r.as_bytes(), c.as_slice())?;
-            }
-            for (r, summary, c) in &items {
-                t.items.insert(r.as_bytes(), c.as_slice())?;
-                t.item_state.insert(r.as_bytes(), summary.as_slice())?;
-                if let Some((year, n)) = parse_reference(r) {
-                    let key = refseq_key(year);
-                    let stored = t
-                        .meta
-                        .get(key.as_bytes())?
-                        .and_then(|v| v.as_ref().try_into().ok())
-                        .map(u64::from_be_bytes);
-                    if stored.is_none_or(|s| s < n) {
-                        t.meta.insert(key.as_bytes(), &n.to_be_bytes())?;
-                    }
-                }
-            }
-            for (number, key, c) in &cases {
-                // A case whose CPR changed must not stay findable under the old one.
-                if let Some(old) = t.case_index.get(number.as_bytes())? {
-                    if old.as_ref() != key.as_slice() {
-                        t.cases.remove(old)?;
-                    }
-                }
-                t.case_index.insert(number.as_bytes(), key.as_slice())?;
-                t.cases.insert(key.as_slice(), c.as_slice())?;
-            }
-            for (id, due, deferred, c) in &outbox {
-                t.outbox.insert(&id.to_be_bytes(), c.as_slice())?;
-                unschedule(t.outbox_sched, *id)?;
-                if let Some(queued) = deferred {
-                    t.outbox_sched
-                        .insert(sched_deferred_key(*id).as_slice(), queued.as_slice())?;
-                }
-                match due {
-                    Ok(due) => {
-                        t.outbox_sched
-                            .insert(sched_due_key(due, *id).as_slice(), &[])?;
-                        t.outbox_sched
-                            .insert(sched_id_key(*id).as_slice(), due.as_slice())?;
-                    }
-                    Err(failed) => {
-                        t.outbox_sched
-                            .insert(sched_failed_key(*id).as_slice(), failed.as_slice())?;
-                    }
-                }
-            }
-            for id in &batch.outbox_delete {
-                t.outbox.remove(&id.to_be_bytes())?;
-                unschedule(t.outbox_sched, *id)?;
-            }
-            append_audit(t.audit, t.meta, &sealed_events, now)?;
-            Ok(())
-        })
+        Ok(sealed_events)
     }
 
     /// Runs `f` in one sled transaction over every tree, each under its name (see `trees`);
@@ -292,6 +244,144 @@ impl Store {
             StoreError::Sled(e)
         }
     }
+}
+
+/// A batch's records as [`Store::seal_batch`] encrypted them for the transaction.
+struct Sealed {
+    /// `(reference, summary, sealed item)`.
+    items: Vec<(String, Vec<u8>, Vec<u8>)>,
+    /// The items' blind-index keys.
+    item_keys: Vec<Vec<u8>>,
+    /// `(case number, blind case key, sealed case)`.
+    cases: Vec<(String, Vec<u8>, Vec<u8>)>,
+    outbox: Vec<OutboxRow>,
+    /// `(account id, sealed account)`.
+    users: Vec<(String, Vec<u8>)>,
+    /// `(meta key, sealed series)`.
+    series: Vec<(String, Vec<u8>)>,
+    /// `(event kind, payload encrypted to the auditors)`.
+    events: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// An outbox entry to store: its id, its due time (or, failed, when it failed), when it was
+/// queued if it has been tried and not delivered, and the sealed entry.
+type OutboxRow = (u64, Result<[u8; 16], [u8; 16]>, Option<[u8; 16]>, Vec<u8>);
+
+/// What a standby's increment goes by (see `T_CHANGES`): a commit applied after an
+/// increment read the log's size is stamped past it.
+fn stamp_changes(
+    t: &Tx<'_>,
+    items: &[(String, Vec<u8>, Vec<u8>)],
+    messages: &[(String, Vec<u8>)],
+    erased: &[(&str, Vec<Vec<u8>>)],
+) -> Result<(), Abort> {
+    let stamp = match t.meta.get(AUDIT_HEAD)? {
+        Some(v) => decode_head(&v).map_or(0, |(seq, _)| seq),
+        None => 0,
+    } + 1;
+    let stamp = stamp.to_be_bytes();
+    let changed = (items.iter().map(|(r, _, _)| r.as_str()))
+        .chain(messages.iter().map(|(r, _)| r.as_str()))
+        .chain(erased.iter().map(|(r, _)| *r));
+    for r in changed {
+        t.changes.insert(r.as_bytes(), &stamp)?;
+    }
+    Ok(())
+}
+
+/// Erased: the intake's key goes, and with it every copy of its data.
+fn erase(t: &Tx<'_>, erased: &[(&str, Vec<Vec<u8>>)]) -> Result<(), Abort> {
+    for (reference, index_keys) in erased {
+        let r = reference.as_bytes();
+        t.item_keys.remove(r)?;
+        t.messages.remove(r)?;
+        t.items.remove(r)?;
+        t.item_state.remove(r)?;
+        for key in index_keys {
+            t.item_index.remove(key.as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+/// Aborts if an account changed since the batch read it, so that two changes to one
+/// account do not overwrite each other.
+fn check_users_unchanged(
+    t: &Tx<'_>,
+    users_seen: &[(String, Option<[u8; 32]>)],
+) -> Result<(), Abort> {
+    for (id, seen) in users_seen {
+        let now = t.users.get(id.as_bytes())?.map(|v| super::users::seen(&v));
+        if now != *seen {
+            return Err(Abort::Abort(StoreError::Changed(format!("account {id}"))));
+        }
+    }
+    Ok(())
+}
+
+/// The items and their summaries, raising the year's reference counter past any stored
+/// reference.
+fn put_items(t: &Tx<'_>, items: &[(String, Vec<u8>, Vec<u8>)]) -> Result<(), Abort> {
+    for (r, summary, c) in items {
+        t.items.insert(r.as_bytes(), c.as_slice())?;
+        t.item_state.insert(r.as_bytes(), summary.as_slice())?;
+        if let Some((year, n)) = parse_reference(r) {
+            let key = refseq_key(year);
+            let stored = t
+                .meta
+                .get(key.as_bytes())?
+                .and_then(|v| v.as_ref().try_into().ok())
+                .map(u64::from_be_bytes);
+            if stored.is_none_or(|s| s < n) {
+                t.meta.insert(key.as_bytes(), &n.to_be_bytes())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The cases, each findable under its blind key.
+fn put_cases(t: &Tx<'_>, cases: &[(String, Vec<u8>, Vec<u8>)]) -> Result<(), Abort> {
+    for (number, key, c) in cases {
+        // A case whose CPR changed must not stay findable under the old one.
+        if let Some(old) = t.case_index.get(number.as_bytes())? {
+            if old.as_ref() != key.as_slice() {
+                t.cases.remove(old)?;
+            }
+        }
+        t.case_index.insert(number.as_bytes(), key.as_slice())?;
+        t.cases.insert(key.as_slice(), c.as_slice())?;
+    }
+    Ok(())
+}
+
+/// The outbox's entries and their places in the schedule; delivered entries leave both.
+fn put_outbox(t: &Tx<'_>, outbox: &[OutboxRow], delete: &[u64]) -> Result<(), Abort> {
+    for (id, due, deferred, c) in outbox {
+        t.outbox.insert(&id.to_be_bytes(), c.as_slice())?;
+        unschedule(t.outbox_sched, *id)?;
+        if let Some(queued) = deferred {
+            t.outbox_sched
+                .insert(sched_deferred_key(*id).as_slice(), queued.as_slice())?;
+        }
+        match due {
+            Ok(due) => {
+                t.outbox_sched
+                    .insert(sched_due_key(due, *id).as_slice(), &[])?;
+                t.outbox_sched
+                    .insert(sched_id_key(*id).as_slice(), due.as_slice())?;
+            }
+            Err(failed) => {
+                t.outbox_sched
+                    .insert(sched_failed_key(*id).as_slice(), failed.as_slice())?;
+            }
+        }
+    }
+    for id in delete {
+        t.outbox.remove(&id.to_be_bytes())?;
+        unschedule(t.outbox_sched, *id)?;
+    }
+    Ok(())
 }
 
 fn append_audit(
