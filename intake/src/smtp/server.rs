@@ -141,33 +141,12 @@ async fn session(
                     l.stats.replies(&out);
                     stream.write_all(out.as_bytes()).await?;
                     out.clear();
-                    let acceptor = l
-                        .tls
-                        .clone()
-                        .expect("STARTTLS is offered only with a certificate");
-                    let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(e)) => {
-                            tracing::info!(%peer, error = %e, "TLS handshake failed");
-                            l.stats.tls(false);
-                            return Ok(());
-                        }
-                        Err(_) => {
-                            l.stats.tls(false);
-                            return Ok(());
-                        }
+                    // A failed handshake ends the session: nothing was said in clear since.
+                    let Some((tls, description)) = start_tls(&l, stream, peer).await else {
+                        return Ok(());
                     };
-                    l.stats.tls(true);
-                    let conn = tls.get_ref().1;
-                    let description = format!(
-                        "{} {}",
-                        conn.protocol_version()
-                            .map_or("TLS?".into(), |v| format!("{v:?}")),
-                        conn.negotiated_cipher_suite()
-                            .map_or("?".into(), |c| format!("{:?}", c.suite())),
-                    );
                     s.tls_established(description);
-                    stream = Box::new(tls);
+                    stream = tls;
                 }
                 Action::CheckMail { size_hint } => {
                     // A first part of the message must fit in the budget before the client
@@ -235,6 +214,41 @@ async fn session(
             _ = shutdown.changed(), if !stopping => stopping = true,
         }
     }
+}
+
+/// The STARTTLS handshake (within `HANDSHAKE`), counted; the encrypted stream and what
+/// was agreed (protocol and cipher, for the item's transport), or `None` when it failed.
+async fn start_tls(
+    l: &Listener,
+    stream: Box<dyn Io>,
+    peer: SocketAddr,
+) -> Option<(Box<dyn Io>, String)> {
+    let acceptor = l
+        .tls
+        .clone()
+        .expect("STARTTLS is offered only with a certificate");
+    let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::info!(%peer, error = %e, "TLS handshake failed");
+            l.stats.tls(false);
+            return None;
+        }
+        Err(_) => {
+            l.stats.tls(false);
+            return None;
+        }
+    };
+    l.stats.tls(true);
+    let conn = tls.get_ref().1;
+    let description = format!(
+        "{} {}",
+        conn.protocol_version()
+            .map_or("TLS?".into(), |v| format!("{v:?}")),
+        conn.negotiated_cipher_suite()
+            .map_or("?".into(), |c| format!("{:?}", c.suite())),
+    );
+    Some((Box::new(tls), description))
 }
 
 async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr) -> Committed {

@@ -98,29 +98,7 @@ pub async fn callback(
         res.headers_mut().insert(header::RETRY_AFTER, secs.into());
         return res;
     }
-    // `cheap`: a refusal anyone can cause with a request (no code, a state not begun here);
-    // those are audited once per burst. One that got as far as the provider's token is
-    // audited each time, with what was wrong with it.
-    let failed = |reason: String, cheap: bool| {
-        let state = state.clone();
-        async move {
-            tracing::warn!(reason = ?reason, "sign-in with the identity provider failed");
-            let burst = state
-                .attempts
-                .failed("(oidc callback)", client, state.now());
-            if burst.audit || !cheap {
-                let event = Event::new(EventKind::LoginFailed, "unknown", "authentication")
-                    .details(json!({
-                        "method": "oidc", "reason": reason, "client": client.to_string(),
-                        "failures": burst.count,
-                    }));
-                let _ = audit(&state, event).await;
-            }
-            if state.logins.failed(client, std::time::Instant::now()) {
-                let _ = audit(&state, crate::api::auth::throttled(client)).await;
-            }
-        }
-    };
+    let failed = |reason: String, cheap: bool| callback_failed(&state, client, reason, cheap);
     let (Some(st), Some(code)) = (back.state.as_deref(), back.code.as_deref()) else {
         // The provider's error code only (its description may quote what the person typed),
         // and only as an OAuth error code is written: anything else is not repeated.
@@ -204,6 +182,28 @@ pub async fn callback(
         cookie_with(&state, BROWSER_COOKIE, "", "/login/oidc", Some(0), "Lax"),
     );
     res
+}
+
+/// A callback that did not sign anyone in: logged, counted against the client, and
+/// audited. `cheap`: a refusal anyone can cause with a request (no code, a state not begun
+/// here); those are audited once per burst. One that got as far as the provider's token is
+/// audited each time, with what was wrong with it.
+async fn callback_failed(state: &ApiState, client: std::net::IpAddr, reason: String, cheap: bool) {
+    tracing::warn!(reason = ?reason, "sign-in with the identity provider failed");
+    let burst = state
+        .attempts
+        .failed("(oidc callback)", client, state.now());
+    if burst.audit || !cheap {
+        let event =
+            Event::new(EventKind::LoginFailed, "unknown", "authentication").details(json!({
+                "method": "oidc", "reason": reason, "client": client.to_string(),
+                "failures": burst.count,
+            }));
+        let _ = audit(state, event).await;
+    }
+    if state.logins.failed(client, std::time::Instant::now()) {
+        let _ = audit(state, crate::api::auth::throttled(client)).await;
+    }
 }
 
 /// An OAuth error code as the callback's `error` gives it (RFC 6749 §4.1.2.1: `access_denied`,

@@ -249,45 +249,20 @@ pub async fn search(
 }
 
 async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
-    let mut desk = access::desk_kinds(&caller.person);
-    // The døgnvagt's queue: what Modtagelsen's closing (or a notice outside office hours)
-    // gave it, while it awaits assessment: what it works (`access::view::works`).
-    let doegnvagt = caller.person.has("doegnvagt") && desk.is_empty();
-    if doegnvagt {
-        desk.extend([Kind::Underretning, Kind::Lae165]);
-    }
-    let desk_name = match (
-        desk.contains(&Kind::Underretning),
-        desk.contains(&Kind::Trivselplus),
-    ) {
-        _ if doegnvagt => "Døgnvagten",
-        (true, true) => "Modtagelsen og Journalen",
-        (true, false) => "Modtagelsen",
-        (false, true) => "Journalen",
-        (false, false) => "",
-    };
+    let (desk, doegnvagt, desk_name) = desk_of(caller);
     let kind = Kind::parse(&f.art).filter(|k| desk.contains(k));
     let channel = Channel::parse(&f.kanal);
     let q = f.q.trim().to_ascii_uppercase();
     let cpr = Cpr::parse(&q);
     let all_open = f.tilstand == "alle";
     let in_forloeb = f.tilstand == "forloeb";
-    // The criteria go into the audit entry (encrypted to the auditors), never into a URL.
-    let search = match (&cpr, q.is_empty()) {
-        (Some(c), _) => json!({ "cpr": c.formatted() }),
-        (None, false) => json!({ "reference": q }),
-        (None, true) => serde_json::Value::Null,
-    };
-    let event = Event::new(
-        EventKind::Listed,
-        &caller.actor,
-        caller.purpose_or("triage"),
-    )
-    .details(json!({
-        "page": "koe", "kind": kind.map(|k| k.as_str()), "search": search,
-        "all_open": all_open, "forloeb": in_forloeb, "channel": channel.map(|c| c.as_str()),
-        "from": f.fra.trim(), "to": f.til.trim(),
-    }));
+    let event = listed(
+        caller,
+        f,
+        (kind, channel),
+        (&cpr, &q),
+        (all_open, in_forloeb),
+    );
     if let Err(e) = audit(state, event).await {
         return e.into_response();
     }
@@ -392,6 +367,54 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         }
         .render(),
     )
+}
+
+/// The desk a person's queue shows (the kinds, whether it is the døgnvagt's) and its name.
+fn desk_of(caller: &Caller) -> (Vec<Kind>, bool, &'static str) {
+    let mut desk = access::desk_kinds(&caller.person);
+    // The døgnvagt's queue: what Modtagelsen's closing (or a notice outside office hours)
+    // gave it, while it awaits assessment: what it works (`access::view::works`).
+    let doegnvagt = caller.person.has("doegnvagt") && desk.is_empty();
+    if doegnvagt {
+        desk.extend([Kind::Underretning, Kind::Lae165]);
+    }
+    let desk_name = match (
+        desk.contains(&Kind::Underretning),
+        desk.contains(&Kind::Trivselplus),
+    ) {
+        _ if doegnvagt => "Døgnvagten",
+        (true, true) => "Modtagelsen og Journalen",
+        (true, false) => "Modtagelsen",
+        (false, true) => "Journalen",
+        (false, false) => "",
+    };
+    (desk, doegnvagt, desk_name)
+}
+
+/// The audit entry of one look at the queue: the filters and the search. The criteria go
+/// into the audit entry (encrypted to the auditors), never into a URL.
+fn listed(
+    caller: &Caller,
+    f: &Filters,
+    (kind, channel): (Option<Kind>, Option<Channel>),
+    (cpr, q): (&Option<Cpr>, &str),
+    (all_open, in_forloeb): (bool, bool),
+) -> Event {
+    let search = match (cpr, q.is_empty()) {
+        (Some(c), _) => json!({ "cpr": c.formatted() }),
+        (None, false) => json!({ "reference": q }),
+        (None, true) => serde_json::Value::Null,
+    };
+    Event::new(
+        EventKind::Listed,
+        &caller.actor,
+        caller.purpose_or("triage"),
+    )
+    .details(json!({
+        "page": "koe", "kind": kind.map(|k| k.as_str()), "search": search,
+        "all_open": all_open, "forloeb": in_forloeb, "channel": channel.map(|c| c.as_str()),
+        "from": f.fra.trim(), "to": f.til.trim(),
+    }))
 }
 
 /// The filters as a query string for the paging links: kind, state, channel and the dates
