@@ -1,18 +1,23 @@
 //! `modtag-intake`: everything that talks to the outside world, and the `modtag` binary.
+//! The rules it applies are `modtag-workflow`'s and `modtag-router`'s; here they meet
+//! sockets, the clock and the runtime.
 //!
 //! The folders are the architecture (see `ARCHITECTURE.md`):
-//! - [`app`] and [`clock`] at the bottom: what the running daemon shares, and its one clock.
-//! - [`smtp`]: the SMTP listener; its protocol core is a sans-IO state machine.
-//! - [`understand`]: reading a message for triage: kind, reporter, CPR/CVR, attachments,
-//!   forwards, encrypted mail (mail-parser, sequoia).
-//! - [`workflow`]: accepting a message, a person's decision, escalation: each reads what it
-//!   needs, computes one batch of effects, and has it committed.
-//! - [`delivery`]: composing PGP/MIME copies and the outbox worker that sends them.
-//! - [`api`]: the versioned JSON API (axum), one file per resource, and its listener.
-//! - [`policy`]: the running configuration, directory and beslutningstræ, reloaded atomically.
-//! - [`cases`], [`report`], [`simulate`], [`explain`], [`checkpoints`], [`sender_auth`],
-//!   [`audit_cli`], [`tls`]: one job each.
-//! - [`daemon`]: `modtag serve`, wiring it all with ordered shutdown.
+//! - [`app`], [`clock`], [`memory`], [`policy`] at the bottom: what the running daemon
+//!   shares (`App::change` commits a handler's change, makes it durable and wakes the
+//!   outbox), its one clock, the memory budget for messages, and the running configuration.
+//! - [`daemon`]: `modtag serve`: the data directory, the listeners, the workers, and their
+//!   ordered shutdown.
+//! - [`smtp`]: the SMTP listener around `modtag-smtp`'s sans-IO session, STARTTLS and the
+//!   storage check; [`public`]: the public forms on their own listener.
+//! - [`api`]: the versioned JSON API (axum), one file per resource, and the HTTP listener;
+//!   [`web`]: the desk's pages over the same state; [`identity`]: accounts, sessions, TOTP,
+//!   OpenID Connect and enrolment.
+//! - [`deadlines`], [`checkpoints`], [`delivery`]: the workers (escalation, signed
+//!   checkpoints and retention, the outbox).
+//! - [`cases`], [`explain`], [`sender_auth`], [`audit_cli`], [`tls`]: one job each;
+//!   [`workflow`] and the re-exports below name `modtag-workflow`'s modules where the rest
+//!   of the crate looks for them.
 //!
 //! The CLI (`cli/`, `commands/`, `render/`) belongs to the binary (`main.rs`).
 

@@ -1,22 +1,28 @@
 //! `modtag-storage`: the only place where modtag's data touches disk.
 //!
-//! - [`crypto`]: OpenPGP encryption and decryption (sequoia, pure-Rust backend). Everything
-//!   written to disk goes through [`crypto::encrypt`] first.
-//! - [`keys`]: the data directory's key files (store key, audit certificate, checkpoint key,
-//!   blind-index key, API token), created on first start with 0600 permissions.
-//! - [`records`]: the stored record types (triage items, cases, outbox entries);
-//!   [`forloeb`] a TRIVSEL+ forløb's steps on its item; [`trust`] how its sender and its
-//!   reporter's address are known.
-//! - [`audit`]: the hash-chained, encrypted audit log and its offline verifier.
+//! - [`store`]: the sled database and its atomic, durable operations, one concern per file:
+//!   a [`store::Batch`] commits whole or not at all, and nothing is acknowledged before
+//!   [`Store::flush`].
+//! - [`crypto`]: OpenPGP in memory (sequoia, pure-Rust backend): records and message files
+//!   sealed for modtag alone to read back, copies and audit payloads encrypted to their
+//!   readers' certificates.
+//! - [`keys`]: the data directory's key files (store key, blind-index key, checkpoint key,
+//!   signing key), 0600, or the store and blind-index keys read from apart (`[keys]`).
 //! - [`ring`]: each intake's own key and the ring key that wraps them (erasure is
 //!   crypto-shredding).
 //! - [`spool`]: encrypted message files, kept out of sled (see the module for why).
+//! - [`records`]: the stored record types (items, cases, [`account`]s, [`outbox`] copies);
+//!   [`forloeb`] a TRIVSEL+ forløb's steps on its item; [`trust`] how its sender and its
+//!   reporter's address are known; [`series`] the statusmøde invitations sent;
+//!   [`summary`] the clear summary, without personal data, kept beside each item.
+//! - [`audit`]: the hash-chained, encrypted audit log and its offline reader; [`merkle`] its
+//!   RFC 6962 tree; [`checkpoint`] its signed checkpoints.
 //! - [`backup`]: the backup file's format; [`restore`] checking and restoring one offline;
 //!   [`standby`] applying an increment to a standby.
-//! - [`store`]: the sled database and its atomic, durable operations.
 //!
-//! Invariant: no plaintext message, item, case or audit payload is ever handed to sled or
-//! written to a file.
+//! Invariant: no plaintext message, item, case, account, outbox copy or audit payload is
+//! ever handed to sled or written to a file. The crate reads no clock (`now` is given) and
+//! opens no socket.
 
 pub mod account;
 pub mod audit;

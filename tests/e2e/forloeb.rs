@@ -5,7 +5,7 @@
 //! forløb, Journalen books the first meeting (slots that break the 14-day or 5-day rule
 //! refused with the reason), everyone is invited, and the cancellation reaches them all.
 //! The reminders of a step left too long are tested at fixed times in
-//! `intake/tests/it/forloeb.rs`.
+//! `intake/workflow/tests/it/forloeb.rs`.
 
 use icalendar::{Calendar, CalendarComponent, Component};
 use modtag_tests::browser::Browser;

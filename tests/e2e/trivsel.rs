@@ -1,5 +1,5 @@
 //! TRIVSEL+ and the duties after a decision (issue 16). Journalen's own reminders are tested
-//! in `intake/tests/it/escalation.rs`; here Journalen passes a Send sikkert on to the
+//! in `intake/workflow/tests/it/escalation.rs`; here Journalen passes a Send sikkert on to the
 //! leaders with one action in the desk, and on trin 0-2 the institution's side gets the
 //! screening, the original only when chosen and never a citizen's identity, each read with
 //! Debian's gpg.

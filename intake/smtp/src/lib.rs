@@ -4,7 +4,8 @@
 //! `answers` what the loop tells it; [`limits`] the session caps and message rate the loop
 //! consults (in memory, time passed in); [`stats`] the counters for `/metrics`.
 //!
-//! It depends on smtp-proto and modtag-config only; `tests/e2e/layout.rs` keeps it so.
+//! It depends on smtp-proto and modtag-config only (and memchr, for the DATA phase);
+//! `tests/e2e/crates.rs` keeps it so.
 
 mod answers;
 pub mod config;

@@ -292,7 +292,7 @@ fn plain_as(
 }
 
 /// A calendar invitation to mail: the meeting's UID, the mail's subject and text, and the
-/// `VCALENDAR` (`delivery::ical`).
+/// `VCALENDAR` (`crate::ical`).
 pub struct InvitationMail<'a> {
     pub uid: &'a str,
     pub subject: &'a str,

@@ -1,7 +1,7 @@
 //! `modtag-workflow`: what receiving, reading, assessing and waiting mean for an intake, and
 //! who may see what of it. No IO of its own: no sockets, no runtime, no SMTP client, and the
 //! time always given as a value. Each step reads what it needs from the store first,
-//! computes one `Batch` of effects, and hands it back to be committed; `tests/e2e/layout.rs`
+//! computes one `Batch` of effects, and hands it back to be committed; `tests/e2e/crates.rs`
 //! fails if its `Cargo.toml` names tokio, axum, hyper, lettre or sled, or if it imports
 //! `modtag-intake`.
 //!

@@ -1,5 +1,5 @@
 //! The statusmøder's invitations (issue 16): `router::meetings` plans the school year,
-//! `delivery::ical` writes each meeting as an invitation; here the two meet, for the CLI's
+//! `crate::ical` writes each meeting as an invitation; here the two meet, for the CLI's
 //! files and for the mail the API queues. Sending a year again mails only what changed
 //! against what was sent (`storage::series`): a new meeting, a moved one or one whose team
 //! changed (SEQUENCE one on; someone no longer on the team gets a cancellation), one no
