@@ -268,83 +268,12 @@ pub fn plan(
         .cloned()
         .collect();
     let case_number = case_number(&item, input);
-    if let Some(inst) = &input.institution {
-        if cfg.directory.institution(inst).is_none() {
-            return Err(DecideError::Invalid(format!(
-                "institution {inst:?} is not in the directory"
-            )));
-        }
-    }
-    let facts = Facts {
-        // DOMAIN.md flow 1: an LÆ 165 and whatever Journalen forwards are assessed and
-        // routed as underretninger; the beslutningstræ speaks of those.
-        kind: item.kind.routing(),
-        trin: input.trin,
-        area: input
-            .area
-            .clone()
-            .or_else(|| case.as_ref().and_then(|c| c.area.clone())),
-        udskoling: input.udskoling,
-        existing_case: input.existing_case || case.is_some(),
-        consent: input.consent,
-        // An intake is never an overgang: its second consent does not apply.
-        consent_share: false,
-        akut: input.akut,
-        // Issue 16: outside office hours is the directory's calendar's to say, not a flag
-        // the person must remember (they may still set it, e.g. for a call at 15:25).
-        out_of_hours: input.out_of_hours
-            || !modtag_router::calendar::office_open(now, &cfg.directory.calendar),
-        institution: input
-            .institution
-            .clone()
-            .or_else(|| case.as_ref().and_then(|c| c.institution.clone())),
-        raadgiver: case.as_ref().map(|c| c.raadgiver.clone()),
-        // Every name the subject gave, matched or not: the router matches them again
-        // against the directory the decision is made with.
-        names: trivsel_names(&item),
-    };
+    let facts = routing_facts(cfg, &item, case.as_ref(), input, now)?;
     let decision = route(&facts, &cfg.tree, &cfg.directory);
 
     item.case_number = case_number.clone();
     let previous = item.decision.take();
-    let consent_record = input.consent.then(|| modtag_storage::records::Consent {
-        given_by: input.consent_by.clone().unwrap_or_default(),
-        how: input.consent_how.clone().unwrap_or_default(),
-        at: input.consent_at.unwrap_or(now),
-        scope: input
-            .consent_scope
-            .clone()
-            .unwrap_or_else(|| "kontakt til lokal leder / Børneskolerådgivere".into()),
-    });
-    item.decision = Some(DecisionRecord {
-        consent_record,
-        at: now,
-        actor: input.actor.clone(),
-        existing_case: facts.existing_case,
-        case_number,
-        trin: input.trin,
-        consent: input.consent,
-        area: facts.area.clone(),
-        institution: facts.institution.clone(),
-        akut: input.akut,
-        out_of_hours: facts.out_of_hours,
-        udskoling: input.udskoling,
-        note: input.note.clone(),
-        tree_hash: decision.tree_hash.clone(),
-        recipients: decision
-            .recipients
-            .iter()
-            .map(|r| RoutedTo {
-                role: r.role.clone(),
-                person: r.person.clone(),
-                rule: r.rule.clone(),
-            })
-            .collect(),
-        actions: decision.actions.iter().map(|(a, _)| a.clone()).collect(),
-        refused: decision.refused.clone(),
-        screening_outcome: input.screening_outcome.clone(),
-        attach_original: input.attach_original,
-    });
+    item.decision = Some(decision_record(input, &facts, &decision, case_number, now));
     let access_ended: Vec<&String> = routed_before
         .iter()
         .filter(|p| !decision.recipients.iter().any(|r| &&r.person == p))
@@ -352,89 +281,11 @@ pub fn plan(
     let previous_summary = previous
         .as_ref()
         .map(|d| json!({ "trin": d.trin, "area": d.area, "consent": d.consent, "at": d.at }));
-    match (previous, revise) {
-        (Some(decision), Some(reason)) => {
-            item.earlier_decisions.push(RevisedDecision {
-                decision,
-                replaced_at: now,
-                replaced_by: input.actor.clone(),
-                reason: reason.to_string(),
-            });
-            // The state stays (assessed or routed); the history says what happened.
-            let state = item.state;
-            item.transition(
-                state,
-                &input.actor,
-                now,
-                &format!("assessed again: {reason}"),
-            );
-        }
-        _ => item.transition(ItemState::Assessed, &input.actor, now, "assessed"),
-    }
-    // What the assessment leaves a person to do.
-    let task = |kind: TaskKind, reason: &str| Task {
-        kind,
-        created: now,
-        due: None,
-        done_at: None,
-        done_by: None,
-        outcome: None,
-        letter: None,
-        reason: Some(reason.into()),
-    };
-    let has_task = |item: &Item, kind: TaskKind| item.tasks.iter().any(|t| t.kind == kind);
-    if !facts.existing_case
-        && item.kind.routing() == RouteKind::Underretning
-        && !has_task(&item, TaskKind::IndkaldUnderretningsmoede)
-    {
-        item.tasks.push(task(
-            TaskKind::IndkaldUnderretningsmoede,
-            "ny sag: indkald familie, barn og evt. underretter til underretningsmøde",
-        ));
-    }
-    if item.understanding.reporter.kind == ReporterKind::Professional
-        && item.kind.routing() == RouteKind::Underretning
-        && !has_task(&item, TaskKind::Tilbagemelding)
-    {
-        let mut t = task(
-            TaskKind::Tilbagemelding,
-            "fagperson: giv besked om, hvorvidt der er iværksat undersøgelse eller indsats",
-        );
-        t.due = Some(super::tilbagemelding::due(
-            item.received_at,
-            cfg.config.triage.tilbagemelding_months,
-        ));
-        item.tasks.push(t);
-    }
+    record_assessment(&mut item, previous, revise, input, now);
+    add_tasks(cfg, &mut item, &facts, now);
     let mut batch = Batch::new();
-    // "Børn på vej i skole": the private institution is told, once, to contact the coming
-    // school's leader itself (the reference only; no child).
-    let school_starter = item
-        .understanding
-        .notes
-        .iter()
-        .any(|n| n == crate::understand::SCHOOL_STARTER);
-    if school_starter && revise.is_none() {
-        if let Some(email) = item.understanding.reporter.email.clone() {
-            batch.outbox(compose::plain_entry(
-                ids,
-                cfg,
-                reference,
-                compose::PlainTo {
-                    role: "reporter",
-                    person: "reporter",
-                    email: &email,
-                },
-                &format!("Børn på vej i skole: {reference}"),
-                &format!(
-                    "Jeres henvendelse {reference} handler om et barn på vej i skole.\n\n\
-                     Efter kommunens arbejdsgang kontakter I selv lederen af den skole, barnet \
-                     skal begynde i. Journalen har sendt henvendelsen videre til de ledere, I \
-                     nævnte.\n"
-                ),
-                now,
-            )?);
-        }
+    if revise.is_none() {
+        tell_school_starter(ids, cfg, &item, &mut batch, now)?;
     }
     batch.audit(
         Event::new(
@@ -483,6 +334,212 @@ pub fn plan(
     let state = item.state;
     batch.item(item);
     Ok((batch, decision, state))
+}
+
+/// What the beslutningstræ routes on: the person's input, filled in from the case where the
+/// input leaves something out, and the office calendar. An institution must be one the
+/// directory knows.
+fn routing_facts(
+    cfg: &Loaded,
+    item: &Item,
+    case: Option<&Case>,
+    input: &DecisionInput,
+    now: Timestamp,
+) -> Result<Facts, DecideError> {
+    if let Some(inst) = &input.institution {
+        if cfg.directory.institution(inst).is_none() {
+            return Err(DecideError::Invalid(format!(
+                "institution {inst:?} is not in the directory"
+            )));
+        }
+    }
+    Ok(Facts {
+        // DOMAIN.md flow 1: an LÆ 165 and whatever Journalen forwards are assessed and
+        // routed as underretninger; the beslutningstræ speaks of those.
+        kind: item.kind.routing(),
+        trin: input.trin,
+        area: input
+            .area
+            .clone()
+            .or_else(|| case.and_then(|c| c.area.clone())),
+        udskoling: input.udskoling,
+        existing_case: input.existing_case || case.is_some(),
+        consent: input.consent,
+        // An intake is never an overgang: its second consent does not apply.
+        consent_share: false,
+        akut: input.akut,
+        // Issue 16: outside office hours is the directory's calendar's to say, not a flag
+        // the person must remember (they may still set it, e.g. for a call at 15:25).
+        out_of_hours: input.out_of_hours
+            || !modtag_router::calendar::office_open(now, &cfg.directory.calendar),
+        institution: input
+            .institution
+            .clone()
+            .or_else(|| case.and_then(|c| c.institution.clone())),
+        raadgiver: case.map(|c| c.raadgiver.clone()),
+        // Every name the subject gave, matched or not: the router matches them again
+        // against the directory the decision is made with.
+        names: trivsel_names(item),
+    })
+}
+
+/// The decision as the item keeps it: what the person gave (with the consent, who gave it
+/// and how), the facts it was routed on, and whom the routing chose.
+fn decision_record(
+    input: &DecisionInput,
+    facts: &Facts,
+    decision: &Decision,
+    case_number: Option<String>,
+    now: Timestamp,
+) -> DecisionRecord {
+    let consent_record = input.consent.then(|| modtag_storage::records::Consent {
+        given_by: input.consent_by.clone().unwrap_or_default(),
+        how: input.consent_how.clone().unwrap_or_default(),
+        at: input.consent_at.unwrap_or(now),
+        scope: input
+            .consent_scope
+            .clone()
+            .unwrap_or_else(|| "kontakt til lokal leder / Børneskolerådgivere".into()),
+    });
+    DecisionRecord {
+        consent_record,
+        at: now,
+        actor: input.actor.clone(),
+        existing_case: facts.existing_case,
+        case_number,
+        trin: input.trin,
+        consent: input.consent,
+        area: facts.area.clone(),
+        institution: facts.institution.clone(),
+        akut: input.akut,
+        out_of_hours: facts.out_of_hours,
+        udskoling: input.udskoling,
+        note: input.note.clone(),
+        tree_hash: decision.tree_hash.clone(),
+        recipients: decision
+            .recipients
+            .iter()
+            .map(|r| RoutedTo {
+                role: r.role.clone(),
+                person: r.person.clone(),
+                rule: r.rule.clone(),
+            })
+            .collect(),
+        actions: decision.actions.iter().map(|(a, _)| a.clone()).collect(),
+        refused: decision.refused.clone(),
+        screening_outcome: input.screening_outcome.clone(),
+        attach_original: input.attach_original,
+    }
+}
+
+/// The item's history: a first assessment moves it to assessed; a new one keeps the
+/// decision it replaces, with who replaced it and why.
+fn record_assessment(
+    item: &mut Item,
+    previous: Option<DecisionRecord>,
+    revise: Option<&str>,
+    input: &DecisionInput,
+    now: Timestamp,
+) {
+    match (previous, revise) {
+        (Some(decision), Some(reason)) => {
+            item.earlier_decisions.push(RevisedDecision {
+                decision,
+                replaced_at: now,
+                replaced_by: input.actor.clone(),
+                reason: reason.to_string(),
+            });
+            // The state stays (assessed or routed); the history says what happened.
+            let state = item.state;
+            item.transition(
+                state,
+                &input.actor,
+                now,
+                &format!("assessed again: {reason}"),
+            );
+        }
+        _ => item.transition(ItemState::Assessed, &input.actor, now, "assessed"),
+    }
+}
+
+/// What the assessment leaves a person to do: a new case's underretningsmøde, and a
+/// professional reporter's tilbagemelding with its deadline. Each once.
+fn add_tasks(cfg: &Loaded, item: &mut Item, facts: &Facts, now: Timestamp) {
+    let task = |kind: TaskKind, reason: &str| Task {
+        kind,
+        created: now,
+        due: None,
+        done_at: None,
+        done_by: None,
+        outcome: None,
+        letter: None,
+        reason: Some(reason.into()),
+    };
+    let has_task = |item: &Item, kind: TaskKind| item.tasks.iter().any(|t| t.kind == kind);
+    if !facts.existing_case
+        && item.kind.routing() == RouteKind::Underretning
+        && !has_task(item, TaskKind::IndkaldUnderretningsmoede)
+    {
+        item.tasks.push(task(
+            TaskKind::IndkaldUnderretningsmoede,
+            "ny sag: indkald familie, barn og evt. underretter til underretningsmøde",
+        ));
+    }
+    if item.understanding.reporter.kind == ReporterKind::Professional
+        && item.kind.routing() == RouteKind::Underretning
+        && !has_task(item, TaskKind::Tilbagemelding)
+    {
+        let mut t = task(
+            TaskKind::Tilbagemelding,
+            "fagperson: giv besked om, hvorvidt der er iværksat undersøgelse eller indsats",
+        );
+        t.due = Some(super::tilbagemelding::due(
+            item.received_at,
+            cfg.config.triage.tilbagemelding_months,
+        ));
+        item.tasks.push(t);
+    }
+}
+
+/// "Børn på vej i skole": the private institution is told, once (at the first assessment),
+/// to contact the coming school's leader itself (the reference only; no child).
+fn tell_school_starter(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    item: &Item,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<(), DecideError> {
+    let reference = item.reference.as_str();
+    let school_starter = item
+        .understanding
+        .notes
+        .iter()
+        .any(|n| n == crate::understand::SCHOOL_STARTER);
+    if !school_starter {
+        return Ok(());
+    }
+    if let Some(email) = item.understanding.reporter.email.clone() {
+        batch.outbox(compose::plain_entry(
+            ids,
+            cfg,
+            reference,
+            compose::PlainTo {
+                role: "reporter",
+                person: "reporter",
+                email: &email,
+            },
+            &format!("Børn på vej i skole: {reference}"),
+            &format!(
+                "Jeres henvendelse {reference} handler om et barn på vej i skole.\n\n\
+                 Efter kommunens arbejdsgang kontakter I selv lederen af den skole, barnet \
+                 skal begynde i. Journalen har sendt henvendelsen videre til de ledere, I \
+                 nævnte.\n"
+            ),
+            now,
+        )?);
+    }
+    Ok(())
 }
 
 /// Every name a Trivsel+ subject gave, matched or not: the router matches them again

@@ -13,7 +13,7 @@ use modtag_config::Loaded;
 use modtag_config::RouteKind;
 use modtag_router::{calendar, route, startmoede, Facts};
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{Case, Consent};
+use modtag_storage::records::{Case, Consent, OutboxEntry};
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde::{Deserialize, Serialize};
@@ -79,50 +79,13 @@ pub fn plan(
     actor: &str,
     now: Timestamp,
 ) -> Result<Result<(Batch, Activated), Vec<String>>, StoreError> {
-    let mut refused = Vec::new();
     let activate = consent(
         &input.consent,
         "aktivering af beslutningstræet på trin 2",
         now,
     );
     let share = consent(&input.consent_share, "deling af forløbets oplysninger", now);
-    if activate.is_none() {
-        refused.push(
-            "Samtykket til at aktivere beslutningstræet mangler (hvem gav det, og hvordan).".into(),
-        );
-    }
-    if share.is_none() {
-        refused.push("Samtykket til at dele det nuværende forløbs oplysninger mangler (hvem gav det, og hvordan).".into());
-    }
-    let today = now.to_zoned(calendar::tz()).date();
-    match input.measures_ended {
-        None => refused.push(
-            "Foranstaltningerne skal være afsluttet først: angiv den dag, de sluttede.".into(),
-        ),
-        Some(d) if d > today => refused.push(format!(
-            "Foranstaltningerne slutter {}: overgangen kan først ske derefter.",
-            d.strftime("%d.%m.%Y")
-        )),
-        Some(_) => {}
-    }
-    let rules = &cfg.config.trivsel;
-    match input.first_meeting {
-        None => refused.push(format!(
-            "Angiv det første TRIVSEL+-møde: inden for {} dage, med mindst {} dages varsel.",
-            rules.first_meeting_days, rules.notice_days
-        )),
-        Some(start) => {
-            if let Err(why) = startmoede::within(rules, start.date(), now, now) {
-                refused.push(why);
-            }
-            if calendar::closed(start.date(), &cfg.directory.calendar) {
-                refused.push(format!(
-                    "{} er en lukkedag: vælg en hverdag.",
-                    start.date().strftime("%d.%m.%Y")
-                ));
-            }
-        }
-    }
+    let mut refused = refusals(cfg, input, activate.is_some(), share.is_some(), now);
     let facts = Facts {
         kind: RouteKind::Overgang,
         trin: Some(2),
@@ -150,52 +113,21 @@ pub fn plan(
     let start = input.first_meeting.expect("checked above");
     let end =
         start + jiff::Span::new().minutes(i64::from(input.minutes.unwrap_or(90).clamp(15, 480)));
-    let place = input.place.clone().unwrap_or_else(|| rules.place.clone());
-    let organizer = cfg.directory.person(&case.raadgiver);
+    let place = input
+        .place
+        .clone()
+        .unwrap_or_else(|| cfg.config.trivsel.place.clone());
     let mut batch = Batch::new();
     let when = start.strftime("%d.%m.%Y kl. %H:%M").to_string();
-    for r in &decision.recipients {
-        let Some(person) = cfg.directory.person(&r.person) else {
-            continue;
-        };
-        let to = PlainTo {
-            role: &r.role,
-            person: &person.id,
-            email: &person.email,
-        };
-        let subject = format!("Overgang til trin 2: sag {}", case.case_number);
-        let entry = match &person.cert {
-            // The hand-over itself, with the child, only encrypted.
-            Some(cert) => compose::private_entry(
-                ids,
-                cfg,
-                &case.case_number,
-                to,
-                Some(cert),
-                &subject,
-                &handover(
-                    case,
-                    organizer.map_or(&case.raadgiver, |p| &p.name),
-                    &when,
-                    &place,
-                    input,
-                ),
-                now,
-            )?,
-            None => compose::plain_entry(
-                ids,
-                cfg,
-                &case.case_number,
-                to,
-                &subject,
-                &format!(
-                    "Sag {} overgår til et TRIVSEL+-forløb på trin 2. Første møde {when}, {place}. \
-                     Oplysningerne om barnet får du af rådgiveren.\n",
-                    case.case_number
-                ),
-                now,
-            )?,
-        };
+    for entry in handovers(
+        ids,
+        cfg,
+        case,
+        input,
+        &decision.recipients,
+        (&when, &place),
+        now,
+    )? {
         batch.outbox(entry);
     }
     let invitations = invite(
@@ -234,6 +166,117 @@ pub fn plan(
             invitations,
         },
     )))
+}
+
+/// Every reason, known before routing, that the overgang cannot happen yet: a consent not
+/// recorded, measures not ended, a first meeting missing, too soon or too late, or on a
+/// closed day. All at once, so that the person can mend them in one go.
+fn refusals(
+    cfg: &Loaded,
+    input: &OvergangInput,
+    activate: bool,
+    share: bool,
+    now: Timestamp,
+) -> Vec<String> {
+    let mut refused = Vec::new();
+    if !activate {
+        refused.push(
+            "Samtykket til at aktivere beslutningstræet mangler (hvem gav det, og hvordan).".into(),
+        );
+    }
+    if !share {
+        refused.push("Samtykket til at dele det nuværende forløbs oplysninger mangler (hvem gav det, og hvordan).".into());
+    }
+    let today = now.to_zoned(calendar::tz()).date();
+    match input.measures_ended {
+        None => refused.push(
+            "Foranstaltningerne skal være afsluttet først: angiv den dag, de sluttede.".into(),
+        ),
+        Some(d) if d > today => refused.push(format!(
+            "Foranstaltningerne slutter {}: overgangen kan først ske derefter.",
+            d.strftime("%d.%m.%Y")
+        )),
+        Some(_) => {}
+    }
+    let rules = &cfg.config.trivsel;
+    match input.first_meeting {
+        None => refused.push(format!(
+            "Angiv det første TRIVSEL+-møde: inden for {} dage, med mindst {} dages varsel.",
+            rules.first_meeting_days, rules.notice_days
+        )),
+        Some(start) => {
+            if let Err(why) = startmoede::within(rules, start.date(), now, now) {
+                refused.push(why);
+            }
+            if calendar::closed(start.date(), &cfg.directory.calendar) {
+                refused.push(format!(
+                    "{} er en lukkedag: vælg en hverdag.",
+                    start.date().strftime("%d.%m.%Y")
+                ));
+            }
+        }
+    }
+    refused
+}
+
+/// One message per recipient: the hand-over, encrypted, to those with a certificate; to
+/// those without, a notice that names the case and the meeting and nothing of the child.
+fn handovers(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    case: &Case,
+    input: &OvergangInput,
+    recipients: &[modtag_router::Recipient],
+    (when, place): (&str, &str),
+    now: Timestamp,
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    let organizer = cfg.directory.person(&case.raadgiver);
+    let mut entries = Vec::new();
+    for r in recipients {
+        let Some(person) = cfg.directory.person(&r.person) else {
+            continue;
+        };
+        let to = PlainTo {
+            role: &r.role,
+            person: &person.id,
+            email: &person.email,
+        };
+        let subject = format!("Overgang til trin 2: sag {}", case.case_number);
+        let entry = match &person.cert {
+            // The hand-over itself, with the child, only encrypted.
+            Some(cert) => compose::private_entry(
+                ids,
+                cfg,
+                &case.case_number,
+                to,
+                Some(cert),
+                &subject,
+                &handover(
+                    case,
+                    organizer.map_or(&case.raadgiver, |p| &p.name),
+                    when,
+                    place,
+                    input,
+                ),
+                now,
+            )?,
+            None => compose::plain_entry(
+                ids,
+                cfg,
+                &case.case_number,
+                to,
+                &subject,
+                &format!(
+                    "Sag {} overgår til et TRIVSEL+-forløb på trin 2. Første møde {when}, {place}. \
+                     Oplysningerne om barnet får du af rådgiveren.\n",
+                    case.case_number
+                ),
+                now,
+            )?,
+        };
+        entries.push(entry);
+    }
+    Ok(entries)
 }
 
 /// The hand-over the rådgiver and the lokal leder get (encrypted): the child, the case, the

@@ -22,61 +22,90 @@ pub fn sanitize_name(name: &str) -> String {
     }
 }
 
+/// What a type is known by, at the start of the content.
+enum Magic {
+    /// The content starts with these bytes.
+    Prefix(&'static [u8]),
+    /// An ISO media file: an `ftyp` box at byte 4 naming one of these brands.
+    Brand(&'static [&'static [u8]]),
+}
+
+/// Types known by their first bytes, tried in this order; the first that fits wins.
+const MAGIC: &[(Magic, &str)] = &[
+    (Magic::Prefix(b"%PDF-"), "application/pdf"),
+    (Magic::Prefix(b"\x89PNG\r\n\x1a\n"), "image/png"),
+    (Magic::Prefix(b"\xff\xd8\xff"), "image/jpeg"),
+    (Magic::Prefix(b"GIF87a"), "image/gif"),
+    (Magic::Prefix(b"GIF89a"), "image/gif"),
+    (Magic::Prefix(b"II*\0"), "image/tiff"),
+    (Magic::Prefix(b"MM\0*"), "image/tiff"),
+    (Magic::Brand(&[b"heic", b"heix", b"mif1"]), "image/heic"),
+    // ODF and OOXML files are ZIP archives too: `zip_type` looks inside.
+    (Magic::Prefix(b"PK\x03\x04"), ZIP),
+    // Word, Excel, PowerPoint and Outlook .msg share this container.
+    (
+        Magic::Prefix(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+        "application/x-ole-storage",
+    ),
+    (Magic::Prefix(b"{\\rtf"), "application/rtf"),
+    (Magic::Prefix(b"\x78\x9f\x3e\x22"), "application/ms-tnef"),
+    (Magic::Prefix(b"MZ"), "application/x-msdownload"),
+    (Magic::Prefix(b"\x7fELF"), "application/x-executable"),
+    (
+        Magic::Prefix(b"-----BEGIN PGP MESSAGE-----"),
+        "application/pgp-encrypted",
+    ),
+    (Magic::Prefix(b"#!"), "text/x-script"),
+    (Magic::Prefix(b"<!DOCTYPE html"), "text/html"),
+    (Magic::Prefix(b"<html"), "text/html"),
+    (Magic::Prefix(b"<HTML"), "text/html"),
+];
+
+const ZIP: &str = "application/zip";
+
+impl Magic {
+    /// Whether the content begins the way this row says.
+    fn fits(&self, bytes: &[u8]) -> bool {
+        match self {
+            Magic::Prefix(m) => bytes.starts_with(m),
+            Magic::Brand(brands) => {
+                bytes.len() > 12 && &bytes[4..8] == b"ftyp" && brands.contains(&&bytes[8..12])
+            }
+        }
+    }
+}
+
 /// The type the content really has, from its first bytes (and, for ZIP-based Office
 /// files, the names inside).
 pub fn sniff(bytes: &[u8]) -> &'static str {
-    let starts = |m: &[u8]| bytes.starts_with(m);
-    let has = |m: &[u8]| memchr::memmem::find(&bytes[..bytes.len().min(64 * 1024)], m).is_some();
-    if starts(b"%PDF-") {
-        "application/pdf"
-    } else if starts(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
-    } else if starts(b"\xff\xd8\xff") {
-        "image/jpeg"
-    } else if starts(b"GIF87a") || starts(b"GIF89a") {
-        "image/gif"
-    } else if starts(b"II*\0") || starts(b"MM\0*") {
-        "image/tiff"
-    } else if bytes.len() > 12
-        && &bytes[4..8] == b"ftyp"
-        && matches!(&bytes[8..12], b"heic" | b"heix" | b"mif1")
-    {
-        "image/heic"
-    } else if starts(b"PK\x03\x04") {
-        if has(b"mimetypeapplication/vnd.oasis.opendocument.text") {
-            "application/vnd.oasis.opendocument.text"
-        } else if has(b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet") {
-            "application/vnd.oasis.opendocument.spreadsheet"
-        } else if has(b"[Content_Types].xml") && has(b"word/") {
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        } else if has(b"[Content_Types].xml") && has(b"xl/") {
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        } else if has(b"[Content_Types].xml") && has(b"ppt/") {
-            "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-        } else {
-            "application/zip"
+    match MAGIC.iter().find(|(magic, _)| magic.fits(bytes)) {
+        Some((_, ZIP)) => zip_type(bytes),
+        Some((_, t)) => t,
+        None if !bytes.contains(&0)
+            && (std::str::from_utf8(bytes).is_ok() || mostly_text(bytes)) =>
+        {
+            "text/plain"
         }
-    } else if starts(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") {
-        // Word, Excel, PowerPoint and Outlook .msg share this container.
-        "application/x-ole-storage"
-    } else if starts(b"{\\rtf") {
-        "application/rtf"
-    } else if starts(b"\x78\x9f\x3e\x22") {
-        "application/ms-tnef"
-    } else if starts(b"MZ") {
-        "application/x-msdownload"
-    } else if starts(b"\x7fELF") {
-        "application/x-executable"
-    } else if starts(b"-----BEGIN PGP MESSAGE-----") {
-        "application/pgp-encrypted"
-    } else if starts(b"#!") {
-        "text/x-script"
-    } else if starts(b"<!DOCTYPE html") || starts(b"<html") || starts(b"<HTML") {
-        "text/html"
-    } else if !bytes.contains(&0) && (std::str::from_utf8(bytes).is_ok() || mostly_text(bytes)) {
-        "text/plain"
+        None => "application/octet-stream",
+    }
+}
+
+/// A ZIP archive's type by the names in its first 64 KiB: an ODF or OOXML document, or
+/// just a ZIP.
+fn zip_type(bytes: &[u8]) -> &'static str {
+    let has = |m: &[u8]| memchr::memmem::find(&bytes[..bytes.len().min(64 * 1024)], m).is_some();
+    if has(b"mimetypeapplication/vnd.oasis.opendocument.text") {
+        "application/vnd.oasis.opendocument.text"
+    } else if has(b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet") {
+        "application/vnd.oasis.opendocument.spreadsheet"
+    } else if has(b"[Content_Types].xml") && has(b"word/") {
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    } else if has(b"[Content_Types].xml") && has(b"xl/") {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    } else if has(b"[Content_Types].xml") && has(b"ppt/") {
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation"
     } else {
-        "application/octet-stream"
+        ZIP
     }
 }
 

@@ -266,6 +266,8 @@ impl Reader {
         }
     }
 
+    /// Reads a parsed message: its text and attachments, the numbers in it, the words that
+    /// decide its kind, and who reported.
     fn read_message(
         &self,
         msg: &Message,
@@ -275,17 +277,7 @@ impl Reader {
     ) -> Reading {
         let subject = header_text(msg, "Subject");
         let from = address(msg);
-        let mut scan = Scan {
-            want,
-            ..Scan::default()
-        };
-        walk(&self.classify, msg, 0, "", &mut scan, &mut notes);
-        if scan.body.trim().is_empty() && !scan.extra.trim().is_empty() {
-            // Broken structure (a multipart without a usable boundary, say): show the text
-            // that was found rather than nothing.
-            notes.push("ingen brødtekst: teksten fra beskedens dele vises i stedet".into());
-            scan.body = std::mem::take(&mut scan.extra).trim_start().to_string();
-        }
+        let mut scan = self.scan(msg, want, &mut notes);
         let text = &scan.body;
 
         // The original of a forward: an attached message, or an inline block.
@@ -303,44 +295,7 @@ impl Reader {
             text.as_str(),
             scan.extra.as_str(),
         ];
-        let mut cprs: Vec<cpr::Cpr> = Vec::new();
-        let mut cvr_numbers: Vec<String> = Vec::new();
-        for piece in pieces {
-            for c in cpr::find_all(piece) {
-                if !cprs.contains(&c) {
-                    cprs.push(c);
-                }
-            }
-            for c in cvr::find_all(piece) {
-                if !cvr_numbers.contains(&c) {
-                    cvr_numbers.push(c);
-                }
-            }
-        }
-        for c in &cprs {
-            if !c.mod11 {
-                notes.push(format!(
-                    "CPR {} består ikke modulus 11-kontrollen: gyldigt alligevel (udstedes uden siden 2007)",
-                    c.masked()
-                ));
-            }
-        }
-        let cvrs: Vec<CvrFound> = cvr_numbers
-            .into_iter()
-            .map(|number| CvrFound {
-                valid: cvr::valid(&number),
-                institution: self
-                    .directory
-                    .institutions
-                    .values()
-                    .find(|i| i.cvr.as_deref() == Some(number.as_str()))
-                    .map(|i| i.name.clone()),
-                number,
-            })
-            .collect();
-        for c in cvrs.iter().filter(|c| !c.valid) {
-            notes.push(format!("CVR {} har forkerte kontrolcifre", c.number));
-        }
+        let (cprs, cvrs) = self.numbers(&pieces, &mut notes);
 
         // Words and phrases (akut signals, LÆ 165, anonymity) are looked for in the first
         // FOLD_LIMIT bytes: that is where a person writes them, and the work stays bounded.
@@ -389,18 +344,7 @@ impl Reader {
             &self.classify.professional_domains,
         );
 
-        // DOMAIN.md flow 2: for a child moving from a private dagtilbud to school, the
-        // private institution contacts the coming school's leader itself.
-        if kind == modtag_config::Kind::Trivselplus
-            && folded_text.contains(&names::fold("på vej i skole"))
-        {
-            notes.push(SCHOOL_STARTER.into());
-        }
-        if channel == Channel::Postfordeling && original.is_none() {
-            notes.push(
-                "ingen videresendt original fundet: beskeden selv læses som originalen".into(),
-            );
-        }
+        flow_notes(kind, channel, &folded_text, original.is_some(), &mut notes);
         Reading {
             kind,
             subject,
@@ -426,6 +370,68 @@ impl Reader {
         }
     }
 
+    /// Walks the message's MIME tree. When the structure gave no body, the text found in
+    /// its parts is shown as the body.
+    fn scan(&self, msg: &Message, want: Option<usize>, notes: &mut Vec<String>) -> Scan {
+        let mut scan = Scan {
+            want,
+            ..Scan::default()
+        };
+        walk(&self.classify, msg, 0, "", &mut scan, notes);
+        if scan.body.trim().is_empty() && !scan.extra.trim().is_empty() {
+            // Broken structure (a multipart without a usable boundary, say): show the text
+            // that was found rather than nothing.
+            notes.push("ingen brødtekst: teksten fra beskedens dele vises i stedet".into());
+            scan.body = std::mem::take(&mut scan.extra).trim_start().to_string();
+        }
+        scan
+    }
+
+    /// The CPR and CVR numbers in `pieces`, each once, in the order found, with a note for
+    /// each CPR without modulus 11 and each CVR with wrong check digits. A CVR of one of
+    /// the directory's institutions names it.
+    fn numbers(&self, pieces: &[&str], notes: &mut Vec<String>) -> (Vec<cpr::Cpr>, Vec<CvrFound>) {
+        let mut cprs: Vec<cpr::Cpr> = Vec::new();
+        let mut cvr_numbers: Vec<String> = Vec::new();
+        for piece in pieces {
+            for c in cpr::find_all(piece) {
+                if !cprs.contains(&c) {
+                    cprs.push(c);
+                }
+            }
+            for c in cvr::find_all(piece) {
+                if !cvr_numbers.contains(&c) {
+                    cvr_numbers.push(c);
+                }
+            }
+        }
+        for c in &cprs {
+            if !c.mod11 {
+                notes.push(format!(
+                    "CPR {} består ikke modulus 11-kontrollen: gyldigt alligevel (udstedes uden siden 2007)",
+                    c.masked()
+                ));
+            }
+        }
+        let cvrs: Vec<CvrFound> = cvr_numbers
+            .into_iter()
+            .map(|number| CvrFound {
+                valid: cvr::valid(&number),
+                institution: self
+                    .directory
+                    .institutions
+                    .values()
+                    .find(|i| i.cvr.as_deref() == Some(number.as_str()))
+                    .map(|i| i.name.clone()),
+                number,
+            })
+            .collect();
+        for c in cvrs.iter().filter(|c| !c.valid) {
+            notes.push(format!("CVR {} har forkerte kontrolcifre", c.number));
+        }
+        (cprs, cvrs)
+    }
+
     fn is_journal(&self, from: &str) -> bool {
         let addr = reporter::address_of(from).to_ascii_lowercase();
         self.directory.people.values().any(|p| {
@@ -449,6 +455,26 @@ impl Reader {
             }
         }
         t
+    }
+}
+
+/// Notes that tell the desk what to do: DOMAIN.md flow 2, for a child moving from a private
+/// dagtilbud to school, where the private institution contacts the coming school's leader
+/// itself; and a message to postfordeling that forwards no original.
+fn flow_notes(
+    kind: modtag_config::Kind,
+    channel: Channel,
+    folded_text: &str,
+    forwards: bool,
+    notes: &mut Vec<String>,
+) {
+    if kind == modtag_config::Kind::Trivselplus
+        && folded_text.contains(&names::fold("på vej i skole"))
+    {
+        notes.push(SCHOOL_STARTER.into());
+    }
+    if channel == Channel::Postfordeling && !forwards {
+        notes.push("ingen videresendt original fundet: beskeden selv læses som originalen".into());
     }
 }
 

@@ -64,6 +64,9 @@ fn under(domain: &str, base: &str) -> bool {
     domain == base || domain.ends_with(&format!(".{base}"))
 }
 
+/// Who reported, and why modtag thinks so: anonymous when the form or the text says so or
+/// there is no sender; otherwise a professional by the first sign found (who the sender is,
+/// then what the message says), or else a citizen with a name.
 pub fn classify(
     kind: &str,
     from: Option<&str>,
@@ -74,27 +77,7 @@ pub fn classify(
     professional_domains: &[String],
 ) -> Reporter {
     let fields = form_fields(text);
-    let anonymous_field = form_field(&fields, &["anonym", "anonymous", "ønsker anonymitet"])
-        .map(|v| v.to_lowercase())
-        .is_some_and(|v| v.starts_with("ja") || v.starts_with("yes"));
-    let anonymous_words = [
-        "onsker at vaere anonym",
-        "vil vaere anonym",
-        "vil gerne vaere anonym",
-        "anonym henvendelse",
-        "anonym underretning",
-        "jeg er anonym",
-    ]
-    .iter()
-    .find(|w| folded.contains(*w));
-    if anonymous_field || anonymous_words.is_some() || from.is_none_or(str::is_empty) {
-        let reason = if anonymous_field {
-            "the form says anonymous"
-        } else if anonymous_words.is_some() {
-            "the reporter asks to be anonymous"
-        } else {
-            "no sender"
-        };
+    if let Some(reason) = anonymity(&fields, folded, from) {
         return Reporter {
             kind: ReporterKind::Anonymous,
             reason: format!("{reason}: no kvittering, nothing kept about the reporter"),
@@ -125,34 +108,109 @@ pub fn classify(
         ],
     );
     let domain = domain_of(from).unwrap_or_default();
+    let (professional, reason, organisation) = match known_sender(
+        directory,
+        professional_domains,
+        &email,
+        &domain,
+        &stated_org,
+    ) {
+        Some((reason, organisation)) => (true, reason, organisation),
+        None => stated_sign(kind, cvrs, role.is_some(), &stated_org, folded),
+    };
+    Reporter {
+        kind: if professional {
+            ReporterKind::Professional
+        } else {
+            ReporterKind::Citizen
+        },
+        name,
+        organisation,
+        role,
+        email: Some(email).filter(|e| !e.is_empty()),
+        reason,
+    }
+}
 
+/// Why the reporter is anonymous, if they are: the form says so, the text asks for it, or
+/// there is no sender to answer.
+fn anonymity(fields: &[(String, &str)], folded: &str, from: Option<&str>) -> Option<&'static str> {
+    let anonymous_field = form_field(fields, &["anonym", "anonymous", "ønsker anonymitet"])
+        .map(|v| v.to_lowercase())
+        .is_some_and(|v| v.starts_with("ja") || v.starts_with("yes"));
+    let anonymous_words = [
+        "onsker at vaere anonym",
+        "vil vaere anonym",
+        "vil gerne vaere anonym",
+        "anonym henvendelse",
+        "anonym underretning",
+        "jeg er anonym",
+    ]
+    .iter()
+    .find(|w| folded.contains(*w));
+    if anonymous_field {
+        Some("the form says anonymous")
+    } else if anonymous_words.is_some() {
+        Some("the reporter asks to be anonymous")
+    } else if from.is_none_or(str::is_empty) {
+        Some("no sender")
+    } else {
+        None
+    }
+}
+
+/// A professional known by the sender: the kommune's own staff, a directory institution's
+/// domain, or a professional domain from the configuration. The reason, and the
+/// organisation to show.
+fn known_sender(
+    directory: &Directory,
+    professional_domains: &[String],
+    email: &str,
+    domain: &str,
+    stated_org: &Option<String>,
+) -> Option<(String, Option<String>)> {
     let institution = directory
         .institutions
         .values()
-        .find(|i| i.domains.iter().any(|d| under(&domain, d)));
+        .find(|i| i.domains.iter().any(|d| under(domain, d)));
     let staff = directory
         .people
         .values()
-        .find(|p| p.email.eq_ignore_ascii_case(&email));
-    let (professional, reason, organisation) = if let Some(p) = staff {
-        (
-            true,
+        .find(|p| p.email.eq_ignore_ascii_case(email));
+    if let Some(p) = staff {
+        Some((
             format!("sent by the kommune's own {}", p.name),
             Some("kommunen".to_string()),
-        )
+        ))
     } else if let Some(i) = institution {
-        (
-            true,
+        Some((
             format!("sender domain {domain} belongs to {}", i.name),
             Some(i.name.clone()),
-        )
-    } else if let Some(d) = professional_domains.iter().find(|d| under(&domain, d)) {
-        (
-            true,
-            format!("sender domain {domain} is a professional domain ({d})"),
-            stated_org.clone().or(Some(domain.clone())),
-        )
-    } else if let Some(c) = cvrs.iter().find(|c| c.institution.is_some()) {
+        ))
+    } else {
+        professional_domains
+            .iter()
+            .find(|d| under(domain, d))
+            .map(|d| {
+                (
+                    format!("sender domain {domain} is a professional domain ({d})"),
+                    stated_org.clone().or(Some(domain.to_string())),
+                )
+            })
+    }
+}
+
+/// What the message says of the reporter, when the sender is not known: a CVR, an LÆ 165
+/// (which comes from a GP), a stated position or workplace, or words only a professional
+/// writes. Whether that makes a professional, why, and the organisation to show.
+fn stated_sign(
+    kind: &str,
+    cvrs: &[CvrFound],
+    states_role: bool,
+    stated_org: &Option<String>,
+    folded: &str,
+) -> (bool, String, Option<String>) {
+    if let Some(c) = cvrs.iter().find(|c| c.institution.is_some()) {
         (
             true,
             format!(
@@ -170,7 +228,7 @@ pub fn classify(
         )
     } else if kind == "lae165" {
         (true, "an LÆ 165 comes from a GP".into(), stated_org.clone())
-    } else if role.is_some() || stated_org.is_some() {
+    } else if states_role || stated_org.is_some() {
         (
             true,
             "the reporter states a position or workplace".into(),
@@ -195,17 +253,5 @@ pub fn classify(
             "no professional sign: a citizen with a name".into(),
             stated_org.clone(),
         )
-    };
-    Reporter {
-        kind: if professional {
-            ReporterKind::Professional
-        } else {
-            ReporterKind::Citizen
-        },
-        name,
-        organisation,
-        role,
-        email: Some(email).filter(|e| !e.is_empty()),
-        reason,
     }
 }

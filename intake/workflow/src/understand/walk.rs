@@ -1,7 +1,7 @@
 //! The walk over a message's MIME tree: text, attachments and nested messages, within the
 //! `[classify]` limits on parts and depth, and the header helpers reading shares.
 
-use mail_parser::{Encoding, Message, MimeHeaders, PartType};
+use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 use modtag_config::Classify;
 use modtag_storage::records::{Attachment, Original};
 
@@ -45,8 +45,26 @@ pub(super) fn walk(
                 .get(id)
                 .is_some_and(|d| depth + d <= classify.max_depth)
     };
+    note_structure_problems(msg, room, notes);
+    read_body_text(msg, depth, inside, &usable, scan);
+    for id in &msg.attachments {
+        let id = *id as usize;
+        if !usable(id) {
+            continue;
+        }
+        let part = &msg.parts[id];
+        if let PartType::Message(nested) = &part.body {
+            nested_message(classify, part, nested, inside, scan);
+            walk(classify, nested, depth + 1, "message/rfc822", scan, notes);
+        } else {
+            file(classify, part, inside, scan, notes);
+        }
+    }
+}
 
-    // Structure problems worth showing.
+/// Structure problems worth showing: a part that could not be decoded, a multipart without
+/// a boundary or without parts.
+fn note_structure_problems(msg: &Message, room: usize, notes: &mut Vec<String>) {
     for (id, part) in msg.parts.iter().enumerate().take(room) {
         if part.is_encoding_problem {
             notes.push(format!(
@@ -67,8 +85,17 @@ pub(super) fn walk(
             }
         }
     }
+}
 
-    // Body text: text/plain preferred; HTML only as text.
+/// Body text: text/plain preferred; HTML only as text. The outer message's is its body;
+/// a nested message's is further text to search.
+fn read_body_text(
+    msg: &Message,
+    depth: usize,
+    inside: &str,
+    usable: &dyn Fn(usize) -> bool,
+    scan: &mut Scan,
+) {
     for (i, id) in msg.text_body.iter().enumerate() {
         if !usable(*id as usize) {
             continue;
@@ -88,80 +115,89 @@ pub(super) fn walk(
             }
         }
     }
-    for id in &msg.attachments {
-        let id = *id as usize;
-        if !usable(id) {
-            continue;
+}
+
+/// An attached message (`message/rfc822`): listed as an attachment, and the first one met
+/// is the original the message forwards (the innermost, for a forward of a forward). Its
+/// own parts are walked by the caller.
+fn nested_message(
+    classify: &Classify,
+    part: &MessagePart,
+    nested: &Message,
+    inside: &str,
+    scan: &mut Scan,
+) {
+    let label = part
+        .attachment_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| "message.eml".into());
+    let mut a = attach::describe(
+        &label,
+        "message/rfc822",
+        part.contents(),
+        &classify.attachment_types,
+        inside,
+    );
+    // Opened and read here, its own parts listed: not a file to flag.
+    a.sniffed_type = "message/rfc822".into();
+    a.flagged = None;
+    scan.attachment(a, part.contents());
+    if scan.nested.is_none() {
+        // A forward of a forward: the innermost original counts.
+        let mut inner = nested;
+        while let Some(deeper) = inner.attachments().find_map(|p| p.message()) {
+            inner = deeper;
         }
-        let part = &msg.parts[id];
-        let name = part.attachment_name().map(str::to_string);
-        if let PartType::Message(nested) = &part.body {
-            let subject = header_text(nested, "Subject");
-            let label = name.clone().unwrap_or_else(|| "message.eml".into());
-            let mut a = attach::describe(
-                &label,
-                "message/rfc822",
-                part.contents(),
-                &classify.attachment_types,
-                inside,
-            );
-            // Opened and read here, its own parts listed: not a file to flag.
-            a.sniffed_type = "message/rfc822".into();
-            a.flagged = None;
-            scan.attachment(a, part.contents());
-            if scan.nested.is_none() {
-                scan.nested = Some(Original {
-                    from: address(nested),
-                    date: nested.date().map(|d| d.to_rfc3339()),
-                    subject,
-                    forwarded_by: None,
-                    style: "message/rfc822".into(),
-                });
-                // A forward of a forward: the innermost original counts.
-                let mut inner = nested;
-                while let Some(deeper) = inner.attachments().find_map(|p| p.message()) {
-                    scan.nested = Some(Original {
-                        from: address(deeper),
-                        date: deeper.date().map(|d| d.to_rfc3339()),
-                        subject: header_text(deeper, "Subject"),
-                        forwarded_by: None,
-                        style: "message/rfc822".into(),
-                    });
-                    inner = deeper;
+        scan.nested = Some(Original {
+            from: address(inner),
+            date: inner.date().map(|d| d.to_rfc3339()),
+            subject: header_text(inner, "Subject"),
+            forwarded_by: None,
+            style: "message/rfc822".into(),
+        });
+    }
+}
+
+/// An attached file: described and listed; its text searched if it is text; the files
+/// inside a winmail.dat listed too.
+fn file(
+    classify: &Classify,
+    part: &MessagePart,
+    inside: &str,
+    scan: &mut Scan,
+    notes: &mut Vec<String>,
+) {
+    let declared = content_type(part);
+    let bytes = part.contents();
+    let label = part
+        .attachment_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| "unnamed".into());
+    let a = attach::describe(&label, &declared, bytes, &classify.attachment_types, inside);
+    if a.sniffed_type.starts_with("text/plain") || declared.starts_with("text/") {
+        if let Some(t) = part.text_contents() {
+            scan.extra.push('\n');
+            scan.extra.push_str(t);
+        }
+    }
+    let tnef = a.sniffed_type == "application/ms-tnef";
+    scan.attachment(a, bytes);
+    if tnef {
+        match attach::tnef_files(bytes) {
+            Ok(files) => {
+                for (n, data) in files {
+                    let guess = attach::sniff(&data);
+                    let a = attach::describe(
+                        &n,
+                        guess,
+                        &data,
+                        &classify.attachment_types,
+                        "winmail.dat",
+                    );
+                    scan.attachment(a, &data);
                 }
             }
-            walk(classify, nested, depth + 1, "message/rfc822", scan, notes);
-            continue;
-        }
-        let declared = content_type(part);
-        let bytes = part.contents();
-        let label = name.unwrap_or_else(|| "unnamed".into());
-        let a = attach::describe(&label, &declared, bytes, &classify.attachment_types, inside);
-        if a.sniffed_type.starts_with("text/plain") || declared.starts_with("text/") {
-            if let Some(t) = part.text_contents() {
-                scan.extra.push('\n');
-                scan.extra.push_str(t);
-            }
-        }
-        let tnef = a.sniffed_type == "application/ms-tnef";
-        scan.attachment(a, bytes);
-        if tnef {
-            match attach::tnef_files(bytes) {
-                Ok(files) => {
-                    for (n, data) in files {
-                        let guess = attach::sniff(&data);
-                        let a = attach::describe(
-                            &n,
-                            guess,
-                            &data,
-                            &classify.attachment_types,
-                            "winmail.dat",
-                        );
-                        scan.attachment(a, &data);
-                    }
-                }
-                Err(e) => notes.push(format!("winmail.dat kunne ikke åbnes: {e}")),
-            }
+            Err(e) => notes.push(format!("winmail.dat kunne ikke åbnes: {e}")),
         }
     }
 }
