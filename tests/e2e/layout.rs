@@ -376,3 +376,123 @@ fn no_source_file_is_over_600_lines() {
         long.join("\n")
     );
 }
+
+const MAX_FUNCTION_LINES: usize = 120;
+
+/// Functions of `text` (test modules aside) longer than `max` lines, from `fn` to its
+/// closing brace: `name (n lines)`.
+fn long_functions(text: &str, max: usize) -> Vec<String> {
+    let end = text.find("#[cfg(test)]").unwrap_or(text.len());
+    let lines: Vec<&str> = text[..end].lines().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let code = lines[i].split("//").next().unwrap_or("");
+        let Some(name) = fn_name(code) else {
+            i += 1;
+            continue;
+        };
+        let (mut depth, mut opened, mut j) = (0i32, false, i);
+        while j < lines.len() {
+            let code = without_literals(lines[j]);
+            for c in code.chars() {
+                match c {
+                    '{' => (depth, opened) = (depth + 1, true),
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if (opened && depth <= 0) || (!opened && code.trim_end().ends_with(';')) {
+                break;
+            }
+            j += 1;
+        }
+        let n = j - i + 1;
+        if opened && n > max {
+            found.push(format!("{name} ({n} lines)"));
+        }
+        i = if opened { j + 1 } else { i + 1 };
+    }
+    found
+}
+
+/// A line of code without its comment and without what its string and character literals
+/// hold (a `"{"` is not a brace).
+fn without_literals(line: &str) -> String {
+    let (mut out, mut in_str, mut escaped) = (String::new(), false, false);
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_str = true;
+        } else if c == '/' && chars.get(i + 1) == Some(&'/') {
+            break;
+        } else if c == '\'' && chars.get(i + 2) == Some(&'\'') {
+            i += 2; // '{' or '}'
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The name a line declares a function by (`pub async fn name(`), if it does.
+fn fn_name(code: &str) -> Option<&str> {
+    let words: Vec<&str> = code.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "fn")?;
+    let modifiers = [
+        "pub",
+        "pub(crate)",
+        "pub(super)",
+        "async",
+        "const",
+        "unsafe",
+    ];
+    if !words[..at].iter().all(|w| modifiers.contains(w)) {
+        return None;
+    }
+    let name = words.get(at + 1)?;
+    Some(name.split(['(', '<']).next().unwrap_or(name))
+}
+
+#[test]
+fn no_function_is_over_120_lines() {
+    let mut long = Vec::new();
+    for root in roots() {
+        for file in modules(&root).values() {
+            if file.ends_with("tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(file).unwrap();
+            for f in long_functions(&text, MAX_FUNCTION_LINES) {
+                long.push(format!("{}: {f}", file.display()));
+            }
+        }
+    }
+    long.sort();
+    long.dedup();
+    assert!(
+        long.is_empty(),
+        "split these by concern (at most {MAX_FUNCTION_LINES} lines a function):\n{}",
+        long.join("\n")
+    );
+    // The check itself: a long function is found, a short one and a test are not.
+    let body = "    x();\n".repeat(5);
+    let sample = format!(
+        "pub async fn long(a: u8) {{\n{body}}}\nfn short() {{ y(); }}\n\
+         // fn not_code() {{\n#[cfg(test)]\nmod tests {{ fn t() {{\n{body}}} }}\n"
+    );
+    assert_eq!(long_functions(&sample, 4), ["long (7 lines)"]);
+    // Braces in literals are not the function's.
+    let literals = "fn f() {\n    let a = \"{{\";\n    let b = '}';\n}\nfn g() {\n    x();\n}\n";
+    assert!(long_functions(literals, 4).is_empty(), "{literals}");
+}
