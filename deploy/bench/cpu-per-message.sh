@@ -11,14 +11,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 MP=2655 HP=8210
 work=$(mktemp -d /dev/shm/modtag-cpu.XXXXXX)
 trap 'kill "${pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-sed -e "s/127.0.0.1:2525/127.0.0.1:$MP/; s/127.0.0.1:8080/127.0.0.1:$HP/; s/127.0.0.1:8081/127.0.0.1:$((HP + 1))/" \
-    -e "s#\"directory.toml\"#\"$root/deploy/demo/directory.toml\"#" \
-    -e "s#\"beslutningstrae.toml\"#\"$root/deploy/demo/beslutningstrae.toml\"#" \
-    -e "s#\"keys/auditor.cert.asc\"#\"$root/deploy/demo/keys/auditor.cert.asc\"#" \
-    -e "s/^max_messages_per_minute_per_client = .*/max_messages_per_minute_per_client = 100000000/" \
-    -e "s/^max_sessions_per_client = .*/max_sessions_per_client = 1000/" \
-    -e "/^\[kvittering\]/,/^enabled/ s/^enabled = true/enabled = false/" \
-    "$root/deploy/demo/modtag.toml" > "$work/modtag.toml"
+source "$root/deploy/bench/config.sh"
+bench_config "$root" $MP $HP $((HP + 1)) false > "$work/modtag.toml"
 "$bin" serve --config "$work/modtag.toml" --data "$work/data" > "$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HP/healthz" >/dev/null 2>&1 && break; sleep 0.1; done

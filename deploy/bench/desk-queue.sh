@@ -29,14 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sed -e "s/127.0.0.1:2525/127.0.0.1:$MP/; s/127.0.0.1:8080/127.0.0.1:$HP/; s/127.0.0.1:8081/127.0.0.1:$((HP + 1))/" \
-    -e "s#\"directory.toml\"#\"$root/deploy/demo/directory.toml\"#" \
-    -e "s#\"beslutningstrae.toml\"#\"$root/deploy/demo/beslutningstrae.toml\"#" \
-    -e "s#\"keys/auditor.cert.asc\"#\"$root/deploy/demo/keys/auditor.cert.asc\"#" \
-    -e "s/^max_messages_per_minute_per_client = .*/max_messages_per_minute_per_client = 100000000/" \
-    -e "s/^max_sessions_per_client = .*/max_sessions_per_client = 1000/" \
-    -e "/^\[kvittering\]/,/^enabled/ s/^enabled = true/enabled = false/" \
-    deploy/demo/modtag.toml > "$work/modtag.toml"
+source "$root/deploy/bench/config.sh"
+bench_config "$root" $MP $HP $((HP + 1)) false > "$work/modtag.toml"
 "$M" serve --config "$work/modtag.toml" --data "$work/data" > "$work/modtag.log" 2>&1 &
 mpid=$!
 for _ in $(seq 100); do
