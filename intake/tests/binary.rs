@@ -60,7 +60,9 @@ fn facts_of_a_kind_the_tree_does_not_route_are_refused_by_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{out:?}");
     assert!(
-        err.contains("kind \"trivsel\" is not one of underretning, trivselplus, statusmoede, overgang"),
+        err.contains(
+            "kind \"trivsel\" is not one of underretning, trivselplus, statusmoede, overgang"
+        ),
         "{err}"
     );
 }
