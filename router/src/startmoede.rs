@@ -27,7 +27,8 @@ fn day(at: Timestamp) -> Date {
 fn slot_at(rules: &Trivsel, start: DateTime, cal: &Calendar) -> Option<DateTime> {
     let minutes = start.hour() as u16 * 60 + start.minute() as u16;
     let weekday = calendar::weekday_name(start.date().weekday());
-    if calendar::closed(start.date(), cal) || start.second() != 0 {
+    if calendar::closed(start.date(), cal) || start.second() != 0 || start.subsec_nanosecond() != 0
+    {
         return None;
     }
     rules
@@ -158,6 +159,11 @@ mod tests {
             ("2026-12-17T13:00", false, "14 dage"), // Thursday, 16 days
             ("2026-12-08T10:00", false, "udleverede"), // not a slot's start
             ("2026-12-09T09:00", false, "udleverede"), // a Wednesday
+            // A slot's start with seconds or a fraction of one is not the slot: it would
+            // slip past "allerede booket" (found by attacking issue 28's booking lock).
+            ("2026-12-08T09:00:30", false, "udleverede"),
+            ("2026-12-08T09:00:00.5", false, "udleverede"),
+            ("2026-12-08T09:00:00.000000001", false, "udleverede"),
         ];
         for (start, ok, words) in table {
             let r = check(&rules, start.parse().unwrap(), (received, now), &cal, &[]);

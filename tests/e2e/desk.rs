@@ -304,3 +304,53 @@ fn modtagelsen_works_tasks_revises_closes_and_corrects_the_kind_in_the_browser()
         assert!(entries.contains("\"actor\":\"modt\""), "{kind}: {entries}");
     }
 }
+
+/// Four presses (two sessions of one leader) send the same failed delivery again at once: it is
+/// queued once, and the others are told it is no longer failed; the audit log has one retry
+/// (found by attacking issue 28: two retries were recorded, and a stale one could write back
+/// an entry the worker had just delivered).
+#[test]
+fn a_failed_delivery_sent_again_four_times_at_once_is_queued_once() {
+    let opts = Options::default();
+    let refusing = Sink::start_with(
+        opts.relay_port,
+        &["-f", "RCPT", "-B", "550 5.1.1 Recipient address rejected"],
+    );
+    let mut d = Daemon::start(opts);
+    let r = d.send("Bekymring", "Tekst til Modtagelsen, cpr 120315-4321.");
+    d.decide(&r, &["--trin", "3"]);
+    d.wait_outbox_idle();
+    let failed = d.cli_json(&["outbox", "failed", "--json"]);
+    let id = failed[0]["id"]
+        .as_u64()
+        .expect("a failed delivery")
+        .to_string();
+    let uri = d.add_user("lene", "lene.holm@kommune.localhost", "modtagelsen_leder");
+    let sessions = [d.sign_in("lene", &uri), d.sign_in_at("lene", &uri, 1)];
+    // No relay at all now: a retried copy is deferred, not refused for good again.
+    drop(refusing);
+    let barrier = std::sync::Barrier::new(4);
+    let retry = |who: &Signed| {
+        barrier.wait();
+        who.post_form(&d, &format!("/fejlede-leverancer/{id}/igen"), &[])
+            .0
+    };
+    let codes: Vec<u16> = std::thread::scope(|s| {
+        let tries: Vec<_> = [0, 1, 0, 1]
+            .iter()
+            .map(|i| {
+                let who = &sessions[*i];
+                s.spawn(move || retry(who))
+            })
+            .collect();
+        tries.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert_eq!(
+        codes.iter().filter(|c| **c == 303).count(),
+        1,
+        "queued once: {codes:?}"
+    );
+    assert!(d.stop().success());
+    let retried = d.audit_text("delivery_retried");
+    assert_eq!(retried.lines().count(), 1, "{retried}");
+}
