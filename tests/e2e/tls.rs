@@ -189,6 +189,17 @@ fn the_tls_key_can_be_a_systemd_credential() {
             && err.contains("LoadCredential=modtag-tls.crt:"),
         "{err}"
     );
+    // Nothing says a daemon runs there: no address for the CLI, no socket, no "started".
+    let left: Vec<_> = ["daemon.json", "modtag.sock"]
+        .into_iter()
+        .filter(|f| d.data.join(f).exists())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("SMTP on")
+            && !err.contains("modtag started"),
+        "{out:?}"
+    );
     d.kill();
 }
 

@@ -94,8 +94,19 @@ pub(super) fn announce(c: &Config, origin: &str, data: &Path, b: &Bound) -> Resu
     Ok(daemon_file)
 }
 
+/// The desk's and the public forms' HTTPS acceptors (`None`: plain HTTP).
+pub(super) type HttpTls = (Option<TlsAcceptor>, Option<TlsAcceptor>);
+
+pub(super) fn http_tls(c: &Config) -> Result<HttpTls> {
+    let public = match &c.public {
+        Some(p) => https(c, p.tls.as_ref(), "public")?,
+        None => None,
+    };
+    Ok((https(c, c.http.tls.as_ref(), "http")?, public))
+}
+
 /// An HTTPS acceptor from `[section] tls`, or `None` for plain HTTP.
-pub(super) fn https(
+fn https(
     c: &Config,
     files: Option<&TlsFiles>,
     section: &str,

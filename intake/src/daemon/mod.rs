@@ -41,7 +41,6 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let (store, clock) = setup::open_store(&loaded, &data)?;
     let c = loaded.config.clone();
     let bound = listen::bind(&c, &data).await?;
-    let daemon_file = listen::announce(&c, &loaded.origin, &data, &bound)?;
     let app = Arc::new(App {
         store,
         memory: crate::memory::MemoryBudget::new(c.smtp.max_memory_bytes),
@@ -49,14 +48,26 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
         clock,
         wake: Arc::new(Notify::new()),
     });
+    let stats = Arc::new(SmtpStats::default());
+    // What can still fail (the TLS identities, the sender checks) before the daemon says it
+    // runs: a start that stops here leaves no address for the CLI behind.
+    let ready = listen::smtp(&app, &c, &data, stats.clone())
+        .and_then(|smtp| Ok((smtp, listen::http_tls(&c)?)));
+    let (smtp, tls) = match ready {
+        Ok(ready) => ready,
+        Err(e) => {
+            let _ = std::fs::remove_file(&bound.socket_path);
+            return Err(e);
+        }
+    };
+    let origin = app.policy.current().cfg.origin.clone();
+    let daemon_file = listen::announce(&c, &origin, &data, &bound)?;
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let stats = Arc::new(SmtpStats::default());
-    let smtp = listen::smtp(&app, &c, &data, stats.clone())?;
     tasks.spawn(crate::smtp::server::serve(bound.smtp, smtp, stop.clone()));
     let state = Arc::new(ApiState::new(app.clone(), stats).with_oidc(oidc));
     let web = (bound.web, bound.public, bound.socket);
-    spawn_http(&mut tasks, &c, state, web, &stop)?;
+    spawn_http(&mut tasks, &c, (state, tls), web, &stop)?;
     spawn_workers(&mut tasks, &app, &c, &stop);
 
     wait_for_stop(&app).await;
@@ -74,7 +85,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 fn spawn_http(
     tasks: &mut JoinSet<()>,
     c: &Config,
-    state: Arc<ApiState>,
+    (state, (desk_tls, public_tls)): (Arc<ApiState>, listen::HttpTls),
     (web, public, socket): (
         tokio::net::TcpListener,
         Option<tokio::net::TcpListener>,
@@ -88,13 +99,13 @@ fn spawn_http(
         request_timeout: Duration::from_secs(c.http.request_timeout_secs),
         body_limit: crate::api::server::API_BODY_LIMIT,
         pages: false,
-        tls: listen::https(c, c.http.tls.as_ref(), "http")?,
+        tls: desk_tls,
         anonymous: false,
     };
     let desk = crate::web::desk(state.clone());
     tasks.spawn(serve(web, desk, limits.clone(), stop.clone()));
     if let (Some(listener), Some(p)) = (public, &c.public) {
-        let tls = listen::https(c, p.tls.as_ref(), "public")?;
+        let tls = public_tls;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let at = listener.local_addr()?;
         println!("modtag: public forms on {scheme}://{at}/sendsikkert and /underretning");
