@@ -333,6 +333,22 @@ fn modtagelsen_decides_in_the_browser_with_a_route_preview() {
     b.follow("button[value=confirm]");
     assert!(b.url().ends_with(&format!("/koe/{r}")), "{}", b.url());
     assert!(b.text().contains("Trin 4, akut af modt"), "{}", b.text());
+    // The assessment stays on the item (issue 29): the screening as written, the trin in the
+    // barometer's words, and what was recorded of consent.
+    let item = b.text();
+    assert!(
+        item.contains("Screening og anbefaling")
+            && item.contains("Alvorlig bekymring; underretningsmøde.")
+            && item.contains("Trin 4: Truede trivselspositioner")
+            && item.contains("Intet samtykke registreret"),
+        "{item}"
+    );
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "the item after assessment"
+    );
+    b.screenshot("item-assessed");
     d.wait_outbox_idle();
     // Modtagelsen's and its leader's copies (and at night the døgnvagt's: the calendar
     // says when).

@@ -157,9 +157,10 @@ fn decision_line(d: &DecisionRecord) -> String {
     )
 }
 
-/// A decision as the item page shows it.
+/// A decision as the item page shows it: the assessment itself, and where it went.
 struct DecisionLines {
     summary: String,
+    assessment: super::assessment::Assessment,
     recipients: Vec<String>,
 }
 
@@ -314,6 +315,7 @@ fn render(
             trivsel: item.kind == Kind::Trivselplus,
             decision: item.decision.as_ref().map(|d| DecisionLines {
                 summary: decision_line(d),
+                assessment: super::assessment::of(d),
                 recipients: d
                     .recipients
                     .iter()

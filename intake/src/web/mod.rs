@@ -5,6 +5,7 @@
 //! is cached.
 
 mod account;
+mod assessment;
 mod changes;
 mod decide;
 mod deliveries;

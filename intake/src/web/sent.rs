@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use jiff::Timestamp;
 use modtag_config::roles::role_words;
-use modtag_config::vocab::{outcome_words, trin_words};
 use modtag_router::deadline;
 use modtag_storage::records::{Attachment, Item};
 
@@ -69,8 +68,8 @@ struct SentPage<'a> {
     received: String,
     decided: Option<String>,
     trin: Option<String>,
-    outcome: Option<&'a str>,
-    screening: &'a str,
+    outcome: Option<String>,
+    screening: String,
     recommendation: Option<&'static str>,
     consent: Option<String>,
     others: Vec<&'a str>,
@@ -93,6 +92,7 @@ pub(super) fn render(
     now: Timestamp,
 ) -> Response {
     let d = item.decision.as_ref();
+    let assessed = d.map(super::assessment::of);
     let taken = item.taken_over.first();
     let original = text.map(|text| {
         let r = &item.understanding.reporter;
@@ -117,27 +117,14 @@ pub(super) fn render(
             role: role_words(role),
             akut: d.is_some_and(|d| d.akut),
             received: deadline::local(item.received_at),
-            decided: d.map(|d| format!("{} af {}", deadline::local(d.at), d.actor)),
-            trin: d.and_then(|d| d.trin).map(|t| {
-                format!(
-                    "Trin {t}{}",
-                    trin_words(t).map(|w| format!(": {w}")).unwrap_or_default()
-                )
-            }),
-            outcome: d.and_then(|d| d.screening_outcome.as_deref().map(outcome_words)),
-            screening: d.map_or("", |d| d.note.trim()),
-            recommendation: d
-                .is_some_and(|d| d.actions.iter().any(|a| a == "recommend_trivselplus"))
-                .then_some("Et TRIVSEL+ forløb, ledet af den lokale leder."),
-            consent: d.and_then(|d| d.consent_record.as_ref()).map(|c| {
-                format!(
-                    "Givet af {}, {}, {}, til {}",
-                    c.given_by,
-                    c.how,
-                    deadline::local(c.at),
-                    c.scope
-                )
-            }),
+            decided: assessed.as_ref().map(|a| a.decided.clone()),
+            trin: assessed.as_ref().and_then(|a| a.trin.clone()),
+            outcome: assessed.as_ref().and_then(|a| a.outcome.clone()),
+            screening: assessed
+                .as_ref()
+                .map_or(String::new(), |a| a.screening.clone()),
+            recommendation: assessed.as_ref().and_then(|a| a.recommendation),
+            consent: assessed.as_ref().and_then(|a| a.consent.clone()),
             others: d
                 .map(|d| {
                     d.recipients
