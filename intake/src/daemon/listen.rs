@@ -106,11 +106,7 @@ pub(super) fn http_tls(c: &Config) -> Result<HttpTls> {
 }
 
 /// An HTTPS acceptor from `[section] tls`, or `None` for plain HTTP.
-fn https(
-    c: &Config,
-    files: Option<&TlsFiles>,
-    section: &str,
-) -> Result<Option<TlsAcceptor>> {
+fn https(c: &Config, files: Option<&TlsFiles>, section: &str) -> Result<Option<TlsAcceptor>> {
     let Some(files) = files else {
         return Ok(None);
     };
