@@ -354,3 +354,32 @@ fn a_failed_delivery_sent_again_four_times_at_once_is_queued_once() {
     let retried = d.audit_text("delivery_retried");
     assert_eq!(retried.lines().count(), 1, "{retried}");
 }
+
+/// A change the rules refuse is said in Danish on the desk's page (issue 29; the API says it
+/// in English for scripts): closing what is not assessed, and another desk's intake.
+#[test]
+fn a_refused_change_is_said_in_danish_on_the_page() {
+    let d = Daemon::start(Options::default());
+    let r = d.send("Bekymring", "Tekst til Modtagelsen, cpr 120315-4321.");
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &modt);
+    let (status, page) = modt.post_form(&d, &format!("/koe/{r}/luk"), &[("begrundelse", "færdig")]);
+    assert_eq!(status, 409, "{page}");
+    assert!(
+        page.contains("kan ikke lukkes: kun en vurderet henvendelse lukkes")
+            && !page.contains("only"),
+        "{page}"
+    );
+    let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
+    let journal = d.sign_in("journal", &journal);
+    let (status, page) =
+        journal.post_form(&d, &format!("/koe/{r}/luk"), &[("begrundelse", "færdig")]);
+    assert_eq!(status, 404, "{page}");
+    assert!(page.contains("Der er ingen henvendelse"), "{page}");
+    // The API says the same in English.
+    let out = d.cli(&["triage", "close", &r, "--reason", "færdig"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only an assessed intake can be closed"),
+        "{out:?}"
+    );
+}

@@ -23,8 +23,8 @@ use crate::workflow::change::{self, Refusal, Who};
 use crate::workflow::decide::{self, DecideError};
 use crate::workflow::{kvittering, participants};
 
-/// Runs a rule of `workflow::change` on one intake for `caller` (the API's handlers and the
-/// pages alike), durable before the answer.
+/// Runs a rule of `workflow::change` on one intake for `caller`, durable before the answer;
+/// the refusal in the API's words.
 pub async fn change_item<T: serde::Serialize + Send + 'static>(
     state: &ApiState,
     caller: &Caller,
@@ -32,6 +32,18 @@ pub async fn change_item<T: serde::Serialize + Send + 'static>(
     event: modtag_storage::audit::EventKind,
     rule: impl FnOnce(&mut Item, &str, Timestamp) -> Result<T, Refusal> + Send + 'static,
 ) -> Result<T, ApiError> {
+    Ok(apply_rule(state, caller, reference, event, rule).await?)
+}
+
+/// Runs a rule of `workflow::change` on one intake for `caller` (the API's handlers and the
+/// pages alike, each saying a refusal in its own words), durable before the answer.
+pub async fn apply_rule<T: serde::Serialize + Send + 'static>(
+    state: &ApiState,
+    caller: &Caller,
+    reference: &str,
+    event: modtag_storage::audit::EventKind,
+    rule: impl FnOnce(&mut Item, &str, Timestamp) -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
     let (person, actor) = (caller.person.clone(), caller.actor.clone());
     let purpose = caller.purpose_or("assessment").to_string();
     let (r, now) = (reference.to_string(), state.now());
@@ -80,9 +92,9 @@ pub async fn confirm_sender(
     body: axum::body::Bytes,
 ) -> Result<Json<SenderConfirmedView>, ApiError> {
     let input: SenderBody = json_body(&body, "{\"how\": \"how you know who sent it\"}")?;
-    confirmed_sender(&state, &caller, &reference, &input.how)
-        .await
-        .map(Json)
+    Ok(Json(
+        confirmed_sender(&state, &caller, &reference, &input.how).await?,
+    ))
 }
 
 /// The sender confirmed, and what waited for it: a kvittering left to a person goes, and a
@@ -92,15 +104,15 @@ pub async fn confirmed_sender(
     caller: &Caller,
     reference: &str,
     how: &str,
-) -> Result<SenderConfirmedView, ApiError> {
+) -> Result<SenderConfirmedView, Refusal> {
     let rule = change::confirm_sender(how);
-    let done = change_item(state, caller, reference, EventKind::SenderConfirmed, rule).await?;
+    let done = apply_rule(state, caller, reference, EventKind::SenderConfirmed, rule).await?;
     let cfg = state.app.policy.cfg();
     let reader = state.app.policy.current().reader.clone();
     let (r, actor, now) = (reference.to_string(), caller.actor.clone(), state.now());
     state
         .app
-        .change(move |store| -> Result<(), ApiError> {
+        .change(move |store| -> Result<(), Refusal> {
             let held = store.lock_item(&r);
             if let Some(mut item) = store.item(&r)? {
                 let mut batch = Batch::new();

@@ -63,9 +63,9 @@ impl From<modtag_workflow::change::Refusal> for ApiError {
         use modtag_workflow::change::Refusal;
         match r {
             Refusal::NoIntake(reference) => ApiError::no_intake(&reference),
-            Refusal::Forbidden(m) => ApiError::forbidden(m),
-            Refusal::Conflict(m) => ApiError::conflict(m),
-            Refusal::Invalid(m) => ApiError::unprocessable(m),
+            Refusal::Forbidden(m) => ApiError::forbidden(m.en),
+            Refusal::Conflict(m) => ApiError::conflict(m.en),
+            Refusal::Invalid(m) => ApiError::unprocessable(m.en),
             Refusal::Store(e) => ApiError::Store(e),
         }
     }

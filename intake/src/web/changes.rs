@@ -18,11 +18,10 @@ use modtag_storage::records::TaskOutcome;
 use serde::Deserialize;
 
 use super::session::{csrf_field, Posted};
-use super::signin::{api_refusal, page, MessagePage};
-use crate::api::changes::change_item;
-use crate::api::error::ApiError;
+use super::signin::{page, storage_trouble, MessagePage};
+use crate::api::changes::apply_rule;
 use crate::api::state::ApiState;
-use crate::workflow::change;
+use crate::workflow::change::{self, Refusal};
 use crate::workflow::tilbagemelding::{self, NotSent};
 
 #[derive(Deserialize)]
@@ -67,12 +66,21 @@ fn missing(text: &str) -> Response {
     )
 }
 
-/// After a change: on to `next`, or the refusal as a page.
-fn then<T>(done: Result<T, ApiError>, next: &str) -> Response {
-    match done {
-        Ok(_) => Redirect::to(next).into_response(),
-        Err(e) => api_refusal(e),
-    }
+/// After a change: on to `next`, or the refusal as a page, in Danish.
+fn then<T>(done: Result<T, Refusal>, next: &str) -> Response {
+    let (status, text) = match done {
+        Ok(_) => return Redirect::to(next).into_response(),
+        Err(Refusal::Store(e)) => return storage_trouble(e),
+        Err(Refusal::NoIntake(r)) => (
+            StatusCode::NOT_FOUND,
+            format!("Der er ingen henvendelse {r}, som du arbejder med."),
+        ),
+        Err(Refusal::Forbidden(s)) => (StatusCode::FORBIDDEN, s.da),
+        Err(Refusal::Conflict(s)) => (StatusCode::CONFLICT, s.da),
+        Err(Refusal::Invalid(s)) => (StatusCode::UNPROCESSABLE_ENTITY, s.da),
+    };
+    let title = "Det kunne ikke lade sig gøre";
+    page(status, MessagePage { title, text: &text }.render())
 }
 
 /// `POST /koe/{reference}/art`: the kind corrected, with a reason.
@@ -88,7 +96,7 @@ pub async fn kind(
         return missing("Vælg en af arterne på listen.");
     };
     let rule = change::correct_kind(&caller.person, kind, &f.begrundelse);
-    let done = change_item(&state, &caller, &reference, EventKind::KindCorrected, rule).await;
+    let done = apply_rule(&state, &caller, &reference, EventKind::KindCorrected, rule).await;
     // Another kind may belong to another desk: back to the queue, where it has left or stays.
     then(done, "/koe")
 }
@@ -124,7 +132,7 @@ pub async fn task(
         TaskOutcome::Done
     };
     let rule = change::task(&f.art, outcome, Some(&f.begrundelse));
-    let done = change_item(&state, &caller, &reference, EventKind::TaskDone, rule).await;
+    let done = apply_rule(&state, &caller, &reference, EventKind::TaskDone, rule).await;
     then(done, &format!("/koe/{reference}"))
 }
 
@@ -185,6 +193,6 @@ pub async fn close(
         return missing("Skriv, hvorfor henvendelsen lukkes.");
     }
     let rule = change::close(&f.begrundelse);
-    let done = change_item(&state, &caller, &reference, EventKind::Closed, rule).await;
+    let done = apply_rule(&state, &caller, &reference, EventKind::Closed, rule).await;
     then(done, &format!("/koe/{reference}"))
 }

@@ -21,12 +21,27 @@ pub enum Refusal {
     /// No such intake, or none this person has any reason to know of.
     NoIntake(String),
     /// Another desk's intake, or a change this person may not make.
-    Forbidden(String),
+    Forbidden(Said),
     /// The intake is not in a state that allows it.
-    Conflict(String),
+    Conflict(Said),
     /// What was asked is not a change that can be made.
-    Invalid(String),
+    Invalid(Said),
     Store(StoreError),
+}
+
+/// A refusal in the API's words (English, for scripts and the CLI) and the desk's (Danish,
+/// for the person at the page).
+#[derive(Debug)]
+pub struct Said {
+    pub en: String,
+    pub da: String,
+}
+
+fn said(en: impl Into<String>, da: impl Into<String>) -> Said {
+    Said {
+        en: en.into(),
+        da: da.into(),
+    }
 }
 
 impl From<StoreError> for Refusal {
@@ -80,9 +95,15 @@ pub fn works(person: &Person, item: &Item) -> Result<(), Refusal> {
     if access::view::sight(person, item).is_none() {
         return Err(Refusal::NoIntake(item.reference.clone()));
     }
-    Err(Refusal::Forbidden(format!(
-        "{} is worked by another desk; you may read what was sent to you",
-        item.reference
+    Err(Refusal::Forbidden(said(
+        format!(
+            "{} is worked by another desk; you may read what was sent to you",
+            item.reference
+        ),
+        format!(
+            "{} behandles af en anden enhed; du kan læse det, der blev sendt til dig.",
+            item.reference
+        ),
     )))
 }
 
@@ -105,19 +126,24 @@ pub fn correct_kind(
     let reason = reason.trim().to_string();
     move |item, actor, now| {
         if reason.is_empty() {
-            return Err(Refusal::Invalid("a correction needs a reason".into()));
+            return Err(Refusal::Invalid(said(
+                "a correction needs a reason",
+                "Skriv, hvorfor arten rettes.",
+            )));
         }
         if !desk.contains(&item.kind) {
-            return Err(Refusal::Forbidden(
-                "only the desk the intake is on corrects its kind".into(),
-            ));
+            return Err(Refusal::Forbidden(said(
+                "only the desk the intake is on corrects its kind",
+                "Kun den enhed, henvendelsen ligger hos, kan rette dens art.",
+            )));
         }
         let to_journalen = matches!(kind, Kind::Trivselplus | Kind::Postfordeling);
         if to_journalen && item.akut() && item.state.awaits_assessment() {
-            return Err(Refusal::Conflict(
-                "an akut intake awaiting assessment stays on Modtagelsen's desk: assess it first"
-                    .into(),
-            ));
+            return Err(Refusal::Conflict(said(
+                "an akut intake awaiting assessment stays on Modtagelsen's desk: assess it first",
+                "En akut henvendelse, der afventer vurdering, bliver hos Modtagelsen: vurder den \
+                 først.",
+            )));
         }
         let from = std::mem::replace(&mut item.kind, kind);
         let st = item.state;
@@ -145,14 +171,15 @@ pub fn confirm_sender(
     let how = how.trim().to_string();
     move |item, actor, now| {
         if how.is_empty() || how.chars().count() > 500 || how.chars().any(char::is_control) {
-            return Err(Refusal::Invalid(
-                "say in one line how you know who sent it (e.g. called the school back)".into(),
-            ));
+            return Err(Refusal::Invalid(said(
+                "say in one line how you know who sent it (e.g. called the school back)",
+                "Skriv på én linje, hvordan du ved, hvem der sendte den (fx ringet skolen op).",
+            )));
         }
         if item.sender_known() {
-            return Err(Refusal::Conflict(format!(
-                "the sender of {} is known already",
-                item.reference
+            return Err(Refusal::Conflict(said(
+                format!("the sender of {} is known already", item.reference),
+                format!("Afsenderen af {} er allerede kendt.", item.reference),
             )));
         }
         item.sender_confirmed = Some(SenderConfirmed {
@@ -180,13 +207,22 @@ pub fn close(reason: &str) -> impl FnOnce(&mut Item, &str, Timestamp) -> Result<
     let reason = reason.trim().to_string();
     move |item, actor, now| {
         if reason.is_empty() {
-            return Err(Refusal::Invalid("closing needs a reason".into()));
+            return Err(Refusal::Invalid(said(
+                "closing needs a reason",
+                "Skriv, hvorfor henvendelsen lukkes.",
+            )));
         }
         if !item.state.can_become(ItemState::Closed) {
-            return Err(Refusal::Conflict(format!(
-                "{} is {}: only an assessed intake can be closed",
-                item.reference,
-                item.state.as_str()
+            return Err(Refusal::Conflict(said(
+                format!(
+                    "{} is {}: only an assessed intake can be closed",
+                    item.reference,
+                    item.state.as_str()
+                ),
+                format!(
+                    "{} kan ikke lukkes: kun en vurderet henvendelse lukkes.",
+                    item.reference
+                ),
             )));
         }
         let from = item.state.as_str();
@@ -221,26 +257,28 @@ pub fn task(
     move |item, actor, now| {
         let withheld = outcome == TaskOutcome::Withheld;
         if withheld && (kind != Some(TaskKind::Tilbagemelding) || reason.is_none()) {
-            return Err(Refusal::Invalid(
-                "only feedback (tilbagemelding) can be withheld, and only with a reason: that it would harm the child".into(),
-            ));
+            return Err(Refusal::Invalid(said(
+                "only feedback (tilbagemelding) can be withheld, and only with a reason: that it would harm the child",
+                "Kun en tilbagemelding kan undlades, og kun med en begrundelse: at den ville skade barnet.",
+            )));
         }
         // Given another way is still given from what was decided: with no outcome recorded
         // there was nothing to tell (issue 27). Withholding needs none.
         let given = kind == Some(TaskKind::Tilbagemelding) && !withheld;
         if given && crate::tilbagemelding::recorded_outcome(item).is_none() {
-            return Err(Refusal::Invalid(
+            return Err(Refusal::Invalid(said(
                 "the assessment recorded no screening outcome: there is nothing to tell the \
-                 reporter yet; assess again with the outcome first"
-                    .into(),
-            ));
+                 reporter yet; assess again with the outcome first",
+                "Vurderingen har intet udfald af screeningen, så der er intet at fortælle \
+                 underretteren endnu: vurder igen, og vælg udfaldet.",
+            )));
         }
         let open =
             kind.and_then(|k| (item.tasks.iter_mut()).find(|t| t.kind == k && t.done_at.is_none()));
         let (Some(t), Some(kind)) = (open, kind) else {
-            return Err(Refusal::Conflict(format!(
-                "{} has no open task {asked:?}",
-                item.reference
+            return Err(Refusal::Conflict(said(
+                format!("{} has no open task {asked:?}", item.reference),
+                format!("{} har ingen åben opgave af den art.", item.reference),
             )));
         };
         t.done_at = Some(now);
