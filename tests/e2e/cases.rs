@@ -228,3 +228,61 @@ fn json_import_is_idempotent_and_export_round_trips() {
     let csv_after = String::from_utf8_lossy(&d.cli(&["cases", "export"]).stdout).into_owned();
     assert!(!csv_after.contains("SAG-9"));
 }
+
+/// The assessment form starts from the case the auto-link found (issue 29), and a case
+/// number the registry does not know is refused in Danish, keeping what was typed.
+#[test]
+fn the_assessment_form_starts_from_the_linked_case() {
+    let opts = Options {
+        smtp_extra: "require_tls_networks = [\"127.0.0.2/32\"]".into(),
+        ..Options::default()
+    };
+    let d = Daemon::start(opts);
+    let csv = d.dir.path().join("sager.csv");
+    std::fs::write(&csv, CSV).unwrap();
+    d.cli_json(&["cases", "import", csv.to_str().unwrap(), "--json"]);
+    let linked = d.swaks_args(&[
+        "--local-interface",
+        "127.0.0.2",
+        "--tls",
+        "--to",
+        "underretning@localhost",
+        "--from",
+        "kontor@bakkeskolen.dk",
+        "--header",
+        "Subject: Bekymring",
+        "--body",
+        "Emil 120315-4321 kom sulten i skole",
+    ]);
+    let linked = queued_as(&linked).unwrap_or_else(|| panic!("{linked}"));
+    let other = d.send("Bekymring", "Ida 010120-4003 har fravær");
+    let uri = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &uri);
+
+    let (_, form) = modt.get(&d, &format!("/koe/{linked}/vurdering"));
+    assert!(
+        form.contains("value=\"eksisterende\" checked") && form.contains("value=\"SAG-100\""),
+        "{form}"
+    );
+    let (_, form) = modt.get(&d, &format!("/koe/{other}/vurdering"));
+    assert!(form.contains("value=\"ny\" checked"), "{form}");
+
+    let (status, page) = modt.post_form(
+        &d,
+        &format!("/koe/{other}/vurdering"),
+        &[
+            ("sag", "eksisterende"),
+            ("sagsnummer", "SAG-999"),
+            ("trin", "2"),
+            ("screening", "Fravær; skolen følger op."),
+            ("step", "preview"),
+        ],
+    );
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("Sagen SAG-999 findes ikke i sagsregistret")
+            && page.contains("Fravær; skolen følger op.")
+            && !page.contains("case registry"),
+        "{page}"
+    );
+}

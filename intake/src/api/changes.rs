@@ -183,7 +183,9 @@ pub async fn decide(
             e @ DecideError::NotYourDesk(_) => {
                 ApiError::Refused(axum::http::StatusCode::FORBIDDEN, e.to_string())
             }
-            e @ DecideError::Invalid(_) => ApiError::unprocessable(e.to_string()),
+            e @ (DecideError::Invalid(_) | DecideError::UnknownCase(_)) => {
+                ApiError::unprocessable(e.to_string())
+            }
             e @ DecideError::AlreadyDecided(_) => ApiError::conflict(e.to_string()),
             DecideError::Store(e) => ApiError::Store(e),
         })?;

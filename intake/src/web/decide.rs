@@ -260,8 +260,15 @@ pub async fn form(
         Err(page) => return page,
     };
     let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
+    // The case the auto-link found (or an earlier decision named) is the form's answer
+    // until the person says otherwise (issue 29).
+    let known = match load_item(&state, &reference).await {
+        Ok(item) => item.case_number,
+        Err(e) => return super::signin::api_refusal(e),
+    };
     let f = DecisionForm {
-        sag: "ny".into(),
+        sag: if known.is_some() { "eksisterende" } else { "ny" }.into(),
+        sagsnummer: known.unwrap_or_default(),
         ..DecisionForm::default()
     };
     form_page(
@@ -380,17 +387,31 @@ fn decide_error(
     f: &DecisionForm,
     e: DecideError,
 ) -> Response {
+    // The desk's words for what a person can meet here; the rest as the rules say it.
+    let said = match &e {
+        DecideError::UnknownCase(n) => format!(
+            "Sagen {n} findes ikke i sagsregistret. Tjek nummeret, eller vælg en ny sag."
+        ),
+        DecideError::AlreadyDecided(r) => format!(
+            "{r} er allerede vurderet. Vil du vurdere den igen, så skriv hvorfor under \
+             \"Ny vurdering\" på henvendelsen."
+        ),
+        DecideError::NotYourDesk(r) => {
+            format!("{r} behandles af en anden enhed; du kan læse det, der blev sendt til dig.")
+        }
+        e => e.to_string(),
+    };
     match e {
         DecideError::Store(e) => super::signin::storage_trouble(e),
         DecideError::NotFound(_) => not_found(),
-        e => form_page(
+        _ => form_page(
             state,
             StatusCode::UNPROCESSABLE_ENTITY,
             reference,
             revising,
             csrf,
             f,
-            vec![("sagsnummer", e.to_string())],
+            vec![("sagsnummer", said)],
         ),
     }
 }

@@ -70,6 +70,8 @@ pub enum DecideError {
     AlreadyDecided(String),
     #[error("{0} is worked by another desk; you may read what was sent to you")]
     NotYourDesk(String),
+    #[error("case {0} is not in the case registry")]
+    UnknownCase(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -196,9 +198,11 @@ pub fn preview(
 fn known(store: &Store, item: Item, input: &DecisionInput) -> Result<Known, DecideError> {
     revision(&item, input)?;
     let case = match case_number(&item, input) {
-        Some(n) => Some(store.case(&n)?.ok_or_else(|| {
-            DecideError::Invalid(format!("case {n} is not in the case registry"))
-        })?),
+        Some(n) => Some(
+            store
+                .case(&n)?
+                .ok_or_else(|| DecideError::UnknownCase(n.clone()))?,
+        ),
         None => None,
     };
     let raw = store
