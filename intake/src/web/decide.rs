@@ -267,7 +267,12 @@ pub async fn form(
         Err(e) => return super::signin::api_refusal(e),
     };
     let f = DecisionForm {
-        sag: if known.is_some() { "eksisterende" } else { "ny" }.into(),
+        sag: if known.is_some() {
+            "eksisterende"
+        } else {
+            "ny"
+        }
+        .into(),
         sagsnummer: known.unwrap_or_default(),
         ..DecisionForm::default()
     };
@@ -389,9 +394,9 @@ fn decide_error(
 ) -> Response {
     // The desk's words for what a person can meet here; the rest as the rules say it.
     let said = match &e {
-        DecideError::UnknownCase(n) => format!(
-            "Sagen {n} findes ikke i sagsregistret. Tjek nummeret, eller vælg en ny sag."
-        ),
+        DecideError::UnknownCase(n) => {
+            format!("Sagen {n} findes ikke i sagsregistret. Tjek nummeret, eller vælg en ny sag.")
+        }
         DecideError::AlreadyDecided(r) => format!(
             "{r} er allerede vurderet. Vil du vurdere den igen, så skriv hvorfor under \
              \"Ny vurdering\" på henvendelsen."
