@@ -300,6 +300,10 @@ pub struct Item {
     /// has it.
     #[serde(default)]
     pub taken_over: Vec<TakenOver>,
+    /// What the desk wrote down about the intake, in order (issue 29): internal, never in a
+    /// copy or on a recipient's page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub staff_notes: Vec<StaffNote>,
     /// A private institution's TRIVSEL+ forløb, once Journalen has passed it on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forloeb: Option<crate::forloeb::Forloeb>,
@@ -315,6 +319,14 @@ pub struct Item {
 }
 
 /// A recipient's "modtaget": who (directory id and account) and when.
+/// A note a person of the desk wrote on an intake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffNote {
+    pub by: String,
+    pub at: Timestamp,
+    pub text: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TakenOver {
     pub person: String,
@@ -457,6 +469,7 @@ impl Item {
             escalations: Vec::new(),
             tasks: Vec::new(),
             taken_over: Vec::new(),
+            staff_notes: Vec::new(),
             forloeb: None,
             sender_trust: SenderTrust::Unverified,
             sender_confirmed: None,

@@ -383,3 +383,43 @@ fn a_refused_change_is_said_in_danish_on_the_page() {
         "{out:?}"
     );
 }
+
+/// The desk writes notes on an item (issue 29): kept in order with who and when, shown on
+/// the item page, audited without their text; no one outside the desk may add one.
+#[test]
+fn the_desk_writes_notes_on_an_item() {
+    let mut d = Daemon::start(Options::default());
+    let r = d.send("Bekymring", "Tekst til Modtagelsen, cpr 120315-4321.");
+    let uri = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &uri);
+    for text in [
+        "Ringet til skolen: de følger op.",
+        "Mor kontaktet\r\nkl. 14.",
+    ] {
+        let (status, page) = modt.post_form(&d, &format!("/koe/{r}/notat"), &[("notat", text)]);
+        assert_eq!(status, 303, "{page}");
+    }
+    let (_, page) = modt.get(&d, &format!("/koe/{r}"));
+    let first = page
+        .find("Ringet til skolen: de følger op.")
+        .expect("the first note");
+    let second = page
+        .find("Mor kontaktet\nkl. 14.")
+        .expect("the second, its line kept");
+    assert!(first < second && page.contains("modt, "), "{page}");
+    let (status, page) = modt.post_form(&d, &format!("/koe/{r}/notat"), &[("notat", "  ")]);
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Skriv noget i notatet."), "{page}");
+    let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
+    let journal = d.sign_in("journal", &journal);
+    let (status, _) = journal.post_form(&d, &format!("/koe/{r}/notat"), &[("notat", "x")]);
+    assert_eq!(status, 404);
+    let shown = d.cli_json(&["triage", "show", &r, "--json"]);
+    assert_eq!(shown["staff_notes"].as_array().unwrap().len(), 2, "{shown}");
+    assert!(d.stop().success());
+    let audit = d.audit_text("note_added");
+    assert!(
+        audit.lines().count() == 2 && !audit.contains("Ringet til skolen"),
+        "{audit}"
+    );
+}

@@ -78,6 +78,15 @@ fn a_lokal_leder_reads_the_screening_and_nothing_of_the_citizen() {
         &r,
         &["--area", "dagtilbud", "--institution", "solsikken"],
     );
+    // The desk's own note (issue 29) is no recipient's to read.
+    let noted = d.cli(&[
+        "triage",
+        "note",
+        &r,
+        "--text",
+        "Intern: ring til naboen igen",
+    ]);
+    assert!(noted.status.success(), "{noted:?}");
     let mette_uri = d.add_user("mette", "leder.solsikken@kommune.localhost", "lokal_leder");
     let peter_uri = d.add_user(
         "peter",
@@ -104,7 +113,7 @@ fn a_lokal_leder_reads_the_screening_and_nothing_of_the_citizen() {
         .unwrap()
         .iter()
         .all(|r| r["person"] == "" && r["role"] == "lokal_leder"));
-    for secret in NOT_FOR_HER {
+    for secret in NOT_FOR_HER.iter().chain(&["ring til naboen"]) {
         assert!(!body.contains(secret), "{secret} in {body}");
     }
     let (status, _) = mette.get(&d, &format!("/api/v1/triage/{r}/attachments/0"));

@@ -16,8 +16,8 @@ use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use super::state::ApiState;
 use super::types::{
-    CloseBody, Closed, DecisionBody, DecisionView, KindBody, KindCorrected, SenderBody,
-    SenderConfirmedView, TaskBody, TaskDone,
+    CloseBody, Closed, DecisionBody, DecisionView, KindBody, KindCorrected, NoteAdded, NoteBody,
+    SenderBody, SenderConfirmedView, TaskBody, TaskDone,
 };
 use crate::workflow::change::{self, Refusal, Who};
 use crate::workflow::decide::{self, DecideError};
@@ -127,6 +127,19 @@ pub async fn confirmed_sender(
         })
         .await?;
     Ok(done)
+}
+
+/// A note on the intake by a person of its desk (issue 29); audited without its text.
+pub async fn note(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<NoteAdded>, ApiError> {
+    let input: NoteBody = json_body(&body, "{\"text\": ...}")?;
+    let rule = change::note(&input.text);
+    let done = change_item(&state, &caller, &reference, EventKind::NoteAdded, rule).await?;
+    Ok(Json(done))
 }
 
 /// Closes an assessed intake, with a reason.

@@ -170,6 +170,7 @@ fn item_view(view: View, text: Option<String>, now: Timestamp) -> ItemView {
         kvittering: item.kvittering,
         escalations: item.escalations,
         tasks: item.tasks,
+        staff_notes: item.staff_notes,
         history: item.history,
         sent_to: item.sent_to,
     }

@@ -45,6 +45,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(changes::correct_kind),
         )
         .route("/api/v1/triage/{reference}/close", post(changes::close))
+        .route("/api/v1/triage/{reference}/note", post(changes::note))
         .route(
             "/api/v1/triage/{reference}/sender",
             post(changes::confirm_sender),

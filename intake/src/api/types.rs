@@ -3,13 +3,15 @@
 //! both, and a field the CLI expects but the daemon no longer sends fails to deserialize
 //! with a message instead of printing nothing (or panicking).
 
-pub use crate::workflow::change::{Closed, KindCorrected, SenderConfirmedView, TaskDone};
+pub use crate::workflow::change::{
+    Closed, KindCorrected, NoteAdded, SenderConfirmedView, TaskDone,
+};
 use jiff::Timestamp;
 use modtag_config::{Channel, Kind};
 use modtag_router::Decision;
 use modtag_storage::records::{
-    Attachment, DecisionRecord, EarlierIntake, Escalation, Kvittering, RevisedDecision, Task,
-    Transition, Transport, Understanding,
+    Attachment, DecisionRecord, EarlierIntake, Escalation, Kvittering, RevisedDecision, StaffNote,
+    Task, Transition, Transport, Understanding,
 };
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +107,9 @@ pub struct ItemView {
     pub kvittering: Option<Kvittering>,
     pub escalations: Vec<Escalation>,
     pub tasks: Vec<Task>,
+    /// The desk's notes (issue 29); none for a recipient.
+    #[serde(default)]
+    pub staff_notes: Vec<StaffNote>,
     pub history: Vec<Transition>,
     pub sent_to: Vec<String>,
 }
@@ -126,6 +131,12 @@ pub struct SenderBody {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CloseBody {
     pub reason: String,
+}
+
+/// `POST .../note`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NoteBody {
+    pub text: String,
 }
 
 /// `POST .../task`.

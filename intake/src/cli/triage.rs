@@ -52,6 +52,15 @@ pub enum TriageCommand {
         #[arg(long)]
         how: String,
     },
+    /// Write a note on an intake, for the desk's own use (kept in order, audited without its
+    /// text; never in a copy or on a recipient's page).
+    Note {
+        reference: String,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Close an assessed intake (audited, with the reason).
     Close {
         reference: String,

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use modtag_intake::api::types::{
     CloseBody, Closed, DecisionBody, EraseBody, Erased, ItemList, ItemView, KindBody,
-    KindCorrected, TaskBody, TaskDone,
+    KindCorrected, NoteAdded, NoteBody, TaskBody, TaskDone,
 };
 
 use super::Ctx;
@@ -59,6 +59,17 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             };
             post(ctx, (reference, "close"), &body, *json, |_: &Closed| {
                 println!("{reference}: closed")
+            })
+            .await?;
+        }
+        TriageCommand::Note {
+            reference,
+            text,
+            json,
+        } => {
+            let body = NoteBody { text: text.clone() };
+            post(ctx, (reference, "note"), &body, *json, |_: &NoteAdded| {
+                println!("{reference}: note written")
             })
             .await?;
         }

@@ -161,6 +161,12 @@ fn history(v: &ItemView) {
             ),
         );
     }
+    for n in &v.staff_notes {
+        line(
+            "desk note",
+            format!("{} at {}: {}", n.by, n.at, safe(&n.text)),
+        );
+    }
 }
 
 /// Who sent it and about whom: akut signals, the sender and how it is known, the reporter,

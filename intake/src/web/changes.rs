@@ -183,6 +183,27 @@ pub async fn feedback(
     }
 }
 
+#[derive(Deserialize)]
+pub struct Note {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    notat: String,
+}
+
+csrf_field!(Note);
+
+/// `POST /koe/{reference}/notat`: a note on the intake.
+pub async fn note(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    Posted(caller, f): Posted<Note>,
+) -> Response {
+    let rule = change::note(&f.notat);
+    let done = apply_rule(&state, &caller, &reference, EventKind::NoteAdded, rule).await;
+    then(done, &format!("/koe/{reference}#notater"))
+}
+
 /// `POST /koe/{reference}/luk`: closed, with a reason.
 pub async fn close(
     State(state): State<Arc<ApiState>>,

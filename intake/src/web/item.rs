@@ -28,6 +28,8 @@ use crate::api::state::{load_item, ApiState};
 struct ItemPage<'a> {
     user: &'a str,
     csrf: &'a str,
+    /// The desk's notes: who and when, and the text.
+    staff_notes: Vec<(String, &'a str)>,
     summary: Row,
     kind_reason: &'a str,
     subject: &'a str,
@@ -276,6 +278,14 @@ fn render(
             case_number: item.case_number.as_deref(),
             text,
             forloeb,
+            staff_notes: (item.staff_notes.iter())
+                .map(|n| {
+                    (
+                        format!("{}, {}", n.by, deadline::local(n.at)),
+                        n.text.as_str(),
+                    )
+                })
+                .collect(),
             taken_over: item
                 .taken_over
                 .iter()

@@ -57,6 +57,7 @@ fn router(state: Arc<ApiState>) -> Router {
             axum::routing::post(changes::task),
         )
         .route("/koe/{reference}/luk", axum::routing::post(changes::close))
+        .route("/koe/{reference}/notat", axum::routing::post(changes::note))
         .route(
             "/koe/{reference}/afsender",
             axum::routing::post(changes::sender),

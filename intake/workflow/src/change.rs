@@ -8,7 +8,9 @@
 use jiff::Timestamp;
 use modtag_config::Kind;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{Item, ItemState, SenderConfirmed, TaskKind, TaskOutcome};
+use modtag_storage::records::{
+    Item, ItemState, SenderConfirmed, StaffNote, TaskKind, TaskOutcome,
+};
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -297,6 +299,47 @@ pub fn task(
             reference: item.reference.clone(),
             task: kind,
             outcome,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NoteAdded {
+    pub reference: String,
+    pub by: String,
+    /// How long it is; its text is on the item, not in the audit entry's details.
+    pub chars: usize,
+}
+
+/// The longest note, in characters: a note is a few lines, not a document.
+pub const NOTE_MAX_CHARS: usize = 5000;
+
+/// A person of the desk writes a note on the intake (kept in order, internal).
+pub fn note(text: &str) -> impl FnOnce(&mut Item, &str, Timestamp) -> Result<NoteAdded, Refusal> {
+    let text = text.trim().replace("\r\n", "\n");
+    move |item, actor, now| {
+        let chars = text.chars().count();
+        if chars == 0 {
+            return Err(Refusal::Invalid(said(
+                "a note needs text",
+                "Skriv noget i notatet.",
+            )));
+        }
+        if chars > NOTE_MAX_CHARS || text.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(Refusal::Invalid(said(
+                format!("a note is at most {NOTE_MAX_CHARS} characters of text"),
+                format!("Et notat er højst {NOTE_MAX_CHARS} tegn tekst."),
+            )));
+        }
+        item.staff_notes.push(StaffNote {
+            by: actor.to_string(),
+            at: now,
+            text,
+        });
+        Ok(NoteAdded {
+            reference: item.reference.clone(),
+            by: actor.to_string(),
+            chars,
         })
     }
 }

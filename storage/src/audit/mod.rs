@@ -56,6 +56,8 @@ pub enum EventKind {
     Closed,
     /// A task on an intake was done (or feedback withheld).
     TaskDone,
+    /// A person of the desk wrote a note on an intake.
+    NoteAdded,
     /// The relay took a copy.
     Delivered,
     /// The relay refused a copy for now.
@@ -146,6 +148,7 @@ modtag_config::closed_names!(EventKind {
     KindCorrected => "kind_corrected",
     Closed => "closed",
     TaskDone => "task_done",
+    NoteAdded => "note_added",
     Delivered => "delivered",
     DeliveryDeferred => "delivery_deferred",
     DeliveryFailed => "delivery_failed",
