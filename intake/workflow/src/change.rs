@@ -8,9 +8,7 @@
 use jiff::Timestamp;
 use modtag_config::Kind;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{
-    Item, ItemState, SenderConfirmed, StaffNote, TaskKind, TaskOutcome,
-};
+use modtag_storage::records::{Item, ItemState, SenderConfirmed, StaffNote, TaskKind, TaskOutcome};
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use serde::{Deserialize, Serialize};
