@@ -108,7 +108,7 @@ pub struct ItemView {
     pub escalations: Vec<Escalation>,
     pub tasks: Vec<Task>,
     /// The desk's notes (issue 29); none for a recipient.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub staff_notes: Vec<StaffNote>,
     pub history: Vec<Transition>,
     pub sent_to: Vec<String>,

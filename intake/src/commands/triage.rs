@@ -86,29 +86,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             })
             .await?;
         }
-        TriageCommand::Task {
-            reference,
-            kind,
-            done,
-            withhold,
-            reason,
-            json,
-        } => {
-            if !done && !withhold {
-                anyhow::bail!(
-                    "say --done, or --withhold --reason R for feedback that would harm the child"
-                );
-            }
-            let body = TaskBody {
-                kind: kind.clone(),
-                outcome: if *withhold { "withheld" } else { "done" }.into(),
-                reason: reason.clone(),
-            };
-            post(ctx, (reference, "task"), &body, *json, |done: &TaskDone| {
-                println!("{reference}: {kind} {}", done.outcome)
-            })
-            .await?;
-        }
+        TriageCommand::Task { .. } => task(ctx, command).await?,
         TriageCommand::Kind {
             reference,
             kind,
@@ -138,6 +116,36 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             post(ctx, (reference, "decision"), &body, *json, render::decision).await?;
         }
     }
+    Ok(())
+}
+
+/// `triage task`: an open task done, or a tilbagemelding withheld with its reason.
+async fn task(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
+    let TriageCommand::Task {
+        reference,
+        kind,
+        done,
+        withhold,
+        reason,
+        json,
+    } = command
+    else {
+        unreachable!("called for its own command");
+    };
+    if !done && !withhold {
+        anyhow::bail!(
+            "say --done, or --withhold --reason R for feedback that would harm the child"
+        );
+    }
+    let body = TaskBody {
+        kind: kind.clone(),
+        outcome: if *withhold { "withheld" } else { "done" }.into(),
+        reason: reason.clone(),
+    };
+    post(ctx, (reference, "task"), &body, *json, |done: &TaskDone| {
+        println!("{reference}: {kind} {}", done.outcome)
+    })
+    .await?;
     Ok(())
 }
 
