@@ -8,6 +8,25 @@ SAG-100,120315-4321,Emil Hansen,anna.kristensen,dagtilbud,solsikken,open\n\
 SAG-101,010120-4003,Ida Jensen,bo.nielsen,skole,bakkeskolen,open\n\
 SAG-102,010120-4003,Ida Jensen,bo.nielsen,skole,bakkeskolen,open\n";
 
+/// Emil's CPR from Bakkeskolen's own mail server, a known partner (127.0.0.2 over TLS,
+/// `require_tls_networks`): a sender the auto-link may act on (issue 26). Its reference.
+fn from_the_schools_server(d: &Daemon) -> String {
+    let t = d.swaks_args(&[
+        "--local-interface",
+        "127.0.0.2",
+        "--tls",
+        "--to",
+        "underretning@localhost",
+        "--from",
+        "kontor@bakkeskolen.dk",
+        "--header",
+        "Subject: Bekymring",
+        "--body",
+        "Emil 120315-4321 kom sulten i skole",
+    ]);
+    queued_as(&t).unwrap_or_else(|| panic!("{t}"))
+}
+
 #[test]
 fn import_then_auto_link_to_the_one_open_case() {
     // The school's mail server is a known partner: 127.0.0.2, over TLS (issue 26).
@@ -30,20 +49,7 @@ fn import_then_auto_link_to_the_one_open_case() {
 
     // One open case for this CPR, from the school's own server over TLS: linked and
     // forwarded to its rådgiver at once.
-    let linked = d.swaks_args(&[
-        "--local-interface",
-        "127.0.0.2",
-        "--tls",
-        "--to",
-        "underretning@localhost",
-        "--from",
-        "kontor@bakkeskolen.dk",
-        "--header",
-        "Subject: Bekymring",
-        "--body",
-        "Emil 120315-4321 kom sulten i skole",
-    ]);
-    let linked = queued_as(&linked).unwrap_or_else(|| panic!("{linked}"));
+    let linked = from_the_schools_server(&d);
     // Two open cases for this CPR: only a suggestion for a person.
     let ambiguous = d.send("Bekymring", "Ida 010120-4003 har fravær");
     // The same claim from a sender nothing proves ("som fagperson", the school's address
@@ -241,20 +247,7 @@ fn the_assessment_form_starts_from_the_linked_case() {
     let csv = d.dir.path().join("sager.csv");
     std::fs::write(&csv, CSV).unwrap();
     d.cli_json(&["cases", "import", csv.to_str().unwrap(), "--json"]);
-    let linked = d.swaks_args(&[
-        "--local-interface",
-        "127.0.0.2",
-        "--tls",
-        "--to",
-        "underretning@localhost",
-        "--from",
-        "kontor@bakkeskolen.dk",
-        "--header",
-        "Subject: Bekymring",
-        "--body",
-        "Emil 120315-4321 kom sulten i skole",
-    ]);
-    let linked = queued_as(&linked).unwrap_or_else(|| panic!("{linked}"));
+    let linked = from_the_schools_server(&d);
     let other = d.send("Bekymring", "Ida 010120-4003 har fravær");
     let uri = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
     let modt = d.sign_in("modt", &uri);
