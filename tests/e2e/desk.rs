@@ -423,3 +423,35 @@ fn the_desk_writes_notes_on_an_item() {
         "{audit}"
     );
 }
+
+/// A search by the child's CPR finds its closed intakes too (issue 29: the child's history),
+/// while the queue itself shows only what is open.
+#[test]
+fn a_cpr_search_finds_closed_intakes_too() {
+    let d = Daemon::start(Options::default());
+    let closed = d.send("Bekymring", "Tidligere bekymring, cpr 120315-4321.");
+    d.decide(&closed, &["--trin", "1"]);
+    let out = d.cli(&[
+        "triage",
+        "close",
+        &closed,
+        "--reason",
+        "Ingen videre handling",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let open = d.send("Bekymring", "Ny bekymring, cpr 120315-4321.");
+    let other = d.send("Bekymring", "Et andet barn, cpr 010120-4003.");
+    let uri = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &uri);
+    let (_, queue) = modt.get(&d, "/koe?tilstand=alle");
+    assert!(queue.contains(&open) && !queue.contains(&closed), "{queue}");
+    let (status, found) = modt.post_form(&d, "/koe", &[("q", "120315-4321")]);
+    assert_eq!(status, 200, "{found}");
+    assert!(
+        found.contains(&open)
+            && found.contains(&closed)
+            && !found.contains(&other)
+            && found.contains("2 fundet, også lukkede"),
+        "{found}"
+    );
+}

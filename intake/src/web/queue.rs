@@ -288,13 +288,16 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         Ok(found) => found,
         Err(e) => return storage_trouble(e),
     };
+    // A search (by CPR or reference) finds closed intakes too: the child's earlier ones
+    // (issue 29).
+    let searching = !q.is_empty();
     let mut mine: Vec<(String, ItemSummary)> = summaries
         .into_iter()
-        .filter(|(_, s)| s.state.is_open() && desk.contains(&s.kind))
+        .filter(|(_, s)| (searching || s.state.is_open()) && desk.contains(&s.kind))
         .filter(|(_, s)| !doegnvagt || (s.doegnvagt && awaiting(s.state)))
         .filter(|(_, s)| match in_forloeb {
             true => s.step_due.is_some(),
-            false => all_open || awaiting(s.state),
+            false => searching || all_open || awaiting(s.state),
         })
         .filter(|(_, s)| kind.is_none_or(|k| s.kind == k))
         .filter(|(_, s)| channel.is_none_or(|c| s.channel == Some(c)))
