@@ -308,18 +308,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
             None => q.is_empty() || r.contains(&q),
         })
         .collect();
-    // Akut first, above every deadline (issue 27); then the nearest deadline.
-    // Awaiting akut first, above every deadline (issue 27); then what awaits assessment by
-    // its deadline; then the rest ("Alle åbne").
-    let key = |(r, s): &(String, ItemSummary)| {
-        let waiting = awaiting(s.state);
-        (!(s.akut && waiting), !waiting, s.deadline, r.clone())
-    };
-    mine.sort_by_key(key);
-    let akut_waiting = mine
-        .iter()
-        .filter(|(_, s)| s.akut && awaiting(s.state))
-        .count();
+    let akut_waiting = akut_first(&mut mine);
     let total = mine.len();
     let pages = total.div_ceil(PER_PAGE).max(1);
     let page_no = f.side.unwrap_or(1).clamp(1, pages);
@@ -370,6 +359,18 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         }
         .render(),
     )
+}
+
+/// Sorts the queue: awaiting akut first, above every deadline (issue 27); then what awaits
+/// assessment by its deadline; then the rest ("Alle åbne"). Returns how many akut await.
+fn akut_first(mine: &mut [(String, ItemSummary)]) -> usize {
+    mine.sort_by_key(|(r, s)| {
+        let waiting = awaiting(s.state);
+        (!(s.akut && waiting), !waiting, s.deadline, r.clone())
+    });
+    (mine.iter())
+        .filter(|(_, s)| s.akut && awaiting(s.state))
+        .count()
 }
 
 /// The desk a person's queue shows (the kinds, whether it is the døgnvagt's) and its name.
