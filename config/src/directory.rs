@@ -176,13 +176,19 @@ impl Directory {
         self.institutions.get(id)
     }
 
+    /// The person (a recipient, one of the kommune's own) whose address `email` is, in any
+    /// case of letters.
+    pub fn person_with_email(&self, email: &str) -> Option<&Person> {
+        self.people
+            .values()
+            .find(|p| p.email.eq_ignore_ascii_case(email))
+    }
+
     /// The roles the directory gives whoever has `email`: a person (the one recipient with
     /// that address) or a member of staff. `None` when the directory does not know it.
     pub fn roles_of_email(&self, email: &str) -> Option<(&str, &[String])> {
         let person = self
-            .people
-            .values()
-            .find(|p| p.email.eq_ignore_ascii_case(email))
+            .person_with_email(email)
             .map(|p| (p.id.as_str(), p.roles.as_slice()));
         person.or_else(|| {
             self.staff

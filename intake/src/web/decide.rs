@@ -401,9 +401,7 @@ fn decide_error(
             "{r} er allerede vurderet. Vil du vurdere den igen, så skriv hvorfor under \
              \"Ny vurdering\" på henvendelsen."
         ),
-        DecideError::NotYourDesk(r) => {
-            format!("{r} behandles af en anden enhed; du kan læse det, der blev sendt til dig.")
-        }
+        DecideError::NotYourDesk(r) => crate::workflow::change::another_desk(r).da,
         e => e.to_string(),
     };
     match e {

@@ -95,16 +95,17 @@ pub fn works(person: &Person, item: &Item) -> Result<(), Refusal> {
     if access::view::sight(person, item).is_none() {
         return Err(Refusal::NoIntake(item.reference.clone()));
     }
-    Err(Refusal::Forbidden(said(
+    Err(Refusal::Forbidden(another_desk(&item.reference)))
+}
+
+/// Why a person who was sent an intake may not change it, in both words.
+pub fn another_desk(reference: &str) -> Said {
+    said(
+        format!("{reference} is worked by another desk; you may read what was sent to you"),
         format!(
-            "{} is worked by another desk; you may read what was sent to you",
-            item.reference
+            "{reference} behandles af en anden enhed; du kan læse det, der blev sendt til dig."
         ),
-        format!(
-            "{} behandles af en anden enhed; du kan læse det, der blev sendt til dig.",
-            item.reference
-        ),
-    )))
+    )
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -143,10 +143,10 @@ fn address_link(cfg: &Loaded, item: &mut Item, email: &str, now: Timestamp) -> O
     ))
 }
 
-/// The reporter is one of the kommune's own people (the directory knows the address): they
-/// are owed no kvittering.
+/// The reporter is one of the kommune's own people (the directory knows the address, as
+/// reading found when it named them): they are owed no kvittering.
 fn kommunes_own(cfg: &Loaded, email: Option<&str>) -> bool {
-    email.is_some_and(|e| (cfg.directory.people.values()).any(|p| p.email.eq_ignore_ascii_case(e)))
+    email.is_some_and(|e| cfg.directory.person_with_email(e).is_some())
 }
 
 /// Queues the kvittering `item` is owed, or a task to send it by hand.

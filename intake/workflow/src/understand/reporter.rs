@@ -173,10 +173,7 @@ fn known_sender(
         .institutions
         .values()
         .find(|i| i.domains.iter().any(|d| under(domain, d)));
-    let staff = directory
-        .people
-        .values()
-        .find(|p| p.email.eq_ignore_ascii_case(email));
+    let staff = directory.person_with_email(email);
     if let Some(p) = staff {
         Some((
             format!("sent by the kommune's own {}", p.name),
