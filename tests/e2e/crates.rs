@@ -187,10 +187,8 @@ fn the_checks_find_a_forbidden_library_and_an_upward_import() {
 /// Comparisons of text against a literal that is prose (a space or a Danish letter in it):
 /// `starts_with`, `ends_with`, `contains`, `==` and `!=`. Test modules and comments aside.
 fn prose_comparisons(name: &str, text: &str) -> Vec<String> {
-    let end = text.find("#[cfg(test)]").unwrap_or(text.len());
     let mut found = Vec::new();
-    for (n, line) in text[..end].lines().enumerate() {
-        let code = line.split("//").next().unwrap_or("");
+    for (n, code) in crate::layout::code(text).lines().enumerate() {
         for op in [
             ".starts_with(\"",
             ".ends_with(\"",
@@ -243,10 +241,8 @@ fn the_sentence_check_finds_one() {
 
 /// Reads of the wall clock outside tests and comments, by file and line.
 fn clock_reads(name: &str, text: &str) -> Vec<String> {
-    let end = text.find("#[cfg(test)]").unwrap_or(text.len());
-    (text[..end].lines().enumerate())
-        .filter(|(_, l)| {
-            let code = l.split("//").next().unwrap_or("");
+    (crate::layout::code(text).lines().enumerate())
+        .filter(|(_, code)| {
             ["Timestamp::now()", "Zoned::now()", "SystemTime::now()"]
                 .iter()
                 .any(|c| code.contains(c))

@@ -64,8 +64,8 @@ fn modules(root: &Path) -> BTreeMap<Vec<String>, PathBuf> {
     out
 }
 
-/// The text without the inline test module and without comments.
-fn code(text: &str) -> String {
+/// The text without the inline test module and without comments (line for line).
+pub(crate) fn code(text: &str) -> String {
     let end = text.find("#[cfg(test)]").unwrap_or(text.len());
     text[..end]
         .lines()
