@@ -23,9 +23,55 @@ pub fn local(ts: Timestamp) -> String {
     }
 }
 
+/// An instant as people say it on the desk (issue 29), in Copenhagen time, seen from `now`:
+/// "i dag 09:40", "i går 16:05", "i morgen 08:00", "fre. 11. dec. 09:40", and with the year
+/// when it is not this year's ("tors. 3. dec. 2025 10:00").
+pub fn spoken(ts: Timestamp, now: Timestamp) -> String {
+    const DAYS: [&str; 7] = ["man.", "tirs.", "ons.", "tors.", "fre.", "lør.", "søn."];
+    const MONTHS: [&str; 12] = [
+        "jan.", "feb.", "mar.", "apr.", "maj", "jun.", "jul.", "aug.", "sep.", "okt.", "nov.",
+        "dec.",
+    ];
+    let Ok(tz) = jiff::tz::TimeZone::get("Europe/Copenhagen") else {
+        return local(ts);
+    };
+    let (at, today) = (ts.to_zoned(tz.clone()), now.to_zoned(tz).date());
+    let time = at.strftime("%H:%M");
+    let date = at.date();
+    let day = if date == today {
+        "i dag".to_string()
+    } else if today.yesterday().ok() == Some(date) {
+        "i går".to_string()
+    } else if today.tomorrow().ok() == Some(date) {
+        "i morgen".to_string()
+    } else {
+        let weekday = DAYS[date.weekday().to_monday_zero_offset() as usize];
+        let month = MONTHS[date.month() as usize - 1];
+        match date.year() == today.year() {
+            true => format!("{weekday} {}. {month}", date.day()),
+            false => format!("{weekday} {}. {month} {}", date.day(), date.year()),
+        }
+    };
+    format!("{day} {time}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_as_people_say_them() {
+        let now: Timestamp = "2026-12-07T08:30:00Z".parse().unwrap(); // Monday 09:30 CET
+        let say = |t: &str| spoken(t.parse().unwrap(), now);
+        assert_eq!(say("2026-12-07T08:40:00Z"), "i dag 09:40");
+        assert_eq!(say("2026-12-06T15:05:00Z"), "i går 16:05");
+        assert_eq!(say("2026-12-08T07:00:00Z"), "i morgen 08:00");
+        assert_eq!(say("2026-12-11T08:40:00Z"), "fre. 11. dec. 09:40");
+        assert_eq!(say("2026-07-01T08:00:00Z"), "ons. 1. jul. 10:00");
+        assert_eq!(say("2025-12-04T09:00:00Z"), "tors. 4. dec. 2025 10:00");
+        // Just before midnight UTC is already tomorrow in Copenhagen.
+        assert_eq!(say("2026-12-07T23:30:00Z"), "i morgen 00:30");
+    }
 
     #[test]
     fn deadline_is_24_elapsed_hours_across_dst() {

@@ -179,7 +179,7 @@ pub(crate) fn sched_id_key(id: u64) -> Vec<u8> {
 /// `meta` key: which summaries and blind-index keys every stored item has. Raised when they
 /// gain something, so that the store fills it in for older items once, at open.
 pub(crate) const SUMMARIES_VERSION: &str = "summaries_version";
-pub(crate) const SUMMARIES_CURRENT: &[u8] = b"3";
+pub(crate) const SUMMARIES_CURRENT: &[u8] = b"4";
 
 pub(crate) fn summary_json(item: &Item) -> Result<Vec<u8>, StoreError> {
     Ok(serde_json::to_vec(&ItemSummary::of(item))?)
@@ -226,6 +226,29 @@ pub(crate) fn blind_hash(key: &[u8], cpr_digits: &str) -> [u8; 32] {
     mac.update(b"cpr:");
     mac.update(cpr_digits.as_bytes());
     mac.finalize().into_bytes().into()
+}
+
+/// The blind index's key parts for a child's name: the whole normalised name and, when it
+/// has middle names, the first and last name alone (how a person searches). Domain-separated
+/// from the CPR's, no name in clear.
+pub(crate) fn name_hashes(key: &[u8], name: &str) -> Vec<[u8; 32]> {
+    let full = crate::records::normalised_name(name);
+    let words: Vec<&str> = full.split(' ').collect();
+    let mut forms = vec![full.clone()];
+    if words.len() > 2 {
+        forms.push(format!("{} {}", words[0], words[words.len() - 1]));
+    }
+    forms
+        .into_iter()
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            let mut mac =
+                <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(b"navn:");
+            mac.update(f.as_bytes());
+            mac.finalize().into_bytes().into()
+        })
+        .collect()
 }
 
 /// The blind index's key part for the intakes sent to a directory person ("Sendt til mig"):
@@ -297,7 +320,8 @@ pub(crate) fn blind_key_id(key: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// An intake's keys in the blind index: one per CPR it names, one per person it was sent to,
+/// An intake's keys in the blind index: one per CPR it names, one or two per name of the
+/// child, one per person it was sent to,
 /// one for the address and day its kvittering went to by itself, and one for its reporter's
 /// address link.
 pub(crate) fn item_index_keys(blind_key: &[u8], item: &Item) -> Vec<Vec<u8>> {
@@ -315,7 +339,9 @@ pub(crate) fn item_index_keys(blind_key: &[u8], item: &Item) -> Vec<Vec<u8>> {
         .as_ref()
         .and_then(|p| p.token_sha256.as_deref())
         .map(|t| address_link_hash(blind_key, t));
+    let names = (item.child_names.iter()).flat_map(|n| name_hashes(blind_key, n));
     cprs.chain(people)
+        .chain(names)
         .chain(kvittering)
         .chain(link)
         .map(|h| {

@@ -46,4 +46,5 @@ pub mod summary;
 pub mod trust;
 
 pub use error::{StoreError, Taken};
+pub use records::normalised_name;
 pub use store::Store;

@@ -105,6 +105,9 @@ pub struct Understanding {
     pub akut: Vec<String>,
     /// Names in a Trivsel+ subject, matched against the directory or left for Journalen.
     pub trivsel: Option<TrivselNames>,
+    /// The child's name, when the text gives it on a "Barnets navn:" line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_name: Option<String>,
     /// Set when the message arrived OpenPGP-encrypted.
     pub openpgp: Option<OpenPgpInfo>,
     /// What could not be read, or is worth knowing (modulus-11, limits reached, ...).
@@ -286,6 +289,12 @@ pub struct Item {
     /// Earlier intakes about the same child (by blind index), oldest first.
     #[serde(default)]
     pub earlier: Vec<EarlierIntake>,
+    /// The child's names: as the intake gave it ("Barnets navn:") and as the case system
+    /// has it (a known or linked case), each once. Found again through the blind index by
+    /// the normalised form, never kept in clear outside the encrypted item (issue 29).
+    /// Only added to, so that erasure finds every index key the item ever had.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub child_names: Vec<String>,
     /// "Gentagne underretninger": enough reports about the child within the window.
     #[serde(default)]
     pub repeated: bool,
@@ -464,6 +473,7 @@ impl Item {
             history: Vec::new(),
             sent_to: Vec::new(),
             earlier: Vec::new(),
+            child_names: Vec::new(),
             repeated: false,
             kvittering: None,
             escalations: Vec::new(),
@@ -474,6 +484,17 @@ impl Item {
             sender_trust: SenderTrust::Unverified,
             sender_confirmed: None,
             address_proof: None,
+        }
+    }
+
+    /// Adds a name the child goes by (a case's, or the intake's own), unless it is there
+    /// already as the blind index reads names.
+    pub fn add_child_name(&mut self, name: &str) {
+        let n = normalised_name(name);
+        if !n.is_empty()
+            && !(self.child_names.iter()).any(|c| normalised_name(c) == n)
+        {
+            self.child_names.push(name.trim().to_string());
         }
     }
 
@@ -513,6 +534,18 @@ impl Item {
             note: note.to_string(),
         });
     }
+}
+
+/// A child's name as the blind index keeps it: lower case, words of letters (and the
+/// hyphens and apostrophes inside names), one space between; "Emil  HANSEN." and
+/// "emil hansen" are one name. Empty when nothing is left.
+pub fn normalised_name(name: &str) -> String {
+    name.split(|c: char| !(c.is_alphabetic() || c == '-' || c == '\''))
+        .map(|w| w.trim_matches(|c| c == '-' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A case from the kommune's case system.

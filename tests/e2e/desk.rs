@@ -410,6 +410,22 @@ fn the_desk_writes_notes_on_an_item() {
     let (status, page) = modt.post_form(&d, &format!("/koe/{r}/notat"), &[("notat", "  ")]);
     assert_eq!(status, 422, "{page}");
     assert!(page.contains("Skriv noget i notatet."), "{page}");
+    // Refused, the page keeps what was typed, at the form, with the reason (issue 29).
+    let long = format!("Langt notat om mødet. {}", "x".repeat(5000));
+    let (status, page) = modt.post_form(&d, &format!("/koe/{r}/notat"), &[("notat", &long)]);
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains(&format!(
+            "rows=\"3\" aria-describedby=\"notat-hint notat-error\">{long}</textarea>"
+        )) && page.contains("Et notat er højst"),
+        "{page}"
+    );
+    let (status, page) = modt.post_form(&d, &format!("/koe/{r}/luk"), &[("begrundelse", " ")]);
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("id=\"fejl\"") && page.contains("Skriv, hvorfor henvendelsen lukkes."),
+        "{page}"
+    );
     let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
     let journal = d.sign_in("journal", &journal);
     let (status, _) = journal.post_form(&d, &format!("/koe/{r}/notat"), &[("notat", "x")]);

@@ -122,7 +122,7 @@ mod http;
 mod load;
 mod oidc;
 mod relay;
-mod scan;
+pub mod scan;
 mod smtp;
 
 pub use desk::*;

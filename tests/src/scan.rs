@@ -21,6 +21,7 @@ pub const PERSONAL_DATA: &[&str] = &[
     "sulten",
     "ked af det",
     "Bekymring for",
+    "Ingeborg",
 ];
 
 impl Daemon {
@@ -48,4 +49,22 @@ pub fn peak_rss(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .expect("VmHWM in /proc/PID/status")
         * 1024
+}
+
+/// Every file under `dir` (recursively) whose bytes hold `needle`: what a disk would show
+/// someone who reads the data directory without the keys.
+pub fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
+            found.push(path);
+        }
+    }
+    found
 }

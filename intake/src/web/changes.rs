@@ -17,8 +17,10 @@ use modtag_storage::audit::EventKind;
 use modtag_storage::records::TaskOutcome;
 use serde::Deserialize;
 
+use super::item::Kept;
 use super::session::{csrf_field, Posted};
 use super::signin::{page, storage_trouble, MessagePage};
+use crate::api::auth::Caller;
 use crate::api::changes::apply_rule;
 use crate::api::state::ApiState;
 use crate::workflow::change::{self, Refusal};
@@ -54,34 +56,39 @@ pub struct Sender {
 
 csrf_field!(Change, Sender);
 
-/// What to fix, as a page that leads back to the item.
-fn missing(text: &str) -> Response {
-    page(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        MessagePage {
-            title: "Intet blev ændret",
-            text,
-        }
-        .render(),
-    )
-}
-
-/// After a change: on to `next`, or the refusal as a page, in Danish.
-fn then<T>(done: Result<T, Refusal>, next: &str) -> Response {
+/// After a change: on to `next`; refused, the item page again with the reason at the form
+/// and what was typed in it (issue 29), in Danish.
+async fn then<T>(
+    state: &ApiState,
+    caller: &Caller,
+    reference: &str,
+    done: Result<T, Refusal>,
+    (next, kept): (&str, Kept),
+) -> Response {
     let (status, text) = match done {
         Ok(_) => return Redirect::to(next).into_response(),
         Err(Refusal::Store(e)) => return storage_trouble(e),
-        Err(Refusal::NoIntake(r)) => (
-            StatusCode::NOT_FOUND,
-            format!("Der er ingen henvendelse {r}, som du arbejder med."),
-        ),
+        Err(Refusal::NoIntake(r)) => {
+            let text = format!("Der er ingen henvendelse {r}, som du arbejder med.");
+            let title = "Det kunne ikke lade sig gøre";
+            return page(
+                StatusCode::NOT_FOUND,
+                MessagePage { title, text: &text }.render(),
+            );
+        }
         Err(Refusal::Forbidden(s)) => (StatusCode::FORBIDDEN, s.da),
         Err(Refusal::Conflict(s)) => (StatusCode::CONFLICT, s.da),
         Err(Refusal::Invalid(s)) => (StatusCode::UNPROCESSABLE_ENTITY, s.da),
     };
-    let title = "Det kunne ikke lade sig gøre";
-    page(status, MessagePage { title, text: &text }.render())
+    refused(state, caller, reference, kept.refused(status, text)).await
 }
+
+/// The item page again, the form refused before anything was tried.
+async fn refused(state: &ApiState, caller: &Caller, reference: &str, kept: Kept) -> Response {
+    super::item::show(state, caller, reference, Some(kept)).await
+}
+
+const MISSING: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
 /// `POST /koe/{reference}/art`: the kind corrected, with a reason.
 pub async fn kind(
@@ -89,16 +96,19 @@ pub async fn kind(
     Path(reference): Path<String>,
     Posted(caller, f): Posted<Change>,
 ) -> Response {
+    let kept = Kept::new("art", [("begrundelse", f.begrundelse.clone())]);
     if f.begrundelse.trim().is_empty() {
-        return missing("Skriv, hvorfor arten rettes.");
+        let kept = kept.refused(MISSING, "Skriv, hvorfor arten rettes.");
+        return refused(&state, &caller, &reference, kept).await;
     }
     let Some(kind) = Kind::parse(&f.art) else {
-        return missing("Vælg en af arterne på listen.");
+        let kept = kept.refused(MISSING, "Vælg en af arterne på listen.");
+        return refused(&state, &caller, &reference, kept).await;
     };
     let rule = change::correct_kind(&caller.person, kind, &f.begrundelse);
     let done = apply_rule(&state, &caller, &reference, EventKind::KindCorrected, rule).await;
     // Another kind may belong to another desk: back to the queue, where it has left or stays.
-    then(done, "/koe")
+    then(&state, &caller, &reference, done, ("/koe", kept)).await
 }
 
 /// `POST /koe/{reference}/afsender`: a person confirms who an unverified sender is.
@@ -107,11 +117,14 @@ pub async fn sender(
     Path(reference): Path<String>,
     Posted(caller, f): Posted<Sender>,
 ) -> Response {
+    let kept = Kept::new("afsender", [("hvordan", f.hvordan.clone())]);
     if f.hvordan.trim().is_empty() {
-        return missing("Skriv, hvordan du ved, hvem der sendte henvendelsen.");
+        let why = "Skriv, hvordan du ved, hvem der sendte henvendelsen.";
+        return refused(&state, &caller, &reference, kept.refused(MISSING, why)).await;
     }
     let done = crate::api::changes::confirmed_sender(&state, &caller, &reference, &f.hvordan).await;
-    then(done, &format!("/koe/{reference}"))
+    let next = format!("/koe/{reference}");
+    then(&state, &caller, &reference, done, (&next, kept)).await
 }
 
 /// `POST /koe/{reference}/opgave`: an open task done, or a tilbagemelding withheld.
@@ -121,10 +134,16 @@ pub async fn task(
     Posted(caller, f): Posted<Change>,
 ) -> Response {
     let withheld = f.udfald == "undladt";
+    let kept = Kept::new(
+        "opgave",
+        [
+            ("art", f.art.clone()),
+            ("begrundelse", f.begrundelse.clone()),
+        ],
+    );
     if withheld && f.begrundelse.trim().is_empty() {
-        return missing(
-            "En tilbagemelding undlades kun med en begrundelse: at den ville skade barnet.",
-        );
+        let why = "En tilbagemelding undlades kun med en begrundelse: at den ville skade barnet.";
+        return refused(&state, &caller, &reference, kept.refused(MISSING, why)).await;
     }
     let outcome = if withheld {
         TaskOutcome::Withheld
@@ -133,7 +152,8 @@ pub async fn task(
     };
     let rule = change::task(&f.art, outcome, Some(&f.begrundelse));
     let done = apply_rule(&state, &caller, &reference, EventKind::TaskDone, rule).await;
-    then(done, &format!("/koe/{reference}"))
+    let next = format!("/koe/{reference}#opgaver");
+    then(&state, &caller, &reference, done, (&next, kept)).await
 }
 
 /// `POST /koe/{reference}/tilbagemelding`: the letter, approved, to the reporter.
@@ -150,6 +170,7 @@ pub async fn feedback(
     );
     let works =
         move |item: &modtag_storage::records::Item| crate::access::view::works(&person, item);
+    let letter = f.brev.clone();
     let sent = state
         .app
         .change(move |store| {
@@ -157,29 +178,35 @@ pub async fn feedback(
             tilbagemelding::send(store, &cfg, &r, letter, &actor, works, now)
         })
         .await;
-    match sent {
-        Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}")).into_response(),
-        Ok(Err(NotSent::Unproven(why))) => {
-            missing(&format!("Tilbagemeldingen blev ikke sendt. {why}"))
+    let why = match sent {
+        Ok(Ok(())) => return Redirect::to(&format!("/koe/{reference}")).into_response(),
+        Err(e) => return storage_trouble(e),
+        Ok(Err(NotSent::Unproven(why))) => format!("Tilbagemeldingen blev ikke sendt. {why}"),
+        Ok(Err(why)) => not_sent(why).to_string(),
+    };
+    let kept = Kept::new("tilbagemelding", [("brev", letter)]).refused(MISSING, why);
+    refused(&state, &caller, &reference, kept).await
+}
+
+/// Why a tilbagemelding was not sent, as the person reads it.
+fn not_sent(why: NotSent) -> &'static str {
+    match why {
+        NotSent::Empty => "Brevet er tomt.",
+        NotSent::Changed => {
+            "Tilbagemeldingen blev ikke sendt: vurderingen er ændret, siden brevet blev \
+             skrevet. Læs det nye udkast på henvendelsen, og godkend det igen."
         }
-        Ok(Err(why)) => missing(match why {
-            NotSent::Empty => "Brevet er tomt.",
-            NotSent::Changed => {
-                "Tilbagemeldingen blev ikke sendt: vurderingen er ændret, siden brevet blev \
-                 skrevet. Læs det nye udkast på henvendelsen, og godkend det igen."
-            }
-            NotSent::NoOutcome => {
-                "Tilbagemeldingen blev ikke sendt: vurderingen har intet udfald af screeningen. \
-                 Vurder igen, og vælg udfaldet."
-            }
-            NotSent::Unproven(why) => why,
-            NotSent::NoAddress => {
-                "Underretteren har ingen e-mailadresse: send brevet på anden vis, og marker opgaven udført."
-            }
-            NotSent::NoTask => "Der er ingen åben tilbagemelding på henvendelsen.",
-            NotSent::NotFound => "Der er ingen henvendelse med den reference, som du arbejder med.",
-        }),
-        Err(e) => super::signin::storage_trouble(e),
+        NotSent::NoOutcome => {
+            "Tilbagemeldingen blev ikke sendt: vurderingen har intet udfald af screeningen. \
+             Vurder igen, og vælg udfaldet."
+        }
+        NotSent::Unproven(why) => why,
+        NotSent::NoAddress => {
+            "Underretteren har ingen e-mailadresse: send brevet på anden vis, og marker \
+             opgaven udført."
+        }
+        NotSent::NoTask => "Der er ingen åben tilbagemelding på henvendelsen.",
+        NotSent::NotFound => "Der er ingen henvendelse med den reference, som du arbejder med.",
     }
 }
 
@@ -199,9 +226,11 @@ pub async fn note(
     Path(reference): Path<String>,
     Posted(caller, f): Posted<Note>,
 ) -> Response {
+    let kept = Kept::new("notat", [("notat", f.notat.clone())]);
     let rule = change::note(&f.notat);
     let done = apply_rule(&state, &caller, &reference, EventKind::NoteAdded, rule).await;
-    then(done, &format!("/koe/{reference}#notater"))
+    let next = format!("/koe/{reference}#notater");
+    then(&state, &caller, &reference, done, (&next, kept)).await
 }
 
 /// `POST /koe/{reference}/luk`: closed, with a reason.
@@ -210,10 +239,13 @@ pub async fn close(
     Path(reference): Path<String>,
     Posted(caller, f): Posted<Change>,
 ) -> Response {
+    let kept = Kept::new("luk", [("begrundelse", f.begrundelse.clone())]);
     if f.begrundelse.trim().is_empty() {
-        return missing("Skriv, hvorfor henvendelsen lukkes.");
+        let why = "Skriv, hvorfor henvendelsen lukkes.";
+        return refused(&state, &caller, &reference, kept.refused(MISSING, why)).await;
     }
     let rule = change::close(&f.begrundelse);
     let done = apply_rule(&state, &caller, &reference, EventKind::Closed, rule).await;
-    then(done, &format!("/koe/{reference}"))
+    let next = format!("/koe/{reference}");
+    then(&state, &caller, &reference, done, (&next, kept)).await
 }

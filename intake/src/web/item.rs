@@ -42,7 +42,10 @@ struct ItemPage<'a> {
     original: Option<String>,
     tls: &'a str,
     attachments: Vec<super::sent::AttachmentRow>,
-    earlier: Vec<String>,
+    /// A refused form's reason and text.
+    kept: &'a Kept,
+    /// The child's other intakes (issue 29).
+    history: super::history::History,
     suggestions: &'a [String],
     case_number: Option<&'a str>,
     text: &'a str,
@@ -166,10 +169,66 @@ struct DecisionLines {
     recipients: Vec<String>,
 }
 
+/// A refused form on the item page: which form, why (in Danish), what was typed, and the
+/// status to answer with. The page is shown again with the reason at the form and the text
+/// in its fields (issue 29: a refusal never loses what was typed).
+pub(super) struct Kept {
+    pub status: StatusCode,
+    pub form: &'static str,
+    pub error: String,
+    values: Vec<(&'static str, String)>,
+}
+
+impl Kept {
+    pub fn new(
+        form: &'static str,
+        values: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Kept {
+        Kept {
+            status: StatusCode::OK,
+            form,
+            error: String::new(),
+            values: values.into_iter().collect(),
+        }
+    }
+
+    /// The same, refused with `status` and `error`.
+    pub fn refused(mut self, status: StatusCode, error: impl Into<String>) -> Kept {
+        self.status = status;
+        self.error = error.into();
+        self
+    }
+
+    /// What was typed into `field` of `form`, when that form was the one refused.
+    pub fn get(&self, form: &str, field: &str) -> &str {
+        match self.form == form {
+            true => (self.values.iter())
+                .find(|(f, _)| *f == field)
+                .map_or("", |(_, v)| v.as_str()),
+            false => "",
+        }
+    }
+
+    /// The refusal, when `form` was the one refused.
+    pub fn error(&self, form: &str) -> Option<&str> {
+        (self.form == form && !self.error.is_empty()).then_some(self.error.as_str())
+    }
+}
+
 pub async fn item(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
     SignedIn(caller): SignedIn,
+) -> Response {
+    show(&state, &caller, &reference, None).await
+}
+
+/// The item page for `caller`, with a refused form's reason and text when `kept`.
+pub(super) async fn show(
+    state: &ApiState,
+    caller: &Caller,
+    reference: &str,
+    kept: Option<Kept>,
 ) -> Response {
     let not_for_you = || {
         page(
@@ -183,7 +242,7 @@ pub async fn item(
     };
     // One answer for "no such intake" and "not yours": a reference is not a way to learn
     // which intakes exist.
-    let (item, view) = match load_item(&state, &reference).await {
+    let (item, view) = match load_item(state, reference).await {
         Ok(item) => match caller.view(&item) {
             Some(view) => (item, view),
             None => return not_for_you(),
@@ -193,7 +252,7 @@ pub async fn item(
         }
         Err(e) => return e.into_response(),
     };
-    let text = match crate::api::items::open(&state, &caller, &view).await {
+    let text = match crate::api::items::open(state, caller, &view).await {
         Ok(text) => text,
         Err(crate::api::error::ApiError::Store(e)) => return storage_trouble(e),
         Err(e) => return e.into_response(),
@@ -201,17 +260,29 @@ pub async fn item(
     let now = state.now();
     // The forløb's steps come from the whole item (the leaders it waits for are in its
     // decision); they name staff, never the reporter.
-    let forloeb = || super::forloeb::view(&state.app.policy.cfg(), &caller, &item, now);
-    match &view.sight {
-        Sight::Full => render(
-            &state.app.policy.cfg(),
-            &caller,
-            &item,
-            text.as_deref().unwrap_or_default(),
-            forloeb(),
-            now,
+    let forloeb = || super::forloeb::view(&state.app.policy.cfg(), caller, &item, now);
+    match (&view.sight, kept) {
+        (Sight::Full, kept) => {
+            let history = match super::history::of(state, caller, &item).await {
+                Ok(h) => h,
+                Err(crate::api::error::ApiError::Store(e)) => return storage_trouble(e),
+                Err(e) => return e.into_response(),
+            };
+            let cfg = state.app.policy.cfg();
+            let text = text.as_deref().unwrap_or_default();
+            let kept = kept.unwrap_or_else(|| Kept::new("", []));
+            render(&cfg, caller, &item, text, (forloeb(), history, kept), now)
+        }
+        // A refused form of a person who no longer works the intake: the reason alone.
+        (_, Some(kept)) => page(
+            kept.status,
+            MessagePage {
+                title: "Det kunne ikke lade sig gøre",
+                text: &kept.error,
+            }
+            .render(),
         ),
-        Sight::Sent { role, .. } => super::sent::render(
+        (Sight::Sent { role, .. }, None) => super::sent::render(
             &caller.actor,
             caller.session.as_ref().map_or("", |s| s.csrf.as_str()),
             &view.item,
@@ -220,7 +291,7 @@ pub async fn item(
             forloeb(),
             now,
         ),
-        Sight::Ended { at } => page(
+        (Sight::Ended { at }, None) => page(
             StatusCode::OK,
             MessagePage {
                 title: "Ikke længere sendt til dig",
@@ -240,20 +311,23 @@ fn render(
     caller: &Caller,
     item: &Item,
     text: &str,
-    forloeb: Option<super::forloeb::View>,
+    (forloeb, history, kept): (Option<super::forloeb::View>, super::history::History, Kept),
     now: jiff::Timestamp,
 ) -> Response {
+    let mut summary = row(item, now);
+    summary.repeated = history.repeated;
     let u = &item.understanding;
     let reporter = reporter_words(&u.reporter);
     let original = u.original.as_ref().map(original_words);
     let attachments = super::sent::attachment_rows(&item.attachments);
     let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
     page(
-        StatusCode::OK,
+        kept.status,
         ItemPage {
+            kept: &kept,
             user: &caller.actor,
             csrf,
-            summary: row(item, now),
+            summary,
             kind_reason: &u.kind_reason,
             subject: item.subject.as_deref().unwrap_or("(intet emne)"),
             from: item.from.as_deref().unwrap_or("(ukendt)"),
@@ -273,7 +347,7 @@ fn render(
             original,
             tls: &item.transport.tls,
             attachments,
-            earlier: item.earlier.iter().map(|e| e.reference.clone()).collect(),
+            history,
             suggestions: &item.suggestions,
             case_number: item.case_number.as_deref(),
             text,

@@ -12,6 +12,7 @@ mod deliveries;
 mod enrol;
 mod forloeb;
 mod forward;
+mod history;
 mod item;
 mod mine;
 mod oidc;

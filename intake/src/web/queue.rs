@@ -254,6 +254,10 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let channel = Channel::parse(&f.kanal);
     let q = f.q.trim().to_ascii_uppercase();
     let cpr = Cpr::parse(&q);
+    // Not a CPR: a reference (or part of one), or the child's name through the blind
+    // index (issue 29).
+    let name = Some(f.q.trim().to_string())
+        .filter(|n| cpr.is_none() && !modtag_storage::normalised_name(n).is_empty());
     let all_open = f.tilstand == "alle";
     let in_forloeb = f.tilstand == "forloeb";
     let event = listed(
@@ -280,11 +284,15 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let store = state.app.store.clone();
     let digits = cpr.as_ref().map(|c| c.digits().to_string());
     let found = blocking(move || {
-        let refs = digits.map(|d| store.items_for_cpr(&d)).transpose()?;
+        let refs = match (digits, name) {
+            (Some(d), _) => Some(store.items_for_cpr(&d)?),
+            (None, Some(n)) => Some(store.items_for_child_name(&n)?),
+            (None, None) => None,
+        };
         Ok::<_, modtag_storage::StoreError>((store.summaries_by_reference()?, refs))
     })
     .await;
-    let (summaries, cpr_refs) = match found {
+    let (summaries, found_refs) = match found {
         Ok(found) => found,
         Err(e) => return storage_trouble(e),
     };
@@ -303,9 +311,9 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         .filter(|(_, s)| channel.is_none_or(|c| s.channel == Some(c)))
         .filter(|(_, s)| from.is_none_or(|t| s.received_at >= t))
         .filter(|(_, s)| to.is_none_or(|t| s.received_at < t))
-        .filter(|(r, _)| match &cpr_refs {
-            Some(refs) => refs.contains(r),
-            None => q.is_empty() || r.contains(&q),
+        .filter(|(r, _)| match (&found_refs, &cpr) {
+            (Some(refs), Some(_)) => refs.contains(r),
+            (refs, _) => q.is_empty() || r.contains(&q) || refs.iter().flatten().any(|f| f == r),
         })
         .collect();
     let akut_waiting = akut_first(&mut mine);
@@ -341,7 +349,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
             page: page_no,
             pages,
             kinds,
-            q: if cpr.is_some() { "" } else { &q },
+            q: if cpr.is_some() { "" } else { f.q.trim() },
             searched_cpr: cpr.is_some(),
             kind: kind.map_or("", |k| k.as_str()),
             all_open,
@@ -406,7 +414,7 @@ fn listed(
 ) -> Event {
     let search = match (cpr, q.is_empty()) {
         (Some(c), _) => json!({ "cpr": c.formatted() }),
-        (None, false) => json!({ "reference": q }),
+        (None, false) => json!({ "reference_or_child_name": f.q.trim() }),
         (None, true) => serde_json::Value::Null,
     };
     Event::new(

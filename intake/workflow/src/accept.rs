@@ -232,7 +232,15 @@ pub fn plan(
     item.sender_trust = sender_trust(cfg, &rx);
     item.transition(ItemState::AwaitingAssessment, "system", now, "received");
     item.earlier = known.earlier;
-    item.repeated = repeated(cfg, &item.earlier, now);
+    // The child's names, for finding its history by name: the intake's own, then the case
+    // system's for the CPR it names.
+    if let Some(name) = item.understanding.child_name.clone() {
+        item.add_child_name(&name);
+    }
+    for case in &known.open_cases {
+        item.add_child_name(&case.child_name);
+    }
+    item.repeated = repeated(cfg, item.earlier.iter().map(|e| e.received_at), now);
     if let Some((forloeb, how)) = &known.forloeb {
         // Its place is the forløb: Journalen books from there, and nothing waits here.
         let note = format!("deltagerliste knyttet til TRIVSEL+ {forloeb} (fundet ved {how})");
@@ -322,11 +330,14 @@ fn sender_trust(cfg: &Loaded, rx: &Received) -> SenderTrust {
     }
 }
 
-/// "Gentagne underretninger": enough intakes about the child within the window, this one
-/// included.
-fn repeated(cfg: &Loaded, earlier: &[EarlierIntake], now: Timestamp) -> bool {
+/// "Gentagne underretninger": enough intakes about the child within the window before
+/// `at` (the intake's own arrival), the one at `at` included. The item page counts from the
+/// child's history as it stands (issue 29) by this same rule.
+pub fn repeated(cfg: &Loaded, earlier: impl IntoIterator<Item = Timestamp>, at: Timestamp) -> bool {
     let t = &cfg.config.triage;
-    let window = now - jiff::SignedDuration::from_hours(t.repeat_window_days * 24);
-    let recent = earlier.iter().filter(|e| e.received_at >= window).count();
+    let window = at - jiff::SignedDuration::from_hours(t.repeat_window_days * 24);
+    let recent = (earlier.into_iter())
+        .filter(|e| *e >= window && *e <= at)
+        .count();
     recent + 1 >= t.repeat_threshold
 }

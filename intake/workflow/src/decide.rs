@@ -276,6 +276,9 @@ pub fn plan(
     let decision = route(&facts, &cfg.tree, &cfg.directory);
 
     item.case_number = case_number.clone();
+    if let Some(c) = &case {
+        item.add_child_name(&c.child_name);
+    }
     let previous = item.decision.take();
     item.decision = Some(decision_record(input, &facts, &decision, case_number, now));
     let access_ended: Vec<&String> = routed_before

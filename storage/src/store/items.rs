@@ -156,7 +156,20 @@ impl Store {
 
     /// References of every intake that named this CPR (ten digits), in reference order.
     pub fn items_for_cpr(&self, cpr_digits: &str) -> Result<Vec<String>, StoreError> {
-        let prefix = self.blind(cpr_digits);
+        self.index_refs(self.blind(cpr_digits))
+    }
+
+    /// References of every intake about a child of this name (as `normalised_name` reads
+    /// it: the whole name, or first and last name), in reference order.
+    pub fn items_for_child_name(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        let hashes = crate::keyspace::name_hashes(&*self.blind_key(), name);
+        match hashes.first() {
+            Some(full) => self.index_refs(*full),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn index_refs(&self, prefix: [u8; 32]) -> Result<Vec<String>, StoreError> {
         self.inner
             .trees
             .item_index

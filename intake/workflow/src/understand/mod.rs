@@ -11,6 +11,7 @@
 //! - `kind.rs`: the kind and its reason; `reporter.rs`: who reported, and how.
 
 pub mod attach;
+mod child;
 pub mod forward;
 mod kind;
 pub mod openpgp;
@@ -345,6 +346,7 @@ impl Reader {
         );
 
         flow_notes(kind, channel, &folded_text, original.is_some(), &mut notes);
+        let child_name = child::name(text);
         Reading {
             kind,
             subject,
@@ -360,6 +362,7 @@ impl Reader {
                 reporter,
                 akut,
                 trivsel,
+                child_name,
                 openpgp: None,
                 notes: {
                     notes.extend(scan.notes);
