@@ -16,6 +16,7 @@ macro_rules! embedded_files {
 
 embedded_files![
     "modtag.toml",
+    "logo.svg",
     "directory.toml",
     "beslutningstrae.toml",
     "keys/modtagelsen.cert.asc",

@@ -17,6 +17,7 @@ pub mod directory;
 pub mod embedded;
 pub mod error;
 pub mod key_files;
+pub mod kommune;
 pub mod load;
 pub mod model;
 pub mod operations;

@@ -27,6 +27,8 @@ pub struct Loaded {
     pub auditors: Vec<openpgp::Cert>,
     /// Where the configuration came from, for messages (`embedded default` or a path).
     pub origin: String,
+    /// The kommune's logo (`[kommune] logo`), an SVG drawing checked at load.
+    pub logo: Option<String>,
 }
 
 /// Where relative file names are read from: a directory on disk, or the embedded demo.
@@ -129,6 +131,7 @@ fn load_from(
     let tree = parse_tree(&tree_path, &tree_text, &directory, &mut errors)?;
     let auditors = parse_auditors(source, &config, path, text, &mut errors);
     check_cli(&config, &directory, path, text, &mut errors);
+    let logo = read_logo(source, &config, path, text, &mut errors);
 
     if !errors.is_empty() {
         return Err(if errors.len() == 1 {
@@ -143,7 +146,33 @@ fn load_from(
         tree,
         auditors,
         origin,
+        logo,
     })
+}
+
+/// `[kommune] logo`: the SVG file, read and checked (see `kommune::logo_problem`).
+fn read_logo(
+    source: &Source,
+    config: &Config,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<String> {
+    let file = config.kommune.logo.as_deref()?;
+    let line = line_of(text, "logo", file);
+    let problem = match source.read(file) {
+        Ok((_, svg)) => match crate::kommune::logo_problem(&svg) {
+            None => return Some(svg),
+            Some(p) => p,
+        },
+        Err(e) => format!("cannot be read: {e}"),
+    };
+    errors.push(invalid(
+        path,
+        line,
+        format!("[kommune] logo {file:?} {problem}"),
+    ));
+    None
 }
 
 /// `[cli]`: every mapped account is named, and each demo account has roles modtag knows

@@ -16,6 +16,9 @@ pub struct Config {
     #[serde(rename = "mailbox")]
     pub mailboxes: Vec<Mailbox>,
     pub relay: Relay,
+    /// Whose pages these are: the kommune's name, logo, contact and accessibility statement.
+    #[serde(default)]
+    pub kommune: crate::kommune::Kommune,
     #[serde(default)]
     pub triage: Triage,
     #[serde(default)]

@@ -12,6 +12,7 @@ fn demo() -> PathBuf {
 fn load_with(file: &str, from: &str, to: &str) -> (String, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(demo().join("keys"), dir.path().join("keys")).unwrap();
+    std::fs::copy(demo().join("logo.svg"), dir.path().join("logo.svg")).unwrap();
     for name in ["modtag.toml", "directory.toml", "beslutningstrae.toml"] {
         let mut text = std::fs::read_to_string(demo().join(name)).unwrap();
         if name == file {
@@ -376,6 +377,13 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
             OIDC,
             "system_roles = { \"lene.holm\"",
             "\"superbruger\" is not a system role",
+        ),
+        (
+            MAIN,
+            "logo = \"logo.svg\"",
+            "logo = \"mangler.svg\"",
+            "logo = \"mangler.svg\"",
+            "[kommune] logo \"mangler.svg\" cannot be read",
         ),
         (
             MAIN,

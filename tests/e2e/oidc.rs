@@ -127,7 +127,13 @@ fn a_person_signs_in_at_the_kommunes_provider_and_sees_their_desk() {
         .unwrap()
         .text()
         .unwrap();
-    assert!(home.contains("lene.holm"), "{home}");
+    // Signed in, the kommune's provider lands her on her first desk, named as the
+    // directory names her.
+    assert!(
+        home.contains("Logget ind som <strong>Lene Holm</strong>"),
+        "{home}"
+    );
+    assert!(home.contains("Modtagelsen"), "{home}");
     let list = b
         .get(format!("http://{}/api/v1/triage", d.http))
         .send()

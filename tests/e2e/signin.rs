@@ -128,9 +128,15 @@ fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
     assert_eq!(status, 403, "{body}");
 
     // The landing page names the person; signing out ends the session.
-    let (status, _, page) = http_get_headers(d.http, "/", &[("Cookie", &cookie)]).unwrap();
+    let (status, head, _) = http_get_headers(d.http, "/", &[("Cookie", &cookie)]).unwrap();
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("location: /koe"), "her first desk: {head}");
+    let (status, _, page) = http_get_headers(d.http, "/koe", &[("Cookie", &cookie)]).unwrap();
     assert_eq!(status, 200);
-    assert!(page.contains("lene.holm"), "{page}");
+    assert!(
+        page.contains("Logget ind som <strong>Lene Holm</strong>"),
+        "{page}"
+    );
     let csrf = csrf_field(&page).unwrap();
     let (status, _, _) = http_request(
         d.http,

@@ -50,7 +50,12 @@ fn journalen_forwards_a_send_sikkert_to_the_named_leaders_with_one_action() {
     b.screenshot("trivsel-forward");
     b.follow("form[action$='/videresend'] button");
     assert!(b.url().ends_with(&format!("/koe/{r}")), "{}", b.url());
-    assert!(b.text().contains("Sendt til karen.poulsen"), "{}", b.text());
+    assert!(
+        b.text()
+            .contains("Sendt til Karen Poulsen (lederen af PPR)"),
+        "{}",
+        b.text()
+    );
 
     // The copy reaches the leader of PPR, encrypted to her, with the private school's message.
     d.wait_outbox_idle();

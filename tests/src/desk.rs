@@ -24,10 +24,10 @@ impl Daemon {
             self.try_sign_in(user, crate::TEST_PASSWORD, &self.totp(uri, steps), &[]);
         assert_eq!(status, 303, "{user}: {head}");
         let cookie = cookie_of(&head, "modtag_session").expect("a session cookie");
-        let (_, _, home) = http_get_headers(self.http, "/", &[("Cookie", &cookie)]).unwrap();
+        let (_, _, home) = http_get_headers(self.http, "/konto", &[("Cookie", &cookie)]).unwrap();
         Signed {
             user: user.to_string(),
-            csrf: csrf_field(&home).expect("the home page's CSRF token"),
+            csrf: csrf_field(&home).expect("the account page's CSRF token"),
             cookie,
         }
     }

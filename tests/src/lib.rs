@@ -192,6 +192,7 @@ pub fn write_config(dir: &Path, smtp: u16, http: u16, opts: &Options) -> PathBuf
             "\"beslutningstrae.toml\"",
             &format!("{:?}", demo.join("beslutningstrae.toml")),
         )
+        .replace("\"logo.svg\"", &format!("{:?}", demo.join("logo.svg")))
         .replace(
             "\"keys/auditor.cert.asc\"",
             &format!("{:?}", demo.join("keys/auditor.cert.asc")),

@@ -334,6 +334,18 @@ async fn on_socket(
 
 /// The person of account `id` if it exists, is not disabled and (for a session) has not
 /// changed since the session began.
+/// The person behind a live session in `headers`, for what a page shows around itself (the
+/// frame's name and links): no CSRF check, and nothing changes but the session's last use.
+pub async fn session_person(headers: &HeaderMap, state: &ApiState) -> Option<(Session, Person)> {
+    let token = session_token(headers, state).ok().flatten()?;
+    let session = state.sessions.touch(token, state.now())?;
+    let person = live_person(state, &session.user, Some(session.epoch))
+        .await
+        .ok()
+        .flatten()?;
+    Some((session, person))
+}
+
 async fn live_person(
     state: &ApiState,
     id: &str,

@@ -25,7 +25,6 @@ use crate::identity::{password, totp};
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
-    user: &'a str,
     csrf: &'a str,
     /// Built-in accounts have one; an identity provider's sign in there.
     has_password: bool,
@@ -47,7 +46,6 @@ async fn render(
     page(
         status,
         AccountPage {
-            user: &caller.actor,
             csrf: caller.session.as_ref().map_or("", |s| s.csrf.as_str()),
             has_password,
             error,

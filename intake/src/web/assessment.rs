@@ -20,9 +20,9 @@ pub(super) struct Assessment {
     pub consent: Option<String>,
 }
 
-pub(super) fn of(d: &DecisionRecord) -> Assessment {
+pub(super) fn of(d: &DecisionRecord, now: jiff::Timestamp) -> Assessment {
     Assessment {
-        decided: format!("{} af {}", deadline::local(d.at), d.actor),
+        decided: format!("{} af {}", deadline::spoken(d.at, now), d.actor),
         trin: d.trin.map(|t| {
             format!(
                 "Trin {t}{}",
@@ -44,7 +44,7 @@ pub(super) fn of(d: &DecisionRecord) -> Assessment {
                 "Givet af {}, {}, {}, til {}",
                 c.given_by,
                 c.how,
-                deadline::local(c.at),
+                deadline::spoken(c.at, now),
                 c.scope
             )
         }),

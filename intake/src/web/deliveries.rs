@@ -40,7 +40,6 @@ fn recipient(e: &FailedDelivery) -> String {
 #[derive(Template)]
 #[template(path = "deliveries.html")]
 struct DeliveriesPage<'a> {
-    user: &'a str,
     csrf: &'a str,
     rows: Vec<Failed>,
     /// The delivery just queued again, to say so.
@@ -71,29 +70,26 @@ pub async fn list(
     if caller.require(Action::OutboxFailed).is_err() {
         return not_allowed();
     }
-    let (user, csrf) = (
-        caller.actor.clone(),
-        caller
-            .session
-            .as_ref()
-            .map_or(String::new(), |s| s.csrf.clone()),
-    );
+    let csrf = (caller.session.as_ref()).map_or(String::new(), |s| s.csrf.clone());
     let entries = match outbox::failed_deliveries(&state, &caller).await {
         Ok(entries) => entries,
         Err(e) => return api_refusal(e),
     };
+    let now = state.now();
     let rows = entries
         .into_iter()
         .map(|entry| Failed {
             to: recipient(&entry),
-            failed: entry.failed.map(deadline::local).unwrap_or_default(),
+            failed: entry
+                .failed
+                .map(|t| deadline::spoken(t, now))
+                .unwrap_or_default(),
             entry,
         })
         .collect();
     page(
         StatusCode::OK,
         DeliveriesPage {
-            user: &user,
             csrf: &csrf,
             rows,
             requeued: shown.igen,

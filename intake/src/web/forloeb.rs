@@ -87,7 +87,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
             Some(a) => format!(
                 "{} svarede {} ({}): {} medarbejder(e), sendt til institutionen {}",
                 name(l),
-                deadline::local(a.at),
+                deadline::spoken(a.at, now),
                 a.user,
                 a.staff.len(),
                 if a.encrypted {
@@ -103,7 +103,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
     let list = match f.lists.last() {
         Some(l) => format!(
             "modtaget {} som {} ({} deltager(e); knyttet ved {})",
-            deadline::local(l.at),
+            deadline::spoken(l.at, now),
             l.reference,
             l.participants.len(),
             l.linked_by
@@ -117,7 +117,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
             &m.end[11..],
             m.place,
             m.booked_by,
-            deadline::local(m.booked_at),
+            deadline::spoken(m.booked_at, now),
             m.participants.len()
         ),
         Some(m) => format!(
@@ -125,7 +125,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
             when(&m.start),
             m.cancelled
                 .as_ref()
-                .map(|c| format!(" af {} {}: {}", c.by, deadline::local(c.at), c.reason))
+                .map(|c| format!(" af {} {}: {}", c.by, deadline::spoken(c.at, now), c.reason))
                 .unwrap_or_default(),
             day(latest)
         ),
@@ -137,14 +137,14 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
         steps: vec![
             StepLine {
                 name: "Modtaget af Journalen",
-                status: deadline::local(item.received_at),
+                status: deadline::spoken(item.received_at, now),
                 done: true,
             },
             StepLine {
                 name: "Videresendt til lederne",
                 status: format!(
                     "{} af {}: {}",
-                    deadline::local(d.at),
+                    deadline::spoken(d.at, now),
                     d.actor,
                     leaders
                         .iter()
@@ -178,7 +178,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
                     "{}: {} påmindet {}",
                     r.step,
                     r.to.join(", "),
-                    deadline::local(r.at)
+                    deadline::spoken(r.at, now)
                 )
             })
             .collect(),
@@ -334,7 +334,6 @@ struct OfferRow {
 #[derive(Template)]
 #[template(path = "moede.html")]
 struct BookingPage<'a> {
-    user: &'a str,
     csrf: &'a str,
     reference: &'a str,
     received: String,
@@ -402,10 +401,9 @@ async fn booking_page(
     page(
         status,
         BookingPage {
-            user: &caller.actor,
             csrf,
             reference: &item.reference,
-            received: deadline::local(item.received_at),
+            received: deadline::spoken(item.received_at, now),
             latest: day(latest),
             earliest: day(earliest),
             notice_days: rules.notice_days,

@@ -26,7 +26,6 @@ use crate::api::state::{load_item, ApiState};
 #[derive(Template)]
 #[template(path = "item.html")]
 struct ItemPage<'a> {
-    user: &'a str,
     csrf: &'a str,
     /// The desk's notes: who and when, and the text.
     staff_notes: Vec<(String, &'a str)>,
@@ -84,18 +83,18 @@ fn address_link_words(item: &Item, now: jiff::Timestamp) -> Option<String> {
         (Some(at), _) => format!(
             "bekræftet af underretteren med engangslinket {}: adressen er underretterens \
              (at underretteren er fagperson, er kun, hvad underretningen siger)",
-            deadline::local(at)
+            deadline::spoken(at, now)
         ),
         (None, true) if p.expires > now => format!(
             "sendt med kvitteringen, ikke brugt endnu (virker til {})",
-            deadline::local(p.expires)
+            deadline::spoken(p.expires, now)
         ),
         (None, _) => "sendt med kvitteringen, udløbet uden at blive brugt".into(),
     })
 }
 
 /// How the sender is known, as the desk says it.
-fn trust_words(item: &Item) -> String {
+fn trust_words(item: &Item, now: jiff::Timestamp) -> String {
     use modtag_storage::records::SenderTrust;
     match (&item.sender_confirmed, item.sender_trust) {
         (_, SenderTrust::Authenticated) => {
@@ -105,7 +104,12 @@ fn trust_words(item: &Item) -> String {
             "kendt partner: sendt over TLS fra partnerens egen server".into()
         }
         (Some(c), SenderTrust::Unverified) => {
-            format!("bekræftet af {} {}: {}", c.by, deadline::local(c.at), c.how)
+            format!(
+                "bekræftet af {} {}: {}",
+                c.by,
+                deadline::spoken(c.at, now),
+                c.how
+            )
         }
         (None, SenderTrust::Unverified) => "ikke verificeret: afsenderen kan være hvem som helst. \
              Det, der afhænger af afsenderen (sagens rådgiver får den ikke automatisk, en \
@@ -147,14 +151,14 @@ fn task_name(kind: TaskKind) -> &'static str {
 }
 
 /// "Trin 3, akut af modt, 2026-12-01 10:00 CET; Børnefaglig undersøgelse"
-fn decision_line(d: &DecisionRecord) -> String {
+fn decision_line(d: &DecisionRecord, now: jiff::Timestamp) -> String {
     format!(
         "{}{} af {}, {}{}",
         d.trin
             .map_or("Uden trin".to_string(), |t| format!("Trin {t}")),
         if d.akut { ", akut" } else { "" },
         d.actor,
-        deadline::local(d.at),
+        deadline::spoken(d.at, now),
         d.screening_outcome
             .as_deref()
             .map(|o| format!("; {}", modtag_config::vocab::outcome_words(o)))
@@ -283,7 +287,6 @@ pub(super) async fn show(
             .render(),
         ),
         (Sight::Sent { role, .. }, None) => super::sent::render(
-            &caller.actor,
             caller.session.as_ref().map_or("", |s| s.csrf.as_str()),
             &view.item,
             role,
@@ -298,7 +301,7 @@ pub(super) async fn show(
                 text: &format!(
                     "{reference} er ikke længere sendt til dig: en ny vurdering {} sendte den \
                      ikke til dig igen.",
-                    deadline::local(*at)
+                    deadline::spoken(*at, now)
                 ),
             }
             .render(),
@@ -325,7 +328,6 @@ fn render(
         kept.status,
         ItemPage {
             kept: &kept,
-            user: &caller.actor,
             csrf,
             summary,
             kind_reason: &u.kind_reason,
@@ -355,7 +357,7 @@ fn render(
             staff_notes: (item.staff_notes.iter())
                 .map(|n| {
                     (
-                        format!("{}, {}", n.by, deadline::local(n.at)),
+                        format!("{}, {}", n.by, deadline::spoken(n.at, now)),
                         n.text.as_str(),
                     )
                 })
@@ -363,7 +365,7 @@ fn render(
             taken_over: item
                 .taken_over
                 .iter()
-                .map(|t| format!("{} ({}), {}", t.person, t.user, deadline::local(t.at)))
+                .map(|t| format!("{} ({}), {}", t.person, t.user, deadline::spoken(t.at, now)))
                 .collect(),
             // Modtagelsen (or Journalen) does not take over from itself.
             may_take_over: !crate::access::view::works(&caller.person, item)
@@ -371,7 +373,7 @@ fn render(
                     item.sent_to.contains(me) && !item.taken_over.iter().any(|t| &t.person == me)
                 }),
             works: crate::access::view::works(&caller.person, item),
-            sender_trust: trust_words(item),
+            sender_trust: trust_words(item, now),
             address_link: address_link_words(item, now),
             may_confirm_sender: crate::access::view::works(&caller.person, item)
                 && !item.sender_known(),
@@ -381,34 +383,45 @@ fn render(
                 .map(|e| {
                     format!(
                         "{}; erstattet {} af {}: {}",
-                        decision_line(&e.decision),
-                        deadline::local(e.replaced_at),
+                        decision_line(&e.decision, now),
+                        deadline::spoken(e.replaced_at, now),
                         e.replaced_by,
                         e.reason
                     )
                 })
                 .collect(),
-            tasks: task_lines(cfg, item),
+            tasks: task_lines(cfg, item, now),
             kinds: Kind::ALL
                 .iter()
                 .map(|k| (k.as_str(), kind_name(*k), *k == item.kind))
                 .collect(),
             may_close: item.state.can_become(ItemState::Closed),
             closed: item.state == ItemState::Closed,
-            closed_note: closed_note(item),
+            closed_note: closed_note(item, now),
             trivsel: item.kind == Kind::Trivselplus,
             decision: item.decision.as_ref().map(|d| DecisionLines {
-                summary: decision_line(d),
-                assessment: super::assessment::of(d),
+                summary: decision_line(d, now),
+                assessment: super::assessment::of(d, now),
                 recipients: d
                     .recipients
                     .iter()
-                    .map(|r| format!("{} ({}), regel {}", r.person, r.role, r.rule))
+                    .map(|r| recipient_words(cfg, r))
                     .collect(),
             }),
         }
         .render(),
     )
+}
+
+/// Whom a decision sent it to, in words: the person's name, their role, and the rule's
+/// reason (the rule's id only when the tree has changed since).
+fn recipient_words(cfg: &modtag_config::Loaded, r: &modtag_storage::records::RoutedTo) -> String {
+    let name = (cfg.directory.person(&r.person)).map_or(r.person.as_str(), |p| p.name.as_str());
+    let role = modtag_config::roles::role_words(&r.role);
+    match cfg.tree.rules.iter().find(|rule| rule.id == r.rule) {
+        Some(rule) => format!("{name} ({role}): {}", rule.reason),
+        None => format!("{name} ({role}) efter reglen {}", r.rule),
+    }
 }
 
 /// The reporter in a line: fagperson, borger or anonym, and what is known of them.
@@ -448,13 +461,13 @@ fn original_words(o: &modtag_storage::records::Original) -> String {
 }
 
 /// Who closed it, when and why.
-fn closed_note(item: &Item) -> Option<String> {
+fn closed_note(item: &Item, now: jiff::Timestamp) -> Option<String> {
     (item.history.iter().rev())
         .find(|t| t.to == ItemState::Closed)
         .map(|t| {
             format!(
                 "Lukket {} af {}: {}",
-                deadline::local(t.at),
+                deadline::spoken(t.at, now),
                 t.actor,
                 t.note
             )
@@ -463,7 +476,7 @@ fn closed_note(item: &Item) -> Option<String> {
 
 /// The tasks a decision made, with the tilbagemelding's draft, what keeps it from going by
 /// mail, or what is missing for one.
-fn task_lines(cfg: &modtag_config::Loaded, item: &Item) -> Vec<TaskLine> {
+fn task_lines(cfg: &modtag_config::Loaded, item: &Item, now: jiff::Timestamp) -> Vec<TaskLine> {
     use crate::workflow::tilbagemelding;
     let proven = tilbagemelding::proven_address(cfg, item).is_some();
     let outcome = tilbagemelding::recorded_outcome(item).map(modtag_config::vocab::outcome_words);
@@ -472,7 +485,7 @@ fn task_lines(cfg: &modtag_config::Loaded, item: &Item) -> Vec<TaskLine> {
         .map(|t| TaskLine {
             kind: t.kind.as_str(),
             name: task_name(t.kind),
-            due: t.due.map(deadline::local),
+            due: t.due.map(|t| deadline::spoken(t, now)),
             done: t.done_at.map(|at| {
                 let how = match t.outcome {
                     Some(TaskOutcome::Withheld) => "undladt",
@@ -481,7 +494,7 @@ fn task_lines(cfg: &modtag_config::Loaded, item: &Item) -> Vec<TaskLine> {
                 };
                 format!(
                     "{how} {} af {}{}",
-                    deadline::local(at),
+                    deadline::spoken(at, now),
                     t.done_by.as_deref().unwrap_or("?"),
                     t.reason
                         .as_deref()

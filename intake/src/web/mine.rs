@@ -29,9 +29,7 @@ struct MineRow {
 
 #[derive(Template)]
 #[template(path = "mine.html")]
-struct MinePage<'a> {
-    user: &'a str,
-    csrf: &'a str,
+struct MinePage {
     rows: Vec<MineRow>,
     known: bool,
 }
@@ -43,11 +41,8 @@ fn sent_to(item: &Item, person: &str) -> bool {
 }
 
 pub async fn mine(State(state): State<Arc<ApiState>>, SignedIn(caller): SignedIn) -> Response {
-    let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
     let Some(me) = caller.person.directory_id.clone() else {
         let page_ = MinePage {
-            user: &caller.actor,
-            csrf,
             rows: Vec::new(),
             known: false,
         };
@@ -82,20 +77,11 @@ pub async fn mine(State(state): State<Arc<ApiState>>, SignedIn(caller): SignedIn
         .filter_map(|i| crate::access::view::view(&caller.person, i))
         .map(|v| MineRow {
             summary: row(&v.item, now),
-            received: modtag_router::deadline::local(v.item.received_at),
+            received: modtag_router::deadline::spoken(v.item.received_at, now),
             taken: v.item.taken_over.iter().any(|t| t.person == me),
         })
         .collect();
-    page(
-        StatusCode::OK,
-        MinePage {
-            user: &caller.actor,
-            csrf,
-            rows,
-            known: true,
-        }
-        .render(),
-    )
+    page(StatusCode::OK, MinePage { rows, known: true }.render())
 }
 
 #[derive(Deserialize)]

@@ -12,6 +12,7 @@ mod deliveries;
 mod enrol;
 mod forloeb;
 mod forward;
+mod frame;
 mod history;
 mod item;
 mod mine;
@@ -40,7 +41,9 @@ mod dkfds {
 
 fn router(state: Arc<ApiState>) -> Router {
     Router::new()
-        .route("/", get(signin::home))
+        .route("/", get(frame::home))
+        .route("/was", get(frame::was))
+        .route("/static/logo.svg", get(frame::logo))
         .route("/login", get(signin::form).post(signin::sign_in))
         .route("/logout", axum::routing::post(signin::sign_out))
         .route("/tilmeld/{token}", get(enrol::show).post(enrol::submit))
@@ -97,6 +100,10 @@ fn router(state: Arc<ApiState>) -> Router {
         .route("/login/oidc/callback", get(oidc::callback))
         .route("/static/modtag.css", get(stylesheet))
         .route("/static/dkfds/{*path}", get(design_system))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            frame::frame,
+        ))
         .with_state(state)
 }
 

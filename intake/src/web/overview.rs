@@ -87,8 +87,6 @@ struct Chart {
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewPage<'a> {
-    user: &'a str,
-    csrf: &'a str,
     weeks_shown: u32,
     periods: &'a [u32],
     total: Sla,
@@ -300,12 +298,9 @@ pub async fn overview(
         label: "24 timer".into(),
     });
 
-    let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
     page(
         StatusCode::OK,
         OverviewPage {
-            user: &caller.actor,
-            csrf,
             weeks_shown: n,
             periods: &PERIODS,
             total_share: or_dash(total.share_within_deadline.map(percent)),

@@ -58,7 +58,6 @@ pub(super) struct Row {
 #[template(path = "queue.html")]
 struct QueuePage<'a> {
     desk: &'a str,
-    user: &'a str,
     csrf: &'a str,
     rows: Vec<Row>,
     total: usize,
@@ -208,7 +207,7 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
         } else {
             time_left(left)
         },
-        deadline: deadline::local(item.deadline),
+        deadline: deadline::spoken(item.deadline, now),
         // Akut signals in the text, or a person decided it akut.
         akut: item.akut(),
         since: format!(
@@ -342,7 +341,6 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         StatusCode::OK,
         QueuePage {
             desk: desk_name,
-            user: &caller.actor,
             csrf,
             rows,
             total,
@@ -362,7 +360,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
             to: if to.is_some() { f.til.trim() } else { "" },
             date_error,
             filter_query: filter_query(kind, &f.tilstand, channel, &f.fra, &f.til, from, to),
-            updated: deadline::local(now),
+            updated: deadline::spoken(now, now),
             akut_waiting,
         }
         .render(),

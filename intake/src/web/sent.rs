@@ -59,7 +59,6 @@ struct Original<'a> {
 #[derive(Template)]
 #[template(path = "item_sent.html")]
 struct SentPage<'a> {
-    user: &'a str,
     csrf: &'a str,
     summary: Row,
     /// "den lokale leder".
@@ -83,7 +82,6 @@ struct SentPage<'a> {
 /// What a recipient in `role` reads of `item` (already cut to what was sent to them).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn render(
-    user: &str,
     csrf: &str,
     item: &Item,
     role: &str,
@@ -92,7 +90,7 @@ pub(super) fn render(
     now: Timestamp,
 ) -> Response {
     let d = item.decision.as_ref();
-    let assessed = d.map(super::assessment::of);
+    let assessed = d.map(|d| super::assessment::of(d, now));
     let taken = item.taken_over.first();
     let original = text.map(|text| {
         let r = &item.understanding.reporter;
@@ -111,12 +109,11 @@ pub(super) fn render(
     page(
         StatusCode::OK,
         SentPage {
-            user,
             csrf,
             summary: row(item, now),
             role: role_words(role),
             akut: d.is_some_and(|d| d.akut),
-            received: deadline::local(item.received_at),
+            received: deadline::spoken(item.received_at, now),
             decided: assessed.as_ref().map(|a| a.decided.clone()),
             trin: assessed.as_ref().and_then(|a| a.trin.clone()),
             outcome: assessed.as_ref().and_then(|a| a.outcome.clone()),
@@ -137,7 +134,7 @@ pub(super) fn render(
             cprs: item.cprs.join(", "),
             original,
             may_take_over: taken.is_none(),
-            taken: taken.map(|t| deadline::local(t.at)),
+            taken: taken.map(|t| deadline::spoken(t.at, now)),
             forloeb,
         }
         .render(),

@@ -20,7 +20,7 @@ use modtag_storage::records::User;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::access::{roles_for, Action, Person, SYSTEM_ROLES};
+use crate::access::{Person, SYSTEM_ROLES};
 use crate::api::auth::{client_of, cookie, session_cookie, throttled};
 use crate::api::state::{audit, durable, ApiState};
 use crate::app::blocking;
@@ -38,17 +38,6 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     /// The identity provider's button, when `[oidc]` is configured.
     oidc: Option<&'a str>,
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage<'a> {
-    user: &'a str,
-    roles: String,
-    csrf: &'a str,
-    /// Whether to offer the failed deliveries and the overview (the pages check again).
-    deliveries: bool,
-    overview: bool,
 }
 
 #[derive(Template)]
@@ -457,36 +446,6 @@ pub(super) fn storage_trouble(e: modtag_storage::StoreError) -> Response {
         }
         .render(),
     )
-}
-
-pub async fn home(State(state): State<Arc<ApiState>>, parts: Parts) -> Response {
-    let Some((_, session)) = live_session(&state, &parts) else {
-        return Redirect::to("/login").into_response();
-    };
-    let store = state.app.store.clone();
-    let id = session.user.clone();
-    let roles = match blocking(move || store.user(&id)).await {
-        Ok(u) => u.map(|u| u.roles).unwrap_or_default(),
-        Err(e) => return storage_trouble(e),
-    };
-    page(
-        StatusCode::OK,
-        HomePage {
-            user: &session.user,
-            deliveries: allows(&roles, Action::OutboxFailed),
-            overview: allows(&roles, Action::ReportSla),
-            roles: roles.join(", "),
-            csrf: &session.csrf,
-        }
-        .render(),
-    )
-}
-
-/// Whether an account's roles allow `action` (for the links home offers).
-fn allows(roles: &[String], action: Action) -> bool {
-    roles
-        .iter()
-        .any(|r| roles_for(action).contains(&r.as_str()))
 }
 
 #[derive(Deserialize)]
