@@ -230,6 +230,8 @@ fn hostile_submissions_are_refused_and_leave_nothing_behind() {
     assert_eq!(code, 403);
 
     // An attachment over max_attachment_bytes (10 MiB in the demo): 413 while it streams.
+    // Its file name names a child, and the refusal is logged: the log scan at the end
+    // checks that the name is not.
     let (csrf, cookie) = form(public, "/sendsikkert");
     let big = vec![b'%'; 10 * 1024 * 1024 + 1];
     let (code, _, body) = post(
@@ -237,7 +239,7 @@ fn hostile_submissions_are_refused_and_leave_nothing_behind() {
         "/sendsikkert",
         &cookie,
         &send_sikkert_fields(&csrf, "stor"),
-        &[("stor.pdf", "application/pdf", &big)],
+        &[("Sofie-bekymring.pdf", "application/pdf", &big)],
     );
     assert_eq!(code, 413, "{body}");
     assert!(body.contains("Et bilag er for stort"), "{body}");

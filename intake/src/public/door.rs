@@ -223,7 +223,7 @@ pub(super) async fn receive(
                         mb(public.max_request_bytes)
                     ),
                 ),
-                Refused::AttachmentTooLarge(_) => (
+                Refused::AttachmentTooLarge => (
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "Et bilag er for stort",
                     format!(

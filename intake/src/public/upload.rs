@@ -58,8 +58,9 @@ pub enum Refused {
     Csrf,
     /// The whole submission is over `max_request_bytes` (413).
     TooLarge,
-    /// One attachment is over `max_attachment_bytes` (413).
-    AttachmentTooLarge(String),
+    /// One attachment is over `max_attachment_bytes` (413). Without its file name: the
+    /// refusal is logged, and a name ("Sofie_bekymring.pdf") may be personal data.
+    AttachmentTooLarge,
     /// More files than `max_attachments` (413).
     TooManyAttachments,
     /// Not a form body, or broken (400).
@@ -144,7 +145,7 @@ pub async fn read(
             }
             if bytes.len() + chunk.len() > cap {
                 return Err(match &file {
-                    Some(f) => Refused::AttachmentTooLarge(f.clone()),
+                    Some(_) => Refused::AttachmentTooLarge,
                     None => Refused::Malformed,
                 });
             }
