@@ -50,16 +50,9 @@ fn leaders(cfg: &Loaded) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The attachment types a person is told they may send.
+/// The attachment types a person is told they may send, in words.
 fn types(cfg: &Loaded) -> String {
-    cfg.config
-        .classify
-        .attachment_types
-        .iter()
-        .filter_map(|t| t.rsplit('/').next())
-        .map(|t| t.rsplit('.').next().unwrap_or(t).to_ascii_uppercase())
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::types::in_words(&cfg.config.classify.attachment_types)
 }
 
 fn send_sikkert_page(

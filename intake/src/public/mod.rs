@@ -9,12 +9,13 @@
 //! `address.rs` the one-time link in a kvittering that proves a reporter's address,
 //! `door.rs` what both forms share (limits, the token, the submission, the receipt),
 //! `forms.rs` the two forms, `upload.rs` the body read within limits, `compose.rs` the
-//! message a submission stands in for.
+//! message a submission stands in for, `types.rs` the allowed attachment types in words.
 
 mod address;
 mod compose;
 mod door;
 mod forms;
+mod types;
 mod upload;
 
 use std::sync::Arc;
