@@ -1,5 +1,6 @@
 //! `[public]`: the public listener for the web forms (Send sikkert and the underretning
-//! form), apart from the staff's desk and API, which are never reachable through it.
+//! form), apart from the staff's desk and API, which are never reachable through it; and
+//! `[public.privacy]`, what both forms tell a person about how their data is processed.
 
 use std::net::SocketAddr;
 
@@ -43,6 +44,61 @@ pub struct Public {
     /// Seconds a request's header may take, and its body as long again (`408`).
     #[serde(default = "default_timeout")]
     pub request_timeout_secs: u64,
+    /// The privacy notice both forms show. Optional for serde only so that a missing one
+    /// is reported by `check` with what to write; a configuration with `[public]` and
+    /// without it does not load.
+    #[serde(default)]
+    pub privacy: Option<Privacy>,
+}
+
+/// `[public.privacy]`: what a data controller owes the person it collects data from (GDPR
+/// art. 13), shown on both forms before they are sent. The kommune writes it (with its
+/// data protection officer), in Danish, as the person is to read it; modtag adds no words
+/// of its own, because the legal basis and the retention are the kommune's to state. Each
+/// field is required and may not be empty; a list is shown as a bulleted list.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    /// The data controller: the kommune's name, address and CVR number (and how to reach
+    /// it). Art. 13(1)(a).
+    pub controller: String,
+    /// What the data is used for. Art. 13(1)(c).
+    pub purpose: String,
+    /// The legal basis: the acts' sections and the articles of the regulation. Art. 13(1)(c).
+    pub legal_basis: String,
+    /// Who receives the data, one entry each. Art. 13(1)(e).
+    pub recipients: Vec<String>,
+    /// How long the data is kept, or how that is decided. Art. 13(2)(a).
+    pub retention: String,
+    /// The person's rights (indsigt, berigtigelse, sletning, begrænsning, indsigelse) as
+    /// the law gives them here, one entry each. Art. 13(2)(b).
+    pub rights: Vec<String>,
+    /// Where to complain: Datatilsynet and how to reach it. Art. 13(2)(d).
+    pub complaint: String,
+    /// How to reach the data protection officer (databeskyttelsesrådgiveren).
+    /// Art. 13(1)(b).
+    pub dpo: String,
+}
+
+impl Privacy {
+    /// The fields that are empty (or only white space), by their keys.
+    pub fn empty_fields(&self) -> Vec<&'static str> {
+        let blank = |s: &str| s.trim().is_empty();
+        let blank_list = |l: &[String]| l.is_empty() || l.iter().any(|s| blank(s));
+        [
+            ("controller", blank(&self.controller)),
+            ("purpose", blank(&self.purpose)),
+            ("legal_basis", blank(&self.legal_basis)),
+            ("recipients", blank_list(&self.recipients)),
+            ("retention", blank(&self.retention)),
+            ("rights", blank_list(&self.rights)),
+            ("complaint", blank(&self.complaint)),
+            ("dpo", blank(&self.dpo)),
+        ]
+        .into_iter()
+        .filter_map(|(key, empty)| empty.then_some(key))
+        .collect()
+    }
 }
 
 impl Public {

@@ -392,6 +392,21 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
             "max_session = 200",
             "unknown field `max_session`",
         ),
+        (
+            MAIN,
+            // The rest of the line becomes a comment.
+            "dpo = \"Har du",
+            "dpo = \" \" # Har du",
+            "dpo = \" \"",
+            "public.privacy.dpo is empty: write what the forms are to tell a person there",
+        ),
+        (
+            MAIN,
+            "rights = [\n",
+            "rights = [\"  \",\n",
+            "rights = [\"  \",",
+            "public.privacy.rights is empty or has an empty entry",
+        ),
     ];
     for (file, from, to, at, says) in table {
         let (err, path, _dir) = load_with(file, from, to);
@@ -408,6 +423,23 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
     }
     let (err, _, _dir) = load_with(TREE, "", "");
     assert!(err.is_empty(), "the demo itself loads: {err}");
+}
+
+/// Public forms without their privacy notice (GDPR art. 13) do not start: the error points
+/// at `[public]` and names the section and its keys.
+#[test]
+fn public_forms_without_a_privacy_notice_are_refused() {
+    let text = std::fs::read_to_string(demo().join("modtag.toml")).unwrap();
+    let start = text.find("[public.privacy]\n").expect("the demo's notice");
+    let end = start + text[start..].find("\n\n").expect("the section's end");
+    let (err, path, _dir) = load_with("modtag.toml", &text[start..end], "");
+    let place = format!("{}:{}:", path.display(), line_in(&path, "[public]"));
+    assert!(
+        err.lines().any(|l| l.contains(&place)
+            && l.contains("[public] has no [public.privacy]")
+            && l.contains("controller, purpose, legal_basis, recipients, retention, rights, complaint and dpo")),
+        "{err}"
+    );
 }
 
 /// A person whose certificate has expired or was revoked cannot receive mail: refused with

@@ -192,6 +192,31 @@ fn embedded_default_checks_clean_and_template_round_trips() {
     );
 }
 
+/// Public forms without their privacy notice (GDPR art. 13, issue 29): `config check` and
+/// start-up both refuse, at `[public]`, naming the section to add and its keys.
+#[test]
+fn public_forms_without_a_privacy_notice_do_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(dir.path(), free_port(), free_port(), &Options::default());
+    let text = std::fs::read_to_string(&good).unwrap();
+    let start = text.find("[public.privacy]\n").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let line = text.lines().position(|l| l == "[public]").unwrap() + 1;
+    let says = |err: &str| {
+        err.contains(&format!("bad.toml:{line}:"))
+            && err.contains("add a [public.privacy] section with controller, purpose")
+    };
+    let out = modtag(&["config", "check", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(says(&err), "{err}");
+    let (code, err) = serve_with(&bad, &dir.path().join("data"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(says(&err), "{err}");
+}
+
 /// Plain SMTP to a relay off this machine is refused, with the file and line (issue 17).
 #[test]
 fn a_plaintext_relay_off_this_machine_is_refused() {

@@ -55,7 +55,7 @@ fn check_http(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigE
 }
 
 /// `[public]`: the forms are not taken as plain HTTP beyond loopback, listen on an address
-/// of their own, and no limit is zero.
+/// of their own, no limit is zero, and they carry a privacy notice.
 fn check_public(
     public: &crate::public::Public,
     config: &Config,
@@ -111,6 +111,50 @@ fn check_public(
                 format!("public.{key} = 0 would refuse every submission: it must be at least 1"),
             ));
         }
+    }
+    check_privacy(public, path, text, errors);
+}
+
+/// `[public.privacy]`: forms that collect personal data must say how it is processed (GDPR
+/// art. 13), so a public listener without the notice, or with a part of it empty, is an
+/// error rather than forms that say nothing.
+fn check_privacy(
+    public: &crate::public::Public,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    let Some(privacy) = &public.privacy else {
+        let line = text
+            .lines()
+            .position(|l| l.trim() == "[public]")
+            .map_or(1, |i| i + 1);
+        errors.push(invalid(
+            path,
+            line,
+            "[public] has no [public.privacy]: the forms must tell a person who the data \
+             controller is, what their data is for and on what legal basis, who receives it, \
+             how long it is kept, their rights, where to complain and how to reach the data \
+             protection officer (GDPR art. 13); add a [public.privacy] section with \
+             controller, purpose, legal_basis, recipients, retention, rights, complaint and \
+             dpo (`modtag config template` shows the demo's)"
+                .to_string(),
+        ));
+        return;
+    };
+    for key in privacy.empty_fields() {
+        let empty = match key {
+            "recipients" | "rights" => "is empty or has an empty entry",
+            _ => "is empty",
+        };
+        errors.push(invalid(
+            path,
+            line_of(text, key, ""),
+            format!(
+                "public.privacy.{key} {empty}: write what the forms are to tell a person \
+                 there, in Danish (GDPR art. 13; the demo configuration has an example)"
+            ),
+        ));
     }
 }
 
