@@ -22,6 +22,10 @@ pub const PERSONAL_DATA: &[&str] = &[
     "ked af det",
     "Bekymring for",
     "Ingeborg",
+    // The child's address and a reporter's phone from the underretning form.
+    "Vestergade 12",
+    "20 30 40 50",
+    "20304050",
 ];
 
 impl Daemon {

@@ -270,6 +270,16 @@ fn check_underretning(s: &Submission) -> (Option<Checked>, Problems) {
             e
         }
     };
+    // The message names no value: the page shows it again in its field, and a refusal's
+    // words must never carry what a person typed anywhere else.
+    if !phone_number(s.field("telefon")) {
+        errors.push((
+            "telefon",
+            "Skriv telefonnummeret med cifre, fx 75 12 34 56 eller +45 75 12 34 56, eller lad \
+             feltet stå tomt."
+                .into(),
+        ));
+    }
     let checked = professional.map(|professional| Checked {
         cpr,
         professional,
@@ -277,6 +287,21 @@ fn check_underretning(s: &Submission) -> (Option<Checked>, Problems) {
         email,
     });
     (checked, errors)
+}
+
+/// Whether a phone number is one as people write it, or left out: digits with spaces or
+/// hyphens between them, a `+` only first, 8 to 15 digits (a Danish number has 8, an
+/// international one at most 15), at most 20 characters. Loose on purpose: Modtagelsen
+/// rings it, nothing dials it.
+fn phone_number(typed: &str) -> bool {
+    let digits = typed.chars().filter(char::is_ascii_digit).count();
+    let rest = typed.strip_prefix('+').unwrap_or(typed);
+    typed.is_empty()
+        || (typed.chars().count() <= 20
+            && (8..=15).contains(&digits)
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ' ' || c == '-'))
 }
 
 /// The intake's text, from the form's fields (what Modtagelsen reads).
@@ -300,6 +325,8 @@ fn underretning_text(
         "Underretning fra modtags formular\n\n\
          Barnets navn: {}\n\
          Barnets CPR-nummer: {}\n\
+         Barnets adresse: {}\n\
+         Skole eller dagtilbud: {}\n\
          Forældre: {}\n\n\
          Hvad bekymrer dig?\n{}\n\n\
          Hvad er der gjort?\n{}\n\n\
@@ -307,6 +334,8 @@ fn underretning_text(
          Indberetter: {who}\n{}",
         s.field("barn_navn"),
         cpr.map_or("ikke oplyst".into(), |c| c.formatted()),
+        or_not_given(s.field("barn_adresse")),
+        or_not_given(s.field("barn_institution")),
         s.field("foraeldre"),
         s.field("bekymring"),
         s.field("gjort"),
@@ -314,14 +343,24 @@ fn underretning_text(
             String::new()
         } else {
             format!(
-                "Navn: {}\nArbejdsplads: {}\nE-mail: {}\n",
+                "Navn: {}\nArbejdsplads: {}\nE-mail: {}\nTelefon: {}\n",
                 s.field("navn"),
                 s.field("arbejdsplads"),
-                email.unwrap_or("ikke oplyst")
+                email.unwrap_or("ikke oplyst"),
+                or_not_given(s.field("telefon")),
             )
         },
     );
     text
+}
+
+/// A field left empty, as the intake's text says it.
+fn or_not_given(field: &str) -> &str {
+    if field.is_empty() {
+        "ikke oplyst"
+    } else {
+        field
+    }
 }
 
 pub(super) async fn underretning(
@@ -397,4 +436,35 @@ pub(super) async fn underretning(
         stated,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phone_number;
+
+    #[test]
+    fn phone_numbers_are_read_loosely() {
+        for ok in [
+            "",
+            "75121234",
+            "75 12 12 34",
+            "+45 75 12 12 34",
+            "+4575121234",
+            "0045-75-12-12-34",
+            "+49 30 1234 5678",
+        ] {
+            assert!(phone_number(ok), "{ok:?} is a phone number");
+        }
+        for bad in [
+            "7512",
+            "ring efter kl. 16",
+            "75 12 12 34 eller 20 30 40 50",
+            "++45 75121234",
+            "75+121234",
+            "(75) 12 12 34",
+            "1234567890123456",
+        ] {
+            assert!(!phone_number(bad), "{bad:?} is not");
+        }
+    }
 }
