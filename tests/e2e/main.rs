@@ -25,6 +25,7 @@ mod layout;
 mod oidc;
 mod pages;
 mod path;
+mod public_forms;
 mod ready;
 mod recipients;
 mod relay;

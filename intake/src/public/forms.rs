@@ -1,7 +1,8 @@
 //! The two forms: Send sikkert (a private institution's TRIVSEL+, in the virk.dk theme)
 //! and the underretning (the kommune's template, in the borger.dk theme). Each checks its
 //! fields in Danish, with an error summary that links to each, and hands a submission to
-//! [`door::submit`](super::door::submit).
+//! [`door::submit`](super::door::submit). Both carry the kommune's privacy notice
+//! (`[public.privacy]`, `templates/public/privacy.html`) before the button that sends.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use axum::extract::{Multipart, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
+use modtag_config::public::Privacy;
 use modtag_config::ReporterKind;
 use modtag_config::{Channel, Loaded};
 use modtag_router::cpr::Cpr;
@@ -28,6 +30,8 @@ struct SendSikkertPage<'a> {
     /// The leaders a Trivsel+ may name: (directory id, "name, role").
     leaders: Vec<(String, String)>,
     types: String,
+    /// `[public.privacy]`, always there once the configuration has loaded.
+    privacy: Option<&'a Privacy>,
     theme: &'a str,
 }
 
@@ -55,6 +59,11 @@ fn types(cfg: &Loaded) -> String {
     super::types::in_words(&cfg.config.classify.attachment_types)
 }
 
+/// The privacy notice both forms carry (GDPR art. 13).
+fn privacy(cfg: &Loaded) -> Option<&Privacy> {
+    cfg.config.public.as_ref()?.privacy.as_ref()
+}
+
 fn send_sikkert_page(
     state: &PublicState,
     status: StatusCode,
@@ -69,6 +78,7 @@ fn send_sikkert_page(
         s,
         leaders: leaders(&cfg),
         types: types(&cfg),
+        privacy: privacy(&cfg),
         theme: "virkdk",
     }
     .render();
@@ -173,6 +183,7 @@ struct UnderretningPage<'a> {
     errors: Problems,
     s: &'a Submission,
     types: String,
+    privacy: Option<&'a Privacy>,
     theme: &'a str,
 }
 
@@ -189,6 +200,7 @@ fn underretning_page(
         errors,
         s,
         types: types(&cfg),
+        privacy: privacy(&cfg),
         theme: "borgerdk",
     }
     .render();
