@@ -19,6 +19,7 @@ mod erasure;
 mod forged;
 mod forloeb;
 mod forms;
+mod frame;
 mod history;
 mod keys;
 mod layout;

@@ -212,6 +212,38 @@ impl Browser {
         path
     }
 
+    /// Sets the window's size: 390 × 844 is a phone's (issue 29: the tables must fit it).
+    pub fn set_size(&self, width: u32, height: u32) {
+        self.rt
+            .block_on(self.client.set_window_size(width, height))
+            .unwrap();
+    }
+
+    /// How wide the page is against the window, in CSS pixels: (scroll width, window width).
+    /// A page that runs off a phone's screen is wider than its window.
+    pub fn widths(&self) -> (u64, u64) {
+        let v = self.eval("return [document.documentElement.scrollWidth, window.innerWidth];");
+        (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+    }
+
+    /// The page as Chromium prints it (the print stylesheet), as text: `pdftotext` of the
+    /// PDF the browser makes.
+    pub fn printed_text(&self) -> String {
+        let config = fantoccini::wd::PrintConfiguration::builder()
+            .build()
+            .unwrap();
+        let pdf = self.rt.block_on(self.client.print(config)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("page.pdf");
+        std::fs::write(&path, pdf).unwrap();
+        let out = Command::new("pdftotext")
+            .args(["-layout", path.to_str().unwrap(), "-"])
+            .output()
+            .expect("pdftotext is installed (Debian's poppler-utils; tests/run installs it)");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Evaluates `script` (which must `return` a value) in the page.
     /// Signs `id` in with the sign-in form of the daemon at `http` (password and the TOTP
     /// code from the enrolment `uri`).
