@@ -181,6 +181,10 @@ fn embedded_default_checks_clean_and_template_round_trips() {
         .replace(
             "\"keys/",
             &format!("\"{}/", root().join("deploy/demo/keys").display()),
+        )
+        .replace(
+            "\"logo.svg\"",
+            &format!("{:?}", root().join("deploy/demo/logo.svg")),
         ),
     )
     .unwrap();

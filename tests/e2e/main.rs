@@ -18,6 +18,7 @@ mod dpo;
 mod erasure;
 mod forged;
 mod forloeb;
+mod forloeb_answers;
 mod forms;
 mod frame;
 mod history;

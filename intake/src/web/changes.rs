@@ -17,7 +17,7 @@ use modtag_storage::audit::EventKind;
 use modtag_storage::records::TaskOutcome;
 use serde::Deserialize;
 
-use super::item::Kept;
+use super::kept::Kept;
 use super::session::{csrf_field, Posted};
 use super::signin::{page, storage_trouble, MessagePage};
 use crate::api::auth::Caller;

@@ -59,6 +59,14 @@ fn lines(people: &[Participant]) -> String {
         .join("\n")
 }
 
+/// "ingen medarbejdere" (a leader may have no one to send: issue 29), "2 medarbejder(e)".
+fn staff_words(n: usize) -> String {
+    match n {
+        0 => "ingen medarbejdere".into(),
+        n => format!("{n} medarbejder(e)"),
+    }
+}
+
 fn day(date: jiff::civil::Date) -> String {
     date.strftime("%d.%m.%Y").to_string()
 }
@@ -85,11 +93,11 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
         .iter()
         .map(|l| match f.answers.iter().find(|a| &a.person == l) {
             Some(a) => format!(
-                "{} svarede {} ({}): {} medarbejder(e), sendt til institutionen {}",
+                "{} svarede {} ({}): {}, sendt til institutionen {}",
                 name(l),
                 deadline::spoken(a.at, now),
                 a.user,
-                a.staff.len(),
+                staff_words(a.staff.len()),
                 if a.encrypted {
                     "krypteret"
                 } else {
@@ -194,7 +202,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
 
 /// Who may make a change: a leader the forløb waits for, or Journalen.
 #[derive(Clone, Copy)]
-enum Who {
+pub(super) enum Who {
     Leader,
     Journalen,
 }
@@ -210,7 +218,7 @@ fn allowed(who: Who, person: &access::Person, item: &Item) -> bool {
         }
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     refused(
         StatusCode::NOT_FOUND,
         "Ikke fundet",
@@ -218,7 +226,7 @@ fn not_found() -> Response {
     )
 }
 
-type Plan = Box<
+pub(super) type Plan = Box<
     dyn FnOnce(
             &Store,
             &Loaded,
@@ -243,7 +251,7 @@ fn taken_slots(store: &Store, except: &str) -> Result<Vec<jiff::civil::DateTime>
 /// are taken one after the other, so the second sees the first), checks who may, lets
 /// `plan` change it, and commits it with what `plan` queued and audited; `Ok(Err(why))`
 /// when the plan refused (nothing is changed), `Err(page)` for no access or storage trouble.
-async fn change(
+pub(super) async fn change(
     state: &Arc<ApiState>,
     caller: &Caller,
     (reference, slot): (&str, Option<String>),
@@ -281,47 +289,6 @@ async fn change(
         Ok(Some(Err(why))) => Ok(Err(why)),
         Ok(None) => Err(not_found()),
         Err(e) => Err(storage_trouble(e)),
-    }
-}
-
-#[derive(Deserialize)]
-pub struct AnswerForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    deltagere: String,
-    #[serde(default)]
-    besked: String,
-}
-
-/// A leader's answer with the staff who join (step 3).
-pub async fn answer(
-    State(state): State<Arc<ApiState>>,
-    Path(reference): Path<String>,
-    Posted(caller, form): Posted<AnswerForm>,
-) -> Response {
-    let staff = match participants::parse_participants(&form.deltagere) {
-        Ok(s) => s,
-        Err(why) => {
-            return refused(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Svaret blev ikke sendt",
-                &why,
-            )
-        }
-    };
-    let Some(me) = caller.person.directory_id.clone() else {
-        return not_found();
-    };
-    let user = caller.actor.clone();
-    let note = form.besked.chars().take(4000).collect::<String>();
-    let plan: Plan = Box::new(move |store, cfg, item, batch, now| {
-        forloeb::answer(store, cfg, item, &me, &user, staff, &note, batch, now)
-    });
-    match change(&state, &caller, (&reference, None), Who::Leader, plan).await {
-        Ok(Ok(())) => Redirect::to(&format!("/koe/{reference}#forloeb")).into_response(),
-        Ok(Err(why)) => refused(StatusCode::CONFLICT, "Svaret blev ikke sendt", &why),
-        Err(page) => page,
     }
 }
 
@@ -557,4 +524,4 @@ pub async fn cancel(
     }
 }
 
-super::session::csrf_field!(CancelForm, AnswerForm, BookForm);
+super::session::csrf_field!(CancelForm, BookForm);

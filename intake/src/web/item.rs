@@ -16,6 +16,7 @@ use modtag_config::ReporterKind;
 use modtag_router::deadline;
 use modtag_storage::records::{DecisionRecord, Item, ItemState, TaskKind, TaskOutcome};
 
+use super::kept::Kept;
 use super::queue::{kind_name, row, Row};
 use super::session::SignedIn;
 use super::signin::{page, storage_trouble, MessagePage};
@@ -173,52 +174,6 @@ struct DecisionLines {
     recipients: Vec<String>,
 }
 
-/// A refused form on the item page: which form, why (in Danish), what was typed, and the
-/// status to answer with. The page is shown again with the reason at the form and the text
-/// in its fields (issue 29: a refusal never loses what was typed).
-pub(super) struct Kept {
-    pub status: StatusCode,
-    pub form: &'static str,
-    pub error: String,
-    values: Vec<(&'static str, String)>,
-}
-
-impl Kept {
-    pub fn new(
-        form: &'static str,
-        values: impl IntoIterator<Item = (&'static str, String)>,
-    ) -> Kept {
-        Kept {
-            status: StatusCode::OK,
-            form,
-            error: String::new(),
-            values: values.into_iter().collect(),
-        }
-    }
-
-    /// The same, refused with `status` and `error`.
-    pub fn refused(mut self, status: StatusCode, error: impl Into<String>) -> Kept {
-        self.status = status;
-        self.error = error.into();
-        self
-    }
-
-    /// What was typed into `field` of `form`, when that form was the one refused.
-    pub fn get(&self, form: &str, field: &str) -> &str {
-        match self.form == form {
-            true => (self.values.iter())
-                .find(|(f, _)| *f == field)
-                .map_or("", |(_, v)| v.as_str()),
-            false => "",
-        }
-    }
-
-    /// The refusal, when `form` was the one refused.
-    pub fn error(&self, form: &str) -> Option<&str> {
-        (self.form == form && !self.error.is_empty()).then_some(self.error.as_str())
-    }
-}
-
 pub async fn item(
     State(state): State<Arc<ApiState>>,
     Path(reference): Path<String>,
@@ -277,7 +232,15 @@ pub(super) async fn show(
             let kept = kept.unwrap_or_else(|| Kept::new("", []));
             render(&cfg, caller, &item, text, (forloeb(), history, kept), now)
         }
-        // A refused form of a person who no longer works the intake: the reason alone.
+        (Sight::Sent { role, .. }, kept) => super::sent::render(
+            caller.session.as_ref().map_or("", |s| s.csrf.as_str()),
+            &view.item,
+            role,
+            text.as_deref(),
+            (forloeb(), kept.unwrap_or_else(|| Kept::new("", []))),
+            now,
+        ),
+        // A refused form of a person who no longer sees the intake: the reason alone.
         (_, Some(kept)) => page(
             kept.status,
             MessagePage {
@@ -285,14 +248,6 @@ pub(super) async fn show(
                 text: &kept.error,
             }
             .render(),
-        ),
-        (Sight::Sent { role, .. }, None) => super::sent::render(
-            caller.session.as_ref().map_or("", |s| s.csrf.as_str()),
-            &view.item,
-            role,
-            text.as_deref(),
-            forloeb(),
-            now,
         ),
         (Sight::Ended { at }, None) => page(
             StatusCode::OK,

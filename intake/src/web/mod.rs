@@ -5,6 +5,7 @@
 //! is cached.
 
 mod account;
+mod answer;
 mod assessment;
 mod changes;
 mod decide;
@@ -15,6 +16,7 @@ mod forward;
 mod frame;
 mod history;
 mod item;
+mod kept;
 mod mine;
 mod oidc;
 mod overview;
@@ -78,10 +80,7 @@ fn router(state: Arc<ApiState>) -> Router {
             "/koe/{reference}/vurdering",
             get(decide::form).post(decide::submit),
         )
-        .route(
-            "/koe/{reference}/svar",
-            axum::routing::post(forloeb::answer),
-        )
+        .route("/koe/{reference}/svar", axum::routing::post(answer::answer))
         .route(
             "/koe/{reference}/moede",
             get(forloeb::booking).post(forloeb::book),

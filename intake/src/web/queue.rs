@@ -30,6 +30,7 @@ use crate::access;
 use crate::api::auth::Caller;
 use crate::api::state::{audit, ApiState};
 use crate::app::blocking;
+use crate::workflow::forloeb::{step as forloeb_step, Step};
 
 /// Rows per page.
 const PER_PAGE: usize = 50;
@@ -58,6 +59,8 @@ pub(super) struct Row {
 #[template(path = "queue.html")]
 struct QueuePage<'a> {
     desk: &'a str,
+    /// The desk has TRIVSEL+ forløb: what waits for it includes their next steps.
+    forloeb_desk: bool,
     csrf: &'a str,
     rows: Vec<Row>,
     total: usize,
@@ -218,13 +221,23 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
         kvittering,
         cpr: cpr.join(", "),
         sender_check,
-        state: match item.state {
-            ItemState::AwaitingAssessment => "afventer vurdering",
-            ItemState::AutoLinked => "sendt til sagens rådgiver, afventer vurdering",
-            ItemState::Assessed => "vurderet",
-            ItemState::Routed => "vurderet og videresendt",
-            ItemState::Closed => "lukket",
+        state: match item.forloeb.as_ref().map(|f| forloeb_step(item, f)) {
+            // A TRIVSEL+ forløb's next step is what its row waits for (issue 29).
+            Some(Step::Answers) => "TRIVSEL+-forløb: venter på ledernes svar",
+            Some(Step::List) => "TRIVSEL+-forløb: venter på deltagerlisten",
+            Some(Step::Booking) => "TRIVSEL+-forløb: det første møde skal bookes",
+            _ => state_words(item.state),
         },
+    }
+}
+
+fn state_words(state: ItemState) -> &'static str {
+    match state {
+        ItemState::AwaitingAssessment => "afventer vurdering",
+        ItemState::AutoLinked => "sendt til sagens rådgiver, afventer vurdering",
+        ItemState::Assessed => "vurderet",
+        ItemState::Routed => "vurderet og videresendt",
+        ItemState::Closed => "lukket",
     }
 }
 
@@ -253,10 +266,8 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let channel = Channel::parse(&f.kanal);
     let q = f.q.trim().to_ascii_uppercase();
     let cpr = Cpr::parse(&q);
-    // Not a CPR: a reference (or part of one), or the child's name through the blind
-    // index (issue 29).
-    let name = Some(f.q.trim().to_string())
-        .filter(|n| cpr.is_none() && !modtag_storage::normalised_name(n).is_empty());
+    // Not a CPR: a reference (or part of one), or the child's name (issue 29).
+    let name = Some(f.q.trim().to_string()).filter(|n| cpr.is_none() && !n.is_empty());
     let all_open = f.tilstand == "alle";
     let in_forloeb = f.tilstand == "forloeb";
     let event = listed(
@@ -304,7 +315,9 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         .filter(|(_, s)| !doegnvagt || (s.doegnvagt && awaiting(s.state)))
         .filter(|(_, s)| match in_forloeb {
             true => s.step_due.is_some(),
-            false => searching || all_open || awaiting(s.state),
+            // What waits for the desk: an assessment, or a forløb's next step (Journalen's
+            // booking: issue 29).
+            false => searching || all_open || awaiting(s.state) || s.step_due.is_some(),
         })
         .filter(|(_, s)| kind.is_none_or(|k| s.kind == k))
         .filter(|(_, s)| channel.is_none_or(|c| s.channel == Some(c)))
@@ -341,6 +354,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
         StatusCode::OK,
         QueuePage {
             desk: desk_name,
+            forloeb_desk: desk.contains(&Kind::Trivselplus),
             csrf,
             rows,
             total,

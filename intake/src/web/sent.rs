@@ -5,7 +5,6 @@
 //! whom else it went to by role, and the original only when their copy carried it.
 
 use askama::Template;
-use axum::http::StatusCode;
 use axum::response::Response;
 use jiff::Timestamp;
 use modtag_config::roles::role_words;
@@ -59,6 +58,8 @@ struct Original<'a> {
 #[derive(Template)]
 #[template(path = "item_sent.html")]
 struct SentPage<'a> {
+    /// A refused answer's reason and text (the forløb's answer form).
+    kept: &'a super::kept::Kept,
     csrf: &'a str,
     summary: Row,
     /// "den lokale leder".
@@ -80,13 +81,12 @@ struct SentPage<'a> {
 }
 
 /// What a recipient in `role` reads of `item` (already cut to what was sent to them).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn render(
     csrf: &str,
     item: &Item,
     role: &str,
     text: Option<&str>,
-    forloeb: Option<super::forloeb::View>,
+    (forloeb, kept): (Option<super::forloeb::View>, super::kept::Kept),
     now: Timestamp,
 ) -> Response {
     let d = item.decision.as_ref();
@@ -107,8 +107,9 @@ pub(super) fn render(
         }
     });
     page(
-        StatusCode::OK,
+        kept.status,
         SentPage {
+            kept: &kept,
             csrf,
             summary: row(item, now),
             role: role_words(role),

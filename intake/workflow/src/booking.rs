@@ -115,12 +115,18 @@ pub fn book(
         cancelled: None,
     };
     let count = invite(ids, cfg, item, &meeting, private, false, batch, now)?;
+    let before = f.meeting.as_ref().filter(|m| m.cancelled.is_none());
+    let dropped = match before {
+        Some(before) => uninvite_dropped(ids, cfg, item, (before, &meeting), batch, now)?,
+        None => 0,
+    };
     batch.audit(
         Event::new(EventKind::MeetingBooked, actor, "trivselplus")
             .reference(&item.reference)
             .details(json!({
                 "start": meeting.start, "end": meeting.end, "sequence": sequence,
                 "participants": meeting.participants.len(), "invitations": count,
+                "cancellations_to_dropped": dropped,
                 "unknown_addresses_confirmed": unknown.len(),
             })),
     );
@@ -185,11 +191,6 @@ fn invite(
     batch: &mut Batch,
     now: Timestamp,
 ) -> Result<usize, StoreError> {
-    let organizer = cfg.directory.with_role("journalen").into_iter().next();
-    let (org_name, org_email) = organizer
-        .map_or(("Journalen", cfg.config.relay.from.as_str()), |p| {
-            (p.name.as_str(), p.email.as_str())
-        });
     let mut people: Vec<(&str, &str)> = meeting
         .participants
         .iter()
@@ -201,6 +202,54 @@ fn invite(
     {
         people.push((&private.name, &private.email));
     }
+    send(ids, cfg, item, meeting, (people, true), cancel, batch, now)
+}
+
+/// Those a moved meeting no longer has (issue 29): each gets the cancellation of the
+/// meeting as it was (its UID, the new SEQUENCE), so it leaves their calendar; no one else
+/// is sent it. The number sent.
+fn uninvite_dropped(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    item: &Item,
+    (before, after): (&Meeting, &Meeting),
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let stays =
+        |email: &str| (after.participants.iter()).any(|p| p.email.eq_ignore_ascii_case(email));
+    let dropped: Vec<(&str, &str)> = (before.participants.iter())
+        .filter(|p| !stays(&p.email))
+        .map(|p| (p.name.as_str(), p.email.as_str()))
+        .collect();
+    if dropped.is_empty() {
+        return Ok(0);
+    }
+    let old = Meeting {
+        sequence: after.sequence,
+        ..before.clone()
+    };
+    send(ids, cfg, item, &old, (dropped, false), true, batch, now)
+}
+
+/// The mails of an invitation (or its cancellation) to `people`, and a copy to the
+/// organizer when `organizer_copy`.
+#[allow(clippy::too_many_arguments)]
+fn send(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    item: &Item,
+    meeting: &Meeting,
+    (people, organizer_copy): (Vec<(&str, &str)>, bool),
+    cancel: bool,
+    batch: &mut Batch,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let organizer = cfg.directory.with_role("journalen").into_iter().next();
+    let (org_name, org_email) = organizer
+        .map_or(("Journalen", cfg.config.relay.from.as_str()), |p| {
+            (p.name.as_str(), p.email.as_str())
+        });
     let attendees: Vec<ical::Person> = people
         .iter()
         .map(|(name, email)| ical::Person { name, email })
@@ -240,7 +289,9 @@ fn invite(
         summary.clone()
     };
     let mut to: Vec<(&str, &str)> = people;
-    to.push((org_name, org_email));
+    if organizer_copy {
+        to.push((org_name, org_email));
+    }
     let mail = compose::InvitationMail {
         uid: &meeting.uid,
         subject: &subject,

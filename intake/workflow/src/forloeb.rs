@@ -126,13 +126,22 @@ fn answer_text(
         .iter()
         .map(|p| format!("  {} <{}>", p.name, p.email))
         .collect();
+    // A leader may have no one to send ("Ingen medarbejdere fra mig", issue 29).
+    let who = match names.is_empty() {
+        true => {
+            format!("Ingen medarbejdere fra {leader} deltager i det tværfaglige udførerteam.\n")
+        }
+        false => format!(
+            "Disse medarbejdere deltager i det tværfaglige udførerteam:\n{}\n",
+            names.join("\n")
+        ),
+    };
     format!(
         "Svar på jeres TRIVSEL+ ({reference}) fra {leader}.\n\n\
-         Disse medarbejdere deltager i det tværfaglige udførerteam:\n{names}\n{note}\n\
+         {who}{note}\n\
          Når I har navnene fra alle lederne, sender I listen over deltagere til {to} \
          med referencen {reference} i emnet. Administrationen booker derefter det første møde.\n",
         reference = item.reference,
-        names = names.join("\n"),
         note = if note.trim().is_empty() {
             String::new()
         } else {

@@ -211,4 +211,30 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
     assert_eq!(f.reminders.len(), 3);
     assert_eq!(f.step_due, None);
     assert_eq!(f.meeting.unwrap().start, "2026-12-15T09:00");
+
+    // Booked again with one participant fewer (issue 29): she gets the cancellation, so it
+    // leaves her calendar; everyone still in it gets the update, and no one both.
+    let t4 = t3 + 1.hours();
+    let before = store.outbox().unwrap().len();
+    change(&store, t4, |item, b| {
+        booking::book(
+            &store,
+            &cfg,
+            item,
+            ("2026-12-15T09:00".parse().unwrap(), &[]),
+            (people[..1].to_vec(), false),
+            "journal",
+            b,
+            t4,
+        )
+        .unwrap()
+        .unwrap();
+    });
+    let sent: Vec<_> = store.outbox().unwrap().into_iter().skip(before).collect();
+    let dropped = &people[1].email;
+    let to_dropped: Vec<_> = sent.iter().filter(|e| &e.email == dropped).collect();
+    assert_eq!(to_dropped.len(), 1, "{sent:?}");
+    assert!(to_dropped[0].message.contains("method=CANCEL"));
+    let rest: Vec<_> = sent.iter().filter(|e| &e.email != dropped).collect();
+    assert!(!rest.is_empty() && rest.iter().all(|e| e.message.contains("method=REQUEST")));
 }
