@@ -491,9 +491,7 @@ impl Item {
     /// already as the blind index reads names.
     pub fn add_child_name(&mut self, name: &str) {
         let n = normalised_name(name);
-        if !n.is_empty()
-            && !(self.child_names.iter()).any(|c| normalised_name(c) == n)
-        {
+        if !n.is_empty() && !(self.child_names.iter()).any(|c| normalised_name(c) == n) {
             self.child_names.push(name.trim().to_string());
         }
     }
