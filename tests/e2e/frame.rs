@@ -107,10 +107,11 @@ fn the_desk_in_its_frame_on_a_screen_a_phone_and_paper() {
         &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
     );
     b.goto(&format!("http://{}/koe/{newest}", d.http));
+    let text = b.text();
+    assert!(text.contains("Børnefaglig undersøgelse"), "{text}");
     assert!(
-        b.text().contains("Børnefaglig undersøgelse"),
-        "{}",
-        b.text()
+        text.contains("Sendt til Modtagelsen: Ny sag på trin 3-4"),
+        "a mailbox named as its role is named once: {text}"
     );
     b.screenshot("frame-item-after");
 

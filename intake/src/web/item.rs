@@ -373,9 +373,14 @@ fn render(
 fn recipient_words(cfg: &modtag_config::Loaded, r: &modtag_storage::records::RoutedTo) -> String {
     let name = (cfg.directory.person(&r.person)).map_or(r.person.as_str(), |p| p.name.as_str());
     let role = modtag_config::roles::role_words(&r.role);
+    // A functional mailbox is named as its role ("Modtagelsen"): said once.
+    let who = match name.eq_ignore_ascii_case(role) {
+        true => name.to_string(),
+        false => format!("{name} ({role})"),
+    };
     match cfg.tree.rules.iter().find(|rule| rule.id == r.rule) {
-        Some(rule) => format!("{name} ({role}): {}", rule.reason),
-        None => format!("{name} ({role}) efter reglen {}", r.rule),
+        Some(rule) => format!("{who}: {}", rule.reason),
+        None => format!("{who} efter reglen {}", r.rule),
     }
 }
 
