@@ -220,17 +220,29 @@ pub(crate) fn unschedule(
     Ok(())
 }
 
-/// HMAC-SHA-256 of a CPR under the blind-index key.
-pub(crate) fn blind_hash(key: &[u8], cpr_digits: &str) -> [u8; 32] {
+/// HMAC-SHA-256 under the blind-index key of `parts`, one after the other: every key part of
+/// the blind index, each kind behind its own domain prefix.
+fn keyed(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"cpr:");
-    mac.update(cpr_digits.as_bytes());
+    for p in parts {
+        mac.update(p);
+    }
     mac.finalize().into_bytes().into()
 }
 
+/// HMAC-SHA-256 of a CPR under the blind-index key.
+pub(crate) fn blind_hash(key: &[u8], cpr_digits: &str) -> [u8; 32] {
+    keyed(key, &[b"cpr:", cpr_digits.as_bytes()])
+}
+
+/// The blind index's key part for a child's name in its normalised form (see
+/// `records::normalised_name`): domain-separated from the CPR's, no name in clear.
+pub(crate) fn name_hash(key: &[u8], normalised: &str) -> [u8; 32] {
+    keyed(key, &[b"navn:", normalised.as_bytes()])
+}
+
 /// The blind index's key parts for a child's name: the whole normalised name and, when it
-/// has middle names, the first and last name alone (how a person searches). Domain-separated
-/// from the CPR's, no name in clear.
+/// has middle names, the first and last name alone (how a person searches).
 pub(crate) fn name_hashes(key: &[u8], name: &str) -> Vec<[u8; 32]> {
     let full = crate::records::normalised_name(name);
     let words: Vec<&str> = full.split(' ').collect();
@@ -238,46 +250,36 @@ pub(crate) fn name_hashes(key: &[u8], name: &str) -> Vec<[u8; 32]> {
     if words.len() > 2 {
         forms.push(format!("{} {}", words[0], words[words.len() - 1]));
     }
-    forms
-        .into_iter()
+    (forms.iter())
         .filter(|f| !f.is_empty())
-        .map(|f| {
-            let mut mac =
-                <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-            mac.update(b"navn:");
-            mac.update(f.as_bytes());
-            mac.finalize().into_bytes().into()
-        })
+        .map(|f| name_hash(key, f))
         .collect()
 }
 
 /// The blind index's key part for the intakes sent to a directory person ("Sendt til mig"):
 /// domain-separated from a CPR's, so the two never meet, and no staff id lies in clear.
 pub(crate) fn sent_hash(key: &[u8], person: &str) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"sent:");
-    mac.update(person.as_bytes());
-    mac.finalize().into_bytes().into()
+    keyed(key, &[b"sent:", person.as_bytes()])
 }
 
 /// The blind index's key part for the kvitteringer sent to an address on a day (issue 26:
 /// a typed address gets a few a day at most): domain-separated, no address in clear.
 pub(crate) fn kvittering_hash(key: &[u8], address: &str, day: &str) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"kvittering:");
-    mac.update(mailbox_of(address).as_bytes());
-    mac.update(b"|");
-    mac.update(day.as_bytes());
-    mac.finalize().into_bytes().into()
+    keyed(
+        key,
+        &[
+            b"kvittering:",
+            mailbox_of(address).as_bytes(),
+            b"|",
+            day.as_bytes(),
+        ],
+    )
 }
 
 /// The blind index's key part for a reporter's one-time address link, from the SHA-256 of
 /// its token (issue 26): the link finds its intake, and the index holds no token.
 pub(crate) fn address_link_hash(key: &[u8], token_sha256: &str) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"adresse:");
-    mac.update(token_sha256.as_bytes());
-    mac.finalize().into_bytes().into()
+    keyed(key, &[b"adresse:", token_sha256.as_bytes()])
 }
 
 /// The mailbox an address reaches, as the kvittering count goes by: case, quotes around the
@@ -315,9 +317,7 @@ pub(crate) const AUDIT_SHREDDED_UPTO: &[u8] = b"audit_shredded_upto";
 pub(crate) const STANDBY_POSITION: &[u8] = b"standby_position";
 
 pub(crate) fn blind_key_id(key: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"modtag blind-index key id");
-    mac.finalize().into_bytes().into()
+    keyed(key, &[b"modtag blind-index key id"])
 }
 
 /// An intake's keys in the blind index: one per CPR it names, one or two per name of the

@@ -162,11 +162,11 @@ impl Store {
     /// References of every intake about a child of this name (as `normalised_name` reads
     /// it: the whole name, or first and last name), in reference order.
     pub fn items_for_child_name(&self, name: &str) -> Result<Vec<String>, StoreError> {
-        let hashes = crate::keyspace::name_hashes(&*self.blind_key(), name);
-        match hashes.first() {
-            Some(full) => self.index_refs(*full),
-            None => Ok(Vec::new()),
+        let full = crate::records::normalised_name(name);
+        if full.is_empty() {
+            return Ok(Vec::new());
         }
+        self.index_refs(crate::keyspace::name_hash(&*self.blind_key(), &full))
     }
 
     fn index_refs(&self, prefix: [u8; 32]) -> Result<Vec<String>, StoreError> {
