@@ -176,6 +176,15 @@ pub const SCREENING_OUTCOMES: [(&str, &str); 4] = [
     ("trivselplus_anbefalet", "TRIVSEL+ anbefales"),
 ];
 
+/// The desk's words for who reported: "fagperson", "borger" or "anonym".
+pub fn reporter_words(kind: ReporterKind) -> &'static str {
+    match kind {
+        ReporterKind::Professional => "fagperson",
+        ReporterKind::Citizen => "borger",
+        ReporterKind::Anonymous => "anonym",
+    }
+}
+
 /// The desk's words for a screening outcome.
 pub fn outcome_words(id: &str) -> &str {
     SCREENING_OUTCOMES

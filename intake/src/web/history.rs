@@ -6,7 +6,7 @@
 //! is audited with the references shown, and a line links only where the person may open
 //! that intake too.
 
-use modtag_config::{Loaded, ReporterKind};
+use modtag_config::Loaded;
 use modtag_router::deadline;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Item, ItemState};
@@ -113,11 +113,7 @@ fn line(caller: &Caller, o: &Item, now: jiff::Timestamp) -> Line {
         link: caller.view(o).is_some(),
         received: deadline::spoken(o.received_at, now),
         kind: kind_name(o.kind),
-        reporter: match o.understanding.reporter.kind {
-            ReporterKind::Professional => "fagperson",
-            ReporterKind::Citizen => "borger",
-            ReporterKind::Anonymous => "anonym",
-        },
+        reporter: modtag_config::vocab::reporter_words(o.understanding.reporter.kind),
         trin: d
             .and_then(|d| d.trin)
             .map_or("–".into(), |t| format!("trin {t}")),

@@ -12,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use modtag_config::Kind;
-use modtag_config::ReporterKind;
 use modtag_router::deadline;
 use modtag_storage::records::{DecisionRecord, Item, ItemState, TaskKind, TaskOutcome};
 
@@ -387,14 +386,7 @@ fn recipient_words(cfg: &modtag_config::Loaded, r: &modtag_storage::records::Rou
 /// The reporter in a line: fagperson, borger or anonym, and what is known of them.
 fn reporter_words(r: &modtag_storage::records::Reporter) -> String {
     [
-        Some(
-            match r.kind {
-                ReporterKind::Professional => "fagperson",
-                ReporterKind::Citizen => "borger",
-                ReporterKind::Anonymous => "anonym",
-            }
-            .to_string(),
-        ),
+        Some(modtag_config::vocab::reporter_words(r.kind).to_string()),
         r.name.clone(),
         r.organisation.clone(),
         r.email.clone(),
