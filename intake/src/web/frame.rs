@@ -155,11 +155,11 @@ pub async fn frame(State(state): State<Arc<ApiState>>, req: Request, next: Next)
         kommune: &k.name,
         contact: &k.contact,
     };
-    let (Ok(top), Ok(bottom)) = (top.render(), bottom.render()) else {
-        return page(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            Err(askama::Error::Fmt),
-        );
+    let (top, bottom) = match (top.render(), bottom.render()) {
+        (Ok(top), Ok(bottom)) => (top, bottom),
+        (Err(e), _) | (_, Err(e)) => {
+            return page(axum::http::StatusCode::INTERNAL_SERVER_ERROR, Err(e))
+        }
     };
     let framed = text.replacen(TOP, &top, 1).replacen(BOTTOM, &bottom, 1);
     parts.headers.remove(header::CONTENT_LENGTH);
