@@ -23,12 +23,6 @@ fn send_sikkert_fields<'a>(csrf: &'a str, text: &'a str) -> Vec<(&'a str, &'a st
     ]
 }
 
-fn intakes(d: &Daemon) -> usize {
-    d.cli_json(&["triage", "list", "--all", "--json"])
-        .as_array()
-        .map_or(0, |a| a.len())
-}
-
 /// A private school's leader sends a Trivsel+ with an attachment; a professional writes an
 /// underretning with the template's fields. Each lands as the mail would have: the right
 /// queue, the right reading, the kvittering to the named reporter.
@@ -164,7 +158,7 @@ fn hostile_submissions_are_refused_and_leave_nothing_behind() {
         ..Options::default()
     });
     let public = d.public;
-    let before = intakes(&d);
+    let before = d.intakes();
 
     // A body that trickles: refused when the deadline passes, and nothing kept.
     let (csrf, cookie) = form(public, "/sendsikkert");
@@ -259,7 +253,7 @@ fn hostile_submissions_are_refused_and_leave_nothing_behind() {
     );
     assert_eq!(code, 422, "{body}");
     assert!(body.contains("kan ikke modtages"), "{body}");
-    assert_eq!(intakes(&d), before, "nothing refused was stored");
+    assert_eq!(d.intakes(), before, "nothing refused was stored");
 
     // The desk, the sign-in and the API are not here.
     for path in ["/login", "/koe", "/api/v1/triage", "/metrics", "/healthz"] {
@@ -287,7 +281,7 @@ fn hostile_submissions_are_refused_and_leave_nothing_behind() {
         statuses.push(code);
     }
     assert!(statuses.contains(&429), "{statuses:?}");
-    assert_eq!(intakes(&d), before, "{statuses:?}");
+    assert_eq!(d.intakes(), before, "{statuses:?}");
 }
 
 /// A marker in a submission's text and attachment is nowhere on disk in clear: the

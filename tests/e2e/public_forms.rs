@@ -28,19 +28,13 @@ fn underretning_fields<'a>(csrf: &'a str, phone: &'a str) -> Vec<(&'a str, &'a s
     ]
 }
 
-fn intakes(d: &Daemon) -> usize {
-    d.cli_json(&["triage", "list", "--all", "--json"])
-        .as_array()
-        .map_or(0, |a| a.len())
-}
-
 /// The child's address and school and the reporter's phone reach Modtagelsen's item page,
 /// in the intake's text beside the other fields. A phone number that is not one is refused
 /// in Danish without repeating it, and the form comes back with everything typed.
 #[test]
 fn modtagelsen_reads_the_childs_address_school_and_the_reporters_phone() {
     let d = Daemon::start(Options::default());
-    let before = intakes(&d);
+    let before = d.intakes();
 
     let (csrf, cookie) = form(d.public, "/underretning");
     let typed = underretning_fields(&csrf, "20 30 40 50 (mor)");
@@ -70,7 +64,7 @@ fn modtagelsen_reads_the_childs_address_school_and_the_reporters_phone() {
         assert!(page.contains(&kept), "{name} kept: {page}");
         assert!(page.contains(value), "{name}'s {value:?} kept: {page}");
     }
-    assert_eq!(intakes(&d), before, "nothing refused is stored");
+    assert_eq!(d.intakes(), before, "nothing refused is stored");
 
     let (csrf, cookie) = form(d.public, "/underretning");
     let (code, _, body) = post(

@@ -550,6 +550,13 @@ impl Daemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// How many intakes the store holds, open and closed (`triage list --all`).
+    pub fn intakes(&self) -> usize {
+        self.cli_json(&["triage", "list", "--all", "--json"])
+            .as_array()
+            .map_or(0, |a| a.len())
+    }
+
     /// `modtag triage decide REF ARGS... --json` (as [`DEMO_ACCOUNT`]), asserting success.
     pub fn decide(&self, reference: &str, args: &[&str]) -> Value {
         let mut all = vec!["triage", "decide", reference, "--json"];

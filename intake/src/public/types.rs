@@ -160,26 +160,9 @@ mod tests {
 
     #[test]
     fn the_default_types_read_as_people_know_them() {
+        // The default `[classify] attachment_types`.
         assert_eq!(
-            words(&[
-                "application/pdf",
-                "image/png",
-                "image/jpeg",
-                "image/gif",
-                "image/tiff",
-                "image/heic",
-                "text/plain",
-                "text/csv",
-                "application/rtf",
-                "application/msword",
-                "application/vnd.ms-excel",
-                "application/vnd.ms-powerpoint",
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                "application/vnd.oasis.opendocument.text",
-                "application/vnd.oasis.opendocument.spreadsheet",
-            ]),
+            in_words(&modtag_config::Classify::default().attachment_types),
             "PDF, Word, Excel, PowerPoint, OpenDocument (ODT, ODS), \
              billeder (PNG, JPEG, GIF, TIFF, HEIC), tekstfiler, CSV og RTF"
         );
