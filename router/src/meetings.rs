@@ -1,7 +1,9 @@
 //! Statusmøder (trin 2, DOMAIN.md flow 3): the leader of PPR summons each lederteam every
-//! 8th week for 2 hours, planned each August for the school year. Each team's members are
-//! whom the beslutningstræ's `statusmoede` rules summon for its area, so a change to the
-//! tree changes the invitations. No meeting falls on a Danish public holiday or another
+//! 8th week for 2 hours (a private school's own leader summons its school's), planned each
+//! August for the school year. Each team's members are whom the beslutningstræ's
+//! `statusmoede` rules summon for its area, so a change to the tree changes the
+//! invitations; the leaders of UU and fritid only to a meeting with a forløb about a pupil
+//! in udskoling on its agenda. No meeting falls on a Danish public holiday or another
 //! closed day of the calendar: such a date moves to the next open day, and the rhythm goes
 //! on from the planned dates. Pure: (year, tree, directory, calendar) → meetings.
 
@@ -25,10 +27,18 @@ pub struct Member {
 /// A lederteam and whom it summons.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Team {
-    pub name: &'static str,
-    /// For identifiers: `dagplejen`, `dagtilbud`, `skoler`, `private-skoler`.
-    pub slug: &'static str,
+    /// "Dagplejen", "Skoler", or a private school's own name.
+    pub name: String,
+    /// For identifiers: `dagplejen`, `dagtilbud`, `skoler`, `privat-<institution id>`.
+    pub slug: String,
+    /// Who calls the meeting: the one a `summon_statusmoede` rule names first (the leader of
+    /// PPR; a private school's own leader for its school).
+    pub organizer: Option<Member>,
+    /// Everyone summoned, the organizer too, in the tree's order.
     pub members: Vec<Member>,
+    /// Summoned besides when a forløb about a pupil in udskoling is on the agenda (the
+    /// leaders of UU and fritid): only for the meetings marked so.
+    pub udskoling: Vec<Member>,
 }
 
 /// One meeting of the series, in Danish local time.
@@ -42,68 +52,92 @@ pub struct Meeting {
     pub end: DateTime,
 }
 
-/// The teams (DOMAIN.md): Dagplejen, Dagtilbud, Skoler with udskoling, and the private
-/// schools (each one's own leader; the tree leaves out the leader of the
-/// Børneskolerådgivere there).
-const TEAMS: [(&str, &str, &str, bool); 4] = [
-    ("Dagplejen", "dagplejen", "dagpleje", false),
-    ("Dagtilbud", "dagtilbud", "dagtilbud", false),
-    ("Skoler", "skoler", "skole", true),
-    ("Private skoler", "private-skoler", "privat_skole", false),
+/// The teams (DOMAIN.md): Dagplejen, Dagtilbud, Skoler, and each private school (called by
+/// its own leader; the tree leaves out the leader of the Børneskolerådgivere there).
+const TEAMS: [(&str, &str, &str); 4] = [
+    ("Dagplejen", "dagplejen", "dagpleje"),
+    ("Dagtilbud", "dagtilbud", "dagtilbud"),
+    ("Skoler", "skoler", "skole"),
+    ("", "privat", "privat_skole"),
 ];
+
+/// The action that makes a rule's first recipient the one who calls the meeting.
+const SUMMON: &str = "summon_statusmoede";
 
 /// Weeks between two meetings of a team, and its length in hours.
 pub const EVERY_WEEKS: i64 = 8;
 pub const HOURS: i8 = 2;
 
 /// Each team with the people the tree summons for its area (a team that summons no one
-/// is left out).
+/// is left out); a private school is a team of its own, called by its leader.
 pub fn teams(tree: &Tree, directory: &Directory) -> Vec<Team> {
-    TEAMS
-        .iter()
-        .filter_map(|(name, slug, area, udskoling)| {
-            let facts = |institution: Option<String>| Facts {
-                kind: modtag_config::RouteKind::Statusmoede,
-                area: Some(area.to_string()),
-                udskoling: *udskoling,
-                institution,
-                ..Facts::default()
-            };
-            // A private school's own leader is found by its institution.
-            let probes: Vec<Facts> = if *area == "privat_skole" {
-                directory
-                    .institutions
-                    .values()
-                    .filter(|i| i.area == *area)
-                    .map(|i| facts(Some(i.id.clone())))
-                    .collect()
-            } else {
-                vec![facts(None)]
-            };
-            let mut members: Vec<Member> = Vec::new();
-            for f in probes {
-                for r in route(&f, tree, directory).recipients {
-                    if r.rule.starts_with("fallback") || members.iter().any(|m| m.id == r.person) {
-                        continue;
-                    }
-                    let name = directory
-                        .person(&r.person)
-                        .map_or(r.person.clone(), |p| p.name.clone());
-                    members.push(Member {
-                        id: r.person,
-                        name,
-                        email: r.email,
-                        role: r.role,
-                    });
-                }
+    let mut out = Vec::new();
+    for (name, slug, area) in TEAMS {
+        let facts = |institution: Option<String>, udskoling: bool| Facts {
+            kind: modtag_config::RouteKind::Statusmoede,
+            area: Some(area.to_string()),
+            udskoling,
+            institution,
+            ..Facts::default()
+        };
+        let schools: Vec<(String, String, Option<String>)> = if area == "privat_skole" {
+            (directory.institutions.values())
+                .filter(|i| i.area == area)
+                .map(|i| {
+                    (
+                        i.name.clone(),
+                        format!("{slug}-{}", i.id),
+                        Some(i.id.clone()),
+                    )
+                })
+                .collect()
+        } else {
+            vec![(name.to_string(), slug.to_string(), None)]
+        };
+        for (name, slug, institution) in schools {
+            let (members, organizer) =
+                summoned(tree, directory, &facts(institution.clone(), false));
+            let (all, _) = summoned(tree, directory, &facts(institution, true));
+            let udskoling = all.into_iter().filter(|m| !members.contains(m)).collect();
+            if !members.is_empty() {
+                out.push(Team {
+                    name,
+                    slug,
+                    organizer,
+                    members,
+                    udskoling,
+                });
             }
-            (!members.is_empty()).then_some(Team {
-                name,
-                slug,
-                members,
-            })
-        })
-        .collect()
+        }
+    }
+    out
+}
+
+/// Whom the tree summons for `facts`, each once, and who of them calls the meeting.
+fn summoned(tree: &Tree, directory: &Directory, facts: &Facts) -> (Vec<Member>, Option<Member>) {
+    let decision = route(facts, tree, directory);
+    let mut members: Vec<Member> = Vec::new();
+    let mut organizer = None;
+    for r in decision.recipients {
+        if r.rule.starts_with("fallback") || members.iter().any(|m| m.id == r.person) {
+            continue;
+        }
+        let name = directory
+            .person(&r.person)
+            .map_or(r.person.clone(), |p| p.name.clone());
+        let member = Member {
+            id: r.person,
+            name,
+            email: r.email,
+            role: r.role,
+        };
+        let summons = (decision.actions.iter()).any(|(a, rule)| a == SUMMON && *rule == r.rule);
+        if summons && organizer.is_none() {
+            organizer = Some(member.clone());
+        }
+        members.push(member);
+    }
+    (members, organizer)
 }
 
 /// The first meeting day of the school year that begins in August of `year`: the first

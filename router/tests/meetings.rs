@@ -12,7 +12,10 @@ fn a_school_years_statusmoeder_for_every_lederteam() {
     let teams = teams(&loaded.tree, &loaded.directory);
     let lists: Vec<(&str, Vec<&str>)> = teams
         .iter()
-        .map(|t| (t.name, t.members.iter().map(|m| m.id.as_str()).collect()))
+        .map(|t| {
+            let ids = t.members.iter().map(|m| m.id.as_str()).collect();
+            (t.name.as_str(), ids)
+        })
         .collect();
     assert_eq!(
         lists,
@@ -36,20 +39,45 @@ fn a_school_years_statusmoeder_for_every_lederteam() {
                     "karen.poulsen",
                     "henrik.soerensen",
                     "birgitte.hansen",
-                    "camilla.berg",
-                    "martin.olsen",
-                    "sofie.thomsen"
+                    "camilla.berg"
                 ]
             ),
             (
-                "Private skoler",
+                "Friskolen",
                 vec!["susanne.moeller", "henrik.soerensen", "birgitte.hansen"]
             ),
         ],
         "DOMAIN.md flow 3, from the tree"
     );
-    // The leader of the Børneskolerådgivere is not summoned for the private schools.
+    // The leader of PPR calls the kommune's teams; a private school's leader her own, and
+    // the leader of the Børneskolerådgivere is not summoned there.
+    let organizers: Vec<&str> = (teams.iter())
+        .map(|t| t.organizer.as_ref().map_or("", |o| o.id.as_str()))
+        .collect();
+    assert_eq!(
+        organizers,
+        [
+            "karen.poulsen",
+            "karen.poulsen",
+            "karen.poulsen",
+            "susanne.moeller"
+        ]
+    );
     assert!(!lists[3].1.contains(&"camilla.berg"));
+    // The leaders of UU and fritid: only for a forløb about a pupil in udskoling, at a
+    // school's meeting (public or private), never at Dagplejen's or Dagtilbud's.
+    let udskoling: Vec<Vec<&str>> = (teams.iter())
+        .map(|t| t.udskoling.iter().map(|m| m.id.as_str()).collect())
+        .collect();
+    assert_eq!(
+        udskoling,
+        [
+            vec![],
+            vec![],
+            vec!["martin.olsen", "sofie.thomsen"],
+            vec!["martin.olsen", "sofie.thomsen"]
+        ]
+    );
 
     let cal = &loaded.directory.calendar;
     // Whatever the year brings, no meeting is on a closed day.

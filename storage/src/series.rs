@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub struct SentSeries {
     pub school_year: i16,
     pub meetings: Vec<SentMeeting>,
+    /// UIDs of the meetings the organizer marked as having a forløb about a pupil in
+    /// udskoling on the agenda (the leaders of UU and fritid are summoned too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub udskoling: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

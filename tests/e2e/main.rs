@@ -39,6 +39,7 @@ mod signin;
 mod smtp;
 mod socket;
 mod standby;
+mod statusmoeder;
 mod tls;
 mod triage;
 mod trivsel;

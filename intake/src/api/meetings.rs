@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::Json;
 use modtag_storage::audit::{Event, EventKind};
+use modtag_storage::series::SentSeries;
 use modtag_storage::store::Batch;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,26 +33,62 @@ pub async fn statusmoeder(
     caller: Caller,
     Query(q): Query<Year>,
 ) -> Result<Json<Value>, ApiError> {
+    let change = YearChange {
+        cancel_day: q.cancel,
+        ..YearChange::default()
+    };
+    Ok(Json(
+        send_year(&state, &caller, q.school_year, change).await?,
+    ))
+}
+
+/// What a sending changes besides mailing what changed: a day or one meeting cancelled, or
+/// a meeting marked (or unmarked) as having a forløb about a pupil in udskoling.
+#[derive(Default)]
+pub struct YearChange {
+    pub cancel_day: Option<jiff::civil::Date>,
+    pub cancel_uid: Option<String>,
+    pub udskoling: Option<(String, bool)>,
+}
+
+/// Sends the school year's statusmøder as planned now with `change`, for the leader of PPR
+/// or an administrator: the API's and the desk's one way (see the module's comment).
+pub async fn send_year(
+    state: &ApiState,
+    caller: &Caller,
+    year: i16,
+    change: YearChange,
+) -> Result<Value, ApiError> {
     caller.require(Action::SendInvitations)?;
-    if !(2000..=2100).contains(&q.school_year) {
+    if !(2000..=2100).contains(&year) {
         return Err(ApiError::bad_request("school_year is a year, e.g. 2027"));
     }
     let cfg = state.app.policy.cfg();
     let now = state.now();
-    let invites =
-        crate::meetings::statusmoeder(&cfg, q.school_year).map_err(ApiError::unprocessable)?;
     let (actor, purpose) = (
         caller.actor.clone(),
         caller.purpose_or("statusmoeder").to_string(),
     );
-    let (year, cancel) = (q.school_year, q.cancel);
-    let sent = state
+    state
         .app
         .change(move |store| -> Result<Value, ApiError> {
             let reference = format!("STATUSMOEDER-{year}");
             // One sending of a year at a time: each compares with what the last one kept.
             let _held = store.lock_item(&reference);
-            let previous = store.series(year)?;
+            let mut previous = store.series(year)?;
+            if let Some((uid, marked)) = &change.udskoling {
+                let series = previous.get_or_insert_with(|| SentSeries {
+                    school_year: year,
+                    ..SentSeries::default()
+                });
+                series.udskoling.retain(|u| u != uid);
+                if *marked {
+                    series.udskoling.push(uid.clone());
+                }
+            }
+            let invites = crate::meetings::planned(&cfg, year, previous.as_ref())
+                .map_err(ApiError::unprocessable)?;
+            let cancel = (change.cancel_day, change.cancel_uid.as_deref());
             let plan =
                 crate::meetings::sending(&cfg.directory, year, &invites, previous, cancel, now)
                     .map_err(ApiError::unprocessable)?;
@@ -79,7 +116,8 @@ pub async fn statusmoeder(
             let answer = json!({
                 "school_year": year, "meetings": invites.len(), "invitations": count,
                 "new": plan.new, "updated": plan.updated, "cancelled": plan.cancelled,
-                "unchanged": plan.unchanged,
+                "unchanged": plan.unchanged, "udskoling": change.udskoling,
+                "cancelled_meeting": change.cancel_uid,
             });
             b.audit(
                 Event::new(EventKind::InvitationsSent, &actor, &purpose).details(answer.clone()),
@@ -88,6 +126,5 @@ pub async fn statusmoeder(
             store.commit(b, now)?;
             Ok(answer)
         })
-        .await?;
-    Ok(Json(sent))
+        .await
 }

@@ -15,7 +15,7 @@ pub mod error;
 pub(crate) mod items;
 mod keys;
 pub mod lockout;
-mod meetings;
+pub(crate) mod meetings;
 pub(crate) mod outbox;
 mod policy;
 mod report;

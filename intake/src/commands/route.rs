@@ -102,8 +102,8 @@ fn statusmoeder(
     json: bool,
 ) -> Result<()> {
     let loaded = load_config(config)?;
-    let invites =
-        modtag_intake::meetings::statusmoeder(&loaded, year).map_err(|e| anyhow::anyhow!(e))?;
+    let invites = modtag_intake::meetings::statusmoeder(&loaded, year, &[])
+        .map_err(|e| anyhow::anyhow!(e))?;
     let now = modtag_intake::clock::Clock::system().now();
     if let Some(dir) = ics {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;

@@ -78,6 +78,12 @@ pub(super) fn links(p: &Person, path: &str, query: &str) -> Vec<Link> {
             path == "/sendt-til-mig",
         ),
         (
+            "/statusmoeder",
+            "Statusmøder",
+            may(Action::SendInvitations),
+            path == "/statusmoeder",
+        ),
+        (
             "/overblik",
             "Overblik",
             may(Action::ReportSla),

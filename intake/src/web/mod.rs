@@ -24,6 +24,7 @@ mod queue;
 mod sent;
 mod session;
 mod signin;
+mod statusmoeder;
 
 use std::sync::Arc;
 
@@ -90,6 +91,19 @@ fn router(state: Arc<ApiState>) -> Router {
             axum::routing::post(forloeb::cancel),
         )
         .route("/overblik", get(overview::overview))
+        .route("/statusmoeder", get(statusmoeder::year))
+        .route(
+            "/statusmoeder/send",
+            axum::routing::post(statusmoeder::send),
+        )
+        .route(
+            "/statusmoeder/udskoling",
+            axum::routing::post(statusmoeder::udskoling),
+        )
+        .route(
+            "/statusmoeder/aflys",
+            get(statusmoeder::confirm_cancel).post(statusmoeder::cancel),
+        )
         .route("/fejlede-leverancer", get(deliveries::list))
         .route(
             "/fejlede-leverancer/{id}/igen",

@@ -33,8 +33,8 @@ fn everyone(organizer: &Member, attendees: &[Member]) -> Vec<(String, String)> {
 /// One meeting as planned now.
 pub struct Invite {
     pub uid: String,
-    pub team: &'static str,
-    pub slug: &'static str,
+    pub team: String,
+    pub slug: String,
     pub start: DateTime,
     pub end: DateTime,
     pub summary: String,
@@ -43,9 +43,19 @@ pub struct Invite {
     pub attendees: Vec<Member>,
     /// Directory ids of the whole team (the organizer too), in the tree's order.
     pub members: Vec<String>,
+    /// Marked with a forløb about a pupil in udskoling: the leaders of UU and fritid are
+    /// among the attendees.
+    pub udskoling: bool,
+    /// The team has leaders to summon for udskoling (a school's team).
+    pub offers_udskoling: bool,
 }
 
-const DESCRIPTION: &str = "Status- og mulighedsmøde (trin 2), indkaldt af lederen af PPR.";
+fn description(organizer: &Member) -> String {
+    format!(
+        "Status- og mulighedsmøde (trin 2), indkaldt af {}.",
+        organizer.name
+    )
+}
 
 fn ics(
     uid: &str,
@@ -68,7 +78,7 @@ fn ics(
         sequence,
         cancel,
         summary,
-        description: DESCRIPTION,
+        description: &description(organizer),
         start,
         end,
         organizer: Person {
@@ -100,49 +110,93 @@ impl Invite {
     }
 }
 
-/// The school year's invitations, organized by the leader of PPR; an error says what the
-/// directory lacks.
-pub fn statusmoeder(loaded: &Loaded, year: i16) -> Result<Vec<Invite>, String> {
-    let organizer = loaded
-        .directory
-        .with_role("leder_ppr")
-        .into_iter()
-        .next()
-        .ok_or("the directory has no leader of PPR (leder_ppr) to summon the statusmøder")?;
+/// The school year's invitations, each team's called by its organizer (the leader of PPR;
+/// a private school's own leader), with the leaders of UU and fritid at the meetings whose
+/// UID is in `udskoling`; an error says what the tree or the directory lacks.
+pub fn statusmoeder(
+    loaded: &Loaded,
+    year: i16,
+    udskoling: &[String],
+) -> Result<Vec<Invite>, String> {
     let teams = teams(&loaded.tree, &loaded.directory);
+    if let Some(t) = teams.iter().find(|t| t.organizer.is_none()) {
+        return Err(format!(
+            "no one calls the statusmøder of {}: the beslutningstræ's statusmoede rules for \
+             it name no one with the action summon_statusmoede",
+            t.name
+        ));
+    }
+    let member = |p: &modtag_router::meetings::Member| Member {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        email: p.email.clone(),
+    };
     Ok(school_year(year, &teams, &loaded.directory.calendar)
         .into_iter()
-        .map(|m| Invite {
-            uid: format!(
+        .map(|m| {
+            let uid = format!(
                 "statusmoede-{}-{}@{}",
                 m.team.slug,
                 m.planned.strftime("%Y%m%d"),
                 loaded.config.smtp.hostname
-            ),
-            team: m.team.name,
-            slug: m.team.slug,
-            start: m.start,
-            end: m.end,
-            summary: format!("Statusmøde: {}", m.team.name),
-            organizer: Member {
-                id: organizer.id.clone(),
-                name: organizer.name.clone(),
-                email: organizer.email.clone(),
-            },
-            attendees: m
+            );
+            let marked = udskoling.contains(&uid) && !m.team.udskoling.is_empty();
+            let organizer = m
                 .team
-                .members
-                .iter()
-                .filter(|p| p.id != organizer.id)
-                .map(|p| Member {
-                    id: p.id.clone(),
-                    name: p.name.clone(),
-                    email: p.email.clone(),
-                })
-                .collect(),
-            members: m.team.members.iter().map(|p| p.id.clone()).collect(),
+                .organizer
+                .as_ref()
+                .map(member)
+                .expect("checked above");
+            let everyone: Vec<&modtag_router::meetings::Member> = (m.team.members.iter())
+                .chain(m.team.udskoling.iter().filter(|_| marked))
+                .collect();
+            Invite {
+                uid,
+                summary: format!("Statusmøde: {}", m.team.name),
+                team: m.team.name.clone(),
+                slug: m.team.slug.clone(),
+                start: m.start,
+                end: m.end,
+                attendees: (everyone.iter())
+                    .filter(|p| p.id != organizer.id)
+                    .map(|p| member(p))
+                    .collect(),
+                members: everyone.iter().map(|p| p.id.clone()).collect(),
+                organizer,
+                udskoling: marked,
+                offers_udskoling: !m.team.udskoling.is_empty(),
+            }
         })
         .collect())
+}
+
+/// The year's invitations as planned now, with the udskoling marks kept in what was sent.
+pub fn planned(
+    loaded: &Loaded,
+    year: i16,
+    previous: Option<&SentSeries>,
+) -> Result<Vec<Invite>, String> {
+    statusmoeder(loaded, year, previous.map_or(&[][..], |p| &p.udskoling))
+}
+
+/// Where a meeting stands against what was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    NotSent,
+    Sent,
+    /// Planned otherwise than sent (moved, or its team changed): sending updates it.
+    Changed,
+    Cancelled,
+}
+
+/// Where `invite` stands against `previous`.
+pub fn standing(invite: &Invite, previous: Option<&SentSeries>) -> Standing {
+    match previous.and_then(|p| p.meetings.iter().find(|m| m.uid == invite.uid)) {
+        None => Standing::NotSent,
+        Some(m) if m.cancelled => Standing::Cancelled,
+        Some(m) if *m == record(invite, m.sequence, false) => Standing::Sent,
+        Some(_) => Standing::Changed,
+    }
 }
 
 /// One mail to queue: the same invitation to each of `to`.
@@ -221,7 +275,7 @@ fn cancellation(
 fn record(i: &Invite, sequence: u32, cancelled: bool) -> SentMeeting {
     SentMeeting {
         uid: i.uid.clone(),
-        team: i.team.to_string(),
+        team: i.team.clone(),
         start: i.start.to_string(),
         end: i.end.to_string(),
         organizer: i.organizer.id.clone(),
@@ -231,16 +285,12 @@ fn record(i: &Invite, sequence: u32, cancelled: bool) -> SentMeeting {
     }
 }
 
-/// What to mail for `invites` given what was sent before, with the meetings on
-/// `cancel_day` cancelled; `Err` when no meeting falls on that day.
-pub fn sending(
-    dir: &Directory,
-    year: i16,
+/// A cancellation names a day with a meeting, or a meeting of the year.
+fn check_cancel(
     invites: &[Invite],
-    previous: Option<SentSeries>,
-    cancel_day: Option<Date>,
-    stamp: Timestamp,
-) -> Result<Sending, String> {
+    year: i16,
+    (cancel_day, cancel_uid): (Option<Date>, Option<&str>),
+) -> Result<(), String> {
     if let Some(day) = cancel_day {
         if !invites.iter().any(|i| i.start.date() == day) {
             return Err(format!(
@@ -249,11 +299,36 @@ pub fn sending(
             ));
         }
     }
-    let mut before = previous.map(|s| s.meetings).unwrap_or_default();
+    if let Some(uid) = cancel_uid {
+        if !invites.iter().any(|i| i.uid == uid) {
+            return Err(format!(
+                "the school year {year}/{} has no statusmøde {uid}",
+                year + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What to mail for `invites` given what was sent before (its udskoling marks kept), with
+/// the meetings on `cancel_day`, or the one meeting `cancel_uid`, cancelled; `Err` when no
+/// meeting falls on that day or has that UID.
+pub fn sending(
+    dir: &Directory,
+    year: i16,
+    invites: &[Invite],
+    previous: Option<SentSeries>,
+    (cancel_day, cancel_uid): (Option<Date>, Option<&str>),
+    stamp: Timestamp,
+) -> Result<Sending, String> {
+    check_cancel(invites, year, (cancel_day, cancel_uid))?;
+    let (mut before, udskoling) =
+        previous.map_or_else(Default::default, |s| (s.meetings, s.udskoling));
     let mut out = Sending {
         series: SentSeries {
             school_year: year,
             meetings: Vec::new(),
+            udskoling,
         },
         ..Sending::default()
     };
@@ -262,7 +337,7 @@ pub fn sending(
             .iter()
             .position(|m| m.uid == i.uid)
             .map(|at| before.remove(at));
-        let cancel_now = cancel_day == Some(i.start.date());
+        let cancel_now = cancel_day == Some(i.start.date()) || cancel_uid == Some(i.uid.as_str());
         let meeting = match old {
             Some(o) if o.cancelled => {
                 out.unchanged += 1;
@@ -356,8 +431,8 @@ mod tests {
     #[test]
     fn sent_again_only_what_changed_goes_out() {
         let mut cfg = modtag_config::load_embedded().unwrap();
-        let invites = statusmoeder(&cfg, 2027).unwrap();
-        let first = sending(&cfg.directory, 2027, &invites, None, None, stamp()).unwrap();
+        let invites = statusmoeder(&cfg, 2027, &[]).unwrap();
+        let first = sending(&cfg.directory, 2027, &invites, None, (None, None), stamp()).unwrap();
         assert_eq!((first.new, first.mails.len()), (24, 24));
         // Again: nothing.
         let again = sending(
@@ -365,7 +440,7 @@ mod tests {
             2027,
             &invites,
             Some(first.series.clone()),
-            None,
+            (None, None),
             stamp(),
         )
         .unwrap();
@@ -375,13 +450,13 @@ mod tests {
         // as updates of the same meetings (same UID, SEQUENCE 1).
         let first_day = invites[0].start.date();
         cfg.directory.calendar.closed_days.push(first_day);
-        let moved_plan = statusmoeder(&cfg, 2027).unwrap();
+        let moved_plan = statusmoeder(&cfg, 2027, &[]).unwrap();
         let moved = sending(
             &cfg.directory,
             2027,
             &moved_plan,
             Some(first.series.clone()),
-            None,
+            (None, None),
             stamp(),
         )
         .unwrap();
@@ -399,7 +474,7 @@ mod tests {
             2027,
             &moved_plan,
             Some(moved.series.clone()),
-            Some(day),
+            (Some(day), None),
             stamp(),
         )
         .unwrap();
@@ -413,7 +488,7 @@ mod tests {
             2027,
             &moved_plan,
             Some(cancelled.series),
-            None,
+            (None, None),
             stamp(),
         )
         .unwrap();
@@ -424,7 +499,7 @@ mod tests {
             2027,
             &moved_plan,
             None,
-            Some(first_day),
+            (Some(first_day), None),
             stamp()
         )
         .is_err());

@@ -1,0 +1,137 @@
+//! The school year's statusmøder in the desk (issue 29), in a real Chromium with the relay:
+//! the leader of PPR sees each lederteam's meetings (a private school's called by its own
+//! leader), sends the year, marks a meeting as having a forløb about a pupil in udskoling
+//! (the leaders of UU and fritid are invited, and uninvited when the mark goes) and cancels
+//! one; no one else has the page.
+
+use modtag_tests::browser::Browser;
+use modtag_tests::*;
+
+const YEAR: &str = "/statusmoeder?aar=2027";
+
+/// The mails to `address` of the meeting whose UID starts with `uid`, as (method, ics).
+fn invitations(mails: &[String], address: &str, uid: &str) -> Vec<(String, String)> {
+    mails
+        .iter()
+        .filter(|m| rcpt_of(m) == address && m.contains("text/calendar"))
+        .map(|m| calendar_part(m))
+        .filter(|(_, ics)| ics.contains(&format!("UID:{uid}")))
+        .collect()
+}
+
+#[test]
+fn the_leader_of_ppr_sends_marks_and_cancels_the_years_statusmoeder() {
+    let d = Daemon::start(Options::default());
+    let sink = Sink::start(d.opts.relay_port);
+    let karen = d.add_user("karen", "leder.ppr@kommune.localhost", "leder_ppr");
+    let b = Browser::start();
+    b.sign_in(d.http, "karen", &karen);
+    b.follow("nav a[href='/statusmoeder']");
+    b.goto(&format!("http://{}{YEAR}", d.http));
+    let text = b.text();
+    for words in [
+        "Statusmøder 2027/2028",
+        "Dagplejen",
+        "Skoler",
+        "Friskolen",
+        "Indkaldes af Susanne Møller",
+        "Årets invitationer er ikke sendt",
+    ] {
+        assert!(text.contains(words), "{words}: {text}");
+    }
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "not sent"
+    );
+    // The account's own notices are out of the way first.
+    d.wait_outbox_idle();
+    let before = sink.count();
+    b.follow("form[action='/statusmoeder/send'] button");
+    assert!(
+        b.text().contains("Alle invitationer er sendt"),
+        "{}",
+        b.text()
+    );
+    d.wait_outbox_idle();
+    assert_eq!(sink.wait(before + 84).len(), before + 84);
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new(), "sent");
+    b.screenshot("statusmoeder");
+
+    // An udskoling forløb on Skoler's first meeting: the leaders of UU and fritid are
+    // invited to that meeting, the team gets the update.
+    let skoler = "statusmoede-skoler-20270817@";
+    let mark =
+        format!("form[action='/statusmoeder/udskoling']:has(input[value^='{skoler}']) button");
+    b.follow(&mark);
+    assert!(b.text().contains("Udskolingsforløb"), "{}", b.text());
+    d.wait_outbox_idle();
+    let mails = sink.wait(before + 84 + 6);
+    for leader in [
+        "leder.uu@kommune.localhost",
+        "leder.fritid@kommune.localhost",
+    ] {
+        let got = invitations(&mails, leader, skoler);
+        assert_eq!(got.len(), 1, "{leader}");
+        assert_eq!(got[0].0, "REQUEST");
+    }
+    let update = invitations(
+        &mails,
+        "leder.boerneskoleraadgivere@kommune.localhost",
+        skoler,
+    );
+    assert!(
+        update.iter().any(|(_, ics)| ics.contains("SEQUENCE:1")),
+        "{update:?}"
+    );
+    assert!(
+        invitations(
+            &mails,
+            "leder.uu@kommune.localhost",
+            "statusmoede-skoler-20271012@"
+        )
+        .is_empty(),
+        "only the marked meeting"
+    );
+
+    // The mark taken off: they get the cancellation of that meeting.
+    b.follow(&mark);
+    d.wait_outbox_idle();
+    let mails = sink.wait(before + 84 + 6 + 6);
+    let uu = invitations(&mails, "leder.uu@kommune.localhost", skoler);
+    assert!(
+        uu.iter()
+            .any(|(m, ics)| m == "CANCEL" && ics.contains("SEQUENCE:2")),
+        "{uu:?}"
+    );
+
+    // One meeting cancelled: Dagplejen's first, to its three.
+    let dagplejen = "statusmoede-dagplejen-20270817@";
+    b.follow(&format!("a[href*='uid={}']", dagplejen.replace('@', "%40")));
+    assert!(b.text().contains("Aflys statusmødet?"), "{}", b.text());
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "confirm"
+    );
+    b.follow("form[action='/statusmoeder/aflys'] button");
+    d.wait_outbox_idle();
+    let mails = sink.wait(before + 84 + 6 + 6 + 3);
+    let cancels: Vec<_> = (mails.iter())
+        .filter(|m| m.contains("text/calendar"))
+        .map(|m| calendar_part(m))
+        .filter(|(m, ics)| m == "CANCEL" && ics.contains(dagplejen))
+        .collect();
+    assert_eq!(cancels.len(), 3);
+    assert!(b.text().contains("aflyst"), "{}", b.text());
+
+    // Modtagelsen has neither the page nor the link.
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &modt);
+    let (status, page) = modt.get(&d, YEAR);
+    assert_eq!(status, 403, "{page}");
+    let (_, queue) = modt.get(&d, "/koe");
+    assert!(!queue.contains("href=\"/statusmoeder\""), "{queue}");
+    let (status, _) = modt.post_form(&d, "/statusmoeder/send", &[("aar", "2027")]);
+    assert_eq!(status, 403);
+}
