@@ -117,6 +117,9 @@ fn demo_tree_routes_every_branch_of_the_flows() {
         // Flow 4: back to trin 2 only with consent.
         // Both consents (to activate the tree, to share the forløb's information): sent.
         ("overgang trin=2 raadgiver=anna.kristensen inst=solsikken consent share", &["anna.kristensen", "mette.joergensen"], &[], false),
+        // The trin-2 team as for any trin-2 forløb (issue 29): on the folkeskole area the
+        // Børneskolerådgivere, not the school's leader directly.
+        ("overgang trin=2 raadgiver=anna.kristensen inst=bakkeskolen consent share", &["anna.kristensen", "boerneskoleraadgiverne"], &[], false),
         // Only the first: refused until the second is recorded.
         ("overgang trin=2 raadgiver=anna.kristensen inst=solsikken consent", &[], &["raadgiver", "lokal_leder"], true),
         ("overgang trin=2 raadgiver=anna.kristensen inst=solsikken", &[], &["raadgiver", "lokal_leder"], true),

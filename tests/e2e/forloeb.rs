@@ -343,18 +343,6 @@ fn an_answer_to_an_institution_without_a_certificate_never_leaves_in_clear() {
     assert!(d.stop().success());
 }
 
-/// A weekday (not a holiday or closed day) `days` or more from today, at 09:00 local.
-fn open_day_from(days: i64) -> String {
-    let cal = modtag_config::directory::Calendar::default();
-    let mut d = today_in_denmark()
-        .checked_add(jiff::Span::new().days(days))
-        .unwrap();
-    while modtag_router::calendar::closed(d, &cal) {
-        d = d.tomorrow().unwrap();
-    }
-    format!("{d}T09:00")
-}
-
 /// Flow 4: a case moves back to trin 2 only with both consents, the measures ended and the
 /// first meeting within 14 days with 5 days' notice; then the rådgiver and the lokal leder
 /// get the hand-over (gpg reads it) and the invitation.

@@ -25,6 +25,7 @@ mod history;
 mod keys;
 mod layout;
 mod oidc;
+mod overgang;
 mod pages;
 mod path;
 mod public_forms;

@@ -820,6 +820,19 @@ pub fn today_in_denmark() -> jiff::civil::Date {
         .date()
 }
 
+/// A weekday (not a holiday or closed day) `days` or more from today, at 09:00 local
+/// (`YYYY-MM-DDT09:00`).
+pub fn open_day_from(days: i64) -> String {
+    let cal = modtag_config::directory::Calendar::default();
+    let mut d = today_in_denmark()
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap();
+    while modtag_router::calendar::closed(d, &cal) {
+        d = d.tomorrow().unwrap();
+    }
+    format!("{d}T09:00")
+}
+
 /// The password of every account the tests make.
 pub const TEST_PASSWORD: &str = "korrekt hest batteri";
 

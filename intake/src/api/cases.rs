@@ -134,10 +134,23 @@ pub async fn overgang(
         &body,
         "{\"consent\": {\"given_by\", \"how\"}, \"consent_share\": {...}, \"measures_ended\": \"YYYY-MM-DD\", \"first_meeting\": \"YYYY-MM-DDTHH:MM\"}",
     )?;
+    Ok(Json(
+        move_to_trin_2(&state, &caller, case_number, input).await?,
+    ))
+}
+
+/// The overgang of `case_number`, for the API and the desk alike: refused (`Invalid`, every
+/// reason in Danish) until its conditions hold; `404` for a case the caller may not move.
+pub async fn move_to_trin_2(
+    state: &ApiState,
+    caller: &Caller,
+    case_number: String,
+    input: crate::workflow::overgang::OvergangInput,
+) -> Result<crate::workflow::overgang::Activated, ApiError> {
     let (cfg, now) = (state.app.policy.cfg(), state.now());
     let actor = caller.actor.clone();
     let person = caller.person.clone();
-    let done = state
+    state
         .app
         .change(move |store| -> Result<_, ApiError> {
             // One answer for "no such case" and "not yours": a case number is not a way to
@@ -163,6 +176,5 @@ pub async fn overgang(
                 }),
             }
         })
-        .await?;
-    Ok(Json(done))
+        .await
 }

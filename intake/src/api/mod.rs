@@ -9,7 +9,7 @@
 mod audit;
 pub mod auth;
 mod backup;
-mod cases;
+pub(crate) mod cases;
 pub(crate) mod changes;
 pub mod error;
 pub(crate) mod items;

@@ -78,6 +78,12 @@ pub(super) fn links(p: &Person, path: &str, query: &str) -> Vec<Link> {
             path == "/sendt-til-mig",
         ),
         (
+            "/overgang",
+            "Overgang til trin 2",
+            p.has("raadgiver"),
+            path == "/overgang",
+        ),
+        (
             "/statusmoeder",
             "Statusmøder",
             may(Action::SendInvitations),

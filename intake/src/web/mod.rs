@@ -19,6 +19,7 @@ mod item;
 mod kept;
 mod mine;
 mod oidc;
+mod overgang;
 mod overview;
 mod queue;
 mod sent;
@@ -91,6 +92,7 @@ fn router(state: Arc<ApiState>) -> Router {
             axum::routing::post(forloeb::cancel),
         )
         .route("/overblik", get(overview::overview))
+        .route("/overgang", get(overgang::form).post(overgang::submit))
         .route("/statusmoeder", get(statusmoeder::year))
         .route(
             "/statusmoeder/send",

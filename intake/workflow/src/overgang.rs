@@ -2,8 +2,9 @@
 //! forløb. Refused, with every reason at once, until both consents are recorded (to
 //! activate the beslutningstræ; to share the current forløb's information), the measures
 //! have ended, and the first TRIVSEL+ meeting falls within `first_meeting_days` with
-//! `notice_days`' notice. Then the tree's `overgang` rules route it (the rådgiver, who
-//! attends to hand over, and the lokal leder), each gets the hand-over encrypted to their
+//! `notice_days`' notice. Then the tree's `overgang` rules route it as any trin-2 forløb
+//! (the rådgiver, who attends to hand over, and the lokal leder, or on the folkeskole area
+//! the Børneskolerådgivere), each gets the hand-over encrypted to their
 //! certificate, and both are invited to the first meeting by calendar, organized by the
 //! rådgiver. A plan like every workflow step: the effects go into a `Batch`.
 
@@ -98,9 +99,12 @@ pub fn plan(
         ..Facts::default()
     };
     let decision = route(&facts, &cfg.tree, &cfg.directory);
-    if refused.is_empty() && !decision.recipients.iter().any(|r| r.role == "lokal_leder") {
+    // The tværfaglige team on trin 2 needs its contact (the lokal leder, or the
+    // Børneskolerådgivere) besides the rådgiver who hands over.
+    let team = (decision.recipients.iter()).any(|r| r.person != case.raadgiver);
+    if refused.is_empty() && !team {
         refused.push(format!(
-            "Sagen har ingen institution med en lokal leder i kataloget: {}",
+            "Beslutningstræet finder ingen til det tværfaglige team på trin 2 for sagens institution: {}",
             decision
                 .refused
                 .as_deref()
@@ -279,8 +283,8 @@ fn handovers(
     Ok(entries)
 }
 
-/// The hand-over the rådgiver and the lokal leder get (encrypted): the child, the case, the
-/// consents and the first meeting.
+/// The hand-over the rådgiver and the trin-2 team's contact get (encrypted): the child, the
+/// case, the consents and the first meeting.
 fn handover(
     case: &Case,
     raadgiver: &str,
