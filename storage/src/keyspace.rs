@@ -236,7 +236,7 @@ pub(crate) fn blind_hash(key: &[u8], cpr_digits: &str) -> [u8; 32] {
 }
 
 /// The blind index's key part for a child's name in its normalised form (see
-/// `records::normalised_name`): domain-separated from the CPR's, no name in clear.
+/// `names::normalised_name`): domain-separated from the CPR's, no name in clear.
 pub(crate) fn name_hash(key: &[u8], normalised: &str) -> [u8; 32] {
     keyed(key, &[b"navn:", normalised.as_bytes()])
 }
@@ -244,7 +244,7 @@ pub(crate) fn name_hash(key: &[u8], normalised: &str) -> [u8; 32] {
 /// The blind index's key parts for a child's name: the whole normalised name and, when it
 /// has middle names, the first and last name alone (how a person searches).
 pub(crate) fn name_hashes(key: &[u8], name: &str) -> Vec<[u8; 32]> {
-    let full = crate::records::normalised_name(name);
+    let full = crate::names::normalised_name(name);
     let words: Vec<&str> = full.split(' ').collect();
     let mut forms = vec![full.clone()];
     if words.len() > 2 {

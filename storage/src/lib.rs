@@ -34,6 +34,7 @@ pub mod forloeb;
 pub mod keys;
 mod keyspace;
 pub mod merkle;
+mod names;
 pub mod outbox;
 pub mod records;
 pub mod restore;
@@ -46,5 +47,5 @@ pub mod summary;
 pub mod trust;
 
 pub use error::{StoreError, Taken};
-pub use records::normalised_name;
+pub use names::normalised_name;
 pub use store::Store;

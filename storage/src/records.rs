@@ -235,6 +235,18 @@ pub struct DecisionRecord {
     /// screening and its recommendation only (never a citizen reporter's identity).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub attach_original: bool,
+    /// Names in a TRIVSEL+ subject the directory did not match, which Journalen resolved
+    /// to a person (issue 29): routed as that person's name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names_added: Vec<NameAdded>,
+}
+
+/// A name as the subject wrote it, and the directory person Journalen says it means.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NameAdded {
+    pub written: String,
+    /// Directory id.
+    pub person: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -490,8 +502,10 @@ impl Item {
     /// Adds a name the child goes by (a case's, or the intake's own), unless it is there
     /// already as the blind index reads names.
     pub fn add_child_name(&mut self, name: &str) {
-        let n = normalised_name(name);
-        if !n.is_empty() && !(self.child_names.iter()).any(|c| normalised_name(c) == n) {
+        let n = crate::names::normalised_name(name);
+        if !n.is_empty()
+            && !(self.child_names.iter()).any(|c| crate::names::normalised_name(c) == n)
+        {
             self.child_names.push(name.trim().to_string());
         }
     }
@@ -532,18 +546,6 @@ impl Item {
             note: note.to_string(),
         });
     }
-}
-
-/// A child's name as the blind index keeps it: lower case, words of letters (and the
-/// hyphens and apostrophes inside names), one space between; "Emil  HANSEN." and
-/// "emil hansen" are one name. Empty when nothing is left.
-pub fn normalised_name(name: &str) -> String {
-    name.split(|c: char| !(c.is_alphabetic() || c == '-' || c == '\''))
-        .map(|w| w.trim_matches(|c| c == '-' || c == '\''))
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A case from the kommune's case system.

@@ -57,10 +57,53 @@ fn journalen_forwards_a_send_sikkert_to_the_named_leaders_with_one_action() {
         b.text()
     );
 
-    // The copy reaches the leader of PPR, encrypted to her, with the private school's message.
+    // The name it could not match stays on the item for Journalen (issue 29), with the
+    // leaders the tree allows for a private school; she says whom it means, and that leader
+    // gets the forward too and joins the forløb.
+    let text = b.text();
+    assert!(
+        text.contains("Navne i emnet, som ikke blev fundet") && text.contains("«Ukendt Person» er"),
+        "{text}"
+    );
+    let options = b.eval(
+        "return Array.from(document.querySelectorAll('#navn-1 option')).map(o => o.textContent);",
+    );
+    assert!(
+        options
+            .to_string()
+            .contains("Henrik Sørensen (distriktsskolelederen)")
+            && !options.to_string().contains("Karen Poulsen"),
+        "{options}"
+    );
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "names left"
+    );
+    b.eval("document.getElementById('navn-1').value = 'henrik.soerensen'; return null;");
+    b.follow("form[action$='/navn'] button");
+    let text = b.text();
+    assert!(
+        text.contains("Sendt til Henrik Sørensen")
+            && text.contains("Sendt til Karen Poulsen")
+            && !text.contains("Navne i emnet, som ikke blev fundet")
+            && text.contains("venter på Henrik Sørensen"),
+        "{text}"
+    );
+
+    // The copy reaches the leader of PPR, encrypted to her, with the private school's message;
+    // the resolved name's leader gets one too, and no one gets two.
     d.wait_outbox_idle();
-    let copy = sink
-        .wait(before + 1)
+    let mails = sink.wait(before + 2);
+    let to = |a: &str| mails.iter().filter(|m| rcpt_of(m) == a).count();
+    assert_eq!(
+        (
+            to("leder.ppr@kommune.localhost"),
+            to("distriktsskoleleder@kommune.localhost")
+        ),
+        (1, 1)
+    );
+    let copy = mails
         .into_iter()
         .find(|m| rcpt_of(m) == "leder.ppr@kommune.localhost")
         .expect("a copy to the leader of PPR");

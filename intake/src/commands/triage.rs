@@ -197,6 +197,7 @@ fn decision_body(d: &DecisionArgs, revise: Option<String>) -> Result<DecisionBod
         revise,
         screening_outcome: d.outcome.clone(),
         attach_original: d.attach_original,
+        names_added: Vec::new(),
     })
 }
 

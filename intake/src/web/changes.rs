@@ -249,3 +249,75 @@ pub async fn close(
     let next = format!("/koe/{reference}");
     then(&state, &caller, &reference, done, (&next, kept)).await
 }
+
+#[derive(Deserialize)]
+pub struct Resolve {
+    #[serde(default)]
+    csrf: String,
+    /// The name as the subject wrote it.
+    #[serde(default)]
+    navn: String,
+    /// The directory id Journalen says it means.
+    #[serde(default)]
+    person: String,
+}
+
+csrf_field!(Resolve);
+
+/// `POST /koe/{reference}/navn`: Journalen says whom a name left unmatched means; the
+/// person gets the forward too.
+pub async fn resolve_name(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    Posted(caller, f): Posted<Resolve>,
+) -> Response {
+    let kept = Kept::new("navn", [("person", f.person.clone())]);
+    let again = |kept: Kept, why: &str| {
+        let kept = kept.refused(StatusCode::UNPROCESSABLE_ENTITY, why);
+        super::item::show(&state, &caller, &reference, Some(kept))
+    };
+    let item = match crate::api::state::load_item(&state, &reference).await {
+        Ok(item) if crate::access::view::works(&caller.person, &item) => item,
+        Ok(_) | Err(crate::api::error::ApiError::Refused(StatusCode::NOT_FOUND, _)) => {
+            return super::item::show(&state, &caller, &reference, None).await
+        }
+        Err(e) => return e.into_response(),
+    };
+    let cfg = state.app.policy.cfg();
+    let Some(name) = super::names::left(&cfg, &item)
+        .into_iter()
+        .find(|n| n.written == f.navn)
+    else {
+        return again(kept, "Navnet er ikke længere uafklaret.").await;
+    };
+    let Some((_, who)) = name.candidates.iter().find(|(id, _)| *id == f.person) else {
+        return again(kept, "Vælg en af lederne på listen.").await;
+    };
+    let d = item
+        .decision
+        .as_ref()
+        .expect("a name is left only after the forward");
+    let input = crate::workflow::decide::DecisionInput {
+        actor: caller.actor.clone(),
+        area: d.area.clone(),
+        institution: d.institution.clone(),
+        udskoling: d.udskoling,
+        note: d.note.clone(),
+        revise: Some(format!("«{}» i emnet er {who}", f.navn)),
+        names_added: vec![modtag_storage::records::NameAdded {
+            written: f.navn.clone(),
+            person: f.person.clone(),
+        }],
+        ..Default::default()
+    };
+    let (r, now) = (reference.clone(), state.now());
+    let works = crate::workflow::decide::worked_by(caller.person.clone());
+    let decided = (state.app)
+        .change(move |store| crate::workflow::decide::decide(store, &cfg, &r, &input, works, now))
+        .await;
+    match decided {
+        Ok(_) => Redirect::to(&format!("/koe/{reference}")).into_response(),
+        Err(crate::workflow::decide::DecideError::Store(e)) => storage_trouble(e),
+        Err(e) => again(kept, &format!("Det kunne ikke lade sig gøre: {e}")).await,
+    }
+}

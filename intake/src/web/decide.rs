@@ -146,6 +146,7 @@ impl DecisionForm {
             screening_outcome: some(&self.udfald)
                 .filter(|o| SCREENING_OUTCOMES.iter().any(|(id, _)| id == o)),
             attach_original: self.vedhaeft_original.is_some(),
+            names_added: Vec::new(),
         })
     }
 }

@@ -130,7 +130,12 @@ pub async fn preview(
                 .recipients
                 .iter()
                 .map(|r| Line {
-                    who: format!("{} ({}, {})", name(&r.person), r.role, r.email),
+                    who: format!(
+                        "{} ({}, {})",
+                        name(&r.person),
+                        modtag_config::roles::role_words(&r.role),
+                        r.email
+                    ),
                     why: r.reason.clone(),
                 })
                 .collect(),

@@ -43,6 +43,8 @@ struct ItemPage<'a> {
     attachments: Vec<super::sent::AttachmentRow>,
     /// A refused form's reason and text.
     kept: &'a Kept,
+    /// A forwarded TRIVSEL+'s names the directory did not match, for Journalen to resolve.
+    names_left: Vec<super::names::NameLeft>,
     /// The child's other intakes (issue 29).
     history: super::history::History,
     suggestions: &'a [String],
@@ -282,6 +284,10 @@ fn render(
         kept.status,
         ItemPage {
             kept: &kept,
+            names_left: match crate::access::view::works(&caller.person, item) {
+                true => super::names::left(cfg, item),
+                false => Vec::new(),
+            },
             csrf,
             summary,
             kind_reason: &u.kind_reason,

@@ -18,6 +18,7 @@ mod history;
 mod item;
 mod kept;
 mod mine;
+mod names;
 mod oidc;
 mod overgang;
 mod overview;
@@ -66,6 +67,10 @@ fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/koe/{reference}/luk", axum::routing::post(changes::close))
         .route("/koe/{reference}/notat", axum::routing::post(changes::note))
+        .route(
+            "/koe/{reference}/navn",
+            axum::routing::post(changes::resolve_name),
+        )
         .route(
             "/koe/{reference}/afsender",
             axum::routing::post(changes::sender),

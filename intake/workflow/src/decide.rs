@@ -57,6 +57,10 @@ pub struct DecisionInput {
     /// when the reporter is a citizen.
     #[serde(default)]
     pub attach_original: bool,
+    /// Names in a TRIVSEL+ subject the directory did not match, resolved by Journalen to a
+    /// directory person: routed by that person's name (issue 29).
+    #[serde(default)]
+    pub names_added: Vec<modtag_storage::records::NameAdded>,
 }
 
 /// Why a decision was not taken, mapped to HTTP statuses by the API.
@@ -193,6 +197,17 @@ pub fn preview(
     Ok(decision)
 }
 
+/// `input` with the names the current decision resolved, unless it resolves them again.
+fn with_names(input: &DecisionInput, current: Option<&DecisionRecord>) -> DecisionInput {
+    let mut out = input.clone();
+    for n in current.map_or(&[][..], |d| &d.names_added) {
+        if !out.names_added.iter().any(|m| m.written == n.written) {
+            out.names_added.push(n.clone());
+        }
+    }
+    out
+}
+
 /// What a decision on `item` reads besides it: the case it names and the stored message.
 /// Refuses first what `plan` would refuse, before anything else is read.
 fn known(store: &Store, item: Item, input: &DecisionInput) -> Result<Known, DecideError> {
@@ -263,6 +278,9 @@ pub fn plan(
     let reference = item.reference.clone();
     let reference = reference.as_str();
     let revise = revision(&item, input)?;
+    // Names Journalen resolved stay resolved when the intake is assessed again.
+    let merged = with_names(input, item.decision.as_ref());
+    let input = &merged;
     // Whom the routing sends it to before this decision: anyone the new one leaves out
     // loses their access to it (issue 25), which the audit entry records.
     let routed_before: Vec<String> = item
@@ -385,8 +403,16 @@ fn routing_facts(
             .or_else(|| case.and_then(|c| c.institution.clone())),
         raadgiver: case.map(|c| c.raadgiver.clone()),
         // Every name the subject gave, matched or not: the router matches them again
-        // against the directory the decision is made with.
-        names: trivsel_names(item),
+        // against the directory the decision is made with; and whom Journalen resolved an
+        // unmatched one to, by the directory's name.
+        names: trivsel_names(item)
+            .into_iter()
+            .chain(
+                (input.names_added.iter())
+                    .filter_map(|n| cfg.directory.person(&n.person))
+                    .map(|p| p.name.clone()),
+            )
+            .collect(),
     })
 }
 
@@ -436,6 +462,7 @@ fn decision_record(
         refused: decision.refused.clone(),
         screening_outcome: input.screening_outcome.clone(),
         attach_original: input.attach_original,
+        names_added: input.names_added.clone(),
     }
 }
 

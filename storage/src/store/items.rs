@@ -162,7 +162,7 @@ impl Store {
     /// References of every intake about a child of this name (as `normalised_name` reads
     /// it: the whole name, or first and last name), in reference order.
     pub fn items_for_child_name(&self, name: &str) -> Result<Vec<String>, StoreError> {
-        let full = crate::records::normalised_name(name);
+        let full = crate::names::normalised_name(name);
         if full.is_empty() {
             return Ok(Vec::new());
         }

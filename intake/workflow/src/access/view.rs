@@ -278,6 +278,8 @@ fn as_sent_decision(d: &DecisionRecord) -> DecisionRecord {
         refused: None,
         screening_outcome: d.screening_outcome.clone(),
         attach_original: d.attach_original,
+        // Journalen's own resolving of names in a subject is not the recipient's.
+        names_added: Vec::new(),
     }
 }
 

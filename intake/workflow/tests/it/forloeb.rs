@@ -51,6 +51,7 @@ fn forwarded(cfg: &modtag_config::Loaded, at: Timestamp) -> Item {
         refused: None,
         screening_outcome: None,
         attach_original: false,
+        names_added: Vec::new(),
     });
     item.transition(ItemState::Assessed, "journal", at, "");
     item.transition(ItemState::Routed, "journal", at, "routed");

@@ -105,6 +105,7 @@ fn intake(kind: &str, attach: bool) -> Item {
         refused: None,
         screening_outcome: Some("trivselplus_anbefalet".into()),
         attach_original: attach,
+        names_added: Vec::new(),
     };
     item.earlier_decisions = vec![RevisedDecision {
         decision: decision("2026-12-01T10:00:00Z", vec![routed("lokal_leder", "ida")]),
