@@ -444,6 +444,9 @@ pub struct BookForm {
     /// "Jeg har bekræftet adresserne": addresses outside the directory and the institution.
     #[serde(default)]
     bekraeft: String,
+    /// "Book alligevel": a participant's other modtag meeting at the time does not matter.
+    #[serde(default)]
+    alligevel: String,
 }
 
 /// Books (or moves) the first meeting; a slot that breaks a rule, or a list that cannot
@@ -460,14 +463,18 @@ pub async fn book(
     let outcome = match checked {
         Ok((start, people)) => {
             let actor = caller.actor.clone();
-            let confirmed = !form.bekraeft.is_empty();
+            let confirmed = booking::Confirmed {
+                addresses: !form.bekraeft.is_empty(),
+                clashes: !form.alligevel.is_empty(),
+            };
             let plan: Plan = Box::new(move |store, cfg, item, batch, now| {
                 let taken = taken_slots(store, &item.reference)?;
+                let busy = booking::busy_on(store, cfg, start.date())?;
                 booking::book(
                     store,
                     cfg,
                     item,
-                    (start, &taken),
+                    (start, &taken, &busy),
                     (people, confirmed),
                     &actor,
                     batch,

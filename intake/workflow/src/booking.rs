@@ -4,7 +4,7 @@
 //! iCalendar invitation to every participant and the private leader. Plans only, like every
 //! workflow step.
 
-use jiff::civil::DateTime;
+use jiff::civil::{Date, DateTime};
 use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_router::startmoede;
@@ -12,6 +12,7 @@ use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::forloeb::{Cancelled, Meeting, Participant};
 use modtag_storage::records::Item;
 use modtag_storage::store::{Batch, IdSource};
+use modtag_storage::Store;
 use modtag_storage::StoreError;
 use serde_json::json;
 
@@ -51,18 +52,89 @@ pub fn unknown_addresses(cfg: &Loaded, item: &Item, participants: &[Participant]
         .collect()
 }
 
+/// What Journalen has confirmed for a booking: addresses outside the directory and the
+/// institution, and that a participant's other meeting at the time does not matter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Confirmed {
+    pub addresses: bool,
+    pub clashes: bool,
+}
+
+/// Another meeting in modtag someone is invited to (a statusmøde), for a booking's check.
+#[derive(Debug, Clone)]
+pub struct Busy {
+    pub email: String,
+    pub what: String,
+    pub start: DateTime,
+    pub end: DateTime,
+}
+
+/// The statusmøder on `day` and who is invited to each (none cancelled).
+pub fn busy_on(store: &Store, cfg: &Loaded, day: Date) -> Result<Vec<Busy>, StoreError> {
+    let year = if day.month() >= 8 {
+        day.year()
+    } else {
+        day.year() - 1
+    };
+    let Some(series) = store.series(year)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for m in series.meetings.iter().filter(|m| !m.cancelled) {
+        let (Ok(start), Ok(end)) = (m.start.parse::<DateTime>(), m.end.parse::<DateTime>()) else {
+            continue;
+        };
+        if start.date() != day {
+            continue;
+        }
+        for person in m.members.iter().filter_map(|id| cfg.directory.person(id)) {
+            out.push(Busy {
+                email: person.email.clone(),
+                what: format!("statusmøde ({})", m.team),
+                start,
+                end,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Participants with another modtag meeting overlapping `start`-`end`, in words.
+fn clashes(
+    participants: &[Participant],
+    busy: &[Busy],
+    (start, end): (DateTime, DateTime),
+) -> Vec<String> {
+    (busy.iter())
+        .filter(|b| b.start < end && start < b.end)
+        .filter_map(|b| {
+            let p = participants
+                .iter()
+                .find(|p| p.email.eq_ignore_ascii_case(&b.email))?;
+            Some(format!(
+                "{} har {} kl. {}-{}",
+                p.name,
+                b.what,
+                b.start.strftime("%H:%M"),
+                b.end.strftime("%H:%M")
+            ))
+        })
+        .collect()
+}
+
 /// Books (or moves) the first meeting (step 5) in the slot starting at `start` (unless
 /// another forløb holds it: `taken`), and queues
 /// an invitation to every participant and the private leader. `Err` says, in Danish, why
 /// the slot or the list cannot be used; nothing is then changed. An address outside the
-/// directory and the institution's domains is refused unless `confirmed`.
+/// directory and the institution's domains, or a participant `busy` with another modtag
+/// meeting then, is refused unless `confirmed`.
 #[allow(clippy::too_many_arguments)]
 pub fn book(
     ids: &dyn IdSource,
     cfg: &Loaded,
     item: &mut Item,
-    (start, taken): (DateTime, &[DateTime]),
-    (participants, confirmed): (Vec<Participant>, bool),
+    (start, taken, busy): (DateTime, &[DateTime], &[Busy]),
+    (participants, confirmed): (Vec<Participant>, Confirmed),
     actor: &str,
     batch: &mut Batch,
     now: Timestamp,
@@ -73,7 +145,7 @@ pub fn book(
         ));
     };
     let unknown = unknown_addresses(cfg, item, &participants);
-    if !unknown.is_empty() && !confirmed {
+    if !unknown.is_empty() && !confirmed.addresses {
         return Ok(Err(format!(
             "Disse adresser er hverken i kataloget eller institutionens: {}. Tjek, at de er \
              rigtige, og sæt flueben i «Jeg har bekræftet adresserne», eller fjern dem.",
@@ -91,6 +163,14 @@ pub fn book(
         Ok(end) => end,
         Err(why) => return Ok(Err(why)),
     };
+    let clash = clashes(&participants, busy, (start, end));
+    if !clash.is_empty() && !confirmed.clashes {
+        return Ok(Err(format!(
+            "Mødet falder sammen med andre møder i modtag: {}. Vælg en anden tid, eller sæt \
+             flueben i «Book alligevel».",
+            clash.join("; ")
+        )));
+    }
     let Some(private) = institution_leader(cfg, item) else {
         return Ok(Err(
             "Institutionens leder er ikke i kataloget, så den private leder kan ikke indkaldes."

@@ -155,8 +155,8 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
             &store,
             &cfg,
             item,
-            ("2026-12-10T13:00".parse().unwrap(), &[]),
-            (people.clone(), false),
+            ("2026-12-10T13:00".parse().unwrap(), &[], &[]),
+            (people.clone(), booking::Confirmed::default()),
             "journal",
             b,
             t3,
@@ -174,20 +174,53 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
             &store,
             &cfg,
             item,
-            ("2026-12-15T09:00".parse().unwrap(), &[]),
-            (stranger, false),
+            ("2026-12-15T09:00".parse().unwrap(), &[], &[]),
+            (stranger, booking::Confirmed::default()),
             "journal",
             b,
             t3,
         )
         .unwrap();
         assert!(refused.unwrap_err().contains("angriber@evil.example"));
+        // A participant with a statusmøde then (issue 29): said first, booked only when
+        // Journalen says it does not matter.
+        let busy = [booking::Busy {
+            email: people[0].email.to_uppercase(),
+            what: "statusmøde (Skoler)".into(),
+            start: "2026-12-15T08:00".parse().unwrap(),
+            end: "2026-12-15T10:00".parse().unwrap(),
+        }];
+        let clash = booking::book(
+            &store,
+            &cfg,
+            item,
+            ("2026-12-15T09:00".parse().unwrap(), &[], &busy),
+            (people.clone(), booking::Confirmed::default()),
+            "journal",
+            b,
+            t3,
+        )
+        .unwrap()
+        .unwrap_err();
+        assert!(
+            clash.contains(&format!(
+                "{} har statusmøde (Skoler) kl. 08:00-10:00",
+                people[0].name
+            )),
+            "{clash}"
+        );
         booking::book(
             &store,
             &cfg,
             item,
-            ("2026-12-15T09:00".parse().unwrap(), &[]),
-            (people.clone(), false),
+            ("2026-12-15T09:00".parse().unwrap(), &[], &busy),
+            (
+                people.clone(),
+                booking::Confirmed {
+                    clashes: true,
+                    ..Default::default()
+                },
+            ),
             "journal",
             b,
             t3,
@@ -222,8 +255,8 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
             &store,
             &cfg,
             item,
-            ("2026-12-15T09:00".parse().unwrap(), &[]),
-            (people[..1].to_vec(), false),
+            ("2026-12-15T09:00".parse().unwrap(), &[], &[]),
+            (people[..1].to_vec(), booking::Confirmed::default()),
             "journal",
             b,
             t4,
@@ -238,4 +271,47 @@ fn each_step_left_too_long_reminds_its_owner_until_the_meeting_is_booked() {
     assert!(to_dropped[0].message.contains("method=CANCEL"));
     let rest: Vec<_> = sent.iter().filter(|e| &e.email != dropped).collect();
     assert!(!rest.is_empty() && rest.iter().all(|e| e.message.contains("method=REQUEST")));
+}
+
+/// The booking's check reads the statusmøder sent for the day's school year: everyone
+/// invited to a meeting not cancelled, on that day only (issue 29).
+#[test]
+fn the_statusmoeder_of_a_day_are_what_a_booking_checks_against() {
+    let cfg = modtag_config::load_embedded().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, _) = DataKeys::init_or_load(dir.path(), None).unwrap();
+    let store = Store::open(
+        dir.path(),
+        keys.with_auditors(cfg.auditors.clone()),
+        Timestamp::now(),
+    )
+    .unwrap();
+    let at: Timestamp = "2027-08-01T08:00:00Z".parse().unwrap();
+    let invites = modtag_workflow::meetings::statusmoeder(&cfg, 2027, &[]).unwrap();
+    let mut plan =
+        modtag_workflow::meetings::sending(&cfg.directory, 2027, &invites, None, (None, None), at)
+            .unwrap();
+    // Dagtilbud's first meeting cancelled: no one is busy with it.
+    plan.series.meetings[1].cancelled = true;
+    let mut b = Batch::new();
+    b.series(plan.series);
+    store.commit(b, at).unwrap();
+
+    let day = invites[0].start.date();
+    let busy = booking::busy_on(&store, &cfg, day).unwrap();
+    let karen: Vec<String> = (busy.iter())
+        .filter(|b| b.email == "leder.ppr@kommune.localhost")
+        .map(|b| b.what.clone())
+        .collect();
+    assert_eq!(
+        karen,
+        ["statusmøde (Dagplejen)", "statusmøde (Skoler)"],
+        "not the cancelled one, not Friskolen's"
+    );
+    assert!(booking::busy_on(&store, &cfg, day.tomorrow().unwrap())
+        .unwrap()
+        .is_empty());
+    // A day in the spring belongs to the school year that began the August before.
+    let spring = invites.last().unwrap().start.date();
+    assert!(!booking::busy_on(&store, &cfg, spring).unwrap().is_empty());
 }
