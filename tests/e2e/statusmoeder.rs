@@ -125,6 +125,51 @@ fn the_leader_of_ppr_sends_marks_and_cancels_the_years_statusmoeder() {
     assert_eq!(cancels.len(), 3);
     assert!(b.text().contains("aflyst"), "{}", b.text());
 
+    // Friskolen's own leader: her school's meetings only; she marks her first one with an
+    // udskoling forløb, and only that meeting's invitations go out.
+    let susanne = d.add_user("susanne", "leder@friskolen.localhost", "privat_leder");
+    let susanne = d.sign_in("susanne", &susanne);
+    let (status, page) = susanne.get(&d, YEAR);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<h2>Friskolen</h2>") && !page.contains("<h2>Skoler</h2>"),
+        "{page}"
+    );
+    d.wait_outbox_idle();
+    let before = sink.count();
+    let friskolen = "statusmoede-privat-friskolen-20270817@modtag.localhost";
+    let marked = [("aar", "2027"), ("uid", friskolen), ("til", "ja")];
+    let (status, page) = susanne.post_form(&d, "/statusmoeder/udskoling", &marked);
+    assert_eq!(status, 303, "{page}");
+    d.wait_outbox_idle();
+    let mails = sink.wait(before + 5);
+    assert_eq!(
+        mails.len(),
+        before + 5,
+        "her meeting's three and UU and fritid"
+    );
+    let uu = invitations(
+        &mails,
+        "leder.uu@kommune.localhost",
+        "statusmoede-privat-friskolen-",
+    );
+    assert_eq!(uu.len(), 1);
+    assert!(
+        uu[0].1.contains("ORGANIZER;CN=Susanne Møller"),
+        "{}",
+        uu[0].1
+    );
+    // Another team's meeting is not hers to cancel.
+    let skoler_uid = "statusmoede-skoler-20271012@modtag.localhost";
+    let (status, _) = susanne.post_form(
+        &d,
+        "/statusmoeder/aflys",
+        &[("aar", "2027"), ("uid", skoler_uid)],
+    );
+    assert_eq!(status, 422);
+    d.wait_outbox_idle();
+    assert_eq!(sink.count(), before + 5, "nothing more was sent");
+
     // Modtagelsen has neither the page nor the link.
     let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
     let modt = d.sign_in("modt", &modt);

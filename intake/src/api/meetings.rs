@@ -1,8 +1,8 @@
 //! Mailing the school year's statusmøde invitations, for the leader of PPR (who summons
-//! them) or an administrator: one mail per person per meeting, queued in the outbox in one
-//! batch with its audit entry and the record of what was sent, under the meeting's stable
-//! UID. Sent again, only what changed goes out (`meetings::sending`); `cancel=DATE`
-//! cancels that day's meetings.
+//! them), an administrator, or a private school's leader for her own school (`scope`): one
+//! mail per person per meeting, queued in the outbox in one batch with its audit entry and
+//! the record of what was sent, under the meeting's stable UID. Sent again, only what
+//! changed goes out (`meetings::sending`); `cancel=DATE` cancels that day's meetings.
 
 use std::sync::Arc;
 
@@ -51,19 +51,50 @@ pub struct YearChange {
     pub udskoling: Option<(String, bool)>,
 }
 
+/// Whose statusmøder a caller sends: every team's for the leader of PPR and administrators
+/// (`None`); a private school's leader only the teams she calls (their slugs); no one
+/// else's (`Err`).
+pub fn scope(
+    cfg: &modtag_config::Loaded,
+    caller: &Caller,
+) -> Result<Option<Vec<String>>, ApiError> {
+    caller.require(Action::SendInvitations)?;
+    if caller.person.has("leder_ppr") || caller.person.has("admin") {
+        return Ok(None);
+    }
+    let me = caller.person.directory_id.as_deref();
+    let own: Vec<String> = modtag_router::meetings::teams(&cfg.tree, &cfg.directory)
+        .into_iter()
+        .filter(|t| {
+            t.organizer
+                .as_ref()
+                .is_some_and(|o| Some(o.id.as_str()) == me)
+        })
+        .map(|t| t.slug)
+        .collect();
+    match own.is_empty() {
+        true => Err(ApiError::Refused(
+            axum::http::StatusCode::FORBIDDEN,
+            "you call no lederteam's statusmøder".into(),
+        )),
+        false => Ok(Some(own)),
+    }
+}
+
 /// Sends the school year's statusmøder as planned now with `change`, for the leader of PPR
-/// or an administrator: the API's and the desk's one way (see the module's comment).
+/// or an administrator (or a private school's leader, her own school's only): the API's
+/// and the desk's one way (see the module's comment).
 pub async fn send_year(
     state: &ApiState,
     caller: &Caller,
     year: i16,
     change: YearChange,
 ) -> Result<Value, ApiError> {
-    caller.require(Action::SendInvitations)?;
     if !(2000..=2100).contains(&year) {
         return Err(ApiError::bad_request("school_year is a year, e.g. 2027"));
     }
     let cfg = state.app.policy.cfg();
+    let scope = scope(&cfg, caller)?;
     let now = state.now();
     let (actor, purpose) = (
         caller.actor.clone(),
@@ -86,12 +117,16 @@ pub async fn send_year(
                     series.udskoling.push(uid.clone());
                 }
             }
-            let invites = crate::meetings::planned(&cfg, year, previous.as_ref())
+            let mut invites = crate::meetings::planned(&cfg, year, previous.as_ref())
                 .map_err(ApiError::unprocessable)?;
+            // Out of the caller's scope every meeting stays as it was sent.
+            let (previous, others) =
+                crate::meetings::within(scope.as_deref(), &mut invites, previous);
             let cancel = (change.cancel_day, change.cancel_uid.as_deref());
-            let plan =
+            let mut plan =
                 crate::meetings::sending(&cfg.directory, year, &invites, previous, cancel, now)
                     .map_err(ApiError::unprocessable)?;
+            plan.series.meetings.extend(others);
             let mut b = Batch::new();
             let mut count = 0;
             for m in &plan.mails {

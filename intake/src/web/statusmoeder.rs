@@ -1,5 +1,5 @@
 //! The school year's statusmøder in the desk (issue 29, trin 2), for the leader of PPR (and
-//! administrators): each lederteam's meetings with who calls and who is summoned, where
+//! administrators; a private school's leader sees and sends her own school's): each lederteam's meetings with who calls and who is summoned, where
 //! each stands against what was sent, and the three things done here: send the year (or
 //! what changed), mark a meeting as having a forløb about a pupil in udskoling on its
 //! agenda (the leaders of UU and fritid are then invited to it, and uninvited when the
@@ -17,7 +17,6 @@ use serde::Deserialize;
 
 use super::session::{csrf_field, Posted, SignedIn};
 use super::signin::{page, storage_trouble, MessagePage};
-use crate::access::Action;
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::api::meetings::{send_year, YearChange};
@@ -105,11 +104,12 @@ async fn the_year(
     caller: &Caller,
     asked: Option<i16>,
 ) -> Result<(i16, Option<SentSeries>, Vec<Invite>), Response> {
-    if caller.require(Action::SendInvitations).is_err() {
-        let why =
-            "Statusmøderne indkaldes af lederen af PPR; siden er hendes og administratorernes.";
+    let cfg = state.app.policy.cfg();
+    let Ok(scope) = crate::api::meetings::scope(&cfg, caller) else {
+        let why = "Statusmøderne indkaldes af lederen af PPR, en privat skoles af dens egen \
+                   leder; siden er deres og administratorernes.";
         return Err(refused(StatusCode::FORBIDDEN, why));
-    }
+    };
     let today = state.now().to_zoned(jiff::tz::TimeZone::UTC).date();
     let year = asked
         .filter(|y| (2000..=2100).contains(y))
@@ -122,9 +122,12 @@ async fn the_year(
     let previous = blocking(move || store.series(year))
         .await
         .map_err(storage_trouble)?;
-    let cfg = state.app.policy.cfg();
     match planned(&cfg, year, previous.as_ref()) {
-        Ok(invites) => Ok((year, previous, invites)),
+        Ok(mut invites) => {
+            // A private school's leader sees her own school's meetings only.
+            crate::meetings::within(scope.as_deref(), &mut invites, None);
+            Ok((year, previous, invites))
+        }
         Err(why) => {
             let text = format!("Statusmøderne kan ikke planlægges: {why}");
             Err(refused(StatusCode::UNPROCESSABLE_ENTITY, &text))
@@ -181,7 +184,7 @@ pub async fn year(
         csrf: csrf_of(&caller),
         year,
         teams,
-        sent: previous.is_some_and(|p| !p.meetings.is_empty()),
+        sent: (invites.iter()).any(|i| standing(i, previous.as_ref()) != Standing::NotSent),
         pending,
         udskoling_names,
     };

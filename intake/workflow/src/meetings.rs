@@ -179,6 +179,37 @@ pub fn planned(
     statusmoeder(loaded, year, previous.map_or(&[][..], |p| &p.udskoling))
 }
 
+/// The part of a year within `scope` (team slugs; `None` is every team): `invites` keeps
+/// those teams' meetings, and what was sent is split into theirs and the rest, which a
+/// sending in that scope leaves as it is.
+pub fn within(
+    scope: Option<&[String]>,
+    invites: &mut Vec<Invite>,
+    previous: Option<SentSeries>,
+) -> (Option<SentSeries>, Vec<SentMeeting>) {
+    let Some(scope) = scope else {
+        return (previous, Vec::new());
+    };
+    // `statusmoede-{slug}-{YYYYMMDD}@host`: the day after the slug, so that one school's
+    // slug is never the beginning of another's.
+    let mine = |uid: &str| {
+        (scope.iter()).any(|slug| {
+            uid.strip_prefix(&format!("statusmoede-{slug}-"))
+                .and_then(|rest| rest.split_once('@'))
+                .is_some_and(|(day, _)| day.len() == 8 && day.bytes().all(|b| b.is_ascii_digit()))
+        })
+    };
+    invites.retain(|i| mine(&i.uid));
+    let Some(mut previous) = previous else {
+        return (None, Vec::new());
+    };
+    let (in_scope, others) = std::mem::take(&mut previous.meetings)
+        .into_iter()
+        .partition(|m| mine(&m.uid));
+    previous.meetings = in_scope;
+    (Some(previous), others)
+}
+
 /// Where a meeting stands against what was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {

@@ -89,7 +89,8 @@ pub enum Action {
     AuditCheckpoint,
     /// Copy the (encrypted) audit log from the running daemon, to verify and read it.
     AuditCopy,
-    /// Mail the school year's statusmøde invitations (the leader of PPR summons them).
+    /// Mail the school year's statusmøde invitations (the leader of PPR summons them; a
+    /// private school's leader her own school's: `api::meetings::scope`).
     SendInvitations,
     /// Move a case back to a trin-2 forløb (flow 4); the case's own rådgiver may too.
     Overgang,
@@ -116,7 +117,7 @@ pub fn roles_for(action: Action) -> &'static [&'static str] {
         Action::OutboxFailed | Action::OutboxRetry => &["modtagelsen_leder", "admin"],
         Action::AuditCheckpoint => &["auditor", "admin"],
         Action::AuditCopy => &["auditor"],
-        Action::SendInvitations => &["leder_ppr", "admin"],
+        Action::SendInvitations => &["leder_ppr", "admin", "privat_leder"],
         Action::Overgang => &["modtagelsen", "modtagelsen_leder"],
         Action::Retention => &["modtagelsen_leder", "admin"],
         Action::Erase => &["modtagelsen_leder"],
@@ -156,6 +157,11 @@ mod tests {
             Action::SendInvitations
         ));
         assert!(!may(&modt, Action::SendInvitations));
+        // A private school's leader calls her school's (which ones: `api::meetings::scope`).
+        assert!(may(
+            &person(&["privat_leder"], Some("susanne.moeller")),
+            Action::SendInvitations
+        ));
         assert_eq!(desk_kinds(&modt), [Kind::Underretning, Kind::Lae165]);
         assert!(desk_kinds(&person(&["doegnvagt"], Some("doegnvagten"))).is_empty());
     }
