@@ -80,6 +80,8 @@ fn the_desk_in_its_frame_on_a_screen_a_phone_and_paper() {
     b.set_size(1280, 900);
     assert_eq!(b.accessibility_violations(), Vec::<String>::new(), "item");
     b.screenshot("frame-item-before");
+    b.eval("document.getElementById('historik').scrollIntoView(); return null;");
+    b.screenshot("frame-item-history");
 
     // Printed: the intake, its reading and history; no frame, no forms, no buttons.
     let printed = b.printed_text();
