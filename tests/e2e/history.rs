@@ -3,7 +3,7 @@
 //! kind, reporter kind, trin, decision, outcome and assessor; "Gentagne underretninger"
 //! counted from that list; a name found through the blind index.
 
-use modtag_tests::{Daemon, Options};
+use modtag_tests::{queued_as, Daemon, Options};
 
 fn import_emils_case(d: &Daemon) {
     let csv = d.dir.path().join("sager.csv");
@@ -78,7 +78,7 @@ fn the_item_shows_the_childs_history() {
     // The other child's page has no history to show, and says so.
     let (_, page) = modt.get(&d, &format!("/koe/{other}"));
     assert!(
-        page.contains("Ingen andre henvendelser om barnet."),
+        page.contains("Ingen andre henvendelser om barnet, som du har adgang til."),
         "{page}"
     );
 
@@ -133,4 +133,65 @@ fn a_search_by_the_childs_name_finds_its_intakes() {
         let found = modtag_tests::scan::files_containing(d.dir.path(), name.as_bytes());
         assert!(found.is_empty(), "{name} in clear in {found:?}");
     }
+}
+
+/// Need-to-know (issue 29, the attacks on the history): a TRIVSEL+ or postfordeling that
+/// names a CPR shows Journalen nothing of Modtagelsen's underretninger about the child, and
+/// an intake naming two children shows the rådgiver of one nothing of the other's.
+#[test]
+fn the_history_shows_only_intakes_the_person_may_open() {
+    let d = Daemon::start(Options::default());
+    let csv = d.dir.path().join("sager.csv");
+    std::fs::write(
+        &csv,
+        "case_number,cpr,child_name,raadgiver,area,institution,status\n\
+         SAG-201,010120-4003,Ida Holm,bo.nielsen,skole,bakkeskolen,open\n",
+    )
+    .unwrap();
+    let out = d.cli(&["cases", "import", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let emils = d.send("Bekymring", "Emil kom sulten i skole, cpr 120315-4321.");
+    d.decide(
+        &emils,
+        &["--trin", "4", "--outcome", "boernefaglig_undersoegelse"],
+    );
+
+    // Journalen's postfordeling naming Emil's CPR.
+    let t = d.swaks("postfordeling@localhost", "opslag", "cpr 120315-4321");
+    let post = queued_as(&t).expect("accepted");
+    let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
+    let journal = d.sign_in("journal", &journal);
+    let (status, page) = journal.get(&d, &format!("/koe/{post}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        !page.contains(&emils)
+            && page.contains("Ingen andre henvendelser om barnet, som du har adgang til."),
+        "{page}"
+    );
+
+    // Two children in one underretning, sent to the rådgiver of the second one's case.
+    let both = d.send(
+        "Bekymring",
+        "Om Ida, cpr 010120-4003. Hun leger med en klassekammerat (cpr 120315-4321).",
+    );
+    d.decide(
+        &both,
+        &["--trin", "3", "--existing-case", "--case", "SAG-201"],
+    );
+    let bo = d.add_user("bo", "bo.nielsen@kommune.localhost", "raadgiver");
+    let bo = d.sign_in("bo", &bo);
+    let (status, page) = bo.get(&d, &format!("/koe/{both}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Barnets historik") && !page.contains(&emils),
+        "{page}"
+    );
+    // Modtagelsen, who works both children's underretninger, sees Emil's.
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &modt);
+    let (_, page) = modt.get(&d, &format!("/koe/{both}"));
+    assert!(
+        page.contains(&format!("<a href=\"/koe/{emils}\">")),
+        "{page}"
+    );
 }

@@ -2,9 +2,11 @@
 //! child's CPR, open and closed, found through the blind index, as a line a caseworker
 //! reads: when, what, who reported (as a kind, never a name), the trin, where the decision
 //! sent it, the screening's outcome and who assessed it. "Gentagne underretninger" is
-//! counted from the same list. Shown only to a person who sees the whole intake; the look
-//! is audited with the references shown, and a line links only where the person may open
-//! that intake too.
+//! counted over every intake naming the CPR, as at arrival. Shown only to a person who sees
+//! the whole intake, and a line only for an intake that person may open too
+//! (`access::view`): Journalen does not learn Modtagelsen's underretninger from a TRIVSEL+
+//! that names the CPR, nor a rådgiver another child's case from an intake naming two
+//! children. The look is audited with the references shown.
 
 use modtag_config::Loaded;
 use modtag_router::deadline;
@@ -21,8 +23,6 @@ use crate::app::blocking;
 /// One earlier (or later) intake about the child.
 pub(super) struct Line {
     pub reference: String,
-    /// The person may open it.
-    pub link: bool,
     pub received: String,
     pub kind: &'static str,
     pub reporter: &'static str,
@@ -66,6 +66,9 @@ pub(super) async fn of(
     })
     .await?;
     others.sort_by_key(|i| std::cmp::Reverse(i.received_at));
+    let now = state.now();
+    let earlier: Vec<jiff::Timestamp> = others.iter().map(|o| o.received_at).collect();
+    others.retain(|o| caller.view(o).is_some());
     if !others.is_empty() {
         let shown: Vec<&str> = others.iter().map(|i| i.reference.as_str()).collect();
         let event = Event::new(
@@ -77,12 +80,10 @@ pub(super) async fn of(
         .details(json!({ "page": "barnets historik", "shown": shown }));
         crate::api::state::audit(state, event).await?;
     }
-    let now = state.now();
-    let earlier = others.iter().map(|o| o.received_at);
     Ok(History {
         repeated: modtag_workflow::accept::repeated(&cfg, earlier, item.received_at),
         rule: rule_words(&cfg),
-        lines: others.iter().map(|o| line(caller, o, now)).collect(),
+        lines: others.iter().map(|o| line(o, now)).collect(),
     })
 }
 
@@ -94,7 +95,7 @@ fn rule_words(cfg: &Loaded) -> String {
     )
 }
 
-fn line(caller: &Caller, o: &Item, now: jiff::Timestamp) -> Line {
+fn line(o: &Item, now: jiff::Timestamp) -> Line {
     let d = o.decision.as_ref();
     let words = |d: &modtag_storage::records::DecisionRecord| {
         let to: Vec<&str> = (d.recipients.iter())
@@ -110,7 +111,6 @@ fn line(caller: &Caller, o: &Item, now: jiff::Timestamp) -> Line {
     };
     Line {
         reference: o.reference.clone(),
-        link: caller.view(o).is_some(),
         received: deadline::spoken(o.received_at, now),
         kind: kind_name(o.kind),
         reporter: modtag_config::vocab::reporter_words(o.understanding.reporter.kind),
