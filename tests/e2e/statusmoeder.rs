@@ -167,8 +167,28 @@ fn the_leader_of_ppr_sends_marks_and_cancels_the_years_statusmoeder() {
         &[("aar", "2027"), ("uid", skoler_uid)],
     );
     assert_eq!(status, 422);
+    // Nor to mark (the attack: UU and fritid invited to Skoler's meeting by Friskolen's
+    // leader), nor a UID made up, nor a meeting of a year not sent (which would mail the
+    // whole year).
+    let junk = "x".repeat(1000);
+    for (aar, uid) in [
+        ("2027", skoler_uid),
+        ("2027", junk.as_str()),
+        (
+            "2030",
+            "statusmoede-privat-friskolen-20300820@modtag.localhost",
+        ),
+    ] {
+        let mark = [("aar", aar), ("uid", uid), ("til", "ja")];
+        let (status, _) = susanne.post_form(&d, "/statusmoeder/udskoling", &mark);
+        assert_eq!(status, 422, "{aar} {}", &uid[..uid.len().min(40)]);
+    }
     d.wait_outbox_idle();
     assert_eq!(sink.count(), before + 5, "nothing more was sent");
+    // The leader of PPR sees one mark in the whole year: Friskolen's.
+    b.goto(&format!("http://{}{YEAR}", d.http));
+    let marks = b.eval("return document.querySelectorAll('main .mark-gentagen').length;");
+    assert_eq!(marks, 1, "her own mark only");
 
     // Modtagelsen has neither the page nor the link.
     let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");

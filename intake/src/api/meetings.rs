@@ -107,6 +107,7 @@ pub async fn send_year(
             // One sending of a year at a time: each compares with what the last one kept.
             let _held = store.lock_item(&reference);
             let mut previous = store.series(year)?;
+            one_of_yours(&cfg, year, scope.as_deref(), previous.as_ref(), &change)?;
             if let Some((uid, marked)) = &change.udskoling {
                 let series = previous.get_or_insert_with(|| SentSeries {
                     school_year: year,
@@ -162,4 +163,39 @@ pub async fn send_year(
             Ok(answer)
         })
         .await
+}
+
+/// A change to one meeting (its udskoling mark, its cancellation) is to a meeting of the
+/// caller's teams that was sent and is not cancelled: never another team's, never a UID
+/// made up, and never a whole year mailed as its side effect.
+fn one_of_yours(
+    cfg: &modtag_config::Loaded,
+    year: i16,
+    scope: Option<&[String]>,
+    previous: Option<&SentSeries>,
+    change: &YearChange,
+) -> Result<(), ApiError> {
+    let target = (change.udskoling.as_ref().map(|(uid, _)| uid)).or(change.cancel_uid.as_ref());
+    let Some(uid) = target else {
+        return Ok(());
+    };
+    let mut mine =
+        crate::meetings::planned(cfg, year, previous).map_err(ApiError::unprocessable)?;
+    crate::meetings::within(scope, &mut mine, None);
+    use crate::meetings::Standing;
+    match mine
+        .iter()
+        .find(|i| &i.uid == uid)
+        .map(|i| crate::meetings::standing(i, previous))
+    {
+        Some(Standing::Sent | Standing::Changed) => Ok(()),
+        Some(Standing::NotSent) => Err(ApiError::unprocessable(
+            "send the school year's invitations before changing one meeting",
+        )),
+        Some(Standing::Cancelled) => Err(ApiError::unprocessable("that statusmøde is cancelled")),
+        None => Err(ApiError::unprocessable(format!(
+            "no statusmøde {uid} of yours in the school year {year}/{}",
+            year + 1
+        ))),
+    }
 }
