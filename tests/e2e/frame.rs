@@ -152,10 +152,48 @@ fn a_leaders_frame_offers_only_her_desks() {
         head.contains("content-security-policy: default-src 'none'"),
         "{head}"
     );
+    // An answer the listener gives itself (a body over its limit) has the same headers.
+    let big = vec![b'x'; 3 * 1024 * 1024];
+    let (status, head, _) = http_request(d.http, "POST", "/koe", &[], &big).unwrap();
+    assert_eq!(status, 413, "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'")
+            && head.contains("x-frame-options: DENY")
+            && head.contains("cache-control: no-store"),
+        "{head}"
+    );
     // Signed out, the frame names no one and offers no desk.
     let (_, _, login) = http_get_headers(d.http, "/login", &[]).unwrap();
     assert!(
         login.contains("Fredericia Kommune") && !login.contains("Log ud"),
         "{login}"
+    );
+}
+
+/// A sender cannot make an intake unreadable by its size (the attack: 14 MB of characters
+/// that HTML escapes sixfold): the item page opens, framed, with the text.
+#[test]
+fn a_huge_intake_opens_framed() {
+    let d = Daemon::start(Options::default());
+    let line = "\"".repeat(900);
+    let mut eml = String::from(
+        "From: kontor@bakkeskolen.dk\r\nTo: underretning@localhost\r\nSubject: Stor\r\n\r\n",
+    );
+    for _ in 0..15_000 {
+        eml.push_str(&line);
+        eml.push_str("\r\n");
+    }
+    let file = d.dir.path().join("stor.eml");
+    std::fs::write(&file, &eml).unwrap();
+    let r = d.send_file("underretning@localhost", &file);
+    let uri = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &uri);
+    let (status, page) = modt.get(&d, &format!("/koe/{r}"));
+    assert_eq!(status, 200);
+    assert!(
+        page.len() > 64 * 1024 * 1024 && page.contains("Log ud") && page.contains("&#34;&#34;"),
+        "{} bytes: {}",
+        page.len(),
+        &page[..page.len().min(400)]
     );
 }

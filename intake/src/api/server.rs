@@ -108,7 +108,12 @@ pub async fn serve<L: Accept>(
 ) {
     let limits = Arc::new(limits);
     let router = router.layer(axum::middleware::from_fn_with_state(
-        (limits.request_timeout, limits.body_limit, limits.pages),
+        (
+            limits.request_timeout,
+            limits.body_limit,
+            limits.pages,
+            limits.tls.is_some(),
+        ),
         request_deadline,
     ));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -225,13 +230,18 @@ pub const API_BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// (`413`), before the handler runs. Only the reading is timed: a handler that was
 /// cancelled half-way could leave its work half-done.
 async fn request_deadline(
-    axum::extract::State((limit, body_limit, pages)): axum::extract::State<(Duration, usize, bool)>,
+    axum::extract::State((limit, body_limit, pages, tls)): axum::extract::State<(
+        Duration,
+        usize,
+        bool,
+        bool,
+    )>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    let refuse = |status: StatusCode, message: String, side: &str| {
+    let refusal = |status: StatusCode, message: String, side: &str| {
         if pages {
             let html = format!(
                 "<!DOCTYPE html><html lang=\"da\"><head><meta charset=\"utf-8\"><title>{side}</title></head>\
@@ -241,6 +251,13 @@ async fn request_deadline(
         } else {
             (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
         }
+    };
+    // Answered here, outside the routers' own layers: the same security headers as every
+    // other answer.
+    let refuse = |status: StatusCode, message: String, side: &str| {
+        let mut res = refusal(status, message, side);
+        crate::web::protect(res.headers_mut(), tls);
+        res
     };
     let (parts, body) = req.into_parts();
     if pages {

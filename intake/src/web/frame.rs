@@ -26,8 +26,6 @@ use crate::api::state::ApiState;
 /// Where the frame's head and foot go in `base.html`.
 const TOP: &str = "<!--modtag:frame-top-->";
 const BOTTOM: &str = "<!--modtag:frame-bottom-->";
-/// A page larger than this is sent as it is, unframed (only an intake's text can make one).
-const MAX_FRAMED: usize = 64 * 1024 * 1024;
 
 /// A link to one of the person's desks.
 pub(super) struct Link {
@@ -134,15 +132,15 @@ pub async fn frame(State(state): State<Arc<ApiState>>, req: Request, next: Next)
         return res;
     }
     let (mut parts, body) = res.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FRAMED).await else {
+    // A page is made whole in memory by its handler, however large an intake's text makes
+    // it (issue 29: a 14 MB message of '<' escapes to 55 MB): it is framed whatever its
+    // size, with one copy.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return (parts.status, "siden kunne ikke vises").into_response();
     };
-    let Ok(text) = String::from_utf8(bytes.to_vec()) else {
+    let Some((at_top, at_bottom)) = marks(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    if !text.contains(TOP) {
-        return Response::from_parts(parts, Body::from(text));
-    }
     // After the page: a sign-out has ended the session, a sign-in not begun it yet.
     let who = session_person(&headers, &state).await;
     let cfg = state.app.policy.cfg();
@@ -173,9 +171,23 @@ pub async fn frame(State(state): State<Arc<ApiState>>, req: Request, next: Next)
             return page(axum::http::StatusCode::INTERNAL_SERVER_ERROR, Err(e))
         }
     };
-    let framed = text.replacen(TOP, &top, 1).replacen(BOTTOM, &bottom, 1);
+    let mut framed = Vec::with_capacity(bytes.len() + top.len() + bottom.len());
+    framed.extend_from_slice(&bytes[..at_top]);
+    framed.extend_from_slice(top.as_bytes());
+    framed.extend_from_slice(&bytes[at_top + TOP.len()..at_bottom]);
+    framed.extend_from_slice(bottom.as_bytes());
+    framed.extend_from_slice(&bytes[at_bottom + BOTTOM.len()..]);
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(framed))
+}
+
+/// Where the frame's marks are in a page: the first top mark (in the head of `base.html`,
+/// before any content) and the last bottom mark (after it). A page's own text is escaped,
+/// so it holds neither; a page without both is sent as it is.
+fn marks(page: &[u8]) -> Option<(usize, usize)> {
+    let top = memchr::memmem::find(page, TOP.as_bytes())?;
+    let bottom = memchr::memmem::rfind(page, BOTTOM.as_bytes())?;
+    (bottom > top).then_some((top, bottom))
 }
 
 /// `/static/logo.svg`: the kommune's logo from the configuration.
