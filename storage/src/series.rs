@@ -14,6 +14,10 @@ pub struct SentSeries {
     /// udskoling on the agenda (the leaders of UU and fritid are summoned too).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub udskoling: Vec<String>,
+    /// Meetings the organizer moved by hand: UID and the new local start
+    /// (`YYYY-MM-DDTHH:MM:SS`); the meeting keeps its UID, so calendars update.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

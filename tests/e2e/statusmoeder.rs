@@ -19,6 +19,20 @@ fn invitations(mails: &[String], address: &str, uid: &str) -> Vec<(String, Strin
         .collect()
 }
 
+/// The browser's session as a plain HTTP client (its cookie, the page's CSRF token).
+fn karen_http(d: &Daemon, b: &Browser) -> Signed {
+    let cookie =
+        b.rt.block_on(b.client.get_named_cookie("modtag_session"))
+            .expect("a session cookie");
+    let cookie = format!("modtag_session={}", cookie.value());
+    let (_, _, page) = http_get_headers(d.http, "/konto", &[("Cookie", &cookie)]).unwrap();
+    Signed {
+        user: "karen".into(),
+        csrf: csrf_field(&page).expect("a CSRF token"),
+        cookie,
+    }
+}
+
 #[test]
 fn the_leader_of_ppr_sends_marks_and_cancels_the_years_statusmoeder() {
     let d = Daemon::start(Options::default());
@@ -103,6 +117,46 @@ fn the_leader_of_ppr_sends_marks_and_cancels_the_years_statusmoeder() {
         uu.iter()
             .any(|(m, ics)| m == "CANCEL" && ics.contains("SEQUENCE:2")),
         "{uu:?}"
+    );
+
+    // One meeting moved (Dagplejen's second, to Thursday 14 October 09:00): its three get
+    // the update of the same meeting; a weekend is refused.
+    d.wait_outbox_idle();
+    let before_move = sink.count();
+    let second = "statusmoede-dagplejen-20271012@modtag.localhost";
+    let karen_http = karen_http(&d, &b);
+    let moved = [
+        ("aar", "2027"),
+        ("uid", second),
+        ("dag", "2027-10-16"),
+        ("tid", "09:00"),
+    ];
+    let (status, page) = karen_http.post_form(&d, "/statusmoeder/flyt", &moved);
+    assert_eq!(status, 422);
+    assert!(page.contains("lukkedag"), "{page}");
+    let moved = [
+        ("aar", "2027"),
+        ("uid", second),
+        ("dag", "2027-10-14"),
+        ("tid", "09:00"),
+    ];
+    let (status, page) = karen_http.post_form(&d, "/statusmoeder/flyt", &moved);
+    assert_eq!(status, 303, "{page}");
+    d.wait_outbox_idle();
+    let mails = sink.wait(before_move + 3);
+    assert_eq!(mails.len(), before_move + 3);
+    let update = invitations(&mails, "leder.sundhedspleje@kommune.localhost", second);
+    assert!(
+        update.iter().any(|(m, ics)| m == "REQUEST"
+            && ics.contains("DTSTART;TZID=Europe/Copenhagen:20271014T090000")
+            && ics.contains("SEQUENCE:1")),
+        "{update:?}"
+    );
+    b.goto(&format!("http://{}{YEAR}", d.http));
+    assert!(
+        b.text().contains("tors. 14. okt. 2027 09:00-11:00"),
+        "{}",
+        b.text()
     );
 
     // One meeting cancelled: Dagplejen's first, to its three.

@@ -49,6 +49,8 @@ pub struct YearChange {
     pub cancel_day: Option<jiff::civil::Date>,
     pub cancel_uid: Option<String>,
     pub udskoling: Option<(String, bool)>,
+    /// A meeting moved to a new local start.
+    pub moved: Option<(String, jiff::civil::DateTime)>,
 }
 
 /// Whose statusmøder a caller sends: every team's for the leader of PPR and administrators
@@ -108,14 +110,25 @@ pub async fn send_year(
             let _held = store.lock_item(&reference);
             let mut previous = store.series(year)?;
             one_of_yours(&cfg, year, scope.as_deref(), previous.as_ref(), &change)?;
-            if let Some((uid, marked)) = &change.udskoling {
-                let series = previous.get_or_insert_with(|| SentSeries {
+            if let Some((_, start)) = &change.moved {
+                if let Some(why) = crate::meetings::move_refusal(&cfg, year, *start) {
+                    return Err(ApiError::unprocessable(why));
+                }
+            }
+            if change.udskoling.is_some() || change.moved.is_some() {
+                let s = previous.get_or_insert_with(|| SentSeries {
                     school_year: year,
                     ..SentSeries::default()
                 });
-                series.udskoling.retain(|u| u != uid);
-                if *marked {
-                    series.udskoling.push(uid.clone());
+                if let Some((uid, marked)) = &change.udskoling {
+                    s.udskoling.retain(|u| u != uid);
+                    if *marked {
+                        s.udskoling.push(uid.clone());
+                    }
+                }
+                if let Some((uid, start)) = &change.moved {
+                    s.moved.retain(|(u, _)| u != uid);
+                    s.moved.push((uid.clone(), start.to_string()));
                 }
             }
             let mut invites = crate::meetings::planned(&cfg, year, previous.as_ref())
@@ -153,6 +166,7 @@ pub async fn send_year(
                 "school_year": year, "meetings": invites.len(), "invitations": count,
                 "new": plan.new, "updated": plan.updated, "cancelled": plan.cancelled,
                 "unchanged": plan.unchanged, "udskoling": change.udskoling,
+                "moved": change.moved.as_ref().map(|(uid, at)| (uid, at.to_string())),
                 "cancelled_meeting": change.cancel_uid,
             });
             b.audit(
@@ -175,7 +189,9 @@ fn one_of_yours(
     previous: Option<&SentSeries>,
     change: &YearChange,
 ) -> Result<(), ApiError> {
-    let target = (change.udskoling.as_ref().map(|(uid, _)| uid)).or(change.cancel_uid.as_ref());
+    let target = (change.udskoling.as_ref().map(|(uid, _)| uid))
+        .or(change.cancel_uid.as_ref())
+        .or(change.moved.as_ref().map(|(uid, _)| uid));
     let Some(uid) = target else {
         return Ok(());
     };

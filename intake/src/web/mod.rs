@@ -100,6 +100,10 @@ fn router(state: Arc<ApiState>) -> Router {
         .route("/overgang", get(overgang::form).post(overgang::submit))
         .route("/statusmoeder", get(statusmoeder::year))
         .route(
+            "/statusmoeder/flyt",
+            axum::routing::post(statusmoeder::move_meeting),
+        )
+        .route(
             "/statusmoeder/send",
             axum::routing::post(statusmoeder::send),
         )

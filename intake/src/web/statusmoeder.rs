@@ -216,6 +216,11 @@ pub struct Act {
     /// `ja` or `nej`: the udskoling mark set or taken off.
     #[serde(default)]
     til: String,
+    /// A move's new day (`åååå-mm-dd`) and time (`tt:mm`).
+    #[serde(default)]
+    dag: String,
+    #[serde(default)]
+    tid: String,
 }
 
 csrf_field!(Act);
@@ -282,6 +287,35 @@ pub async fn confirm_cancel(
         invited: r.invited,
     };
     page(StatusCode::OK, confirm.render())
+}
+
+/// `POST /statusmoeder/flyt`: one meeting moved to another day or time; everyone invited
+/// gets the update (the same meeting, one SEQUENCE on).
+pub async fn move_meeting(
+    State(state): State<Arc<ApiState>>,
+    Posted(caller, f): Posted<Act>,
+) -> Response {
+    let start = match (
+        f.dag.trim().parse::<jiff::civil::Date>(),
+        f.tid.trim().parse::<jiff::civil::Time>(),
+    ) {
+        (Ok(d), Ok(t)) => DateTime::from_parts(d, t),
+        _ => {
+            let why = "Skriv den nye dag som åååå-mm-dd og tiden som tt:mm. Intet blev sendt.";
+            return refused(StatusCode::UNPROCESSABLE_ENTITY, why);
+        }
+    };
+    if let Some(why) = crate::meetings::move_refusal(&state.app.policy.cfg(), f.aar, start) {
+        return refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{why} Intet blev sendt."),
+        );
+    }
+    let change = YearChange {
+        moved: Some((f.uid, start)),
+        ..YearChange::default()
+    };
+    done(&state, &caller, f.aar, change).await
 }
 
 /// `POST /statusmoeder/aflys`: one meeting cancelled; everyone invited gets the

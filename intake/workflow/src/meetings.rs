@@ -176,7 +176,46 @@ pub fn planned(
     year: i16,
     previous: Option<&SentSeries>,
 ) -> Result<Vec<Invite>, String> {
-    statusmoeder(loaded, year, previous.map_or(&[][..], |p| &p.udskoling))
+    let mut invites = statusmoeder(loaded, year, previous.map_or(&[][..], |p| &p.udskoling))?;
+    // Moved by hand: the same meeting (its UID) at the new time, as long as before.
+    for (uid, start) in previous.map_or(&[][..], |p| &p.moved) {
+        let (Some(i), Ok(start)) = (
+            invites.iter_mut().find(|i| i.uid == *uid),
+            start.parse::<DateTime>(),
+        ) else {
+            continue;
+        };
+        i.end = start + (i.end - i.start);
+        i.start = start;
+    }
+    Ok(invites)
+}
+
+/// Why a statusmøde cannot move to `start`, in Danish: a closed day, or outside its school
+/// year (August to the summer holiday).
+pub fn move_refusal(loaded: &Loaded, year: i16, start: DateTime) -> Option<String> {
+    let day = start.date();
+    let (first, summer) = (
+        Date::new(year, 8, 1).expect("1 August exists"),
+        Date::new(year + 1, 7, 1).expect("1 July exists"),
+    );
+    if day < first || day >= summer {
+        return Some(format!(
+            "{} ligger uden for skoleåret {year}/{}.",
+            day.strftime("%d.%m.%Y"),
+            year + 1
+        ));
+    }
+    if modtag_router::calendar::closed(day, &loaded.directory.calendar) {
+        return Some(format!(
+            "{} er en lukkedag: vælg en hverdag.",
+            day.strftime("%d.%m.%Y")
+        ));
+    }
+    if !(7..=17).contains(&start.hour()) {
+        return Some("Et statusmøde begynder mellem kl. 07 og kl. 17.".into());
+    }
+    None
 }
 
 /// The part of a year within `scope` (team slugs; `None` is every team): `invites` keeps
@@ -353,14 +392,12 @@ pub fn sending(
     stamp: Timestamp,
 ) -> Result<Sending, String> {
     check_cancel(invites, year, (cancel_day, cancel_uid))?;
-    let (mut before, udskoling) =
-        previous.map_or_else(Default::default, |s| (s.meetings, s.udskoling));
+    // The organizer's marks and moves are kept with what is sent.
+    let mut series = previous.unwrap_or_default();
+    let mut before = std::mem::take(&mut series.meetings);
+    series.school_year = year;
     let mut out = Sending {
-        series: SentSeries {
-            school_year: year,
-            meetings: Vec::new(),
-            udskoling,
-        },
+        series,
         ..Sending::default()
     };
     for i in invites {
