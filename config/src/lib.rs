@@ -19,6 +19,7 @@ pub mod error;
 pub mod key_files;
 pub mod kommune;
 pub mod load;
+pub mod mitid;
 pub mod model;
 pub mod operations;
 pub mod public;

@@ -49,6 +49,9 @@ pub struct Public {
     /// without it does not load.
     #[serde(default)]
     pub privacy: Option<Privacy>,
+    /// Sign-in with MitID Erhverv through NemLog-in (issue 30); left out, no sign-in.
+    #[serde(default)]
+    pub mitid_erhverv: Option<crate::mitid::MitIdErhverv>,
 }
 
 /// `[public.privacy]`: what a data controller owes the person it collects data from (GDPR

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::outbox::OutboxEntry;
 
 pub use crate::account::{ApiToken, Enrolment, User};
-pub use crate::trust::{AddressProof, SenderConfirmed, SenderTrust};
+pub use crate::trust::{AddressProof, SenderConfirmed, SenderTrust, SignedIn};
 
 /// Where an intake is in its life. Each change is recorded in [`Item::history`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,6 +331,9 @@ pub struct Item {
     /// How the sender is known (intakes from before it are unverified).
     #[serde(default)]
     pub sender_trust: SenderTrust,
+    /// Who NemLog-in signed in, when `sender_trust` is MitID Erhverv.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<SignedIn>,
     /// A person confirmed who the sender is, when its transport did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_confirmed: Option<SenderConfirmed>,
@@ -494,6 +497,7 @@ impl Item {
             staff_notes: Vec::new(),
             forloeb: None,
             sender_trust: SenderTrust::Unverified,
+            signed_in: None,
             sender_confirmed: None,
             address_proof: None,
         }

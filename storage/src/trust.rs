@@ -20,13 +20,34 @@ pub enum SenderTrust {
     /// Anything anyone could have written: a `From:`, a form's fields.
     #[default]
     Unverified,
+    /// A public form sent by a person NemLog-in signed in with MitID Erhverv (issue 30): the
+    /// CVR, organisation and person are the assertion's ([`SignedIn`]), not typed.
+    MitidErhverv,
 }
 
 modtag_config::closed_names!(SenderTrust {
     Authenticated => "authenticated",
     Partner => "partner",
     Unverified => "unverified",
+    MitidErhverv => "mitid_erhverv",
 });
+
+/// Who NemLog-in said sent a public form (MitID Erhverv, OIOSAML 3): from a signed assertion
+/// modtag checked, never from what the form's fields say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    /// The person's name (`fullName`).
+    pub name: String,
+    /// The organisation's CVR number and name (`professional/cvr`, `professional/orgName`).
+    pub cvr: String,
+    pub organisation: String,
+    /// The person's e-mail address, when NemLog-in gave one.
+    pub email: Option<String>,
+    /// The NSIS level of assurance ("Substantial" or "High").
+    pub level: String,
+    /// When the person signed in.
+    pub at: Timestamp,
+}
 
 /// A person's confirmation of who an unverified sender is ("Afsender bekræftet af ...").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

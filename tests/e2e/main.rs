@@ -24,6 +24,7 @@ mod frame;
 mod history;
 mod keys;
 mod layout;
+mod mitid;
 mod oidc;
 mod overgang;
 mod pages;

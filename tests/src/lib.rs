@@ -122,6 +122,7 @@ mod http;
 mod load;
 mod oidc;
 mod relay;
+mod saml;
 pub mod scan;
 mod smtp;
 
@@ -130,6 +131,7 @@ pub use http::*;
 pub use load::Load;
 pub use oidc::*;
 pub use relay::*;
+pub use saml::*;
 pub use scan::{peak_rss, PERSONAL_DATA};
 pub use smtp::*;
 
@@ -552,9 +554,10 @@ impl Daemon {
 
     /// How many intakes the store holds, open and closed (`triage list --all`).
     pub fn intakes(&self) -> usize {
-        self.cli_json(&["triage", "list", "--all", "--json"])
+        self.cli_json(&["triage", "list", "--all", "--json"])["items"]
             .as_array()
-            .map_or(0, |a| a.len())
+            .expect("triage list --json has items")
+            .len()
     }
 
     /// `modtag triage decide REF ARGS... --json` (as [`DEMO_ACCOUNT`]), asserting success.

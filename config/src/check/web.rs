@@ -113,6 +113,44 @@ fn check_public(
         }
     }
     check_privacy(public, path, text, errors);
+    if let Some(m) = &public.mitid_erhverv {
+        check_mitid(public, m, path, text, errors);
+    }
+}
+
+/// `[public.mitid_erhverv]`: NemLog-in posts the assertion to an absolute address, so the
+/// forms' address must be known; and the clock skew stays small (an old assertion must not
+/// pass).
+fn check_mitid(
+    public: &crate::public::Public,
+    m: &crate::mitid::MitIdErhverv,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    let line = |key: &str| {
+        text.lines()
+            .position(|l| l.trim_start().starts_with(key))
+            .map_or(1, |i| i + 1)
+    };
+    if public.forms_url().is_none() {
+        errors.push(invalid(
+            path,
+            line("[public.mitid_erhverv]"),
+            "[public.mitid_erhverv] needs the forms' address: give public.url (the https:// \
+             address people open the forms at), to which NemLog-in returns the sign-in"
+                .into(),
+        ));
+    }
+    if m.max_clock_skew_secs > 600 || m.session_minutes == 0 || m.session_minutes > 480 {
+        errors.push(invalid(
+            path,
+            line("max_clock_skew_secs"),
+            "public.mitid_erhverv: max_clock_skew_secs may be at most 600 and session_minutes \
+             1 to 480"
+                .into(),
+        ));
+    }
 }
 
 /// `[public.privacy]`: forms that collect personal data must say how it is processed (GDPR

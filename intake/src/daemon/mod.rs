@@ -67,7 +67,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     tasks.spawn(crate::smtp::server::serve(bound.smtp, smtp, stop.clone()));
     let state = Arc::new(ApiState::new(app.clone(), stats).with_oidc(oidc));
     let web = (bound.web, bound.public, bound.socket);
-    spawn_http(&mut tasks, &c, (state, tls), web, &stop)?;
+    spawn_http(&mut tasks, &c, (state, tls), web, &stop).await?;
     spawn_workers(&mut tasks, &app, &c, &stop);
 
     wait_for_stop(&app).await;
@@ -82,7 +82,7 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 }
 
 /// The desk (pages and API), the public forms when configured, and the CLI's socket.
-fn spawn_http(
+async fn spawn_http(
     tasks: &mut JoinSet<()>,
     c: &Config,
     (state, (desk_tls, public_tls)): (Arc<ApiState>, listen::HttpTls),
@@ -109,7 +109,17 @@ fn spawn_http(
         let scheme = if tls.is_some() { "https" } else { "http" };
         let at = listener.local_addr()?;
         println!("modtag: public forms on {scheme}://{at}/sendsikkert and /underretning");
-        if let Some(forms) = crate::public::PublicState::new(state.app.clone()) {
+        // MitID Erhverv's files and xmlsec1, before the forms answer (a mistake stops start-up).
+        let saml = crate::identity::saml::Saml::load(&state.app.policy.cfg())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        if let Some(saml) = &saml {
+            println!(
+                "modtag: MitID Erhverv sign-in through {}; metadata for NemLog-in at {}",
+                saml.idp.entity_id, saml.entity_id
+            );
+        }
+        if let Some(forms) = crate::public::PublicState::new(state.app.clone(), saml) {
             let limits = Limits {
                 max_connections: p.max_connections,
                 request_timeout: Duration::from_secs(p.request_timeout_secs),

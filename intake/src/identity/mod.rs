@@ -7,6 +7,7 @@ pub mod enrolment;
 pub mod local;
 pub mod oidc;
 pub mod password;
+pub mod saml;
 pub mod sessions;
 pub mod totp;
 

@@ -31,16 +31,19 @@ pub struct PublicState {
     /// hash of its address (its /64 for IPv6), never by the address (issue 26: an anonymous
     /// reporter leaves no trace, in the log least of all).
     salt: [u8; 32],
+    /// MitID Erhverv, when `[public.mitid_erhverv]` is configured.
+    pub(super) saml: Option<Arc<crate::identity::saml::Saml>>,
 }
 
 impl PublicState {
-    pub fn new(app: Arc<App>) -> Option<PublicState> {
+    pub fn new(app: Arc<App>, saml: Option<crate::identity::saml::Saml>) -> Option<PublicState> {
         let p = app.policy.cfg().config.public.clone()?;
         Some(PublicState {
             app,
             per_client: RateLimiter::new(p.submissions_per_minute_per_client),
             everyone: RateLimiter::new(p.submissions_per_minute),
             salt: rand::random(),
+            saml: saml.map(Arc::new),
         })
     }
 
@@ -295,6 +298,7 @@ pub(super) async fn submit(
     subject: &str,
     text: &str,
     s: &Submission,
+    signed_in: Option<modtag_storage::records::SignedIn>,
     stated: impl FnOnce(&mut crate::understand::Reading) + Send + 'static,
 ) -> Response {
     let policy = state.app.policy.current();
@@ -338,6 +342,7 @@ pub(super) async fn submit(
         tls,
         raw,
         sender_auth: None,
+        signed_in,
     };
     let store = state.app.store.clone();
     let accepted = tokio::task::spawn_blocking(move || {

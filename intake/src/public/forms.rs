@@ -11,11 +11,15 @@ use axum::extract::{Multipart, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
+use modtag_config::mitid::Use;
 use modtag_config::public::Privacy;
 use modtag_config::ReporterKind;
 use modtag_config::{Channel, Loaded};
 use modtag_router::cpr::Cpr;
-use modtag_storage::records::Reporter;
+use modtag_storage::records::{CvrFound, Reporter, SignedIn};
+
+use crate::identity::saml::Professional;
+use axum::http::HeaderMap;
 
 use super::compose::{self, From};
 use super::door::{check_uploads, page, pair, receive, submit, with_cookie, Problems, PublicState};
@@ -33,6 +37,10 @@ struct SendSikkertPage<'a> {
     /// `[public.privacy]`, always there once the configuration has loaded.
     privacy: Option<&'a Privacy>,
     theme: &'a str,
+    /// Signed in with MitID Erhverv: the institution and person are these, not typed.
+    person: Option<&'a Professional>,
+    mitid_required: bool,
+    mitid_offered: bool,
 }
 
 fn leaders(cfg: &Loaded) -> Vec<(String, String)> {
@@ -69,9 +77,11 @@ fn send_sikkert_page(
     status: StatusCode,
     s: &Submission,
     errors: Problems,
+    person: Option<&Professional>,
 ) -> Response {
     let cfg = state.app.policy.cfg();
     let (csrf, cookie) = pair(&cfg);
+    let mitid = state.saml.as_ref().map(|m| m.settings.send_sikkert);
     let html = SendSikkertPage {
         csrf: &csrf,
         errors,
@@ -80,13 +90,26 @@ fn send_sikkert_page(
         types: types(&cfg),
         privacy: privacy(&cfg),
         theme: "virkdk",
+        person,
+        mitid_required: mitid == Some(Use::Required),
+        mitid_offered: mitid == Some(Use::Offered),
     }
     .render();
     with_cookie(page(status, html), cookie)
 }
 
-pub(super) async fn send_sikkert_form(State(state): State<Arc<PublicState>>) -> Response {
-    send_sikkert_page(&state, StatusCode::OK, &Submission::default(), Vec::new())
+pub(super) async fn send_sikkert_form(
+    State(state): State<Arc<PublicState>>,
+    headers: HeaderMap,
+) -> Response {
+    let person = super::mitid::signed_in(&state, &headers);
+    send_sikkert_page(
+        &state,
+        StatusCode::OK,
+        &Submission::default(),
+        Vec::new(),
+        person.as_ref(),
+    )
 }
 
 pub(super) async fn send_sikkert(
@@ -100,19 +123,33 @@ pub(super) async fn send_sikkert(
         Err(res) => return res,
     };
     let cfg = state.app.policy.cfg();
+    let person = super::mitid::signed_in(&state, &parts.headers);
+    if person.is_none() && super::mitid::required_for(&state, super::mitid::Target::SendSikkert) {
+        return super::mitid::sign_in_first();
+    }
     let mut errors = Problems::new();
-    let cvr: String = s
-        .field("cvr")
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
+    // Signed in, the institution and person are MitID Erhverv's; what the fields say of
+    // them is not read.
+    let (cvr, name) = match &person {
+        Some(p) => (p.cvr.clone(), p.name.clone()),
+        None => (
+            s.field("cvr")
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect(),
+            s.field("name").to_string(),
+        ),
+    };
     if cvr.len() != 8 || !modtag_router::cvr::valid(&cvr) {
         errors.push(("cvr", "Skriv institutionens CVR-nummer: 8 cifre.".into()));
     }
-    if s.field("name").is_empty() {
+    if name.is_empty() {
         errors.push(("name", "Skriv dit navn.".into()));
     }
-    let email = compose::address(s.field("email"));
+    let email = person
+        .as_ref()
+        .and_then(|p| p.email.clone())
+        .or_else(|| compose::address(s.field("email")));
     if email.is_none() {
         errors.push((
             "email",
@@ -137,7 +174,13 @@ pub(super) async fn send_sikkert(
     }
     errors.extend(check_uploads(&cfg, &s));
     if !errors.is_empty() {
-        return send_sikkert_page(&state, StatusCode::UNPROCESSABLE_ENTITY, &s, errors);
+        return send_sikkert_page(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &s,
+            errors,
+            person.as_ref(),
+        );
     }
     let names = picked
         .into_iter()
@@ -147,21 +190,49 @@ pub(super) async fn send_sikkert(
     let subject = format!("Trivsel+ {names}");
     let text = format!("CVR: {cvr}\n\n{}", s.field("text"));
     let email = email.unwrap_or_default();
-    let known = cfg
+    let institution = cfg
         .directory
         .institutions
         .values()
-        .any(|i| i.cvr.as_deref() == Some(cvr.as_str()));
+        .find(|i| i.cvr.as_deref() == Some(cvr.as_str()))
+        .map(|i| i.name.clone());
+    let now = state.app.clock.now();
+    let signed_in = person.map(|p| SignedIn {
+        name: p.name,
+        cvr: p.cvr,
+        organisation: p.organisation,
+        email: p.email,
+        level: p.level,
+        at: now,
+    });
+    let proven = signed_in.clone();
     let stated = move |r: &mut crate::understand::Reading| {
-        if !known {
+        if institution.is_none() {
             r.understanding.notes.push(format!(
                 "CVR {cvr} er ikke en af kommunens private institutioner i kataloget: \
                  Journalen tjekker afsenderen"
             ));
         }
+        // The institution is the one NemLog-in named: a CVR typed in the message's text
+        // is not another sender.
+        if let Some(p) = proven {
+            r.understanding.cvrs = vec![CvrFound {
+                number: p.cvr.clone(),
+                valid: true,
+                institution,
+            }];
+            r.understanding.reporter = Reporter {
+                kind: ReporterKind::Professional,
+                name: Some(p.name),
+                organisation: Some(p.organisation),
+                role: None,
+                email: p.email,
+                reason: "logget ind med MitID Erhverv".into(),
+            };
+        }
     };
     let from = From {
-        name: s.field("name"),
+        name: &name,
         email: &email,
     };
     submit(
@@ -171,6 +242,7 @@ pub(super) async fn send_sikkert(
         &subject,
         &text,
         &s,
+        signed_in,
         stated,
     )
     .await
@@ -445,6 +517,7 @@ pub(super) async fn underretning(
         subject,
         &text,
         &s,
+        None,
         stated,
     )
     .await

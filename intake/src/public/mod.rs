@@ -4,7 +4,9 @@
 //! message it stands in for and takes the SMTP path (`workflow::accept`): the same reading,
 //! audit entries and routing, and the reply page only after the same durable commit as
 //! SMTP's `250`. The forms carry a CSRF token paired with a cookie (the only cookie), and
-//! are rate-limited per client and in all.
+//! are rate-limited per client and in all. With `[public.mitid_erhverv]`, a private
+//! institution signs in with MitID Erhverv first (`mitid.rs`, issue 30): then the
+//! institution and person on a Send sikkert are NemLog-in's, not typed.
 //!
 //! `address.rs` the one-time link in a kvittering that proves a reporter's address,
 //! `door.rs` what both forms share (limits, the token, the submission, the receipt),
@@ -15,6 +17,7 @@ mod address;
 mod compose;
 mod door;
 mod forms;
+mod mitid;
 mod types;
 mod upload;
 
@@ -49,6 +52,10 @@ pub fn router(state: Arc<PublicState>) -> Router {
             "/underretning",
             get(forms::underretning_form).post(forms::underretning),
         )
+        .route("/saml/metadata", get(mitid::metadata))
+        .route("/saml/acs", axum::routing::post(mitid::acs))
+        .route("/mitid/log-ind", get(mitid::start))
+        .route("/mitid/log-ud", axum::routing::post(mitid::end))
         .route(
             "/bekraeft/{token}",
             get(address::show).post(address::confirm),

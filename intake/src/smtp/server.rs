@@ -271,6 +271,7 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
         peer: peer.ip().to_string(),
         raw,
         sender_auth,
+        signed_in: None,
     };
     let now = app.clock.now();
     let result =

@@ -99,6 +99,20 @@ fn address_link_words(item: &Item, now: jiff::Timestamp) -> Option<String> {
 fn trust_words(item: &Item, now: jiff::Timestamp) -> String {
     use modtag_storage::records::SenderTrust;
     match (&item.sender_confirmed, item.sender_trust) {
+        (_, SenderTrust::MitidErhverv) => match &item.signed_in {
+            Some(s) => format!(
+                "Logget ind med MitID Erhverv: {}, CVR {}, {} (sikringsniveau {})",
+                s.name,
+                s.cvr,
+                s.organisation,
+                if s.level == "High" {
+                    "høj"
+                } else {
+                    "betydelig"
+                }
+            ),
+            None => "Logget ind med MitID Erhverv".into(),
+        },
         (_, SenderTrust::Authenticated) => {
             "godkendt: afsenderens domæne står inde for beskeden (DMARC bestået)".into()
         }

@@ -26,6 +26,8 @@ pub struct Received {
     pub tls: String,
     pub raw: Vec<u8>,
     pub sender_auth: Option<SenderVerdicts>,
+    /// A public form sent by a person NemLog-in signed in (issue 30); never from SMTP.
+    pub signed_in: Option<modtag_storage::records::SignedIn>,
 }
 
 /// What storage knows that the decisions about a new intake depend on, read in one go.
@@ -230,6 +232,7 @@ pub fn plan(
     item.parse_error = reading.error;
     item.understanding = reading.understanding;
     item.sender_trust = sender_trust(cfg, &rx);
+    item.signed_in = rx.signed_in.clone();
     item.transition(ItemState::AwaitingAssessment, "system", now, "received");
     item.earlier = known.earlier;
     // The child's names, for finding its history by name: the intake's own, then the case
@@ -312,6 +315,9 @@ pub fn plan(
 /// `[smtp] require_tls_networks` names; anything else (a typed `From:`, a form) is
 /// unverified until a person confirms it.
 fn sender_trust(cfg: &Loaded, rx: &Received) -> SenderTrust {
+    if rx.signed_in.is_some() {
+        return SenderTrust::MitidErhverv;
+    }
     if rx.sender_auth.as_ref().is_some_and(|v| v.dmarc == "pass") {
         return SenderTrust::Authenticated;
     }

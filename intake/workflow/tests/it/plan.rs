@@ -57,6 +57,7 @@ fn unverified() -> accept::Received {
         tls: "none".into(),
         raw: Vec::new(),
         sender_auth: None,
+        signed_in: None,
     }
 }
 
