@@ -13,6 +13,7 @@
 mod check;
 pub mod cidr;
 pub mod classify;
+pub mod digital_post;
 pub mod directory;
 pub mod embedded;
 pub mod error;

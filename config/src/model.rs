@@ -38,6 +38,9 @@ pub struct Config {
     pub oidc: Option<Oidc>,
     /// The public web forms' own listener; none when left out.
     pub public: Option<crate::public::Public>,
+    /// Letters to a CVR's Digital Post through SF1601 (issue 30); by mail when left out.
+    #[serde(default)]
+    pub digital_post: Option<crate::digital_post::DigitalPost>,
     /// The TRIVSEL+ forløb's start-meeting slots, rules and reminders.
     #[serde(default)]
     pub trivsel: crate::trivsel::Trivsel,

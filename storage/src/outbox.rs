@@ -36,6 +36,41 @@ pub struct OutboxEntry {
     /// it may leave only over TLS, whatever the relay's setting.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_tls: bool,
+    /// A letter to a CVR's (or CPR's) Digital Post (issue 30): `message` is then the MeMo
+    /// message, sent through SF1601, not mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digital_post: Option<DigitalPostTo>,
+}
+
+/// Where a Digital Post letter goes, and what goes by mail instead if Digital Post refuses
+/// it for good (the person's address stays in the entry's `email`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigitalPostTo {
+    /// `CVR` or `CPR`.
+    pub id_type: String,
+    pub id: String,
+    /// The MeMo message's UUID (the service's receipts name it).
+    pub message_uuid: String,
+    /// The letter's subject and text, for the mail that replaces it.
+    pub subject: String,
+    pub text: String,
+}
+
+/// A Digital Post letter's fate, on the intake it belongs to ("sendt", "afvist", then by
+/// mail).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigitalPostLetter {
+    pub outbox_id: u64,
+    pub id_type: String,
+    pub id: String,
+    pub message_uuid: String,
+    pub queued: Timestamp,
+    /// Taken by Serviceplatformen: its transmission id.
+    #[serde(default)]
+    pub sent: Option<(Timestamp, String)>,
+    /// Refused for good, with the service's reason; a mail copy then went instead.
+    #[serde(default)]
+    pub failed: Option<(Timestamp, String)>,
 }
 
 impl OutboxEntry {
@@ -63,6 +98,7 @@ impl OutboxEntry {
             failure_notice: false,
             require_tls: false,
             message_sha256: None,
+            digital_post: None,
         }
     }
 }

@@ -7,7 +7,7 @@ pub use modtag_config::{Channel, Kind, ReporterKind};
 use serde::{Deserialize, Serialize};
 
 /// Kept here too: callers name it as a record among the others.
-pub use crate::outbox::OutboxEntry;
+pub use crate::outbox::{DigitalPostLetter, DigitalPostTo, OutboxEntry};
 
 pub use crate::account::{ApiToken, Enrolment, User};
 pub use crate::trust::{AddressProof, SenderConfirmed, SenderTrust, SignedIn};
@@ -331,6 +331,9 @@ pub struct Item {
     /// How the sender is known (intakes from before it are unverified).
     #[serde(default)]
     pub sender_trust: SenderTrust,
+    /// Letters to Digital Post about this intake, with what became of each (issue 30).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub letters: Vec<crate::outbox::DigitalPostLetter>,
     /// Who NemLog-in signed in, when `sender_trust` is MitID Erhverv.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_in: Option<SignedIn>,
@@ -498,6 +501,7 @@ impl Item {
             forloeb: None,
             sender_trust: SenderTrust::Unverified,
             signed_in: None,
+            letters: Vec::new(),
             sender_confirmed: None,
             address_proof: None,
         }

@@ -13,6 +13,7 @@ mod crash;
 mod crates;
 mod deploy;
 mod desk;
+mod digital_post;
 mod disk_full;
 mod dpo;
 mod erasure;

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use modtag_tests::browser::Browser;
 use modtag_tests::forms::{form, post, reference_on};
-use modtag_tests::{mitid_answer, mitid_sign_in, post_answer, wait_for, Daemon, Options, SamlIdp};
+use modtag_tests::{
+    mitid_answer, mitid_sign_in, post_answer, signed_in_form, wait_for, Daemon, Options, SamlIdp,
+};
 
 /// The daemon with the sign-in `send_sikkert` (required or offered), and its IdP.
 fn with_mitid(send_sikkert: &str) -> (Daemon, SamlIdp, tempfile::TempDir) {
@@ -72,29 +74,13 @@ fn send_sikkert_takes_the_institution_from_mitid_erhverv_not_from_the_fields() {
     // Signed in: the institution and person are NemLog-in's, shown and used; the fields
     // typed beside them (another CVR, another name) and a CVR in the text are not read.
     let signed_in = mitid_sign_in(d.public, &idp);
-    let (code, head, page) = modtag_tests::http_request(
-        d.public,
-        "GET",
-        "/sendsikkert",
-        &[("Cookie", &signed_in)],
-        b"",
-    )
-    .unwrap();
-    assert_eq!(code, 200);
+    let (page, csrf, cookies) = signed_in_form(d.public, &signed_in);
     assert!(page.contains("Logget ind med MitID Erhverv"), "{page}");
     assert!(
         page.contains("Susanne Møller") && page.contains("CVR 13585628"),
         "{page}"
     );
     assert!(!page.contains("name=\"cvr\""), "{page}");
-    let csrf = modtag_tests::csrf_field(&page).unwrap();
-    let form_cookie = modtag_tests::set_cookie(&head, "modtag_formular")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let cookies = format!("{form_cookie}; {signed_in}");
     let forged = [
         ("csrf", csrf.as_str()),
         ("cvr", "29189846"),

@@ -117,6 +117,7 @@ fn is_root() -> bool {
 
 pub mod browser;
 mod desk;
+mod digitalpost;
 pub mod forms;
 mod http;
 mod load;
@@ -127,6 +128,7 @@ pub mod scan;
 mod smtp;
 
 pub use desk::*;
+pub use digitalpost::*;
 pub use http::*;
 pub use load::Load;
 pub use oidc::*;

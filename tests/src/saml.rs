@@ -175,6 +175,22 @@ pub fn mitid_sign_in(public: SocketAddr, idp: &SamlIdp) -> String {
         .to_string()
 }
 
+/// The Send sikkert form as a signed-in person opens it: the page, its CSRF token, and the
+/// cookies to post it with (the form's and the sign-in's).
+pub fn signed_in_form(public: SocketAddr, signed_in: &str) -> (String, String, String) {
+    let (code, head, page) =
+        http_request(public, "GET", "/sendsikkert", &[("Cookie", signed_in)], b"").unwrap();
+    assert_eq!(code, 200, "{page}");
+    let csrf = crate::csrf_field(&page).expect("the form's token");
+    let form = set_cookie(&head, "modtag_formular")
+        .expect("the form's cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    (page, csrf, format!("{form}; {signed_in}"))
+}
+
 fn header(head: &str, name: &str) -> Option<String> {
     head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;

@@ -31,6 +31,54 @@ pub(crate) fn validate_main(
     check_trivsel(config, path, text, errors);
     check_retention(config, path, text, errors);
     check_repeats(config, path, text, errors);
+    if let Some(dp) = &config.digital_post {
+        check_digital_post(dp, path, text, errors);
+    }
+}
+
+/// `[digital_post]`: the kommune's own CVR (mod 11), a sender name, and services over
+/// HTTPS only (the certificate authenticates each call; there is no plain variant).
+fn check_digital_post(
+    dp: &crate::digital_post::DigitalPost,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    const WEIGHTS: [u32; 8] = [2, 7, 6, 5, 4, 3, 2, 1];
+    let digits: Vec<u32> = dp
+        .sender_cvr
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .collect();
+    let valid = dp.sender_cvr.len() == 8
+        && digits.len() == 8
+        && digits.iter().zip(WEIGHTS).map(|(d, w)| d * w).sum::<u32>() % 11 == 0;
+    if !valid {
+        errors.push(invalid(
+            path,
+            line_of(text, "sender_cvr", &dp.sender_cvr),
+            format!(
+                "digital_post.sender_cvr = {:?} is not a CVR number: give the kommune's 8 digits",
+                dp.sender_cvr
+            ),
+        ));
+    }
+    if dp.sender_label.trim().is_empty() {
+        errors.push(invalid(
+            path,
+            line_of(text, "sender_label", ""),
+            "digital_post.sender_label is empty: give the kommune's name as the recipient is to see it".into(),
+        ));
+    }
+    for (key, url) in dp.urls() {
+        if !url.starts_with("https://") {
+            errors.push(invalid(
+                path,
+                line_of(text, key, url),
+                format!("digital_post.{key} = {url:?}: give the service's https:// address"),
+            ));
+        }
+    }
 }
 
 /// `[keys]`: a store key kept apart needs a ring directory, or erasing would not hold

@@ -60,6 +60,22 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
             return Err(e);
         }
     };
+    // Digital Post's certificate and MitID Erhverv's files and xmlsec1, before anything
+    // answers: a mistake in them stops start-up with what to fix.
+    let cfg = app.policy.cfg();
+    let outside = match crate::delivery::sf1601::Sf1601::load(&cfg) {
+        Ok(letters) => crate::identity::saml::Saml::load(&cfg)
+            .await
+            .map(|saml| (letters.map(Arc::new), saml)),
+        Err(e) => Err(e),
+    };
+    let (letters, saml) = match outside {
+        Ok(both) => both,
+        Err(e) => {
+            let _ = std::fs::remove_file(&bound.socket_path);
+            return Err(anyhow::Error::msg(e));
+        }
+    };
     let origin = app.policy.current().cfg.origin.clone();
     let daemon_file = listen::announce(&c, &origin, &data, &bound)?;
     let (stop_tx, stop) = watch::channel(false);
@@ -67,8 +83,8 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     tasks.spawn(crate::smtp::server::serve(bound.smtp, smtp, stop.clone()));
     let state = Arc::new(ApiState::new(app.clone(), stats).with_oidc(oidc));
     let web = (bound.web, bound.public, bound.socket);
-    spawn_http(&mut tasks, &c, (state, tls), web, &stop).await?;
-    spawn_workers(&mut tasks, &app, &c, &stop);
+    spawn_http(&mut tasks, &c, (state, tls, saml), web, &stop)?;
+    spawn_workers(&mut tasks, &app, (&c, letters), &stop);
 
     wait_for_stop(&app).await;
     tracing::info!("shutting down");
@@ -82,10 +98,14 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
 }
 
 /// The desk (pages and API), the public forms when configured, and the CLI's socket.
-async fn spawn_http(
+fn spawn_http(
     tasks: &mut JoinSet<()>,
     c: &Config,
-    (state, (desk_tls, public_tls)): (Arc<ApiState>, listen::HttpTls),
+    (state, (desk_tls, public_tls), saml): (
+        Arc<ApiState>,
+        listen::HttpTls,
+        Option<crate::identity::saml::Saml>,
+    ),
     (web, public, socket): (
         tokio::net::TcpListener,
         Option<tokio::net::TcpListener>,
@@ -109,10 +129,6 @@ async fn spawn_http(
         let scheme = if tls.is_some() { "https" } else { "http" };
         let at = listener.local_addr()?;
         println!("modtag: public forms on {scheme}://{at}/sendsikkert and /underretning");
-        // MitID Erhverv's files and xmlsec1, before the forms answer (a mistake stops start-up).
-        let saml = crate::identity::saml::Saml::load(&state.app.policy.cfg())
-            .await
-            .map_err(anyhow::Error::msg)?;
         if let Some(saml) = &saml {
             println!(
                 "modtag: MitID Erhverv sign-in through {}; metadata for NemLog-in at {}",
@@ -151,7 +167,7 @@ async fn spawn_http(
 fn spawn_workers(
     tasks: &mut JoinSet<()>,
     app: &Arc<App>,
-    c: &Config,
+    (c, letters): (&Config, Option<Arc<crate::delivery::sf1601::Sf1601>>),
     stop: &watch::Receiver<bool>,
 ) {
     let (app, shutdown) = (app.clone(), stop.clone());
@@ -175,6 +191,7 @@ fn spawn_workers(
             relay,
             app,
             shutdown,
+            letters,
         }
         .run(),
     );

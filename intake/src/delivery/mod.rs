@@ -3,3 +3,4 @@
 
 pub use modtag_workflow::{compose, ical};
 pub mod outbox;
+pub mod sf1601;

@@ -15,7 +15,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use modtag_config::model::{Relay, RelayTls};
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{Item, OutboxEntry, Task, TaskKind, TaskOutcome};
+use modtag_storage::records::{DigitalPostTo, Item, OutboxEntry, Task, TaskKind, TaskOutcome};
 use modtag_storage::store::Batch;
 
 use super::compose;
@@ -30,6 +30,8 @@ pub struct Worker {
     /// sender), the clock, and the signal that new entries were committed.
     pub app: Arc<App>,
     pub shutdown: watch::Receiver<bool>,
+    /// Digital Post through SF1601, when `[digital_post]` is configured.
+    pub letters: Option<Arc<super::sf1601::Sf1601>>,
 }
 
 type Mailer = AsyncSmtpTransport<Tokio1Executor>;
@@ -140,7 +142,30 @@ impl Worker {
     }
 
     /// Tries one entry; returns when to retry it if it did not go out.
-    async fn send(&self, mailers: &Mailers, mut entry: OutboxEntry) -> Option<Timestamp> {
+    async fn send(&self, mailers: &Mailers, entry: OutboxEntry) -> Option<Timestamp> {
+        // A letter goes to Digital Post (its transmission id), anything else to the relay.
+        let result = match (&entry.digital_post, &self.letters) {
+            (Some(_), Some(letters)) => letters
+                .send(&entry, self.app.clock.now())
+                .await
+                .map(Some)
+                .map_err(|n| Refusal {
+                    permanent: n.permanent,
+                    summary: n.summary,
+                    error: n.error,
+                }),
+            (Some(_), None) => Err(Refusal {
+                permanent: true,
+                summary: "Digital Post is no longer configured".into(),
+                error: "[digital_post] is not in the configuration".into(),
+            }),
+            (None, _) => self.mail(mailers, &entry).await.map(|()| None),
+        };
+        self.record(entry, result).await
+    }
+
+    /// The entry as mail through the relay.
+    async fn mail(&self, mailers: &Mailers, entry: &OutboxEntry) -> Result<(), Refusal> {
         let mailer = if entry.require_tls {
             &mailers.forced
         } else {
@@ -150,7 +175,7 @@ impl Worker {
             (Ok(from), Ok(to)) => Envelope::new(Some(from), vec![to]).ok(),
             _ => None,
         };
-        let result = match envelope {
+        match envelope {
             Some(env) => mailer
                 .send_raw(&env, entry.message.as_bytes())
                 .await
@@ -167,14 +192,24 @@ impl Worker {
                 summary: "invalid sender or recipient address".into(),
                 error: "invalid sender or recipient address".into(),
             }),
-        };
+        }
+    }
+
+    /// Records an attempt's outcome: delivered (gone from the outbox), failed for good
+    /// (kept, Modtagelsen told; a letter goes by mail instead), or retried later.
+    async fn record(
+        &self,
+        mut entry: OutboxEntry,
+        result: Result<Option<String>, Refusal>,
+    ) -> Option<Timestamp> {
         let now = self.app.clock.now();
         entry.attempts += 1;
+        let reference = entry.reference.clone();
         let mut batch = Batch::new();
         // A kvittering's fate is also the intake's: sent, or owed by hand (true: delivered).
         let kvittering = match &result {
             _ if entry.role != "reporter" => None,
-            Ok(()) => Some((entry.reference.clone(), true)),
+            Ok(_) => Some((entry.reference.clone(), true)),
             Err(r) if r.permanent => Some((entry.reference.clone(), false)),
             Err(_) => None,
         };
@@ -190,8 +225,15 @@ impl Worker {
                 .reference(&entry.reference)
                 .details(details)
         };
+        // A letter's fate is recorded on the intake: sent (the transmission id), or refused
+        // for good and sent by mail instead.
+        let letter = entry.digital_post.as_ref().and_then(|_| match &result {
+            Ok(transmission) => Some((entry.id, Ok(transmission.clone().unwrap_or_default()))),
+            Err(r) if r.permanent => Some((entry.id, Err(r.summary.clone()))),
+            Err(_) => None,
+        });
         let retry_at = match result {
-            Ok(()) => {
+            Ok(_) => {
                 batch
                     .outbox_done(entry.id)
                     .audit(outcome(EventKind::Delivered, &entry, None));
@@ -203,6 +245,9 @@ impl Worker {
                 batch.audit(outcome(EventKind::DeliveryFailed, &entry, Some(&r.error)));
                 if !entry.failure_notice {
                     self.tell_modtagelsen(&entry, &r.summary, &mut batch, now);
+                }
+                if let Some(letter) = &entry.digital_post {
+                    self.by_mail_instead(&entry, letter, &mut batch, now);
                 }
                 entry.failed = Some(now);
                 entry.last_error = Some(r.error);
@@ -222,12 +267,22 @@ impl Worker {
         let store = self.app.store.clone();
         let committed = tokio::task::spawn_blocking(move || {
             // The intake is changed under its lock, in the same batch as the outcome.
-            let _held = kvittering.as_ref().map(|(r, _)| store.lock_item(r));
-            if let Some((reference, delivered)) = &kvittering {
-                if let Some(mut item) = store.item(reference)? {
-                    if kvittering_outcome(&mut item, *delivered, now) {
-                        batch.item(item);
-                    }
+            let changes = kvittering.is_some() || letter.is_some();
+            let _held = changes.then(|| store.lock_item(&reference));
+            if let Some(mut item) = changes
+                .then(|| store.item(&reference))
+                .transpose()?
+                .flatten()
+            {
+                let mut changed = false;
+                if let Some((_, delivered)) = &kvittering {
+                    changed |= kvittering_outcome(&mut item, *delivered, now);
+                }
+                if let Some((id, fate)) = &letter {
+                    changed |= letter_outcome(&mut item, *id, fate, now);
+                }
+                if changed {
+                    batch.item(item);
                 }
             }
             store.commit(batch, now)
@@ -243,6 +298,50 @@ impl Worker {
             Err(_) => {}
         }
         retry_at
+    }
+
+    /// A letter Digital Post refused for good goes to the person by mail instead (OpenPGP,
+    /// or TLS-only in clear), as it would have without Digital Post.
+    fn by_mail_instead(
+        &self,
+        failed: &OutboxEntry,
+        letter: &DigitalPostTo,
+        batch: &mut Batch,
+        now: Timestamp,
+    ) {
+        let cfg = self.app.policy.cfg();
+        let cert = cfg
+            .directory
+            .person(&failed.person)
+            .and_then(|p| p.cert.as_ref());
+        let to = compose::PlainTo {
+            role: &failed.role,
+            person: &failed.person,
+            email: &failed.email,
+        };
+        match compose::private_entry(
+            &self.app.store,
+            &cfg,
+            &failed.reference,
+            to,
+            cert,
+            &letter.subject,
+            &letter.text,
+            now,
+        ) {
+            Ok(mail) => {
+                batch.audit(
+                    Event::new(EventKind::DeliveryDeferred, "system", "delivery")
+                        .reference(&failed.reference)
+                        .details(json!({
+                            "role": failed.role, "person": failed.person,
+                            "digital_post_refused": failed.id, "by_mail": mail.id,
+                        })),
+                );
+                batch.outbox(mail);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot queue the mail in place of a letter"),
+        }
     }
 
     /// Queues a notice to Modtagelsen and its leader that `failed` will not arrive.
@@ -293,6 +392,18 @@ impl Worker {
             tracing::error!(reference = %failed.reference, "no one has the modtagelsen role to tell of a failed delivery");
         }
     }
+}
+
+/// Records on the intake what became of its Digital Post letter `id`; true when it changed.
+fn letter_outcome(item: &mut Item, id: u64, fate: &Result<String, String>, now: Timestamp) -> bool {
+    let Some(letter) = item.letters.iter_mut().find(|l| l.outbox_id == id) else {
+        return false;
+    };
+    match fate {
+        Ok(transmission) => letter.sent = Some((now, transmission.clone())),
+        Err(why) => letter.failed = Some((now, why.clone())),
+    }
+    true
 }
 
 /// Records on the intake what became of its kvittering; true when the item changed. Refused

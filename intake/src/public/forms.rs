@@ -190,13 +190,43 @@ pub(super) async fn send_sikkert(
     let subject = format!("Trivsel+ {names}");
     let text = format!("CVR: {cvr}\n\n{}", s.field("text"));
     let email = email.unwrap_or_default();
+    let now = state.app.clock.now();
+    let (signed_in, stated) = stated(&cfg, cvr, person, now);
+    let from = From {
+        name: &name,
+        email: &email,
+    };
+    submit(
+        &state,
+        Channel::Trivselplus,
+        from,
+        &subject,
+        &text,
+        &s,
+        signed_in,
+        stated,
+    )
+    .await
+}
+
+/// What a Send sikkert's reading is told: an unknown CVR is flagged for Journalen; signed
+/// in with MitID Erhverv, the institution and reporter are NemLog-in's (a CVR typed in the
+/// message's text is not another sender), and the item keeps who signed in.
+fn stated(
+    cfg: &Loaded,
+    cvr: String,
+    person: Option<Professional>,
+    now: jiff::Timestamp,
+) -> (
+    Option<SignedIn>,
+    impl FnOnce(&mut crate::understand::Reading) + Send + 'static,
+) {
     let institution = cfg
         .directory
         .institutions
         .values()
         .find(|i| i.cvr.as_deref() == Some(cvr.as_str()))
         .map(|i| i.name.clone());
-    let now = state.app.clock.now();
     let signed_in = person.map(|p| SignedIn {
         name: p.name,
         cvr: p.cvr,
@@ -213,8 +243,6 @@ pub(super) async fn send_sikkert(
                  Journalen tjekker afsenderen"
             ));
         }
-        // The institution is the one NemLog-in named: a CVR typed in the message's text
-        // is not another sender.
         if let Some(p) = proven {
             r.understanding.cvrs = vec![CvrFound {
                 number: p.cvr.clone(),
@@ -231,21 +259,7 @@ pub(super) async fn send_sikkert(
             };
         }
     };
-    let from = From {
-        name: &name,
-        email: &email,
-    };
-    submit(
-        &state,
-        Channel::Trivselplus,
-        from,
-        &subject,
-        &text,
-        &s,
-        signed_in,
-        stated,
-    )
-    .await
+    (signed_in, stated)
 }
 
 #[derive(Template)]

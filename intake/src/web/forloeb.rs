@@ -98,10 +98,10 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
                 deadline::spoken(a.at, now),
                 a.user,
                 staff_words(a.staff.len()),
-                if a.encrypted {
-                    "krypteret"
-                } else {
-                    "kun over TLS"
+                match item.letters.iter().find(|l| l.outbox_id == a.outbox_id) {
+                    Some(l) => crate::web::letters::words(l, now),
+                    None if a.encrypted => "krypteret".into(),
+                    None => "kun over TLS".into(),
                 }
             ),
             None => format!("venter på {}", name(l)),

@@ -17,6 +17,7 @@ mod frame;
 mod history;
 mod item;
 mod kept;
+mod letters;
 mod mine;
 mod names;
 mod oidc;

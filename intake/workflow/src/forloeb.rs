@@ -12,7 +12,7 @@ use modtag_config::{Channel, Loaded};
 use modtag_router::{deadline, startmoede};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::forloeb::{Forloeb, LeaderAnswer, Participant, ParticipantList, StepReminder};
-use modtag_storage::records::Item;
+use modtag_storage::records::{DigitalPostLetter, Item, OutboxEntry};
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde_json::json;
@@ -114,6 +114,53 @@ pub fn institution_leader<'a>(cfg: &'a Loaded, item: &Item) -> Option<&'a modtag
     cfg.directory.person(&cfg.directory.institution(id)?.leader)
 }
 
+/// A letter to the private institution: to its CVR's Digital Post when `[digital_post]`
+/// is configured and the institution has a CVR (recorded on the item as a letter), otherwise
+/// by mail to its leader (OpenPGP, or TLS-only in clear).
+pub fn to_institution(
+    ids: &dyn IdSource,
+    cfg: &Loaded,
+    item: &mut Item,
+    leader: &modtag_config::Person,
+    subject: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<OutboxEntry, StoreError> {
+    let to = PlainTo {
+        role: "privat_leder",
+        person: &leader.id,
+        email: &leader.email,
+    };
+    let institution = (item.decision.as_ref())
+        .and_then(|d| d.institution.as_deref())
+        .and_then(|id| cfg.directory.institution(id));
+    let cvr = institution.and_then(|i| Some((i.cvr.as_deref()?, i.name.as_str())));
+    let (Some(dp), Some(cvr)) = (&cfg.config.digital_post, cvr) else {
+        return compose::private_entry(
+            ids,
+            cfg,
+            &item.reference,
+            to,
+            leader.cert.as_ref(),
+            subject,
+            text,
+            now,
+        );
+    };
+    let entry = crate::memo::entry(ids, dp, &item.reference, to, cvr, subject, text, now)?;
+    let letter = entry.digital_post.as_ref().expect("a Digital Post entry");
+    item.letters.push(DigitalPostLetter {
+        outbox_id: entry.id,
+        id_type: letter.id_type.clone(),
+        id: letter.id.clone(),
+        message_uuid: letter.message_uuid.clone(),
+        queued: now,
+        sent: None,
+        failed: None,
+    });
+    Ok(entry)
+}
+
 /// What the leader's answer tells the private institution; no child, only the staff.
 fn answer_text(
     cfg: &Loaded,
@@ -178,16 +225,11 @@ pub fn answer(
         .person(leader)
         .map_or(leader.to_string(), |p| p.name.clone());
     let text = answer_text(cfg, item, &leader_name, &staff, note);
-    let entry = compose::private_entry(
+    let entry = to_institution(
         ids,
         cfg,
-        &item.reference,
-        PlainTo {
-            role: "privat_leder",
-            person: &to.id,
-            email: &to.email,
-        },
-        to.cert.as_ref(),
+        item,
+        to,
         &format!("Svar på TRIVSEL+ {}", item.reference),
         &text,
         now,

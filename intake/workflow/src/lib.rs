@@ -40,6 +40,7 @@ pub mod forloeb;
 pub mod ical;
 pub mod kvittering;
 pub mod meetings;
+pub mod memo;
 pub mod overgang;
 pub mod participants;
 pub mod report;

@@ -3,14 +3,20 @@
 //! administration portal (OIOSAML 3: signed requests, signed and encrypted assertions,
 //! the professional attributes it asks for).
 
-use super::xml_attr;
-
 pub const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 pub const ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 pub const METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 pub const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 pub const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+
+/// Text for an XML attribute value (or element content).
+pub fn xml_attr(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
 
 /// What modtag needs of the identity provider.
 #[derive(Debug, Clone)]

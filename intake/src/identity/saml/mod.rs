@@ -26,8 +26,6 @@ use modtag_config::Loaded;
 
 pub use response::{Professional, Refusal};
 
-/// The most a response may be, decoded (NemLog-in's are a few kilobytes).
-pub const MAX_RESPONSE: usize = 256 * 1024;
 /// Sign-ins started and not finished, and sign-ins held, at most (beyond, the oldest go).
 const MAX_PENDING: usize = 10_000;
 /// How long a person has at NemLog-in before the request is forgotten.
@@ -336,12 +334,4 @@ fn pem_file(der: &str) -> std::io::Result<tempfile::NamedTempFile> {
     writeln!(file, "-----END CERTIFICATE-----")?;
     file.flush()?;
     Ok(file)
-}
-
-/// Text for an XML attribute value (or element content).
-pub fn xml_attr(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -8,8 +8,7 @@ use std::io::Write as _;
 use base64::Engine as _;
 use rsa::signature::{SignatureEncoding as _, Signer as _};
 
-use super::metadata::{ASSERTION, POST, PROTOCOL};
-use super::xml_attr;
+use super::metadata::{xml_attr, ASSERTION, POST, PROTOCOL};
 
 pub const SIG_ALG: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 /// OIOSAML 3's authentication context class references for the identity type and level.

@@ -13,8 +13,10 @@
 use jiff::{SignedDuration, Timestamp};
 use roxmltree::{Document, Node};
 
-use super::metadata::{attribute, ASSERTION, DSIG, PROTOCOL};
-use super::xml_attr;
+use super::metadata::{attribute, xml_attr, ASSERTION, DSIG, PROTOCOL};
+
+/// The most a response may be, decoded (NemLog-in's are a few kilobytes).
+pub const MAX_RESPONSE: usize = 256 * 1024;
 
 /// Why a response was refused: for the log (no personal data) and, in Danish, for the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,7 +375,7 @@ fn child<'a, 'i>(n: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> 
 
 /// XML without a DTD (roxmltree refuses one), within the size a response may have.
 pub fn parse(text: &str) -> Result<Document<'_>, Refusal> {
-    if text.len() > super::MAX_RESPONSE {
+    if text.len() > MAX_RESPONSE {
         return Err(Refusal::Malformed);
     }
     Document::parse(text).map_err(|_| Refusal::Malformed)

@@ -1,0 +1,159 @@
+//! Digital Post to a private institution's CVR (issue 30): a leader's answer to a TRIVSEL+
+//! leaves as a MeMo message through SF1601 (the fake in `tests/digitalpost/` checks the
+//! token flow, the headers and the message against the MeMo schema), to the CVR MitID
+//! Erhverv signed in; refused for good, it reaches a person and goes by mail instead.
+
+use base64::Engine as _;
+use modtag_tests::forms::{post, reference_on};
+use modtag_tests::*;
+
+/// A TRIVSEL+ sent by Friskolen's leader signed in with MitID Erhverv, passed on by
+/// Journalen: its reference, and Karen Poulsen (leder PPR) signed in to answer it.
+fn forloeb_to_answer(d: &Daemon, idp: &SamlIdp) -> (String, Signed) {
+    let signed_in = mitid_sign_in(d.public, idp);
+    let (_, csrf, cookies) = signed_in_form(d.public, &signed_in);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("leder", "karen.poulsen"),
+        (
+            "text",
+            "Vi ønsker et TRIVSEL+-forløb for en elev i 3. klasse.",
+        ),
+    ];
+    let (code, _, receipt) = post(d.public, "/sendsikkert", &cookies, &fields, &[]);
+    assert_eq!(code, 200, "{receipt}");
+    let r = reference_on(&receipt);
+    let journal = d.add_user("journal", "journalen@kommune.localhost", "journalen");
+    let journal = d.sign_in("journal", &journal);
+    let (status, page) = journal.post_form(d, &format!("/koe/{r}/videresend"), &[]);
+    assert_eq!(status, 303, "{page}");
+    let karen = d.add_user("karen", "leder.ppr@kommune.localhost", "leder_ppr");
+    (r, d.sign_in("karen", &karen))
+}
+
+fn with_both() -> (Daemon, SamlIdp, ServicePlatform, tempfile::TempDir) {
+    let files = tempfile::tempdir().unwrap();
+    let mut opts = Options::default();
+    let idp = SamlIdp::start(files.path(), opts.public_port);
+    let platform = ServicePlatform::start();
+    opts.edits.push(idp.section(files.path(), "required"));
+    opts.edits.push(platform.section(files.path()));
+    (Daemon::start(opts), idp, platform, files)
+}
+
+#[test]
+fn a_leaders_answer_leaves_as_memo_to_the_cvr_mitid_erhverv_named() {
+    let (d, idp, platform, _files) = with_both();
+    let (r, karen) = forloeb_to_answer(&d, &idp);
+    let note = "Vi kan deltage fra uge 3.";
+    let (status, page) = karen.post_form(
+        &d,
+        &format!("/koe/{r}/svar"),
+        &[
+            ("deltagere", "Anne Jensen <anne.jensen@kommune.localhost>"),
+            ("besked", note),
+        ],
+    );
+    assert_eq!(status, 303, "{page}");
+    let letter = wait_for(
+        "the letter at Serviceplatformen",
+        std::time::Duration::from_secs(30),
+        || platform.received().into_iter().next(),
+    );
+    assert_eq!(platform.errors(), Vec::<serde_json::Value>::new());
+    assert_eq!(
+        letter["recipient_id"], "13585628",
+        "the assertion's CVR: {letter}"
+    );
+    let memo = letter["memo"].as_str().unwrap();
+    assert!(
+        memo.contains("<memo:senderID>69116418</memo:senderID>"),
+        "{memo}"
+    );
+    assert!(memo.contains(&format!("Svar på TRIVSEL+ {r}")), "{memo}");
+    let content = memo
+        .split("<memo:content>")
+        .nth(1)
+        .and_then(|c| c.split("</memo:content>").next())
+        .unwrap();
+    let text = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(content)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("Anne Jensen") && text.contains(note),
+        "{text}"
+    );
+    // The item says where it went and that Serviceplatformen took it.
+    let transmission = letter["transmission_id"].as_str().unwrap();
+    wait_for(
+        "the receipt on the item",
+        std::time::Duration::from_secs(20),
+        || {
+            let (_, page) = karen.get(&d, &format!("/koe/{r}"));
+            page.contains(&format!("forsendelse {transmission}"))
+                .then_some(())
+        },
+    );
+    let (_, page) = karen.get(&d, &format!("/koe/{r}"));
+    assert!(page.contains("til Digital Post (CVR 13585628)"), "{page}");
+}
+
+#[test]
+fn a_letter_refused_for_good_reaches_a_person_and_goes_by_mail() {
+    let (d, idp, platform, _files) = with_both();
+    let sink = Sink::start(d.opts.relay_port);
+    platform.set_mode("reject");
+    let (r, karen) = forloeb_to_answer(&d, &idp);
+    let (status, page) = karen.post_form(
+        &d,
+        &format!("/koe/{r}/svar"),
+        &[("ingen", "ja"), ("besked", "Ingen fra PPR denne gang.")],
+    );
+    assert_eq!(status, 303, "{page}");
+    d.wait_outbox_idle();
+    let mails = sink.wait(2);
+    assert!(
+        mails
+            .iter()
+            .any(|m| rcpt_of(m) == "leder@friskolen.localhost"),
+        "the answer by mail instead"
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains(&format!("Levering mislykkedes: {r}"))),
+        "Modtagelsen is told"
+    );
+    let (_, page) = karen.get(&d, &format!("/koe/{r}"));
+    assert!(
+        page.contains("afvist") && page.contains("sendt med mail i stedet"),
+        "{page}"
+    );
+    // While Serviceplatformen is down, a letter waits and is tried again; nothing is lost.
+    platform.set_mode("down");
+    let (status, _) = karen.post_form(
+        &d,
+        &format!("/koe/{r}/svar"),
+        &[("ingen", "ja"), ("besked", "Rettelse: ingen fra PPR.")],
+    );
+    assert_eq!(status, 303);
+    wait_for(
+        "a try while it is down",
+        std::time::Duration::from_secs(20),
+        || {
+            let (_, page) = karen.get(&d, &format!("/koe/{r}"));
+            page.contains("venter på at blive sendt").then_some(())
+        },
+    );
+    assert!(platform.received().is_empty());
+    platform.set_mode("normal");
+    let letter = wait_for(
+        "the letter once it is up",
+        std::time::Duration::from_secs(30),
+        || platform.received().into_iter().next(),
+    );
+    assert_eq!(letter["recipient_id"], "13585628");
+}

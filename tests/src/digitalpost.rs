@@ -1,0 +1,105 @@
+//! A fake of KOMBIT Serviceplatformen's SF1601 (`tests/digitalpost/serviceplatform.py`):
+//! mutual TLS, the token service, the access token, KombiPostAfsend, each request checked
+//! as the service's documentation describes it, and each MeMo message against the MeMo
+//! schema (`tests/data/memo/`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{free_port, http_get, root, wait_for};
+
+pub struct ServicePlatform {
+    /// The HTTPS services (client certificate required).
+    pub addr: SocketAddr,
+    /// Plain HTTP on loopback: what was received, and the mode.
+    control: SocketAddr,
+    child: Child,
+}
+
+impl ServicePlatform {
+    pub fn start() -> ServicePlatform {
+        let (port, control) = (free_port(), free_port());
+        let log = std::env::temp_dir().join(format!("modtag-serviceplatform-{port}.log"));
+        let child = Command::new("python3")
+            .arg(root().join("tests/digitalpost/serviceplatform.py"))
+            .args([port.to_string(), control.to_string()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("python3 runs");
+        let control: SocketAddr = format!("127.0.0.1:{control}").parse().unwrap();
+        wait_for("the Serviceplatform fake", Duration::from_secs(20), || {
+            http_get(control, "/__requests").filter(|(c, _)| *c == 200)
+        });
+        ServicePlatform {
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            control,
+            child,
+        }
+    }
+
+    /// The letters it took, each with `memo` (the MeMo message), `recipient_id`,
+    /// `transmission_id`.
+    pub fn received(&self) -> Vec<Value> {
+        self.list("/__received")
+    }
+
+    /// Why it refused requests (empty when modtag asked as documented).
+    pub fn errors(&self) -> Vec<Value> {
+        self.list("/__errors")
+    }
+
+    fn list(&self, path: &str) -> Vec<Value> {
+        let (_, body) = http_get(self.control, path).unwrap();
+        serde_json::from_str::<Value>(&body)
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// normal, reject (every letter refused for good), down (503).
+    pub fn set_mode(&self, mode: &str) {
+        let (code, _) = http_get(self.control, &format!("/__mode/{mode}")).unwrap();
+        assert_eq!(code, 200);
+    }
+
+    /// `[digital_post]` for modtag, its key copied into `dir` (0600), appended to the demo
+    /// configuration's `[kommune]` section's neighbour: an edit that puts it before
+    /// `[public.privacy]`.
+    pub fn section(&self, dir: &Path) -> (String, String) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let certs = root().join("tests/digitalpost/certs");
+        let key = dir.join("oces3.key");
+        std::fs::copy(certs.join("client.key"), &key).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let base = format!("https://127.0.0.1:{}", self.addr.port());
+        let text = format!(
+            "[digital_post]\n\
+             sender_cvr = \"69116418\"\n\
+             sender_label = \"Fredericia Kommune\"\n\
+             sts_url = \"{base}/runtime/api/rest/wstrust/v1/issue\"\n\
+             token_url = \"{base}/service/AccessTokenService_1/token\"\n\
+             service_url = \"{base}/service/KombiPostAfsend_1/kombi\"\n\
+             certificate = {:?}\n\
+             key = {:?}\n\
+             ca_file = {:?}\n\n\
+             [public.privacy]",
+            certs.join("client.crt"),
+            key,
+            certs.join("ca.crt"),
+        );
+        ("[public.privacy]".to_string(), text)
+    }
+}
+
+impl Drop for ServicePlatform {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
