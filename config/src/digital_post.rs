@@ -34,6 +34,23 @@ pub struct DigitalPost {
     /// The service's entity id the token is asked for.
     #[serde(default = "default_entity")]
     pub service_entity_id: String,
+    /// Where KOMBIT's Beskedfordeler delivers the letters' receipts; none when left out
+    /// (the item then knows only that Serviceplatformen took a letter).
+    #[serde(default)]
+    pub receipts: Option<Receipts>,
+}
+
+/// `[digital_post.receipts]`: an HTTPS listener of its own for the Beskedfordeler's pushed
+/// receipts (SF1461, `PKO_PostStatus`), taking only clients with a certificate from
+/// `client_ca_file` (KOMBIT's), at `POST /beskedfordeler`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipts {
+    pub listen: std::net::SocketAddr,
+    /// modtag's certificate and key for this listener.
+    pub tls: crate::tls_files::TlsFiles,
+    /// PEM certificates of the authorities whose client certificates may post receipts.
+    pub client_ca_file: String,
 }
 
 fn default_entity() -> String {

@@ -486,3 +486,61 @@ fn expired_and_revoked_certificates_are_refused() {
         );
     }
 }
+
+/// `[digital_post]` and `[public.mitid_erhverv]` (issue 30): the kommune's CVR with its
+/// check digits, the services over HTTPS only, the receipts on an address of their own; the
+/// sign-in with a small clock skew. Each at its line, saying what to write.
+#[test]
+fn the_national_rails_are_checked() {
+    let section = "[digital_post]
+sender_cvr = \"69116419\"
+sender_label = \"\"
+sts_url = \"http://sts.example.dk/issue\"
+token_url = \"https://sp.example.dk/token\"
+service_url = \"https://sp.example.dk/kombi\"
+certificate = \"oces3.crt\"
+key = \"oces3.key\"
+
+[digital_post.receipts]
+listen = \"127.0.0.1:8081\"
+client_ca_file = \"kombit.pem\"
+tls = { cert_file = \"r.crt\", key_file = \"r.key\" }
+
+[public.privacy]";
+    let (err, path, _dir) = load_with("modtag.toml", "[public.privacy]", section);
+    for (needle, says) in [
+        ("sender_cvr", "is not a CVR number"),
+        ("sender_label", "sender_label is empty"),
+        ("sts_url", "give the service's https:// address"),
+        (
+            "listen = \"127.0.0.1:8081\"",
+            "need an address of their own",
+        ),
+    ] {
+        let place = format!("{}:{}:", path.display(), line_in(&path, needle));
+        assert!(
+            err.lines().any(|l| l.contains(&place) && l.contains(says)),
+            "{needle}: {err}"
+        );
+    }
+    let mitid = "[public.mitid_erhverv]
+idp_metadata = \"idp.xml\"
+signing_key = \"s.key\"
+signing_certificate = \"s.crt\"
+encryption_key = \"e.key\"
+encryption_certificate = \"e.crt\"
+max_clock_skew_secs = 3600
+
+[public.privacy]";
+    let (err, path, _dir) = load_with("modtag.toml", "[public.privacy]", mitid);
+    let place = format!(
+        "{}:{}:",
+        path.display(),
+        line_in(&path, "max_clock_skew_secs")
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains(&place) && l.contains("max_clock_skew_secs may be at most 600")),
+        "{err}"
+    );
+}

@@ -17,6 +17,40 @@ pub fn server_config(
     key_path: &Path,
     alpn: &[&[u8]],
 ) -> Result<rustls::ServerConfig> {
+    server_config_for(cert_path, key_path, alpn, None)
+}
+
+/// [`server_config`] that takes only clients with a certificate from the authorities in
+/// `client_ca` (PEM): KOMBIT's Beskedfordeler posting receipts.
+pub fn server_config_for_clients(
+    cert_path: &Path,
+    key_path: &Path,
+    client_ca: &Path,
+) -> Result<rustls::ServerConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(client_ca)
+        .map_err(|e| anyhow::anyhow!("{}: not PEM certificates: {e}", client_ca.display()))?
+    {
+        let cert = cert
+            .map_err(|e| anyhow::anyhow!("{}: not PEM certificates: {e}", client_ca.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| anyhow::anyhow!("{}: not a usable authority: {e}", client_ca.display()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", client_ca.display()))?;
+    server_config_for(cert_path, key_path, &[b"http/1.1"], Some(verifier))
+}
+
+fn server_config_for(
+    cert_path: &Path,
+    key_path: &Path,
+    alpn: &[&[u8]],
+    clients: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Result<rustls::ServerConfig> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
         .and_then(|it| it.collect())
         .map_err(|e| {
@@ -29,18 +63,20 @@ pub fn server_config(
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|e| anyhow::anyhow!("{}: not a PEM private key: {e}", key_path.display()))?;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .with_context(|| {
-            format!(
-                "{} and {} do not make a usable TLS identity",
-                cert_path.display(),
-                key_path.display()
-            )
-        })?;
+        .context("TLS protocol versions")?;
+    let builder = match clients {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut server = builder.with_single_cert(certs, key).with_context(|| {
+        format!(
+            "{} and {} do not make a usable TLS identity",
+            cert_path.display(),
+            key_path.display()
+        )
+    })?;
     server.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(server)
 }

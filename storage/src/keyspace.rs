@@ -282,6 +282,12 @@ pub(crate) fn address_link_hash(key: &[u8], token_sha256: &str) -> [u8; 32] {
     keyed(key, &[b"adresse:", token_sha256.as_bytes()])
 }
 
+/// The blind index's key part for a Digital Post letter, from its MeMo message UUID
+/// (issue 30): a receipt from KOMBIT names the UUID, and finds its intake by it.
+pub(crate) fn letter_hash(key: &[u8], message_uuid: &str) -> [u8; 32] {
+    keyed(key, &[b"brev:", message_uuid.as_bytes()])
+}
+
 /// The mailbox an address reaches, as the kvittering count goes by: case, quotes around the
 /// local part and a `+tag` all reach the same mailbox, so none makes a new count.
 pub(crate) fn mailbox_of(address: &str) -> String {
@@ -321,7 +327,7 @@ pub(crate) fn blind_key_id(key: &[u8]) -> [u8; 32] {
 }
 
 /// An intake's keys in the blind index: one per CPR it names, one or two per name of the
-/// child, one per person it was sent to,
+/// child, one per person it was sent to, one per Digital Post letter,
 /// one for the address and day its kvittering went to by itself, and one for its reporter's
 /// address link.
 pub(crate) fn item_index_keys(blind_key: &[u8], item: &Item) -> Vec<Vec<u8>> {
@@ -340,8 +346,10 @@ pub(crate) fn item_index_keys(blind_key: &[u8], item: &Item) -> Vec<Vec<u8>> {
         .and_then(|p| p.token_sha256.as_deref())
         .map(|t| address_link_hash(blind_key, t));
     let names = (item.child_names.iter()).flat_map(|n| name_hashes(blind_key, n));
+    let letters = (item.letters.iter()).map(|l| letter_hash(blind_key, &l.message_uuid));
     cprs.chain(people)
         .chain(names)
+        .chain(letters)
         .chain(kvittering)
         .chain(link)
         .map(|h| {

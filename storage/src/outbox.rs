@@ -68,9 +68,16 @@ pub struct DigitalPostLetter {
     /// Taken by Serviceplatformen: its transmission id.
     #[serde(default)]
     pub sent: Option<(Timestamp, String)>,
-    /// Refused for good, with the service's reason; a mail copy then went instead.
+    /// Refused for good, with the service's reason; a mail copy then went instead (refused
+    /// at once), or Modtagelsen was told (refused later, by a receipt).
     #[serde(default)]
     pub failed: Option<(Timestamp, String)>,
+    /// KOMBIT's receipts (the Beskedfordeler): taken into Digital Post, then delivered to
+    /// the recipient's mailbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<Timestamp>,
 }
 
 impl OutboxEntry {

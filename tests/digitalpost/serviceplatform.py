@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A fake of KOMBIT Serviceplatformen's Digital Post sending (SF1601 KombiPostAfsend) for modtag's tests.
+"""A fake of KOMBIT Serviceplatformen's Digital Post sending (SF1601 KombiPostAfsend) for modtag's tests,
+which also plays KOMBIT's Beskedfordeler (SF1461) pushing the asynchronous receipts (PKO_PostStatus).
 
     python3 serviceplatform.py PORT CONTROL_PORT
 
@@ -16,8 +17,16 @@ the errors list. 127.0.0.1:CONTROL_PORT (plain HTTP) is for the tests:
 
     GET /__received      JSON list of accepted messages
     GET /__errors        JSON list of reasons for refusals
-    GET /__mode/NAME     normal | reject | down
+    GET /__mode/NAME     normal | reject | down | fail-later
     GET /__requests      JSON counts of requests per endpoint
+    GET /__receipts?to=URL                   where receipts are pushed (https; none until set)
+    GET /__pushes        JSON list of receipt pushes (every try)
+    GET /__push_raw?to=URL&what=KIND         push one hostile envelope now (garbage | unknown | doctype)
+
+After a letter is accepted (modes normal and fail-later) and a receipt URL is set, a background thread
+POSTs two Beskedfordeler envelopes (ModtagBeskedInput with a base64 PKO_PostStatus) to that URL over
+mutual TLS (client certificate certs/beskedfordeler.crt, server checked against certs/ca.crt):
+"Modtaget Digital Post", then "Afleveret Digital Post" (normal) or "Fejlet" (fail-later).
 
 Python 3.11 standard library only, plus the xmllint program (Debian libxml2-utils) for the MeMo schema.
 Logs go to stderr and never carry message contents.
@@ -25,6 +34,7 @@ Logs go to stderr and never carry message contents.
 
 import base64
 import binascii
+import http.client
 import json
 import os
 import re
@@ -32,13 +42,16 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
+import zoneinfo
 import xml.dom
 import xml.dom.minidom
 import xml.parsers.expat
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -60,7 +73,7 @@ SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 ASSERTION_LIFETIME = timedelta(hours=8)  # ITK: "By default the SAML token expires 8 hours after being issued"
 ACCESS_TOKEN_SECONDS = 3600
 MAX_BODY = 64 * 1024 * 1024
-MODES = ("normal", "reject", "down")
+MODES = ("normal", "reject", "down", "fail-later")
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ZULU_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
@@ -92,6 +105,8 @@ class State:
         self.received = []
         self.errors = []
         self.requests = {"sts": 0, "token": 0, "kombi": 0, "other": 0}
+        self.receipts_to = None  # https URL receipts are pushed to
+        self.pushes = []  # every try of every receipt push
         self.assertions = {}  # base64 assertion -> {cert, cvr, not_on_or_after}
         self.tokens = {}  # access token -> {cert, cvr, expires}
 
@@ -424,7 +439,12 @@ def kombi(handler, body, cert_der):
     if not re.fullmatch(f"[0-9]{{{digits}}}", recipient_id):
         raise Refused(f"Recipient/recipientID must be {digits} digits for {recipient_type}")
 
-    if STATE.mode == "reject":
+    message_uuid = text_of(memo_child(header, "messageUUID"))
+
+    with STATE.lock:
+        mode = STATE.mode
+        receipts_to = STATE.receipts_to
+    if mode == "reject":
         log("kombi: mode reject, answering memo.invalid")
         return 400, "application/xml", REJECT_BODY
     transmission_id = str(uuid.uuid4())
@@ -432,6 +452,7 @@ def kombi(handler, body, cert_der):
         "transaktions_id": tid,
         "transaktions_tid": ttid,
         "memo": memo,
+        "message_uuid": message_uuid,
         "transmission_id": transmission_id,
         "recipient_id": recipient_id,
         "recipient_type": recipient_type,
@@ -439,12 +460,265 @@ def kombi(handler, body, cert_der):
     }
     with STATE.lock:
         STATE.received.append(record)
+    if receipts_to is not None:
+        letter = {"transmission_id": transmission_id, "message_uuid": message_uuid, "cvr": tok["cvr"]}
+        threading.Thread(target=push_receipts, args=(receipts_to, letter, mode == "fail-later"),
+                         daemon=True).start()
     answer = (
         f"<kombi_response><Result>true</Result><TransmissionID>{transmission_id}</TransmissionID>"
         f"<HovedoplysningerSvarREST><SvarReaktion><Advis><AdvisId>{uuid.uuid4()}</AdvisId>"
         f"<AdvisTekst>received</AdvisTekst></Advis></SvarReaktion></HovedoplysningerSvarREST></kombi_response>"
     )
     return 200, "application/xml", answer
+
+
+# --- Beskedfordeler (SF1461): pushing PKO_PostStatus receipts ---------------------------------------
+
+PKO_NS = "http://serviceplatformen.dk/xml/print/PKO_PostStatus/1/types"
+STATUS_RECEIVED = "Modtaget Digital Post"
+STATUS_DELIVERED = "Afleveret Digital Post"
+STATUS_FAILED = "Fejlet"
+FAIL_CODE = "modtager.ukendt"
+FAIL_TEXT = "Modtageren kunne ikke findes i Digital Post"
+PUSH_RETRIES = 5  # a push not answered 200 is tried again up to this many times
+PUSH_RETRY_SECONDS = 0.5
+PUSH_DELAY_SECONDS = 0.2  # after the letter was accepted
+PUSH_TIMEOUT_SECONDS = 10
+PUSH_KINDS = ("garbage", "unknown", "doctype")
+COPENHAGEN = zoneinfo.ZoneInfo("Europe/Copenhagen")
+
+# The envelope exactly as in the real sample PostStatusBeskedModtag.success.xml (research notes, [BFD]),
+# including its indentation. The fixed UUIDs (Beskedtype, BeskedAnsvarligAktoer, RelateretObjekt,
+# RegistreringsAktoer, ObjektType, Kildesystem, Sikkerhedsklassificering, Fordelingssystem, ...) and
+# KildesystemAkkreditiver are the sample's; ObjektHandling is the success sample's, or the error sample's
+# for Fejlet. As in the samples, ObjektRegistreringId is the TransmissionId and ObjektId the MessageUUID.
+ENVELOPE = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+{doctype}<ns4:ModtagBeskedInput xmlns="urn:oio:sagdok:3.0.0" xmlns:ns2="urn:oio:besked:kuvert:1.0" xmlns:ns3="http://www.w3.org/2000/09/xmldsig#" xmlns:ns4="urn:oio:sts:1.0.0">
+    <ns2:Haendelsesbesked>
+        <ns2:BeskedId>
+            <UUIDIdentifikator>{besked_id}</UUIDIdentifikator>
+        </ns2:BeskedId>
+        <ns2:BeskedVersion>1.0</ns2:BeskedVersion>
+        <ns2:Beskedkuvert>
+            <ns2:Filtreringsdata>
+                <ns2:Beskedtype>
+                    <UUIDIdentifikator>d2bed63c-4853-4008-b6e0-a74c15b15fbf</UUIDIdentifikator>
+                </ns2:Beskedtype>
+                <ns2:BeskedAnsvarligAktoer>
+                    <UUIDIdentifikator>96514e13-afdd-44d6-95a8-adc2ca19b127</UUIDIdentifikator>
+                </ns2:BeskedAnsvarligAktoer>
+                <ns2:TilladtModtager>
+                    <URNIdentifikator>urn:oio:cvr:{cvr}</URNIdentifikator>
+                </ns2:TilladtModtager>
+                <ns2:RelateretObjekt>
+                    <ns2:ObjektId>
+                        <UUIDIdentifikator>53213778-de6b-42ee-8fbd-8aa73b0d4d85</UUIDIdentifikator>
+                    </ns2:ObjektId>
+                    <ns2:ObjektType>
+                        <UUIDIdentifikator>91aa31b3-c4b3-499e-8689-93b1ef89f319</UUIDIdentifikator>
+                    </ns2:ObjektType>
+                </ns2:RelateretObjekt>
+                <ns2:ObjektRegistrering>
+                    <ns2:ObjektRegistreringId>
+                        <UUIDIdentifikator>{transmission_id}</UUIDIdentifikator>
+                    </ns2:ObjektRegistreringId>
+                    <ns2:RegistreringsAktoer>
+                        <UUIDIdentifikator>19dc3a1d-c629-4853-b566-7fe49cf674ce</UUIDIdentifikator>
+                    </ns2:RegistreringsAktoer>
+                    <ns2:Registreringstidspunkt>
+                        <TidsstempelDatoTid>{registered}</TidsstempelDatoTid>
+                    </ns2:Registreringstidspunkt>
+                    <ns2:ObjektAnsvarligMyndighed>
+                        <URNIdentifikator>urn:oio:cvr:{cvr}</URNIdentifikator>
+                    </ns2:ObjektAnsvarligMyndighed>
+                    <ns2:ObjektId>
+                        <UUIDIdentifikator>{message_uuid}</UUIDIdentifikator>
+                    </ns2:ObjektId>
+                    <ns2:ObjektType>
+                        <UUIDIdentifikator>9a7be69f-b736-4e0e-9d5b-78d4f43e7ad7</UUIDIdentifikator>
+                    </ns2:ObjektType>
+                    <ns2:ObjektHandling>
+                        <UUIDIdentifikator>{handling}</UUIDIdentifikator>
+                    </ns2:ObjektHandling>
+                </ns2:ObjektRegistrering>
+            </ns2:Filtreringsdata>
+            <ns2:Leveranceinformation>
+                <ns2:Dannelsestidspunkt>
+                    <TidsstempelDatoTid>{created}</TidsstempelDatoTid>
+                </ns2:Dannelsestidspunkt>
+                <ns2:TransaktionsId>
+                    <UUIDIdentifikator>{transaktions_id}</UUIDIdentifikator>
+                </ns2:TransaktionsId>
+                <ns2:Kildesystem>
+                    <UUIDIdentifikator>19dc3a1d-c629-4853-b566-7fe49cf674ce</UUIDIdentifikator>
+                </ns2:Kildesystem>
+                <ns2:KildesystemIPAdresse>{ip}</ns2:KildesystemIPAdresse>
+                <ns2:KildesystemAkkreditiver>U0VSSUFMTlVNQkVSPUNWUjoxOTQzNTA3NS1GSUQ6Mjg3NjQwNTYgKyBDTj1Lb21iaXQtU1BGLXRlc3Qtc3RzLVNpa2tlcmhlZCAoZnVua3Rpb25zY2VydGlmaWthdCksIE89S09NQklUIEEvUyAvLyBDVlI6MTk0MzUwNzUsIEM9REs=.MTYwNDMxOTk0Ng==.Q049VFJVU1QyNDA4IFN5c3RlbXRlc3QgWFhYSVYgQ0EsIE89VFJVU1QyNDA4LCBDPURL</ns2:KildesystemAkkreditiver>
+                <ns2:Sikkerhedsklassificering>
+                    <UUIDIdentifikator>1d81c472-0808-44cc-963d-f5ef0170ae1d</UUIDIdentifikator>
+                </ns2:Sikkerhedsklassificering>
+                <ns2:Leveranceruter>
+                    <ns2:Leverancerute>
+                        <ns2:Fordelingssystem>
+                            <UUIDIdentifikator>f9fbbb38-4b2f-11e5-885d-feff819cdc9f</UUIDIdentifikator>
+                        </ns2:Fordelingssystem>
+                        <ns2:ModtagelsesTidspunkt>
+                            <TidsstempelDatoTid>{routed}</TidsstempelDatoTid>
+                        </ns2:ModtagelsesTidspunkt>
+                        <ns2:LeveranceTidspunkt>
+                            <TidsstempelDatoTid>{delivered}</TidsstempelDatoTid>
+                        </ns2:LeveranceTidspunkt>
+                        <ns2:ModtagetFraSystem>
+                            <UUIDIdentifikator>19dc3a1d-c629-4853-b566-7fe49cf674ce</UUIDIdentifikator>
+                        </ns2:ModtagetFraSystem>
+                        <ns2:ErLeveretIHenholdTil>
+                            <UUIDIdentifikator>f27ab282-1096-4c04-af62-bcd01a2f1525</UUIDIdentifikator>
+                        </ns2:ErLeveretIHenholdTil>
+                        <ns2:LeveranceruteLokalUdvidelse>
+                            <ns2:AntalLeveranceforsoeg>{attempt}</ns2:AntalLeveranceforsoeg>
+                        </ns2:LeveranceruteLokalUdvidelse>
+                    </ns2:Leverancerute>
+                </ns2:Leveranceruter>
+            </ns2:Leveranceinformation>
+        </ns2:Beskedkuvert>
+        <ns2:Beskeddata>
+            <Base64 xmlns="urn:besked:kuvert:1.0" xmlns:ns4="urn:oio:sagdok:3.0.0" content-type="application/xml" encoding="UTF-8" file-type=".xml">{base64}</Base64>
+    </ns2:Beskeddata>
+    </ns2:Haendelsesbesked>
+</ns4:ModtagBeskedInput>
+"""
+HANDLING_SUCCESS = "f7161a89-5068-4023-bc80-d7f4daad2a2e"
+HANDLING_ERROR = "e225a75c-4b63-46c4-9423-77f5c8762445"
+
+# For what=doctype: an internal entity that is used, and an external one (XXE) that is used too.
+HOSTILE_DOCTYPE = (
+    '<!DOCTYPE ns4:ModtagBeskedInput [\n'
+    '  <!ENTITY lol "lollollollollollollollollollol">\n'
+    '  <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">\n'
+    '  <!ENTITY xxe SYSTEM "file:///etc/passwd">\n'
+    ']>\n'
+)
+
+
+def millis_zulu(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def millis_local(moment):
+    local = moment.astimezone(COPENHAGEN)
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}" + \
+        local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
+
+
+def post_status(transmission_id, message_uuid, status, when, fejl=None):
+    """A PKO_PostStatus document, compact and without an XML declaration, like the decoded samples."""
+    details = "<FejlDetaljer/>" if fejl is None else (
+        f"<FejlDetaljer><FejlKode>{escape(fejl[0])}</FejlKode><FejlTekst>{escape(fejl[1])}</FejlTekst></FejlDetaljer>")
+    return (
+        f'<PKO_PostStatus xmlns="{PKO_NS}"><TransmissionId>{transmission_id}</TransmissionId>'
+        f"<MessageUUID>{escape(message_uuid)}</MessageUUID><MessageId>{uuid.uuid4()}</MessageId>"
+        f"<KanalKode>Digital Post</KanalKode><TransaktionsDatoTid>{millis_zulu(when)}</TransaktionsDatoTid>"
+        f"<TransaktionsStatusKode>{status}</TransaktionsStatusKode>"
+        f"<CorrelationId>{transmission_id}</CorrelationId>{details}</PKO_PostStatus>"
+    )
+
+
+def envelope(letter, status, fejl=None, attempt=1, doctype=""):
+    """The ModtagBeskedInput the Beskedfordeler would push for one PKO_PostStatus of the letter."""
+    when = utc_now()
+    inner = post_status(letter["transmission_id"], letter["message_uuid"], status, when, fejl)
+    return ENVELOPE.format(
+        doctype=doctype,
+        besked_id=uuid.uuid4(),
+        cvr=escape(letter["cvr"]),
+        transmission_id=letter["transmission_id"],
+        registered=millis_zulu(when),
+        message_uuid=escape(letter["message_uuid"]),
+        handling=HANDLING_ERROR if status == STATUS_FAILED else HANDLING_SUCCESS,
+        created=millis_zulu(when),
+        transaktions_id=uuid.uuid4(),
+        ip="::FFFF:127.0.0.1",
+        routed=millis_local(when),
+        delivered=millis_local(utc_now()),
+        attempt=attempt,
+        base64=base64.b64encode(inner.encode("utf-8")).decode("ascii"),
+    ).encode("utf-8")
+
+
+def check_push_url(url):
+    """None when url is an https URL with a host, else why not."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port
+    except ValueError as e:
+        return f"not a URL: {e}"
+    if parts.scheme != "https" or not parts.hostname:
+        return "want an https URL with a host"
+    return None
+
+
+def client_context():
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the server and checks its name
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_verify_locations(os.path.join(CERTS, "ca.crt"))
+    context.load_cert_chain(os.path.join(CERTS, "beskedfordeler.crt"), os.path.join(CERTS, "beskedfordeler.key"))
+    return context
+
+
+def post(url, body):
+    """POST body to url over mutual TLS. (status, answer text); status None on a connection error, with
+    the error as the text."""
+    parts = urllib.parse.urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, context=client_context(),
+                                       timeout=PUSH_TIMEOUT_SECONDS)
+    try:
+        conn.request("POST", target, body=body,
+                     headers={"Content-Type": "application/xml; charset=UTF-8", "Connection": "close"})
+        answer = conn.getresponse()
+        return answer.status, answer.read(MAX_BODY).decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as e:
+        return None, f"connection error: {type(e).__name__}: {e}"
+    finally:
+        conn.close()
+
+
+def push_one(url, letter, status, fejl=None):
+    """Push one receipt; not answered 200, try again up to PUSH_RETRIES times, as a broker redelivers."""
+    for attempt in range(1, PUSH_RETRIES + 2):
+        code, text = post(url, envelope(letter, status, fejl, attempt))
+        with STATE.lock:
+            STATE.pushes.append({"url": url, "status_code": code, "body": text[:500], "transaktions_status": status,
+                                 "message_uuid": letter["message_uuid"], "attempt": attempt})
+        log(f"push {status!r} try {attempt}: {code if code is not None else 'connection error'}")
+        if code == 200:
+            return
+        if attempt <= PUSH_RETRIES:
+            time.sleep(PUSH_RETRY_SECONDS)
+
+
+def push_receipts(url, letter, fail):
+    time.sleep(PUSH_DELAY_SECONDS)
+    try:
+        push_one(url, letter, STATUS_RECEIVED)
+        if fail:
+            push_one(url, letter, STATUS_FAILED, (FAIL_CODE, FAIL_TEXT))
+        else:
+            push_one(url, letter, STATUS_DELIVERED)
+    except Exception as e:  # a bug here must not go unnoticed in the tests' logs
+        log(f"push thread failed: {type(e).__name__}: {e}")
+
+
+def hostile(what):
+    letter = {"transmission_id": str(uuid.uuid4()), "message_uuid": str(uuid.uuid4()), "cvr": "12345678"}
+    if what == "garbage":
+        return b"\x00\xff\xfe this is not XML <ns4:ModtagBeskedInput <<< &&& \xc3\x28"
+    if what == "unknown":
+        return envelope(letter, STATUS_DELIVERED)
+    body = envelope(letter, STATUS_DELIVERED, doctype=HOSTILE_DOCTYPE).decode("utf-8")
+    body = body.replace("<ns2:KildesystemIPAdresse>::FFFF:127.0.0.1<",
+                        "<ns2:KildesystemIPAdresse>&lol2;&xxe;<", 1)
+    return body.encode("utf-8")
 
 
 HANDLERS = {STS_PATH: sts, TOKEN_PATH: token, KOMBI_PATH: kombi}
@@ -577,21 +851,49 @@ class ControlHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        parts = urllib.parse.urlsplit(self.path)
+        path = parts.path
+        query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+        if path == "/__push_raw":
+            return self.push_raw(query)
         with STATE.lock:
-            if self.path == "/__received":
+            if path == "/__received":
                 return self.reply(200, list(STATE.received))
-            if self.path == "/__errors":
+            if path == "/__errors":
                 return self.reply(200, list(STATE.errors))
-            if self.path == "/__requests":
+            if path == "/__requests":
                 return self.reply(200, dict(STATE.requests))
-            if self.path.startswith("/__mode/"):
-                mode = self.path[len("/__mode/"):]
+            if path == "/__pushes":
+                return self.reply(200, list(STATE.pushes))
+            if path == "/__receipts":
+                if "to" in query:
+                    to = query["to"][-1] or None  # an empty to= stops the pushes
+                    why = to and check_push_url(to)
+                    if why:
+                        return self.reply(400, {"error": why})
+                    STATE.receipts_to = to
+                    log(f"receipts to {to}")
+                return self.reply(200, {"to": STATE.receipts_to})
+            if path.startswith("/__mode/"):
+                mode = path[len("/__mode/"):]
                 if mode not in MODES:
                     return self.reply(400, {"error": f"unknown mode {mode!r}", "modes": list(MODES)})
                 STATE.mode = mode
                 log(f"mode {mode}")
                 return self.reply(200, {"mode": mode})
         self.reply(404, {"error": f"no such control path {self.path}"})
+
+    def push_raw(self, query):
+        to = (query.get("to") or [""])[-1]
+        what = (query.get("what") or [""])[-1]
+        why = check_push_url(to)
+        if why:
+            return self.reply(400, {"error": why})
+        if what not in PUSH_KINDS:
+            return self.reply(400, {"error": f"unknown what {what!r}", "what": list(PUSH_KINDS)})
+        code, text = post(to, hostile(what))
+        log(f"push_raw {what}: {code if code is not None else 'connection error'}")
+        self.reply(200, {"what": what, "status_code": code, "body": text})
 
 
 def main():

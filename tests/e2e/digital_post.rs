@@ -99,6 +99,101 @@ fn a_leaders_answer_leaves_as_memo_to_the_cvr_mitid_erhverv_named() {
     );
     let (_, page) = karen.get(&d, &format!("/koe/{r}"));
     assert!(page.contains("til Digital Post (CVR 13585628)"), "{page}");
+    // KOMBIT's receipts come back through the Beskedfordeler: delivered to the mailbox.
+    wait_for(
+        "the delivery receipt on the item",
+        std::time::Duration::from_secs(30),
+        || {
+            let (_, page) = karen.get(&d, &format!("/koe/{r}"));
+            page.contains("afleveret i institutionens digitale postkasse")
+                .then_some(())
+        },
+    );
+    let pushes = platform.pushes();
+    assert!(
+        pushes.iter().all(|p| p["status_code"] == 200
+            && p["body"]
+                .as_str()
+                .unwrap_or("")
+                .contains("<StatusKode>20</StatusKode>")),
+        "{pushes:?}"
+    );
+}
+
+/// The receipts listener takes KOMBIT's pushes only, and answers hostile ones sensibly:
+/// garbage and a DTD refused (40), a receipt for no letter of ours acknowledged (20), and a
+/// client without the authority's certificate never gets a word in.
+#[test]
+fn the_receipts_listener_refuses_what_is_not_a_receipt() {
+    let (_d, _idp, platform, _files) = with_both();
+    for (what, code, status) in [
+        ("garbage", 400, "40"),
+        ("doctype", 400, "40"),
+        ("unknown", 200, "20"),
+    ] {
+        let got = platform.push_raw(what);
+        assert_eq!(got["status_code"], code, "{what}: {got}");
+        assert!(
+            got["body"]
+                .as_str()
+                .unwrap_or("")
+                .contains(&format!("<StatusKode>{status}</StatusKode>")),
+            "{what}: {got}"
+        );
+    }
+    // Without a client certificate: the handshake fails, nothing is read.
+    let url = platform.receipts_url();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import ssl,urllib.request\n\
+             c=ssl.create_default_context(cafile={:?})\n\
+             try:\n  urllib.request.urlopen(urllib.request.Request('{}', data=b'<x/>'), context=c, timeout=5); print('answered')\n\
+             except Exception as e: print('refused', type(e).__name__)",
+            root().join("tests/digitalpost/certs/ca.crt"),
+            url,
+        ))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("refused"), "{said}");
+}
+
+/// A letter Serviceplatformen took and Digital Post later failed: the receipt reaches a
+/// person (Modtagelsen is told) and the item says so.
+#[test]
+fn a_letter_that_fails_later_reaches_a_person() {
+    let (d, idp, platform, _files) = with_both();
+    let sink = Sink::start(d.opts.relay_port);
+    platform.set_mode("fail-later");
+    let (r, karen) = forloeb_to_answer(&d, &idp);
+    let (status, page) = karen.post_form(
+        &d,
+        &format!("/koe/{r}/svar"),
+        &[("ingen", "ja"), ("besked", "Ingen fra PPR.")],
+    );
+    assert_eq!(status, 303, "{page}");
+    wait_for(
+        "the failure on the item",
+        std::time::Duration::from_secs(30),
+        || {
+            let (_, page) = karen.get(&d, &format!("/koe/{r}"));
+            page.contains("fejlet i Digital Post").then_some(())
+        },
+    );
+    let (_, page) = karen.get(&d, &format!("/koe/{r}"));
+    assert!(
+        page.contains("modtager.ukendt") && page.contains("Modtagelsen har fået besked"),
+        "{page}"
+    );
+    d.wait_outbox_idle();
+    let mails = sink.wait(1);
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains(&format!("Levering mislykkedes: {r}"))),
+        "Modtagelsen is told"
+    );
 }
 
 #[test]

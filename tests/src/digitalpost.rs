@@ -17,6 +17,8 @@ pub struct ServicePlatform {
     pub addr: SocketAddr,
     /// Plain HTTP on loopback: what was received, and the mode.
     control: SocketAddr,
+    /// Where it pushes receipts: modtag's receipts listener.
+    receipts: std::sync::Mutex<Option<String>>,
     child: Child,
 }
 
@@ -38,6 +40,7 @@ impl ServicePlatform {
         ServicePlatform {
             addr: format!("127.0.0.1:{port}").parse().unwrap(),
             control,
+            receipts: std::sync::Mutex::default(),
             child,
         }
     }
@@ -62,7 +65,32 @@ impl ServicePlatform {
             .unwrap_or_default()
     }
 
-    /// normal, reject (every letter refused for good), down (503).
+    /// What each push of a receipt to modtag got back (`status_code`, `body`,
+    /// `transaktions_status`).
+    pub fn pushes(&self) -> Vec<Value> {
+        self.list("/__pushes")
+    }
+
+    /// One hostile push to modtag's receipts listener (`garbage`, `unknown`, `doctype`):
+    /// what modtag answered.
+    pub fn push_raw(&self, what: &str) -> Value {
+        let to = self.receipts_url();
+        let (_, body) = http_get(
+            self.control,
+            &format!("/__push_raw?to={}&what={what}", crate::form_encode(&to)),
+        )
+        .unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// modtag's receipts listener, as the fake pushes to it.
+    pub fn receipts_url(&self) -> String {
+        let to = self.receipts.lock().unwrap().clone();
+        to.expect("section() sets where receipts go")
+    }
+
+    /// normal, reject (every letter refused for good), down (503), fail-later (taken, then a
+    /// receipt says it failed).
     pub fn set_mode(&self, mode: &str) {
         let (code, _) = http_get(self.control, &format!("/__mode/{mode}")).unwrap();
         assert_eq!(code, 200);
@@ -78,6 +106,20 @@ impl ServicePlatform {
         std::fs::copy(certs.join("client.key"), &key).unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         let base = format!("https://127.0.0.1:{}", self.addr.port());
+        // Receipts come back (as KOMBIT's Beskedfordeler pushes them) to a listener of
+        // modtag's own that takes only the test CA's client certificates.
+        let receipts = free_port();
+        let to = format!("https://127.0.0.1:{receipts}/beskedfordeler");
+        let (code, _) = http_get(
+            self.control,
+            &format!("/__receipts?to={}", crate::form_encode(&to)),
+        )
+        .unwrap();
+        assert_eq!(code, 200);
+        *self.receipts.lock().unwrap() = Some(to);
+        let server_key = dir.join("receipts.key");
+        std::fs::copy(certs.join("server.key"), &server_key).unwrap();
+        std::fs::set_permissions(&server_key, std::fs::Permissions::from_mode(0o600)).unwrap();
         let text = format!(
             "[digital_post]\n\
              sender_cvr = \"69116418\"\n\
@@ -88,10 +130,17 @@ impl ServicePlatform {
              certificate = {:?}\n\
              key = {:?}\n\
              ca_file = {:?}\n\n\
+             [digital_post.receipts]\n\
+             listen = \"127.0.0.1:{receipts}\"\n\
+             client_ca_file = {:?}\n\
+             tls = {{ cert_file = {:?}, key_file = {:?} }}\n\n\
              [public.privacy]",
             certs.join("client.crt"),
             key,
             certs.join("ca.crt"),
+            certs.join("ca.crt"),
+            certs.join("server.crt"),
+            server_key,
         );
         ("[public.privacy]".to_string(), text)
     }

@@ -33,6 +33,26 @@ pub(crate) fn validate_main(
     check_repeats(config, path, text, errors);
     if let Some(dp) = &config.digital_post {
         check_digital_post(dp, path, text, errors);
+        let others = [
+            Some(config.smtp.listen),
+            Some(config.http.listen),
+            config.public.as_ref().map(|p| p.listen),
+        ];
+        if let Some(r) = dp
+            .receipts
+            .as_ref()
+            .filter(|r| others.contains(&Some(r.listen)))
+        {
+            errors.push(invalid(
+                path,
+                line_of(text, "listen", &r.listen.to_string()),
+                format!(
+                    "digital_post.receipts.listen = {}: the receipts need an address of their \
+                     own, apart from the SMTP, desk and forms listeners",
+                    r.listen
+                ),
+            ));
+        }
     }
 }
 

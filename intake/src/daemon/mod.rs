@@ -64,12 +64,15 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     // answers: a mistake in them stops start-up with what to fix.
     let cfg = app.policy.cfg();
     let outside = match crate::delivery::sf1601::Sf1601::load(&cfg) {
-        Ok(letters) => crate::identity::saml::Saml::load(&cfg)
-            .await
-            .map(|saml| (letters.map(Arc::new), saml)),
+        Ok(letters) => match crate::identity::saml::Saml::load(&cfg).await {
+            Ok(saml) => crate::delivery::receipts::listener(&cfg)
+                .await
+                .map(|receipts| (letters.map(Arc::new), saml, receipts)),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
-    let (letters, saml) = match outside {
+    let (letters, saml, receipts) = match outside {
         Ok(both) => both,
         Err(e) => {
             let _ = std::fs::remove_file(&bound.socket_path);
@@ -85,6 +88,27 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let web = (bound.web, bound.public, bound.socket);
     spawn_http(&mut tasks, &c, (state, tls, saml), web, &stop)?;
     spawn_workers(&mut tasks, &app, (&c, letters), &stop);
+    if let Some((listener, tls)) = receipts {
+        println!(
+            "modtag: Digital Post receipts on https://{}/beskedfordeler",
+            listener.local_addr()?
+        );
+        let limits = crate::api::server::Limits {
+            max_connections: 32,
+            request_timeout: Duration::from_secs(30),
+            body_limit: 512 * 1024,
+            pages: false,
+            tls: Some(tls),
+            anonymous: false,
+        };
+        let router = crate::delivery::receipts::router(app.clone());
+        tasks.spawn(crate::api::server::serve(
+            listener,
+            router,
+            limits,
+            stop.clone(),
+        ));
+    }
 
     wait_for_stop(&app).await;
     tracing::info!("shutting down");

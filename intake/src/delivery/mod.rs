@@ -3,4 +3,5 @@
 
 pub use modtag_workflow::{compose, ical};
 pub mod outbox;
+pub mod receipts;
 pub mod sf1601;

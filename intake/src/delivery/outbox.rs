@@ -244,7 +244,7 @@ impl Worker {
                 tracing::error!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery failed for good; Modtagelsen is told");
                 batch.audit(outcome(EventKind::DeliveryFailed, &entry, Some(&r.error)));
                 if !entry.failure_notice {
-                    self.tell_modtagelsen(&entry, &r.summary, &mut batch, now);
+                    tell_modtagelsen(&self.app, &entry, &r.summary, &mut batch, now);
                 }
                 if let Some(letter) = &entry.digital_post {
                     self.by_mail_instead(&entry, letter, &mut batch, now);
@@ -343,54 +343,60 @@ impl Worker {
             Err(e) => tracing::error!(error = %e, "cannot queue the mail in place of a letter"),
         }
     }
+}
 
-    /// Queues a notice to Modtagelsen and its leader that `failed` will not arrive.
-    /// The notice names the intake, the recipient's role and id and the reply code; nothing
-    /// about the case.
-    fn tell_modtagelsen(&self, failed: &OutboxEntry, why: &str, batch: &mut Batch, now: Timestamp) {
-        let cfg = self.app.policy.cfg();
-        let subject = format!("Levering mislykkedes: {}", failed.reference);
-        let body = failure_notice_text(failed, why);
-        // Modtagelsen and its leader: when the copy that failed was Modtagelsen's own, its
-        // address may be the wrong one, and the leader still hears of it.
-        let mut told: Vec<&str> = Vec::new();
-        let people = ["modtagelsen", "modtagelsen_leder"]
-            .into_iter()
-            .flat_map(|role| {
-                cfg.directory
-                    .with_role(role)
-                    .into_iter()
-                    .map(move |p| (role, p))
-            });
-        for (role, person) in people {
-            if told.contains(&person.id.as_str()) {
-                continue;
-            }
-            let to = compose::PlainTo {
-                role,
-                person: &person.id,
-                email: &person.email,
-            };
-            match compose::plain_entry(
-                &self.app.store,
-                &cfg,
-                &failed.reference,
-                to,
-                &subject,
-                &body,
-                now,
-            ) {
-                Ok(mut notice) => {
-                    notice.failure_notice = true;
-                    batch.outbox(notice);
-                    told.push(&person.id);
-                }
-                Err(e) => tracing::error!(error = %e, "cannot queue the failure notice"),
-            }
+/// Queues a notice to Modtagelsen and its leader that `failed` will not arrive.
+/// The notice names the intake, the recipient's role and id and the reply code; nothing
+/// about the case.
+pub(crate) fn tell_modtagelsen(
+    app: &App,
+    failed: &OutboxEntry,
+    why: &str,
+    batch: &mut Batch,
+    now: Timestamp,
+) {
+    let cfg = app.policy.cfg();
+    let subject = format!("Levering mislykkedes: {}", failed.reference);
+    let body = failure_notice_text(failed, why);
+    // Modtagelsen and its leader: when the copy that failed was Modtagelsen's own, its
+    // address may be the wrong one, and the leader still hears of it.
+    let mut told: Vec<&str> = Vec::new();
+    let people = ["modtagelsen", "modtagelsen_leder"]
+        .into_iter()
+        .flat_map(|role| {
+            cfg.directory
+                .with_role(role)
+                .into_iter()
+                .map(move |p| (role, p))
+        });
+    for (role, person) in people {
+        if told.contains(&person.id.as_str()) {
+            continue;
         }
-        if told.is_empty() {
-            tracing::error!(reference = %failed.reference, "no one has the modtagelsen role to tell of a failed delivery");
+        let to = compose::PlainTo {
+            role,
+            person: &person.id,
+            email: &person.email,
+        };
+        match compose::plain_entry(
+            &app.store,
+            &cfg,
+            &failed.reference,
+            to,
+            &subject,
+            &body,
+            now,
+        ) {
+            Ok(mut notice) => {
+                notice.failure_notice = true;
+                batch.outbox(notice);
+                told.push(&person.id);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot queue the failure notice"),
         }
+    }
+    if told.is_empty() {
+        tracing::error!(reference = %failed.reference, "no one has the modtagelsen role to tell of a failed delivery");
     }
 }
 

@@ -1,6 +1,7 @@
 //! A Digital Post letter's fate as the desk says it (issue 30): queued, taken by
-//! Serviceplatformen (with its transmission id, for KOMBIT's support), or refused for good,
-//! and then sent by mail instead.
+//! Serviceplatformen (with its transmission id, for KOMBIT's support), delivered to the
+//! recipient's mailbox (KOMBIT's receipt), or refused: at once (then sent by mail instead)
+//! or later by a receipt (then Modtagelsen is told).
 
 use modtag_router::deadline;
 use modtag_storage::records::DigitalPostLetter;
@@ -9,9 +10,18 @@ use modtag_storage::records::DigitalPostLetter;
 pub fn words(l: &DigitalPostLetter, now: jiff::Timestamp) -> String {
     let to = format!("til Digital Post ({} {})", l.id_type, l.id);
     match (&l.sent, &l.failed) {
-        (_, Some((at, why))) => format!(
+        // Refused by a later receipt: the letter had gone; Modtagelsen sees to it.
+        (Some(_), Some((at, why))) => format!(
+            "{to}: fejlet i Digital Post {} ({why}); Modtagelsen har fået besked",
+            deadline::spoken(*at, now)
+        ),
+        (None, Some((at, why))) => format!(
             "{to}: afvist {} ({why}); sendt med mail i stedet, og Modtagelsen har fået besked",
             deadline::spoken(*at, now)
+        ),
+        (Some(_), None) if l.delivered.is_some() => format!(
+            "{to}: afleveret i institutionens digitale postkasse {}",
+            deadline::spoken(l.delivered.expect("checked"), now)
         ),
         (Some((at, transmission)), None) => format!(
             "{to}: modtaget af Serviceplatformen {} (forsendelse {transmission})",

@@ -157,6 +157,8 @@ pub fn to_institution(
         queued: now,
         sent: None,
         failed: None,
+        received: None,
+        delivered: None,
     });
     Ok(entry)
 }

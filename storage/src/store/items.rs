@@ -121,6 +121,16 @@ impl Store {
         }
     }
 
+    /// The intake a Digital Post letter (its MeMo message UUID) belongs to, by the blind
+    /// index.
+    pub fn item_for_letter(&self, message_uuid: &str) -> Result<Option<String>, StoreError> {
+        let prefix = letter_hash(&*self.blind_key(), message_uuid);
+        match self.inner.trees.item_index.scan_prefix(prefix).next() {
+            Some(kv) => Ok(Some(String::from_utf8_lossy(&kv?.0[32..]).into_owned())),
+            None => Ok(None),
+        }
+    }
+
     /// The references of the intakes sent to the directory person `person`, from the blind
     /// index (nothing is decrypted).
     pub fn items_sent_to(&self, person: &str) -> Result<Vec<String>, StoreError> {
