@@ -27,6 +27,10 @@ pub struct MitIdErhverv {
     /// is the one MitID Erhverv names) or `offered` (typed details stay possible, and say so).
     #[serde(default = "required")]
     pub send_sikkert: Use,
+    /// The underretning form: `offered` to professionals (a citizen has no MitID Erhverv),
+    /// or `off`, the default.
+    #[serde(default = "off")]
+    pub underretning: Offer,
     /// Seconds the IdP's clock and modtag's may differ when an assertion's validity is
     /// checked.
     #[serde(default = "default_skew")]
@@ -45,6 +49,18 @@ pub struct MitIdErhverv {
 pub enum Use {
     Required,
     Offered,
+}
+
+/// Whether the underretning form offers the sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Offer {
+    Offered,
+    Off,
+}
+
+fn off() -> Offer {
+    Offer::Off
 }
 
 fn required() -> Use {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use modtag_tests::browser::Browser;
 use modtag_tests::forms::{form, post, reference_on};
 use modtag_tests::{
-    mitid_answer, mitid_sign_in, post_answer, signed_in_form, wait_for, Daemon, Options, SamlIdp,
+    http_request, mitid_answer, mitid_answer_for, mitid_sign_in, post_answer, set_cookie,
+    signed_in_form, wait_for, Daemon, Options, SamlIdp,
 };
 
 /// The daemon with the sign-in `send_sikkert` (required or offered), and its IdP.
@@ -194,6 +195,11 @@ fn a_private_leader_signs_in_with_mitid_erhverv_in_chromium_and_sends() {
     b.follow("form[action='/sendsikkert'] button[type=submit]");
     let receipt = b.text();
     assert!(receipt.contains("Tak"), "{receipt}");
+    // The underretning form knows the same sign-in.
+    b.goto(&format!("http://{}/underretning", d.public));
+    assert!(b.text().contains("Du underretter som fagperson: Susanne Møller"), "{}", b.text());
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new());
+    b.screenshot("mitid-underretning-logget-ind");
     let listed = d.cli_json(&["triage", "list", "--all", "--json"]);
     let r = listed["items"][0]["reference"]
         .as_str()
@@ -202,6 +208,84 @@ fn a_private_leader_signs_in_with_mitid_erhverv_in_chromium_and_sends() {
     let shown = d.cli_json(&["triage", "show", &r, "--json"]).to_string();
     assert!(
         shown.contains("\"13585628\"") && shown.contains("mitid_erhverv"),
+        "{shown}"
+    );
+}
+
+/// The underretning form offers professionals the same sign-in: then who reports is
+/// NemLog-in's (a professional, by name and workplace), whatever the fields say; a citizen
+/// still reports without it.
+#[test]
+fn a_professional_may_sign_in_on_the_underretning_form() {
+    let (d, idp, _files) = with_mitid("offered");
+    let (code, _, page) = http_request(d.public, "GET", "/underretning", &[], b"").unwrap();
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("href=\"/mitid/log-ind?til=underretning\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("name=\"navn\""),
+        "a citizen still types a name: {page}"
+    );
+    let (code, head, _) = post_answer(d.public, &mitid_answer_for(d.public, &idp, "underretning"));
+    assert_eq!(code, 303);
+    assert!(
+        head.contains("location: /underretning") || head.contains("Location: /underretning"),
+        "{head}"
+    );
+    let signed_in = set_cookie(&head, "modtag_mitid")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, head, page) = http_request(
+        d.public,
+        "GET",
+        "/underretning",
+        &[("Cookie", &signed_in)],
+        b"",
+    )
+    .unwrap();
+    assert!(
+        page.contains("Du underretter som fagperson: <strong>Susanne Møller</strong>"),
+        "{page}"
+    );
+    assert!(!page.contains("name=\"navn\""), "{page}");
+    let csrf = modtag_tests::csrf_field(&page).unwrap();
+    let form = set_cookie(&head, "modtag_formular")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("barn_navn", "Emil Hansen"),
+        ("bekymring", "Emil kommer sulten i skole."),
+        ("foraeldre_ved", "nej"),
+        // Forged beside the sign-in: another name, a citizen, anonymous.
+        ("indberetter", "borger"),
+        ("anonymous", "ja"),
+        ("navn", "Mallory"),
+    ];
+    let (code, _, receipt) = post(
+        d.public,
+        "/underretning",
+        &format!("{form}; {signed_in}"),
+        &fields,
+        &[],
+    );
+    assert_eq!(code, 200, "{receipt}");
+    let r = reference_on(&receipt);
+    let shown = d.cli_json(&["triage", "show", &r, "--json"]).to_string();
+    assert!(
+        shown.contains("\"mitid_erhverv\"") && shown.contains("Susanne Møller"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\"professional\"") && !shown.contains("Mallory"),
         "{shown}"
     );
 }

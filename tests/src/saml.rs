@@ -81,7 +81,8 @@ impl SamlIdp {
              signing_certificate = {:?}\n\
              encryption_key = {:?}\n\
              encryption_certificate = {:?}\n\
-             send_sikkert = {send_sikkert:?}\n\n\
+             send_sikkert = {send_sikkert:?}\n\
+             underretning = \"offered\"\n\n\
              [public.privacy]",
             self.metadata,
             dir.join("sp-signing.key"),
@@ -110,8 +111,19 @@ pub struct Answer {
 
 /// From `/mitid/log-ind` through the IdP's page and its "Log ind" to the response it posts.
 pub fn mitid_answer(public: SocketAddr, idp: &SamlIdp) -> Answer {
-    let (code, head, _) =
-        http_request(public, "GET", "/mitid/log-ind?til=sendsikkert", &[], b"").unwrap();
+    mitid_answer_for(public, idp, "sendsikkert")
+}
+
+/// [`mitid_answer`] from the form `til` (`sendsikkert`, `underretning`).
+pub fn mitid_answer_for(public: SocketAddr, idp: &SamlIdp, til: &str) -> Answer {
+    let (code, head, _) = http_request(
+        public,
+        "GET",
+        &format!("/mitid/log-ind?til={til}"),
+        &[],
+        b"",
+    )
+    .unwrap();
     assert_eq!(code, 303, "{head}");
     let asked = set_cookie(&head, "modtag_mitid_anmodning")
         .expect("the request's cookie")

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,7 +35,15 @@ pub(super) fn required_for(state: &PublicState, target: Target) -> bool {
     use modtag_config::mitid::Use;
     state.saml.as_ref().is_some_and(|s| match target {
         Target::SendSikkert => s.settings.send_sikkert == Use::Required,
+        // Citizens have no MitID Erhverv: the underretning form only ever offers it.
+        Target::Underretning => false,
     })
+}
+
+/// Whether the underretning form offers professionals the sign-in.
+pub(super) fn offered_on_underretning(state: &PublicState) -> bool {
+    use modtag_config::mitid::Offer;
+    (state.saml.as_ref()).is_some_and(|s| s.settings.underretning == Offer::Offered)
 }
 
 /// A form posted without the sign-in it requires: nothing was kept.
@@ -75,8 +83,17 @@ pub(super) async fn metadata(State(state): State<Arc<PublicState>>) -> Response 
     }
 }
 
-/// `GET /mitid/log-ind?til=sendsikkert`: off to NemLog-in.
-pub(super) async fn start(State(state): State<Arc<PublicState>>, parts: Parts) -> Response {
+#[derive(Deserialize)]
+pub(super) struct Where {
+    til: Option<String>,
+}
+
+/// `GET /mitid/log-ind?til=sendsikkert` (or `underretning`): off to NemLog-in.
+pub(super) async fn start(
+    State(state): State<Arc<PublicState>>,
+    Query(to): Query<Where>,
+    parts: Parts,
+) -> Response {
     let saml = match configured(&state) {
         Ok(s) => s.clone(),
         Err(res) => return res,
@@ -85,8 +102,11 @@ pub(super) async fn start(State(state): State<Arc<PublicState>>, parts: Parts) -
     if let Err(res) = limit(&state, &parts, &cfg) {
         return res;
     }
-    // `?til=` names the form; Send sikkert is the one that asks for the sign-in.
-    let target = Target::SendSikkert;
+    // Back to the form that asked: only the underretning form when it offers the sign-in.
+    let target = match to.til.as_deref() {
+        Some("underretning") if offered_on_underretning(&state) => Target::Underretning,
+        _ => Target::SendSikkert,
+    };
     let (url, browser) = saml.start(target, state.app.clock.now());
     let mut res = (
         StatusCode::SEE_OTHER,
@@ -158,14 +178,23 @@ pub(super) async fn acs(
 }
 
 /// `POST /mitid/log-ud`.
-pub(super) async fn end(State(state): State<Arc<PublicState>>, headers: HeaderMap) -> Response {
+pub(super) async fn end(
+    State(state): State<Arc<PublicState>>,
+    headers: HeaderMap,
+    Form(to): Form<Where>,
+) -> Response {
     if let (Some(saml), Some(token)) = (
         state.saml.as_ref(),
         crate::api::auth::cookie(&headers, SIGNED_IN),
     ) {
         saml.release(token);
     }
-    let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, "/sendsikkert")]).into_response();
+    // Back to the form it was on.
+    let back = match to.til.as_deref() {
+        Some("underretning") => "/underretning",
+        _ => "/sendsikkert",
+    };
+    let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
     set_cookie(&mut res, &format!("{SIGNED_IN}=; Path=/; Max-Age=0"));
     res
 }

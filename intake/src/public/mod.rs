@@ -10,7 +10,7 @@
 //!
 //! `address.rs` the one-time link in a kvittering that proves a reporter's address,
 //! `door.rs` what both forms share (limits, the token, the submission, the receipt),
-//! `forms.rs` the two forms, `upload.rs` the body read within limits, `compose.rs` the
+//! `forms.rs` Send sikkert, `underretning.rs` the underretning form, `upload.rs` the body read within limits, `compose.rs` the
 //! message a submission stands in for, `types.rs` the allowed attachment types in words.
 
 mod address;
@@ -19,6 +19,7 @@ mod door;
 mod forms;
 mod mitid;
 mod types;
+mod underretning;
 mod upload;
 
 use std::sync::Arc;
@@ -50,7 +51,7 @@ pub fn router(state: Arc<PublicState>) -> Router {
         )
         .route(
             "/underretning",
-            get(forms::underretning_form).post(forms::underretning),
+            get(underretning::underretning_form).post(underretning::underretning),
         )
         .route("/saml/metadata", get(mitid::metadata))
         .route("/saml/acs", axum::routing::post(mitid::acs))

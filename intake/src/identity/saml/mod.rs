@@ -31,16 +31,18 @@ const MAX_PENDING: usize = 10_000;
 /// How long a person has at NemLog-in before the request is forgotten.
 const PENDING_FOR: Duration = Duration::from_secs(15 * 60);
 
-/// Where the person goes once signed in (the one form that asks, so far).
+/// Where the person goes once signed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     SendSikkert,
+    Underretning,
 }
 
 impl Target {
     pub fn path(self) -> &'static str {
         match self {
             Target::SendSikkert => "/sendsikkert",
+            Target::Underretning => "/underretning",
         }
     }
 }
