@@ -105,7 +105,7 @@ fn a_leaders_answer_leaves_as_memo_to_the_cvr_mitid_erhverv_named() {
         std::time::Duration::from_secs(30),
         || {
             let (_, page) = karen.get(&d, &format!("/koe/{r}"));
-            page.contains("afleveret i institutionens digitale postkasse")
+            page.contains("afleveret i modtagerens digitale postkasse")
                 .then_some(())
         },
     );
@@ -251,4 +251,84 @@ fn a_letter_refused_for_good_reaches_a_person_and_goes_by_mail() {
         || platform.received().into_iter().next(),
     );
     assert_eq!(letter["recipient_id"], "13585628");
+}
+
+/// A professional who signed in with MitID Erhverv on the underretning form gets the
+/// tilbagemelding in their organisation's Digital Post (the CVR NemLog-in named), not by
+/// mail; the desk says where it goes before it is approved, and shows the letter after.
+#[test]
+fn a_tilbagemelding_goes_to_the_signed_in_professionals_organisation() {
+    let (d, idp, platform, _files) = with_both();
+    let (code, head, _) = post_answer(d.public, &mitid_answer_for(d.public, &idp, "underretning"));
+    assert_eq!(code, 303);
+    let signed_in = set_cookie(&head, "modtag_mitid")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, head, page) = http_request(
+        d.public,
+        "GET",
+        "/underretning",
+        &[("Cookie", &signed_in)],
+        b"",
+    )
+    .unwrap();
+    let csrf = csrf_field(&page).unwrap();
+    let form = set_cookie(&head, "modtag_formular")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("barn_navn", "Emil Hansen"),
+        ("barn_cpr", "120315-4321"),
+        ("bekymring", "Emil kommer sulten i skole."),
+        ("foraeldre_ved", "nej"),
+    ];
+    let (code, _, receipt) = post(
+        d.public,
+        "/underretning",
+        &format!("{form}; {signed_in}"),
+        &fields,
+        &[],
+    );
+    assert_eq!(code, 200, "{receipt}");
+    let r = reference_on(&receipt);
+    d.decide(
+        &r,
+        &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
+    );
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &modt);
+    let (_, page) = modt.get(&d, &format!("/koe/{r}"));
+    assert!(
+        page.contains("til Friskolens digitale postkasse (CVR 13585628) med Digital Post"),
+        "{page}"
+    );
+    let text = "Vi har iværksat en børnefaglig undersøgelse.";
+    let (status, page) = modt.approve_letter(&d, &r, text);
+    assert_eq!(status, 303, "{page}");
+    let letter = wait_for(
+        "the tilbagemelding at Serviceplatformen",
+        std::time::Duration::from_secs(30),
+        || platform.received().into_iter().next(),
+    );
+    assert_eq!(letter["recipient_id"], "13585628");
+    assert!(letter["memo"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("Tilbagemelding på din underretning {r}")));
+    wait_for(
+        "the letter on the item",
+        std::time::Duration::from_secs(30),
+        || {
+            let (_, page) = modt.get(&d, &format!("/koe/{r}"));
+            (page.contains("Breve i Digital Post") && page.contains("afleveret i modtagerens"))
+                .then_some(())
+        },
+    );
 }

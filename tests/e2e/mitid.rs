@@ -197,7 +197,12 @@ fn a_private_leader_signs_in_with_mitid_erhverv_in_chromium_and_sends() {
     assert!(receipt.contains("Tak"), "{receipt}");
     // The underretning form knows the same sign-in.
     b.goto(&format!("http://{}/underretning", d.public));
-    assert!(b.text().contains("Du underretter som fagperson: Susanne Møller"), "{}", b.text());
+    assert!(
+        b.text()
+            .contains("Du underretter som fagperson: Susanne Møller"),
+        "{}",
+        b.text()
+    );
     assert_eq!(b.accessibility_violations(), Vec::<String>::new());
     b.screenshot("mitid-underretning-logget-ind");
     let listed = d.cli_json(&["triage", "list", "--all", "--json"]);

@@ -57,6 +57,10 @@ struct ItemPage<'a> {
     /// Decisions a later one replaced, with why.
     earlier_decisions: Vec<String>,
     tasks: Vec<TaskLine>,
+    /// Where an approved tilbagemelding goes, in words.
+    reply_to: String,
+    /// The intake's Digital Post letters and what became of each (issue 30).
+    letters: Vec<String>,
     /// The kinds to correct to (id, name, the current one).
     kinds: Vec<(&'static str, &'static str, bool)>,
     may_close: bool,
@@ -365,6 +369,16 @@ fn render(
                 })
                 .collect(),
             tasks: task_lines(cfg, item, now),
+            reply_to: match (&cfg.config.digital_post, &item.signed_in) {
+                (Some(_), Some(org)) => format!(
+                    "til {}s digitale postkasse (CVR {}) med Digital Post",
+                    org.organisation, org.cvr
+                ),
+                _ => "til underretterens e-mailadresse".into(),
+            },
+            letters: (item.letters.iter())
+                .map(|l| super::letters::words(l, now))
+                .collect(),
             kinds: Kind::ALL
                 .iter()
                 .map(|k| (k.as_str(), kind_name(*k), *k == item.kind))

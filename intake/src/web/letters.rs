@@ -20,7 +20,7 @@ pub fn words(l: &DigitalPostLetter, now: jiff::Timestamp) -> String {
             deadline::spoken(*at, now)
         ),
         (Some(_), None) if l.delivered.is_some() => format!(
-            "{to}: afleveret i institutionens digitale postkasse {}",
+            "{to}: afleveret i modtagerens digitale postkasse {}",
             deadline::spoken(l.delivered.expect("checked"), now)
         ),
         (Some((at, transmission)), None) => format!(

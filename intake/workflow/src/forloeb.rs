@@ -12,7 +12,7 @@ use modtag_config::{Channel, Loaded};
 use modtag_router::{deadline, startmoede};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::forloeb::{Forloeb, LeaderAnswer, Participant, ParticipantList, StepReminder};
-use modtag_storage::records::{DigitalPostLetter, Item, OutboxEntry};
+use modtag_storage::records::{Item, OutboxEntry};
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde_json::json;
@@ -148,18 +148,7 @@ pub fn to_institution(
         );
     };
     let entry = crate::memo::entry(ids, dp, &item.reference, to, cvr, subject, text, now)?;
-    let letter = entry.digital_post.as_ref().expect("a Digital Post entry");
-    item.letters.push(DigitalPostLetter {
-        outbox_id: entry.id,
-        id_type: letter.id_type.clone(),
-        id: letter.id.clone(),
-        message_uuid: letter.message_uuid.clone(),
-        queued: now,
-        sent: None,
-        failed: None,
-        received: None,
-        delivered: None,
-    });
+    item.letters.push(crate::memo::queued(&entry, now));
     Ok(entry)
 }
 

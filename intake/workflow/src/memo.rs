@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use jiff::Timestamp;
 use modtag_config::digital_post::DigitalPost;
-use modtag_storage::records::{DigitalPostTo, OutboxEntry};
+use modtag_storage::records::{DigitalPostLetter, DigitalPostTo, OutboxEntry};
 use modtag_storage::store::IdSource;
 use modtag_storage::StoreError;
 
@@ -101,6 +101,22 @@ pub fn entry(
     let mut entry = OutboxEntry::new(id, reference, (to.role, to.person, to.email), message, now);
     entry.digital_post = Some(letter);
     Ok(entry)
+}
+
+/// The letter `entry` carries, as its intake records it: queued.
+pub fn queued(entry: &OutboxEntry, now: Timestamp) -> DigitalPostLetter {
+    let letter = entry.digital_post.as_ref().expect("a Digital Post entry");
+    DigitalPostLetter {
+        outbox_id: entry.id,
+        id_type: letter.id_type.clone(),
+        id: letter.id.clone(),
+        message_uuid: letter.message_uuid.clone(),
+        queued: now,
+        sent: None,
+        failed: None,
+        received: None,
+        delivered: None,
+    }
 }
 
 /// Text for XML element content.

@@ -213,22 +213,43 @@ pub fn send(
     task.outcome = Some(TaskOutcome::Sent);
     task.letter = Some(letter.trim().to_string());
     let mut b = Batch::new();
-    // It tells what the kommune did about a child: encrypted to the reporter's certificate,
-    // or else only over TLS, never in plain SMTP (issue 26).
-    b.outbox(compose::private_entry(
-        store,
-        cfg,
-        reference,
-        compose::PlainTo {
-            role: "reporter",
-            person: "reporter",
-            email: &email,
-        },
-        cert,
-        &format!("Tilbagemelding på din underretning {reference}"),
-        letter.trim(),
-        now,
-    )?);
+    let to = compose::PlainTo {
+        role: "reporter",
+        person: "reporter",
+        email: &email,
+    };
+    let subject = format!("Tilbagemelding på din underretning {reference}");
+    // It tells what the kommune did about a child: to the organisation's Digital Post when
+    // MitID Erhverv named it (issue 30); else by mail, encrypted to the reporter's
+    // certificate, or only over TLS, never in plain SMTP (issue 26).
+    let entry = match (&cfg.config.digital_post, item.signed_in.clone()) {
+        (Some(dp), Some(org)) => {
+            let to_org = (org.cvr.as_str(), org.organisation.as_str());
+            let e = crate::memo::entry(
+                store,
+                dp,
+                reference,
+                to,
+                to_org,
+                &subject,
+                letter.trim(),
+                now,
+            )?;
+            item.letters.push(crate::memo::queued(&e, now));
+            e
+        }
+        _ => compose::private_entry(
+            store,
+            cfg,
+            reference,
+            to,
+            cert,
+            &subject,
+            letter.trim(),
+            now,
+        )?,
+    };
+    b.outbox(entry);
     b.audit(
         Event::new(EventKind::TaskDone, actor, "tilbagemelding")
             .reference(reference)
