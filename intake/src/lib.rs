@@ -40,5 +40,6 @@ pub mod smtp;
 pub mod tls;
 pub mod web;
 pub mod workflow;
+pub mod xml;
 
 pub use modtag_workflow::{access, meetings, report, simulate, understand};

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use modtag_tests::browser::Browser;
 use modtag_tests::forms::{form, post, reference_on};
 use modtag_tests::{
@@ -151,11 +153,23 @@ fn what_nemlogin_must_not_be_believed_is_refused() {
     elsewhere.asked = "modtag_mitid_anmodning=another".into();
     let (code, _, _) = post_answer(d.public, &elsewhere);
     assert_eq!(code, 403);
-    // Garbage is answered, not crashed on.
+    // Garbage is answered, not crashed on: a DTD, and nesting deep enough to overflow a
+    // recursive parser's stack (the attack on issue 30 took the daemon down with it).
     let mut garbage = mitid_answer(d.public, &idp);
     garbage.saml_response = "PCFET0NUWVBFIHg+PHg+Jng7PC94Pg==".into();
     let (code, _, _) = post_answer(d.public, &garbage);
     assert_eq!(code, 403);
+    let deep = format!(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" Version=\"2.0\">{}{}</samlp:Response>",
+        "<a>".repeat(20_000),
+        "</a>".repeat(20_000)
+    );
+    let mut deep_answer = mitid_answer(d.public, &idp);
+    deep_answer.saml_response = base64::engine::general_purpose::STANDARD.encode(deep);
+    let (code, _, _) = post_answer(d.public, &deep_answer);
+    assert_eq!(code, 403);
+    let (code, _, _) = http_request(d.public, "GET", "/sendsikkert", &[], b"").unwrap();
+    assert_eq!(code, 200, "the daemon lives on");
     let log = d.stderr();
     assert!(
         log.contains("refused=\"expired\"") || log.contains("expired"),

@@ -244,7 +244,8 @@ impl Worker {
                 tracing::error!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery failed for good; Modtagelsen is told");
                 batch.audit(outcome(EventKind::DeliveryFailed, &entry, Some(&r.error)));
                 if !entry.failure_notice {
-                    tell_modtagelsen(&self.app, &entry, &r.summary, &mut batch, now);
+                    let body = failure_notice_text(&entry, &r.summary);
+                    tell_modtagelsen(&self.app, &entry.reference, &body, &mut batch, now);
                 }
                 if let Some(letter) = &entry.digital_post {
                     self.by_mail_instead(&entry, letter, &mut batch, now);
@@ -350,14 +351,13 @@ impl Worker {
 /// about the case.
 pub(crate) fn tell_modtagelsen(
     app: &App,
-    failed: &OutboxEntry,
-    why: &str,
+    reference: &str,
+    body: &str,
     batch: &mut Batch,
     now: Timestamp,
 ) {
     let cfg = app.policy.cfg();
-    let subject = format!("Levering mislykkedes: {}", failed.reference);
-    let body = failure_notice_text(failed, why);
+    let subject = format!("Levering mislykkedes: {reference}");
     // Modtagelsen and its leader: when the copy that failed was Modtagelsen's own, its
     // address may be the wrong one, and the leader still hears of it.
     let mut told: Vec<&str> = Vec::new();
@@ -378,15 +378,7 @@ pub(crate) fn tell_modtagelsen(
             person: &person.id,
             email: &person.email,
         };
-        match compose::plain_entry(
-            &app.store,
-            &cfg,
-            &failed.reference,
-            to,
-            &subject,
-            &body,
-            now,
-        ) {
+        match compose::plain_entry(&app.store, &cfg, reference, to, &subject, body, now) {
             Ok(mut notice) => {
                 notice.failure_notice = true;
                 batch.outbox(notice);
@@ -396,7 +388,7 @@ pub(crate) fn tell_modtagelsen(
         }
     }
     if told.is_empty() {
-        tracing::error!(reference = %failed.reference, "no one has the modtagelsen role to tell of a failed delivery");
+        tracing::error!(%reference, "no one has the modtagelsen role to tell of a failed delivery");
     }
 }
 
@@ -460,6 +452,14 @@ fn kvittering_outcome(item: &mut Item, delivered: bool, now: Timestamp) -> bool 
 /// The text of a failure notice: what did not arrive, to whom by role, and what to do.
 fn failure_notice_text(failed: &OutboxEntry, why: &str) -> String {
     let reference = &failed.reference;
+    if let Some(letter) = &failed.digital_post {
+        return format!(
+            "Et brev til Digital Post ({} {}) om henvendelse {reference} blev afvist for godt              ({why}). Svaret er sendt med mail til modtageren i stedet; se under Breve i              Digital Post på henvendelsen, om det kom frem.
+             Se henvendelsen i modtag: modtag triage show {reference}
+",
+            letter.id_type, letter.id
+        );
+    }
     let (what, todo) = match failed.role.as_str() {
         "reporter" => (
             "Kvitteringen til indberetteren".to_string(),
@@ -488,6 +488,17 @@ fn failure_notice_text(failed: &OutboxEntry, why: &str) -> String {
          Når fejlen er rettet, kan den sendes igen: modtag outbox retry {id}\n\
          Se henvendelsen i modtag: modtag triage show {reference}\n",
         id = failed.id,
+    )
+}
+
+/// The failure notice for a letter Digital Post took and a receipt later said failed: the
+/// outbox has nothing left to retry, so a person gives the answer another way.
+pub(crate) fn letter_failed_text(reference: &str, recipient: &str, why: &str) -> String {
+    format!(
+        "Et brev til Digital Post ({recipient}) om henvendelse {reference} kom ikke frem:          Digital Post meldte fejl, efter brevet var sendt ({why}).
+         Giv modtageren svaret på anden vis (telefon eller mail), og skriv det på          henvendelsen; brevet står under Breve i Digital Post.
+         Se henvendelsen i modtag: modtag triage show {reference}
+"
     )
 }
 

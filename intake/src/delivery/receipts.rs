@@ -17,7 +17,6 @@ use axum::routing::post;
 use axum::Router;
 use base64::Engine as _;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::OutboxEntry;
 use modtag_storage::store::Batch;
 use serde_json::json;
 
@@ -161,15 +160,9 @@ async fn record(app: &Arc<App>, reference: &str, r: &PostStatus) -> Result<(), S
                 })),
         );
         if failed {
-            let told = OutboxEntry::new(
-                outbox_id,
-                &reference,
-                ("institution", &recipient, &recipient),
-                String::new(),
-                now,
-            );
-            let why = format!("Digital Post: {}", error.as_deref().unwrap_or("Fejlet"));
-            crate::delivery::outbox::tell_modtagelsen(&app2, &told, &why, &mut batch, now);
+            let why = error.as_deref().unwrap_or("Fejlet");
+            let body = crate::delivery::outbox::letter_failed_text(&reference, &recipient, why);
+            crate::delivery::outbox::tell_modtagelsen(&app2, &reference, &body, &mut batch, now);
         }
         batch.item(item);
         store.commit(batch, now).map_err(|e| e.to_string())
@@ -184,11 +177,8 @@ async fn record(app: &Arc<App>, reference: &str, r: &PostStatus) -> Result<(), S
 
 /// The `PKO_PostStatus` inside an envelope, if it is one (no DTD, bounded).
 pub fn read(body: &[u8]) -> Option<PostStatus> {
-    if body.len() > MAX_RECEIPT {
-        return None;
-    }
     let text = std::str::from_utf8(body).ok()?;
-    let envelope = roxmltree::Document::parse(text).ok()?;
+    let envelope = crate::xml::parse(text, MAX_RECEIPT)?;
     let data = envelope
         .descendants()
         .find(|n| n.has_tag_name(("urn:besked:kuvert:1.0", "Base64")))?
@@ -198,7 +188,7 @@ pub fn read(body: &[u8]) -> Option<PostStatus> {
         .decode(clean)
         .ok()?;
     let inner = String::from_utf8(inner).ok()?;
-    let status = roxmltree::Document::parse(&inner).ok()?;
+    let status = crate::xml::parse(&inner, MAX_RECEIPT)?;
     const NS: &str = "http://serviceplatformen.dk/xml/print/PKO_PostStatus/1/types";
     let field = |name: &str| {
         status

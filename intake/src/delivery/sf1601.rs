@@ -224,7 +224,7 @@ fn bounded(text: &str) -> String {
 
 /// The text of the first element `name` (any namespace) in an XML answer.
 fn element(xml: &str, name: &str) -> Option<String> {
-    let doc = roxmltree::Document::parse(xml).ok()?;
+    let doc = crate::xml::parse(xml, 1 << 20)?;
     let found = doc
         .descendants()
         .find(|n| n.tag_name().name() == name)?

@@ -31,7 +31,8 @@ pub struct Idp {
 
 /// Reads NemLog-in's metadata: the first entity with an `IDPSSODescriptor`.
 pub fn idp(xml: &str) -> Result<Idp, String> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not XML metadata: {e}"))?;
+    let doc = crate::xml::parse(xml, 4 << 20)
+        .ok_or("not XML metadata (well-formed, no DTD, at most 4 MiB)")?;
     let entity = doc
         .descendants()
         .find(|n| {

@@ -182,6 +182,11 @@ pub fn isolate(decrypted: &str) -> Result<String, Refusal> {
 /// assertion by its unique `ID`, with only the expected algorithms.
 pub fn check_signature_shape(isolated: &str) -> Result<(), Refusal> {
     let doc = parse(isolated)?;
+    // A comment is outside what exclusive canonicalisation signs: inside a signed value it
+    // would change what is read without breaking the signature. None is taken.
+    if doc.descendants().any(|n| n.is_comment() || n.is_pi()) {
+        return Err(Refusal::NotSigned);
+    }
     let assertion = child(doc.root_element(), ASSERTION, "Assertion").ok_or(Refusal::Malformed)?;
     let id = assertion.attribute("ID").ok_or(Refusal::Malformed)?;
     let carrying_id = doc
@@ -363,6 +368,10 @@ fn attributes(assertion: Node) -> Vec<(String, String)> {
         .filter(|c| c.has_tag_name((ASSERTION, "Attribute")))
         .filter_map(|attr| {
             let value = child(attr, ASSERTION, "AttributeValue")?;
+            // Text only: a value with elements in it is not one modtag reads.
+            if value.children().any(|c| !c.is_text()) {
+                return None;
+            }
             let text: String = value.children().filter_map(|t| t.text()).collect();
             Some((attr.attribute("Name")?.to_string(), text.trim().to_string()))
         })
@@ -373,12 +382,9 @@ fn child<'a, 'i>(n: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> 
     n.children().find(|c| c.has_tag_name((ns, name)))
 }
 
-/// XML without a DTD (roxmltree refuses one), within the size a response may have.
+/// XML without a DTD, within the size and depth a response may have (`crate::xml`).
 pub fn parse(text: &str) -> Result<Document<'_>, Refusal> {
-    if text.len() > MAX_RESPONSE {
-        return Err(Refusal::Malformed);
-    }
-    Document::parse(text).map_err(|_| Refusal::Malformed)
+    crate::xml::parse(text, MAX_RESPONSE).ok_or(Refusal::Malformed)
 }
 
 #[cfg(test)]

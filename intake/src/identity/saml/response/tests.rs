@@ -188,3 +188,16 @@ fn audience_time_and_level_are_checked() {
     let a = isolate(&response(&good("_a"))).unwrap();
     assert_eq!(read(&a, &other_request), Err(Refusal::NotOurs));
 }
+
+#[test]
+fn a_comment_in_a_signed_value_is_refused() {
+    // Exclusive canonicalisation without comments does not sign them: a holder of a signed
+    // assertion could otherwise change what a value reads as.
+    let a = good("_a").replace(
+        "Friskolen</saml:AttributeValue>",
+        "Friskolen<!-- og en anden skole --></saml:AttributeValue>",
+    );
+    assert!(a.contains("<!--"));
+    let isolated = isolate(&response(&a)).unwrap();
+    assert_eq!(check_signature_shape(&isolated), Err(Refusal::NotSigned));
+}
