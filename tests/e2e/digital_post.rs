@@ -293,7 +293,7 @@ fn a_letter_refused_for_good_reaches_a_person_and_goes_by_mail() {
 }
 
 /// A professional who signed in with MitID Erhverv on the underretning form gets the
-/// tilbagemelding in their organisation's Digital Post (the CVR NemLog-in named), not by
+/// kvittering and the tilbagemelding in their organisation's Digital Post (the CVR NemLog-in named), not by
 /// mail; the desk says where it goes before it is approved, and shows the letter after.
 #[test]
 fn a_tilbagemelding_goes_to_the_signed_in_professionals_organisation() {
@@ -337,6 +337,17 @@ fn a_tilbagemelding_goes_to_the_signed_in_professionals_organisation() {
     );
     assert_eq!(code, 200, "{receipt}");
     let r = reference_on(&receipt);
+    // The kvittering goes there too, at once.
+    let kvittering = wait_for(
+        "the kvittering at Serviceplatformen",
+        std::time::Duration::from_secs(30),
+        || platform.received().into_iter().next(),
+    );
+    assert_eq!(kvittering["recipient_id"], "13585628");
+    assert!(
+        kvittering["memo"].as_str().unwrap().contains(&r),
+        "{kvittering}"
+    );
     d.decide(
         &r,
         &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
@@ -354,7 +365,7 @@ fn a_tilbagemelding_goes_to_the_signed_in_professionals_organisation() {
     let letter = wait_for(
         "the tilbagemelding at Serviceplatformen",
         std::time::Duration::from_secs(30),
-        || platform.received().into_iter().next(),
+        || platform.received().into_iter().nth(1),
     );
     assert_eq!(letter["recipient_id"], "13585628");
     assert!(letter["memo"]

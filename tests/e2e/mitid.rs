@@ -237,6 +237,12 @@ fn a_private_leader_signs_in_with_mitid_erhverv_in_chromium_and_sends() {
 #[test]
 fn a_professional_may_sign_in_on_the_underretning_form() {
     let (d, idp, _files) = with_mitid("offered");
+    // Offered on Send sikkert too: the typed form stays, with the sign-in beside it.
+    let (_, _, page) = http_request(d.public, "GET", "/sendsikkert", &[], b"").unwrap();
+    assert!(
+        page.contains("Har du MitID Erhverv?") && page.contains("name=\"cvr\""),
+        "{page}"
+    );
     let (code, _, page) = http_request(d.public, "GET", "/underretning", &[], b"").unwrap();
     assert_eq!(code, 200);
     assert!(

@@ -259,15 +259,27 @@ fn mail(
         person: "reporter",
         email,
     };
-    batch.outbox(compose::plain_entry(
-        ids,
-        cfg,
-        &item.reference,
-        to,
-        &fill(&k.subject),
-        &body,
-        now,
-    )?);
+    // To the organisation's Digital Post when MitID Erhverv named it (issue 30).
+    let entry = match (&cfg.config.digital_post, item.signed_in.clone()) {
+        (Some(dp), Some(org)) => {
+            let to_org = (org.cvr.as_str(), org.organisation.as_str());
+            let reference = item.reference.clone();
+            let e = crate::memo::entry(
+                ids,
+                dp,
+                &reference,
+                to,
+                to_org,
+                &fill(&k.subject),
+                &body,
+                now,
+            )?;
+            item.letters.push(crate::memo::queued(&e, now));
+            e
+        }
+        _ => compose::plain_entry(ids, cfg, &item.reference, to, &fill(&k.subject), &body, now)?,
+    };
+    batch.outbox(entry);
     batch.audit(
         Event::new(EventKind::Kvittering, "system", "kvittering")
             .reference(&item.reference)
