@@ -17,11 +17,17 @@ pub fn parse(text: &str, max_bytes: usize) -> Option<roxmltree::Document<'_>> {
     roxmltree::Document::parse(text).ok()
 }
 
-/// Whether elements nest at most `max` deep. Counts start tags (not self-closing, quotes
-/// honoured) against end tags; a `<` inside a comment or CDATA section counts as a start
-/// tag too, which can only make the count higher: a document it lets through is no deeper
-/// than it says.
+/// Whether elements nest at most `max` deep, and there is no DTD. Counts start tags (not
+/// self-closing, quotes honoured) against end tags; comments, CDATA sections and processing
+/// instructions are skipped whole, so an `</a>` inside one cannot lower the count. A start
+/// tag it misreads can only raise it: a document it lets through is no deeper than it says.
 pub fn within_depth(text: &[u8], max: usize) -> bool {
+    let skip_to = |from: usize, end: &[u8]| {
+        text[from..]
+            .windows(end.len())
+            .position(|w| w == end)
+            .map_or(text.len(), |p| from + p + end.len())
+    };
     let mut depth = 0usize;
     let mut i = 0;
     while i < text.len() {
@@ -29,32 +35,41 @@ pub fn within_depth(text: &[u8], max: usize) -> bool {
             i += 1;
             continue;
         }
-        match text.get(i + 1) {
-            Some(b'/') => depth = depth.saturating_sub(1),
-            Some(b'!') | Some(b'?') => {}
-            _ => {
-                // To the tag's end, outside quoted attribute values.
-                let mut quote = None;
-                let mut j = i + 1;
-                while j < text.len() {
-                    match (quote, text[j]) {
-                        (Some(q), c) if c == q => quote = None,
-                        (None, b'"') | (None, b'\'') => quote = Some(text[j]),
-                        (None, b'>') => break,
-                        _ => {}
-                    }
-                    j += 1;
+        let rest = &text[i..];
+        if rest.starts_with(b"<!--") {
+            i = skip_to(i + 4, b"-->");
+        } else if rest.starts_with(b"<![CDATA[") {
+            i = skip_to(i + 9, b"]]>");
+        } else if rest.starts_with(b"<?") {
+            i = skip_to(i + 2, b"?>");
+        } else if rest.starts_with(b"<!") {
+            // A DTD (or anything else after `<!`): never taken.
+            return false;
+        } else if rest.starts_with(b"</") {
+            depth = depth.saturating_sub(1);
+            i = skip_to(i + 2, b">");
+        } else {
+            // To the tag's end, outside quoted attribute values.
+            let mut quote = None;
+            let mut j = i + 1;
+            while j < text.len() {
+                match (quote, text[j]) {
+                    (Some(q), c) if c == q => quote = None,
+                    (None, b'"') | (None, b'\'') => quote = Some(text[j]),
+                    (None, b'>') => break,
+                    _ => {}
                 }
-                if text[j.min(text.len() - 1)] != b'>' || text[j - 1] != b'/' {
-                    depth += 1;
-                    if depth > max {
-                        return false;
-                    }
-                }
-                i = j;
+                j += 1;
             }
+            let closed = j < text.len() && text[j - 1] == b'/';
+            if !closed {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            i = j + 1;
         }
-        i += 1;
     }
     true
 }
@@ -77,6 +92,16 @@ mod tests {
         assert!(!within_depth(quoted.as_bytes(), 100));
         // An unfinished tag at the end counts.
         assert!(!within_depth(b"<a><b", 1));
+        // An end tag inside a comment, CDATA or a PI does not lower the count.
+        for hide in ["<!--</a>-->", "<![CDATA[</a>]]>", "<?x </a>?>"] {
+            let tricked = format!("<a>{hide}").repeat(101);
+            assert!(!within_depth(tricked.as_bytes(), 100), "{hide}");
+        }
+        // A DTD is never taken.
+        assert!(!within_depth(
+            b"<!DOCTYPE a [<!ENTITY x \"</a>\">]><a/>",
+            100
+        ));
         // A real deep document is refused before the parser sees it.
         assert!(super::parse(&deep(50_000), 1 << 20).is_none());
         assert!(super::parse(&deep(10), 1 << 20).is_some());
