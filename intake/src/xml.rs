@@ -7,9 +7,13 @@
 
 /// Deeper than any SAML response or receipt nests (they stay under about 20).
 pub const MAX_DEPTH: usize = 100;
+/// More attributes than any element of theirs has (roxmltree compares each attribute with
+/// every earlier one of its element: tens of thousands cost seconds of CPU).
+pub const MAX_ATTRIBUTES: usize = 64;
 
 /// `text` parsed, or `None` when it is larger than `max_bytes`, nested deeper than
-/// [`MAX_DEPTH`], has a DTD, or is not well-formed XML.
+/// [`MAX_DEPTH`], has an element with more than [`MAX_ATTRIBUTES`], has a DTD, or is not
+/// well-formed XML.
 pub fn parse(text: &str, max_bytes: usize) -> Option<roxmltree::Document<'_>> {
     if text.len() > max_bytes || !within_depth(text.as_bytes(), MAX_DEPTH) {
         return None;
@@ -17,7 +21,8 @@ pub fn parse(text: &str, max_bytes: usize) -> Option<roxmltree::Document<'_>> {
     roxmltree::Document::parse(text).ok()
 }
 
-/// Whether elements nest at most `max` deep, and there is no DTD. Counts start tags (not
+/// Whether elements nest at most `max` deep, none has more than [`MAX_ATTRIBUTES`], and
+/// there is no DTD. Counts start tags (not
 /// self-closing, quotes honoured) against end tags; comments, CDATA sections and processing
 /// instructions are skipped whole, so an `</a>` inside one cannot lower the count. A start
 /// tag it misreads can only raise it: a document it lets through is no deeper than it says.
@@ -49,17 +54,22 @@ pub fn within_depth(text: &[u8], max: usize) -> bool {
             depth = depth.saturating_sub(1);
             i = skip_to(i + 2, b">");
         } else {
-            // To the tag's end, outside quoted attribute values.
-            let mut quote = None;
+            // To the tag's end, outside quoted attribute values; each `=` there is an
+            // attribute (or more: never fewer).
+            let (mut quote, mut attributes) = (None, 0usize);
             let mut j = i + 1;
             while j < text.len() {
                 match (quote, text[j]) {
                     (Some(q), c) if c == q => quote = None,
                     (None, b'"') | (None, b'\'') => quote = Some(text[j]),
+                    (None, b'=') => attributes += 1,
                     (None, b'>') => break,
                     _ => {}
                 }
                 j += 1;
+            }
+            if attributes > MAX_ATTRIBUTES {
+                return false;
             }
             let closed = j < text.len() && text[j - 1] == b'/';
             if !closed {
@@ -97,6 +107,13 @@ mod tests {
             let tricked = format!("<a>{hide}").repeat(101);
             assert!(!within_depth(tricked.as_bytes(), 100), "{hide}");
         }
+        // Tens of thousands of attributes on one element are not parsed.
+        let wide = (0..1000).map(|n| format!("a{n}=''")).collect::<Vec<_>>();
+        assert!(!within_depth(
+            format!("<a {}/>", wide.join(" ")).as_bytes(),
+            100
+        ));
+        assert!(within_depth(b"<a x='1' y=\"2\" z='a=b'/>", 100));
         // A DTD is never taken.
         assert!(!within_depth(
             b"<!DOCTYPE a [<!ENTITY x \"</a>\">]><a/>",

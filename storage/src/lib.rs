@@ -44,6 +44,7 @@ pub mod spool;
 pub mod standby;
 pub mod store;
 pub mod summary;
+mod sender;
 pub mod trust;
 
 pub use error::{StoreError, Taken};

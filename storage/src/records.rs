@@ -539,11 +539,6 @@ impl Item {
             .any(|e| e.roles.iter().any(|r| r == "doegnvagt"))
     }
 
-    /// Whether the sender is known: proven by the transport, or confirmed by a person.
-    pub fn sender_known(&self) -> bool {
-        self.sender_trust != SenderTrust::Unverified || self.sender_confirmed.is_some()
-    }
-
     /// Moves the item to `to`, recording who and when.
     pub fn transition(&mut self, to: ItemState, actor: &str, at: Timestamp, note: &str) {
         self.state = to;

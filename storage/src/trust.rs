@@ -32,6 +32,18 @@ modtag_config::closed_names!(SenderTrust {
     MitidErhverv => "mitid_erhverv",
 });
 
+/// Whether a sender known this way proves `email` is theirs: DMARC and a partner's TLS
+/// prove the `From:` address; MitID Erhverv only the address NemLog-in gave.
+pub fn proves_address(trust: SenderTrust, signed_in: Option<&SignedIn>, email: &str) -> bool {
+    match trust {
+        SenderTrust::Unverified => false,
+        SenderTrust::MitidErhverv => signed_in
+            .and_then(|s| s.email.as_deref())
+            .is_some_and(|e| e.eq_ignore_ascii_case(email)),
+        SenderTrust::Authenticated | SenderTrust::Partner => true,
+    }
+}
+
 /// Who NemLog-in said sent a public form (MitID Erhverv, OIOSAML 3): from a signed assertion
 /// modtag checked, never from what the form's fields say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

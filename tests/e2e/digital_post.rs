@@ -230,6 +230,27 @@ fn a_letter_that_fails_later_reaches_a_person() {
         !notice.contains("outbox retry") && !notice.contains("mailserveren"),
         "{notice}"
     );
+    // The broker delivers at least once: the same failure again, and a late "delivered",
+    // change nothing and tell no one again.
+    let uuid = platform.received()[0]["message_uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for status in ["Fejlet", "Fejlet", "Afleveret Digital Post"] {
+        assert_eq!(platform.push_receipt(&uuid, status), 200);
+    }
+    d.wait_outbox_idle();
+    let notices = sink
+        .wait(0)
+        .iter()
+        .filter(|m| m.contains(&format!("Levering mislykkedes: {r}")))
+        .count();
+    assert_eq!(notices, 2, "Modtagelsen and its leader, once");
+    let (_, page) = karen.get(&d, &format!("/koe/{r}"));
+    assert!(
+        page.contains("fejlet i Digital Post") && !page.contains("afleveret i"),
+        "{page}"
+    );
 }
 
 #[test]
@@ -298,29 +319,7 @@ fn a_letter_refused_for_good_reaches_a_person_and_goes_by_mail() {
 #[test]
 fn a_tilbagemelding_goes_to_the_signed_in_professionals_organisation() {
     let (d, idp, platform, _files) = with_both();
-    let (code, head, _) = post_answer(d.public, &mitid_answer_for(d.public, &idp, "underretning"));
-    assert_eq!(code, 303);
-    let signed_in = set_cookie(&head, "modtag_mitid")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let (_, head, page) = http_request(
-        d.public,
-        "GET",
-        "/underretning",
-        &[("Cookie", &signed_in)],
-        b"",
-    )
-    .unwrap();
-    let csrf = csrf_field(&page).unwrap();
-    let form = set_cookie(&head, "modtag_formular")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (_, csrf, cookies) = underretning_signed_in(d.public, &idp, "leder@friskolen.dk");
     let fields = [
         ("csrf", csrf.as_str()),
         ("barn_navn", "Emil Hansen"),
@@ -328,13 +327,7 @@ fn a_tilbagemelding_goes_to_the_signed_in_professionals_organisation() {
         ("bekymring", "Emil kommer sulten i skole."),
         ("foraeldre_ved", "nej"),
     ];
-    let (code, _, receipt) = post(
-        d.public,
-        "/underretning",
-        &format!("{form}; {signed_in}"),
-        &fields,
-        &[],
-    );
+    let (code, _, receipt) = post(d.public, "/underretning", &cookies, &fields, &[]);
     assert_eq!(code, 200, "{receipt}");
     let r = reference_on(&receipt);
     // The kvittering goes there too, at once.

@@ -11,8 +11,8 @@ use base64::Engine as _;
 use modtag_tests::browser::Browser;
 use modtag_tests::forms::{form, post, reference_on};
 use modtag_tests::{
-    http_request, mitid_answer, mitid_answer_for, mitid_sign_in, post_answer, set_cookie,
-    signed_in_form, wait_for, Daemon, Options, SamlIdp,
+    http_request, mitid_answer, mitid_sign_in, post_answer, signed_in_form, underretning_signed_in,
+    wait_for, Daemon, Options, SamlIdp,
 };
 
 /// The daemon with the sign-in `send_sikkert` (required or offered), and its IdP.
@@ -253,38 +253,12 @@ fn a_professional_may_sign_in_on_the_underretning_form() {
         page.contains("name=\"navn\""),
         "a citizen still types a name: {page}"
     );
-    let (code, head, _) = post_answer(d.public, &mitid_answer_for(d.public, &idp, "underretning"));
-    assert_eq!(code, 303);
-    assert!(
-        head.contains("location: /underretning") || head.contains("Location: /underretning"),
-        "{head}"
-    );
-    let signed_in = set_cookie(&head, "modtag_mitid")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let (_, head, page) = http_request(
-        d.public,
-        "GET",
-        "/underretning",
-        &[("Cookie", &signed_in)],
-        b"",
-    )
-    .unwrap();
+    let (page, csrf, cookies) = underretning_signed_in(d.public, &idp, "leder@friskolen.dk");
     assert!(
         page.contains("Du underretter som fagperson: <strong>Susanne Møller</strong>"),
         "{page}"
     );
     assert!(!page.contains("name=\"navn\""), "{page}");
-    let csrf = modtag_tests::csrf_field(&page).unwrap();
-    let form = set_cookie(&head, "modtag_formular")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
     let fields = [
         ("csrf", csrf.as_str()),
         ("barn_navn", "Emil Hansen"),
@@ -295,13 +269,7 @@ fn a_professional_may_sign_in_on_the_underretning_form() {
         ("anonymous", "ja"),
         ("navn", "Mallory"),
     ];
-    let (code, _, receipt) = post(
-        d.public,
-        "/underretning",
-        &format!("{form}; {signed_in}"),
-        &fields,
-        &[],
-    );
+    let (code, _, receipt) = post(d.public, "/underretning", &cookies, &fields, &[]);
     assert_eq!(code, 200, "{receipt}");
     let r = reference_on(&receipt);
     let shown = d.cli_json(&["triage", "show", &r, "--json"]).to_string();
@@ -313,4 +281,34 @@ fn a_professional_may_sign_in_on_the_underretning_form() {
         shown.contains("\"professional\"") && !shown.contains("Mallory"),
         "{shown}"
     );
+}
+
+/// Signed in without an e-mail from NemLog-in, the address a professional types is only
+/// typed: its kvittering carries the one-time link that proves it, as for anyone's (the
+/// sign-in proves who they are, not that the address is theirs).
+#[test]
+fn a_typed_address_beside_the_sign_in_is_only_typed() {
+    let (d, idp, _files) = with_mitid("offered");
+    let sink = modtag_tests::Sink::start(d.opts.relay_port);
+    let (page, csrf, cookies) = underretning_signed_in(d.public, &idp, "");
+    assert!(
+        page.contains("name=\"email\""),
+        "the address is asked for: {page}"
+    );
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("barn_navn", "Emil Hansen"),
+        ("bekymring", "Emil kommer sulten i skole."),
+        ("foraeldre_ved", "nej"),
+        ("email", "nogen@example.dk"),
+    ];
+    let (code, _, receipt) = post(d.public, "/underretning", &cookies, &fields, &[]);
+    assert_eq!(code, 200, "{receipt}");
+    let kvittering = sink
+        .wait(1)
+        .into_iter()
+        .find(|m| modtag_tests::rcpt_of(m) == "nogen@example.dk")
+        .map(|m| modtag_tests::plain_body(&m))
+        .expect("a kvittering to the typed address");
+    assert!(kvittering.contains("/bekraeft/"), "{kvittering}");
 }

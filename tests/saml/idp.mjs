@@ -78,9 +78,10 @@ function response(v, person) {
     attr('https://data.gov.dk/model/core/specVersion', 'OIO-SAML-3.0'),
     attr('https://data.gov.dk/concept/core/nsis/loa', loa),
     attr('https://data.gov.dk/model/core/eid/fullName', person.name),
-    attr('https://data.gov.dk/model/core/eid/email', person.email),
     attr('https://data.gov.dk/model/core/eid/professional/uuid/persistent', `urn:uuid:${person.uuid}`),
   ];
+  // NemLog-in gives an e-mail only when the person has one registered.
+  if (person.email) attrs.push(attr('https://data.gov.dk/model/core/eid/email', person.email));
   if (mode !== 'person') {
     attrs.push(attr('https://data.gov.dk/model/core/eid/professional/cvr', person.cvr));
     attrs.push(attr('https://data.gov.dk/model/core/eid/professional/orgName', person.org));

@@ -89,6 +89,54 @@ impl ServicePlatform {
         to.expect("section() sets where receipts go")
     }
 
+    /// One receipt pushed to modtag as the Beskedfordeler would (its client certificate),
+    /// for the letter `message_uuid` with `status` ("Fejlet" with an error code): modtag's
+    /// HTTP status. For receipts the broker delivers again.
+    pub fn push_receipt(&self, message_uuid: &str, status: &str) -> u16 {
+        let certs = root().join("tests/digitalpost/certs");
+        let inner = format!(
+            "<PKO_PostStatus xmlns=\"http://serviceplatformen.dk/xml/print/PKO_PostStatus/1/types\">\
+             <MessageUUID>{message_uuid}</MessageUUID><KanalKode>Digital Post</KanalKode>\
+             <TransaktionsStatusKode>{status}</TransaktionsStatusKode><FejlDetaljer>\
+             <FejlKode>modtager.ukendt</FejlKode></FejlDetaljer></PKO_PostStatus>"
+        );
+        let b64 = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(inner)
+        };
+        let envelope = format!(
+            "<ns4:ModtagBeskedInput xmlns:ns4=\"urn:oio:sts:1.0.0\" xmlns:ns2=\"urn:oio:besked:kuvert:1.0\">\
+             <ns2:Haendelsesbesked><ns2:Beskeddata><Base64 xmlns=\"urn:besked:kuvert:1.0\">{b64}</Base64>\
+             </ns2:Beskeddata></ns2:Haendelsesbesked></ns4:ModtagBeskedInput>"
+        );
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import ssl,sys,urllib.request,urllib.error\n\
+                 c=ssl.create_default_context(cafile={ca:?})\n\
+                 c.load_cert_chain({crt:?},{key:?})\n\
+                 try:\n  print(urllib.request.urlopen(urllib.request.Request({url:?}, data=sys.stdin.buffer.read()), context=c, timeout=10).status)\n\
+                 except urllib.error.HTTPError as e: print(e.code)",
+                ca = certs.join("ca.crt"),
+                crt = certs.join("beskedfordeler.crt"),
+                key = certs.join("beskedfordeler.key"),
+                url = self.receipts_url(),
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().unwrap().write_all(envelope.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+
     /// normal, reject (every letter refused for good), down (503), fail-later (taken, then a
     /// receipt says it failed).
     pub fn set_mode(&self, mode: &str) {

@@ -116,6 +116,11 @@ pub fn mitid_answer(public: SocketAddr, idp: &SamlIdp) -> Answer {
 
 /// [`mitid_answer`] from the form `til` (`sendsikkert`, `underretning`).
 pub fn mitid_answer_for(public: SocketAddr, idp: &SamlIdp, til: &str) -> Answer {
+    mitid_answer_with(public, idp, til, "leder@friskolen.dk")
+}
+
+/// [`mitid_answer_for`] for a person whose e-mail NemLog-in gives as `email` (empty: none).
+pub fn mitid_answer_with(public: SocketAddr, idp: &SamlIdp, til: &str, email: &str) -> Answer {
     let (code, head, _) = http_request(
         public,
         "GET",
@@ -138,7 +143,10 @@ pub fn mitid_answer_for(public: SocketAddr, idp: &SamlIdp, til: &str) -> Answer 
     let (code, _, page) = http_request(idp.addr, "GET", path, &[], b"").unwrap();
     assert_eq!(code, 200, "the IdP took the request: {page}");
     let token = between(&page, "name=\"token\" value=\"", "\"").expect("the IdP's form");
-    let body = format!("token={token}&name=Susanne+M%C3%B8ller&email=leder%40friskolen.dk&cvr=13585628&org=Friskolen");
+    let body = format!(
+        "token={token}&name=Susanne+M%C3%B8ller&email={}&cvr=13585628&org=Friskolen",
+        crate::form_encode(email)
+    );
     let (code, _, page) = http_request(
         idp.addr,
         "POST",
@@ -190,8 +198,38 @@ pub fn mitid_sign_in(public: SocketAddr, idp: &SamlIdp) -> String {
 /// The Send sikkert form as a signed-in person opens it: the page, its CSRF token, and the
 /// cookies to post it with (the form's and the sign-in's).
 pub fn signed_in_form(public: SocketAddr, signed_in: &str) -> (String, String, String) {
+    form_page(public, "/sendsikkert", signed_in)
+}
+
+/// A professional signs in on the underretning form (NemLog-in giving `email`; empty: none)
+/// and opens it: as [`signed_in_form`].
+pub fn underretning_signed_in(
+    public: SocketAddr,
+    idp: &SamlIdp,
+    email: &str,
+) -> (String, String, String) {
+    let (code, head, _) = post_answer(
+        public,
+        &mitid_answer_with(public, idp, "underretning", email),
+    );
+    assert_eq!(code, 303, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("location: /underretning"),
+        "back to the form: {head}"
+    );
+    let signed_in = set_cookie(&head, "modtag_mitid")
+        .expect("the sign-in's cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    form_page(public, "/underretning", &signed_in)
+}
+
+fn form_page(public: SocketAddr, path: &str, signed_in: &str) -> (String, String, String) {
     let (code, head, page) =
-        http_request(public, "GET", "/sendsikkert", &[("Cookie", signed_in)], b"").unwrap();
+        http_request(public, "GET", path, &[("Cookie", signed_in)], b"").unwrap();
     assert_eq!(code, 200, "{page}");
     let csrf = crate::csrf_field(&page).expect("the form's token");
     let form = set_cookie(&head, "modtag_formular")

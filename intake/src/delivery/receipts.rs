@@ -132,20 +132,24 @@ async fn record(app: &Arc<App>, reference: &str, r: &PostStatus) -> Result<(), S
             return Ok(());
         };
         let mut batch = Batch::new();
+        // The Beskedfordeler delivers at least once: a receipt that changes nothing (a
+        // repeat, or a failure after the letter was delivered) is acknowledged, not recorded
+        // or told again.
         let (kind, failed) = match status.as_str() {
-            "Afleveret Digital Post" => {
-                letter.delivered.get_or_insert(now);
+            "Afleveret Digital Post" if letter.delivered.is_none() => {
+                letter.delivered = Some(now);
                 (EventKind::Delivered, false)
             }
-            "Fejlet" => {
+            "Fejlet" if letter.failed.is_none() && letter.delivered.is_none() => {
                 let why = error.clone().unwrap_or_else(|| "Fejlet".into());
-                letter.failed.get_or_insert((now, why));
+                letter.failed = Some((now, why));
                 (EventKind::DeliveryFailed, true)
             }
-            _ => {
-                letter.received.get_or_insert(now);
+            "Modtaget Digital Post" if letter.received.is_none() => {
+                letter.received = Some(now);
                 (EventKind::DeliveryDeferred, false)
             }
+            _ => return Ok(()),
         };
         let (outbox_id, recipient) = (
             letter.outbox_id,
@@ -161,8 +165,8 @@ async fn record(app: &Arc<App>, reference: &str, r: &PostStatus) -> Result<(), S
         );
         if failed {
             let why = error.as_deref().unwrap_or("Fejlet");
-            let body = crate::delivery::outbox::letter_failed_text(&reference, &recipient, why);
-            crate::delivery::outbox::tell_modtagelsen(&app2, &reference, &body, &mut batch, now);
+            let body = crate::delivery::notices::letter_failed_text(&reference, &recipient, why);
+            crate::delivery::notices::tell_modtagelsen(&app2, &reference, &body, &mut batch, now);
         }
         batch.item(item);
         store.commit(batch, now).map_err(|e| e.to_string())

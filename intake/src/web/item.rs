@@ -464,7 +464,8 @@ fn closed_note(item: &Item, now: jiff::Timestamp) -> Option<String> {
 /// mail, or what is missing for one.
 fn task_lines(cfg: &modtag_config::Loaded, item: &Item, now: jiff::Timestamp) -> Vec<TaskLine> {
     use crate::workflow::tilbagemelding;
-    let proven = tilbagemelding::proven_address(cfg, item).is_some();
+    let proven = tilbagemelding::proven_address(cfg, item).is_some()
+        || tilbagemelding::to_organisation(cfg, item).is_some();
     let outcome = tilbagemelding::recorded_outcome(item).map(modtag_config::vocab::outcome_words);
     item.tasks
         .iter()

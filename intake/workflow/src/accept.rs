@@ -122,7 +122,7 @@ pub fn accept_with(
     );
     // Only an unproven address is limited; counted as planned, so that intakes accepted at
     // the same moment each see the others.
-    if let Some(to) = kvittering_to.filter(|_| sender_trust(cfg, &rx) == SenderTrust::Unverified) {
+    if let Some(to) = kvittering_to.filter(|to| !address_proven(cfg, &rx, to)) {
         known.kvitteringer_today = store.reserve_kvittering(&to, now)?;
     }
     // A participant list joins its forløb in the same batch, under the forløb's lock.
@@ -314,6 +314,12 @@ pub fn plan(
 /// `From:` domain vouched for it), or a known partner's server over TLS from a network
 /// `[smtp] require_tls_networks` names; anything else (a typed `From:`, a form) is
 /// unverified until a person confirms it.
+/// Whether the transport (or NemLog-in) proves `to` is the sender's address, as
+/// [`Item::sender_proves_address`] says it once the item exists.
+fn address_proven(cfg: &Loaded, rx: &Received, to: &str) -> bool {
+    modtag_storage::trust::proves_address(sender_trust(cfg, rx), rx.signed_in.as_ref(), to)
+}
+
 fn sender_trust(cfg: &Loaded, rx: &Received) -> SenderTrust {
     if rx.signed_in.is_some() {
         return SenderTrust::MitidErhverv;

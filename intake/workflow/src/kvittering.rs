@@ -123,7 +123,7 @@ fn address_link(cfg: &Loaded, item: &mut Item, email: &str, now: Timestamp) -> O
     if reporter.kind != ReporterKind::Professional
         || !own
         || !crate::understand::reporter_is_sender(item)
-        || item.sender_trust != modtag_storage::records::SenderTrust::Unverified
+        || item.sender_proves_address(email)
         || item.address_proof.is_some()
     {
         return None;
@@ -170,8 +170,9 @@ pub fn owe(
     }
     let due = calendar::kvittering_due(now, &cfg.directory.calendar);
     let email = receiver(cfg, item).filter(|e| deliverable(e));
-    let flooded = item.sender_trust == modtag_storage::records::SenderTrust::Unverified
-        && sent_today >= PER_ADDRESS_PER_DAY;
+    let flooded = email
+        .as_deref()
+        .is_some_and(|e| !item.sender_proves_address(e) && sent_today >= PER_ADDRESS_PER_DAY);
     let Some(email) = email.filter(|_| !flooded) else {
         item.kvittering = Some(Kvittering {
             due: due.to_string(),
@@ -244,7 +245,19 @@ fn mail(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let k = &cfg.config.kvittering;
-    let link = address_link(cfg, item, email, now);
+    // To the organisation's Digital Post when MitID Erhverv named it (issue 30). A link
+    // proves an address only where the mail goes: never in a letter to Digital Post, and
+    // the mail that replaces a refused letter goes only to a proven address.
+    let organisation = crate::tilbagemelding::to_organisation(cfg, item);
+    let link = match organisation {
+        None => address_link(cfg, item, email, now),
+        Some(_) => None,
+    };
+    let fallback = if item.sender_proves_address(email) {
+        email
+    } else {
+        ""
+    };
     let received = deadline::local(item.received_at);
     let fill = |t: &str| {
         t.replace("{reference}", &item.reference)
@@ -257,11 +270,14 @@ fn mail(
     let to = compose::PlainTo {
         role: "reporter",
         person: "reporter",
-        email,
+        email: if organisation.is_some() {
+            fallback
+        } else {
+            email
+        },
     };
-    // To the organisation's Digital Post when MitID Erhverv named it (issue 30).
-    let entry = match (&cfg.config.digital_post, item.signed_in.clone()) {
-        (Some(dp), Some(org)) => {
+    let entry = match organisation {
+        Some((dp, org)) => {
             let to_org = (org.cvr.as_str(), org.organisation.as_str());
             let reference = item.reference.clone();
             let e = crate::memo::entry(
@@ -277,7 +293,7 @@ fn mail(
             item.letters.push(crate::memo::queued(&e, now));
             e
         }
-        _ => compose::plain_entry(ids, cfg, &item.reference, to, &fill(&k.subject), &body, now)?,
+        None => compose::plain_entry(ids, cfg, &item.reference, to, &fill(&k.subject), &body, now)?,
     };
     batch.outbox(entry);
     batch.audit(

@@ -10,7 +10,7 @@ use jiff::{Timestamp, ToSpan};
 use modtag_config::Loaded;
 use modtag_router::deadline;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{Item, SenderTrust, TaskKind, TaskOutcome};
+use modtag_storage::records::{Item, SenderTrust, SignedIn, TaskKind, TaskOutcome};
 use modtag_storage::store::Batch;
 use modtag_storage::{Store, StoreError};
 use serde_json::json;
@@ -113,7 +113,7 @@ pub fn proven_address<'a>(
     let email = item.understanding.reporter.email.clone()?;
     let vouched = crate::understand::reporter_is_sender(item) && item.sender_known();
     let directory = cfg.directory.roles_of_email(&email).is_some();
-    let address = item.sender_trust != SenderTrust::Unverified
+    let address = item.sender_proves_address(&email)
         || directory
         || item
             .address_proof
@@ -130,9 +130,22 @@ pub fn proven_address<'a>(
     Some((email, cert))
 }
 
-/// Why the reporter's address is not proven, in the desk's words; `None` when it is.
+/// Where a tilbagemelding goes instead of an address (issue 30): the organisation's Digital
+/// Post, when it is configured and the reporter signed in with MitID Erhverv (who sent it is
+/// then NemLog-in's word, and the reporter is that sender).
+pub fn to_organisation<'a>(
+    cfg: &'a Loaded,
+    item: &Item,
+) -> Option<(&'a modtag_config::digital_post::DigitalPost, SignedIn)> {
+    let signed_in = item.signed_in.clone()?;
+    let dp = cfg.config.digital_post.as_ref()?;
+    (item.sender_trust == SenderTrust::MitidErhverv).then_some((dp, signed_in))
+}
+
+/// Why the reporter's address is not proven, in the desk's words; `None` when it is (or
+/// none is needed: [`to_organisation`]).
 pub fn unproven(cfg: &Loaded, item: &Item) -> Option<&'static str> {
-    if proven_address(cfg, item).is_some() {
+    if proven_address(cfg, item).is_some() || to_organisation(cfg, item).is_some() {
         return None;
     }
     Some(if !crate::understand::reporter_is_sender(item) {
@@ -191,13 +204,18 @@ pub fn send(
     let Some(current) = written_from(&item) else {
         return Ok(Err(NotSent::NoOutcome));
     };
-    if item.understanding.reporter.email.is_none() {
+    // To the organisation's Digital Post, no address is needed; one goes with the letter
+    // for the mail that replaces it if Digital Post refuses, only when it is proven.
+    let organisation = to_organisation(cfg, &item);
+    let proven = proven_address(cfg, &item);
+    if organisation.is_none() && item.understanding.reporter.email.is_none() {
         return Ok(Err(NotSent::NoAddress));
     }
-    let Some((email, cert)) = proven_address(cfg, &item) else {
+    if organisation.is_none() && proven.is_none() {
         let why = unproven(cfg, &item).unwrap_or_default();
         return Ok(Err(NotSent::Unproven(why)));
-    };
+    }
+    let (email, cert) = proven.unwrap_or_default();
     if current != from {
         return Ok(Err(NotSent::Changed));
     }
@@ -222,8 +240,8 @@ pub fn send(
     // It tells what the kommune did about a child: to the organisation's Digital Post when
     // MitID Erhverv named it (issue 30); else by mail, encrypted to the reporter's
     // certificate, or only over TLS, never in plain SMTP (issue 26).
-    let entry = match (&cfg.config.digital_post, item.signed_in.clone()) {
-        (Some(dp), Some(org)) => {
+    let entry = match organisation {
+        Some((dp, org)) => {
             let to_org = (org.cvr.as_str(), org.organisation.as_str());
             let e = crate::memo::entry(
                 store,
@@ -238,7 +256,7 @@ pub fn send(
             item.letters.push(crate::memo::queued(&e, now));
             e
         }
-        _ => compose::private_entry(
+        None => compose::private_entry(
             store,
             cfg,
             reference,

@@ -190,15 +190,22 @@ impl Saml {
         encoded: &str,
         now: jiff::Timestamp,
     ) -> Result<(Professional, Target), Refusal> {
-        let pending = self.pending.lock().expect("not poisoned").remove(relay);
+        // Taken (once) only by the browser that asked: another, knowing the relay state,
+        // can neither use nor cancel it.
+        let pending = {
+            let mut waiting = self.pending.lock().expect("not poisoned");
+            let bound = waiting.get(relay).is_some_and(|p| {
+                browser.is_some_and(|b| crate::identity::constant_time_eq(&digest(b), &p.browser))
+            });
+            if bound {
+                waiting.remove(relay)
+            } else {
+                None
+            }
+        };
         let Some(pending) = pending.filter(|p| p.at.elapsed() < PENDING_FOR) else {
             return Err(Refusal::NotOurs);
         };
-        let bound = browser
-            .is_some_and(|b| crate::identity::constant_time_eq(&digest(b), &pending.browser));
-        if !bound {
-            return Err(Refusal::NotOurs);
-        }
         let clean: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
         let raw = base64::engine::general_purpose::STANDARD
             .decode(clean)
