@@ -36,6 +36,10 @@ pub struct Rule {
     pub case_linked: Option<bool>,
     /// Erased this many days after the intake last changed state.
     pub after_days: i64,
+    /// Only once a person recorded where it was filed ("journaliseret", issue 31): until
+    /// then it is kept, and `retention run` lists it as waiting.
+    #[serde(default)]
+    pub require_journalised: bool,
 }
 
 /// A state an intake is done with, the only ones a rule may erase in.

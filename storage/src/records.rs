@@ -331,6 +331,9 @@ pub struct Item {
     /// How the sender is known (intakes from before it are unverified).
     #[serde(default)]
     pub sender_trust: SenderTrust,
+    /// Where it was filed, once a person recorded it (issue 31).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journalised: Option<crate::journal::Journalised>,
     /// Letters to Digital Post about this intake, with what became of each (issue 30).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub letters: Vec<crate::outbox::DigitalPostLetter>,
@@ -502,6 +505,7 @@ impl Item {
             sender_trust: SenderTrust::Unverified,
             signed_in: None,
             letters: Vec::new(),
+            journalised: None,
             sender_confirmed: None,
             address_proof: None,
         }

@@ -5,7 +5,6 @@
 use crate::trust::SenderTrust;
 
 impl crate::records::Item {
-
     /// Whether the sender is known: proven by the transport, or confirmed by a person.
     pub fn sender_known(&self) -> bool {
         self.sender_trust != SenderTrust::Unverified || self.sender_confirmed.is_some()

@@ -23,6 +23,7 @@ mod forloeb_answers;
 mod forms;
 mod frame;
 mod history;
+mod journal;
 mod keys;
 mod layout;
 mod mitid;

@@ -16,8 +16,8 @@ use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use super::state::ApiState;
 use super::types::{
-    CloseBody, Closed, DecisionBody, DecisionView, KindBody, KindCorrected, NoteAdded, NoteBody,
-    SenderBody, SenderConfirmedView, TaskBody, TaskDone,
+    CloseBody, Closed, DecisionBody, DecisionView, JournalBody, JournalisedView, KindBody,
+    KindCorrected, NoteAdded, NoteBody, SenderBody, SenderConfirmedView, TaskBody, TaskDone,
 };
 use crate::workflow::change::{self, Refusal, Who};
 use crate::workflow::decide::{self, DecideError};
@@ -152,6 +152,19 @@ pub async fn close(
     let input: CloseBody = json_body(&body, "{\"reason\": ...}")?;
     let rule = change::close(&input.reason);
     let done = change_item(&state, &caller, &reference, EventKind::Closed, rule).await?;
+    Ok(Json(done))
+}
+
+/// Records where an intake was filed (issue 31): the case system and the document id.
+pub async fn journalise(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(reference): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<JournalisedView>, ApiError> {
+    let input: JournalBody = json_body(&body, "{\"system\": \"eDoc\", \"document_id\": ...}")?;
+    let rule = change::journalise(&input.system, &input.document_id);
+    let done = change_item(&state, &caller, &reference, EventKind::Journalised, rule).await?;
     Ok(Json(done))
 }
 

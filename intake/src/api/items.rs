@@ -135,6 +135,7 @@ fn item_view(view: View, text: Option<String>, now: Timestamp) -> ItemView {
         address_confirmed_at: (item.address_proof.as_ref())
             .and_then(|p| p.confirmed_at)
             .filter(|_| full),
+        journalised: item.journalised.clone().filter(|_| full),
         access: access.into(),
         role,
         ended_at,

@@ -45,6 +45,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(changes::correct_kind),
         )
         .route("/api/v1/triage/{reference}/close", post(changes::close))
+        .route(
+            "/api/v1/triage/{reference}/journal",
+            post(changes::journalise),
+        )
         .route("/api/v1/triage/{reference}/note", post(changes::note))
         .route(
             "/api/v1/triage/{reference}/sender",

@@ -4,7 +4,7 @@
 //! with a message instead of printing nothing (or panicking).
 
 pub use crate::workflow::change::{
-    Closed, KindCorrected, NoteAdded, SenderConfirmedView, TaskDone,
+    Closed, JournalisedView, KindCorrected, NoteAdded, SenderConfirmedView, TaskDone,
 };
 use jiff::Timestamp;
 use modtag_config::{Channel, Kind};
@@ -72,6 +72,9 @@ pub struct ItemView {
     /// `full`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_confirmed_at: Option<jiff::Timestamp>,
+    /// Where it was filed, for `full` (issue 31).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journalised: Option<modtag_storage::journal::Journalised>,
     pub reference: String,
     pub channel: Channel,
     pub kind: Kind,
@@ -131,6 +134,13 @@ pub struct SenderBody {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CloseBody {
     pub reason: String,
+}
+
+/// `POST .../journal`: where it was filed (issue 31).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JournalBody {
+    pub system: String,
+    pub document_id: String,
 }
 
 /// `POST .../note`.

@@ -61,6 +61,22 @@ pub enum TriageCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Record where an assessed intake was filed in the case system (audited): retention
+    /// rules with `require_journalised` wait for it.
+    #[command(
+        after_help = "Example:\n  modtag triage journalised MT-2026-000001 --system eDoc --document 2026-004711"
+    )]
+    Journalised {
+        reference: String,
+        /// The case system ("eDoc", "DUBU", "Nexus"...).
+        #[arg(long)]
+        system: String,
+        /// The document's id there.
+        #[arg(long)]
+        document: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Close an assessed intake (audited, with the reason).
     Close {
         reference: String,

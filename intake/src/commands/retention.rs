@@ -29,6 +29,12 @@ pub async fn run(ctx: &Ctx<'_>, command: &RetentionCommand) -> Result<()> {
             e.reference, e.rule, e.since
         );
     }
+    for e in &report.waiting {
+        println!(
+            "{}: kept, waiting to be journalised (rule {} requires the record; unchanged since {})",
+            e.reference, e.rule, e.since
+        );
+    }
     let removed = if report.dry_run {
         "would remove"
     } else {
@@ -38,8 +44,9 @@ pub async fn run(ctx: &Ctx<'_>, command: &RetentionCommand) -> Result<()> {
         println!("outbox {id}: failed delivery {removed}");
     }
     println!(
-        "{} intake(s) {verb}, {} failed deliveries {removed}{}",
+        "{} intake(s) {verb}, {} waiting to be journalised, {} failed deliveries {removed}{}",
         report.erased.len(),
+        report.waiting.len(),
         report.deliveries_removed.len(),
         if report.ring_rotated {
             "; ring key replaced, so no older copy opens"

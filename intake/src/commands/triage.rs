@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 use modtag_intake::api::types::{
-    CloseBody, Closed, DecisionBody, EraseBody, Erased, ItemList, ItemView, KindBody,
-    KindCorrected, NoteAdded, NoteBody, TaskBody, TaskDone,
+    CloseBody, Closed, DecisionBody, EraseBody, Erased, ItemList, ItemView, JournalisedView,
+    KindBody, KindCorrected, NoteAdded, NoteBody, TaskBody, TaskDone,
 };
 
 use super::Ctx;
@@ -49,6 +49,12 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
                 .await?;
             println!("{reference}: sender confirmed by {}", done.by);
         }
+        TriageCommand::Journalised {
+            reference,
+            system,
+            document,
+            json,
+        } => journalised(ctx, reference, (system, document), *json).await?,
         TriageCommand::Close {
             reference,
             reason,
@@ -253,4 +259,30 @@ async fn attachment(
             Err(e)
         }
     }
+}
+
+/// `modtag triage journalised REF --system S --document D`.
+async fn journalised(
+    ctx: &Ctx<'_>,
+    reference: &str,
+    (system, document): (&str, &str),
+    json: bool,
+) -> Result<()> {
+    let body = modtag_intake::api::types::JournalBody {
+        system: system.to_string(),
+        document_id: document.to_string(),
+    };
+    post(
+        ctx,
+        (reference, "journal"),
+        &body,
+        json,
+        |j: &JournalisedView| {
+            println!(
+                "{reference}: journalised in {} as {}",
+                j.system, j.document_id
+            )
+        },
+    )
+    .await
 }

@@ -245,7 +245,13 @@ impl Worker {
                 batch.audit(outcome(EventKind::DeliveryFailed, &entry, Some(&r.error)));
                 if !entry.failure_notice {
                     let body = super::notices::failure_notice_text(&entry, &r.summary);
-                    super::notices::tell_modtagelsen(&self.app, &entry.reference, &body, &mut batch, now);
+                    super::notices::tell_modtagelsen(
+                        &self.app,
+                        &entry.reference,
+                        &body,
+                        &mut batch,
+                        now,
+                    );
                 }
                 if let Some(letter) = &entry.digital_post {
                     self.by_mail_instead(&entry, letter, &mut batch, now);

@@ -183,10 +183,20 @@ fn sender(v: &ItemView) {
         match (&v.sender_confirmed, v.sender_trust.as_deref()) {
             (_, Some("authenticated")) => "authenticated (DMARC pass)".into(),
             (_, Some("partner")) => "a known partner, over TLS".into(),
+            (_, Some("mitid_erhverv")) => "signed in with MitID Erhverv (NemLog-in)".into(),
             (Some(c), _) => format!("confirmed by {} at {}: {}", c.by, c.at, c.how),
             _ => "UNVERIFIED: anyone could have written this From (triage confirm-sender)".into(),
         },
     );
+    if let Some(j) = &v.journalised {
+        line(
+            "journalised",
+            format!(
+                "in {} as {} by {} at {}",
+                j.system, j.document_id, j.by, j.at
+            ),
+        );
+    }
     if let Some(at) = v.address_confirmed_at {
         line(
             "reporter addr.",

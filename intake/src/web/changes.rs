@@ -54,7 +54,17 @@ pub struct Sender {
     hvordan: String,
 }
 
-csrf_field!(Change, Sender);
+#[derive(Deserialize)]
+pub struct Journal {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    system: String,
+    #[serde(default)]
+    dokument: String,
+}
+
+csrf_field!(Change, Sender, Journal);
 
 /// After a change: on to `next`; refused, the item page again with the reason at the form
 /// and what was typed in it (issue 29), in Danish.
@@ -124,6 +134,29 @@ pub async fn sender(
     }
     let done = crate::api::changes::confirmed_sender(&state, &caller, &reference, &f.hvordan).await;
     let next = format!("/koe/{reference}");
+    then(&state, &caller, &reference, done, (&next, kept)).await
+}
+
+/// `POST /koe/{reference}/journaliseret`: where the intake was filed (issue 31).
+pub async fn journalised(
+    State(state): State<Arc<ApiState>>,
+    Path(reference): Path<String>,
+    Posted(caller, f): Posted<Journal>,
+) -> Response {
+    let kept = Kept::new(
+        "journal",
+        [
+            ("system", f.system.clone()),
+            ("dokument", f.dokument.clone()),
+        ],
+    );
+    if f.system.trim().is_empty() || f.dokument.trim().is_empty() {
+        let why = "Skriv sagssystemet og dokumentets id.";
+        return refused(&state, &caller, &reference, kept.refused(MISSING, why)).await;
+    }
+    let rule = change::journalise(&f.system, &f.dokument);
+    let done = apply_rule(&state, &caller, &reference, EventKind::Journalised, rule).await;
+    let next = format!("/koe/{reference}#journaliseret");
     then(&state, &caller, &reference, done, (&next, kept)).await
 }
 

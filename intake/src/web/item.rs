@@ -61,6 +61,9 @@ struct ItemPage<'a> {
     reply_to: String,
     /// The intake's Digital Post letters and what became of each (issue 30).
     letters: Vec<String>,
+    /// Where it was filed (issue 31), and whether the person may record it.
+    journalised: Option<String>,
+    may_journalise: bool,
     /// The kinds to correct to (id, name, the current one).
     kinds: Vec<(&'static str, &'static str, bool)>,
     may_close: bool,
@@ -97,6 +100,29 @@ fn address_link_words(item: &Item, now: jiff::Timestamp) -> Option<String> {
         ),
         (None, _) => "sendt med kvitteringen, udløbet uden at blive brugt".into(),
     })
+}
+
+/// Where an approved tilbagemelding goes, in words: the organisation's Digital Post when
+/// the reporter signed in with MitID Erhverv (issue 30), else the reporter's address.
+fn reply_to(cfg: &modtag_config::Loaded, item: &Item) -> String {
+    match (&cfg.config.digital_post, &item.signed_in) {
+        (Some(_), Some(org)) => format!(
+            "til {}s digitale postkasse (CVR {}) med Digital Post",
+            org.organisation, org.cvr
+        ),
+        _ => "til underretterens e-mailadresse".into(),
+    }
+}
+
+/// "i eDoc som 2026-004711, registreret af modt i går kl. 10.12" (issue 31).
+fn filed_words(j: &modtag_storage::journal::Journalised, now: jiff::Timestamp) -> String {
+    format!(
+        "i {} som {}, registreret af {} {}",
+        j.system,
+        j.document_id,
+        j.by,
+        deadline::spoken(j.at, now)
+    )
 }
 
 /// How the sender is known, as the desk says it.
@@ -369,16 +395,13 @@ fn render(
                 })
                 .collect(),
             tasks: task_lines(cfg, item, now),
-            reply_to: match (&cfg.config.digital_post, &item.signed_in) {
-                (Some(_), Some(org)) => format!(
-                    "til {}s digitale postkasse (CVR {}) med Digital Post",
-                    org.organisation, org.cvr
-                ),
-                _ => "til underretterens e-mailadresse".into(),
-            },
+            reply_to: reply_to(cfg, item),
             letters: (item.letters.iter())
                 .map(|l| super::letters::words(l, now))
                 .collect(),
+            journalised: item.journalised.as_ref().map(|j| filed_words(j, now)),
+            may_journalise: crate::access::view::works(&caller.person, item)
+                && item.state != ItemState::AwaitingAssessment,
             kinds: Kind::ALL
                 .iter()
                 .map(|k| (k.as_str(), kind_name(*k), *k == item.kind))

@@ -77,6 +77,10 @@ fn router(state: Arc<ApiState>) -> Router {
             axum::routing::post(changes::sender),
         )
         .route(
+            "/koe/{reference}/journaliseret",
+            axum::routing::post(changes::journalised),
+        )
+        .route(
             "/koe/{reference}/tilbagemelding",
             axum::routing::post(changes::feedback),
         )

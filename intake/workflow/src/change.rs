@@ -197,6 +197,58 @@ pub fn confirm_sender(
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+pub struct JournalisedView {
+    pub reference: String,
+    pub system: String,
+    pub document_id: String,
+    pub by: String,
+}
+
+/// A person records where an intake was filed (issue 31, "journaliseret"): the case system
+/// and the document id, each on one line. Recorded again, it replaces the earlier record
+/// (a correction), and the audit entry keeps both.
+pub fn journalise(
+    system: &str,
+    document_id: &str,
+) -> impl FnOnce(&mut Item, &str, Timestamp) -> Result<JournalisedView, Refusal> {
+    let (system, document_id) = (system.trim().to_string(), document_id.trim().to_string());
+    move |item, actor, now| {
+        let line =
+            |s: &str| !s.is_empty() && s.chars().count() <= 200 && !s.chars().any(char::is_control);
+        if !line(&system) || !line(&document_id) {
+            return Err(Refusal::Invalid(said(
+                "give the case system and the document id, each on one line",
+                "Skriv sagssystemet og dokumentets id, hver på én linje.",
+            )));
+        }
+        if item.state == modtag_storage::records::ItemState::AwaitingAssessment {
+            return Err(Refusal::Conflict(said(
+                format!(
+                    "{} is not assessed yet: assess it before it is filed",
+                    item.reference
+                ),
+                format!(
+                    "{} er ikke vurderet endnu: vurder den, før den journaliseres.",
+                    item.reference
+                ),
+            )));
+        }
+        item.journalised = Some(modtag_storage::journal::Journalised {
+            system: system.clone(),
+            document_id: document_id.clone(),
+            by: actor.to_string(),
+            at: now,
+        });
+        Ok(JournalisedView {
+            reference: item.reference.clone(),
+            system,
+            document_id,
+            by: actor.to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Closed {
     pub reference: String,
     pub from: String,

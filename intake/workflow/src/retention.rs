@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 pub struct RetentionReport {
     pub dry_run: bool,
     pub erased: Vec<ErasedItem>,
+    /// Due but kept: their rule requires the record, and none is journalised yet.
+    #[serde(default)]
+    pub waiting: Vec<ErasedItem>,
     /// Outbox ids of failed deliveries removed.
     pub deliveries_removed: Vec<u64>,
     /// Whether the ring key was replaced (after anything was erased).
@@ -33,30 +36,41 @@ fn days(n: i64) -> SignedDuration {
     SignedDuration::from_hours(n * 24)
 }
 
-/// The intakes `retention` says are due at `now`, oldest reference first. Only routed and
-/// closed intakes are read.
+/// The intakes `retention` says are due at `now`, oldest reference first, and those due
+/// but waiting for their record (a rule with `require_journalised`). Only routed and closed
+/// intakes are read.
 pub fn due(
     store: &Store,
     retention: &Retention,
     now: Timestamp,
-) -> Result<Vec<ErasedItem>, StoreError> {
+) -> Result<(Vec<ErasedItem>, Vec<ErasedItem>), StoreError> {
     if retention.rules.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let done = store.items_where(|s| matches!(s, ItemState::Routed | ItemState::Closed))?;
-    Ok(done
-        .into_iter()
-        .filter_map(|item| {
-            let rule =
-                retention.rule_for(item.kind, item.state.as_str(), item.case_number.is_some())?;
-            let since = item.history.last().map_or(item.received_at, |t| t.at);
-            (since + days(rule.after_days) <= now).then(|| ErasedItem {
-                reference: item.reference,
-                rule: rule.name.clone(),
-                since,
-            })
-        })
-        .collect())
+    let (mut due, mut waiting) = (Vec::new(), Vec::new());
+    for item in done {
+        let case = item.case_number.is_some();
+        let Some(rule) = retention.rule_for(item.kind, item.state.as_str(), case) else {
+            continue;
+        };
+        let since = item.history.last().map_or(item.received_at, |t| t.at);
+        if since + days(rule.after_days) > now {
+            continue;
+        }
+        let unfiled = rule.require_journalised && item.journalised.is_none();
+        let listed = ErasedItem {
+            reference: item.reference,
+            rule: rule.name.clone(),
+            since,
+        };
+        if unfiled {
+            waiting.push(listed);
+        } else {
+            due.push(listed);
+        }
+    }
+    Ok((due, waiting))
 }
 
 /// Erases what is due (or only reports it, `dry_run`), removes failed deliveries past
@@ -68,9 +82,11 @@ pub fn run(
     now: Timestamp,
     dry_run: bool,
 ) -> Result<RetentionReport, StoreError> {
+    let (erased, waiting) = due(store, retention, now)?;
     let mut report = RetentionReport {
         dry_run,
-        erased: due(store, retention, now)?,
+        erased,
+        waiting,
         ..Default::default()
     };
     if let Some(d) = retention.failed_deliveries_days {

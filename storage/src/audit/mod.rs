@@ -127,6 +127,8 @@ pub enum EventKind {
     KeyRotated,
     /// A person confirmed who an unverified sender is (issue 26).
     SenderConfirmed,
+    /// A person recorded where an intake was filed (issue 31).
+    Journalised,
     /// A reporter confirmed their address by the one-time link in the kvittering (issue 26).
     AddressConfirmed,
 }
@@ -183,6 +185,7 @@ modtag_config::closed_names!(EventKind {
     KeyringExported => "keyring_exported",
     KeyRotated => "key_rotated",
     SenderConfirmed => "sender_confirmed",
+    Journalised => "journalised",
     AddressConfirmed => "address_confirmed",
 });
 
