@@ -37,6 +37,9 @@ pub struct ItemSummary {
     /// assessment.
     #[serde(default)]
     pub doegnvagt: bool,
+    /// A person recorded where it was filed (issue 31); summaries from before say no.
+    #[serde(default)]
+    pub journalised: bool,
 }
 
 impl ItemSummary {
@@ -64,6 +67,7 @@ impl ItemSummary {
                 .map(|m| m.start.clone()),
             akut: item.akut(),
             doegnvagt: item.with_doegnvagt(),
+            journalised: item.journalised.is_some(),
         }
     }
 }

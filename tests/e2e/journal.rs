@@ -42,6 +42,22 @@ fn retention_waits_for_the_record_the_desk_keeps() {
     let modt = d.sign_in("modt", &modt);
     let (_, page) = modt.get(&d, &format!("/koe/{r}"));
     assert!(page.contains("Ikke journaliseret endnu"), "{page}");
+    // The queue shows what is done with and not filed; the leader's overview counts it.
+    let unfiled = "/koe?tilstand=ikke_journaliseret";
+    let (_, queue) = modt.get(&d, unfiled);
+    assert!(queue.contains(&r), "{queue}");
+    let (_, queue) = modt.get(&d, "/koe");
+    assert!(
+        !queue.contains(&r),
+        "not waiting for an assessment: {queue}"
+    );
+    let lene = d.add_user("lene", "lene.holm@kommune.localhost", "modtagelsen_leder");
+    let lene = d.sign_in("lene", &lene);
+    let (_, overview) = lene.get(&d, "/overblik");
+    assert!(
+        overview.contains("<span class=\"figure-value\">1</span> ikke journaliseret"),
+        "{overview}"
+    );
     let path = format!("/koe/{r}/journaliseret");
     let (status, page) = modt.post_form(&d, &path, &[("system", "eDoc"), ("dokument", "")]);
     assert_eq!(status, 422, "{page}");
@@ -66,6 +82,8 @@ fn retention_waits_for_the_record_the_desk_keeps() {
         "{shown:?}"
     );
 
+    let (_, queue) = modt.get(&d, unfiled);
+    assert!(!queue.contains(&r), "filed: {queue}");
     // Filed: the rule may erase it now.
     let dry = d.cli_json(&["retention", "run", "--dry-run", "--json"]);
     assert_eq!(dry["erased"][0]["reference"], r.as_str(), "{dry}");

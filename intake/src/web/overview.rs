@@ -94,6 +94,8 @@ struct OverviewPage<'a> {
     total_median: String,
     total_p95: String,
     failed_deliveries: usize,
+    /// Done with and not yet filed in the case system (issue 31).
+    unfiled: usize,
     weeks: Vec<Week>,
     share_chart: Chart,
     time_chart: Chart,
@@ -253,6 +255,16 @@ pub async fn overview(
         Err(e) => return storage_trouble(e),
     };
     let now = state.now();
+    let unfiled = (items.iter())
+        .filter(|s| {
+            !s.journalised
+                && matches!(
+                    s.state,
+                    modtag_storage::records::ItemState::Routed
+                        | modtag_storage::records::ItemState::Closed
+                )
+        })
+        .count();
     let weeks = weeks(&items, n, now);
     let first = weeks
         .first()
@@ -308,6 +320,7 @@ pub async fn overview(
             total_p95: or_dash(total.p95_minutes_to_assessment.map(hours)),
             total,
             failed_deliveries,
+            unfiled,
             weeks,
             share_chart,
             time_chart,

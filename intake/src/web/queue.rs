@@ -74,6 +74,8 @@ struct QueuePage<'a> {
     all_open: bool,
     /// TRIVSEL+ forløb with a step still to take (the answers, the list, the booking).
     in_forloeb: bool,
+    /// "Ikke journaliseret": done with, not yet filed (issue 31).
+    unfiled: bool,
     /// The channel filter's choices (id, name, chosen), and the received-date range.
     channels: Vec<(&'static str, &'static str, bool)>,
     from: &'a str,
@@ -143,6 +145,32 @@ fn start_of(d: jiff::civil::Date) -> Option<Timestamp> {
 /// Still owes its assessment (the queue's default): new, or forwarded by the auto-link.
 fn awaiting(state: ItemState) -> bool {
     matches!(state, ItemState::AwaitingAssessment | ItemState::AutoLinked)
+}
+
+/// The received-date filter as instants (from the start of `fra`, to the end of `til`), and
+/// what to say when a date could not be read.
+fn received_range(
+    f: &Filters,
+) -> (
+    Option<&'static str>,
+    Option<jiff::Timestamp>,
+    Option<jiff::Timestamp>,
+) {
+    let (from_day, to_day) = (day(&f.fra), day(&f.til));
+    let date_error = (from_day.is_err() || to_day.is_err())
+        .then_some("En dato skal skrives som åååå-mm-dd. Den blev ikke brugt.");
+    let from = from_day.ok().flatten().and_then(start_of);
+    let to = to_day
+        .ok()
+        .flatten()
+        .and_then(|d| d.tomorrow().ok())
+        .and_then(start_of);
+    (date_error, from, to)
+}
+
+/// Done with: routed or closed (what a case system files).
+fn done(state: ItemState) -> bool {
+    matches!(state, ItemState::Routed | ItemState::Closed)
 }
 
 /// The kind's name on the desk.
@@ -270,6 +298,8 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let name = Some(f.q.trim().to_string()).filter(|n| cpr.is_none() && !n.is_empty());
     let all_open = f.tilstand == "alle";
     let in_forloeb = f.tilstand == "forloeb";
+    // Done with (routed or closed) and not yet filed in the case system (issue 31).
+    let unfiled = f.tilstand == "ikke_journaliseret";
     let event = listed(
         caller,
         f,
@@ -280,15 +310,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     if let Err(e) = audit(state, event).await {
         return e.into_response();
     }
-    let (from_day, to_day) = (day(&f.fra), day(&f.til));
-    let date_error = (from_day.is_err() || to_day.is_err())
-        .then_some("En dato skal skrives som åååå-mm-dd. Den blev ikke brugt.");
-    let from = from_day.ok().flatten().and_then(start_of);
-    let to = to_day
-        .ok()
-        .flatten()
-        .and_then(|d| d.tomorrow().ok())
-        .and_then(start_of);
+    let (date_error, from, to) = received_range(f);
 
     // Filter, sort and page on the summaries in clear; decrypt only the page's rows.
     let store = state.app.store.clone();
@@ -311,9 +333,10 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let searching = !q.is_empty();
     let mut mine: Vec<(String, ItemSummary)> = summaries
         .into_iter()
-        .filter(|(_, s)| (searching || s.state.is_open()) && desk.contains(&s.kind))
+        .filter(|(_, s)| (searching || unfiled || s.state.is_open()) && desk.contains(&s.kind))
         .filter(|(_, s)| !doegnvagt || (s.doegnvagt && awaiting(s.state)))
         .filter(|(_, s)| match in_forloeb {
+            _ if unfiled => !s.journalised && done(s.state),
             true => s.step_due.is_some(),
             // What waits for the desk: an assessment, or a forløb's next step (Journalen's
             // booking: issue 29).
@@ -366,6 +389,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
             kind: kind.map_or("", |k| k.as_str()),
             all_open,
             in_forloeb,
+            unfiled,
             channels: CHANNELS
                 .iter()
                 .map(|c| (c.as_str(), channel_name(*c), Some(*c) == channel))
@@ -436,7 +460,8 @@ fn listed(
     )
     .details(json!({
         "page": "koe", "kind": kind.map(|k| k.as_str()), "search": search,
-        "all_open": all_open, "forloeb": in_forloeb, "channel": channel.map(|c| c.as_str()),
+        "all_open": all_open, "forloeb": in_forloeb, "state": f.tilstand,
+        "channel": channel.map(|c| c.as_str()),
         "from": f.fra.trim(), "to": f.til.trim(),
     }))
 }
