@@ -1,5 +1,5 @@
-//! `[retention]` at fixed times, on the embedded demo's rules (journalised intakes 180 days
-//! after they last changed, postfordeling and TRIVSEL+ 90 days after closing, failed
+//! `[retention]` at fixed times, on the embedded demo's rules (intakes linked to a case 180
+//! days after they last changed, once recorded as journalised, postfordeling and TRIVSEL+ 90 days after closing, failed
 //! deliveries 30 days): a dry run only lists, a run erases what is due and nothing else,
 //! rotates the ring key, and an intake still awaiting its assessment is never erased.
 
@@ -103,13 +103,31 @@ fn due_intakes_and_failed_deliveries_go_and_the_rest_stays() {
     assert!(store.item("MT-2026-000002").unwrap().is_none());
     assert!(store.message("MT-2026-000002").unwrap().is_none());
 
-    // After 181 days the journalised one; the routed one without a case, and the one that
-    // still awaits its assessment, stay whatever the time.
-    let r = retention::run(&store, rules, "system", t0 + (181 * 24).hours(), false).unwrap();
+    // After 181 days the one linked to a case is due by its days, but its rule requires the
+    // record (issue 31): kept, and listed as waiting, until a person records where it was
+    // filed. Then it goes.
+    let at = t0 + (181 * 24).hours();
+    let r = retention::run(&store, rules, "system", at, false).unwrap();
+    assert!(r.erased.is_empty() && !r.ring_rotated, "{r:?}");
+    assert_eq!(r.waiting[0].reference, "MT-2026-000001");
+    let mut filed = store.item("MT-2026-000001").unwrap().unwrap();
+    filed.journalised = Some(modtag_storage::journal::Journalised {
+        system: "eDoc".into(),
+        document_id: "2026-1".into(),
+        by: "modtagelsen".into(),
+        at: t0,
+    });
+    let mut b = Batch::new();
+    b.item(filed);
+    store.commit(b, t0).unwrap();
+    let r = retention::run(&store, rules, "system", at, false).unwrap();
     assert_eq!(
         refs(&r),
         [("MT-2026-000001".into(), "journaliseret".into())]
     );
+    assert!(r.waiting.is_empty());
+    // The routed one without a case, and the one that still awaits its assessment, stay
+    // whatever the time.
     let r = retention::run(&store, rules, "system", t0 + (3650 * 24).hours(), false).unwrap();
     assert!(r.erased.is_empty());
     for kept in ["MT-2026-000003", "MT-2026-000004"] {
