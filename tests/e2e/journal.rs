@@ -112,3 +112,36 @@ fn retention_waits_for_the_record_the_desk_keeps() {
         "{audit}"
     );
 }
+
+/// The item's Journalisering and the queue's "Ikke journaliseret" in Chromium: axe-clean,
+/// the screenshot for a person to look at.
+#[test]
+fn journalisering_in_chromium() {
+    let d = Daemon::start(Options::default());
+    let r = d.send("Bekymring", "Emil kom sulten i skole, cpr 120315-4321.");
+    d.decide(
+        &r,
+        &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
+    );
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let b = modtag_tests::browser::Browser::start();
+    b.sign_in_to(&d, "modt", &modt);
+    b.goto(&format!(
+        "http://{}/koe?tilstand=ikke_journaliseret",
+        d.http
+    ));
+    assert!(b.text().contains(&r), "{}", b.text());
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new());
+    b.goto(&format!("http://{}/koe/{r}#journaliseret", d.http));
+    b.fill("journal-system", "eDoc");
+    b.fill("journal-dokument", "2026-004711");
+    b.follow("form[action$='/journaliseret'] button[type=submit]");
+    assert!(
+        b.text().contains("Journaliseret i eDoc som 2026-004711"),
+        "{}",
+        b.text()
+    );
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new());
+    b.eval("document.getElementById('journaliseret').scrollIntoView(); return null;");
+    b.screenshot("item-journaliseret");
+}
