@@ -95,6 +95,37 @@ pub fn files(
     Ok((path(&files.cert_file)?, path(&files.key_file)?))
 }
 
+/// What `modtag config check` reads beyond the configuration crate, as start-up would
+/// (which refuses to start on any of them): the listeners' certificates and keys, MitID
+/// Erhverv's metadata, keys and `xmlsec1`, Digital Post's certificate and key, and the
+/// receipts listener's identity and client authorities. The first problem, with its file.
+pub async fn check_files(cfg: &modtag_config::Loaded) -> Result<()> {
+    let c = &cfg.config;
+    let identities = [
+        (c.smtp.tls.as_ref(), "smtp"),
+        (c.http.tls.as_ref(), "http"),
+        (c.public.as_ref().and_then(|p| p.tls.as_ref()), "public"),
+    ];
+    for (named, section) in identities {
+        if let Some(named) = named {
+            let (cert, key) = files(c, named, section)?;
+            server_config(&cert, &key, &[])?;
+        }
+    }
+    crate::delivery::sf1601::Sf1601::load(cfg).map_err(anyhow::Error::msg)?;
+    crate::identity::saml::Saml::load(cfg)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if let Some(r) = c.digital_post.as_ref().and_then(|d| d.receipts.as_ref()) {
+        let (cert, key) = files(c, &r.tls, "digital_post.receipts")?;
+        let ca = c
+            .secret_path(&r.client_ca_file)
+            .map_err(|e| anyhow::anyhow!("digital_post.receipts.client_ca_file: {e}"))?;
+        server_config_for_clients(&cert, &key, &ca)?;
+    }
+    Ok(())
+}
+
 /// An acceptor for the identity in `cert_path` and `key_path` (see [`server_config`]).
 pub fn acceptor(cert_path: &Path, key_path: &Path, alpn: &[&[u8]]) -> Result<TlsAcceptor> {
     let server = server_config(cert_path, key_path, alpn)?;

@@ -322,3 +322,57 @@ fn readme_explain_examples_are_true() {
     }
     assert!(checked >= 3, "the README shows {checked} explain examples");
 }
+
+/// `config check` reads every file start-up reads: a listener's certificate that is missing
+/// or is not PEM, MitID Erhverv's metadata, Digital Post's key. Each is refused naming the
+/// file, as start-up would refuse it, rather than passing the check and failing the start.
+#[test]
+fn config_check_reads_the_files_start_up_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(dir.path(), free_port(), free_port(), &Options::default());
+    let text = std::fs::read_to_string(&good).unwrap();
+    let not_pem = dir.path().join("not-a-cert.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let key = dir.path().join("key.pem");
+    std::fs::write(&key, "").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let missing = dir.path().join("missing.pem");
+    let cases = [
+        (
+            "[http]\n",
+            format!("[http.tls]\ncert_file = {missing:?}\nkey_file = {key:?}\n\n[http]\n"),
+            "missing.pem",
+        ),
+        (
+            "[http]\n",
+            format!("[http.tls]\ncert_file = {not_pem:?}\nkey_file = {key:?}\n\n[http]\n"),
+            "not-a-cert.pem",
+        ),
+        (
+            "[public.privacy]",
+            format!(
+                "[public.mitid_erhverv]\nidp_metadata = {missing:?}\nsigning_key = {key:?}\n\
+                 signing_certificate = {not_pem:?}\nencryption_key = {key:?}\n\
+                 encryption_certificate = {not_pem:?}\n\n[public.privacy]"
+            ),
+            "idp_metadata",
+        ),
+    ];
+    for (anchor, insert, says) in cases {
+        let bad = dir.path().join("bad.toml");
+        assert!(text.contains(anchor), "{anchor}");
+        std::fs::write(&bad, text.replacen(anchor, &insert, 1)).unwrap();
+        let out = modtag(&["config", "check", bad.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{says}: {err}");
+    }
+    let out = modtag(&["config", "check", good.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -12,8 +12,10 @@ pub async fn run(ctx: &Ctx<'_>, command: &ConfigCommand) -> Result<()> {
     match command {
         ConfigCommand::Check { file } => {
             let loaded = load_config(file.as_deref())?;
-            // The decryption key is a secret the config crate never reads: check it here.
+            // The decryption key is a secret the config crate never reads: check it here,
+            // and every other file start-up reads (certificates, keys, metadata).
             modtag_intake::understand::Reader::new(&loaded)?;
+            modtag_intake::tls::check_files(&loaded).await?;
             println!(
                 "{}: ok ({} people, {} institutions, {} rules, tree {})",
                 loaded.origin,
