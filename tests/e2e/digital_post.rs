@@ -31,6 +31,15 @@ fn forloeb_to_answer(d: &Daemon, idp: &SamlIdp) -> (String, Signed) {
     (r, d.sign_in("karen", &karen))
 }
 
+/// The text of the failure notice about `r` among the relay's mails.
+fn failure_notice(mails: &[String], r: &str) -> String {
+    mails
+        .iter()
+        .find(|m| m.contains(&format!("Levering mislykkedes: {r}")))
+        .map(|m| plain_body(m))
+        .expect("Modtagelsen is told")
+}
+
 fn with_both() -> (Daemon, SamlIdp, ServicePlatform, tempfile::TempDir) {
     let files = tempfile::tempdir().unwrap();
     let mut opts = Options::default();
@@ -216,11 +225,7 @@ fn a_letter_that_fails_later_reaches_a_person() {
     );
     d.wait_outbox_idle();
     let mails = sink.wait(1);
-    let notice = mails
-        .iter()
-        .find(|m| m.contains(&format!("Levering mislykkedes: {r}")))
-        .map(|m| plain_body(m))
-        .expect("Modtagelsen is told");
+    let notice = failure_notice(&mails, &r);
     // What happened and what to do: no relay refused anything, nothing is left to retry.
     assert!(
         notice.contains("kom ikke frem") && notice.contains("modtager.ukendt"),
@@ -273,11 +278,7 @@ fn a_letter_refused_for_good_reaches_a_person_and_goes_by_mail() {
             .any(|m| rcpt_of(m) == "leder@friskolen.localhost"),
         "the answer by mail instead"
     );
-    let notice = mails
-        .iter()
-        .find(|m| m.contains(&format!("Levering mislykkedes: {r}")))
-        .map(|m| plain_body(m))
-        .expect("Modtagelsen is told");
+    let notice = failure_notice(&mails, &r);
     assert!(
         notice.contains("sendt med mail til modtageren i stedet"),
         "{notice}"

@@ -226,14 +226,7 @@ fn stated(
         .values()
         .find(|i| i.cvr.as_deref() == Some(cvr.as_str()))
         .map(|i| i.name.clone());
-    let signed_in = person.map(|p| SignedIn {
-        name: p.name,
-        cvr: p.cvr,
-        organisation: p.organisation,
-        email: p.email,
-        level: p.level,
-        at: now,
-    });
+    let signed_in = person.map(|p| p.signed_in(now));
     let proven = signed_in.clone();
     let stated = move |r: &mut crate::understand::Reading| {
         if institution.is_none() {

@@ -13,7 +13,7 @@ use axum::response::Response;
 use modtag_config::public::Privacy;
 use modtag_config::{Channel, ReporterKind};
 use modtag_router::cpr::Cpr;
-use modtag_storage::records::{Reporter, SignedIn};
+use modtag_storage::records::Reporter;
 
 use crate::identity::saml::Professional;
 
@@ -309,14 +309,7 @@ pub(super) async fn underretning(
             None => "oplyst i underretningsformularen".into(),
         },
     };
-    let signed_in = person.map(|p| SignedIn {
-        name: p.name,
-        cvr: p.cvr,
-        organisation: p.organisation,
-        email: p.email,
-        level: p.level,
-        at: state.app.clock.now(),
-    });
+    let signed_in = person.map(|p| p.signed_in(state.app.clock.now()));
     let form_cpr = cpr.clone();
     let stated = move |r: &mut crate::understand::Reading| {
         r.understanding.reporter = reporter;

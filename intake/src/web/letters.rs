@@ -19,14 +19,16 @@ pub fn words(l: &DigitalPostLetter, now: jiff::Timestamp) -> String {
             "{to}: afvist {} ({why}); sendt med mail i stedet, og Modtagelsen har fået besked",
             deadline::spoken(*at, now)
         ),
-        (Some(_), None) if l.delivered.is_some() => format!(
-            "{to}: afleveret i modtagerens digitale postkasse {}",
-            deadline::spoken(l.delivered.expect("checked"), now)
-        ),
-        (Some((at, transmission)), None) => format!(
-            "{to}: modtaget af Serviceplatformen {} (forsendelse {transmission})",
-            deadline::spoken(*at, now)
-        ),
+        (Some((at, transmission)), None) => match l.delivered {
+            Some(delivered) => format!(
+                "{to}: afleveret i modtagerens digitale postkasse {}",
+                deadline::spoken(delivered, now)
+            ),
+            None => format!(
+                "{to}: modtaget af Serviceplatformen {} (forsendelse {transmission})",
+                deadline::spoken(*at, now)
+            ),
+        },
         (None, None) => format!("{to}: venter på at blive sendt"),
     }
 }

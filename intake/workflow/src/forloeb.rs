@@ -147,9 +147,7 @@ pub fn to_institution(
             now,
         );
     };
-    let entry = crate::memo::entry(ids, dp, &item.reference, to, cvr, subject, text, now)?;
-    item.letters.push(crate::memo::queued(&entry, now));
-    Ok(entry)
+    crate::memo::entry(ids, dp, item, to, cvr, subject, text, now)
 }
 
 /// What the leader's answer tells the private institution; no child, only the staff.

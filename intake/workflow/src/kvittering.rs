@@ -276,24 +276,13 @@ fn mail(
             email
         },
     };
+    let subject = fill(&k.subject);
     let entry = match organisation {
         Some((dp, org)) => {
             let to_org = (org.cvr.as_str(), org.organisation.as_str());
-            let reference = item.reference.clone();
-            let e = crate::memo::entry(
-                ids,
-                dp,
-                &reference,
-                to,
-                to_org,
-                &fill(&k.subject),
-                &body,
-                now,
-            )?;
-            item.letters.push(crate::memo::queued(&e, now));
-            e
+            crate::memo::entry(ids, dp, item, to, to_org, &subject, &body, now)?
         }
-        None => compose::plain_entry(ids, cfg, &item.reference, to, &fill(&k.subject), &body, now)?,
+        None => compose::plain_entry(ids, cfg, &item.reference, to, &subject, &body, now)?,
     };
     batch.outbox(entry);
     batch.audit(

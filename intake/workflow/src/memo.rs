@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use jiff::Timestamp;
 use modtag_config::digital_post::DigitalPost;
-use modtag_storage::records::{DigitalPostLetter, DigitalPostTo, OutboxEntry};
+use modtag_storage::records::{DigitalPostLetter, DigitalPostTo, Item, OutboxEntry};
 use modtag_storage::store::IdSource;
 use modtag_storage::StoreError;
 
@@ -76,13 +76,14 @@ pub fn message(
     )
 }
 
-/// An outbox entry of a letter to `cvr`'s Digital Post; `to` is the institution's leader,
-/// whose address a mail goes to instead if Digital Post refuses the letter for good.
+/// An outbox entry of a letter about `item` to `cvr`'s Digital Post, recorded on the item
+/// as waiting; `to` is the person whose address a mail goes to instead if Digital Post
+/// refuses the letter for good (empty: none).
 #[allow(clippy::too_many_arguments)]
 pub fn entry(
     ids: &dyn IdSource,
     dp: &DigitalPost,
-    reference: &str,
+    item: &mut Item,
     to: PlainTo,
     (cvr, institution): (&str, &str),
     subject: &str,
@@ -98,13 +99,15 @@ pub fn entry(
         text: text.to_string(),
     };
     let message = message(dp, &letter, institution, now);
-    let mut entry = OutboxEntry::new(id, reference, (to.role, to.person, to.email), message, now);
+    let to = (to.role, to.person, to.email);
+    let mut entry = OutboxEntry::new(id, &item.reference, to, message, now);
     entry.digital_post = Some(letter);
+    item.letters.push(queued(&entry, now));
     Ok(entry)
 }
 
 /// The letter `entry` carries, as its intake records it: queued.
-pub fn queued(entry: &OutboxEntry, now: Timestamp) -> DigitalPostLetter {
+fn queued(entry: &OutboxEntry, now: Timestamp) -> DigitalPostLetter {
     let letter = entry.digital_post.as_ref().expect("a Digital Post entry");
     DigitalPostLetter {
         outbox_id: entry.id,

@@ -243,18 +243,8 @@ pub fn send(
     let entry = match organisation {
         Some((dp, org)) => {
             let to_org = (org.cvr.as_str(), org.organisation.as_str());
-            let e = crate::memo::entry(
-                store,
-                dp,
-                reference,
-                to,
-                to_org,
-                &subject,
-                letter.trim(),
-                now,
-            )?;
-            item.letters.push(crate::memo::queued(&e, now));
-            e
+            let text = letter.trim();
+            crate::memo::entry(store, dp, &mut item, to, to_org, &subject, text, now)?
         }
         None => compose::private_entry(
             store,

@@ -103,6 +103,20 @@ pub struct Professional {
     pub valid_until: Timestamp,
 }
 
+impl Professional {
+    /// Who signed in, as the intake keeps it (a form submitted at `at`).
+    pub fn signed_in(self, at: Timestamp) -> modtag_storage::records::SignedIn {
+        modtag_storage::records::SignedIn {
+            name: self.name,
+            cvr: self.cvr,
+            organisation: self.organisation,
+            email: self.email,
+            level: self.level,
+            at,
+        }
+    }
+}
+
 /// The response's outer checks: success, for this request and address, from the IdP.
 /// Returns whether its assertion is encrypted.
 pub fn check_outer(doc: &Document, want: &Expected) -> Result<(), Refusal> {
