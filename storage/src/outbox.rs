@@ -72,6 +72,9 @@ pub struct DigitalPostLetter {
     /// at once), or Modtagelsen was told (refused later, by a receipt).
     #[serde(default)]
     pub failed: Option<(Timestamp, String)>,
+    /// Refused at once and a mail went instead (not when no proven address went with it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_mail: bool,
     /// KOMBIT's receipts (the Beskedfordeler): taken into Digital Post, then delivered to
     /// the recipient's mailbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]

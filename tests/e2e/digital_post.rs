@@ -376,3 +376,51 @@ fn a_tilbagemelding_goes_to_the_signed_in_professionals_organisation() {
         },
     );
 }
+
+/// A letter refused for good with no proven address beside it (signed in without an e-mail
+/// from NemLog-in, one typed): no mail goes to the typed address instead, Modtagelsen is
+/// told, and the item says a person gives the answer another way.
+#[test]
+fn a_refused_letter_without_a_proven_address_goes_to_a_person() {
+    let (d, idp, platform, _files) = with_both();
+    let sink = Sink::start(d.opts.relay_port);
+    platform.set_mode("reject");
+    let (_, csrf, cookies) = underretning_signed_in(d.public, &idp, "");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("barn_navn", "Emil Hansen"),
+        ("bekymring", "Emil kommer sulten i skole."),
+        ("foraeldre_ved", "nej"),
+        ("email", "nogen@example.dk"),
+    ];
+    let (code, _, receipt) = post(d.public, "/underretning", &cookies, &fields, &[]);
+    assert_eq!(code, 200, "{receipt}");
+    let r = reference_on(&receipt);
+    d.decide(
+        &r,
+        &["--trin", "3", "--outcome", "boernefaglig_undersoegelse"],
+    );
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let modt = d.sign_in("modt", &modt);
+    let (status, page) = modt.approve_letter(&d, &r, "Vi har iværksat en undersøgelse.");
+    assert_eq!(status, 303, "{page}");
+    wait_for(
+        "both letters refused on the item",
+        std::time::Duration::from_secs(30),
+        || {
+            let (_, page) = modt.get(&d, &format!("/koe/{r}"));
+            (page.matches("giver svaret på anden vis").count() == 2).then_some(())
+        },
+    );
+    d.wait_outbox_idle();
+    let mails = sink.wait(1);
+    assert!(
+        !mails.iter().any(|m| rcpt_of(m) == "nogen@example.dk"),
+        "nothing to the typed address"
+    );
+    let notice = failure_notice(&mails, &r);
+    assert!(
+        notice.contains("Giv modtageren svaret på anden vis"),
+        "{notice}"
+    );
+}

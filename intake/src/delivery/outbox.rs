@@ -229,7 +229,10 @@ impl Worker {
         // for good and sent by mail instead.
         let letter = entry.digital_post.as_ref().and_then(|_| match &result {
             Ok(transmission) => Some((entry.id, Ok(transmission.clone().unwrap_or_default()))),
-            Err(r) if r.permanent => Some((entry.id, Err(r.summary.clone()))),
+            // by_mail_instead sends a mail only to a proven address (one went with the letter).
+            Err(r) if r.permanent => {
+                Some((entry.id, Err((r.summary.clone(), !entry.email.is_empty()))))
+            }
             Err(_) => None,
         });
         let retry_at = match result {
@@ -358,13 +361,21 @@ impl Worker {
 }
 
 /// Records on the intake what became of its Digital Post letter `id`; true when it changed.
-fn letter_outcome(item: &mut Item, id: u64, fate: &Result<String, String>, now: Timestamp) -> bool {
+fn letter_outcome(
+    item: &mut Item,
+    id: u64,
+    fate: &Result<String, (String, bool)>,
+    now: Timestamp,
+) -> bool {
     let Some(letter) = item.letters.iter_mut().find(|l| l.outbox_id == id) else {
         return false;
     };
     match fate {
         Ok(transmission) => letter.sent = Some((now, transmission.clone())),
-        Err(why) => letter.failed = Some((now, why.clone())),
+        Err((why, by_mail)) => {
+            letter.failed = Some((now, why.clone()));
+            letter.by_mail = *by_mail;
+        }
     }
     true
 }

@@ -16,8 +16,13 @@ pub fn words(l: &DigitalPostLetter, now: jiff::Timestamp) -> String {
             deadline::spoken(*at, now)
         ),
         (None, Some((at, why))) => format!(
-            "{to}: afvist {} ({why}); sendt med mail i stedet, og Modtagelsen har fået besked",
-            deadline::spoken(*at, now)
+            "{to}: afvist {} ({why}); {}",
+            deadline::spoken(*at, now),
+            if l.by_mail {
+                "sendt med mail i stedet, og Modtagelsen har fået besked"
+            } else {
+                "Modtagelsen har fået besked og giver svaret på anden vis"
+            }
         ),
         (Some((at, transmission)), None) => match l.delivered {
             Some(delivered) => format!(

@@ -117,6 +117,7 @@ fn queued(entry: &OutboxEntry, now: Timestamp) -> DigitalPostLetter {
         queued: now,
         sent: None,
         failed: None,
+        by_mail: false,
         received: None,
         delivered: None,
     }
