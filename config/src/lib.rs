@@ -24,6 +24,7 @@ pub mod mitid;
 pub mod model;
 pub mod operations;
 pub mod public;
+pub mod journal;
 pub mod retention;
 pub mod roles;
 pub mod tls_files;

@@ -47,6 +47,9 @@ pub struct Config {
     /// How long intakes and failed deliveries are kept; nothing is erased when left out.
     #[serde(default)]
     pub retention: crate::retention::Retention,
+    /// Journal packages: the KLE emne per kind, and a case system's drop directory.
+    #[serde(default)]
+    pub journal: crate::journal::Journal,
     /// The store and blind-index keys apart from the data directory; in it when left out.
     pub keys: Option<crate::key_files::KeyFiles>,
     pub policy: PolicyFiles,

@@ -39,6 +39,7 @@ pub mod sender_auth;
 pub mod smtp;
 pub mod tls;
 pub mod web;
+pub mod words;
 pub mod workflow;
 pub mod xml;
 

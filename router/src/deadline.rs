@@ -23,6 +23,15 @@ pub fn local(ts: Timestamp) -> String {
     }
 }
 
+/// An instant as a record states it, whenever it is read: "03.12.2026 kl. 10:00"
+/// (Copenhagen time), for a journal package (issue 31).
+pub fn dated(ts: Timestamp) -> String {
+    match jiff::tz::TimeZone::get("Europe/Copenhagen") {
+        Ok(tz) => ts.to_zoned(tz).strftime("%d.%m.%Y kl. %H:%M").to_string(),
+        Err(_) => rfc3339(ts),
+    }
+}
+
 /// An instant as people say it on the desk (issue 29), in Copenhagen time, seen from `now`:
 /// "i dag 09:40", "i går 16:05", "i morgen 08:00", "fre. 11. dec. 09:40", and with the year
 /// when it is not this year's ("tors. 3. dec. 2025 10:00").

@@ -99,7 +99,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
                 a.user,
                 staff_words(a.staff.len()),
                 match item.letters.iter().find(|l| l.outbox_id == a.outbox_id) {
-                    Some(l) => crate::web::letters::words(l, now),
+                    Some(l) => crate::words::letters::words(l, crate::words::When::Spoken(now)),
                     None if a.encrypted => "krypteret".into(),
                     None => "kun over TLS".into(),
                 }

@@ -14,7 +14,7 @@ use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Item, ItemState};
 use serde_json::json;
 
-use super::queue::kind_name;
+use crate::words::kind_name;
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::api::state::ApiState;

@@ -13,15 +13,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use modtag_config::Kind;
 use modtag_router::deadline;
-use modtag_storage::records::{DecisionRecord, Item, ItemState, TaskKind, TaskOutcome};
+use modtag_storage::records::{Item, ItemState, TaskKind};
 
 use super::kept::Kept;
-use super::queue::{kind_name, row, Row};
+use super::queue::{row, Row};
 use super::session::SignedIn;
 use super::signin::{page, storage_trouble, MessagePage};
 use crate::access::view::Sight;
 use crate::api::auth::Caller;
 use crate::api::state::{load_item, ApiState};
+use crate::words::{self, When};
 
 #[derive(Template)]
 #[template(path = "item.html")]
@@ -114,57 +115,6 @@ fn reply_to(cfg: &modtag_config::Loaded, item: &Item) -> String {
     }
 }
 
-/// "i eDoc som 2026-004711, registreret af modt i går kl. 10.12" (issue 31).
-fn filed_words(j: &modtag_storage::journal::Journalised, now: jiff::Timestamp) -> String {
-    format!(
-        "i {} som {}, registreret af {} {}",
-        j.system,
-        j.document_id,
-        j.by,
-        deadline::spoken(j.at, now)
-    )
-}
-
-/// How the sender is known, as the desk says it.
-fn trust_words(item: &Item, now: jiff::Timestamp) -> String {
-    use modtag_storage::records::SenderTrust;
-    match (&item.sender_confirmed, item.sender_trust) {
-        (_, SenderTrust::MitidErhverv) => match &item.signed_in {
-            Some(s) => format!(
-                "Logget ind med MitID Erhverv: {}, CVR {}, {} (sikringsniveau {})",
-                s.name,
-                s.cvr,
-                s.organisation,
-                if s.level == "High" {
-                    "høj"
-                } else {
-                    "betydelig"
-                }
-            ),
-            None => "Logget ind med MitID Erhverv".into(),
-        },
-        (_, SenderTrust::Authenticated) => {
-            "godkendt: afsenderens domæne står inde for beskeden (DMARC bestået)".into()
-        }
-        (_, SenderTrust::Partner) => {
-            "kendt partner: sendt over TLS fra partnerens egen server".into()
-        }
-        (Some(c), SenderTrust::Unverified) => {
-            format!(
-                "bekræftet af {} {}: {}",
-                c.by,
-                deadline::spoken(c.at, now),
-                c.how
-            )
-        }
-        (None, SenderTrust::Unverified) => "ikke verificeret: afsenderen kan være hvem som helst. \
-             Det, der afhænger af afsenderen (sagens rådgiver får den ikke automatisk, en \
-             fagpersons tilbagemelding og originalen til institutionen, en deltagerliste), \
-             venter, til en person har bekræftet afsenderen."
-            .into(),
-    }
-}
-
 /// A task as the item page shows it: open with its form, or done by whom and when.
 struct TaskLine {
     kind: &'static str,
@@ -188,34 +138,10 @@ struct TaskLine {
     letter: Option<String>,
 }
 
-fn task_name(kind: TaskKind) -> &'static str {
-    match kind {
-        TaskKind::IndkaldUnderretningsmoede => "Indkald til underretningsmøde",
-        TaskKind::Tilbagemelding => "Tilbagemelding til fagpersonen (§ 137)",
-        TaskKind::Kvittering => "Kvittering sendes manuelt",
-    }
-}
-
-/// "Trin 3, akut af modt, 2026-12-01 10:00 CET; Børnefaglig undersøgelse"
-fn decision_line(d: &DecisionRecord, now: jiff::Timestamp) -> String {
-    format!(
-        "{}{} af {}, {}{}",
-        d.trin
-            .map_or("Uden trin".to_string(), |t| format!("Trin {t}")),
-        if d.akut { ", akut" } else { "" },
-        d.actor,
-        deadline::spoken(d.at, now),
-        d.screening_outcome
-            .as_deref()
-            .map(|o| format!("; {}", modtag_config::vocab::outcome_words(o)))
-            .unwrap_or_default()
-    )
-}
-
 /// A decision as the item page shows it: the assessment itself, and where it went.
 struct DecisionLines {
     summary: String,
-    assessment: super::assessment::Assessment,
+    assessment: crate::words::assessment::Assessment,
     recipients: Vec<String>,
 }
 
@@ -320,8 +246,8 @@ fn render(
     let mut summary = row(item, now);
     summary.repeated = history.repeated;
     let u = &item.understanding;
-    let reporter = reporter_words(&u.reporter);
-    let original = u.original.as_ref().map(original_words);
+    let reporter = words::reporter(&u.reporter);
+    let original = u.original.as_ref().map(words::original);
     let attachments = super::sent::attachment_rows(&item.attachments);
     let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
     page(
@@ -377,7 +303,7 @@ fn render(
                     item.sent_to.contains(me) && !item.taken_over.iter().any(|t| &t.person == me)
                 }),
             works: crate::access::view::works(&caller.person, item),
-            sender_trust: trust_words(item, now),
+            sender_trust: words::trust(item, When::Spoken(now)),
             address_link: address_link_words(item, now),
             may_confirm_sender: crate::access::view::works(&caller.person, item)
                 && !item.sender_known(),
@@ -387,7 +313,7 @@ fn render(
                 .map(|e| {
                     format!(
                         "{}; erstattet {} af {}: {}",
-                        decision_line(&e.decision, now),
+                        words::decision(&e.decision, When::Spoken(now)),
                         deadline::spoken(e.replaced_at, now),
                         e.replaced_by,
                         e.reason
@@ -397,76 +323,31 @@ fn render(
             tasks: task_lines(cfg, item, now),
             reply_to: reply_to(cfg, item),
             letters: (item.letters.iter())
-                .map(|l| super::letters::words(l, now))
+                .map(|l| words::letters::words(l, When::Spoken(now)))
                 .collect(),
-            journalised: item.journalised.as_ref().map(|j| filed_words(j, now)),
+            journalised: item.journalised.as_ref().map(|j| words::filed(j, When::Spoken(now))),
             may_journalise: crate::access::view::works(&caller.person, item)
                 && item.state != ItemState::AwaitingAssessment,
             kinds: Kind::ALL
                 .iter()
-                .map(|k| (k.as_str(), kind_name(*k), *k == item.kind))
+                .map(|k| (k.as_str(), words::kind_name(*k), *k == item.kind))
                 .collect(),
             may_close: item.state.can_become(ItemState::Closed),
             closed: item.state == ItemState::Closed,
             closed_note: closed_note(item, now),
             trivsel: item.kind == Kind::Trivselplus,
             decision: item.decision.as_ref().map(|d| DecisionLines {
-                summary: decision_line(d, now),
-                assessment: super::assessment::of(d, now),
+                summary: words::decision(d, When::Spoken(now)),
+                assessment: words::assessment::of(d, When::Spoken(now)),
                 recipients: d
                     .recipients
                     .iter()
-                    .map(|r| recipient_words(cfg, r))
+                    .map(|r| words::recipient(cfg, r))
                     .collect(),
             }),
         }
         .render(),
     )
-}
-
-/// Whom a decision sent it to, in words: the person's name, their role, and the rule's
-/// reason (the rule's id only when the tree has changed since).
-fn recipient_words(cfg: &modtag_config::Loaded, r: &modtag_storage::records::RoutedTo) -> String {
-    let name = (cfg.directory.person(&r.person)).map_or(r.person.as_str(), |p| p.name.as_str());
-    let role = modtag_config::roles::role_words(&r.role);
-    // A functional mailbox is named as its role ("Modtagelsen"): said once.
-    let who = match name.eq_ignore_ascii_case(role) {
-        true => name.to_string(),
-        false => format!("{name} ({role})"),
-    };
-    match cfg.tree.rules.iter().find(|rule| rule.id == r.rule) {
-        Some(rule) => format!("{who}: {}", rule.reason),
-        None => format!("{who} efter reglen {}", r.rule),
-    }
-}
-
-/// The reporter in a line: fagperson, borger or anonym, and what is known of them.
-fn reporter_words(r: &modtag_storage::records::Reporter) -> String {
-    [
-        Some(modtag_config::vocab::reporter_words(r.kind).to_string()),
-        r.name.clone(),
-        r.organisation.clone(),
-        r.email.clone(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ")
-}
-
-/// Where a forwarded intake first came from, in a line.
-fn original_words(o: &modtag_storage::records::Original) -> String {
-    [
-        o.from.as_deref().map(|f| format!("oprindeligt fra {f}")),
-        o.date.as_deref().map(|d| format!("dateret {d}")),
-        o.forwarded_by
-            .as_deref()
-            .map(|f| format!("videresendt af {f}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ")
 }
 
 /// Who closed it, when and why.
@@ -494,24 +375,9 @@ fn task_lines(cfg: &modtag_config::Loaded, item: &Item, now: jiff::Timestamp) ->
         .iter()
         .map(|t| TaskLine {
             kind: t.kind.as_str(),
-            name: task_name(t.kind),
+            name: words::task_name(t.kind),
             due: t.due.map(|t| deadline::spoken(t, now)),
-            done: t.done_at.map(|at| {
-                let how = match t.outcome {
-                    Some(TaskOutcome::Withheld) => "undladt",
-                    Some(TaskOutcome::Sent) => "sendt",
-                    _ => "udført",
-                };
-                format!(
-                    "{how} {} af {}{}",
-                    deadline::spoken(at, now),
-                    t.done_by.as_deref().unwrap_or("?"),
-                    t.reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                )
-            }),
+            done: words::task_done(t, When::Spoken(now)),
             may_withhold: t.kind == TaskKind::Tilbagemelding,
             draft: (t.kind == TaskKind::Tilbagemelding && t.done_at.is_none() && proven)
                 .then(|| tilbagemelding::draft(item))

@@ -6,7 +6,6 @@
 
 mod account;
 mod answer;
-mod assessment;
 mod changes;
 mod decide;
 mod deliveries;
@@ -17,7 +16,6 @@ mod frame;
 mod history;
 mod item;
 mod kept;
-mod letters;
 mod mine;
 mod names;
 mod oidc;

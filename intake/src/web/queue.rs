@@ -31,6 +31,7 @@ use crate::api::auth::Caller;
 use crate::api::state::{audit, ApiState};
 use crate::app::blocking;
 use crate::workflow::forloeb::{step as forloeb_step, Step};
+use crate::words;
 
 /// Rows per page.
 const PER_PAGE: usize = 50;
@@ -174,15 +175,6 @@ fn done(state: ItemState) -> bool {
 }
 
 /// The kind's name on the desk.
-pub(super) fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Underretning => "Underretning",
-        Kind::Lae165 => "LÆ 165",
-        Kind::Postfordeling => "Postfordeling",
-        Kind::Trivselplus => "TRIVSEL+",
-    }
-}
-
 /// A length of time as a person says it: "3 t 12 min", "45 min", "2 t".
 fn span(d: SignedDuration) -> String {
     let minutes = d.as_secs().unsigned_abs() / 60;
@@ -231,7 +223,7 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
     let cpr = crate::access::view::masked(&item.cprs);
     Row {
         reference: item.reference.clone(),
-        kind: kind_name(item.kind),
+        kind: words::kind_name(item.kind),
         urgency,
         left: if assessed {
             "vurderet".into()
@@ -254,18 +246,8 @@ pub(super) fn row(item: &Item, now: Timestamp) -> Row {
             Some(Step::Answers) => "TRIVSEL+-forløb: venter på ledernes svar",
             Some(Step::List) => "TRIVSEL+-forløb: venter på deltagerlisten",
             Some(Step::Booking) => "TRIVSEL+-forløb: det første møde skal bookes",
-            _ => state_words(item.state),
+            _ => words::state(item.state),
         },
-    }
-}
-
-fn state_words(state: ItemState) -> &'static str {
-    match state {
-        ItemState::AwaitingAssessment => "afventer vurdering",
-        ItemState::AutoLinked => "sendt til sagens rådgiver, afventer vurdering",
-        ItemState::Assessed => "vurderet",
-        ItemState::Routed => "vurderet og videresendt",
-        ItemState::Closed => "lukket",
     }
 }
 
@@ -370,7 +352,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let rows = items.iter().map(|i| row(i, now)).collect();
     let kinds = desk
         .iter()
-        .map(|k| (k.as_str(), kind_name(*k), Some(*k) == kind))
+        .map(|k| (k.as_str(), words::kind_name(*k), Some(*k) == kind))
         .collect();
     let csrf = caller.session.as_ref().map_or("", |s| s.csrf.as_str());
     page(

@@ -90,7 +90,7 @@ pub(super) fn render(
     now: Timestamp,
 ) -> Response {
     let d = item.decision.as_ref();
-    let assessed = d.map(|d| super::assessment::of(d, now));
+    let assessed = d.map(|d| crate::words::assessment::of(d, crate::words::When::Spoken(now)));
     let taken = item.taken_over.first();
     let original = text.map(|text| {
         let r = &item.understanding.reporter;

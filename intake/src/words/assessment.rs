@@ -4,10 +4,9 @@
 //! the assessment is part of the item, not only of the copies it sent).
 
 use modtag_config::vocab::{outcome_words, trin_words};
-use modtag_router::deadline;
 use modtag_storage::records::DecisionRecord;
 
-pub(super) struct Assessment {
+pub struct Assessment {
     /// "08.12.2026 kl. 10:00 af modt".
     pub decided: String,
     /// "Trin 2: Faldende trivsel".
@@ -20,9 +19,9 @@ pub(super) struct Assessment {
     pub consent: Option<String>,
 }
 
-pub(super) fn of(d: &DecisionRecord, now: jiff::Timestamp) -> Assessment {
+pub fn of(d: &DecisionRecord, when: super::When) -> Assessment {
     Assessment {
-        decided: format!("{} af {}", deadline::spoken(d.at, now), d.actor),
+        decided: format!("{} af {}", when.at(d.at), d.actor),
         trin: d.trin.map(|t| {
             format!(
                 "Trin {t}{}",
@@ -44,7 +43,7 @@ pub(super) fn of(d: &DecisionRecord, now: jiff::Timestamp) -> Assessment {
                 "Givet af {}, {}, {}, til {}",
                 c.given_by,
                 c.how,
-                deadline::spoken(c.at, now),
+                when.at(c.at),
                 c.scope
             )
         }),
