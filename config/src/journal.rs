@@ -55,7 +55,14 @@ mod tests {
     #[test]
     fn a_kle_emne_is_three_groups_of_two_digits() {
         assert!(super::is_kle("27.24.00"));
-        for wrong in ["27.24", "27.24.0", "27.24.00.01", "a7.24.00", "", "27-24-00"] {
+        for wrong in [
+            "27.24",
+            "27.24.0",
+            "27.24.00.01",
+            "a7.24.00",
+            "",
+            "27-24-00",
+        ] {
             assert!(!super::is_kle(wrong), "{wrong}");
         }
     }

@@ -32,6 +32,7 @@ pub mod deadlines;
 pub mod delivery;
 pub mod explain;
 pub mod identity;
+pub mod journal;
 pub mod memory;
 pub mod policy;
 pub mod public;

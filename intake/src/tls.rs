@@ -98,7 +98,8 @@ pub fn files(
 /// What `modtag config check` reads beyond the configuration crate, as start-up would
 /// (which refuses to start on any of them): the listeners' certificates and keys, MitID
 /// Erhverv's metadata, keys and `xmlsec1`, Digital Post's certificate and key, and the
-/// receipts listener's identity and client authorities. The first problem, with its file.
+/// receipts listener's identity and client authorities, the case system's certificate and
+/// drop directories. The first problem, with its file.
 pub async fn check_files(cfg: &modtag_config::Loaded) -> Result<()> {
     let c = &cfg.config;
     let identities = [
@@ -113,6 +114,7 @@ pub async fn check_files(cfg: &modtag_config::Loaded) -> Result<()> {
         }
     }
     crate::delivery::sf1601::Sf1601::load(cfg).map_err(anyhow::Error::msg)?;
+    crate::journal::hook::Hook::load(cfg).map_err(anyhow::Error::msg)?;
     crate::identity::saml::Saml::load(cfg)
         .await
         .map_err(anyhow::Error::msg)?;

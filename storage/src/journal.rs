@@ -14,3 +14,18 @@ pub struct Journalised {
     pub by: String,
     pub at: Timestamp,
 }
+
+/// A journal package dropped for a case system that takes files (`[journal.hook]`): its
+/// id, which the system's receipt must name, and who sent it when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub package_id: String,
+    /// The file's name in the drop directory.
+    pub file: String,
+    pub system: String,
+    pub by: String,
+    pub at: Timestamp,
+    /// When the system's receipt came back for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_at: Option<Timestamp>,
+}

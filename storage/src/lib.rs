@@ -29,6 +29,7 @@ pub mod audit;
 pub mod backup;
 pub mod checkpoint;
 pub mod crypto;
+pub mod desk;
 pub mod error;
 pub mod forloeb;
 pub mod journal;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::outbox::{DigitalPostLetter, DigitalPostTo, OutboxEntry};
 
 pub use crate::account::{ApiToken, Enrolment, User};
+pub use crate::desk::{StaffNote, TakenOver};
 pub use crate::trust::{AddressProof, SenderConfirmed, SenderTrust, SignedIn};
 
 /// Where an intake is in its life. Each change is recorded in [`Item::history`].
@@ -334,6 +335,9 @@ pub struct Item {
     /// Where it was filed, once a person recorded it (issue 31).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journalised: Option<crate::journal::Journalised>,
+    /// Journal packages dropped for the case system, awaiting or with its receipt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal_dropped: Vec<crate::journal::Dropped>,
     /// Letters to Digital Post about this intake, with what became of each (issue 30).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub letters: Vec<crate::outbox::DigitalPostLetter>,
@@ -346,22 +350,6 @@ pub struct Item {
     /// The reporter's address and the one-time link its kvittering carried to confirm it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_proof: Option<AddressProof>,
-}
-
-/// A recipient's "modtaget": who (directory id and account) and when.
-/// A note a person of the desk wrote on an intake.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StaffNote {
-    pub by: String,
-    pub at: Timestamp,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TakenOver {
-    pub person: String,
-    pub user: String,
-    pub at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -506,6 +494,7 @@ impl Item {
             signed_in: None,
             letters: Vec::new(),
             journalised: None,
+            journal_dropped: Vec::new(),
             sender_confirmed: None,
             address_proof: None,
         }

@@ -24,6 +24,7 @@ mod forms;
 mod frame;
 mod history;
 mod journal;
+mod journal_package;
 mod keys;
 mod layout;
 mod mitid;

@@ -70,8 +70,10 @@ pub fn http_request_within(
     .ok()?;
     // The server may answer before reading a refused body; a failed write is not an error.
     let _ = s.write_all(body);
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
+    // A download (a zip) is not UTF-8: read as bytes, shown lossily.
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).ok()?;
+    let buf = String::from_utf8_lossy(&bytes);
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
     let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
     Some((code, head.to_string(), body.to_string()))

@@ -428,17 +428,26 @@ fn check_journal(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
     for (kind, emne) in &j.kle {
         if crate::vocab::Kind::parse(kind).is_none() {
             let kinds: Vec<&str> = crate::vocab::Kind::ALL.iter().map(|k| k.as_str()).collect();
-            let msg = format!("journal.kle names {kind:?}, which is not a kind: use {}", kinds.join(", "));
+            let msg = format!(
+                "journal.kle names {kind:?}, which is not a kind: use {}",
+                kinds.join(", ")
+            );
             errors.push(invalid(path, line_of(text, kind, ""), msg));
         } else if !crate::journal::is_kle(emne) {
-            let msg = format!("journal.kle.{kind} = {emne:?} is not a KLE emne: write it as 27.24.00");
+            let msg =
+                format!("journal.kle.{kind} = {emne:?} is not a KLE emne: write it as 27.24.00");
             errors.push(invalid(path, line_of(text, kind, emne), msg));
         }
     }
     let Some(h) = &j.hook else { return };
-    let empty = [("system", &h.system), ("outbox_dir", &h.outbox_dir), ("receipts_dir", &h.receipts_dir), ("cert_file", &h.cert_file)]
-        .into_iter()
-        .find(|(_, v)| v.trim().is_empty());
+    let empty = [
+        ("system", &h.system),
+        ("outbox_dir", &h.outbox_dir),
+        ("receipts_dir", &h.receipts_dir),
+        ("cert_file", &h.cert_file),
+    ]
+    .into_iter()
+    .find(|(_, v)| v.trim().is_empty());
     if let Some((key, _)) = empty {
         let msg = format!("journal.hook.{key} is empty: give the case system's name, the drop and receipts directories and its certificate");
         errors.push(invalid(path, line_of(text, key, ""), msg));
@@ -448,7 +457,10 @@ fn check_journal(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
         errors.push(invalid(path, line_of(text, "receipts_dir", ""), msg));
     }
     if !(1..=3600).contains(&h.poll_secs) {
-        let msg = format!("journal.hook.poll_secs = {}: give 1 to 3600 seconds", h.poll_secs);
+        let msg = format!(
+            "journal.hook.poll_secs = {}: give 1 to 3600 seconds",
+            h.poll_secs
+        );
         errors.push(invalid(path, line_of(text, "poll_secs", ""), msg));
     }
 }

@@ -13,6 +13,7 @@ pub(crate) mod cases;
 pub(crate) mod changes;
 pub mod error;
 pub(crate) mod items;
+pub(crate) mod journal;
 mod keys;
 pub mod lockout;
 pub(crate) mod meetings;
@@ -47,7 +48,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/triage/{reference}/close", post(changes::close))
         .route(
             "/api/v1/triage/{reference}/journal",
-            post(changes::journalise),
+            get(journal::package).post(changes::journalise),
+        )
+        .route(
+            "/api/v1/triage/{reference}/journal/send",
+            post(journal::send),
         )
         .route("/api/v1/triage/{reference}/note", post(changes::note))
         .route(

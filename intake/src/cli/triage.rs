@@ -77,6 +77,25 @@ pub enum TriageCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write an assessed intake's journal package (the record as PDF/A, the attachments,
+    /// metadata.json and metadata.xml with every file's SHA-256) into a new directory,
+    /// for filing in the case system (audited, purpose "journalisering").
+    #[command(
+        after_help = "Example:\n  modtag triage journal MT-2026-000001 --out /srv/journal/MT-2026-000001"
+    )]
+    Journal {
+        reference: String,
+        /// A directory that does not exist yet (or an empty one).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Drop an assessed intake's journal package, encrypted, for the case system
+    /// (`[journal.hook]`); its receipt marks the intake journalised.
+    JournalSend {
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Close an assessed intake (audited, with the reason).
     Close {
         reference: String,

@@ -7,6 +7,7 @@ mod backup;
 mod cases;
 pub mod client;
 mod config;
+mod journal;
 mod keys;
 mod outbox;
 mod report;

@@ -55,6 +55,12 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             document,
             json,
         } => journalised(ctx, reference, (system, document), *json).await?,
+        TriageCommand::Journal { reference, out } => {
+            super::journal::write(ctx, reference, out).await?
+        }
+        TriageCommand::JournalSend { reference, json } => {
+            super::journal::send(ctx, reference, *json).await?
+        }
         TriageCommand::Close {
             reference,
             reason,

@@ -63,16 +63,18 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     // Digital Post's certificate and MitID Erhverv's files and xmlsec1, before anything
     // answers: a mistake in them stops start-up with what to fix.
     let cfg = app.policy.cfg();
-    let outside = match crate::delivery::sf1601::Sf1601::load(&cfg) {
-        Ok(letters) => match crate::identity::saml::Saml::load(&cfg).await {
-            Ok(saml) => crate::delivery::receipts::listener(&cfg)
-                .await
-                .map(|receipts| (letters.map(Arc::new), saml, receipts)),
+    let journal = crate::journal::hook::Hook::load(&cfg);
+    let outside =
+        match journal.and_then(|j| crate::delivery::sf1601::Sf1601::load(&cfg).map(|l| (l, j))) {
+            Ok((letters, journal)) => match crate::identity::saml::Saml::load(&cfg).await {
+                Ok(saml) => crate::delivery::receipts::listener(&cfg)
+                    .await
+                    .map(|receipts| ((letters.map(Arc::new), journal), saml, receipts)),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    let (letters, saml, receipts) = match outside {
+        };
+    let ((letters, journal), saml, receipts) = match outside {
         Ok(both) => both,
         Err(e) => {
             let _ = std::fs::remove_file(&bound.socket_path);
@@ -88,6 +90,14 @@ pub async fn serve(config: Option<PathBuf>, data: PathBuf) -> Result<()> {
     let web = (bound.web, bound.public, bound.socket);
     spawn_http(&mut tasks, &c, (state, tls, saml), web, &stop)?;
     spawn_workers(&mut tasks, &app, (&c, letters), &stop);
+    if let Some(hook) = journal {
+        let watcher = crate::journal::hook::Watcher {
+            app: app.clone(),
+            hook: Arc::new(hook),
+            shutdown: stop.clone(),
+        };
+        tasks.spawn(watcher.run());
+    }
     if let Some((listener, tls)) = receipts {
         println!(
             "modtag: Digital Post receipts on https://{}/beskedfordeler",

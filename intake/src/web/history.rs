@@ -14,11 +14,11 @@ use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{Item, ItemState};
 use serde_json::json;
 
-use crate::words::kind_name;
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::api::state::ApiState;
 use crate::app::blocking;
+use crate::words::kind_name;
 
 /// One earlier (or later) intake about the child.
 pub(super) struct Line {

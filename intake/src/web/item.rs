@@ -53,6 +53,9 @@ struct ItemPage<'a> {
     text: &'a str,
     /// The person works this intake's desk: the decision (or a new one), the kind, the tasks
     /// and closing are theirs.
+    /// The case system that takes files (`[journal.hook]`), and the packages sent to it.
+    journal_hook: Option<String>,
+    dropped: Vec<String>,
     works: bool,
     decision: Option<DecisionLines>,
     /// Decisions a later one replaced, with why.
@@ -325,7 +328,14 @@ fn render(
             letters: (item.letters.iter())
                 .map(|l| words::letters::words(l, When::Spoken(now)))
                 .collect(),
-            journalised: item.journalised.as_ref().map(|j| words::filed(j, When::Spoken(now))),
+            journalised: item
+                .journalised
+                .as_ref()
+                .map(|j| words::filed(j, When::Spoken(now))),
+            journal_hook: cfg.config.journal.hook.as_ref().map(|h| h.system.clone()),
+            dropped: (item.journal_dropped.iter())
+                .map(|d| words::dropped(d, When::Spoken(now)))
+                .collect(),
             may_journalise: crate::access::view::works(&caller.person, item)
                 && item.state != ItemState::AwaitingAssessment,
             kinds: Kind::ALL

@@ -15,6 +15,7 @@ mod forward;
 mod frame;
 mod history;
 mod item;
+mod journal;
 mod kept;
 mod mine;
 mod names;
@@ -77,6 +78,11 @@ fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/koe/{reference}/journaliseret",
             axum::routing::post(changes::journalised),
+        )
+        .route("/koe/{reference}/journal", get(journal::download))
+        .route(
+            "/koe/{reference}/journal/send",
+            axum::routing::post(journal::send),
         )
         .route(
             "/koe/{reference}/tilbagemelding",

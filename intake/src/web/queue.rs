@@ -30,8 +30,8 @@ use crate::access;
 use crate::api::auth::Caller;
 use crate::api::state::{audit, ApiState};
 use crate::app::blocking;
-use crate::workflow::forloeb::{step as forloeb_step, Step};
 use crate::words;
+use crate::workflow::forloeb::{step as forloeb_step, Step};
 
 /// Rows per page.
 const PER_PAGE: usize = 50;

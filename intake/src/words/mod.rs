@@ -156,6 +156,20 @@ pub fn filed(j: &modtag_storage::journal::Journalised, when: When) -> String {
     )
 }
 
+/// A journal package dropped for the case system, and whether its receipt came.
+pub fn dropped(d: &modtag_storage::journal::Dropped, when: When) -> String {
+    let receipt = match d.receipt_at {
+        Some(at) => format!("kvittering modtaget {}", when.at(at)),
+        None => "venter på sagssystemets kvittering".into(),
+    };
+    format!(
+        "Journalpakke sendt til {} {} af {}; {receipt}.",
+        d.system,
+        when.at(d.at),
+        d.by
+    )
+}
+
 pub fn task_name(kind: TaskKind) -> &'static str {
     match kind {
         TaskKind::IndkaldUnderretningsmoede => "Indkald til underretningsmøde",

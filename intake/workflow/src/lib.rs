@@ -38,6 +38,7 @@ pub mod decide;
 pub mod escalation;
 pub mod forloeb;
 pub mod ical;
+pub mod journal;
 pub mod kvittering;
 pub mod meetings;
 pub mod memo;

@@ -131,6 +131,11 @@ pub enum EventKind {
     Journalised,
     /// A reporter confirmed their address by the one-time link in the kvittering (issue 26).
     AddressConfirmed,
+    /// A journal package of an intake was made (issue 31): for download, or dropped for
+    /// the case system.
+    JournalPackaged,
+    /// The case system's receipt for a dropped package arrived (issue 31).
+    JournalReceipt,
 }
 
 modtag_config::closed_names!(EventKind {
@@ -187,6 +192,8 @@ modtag_config::closed_names!(EventKind {
     SenderConfirmed => "sender_confirmed",
     Journalised => "journalised",
     AddressConfirmed => "address_confirmed",
+    JournalPackaged => "journal_packaged",
+    JournalReceipt => "journal_receipt",
 });
 
 impl Serialize for EventKind {
