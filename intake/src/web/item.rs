@@ -310,19 +310,7 @@ fn render(
             address_link: address_link_words(item, now),
             may_confirm_sender: crate::access::view::works(&caller.person, item)
                 && !item.sender_known(),
-            earlier_decisions: item
-                .earlier_decisions
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}; erstattet {} af {}: {}",
-                        words::decision(&e.decision, When::Spoken(now)),
-                        deadline::spoken(e.replaced_at, now),
-                        e.replaced_by,
-                        e.reason
-                    )
-                })
-                .collect(),
+            earlier_decisions: replaced(item, now),
             tasks: task_lines(cfg, item, now),
             reply_to: reply_to(cfg, item),
             letters: (item.letters.iter())
@@ -358,6 +346,22 @@ fn render(
         }
         .render(),
     )
+}
+
+/// Decisions a later one replaced, each with who replaced it, when and why.
+fn replaced(item: &Item, now: jiff::Timestamp) -> Vec<String> {
+    item.earlier_decisions
+        .iter()
+        .map(|e| {
+            format!(
+                "{}; erstattet {} af {}: {}",
+                words::decision(&e.decision, When::Spoken(now)),
+                deadline::spoken(e.replaced_at, now),
+                e.replaced_by,
+                e.reason
+            )
+        })
+        .collect()
 }
 
 /// Who closed it, when and why.
