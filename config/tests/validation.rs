@@ -66,6 +66,20 @@ fn each_problem_is_reported_with_file_line_and_what_to_do() {
     // with `tree:`), what the message says)
     let table: &[(&str, &str, &str, &str, &str)] = &[
         (
+            MAIN,
+            "kle = { underretning = \"27.24.00\"",
+            "kle = { underretning = \"27.24\"",
+            "kle = {",
+            "journal.kle.underretning = \"27.24\" is not a KLE emne: write it as 27.24.00",
+        ),
+        (
+            MAIN,
+            "kle = { underretning = \"27.24.00\"",
+            "kle = { underretninger = \"27.24.00\"",
+            "kle = {",
+            "journal.kle names \"underretninger\", which is not a kind",
+        ),
+        (
             TREE,
             "to = [\"raadgiver\"]",
             "to = [\"sagsbehandler\"]",

@@ -425,6 +425,11 @@ fn check_retention(config: &Config, path: &Path, text: &str, errors: &mut Vec<Co
 /// its directories, certificate and a sensible polling interval.
 fn check_journal(config: &Config, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
     let j = &config.journal;
+    // `kle = { underretning = ... }` on one line, or a `[journal.kle]` table.
+    let kle_line = |kind: &str| match line_of(text, kind, "") {
+        1 => line_of(text, "kle", ""),
+        n => n,
+    };
     for (kind, emne) in &j.kle {
         if crate::vocab::Kind::parse(kind).is_none() {
             let kinds: Vec<&str> = crate::vocab::Kind::ALL.iter().map(|k| k.as_str()).collect();
@@ -432,11 +437,11 @@ fn check_journal(config: &Config, path: &Path, text: &str, errors: &mut Vec<Conf
                 "journal.kle names {kind:?}, which is not a kind: use {}",
                 kinds.join(", ")
             );
-            errors.push(invalid(path, line_of(text, kind, ""), msg));
+            errors.push(invalid(path, kle_line(kind), msg));
         } else if !crate::journal::is_kle(emne) {
             let msg =
                 format!("journal.kle.{kind} = {emne:?} is not a KLE emne: write it as 27.24.00");
-            errors.push(invalid(path, line_of(text, kind, emne), msg));
+            errors.push(invalid(path, kle_line(kind), msg));
         }
     }
     let Some(h) = &j.hook else { return };
