@@ -378,3 +378,35 @@ fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
     }
     panic!("not within 20 seconds");
 }
+
+#[test]
+fn send_to_the_case_system_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = [tmp.path().join("ud"), tmp.path().join("kvitteringer")];
+    let filed = tmp.path().join("arkiv");
+    for dir in dirs.iter().chain([&filed]) {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let d = Daemon::start(hooked(&dirs));
+    let r = assessed_intake(&d, tmp.path());
+    let _system = CaseSystem::start(&dirs[0], &dirs[1], &filed);
+    let modt = d.add_user("modt", "modtagelsen@kommune.localhost", "modtagelsen");
+    let b = modtag_tests::browser::Browser::start();
+    b.sign_in_to(&d, "modt", &modt);
+    b.goto(&format!("http://{}/koe/{r}#journaliseret", d.http));
+    assert!(b.text().contains("Hent journalpakken"), "{}", b.text());
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new());
+    b.eval("document.getElementById('journaliseret').scrollIntoView(); return null;");
+    b.screenshot("item-send-til-sagssystem");
+    b.follow("form[action$='/journal/send'] button[type=submit]");
+    // A fresh load each time (the same address with only its #fragment would not reload).
+    wait_for(|| {
+        b.goto(&format!("http://{}/koe/{r}", d.http));
+        b.text()
+            .contains("Journaliseret i eDoc som 2026-004712")
+            .then_some(())
+    });
+    assert_eq!(b.accessibility_violations(), Vec::<String>::new());
+    b.eval("document.getElementById('journaliseret').scrollIntoView(); return null;");
+    b.screenshot("item-journaliseret-af-sagssystem");
+}
