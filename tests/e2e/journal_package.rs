@@ -332,7 +332,34 @@ fn a_case_system_that_takes_files_files_it_with_one_action() {
     let shown = d.cli_json(&["triage", "show", &other, "--json"]);
     assert!(shown["journalised"].is_null(), "{shown}");
 
-    // The CLI sends too.
+    // The drop's name gives nothing away: the package id a receipt needs is only inside.
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(filed.join(&r).join("metadata.json")).unwrap())
+            .unwrap();
+    let package_id = meta["package_id"].as_str().unwrap();
+    assert!(!sealed.file_name().to_string_lossy().contains(package_id));
+    assert!(!sealed.file_name().to_string_lossy().contains(&r));
+    // A second receipt for the same package does not replace the filing.
+    let again = format!(
+        "{{\"reference\": \"{r}\", \"package_id\": \"{package_id}\", \"document_id\": \"ANDET\"}}"
+    );
+    std::fs::write(dirs[1].join("igen.json"), again).unwrap();
+    let why = wait_for(|| std::fs::read_to_string(dirs[1].join("afvist/igen.json.fejl.txt")).ok());
+    assert!(why.contains("taken already"), "{why}");
+    // A link to another file and a FIFO are not read (nor do they stall the watcher).
+    std::os::unix::fs::symlink("/etc/hostname", dirs[1].join("link.json")).unwrap();
+    let fifo = run("mkfifo", &[dirs[1].join("fifo.json").to_str().unwrap()]);
+    assert!(fifo.status.success(), "{fifo:?}");
+    for name in ["link.json", "fifo.json"] {
+        let note = dirs[1].join(format!("afvist/{name}.fejl.txt"));
+        let why = wait_for(|| std::fs::read_to_string(&note).ok());
+        assert!(
+            why.contains("not opened as a plain file") || why.contains("not a plain file"),
+            "{why}"
+        );
+    }
+
+    // The CLI sends too, and the watcher still reads receipts.
     let out = d.cli(&["triage", "journal-send", &other]);
     assert!(out.status.success(), "{out:?}");
     wait_for(|| {

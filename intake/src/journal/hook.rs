@@ -81,8 +81,9 @@ impl Hook {
         }))
     }
 
-    /// Encrypts `zip` to the system and drops it as `name`, durably.
-    fn drop_file(&self, name: &str, zip: &[u8]) -> Result<(), String> {
+    /// Encrypts `zip` to the system into a hidden file in the drop directory, synced: not
+    /// yet the integration's to take ([`Hook::publish`] gives it its name).
+    fn seal(&self, name: &str, zip: &[u8]) -> Result<PathBuf, String> {
         let sealed =
             modtag_storage::crypto::encrypt(&[&self.cert], zip).map_err(|e| e.to_string())?;
         let tmp = self.outbox.join(format!(".{name}.tmp"));
@@ -92,13 +93,19 @@ impl Hook {
             .mode(0o640)
             .open(&tmp)
             .map_err(|e| format!("{}: {e}", tmp.display()))?;
-        let written = f.write_all(&sealed).and_then(|_| f.sync_all());
-        let moved = written.and_then(|_| std::fs::rename(&tmp, self.outbox.join(name)));
-        if let Err(e) = moved.and_then(|_| File::open(&self.outbox)?.sync_all()) {
+        if let Err(e) = f.write_all(&sealed).and_then(|_| f.sync_all()) {
             let _ = std::fs::remove_file(&tmp);
-            return Err(format!("{}: {e}", self.outbox.display()));
+            return Err(format!("{}: {e}", tmp.display()));
         }
-        Ok(())
+        Ok(tmp)
+    }
+
+    /// Renames a sealed package to `name` and syncs the directory: from here the
+    /// integration may take it, and a power cut does not take it back.
+    fn publish(&self, tmp: &Path, name: &str) -> Result<(), String> {
+        std::fs::rename(tmp, self.outbox.join(name))
+            .and_then(|_| File::open(&self.outbox)?.sync_all())
+            .map_err(|e| format!("{}: {e}", self.outbox.display()))
     }
 }
 
@@ -122,7 +129,17 @@ pub async fn send(state: &ApiState, caller: &Caller, reference: &str) -> Result<
         }
     };
     let package = super::make(state, caller, reference).await?;
-    let name = format!("{}-{}.zip.pgp", package.reference, package.id);
+    // The file's name is random and says nothing: the package id, which a receipt must
+    // name, travels only inside the encrypted package (a directory listing must not be
+    // enough to write a receipt).
+    let name = format!("modtag-{}.zip.pgp", modtag_workflow::memo::uuid_v4());
+    let unavailable = |why: String| {
+        tracing::error!("journal hook: could not drop a package: {why}");
+        ApiError::Refused(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the package could not be written to the case system's drop directory; nothing was sent, try again".into(),
+        )
+    };
     let zip = package.zip().map_err(|e| {
         ApiError::Refused(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -130,16 +147,32 @@ pub async fn send(state: &ApiState, caller: &Caller, reference: &str) -> Result<
         )
     })?;
     let (h, n) = (hook.clone(), name.clone());
-    if let Err(why) = blocking(move || h.drop_file(&n, &zip)).await {
-        tracing::error!("journal hook: could not drop a package: {why}");
-        return Err(ApiError::Refused(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "the package could not be written to the case system's drop directory; nothing was sent, try again".into(),
-        ));
-    }
-    let rule = modtag_workflow::journal::dropped(package.id, name, hook.system.clone());
-    crate::api::changes::change_item(state, caller, reference, EventKind::JournalPackaged, rule)
+    let tmp = blocking(move || h.seal(&n, &zip))
         .await
+        .map_err(unavailable)?;
+    // Recorded before the integration can see it, so its receipt always finds the drop.
+    let rule = modtag_workflow::journal::dropped(package.id, name.clone(), hook.system.clone());
+    let recorded = crate::api::changes::change_item(
+        state,
+        caller,
+        reference,
+        EventKind::JournalPackaged,
+        rule,
+    )
+    .await;
+    let (h, t) = (hook.clone(), tmp.clone());
+    match recorded {
+        Ok(dropped) => {
+            blocking(move || h.publish(&t, &name))
+                .await
+                .map_err(unavailable)?;
+            Ok(dropped)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 /// Reads the case system's receipts every `poll_secs` until shutdown.
@@ -174,16 +207,12 @@ fn take_receipts(app: &App, hook: &Hook, now: jiff::Timestamp) -> usize {
     };
     let mut names: Vec<PathBuf> = (dir.flatten())
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     names.sort();
     let mut taken = 0;
     for path in names {
-        let text = match std::fs::metadata(&path) {
-            Ok(m) if m.len() > MAX_RECEIPT => Err("larger than a receipt (64 KB)".to_string()),
-            Ok(_) => std::fs::read(&path).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let text = read_receipt(&path);
         let outcome = text.map_err(Some).and_then(|t| {
             use modtag_workflow::journal::{receipt, Refused};
             match receipt(&app.store, &t, &hook.system, now) {
@@ -222,4 +251,32 @@ fn take_receipts(app: &App, hook: &Hook, now: jiff::Timestamp) -> usize {
         }
     }
     taken
+}
+
+/// A receipt's bytes: opened without following a symbolic link and without blocking (a
+/// FIFO), taken only when what was opened is a regular file, and never more than
+/// [`MAX_RECEIPT`] read.
+fn read_receipt(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("not opened as a plain file: {e}"))?;
+    if !f
+        .metadata()
+        .map_err(|e| e.to_string())?
+        .file_type()
+        .is_file()
+    {
+        return Err("not a plain file".into());
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_RECEIPT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    match bytes.len() as u64 > MAX_RECEIPT {
+        true => Err("larger than a receipt (64 KB)".into()),
+        false => Ok(bytes),
+    }
 }

@@ -85,10 +85,30 @@ pub async fn make(state: &ApiState, caller: &Caller, reference: &str) -> Result<
     let (text, bytes) = read.map_or((None, vec![None; count]), |(t, b)| (Some(t), b));
     let store = state.app.store.clone();
     let head = blocking(move || store.audit_head()).await?;
-    let cfg = state.app.policy.cfg();
-    let made = (id.as_str(), state.now(), caller.actor.as_str());
-    assemble(&cfg, &item, text.as_deref(), bytes, made, head)
+    let (cfg, now, actor) = (state.app.policy.cfg(), state.now(), caller.actor.clone());
+    // A big intake's PDF is seconds of CPU: off the runtime (SMTP and the pages go on), and
+    // one at a time, so that a few downloads together cannot take every core.
+    let _turn = BUILDS.acquire().await.map_err(|_| {
+        ApiError::Refused(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down".into(),
+        )
+    })?;
+    blocking(move || {
+        assemble(
+            &cfg,
+            &item,
+            text.as_deref(),
+            bytes,
+            (&id, now, &actor),
+            head,
+        )
+    })
+    .await
 }
+
+/// Packages being built: one at a time.
+static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Stage two, no IO: attachments checked against their recorded hashes, the PDF, the
 /// metadata.

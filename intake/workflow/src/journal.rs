@@ -70,8 +70,15 @@ pub fn receipt(
     system: &str,
     now: Timestamp,
 ) -> Result<(String, Journalised), Refused> {
-    let r: Receipt = serde_json::from_slice(text)
-        .map_err(|e| Refused::Malformed(format!("not a receipt: {e}")))?;
+    // serde's own message may quote the file: only where it went wrong is said.
+    let r: Receipt = serde_json::from_slice(text).map_err(|e| {
+        Refused::Malformed(format!(
+            "not a receipt (line {}, column {}): give one JSON object with reference, \
+             package_id and document_id, nothing else",
+            e.line(),
+            e.column()
+        ))
+    })?;
     let line =
         |s: &str| !s.is_empty() && s.chars().count() <= 200 && !s.chars().any(char::is_control);
     if !line(&r.reference) || !line(&r.package_id) || !line(&r.document_id) {
@@ -85,6 +92,12 @@ pub fn receipt(
     let Some(d) = (item.journal_dropped.iter_mut()).find(|d| d.package_id == r.package_id) else {
         return Err(Refused::Unknown);
     };
+    // One receipt per package: a second would silently replace the recorded filing.
+    if d.receipt_at.is_some() {
+        return Err(Refused::Malformed(
+            "this package's receipt was taken already; a correction is recorded on the desk".into(),
+        ));
+    }
     d.receipt_at = Some(now);
     let actor = format!("{system} (kvittering)");
     let filed = Journalised {
