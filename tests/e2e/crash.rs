@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// Sends messages until the connection breaks or `stop` is set; returns the references of
 /// the ones acknowledged with 250, and how many DATA phases were completed by the client.
-fn sender(addr: SocketAddr, tag: String, stop: Arc<AtomicBool>) -> (Vec<String>, usize) {
+pub(crate) fn sender(addr: SocketAddr, tag: String, stop: Arc<AtomicBool>) -> (Vec<String>, usize) {
     let mut acked = Vec::new();
     let mut attempts = 0;
     let mut run = || -> std::io::Result<()> {
@@ -51,7 +51,7 @@ fn sender(addr: SocketAddr, tag: String, stop: Arc<AtomicBool>) -> (Vec<String>,
 }
 
 /// A small deterministic generator, seeded from the clock and printed for reruns.
-fn next(seed: &mut u64) -> u64 {
+pub(crate) fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;
     *seed ^= *seed >> 7;
     *seed ^= *seed << 17;

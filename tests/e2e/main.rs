@@ -32,6 +32,7 @@ mod oidc;
 mod overgang;
 mod pages;
 mod path;
+mod power_cut;
 mod public_forms;
 mod ready;
 mod recipients;

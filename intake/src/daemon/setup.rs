@@ -99,9 +99,24 @@ pub fn keys_apart(config: &modtag_config::Config) -> Result<Option<modtag_storag
 pub fn prepare_data_dir(dir: &Path, keys_apart: bool) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     if !dir.exists() {
+        // Its parents too, each named durably in the one above (a power cut must not take
+        // back a data directory modtag has answered from).
+        let mut made = Vec::new();
+        let mut at = Some(dir);
+        while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            made.push(d.to_path_buf());
+            at = d.parent();
+        }
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create data directory {}", dir.display()))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        for d in made {
+            let parent = d
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            modtag_storage::keys::sync_dir(parent)?;
+        }
     }
     let mode = std::fs::metadata(dir)
         .with_context(|| format!("cannot read data directory {}", dir.display()))?

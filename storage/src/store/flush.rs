@@ -35,7 +35,16 @@ impl Store {
                 .inner
                 .spool
                 .sync_dir()
-                .and_then(|_| self.inner.db.flush().map_err(StoreError::from));
+                .and_then(|_| self.inner.db.flush().map_err(StoreError::from))
+                .and_then(|_| {
+                    self.inner
+                        .log_file
+                        .sync_all()
+                        .map_err(|source| StoreError::Io {
+                            path: self.inner.dir.join(crate::keyspace::DB_DIR),
+                            source,
+                        })
+                });
             st = f.state.lock().expect("flusher lock");
             st.running = false;
             match result {

@@ -124,6 +124,11 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    /// sled's log file, fsynced after each of sled's flushes: sled itself makes a flush
+    /// "stable" with `sync_file_range`, which a power cut does not respect (the page cache
+    /// reached the disk's cache, no further, and the file's size may not be recorded);
+    /// only its background thread fsyncs, every half second (issue 32).
+    log_file: std::fs::File,
     /// Held while the store is open (see `keyspace::Opened`).
     _lock: std::fs::File,
     trees: Trees,
@@ -209,6 +214,11 @@ impl Store {
     /// entry that ends a store key rotation a crash interrupted, if there is one.
     pub fn open(data_dir: &Path, keys: DataKeys, now: Timestamp) -> Result<Store, StoreError> {
         let Opened { db, lock } = open_db(data_dir)?;
+        let log_path = data_dir.join(crate::keyspace::DB_DIR).join("db");
+        let log_file = std::fs::File::open(&log_path).map_err(|source| StoreError::Io {
+            path: log_path,
+            source,
+        })?;
         let spool = Spool::open(data_dir)?;
         let trees = Trees::open(&db)?;
         let (messages, meta) = (&trees.messages, &trees.meta);
@@ -258,6 +268,7 @@ impl Store {
             dir: data_dir.to_path_buf(),
             store_keys: std::sync::RwLock::new(Arc::new(store_keys)),
             db,
+            log_file,
             _lock: lock,
             auditors: std::sync::RwLock::new(keys.audit.clone()),
             checkpoint_key: std::sync::RwLock::new(keys.checkpoint.clone()),
@@ -277,6 +288,17 @@ impl Store {
         store.finish_rotation()?;
         // A rotation a crash interrupted (nothing to do otherwise).
         store.finish_store_rotation("system", now)?;
+        // What opening created (the database's files, the spool, keys) is named in
+        // directories a power cut would otherwise take back: made durable before anything
+        // is acknowledged (issue 32's forgetful disk found a first start lost whole).
+        for dir in [
+            data_dir.join(crate::keyspace::DB_DIR),
+            data_dir.join(crate::spool::SPOOL_DIR),
+            ring_dir.clone(),
+            data_dir.to_path_buf(),
+        ] {
+            crate::keys::sync_dir(&dir)?;
+        }
         Ok(store)
     }
 

@@ -1,0 +1,643 @@
+//! A disk that forgets what was never synced (issue 32), for the power-cut harness.
+//!
+//!     forgetful-disk LIVE MOUNTPOINT OUT
+//!
+//! A FUSE filesystem passing every operation through to the directory LIVE, while it keeps
+//! apart what a disk would still hold after a power cut: a file's contents as of its last
+//! `fsync`/`fdatasync`, and a directory's entries (creates, renames, unlinks) as of its last
+//! `fsync` of the directory (what POSIX promises, and what ext4 and XFS give at worst).
+//! What is there at mount counts as synced. When a file named `OUT.cut` appears, the disk
+//! is cut: from then on every operation fails with EIO (the process using it is killed
+//! next), and OUT is written with exactly what survived: the synced entries from the root
+//! down, each file with its synced contents (empty if it never had any). Then it prints
+//! `cut` and waits to be unmounted (`fusermount3 -u -z MOUNTPOINT`) or killed.
+//!
+//! Nodes get ids of their own (not the live inode numbers, which the live filesystem
+//! reuses after an unlink); synced contents live in `OUT.synced/NODE`, updated at each
+//! fsync from the byte ranges written since the last.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    BsdFileFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
+    INodeNo, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
+
+const TTL: Duration = Duration::from_secs(0);
+
+/// A directory entry as synced: the node and whether it is a directory, with its mode.
+#[derive(Clone, Copy)]
+struct Entry {
+    node: u64,
+    dir: bool,
+    mode: u32,
+}
+
+struct State {
+    /// Live inode number → node id, for nodes alive in LIVE.
+    by_ino: HashMap<u64, u64>,
+    /// Node → (parent node, name) in LIVE now; the root has none.
+    place: HashMap<u64, (u64, OsString)>,
+    next_node: u64,
+    /// Per node, the byte ranges written since its last sync.
+    dirty: HashMap<u64, Vec<(u64, u64)>>,
+    /// Per directory node, its entries as synced.
+    synced_dirs: HashMap<u64, BTreeMap<OsString, Entry>>,
+    handles: HashMap<u64, (u64, File)>,
+    next_fh: u64,
+    cut: bool,
+}
+
+struct Disk {
+    live: PathBuf,
+    synced: PathBuf,
+    state: std::sync::Arc<Mutex<State>>,
+}
+
+fn errno(e: std::io::Error) -> Errno {
+    Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn kind_of(m: &std::fs::Metadata) -> FileType {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    match () {
+        _ if t.is_dir() => FileType::Directory,
+        _ if t.is_socket() => FileType::Socket,
+        _ if t.is_fifo() => FileType::NamedPipe,
+        _ => FileType::RegularFile,
+    }
+}
+
+impl State {
+    fn path(&self, live: &Path, node: u64) -> PathBuf {
+        let mut parts = Vec::new();
+        let mut at = node;
+        while let Some((parent, name)) = self.place.get(&at) {
+            parts.push(name.clone());
+            at = *parent;
+        }
+        let mut p = live.to_path_buf();
+        for part in parts.iter().rev() {
+            p.push(part);
+        }
+        p
+    }
+
+    /// The node of the live file at `parent`/`name` (met now, or known).
+    fn node(&mut self, parent: u64, name: &OsStr, m: &std::fs::Metadata) -> u64 {
+        let node = *self.by_ino.entry(m.ino()).or_insert_with(|| {
+            self.next_node += 1;
+            self.next_node
+        });
+        self.place.insert(node, (parent, name.to_os_string()));
+        node
+    }
+
+    fn attr(&self, node: u64, m: &std::fs::Metadata) -> FileAttr {
+        let t = |s: i64| SystemTime::UNIX_EPOCH + Duration::from_secs(s.max(0) as u64);
+        FileAttr {
+            ino: INodeNo(node),
+            size: m.len(),
+            blocks: m.blocks(),
+            atime: t(m.atime()),
+            mtime: t(m.mtime()),
+            ctime: t(m.ctime()),
+            crtime: t(m.ctime()),
+            kind: kind_of(m),
+            perm: (m.mode() & 0o7777) as u16,
+            nlink: m.nlink() as u32,
+            uid: m.uid(),
+            gid: m.gid(),
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    /// The live directory's entries now, as they would be synced.
+    fn entries(&mut self, live: &Path, dir: u64) -> std::io::Result<BTreeMap<OsString, Entry>> {
+        let path = self.path(live, dir);
+        let mut out = BTreeMap::new();
+        for e in std::fs::read_dir(path)? {
+            let e = e?;
+            let m = e.metadata()?;
+            if !m.is_dir() && !m.is_file() {
+                continue;
+            }
+            let node = self.node(dir, &e.file_name(), &m);
+            out.insert(
+                e.file_name(),
+                Entry {
+                    node,
+                    dir: m.is_dir(),
+                    mode: m.mode() & 0o7777,
+                },
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl Disk {
+    /// Everything at mount counts as synced.
+    fn new(live: PathBuf, synced: PathBuf) -> std::io::Result<Disk> {
+        std::fs::create_dir_all(&synced)?;
+        let root_ino = std::fs::metadata(&live)?.ino();
+        let mut s = State {
+            by_ino: HashMap::from([(root_ino, 1)]),
+            place: HashMap::new(),
+            next_node: 1,
+            dirty: HashMap::new(),
+            synced_dirs: HashMap::new(),
+            handles: HashMap::new(),
+            next_fh: 0,
+            cut: false,
+        };
+        let mut todo = vec![1u64];
+        while let Some(dir) = todo.pop() {
+            let entries = s.entries(&live, dir)?;
+            for e in entries.values() {
+                match e.dir {
+                    true => todo.push(e.node),
+                    false => {
+                        std::fs::copy(s.path(&live, e.node), synced.join(e.node.to_string()))?;
+                    }
+                }
+            }
+            s.synced_dirs.insert(dir, entries);
+        }
+        Ok(Disk {
+            live,
+            synced,
+            state: std::sync::Arc::new(Mutex::new(s)),
+        })
+    }
+
+    /// Runs `f` on the state unless the disk was cut.
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> Result<T, Errno>) -> Result<T, Errno> {
+        let mut s = self.state.lock().unwrap();
+        match s.cut {
+            true => Err(Errno::EIO),
+            false => f(&mut s),
+        }
+    }
+
+    fn sync_file(&self, s: &mut State, node: u64) -> std::io::Result<()> {
+        let live = File::open(s.path(&self.live, node))?;
+        let kept = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.synced.join(node.to_string()))?;
+        let mut buf = Vec::new();
+        for (off, len) in s.dirty.remove(&node).unwrap_or_default() {
+            buf.resize(len as usize, 0);
+            let n = live.read_at(&mut buf, off)?;
+            kept.write_at(&buf[..n], off)?;
+        }
+        kept.set_len(live.metadata()?.len())
+    }
+}
+
+impl Filesystem for Disk {
+    fn lookup(&self, _: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let r = self.with(|s| {
+            let path = s.path(&self.live, parent.0).join(name);
+            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
+            let node = s.node(parent.0, name, &m);
+            Ok(s.attr(node, &m))
+        });
+        match r {
+            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn getattr(&self, _: &Request, ino: INodeNo, _: Option<FileHandle>, reply: ReplyAttr) {
+        let r = self.with(|s| {
+            let m = std::fs::symlink_metadata(s.path(&self.live, ino.0)).map_err(errno)?;
+            Ok(s.attr(ino.0, &m))
+        });
+        match r {
+            Ok(a) => reply.attr(&TTL, &a),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let r = self.with(|s| {
+            let path = s.path(&self.live, ino.0);
+            if let Some(mode) = mode {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7777))
+                    .map_err(errno)?;
+            }
+            if let Some(size) = size {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(errno)?;
+                f.set_len(size).map_err(errno)?;
+                // The length itself changes at the next sync; a longer file's new bytes too.
+                s.dirty.entry(ino.0).or_default().push((0, size));
+            }
+            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
+            Ok(s.attr(ino.0, &m))
+        });
+        match r {
+            Ok(a) => reply.attr(&TTL, &a),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        _: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _: u32,
+        reply: ReplyEntry,
+    ) {
+        let r = self.with(|s| {
+            let path = s.path(&self.live, parent.0).join(name);
+            std::fs::create_dir(&path).map_err(errno)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7777))
+                .map_err(errno)?;
+            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
+            let node = s.node(parent.0, name, &m);
+            Ok(s.attr(node, &m))
+        });
+        match r {
+            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    /// A socket's name (the daemon's CLI socket): made live; a power cut takes it anyway.
+    fn mknod(
+        &self,
+        _: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _: u32,
+        rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        use std::os::unix::ffi::OsStrExt;
+        let r = self.with(|s| {
+            let path = s.path(&self.live, parent.0).join(name);
+            let c =
+                std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+            // SAFETY: a valid NUL-terminated path; mknod reads it only.
+            if unsafe { libc::mknod(c.as_ptr(), mode, rdev as libc::dev_t) } != 0 {
+                return Err(errno(std::io::Error::last_os_error()));
+            }
+            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
+            let node = s.node(parent.0, name, &m);
+            Ok(s.attr(node, &m))
+        });
+        match r {
+            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn unlink(&self, _: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.remove(parent, name, false, reply)
+    }
+
+    fn rmdir(&self, _: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.remove(parent, name, true, reply)
+    }
+
+    fn rename(
+        &self,
+        _: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        _: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let r = self.with(|s| {
+            let from = s.path(&self.live, parent.0).join(name);
+            let to = s.path(&self.live, newparent.0).join(newname);
+            let m = std::fs::symlink_metadata(&from).map_err(errno)?;
+            if let Ok(old) = std::fs::symlink_metadata(&to) {
+                s.by_ino.remove(&old.ino());
+            }
+            std::fs::rename(&from, &to).map_err(errno)?;
+            s.node(newparent.0, newname, &m);
+            Ok(())
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn open(&self, _: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        match self.open_handle(
+            ino.0,
+            flags.0 & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC),
+        ) {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn create(
+        &self,
+        _: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let r = self.with(|s| {
+            let path = s.path(&self.live, parent.0).join(name);
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(mode & 0o7777)
+                .open(&path)
+                .map_err(errno)?;
+            drop(f);
+            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
+            let node = s.node(parent.0, name, &m);
+            Ok((node, s.attr(node, &m)))
+        });
+        match r.and_then(|(node, a)| {
+            Ok((
+                self.open_handle(
+                    node,
+                    flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC),
+                )?,
+                a,
+            ))
+        }) {
+            Ok((fh, a)) => {
+                reply.created(&TTL, &a, Generation(0), FileHandle(fh), FopenFlags::empty())
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn read(
+        &self,
+        _: &Request,
+        _: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _: OpenFlags,
+        _: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let r = self.with(|s| {
+            let (_, f) = s.handles.get(&fh.0).ok_or(Errno::EBADF)?;
+            let mut buf = vec![0; size as usize];
+            let n = f.read_at(&mut buf, offset).map_err(errno)?;
+            buf.truncate(n);
+            Ok(buf)
+        });
+        match r {
+            Ok(b) => reply.data(&b),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn write(
+        &self,
+        _: &Request,
+        _: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _: WriteFlags,
+        _: OpenFlags,
+        _: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let r = self.with(|s| {
+            let (node, f) = s.handles.get(&fh.0).ok_or(Errno::EBADF)?;
+            let node = *node;
+            f.write_all_at(data, offset).map_err(errno)?;
+            s.dirty
+                .entry(node)
+                .or_default()
+                .push((offset, data.len() as u64));
+            Ok(data.len() as u32)
+        });
+        match r {
+            Ok(n) => reply.written(n),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn flush(&self, _: &Request, _: INodeNo, _: FileHandle, _: LockOwner, reply: ReplyEmpty) {
+        reply.ok()
+    }
+
+    fn release(
+        &self,
+        _: &Request,
+        _: INodeNo,
+        fh: FileHandle,
+        _: OpenFlags,
+        _: Option<LockOwner>,
+        _: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.state.lock().unwrap().handles.remove(&fh.0);
+        reply.ok()
+    }
+
+    fn fsync(&self, _: &Request, ino: INodeNo, _: FileHandle, _: bool, reply: ReplyEmpty) {
+        match self.with(|s| self.sync_file(s, ino.0).map_err(errno)) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn opendir(&self, _: &Request, _: INodeNo, _: OpenFlags, reply: ReplyOpen) {
+        match self.with(|_| Ok(())) {
+            Ok(()) => reply.opened(FileHandle(0), FopenFlags::empty()),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _: &Request,
+        ino: INodeNo,
+        _: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let r = self.with(|s| s.entries(&self.live, ino.0).map_err(errno));
+        match r {
+            Ok(entries) => {
+                let all = [
+                    (ino.0, true, OsString::from(".")),
+                    (ino.0, true, OsString::from("..")),
+                ]
+                .into_iter()
+                .chain(entries.into_iter().map(|(n, e)| (e.node, e.dir, n)));
+                for (i, (node, dir, name)) in all.enumerate().skip(offset as usize) {
+                    let kind = if dir {
+                        FileType::Directory
+                    } else {
+                        FileType::RegularFile
+                    };
+                    if reply.add(INodeNo(node), (i + 1) as u64, kind, &name) {
+                        break;
+                    }
+                }
+                reply.ok()
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn fsyncdir(&self, _: &Request, ino: INodeNo, _: FileHandle, _: bool, reply: ReplyEmpty) {
+        let r = self.with(|s| {
+            let entries = s.entries(&self.live, ino.0).map_err(errno)?;
+            s.synced_dirs.insert(ino.0, entries);
+            Ok(())
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn statfs(&self, _: &Request, _: INodeNo, reply: ReplyStatfs) {
+        reply.statfs(1 << 24, 1 << 23, 1 << 23, 1 << 20, 1 << 19, 4096, 255, 4096)
+    }
+
+    fn access(&self, _: &Request, _: INodeNo, _: fuser::AccessFlags, reply: ReplyEmpty) {
+        reply.ok()
+    }
+}
+
+impl Disk {
+    fn open_handle(&self, node: u64, flags: i32) -> Result<u64, Errno> {
+        self.with(|s| {
+            let path = s.path(&self.live, node);
+            let acc = flags & libc::O_ACCMODE;
+            let f = std::fs::OpenOptions::new()
+                .read(acc == libc::O_RDONLY || acc == libc::O_RDWR)
+                .write(acc == libc::O_WRONLY || acc == libc::O_RDWR)
+                .custom_flags(flags & libc::O_APPEND)
+                .open(&path)
+                .map_err(errno)?;
+            s.next_fh += 1;
+            let fh = s.next_fh;
+            s.handles.insert(fh, (node, f));
+            Ok(fh)
+        })
+    }
+
+    fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool, reply: ReplyEmpty) {
+        let r = self.with(|s| {
+            let path = s.path(&self.live, parent.0).join(name);
+            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
+            match dir {
+                true => std::fs::remove_dir(&path),
+                false => std::fs::remove_file(&path),
+            }
+            .map_err(errno)?;
+            // Its id stays with what synced directories still name; the live number goes.
+            s.by_ino.remove(&m.ino());
+            Ok(())
+        });
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+}
+
+/// Cuts the disk: every operation fails from now on, and `out` is written with what
+/// survived, from the synced entries and the synced contents in `synced`.
+fn cut(state: &Mutex<State>, synced: &Path, out: &Path) -> std::io::Result<()> {
+    let mut s = state.lock().unwrap();
+    s.cut = true;
+    std::fs::create_dir_all(out)?;
+    let mut todo = vec![(1u64, out.to_path_buf())];
+    while let Some((dir, at)) = todo.pop() {
+        for (name, e) in s.synced_dirs.get(&dir).cloned().unwrap_or_default() {
+            let path = at.join(&name);
+            if e.dir {
+                std::fs::create_dir(&path)?;
+                todo.push((e.node, path.clone()));
+            } else {
+                match std::fs::copy(synced.join(e.node.to_string()), &path) {
+                    Ok(_) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                        File::create(&path)?;
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(e.mode))?;
+        }
+    }
+    s.handles.clear();
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let [live, mount, out] = args.as_slice() else {
+        eprintln!("usage: forgetful-disk LIVE MOUNTPOINT OUT");
+        std::process::exit(2);
+    };
+    let synced = out.with_extension("synced");
+    let disk = Disk::new(live.clone(), synced.clone()).expect("the live directory reads");
+    let state = disk.state.clone();
+    let trigger = out.with_extension("cut");
+    let mut config = fuser::Config::default();
+    config.mount_options = vec![fuser::MountOption::FSName("forgetful".into())];
+    let session = fuser::spawn_mount(disk, mount, &config).expect("mounted");
+    println!("mounted");
+    while !trigger.exists() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cut(&state, &synced, out).expect("what survived is written");
+    println!("cut");
+    // Unmounted by the harness (the process using it may still hold files open).
+    std::thread::park();
+    drop(session);
+}
