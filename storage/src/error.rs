@@ -23,6 +23,13 @@ pub enum StoreError {
         key: String,
         why: String,
     },
+    /// An fsync failed: what it was to make durable may be lost whatever a retry says
+    /// (the kernel may have dropped the pages), so the store stops taking work.
+    #[error("{path}: could not be made durable: {source}")]
+    NotDurable {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Io {
         path: std::path::PathBuf,

@@ -46,14 +46,22 @@ fn write_synced(path: &Path, bytes: &[u8], new_only: bool) -> Result<[u8; 32], S
             .mode(0o600)
             .open(path)?;
         f.write_all(bytes)?;
-        f.sync_data()
-    })();
-    if let Err(e) = written {
+        Ok(f)
+    })()
+    .map_err(|e| (e, false))
+    .and_then(|f| f.sync_data().map_err(|e| (e, true)));
+    if let Err((e, syncing)) = written {
         // A partial file on a full disk must not hold on to the space it took.
         if e.kind() != std::io::ErrorKind::AlreadyExists {
             let _ = fs::remove_file(path);
         }
-        return Err(io(path)(e));
+        return Err(match syncing {
+            true => StoreError::NotDurable {
+                path: path.to_path_buf(),
+                source: e,
+            },
+            false => io(path)(e),
+        });
     }
     Ok(Sha256::digest(bytes).into())
 }

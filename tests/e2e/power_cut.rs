@@ -190,3 +190,49 @@ fn a_power_cut_loses_nothing_acknowledged() {
         decided.len()
     );
 }
+
+/// A disk whose fsync fails (the failpoint of every durability step, under the real
+/// binary): the store is poisoned and says so: mail gets `451`, a form `503`, readiness
+/// fails; nothing is acknowledged that was not made durable; a restart on a sound disk
+/// recovers everything acknowledged before.
+#[test]
+fn a_failed_fsync_refuses_new_work_until_restarted() {
+    let disks = tempfile::tempdir().unwrap();
+    let live = disks.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    let out = disks.path().join("out");
+    let disk = Disk::mount(&live, &disks.path().join("mnt"), &out);
+    let mut d = Daemon::new(Options::default());
+    d.data = disk.mount.join("data");
+    d.spawn();
+    let before = d.send("Bekymring", "Før disken svigtede, cpr 120315-4321.");
+
+    std::fs::write(out.with_extension("fail"), b"").unwrap();
+    let t = d.swaks("underretning@localhost", "Bekymring", "Under fejlen.");
+    assert!(t.contains("451"), "{t}");
+    assert!(queued_as(&t).is_none(), "{t}");
+    let t = d.swaks(
+        "underretning@localhost",
+        "Bekymring",
+        "Stadig under fejlen.",
+    );
+    assert!(t.contains("451"), "the store stays poisoned: {t}");
+    let (code, _) = http_get(d.http, "/readyz").unwrap();
+    assert_eq!(code, 503);
+    let (csrf, cookie) = modtag_tests::forms::form(d.public, "/underretning");
+    let fields = super::public_forms::underretning_fields(&csrf, "20 30 40 50");
+    let (code, _, page) =
+        modtag_tests::forms::post(d.public, "/underretning", &cookie, &fields, &[]);
+    assert_eq!(code, 503, "{page}");
+
+    // The disk is sound again; a restart recovers, with what was acknowledged before.
+    std::fs::remove_file(out.with_extension("fail")).unwrap();
+    d.kill();
+    d.spawn();
+    let (code, _) = http_get(d.http, "/readyz").unwrap();
+    assert_eq!(code, 200);
+    assert!(listed(&d).contains(&before));
+    let after = d.send("Bekymring", "Efter genstarten.");
+    assert_ne!(after, before);
+    drop(disk);
+}

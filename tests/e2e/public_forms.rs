@@ -9,7 +9,7 @@ use modtag_tests::forms::{form, post, reference_on};
 use modtag_tests::*;
 
 /// A professional's underretning with every field the form has; `phone` as typed.
-fn underretning_fields<'a>(csrf: &'a str, phone: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn underretning_fields<'a>(csrf: &'a str, phone: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("csrf", csrf),
         ("barn_navn", "Sofie Hansen"),

@@ -79,7 +79,12 @@ impl Store {
         drop(sealers);
         drop(held);
         match &result {
-            Err(_) => {
+            Err(e) => {
+                // A failed fsync: what the kernel still holds may not be what reaches the
+                // disk, whatever a retry says; no more work until a restart (issue 32).
+                if matches!(e, StoreError::NotDurable { .. }) {
+                    self.inner.poisoned.store(true, Ordering::SeqCst);
+                }
                 for name in &new_files {
                     self.inner.spool.remove(name);
                 }

@@ -12,6 +12,9 @@
 //! down, each file with its synced contents (empty if it never had any). Then it prints
 //! `cut` and waits to be unmounted (`fusermount3 -u -z MOUNTPOINT`) or killed.
 //!
+//! While a file named `OUT.fail` exists, every fsync fails with EIO instead (a disk going
+//! bad): the failpoint of the durability steps, under the real binary.
+//!
 //! Nodes get ids of their own (not the live inode numbers, which the live filesystem
 //! reuses after an unlink); synced contents live in `OUT.synced/NODE`, updated at each
 //! fsync from the byte ranges written since the last.
@@ -53,11 +56,17 @@ struct State {
     handles: HashMap<u64, (u64, File)>,
     next_fh: u64,
     cut: bool,
+    /// Files as they were at mount, not changed since: their synced contents are the live
+    /// ones, copied only before they first change (a large disk mounts at once).
+    untouched: std::collections::HashSet<u64>,
 }
 
 struct Disk {
     live: PathBuf,
     synced: PathBuf,
+    /// While this file exists, every fsync fails with EIO (a disk going bad), and nothing
+    /// it would have synced is.
+    failing: PathBuf,
     state: std::sync::Arc<Mutex<State>>,
 }
 
@@ -147,6 +156,16 @@ impl State {
 }
 
 impl Disk {
+    /// Before a file present at mount first changes (or goes), its contents at mount are
+    /// kept as its synced ones.
+    fn keep_untouched(&self, s: &mut State, node: u64) -> Result<(), Errno> {
+        if s.untouched.remove(&node) {
+            std::fs::copy(s.path(&self.live, node), self.synced.join(node.to_string()))
+                .map_err(errno)?;
+        }
+        Ok(())
+    }
+
     /// Everything at mount counts as synced.
     fn new(live: PathBuf, synced: PathBuf) -> std::io::Result<Disk> {
         std::fs::create_dir_all(&synced)?;
@@ -160,6 +179,7 @@ impl Disk {
             handles: HashMap::new(),
             next_fh: 0,
             cut: false,
+            untouched: Default::default(),
         };
         let mut todo = vec![1u64];
         while let Some(dir) = todo.pop() {
@@ -168,7 +188,7 @@ impl Disk {
                 match e.dir {
                     true => todo.push(e.node),
                     false => {
-                        std::fs::copy(s.path(&live, e.node), synced.join(e.node.to_string()))?;
+                        s.untouched.insert(e.node);
                     }
                 }
             }
@@ -176,6 +196,7 @@ impl Disk {
         }
         Ok(Disk {
             live,
+            failing: synced.with_extension("fail"),
             synced,
             state: std::sync::Arc::new(Mutex::new(s)),
         })
@@ -257,6 +278,7 @@ impl Filesystem for Disk {
                     .map_err(errno)?;
             }
             if let Some(size) = size {
+                self.keep_untouched(s, ino.0)?;
                 let f = std::fs::OpenOptions::new()
                     .write(true)
                     .open(&path)
@@ -351,6 +373,9 @@ impl Filesystem for Disk {
             let to = s.path(&self.live, newparent.0).join(newname);
             let m = std::fs::symlink_metadata(&from).map_err(errno)?;
             if let Ok(old) = std::fs::symlink_metadata(&to) {
+                if let Some(node) = s.by_ino.get(&old.ino()).copied() {
+                    self.keep_untouched(s, node)?;
+                }
                 s.by_ino.remove(&old.ino());
             }
             std::fs::rename(&from, &to).map_err(errno)?;
@@ -450,8 +475,9 @@ impl Filesystem for Disk {
         reply: ReplyWrite,
     ) {
         let r = self.with(|s| {
-            let (node, f) = s.handles.get(&fh.0).ok_or(Errno::EBADF)?;
-            let node = *node;
+            let node = s.handles.get(&fh.0).ok_or(Errno::EBADF)?.0;
+            self.keep_untouched(s, node)?;
+            let (_, f) = s.handles.get(&fh.0).ok_or(Errno::EBADF)?;
             f.write_all_at(data, offset).map_err(errno)?;
             s.dirty
                 .entry(node)
@@ -484,6 +510,9 @@ impl Filesystem for Disk {
     }
 
     fn fsync(&self, _: &Request, ino: INodeNo, _: FileHandle, _: bool, reply: ReplyEmpty) {
+        if self.failing.exists() {
+            return reply.error(Errno::EIO);
+        }
         match self.with(|s| self.sync_file(s, ino.0).map_err(errno)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
@@ -531,6 +560,9 @@ impl Filesystem for Disk {
     }
 
     fn fsyncdir(&self, _: &Request, ino: INodeNo, _: FileHandle, _: bool, reply: ReplyEmpty) {
+        if self.failing.exists() {
+            return reply.error(Errno::EIO);
+        }
         let r = self.with(|s| {
             let entries = s.entries(&self.live, ino.0).map_err(errno)?;
             s.synced_dirs.insert(ino.0, entries);
@@ -573,6 +605,9 @@ impl Disk {
         let r = self.with(|s| {
             let path = s.path(&self.live, parent.0).join(name);
             let m = std::fs::symlink_metadata(&path).map_err(errno)?;
+            if let Some(node) = s.by_ino.get(&m.ino()).copied() {
+                self.keep_untouched(s, node)?;
+            }
             match dir {
                 true => std::fs::remove_dir(&path),
                 false => std::fs::remove_file(&path),
@@ -591,9 +626,12 @@ impl Disk {
 
 /// Cuts the disk: every operation fails from now on, and `out` is written with what
 /// survived, from the synced entries and the synced contents in `synced`.
-fn cut(state: &Mutex<State>, synced: &Path, out: &Path) -> std::io::Result<()> {
+fn cut(state: &Mutex<State>, (live, synced): (&Path, &Path), out: &Path) -> std::io::Result<()> {
     let mut s = state.lock().unwrap();
     s.cut = true;
+    for node in std::mem::take(&mut s.untouched) {
+        std::fs::copy(s.path(live, node), synced.join(node.to_string()))?;
+    }
     std::fs::create_dir_all(out)?;
     let mut todo = vec![(1u64, out.to_path_buf())];
     while let Some((dir, at)) = todo.pop() {
@@ -635,7 +673,7 @@ fn main() {
     while !trigger.exists() {
         std::thread::sleep(Duration::from_millis(5));
     }
-    cut(&state, &synced, out).expect("what survived is written");
+    cut(&state, (live, &synced), out).expect("what survived is written");
     println!("cut");
     // Unmounted by the harness (the process using it may still hold files open).
     std::thread::park();
