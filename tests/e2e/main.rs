@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod backup;
 mod cases;
+mod check;
 mod clocks;
 mod config;
 mod crash;

@@ -71,6 +71,19 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Check a stopped data directory: every intake decrypts, every message file matches
+    /// its hash, every outbox copy's file is there, the audit log verifies.
+    #[command(
+        after_help = "Examples:\n  modtag check --data /var/lib/modtag --config /etc/modtag/modtag.toml\n  modtag check --data /srv/restored   # a restore, before it serves"
+    )]
+    Check {
+        /// Configuration file (where the keys are kept apart); the embedded demo default
+        /// when left out.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check or print configuration.
     Config {
         #[command(subcommand)]

@@ -55,6 +55,32 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve { config } => {
             modtag_intake::daemon::serve(config.clone(), cli.data.clone()).await
         }
+        Command::Check { config, json } => {
+            let checked = modtag_intake::daemon::check(config.clone(), &cli.data)?;
+            if *json {
+                crate::render::json(&checked);
+            } else {
+                println!(
+                    "{}: {} intakes, {} message files, {} outbox copies, {} audit entries read",
+                    cli.data.display(),
+                    checked.intakes,
+                    checked.messages,
+                    checked.outbox,
+                    checked.audit_entries
+                );
+                for p in &checked.problems {
+                    println!("problem: {p}");
+                }
+            }
+            match checked.problems.len() {
+                0 => Ok(()),
+                n => anyhow::bail!(
+                    "{n} problem(s) in {}: {}",
+                    cli.data.display(),
+                    modtag_intake::daemon::WAY_BACK
+                ),
+            }
+        }
         Command::Config { command } => config::run(&ctx, command).await,
         Command::Triage { command } => triage::run(&ctx, command).await,
         Command::Cases { command } => cases::run(&ctx, command).await,

@@ -3,6 +3,7 @@
 //! CLI's socket with the workers beside them, and shuts them down in order on
 //! SIGTERM/SIGINT (SIGHUP reloads the policy files).
 
+mod check;
 mod listen;
 mod setup;
 
@@ -21,6 +22,7 @@ use crate::app::{flush, App};
 use crate::policy::{load_config, Policy};
 use crate::smtp::stats::SmtpStats;
 
+pub use check::{check, WAY_BACK};
 pub use setup::{keys_apart, prepare_data_dir};
 
 /// Written into the data directory while the daemon runs, so the CLI can find its API.

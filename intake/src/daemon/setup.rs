@@ -29,8 +29,14 @@ pub(super) fn open_store(loaded: &Loaded, data: &Path) -> Result<(Store, Clock)>
     // The audit log is encrypted to the auditors' certificates from the configuration.
     let keys = keys.with_auditors(loaded.auditors.clone());
     let clock = Clock::system();
-    let store = Store::open(data, keys, clock.now())
-        .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    // One that does not open cleanly is not guessed at: what was found, and the way back.
+    let store = Store::open(data, keys, clock.now()).with_context(|| {
+        format!(
+            "cannot open the store in {}: {}",
+            data.display(),
+            super::WAY_BACK
+        )
+    })?;
     if modtag_storage::keys::remove_legacy_api_token(data)? {
         println!(
             "modtag: removed the shared API token {}: the CLI now acts as a person (see [cli] in the configuration)",

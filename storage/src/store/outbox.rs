@@ -9,7 +9,7 @@ use crate::StoreError;
 
 impl Store {
     /// An entry as stored, with its message read back from the spool.
-    fn outbox_open(&self, key: &[u8], bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
+    pub(super) fn outbox_open(&self, key: &[u8], bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
         let mut entry: OutboxEntry = self.open_sealed(T_OUTBOX, key, bytes)?;
         if let Some(hash) = &entry.message_sha256 {
             let name = crate::spool::Spool::outbox_name(entry.id);
