@@ -9,6 +9,7 @@ bench_config() {
       -e "s#\"directory.toml\"#\"$root/deploy/demo/directory.toml\"#" \
       -e "s#\"beslutningstrae.toml\"#\"$root/deploy/demo/beslutningstrae.toml\"#" \
       -e "s#\"keys/auditor.cert.asc\"#\"$root/deploy/demo/keys/auditor.cert.asc\"#" \
+      -e "s#\"logo.svg\"#\"$root/deploy/demo/logo.svg\"#" \
       -e "s/^max_messages_per_minute_per_client = .*/max_messages_per_minute_per_client = 100000000/" \
       -e "s/^max_sessions_per_client = .*/max_sessions_per_client = 1000/" \
       -e "/^\[kvittering\]/,/^enabled/ s/^enabled = true/enabled = $kvittering/" \
