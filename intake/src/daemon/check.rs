@@ -7,30 +7,27 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use modtag_storage::keys::DataKeys;
-use modtag_storage::store::Checked;
+use modtag_storage::store::check::Checked;
 use modtag_storage::Store;
 
+use super::setup::{keys_apart, WAY_BACK};
 use crate::policy::load_config;
-
-/// How to get back a data directory that does not open or does not read through.
-pub const WAY_BACK: &str = "restore the latest backup into a new data directory (`modtag backup \
-     restore`, deploy/README.md \"Backup, restore and take-over\"), or let the standby take over \
-     (\"A standby minutes behind\"); keep this directory for the kommune's IT to examine";
 
 pub fn check(config: Option<PathBuf>, data: &Path) -> Result<Checked> {
     let loaded = load_config(config.as_deref())?;
     if !data.is_dir() {
         anyhow::bail!("{}: no data directory here (give --data)", data.display());
     }
-    let apart = super::keys_apart(&loaded.config)?;
+    let apart = keys_apart(&loaded.config)?;
     let keys = DataKeys::load(data, apart.as_ref())
         .with_context(|| format!("cannot read the keys of {}", data.display()))?
         .with_auditors(loaded.auditors.clone());
-    let store = Store::open(data, keys, jiff::Timestamp::now()).with_context(|| {
-        format!(
-            "the data directory {} does not open: {WAY_BACK}",
-            data.display()
-        )
-    })?;
+    let store =
+        Store::open(data, keys, crate::clock::Clock::system().now()).with_context(|| {
+            format!(
+                "the data directory {} does not open: {WAY_BACK}",
+                data.display()
+            )
+        })?;
     Ok(store.read_through())
 }

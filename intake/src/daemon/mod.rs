@@ -22,8 +22,8 @@ use crate::app::{flush, App};
 use crate::policy::{load_config, Policy};
 use crate::smtp::stats::SmtpStats;
 
-pub use check::{check, WAY_BACK};
-pub use setup::{keys_apart, prepare_data_dir};
+pub use check::check;
+pub use setup::{keys_apart, prepare_data_dir, WAY_BACK};
 
 /// Written into the data directory while the daemon runs, so the CLI can find its API.
 pub const DAEMON_FILE: &str = "daemon.json";

@@ -10,6 +10,11 @@ use modtag_storage::Store;
 
 use crate::clock::Clock;
 
+/// How to get back a data directory that does not open or does not read through.
+pub const WAY_BACK: &str = "restore the latest backup into a new data directory (`modtag backup \
+     restore`, deploy/README.md \"Backup, restore and take-over\"), or let the standby take over \
+     (\"A standby minutes behind\"); keep this directory for the kommune's IT to examine";
+
 /// Opens the store in `data` with its keys (made on the first start, and audited), the
 /// demo's accounts made; stops with what to fix when it cannot.
 pub(super) fn open_store(loaded: &Loaded, data: &Path) -> Result<(Store, Clock)> {
@@ -30,13 +35,8 @@ pub(super) fn open_store(loaded: &Loaded, data: &Path) -> Result<(Store, Clock)>
     let keys = keys.with_auditors(loaded.auditors.clone());
     let clock = Clock::system();
     // One that does not open cleanly is not guessed at: what was found, and the way back.
-    let store = Store::open(data, keys, clock.now()).with_context(|| {
-        format!(
-            "cannot open the store in {}: {}",
-            data.display(),
-            super::WAY_BACK
-        )
-    })?;
+    let store = Store::open(data, keys, clock.now())
+        .with_context(|| format!("cannot open the store in {}: {}", data.display(), WAY_BACK))?;
     if modtag_storage::keys::remove_legacy_api_token(data)? {
         println!(
             "modtag: removed the shared API token {}: the CLI now acts as a person (see [cli] in the configuration)",

@@ -1,0 +1,163 @@
+//! The forgetful disk's bookkeeping: which node is where in the live directory, what each
+//! directory and file held at its last sync, and what a cut leaves behind.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use fuser::{Errno, FileAttr, FileType, INodeNo};
+
+/// A directory entry as synced: the node and whether it is a directory, with its mode.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    pub(crate) node: u64,
+    pub(crate) dir: bool,
+    pub(crate) mode: u32,
+}
+
+pub(crate) struct State {
+    /// Live inode number → node id, for nodes alive in LIVE.
+    pub(crate) by_ino: HashMap<u64, u64>,
+    /// Node → (parent node, name) in LIVE now; the root has none.
+    pub(crate) place: HashMap<u64, (u64, OsString)>,
+    pub(crate) next_node: u64,
+    /// Per node, the byte ranges written since its last sync.
+    pub(crate) dirty: HashMap<u64, Vec<(u64, u64)>>,
+    /// Per directory node, its entries as synced.
+    pub(crate) synced_dirs: HashMap<u64, BTreeMap<OsString, Entry>>,
+    pub(crate) handles: HashMap<u64, (u64, File)>,
+    pub(crate) next_fh: u64,
+    pub(crate) cut: bool,
+    /// Files as they were at mount, not changed since: their synced contents are the live
+    /// ones, copied only before they first change (a large disk mounts at once).
+    pub(crate) untouched: std::collections::HashSet<u64>,
+}
+
+pub(crate) fn errno(e: std::io::Error) -> Errno {
+    Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+pub(crate) fn kind_of(m: &std::fs::Metadata) -> FileType {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    match () {
+        _ if t.is_dir() => FileType::Directory,
+        _ if t.is_socket() => FileType::Socket,
+        _ if t.is_fifo() => FileType::NamedPipe,
+        _ => FileType::RegularFile,
+    }
+}
+
+impl State {
+    pub(crate) fn path(&self, live: &Path, node: u64) -> PathBuf {
+        let mut parts = Vec::new();
+        let mut at = node;
+        while let Some((parent, name)) = self.place.get(&at) {
+            parts.push(name.clone());
+            at = *parent;
+        }
+        let mut p = live.to_path_buf();
+        for part in parts.iter().rev() {
+            p.push(part);
+        }
+        p
+    }
+
+    /// The node of the live file at `parent`/`name` (met now, or known).
+    pub(crate) fn node(&mut self, parent: u64, name: &OsStr, m: &std::fs::Metadata) -> u64 {
+        let node = *self.by_ino.entry(m.ino()).or_insert_with(|| {
+            self.next_node += 1;
+            self.next_node
+        });
+        self.place.insert(node, (parent, name.to_os_string()));
+        node
+    }
+
+    pub(crate) fn attr(&self, node: u64, m: &std::fs::Metadata) -> FileAttr {
+        let t = |s: i64| SystemTime::UNIX_EPOCH + Duration::from_secs(s.max(0) as u64);
+        FileAttr {
+            ino: INodeNo(node),
+            size: m.len(),
+            blocks: m.blocks(),
+            atime: t(m.atime()),
+            mtime: t(m.mtime()),
+            ctime: t(m.ctime()),
+            crtime: t(m.ctime()),
+            kind: kind_of(m),
+            perm: (m.mode() & 0o7777) as u16,
+            nlink: m.nlink() as u32,
+            uid: m.uid(),
+            gid: m.gid(),
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    /// The live directory's entries now, as they would be synced.
+    pub(crate) fn entries(
+        &mut self,
+        live: &Path,
+        dir: u64,
+    ) -> std::io::Result<BTreeMap<OsString, Entry>> {
+        let path = self.path(live, dir);
+        let mut out = BTreeMap::new();
+        for e in std::fs::read_dir(path)? {
+            let e = e?;
+            let m = e.metadata()?;
+            if !m.is_dir() && !m.is_file() {
+                continue;
+            }
+            let node = self.node(dir, &e.file_name(), &m);
+            out.insert(
+                e.file_name(),
+                Entry {
+                    node,
+                    dir: m.is_dir(),
+                    mode: m.mode() & 0o7777,
+                },
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Cuts the disk: every operation fails from now on, and `out` is written with what
+/// survived, from the synced entries and the synced contents in `synced`.
+pub(crate) fn cut(
+    state: &Mutex<State>,
+    (live, synced): (&Path, &Path),
+    out: &Path,
+) -> std::io::Result<()> {
+    let mut s = state.lock().unwrap();
+    s.cut = true;
+    for node in std::mem::take(&mut s.untouched) {
+        std::fs::copy(s.path(live, node), synced.join(node.to_string()))?;
+    }
+    std::fs::create_dir_all(out)?;
+    let mut todo = vec![(1u64, out.to_path_buf())];
+    while let Some((dir, at)) = todo.pop() {
+        for (name, e) in s.synced_dirs.get(&dir).cloned().unwrap_or_default() {
+            let path = at.join(&name);
+            if e.dir {
+                std::fs::create_dir(&path)?;
+                todo.push((e.node, path.clone()));
+            } else {
+                match std::fs::copy(synced.join(e.node.to_string()), &path) {
+                    Ok(_) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                        File::create(&path)?;
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(e.mode))?;
+        }
+    }
+    s.handles.clear();
+    Ok(())
+}
