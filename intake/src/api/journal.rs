@@ -25,12 +25,7 @@ pub async fn package(
 
 /// A package as a download named by its reference.
 pub fn zip_response(package: &crate::journal::Package) -> Result<Response, ApiError> {
-    let zip = package.zip().map_err(|e| {
-        ApiError::Refused(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the package could not be packed: {e}"),
-        )
-    })?;
+    let zip = package.zip()?;
     let headers = [
         (header::CONTENT_TYPE, "application/zip".to_string()),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),

@@ -6,7 +6,6 @@
 //! `receipts_dir` (`modtag_workflow::journal::receipt` says which count): a taken receipt
 //! moves to `behandlet/`, a refused one to `afvist/` with a `.fejl.txt` saying why.
 
-use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -104,8 +103,8 @@ impl Hook {
     /// integration may take it, and a power cut does not take it back.
     fn publish(&self, tmp: &Path, name: &str) -> Result<(), String> {
         std::fs::rename(tmp, self.outbox.join(name))
-            .and_then(|_| File::open(&self.outbox)?.sync_all())
-            .map_err(|e| format!("{}: {e}", self.outbox.display()))
+            .map_err(|e| format!("{}: {e}", self.outbox.display()))?;
+        modtag_storage::keys::sync_dir(&self.outbox).map_err(|e| e.to_string())
     }
 }
 
@@ -140,12 +139,7 @@ pub async fn send(state: &ApiState, caller: &Caller, reference: &str) -> Result<
             "the package could not be written to the case system's drop directory; nothing was sent, try again".into(),
         )
     };
-    let zip = package.zip().map_err(|e| {
-        ApiError::Refused(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the package could not be packed: {e}"),
-        )
-    })?;
+    let zip = package.zip()?;
     let (h, n) = (hook.clone(), name.clone());
     let tmp = blocking(move || h.seal(&n, &zip))
         .await
@@ -196,21 +190,20 @@ impl Watcher {
     }
 }
 
-/// Every `*.json` in the receipts directory, in name order; returns how many were taken.
+/// Every `*.json` in the receipts directory, in name order.
 /// A receipt is moved out only once its commit is durable, so a crash in between reads it
 /// again (taking it twice records the same filing twice, which is harmless). A storage
 /// failure leaves it, and the rest, for the next look.
-fn take_receipts(app: &App, hook: &Hook, now: jiff::Timestamp) -> usize {
+fn take_receipts(app: &App, hook: &Hook, now: jiff::Timestamp) {
     let Ok(dir) = std::fs::read_dir(&hook.receipts) else {
         tracing::error!("journal hook: the receipts directory cannot be read");
-        return 0;
+        return;
     };
     let mut names: Vec<PathBuf> = (dir.flatten())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     names.sort();
-    let mut taken = 0;
     for path in names {
         let text = read_receipt(&path);
         let outcome = text.map_err(Some).and_then(|t| {
@@ -235,7 +228,6 @@ fn take_receipts(app: &App, hook: &Hook, now: jiff::Timestamp) -> usize {
             .unwrap_or_default();
         match outcome {
             Ok(()) => {
-                taken += 1;
                 tracing::info!("journal hook: a receipt marked an intake journalised");
                 let _ = std::fs::rename(&path, hook.receipts.join("behandlet").join(&file));
             }
@@ -250,7 +242,6 @@ fn take_receipts(app: &App, hook: &Hook, now: jiff::Timestamp) -> usize {
             Err(None) => break,
         }
     }
-    taken
 }
 
 /// A receipt's bytes: opened without following a symbolic link and without blocking (a

@@ -42,18 +42,24 @@ pub struct Package {
 impl Package {
     /// The package as one zip file (stored, not compressed), its files under a folder
     /// named by the reference, so that unpacking two never mixes them.
-    pub fn zip(&self) -> Result<Vec<u8>, String> {
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .unix_permissions(0o600);
-        for (name, bytes) in &self.files {
-            let name = format!("{}/{name}", self.reference);
-            zip.start_file(name, options).map_err(|e| e.to_string())?;
-            zip.write_all(bytes).map_err(|e| e.to_string())?;
-        }
-        let out = zip.finish().map_err(|e| e.to_string())?;
-        Ok(out.into_inner())
+    pub fn zip(&self) -> Result<Vec<u8>, ApiError> {
+        let packed = || -> zip::result::ZipResult<Vec<u8>> {
+            let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .unix_permissions(0o600);
+            for (name, bytes) in &self.files {
+                zip.start_file(format!("{}/{name}", self.reference), options)?;
+                zip.write_all(bytes)?;
+            }
+            Ok(zip.finish()?.into_inner())
+        };
+        packed().map_err(|e| {
+            ApiError::Refused(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the package could not be packed: {e}"),
+            )
+        })
     }
 }
 
@@ -61,7 +67,6 @@ impl Package {
 /// such intake or none of theirs, 403 to a recipient, 409 before it is assessed).
 pub async fn make(state: &ApiState, caller: &Caller, reference: &str) -> Result<Package, ApiError> {
     let item = load_item(state, reference).await?;
-    caller.require_view(item.clone())?;
     caller.require_work(&item)?;
     if item.state == modtag_storage::records::ItemState::AwaitingAssessment {
         return Err(ApiError::conflict(format!(

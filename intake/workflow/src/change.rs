@@ -204,6 +204,12 @@ pub struct JournalisedView {
     pub by: String,
 }
 
+/// A value a person or a case system gives on one line: a system's name, a document id, a
+/// reference: not empty, no control character, at most 200 characters.
+pub(crate) fn one_line(s: &str) -> bool {
+    !s.is_empty() && s.chars().count() <= 200 && !s.chars().any(char::is_control)
+}
+
 /// A person records where an intake was filed (issue 31, "journaliseret"): the case system
 /// and the document id, each on one line. Recorded again, it replaces the earlier record
 /// (a correction), and the audit entry keeps both.
@@ -213,9 +219,7 @@ pub fn journalise(
 ) -> impl FnOnce(&mut Item, &str, Timestamp) -> Result<JournalisedView, Refusal> {
     let (system, document_id) = (system.trim().to_string(), document_id.trim().to_string());
     move |item, actor, now| {
-        let line =
-            |s: &str| !s.is_empty() && s.chars().count() <= 200 && !s.chars().any(char::is_control);
-        if !line(&system) || !line(&document_id) {
+        if !one_line(&system) || !one_line(&document_id) {
             return Err(Refusal::Invalid(said(
                 "give the case system and the document id, each on one line",
                 "Skriv sagssystemet og dokumentets id, hver på én linje.",

@@ -79,9 +79,10 @@ pub fn receipt(
             e.column()
         ))
     })?;
-    let line =
-        |s: &str| !s.is_empty() && s.chars().count() <= 200 && !s.chars().any(char::is_control);
-    if !line(&r.reference) || !line(&r.package_id) || !line(&r.document_id) {
+    if ![&r.reference, &r.package_id, &r.document_id]
+        .into_iter()
+        .all(|s| crate::change::one_line(s))
+    {
         return Err(Refused::Malformed(
             "reference, package_id and document_id must each be one line of at most 200 characters"
                 .into(),

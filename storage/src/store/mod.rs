@@ -295,7 +295,7 @@ impl Store {
         for dir in [
             data_dir.join(crate::keyspace::DB_DIR),
             data_dir.join(crate::spool::SPOOL_DIR),
-            ring_dir.clone(),
+            ring_dir,
             data_dir.to_path_buf(),
         ] {
             crate::keys::sync_dir(&dir)?;
