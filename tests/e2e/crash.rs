@@ -50,6 +50,22 @@ pub(crate) fn sender(addr: SocketAddr, tag: String, stop: Arc<AtomicBool>) -> (V
     (acked, attempts)
 }
 
+/// The seed in `var` when given (a replay), else one from the clock; printed either way.
+pub(crate) fn seed(var: &str, what: &str) -> u64 {
+    let seed = std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("{what} seed: {seed} (replay with {var}={seed})");
+    seed
+}
+
 /// A small deterministic generator, seeded from the clock and printed for reruns.
 pub(crate) fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;
@@ -65,17 +81,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
     } else {
         3
     };
-    let mut seed = std::env::var("MODTAG_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("crash test seed: {seed} (rerun with MODTAG_CRASH_SEED={seed})");
+    let mut seed = seed("MODTAG_CRASH_SEED", "crash test");
     let mut d = Daemon::start(Options {
         smtp_extra: "max_messages_per_minute_per_client = 1000000".into(),
         ..Options::default()

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use modtag_tests::*;
 
-use super::crash::{next, sender};
+use super::crash::{next, seed, sender};
 
 /// The forgetful disk over `live`, mounted at `mount`; cut, it writes what survived to `out`.
 struct Disk {
@@ -87,18 +87,8 @@ fn a_power_cut_loses_nothing_acknowledged() {
         Some(_) => 100,
         None => 10,
     };
-    let mut seed = std::env::var("MODTAG_POWER_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let mut seed = seed("MODTAG_POWER_SEED", "power-cut");
     let first = seed;
-    eprintln!("power-cut seed: {seed} (replay with MODTAG_POWER_SEED={seed})");
     let disks = tempfile::tempdir().unwrap();
     let mut live = disks.path().join("disk-0");
     std::fs::create_dir_all(&live).unwrap();

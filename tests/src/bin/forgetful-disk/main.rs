@@ -28,8 +28,8 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    BsdFileFlags, Errno, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    BsdFileFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
+    INodeNo, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
     ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
@@ -124,16 +124,7 @@ impl Disk {
 
 impl Filesystem for Disk {
     fn lookup(&self, _: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let r = self.with(|s| {
-            let path = s.path(&self.live, parent.0).join(name);
-            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
-            let node = s.node(parent.0, name, &m);
-            Ok(s.attr(node, &m))
-        });
-        match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(e),
-        }
+        entry_reply(self.entry(parent, name, |_| Ok(())), reply)
     }
 
     fn getattr(&self, _: &Request, ino: INodeNo, _: Option<FileHandle>, reply: ReplyAttr) {
@@ -199,19 +190,14 @@ impl Filesystem for Disk {
         _: u32,
         reply: ReplyEntry,
     ) {
-        let r = self.with(|s| {
-            let path = s.path(&self.live, parent.0).join(name);
-            std::fs::create_dir(&path).map_err(errno)?;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7777))
-                .map_err(errno)?;
-            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
-            let node = s.node(parent.0, name, &m);
-            Ok(s.attr(node, &m))
+        let made = self.entry(parent, name, |path| {
+            std::fs::create_dir(path)
+                .and_then(|_| {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
+                })
+                .map_err(errno)
         });
-        match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(e),
-        }
+        entry_reply(made, reply)
     }
 
     /// A socket's name (the daemon's CLI socket): made live; a power cut takes it anyway.
@@ -226,22 +212,16 @@ impl Filesystem for Disk {
         reply: ReplyEntry,
     ) {
         use std::os::unix::ffi::OsStrExt;
-        let r = self.with(|s| {
-            let path = s.path(&self.live, parent.0).join(name);
+        let made = self.entry(parent, name, |path| {
             let c =
                 std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
             // SAFETY: a valid NUL-terminated path; mknod reads it only.
-            if unsafe { libc::mknod(c.as_ptr(), mode, rdev as libc::dev_t) } != 0 {
-                return Err(errno(std::io::Error::last_os_error()));
+            match unsafe { libc::mknod(c.as_ptr(), mode, rdev as libc::dev_t) } {
+                0 => Ok(()),
+                _ => Err(errno(std::io::Error::last_os_error())),
             }
-            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
-            let node = s.node(parent.0, name, &m);
-            Ok(s.attr(node, &m))
         });
-        match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(e),
-        }
+        entry_reply(made, reply)
     }
 
     fn unlink(&self, _: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -283,10 +263,7 @@ impl Filesystem for Disk {
     }
 
     fn open(&self, _: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.open_handle(
-            ino.0,
-            flags.0 & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC),
-        ) {
+        match self.open_handle(ino.0, flags.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(e),
         }
@@ -302,29 +279,16 @@ impl Filesystem for Disk {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let r = self.with(|s| {
-            let path = s.path(&self.live, parent.0).join(name);
-            let f = std::fs::OpenOptions::new()
-                .read(true)
+        let made = self.entry(parent, name, |path| {
+            std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(mode & 0o7777)
-                .open(&path)
-                .map_err(errno)?;
-            drop(f);
-            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
-            let node = s.node(parent.0, name, &m);
-            Ok((node, s.attr(node, &m)))
+                .open(path)
+                .map(drop)
+                .map_err(errno)
         });
-        match r.and_then(|(node, a)| {
-            Ok((
-                self.open_handle(
-                    node,
-                    flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC),
-                )?,
-                a,
-            ))
-        }) {
+        match made.and_then(|(node, a)| Ok((self.open_handle(node, flags)?, a))) {
             Ok((fh, a)) => {
                 reply.created(&TTL, &a, Generation(0), FileHandle(fh), FopenFlags::empty())
             }
@@ -478,6 +442,25 @@ impl Filesystem for Disk {
 }
 
 impl Disk {
+    /// The node `name` in `parent`, after `make` made it there (nothing, for a lookup), and
+    /// its attributes.
+    fn entry(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        make: impl FnOnce(&std::path::Path) -> Result<(), Errno>,
+    ) -> Result<(u64, FileAttr), Errno> {
+        self.with(|s| {
+            let path = s.path(&self.live, parent.0).join(name);
+            make(&path)?;
+            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
+            let node = s.node(parent.0, name, &m);
+            Ok((node, s.attr(node, &m)))
+        })
+    }
+
+    /// A handle on the live file of `node`, opened for what `flags` asks (read, write,
+    /// append; creating and truncating reach this filesystem as their own requests).
     fn open_handle(&self, node: u64, flags: i32) -> Result<u64, Errno> {
         self.with(|s| {
             let path = s.path(&self.live, node);
@@ -515,6 +498,13 @@ impl Disk {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
+    }
+}
+
+fn entry_reply(made: Result<(u64, FileAttr), Errno>, reply: ReplyEntry) {
+    match made {
+        Ok((_, a)) => reply.entry(&TTL, &a, Generation(0)),
+        Err(e) => reply.error(e),
     }
 }
 
