@@ -61,6 +61,10 @@ fn mail(store: &Store, cfg: &Loaded, note: &str, now: Timestamp) -> Result<(), S
         b.outbox(crate::delivery::compose::plain_entry(
             store, cfg, &reference, to, &subject, &body, now,
         )?);
+        modtag_storage::failpoint::step("checkpoint.mail").map_err(|source| StoreError::Io {
+            path: "checkpoint mail".into(),
+            source,
+        })?;
         store.commit(b, now)?;
     }
     store.flush()

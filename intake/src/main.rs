@@ -19,6 +19,8 @@ fn main() -> ExitCode {
     hardening::no_core_dumps();
     hardening::private_umask();
     hardening::tune_malloc();
+    // A test build's crash and error injection (FAILPOINTS); nothing in any other build.
+    modtag_storage::failpoint::arm_from_env();
     let cli = cli::Cli::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("MODTAG_LOG").unwrap_or_else(|_| "info".into());

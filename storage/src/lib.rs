@@ -20,6 +20,8 @@
 //! - [`backup`]: the backup file's format; [`restore`] checking and restoring one offline;
 //!   [`standby`] applying an increment to a standby.
 //!
+//! [`failpoint`]: the durability steps a test build can crash or fail at (issue 32).
+//!
 //! Invariant: no plaintext message, item, case, account, outbox copy or audit payload is
 //! ever handed to sled or written to a file. The crate reads no clock (`now` is given) and
 //! opens no socket.
@@ -31,6 +33,7 @@ pub mod checkpoint;
 pub mod crypto;
 pub mod desk;
 pub mod error;
+pub mod failpoint;
 pub mod forloeb;
 pub mod journal;
 pub mod keys;

@@ -2,8 +2,9 @@
 //!
 //! Raw messages are kept out of sled because sled 0.34 holds written values in memory
 //! whatever its cache setting (measured: 1,000 × 500 KB values kept 500 MB resident). A file
-//! is written and fsynced before the sled transaction that records its SHA-256; the
-//! directory is fsynced by the group commit before sled's flush, so a `250` covers both. A
+//! is written and fsynced, and then its directory, before the sled transaction that records
+//! its SHA-256 (sled may make a transaction durable on its own, and a record must never
+//! outlive its file's name), so a `250` after the group commit covers both. A
 //! file whose record never committed (a crash in between) is removed when the store opens.
 
 use std::fs;
@@ -38,6 +39,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 /// otherwise it is replaced. Returns the SHA-256 of `bytes`.
 fn write_synced(path: &Path, bytes: &[u8], new_only: bool) -> Result<[u8; 32], StoreError> {
     let written = (|| {
+        crate::failpoint::step("spool.write")?;
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(new_only)
@@ -49,7 +51,11 @@ fn write_synced(path: &Path, bytes: &[u8], new_only: bool) -> Result<[u8; 32], S
         Ok(f)
     })()
     .map_err(|e| (e, false))
-    .and_then(|f| f.sync_data().map_err(|e| (e, true)));
+    .and_then(|f| {
+        crate::failpoint::step("spool.fsync")
+            .and_then(|()| f.sync_data())
+            .map_err(|e| (e, true))
+    });
     if let Err((e, syncing)) = written {
         // A partial file on a full disk must not hold on to the space it took.
         if e.kind() != std::io::ErrorKind::AlreadyExists {
@@ -142,7 +148,8 @@ impl Spool {
         self.sync_dir()
     }
 
-    /// Makes new names in the spool durable (called by the group commit before sled's flush).
+    /// Makes new names in the spool durable (before a transaction names them: see
+    /// `Store::sync_spool_dir`).
     pub fn sync_dir(&self) -> Result<(), StoreError> {
         fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())

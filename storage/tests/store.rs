@@ -683,6 +683,11 @@ fn outbox_messages_live_in_the_spool_not_in_sled() {
     let mut b = Batch::new();
     b.outbox_done(7);
     store.commit(b, now).unwrap();
+    assert!(
+        file.exists(),
+        "kept until the record's removal is durable (a power cut could bring the record back)"
+    );
+    store.flush().unwrap();
     assert!(!file.exists(), "delivered: its message file goes with it");
 }
 

@@ -13,10 +13,18 @@ pub use audit::AuditCommand;
 pub use triage::{DecisionArgs, TriageCommand};
 pub use users::UsersCommand;
 
+/// The version `--version` prints; a test build says it has failpoints (see
+/// `modtag_storage::failpoint`).
+const VERSION: &str = if modtag_storage::failpoint::BUILT_IN {
+    concat!(env!("CARGO_PKG_VERSION"), " (test build with failpoints)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 #[derive(Parser)]
 #[command(
     name = "modtag",
-    version,
+    version = VERSION,
     about = "Secure intake and routing of underretninger and Send sikkert mail"
 )]
 #[command(

@@ -127,6 +127,14 @@ impl Worker {
             if entries.is_empty() {
                 break;
             }
+            // Read as committed, perhaps not yet durable (a change's flush may still be
+            // running): nothing leaves before it is, or a power cut now could leave a
+            // kvittering for an intake the disk did not keep. Under load this rides on
+            // the group commit that is running anyway.
+            if let Err(e) = flush(&self.app.store).await {
+                tracing::error!(error = %e, "storage flush failed; the outbox waits");
+                return Some(self.app.clock.now() + SignedDuration::from_secs(30));
+            }
             for entry in entries {
                 if *self.shutdown.borrow() {
                     return None;
@@ -161,6 +169,17 @@ impl Worker {
             }),
             (None, _) => self.mail(mailers, &entry).await.map(|()| None),
         };
+        // The relay (or Digital Post) took it; a crash before the record sends it again.
+        let result = result.and_then(
+            |sent| match modtag_storage::failpoint::step("outbox.sent") {
+                Ok(()) => Ok(sent),
+                Err(e) => Err(Refusal {
+                    permanent: false,
+                    summary: "the outcome was lost".into(),
+                    error: e.to_string(),
+                }),
+            },
+        );
         self.record(entry, result).await
     }
 
@@ -295,6 +314,12 @@ impl Worker {
                     batch.item(item);
                 }
             }
+            modtag_storage::failpoint::step("outbox.record").map_err(|source| {
+                modtag_storage::StoreError::Io {
+                    path: "outbox record".into(),
+                    source,
+                }
+            })?;
             store.commit(batch, now)
         })
         .await;

@@ -107,6 +107,10 @@ impl Store {
             next_key: None,
         }
         .sign(&self.checkpoint_signer());
+        crate::failpoint::step("checkpoint.write").map_err(|source| StoreError::Io {
+            path: self.inner.dir.join(crate::keyspace::DB_DIR),
+            source,
+        })?;
         self.inner
             .trees
             .checkpoints

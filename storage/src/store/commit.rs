@@ -24,8 +24,8 @@ impl Store {
     /// anyone it happened.
     pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<(), StoreError> {
         self.check()?;
-        // Message files are written (and fsynced) first; the transaction records their
-        // hashes. If anything after that fails, the files are removed again.
+        // Message files are written (and fsynced, and their names) first; the transaction
+        // records their hashes. If anything after that fails, the files are removed again.
         // So are the outbox's messages (sled would keep them resident): a new entry's goes
         // to `spool/outbox-<id>.pgp`, and the record keeps its hash.
         let mut batch = batch;
@@ -74,6 +74,9 @@ impl Store {
                 new_files.push(name);
                 entry.message_sha256 = Some(hex::encode(hash));
             }
+            if !new_files.is_empty() || !replacements.is_empty() {
+                self.sync_spool_dir()?;
+            }
             self.commit_sealed(&batch, &messages, &mut sealers, held.blind(), now)
         })();
         drop(sealers);
@@ -92,14 +95,13 @@ impl Store {
                     self.inner.spool.drop_replacement(name);
                 }
             }
-            // A delivered entry's message goes with it (a crash first leaves a file that
-            // the next open removes).
+            // A delivered entry's message goes with it, once the flush has made the
+            // record's removal durable (a file removed first could leave a record without
+            // its file after a power cut; a crash before leaves a file the next open removes).
             Ok(()) => {
-                for id in &batch.outbox_delete {
-                    self.inner
-                        .spool
-                        .remove(&crate::spool::Spool::outbox_name(*id));
-                }
+                let names =
+                    (batch.outbox_delete.iter()).map(|id| crate::spool::Spool::outbox_name(*id));
+                (self.inner.unlinked.lock().expect("unlinked lock")).extend(names);
             }
         }
         result
@@ -122,6 +124,8 @@ impl Store {
             .iter()
             .map(|e| (e.item.reference.as_str(), item_index_keys(blind, &e.item)))
             .collect();
+        crate::failpoint::step("commit.transaction")
+            .map_err(|e| self.storage_failed(sled::Error::Io(e)))?;
         self.transaction(|t| {
             stamp_changes(t, &sealed.items, messages, &erased)?;
             for (r, wrapped) in new_keys {

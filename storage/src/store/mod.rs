@@ -151,7 +151,13 @@ struct Inner {
     poisoned: AtomicBool,
     /// Last reference number handed out, per year.
     refseq: std::sync::Mutex<std::collections::HashMap<i16, u64>>,
-    flusher: Flusher,
+    /// The group commit ([`Store::flush`]).
+    flusher: flush::Group,
+    /// The spool directory's sync before a transaction ([`Store::sync_spool_dir`]).
+    spool_synced: flush::Group,
+    /// Message files whose records a commit removed, removed by the flush that makes that
+    /// durable.
+    unlinked: std::sync::Mutex<Vec<String>>,
     /// The session key that records at rest are sealed under now (see [`crypto::Sealer`]).
     sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
     /// Session keys recovered when reading records (see [`crypto::SessionKeyCache`]).
@@ -188,21 +194,6 @@ pub struct StoreRotation {
     /// In the data directory: the old key's file, left for the administrator to take to
     /// the escrow.
     pub retired: Option<String>,
-}
-
-/// Group-commit state: see [`Store::flush`].
-#[derive(Default)]
-struct Flusher {
-    state: std::sync::Mutex<FlushState>,
-    done: std::sync::Condvar,
-}
-
-#[derive(Default)]
-struct FlushState {
-    requested: u64,
-    completed: u64,
-    running: bool,
-    failed: bool,
 }
 
 impl Store {
@@ -276,7 +267,9 @@ impl Store {
             keys,
             poisoned: AtomicBool::new(false),
             refseq: Default::default(),
-            flusher: Flusher::default(),
+            flusher: Default::default(),
+            spool_synced: Default::default(),
+            unlinked: Default::default(),
             sealer: Default::default(),
             opened: Default::default(),
             kvittering_counts: Default::default(),
