@@ -33,9 +33,10 @@ pub(crate) fn sender(addr: SocketAddr, tag: String, stop: Arc<AtomicBool>) -> (V
             for _ in 0..3 {
                 reply(&mut r)?;
             }
+            // A named sender of its own (kvitteringer are capped per unproven address).
             write!(
                 w,
-                "Subject: crash {tag}-{n}\r\n\r\n{tag}-{n} {}\r\n.\r\n",
+                "From: <{tag}-{n}@afsender.example>\r\nSubject: crash {tag}-{n}\r\n\r\n{tag}-{n} {}\r\n.\r\n",
                 "x".repeat(2000)
             )?;
             attempts += 1;

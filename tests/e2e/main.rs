@@ -18,6 +18,7 @@ mod digital_post;
 mod disk_full;
 mod dpo;
 mod erasure;
+mod failpoints;
 mod forged;
 mod forloeb;
 mod forloeb_answers;

@@ -118,6 +118,7 @@ fn is_root() -> bool {
 pub mod browser;
 mod desk;
 mod digitalpost;
+pub mod disk;
 pub mod forms;
 mod http;
 mod load;
@@ -475,6 +476,13 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The daemon's exit status if it has exited (by itself: a crash), else `None`.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().unwrap()?;
+        self.child = None;
+        Some(status)
     }
 
     /// SIGKILL: the crash case.

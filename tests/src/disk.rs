@@ -1,0 +1,70 @@
+//! [`Disk`]: the forgetful disk (`src/bin/forgetful-disk/`, FUSE) mounted for a test: a
+//! directory that keeps only what was synced, and on [`Disk::cut`] hands over exactly that,
+//! as a disk would after the power came back.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::modtag_bin;
+
+/// The forgetful disk over `live`, mounted at `mount`; cut, it writes what survived to `out`.
+pub struct Disk {
+    child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    pub mount: PathBuf,
+    out: PathBuf,
+}
+
+impl Disk {
+    pub fn mount(live: &Path, mount: &Path, out: &Path) -> Disk {
+        std::fs::create_dir_all(mount).unwrap();
+        let bin = modtag_bin().with_file_name("forgetful-disk");
+        let mut child = Command::new(&bin)
+            .args([live, mount, out])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok);
+        assert_eq!(
+            first.as_deref(),
+            Some("mounted"),
+            "the forgetful disk did not mount (needs /dev/fuse and fuse3's fusermount3)"
+        );
+        Disk {
+            child,
+            lines,
+            mount: mount.to_path_buf(),
+            out: out.to_path_buf(),
+        }
+    }
+
+    /// The power goes: from now on nothing reaches the disk; what survived is in `out`.
+    pub fn cut(&mut self) {
+        std::fs::write(self.out.with_extension("cut"), b"").unwrap();
+        let said = self.lines.next().and_then(Result::ok);
+        assert_eq!(said.as_deref(), Some("cut"));
+    }
+
+    /// From now on every fsync fails with EIO, as on a disk going bad.
+    pub fn fail_fsyncs(&self, failing: bool) {
+        let flag = self.out.with_extension("fail");
+        if failing {
+            std::fs::write(flag, b"").unwrap();
+        } else {
+            std::fs::remove_file(flag).unwrap();
+        }
+    }
+}
+
+impl Drop for Disk {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount3")
+            .args(["-u", "-z"])
+            .arg(&self.mount)
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
