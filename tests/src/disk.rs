@@ -42,7 +42,20 @@ impl Disk {
 
     /// The power goes: from now on nothing reaches the disk; what survived is in `out`.
     pub fn cut(&mut self) {
-        std::fs::write(self.out.with_extension("cut"), b"").unwrap();
+        self.cut_with("");
+    }
+
+    /// The power goes on a disk that wrote back a seeded part of what was not synced, in
+    /// no order (see the binary).
+    pub fn cut_reordered(&mut self, seed: u64) {
+        self.cut_with(&format!("reorder {seed}"));
+    }
+
+    fn cut_with(&mut self, how: &str) {
+        let trigger = self.out.with_extension("cut");
+        let written = self.out.with_extension("cut-being-written");
+        std::fs::write(&written, how).unwrap();
+        std::fs::rename(&written, &trigger).unwrap();
         let said = self.lines.next().and_then(Result::ok);
         assert_eq!(said.as_deref(), Some("cut"));
     }

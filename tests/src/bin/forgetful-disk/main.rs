@@ -12,6 +12,11 @@
 //! down, each file with its synced contents (empty if it never had any). Then it prints
 //! `cut` and waits to be unmounted (`fusermount3 -u -z MOUNTPOINT`) or killed.
 //!
+//! If `OUT.cut` says `reorder SEED`, the disk is one that wrote back some of what was not
+//! synced, in no order, when the power went: of each file's unsynced writes, each 4 KiB
+//! page survives or not (a coin per page), and each directory is found as it was live or
+//! as last synced (a coin per directory). Seeded, so a run replays.
+//!
 //! While a file named `OUT.fail` exists, every fsync fails with EIO instead (a disk going
 //! bad): the failpoint of the durability steps, under the real binary.
 //!
@@ -525,7 +530,12 @@ fn main() {
     while !trigger.exists() {
         std::thread::sleep(Duration::from_millis(5));
     }
-    cut(&state, (live, &synced), out).expect("what survived is written");
+    // Written by the harness before the trigger appears (a rename), so read whole.
+    let said = std::fs::read_to_string(&trigger).unwrap_or_default();
+    let reorder = said
+        .strip_prefix("reorder ")
+        .and_then(|s| s.trim().parse().ok());
+    cut(&state, (live, &synced), out, reorder).expect("what survived is written");
     println!("cut");
     // Unmounted by the harness (the process using it may still hold files open).
     std::thread::park();

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -128,15 +128,20 @@ impl State {
 
 /// Cuts the disk: every operation fails from now on, and `out` is written with what
 /// survived, from the synced entries and the synced contents in `synced`.
+/// With `reorder`, a seeded part of what was not synced survives too (see the binary).
 pub(crate) fn cut(
     state: &Mutex<State>,
     (live, synced): (&Path, &Path),
     out: &Path,
+    reorder: Option<u64>,
 ) -> std::io::Result<()> {
     let mut s = state.lock().unwrap();
     s.cut = true;
     for node in std::mem::take(&mut s.untouched) {
         std::fs::copy(s.path(live, node), synced.join(node.to_string()))?;
+    }
+    if let Some(seed) = reorder {
+        written_back(&mut s, (live, synced), seed)?;
     }
     std::fs::create_dir_all(out)?;
     let mut todo = vec![(1u64, out.to_path_buf())];
@@ -159,5 +164,67 @@ pub(crate) fn cut(
         }
     }
     s.handles.clear();
+    Ok(())
+}
+
+/// A disk that wrote back part of what was not synced: each unsynced 4 KiB page of a file
+/// by a coin, each directory live or as synced by a coin.
+fn written_back(s: &mut State, (live, synced): (&Path, &Path), seed: u64) -> std::io::Result<()> {
+    let mut x = seed | 1;
+    let mut coin = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x & 1 == 1
+    };
+    const PAGE: u64 = 4096;
+    let (mut pages, mut dirs) = (0, 0);
+    let mut dirty: Vec<(u64, Vec<(u64, u64)>)> = s.dirty.drain().collect();
+    dirty.sort_by_key(|(node, _)| *node);
+    for (node, ranges) in dirty {
+        // A file unlinked since is gone from the live side; its synced copy stays as it was.
+        // (Its name may since be another file's: only the node's own inode counts.)
+        let Ok(from) = File::open(s.path(live, node)) else {
+            continue;
+        };
+        if s.by_ino.get(&from.metadata()?.ino()) != Some(&node) {
+            continue;
+        }
+        let kept = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(synced.join(node.to_string()))?;
+        let mut buf = vec![0; PAGE as usize];
+        for (off, len) in ranges {
+            let mut page = off / PAGE * PAGE;
+            while page < off + len {
+                if coin() {
+                    pages += 1;
+                    let n = from.read_at(&mut buf, page)?;
+                    std::os::unix::fs::FileExt::write_all_at(&kept, &buf[..n], page)?;
+                }
+                page += PAGE;
+            }
+        }
+    }
+    // Directories from the root down, live ones only where the coin says it was written.
+    let mut todo = vec![1u64];
+    while let Some(dir) = todo.pop() {
+        if coin() {
+            if let Ok(entries) = s.entries(live, dir) {
+                dirs += 1;
+                s.synced_dirs.insert(dir, entries);
+            }
+        }
+        let subdirs = s.synced_dirs.get(&dir).into_iter().flat_map(|e| e.values());
+        todo.extend(
+            subdirs
+                .filter(|e| e.dir)
+                .map(|e| e.node)
+                .collect::<Vec<_>>(),
+        );
+    }
+    eprintln!("forgetful-disk: written back unsynced: {pages} pages, {dirs} directories");
     Ok(())
 }
