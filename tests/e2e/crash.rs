@@ -13,6 +13,16 @@ use std::time::Duration;
 /// Sends messages until the connection breaks or `stop` is set; returns the references of
 /// the ones acknowledged with 250, and how many DATA phases were completed by the client.
 pub(crate) fn sender(addr: SocketAddr, tag: String, stop: Arc<AtomicBool>) -> (Vec<String>, usize) {
+    sender_of(addr, tag, stop, 2000)
+}
+
+/// [`sender`] with bodies of `size` bytes of text.
+pub(crate) fn sender_of(
+    addr: SocketAddr,
+    tag: String,
+    stop: Arc<AtomicBool>,
+    size: usize,
+) -> (Vec<String>, usize) {
     let mut acked = Vec::new();
     let mut attempts = 0;
     let mut run = || -> std::io::Result<()> {
@@ -37,7 +47,7 @@ pub(crate) fn sender(addr: SocketAddr, tag: String, stop: Arc<AtomicBool>) -> (V
             write!(
                 w,
                 "From: <{tag}-{n}@afsender.example>\r\nSubject: crash {tag}-{n}\r\n\r\n{tag}-{n} {}\r\n.\r\n",
-                "x".repeat(2000)
+                "x".repeat(size)
             )?;
             attempts += 1;
             let rep = reply(&mut r)?;

@@ -1,6 +1,6 @@
 //! Power cuts, not only SIGKILL (issue 32): modtag serves from a disk that forgets every
 //! write, create, rename and unlink that was not synced (`forgetful-disk`, FUSE), under load
-//! (four SMTP sessions, a citizen's form after another, an assessment by the CLI, the outbox
+//! (five SMTP sessions, one of long texts, a citizen's form after another, an assessment by the CLI, the outbox
 //! delivering kvitteringer and checkpoints to smtp-sink); at a random moment the disk is cut
 //! and the process killed together, and modtag starts again on exactly what a disk would
 //! hold after the power came back (every other cut, a disk that also wrote back a random
@@ -21,7 +21,7 @@ use modtag_tests::disk::Disk;
 use modtag_tests::forms::{multipart, reference_on};
 use modtag_tests::*;
 
-use super::crash::{next, seed, sender};
+use super::crash::{next, seed, sender_of};
 
 /// The daemon the harness drives: the load is not rate limited, and a checkpoint of the
 /// audit log goes to the auditors (smtp-sink) every 40 entries.
@@ -59,7 +59,7 @@ pub(crate) struct Told {
     pub decided: Vec<String>,
 }
 
-/// The load of one stretch of power: four SMTP sessions and one citizen's browser.
+/// The load of one stretch of power: five SMTP sessions and one citizen's browser.
 pub(crate) struct Load {
     stop: Arc<AtomicBool>,
     smtp: Vec<JoinHandle<(Vec<String>, usize)>>,
@@ -69,10 +69,12 @@ pub(crate) struct Load {
 impl Load {
     pub(crate) fn start(d: &Daemon, tag: &str) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
-        let smtp = (0..4)
+        // The fifth sends long texts: records past sled's inline limit go to its blobs.
+        let smtp = (0..5)
             .map(|i| {
                 let (addr, stop, tag) = (d.smtp, stop.clone(), format!("{tag}s{i}"));
-                std::thread::spawn(move || sender(addr, tag, stop))
+                let size = if i == 4 { 400_000 } else { 2000 };
+                std::thread::spawn(move || sender_of(addr, tag, stop, size))
             })
             .collect();
         let (public, stop2, tag) = (d.public, stop.clone(), format!("{tag}f"));
