@@ -1,14 +1,13 @@
 //! Failpoints at each durability step (issue 32), for the tests' crash and error injection.
 //!
-//! Built in only with the `failpoints` feature, which only the test suite turns on (the
-//! `modtag-tests` crate asks for it, so `cargo test --workspace` builds the binary the
-//! end-to-end tests run with it; `cargo build --release` never has it). In such a build the
-//! `FAILPOINTS` environment variable (the `fail` crate's syntax) arms them, e.g.
-//! `FAILPOINTS='spool.fsync=20*off->return(crash)'`: `return(crash)` kills the process at
-//! that step as a power cut would stop it (SIGKILL: no destructor, no flush),
-//! `return(slow-crash)` does so after the disk hung there for 300 ms (less than sled's own flush interval), any other `return`
-//! makes the step fail with EIO, as a disk going bad would. Without the feature
-//! [`step`] is an empty function.
+//! Built in only with the `failpoints` feature, which only the test suite turns on
+//! (`tests/run` builds with `--features modtag-intake/failpoints`; `cargo build --release`
+//! never has it). In such a build the `FAILPOINTS` environment variable (the `fail` crate's
+//! syntax) arms them, e.g. `FAILPOINTS='spool.fsync=20*off->return(crash)'`:
+//! `return(crash)` kills the process at that step as a power cut would stop it (SIGKILL: no
+//! destructor, no flush), `return(slow-crash)` does so after the disk hung there for 300 ms
+//! (less than sled's own flush interval), any other `return` makes the step fail with EIO,
+//! as a disk going bad would. Without the feature [`step`] is an empty function.
 
 /// The steps, in the order a message or a delivery passes them: a message file written,
 /// then fsynced, the spool's directory synced (its name), the database transaction, the
@@ -32,7 +31,8 @@ pub const STEPS: [&str; 10] = [
 pub fn step(name: &'static str) -> std::io::Result<()> {
     debug_assert!(STEPS.contains(&name), "unknown failpoint {name}");
     fail::fail_point!(name, |arg: Option<String>| {
-        // A disk that hangs first (for less than sled's own flush interval, 500 ms): what the rest of the daemon does meanwhile.
+        // A disk that hangs first (for less than sled's own flush interval, 500 ms): what
+        // the rest of the daemon does meanwhile.
         if arg.as_deref() == Some("slow-crash") {
             std::thread::sleep(std::time::Duration::from_millis(300));
         }

@@ -10,8 +10,8 @@
 //! else refuses only the work it was part of; then the power goes too. Each starts from the
 //! same small store whose last checkpoint waits in the outbox for the auditors.
 //!
-//! The binary must be a test build (`cargo test --workspace` makes one: the `modtag-tests`
-//! crate turns the `failpoints` feature on).
+//! The binary must be built with the failpoints (`tests/run` does:
+//! `--features modtag-intake/failpoints`); a release build never has them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -116,8 +116,8 @@ fn matrix(action: Action) {
         .unwrap();
     assert!(
         String::from_utf8_lossy(&v.stdout).contains("failpoints"),
-        "{} has no failpoints: build it with `cargo test --workspace` (or \
-         `cargo build --workspace --bins`)",
+        "{} has no failpoints: build it as tests/run does \
+         (`cargo build --bin modtag --features failpoints`)",
         modtag_bin().display()
     );
     let dirs = tempfile::tempdir().unwrap();
