@@ -55,3 +55,15 @@ pub fn private_umask() {
         libc::umask(0o077);
     }
 }
+
+/// With `RUST_BACKTRACE` set (an operator debugging a panic), every library error would
+/// capture a backtrace too, and sequoia makes one on every message it encrypts (a dropped
+/// encryptor's error, discarded): a stack walk per message on the intake path, seen in a
+/// profile. Library errors capture none unless `RUST_LIB_BACKTRACE` says so; panics keep
+/// theirs.
+pub fn no_library_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // No other thread runs yet (the environment is not thread-safe to change).
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+}

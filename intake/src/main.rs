@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     hardening::no_core_dumps();
     hardening::private_umask();
     hardening::tune_malloc();
+    hardening::no_library_backtraces();
     // A test build's crash and error injection (FAILPOINTS); nothing in any other build.
     modtag_storage::failpoint::arm_from_env();
     let cli = cli::Cli::parse();
