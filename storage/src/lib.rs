@@ -35,6 +35,7 @@ pub mod desk;
 pub mod error;
 pub mod failpoint;
 pub mod forloeb;
+mod group;
 pub mod journal;
 pub mod keys;
 mod keyspace;

@@ -2,10 +2,18 @@
 //!
 //! Raw messages are kept out of sled because sled 0.34 holds written values in memory
 //! whatever its cache setting (measured: 1,000 × 500 KB values kept 500 MB resident). A file
-//! is written and fsynced, and then its directory, before the sled transaction that records
-//! its SHA-256 (sled may make a transaction durable on its own, and a record must never
-//! outlive its file's name), so a `250` after the group commit covers both. A
-//! file whose record never committed (a crash in between) is removed when the store opens.
+//! is written and fsynced, and its name made durable, before the sled transaction that
+//! records its SHA-256: sled may make a transaction durable on its own (its flush every half
+//! second, a full log buffer written out), and a record must never outlive its file. So a
+//! `250` after the group commit covers both. A file whose record never committed (a crash
+//! in between) is removed when the store opens.
+//!
+//! **Names made ahead.** Syncing the directory for each message cost a third of intake's
+//! rate at 20 KB (BENCHMARKS.md, "Power cuts"). References and outbox ids count up, so a
+//! name that was not made ahead is created together with the next [`AHEAD`] names of its
+//! sequence, empty, and the directory synced once (shared by the writers of the moment,
+//! [`Group`]); the messages that follow find their names durable and need only their own
+//! fsync. Empty files no record names are removed at open like any other.
 
 use std::fs;
 use std::io::Write;
@@ -14,12 +22,32 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::group::Group;
 use crate::StoreError;
 
 pub const SPOOL_DIR: &str = "spool";
 
+/// How many names of a sequence are made ahead with each directory sync.
+pub const AHEAD: u64 = 64;
+
 pub struct Spool {
     dir: PathBuf,
+    /// Names made ahead, not yet written, and whether their directory entries are durable
+    /// yet (the writer that made them is still syncing the directory when not).
+    ahead: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+    /// The directory's sync, shared by the writers that need it at once.
+    synced: Group,
+}
+
+/// How [`write_synced`] opens its file.
+#[derive(Clone, Copy, PartialEq)]
+enum Open {
+    /// A new file; an existing one is refused.
+    New,
+    /// A name made ahead (empty, its directory entry durable).
+    Made,
+    /// A file replaced whole if it exists.
+    Replace,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -35,16 +63,16 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` (0600) and syncs it; `new_only` refuses an existing file,
-/// otherwise it is replaced. Returns the SHA-256 of `bytes`.
-fn write_synced(path: &Path, bytes: &[u8], new_only: bool) -> Result<[u8; 32], StoreError> {
+/// Writes `bytes` to `path` (0600) and syncs its contents (not its name). Returns the
+/// SHA-256 of `bytes`.
+fn write_synced(path: &Path, bytes: &[u8], how: Open) -> Result<[u8; 32], StoreError> {
     let written = (|| {
         crate::failpoint::step("spool.write")?;
         let mut f = fs::OpenOptions::new()
             .write(true)
-            .create_new(new_only)
-            .create(!new_only)
-            .truncate(!new_only)
+            .create_new(how == Open::New)
+            .create(how == Open::Replace)
+            .truncate(how != Open::New)
             .mode(0o600)
             .open(path)?;
         f.write_all(bytes)?;
@@ -58,7 +86,10 @@ fn write_synced(path: &Path, bytes: &[u8], new_only: bool) -> Result<[u8; 32], S
     });
     if let Err((e, syncing)) = written {
         // A partial file on a full disk must not hold on to the space it took.
-        if e.kind() != std::io::ErrorKind::AlreadyExists {
+        if !matches!(
+            e.kind(),
+            std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotFound
+        ) {
             let _ = fs::remove_file(path);
         }
         return Err(match syncing {
@@ -81,21 +112,103 @@ impl Spool {
                 .create(&dir)
                 .map_err(io(&dir))?;
         }
-        Ok(Spool { dir })
+        Ok(Spool {
+            dir,
+            ahead: Default::default(),
+            synced: Group::default(),
+        })
     }
 
     fn path(&self, reference: &str) -> PathBuf {
         self.dir.join(format!("{reference}.pgp"))
     }
 
-    /// Writes `ciphertext` durably under `reference`; returns its SHA-256.
+    /// Writes `ciphertext` durably under `reference`, name and all; returns its SHA-256.
     ///
     /// Written in place, not through a temporary and a rename: a file only counts once the
-    /// transaction that records its hash has committed, after this fsync, and a file without
-    /// a record (a crash in between) is removed at the next open. That saves a rename per
-    /// message. `create_new` keeps an existing file from being overwritten.
+    /// transaction that records its hash has committed, and a file without a record (a
+    /// crash in between) is removed at the next open. A name made ahead needs only the
+    /// file's fsync; any other is created (never over an existing file) with the next
+    /// names of its sequence, and the directory synced once for them all.
     pub fn write(&self, reference: &str, ciphertext: &[u8]) -> Result<[u8; 32], StoreError> {
-        write_synced(&self.path(reference), ciphertext, true)
+        let path = self.path(reference);
+        let made = self.ahead.lock().expect("ahead lock").remove(reference);
+        if let Some(durable) = made {
+            let hash = write_synced(&path, ciphertext, Open::Made)?;
+            // Made by a writer still syncing the directory: a sync of our own (shared).
+            if !durable {
+                self.sync_names().inspect_err(|_| self.remove(reference))?;
+            }
+            return Ok(hash);
+        }
+        let hash = write_synced(&path, ciphertext, Open::New)?;
+        let next = self.make_ahead(reference);
+        self.sync_names().inspect_err(|_| self.remove(reference))?;
+        let mut ahead = self.ahead.lock().expect("ahead lock");
+        for name in next {
+            if let Some(durable) = ahead.get_mut(&name) {
+                *durable = true;
+            }
+        }
+        Ok(hash)
+    }
+
+    /// Creates the next [`AHEAD`] names after `name` in its sequence (the counter at its
+    /// end: hexadecimal for outbox copies, decimal for references), empty; those that
+    /// exist already are left alone. Returns the names it made, noted (under the lock, so
+    /// that no writer meets a made file it does not know of) as not yet durable.
+    fn make_ahead(&self, name: &str) -> Vec<String> {
+        let (prefix, digits, radix) = match name.strip_prefix("outbox-") {
+            Some(hex) => ("outbox-", hex, 16),
+            None => {
+                let at = name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+                (&name[..at], &name[at..], 10)
+            }
+        };
+        let Ok(n) = u64::from_str_radix(digits, radix) else {
+            return Vec::new();
+        };
+        let width = digits.len();
+        let mut ahead = self.ahead.lock().expect("ahead lock");
+        let made: Vec<String> = (1..=AHEAD)
+            .filter_map(|i| n.checked_add(i))
+            .map(|m| match radix {
+                16 => format!("{prefix}{m:0width$x}"),
+                _ => format!("{prefix}{m:0width$}"),
+            })
+            .filter(|next| {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(self.path(next))
+                    .is_ok()
+            })
+            .collect();
+        ahead.extend(made.iter().map(|n| (n.clone(), false)));
+        made
+    }
+
+    /// Makes the names created so far durable: one directory sync for every writer waiting
+    /// at the moment. A failure is [`StoreError::NotDurable`] (the store stops).
+    fn sync_names(&self) -> Result<(), StoreError> {
+        self.synced
+            .run(
+                || false,
+                || {
+                    crate::failpoint::step("spool.dir").map_err(|source| {
+                        StoreError::NotDurable {
+                            path: self.dir.clone(),
+                            source,
+                        }
+                    })?;
+                    self.sync_dir()
+                },
+            )
+            .map_err(|e| match e {
+                StoreError::Io { path, source } => StoreError::NotDurable { path, source },
+                other => other,
+            })
     }
 
     fn replacement(&self, reference: &str) -> PathBuf {
@@ -112,7 +225,9 @@ impl Spool {
         reference: &str,
         ciphertext: &[u8],
     ) -> Result<[u8; 32], StoreError> {
-        write_synced(&self.replacement(reference), ciphertext, false)
+        let hash = write_synced(&self.replacement(reference), ciphertext, Open::Replace)?;
+        self.sync_names()?;
+        Ok(hash)
     }
 
     /// Puts the replacement of `reference` in its place.
@@ -148,8 +263,7 @@ impl Spool {
         self.sync_dir()
     }
 
-    /// Makes new names in the spool durable (before a transaction names them: see
-    /// `Store::sync_spool_dir`).
+    /// Makes the spool's names as they are now durable.
     pub fn sync_dir(&self) -> Result<(), StoreError> {
         fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
@@ -185,7 +299,8 @@ impl Spool {
         let _ = fs::remove_file(self.path(reference));
     }
 
-    /// Removes files (and leftover temporaries) for which `known` says no record exists.
+    /// Removes files (and leftover temporaries) for which `known` says no record exists;
+    /// returns how many held something (empty ones are names made ahead).
     pub fn clean(&self, known: impl Fn(&str) -> bool) -> Result<usize, StoreError> {
         let mut removed = 0;
         for entry in fs::read_dir(&self.dir).map_err(io(&self.dir))? {
@@ -193,10 +308,12 @@ impl Spool {
             let name = entry.file_name().to_string_lossy().into_owned();
             let keep = name.strip_suffix(".pgp").is_some_and(&known);
             if !keep {
+                let held = entry.metadata().is_ok_and(|m| m.len() > 0);
                 let _ = fs::remove_file(entry.path());
-                removed += 1;
+                removed += usize::from(held);
             }
         }
+        self.ahead.lock().expect("ahead lock").clear();
         Ok(removed)
     }
 }

@@ -42,8 +42,9 @@ const MATRIX: [Step; 10] = [
         poisons: true,
     },
     Step {
+        // Synced once for each 64 names made ahead (and for each sequence's first).
         name: "spool.dir",
-        passes: 20,
+        passes: 2,
         poisons: true,
     },
     Step {

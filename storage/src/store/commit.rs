@@ -24,8 +24,8 @@ impl Store {
     /// anyone it happened.
     pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<(), StoreError> {
         self.check()?;
-        // Message files are written (and fsynced, and their names) first; the transaction
-        // records their hashes. If anything after that fails, the files are removed again.
+        // Message files are written first, durably, names and all (see `spool`); the
+        // transaction records their hashes. If anything after that fails, the files are removed again.
         // So are the outbox's messages (sled would keep them resident): a new entry's goes
         // to `spool/outbox-<id>.pgp`, and the record keeps its hash.
         let mut batch = batch;
@@ -73,9 +73,6 @@ impl Store {
                 let hash = self.inner.spool.write(&name, &ciphertext)?;
                 new_files.push(name);
                 entry.message_sha256 = Some(hex::encode(hash));
-            }
-            if !new_files.is_empty() || !replacements.is_empty() {
-                self.sync_spool_dir()?;
             }
             self.commit_sealed(&batch, &messages, &mut sealers, held.blind(), now)
         })();

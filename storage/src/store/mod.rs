@@ -152,9 +152,7 @@ struct Inner {
     /// Last reference number handed out, per year.
     refseq: std::sync::Mutex<std::collections::HashMap<i16, u64>>,
     /// The group commit ([`Store::flush`]).
-    flusher: flush::Group,
-    /// The spool directory's sync before a transaction ([`Store::sync_spool_dir`]).
-    spool_synced: flush::Group,
+    flusher: crate::group::Group,
     /// Message files whose records a commit removed, removed by the flush that makes that
     /// durable.
     unlinked: std::sync::Mutex<Vec<String>>,
@@ -268,7 +266,6 @@ impl Store {
             poisoned: AtomicBool::new(false),
             refseq: Default::default(),
             flusher: Default::default(),
-            spool_synced: Default::default(),
             unlinked: Default::default(),
             sealer: Default::default(),
             opened: Default::default(),

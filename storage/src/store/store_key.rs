@@ -357,9 +357,6 @@ impl Store {
             }
             let sealed = self.seal(&entry)?;
             let reseal = reseal_key(&spool_name);
-            if replaced {
-                self.sync_spool_dir()?;
-            }
             let applied = self.transaction(|t| {
                 if t.outbox.get(key)?.as_deref() != Some(&value[..]) {
                     return Ok(false);
