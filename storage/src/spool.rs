@@ -39,17 +39,6 @@ pub struct Spool {
     synced: Group,
 }
 
-/// How [`write_synced`] opens its file.
-#[derive(Clone, Copy, PartialEq)]
-enum Open {
-    /// A new file; an existing one is refused.
-    New,
-    /// A name made ahead (empty, its directory entry durable).
-    Made,
-    /// A file replaced whole if it exists.
-    Replace,
-}
-
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| {
         if source.raw_os_error() == Some(28) {
@@ -63,16 +52,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` (0600) and syncs its contents (not its name). Returns the
-/// SHA-256 of `bytes`.
-fn write_synced(path: &Path, bytes: &[u8], how: Open) -> Result<[u8; 32], StoreError> {
+/// Writes `bytes` to `path` (0600; replaced whole if it exists) and syncs its contents (not
+/// its name). Returns the SHA-256 of `bytes`.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
     let written = (|| {
         crate::failpoint::step("spool.write")?;
         let mut f = fs::OpenOptions::new()
             .write(true)
-            .create_new(how == Open::New)
-            .create(how == Open::Replace)
-            .truncate(how != Open::New)
+            .create(true)
+            .truncate(true)
             .mode(0o600)
             .open(path)?;
         f.write_all(bytes)?;
@@ -86,12 +74,7 @@ fn write_synced(path: &Path, bytes: &[u8], how: Open) -> Result<[u8; 32], StoreE
     });
     if let Err((e, syncing)) = written {
         // A partial file on a full disk must not hold on to the space it took.
-        if !matches!(
-            e.kind(),
-            std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotFound
-        ) {
-            let _ = fs::remove_file(path);
-        }
+        let _ = fs::remove_file(path);
         return Err(match syncing {
             true => StoreError::NotDurable {
                 path: path.to_path_buf(),
@@ -128,21 +111,34 @@ impl Spool {
     /// Written in place, not through a temporary and a rename: a file only counts once the
     /// transaction that records its hash has committed, and a file without a record (a
     /// crash in between) is removed at the next open. A name made ahead needs only the
-    /// file's fsync; any other is created (never over an existing file) with the next
-    /// names of its sequence, and the directory synced once for them all.
+    /// file's fsync; any other is created (never over an existing file: that is an error)
+    /// with the next names of its sequence, and the directory synced once for them all.
     pub fn write(&self, reference: &str, ciphertext: &[u8]) -> Result<[u8; 32], StoreError> {
         let path = self.path(reference);
-        let made = self.ahead.lock().expect("ahead lock").remove(reference);
-        if let Some(durable) = made {
-            let hash = write_synced(&path, ciphertext, Open::Made)?;
-            // Made by a writer still syncing the directory: a sync of our own (shared).
-            if !durable {
-                self.sync_names().inspect_err(|_| self.remove(reference))?;
+        // Every name is created under the lock, so that a writer never meets a file made
+        // ahead that it does not know of.
+        let made = {
+            let mut ahead = self.ahead.lock().expect("ahead lock");
+            match ahead.remove(reference) {
+                Some(durable) => Some(durable),
+                None => {
+                    let created = fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&path);
+                    created.map_err(io(&path))?;
+                    None
+                }
             }
-            return Ok(hash);
-        }
-        let hash = write_synced(&path, ciphertext, Open::New)?;
-        let next = self.make_ahead(reference);
+        };
+        let hash = write_synced(&path, ciphertext)?;
+        let next = match made {
+            Some(true) => return Ok(hash),
+            // Made by a writer still syncing the directory: a sync of our own (shared).
+            Some(false) => Vec::new(),
+            None => self.make_ahead(reference),
+        };
         self.sync_names().inspect_err(|_| self.remove(reference))?;
         let mut ahead = self.ahead.lock().expect("ahead lock");
         for name in next {
@@ -225,7 +221,7 @@ impl Spool {
         reference: &str,
         ciphertext: &[u8],
     ) -> Result<[u8; 32], StoreError> {
-        let hash = write_synced(&self.replacement(reference), ciphertext, Open::Replace)?;
+        let hash = write_synced(&self.replacement(reference), ciphertext)?;
         self.sync_names()?;
         Ok(hash)
     }
