@@ -172,7 +172,7 @@ fn matrix(action: Action) {
             _ => disk.cut_reordered(i as u64 + 1),
         }
         told.acked.extend(load.end());
-        drop(disk);
+        disk.retire();
 
         let kept = kept_checkpoint(&sink, dirs.path());
         assert!(

@@ -73,7 +73,7 @@ impl Load {
         let smtp = (0..5)
             .map(|i| {
                 let (addr, stop, tag) = (d.smtp, stop.clone(), format!("{tag}s{i}"));
-                let size = if i == 4 { 400_000 } else { 2000 };
+                let size = if i == 4 { 100_000 } else { 2000 };
                 std::thread::spawn(move || sender_of(addr, tag, stop, size))
             })
             .collect();
@@ -307,7 +307,7 @@ fn a_power_cut_loses_nothing_acknowledged() {
         }
         d.kill();
         told.acked.extend(load.end());
-        drop(disk);
+        disk.retire();
 
         // The power is back: modtag on what the disk kept.
         let kept = kept_checkpoint(&sink, disks.path());

@@ -13,6 +13,7 @@ pub struct Disk {
     child: Child,
     lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
     pub mount: PathBuf,
+    live: PathBuf,
     out: PathBuf,
 }
 
@@ -36,6 +37,7 @@ impl Disk {
             child,
             lines,
             mount: mount.to_path_buf(),
+            live: live.to_path_buf(),
             out: out.to_path_buf(),
         }
     }
@@ -58,6 +60,21 @@ impl Disk {
         std::fs::rename(&written, &trigger).unwrap();
         let said = self.lines.next().and_then(Result::ok);
         assert_eq!(said.as_deref(), Some("cut"));
+    }
+
+    /// After a cut: unmounts, and deletes what only this disk needed (the live directory,
+    /// the synced copies, the mount point), keeping what survived. A hundred cuts of a
+    /// growing store would otherwise fill the test machine's disk.
+    pub fn retire(self) {
+        let (live, synced, mount) = (
+            self.live.clone(),
+            self.out.with_extension("synced"),
+            self.mount.clone(),
+        );
+        drop(self);
+        for dir in [live, synced, mount] {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     /// From now on every fsync fails with EIO, as on a disk going bad.
