@@ -790,3 +790,47 @@ fn kvitteringer_to_one_mailbox_are_counted_as_they_are_planned() {
     assert_eq!(store.reserve_kvittering("offer@x.dk", tomorrow).unwrap(), 0);
     assert_eq!(store.reserve_kvittering("other@x.dk", tomorrow).unwrap(), 0);
 }
+
+/// A copy being tried when its intake is erased (helper-16's attack, issue 32): the outcome
+/// recorded after the erasure must not bring the entry back without its file, or the outbox
+/// stops reading ("cannot read the outbox") for every copy due with it, for good.
+#[test]
+fn a_copy_put_back_after_its_intake_was_erased_stays_gone() {
+    use modtag_storage::records::OutboxEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
+    let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+    let r = store.next_reference(now).unwrap();
+    let mut b = Batch::new();
+    b.message(&r, b"Bekymring".to_vec()).item(item(&r, now));
+    b.outbox(OutboxEntry::new(
+        9,
+        &r,
+        ("reporter", "reporter", "a@example.org"),
+        "Kvittering".into(),
+        now,
+    ));
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+
+    // The outbox reads the entry and hands it to a slow relay; meanwhile the intake goes.
+    let mut tried = store.outbox_entry(9).unwrap().unwrap();
+    let erased = Event::new(EventKind::Erased, "tester", "test").reference(&r);
+    assert!(store.erase(&r, erased, now).unwrap());
+    // The relay answers 451: the attempt is recorded and the entry put back.
+    tried.attempts += 1;
+    let mut b = Batch::new();
+    b.outbox_again(tried);
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    assert!(
+        store.outbox_entry(9).unwrap().is_none(),
+        "the erased copy came back"
+    );
+    assert!(store
+        .outbox_due(now + jiff::SignedDuration::from_hours(1), 64)
+        .unwrap()
+        .is_empty());
+    drop(store);
+    assert!(reopen(dir.path()).outbox().unwrap().is_empty());
+}

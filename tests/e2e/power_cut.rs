@@ -1,12 +1,13 @@
 //! Power cuts, not only SIGKILL (issue 32): modtag serves from a disk that forgets every
-//! write, create, rename and unlink that was not synced (`forgetful-disk`, FUSE), under load
-//! (five SMTP sessions, one of long texts, a citizen's form after another, an assessment by the CLI, the outbox
-//! delivering kvitteringer and checkpoints to smtp-sink); at a random moment the disk is cut
-//! and the process killed together, and modtag starts again on exactly what a disk would
-//! hold after the power came back (every other cut, a disk that also wrote back a random
-//! part of what was not synced). Then [`power_back`] checks what every user was told.
-//! Seeded and printed (`MODTAG_POWER_SEED` replays a run); 10 cuts, 100 with
-//! `MODTAG_SLOW_TESTS=1`. `failpoints.rs` stops the power at each durability step instead.
+//! write, create, rename and unlink that was not synced (`forgetful-disk`, FUSE), under
+//! load (five SMTP sessions, one of long texts, a citizen's form after another, an
+//! assessment by the CLI, the outbox delivering kvitteringer and checkpoints to smtp-sink);
+//! at a random moment the disk is cut and the process killed together, and modtag starts
+//! again on exactly what a disk would hold after the power came back (every other cut, a
+//! disk that also wrote back a random part of what was not synced). Then [`power_back`]
+//! checks what every user was told. Seeded and printed (`MODTAG_POWER_SEED` replays a run);
+//! 10 cuts, 100 with `MODTAG_SLOW_TESTS=1`. `failpoints.rs` stops the power at each
+//! durability step instead.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -69,7 +70,7 @@ pub(crate) struct Load {
 impl Load {
     pub(crate) fn start(d: &Daemon, tag: &str) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
-        // The fifth sends long texts: records past sled's inline limit go to its blobs.
+        // The fifth sends long texts: bigger message files, longer fsyncs.
         let smtp = (0..5)
             .map(|i| {
                 let (addr, stop, tag) = (d.smtp, stop.clone(), format!("{tag}s{i}"));

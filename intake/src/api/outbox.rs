@@ -99,7 +99,7 @@ pub async fn requeue(state: &ApiState, caller: &Caller, id: &str) -> Result<Requ
                     .details(json!({ "id": id, "role": entry.role, "person": entry.person })),
             );
             let reference = entry.reference.clone();
-            b.outbox(entry);
+            b.outbox_again(entry);
             store.commit(b, now)?;
             Ok(reference)
         })

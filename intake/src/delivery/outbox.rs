@@ -280,7 +280,7 @@ impl Worker {
                 }
                 entry.failed = Some(now);
                 entry.last_error = Some(r.error);
-                batch.outbox(entry);
+                batch.outbox_again(entry);
                 None
             }
             Err(r) => {
@@ -289,7 +289,7 @@ impl Worker {
                 entry.next_attempt = at;
                 batch.audit(outcome(EventKind::DeliveryDeferred, &entry, Some(&r.error)));
                 entry.last_error = Some(r.error);
-                batch.outbox(entry);
+                batch.outbox_again(entry);
                 Some(at)
             }
         };

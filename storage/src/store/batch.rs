@@ -12,6 +12,8 @@ pub struct Batch {
     pub(super) cases: Vec<Case>,
     pub(super) outbox_put: Vec<OutboxEntry>,
     pub(super) outbox_delete: Vec<u64>,
+    /// Entries of `outbox_put` put back after a try: kept only if still there.
+    pub(super) outbox_again: Vec<u64>,
     pub(super) events: Vec<Event>,
     pub(super) users: Vec<User>,
     /// Accounts that must still be as they were read (the SHA-256 of the stored record, or
@@ -64,6 +66,14 @@ impl Batch {
         self
     }
     pub fn outbox(&mut self, entry: OutboxEntry) -> &mut Self {
+        self.outbox_put.push(entry);
+        self
+    }
+    /// Puts back an entry read from the store (tried, or set to be tried again) only if it
+    /// is still there when the batch commits: delivered meanwhile, or erased with its
+    /// intake (its file gone with it), it must not come back as a record without a file.
+    pub fn outbox_again(&mut self, entry: OutboxEntry) -> &mut Self {
+        self.outbox_again.push(entry.id);
         self.outbox_put.push(entry);
         self
     }

@@ -144,7 +144,7 @@ impl Store {
             }
             put_items(t, &sealed.items)?;
             put_cases(t, &sealed.cases)?;
-            put_outbox(t, &sealed.outbox, &batch.outbox_delete)?;
+            put_outbox(t, &sealed.outbox, &batch.outbox_delete, &batch.outbox_again)?;
             append_audit(t.audit, t.meta, &sealed.events, now)?;
             Ok(())
         })
@@ -361,9 +361,18 @@ fn put_cases(t: &Tx<'_>, cases: &[(String, Vec<u8>, Vec<u8>)]) -> Result<(), Abo
     Ok(())
 }
 
-/// The outbox's entries and their places in the schedule; delivered entries leave both.
-fn put_outbox(t: &Tx<'_>, outbox: &[OutboxRow], delete: &[u64]) -> Result<(), Abort> {
+/// The outbox's entries and their places in the schedule; delivered entries leave both;
+/// one put back `again` that is gone stays gone.
+fn put_outbox(
+    t: &Tx<'_>,
+    outbox: &[OutboxRow],
+    delete: &[u64],
+    again: &[u64],
+) -> Result<(), Abort> {
     for (id, due, deferred, c) in outbox {
+        if again.contains(id) && t.outbox.get(id.to_be_bytes())?.is_none() {
+            continue;
+        }
         t.outbox.insert(&id.to_be_bytes(), c.as_slice())?;
         unschedule(t.outbox_sched, *id)?;
         if let Some(queued) = deferred {
