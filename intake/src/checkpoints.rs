@@ -61,10 +61,7 @@ fn mail(store: &Store, cfg: &Loaded, note: &str, now: Timestamp) -> Result<(), S
         b.outbox(crate::delivery::compose::plain_entry(
             store, cfg, &reference, to, &subject, &body, now,
         )?);
-        modtag_storage::failpoint::step("checkpoint.mail").map_err(|source| StoreError::Io {
-            path: "checkpoint mail".into(),
-            source,
-        })?;
+        modtag_storage::failpoint::stored("checkpoint.mail")?;
         store.commit(b, now)?;
     }
     store.flush()

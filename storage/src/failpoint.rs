@@ -56,6 +56,15 @@ pub fn step(_name: &'static str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// [`step`] as a storage error (EIO, named by the step), for the steps whose failure is
+/// the same as any other that refuses the work it is part of.
+pub fn stored(name: &'static str) -> Result<(), crate::StoreError> {
+    step(name).map_err(|source| crate::StoreError::Io {
+        path: name.into(),
+        source,
+    })
+}
+
 /// Arms the failpoints `FAILPOINTS` names, for the rest of the process (a test build; in
 /// any other this does nothing).
 pub fn arm_from_env() {

@@ -52,6 +52,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// Creates `path` empty (0600), never over an existing file.
+fn create_empty(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Writes `bytes` to `path` (0600; replaced whole if it exists) and syncs its contents (not
 /// its name). Returns the SHA-256 of `bytes`.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
@@ -122,12 +131,7 @@ impl Spool {
             match ahead.remove(reference) {
                 Some(durable) => Some(durable),
                 None => {
-                    let created = fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&path);
-                    created.map_err(io(&path))?;
+                    create_empty(&path).map_err(io(&path))?;
                     None
                 }
             }
@@ -172,14 +176,7 @@ impl Spool {
                 16 => format!("{prefix}{m:0width$x}"),
                 _ => format!("{prefix}{m:0width$}"),
             })
-            .filter(|next| {
-                fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(self.path(next))
-                    .is_ok()
-            })
+            .filter(|next| create_empty(&self.path(next)).is_ok())
             .collect();
         ahead.extend(made.iter().map(|n| (n.clone(), false)));
         made

@@ -5,7 +5,8 @@
 
 use modtag_tests::*;
 
-fn check(d: &Daemon, data: &std::path::Path) -> std::process::Output {
+/// `modtag check` on `data` with `d`'s configuration (the daemon stopped).
+pub(crate) fn check(d: &Daemon, data: &std::path::Path) -> std::process::Output {
     Command::new(modtag_bin())
         .arg("--data")
         .arg(data)

@@ -12,7 +12,6 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -251,13 +250,7 @@ pub(crate) fn power_back(
     );
 
     assert!(d.stop().success());
-    let check = Command::new(modtag_bin())
-        .arg("--data")
-        .arg(&d.data)
-        .args(["check", "--config"])
-        .arg(&d.config)
-        .output()
-        .unwrap();
+    let check = super::check::check(d, &d.data);
     assert!(
         check.status.success(),
         "{what}: modtag check: {}{}",

@@ -314,12 +314,7 @@ impl Worker {
                     batch.item(item);
                 }
             }
-            modtag_storage::failpoint::step("outbox.record").map_err(|source| {
-                modtag_storage::StoreError::Io {
-                    path: "outbox record".into(),
-                    source,
-                }
-            })?;
+            modtag_storage::failpoint::stored("outbox.record")?;
             store.commit(batch, now)
         })
         .await;

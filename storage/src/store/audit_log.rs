@@ -107,10 +107,7 @@ impl Store {
             next_key: None,
         }
         .sign(&self.checkpoint_signer());
-        crate::failpoint::step("checkpoint.write").map_err(|source| StoreError::Io {
-            path: self.inner.dir.join(crate::keyspace::DB_DIR),
-            source,
-        })?;
+        crate::failpoint::stored("checkpoint.write")?;
         self.inner
             .trees
             .checkpoints

@@ -25,7 +25,8 @@ impl Store {
     pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<(), StoreError> {
         self.check()?;
         // Message files are written first, durably, names and all (see `spool`); the
-        // transaction records their hashes. If anything after that fails, the files are removed again.
+        // transaction records their hashes. If anything after that fails, the files are
+        // removed again.
         // So are the outbox's messages (sled would keep them resident): a new entry's goes
         // to `spool/outbox-<id>.pgp`, and the record keeps its hash.
         let mut batch = batch;

@@ -11,8 +11,8 @@ impl Store {
     ///
     /// Only one `Db::flush` runs at a time: concurrent flushes in sled 0.34 can deadlock
     /// (sled issue #1308, seen here under load in release builds). Callers share one through
-    /// a [`crate::group::Group`]. The message files the batches name are already durable, names and all
-    /// (see [`crate::spool`]).
+    /// a [`crate::group::Group`]. The message files the batches name are already durable,
+    /// names and all (see [`crate::spool`]).
     pub fn flush(&self) -> Result<(), StoreError> {
         let db = || self.inner.dir.join(crate::keyspace::DB_DIR);
         let step = |name| {

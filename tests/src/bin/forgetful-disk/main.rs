@@ -40,7 +40,7 @@ use fuser::{
 
 mod model;
 
-use model::{cut, errno, State};
+use model::{cut, errno, synced_copy, State};
 
 const TTL: Duration = Duration::from_secs(0);
 
@@ -112,11 +112,7 @@ impl Disk {
 
     fn sync_file(&self, s: &mut State, node: u64) -> std::io::Result<()> {
         let live = File::open(s.path(&self.live, node))?;
-        let kept = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.synced.join(node.to_string()))?;
+        let kept = synced_copy(&self.synced, node)?;
         let mut buf = Vec::new();
         for (off, len) in s.dirty.remove(&node).unwrap_or_default() {
             buf.resize(len as usize, 0);
@@ -133,14 +129,7 @@ impl Filesystem for Disk {
     }
 
     fn getattr(&self, _: &Request, ino: INodeNo, _: Option<FileHandle>, reply: ReplyAttr) {
-        let r = self.with(|s| {
-            let m = std::fs::symlink_metadata(s.path(&self.live, ino.0)).map_err(errno)?;
-            Ok(s.attr(ino.0, &m))
-        });
-        match r {
-            Ok(a) => reply.attr(&TTL, &a),
-            Err(e) => reply.error(e),
-        }
+        attr_reply(self.with(|s| s.attr_now(&self.live, ino.0)), reply)
     }
 
     fn setattr(
@@ -177,13 +166,9 @@ impl Filesystem for Disk {
                 // The length itself changes at the next sync; a longer file's new bytes too.
                 s.dirty.entry(ino.0).or_default().push((0, size));
             }
-            let m = std::fs::symlink_metadata(&path).map_err(errno)?;
-            Ok(s.attr(ino.0, &m))
+            s.attr_now(&self.live, ino.0)
         });
-        match r {
-            Ok(a) => reply.attr(&TTL, &a),
-            Err(e) => reply.error(e),
-        }
+        attr_reply(r, reply)
     }
 
     fn mkdir(
@@ -503,6 +488,13 @@ impl Disk {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
+    }
+}
+
+fn attr_reply(r: Result<FileAttr, Errno>, reply: ReplyAttr) {
+    match r {
+        Ok(a) => reply.attr(&TTL, &a),
+        Err(e) => reply.error(e),
     }
 }
 

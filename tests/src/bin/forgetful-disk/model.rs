@@ -98,6 +98,12 @@ impl State {
         }
     }
 
+    /// The live attributes of `node`.
+    pub(crate) fn attr_now(&self, live: &Path, node: u64) -> Result<FileAttr, Errno> {
+        let m = std::fs::symlink_metadata(self.path(live, node)).map_err(errno)?;
+        Ok(self.attr(node, &m))
+    }
+
     /// The live directory's entries now, as they would be synced.
     pub(crate) fn entries(
         &mut self,
@@ -128,6 +134,15 @@ impl State {
 
 /// Cuts the disk: every operation fails from now on, and `out` is written with what
 /// survived, from the synced entries and the synced contents in `synced`.
+/// What the disk holds of `node` (its contents as of its last sync), to bring up to date.
+pub(crate) fn synced_copy(synced: &Path, node: u64) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(synced.join(node.to_string()))
+}
+
 /// With `reorder`, a seeded part of what was not synced survives too (see the binary).
 pub(crate) fn cut(
     state: &Mutex<State>,
@@ -190,11 +205,7 @@ fn written_back(s: &mut State, (live, synced): (&Path, &Path), seed: u64) -> std
         if s.by_ino.get(&from.metadata()?.ino()) != Some(&node) {
             continue;
         }
-        let kept = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(synced.join(node.to_string()))?;
+        let kept = synced_copy(synced, node)?;
         let mut buf = vec![0; PAGE as usize];
         for (off, len) in ranges {
             let mut page = off / PAGE * PAGE;
