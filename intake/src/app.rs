@@ -36,8 +36,14 @@ impl App {
         E: From<StoreError> + Send + 'static,
     {
         let store = self.store.clone();
-        let done = blocking(move || f(&store)).await?;
-        flush(&self.store).await?;
+        // Planned, committed and flushed in one trip off the runtime (issue 33: a second
+        // hand-off for the flush cost a thread wake-up each way).
+        let done = blocking(move || {
+            let done = f(&store)?;
+            store.flush()?;
+            Ok::<T, E>(done)
+        })
+        .await?;
         self.wake.notify_one();
         Ok(done)
     }

@@ -14,7 +14,7 @@ use modtag_config::{Channel, Loaded};
 
 use super::compose::{self, From};
 use super::upload::{self, Refused, Submission};
-use crate::app::{flush, App};
+use crate::app::App;
 use crate::smtp::limits::RateLimiter;
 use crate::smtp::session::Envelope;
 use crate::understand::attach;
@@ -344,21 +344,14 @@ pub(super) async fn submit(
         sender_auth: None,
         signed_in,
     };
-    let store = state.app.store.clone();
-    let accepted = tokio::task::spawn_blocking(move || {
-        accept::accept_with(&store, &cfg, &reader, rx, now, stated)
-    })
-    .await;
+    let accepted = (state.app)
+        .change(move |store| accept::accept_with(store, &cfg, &reader, rx, now, stated))
+        .await;
     let reference = match accepted {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return storage_failed(&e.to_string()),
-        Err(_) => return storage_failed("the accepting task failed"),
+        Ok(r) => r,
+        Err(e) => return storage_failed(&e.to_string()),
     };
-    if let Err(e) = flush(&state.app.store).await {
-        return storage_failed(&e.to_string());
-    }
     tracing::info!(%reference, channel = channel.as_str(), "web form accepted");
-    state.app.wake.notify_one();
     let next = match channel {
         Channel::Trivselplus => {
             "Journalen sender din henvendelse videre til de ledere, den er til. Svaret kommer til institutionens adresse."

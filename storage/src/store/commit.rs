@@ -209,21 +209,42 @@ impl Store {
     }
 
     /// The batch's audit events, each encrypted to the auditors: only their keys, never on
-    /// the server, read what the log says happened.
+    /// the server, read what the log says happened. The entries of one actor about one
+    /// intake share a session key (`encrypt_each`), each entry opening on its own.
     fn seal_events(&self, batch: &Batch) -> Result<Vec<(&'static str, Vec<u8>)>, StoreError> {
-        let mut sealed_events = Vec::new();
-        for event in &batch.events {
-            let json = serde_json::to_vec(event)?;
-            let auditors = self.inner.auditors.read().expect("auditors lock").clone();
-            if auditors.is_empty() {
-                return Err(StoreError::Key(
-                    "no auditors' certificate to encrypt the audit log to: set [audit] auditor_certs".into(),
-                ));
-            }
-            let refs: Vec<&openpgp::Cert> = auditors.iter().collect();
-            sealed_events.push((event.kind.as_str(), crypto::encrypt(&refs, &json)?));
+        if batch.events.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(sealed_events)
+        let auditors = self.inner.auditors.read().expect("auditors lock").clone();
+        if auditors.is_empty() {
+            return Err(StoreError::Key(
+                "no auditors' certificate to encrypt the audit log to: set [audit] auditor_certs"
+                    .into(),
+            ));
+        }
+        let refs: Vec<&openpgp::Cert> = auditors.iter().collect();
+        let jsons = (batch.events.iter())
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()?;
+        let texts: Vec<&[u8]> = jsons.iter().map(Vec::as_slice).collect();
+        let mut sealed: Vec<Option<Vec<u8>>> = vec![None; texts.len()];
+        // By actor and intake: the entries of each share a session key.
+        let mut groups: Vec<((&str, Option<&str>), Vec<usize>)> = Vec::new();
+        for (i, e) in batch.events.iter().enumerate() {
+            let key = (e.actor.as_str(), e.reference.as_deref());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+        for (_, members) in &groups {
+            let group: Vec<&[u8]> = members.iter().map(|&i| texts[i]).collect();
+            for (i, c) in members.iter().zip(crypto::encrypt_each(&refs, &group)?) {
+                sealed[*i] = Some(c);
+            }
+        }
+        let kinds = batch.events.iter().map(|e| e.kind.as_str());
+        Ok(kinds.zip(sealed.into_iter().flatten()).collect())
     }
 
     /// Runs `f` in one sled transaction over every tree, each under its name (see `trees`);
