@@ -63,3 +63,79 @@ impl Group {
         }
     }
 }
+
+/// Jobs of many callers run together: each caller queues its job; one of them (the
+/// leader) takes every job queued so far and runs them as one (the commits of the moment
+/// in one sled transaction: sled writes out its log buffer twice for every transaction,
+/// each write a wake-up of its IO threads; issue 33). Each caller gets its own job's
+/// result.
+pub(crate) struct Combiner<J> {
+    state: Mutex<CombinerState<J>>,
+    done: Condvar,
+}
+
+struct CombinerState<J> {
+    queue: Vec<(u64, J)>,
+    results: std::collections::HashMap<u64, Result<(), StoreError>>,
+    issued: u64,
+    running: bool,
+}
+
+impl<J> Default for Combiner<J> {
+    fn default() -> Self {
+        Combiner {
+            state: Mutex::new(CombinerState {
+                queue: Vec::new(),
+                results: Default::default(),
+                issued: 0,
+                running: false,
+            }),
+            done: Condvar::new(),
+        }
+    }
+}
+
+/// A job's number and its result, as `apply` gives them back.
+pub(crate) type Outcome = (u64, Result<(), StoreError>);
+
+impl<J> Combiner<J> {
+    /// Queues `job` and returns its result once it has run, by this caller or another.
+    /// `apply` runs a set of jobs and gives a result for each; if it panics, its jobs fail.
+    pub(crate) fn run(
+        &self,
+        job: J,
+        apply: impl Fn(Vec<(u64, J)>) -> Vec<Outcome>,
+    ) -> Result<(), StoreError> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.issued += 1;
+        let id = st.issued;
+        st.queue.push((id, job));
+        loop {
+            if let Some(result) = st.results.remove(&id) {
+                return result;
+            }
+            if st.running {
+                st = self.done.wait(st).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            st.running = true;
+            let jobs = std::mem::take(&mut st.queue);
+            drop(st);
+            let ids: Vec<u64> = jobs.iter().map(|(id, _)| *id).collect();
+            let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(jobs)))
+                .unwrap_or_else(|_| {
+                    ids.iter()
+                        .map(|id| (*id, Err(StoreError::Poisoned)))
+                        .collect()
+                });
+            st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.running = false;
+            st.results.extend(outcomes);
+            // A job `apply` gave no result for fails rather than waits for ever.
+            for id in ids {
+                st.results.entry(id).or_insert(Err(StoreError::Poisoned));
+            }
+            self.done.notify_all();
+        }
+    }
+}

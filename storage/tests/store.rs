@@ -763,6 +763,78 @@ fn account_changes_are_compared_and_swapped_and_an_email_is_one_account() {
     assert_eq!(store.audit_tree().unwrap().size, before);
 }
 
+/// Issue 33: the commits of the moment run as one sled transaction. One refused there (an
+/// account changed since it was read) is refused alone and tried again by its caller; the
+/// intakes committed beside it are each there with their message, and the audit log holds
+/// every entry of theirs in one chain that verifies.
+#[test]
+fn a_commit_refused_beside_others_leaves_them_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let store = Store::open(dir.path(), test_keys(dir.path()), now).unwrap();
+    store
+        .add_user(account("lene", "lene@x", now), Batch::new(), now)
+        .unwrap()
+        .unwrap();
+    let before = store.verify_audit().unwrap().entries;
+    let refs: Vec<String> = std::thread::scope(|s| {
+        let steps: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    for _ in 0..20 {
+                        store
+                            .change_user("lene", now, |u, b| {
+                                let mut u = u.unwrap();
+                                u.totp_last_step = Some(u.totp_last_step.unwrap_or(0) + 1);
+                                b.user(u)
+                                    .audit(Event::new(EventKind::Received, "lene", "step"));
+                                Ok::<_, modtag_storage::StoreError>(())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        let intakes: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..40)
+                        .map(|_| {
+                            let r = store.next_reference(now).unwrap();
+                            let mut b = Batch::new();
+                            b.message(&r, r.clone().into_bytes()).item(item(&r, now));
+                            b.audit(Event::new(EventKind::Received, "system", "t").reference(&r));
+                            b.audit(Event::new(EventKind::Parsed, "system", "t").reference(&r));
+                            store.commit(b, now).unwrap();
+                            store.flush().unwrap();
+                            r
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        steps.into_iter().for_each(|t| t.join().unwrap());
+        intakes
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    });
+    assert_eq!(
+        store.user("lene").unwrap().unwrap().totp_last_step,
+        Some(160)
+    );
+    for r in &refs {
+        assert!(store.item(r).unwrap().is_some(), "{r} is missing");
+        assert_eq!(
+            store.message(r).unwrap().as_deref(),
+            Some(r.as_bytes()),
+            "{r}'s message"
+        );
+    }
+    let report = store.verify_audit().unwrap();
+    assert_eq!(report.entries, before + 160 + 2 * 320);
+}
+
 /// Issue 26: intakes accepted at the same moment each see the kvitteringer the others are
 /// about to send, whatever the spelling of the address; a new day starts a new count.
 #[test]

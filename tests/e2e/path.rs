@@ -150,6 +150,37 @@ fn smtp_to_encrypted_delivery_end_to_end() {
     // received, parsed, listed, decided, routed, delivered ×2 at the least.
     assert!(report["entries"].as_u64().unwrap() >= 7, "{report}");
 
+    // Each entry opens on its own with the auditors' key in GnuPG 2.2; the entries the
+    // intake wrote together share one PKESK (one key agreement, issue 33), a later
+    // commit's entry has its own.
+    {
+        let db = sled::open(d.data.join("db")).unwrap();
+        let audit = db.open_tree("audit").unwrap();
+        let gpg = Gpg::with_demo_keys(&["auditor"]);
+        let mut opened = Vec::new();
+        for kv in audit.iter() {
+            let payload = entry_payload(&kv.unwrap().1);
+            let text = gpg
+                .decrypt_binary(&payload)
+                .expect("gpg opens an entry alone");
+            opened.push((text, first_packet(&payload).to_vec()));
+        }
+        let kind = |k: &str| {
+            let k = format!("\"kind\":\"{k}\"");
+            opened
+                .iter()
+                .find(|(t, _)| t.contains(&k))
+                .expect("entry of that kind")
+        };
+        let (received, parsed, keys) = (kind("received"), kind("parsed"), kind("keys_created"));
+        assert!(received.0.contains(&reference) && parsed.0.contains(&reference));
+        assert_eq!(
+            received.1, parsed.1,
+            "one commit's entries share their PKESK"
+        );
+        assert_ne!(keys.1, received.1, "another commit's entry has its own");
+    }
+
     // ...and fails, with exit code 3, after one byte of one entry is changed.
     {
         let db = sled::open(d.data.join("db")).unwrap();
@@ -201,4 +232,22 @@ fn the_daemon_never_dumps_core() {
         .unwrap();
     let fields: Vec<&str> = core.split_whitespace().collect();
     assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+}
+
+/// An audit entry's payload, as the tree stores it (`storage/src/audit`): format, sequence
+/// number and time (17 bytes), the kind (its length, then it), the previous entry's and
+/// its own hash (64 bytes), then the OpenPGP message.
+fn entry_payload(entry: &[u8]) -> Vec<u8> {
+    let kind = entry[17] as usize;
+    entry[18 + kind + 64..].to_vec()
+}
+
+/// An OpenPGP message's first packet (new-format header, as modtag writes): a PKESK here.
+fn first_packet(message: &[u8]) -> &[u8] {
+    let (header, len) = match message[1] {
+        l @ 0..192 => (2, l as usize),
+        l @ 192..224 => (3, ((l as usize - 192) << 8) + message[2] as usize + 192),
+        _ => panic!("a PKESK of an unexpected length"),
+    };
+    &message[..header + len]
 }

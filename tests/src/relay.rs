@@ -193,7 +193,7 @@ impl Gpg {
     }
 
     /// gpg with `args` on this keyring, `input` on its standard input.
-    fn gpg(&self, args: &[&str], input: &str) -> std::process::Output {
+    fn gpg(&self, args: &[&str], input: impl AsRef<[u8]>) -> std::process::Output {
         let mut child = Command::new("gpg")
             .arg("--homedir")
             .arg(self.home.path())
@@ -207,9 +207,18 @@ impl Gpg {
             .stdin
             .take()
             .unwrap()
-            .write_all(input.as_bytes())
+            .write_all(input.as_ref())
             .unwrap();
         child.wait_with_output().unwrap()
+    }
+
+    /// Decrypts a binary OpenPGP message (an audit entry's payload) with nothing else.
+    pub fn decrypt_binary(&self, message: &[u8]) -> Result<String, String> {
+        let out = self.gpg(&["--batch", "--quiet", "--decrypt"], message);
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+            false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+        }
     }
 
     /// Decrypts an armored message and reports what gpg made of its signature: the

@@ -116,39 +116,50 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let sealed = self.seal_batch(batch, sealers, blind)?;
-        let new_keys = sealers.new_keys();
-        let erased: Vec<(&str, Vec<Vec<u8>>)> = batch
-            .erased
-            .iter()
-            .map(|e| (e.item.reference.as_str(), item_index_keys(blind, &e.item)))
-            .collect();
+        let writes = Writes {
+            sealed,
+            messages: messages.to_vec(),
+            new_keys: sealers.new_keys().to_vec(),
+            erased: (batch.erased.iter())
+                .map(|e| (e.item.reference.clone(), item_index_keys(blind, &e.item)))
+                .collect(),
+            users_seen: batch.users_seen.clone(),
+            outbox_delete: batch.outbox_delete.clone(),
+            outbox_again: batch.outbox_again.clone(),
+            now,
+        };
         crate::failpoint::step("commit.transaction")
             .map_err(|e| self.storage_failed(sled::Error::Io(e)))?;
-        self.transaction(|t| {
-            stamp_changes(t, &sealed.items, messages, &erased)?;
-            for (r, wrapped) in new_keys {
-                t.item_keys.insert(r.as_bytes(), wrapped.as_slice())?;
+        (self.inner.combined).run(writes, |jobs| self.apply_writes(jobs))
+    }
+
+    /// The writes of the commits of the moment in one transaction, in the order they came
+    /// (see [`crate::group::Combiner`]). One whose checks fail (an account changed) gets
+    /// its error and the others are tried again without it.
+    fn apply_writes(&self, mut jobs: Vec<(u64, Writes)>) -> Vec<crate::group::Outcome> {
+        let mut outcomes = Vec::new();
+        while !jobs.is_empty() {
+            let applied = self.inner.trees.transaction(|t| {
+                for (i, (_, writes)) in jobs.iter().enumerate() {
+                    writes.apply(t).map_err(|e| match e {
+                        Abort::Abort(e) => ConflictableTransactionError::Abort((i, e)),
+                        Abort::Conflict => ConflictableTransactionError::Conflict,
+                        Abort::Storage(e) => ConflictableTransactionError::Storage(e),
+                    })?;
+                }
+                Ok(())
+            });
+            match applied {
+                Ok(()) => outcomes.extend(jobs.drain(..).map(|(id, _)| (id, Ok(())))),
+                Err(TransactionError::Abort((i, e))) => outcomes.push((jobs.remove(i).0, Err(e))),
+                Err(TransactionError::Storage(e)) => {
+                    for (id, _) in jobs.drain(..) {
+                        outcomes.push((id, Err(self.storage_failed(e.clone()))));
+                    }
+                }
             }
-            erase(t, &erased)?;
-            check_users_unchanged(t, &batch.users_seen)?;
-            for (id, c) in &sealed.users {
-                t.users.insert(id.as_bytes(), c.as_slice())?;
-            }
-            for (key, c) in &sealed.series {
-                t.meta.insert(key.as_bytes(), c.as_slice())?;
-            }
-            for key in &sealed.item_keys {
-                t.item_index.insert(key.as_slice(), &[])?;
-            }
-            for (r, c) in messages {
-                t.messages.insert(r.as_bytes(), c.as_slice())?;
-            }
-            put_items(t, &sealed.items)?;
-            put_cases(t, &sealed.cases)?;
-            put_outbox(t, &sealed.outbox, &batch.outbox_delete, &batch.outbox_again)?;
-            append_audit(t.audit, t.meta, &sealed.events, now)?;
-            Ok(())
-        })
+        }
+        outcomes
     }
 
     /// Encrypts the batch's records outside the transaction: it is the expensive part, and
@@ -274,6 +285,52 @@ impl Store {
     }
 }
 
+/// One commit's writes, owned: whichever commit leads the transaction applies them.
+pub(super) struct Writes {
+    sealed: Sealed,
+    /// `(reference, SHA-256 of its message file)`.
+    messages: Vec<(String, Vec<u8>)>,
+    /// Item keys made by this commit, wrapped: `(reference, wrapped key)`.
+    new_keys: Vec<(String, Vec<u8>)>,
+    /// `(reference, its blind-index keys)` of the intakes erased.
+    erased: Vec<(String, Vec<Vec<u8>>)>,
+    users_seen: Vec<(String, Option<[u8; 32]>)>,
+    outbox_delete: Vec<u64>,
+    outbox_again: Vec<u64>,
+    now: Timestamp,
+}
+
+impl Writes {
+    /// The records, sealed, with the message hashes already on disk, new item keys,
+    /// erasures, and the audit entries. Only reads and writes the trees: a transaction may
+    /// run it more than once.
+    fn apply(&self, t: &Tx<'_>) -> Result<(), Abort> {
+        let sealed = &self.sealed;
+        stamp_changes(t, &sealed.items, &self.messages, &self.erased)?;
+        for (r, wrapped) in &self.new_keys {
+            t.item_keys.insert(r.as_bytes(), wrapped.as_slice())?;
+        }
+        erase(t, &self.erased)?;
+        check_users_unchanged(t, &self.users_seen)?;
+        for (id, c) in &sealed.users {
+            t.users.insert(id.as_bytes(), c.as_slice())?;
+        }
+        for (key, c) in &sealed.series {
+            t.meta.insert(key.as_bytes(), c.as_slice())?;
+        }
+        for key in &sealed.item_keys {
+            t.item_index.insert(key.as_slice(), &[])?;
+        }
+        for (r, c) in &self.messages {
+            t.messages.insert(r.as_bytes(), c.as_slice())?;
+        }
+        put_items(t, &sealed.items)?;
+        put_cases(t, &sealed.cases)?;
+        put_outbox(t, &sealed.outbox, &self.outbox_delete, &self.outbox_again)?;
+        append_audit(t.audit, t.meta, &sealed.events, self.now)
+    }
+}
+
 /// A batch's records as [`Store::seal_batch`] encrypted them for the transaction.
 struct Sealed {
     /// `(reference, summary, sealed item)`.
@@ -301,7 +358,7 @@ fn stamp_changes(
     t: &Tx<'_>,
     items: &[(String, Vec<u8>, Vec<u8>)],
     messages: &[(String, Vec<u8>)],
-    erased: &[(&str, Vec<Vec<u8>>)],
+    erased: &[(String, Vec<Vec<u8>>)],
 ) -> Result<(), Abort> {
     let stamp = match t.meta.get(AUDIT_HEAD)? {
         Some(v) => decode_head(&v).map_or(0, |(seq, _)| seq),
@@ -310,7 +367,7 @@ fn stamp_changes(
     let stamp = stamp.to_be_bytes();
     let changed = (items.iter().map(|(r, _, _)| r.as_str()))
         .chain(messages.iter().map(|(r, _)| r.as_str()))
-        .chain(erased.iter().map(|(r, _)| *r));
+        .chain(erased.iter().map(|(r, _)| r.as_str()));
     for r in changed {
         t.changes.insert(r.as_bytes(), &stamp)?;
     }
@@ -318,7 +375,7 @@ fn stamp_changes(
 }
 
 /// Erased: the intake's key goes, and with it every copy of its data.
-fn erase(t: &Tx<'_>, erased: &[(&str, Vec<Vec<u8>>)]) -> Result<(), Abort> {
+fn erase(t: &Tx<'_>, erased: &[(String, Vec<Vec<u8>>)]) -> Result<(), Abort> {
     for (reference, index_keys) in erased {
         let r = reference.as_bytes();
         t.item_keys.remove(r)?;

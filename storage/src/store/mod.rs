@@ -153,6 +153,8 @@ struct Inner {
     refseq: std::sync::Mutex<std::collections::HashMap<i16, u64>>,
     /// The group commit ([`Store::flush`]).
     flusher: crate::group::Group,
+    /// The transactions of the commits of the moment, run as one.
+    combined: crate::group::Combiner<commit::Writes>,
     /// Message files whose records a commit removed, removed by the flush that makes that
     /// durable.
     unlinked: std::sync::Mutex<Vec<String>>,
@@ -266,6 +268,7 @@ impl Store {
             poisoned: AtomicBool::new(false),
             refseq: Default::default(),
             flusher: Default::default(),
+            combined: Default::default(),
             unlinked: Default::default(),
             sealer: Default::default(),
             opened: Default::default(),
