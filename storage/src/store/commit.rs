@@ -240,7 +240,8 @@ impl Store {
         let texts: Vec<&[u8]> = jsons.iter().map(Vec::as_slice).collect();
         let mut sealed: Vec<Option<Vec<u8>>> = vec![None; texts.len()];
         // By actor and intake: the entries of each share a session key.
-        let mut groups: Vec<((&str, Option<&str>), Vec<usize>)> = Vec::new();
+        type Who<'a> = (&'a str, Option<&'a str>);
+        let mut groups: Vec<(Who<'_>, Vec<usize>)> = Vec::new();
         for (i, e) in batch.events.iter().enumerate() {
             let key = (e.actor.as_str(), e.reference.as_deref());
             match groups.iter_mut().find(|(k, _)| *k == key) {
