@@ -180,14 +180,24 @@ fn sink_for(parts: &[&[u8]], head: &[u8]) -> Vec<u8> {
     sink
 }
 
+/// The concatenation of `parts` as one literal data packet, encrypted. Its length is known,
+/// so the packet is written straight into the encryptor with that length: sequoia's
+/// `LiteralWriter` frames an unknown length in partial-body chunks, copying every byte
+/// once more (issue 33). Binary, no file name, no date, as `LiteralWriter` writes it.
 fn write_literal(encryptor: Encryptor, parts: &[&[u8]]) -> Result<(), StoreError> {
-    let message = encryptor.build().map_err(crypto_err)?;
-    let mut w = LiteralWriter::new(message).build().map_err(crypto_err)?;
+    use openpgp::packet::header::{BodyLength, CTB};
+    use openpgp::packet::Tag;
+    let io = |e: std::io::Error| StoreError::Crypto(e.to_string());
+    let mut message = encryptor.build().map_err(crypto_err)?;
+    let len: usize = parts.iter().map(|p| p.len()).sum::<usize>() + 6;
+    let len = u32::try_from(len).map_err(|_| StoreError::Crypto("over 4 GiB to seal".into()))?;
+    let header = openpgp::packet::Header::new(CTB::new(Tag::Literal), BodyLength::Full(len));
+    openpgp::serialize::Marshal::serialize(&header, &mut message).map_err(crypto_err)?;
+    message.write_all(&[b'b', 0, 0, 0, 0, 0]).map_err(io)?;
     for part in parts {
-        w.write_all(part)
-            .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        message.write_all(part).map_err(io)?;
     }
-    w.finalize().map_err(crypto_err)
+    message.finalize().map_err(crypto_err)
 }
 
 /// Seals data that only modtag itself reads back (the store key's records and message
@@ -547,12 +557,17 @@ mod tests {
         };
         let sealer = Sealer::new(&[&key]).unwrap();
         let v2 = sealer.seal(&[&plain]).unwrap();
-        // Parts are one plaintext, in order.
+        // Parts are one plaintext, in order (one literal packet of their length).
         let (a, b) = plain.split_at(7);
         assert_eq!(
             decrypt(&key, &sealer.seal(&[a, b]).unwrap()).unwrap(),
             plain
         );
+        assert_eq!(
+            decrypt(&key, &sealer.seal(&[b"", a, b"", b]).unwrap()).unwrap(),
+            plain
+        );
+        assert_eq!(decrypt(&key, &sealer.seal(&[]).unwrap()).unwrap(), b"");
         assert_eq!(seip_version(&v2), Some(2));
         assert_eq!(decrypt(&key, &v2).unwrap(), plain);
         // Records written as SEIPDv2 with OCB (before GCM) still open.
@@ -589,5 +604,29 @@ mod tests {
         let n = bad.len() - 100;
         bad[n] ^= 1;
         assert!(decrypt(&key, &bad).is_err());
+    }
+
+    /// Texts encrypted together each open on their own, under one PKESK; another call
+    /// makes another.
+    #[test]
+    fn each_of_encrypt_each_opens_alone() {
+        let key = crate::keys::generate_key("auditor <a@localhost>").unwrap();
+        let texts: [&[u8]; 3] = [b"received", b"parsed", &[7u8; 70_000]];
+        let sealed = encrypt_each(&[&key], &texts).unwrap();
+        let pkesk = |bytes: &[u8]| {
+            let pile = PacketPile::from_bytes(bytes).unwrap();
+            match pile.descendants().next() {
+                Some(Packet::PKESK(p)) => p.clone(),
+                other => panic!("a PKESK first, not {other:?}"),
+            }
+        };
+        for (text, c) in texts.iter().zip(&sealed) {
+            assert_eq!(decrypt(&key, c).unwrap(), *text);
+            assert_eq!(pkesk(c), pkesk(&sealed[0]));
+        }
+        let again = encrypt_each(&[&key], &texts[..2]).unwrap();
+        assert_ne!(pkesk(&again[0]), pkesk(&sealed[0]));
+        let other = crate::keys::generate_key("other <o@localhost>").unwrap();
+        assert!(decrypt(&other, &sealed[1]).is_err());
     }
 }
