@@ -66,22 +66,22 @@ impl Group {
 
 /// Jobs of many callers run together: each caller queues its job; one of them (the
 /// leader) takes every job queued so far and runs them as one (the commits of the moment
-/// in one sled transaction: sled writes out its log buffer twice for every transaction,
-/// each write a wake-up of its IO threads; issue 33). Each caller gets its own job's
-/// result.
-pub(crate) struct Combiner<J> {
-    state: Mutex<CombinerState<J>>,
+/// in one sled transaction, and their flush: sled writes out its log buffer twice for every
+/// transaction, each write a wake-up of its IO threads; issue 33). Each caller gets its own
+/// job's result, `R`.
+pub(crate) struct Combiner<J, R> {
+    state: Mutex<CombinerState<J, R>>,
     done: Condvar,
 }
 
-struct CombinerState<J> {
+struct CombinerState<J, R> {
     queue: Vec<(u64, J)>,
-    results: std::collections::HashMap<u64, Result<(), StoreError>>,
+    results: std::collections::HashMap<u64, R>,
     issued: u64,
     running: bool,
 }
 
-impl<J> Default for Combiner<J> {
+impl<J, R> Default for Combiner<J, R> {
     fn default() -> Self {
         Combiner {
             state: Mutex::new(CombinerState {
@@ -95,17 +95,16 @@ impl<J> Default for Combiner<J> {
     }
 }
 
-/// A job's number and its result, as `apply` gives them back.
-pub(crate) type Outcome = (u64, Result<(), StoreError>);
-
-impl<J> Combiner<J> {
+impl<J, R> Combiner<J, R> {
     /// Queues `job` and returns its result once it has run, by this caller or another.
-    /// `apply` runs a set of jobs and gives a result for each; if it panics, its jobs fail.
+    /// `apply` runs a set of jobs and gives each its result by number; a job it gives none
+    /// (it panicked) gets `failed()`.
     pub(crate) fn run(
         &self,
         job: J,
-        apply: impl Fn(Vec<(u64, J)>) -> Vec<Outcome>,
-    ) -> Result<(), StoreError> {
+        apply: impl Fn(Vec<(u64, J)>) -> Vec<(u64, R)>,
+        failed: impl Fn() -> R,
+    ) -> R {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.issued += 1;
         let id = st.issued;
@@ -123,17 +122,13 @@ impl<J> Combiner<J> {
             drop(st);
             let ids: Vec<u64> = jobs.iter().map(|(id, _)| *id).collect();
             let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(jobs)))
-                .unwrap_or_else(|_| {
-                    ids.iter()
-                        .map(|id| (*id, Err(StoreError::Poisoned)))
-                        .collect()
-                });
+                .unwrap_or_default();
             st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             st.running = false;
             st.results.extend(outcomes);
             // A job `apply` gave no result for fails rather than waits for ever.
             for id in ids {
-                st.results.entry(id).or_insert(Err(StoreError::Poisoned));
+                st.results.entry(id).or_insert_with(&failed);
             }
             self.done.notify_all();
         }

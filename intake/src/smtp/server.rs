@@ -274,18 +274,14 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
         signed_in: None,
     };
     let now = app.clock.now();
-    // Stored and made durable in one trip off the runtime: a second hand-off for the
-    // group commit cost a thread wake-up each way per message (issue 33).
-    let result = tokio::task::spawn_blocking(move || {
-        let reference = accept::accept(&store, &cfg, &reader, rx, now).map_err(|e| (e, "store"))?;
-        store.flush().map_err(|e| (e, "flush"))?;
-        Ok(reference)
-    })
-    .await;
+    // Stored and made durable in one trip off the runtime (the commit's leader flushes):
+    // a second hand-off for the group commit cost a thread wake-up each way (issue 33).
+    let result =
+        tokio::task::spawn_blocking(move || accept::accept(&store, &cfg, &reader, rx, now)).await;
     let reference = match result {
         Ok(Ok(r)) => r,
-        Ok(Err((e, step))) => {
-            tracing::error!(%peer, error = %e, step, "could not store a message durably; answered with a temporary failure");
+        Ok(Err(e)) => {
+            tracing::error!(%peer, error = %e, "could not store a message durably; answered with a temporary failure");
             return if e.is_full() {
                 Committed::Full
             } else {

@@ -81,8 +81,9 @@ impl Known {
     }
 }
 
-/// Stores one message and its triage item; returns the reference. Blocking (encryption
-/// and sled): call from `spawn_blocking`. The caller flushes before acknowledging.
+/// Stores one message and its triage item durably (flushed with the commits of the moment
+/// before it returns); returns the reference. Blocking (encryption and sled): call from
+/// `spawn_blocking`.
 pub fn accept(
     store: &Store,
     cfg: &Loaded,
@@ -163,7 +164,7 @@ pub fn accept_with(
         batch.item(item);
         held
     });
-    store.commit(batch, now)?;
+    store.commit_durable(batch, now)?;
     Ok(reference)
 }
 

@@ -23,6 +23,16 @@ impl Store {
     /// Writes a batch atomically. Not yet durable: call [`Store::flush`] before telling
     /// anyone it happened.
     pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<(), StoreError> {
+        self.commit_as(batch, now, false)
+    }
+
+    /// As [`Store::commit`], durable when it returns: the transaction's leader flushes for
+    /// every durable commit it applied, so their callers wake once (intake, issue 33).
+    pub fn commit_durable(&self, batch: Batch, now: Timestamp) -> Result<(), StoreError> {
+        self.commit_as(batch, now, true)
+    }
+
+    fn commit_as(&self, batch: Batch, now: Timestamp, durable: bool) -> Result<(), StoreError> {
         self.check()?;
         // Message files are written first, durably, names and all (see `spool`); the
         // transaction records their hashes. If anything after that fails, the files are
@@ -75,7 +85,13 @@ impl Store {
                 new_files.push(name);
                 entry.message_sha256 = Some(hex::encode(hash));
             }
-            self.commit_sealed(&batch, &messages, &mut sealers, held.blind(), now)
+            self.commit_sealed(
+                &batch,
+                &messages,
+                &mut sealers,
+                held.blind(),
+                (now, durable),
+            )
         })();
         drop(sealers);
         drop(held);
@@ -96,13 +112,15 @@ impl Store {
             // A delivered entry's message goes with it, once the flush has made the
             // record's removal durable (a file removed first could leave a record without
             // its file after a power cut; a crash before leaves a file the next open removes).
-            Ok(()) => {
+            Ok(_) => {
                 let names =
                     (batch.outbox_delete.iter()).map(|id| crate::spool::Spool::outbox_name(*id));
                 (self.inner.unlinked.lock().expect("unlinked lock")).extend(names);
             }
         }
-        result
+        // Applied, and (durable) the flush's own result: a failed flush keeps the files
+        // its records name, and has poisoned the store.
+        result?
     }
 
     /// The batch's records, sealed, written in one transaction with the message hashes
@@ -113,8 +131,8 @@ impl Store {
         messages: &[(String, Vec<u8>)],
         sealers: &mut super::ItemSealers<'_>,
         blind: &[u8; 32],
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
+        (now, durable): (Timestamp, bool),
+    ) -> Result<Flushed, StoreError> {
         let sealed = self.seal_batch(batch, sealers, blind)?;
         let writes = Writes {
             sealed,
@@ -127,17 +145,23 @@ impl Store {
             outbox_delete: batch.outbox_delete.clone(),
             outbox_again: batch.outbox_again.clone(),
             now,
+            durable,
         };
         crate::failpoint::step("commit.transaction")
             .map_err(|e| self.storage_failed(sled::Error::Io(e)))?;
-        (self.inner.combined).run(writes, |jobs| self.apply_writes(jobs))
+        (self.inner.combined).run(
+            writes,
+            |jobs| self.apply_writes(jobs),
+            || Err(StoreError::Poisoned),
+        )
     }
 
     /// The writes of the commits of the moment in one transaction, in the order they came
     /// (see [`crate::group::Combiner`]). One whose checks fail (an account changed) gets
     /// its error and the others are tried again without it.
-    fn apply_writes(&self, mut jobs: Vec<(u64, Writes)>) -> Vec<crate::group::Outcome> {
+    fn apply_writes(&self, mut jobs: Vec<(u64, Writes)>) -> Vec<(u64, Applied)> {
         let mut outcomes = Vec::new();
+        let mut durable = Vec::new();
         while !jobs.is_empty() {
             let applied = self.inner.trees.transaction(|t| {
                 for (i, (_, writes)) in jobs.iter().enumerate() {
@@ -150,13 +174,33 @@ impl Store {
                 Ok(())
             });
             match applied {
-                Ok(()) => outcomes.extend(jobs.drain(..).map(|(id, _)| (id, Ok(())))),
+                Ok(()) => {
+                    for (id, writes) in jobs.drain(..) {
+                        match writes.durable {
+                            true => durable.push(id),
+                            false => outcomes.push((id, Ok(Ok(())))),
+                        }
+                    }
+                }
                 Err(TransactionError::Abort((i, e))) => outcomes.push((jobs.remove(i).0, Err(e))),
                 Err(TransactionError::Storage(e)) => {
                     for (id, _) in jobs.drain(..) {
                         outcomes.push((id, Err(self.storage_failed(e.clone()))));
                     }
                 }
+            }
+        }
+        if !durable.is_empty() {
+            // Once for all of them. A failure has poisoned the store: the first gets it, the
+            // others its like (a full disk stays a full disk, answered as such).
+            let mut flushed = self.flush();
+            for id in durable {
+                let like = match &flushed {
+                    Ok(()) => Ok(()),
+                    Err(StoreError::Full(why)) => Err(StoreError::Full(why.clone())),
+                    Err(_) => Err(StoreError::Poisoned),
+                };
+                outcomes.push((id, Ok(std::mem::replace(&mut flushed, like))));
             }
         }
         outcomes
@@ -299,7 +343,15 @@ pub(super) struct Writes {
     outbox_delete: Vec<u64>,
     outbox_again: Vec<u64>,
     now: Timestamp,
+    /// Flushed by the leader before its caller is answered.
+    durable: bool,
 }
+
+/// A durable commit's flush: `Ok` also for a commit that was not to be flushed.
+type Flushed = Result<(), StoreError>;
+
+/// A commit's transaction applied (or why not), and its flush.
+pub(super) type Applied = Result<Flushed, StoreError>;
 
 impl Writes {
     /// The records, sealed, with the message hashes already on disk, new item keys,

@@ -154,7 +154,7 @@ struct Inner {
     /// The group commit ([`Store::flush`]).
     flusher: crate::group::Group,
     /// The transactions of the commits of the moment, run as one.
-    combined: crate::group::Combiner<commit::Writes>,
+    combined: crate::group::Combiner<commit::Writes, commit::Applied>,
     /// Message files whose records a commit removed, removed by the flush that makes that
     /// durable.
     unlinked: std::sync::Mutex<Vec<String>>,
