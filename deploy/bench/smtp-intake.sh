@@ -23,6 +23,14 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 # `recently_deleted`), so a run measured the clean-up of the run before it (issue 33).
 work=$(mktemp -d /tmp/modtag-bench.XXXXXX)
 fs=$work.ext4
+cleanup() {
+  [[ -n ${mpid:-} ]] && kill "$mpid" 2>/dev/null || true
+  [[ -n ${ppid_:-} ]] && postfix -c "$work/pf/etc" stop >/dev/null 2>&1 || true
+  wait 2>/dev/null || true
+  umount "$work" 2>/dev/null || true
+  rm -rf "$work" "$fs"
+}
+trap cleanup EXIT
 truncate -s 8G "$fs" && mkfs.ext4 -q -F "$fs" && mount -o loop "$fs" "$work" \
   || { echo "could not mount a loop ext4 for the benchmark (needs root and a loop device)"; exit 1; }
 chmod 755 "$work"   # Postfix's unprivileged processes must reach its queue below it
@@ -31,14 +39,6 @@ cd "$root"
 cargo build --release --quiet -p modtag-intake --bin modtag -p modtag-tests --bin smtp-load
 M=$root/target/release/modtag
 L=$root/target/release/smtp-load
-
-cleanup() {
-  [[ -n ${mpid:-} ]] && kill "$mpid" 2>/dev/null || true
-  [[ -n ${ppid_:-} ]] && postfix -c "$work/pf/etc" stop >/dev/null 2>&1 || true
-  wait 2>/dev/null || true
-  umount "$work" 2>/dev/null && rm -rf "$work" "$fs"
-}
-trap cleanup EXIT
 
 # --- modtag -------------------------------------------------------------------------------
 source "$root/deploy/bench/config.sh"
