@@ -35,43 +35,65 @@ pub fn encrypt(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError>
     encrypt_inner(certs, &[plaintext], false)
 }
 
-/// Encrypts each of `plaintexts` to `certs` as its own message, as [`encrypt`] would, but
-/// under one session key: the X25519 key agreement behind a recipient's PKESK is done once
-/// for all of them instead of once per message (the audit entries of one commit were a
-/// tenth of intake's CPU time, issue 33). Each message still carries the PKESKs and opens
-/// on its own, GnuPG 2.2 too; whoever is shown the session key of one reads the others, so
-/// callers pass only texts about one change.
-pub fn encrypt_each(certs: &[&Cert], plaintexts: &[&[u8]]) -> Result<Vec<Vec<u8>>, StoreError> {
-    use openpgp::cert::amalgamation::ValidAmalgamation;
-    use openpgp::cert::Preferences;
-    let p = policy();
-    let keys = encryption_keys(certs, &p)?;
-    // Recipients that all read SEIPDv2 get what `encrypt` gives them, one at a time.
-    let v2 = keys
-        .iter()
-        .all(|ka| (ka.valid_cert().features()).is_some_and(|f| f.supports_seipdv2()));
-    if plaintexts.len() < 2 || v2 {
-        return plaintexts.iter().map(|t| encrypt(certs, t)).collect();
+/// Messages to `certs` under one session key, each as [`encrypt`] would make it: the
+/// X25519 key agreement behind a recipient's PKESK is done once for all of them instead of
+/// once per message (the audit entries of one commit were a tenth of intake's CPU time,
+/// issue 33). Each message still carries the PKESKs and opens on its own, GnuPG 2.2 too;
+/// whoever is shown the session key of one reads the others, so one `SharedKey` seals only
+/// texts about one change.
+pub struct SharedKey<'a> {
+    certs: &'a [&'a Cert],
+    /// The session key and its PKESKs (v3), or none when every recipient reads SEIPDv2:
+    /// they get what `encrypt` gives them, one message at a time.
+    shared: Option<(SessionKey, Vec<u8>)>,
+}
+
+impl<'a> SharedKey<'a> {
+    pub fn new(certs: &'a [&'a Cert]) -> Result<SharedKey<'a>, StoreError> {
+        use openpgp::cert::amalgamation::ValidAmalgamation;
+        use openpgp::cert::Preferences;
+        let p = policy();
+        let keys = encryption_keys(certs, &p)?;
+        let v2 = keys
+            .iter()
+            .all(|ka| (ka.valid_cert().features()).is_some_and(|f| f.supports_seipdv2()));
+        if v2 {
+            return Ok(SharedKey {
+                certs,
+                shared: None,
+            });
+        }
+        let algo = SymmetricAlgorithm::default();
+        let session_key =
+            SessionKey::new(algo.key_size().map_err(crypto_err)?).map_err(crypto_err)?;
+        let mut pkesks = Vec::new();
+        for ka in &keys {
+            let mut pkesk =
+                PKESK3::for_recipient(algo, &session_key, ka.key()).map_err(crypto_err)?;
+            pkesk.set_recipient(Some(ka.key().keyid()));
+            Packet::from(pkesk)
+                .serialize(&mut pkesks)
+                .map_err(crypto_err)?;
+        }
+        Ok(SharedKey {
+            certs,
+            shared: Some((session_key, pkesks)),
+        })
     }
-    let algo = SymmetricAlgorithm::default();
-    let session_key = SessionKey::new(algo.key_size().map_err(crypto_err)?).map_err(crypto_err)?;
-    let mut pkesks = Vec::new();
-    for ka in &keys {
-        let mut pkesk = PKESK3::for_recipient(algo, &session_key, ka.key()).map_err(crypto_err)?;
-        pkesk.set_recipient(Some(ka.key().keyid()));
-        Packet::from(pkesk)
-            .serialize(&mut pkesks)
-            .map_err(crypto_err)?;
-    }
-    let each = |text: &&[u8]| {
-        let mut sink = sink_for(&[text], &pkesks);
-        let message = Message::new(&mut sink);
+
+    /// `text`, encrypted to the recipients as a message of its own.
+    pub fn encrypt(&self, text: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let Some((session_key, pkesks)) = &self.shared else {
+            return encrypt(self.certs, text);
+        };
+        let mut sink = sink_for(&[text], pkesks);
+        let algo = SymmetricAlgorithm::default();
         let encryptor =
-            Encryptor::with_session_key(message, algo, session_key.clone()).map_err(crypto_err)?;
+            Encryptor::with_session_key(Message::new(&mut sink), algo, session_key.clone())
+                .map_err(crypto_err)?;
         write_literal(encryptor, &[text])?;
         Ok(sink)
-    };
-    plaintexts.iter().map(each).collect()
+    }
 }
 
 /// Encrypts `plaintext` to `certs`, ASCII-armored (for e-mail).
@@ -187,15 +209,16 @@ fn sink_for(parts: &[&[u8]], head: &[u8]) -> Vec<u8> {
 fn write_literal(encryptor: Encryptor, parts: &[&[u8]]) -> Result<(), StoreError> {
     use openpgp::packet::header::{BodyLength, CTB};
     use openpgp::packet::Tag;
-    let io = |e: std::io::Error| StoreError::Crypto(e.to_string());
     let mut message = encryptor.build().map_err(crypto_err)?;
     let len: usize = parts.iter().map(|p| p.len()).sum::<usize>() + 6;
     let len = u32::try_from(len).map_err(|_| StoreError::Crypto("over 4 GiB to seal".into()))?;
     let header = openpgp::packet::Header::new(CTB::new(Tag::Literal), BodyLength::Full(len));
     openpgp::serialize::Marshal::serialize(&header, &mut message).map_err(crypto_err)?;
-    message.write_all(&[b'b', 0, 0, 0, 0, 0]).map_err(io)?;
+    message
+        .write_all(&[b'b', 0, 0, 0, 0, 0])
+        .map_err(crypto_err)?;
     for part in parts {
-        message.write_all(part).map_err(io)?;
+        message.write_all(part).map_err(crypto_err)?;
     }
     message.finalize().map_err(crypto_err)
 }

@@ -70,13 +70,15 @@ fn at_rest_is_aead_and_old_records_still_open() {
     assert!(decrypt(&key, &bad).is_err());
 }
 
-/// Texts encrypted together each open on their own, under one PKESK; another call
-/// makes another.
+/// Texts encrypted under one shared key each open on their own, under one PKESK; another
+/// shared key makes another.
 #[test]
-fn each_of_encrypt_each_opens_alone() {
+fn each_under_a_shared_key_opens_alone() {
     let key = crate::keys::generate_key("auditor <a@localhost>").unwrap();
     let texts: [&[u8]; 3] = [b"received", b"parsed", &[7u8; 70_000]];
-    let sealed = encrypt_each(&[&key], &texts).unwrap();
+    let certs = [&key];
+    let shared = SharedKey::new(&certs).unwrap();
+    let sealed: Vec<Vec<u8>> = texts.iter().map(|t| shared.encrypt(t).unwrap()).collect();
     let pkesk = |bytes: &[u8]| {
         let pile = PacketPile::from_bytes(bytes).unwrap();
         match pile.descendants().next() {
@@ -88,8 +90,8 @@ fn each_of_encrypt_each_opens_alone() {
         assert_eq!(decrypt(&key, c).unwrap(), *text);
         assert_eq!(pkesk(c), pkesk(&sealed[0]));
     }
-    let again = encrypt_each(&[&key], &texts[..2]).unwrap();
-    assert_ne!(pkesk(&again[0]), pkesk(&sealed[0]));
+    let again = SharedKey::new(&certs).unwrap().encrypt(texts[0]).unwrap();
+    assert_ne!(pkesk(&again), pkesk(&sealed[0]));
     let other = crate::keys::generate_key("other <o@localhost>").unwrap();
     assert!(decrypt(&other, &sealed[1]).is_err());
 }

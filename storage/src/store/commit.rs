@@ -265,7 +265,7 @@ impl Store {
 
     /// The batch's audit events, each encrypted to the auditors: only their keys, never on
     /// the server, read what the log says happened. The entries of one actor about one
-    /// intake share a session key (`encrypt_each`), each entry opening on its own.
+    /// intake share a session key (`crypto::SharedKey`), each entry opening on its own.
     fn seal_events(&self, batch: &Batch) -> Result<Vec<(&'static str, Vec<u8>)>, StoreError> {
         if batch.events.is_empty() {
             return Ok(Vec::new());
@@ -278,29 +278,22 @@ impl Store {
             ));
         }
         let refs: Vec<&openpgp::Cert> = auditors.iter().collect();
-        let jsons = (batch.events.iter())
-            .map(serde_json::to_vec)
-            .collect::<Result<Vec<_>, _>>()?;
-        let texts: Vec<&[u8]> = jsons.iter().map(Vec::as_slice).collect();
-        let mut sealed: Vec<Option<Vec<u8>>> = vec![None; texts.len()];
         // By actor and intake: the entries of each share a session key.
-        type Who<'a> = (&'a str, Option<&'a str>);
-        let mut groups: Vec<(Who<'_>, Vec<usize>)> = Vec::new();
-        for (i, e) in batch.events.iter().enumerate() {
-            let key = (e.actor.as_str(), e.reference.as_deref());
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, members)) => members.push(i),
-                None => groups.push((key, vec![i])),
-            }
+        let mut keys: Vec<((&str, Option<&str>), crypto::SharedKey<'_>)> = Vec::new();
+        let mut sealed = Vec::new();
+        for event in &batch.events {
+            let who = (event.actor.as_str(), event.reference.as_deref());
+            let at = match keys.iter().position(|(k, _)| *k == who) {
+                Some(at) => at,
+                None => {
+                    keys.push((who, crypto::SharedKey::new(&refs)?));
+                    keys.len() - 1
+                }
+            };
+            let payload = keys[at].1.encrypt(&serde_json::to_vec(event)?)?;
+            sealed.push((event.kind.as_str(), payload));
         }
-        for (_, members) in &groups {
-            let group: Vec<&[u8]> = members.iter().map(|&i| texts[i]).collect();
-            for (i, c) in members.iter().zip(crypto::encrypt_each(&refs, &group)?) {
-                sealed[*i] = Some(c);
-            }
-        }
-        let kinds = batch.events.iter().map(|e| e.kind.as_str());
-        Ok(kinds.zip(sealed.into_iter().flatten()).collect())
+        Ok(sealed)
     }
 
     /// Runs `f` in one sled transaction over every tree, each under its name (see `trees`);
