@@ -47,32 +47,15 @@ pub fn fold(text: &str) -> String {
     // message (char by char into a String it was 3 % of intake's CPU time at 500 KB).
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     let push = |out: &mut Vec<u8>, c: u8| {
-        match (out.last(), c) {
-            // `oe` → `o`, `aa` → `a`; a run of separators → one space.
-            (Some(b'o'), b'e') | (Some(b'a'), b'a') | (Some(b' ') | None, b' ') => {}
-            _ => out.push(c),
+        if !dropped(out.last().copied().unwrap_or(b' '), c) {
+            out.push(c)
         }
     };
     let mut rest = text;
-    while let Some(first) = rest.as_bytes().first() {
-        if first.is_ascii() {
-            let ascii = rest
-                .bytes()
-                .position(|b| !b.is_ascii())
-                .unwrap_or(rest.len());
-            // The rules of `push`, with the last byte kept in a register.
-            let mut last = out.last().copied().unwrap_or(b' ');
-            for &b in &rest.as_bytes()[..ascii] {
-                let c = if b.is_ascii_alphanumeric() {
-                    b.to_ascii_lowercase()
-                } else {
-                    b' '
-                };
-                if !matches!((last, c), (b'o', b'e') | (b'a', b'a') | (b' ', b' ')) {
-                    out.push(c);
-                    last = c;
-                }
-            }
+    while !rest.is_empty() {
+        let ascii = ascii_len(rest.as_bytes());
+        if ascii > 0 {
+            fold_ascii(&mut out, &rest.as_bytes()[..ascii]);
             rest = &rest[ascii..];
             continue;
         }
@@ -103,6 +86,83 @@ pub fn fold(text: &str) -> String {
     }
     // Only ASCII bytes and whole characters were pushed.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Whether folding leaves out `c` after `last`: `oe` → `o`, `aa` → `a`, a run of
+/// separators → one space.
+fn dropped(last: u8, c: u8) -> bool {
+    matches!((last, c), (b'o', b'e') | (b'a', b'a') | (b' ', b' '))
+}
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// How many bytes `b` starts with that are ASCII, eight at a time.
+fn ascii_len(b: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        if u64::from_ne_bytes(word.try_into().expect("eight bytes")) & HIGH != 0 {
+            break;
+        }
+        i += 8;
+    }
+    i + b[i..].iter().take_while(|c| c.is_ascii()).count()
+}
+
+/// Folds the ASCII `run` onto `out`. Every byte is mapped first (a loop the compiler turns
+/// into vector instructions); then the bytes are moved down over the dropped ones eight at a
+/// time, byte by byte only in a word where a byte may be dropped. Byte by byte throughout
+/// this was 1.7 ns a byte, 40 % of reading a 20 KB message.
+fn fold_ascii(out: &mut Vec<u8>, run: &[u8]) {
+    // The lanes of `x` that may be `c`: never misses one, may flag a lane above one (the
+    // borrow), which only costs the slow path for that word.
+    let may_be = |x: u64, c: u8| {
+        let v = x ^ (ONES * u64::from(c));
+        v.wrapping_sub(ONES) & !v & HIGH
+    };
+    let start = out.len();
+    let mut last = out.last().copied().unwrap_or(b' ');
+    out.extend(run.iter().map(|&b| match b.is_ascii_alphanumeric() {
+        true => b.to_ascii_lowercase(),
+        false => b' ',
+    }));
+    // Reads at `r`, writes at `w` <= `r`: a word is read before anything is written over it.
+    let (mut w, mut r) = (start, start);
+    // The mapped byte before `r`: a byte can only be dropped after the same mapped byte
+    // (or, for `e`, after an `o` or a dropped `e`).
+    let mut before = last;
+    while let Some(word) = out.get(r..r + 8) {
+        let word: [u8; 8] = word.try_into().expect("eight bytes");
+        let m = u64::from_le_bytes(word);
+        let p = (m << 8) | u64::from(before);
+        let maybe = (may_be(m, b' ') & may_be(p, b' '))
+            | (may_be(m, b'a') & may_be(p, b'a'))
+            | (may_be(m, b'e') & (may_be(p, b'o') | may_be(p, b'e')));
+        if maybe == 0 {
+            out.copy_within(r..r + 8, w);
+            w += 8;
+            last = word[7];
+        } else {
+            for c in word {
+                if !dropped(last, c) {
+                    out[w] = c;
+                    w += 1;
+                    last = c;
+                }
+            }
+        }
+        before = word[7];
+        r += 8;
+    }
+    for i in r..out.len() {
+        let c = out[i];
+        if !dropped(last, c) {
+            out[w] = c;
+            w += 1;
+            last = c;
+        }
+    }
+    out.truncate(w);
 }
 
 fn words(folded: &str) -> Vec<String> {
@@ -241,6 +301,52 @@ mod tests {
         ] {
             assert_eq!(fold(a), fold(b), "{a} / {b}");
         }
+    }
+
+    /// Folding as it was written first, a character at a time: the eight-byte path must
+    /// agree with it on every text.
+    fn fold_by_char(text: &str) -> String {
+        let mut out = String::new();
+        let mut push = |c: char| {
+            let last = out.as_bytes().last().copied().unwrap_or(b' ');
+            if !(c.is_ascii() && dropped(last, c as u8)) {
+                out.push(c)
+            }
+        };
+        for c in text.chars().flat_map(char::to_lowercase) {
+            match c {
+                'æ' | 'ä' => "ae".chars().for_each(&mut push),
+                'ø' | 'ö' | 'ó' | 'ò' | 'ô' => push('o'),
+                'å' | 'á' | 'à' | 'â' => push('a'),
+                'é' | 'è' | 'ê' | 'ë' => push('e'),
+                'ü' | 'ú' | 'ù' | 'û' => push('u'),
+                'í' | 'ì' | 'î' | 'ï' => push('i'),
+                c if c.is_alphanumeric() => push(c),
+                _ => push(' '),
+            }
+        }
+        out.trim_end_matches(' ').to_string()
+    }
+
+    #[test]
+    fn folding_eight_bytes_at_a_time_agrees_with_a_character_at_a_time() {
+        let alphabet: Vec<char> = "oeaOEA .-\n  xZ9æøåÆé—".chars().collect();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..50_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let len = (x >> 58) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    alphabet[(x >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            assert_eq!(fold(&text), fold_by_char(&text), "{text:?}");
+        }
+        let long =
+            "Hej. Vi er bekymrede for en dreng, som ofte kommer for sent: træt og sulten!\r\n";
+        let long = format!("{}Åse aaa oee", long.repeat(50));
+        assert_eq!(fold(&long), fold_by_char(&long));
     }
 
     #[test]
