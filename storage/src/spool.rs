@@ -61,17 +61,26 @@ fn create_empty(path: &Path) -> std::io::Result<fs::File> {
         .open(path)
 }
 
-/// Writes `bytes` to `path` (0600; replaced whole if it exists) and syncs its contents (not
-/// its name). Returns the SHA-256 of `bytes`.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+/// Opens `path` for writing (0600), emptied if it exists.
+fn open_emptied(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Writes `bytes` to `path`, reached by `open`, and syncs its contents (not its name).
+/// Returns the SHA-256 of `bytes`.
+fn write_synced(
+    path: &Path,
+    open: impl FnOnce() -> std::io::Result<fs::File>,
+    bytes: &[u8],
+) -> Result<[u8; 32], StoreError> {
     let written = (|| {
         crate::failpoint::step("spool.write")?;
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?;
+        let mut f = open()?;
         f.write_all(bytes)?;
         Ok(f)
     })()
@@ -126,17 +135,24 @@ impl Spool {
         let path = self.path(reference);
         // Every name is created under the lock, so that a writer never meets a file made
         // ahead that it does not know of.
-        let made = {
+        let (made, created) = {
             let mut ahead = self.ahead.lock().expect("ahead lock");
             match ahead.remove(reference) {
-                Some(durable) => Some(durable),
-                None => {
-                    create_empty(&path).map_err(io(&path))?;
-                    None
-                }
+                Some(durable) => (Some(durable), None),
+                None => (None, Some(create_empty(&path).map_err(io(&path))?)),
             }
         };
-        let hash = write_synced(&path, ciphertext)?;
+        // Either way the file is new and empty: written through the handle that created
+        // it, or opened without truncating (an O_TRUNC, even of an empty file, is a
+        // journalled ext4 transaction of its own).
+        let hash = match created {
+            Some(file) => write_synced(&path, || Ok(file), ciphertext)?,
+            None => write_synced(
+                &path,
+                || fs::OpenOptions::new().write(true).open(&path),
+                ciphertext,
+            )?,
+        };
         let next = match made {
             Some(true) => return Ok(hash),
             // Made by a writer still syncing the directory: a sync of our own (shared).
@@ -218,7 +234,8 @@ impl Spool {
         reference: &str,
         ciphertext: &[u8],
     ) -> Result<[u8; 32], StoreError> {
-        let hash = write_synced(&self.replacement(reference), ciphertext)?;
+        let path = self.replacement(reference);
+        let hash = write_synced(&path, || open_emptied(&path), ciphertext)?;
         self.sync_names()?;
         Ok(hash)
     }
