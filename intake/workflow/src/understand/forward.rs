@@ -156,10 +156,14 @@ pub fn find_inline(text: &str) -> Option<Inline> {
                     subject: get("subject"),
                     body_start: lines.get(k).map_or(text.len(), |l| l.0),
                 });
-                i = k.max(i + 1);
             }
-            _ => i += 1,
+            _ => {}
         }
+        // On past the block either way. A block that does not qualify has no part that
+        // does (qualifying asks only that fields be present, and a later start sees a
+        // subset of them), and starting again on each of its lines made thousands of
+        // field lines take seconds, once for every line after.
+        i = k.max(i + 1);
     }
     found
 }
@@ -219,6 +223,19 @@ mod tests {
         ] {
             assert!(!may_start_block(line), "{line:?}");
         }
+    }
+
+    #[test]
+    fn many_field_lines_are_read_once() {
+        // 400,000 "Til:" lines: never a block (no sender, no subject), each line parsed
+        // once, not once for every line before it.
+        let text = "Til: x\r\n".repeat(400_000);
+        assert!(find_inline(&text).is_none());
+        // The block after them is still found.
+        let text = format!("{text}\r\nFra: A <a@x.dk>\r\nTil: B\r\nEmne: Elev\r\n\r\ntekst\r\n");
+        let f = find_inline(&text).unwrap();
+        assert_eq!(f.style, "outlook-da");
+        assert_eq!(f.subject.as_deref(), Some("Elev"));
     }
 
     #[test]
