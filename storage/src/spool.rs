@@ -61,6 +61,14 @@ fn create_empty(path: &Path) -> std::io::Result<fs::File> {
         .open(path)
 }
 
+/// A message file's name about to be written, new and empty either way.
+enum Fresh {
+    /// Made ahead, and whether its directory entry is durable yet.
+    MadeAhead(bool),
+    /// Created just now, by this handle.
+    Created(fs::File),
+}
+
 /// Opens `path` for writing (0600), emptied if it exists.
 fn open_emptied(path: &Path) -> std::io::Result<fs::File> {
     fs::OpenOptions::new()
@@ -135,23 +143,22 @@ impl Spool {
         let path = self.path(reference);
         // Every name is created under the lock, so that a writer never meets a file made
         // ahead that it does not know of.
-        let (made, created) = {
+        let fresh = {
             let mut ahead = self.ahead.lock().expect("ahead lock");
             match ahead.remove(reference) {
-                Some(durable) => (Some(durable), None),
-                None => (None, Some(create_empty(&path).map_err(io(&path))?)),
+                Some(durable) => Fresh::MadeAhead(durable),
+                None => Fresh::Created(create_empty(&path).map_err(io(&path))?),
             }
         };
         // Either way the file is new and empty: written through the handle that created
         // it, or opened without truncating (an O_TRUNC, even of an empty file, is a
         // journalled ext4 transaction of its own).
-        let hash = match created {
-            Some(file) => write_synced(&path, || Ok(file), ciphertext)?,
-            None => write_synced(
-                &path,
-                || fs::OpenOptions::new().write(true).open(&path),
-                ciphertext,
-            )?,
+        let (hash, made) = match fresh {
+            Fresh::Created(file) => (write_synced(&path, || Ok(file), ciphertext)?, None),
+            Fresh::MadeAhead(durable) => {
+                let open = || fs::OpenOptions::new().write(true).open(&path);
+                (write_synced(&path, open, ciphertext)?, Some(durable))
+            }
         };
         let next = match made {
             Some(true) => return Ok(hash),
