@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use openpgp::cert::amalgamation::key::ValidErasedKeyAmalgamation;
 use openpgp::crypto::SessionKey;
 use openpgp::packet::key::PublicParts;
-use openpgp::packet::pkesk::{PKESK3, PKESK6};
+use openpgp::packet::pkesk::PKESK6;
 use openpgp::packet::{Packet, PKESK, SKESK};
 use openpgp::parse::stream::{
     DecryptionHelper, DecryptorBuilder, MessageStructure, VerificationHelper,
@@ -35,56 +35,32 @@ pub fn encrypt(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError>
     encrypt_inner(certs, &[plaintext], false)
 }
 
-/// Messages to `certs` under one session key, each as [`encrypt`] would make it: the
-/// X25519 key agreement behind a recipient's PKESK is done once for all of them instead of
-/// once per message (the audit entries of one commit were a tenth of intake's CPU time,
-/// issue 33). Each message still carries the PKESKs and opens on its own, GnuPG 2.2 too;
-/// whoever is shown the session key of one reads the others, so one `SharedKey` seals only
-/// texts about one change.
+/// Messages to the recipients under one session key, each as [`encrypt`] would make it:
+/// the key agreements behind the PKESKs are made once a second for all of them (see
+/// `agreement`) instead of once per message (the audit entries of one commit were a tenth
+/// of intake's CPU time, issue 33). Each message still carries the PKESKs and opens on its
+/// own, GnuPG 2.2 too; whoever is shown the session key of one reads the others, so one
+/// `SharedKey` seals only texts about one change.
 pub struct SharedKey<'a> {
-    certs: &'a [&'a Cert],
+    recipients: &'a Recipients,
     /// The session key and its PKESKs (v3), or none when every recipient reads SEIPDv2:
     /// they get what `encrypt` gives them, one message at a time.
     shared: Option<(SessionKey, Vec<u8>)>,
 }
 
 impl<'a> SharedKey<'a> {
-    pub fn new(certs: &'a [&'a Cert]) -> Result<SharedKey<'a>, StoreError> {
-        use openpgp::cert::amalgamation::ValidAmalgamation;
-        use openpgp::cert::Preferences;
-        let p = policy();
-        let keys = encryption_keys(certs, &p)?;
-        let v2 = keys
-            .iter()
-            .all(|ka| (ka.valid_cert().features()).is_some_and(|f| f.supports_seipdv2()));
-        if v2 {
-            return Ok(SharedKey {
-                certs,
-                shared: None,
-            });
-        }
-        let algo = SymmetricAlgorithm::default();
-        let session_key =
-            SessionKey::new(algo.key_size().map_err(crypto_err)?).map_err(crypto_err)?;
-        let mut pkesks = Vec::new();
-        for ka in &keys {
-            let mut pkesk =
-                PKESK3::for_recipient(algo, &session_key, ka.key()).map_err(crypto_err)?;
-            pkesk.set_recipient(Some(ka.key().keyid()));
-            Packet::from(pkesk)
-                .serialize(&mut pkesks)
-                .map_err(crypto_err)?;
-        }
+    pub fn new(recipients: &'a Recipients) -> Result<SharedKey<'a>, StoreError> {
         Ok(SharedKey {
-            certs,
-            shared: Some((session_key, pkesks)),
+            recipients,
+            shared: recipients.new_session_key()?,
         })
     }
 
     /// `text`, encrypted to the recipients as a message of its own.
     pub fn encrypt(&self, text: &[u8]) -> Result<Vec<u8>, StoreError> {
         let Some((session_key, pkesks)) = &self.shared else {
-            return encrypt(self.certs, text);
+            let certs: Vec<&Cert> = self.recipients.certs().iter().collect();
+            return encrypt(&certs, text);
         };
         let mut sink = sink_for(&[text], pkesks);
         let algo = SymmetricAlgorithm::default();
@@ -556,6 +532,9 @@ pub fn parse_cert(bytes: &[u8]) -> Result<Cert, StoreError> {
 fn crypto_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Crypto(e.to_string())
 }
+
+mod agreement;
+pub use agreement::Recipients;
 
 #[cfg(test)]
 mod tests;

@@ -71,27 +71,72 @@ fn at_rest_is_aead_and_old_records_still_open() {
 }
 
 /// Texts encrypted under one shared key each open on their own, under one PKESK; another
-/// shared key makes another.
+/// shared key makes another, with its own session key, under the same agreement while that
+/// is fresh (the ephemeral key in the PKESK is the same), and a new agreement after.
 #[test]
 fn each_under_a_shared_key_opens_alone() {
     let key = crate::keys::generate_key("auditor <a@localhost>").unwrap();
     let texts: [&[u8]; 3] = [b"received", b"parsed", &[7u8; 70_000]];
-    let certs = [&key];
-    let shared = SharedKey::new(&certs).unwrap();
+    let recipients = Recipients::new(std::slice::from_ref(&key)).unwrap();
+    let shared = SharedKey::new(&recipients).unwrap();
     let sealed: Vec<Vec<u8>> = texts.iter().map(|t| shared.encrypt(t).unwrap()).collect();
-    let pkesk = |bytes: &[u8]| {
-        let pile = PacketPile::from_bytes(bytes).unwrap();
-        match pile.descendants().next() {
-            Some(Packet::PKESK(p)) => p.clone(),
-            other => panic!("a PKESK first, not {other:?}"),
-        }
-    };
     for (text, c) in texts.iter().zip(&sealed) {
         assert_eq!(decrypt(&key, c).unwrap(), *text);
         assert_eq!(pkesk(c), pkesk(&sealed[0]));
     }
-    let again = SharedKey::new(&certs).unwrap().encrypt(texts[0]).unwrap();
+    let again = SharedKey::new(&recipients)
+        .unwrap()
+        .encrypt(texts[0])
+        .unwrap();
+    assert_eq!(decrypt(&key, &again).unwrap(), texts[0]);
     assert_ne!(pkesk(&again), pkesk(&sealed[0]));
+    assert_ne!(session_key(&key, &again), session_key(&key, &sealed[0]));
+    assert_eq!(ephemeral(&again), ephemeral(&sealed[0]));
+    let later = Recipients::new(std::slice::from_ref(&key)).unwrap();
+    let later = SharedKey::new(&later).unwrap().encrypt(texts[0]).unwrap();
+    assert_eq!(decrypt(&key, &later).unwrap(), texts[0]);
+    assert_ne!(ephemeral(&later), ephemeral(&sealed[0]));
     let other = crate::keys::generate_key("other <o@localhost>").unwrap();
     assert!(decrypt(&other, &sealed[1]).is_err());
+}
+
+/// A key that is not ECDH on Curve25519 (here RSA) gets a PKESK of sequoia's making each
+/// time, beside the agreed one; each recipient opens the message alone.
+#[test]
+fn other_kinds_of_keys_are_wrapped_by_sequoia() {
+    use openpgp::cert::{CertBuilder, CipherSuite};
+    let (rsa, _) = CertBuilder::general_purpose(Some("rsa <r@localhost>"))
+        .set_cipher_suite(CipherSuite::RSA2k)
+        .generate()
+        .unwrap();
+    let cv = crate::keys::generate_key("auditor <a@localhost>").unwrap();
+    let recipients = Recipients::new(&[cv.clone(), rsa.clone()]).unwrap();
+    let sealed = SharedKey::new(&recipients).unwrap().encrypt(b"x").unwrap();
+    assert_eq!(decrypt(&cv, &sealed).unwrap(), b"x");
+    assert_eq!(decrypt(&rsa, &sealed).unwrap(), b"x");
+}
+
+fn pkesk(bytes: &[u8]) -> PKESK {
+    let pile = PacketPile::from_bytes(bytes).unwrap();
+    match pile.descendants().next() {
+        Some(Packet::PKESK(p)) => p.clone(),
+        other => panic!("a PKESK first, not {other:?}"),
+    }
+}
+
+fn ephemeral(bytes: &[u8]) -> Vec<u8> {
+    match pkesk(bytes).esk() {
+        openpgp::crypto::mpi::Ciphertext::ECDH { e, .. } => e.value().to_vec(),
+        other => panic!("an ECDH PKESK, not {other:?}"),
+    }
+}
+
+fn session_key(key: &Cert, bytes: &[u8]) -> Vec<u8> {
+    let mut found = None;
+    let mut take = |_: Option<SymmetricAlgorithm>, sk: &SessionKey| {
+        found = Some(sk.to_vec());
+        true
+    };
+    open_session_key(key, &policy(), &[pkesk(bytes)], None, &mut take).unwrap();
+    found.expect("the key opens the PKESK")
 }

@@ -6,7 +6,6 @@
 use std::sync::atomic::Ordering;
 
 use jiff::Timestamp;
-use sequoia_openpgp as openpgp;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::batch::Batch;
@@ -270,14 +269,7 @@ impl Store {
         if batch.events.is_empty() {
             return Ok(Vec::new());
         }
-        let auditors = self.inner.auditors.read().expect("auditors lock").clone();
-        if auditors.is_empty() {
-            return Err(StoreError::Key(
-                "no auditors' certificate to encrypt the audit log to: set [audit] auditor_certs"
-                    .into(),
-            ));
-        }
-        let refs: Vec<&openpgp::Cert> = auditors.iter().collect();
+        let recipients = self.audit_recipients()?;
         // By actor and intake: the entries of each share a session key.
         let mut keys: Vec<((&str, Option<&str>), crypto::SharedKey<'_>)> = Vec::new();
         let mut sealed = Vec::new();
@@ -286,7 +278,7 @@ impl Store {
             let at = match keys.iter().position(|(k, _)| *k == who) {
                 Some(at) => at,
                 None => {
-                    keys.push((who, crypto::SharedKey::new(&refs)?));
+                    keys.push((who, crypto::SharedKey::new(&recipients)?));
                     keys.len() - 1
                 }
             };

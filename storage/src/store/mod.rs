@@ -143,8 +143,9 @@ struct Inner {
     store_keys: std::sync::RwLock<Arc<StoreKeys>>,
     /// The key that signs checkpoints now (replaced by `Store::rotate_checkpoint_key`).
     checkpoint_key: std::sync::RwLock<ed25519_dalek::SigningKey>,
-    /// The auditors' certificates; replaced when the configuration is reloaded.
-    auditors: std::sync::RwLock<Vec<openpgp::Cert>>,
+    /// The auditors' certificates (replaced when the configuration is reloaded), and their
+    /// keys' agreements of the last second (see `crypto::Recipients`).
+    auditors: std::sync::Mutex<(Vec<openpgp::Cert>, Option<Arc<crate::crypto::Recipients>>)>,
     spool: Spool,
     /// The data directory (for its free space).
     dir: std::path::PathBuf,
@@ -262,7 +263,7 @@ impl Store {
             db,
             log_file,
             _lock: lock,
-            auditors: std::sync::RwLock::new(keys.audit.clone()),
+            auditors: std::sync::Mutex::new((keys.audit.clone(), None)),
             checkpoint_key: std::sync::RwLock::new(keys.checkpoint.clone()),
             keys,
             poisoned: AtomicBool::new(false),
@@ -352,22 +353,39 @@ impl Store {
 
     /// Encrypts audit payloads from now on to `certs` (public parts only).
     pub fn set_auditors(&self, certs: Vec<openpgp::Cert>) {
-        *self.auditors_lock() = certs
-            .into_iter()
-            .map(|c| c.strip_secret_key_material())
-            .collect();
+        let certs = certs.into_iter().map(|c| c.strip_secret_key_material());
+        *self.auditors_lock() = (certs.collect(), None);
     }
 
     /// Fingerprints of the auditors' certificates in use.
     pub fn auditor_fingerprints(&self) -> Vec<String> {
-        self.auditors_lock()
-            .iter()
+        (self.auditors_lock().0.iter())
             .map(|c| c.fingerprint().to_hex())
             .collect()
     }
 
-    fn auditors_lock(&self) -> std::sync::RwLockWriteGuard<'_, Vec<openpgp::Cert>> {
-        self.inner.auditors.write().expect("auditors lock")
+    fn auditors_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (Vec<openpgp::Cert>, Option<Arc<crate::crypto::Recipients>>)>
+    {
+        self.inner.auditors.lock().expect("auditors lock")
+    }
+
+    /// The auditors' keys with their agreements, made again when a second old.
+    fn audit_recipients(&self) -> Result<Arc<crate::crypto::Recipients>, StoreError> {
+        let mut auditors = self.auditors_lock();
+        if let Some(made) = auditors.1.as_ref().filter(|r| r.fresh()) {
+            return Ok(made.clone());
+        }
+        if auditors.0.is_empty() {
+            return Err(StoreError::Key(
+                "no auditors' certificate to encrypt the audit log to: set [audit] auditor_certs"
+                    .into(),
+            ));
+        }
+        let made = Arc::new(crate::crypto::Recipients::new(&auditors.0)?);
+        auditors.1 = Some(made.clone());
+        Ok(made)
     }
 
     pub fn is_poisoned(&self) -> bool {
