@@ -193,13 +193,16 @@ impl Spool {
         };
         let width = digits.len();
         let mut ahead = self.ahead.lock().expect("ahead lock");
+        // Writers that met no made name at once each make the names after theirs: what
+        // another made already is known here, and not tried again (a failed create each,
+        // two per message at 20 sessions).
         let made: Vec<String> = (1..=AHEAD)
             .filter_map(|i| n.checked_add(i))
             .map(|m| match radix {
                 16 => format!("{prefix}{m:0width$x}"),
                 _ => format!("{prefix}{m:0width$}"),
             })
-            .filter(|next| create_empty(&self.path(next)).is_ok())
+            .filter(|next| !ahead.contains_key(next) && create_empty(&self.path(next)).is_ok())
             .collect();
         ahead.extend(made.iter().map(|n| (n.clone(), false)));
         made

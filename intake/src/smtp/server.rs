@@ -274,6 +274,7 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
         signed_in: None,
     };
     let now = app.clock.now();
+    let queued = store.outbox_queued();
     // Stored and made durable in one trip off the runtime (the commit's leader flushes):
     // a second hand-off for the group commit cost a thread wake-up each way (issue 33).
     let result =
@@ -292,7 +293,11 @@ async fn commit(l: &Listener, envelope: Envelope, raw: Vec<u8>, peer: SocketAddr
     };
     tracing::info!(%reference, %peer, size, "message accepted");
     l.stats.accepted(size);
-    // Auto-linked intakes queue copies: let the outbox know.
-    app.wake.notify_one();
+    // An intake that queued copies (a kvittering, an auto-link's copies) has news for the
+    // outbox; waking it after every message cost a round of its schedule each (issue 33).
+    // Another commit in between may wake it for nothing, never the other way round.
+    if app.store.outbox_queued() != queued {
+        app.wake.notify_one();
+    }
     Committed::Queued(reference)
 }

@@ -112,6 +112,8 @@ impl Store {
             // record's removal durable (a file removed first could leave a record without
             // its file after a power cut; a crash before leaves a file the next open removes).
             Ok(_) => {
+                let queued = batch.outbox_put.len() as u64;
+                self.inner.queued.fetch_add(queued, Ordering::SeqCst);
                 let names =
                     (batch.outbox_delete.iter()).map(|id| crate::spool::Spool::outbox_name(*id));
                 (self.inner.unlinked.lock().expect("unlinked lock")).extend(names);

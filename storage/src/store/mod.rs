@@ -159,6 +159,8 @@ struct Inner {
     /// Message files whose records a commit removed, removed by the flush that makes that
     /// durable.
     unlinked: std::sync::Mutex<Vec<String>>,
+    /// Outbox entries committed since the store opened (see [`Store::outbox_queued`]).
+    queued: std::sync::atomic::AtomicU64,
     /// The session key that records at rest are sealed under now (see [`crypto::Sealer`]).
     sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
     /// Session keys recovered when reading records (see [`crypto::SessionKeyCache`]).
@@ -271,6 +273,7 @@ impl Store {
             flusher: Default::default(),
             combined: Default::default(),
             unlinked: Default::default(),
+            queued: Default::default(),
             sealer: Default::default(),
             opened: Default::default(),
             kvittering_counts: Default::default(),
@@ -386,6 +389,12 @@ impl Store {
         let made = Arc::new(crate::crypto::Recipients::new(&auditors.0)?);
         auditors.1 = Some(made.clone());
         Ok(made)
+    }
+
+    /// How many outbox entries commits have queued or put back since the store opened: a
+    /// change across a commit tells its caller the outbox has news.
+    pub fn outbox_queued(&self) -> u64 {
+        self.inner.queued.load(Ordering::SeqCst)
     }
 
     pub fn is_poisoned(&self) -> bool {
