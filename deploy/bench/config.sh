@@ -15,3 +15,25 @@ bench_config() {
       -e "/^\[kvittering\]/,/^enabled/ s/^enabled = true/enabled = $kvittering/" \
       "$@" "$root/deploy/demo/modtag.toml"
 }
+
+# bench_disk DIR: a fresh 8 GiB ext4 with its journal, loop-mounted on DIR (which exists),
+# its image beside DIR. This machine's root is an ext4 without a journal, where every file
+# created within minutes of deletions nearby scans past the deleted inodes (ext4's
+# `recently_deleted`), so a run measured the clean-up of the run before it (issue 33). The
+# loop device reads and writes its image with direct IO: buffered, it kept a second copy of
+# every page in the page cache and copied it out on writeback, which slowed the second
+# client of a run by a third at 500 KB (a cost no real disk has). Needs root.
+# bench_disk_remove DIR undoes it.
+bench_disk() {
+  local dir=$1 dev
+  truncate -s 8G "$dir.ext4" && mkfs.ext4 -q -F "$dir.ext4" \
+    && dev=$(losetup --find --show --direct-io=on "$dir.ext4") && mount "$dev" "$dir" \
+    || { echo "could not mount a loop ext4 for the benchmark (needs root and a loop device)"; return 1; }
+}
+bench_disk_remove() {
+  local dir=$1 dev
+  dev=$(findmnt -n -o SOURCE "$dir" 2>/dev/null) || true
+  umount "$dir" 2>/dev/null || true
+  [[ -n $dev ]] && losetup --detach "$dev" 2>/dev/null || true
+  rm -rf "$dir" "$dir.ext4"
+}

@@ -18,26 +18,17 @@ N=${1:-2000}
 SESSIONS=20
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # Both servers keep their queues on a fresh ext4 with its journal, as a server's disk would
-# be, loop-mounted: this machine's root is an ext4 without a journal, where every file
-# created within minutes of deletions nearby scans past the deleted inodes (ext4's
-# `recently_deleted`), so a run measured the clean-up of the run before it (issue 33).
+# be (see bench_disk in config.sh).
 work=$(mktemp -d /tmp/modtag-bench.XXXXXX)
-fs=$work.ext4
+source "$root/deploy/bench/config.sh"
 cleanup() {
   [[ -n ${mpid:-} ]] && kill "$mpid" 2>/dev/null || true
   [[ -n ${ppid_:-} ]] && postfix -c "$work/pf/etc" stop >/dev/null 2>&1 || true
   wait 2>/dev/null || true
-  umount "$work" 2>/dev/null || true
-  [[ -n ${dev:-} ]] && losetup --detach "$dev" 2>/dev/null || true
-  rm -rf "$work" "$fs"
+  bench_disk_remove "$work"
 }
 trap cleanup EXIT
-# The loop device reads and writes its image with direct IO: buffered, it kept a second
-# copy of every page in the page cache and copied it out on writeback, which slowed the
-# second client of a run by a third at 500 KB (a cost no real disk has).
-truncate -s 8G "$fs" && mkfs.ext4 -q -F "$fs" \
-  && dev=$(losetup --find --show --direct-io=on "$fs") && mount "$dev" "$work" \
-  || { echo "could not mount a loop ext4 for the benchmark (needs root and a loop device)"; exit 1; }
+bench_disk "$work" || exit 1
 chmod 755 "$work"   # Postfix's unprivileged processes must reach its queue below it
 MP=2625 HP=8180 PP=2725
 cd "$root"
@@ -46,7 +37,6 @@ M=$root/target/release/modtag
 L=$root/target/release/smtp-load
 
 # --- modtag -------------------------------------------------------------------------------
-source "$root/deploy/bench/config.sh"
 bench_config "$root" $MP $HP $((HP + 1)) "${KVITTERING:-false}" > "$work/modtag.toml"
 start_modtag() {
   rm -rf "$work/data"

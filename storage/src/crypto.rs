@@ -35,43 +35,6 @@ pub fn encrypt(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError>
     encrypt_inner(certs, &[plaintext], false)
 }
 
-/// Messages to the recipients under one session key, each as [`encrypt`] would make it:
-/// the key agreements behind the PKESKs are made once a second for all of them (see
-/// `agreement`) instead of once per message (the audit entries of one commit were a tenth
-/// of intake's CPU time, issue 33). Each message still carries the PKESKs and opens on its
-/// own, GnuPG 2.2 too; whoever is shown the session key of one reads the others, so one
-/// `SharedKey` seals only texts about one change.
-pub struct SharedKey<'a> {
-    recipients: &'a Recipients,
-    /// The session key and its PKESKs (v3), or none when every recipient reads SEIPDv2:
-    /// they get what `encrypt` gives them, one message at a time.
-    shared: Option<(SessionKey, Vec<u8>)>,
-}
-
-impl<'a> SharedKey<'a> {
-    pub fn new(recipients: &'a Recipients) -> Result<SharedKey<'a>, StoreError> {
-        Ok(SharedKey {
-            recipients,
-            shared: recipients.new_session_key()?,
-        })
-    }
-
-    /// `text`, encrypted to the recipients as a message of its own.
-    pub fn encrypt(&self, text: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let Some((session_key, pkesks)) = &self.shared else {
-            let certs: Vec<&Cert> = self.recipients.certs().iter().collect();
-            return encrypt(&certs, text);
-        };
-        let mut sink = sink_for(&[text], pkesks);
-        let algo = SymmetricAlgorithm::default();
-        let encryptor =
-            Encryptor::with_session_key(Message::new(&mut sink), algo, session_key.clone())
-                .map_err(crypto_err)?;
-        write_literal(encryptor, &[text])?;
-        Ok(sink)
-    }
-}
-
 /// Encrypts `plaintext` to `certs`, ASCII-armored (for e-mail).
 pub fn encrypt_armored(certs: &[&Cert], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
     encrypt_inner(certs, &[plaintext], true)
@@ -533,8 +496,7 @@ fn crypto_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Crypto(e.to_string())
 }
 
-mod agreement;
-pub use agreement::Recipients;
+pub mod agreement;
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::{form_encode, free_port, http_get, http_request, root, set_cookie, wait_for};
+use crate::{
+    form_encode, free_port, http_get, http_request, http_request_within, root, set_cookie, wait_for,
+};
 
 pub struct SamlIdp {
     pub addr: SocketAddr,
@@ -114,6 +116,9 @@ pub fn mitid_answer(public: SocketAddr, idp: &SamlIdp) -> Answer {
     mitid_answer_for(public, idp, "sendsikkert")
 }
 
+/// How long the test IdP may take to answer (it signs and checks signatures in JavaScript).
+const IDP_WAIT: Duration = Duration::from_secs(30);
+
 /// [`mitid_answer`] from the form `til` (`sendsikkert`, `underretning`).
 pub fn mitid_answer_for(public: SocketAddr, idp: &SamlIdp, til: &str) -> Answer {
     mitid_answer_with(public, idp, til, "leder@friskolen.dk")
@@ -140,21 +145,25 @@ pub fn mitid_answer_with(public: SocketAddr, idp: &SamlIdp, til: &str, email: &s
     let path = location
         .strip_prefix(&format!("http://{}", idp.addr))
         .expect("to the IdP");
-    let (code, _, page) = http_request(idp.addr, "GET", path, &[], b"").unwrap();
+    // The IdP (samlify under Node) checks the request's signature in JavaScript: on a busy
+    // two-core machine that took over http_request's five seconds now and then.
+    let (code, _, page) = http_request_within(idp.addr, "GET", path, &[], b"", IDP_WAIT)
+        .expect("the IdP answers the request");
     assert_eq!(code, 200, "the IdP took the request: {page}");
     let token = between(&page, "name=\"token\" value=\"", "\"").expect("the IdP's form");
     let body = format!(
         "token={token}&name=Susanne+M%C3%B8ller&email={}&cvr=13585628&org=Friskolen",
         crate::form_encode(email)
     );
-    let (code, _, page) = http_request(
+    let (code, _, page) = http_request_within(
         idp.addr,
         "POST",
         "/login",
         &[("Content-Type", "application/x-www-form-urlencoded")],
         body.as_bytes(),
+        IDP_WAIT,
     )
-    .unwrap();
+    .expect("the IdP answers the sign-in");
     assert_eq!(code, 200, "the IdP answered: {page}");
     Answer {
         asked,

@@ -199,7 +199,7 @@ fn spawn_http(
     Ok(())
 }
 
-/// The audit checkpoints, the deadlines and the outbox.
+/// The audit checkpoints, the deadlines, the outbox, and forgetting old key agreements.
 fn spawn_workers(
     tasks: &mut JoinSet<()>,
     app: &Arc<App>,
@@ -221,6 +221,7 @@ fn spawn_workers(
         }
         .run(),
     );
+    tasks.spawn(forget_old_agreements(app.clone(), shutdown.clone()));
     let relay = c.relay.clone();
     tasks.spawn(
         crate::delivery::outbox::Worker {
@@ -231,6 +232,19 @@ fn spawn_workers(
         }
         .run(),
     );
+}
+
+/// The audit entries' key agreement serves a second (storage's
+/// `crypto::agreement::Recipients`); with no commit to replace it, it would stay in memory
+/// for hours: dropped here once a second.
+async fn forget_old_agreements(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = every.tick() => app.store.forget_old_agreements(),
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 /// Waits for every task, then writes the last checkpoint and flushes. A task that panicked

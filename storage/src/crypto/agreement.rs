@@ -9,9 +9,12 @@
 //! made within [`LIFETIME`]: every message still has its own random session key and its own
 //! PKESK, and opens on its own in any OpenPGP implementation (GnuPG 2.2 too). AES key wrap
 //! is made for wrapping many keys under one key-encryption key. What the reuse changes:
-//! whoever holds that second's key-encryption key (the daemon's memory, which holds those
-//! entries' plaintext then anyway) opens that second's PKESKs; the session key of one entry
-//! still opens only the entries it sealed.
+//! whoever holds that second's key-encryption key opens that second's PKESKs, where one
+//! agreement per message would give them one. It is held in memory only: the store drops it
+//! when it is a second old (the daemon asks every second, `Store::forget_old_agreements`),
+//! as the entries' plaintext is dropped once sealed. The session key of one entry still
+//! opens only the entries it sealed, and which entries share an ephemeral key says only
+//! that they were written in the same second, which their times say anyway.
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +29,9 @@ use openpgp::types::{Curve, PublicKeyAlgorithm, SymmetricAlgorithm};
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
 
-use super::{crypto_err, encryption_keys, policy};
+use openpgp::serialize::stream::{Encryptor, Message};
+
+use super::{crypto_err, encrypt, encryption_keys, policy, sink_for, write_literal};
 use crate::StoreError;
 
 /// How long one agreement serves.
@@ -89,6 +94,13 @@ impl Recipients {
         self.made.elapsed() < LIFETIME
     }
 
+    /// As if made `ago` earlier (tests of what keeps them).
+    #[cfg(test)]
+    pub(crate) fn aged(mut self, ago: Duration) -> Recipients {
+        self.made -= ago;
+        self
+    }
+
     pub fn certs(&self) -> &[Cert] {
         &self.certs
     }
@@ -118,11 +130,47 @@ impl Recipients {
                 }
                 Wrap::EachTime => PKESK3::for_recipient(algo, &session_key, &r.key),
             };
-            let mut pkesk = pkesk.map_err(crypto_err)?;
-            pkesk.set_recipient(Some(r.key.keyid()));
+            let pkesk = pkesk.map_err(crypto_err)?;
             (Packet::from(pkesk).serialize(&mut pkesks)).map_err(crypto_err)?;
         }
         Ok(Some((session_key, pkesks)))
+    }
+}
+
+/// Messages to the recipients under one session key, each as [`encrypt`] would make it:
+/// the key agreements behind the PKESKs are made once a second for all of them (see
+/// `agreement`) instead of once per message (the audit entries of one commit were a tenth
+/// of intake's CPU time, issue 33). Each message still carries the PKESKs and opens on its
+/// own, GnuPG 2.2 too; whoever is shown the session key of one reads the others, so one
+/// `SharedKey` seals only texts about one change.
+pub struct SharedKey<'a> {
+    recipients: &'a Recipients,
+    /// The session key and its PKESKs (v3), or none when every recipient reads SEIPDv2:
+    /// they get what `encrypt` gives them, one message at a time.
+    shared: Option<(SessionKey, Vec<u8>)>,
+}
+
+impl<'a> SharedKey<'a> {
+    pub fn new(recipients: &'a Recipients) -> Result<SharedKey<'a>, StoreError> {
+        Ok(SharedKey {
+            recipients,
+            shared: recipients.new_session_key()?,
+        })
+    }
+
+    /// `text`, encrypted to the recipients as a message of its own.
+    pub fn encrypt(&self, text: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let Some((session_key, pkesks)) = &self.shared else {
+            let certs: Vec<&Cert> = self.recipients.certs().iter().collect();
+            return encrypt(&certs, text);
+        };
+        let mut sink = sink_for(&[text], pkesks);
+        let algo = SymmetricAlgorithm::default();
+        let encryptor =
+            Encryptor::with_session_key(Message::new(&mut sink), algo, session_key.clone())
+                .map_err(crypto_err)?;
+        write_literal(encryptor, &[text])?;
+        Ok(sink)
     }
 }
 
@@ -146,6 +194,14 @@ fn agree(key: &Key<PublicParts, UnspecifiedRole>) -> Result<Wrap, StoreError> {
         x25519_dalek::StaticSecret::from(<[u8; 32]>::try_from(&secret[..]).map_err(crypto_err)?);
     let ephemeral = x25519_dalek::PublicKey::from(&secret);
     let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(point));
+    // A point of small order (a broken or hostile certificate) gives a shared secret anyone
+    // can compute: refuse to wrap keys under it.
+    if !shared.was_contributory() {
+        return Err(StoreError::Crypto(format!(
+            "{}: its Curve25519 point is of small order; no key agreement with it",
+            key.fingerprint()
+        )));
+    }
     // Param = curve OID || public key algorithm || KDF parameters || "Anonymous Sender    "
     // || the recipient's fingerprint; Z = hash(00 00 00 01 || S || Param), truncated.
     let oid = Curve::Cv25519.oid();
@@ -183,11 +239,19 @@ fn wrap(
     algo: SymmetricAlgorithm,
     session_key: &SessionKey,
 ) -> Result<Vec<u8>, StoreError> {
+    // Algorithm, key and checksum fit in 40 octets for every cipher OpenPGP has (AES-256's
+    // 32-octet key the longest); anything longer is refused, not cut.
+    let end = session_key.len() + 3;
+    if end > 40 {
+        return Err(StoreError::Crypto(format!(
+            "a {}-octet session key does not fit an ECDH key wrap",
+            session_key.len()
+        )));
+    }
     let checksum = (session_key.iter()).fold(0u16, |sum, b| sum.wrapping_add(u16::from(*b)));
     let mut m = Protected::new(40);
     m[0] = algo.into();
     m[1..=session_key.len()].copy_from_slice(session_key);
-    let end = session_key.len() + 3;
     m[end - 2..end].copy_from_slice(&checksum.to_be_bytes());
     let pad = 40 - end;
     m[end..].fill(pad as u8);

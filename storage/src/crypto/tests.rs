@@ -1,5 +1,6 @@
 //! Sealing and opening, round trip: formats at rest and for GnuPG 2.2, shared session keys.
 
+use super::agreement::{Recipients, SharedKey};
 use super::*;
 use openpgp::Packet;
 use openpgp::PacketPile;

@@ -266,21 +266,21 @@ impl Store {
 
     /// The batch's audit events, each encrypted to the auditors: only their keys, never on
     /// the server, read what the log says happened. The entries of one actor about one
-    /// intake share a session key (`crypto::SharedKey`), each entry opening on its own.
+    /// intake share a session key (`crypto::agreement::SharedKey`), each entry opening on its own.
     fn seal_events(&self, batch: &Batch) -> Result<Vec<(&'static str, Vec<u8>)>, StoreError> {
         if batch.events.is_empty() {
             return Ok(Vec::new());
         }
-        let recipients = self.audit_recipients()?;
+        let recipients = self.inner.auditors.recipients()?;
         // By actor and intake: the entries of each share a session key.
-        let mut keys: Vec<((&str, Option<&str>), crypto::SharedKey<'_>)> = Vec::new();
+        let mut keys: Vec<((&str, Option<&str>), crypto::agreement::SharedKey<'_>)> = Vec::new();
         let mut sealed = Vec::new();
         for event in &batch.events {
             let who = (event.actor.as_str(), event.reference.as_deref());
             let at = match keys.iter().position(|(k, _)| *k == who) {
                 Some(at) => at,
                 None => {
-                    keys.push((who, crypto::SharedKey::new(&recipients)?));
+                    keys.push((who, crypto::agreement::SharedKey::new(&recipients)?));
                     keys.len() - 1
                 }
             };

@@ -27,6 +27,7 @@ use crate::spool::Spool;
 use crate::StoreError;
 
 mod audit_log;
+mod auditors;
 pub(crate) mod backup;
 pub mod batch;
 mod blind;
@@ -144,8 +145,8 @@ struct Inner {
     /// The key that signs checkpoints now (replaced by `Store::rotate_checkpoint_key`).
     checkpoint_key: std::sync::RwLock<ed25519_dalek::SigningKey>,
     /// The auditors' certificates (replaced when the configuration is reloaded), and their
-    /// keys' agreements of the last second (see `crypto::Recipients`).
-    auditors: std::sync::Mutex<(Vec<openpgp::Cert>, Option<Arc<crate::crypto::Recipients>>)>,
+    /// keys' agreements of the last second.
+    auditors: auditors::Auditors,
     spool: Spool,
     /// The data directory (for its free space).
     dir: std::path::PathBuf,
@@ -265,7 +266,7 @@ impl Store {
             db,
             log_file,
             _lock: lock,
-            auditors: std::sync::Mutex::new((keys.audit.clone(), None)),
+            auditors: auditors::Auditors::new(keys.audit.clone()),
             checkpoint_key: std::sync::RwLock::new(keys.checkpoint.clone()),
             keys,
             poisoned: AtomicBool::new(false),
@@ -357,38 +358,21 @@ impl Store {
     /// Encrypts audit payloads from now on to `certs` (public parts only).
     pub fn set_auditors(&self, certs: Vec<openpgp::Cert>) {
         let certs = certs.into_iter().map(|c| c.strip_secret_key_material());
-        *self.auditors_lock() = (certs.collect(), None);
+        self.inner.auditors.set(certs.collect());
     }
 
     /// Fingerprints of the auditors' certificates in use.
     pub fn auditor_fingerprints(&self) -> Vec<String> {
-        (self.auditors_lock().0.iter())
+        (self.inner.auditors.certs().iter())
             .map(|c| c.fingerprint().to_hex())
             .collect()
     }
 
-    fn auditors_lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, (Vec<openpgp::Cert>, Option<Arc<crate::crypto::Recipients>>)>
-    {
-        self.inner.auditors.lock().expect("auditors lock")
-    }
-
-    /// The auditors' keys with their agreements, made again when a second old.
-    fn audit_recipients(&self) -> Result<Arc<crate::crypto::Recipients>, StoreError> {
-        let mut auditors = self.auditors_lock();
-        if let Some(made) = auditors.1.as_ref().filter(|r| r.fresh()) {
-            return Ok(made.clone());
-        }
-        if auditors.0.is_empty() {
-            return Err(StoreError::Key(
-                "no auditors' certificate to encrypt the audit log to: set [audit] auditor_certs"
-                    .into(),
-            ));
-        }
-        let made = Arc::new(crate::crypto::Recipients::new(&auditors.0)?);
-        auditors.1 = Some(made.clone());
-        Ok(made)
+    /// Drops the audit entries' key agreement once it is a second old
+    /// (`crypto::agreement::Recipients`): the daemon calls it every second, so that its
+    /// key-encryption key does not stay in memory while no commit comes to replace it.
+    pub fn forget_old_agreements(&self) {
+        self.inner.auditors.forget_old();
     }
 
     /// How many outbox entries commits have queued or put back since the store opened: a
