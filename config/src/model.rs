@@ -426,6 +426,13 @@ pub struct KvitteringSettings {
     pub subject: String,
     #[serde(default = "default_kvittering_body")]
     pub body: String,
+    /// Kvitteringer a day that modtag sends by itself to one address nothing proves (typed
+    /// into a form, or a `From:` no one vouched for): past it a person sends them, so no one
+    /// can make the kommune flood someone else's mailbox (issue 26). A kommune whose
+    /// institutions send many reports a day from one address without DMARC may raise it;
+    /// 0 leaves every such kvittering to a person.
+    #[serde(default = "default_per_unproven_address")]
+    pub max_per_unproven_address_per_day: usize,
 }
 
 impl Default for KvitteringSettings {
@@ -434,10 +441,14 @@ impl Default for KvitteringSettings {
             enabled: true,
             subject: default_kvittering_subject(),
             body: default_kvittering_body(),
+            max_per_unproven_address_per_day: default_per_unproven_address(),
         }
     }
 }
 
+fn default_per_unproven_address() -> usize {
+    3
+}
 fn default_kvittering_subject() -> String {
     "Kvittering for modtagelse ({reference})".into()
 }

@@ -97,11 +97,6 @@ pub fn receiver_of(
     authenticated.then_some(outer)
 }
 
-/// Kvitteringer a day that modtag sends by itself to one address nothing proves (typed
-/// into a form, or a `From:` no one vouched for): past it a person sends them, so no one
-/// can make the kommune flood someone else's mailbox (issue 26).
-pub const PER_ADDRESS_PER_DAY: usize = 3;
-
 /// Days a reporter's address link works: the tilbagemelding comes after the assessment,
 /// and the link must still work when the reporter reads the kvittering after a holiday.
 pub const ADDRESS_LINK_DAYS: i64 = 30;
@@ -170,9 +165,11 @@ pub fn owe(
     }
     let due = calendar::kvittering_due(now, &cfg.directory.calendar);
     let email = receiver(cfg, item).filter(|e| deliverable(e));
+    // At most `[kvittering] max_per_unproven_address_per_day` by itself (issue 26).
+    let most = k.max_per_unproven_address_per_day;
     let flooded = email
         .as_deref()
-        .is_some_and(|e| !item.sender_proves_address(e) && sent_today >= PER_ADDRESS_PER_DAY);
+        .is_some_and(|e| !item.sender_proves_address(e) && sent_today >= most);
     let Some(email) = email.filter(|_| !flooded) else {
         item.kvittering = Some(Kvittering {
             due: due.to_string(),
@@ -189,8 +186,10 @@ pub fn owe(
             done_by: None,
             outcome: None,
             letter: None,
-            reason: Some(if flooded {
-                format!("{PER_ADDRESS_PER_DAY} kvitteringer went to this unproven address today already: send it by hand if it is right")
+            reason: Some(if flooded && most == 0 {
+                "kvitteringer to an unproven address are sent by hand here ([kvittering] max_per_unproven_address_per_day = 0): send it if it is right".into()
+            } else if flooded {
+                format!("{most} kvitteringer went to this unproven address today already: send it by hand if it is right")
             } else {
                 "no address modtag may send the kvittering to (none given, not authenticated, or a forward by someone else than Journalen to the original's sender): send it by hand".into()
             }),

@@ -77,7 +77,15 @@ fn accepted_from(
     known: accept::Known,
     ids: &Counter,
 ) -> (modtag_config::Loaded, Batch) {
-    let cfg = modtag_config::load_embedded().unwrap();
+    accepted_under(modtag_config::load_embedded().unwrap(), rx, known, ids)
+}
+
+fn accepted_under(
+    cfg: modtag_config::Loaded,
+    rx: accept::Received,
+    known: accept::Known,
+    ids: &Counter,
+) -> (modtag_config::Loaded, Batch) {
     let reading = Reader::with_key(&cfg, None).read(MESSAGE, Channel::Underretning);
     let batch = accept::plan(&cfg, known, rx, MESSAGE.to_vec(), reading, ids, now()).unwrap();
     (cfg, batch)
@@ -255,10 +263,13 @@ fn the_calendar_says_when_the_doegnvagt_is_told() {
 }
 
 /// Issue 26: a typed address gets at most a few kvitteringer a day by themselves; past
-/// that a person sends it. An authenticated sender is not limited.
+/// that a person sends it. An authenticated sender is not limited. The kommune sets how
+/// many (`[kvittering] max_per_unproven_address_per_day`, three unless it says).
 #[test]
 fn a_typed_address_gets_a_few_kvitteringer_a_day_at_most() {
-    let limit = modtag_workflow::kvittering::PER_ADDRESS_PER_DAY;
+    let embedded = modtag_config::load_embedded().unwrap();
+    let limit = embedded.config.kvittering.max_per_unproven_address_per_day;
+    assert_eq!(limit, 3);
     let known = |n| accept::Known {
         reference: "MT-2026-000045".into(),
         kvitteringer_today: n,
@@ -278,4 +289,18 @@ fn a_typed_address_gets_a_few_kvitteringer_a_day_at_most() {
     assert!(item.tasks.iter().any(|t| t.kind == TaskKind::Kvittering));
     let (_, batch) = accepted_from(received(), known(limit + 10), &ids);
     assert!(!batch.items()[0].kvittering.as_ref().unwrap().manual);
+    // A kommune that raised it: the fourth goes by itself; one that set 0: not even the first.
+    let mut raised = embedded.clone();
+    raised.config.kvittering.max_per_unproven_address_per_day = 10;
+    let (_, batch) = accepted_under(raised, unverified(), known(limit), &ids);
+    assert!(!batch.items()[0].kvittering.as_ref().unwrap().manual);
+    let mut none = embedded;
+    none.config.kvittering.max_per_unproven_address_per_day = 0;
+    let (_, batch) = accepted_under(none, unverified(), known(0), &ids);
+    let item = &batch.items()[0];
+    assert!(item.kvittering.as_ref().unwrap().manual);
+    assert!(item.tasks.iter().any(|t| t.kind == TaskKind::Kvittering
+        && t.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("sent by hand here"))));
 }
