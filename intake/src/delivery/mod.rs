@@ -5,4 +5,5 @@ pub use modtag_workflow::{compose, ical};
 pub mod notices;
 pub mod outbox;
 pub mod receipts;
+mod relay;
 pub mod sf1601;

@@ -11,14 +11,13 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use lettre::address::Envelope;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use modtag_config::model::{Relay, RelayTls};
+use modtag_config::model::Relay;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{DigitalPostTo, Item, OutboxEntry, Task, TaskKind, TaskOutcome};
 use modtag_storage::store::Batch;
 
 use super::compose;
+use super::relay::{Failed, Mailer};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -34,8 +33,6 @@ pub struct Worker {
     pub letters: Option<Arc<super::sf1601::Sf1601>>,
 }
 
-type Mailer = AsyncSmtpTransport<Tokio1Executor>;
-
 /// The relay as configured, and the same relay with TLS required: an entry sent in clear
 /// to someone without a certificate (`require_tls`) never leaves over plain SMTP, even
 /// where the relay is a loopback one without TLS.
@@ -44,21 +41,11 @@ struct Mailers {
     forced: Mailer,
 }
 
-fn transport(relay: &Relay, forced: bool) -> Result<Mailer, String> {
-    let params = || TlsParameters::new(relay.host.clone()).map_err(|e| e.to_string());
-    let tls = match relay.tls {
-        RelayTls::None if forced => Tls::Required(params()?),
-        RelayTls::None => Tls::None,
-        RelayTls::Starttls => Tls::Required(params()?),
-        RelayTls::Tls => Tls::Wrapper(params()?),
-    };
-    Ok(
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.clone())
-            .port(relay.port)
-            .tls(tls)
-            .timeout(Some(Duration::from_secs(60)))
-            .build(),
-    )
+impl Mailers {
+    async fn close(&self) {
+        self.configured.close().await;
+        self.forced.close().await;
+    }
 }
 
 fn backoff(relay: &Relay, attempts: u32) -> SignedDuration {
@@ -71,10 +58,10 @@ fn backoff(relay: &Relay, attempts: u32) -> SignedDuration {
 
 impl Worker {
     pub async fn run(mut self) {
-        let both = transport(&self.relay, false).and_then(|configured| {
+        let both = Mailer::new(&self.relay, false).and_then(|configured| {
             Ok(Mailers {
                 configured,
-                forced: transport(&self.relay, true)?,
+                forced: Mailer::new(&self.relay, true)?,
             })
         });
         let mailer = match both {
@@ -142,6 +129,8 @@ impl Worker {
                 self.send(mailer, entry).await;
             }
         }
+        // Nothing more is due now: the relay need not keep a session open for us.
+        mailer.close().await;
         let store = self.app.store.clone();
         match tokio::task::spawn_blocking(move || store.outbox_next_due()).await {
             Ok(Ok(next)) => next,
@@ -196,15 +185,22 @@ impl Worker {
         };
         match envelope {
             Some(env) => mailer
-                .send_raw(&env, entry.message.as_bytes())
+                .send(&env, entry.message.as_bytes())
                 .await
                 .map(|_| ())
-                .map_err(|e| Refusal {
-                    permanent: e.is_permanent(),
-                    summary: e
-                        .status()
-                        .map_or_else(|| e.to_string(), |code| format!("relay replied {code}")),
-                    error: e.to_string(),
+                .map_err(|failed| match failed {
+                    Failed::Smtp(e) => Refusal {
+                        permanent: e.is_permanent(),
+                        summary: e
+                            .status()
+                            .map_or_else(|| e.to_string(), |code| format!("relay replied {code}")),
+                        error: e.to_string(),
+                    },
+                    Failed::Connect(e) => Refusal {
+                        permanent: false,
+                        summary: e.clone(),
+                        error: e,
+                    },
                 }),
             None => Err(Refusal {
                 permanent: true,
