@@ -124,11 +124,13 @@ impl Worker {
             }
             for entry in entries {
                 if *self.shutdown.borrow() {
+                    self.recorded().await;
                     return None;
                 }
                 self.send(mailer, entry).await;
             }
         }
+        self.recorded().await;
         // Nothing more is due now: the relay need not keep a session open for us.
         mailer.close().await;
         let store = self.app.store.clone();
@@ -314,16 +316,20 @@ impl Worker {
             store.commit(batch, now)
         })
         .await;
-        match committed {
-            Ok(Ok(())) => {
-                if let Err(e) = flush(&self.app.store).await {
-                    tracing::error!(error = %e, "storage flush failed after delivery");
-                }
-            }
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot record delivery outcome"),
-            Err(_) => {}
+        // Not flushed here, one by one: the next group of entries waits for a flush before
+        // it is sent, and the round ends with one (`recorded`). Until then a power cut
+        // sends a delivered entry again, as a crash between sending and recording does.
+        if let Ok(Err(e)) = committed {
+            tracing::error!(error = %e, "cannot record delivery outcome");
         }
         retry_at
+    }
+
+    /// Makes the round's outcomes durable.
+    async fn recorded(&self) {
+        if let Err(e) = flush(&self.app.store).await {
+            tracing::error!(error = %e, "storage flush failed after delivery");
+        }
     }
 
     /// A letter Digital Post refused for good goes to the person by mail instead (OpenPGP,
