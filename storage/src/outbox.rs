@@ -4,6 +4,31 @@ use serde::{Deserialize, Serialize};
 
 use jiff::Timestamp;
 
+/// The largest message kept in its outbox record rather than in a spool file.
+pub const INLINE_MAX: usize = 8 * 1024;
+
+/// Sealed bytes in a JSON record, as base64 (a JSON array of numbers would be four times
+/// their size).
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => s.serialize_some(&B64.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| B64.decode(t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// A copy waiting to be delivered: already encrypted to its recipient.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutboxEntry {
@@ -17,9 +42,20 @@ pub struct OutboxEntry {
     /// the entry is read.
     pub message: String,
     /// SHA-256 (hex) of the spool file `outbox-<id>` that holds the message; `None` for an
-    /// entry from before, whose message is in the record.
+    /// entry from before, whose message is in the record, and for a small one
+    /// (`message_sealed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_sha256: Option<String>,
+    /// A small message (a kvittering, a notice: at most [`INLINE_MAX`] octets), sealed as
+    /// its spool file would be (the intake's key, or the store key for a copy that belongs
+    /// to no intake) and kept in the record instead: a file, its fsync and its removal
+    /// cost more than such a message's bytes (issue 33).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "base64_bytes"
+    )]
+    pub message_sealed: Option<Vec<u8>>,
     pub created: Timestamp,
     pub attempts: u32,
     pub next_attempt: Timestamp,
@@ -108,6 +144,7 @@ impl OutboxEntry {
             failure_notice: false,
             require_tls: false,
             message_sha256: None,
+            message_sealed: None,
             digital_post: None,
         }
     }

@@ -245,6 +245,8 @@ fn outbox_schedule_reads_only_what_is_due() {
     let keys = test_keys(dir.path());
     let store = Store::open(dir.path(), keys, Timestamp::now()).unwrap();
     let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+    // Large enough for a file of its own (a small one is kept in the record).
+    let message = "x".repeat(10_000);
     let entry = |id: u64, due: Timestamp| OutboxEntry {
         next_attempt: due,
         ..OutboxEntry::new(
@@ -255,7 +257,7 @@ fn outbox_schedule_reads_only_what_is_due() {
                 "modtagelsen",
                 "modtagelsen@kommune.localhost",
             ),
-            "x".into(),
+            message.clone(),
             now,
         )
     };
@@ -275,7 +277,10 @@ fn outbox_schedule_reads_only_what_is_due() {
     // A failed attempt moves entry 2 an hour on (as the worker does: the entry it read,
     // put back); a delivery removes entry 3, and its message file with it.
     let mut two = store.outbox_entry(2).unwrap().unwrap();
-    assert_eq!(two.message, "x", "the message is read back from the spool");
+    assert_eq!(
+        two.message, message,
+        "the message is read back from the spool"
+    );
     two.next_attempt = now + jiff::SignedDuration::from_secs(3600);
     let spooled = |id: u64| {
         dir.path()
@@ -689,6 +694,65 @@ fn outbox_messages_live_in_the_spool_not_in_sled() {
     );
     store.flush().unwrap();
     assert!(!file.exists(), "delivered: its message file goes with it");
+}
+
+/// A small copy (a kvittering) is kept sealed in its record, not in a file of its own (issue
+/// 33): no spool file is written for it, its text is nowhere in the clear, it reads back
+/// whole, put back after a failed attempt it keeps its message, and a delivery removes it.
+#[test]
+fn a_small_outbox_message_is_kept_sealed_in_its_record() {
+    use modtag_storage::records::OutboxEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
+    let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+    let message = "Subject: Kvittering for modtagelse\r\n\r\nKære Mette Jørgensen\r\n".repeat(20);
+    // Files with something in them (the spool makes empty names ahead).
+    let spool_files = || {
+        std::fs::read_dir(dir.path().join("spool"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().metadata().unwrap().len() > 0)
+            .count()
+    };
+    let files_before = spool_files();
+    let mut b = Batch::new();
+    b.message("MT-2026-000001", b"Subject: x\r\n\r\nEmil\r\n".to_vec())
+        .item(item("MT-2026-000001", now))
+        .outbox(OutboxEntry::new(
+            7,
+            "MT-2026-000001",
+            ("reporter", "reporter", "mette@example.org"),
+            message.clone(),
+            now,
+        ));
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    assert_eq!(spool_files(), files_before + 1, "the intake's message only");
+    assert!(!dir
+        .path()
+        .join(format!("spool/outbox-{:016x}.pgp", 7u64))
+        .exists());
+    let mut entry = store.outbox_entry(7).unwrap().unwrap();
+    assert_eq!(entry.message, message);
+    entry.attempts = 1;
+    entry.last_error = Some("relay replied 451".into());
+    let mut b = Batch::new();
+    b.outbox_again(entry);
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    let entry = store.outbox_entry(7).unwrap().unwrap();
+    assert_eq!((entry.attempts, entry.message), (1, message));
+    drop(store);
+    assert!(!contains(
+        &all_bytes(dir.path()),
+        "Mette Jørgensen".as_bytes()
+    ));
+    let store = reopen(dir.path());
+    let mut b = Batch::new();
+    b.outbox_done(7);
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    assert!(store.outbox_entry(7).unwrap().is_none());
+    assert_eq!(spool_files(), files_before + 1);
 }
 
 fn account(id: &str, email: &str, now: Timestamp) -> modtag_storage::records::User {

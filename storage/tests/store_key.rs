@@ -19,8 +19,14 @@ fn now() -> Timestamp {
     "2026-11-23T12:00:00Z".parse().unwrap()
 }
 
-/// An intake with its message, a case, and two queued copies: one of the intake (under its
-/// own key) and one of a meeting (to the store key).
+/// A meeting's invitation too large to be kept in its outbox record: it gets a file.
+fn invitation() -> String {
+    format!("indkaldelse til statusmøde{}", ".".repeat(10_000))
+}
+
+/// An intake with its message, a case, and three queued copies: one of the intake (under
+/// its own key) and two of a meeting (to the store key), one in a file, one small enough to
+/// be kept sealed in its record.
 fn fill(store: &Store) {
     let now = now();
     let copy = |id: u64, reference: &str, text: &str| {
@@ -37,7 +43,8 @@ fn fill(store: &Store) {
         .item(item(A, now))
         .case(case("S-1", "120315-4321", "Emil"))
         .outbox(copy(1, A, "kopi af underretningen"))
-        .outbox(copy(2, MEETING, "indkaldelse til statusmøde"));
+        .outbox(copy(2, MEETING, &invitation()))
+        .outbox(copy(3, MEETING, "påmindelse om statusmøde"));
     store.commit(b, now).unwrap();
     store.flush().unwrap();
 }
@@ -55,8 +62,27 @@ fn assert_reads(store: &Store) {
         .collect();
     assert_eq!(
         copies,
-        ["kopi af underretningen", "indkaldelse til statusmøde"]
+        [
+            "kopi af underretningen".to_string(),
+            invitation(),
+            "påmindelse om statusmøde".into()
+        ]
     );
+}
+
+/// The small copy's message, as sealed in its outbox record (the record opened with `key`).
+fn inline_copy(dir: &std::path::Path, key: &sequoia_openpgp::Cert) -> Vec<u8> {
+    let db = open_sled(dir);
+    let record = db
+        .open_tree("outbox")
+        .unwrap()
+        .get(3u64.to_be_bytes())
+        .unwrap()
+        .unwrap();
+    let plain = modtag_storage::crypto::decrypt(key, &record).unwrap();
+    let entry: OutboxEntry = serde_json::from_slice(&plain).unwrap();
+    assert!(entry.message_sha256.is_none() && entry.message.is_empty());
+    entry.message_sealed.expect("kept sealed in the record")
 }
 
 /// Every value of every tree, every spool file and every ring key file still sealed to
@@ -100,6 +126,7 @@ fn a_rotated_store_key_reads_the_same_and_nothing_is_left_under_the_old() {
     let old = read_store_key(&dir.path().join(STORE_KEY)).unwrap();
     drop(store);
     let before = sealed_to_key(dir.path(), &old);
+    assert!(sealed_to(&old, &inline_copy(dir.path(), &old)));
     assert!(
         before.iter().any(|n| n.starts_with("cases:"))
             && before.iter().any(|n| n.starts_with("outbox:"))
@@ -133,6 +160,9 @@ fn a_rotated_store_key_reads_the_same_and_nothing_is_left_under_the_old() {
     assert!(!dir.path().join(STORE_KEY_NEXT).exists());
     let new = read_store_key(&dir.path().join(STORE_KEY)).unwrap();
     assert_ne!(new.fingerprint(), old.fingerprint());
+    // Inside its record, where the scan above cannot see it.
+    let inline = inline_copy(dir.path(), &new);
+    assert!(sealed_to(&new, &inline) && !sealed_to(&old, &inline));
     let store = reopen(dir.path());
     assert_reads(&store);
     assert_eq!(store.case("S-2").unwrap().unwrap().child_name, "Ida");

@@ -37,7 +37,8 @@ impl Store {
         // transaction records their hashes. If anything after that fails, the files are
         // removed again.
         // So are the outbox's messages (sled would keep them resident): a new entry's goes
-        // to `spool/outbox-<id>.pgp`, and the record keeps its hash.
+        // to `spool/outbox-<id>.pgp`, and the record keeps its hash; a small one is kept
+        // sealed in the record instead (`INLINE_MAX`).
         let mut batch = batch;
         let mut messages = Vec::new();
         let mut new_files = Vec::new();
@@ -64,22 +65,30 @@ impl Store {
             }
             for entry in &mut batch.outbox_put {
                 let message = std::mem::take(&mut entry.message);
-                if entry.message_sha256.is_none() {
+                let kept = |e: &crate::records::OutboxEntry| {
+                    e.message_sha256.is_some() || e.message_sealed.is_some()
+                };
+                if !kept(entry) {
                     // An entry's message never changes once queued: one put back without
-                    // its hash keeps the file it has.
-                    entry.message_sha256 = self
-                        .sealed_at::<crate::records::OutboxEntry>(
-                            &self.inner.trees.outbox,
-                            T_OUTBOX,
-                            &entry.id.to_be_bytes(),
-                        )?
-                        .and_then(|stored| stored.message_sha256);
+                    // its hash keeps the file (or the sealed message) it has.
+                    if let Some(stored) = self.sealed_at::<crate::records::OutboxEntry>(
+                        &self.inner.trees.outbox,
+                        T_OUTBOX,
+                        &entry.id.to_be_bytes(),
+                    )? {
+                        entry.message_sha256 = stored.message_sha256;
+                        entry.message_sealed = stored.message_sealed;
+                    }
                 }
-                if entry.message_sha256.is_some() {
+                if kept(entry) {
+                    continue;
+                }
+                let ciphertext = sealers.seal_if_keyed(&entry.reference, &[message.as_bytes()])?;
+                if message.len() <= crate::outbox::INLINE_MAX {
+                    entry.message_sealed = Some(ciphertext);
                     continue;
                 }
                 let name = crate::spool::Spool::outbox_name(entry.id);
-                let ciphertext = sealers.seal_if_keyed(&entry.reference, &[message.as_bytes()])?;
                 let hash = self.inner.spool.write(&name, &ciphertext)?;
                 new_files.push(name);
                 entry.message_sha256 = Some(hex::encode(hash));

@@ -11,20 +11,25 @@ impl Store {
     /// An entry as stored, with its message read back from the spool.
     pub(super) fn outbox_open(&self, key: &[u8], bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
         let mut entry: OutboxEntry = self.open_sealed(T_OUTBOX, key, bytes)?;
-        if let Some(hash) = &entry.message_sha256 {
-            let name = crate::spool::Spool::outbox_name(entry.id);
-            let corrupt = |why: String| StoreError::Corrupt {
-                tree: T_OUTBOX,
-                key: name.clone(),
-                why,
-            };
-            let hash = hex::decode(hash).map_err(|e| corrupt(e.to_string()))?;
-            let sealed = self.inner.spool.read(&name, &hash)?;
-            let plain = self
-                .open_for(&entry.reference, &sealed)
-                .map_err(|e| corrupt(e.to_string()))?;
-            entry.message = String::from_utf8(plain).map_err(|e| corrupt(e.to_string()))?;
-        }
+        let name = crate::spool::Spool::outbox_name(entry.id);
+        let corrupt = |why: String| StoreError::Corrupt {
+            tree: T_OUTBOX,
+            key: name.clone(),
+            why,
+        };
+        let sealed = match (&entry.message_sha256, &entry.message_sealed) {
+            (Some(hash), _) => {
+                let hash = hex::decode(hash).map_err(|e| corrupt(e.to_string()))?;
+                self.inner.spool.read(&name, &hash)?
+            }
+            (None, Some(sealed)) => sealed.clone(),
+            // From before the spool: the message is in the record.
+            (None, None) => return Ok(entry),
+        };
+        let plain = self
+            .open_for(&entry.reference, &sealed)
+            .map_err(|e| corrupt(e.to_string()))?;
+        entry.message = String::from_utf8(plain).map_err(|e| corrupt(e.to_string()))?;
         Ok(entry)
     }
 

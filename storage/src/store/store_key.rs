@@ -335,6 +335,12 @@ impl Store {
             let mut entry: crate::records::OutboxEntry = self.open_sealed(T_OUTBOX, key, &value)?;
             let spool_name = crate::spool::Spool::outbox_name(entry.id);
             let mut replaced = false;
+            // A small copy of no intake, sealed in the record: sealed again with it.
+            if let Some(inline) = entry.message_sealed.as_mut() {
+                if crate::crypto::sealed_to(old, inline) {
+                    *inline = self.seal_plain(&crate::crypto::decrypt(old, inline)?)?;
+                }
+            }
             if let Some(hash) = entry
                 .message_sha256
                 .as_deref()
