@@ -122,12 +122,17 @@ impl Worker {
                 tracing::error!(error = %e, "storage flush failed; the outbox waits");
                 return Some(self.app.clock.now() + SignedDuration::from_secs(30));
             }
+            let mut attempts = Vec::with_capacity(entries.len());
             for entry in entries {
                 if *self.shutdown.borrow() {
-                    self.recorded().await;
-                    return None;
+                    break;
                 }
-                self.send(mailer, entry).await;
+                attempts.push(self.attempt(mailer, entry).await);
+            }
+            self.record_all(attempts).await;
+            if *self.shutdown.borrow() {
+                self.recorded().await;
+                return None;
             }
         }
         self.recorded().await;
@@ -140,8 +145,8 @@ impl Worker {
         }
     }
 
-    /// Tries one entry; returns when to retry it if it did not go out.
-    async fn send(&self, mailers: &Mailers, entry: OutboxEntry) -> Option<Timestamp> {
+    /// Tries one entry; its outcome is recorded with the others of its group.
+    async fn attempt(&self, mailers: &Mailers, entry: OutboxEntry) -> Attempt {
         // A letter goes to Digital Post (its transmission id), anything else to the relay.
         let result = match (&entry.digital_post, &self.letters) {
             (Some(_), Some(letters)) => letters
@@ -171,7 +176,7 @@ impl Worker {
                 }),
             },
         );
-        self.record(entry, result).await
+        Attempt { entry, result }
     }
 
     /// The entry as mail through the relay.
@@ -212,22 +217,98 @@ impl Worker {
         }
     }
 
-    /// Records an attempt's outcome: delivered (gone from the outbox), failed for good
-    /// (kept, Modtagelsen told; a letter goes by mail instead), or retried later.
-    async fn record(
+    /// Records a group's outcomes in one commit (one transaction, one audit PKESK, not one
+    /// each: issue 33). Should that commit fail, each is recorded alone, so that one
+    /// outcome that cannot be stored does not send the others of its group again.
+    async fn record_all(&self, attempts: Vec<Attempt>) {
+        if attempts.len() > 1 {
+            if self.record(attempts.clone()).await {
+                return;
+            }
+            for a in attempts {
+                self.record(vec![a]).await;
+            }
+        } else {
+            self.record(attempts).await;
+        }
+    }
+
+    /// Records attempts' outcomes: delivered (gone from the outbox), failed for good (kept,
+    /// Modtagelsen told; a letter goes by mail instead), or retried later. True when stored.
+    async fn record(&self, attempts: Vec<Attempt>) -> bool {
+        if attempts.is_empty() {
+            return true;
+        }
+        let now = self.app.clock.now();
+        let mut batch = Batch::new();
+        let mut changes = Vec::new();
+        for Attempt { entry, result } in attempts {
+            changes.extend(self.plan(entry, result, &mut batch, now));
+        }
+        let store = self.app.store.clone();
+        let committed = tokio::task::spawn_blocking(move || {
+            // The intakes are changed under their locks, in the same batch as the outcomes.
+            let references: Vec<&str> = changes.iter().map(|c| c.reference.as_str()).collect();
+            let _held = store.lock_items(&references);
+            // Each intake read once, however many of its copies the group recorded.
+            let mut items: Vec<(Item, bool)> = Vec::new();
+            for c in &changes {
+                let at = match items.iter().position(|(i, _)| i.reference == c.reference) {
+                    Some(at) => at,
+                    None => match store.item(&c.reference)? {
+                        Some(item) => {
+                            items.push((item, false));
+                            items.len() - 1
+                        }
+                        None => continue,
+                    },
+                };
+                let (item, changed) = &mut items[at];
+                if let Some(delivered) = c.kvittering {
+                    *changed |= kvittering_outcome(item, delivered, now);
+                }
+                if let Some((id, fate)) = &c.letter {
+                    *changed |= letter_outcome(item, *id, fate, now);
+                }
+            }
+            for (item, changed) in items {
+                if changed {
+                    batch.item(item);
+                }
+            }
+            modtag_storage::failpoint::stored("outbox.record")?;
+            store.commit(batch, now)
+        })
+        .await;
+        // Not flushed here: the next group of entries waits for a flush before it is sent,
+        // and the round ends with one (`recorded`). Until then a power cut sends a
+        // delivered entry again, as a crash between sending and recording does.
+        match committed {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot record delivery outcome");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// One attempt's outcome into `batch`: its audit entry, the entry gone, kept as failed
+    /// or put back for later, the notices; and what it changes on its intake.
+    fn plan(
         &self,
         mut entry: OutboxEntry,
         result: Result<Option<String>, Refusal>,
-    ) -> Option<Timestamp> {
-        let now = self.app.clock.now();
+        batch: &mut Batch,
+        now: Timestamp,
+    ) -> Option<Change> {
         entry.attempts += 1;
         let reference = entry.reference.clone();
-        let mut batch = Batch::new();
         // A kvittering's fate is also the intake's: sent, or owed by hand (true: delivered).
         let kvittering = match &result {
             _ if entry.role != "reporter" => None,
-            Ok(_) => Some((entry.reference.clone(), true)),
-            Err(r) if r.permanent => Some((entry.reference.clone(), false)),
+            Ok(_) => Some(true),
+            Err(r) if r.permanent => Some(false),
             Err(_) => None,
         };
         // The audit entry of the outcome, with the relay's whole answer (encrypted).
@@ -252,13 +333,12 @@ impl Worker {
             }
             Err(_) => None,
         });
-        let retry_at = match result {
+        match result {
             Ok(_) => {
                 batch
                     .outbox_done(entry.id)
                     .audit(outcome(EventKind::Delivered, &entry, None));
                 tracing::info!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, "delivered");
-                None
             }
             Err(r) if r.permanent => {
                 tracing::error!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery failed for good; Modtagelsen is told");
@@ -269,17 +349,16 @@ impl Worker {
                         &self.app,
                         &entry.reference,
                         &body,
-                        &mut batch,
+                        batch,
                         now,
                     );
                 }
                 if let Some(letter) = &entry.digital_post {
-                    self.by_mail_instead(&entry, letter, &mut batch, now);
+                    self.by_mail_instead(&entry, letter, batch, now);
                 }
                 entry.failed = Some(now);
                 entry.last_error = Some(r.error);
                 batch.outbox_again(entry);
-                None
             }
             Err(r) => {
                 let at = now + backoff(&self.relay, entry.attempts - 1);
@@ -288,41 +367,13 @@ impl Worker {
                 batch.audit(outcome(EventKind::DeliveryDeferred, &entry, Some(&r.error)));
                 entry.last_error = Some(r.error);
                 batch.outbox_again(entry);
-                Some(at)
             }
-        };
-        let store = self.app.store.clone();
-        let committed = tokio::task::spawn_blocking(move || {
-            // The intake is changed under its lock, in the same batch as the outcome.
-            let changes = kvittering.is_some() || letter.is_some();
-            let _held = changes.then(|| store.lock_item(&reference));
-            if let Some(mut item) = changes
-                .then(|| store.item(&reference))
-                .transpose()?
-                .flatten()
-            {
-                let mut changed = false;
-                if let Some((_, delivered)) = &kvittering {
-                    changed |= kvittering_outcome(&mut item, *delivered, now);
-                }
-                if let Some((id, fate)) = &letter {
-                    changed |= letter_outcome(&mut item, *id, fate, now);
-                }
-                if changed {
-                    batch.item(item);
-                }
-            }
-            modtag_storage::failpoint::stored("outbox.record")?;
-            store.commit(batch, now)
-        })
-        .await;
-        // Not flushed here, one by one: the next group of entries waits for a flush before
-        // it is sent, and the round ends with one (`recorded`). Until then a power cut
-        // sends a delivered entry again, as a crash between sending and recording does.
-        if let Ok(Err(e)) = committed {
-            tracing::error!(error = %e, "cannot record delivery outcome");
         }
-        retry_at
+        (kvittering.is_some() || letter.is_some()).then_some(Change {
+            reference,
+            kvittering,
+            letter,
+        })
     }
 
     /// Makes the round's outcomes durable.
@@ -447,7 +498,24 @@ fn kvittering_outcome(item: &mut Item, delivered: bool, now: Timestamp) -> bool 
     }
 }
 
+/// An entry tried, its outcome not yet stored.
+#[derive(Clone)]
+struct Attempt {
+    entry: OutboxEntry,
+    result: Result<Option<String>, Refusal>,
+}
+
+/// What an outcome changes on its intake: the kvittering's fate (true: delivered), a
+/// letter's (its outbox id; sent with its transmission id, or refused and whether by mail
+/// instead).
+struct Change {
+    reference: String,
+    kvittering: Option<bool>,
+    letter: Option<(u64, Result<String, (String, bool)>)>,
+}
+
 /// Why the relay did not take an entry.
+#[derive(Clone)]
 struct Refusal {
     /// A 5xx, or an address that cannot be used: trying again will not help.
     permanent: bool,
