@@ -434,12 +434,7 @@ impl Worker {
 }
 
 /// Records on the intake what became of its Digital Post letter `id`; true when it changed.
-fn letter_outcome(
-    item: &mut Item,
-    id: u64,
-    fate: &Result<String, (String, bool)>,
-    now: Timestamp,
-) -> bool {
+fn letter_outcome(item: &mut Item, id: u64, fate: &LetterFate, now: Timestamp) -> bool {
     let Some(letter) = item.letters.iter_mut().find(|l| l.outbox_id == id) else {
         return false;
     };
@@ -511,8 +506,12 @@ struct Attempt {
 struct Change {
     reference: String,
     kvittering: Option<bool>,
-    letter: Option<(u64, Result<String, (String, bool)>)>,
+    letter: Option<(u64, LetterFate)>,
 }
+
+/// A letter sent (its transmission id), or refused for good (why, and whether a mail went
+/// instead).
+type LetterFate = Result<String, (String, bool)>;
 
 /// Why the relay did not take an entry.
 #[derive(Clone)]
