@@ -2,6 +2,7 @@
 //! ([`compose`], [`ical`]); here the durable outbox sends them ([`outbox`]).
 
 pub use modtag_workflow::{compose, ical};
+mod fates;
 pub mod notices;
 pub mod outbox;
 pub mod receipts;

@@ -13,10 +13,11 @@ use jiff::{SignedDuration, Timestamp};
 use lettre::address::Envelope;
 use modtag_config::model::Relay;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{DigitalPostTo, Item, OutboxEntry, Task, TaskKind, TaskOutcome};
+use modtag_storage::records::{DigitalPostTo, Item, OutboxEntry};
 use modtag_storage::store::Batch;
 
 use super::compose;
+use super::fates::{kvittering_outcome, letter_outcome, LetterFate};
 use super::relay::{Failed, Mailer};
 use serde_json::json;
 use tokio::sync::watch;
@@ -433,66 +434,6 @@ impl Worker {
     }
 }
 
-/// Records on the intake what became of its Digital Post letter `id`; true when it changed.
-fn letter_outcome(item: &mut Item, id: u64, fate: &LetterFate, now: Timestamp) -> bool {
-    let Some(letter) = item.letters.iter_mut().find(|l| l.outbox_id == id) else {
-        return false;
-    };
-    match fate {
-        Ok(transmission) => letter.sent = Some((now, transmission.clone())),
-        Err((why, by_mail)) => {
-            letter.failed = Some((now, why.clone()));
-            letter.by_mail = *by_mail;
-        }
-    }
-    true
-}
-
-/// Records on the intake what became of its kvittering; true when the item changed. Refused
-/// for good, it is owed by hand (a task with the kvittering's due date, as for a reporter
-/// without an address); delivered later (after `outbox retry`), that task is done.
-fn kvittering_outcome(item: &mut Item, delivered: bool, now: Timestamp) -> bool {
-    let Some(k) = item.kvittering.as_mut() else {
-        return false;
-    };
-    let open_task = item
-        .tasks
-        .iter_mut()
-        .find(|t| t.kind == TaskKind::Kvittering && t.done_at.is_none());
-    match (delivered, open_task) {
-        (false, Some(_)) => false,
-        (false, None) => {
-            k.sent_at = None;
-            k.sent_by = None;
-            k.manual = true;
-            let due = k.due.parse::<jiff::civil::Date>().ok();
-            item.tasks.push(Task {
-                kind: TaskKind::Kvittering,
-                created: now,
-                due: due.map(modtag_router::calendar::end_of_day),
-                done_at: None,
-                done_by: None,
-                outcome: None,
-                letter: None,
-                reason: Some(
-                    "the reporter's address refused the kvittering for good: send it by hand"
-                        .into(),
-                ),
-            });
-            true
-        }
-        (true, Some(task)) if k.manual && k.sent_at.is_none() => {
-            k.sent_at = Some(now);
-            k.sent_by = Some("system".into());
-            task.done_at = Some(now);
-            task.done_by = Some("system".into());
-            task.outcome = Some(TaskOutcome::Sent);
-            true
-        }
-        (true, _) => false,
-    }
-}
-
 /// An entry tried, its outcome not yet stored.
 #[derive(Clone)]
 struct Attempt {
@@ -508,10 +449,6 @@ struct Change {
     kvittering: Option<bool>,
     letter: Option<(u64, LetterFate)>,
 }
-
-/// A letter sent (its transmission id), or refused for good (why, and whether a mail went
-/// instead).
-type LetterFate = Result<String, (String, bool)>;
 
 /// Why the relay did not take an entry.
 #[derive(Clone)]
@@ -542,47 +479,6 @@ mod tests {
                 now,
             )
         }
-    }
-
-    #[test]
-    fn a_refused_kvittering_is_owed_by_hand_until_it_goes_out() {
-        let now = Timestamp::now();
-        let mut item = Item::received(
-            "MT-2026-000007",
-            modtag_config::Channel::Underretning,
-            modtag_config::Kind::Underretning,
-            now,
-            now,
-            Default::default(),
-        );
-        item.kvittering = Some(modtag_storage::records::Kvittering {
-            due: "2026-12-01".into(),
-            sent_at: Some(now),
-            sent_by: Some("system".into()),
-            manual: false,
-            to: None,
-        });
-        assert!(kvittering_outcome(&mut item, false, now));
-        let k = item.kvittering.clone().unwrap();
-        assert!(k.manual && k.sent_at.is_none());
-        let task = &item.tasks[0];
-        assert_eq!(task.kind, TaskKind::Kvittering);
-        assert_eq!(
-            task.due.unwrap().to_string(),
-            "2026-12-01T22:59:59Z",
-            "end of the local day"
-        );
-        // Refused again after a retry: still one task.
-        assert!(!kvittering_outcome(&mut item, false, now));
-        assert_eq!(item.tasks.len(), 1);
-        // Delivered after all: sent, and the task done by the system.
-        assert!(kvittering_outcome(&mut item, true, now));
-        assert_eq!(
-            item.kvittering.as_ref().unwrap().sent_by.as_deref(),
-            Some("system")
-        );
-        assert_eq!(item.tasks[0].outcome, Some(TaskOutcome::Sent));
-        assert!(!kvittering_outcome(&mut item, true, now));
     }
 
     #[test]

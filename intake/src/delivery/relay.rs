@@ -24,8 +24,11 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_rustls::client::TlsStream;
 
-/// How long connecting, and each command, may take.
+/// How long connecting (TCP, TLS, the greeting and EHLO) and a NOOP may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one message's transaction may take: a relay that stalls mid-session must not
+/// stop the outbox for good (50 MiB at a slow 1 Mbit/s take 7 minutes).
+const SEND_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// Why an entry did not go: the relay's answer (lettre's error, with its reply code), or no
 /// connection to the relay at all.
@@ -50,6 +53,8 @@ pub struct Mailer {
     mode: Mode,
     hello: ClientId,
     kept: Mutex<Option<AsyncSmtpConnection>>,
+    /// [`TIMEOUT`] and [`SEND_TIMEOUT`] (shorter in tests).
+    timeouts: (Duration, Duration),
 }
 
 impl Mailer {
@@ -68,6 +73,7 @@ impl Mailer {
             mode,
             hello: ClientId::default(),
             kept: Mutex::new(None),
+            timeouts: (TIMEOUT, SEND_TIMEOUT),
         })
     }
 
@@ -76,17 +82,20 @@ impl Mailer {
         let mut kept = self.kept.lock().await;
         let mut conn = match kept.take() {
             Some(mut c) => {
-                if c.test_connected().await {
+                if tokio::time::timeout(self.timeouts.0, c.test_connected()).await == Ok(true) {
                     c
                 } else {
-                    c.abort().await;
+                    // Dropped without a QUIT: it may not answer one either.
                     self.connect().await?
                 }
             }
             None => self.connect().await?,
         };
         // lettre closes a connection that failed in any step: only a good one is kept.
-        let sent = conn.send(envelope, message).await.map_err(Failed::Smtp)?;
+        let sent = tokio::time::timeout(self.timeouts.1, conn.send(envelope, message))
+            .await
+            .map_err(|_| Failed::Connect("Connection error: the relay stopped answering".into()))?
+            .map_err(Failed::Smtp)?;
         *kept = Some(conn);
         Ok(sent)
     }
@@ -99,9 +108,14 @@ impl Mailer {
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failed> {
-        let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect((&*self.host, self.port)))
+        tokio::time::timeout(self.timeouts.0, self.open())
             .await
             .map_err(|_| Failed::Connect("Connection error: connection timed out".into()))?
+    }
+
+    async fn open(&self) -> Result<AsyncSmtpConnection, Failed> {
+        let tcp = TcpStream::connect((&*self.host, self.port))
+            .await
             .map_err(|e| Failed::Connect(format!("Connection error: {e}")))?;
         // The point of this module (see its comment).
         tcp.set_nodelay(true)
@@ -123,13 +137,10 @@ impl Mailer {
             Mode::Wrapper(config) => {
                 let name = rustls::pki_types::ServerName::try_from(self.host.clone())
                     .map_err(|e| Failed::Connect(format!("Connection error: {e}")))?;
-                let tls = tokio::time::timeout(
-                    TIMEOUT,
-                    tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp),
-                )
-                .await
-                .map_err(|_| Failed::Connect("Connection error: TLS timed out".into()))?
-                .map_err(|e| Failed::Connect(format!("Connection error: {e}")))?;
+                let tls = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| Failed::Connect(format!("Connection error: {e}")))?;
                 AsyncSmtpConnection::connect_with_transport(Box::new(Tls(tls)), hello).await
             }
         };
@@ -192,10 +203,19 @@ mod tests {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::TcpListener;
 
-    /// A relay on loopback that takes every message and, when told, hangs up on a session
-    /// after its first message (as a relay's idle timeout would). Counts sessions and
-    /// messages.
-    async fn relay(hang_up: bool) -> (u16, Arc<std::sync::Mutex<(usize, usize)>>) {
+    /// How a test relay misbehaves.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Then {
+        Serve,
+        /// Hangs up on a session after its first message (as a relay's idle timeout would).
+        HangUp,
+        /// Stops answering once a message's data has come (as a relay that hangs would).
+        Stall,
+    }
+
+    /// A relay on loopback that takes every message, or misbehaves as told. Counts
+    /// sessions and messages.
+    async fn relay(then: Then) -> (u16, Arc<std::sync::Mutex<(usize, usize)>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let counts = Arc::new(std::sync::Mutex::new((0, 0)));
@@ -214,7 +234,10 @@ mod tests {
                             (true, ".") => {
                                 data = false;
                                 seen.lock().unwrap().1 += 1;
-                                if hang_up {
+                                if then == Then::Stall {
+                                    std::future::pending::<()>().await;
+                                }
+                                if then == Then::HangUp {
                                     write.write_all(b"250 ok\r\n").await.unwrap();
                                     return;
                                 }
@@ -261,7 +284,7 @@ mod tests {
 
     #[tokio::test]
     async fn entries_due_together_share_one_session() {
-        let (port, counts) = relay(false).await;
+        let (port, counts) = relay(Then::Serve).await;
         let m = mailer(port);
         for _ in 0..3 {
             m.send(&envelope(), b"Subject: x\r\n\r\nhej\r\n")
@@ -276,7 +299,7 @@ mod tests {
     /// goes on a new one instead of failing.
     #[tokio::test]
     async fn a_session_the_relay_closed_is_replaced() {
-        let (port, counts) = relay(true).await;
+        let (port, counts) = relay(Then::HangUp).await;
         let m = mailer(port);
         for _ in 0..3 {
             m.send(&envelope(), b"Subject: x\r\n\r\nhej\r\n")
@@ -284,6 +307,22 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(*counts.lock().unwrap(), (3, 3), "(sessions, messages)");
+    }
+
+    /// A relay that stops answering mid-session does not stop the outbox: the attempt
+    /// ends as a temporary failure, and the next one gets a new session.
+    #[tokio::test]
+    async fn a_relay_that_stops_answering_is_given_up_on() {
+        let (port, counts) = relay(Then::Stall).await;
+        let mut m = mailer(port);
+        m.timeouts = (Duration::from_millis(500), Duration::from_millis(500));
+        for _ in 0..2 {
+            match m.send(&envelope(), b"Subject: x\r\n\r\nhej\r\n").await {
+                Err(Failed::Connect(e)) => assert!(e.contains("stopped answering"), "{e}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(*counts.lock().unwrap(), (2, 2), "(sessions, messages)");
     }
 
     #[tokio::test]
