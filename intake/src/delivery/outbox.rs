@@ -57,6 +57,9 @@ fn backoff(relay: &Relay, attempts: u32) -> SignedDuration {
     SignedDuration::from_secs(secs as i64)
 }
 
+/// How long the worker, woken by a new entry, waits for more before it sends.
+const GATHER: Duration = Duration::from_millis(250);
+
 impl Worker {
     pub async fn run(mut self) {
         let both = Mailer::new(&self.relay, false).and_then(|configured| {
@@ -83,7 +86,16 @@ impl Worker {
                 None => Duration::from_secs(3600),
             };
             tokio::select! {
-                _ = self.app.wake.notified() => {}
+                _ = self.app.wake.notified() => {
+                    // Woken by a new entry: gather what the next moments queue as well, so
+                    // that under load the copies go out, and are recorded, in groups, and
+                    // the listeners keep the CPU meanwhile (issue 33). A quarter of a second
+                    // is nothing to a mail.
+                    tokio::select! {
+                        _ = tokio::time::sleep(GATHER) => {}
+                        _ = self.shutdown.changed() => return,
+                    }
+                }
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.shutdown.changed() => return,
             }
