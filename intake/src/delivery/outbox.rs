@@ -235,20 +235,22 @@ impl Worker {
     /// outcome that cannot be stored does not send the others of its group again.
     async fn record_all(&self, attempts: Vec<Attempt>) {
         if attempts.len() > 1 {
-            if self.record(attempts.clone()).await {
+            if self.record(attempts.clone(), true).await {
                 return;
             }
+            // Their log lines are written: once per attempt.
             for a in attempts {
-                self.record(vec![a]).await;
+                self.record(vec![a], false).await;
             }
         } else {
-            self.record(attempts).await;
+            self.record(attempts, true).await;
         }
     }
 
     /// Records attempts' outcomes: delivered (gone from the outbox), failed for good (kept,
     /// Modtagelsen told; a letter goes by mail instead), or retried later. True when stored.
-    async fn record(&self, attempts: Vec<Attempt>) -> bool {
+    /// `log`: the attempts' log lines are still to be written.
+    async fn record(&self, attempts: Vec<Attempt>, log: bool) -> bool {
         if attempts.is_empty() {
             return true;
         }
@@ -256,7 +258,7 @@ impl Worker {
         let mut batch = Batch::new();
         let mut changes = Vec::new();
         for Attempt { entry, result } in attempts {
-            changes.extend(self.plan(entry, result, &mut batch, now));
+            changes.extend(self.plan(entry, result, &mut batch, (now, log)));
         }
         let store = self.app.store.clone();
         let committed = tokio::task::spawn_blocking(move || {
@@ -313,7 +315,7 @@ impl Worker {
         mut entry: OutboxEntry,
         result: Result<Option<String>, Refusal>,
         batch: &mut Batch,
-        now: Timestamp,
+        (now, log): (Timestamp, bool),
     ) -> Option<Change> {
         entry.attempts += 1;
         let reference = entry.reference.clone();
@@ -351,10 +353,14 @@ impl Worker {
                 batch
                     .outbox_done(entry.id)
                     .audit(outcome(EventKind::Delivered, &entry, None));
-                tracing::info!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, "delivered");
+                if log {
+                    tracing::info!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, "delivered");
+                }
             }
             Err(r) if r.permanent => {
-                tracing::error!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery failed for good; Modtagelsen is told");
+                if log {
+                    tracing::error!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery failed for good; Modtagelsen is told");
+                }
                 batch.audit(outcome(EventKind::DeliveryFailed, &entry, Some(&r.error)));
                 if !entry.failure_notice {
                     let body = super::notices::failure_notice_text(&entry, &r.summary);
@@ -375,7 +381,9 @@ impl Worker {
             }
             Err(r) => {
                 let at = now + backoff(&self.relay, entry.attempts - 1);
-                tracing::warn!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery deferred");
+                if log {
+                    tracing::warn!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, error = %r.summary, "delivery deferred");
+                }
                 entry.next_attempt = at;
                 batch.audit(outcome(EventKind::DeliveryDeferred, &entry, Some(&r.error)));
                 entry.last_error = Some(r.error);
