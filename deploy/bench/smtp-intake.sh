@@ -113,7 +113,7 @@ for size in 20480 512000; do
   m_load=$("$L" "127.0.0.1:$MP" $SESSIONS "$N" $size)
   m_cpu=$(cpu_ms)   # before the count below, which decrypts every item
   # Every message is owed a kvittering: the outbox delivers as many.
-  [[ ${KVITTERING:-} == true ]] && bench_drained "$work/modtag.log" $((2 * N))
+  if [[ ${KVITTERING:-} == true ]]; then bench_drained "$work/modtag.log" $((2 * N)) || exit 1; fi
   m_cpu_sent=$(cpu_ms)
   m_count=$(curl -sf --unix-socket "$work/data/modtag.sock" "http://localhost/api/v1/triage" | grep -o '"reference"' | wc -l)
   m_hwm=$(hwm)

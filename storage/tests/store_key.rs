@@ -136,7 +136,14 @@ fn a_rotated_store_key_reads_the_same_and_nothing_is_left_under_the_old() {
     );
 
     let store = reopen(dir.path());
+    // Read before the rotation, put back after it (as the outbox does with an attempt):
+    // the record must keep the copy as the rotation sealed it again, not as it was read.
+    let stale = store.outbox_entry(3).unwrap().unwrap();
     let done = store.rotate_store_key(None, "tester", now()).unwrap();
+    let mut b = Batch::new();
+    b.outbox_again(stale);
+    store.commit(b, now()).unwrap();
+    store.flush().unwrap();
     assert_eq!((done.files, done.ring_keys), (1, 1), "{done:?}");
     // The old key left beside for the escrow (backups taken before need it).
     let retired = dir

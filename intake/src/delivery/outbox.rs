@@ -118,9 +118,13 @@ impl Worker {
                 Ok(Ok(e)) => e,
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "cannot read the outbox");
+                    self.recorded().await;
                     return Some(self.app.clock.now() + SignedDuration::from_secs(30));
                 }
-                Err(_) => return None,
+                Err(_) => {
+                    self.recorded().await;
+                    return None;
+                }
             };
             let entries: Vec<OutboxEntry> =
                 entries.into_iter().filter(|e| tried.insert(e.id)).collect();
@@ -136,11 +140,18 @@ impl Worker {
                 return Some(self.app.clock.now() + SignedDuration::from_secs(30));
             }
             let mut attempts = Vec::with_capacity(entries.len());
+            // A relay that stalls must not hold the group's outcomes past a shutdown (systemd
+            // kills after 60 s): the attempts made so far are recorded, the one in flight is
+            // sent again after the restart.
+            let mut stop = self.shutdown.clone();
             for entry in entries {
                 if *self.shutdown.borrow() {
                     break;
                 }
-                attempts.push(self.attempt(mailer, entry).await);
+                tokio::select! {
+                    a = self.attempt(mailer, entry) => attempts.push(a),
+                    _ = stop.changed() => break,
+                }
             }
             self.record_all(attempts).await;
             if *self.shutdown.borrow() {
@@ -189,6 +200,12 @@ impl Worker {
                 }),
             },
         );
+        // The store keeps the message (a file, or sealed in the record) and the commit takes
+        // it from there: a group of large copies is not held twice until it is recorded.
+        let mut entry = entry;
+        if entry.message_sha256.is_some() || entry.message_sealed.is_some() {
+            entry.message = String::new();
+        }
         Attempt { entry, result }
     }
 

@@ -68,17 +68,16 @@ impl Store {
                 let kept = |e: &crate::records::OutboxEntry| {
                     e.message_sha256.is_some() || e.message_sealed.is_some()
                 };
-                if !kept(entry) {
-                    // An entry's message never changes once queued: one put back without
-                    // its hash keeps the file (or the sealed message) it has.
-                    if let Some(stored) = self.sealed_at::<crate::records::OutboxEntry>(
-                        &self.inner.trees.outbox,
-                        T_OUTBOX,
-                        &entry.id.to_be_bytes(),
-                    )? {
-                        entry.message_sha256 = stored.message_sha256;
-                        entry.message_sealed = stored.message_sealed;
-                    }
+                // An entry's message never changes once queued: one put back keeps the file
+                // (or the sealed message) its stored record names now, not the one it was read
+                // with (a store key rotation may have sealed it again since).
+                if let Some(stored) = self.sealed_at::<crate::records::OutboxEntry>(
+                    &self.inner.trees.outbox,
+                    T_OUTBOX,
+                    &entry.id.to_be_bytes(),
+                )? {
+                    entry.message_sha256 = stored.message_sha256;
+                    entry.message_sealed = stored.message_sealed;
                 }
                 if kept(entry) {
                     continue;
