@@ -120,6 +120,12 @@ pub struct DigitalPostLetter {
 }
 
 impl OutboxEntry {
+    /// Whether the store already keeps this entry's message (a spool file, or sealed in
+    /// the record): `message` is then only a copy.
+    pub fn message_stored(&self) -> bool {
+        self.message_sha256.is_some() || self.message_sealed.is_some()
+    }
+
     /// A new entry for `to` (role, directory id, address), due at once, not yet tried.
     pub fn new(
         id: u64,

@@ -203,7 +203,7 @@ impl Worker {
         // The store keeps the message (a file, or sealed in the record) and the commit takes
         // it from there: a group of large copies is not held twice until it is recorded.
         let mut entry = entry;
-        if entry.message_sha256.is_some() || entry.message_sealed.is_some() {
+        if entry.message_stored() {
             entry.message = String::new();
         }
         Attempt { entry, result }

@@ -38,6 +38,12 @@ pub enum Failed {
     Connect(String),
 }
 
+/// The relay could not be reached (or stopped answering): worded as lettre words its own
+/// connection errors, which the audit entries of earlier deliveries carry.
+fn no_relay(why: impl std::fmt::Display) -> Failed {
+    Failed::Connect(format!("Connection error: {why}"))
+}
+
 enum Mode {
     Plain,
     /// STARTTLS, required: a relay that does not offer it gets nothing.
@@ -94,7 +100,7 @@ impl Mailer {
         // lettre closes a connection that failed in any step: only a good one is kept.
         let sent = tokio::time::timeout(self.timeouts.1, conn.send(envelope, message))
             .await
-            .map_err(|_| Failed::Connect("Connection error: the relay stopped answering".into()))?
+            .map_err(|_| no_relay("the relay stopped answering"))?
             .map_err(Failed::Smtp)?;
         *kept = Some(conn);
         Ok(sent)
@@ -103,23 +109,22 @@ impl Mailer {
     /// Says goodbye to the relay: nothing more is due for now.
     pub async fn close(&self) {
         if let Some(mut c) = self.kept.lock().await.take() {
-            let _ = tokio::time::timeout(TIMEOUT, c.quit()).await;
+            let _ = tokio::time::timeout(self.timeouts.0, c.quit()).await;
         }
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failed> {
         tokio::time::timeout(self.timeouts.0, self.open())
             .await
-            .map_err(|_| Failed::Connect("Connection error: connection timed out".into()))?
+            .map_err(|_| no_relay("connection timed out"))?
     }
 
     async fn open(&self) -> Result<AsyncSmtpConnection, Failed> {
         let tcp = TcpStream::connect((&*self.host, self.port))
             .await
-            .map_err(|e| Failed::Connect(format!("Connection error: {e}")))?;
+            .map_err(no_relay)?;
         // The point of this module (see its comment).
-        tcp.set_nodelay(true)
-            .map_err(|e| Failed::Connect(format!("Connection error: {e}")))?;
+        tcp.set_nodelay(true).map_err(no_relay)?;
         let hello = &self.hello;
         let conn = match &self.mode {
             Mode::Plain => AsyncSmtpConnection::connect_with_transport(Box::new(tcp), hello).await,
@@ -135,12 +140,12 @@ impl Mailer {
                 conn
             }
             Mode::Wrapper(config) => {
-                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
-                    .map_err(|e| Failed::Connect(format!("Connection error: {e}")))?;
+                let name =
+                    rustls::pki_types::ServerName::try_from(self.host.clone()).map_err(no_relay)?;
                 let tls = tokio_rustls::TlsConnector::from(config.clone())
                     .connect(name, tcp)
                     .await
-                    .map_err(|e| Failed::Connect(format!("Connection error: {e}")))?;
+                    .map_err(no_relay)?;
                 AsyncSmtpConnection::connect_with_transport(Box::new(Tls(tls)), hello).await
             }
         };

@@ -65,9 +65,6 @@ impl Store {
             }
             for entry in &mut batch.outbox_put {
                 let message = std::mem::take(&mut entry.message);
-                let kept = |e: &crate::records::OutboxEntry| {
-                    e.message_sha256.is_some() || e.message_sealed.is_some()
-                };
                 // An entry's message never changes once queued: one put back keeps the file
                 // (or the sealed message) its stored record names now, not the one it was read
                 // with (a store key rotation may have sealed it again since).
@@ -79,7 +76,7 @@ impl Store {
                     entry.message_sha256 = stored.message_sha256;
                     entry.message_sealed = stored.message_sealed;
                 }
-                if kept(entry) {
+                if entry.message_stored() {
                     continue;
                 }
                 let ciphertext = sealers.seal_if_keyed(&entry.reference, &[message.as_bytes()])?;
