@@ -337,8 +337,11 @@ impl Worker {
         entry.attempts += 1;
         let reference = entry.reference.clone();
         // A kvittering's fate is also the intake's: sent, or owed by hand (true: delivered).
+        // Delivered at the first try, it changes nothing there (only a refusal for good, an
+        // earlier try, makes it owed by hand), so the intake is not read for it (issue 33).
         let kvittering = match &result {
             _ if entry.role != "reporter" => None,
+            Ok(_) if entry.attempts == 1 => None,
             Ok(_) => Some(true),
             Err(r) if r.permanent => Some(false),
             Err(_) => None,
