@@ -223,3 +223,28 @@ fn an_interrupted_store_key_rotation_is_finished_at_open() {
     );
     assert!(!dir.path().join(STORE_KEY_NEXT).exists());
 }
+
+/// The outbox worker is handed new copies in clear by the commit that queued them (issue
+/// 33); a copy the store key's rotation sealed again since is read from its record instead,
+/// as the rotation left it.
+#[test]
+fn a_copy_sealed_again_since_it_was_queued_is_read_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
+    fill(&store);
+    store.rotate_store_key(None, "tester", now()).unwrap();
+    let later = now() + jiff::SignedDuration::from_hours(1);
+    let due = store.outbox_due(later, 64).unwrap();
+    let copy = due
+        .iter()
+        .find(|e| e.id == 3)
+        .expect("the small copy is due");
+    assert_eq!(copy.message, "påmindelse om statusmøde");
+    drop(store);
+    let new = read_store_key(&dir.path().join(STORE_KEY)).unwrap();
+    assert_eq!(
+        copy.message_sealed.as_deref(),
+        Some(inline_copy(dir.path(), &new).as_slice()),
+        "the copy as the rotation sealed it again, not as it was queued"
+    );
+}

@@ -43,6 +43,8 @@ impl Store {
         let mut messages = Vec::new();
         let mut new_files = Vec::new();
         let mut replacements = Vec::new();
+        // New small entries in clear, for the outbox worker (see `handed`).
+        let mut handed = Vec::new();
         // Held until the transaction is applied (see `locks`).
         let held = self.inner.locks.commit();
         let mut sealers = self.item_sealers(held.ring());
@@ -82,6 +84,11 @@ impl Store {
                 let ciphertext = sealers.seal_if_keyed(&entry.reference, &[message.as_bytes()])?;
                 if message.len() <= crate::outbox::INLINE_MAX {
                     entry.message_sealed = Some(ciphertext);
+                    if entry.attempts == 0 && entry.failed.is_none() {
+                        let mut copy = entry.clone();
+                        copy.message = message;
+                        handed.push(copy);
+                    }
                     continue;
                 }
                 let name = crate::spool::Spool::outbox_name(entry.id);
@@ -90,7 +97,7 @@ impl Store {
                 entry.message_sha256 = Some(hex::encode(hash));
             }
             self.commit_sealed(
-                &batch,
+                (&batch, handed),
                 &messages,
                 &mut sealers,
                 held.blind(),
@@ -119,6 +126,8 @@ impl Store {
             Ok(_) => {
                 let queued = batch.outbox_put.len() as u64;
                 self.inner.queued.fetch_add(queued, Ordering::SeqCst);
+                let gone = batch.outbox_delete.iter().chain(&batch.outbox_again);
+                self.inner.handed.withdraw(gone.copied());
                 let names =
                     (batch.outbox_delete.iter()).map(|id| crate::spool::Spool::outbox_name(*id));
                 (self.inner.unlinked.lock().expect("unlinked lock")).extend(names);
@@ -131,15 +140,26 @@ impl Store {
 
     /// The batch's records, sealed, written in one transaction with the message hashes
     /// already on disk, new item keys, erasures, and the audit entries.
+    /// `handed`: new outbox entries in clear, offered to the outbox worker with their
+    /// sealed records (see `handed`).
     fn commit_sealed(
         &self,
-        batch: &Batch,
+        (batch, handed): (&Batch, Vec<crate::records::OutboxEntry>),
         messages: &[(String, Vec<u8>)],
         sealers: &mut super::ItemSealers<'_>,
         blind: &[u8; 32],
         (now, durable): (Timestamp, bool),
     ) -> Result<Flushed, StoreError> {
         let sealed = self.seal_batch(batch, sealers, blind)?;
+        // Offered before the transaction, so that no read of the record can come before
+        // its copy; withdrawn if the commit fails.
+        let copies = (handed.into_iter())
+            .filter_map(|e| {
+                let row = sealed.outbox.iter().find(|row| row.0 == e.id)?;
+                Some((row.3.clone(), e))
+            })
+            .collect();
+        let offered = self.inner.handed.offer(copies);
         let writes = Writes {
             sealed,
             messages: messages.to_vec(),
@@ -153,13 +173,19 @@ impl Store {
             now,
             durable,
         };
-        crate::failpoint::step("commit.transaction")
-            .map_err(|e| self.storage_failed(sled::Error::Io(e)))?;
-        (self.inner.combined).run(
-            writes,
-            |jobs| self.apply_writes(jobs),
-            || Err(StoreError::Poisoned),
-        )
+        let applied = crate::failpoint::step("commit.transaction")
+            .map_err(|e| self.storage_failed(sled::Error::Io(e)))
+            .and_then(|()| {
+                (self.inner.combined).run(
+                    writes,
+                    |jobs| self.apply_writes(jobs),
+                    || Err(StoreError::Poisoned),
+                )
+            });
+        if applied.is_err() {
+            self.inner.handed.withdraw(offered);
+        }
+        applied
     }
 
     /// The writes of the commits of the moment in one transaction, in the order they came

@@ -36,6 +36,7 @@ pub mod check;
 mod commit;
 mod erase;
 mod flush;
+mod handed;
 mod item_keys;
 mod items;
 mod locks;
@@ -162,6 +163,8 @@ struct Inner {
     unlinked: std::sync::Mutex<Vec<String>>,
     /// Outbox entries committed since the store opened (see [`Store::outbox_queued`]).
     queued: std::sync::atomic::AtomicU64,
+    /// New outbox entries in clear for the outbox worker (see `handed`).
+    handed: handed::Handed,
     /// The session key that records at rest are sealed under now (see [`crypto::Sealer`]).
     sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
     /// Session keys recovered when reading records (see [`crypto::SessionKeyCache`]).
@@ -275,6 +278,7 @@ impl Store {
             combined: Default::default(),
             unlinked: Default::default(),
             queued: Default::default(),
+            handed: Default::default(),
             sealer: Default::default(),
             opened: Default::default(),
             kvittering_counts: Default::default(),

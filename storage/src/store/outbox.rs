@@ -49,7 +49,14 @@ impl Store {
         {
             let (k, _) = kv?;
             let id: [u8; 8] = k[17..25].try_into().unwrap_or_default();
-            out.extend(self.outbox_entry(u64::from_be_bytes(id))?);
+            let id = u64::from_be_bytes(id);
+            // Queued by this process and not changed since: its copy in clear (`handed`).
+            let handed = (self.inner.trees.outbox.get(id.to_be_bytes())?)
+                .and_then(|stored| self.inner.handed.take(id, &stored));
+            match handed {
+                Some(entry) => out.push(entry),
+                None => out.extend(self.outbox_entry(id)?),
+            }
         }
         Ok(out)
     }
