@@ -288,10 +288,13 @@ fn outbox_schedule_reads_only_what_is_due() {
             .exists()
     };
     assert!(spooled(2) && spooled(3));
+    // Delivered as the worker records it: the entry as read, whose message has a file.
+    let three = store.outbox_entry(3).unwrap().unwrap();
     let mut b = Batch::new();
-    b.outbox(two).outbox_done(3);
+    b.outbox(two).outbox_done_entry(&three);
     store.commit(b, now).unwrap();
     store.flush().unwrap();
+    assert!(!spooled(3), "the delivered entry's file goes with it");
     assert!(ids(&store, now).is_empty());
     assert_eq!(ids(&store, now + jiff::SignedDuration::from_secs(120)), [1]);
     drop(store);

@@ -371,7 +371,7 @@ impl Worker {
         match result {
             Ok(_) => {
                 batch
-                    .outbox_done(entry.id)
+                    .outbox_done_entry(&entry)
                     .audit(outcome(EventKind::Delivered, &entry, None));
                 if log {
                     tracing::info!(reference = %entry.reference, role = %entry.role, attempts = entry.attempts, "delivered");

@@ -12,6 +12,8 @@ pub struct Batch {
     pub(super) cases: Vec<Case>,
     pub(super) outbox_put: Vec<OutboxEntry>,
     pub(super) outbox_delete: Vec<u64>,
+    /// Entries of `outbox_delete` known to have no file of their own (nothing to unlink).
+    pub(super) outbox_fileless: Vec<u64>,
     /// Entries of `outbox_put` put back after a try: kept only if still there.
     pub(super) outbox_again: Vec<u64>,
     pub(super) events: Vec<Event>,
@@ -80,6 +82,14 @@ impl Batch {
     pub fn outbox_done(&mut self, id: u64) -> &mut Self {
         self.outbox_delete.push(id);
         self
+    }
+    /// As [`Batch::outbox_done`], for an entry as read: one whose message was kept in its
+    /// record has no file for the flush to remove.
+    pub fn outbox_done_entry(&mut self, entry: &crate::records::OutboxEntry) -> &mut Self {
+        if entry.message_sha256.is_none() {
+            self.outbox_fileless.push(entry.id);
+        }
+        self.outbox_done(entry.id)
     }
     pub fn audit(&mut self, event: Event) -> &mut Self {
         self.events.push(event);

@@ -128,8 +128,9 @@ impl Store {
                 self.inner.queued.fetch_add(queued, Ordering::SeqCst);
                 let gone = batch.outbox_delete.iter().chain(&batch.outbox_again);
                 self.inner.handed.withdraw(gone.copied());
-                let names =
-                    (batch.outbox_delete.iter()).map(|id| crate::spool::Spool::outbox_name(*id));
+                let names = (batch.outbox_delete.iter())
+                    .filter(|id| !batch.outbox_fileless.contains(id))
+                    .map(|id| crate::spool::Spool::outbox_name(*id));
                 (self.inner.unlinked.lock().expect("unlinked lock")).extend(names);
             }
         }
@@ -523,8 +524,11 @@ fn put_outbox(
         if again.contains(id) && t.outbox.get(id.to_be_bytes())?.is_none() {
             continue;
         }
-        t.outbox.insert(&id.to_be_bytes(), c.as_slice())?;
-        unschedule(t.outbox_sched, *id)?;
+        // A new entry has no place in the schedule yet to take it out of (its three
+        // look-ups were a tenth of the outbox's part of the transaction, issue 33).
+        if t.outbox.insert(&id.to_be_bytes(), c.as_slice())?.is_some() {
+            unschedule(t.outbox_sched, *id)?;
+        }
         if let Some(queued) = deferred {
             t.outbox_sched
                 .insert(sched_deferred_key(*id).as_slice(), queued.as_slice())?;

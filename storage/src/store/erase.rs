@@ -28,7 +28,7 @@ impl Store {
             self.all_sealed(self.inner.trees.outbox.iter(), T_OUTBOX)?;
         for entry in entries {
             if entry.reference == reference {
-                batch.outbox_done(entry.id);
+                batch.outbox_done_entry(&entry);
             }
         }
         batch.erased.push(Erased { item });
