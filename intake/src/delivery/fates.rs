@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 use modtag_storage::records::{Item, Task, TaskKind, TaskOutcome};
+use modtag_storage::summary::ItemSummary;
 
 /// A letter sent (its transmission id), or refused for good (why, and whether a mail went
 /// instead).
@@ -69,6 +70,14 @@ pub fn kvittering_outcome(item: &mut Item, delivered: bool, now: Timestamp) -> b
     }
 }
 
+/// Whether a delivered kvittering can change its intake, judged by the intake's clear
+/// summary alone: only a kvittering no longer recorded as sent (owed by hand after a
+/// refusal for good, by this entry or by a letter it stands in for) can. An intake without
+/// a summary is read to find out.
+pub fn kvittering_settled(summary: Option<&ItemSummary>) -> bool {
+    summary.is_some_and(|s| s.kvittering_sent_at.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,7 +100,14 @@ mod tests {
             manual: false,
             to: None,
         });
+        // Sent at once: its delivery changes nothing, and the summary says so.
+        assert!(kvittering_settled(Some(&ItemSummary::of(&item))));
+        assert!(!kvittering_outcome(&mut item.clone(), true, now));
         assert!(kvittering_outcome(&mut item, false, now));
+        // Owed by hand: a delivery (a retry, or the mail in place of a refused letter)
+        // changes it, and the summary says so.
+        assert!(!kvittering_settled(Some(&ItemSummary::of(&item))));
+        assert!(!kvittering_settled(None));
         let k = item.kvittering.clone().unwrap();
         assert!(k.manual && k.sent_at.is_none());
         let task = &item.tasks[0];

@@ -17,7 +17,7 @@ use modtag_storage::records::{DigitalPostTo, Item, OutboxEntry};
 use modtag_storage::store::Batch;
 
 use super::compose;
-use super::fates::{kvittering_outcome, letter_outcome, LetterFate};
+use super::fates::{kvittering_outcome, kvittering_settled, letter_outcome, LetterFate};
 use super::relay::{Failed, Mailer};
 use serde_json::json;
 use tokio::sync::watch;
@@ -287,6 +287,15 @@ impl Worker {
             for c in &changes {
                 let at = match items.iter().position(|(i, _)| i.reference == c.reference) {
                     Some(at) => at,
+                    // Delivered, a kvittering changes its intake only if that still waits
+                    // for it (owed by hand after a refusal): the clear summary says whether,
+                    // so a kvittering sent at once costs no decryption (issue 33).
+                    None if c.kvittering == Some(true)
+                        && c.letter.is_none()
+                        && kvittering_settled(store.summary(&c.reference)?.as_ref()) =>
+                    {
+                        continue
+                    }
                     None => match store.item(&c.reference)? {
                         Some(item) => {
                             items.push((item, false));
@@ -337,11 +346,8 @@ impl Worker {
         entry.attempts += 1;
         let reference = entry.reference.clone();
         // A kvittering's fate is also the intake's: sent, or owed by hand (true: delivered).
-        // Delivered at the first try, it changes nothing there (only a refusal for good, an
-        // earlier try, makes it owed by hand), so the intake is not read for it (issue 33).
         let kvittering = match &result {
             _ if entry.role != "reporter" => None,
-            Ok(_) if entry.attempts == 1 => None,
             Ok(_) => Some(true),
             Err(r) if r.permanent => Some(false),
             Err(_) => None,

@@ -42,6 +42,15 @@ impl Store {
         Ok(out)
     }
 
+    /// One intake's summary, without decrypting anything.
+    pub fn summary(&self, reference: &str) -> Result<Option<ItemSummary>, StoreError> {
+        let key = reference.as_bytes();
+        match self.inner.trees.item_state.get(key)? {
+            Some(v) => Ok(Some(parse_summary(key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Every intake's summary, by reference, without decrypting anything.
     pub fn summaries(&self) -> Result<Vec<ItemSummary>, StoreError> {
         self.inner
