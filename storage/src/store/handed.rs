@@ -4,23 +4,30 @@
 //!
 //! A copy stands for its entry only while the stored record is, byte for byte, the one its
 //! commit wrote: a store key rotation, a put-back or an erasure since, and the worker reads
-//! the record as before. The first read takes it; it goes when its entry leaves the outbox
-//! or its commit fails. Only small, never tried entries, and a bounded number: a backlog
-//! (the relay down) is read from the store as before, and no more plaintext is held than
-//! a few seconds' worth of kvitteringer.
+//! the record as before. The first read takes it; it goes when its entry leaves the outbox,
+//! its commit fails, or it has waited a minute (a worker that stopped, a read that failed).
+//! Only small, never tried entries, and a bounded number: a backlog (the relay down) is
+//! read from the store as before, and no more plaintext is held than a minute's worth.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::records::OutboxEntry;
 
 /// At most this many copies are held (each at most `outbox::INLINE_MAX` of message).
 const MOST: usize = 1024;
+/// A copy not taken within this is dropped: the worker reads the record instead.
+const LONGEST: Duration = Duration::from_secs(60);
+
+/// When a copy was offered, the sealed record as its commit wrote it, and the entry in
+/// clear.
+type HeldCopy = (Instant, Vec<u8>, OutboxEntry);
 
 #[derive(Default)]
 pub(super) struct Handed {
-    /// By outbox id: the sealed record as its commit wrote it, and the entry in clear.
-    copies: Mutex<HashMap<u64, (Vec<u8>, OutboxEntry)>>,
+    /// By outbox id.
+    copies: Mutex<HashMap<u64, HeldCopy>>,
 }
 
 impl Handed {
@@ -28,13 +35,15 @@ impl Handed {
     /// of those held.
     pub fn offer(&self, copies: Vec<(Vec<u8>, OutboxEntry)>) -> Vec<u64> {
         let mut held = self.copies.lock().expect("handed lock");
+        let now = Instant::now();
+        held.retain(|_, (at, _, _)| now.duration_since(*at) < LONGEST);
         let mut ids = Vec::new();
         for (sealed, entry) in copies {
             if held.len() >= MOST {
                 break;
             }
             ids.push(entry.id);
-            held.insert(entry.id, (sealed, entry));
+            held.insert(entry.id, (now, sealed, entry));
         }
         ids
     }
@@ -53,12 +62,8 @@ impl Handed {
     /// The copy of entry `id`, taken, if `stored` is still the record its commit wrote.
     pub fn take(&self, id: u64, stored: &[u8]) -> Option<OutboxEntry> {
         let mut held = self.copies.lock().expect("handed lock");
-        let (sealed, _) = held.get(&id)?;
-        if sealed.as_slice() != stored {
-            held.remove(&id);
-            return None;
-        }
-        held.remove(&id).map(|(_, entry)| entry)
+        let (at, sealed, entry) = held.remove(&id)?;
+        (sealed.as_slice() == stored && at.elapsed() < LONGEST).then_some(entry)
     }
 
     #[cfg(test)]
@@ -94,6 +99,17 @@ mod tests {
         h.offer(vec![(b"sealed 3".to_vec(), entry(3))]);
         h.withdraw([3]);
         assert!(h.take(3, b"sealed 3").is_none());
+        // Not taken within a minute: dropped, by the next offer or the late read.
+        h.offer(vec![
+            (b"sealed 4".to_vec(), entry(4)),
+            (b"sealed 5".to_vec(), entry(5)),
+        ]);
+        for (at, _, _) in h.copies.lock().unwrap().values_mut() {
+            *at -= LONGEST;
+        }
+        assert!(h.take(4, b"sealed 4").is_none());
+        h.offer(vec![(b"sealed 6".to_vec(), entry(6))]);
+        assert_eq!(h.len(), 1, "the old copy of 5 is gone");
     }
 
     #[test]
