@@ -70,10 +70,22 @@ struct Session {
 }
 
 /// Where a transaction failed: before its message went (nothing for the relay to deliver),
-/// or after.
+/// or after; or the relay stopped answering (the connection is not to be used again).
 enum Step {
     Unsent(lettre::transport::smtp::Error),
     Sent(lettre::transport::smtp::Error),
+    Stalled,
+}
+
+/// An ASCII message to one ASCII address: every copy the outbox makes but a forward in 8
+/// bits. Such a transaction is ours (pipelined where the relay offers it); anything else
+/// goes through lettre's own, which also knows SMTPUTF8 and 8BITMIME.
+fn pipelinable(envelope: &Envelope, message: &[u8]) -> bool {
+    let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
+    envelope.to().len() == 1
+        && envelope.to().iter().all(ascii)
+        && envelope.from().is_none_or(ascii)
+        && message.is_ascii()
 }
 
 /// One relay, reached one way.
@@ -110,8 +122,11 @@ impl Mailer {
     /// Sends one message; the kept connection if it still answers, else a new one.
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<Response, Failed> {
         let mut kept = self.kept.lock().await;
+        let plain = pipelinable(envelope, message);
         let mut session = match kept.take() {
-            Some(s) if s.used.elapsed() < FRESH => Some(s),
+            // Not for lettre's transaction, whose failures cannot say whether the message
+            // went (and so cannot be tried again at once).
+            Some(s) if s.used.elapsed() < FRESH && plain => Some(s),
             Some(mut s) => {
                 let answers = tokio::time::timeout(self.timeouts.0, s.conn.test_connected());
                 // Dropped without a QUIT when it does not: it may not answer one either.
@@ -125,10 +140,7 @@ impl Mailer {
                 Some(s) => s,
                 None => self.connect().await?,
             };
-            let sent = tokio::time::timeout(self.timeouts.1, s.transaction(envelope, message))
-                .await
-                .map_err(|_| no_relay("the relay stopped answering"))?;
-            let (unsent, e) = match sent {
+            let (unsent, e) = match s.transaction(envelope, message, self.timeouts).await {
                 Ok(response) => {
                     s.used = Instant::now();
                     *kept = Some(s);
@@ -136,6 +148,7 @@ impl Mailer {
                 }
                 Err(Step::Unsent(e)) => (true, e),
                 Err(Step::Sent(e)) => (false, e),
+                Err(Step::Stalled) => return Err(no_relay("the relay stopped answering")),
             };
             // As lettre's own transaction: a connection that failed in any step is closed,
             // politely; only a good one is kept.
@@ -159,12 +172,16 @@ impl Mailer {
     async fn connect(&self) -> Result<Session, Failed> {
         tokio::time::timeout(self.timeouts.0, async {
             let mut conn = self.open().await?;
-            // lettre keeps only the extensions it uses from its EHLO: asked once more.
-            let ehlo = conn.command(Ehlo::new(self.hello.clone())).await;
-            let pipelining = ehlo.map_err(Failed::Smtp)?.message().any(|line| {
-                let keyword = line.split_whitespace().next().unwrap_or_default();
-                keyword.eq_ignore_ascii_case("PIPELINING")
-            });
+            // lettre keeps only the extensions it uses from its EHLO: asked once more. A
+            // relay that will not answer a second EHLO is simply not pipelined to.
+            let pipelining = match conn.command(Ehlo::new(self.hello.clone())).await {
+                Ok(ehlo) => ehlo.message().any(|line| {
+                    let keyword = line.split_whitespace().next().unwrap_or_default();
+                    keyword.eq_ignore_ascii_case("PIPELINING")
+                }),
+                Err(e) if e.status().is_some() => false,
+                Err(e) => return Err(Failed::Smtp(e)),
+            };
             Ok(Session {
                 conn,
                 pipelining,
@@ -210,55 +227,65 @@ impl Mailer {
 }
 
 impl Session {
-    /// One mail transaction. An ASCII message to one ASCII address (every copy the outbox
-    /// makes but a forward in 8 bits) goes pipelined where the relay offers it; anything
-    /// else goes through lettre's own transaction, which also knows SMTPUTF8 and 8BITMIME.
-    async fn transaction(&mut self, envelope: &Envelope, message: &[u8]) -> Result<Response, Step> {
-        let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
-        let plain = envelope.to().len() == 1
-            && envelope.to().iter().all(ascii)
-            && envelope.from().is_none_or(ascii)
-            && message.is_ascii();
-        if !plain {
-            return self.conn.send(envelope, message).await.map_err(Step::Sent);
+    /// One mail transaction (see [`pipelinable`]): the commands and their replies within
+    /// `timeouts.0`, the message within `timeouts.1` (a relay black-holed since its last
+    /// transaction is given up on in a minute, not in a quarter of an hour).
+    async fn transaction(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+        (commands, data): (Duration, Duration),
+    ) -> Result<Response, Step> {
+        if !pipelinable(envelope, message) {
+            let sent = tokio::time::timeout(data, self.conn.send(envelope, message));
+            return sent.await.map_err(|_| Step::Stalled)?.map_err(Step::Sent);
         }
-        let conn = &mut self.conn;
         let mail = Mail::new(envelope.from().cloned(), vec![]);
         let rcpt = Rcpt::new(envelope.to()[0].clone(), vec![]);
-        if self.pipelining {
-            // MAIL, RCPT and DATA in one write (RFC 2920), and all three replies read in
-            // order, so that the session stays in step whatever they say.
-            let replies = [
-                conn.command(format!("{mail}{rcpt}{Data}")).await,
-                conn.read_response().await,
-                conn.read_response().await,
-            ];
-            let mut refused = None;
-            for (i, reply) in replies.into_iter().enumerate() {
-                match reply {
-                    // No reply: the connection is gone, and the rest with it.
-                    Err(e) if e.status().is_none() => return Err(Step::Unsent(e)),
-                    Err(e) => {
-                        refused.get_or_insert(e);
+        let accepted = match self.pipelining {
+            true => tokio::time::timeout(commands, pipelined(&mut self.conn, mail, rcpt)).await,
+            false => {
+                tokio::time::timeout(commands, async {
+                    for command in [mail.to_string(), rcpt.to_string(), Data.to_string()] {
+                        self.conn.command(command).await.map_err(Step::Unsent)?;
                     }
-                    // DATA taken though MAIL or RCPT was not: a lone dot ends the empty
-                    // message (RFC 2920 section 3.1), whose reply says nothing more.
-                    Ok(_) if i == 2 && refused.is_some() => {
-                        let _ = conn.command(".\r\n").await;
-                    }
-                    Ok(_) => {}
-                }
+                    Ok(())
+                })
+                .await
             }
-            if let Some(e) = refused {
-                return Err(Step::Unsent(e));
-            }
-        } else {
-            for command in [mail.to_string(), rcpt.to_string(), Data.to_string()] {
-                conn.command(command).await.map_err(Step::Unsent)?;
-            }
-        }
-        conn.message(message).await.map_err(Step::Sent)
+        };
+        accepted.map_err(|_| Step::Stalled)??;
+        let sent = tokio::time::timeout(data, self.conn.message(message));
+        sent.await.map_err(|_| Step::Stalled)?.map_err(Step::Sent)
     }
+}
+
+/// MAIL, RCPT and DATA in one write (RFC 2920), and all three replies read in order, so
+/// that the session stays in step whatever they say. Ok when DATA was taken.
+async fn pipelined(conn: &mut AsyncSmtpConnection, mail: Mail, rcpt: Rcpt) -> Result<(), Step> {
+    let replies = [
+        conn.command(format!("{mail}{rcpt}{Data}")).await,
+        conn.read_response().await,
+        conn.read_response().await,
+    ];
+    let mut refused = None;
+    for (i, reply) in replies.into_iter().enumerate() {
+        match reply {
+            // No reply: the connection is gone, and the rest with it. A refusal read
+            // before is the answer (a relay may say 554 and hang up).
+            Err(e) if e.status().is_none() => return Err(Step::Unsent(refused.unwrap_or(e))),
+            Err(e) => {
+                refused.get_or_insert(e);
+            }
+            // DATA taken though MAIL or RCPT was not: a lone dot ends the empty message
+            // (RFC 2920 section 3.1), whose reply says nothing more.
+            Ok(_) if i == 2 && refused.is_some() => {
+                let _ = conn.command(".\r\n").await;
+            }
+            Ok(_) => {}
+        }
+    }
+    refused.map_or(Ok(()), |e| Err(Step::Unsent(e)))
 }
 
 /// TLS from the first byte, to the web's certificate authorities (as lettre's own
@@ -328,6 +355,10 @@ mod tests {
         Stall,
         /// Pipelining, refuses every recipient, and (wrongly) takes DATA all the same.
         RefuseRcpt,
+        /// Pipelining, refuses the sender and hangs up.
+        RefuseMailAndHangUp,
+        /// Refuses a second EHLO in a session (as some relays do).
+        EhloOnce,
     }
 
     /// What a test relay saw.
@@ -361,7 +392,11 @@ mod tests {
         write.write_all(b"220 relay\r\n").await.unwrap();
         let mut data = false;
         let mut line = String::new();
-        let pipelining = matches!(then, Then::Pipelining | Then::RefuseRcpt);
+        let mut ehlos = 0;
+        let pipelining = matches!(
+            then,
+            Then::Pipelining | Then::RefuseRcpt | Then::RefuseMailAndHangUp
+        );
         loop {
             line.clear();
             if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
@@ -390,6 +425,13 @@ mod tests {
                     data = true;
                     b"354 go on\r\n"
                 }
+                (false, l) if l.starts_with("EHLO") && then == Then::EhloOnce && ehlos > 0 => {
+                    b"503 5.5.1 duplicate EHLO\r\n"
+                }
+                (false, l) if l.starts_with("MAIL") && then == Then::RefuseMailAndHangUp => {
+                    let _ = write.write_all(b"554 5.7.1 not from you\r\n").await;
+                    return;
+                }
                 (false, l) if l.starts_with("EHLO") && pipelining => {
                     b"250-relay\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
                 }
@@ -410,6 +452,9 @@ mod tests {
                 (false, "QUIT") => b"221 bye\r\n",
                 _ => b"250 ok\r\n",
             };
+            if command.starts_with("EHLO") {
+                ehlos += 1;
+            }
             if write.write_all(reply).await.is_err() {
                 return;
             }
@@ -511,6 +556,38 @@ mod tests {
             (2, 0, 2),
             "{seen:?}"
         );
+    }
+
+    /// A relay that refuses the second EHLO (asked for PIPELINING) is used all the same,
+    /// one command at a time.
+    #[tokio::test]
+    async fn a_relay_that_refuses_a_second_ehlo_still_takes_mail() {
+        let (port, seen) = relay(Then::EhloOnce).await;
+        send_three(&mailer(port)).await;
+        let seen = *seen.lock().unwrap();
+        assert_eq!(
+            (seen.sessions, seen.messages, seen.pipelined),
+            (1, 3, 0),
+            "{seen:?}"
+        );
+    }
+
+    /// A refusal the relay hangs up after is still its answer: for good, not a lost
+    /// connection to be tried again later.
+    #[tokio::test]
+    async fn a_refusal_before_a_hang_up_is_the_answer() {
+        let (port, _) = relay(Then::RefuseMailAndHangUp).await;
+        match mailer(port)
+            .send(&envelope(), b"Subject: x\r\n\r\nhej\r\n")
+            .await
+        {
+            Err(Failed::Smtp(e)) => {
+                assert!(e.is_permanent(), "{e}");
+                assert_eq!(e.status().map(|c| c.to_string()), Some("554".into()));
+            }
+            Err(Failed::Connect(e)) => panic!("{e}"),
+            Ok(r) => panic!("sent: {r:?}"),
+        }
     }
 
     /// A relay that stops answering mid-session does not stop the outbox: the attempt
