@@ -321,6 +321,8 @@ pub(crate) const BLIND_KEY_ID: &[u8] = b"blind_key_id";
 pub(crate) const AUDIT_SHREDDED_UPTO: &[u8] = b"audit_shredded_upto";
 /// A standby's position (u64 BE): see `standby`.
 pub(crate) const STANDBY_POSITION: &[u8] = b"standby_position";
+/// In `meta`: what is added to sled's ids (`store::id_offset`).
+pub(crate) const ID_OFFSET: &[u8] = b"id_offset";
 
 pub(crate) fn blind_key_id(key: &[u8]) -> [u8; 32] {
     keyed(key, &[b"modtag blind-index key id"])

@@ -979,3 +979,35 @@ fn a_copy_put_back_after_its_intake_was_erased_stays_gone() {
     drop(store);
     assert!(reopen(dir.path()).outbox().unwrap().is_empty());
 }
+
+/// sled counts its ids in its own files, which a restored database (or a standby's) starts
+/// afresh: a new outbox id must still never be one an entry waiting in the outbox has (the
+/// new entry would take its place, and its message).
+#[test]
+fn a_new_outbox_id_is_past_every_stored_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let store = Store::open(dir.path(), test_keys(dir.path()), now).unwrap();
+    // As a restore leaves it: an entry with an id this database's counter never reached.
+    let far = store.next_id().unwrap() + 10_000_000;
+    let to = ("reporter", "reporter", "a@example.org");
+    let waiting =
+        modtag_storage::records::OutboxEntry::new(far, "MT-2026-000001", to, "x".into(), now);
+    let mut b = Batch::new();
+    b.outbox(waiting);
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = reopen(dir.path());
+    let next = store.next_id().unwrap();
+    assert!(next > far, "{next} must be past {far}");
+    drop(store);
+    // And stays past it at the next open, with nothing waiting any more.
+    let store = reopen(dir.path());
+    let mut b = Batch::new();
+    b.outbox_done(far);
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    assert!(reopen(dir.path()).next_id().unwrap() > next);
+}

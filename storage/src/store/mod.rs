@@ -161,6 +161,8 @@ struct Inner {
     /// Message files whose records a commit removed, removed by the flush that makes that
     /// durable.
     unlinked: std::sync::Mutex<Vec<String>>,
+    /// Added to sled's ids (see [`id_offset`]).
+    id_offset: u64,
     /// Outbox entries committed since the store opened (see [`Store::outbox_queued`]).
     queued: std::sync::atomic::AtomicU64,
     /// New outbox entries in clear for the outbox worker (see `handed`).
@@ -172,6 +174,24 @@ struct Inner {
     /// Kvitteringer to unproven addresses counted as they are planned, by address and UTC
     /// day (see [`Store::reserve_kvittering`]).
     kvittering_counts: std::sync::Mutex<(String, std::collections::HashMap<[u8; 32], usize>)>,
+}
+
+/// What is added to sled's ids to make an outbox id. sled counts in its own files, which a
+/// restored database (or a standby's) starts afresh, so its ids can come round to one an
+/// entry waiting in the outbox already has; a new entry would then take that one's place
+/// and its message. The offset is raised at open past the outbox's highest id and kept in
+/// `meta` (carried by a backup), never lowered: ids only grow.
+fn id_offset(db: &sled::Db, trees: &Trees) -> Result<u64, StoreError> {
+    let stored = get_u64(&trees.meta, ID_OFFSET)?.unwrap_or(0);
+    let highest = match trees.outbox.last()? {
+        Some((k, _)) => k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0),
+        None => return Ok(stored),
+    };
+    let offset = stored.max((highest + 1).saturating_sub(db.generate_id()?));
+    if offset != stored {
+        trees.meta.insert(ID_OFFSET, &offset.to_be_bytes())?;
+    }
+    Ok(offset)
 }
 
 /// What a commit seals intakes' data with: each reference's own key, read from
@@ -260,7 +280,9 @@ impl Store {
         };
         let ring = open_ring(&ring_dir, &store_keys, &trees.item_keys)?;
         let blind = blind::settle_key(data_dir, meta, keys.blind)?;
+        let id_offset = id_offset(&db, &trees)?;
         let inner = Inner {
+            id_offset,
             trees,
             locks: Locks::new(blind, ring),
             spool,
@@ -417,7 +439,7 @@ impl Store {
 
     /// A new id for an outbox entry.
     pub fn next_id(&self) -> Result<u64, StoreError> {
-        Ok(self.inner.db.generate_id()?)
+        Ok(self.inner.db.generate_id()? + self.inner.id_offset)
     }
 
     fn seal<T: serde::Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
