@@ -8,3 +8,4 @@ pub mod outbox;
 pub mod receipts;
 mod relay;
 pub mod sf1601;
+mod transaction;

@@ -5,9 +5,9 @@
 //! `TCP_NODELAY`, so the closing line waited for the relay's delayed ACK: 40 ms a message,
 //! and the outbox delivered about 23 messages a second however fast the relay was (fixed
 //! upstream in lettre/lettre#1159, not released). Everything SMTP (EHLO, STARTTLS, the
-//! transaction's commands and replies) is lettre's, but the transaction is ours: where the
-//! relay offers PIPELINING (RFC 2920) MAIL, RCPT and DATA go in one write, a round trip
-//! instead of three. One connection is kept between entries, as lettre's pool did: tested
+//! transaction's commands and replies) is lettre's, but the transaction is ours, pipelined
+//! where the relay offers it (`transaction.rs`). One connection is kept between entries, as
+//! lettre's pool did: tested
 //! with NOOP before a reuse unless it finished a transaction a moment ago, and closed when
 //! nothing is due.
 
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
+use lettre::transport::smtp::commands::Ehlo;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 use modtag_config::model::{Relay, RelayTls};
@@ -27,6 +27,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_rustls::client::TlsStream;
+
+use super::transaction::{pipelinable, Session, Step};
 
 /// How long connecting (TCP, TLS, the greeting and EHLO) and a NOOP may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -59,33 +61,6 @@ enum Mode {
     Starttls(TlsParameters),
     /// TLS from the first byte ("SMTPS").
     Wrapper(Arc<rustls::ClientConfig>),
-}
-
-/// A connection to the relay: whether it offers PIPELINING, and when it last finished a
-/// transaction.
-struct Session {
-    conn: AsyncSmtpConnection,
-    pipelining: bool,
-    used: Instant,
-}
-
-/// Where a transaction failed: before its message went (nothing for the relay to deliver),
-/// or after; or the relay stopped answering (the connection is not to be used again).
-enum Step {
-    Unsent(lettre::transport::smtp::Error),
-    Sent(lettre::transport::smtp::Error),
-    Stalled,
-}
-
-/// An ASCII message to one ASCII address: every copy the outbox makes but a forward in 8
-/// bits. Such a transaction is ours (pipelined where the relay offers it); anything else
-/// goes through lettre's own, which also knows SMTPUTF8 and 8BITMIME.
-fn pipelinable(envelope: &Envelope, message: &[u8]) -> bool {
-    let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
-    envelope.to().len() == 1
-        && envelope.to().iter().all(ascii)
-        && envelope.from().is_none_or(ascii)
-        && message.is_ascii()
 }
 
 /// One relay, reached one way.
@@ -224,68 +199,6 @@ impl Mailer {
         };
         conn.map_err(Failed::Smtp)
     }
-}
-
-impl Session {
-    /// One mail transaction (see [`pipelinable`]): the commands and their replies within
-    /// `timeouts.0`, the message within `timeouts.1` (a relay black-holed since its last
-    /// transaction is given up on in a minute, not in a quarter of an hour).
-    async fn transaction(
-        &mut self,
-        envelope: &Envelope,
-        message: &[u8],
-        (commands, data): (Duration, Duration),
-    ) -> Result<Response, Step> {
-        if !pipelinable(envelope, message) {
-            let sent = tokio::time::timeout(data, self.conn.send(envelope, message));
-            return sent.await.map_err(|_| Step::Stalled)?.map_err(Step::Sent);
-        }
-        let mail = Mail::new(envelope.from().cloned(), vec![]);
-        let rcpt = Rcpt::new(envelope.to()[0].clone(), vec![]);
-        let accepted = match self.pipelining {
-            true => tokio::time::timeout(commands, pipelined(&mut self.conn, mail, rcpt)).await,
-            false => {
-                tokio::time::timeout(commands, async {
-                    for command in [mail.to_string(), rcpt.to_string(), Data.to_string()] {
-                        self.conn.command(command).await.map_err(Step::Unsent)?;
-                    }
-                    Ok(())
-                })
-                .await
-            }
-        };
-        accepted.map_err(|_| Step::Stalled)??;
-        let sent = tokio::time::timeout(data, self.conn.message(message));
-        sent.await.map_err(|_| Step::Stalled)?.map_err(Step::Sent)
-    }
-}
-
-/// MAIL, RCPT and DATA in one write (RFC 2920), and all three replies read in order, so
-/// that the session stays in step whatever they say. Ok when DATA was taken.
-async fn pipelined(conn: &mut AsyncSmtpConnection, mail: Mail, rcpt: Rcpt) -> Result<(), Step> {
-    let replies = [
-        conn.command(format!("{mail}{rcpt}{Data}")).await,
-        conn.read_response().await,
-        conn.read_response().await,
-    ];
-    let mut refused = None;
-    for (i, reply) in replies.into_iter().enumerate() {
-        match reply {
-            // No reply: the connection is gone, and the rest with it. A refusal read
-            // before is the answer (a relay may say 554 and hang up).
-            Err(e) if e.status().is_none() => return Err(Step::Unsent(refused.unwrap_or(e))),
-            Err(e) => {
-                refused.get_or_insert(e);
-            }
-            // DATA taken though MAIL or RCPT was not: a lone dot ends the empty message
-            // (RFC 2920 section 3.1), whose reply says nothing more.
-            Ok(_) if i == 2 && refused.is_some() => {
-                let _ = conn.command(".\r\n").await;
-            }
-            Ok(_) => {}
-        }
-    }
-    refused.map_or(Ok(()), |e| Err(Step::Unsent(e)))
 }
 
 /// TLS from the first byte, to the web's certificate authorities (as lettre's own
