@@ -55,6 +55,16 @@ fn no_relay(why: impl std::fmt::Display) -> Failed {
     Failed::Connect(format!("Connection error: {why}"))
 }
 
+/// lettre's error while connecting (the greeting, EHLO, STARTTLS): the relay's state, not
+/// the entry's. A relay that refuses everyone for a while must not fail every copy for
+/// good; its reply code is kept, its text (the relay's own words) is not.
+fn not_connected(e: lettre::transport::smtp::Error) -> Failed {
+    match e.status() {
+        Some(code) => no_relay(format!("the relay replied {code} while connecting")),
+        None => no_relay(e),
+    }
+}
+
 enum Mode {
     Plain,
     /// STARTTLS, required: a relay that does not offer it gets nothing.
@@ -155,7 +165,7 @@ impl Mailer {
                     keyword.eq_ignore_ascii_case("PIPELINING")
                 }),
                 Err(e) if e.status().is_some() => false,
-                Err(e) => return Err(Failed::Smtp(e)),
+                Err(e) => return Err(not_connected(e)),
             };
             Ok(Session {
                 conn,
@@ -183,7 +193,7 @@ impl Mailer {
                     // Fails (and closes) if the relay does not offer STARTTLS.
                     c.starttls(params.clone(), hello)
                         .await
-                        .map_err(Failed::Smtp)?;
+                        .map_err(not_connected)?;
                 }
                 conn
             }
@@ -197,7 +207,7 @@ impl Mailer {
                 AsyncSmtpConnection::connect_with_transport(Box::new(Tls(tls)), hello).await
             }
         };
-        conn.map_err(Failed::Smtp)
+        conn.map_err(not_connected)
     }
 }
 
@@ -272,6 +282,8 @@ mod tests {
         RefuseMailAndHangUp,
         /// Refuses a second EHLO in a session (as some relays do).
         EhloOnce,
+        /// Greets with a refusal (as a relay in maintenance may).
+        NotNow,
     }
 
     /// What a test relay saw.
@@ -302,6 +314,10 @@ mod tests {
     async fn session(stream: tokio::net::TcpStream, then: Then, seen: Arc<std::sync::Mutex<Seen>>) {
         let (read, mut write) = stream.into_split();
         let mut lines = BufReader::new(read);
+        if then == Then::NotNow {
+            let _ = write.write_all(b"554 5.3.2 not now\r\n").await;
+            return;
+        }
         write.write_all(b"220 relay\r\n").await.unwrap();
         let mut data = false;
         let mut line = String::new();
@@ -499,6 +515,21 @@ mod tests {
                 assert_eq!(e.status().map(|c| c.to_string()), Some("554".into()));
             }
             Err(Failed::Connect(e)) => panic!("{e}"),
+            Ok(r) => panic!("sent: {r:?}"),
+        }
+    }
+
+    /// A relay that refuses to talk at all is not an entry refused for good: the copy
+    /// waits and is tried again.
+    #[tokio::test]
+    async fn a_relay_refusing_every_session_is_no_refusal_of_the_entry() {
+        let (port, _) = relay(Then::NotNow).await;
+        match mailer(port)
+            .send(&envelope(), b"Subject: x\r\n\r\nhej\r\n")
+            .await
+        {
+            Err(Failed::Connect(e)) => assert!(e.contains("554") && !e.contains("not now"), "{e}"),
+            Err(Failed::Smtp(e)) => panic!("the entry's refusal: {e}"),
             Ok(r) => panic!("sent: {r:?}"),
         }
     }
