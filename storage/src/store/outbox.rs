@@ -50,12 +50,14 @@ impl Store {
             let (k, _) = kv?;
             let id: [u8; 8] = k[17..25].try_into().unwrap_or_default();
             let id = u64::from_be_bytes(id);
+            let key = id.to_be_bytes();
+            let Some(v) = self.inner.trees.outbox.get(key)? else {
+                continue;
+            };
             // Queued by this process and not changed since: its copy in clear (`handed`).
-            let handed = (self.inner.trees.outbox.get(id.to_be_bytes())?)
-                .and_then(|stored| self.inner.handed.take(id, &stored));
-            match handed {
+            match self.inner.handed.take(id, &v) {
                 Some(entry) => out.push(entry),
-                None => out.extend(self.outbox_entry(id)?),
+                None => out.extend(self.outbox_read(&key, v)?),
             }
         }
         Ok(out)
@@ -115,9 +117,16 @@ impl Store {
     /// One outbox entry by id.
     pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
         let key = id.to_be_bytes();
-        let Some(v) = self.inner.trees.outbox.get(key)? else {
-            return Ok(None);
-        };
+        match self.inner.trees.outbox.get(key)? {
+            Some(v) => self.outbox_read(&key, v),
+            None => Ok(None),
+        }
+    }
+
+    /// The entry whose record under `key` was read as `v`, opened; read again if a store
+    /// key rotation changed it meanwhile.
+    fn outbox_read(&self, key: &[u8; 8], v: sled::IVec) -> Result<Option<OutboxEntry>, StoreError> {
+        let key = *key;
         match self.outbox_open(&key, &v) {
             Ok(entry) => Ok(Some(entry)),
             // Its copy's file sealed again meanwhile (a store key rotation, see
