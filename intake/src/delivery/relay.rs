@@ -7,9 +7,8 @@
 //! upstream in lettre/lettre#1159, not released). Everything SMTP (EHLO, STARTTLS, the
 //! transaction's commands and replies) is lettre's, but the transaction is ours, pipelined
 //! where the relay offers it (`transaction.rs`). One connection is kept between entries, as
-//! lettre's pool did: tested
-//! with NOOP before a reuse unless it finished a transaction a moment ago, and closed when
-//! nothing is due.
+//! lettre's pool did: tested with NOOP before a reuse unless it finished a transaction a
+//! moment ago, and closed when nothing is due.
 
 use std::io;
 use std::pin::Pin;
@@ -410,11 +409,25 @@ mod tests {
         .unwrap()
     }
 
+    async fn send(m: &Mailer) -> Result<Response, Failed> {
+        m.send(&envelope(), b"Subject: x\r\n\r\nhej\r\n").await
+    }
+
     async fn send_three(m: &Mailer) {
         for _ in 0..3 {
-            m.send(&envelope(), b"Subject: x\r\n\r\nhej\r\n")
-                .await
-                .unwrap();
+            send(m).await.unwrap();
+        }
+    }
+
+    /// Sends one message, which the relay must refuse for good with `code`.
+    async fn refused_for_good(m: &Mailer, code: &str) {
+        match send(m).await {
+            Err(Failed::Smtp(e)) => {
+                assert!(e.is_permanent(), "{e}");
+                assert_eq!(e.status().map(|c| c.to_string()).as_deref(), Some(code));
+            }
+            Err(Failed::Connect(e)) => panic!("{e}"),
+            Ok(r) => panic!("sent: {r:?}"),
         }
     }
 
@@ -470,14 +483,7 @@ mod tests {
         let (port, seen) = relay(Then::RefuseRcpt).await;
         let m = mailer(port);
         for _ in 0..2 {
-            match m.send(&envelope(), b"Subject: x\r\n\r\nhej\r\n").await {
-                Err(Failed::Smtp(e)) => {
-                    assert!(e.is_permanent(), "{e}");
-                    assert_eq!(e.status().map(|c| c.to_string()), Some("550".into()));
-                }
-                Err(Failed::Connect(e)) => panic!("{e}"),
-                Ok(r) => panic!("sent: {r:?}"),
-            }
+            refused_for_good(&m, "550").await;
         }
         let seen = *seen.lock().unwrap();
         assert_eq!(
@@ -506,17 +512,7 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_before_a_hang_up_is_the_answer() {
         let (port, _) = relay(Then::RefuseMailAndHangUp).await;
-        match mailer(port)
-            .send(&envelope(), b"Subject: x\r\n\r\nhej\r\n")
-            .await
-        {
-            Err(Failed::Smtp(e)) => {
-                assert!(e.is_permanent(), "{e}");
-                assert_eq!(e.status().map(|c| c.to_string()), Some("554".into()));
-            }
-            Err(Failed::Connect(e)) => panic!("{e}"),
-            Ok(r) => panic!("sent: {r:?}"),
-        }
+        refused_for_good(&mailer(port), "554").await;
     }
 
     /// A relay that refuses to talk at all is not an entry refused for good: the copy
@@ -524,10 +520,7 @@ mod tests {
     #[tokio::test]
     async fn a_relay_refusing_every_session_is_no_refusal_of_the_entry() {
         let (port, _) = relay(Then::NotNow).await;
-        match mailer(port)
-            .send(&envelope(), b"Subject: x\r\n\r\nhej\r\n")
-            .await
-        {
+        match send(&mailer(port)).await {
             Err(Failed::Connect(e)) => assert!(e.contains("554") && !e.contains("not now"), "{e}"),
             Err(Failed::Smtp(e)) => panic!("the entry's refusal: {e}"),
             Ok(r) => panic!("sent: {r:?}"),
@@ -542,7 +535,7 @@ mod tests {
         let mut m = mailer(port);
         m.timeouts = (Duration::from_millis(500), Duration::from_millis(500));
         for _ in 0..2 {
-            match m.send(&envelope(), b"Subject: x\r\n\r\nhej\r\n").await {
+            match send(&m).await {
                 Err(Failed::Connect(e)) => assert!(e.contains("stopped answering"), "{e}"),
                 other => panic!("{other:?}"),
             }
