@@ -1,24 +1,5 @@
 //! What every modtag process does before anything else: its memory holds plaintext, so it
-//! must not reach a core file, and glibc's allocator is tuned for intake's large buffers.
-
-/// glibc's malloc hands blocks over 128 KiB back to the kernel when they are freed (and
-/// trims heap tops over twice that), so every 500 KB message faulted in fresh zeroed pages
-/// for each of its buffers: the largest single cost of intake at 500 KB. Messages up to
-/// 8 MiB now reuse freed memory (larger ones still go straight back to the kernel), a heap
-/// keeps at most 32 MiB free at its top, and there is one heap per core rather than eight,
-/// which keeps the memory held that way small (measured in BENCHMARKS.md).
-pub fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
-        // SAFETY: mallopt only sets allocator parameters; no other thread runs yet.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
-            libc::mallopt(libc::M_ARENA_MAX, i32::try_from(cores).unwrap_or(2));
-        }
-    }
-}
+//! must not reach a core file.
 
 /// Plaintext of messages exists only in memory, so memory must not reach the disk: no core
 /// dump (systemd-coredump or `core_pattern` would write one on a crash), and not dumpable
