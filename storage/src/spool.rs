@@ -38,6 +38,11 @@ pub struct Spool {
     /// entries are durable yet (the writer that made them is still syncing the directory
     /// when not).
     ahead: std::sync::Mutex<std::collections::HashMap<String, MadeAhead>>,
+    /// Held by whoever creates names (ahead, or one not made ahead), so that no writer
+    /// meets a file made ahead that it does not know of; `ahead` is held only for a moment,
+    /// so the writers of names already made do not wait while a whole run is created (64
+    /// files, a couple of milliseconds).
+    making: std::sync::Mutex<()>,
     /// The directory's sync, shared by the writers that need it at once.
     synced: Group,
 }
@@ -133,6 +138,7 @@ impl Spool {
         Ok(Spool {
             dir,
             ahead: Default::default(),
+            making: Default::default(),
             synced: Group::default(),
         })
     }
@@ -150,13 +156,17 @@ impl Spool {
     /// with the next names of its sequence, and the directory synced once for them all.
     pub fn write(&self, reference: &str, ciphertext: &[u8]) -> Result<[u8; 32], StoreError> {
         let path = self.path(reference);
-        // Every name is created under the lock, so that a writer never meets a file made
-        // ahead that it does not know of.
-        let fresh = {
-            let mut ahead = self.ahead.lock().expect("ahead lock");
-            match ahead.remove(reference) {
-                Some(made) => Fresh::MadeAhead(made),
-                None => Fresh::Created(create_empty(&path).map_err(io(&path))?),
+        let made = self.ahead.lock().expect("ahead lock").remove(reference);
+        let fresh = match made {
+            Some(made) => Fresh::MadeAhead(made),
+            None => {
+                // Not made yet, or being made: once no one is making names, it is known
+                // or not made at all.
+                let _making = self.making.lock().expect("making lock");
+                match self.ahead.lock().expect("ahead lock").remove(reference) {
+                    Some(made) => Fresh::MadeAhead(made),
+                    None => Fresh::Created(create_empty(&path).map_err(io(&path))?),
+                }
             }
         };
         // Either way the file is new and empty, written through the handle that created it.
@@ -184,8 +194,8 @@ impl Spool {
 
     /// Creates the next [`AHEAD`] names after `name` in its sequence (the counter at its
     /// end: hexadecimal for outbox copies, decimal for references), empty; those that
-    /// exist already are left alone. Returns the names it made, noted (under the lock, so
-    /// that no writer meets a made file it does not know of) as not yet durable.
+    /// exist already are left alone. Returns the names it made, noted as not yet durable
+    /// (before `making` is let go, so that no writer meets a made file it does not know of).
     fn make_ahead(&self, name: &str) -> Vec<String> {
         let (prefix, digits, radix) = match name.strip_prefix("outbox-") {
             Some(hex) => ("outbox-", hex, 16),
@@ -198,19 +208,25 @@ impl Spool {
             return Vec::new();
         };
         let width = digits.len();
-        let mut ahead = self.ahead.lock().expect("ahead lock");
+        let _making = self.making.lock().expect("making lock");
         // Writers that met no made name at once each make the names after theirs: what
         // another made already is known here, and not tried again (a failed create each,
         // two per message at 20 sessions).
-        let made: Vec<(String, fs::File)> = (1..=AHEAD)
-            .filter_map(|i| n.checked_add(i))
-            .map(|m| match radix {
-                16 => format!("{prefix}{m:0width$x}"),
-                _ => format!("{prefix}{m:0width$}"),
-            })
-            .filter(|next| !ahead.contains_key(next))
+        let wanted: Vec<String> = {
+            let ahead = self.ahead.lock().expect("ahead lock");
+            (1..=AHEAD)
+                .filter_map(|i| n.checked_add(i))
+                .map(|m| match radix {
+                    16 => format!("{prefix}{m:0width$x}"),
+                    _ => format!("{prefix}{m:0width$}"),
+                })
+                .filter(|next| !ahead.contains_key(next))
+                .collect()
+        };
+        let made: Vec<(String, fs::File)> = (wanted.into_iter())
             .filter_map(|next| create_empty(&self.path(&next)).ok().map(|file| (next, file)))
             .collect();
+        let mut ahead = self.ahead.lock().expect("ahead lock");
         let names = made.iter().map(|(name, _)| name.clone()).collect();
         ahead.extend(made.into_iter().map(|(name, file)| {
             let durable = false;
