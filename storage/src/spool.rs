@@ -224,7 +224,11 @@ impl Spool {
                 .collect()
         };
         let made: Vec<(String, fs::File)> = (wanted.into_iter())
-            .filter_map(|next| create_empty(&self.path(&next)).ok().map(|file| (next, file)))
+            .filter_map(|next| {
+                create_empty(&self.path(&next))
+                    .ok()
+                    .map(|file| (next, file))
+            })
             .collect();
         let mut ahead = self.ahead.lock().expect("ahead lock");
         let names = made.iter().map(|(name, _)| name.clone()).collect();

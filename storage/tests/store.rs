@@ -267,7 +267,9 @@ fn outbox_schedule_reads_only_what_is_due() {
         .outbox(entry(3, now));
     store.commit(b, now).unwrap();
     let ids = |s: &Store, at: Timestamp| -> Vec<u64> {
-        s.outbox_due(at, 10).unwrap().iter().map(|e| e.id).collect()
+        (s.outbox_due(at, 10).unwrap().entries.iter())
+            .map(|e| e.id)
+            .collect()
     };
     assert_eq!(ids(&store, now), [2, 3]);
     assert_eq!(
@@ -975,6 +977,7 @@ fn a_copy_put_back_after_its_intake_was_erased_stays_gone() {
     assert!(store
         .outbox_due(now + jiff::SignedDuration::from_hours(1), 64)
         .unwrap()
+        .entries
         .is_empty());
     drop(store);
     assert!(reopen(dir.path()).outbox().unwrap().is_empty());

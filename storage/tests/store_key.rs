@@ -234,7 +234,7 @@ fn a_copy_sealed_again_since_it_was_queued_is_read_as_stored() {
     fill(&store);
     store.rotate_store_key(None, "tester", now()).unwrap();
     let later = now() + jiff::SignedDuration::from_hours(1);
-    let due = store.outbox_due(later, 64).unwrap();
+    let due = store.outbox_due(later, 64).unwrap().entries;
     let copy = due
         .iter()
         .find(|e| e.id == 3)

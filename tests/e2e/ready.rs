@@ -107,3 +107,57 @@ fn holds_number(line: &str, number: &str) -> bool {
         !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
     })
 }
+
+/// A copy whose message file is damaged on disk does not hold up the others: they go to the
+/// relay, the log names it by id, and `/readyz` and `/metrics` say a copy cannot be read.
+#[test]
+fn a_copy_that_cannot_be_read_does_not_hold_up_the_others() {
+    let d = Daemon::start(Options::default());
+    // No relay yet: the copies wait, each in a message file of its own (over 8 KiB).
+    let long = "Emil 120315-4321 er ofte sulten og træt om morgenen. ".repeat(300);
+    for subject in ["Bekymring", "Bekymring igen"] {
+        let r = d.send(subject, &long);
+        d.decide(&r, &["--trin", "4"]);
+    }
+    let spool = d.data.join("spool");
+    let copies = wait_for(
+        "the copies' message files",
+        std::time::Duration::from_secs(30),
+        || {
+            let mut files: Vec<_> = (std::fs::read_dir(&spool).unwrap())
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.to_string_lossy().contains("outbox-"))
+                .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
+                .collect();
+            files.sort();
+            (files.len() >= 2).then_some(files)
+        },
+    );
+    let pending = d.metric("modtag_outbox_pending");
+    std::fs::write(&copies[0], b"not what modtag wrote").unwrap();
+
+    let sink = Sink::start(d.opts.relay_port);
+    wait_for(
+        "every other copy delivered",
+        std::time::Duration::from_secs(60),
+        || (d.metric("modtag_outbox_pending") == 1).then_some(()),
+    );
+    assert_eq!(d.metric("modtag_outbox_unreadable"), 1);
+    assert!(
+        sink.count() as i64 >= pending - 1,
+        "the others reached the relay"
+    );
+    let (code, body) = http_get(d.http, "/readyz").unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains(
+            "copies in the outbox that cannot be read (a damaged record or message file): 1"
+        ),
+        "{body}"
+    );
+    assert!(
+        d.stderr().contains("an outbox copy cannot be read"),
+        "{}",
+        d.stderr()
+    );
+}

@@ -58,11 +58,22 @@ pub async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
         _ => {}
     }
     let outbox = blocking(move || -> Result<_, modtag_storage::StoreError> {
-        Ok((store.outbox_next_due()?, store.outbox_deferred()?.1))
+        let unreadable = store.outbox_unreadable();
+        Ok((
+            store.outbox_next_due()?,
+            store.outbox_deferred()?.1,
+            unreadable,
+        ))
     })
     .await;
     match outbox {
-        Ok((due, waiting)) => {
+        Ok((due, waiting, unreadable)) => {
+            if unreadable > 0 {
+                reasons.push(format!(
+                    "copies in the outbox that cannot be read (a damaged record or message \
+                     file): {unreadable}; the log names them"
+                ));
+            }
             let age = |t: jiff::Timestamp| (now - t).get_seconds();
             if let Some(t) = due.filter(|t| age(*t) > max_age as i64) {
                 reasons.push(format!(
@@ -198,6 +209,7 @@ pub async fn metrics(
             failed,
             deferred,
             oldest_deferred,
+            unreadable: store.outbox_unreadable(),
         };
         Ok::<_, StoreError>((store.summaries()?, outbox))
     })

@@ -15,6 +15,7 @@ use modtag_config::model::Relay;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::{DigitalPostTo, Item, OutboxEntry};
 use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
 
 use super::compose;
 use super::fates::{kvittering_outcome, kvittering_settled, letter_outcome, LetterFate};
@@ -113,7 +114,7 @@ impl Worker {
         loop {
             let store = self.app.store.clone();
             let now = self.app.clock.now();
-            let due = tokio::task::spawn_blocking(move || store.outbox_due(now, 64)).await;
+            let due = tokio::task::spawn_blocking(move || put_off_unreadable(&store, now)).await;
             let entries = match due {
                 Ok(Ok(e)) => e,
                 Ok(Err(e)) => {
@@ -505,6 +506,26 @@ struct Refusal {
     summary: String,
     /// For the audit log (encrypted): the whole error with the relay's text.
     error: String,
+}
+
+/// An unreadable entry is put off this long, so that it neither holds up the copies due
+/// with it nor makes every round read it again.
+const UNREADABLE_AGAIN: SignedDuration = SignedDuration::from_secs(300);
+
+/// What is due, read; each due entry that cannot be read (a damaged record or message
+/// file) is logged by id and put off. `/readyz` and `/metrics` count them until they read.
+fn put_off_unreadable(store: &Store, now: Timestamp) -> Result<Vec<OutboxEntry>, StoreError> {
+    let due = store.outbox_due(now, 64)?;
+    for (id, e) in &due.unreadable {
+        tracing::error!(
+            outbox_id = id,
+            error = %e,
+            "an outbox copy cannot be read: the others go on, it is tried again in {} minutes",
+            UNREADABLE_AGAIN.as_mins()
+        );
+        store.outbox_postpone(*id, now + UNREADABLE_AGAIN)?;
+    }
+    Ok(due.entries)
 }
 
 #[cfg(test)]

@@ -111,6 +111,8 @@ pub struct OutboxCounts {
     pub deferred: usize,
     /// When the oldest of those was queued.
     pub oldest_deferred: Option<Timestamp>,
+    /// Due and not readable (a damaged record or message file), put off meanwhile.
+    pub unreadable: usize,
 }
 
 /// The same figures over all stored intakes, and the outbox's, as Prometheus text (format
@@ -227,6 +229,12 @@ pub fn metrics(items: &[ItemSummary], outbox: OutboxCounts, now: Timestamp) -> S
         "Copies and notices the relay refused for good: kept, not tried again.",
         "gauge",
         vec![(String::new(), outbox.failed.to_string())],
+    );
+    gauge(
+        "modtag_outbox_unreadable",
+        "Copies and notices due whose record or message file cannot be read (the log names them).",
+        "gauge",
+        vec![(String::new(), outbox.unreadable.to_string())],
     );
     out
 }

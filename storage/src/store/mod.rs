@@ -50,6 +50,7 @@ pub use crate::keyspace::DB_DIR;
 pub use batch::Batch;
 pub use locks::ItemGuard;
 use locks::Locks;
+pub use outbox::Due;
 use trees::Trees;
 
 /// Hands out outbox ids. The workflow computes a batch of effects without touching the
@@ -167,6 +168,8 @@ struct Inner {
     queued: std::sync::atomic::AtomicU64,
     /// New outbox entries in clear for the outbox worker (see `handed`).
     handed: handed::Handed,
+    /// Scheduled outbox entries the last read of what was due could not read.
+    outbox_unreadable: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// The session key that records at rest are sealed under now (see [`crypto::Sealer`]).
     sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
     /// Session keys recovered when reading records (see [`crypto::SessionKeyCache`]).
@@ -301,6 +304,7 @@ impl Store {
             unlinked: Default::default(),
             queued: Default::default(),
             handed: Default::default(),
+            outbox_unreadable: Default::default(),
             sealer: Default::default(),
             opened: Default::default(),
             kvittering_counts: Default::default(),

@@ -7,6 +7,16 @@ use crate::keyspace::*;
 use crate::records::OutboxEntry;
 use crate::StoreError;
 
+/// The outbox entries due, and those due that could not be read.
+#[derive(Debug, Default)]
+pub struct Due {
+    pub entries: Vec<OutboxEntry>,
+    /// Due entries whose record or message could not be read (damaged, or its file gone),
+    /// by id, and why: reported, and put off ([`Store::outbox_postpone`]) rather than
+    /// holding up every copy due with them.
+    pub unreadable: Vec<(u64, StoreError)>,
+}
+
 impl Store {
     /// An entry as stored, with its message read back from the spool.
     pub(super) fn outbox_open(&self, key: &[u8], bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
@@ -35,11 +45,11 @@ impl Store {
 
     /// Outbox entries due at `now` (at most `limit`), earliest first: only these are
     /// decrypted.
-    pub fn outbox_due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    pub fn outbox_due(&self, now: Timestamp, limit: usize) -> Result<Due, StoreError> {
         let mut upper = vec![b'd'];
         upper.extend_from_slice(&time_key(now));
         upper.extend_from_slice(&u64::MAX.to_be_bytes());
-        let mut out = Vec::new();
+        let mut due = Due::default();
         for kv in self
             .inner
             .trees
@@ -56,11 +66,59 @@ impl Store {
             };
             // Queued by this process and not changed since: its copy in clear (`handed`).
             match self.inner.handed.take(id, &v) {
-                Some(entry) => out.push(entry),
-                None => out.extend(self.outbox_read(&key, v)?),
+                Some(entry) => due.entries.push(entry),
+                None => match self.outbox_read(&key, v) {
+                    Ok(entry) => {
+                        self.unreadable().remove(&id);
+                        due.entries.extend(entry);
+                    }
+                    Err(e) => {
+                        self.unreadable().insert(id);
+                        due.unreadable.push((id, e));
+                    }
+                },
             }
         }
-        Ok(out)
+        Ok(due)
+    }
+
+    fn unreadable(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u64>> {
+        self.inner
+            .outbox_unreadable
+            .lock()
+            .expect("unreadable lock")
+    }
+
+    /// Puts off entry `id` until `until`, by its clear schedule alone (its record is not
+    /// read): one that could not be read. Nothing if it is no longer scheduled. Not
+    /// flushed: lost, the entry is only due again.
+    pub fn outbox_postpone(&self, id: u64, until: Timestamp) -> Result<(), StoreError> {
+        use sled::transaction::TransactionError;
+        let due = time_key(until);
+        (self.inner.trees.outbox_sched)
+            .transaction(|t| {
+                let Some(old) = t.get(sched_id_key(id))? else {
+                    return Ok(());
+                };
+                if let Ok(old) = <[u8; 16]>::try_from(old.as_ref()) {
+                    t.remove(sched_due_key(&old, id))?;
+                }
+                t.insert(sched_due_key(&due, id), &[])?;
+                t.insert(sched_id_key(id), &due)?;
+                Ok(())
+            })
+            .map_err(|e: TransactionError<StoreError>| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => self.storage_failed(e),
+            })
+    }
+
+    /// How many scheduled entries the last reads of what was due could not read.
+    pub fn outbox_unreadable(&self) -> usize {
+        let sched = &self.inner.trees.outbox_sched;
+        let mut ids = self.unreadable();
+        ids.retain(|id| sched.contains_key(sched_id_key(*id)).unwrap_or(true));
+        ids.len()
     }
 
     /// When the next outbox entry falls due, if any is waiting.

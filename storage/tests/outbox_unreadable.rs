@@ -1,0 +1,68 @@
+//! One outbox entry that cannot be read (its message file gone or damaged) must not hold up
+//! the copies due with it: they are read, it is reported by id, put off by its schedule
+//! alone, and counted until it reads again or leaves the outbox.
+
+use jiff::{SignedDuration, Timestamp};
+use modtag_storage::records::OutboxEntry;
+use modtag_storage::store::Batch;
+use modtag_storage::{Store, StoreError};
+
+mod common;
+use common::*;
+
+#[test]
+fn an_unreadable_copy_does_not_hold_up_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
+    let now: Timestamp = "2026-12-07T12:00:00Z".parse().unwrap();
+    // Large enough for a file of its own (a small one is kept in the record).
+    let message = "x".repeat(10_000);
+    let entry = |id: u64| {
+        let to = (
+            "modtagelsen",
+            "modtagelsen",
+            "modtagelsen@kommune.localhost",
+        );
+        OutboxEntry::new(id, "MT-2026-000001", to, message.clone(), now)
+    };
+    let mut b = Batch::new();
+    b.outbox(entry(1)).outbox(entry(2)).outbox(entry(3));
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    let stored: Vec<u64> = store.outbox().unwrap().iter().map(|e| e.id).collect();
+    let damaged = dir
+        .path()
+        .join("spool")
+        .join(format!("outbox-{:016x}.pgp", stored[1]));
+    std::fs::write(&damaged, b"not what was written").unwrap();
+
+    let due = store.outbox_due(now, 64).unwrap();
+    let read: Vec<u64> = due.entries.iter().map(|e| e.id).collect();
+    assert_eq!(read, [stored[0], stored[2]], "the readable copies are due");
+    assert!(due.entries.iter().all(|e| e.message == message));
+    assert_eq!(due.unreadable.len(), 1);
+    let (id, why) = &due.unreadable[0];
+    assert_eq!(*id, stored[1]);
+    assert!(matches!(why, StoreError::Corrupt { .. }), "said why: {why}");
+    assert_eq!(store.outbox_unreadable(), 1);
+
+    // Put off by its schedule: not due now, due again later; still counted meanwhile.
+    store
+        .outbox_postpone(stored[1], now + SignedDuration::from_mins(5))
+        .unwrap();
+    let due = store.outbox_due(now, 64).unwrap();
+    assert!(due.unreadable.is_empty(), "read again at once");
+    assert_eq!(due.entries.len(), 2);
+    assert_eq!(store.outbox_unreadable(), 1);
+    let later = store
+        .outbox_due(now + SignedDuration::from_mins(5), 64)
+        .unwrap();
+    assert_eq!(later.unreadable.len(), 1, "due again when put off to");
+
+    // Gone from the outbox (delivered by hand, or its intake erased): no longer counted.
+    let mut b = Batch::new();
+    b.outbox_done(stored[1]);
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.outbox_unreadable(), 0);
+}
