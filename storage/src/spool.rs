@@ -14,8 +14,11 @@
 //! sequence, empty, and the directory synced once (shared by the writers of the moment,
 //! [`Group`]); the messages that follow find their names durable and need only their own
 //! fsync. Empty files no record names are removed at open like any other. Their handles are
-//! kept until they are written: opening each again by name cost 3 % of intake's CPU (at most
-//! [`AHEAD`] per sequence written at the moment).
+//! kept until they are written (opening each again by name cost 3 % of intake's CPU), for
+//! the last [`KEPT`] names made: not every name is written (outbox ids are shared with
+//! copies kept in their records and with letters, a reference can go unused), so older
+//! ones are let go and their empty files removed, and a writer that comes for one after all
+//! creates it as one never made ahead.
 
 use std::fs;
 use std::io::Write;
@@ -32,16 +35,17 @@ pub const SPOOL_DIR: &str = "spool";
 /// How many names of a sequence are made ahead with each directory sync.
 pub const AHEAD: u64 = 64;
 
+/// How many names made ahead are kept known (and open), the newest: four runs.
+pub const KEPT: usize = 4 * AHEAD as usize;
+
 pub struct Spool {
     dir: PathBuf,
-    /// Names made ahead, not yet written, with their handles, and whether their directory
-    /// entries are durable yet (the writer that made them is still syncing the directory
-    /// when not).
-    ahead: std::sync::Mutex<std::collections::HashMap<String, MadeAhead>>,
-    /// Held by whoever creates names (ahead, or one not made ahead), so that no writer
-    /// meets a file made ahead that it does not know of; `ahead` is held only for a moment,
-    /// so the writers of names already made do not wait while a whole run is created (64
-    /// files, a couple of milliseconds).
+    /// Names made ahead and not yet written.
+    ahead: std::sync::Mutex<Ahead>,
+    /// Held by whoever creates or removes names made ahead (or creates one that was not),
+    /// so that no writer meets a file made ahead that it does not know of; `ahead` is held
+    /// only for a moment, so the writers of names already made do not wait while a whole
+    /// run is created (64 files, a couple of milliseconds).
     making: std::sync::Mutex<()>,
     /// The directory's sync, shared by the writers that need it at once.
     synced: Group,
@@ -70,10 +74,41 @@ fn create_empty(path: &Path) -> std::io::Result<fs::File> {
 }
 
 /// A name made ahead: its file, open for writing, and whether its directory entry is
-/// durable yet.
+/// durable yet (the writer that made it is still syncing the directory when not).
 struct MadeAhead {
     file: fs::File,
     durable: bool,
+}
+
+/// The names made ahead and not yet written, and the order the last [`KEPT`] were made in.
+#[derive(Default)]
+struct Ahead {
+    names: std::collections::HashMap<String, MadeAhead>,
+    made: std::collections::VecDeque<String>,
+}
+
+impl Ahead {
+    /// Adds names just made; lets go of those made before the last [`KEPT`] that are still
+    /// unwritten, and returns them: their empty files are to be removed before `making` is
+    /// let go (a writer creates a name it does not find here under `making` too, so it
+    /// never meets one of them half removed).
+    fn add(&mut self, made: Vec<(String, fs::File)>) -> Vec<String> {
+        for (name, file) in made {
+            self.made.push_back(name.clone());
+            let durable = false;
+            self.names.insert(name, MadeAhead { file, durable });
+        }
+        let mut gone = Vec::new();
+        while self.made.len() > KEPT {
+            let Some(old) = self.made.pop_front() else {
+                break;
+            };
+            if self.names.remove(&old).is_some() {
+                gone.push(old);
+            }
+        }
+        gone
+    }
 }
 
 /// A message file's name about to be written, new and empty either way.
@@ -156,14 +191,20 @@ impl Spool {
     /// with the next names of its sequence, and the directory synced once for them all.
     pub fn write(&self, reference: &str, ciphertext: &[u8]) -> Result<[u8; 32], StoreError> {
         let path = self.path(reference);
-        let made = self.ahead.lock().expect("ahead lock").remove(reference);
-        let fresh = match made {
+        let take = || {
+            self.ahead
+                .lock()
+                .expect("ahead lock")
+                .names
+                .remove(reference)
+        };
+        let fresh = match take() {
             Some(made) => Fresh::MadeAhead(made),
             None => {
                 // Not made yet, or being made: once no one is making names, it is known
                 // or not made at all.
                 let _making = self.making.lock().expect("making lock");
-                match self.ahead.lock().expect("ahead lock").remove(reference) {
+                match take() {
                     Some(made) => Fresh::MadeAhead(made),
                     None => Fresh::Created(create_empty(&path).map_err(io(&path))?),
                 }
@@ -185,7 +226,7 @@ impl Spool {
         self.sync_names().inspect_err(|_| self.remove(reference))?;
         let mut ahead = self.ahead.lock().expect("ahead lock");
         for name in next {
-            if let Some(made) = ahead.get_mut(&name) {
+            if let Some(made) = ahead.names.get_mut(&name) {
                 made.durable = true;
             }
         }
@@ -220,7 +261,7 @@ impl Spool {
                     16 => format!("{prefix}{m:0width$x}"),
                     _ => format!("{prefix}{m:0width$}"),
                 })
-                .filter(|next| !ahead.contains_key(next))
+                .filter(|next| !ahead.names.contains_key(next))
                 .collect()
         };
         let made: Vec<(String, fs::File)> = (wanted.into_iter())
@@ -230,12 +271,11 @@ impl Spool {
                     .map(|file| (next, file))
             })
             .collect();
-        let mut ahead = self.ahead.lock().expect("ahead lock");
         let names = made.iter().map(|(name, _)| name.clone()).collect();
-        ahead.extend(made.into_iter().map(|(name, file)| {
-            let durable = false;
-            (name, MadeAhead { file, durable })
-        }));
+        let gone = (self.ahead.lock().expect("ahead lock")).add(made);
+        for name in gone {
+            let _ = fs::remove_file(self.path(&name));
+        }
         names
     }
 
@@ -326,10 +366,16 @@ impl Spool {
         let path = self.path(reference);
         let bytes = fs::read(&path).map_err(io(&path))?;
         if Sha256::digest(&bytes).as_slice() != hash {
-            // Sealed again and recorded, not yet in its place (a moment in `rekey`).
+            // Sealed again and recorded, not yet in its place (a moment in `rekey`)...
             if let Ok(replacement) = fs::read(self.replacement(reference)) {
                 if Sha256::digest(&replacement).as_slice() == hash {
                     return Ok(replacement);
+                }
+            }
+            // ...or put in its place since the first read.
+            if let Ok(again) = fs::read(&path) {
+                if Sha256::digest(&again).as_slice() == hash {
+                    return Ok(again);
                 }
             }
             return Err(StoreError::Corrupt {
@@ -364,7 +410,44 @@ impl Spool {
                 removed += usize::from(held);
             }
         }
-        self.ahead.lock().expect("ahead lock").clear();
+        *self.ahead.lock().expect("ahead lock") = Ahead::default();
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_files(dir: &Path) -> usize {
+        (fs::read_dir(dir).unwrap())
+            .filter(|e| e.as_ref().unwrap().metadata().unwrap().len() == 0)
+            .count()
+    }
+
+    /// Names made ahead that are never written (ids taken by copies kept in their records,
+    /// say) are let go after [`KEPT`]: their handles closed and their files removed, and a
+    /// writer that comes for one after all still gets its name.
+    #[test]
+    fn names_made_ahead_and_never_written_are_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let spool_dir = dir.path().join(SPOOL_DIR);
+        // Every 100th id written: each write makes the 64 after it, none of them used.
+        for n in 0..10u64 {
+            spool.write(&Spool::outbox_name(n * 100), b"x").unwrap();
+        }
+        assert_eq!(spool.ahead.lock().unwrap().names.len(), KEPT);
+        assert_eq!(empty_files(&spool_dir), KEPT, "older empty files removed");
+        assert!(!spool_dir
+            .join(format!("{}.pgp", Spool::outbox_name(1)))
+            .exists());
+        // A name let go is written as one never made ahead; one still kept, through its
+        // handle. Both read back.
+        for n in [1, 901] {
+            let name = Spool::outbox_name(n);
+            let hash = spool.write(&name, b"late").unwrap();
+            assert_eq!(spool.read(&name, &hash).unwrap(), b"late");
+        }
     }
 }
