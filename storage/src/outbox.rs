@@ -7,6 +7,16 @@ use jiff::Timestamp;
 /// The largest message kept in its outbox record rather than in a spool file.
 pub const INLINE_MAX: usize = 8 * 1024;
 
+/// Outbox entries read, and those that could not be read.
+#[derive(Debug, Default)]
+pub struct OutboxRead {
+    pub entries: Vec<OutboxEntry>,
+    /// Entries whose record or message could not be read (damaged, or its file gone), by
+    /// id, and why: reported (and, when due, put off with `Store::outbox_postpone`) rather
+    /// than holding up every entry read with them.
+    pub unreadable: Vec<(u64, crate::StoreError)>,
+}
+
 /// Sealed bytes in a JSON record, as base64 (a JSON array of numbers would be four times
 /// their size).
 mod base64_bytes {

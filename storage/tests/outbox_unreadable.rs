@@ -44,7 +44,12 @@ fn an_unreadable_copy_does_not_hold_up_the_others() {
     let (id, why) = &due.unreadable[0];
     assert_eq!(*id, stored[1]);
     assert!(matches!(why, StoreError::Corrupt { .. }), "said why: {why}");
-    assert_eq!(store.outbox_unreadable(), 1);
+    assert_eq!(store.outbox_unreadable(now), 1);
+    assert_eq!(
+        store.outbox_unreadable(now - SignedDuration::from_secs(1)),
+        0,
+        "not since before it was first seen"
+    );
 
     // Put off by its schedule: not due now, due again later; still counted meanwhile.
     store
@@ -53,7 +58,7 @@ fn an_unreadable_copy_does_not_hold_up_the_others() {
     let due = store.outbox_due(now, 64).unwrap();
     assert!(due.unreadable.is_empty(), "read again at once");
     assert_eq!(due.entries.len(), 2);
-    assert_eq!(store.outbox_unreadable(), 1);
+    assert_eq!(store.outbox_unreadable(now), 1);
     let later = store
         .outbox_due(now + SignedDuration::from_mins(5), 64)
         .unwrap();
@@ -64,5 +69,44 @@ fn an_unreadable_copy_does_not_hold_up_the_others() {
     b.outbox_done(stored[1]);
     store.commit(b, now).unwrap();
     store.flush().unwrap();
-    assert_eq!(store.outbox_unreadable(), 0);
+    assert_eq!(store.outbox_unreadable(Timestamp::MAX), 0);
+}
+
+/// The failed deliveries' list reads what it can and names the rest; retention goes by the
+/// clear schedule, so a damaged failed entry is swept like any other.
+#[test]
+fn a_failed_copy_that_cannot_be_read_is_named_and_still_listed_by_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
+    let now: Timestamp = "2026-12-07T12:00:00Z".parse().unwrap();
+    let to = (
+        "modtagelsen",
+        "modtagelsen",
+        "modtagelsen@kommune.localhost",
+    );
+    let mut b = Batch::new();
+    for id in [1, 2] {
+        let mut e = OutboxEntry::new(id, "MT-2026-000001", to, "x".repeat(10_000), now);
+        e.failed = Some(now);
+        b.outbox(e);
+    }
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    let at = store.outbox_failed_at().unwrap();
+    assert_eq!(at.len(), 2);
+    assert!(at.iter().all(|(_, when)| *when == now));
+    let damaged = dir
+        .path()
+        .join("spool")
+        .join(format!("outbox-{:016x}.pgp", at[0].0));
+    std::fs::remove_file(&damaged).unwrap();
+    let read = store.outbox_failed_entries().unwrap();
+    assert_eq!(read.entries.len(), 1);
+    assert_eq!(read.unreadable.len(), 1);
+    assert_eq!(read.unreadable[0].0, at[0].0);
+    assert_eq!(
+        store.outbox_failed_at().unwrap(),
+        at,
+        "listed by when all the same"
+    );
 }

@@ -111,7 +111,11 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
         // The outbox's schedule is rebuilt: Modtagelsen sees the failed copy, monitoring
         // the waiting one.
         assert_eq!(s.outbox_failed(), 1, "{label}");
-        assert_eq!(s.outbox_failed_entries().unwrap()[0].id, 2, "{label}");
+        assert_eq!(
+            s.outbox_failed_entries().unwrap().entries[0].id,
+            2,
+            "{label}"
+        );
         assert_eq!(s.outbox_deferred().unwrap().0, 1, "{label}");
         assert!(s.item(&first[0]).unwrap().is_none(), "{label}");
         assert!(!standby

@@ -31,7 +31,12 @@ pub async fn failed_deliveries(
 ) -> Result<Vec<FailedDelivery>, ApiError> {
     caller.require(Action::OutboxFailed)?;
     let store = state.app.store.clone();
-    let entries = blocking(move || store.outbox_failed_entries()).await?;
+    let read = blocking(move || store.outbox_failed_entries()).await?;
+    // One that cannot be read is named in the log and left out, not the whole list.
+    for (id, e) in &read.unreadable {
+        tracing::error!(outbox_id = id, error = %e, "a failed delivery cannot be read");
+    }
+    let entries = read.entries;
     let event = Event::new(
         EventKind::OutboxListed,
         &caller.actor,

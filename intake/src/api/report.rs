@@ -58,7 +58,9 @@ pub async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
         _ => {}
     }
     let outbox = blocking(move || -> Result<_, modtag_storage::StoreError> {
-        let unreadable = store.outbox_unreadable();
+        // Like a copy that waits: said once it has been so for the allowed age.
+        let unreadable =
+            store.outbox_unreadable(now - jiff::SignedDuration::from_secs(max_age as i64));
         Ok((
             store.outbox_next_due()?,
             store.outbox_deferred()?.1,
@@ -209,7 +211,7 @@ pub async fn metrics(
             failed,
             deferred,
             oldest_deferred,
-            unreadable: store.outbox_unreadable(),
+            unreadable: store.outbox_unreadable(Timestamp::MAX),
         };
         Ok::<_, StoreError>((store.summaries()?, outbox))
     })

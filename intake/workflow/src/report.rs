@@ -203,40 +203,47 @@ pub fn metrics(items: &[ItemSummary], outbox: OutboxCounts, now: Timestamp) -> S
         "counter",
         vec![(String::new(), s.kvitteringer_on_time.to_string())],
     );
-    gauge(
-        "modtag_outbox_pending",
-        "Copies and notices waiting for the relay.",
-        "gauge",
-        vec![(String::new(), outbox.pending.to_string())],
-    );
-    gauge(
-        "modtag_outbox_deferred",
-        "Copies and notices tried and waiting to be tried again (a relay down, say).",
-        "gauge",
-        vec![(String::new(), outbox.deferred.to_string())],
-    );
+    for (name, help, value) in outbox_gauges(&outbox, now) {
+        gauge(name, help, "gauge", vec![(String::new(), value)]);
+    }
+    out
+}
+
+/// The outbox's figures: name, help and value of each gauge.
+fn outbox_gauges(
+    outbox: &OutboxCounts,
+    now: Timestamp,
+) -> [(&'static str, &'static str, String); 5] {
     let age = outbox
         .oldest_deferred
         .map_or(0, |t| now.duration_since(t).as_secs().max(0));
-    gauge(
-        "modtag_outbox_oldest_deferred_seconds",
-        "Age of the oldest copy or notice still waiting after a failed try (0 when none).",
-        "gauge",
-        vec![(String::new(), age.to_string())],
-    );
-    gauge(
-        "modtag_outbox_failed",
-        "Copies and notices the relay refused for good: kept, not tried again.",
-        "gauge",
-        vec![(String::new(), outbox.failed.to_string())],
-    );
-    gauge(
-        "modtag_outbox_unreadable",
-        "Copies and notices due whose record or message file cannot be read (the log names them).",
-        "gauge",
-        vec![(String::new(), outbox.unreadable.to_string())],
-    );
-    out
+    [
+        (
+            "modtag_outbox_pending",
+            "Copies and notices waiting for the relay.",
+            outbox.pending.to_string(),
+        ),
+        (
+            "modtag_outbox_deferred",
+            "Copies and notices tried and waiting to be tried again (a relay down, say).",
+            outbox.deferred.to_string(),
+        ),
+        (
+            "modtag_outbox_oldest_deferred_seconds",
+            "Age of the oldest copy or notice still waiting after a failed try (0 when none).",
+            age.to_string(),
+        ),
+        (
+            "modtag_outbox_failed",
+            "Copies and notices the relay refused for good: kept, not tried again.",
+            outbox.failed.to_string(),
+        ),
+        (
+            "modtag_outbox_unreadable",
+            "Copies and notices due whose record or message file cannot be read (the log names them).",
+            outbox.unreadable.to_string(),
+        ),
+    ]
 }
 
 #[cfg(test)]

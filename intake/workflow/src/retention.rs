@@ -90,11 +90,12 @@ pub fn run(
         ..Default::default()
     };
     if let Some(d) = retention.failed_deliveries_days {
+        // From the clear schedule: one entry that cannot be read must not stop the sweep.
         report.deliveries_removed = store
-            .outbox_failed_entries()?
+            .outbox_failed_at()?
             .into_iter()
-            .filter(|e| e.failed.is_some_and(|at| at + days(d) <= now))
-            .map(|e| e.id)
+            .filter(|(_, at)| *at + days(d) <= now)
+            .map(|(id, _)| id)
             .collect();
     }
     if dry_run {

@@ -50,7 +50,6 @@ pub use crate::keyspace::DB_DIR;
 pub use batch::Batch;
 pub use locks::ItemGuard;
 use locks::Locks;
-pub use outbox::Due;
 use trees::Trees;
 
 /// Hands out outbox ids. The workflow computes a batch of effects without touching the
@@ -168,8 +167,9 @@ struct Inner {
     queued: std::sync::atomic::AtomicU64,
     /// New outbox entries in clear for the outbox worker (see `handed`).
     handed: handed::Handed,
-    /// Scheduled outbox entries the last read of what was due could not read.
-    outbox_unreadable: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// Scheduled outbox entries the last read of what was due could not read, and when
+    /// that was first seen.
+    outbox_unreadable: std::sync::Mutex<std::collections::HashMap<u64, jiff::Timestamp>>,
     /// The session key that records at rest are sealed under now (see [`crypto::Sealer`]).
     sealer: std::sync::Mutex<Option<Arc<crypto::Sealer>>>,
     /// Session keys recovered when reading records (see [`crypto::SessionKeyCache`]).

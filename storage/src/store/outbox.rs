@@ -4,18 +4,9 @@ use jiff::Timestamp;
 
 use super::Store;
 use crate::keyspace::*;
+use crate::outbox::OutboxRead;
 use crate::records::OutboxEntry;
 use crate::StoreError;
-
-/// The outbox entries due, and those due that could not be read.
-#[derive(Debug, Default)]
-pub struct Due {
-    pub entries: Vec<OutboxEntry>,
-    /// Due entries whose record or message could not be read (damaged, or its file gone),
-    /// by id, and why: reported, and put off ([`Store::outbox_postpone`]) rather than
-    /// holding up every copy due with them.
-    pub unreadable: Vec<(u64, StoreError)>,
-}
 
 impl Store {
     /// An entry as stored, with its message read back from the spool.
@@ -45,11 +36,11 @@ impl Store {
 
     /// Outbox entries due at `now` (at most `limit`), earliest first: only these are
     /// decrypted.
-    pub fn outbox_due(&self, now: Timestamp, limit: usize) -> Result<Due, StoreError> {
+    pub fn outbox_due(&self, now: Timestamp, limit: usize) -> Result<OutboxRead, StoreError> {
         let mut upper = vec![b'd'];
         upper.extend_from_slice(&time_key(now));
         upper.extend_from_slice(&u64::MAX.to_be_bytes());
-        let mut due = Due::default();
+        let mut due = OutboxRead::default();
         for kv in self
             .inner
             .trees
@@ -72,17 +63,19 @@ impl Store {
                         self.unreadable().remove(&id);
                         due.entries.extend(entry);
                     }
-                    Err(e) => {
-                        self.unreadable().insert(id);
+                    Err(e) if damaged(&e) => {
+                        self.unreadable().entry(id).or_insert(now);
                         due.unreadable.push((id, e));
                     }
+                    // The store's trouble, not the entry's: the whole read fails as before.
+                    Err(e) => return Err(e),
                 },
             }
         }
         Ok(due)
     }
 
-    fn unreadable(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u64>> {
+    fn unreadable(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Timestamp>> {
         self.inner
             .outbox_unreadable
             .lock()
@@ -93,32 +86,29 @@ impl Store {
     /// read): one that could not be read. Nothing if it is no longer scheduled. Not
     /// flushed: lost, the entry is only due again.
     pub fn outbox_postpone(&self, id: u64, until: Timestamp) -> Result<(), StoreError> {
-        use sled::transaction::TransactionError;
+        self.check()?;
         let due = time_key(until);
-        (self.inner.trees.outbox_sched)
-            .transaction(|t| {
-                let Some(old) = t.get(sched_id_key(id))? else {
-                    return Ok(());
-                };
-                if let Ok(old) = <[u8; 16]>::try_from(old.as_ref()) {
-                    t.remove(sched_due_key(&old, id))?;
-                }
-                t.insert(sched_due_key(&due, id), &[])?;
-                t.insert(sched_id_key(id), &due)?;
-                Ok(())
-            })
-            .map_err(|e: TransactionError<StoreError>| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => self.storage_failed(e),
-            })
+        self.transaction(|t| {
+            let sched = t.outbox_sched;
+            let Some(old) = sched.get(sched_id_key(id))? else {
+                return Ok(());
+            };
+            if let Ok(old) = <[u8; 16]>::try_from(old.as_ref()) {
+                sched.remove(sched_due_key(&old, id))?;
+            }
+            sched.insert(sched_due_key(&due, id), &[])?;
+            sched.insert(sched_id_key(id), &due)?;
+            Ok(())
+        })
     }
 
-    /// How many scheduled entries the last reads of what was due could not read.
-    pub fn outbox_unreadable(&self) -> usize {
+    /// How many scheduled entries have been unreadable since `since` or before (kept in
+    /// memory: after a restart, counted again once they fall due).
+    pub fn outbox_unreadable(&self, since: Timestamp) -> usize {
         let sched = &self.inner.trees.outbox_sched;
         let mut ids = self.unreadable();
-        ids.retain(|id| sched.contains_key(sched_id_key(*id)).unwrap_or(true));
-        ids.len()
+        ids.retain(|id, _| sched.contains_key(sched_id_key(*id)).unwrap_or(true));
+        ids.values().filter(|first| **first <= since).count()
     }
 
     /// When the next outbox entry falls due, if any is waiting.
@@ -162,12 +152,25 @@ impl Store {
     }
 
     /// The entries that failed for good, in id order: only these are decrypted.
-    pub fn outbox_failed_entries(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+    pub fn outbox_failed_entries(&self) -> Result<OutboxRead, StoreError> {
+        let mut out = OutboxRead::default();
+        for (id, _) in self.outbox_failed_at()? {
+            match self.outbox_entry(id) {
+                Ok(entry) => out.entries.extend(entry),
+                Err(e) => out.unreadable.push((id, e)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The entries that failed for good, by id, and when, from the clear schedule alone
+    /// (nothing is decrypted, so a damaged entry is listed too).
+    pub fn outbox_failed_at(&self) -> Result<Vec<(u64, Timestamp)>, StoreError> {
         let mut out = Vec::new();
         for kv in self.inner.trees.outbox_sched.scan_prefix(b"f") {
-            let (k, _) = kv?;
+            let (k, v) = kv?;
             let id = u64::from_be_bytes(k[1..9].try_into().unwrap_or_default());
-            out.extend(self.outbox_entry(id)?);
+            out.extend(from_time_key(&v).map(|at| (id, at)));
         }
         Ok(out)
     }
@@ -210,5 +213,15 @@ impl Store {
                 self.outbox_open(&k, &v)
             })
             .collect()
+    }
+}
+
+/// An entry's own damage (its record or message file unreadable, or the file gone), not a
+/// failure of the store: only such an entry is put off while the others go on.
+fn damaged(e: &StoreError) -> bool {
+    match e {
+        StoreError::Corrupt { .. } | StoreError::Crypto(_) => true,
+        StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
     }
 }

@@ -74,8 +74,20 @@ fn due_intakes_and_failed_deliveries_go_and_the_rest_stays() {
     );
     failed.failed = Some(t0);
     b.outbox(failed.clone());
+    // Another, in a message file of its own (over 8 KiB), which gets damaged on disk: it
+    // cannot be read, and must neither stop the sweep nor stay.
+    let mut damaged = OutboxEntry {
+        id: store.next_id().unwrap(),
+        message: "x".repeat(10_000),
+        ..failed.clone()
+    };
+    damaged.failed = Some(t0);
+    b.outbox(damaged.clone());
     store.commit(b, t0).unwrap();
     store.flush().unwrap();
+    let file = format!("outbox-{:016x}.pgp", damaged.id);
+    std::fs::write(dir.path().join("spool").join(file), b"damaged").unwrap();
+    assert_eq!(store.outbox_failed_entries().unwrap().unreadable.len(), 1);
 
     let refs = |r: &retention::RetentionReport| {
         r.erased
@@ -86,8 +98,9 @@ fn due_intakes_and_failed_deliveries_go_and_the_rest_stays() {
     // After 31 days: only the failed delivery is due.
     let r = retention::run(&store, rules, "system", t0 + (31 * 24).hours(), false).unwrap();
     assert!(r.erased.is_empty() && !r.ring_rotated);
-    assert_eq!(r.deliveries_removed, [failed.id]);
+    assert_eq!(r.deliveries_removed, [failed.id, damaged.id]);
     assert!(store.outbox_entry(failed.id).unwrap().is_none());
+    assert!(store.outbox_failed_at().unwrap().is_empty());
 
     // After 91 days the closed postfordeling; a dry run says so and erases nothing.
     let at = t0 + (91 * 24).hours();
