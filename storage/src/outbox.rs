@@ -7,6 +7,28 @@ use jiff::Timestamp;
 /// The largest message kept in its outbox record rather than in a spool file.
 pub const INLINE_MAX: usize = 8 * 1024;
 
+/// What is wrong with an entry that cannot be read, when it is the entry's own damage (its
+/// record or message file damaged, unreadable or gone) rather than the store's trouble of
+/// the moment (too many open files, say): only such an entry is put off, given up or left
+/// out while the others go on. Fixed words, for the log: an error's own text could quote a
+/// decrypted field.
+pub fn damage(e: &crate::StoreError) -> Option<&'static str> {
+    use crate::StoreError;
+    use std::io::ErrorKind;
+    match e {
+        StoreError::Corrupt { .. } => Some("its record or message file is damaged"),
+        StoreError::Crypto(_) => Some("it cannot be decrypted"),
+        StoreError::Io { source, .. } => match source.kind() {
+            ErrorKind::NotFound => Some("its message file is gone"),
+            ErrorKind::OutOfMemory | ErrorKind::Interrupted | ErrorKind::WouldBlock => None,
+            // EMFILE, ENFILE: the process's trouble, not the file's.
+            _ if matches!(source.raw_os_error(), Some(23 | 24)) => None,
+            _ => Some("its message file cannot be read"),
+        },
+        _ => None,
+    }
+}
+
 /// Outbox entries read, and those that could not be read.
 #[derive(Debug, Default)]
 pub struct OutboxRead {

@@ -78,6 +78,9 @@ fn create_empty(path: &Path) -> std::io::Result<fs::File> {
 struct MadeAhead {
     file: fs::File,
     durable: bool,
+    /// Which run made it: a name let go and made again by a later run is only made
+    /// durable by that run's directory sync, not by the first run's.
+    run: u64,
 }
 
 /// The names made ahead and not yet written, and the order the last [`KEPT`] were made in.
@@ -85,18 +88,22 @@ struct MadeAhead {
 struct Ahead {
     names: std::collections::HashMap<String, MadeAhead>,
     made: std::collections::VecDeque<String>,
+    /// Runs made so far.
+    runs: u64,
 }
 
 impl Ahead {
-    /// Adds names just made; lets go of those made before the last [`KEPT`] that are still
-    /// unwritten, and returns them: their empty files are to be removed before `making` is
-    /// let go (a writer creates a name it does not find here under `making` too, so it
-    /// never meets one of them half removed).
-    fn add(&mut self, made: Vec<(String, fs::File)>) -> Vec<String> {
+    /// Adds a run of names just made, returning its number and the names made before the
+    /// last [`KEPT`] that are still unwritten, now let go: their empty files are to be
+    /// removed before `making` is let go (a writer creates a name it does not find here
+    /// under `making` too, so it never meets one of them half removed).
+    fn add(&mut self, made: Vec<(String, fs::File)>) -> (u64, Vec<String>) {
+        self.runs += 1;
+        let run = self.runs;
         for (name, file) in made {
             self.made.push_back(name.clone());
             let durable = false;
-            self.names.insert(name, MadeAhead { file, durable });
+            self.names.insert(name, MadeAhead { file, durable, run });
         }
         let mut gone = Vec::new();
         while self.made.len() > KEPT {
@@ -107,7 +114,7 @@ impl Ahead {
                 gone.push(old);
             }
         }
-        gone
+        (run, gone)
     }
 }
 
@@ -213,21 +220,22 @@ impl Spool {
         // Either way the file is new and empty, written through the handle that created it.
         let (hash, made) = match fresh {
             Fresh::Created(file) => (write_synced(&path, || Ok(file), ciphertext)?, None),
-            Fresh::MadeAhead(MadeAhead { file, durable }) => {
+            Fresh::MadeAhead(MadeAhead { file, durable, .. }) => {
                 (write_synced(&path, || Ok(file), ciphertext)?, Some(durable))
             }
         };
-        let next = match made {
+        let (run, next) = match made {
             Some(true) => return Ok(hash),
             // Made by a writer still syncing the directory: a sync of our own (shared).
-            Some(false) => Vec::new(),
+            Some(false) => (0, Vec::new()),
             None => self.make_ahead(reference),
         };
         self.sync_names().inspect_err(|_| self.remove(reference))?;
         let mut ahead = self.ahead.lock().expect("ahead lock");
         for name in next {
-            if let Some(made) = ahead.names.get_mut(&name) {
-                made.durable = true;
+            match ahead.names.get_mut(&name) {
+                Some(made) if made.run == run => made.durable = true,
+                _ => {}
             }
         }
         Ok(hash)
@@ -235,9 +243,10 @@ impl Spool {
 
     /// Creates the next [`AHEAD`] names after `name` in its sequence (the counter at its
     /// end: hexadecimal for outbox copies, decimal for references), empty; those that
-    /// exist already are left alone. Returns the names it made, noted as not yet durable
-    /// (before `making` is let go, so that no writer meets a made file it does not know of).
-    fn make_ahead(&self, name: &str) -> Vec<String> {
+    /// exist already are left alone. Returns the run's number and the names it made, noted
+    /// as not yet durable (before `making` is let go, so that no writer meets a made file it
+    /// does not know of).
+    fn make_ahead(&self, name: &str) -> (u64, Vec<String>) {
         let (prefix, digits, radix) = match name.strip_prefix("outbox-") {
             Some(hex) => ("outbox-", hex, 16),
             None => {
@@ -246,7 +255,7 @@ impl Spool {
             }
         };
         let Ok(n) = u64::from_str_radix(digits, radix) else {
-            return Vec::new();
+            return (0, Vec::new());
         };
         let width = digits.len();
         let _making = self.making.lock().expect("making lock");
@@ -272,11 +281,11 @@ impl Spool {
             })
             .collect();
         let names = made.iter().map(|(name, _)| name.clone()).collect();
-        let gone = (self.ahead.lock().expect("ahead lock")).add(made);
+        let (run, gone) = (self.ahead.lock().expect("ahead lock")).add(made);
         for name in gone {
             let _ = fs::remove_file(self.path(&name));
         }
-        names
+        (run, names)
     }
 
     /// Makes the names created so far durable: one directory sync for every writer waiting

@@ -64,12 +64,16 @@ fn an_unreadable_copy_does_not_hold_up_the_others() {
         .unwrap();
     assert_eq!(later.unreadable.len(), 1, "due again when put off to");
 
-    // Gone from the outbox (delivered by hand, or its intake erased): no longer counted.
-    let mut b = Batch::new();
-    b.outbox_done(stored[1]);
-    store.commit(b, now).unwrap();
-    store.flush().unwrap();
+    assert_eq!(store.outbox_unreadable_since(stored[1]), Some(now));
+
+    // Given up after long enough: failed for good, by its schedule alone, no longer due
+    // nor counted as unreadable, and listed by when it failed (for retention).
+    let later = now + SignedDuration::from_hours(1);
+    store.outbox_give_up(stored[1], later).unwrap();
     assert_eq!(store.outbox_unreadable(Timestamp::MAX), 0);
+    assert!(store.outbox_due(later, 64).unwrap().unreadable.is_empty());
+    assert_eq!(store.outbox_failed_at().unwrap(), [(stored[1], later)]);
+    assert_eq!(store.outbox_failed_entries().unwrap().unreadable.len(), 1);
 }
 
 /// The failed deliveries' list reads what it can and names the rest; retention goes by the

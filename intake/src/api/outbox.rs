@@ -34,7 +34,8 @@ pub async fn failed_deliveries(
     let read = blocking(move || store.outbox_failed_entries()).await?;
     // One that cannot be read is named in the log and left out, not the whole list.
     for (id, e) in &read.unreadable {
-        tracing::error!(outbox_id = id, error = %e, "a failed delivery cannot be read");
+        let what = modtag_storage::outbox::damage(e).unwrap_or("it cannot be read");
+        tracing::error!(outbox_id = id, "a failed delivery cannot be read ({what})");
     }
     let entries = read.entries;
     let event = Event::new(

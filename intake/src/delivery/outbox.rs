@@ -509,21 +509,40 @@ struct Refusal {
 }
 
 /// An unreadable entry is put off this long, so that it neither holds up the copies due
-/// with it nor makes every round read it again.
+/// with it nor makes every round read it again...
 const UNREADABLE_AGAIN: SignedDuration = SignedDuration::from_secs(300);
 
+/// ...and given up (failed for good, by its schedule alone) once it has not been readable
+/// for this long: it then counts in `modtag_outbox_failed`, no longer keeps `/readyz` at
+/// 503, and retention sweeps it with the other failed deliveries.
+const UNREADABLE_GIVE_UP: SignedDuration = SignedDuration::from_hours(1);
+
 /// What is due, read; each due entry that cannot be read (a damaged record or message
-/// file) is logged by id and put off. `/readyz` and `/metrics` count them until they read.
+/// file) is logged by id and put off, or given up. `/metrics` counts them meanwhile.
 fn put_off_unreadable(store: &Store, now: Timestamp) -> Result<Vec<OutboxEntry>, StoreError> {
     let due = store.outbox_due(now, 64)?;
     for (id, e) in &due.unreadable {
-        tracing::error!(
-            outbox_id = id,
-            error = %e,
-            "an outbox copy cannot be read: the others go on, it is tried again in {} minutes",
-            UNREADABLE_AGAIN.as_mins()
-        );
-        store.outbox_postpone(*id, now + UNREADABLE_AGAIN)?;
+        let what = modtag_storage::outbox::damage(e).unwrap_or("it cannot be read");
+        let since = store.outbox_unreadable_since(*id).unwrap_or(now);
+        let done = if since + UNREADABLE_GIVE_UP <= now {
+            tracing::error!(
+                outbox_id = id,
+                "an outbox copy has not been readable for an hour ({what}): given up, \
+                 counted as failed; the others go on"
+            );
+            store.outbox_give_up(*id, now)
+        } else {
+            tracing::error!(
+                outbox_id = id,
+                "an outbox copy cannot be read ({what}): the others go on, it is tried \
+                 again in five minutes"
+            );
+            store.outbox_postpone(*id, now + UNREADABLE_AGAIN)
+        };
+        // The others still go: this one is only read again at once.
+        if let Err(e) = done {
+            tracing::error!(outbox_id = id, error = %e, "cannot put an unreadable copy off");
+        }
     }
     Ok(due.entries)
 }

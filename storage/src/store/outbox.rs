@@ -4,7 +4,7 @@ use jiff::Timestamp;
 
 use super::Store;
 use crate::keyspace::*;
-use crate::outbox::OutboxRead;
+use crate::outbox::{damage, OutboxRead};
 use crate::records::OutboxEntry;
 use crate::StoreError;
 
@@ -63,7 +63,7 @@ impl Store {
                         self.unreadable().remove(&id);
                         due.entries.extend(entry);
                     }
-                    Err(e) if damaged(&e) => {
+                    Err(e) if damage(&e).is_some() => {
                         self.unreadable().entry(id).or_insert(now);
                         due.unreadable.push((id, e));
                     }
@@ -100,6 +100,30 @@ impl Store {
             sched.insert(sched_id_key(id), &due)?;
             Ok(())
         })
+    }
+
+    /// Gives entry `id` up, by its clear schedule alone: it leaves the schedule and counts
+    /// as failed for good (retention sweeps it with the others). For one that has not been
+    /// readable for long. Nothing if it is no longer scheduled.
+    pub fn outbox_give_up(&self, id: u64, now: Timestamp) -> Result<(), StoreError> {
+        self.check()?;
+        let failed = time_key(now);
+        self.transaction(|t| {
+            if t.outbox_sched.get(sched_id_key(id))?.is_none() {
+                return Ok(());
+            }
+            unschedule(t.outbox_sched, id)?;
+            t.outbox_sched.insert(sched_failed_key(id), &failed)?;
+            Ok(())
+        })?;
+        self.unreadable().remove(&id);
+        Ok(())
+    }
+
+    /// Since when entry `id` has not been readable, if it is not (in memory: since this
+    /// process first met it so).
+    pub fn outbox_unreadable_since(&self, id: u64) -> Option<Timestamp> {
+        self.unreadable().get(&id).copied()
     }
 
     /// How many scheduled entries have been unreadable since `since` or before (kept in
@@ -157,7 +181,8 @@ impl Store {
         for (id, _) in self.outbox_failed_at()? {
             match self.outbox_entry(id) {
                 Ok(entry) => out.entries.extend(entry),
-                Err(e) => out.unreadable.push((id, e)),
+                Err(e) if damage(&e).is_some() => out.unreadable.push((id, e)),
+                Err(e) => return Err(e),
             }
         }
         Ok(out)
@@ -213,15 +238,5 @@ impl Store {
                 self.outbox_open(&k, &v)
             })
             .collect()
-    }
-}
-
-/// An entry's own damage (its record or message file unreadable, or the file gone), not a
-/// failure of the store: only such an entry is put off while the others go on.
-fn damaged(e: &StoreError) -> bool {
-    match e {
-        StoreError::Corrupt { .. } | StoreError::Crypto(_) => true,
-        StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
-        _ => false,
     }
 }

@@ -101,6 +101,8 @@ fn due_intakes_and_failed_deliveries_go_and_the_rest_stays() {
     assert_eq!(r.deliveries_removed, [failed.id, damaged.id]);
     assert!(store.outbox_entry(failed.id).unwrap().is_none());
     assert!(store.outbox_failed_at().unwrap().is_empty());
+    let file = format!("outbox-{:016x}.pgp", damaged.id);
+    assert!(!dir.path().join("spool").join(file).exists());
 
     // After 91 days the closed postfordeling; a dry run says so and erases nothing.
     let at = t0 + (91 * 24).hours();
