@@ -18,9 +18,9 @@ use commands::IntegrityFailure;
 /// jemalloc rather than glibc's malloc: an intake allocates and frees buffers of many
 /// sizes on several threads at once (the listener, the blocking pool, sled's), and glibc's
 /// allocator spent a fifth of intake's CPU time at 20 KB (its bins, consolidation and arena
-/// locks); with jemalloc a tenth, and a 20 KB message costs about 12 % less CPU (BENCHMARKS.md,
-/// "The allocator"). It also keeps freed large buffers for reuse, which glibc needed `mallopt`
-/// thresholds for.
+/// locks); with jemalloc a tenth, and a 20 KB message costs about 11 % less CPU (BENCHMARKS.md,
+/// "The allocator, and the spool's names"). It also keeps freed large buffers for reuse,
+/// which glibc needed `mallopt` thresholds for.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
