@@ -305,3 +305,57 @@ fn intakes_of_an_earlier_version_get_keys_of_their_own() {
     assert!(store.item(gone).unwrap().is_none());
     assert_eq!(store.items().unwrap().len(), 4);
 }
+
+/// Retention removes a failed delivery by when the listing said it failed: one an operator
+/// put back in the queue after the listing stays, with its message file; one still failed
+/// goes, with its file.
+#[test]
+fn a_failed_delivery_put_back_meanwhile_is_not_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
+    let now: Timestamp = "2026-12-07T12:00:00Z".parse().unwrap();
+    let to = (
+        "modtagelsen",
+        "modtagelsen",
+        "modtagelsen@kommune.localhost",
+    );
+    let mut b = Batch::new();
+    for id in [1, 2] {
+        // Large enough for a file of its own.
+        let mut e = OutboxEntry::new(id, A, to, "x".repeat(10_000), now);
+        e.failed = Some(now);
+        b.outbox(e);
+    }
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    let listed = store.outbox_failed_at().unwrap();
+    assert_eq!(listed.len(), 2);
+    let file = |id: u64| dir.path().join("spool").join(format!("outbox-{id:016x}.pgp"));
+
+    // The operator's retry, between retention's listing and its removal.
+    let (kept, removed) = (listed[0].0, listed[1].0);
+    let mut again = store.outbox_entry(kept).unwrap().unwrap();
+    again.failed = None;
+    again.next_attempt = now;
+    let mut b = Batch::new();
+    b.outbox_again(again);
+    store.commit(b, now).unwrap();
+
+    let later = now + jiff::SignedDuration::from_hours(24 * 31);
+    let event = || Event::new(EventKind::DeliveryRemoved, "retention", "sletning");
+    for (id, at) in &listed {
+        let gone = store
+            .remove_failed_delivery(*id, *at, event(), later)
+            .unwrap();
+        assert_eq!(gone, *id == removed, "entry {id}");
+    }
+    let entry = store.outbox_entry(kept).unwrap().expect("the retried copy stays");
+    assert!(entry.failed.is_none());
+    assert_eq!(entry.message, "x".repeat(10_000));
+    assert_eq!(store.outbox_due(later, 64).unwrap().entries.len(), 1);
+    assert!(file(kept).exists());
+    assert!(store.outbox_entry(removed).unwrap().is_none());
+    assert!(store.outbox_failed_at().unwrap().is_empty());
+    store.flush().unwrap();
+    assert!(!file(removed).exists(), "its file goes with it");
+}

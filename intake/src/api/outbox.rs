@@ -85,7 +85,7 @@ pub async fn requeue(state: &ApiState, caller: &Caller, id: &str) -> Result<Requ
             // One retry of an entry at a time: a second, read before the first was written,
             // would record a retry of an entry no longer failed (and could write back one the
             // worker has since delivered).
-            let _held = store.lock_item(&format!("outbox {id}"));
+            let _held = store.lock_outbox_entry(id);
             let Some(mut entry) = store.outbox_entry(id)? else {
                 return Err(ApiError::not_found(format!(
                     "no outbox entry {id} (it may have been delivered)"

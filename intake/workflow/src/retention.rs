@@ -89,14 +89,15 @@ pub fn run(
         waiting,
         ..Default::default()
     };
+    let mut failed: Vec<(u64, Timestamp)> = Vec::new();
     if let Some(d) = retention.failed_deliveries_days {
         // From the clear schedule: one entry that cannot be read must not stop the sweep.
-        report.deliveries_removed = store
+        failed = store
             .outbox_failed_at()?
             .into_iter()
             .filter(|(_, at)| *at + days(d) <= now)
-            .map(|(id, _)| id)
             .collect();
+        report.deliveries_removed = failed.iter().map(|(id, _)| *id).collect();
     }
     if dry_run {
         return Ok(report);
@@ -113,10 +114,14 @@ pub fn run(
         }
     }
     report.erased = erased;
-    for id in &report.deliveries_removed {
+    report.deliveries_removed.clear();
+    for (id, failed_at) in failed {
         let event = Event::new(EventKind::DeliveryRemoved, actor, "sletning")
             .details(serde_json::json!({ "id": id, "rule": "failed_deliveries_days" }));
-        store.remove_failed_delivery(*id, event, now)?;
+        // Put back in the queue meanwhile (an operator's retry): it stays.
+        if store.remove_failed_delivery(id, failed_at, event, now)? {
+            report.deliveries_removed.push(id);
+        }
     }
     if !report.erased.is_empty() {
         store.rotate_ring(actor, now)?;

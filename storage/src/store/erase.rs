@@ -112,16 +112,25 @@ impl Store {
         Ok(n)
     }
 
-    /// Removes a delivery that failed for good, recording `event`.
+    /// Removes a delivery that failed for good at `failed_at` (as
+    /// [`Store::outbox_failed_at`] listed it), recording `event`. False, and nothing
+    /// removed, when it is no longer failed since then: an operator put it back in the
+    /// queue after the listing (it may even have failed again, later).
     pub fn remove_failed_delivery(
         &self,
         id: u64,
+        failed_at: Timestamp,
         event: Event,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        let _held = self.lock_outbox_entry(id);
+        if self.outbox_failed_since(id)? != Some(failed_at) {
+            return Ok(false);
+        }
         let mut batch = Batch::new();
         batch.outbox_done(id).audit(event);
         self.commit(batch, now)?;
-        self.flush()
+        self.flush()?;
+        Ok(true)
     }
 }

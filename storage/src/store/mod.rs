@@ -523,6 +523,13 @@ impl Store {
         self.inner.locks.item(reference)
     }
 
+    /// Locks outbox entry `id` against another change that reads it first: an operator's
+    /// re-queue and retention's removal of a failed delivery each check the entry is still
+    /// failed, then write.
+    pub fn lock_outbox_entry(&self, id: u64) -> ItemGuard<'_> {
+        self.inner.locks.item(&format!("outbox {id}"))
+    }
+
     /// Locks several items at once, for a batch that changes them together: each stripe
     /// once, in stripe order, so two such batches cannot wait on each other and two
     /// references sharing a stripe do not wait on themselves. Take it instead of, never on

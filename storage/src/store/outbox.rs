@@ -200,6 +200,12 @@ impl Store {
         Ok(out)
     }
 
+    /// When entry `id` failed for good, by the clear schedule; none if it has not.
+    pub fn outbox_failed_since(&self, id: u64) -> Result<Option<Timestamp>, StoreError> {
+        let at = self.inner.trees.outbox_sched.get(sched_failed_key(id))?;
+        Ok(at.and_then(|v| from_time_key(&v)))
+    }
+
     /// One outbox entry by id.
     pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
         let key = id.to_be_bytes();
