@@ -41,8 +41,8 @@ pub struct DigitalPost {
 }
 
 /// `[digital_post.receipts]`: an HTTPS listener of its own for the Beskedfordeler's pushed
-/// receipts (SF1461, `PKO_PostStatus`), taking only clients with a certificate from
-/// `client_ca_file` (KOMBIT's), at `POST /beskedfordeler`.
+/// receipts (SF1461, `PKO_PostStatus`), at `POST /beskedfordeler`, taking only a client whose
+/// certificate is from `client_ca_file` and is one of `client_certificates` (KOMBIT's).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Receipts {
@@ -51,6 +51,35 @@ pub struct Receipts {
     pub tls: crate::tls_files::TlsFiles,
     /// PEM certificates of the authorities whose client certificates may post receipts.
     pub client_ca_file: String,
+    /// The SHA-256 fingerprints of the Beskedfordeler's own client certificates (more than
+    /// one while KOMBIT changes it): the authority issues OCES3 certificates to every
+    /// organisation, and a receipt says a child's letter was delivered or failed.
+    #[serde(default)]
+    pub client_certificates: Vec<String>,
+}
+
+impl Receipts {
+    /// `client_certificates` as SHA-256 digests; each one that is not a fingerprint, with
+    /// what is wrong with it.
+    pub fn pinned(&self) -> Result<Vec<[u8; 32]>, String> {
+        (self.client_certificates.iter())
+            .map(|f| {
+                let hex: String = f
+                    .chars()
+                    .filter(|c| *c != ':' && !c.is_whitespace())
+                    .collect();
+                hex::decode(&hex)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "digital_post.receipts.client_certificates: {f:?} is not a SHA-256 \
+                             fingerprint (64 hexadecimal digits, colons allowed)"
+                        )
+                    })
+            })
+            .collect()
+    }
 }
 
 fn default_entity() -> String {

@@ -530,6 +530,11 @@ tls = { cert_file = \"r.crt\", key_file = \"r.key\" }
             "listen = \"127.0.0.1:8081\"",
             "need an address of their own",
         ),
+        // Any certificate from the authority would do, without KOMBIT's own named.
+        (
+            "client_ca_file",
+            "client_certificates is missing: give the SHA-256 fingerprint",
+        ),
     ] {
         let place = format!("{}:{}:", path.display(), line_in(&path, needle));
         assert!(
@@ -537,6 +542,20 @@ tls = { cert_file = \"r.crt\", key_file = \"r.key\" }
             "{needle}: {err}"
         );
     }
+    // A fingerprint that is not one, on its own line of a list that spans several.
+    let fingerprints = section.replace(
+        "client_ca_file = \"kombit.pem\"",
+        "client_ca_file = \"kombit.pem\"\nclient_certificates = [\n  \"A8:11:46:30:F1:03:78:79:15:35:06:D8:01:62:74:B0:7C:0F:94:83:D5:FA:E5:B9:E1:DC:62:8E:F9:F4:0E:83\",\n  \"kombit.crt\",\n]",
+    );
+    let (err, path, _dir) = load_with("modtag.toml", "[public.privacy]", &fingerprints);
+    let place = format!("{}:{}:", path.display(), line_in(&path, "\"kombit.crt\""));
+    assert!(
+        err.lines().any(
+            |l| l.contains(&place) && l.contains("\"kombit.crt\" is not a SHA-256 fingerprint")
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("client_certificates is missing"), "{err}");
     let mitid = "[public.mitid_erhverv]
 idp_metadata = \"idp.xml\"
 signing_key = \"s.key\"

@@ -20,12 +20,16 @@ pub fn server_config(
     server_config_for(cert_path, key_path, alpn, None)
 }
 
+mod pinned;
+
 /// [`server_config`] that takes only clients with a certificate from the authorities in
-/// `client_ca` (PEM): KOMBIT's Beskedfordeler posting receipts.
+/// `client_ca` (PEM) whose SHA-256 fingerprint is one of `fingerprints`: KOMBIT's
+/// Beskedfordeler posting receipts.
 pub fn server_config_for_clients(
     cert_path: &Path,
     key_path: &Path,
     client_ca: &Path,
+    fingerprints: Vec<[u8; 32]>,
 ) -> Result<rustls::ServerConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(client_ca)
@@ -42,6 +46,11 @@ pub fn server_config_for_clients(
         rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .map_err(|e| anyhow::anyhow!("{}: {e}", client_ca.display()))?;
+    let verifier = Arc::new(pinned::Pinned {
+        chain: verifier,
+        fingerprints,
+        listener: "digital_post.receipts",
+    });
     server_config_for(cert_path, key_path, &[b"http/1.1"], Some(verifier))
 }
 
@@ -123,7 +132,7 @@ pub async fn check_files(cfg: &modtag_config::Loaded) -> Result<()> {
         let ca = c
             .secret_path(&r.client_ca_file)
             .map_err(|e| anyhow::anyhow!("digital_post.receipts.client_ca_file: {e}"))?;
-        server_config_for_clients(&cert, &key, &ca)?;
+        server_config_for_clients(&cert, &key, &ca, r.pinned().map_err(anyhow::Error::msg)?)?;
     }
     Ok(())
 }

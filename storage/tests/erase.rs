@@ -330,7 +330,11 @@ fn a_failed_delivery_put_back_meanwhile_is_not_removed() {
     store.flush().unwrap();
     let listed = store.outbox_failed_at().unwrap();
     assert_eq!(listed.len(), 2);
-    let file = |id: u64| dir.path().join("spool").join(format!("outbox-{id:016x}.pgp"));
+    let file = |id: u64| {
+        dir.path()
+            .join("spool")
+            .join(format!("outbox-{id:016x}.pgp"))
+    };
 
     // The operator's retry, between retention's listing and its removal.
     let (kept, removed) = (listed[0].0, listed[1].0);
@@ -349,7 +353,10 @@ fn a_failed_delivery_put_back_meanwhile_is_not_removed() {
             .unwrap();
         assert_eq!(gone, *id == removed, "entry {id}");
     }
-    let entry = store.outbox_entry(kept).unwrap().expect("the retried copy stays");
+    let entry = store
+        .outbox_entry(kept)
+        .unwrap()
+        .expect("the retried copy stays");
     assert!(entry.failed.is_none());
     assert_eq!(entry.message, "x".repeat(10_000));
     assert_eq!(store.outbox_due(later, 64).unwrap().entries.len(), 1);

@@ -134,7 +134,7 @@ fn a_leaders_answer_leaves_as_memo_to_the_cvr_mitid_erhverv_named() {
 /// client without the authority's certificate never gets a word in.
 #[test]
 fn the_receipts_listener_refuses_what_is_not_a_receipt() {
-    let (_d, _idp, platform, _files) = with_both();
+    let (d, _idp, platform, _files) = with_both();
     for (what, code, status) in [
         ("garbage", 400, "40"),
         ("doctype", 400, "40"),
@@ -150,6 +150,18 @@ fn the_receipts_listener_refuses_what_is_not_a_receipt() {
             "{what}: {got}"
         );
     }
+    // The authority certifies every organisation's systems: another one's certificate
+    // from it (here the kommune's own OCES3 system certificate) is refused at the
+    // handshake, even for a receipt that would change nothing; KOMBIT's is answered.
+    let nobody = "6f1c7a52-0000-4000-8000-000000000000";
+    assert_eq!(platform.push_receipt_as("client", nobody, "Fejlet"), 0);
+    assert_eq!(platform.push_receipt(nobody, "Fejlet"), 200);
+    let log = d.stderr();
+    assert!(
+        log.contains("not one of client_certificates")
+            && !log.contains(&BESKEDFORDELER_SHA256.replace(':', "").to_lowercase()),
+        "the refused certificate named in the log, KOMBIT's not: {log}"
+    );
     // Nesting deep enough to overflow a recursive parser, from a client with the
     // authority's certificate: refused (40), and the daemon lives on.
     let url = platform.receipts_url();

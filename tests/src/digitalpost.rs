@@ -93,6 +93,13 @@ impl ServicePlatform {
     /// for the letter `message_uuid` with `status` ("Fejlet" with an error code): modtag's
     /// HTTP status. For receipts the broker delivers again.
     pub fn push_receipt(&self, message_uuid: &str, status: &str) -> u16 {
+        self.push_receipt_as("beskedfordeler", message_uuid, status)
+    }
+
+    /// [`ServicePlatform::push_receipt`] from the client certificate `certs/{client}.crt`
+    /// (`client`: the kommune's own, from the same authority as KOMBIT's); 0 when the
+    /// listener refused the connection.
+    pub fn push_receipt_as(&self, client: &str, message_uuid: &str, status: &str) -> u16 {
         let certs = root().join("tests/digitalpost/certs");
         let inner = format!(
             "<PKO_PostStatus xmlns=\"http://serviceplatformen.dk/xml/print/PKO_PostStatus/1/types\">\
@@ -116,10 +123,11 @@ impl ServicePlatform {
                  c=ssl.create_default_context(cafile={ca:?})\n\
                  c.load_cert_chain({crt:?},{key:?})\n\
                  try:\n  print(urllib.request.urlopen(urllib.request.Request({url:?}, data=sys.stdin.buffer.read()), context=c, timeout=10).status)\n\
-                 except urllib.error.HTTPError as e: print(e.code)",
+                 except urllib.error.HTTPError as e: print(e.code)\n\
+                 except (OSError, ssl.SSLError): print(0)",
                 ca = certs.join("ca.crt"),
-                crt = certs.join("beskedfordeler.crt"),
-                key = certs.join("beskedfordeler.key"),
+                crt = certs.join(format!("{client}.crt")),
+                key = certs.join(format!("{client}.key")),
                 url = self.receipts_url(),
             ))
             .stdin(Stdio::piped())
@@ -181,6 +189,7 @@ impl ServicePlatform {
              [digital_post.receipts]\n\
              listen = \"127.0.0.1:{receipts}\"\n\
              client_ca_file = {:?}\n\
+             client_certificates = [\"{BESKEDFORDELER_SHA256}\"]\n\
              tls = {{ cert_file = {:?}, key_file = {:?} }}\n\n\
              [public.privacy]",
             certs.join("client.crt"),
@@ -193,6 +202,11 @@ impl ServicePlatform {
         ("[public.privacy]".to_string(), text)
     }
 }
+
+/// `certs/beskedfordeler.crt`'s fingerprint as `openssl x509 -noout -fingerprint -sha256`
+/// writes it: what an operator copies into `client_certificates`.
+pub const BESKEDFORDELER_SHA256: &str =
+    "A8:11:46:30:F1:03:78:79:15:35:06:D8:01:62:74:B0:7C:0F:94:83:D5:FA:E5:B9:E1:DC:62:8E:F9:F4:0E:83";
 
 impl Drop for ServicePlatform {
     fn drop(&mut self) {

@@ -39,6 +39,9 @@ pub(crate) fn validate_main(
             Some(config.http.listen),
             config.public.as_ref().map(|p| p.listen),
         ];
+        if let Some(r) = &dp.receipts {
+            check_receipts_clients(r, path, text, errors);
+        }
         if let Some(r) = dp
             .receipts
             .as_ref()
@@ -54,6 +57,33 @@ pub(crate) fn validate_main(
                 ),
             ));
         }
+    }
+}
+
+/// `[digital_post.receipts]`: the Beskedfordeler's certificates named, each a fingerprint.
+fn check_receipts_clients(
+    r: &crate::digital_post::Receipts,
+    path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Err(e) = r.pinned() {
+        // The bad one's own line when the list spans several.
+        let line = (r.client_certificates.iter())
+            .find(|f| e.contains(&format!("{f:?}")))
+            .and_then(|f| text.lines().position(|l| l.contains(&format!("\"{f}\""))))
+            .map_or_else(|| line_of(text, "client_certificates", ""), |i| i + 1);
+        errors.push(invalid(path, line, e));
+    } else if r.client_certificates.is_empty() {
+        errors.push(invalid(
+            path,
+            line_of(text, "client_ca_file", &r.client_ca_file),
+            "digital_post.receipts.client_certificates is missing: give the SHA-256 fingerprint \
+             of KOMBIT's Beskedfordeler client certificate (`openssl x509 -noout -fingerprint \
+             -sha256 -in beskedfordeler.crt`); the authority alone issues certificates to every \
+             organisation"
+                .into(),
+        ));
     }
 }
 

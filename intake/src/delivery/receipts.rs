@@ -2,8 +2,8 @@
 //! `ModtagBeskedInput` envelope per status of a letter, its `Beskeddata` a base64
 //! `PKO_PostStatus` naming the MeMo message UUID: "Modtaget Digital Post", "Afleveret
 //! Digital Post", or "Fejlet" with an error code. Served on a listener of its own
-//! (`[digital_post.receipts]`) that takes only clients with a certificate from KOMBIT's
-//! authority. Each receipt is recorded on the letter's intake with an audit entry; a failure
+//! (`[digital_post.receipts]`) that takes only KOMBIT's own client certificates (from its
+//! authority, and named by fingerprint). Each receipt is recorded on the letter's intake with an audit entry; a failure
 //! tells Modtagelsen and its leader, as a refused copy does. The answer is the envelope's
 //! `StatusKode` 20 once that is durable (then the broker forgets the receipt), 40 for an
 //! envelope that cannot be read; a receipt for no letter of ours is answered 20 and logged.
@@ -33,7 +33,7 @@ pub struct PostStatus {
 const MAX_RECEIPT: usize = 256 * 1024;
 
 /// The listener `[digital_post.receipts]` configures, bound, with its TLS that requires a
-/// client certificate from `client_ca_file`.
+/// client certificate from `client_ca_file` that is one of `client_certificates`.
 pub async fn listener(
     cfg: &modtag_config::Loaded,
 ) -> Result<Option<(tokio::net::TcpListener, tokio_rustls::TlsAcceptor)>, String> {
@@ -51,7 +51,8 @@ pub async fn listener(
         .config
         .secret_path(&r.client_ca_file)
         .map_err(|e| format!("digital_post.receipts.client_ca_file: {e}"))?;
-    let server = crate::tls::server_config_for_clients(&cert, &key, &ca)
+    let pinned = r.pinned()?;
+    let server = crate::tls::server_config_for_clients(&cert, &key, &ca, pinned)
         .map_err(|e| format!("[digital_post.receipts]: {e}"))?;
     let listener = tokio::net::TcpListener::bind(r.listen)
         .await
