@@ -219,6 +219,14 @@ fn a_private_leader_signs_in_with_mitid_erhverv_in_chromium_and_sends() {
     );
     assert_eq!(b.accessibility_violations(), Vec::<String>::new());
     b.screenshot("mitid-underretning-logget-ind");
+    // The form's own "Log ud" (it carries the form's token): signed out, back on the form.
+    b.follow("form[action='/mitid/log-ud'] button[type=submit]");
+    assert!(b.url().ends_with("/underretning"), "{}", b.url());
+    assert!(
+        !b.text().contains("Logget ind med MitID Erhverv"),
+        "{}",
+        b.text()
+    );
     let listed = d.cli_json(&["triage", "list", "--all", "--json"]);
     let r = listed["items"][0]["reference"]
         .as_str()
@@ -281,6 +289,44 @@ fn a_professional_may_sign_in_on_the_underretning_form() {
         shown.contains("\"professional\"") && !shown.contains("Mallory"),
         "{shown}"
     );
+    // Signing out: another site's form posting to /mitid/log-ud (the browser sends the
+    // sign-in's cookie, not the form's token) signs no one out; the form's own button does,
+    // and the sign-in is over on the server too.
+    let signed_in = (cookies.split("; "))
+        .find(|c| c.starts_with("modtag_mitid="))
+        .unwrap();
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let forged = [("Cookie", signed_in), form[0]];
+    let (code, head, page) = http_request(
+        d.public,
+        "POST",
+        "/mitid/log-ud",
+        &forged,
+        b"til=underretning",
+    )
+    .unwrap();
+    assert_eq!(code, 403, "{head}");
+    assert!(page.contains("Du er stadig logget ind"), "{page}");
+    assert!(!head.contains("modtag_mitid=;"), "{head}");
+    let still = |cookie: &str| {
+        let (_, _, page) =
+            http_request(d.public, "GET", "/underretning", &[("Cookie", cookie)], b"").unwrap();
+        page.contains("Du underretter som fagperson")
+    };
+    assert!(still(signed_in));
+    let body = format!("til=underretning&csrf={csrf}");
+    let own = [("Cookie", cookies.as_str()), form[0]];
+    let (code, head, _) =
+        http_request(d.public, "POST", "/mitid/log-ud", &own, body.as_bytes()).unwrap();
+    assert_eq!(code, 303, "{head}");
+    assert!(
+        head.contains("modtag_mitid=;")
+            && head
+                .to_ascii_lowercase()
+                .contains("location: /underretning"),
+        "{head}"
+    );
+    assert!(!still(signed_in), "the old cookie no longer signs in");
 }
 
 /// Signed in without an e-mail from NemLog-in, the address a professional types is only

@@ -86,6 +86,8 @@ pub(super) async fn metadata(State(state): State<Arc<PublicState>>) -> Response 
 #[derive(Deserialize)]
 pub(super) struct Where {
     til: Option<String>,
+    /// The form's CSRF token (`POST /mitid/log-ud` only).
+    csrf: Option<String>,
 }
 
 /// `GET /mitid/log-ind?til=sendsikkert` (or `underretning`): off to NemLog-in.
@@ -177,12 +179,25 @@ pub(super) async fn acs(
     res
 }
 
-/// `POST /mitid/log-ud`.
+/// `POST /mitid/log-ud`, from the form's own button: its CSRF token must match the form's
+/// cookie, so that another site cannot sign a professional out half-way through a form.
 pub(super) async fn end(
     State(state): State<Arc<PublicState>>,
     headers: HeaderMap,
     Form(to): Form<Where>,
 ) -> Response {
+    let cookie = crate::api::auth::cookie(&headers, super::door::FORM_COOKIE);
+    let from_the_form = cookie.zip(to.csrf.as_deref()).is_some_and(|(c, t)| {
+        !c.is_empty() && crate::identity::constant_time_eq(c.as_bytes(), t.trim().as_bytes())
+    });
+    if !from_the_form {
+        tracing::info!("public form: sign-out without the form's token; answered 403");
+        return message(
+            StatusCode::FORBIDDEN,
+            "Log ud kunne ikke gennemføres",
+            "Du er stadig logget ind. Åbn formularen igen, og tryk på Log ud der.",
+        );
+    }
     if let (Some(saml), Some(token)) = (
         state.saml.as_ref(),
         crate::api::auth::cookie(&headers, SIGNED_IN),

@@ -118,7 +118,10 @@ pub async fn read(
                 token.extend_from_slice(&chunk);
             }
             let token = String::from_utf8_lossy(&token);
-            let ok = csrf.is_some_and(|c| !c.is_empty() && constant_time_eq(c, token.trim()));
+            let ok = csrf.is_some_and(|c| {
+                !c.is_empty()
+                    && crate::identity::constant_time_eq(c.as_bytes(), token.trim().as_bytes())
+            });
             if !ok {
                 return Err(Refused::Csrf);
             }
@@ -191,12 +194,4 @@ fn map(e: &axum::extract::multipart::MultipartError) -> Refused {
     } else {
         Refused::Malformed
     }
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
