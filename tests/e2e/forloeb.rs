@@ -270,6 +270,16 @@ fn a_private_institutions_trivselplus_runs_from_send_sikkert_to_the_first_meetin
         !ics.contains("elev"),
         "the invitation names no child: {ics}"
     );
+    // The same booking posted again (a second click): it stands, no one is invited twice.
+    let before = sink.count();
+    b.goto(&format!("http://{}/koe/{r}/moede", d.http));
+    b.eval(&format!(
+        "document.querySelector('input[name=tid][value=\"{chosen}\"]').checked = true; return null;"
+    ));
+    b.follow("form[action$='/moede'] button[type=submit]");
+    assert!(b.text().contains("booket af journal"), "{}", b.text());
+    d.wait_outbox_idle();
+    assert_eq!(sink.count(), before, "no second invitation");
 
     // Cancelled: everyone gets METHOD:CANCEL for the same UID, one SEQUENCE on.
     let before = sink.count();

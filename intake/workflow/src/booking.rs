@@ -144,6 +144,15 @@ pub fn book(
             "Der er intet TRIVSEL+-forløb at booke et møde til.".into()
         ));
     };
+    // The same booking posted again (a second click, a reload of the answer): it stands,
+    // and no one is invited twice.
+    let standing = f.meeting.as_ref().filter(|m| m.cancelled.is_none());
+    if standing.is_some_and(|m| {
+        m.start == start.strftime("%Y-%m-%dT%H:%M").to_string()
+            && same_people(&m.participants, &participants)
+    }) {
+        return Ok(Ok(()));
+    }
     let unknown = unknown_addresses(cfg, item, &participants);
     if !unknown.is_empty() && !confirmed.addresses {
         return Ok(Err(format!(
@@ -213,6 +222,18 @@ pub fn book(
     item.forloeb.as_mut().expect("checked above").meeting = Some(meeting);
     advanced(cfg, item, now);
     Ok(Ok(()))
+}
+
+/// The same people, in any order, their addresses in any case.
+fn same_people(a: &[Participant], b: &[Participant]) -> bool {
+    let key = |people: &[Participant]| {
+        let mut k: Vec<(String, String)> = (people.iter())
+            .map(|p| (p.email.to_ascii_lowercase(), p.name.trim().to_string()))
+            .collect();
+        k.sort();
+        k
+    };
+    key(a) == key(b)
 }
 
 /// Cancels the booked meeting: everyone invited gets the cancellation (`METHOD:CANCEL`, the
