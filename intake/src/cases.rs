@@ -144,6 +144,7 @@ fn check_row(
         area,
         institution,
         open,
+        overgang: None,
     });
 }
 

@@ -37,6 +37,7 @@ fn committed_batches_survive_reopen_encrypted_and_chained() {
                 area: None,
                 institution: None,
                 open: true,
+                overgang: None,
             })
             .audit(Event::new(EventKind::Received, "system", "intake").reference(&r1));
         store.commit(b, now).unwrap();

@@ -88,6 +88,38 @@ fn a_raadgiver_moves_her_case_to_trin_2_from_the_desk() {
         "the school's leader hears from the Børneskolerådgivere, as on trin 2"
     );
 
+    // Posted again (a second click, a reload of the answer): answered as it was, nothing
+    // sent twice, and a case registry import keeps it so; another first meeting is refused.
+    d.cli_json(&["cases", "import", csv.to_str().unwrap(), "--json"]);
+    let sent = sink.count();
+    let again = d.sign_in_at("anna", &anna, 1);
+    let mut form = vec![
+        ("sag", "SAG-300"),
+        ("samtykke_hvem", "forældre"),
+        ("samtykke_hvordan", "skriftligt"),
+        ("deling_hvem", "forældre"),
+        ("deling_hvordan", "skriftligt"),
+        ("ophoert", yesterday.as_str()),
+        ("moede_dag", day),
+        ("moede_tid", time),
+    ];
+    let (status, page) = again.post_form(&d, "/overgang", &form);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Intet er sendt igen") && page.contains("Anna Kristensen"),
+        "{page}"
+    );
+    // Another hour of the same day: still a day the meeting may be on.
+    form[7] = ("moede_tid", "13:00");
+    let (status, page) = again.post_form(&d, "/overgang", &form);
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("overgik allerede til trin 2") && page.contains("sendes ikke igen"),
+        "{page}"
+    );
+    d.wait_outbox_idle();
+    assert_eq!(sink.count(), sent, "nothing sent twice");
+
     // Another rådgiver cannot move Anna's case: told as if it did not exist.
     let bo = d.add_user("bo", "bo.nielsen@kommune.localhost", "raadgiver");
     let bo = d.sign_in("bo", &bo);

@@ -53,8 +53,11 @@ pub async fn import(
             unchanged: 0,
         };
         let mut batch = Batch::new();
-        for case in cases {
-            match store.case(&case.case_number)? {
+        for mut case in cases {
+            let old = store.case(&case.case_number)?;
+            // The registry knows nothing of a sent overgang: it stays.
+            case.overgang = old.as_ref().and_then(|o| o.overgang.clone());
+            match old {
                 None => counts.added += 1,
                 Some(old) if old == case => {
                     counts.unchanged += 1;
@@ -160,6 +163,9 @@ pub async fn move_to_trin_2(
                     "no case {case_number} that you may move (its rådgiver or Modtagelsen may)"
                 ))
             };
+            // One overgang of a case at a time: a second, read before the first was written,
+            // would send the hand-over again.
+            let _held = store.lock_item(&format!("case {case_number}"));
             let case = store.case(&case_number)?.ok_or_else(not_yours)?;
             let own = person.directory_id.as_deref() == Some(case.raadgiver.as_str());
             if !own && !crate::access::may(&person, Action::Overgang) {

@@ -68,6 +68,8 @@ struct Sent {
     case_number: String,
     first_meeting: String,
     recipients: Vec<String>,
+    /// When it was sent, if before this post (nothing was sent now).
+    already: Option<String>,
 }
 
 /// Who may move a case: Modtagelsen, and a rådgiver (for their own cases, checked when the
@@ -213,10 +215,15 @@ pub async fn submit(
                 .map_or(done.first_meeting.clone(), |t| {
                     t.strftime("%d.%m.%Y kl. %H:%M").to_string()
                 });
+            let already = (done.already).map(|at| {
+                let at = at.to_zoned(modtag_router::calendar::tz());
+                at.strftime("%d.%m.%Y kl. %H:%M").to_string()
+            });
             let sent = Sent {
                 case_number: done.case_number,
                 first_meeting,
                 recipients,
+                already,
             };
             page(StatusCode::OK, sent.render())
         }

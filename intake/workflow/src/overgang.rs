@@ -6,7 +6,8 @@
 //! (the rådgiver, who attends to hand over, and the lokal leder, or on the folkeskole area
 //! the Børneskolerådgivere), each gets the hand-over encrypted to their
 //! certificate, and both are invited to the first meeting by calendar, organized by the
-//! rådgiver. A plan like every workflow step: the effects go into a `Batch`.
+//! rådgiver. Once: the case records it, and the same overgang posted again sends nothing.
+//! A plan like every workflow step: the effects go into a `Batch`.
 
 use jiff::civil::{Date, DateTime};
 use jiff::Timestamp;
@@ -14,7 +15,7 @@ use modtag_config::Loaded;
 use modtag_config::RouteKind;
 use modtag_router::{calendar, route, startmoede, Facts};
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::records::{Case, Consent, OutboxEntry};
+use modtag_storage::records::{Case, Consent, OutboxEntry, OvergangSent};
 use modtag_storage::store::{Batch, IdSource};
 use modtag_storage::StoreError;
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,9 @@ pub struct Activated {
     /// Directory ids told and invited, with their roles.
     pub recipients: Vec<(String, String)>,
     pub invitations: usize,
+    /// Sent before, at this time (the same overgang posted again): nothing was sent now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub already: Option<Timestamp>,
 }
 
 fn consent(c: &Option<ConsentInput>, scope: &str, now: Timestamp) -> Option<Consent> {
@@ -86,6 +90,9 @@ pub fn plan(
         now,
     );
     let share = consent(&input.consent_share, "deling af forløbets oplysninger", now);
+    if let Some(sent) = &case.overgang {
+        return Ok(sent_before(case, sent, input));
+    }
     let mut refused = refusals(cfg, input, activate.is_some(), share.is_some(), now);
     let facts = Facts {
         kind: RouteKind::Overgang,
@@ -161,15 +168,57 @@ pub fn plan(
             "note": input.note,
         })),
     );
+    let first_meeting = start.strftime("%Y-%m-%dT%H:%M").to_string();
+    let mut case = case.clone();
+    case.overgang = Some(OvergangSent {
+        at: now,
+        by: actor.to_string(),
+        first_meeting: first_meeting.clone(),
+        recipients: recipients.clone(),
+    });
+    batch.case(case.clone());
     Ok(Ok((
         batch,
         Activated {
-            case_number: case.case_number.clone(),
-            first_meeting: start.strftime("%Y-%m-%dT%H:%M").to_string(),
+            case_number: case.case_number,
+            first_meeting,
             recipients,
             invitations,
+            already: None,
         },
     )))
+}
+
+/// A case whose overgang was sent: the same one posted again (a second click, a reload)
+/// is answered as it was, with nothing sent; another first meeting is refused, since the
+/// hand-over and the invitations are out.
+fn sent_before(
+    case: &Case,
+    sent: &OvergangSent,
+    input: &OvergangInput,
+) -> Result<(Batch, Activated), Vec<String>> {
+    let asked = (input.first_meeting).map(|t| t.strftime("%Y-%m-%dT%H:%M").to_string());
+    if asked.as_deref() != Some(sent.first_meeting.as_str()) {
+        let at = sent.at.to_zoned(calendar::tz());
+        return Err(vec![format!(
+            "Sag {} overgik allerede til trin 2 den {}, med første møde {}: overdragelsen og \
+             invitationerne er sendt og sendes ikke igen. Skal mødet flyttes, så aftal det med \
+             deltagerne.",
+            case.case_number,
+            at.strftime("%d.%m.%Y kl. %H:%M"),
+            sent.first_meeting.replace('T', " kl. "),
+        )]);
+    }
+    Ok((
+        Batch::new(),
+        Activated {
+            case_number: case.case_number.clone(),
+            first_meeting: sent.first_meeting.clone(),
+            recipients: sent.recipients.clone(),
+            invitations: 0,
+            already: Some(sent.at),
+        },
+    ))
 }
 
 /// Every reason, known before routing, that the overgang cannot happen yet: a consent not

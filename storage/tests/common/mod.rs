@@ -125,5 +125,6 @@ pub fn case(number: &str, cpr: &str, child_name: &str) -> modtag_storage::record
         area: None,
         institution: None,
         open: true,
+        overgang: None,
     }
 }

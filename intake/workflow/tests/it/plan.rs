@@ -113,6 +113,7 @@ fn a_professionals_report_on_a_child_with_one_open_case_is_linked_at_a_fixed_tim
             area: Some("skole".into()),
             institution: Some("bakkeskolen".into()),
             open: true,
+            overgang: None,
         }],
         forloeb: None,
         kvitteringer_today: 0,
@@ -161,6 +162,7 @@ fn an_unverified_senders_claim_forwards_nothing_to_a_caseworker() {
             area: Some("skole".into()),
             institution: Some("bakkeskolen".into()),
             open: true,
+            overgang: None,
         }],
         ..Default::default()
     };
