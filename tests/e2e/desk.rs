@@ -333,9 +333,8 @@ fn a_failed_delivery_sent_again_four_times_at_once_is_queued_once() {
     let retry = |who: &Signed| {
         barrier.wait();
         who.post_form(&d, &format!("/fejlede-leverancer/{id}/igen"), &[])
-            .0
     };
-    let codes: Vec<u16> = std::thread::scope(|s| {
+    let answers: Vec<(u16, String)> = std::thread::scope(|s| {
         let tries: Vec<_> = [0, 1, 0, 1]
             .iter()
             .map(|i| {
@@ -345,11 +344,23 @@ fn a_failed_delivery_sent_again_four_times_at_once_is_queued_once() {
             .collect();
         tries.into_iter().map(|t| t.join().unwrap()).collect()
     });
+    let codes: Vec<u16> = answers.iter().map(|(c, _)| *c).collect();
     assert_eq!(
         codes.iter().filter(|c| **c == 303).count(),
         1,
         "queued once: {codes:?}"
     );
+    // The others are told why, in Danish.
+    for (_, page) in answers.iter().filter(|(c, _)| *c != 303) {
+        assert!(
+            page.contains("Leverancen blev ikke sat i kø igen")
+                && (page.contains("er ikke fejlet") || page.contains("findes ikke længere")),
+            "{page}"
+        );
+    }
+    let (code, page) = sessions[0].post_form(&d, "/fejlede-leverancer/999999/igen", &[]);
+    assert_eq!(code, 404);
+    assert!(page.contains("findes ikke længere"), "{page}");
     assert!(d.stop().success());
     let retried = d.audit_text("delivery_retried");
     assert_eq!(retried.lines().count(), 1, "{retried}");

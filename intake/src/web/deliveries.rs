@@ -108,6 +108,23 @@ pub async fn retry(
     }
     match outbox::requeue(&state, &caller, &id).await {
         Ok(done) => Redirect::to(&format!("/fejlede-leverancer?igen={}", done.id)).into_response(),
+        // The API's words are English, for scripts; the page says it in Danish.
+        Err(crate::api::error::ApiError::Refused(status, _)) => {
+            let text = match status {
+                StatusCode::NOT_FOUND => {
+                    "Leverancen findes ikke længere: den er måske leveret eller slettet i mellemtiden."
+                }
+                StatusCode::CONFLICT => {
+                    "Leverancen er ikke fejlet: den er allerede sat i kø igen og forsøges stadig."
+                }
+                _ => "Der er ingen fejlet leverance med det nummer.",
+            };
+            let message = MessagePage {
+                title: "Leverancen blev ikke sat i kø igen",
+                text,
+            };
+            page(status, message.render())
+        }
         Err(e) => api_refusal(e),
     }
 }
