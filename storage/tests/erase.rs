@@ -366,3 +366,43 @@ fn a_failed_delivery_put_back_meanwhile_is_not_removed() {
     store.flush().unwrap();
     assert!(!file(removed).exists(), "its file goes with it");
 }
+
+/// Erasures at the same moment, each replacing the ring key as a person's erasure does:
+/// every one succeeds (none is told "its ring key is gone" because another rotation retired
+/// the key it had just read a wrapped key under), the others stay readable.
+#[test]
+fn erasures_at_once_each_rotate_the_ring_without_tripping_over_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
+    let now: Timestamp = "2026-12-07T12:00:00Z".parse().unwrap();
+    let refs: Vec<String> = (1..=200).map(|n| format!("MT-2026-{n:06}")).collect();
+    for chunk in refs.chunks(50) {
+        let mut b = Batch::new();
+        for r in chunk {
+            b.message(r, format!("Subject: {r}\r\n\r\nEmil\r\n").into_bytes())
+                .item(item(r, now));
+        }
+        store.commit(b, now).unwrap();
+    }
+    store.flush().unwrap();
+    let erased: Vec<&String> = refs.iter().step_by(25).collect();
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (erased.iter())
+            .map(|r| {
+                let store = &store;
+                s.spawn(move || {
+                    let event = Event::new(EventKind::Erased, "retention", "sletning");
+                    assert!(store.erase(r, event, now).unwrap());
+                    store.rotate_ring("retention", now)
+                })
+            })
+            .collect();
+        for run in runs {
+            run.join().unwrap().expect("the rotation");
+        }
+    });
+    for r in &refs {
+        let found = store.item(r).unwrap();
+        assert_eq!(found.is_none(), erased.contains(&r), "{r}");
+    }
+}

@@ -74,34 +74,11 @@ impl Store {
             return Ok(0);
         }
         let mut n = 0;
-        for kv in self.inner.trees.item_keys.iter() {
+        let tree = &self.inner.trees.item_keys;
+        for kv in tree.iter() {
             let (k, v) = kv?;
-            if Ring::epoch_of(&v) == current {
-                continue;
-            }
-            let reference = String::from_utf8_lossy(&k).into_owned();
-            let rewrapped = {
-                let ring = self.inner.locks.ring();
-                match ring.unwrap(&reference, &v)? {
-                    Some(key) => ring.wrap(&reference, &key)?,
-                    None => {
-                        return Err(StoreError::Corrupt {
-                            tree: T_ITEM_KEYS,
-                            key: reference,
-                            why: "its ring key is gone".into(),
-                        })
-                    }
-                }
-            };
-            // Erased meanwhile: the swap fails, and nothing is put back.
-            if self
-                .inner
-                .trees
-                .item_keys
-                .compare_and_swap(&k, Some(&v), Some(rewrapped))?
-                .is_ok()
-            {
-                n += 1;
+            if Ring::epoch_of(&v) != current {
+                n += usize::from(self.rewrap(&k, current)?);
             }
         }
         self.flush()?;
@@ -110,6 +87,38 @@ impl Store {
             ring.retire(epoch)?;
         }
         Ok(n)
+    }
+
+    /// Wraps item key `k` under the current ring key if it is under an older one. Another
+    /// rotation may run at the same time (another person's erasure): the value is read
+    /// under the ring's lock, which no retirement passes, and a swap that meets a value
+    /// changed meanwhile reads it again, so that no key is left under a ring key that one
+    /// of them is about to retire. False when there was nothing to do (erased, or wrapped
+    /// under `current` by the other).
+    fn rewrap(&self, k: &[u8], current: Option<u32>) -> Result<bool, StoreError> {
+        let tree = &self.inner.trees.item_keys;
+        loop {
+            let ring = self.inner.locks.ring();
+            let Some(v) = tree.get(k)? else {
+                return Ok(false);
+            };
+            if Ring::epoch_of(&v) == current || Ring::epoch_of(&v) == ring.current() {
+                return Ok(false);
+            }
+            let reference = String::from_utf8_lossy(k).into_owned();
+            let Some(key) = ring.unwrap(&reference, &v)? else {
+                return Err(StoreError::Corrupt {
+                    tree: T_ITEM_KEYS,
+                    key: reference,
+                    why: "its ring key is gone".into(),
+                });
+            };
+            let rewrapped = ring.wrap(&reference, &key)?;
+            drop(ring);
+            if (tree.compare_and_swap(k, Some(&v), Some(rewrapped))?).is_ok() {
+                return Ok(true);
+            }
+        }
     }
 
     /// Removes a delivery that failed for good at `failed_at` (as
