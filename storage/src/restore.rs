@@ -214,22 +214,69 @@ pub fn restore(
     dir: &Path,
     now: jiff::Timestamp,
 ) -> Result<Restored, StoreError> {
-    let keyring = keyring.map(|k| read_keyring(store_key, k)).transpose()?;
-    let io = |source| StoreError::Io {
-        path: dir.to_path_buf(),
-        source,
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
     };
-    if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+    if dir.exists() && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
         return Err(StoreError::Key(format!(
             "{} is not empty: restore into a new directory",
             dir.display()
         )));
     }
+    // A restore that fails (a keyring missing, a damaged file, a full disk) leaves no
+    // half-restored data directory that `serve` could be started on, and the same
+    // directory can be given again. An empty directory that exists (perhaps a volume's
+    // mount point, which cannot be renamed onto) is emptied again.
+    if dir.exists() {
+        return write_restore(store_key, backup, keyring, dir, now).inspect_err(|_| {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let _ = match path.is_dir() {
+                    true => std::fs::remove_dir_all(&path),
+                    false => std::fs::remove_file(&path),
+                };
+            }
+        });
+    }
+    // A new one is written beside its place and renamed into it when whole, so that not
+    // even a restore cut off half-way leaves one.
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let staging = parent.join(format!(".{}.restoring", name.unwrap_or_default()));
+    if staging.exists() {
+        // Left by a restore that was cut off: ours by its name.
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)
-        .map_err(io)?;
+        .create(&staging)
+        .map_err(io(&staging))?;
+    let restored = match write_restore(store_key, backup, keyring, &staging, now) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&staging, dir).map_err(io(dir))?;
+    crate::keys::sync_dir(&parent)?;
+    Ok(restored)
+}
+
+/// [`restore`] into the new directory `dir`.
+fn write_restore(
+    store_key: &Cert,
+    backup: impl Read + Send + Sync,
+    keyring: Option<impl Read + Send + Sync>,
+    dir: &Path,
+    now: jiff::Timestamp,
+) -> Result<Restored, StoreError> {
+    let keyring = keyring.map(|k| read_keyring(store_key, k)).transpose()?;
     let opened = open_db(dir)?;
     let db = &opened.db;
     crate::spool::Spool::open(dir)?;

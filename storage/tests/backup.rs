@@ -98,8 +98,25 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("--keyring"), "{err}");
+    // Nothing half-restored is left to start a daemon on, and the same directory can be
+    // given again.
+    assert!(!target.path().join("a").exists());
+    assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
+    // Into an empty directory that exists (a volume's mount point): emptied again.
+    let mounted = target.path().join("mounted");
+    std::fs::create_dir(&mounted).unwrap();
+    assert!(restore(
+        &store_key,
+        file.as_slice(),
+        None::<&[u8]>,
+        &mounted,
+        Timestamp::now()
+    )
+    .is_err());
+    assert_eq!(std::fs::read_dir(&mounted).unwrap().count(), 0);
+    std::fs::remove_dir(&mounted).unwrap();
 
-    let restored_dir = target.path().join("b");
+    let restored_dir = target.path().join("a");
     let restored = restore(
         &store_key,
         file.as_slice(),
