@@ -239,6 +239,11 @@ impl Worker {
                         summary: e.clone(),
                         error: e,
                     },
+                    Failed::Unsupported(why) => Refusal {
+                        permanent: true,
+                        summary: why.into(),
+                        error: why.into(),
+                    },
                 }),
             None => Err(Refusal {
                 permanent: true,

@@ -46,6 +46,8 @@ const FRESH: Duration = Duration::from_secs(2);
 pub enum Failed {
     Smtp(lettre::transport::smtp::Error),
     Connect(String),
+    /// What the relay cannot carry: failed for good (see `Step::Unsupported`).
+    Unsupported(&'static str),
 }
 
 /// The relay could not be reached (or stopped answering): worded as lettre words its own
@@ -133,6 +135,11 @@ impl Mailer {
                 Err(Step::Unsent(e)) => (true, e),
                 Err(Step::Sent(e)) => (false, e),
                 Err(Step::Stalled) => return Err(no_relay("the relay stopped answering")),
+                Err(Step::Unsupported(why)) => {
+                    s.used = Instant::now();
+                    *kept = Some(s);
+                    return Err(Failed::Unsupported(why));
+                }
             };
             // As lettre's own transaction: a connection that failed in any step is closed,
             // politely; only a good one is kept.
@@ -426,9 +433,28 @@ mod tests {
                 assert!(e.is_permanent(), "{e}");
                 assert_eq!(e.status().map(|c| c.to_string()).as_deref(), Some(code));
             }
-            Err(Failed::Connect(e)) => panic!("{e}"),
-            Ok(r) => panic!("sent: {r:?}"),
+            other => panic!("{other:?}"),
         }
+    }
+
+    /// A relay without SMTPUTF8 cannot take a non-ASCII address at all: failed for good
+    /// (RFC 6531 bounces it), not tried for ever; the connection stays good for the next.
+    #[tokio::test]
+    async fn a_non_ascii_address_the_relay_cannot_take_fails_for_good() {
+        let (port, seen) = relay(Then::Serve).await;
+        let m = mailer(port);
+        let to = Envelope::new(
+            Some("modtag@localhost".parse().unwrap()),
+            vec!["søren@børnehus.localhost".parse().unwrap()],
+        )
+        .unwrap();
+        match m.send(&to, b"Subject: x\r\n\r\nhej\r\n").await {
+            Err(Failed::Unsupported(why)) => assert!(why.contains("SMTPUTF8"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        send(&m).await.unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!((seen.sessions, seen.messages), (1, 1), "{seen:?}");
     }
 
     /// Entries due together share one session, with no NOOP between them; where the relay
@@ -522,8 +548,7 @@ mod tests {
         let (port, _) = relay(Then::NotNow).await;
         match send(&mailer(port)).await {
             Err(Failed::Connect(e)) => assert!(e.contains("554") && !e.contains("not now"), "{e}"),
-            Err(Failed::Smtp(e)) => panic!("the entry's refusal: {e}"),
-            Ok(r) => panic!("sent: {r:?}"),
+            other => panic!("not a connection error: {other:?}"),
         }
     }
 

@@ -24,17 +24,21 @@ pub(super) enum Step {
     Unsent(lettre::transport::smtp::Error),
     Sent(lettre::transport::smtp::Error),
     Stalled,
+    /// The relay cannot carry it at all (a non-ASCII address without SMTPUTF8, 8 bits
+    /// without 8BITMIME): RFC 6531 bounces it rather than try for ever.
+    Unsupported(&'static str),
 }
 
 /// An ASCII message to one ASCII address: every copy the outbox makes but a forward in 8
 /// bits. Such a transaction is ours (pipelined where the relay offers it); anything else
 /// goes through lettre's own, which also knows SMTPUTF8 and 8BITMIME.
 pub(super) fn pipelinable(envelope: &Envelope, message: &[u8]) -> bool {
+    envelope.to().len() == 1 && ascii_addresses(envelope) && message.is_ascii()
+}
+
+fn ascii_addresses(envelope: &Envelope) -> bool {
     let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
-    envelope.to().len() == 1
-        && envelope.to().iter().all(ascii)
-        && envelope.from().is_none_or(ascii)
-        && message.is_ascii()
+    envelope.to().iter().all(ascii) && envelope.from().is_none_or(ascii)
 }
 
 impl Session {
@@ -48,6 +52,18 @@ impl Session {
         (commands, data): (Duration, Duration),
     ) -> Result<Response, Step> {
         if !pipelinable(envelope, message) {
+            use lettre::transport::smtp::extension::Extension;
+            let offers = |e| self.conn.server_info().supports_feature(e);
+            if !ascii_addresses(envelope) && !offers(Extension::SmtpUtfEight) {
+                return Err(Step::Unsupported(
+                    "the relay does not take non-ASCII addresses (no SMTPUTF8)",
+                ));
+            }
+            if !message.is_ascii() && !offers(Extension::EightBitMime) {
+                return Err(Step::Unsupported(
+                    "the relay does not take 8-bit messages (no 8BITMIME)",
+                ));
+            }
             let sent = tokio::time::timeout(data, self.conn.send(envelope, message));
             return sent.await.map_err(|_| Step::Stalled)?.map_err(Step::Sent);
         }
