@@ -125,6 +125,18 @@ impl Policy {
         if o.oidc != n.oidc {
             restart_needed.push("[oidc]");
         }
+        // Read once at start-up (their certificates and listeners): a fingerprint removed
+        // from [digital_post.receipts] is still let in until the restart, so say so.
+        if o.digital_post != n.digital_post {
+            restart_needed.push("[digital_post]");
+        }
+        let mitid = |c: &modtag_config::Config| c.public.as_ref().map(|p| p.mitid_erhverv.clone());
+        if mitid(o) != mitid(n) {
+            restart_needed.push("[public.mitid_erhverv]");
+        }
+        if o.journal != n.journal {
+            restart_needed.push("[journal]");
+        }
         let report = Reloaded {
             previous_hash: old.tree.hash.clone(),
             tree_hash: loaded.tree.hash.clone(),

@@ -218,29 +218,66 @@ pub fn restore(
         let path = path.to_path_buf();
         move |source| StoreError::Io { path, source }
     };
-    if dir.exists() && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
+    // A restore that fails (a keyring missing, a damaged file, a full disk) or is cut off
+    // leaves no half-restored data directory that `serve` could be started on, and the
+    // same directory can be given again.
+    if !dir.exists() {
+        return restore_beside(store_key, backup, keyring, dir, now);
+    }
+    let ours = dir.join(RESTORING);
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        entries.push(entry.map_err(io(dir))?.file_name());
+    }
+    // A file system's own `lost+found` (a volume's mount point) is no data.
+    entries.retain(|n| n != "lost+found");
+    if !entries.is_empty() && !ours.exists() {
         return Err(StoreError::Key(format!(
             "{} is not empty: restore into a new directory",
             dir.display()
         )));
     }
-    // A restore that fails (a keyring missing, a damaged file, a full disk) leaves no
-    // half-restored data directory that `serve` could be started on, and the same
-    // directory can be given again. An empty directory that exists (perhaps a volume's
-    // mount point, which cannot be renamed onto) is emptied again.
-    if dir.exists() {
-        return write_restore(store_key, backup, keyring, dir, now).inspect_err(|_| {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                let _ = match path.is_dir() {
-                    true => std::fs::remove_dir_all(&path),
-                    false => std::fs::remove_file(&path),
-                };
-            }
-        });
+    // An empty directory that exists (perhaps a volume's mount point, which cannot be
+    // renamed onto) is restored in place under a mark that `Store::open` refuses, and
+    // emptied again if the restore fails; one marked is a restore cut off, done again.
+    empty(dir);
+    crate::keys::write_secret(&ours, b"a restore is under way or was cut off\n")?;
+    crate::keys::sync_dir(dir)?;
+    let restored =
+        write_restore(store_key, backup, keyring, dir, now).inspect_err(|_| empty(dir))?;
+    std::fs::remove_file(&ours).map_err(io(&ours))?;
+    crate::keys::sync_dir(dir)?;
+    Ok(restored)
+}
+
+/// The name of the mark of a restore in place under way (see [`restore`]).
+pub const RESTORING: &str = "RESTORE-UNDER-WAY";
+
+/// Removes what is in `dir` but its file system's `lost+found`.
+fn empty(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let _ = match entry.file_name() == "lost+found" {
+            true => continue,
+            false if path.is_dir() => std::fs::remove_dir_all(&path),
+            false => std::fs::remove_file(&path),
+        };
     }
-    // A new one is written beside its place and renamed into it when whole, so that not
-    // even a restore cut off half-way leaves one.
+}
+
+/// [`restore`] into a new directory: written beside its place and renamed into it when
+/// whole, so that not even a restore cut off half-way leaves one.
+fn restore_beside(
+    store_key: &Cert,
+    backup: impl Read + Send + Sync,
+    keyring: Option<impl Read + Send + Sync>,
+    dir: &Path,
+    now: jiff::Timestamp,
+) -> Result<Restored, StoreError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    };
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -256,14 +293,14 @@ pub fn restore(
         .mode(0o700)
         .create(&staging)
         .map_err(io(&staging))?;
-    let restored = match write_restore(store_key, backup, keyring, &staging, now) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-    };
-    std::fs::rename(&staging, dir).map_err(io(dir))?;
+    let placed = write_restore(store_key, backup, keyring, &staging, now).and_then(|restored| {
+        std::fs::rename(&staging, dir).map_err(io(dir))?;
+        Ok(restored)
+    });
+    if placed.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    let restored = placed?;
     crate::keys::sync_dir(&parent)?;
     Ok(restored)
 }

@@ -114,7 +114,32 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
     )
     .is_err());
     assert_eq!(std::fs::read_dir(&mounted).unwrap().count(), 0);
-    std::fs::remove_dir(&mounted).unwrap();
+    // One cut off half-way (its mark and what it wrote): no daemon opens it, and a
+    // restore into it again goes ahead.
+    std::fs::write(mounted.join(modtag_storage::restore::RESTORING), b"").unwrap();
+    std::fs::create_dir(mounted.join("db")).unwrap();
+    std::fs::create_dir(mounted.join("lost+found")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let keys = test_keys(elsewhere.path());
+    let refused = Store::open(&mounted, keys, Timestamp::now()).map(|_| ());
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("restore into it again")),
+        "{refused:?}"
+    );
+    restore(
+        &store_key,
+        file.as_slice(),
+        Some(keyring.as_slice()),
+        &mounted,
+        Timestamp::now(),
+    )
+    .unwrap();
+    assert!(!mounted.join(modtag_storage::restore::RESTORING).exists());
+    assert!(
+        mounted.join("lost+found").exists(),
+        "the file system's own is left"
+    );
+    std::fs::remove_dir_all(&mounted).unwrap();
 
     let restored_dir = target.path().join("a");
     let restored = restore(

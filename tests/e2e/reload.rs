@@ -98,6 +98,14 @@ fn reload_swaps_a_checked_tree_and_refuses_a_broken_one() {
     );
     assert_eq!(tree_hash(&d, &third), old_hash);
 
+    // A section read only at start-up: the reload says a restart is needed for it.
+    let config = std::fs::read_to_string(&d.config).unwrap();
+    let kle = config.replace("trivselplus = \"27.24.00\"", "trivselplus = \"27.24.02\"");
+    assert_ne!(kle, config, "the demo's [journal] kle");
+    std::fs::write(&d.config, kle).unwrap();
+    let r = d.cli_json(&["config", "reload", "--json"]);
+    assert_eq!(r["restart_needed"], serde_json::json!(["[journal]"]), "{r}");
+
     // Each attempt appended an audit entry; the chain still verifies.
     assert!(d.stop().success());
     assert!(d.cli(&["audit", "verify"]).status.success());

@@ -52,6 +52,12 @@ pub async fn import(
             updated: 0,
             unchanged: 0,
         };
+        // Each case locked as an overgang locks it: read and written back whole, a case
+        // must not lose an overgang sent in between (nor the overgang undo the import).
+        let names: Vec<String> = (cases.iter())
+            .map(|c| format!("case {}", c.case_number))
+            .collect();
+        let _held = store.lock_items(&names.iter().map(String::as_str).collect::<Vec<_>>());
         let mut batch = Batch::new();
         for mut case in cases {
             let old = store.case(&case.case_number)?;

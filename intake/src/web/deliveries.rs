@@ -115,7 +115,7 @@ pub async fn retry(
                     "Leverancen findes ikke længere: den er måske leveret eller slettet i mellemtiden."
                 }
                 StatusCode::CONFLICT => {
-                    "Leverancen er ikke fejlet: den er allerede sat i kø igen og forsøges stadig."
+                    "Leverancen er ikke fejlet: den forsøges stadig."
                 }
                 _ => "Der er ingen fejlet leverance med det nummer.",
             };

@@ -224,11 +224,14 @@ pub fn book(
     Ok(Ok(()))
 }
 
-/// The same people, in any order, their addresses in any case.
+/// The same people, in any order, their addresses and names in any case and spacing.
 fn same_people(a: &[Participant], b: &[Participant]) -> bool {
     let key = |people: &[Participant]| {
         let mut k: Vec<(String, String)> = (people.iter())
-            .map(|p| (p.email.to_ascii_lowercase(), p.name.trim().to_string()))
+            .map(|p| {
+                let name = p.name.split_whitespace().collect::<Vec<_>>().join(" ");
+                (p.email.to_lowercase(), name.to_lowercase())
+            })
             .collect();
         k.sort();
         k

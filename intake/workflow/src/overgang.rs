@@ -206,7 +206,9 @@ fn sent_before(
              deltagerne.",
             case.case_number,
             at.strftime("%d.%m.%Y kl. %H:%M"),
-            sent.first_meeting.replace('T', " kl. "),
+            (sent.first_meeting.parse::<DateTime>()).map_or(sent.first_meeting.clone(), |t| t
+                .strftime("%d.%m.%Y kl. %H:%M")
+                .to_string()),
         )]);
     }
     Ok((
