@@ -50,6 +50,7 @@ pub fn server_config_for_clients(
         chain: verifier,
         fingerprints,
         listener: "digital_post.receipts",
+        logged: Default::default(),
     });
     server_config_for(cert_path, key_path, &[b"http/1.1"], Some(verifier))
 }

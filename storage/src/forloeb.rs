@@ -85,3 +85,15 @@ pub struct StepReminder {
     /// Directory ids (or `institution`) reminded.
     pub to: Vec<String>,
 }
+
+/// When a case's overgang to a trin-2 forløb (flow 4) was sent, by whom, for which first
+/// meeting, to whom (kept on the case: see `records::Case::overgang`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OvergangSent {
+    pub at: Timestamp,
+    pub by: String,
+    /// `YYYY-MM-DDTHH:MM`, local time.
+    pub first_meeting: String,
+    /// Directory ids with their roles.
+    pub recipients: Vec<(String, String)>,
+}

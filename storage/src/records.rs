@@ -559,18 +559,7 @@ pub struct Case {
     /// The overgang to trin 2 once it was sent (kept across imports of the case registry):
     /// a second one would hand the case over and invite everyone again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub overgang: Option<OvergangSent>,
-}
-
-/// When a case's overgang to trin 2 was sent, by whom, for which first meeting, to whom.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OvergangSent {
-    pub at: Timestamp,
-    pub by: String,
-    /// `YYYY-MM-DDTHH:MM`, local time.
-    pub first_meeting: String,
-    /// Directory ids with their roles.
-    pub recipients: Vec<(String, String)>,
+    pub overgang: Option<crate::forloeb::OvergangSent>,
 }
 
 #[cfg(test)]

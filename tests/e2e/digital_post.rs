@@ -154,13 +154,15 @@ fn the_receipts_listener_refuses_what_is_not_a_receipt() {
     // from it (here the kommune's own OCES3 system certificate) is refused at the
     // handshake, even for a receipt that would change nothing; KOMBIT's is answered.
     let nobody = "6f1c7a52-0000-4000-8000-000000000000";
-    assert_eq!(platform.push_receipt_as("client", nobody, "Fejlet"), 0);
+    for _ in 0..2 {
+        assert_eq!(platform.push_receipt_as("client", nobody, "Fejlet"), 0);
+    }
     assert_eq!(platform.push_receipt(nobody, "Fejlet"), 200);
     let log = d.stderr();
     assert!(
-        log.contains("not one of client_certificates")
+        log.matches("not one of client_certificates").count() == 1
             && !log.contains(&BESKEDFORDELER_SHA256.replace(':', "").to_lowercase()),
-        "the refused certificate named in the log, KOMBIT's not: {log}"
+        "the refused certificate named in the log once, KOMBIT's not: {log}"
     );
     // Nesting deep enough to overflow a recursive parser, from a client with the
     // authority's certificate: refused (40), and the daemon lives on.

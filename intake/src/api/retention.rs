@@ -12,7 +12,7 @@ use super::state::ApiState;
 use super::types::{EraseBody, Erased, RetentionRun};
 use crate::access::Action;
 use crate::app::blocking;
-use crate::workflow::retention::{self, RetentionReport};
+use crate::workflow::retention::{self, Erasure, RetentionReport};
 
 /// Runs retention now (as the daemon does daily), or with `dry_run` says what it would erase.
 pub async fn run(
@@ -58,13 +58,24 @@ pub async fn erase(
     let actor = caller.actor.clone();
     let purpose = caller.purpose_or("sletning").to_string();
     let now = state.now();
-    let erased =
+    let erasure =
         blocking(move || retention::erase_one(&store, &r, &reason, &actor, &purpose, now)).await?;
-    if !erased {
-        return Err(ApiError::no_intake(&reference));
-    }
+    let warning = match erasure {
+        Erasure::NoSuchIntake => return Err(ApiError::no_intake(&reference)),
+        Erasure::Erased => None,
+        Erasure::RingNotReplaced(e) => {
+            tracing::error!(%reference, error = %e, "erased, but replacing the ring key failed");
+            Some(
+                "the intake is erased, but the ring key could not be replaced (see the log): a \
+                 backup taken before still opens it until the next erasure replaces the ring key"
+                    .to_string(),
+            )
+        }
+    };
     Ok(Json(Erased {
         reference,
         erased: true,
+        ring_replaced: warning.is_none(),
+        warning,
     }))
 }

@@ -306,6 +306,16 @@ pub struct EraseBody {
 pub struct Erased {
     pub reference: String,
     pub erased: bool,
+    /// False when the erasure is done but the ring key could not be replaced yet (see
+    /// `warning`).
+    #[serde(default = "yes")]
+    pub ring_replaced: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `POST /api/v1/outbox/{id}/retry`.

@@ -85,19 +85,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
             })
             .await?;
         }
-        TriageCommand::Erase {
-            reference,
-            reason,
-            json,
-        } => {
-            let body = EraseBody {
-                reason: reason.clone(),
-            };
-            post(ctx, (reference, "erase"), &body, *json, |_: &Erased| {
-                println!("{reference}: erased (its key is destroyed; no copy opens again)")
-            })
-            .await?;
-        }
+        TriageCommand::Erase { .. } => erase(ctx, command).await?,
         TriageCommand::Task { .. } => task(ctx, command).await?,
         TriageCommand::Kind {
             reference,
@@ -132,6 +120,32 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
 }
 
 /// `triage task`: an open task done, or a tilbagemelding withheld with its reason.
+/// `triage erase`: done, or done with the ring key still to replace (the daemon's words).
+async fn erase(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
+    let TriageCommand::Erase {
+        reference,
+        reason,
+        json,
+    } = command
+    else {
+        unreachable!("called for its own command");
+    };
+    let body = EraseBody {
+        reason: reason.clone(),
+    };
+    post(
+        ctx,
+        (reference, "erase"),
+        &body,
+        *json,
+        |e: &Erased| match &e.warning {
+            None => println!("{reference}: erased (its key is destroyed; no copy opens again)"),
+            Some(w) => println!("{reference}: {w}"),
+        },
+    )
+    .await
+}
+
 async fn task(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
     let TriageCommand::Task {
         reference,

@@ -18,6 +18,26 @@ pub struct Pinned {
     pub fingerprints: Vec<[u8; 32]>,
     /// What the refusal's log line names the listener.
     pub listener: &'static str,
+    /// When each refused fingerprint was last logged: once an hour each, so that a client
+    /// that keeps trying does not fill the log.
+    pub logged: std::sync::Mutex<std::collections::HashMap<[u8; 32], std::time::Instant>>,
+}
+
+impl Pinned {
+    /// Whether a refusal of `fingerprint` is to be logged now.
+    fn to_log(&self, fingerprint: [u8; 32]) -> bool {
+        let hour = std::time::Duration::from_secs(3600);
+        let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: fingerprints not seen for an hour are forgotten.
+        logged.retain(|_, at| at.elapsed() < hour);
+        match logged.get(&fingerprint) {
+            Some(_) => false,
+            None => {
+                logged.insert(fingerprint, std::time::Instant::now());
+                true
+            }
+        }
+    }
 }
 
 impl ClientCertVerifier for Pinned {
@@ -40,11 +60,13 @@ impl ClientCertVerifier for Pinned {
         }
         // A certificate's fingerprint is no personal data; it is what the operator adds
         // when KOMBIT has changed its certificate.
-        tracing::warn!(
-            listener = self.listener,
-            fingerprint = %hex::encode(fingerprint),
-            "a client certificate from the authority that is not one of client_certificates; refused"
-        );
+        if self.to_log(fingerprint) {
+            tracing::warn!(
+                listener = self.listener,
+                fingerprint = %hex::encode(fingerprint),
+                "a client certificate from the authority that is not one of client_certificates; refused (said once an hour)"
+            );
+        }
         Err(Error::InvalidCertificate(
             CertificateError::ApplicationVerificationFailure,
         ))

@@ -130,8 +130,18 @@ pub fn run(
     Ok(report)
 }
 
-/// A person's erasure of one intake, with their reason; the ring rotates at once. False
-/// when there is no such intake.
+/// What a person's erasure of one intake did.
+#[derive(Debug)]
+pub enum Erasure {
+    NoSuchIntake,
+    /// Erased, and the ring key replaced: no copy opens again.
+    Erased,
+    /// Erased, but replacing the ring key failed: a copy taken before (a backup) still
+    /// opens until the next erasure replaces it. Said as it is, not as "nothing changed".
+    RingNotReplaced(StoreError),
+}
+
+/// A person's erasure of one intake, with their reason; the ring rotates at once.
 pub fn erase_one(
     store: &Store,
     reference: &str,
@@ -139,12 +149,14 @@ pub fn erase_one(
     actor: &str,
     purpose: &str,
     now: Timestamp,
-) -> Result<bool, StoreError> {
+) -> Result<Erasure, StoreError> {
     let event = Event::new(EventKind::Erased, actor, purpose)
         .details(serde_json::json!({ "reason": reason }));
     if !store.erase(reference, event, now)? {
-        return Ok(false);
+        return Ok(Erasure::NoSuchIntake);
     }
-    store.rotate_ring(actor, now)?;
-    Ok(true)
+    Ok(match store.rotate_ring(actor, now) {
+        Ok(_) => Erasure::Erased,
+        Err(e) => Erasure::RingNotReplaced(e),
+    })
 }

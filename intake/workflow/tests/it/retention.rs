@@ -157,3 +157,38 @@ fn due_intakes_and_failed_deliveries_go_and_the_rest_stays() {
         .collect();
     assert_eq!(rings, ["ring-3.key"]);
 }
+
+/// A person's erasure whose ring key cannot be replaced (here its directory is gone) is
+/// still an erasure: said as done with the ring key owed, not as "nothing changed".
+#[test]
+fn an_erasure_whose_ring_key_cannot_be_replaced_says_so() {
+    let cfg = modtag_config::load_embedded().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ring = tempfile::tempdir().unwrap();
+    let (mut keys, _) = DataKeys::init_or_load(dir.path(), None).unwrap();
+    keys.ring_dir = Some(ring.path().to_path_buf());
+    let store = Store::open(
+        dir.path(),
+        keys.with_auditors(cfg.auditors.clone()),
+        Timestamp::now(),
+    )
+    .unwrap();
+    let t0: Timestamp = "2026-01-05T09:00:00Z".parse().unwrap();
+    let r = "MT-2026-000001";
+    let mut b = Batch::new();
+    b.item(intake(r, Kind::Underretning, t0, &[ItemState::Assessed]));
+    store.commit(b, t0).unwrap();
+    store.flush().unwrap();
+    std::fs::remove_dir_all(ring.path()).unwrap();
+    let done = retention::erase_one(&store, r, "forkert kommune", "lene", "sletning", t0).unwrap();
+    assert!(
+        matches!(done, retention::Erasure::RingNotReplaced(_)),
+        "{done:?}"
+    );
+    assert!(store.item(r).unwrap().is_none(), "erased all the same");
+    let again = retention::erase_one(&store, r, "igen", "lene", "sletning", t0).unwrap();
+    assert!(
+        matches!(again, retention::Erasure::NoSuchIntake),
+        "{again:?}"
+    );
+}
