@@ -26,18 +26,28 @@ fn intake(reference: &str, kind: Kind, at: Timestamp, to: &[ItemState]) -> Item 
     item
 }
 
+/// A store in `dir` with the demo's auditors, its ring keys in `ring` (else in `dir`).
+fn open(
+    cfg: &modtag_config::Loaded,
+    dir: &std::path::Path,
+    ring: Option<&std::path::Path>,
+) -> Store {
+    let (mut keys, _) = DataKeys::init_or_load(dir, None).unwrap();
+    keys.ring_dir = ring.map(|r| r.to_path_buf());
+    Store::open(
+        dir,
+        keys.with_auditors(cfg.auditors.clone()),
+        Timestamp::now(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn due_intakes_and_failed_deliveries_go_and_the_rest_stays() {
     let cfg = modtag_config::load_embedded().unwrap();
     let rules = &cfg.config.retention;
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = DataKeys::init_or_load(dir.path(), None).unwrap();
-    let store = Store::open(
-        dir.path(),
-        keys.with_auditors(cfg.auditors.clone()),
-        Timestamp::now(),
-    )
-    .unwrap();
+    let store = open(&cfg, dir.path(), None);
     let t0: Timestamp = "2026-01-05T09:00:00Z".parse().unwrap();
     use ItemState::*;
     let mut journalised = intake(
@@ -165,14 +175,7 @@ fn an_erasure_whose_ring_key_cannot_be_replaced_says_so() {
     let cfg = modtag_config::load_embedded().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ring = tempfile::tempdir().unwrap();
-    let (mut keys, _) = DataKeys::init_or_load(dir.path(), None).unwrap();
-    keys.ring_dir = Some(ring.path().to_path_buf());
-    let store = Store::open(
-        dir.path(),
-        keys.with_auditors(cfg.auditors.clone()),
-        Timestamp::now(),
-    )
-    .unwrap();
+    let store = open(&cfg, dir.path(), Some(ring.path()));
     let t0: Timestamp = "2026-01-05T09:00:00Z".parse().unwrap();
     let r = "MT-2026-000001";
     let mut b = Batch::new();
