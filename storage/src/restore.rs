@@ -240,11 +240,17 @@ pub fn restore(
     // An empty directory that exists (perhaps a volume's mount point, which cannot be
     // renamed onto) is restored in place under a mark that `Store::open` refuses, and
     // emptied again if the restore fails; one marked is a restore cut off, done again.
-    empty(dir);
+    if !empty(dir) {
+        return Err(StoreError::Key(format!(
+            "{} holds a restore that was cut off and could not be emptied: empty it, and restore again",
+            dir.display()
+        )));
+    }
     crate::keys::write_secret(&ours, b"a restore is under way or was cut off\n")?;
     crate::keys::sync_dir(dir)?;
-    let restored =
-        write_restore(store_key, backup, keyring, dir, now).inspect_err(|_| empty(dir))?;
+    let restored = write_restore(store_key, backup, keyring, dir, now).inspect_err(|_| {
+        empty(dir);
+    })?;
     std::fs::remove_file(&ours).map_err(io(&ours))?;
     crate::keys::sync_dir(dir)?;
     Ok(restored)
@@ -253,16 +259,30 @@ pub fn restore(
 /// The name of the mark of a restore in place under way (see [`restore`]).
 pub const RESTORING: &str = "RESTORE-UNDER-WAY";
 
-/// Removes what is in `dir` but its file system's `lost+found`.
-fn empty(dir: &Path) {
+/// Removes what is in `dir` but its file system's `lost+found` and the restore's mark,
+/// which goes last, once nothing else is left (and stays, so that no daemon opens what is
+/// left, if anything could not be removed). Whether it is empty now.
+fn empty(dir: &Path) -> bool {
+    let mark = std::ffi::OsStr::new(RESTORING);
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
-        let _ = match entry.file_name() == "lost+found" {
-            true => continue,
-            false if path.is_dir() => std::fs::remove_dir_all(&path),
-            false => std::fs::remove_file(&path),
+        let _ = match entry.file_name() {
+            n if n == "lost+found" || n == mark => continue,
+            _ if path.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
         };
     }
+    let left = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    if left
+        .filter(|e| e.file_name() != "lost+found" && e.file_name() != mark)
+        .count()
+        > 0
+        || crate::keys::sync_dir(dir).is_err()
+    {
+        return false;
+    }
+    let _ = std::fs::remove_file(dir.join(RESTORING));
+    crate::keys::sync_dir(dir).is_ok()
 }
 
 /// [`restore`] into a new directory: written beside its place and renamed into it when

@@ -188,8 +188,24 @@ impl Ring {
         let mut key = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut key);
         let sealed = crate::crypto::encrypt(&[store_key], &key)?;
-        crate::keys::write_secret(&self.dir.join(file_name(epoch)), &sealed)?;
-        self.sync_dir()?;
+        // Written beside and renamed into place, and taken away again if anything fails: a
+        // disk that fails (or fills) half-way leaves no truncated key that `open` refuses,
+        // nor a file in the way of the next rotation's number.
+        let path = self.dir.join(file_name(epoch));
+        let next = self.dir.join(format!("{}.adding", file_name(epoch)));
+        let _ = fs::remove_file(&next);
+        let placed = crate::keys::write_secret(&next, &sealed).and_then(|()| {
+            fs::rename(&next, &path).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            self.sync_dir()
+        });
+        if let Err(e) = placed {
+            let _ = fs::remove_file(&next);
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
         self.keys.insert(epoch, key);
         Ok(epoch)
     }

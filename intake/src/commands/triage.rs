@@ -119,7 +119,6 @@ pub async fn run(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
     Ok(())
 }
 
-/// `triage task`: an open task done, or a tilbagemelding withheld with its reason.
 /// `triage erase`: done, or done with the ring key still to replace (the daemon's words).
 async fn erase(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
     let TriageCommand::Erase {
@@ -146,6 +145,7 @@ async fn erase(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
     .await
 }
 
+/// `triage task`: an open task done, or a tilbagemelding withheld with its reason.
 async fn task(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
     let TriageCommand::Task {
         reference,
