@@ -59,27 +59,29 @@ pub struct Receipts {
 }
 
 impl Receipts {
-    /// `client_certificates` as SHA-256 digests; each one that is not a fingerprint, with
+    /// `client_certificates` as SHA-256 digests; the first that is not a fingerprint, with
     /// what is wrong with it.
     pub fn pinned(&self) -> Result<Vec<[u8; 32]>, String> {
         (self.client_certificates.iter())
             .map(|f| {
-                let hex: String = f
-                    .chars()
-                    .filter(|c| *c != ':' && !c.is_whitespace())
-                    .collect();
-                hex::decode(&hex)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| {
-                        format!(
-                            "digital_post.receipts.client_certificates: {f:?} is not a SHA-256 \
-                             fingerprint (64 hexadecimal digits, colons allowed)"
-                        )
-                    })
+                fingerprint(f).ok_or_else(|| {
+                    format!(
+                        "digital_post.receipts.client_certificates: {f:?} is not a SHA-256 \
+                         fingerprint (64 hexadecimal digits, colons allowed)"
+                    )
+                })
             })
             .collect()
     }
+}
+
+/// A SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` writes it (or without the
+/// colons), as its 32 bytes.
+pub fn fingerprint(text: &str) -> Option<[u8; 32]> {
+    let hex: String = (text.chars())
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
+    hex::decode(hex).ok()?.try_into().ok()
 }
 
 fn default_entity() -> String {

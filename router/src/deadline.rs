@@ -32,6 +32,16 @@ pub fn dated(ts: Timestamp) -> String {
     }
 }
 
+/// A local time as a meeting states it ("2026-12-08T09:00"), as [`dated`] words an
+/// instant: "08.12.2026 kl. 09:00"; as it is if it is no such time.
+pub fn local_dated(local: &str) -> String {
+    local
+        .parse::<jiff::civil::DateTime>()
+        .map_or(local.to_string(), |t| {
+            t.strftime("%d.%m.%Y kl. %H:%M").to_string()
+        })
+}
+
 /// An instant as people say it on the desk (issue 29), in Copenhagen time, seen from `now`:
 /// "i dag 09:40", "i går 16:05", "i morgen 08:00", "fre. 11. dec. 09:40", and with the year
 /// when it is not this year's ("tors. 3. dec. 2025 10:00").

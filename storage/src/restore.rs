@@ -166,10 +166,7 @@ fn tempdir() -> Result<std::path::PathBuf, StoreError> {
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
-        .map_err(|source| StoreError::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        .map_err(io(&dir))?;
     Ok(dir)
 }
 
@@ -214,10 +211,6 @@ pub fn restore(
     dir: &Path,
     now: jiff::Timestamp,
 ) -> Result<Restored, StoreError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StoreError::Io { path, source }
-    };
     // A restore that fails (a keyring missing, a damaged file, a full disk) or is cut off
     // leaves no half-restored data directory that `serve` could be started on, and the
     // same directory can be given again.
@@ -225,13 +218,7 @@ pub fn restore(
         return restore_beside(store_key, backup, keyring, dir, now);
     }
     let ours = dir.join(RESTORING);
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        entries.push(entry.map_err(io(dir))?.file_name());
-    }
-    // A file system's own `lost+found` (a volume's mount point) is no data.
-    entries.retain(|n| n != "lost+found");
-    if !entries.is_empty() && !ours.exists() {
+    if data_in(dir).map_err(io(dir))? > 0 && !ours.exists() {
         return Err(StoreError::Key(format!(
             "{} is not empty: restore into a new directory",
             dir.display()
@@ -259,26 +246,51 @@ pub fn restore(
 /// The name of the mark of a restore in place under way (see [`restore`]).
 pub const RESTORING: &str = "RESTORE-UNDER-WAY";
 
+/// Refuses a data directory a restore is writing into, or was cut off in: nothing may
+/// open it, nor make keys in it, until a restore into it is done again.
+pub fn refuse_if_restoring(dir: &Path) -> Result<(), StoreError> {
+    match dir.join(RESTORING).exists() {
+        true => Err(StoreError::Key(format!(
+            "{}: a backup restore into it is under way or was cut off: restore into it again",
+            dir.display()
+        ))),
+        false => Ok(()),
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { path, source }
+}
+
+/// Whether an entry of a directory restored into is data: not its file system's own
+/// `lost+found` (a volume's mount point), nor the restore's mark.
+fn is_data(name: &std::ffi::OsStr) -> bool {
+    name != "lost+found" && name != RESTORING
+}
+
+/// How many entries of `dir` are data (see [`is_data`]).
+fn data_in(dir: &Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir)? {
+        n += usize::from(is_data(&entry?.file_name()));
+    }
+    Ok(n)
+}
+
 /// Removes what is in `dir` but its file system's `lost+found` and the restore's mark,
 /// which goes last, once nothing else is left (and stays, so that no daemon opens what is
 /// left, if anything could not be removed). Whether it is empty now.
 fn empty(dir: &Path) -> bool {
-    let mark = std::ffi::OsStr::new(RESTORING);
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
-        let _ = match entry.file_name() {
-            n if n == "lost+found" || n == mark => continue,
-            _ if path.is_dir() => std::fs::remove_dir_all(&path),
-            _ => std::fs::remove_file(&path),
+        let _ = match is_data(&entry.file_name()) {
+            false => continue,
+            true if path.is_dir() => std::fs::remove_dir_all(&path),
+            true => std::fs::remove_file(&path),
         };
     }
-    let left = std::fs::read_dir(dir).into_iter().flatten().flatten();
-    if left
-        .filter(|e| e.file_name() != "lost+found" && e.file_name() != mark)
-        .count()
-        > 0
-        || crate::keys::sync_dir(dir).is_err()
-    {
+    if data_in(dir).map_or(true, |n| n > 0) || crate::keys::sync_dir(dir).is_err() {
         return false;
     }
     let _ = std::fs::remove_file(dir.join(RESTORING));
@@ -294,10 +306,6 @@ fn restore_beside(
     dir: &Path,
     now: jiff::Timestamp,
 ) -> Result<Restored, StoreError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StoreError::Io { path, source }
-    };
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -433,10 +441,7 @@ fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .mode(0o600)
         .open(path)
         .and_then(|mut f| f.write_all(bytes))
-        .map_err(|source| StoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        .map_err(io(path))
 }
 
 /// Makes everything written to the filesystem that holds `dir` durable (`syncfs(2)`),

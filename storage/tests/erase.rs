@@ -312,22 +312,8 @@ fn intakes_of_an_earlier_version_get_keys_of_their_own() {
 #[test]
 fn a_failed_delivery_put_back_meanwhile_is_not_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
     let now: Timestamp = "2026-12-07T12:00:00Z".parse().unwrap();
-    let to = (
-        "modtagelsen",
-        "modtagelsen",
-        "modtagelsen@kommune.localhost",
-    );
-    let mut b = Batch::new();
-    for id in [1, 2] {
-        // Large enough for a file of its own.
-        let mut e = OutboxEntry::new(id, A, to, "x".repeat(10_000), now);
-        e.failed = Some(now);
-        b.outbox(e);
-    }
-    store.commit(b, now).unwrap();
-    store.flush().unwrap();
+    let store = with_failed_copies(dir.path(), now);
     let listed = store.outbox_failed_at().unwrap();
     assert_eq!(listed.len(), 2);
     let file = |id: u64| {

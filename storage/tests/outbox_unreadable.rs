@@ -81,21 +81,8 @@ fn an_unreadable_copy_does_not_hold_up_the_others() {
 #[test]
 fn a_failed_copy_that_cannot_be_read_is_named_and_still_listed_by_when() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), test_keys(dir.path()), Timestamp::now()).unwrap();
     let now: Timestamp = "2026-12-07T12:00:00Z".parse().unwrap();
-    let to = (
-        "modtagelsen",
-        "modtagelsen",
-        "modtagelsen@kommune.localhost",
-    );
-    let mut b = Batch::new();
-    for id in [1, 2] {
-        let mut e = OutboxEntry::new(id, "MT-2026-000001", to, "x".repeat(10_000), now);
-        e.failed = Some(now);
-        b.outbox(e);
-    }
-    store.commit(b, now).unwrap();
-    store.flush().unwrap();
+    let store = with_failed_copies(dir.path(), now);
     let at = store.outbox_failed_at().unwrap();
     assert_eq!(at.len(), 2);
     assert!(at.iter().all(|(_, when)| *when == now));

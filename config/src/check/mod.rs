@@ -67,11 +67,11 @@ fn check_receipts_clients(
     text: &str,
     errors: &mut Vec<ConfigError>,
 ) {
-    if let Err(e) = r.pinned() {
+    let bad =
+        (r.client_certificates.iter()).find(|f| crate::digital_post::fingerprint(f).is_none());
+    if let (Some(f), Err(e)) = (bad, r.pinned()) {
         // The bad one's own line when the list spans several.
-        let line = (r.client_certificates.iter())
-            .find(|f| e.contains(&format!("{f:?}")))
-            .and_then(|f| text.lines().position(|l| l.contains(&format!("\"{f}\""))))
+        let line = (text.lines().position(|l| l.contains(&format!("\"{f}\""))))
             .map_or_else(|| line_of(text, "client_certificates", ""), |i| i + 1);
         errors.push(invalid(path, line, e));
     } else if r.client_certificates.is_empty() {

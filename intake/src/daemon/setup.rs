@@ -105,12 +105,7 @@ pub fn keys_apart(config: &modtag_config::Config) -> Result<Option<modtag_storag
 pub fn prepare_data_dir(dir: &Path, keys_apart: bool) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     // Before any key is made in it: a restore into it was cut off (see `restore`).
-    if dir.join(modtag_storage::restore::RESTORING).exists() {
-        anyhow::bail!(
-            "{}: a backup restore into it is under way or was cut off: restore into it again",
-            dir.display()
-        );
-    }
+    modtag_storage::restore::refuse_if_restoring(dir)?;
     if !dir.exists() {
         // Its parents too, each named durably in the one above (a power cut must not take
         // back a data directory modtag has answered from).

@@ -71,15 +71,6 @@ fn day(date: jiff::civil::Date) -> String {
     date.strftime("%d.%m.%Y").to_string()
 }
 
-/// "2026-12-08T09:00" → "08.12.2026 kl. 09:00".
-fn when(local: &str) -> String {
-    local
-        .parse::<jiff::civil::DateTime>()
-        .map_or(local.to_string(), |t| {
-            t.strftime("%d.%m.%Y kl. %H:%M").to_string()
-        })
-}
-
 pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Option<View> {
     let f = item.forloeb.as_ref()?;
     let d = item.decision.as_ref()?;
@@ -121,7 +112,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
     let meeting = match &f.meeting {
         Some(m) if m.cancelled.is_none() => format!(
             "{}-{}, {}; booket af {} {}; {} deltager(e) og den private leder inviteret",
-            when(&m.start),
+            deadline::local_dated(&m.start),
             &m.end[11..],
             m.place,
             m.booked_by,
@@ -130,7 +121,7 @@ pub fn view(cfg: &Loaded, caller: &Caller, item: &Item, now: Timestamp) -> Optio
         ),
         Some(m) => format!(
             "mødet {} er aflyst{}; skal bookes igen senest {}",
-            when(&m.start),
+            deadline::local_dated(&m.start),
             m.cancelled
                 .as_ref()
                 .map(|c| format!(" af {} {}: {}", c.by, deadline::spoken(c.at, now), c.reason))
@@ -353,7 +344,14 @@ async fn booking_page(
         .meeting
         .as_ref()
         .filter(|m| m.cancelled.is_none())
-        .map(|m| format!("{}-{}, {}", when(&m.start), &m.end[11..], m.place));
+        .map(|m| {
+            format!(
+                "{}-{}, {}",
+                deadline::local_dated(&m.start),
+                &m.end[11..],
+                m.place
+            )
+        });
     let participants = match (&error, &f.meeting) {
         (Some((_, typed)), _) => typed.clone(),
         (None, Some(m)) if m.cancelled.is_none() => lines(&m.participants),

@@ -211,14 +211,8 @@ pub async fn submit(
                     format!("{name} ({})", modtag_config::roles::role_words(role))
                 })
                 .collect();
-            let first_meeting = (done.first_meeting.parse::<DateTime>())
-                .map_or(done.first_meeting.clone(), |t| {
-                    t.strftime("%d.%m.%Y kl. %H:%M").to_string()
-                });
-            let already = (done.already).map(|at| {
-                let at = at.to_zoned(modtag_router::calendar::tz());
-                at.strftime("%d.%m.%Y kl. %H:%M").to_string()
-            });
+            let first_meeting = modtag_router::deadline::local_dated(&done.first_meeting);
+            let already = (done.already).map(modtag_router::deadline::dated);
             let sent = Sent {
                 case_number: done.case_number,
                 first_meeting,

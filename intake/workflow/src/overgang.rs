@@ -13,7 +13,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::Timestamp;
 use modtag_config::Loaded;
 use modtag_config::RouteKind;
-use modtag_router::{calendar, route, startmoede, Facts};
+use modtag_router::{calendar, deadline, route, startmoede, Facts};
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::forloeb::OvergangSent;
 use modtag_storage::records::{Case, Consent, OutboxEntry};
@@ -200,16 +200,13 @@ fn sent_before(
 ) -> Result<(Batch, Activated), Vec<String>> {
     let asked = (input.first_meeting).map(|t| t.strftime("%Y-%m-%dT%H:%M").to_string());
     if asked.as_deref() != Some(sent.first_meeting.as_str()) {
-        let at = sent.at.to_zoned(calendar::tz());
         return Err(vec![format!(
             "Sag {} overgik allerede til trin 2 den {}, med første møde {}: overdragelsen og \
              invitationerne er sendt og sendes ikke igen. Skal mødet flyttes, så aftal det med \
              deltagerne.",
             case.case_number,
-            at.strftime("%d.%m.%Y kl. %H:%M"),
-            (sent.first_meeting.parse::<DateTime>()).map_or(sent.first_meeting.clone(), |t| t
-                .strftime("%d.%m.%Y kl. %H:%M")
-                .to_string()),
+            deadline::dated(sent.at),
+            deadline::local_dated(&sent.first_meeting),
         )]);
     }
     Ok((

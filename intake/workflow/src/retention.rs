@@ -89,16 +89,14 @@ pub fn run(
         waiting,
         ..Default::default()
     };
-    let mut failed: Vec<(u64, Timestamp)> = Vec::new();
-    if let Some(d) = retention.failed_deliveries_days {
-        // From the clear schedule: one entry that cannot be read must not stop the sweep.
-        failed = store
-            .outbox_failed_at()?
-            .into_iter()
+    // From the clear schedule: one entry that cannot be read must not stop the sweep.
+    let failed: Vec<(u64, Timestamp)> = match retention.failed_deliveries_days {
+        Some(d) => (store.outbox_failed_at()?.into_iter())
             .filter(|(_, at)| *at + days(d) <= now)
-            .collect();
-        report.deliveries_removed = failed.iter().map(|(id, _)| *id).collect();
-    }
+            .collect(),
+        None => Vec::new(),
+    };
+    report.deliveries_removed = failed.iter().map(|(id, _)| *id).collect();
     if dry_run {
         return Ok(report);
     }
@@ -114,15 +112,16 @@ pub fn run(
         }
     }
     report.erased = erased;
-    report.deliveries_removed.clear();
+    let mut removed = Vec::new();
     for (id, failed_at) in failed {
         let event = Event::new(EventKind::DeliveryRemoved, actor, "sletning")
             .details(serde_json::json!({ "id": id, "rule": "failed_deliveries_days" }));
         // Put back in the queue meanwhile (an operator's retry): it stays.
         if store.remove_failed_delivery(id, failed_at, event, now)? {
-            report.deliveries_removed.push(id);
+            removed.push(id);
         }
     }
+    report.deliveries_removed = removed;
     if !report.erased.is_empty() {
         store.rotate_ring(actor, now)?;
         report.ring_rotated = true;

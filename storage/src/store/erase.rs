@@ -102,7 +102,8 @@ impl Store {
             let Some(v) = tree.get(k)? else {
                 return Ok(false);
             };
-            if Ring::epoch_of(&v) == current || Ring::epoch_of(&v) == ring.current() {
+            let epoch = Ring::epoch_of(&v);
+            if epoch == current || epoch == ring.current() {
                 return Ok(false);
             }
             let reference = String::from_utf8_lossy(k).into_owned();

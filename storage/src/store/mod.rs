@@ -235,12 +235,7 @@ impl Store {
     /// Opens (or creates) the database in `data_dir/db`. `now` is the time of the audit
     /// entry that ends a store key rotation a crash interrupted, if there is one.
     pub fn open(data_dir: &Path, keys: DataKeys, now: Timestamp) -> Result<Store, StoreError> {
-        if data_dir.join(crate::restore::RESTORING).exists() {
-            return Err(StoreError::Key(format!(
-                "{}: a backup restore into it is under way or was cut off: restore into it again",
-                data_dir.display()
-            )));
-        }
+        crate::restore::refuse_if_restoring(data_dir)?;
         let Opened { db, lock } = open_db(data_dir)?;
         let log_path = data_dir.join(crate::keyspace::DB_DIR).join("db");
         let log_file = std::fs::File::open(&log_path).map_err(|source| StoreError::Io {

@@ -128,3 +128,24 @@ pub fn case(number: &str, cpr: &str, child_name: &str) -> modtag_storage::record
         overgang: None,
     }
 }
+
+/// A store in `dir` holding two deliveries (ids 1 and 2, of MT-2026-000001) that failed for
+/// good at `now`, each large enough for a message file of its own; flushed.
+pub fn with_failed_copies(dir: &std::path::Path, now: Timestamp) -> Store {
+    use modtag_storage::records::OutboxEntry;
+    let store = Store::open(dir, test_keys(dir), Timestamp::now()).unwrap();
+    let to = (
+        "modtagelsen",
+        "modtagelsen",
+        "modtagelsen@kommune.localhost",
+    );
+    let mut b = modtag_storage::store::Batch::new();
+    for id in [1, 2] {
+        let mut e = OutboxEntry::new(id, "MT-2026-000001", to, "x".repeat(10_000), now);
+        e.failed = Some(now);
+        b.outbox(e);
+    }
+    store.commit(b, now).unwrap();
+    store.flush().unwrap();
+    store
+}
