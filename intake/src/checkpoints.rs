@@ -100,11 +100,19 @@ impl Worker {
                 let run =
                     move || crate::workflow::retention::run(&store, &rules, "system", now, false);
                 match tokio::task::spawn_blocking(run).await {
-                    Ok(Ok(r)) if !r.erased.is_empty() || !r.deliveries_removed.is_empty() => {
+                    Ok(Ok(r)) if r.ring_owed.is_some() => tracing::error!(
+                        erased = r.erased.len(),
+                        deliveries_removed = r.deliveries_removed.len(),
+                        "retention: replacing the ring key failed; tried again tomorrow, or at \
+                         `modtag retention run`, and until then a backup taken before still \
+                         opens what was erased"
+                    ),
+                    Ok(Ok(r)) if r.ring_rotated || !r.deliveries_removed.is_empty() => {
                         tracing::info!(
                             erased = r.erased.len(),
                             deliveries_removed = r.deliveries_removed.len(),
-                            "retention: intakes erased and the ring key replaced"
+                            ring_replaced = r.ring_rotated,
+                            "retention: intakes erased, failed deliveries removed"
                         )
                     }
                     Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),

@@ -45,6 +45,10 @@ pub(crate) const T_CHANGES: &str = "changes";
 pub(crate) const AUDIT_HEAD: &[u8] = b"audit_head";
 /// The audit Merkle tree's right edge (size and perfect-subtree roots), kept with the head.
 pub(crate) const AUDIT_FRONTIER: &[u8] = b"audit_frontier";
+/// Set (a count, u64 BE) by each commit that erases; cleared by a ring rotation that began
+/// after it. While set, an older copy (a backup) still opens what was erased, and the
+/// daily retention run replaces the ring key even when it erases nothing itself.
+pub(crate) const RING_OWED: &[u8] = b"ring_owed";
 /// Signed checkpoints of the audit tree: tree size (u64 BE) → signed note.
 pub(crate) const T_CHECKPOINTS: &str = "checkpoints";
 

@@ -12,6 +12,7 @@ fn the_leader_erases_an_intake_with_a_reason_and_the_log_keeps_it() {
         "MARKER-erase-17 Emil 120315-4321 er ofte sulten.",
     );
     let kept = d.send("Bekymring", "Anden underretning om Emil 120315-4321.");
+    let third = d.send("Bekymring", "Tredje underretning om Emil 120315-4321.");
     assert!(d.data.join(format!("spool/{gone}.pgp")).exists());
     assert!(d.data.join("ring-1.key").exists());
 
@@ -81,6 +82,33 @@ fn the_leader_erases_an_intake_with_a_reason_and_the_log_keeps_it() {
     assert!(d.data.join("ring-2.key").exists());
     let v = d.cli_json(&["triage", "show", &kept, "--json"]);
     assert_eq!(v["reference"], kept.as_str());
+
+    // A ring key that cannot be written (a directory stands where it would go): the
+    // erasure is done and said so, and the exit status says the ring key is still owed;
+    // the next retention run replaces it though nothing is due.
+    let blocker = d.data.join("ring-3.key.adding");
+    std::fs::create_dir(&blocker).unwrap();
+    let reason = "Sendt til forkert kommune";
+    let owed = d.cli_as(&lene, &["triage", "erase", &third, "--reason", reason]);
+    let said = String::from_utf8_lossy(&owed.stderr);
+    assert!(!owed.status.success(), "{said}");
+    assert!(
+        said.contains("erased, but the ring key could not be replaced")
+            && said.contains("modtag retention run"),
+        "{said}"
+    );
+    assert!(!d.cli(&["triage", "show", &third]).status.success());
+    assert!(d.data.join("ring-2.key").exists());
+    std::fs::remove_dir(&blocker).unwrap();
+    let run = d.cli_as(&lene, &["retention", "run"]);
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{said}");
+    assert!(
+        said.contains("0 intake(s) erased") && said.contains("ring key replaced"),
+        "{said}"
+    );
+    assert!(!d.data.join("ring-2.key").exists());
+    assert!(d.data.join("ring-3.key").exists());
 
     // Nothing is due under the demo's rules yet; a dry run says so and changes nothing.
     let dry = d.cli_as(&lene, &["retention", "run", "--dry-run", "--json"]);

@@ -65,11 +65,7 @@ pub async fn erase(
         Erasure::Erased => None,
         Erasure::RingNotReplaced(e) => {
             tracing::error!(%reference, error = %e, "erased, but replacing the ring key failed");
-            Some(
-                "the intake is erased, but the ring key could not be replaced (see the log): a \
-                 backup taken before still opens it until the next erasure replaces the ring key"
-                    .to_string(),
-            )
+            Some(retention::ring_owed(&e))
         }
     };
     Ok(Json(Erased {

@@ -16,7 +16,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &RetentionCommand) -> Result<()> {
         .await?;
     if *json {
         render::json(&report);
-        return Ok(());
+        return owed(&report);
     }
     let verb = if report.dry_run {
         "would erase"
@@ -54,5 +54,13 @@ pub async fn run(ctx: &Ctx<'_>, command: &RetentionCommand) -> Result<()> {
             ""
         }
     );
-    Ok(())
+    owed(&report)
+}
+
+/// Done, but not all of it: an operator must look, and the exit status says so too.
+fn owed(report: &RetentionReport) -> Result<()> {
+    match &report.ring_owed {
+        Some(owed) => anyhow::bail!("{owed}"),
+        None => Ok(()),
+    }
 }

@@ -132,17 +132,21 @@ async fn erase(ctx: &Ctx<'_>, command: &TriageCommand) -> Result<()> {
     let body = EraseBody {
         reason: reason.clone(),
     };
-    post(
-        ctx,
-        (reference, "erase"),
-        &body,
-        *json,
-        |e: &Erased| match &e.warning {
-            None => println!("{reference}: erased (its key is destroyed; no copy opens again)"),
-            Some(w) => println!("{reference}: {w}"),
-        },
-    )
-    .await
+    let path = format!("/api/v1/triage/{reference}/erase");
+    let done: Erased = ctx.api()?.post(&path, &body).await?;
+    match (&done.warning, *json) {
+        (_, true) => render::json(&done),
+        (None, false) => {
+            println!("{reference}: erased (its key is destroyed; no copy opens again)")
+        }
+        // Printed as an error, and the exit status says it: the erasure is done, but an
+        // operator must see to the ring key.
+        (Some(_), false) => {}
+    }
+    match done.warning {
+        Some(w) => anyhow::bail!("{reference}: {w}"),
+        None => Ok(()),
+    }
 }
 
 /// `triage task`: an open task done, or a tilbagemelding withheld with its reason.

@@ -20,8 +20,14 @@ pub struct RetentionReport {
     pub waiting: Vec<ErasedItem>,
     /// Outbox ids of failed deliveries removed.
     pub deliveries_removed: Vec<u64>,
-    /// Whether the ring key was replaced (after anything was erased).
+    /// Whether the ring key was replaced: after anything was erased, or because an earlier
+    /// erasure's replacement failed and was still owed.
     pub ring_rotated: bool,
+    /// Why the ring key is still owed, when replacing it failed: what was erased stays
+    /// erased, but a copy taken before (a backup) still opens it until a later run
+    /// replaces the ring key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_owed: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,7 +80,8 @@ pub fn due(
 }
 
 /// Erases what is due (or only reports it, `dry_run`), removes failed deliveries past
-/// `failed_deliveries_days`, and rotates the ring key after any erasure.
+/// `failed_deliveries_days`, and rotates the ring key after any erasure, or when an earlier
+/// erasure's rotation failed (the daily run is what retries it).
 pub fn run(
     store: &Store,
     retention: &Retention,
@@ -122,9 +129,13 @@ pub fn run(
         }
     }
     report.deliveries_removed = removed;
-    if !report.erased.is_empty() {
-        store.rotate_ring(actor, now)?;
-        report.ring_rotated = true;
+    if !report.erased.is_empty() || store.ring_owed()? {
+        // The erasures are done and durable whatever happens here: an error now must not
+        // read as "nothing was erased".
+        match store.rotate_ring(actor, now) {
+            Ok(_) => report.ring_rotated = true,
+            Err(e) => report.ring_owed = Some(ring_owed(&e)),
+        }
     }
     Ok(report)
 }
@@ -158,4 +169,13 @@ pub fn erase_one(
         Ok(_) => Erasure::Erased,
         Err(e) => Erasure::RingNotReplaced(e),
     })
+}
+
+/// What to tell a person whose erasure's ring rotation failed with `e`.
+pub fn ring_owed(e: &StoreError) -> String {
+    format!(
+        "erased, but the ring key could not be replaced ({e}): a backup taken before still \
+         opens what was erased until it is; the daemon tries again at its daily retention \
+         run, or run `modtag retention run` once the cause is mended"
+    )
 }

@@ -458,6 +458,12 @@ fn erase(t: &Tx<'_>, erased: &[(String, Vec<Vec<u8>>)]) -> Result<(), Abort> {
             t.item_index.remove(key.as_slice())?;
         }
     }
+    if !erased.is_empty() {
+        let n = (t.meta.get(RING_OWED)?)
+            .and_then(|v| v.as_ref().try_into().ok())
+            .map_or(0, u64::from_be_bytes);
+        t.meta.insert(RING_OWED, &(n + 1).to_be_bytes())?;
+    }
     Ok(())
 }
 

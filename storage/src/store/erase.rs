@@ -46,6 +46,8 @@ impl Store {
     /// wrapped under the new ring key). Returns how many keys were wrapped again.
     pub fn rotate_ring(&self, actor: &str, now: Timestamp) -> Result<usize, StoreError> {
         self.check()?;
+        // The erasures this rotation covers: those committed before its new ring key.
+        let owed = self.inner.trees.meta.get(RING_OWED)?;
         let epoch = {
             let mut ring = self.inner.locks.ring_mut();
             ring.add(&self.store_keys().current)?
@@ -59,8 +61,18 @@ impl Store {
             })),
         );
         self.commit(batch, now)?;
+        // Not owed any more, unless an erasure came after the new ring key was made (its
+        // own rotation, or the next retention run, covers it).
+        let meta = &self.inner.trees.meta;
+        let _ = meta.compare_and_swap(RING_OWED, owed, None::<&[u8]>)?;
         self.flush()?;
         Ok(n)
+    }
+
+    /// Whether an erasure has not yet been followed by a ring rotation (one failed): an
+    /// older copy of the data still opens what was erased.
+    pub fn ring_owed(&self) -> Result<bool, StoreError> {
+        Ok(self.inner.trees.meta.contains_key(RING_OWED)?)
     }
 
     /// Wraps every key that is not under the current ring key again, makes that durable,

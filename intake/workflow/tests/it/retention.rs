@@ -168,30 +168,68 @@ fn due_intakes_and_failed_deliveries_go_and_the_rest_stays() {
     assert_eq!(rings, ["ring-3.key"]);
 }
 
-/// A person's erasure whose ring key cannot be replaced (here its directory is gone) is
-/// still an erasure: said as done with the ring key owed, not as "nothing changed".
+/// A person's erasure whose ring key cannot be replaced (here its directory is away) is
+/// still an erasure: said as done with the ring key owed, not as "nothing changed". The
+/// next retention run (the daemon's daily one) replaces it though it erases nothing; one
+/// whose own replacement fails reports what it erased, with the key still owed.
 #[test]
-fn an_erasure_whose_ring_key_cannot_be_replaced_says_so() {
+fn an_erasure_whose_ring_key_cannot_be_replaced_is_owed_until_a_run_replaces_it() {
     let cfg = modtag_config::load_embedded().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ring = tempfile::tempdir().unwrap();
-    let store = open(&cfg, dir.path(), Some(ring.path()));
+    let rings = tempfile::tempdir().unwrap();
+    let (ring, away) = (rings.path().join("ring"), rings.path().join("away"));
+    std::fs::create_dir(&ring).unwrap();
+    let store = open(&cfg, dir.path(), Some(&ring));
     let t0: Timestamp = "2026-01-05T09:00:00Z".parse().unwrap();
-    let r = "MT-2026-000001";
+    let (r, closed) = ("MT-2026-000001", "MT-2026-000002");
     let mut b = Batch::new();
     b.item(intake(r, Kind::Underretning, t0, &[ItemState::Assessed]));
+    let to_close = [ItemState::Assessed, ItemState::Routed, ItemState::Closed];
+    b.item(intake(closed, Kind::Postfordeling, t0, &to_close));
     store.commit(b, t0).unwrap();
     store.flush().unwrap();
-    std::fs::remove_dir_all(ring.path()).unwrap();
+    let ring_files = || {
+        let mut n: Vec<_> = (std::fs::read_dir(&ring).unwrap())
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let before = ring_files();
+
+    std::fs::rename(&ring, &away).unwrap();
     let done = retention::erase_one(&store, r, "forkert kommune", "lene", "sletning", t0).unwrap();
     assert!(
         matches!(done, retention::Erasure::RingNotReplaced(_)),
         "{done:?}"
     );
     assert!(store.item(r).unwrap().is_none(), "erased all the same");
+    assert!(store.ring_owed().unwrap());
     let again = retention::erase_one(&store, r, "igen", "lene", "sletning", t0).unwrap();
     assert!(
         matches!(again, retention::Erasure::NoSuchIntake),
         "{again:?}"
     );
+
+    // A run that erases (the closed postfordeling, 91 days on) while the ring is still away:
+    // its erasure reported, the key owed, no error.
+    let rules = &cfg.config.retention;
+    let at = t0 + (91 * 24).hours();
+    let run = retention::run(&store, rules, "system", at, false).unwrap();
+    assert_eq!(run.erased.len(), 1, "{run:?}");
+    assert!(!run.ring_rotated && run.ring_owed.is_some(), "{run:?}");
+    assert!(store.item(closed).unwrap().is_none());
+
+    // The ring back: the next run erases nothing, and replaces the ring key all the same.
+    std::fs::rename(&away, &ring).unwrap();
+    let dry = retention::run(&store, rules, "system", at, true).unwrap();
+    assert!(!dry.ring_rotated, "a dry run changes nothing: {dry:?}");
+    assert!(store.ring_owed().unwrap());
+    let run = retention::run(&store, rules, "system", at, false).unwrap();
+    assert!(run.erased.is_empty() && run.ring_rotated, "{run:?}");
+    assert!(run.ring_owed.is_none(), "{run:?}");
+    assert!(!store.ring_owed().unwrap());
+    assert_ne!(ring_files(), before, "a new ring key replaced the old");
+    let run = retention::run(&store, rules, "system", at, false).unwrap();
+    assert!(!run.ring_rotated, "nothing owed any more: {run:?}");
 }
