@@ -63,6 +63,8 @@ pub fn apply(
     dir: &Path,
     now: jiff::Timestamp,
 ) -> Result<Applied, StoreError> {
+    // A restore cut off in it left part of a backup, whatever position its meta says.
+    crate::restore::refuse_if_restoring(dir)?;
     let opened = open_db(dir)?;
     let db = &opened.db;
     let meta = db.open_tree(T_META)?;

@@ -137,6 +137,19 @@ fn increments_keep_a_standby_and_one_out_of_turn_is_refused() {
     assert_eq!(again.manifest.position, Some(next));
     check("applied again");
 
+    // A standby a restore was cut off in holds part of a backup: no increment goes onto it.
+    let mark = standby.join(modtag_storage::restore::RESTORING);
+    std::fs::write(&mark, b"").unwrap();
+    set_position(&standby, position);
+    let refused = apply(&store_key, &inc, &standby, Timestamp::now()).unwrap_err();
+    assert!(
+        refused.to_string().contains("restore into it again"),
+        "{refused}"
+    );
+    std::fs::remove_file(&mark).unwrap();
+    apply(&store_key, &inc, &standby, Timestamp::now()).unwrap();
+    check("applied after the mark");
+
     // Files of the other kind are refused, saying which command takes them.
     let seed_file = work.path().join("seed.mtb");
     std::fs::write(&seed_file, &seed).unwrap();
