@@ -4,5 +4,5 @@
 
 pub use modtag_workflow::{
     accept, autolink, booking, change, decide, escalation, forloeb, kvittering, overgang,
-    participants, retention, tilbagemelding,
+    participants, registry, retention, tilbagemelding,
 };

@@ -7,8 +7,6 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use modtag_storage::audit::{Event, EventKind};
-use modtag_storage::store::Batch;
-use modtag_storage::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -46,38 +44,9 @@ pub async fn import(
     let actor = caller.actor.clone();
     let purpose = caller.purpose_or("case registry import").to_string();
     let now = state.now();
-    let counts = blocking(move || -> Result<ImportCounts, StoreError> {
-        let mut counts = ImportCounts {
-            added: 0,
-            updated: 0,
-            unchanged: 0,
-        };
-        // Each case locked as an overgang locks it: read and written back whole, a case
-        // must not lose an overgang sent in between (nor the overgang undo the import).
-        let names: Vec<String> = (cases.iter())
-            .map(|c| format!("case {}", c.case_number))
-            .collect();
-        let _held = store.lock_items(&names.iter().map(String::as_str).collect::<Vec<_>>());
-        let mut batch = Batch::new();
-        for mut case in cases {
-            let old = store.case(&case.case_number)?;
-            // The registry knows nothing of a sent overgang: it stays.
-            case.overgang = old.as_ref().and_then(|o| o.overgang.clone());
-            match old {
-                None => counts.added += 1,
-                Some(old) if old == case => {
-                    counts.unchanged += 1;
-                    continue;
-                }
-                Some(_) => counts.updated += 1,
-            }
-            batch.case(case);
-        }
-        batch.audit(Event::new(EventKind::CasesImported, &actor, &purpose).details(json!(counts)));
-        store.commit(batch, now)?;
-        Ok(counts)
-    })
-    .await?;
+    let counts =
+        blocking(move || crate::workflow::registry::import(&store, cases, &actor, &purpose, now))
+            .await?;
     durable(&state).await?;
     Ok(Json(counts))
 }
@@ -171,7 +140,7 @@ pub async fn move_to_trin_2(
             };
             // One overgang of a case at a time: a second, read before the first was written,
             // would send the hand-over again.
-            let _held = store.lock_item(&format!("case {case_number}"));
+            let _held = store.lock_cases(&[&case_number]);
             let case = store.case(&case_number)?.ok_or_else(not_yours)?;
             let own = person.directory_id.as_deref() == Some(case.raadgiver.as_str());
             if !own && !crate::access::may(&person, Action::Overgang) {

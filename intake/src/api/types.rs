@@ -237,12 +237,7 @@ impl DecisionView {
 }
 
 /// `POST /api/v1/cases/import`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ImportCounts {
-    pub added: usize,
-    pub updated: usize,
-    pub unchanged: usize,
-}
+pub use modtag_workflow::registry::ImportCounts;
 
 /// One row of `GET /api/v1/cases/export?format=json`.
 #[derive(Debug, Serialize, Deserialize)]

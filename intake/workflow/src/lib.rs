@@ -44,6 +44,7 @@ pub mod meetings;
 pub mod memo;
 pub mod overgang;
 pub mod participants;
+pub mod registry;
 pub mod report;
 pub mod retention;
 pub mod simulate;

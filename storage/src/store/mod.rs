@@ -539,6 +539,14 @@ impl Store {
         self.inner.locks.items(references)
     }
 
+    /// Locks cases of the registry (by case number) for a read-modify-write of their
+    /// records: an overgang and the registry's import each read a case and write it back
+    /// whole. As [`Store::lock_items`], never on top of another item lock.
+    pub fn lock_cases<'a>(&'a self, case_numbers: &[&str]) -> Vec<ItemGuard<'a>> {
+        let names: Vec<String> = case_numbers.iter().map(|n| format!("case {n}")).collect();
+        self.lock_items(&names.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
     /// A forløb's item and the meeting slot it books (its start, as written), locked
     /// together: two bookings of one slot are serialised, so the second reads the first's
     /// summary and is refused; bookings of different slots go on side by side.

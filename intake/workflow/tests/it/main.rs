@@ -5,4 +5,5 @@ mod decide;
 mod escalation;
 mod forloeb;
 mod plan;
+mod registry;
 mod retention;
