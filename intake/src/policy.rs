@@ -3,8 +3,9 @@
 //!
 //! A reload reads the same files again and checks them as start-up does; a set that fails
 //! the check never replaces the running one. Each attempt is audited with the rule set's
-//! hash. Listener addresses, mailboxes, SMTP limits and the relay are fixed at start-up: a
-//! reload that changes them says a restart is needed and keeps the running values.
+//! hash. Listener addresses, mailboxes, SMTP limits, the relay, the forms' limits, the log
+//! format and the key files are fixed at start-up: a reload whose files differ there from
+//! what the daemon started with says a restart is needed, every time until it restarts.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -37,6 +38,9 @@ pub struct Current {
 
 pub struct Policy {
     current: RwLock<Arc<Current>>,
+    /// The configuration the daemon started with: what its listeners and start-up parts
+    /// run on, whatever reloads came since.
+    started: Arc<Loaded>,
     /// The configuration file (`None`: the embedded default).
     path: Option<PathBuf>,
 }
@@ -48,7 +52,8 @@ pub struct Reloaded {
     pub people: usize,
     pub institutions: usize,
     pub rules: usize,
-    /// Sections that changed but only take effect after a restart.
+    /// Sections that differ from those the daemon started with, and only take effect after
+    /// a restart.
     pub restart_needed: Vec<&'static str>,
 }
 
@@ -63,11 +68,13 @@ pub enum ReloadError {
 
 impl Policy {
     pub fn new(cfg: Loaded, reader: Reader, path: Option<PathBuf>) -> Policy {
+        let cfg = Arc::new(cfg);
         Policy {
             current: RwLock::new(Arc::new(Current {
-                cfg: Arc::new(cfg),
+                cfg: cfg.clone(),
                 reader: Arc::new(reader),
             })),
+            started: cfg,
             path,
         }
     }
@@ -108,7 +115,9 @@ impl Policy {
                 return Err(ReloadError::Invalid(text));
             }
         };
-        let (o, n) = (&old.config, &loaded.config);
+        // Against what the daemon started with, not the last reload: a section changed
+        // twice still needs its restart.
+        let (o, n) = (&self.started.config, &loaded.config);
         let mut restart_needed = Vec::new();
         if o.smtp != n.smtp || o.sender_auth != n.sender_auth {
             restart_needed.push("[smtp]");
@@ -130,12 +139,38 @@ impl Policy {
         if o.digital_post != n.digital_post {
             restart_needed.push("[digital_post]");
         }
+        // The forms' listener, TLS, limits and rate limiters are made at start-up; the
+        // privacy notice, proxies and address are read per request.
+        let public = |c: &modtag_config::Config| {
+            c.public.as_ref().map(|p| {
+                let limits = (
+                    p.max_request_bytes,
+                    p.max_connections,
+                    p.request_timeout_secs,
+                );
+                let rates = (
+                    p.submissions_per_minute,
+                    p.submissions_per_minute_per_client,
+                );
+                (p.listen, p.tls.clone(), limits, rates)
+            })
+        };
+        if public(o) != public(n) {
+            restart_needed.push("[public]");
+        }
         let mitid = |c: &modtag_config::Config| c.public.as_ref().map(|p| p.mitid_erhverv.clone());
         if mitid(o) != mitid(n) {
             restart_needed.push("[public.mitid_erhverv]");
         }
         if o.journal != n.journal {
             restart_needed.push("[journal]");
+        }
+        // The log's format is set once, and the key files are read at start-up.
+        if o.log != n.log {
+            restart_needed.push("[log]");
+        }
+        if o.keys != n.keys {
+            restart_needed.push("[keys]");
         }
         let report = Reloaded {
             previous_hash: old.tree.hash.clone(),
