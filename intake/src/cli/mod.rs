@@ -162,7 +162,8 @@ pub enum BackupCommand {
     /// Take a backup of the running daemon into FILE (a new file, 0600) while it takes
     /// mail: every intake acknowledged before it began, the cases, the outbox and the audit
     /// log, encrypted to the store key, with a manifest of hashes. No key that opens an
-    /// intake unless --include-keys (then keep the file as you keep the keys).
+    /// intake unless --include-keys (then it opens its intakes even after they are erased:
+    /// keep the file as you keep the keys, and delete it when retention says they go).
     ///
     /// With --since POSITION, an increment for a standby instead: what changed since the
     /// position the standby holds (`backup restore` and `backup apply` print it), to apply

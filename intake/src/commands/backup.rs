@@ -35,7 +35,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &BackupCommand) -> Result<()> {
                 "{}: backup written ({n} bytes, encrypted to the store key{}); check it with `modtag backup verify {}`",
                 file.display(),
                 if *include_keys {
-                    "; it holds the ring and blind-index keys: keep it as you keep the keys"
+                    "; it holds the ring and blind-index keys, so it opens every intake in it even after that intake is erased: keep it as you keep the keys, and delete it when retention says the intakes go"
                 } else {
                     ""
                 },
