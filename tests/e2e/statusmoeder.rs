@@ -8,6 +8,8 @@ use modtag_tests::browser::Browser;
 use modtag_tests::*;
 
 const YEAR: &str = "/statusmoeder?aar=2027";
+/// A day of the school year 2026/2027, for the daemon's clock.
+const IN_SCHOOL_YEAR_2026: &str = "2026-12-08T09:00:00Z";
 
 /// The mails to `address` of the meeting whose UID starts with `uid`, as (method, ics).
 fn invitations(mails: &[String], address: &str, uid: &str) -> Vec<(String, String)> {
@@ -35,11 +37,15 @@ fn karen_http(d: &Daemon, b: &Browser) -> Signed {
 
 #[test]
 fn the_leader_of_ppr_sends_marks_and_cancels_the_years_statusmoeder() {
-    let d = Daemon::start(Options::default());
+    // In the school year 2026/2027: 2027/2028 is the next, which may be sent.
+    let d = Daemon::start(Options {
+        faketime: Some(IN_SCHOOL_YEAR_2026.into()),
+        ..Options::default()
+    });
     let sink = Sink::start(d.opts.relay_port);
     let karen = d.add_user("karen", "leder.ppr@kommune.localhost", "leder_ppr");
     let b = Browser::start();
-    b.sign_in(d.http, "karen", &karen);
+    b.sign_in_to(&d, "karen", &karen);
     b.follow("nav a[href='/statusmoeder']");
     b.goto(&format!("http://{}{YEAR}", d.http));
     let text = b.text();
@@ -237,6 +243,20 @@ fn the_leader_of_ppr_sends_marks_and_cancels_the_years_statusmoeder() {
         let (status, _) = susanne.post_form(&d, "/statusmoeder/udskoling", &mark);
         assert_eq!(status, 422, "{aar} {}", &uid[..uid.len().min(40)]);
     }
+    // A year far off (a typo for 2027) is only shown: no button sends it, and a post
+    // that tries is refused with the years that may be sent.
+    let (status, page) = karen_http.get(&d, "/statusmoeder?aar=2072");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        !page.contains("action=\"/statusmoeder/send\"") && page.contains("kan kun ses"),
+        "{page}"
+    );
+    let (status, page) = karen_http.post_form(&d, "/statusmoeder/send", &[("aar", "2072")]);
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("(2026/2027) og det næste (2027/2028)"),
+        "{page}"
+    );
     d.wait_outbox_idle();
     assert_eq!(sink.count(), before + 5, "nothing more was sent");
     // The leader of PPR sees one mark in the whole year: Friskolen's.

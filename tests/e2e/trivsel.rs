@@ -398,7 +398,18 @@ fn the_statusmoede_series_is_planned_and_written_as_invitations() {
 /// organizer, each member once per meeting) as a calendar request, and audits it.
 #[test]
 fn the_statusmoede_invitations_are_mailed_as_calendar_requests() {
-    let mut d = Daemon::start(Options::default());
+    // In the school year 2026/2027, whose next may be sent; one years off may not.
+    let mut d = Daemon::start(Options {
+        faketime: Some("2026-12-08T09:00:00Z".into()),
+        ..Options::default()
+    });
+    let typo = d.cli(&["route", "statusmoeder", "--school-year", "2072", "--send"]);
+    let said = String::from_utf8_lossy(&typo.stderr);
+    assert!(!typo.status.success(), "{said}");
+    assert!(
+        said.contains("running school year (2026) or the next (2027)"),
+        "{said}"
+    );
     let sink = Sink::start(d.opts.relay_port);
     let sent = d.cli_json(&[
         "route",

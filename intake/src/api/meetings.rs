@@ -83,6 +83,24 @@ pub fn scope(
     }
 }
 
+/// The school year running at `now` (it begins in August, in Copenhagen), by the year it
+/// begins in.
+pub fn running_school_year(now: jiff::Timestamp) -> i16 {
+    let today = now.to_zoned(modtag_router::calendar::tz()).date();
+    match today.month() >= 8 {
+        true => today.year(),
+        false => today.year() - 1,
+    }
+}
+
+/// Whether invitations for `year` may go out at `now`: the running school year, or the
+/// next one being planned. Any other is a typo that would summon whole lederteams to
+/// meetings years off.
+pub fn sendable(year: i16, now: jiff::Timestamp) -> bool {
+    let running = running_school_year(now);
+    year == running || year == running + 1
+}
+
 /// Sends the school year's statusmøder as planned now with `change`, for the leader of PPR
 /// or an administrator (or a private school's leader, her own school's only): the API's
 /// and the desk's one way (see the module's comment).
@@ -92,12 +110,16 @@ pub async fn send_year(
     year: i16,
     change: YearChange,
 ) -> Result<Value, ApiError> {
-    if !(2000..=2100).contains(&year) {
-        return Err(ApiError::bad_request("school_year is a year, e.g. 2027"));
+    let now = state.now();
+    let running = running_school_year(now);
+    if !sendable(year, now) {
+        return Err(ApiError::unprocessable(format!(
+            "invitations go out for the running school year ({running}) or the next ({}), not {year}",
+            running + 1
+        )));
     }
     let cfg = state.app.policy.cfg();
     let scope = scope(&cfg, caller)?;
-    let now = state.now();
     let (actor, purpose) = (
         caller.actor.clone(),
         caller.purpose_or("statusmoeder").to_string(),

@@ -19,7 +19,7 @@ use super::session::{csrf_field, Posted, SignedIn};
 use super::signin::{page, storage_trouble, MessagePage};
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
-use crate::api::meetings::{send_year, YearChange};
+use crate::api::meetings::{running_school_year, send_year, sendable, YearChange};
 use crate::api::state::ApiState;
 use crate::app::blocking;
 use crate::meetings::{planned, standing, Invite, Standing};
@@ -53,6 +53,8 @@ struct YearPage {
     pending: usize,
     /// UU and fritid's leaders, in words, for the mark's button.
     udskoling_names: String,
+    /// The running school year or the next: invitations may go out (another is only shown).
+    sendable: bool,
 }
 
 #[derive(Deserialize)]
@@ -110,14 +112,9 @@ async fn the_year(
                    leder; siden er deres og administratorernes.";
         return Err(refused(StatusCode::FORBIDDEN, why));
     };
-    let today = state.now().to_zoned(jiff::tz::TimeZone::UTC).date();
     let year = asked
         .filter(|y| (2000..=2100).contains(y))
-        .unwrap_or(if today.month() >= 8 {
-            today.year()
-        } else {
-            today.year() - 1
-        });
+        .unwrap_or_else(|| running_school_year(state.now()));
     let store = state.app.store.clone();
     let previous = blocking(move || store.series(year))
         .await
@@ -187,6 +184,7 @@ pub async fn year(
         sent: (invites.iter()).any(|i| standing(i, previous.as_ref()) != Standing::NotSent),
         pending,
         udskoling_names,
+        sendable: sendable(year, state.now()),
     };
     page(StatusCode::OK, year_page.render())
 }
@@ -226,6 +224,18 @@ pub struct Act {
 csrf_field!(Act);
 
 async fn done(state: &ApiState, caller: &Caller, year: i16, change: YearChange) -> Response {
+    if !sendable(year, state.now()) {
+        let running = running_school_year(state.now());
+        let text = format!(
+            "Intet blev sendt: indkaldelser sendes for det igangværende skoleår \
+             ({running}/{}) og det næste ({}/{}), ikke for {year}/{}.",
+            running + 1,
+            running + 1,
+            running + 2,
+            year + 1
+        );
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, &text);
+    }
     match send_year(state, caller, year, change).await {
         Ok(_) => Redirect::to(&format!("/statusmoeder?aar={year}")).into_response(),
         Err(ApiError::Store(e)) => storage_trouble(e),
