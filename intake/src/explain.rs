@@ -56,6 +56,30 @@ pub fn read_facts(path: &Path) -> Result<Facts> {
             kinds.join(", ")
         );
     };
+    let at = path.display();
+    if f.trin.is_some_and(|t| t > 4) {
+        anyhow::bail!("{at}: trin goes from 0 to 4");
+    }
+    if let Some(area) = f
+        .area
+        .as_deref()
+        .filter(|a| !modtag_config::roles::is_area(a))
+    {
+        anyhow::bail!(
+            "{at}: unknown area {area:?}: use one of {}",
+            modtag_config::roles::AREAS.join(", ")
+        );
+    }
+    let names: Vec<String> = match f.names {
+        Names::None => Vec::new(),
+        Names::One(s) => vec![s],
+        Names::Many(v) => v,
+    };
+    // Printed back to a terminal: no escape sequence from a file goes with them.
+    let texts = [&f.institution, &f.raadgiver].into_iter().flatten();
+    if texts.chain(&names).any(|t| t.chars().any(char::is_control)) {
+        anyhow::bail!("{at}: a name or id holds a control character");
+    }
     Ok(Facts {
         kind,
         trin: f.trin,
@@ -68,10 +92,43 @@ pub fn read_facts(path: &Path) -> Result<Facts> {
         out_of_hours: f.out_of_hours,
         institution: f.institution,
         raadgiver: f.raadgiver,
-        names: match f.names {
-            Names::None => Vec::new(),
-            Names::One(s) => vec![s],
-            Names::Many(v) => v,
-        },
+        names,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The file's name and what is wrong, for each kind of fact a tree cannot mean.
+    #[test]
+    fn facts_a_tree_cannot_mean_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("facts.json");
+        for (facts, says) in [
+            (
+                r#"{"kind": "underretning", "trin": 9}"#,
+                "trin goes from 0 to 4",
+            ),
+            (
+                r#"{"kind": "underretning", "area": "Mars"}"#,
+                "unknown area \"Mars\"",
+            ),
+            (
+                r#"{"kind": "trivselplus", "names": ["Karen\u001b[2J"]}"#,
+                "control character",
+            ),
+            (
+                r#"{"kind": "underretning", "raadgiver": "a\nb"}"#,
+                "control character",
+            ),
+        ] {
+            std::fs::write(&path, facts).unwrap();
+            let e = super::read_facts(&path).err().expect(facts).to_string();
+            assert!(
+                e.starts_with(&path.display().to_string()) && e.contains(says),
+                "{e}"
+            );
+        }
+        std::fs::write(&path, r#"{"kind": "underretning", "trin": 4}"#).unwrap();
+        assert_eq!(super::read_facts(&path).unwrap().trin, Some(4));
+    }
 }
