@@ -91,6 +91,24 @@ fn a_person_signs_in_with_password_and_totp_and_is_named_in_the_audit_log() {
     assert_eq!(header(&head, "referrer-policy"), Some("no-referrer"));
     assert!(body.contains("lang=\"da\"") && body.contains("for=\"totp\""));
 
+    // A post that is not a form (a script's JSON): the reason in Danish, on a page.
+    for path in ["/login", "/logout", "/tilmeld/abc"] {
+        let (status, head, body) = http_request(
+            d.http,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            b"{\"username\": \"lene.holm\"}",
+        )
+        .unwrap();
+        assert_eq!(status, 415, "{path}: {body}");
+        assert!(
+            header(&head, "content-type").is_some_and(|t| t.starts_with("text/html"))
+                && body.contains("Formularen kunne ikke læses"),
+            "{path}: {head}{body}"
+        );
+    }
+
     // Without the form's cookie (a post from elsewhere): refused.
     let (csrf, _) = form(&d);
     let forged = format!("username=lene.holm&password=x&totp=000000&csrf={csrf}");

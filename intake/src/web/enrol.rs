@@ -13,13 +13,13 @@ use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::User;
 use modtag_storage::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::session::Filled;
 use super::signin::{busy, cookie_header, page, refused, storage_trouble};
 use crate::api::auth::{client_of, cookie, throttled};
 use crate::api::state::{audit, durable, ApiState};
@@ -197,7 +197,7 @@ pub async fn submit(
     State(state): State<Arc<ApiState>>,
     Path(token): Path<String>,
     parts: Parts,
-    Form(f): Form<EnrolForm>,
+    Filled(f): Filled<EnrolForm>,
 ) -> Response {
     let client = client_of(&parts, &state);
     if let Some(wait) = held_back(&state, client) {

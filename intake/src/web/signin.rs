@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
+use super::session::Filled;
 use askama::Template;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
 use modtag_storage::audit::{Event, EventKind};
 use modtag_storage::records::User;
 use serde::Deserialize;
@@ -208,7 +208,7 @@ const WRONG: &str = "Brugernavn, adgangskode eller engangskode er forkert. Prøv
 pub async fn sign_in(
     State(state): State<Arc<ApiState>>,
     parts: Parts,
-    Form(input): Form<SignIn>,
+    Filled(input): Filled<SignIn>,
 ) -> Response {
     // An account id is at most 64 characters: anything longer is cut before it is used as a
     // key of the failure counts or written to the audit log (a flood of huge names must not
@@ -457,7 +457,7 @@ pub struct SignOut {
 pub async fn sign_out(
     State(state): State<Arc<ApiState>>,
     parts: Parts,
-    Form(input): Form<SignOut>,
+    Filled(input): Filled<SignOut>,
 ) -> Response {
     let Some((t, session)) = live_session(&state, &parts) else {
         return Redirect::to("/login").into_response();
