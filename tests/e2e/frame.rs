@@ -57,6 +57,25 @@ fn the_desk_in_its_frame_on_a_screen_a_phone_and_paper() {
         "/koe phone"
     );
     b.screenshot("frame-queue-phone");
+    // The first deadline on the first screen: the search stays, the other filters fold
+    // away until one is chosen (they filled a phone's first screen).
+    let first_deadline = "return [document.querySelector('table.queue tbody td').getBoundingClientRect().bottom, window.innerHeight];";
+    let v = b.eval(first_deadline);
+    let (bottom, screen) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+    assert!(
+        bottom <= screen,
+        "the first deadline ends at {bottom} px on a {screen} px screen"
+    );
+    let folded = "return document.querySelector('details.more-filters').open;";
+    assert_eq!(b.eval(folded), false);
+    b.goto(&format!("http://{}/koe?tilstand=alle", d.http));
+    assert_eq!(b.eval(folded), true, "a chosen filter is shown");
+    assert_eq!(
+        b.accessibility_violations(),
+        Vec::<String>::new(),
+        "/koe phone, filters open"
+    );
+    b.screenshot("frame-queue-phone-filters");
 
     // The item: the history with the earlier intake, fitting the phone too.
     b.goto(&format!("http://{}/koe/{newest}", d.http));

@@ -112,7 +112,7 @@ fn modtagelsens_queue_puts_akut_first_then_the_nearest_deadline() {
         )
     };
     b.fill("q", &akut);
-    b.follow("form.filters button");
+    b.follow("form.queue-search button");
     assert_eq!(listed(&b), serde_json::json!([akut]));
     assert_eq!(
         b.accessibility_violations(),
@@ -123,7 +123,7 @@ fn modtagelsens_queue_puts_akut_first_then_the_nearest_deadline() {
     // address, and is not echoed back into the page.
     b.goto(&format!("http://{}/koe", d.http));
     b.fill("q", "120315-4321");
-    b.follow("form.filters button");
+    b.follow("form.queue-search button");
     assert_eq!(listed(&b), serde_json::json!([first]));
     assert!(!b.url().contains("120315"), "{}", b.url());
     assert!(b.text().contains("Søgt på CPR-nummer"), "{}", b.text());

@@ -83,6 +83,9 @@ struct QueuePage<'a> {
     to: &'a str,
     /// A date that could not be read, to say so.
     date_error: Option<&'static str>,
+    /// A filter beyond the search is chosen (or a date was refused): the filters are shown
+    /// open. Otherwise they are folded, so the queue is on a phone's first screen.
+    narrowed: bool,
     /// The filters (never a search) as a query string for the paging links.
     filter_query: String,
     updated: String,
@@ -376,6 +379,12 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
                 .iter()
                 .map(|c| (c.as_str(), channel_name(*c), Some(*c) == channel))
                 .collect(),
+            narrowed: kind.is_some()
+                || !f.tilstand.is_empty()
+                || channel.is_some()
+                || from.is_some()
+                || to.is_some()
+                || date_error.is_some(),
             from: if from.is_some() { f.fra.trim() } else { "" },
             to: if to.is_some() { f.til.trim() } else { "" },
             date_error,
