@@ -99,6 +99,11 @@ fn the_leader_erases_an_intake_with_a_reason_and_the_log_keeps_it() {
     );
     assert!(!d.cli(&["triage", "show", &third]).status.success());
     assert!(d.data.join("ring-2.key").exists());
+    assert_eq!(
+        d.metric("modtag_ring_key_owed"),
+        1,
+        "for monitoring to alert on"
+    );
     std::fs::remove_dir(&blocker).unwrap();
     let run = d.cli_as(&lene, &["retention", "run"]);
     let said = String::from_utf8_lossy(&run.stdout);
@@ -109,6 +114,7 @@ fn the_leader_erases_an_intake_with_a_reason_and_the_log_keeps_it() {
     );
     assert!(!d.data.join("ring-2.key").exists());
     assert!(d.data.join("ring-3.key").exists());
+    assert_eq!(d.metric("modtag_ring_key_owed"), 0);
 
     // Nothing is due under the demo's rules yet; a dry run says so and changes nothing.
     let dry = d.cli_as(&lene, &["retention", "run", "--dry-run", "--json"]);

@@ -269,6 +269,7 @@ fn refused_after_error(
         if step.poisons {
             assert!(t.contains("451") && queued_as(&t).is_none(), "{what}: {t}");
             assert_eq!(ready, 503, "{what}: still ready with a poisoned store");
+            assert_eq!(d.metric("modtag_storage_refusing_writes"), 1, "{what}");
         } else {
             taken = queued_as(&t);
             assert!(
@@ -276,6 +277,7 @@ fn refused_after_error(
                 "{what}: refused after an error that did not poison: {t}"
             );
             assert_eq!(ready, 200, "{what}");
+            assert_eq!(d.metric("modtag_storage_refusing_writes"), 0, "{what}");
         }
         d.kill();
     }

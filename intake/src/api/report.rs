@@ -203,7 +203,7 @@ pub async fn metrics(
         ));
     }
     let store = state.app.store.clone();
-    let (items, outbox) = blocking(move || {
+    let (items, outbox, health) = blocking(move || {
         let failed = store.outbox_failed();
         let (deferred, oldest_deferred) = store.outbox_deferred()?;
         let outbox = OutboxCounts {
@@ -213,12 +213,18 @@ pub async fn metrics(
             oldest_deferred,
             unreadable: store.outbox_unreadable(Timestamp::MAX),
         };
-        Ok::<_, StoreError>((store.summaries()?, outbox))
+        let health = crate::report::StoreHealth {
+            refusing_writes: store.is_poisoned(),
+            ring_key_owed: store.ring_owed()?,
+        };
+        Ok::<_, StoreError>((store.summaries()?, outbox, health))
     })
     .await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::report::metrics(&items, outbox, state.now()) + &state.smtp.render(),
+        crate::report::metrics(&items, outbox, state.now())
+            + &crate::report::health_metrics(health)
+            + &state.smtp.render(),
     )
         .into_response())
 }

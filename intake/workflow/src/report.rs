@@ -115,6 +115,38 @@ pub struct OutboxCounts {
     pub unreadable: usize,
 }
 
+/// The store's own state for monitoring: what `/readyz` says, as gauges to alert on.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StoreHealth {
+    /// A write could not be made durable: the store refuses new work until a restart.
+    pub refusing_writes: bool,
+    /// An erasure whose ring key was not replaced: an older backup still opens it.
+    pub ring_key_owed: bool,
+}
+
+/// [`StoreHealth`] as Prometheus text.
+pub fn health_metrics(h: StoreHealth) -> String {
+    let mut out = String::new();
+    for (name, help, v) in [
+        (
+            "modtag_storage_refusing_writes",
+            "1 when a write could not be made durable and the store refuses new work until a restart.",
+            h.refusing_writes,
+        ),
+        (
+            "modtag_ring_key_owed",
+            "1 when an erasure's ring key replacement failed and is still owed.",
+            h.ring_key_owed,
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}\n",
+            u8::from(v)
+        ));
+    }
+    out
+}
+
 /// The same figures over all stored intakes, and the outbox's, as Prometheus text (format
 /// 0.0.4).
 pub fn metrics(items: &[ItemSummary], outbox: OutboxCounts, now: Timestamp) -> String {
