@@ -258,6 +258,24 @@ pub fn refuse_if_restoring(dir: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// An exclusive lock on a restore's staging directory, held until the restore is done: two
+/// restores into one new directory would otherwise write into the same one.
+fn claim(staging: &Path, dir: &Path) -> Result<std::fs::File, StoreError> {
+    let f = std::fs::File::open(staging).map_err(io(staging))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(under_way(dir)),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(staging)(e)),
+    }
+}
+
+fn under_way(dir: &Path) -> StoreError {
+    StoreError::Key(format!(
+        "{}: another restore into it is under way; wait for it to end",
+        dir.display()
+    ))
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
     let path = path.to_path_buf();
     move |source| StoreError::Io { path, source }
@@ -313,14 +331,25 @@ fn restore_beside(
     };
     let staging = parent.join(format!(".{}.restoring", name.unwrap_or_default()));
     if staging.exists() {
-        // Left by a restore that was cut off: ours by its name.
+        // Left by a restore that was cut off (ours by its name), unless another restore
+        // into the same directory holds it now: its lock says which.
+        let _other = claim(&staging, dir)?;
         std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
     }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
+        .create(&parent)
+        .map_err(io(&parent))?;
+    // Made here and not found: another restore that made it meanwhile is refused the same.
+    std::fs::DirBuilder::new()
+        .mode(0o700)
         .create(&staging)
-        .map_err(io(&staging))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => under_way(dir),
+            _ => io(&staging)(e),
+        })?;
+    let _held = claim(&staging, dir)?;
     let placed = write_restore(store_key, backup, keyring, &staging, now).and_then(|restored| {
         std::fs::rename(&staging, dir).map_err(io(dir))?;
         Ok(restored)

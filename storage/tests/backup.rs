@@ -141,7 +141,29 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
     );
     std::fs::remove_dir_all(&mounted).unwrap();
 
+    // Another restore into the same new directory under way (its staging directory
+    // locked): refused, and nothing of the other's touched. Once it is gone, what it left
+    // is cleared and the restore goes ahead.
+    let staging = target.path().join(".a.restoring");
+    std::fs::create_dir(&staging).unwrap();
+    std::fs::write(staging.join("theirs"), b"").unwrap();
+    let other = std::fs::File::open(&staging).unwrap();
+    other.lock().unwrap();
     let restored_dir = target.path().join("a");
+    let busy = restore(
+        &store_key,
+        file.as_slice(),
+        Some(keyring.as_slice()),
+        &restored_dir,
+        Timestamp::now(),
+    )
+    .map(|_| ());
+    assert!(
+        matches!(&busy, Err(e) if e.to_string().contains("another restore into it")),
+        "{busy:?}"
+    );
+    assert!(staging.join("theirs").exists() && !restored_dir.exists());
+    drop(other);
     let restored = restore(
         &store_key,
         file.as_slice(),
