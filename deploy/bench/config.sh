@@ -33,14 +33,20 @@ bench_config() {
 bench_disk() {
   local dir=$1 dev
   truncate -s 8G "$dir.ext4" && mkfs.ext4 -q -F "$dir.ext4" \
-    && dev=$(losetup --find --show --direct-io=on "$dir.ext4") && mount "$dev" "$dir" \
-    || { echo "could not mount a loop ext4 for the benchmark (needs root and a loop device)"; return 1; }
+    && dev=$(losetup --find --show --direct-io=on "$dir.ext4") \
+    || { echo "could not make a loop device for the benchmark (needs root and a loop device)"; return 1; }
+  # A device that could not be mounted is let go at once: bench_disk_remove finds devices
+  # by their mount, and would leave this one attached.
+  mount "$dev" "$dir" \
+    || { losetup --detach "$dev"; echo "could not mount $dev on $dir for the benchmark"; return 1; }
 }
 bench_disk_remove() {
   local dir=$1 dev
   dev=$(findmnt -n -o SOURCE "$dir" 2>/dev/null) || true
   umount "$dir" 2>/dev/null || true
   [[ -n $dev ]] && losetup --detach "$dev" 2>/dev/null || true
+  # And any other loop device still on the image (a run cut off between the two steps).
+  losetup --associated "$dir.ext4" 2>/dev/null | cut -d: -f1 | xargs -r -n1 losetup --detach 2>/dev/null || true
   rm -rf "$dir" "$dir.ext4"
 }
 
