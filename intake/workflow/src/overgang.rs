@@ -6,7 +6,8 @@
 //! (the rådgiver, who attends to hand over, and the lokal leder, or on the folkeskole area
 //! the Børneskolerådgivere), each gets the hand-over encrypted to their
 //! certificate, and both are invited to the first meeting by calendar, organized by the
-//! rådgiver. Once: the case records it, and the same overgang posted again sends nothing.
+//! rådgiver. Once per return from trin 3/4: the case records it, and the same overgang
+//! posted again sends nothing; a new one needs measures that ended after it.
 //! A plan like every workflow step: the effects go into a `Batch`.
 
 use jiff::civil::{Date, DateTime};
@@ -91,7 +92,7 @@ pub fn plan(
         now,
     );
     let share = consent(&input.consent_share, "deling af forløbets oplysninger", now);
-    if let Some(sent) = &case.overgang {
+    if let Some(sent) = case.overgang.as_ref().filter(|s| !new_episode(s, input)) {
         return Ok(sent_before(case, sent, input));
     }
     let mut refused = refusals(cfg, input, activate.is_some(), share.is_some(), now);
@@ -190,6 +191,14 @@ pub fn plan(
     )))
 }
 
+/// Whether the measures ended after the last overgang was sent: the child was back on
+/// trin 3/4 since (a child may move between the trin more than once), and this is a new
+/// overgang, not the last one posted again. A day in the future is refused on its own.
+fn new_episode(sent: &OvergangSent, input: &OvergangInput) -> bool {
+    let handed_over = sent.at.to_zoned(calendar::tz()).date();
+    input.measures_ended.is_some_and(|d| d > handed_over)
+}
+
 /// A case whose overgang was sent: the same one posted again (a second click, a reload)
 /// is answered as it was, with nothing sent; another first meeting is refused, since the
 /// hand-over and the invitations are out.
@@ -203,10 +212,12 @@ fn sent_before(
         return Err(vec![format!(
             "Sag {} overgik allerede til trin 2 den {}, med første møde {}: overdragelsen og \
              invitationerne er sendt og sendes ikke igen. Skal mødet flyttes, så aftal det med \
-             deltagerne.",
+             deltagerne. Har barnet siden været på trin 3/4 igen, så angiv den dag, de nye \
+             foranstaltninger sluttede (efter {}).",
             case.case_number,
             deadline::dated(sent.at),
             deadline::local_dated(&sent.first_meeting),
+            deadline::dated(sent.at),
         )]);
     }
     Ok((

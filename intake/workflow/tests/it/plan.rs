@@ -306,3 +306,53 @@ fn a_typed_address_gets_a_few_kvitteringer_a_day_at_most() {
             .as_deref()
             .is_some_and(|r| r.contains("sent by hand here"))));
 }
+
+/// Flow 4 more than once: a child handed back to trin 2, later on trin 3/4 again, is handed
+/// back again once the new measures have ended; the first overgang posted again is not.
+#[test]
+fn a_child_back_on_trin_3_4_again_moves_to_trin_2_again() {
+    use modtag_storage::forloeb::OvergangSent;
+    use modtag_workflow::overgang::{plan, ConsentInput, OvergangInput};
+    let cfg = modtag_config::load_embedded().unwrap();
+    let now = now();
+    let case = Case {
+        case_number: "SAG-300".into(),
+        cpr: "120315-4321".into(),
+        child_name: "Emil Hansen".into(),
+        raadgiver: "anna.kristensen".into(),
+        area: Some("skole".into()),
+        institution: Some("bakkeskolen".into()),
+        open: true,
+        overgang: Some(OvergangSent {
+            at: "2025-09-01T10:00:00Z".parse().unwrap(),
+            by: "anna".into(),
+            first_meeting: "2025-09-09T09:00".into(),
+            recipients: vec![],
+        }),
+    };
+    let consent = || {
+        Some(ConsentInput {
+            given_by: "forældre".into(),
+            how: "skriftligt".into(),
+            at: None,
+        })
+    };
+    let input = |ended: &str| OvergangInput {
+        consent: consent(),
+        consent_share: consent(),
+        measures_ended: Some(ended.parse().unwrap()),
+        first_meeting: Some("2026-03-10T09:00".parse().unwrap()),
+        ..OvergangInput::default()
+    };
+    let ids = Counter::default();
+    // The measures that ended before the first hand-over: that overgang again, refused.
+    let again = plan(&ids, &cfg, &case, &input("2025-08-29"), "anna", now).unwrap();
+    let why = again.err().expect("the same overgang is not sent twice");
+    assert!(why[0].contains("overgik allerede til trin 2"), "{why:?}");
+    // Measures that ended since: a new overgang, sent and recorded.
+    let (batch, done) = plan(&ids, &cfg, &case, &input("2026-02-27"), "anna", now)
+        .unwrap()
+        .expect("a new overgang");
+    assert!(done.already.is_none() && done.invitations > 0, "{done:?}");
+    assert!(!batch.outbox_entries().is_empty());
+}
