@@ -8,7 +8,7 @@ use std::time::Instant;
 use askama::Template;
 use axum::extract::Multipart;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use modtag_config::{Channel, Loaded};
 
@@ -110,9 +110,12 @@ fn client(parts: &Parts, cfg: &Loaded) -> IpAddr {
     crate::api::auth::client_behind(parts, trusted)
 }
 
-/// A fresh CSRF token and the cookie that pairs it with this browser.
-pub(super) fn pair(cfg: &Loaded) -> (String, HeaderValue) {
-    let token = crate::identity::sessions::token();
+/// The CSRF token and the cookie that pairs it with this browser: the one the browser
+/// already holds, or a fresh one. Kept while the browser keeps it, so that a form opened
+/// in an older tab (or left with Back) is still sent, not refused with its text lost.
+pub(super) fn pair(cfg: &Loaded, headers: &HeaderMap) -> (String, HeaderValue) {
+    let held = crate::api::auth::cookie(headers, FORM_COOKIE).filter(|t| is_token(t));
+    let token = held.map_or_else(crate::identity::sessions::token, str::to_string);
     let secure = cfg
         .config
         .public
@@ -124,6 +127,12 @@ pub(super) fn pair(cfg: &Loaded) -> (String, HeaderValue) {
     );
     let value = HeaderValue::from_str(&cookie).expect("the token is URL-safe base64");
     (token, value)
+}
+
+/// Whether a cookie's value has the shape of a token `pair` makes (32 random bytes, URL-safe
+/// base64): nothing else is echoed into a page or a `Set-Cookie`.
+fn is_token(t: &str) -> bool {
+    t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub(super) fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {

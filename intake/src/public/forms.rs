@@ -73,13 +73,14 @@ pub(super) fn privacy(cfg: &Loaded) -> Option<&Privacy> {
 
 fn send_sikkert_page(
     state: &PublicState,
+    headers: &HeaderMap,
     status: StatusCode,
     s: &Submission,
     errors: Problems,
     person: Option<&Professional>,
 ) -> Response {
     let cfg = state.app.policy.cfg();
-    let (csrf, cookie) = pair(&cfg);
+    let (csrf, cookie) = pair(&cfg, headers);
     let mitid = state.saml.as_ref().map(|m| m.settings.send_sikkert);
     let html = SendSikkertPage {
         csrf: &csrf,
@@ -104,6 +105,7 @@ pub(super) async fn send_sikkert_form(
     let person = super::mitid::signed_in(&state, &headers);
     send_sikkert_page(
         &state,
+        &headers,
         StatusCode::OK,
         &Submission::default(),
         Vec::new(),
@@ -175,6 +177,7 @@ pub(super) async fn send_sikkert(
     if !errors.is_empty() {
         return send_sikkert_page(
             &state,
+            &parts.headers,
             StatusCode::UNPROCESSABLE_ENTITY,
             &s,
             errors,

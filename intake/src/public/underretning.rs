@@ -40,13 +40,14 @@ struct UnderretningPage<'a> {
 
 fn underretning_page(
     state: &PublicState,
+    headers: &HeaderMap,
     status: StatusCode,
     s: &Submission,
     errors: Problems,
     person: Option<&Professional>,
 ) -> Response {
     let cfg = state.app.policy.cfg();
-    let (csrf, cookie) = pair(&cfg);
+    let (csrf, cookie) = pair(&cfg, headers);
     let html = UnderretningPage {
         csrf: &csrf,
         errors,
@@ -69,6 +70,7 @@ pub(super) async fn underretning_form(
     let person = super::mitid::signed_in(&state, &headers);
     underretning_page(
         &state,
+        &headers,
         StatusCode::OK,
         &Submission::default(),
         Vec::new(),
@@ -270,6 +272,7 @@ pub(super) async fn underretning(
     else {
         return underretning_page(
             &state,
+            &parts.headers,
             StatusCode::UNPROCESSABLE_ENTITY,
             &s,
             errors,
