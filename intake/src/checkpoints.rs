@@ -101,6 +101,7 @@ impl Worker {
                     move || crate::workflow::retention::run(&store, &rules, "system", now, false);
                 match tokio::task::spawn_blocking(run).await {
                     Ok(Ok(r)) if r.ring_owed.is_some() => tracing::error!(
+                        why = r.ring_owed.as_deref().unwrap_or_default(),
                         erased = r.erased.len(),
                         deliveries_removed = r.deliveries_removed.len(),
                         "retention: replacing the ring key failed; tried again tomorrow, or at \

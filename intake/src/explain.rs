@@ -122,7 +122,7 @@ mod tests {
             ),
         ] {
             std::fs::write(&path, facts).unwrap();
-            let e = super::read_facts(&path).err().expect(facts).to_string();
+            let e = super::read_facts(&path).expect_err(facts).to_string();
             assert!(
                 e.starts_with(&path.display().to_string()) && e.contains(says),
                 "{e}"

@@ -162,14 +162,27 @@ impl Policy {
         if mitid(o) != mitid(n) {
             restart_needed.push("[public.mitid_erhverv]");
         }
-        if o.journal != n.journal {
-            restart_needed.push("[journal]");
+        // The hook (its certificate and directories) is set up at start-up; the KLE
+        // numbers are read per record.
+        if o.journal.hook != n.journal.hook {
+            restart_needed.push("[journal.hook]");
         }
         // The log's format is set once, and the key files are read at start-up.
         if o.log != n.log {
             restart_needed.push("[log]");
         }
-        if o.keys != n.keys {
+        // The keys in use are read at start-up; the next ones are named for a rotation and
+        // read when it runs (name them, reload, rotate).
+        let in_use = |c: &modtag_config::Config| {
+            (c.keys.as_ref()).map(|k| {
+                (
+                    k.store_key.clone(),
+                    k.blind_index_key.clone(),
+                    k.ring_dir.clone(),
+                )
+            })
+        };
+        if in_use(o) != in_use(n) {
             restart_needed.push("[keys]");
         }
         let report = Reloaded {

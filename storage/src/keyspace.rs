@@ -45,10 +45,14 @@ pub(crate) const T_CHANGES: &str = "changes";
 pub(crate) const AUDIT_HEAD: &[u8] = b"audit_head";
 /// The audit Merkle tree's right edge (size and perfect-subtree roots), kept with the head.
 pub(crate) const AUDIT_FRONTIER: &[u8] = b"audit_frontier";
-/// Set (a count, u64 BE) by each commit that erases; cleared by a ring rotation that began
-/// after it. While set, an older copy (a backup) still opens what was erased, and the
-/// daily retention run replaces the ring key even when it erases nothing itself.
+/// Set by each commit that erases to the erasures' count then ([`RING_ERASURES`], so that
+/// no value comes twice); cleared by a ring rotation that read it before making its new
+/// ring key, only if it still holds what that rotation read. While set, an older copy (a
+/// backup) still opens what was erased, and the daily retention run replaces the ring key
+/// even when it erases nothing itself.
 pub(crate) const RING_OWED: &[u8] = b"ring_owed";
+/// How many commits erased (u64 BE), never reset: what [`RING_OWED`] is set to.
+pub(crate) const RING_ERASURES: &[u8] = b"ring_erasures";
 /// Signed checkpoints of the audit tree: tree size (u64 BE) → signed note.
 pub(crate) const T_CHECKPOINTS: &str = "checkpoints";
 

@@ -217,6 +217,7 @@ pub fn restore(
     if !dir.exists() {
         return restore_beside(store_key, backup, keyring, dir, now);
     }
+    let _held = claim(dir, dir)?;
     let ours = dir.join(RESTORING);
     if data_in(dir).map_err(io(dir))? > 0 && !ours.exists() {
         return Err(StoreError::Key(format!(
@@ -258,14 +259,30 @@ pub fn refuse_if_restoring(dir: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// An exclusive lock on a restore's staging directory, held until the restore is done: two
-/// restores into one new directory would otherwise write into the same one.
-fn claim(staging: &Path, dir: &Path) -> Result<std::fs::File, StoreError> {
-    let f = std::fs::File::open(staging).map_err(io(staging))?;
+/// An exclusive lock on the directory a restore writes into (its staging directory, or the
+/// data directory restored in place), held until the restore is done: two restores into
+/// one directory would otherwise write into the same files, and one clear what the other
+/// wrote. The lock is on what is at `path` still after it was taken: one removed and made
+/// again by another restore in between is that other's.
+fn claim(path: &Path, dir: &Path) -> Result<std::fs::File, StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let gone = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => under_way(dir),
+        _ => io(path)(e),
+    };
+    let f = std::fs::File::open(path).map_err(gone)?;
     match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => Err(under_way(dir)),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(staging)(e)),
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(under_way(dir)),
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(path)(e)),
+    }
+    let (held, now) = (
+        f.metadata().map_err(io(path))?,
+        std::fs::metadata(path).map_err(gone)?,
+    );
+    match (held.dev(), held.ino()) == (now.dev(), now.ino()) {
+        true => Ok(f),
+        false => Err(under_way(dir)),
     }
 }
 

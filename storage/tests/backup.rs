@@ -126,6 +126,26 @@ fn a_backup_under_load_restores_every_earlier_intake_and_no_erased_one() {
         matches!(&refused, Err(e) if e.to_string().contains("restore into it again")),
         "{refused:?}"
     );
+    // While another restore writes into it (its lock held), a second does not clear it.
+    let other = std::fs::File::open(&mounted).unwrap();
+    other.lock().unwrap();
+    let busy = restore(
+        &store_key,
+        file.as_slice(),
+        Some(keyring.as_slice()),
+        &mounted,
+        Timestamp::now(),
+    )
+    .map(|_| ());
+    assert!(
+        matches!(&busy, Err(e) if e.to_string().contains("another restore into it")),
+        "{busy:?}"
+    );
+    assert!(
+        mounted.join("db").exists(),
+        "the other's writing is left alone"
+    );
+    drop(other);
     restore(
         &store_key,
         file.as_slice(),

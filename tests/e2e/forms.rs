@@ -230,12 +230,18 @@ fn hostile_submissions_are_refused_and_leave_nothing_behind() {
             http_request(public, "GET", "/underretning", &[("Cookie", cookie)], b"").unwrap();
         assert_eq!(code, 200, "{head}");
         let set = set_cookie(&head, "modtag_formular").expect("the form's cookie");
-        (csrf_field(&body).unwrap(), set.split(';').next().unwrap().to_string())
+        (
+            csrf_field(&body).unwrap(),
+            set.split(';').next().unwrap().to_string(),
+        )
     };
     assert_eq!(again(&cookie), (first.clone(), cookie.clone()));
     // A cookie not of its making is not taken, nor echoed into the page.
     let (token, set) = again("modtag_formular=\"><script>");
-    assert!(token.len() == 43 && token != first && !set.contains("script"), "{set}");
+    assert!(
+        token.len() == 43 && token != first && !set.contains("script"),
+        "{set}"
+    );
 
     // An attachment over max_attachment_bytes (10 MiB in the demo): 413 while it streams.
     // Its file name names a child, and the refusal is logged: the log scan at the end

@@ -495,6 +495,39 @@ fn the_statusmoede_invitations_are_mailed_as_calendar_requests() {
         "a day without a meeting: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A year on (2028/2029 running): 2027's meetings are no longer sent or changed, but
+    // what was sent can still be cancelled (a year sent by mistake must be taken back).
+    assert!(d.stop().success());
+    d.opts.faketime = Some("2028-09-01T09:00:00Z".into());
+    d.spawn();
+    let late = d.cli(&["route", "statusmoeder", "--school-year", "2027", "--send"]);
+    let said = String::from_utf8_lossy(&late.stderr);
+    assert!(!late.status.success() && said.contains("(2028)"), "{said}");
+    let taken_back = d.cli_json(&[
+        "route",
+        "statusmoeder",
+        "--school-year",
+        "2027",
+        "--send",
+        "--cancel",
+        "2027-10-12",
+        "--json",
+    ]);
+    assert_eq!(taken_back["cancelled"], 4, "{taken_back}");
+    let never = d.cli(&[
+        "route",
+        "statusmoeder",
+        "--school-year",
+        "2025",
+        "--send",
+        "--cancel",
+        "2025-10-14",
+    ]);
+    let said = String::from_utf8_lossy(&never.stderr);
+    assert!(
+        !never.status.success() && said.contains("not 2025"),
+        "a past year never sent has nothing to cancel: {said}"
+    );
     assert!(d.stop().success());
     let audited = d.audit_text("invitations_sent");
     assert!(audited.contains("\"invitations\":84"), "{audited}");

@@ -112,11 +112,19 @@ pub async fn send_year(
 ) -> Result<Value, ApiError> {
     let now = state.now();
     let running = running_school_year(now);
-    if !sendable(year, now) {
-        return Err(ApiError::unprocessable(format!(
+    let refused = move || {
+        ApiError::unprocessable(format!(
             "invitations go out for the running school year ({running}) or the next ({}), not {year}",
-            running + 1
-        )));
+            running.saturating_add(1)
+        ))
+    };
+    // Another year's meetings may only be cancelled, and only once sent: a series sent for
+    // a wrong year must be taken back.
+    let cancel_only = change.udskoling.is_none()
+        && change.moved.is_none()
+        && (change.cancel_day.is_some() || change.cancel_uid.is_some());
+    if !sendable(year, now) && !cancel_only {
+        return Err(refused());
     }
     let cfg = state.app.policy.cfg();
     let scope = scope(&cfg, caller)?;
@@ -131,6 +139,9 @@ pub async fn send_year(
             // One sending of a year at a time: each compares with what the last one kept.
             let _held = store.lock_item(&reference);
             let mut previous = store.series(year)?;
+            if !sendable(year, now) && previous.is_none() {
+                return Err(refused());
+            }
             one_of_yours(&cfg, year, scope.as_deref(), previous.as_ref(), &change)?;
             if let Some((_, start)) = &change.moved {
                 if let Some(why) = crate::meetings::move_refusal(&cfg, year, *start) {

@@ -132,7 +132,9 @@ pub(super) fn pair(cfg: &Loaded, headers: &HeaderMap) -> (String, HeaderValue) {
 /// Whether a cookie's value has the shape of a token `pair` makes (32 random bytes, URL-safe
 /// base64): nothing else is echoed into a page or a `Set-Cookie`.
 fn is_token(t: &str) -> bool {
-    t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    t.len() == 43
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub(super) fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {

@@ -224,10 +224,14 @@ pub struct Act {
 csrf_field!(Act);
 
 async fn done(state: &ApiState, caller: &Caller, year: i16, change: YearChange) -> Response {
-    if !sendable(year, state.now()) {
-        let running = running_school_year(state.now());
+    // A cancellation goes for any year that was sent (see `send_year`).
+    // One who may not send is told that first (by `send_year`), whatever the year.
+    let cancelling = change.cancel_uid.is_some() || change.cancel_day.is_some();
+    let may = crate::api::meetings::scope(&state.app.policy.cfg(), caller).is_ok();
+    if may && (!(2000..=2100).contains(&year) || (!sendable(year, state.now()) && !cancelling)) {
+        let (running, year) = (i32::from(running_school_year(state.now())), i32::from(year));
         let text = format!(
-            "Intet blev sendt: indkaldelser sendes for det igangværende skoleår \
+            "Intet blev sendt: invitationer sendes for det igangværende skoleår \
              ({running}/{}) og det næste ({}/{}), ikke for {year}/{}.",
             running + 1,
             running + 1,

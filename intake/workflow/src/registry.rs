@@ -24,6 +24,10 @@ pub fn import(
     purpose: &str,
     now: Timestamp,
 ) -> Result<ImportCounts, StoreError> {
+    // One import at a time: two read without locks could each leave a case the other
+    // changes, and the registry end as neither file says.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut counts = ImportCounts::default();
     // First without locks: most of a daily registry is as it was, and holding every case's
     // lock (up to all of the stripes intakes share) while reading a large one would hold up

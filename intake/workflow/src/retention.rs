@@ -129,7 +129,8 @@ pub fn run(
         }
     }
     report.deliveries_removed = removed;
-    if !report.erased.is_empty() || store.ring_owed()? {
+    // Not knowing whether a key is owed (the store cannot say) is taken as owed.
+    if !report.erased.is_empty() || store.ring_owed().unwrap_or(true) {
         // The erasures are done and durable whatever happens here: an error now must not
         // read as "nothing was erased".
         match store.rotate_ring(actor, now) {
@@ -147,7 +148,8 @@ pub enum Erasure {
     /// Erased, and the ring key replaced: no copy opens again.
     Erased,
     /// Erased, but replacing the ring key failed: a copy taken before (a backup) still
-    /// opens until the next erasure replaces it. Said as it is, not as "nothing changed".
+    /// opens it until a retention run (the daemon's daily one, or `modtag retention run`)
+    /// replaces the ring key. Said as it is, not as "nothing changed".
     RingNotReplaced(StoreError),
 }
 

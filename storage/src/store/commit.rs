@@ -459,10 +459,13 @@ fn erase(t: &Tx<'_>, erased: &[(String, Vec<Vec<u8>>)]) -> Result<(), Abort> {
         }
     }
     if !erased.is_empty() {
-        let n = (t.meta.get(RING_OWED)?)
+        // A value no earlier erasure set: a rotation that read an older one cannot clear it.
+        let n = (t.meta.get(RING_ERASURES)?)
             .and_then(|v| v.as_ref().try_into().ok())
             .map_or(0, u64::from_be_bytes);
-        t.meta.insert(RING_OWED, &(n + 1).to_be_bytes())?;
+        let next = (n + 1).to_be_bytes();
+        t.meta.insert(RING_ERASURES, &next)?;
+        t.meta.insert(RING_OWED, &next)?;
     }
     Ok(())
 }
