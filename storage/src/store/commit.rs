@@ -16,7 +16,7 @@ use crate::crypto;
 use crate::keyspace::*;
 use crate::StoreError;
 
-type Abort = ConflictableTransactionError<StoreError>;
+pub(super) type Abort = ConflictableTransactionError<StoreError>;
 
 impl Store {
     /// Writes a batch atomically. Not yet durable: call [`Store::flush`] before telling
@@ -382,7 +382,7 @@ impl Writes {
         for (r, wrapped) in &self.new_keys {
             t.item_keys.insert(r.as_bytes(), wrapped.as_slice())?;
         }
-        erase(t, &self.erased)?;
+        super::erase::in_transaction(t, &self.erased)?;
         check_users_unchanged(t, &self.users_seen)?;
         for (id, c) in &sealed.users {
             t.users.insert(id.as_bytes(), c.as_slice())?;
@@ -442,30 +442,6 @@ fn stamp_changes(
         .chain(erased.iter().map(|(r, _)| r.as_str()));
     for r in changed {
         t.changes.insert(r.as_bytes(), &stamp)?;
-    }
-    Ok(())
-}
-
-/// Erased: the intake's key goes, and with it every copy of its data.
-fn erase(t: &Tx<'_>, erased: &[(String, Vec<Vec<u8>>)]) -> Result<(), Abort> {
-    for (reference, index_keys) in erased {
-        let r = reference.as_bytes();
-        t.item_keys.remove(r)?;
-        t.messages.remove(r)?;
-        t.items.remove(r)?;
-        t.item_state.remove(r)?;
-        for key in index_keys {
-            t.item_index.remove(key.as_slice())?;
-        }
-    }
-    if !erased.is_empty() {
-        // A value no earlier erasure set: a rotation that read an older one cannot clear it.
-        let n = (t.meta.get(RING_ERASURES)?)
-            .and_then(|v| v.as_ref().try_into().ok())
-            .map_or(0, u64::from_be_bytes);
-        let next = (n + 1).to_be_bytes();
-        t.meta.insert(RING_ERASURES, &next)?;
-        t.meta.insert(RING_OWED, &next)?;
     }
     Ok(())
 }

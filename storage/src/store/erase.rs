@@ -6,6 +6,8 @@
 use jiff::Timestamp;
 
 use super::batch::{Batch, Erased};
+use super::commit::Abort;
+use super::trees::Tx;
 use super::Store;
 use crate::audit::{Event, EventKind};
 use crate::keyspace::*;
@@ -155,4 +157,29 @@ impl Store {
         self.flush()?;
         Ok(true)
     }
+}
+
+/// In a commit's transaction, the intakes it erases (`reference`, their blind-index keys):
+/// each key goes, and with it every copy of its data; the ring key is marked owed.
+pub(super) fn in_transaction(t: &Tx<'_>, erased: &[(String, Vec<Vec<u8>>)]) -> Result<(), Abort> {
+    for (reference, index_keys) in erased {
+        let r = reference.as_bytes();
+        t.item_keys.remove(r)?;
+        t.messages.remove(r)?;
+        t.items.remove(r)?;
+        t.item_state.remove(r)?;
+        for key in index_keys {
+            t.item_index.remove(key.as_slice())?;
+        }
+    }
+    if !erased.is_empty() {
+        // A value no earlier erasure set: a rotation that read an older one cannot clear it.
+        let n = (t.meta.get(RING_ERASURES)?)
+            .and_then(|v| v.as_ref().try_into().ok())
+            .map_or(0, u64::from_be_bytes);
+        let next = (n + 1).to_be_bytes();
+        t.meta.insert(RING_ERASURES, &next)?;
+        t.meta.insert(RING_OWED, &next)?;
+    }
+    Ok(())
 }
