@@ -117,74 +117,7 @@ impl Policy {
         };
         // Against what the daemon started with, not the last reload: a section changed
         // twice still needs its restart.
-        let (o, n) = (&self.started.config, &loaded.config);
-        let mut restart_needed = Vec::new();
-        if o.smtp != n.smtp || o.sender_auth != n.sender_auth {
-            restart_needed.push("[smtp]");
-        }
-        if o.mailboxes != n.mailboxes {
-            restart_needed.push("[[mailbox]]");
-        }
-        if o.http != n.http {
-            restart_needed.push("[http]");
-        }
-        if o.relay != n.relay {
-            restart_needed.push("[relay]");
-        }
-        if o.oidc != n.oidc {
-            restart_needed.push("[oidc]");
-        }
-        // Read once at start-up (their certificates and listeners): a fingerprint removed
-        // from [digital_post.receipts] is still let in until the restart, so say so.
-        if o.digital_post != n.digital_post {
-            restart_needed.push("[digital_post]");
-        }
-        // The forms' listener, TLS, limits and rate limiters are made at start-up; the
-        // privacy notice, proxies and address are read per request.
-        let public = |c: &modtag_config::Config| {
-            c.public.as_ref().map(|p| {
-                let limits = (
-                    p.max_request_bytes,
-                    p.max_connections,
-                    p.request_timeout_secs,
-                );
-                let rates = (
-                    p.submissions_per_minute,
-                    p.submissions_per_minute_per_client,
-                );
-                (p.listen, p.tls.clone(), limits, rates)
-            })
-        };
-        if public(o) != public(n) {
-            restart_needed.push("[public]");
-        }
-        let mitid = |c: &modtag_config::Config| c.public.as_ref().map(|p| p.mitid_erhverv.clone());
-        if mitid(o) != mitid(n) {
-            restart_needed.push("[public.mitid_erhverv]");
-        }
-        // The hook (its certificate and directories) is set up at start-up; the KLE
-        // numbers are read per record.
-        if o.journal.hook != n.journal.hook {
-            restart_needed.push("[journal.hook]");
-        }
-        // The log's format is set once, and the key files are read at start-up.
-        if o.log != n.log {
-            restart_needed.push("[log]");
-        }
-        // The keys in use are read at start-up; the next ones are named for a rotation and
-        // read when it runs (name them, reload, rotate).
-        let in_use = |c: &modtag_config::Config| {
-            (c.keys.as_ref()).map(|k| {
-                (
-                    k.store_key.clone(),
-                    k.blind_index_key.clone(),
-                    k.ring_dir.clone(),
-                )
-            })
-        };
-        if in_use(o) != in_use(n) {
-            restart_needed.push("[keys]");
-        }
+        let restart_needed = restart_needed(&self.started.config, &loaded.config);
         let report = Reloaded {
             previous_hash: old.tree.hash.clone(),
             tree_hash: loaded.tree.hash.clone(),
@@ -225,4 +158,58 @@ impl Policy {
         });
         Ok(report)
     }
+}
+
+/// The sections read only at start-up that differ between `o` (what the daemon started
+/// with) and `n`.
+fn restart_needed(o: &modtag_config::Config, n: &modtag_config::Config) -> Vec<&'static str> {
+    use modtag_config::Config;
+    // The forms' listener, TLS, limits and rate limiters are made at start-up; the privacy
+    // notice, proxies, address and attachment limits are read per request.
+    let public = |c: &Config| {
+        c.public.as_ref().map(|p| {
+            let limits = (
+                p.max_request_bytes,
+                p.max_connections,
+                p.request_timeout_secs,
+            );
+            let rates = (
+                p.submissions_per_minute,
+                p.submissions_per_minute_per_client,
+            );
+            (p.listen, p.tls.clone(), limits, rates)
+        })
+    };
+    let mitid = |c: &Config| c.public.as_ref().map(|p| p.mitid_erhverv.clone());
+    // The keys in use are read at start-up; the next ones are named for a rotation and
+    // read when it runs (name them, reload, rotate).
+    let in_use = |c: &Config| {
+        (c.keys.as_ref()).map(|k| {
+            (
+                k.store_key.clone(),
+                k.blind_index_key.clone(),
+                k.ring_dir.clone(),
+            )
+        })
+    };
+    [
+        ("[smtp]", o.smtp != n.smtp || o.sender_auth != n.sender_auth),
+        ("[[mailbox]]", o.mailboxes != n.mailboxes),
+        ("[http]", o.http != n.http),
+        ("[relay]", o.relay != n.relay),
+        ("[oidc]", o.oidc != n.oidc),
+        // Its certificates and listener: a fingerprint removed from the receipts' list is
+        // still let in until the restart.
+        ("[digital_post]", o.digital_post != n.digital_post),
+        ("[public]", public(o) != public(n)),
+        ("[public.mitid_erhverv]", mitid(o) != mitid(n)),
+        // The hook (its certificate and directories); the KLE numbers are read per record.
+        ("[journal.hook]", o.journal.hook != n.journal.hook),
+        // The log's format is set once.
+        ("[log]", o.log != n.log),
+        ("[keys]", in_use(o) != in_use(n)),
+    ]
+    .into_iter()
+    .filter_map(|(section, changed)| changed.then_some(section))
+    .collect()
 }

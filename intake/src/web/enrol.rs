@@ -19,7 +19,7 @@ use modtag_storage::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::session::Filled;
+use super::signin::Filled;
 use super::signin::{busy, cookie_header, page, refused, storage_trouble};
 use crate::api::auth::{client_of, cookie, throttled};
 use crate::api::state::{audit, durable, ApiState};

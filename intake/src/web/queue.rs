@@ -273,6 +273,15 @@ pub async fn search(
     render(&state, &caller, &f).await
 }
 
+impl Filters {
+    /// Whether a filter beyond the search was given (a date that cannot be read too).
+    fn narrowed(&self) -> bool {
+        [&self.art, &self.tilstand, &self.kanal, &self.fra, &self.til]
+            .iter()
+            .any(|v| !v.trim().is_empty())
+    }
+}
+
 async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
     let (desk, doegnvagt, desk_name) = desk_of(caller);
     let kind = Kind::parse(&f.art).filter(|k| desk.contains(k));
@@ -379,12 +388,7 @@ async fn render(state: &ApiState, caller: &Caller, f: &Filters) -> Response {
                 .iter()
                 .map(|c| (c.as_str(), channel_name(*c), Some(*c) == channel))
                 .collect(),
-            narrowed: kind.is_some()
-                || !f.tilstand.is_empty()
-                || channel.is_some()
-                || from.is_some()
-                || to.is_some()
-                || date_error.is_some(),
+            narrowed: f.narrowed(),
             from: if from.is_some() { f.fra.trim() } else { "" },
             to: if to.is_some() { f.til.trim() } else { "" },
             date_error,

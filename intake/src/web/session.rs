@@ -9,7 +9,6 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::Form;
 use serde::de::DeserializeOwned;
 
 use super::signin::{page, to_sign_in, MessagePage};
@@ -104,31 +103,9 @@ where
         *form.method_mut() = parts.method.clone();
         *form.uri_mut() = parts.uri.clone();
         *form.headers_mut() = parts.headers.clone();
-        let Filled(form) = Filled::<T>::from_request(form, state).await?;
+        let super::signin::Filled(form) =
+            super::signin::Filled::<T>::from_request(form, state).await?;
         let caller = posting(&mut parts, state, form.csrf()).await?;
         Ok(Posted(caller, form))
-    }
-}
-
-/// A form posted to a page of the desk, as an extractor (sign-in, sign-out, enrolment:
-/// no session yet, or its own checks): one that cannot be read (another content type, a
-/// field missing) is answered with a page in Danish, not the framework's English line.
-pub struct Filled<T>(pub T);
-
-impl<T, S> FromRequest<S> for Filled<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = Response;
-
-    async fn from_request(req: Request, state: &S) -> Result<Filled<T>, Response> {
-        let Form(form) = Form::<T>::from_request(req, state).await.map_err(|e| {
-            let text =
-                "Intet blev gemt: formularen kunne ikke læses. Åbn siden igen, og prøv på ny.";
-            let title = "Formularen kunne ikke læses";
-            page(e.status(), MessagePage { title, text }.render())
-        })?;
-        Ok(Filled(form))
     }
 }

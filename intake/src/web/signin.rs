@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use super::session::Filled;
 use askama::Template;
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -481,6 +480,31 @@ pub async fn sign_out(
         cookie_header(&state, session_cookie(&state), "", "/", Some(0)),
     );
     res
+}
+
+/// A form posted to a page of the desk, as an extractor (sign-in, sign-out, enrolment:
+/// no session yet, or its own checks): one that cannot be read (another content type, a
+/// field missing) is answered with a page in Danish, not the framework's English line.
+pub struct Filled<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for Filled<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Filled<T>, Response> {
+        let axum::Form(form) = axum::Form::<T>::from_request(req, state)
+            .await
+            .map_err(|e| {
+                let text =
+                    "Intet blev gemt: formularen kunne ikke læses. Åbn siden igen, og prøv på ny.";
+                let title = "Formularen kunne ikke læses";
+                page(e.status(), MessagePage { title, text }.render())
+            })?;
+        Ok(Filled(form))
+    }
 }
 
 #[cfg(test)]

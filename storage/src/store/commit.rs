@@ -9,14 +9,12 @@ use jiff::Timestamp;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::batch::Batch;
-use super::trees::Tx;
+use super::trees::{Abort, Tx};
 use super::Store;
 use crate::audit::Entry;
 use crate::crypto;
 use crate::keyspace::*;
 use crate::StoreError;
-
-pub(super) type Abort = ConflictableTransactionError<StoreError>;
 
 impl Store {
     /// Writes a batch atomically. Not yet durable: call [`Store::flush`] before telling

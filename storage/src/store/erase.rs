@@ -6,8 +6,7 @@
 use jiff::Timestamp;
 
 use super::batch::{Batch, Erased};
-use super::commit::Abort;
-use super::trees::Tx;
+use super::trees::{Abort, Tx};
 use super::Store;
 use crate::audit::{Event, EventKind};
 use crate::keyspace::*;

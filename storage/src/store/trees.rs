@@ -13,6 +13,9 @@ use sled::Transactional;
 
 use crate::keyspace::*;
 
+/// Why a commit's transaction gave up: a conflict to retry, or a store error.
+pub(super) type Abort = sled::transaction::ConflictableTransactionError<crate::StoreError>;
+
 /// Declares [`Trees`] and [`Tx`] from one list of `field: NAME` pairs (each with its doc).
 macro_rules! trees {
     ($($(#[$doc:meta])* $field:ident: $name:ident,)+) => {
