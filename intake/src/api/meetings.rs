@@ -110,6 +110,9 @@ pub async fn send_year(
     year: i16,
     change: YearChange,
 ) -> Result<Value, ApiError> {
+    let cfg = state.app.policy.cfg();
+    // Who may not send at all is told so first, whatever the year.
+    let scope = scope(&cfg, caller)?;
     let now = state.now();
     let running = running_school_year(now);
     let refused = move || {
@@ -126,8 +129,6 @@ pub async fn send_year(
     if !sendable(year, now) && !cancel_only {
         return Err(refused());
     }
-    let cfg = state.app.policy.cfg();
-    let scope = scope(&cfg, caller)?;
     let (actor, purpose) = (
         caller.actor.clone(),
         caller.purpose_or("statusmoeder").to_string(),
@@ -170,9 +171,19 @@ pub async fn send_year(
             let (previous, others) =
                 crate::meetings::within(scope.as_deref(), &mut invites, previous);
             let cancel = (change.cancel_day, change.cancel_uid.as_deref());
-            let mut plan =
-                crate::meetings::sending(&cfg.directory, year, &invites, previous, cancel, now)
-                    .map_err(ApiError::unprocessable)?;
+            let mut plan = match sendable(year, now) {
+                true => {
+                    crate::meetings::sending(&cfg.directory, year, &invites, previous, cancel, now)
+                }
+                // Another year: its meetings as they were sent, and only the cancellation.
+                false => crate::meetings::cancel::cancelling(
+                    &cfg.directory,
+                    previous.unwrap_or_default(),
+                    cancel,
+                    now,
+                ),
+            }
+            .map_err(ApiError::unprocessable)?;
             plan.series.meetings.extend(others);
             let mut b = Batch::new();
             let mut count = 0;

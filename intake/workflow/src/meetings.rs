@@ -6,6 +6,8 @@
 //! longer planned or cancelled by hand (`METHOD:CANCEL`). An invitation names staff only:
 //! no child.
 
+pub mod cancel;
+
 use jiff::civil::{Date, DateTime};
 use jiff::Timestamp;
 use modtag_config::{Directory, Loaded};
@@ -195,15 +197,18 @@ pub fn planned(
 /// year (August to the summer holiday).
 pub fn move_refusal(loaded: &Loaded, year: i16, start: DateTime) -> Option<String> {
     let day = start.date();
-    let (first, summer) = (
-        Date::new(year, 8, 1).expect("1 August exists"),
-        Date::new(year + 1, 7, 1).expect("1 July exists"),
-    );
+    // A year as posted (a crafted one included): no panic at the calendar's edge.
+    let (Ok(first), Ok(summer)) = (
+        Date::new(year, 8, 1),
+        Date::new(year.saturating_add(1), 7, 1),
+    ) else {
+        return Some(format!("{year} er ikke et skoleår."));
+    };
     if day < first || day >= summer {
         return Some(format!(
             "{} ligger uden for skoleåret {year}/{}.",
             day.strftime("%d.%m.%Y"),
-            year + 1
+            i32::from(year) + 1
         ));
     }
     if modtag_router::calendar::closed(day, &loaded.directory.calendar) {

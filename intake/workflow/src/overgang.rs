@@ -191,12 +191,24 @@ pub fn plan(
     )))
 }
 
-/// Whether the measures ended after the last overgang was sent: the child was back on
-/// trin 3/4 since (a child may move between the trin more than once), and this is a new
-/// overgang, not the last one posted again. A day in the future is refused on its own.
+/// Whether the measures ended after the last overgang's first meeting (so after it was
+/// sent, too): the child was back on trin 3/4 since (a child may move between the trin more
+/// than once), and this is a new overgang, not the last one posted again nor a way to move
+/// its meeting, which is still ahead while no such day can be given (a day in the future is
+/// refused on its own).
 fn new_episode(sent: &OvergangSent, input: &OvergangInput) -> bool {
+    let Some(met) = first_meeting_day(sent) else {
+        return false;
+    };
     let handed_over = sent.at.to_zoned(calendar::tz()).date();
-    input.measures_ended.is_some_and(|d| d > handed_over)
+    input
+        .measures_ended
+        .is_some_and(|d| d > met.max(handed_over))
+}
+
+/// The day of the last overgang's first meeting.
+fn first_meeting_day(sent: &OvergangSent) -> Option<Date> {
+    sent.first_meeting.get(..10)?.parse().ok()
 }
 
 /// A case whose overgang was sent: the same one posted again (a second click, a reload)
@@ -213,11 +225,12 @@ fn sent_before(
             "Sag {} overgik allerede til trin 2 den {}, med første møde {}: overdragelsen og \
              invitationerne er sendt og sendes ikke igen. Skal mødet flyttes, så aftal det med \
              deltagerne. Har barnet siden været på trin 3/4 igen, så angiv den dag, de nye \
-             foranstaltninger sluttede (efter {}).",
+             foranstaltninger sluttede (senere end {}).",
             case.case_number,
             deadline::dated(sent.at),
             deadline::local_dated(&sent.first_meeting),
-            deadline::dated(sent.at),
+            first_meeting_day(sent)
+                .map_or_else(String::new, |d| d.strftime("%d.%m.%Y").to_string()),
         )]);
     }
     Ok((

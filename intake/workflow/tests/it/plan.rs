@@ -345,10 +345,17 @@ fn a_child_back_on_trin_3_4_again_moves_to_trin_2_again() {
         ..OvergangInput::default()
     };
     let ids = Counter::default();
-    // The measures that ended before the first hand-over: that overgang again, refused.
-    let again = plan(&ids, &cfg, &case, &input("2025-08-29"), "anna", now).unwrap();
-    let why = again.err().expect("the same overgang is not sent twice");
-    assert!(why[0].contains("overgik allerede til trin 2"), "{why:?}");
+    // The measures that ended before the first hand-over, or before its first meeting:
+    // that overgang again (or a way to move its meeting), refused.
+    for ended in ["2025-08-29", "2025-09-05", "2025-09-09"] {
+        let again = plan(&ids, &cfg, &case, &input(ended), "anna", now).unwrap();
+        let why = again.err().expect("the same overgang is not sent twice");
+        assert!(
+            why[0].contains("overgik allerede til trin 2")
+                && why[0].contains("senere end 09.09.2025"),
+            "{ended}: {why:?}"
+        );
+    }
     // Measures that ended since: a new overgang, sent and recorded.
     let (batch, done) = plan(&ids, &cfg, &case, &input("2026-02-27"), "anna", now)
         .unwrap()
