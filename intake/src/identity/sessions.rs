@@ -27,7 +27,7 @@ pub struct Sessions {
     max: SignedDuration,
 }
 
-pub use modtag_workflow::token::{digest, token};
+pub use modtag_workflow::token::{digest, token, well_formed};
 
 fn key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()

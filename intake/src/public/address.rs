@@ -45,14 +45,6 @@ fn dead() -> Response {
     )
 }
 
-/// A token of the shape `sessions::token` makes (43 URL-safe base64 characters).
-fn well_formed(token: &str) -> bool {
-    token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// Whether `item` holds `token` as its live address link.
 fn holds(item: &Item, token_sha256: &str, now: Timestamp) -> bool {
     item.address_proof.as_ref().is_some_and(|p| {
@@ -109,7 +101,7 @@ async fn answer(
 ) -> Result<Outcome, Response> {
     let cfg = state.app.policy.cfg();
     limit(state, parts, &cfg)?;
-    if !well_formed(&token) {
+    if !crate::identity::sessions::well_formed(&token) {
         return Ok(Outcome::Dead);
     }
     let (store, now) = (state.app.store.clone(), state.app.clock.now());

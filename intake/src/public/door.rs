@@ -114,7 +114,9 @@ fn client(parts: &Parts, cfg: &Loaded) -> IpAddr {
 /// already holds, or a fresh one. Kept while the browser keeps it, so that a form opened
 /// in an older tab (or left with Back) is still sent, not refused with its text lost.
 pub(super) fn pair(cfg: &Loaded, headers: &HeaderMap) -> (String, HeaderValue) {
-    let held = crate::api::auth::cookie(headers, FORM_COOKIE).filter(|t| is_token(t));
+    // Only one of the shape `token` makes: nothing else is echoed into a page or set again.
+    let held = crate::api::auth::cookie(headers, FORM_COOKIE)
+        .filter(|t| crate::identity::sessions::well_formed(t));
     let token = held.map_or_else(crate::identity::sessions::token, str::to_string);
     let secure = cfg
         .config
@@ -127,14 +129,6 @@ pub(super) fn pair(cfg: &Loaded, headers: &HeaderMap) -> (String, HeaderValue) {
     );
     let value = HeaderValue::from_str(&cookie).expect("the token is URL-safe base64");
     (token, value)
-}
-
-/// Whether a cookie's value has the shape of a token `pair` makes (32 random bytes, URL-safe
-/// base64): nothing else is echoed into a page or a `Set-Cookie`.
-fn is_token(t: &str) -> bool {
-    t.len() == 43
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub(super) fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {

@@ -12,6 +12,15 @@ pub fn token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Whether `token` has the shape [`token`] makes (43 URL-safe base64 characters): what
+/// a link or a cookie brings is checked before it is looked up, echoed or set again.
+pub fn well_formed(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The SHA-256 of a token, hex: what is kept of a personal API token or a link's token.
 pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
