@@ -57,18 +57,8 @@ pub fn read_facts(path: &Path) -> Result<Facts> {
         );
     };
     let at = path.display();
-    if f.trin.is_some_and(|t| t > 4) {
-        anyhow::bail!("{at}: trin goes from 0 to 4");
-    }
-    if let Some(area) = f
-        .area
-        .as_deref()
-        .filter(|a| !modtag_config::roles::is_area(a))
-    {
-        anyhow::bail!(
-            "{at}: unknown area {area:?}: use one of {}",
-            modtag_config::roles::AREAS.join(", ")
-        );
+    if let Some(why) = crate::workflow::decide::facts_problem(f.trin, f.area.as_deref()) {
+        anyhow::bail!("{at}: {why}");
     }
     let names: Vec<String> = match f.names {
         Names::None => Vec::new(),

@@ -86,8 +86,8 @@ pub fn validate(input: &DecisionInput) -> Result<(), DecideError> {
             "actor is required: the person who decides".into(),
         ));
     }
-    if input.trin.is_some_and(|t| t > 4) {
-        return Err(DecideError::Invalid("trin goes from 0 to 4".into()));
+    if let Some(why) = facts_problem(input.trin, None) {
+        return Err(DecideError::Invalid(why));
     }
     if input.consent
         && (input
@@ -112,15 +112,23 @@ pub fn validate(input: &DecisionInput) -> Result<(), DecideError> {
             )));
         }
     }
-    if let Some(area) = &input.area {
-        if !modtag_config::roles::is_area(area) {
-            return Err(DecideError::Invalid(format!(
-                "unknown area {area:?}: use one of {}",
-                modtag_config::roles::AREAS.join(", ")
-            )));
-        }
+    if let Some(why) = facts_problem(None, input.area.as_deref()) {
+        return Err(DecideError::Invalid(why));
     }
     Ok(())
+}
+
+/// What is wrong with a trin or an area as a person or a file gives it, for a decision and
+/// for `route explain` alike: a trin past 4, an area the tree does not know.
+pub fn facts_problem(trin: Option<u8>, area: Option<&str>) -> Option<String> {
+    if trin.is_some_and(|t| t > 4) {
+        return Some("trin goes from 0 to 4".into());
+    }
+    let area = area.filter(|a| !modtag_config::roles::is_area(a))?;
+    Some(format!(
+        "unknown area {area:?}: use one of {}",
+        modtag_config::roles::AREAS.join(", ")
+    ))
 }
 
 /// What a decision needs from storage, read before anything is decided.
