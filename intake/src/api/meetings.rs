@@ -101,6 +101,16 @@ pub fn sendable(year: i16, now: jiff::Timestamp) -> bool {
     year == running || year == running + 1
 }
 
+/// Whether `change` to `year`'s statusmøder is refused at `now` for the year alone: outside
+/// the running school year and the next only cancellations go (of meetings sent, which
+/// `send_year` checks). The API's and the page's one check.
+pub fn outside_window(year: i16, now: jiff::Timestamp, change: &YearChange) -> bool {
+    let cancel_only = change.udskoling.is_none()
+        && change.moved.is_none()
+        && (change.cancel_day.is_some() || change.cancel_uid.is_some());
+    !sendable(year, now) && !cancel_only
+}
+
 /// Sends the school year's statusmøder as planned now with `change`, for the leader of PPR
 /// or an administrator (or a private school's leader, her own school's only): the API's
 /// and the desk's one way (see the module's comment).
@@ -123,12 +133,10 @@ pub async fn send_year(
     };
     // Another year's meetings may only be cancelled, and only once sent: a series sent for
     // a wrong year must be taken back.
-    let cancel_only = change.udskoling.is_none()
-        && change.moved.is_none()
-        && (change.cancel_day.is_some() || change.cancel_uid.is_some());
-    if !sendable(year, now) && !cancel_only {
+    if outside_window(year, now, &change) {
         return Err(refused());
     }
+    let in_window = sendable(year, now);
     let (actor, purpose) = (
         caller.actor.clone(),
         caller.purpose_or("statusmoeder").to_string(),
@@ -140,7 +148,7 @@ pub async fn send_year(
             // One sending of a year at a time: each compares with what the last one kept.
             let _held = store.lock_item(&reference);
             let mut previous = store.series(year)?;
-            if !sendable(year, now) && previous.is_none() {
+            if !in_window && previous.is_none() {
                 return Err(refused());
             }
             one_of_yours(&cfg, year, scope.as_deref(), previous.as_ref(), &change)?;
@@ -171,7 +179,7 @@ pub async fn send_year(
             let (previous, others) =
                 crate::meetings::within(scope.as_deref(), &mut invites, previous);
             let cancel = (change.cancel_day, change.cancel_uid.as_deref());
-            let mut plan = match sendable(year, now) {
+            let mut plan = match in_window {
                 true => {
                     crate::meetings::sending(&cfg.directory, year, &invites, previous, cancel, now)
                 }

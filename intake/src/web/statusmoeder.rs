@@ -19,7 +19,7 @@ use super::session::{csrf_field, Posted, SignedIn};
 use super::signin::{page, storage_trouble, MessagePage};
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
-use crate::api::meetings::{running_school_year, send_year, sendable, YearChange};
+use crate::api::meetings::{outside_window, running_school_year, send_year, sendable, YearChange};
 use crate::api::state::ApiState;
 use crate::app::blocking;
 use crate::meetings::{planned, standing, Invite, Standing};
@@ -224,11 +224,11 @@ pub struct Act {
 csrf_field!(Act);
 
 async fn done(state: &ApiState, caller: &Caller, year: i16, change: YearChange) -> Response {
-    // A cancellation goes for any year that was sent (see `send_year`).
-    // One who may not send is told that first (by `send_year`), whatever the year.
-    let cancelling = change.cancel_uid.is_some() || change.cancel_day.is_some();
+    // Said here in Danish; one who may not send is told that first (by `send_year`),
+    // whatever the year.
     let may = crate::api::meetings::scope(&state.app.policy.cfg(), caller).is_ok();
-    if may && (!(2000..=2100).contains(&year) || (!sendable(year, state.now()) && !cancelling)) {
+    let outside = outside_window(year, state.now(), &change);
+    if may && (!(2000..=2100).contains(&year) || outside) {
         let (running, year) = (i32::from(running_school_year(state.now())), i32::from(year));
         let text = format!(
             "Intet blev sendt: invitationer sendes for det igangværende skoleår \

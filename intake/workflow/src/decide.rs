@@ -118,8 +118,7 @@ pub fn validate(input: &DecisionInput) -> Result<(), DecideError> {
     Ok(())
 }
 
-/// What is wrong with a trin or an area as a person or a file gives it, for a decision and
-/// for `route explain` alike: a trin past 4, an area the tree does not know.
+/// A trin past 4 or an area the tree does not know, for a decision and `route explain`.
 pub fn facts_problem(trin: Option<u8>, area: Option<&str>) -> Option<String> {
     if trin.is_some_and(|t| t > 4) {
         return Some("trin goes from 0 to 4".into());
